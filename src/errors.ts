@@ -1,0 +1,12 @@
+/**
+ * The one error base of the package. Callers switch on `code`, never on message text
+ * (the catalogue of codes is docs/errors.md; a test checks every code used is listed there).
+ */
+export class HsvError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}

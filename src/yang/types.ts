@@ -1,0 +1,23 @@
+/**
+ * CONTRACT: the runtime YANG validator used by the NETCONF server (src/netconf/server) and the flow.
+ * Implemented in src/yang/. Validation errors are RpcErrorInfo (RFC 6241 appendix A tags, error-path as
+ * an absolute instance-identifier with prefixes bound in pathNs).
+ */
+import type { XmlElement } from '../netconf/xml/types.js';
+import type { RpcErrorInfo } from '../netconf/rpc-error.js';
+
+export interface YangValidator {
+  /** true when some loaded module defines this RPC */
+  hasRpc(ns: string, name: string): boolean;
+  /** validate an RPC's operation element (the child of <rpc>) against its input */
+  validateRpcInput(operation: XmlElement): RpcErrorInfo[];
+  /** validate the output children of an RPC reply */
+  validateRpcOutput(ns: string, rpcName: string, output: XmlElement[]): RpcErrorInfo[];
+  /** validate a notification's event element (the child of <notification> other than eventTime) */
+  validateNotification(event: XmlElement): RpcErrorInfo[];
+  /**
+   * validate configuration data: the children of a <config>/<data> element (top-level nodes of any
+   * loaded module). Checks config true nodes only, mandatory nodes, keys, unique, types.
+   */
+  validateConfig(topLevel: XmlElement[]): RpcErrorInfo[];
+}

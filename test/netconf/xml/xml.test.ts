@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { parseXml, serializeXml, XmlParseError, child, textOf, el, leaf, NETCONF_BASE_NS } from '../../../src/netconf/xml/index.js';
+import { NetconfError, rpcErrorFromXml, rpcErrorToXml } from '../../../src/netconf/rpc-error.js';
+
+describe('xml parse', () => {
+  it('resolves namespaces by URI, not prefix', () => {
+    const a = parseXml('<nc:rpc xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="1"><nc:get/></nc:rpc>');
+    const b = parseXml('<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="1"><get/></rpc>');
+    expect(a.ns).toBe(NETCONF_BASE_NS);
+    expect(a.name).toBe('rpc');
+    expect(b.ns).toBe(a.ns);
+    expect(child(a, NETCONF_BASE_NS, 'get')).toBeDefined();
+    expect(a.attrs).toEqual([{ ns: '', name: 'message-id', value: '1' }]);
+  });
+
+  it('keeps prefix bindings for values that use them', () => {
+    const x = parseXml('<a xmlns="urn:a" xmlns:p="urn:p"><b>p:thing</b></a>');
+    expect(x.children[0] && typeof x.children[0] !== 'string' && x.children[0].nsContext?.p).toBe('urn:p');
+  });
+
+  it('rejects a DOCTYPE (no entity expansion)', () => {
+    const bomb = '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><r>&b;</r>';
+    expect(() => parseXml(bomb)).toThrow(XmlParseError);
+    expect(() => parseXml(bomb)).toThrow(/DOCTYPE/);
+  });
+
+  it('rejects malformed documents', () => {
+    for (const bad of ['', '<a>', '<a></b>', '<a/><b/>', 'text', '<a x="1" x="2"/>', '<p:a/>', '<a>&unknown;</a>']) {
+      expect(() => parseXml(bad), bad).toThrow(XmlParseError);
+    }
+  });
+
+  it('bounds nesting depth', () => {
+    const deep = '<a>'.repeat(300) + '</a>'.repeat(300);
+    expect(() => parseXml(deep)).toThrow(/deeper/);
+    expect(parseXml(deep, { maxDepth: 400 }).name).toBe('a');
+  });
+
+  it('drops formatting whitespace between elements, keeps leaf text', () => {
+    const x = parseXml('<a xmlns="urn:a">\n  <b> x </b>\n</a>');
+    expect(x.children).toHaveLength(1);
+    expect(textOf(x.children[0] as never)).toBe(' x ');
+  });
+});
+
+describe('xml serialize', () => {
+  it('round-trips namespaces, attributes and escaping', () => {
+    const src = '<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="a&amp;&quot;b"><get><filter type="subtree"><x xmlns="urn:x">1 &lt; 2 &amp; 3</x></filter></get></rpc>';
+    const x = parseXml(src);
+    expect(serializeXml(x)).toBe(src);
+    expect(parseXml(serializeXml(x))).toEqual(x);
+  });
+
+  it('declares prefixes for namespaced attributes', () => {
+    const e = { ...el('urn:a', 'a'), attrs: [{ ns: 'urn:ietf:params:xml:ns:netconf:base:1.0', name: 'operation', value: 'delete' }] };
+    const back = parseXml(serializeXml(e));
+    expect(back.attrs).toEqual([{ ns: 'urn:ietf:params:xml:ns:netconf:base:1.0', name: 'operation', value: 'delete' }]);
+  });
+
+  it('undeclares the default namespace for no-namespace children', () => {
+    const e = el('urn:a', 'a', el('', 'b'));
+    expect(serializeXml(e)).toBe('<a xmlns="urn:a"><b xmlns=""/></a>');
+  });
+});
+
+describe('rpc-error', () => {
+  it('carries every RFC 6241 section 4.3 field and round-trips', () => {
+    const info = { type: 'application' as const, tag: 'invalid-value' as const, severity: 'error' as const, appTag: 'hsv:unknown-henb',
+      path: '/hsv:software-update/hsv:henb-id', pathNs: { hsv: 'urn:x' }, message: 'no such H(e)NB',
+      info: [leaf(NETCONF_BASE_NS, 'bad-element', 'henb-id')] };
+    const x = rpcErrorToXml(info);
+    const s = serializeXml(x);
+    expect(s).toContain('<error-type>application</error-type>');
+    const back = rpcErrorFromXml(parseXml(s));
+    expect(back).toMatchObject({ type: 'application', tag: 'invalid-value', severity: 'error', appTag: 'hsv:unknown-henb', path: '/hsv:software-update/hsv:henb-id', message: 'no such H(e)NB' });
+    expect(back.pathNs?.hsv).toBe('urn:x');
+    expect(new NetconfError(info).code).toBe('ERR_NETCONF_INVALID_VALUE');
+  });
+});
