@@ -1,0 +1,60 @@
+/**
+ * CONTRACT between the server core (session, dispatch: src/netconf/server/server.ts) and the standard
+ * operation modules (datastore, filters, notifications, monitoring). The server core implements
+ * ServerSessionHandle and ServerInfo; operation modules export `register(ops: OperationRegistrar, ...)`.
+ */
+import type { XmlElement } from '../xml/types.js';
+import type { RpcContext } from './registry.js';
+
+export interface SessionCounters {
+  inRpcs: number;
+  inBadRpcs: number;
+  outRpcErrors: number;
+  outNotifications: number;
+}
+
+/** One live NETCONF session as operation modules see it. */
+export interface ServerSessionHandle {
+  readonly id: number;
+  readonly username: string;
+  /** 'netconf-ssh' (ietf-netconf-monitoring transport identity name) */
+  readonly transport: string;
+  readonly sourceHost: string;
+  readonly loginTime: Date;
+  readonly counters: SessionCounters;
+  /** base:1.1 negotiated */
+  readonly base11: boolean;
+  /** write a <notification> element to this session (RFC 5277), respecting backpressure */
+  sendNotification(notification: XmlElement): void;
+  /** ends when the session ends */
+  readonly signal: AbortSignal;
+  /** per-session state that operation modules keep (e.g. the active subscription) */
+  readonly attachments: Map<string, unknown>;
+}
+
+export interface ServerInfo {
+  /** every live session */
+  sessions(): ServerSessionHandle[];
+  /** capabilities as sent in the server hello */
+  capabilities(): string[];
+  /** server-wide counters (ietf-netconf-monitoring statistics) */
+  readonly startTime: Date;
+  readonly counters: { inBadHellos: number; inSessions: number; droppedSessions: number } & SessionCounters;
+  /** end another session (kill-session); resolves when it is gone */
+  killSession(id: number, reason: string): Promise<void>;
+}
+
+export interface OperationContext extends RpcContext {
+  readonly session: ServerSessionHandle;
+  readonly server: ServerInfo;
+}
+
+/** Same shape as RpcHandler, with the session and server in the context. */
+export type OperationHandler = (operation: XmlElement, ctx: OperationContext) => Promise<XmlElement[] | 'ok'>;
+
+export interface OperationRegistrar {
+  /** register a standard operation (base namespace or RFC 5277/6022 namespaces) */
+  addOperation(ns: string, name: string, handler: OperationHandler): void;
+  /** add capability URIs to the hello */
+  addCapability(uri: string): void;
+}

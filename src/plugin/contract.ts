@@ -1,0 +1,29 @@
+/**
+ * CONTRACT: what a host gives a plugin's `activate(host)` and what it gets back. Documented in
+ * docs/plugin-contract.md. A plugin depends on this file only, never on the server's internals.
+ */
+import type { NetconfRegistry } from '../netconf/server/registry.js';
+import type { Logger } from '../log/logger.js';
+
+export const HOST_API_VERSION = '1.0.0';
+
+export interface PluginHost {
+  /** semver of the host contract this host implements */
+  readonly apiVersion: string;
+  /** RPCs, state, streams and modules, scoped to this plugin */
+  readonly registry: NetconfRegistry;
+  readonly log: Logger;
+  /** a directory owned by this plugin for its files and database */
+  readonly dataDir: string;
+  /** the plugin's configuration, already validated against the manifest's configSchema */
+  readonly config: unknown;
+  /** aborted when the host shuts down */
+  readonly signal: AbortSignal;
+}
+
+export interface PluginHandle {
+  /** release everything: device sessions, timers, database. Idempotent. */
+  close(): Promise<void>;
+}
+
+export type ActivateFn = (host: PluginHost) => Promise<PluginHandle>;
