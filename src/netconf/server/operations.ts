@@ -4,7 +4,8 @@
  * ServerSessionHandle and ServerInfo; operation modules export `register(ops: OperationRegistrar, ...)`.
  */
 import type { XmlElement } from '../xml/types.js';
-import type { RpcContext } from './registry.js';
+import type { ConfigListener, RpcContext, StateProvider, StreamInfo, YangModuleInfo } from './registry.js';
+import type { YangValidator } from '../../yang/types.js';
 
 export interface SessionCounters {
   inRpcs: number;
@@ -52,9 +53,30 @@ export interface OperationContext extends RpcContext {
 /** Same shape as RpcHandler, with the session and server in the context. */
 export type OperationHandler = (operation: XmlElement, ctx: OperationContext) => Promise<XmlElement[] | 'ok'>;
 
+/** What the server core exposes to the standard-operation modules when they register. */
 export interface OperationRegistrar {
   /** register a standard operation (base namespace or RFC 5277/6022 namespaces) */
   addOperation(ns: string, name: string, handler: OperationHandler): void;
-  /** add capability URIs to the hello */
+  /** add capability URIs to the hello (call before listen) */
   addCapability(uri: string): void;
+  /** modules registered through NetconfRegistry.addModule (for hello, monitoring, get-schema) */
+  modules(): YangModuleInfo[];
+  /** operational state registered through NetconfRegistry.addState */
+  stateProviders(): Array<{ ns: string; name: string; provider: StateProvider }>;
+  /** streams registered through NetconfRegistry.addStream, plus NETCONF */
+  streams(): StreamInfo[];
+  /**
+   * NetconfRegistry.notify() validates the event then calls every listener set here (the RFC 5277
+   * module stores it for replay and delivers it to subscriptions).
+   */
+  onNotify(listener: (stream: string, event: XmlElement, eventTime: Date) => Promise<void>): void;
+  /**
+   * The running datastore behind NetconfRegistry.getRunning()/onConfigChange() (set by the datastore
+   * module).
+   */
+  setDatastore(ds: { getRunning(): XmlElement; onConfigChange(listener: ConfigListener): void }): void;
+  /** the YANG validator in use, if any */
+  readonly validator: YangValidator | undefined;
+  /** the server's data directory (persistent state: running config, event log) */
+  readonly dataDir: string;
 }
