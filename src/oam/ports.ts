@@ -1,0 +1,105 @@
+/**
+ * PORTS: what the verified-update flow (src/oam) needs from the outside world. The flow depends on these
+ * interfaces only; src/pve and src/device implement them (real NETCONF / RESTCONF), tests use fakes.
+ *
+ * Encodings used across every port:
+ * - digests (software RIM, expected RIM, TIM, measurement-log entries) are lowercase hex SHA-256, 64 chars;
+ * - ids (henb-id, job-id) are the YANG strings as-is;
+ * - every call takes an AbortSignal: the runner aborts it when the step's timeout fires or on close().
+ *   An implementation must reject promptly (with the signal's reason or its own error) once aborted.
+ * - errors: reject with an HsvError whose `code` says what went wrong (e.g. ERR_PVE_UNREACHABLE,
+ *   ERR_DEVICE_UNREACHABLE, ERR_DEVICE_REFUSED); the message may be shown to the operator, so no secrets.
+ */
+
+/** Step 2-4: the PVE's integrity check of one H(e)NB. */
+export interface PveIntegrityRequest {
+  henbId: string;
+  /** fresh, single-use, >= 128 bits, base64url (from src/tokens newNonce); must come back as eat_nonce */
+  nonce: string;
+  /** correlation id of the job (also carried in the token's submods when the PVE supports it) */
+  jobId: string;
+}
+
+export interface PveClient {
+  /**
+   * Ask the PVE to check the H(e)NB. Resolves with the PVE's signed result (JWS compact, EAR claims). The
+   * OAM verifies the token itself (allow-list, iss, aud, max age, nonce, jti) before trusting anything in
+   * it; a rejection (transport error, RESTCONF error) means "not trusted" and the update is refused.
+   */
+  integrityRequest(req: PveIntegrityRequest, signal: AbortSignal): Promise<{ token: string }>;
+}
+
+/** Step 6: what the OAM sends to the device. */
+export interface SoftwareUpdateCommand {
+  /** correlation: echoed back in the completion (like CWMP CommandKey) */
+  jobId: string;
+  /** file:, http: or https: URI of the image, as the NMS gave it */
+  uri: string;
+  /** SHA-256 of the image as the OAM computed it (step 5), hex */
+  softwareRim: string;
+  /** ask the device to run its self-check after install (step 7') */
+  selfCheck: boolean;
+  /** software version label, when the NMS gave one */
+  version?: string;
+}
+
+/** One entry of a measurement log, in measurement order (the TIM is the extend chain over all entries). */
+export interface MeasurementLogEntry {
+  /** component name, e.g. bootloader, kernel, rootfs, config */
+  component: string;
+  /** SHA-256 of the component as measured, hex */
+  digest: string;
+}
+
+/** Step 8: the device's completion report (a device notification, or the completion-tim RPC). */
+export interface DeviceCompletion {
+  henbId: string;
+  jobId: string;
+  /** completed: installed and re-measured; failed: the device could not install (reason says why) */
+  status: 'completed' | 'failed';
+  /** the TIM measured after install, hex; absent only when status is failed */
+  tim?: string;
+  /** the measurement log behind the TIM, when the device sends it (then the OAM replays it) */
+  measurementLog?: MeasurementLogEntry[];
+  /** the device's self-check outcome (7'), when it ran one */
+  selfCheck?: 'passed' | 'failed' | 'not-run';
+  /** free text from the device: failure reason or self-check detail */
+  reason?: string;
+}
+
+/** Southbound: one driver for the whole fleet (it owns the sessions to the devices). */
+export interface DeviceDriver {
+  /**
+   * Step 6: send software-update. Resolves when the device ACCEPTED it (O-RAN style "started"); the
+   * outcome arrives later through onCompletion. Rejects when the device is unreachable or refuses.
+   * The runner never calls this twice for the same jobId.
+   */
+  softwareUpdate(henbId: string, cmd: SoftwareUpdateCommand, signal: AbortSignal): Promise<void>;
+  /** A measure on mismatch: ask the device to go back to its previous slot. Resolves when accepted. */
+  rollback(henbId: string, jobId: string, signal: AbortSignal): Promise<void>;
+  /** Subscribe to completions from every device; returns the unsubscribe function. */
+  onCompletion(listener: (c: DeviceCompletion) => void): () => void;
+}
+
+/** Step 5: fetch the image by URI and hash it as a stream (constant memory). */
+export interface SoftwareFetcher {
+  /** Resolves with the hex SHA-256 and the byte size; rejects with a coded HsvError (not found, too big...). */
+  fetchAndDigest(uri: string, signal: AbortSignal): Promise<{ sha256: string; size: number }>;
+}
+
+/** Opaque timer handle returned by Clock.setTimeout. */
+export type TimerHandle = unknown;
+
+/** Time source (tests inject a fake, or use vitest fake timers with the system clock). */
+export interface Clock {
+  /** milliseconds since the epoch */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
