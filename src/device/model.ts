@@ -1,0 +1,347 @@
+/**
+ * The femtocell (H(e)NB) model behind the simulator: components measured into a TIM with a measurement
+ * log, a device key that signs evidence, two O-RAN style software slots, an install that takes time, and
+ * the self-check of step 7'. No transport here: src/device/simulator.ts puts it behind NETCONF.
+ *
+ * Measurement semantics (documented in docs, relied on by the OAM's step 9):
+ * - The TIM is the TCG extend chain over the measurement log, starting from 32 zero bytes:
+ *   TIM = extend(...extend(extend(0^32, d1), d2)..., dn), extend(old, d) = SHA-256(old || d) over raw bytes.
+ * - A software update is a live activation (no reboot in between): the device measures the installed image
+ *   and APPENDS one log entry {component: 'rootfs', digest: measured image digest}. Hence for a healthy
+ *   device TIM_after = extend(TIM_before, softwareRIM): exactly the seed's arithmetic, and log replay gives
+ *   the same number.
+ * - A rollback is a reboot into the previous slot: the boot chain is measured again from zero, so the
+ *   log and TIM become the ones in effect before the last update.
+ * - Evidence signature (ECDSA P-256, SHA-256, IEEE P1363 r||s, base64): over
+ *   nonce bytes || TIM (32 raw bytes) || log digest (32 raw bytes), log digest = SHA-256 over the UTF-8 text
+ *   `component:digest\n` for each entry in order (see logDigest()).
+ */
+import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { HsvError } from '../errors.js';
+import type { MeasurementLogEntry } from '../oam/ports.js';
+
+export type { MeasurementLogEntry };
+
+export const COMPONENTS = ['bootloader', 'kernel', 'rootfs', 'config'] as const;
+export type ComponentName = (typeof COMPONENTS)[number];
+/** the component a software update replaces (and the name of its measurement log entry) */
+export const UPDATED_COMPONENT: ComponentName = 'rootfs';
+
+export const PROFILES = ['healthy', 'compromised', 'bad-install', 'self-check-fail', 'unreachable', 'slow'] as const;
+export type DeviceProfile = (typeof PROFILES)[number];
+
+export function isDeviceProfile(s: string): s is DeviceProfile {
+  return (PROFILES as readonly string[]).includes(s);
+}
+
+/** reference values: component name -> accepted digests (hex) */
+export type ReferenceValues = Record<string, string[]>;
+
+const ZERO_TIM = '0'.repeat(64);
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export class DeviceError extends HsvError {}
+
+/** extend(old, digest) = SHA-256(old || digest), both 32 raw bytes given as hex; result hex. */
+export function extendHex(old: string, digest: string): string {
+  return createHash('sha256').update(Buffer.from(old, 'hex')).update(Buffer.from(digest, 'hex')).digest('hex');
+}
+
+/** Replay a measurement log from the zero TIM. */
+export function replayTim(log: readonly MeasurementLogEntry[]): string {
+  let tim = ZERO_TIM;
+  for (const e of log) tim = extendHex(tim, e.digest);
+  return tim;
+}
+
+/** SHA-256 over `component:digest\n` for each entry, hex: what the evidence signature commits to. */
+export function logDigest(log: readonly MeasurementLogEntry[]): string {
+  const h = createHash('sha256');
+  for (const e of log) h.update(`${e.component}:${e.digest}\n`, 'utf8');
+  return h.digest('hex');
+}
+
+/** The bytes a device signs for a measurement: nonce || TIM || logDigest(log). */
+export function evidenceMessage(nonce: Buffer, tim: string, log: readonly MeasurementLogEntry[]): Buffer {
+  return Buffer.concat([nonce, Buffer.from(tim, 'hex'), Buffer.from(logDigest(log), 'hex')]);
+}
+
+/** Verify an evidence signature (base64 P1363) with the device public key (KeyObject or SPKI PEM). */
+export function verifyEvidence(
+  ev: { nonce: Buffer; tim: string; log: readonly MeasurementLogEntry[]; signature: string },
+  publicKey: KeyObject | string,
+): boolean {
+  try {
+    const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
+    return verify('sha256', evidenceMessage(ev.nonce, ev.tim, ev.log), { key, dsaEncoding: 'ieee-p1363' },
+      Buffer.from(ev.signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+/** Digest of a component of a firmware release (deterministic, so a fleet shares reference values). */
+export function firmwareDigest(component: string, release = '1.0.0'): string {
+  return createHash('sha256').update(`henb-sw-verify/firmware/${release}/${component}`).digest('hex');
+}
+
+/** The initial (factory) component digests of every simulated femtocell. */
+export function factoryComponents(release = '1.0.0'): Record<ComponentName, string> {
+  return Object.fromEntries(COMPONENTS.map((c) => [c, firmwareDigest(c, release)])) as Record<ComponentName, string>;
+}
+
+/** The reference values a PVE needs for the factory firmware. */
+export function factoryReferenceValues(release = '1.0.0'): ReferenceValues {
+  return Object.fromEntries(COMPONENTS.map((c) => [c, [firmwareDigest(c, release)]]));
+}
+
+/** The kernel digest of a compromised device (not in any reference values). */
+export const COMPROMISED_KERNEL = createHash('sha256').update('henb-sw-verify/firmware/1.0.0/kernel+implant').digest('hex');
+
+export type SlotStatus = 'VALID' | 'INVALID' | 'EMPTY';
+export interface SoftwareSlot {
+  name: string;
+  status: SlotStatus;
+  active: boolean;
+  running: boolean;
+  /** software version label (empty when EMPTY) */
+  buildVersion?: string;
+  /** digest of the image installed in the slot (the software RIM for updates) */
+  imageDigest?: string;
+}
+
+export interface Evidence {
+  /** the verifier's nonce, echoed */
+  nonce: Buffer;
+  tim: string;
+  log: MeasurementLogEntry[];
+  /** base64 ECDSA P-256 signature (P1363) over evidenceMessage() */
+  signature: string;
+}
+
+export interface UpdateRequest {
+  jobId: string;
+  uri: string;
+  softwareRim: string;
+  selfCheck: boolean;
+  version?: string;
+}
+
+export interface Completion {
+  henbId: string;
+  jobId: string;
+  status: 'completed' | 'failed';
+  tim?: string;
+  measurementLog?: MeasurementLogEntry[];
+  selfCheck: 'passed' | 'failed' | 'not-run';
+  /** the TIM before install and the one the self-check expected (extend(old, RIM)) */
+  previousTim: string;
+  expectedTim?: string;
+  slot: string;
+  reason?: string;
+}
+
+export interface FemtocellOptions {
+  henbId: string;
+  profile?: DeviceProfile;
+  /** install duration in ms (default 50); the `slow` profile uses slowInstallMs */
+  installMs?: number;
+  /** install duration of the `slow` profile (default 600000: longer than any sane OAM timeout) */
+  slowInstallMs?: number;
+  /** device key (ECDSA P-256 private key); generated when absent */
+  privateKey?: KeyObject;
+  /** firmware release of the factory image (default '1.0.0') */
+  release?: string;
+}
+
+/**
+ * One femtocell. Timers use the global setTimeout, so vitest fake timers drive installs. close() cancels
+ * a pending install (its completion is never emitted).
+ */
+export class Femtocell {
+  readonly henbId: string;
+  readonly profile: DeviceProfile;
+  readonly publicKey: KeyObject;
+  private readonly privateKey: KeyObject;
+  private readonly installMs: number;
+  private log: MeasurementLogEntry[];
+  private readonly slotList: SoftwareSlot[];
+  /** log in effect before the last activation (what a rollback reboots into) */
+  private previousLog: MeasurementLogEntry[] | undefined;
+  private pending: { jobId: string; timer: ReturnType<typeof setTimeout> } | undefined;
+  private readonly listeners = new Set<(c: Completion) => void>();
+  private readonly seenJobs = new Set<string>();
+  private closed = false;
+
+  constructor(options: FemtocellOptions) {
+    this.henbId = options.henbId;
+    this.profile = options.profile ?? 'healthy';
+    this.installMs = this.profile === 'slow' ? (options.slowInstallMs ?? 600_000) : (options.installMs ?? 50);
+    if (options.privateKey) {
+      this.privateKey = options.privateKey;
+    } else {
+      this.privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    }
+    this.publicKey = createPublicKey(this.privateKey);
+    const release = options.release ?? '1.0.0';
+    const comps = factoryComponents(release);
+    if (this.profile === 'compromised') comps.kernel = COMPROMISED_KERNEL;
+    this.log = COMPONENTS.map((c) => ({ component: c, digest: comps[c] }));
+    this.slotList = [
+      { name: 'slot-a', status: 'VALID', active: true, running: true, buildVersion: release, imageDigest: comps.rootfs },
+      { name: 'slot-b', status: 'EMPTY', active: false, running: false },
+    ];
+  }
+
+  /** SPKI PEM of the device key (what a PVE's inventory holds) */
+  publicKeyPem(): string {
+    return this.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  tim(): string {
+    return replayTim(this.log);
+  }
+
+  measurementLog(): MeasurementLogEntry[] {
+    return this.log.map((e) => ({ ...e }));
+  }
+
+  slots(): SoftwareSlot[] {
+    return this.slotList.map((s) => ({ ...s }));
+  }
+
+  /** true while an install is running */
+  busy(): boolean {
+    return this.pending !== undefined;
+  }
+
+  /** Integrity measurement with the verifier's nonce (>= 16 bytes): signed evidence. */
+  measure(nonce: Buffer): Evidence {
+    if (nonce.length < 16 || nonce.length > 1024) {
+      throw new DeviceError('ERR_DEVICE_BAD_NONCE', 'nonce-value must be 16 to 1024 bytes');
+    }
+    const log = this.measurementLog();
+    const tim = replayTim(log);
+    const signature = sign('sha256', evidenceMessage(nonce, tim, log), { key: this.privateKey, dsaEncoding: 'ieee-p1363' })
+      .toString('base64');
+    return { nonce: Buffer.from(nonce), tim, log, signature };
+  }
+
+  onCompletion(listener: (c: Completion) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Start an install into the inactive slot; answers at once (O-RAN "started"). The completion is emitted
+   * after installMs. Rejects (DeviceError) when busy, when the job id was already used, or on bad input;
+   * nothing changes then.
+   */
+  startUpdate(req: UpdateRequest): { status: 'started'; slot: string } {
+    if (this.closed) throw new DeviceError('ERR_DEVICE_CLOSED', 'device is shut down');
+    if (!HEX64.test(req.softwareRim)) {
+      throw new DeviceError('ERR_DEVICE_BAD_RIM', 'software-rim must be 64 lowercase hex digits');
+    }
+    if (req.jobId.length === 0) throw new DeviceError('ERR_DEVICE_BAD_JOB', 'job-id must not be empty');
+    if (this.pending) throw new DeviceError('ERR_DEVICE_BUSY', `an install is already running (job ${this.pending.jobId})`);
+    if (this.seenJobs.has(req.jobId)) throw new DeviceError('ERR_DEVICE_DUPLICATE_JOB', `job ${req.jobId} was already started`);
+    const target = this.slotList.find((s) => !s.active);
+    if (!target) throw new DeviceError('ERR_DEVICE_NO_SLOT', 'no inactive slot');
+    this.seenJobs.add(req.jobId);
+    const timer = setTimeout(() => this.finishInstall(req, target), this.installMs);
+    this.pending = { jobId: req.jobId, timer };
+    return { status: 'started', slot: target.name };
+  }
+
+  private finishInstall(req: UpdateRequest, target: SoftwareSlot): void {
+    this.pending = undefined;
+    if (this.closed) return;
+    const previousTim = this.tim();
+    const expectedTim = extendHex(previousTim, req.softwareRim);
+    // what the device measures for the installed image
+    const corrupt = this.profile === 'bad-install' || this.profile === 'self-check-fail';
+    const measured = corrupt
+      ? createHash('sha256').update(Buffer.from(req.softwareRim, 'hex')).update('corrupted-on-flash').digest('hex')
+      : req.softwareRim;
+    const previousLog = this.measurementLog();
+    // the image is written into the inactive slot and activated live: its measurement is appended
+    this.log = [...this.log, { component: UPDATED_COMPONENT, digest: measured }];
+    const tim = this.tim();
+    // 7': the self-check; the bad-install device has none (models a device that just reports)
+    let selfCheck: Completion['selfCheck'] = 'not-run';
+    if (req.selfCheck && this.profile !== 'bad-install') selfCheck = tim === expectedTim ? 'passed' : 'failed';
+    if (selfCheck === 'failed') {
+      // the image is not trusted: the slot is INVALID and the old slot keeps running
+      target.status = 'INVALID';
+      target.buildVersion = req.version ?? '';
+      target.imageDigest = measured;
+      this.previousLog = previousLog;
+    } else {
+      const old = this.slotList.find((s) => s.active);
+      if (old) {
+        old.active = false;
+        old.running = false;
+      }
+      target.status = 'VALID';
+      target.active = true;
+      target.running = true;
+      target.buildVersion = req.version ?? '';
+      target.imageDigest = measured;
+      this.previousLog = previousLog;
+    }
+    const c: Completion = {
+      henbId: this.henbId,
+      jobId: req.jobId,
+      status: 'completed',
+      tim,
+      measurementLog: this.measurementLog(),
+      selfCheck,
+      previousTim,
+      expectedTim,
+      slot: target.name,
+    };
+    if (selfCheck === 'failed') {
+      c.reason = `self-check failed: TIM ${tim} is not the expected ${expectedTim}; component ${UPDATED_COMPONENT} measured ${measured}`;
+    }
+    for (const l of [...this.listeners]) {
+      try {
+        l(c);
+      } catch {
+        // a listener's failure is not the device's
+      }
+    }
+  }
+
+  /**
+   * Roll back: reboot into the previous slot. The boot chain is measured again, so the log and TIM become
+   * the ones before the last update. Fails (DeviceError) when busy or when there is nothing to roll back to.
+   */
+  rollback(): { slot: string; tim: string } {
+    if (this.pending) throw new DeviceError('ERR_DEVICE_BUSY', `an install is running (job ${this.pending.jobId})`);
+    if (!this.previousLog) throw new DeviceError('ERR_DEVICE_NO_ROLLBACK', 'no previous software to roll back to');
+    const current = this.slotList.find((s) => s.active);
+    const other = this.slotList.find((s) => !s.active && s.status === 'VALID');
+    if (current && other) {
+      // switch the active/running slot back; the slot we leave stays as it is (VALID or INVALID)
+      current.active = false;
+      current.running = false;
+      other.active = true;
+      other.running = true;
+    } else if (current && !other) {
+      // the update never became active (self-check failed): the running slot stays; the log is re-measured
+    }
+    this.log = this.previousLog;
+    this.previousLog = undefined;
+    const active = this.slotList.find((s) => s.active);
+    return { slot: active?.name ?? '', tim: this.tim() };
+  }
+
+  /** Stop: cancels a pending install (no completion). Idempotent. */
+  close(): void {
+    this.closed = true;
+    if (this.pending) clearTimeout(this.pending.timer);
+    this.pending = undefined;
+    this.listeners.clear();
+  }
+}
