@@ -1,0 +1,128 @@
+/**
+ * Subtree filtering (RFC 6241 section 6) over XmlElement trees.
+ *
+ * - Namespace selection (6.2.1): a filter node matches data nodes in its namespace; a filter node in no
+ *   namespace (xmlns="") matches any namespace.
+ * - Attribute match expressions (6.2.2): every attribute of a filter node must be present, with the same
+ *   value, on the data node.
+ * - Containment nodes (6.2.3): a filter node with element children; selected only if some child selects.
+ * - Selection nodes (6.2.4): an empty filter node selects the data node and its whole subtree.
+ * - Content match nodes (6.2.5): a filter leaf with text; all content match siblings must match (AND)
+ *   for the parent to be selected. If there are no other siblings, the parent's whole subtree is
+ *   selected; else the matching content nodes plus what the other siblings select.
+ * An empty filter selects nothing (6.4.1); no filter selects everything (the caller's choice).
+ */
+import type { XmlElement, XmlNode } from '../xml/types.js';
+import { isElement, textOf } from '../xml/build.js';
+
+/** 'all' = the whole subtree; a Map = only the listed data children (each with its own mask). */
+type Mask = 'all' | Map<XmlElement, Mask>;
+
+/** Apply a subtree filter (the <filter> element; its children are the filter nodes) to top-level data. */
+export function applySubtreeFilter(data: XmlElement[], filter: XmlElement): XmlElement[] {
+  const filterNodes = filter.children.filter(isElement);
+  if (filterNodes.length === 0) return [];
+  const root: XmlElement = { ns: '', name: '', attrs: [], children: data };
+  const mask = containmentMask(root, filterNodes);
+  if (mask === undefined) return [];
+  if (mask === 'all') return data.map(clone);
+  const out: XmlElement[] = [];
+  for (const d of data) {
+    const m = mask.get(d);
+    if (m !== undefined) out.push(materialize(d, m));
+  }
+  return out;
+}
+
+/** Whether a filter node could select something under a top-level node with this ns/name. */
+export function filterMayMatchTop(filter: XmlElement, ns: string, name: string): boolean {
+  return filter.children.some((f) => isElement(f) && f.name === name && (f.ns === '' || f.ns === ns));
+}
+
+/** true when the filter node's name/namespace/attributes match the data node. */
+function nodeMatches(f: XmlElement, d: XmlElement): boolean {
+  if (f.name !== d.name) return false;
+  if (f.ns !== '' && f.ns !== d.ns) return false;
+  for (const a of f.attrs) {
+    const v = d.attrs.find((x) => x.name === a.name && x.ns === a.ns);
+    if (v === undefined || v.value !== a.value) return false;
+  }
+  return true;
+}
+
+function hasElementChildren(e: XmlElement): boolean {
+  return e.children.some(isElement);
+}
+
+function isContentMatch(f: XmlElement): boolean {
+  return !hasElementChildren(f) && textOf(f).trim() !== '';
+}
+
+/** Mask of data node `d` under filter node `f` (f already matched d by name/ns/attrs). */
+function nodeMask(d: XmlElement, f: XmlElement): Mask | undefined {
+  const filterChildren = f.children.filter(isElement);
+  if (filterChildren.length === 0) {
+    // a selection node, or a content match node evaluated by its parent
+    return 'all';
+  }
+  // a containment node: the data node must have element children (or none yet)
+  return containmentMask(d, filterChildren);
+}
+
+function containmentMask(d: XmlElement, filterChildren: XmlElement[]): Mask | undefined {
+  const contentMatches = filterChildren.filter(isContentMatch);
+  const others = filterChildren.filter((f) => !isContentMatch(f));
+  const dataChildren = d.children.filter(isElement);
+  const selected = new Map<XmlElement, Mask>();
+
+  for (const cm of contentMatches) {
+    const want = textOf(cm).trim();
+    const hits = dataChildren.filter((c) => nodeMatches(cm, c) && !hasElementChildren(c) && textOf(c).trim() === want);
+    if (hits.length === 0) return undefined; // content match nodes are ANDed
+    for (const h of hits) selected.set(h, 'all');
+  }
+  if (contentMatches.length > 0 && others.length === 0) return 'all';
+
+  for (const f of others) {
+    for (const c of dataChildren) {
+      if (!nodeMatches(f, c)) continue;
+      const m = nodeMask(c, f);
+      if (m === undefined) continue;
+      const prev = selected.get(c);
+      selected.set(c, prev === undefined ? m : mergeMasks(prev, m));
+    }
+  }
+  if (selected.size === 0) return undefined;
+  return selected;
+}
+
+function mergeMasks(a: Mask, b: Mask): Mask {
+  if (a === 'all' || b === 'all') return 'all';
+  const out = new Map(a);
+  for (const [k, v] of b) {
+    const prev = out.get(k);
+    out.set(k, prev === undefined ? v : mergeMasks(prev, v));
+  }
+  return out;
+}
+
+function materialize(d: XmlElement, m: Mask): XmlElement {
+  if (m === 'all') return clone(d);
+  const children: XmlNode[] = [];
+  for (const c of d.children) {
+    if (!isElement(c)) continue;
+    const cm = m.get(c);
+    if (cm !== undefined) children.push(materialize(c, cm));
+  }
+  return withChildren(d, children);
+}
+
+function withChildren(d: XmlElement, children: XmlNode[]): XmlElement {
+  const out: XmlElement = { ns: d.ns, name: d.name, attrs: [...d.attrs], children };
+  return d.nsContext ? { ...out, nsContext: d.nsContext } : out;
+}
+
+/** Deep copy of an element tree. */
+export function clone(d: XmlElement): XmlElement {
+  return withChildren(d, d.children.map((c) => (typeof c === 'string' ? c : clone(c))));
+}

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { parseXml, serializeXml, elements } from '../../../src/netconf/xml/index.js';
+import { applySubtreeFilter, filterMayMatchTop } from '../../../src/netconf/server/subtree-filter.js';
+
+const T = 'http://example.com/schema/1.2/config';
+
+// RFC 6241 section 6.4 example data (abridged to what the examples select)
+const DATA = `<data xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><top xmlns="${T}">
+  <users>
+    <user><name>root</name><type>superuser</type><full-name>Charlie Root</full-name>
+      <company-info><dept>1</dept><id>1</id></company-info></user>
+    <user><name>fred</name><type>admin</type><full-name>Fred Flintstone</full-name>
+      <company-info><dept>2</dept><id>2</id></company-info></user>
+    <user><name>barney</name><type>admin</type><full-name>Barney Rubble</full-name>
+      <company-info><dept>2</dept><id>3</id></company-info></user>
+  </users>
+  <groups><group><name>admin</name></group></groups>
+</top>
+<top xmlns="http://example.com/schema/1.2/stats">
+  <interfaces>
+    <interface ifName="eth0"><ifInOctets>45621</ifInOctets><ifOutOctets>774344</ifOutOctets></interface>
+    <interface ifName="eth1"><ifInOctets>1</ifInOctets><ifOutOctets>2</ifOutOctets></interface>
+  </interfaces>
+</top></data>`;
+
+function run(filter: string): string {
+  const data = elements(parseXml(DATA));
+  const f = parseXml(`<filter xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" type="subtree">${filter}</filter>`);
+  return applySubtreeFilter(data, f).map((e) => serializeXml(e)).join('');
+}
+const norm = (s: string): string => elements(parseXml(`<x>${s}</x>`)).map((e) => serializeXml(e)).join('');
+
+const cases: Array<{ name: string; filter: string; expected: string }> = [
+  { name: '6.4.1 empty filter selects nothing', filter: '', expected: '' },
+  {
+    name: '6.4.2 entire users subtree', filter: `<top xmlns="${T}"><users/></top>`,
+    expected: `<top xmlns="${T}"><users>
+      <user><name>root</name><type>superuser</type><full-name>Charlie Root</full-name><company-info><dept>1</dept><id>1</id></company-info></user>
+      <user><name>fred</name><type>admin</type><full-name>Fred Flintstone</full-name><company-info><dept>2</dept><id>2</id></company-info></user>
+      <user><name>barney</name><type>admin</type><full-name>Barney Rubble</full-name><company-info><dept>2</dept><id>3</id></company-info></user>
+      </users></top>`,
+  },
+  {
+    name: '6.4.3 all user names', filter: `<top xmlns="${T}"><users><user><name/></user></users></top>`,
+    expected: `<top xmlns="${T}"><users><user><name>root</name></user><user><name>fred</name></user><user><name>barney</name></user></users></top>`,
+  },
+  {
+    name: '6.4.4 one specific user entry (content match selects the whole entry)',
+    filter: `<top xmlns="${T}"><users><user><name>fred</name></user></users></top>`,
+    expected: `<top xmlns="${T}"><users><user><name>fred</name><type>admin</type><full-name>Fred Flintstone</full-name><company-info><dept>2</dept><id>2</id></company-info></user></users></top>`,
+  },
+  {
+    name: '6.4.5 specific elements from a specific entry',
+    filter: `<top xmlns="${T}"><users><user><name>fred</name><type/><full-name/></user></users></top>`,
+    expected: `<top xmlns="${T}"><users><user><name>fred</name><type>admin</type><full-name>Fred Flintstone</full-name></user></users></top>`,
+  },
+  {
+    name: '6.4.6 multiple subtrees',
+    filter: `<top xmlns="${T}"><users>
+      <user><name>root</name><company-info/></user>
+      <user><name>fred</name><company-info><id/></company-info></user>
+      <user><name>barney</name><type>superuser</type><company-info><dept/></company-info></user>
+    </users></top>`,
+    expected: `<top xmlns="${T}"><users>
+      <user><name>root</name><company-info><dept>1</dept><id>1</id></company-info></user>
+      <user><name>fred</name><company-info><id>2</id></company-info></user></users></top>`,
+  },
+  {
+    name: '6.4.7 elements with attribute naming',
+    filter: `<top xmlns="http://example.com/schema/1.2/stats"><interfaces><interface ifName="eth0"/></interfaces></top>`,
+    expected: `<top xmlns="http://example.com/schema/1.2/stats"><interfaces><interface ifName="eth0"><ifInOctets>45621</ifInOctets><ifOutOctets>774344</ifOutOctets></interface></interfaces></top>`,
+  },
+  {
+    name: 'namespace selection: another namespace selects nothing',
+    filter: `<top xmlns="urn:other"><users/></top>`, expected: '',
+  },
+  {
+    name: 'namespace wildcard: xmlns="" matches every namespace',
+    filter: `<top xmlns=""><interfaces><interface ifName="eth1"><ifInOctets/></interface></interfaces></top>`,
+    expected: `<top xmlns="http://example.com/schema/1.2/stats"><interfaces><interface ifName="eth1"><ifInOctets>1</ifInOctets></interface></interfaces></top>`,
+  },
+  {
+    name: 'several content match siblings are ANDed',
+    filter: `<top xmlns="${T}"><users><user><type>admin</type><full-name>Barney Rubble</full-name></user></users></top>`,
+    expected: `<top xmlns="${T}"><users><user><name>barney</name><type>admin</type><full-name>Barney Rubble</full-name><company-info><dept>2</dept><id>3</id></company-info></user></users></top>`,
+  },
+  {
+    name: 'content match plus missing selection sibling keeps the matched content',
+    filter: `<top xmlns="${T}"><users><user><name>fred</name><nickname/></user></users></top>`,
+    expected: `<top xmlns="${T}"><users><user><name>fred</name></user></users></top>`,
+  },
+  {
+    name: 'content match that matches nothing', filter: `<top xmlns="${T}"><users><user><name>wilma</name></user></users></top>`,
+    expected: '',
+  },
+];
+
+describe('applySubtreeFilter (RFC 6241 section 6.4)', () => {
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(run(c.filter)).toBe(norm(c.expected));
+    });
+  }
+
+  it('does not share nodes with the input', () => {
+    const data = elements(parseXml(DATA));
+    const f = parseXml(`<filter><top xmlns="${T}"><groups/></top></filter>`);
+    const out = applySubtreeFilter(data, f);
+    (out[0]!.children as unknown[]).length = 0;
+    expect(serializeXml(data[0]!)).toContain('<groups>');
+  });
+
+  it('filterMayMatchTop tells which top nodes a filter can reach', () => {
+    const f = parseXml(`<filter><top xmlns="${T}"/><x xmlns=""/></filter>`);
+    expect(filterMayMatchTop(f, T, 'top')).toBe(true);
+    expect(filterMayMatchTop(f, 'urn:y', 'top')).toBe(false);
+    expect(filterMayMatchTop(f, 'urn:y', 'x')).toBe(true);
+  });
+});
