@@ -1,0 +1,229 @@
+/**
+ * Persistence contract (interface only). The default implementation is SQLite (better-sqlite3, WAL) in the data
+ * directory: `openSqliteStore` in ./sqlite.ts. A PostgreSQL implementation can come later behind the same `Store`
+ * interface, which is why every method returns a Promise even though SQLite answers synchronously.
+ *
+ * Times are epoch milliseconds (numbers). Digests (RIM/TIM) are lowercase hex SHA-256 (64 chars).
+ * Wire names stay kebab-case in YANG; these records use camelCase and the OAM layer maps them.
+ * The store does not know the flow: job states are opaque strings and the job state blob is opaque JSON.
+ *
+ * Errors are `StoreError` (./errors.ts) with codes:
+ *   ERR_STORE_CONFLICT   saveJobTransition: the job's version is not `expectPrevVersion` (someone else moved it)
+ *   ERR_STORE_NOT_FOUND  the job / H(e)NB named does not exist
+ *   ERR_STORE_DUPLICATE  createJob / putNonce / putResult with an id that already exists
+ *   ERR_STORE_INVALID    a record failed validation (bad digest, bad state name, non-JSON blob, ...); nothing written
+ *   ERR_STORE_CLOSED     the store was closed
+ *   ERR_STORE_OPEN       the database could not be opened or migrated (cause attached)
+ */
+
+/** Trust state of one H(e)NB as the OAM sees it. */
+export type HenbState = 'trusted' | 'updating' | 'quarantined' | 'unknown';
+export const HENB_STATES: readonly HenbState[] = ['trusted', 'updating', 'quarantined', 'unknown'];
+
+export interface HenbRecord {
+  henbId: string;
+  /** the stored RIM (lowercase hex SHA-256), null when never measured */
+  rim: string | null;
+  softwareVersion: string | null;
+  state: HenbState;
+  /** the last final result token (compact JWS) for this H(e)NB, if any */
+  lastResultToken: string | null;
+  /** epoch ms; set by the store on every write */
+  updatedAt: number;
+}
+
+/** What putHenb accepts: updatedAt is set by the store. */
+export type HenbInput = Omit<HenbRecord, 'updatedAt'>;
+
+export interface JobRecord<T = unknown> {
+  jobId: string;
+  henbId: string;
+  /** e.g. 'software-update' or 'integrity-request'; opaque to the store */
+  kind: string;
+  /** the flow's state name (opaque to the store) */
+  state: string;
+  /** the flow's JSON state blob (must be JSON-serialisable) */
+  data: T;
+  /** optimistic-concurrency version: 1 after createJob, +1 on every saveJobTransition */
+  version: number;
+  /** epoch ms when the current step times out, or null */
+  deadline: number | null;
+  /** attempt counter of the current step (the flow decides when to reset it) */
+  attempts: number;
+  /**
+   * true once the software-update was sent to the device. Monotonic: once true it stays true, so a restart can
+   * tell that the update must never be sent again.
+   */
+  updateSent: boolean;
+  /** true when the job reached a final state; listActiveJobs returns only jobs with terminal === false */
+  terminal: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewJob<T = unknown> {
+  jobId: string;
+  henbId: string;
+  kind: string;
+  state: string;
+  data: T;
+  deadline?: number | null;
+  /** optional reason recorded in the first job event */
+  reason?: string;
+}
+
+export interface JobTransitionOptions<T = unknown> {
+  /** required: the version the caller read; a mismatch throws ERR_STORE_CONFLICT and writes nothing */
+  expectPrevVersion: number;
+  /** replaces the state blob when given (otherwise kept) */
+  data?: T;
+  /** replaces the deadline when given (null clears it) */
+  deadline?: number | null;
+  /** sets the attempt counter when given */
+  attempts?: number;
+  /** true sets the flag; false/undefined leaves it as it is (the flag never goes back to false) */
+  updateSent?: boolean;
+  /** marks the job final (it leaves listActiveJobs) */
+  terminal?: boolean;
+  /** recorded in the job event */
+  reason?: string;
+  detail?: unknown;
+  /** epoch ms of the transition; default Date.now() */
+  at?: number;
+}
+
+/** One entry of a job's transition history. fromState is null for the creation event. */
+export interface JobEvent {
+  jobId: string;
+  seq: number;
+  fromState: string | null;
+  toState: string;
+  at: number;
+  reason: string | null;
+  detail: unknown;
+}
+
+/** A signed result token kept for a job. `kind` distinguishes e.g. 'pve' (pre-update) and 'final'. */
+export interface ResultRecord {
+  jobId: string;
+  kind: string;
+  henbId: string;
+  earStatus: string;
+  token: string;
+  createdAt: number;
+}
+export type ResultInput = Omit<ResultRecord, 'createdAt'> & { createdAt?: number };
+
+export interface NonceRecord {
+  nonce: string;
+  purpose: string;
+  jobId: string | null;
+  henbId: string | null;
+  createdAt: number;
+  expiresAt: number;
+  consumedAt: number | null;
+}
+export interface NonceInput {
+  nonce: string;
+  purpose: string;
+  jobId?: string | null;
+  henbId?: string | null;
+  expiresAt: number;
+  createdAt?: number;
+}
+export type ConsumeNonceResult =
+  | { ok: true; record: NonceRecord }
+  | { ok: false; reason: 'unknown' | 'consumed' | 'expired' };
+
+export interface RolloutRecord<T = unknown> {
+  rolloutId: string;
+  data: T;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Everything you can do with the store, inside or outside a transaction. */
+export interface StoreOps {
+  // --- H(e)NBs
+  getHenb(henbId: string): Promise<HenbRecord | undefined>;
+  /** insert or replace (upsert) the whole record */
+  putHenb(rec: HenbInput): Promise<HenbRecord>;
+  listHenbs(filter?: { state?: HenbState }): Promise<HenbRecord[]>;
+  deleteHenb(henbId: string): Promise<boolean>;
+
+  // --- jobs
+  createJob<T = unknown>(job: NewJob<T>): Promise<JobRecord<T>>;
+  getJob<T = unknown>(jobId: string): Promise<JobRecord<T> | undefined>;
+  /** atomically: check version, write new state (+ options), append a job event. Returns the new record. */
+  saveJobTransition<T = unknown>(
+    jobId: string,
+    newState: string,
+    options: JobTransitionOptions<T>,
+  ): Promise<JobRecord<T>>;
+  /** jobs with terminal === false, oldest first (for resume after restart) */
+  listActiveJobs<T = unknown>(): Promise<JobRecord<T>[]>;
+  listJobs<T = unknown>(filter?: { henbId?: string; limit?: number }): Promise<JobRecord<T>[]>;
+  /** transition history, oldest first */
+  listJobEvents(jobId: string): Promise<JobEvent[]>;
+
+  // --- result tokens
+  putResult(rec: ResultInput): Promise<ResultRecord>;
+  getResults(jobId: string): Promise<ResultRecord[]>;
+  listResults(filter?: { henbId?: string; limit?: number }): Promise<ResultRecord[]>;
+
+  // --- single-use nonces
+  putNonce(rec: NonceInput): Promise<NonceRecord>;
+  /** single use: succeeds once for a known, unexpired nonce, and marks it consumed */
+  consumeNonce(nonce: string, now?: number): Promise<ConsumeNonceResult>;
+
+  // --- jti replay cache (TTL-bounded)
+  /**
+   * Remembers `jti` until `expiresAt` (epoch ms). Returns true when it was new (or its earlier entry had expired),
+   * false when it was already remembered (a replay). Expired entries are purged as a side effect.
+   */
+  rememberJti(jti: string, expiresAt: number, now?: number): Promise<boolean>;
+
+  // --- rollouts (opaque JSON blob by id)
+  putRollout<T = unknown>(rolloutId: string, data: T): Promise<RolloutRecord<T>>;
+  getRollout<T = unknown>(rolloutId: string): Promise<RolloutRecord<T> | undefined>;
+  listRollouts<T = unknown>(): Promise<RolloutRecord<T>[]>;
+
+  /** deletes expired nonces and jtis; returns how many rows went */
+  purgeExpired(now?: number): Promise<number>;
+}
+
+export interface Store extends StoreOps {
+  readonly kind: 'sqlite' | 'postgres';
+  /**
+   * Runs fn atomically: all writes made through `tx` commit together, or (if fn throws / rejects) none do.
+   * Transactions are serialised; plain calls on the store made while one is open wait for it, except calls made
+   * from inside fn's own async context, which join the transaction (so calling `store.x()` instead of `tx.x()`
+   * inside fn does not deadlock). Nested tx.transaction() uses a savepoint. Do not await network I/O inside fn:
+   * it holds the database.
+   */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T> | T): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface StoreTx extends StoreOps {
+  transaction<T>(fn: (tx: StoreTx) => Promise<T> | T): Promise<T>;
+}
+
+export interface SqliteStoreOptions {
+  /** directory that holds the database file `henb-sw-verify.sqlite` (created, mode 0700, if missing) */
+  dataDir?: string;
+  /** explicit database file path (overrides dataDir), or ':memory:' for tests */
+  path?: string;
+  /** busy timeout in ms (default 5000) */
+  busyTimeoutMs?: number;
+}
+
+/** The file name used inside dataDir. */
+export const SQLITE_FILE_NAME = 'henb-sw-verify.sqlite';
+
+/**
+ * The functions exported by src/store/index.ts:
+ *   openSqliteStore(options: SqliteStoreOptions): Promise<Store>
+ *   openStore(options: { driver?: 'sqlite' } & SqliteStoreOptions): Promise<Store>   (PostgreSQL: not yet)
+ *   StoreError (class, extends HsvError) with the codes listed at the top of this file
+ */
