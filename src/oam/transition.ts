@@ -1,0 +1,390 @@
+/**
+ * The nine steps of the revised flow (DESIGN.md) for ONE job, as a pure function:
+ *
+ *   transition(job, event) -> { job, effects, ignored? }
+ *
+ * No I/O, no clock, no randomness: times and nonces arrive in events. The runner (runner.ts) persists the
+ * new job (and the persist-effects store-rim / set-henb-state, in one transaction) BEFORE it performs the
+ * other effects, and arms one timer per non-terminal state from `job.deadline`; an expired timer comes
+ * back as a `timeout` event naming the state it was armed for (stale timeouts are ignored).
+ *
+ *   created --start--> pve-requested --pve-result(affirming)--> fetching --software-digest--> update-sending
+ *   update-sending --device-accepted--> awaiting-completion --completion--> verified | mismatch | failed
+ *   any non-terminal --timeout--> timeout; PVE not affirming / PVE error --> refused
+ *   restart: created/pve-requested/fetching start their step again (fresh nonce); update-sending fails (the
+ *   device may or may not have received the update: never resent); awaiting-completion keeps waiting.
+ */
+import type { DeviceCompletion, MeasurementLogEntry, SoftwareUpdateCommand } from './ports.js';
+import { checkReportedLog, extendDigest, isDigest } from './measure.js';
+
+export const ACTIVE_STATES = ['created', 'pve-requested', 'fetching', 'update-sending', 'awaiting-completion'] as const;
+export const TERMINAL_STATES = ['verified', 'mismatch', 'refused', 'failed', 'timeout'] as const;
+export type ActiveState = (typeof ACTIVE_STATES)[number];
+export type ResultStatus = (typeof TERMINAL_STATES)[number];
+export type JobState = ActiveState | ResultStatus;
+
+export type EarStatus = 'affirming' | 'warning' | 'contraindicated' | 'none';
+export type HenbState = 'trusted' | 'updating' | 'quarantined' | 'unknown';
+/** measures on mismatch (quarantine is applied whatever the policy) */
+export type Measure = 'alarm' | 'quarantine' | 'rollback';
+
+export function isTerminal(s: JobState): s is ResultStatus {
+  return (TERMINAL_STATES as readonly string[]).includes(s);
+}
+
+/** per-step timeouts in milliseconds */
+export interface StepTimeouts {
+  /** steps 2-4: integrity-request to the PVE until a verified answer */
+  pve: number;
+  /** step 5: fetch and hash the software */
+  fetch: number;
+  /** step 6: software-update until the device accepts it */
+  send: number;
+  /** steps 7-8: install until completion */
+  completion: number;
+}
+
+export const DEFAULT_TIMEOUTS: StepTimeouts = { pve: 30_000, fetch: 120_000, send: 30_000, completion: 600_000 };
+
+const STATE_TIMEOUT: Record<ActiveState, keyof StepTimeouts | undefined> = {
+  created: undefined,
+  'pve-requested': 'pve',
+  fetching: 'fetch',
+  'update-sending': 'send',
+  'awaiting-completion': 'completion',
+};
+
+const STATE_STEP: Record<ActiveState, number> = {
+  created: 1, 'pve-requested': 2, fetching: 5, 'update-sending': 6, 'awaiting-completion': 7,
+};
+
+const STEP_NAME: Record<ActiveState, string> = {
+  created: 'update initiation',
+  'pve-requested': 'PVE integrity check (steps 2-4)',
+  fetching: 'software fetch and RIM computation (step 5)',
+  'update-sending': 'software-update to the H(e)NB (step 6)',
+  'awaiting-completion': 'install and completion report (steps 7-8)',
+};
+
+export interface JobRequest {
+  uri: string;
+  version?: string;
+  /** the image's SHA-256 as the NMS expects it (hex), checked against the fetched image */
+  sha256?: string;
+  /** ask the device to self-check (7') */
+  selfCheck: boolean;
+  /** measures on mismatch */
+  measures: Measure[];
+}
+
+export interface JobResult {
+  status: ResultStatus;
+  reason: string;
+  /** the component that differs, when a measurement log named it */
+  component?: string;
+  at: number;
+  /** the OAM-signed result token (set by the runner before it persists the terminal state) */
+  token?: string;
+}
+
+export interface Job {
+  jobId: string;
+  henbId: string;
+  state: JobState;
+  request: JobRequest;
+  timeouts: StepTimeouts;
+  /** the component a software update replaces in the measurement log */
+  updatedComponent: string;
+  /** nonce of the current PVE request (single use) */
+  nonce: string;
+  createdAt: number;
+  updatedAt: number;
+  /** when the current state's timer expires (ms since epoch); absent in created and terminal states */
+  deadline?: number;
+  /** the H(e)NB's state when the job started, restored when the job ends before the device was touched */
+  priorHenbState: HenbState;
+  /** the stored RIM when the job started (the reference before the update) */
+  oldRim?: string;
+  /** the stored reference log, when known */
+  referenceLog?: MeasurementLogEntry[];
+  pve?: { earStatus: EarStatus; token: string; attestedTim?: string };
+  softwareRim?: string;
+  softwareSize?: number;
+  expectedRim?: string;
+  /** set as soon as the runner is about to send the software-update: it is never sent twice */
+  updateSent?: boolean;
+  completion?: Omit<DeviceCompletion, 'henbId' | 'jobId'>;
+  result?: JobResult;
+}
+
+export type JobEvent =
+  | { type: 'start'; at: number }
+  | { type: 'pve-result'; at: number; earStatus: EarStatus; token: string; attestedTim?: string }
+  /** timedOut: the PVE (or the device behind it) did not answer in time -> result timeout, else refused */
+  | { type: 'pve-error'; at: number; reason: string; timedOut?: boolean }
+  | { type: 'software-digest'; at: number; sha256: string; size: number }
+  | { type: 'fetch-error'; at: number; reason: string }
+  | { type: 'device-accepted'; at: number }
+  | { type: 'device-error'; at: number; reason: string }
+  | { type: 'completion'; at: number; completion: DeviceCompletion }
+  | { type: 'timeout'; at: number; state: JobState }
+  | { type: 'restart'; at: number; nonce: string };
+
+export type EventType = JobEvent['type'];
+
+export type Effect =
+  | { type: 'request-pve'; henbId: string; jobId: string; nonce: string }
+  | { type: 'fetch-software'; uri: string }
+  | { type: 'send-update'; henbId: string; command: SoftwareUpdateCommand }
+  | { type: 'rollback'; henbId: string; jobId: string }
+  /** persist-effect (same transaction as the job): the new reference after a verified update */
+  | { type: 'store-rim'; henbId: string; rim: string; version?: string; measurementLog?: MeasurementLogEntry[] }
+  /** persist-effect (same transaction as the job) */
+  | { type: 'set-henb-state'; henbId: string; state: HenbState }
+  | { type: 'emit-progress'; step: number; text: string }
+  /** sign (already done by the runner for terminal states) and notify software-update-result */
+  | { type: 'emit-result' }
+  | { type: 'raise-alarm'; text: string };
+
+export interface TransitionOutput {
+  job: Job;
+  effects: Effect[];
+  /** set when the event does not apply to this state: job unchanged, no effects */
+  ignored?: string;
+}
+
+function ignore(job: Job, why: string): TransitionOutput {
+  return { job, effects: [], ignored: why };
+}
+
+function enter(job: Job, state: ActiveState, at: number, patch: Partial<Job> = {}): Job {
+  const key = STATE_TIMEOUT[state];
+  const next: Job = { ...job, ...patch, state, updatedAt: at };
+  if (key !== undefined) next.deadline = at + job.timeouts[key];
+  else delete next.deadline;
+  return next;
+}
+
+function finish(job: Job, status: ResultStatus, at: number, reason: string, patch: Partial<Job> = {}, component?: string): Job {
+  const next: Job = { ...job, ...patch, state: status, updatedAt: at, result: { status, reason, at, ...(component !== undefined ? { component } : {}) } };
+  delete next.deadline;
+  return next;
+}
+
+const progress = (step: number, text: string): Effect => ({ type: 'emit-progress', step, text });
+const henbState = (job: Job, state: HenbState): Effect => ({ type: 'set-henb-state', henbId: job.henbId, state });
+
+/** end before the device was touched: restore the H(e)NB's prior state (unless told otherwise) */
+function endUntouched(job: Job, status: ResultStatus, at: number, step: number, reason: string, state?: HenbState): TransitionOutput {
+  const done = finish(job, status, at, reason);
+  return {
+    job: done,
+    effects: [henbState(job, state ?? job.priorHenbState), progress(step, `${status}: ${reason}`), { type: 'emit-result' }],
+  };
+}
+
+/** end after the software-update may have reached the device: quarantined, alarm when the policy says so */
+function endTouched(job: Job, status: ResultStatus, at: number, step: number, reason: string,
+  opts: { rollback: boolean; component?: string; patch?: Partial<Job> }): TransitionOutput {
+  const done = finish(job, status, at, reason, opts.patch ?? {}, opts.component);
+  const effects: Effect[] = [henbState(job, 'quarantined'), progress(step, `${status}: ${reason}`), { type: 'emit-result' }];
+  if (job.request.measures.includes('alarm')) {
+    effects.push({ type: 'raise-alarm', text: `H(e)NB ${job.henbId} job ${job.jobId} ${status}: ${reason}` });
+  }
+  if (opts.rollback && job.request.measures.includes('rollback')) {
+    effects.push({ type: 'rollback', henbId: job.henbId, jobId: job.jobId });
+  }
+  return { job: done, effects };
+}
+
+function startPve(job: Job, at: number, nonce: string, text: string): TransitionOutput {
+  const next = enter(job, 'pve-requested', at, { nonce });
+  return {
+    job: next,
+    effects: [progress(2, text), { type: 'request-pve', henbId: job.henbId, jobId: job.jobId, nonce }],
+  };
+}
+
+function startFetch(job: Job, at: number): TransitionOutput {
+  return {
+    job: enter(job, 'fetching', at),
+    effects: [progress(5, `fetching ${job.request.uri} to compute the software RIM`), { type: 'fetch-software', uri: job.request.uri }],
+  };
+}
+
+/** step 9: compare the completion with the expectation */
+function evaluate(job: Job, c: DeviceCompletion, at: number): TransitionOutput {
+  const completion: Job['completion'] = { status: c.status };
+  if (c.tim !== undefined) completion.tim = c.tim;
+  if (c.measurementLog !== undefined) completion.measurementLog = c.measurementLog;
+  if (c.selfCheck !== undefined) completion.selfCheck = c.selfCheck;
+  if (c.reason !== undefined) completion.reason = c.reason;
+  const patch: Partial<Job> = { completion, updateSent: true };
+  const got = c.tim !== undefined ? ` with TIM ${c.tim}` : '';
+  const received = progress(8, `completion received${got}`);
+  const withReceived = (o: TransitionOutput): TransitionOutput => ({ ...o, effects: [received, ...o.effects] });
+
+  if (c.status === 'failed') {
+    return withReceived(endTouched(job, 'failed', at, 9, `H(e)NB reported install failure: ${c.reason ?? 'no reason given'}`,
+      { rollback: true, patch }));
+  }
+  if (c.selfCheck === 'failed') {
+    return withReceived(endTouched(job, 'mismatch', at, 9, `H(e)NB self-check failed${c.reason !== undefined ? `: ${c.reason}` : ''}`,
+      { rollback: true, patch }));
+  }
+  if (!isDigest(c.tim)) {
+    return withReceived(endTouched(job, 'failed', at, 9, 'completion carries no valid TIM', { rollback: true, patch }));
+  }
+  const expected = job.expectedRim ?? '';
+  if (c.measurementLog !== undefined && c.measurementLog.length > 0) {
+    const check = checkReportedLog({
+      log: c.measurementLog, tim: c.tim, oldRim: job.oldRim ?? '', softwareRim: job.softwareRim ?? '',
+      updatedComponent: job.updatedComponent,
+      ...(job.referenceLog !== undefined ? { referenceLog: job.referenceLog } : {}),
+    });
+    if (!check.ok) {
+      return withReceived(endTouched(job, 'mismatch', at, 9, check.reason,
+        { rollback: true, patch, ...(check.component !== undefined ? { component: check.component } : {}) }));
+    }
+  }
+  if (c.tim !== expected) {
+    return withReceived(endTouched(job, 'mismatch', at, 9, `reported TIM ${c.tim} is not the expected RIM ${expected}`,
+      { rollback: true, patch }));
+  }
+  const done = finish(job, 'verified', at, `TIM equals the expected RIM ${expected}`, patch);
+  const store: Effect = {
+    type: 'store-rim', henbId: job.henbId, rim: c.tim,
+    ...(job.request.version !== undefined ? { version: job.request.version } : {}),
+    ...(c.measurementLog !== undefined && c.measurementLog.length > 0 ? { measurementLog: c.measurementLog } : {}),
+  };
+  return withReceived({
+    job: done,
+    effects: [store, henbState(job, 'trusted'), progress(9, `verified: TIM equals the expected RIM; new RIM stored`), { type: 'emit-result' }],
+  });
+}
+
+export function transition(job: Job, event: JobEvent): TransitionOutput {
+  const s = job.state;
+  if (isTerminal(s)) return ignore(job, `job ${job.jobId} already ended (${s})`);
+  const at = event.at;
+
+  if (event.type === 'timeout') {
+    if (event.state !== s) return ignore(job, `stale timeout for state ${event.state}`);
+    const reason = `${STEP_NAME[s]} timed out after ${STATE_TIMEOUT[s] !== undefined ? job.timeouts[STATE_TIMEOUT[s]] : 0} ms`;
+    if (s === 'update-sending' || s === 'awaiting-completion') {
+      return endTouched(job, 'timeout', at, STATE_STEP[s], reason, { rollback: false });
+    }
+    return endUntouched(job, 'timeout', at, STATE_STEP[s], reason);
+  }
+
+  switch (s) {
+    case 'created':
+      if (event.type === 'start') return withInit(startPve(job, at, job.nonce, 'integrity-request sent to the PVE'));
+      if (event.type === 'restart') return withInit(startPve(job, at, event.nonce, 'integrity-request sent to the PVE'));
+      return ignore(job, `${event.type} before the job started`);
+
+    case 'pve-requested':
+      if (event.type === 'pve-result') {
+        const pve: Job['pve'] = { earStatus: event.earStatus, token: event.token, ...(event.attestedTim !== undefined ? { attestedTim: event.attestedTim } : {}) };
+        if (event.earStatus !== 'affirming') {
+          const out = endUntouched({ ...job, pve }, 'refused', at, 4,
+            `PVE verdict ${event.earStatus}: H(e)NB not trusted, software-update not sent`,
+            event.earStatus === 'contraindicated' ? 'quarantined' : undefined);
+          return out;
+        }
+        const oldRim = job.oldRim ?? event.attestedTim;
+        const trusted = { ...job, pve, ...(oldRim !== undefined ? { oldRim } : {}) };
+        const out = startFetch(trusted, at);
+        return { job: out.job, effects: [progress(4, 'PVE verdict affirming: H(e)NB trusted'), henbState(job, 'updating'), ...out.effects] };
+      }
+      if (event.type === 'pve-error') {
+        return endUntouched(job, event.timedOut === true ? 'timeout' : 'refused', at, 4,
+          `PVE integrity check failed: ${event.reason}; software-update not sent`);
+      }
+      if (event.type === 'restart') return startPve(job, at, event.nonce, 'integrity-request sent to the PVE again after an OAM restart');
+      return ignore(job, `${event.type} while waiting for the PVE`);
+
+    case 'fetching':
+      if (event.type === 'software-digest') {
+        if (!isDigest(event.sha256)) return endUntouched(job, 'failed', at, 5, 'software digest is not a SHA-256 hex value');
+        if (job.request.sha256 !== undefined && job.request.sha256.toLowerCase() !== event.sha256) {
+          return endUntouched(job, 'failed', at, 5,
+            `software image digest ${event.sha256} differs from the requested sha256 ${job.request.sha256.toLowerCase()}`);
+        }
+        if (!isDigest(job.oldRim)) {
+          return endUntouched(job, 'failed', at, 5, 'no reference RIM known for the H(e)NB: cannot compute the expected RIM');
+        }
+        const expectedRim = extendDigest(job.oldRim, event.sha256);
+        const next = enter(job, 'update-sending', at, { softwareRim: event.sha256, softwareSize: event.size, expectedRim, updateSent: true });
+        const command: SoftwareUpdateCommand = {
+          jobId: job.jobId, uri: job.request.uri, softwareRim: event.sha256, selfCheck: job.request.selfCheck,
+          ...(job.request.version !== undefined ? { version: job.request.version } : {}),
+        };
+        return {
+          job: next,
+          effects: [
+            progress(5, `software RIM ${event.sha256}; expected RIM ${expectedRim}`),
+            progress(6, 'software-update sent to the H(e)NB'),
+            { type: 'send-update', henbId: job.henbId, command },
+          ],
+        };
+      }
+      if (event.type === 'fetch-error') return endUntouched(job, 'failed', at, 5, `software fetch failed: ${event.reason}`);
+      if (event.type === 'restart') {
+        const out = startFetch(job, at);
+        return { job: out.job, effects: [progress(5, 'fetching the software again after an OAM restart'), ...out.effects.slice(1)] };
+      }
+      return ignore(job, `${event.type} while fetching the software`);
+
+    case 'update-sending':
+      if (event.type === 'device-accepted') {
+        return { job: enter(job, 'awaiting-completion', at), effects: [progress(7, 'H(e)NB accepted the software-update; installing')] };
+      }
+      if (event.type === 'device-error') {
+        // the device said no (or could not be reached): nothing installed, but we cannot be sure it saw nothing
+        return endTouched(job, 'failed', at, 6, `software-update not accepted by the H(e)NB: ${event.reason}`, { rollback: false });
+      }
+      if (event.type === 'completion') return completion(job, event);
+      if (event.type === 'restart') {
+        return endTouched(job, 'failed', at, 6,
+          'OAM restarted before the H(e)NB acknowledged the software-update; not resent (state unknown)', { rollback: false });
+      }
+      return ignore(job, `${event.type} while sending the software-update`);
+
+    case 'awaiting-completion':
+      if (event.type === 'completion') return completion(job, event);
+      if (event.type === 'restart') {
+        // keep the original deadline: a restart does not extend the device's time
+        return { job: { ...job, updatedAt: at }, effects: [progress(7, 'OAM restarted; still waiting for the completion')] };
+      }
+      return ignore(job, `${event.type} while waiting for the completion`);
+  }
+}
+
+function completion(job: Job, event: Extract<JobEvent, { type: 'completion' }>): TransitionOutput {
+  const c = event.completion;
+  if (c.jobId !== job.jobId || c.henbId !== job.henbId) {
+    return ignore(job, `completion for ${c.henbId}/${c.jobId} does not match job ${job.henbId}/${job.jobId}`);
+  }
+  return evaluate(job, c, event.at);
+}
+
+function withInit(out: TransitionOutput): TransitionOutput {
+  return { job: out.job, effects: [progress(1, 'software update initiated'), ...out.effects] };
+}
+
+/** A new job in state created (the runner persists it, then sends `start`). */
+export function newJob(args: {
+  jobId: string; henbId: string; request: JobRequest; nonce: string; at: number; priorHenbState: HenbState;
+  timeouts?: Partial<StepTimeouts>; updatedComponent?: string; oldRim?: string; referenceLog?: MeasurementLogEntry[];
+}): Job {
+  const job: Job = {
+    jobId: args.jobId, henbId: args.henbId, state: 'created', request: args.request,
+    timeouts: { ...DEFAULT_TIMEOUTS, ...(args.timeouts ?? {}) },
+    updatedComponent: args.updatedComponent ?? 'rootfs',
+    nonce: args.nonce, createdAt: args.at, updatedAt: args.at, priorHenbState: args.priorHenbState,
+  };
+  if (args.oldRim !== undefined) job.oldRim = args.oldRim;
+  if (args.referenceLog !== undefined) job.referenceLog = args.referenceLog;
+  return job;
+}
