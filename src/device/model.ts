@@ -12,9 +12,9 @@
  *   the same number.
  * - A rollback is a reboot into the previous slot: the boot chain is measured again from zero, so the
  *   log and TIM become the ones in effect before the last update.
- * - Evidence signature (ECDSA P-256, SHA-256, IEEE P1363 r||s, base64): over
- *   nonce bytes || TIM (32 raw bytes) || log digest (32 raw bytes), log digest = SHA-256 over the UTF-8 text
- *   `component:digest\n` for each entry in order (see logDigest()).
+ * - Evidence signature (yang/henb-sw-verify-device.yang integrity-measurement: ES256 = ECDSA P-256 with
+ *   SHA-256, IEEE P1363 r||s, base64 on the wire) over the octets nonce-value || TIM (32 raw bytes). The log
+ *   is not signed itself: its digests are bound by the TIM (the verifier replays it), its names are not.
  */
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
@@ -55,30 +55,32 @@ export function replayTim(log: readonly MeasurementLogEntry[]): string {
   return tim;
 }
 
-/** SHA-256 over `component:digest\n` for each entry, hex: what the evidence signature commits to. */
-export function logDigest(log: readonly MeasurementLogEntry[]): string {
-  const h = createHash('sha256');
-  for (const e of log) h.update(`${e.component}:${e.digest}\n`, 'utf8');
-  return h.digest('hex');
-}
-
-/** The bytes a device signs for a measurement: nonce || TIM || logDigest(log). */
-export function evidenceMessage(nonce: Buffer, tim: string, log: readonly MeasurementLogEntry[]): Buffer {
-  return Buffer.concat([nonce, Buffer.from(tim, 'hex'), Buffer.from(logDigest(log), 'hex')]);
+/** The octets a device signs for a measurement: nonce-value || TIM (32 octets). */
+export function evidenceMessage(nonce: Buffer, tim: string): Buffer {
+  return Buffer.concat([nonce, Buffer.from(tim, 'hex')]);
 }
 
 /** Verify an evidence signature (base64 P1363) with the device public key (KeyObject or SPKI PEM). */
 export function verifyEvidence(
-  ev: { nonce: Buffer; tim: string; log: readonly MeasurementLogEntry[]; signature: string },
+  ev: { nonce: Buffer; tim: string; signature: string },
   publicKey: KeyObject | string,
 ): boolean {
   try {
     const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
-    return verify('sha256', evidenceMessage(ev.nonce, ev.tim, ev.log), { key, dsaEncoding: 'ieee-p1363' },
+    return verify('sha256', evidenceMessage(ev.nonce, ev.tim), { key, dsaEncoding: 'ieee-p1363' },
       Buffer.from(ev.signature, 'base64'));
   } catch {
     return false;
   }
+}
+
+/** RFC 7638 JWK thumbprint (SHA-256, base64url) of an EC P-256 or Ed25519 public key. */
+export function jwkThumbprint(key: KeyObject): string {
+  const jwk = key.export({ format: 'jwk' });
+  const canon = jwk.kty === 'EC'
+    ? JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })
+    : JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x });
+  return createHash('sha256').update(canon).digest('base64url');
 }
 
 /** Digest of a component of a firmware release (deterministic, so a fleet shares reference values). */
@@ -106,9 +108,9 @@ export interface SoftwareSlot {
   active: boolean;
   running: boolean;
   /** software version label (empty when EMPTY) */
-  buildVersion?: string;
+  version?: string;
   /** digest of the image installed in the slot (the software RIM for updates) */
-  imageDigest?: string;
+  rim?: string;
 }
 
 export interface Evidence {
@@ -128,14 +130,20 @@ export interface UpdateRequest {
   version?: string;
 }
 
+/** Step 8 as the device reports it (the software-update-complete notification's content). */
 export interface Completion {
   henbId: string;
   jobId: string;
-  status: 'completed' | 'failed';
-  tim?: string;
-  measurementLog?: MeasurementLogEntry[];
-  selfCheck: 'passed' | 'failed' | 'not-run';
-  /** the TIM before install and the one the self-check expected (extend(old, RIM)) */
+  /** yang: completed (installed, activated, re-measured) or self-check-failed (installed, 7' failed) */
+  status: 'completed' | 'self-check-failed';
+  /** what ended: an update or a rollback (a rollback reports the same way, with the rolled-back TIM) */
+  kind: 'update' | 'rollback';
+  tim: string;
+  measurementLog: MeasurementLogEntry[];
+  selfCheck: 'passed' | 'failed' | 'not-performed';
+  /** version of the software now running, when known */
+  softwareVersion?: string;
+  /** the TIM before the operation, and the one the self-check expected (extend(old, RIM)) */
   previousTim: string;
   expectedTim?: string;
   slot: string;
@@ -151,6 +159,8 @@ export interface FemtocellOptions {
   slowInstallMs?: number;
   /** device key (ECDSA P-256 private key); generated when absent */
   privateKey?: KeyObject;
+  /** how long a rollback (reboot) takes before its completion is reported, ms (default 10) */
+  rollbackMs?: number;
   /** firmware release of the factory image (default '1.0.0') */
   release?: string;
 }
@@ -170,14 +180,17 @@ export class Femtocell {
   /** log in effect before the last activation (what a rollback reboots into) */
   private previousLog: MeasurementLogEntry[] | undefined;
   private pending: { jobId: string; timer: ReturnType<typeof setTimeout> } | undefined;
+  private readonly rollbackMs: number;
   private readonly listeners = new Set<(c: Completion) => void>();
   private readonly seenJobs = new Set<string>();
   private closed = false;
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(options: FemtocellOptions) {
     this.henbId = options.henbId;
     this.profile = options.profile ?? 'healthy';
     this.installMs = this.profile === 'slow' ? (options.slowInstallMs ?? 600_000) : (options.installMs ?? 50);
+    this.rollbackMs = options.rollbackMs ?? 10;
     if (options.privateKey) {
       this.privateKey = options.privateKey;
     } else {
@@ -189,7 +202,7 @@ export class Femtocell {
     if (this.profile === 'compromised') comps.kernel = COMPROMISED_KERNEL;
     this.log = COMPONENTS.map((c) => ({ component: c, digest: comps[c] }));
     this.slotList = [
-      { name: 'slot-a', status: 'VALID', active: true, running: true, buildVersion: release, imageDigest: comps.rootfs },
+      { name: 'slot-a', status: 'VALID', active: true, running: true, version: release, rim: comps.rootfs },
       { name: 'slot-b', status: 'EMPTY', active: false, running: false },
     ];
   }
@@ -197,6 +210,11 @@ export class Femtocell {
   /** SPKI PEM of the device key (what a PVE's inventory holds) */
   publicKeyPem(): string {
     return this.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  /** RFC 7638 thumbprint of the device public key (the key-id leaf) */
+  keyId(): string {
+    return jwkThumbprint(this.publicKey);
   }
 
   tim(): string {
@@ -218,12 +236,12 @@ export class Femtocell {
 
   /** Integrity measurement with the verifier's nonce (>= 16 bytes): signed evidence. */
   measure(nonce: Buffer): Evidence {
-    if (nonce.length < 16 || nonce.length > 1024) {
-      throw new DeviceError('ERR_DEVICE_BAD_NONCE', 'nonce-value must be 16 to 1024 bytes');
+    if (nonce.length < 16 || nonce.length > 64) {
+      throw new DeviceError('ERR_DEVICE_BAD_NONCE', 'nonce-value must be 16 to 64 octets');
     }
     const log = this.measurementLog();
     const tim = replayTim(log);
-    const signature = sign('sha256', evidenceMessage(nonce, tim, log), { key: this.privateKey, dsaEncoding: 'ieee-p1363' })
+    const signature = sign('sha256', evidenceMessage(nonce, tim), { key: this.privateKey, dsaEncoding: 'ieee-p1363' })
       .toString('base64');
     return { nonce: Buffer.from(nonce), tim, log, signature };
   }
@@ -269,14 +287,14 @@ export class Femtocell {
     this.log = [...this.log, { component: UPDATED_COMPONENT, digest: measured }];
     const tim = this.tim();
     // 7': the self-check; the bad-install device has none (models a device that just reports)
-    let selfCheck: Completion['selfCheck'] = 'not-run';
+    let selfCheck: Completion['selfCheck'] = 'not-performed';
     if (req.selfCheck && this.profile !== 'bad-install') selfCheck = tim === expectedTim ? 'passed' : 'failed';
+    target.version = req.version;
+    target.rim = measured;
+    this.previousLog = previousLog;
     if (selfCheck === 'failed') {
       // the image is not trusted: the slot is INVALID and the old slot keeps running
       target.status = 'INVALID';
-      target.buildVersion = req.version ?? '';
-      target.imageDigest = measured;
-      this.previousLog = previousLog;
     } else {
       const old = this.slotList.find((s) => s.active);
       if (old) {
@@ -286,14 +304,12 @@ export class Femtocell {
       target.status = 'VALID';
       target.active = true;
       target.running = true;
-      target.buildVersion = req.version ?? '';
-      target.imageDigest = measured;
-      this.previousLog = previousLog;
     }
     const c: Completion = {
       henbId: this.henbId,
       jobId: req.jobId,
-      status: 'completed',
+      status: selfCheck === 'failed' ? 'self-check-failed' : 'completed',
+      kind: 'update',
       tim,
       measurementLog: this.measurementLog(),
       selfCheck,
@@ -301,9 +317,15 @@ export class Femtocell {
       expectedTim,
       slot: target.name,
     };
+    const running = this.runningVersion();
+    if (running !== undefined) c.softwareVersion = running;
     if (selfCheck === 'failed') {
-      c.reason = `self-check failed: TIM ${tim} is not the expected ${expectedTim}; component ${UPDATED_COMPONENT} measured ${measured}`;
+      c.reason = `self-check failed: TIM is not extend(old TIM, software-rim); component ${UPDATED_COMPONENT} measured ${measured}`;
     }
+    this.emit(c);
+  }
+
+  private emit(c: Completion): void {
     for (const l of [...this.listeners]) {
       try {
         l(c);
@@ -313,28 +335,57 @@ export class Femtocell {
     }
   }
 
+  /** version of the running slot's software */
+  runningVersion(): string | undefined {
+    return this.slotList.find((s) => s.running)?.version;
+  }
+
   /**
    * Roll back: reboot into the previous slot. The boot chain is measured again, so the log and TIM become
-   * the ones before the last update. Fails (DeviceError) when busy or when there is nothing to roll back to.
+   * the ones in effect before the last update. Answers "started" at once; a completion (kind 'rollback',
+   * same job id) with the rolled-back TIM follows after rollbackMs. Fails (DeviceError, nothing changes)
+   * when busy, when the job id is unknown, or when there is nothing to roll back to.
    */
-  rollback(): { slot: string; tim: string } {
+  rollback(jobId?: string): { status: 'started'; slot: string } {
+    if (this.closed) throw new DeviceError('ERR_DEVICE_CLOSED', 'device is shut down');
     if (this.pending) throw new DeviceError('ERR_DEVICE_BUSY', `an install is running (job ${this.pending.jobId})`);
+    if (jobId !== undefined && !this.seenJobs.has(jobId)) {
+      throw new DeviceError('ERR_DEVICE_JOB_UNKNOWN', `job ${jobId} is not known to this device`);
+    }
     if (!this.previousLog) throw new DeviceError('ERR_DEVICE_NO_ROLLBACK', 'no previous software to roll back to');
+    const previousTim = this.tim();
     const current = this.slotList.find((s) => s.active);
     const other = this.slotList.find((s) => !s.active && s.status === 'VALID');
     if (current && other) {
-      // switch the active/running slot back; the slot we leave stays as it is (VALID or INVALID)
+      // switch back; the slot we leave stays VALID (it can be activated again)
       current.active = false;
       current.running = false;
       other.active = true;
       other.running = true;
-    } else if (current && !other) {
-      // the update never became active (self-check failed): the running slot stays; the log is re-measured
     }
+    // else: the update never became active (self-check failed); the running slot reboots as it is
     this.log = this.previousLog;
     this.previousLog = undefined;
-    const active = this.slotList.find((s) => s.active);
-    return { slot: active?.name ?? '', tim: this.tim() };
+    const slot = this.slotList.find((s) => s.active)?.name ?? '';
+    const c: Completion = {
+      henbId: this.henbId,
+      jobId: jobId ?? 'rollback',
+      status: 'completed',
+      kind: 'rollback',
+      tim: this.tim(),
+      measurementLog: this.measurementLog(),
+      selfCheck: 'not-performed',
+      previousTim,
+      slot,
+    };
+    const running = this.runningVersion();
+    if (running !== undefined) c.softwareVersion = running;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.closed) this.emit(c);
+    }, this.rollbackMs);
+    this.timers.add(timer);
+    return { status: 'started', slot };
   }
 
   /** Stop: cancels a pending install (no completion). Idempotent. */
@@ -342,6 +393,8 @@ export class Femtocell {
     this.closed = true;
     if (this.pending) clearTimeout(this.pending.timer);
     this.pending = undefined;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     this.listeners.clear();
   }
 }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  COMPROMISED_KERNEL, Femtocell, UPDATED_COMPONENT, extendHex, factoryReferenceValues, logDigest, replayTim,
+  COMPROMISED_KERNEL, Femtocell, UPDATED_COMPONENT, extendHex, factoryReferenceValues, jwkThumbprint, replayTim,
   verifyEvidence,
 } from '../../src/device/model.js';
 import type { Completion, DeviceProfile } from '../../src/device/model.js';
@@ -57,14 +57,15 @@ describe('evidence', () => {
     expect(verifyEvidence(ev, d.publicKeyPem())).toBe(true);
     expect(verifyEvidence(ev, other.publicKey)).toBe(false);
     expect(verifyEvidence({ ...ev, nonce: randomBytes(32) }, d.publicKey)).toBe(false);
-    const tampered = ev.log.map((e) => ({ ...e }));
-    tampered[0]!.component = 'kernel';
-    expect(logDigest(tampered)).not.toBe(logDigest(ev.log));
-    expect(verifyEvidence({ ...ev, log: tampered }, d.publicKey)).toBe(false);
+    expect(verifyEvidence({ ...ev, tim: extendHex(ev.tim, ev.tim) }, d.publicKey)).toBe(false);
+    expect(replayTim(ev.log)).toBe(ev.tim);
+    expect(d.keyId()).toBe(jwkThumbprint(d.publicKey));
+    expect(d.keyId()).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
-  it('refuses a short nonce', () => {
+  it('refuses a nonce outside 16..64 octets', () => {
     expect(() => make('healthy').measure(randomBytes(8))).toThrow(expect.objectContaining({ code: 'ERR_DEVICE_BAD_NONCE' }));
+    expect(() => make('healthy').measure(randomBytes(65))).toThrow(expect.objectContaining({ code: 'ERR_DEVICE_BAD_NONCE' }));
   });
 
   it('compromised: a kernel digest that is not in the reference values', () => {
@@ -82,14 +83,14 @@ describe('software update', () => {
     const d = make('healthy');
     const before = d.tim();
     const c = await update(d);
-    expect(c).toMatchObject({ henbId: 'healthy-1', jobId: 'job-1', status: 'completed', selfCheck: 'passed', slot: 'slot-b' });
+    expect(c).toMatchObject({ henbId: 'healthy-1', jobId: 'job-1', status: 'completed', kind: 'update', selfCheck: 'passed', slot: 'slot-b', softwareVersion: '2.0.0' });
     expect(c.tim).toBe(extendHex(before, RIM));
     expect(c.tim).toBe(d.tim());
     expect(c.measurementLog?.at(-1)).toEqual({ component: UPDATED_COMPONENT, digest: RIM });
     expect(replayTim(c.measurementLog ?? [])).toBe(c.tim);
     expect(d.slots()).toEqual([
       expect.objectContaining({ name: 'slot-a', status: 'VALID', active: false, running: false }),
-      expect.objectContaining({ name: 'slot-b', status: 'VALID', active: true, running: true, buildVersion: '2.0.0', imageDigest: RIM }),
+      expect.objectContaining({ name: 'slot-b', status: 'VALID', active: true, running: true, version: '2.0.0', rim: RIM }),
     ]);
   });
 
@@ -103,7 +104,7 @@ describe('software update', () => {
     expect(seen).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(1);
     expect(seen).toHaveLength(1);
-    expect(seen[0]?.selfCheck).toBe('not-run');
+    expect(seen[0]?.selfCheck).toBe('not-performed');
   });
 
   it('refuses a second install while busy, a reused job id and a bad RIM, changing nothing', async () => {
@@ -126,7 +127,7 @@ describe('software update', () => {
     const before = d.tim();
     const c = await update(d, true);
     expect(c.status).toBe('completed');
-    expect(c.selfCheck).toBe('not-run');
+    expect(c.selfCheck).toBe('not-performed');
     expect(c.tim).not.toBe(extendHex(before, RIM));
     const last = c.measurementLog?.at(-1);
     expect(last?.component).toBe('rootfs');
@@ -139,6 +140,7 @@ describe('software update', () => {
     const before = d.tim();
     const c = await update(d, true);
     expect(c.selfCheck).toBe('failed');
+    expect(c.status).toBe('self-check-failed');
     expect(c.expectedTim).toBe(extendHex(before, RIM));
     expect(c.tim).not.toBe(c.expectedTim);
     expect(c.reason).toMatch(/rootfs/);
@@ -172,13 +174,27 @@ describe('software update', () => {
 });
 
 describe('rollback', () => {
-  it('reboots into the previous slot: TIM and log are the pre-update ones', async () => {
+  async function rollback(d: Femtocell, jobId?: string): Promise<Completion> {
+    const done = new Promise<Completion>((resolve) => d.onCompletion((c) => { if (c.kind === 'rollback') resolve(c); }));
+    const r = d.rollback(jobId);
+    expect(r.status).toBe('started');
+    await vi.advanceTimersByTimeAsync(10);
+    return done;
+  }
+
+  it('reboots into the previous slot: TIM and log are the pre-update ones, reported as a completion', async () => {
     const d = make('bad-install');
     const before = d.tim();
+    const log = d.measurementLog();
     await update(d);
     expect(d.tim()).not.toBe(before);
-    expect(d.rollback()).toEqual({ slot: 'slot-a', tim: before });
+    expect(() => d.rollback('job-x')).toThrow(expect.objectContaining({ code: 'ERR_DEVICE_JOB_UNKNOWN' }));
+    const c = await rollback(d, 'job-1');
+    expect(c).toMatchObject({ jobId: 'job-1', kind: 'rollback', status: 'completed', tim: before, slot: 'slot-a', softwareVersion: '1.0.0' });
+    expect(c.measurementLog).toEqual(log);
+    expect(d.tim()).toBe(before);
     expect(d.slots()[0]).toMatchObject({ active: true, running: true });
+    expect(d.slots()[1]).toMatchObject({ status: 'VALID', active: false, running: false });
     expect(() => d.rollback()).toThrow(expect.objectContaining({ code: 'ERR_DEVICE_NO_ROLLBACK' }));
   });
 
@@ -186,10 +202,15 @@ describe('rollback', () => {
     const d = make('self-check-fail');
     const before = d.tim();
     await update(d);
-    expect(d.rollback()).toEqual({ slot: 'slot-a', tim: before });
+    const c = await rollback(d, 'job-1');
+    expect(c.tim).toBe(before);
+    expect(c.slot).toBe('slot-a');
   });
 
-  it('nothing to roll back on a fresh device', () => {
-    expect(() => make('healthy').rollback()).toThrow(expect.objectContaining({ code: 'ERR_DEVICE_NO_ROLLBACK' }));
+  it('nothing to roll back on a fresh device; busy during an install', () => {
+    const d = make('healthy');
+    expect(() => d.rollback()).toThrow(expect.objectContaining({ code: 'ERR_DEVICE_NO_ROLLBACK' }));
+    d.startUpdate({ jobId: 'j', uri: 'u', softwareRim: RIM, selfCheck: false });
+    expect(() => d.rollback('j')).toThrow(expect.objectContaining({ code: 'ERR_DEVICE_BUSY' }));
   });
 });
