@@ -62,7 +62,7 @@ export interface DeviceCompletion {
   /** the measurement log behind the TIM, when the device sends it (then the OAM replays it) */
   measurementLog?: MeasurementLogEntry[];
   /** the device's self-check outcome (7'), when it ran one */
-  selfCheck?: 'passed' | 'failed' | 'not-run';
+  selfCheck?: 'passed' | 'failed' | 'not-performed';
   /** free text from the device: failure reason or self-check detail */
   reason?: string;
 }

@@ -1,0 +1,498 @@
+/**
+ * The runner: drives jobs through transition() and performs the effects with injected ports.
+ *
+ * Order for every event (per job, one event at a time):
+ *   1. out = transition(job, event)                       (pure)
+ *   2. terminal state: sign the OAM's result token        (no side effect yet)
+ *   3. ONE store transaction: the job's new state (+ updateSent / terminal flags, deadline), the persist-effects
+ *      store-rim and set-henb-state, the result token                       (persist before effect)
+ *   4. arm the state's timer from job.deadline (expiry -> timeout event), abort the previous step's calls
+ *   5. perform the other effects (PVE, fetch, software-update, rollback, notifications)
+ *
+ * Restart: resume() loads the active jobs and sends each a `restart` event (transition() decides: redo the PVE
+ * or fetch step with a fresh nonce, keep waiting for the completion, or fail a job whose software-update may
+ * have been sent without an acknowledgement). A software-update is never sent twice: the job is persisted with
+ * updateSent = true before the driver is called.
+ */
+import { randomUUID } from 'node:crypto';
+import { HsvError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
+import type { Store, StoreOps, JobRecord, HenbRecord } from '../store/types.js';
+import type { EarClaims, EarStatus, EarSubmod, ResultClaimsInput, ComponentResult } from '../tokens/types.js';
+import type { Clock, DeviceCompletion, DeviceDriver, PveClient, SoftwareFetcher, TimerHandle, MeasurementLogEntry } from './ports.js';
+import { systemClock } from './ports.js';
+import type { Effect, HenbState, Job, JobEvent, JobRequest, StepTimeouts } from './transition.js';
+import { isTerminal, newJob, transition } from './transition.js';
+
+export class OamError extends HsvError {}
+/**
+ * Codes: ERR_OAM_HENB_BUSY (a job is already running for the H(e)NB), ERR_OAM_JOB_UNKNOWN,
+ * ERR_OAM_JOB_NOT_WAITING, ERR_OAM_HENB_MISMATCH, ERR_OAM_CLOSED, ERR_OAM_PVE_UNREACHABLE,
+ * ERR_OAM_PVE_RESULT_INVALID.
+ */
+
+/** Tokens as the flow uses them (src/tokens behind it; see createResultTokens in tokens-adapter.ts). */
+export interface ResultTokens {
+  /**
+   * Verify a PVE token before trusting it: algorithm allow-list, signature, issuer, audience, max age,
+   * eat_nonce === expectedNonce, jti unseen. Rejects with a coded error (ERR_TOKEN_*) otherwise.
+   */
+  verifyPve(token: string, expectedNonce: string): Promise<EarClaims>;
+  /** Sign the OAM's final result (iss, aud, exp filled in by the implementation when omitted). */
+  signFinal(input: Omit<ResultClaimsInput, 'iss' | 'aud' | 'ear_verifier_id'>): Promise<string>;
+}
+
+/** Where the runner reports what happens (the service maps these to NETCONF notifications). */
+export interface OamEvents {
+  progress(job: Job, step: number, text: string): void | Promise<void>;
+  result(job: Job): void | Promise<void>;
+  alarm(job: Job, text: string): void | Promise<void>;
+}
+
+export interface RunnerOptions {
+  store: Store;
+  pve: PveClient;
+  devices: DeviceDriver;
+  fetcher: SoftwareFetcher;
+  tokens: ResultTokens;
+  events: OamEvents;
+  newNonce: () => string;
+  clock?: Clock;
+  log?: Logger;
+  newJobId?: () => string;
+  /** defaults for every job (a request may override) */
+  timeouts?: Partial<StepTimeouts>;
+  /** the measurement-log component a software update replaces (default rootfs) */
+  updatedComponent?: string;
+}
+
+export interface StartRequest {
+  henbId: string;
+  request: JobRequest;
+  timeouts?: Partial<StepTimeouts>;
+}
+
+const JOB_KIND = 'software-update';
+const refLogKey = (henbId: string): string => `reference-log/${henbId}`;
+
+interface Live {
+  job: Job;
+  version: number;
+  timer?: TimerHandle;
+  step?: AbortController;
+  queue: Promise<void>;
+}
+
+export class JobRunner {
+  private readonly o: RunnerOptions;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly live = new Map<string, Live>();
+  private readonly busy = new Map<string, string>(); // henbId -> active jobId
+  private readonly unsubscribe: () => void;
+  private readonly pending = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(options: RunnerOptions) {
+    this.o = options;
+    this.clock = options.clock ?? systemClock;
+    this.log = options.log ?? silentLogger;
+    this.unsubscribe = options.devices.onCompletion((c) => {
+      void this.deviceCompletion(c);
+    });
+  }
+
+  /** Step 1: create and start a job. Resolves once the job is persisted and its first step is under way. */
+  async start(req: StartRequest): Promise<Job> {
+    this.ensureOpen();
+    const active = this.busy.get(req.henbId);
+    if (active !== undefined) throw new OamError('ERR_OAM_HENB_BUSY', `a job (${active}) is already running for H(e)NB ${req.henbId}`);
+    const jobId = (this.o.newJobId ?? (() => `job-${randomUUID()}`))();
+    this.busy.set(req.henbId, jobId);
+    try {
+      const at = this.clock.now();
+      const henb = await this.o.store.getHenb(req.henbId);
+      const referenceLog = await this.o.store.getRollout<MeasurementLogEntry[]>(refLogKey(req.henbId));
+      const job = newJob({
+        jobId, henbId: req.henbId, request: req.request, at,
+        nonce: await this.freshNonce(jobId, req.henbId, at),
+        priorHenbState: henb?.state ?? 'unknown',
+        timeouts: { ...(this.o.timeouts ?? {}), ...(req.timeouts ?? {}) },
+        ...(this.o.updatedComponent !== undefined ? { updatedComponent: this.o.updatedComponent } : {}),
+        ...(henb?.rim !== undefined && henb.rim !== null ? { oldRim: henb.rim } : {}),
+        ...(referenceLog !== undefined ? { referenceLog: referenceLog.data } : {}),
+      });
+      const rec = await this.o.store.createJob<Job>({ jobId, henbId: req.henbId, kind: JOB_KIND, state: job.state, data: job, deadline: null, reason: 'software-update requested' });
+      this.live.set(jobId, { job, version: rec.version, queue: Promise.resolve() });
+      await this.dispatch(jobId, { type: 'start', at });
+      return this.live.get(jobId)?.job ?? job;
+    } catch (err) {
+      if (this.busy.get(req.henbId) === jobId && !this.live.has(jobId)) this.busy.delete(req.henbId);
+      throw err;
+    }
+  }
+
+  /** After a restart: every active job gets a `restart` event. Returns the ids of the jobs resumed. */
+  async resume(): Promise<string[]> {
+    this.ensureOpen();
+    const recs = await this.o.store.listActiveJobs<Job>();
+    const ids: string[] = [];
+    for (const rec of recs) {
+      if (rec.kind !== JOB_KIND || this.live.has(rec.jobId)) continue;
+      const job = reconcile(rec);
+      this.live.set(rec.jobId, { job, version: rec.version, queue: Promise.resolve() });
+      this.busy.set(job.henbId, job.jobId);
+      ids.push(rec.jobId);
+    }
+    for (const id of ids) {
+      const l = this.live.get(id);
+      if (!l) continue;
+      const at = this.clock.now();
+      await this.dispatch(id, { type: 'restart', at, nonce: await this.freshNonce(id, l.job.henbId, at) });
+    }
+    return ids;
+  }
+
+  /** Step 8 by RPC: check the job is known, belongs to the H(e)NB and waits; then feed the completion. */
+  async complete(c: DeviceCompletion): Promise<Job> {
+    this.ensureOpen();
+    const l = this.live.get(c.jobId);
+    const job = l?.job ?? (await this.o.store.getJob<Job>(c.jobId))?.data;
+    if (job === undefined) throw new OamError('ERR_OAM_JOB_UNKNOWN', `no job ${c.jobId}`);
+    if (job.henbId !== c.henbId) throw new OamError('ERR_OAM_HENB_MISMATCH', `job ${c.jobId} does not belong to H(e)NB ${c.henbId}`);
+    if (l === undefined || (job.state !== 'awaiting-completion' && job.state !== 'update-sending')) {
+      throw new OamError('ERR_OAM_JOB_NOT_WAITING', `job ${c.jobId} is not waiting for a completion (${job.state})`);
+    }
+    await this.dispatch(c.jobId, { type: 'completion', at: this.clock.now(), completion: c });
+    return this.live.get(c.jobId)?.job ?? (await this.o.store.getJob<Job>(c.jobId))?.data ?? job;
+  }
+
+  /** The current state of a job (live or stored). */
+  async getJob(jobId: string): Promise<Job | undefined> {
+    return this.live.get(jobId)?.job ?? (await this.o.store.getJob<Job>(jobId))?.data;
+  }
+
+  /** The job running for an H(e)NB, if any. */
+  activeJobFor(henbId: string): string | undefined {
+    return this.busy.get(henbId);
+  }
+
+  /** Wait until every effect started so far has settled (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  /** Stop timers and calls; the jobs stay in the store as they are (resume() picks them up). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    for (const l of this.live.values()) {
+      if (l.timer !== undefined) this.clock.clearTimeout(l.timer);
+      l.step?.abort(new OamError('ERR_OAM_CLOSED', 'OAM runner closed'));
+    }
+    await Promise.allSettled([...this.pending]);
+    this.live.clear();
+    this.busy.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+
+  private ensureOpen(): void {
+    if (this.closed) throw new OamError('ERR_OAM_CLOSED', 'OAM runner closed');
+  }
+
+  private async freshNonce(jobId: string, henbId: string, at: number): Promise<string> {
+    const nonce = this.o.newNonce();
+    const pveMs = { pve: 30_000, ...(this.o.timeouts ?? {}) }.pve;
+    await this.o.store.putNonce({ nonce, purpose: 'pve-integrity', jobId, henbId, createdAt: at, expiresAt: at + pveMs + 300_000 });
+    return nonce;
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.pending.add(p);
+    void p.then(() => this.pending.delete(p), () => this.pending.delete(p));
+    return p;
+  }
+
+  private async deviceCompletion(c: DeviceCompletion): Promise<void> {
+    if (this.closed) return;
+    if (!this.live.has(c.jobId)) {
+      this.log.warn('completion for a job that is not running', { jobId: c.jobId, henbId: c.henbId });
+      return;
+    }
+    await this.dispatch(c.jobId, { type: 'completion', at: this.clock.now(), completion: c }).catch((err: unknown) => {
+      this.log.error('completion not processed', { jobId: c.jobId, err });
+    });
+  }
+
+  /** Queue an event for a job; events of one job are processed in order, one at a time. */
+  dispatch(jobId: string, event: JobEvent): Promise<void> {
+    const l = this.live.get(jobId);
+    if (l === undefined) return Promise.resolve();
+    const run = l.queue.then(() => this.process(l, event));
+    l.queue = run.catch(() => undefined);
+    return this.track(run);
+  }
+
+  private async process(l: Live, event: JobEvent): Promise<void> {
+    if (this.closed) return;
+    const out = transition(l.job, event);
+    if (out.ignored !== undefined) {
+      this.log.debug('event ignored', { jobId: l.job.jobId, event: event.type, why: out.ignored });
+      return;
+    }
+    let job = out.job;
+    if (isTerminal(job.state) && job.result !== undefined) {
+      const token = await this.signResult(job).catch((err: unknown) => {
+        this.log.error('result token not signed', { jobId: job.jobId, err });
+        return undefined;
+      });
+      if (token !== undefined) job = { ...job, result: { ...job.result!, token } };
+    }
+    const rec = await this.persist(l, job, out.effects, event);
+    l.job = rec.data;
+    l.version = rec.version;
+
+    // timers and in-flight calls of the previous state
+    if (l.timer !== undefined) { this.clock.clearTimeout(l.timer); delete l.timer; }
+    l.step?.abort(new OamError('ERR_OAM_STEP_ENDED', 'step ended'));
+    l.step = new AbortController();
+    const signal = l.step.signal;
+    if (isTerminal(job.state)) {
+      this.live.delete(job.jobId);
+      if (this.busy.get(job.henbId) === job.jobId) this.busy.delete(job.henbId);
+    } else if (job.deadline !== undefined) {
+      const state = job.state;
+      const jobId = job.jobId;
+      l.timer = this.clock.setTimeout(() => {
+        void this.dispatch(jobId, { type: 'timeout', at: this.clock.now(), state }).catch((err: unknown) => {
+          this.log.error('timeout not processed', { jobId, err });
+        });
+      }, Math.max(0, job.deadline - this.clock.now()));
+    }
+    for (const e of out.effects) await this.perform(l, job, e, signal);
+  }
+
+  /** The job's new state, the persist-effects and the result, in one transaction. */
+  private async persist(l: Live, job: Job, effects: Effect[], event: JobEvent): Promise<JobRecord<Job>> {
+    const terminal = isTerminal(job.state);
+    return this.o.store.transaction(async (tx) => {
+      const rec = await tx.saveJobTransition<Job>(job.jobId, job.state, {
+        expectPrevVersion: l.version,
+        data: job,
+        deadline: job.deadline ?? null,
+        ...(job.updateSent === true ? { updateSent: true } : {}),
+        ...(terminal ? { terminal: true } : {}),
+        reason: terminal ? job.result?.reason ?? event.type : event.type,
+        at: job.updatedAt,
+      });
+      for (const e of effects) {
+        if (e.type === 'set-henb-state') await setHenb(tx, e.henbId, { state: e.state });
+        else if (e.type === 'store-rim') {
+          await setHenb(tx, e.henbId, { rim: e.rim, ...(e.version !== undefined ? { softwareVersion: e.version } : {}) });
+          if (e.measurementLog !== undefined) await tx.putRollout(refLogKey(e.henbId), e.measurementLog);
+        }
+      }
+      if (terminal && job.result?.token !== undefined) {
+        await tx.putResult({ jobId: job.jobId, kind: 'final', henbId: job.henbId, earStatus: finalEarStatus(job), token: job.result.token, createdAt: job.updatedAt });
+        await setHenb(tx, job.henbId, { lastResultToken: job.result.token });
+      }
+      return rec;
+    });
+  }
+
+  private async perform(l: Live, job: Job, e: Effect, signal: AbortSignal): Promise<void> {
+    const ev = this.o.events;
+    try {
+      switch (e.type) {
+        case 'store-rim':
+        case 'set-henb-state':
+          return; // done in the transaction
+        case 'emit-progress':
+          await ev.progress(job, e.step, e.text);
+          return;
+        case 'emit-result':
+          await ev.result(job);
+          return;
+        case 'raise-alarm':
+          await ev.alarm(job, e.text);
+          return;
+        case 'request-pve':
+          void this.track(this.askPve(job.jobId, e.henbId, e.nonce, signal));
+          return;
+        case 'fetch-software':
+          void this.track(this.fetch(job.jobId, e.uri, signal));
+          return;
+        case 'send-update':
+          void this.track(this.send(job.jobId, e, signal));
+          return;
+        case 'rollback':
+          void this.track(this.rollback(job, signal));
+          return;
+      }
+    } catch (err) {
+      this.log.error('effect failed', { jobId: l.job.jobId, effect: e.type, err });
+    }
+  }
+
+  private async askPve(jobId: string, henbId: string, nonce: string, signal: AbortSignal): Promise<void> {
+    let token: string;
+    try {
+      token = (await this.o.pve.integrityRequest({ henbId, nonce, jobId }, signal)).token;
+    } catch (err) {
+      if (signal.aborted) return; // our own timeout or a newer step: the timeout event speaks
+      const code = codeOf(err);
+      await this.dispatch(jobId, {
+        type: 'pve-error', at: this.clock.now(), timedOut: /TIMEOUT/.test(code),
+        reason: `PVE unreachable or in error (${code}): ${messageOf(err)}`,
+      });
+      return;
+    }
+    if (signal.aborted) return;
+    let claims: EarClaims;
+    try {
+      claims = await this.o.tokens.verifyPve(token, nonce);
+      const used = await this.o.store.consumeNonce(nonce, this.clock.now());
+      if (!used.ok) throw new OamError('ERR_OAM_NONCE', `nonce ${used.reason}`);
+    } catch (err) {
+      if (signal.aborted) return;
+      await this.dispatch(jobId, {
+        type: 'pve-error', at: this.clock.now(),
+        reason: `PVE result did not verify (${codeOf(err)})`,
+      });
+      return;
+    }
+    if (claims.sub !== henbId) {
+      await this.dispatch(jobId, { type: 'pve-error', at: this.clock.now(), reason: `PVE result is about ${claims.sub}, not ${henbId}` });
+      return;
+    }
+    const platform = claims.submods.platform ?? Object.values(claims.submods)[0];
+    const attested = platform?.['reported-tim'];
+    await this.dispatch(jobId, {
+      type: 'pve-result', at: this.clock.now(), earStatus: claims.ear_status, token,
+      ...(attested !== undefined ? { attestedTim: attested } : {}),
+    });
+  }
+
+  private async fetch(jobId: string, uri: string, signal: AbortSignal): Promise<void> {
+    try {
+      const d = await this.o.fetcher.fetchAndDigest(uri, signal);
+      if (signal.aborted) return;
+      await this.dispatch(jobId, { type: 'software-digest', at: this.clock.now(), sha256: d.sha256, size: d.size });
+    } catch (err) {
+      if (signal.aborted) return;
+      await this.dispatch(jobId, { type: 'fetch-error', at: this.clock.now(), reason: `${messageOf(err)} (${codeOf(err)})` });
+    }
+  }
+
+  private async send(jobId: string, e: Extract<Effect, { type: 'send-update' }>, signal: AbortSignal): Promise<void> {
+    try {
+      await this.o.devices.softwareUpdate(e.henbId, e.command, signal);
+      if (signal.aborted) return;
+      await this.dispatch(jobId, { type: 'device-accepted', at: this.clock.now() });
+    } catch (err) {
+      if (signal.aborted) return;
+      await this.dispatch(jobId, { type: 'device-error', at: this.clock.now(), reason: `${messageOf(err)} (${codeOf(err)})` });
+    }
+  }
+
+  private async rollback(job: Job, _signal: AbortSignal): Promise<void> {
+    // the job is over: its step signal is aborted already, give the rollback its own bounded time
+    const ac = new AbortController();
+    const t = this.clock.setTimeout(() => ac.abort(new OamError('ERR_OAM_TIMEOUT', 'rollback timed out')), job.timeouts.send);
+    try {
+      await this.o.devices.rollback(job.henbId, job.jobId, ac.signal);
+      await this.o.events.progress(job, 9, 'measure applied: H(e)NB asked to roll back to its previous slot');
+    } catch (err) {
+      this.log.warn('rollback failed', { jobId: job.jobId, henbId: job.henbId, err });
+      await this.o.events.progress(job, 9, `measure failed: rollback not accepted by the H(e)NB (${codeOf(err)})`);
+    } finally {
+      this.clock.clearTimeout(t);
+    }
+  }
+
+  private async signResult(job: Job): Promise<string> {
+    const r = job.result!;
+    const sub: EarSubmod = {
+      ear_status: finalEarStatus(job),
+      'job-id': job.jobId,
+      phase: 'post-update',
+      reason: r.reason,
+      'software-uri': job.request.uri,
+      ...(job.softwareRim !== undefined ? { 'software-rim': job.softwareRim } : {}),
+      ...(job.expectedRim !== undefined ? { 'expected-rim': job.expectedRim } : {}),
+      ...(job.completion?.tim !== undefined ? { 'reported-tim': job.completion.tim } : {}),
+      ...(job.request.version !== undefined ? { 'software-version': job.request.version } : {}),
+      ...(r.component !== undefined ? { 'first-mismatch': r.component } : {}),
+    };
+    const comps = componentResults(job);
+    if (comps !== undefined) sub.components = comps;
+    return this.o.tokens.signFinal({
+      sub: job.henbId,
+      ear_status: sub.ear_status,
+      iat: Math.floor(this.clock.now() / 1000),
+      submods: { 'software-update': sub },
+    });
+  }
+}
+
+/** EAR status of the OAM's final result. */
+export function finalEarStatus(job: Job): EarStatus {
+  switch (job.state) {
+    case 'verified': return 'affirming';
+    case 'mismatch': return 'contraindicated';
+    case 'refused': return job.pve?.earStatus === 'contraindicated' ? 'contraindicated' : job.pve?.earStatus === 'warning' ? 'warning' : 'none';
+    default: return 'none';
+  }
+}
+
+/** Per-component results when the device sent a log (expected = reference/prefix + updated component). */
+export function componentResults(job: Job): ComponentResult[] | undefined {
+  const log = job.completion?.measurementLog;
+  if (log === undefined || log.length === 0 || job.softwareRim === undefined) return undefined;
+  const expected: MeasurementLogEntry[] = [...(job.referenceLog ?? log.slice(0, -1)), { component: job.updatedComponent, digest: job.softwareRim }];
+  const out: ComponentResult[] = [];
+  const n = Math.max(expected.length, log.length);
+  for (let i = 0; i < n; i++) {
+    const e = expected[i];
+    const a = log[i];
+    if (e === undefined && a !== undefined) out.push({ component: a.component, status: 'unexpected', reported: a.digest });
+    else if (a === undefined && e !== undefined) out.push({ component: e.component, status: 'missing', expected: e.digest });
+    else if (a !== undefined && e !== undefined) {
+      out.push({ component: e.component, status: a.component === e.component && a.digest === e.digest ? 'match' : 'mismatch', expected: e.digest, reported: a.digest });
+    }
+  }
+  return out;
+}
+
+/** A job read back after a restart (the blob is what we wrote; the record's flags win when they disagree). */
+function reconcile(rec: JobRecord<Job>): Job {
+  const job = { ...rec.data };
+  if (rec.updateSent) job.updateSent = true;
+  return job;
+}
+
+async function setHenb(tx: StoreOps, henbId: string, patch: Partial<Pick<HenbRecord, 'rim' | 'softwareVersion' | 'state' | 'lastResultToken'>>): Promise<void> {
+  const cur = await tx.getHenb(henbId);
+  await tx.putHenb({
+    henbId,
+    rim: cur?.rim ?? null,
+    softwareVersion: cur?.softwareVersion ?? null,
+    state: cur?.state ?? 'unknown',
+    lastResultToken: cur?.lastResultToken ?? null,
+    ...patch,
+  });
+}
+
+function codeOf(err: unknown): string {
+  const c = (err as { code?: unknown } | null)?.code;
+  return typeof c === 'string' ? c : 'ERR_UNEXPECTED';
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof HsvError ? err.message : 'unexpected error';
+}
+
+export type { HenbState };
