@@ -1,0 +1,220 @@
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { digestsEqual, normalizeDigest } from './digest.js';
+import { IntegrityError } from './errors.js';
+import { abortError, digestStream } from './stream.js';
+import type { DigestResult } from './stream.js';
+
+export type SoftwareScheme = 'file' | 'http' | 'https';
+export const SUPPORTED_SCHEMES: readonly SoftwareScheme[] = ['file', 'http', 'https'];
+
+export interface FetchAndDigestOptions {
+  /** the caller's cancellation */
+  signal?: AbortSignal;
+  /** refuse bigger software (ERR_SOFTWARE_TOO_BIG); default 2 GiB */
+  maxBytes?: number;
+  /** whole fetch, redirects included (ERR_SOFTWARE_TIMEOUT); default 120000 */
+  timeoutMs?: number;
+  /** schemes accepted, written 'https' or 'https:'; default all of SUPPORTED_SCHEMES */
+  allowedSchemes?: readonly string[];
+  /** https: trust only these CA certificates (PEM) instead of the system store */
+  caPem?: string | string[];
+  /** when given, a different SHA-256 fails with ERR_SOFTWARE_DIGEST_MISMATCH */
+  expectedDigest?: string;
+  /** http(s) redirects followed (never to file:, never https -> http); default 5 */
+  maxRedirects?: number;
+  /** file: only paths inside this directory (after resolving symlinks) are read */
+  fileRoot?: string;
+}
+
+export interface FetchAndDigestResult extends DigestResult {
+  /** the URI finally read (after redirects) */
+  uri: string;
+}
+
+const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
+const DEFAULT_TIMEOUT_MS = 120_000;
+const CHUNK = 256 * 1024;
+
+/**
+ * Checks a software URI before any job starts: well-formed absolute URI, scheme allowed and supported.
+ * Throws ERR_SOFTWARE_URI or ERR_SOFTWARE_SCHEME; returns the parsed URL.
+ */
+export function parseSoftwareUri(uri: string, allowedSchemes: readonly string[] = SUPPORTED_SCHEMES): URL {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch (cause) {
+    throw new IntegrityError('ERR_SOFTWARE_URI', 'software URI is not a valid absolute URI', { cause });
+  }
+  const scheme = url.protocol.slice(0, -1);
+  const allowed = allowedSchemes.map((s) => s.toLowerCase().replace(/:$/, ''));
+  if (!(SUPPORTED_SCHEMES as readonly string[]).includes(scheme) || !allowed.includes(scheme)) {
+    throw new IntegrityError('ERR_SOFTWARE_SCHEME', `software URI scheme '${scheme}' is not allowed (allowed: ${allowed.join(', ')})`);
+  }
+  if (scheme === 'file') {
+    if (url.host !== '' && url.host !== 'localhost') {
+      throw new IntegrityError('ERR_SOFTWARE_URI', 'file: URI must not name a remote host');
+    }
+  } else if (url.hostname === '') {
+    throw new IntegrityError('ERR_SOFTWARE_URI', 'software URI has no host');
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new IntegrityError('ERR_SOFTWARE_URI', 'software URI must not embed credentials');
+  }
+  return url;
+}
+
+/**
+ * Step 5: fetches the software by URI and computes its RIM (SHA-256) while streaming, in constant memory.
+ * Everything (redirects included) is bounded by timeoutMs and maxBytes; every socket/stream is closed on exit.
+ */
+export async function fetchAndDigest(uri: string, options: FetchAndDigestOptions = {}): Promise<FetchAndDigestResult> {
+  const allowed = options.allowedSchemes ?? SUPPORTED_SCHEMES;
+  const url = parseSoftwareUri(uri, allowed);
+  const expected = options.expectedDigest === undefined ? undefined : normalizeDigest(options.expectedDigest, 'expected digest');
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+
+  const ctl = new AbortController();
+  const outer = options.signal;
+  if (outer?.aborted) throw abortError(outer);
+  const onOuterAbort = (): void => ctl.abort(abortError(outer));
+  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  const timer = setTimeout(
+    () => ctl.abort(new IntegrityError('ERR_SOFTWARE_TIMEOUT', `software fetch took longer than ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  try {
+    const result =
+      url.protocol === 'file:'
+        ? await digestFile(url, maxBytes, ctl.signal, options.fileRoot)
+        : await digestHttp(url, maxBytes, ctl.signal, options, allowed);
+    if (expected !== undefined && !digestsEqual(result.digest, expected)) {
+      throw new IntegrityError('ERR_SOFTWARE_DIGEST_MISMATCH', 'software SHA-256 differs from the expected digest');
+    }
+    return result;
+  } catch (err) {
+    if (ctl.signal.aborted) throw abortError(ctl.signal);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+async function digestFile(url: URL, maxBytes: number, signal: AbortSignal, fileRoot?: string): Promise<FetchAndDigestResult> {
+  let file: string;
+  try {
+    file = fileURLToPath(url);
+  } catch (cause) {
+    throw new IntegrityError('ERR_SOFTWARE_URI', 'file: URI is not an absolute local path', { cause });
+  }
+  try {
+    if (fileRoot !== undefined) {
+      const root = await realpath(fileRoot);
+      const real = await realpath(file);
+      if (real !== root && !real.startsWith(root + path.sep)) {
+        throw new IntegrityError('ERR_SOFTWARE_NOT_FOUND', 'software file is outside the allowed directory');
+      }
+      file = real;
+    }
+    const st = await stat(file);
+    if (!st.isFile()) throw new IntegrityError('ERR_SOFTWARE_NOT_FOUND', 'software URI does not name a regular file');
+    if (st.size > maxBytes) {
+      throw new IntegrityError('ERR_SOFTWARE_TOO_BIG', `software is larger than the limit of ${maxBytes} bytes`);
+    }
+  } catch (err) {
+    throw mapFsError(err);
+  }
+  const stream = createReadStream(file, { highWaterMark: CHUNK });
+  try {
+    const r = await digestStream(stream, { maxBytes, signal });
+    return { ...r, uri: url.href };
+  } catch (err) {
+    throw mapFsError(err);
+  } finally {
+    stream.destroy();
+  }
+}
+
+function mapFsError(err: unknown): Error {
+  if (err instanceof IntegrityError) return err;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return new IntegrityError('ERR_SOFTWARE_NOT_FOUND', 'software file not found', { cause: err });
+  }
+  return new IntegrityError('ERR_SOFTWARE_FETCH', 'software file could not be read', { cause: err });
+}
+
+async function digestHttp(
+  start: URL,
+  maxBytes: number,
+  signal: AbortSignal,
+  options: FetchAndDigestOptions,
+  allowed: readonly string[],
+): Promise<FetchAndDigestResult> {
+  const maxRedirects = options.maxRedirects ?? 5;
+  let url = start;
+  for (let hop = 0; ; hop++) {
+    const res = await get(url, signal, options.caPem);
+    try {
+      const status = res.statusCode ?? 0;
+      if ([301, 302, 303, 307, 308].includes(status)) {
+        const loc = res.headers.location;
+        if (loc === undefined) throw new IntegrityError('ERR_SOFTWARE_FETCH', `HTTP ${status} without a Location`);
+        if (hop >= maxRedirects) throw new IntegrityError('ERR_SOFTWARE_FETCH', 'too many redirects');
+        let next: URL;
+        try {
+          next = new URL(loc, url);
+        } catch (cause) {
+          throw new IntegrityError('ERR_SOFTWARE_FETCH', 'redirect to an invalid URI', { cause });
+        }
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          throw new IntegrityError('ERR_SOFTWARE_SCHEME', 'redirect to a non-HTTP scheme refused');
+        }
+        if (url.protocol === 'https:' && next.protocol === 'http:') {
+          throw new IntegrityError('ERR_SOFTWARE_FETCH', 'redirect from https to http refused');
+        }
+        parseSoftwareUri(next.href, allowed);
+        url = next;
+        continue;
+      }
+      if (status === 404 || status === 410) {
+        throw new IntegrityError('ERR_SOFTWARE_NOT_FOUND', `software not found (HTTP ${status})`);
+      }
+      if (status !== 200) throw new IntegrityError('ERR_SOFTWARE_FETCH', `software fetch failed with HTTP ${status}`);
+      const len = Number(res.headers['content-length']);
+      if (Number.isFinite(len) && len > maxBytes) {
+        throw new IntegrityError('ERR_SOFTWARE_TOO_BIG', `software is larger than the limit of ${maxBytes} bytes`);
+      }
+      const r = await digestStream(res, { maxBytes, signal });
+      if (!res.complete) throw new IntegrityError('ERR_SOFTWARE_FETCH', 'software download was cut short');
+      return { ...r, uri: url.href };
+    } catch (err) {
+      if (err instanceof IntegrityError) throw err;
+      throw new IntegrityError('ERR_SOFTWARE_FETCH', 'software download failed', { cause: err });
+    } finally {
+      res.destroy();
+    }
+  }
+}
+
+function get(url: URL, signal: AbortSignal, caPem?: string | string[]): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const mod = url.protocol === 'https:' ? https : http;
+    // agent: false: a fresh connection per download, never a pooled socket shared with other callers or CAs
+    const opts: https.RequestOptions = { signal, agent: false, headers: { accept: '*/*' } };
+    if (url.protocol === 'https:' && caPem !== undefined) opts.ca = caPem;
+    const req = mod.get(url, opts, resolve);
+    req.on('error', (err: Error) => {
+      if (signal.aborted) reject(abortError(signal));
+      else reject(new IntegrityError('ERR_SOFTWARE_FETCH', 'software fetch failed', { cause: err }));
+    });
+  });
+}

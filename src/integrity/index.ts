@@ -1,0 +1,11 @@
+// Public surface of the integrity layer: digests, extend, streaming fetch + digest, measurement-log replay.
+export { IntegrityError } from './errors.js';
+export type { IntegrityErrorCode } from './errors.js';
+export { ZERO_DIGEST, digestsEqual, expectedRim, extend, isDigestHex, normalizeDigest, sha256Hex } from './digest.js';
+export type { DigestHex } from './digest.js';
+export { digestStream } from './stream.js';
+export type { ByteSource, DigestResult, DigestStreamOptions } from './stream.js';
+export { SUPPORTED_SCHEMES, fetchAndDigest, parseSoftwareUri } from './fetch.js';
+export type { FetchAndDigestOptions, FetchAndDigestResult, SoftwareScheme } from './fetch.js';
+export { compareLogs, normalizeLog, replayLog, replayLogByPcr } from './log.js';
+export type { ComponentComparison, ComponentStatus, LogComparison, MeasurementEntry } from './log.js';

@@ -1,0 +1,176 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { digestStream, fetchAndDigest, parseSoftwareUri, sha256Hex } from '../../src/integrity/index.js';
+
+const code = (c: string): unknown => expect.objectContaining({ code: c });
+
+let dir: string;
+const payload = randomBytes(3 * 1024 * 1024 + 17);
+const payloadDigest = createHash('sha256').update(payload).digest('hex');
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hsv-integrity-'));
+  writeFileSync(join(dir, 'image.bin'), payload);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('parseSoftwareUri', () => {
+  it('accepts file/http/https and refuses the rest with coded errors', () => {
+    expect(parseSoftwareUri('https://example.com/sw.img').hostname).toBe('example.com');
+    expect(parseSoftwareUri('file:///tmp/x').protocol).toBe('file:');
+    expect(() => parseSoftwareUri('ftp://example.com/x')).toThrow(code('ERR_SOFTWARE_SCHEME'));
+    expect(() => parseSoftwareUri('http://example.com/x', ['https'])).toThrow(code('ERR_SOFTWARE_SCHEME'));
+    expect(() => parseSoftwareUri('not a uri')).toThrow(code('ERR_SOFTWARE_URI'));
+    expect(() => parseSoftwareUri('file://remote.host/x')).toThrow(code('ERR_SOFTWARE_URI'));
+    expect(() => parseSoftwareUri('https://user:pw@example.com/x')).toThrow(code('ERR_SOFTWARE_URI'));
+  });
+});
+
+describe('digestStream', () => {
+  it('hashes a chunked source and counts bytes', async () => {
+    const chunks = [Buffer.from('ab'), 'c', new Uint8Array([100])];
+    const r = await digestStream(Readable.from(chunks));
+    expect(r).toEqual({ digest: sha256Hex('abcd'), size: 4 });
+  });
+  it('stops at maxBytes with ERR_SOFTWARE_TOO_BIG and destroys the source', async () => {
+    const src = Readable.from((function* () { for (let i = 0; i < 100; i++) yield Buffer.alloc(1024); })());
+    await expect(digestStream(src, { maxBytes: 10_000 })).rejects.toThrow(code('ERR_SOFTWARE_TOO_BIG'));
+    expect(src.destroyed).toBe(true);
+  });
+  it('honours an AbortSignal', async () => {
+    const ctl = new AbortController();
+    const src = new Readable({ read() { /* never produces */ } });
+    const p = digestStream(src, { signal: ctl.signal });
+    ctl.abort();
+    await expect(p).rejects.toThrow(code('ERR_SOFTWARE_ABORTED'));
+  });
+});
+
+describe('fetchAndDigest file:', () => {
+  it('computes the RIM of a file by streaming', async () => {
+    const r = await fetchAndDigest(pathToFileURL(join(dir, 'image.bin')).href);
+    expect(r.digest).toBe(payloadDigest);
+    expect(r.size).toBe(payload.length);
+    const viaSha256sum = execFileSync('sha256sum', [join(dir, 'image.bin')]).toString().slice(0, 64);
+    expect(r.digest).toBe(viaSha256sum);
+  });
+  it('checks an expected digest', async () => {
+    const uri = pathToFileURL(join(dir, 'image.bin')).href;
+    await expect(fetchAndDigest(uri, { expectedDigest: payloadDigest.toUpperCase() })).resolves.toMatchObject({ digest: payloadDigest });
+    await expect(fetchAndDigest(uri, { expectedDigest: sha256Hex('other') })).rejects.toThrow(code('ERR_SOFTWARE_DIGEST_MISMATCH'));
+  });
+  it('maps missing files, directories, size limits and the root jail to coded errors', async () => {
+    await expect(fetchAndDigest(pathToFileURL(join(dir, 'nope.bin')).href)).rejects.toThrow(code('ERR_SOFTWARE_NOT_FOUND'));
+    await expect(fetchAndDigest(pathToFileURL(dir).href)).rejects.toThrow(code('ERR_SOFTWARE_NOT_FOUND'));
+    await expect(fetchAndDigest(pathToFileURL(join(dir, 'image.bin')).href, { maxBytes: 1000 })).rejects.toThrow(code('ERR_SOFTWARE_TOO_BIG'));
+    const jail = mkdtempSync(join(dir, 'jail-'));
+    symlinkSync(join(dir, 'image.bin'), join(jail, 'escape.bin'));
+    await expect(fetchAndDigest(pathToFileURL(join(jail, 'escape.bin')).href, { fileRoot: jail })).rejects.toThrow(code('ERR_SOFTWARE_NOT_FOUND'));
+    writeFileSync(join(jail, 'inside.bin'), 'inside');
+    await expect(fetchAndDigest(pathToFileURL(join(jail, 'inside.bin')).href, { fileRoot: jail })).resolves.toMatchObject({ digest: sha256Hex('inside') });
+  });
+  it('refuses a scheme that is not allowed before touching anything', async () => {
+    await expect(fetchAndDigest(pathToFileURL(join(dir, 'image.bin')).href, { allowedSchemes: ['https:'] })).rejects.toThrow(code('ERR_SOFTWARE_SCHEME'));
+  });
+});
+
+describe('fetchAndDigest http:', () => {
+  let server: http.Server;
+  let base: string;
+  const sockets = new Set<Socket>();
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      switch (req.url) {
+        case '/ok': {
+          let off = 0;
+          const push = (): void => {
+            while (off < payload.length) {
+              const next = payload.subarray(off, off + 65_536);
+              off += next.length;
+              if (!res.write(next)) { res.once('drain', push); return; }
+            }
+            res.end();
+          };
+          push();
+          return;
+        }
+        case '/redirect': res.writeHead(302, { location: '/ok' }).end(); return;
+        case '/loop': res.writeHead(302, { location: '/loop' }).end(); return;
+        case '/to-file': res.writeHead(302, { location: 'file:///etc/passwd' }).end(); return;
+        case '/big': res.writeHead(200, { 'content-length': String(10 * 1024 * 1024) }).end(); return;
+        case '/cut': res.writeHead(200, { 'content-length': '1000' }); res.write(Buffer.alloc(10)); setTimeout(() => res.destroy(), 20); return;
+        case '/hang': return;
+        case '/fail': res.writeHead(500).end(); return;
+        default: res.writeHead(404).end();
+      }
+    });
+    server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterEach(() => { for (const s of sockets) s.destroy(); });
+  afterAll(async () => { await new Promise((r) => server.close(r)); });
+
+  it('streams and digests a download, following a redirect', async () => {
+    await expect(fetchAndDigest(`${base}/ok`)).resolves.toEqual({ digest: payloadDigest, size: payload.length, uri: `${base}/ok` });
+    await expect(fetchAndDigest(`${base}/redirect`)).resolves.toMatchObject({ digest: payloadDigest, uri: `${base}/ok` });
+  });
+  it('maps HTTP failures to coded errors', async () => {
+    await expect(fetchAndDigest(`${base}/missing`)).rejects.toThrow(code('ERR_SOFTWARE_NOT_FOUND'));
+    await expect(fetchAndDigest(`${base}/fail`)).rejects.toThrow(code('ERR_SOFTWARE_FETCH'));
+    await expect(fetchAndDigest(`${base}/loop`)).rejects.toThrow(code('ERR_SOFTWARE_FETCH'));
+    await expect(fetchAndDigest(`${base}/to-file`)).rejects.toThrow(code('ERR_SOFTWARE_SCHEME'));
+    await expect(fetchAndDigest(`${base}/big`, { maxBytes: 1024 * 1024 })).rejects.toThrow(code('ERR_SOFTWARE_TOO_BIG'));
+    await expect(fetchAndDigest(`${base}/ok`, { maxBytes: 1024 * 1024 })).rejects.toThrow(code('ERR_SOFTWARE_TOO_BIG'));
+    await expect(fetchAndDigest(`${base}/cut`)).rejects.toThrow(code('ERR_SOFTWARE_FETCH'));
+    await expect(fetchAndDigest(`${base}/ok`, { expectedDigest: sha256Hex('x') })).rejects.toThrow(code('ERR_SOFTWARE_DIGEST_MISMATCH'));
+  });
+  it('fails with ERR_SOFTWARE_TIMEOUT instead of hanging', async () => {
+    await expect(fetchAndDigest(`${base}/hang`, { timeoutMs: 150 })).rejects.toThrow(code('ERR_SOFTWARE_TIMEOUT'));
+  });
+  it('fails with ERR_SOFTWARE_ABORTED when the caller aborts', async () => {
+    const ctl = new AbortController();
+    const p = fetchAndDigest(`${base}/hang`, { signal: ctl.signal });
+    setTimeout(() => ctl.abort(), 20);
+    await expect(p).rejects.toThrow(code('ERR_SOFTWARE_ABORTED'));
+    await expect(fetchAndDigest(`${base}/ok`, { signal: AbortSignal.abort() })).rejects.toThrow(code('ERR_SOFTWARE_ABORTED'));
+  });
+  it('reports a refused connection as ERR_SOFTWARE_FETCH', async () => {
+    const s = http.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const port = (s.address() as AddressInfo).port;
+    await new Promise((r) => s.close(r));
+    await expect(fetchAndDigest(`http://127.0.0.1:${port}/x`)).rejects.toThrow(code('ERR_SOFTWARE_FETCH'));
+  });
+});
+
+describe('fetchAndDigest https: with a pinned CA', () => {
+  let server: https.Server;
+  let base: string;
+  let caPem: string;
+  beforeAll(async () => {
+    const d = mkdtempSync(join(dir, 'tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', join(d, 'key.pem'), '-out', join(d, 'cert.pem'), '-days', '2', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    caPem = readFileSync(join(d, 'cert.pem'), 'utf8');
+    server = https.createServer({ key: readFileSync(join(d, 'key.pem')), cert: caPem }, (_req, res) => res.end('signed software'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => { server.closeAllConnections(); await new Promise((r) => server.close(r)); });
+
+  it('trusts the pinned CA and refuses an unknown one', async () => {
+    await expect(fetchAndDigest(`${base}/sw`, { caPem })).resolves.toMatchObject({ digest: sha256Hex('signed software') });
+    await expect(fetchAndDigest(`${base}/sw`)).rejects.toThrow(code('ERR_SOFTWARE_FETCH'));
+  });
+});
