@@ -1,0 +1,244 @@
+import { describe, expect, it } from 'vitest';
+import { ACTIVE_STATES, TERMINAL_STATES, transition } from '../../src/oam/transition.js';
+import type { Effect, EventType, JobState } from '../../src/oam/transition.js';
+import { extendDigest, replayLog } from '../../src/oam/measure.js';
+import { BASE_LOG, EXPECTED, GOOD_LOG, OLD_RIM, SW_RIM, T0, h, jobIn, sampleEvent } from './helpers.js';
+
+const EVENTS: EventType[] = ['start', 'pve-result', 'pve-error', 'software-digest', 'fetch-error', 'device-accepted', 'device-error', 'completion', 'timeout', 'restart'];
+const I = 'ignored';
+
+// rows: state; columns: EVENTS in order. The resulting state, or 'ignored' (job unchanged, no effects).
+const TABLE: Record<JobState, Array<JobState | typeof I>> = {
+  created: ['pve-requested', I, I, I, I, I, I, I, 'timeout', 'pve-requested'],
+  'pve-requested': [I, 'fetching', 'refused', I, I, I, I, I, 'timeout', 'pve-requested'],
+  fetching: [I, I, I, 'update-sending', 'failed', I, I, I, 'timeout', 'fetching'],
+  'update-sending': [I, I, I, I, I, 'awaiting-completion', 'failed', 'verified', 'timeout', 'failed'],
+  'awaiting-completion': [I, I, I, I, I, I, I, 'verified', 'timeout', 'awaiting-completion'],
+  verified: EVENTS.map(() => I),
+  mismatch: EVENTS.map(() => I),
+  refused: EVENTS.map(() => I),
+  failed: EVENTS.map(() => I),
+  timeout: EVENTS.map(() => I),
+};
+
+const types = (effects: Effect[]): string[] => effects.map((e) => e.type);
+
+describe('transition: every state x every event', () => {
+  for (const state of [...ACTIVE_STATES, ...TERMINAL_STATES]) {
+    EVENTS.forEach((ev, i) => {
+      const want = TABLE[state][i];
+      it(`${state} + ${ev} -> ${want}`, () => {
+        const job = jobIn(state);
+        const out = transition(job, sampleEvent(ev, state));
+        if (want === I) {
+          expect(out.ignored).toBeTypeOf('string');
+          expect(out.job).toBe(job);
+          expect(out.effects).toEqual([]);
+        } else {
+          expect(out.ignored).toBeUndefined();
+          expect(out.job.state).toBe(want);
+          expect(out.job.updatedAt).toBe(T0 + 10);
+          const terminal = (TERMINAL_STATES as readonly string[]).includes(want);
+          expect(out.job.deadline === undefined).toBe(terminal);
+          if (terminal) {
+            expect(out.job.result?.status).toBe(want);
+            expect(out.job.result?.reason.length).toBeGreaterThan(0);
+            expect(types(out.effects)).toContain('emit-result');
+          }
+        }
+      });
+    });
+  }
+});
+
+describe('transition: paths', () => {
+  it('start asks the PVE with the job nonce, arms the PVE deadline, reports steps 1 and 2', () => {
+    const out = transition(jobIn('created'), { type: 'start', at: T0 });
+    expect(out.job.deadline).toBe(T0 + 1000);
+    expect(out.effects).toEqual([
+      { type: 'emit-progress', step: 1, text: 'software update initiated' },
+      { type: 'emit-progress', step: 2, text: 'integrity-request sent to the PVE' },
+      { type: 'request-pve', henbId: 'henb-1', jobId: 'job-1', nonce: 'n'.repeat(64) },
+    ]);
+  });
+
+  it('affirming PVE result: H(e)NB updating, fetch the software', () => {
+    const out = transition(jobIn('pve-requested'), sampleEvent('pve-result', 'pve-requested'));
+    expect(out.job.pve).toEqual({ earStatus: 'affirming', token: 'p.v.e' });
+    expect(out.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'updating' });
+    expect(out.effects).toContainEqual({ type: 'fetch-software', uri: 'https://images.example/2.0.0.img' });
+    expect(out.job.deadline).toBe(T0 + 10 + 2000);
+  });
+
+  it('affirming PVE result without a stored RIM takes the attested TIM as the old RIM', () => {
+    const out = transition(jobIn('pve-requested', { oldRim: undefined }), { type: 'pve-result', at: T0, earStatus: 'affirming', token: 't', attestedTim: OLD_RIM });
+    expect(out.job.oldRim).toBe(OLD_RIM);
+  });
+
+  for (const status of ['contraindicated', 'warning', 'none'] as const) {
+    it(`PVE verdict ${status}: refused, the device is never contacted`, () => {
+      const out = transition(jobIn('pve-requested'), { type: 'pve-result', at: T0, earStatus: status, token: 't' });
+      expect(out.job.state).toBe('refused');
+      expect(out.job.result?.reason).toContain(`PVE verdict ${status}`);
+      expect(types(out.effects)).not.toContain('send-update');
+      expect(types(out.effects)).not.toContain('fetch-software');
+      expect(out.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: status === 'contraindicated' ? 'quarantined' : 'trusted' });
+    });
+  }
+
+  it('PVE error: refused with the reason; a PVE timeout error: timeout', () => {
+    const a = transition(jobIn('pve-requested'), { type: 'pve-error', at: T0, reason: 'connect ECONNREFUSED' });
+    expect(a.job.state).toBe('refused');
+    expect(a.job.result?.reason).toContain('connect ECONNREFUSED');
+    const b = transition(jobIn('pve-requested'), { type: 'pve-error', at: T0, reason: 'slow', timedOut: true });
+    expect(b.job.state).toBe('timeout');
+  });
+
+  it('software digest: expected RIM = extend(old RIM, software RIM), software-update sent once', () => {
+    const out = transition(jobIn('fetching'), sampleEvent('software-digest', 'fetching'));
+    expect(out.job.expectedRim).toBe(EXPECTED);
+    expect(out.job.softwareRim).toBe(SW_RIM);
+    expect(out.job.updateSent).toBe(true);
+    expect(out.effects.filter((e) => e.type === 'send-update')).toEqual([{
+      type: 'send-update', henbId: 'henb-1',
+      command: { jobId: 'job-1', uri: 'https://images.example/2.0.0.img', softwareRim: SW_RIM, selfCheck: true, version: '2.0.0' },
+    }]);
+  });
+
+  it('software digest differs from the requested sha256: failed, nothing sent', () => {
+    const job = jobIn('fetching', { request: { ...jobIn('fetching').request, sha256: h('other') } });
+    const out = transition(job, sampleEvent('software-digest', 'fetching'));
+    expect(out.job.state).toBe('failed');
+    expect(out.job.result?.reason).toContain('differs from the requested sha256');
+    expect(types(out.effects)).not.toContain('send-update');
+    expect(out.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'trusted' });
+  });
+
+  it('no reference RIM at all: failed before sending', () => {
+    const out = transition(jobIn('fetching', { oldRim: undefined }), sampleEvent('software-digest', 'fetching'));
+    expect(out.job.state).toBe('failed');
+    expect(out.job.result?.reason).toContain('no reference RIM');
+  });
+
+  it('verified: new RIM + version stored with the result, H(e)NB trusted', () => {
+    const out = transition(jobIn('awaiting-completion'), sampleEvent('completion', 'awaiting-completion'));
+    expect(out.job.state).toBe('verified');
+    expect(out.effects).toContainEqual({ type: 'store-rim', henbId: 'henb-1', rim: EXPECTED, version: '2.0.0', measurementLog: GOOD_LOG });
+    expect(out.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'trusted' });
+    expect(types(out.effects)).not.toContain('raise-alarm');
+    expect(types(out.effects)).not.toContain('rollback');
+  });
+
+  it('verified without a measurement log (the seed arithmetic only)', () => {
+    const out = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED } });
+    expect(out.job.state).toBe('verified');
+  });
+
+  it('mismatch without log: old RIM kept, quarantined, alarm and rollback by policy', () => {
+    const out = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: h('bad') } });
+    expect(out.job.state).toBe('mismatch');
+    expect(out.job.result?.reason).toContain('is not the expected RIM');
+    expect(types(out.effects)).not.toContain('store-rim');
+    expect(out.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'quarantined' });
+    expect(types(out.effects)).toEqual(expect.arrayContaining(['raise-alarm', 'rollback', 'emit-result']));
+  });
+
+  it('mismatch with policy [] (no measures): still quarantined, no alarm, no rollback', () => {
+    const job = jobIn('awaiting-completion', { request: { ...jobIn('created').request, measures: [] } });
+    const out = transition(job, { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: h('bad') } });
+    expect(out.job.state).toBe('mismatch');
+    expect(out.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'quarantined' });
+    expect(types(out.effects)).not.toContain('raise-alarm');
+    expect(types(out.effects)).not.toContain('rollback');
+  });
+
+  it('mismatch with a measurement log names the component that differs', () => {
+    const badRootfs = h('rootfs-corrupted');
+    const log = [...BASE_LOG, { component: 'rootfs', digest: badRootfs }];
+    const tim = extendDigest(OLD_RIM, badRootfs);
+    const out = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim, measurementLog: log } });
+    expect(out.job.state).toBe('mismatch');
+    expect(out.job.result?.component).toBe('rootfs');
+    expect(out.job.result?.reason).toContain(badRootfs);
+  });
+
+  it('log with a changed earlier component: named from the reference log', () => {
+    const log = [BASE_LOG[0]!, { component: 'kernel', digest: h('implant') }, BASE_LOG[2]!, BASE_LOG[3]!, { component: 'rootfs', digest: SW_RIM }];
+    const out = transition(jobIn('awaiting-completion', { referenceLog: BASE_LOG }), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: replayLog(log), measurementLog: log } });
+    expect(out.job.state).toBe('mismatch');
+    expect(out.job.result?.component).toBe('kernel');
+  });
+
+  it('log that does not replay to the reported TIM: mismatch', () => {
+    const out = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, measurementLog: BASE_LOG } });
+    expect(out.job.state).toBe('mismatch');
+    expect(out.job.result?.reason).toContain('replays to');
+  });
+
+  it('self-check failure reported by the device: mismatch with the reason, measures applied', () => {
+    const out = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, selfCheck: 'failed', reason: 'TIM differs' } });
+    expect(out.job.state).toBe('mismatch');
+    expect(out.job.result?.reason).toBe('H(e)NB self-check failed: TIM differs');
+    expect(types(out.effects)).toEqual(expect.arrayContaining(['raise-alarm', 'rollback']));
+  });
+
+  it('install failure reported by the device: failed, quarantined', () => {
+    const out = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'failed', reason: 'FILE_NOT_FOUND' } });
+    expect(out.job.state).toBe('failed');
+    expect(out.job.result?.reason).toContain('FILE_NOT_FOUND');
+    expect(out.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'quarantined' });
+  });
+
+  it('completion for another job or H(e)NB is ignored', () => {
+    const a = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-2', status: 'completed', tim: EXPECTED } });
+    expect(a.ignored).toContain('does not match');
+    const b = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-2', jobId: 'job-1', status: 'completed', tim: EXPECTED } });
+    expect(b.ignored).toContain('does not match');
+  });
+
+  it('a stale timeout (armed for an earlier state) is ignored', () => {
+    const out = transition(jobIn('fetching'), { type: 'timeout', at: T0, state: 'pve-requested' });
+    expect(out.ignored).toContain('stale');
+  });
+
+  it('timeouts name the step; after the update was sent the H(e)NB is quarantined (alarm, no rollback)', () => {
+    const a = transition(jobIn('pve-requested'), { type: 'timeout', at: T0, state: 'pve-requested' });
+    expect(a.job.result?.reason).toBe('PVE integrity check (steps 2-4) timed out after 1000 ms');
+    expect(a.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'trusted' });
+    const b = transition(jobIn('awaiting-completion'), { type: 'timeout', at: T0, state: 'awaiting-completion' });
+    expect(b.job.result?.reason).toBe('install and completion report (steps 7-8) timed out after 4000 ms');
+    expect(b.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'quarantined' });
+    expect(types(b.effects)).toContain('raise-alarm');
+    expect(types(b.effects)).not.toContain('rollback');
+  });
+
+  it('restart while asking the PVE: asks again with the fresh nonce', () => {
+    const out = transition(jobIn('pve-requested'), { type: 'restart', at: T0 + 50, nonce: 'f'.repeat(64) });
+    expect(out.job.nonce).toBe('f'.repeat(64));
+    expect(out.effects).toContainEqual({ type: 'request-pve', henbId: 'henb-1', jobId: 'job-1', nonce: 'f'.repeat(64) });
+    expect(out.job.deadline).toBe(T0 + 50 + 1000);
+  });
+
+  it('restart while sending: failed with a reason, never resent', () => {
+    const out = transition(jobIn('update-sending'), { type: 'restart', at: T0, nonce: 'x' });
+    expect(out.job.state).toBe('failed');
+    expect(out.job.result?.reason).toContain('not resent');
+    expect(types(out.effects)).not.toContain('send-update');
+    expect(out.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'quarantined' });
+  });
+
+  it('restart while awaiting the completion: keeps waiting with the original deadline', () => {
+    const out = transition(jobIn('awaiting-completion'), { type: 'restart', at: T0 + 99, nonce: 'x' });
+    expect(out.job.state).toBe('awaiting-completion');
+    expect(out.job.deadline).toBe(T0 + 4000);
+    expect(types(out.effects)).toEqual(['emit-progress']);
+  });
+
+  it('the function is pure: the input job is not modified', () => {
+    const job = jobIn('awaiting-completion');
+    const copy = structuredClone(job);
+    transition(job, sampleEvent('completion', 'awaiting-completion'));
+    transition(job, { type: 'timeout', at: T0, state: 'awaiting-completion' });
+    expect(job).toEqual(copy);
+  });
+});
