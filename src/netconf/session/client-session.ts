@@ -1,0 +1,298 @@
+/**
+ * The client side of one NETCONF session over a MessageConnection, independent of SSH.
+ *
+ * - RFC 6241 section 8.1: sends its hello at once, waits for the server hello (helloTimeoutMs), which
+ *   must carry capabilities and a session-id; RFC 6242 section 4.1: chunked framing when both list
+ *   base:1.1. The first rpc is never in the same write as the hello (netconfd processes an rpc that
+ *   arrives in the same read as the hello only when more input arrives).
+ * - RFC 6241 section 4.1: message-ids are unique per session; replies are matched by message-id.
+ *   Each rpc has a timeout; at most `maxInFlight` are outstanding (more wait for a slot).
+ * - When the reader stops, every pending request fails with the reason.
+ * - RFC 5277 notifications are delivered in order through an async iterable.
+ */
+import type { Duplex } from 'node:stream';
+import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS } from '../xml/types.js';
+import type { XmlElement } from '../xml/types.js';
+import { parseXml } from '../xml/parse.js';
+import { attr, childrenNamed } from '../xml/build.js';
+import { serializeXml } from '../xml/serialize.js';
+import { NetconfError, rpcErrorFromXml } from '../rpc-error.js';
+import { MessageConnection } from './connection.js';
+import type { ConnectionOptions } from './connection.js';
+import { SessionError } from './errors.js';
+import { BASE_10, BASE_11, buildHello, negotiatesBase11, parseHello } from './hello.js';
+
+export interface ClientSessionOptions extends ConnectionOptions {
+  /** capabilities in our hello; default base:1.0 and base:1.1 */
+  capabilities?: string[];
+  /** default 30 s */
+  helloTimeoutMs?: number;
+  /** default timeout of each rpc; default 60 s */
+  rpcTimeoutMs?: number;
+  /** outstanding rpcs; default 128 (netconfd hangs beyond a few hundred) */
+  maxInFlight?: number;
+  /** notifications buffered while nobody reads them; older ones are dropped beyond; default 10000 */
+  maxQueuedNotifications?: number;
+  /** a reply or message that could not be matched (for logging) */
+  onUnexpected?: (what: string) => void;
+}
+
+export interface RpcOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  resolve: (reply: XmlElement) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class ClientSession {
+  readonly conn: MessageConnection;
+  serverCapabilities: string[] = [];
+  sessionId = 0;
+  base11 = false;
+  private nextId = 1;
+  private readonly pending = new Map<string, Pending>();
+  private readonly slotWaiters: Array<() => void> = [];
+  private readonly notes: XmlElement[] = [];
+  private noteWaiters: Array<{ resolve: (r: IteratorResult<XmlElement>) => void; reject: (e: Error) => void }> = [];
+  private droppedNotes = 0;
+  private helloDone: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  private closedErr: Error | undefined;
+  private isClosed = false;
+  private closeSent = false;
+  private readonly ourCaps: string[];
+  private readonly rpcTimeoutMs: number;
+  private readonly maxInFlight: number;
+  private readonly maxNotes: number;
+
+  private constructor(stream: Duplex, private readonly opts: ClientSessionOptions) {
+    this.conn = new MessageConnection(stream, opts);
+    this.ourCaps = opts.capabilities ?? [BASE_10, BASE_11];
+    this.rpcTimeoutMs = opts.rpcTimeoutMs ?? 60_000;
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 128);
+    this.maxNotes = opts.maxQueuedNotifications ?? 10_000;
+    this.conn.onMessage = (m) => this.onMessage(m);
+    this.conn.onInputEnd = () => void this.conn.end();
+    this.conn.onClose = (err) => this.finish(err ?? new SessionError('ERR_SESSION_CLOSED', 'session closed'));
+  }
+
+  /** Exchange hellos over `stream`; resolves when the session is established. */
+  static async open(stream: Duplex, opts: ClientSessionOptions = {}): Promise<ClientSession> {
+    const s = new ClientSession(stream, opts);
+    const helloMs = opts.helloTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.helloDone = { resolve, reject };
+        timer = setTimeout(() => reject(new SessionError('ERR_SESSION_HELLO_TIMEOUT', `no server hello within ${helloMs} ms`)), helloMs);
+        s.conn.send(buildHello(s.ourCaps));
+      });
+    } catch (e) {
+      s.conn.destroy(e as Error);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      s.helloDone = undefined;
+    }
+    return s;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Why the session ended (undefined while open). */
+  get closeReason(): Error | undefined {
+    return this.closedErr;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Send one rpc: `operation` is the child of <rpc> (an element, or XML text; unprefixed text is in
+   * the base namespace). Resolves with the <rpc-reply>; rejects with NetconfError when the reply has
+   * an rpc-error of severity error, with SessionError on timeout or when the session ends.
+   */
+  async rpc(operation: XmlElement | string, options: RpcOptions = {}): Promise<XmlElement> {
+    const timeoutMs = options.timeoutMs ?? this.rpcTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending.size >= this.maxInFlight && !this.isClosed) {
+      await this.waitSlot(deadline, options.signal);
+    }
+    if (this.isClosed) throw this.closedErr ?? new SessionError('ERR_SESSION_CLOSED', 'session closed');
+    const id = String(this.nextId++);
+    const opXml = typeof operation === 'string' ? operation : serializeXml(operation);
+    const msg = `<rpc xmlns="${NETCONF_BASE_NS}" message-id="${id}">${opXml}</rpc>`;
+    return new Promise<XmlElement>((resolve, reject) => {
+      const remaining = Math.max(0, deadline - Date.now());
+      const p: Pending = {
+        resolve, reject,
+        timer: setTimeout(() => {
+          this.pending.delete(id);
+          this.releaseSlot();
+          reject(new SessionError('ERR_SESSION_RPC_TIMEOUT', `no reply to message-id ${id} within ${timeoutMs} ms`));
+        }, remaining),
+      };
+      if (options.signal) {
+        const onAbort = (): void => {
+          if (this.pending.delete(id)) {
+            clearTimeout(p.timer);
+            this.releaseSlot();
+            reject(options.signal!.reason instanceof Error ? options.signal!.reason : new SessionError('ERR_SESSION_CLOSED', 'aborted'));
+          }
+        };
+        if (options.signal.aborted) return onAbort();
+        options.signal.addEventListener('abort', onAbort, { once: true });
+      }
+      this.pending.set(id, p);
+      this.conn.send(msg);
+    });
+  }
+
+  /** Notifications (<notification> elements) in arrival order; ends when the session ends. */
+  notifications(): AsyncIterable<XmlElement> {
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          const n = this.notes.shift();
+          if (n) return Promise.resolve({ value: n, done: false });
+          if (this.isClosed) return Promise.resolve({ value: undefined, done: true });
+          return new Promise<IteratorResult<XmlElement>>((resolve, reject) => this.noteWaiters.push({ resolve, reject }));
+        },
+        return: () => Promise.resolve({ value: undefined, done: true }),
+      }),
+    };
+  }
+
+  /** notifications dropped because nobody read them */
+  get droppedNotifications(): number {
+    return this.droppedNotes;
+  }
+
+  /** Send close-session once and wait for the session to end (bounded by timeoutMs). */
+  async close(timeoutMs = 5_000): Promise<void> {
+    if (this.isClosed) return;
+    if (!this.closeSent) {
+      this.closeSent = true;
+      try {
+        await this.rpc(`<close-session/>`, { timeoutMs });
+      } catch {
+        /* the session ends below either way */
+      }
+    }
+    const t = setTimeout(() => this.conn.destroy(), timeoutMs);
+    await this.conn.end();
+    clearTimeout(t);
+  }
+
+  /** End at once; every pending request fails with `err`. */
+  destroy(err?: Error): void {
+    this.conn.destroy(err ?? new SessionError('ERR_SESSION_CLOSED', 'session destroyed'));
+  }
+
+  private waitSlot(deadline: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.slotWaiters.indexOf(wake);
+        if (i >= 0) this.slotWaiters.splice(i, 1);
+        reject(new SessionError('ERR_SESSION_RPC_TIMEOUT', 'timed out waiting for an rpc slot'));
+      }, Math.max(0, deadline - Date.now()));
+      const wake = (): void => {
+        clearTimeout(timer);
+        if (signal?.aborted) reject(signal.reason instanceof Error ? signal.reason : new SessionError('ERR_SESSION_CLOSED', 'aborted'));
+        else resolve();
+      };
+      this.slotWaiters.push(wake);
+    });
+  }
+
+  private releaseSlot(): void {
+    this.slotWaiters.shift()?.();
+  }
+
+  private onMessage(m: Buffer): void {
+    let root: XmlElement;
+    try {
+      root = parseXml(m);
+    } catch (e) {
+      this.conn.destroy(new SessionError('ERR_SESSION_MALFORMED_MESSAGE', 'malformed XML from the server', { cause: e }));
+      return;
+    }
+    if (this.helloDone) {
+      try {
+        const h = parseHello(root, 'server');
+        this.serverCapabilities = h.capabilities;
+        this.sessionId = h.sessionId!;
+        if (negotiatesBase11(this.ourCaps, h.capabilities)) {
+          this.base11 = true;
+          this.conn.useChunked();
+        }
+        this.helloDone.resolve();
+      } catch (e) {
+        this.helloDone.reject(e as Error);
+      }
+      return;
+    }
+    if (root.ns === NETCONF_BASE_NS && root.name === 'rpc-reply') return this.onReply(root);
+    if (root.ns === NETCONF_NOTIFICATION_NS && root.name === 'notification') return this.onNotification(root);
+    if (root.ns === NETCONF_BASE_NS && root.name === 'hello') {
+      this.conn.destroy(new SessionError('ERR_SESSION_SECOND_HELLO', 'the server sent a second hello'));
+      return;
+    }
+    this.opts.onUnexpected?.(`unexpected <${root.name}> in ${root.ns}`);
+  }
+
+  private onReply(reply: XmlElement): void {
+    const id = attr(reply, 'message-id');
+    let key = id;
+    if (id === undefined) {
+      // RFC 6241 section 4.1: an rpc-error without message-id answers a request the server could not
+      // parse; it can be attributed only when exactly one request is outstanding.
+      if (this.pending.size !== 1) {
+        this.opts.onUnexpected?.('rpc-reply without message-id');
+        return;
+      }
+      key = this.pending.keys().next().value as string;
+    }
+    const p = this.pending.get(key!);
+    if (!p) {
+      this.opts.onUnexpected?.(`rpc-reply for unknown message-id ${id}`);
+      return;
+    }
+    this.pending.delete(key!);
+    clearTimeout(p.timer);
+    this.releaseSlot();
+    const errors = childrenNamed(reply, NETCONF_BASE_NS, 'rpc-error').map(rpcErrorFromXml);
+    if (errors.some((e) => (e.severity ?? 'error') === 'error')) p.reject(new NetconfError(errors));
+    else p.resolve(reply);
+  }
+
+  private onNotification(n: XmlElement): void {
+    const w = this.noteWaiters.shift();
+    if (w) return w.resolve({ value: n, done: false });
+    if (this.notes.length >= this.maxNotes) {
+      this.notes.shift();
+      this.droppedNotes++;
+    }
+    this.notes.push(n);
+  }
+
+  private finish(err: Error): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.closedErr = err;
+    this.helloDone?.reject(err);
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+    for (const w of this.slotWaiters.splice(0)) w();
+    for (const w of this.noteWaiters.splice(0)) w.resolve({ value: undefined, done: true });
+  }
+}

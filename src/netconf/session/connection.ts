@@ -1,0 +1,156 @@
+/**
+ * A NETCONF message connection over any Duplex byte stream (an SSH channel, an in-memory pair): RFC
+ * 6242 framing in both directions, the switch to chunked framing, backpressure, and an orderly end.
+ *
+ * Backpressure: when write() returns false, input is paused until 'drain' (a peer that does not read
+ * its replies cannot make us buffer without bound); owners can pause input for their own reasons too
+ * (e.g. too many queued requests). Output beyond `maxOutputBytes` queued in the stream ends the
+ * connection (ERR_SESSION_OUTPUT_OVERFLOW) — only unsolicited output (notifications) can get there.
+ */
+import type { Duplex } from 'node:stream';
+import { FrameDecoder, encodeChunked, encodeEom } from '../framing/index.js';
+import type { FramingMode } from '../framing/index.js';
+import { SessionError } from './errors.js';
+
+export interface ConnectionOptions {
+  maxMessageBytes?: number;
+  /** bytes queued for output beyond which the connection is ended; default 4 x maxMessageBytes */
+  maxOutputBytes?: number;
+}
+
+export class MessageConnection {
+  private readonly decoder: FrameDecoder;
+  private outMode: FramingMode = 'eom';
+  private readonly pauses = new Set<string>();
+  private draining = false;
+  private ended = false;
+  private inputEnded = false;
+  private closedErr: Error | undefined;
+  private isClosed = false;
+  private readonly maxOutputBytes: number;
+  private closeWaiters: Array<() => void> = [];
+  /** called for each complete message, in order; may switch framing before the next one */
+  onMessage: (msg: Buffer) => void = () => undefined;
+  /** called once when the connection is gone; err undefined for an orderly end */
+  onClose: (err: Error | undefined) => void = () => undefined;
+  /** called when the peer ends its output (before onClose) */
+  onInputEnd: () => void = () => undefined;
+
+  constructor(readonly stream: Duplex, options: ConnectionOptions = {}) {
+    const maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
+    this.decoder = new FrameDecoder({ maxMessageBytes });
+    this.maxOutputBytes = options.maxOutputBytes ?? 4 * maxMessageBytes;
+    stream.on('data', (chunk: Buffer) => {
+      if (this.isClosed) return;
+      try {
+        this.decoder.push(chunk);
+      } catch (e) {
+        this.destroy(e as Error);
+        return;
+      }
+      this.drain();
+    });
+    stream.on('end', () => {
+      this.inputEnded = true;
+      if (this.isClosed) return;
+      this.drain();
+      if (this.isClosed) return;
+      try {
+        this.decoder.end();
+      } catch (e) {
+        this.destroy(e as Error);
+        return;
+      }
+      this.onInputEnd();
+    });
+    stream.on('drain', () => this.resumeInput('output'));
+    stream.on('error', (e: Error) => this.destroy(e));
+    stream.on('close', () => this.finish(this.closedErr ?? (this.ended || this.inputEnded ? undefined : new SessionError('ERR_SESSION_CLOSED', 'transport closed'))));
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  get framing(): FramingMode {
+    return this.outMode;
+  }
+
+  /** RFC 6242 section 4.1: both directions use chunked framing from the next message on. */
+  useChunked(): void {
+    this.outMode = 'chunked';
+    this.decoder.useChunked();
+  }
+
+  /** Frame and write one message. Returns false when the transport asked us to wait. */
+  send(message: string | Buffer): boolean {
+    if (this.isClosed || this.ended) return false;
+    const frame = this.outMode === 'eom' ? encodeEom(message) : encodeChunked(message);
+    if (this.stream.writableLength + frame.length > this.maxOutputBytes) {
+      this.destroy(new SessionError('ERR_SESSION_OUTPUT_OVERFLOW', 'peer is not reading its output'));
+      return false;
+    }
+    const ok = this.stream.write(frame);
+    if (!ok) this.pauseInput('output');
+    return ok;
+  }
+
+  pauseInput(reason: string): void {
+    if (this.pauses.has(reason)) return;
+    this.pauses.add(reason);
+    this.stream.pause();
+  }
+
+  resumeInput(reason: string): void {
+    if (!this.pauses.delete(reason) || this.pauses.size > 0 || this.isClosed) return;
+    this.stream.resume();
+    queueMicrotask(() => this.drain());
+  }
+
+  /** End our output after everything queued is written; resolves when the transport is closed. */
+  end(): Promise<void> {
+    if (!this.ended && !this.isClosed) {
+      this.ended = true;
+      this.stream.end();
+    }
+    return this.whenClosed();
+  }
+
+  destroy(err?: Error): void {
+    if (this.isClosed) return;
+    this.closedErr ??= err;
+    this.stream.destroy();
+    this.finish(this.closedErr);
+  }
+
+  whenClosed(): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    return new Promise((resolve) => this.closeWaiters.push(resolve));
+  }
+
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (!this.isClosed && this.pauses.size === 0) {
+        const m = this.decoder.next();
+        if (!m) break;
+        this.onMessage(m);
+      }
+    } catch (e) {
+      this.destroy(e as Error);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private finish(err: Error | undefined): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.closedErr = err;
+    const ws = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const w of ws) w();
+    this.onClose(err);
+  }
+}

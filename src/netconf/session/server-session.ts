@@ -1,0 +1,282 @@
+/**
+ * The server side of one NETCONF session over a MessageConnection, independent of SSH.
+ *
+ * RFC 6241 section 8.1: the server sends its hello (with session-id) at once, the client's hello must
+ * arrive within helloTimeoutMs, carry capabilities, no session-id and a base version in common; any
+ * failure ends the session. A second hello ends the session.
+ * RFC 6241 section 4.1: every <rpc> needs a message-id (else rpc-error missing-attribute) and the reply
+ * echoes every attribute of the <rpc>. Malformed XML gets malformed-message under base:1.1 (RFC 6241
+ * appendix A) and ends the session under base:1.0 (which has no such error). Requests are processed in
+ * order, one at a time; input is paused while `maxPending` requests are queued.
+ */
+import type { Duplex } from 'node:stream';
+import { NETCONF_BASE_NS } from '../xml/types.js';
+import type { XmlElement } from '../xml/types.js';
+import { parseXml } from '../xml/parse.js';
+import { attr, elA, elements, leaf } from '../xml/build.js';
+import { serializeXml } from '../xml/serialize.js';
+import { rpcErrorToXml } from '../rpc-error.js';
+import type { RpcErrorInfo } from '../rpc-error.js';
+import { MessageConnection } from './connection.js';
+import type { ConnectionOptions } from './connection.js';
+import { SessionError } from './errors.js';
+import { buildHello, negotiatesBase11, parseHello } from './hello.js';
+
+export interface ServerSessionOptions extends ConnectionOptions {
+  sessionId: number;
+  capabilities: string[];
+  /** default 30 s */
+  helloTimeoutMs?: number;
+  /** no message in either direction for this long ends the session; 0 = never; default 0 */
+  idleTimeoutMs?: number;
+  /** requests queued before input is paused; default 64 */
+  maxPending?: number;
+  /**
+   * Handles one valid <rpc> (message-id present, one operation child). Returns the children of the
+   * <rpc-reply> (<ok/>, data, or <rpc-error>s). Must not throw (a throw is answered with a generic
+   * operation-failed).
+   */
+  handleRpc: (rpc: XmlElement, operation: XmlElement) => Promise<XmlElement[]>;
+  /** the client hello was accepted */
+  onEstablished?: (clientCapabilities: string[]) => void;
+  /** a bad or missing hello (ietf-netconf-monitoring inBadHellos) */
+  onBadHello?: (err: Error) => void;
+  /** a message that was not a valid rpc (inBadRpcs) */
+  onBadRpc?: (err: Error) => void;
+  /** an rpc-error was sent (outRpcErrors) */
+  onRpcErrorSent?: () => void;
+  /** the session ended; err undefined for an orderly end */
+  onClose?: (err: Error | undefined) => void;
+}
+
+const GENERIC_FAILURE: RpcErrorInfo = { type: 'application', tag: 'operation-failed', message: 'internal error' };
+
+export class ServerSession {
+  readonly conn: MessageConnection;
+  private state: 'hello' | 'open' | 'closing' | 'closed' = 'hello';
+  private clientCaps: string[] = [];
+  private base11Value = false;
+  private helloTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly queue: Array<{ rpc: XmlElement; op: XmlElement }> = [];
+  private working = false;
+  private closeAfterCurrent = false;
+  private readonly maxPending: number;
+  private readonly idleMs: number;
+  private readonly controller = new AbortController();
+  private closeWaiters: Array<() => void> = [];
+  private endReason: Error | undefined;
+
+  constructor(stream: Duplex, private readonly opts: ServerSessionOptions) {
+    this.conn = new MessageConnection(stream, opts);
+    this.maxPending = opts.maxPending ?? 64;
+    this.idleMs = opts.idleTimeoutMs ?? 0;
+    this.conn.onMessage = (m) => this.onMessage(m);
+    this.conn.onInputEnd = () => void this.close();
+    this.conn.onClose = (err) => this.finish(err);
+    this.conn.send(buildHello(opts.capabilities, opts.sessionId));
+    const helloMs = opts.helloTimeoutMs ?? 30_000;
+    this.helloTimer = setTimeout(() => {
+      const e = new SessionError('ERR_SESSION_HELLO_TIMEOUT', `no client hello within ${helloMs} ms`);
+      opts.onBadHello?.(e);
+      this.conn.destroy(e);
+    }, helloMs);
+    this.touch();
+  }
+
+  get id(): number {
+    return this.opts.sessionId;
+  }
+  get base11(): boolean {
+    return this.base11Value;
+  }
+  get clientCapabilities(): string[] {
+    return this.clientCaps;
+  }
+  get established(): boolean {
+    return this.state === 'open' || this.state === 'closing';
+  }
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+  /** aborted when the session ends */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+  get closeReason(): Error | undefined {
+    return this.endReason;
+  }
+
+  /** Send an unsolicited message (a <notification>). Returns false when the session is gone. */
+  sendMessage(xml: string): boolean {
+    if (this.state !== 'open' && this.state !== 'closing') return false;
+    this.touch();
+    return this.conn.send(xml);
+  }
+
+  /** End the session after the reply to the request in progress has been sent (close-session). */
+  closeAfterReply(): void {
+    this.closeAfterCurrent = true;
+  }
+
+  /**
+   * Orderly close: stop reading, let the request in progress finish (bounded by graceMs), then end the
+   * transport. Queued requests not started are dropped.
+   */
+  async close(graceMs = 5_000): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.state !== 'closing') {
+      this.state = 'closing';
+      this.conn.pauseInput('closing');
+      this.queue.length = 0;
+      if (this.working) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((r) => this.closeWaiters.push(r)),
+          new Promise<void>((r) => { timer = setTimeout(r, graceMs); }),
+        ]);
+        clearTimeout(timer);
+      }
+      const t = setTimeout(() => this.conn.destroy(), graceMs);
+      await this.conn.end();
+      clearTimeout(t);
+    }
+    await this.conn.whenClosed();
+  }
+
+  /** Immediate end (kill-session, server shutdown timeout). */
+  kill(reason: Error): void {
+    this.conn.destroy(reason);
+  }
+
+  private touch(): void {
+    if (this.idleMs <= 0) return;
+    if (this.idleTimer) this.idleTimer.refresh();
+    else {
+      this.idleTimer = setTimeout(() => {
+        this.conn.destroy(new SessionError('ERR_SESSION_IDLE_TIMEOUT', `idle for ${this.idleMs} ms`));
+      }, this.idleMs);
+    }
+  }
+
+  private onMessage(m: Buffer): void {
+    this.touch();
+    if (this.state === 'hello') return this.onHello(m);
+    if (this.state !== 'open') return;
+    let root: XmlElement;
+    try {
+      root = parseXml(m);
+    } catch (e) {
+      this.opts.onBadRpc?.(e as Error);
+      if (!this.base11Value) {
+        this.conn.destroy(new SessionError('ERR_SESSION_MALFORMED_MESSAGE', 'malformed XML under base:1.0', { cause: e }));
+        return;
+      }
+      this.sendReply([], [rpcErrorToXml({ type: 'rpc', tag: 'malformed-message', message: 'malformed XML message' })]);
+      return;
+    }
+    if (root.ns === NETCONF_BASE_NS && root.name === 'hello') {
+      this.opts.onBadRpc?.(new SessionError('ERR_SESSION_SECOND_HELLO', 'second hello'));
+      this.conn.destroy(new SessionError('ERR_SESSION_SECOND_HELLO', 'a second hello ends the session (RFC 6241 section 8.1)'));
+      return;
+    }
+    const reject = (e: RpcErrorInfo, attrs = root.attrs): void => {
+      this.opts.onBadRpc?.(new SessionError('ERR_SESSION_MALFORMED_MESSAGE', e.message ?? e.tag));
+      this.sendReply(attrs, [rpcErrorToXml(e)]);
+    };
+    if (root.ns !== NETCONF_BASE_NS) {
+      return reject({ type: 'protocol', tag: 'unknown-namespace', message: 'message is not in the NETCONF base namespace',
+        info: [leaf(NETCONF_BASE_NS, 'bad-element', root.name), leaf(NETCONF_BASE_NS, 'bad-namespace', root.ns)] }, []);
+    }
+    if (root.name !== 'rpc') {
+      return reject({ type: 'protocol', tag: 'unknown-element', message: `unexpected <${root.name}>`,
+        info: [leaf(NETCONF_BASE_NS, 'bad-element', root.name)] }, []);
+    }
+    if (attr(root, 'message-id') === undefined) {
+      return reject({ type: 'rpc', tag: 'missing-attribute', message: 'rpc without message-id (RFC 6241 section 4.1)',
+        info: [leaf(NETCONF_BASE_NS, 'bad-attribute', 'message-id'), leaf(NETCONF_BASE_NS, 'bad-element', 'rpc')] });
+    }
+    const ops = elements(root);
+    const op = ops[0];
+    if (!op) {
+      return reject({ type: 'rpc', tag: 'missing-element', message: 'rpc without an operation',
+        info: [leaf(NETCONF_BASE_NS, 'bad-element', 'rpc')] });
+    }
+    if (ops.length > 1) {
+      return reject({ type: 'rpc', tag: 'unknown-element', message: 'rpc with more than one operation',
+        info: [leaf(NETCONF_BASE_NS, 'bad-element', ops[1]!.name)] });
+    }
+    this.queue.push({ rpc: root, op });
+    if (this.queue.length >= this.maxPending) this.conn.pauseInput('queue');
+    if (!this.working) void this.work();
+  }
+
+  private onHello(m: Buffer): void {
+    clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
+    try {
+      const hello = parseHello(parseXml(m), 'client');
+      this.clientCaps = hello.capabilities;
+    } catch (e) {
+      this.opts.onBadHello?.(e as Error);
+      this.conn.destroy(e instanceof SessionError ? e : new SessionError('ERR_SESSION_BAD_HELLO', 'malformed hello', { cause: e }));
+      return;
+    }
+    this.state = 'open';
+    if (negotiatesBase11(this.opts.capabilities, this.clientCaps)) {
+      this.base11Value = true;
+      this.conn.useChunked();
+    }
+    this.opts.onEstablished?.(this.clientCaps);
+  }
+
+  private async work(): Promise<void> {
+    this.working = true;
+    try {
+      for (let item = this.queue.shift(); item && this.state === 'open'; item = this.queue.shift()) {
+        if (this.queue.length < this.maxPending) this.conn.resumeInput('queue');
+        let body: XmlElement[];
+        try {
+          body = await this.opts.handleRpc(item.rpc, item.op);
+        } catch {
+          body = [rpcErrorToXml(GENERIC_FAILURE)];
+        }
+        if ((this.state as string) === 'closed') break;
+        this.sendReply(item.rpc.attrs, body);
+        if (this.closeAfterCurrent) {
+          this.closeAfterCurrent = false;
+          this.working = false;
+          void this.close();
+          break;
+        }
+      }
+    } finally {
+      this.working = false;
+      const ws = this.closeWaiters;
+      this.closeWaiters = [];
+      for (const w of ws) w();
+    }
+  }
+
+  private sendReply(attrs: XmlElement['attrs'], body: XmlElement[]): void {
+    if (body.some((b) => b.ns === NETCONF_BASE_NS && b.name === 'rpc-error')) this.opts.onRpcErrorSent?.();
+    const reply = elA(NETCONF_BASE_NS, 'rpc-reply', attrs, ...body);
+    this.touch();
+    this.conn.send(serializeXml(reply));
+  }
+
+  private finish(err: Error | undefined): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.endReason = err;
+    clearTimeout(this.helloTimer);
+    clearTimeout(this.idleTimer);
+    this.queue.length = 0;
+    this.controller.abort(err ?? new SessionError('ERR_SESSION_CLOSED', 'session closed'));
+    const ws = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const w of ws) w();
+    this.opts.onClose?.(err);
+  }
+}
+

@@ -1,0 +1,318 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Duplex } from 'node:stream';
+import { ClientSession, ServerSession, SessionError, duplexPair, BASE_10, BASE_11 } from '../../../src/netconf/session/index.js';
+import type { ServerSessionOptions } from '../../../src/netconf/session/index.js';
+import { NetconfError, rpcErrorToXml } from '../../../src/netconf/rpc-error.js';
+import { el, leaf, parseXml, child, attr, childText, NETCONF_NOTIFICATION_NS } from '../../../src/netconf/xml/index.js';
+import type { XmlElement } from '../../../src/netconf/xml/index.js';
+import { CLIENT_HELLO_10, CLIENT_HELLO_11, NS, RawPeer } from './helpers.js';
+import { encodeEom } from '../../../src/netconf/framing/index.js';
+
+const cleanup: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanup.splice(0)) c();
+  vi.useRealTimers();
+});
+
+const ok = (): XmlElement => el(NS, 'ok');
+
+function server(stream: Duplex, over: Partial<ServerSessionOptions> = {}): ServerSession {
+  const s = new ServerSession(stream, {
+    sessionId: 7,
+    capabilities: [BASE_10, BASE_11],
+    handleRpc: async (_rpc, op) => {
+      if (op.name === 'fail') throw new Error('secret detail');
+      if (op.name === 'err') return [rpcErrorToXml({ type: 'application', tag: 'invalid-value', message: 'bad' })];
+      if (op.name === 'echo') return [el(NS, 'data', leaf('urn:t', 'v', op.name))];
+      return [ok()];
+    },
+    ...over,
+  });
+  cleanup.push(() => s.kill(new Error('test over')));
+  return s;
+}
+
+async function pair(over: Partial<ServerSessionOptions> = {}, clientCaps?: string[]): Promise<{ srv: ServerSession; cli: ClientSession }> {
+  const [a, b] = duplexPair();
+  const srv = server(a, over);
+  const cli = await ClientSession.open(b, clientCaps ? { capabilities: clientCaps } : {});
+  cleanup.push(() => cli.destroy());
+  return { srv, cli };
+}
+
+describe('hello exchange (RFC 6241 section 8.1, RFC 6242 section 4.1)', () => {
+  it('negotiates base:1.1 chunked framing and learns the session-id', async () => {
+    const { srv, cli } = await pair();
+    expect(cli.sessionId).toBe(7);
+    expect(cli.base11).toBe(true);
+    expect(cli.serverCapabilities).toEqual([BASE_10, BASE_11]);
+    await cli.rpc('<get/>');
+    expect(srv.base11).toBe(true);
+    expect(cli.conn.framing).toBe('chunked');
+  });
+
+  it('stays on end-of-message framing with a base:1.0 client', async () => {
+    const { srv, cli } = await pair({}, [BASE_10]);
+    const reply = await cli.rpc('<echo/>');
+    expect(child(reply, NS, 'data')).toBeDefined();
+    expect(srv.base11).toBe(false);
+    expect(cli.conn.framing).toBe('eom');
+  });
+
+  it('handles hello and rpc in one write', async () => {
+    const [a, b] = duplexPair();
+    server(a);
+    const peer = new RawPeer(b);
+    b.write(Buffer.concat([encodeEom(CLIENT_HELLO_10), encodeEom(`<rpc xmlns="${NS}" message-id="1"><get/></rpc>`)]));
+    expect(await peer.message(1)).toContain('<session-id>7</session-id>');
+    const reply = parseXml(await peer.message(2));
+    expect(attr(reply, 'message-id')).toBe('1');
+    expect(child(reply, NS, 'ok')).toBeDefined();
+  });
+
+  it('handles hello and a chunked rpc in one write under base:1.1', async () => {
+    const [a, b] = duplexPair();
+    server(a);
+    const peer = new RawPeer(b, { chunked: true });
+    const body = `<rpc xmlns="${NS}" message-id="9"><get/></rpc>`;
+    b.write(Buffer.concat([encodeEom(CLIENT_HELLO_11), Buffer.from(`\n#10\n${body.slice(0, 10)}\n#${body.length - 10}\n${body.slice(10)}\n##\n`)]));
+    const reply = parseXml(await peer.message(2));
+    expect(attr(reply, 'message-id')).toBe('9');
+  });
+
+  for (const [name, hello] of [
+    ['no capabilities', `<hello xmlns="${NS}"><capabilities/></hello>`],
+    ['no capabilities element', `<hello xmlns="${NS}"/>`],
+    ['a session-id from the client', `<hello xmlns="${NS}"><capabilities><capability>${BASE_10}</capability></capabilities><session-id>4</session-id></hello>`],
+    ['no common base', `<hello xmlns="${NS}"><capabilities><capability>urn:x</capability></capabilities></hello>`],
+    ['an rpc instead of a hello', `<rpc xmlns="${NS}" message-id="1"><get/></rpc>`],
+    ['malformed XML', '<hello'],
+  ] as const) {
+    it(`a client hello with ${name} ends the session`, async () => {
+      const [a, b] = duplexPair();
+      const bad: Error[] = [];
+      const closed = new Promise<Error | undefined>((r) => server(a, { onBadHello: (e) => bad.push(e), onClose: r }));
+      const peer = new RawPeer(b);
+      peer.sendEom(hello);
+      const err = await closed;
+      expect(err).toBeInstanceOf(SessionError);
+      expect(bad).toHaveLength(1);
+      await peer.waitFor(() => peer.closed);
+      expect(peer.messages).toHaveLength(1); // our hello only
+    });
+  }
+
+  it('a second hello ends the session', async () => {
+    const [a, b] = duplexPair();
+    const closed = new Promise<Error | undefined>((r) => server(a, { onClose: r }));
+    const peer = new RawPeer(b);
+    peer.sendEom(CLIENT_HELLO_10);
+    peer.sendEom(CLIENT_HELLO_10);
+    expect((await closed as SessionError).code).toBe('ERR_SESSION_SECOND_HELLO');
+  });
+
+  it('the server ends the session when no hello arrives in time (fake timers)', async () => {
+    vi.useFakeTimers();
+    const [a, b] = duplexPair();
+    const bad: Error[] = [];
+    const closed = new Promise<Error | undefined>((r) => server(a, { helloTimeoutMs: 1000, onBadHello: (e) => bad.push(e), onClose: r }));
+    new RawPeer(b);
+    await vi.advanceTimersByTimeAsync(1001);
+    expect((await closed as SessionError).code).toBe('ERR_SESSION_HELLO_TIMEOUT');
+    expect(bad).toHaveLength(1);
+  });
+
+  it('the client gives up when no server hello arrives in time (fake timers)', async () => {
+    vi.useFakeTimers();
+    const [, b] = duplexPair();
+    const p = ClientSession.open(b, { helloTimeoutMs: 500 });
+    const check = expect(p).rejects.toMatchObject({ code: 'ERR_SESSION_HELLO_TIMEOUT' });
+    await vi.advanceTimersByTimeAsync(501);
+    await check;
+  });
+
+  it('the client rejects a server hello without session-id', async () => {
+    const [a, b] = duplexPair();
+    const peer = new RawPeer(a);
+    const p = ClientSession.open(b);
+    peer.sendEom(CLIENT_HELLO_11);
+    await expect(p).rejects.toMatchObject({ code: 'ERR_SESSION_BAD_HELLO' });
+  });
+
+  it('the client does not put its first rpc in the same write as its hello', async () => {
+    const [a, b] = duplexPair();
+    const writes: string[] = [];
+    const origWrite = b.write.bind(b);
+    b.write = ((chunk: Buffer, ...rest: never[]) => {
+      writes.push(chunk.toString());
+      return origWrite(chunk, ...rest);
+    }) as typeof b.write;
+    server(a);
+    const cli = await ClientSession.open(b);
+    cleanup.push(() => cli.destroy());
+    await cli.rpc('<get/>');
+    expect(writes[0]).toContain('<hello');
+    expect(writes[0]).not.toContain('<rpc');
+  });
+});
+
+describe('rpc handling (RFC 6241 section 4)', () => {
+  it('echoes every attribute of <rpc> in <rpc-reply>', async () => {
+    const [a, b] = duplexPair();
+    server(a);
+    const peer = new RawPeer(b);
+    peer.sendEom(CLIENT_HELLO_10);
+    peer.sendEom(`<rpc xmlns="${NS}" xmlns:x="urn:extra" message-id="101" x:user-id="fred" plain="1"><get/></rpc>`);
+    const reply = parseXml(await peer.message(2));
+    expect(reply.name).toBe('rpc-reply');
+    expect(attr(reply, 'message-id')).toBe('101');
+    expect(attr(reply, 'user-id', 'urn:extra')).toBe('fred');
+    expect(attr(reply, 'plain')).toBe('1');
+  });
+
+  it('an rpc without message-id gets missing-attribute', async () => {
+    const [a, b] = duplexPair();
+    const badRpcs: Error[] = [];
+    server(a, { onBadRpc: (e) => badRpcs.push(e) });
+    const peer = new RawPeer(b);
+    peer.sendEom(CLIENT_HELLO_10);
+    peer.sendEom(`<rpc xmlns="${NS}"><get/></rpc>`);
+    const reply = parseXml(await peer.message(2));
+    const e = child(reply, NS, 'rpc-error')!;
+    expect(childText(e, NS, 'error-tag')).toBe('missing-attribute');
+    expect(childText(child(e, NS, 'error-info')!, NS, 'bad-attribute')).toBe('message-id');
+    expect(badRpcs).toHaveLength(1);
+  });
+
+  it('malformed XML gets malformed-message under base:1.1 and the session goes on', async () => {
+    const [a, b] = duplexPair();
+    server(a);
+    const peer = new RawPeer(b, { chunked: true });
+    peer.sendEom(CLIENT_HELLO_11);
+    peer.sendChunked('<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="1"><get></rpc>');
+    const r1 = parseXml(await peer.message(2));
+    expect(childText(child(r1, NS, 'rpc-error')!, NS, 'error-tag')).toBe('malformed-message');
+    expect(attr(r1, 'message-id')).toBeUndefined();
+    peer.sendChunked(`<rpc xmlns="${NS}" message-id="2"><get/></rpc>`);
+    expect(attr(parseXml(await peer.message(3)), 'message-id')).toBe('2');
+  });
+
+  it('a DOCTYPE is malformed-message (no DTD processing)', async () => {
+    const [a, b] = duplexPair();
+    server(a);
+    const peer = new RawPeer(b, { chunked: true });
+    peer.sendEom(CLIENT_HELLO_11);
+    peer.sendChunked(`<!DOCTYPE r [<!ENTITY x "boom">]><rpc xmlns="${NS}" message-id="1"><get>&x;</get></rpc>`);
+    const r1 = parseXml(await peer.message(2));
+    expect(childText(child(r1, NS, 'rpc-error')!, NS, 'error-tag')).toBe('malformed-message');
+  });
+
+  it('malformed XML ends a base:1.0 session', async () => {
+    const [a, b] = duplexPair();
+    const closed = new Promise<Error | undefined>((r) => server(a, { onClose: r }));
+    const peer = new RawPeer(b);
+    peer.sendEom(CLIENT_HELLO_10);
+    peer.sendEom('<rpc message-id="1"');
+    expect((await closed as SessionError).code).toBe('ERR_SESSION_MALFORMED_MESSAGE');
+  });
+
+  it('a message outside the base namespace gets unknown-namespace', async () => {
+    const [a, b] = duplexPair();
+    server(a);
+    const peer = new RawPeer(b);
+    peer.sendEom(CLIENT_HELLO_10);
+    peer.sendEom('<rpc xmlns="urn:not-netconf" message-id="1"><get/></rpc>');
+    const r = parseXml(await peer.message(2));
+    expect(childText(child(r, NS, 'rpc-error')!, NS, 'error-tag')).toBe('unknown-namespace');
+  });
+
+  it('a handler exception becomes a generic operation-failed', async () => {
+    const { cli } = await pair();
+    const e = await cli.rpc('<fail/>').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(NetconfError);
+    expect((e as NetconfError).errors[0]).toMatchObject({ type: 'application', tag: 'operation-failed', message: 'internal error' });
+    expect(JSON.stringify((e as NetconfError).errors)).not.toContain('secret');
+  });
+
+  it('the client turns rpc-error into NetconfError', async () => {
+    const { cli } = await pair();
+    await expect(cli.rpc('<err/>')).rejects.toMatchObject({ errors: [{ tag: 'invalid-value', type: 'application' }] });
+  });
+
+  it('pipelined requests are answered in order, bounded in flight', async () => {
+    let active = 0;
+    let maxActive = 0;
+    const { cli } = await pair({
+      handleRpc: async (_r, op) => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await new Promise((r) => setImmediate(r));
+        active--;
+        return [el(NS, 'data', leaf('urn:t', 'n', op.name))];
+      },
+    });
+    const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => cli.rpc(`<op${i}/>`)));
+    replies.forEach((r, i) => expect(childText(child(r, NS, 'data')!, 'urn:t', 'n')).toBe(`op${i}`));
+    expect(maxActive).toBe(1); // sequential per session
+    expect(cli.inFlight).toBe(0);
+  });
+
+  it('close-after-reply ends the session after the reply is sent', async () => {
+    const ref: { srv?: ServerSession } = {};
+    const { srv, cli } = await pair({
+      handleRpc: async (_r, op) => {
+        if (op.name === 'close-session') ref.srv!.closeAfterReply();
+        return [ok()];
+      },
+    });
+    ref.srv = srv;
+    await cli.close();
+    expect(cli.closed).toBe(true);
+    await srv.conn.whenClosed();
+    expect(srv.closed).toBe(true);
+    expect(srv.signal.aborted).toBe(true);
+  });
+});
+
+describe('client session', () => {
+  it('fails every pending request with the reason when the reader stops', async () => {
+    const { srv, cli } = await pair({ handleRpc: () => new Promise(() => undefined) });
+    const ps = [cli.rpc('<a/>'), cli.rpc('<b/>'), cli.rpc('<c/>')].map((p) => p.catch((e: unknown) => e));
+    await new Promise((r) => setImmediate(r));
+    srv.kill(new Error('gone'));
+    const errs = await Promise.all(ps);
+    for (const e of errs) expect(e).toBeInstanceOf(Error);
+    expect(cli.closed).toBe(true);
+    await expect(cli.rpc('<d/>')).rejects.toBeInstanceOf(Error);
+  });
+
+  it('times out an rpc (fake timers) and keeps the session usable', async () => {
+    const { cli } = await pair({
+      handleRpc: async (_r, op) => (op.name === 'slow' ? new Promise(() => undefined) : [ok()]),
+    });
+    vi.useFakeTimers();
+    const p = cli.rpc('<slow/>', { timeoutMs: 1000 });
+    const check = expect(p).rejects.toMatchObject({ code: 'ERR_SESSION_RPC_TIMEOUT' });
+    await vi.advanceTimersByTimeAsync(1001);
+    await check;
+    expect(cli.inFlight).toBe(0);
+  });
+
+  it('delivers notifications as an async iterable, and ends it with the session', async () => {
+    const r = await pair();
+    const srv = r.srv;
+    const note = (i: number): string => `<notification xmlns="${NETCONF_NOTIFICATION_NS}"><eventTime>2026-01-01T00:00:0${i}Z</eventTime><e xmlns="urn:t">${i}</e></notification>`;
+    srv.sendMessage(note(1));
+    srv.sendMessage(note(2));
+    const got: string[] = [];
+    const done = (async () => {
+      for await (const n of r.cli.notifications()) got.push(childText(n, 'urn:t', 'e')!);
+    })();
+    await r.cli.rpc('<get/>');
+    srv.sendMessage(note(3));
+    await r.cli.rpc('<get/>');
+    await srv.close();
+    await done;
+    expect(got).toEqual(['1', '2', '3']);
+  });
+});
