@@ -26,7 +26,7 @@ const types = (effects: Effect[]): string[] => effects.map((e) => e.type);
 describe('transition: every state x every event', () => {
   for (const state of [...ACTIVE_STATES, ...TERMINAL_STATES]) {
     EVENTS.forEach((ev, i) => {
-      const want = TABLE[state][i];
+      const want = TABLE[state][i]!;
       it(`${state} + ${ev} -> ${want}`, () => {
         const job = jobIn(state);
         const out = transition(job, sampleEvent(ev, state));
