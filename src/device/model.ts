@@ -19,6 +19,7 @@
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { HsvError } from '../errors.js';
+import { extend } from '../integrity/digest.js';
 import type { MeasurementLogEntry } from '../oam/ports.js';
 
 export type { MeasurementLogEntry };
@@ -43,10 +44,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
 
 export class DeviceError extends HsvError {}
 
-/** extend(old, digest) = SHA-256(old || digest), both 32 raw bytes given as hex; result hex. */
-export function extendHex(old: string, digest: string): string {
-  return createHash('sha256').update(Buffer.from(old, 'hex')).update(Buffer.from(digest, 'hex')).digest('hex');
-}
+/** extend(old, digest) = SHA-256(old || digest) over the raw 32-byte values, hex (src/integrity). */
+export const extendHex: (old: string, digest: string) => string = extend;
 
 /** Replay a measurement log from the zero TIM. */
 export function replayTim(log: readonly MeasurementLogEntry[]): string {

@@ -1,0 +1,79 @@
+/**
+ * The PVE's appraisal of one H(e)NB's evidence (step 3), pure: no transport, no keys of its own.
+ * Checks, in order: the device signature over nonce-value || TIM with the device public key (fail closed:
+ * nothing else is trusted when it fails), the nonce echoed, the measurement log replays to the TIM, and every
+ * log entry's digest is a reference value for its component; every reference component must be measured.
+ */
+import type { KeyObject } from 'node:crypto';
+import { verifyEvidence, replayTim } from '../device/model.js';
+import type { MeasurementLogEntry, ReferenceValues } from '../device/model.js';
+import type { ComponentResult, EarStatus } from '../tokens/types.js';
+
+export interface DeviceEvidence {
+  tim: string;
+  log: MeasurementLogEntry[];
+  /** base64 signature over nonce-value || TIM */
+  signature: string;
+  signatureAlgorithm: string;
+  keyId?: string;
+  softwareVersion?: string;
+}
+
+export interface Appraisal {
+  status: EarStatus;
+  /** short reason when not affirming (never exception text) */
+  reason?: string;
+  signatureValid: boolean;
+  logReplays: boolean;
+  components: ComponentResult[];
+  /** the first component that is not a reference value, when any */
+  firstMismatch?: string;
+}
+
+export function appraiseEvidence(
+  evidence: DeviceEvidence,
+  nonce: Buffer,
+  devicePublicKey: KeyObject | string,
+  referenceValues: ReferenceValues,
+): Appraisal {
+  if (evidence.signatureAlgorithm !== 'ES256' && evidence.signatureAlgorithm !== 'Ed25519') {
+    return { status: 'contraindicated', reason: 'evidence-invalid: unsupported signature algorithm', signatureValid: false, logReplays: false, components: [] };
+  }
+  const signatureValid = verifyEvidence({ nonce, tim: evidence.tim, signature: evidence.signature }, devicePublicKey);
+  if (!signatureValid) {
+    return { status: 'contraindicated', reason: 'evidence-invalid: the device signature did not verify', signatureValid, logReplays: false, components: [] };
+  }
+  const logReplays = replayTim(evidence.log) === evidence.tim;
+  const components: ComponentResult[] = [];
+  let firstMismatch: string | undefined;
+  for (const e of evidence.log) {
+    const refs = referenceValues[e.component];
+    if (!refs || refs.length === 0) {
+      components.push({ component: e.component, status: 'unexpected', reported: e.digest });
+      firstMismatch ??= e.component;
+    } else if (refs.includes(e.digest)) {
+      components.push({ component: e.component, status: 'match', expected: e.digest, reported: e.digest });
+    } else {
+      components.push({ component: e.component, status: 'mismatch', expected: refs[0] as string, reported: e.digest });
+      firstMismatch ??= e.component;
+    }
+  }
+  const measured = new Set(evidence.log.map((e) => e.component));
+  for (const [component, refs] of Object.entries(referenceValues)) {
+    if (!measured.has(component) && refs.length > 0) {
+      components.push({ component, status: 'missing', expected: refs[0] as string });
+      firstMismatch ??= component;
+    }
+  }
+  const out: Appraisal = { status: 'affirming', signatureValid, logReplays, components };
+  if (!logReplays) {
+    out.status = 'contraindicated';
+    out.reason = 'the measurement log does not replay to the TIM';
+  } else if (firstMismatch !== undefined) {
+    out.status = 'contraindicated';
+    out.firstMismatch = firstMismatch;
+    const c = components.find((x) => x.component === firstMismatch && x.status !== 'match');
+    out.reason = `component ${firstMismatch} ${c?.status === 'missing' ? 'was not measured' : 'is not a reference value'}`;
+  }
+  return out;
+}

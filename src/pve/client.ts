@@ -1,0 +1,161 @@
+/**
+ * PveClient (src/oam/ports.ts) over RESTCONF (RFC 8040) / HTTPS with a pinned CA: POST of the
+ * henb-sw-verify-pve:integrity-request operation with RFC 7951 JSON. Failures are coded:
+ *   ERR_PVE_UNREACHABLE   connection refused / reset / DNS / TLS handshake cut
+ *   ERR_PVE_TLS           the server certificate does not chain to the pinned CA (or wrong host name)
+ *   ERR_PVE_TIMEOUT       no complete answer within timeoutMs
+ *   ERR_PVE_REJECTED      the PVE answered with a RESTCONF error (errorTag, appTag, httpStatus, message)
+ *   ERR_PVE_BAD_RESPONSE  the answer is not the operation's output
+ *   ERR_PVE_ABORTED       the caller's signal was aborted (the signal's reason is the cause)
+ */
+import { Agent, request } from 'node:https';
+import { HsvError } from '../errors.js';
+import type { PveClient, PveIntegrityRequest } from '../oam/ports.js';
+import { INPUT_MEMBER, INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, YANG_JSON, base64urlToBase64 } from './restconf.js';
+import type { RestconfErrorEntry } from './restconf.js';
+
+export class PveClientError extends HsvError {
+  /** RESTCONF error-tag / error-app-tag / HTTP status, for ERR_PVE_REJECTED */
+  errorTag?: string;
+  appTag?: string;
+  httpStatus?: number;
+}
+
+export interface PveClientOptions {
+  /** base URL, e.g. https://127.0.0.1:8443 */
+  url: string;
+  /** PEM of the CA to trust (pinned: the system CAs are not used) */
+  ca: string;
+  /** whole-request timeout, ms (default 15000) */
+  timeoutMs?: number;
+  /** TLS server name to check, when it differs from the URL's host */
+  servername?: string;
+}
+
+export interface PveIntegrityResult {
+  token: string;
+  /** the unsigned copy of the verdict (trust only the token) */
+  earStatus: string;
+  reason?: string;
+}
+
+export interface RestconfPveClient extends PveClient {
+  integrityRequest(req: PveIntegrityRequest, signal: AbortSignal): Promise<PveIntegrityResult>;
+  /** release pooled connections */
+  close(): void;
+}
+
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID',
+]);
+
+function err(code: string, message: string, cause?: unknown): PveClientError {
+  return new PveClientError(code, message, cause !== undefined ? { cause } : undefined);
+}
+
+export function createPveClient(options: PveClientOptions): RestconfPveClient {
+  let base: URL;
+  try {
+    base = new URL(options.url);
+  } catch (e) {
+    throw err('ERR_PVE_CONFIG', `PVE url is not a URL: ${JSON.stringify(options.url)}`, e);
+  }
+  if (base.protocol !== 'https:') throw err('ERR_PVE_CONFIG', 'PVE url must be https:');
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const agent = new Agent({ ca: options.ca, keepAlive: true, maxSockets: 16, minVersion: 'TLSv1.2' });
+  const target = new URL(INTEGRITY_REQUEST_PATH, base);
+
+  return {
+    close() {
+      agent.destroy();
+    },
+    integrityRequest(req, signal) {
+      const input: Record<string, string> = { 'henb-id': req.henbId, 'nonce-value': base64urlToBase64(req.nonce) };
+      if (req.jobId) input['job-id'] = req.jobId;
+      const body = JSON.stringify({ [INPUT_MEMBER]: input });
+      return new Promise<PveIntegrityResult>((resolve, reject) => {
+        if (signal.aborted) {
+          reject(err('ERR_PVE_ABORTED', 'the integrity request was aborted', signal.reason));
+          return;
+        }
+        let settled = false;
+        const finish = (e: PveClientError | undefined, v?: PveIntegrityResult): void => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          if (e) {
+            r.destroy();
+            reject(e);
+          } else resolve(v as PveIntegrityResult);
+        };
+        const onAbort = (): void => finish(err('ERR_PVE_ABORTED', 'the integrity request was aborted', signal.reason));
+        const timer = setTimeout(() => finish(err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`)), timeoutMs);
+        signal.addEventListener('abort', onAbort, { once: true });
+        const r = request(target, {
+          method: 'POST',
+          agent,
+          ...(options.servername !== undefined ? { servername: options.servername } : {}),
+          headers: { 'Content-Type': YANG_JSON, Accept: YANG_JSON, 'Content-Length': Buffer.byteLength(body) },
+        }, (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > 1024 * 1024) finish(err('ERR_PVE_BAD_RESPONSE', 'the PVE answer is too large'));
+            else chunks.push(c);
+          });
+          res.on('error', (e) => finish(err('ERR_PVE_UNREACHABLE', 'the PVE connection broke', e)));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let json: unknown;
+            try {
+              json = JSON.parse(text);
+            } catch {
+              json = undefined;
+            }
+            const status = res.statusCode ?? 0;
+            if (status < 200 || status > 299) {
+              finish(rejected(status, json));
+              return;
+            }
+            const out = (json as Record<string, unknown> | undefined)?.[OUTPUT_MEMBER] as Record<string, unknown> | undefined;
+            const token = out?.['attestation-result'];
+            const earStatus = out?.['ear-status'];
+            if (typeof token !== 'string' || typeof earStatus !== 'string') {
+              finish(err('ERR_PVE_BAD_RESPONSE', `the PVE answer is not ${OUTPUT_MEMBER} with attestation-result`));
+              return;
+            }
+            const v: PveIntegrityResult = { token, earStatus };
+            if (typeof out?.reason === 'string') v.reason = out.reason;
+            finish(undefined, v);
+          });
+        });
+        r.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code !== undefined && TLS_CODES.has(e.code)) {
+            finish(err('ERR_PVE_TLS', `the PVE's certificate is not trusted (${e.code})`, e));
+          } else {
+            finish(err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${base.host}${e.code !== undefined ? ` (${e.code})` : ''}`, e));
+          }
+        });
+        r.end(body);
+      });
+    },
+  };
+}
+
+function rejected(status: number, json: unknown): PveClientError {
+  const list = ((json as Record<string, unknown> | undefined)?.['ietf-restconf:errors'] as { error?: unknown } | undefined)?.error;
+  const first = Array.isArray(list) ? (list[0] as Partial<RestconfErrorEntry> | undefined) : undefined;
+  const tag = typeof first?.['error-tag'] === 'string' ? first['error-tag'] : undefined;
+  const appTag = typeof first?.['error-app-tag'] === 'string' ? first['error-app-tag'] : undefined;
+  const msg = typeof first?.['error-message'] === 'string' ? first['error-message'] : undefined;
+  const e = err('ERR_PVE_REJECTED', `the PVE refused the integrity request: HTTP ${status}` +
+    (tag !== undefined ? ` ${tag}` : '') + (appTag !== undefined ? ` (${appTag})` : '') + (msg !== undefined ? `: ${msg}` : ''));
+  e.httpStatus = status;
+  if (tag !== undefined) e.errorTag = tag;
+  if (appTag !== undefined) e.appTag = appTag;
+  return e;
+}

@@ -1,0 +1,42 @@
+/**
+ * The PVE's default evidence collector: a short NETCONF session to the H(e)NB (src/device/connect.ts, host
+ * key pinned when the inventory gives it), one integrity-measurement with the PVE's own nonce, closed again.
+ */
+import { child, elements } from '../netconf/xml/build.js';
+import { NETCONF_BASE_NS } from '../netconf/xml/types.js';
+import { connectDevice } from '../device/connect.js';
+import type { DeviceConnector, DeviceTarget } from '../device/connect.js';
+import { integrityMeasurementXml, parseMeasurementReply } from '../device/wire.js';
+import type { Logger } from '../log/logger.js';
+import type { DeviceEvidence } from './appraise.js';
+import type { EvidenceCollector, PveDeviceEntry } from './service.js';
+
+export interface NetconfCollectorOptions {
+  timeoutMs: number;
+  log: Logger;
+  connector?: DeviceConnector;
+}
+
+export function netconfEvidenceCollector(options: NetconfCollectorOptions): EvidenceCollector {
+  const connect = options.connector ?? connectDevice;
+  return {
+    async collect(device: PveDeviceEntry, nonce: Buffer, signal: AbortSignal): Promise<DeviceEvidence> {
+      const target: DeviceTarget = { host: device.host, port: device.port, username: device.username };
+      if (device.password !== undefined) target.password = device.password;
+      if (device.privateKey !== undefined) target.privateKey = device.privateKey;
+      if (device.hostKeySha256 !== undefined) target.hostKeySha256 = device.hostKeySha256;
+      const session = await connect(target, { timeoutMs: options.timeoutMs, signal });
+      try {
+        const reply = await session.rpc(integrityMeasurementXml(nonce), { signal, timeoutMs: options.timeoutMs });
+        const data = child(reply, NETCONF_BASE_NS, 'data');
+        const r = parseMeasurementReply(data ? elements(data) : elements(reply));
+        const ev: DeviceEvidence = { tim: r.tim, log: r.log, signature: r.signature, signatureAlgorithm: r.signatureAlgorithm };
+        if (r.keyId !== undefined) ev.keyId = r.keyId;
+        if (r.softwareVersion !== undefined) ev.softwareVersion = r.softwareVersion;
+        return ev;
+      } finally {
+        await session.close().catch((e: unknown) => options.log.debug('session close failed', { err: e }));
+      }
+    },
+  };
+}

@@ -1,0 +1,372 @@
+/**
+ * The reference PVE (Platform Validation Entity): a RESTCONF server (RFC 8040) over HTTPS exposing
+ * POST /restconf/operations/henb-sw-verify-pve:integrity-request with RFC 7951 JSON. On a request it
+ * collects evidence from the H(e)NB (integrity-measurement over NETCONF with its OWN fresh nonce), checks the
+ * device signature with the device public key, replays the measurement log, compares the components with
+ * its reference values, and answers with a signed EAR token (src/tokens signResult) whose eat_nonce is the
+ * requester's nonce-value (as base64url).
+ *
+ * Also served: GET /.well-known/host-meta (RFC 8040 section 3.1), GET /restconf (the API root) and
+ * GET /jwks.json (the result-signing keys).
+ */
+import { createServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { createPublicKey, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { HsvError } from '../errors.js';
+import { silentLogger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
+import type { ReferenceValues } from '../device/model.js';
+import type { EarClaims, Jwks, SigningKey } from '../tokens/types.js';
+import { signResult } from '../tokens/sign.js';
+import { loadOrCreateSigningKey } from '../tokens/keys.js';
+import { appraiseEvidence } from './appraise.js';
+import type { DeviceEvidence } from './appraise.js';
+import { loadOrCreatePveTls } from './tls.js';
+import {
+  INPUT_MEMBER, INTEGRITY_REQUEST_PATH, JWKS_PATH, OUTPUT_MEMBER, RestconfError, YANG_JSON, base64ToBase64url,
+  decodeBase64Strict, errorsDocument,
+} from './restconf.js';
+import type { RestconfErrorEntry } from './restconf.js';
+import { netconfEvidenceCollector } from './collector.js';
+
+/** One H(e)NB the PVE may verify: where to reach it and the key its evidence must be signed with. */
+export interface PveDeviceEntry {
+  henbId: string;
+  host: string;
+  port: number;
+  username: string;
+  password?: string;
+  /** OpenSSH/PEM private key for publickey auth, instead of a password */
+  privateKey?: string;
+  /** pinned SSH host key: SHA-256 of the host key blob, base64 (as OpenSSH prints it, without 'SHA256:') */
+  hostKeySha256?: string;
+  /** the device's evidence key: SPKI PEM */
+  devicePublicKey: string;
+}
+
+/** How the PVE obtains evidence from a device (NETCONF by default; tests may inject another). */
+export interface EvidenceCollector {
+  collect(device: PveDeviceEntry, nonce: Buffer, signal: AbortSignal): Promise<DeviceEvidence>;
+  close?(): Promise<void> | void;
+}
+
+export interface StartPveOptions {
+  /** 'HOST:PORT' ('[::1]:PORT' for IPv6) or {host, port}; port 0 picks a free port */
+  listen: string | { host: string; port: number };
+  /** TLS material (tls/) and the signing key (keys/) live here */
+  dataDir: string;
+  devices: PveDeviceEntry[];
+  referenceValues: ReferenceValues;
+  /** the result-signing key; default loadOrCreateSigningKey(dataDir/keys, 'pve') */
+  signingKey?: SigningKey;
+  /** token iss (default 'urn:henb-sw-verify:pve') */
+  issuer?: string;
+  /** token aud (default 'urn:henb-sw-verify:oam') */
+  audience?: string | string[];
+  /** token lifetime, s (default 300) */
+  tokenTtlSec?: number;
+  /** how long the evidence collection from a device may take, ms (default 10000) */
+  deviceTimeoutMs?: number;
+  collector?: EvidenceCollector;
+  log?: Logger;
+}
+
+export interface PveHandle {
+  /** https://HOST:PORT */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** PEM of the CA that signed the server certificate: what clients pin */
+  readonly ca: string;
+  readonly caPath: string;
+  readonly issuer: string;
+  readonly audience: string | string[];
+  /** the public keys that verify this PVE's tokens */
+  readonly jwks: Jwks;
+  /** add accepted digests for a component (e.g. after a verified update) */
+  addReferenceValue(component: string, digest: string): void;
+  /** add or replace a device in the inventory */
+  setDevice(device: PveDeviceEntry): void;
+  close(): Promise<void>;
+}
+
+export class PveServiceError extends HsvError {}
+
+const HENB_ID = /^[0-9A-Za-z][-.0-9A-Z_a-z]*$/;
+const JOB_ID = /^[0-9A-Za-z][-.0-9:A-Z_a-z]*$/;
+const MAX_BODY = 64 * 1024;
+const VERIFIER_ID = { developer: 'henb-sw-verify', build: 'pve/0.1.0' };
+
+export function parseListen(listen: string | { host: string; port: number }): { host: string; port: number } {
+  if (typeof listen !== 'string') return listen;
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    throw new PveServiceError('ERR_PVE_LISTEN', `listen must be HOST:PORT (got ${JSON.stringify(listen)})`);
+  }
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+export async function startPve(options: StartPveOptions): Promise<PveHandle> {
+  const log = (options.log ?? silentLogger).child({ component: 'pve' });
+  const { host, port } = parseListen(options.listen);
+  const issuer = options.issuer ?? 'urn:henb-sw-verify:pve';
+  const audience = options.audience ?? 'urn:henb-sw-verify:oam';
+  const ttl = options.tokenTtlSec ?? 300;
+  const deviceTimeoutMs = options.deviceTimeoutMs ?? 10_000;
+  const tls = await loadOrCreatePveTls(options.dataDir, [host]);
+  const signingKey = options.signingKey ?? (await loadOrCreateSigningKey(`${options.dataDir}/keys`, 'pve'));
+  const jwks: Jwks = { keys: [signingKey.publicJwk] };
+  const collector = options.collector ?? netconfEvidenceCollector({ log, timeoutMs: deviceTimeoutMs });
+  const references: ReferenceValues = Object.fromEntries(
+    Object.entries(options.referenceValues).map(([k, v]) => [k, [...v]]));
+  const devices = new Map<string, { entry: PveDeviceEntry; key: KeyObject }>();
+  const setDevice = (d: PveDeviceEntry): void => {
+    let key: KeyObject;
+    try {
+      key = createPublicKey(d.devicePublicKey);
+    } catch (e) {
+      throw new PveServiceError('ERR_PVE_DEVICE_KEY', `device ${d.henbId}: devicePublicKey is not a public key PEM`, { cause: e });
+    }
+    devices.set(d.henbId, { entry: { ...d }, key });
+  };
+  for (const d of options.devices) setDevice(d);
+
+  const inflight = new Set<AbortController>();
+  const sockets = new Set<Socket>();
+
+  async function integrityRequest(body: unknown): Promise<Record<string, unknown>> {
+    const input = readInput(body);
+    const dev = devices.get(input.henbId);
+    if (!dev) {
+      throw new RestconfError({ 'error-type': 'application', 'error-tag': 'invalid-value', 'error-app-tag': 'unknown-henb',
+        'error-path': '/henb-sw-verify-pve:integrity-request/input/henb-id', 'error-message': `unknown H(e)NB ${input.henbId}` });
+    }
+    const ours = randomBytes(32);
+    const ac = new AbortController();
+    inflight.add(ac);
+    const timer = setTimeout(() => ac.abort(new PveServiceError('ERR_PVE_DEVICE_TIMEOUT', 'the H(e)NB did not answer in time')), deviceTimeoutMs);
+    let evidence: DeviceEvidence;
+    try {
+      evidence = await collector.collect(dev.entry, ours, ac.signal);
+    } catch (e) {
+      log.warn('evidence collection failed', { henbId: input.henbId, err: e });
+      const code = (e as { code?: unknown }).code;
+      throw new RestconfError({ 'error-type': 'application', 'error-tag': 'operation-failed', 'error-app-tag': 'henb-unreachable',
+        'error-message': `cannot collect evidence from ${input.henbId}` + (typeof code === 'string' ? ` (${code})` : '') });
+    } finally {
+      clearTimeout(timer);
+      inflight.delete(ac);
+    }
+    const appraisal = appraiseEvidence(evidence, ours, dev.key, references);
+    const claims = {
+      iss: issuer,
+      aud: audience,
+      sub: input.henbId,
+      ear_status: appraisal.status,
+      ear_verifier_id: VERIFIER_ID,
+      eat_nonce: base64ToBase64url(input.nonceText),
+      submods: {
+        platform: {
+          ear_status: appraisal.status,
+          'job-id': input.jobId ?? '',
+          phase: 'pre-update' as const,
+          'reported-tim': evidence.tim,
+          components: appraisal.components,
+          ...(evidence.softwareVersion !== undefined ? { 'software-version': evidence.softwareVersion } : {}),
+          ...(appraisal.firstMismatch !== undefined ? { 'first-mismatch': appraisal.firstMismatch } : {}),
+          ...(appraisal.reason !== undefined ? { reason: appraisal.reason } : {}),
+        },
+      },
+    } satisfies Partial<EarClaims>;
+    const token = await signResult(claims, signingKey, { ttlSec: ttl });
+    log.info('integrity-request appraised', { henbId: input.henbId, jobId: input.jobId, earStatus: appraisal.status, reason: appraisal.reason });
+    const out: Record<string, unknown> = { 'ear-status': appraisal.status, 'attestation-result': token };
+    if (appraisal.reason !== undefined) out.reason = appraisal.reason;
+    return { [OUTPUT_MEMBER]: out };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://pve.invalid');
+    const path = url.pathname;
+    if (path === '/.well-known/host-meta') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
+      send(res, 200, 'application/xrd+xml',
+        "<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n  <Link rel='restconf' href='/restconf'/>\n</XRD>\n");
+      return;
+    }
+    if (path === JWKS_PATH) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
+      send(res, 200, 'application/jwk-set+json', JSON.stringify(jwks));
+      return;
+    }
+    if (path === '/restconf' || path === '/restconf/') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
+      send(res, 200, YANG_JSON, JSON.stringify({ 'ietf-restconf:restconf': { data: {}, operations: {}, 'yang-library-version': '2019-01-04' } }));
+      return;
+    }
+    if (path === INTEGRITY_REQUEST_PATH) {
+      if (req.method !== 'POST') throw methodNotAllowed('POST');
+      const ctype = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+      if (ctype !== YANG_JSON && ctype !== 'application/json') {
+        throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value',
+          'error-message': `unsupported media type; use ${YANG_JSON}` }, 415);
+      }
+      const raw = await readBody(req);
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'malformed-message', 'error-message': 'the body is not JSON' });
+      }
+      const out = await integrityRequest(body);
+      send(res, 200, YANG_JSON, JSON.stringify(out));
+      return;
+    }
+    if (path.startsWith('/restconf/operations/')) {
+      throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': 'unknown operation' }, 404);
+    }
+    throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': 'no such resource' }, 404);
+  }
+
+  const server: Server = createServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' }, (req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      let status = 500;
+      let entry: RestconfErrorEntry;
+      if (e instanceof RestconfError) {
+        status = e.status;
+        entry = e.entry;
+      } else {
+        log.error('integrity-request failed', { err: e });
+        entry = { 'error-type': 'application', 'error-tag': 'operation-failed', 'error-message': 'internal error' };
+      }
+      if (e instanceof RestconfError && e.allow !== undefined) res.setHeader('Allow', e.allow);
+      if (!res.headersSent) send(res, status, YANG_JSON, JSON.stringify(errorsDocument([entry])));
+      else res.destroy();
+    });
+  });
+  server.requestTimeout = deviceTimeoutMs + 20_000;
+  server.headersTimeout = 20_000;
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.setNoDelay(true);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.on('tlsClientError', (e) => log.debug('TLS client error', { err: e }));
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: Error): void => reject(new PveServiceError('ERR_PVE_LISTEN', `cannot listen on ${host}:${port}: ${e.message}`, { cause: e }));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const actual = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  log.info('PVE listening', { url: `https://${urlHost}:${actual}` });
+  let closed: Promise<void> | undefined;
+  return {
+    url: `https://${urlHost}:${actual}`,
+    host,
+    port: actual,
+    ca: tls.ca,
+    caPath: tls.caPath,
+    issuer,
+    audience,
+    jwks,
+    addReferenceValue(component, digest) {
+      const list = references[component] ?? (references[component] = []);
+      if (!list.includes(digest)) list.push(digest);
+    },
+    setDevice,
+    close() {
+      closed ??= (async () => {
+        for (const ac of inflight) ac.abort(new PveServiceError('ERR_PVE_CLOSED', 'the PVE is shutting down'));
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const s of sockets) s.destroy();
+        });
+        await collector.close?.();
+      })();
+      return closed;
+    },
+  };
+}
+
+function methodNotAllowed(allow: string): RestconfError {
+  const e = new RestconfError({ 'error-type': 'protocol', 'error-tag': 'operation-not-supported', 'error-message': `method not allowed; use ${allow}` }, 405);
+  e.allow = allow;
+  return e;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    const b = c as Buffer;
+    size += b.length;
+    if (size > MAX_BODY) {
+      throw new RestconfError({ 'error-type': 'transport', 'error-tag': 'too-big', 'error-message': `the body exceeds ${MAX_BODY} bytes` });
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+interface IntegrityInput {
+  henbId: string;
+  nonce: Buffer;
+  /** the nonce-value text as received (canonical base64) */
+  nonceText: string;
+  jobId?: string;
+}
+
+const BASE = '/henb-sw-verify-pve:integrity-request/input';
+function bad(tag: string, message: string, path?: string): RestconfError {
+  const entry: RestconfErrorEntry = { 'error-type': 'protocol', 'error-tag': tag, 'error-message': message };
+  if (path !== undefined) entry['error-path'] = path;
+  return new RestconfError(entry);
+}
+
+function readInput(body: unknown): IntegrityInput {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
+  }
+  const members = Object.keys(body);
+  const stray = members.find((k) => k !== INPUT_MEMBER);
+  if (stray !== undefined) throw bad('unknown-element', `unknown member "${stray}"`, `/${stray}`);
+  const input = (body as Record<string, unknown>)[INPUT_MEMBER];
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
+  }
+  const rec = input as Record<string, unknown>;
+  for (const k of Object.keys(rec)) {
+    if (k !== 'henb-id' && k !== 'nonce-value' && k !== 'job-id') throw bad('unknown-element', `unknown input leaf "${k}"`, `${BASE}/${k}`);
+  }
+  const henbId = rec['henb-id'];
+  if (henbId === undefined) throw bad('missing-element', 'henb-id is mandatory', `${BASE}/henb-id`);
+  if (typeof henbId !== 'string' || henbId.length > 64 || !HENB_ID.test(henbId)) {
+    throw bad('invalid-value', 'henb-id must be 1..64 characters [0-9A-Za-z][-.0-9A-Z_a-z]*', `${BASE}/henb-id`);
+  }
+  const nonceText = rec['nonce-value'];
+  if (nonceText === undefined) throw bad('missing-element', 'nonce-value is mandatory', `${BASE}/nonce-value`);
+  const nonce = typeof nonceText === 'string' ? decodeBase64Strict(nonceText) : undefined;
+  if (typeof nonceText !== 'string' || !nonce || nonce.length < 16 || nonce.length > 64) {
+    throw bad('invalid-value', 'nonce-value must be base64 of 16..64 octets', `${BASE}/nonce-value`);
+  }
+  const jobId = rec['job-id'];
+  if (jobId !== undefined && (typeof jobId !== 'string' || jobId.length > 64 || !JOB_ID.test(jobId))) {
+    throw bad('invalid-value', 'job-id must be 1..64 characters [0-9A-Za-z][-.0-9:A-Z_a-z]*', `${BASE}/job-id`);
+  }
+  const out: IntegrityInput = { henbId, nonce, nonceText };
+  if (jobId !== undefined) out.jobId = jobId as string;
+  return out;
+}
