@@ -1,0 +1,127 @@
+/**
+ * The running configuration datastore (RFC 6241 section 5.1 and 8.2 :writable-running).
+ *
+ * Persisted as `running.xml` (a <data> element in the base namespace) in the data directory. A commit
+ * writes a temporary file, fsyncs it, renames it over the old file and fsyncs the directory, so a crash
+ * leaves either the old or the new configuration, never a mix. Commits are serialised; listeners are
+ * told after the new configuration is on disk.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, existsSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HsvError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import { silentLogger } from '../../log/logger.js';
+import { elements, el, parseXml, serializeXml } from '../xml/index.js';
+import { NETCONF_BASE_NS } from '../xml/types.js';
+import type { XmlElement } from '../xml/types.js';
+import type { ConfigListener } from './registry.js';
+import { clone } from './subtree-filter.js';
+
+export class DatastoreError extends HsvError {
+  constructor(code: 'ERR_DATASTORE_CORRUPT' | 'ERR_DATASTORE_WRITE', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+export const RUNNING_FILE = 'running.xml';
+
+export class RunningDatastore {
+  readonly file: string;
+  private top: XmlElement[];
+  private readonly listeners: ConfigListener[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  private seq = 0;
+  private readonly log: Logger;
+
+  private constructor(private readonly dir: string, top: XmlElement[], log: Logger) {
+    this.file = join(dir, RUNNING_FILE);
+    this.top = top;
+    this.log = log;
+  }
+
+  /** Load running from `dir` (created when missing); an unreadable file is an error, never an empty config. */
+  static open(dir: string, log: Logger = silentLogger): RunningDatastore {
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, RUNNING_FILE);
+    let top: XmlElement[] = [];
+    if (existsSync(file)) {
+      let root: XmlElement;
+      try {
+        root = parseXml(readFileSync(file));
+      } catch (e) {
+        throw new DatastoreError('ERR_DATASTORE_CORRUPT', `cannot parse ${file}`, { cause: e });
+      }
+      if (root.ns !== NETCONF_BASE_NS || root.name !== 'data') {
+        throw new DatastoreError('ERR_DATASTORE_CORRUPT', `${file} does not hold a <data> element in the NETCONF base namespace`);
+      }
+      top = elements(root);
+    }
+    return new RunningDatastore(dir, top, log);
+  }
+
+  /** The top-level configuration nodes (a deep copy). */
+  getTop(): XmlElement[] {
+    return this.top.map(clone);
+  }
+
+  /** The configuration as a <data> element in the base namespace (a deep copy). */
+  getRunning(): XmlElement {
+    return el(NETCONF_BASE_NS, 'data', this.getTop());
+  }
+
+  onConfigChange(listener: ConfigListener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Run `fn` with exclusive access (edit-config: read, compute, commit). Later calls wait for earlier
+   * ones to finish.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Persist `top` atomically and make it the running configuration; then tell the listeners. */
+  async commit(top: XmlElement[]): Promise<void> {
+    const text = serializeXml(el(NETCONF_BASE_NS, 'data', top), { declaration: true }) + '\n';
+    const tmp = join(this.dir, `.${RUNNING_FILE}.${process.pid}.${++this.seq}.tmp`);
+    try {
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(text, 'utf8');
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.file);
+      syncDir(this.dir);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw new DatastoreError('ERR_DATASTORE_WRITE', 'cannot persist the running configuration', { cause: e });
+    }
+    this.top = top.map(clone);
+    const running = this.getRunning();
+    for (const l of this.listeners) {
+      try {
+        await l(running);
+      } catch (e) {
+        this.log.warn('config listener failed', { err: (e as Error).message });
+      }
+    }
+  }
+}
+
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // some filesystems refuse fsync on directories; the rename is still atomic
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * get (RFC 6241 section 7.7) and get-config (section 7.1) with subtree filters (section 6).
+ *
+ * get-config reads the running datastore only (:writable-running, no :candidate / :startup).
+ * get adds the operational state of every state provider whose top node the filter can reach (the
+ * others are not called). type="xpath" filters need :xpath, which we do not advertise:
+ * operation-not-supported.
+ */
+import { NetconfError, info } from '../rpc-error.js';
+import { attr, child, el, isElement } from '../xml/build.js';
+import { NETCONF_BASE_NS } from '../xml/types.js';
+import type { XmlElement, XmlNode } from '../xml/types.js';
+import type { Logger } from '../../log/logger.js';
+import type { RunningDatastore } from './datastore.js';
+import type { OperationContext, OperationHandler } from './operations.js';
+import type { StateProvider } from './registry.js';
+import { requireRunning } from './edit-config.js';
+import { applySubtreeFilter, filterMayMatchTop } from './subtree-filter.js';
+
+export interface StateSource {
+  ns: string;
+  name: string;
+  provider: StateProvider;
+}
+
+export interface GetDeps {
+  datastore: RunningDatastore;
+  /** plugin state plus the server's own (monitoring, notification streams) */
+  stateSources: (ctx: OperationContext) => StateSource[];
+}
+
+/** The subtree filter of a get/get-config/create-subscription, or undefined for "no filter". */
+export function parseFilter(op: XmlElement, ns: string = NETCONF_BASE_NS): XmlElement | undefined {
+  const filter = child(op, ns, 'filter');
+  if (!filter) return undefined;
+  const type = attr(filter, 'type') ?? attr(filter, 'type', NETCONF_BASE_NS) ?? 'subtree';
+  if (type === 'xpath') {
+    throw new NetconfError({
+      type: 'protocol', tag: 'operation-not-supported',
+      message: 'XPath filters need :xpath, which this server does not support; use a subtree filter',
+      info: [info.badAttribute('type'), info.badElement('filter')],
+    });
+  }
+  if (type !== 'subtree') {
+    throw new NetconfError({
+      type: 'protocol', tag: 'bad-attribute', message: `unknown filter type "${type}"`,
+      info: [info.badAttribute('type'), info.badElement('filter')],
+    });
+  }
+  return filter;
+}
+
+function filtered(top: XmlElement[], filter: XmlElement | undefined): XmlElement[] {
+  return filter ? applySubtreeFilter(top, filter) : top;
+}
+
+export function createGetConfig(deps: GetDeps): OperationHandler {
+  return async (op) => {
+    requireRunning(op, 'source');
+    const filter = parseFilter(op);
+    return [el(NETCONF_BASE_NS, 'data', filtered(deps.datastore.getTop(), filter))];
+  };
+}
+
+/** Collect config + state top nodes (state merged into a config node of the same name). */
+export async function collectAll(deps: GetDeps, filter: XmlElement | undefined, ctx: OperationContext): Promise<XmlElement[]> {
+  const log: Logger = ctx.log;
+  const top = deps.datastore.getTop();
+  for (const s of deps.stateSources(ctx)) {
+    if (filter && !filterMayMatchTop(filter, s.ns, s.name)) continue;
+    let node: XmlElement | undefined;
+    try {
+      node = await s.provider();
+    } catch (e) {
+      log.error('state provider failed', { ns: s.ns, name: s.name, err: e as Error });
+      throw new NetconfError({ type: 'application', tag: 'operation-failed', message: `state of ${s.name} is unavailable` });
+    }
+    if (!node) continue;
+    const same = top.findIndex((t) => t.ns === node.ns && t.name === node.name);
+    if (same >= 0) top[same] = mergeNodes(top[same]!, node);
+    else top.push(node);
+  }
+  return top;
+}
+
+function mergeNodes(a: XmlElement, b: XmlElement): XmlElement {
+  const children: XmlNode[] = [...a.children];
+  for (const c of b.children) {
+    if (!isElement(c)) continue;
+    const idx = children.findIndex((x) => isElement(x) && x.ns === c.ns && x.name === c.name && x.children.some(isElement) && c.children.some(isElement) && !hasKeyish(c));
+    if (idx >= 0) children[idx] = mergeNodes(children[idx] as XmlElement, c);
+    else children.push(c);
+  }
+  return { ...a, children };
+}
+
+/** list entries are never merged by name alone */
+function hasKeyish(e: XmlElement): boolean {
+  return e.children.some((c) => isElement(c) && !c.children.some(isElement) && (c.name === 'name' || c.name === 'id' || c.name.endsWith('-id')));
+}
+
+export function createGet(deps: GetDeps): OperationHandler {
+  return async (op, ctx) => {
+    const filter = parseFilter(op);
+    if (filter && !filter.children.some(isElement)) return [el(NETCONF_BASE_NS, 'data')];
+    const all = await collectAll(deps, filter, ctx);
+    return [el(NETCONF_BASE_NS, 'data', filtered(all, filter))];
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * lock / unlock of the running datastore (RFC 6241 sections 7.5 and 7.6) and kill-session (7.9).
+ *
+ * - lock fails with lock-denied, error-info <session-id> of the holder, when any session holds it
+ *   (including the caller).
+ * - unlock by a session that does not hold the lock fails with operation-failed.
+ * - the lock is released when the holding session ends (7.5: "... the lock is released when the
+ *   session ... terminates").
+ * - while locked, edits from other sessions fail with in-use (error-info <session-id> of the holder).
+ */
+import { NetconfError, info } from '../rpc-error.js';
+import { childText } from '../xml/build.js';
+import { NETCONF_BASE_NS } from '../xml/types.js';
+import type { XmlElement } from '../xml/types.js';
+import type { OperationContext, OperationHandler } from './operations.js';
+import { requireRunning } from './edit-config.js';
+
+export interface LockHolder {
+  sessionId: number;
+  since: Date;
+}
+
+export class LockManager {
+  private holder: LockHolder | undefined;
+  private release: (() => void) | undefined;
+
+  /** who holds the running lock, if anyone */
+  get running(): LockHolder | undefined {
+    return this.holder;
+  }
+
+  lock(sessionId: number, signal: AbortSignal): void {
+    if (this.holder) {
+      throw new NetconfError({
+        type: 'protocol', tag: 'lock-denied',
+        message: `the running datastore is locked by session ${this.holder.sessionId}`,
+        info: [info.sessionId(this.holder.sessionId)],
+      });
+    }
+    if (signal.aborted) return;
+    this.holder = { sessionId, since: new Date() };
+    const onEnd = (): void => this.releaseIfHeldBy(sessionId);
+    signal.addEventListener('abort', onEnd, { once: true });
+    this.release = () => signal.removeEventListener('abort', onEnd);
+  }
+
+  unlock(sessionId: number): void {
+    if (!this.holder || this.holder.sessionId !== sessionId) {
+      throw new NetconfError({
+        type: 'protocol', tag: 'operation-failed',
+        message: this.holder ? `the lock is held by session ${this.holder.sessionId}` : 'the running datastore is not locked',
+        info: this.holder ? [info.sessionId(this.holder.sessionId)] : [],
+      });
+    }
+    this.releaseIfHeldBy(sessionId);
+  }
+
+  /** throw in-use when another session holds the lock */
+  checkWrite(sessionId: number): void {
+    if (this.holder && this.holder.sessionId !== sessionId) {
+      throw new NetconfError({
+        type: 'protocol', tag: 'in-use',
+        message: `the running datastore is locked by session ${this.holder.sessionId}`,
+        info: [info.sessionId(this.holder.sessionId)],
+      });
+    }
+  }
+
+  releaseIfHeldBy(sessionId: number): void {
+    if (this.holder?.sessionId !== sessionId) return;
+    this.holder = undefined;
+    this.release?.();
+    this.release = undefined;
+  }
+}
+
+export function createLock(locks: LockManager): OperationHandler {
+  return async (op: XmlElement, ctx: OperationContext) => {
+    requireRunning(op, 'target');
+    locks.lock(ctx.session.id, ctx.session.signal);
+    return 'ok';
+  };
+}
+
+export function createUnlock(locks: LockManager): OperationHandler {
+  return async (op: XmlElement, ctx: OperationContext) => {
+    requireRunning(op, 'target');
+    locks.unlock(ctx.session.id);
+    return 'ok';
+  };
+}
+
+/** kill-session (RFC 6241 section 7.9): ends another session, releasing its locks. */
+export function createKillSession(locks: LockManager): OperationHandler {
+  return async (op: XmlElement, ctx: OperationContext) => {
+    const raw = childText(op, NETCONF_BASE_NS, 'session-id');
+    if (raw === undefined) {
+      throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<session-id> is required', info: [info.badElement('session-id')] });
+    }
+    const id = Number(raw.trim());
+    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(id) || id < 1) {
+      throw new NetconfError({ type: 'protocol', tag: 'invalid-value', message: 'session-id must be a positive integer', info: [info.badElement('session-id')] });
+    }
+    if (id === ctx.session.id) {
+      throw new NetconfError({ type: 'protocol', tag: 'invalid-value', message: 'a session cannot kill itself; use close-session', info: [info.badElement('session-id')] });
+    }
+    if (!ctx.server.sessions().some((s) => s.id === id)) {
+      throw new NetconfError({ type: 'protocol', tag: 'invalid-value', message: `no session ${id}`, info: [info.badElement('session-id')] });
+    }
+    locks.releaseIfHeldBy(id);
+    await ctx.server.killSession(id, `killed by session ${ctx.session.id}`);
+    return 'ok';
+  };
+}

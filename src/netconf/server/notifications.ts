@@ -1,0 +1,284 @@
+/**
+ * NETCONF event notifications (RFC 5277).
+ *
+ * - create-subscription (section 2.1.1) {stream, filter, startTime, stopTime} on the NETCONF stream
+ *   (every event) and on the streams registered through the registry. One subscription per session:
+ *   a second one is refused with in-use.
+ * - Every event given to the registry's notify() is appended to the persistent event log, then sent to
+ *   each subscription whose stream and subtree filter match (section 3.6: the filter selects events; a
+ *   selected event is sent whole).
+ * - Replay (section 3.3): with startTime, the logged events with eventTime >= startTime (and <= stopTime)
+ *   are sent first, then <replayComplete>, then live events; events that arrive during the replay are
+ *   queued and sent after it, so none is lost or repeated. At stopTime, <notificationComplete> ends the
+ *   subscription.
+ * - Errors (section 2.1.1): stopTime without startTime -> missing-element (bad-element startTime);
+ *   startTime in the future -> bad-element (startTime); stopTime before startTime -> bad-element
+ *   (stopTime); unknown stream -> invalid-value (bad-element stream); replay on a stream without
+ *   replay support -> operation-failed.
+ * - :interleave (section 6): the session keeps accepting RPCs while subscribed (the server core does
+ *   not block the session; nothing here does either).
+ * - The nc-notifications `netconf/streams` state (section 3.2.1).
+ */
+import { NetconfError, info } from '../rpc-error.js';
+import { child, childText, el, leaf } from '../xml/build.js';
+import { parseXml } from '../xml/parse.js';
+import { serializeXml } from '../xml/serialize.js';
+import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../xml/types.js';
+import type { XmlElement } from '../xml/types.js';
+import type { Logger } from '../../log/logger.js';
+import type { EventLog } from '../../store/event-log.js';
+import { NETCONF_STREAM } from '../../store/event-log.js';
+import type { OperationContext, OperationHandler, OperationRegistrar, ServerSessionHandle } from './operations.js';
+import type { StreamInfo } from './registry.js';
+import { parseFilter } from './get.js';
+import { applySubtreeFilter } from './subtree-filter.js';
+
+export const NOTIFICATION_CAPABILITY = 'urn:ietf:params:netconf:capability:notification:1.0';
+export const INTERLEAVE_CAPABILITY = 'urn:ietf:params:netconf:capability:interleave:1.0';
+const ATTACHMENT = 'rfc5277.subscription';
+
+type SubState = 'pending' | 'live' | 'done';
+
+interface Queued {
+  id: number;
+  stream: string;
+  event: XmlElement;
+  eventTime: Date;
+}
+
+interface Subscription {
+  session: ServerSessionHandle;
+  stream: string;
+  filter: XmlElement | undefined;
+  startTime: Date | undefined;
+  stopTime: Date | undefined;
+  state: SubState;
+  /** events logged up to this id are sent by the replay; later ones live */
+  upToId: number;
+  queue: Queued[];
+  timer: NodeJS.Timeout | undefined;
+  onAbort: () => void;
+}
+
+export interface NotificationOptions {
+  /** persistent log (no log: no replay support) */
+  eventLog: EventLog | undefined;
+  log: Logger;
+  /** clock (tests) */
+  now?: () => Date;
+  /** the largest number of live events queued for a session while its replay runs (default 10000) */
+  maxQueued?: number;
+}
+
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+function parseDateTime(text: string | undefined, name: string): Date | undefined {
+  if (text === undefined) return undefined;
+  const t = text.trim();
+  const d = new Date(t);
+  if (!DATE_TIME.test(t) || Number.isNaN(d.getTime())) {
+    throw new NetconfError({ type: 'protocol', tag: 'invalid-value', message: `${name} is not a date-time`, info: [info.badElement(name)] });
+  }
+  return d;
+}
+
+export function notificationElement(eventTime: Date, event: XmlElement): XmlElement {
+  return el(NETCONF_NOTIFICATION_NS, 'notification', leaf(NETCONF_NOTIFICATION_NS, 'eventTime', eventTime.toISOString()), event);
+}
+
+export class NotificationService {
+  private readonly subs = new Set<Subscription>();
+  private readonly now: () => Date;
+  private readonly maxQueued: number;
+  private lastLiveId = 0;
+  private closed = false;
+
+  constructor(private readonly reg: OperationRegistrar, private readonly options: NotificationOptions) {
+    this.now = options.now ?? (() => new Date());
+    this.maxQueued = options.maxQueued ?? 10_000;
+    if (options.eventLog) this.lastLiveId = options.eventLog.lastId();
+  }
+
+  /** Register create-subscription, the capabilities and the notify() listener. */
+  register(): void {
+    this.reg.addCapability(NOTIFICATION_CAPABILITY);
+    this.reg.addCapability(INTERLEAVE_CAPABILITY);
+    this.reg.addOperation(NETCONF_NOTIFICATION_NS, 'create-subscription', this.createSubscription());
+    this.reg.onNotify((stream, event, eventTime) => this.publish(stream, event, eventTime));
+  }
+
+  private streams(): StreamInfo[] {
+    const list = this.reg.streams();
+    if (!list.some((s) => s.name === NETCONF_STREAM)) {
+      list.unshift({ name: NETCONF_STREAM, description: 'default NETCONF event stream', replaySupport: true });
+    }
+    return list;
+  }
+
+  private replaySupported(s: StreamInfo): boolean {
+    return this.options.eventLog !== undefined && (s.name === NETCONF_STREAM || s.replaySupport);
+  }
+
+  /** An event from NetconfRegistry.notify(): log it, then deliver it. */
+  async publish(stream: string, event: XmlElement, eventTime: Date): Promise<void> {
+    if (this.closed) return;
+    const id = this.options.eventLog ? this.options.eventLog.append(stream, eventTime, serializeXml(event)) : this.lastLiveId + 1;
+    this.lastLiveId = id;
+    for (const sub of this.subs) this.deliver(sub, { id, stream, event, eventTime });
+  }
+
+  private matches(sub: Subscription, stream: string, event: XmlElement): boolean {
+    if (sub.stream !== NETCONF_STREAM && sub.stream !== stream) return false;
+    if (!sub.filter) return true;
+    return applySubtreeFilter([event], sub.filter).length > 0;
+  }
+
+  private deliver(sub: Subscription, q: Queued): void {
+    if (sub.state === 'done') return;
+    if (sub.state === 'pending') {
+      if (q.id <= sub.upToId) return; // the replay sends it
+      if (sub.queue.length >= this.maxQueued) {
+        this.options.log.warn('subscription queue full; dropping live event during replay', { session: sub.session.id });
+        return;
+      }
+      sub.queue.push(q);
+      return;
+    }
+    if (sub.stopTime && q.eventTime > sub.stopTime) return;
+    if (!this.matches(sub, q.stream, q.event)) return;
+    sub.session.sendNotification(notificationElement(q.eventTime, q.event));
+  }
+
+  private createSubscription(): OperationHandler {
+    return async (op: XmlElement, ctx: OperationContext) => {
+      const session = ctx.session;
+      if (session.attachments.has(ATTACHMENT)) {
+        throw new NetconfError({ type: 'protocol', tag: 'in-use', message: 'this session already has a subscription (one per session)' });
+      }
+      const N = NETCONF_NOTIFICATION_NS;
+      const streamName = childText(op, N, 'stream')?.trim() ?? NETCONF_STREAM;
+      const stream = this.streams().find((s) => s.name === streamName);
+      if (!stream) {
+        throw new NetconfError({ type: 'application', tag: 'invalid-value', message: `no stream named ${streamName}`, info: [info.badElement('stream')] });
+      }
+      const filter = child(op, N, 'filter') ? parseFilter(op, N) : parseFilter(op, NETCONF_BASE_NS);
+      const startTime = parseDateTime(childText(op, N, 'startTime'), 'startTime');
+      const stopTime = parseDateTime(childText(op, N, 'stopTime'), 'stopTime');
+      if (stopTime && !startTime) {
+        throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: 'stopTime needs startTime', info: [info.badElement('startTime')] });
+      }
+      const now = this.now();
+      if (startTime && startTime > now) {
+        throw new NetconfError({ type: 'protocol', tag: 'bad-element', message: 'startTime is in the future', info: [info.badElement('startTime')] });
+      }
+      if (startTime && stopTime && stopTime < startTime) {
+        throw new NetconfError({ type: 'protocol', tag: 'bad-element', message: 'stopTime is earlier than startTime', info: [info.badElement('stopTime')] });
+      }
+      if (startTime && !this.replaySupported(stream)) {
+        throw new NetconfError({ type: 'application', tag: 'operation-failed', message: `stream ${streamName} does not support replay`, info: [info.badElement('startTime')] });
+      }
+      const sub: Subscription = {
+        session, stream: streamName, filter,
+        startTime, stopTime, state: 'pending', upToId: this.lastLiveId, queue: [], timer: undefined,
+        onAbort: () => this.end(sub),
+      };
+      session.attachments.set(ATTACHMENT, sub);
+      this.subs.add(sub);
+      session.signal.addEventListener('abort', sub.onAbort, { once: true });
+      if (session.signal.aborted) this.end(sub);
+      const afterReply = (ctx as OperationContext & { afterReply?: (fn: () => void) => void }).afterReply;
+      const activate = (): void => this.activate(sub);
+      if (typeof afterReply === 'function') afterReply(activate);
+      else setImmediate(activate);
+      return 'ok';
+    };
+  }
+
+  /** after the <ok/> reply: replay, replayComplete, queued live events, then live */
+  private activate(sub: Subscription): void {
+    if (sub.state !== 'pending') return;
+    const send = (n: XmlElement): void => sub.session.sendNotification(n);
+    try {
+      if (sub.startTime && this.options.eventLog) {
+        const replay = this.options.eventLog.replay({
+          stream: sub.stream, startTime: sub.startTime, ...(sub.stopTime ? { stopTime: sub.stopTime } : {}), upToId: sub.upToId,
+        });
+        for (const ev of replay) {
+          if (sub.state !== 'pending') return;
+          let event: XmlElement;
+          try {
+            event = parseXml(ev.xml);
+          } catch (e) {
+            this.options.log.error('unreadable event in the event log', { id: ev.id, err: e as Error });
+            continue;
+          }
+          if (this.matches(sub, ev.stream, event)) send(notificationElement(ev.eventTime, event));
+        }
+      }
+      if (sub.startTime) send(notificationElement(this.now(), el(NETMOD_NOTIFICATION_NS, 'replayComplete')));
+    } catch (e) {
+      this.options.log.error('replay failed', { session: sub.session.id, err: e as Error });
+    }
+    if (sub.state !== 'pending') return;
+    sub.state = 'live';
+    const queued = sub.queue.splice(0);
+    for (const q of queued) this.deliver(sub, q);
+    if (sub.stopTime) {
+      const wait = sub.stopTime.getTime() - this.now().getTime();
+      if (wait <= 0) this.complete(sub);
+      else {
+        sub.timer = setTimeout(() => this.complete(sub), Math.min(wait, 2 ** 31 - 1));
+        sub.timer.unref?.();
+      }
+    }
+  }
+
+  private complete(sub: Subscription): void {
+    if (sub.state === 'done') return;
+    if (sub.stopTime && this.now() < sub.stopTime) {
+      // long waits are capped; wait again
+      sub.timer = setTimeout(() => this.complete(sub), Math.min(sub.stopTime.getTime() - this.now().getTime(), 2 ** 31 - 1));
+      sub.timer.unref?.();
+      return;
+    }
+    sub.session.sendNotification(notificationElement(this.now(), el(NETMOD_NOTIFICATION_NS, 'notificationComplete')));
+    this.end(sub);
+  }
+
+  private end(sub: Subscription): void {
+    if (sub.state === 'done') return;
+    sub.state = 'done';
+    if (sub.timer) clearTimeout(sub.timer);
+    sub.queue.length = 0;
+    sub.session.signal.removeEventListener('abort', sub.onAbort);
+    if (sub.session.attachments.get(ATTACHMENT) === sub) sub.session.attachments.delete(ATTACHMENT);
+    this.subs.delete(sub);
+  }
+
+  /** number of active subscriptions (monitoring, tests) */
+  activeSubscriptions(): number {
+    return this.subs.size;
+  }
+
+  /** nc-notifications `netconf` container (RFC 5277 section 3.2.1) */
+  streamsState(): XmlElement {
+    const M = NETMOD_NOTIFICATION_NS;
+    const log = this.options.eventLog;
+    return el(M, 'netconf', el(M, 'streams', this.streams().map((s) => {
+      const replay = this.replaySupported(s);
+      const aged = replay ? log?.agedTime() : undefined;
+      return el(M, 'stream',
+        leaf(M, 'name', s.name),
+        leaf(M, 'description', s.description),
+        leaf(M, 'replaySupport', replay),
+        replay && log ? leaf(M, 'replayLogCreationTime', log.creationTime.toISOString()) : undefined,
+        aged ? leaf(M, 'replayLogAgedTime', aged.toISOString()) : undefined);
+    })));
+  }
+
+  /** end every subscription and stop timers (server close) */
+  close(): void {
+    this.closed = true;
+    for (const s of [...this.subs]) this.end(s);
+  }
+}

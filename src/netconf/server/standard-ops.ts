@@ -1,0 +1,157 @@
+/**
+ * The standard NETCONF operations, registered with the server core through OperationRegistrar:
+ *
+ * | operation | RFC | module |
+ * |---|---|---|
+ * | get, get-config | RFC 6241 7.7, 7.1 (+ section 6 subtree filters) | get.ts |
+ * | edit-config, validate | RFC 6241 7.2, 8.6 | edit-config.ts |
+ * | lock, unlock, kill-session | RFC 6241 7.5, 7.6, 7.9 | locks.ts |
+ * | create-subscription | RFC 5277 2.1.1 | notifications.ts |
+ * | get-schema, netconf-state | RFC 6022 3.1, 2 | monitoring.ts |
+ *
+ * close-session belongs to the server core. Capabilities added: :writable-running, :validate:1.1,
+ * :rollback-on-error, :notification, :interleave, and the module capabilities of ietf-netconf (with
+ * its features), ietf-netconf-monitoring, notifications and nc-notifications.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../log/logger.js';
+import { silentLogger } from '../../log/logger.js';
+import { EventLog } from '../../store/event-log.js';
+import { NETCONF_BASE_NS, NETMOD_NOTIFICATION_NS } from '../xml/types.js';
+import { RunningDatastore } from './datastore.js';
+import { createEditConfig, createValidate } from './edit-config.js';
+import { createGet, createGetConfig } from './get.js';
+import type { StateSource } from './get.js';
+import { LockManager, createKillSession, createLock, createUnlock } from './locks.js';
+import { NCM_NS, createGetSchema, loadModuleFile, moduleCapability, netconfState } from './monitoring.js';
+import { NotificationService } from './notifications.js';
+import type { OperationContext, OperationRegistrar } from './operations.js';
+import type { YangModuleInfo } from './registry.js';
+
+export const WRITABLE_RUNNING_CAPABILITY = 'urn:ietf:params:netconf:capability:writable-running:1.0';
+export const VALIDATE_CAPABILITY = 'urn:ietf:params:netconf:capability:validate:1.1';
+export const ROLLBACK_ON_ERROR_CAPABILITY = 'urn:ietf:params:netconf:capability:rollback-on-error:1.0';
+
+export interface StandardOperationsOptions {
+  log?: Logger;
+  /**
+   * directory holding the pinned IETF modules (ietf-netconf@2011-06-01.yang, ...); default the
+   * package's yang/ietf. Missing files are skipped (with a warning).
+   */
+  ietfYangDir?: string;
+  /** event log retention; false = no persistent log (then no replay support) */
+  eventLog?: { maxEvents?: number; maxAgeMs?: number } | false;
+  /** register kill-session here (default true; set false if the server core handles it) */
+  killSession?: boolean;
+  /** clock (tests) */
+  now?: () => Date;
+}
+
+/** What registerStandardOperations returns: the parts other code may use, and close(). */
+export interface StandardOperations {
+  readonly datastore: RunningDatastore;
+  readonly locks: LockManager;
+  readonly notifications: NotificationService;
+  readonly eventLog: EventLog | undefined;
+  /** the IETF modules this module serves (also listed in netconf-state/schemas and get-schema) */
+  readonly ietfModules: YangModuleInfo[];
+  /** end subscriptions, stop timers, close the event log (idempotent) */
+  close(): void;
+}
+
+/** The IETF modules we advertise (implemented) or only serve (imports). */
+const IETF_FILES: Array<{ file: string; implemented: boolean; features?: string[] }> = [
+  { file: 'ietf-netconf@2011-06-01.yang', implemented: true, features: ['writable-running', 'rollback-on-error', 'validate'] },
+  { file: 'ietf-netconf-monitoring@2010-10-04.yang', implemented: true },
+  { file: 'notifications@2008-07-14.yang', implemented: true },
+  { file: 'nc-notifications@2008-07-14.yang', implemented: true },
+  { file: 'ietf-yang-types@2013-07-15.yang', implemented: false },
+  { file: 'ietf-inet-types@2013-07-15.yang', implemented: false },
+  { file: 'yuma-ncx@2012-01-13.yang', implemented: false },
+];
+
+/** The package root (the directory whose package.json names henb-sw-verify). */
+function packageRoot(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'henb-sw-verify') return dir;
+      } catch {
+        // not ours
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
+}
+
+export function loadIetfModules(dir: string | undefined, log: Logger): YangModuleInfo[] {
+  const base = dir ?? (packageRoot() ? join(packageRoot()!, 'yang', 'ietf') : undefined);
+  const out: YangModuleInfo[] = [];
+  if (!base) return out;
+  for (const f of IETF_FILES) {
+    const path = join(base, f.file);
+    if (!existsSync(path)) {
+      log.warn('IETF module file missing; not served', { file: path });
+      continue;
+    }
+    out.push(loadModuleFile(path, { implemented: f.implemented, ...(f.features ? { features: f.features } : {}) }));
+  }
+  return out;
+}
+
+export function registerStandardOperations(reg: OperationRegistrar, options: StandardOperationsOptions = {}): StandardOperations {
+  const log = options.log ?? silentLogger;
+  const datastore = RunningDatastore.open(reg.dataDir, log);
+  reg.setDatastore({ getRunning: () => datastore.getRunning(), onConfigChange: (l) => datastore.onConfigChange(l) });
+  const locks = new LockManager();
+  const eventLog = options.eventLog === false ? undefined : EventLog.open({ dir: reg.dataDir, ...(options.eventLog ?? {}), ...(options.now ? { now: options.now } : {}) });
+  const notifications = new NotificationService(reg, { eventLog, log, ...(options.now ? { now: options.now } : {}) });
+  const ietfModules = loadIetfModules(options.ietfYangDir, log);
+
+  const ownNames = new Set(ietfModules.map((m) => `${m.name}@${m.revision}`));
+  const modules = (): YangModuleInfo[] => [...ietfModules, ...reg.modules().filter((m) => !ownNames.has(`${m.name}@${m.revision}`))];
+  const prefixes = (): Map<string, string> => new Map(modules().map((m) => [m.namespace, m.prefix]));
+
+  const stateSources = (ctx: OperationContext): StateSource[] => [
+    ...reg.stateProviders(),
+    { ns: NCM_NS, name: 'netconf-state', provider: () => netconfState(ctx.server, { modules, locks }) },
+    { ns: NETMOD_NOTIFICATION_NS, name: 'netconf', provider: () => notifications.streamsState() },
+  ];
+
+  reg.addCapability(WRITABLE_RUNNING_CAPABILITY);
+  reg.addCapability(VALIDATE_CAPABILITY);
+  reg.addCapability(ROLLBACK_ON_ERROR_CAPABILITY);
+  for (const m of ietfModules) if (m.implemented !== false) reg.addCapability(moduleCapability(m));
+
+  const N = NETCONF_BASE_NS;
+  reg.addOperation(N, 'get', createGet({ datastore, stateSources }));
+  reg.addOperation(N, 'get-config', createGetConfig({ datastore, stateSources }));
+  reg.addOperation(N, 'edit-config', createEditConfig({ datastore, locks, validator: reg.validator, prefixes }));
+  reg.addOperation(N, 'validate', createValidate({ datastore, validator: reg.validator }));
+  reg.addOperation(N, 'lock', createLock(locks));
+  reg.addOperation(N, 'unlock', createUnlock(locks));
+  if (options.killSession !== false) reg.addOperation(N, 'kill-session', createKillSession(locks));
+  reg.addOperation(NCM_NS, 'get-schema', createGetSchema({ modules, locks }));
+  notifications.register();
+
+  let closed = false;
+  const handle: StandardOperations = {
+    datastore, locks, notifications, eventLog, ietfModules,
+    close() {
+      if (closed) return;
+      closed = true;
+      notifications.close();
+      eventLog?.close();
+    },
+  };
+  const onClose = (reg as OperationRegistrar & { onClose?: (fn: () => void | Promise<void>) => void }).onClose;
+  if (typeof onClose === 'function') onClose.call(reg, () => handle.close());
+  return handle;
+}
