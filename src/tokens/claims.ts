@@ -1,0 +1,42 @@
+// Private helper: shape checks of EAR claims, shared by sign and verify.
+import { EAR_STATUSES } from './types.js';
+import type { EarClaims, EarStatus } from './types.js';
+
+const PHASES = ['pre-update', 'post-update'];
+
+/** Returns null when the claims have the EarClaims shape, or a short description of the first problem. */
+export function claimsProblem(c: Record<string, unknown>): string | null {
+  const str = (k: string): boolean => typeof c[k] === 'string' && (c[k] as string) !== '';
+  for (const k of ['eat_profile', 'iss', 'sub', 'jti']) if (!str(k)) return `claim ${k} must be a non-empty string`;
+  const aud = c.aud;
+  const audOk = (typeof aud === 'string' && aud !== '') ||
+    (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === 'string' && a !== ''));
+  if (!audOk) return 'claim aud must be a string or a non-empty list of strings';
+  for (const k of ['iat', 'exp']) if (!Number.isFinite(c[k])) return `claim ${k} must be a number`;
+  if (c.nbf !== undefined && !Number.isFinite(c.nbf)) return 'claim nbf must be a number';
+  if (c.eat_nonce !== undefined && !str('eat_nonce')) return 'claim eat_nonce must be a non-empty string';
+  if (!isStatus(c.ear_status)) return 'claim ear_status must be affirming, warning, contraindicated or none';
+  const vid = c.ear_verifier_id as Record<string, unknown> | undefined;
+  if (!isObject(vid) || typeof vid.developer !== 'string' || typeof vid.build !== 'string') {
+    return 'claim ear_verifier_id must have developer and build strings';
+  }
+  if (!isObject(c.submods)) return 'claim submods must be an object';
+  for (const [name, sm] of Object.entries(c.submods)) {
+    if (!isObject(sm)) return `submod ${name} must be an object`;
+    if (!isStatus(sm.ear_status)) return `submod ${name} has an invalid ear_status`;
+    if (typeof sm['job-id'] !== 'string' || sm['job-id'] === '') return `submod ${name} has no job-id`;
+    if (!PHASES.includes(sm.phase as string)) return `submod ${name} phase must be pre-update or post-update`;
+    if (sm.components !== undefined && !Array.isArray(sm.components)) return `submod ${name} components must be a list`;
+  }
+  return null;
+}
+
+export function isStatus(v: unknown): v is EarStatus {
+  return typeof v === 'string' && (EAR_STATUSES as readonly string[]).includes(v);
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export type { EarClaims };

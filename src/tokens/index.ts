@@ -1,0 +1,13 @@
+// Public surface of the tokens layer: EAR result tokens (JWS/JWT), keys, JWKS, nonces, replay caches.
+export * from './types.js';
+export { TokenError } from './errors.js';
+export type { TokenErrorCode } from './errors.js';
+export { NONCE_BYTES, isNonce, newNonce } from './nonce.js';
+export { signResult } from './sign.js';
+export { decodeResultUnverified, verifyResult, verifyTokenCli } from './verify.js';
+export {
+  generateSigningKey, loadJwksFile, loadOrCreateSigningKey, parseJwks, publishJwks, readJwks, rotateSigningKey,
+  signingKeyFromPem,
+} from './keys.js';
+export { memoryReplayCache, storeReplayCache } from './replay.js';
+export type { MemoryReplayCacheOptions } from './replay.js';

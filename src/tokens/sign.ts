@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { claimsProblem } from './claims.js';
+import { TokenError } from './errors.js';
+import { EAR_PROFILE, TOKEN_TYP } from './types.js';
+import type { EarClaims, ResultClaimsInput, SignOptions, SigningKey } from './types.js';
+
+const DEFAULT_TTL_SEC = 3600;
+
+/**
+ * Signs an EAR result as a JWS compact token (a JWT): header { alg: key.alg, kid: key.kid, typ: 'eat+jwt' }.
+ * Fills iat (now), exp (iat + ttlSec), jti (random UUID) and eat_profile (EAR_PROFILE) when absent.
+ * Claims that do not have the EarClaims shape are refused with ERR_TOKEN_CLAIMS (nothing is signed).
+ */
+export async function signResult(claims: ResultClaimsInput, key: SigningKey, options: SignOptions = {}): Promise<string> {
+  const now = Math.floor(options.now?.() ?? Date.now() / 1000);
+  const iat = claims.iat ?? now;
+  const full: EarClaims = {
+    eat_profile: claims.eat_profile ?? EAR_PROFILE,
+    iss: claims.iss,
+    aud: claims.aud,
+    sub: claims.sub,
+    iat,
+    exp: claims.exp ?? iat + (options.ttlSec ?? DEFAULT_TTL_SEC),
+    jti: claims.jti ?? randomUUID(),
+    ...(claims.eat_nonce === undefined ? {} : { eat_nonce: claims.eat_nonce }),
+    ear_verifier_id: claims.ear_verifier_id,
+    ear_status: claims.ear_status,
+    submods: claims.submods,
+  };
+  const problem = claimsProblem(full as unknown as Record<string, unknown>);
+  if (problem !== null) throw new TokenError('ERR_TOKEN_CLAIMS', `cannot sign: ${problem}`);
+  if (full.exp <= full.iat) throw new TokenError('ERR_TOKEN_CLAIMS', 'cannot sign: exp must be after iat');
+  return new SignJWT(full as unknown as Record<string, unknown>)
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: TOKEN_TYP })
+    .sign(key.privateKey);
+}

@@ -1,0 +1,195 @@
+import { createPublicKey, timingSafeEqual } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { compactVerify, decodeProtectedHeader } from 'jose';
+import { claimsProblem, isObject } from './claims.js';
+import { TokenError } from './errors.js';
+import { loadJwksFile, parsePublicJwk } from './keys.js';
+import { memoryReplayCache } from './replay.js';
+import { DEFAULT_ALGORITHMS, EAR_PROFILE, TOKEN_TYP } from './types.js';
+import type { EarClaims, PublicJwk, ReplayCache, SigningAlg, VerifiedResult, VerifyCliOptions, VerifyOptions } from './types.js';
+
+const SUPPORTED: readonly SigningAlg[] = ['ES256', 'EdDSA'];
+const DEFAULT_TOLERANCE_SEC = 30;
+const COMPACT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+interface Checks {
+  keys: PublicJwk[];
+  algorithms: readonly SigningAlg[];
+  issuer?: string | string[];
+  audience?: string | string[];
+  maxAgeSec?: number;
+  expectedNonce?: string;
+  replayCache?: ReplayCache;
+  toleranceSec: number;
+  now: number;
+}
+
+/**
+ * Verifies a result token, failing closed, in this order: compact form -> alg allow-list (before any key is
+ * touched) -> typ -> key by kid -> signature (ERR_TOKEN_SIGNATURE, one message, no oracle) -> claim shape and
+ * eat_profile -> issuer -> audience -> exp / iat / nbf / max age -> nonce -> jti replay (last, so only tokens
+ * that pass everything else use a cache slot; the jti is remembered until the token could no longer be accepted).
+ */
+export async function verifyResult(token: string, options: VerifyOptions): Promise<VerifiedResult> {
+  if (options.replayCache === undefined || options.replayCache === null) {
+    throw new TokenError('ERR_TOKEN_REPLAY', 'a jti replay cache is required to verify a result');
+  }
+  if (!(options.maxAgeSec > 0)) throw new TokenError('ERR_TOKEN_CLAIMS', 'maxAgeSec must be a positive number');
+  return verifyCore(token, {
+    keys: collectKeys(options.jwks?.keys, options.keys),
+    algorithms: allowList(options.algorithms),
+    issuer: options.issuer,
+    audience: options.audience,
+    maxAgeSec: options.maxAgeSec,
+    expectedNonce: options.expectedNonce,
+    replayCache: options.replayCache,
+    toleranceSec: options.clockToleranceSec ?? DEFAULT_TOLERANCE_SEC,
+    now: options.now?.() ?? Date.now() / 1000,
+  });
+}
+
+/**
+ * For the `henb-sw-verify verify-token TOKEN --jwks FILE` command: verifies the signature with the keys of the
+ * JWKS file, the alg allow-list, typ, claim shape and exp/iat always; issuer, audience, max age and nonce only
+ * when given. Returns the header and claims. (No replay check: a one-shot inspection has no history.)
+ */
+export async function verifyTokenCli(token: string, jwksFile: string, options: VerifyCliOptions = {}): Promise<VerifiedResult> {
+  const jwks = await loadJwksFile(jwksFile);
+  return verifyCore(token.trim(), {
+    keys: jwks.keys,
+    algorithms: allowList(options.algorithms),
+    issuer: options.issuer,
+    audience: options.audience,
+    maxAgeSec: options.maxAgeSec,
+    expectedNonce: options.expectedNonce,
+    replayCache: memoryReplayCache(),
+    toleranceSec: options.clockToleranceSec ?? DEFAULT_TOLERANCE_SEC,
+    now: options.now?.() ?? Date.now() / 1000,
+  });
+}
+
+/** Decodes header and claims WITHOUT verifying anything: for display and logs only, never for decisions. */
+export function decodeResultUnverified(token: string): { header: Record<string, unknown>; claims: Record<string, unknown> } {
+  const parts = token.trim().split('.');
+  if (parts.length !== 3 || !COMPACT_RE.test(token.trim())) throw new TokenError('ERR_TOKEN_MALFORMED', 'not a JWS compact token');
+  try {
+    const header = JSON.parse(Buffer.from(parts[0] as string, 'base64url').toString('utf8')) as unknown;
+    const claims = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8')) as unknown;
+    if (!isObject(header) || !isObject(claims)) throw new Error('not objects');
+    return { header, claims };
+  } catch (cause) {
+    throw new TokenError('ERR_TOKEN_MALFORMED', 'token header or payload is not a JSON object', { cause });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+function allowList(algorithms: readonly SigningAlg[] | undefined): readonly SigningAlg[] {
+  const list = (algorithms ?? DEFAULT_ALGORITHMS).filter((a) => SUPPORTED.includes(a));
+  if (list.length === 0) throw new TokenError('ERR_TOKEN_ALG_NOT_ALLOWED', 'the algorithm allow-list is empty');
+  return list;
+}
+
+function collectKeys(a: readonly unknown[] | undefined, b: readonly unknown[] | undefined): PublicJwk[] {
+  const all = [...(a ?? []), ...(b ?? [])];
+  if (all.length === 0) throw new TokenError('ERR_TOKEN_JWKS', 'no verification keys given');
+  return all.map((k, i) => parsePublicJwk(k, i));
+}
+
+async function verifyCore(token: string, c: Checks): Promise<VerifiedResult> {
+  if (typeof token !== 'string' || !COMPACT_RE.test(token)) throw new TokenError('ERR_TOKEN_MALFORMED', 'not a JWS compact token');
+  let header: Record<string, unknown>;
+  try {
+    header = decodeProtectedHeader(token) as Record<string, unknown>;
+  } catch (cause) {
+    throw new TokenError('ERR_TOKEN_MALFORMED', 'token header is not valid JSON', { cause });
+  }
+  const alg = header.alg;
+  if (typeof alg !== 'string' || !(c.algorithms as readonly string[]).includes(alg)) {
+    throw new TokenError('ERR_TOKEN_ALG_NOT_ALLOWED', `token algorithm ${JSON.stringify(alg)} is not allowed`);
+  }
+  const typ = typeof header.typ === 'string' ? header.typ.toLowerCase().replace(/^application\//, '') : undefined;
+  if (typ !== TOKEN_TYP) throw new TokenError('ERR_TOKEN_TYP', `token typ must be '${TOKEN_TYP}'`);
+  if (header.crit !== undefined) throw new TokenError('ERR_TOKEN_MALFORMED', 'token has crit header parameters we do not understand');
+  const kid = header.kid;
+  if (kid !== undefined && typeof kid !== 'string') throw new TokenError('ERR_TOKEN_MALFORMED', 'token kid must be a string');
+
+  const candidates = c.keys.filter((k) => k.alg === alg && (kid === undefined || k.kid === kid));
+  if (candidates.length === 0) throw new TokenError('ERR_TOKEN_KEY_UNKNOWN', 'no verification key matches the token kid/alg');
+
+  let payload: Uint8Array | undefined;
+  for (const k of candidates) {
+    try {
+      payload = (await compactVerify(token, keyObject(k), { algorithms: [alg] })).payload;
+      break;
+    } catch {
+      // try the next candidate; the reason is never disclosed
+    }
+  }
+  if (payload === undefined) throw new TokenError('ERR_TOKEN_SIGNATURE', 'token signature verification failed');
+
+  let claims: Record<string, unknown>;
+  try {
+    const parsed = JSON.parse(Buffer.from(payload).toString('utf8')) as unknown;
+    if (!isObject(parsed)) throw new Error('not an object');
+    claims = parsed;
+  } catch (cause) {
+    throw new TokenError('ERR_TOKEN_MALFORMED', 'token payload is not a JSON object', { cause });
+  }
+  const problem = claimsProblem(claims);
+  if (problem !== null) throw new TokenError('ERR_TOKEN_CLAIMS', problem);
+  const ear = claims as unknown as EarClaims;
+  if (ear.eat_profile !== EAR_PROFILE) throw new TokenError('ERR_TOKEN_CLAIMS', `eat_profile must be ${EAR_PROFILE}`);
+
+  if (c.issuer !== undefined && !asList(c.issuer).includes(ear.iss)) {
+    throw new TokenError('ERR_TOKEN_ISSUER', 'token issuer is not the expected one');
+  }
+  if (c.audience !== undefined) {
+    const want = asList(c.audience);
+    if (!asList(ear.aud).some((a) => want.includes(a))) throw new TokenError('ERR_TOKEN_AUDIENCE', 'token audience is not ours');
+  }
+  const tol = c.toleranceSec;
+  if (c.now >= ear.exp + tol) throw new TokenError('ERR_TOKEN_EXPIRED', 'token has expired');
+  if (ear.iat > c.now + tol) throw new TokenError('ERR_TOKEN_NOT_YET_VALID', 'token iat is in the future');
+  const nbf = claims.nbf as number | undefined;
+  if (nbf !== undefined && nbf > c.now + tol) throw new TokenError('ERR_TOKEN_NOT_YET_VALID', 'token is not valid yet (nbf)');
+  if (c.maxAgeSec !== undefined && c.now - ear.iat > c.maxAgeSec + tol) {
+    throw new TokenError('ERR_TOKEN_TOO_OLD', `token is older than ${c.maxAgeSec} s`);
+  }
+  if (c.expectedNonce !== undefined && !sameString(ear.eat_nonce, c.expectedNonce)) {
+    throw new TokenError('ERR_TOKEN_NONCE', 'token eat_nonce is missing or not the expected nonce');
+  }
+  if (c.replayCache !== undefined) {
+    const until = Math.min(ear.exp, c.maxAgeSec === undefined ? ear.exp : ear.iat + c.maxAgeSec) + tol;
+    if (!(await c.replayCache.checkAndRemember(ear.jti, until))) {
+      throw new TokenError('ERR_TOKEN_REPLAY', 'token jti was seen before (replay)');
+    }
+  }
+  const out: VerifiedResult['header'] = { alg: alg as SigningAlg, typ: header.typ as string };
+  if (kid !== undefined) out.kid = kid;
+  return { claims: ear, header: out };
+}
+
+function asList(v: string | string[]): string[] {
+  return Array.isArray(v) ? v : [v];
+}
+
+function sameString(a: unknown, b: string): boolean {
+  if (typeof a !== 'string') return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+const keyCache = new Map<string, KeyObject>();
+function keyObject(jwk: PublicJwk): KeyObject {
+  const id = `${jwk.kty}.${jwk.crv}.${jwk.x}.${jwk.y ?? ''}`;
+  let k = keyCache.get(id);
+  if (k === undefined) {
+    const { kty, crv, x, y } = jwk;
+    k = createPublicKey({ key: y === undefined ? { kty, crv, x } : { kty, crv, x, y }, format: 'jwk' });
+    if (keyCache.size >= 256) keyCache.clear();
+    keyCache.set(id, k);
+  }
+  return k;
+}
