@@ -1,0 +1,266 @@
+/**
+ * Fakes for the flow tests: an in-memory Store (transactions roll back by snapshot), a PVE, a fleet of
+ * devices with the simulator's profiles, a fetcher and result tokens. No sockets, no real timers (the
+ * device's install delay uses the global setTimeout, which the tests replace with vitest fake timers).
+ */
+import { HsvError } from '../../src/errors.js';
+import type {
+  ConsumeNonceResult, HenbInput, HenbRecord, JobEvent, JobRecord, JobTransitionOptions, NewJob, NonceInput, NonceRecord,
+  ResultInput, ResultRecord, RolloutRecord, Store, StoreTx,
+} from '../../src/store/types.js';
+import type { EarClaims, EarStatus } from '../../src/tokens/types.js';
+import type { DeviceCompletion, DeviceDriver, PveClient, SoftwareFetcher, SoftwareUpdateCommand, MeasurementLogEntry } from '../../src/oam/ports.js';
+import type { ResultTokens } from '../../src/oam/runner.js';
+import { extendDigest, replayLog } from '../../src/oam/measure.js';
+import { BASE_LOG, SW_RIM, h } from './helpers.js';
+
+interface Data {
+  henbs: Map<string, HenbRecord>;
+  jobs: Map<string, JobRecord>;
+  events: JobEvent[];
+  results: ResultRecord[];
+  nonces: Map<string, NonceRecord>;
+  jtis: Map<string, number>;
+  rollouts: Map<string, RolloutRecord>;
+}
+
+const clone = <T>(x: T): T => structuredClone(x);
+const storeErr = (code: string, msg: string): HsvError => new HsvError(code, msg);
+
+export class MemoryStore implements Store {
+  readonly kind = 'sqlite' as const;
+  d: Data = { henbs: new Map(), jobs: new Map(), events: [], results: [], nonces: new Map(), jtis: new Map(), rollouts: new Map() };
+  /** count of committed transactions (tests check persist-before-effect ordering with it) */
+  commits = 0;
+  /** make the next saveJobTransition throw (simulates a failing database) */
+  failNextSave = false;
+
+  async transaction<T>(fn: (tx: StoreTx) => Promise<T> | T): Promise<T> {
+    const snapshot = clone(this.d);
+    try {
+      const r = await fn(this);
+      this.commits++;
+      return r;
+    } catch (err) {
+      this.d = snapshot;
+      throw err;
+    }
+  }
+  async close(): Promise<void> { /* nothing */ }
+
+  async getHenb(id: string): Promise<HenbRecord | undefined> { const r = this.d.henbs.get(id); return r && clone(r); }
+  async putHenb(rec: HenbInput): Promise<HenbRecord> {
+    const r = { ...rec, updatedAt: Date.now() };
+    this.d.henbs.set(rec.henbId, r);
+    return clone(r);
+  }
+  async listHenbs(filter?: { state?: HenbRecord['state'] }): Promise<HenbRecord[]> {
+    return [...this.d.henbs.values()].filter((x) => !filter?.state || x.state === filter.state).map(clone);
+  }
+  async deleteHenb(id: string): Promise<boolean> { return this.d.henbs.delete(id); }
+
+  async createJob<T>(job: NewJob<T>): Promise<JobRecord<T>> {
+    if (this.d.jobs.has(job.jobId)) throw storeErr('ERR_STORE_DUPLICATE', job.jobId);
+    const now = Date.now();
+    const rec: JobRecord<T> = {
+      jobId: job.jobId, henbId: job.henbId, kind: job.kind, state: job.state, data: clone(job.data), version: 1,
+      deadline: job.deadline ?? null, attempts: 0, updateSent: false, terminal: false, createdAt: now, updatedAt: now,
+    };
+    this.d.jobs.set(job.jobId, rec as JobRecord);
+    this.d.events.push({ jobId: job.jobId, seq: 1, fromState: null, toState: job.state, at: now, reason: job.reason ?? null, detail: null });
+    return clone(rec);
+  }
+  async getJob<T>(id: string): Promise<JobRecord<T> | undefined> { const r = this.d.jobs.get(id); return r && (clone(r) as JobRecord<T>); }
+  async saveJobTransition<T>(id: string, state: string, o: JobTransitionOptions<T>): Promise<JobRecord<T>> {
+    if (this.failNextSave) { this.failNextSave = false; throw storeErr('ERR_STORE_OPEN', 'disk full'); }
+    const cur = this.d.jobs.get(id);
+    if (!cur) throw storeErr('ERR_STORE_NOT_FOUND', id);
+    if (cur.version !== o.expectPrevVersion) throw storeErr('ERR_STORE_CONFLICT', id);
+    const next: JobRecord = {
+      ...cur, state, version: cur.version + 1, updatedAt: o.at ?? Date.now(),
+      ...(o.data !== undefined ? { data: clone(o.data) } : {}),
+      ...(o.deadline !== undefined ? { deadline: o.deadline } : {}),
+      ...(o.attempts !== undefined ? { attempts: o.attempts } : {}),
+      updateSent: cur.updateSent || o.updateSent === true,
+      terminal: cur.terminal || o.terminal === true,
+    };
+    this.d.jobs.set(id, next);
+    const seq = this.d.events.filter((e) => e.jobId === id).length + 1;
+    this.d.events.push({ jobId: id, seq, fromState: cur.state, toState: state, at: next.updatedAt, reason: o.reason ?? null, detail: o.detail ?? null });
+    return clone(next) as JobRecord<T>;
+  }
+  async listActiveJobs<T>(): Promise<JobRecord<T>[]> {
+    return [...this.d.jobs.values()].filter((j) => !j.terminal).map((j) => clone(j) as JobRecord<T>);
+  }
+  async listJobs<T>(filter?: { henbId?: string; limit?: number }): Promise<JobRecord<T>[]> {
+    const all = [...this.d.jobs.values()].filter((j) => !filter?.henbId || j.henbId === filter.henbId);
+    return all.slice(0, filter?.limit ?? all.length).map((j) => clone(j) as JobRecord<T>);
+  }
+  async listJobEvents(id: string): Promise<JobEvent[]> { return this.d.events.filter((e) => e.jobId === id).map(clone); }
+
+  async putResult(rec: ResultInput): Promise<ResultRecord> {
+    const r = { ...rec, createdAt: rec.createdAt ?? Date.now() };
+    this.d.results.push(r);
+    return clone(r);
+  }
+  async getResults(jobId: string): Promise<ResultRecord[]> { return this.d.results.filter((r) => r.jobId === jobId).map(clone); }
+  async listResults(filter?: { henbId?: string; limit?: number }): Promise<ResultRecord[]> {
+    return this.d.results.filter((r) => !filter?.henbId || r.henbId === filter.henbId).map(clone);
+  }
+
+  async putNonce(rec: NonceInput): Promise<NonceRecord> {
+    if (this.d.nonces.has(rec.nonce)) throw storeErr('ERR_STORE_DUPLICATE', 'nonce');
+    const r: NonceRecord = { nonce: rec.nonce, purpose: rec.purpose, jobId: rec.jobId ?? null, henbId: rec.henbId ?? null, createdAt: rec.createdAt ?? Date.now(), expiresAt: rec.expiresAt, consumedAt: null };
+    this.d.nonces.set(rec.nonce, r);
+    return clone(r);
+  }
+  async consumeNonce(nonce: string, now = Date.now()): Promise<ConsumeNonceResult> {
+    const r = this.d.nonces.get(nonce);
+    if (!r) return { ok: false, reason: 'unknown' };
+    if (r.consumedAt !== null) return { ok: false, reason: 'consumed' };
+    if (r.expiresAt <= now) return { ok: false, reason: 'expired' };
+    r.consumedAt = now;
+    return { ok: true, record: clone(r) };
+  }
+  async rememberJti(jti: string, expiresAt: number, now = Date.now()): Promise<boolean> {
+    const e = this.d.jtis.get(jti);
+    if (e !== undefined && e > now) return false;
+    this.d.jtis.set(jti, expiresAt);
+    return true;
+  }
+  async putRollout<T>(id: string, data: T): Promise<RolloutRecord<T>> {
+    const r = { rolloutId: id, data: clone(data), createdAt: Date.now(), updatedAt: Date.now() };
+    this.d.rollouts.set(id, r);
+    return clone(r);
+  }
+  async getRollout<T>(id: string): Promise<RolloutRecord<T> | undefined> { const r = this.d.rollouts.get(id); return r && (clone(r) as RolloutRecord<T>); }
+  async listRollouts<T>(): Promise<RolloutRecord<T>[]> { return [...this.d.rollouts.values()].map((r) => clone(r) as RolloutRecord<T>); }
+  async purgeExpired(): Promise<number> { return 0; }
+}
+
+// --- tokens: a transparent fake ("h.<base64url claims>.s") with the checks the real one makes on nonce and jti
+
+export function fakeToken(claims: Partial<EarClaims>): string {
+  return `h.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.s`;
+}
+export function decodeFake(token: string): EarClaims {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as EarClaims;
+}
+
+export class FakeTokens implements ResultTokens {
+  seen = new Set<string>();
+  signed: EarClaims[] = [];
+  async verifyPve(token: string, expectedNonce: string): Promise<EarClaims> {
+    const c = decodeFake(token);
+    if (c.iss !== 'pve') throw new HsvError('ERR_TOKEN_ISSUER', 'issuer');
+    if (c.eat_nonce !== expectedNonce) throw new HsvError('ERR_TOKEN_NONCE', 'nonce');
+    if (this.seen.has(c.jti)) throw new HsvError('ERR_TOKEN_REPLAY', 'replay');
+    this.seen.add(c.jti);
+    return c;
+  }
+  async signFinal(input: Parameters<ResultTokens['signFinal']>[0]): Promise<string> {
+    const claims = { ...input, iss: 'oam', aud: 'nms', jti: `final-${this.signed.length}` } as EarClaims;
+    this.signed.push(claims);
+    return fakeToken(claims);
+  }
+}
+
+// --- PVE
+
+export type PveBehaviour = 'affirming' | 'contraindicated' | 'warning' | 'down' | 'hang' | 'wrong-nonce' | 'bad-issuer' | 'replay';
+
+export class FakePve implements PveClient {
+  behaviour = new Map<string, PveBehaviour>();
+  calls: Array<{ henbId: string; nonce: string; jobId: string }> = [];
+  private last?: string;
+  constructor(private readonly defaultBehaviour: PveBehaviour = 'affirming') {}
+  async integrityRequest(req: { henbId: string; nonce: string; jobId: string }, signal: AbortSignal): Promise<{ token: string }> {
+    this.calls.push(req);
+    const b = this.behaviour.get(req.henbId) ?? this.defaultBehaviour;
+    if (b === 'down') throw new HsvError('ERR_PVE_UNREACHABLE', 'connect ECONNREFUSED 127.0.0.1:4443');
+    if (b === 'hang') {
+      return new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+    }
+    if (b === 'replay' && this.last !== undefined) return { token: this.last };
+    const status: EarStatus = b === 'contraindicated' || b === 'warning' ? b : 'affirming';
+    const token = fakeToken({
+      iss: b === 'bad-issuer' ? 'mallory' : 'pve', sub: req.henbId, jti: `pve-${this.calls.length}`,
+      eat_nonce: b === 'wrong-nonce' ? 'x'.repeat(64) : req.nonce, ear_status: status,
+      submods: { platform: { ear_status: status, 'job-id': req.jobId, phase: 'pre-update' } },
+    });
+    this.last = token;
+    return { token };
+  }
+}
+
+// --- devices
+
+export type DeviceProfile = 'healthy' | 'bad-install' | 'self-check-fail' | 'unreachable' | 'slow' | 'no-ack' | 'install-fails' | 'no-log';
+
+export class FakeDevices implements DeviceDriver {
+  profiles = new Map<string, DeviceProfile>();
+  /** the log each device runs now */
+  logs = new Map<string, MeasurementLogEntry[]>();
+  updates: Array<{ henbId: string; cmd: SoftwareUpdateCommand }> = [];
+  rollbacks: Array<{ henbId: string; jobId: string }> = [];
+  installMs = 500;
+  private listeners = new Set<(c: DeviceCompletion) => void>();
+
+  constructor(private readonly defaultProfile: DeviceProfile = 'healthy') {}
+
+  logOf(henbId: string): MeasurementLogEntry[] {
+    return this.logs.get(henbId) ?? BASE_LOG;
+  }
+
+  async softwareUpdate(henbId: string, cmd: SoftwareUpdateCommand, signal: AbortSignal): Promise<void> {
+    this.updates.push({ henbId, cmd });
+    const p = this.profiles.get(henbId) ?? this.defaultProfile;
+    if (p === 'unreachable') throw new HsvError('ERR_DEVICE_UNREACHABLE', `H(e)NB ${henbId} unreachable`);
+    if (p === 'no-ack') {
+      return new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+    }
+    if (p === 'slow') return; // accepts, never completes
+    setTimeout(() => this.finishInstall(henbId, cmd, p), this.installMs);
+  }
+
+  private finishInstall(henbId: string, cmd: SoftwareUpdateCommand, p: DeviceProfile): void {
+    const before = this.logOf(henbId);
+    const measured = p === 'bad-install' || p === 'self-check-fail' ? h('corrupted-image') : cmd.softwareRim;
+    const log = [...before, { component: 'rootfs', digest: measured }];
+    const tim = replayLog(log);
+    const c: DeviceCompletion = { henbId, jobId: cmd.jobId, status: 'completed', tim };
+    if (p !== 'no-log') c.measurementLog = log;
+    if (cmd.selfCheck && p !== 'bad-install') {
+      c.selfCheck = tim === extendDigest(replayLog(before), cmd.softwareRim) ? 'passed' : 'failed';
+      if (c.selfCheck === 'failed') c.reason = 'self-check: TIM differs from the expected one';
+    } else c.selfCheck = 'not-performed';
+    if (p === 'install-fails') { c.status = 'failed'; c.reason = 'APPLICATION_ERROR: no space left'; delete c.tim; delete c.measurementLog; }
+    if (c.status === 'completed' && c.selfCheck !== 'failed') this.logs.set(henbId, log);
+    this.emit(c);
+  }
+
+  emit(c: DeviceCompletion): void {
+    for (const l of this.listeners) l(c);
+  }
+
+  async rollback(henbId: string, jobId: string): Promise<void> {
+    this.rollbacks.push({ henbId, jobId });
+  }
+
+  onCompletion(listener: (c: DeviceCompletion) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get listenerCount(): number { return this.listeners.size; }
+}
+
+export class FakeFetcher implements SoftwareFetcher {
+  calls: string[] = [];
+  fail = false;
+  async fetchAndDigest(uri: string): Promise<{ sha256: string; size: number }> {
+    this.calls.push(uri);
+    if (this.fail) throw new HsvError('ERR_SOFTWARE_NOT_FOUND', `no software at ${uri}`);
+    return { sha256: SW_RIM, size: 1234 };
+  }
+}

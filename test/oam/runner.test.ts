@@ -1,0 +1,372 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { JobRunner } from '../../src/oam/runner.js';
+import type { OamEvents } from '../../src/oam/runner.js';
+import type { Job, JobRequest } from '../../src/oam/transition.js';
+import { FakeDevices, FakeFetcher, FakePve, FakeTokens, MemoryStore, decodeFake } from './fakes.js';
+import type { DeviceProfile, PveBehaviour } from './fakes.js';
+import { EXPECTED, OLD_RIM, SW_RIM, T0 } from './helpers.js';
+
+interface Rec { kind: 'progress' | 'result' | 'alarm'; jobId: string; state: string; step?: number; text?: string; job: Job }
+
+class Events implements OamEvents {
+  list: Rec[] = [];
+  progress(job: Job, step: number, text: string): void { this.list.push({ kind: 'progress', jobId: job.jobId, state: job.state, step, text, job }); }
+  result(job: Job): void { this.list.push({ kind: 'result', jobId: job.jobId, state: job.state, job }); }
+  alarm(job: Job, text: string): void { this.list.push({ kind: 'alarm', jobId: job.jobId, state: job.state, text, job }); }
+  results(): Rec[] { return this.list.filter((r) => r.kind === 'result'); }
+}
+
+const REQUEST: JobRequest = { uri: 'https://images.example/2.0.0.img', version: '2.0.0', selfCheck: true, measures: ['alarm', 'rollback'] };
+const TIMEOUTS = { pve: 1000, fetch: 2000, send: 3000, completion: 4000 };
+
+let store: MemoryStore;
+let pve: FakePve;
+let devices: FakeDevices;
+let fetcher: FakeFetcher;
+let tokens: FakeTokens;
+let events: Events;
+let runners: JobRunner[];
+let nonceSeq: number;
+
+function runner(): JobRunner {
+  const r = new JobRunner({
+    store, pve, devices, fetcher, tokens, events, timeouts: TIMEOUTS,
+    newNonce: () => (nonceSeq++).toString(16).padStart(64, '0'),
+    newJobId: (() => { let i = 0; return () => `job-${runners.length}-${++i}`; })(),
+  });
+  runners.push(r);
+  return r;
+}
+
+async function seed(henbId: string, pveB?: PveBehaviour, dev?: DeviceProfile): Promise<void> {
+  await store.putHenb({ henbId, rim: OLD_RIM, softwareVersion: '1.0.0', state: 'trusted', lastResultToken: null });
+  if (pveB) pve.behaviour.set(henbId, pveB);
+  if (dev) devices.profiles.set(henbId, dev);
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(T0);
+  store = new MemoryStore();
+  pve = new FakePve();
+  devices = new FakeDevices();
+  fetcher = new FakeFetcher();
+  tokens = new FakeTokens();
+  events = new Events();
+  runners = [];
+  nonceSeq = 1;
+});
+
+afterEach(async () => {
+  for (const r of runners) await r.close();
+  vi.useRealTimers();
+});
+
+describe('runner: profiles', () => {
+  it('healthy: verified, RIM + version stored with the result, signed token, henb trusted', async () => {
+    await seed('h1');
+    const r = runner();
+    const job = await r.start({ henbId: 'h1', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r.idle();
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec?.state).toBe('verified');
+    expect(rec?.terminal).toBe(true);
+    const henb = await store.getHenb('h1');
+    expect(henb).toMatchObject({ rim: EXPECTED, softwareVersion: '2.0.0', state: 'trusted' });
+    const results = await store.getResults(job.jobId);
+    expect(results).toHaveLength(1);
+    expect(henb?.lastResultToken).toBe(results[0]?.token);
+    const claims = decodeFake(results[0]!.token);
+    expect(claims).toMatchObject({ sub: 'h1', ear_status: 'affirming' });
+    expect(claims.submods['software-update']).toMatchObject({ 'job-id': job.jobId, 'expected-rim': EXPECTED, 'reported-tim': EXPECTED, 'software-rim': SW_RIM, phase: 'post-update' });
+    expect(claims.submods['software-update']?.components?.every((c) => c.status === 'match')).toBe(true);
+    // every step reported, in order, and one result carrying the token
+    const steps = events.list.filter((e) => e.kind === 'progress').map((e) => e.step);
+    expect(steps).toEqual([1, 2, 4, 5, 5, 6, 7, 8, 9]);
+    expect(events.results()).toHaveLength(1);
+    expect(events.results()[0]?.job.result?.token).toBe(results[0]?.token);
+    // the nonce the PVE saw was single-use and consumed
+    const nonce = pve.calls[0]!.nonce;
+    expect(nonce).toMatch(/^[0-9a-f]{64}$/);
+    expect(await store.consumeNonce(nonce)).toEqual({ ok: false, reason: 'consumed' });
+    // the transitions are all in the store's history
+    const hist = (await store.listJobEvents(job.jobId)).map((e) => e.toState);
+    expect(hist).toEqual(['created', 'pve-requested', 'fetching', 'update-sending', 'awaiting-completion', 'verified']);
+    expect(r.activeJobFor('h1')).toBeUndefined();
+  });
+
+  it('compromised (PVE contraindicated): refused, device untouched, henb quarantined', async () => {
+    await seed('c1', 'contraindicated');
+    const r = runner();
+    const job = await r.start({ henbId: 'c1', request: REQUEST });
+    await r.idle();
+    expect((await store.getJob(job.jobId))?.state).toBe('refused');
+    expect(devices.updates).toEqual([]);
+    expect(fetcher.calls).toEqual([]);
+    expect((await store.getHenb('c1'))).toMatchObject({ rim: OLD_RIM, state: 'quarantined' });
+    const res = events.results()[0]!.job.result!;
+    expect(res.reason).toContain('PVE verdict contraindicated');
+    expect(decodeFake(res.token!).ear_status).toBe('contraindicated');
+  });
+
+  for (const [b, code] of [['wrong-nonce', 'ERR_TOKEN_NONCE'], ['bad-issuer', 'ERR_TOKEN_ISSUER']] as const) {
+    it(`PVE token that does not verify (${b}): refused with ${code}, device untouched`, async () => {
+      await seed('x1', b);
+      const r = runner();
+      const job = await r.start({ henbId: 'x1', request: REQUEST });
+      await r.idle();
+      const rec = await store.getJob<Job>(job.jobId);
+      expect(rec?.state).toBe('refused');
+      expect(rec?.data.result?.reason).toContain(code);
+      expect(devices.updates).toEqual([]);
+    });
+  }
+
+  it('a replayed PVE token (same jti) is refused on the second job', async () => {
+    await seed('r1', 'replay');
+    const r = runner();
+    const j1 = await r.start({ henbId: 'r1', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r.idle();
+    expect((await store.getJob(j1.jobId))?.state).toBe('verified');
+    const j2 = await r.start({ henbId: 'r1', request: REQUEST });
+    await r.idle();
+    const rec = await store.getJob<Job>(j2.jobId);
+    expect(rec?.state).toBe('refused');
+    expect(rec?.data.result?.reason).toMatch(/ERR_TOKEN_(REPLAY|NONCE)/);
+    expect(devices.updates).toHaveLength(1);
+  });
+
+  it('bad-install: mismatch, RIM unchanged, alarm + rollback, component named', async () => {
+    await seed('b1', undefined, 'bad-install');
+    const r = runner();
+    const job = await r.start({ henbId: 'b1', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r.idle();
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec?.state).toBe('mismatch');
+    expect(rec?.data.result?.component).toBe('rootfs');
+    expect(await store.getHenb('b1')).toMatchObject({ rim: OLD_RIM, softwareVersion: '1.0.0', state: 'quarantined' });
+    expect(devices.rollbacks).toEqual([{ henbId: 'b1', jobId: job.jobId }]);
+    expect(events.list.filter((e) => e.kind === 'alarm')).toHaveLength(1);
+    const claims = decodeFake(rec!.data.result!.token!);
+    expect(claims.ear_status).toBe('contraindicated');
+    expect(claims.submods['software-update']?.['first-mismatch']).toBe('rootfs');
+    expect(claims.submods['software-update']?.components?.find((c) => c.status === 'mismatch')?.component).toBe('rootfs');
+  });
+
+  it('self-check-fail: mismatch with the device reason', async () => {
+    await seed('s1', undefined, 'self-check-fail');
+    const r = runner();
+    const job = await r.start({ henbId: 's1', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r.idle();
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec?.state).toBe('mismatch');
+    expect(rec?.data.result?.reason).toContain('self-check failed');
+    expect((await store.getHenb('s1'))?.rim).toBe(OLD_RIM);
+  });
+
+  it('install failure: failed with the device reason, quarantined', async () => {
+    await seed('f1', undefined, 'install-fails');
+    const r = runner();
+    const job = await r.start({ henbId: 'f1', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r.idle();
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec?.state).toBe('failed');
+    expect(rec?.data.result?.reason).toContain('APPLICATION_ERROR');
+    expect((await store.getHenb('f1'))?.state).toBe('quarantined');
+  });
+
+  it('unreachable device: software-update not accepted -> failed with the reason', async () => {
+    await seed('u1', undefined, 'unreachable');
+    const r = runner();
+    const job = await r.start({ henbId: 'u1', request: REQUEST });
+    await r.idle();
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec?.state).toBe('failed');
+    expect(rec?.data.result?.reason).toContain('ERR_DEVICE_UNREACHABLE');
+  });
+
+  it('device that never acknowledges: timeout of step 6 with the reason', async () => {
+    await seed('n1', undefined, 'no-ack');
+    const r = runner();
+    const job = await r.start({ henbId: 'n1', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(2999);
+    expect((await store.getJob(job.jobId))?.state).toBe('update-sending');
+    await vi.advanceTimersByTimeAsync(2);
+    await r.idle();
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec?.state).toBe('timeout');
+    expect(rec?.data.result?.reason).toBe('software-update to the H(e)NB (step 6) timed out after 3000 ms');
+    expect(devices.updates).toHaveLength(1);
+  });
+
+  it('slow device: timeout of steps 7-8, quarantined, alarm; a late completion changes nothing', async () => {
+    await seed('w1', undefined, 'slow');
+    const r = runner();
+    const job = await r.start({ henbId: 'w1', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(4001);
+    await r.idle();
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec?.state).toBe('timeout');
+    expect(rec?.data.result?.reason).toContain('install and completion report (steps 7-8) timed out');
+    expect((await store.getHenb('w1'))?.state).toBe('quarantined');
+    devices.emit({ henbId: 'w1', jobId: job.jobId, status: 'completed', tim: EXPECTED });
+    await r.idle();
+    expect((await store.getJob(job.jobId))?.state).toBe('timeout');
+    expect((await store.getHenb('w1'))?.rim).toBe(OLD_RIM);
+    await expect(r.complete({ henbId: 'w1', jobId: job.jobId, status: 'completed', tim: EXPECTED })).rejects.toMatchObject({ code: 'ERR_OAM_JOB_NOT_WAITING' });
+  });
+
+  it('PVE down: refused with a clear reason', async () => {
+    await seed('p1', 'down');
+    const r = runner();
+    const job = await r.start({ henbId: 'p1', request: REQUEST });
+    await r.idle();
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec?.state).toBe('refused');
+    expect(rec?.data.result?.reason).toContain('ERR_PVE_UNREACHABLE');
+    expect(rec?.data.result?.reason).toContain('ECONNREFUSED');
+    expect(devices.updates).toEqual([]);
+    expect((await store.getHenb('p1'))?.state).toBe('trusted');
+  });
+
+  it('PVE that never answers: timeout of steps 2-4, device untouched', async () => {
+    await seed('p2', 'hang');
+    const r = runner();
+    const job = await r.start({ henbId: 'p2', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(1001);
+    await r.idle();
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec?.state).toBe('timeout');
+    expect(rec?.data.result?.reason).toContain('PVE integrity check');
+    expect(devices.updates).toEqual([]);
+  });
+
+  it('software fetch error: failed before the device is contacted', async () => {
+    await seed('g1');
+    fetcher.fail = true;
+    const r = runner();
+    const job = await r.start({ henbId: 'g1', request: REQUEST });
+    await r.idle();
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec?.state).toBe('failed');
+    expect(rec?.data.result?.reason).toContain('ERR_SOFTWARE_NOT_FOUND');
+    expect(devices.updates).toEqual([]);
+  });
+
+  it('one job per H(e)NB at a time', async () => {
+    await seed('busy', undefined, 'slow');
+    const r = runner();
+    await r.start({ henbId: 'busy', request: REQUEST });
+    await expect(r.start({ henbId: 'busy', request: REQUEST })).rejects.toMatchObject({ code: 'ERR_OAM_HENB_BUSY' });
+  });
+
+  it('completion by RPC: unknown job, wrong H(e)NB, and a good one', async () => {
+    await seed('k1', undefined, 'slow');
+    const r = runner();
+    const job = await r.start({ henbId: 'k1', request: REQUEST });
+    await r.idle();
+    await expect(r.complete({ henbId: 'k1', jobId: 'nope', status: 'completed', tim: EXPECTED })).rejects.toMatchObject({ code: 'ERR_OAM_JOB_UNKNOWN' });
+    await expect(r.complete({ henbId: 'zz', jobId: job.jobId, status: 'completed', tim: EXPECTED })).rejects.toMatchObject({ code: 'ERR_OAM_HENB_MISMATCH' });
+    const done = await r.complete({ henbId: 'k1', jobId: job.jobId, status: 'completed', tim: EXPECTED, selfCheck: 'passed' });
+    expect(done.state).toBe('verified');
+    expect((await store.getHenb('k1'))?.rim).toBe(EXPECTED);
+  });
+
+  it('a failing database write: the event is not applied and no effect runs', async () => {
+    await seed('d1');
+    const r = runner();
+    store.failNextSave = true;
+    await expect(r.start({ henbId: 'd1', request: REQUEST })).rejects.toMatchObject({ code: 'ERR_STORE_OPEN' });
+    expect(pve.calls).toEqual([]);
+  });
+});
+
+describe('runner: restart', () => {
+  it('crash while waiting for the completion: the new runner resumes and verifies, update sent once', async () => {
+    await seed('h1', undefined, 'slow');
+    const r1 = runner();
+    const job = await r1.start({ henbId: 'h1', request: REQUEST });
+    await r1.idle();
+    expect((await store.getJob(job.jobId))?.state).toBe('awaiting-completion');
+    await r1.close(); // "crash": the in-memory runner is gone, the store stays
+    expect(devices.listenerCount).toBe(0);
+
+    const r2 = runner();
+    expect(await r2.resume()).toEqual([job.jobId]);
+    await r2.idle();
+    expect((await store.getJob(job.jobId))?.state).toBe('awaiting-completion');
+    devices.emit({ henbId: 'h1', jobId: job.jobId, status: 'completed', tim: EXPECTED });
+    await r2.idle();
+    expect((await store.getJob(job.jobId))?.state).toBe('verified');
+    expect(devices.updates).toHaveLength(1);
+    expect(events.results()).toHaveLength(1);
+  });
+
+  it('crash while waiting: the original deadline still holds after the restart', async () => {
+    await seed('h2', undefined, 'slow');
+    const r1 = runner();
+    const job = await r1.start({ henbId: 'h2', request: REQUEST });
+    await r1.idle();
+    await vi.advanceTimersByTimeAsync(3000);
+    await r1.close();
+    const r2 = runner();
+    await r2.resume();
+    await vi.advanceTimersByTimeAsync(1001);
+    await r2.idle();
+    expect((await store.getJob(job.jobId))?.state).toBe('timeout');
+  });
+
+  it('crash between persisting update-sending and the device ack: failed with a reason, never resent', async () => {
+    await seed('h3', undefined, 'no-ack');
+    const r1 = runner();
+    const job = await r1.start({ henbId: 'h3', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(10);
+    const before = await store.getJob<Job>(job.jobId);
+    expect(before?.state).toBe('update-sending');
+    expect(before?.updateSent).toBe(true);
+    await r1.close();
+
+    devices.profiles.set('h3', 'healthy');
+    const r2 = runner();
+    await r2.resume();
+    await vi.advanceTimersByTimeAsync(10_000);
+    await r2.idle();
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec?.state).toBe('failed');
+    expect(rec?.data.result?.reason).toContain('not resent');
+    expect(devices.updates).toHaveLength(1);
+    expect((await store.getHenb('h3'))?.state).toBe('quarantined');
+  });
+
+  it('crash while asking the PVE: asked again with a fresh nonce, then completes', async () => {
+    await seed('h4', 'hang');
+    const r1 = runner();
+    const job = await r1.start({ henbId: 'h4', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(10);
+    await r1.close();
+    pve.behaviour.set('h4', 'affirming');
+    const r2 = runner();
+    await r2.resume();
+    await vi.advanceTimersByTimeAsync(600);
+    await r2.idle();
+    expect((await store.getJob(job.jobId))?.state).toBe('verified');
+    expect(pve.calls).toHaveLength(2);
+    expect(pve.calls[0]?.nonce).not.toBe(pve.calls[1]?.nonce);
+    expect(devices.updates).toHaveLength(1);
+  });
+
+  it('finished jobs are not resumed', async () => {
+    await seed('h5', 'contraindicated');
+    const r1 = runner();
+    await r1.start({ henbId: 'h5', request: REQUEST });
+    await r1.idle();
+    await r1.close();
+    const r2 = runner();
+    expect(await r2.resume()).toEqual([]);
+  });
+});
