@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { TokenError, generateSigningKey, memoryReplayCache, newNonce, signResult, verifyResult } from '../../src/tokens/index.js';
-import type { SigningKey, VerifyOptions } from '../../src/tokens/index.js';
+import { generateSigningKey, memoryReplayCache, newNonce, signResult, verifyResult } from '../../src/tokens/index.js';
+import type { SigningKey, VerifyOptions , TokenError} from '../../src/tokens/index.js';
 import { AUD, ISS, claims } from './helpers.js';
 
 const NOW = 1_800_000_000;
