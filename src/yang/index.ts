@@ -1,0 +1,10 @@
+/** The YANG layer's public surface: load modules, validate instance data, XSD patterns. */
+export type { YangValidator } from './types.js';
+export { loadYang, compileTexts, SchemaValidator, YangLoadError, IMPORT_ONLY_DEFAULT } from './load.js';
+export type { LoadedYang, LoadOptions, SchemaStep } from './load.js';
+export { parseYang, YangParseError } from './parse.js';
+export type { Stmt } from './parse.js';
+export { YangSchemaError } from './compile.js';
+export { compileXsdPattern, xsdToJsSource, YangRegexError } from './regex.js';
+export { checkValue } from './value.js';
+export type * from './schema.js';
