@@ -1,0 +1,59 @@
+/**
+ * ResultTokens (runner.ts) backed by src/tokens: the PVE's token is verified fail-closed (algorithm allow-list,
+ * signature against the PVE's JWKS, issuer, audience, max age, eat_nonce, jti replay cache) and the OAM's final
+ * result is signed with the OAM's key.
+ */
+import type { Jwks, ReplayCache, SigningAlg, SigningKey, VerifierId, EarClaims } from '../tokens/types.js';
+import { signResult, verifyResult } from '../tokens/index.js';
+import type { ResultTokens } from './runner.js';
+
+export const OAM_ISSUER = 'urn:henb-sw-verify:oam';
+export const NMS_AUDIENCE = 'urn:henb-sw-verify:nms';
+export const PVE_ISSUER = 'urn:henb-sw-verify:pve';
+export const OAM_VERIFIER_ID: VerifierId = { developer: 'henb-sw-verify', build: 'henb-sw-verify-oam 0.1.0' };
+
+export interface ResultTokensOptions {
+  /** the OAM's signing key (loadOrCreateSigningKey(dataDir, 'oam')) */
+  signingKey: SigningKey;
+  /** keys that verify the PVE's tokens */
+  pveJwks: Jwks;
+  /** expected iss of PVE tokens (default urn:henb-sw-verify:pve) */
+  pveIssuer?: string | string[];
+  /** the OAM's own name: iss of its tokens and the audience PVE tokens must name (default urn:henb-sw-verify:oam) */
+  oamIssuer?: string;
+  /** aud of the OAM's final tokens (default urn:henb-sw-verify:nms) */
+  audience?: string | string[];
+  /** max age of a PVE token, seconds (default 300) */
+  maxAgeSec?: number;
+  algorithms?: readonly SigningAlg[];
+  replayCache: ReplayCache;
+  /** lifetime of the OAM's tokens, seconds (default 86400) */
+  ttlSec?: number;
+  /** clock in seconds (tests) */
+  now?: () => number;
+}
+
+export function createResultTokens(o: ResultTokensOptions): ResultTokens {
+  const oam = o.oamIssuer ?? OAM_ISSUER;
+  return {
+    async verifyPve(token: string, expectedNonce: string): Promise<EarClaims> {
+      const v = await verifyResult(token, {
+        jwks: o.pveJwks,
+        issuer: o.pveIssuer ?? PVE_ISSUER,
+        audience: oam,
+        maxAgeSec: o.maxAgeSec ?? 300,
+        expectedNonce,
+        replayCache: o.replayCache,
+        ...(o.algorithms !== undefined ? { algorithms: o.algorithms } : {}),
+        ...(o.now !== undefined ? { now: o.now } : {}),
+      });
+      return v.claims;
+    },
+    async signFinal(input): Promise<string> {
+      return signResult({ ...input, iss: oam, aud: o.audience ?? NMS_AUDIENCE, ear_verifier_id: OAM_VERIFIER_ID }, o.signingKey, {
+        ttlSec: o.ttlSec ?? 86_400,
+        ...(o.now !== undefined ? { now: o.now } : {}),
+      });
+    },
+  };
+}
