@@ -1,0 +1,238 @@
+/**
+ * `henb-sw-verify demo` (and `npm start`): the OAM server, the reference PVE and a simulated fleet in one
+ * process on embedded defaults. Without --listen it runs one update over the fleet and exits 0 only when
+ * every device ends as its profile predicts; with --listen it prints a ready line and keeps serving.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes, createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Command, CliContext, ParsedArgs } from '../command.js';
+import { bool, formatHostPort, int, parseHostPort, str } from '../args.js';
+import { EXIT } from '../exit-codes.js';
+import { colors } from '../color.js';
+import { ProgressBar } from '../progress.js';
+import { importComponent } from '../lazy.js';
+import { createLogger } from '../../log/logger.js';
+import type { Logger, LogLevel } from '../../log/logger.js';
+import { DEFAULT_FLEET, fleetNames, parseFleet } from '../fleet-spec.js';
+import type { FleetEntry } from '../fleet-spec.js';
+import { defaultServeConfig } from '../../config/load.js';
+import { startOamServer } from '../oam-server.js';
+import type { RunningOamServer } from '../oam-server.js';
+import { ADMIN_PASSWORD_ENV } from '../users.js';
+import { readyLine, waitForAbort } from './serve.js';
+import { planWaves, runRollout } from '../rollout/engine.js';
+import { summarize } from '../rollout/report.js';
+import type { ResultStatus, RolloutReport } from '../rollout/report.js';
+import { deviceTable, summaryTable } from '../rollout/render.js';
+import type { ConnectOptions, RolloutConnection } from './rollout.js';
+
+/** what each profile must end as after one update (the demo's pass criterion) */
+export const EXPECTED_STATUS: Record<string, ResultStatus> = {
+  healthy: 'verified',
+  compromised: 'refused',
+  'bad-install': 'mismatch',
+  'self-check-fail': 'mismatch',
+  unreachable: 'refused',
+  slow: 'verified',
+};
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'OAM server + reference PVE + simulated fleet in one process (embedded defaults)',
+  usage: '[--fleet PROFILE=N,...] [--listen HOST:PORT --data-dir DIR] [--json]',
+  description:
+    'Starts a simulated fleet, the reference PVE and the OAM server with the henb-sw-verify plugin, all on loopback, with ' +
+    'SQLite in the data dir (a temporary one by default). Without --listen it runs one software update over the whole fleet ' +
+    '(progress bar on a terminal, then a results table) and exits 0 when every device ended as its profile predicts ' +
+    '(healthy/slow: verified, compromised/unreachable: refused, bad-install/self-check-fail: mismatch), 1 otherwise. ' +
+    `With --listen it names the devices <profile>-<n>, prints one ready line and serves NETCONF clients (user admin, password in ${ADMIN_PASSWORD_ENV}) until SIGINT/SIGTERM.`,
+  options: {
+    fleet: { type: 'string', value: 'PROFILE=N,...', help: 'profiles and counts', default: DEFAULT_FLEET },
+    listen: { type: 'string', value: 'HOST:PORT', help: 'keep serving on this address instead of running one update' },
+    'data-dir': { type: 'string', value: 'DIR', help: 'keep the state here (default: a temporary dir, removed at exit)' },
+    timeout: { type: 'string', value: 'SECONDS', help: 'per-device limit of the one-shot update', default: '60' },
+    'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn, error or silent', default: 'warn' },
+    json: { type: 'boolean', help: 'ready line / results as JSON' },
+  },
+  examples: [
+    'henb-sw-verify demo',
+    `${ADMIN_PASSWORD_ENV}=secret henb-sw-verify demo --listen 127.0.0.1:8830 --data-dir ./demo-data --fleet healthy=3,compromised=1`,
+  ],
+  run: runDemo,
+};
+
+interface SimDevice {
+  henbId: string;
+  profile: string;
+  host: string;
+  port: number;
+  username: string;
+  password?: string;
+  hostKeySha256?: string;
+  devicePublicKey: string;
+}
+interface FleetHandle {
+  devices: SimDevice[];
+  referenceValues: Record<string, string[]>;
+  close(): Promise<void>;
+}
+interface PveHandleLike {
+  url: string;
+  caPath: string;
+  issuer: string;
+  jwks: unknown;
+  close(): Promise<void>;
+}
+
+export interface DemoStack {
+  server: RunningOamServer;
+  fleet: FleetHandle;
+  pve: PveHandleLike;
+  dataDir: string;
+  adminPassword: string;
+  softwareUri: string;
+  expected: Map<string, ResultStatus>;
+  close(): Promise<void>;
+}
+
+const DEVICE_SECRET_ENV = 'HSV_DEMO_DEVICE_PASSWORD';
+
+/** Start fleet, PVE and OAM server; everything is closed again if a part fails. */
+export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host: string; port: number }; dataDir: string; adminPassword: string; env: NodeJS.ProcessEnv; log: Logger }): Promise<DemoStack> {
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const sim = await importComponent<{ startFleet(o: Record<string, unknown>): Promise<FleetHandle> }>('../device/simulator.js', 'the femtocell simulator (src/device)', 'startFleet');
+    const pveMod = await importComponent<{ startPve(o: Record<string, unknown>): Promise<PveHandleLike> }>('../pve/service.js', 'the reference PVE (src/pve)', 'startPve');
+    const fleet = await sim.startFleet({ fleet: opts.fleet, host: '127.0.0.1', dataDir: join(opts.dataDir, 'fleet'), log: opts.log.child({ component: 'fleet' }) });
+    closers.push(() => fleet.close());
+    const pve = await pveMod.startPve({
+      listen: '127.0.0.1:0',
+      dataDir: join(opts.dataDir, 'pve'),
+      devices: fleet.devices,
+      referenceValues: fleet.referenceValues,
+      log: opts.log,
+    });
+    closers.push(() => pve.close());
+    const jwksFile = join(opts.dataDir, 'pve', 'jwks.json');
+    await writeFile(jwksFile, JSON.stringify(pve.jwks, null, 2) + '\n');
+
+    const devicePassword = fleet.devices.find((d) => d.password)?.password;
+    const config = defaultServeConfig();
+    config.builtin = {
+      henbs: fleet.devices.map((d) => ({
+        'henb-id': d.henbId,
+        address: d.host,
+        port: d.port,
+        username: d.username,
+        ...(d.password ? { password: { env: DEVICE_SECRET_ENV } } : {}),
+        ...(d.hostKeySha256 ? { 'ssh-host-key': d.hostKeySha256.startsWith('SHA256:') ? d.hostKeySha256 : `SHA256:${d.hostKeySha256}` } : {}),
+        description: `simulated, profile ${d.profile}`,
+      })),
+      pve: { endpoint: pve.url, transport: 'restconf', ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, timeout: 30 },
+      policies: { 'self-check': true, 'on-mismatch': ['alarm', 'rollback'] },
+    };
+    const env = { ...opts.env, [ADMIN_PASSWORD_ENV]: opts.adminPassword, ...(devicePassword ? { [DEVICE_SECRET_ENV]: devicePassword } : {}) };
+    const server = await startOamServer({ listen: opts.listen, dataDir: join(opts.dataDir, 'oam'), config, env, log: opts.log });
+    closers.push(() => server.close());
+
+    // the image every device gets: a small deterministic file
+    const image = Buffer.concat([Buffer.from('henb-sw-verify demo image v2\n'), createHash('sha256').update('demo').digest()]);
+    const imageFile = join(opts.dataDir, 'software', 'henb-firmware-2.0.0.bin');
+    await mkdir(join(opts.dataDir, 'software'), { recursive: true });
+    await writeFile(imageFile, image);
+    const expected = new Map(fleet.devices.map((d) => [d.henbId, EXPECTED_STATUS[d.profile] ?? 'verified']));
+    return { server, fleet, pve, dataDir: opts.dataDir, adminPassword: opts.adminPassword, softwareUri: pathToFileURL(imageFile).href, expected, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function runDemo(args: ParsedArgs, ctx: CliContext): Promise<number> {
+  const fleet = parseFleet(str(args, 'fleet') ?? DEFAULT_FLEET);
+  const listenText = str(args, 'listen');
+  const serving = listenText !== undefined;
+  const listen = serving ? parseHostPort(listenText) : { host: '127.0.0.1', port: 0 };
+  const json = bool(args, 'json');
+  const timeoutSec = int(args, 'demo', 'timeout', 60, { max: 3600 });
+  const log = createLogger({ level: (str(args, 'log-level') ?? 'warn') as LogLevel, write: (l) => ctx.stderr.write(l) });
+  const dirArg = str(args, 'data-dir');
+  const dataDir = dirArg ? resolve(ctx.cwd, dirArg) : await mkdtemp(join(tmpdir(), 'henb-sw-verify-demo-'));
+  const adminPassword = ctx.env[ADMIN_PASSWORD_ENV] || randomBytes(12).toString('base64url');
+  if (serving && !ctx.env[ADMIN_PASSWORD_ENV]) {
+    ctx.stderr.write(`henb-sw-verify: ${ADMIN_PASSWORD_ENV} is not set; user admin gets the generated password ${adminPassword}\n`);
+  }
+  const names = fleetNames(fleet);
+  let stack: DemoStack | undefined;
+  try {
+    stack = await startDemoStack({ fleet, listen, dataDir, adminPassword, env: ctx.env, log });
+    if (serving) {
+      ctx.stdout.write(readyLine(stack.server.address, stack.server.fingerprint, json, { fleet: names.map((n) => n.id), software: stack.softwareUri }) + (json ? '' : ` fleet ${names.map((n) => n.id).join(',')}`) + '\n');
+      await waitForAbort(ctx.signal);
+      return EXIT.OK;
+    }
+    const report = await updateFleet(stack, timeoutSec, ctx, json, log);
+    const matches = report.devices.every((d) => d.status === stack?.expected.get(d.henbId));
+    const c = colors(ctx.tty);
+    if (json) {
+      ctx.stdout.write(JSON.stringify({ ok: matches, software: stack.softwareUri, devices: report.devices.map((d) => ({ ...d, expected: stack?.expected.get(d.henbId) })), summary: report.summary }) + '\n');
+    } else {
+      ctx.stdout.write(deviceTable(report, c, { expected: new Map(stack.expected) }) + '\n' + summaryTable(report, c));
+      ctx.stdout.write(matches ? c.green('demo: every device ended as its profile predicts\n') : c.red('demo: some devices did not end as their profile predicts\n'));
+    }
+    return matches ? EXIT.OK : EXIT.FAILED;
+  } finally {
+    await stack?.close();
+    if (!dirArg) await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** One update over the whole fleet, driven over NETCONF against the demo's own server (as rollout does). */
+async function updateFleet(stack: DemoStack, timeoutSec: number, ctx: CliContext, json: boolean, log: Logger): Promise<RolloutReport> {
+  const mod = await importComponent<{ connectRolloutTarget(o: ConnectOptions): Promise<RolloutConnection> }>('./rollout/netconf-target.js', 'the NETCONF client (src/netconf/client)', 'connectRolloutTarget');
+  const software = { uri: stack.softwareUri, version: '2.0.0' };
+  const conn = await mod.connectRolloutTarget({
+    host: stack.server.address.host,
+    port: stack.server.address.port,
+    username: 'admin',
+    password: stack.adminPassword,
+    hostKey: stack.server.fingerprint,
+    software,
+    selfCheck: true,
+    log,
+    signal: ctx.signal,
+  });
+  try {
+    const henbs = [...stack.expected.keys()];
+    const now = new Date().toISOString();
+    const report: RolloutReport = {
+      format: 'henb-sw-verify-rollout/1',
+      server: formatHostPort(stack.server.address),
+      software,
+      plan: { waveSize: henbs.length, firstWave: henbs.length, concurrency: 8, maxFailures: null, timeoutSec },
+      startedAt: now,
+      updatedAt: now,
+      state: 'running',
+      devices: planWaves(henbs, henbs.length, henbs.length),
+      summary: summarize([]),
+    };
+    const bar = new ProgressBar(ctx.stderr, { total: henbs.length, label: 'update', enabled: ctx.tty && !json });
+    bar.update(0);
+    await runRollout(report, conn, {
+      onChange: (_r, d) => {
+        if (d.state === 'done') bar.tick(1, `${d.henbId} ${d.status}`);
+      },
+    }, { deviceTimeoutMs: timeoutSec * 1000, signal: ctx.signal });
+    bar.done();
+    report.summary = summarize(report.devices);
+    return report;
+  } finally {
+    await conn.close();
+  }
+}

@@ -1,0 +1,30 @@
+/** `henb-sw-verify pve`: the reference PVE service (H6's runPveCommand does the work). */
+import type { Command, CliContext, ParsedArgs } from '../command.js';
+import { importComponent } from '../lazy.js';
+
+interface PveCliModule {
+  runPveCommand(options: Record<string, unknown>, ctx: CliContext): Promise<number>;
+}
+
+export const pveCommand: Command = {
+  name: 'pve',
+  summary: 'run the reference PVE (Platform Validation Entity) over RESTCONF/HTTPS',
+  usage: '--listen HOST:PORT --data-dir DIR [--devices FILE] [--json]',
+  description:
+    'Serves the integrity-request operation (RFC 8040 POST, RFC 7951 JSON) over HTTPS. For each request it collects ' +
+    'evidence from the H(e)NB (integrity measurement with its own nonce over NETCONF), checks the device signature and ' +
+    'compares the TIM with its reference values, and answers with a signed token. Its TLS certificate, signing key and ' +
+    'JWKS are kept in the data dir. Prints one ready line and stops on SIGINT/SIGTERM.',
+  options: {
+    listen: { type: 'string', value: 'HOST:PORT', help: 'HTTPS address (port 0 picks a free port)' },
+    'data-dir': { type: 'string', value: 'DIR', help: 'TLS material, signing key, JWKS' },
+    devices: { type: 'string', value: 'FILE', help: 'the H(e)NBs it may check and their reference values (YAML/JSON)' },
+    'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn, error or silent' },
+    json: { type: 'boolean', help: 'ready line as JSON' },
+  },
+  examples: ['henb-sw-verify pve --listen 127.0.0.1:8443 --data-dir ./pve-data'],
+  run: async (args: ParsedArgs, ctx: CliContext) => {
+    const mod = await importComponent<PveCliModule>('../../pve/cli.js', 'the reference PVE (src/pve)', 'runPveCommand');
+    return mod.runPveCommand(args.values, ctx);
+  },
+};

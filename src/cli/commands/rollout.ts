@@ -1,0 +1,206 @@
+/** `henb-sw-verify rollout`: a fleet update driven over NETCONF against a running server. */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command, CliContext, ParsedArgs } from '../command.js';
+import { bool, formatHostPort, int, parseHostPort, requireStr, str } from '../args.js';
+import { CliUsageError } from '../errors.js';
+import { EXIT } from '../exit-codes.js';
+import { colors } from '../color.js';
+import { ProgressBar } from '../progress.js';
+import { importComponent } from '../lazy.js';
+import { createLogger } from '../../log/logger.js';
+import type { Logger, LogLevel } from '../../log/logger.js';
+import { loadReport, saveReport, summarize, RolloutError } from '../rollout/report.js';
+import type { RolloutReport } from '../rollout/report.js';
+import { planWaves, runRollout } from '../rollout/engine.js';
+import type { RolloutTarget } from '../rollout/engine.js';
+import { readHenbList } from '../rollout/henb-list.js';
+import { parseMaxFailures } from '../rollout/threshold.js';
+import { deviceTable, summaryTable } from '../rollout/render.js';
+
+export const PASSWORD_ENV = 'HENB_SW_VERIFY_PASSWORD';
+
+/** what the NETCONF side of a rollout offers (src/cli/rollout/netconf-target.ts) */
+export interface RolloutConnection extends RolloutTarget {
+  /** SHA256:... of the server's host key */
+  readonly fingerprint: string;
+  /** henb-ids in the server's inventory */
+  inventory(signal: AbortSignal): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  username: string;
+  password?: string;
+  privateKey?: string;
+  /** pinned SHA256:... fingerprint; undefined accepts any key (and reports it) */
+  hostKey?: string;
+  software: RolloutReport['software'];
+  selfCheck?: boolean;
+  /** replay results from this time (resume: results that arrived while we were away) */
+  replayFrom?: Date;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+interface TargetModule {
+  connectRolloutTarget(o: ConnectOptions): Promise<RolloutConnection>;
+}
+
+export const rolloutCommand: Command = {
+  name: 'rollout',
+  summary: 'update a fleet over NETCONF in waves, with a canary failure threshold, report and resume',
+  usage: '--server HOST:PORT --software URI [--henbs FILE] [--wave-size N] [--concurrency N] [--max-failures N|P%] [--report FILE] [--resume]',
+  description:
+    'Connects to a running henb-sw-verify server (serve or demo) as a NETCONF client, subscribes to the result stream, ' +
+    'and sends software-update for each H(e)NB: the list comes from --henbs FILE (one id per line, or a YAML/JSON list) ' +
+    'or from the server\'s inventory. Devices go in waves (the first wave is the canary, --first-wave), at most ' +
+    '--concurrency at a time; when more than --max-failures devices did not verify, no new device starts and the rollout ' +
+    'halts (exit 4). A progress bar shows on a terminal; the end is a summary table (verified / mismatch / refused / ' +
+    'failed / timeout). The JSON report is written after every device; --resume continues it without redoing finished ' +
+    'devices (started ones are followed to their result, never sent twice). The password comes from the environment ' +
+    `variable named by --password-env (default ${PASSWORD_ENV}).`,
+  options: {
+    server: { type: 'string', value: 'HOST:PORT', help: 'the NETCONF server (serve or demo)' },
+    user: { type: 'string', short: 'u', value: 'NAME', help: 'SSH user', default: 'admin' },
+    'password-env': { type: 'string', value: 'VAR', help: 'environment variable holding the password', default: PASSWORD_ENV },
+    key: { type: 'string', value: 'FILE', help: 'private key file (public-key authentication)' },
+    'host-key': { type: 'string', value: 'SHA256:...', help: 'pinned host key fingerprint (as printed by serve/demo); without it the key is accepted and recorded' },
+    software: { type: 'string', value: 'URI', help: 'the image (file:, http: or https:)' },
+    version: { type: 'string', value: 'VERSION', help: 'software version label' },
+    sha256: { type: 'string', value: 'HEX', help: 'expected SHA-256 of the image (the server refuses another)' },
+    henbs: { type: 'string', value: 'FILE', help: 'the H(e)NBs to update (default: the server\'s inventory)' },
+    'wave-size': { type: 'string', value: 'N', help: 'devices per wave (default: all in one wave)' },
+    'first-wave': { type: 'string', value: 'N', help: 'size of the first (canary) wave (default: --wave-size)' },
+    concurrency: { type: 'string', value: 'N', help: 'devices updated at once', default: '4' },
+    'max-failures': { type: 'string', value: 'N|P%', help: 'halt when more devices than this did not verify (default: never halt)' },
+    timeout: { type: 'string', value: 'SECONDS', help: 'per-device limit', default: '600' },
+    'no-self-check': { type: 'boolean', help: 'do not ask the devices for the self-check (step 7\')' },
+    report: { type: 'string', value: 'FILE', help: 'JSON report (written after every device)', default: 'rollout-report.json' },
+    resume: { type: 'boolean', help: 'continue the rollout in --report without redoing finished devices' },
+    'retry-failed': { type: 'boolean', help: 'with --resume: redo devices that did not verify' },
+    'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn, error or silent', default: 'warn' },
+    json: { type: 'boolean', help: 'print the final report as JSON on stdout' },
+  },
+  examples: [
+    `${PASSWORD_ENV}=secret henb-sw-verify rollout --server 127.0.0.1:8830 --software file:///srv/img/v2.bin --wave-size 10 --first-wave 2 --max-failures 1`,
+    'henb-sw-verify rollout --server 127.0.0.1:8830 --report rollout-report.json --resume',
+  ],
+  run: runRolloutCommand,
+};
+
+async function runRolloutCommand(args: ParsedArgs, ctx: CliContext): Promise<number> {
+  const cmd = 'rollout';
+  const server = parseHostPort(requireStr(args, cmd, 'server'), '--server');
+  const reportFile = resolve(ctx.cwd, str(args, 'report') ?? 'rollout-report.json');
+  const resume = bool(args, 'resume');
+  if (bool(args, 'retry-failed') && !resume) throw new CliUsageError('rollout: --retry-failed needs --resume');
+  const passwordEnv = str(args, 'password-env') ?? PASSWORD_ENV;
+  const password = ctx.env[passwordEnv] || undefined;
+  const keyFile = str(args, 'key');
+  const privateKey = keyFile ? await readFile(resolve(ctx.cwd, keyFile), 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new CliUsageError(`rollout: --key: cannot read ${keyFile} (${err.code ?? 'error'})`);
+  }) : undefined;
+  if (!password && !privateKey) throw new CliUsageError(`rollout: no credentials: set ${passwordEnv} or give --key FILE`);
+  const hostKeyArg = str(args, 'host-key');
+  if (hostKeyArg !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(hostKeyArg)) throw new CliUsageError(`rollout: --host-key expects SHA256:<43 base64 chars>, got '${hostKeyArg}'`);
+  const json = bool(args, 'json');
+  const log = createLogger({ level: (str(args, 'log-level') ?? 'warn') as LogLevel, write: (l) => ctx.stderr.write(l) });
+
+  let report: RolloutReport | undefined;
+  if (resume) {
+    report = await loadReport(reportFile);
+    if (report.server !== formatHostPort(server)) throw new RolloutError('ERR_ROLLOUT_RESUME', `the report ${reportFile} is for server ${report.server}, not ${formatHostPort(server)}`);
+    const sw = str(args, 'software');
+    if (sw !== undefined && sw !== report.software.uri) throw new RolloutError('ERR_ROLLOUT_RESUME', `the report ${reportFile} rolls out ${report.software.uri}, not ${sw}`);
+  } else if (str(args, 'software') === undefined) {
+    throw new CliUsageError('rollout: --software URI is required (or --resume)');
+  }
+  const software: RolloutReport['software'] = report?.software ?? { uri: str(args, 'software') as string };
+  if (!report) {
+    if (str(args, 'version')) software.version = str(args, 'version');
+    const sha = str(args, 'sha256');
+    if (sha !== undefined) {
+      if (!/^[0-9a-fA-F]{64}$/.test(sha)) throw new CliUsageError(`rollout: --sha256 expects 64 hex digits, got '${sha}'`);
+      software.sha256 = sha.toLowerCase();
+    }
+  }
+  const pinned = hostKeyArg ?? (report as (RolloutReport & { hostKey?: string }) | undefined)?.hostKey;
+
+  const mod = await importComponent<TargetModule>('./rollout/netconf-target.js', 'the NETCONF client (src/netconf/client)', 'connectRolloutTarget');
+  const conn = await mod.connectRolloutTarget({
+    host: server.host,
+    port: server.port,
+    username: str(args, 'user') ?? 'admin',
+    ...(password ? { password } : {}),
+    ...(privateKey ? { privateKey } : {}),
+    ...(pinned ? { hostKey: pinned } : {}),
+    software,
+    selfCheck: !bool(args, 'no-self-check'),
+    ...(report ? { replayFrom: new Date(report.startedAt) } : {}),
+    log,
+    signal: ctx.signal,
+  });
+  try {
+    if (!pinned) ctx.stderr.write(`henb-sw-verify: warning: host key not pinned; server presented ${conn.fingerprint} (pin it with --host-key)\n`);
+    if (!report) {
+      const henbsFile = str(args, 'henbs');
+      const henbs = henbsFile ? await readHenbList(resolve(ctx.cwd, henbsFile)) : await conn.inventory(ctx.signal);
+      if (henbs.length === 0) throw new CliUsageError('rollout: the server\'s inventory is empty; give --henbs FILE');
+      const waveSize = int(args, cmd, 'wave-size', henbs.length);
+      const firstWave = int(args, cmd, 'first-wave', waveSize);
+      const now = new Date().toISOString();
+      report = {
+        format: 'henb-sw-verify-rollout/1',
+        server: formatHostPort(server),
+        software,
+        plan: {
+          waveSize,
+          firstWave,
+          concurrency: int(args, cmd, 'concurrency', 4, { max: 1000 }),
+          maxFailures: parseMaxFailures(str(args, 'max-failures'), henbs.length),
+          timeoutSec: int(args, cmd, 'timeout', 600, { max: 86400 }),
+        },
+        startedAt: now,
+        updatedAt: now,
+        state: 'running',
+        devices: planWaves(henbs, waveSize, firstWave),
+        summary: summarize([]),
+      };
+    } else if (str(args, 'max-failures') !== undefined) {
+      report.plan.maxFailures = parseMaxFailures(str(args, 'max-failures'), report.devices.length);
+    }
+    (report as RolloutReport & { hostKey?: string }).hostKey = conn.fingerprint;
+    await saveReport(reportFile, report);
+
+    const bar = new ProgressBar(ctx.stderr, { total: report.devices.length, label: 'rollout', enabled: ctx.tty && !json });
+    bar.update(report.devices.filter((d) => d.state === 'done').length);
+    const final = await runRollout(report, conn, {
+      onChange: async (r, d) => {
+        await saveReport(reportFile, r);
+        if (d.state === 'done') bar.tick(1, `${d.henbId} ${d.status}`);
+      },
+    }, { deviceTimeoutMs: report.plan.timeoutSec * 1000, signal: ctx.signal, retryFailed: bool(args, 'retry-failed') });
+    await saveReport(reportFile, final);
+    bar.done();
+    return printOutcome(final, reportFile, json, ctx);
+  } finally {
+    await conn.close();
+  }
+}
+
+export function printOutcome(report: RolloutReport, reportFile: string | undefined, json: boolean, ctx: CliContext): number {
+  const c = colors(ctx.tty);
+  if (json) ctx.stdout.write(JSON.stringify(report) + '\n');
+  else {
+    ctx.stdout.write(deviceTable(report, c) + '\n' + summaryTable(report, c));
+    const where = reportFile ? ` (report: ${reportFile})` : '';
+    if (report.state === 'halted') ctx.stdout.write(c.red(`rollout halted: ${report.haltReason ?? ''}`) + `${where}; resume with --resume\n`);
+    else if (report.state === 'interrupted') ctx.stdout.write(c.yellow('rollout interrupted') + `${where}; resume with --resume\n`);
+    else ctx.stdout.write(`rollout ${report.state}${where}\n`);
+  }
+  if (report.state === 'halted' || report.state === 'interrupted') return EXIT.HALTED;
+  return report.summary.verified === report.summary.total ? EXIT.OK : EXIT.FAILED;
+}

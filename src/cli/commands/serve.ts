@@ -1,0 +1,101 @@
+/** `henb-sw-verify serve`: the NETCONF server over SSH with the OAM plugin (a real deployment). */
+import { join } from 'node:path';
+import type { Command, CliContext, ParsedArgs } from '../command.js';
+import { bool, formatHostPort, parseHostPort, str, strs } from '../args.js';
+import { CliUsageError } from '../errors.js';
+import { EXIT } from '../exit-codes.js';
+import { defaultServeConfig, loadConfigFile } from '../../config/load.js';
+import type { ServeConfig } from '../../config/load.js';
+import { builtinPluginDir, loadPlugin } from '../../plugin/host.js';
+import { readManifest, validatePluginConfig, checkHostVersion, checkRequires, HOST_SERVICES } from '../../plugin/manifest.js';
+import { HOST_API_VERSION } from '../../plugin/contract.js';
+import { createLogger } from '../../log/logger.js';
+import type { LogLevel } from '../../log/logger.js';
+import { startOamServer } from '../oam-server.js';
+import { collectUsers } from '../users.js';
+import { resolve } from 'node:path';
+
+const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the OAM NETCONF server (SSH) with the henb-sw-verify plugin',
+  usage: '--listen HOST:PORT --data-dir DIR [--config FILE] [--plugin PATH]... [--check]',
+  description:
+    'Starts the NETCONF server over SSH. On first start it creates an SSH host key in the data dir and keeps it. ' +
+    'User admin logs in with the password in HENB_SW_VERIFY_ADMIN_PASSWORD; more users (passwords, public keys) come from the config file ' +
+    'and from DIR/authorized_keys (OpenSSH format; a line may start with user="NAME", admin otherwise). ' +
+    'Prints exactly one line when it accepts sessions: `henb-sw-verify: listening on HOST:PORT (ssh host key SHA256:...)`, ' +
+    'and stops cleanly on SIGINT/SIGTERM. --check validates the config and the plugins without starting anything. ' +
+    'Logs are JSON lines on stderr.',
+  options: {
+    listen: { type: 'string', value: 'HOST:PORT', help: 'address to listen on (overrides the config file; port 0 picks a free port)' },
+    'data-dir': { type: 'string', value: 'DIR', help: 'data directory: host key, running config, database, signing keys (overrides the config file)' },
+    config: { type: 'string', short: 'c', value: 'FILE', help: 'configuration file (YAML or JSON), see docs/operator-guide.md' },
+    plugin: { type: 'string', multiple: true, value: 'PATH', help: 'load another plugin (a directory with plugin.json)' },
+    check: { type: 'boolean', help: 'validate the configuration and plugins, then exit (0 valid, 2 invalid)' },
+    'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn, error or silent (overrides the config file)' },
+    json: { type: 'boolean', help: 'machine-readable output (the ready line and --check result as JSON)' },
+  },
+  examples: [
+    'HENB_SW_VERIFY_ADMIN_PASSWORD=secret henb-sw-verify serve --listen 127.0.0.1:8830 --data-dir ./data',
+    'henb-sw-verify serve --config /etc/henb-sw-verify/config.yaml',
+    'henb-sw-verify serve --config config.yaml --check',
+  ],
+  run: runServe,
+};
+
+async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
+  const manifest = await readManifest(join(builtinPluginDir(), 'plugin.json'));
+  const configFile = str(args, 'config');
+  const config: ServeConfig = configFile ? await loadConfigFile(resolve(ctx.cwd, configFile), { manifest, env: ctx.env }) : defaultServeConfig();
+  const listenText = str(args, 'listen') ?? config.listen;
+  const dataDirText = str(args, 'data-dir') ?? config.dataDir;
+  const level = str(args, 'log-level') ?? config.logLevel;
+  if (!LEVELS.includes(level)) throw new CliUsageError(`serve: --log-level expects one of ${LEVELS.join(', ')}, got '${level}'`);
+  const pluginPaths = strs(args, 'plugin').map((p) => resolve(ctx.cwd, p));
+  const json = bool(args, 'json');
+
+  if (bool(args, 'check')) {
+    // everything short of starting: the config (done above), the listen address, users, every plugin
+    const listen = listenText ? parseHostPort(listenText) : undefined;
+    const dataDir = dataDirText ? resolve(ctx.cwd, dataDirText) : undefined;
+    validatePluginConfig(manifest, config.builtin, config.file);
+    checkHostVersion(manifest, HOST_API_VERSION);
+    const extra = [...pluginPaths.map((p) => ({ path: p, config: config.plugins.find((c) => c.path === p)?.config ?? {}, where: undefined as Array<string | number> | undefined })), ...config.plugins.filter((p) => !pluginPaths.includes(p.path))];
+    for (const p of extra) {
+      const loaded = await loadPlugin(p.path);
+      checkHostVersion(loaded.manifest, HOST_API_VERSION);
+      checkRequires(loaded.manifest, HOST_SERVICES);
+      validatePluginConfig(loaded.manifest, p.config, config.file, p.where);
+    }
+    const users = dataDir ? await collectUsers(config.users, ctx.env, dataDir) : config.users;
+    const henbs = ((config.builtin.henbs as unknown[] | undefined) ?? []).length;
+    const summary = { ok: true, file: config.file ?? null, listen: listen ? formatHostPort(listen) : null, dataDir: dataDir ?? null, users: users.map((u) => u.name), henbs, plugins: [manifest.name, ...extra.map((p) => p.path)] };
+    if (json) ctx.stdout.write(JSON.stringify(summary) + '\n');
+    else ctx.stdout.write(`henb-sw-verify: configuration OK${config.file ? ` (${config.file})` : ''}: ${henbs} H(e)NB(s), users ${summary.users.join(', ') || '(none)'}, plugins ${summary.plugins.length}\n`);
+    return EXIT.OK;
+  }
+
+  if (!listenText) throw new CliUsageError('serve: --listen HOST:PORT is required (or `listen:` in the config file)');
+  if (!dataDirText) throw new CliUsageError('serve: --data-dir DIR is required (or `data-dir:` in the config file)');
+  const listen = parseHostPort(listenText);
+  const dataDir = resolve(ctx.cwd, dataDirText);
+  const log = createLogger({ level: level as LogLevel, write: (l) => ctx.stderr.write(l) });
+  const server = await startOamServer({ listen, dataDir, config, env: ctx.env, log, pluginPaths });
+  ctx.stdout.write(readyLine(server.address, server.fingerprint, json) + '\n');
+  await waitForAbort(ctx.signal);
+  log.info('shutting down', { reason: String((ctx.signal.reason as Error | undefined)?.message ?? ctx.signal.reason) });
+  await server.close();
+  return EXIT.OK;
+}
+
+export function readyLine(address: { host: string; port: number }, fingerprint: string, json: boolean, extra: Record<string, unknown> = {}): string {
+  if (json) return JSON.stringify({ event: 'listening', host: address.host, port: address.port, hostKey: fingerprint, ...extra });
+  return `henb-sw-verify: listening on ${formatHostPort(address)} (ssh host key ${fingerprint})`;
+}
+
+export function waitForAbort(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((res) => signal.addEventListener('abort', () => res(), { once: true }));
+}

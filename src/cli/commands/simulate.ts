@@ -1,0 +1,35 @@
+/** `henb-sw-verify simulate`: a fleet of simulated femtocells (H6's runSimulateCommand does the work). */
+import type { Command, CliContext, ParsedArgs } from '../command.js';
+import { importComponent } from '../lazy.js';
+import { parseFleet, DEFAULT_FLEET } from '../fleet-spec.js';
+import { str } from '../args.js';
+
+interface SimulateCliModule {
+  runSimulateCommand(options: Record<string, unknown>, ctx: CliContext): Promise<number>;
+}
+
+export const simulateCommand: Command = {
+  name: 'simulate',
+  summary: 'run simulated femtocells (NETCONF servers on loopback) with behaviour profiles',
+  usage: '[--fleet PROFILE=N,...] [--host HOST] [--base-port PORT] [--data-dir DIR] [--json]',
+  description:
+    'Starts one NETCONF/SSH server per simulated H(e)NB, each on its own port, with components (bootloader, kernel, ' +
+    'rootfs, config) measured into a TIM with a measurement log, a device key that signs evidence, two software slots ' +
+    'and the device module RPCs and notifications. Profiles: healthy, compromised (fails the PVE check), bad-install ' +
+    '(the TIM after install is not the expected one), self-check-fail, unreachable, slow. Devices are named ' +
+    '<profile>-<n>. Prints the inventory (one line per device, or JSON) and serves until SIGINT/SIGTERM.',
+  options: {
+    fleet: { type: 'string', value: 'PROFILE=N,...', help: 'profiles and counts', default: DEFAULT_FLEET },
+    host: { type: 'string', value: 'HOST', help: 'address to listen on', default: '127.0.0.1' },
+    'base-port': { type: 'string', value: 'PORT', help: 'first port (0 = free ports)', default: '0' },
+    'data-dir': { type: 'string', value: 'DIR', help: 'keep device keys and state here (default: a temporary dir)' },
+    'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn, error or silent' },
+    json: { type: 'boolean', help: 'inventory as JSON' },
+  },
+  examples: ['henb-sw-verify simulate --fleet healthy=10,slow=2 --json'],
+  run: async (args: ParsedArgs, ctx: CliContext) => {
+    const fleet = parseFleet(str(args, 'fleet') ?? DEFAULT_FLEET);
+    const mod = await importComponent<SimulateCliModule>('../../device/cli.js', 'the femtocell simulator (src/device)', 'runSimulateCommand');
+    return mod.runSimulateCommand({ ...args.values, fleet }, ctx);
+  },
+};

@@ -1,0 +1,81 @@
+/**
+ * The command line: `henb-sw-verify <command> [options]`. Dispatches to one module per command;
+ * every error becomes one readable line on stderr with its code, and a documented exit code.
+ */
+import { readFileSync } from 'node:fs';
+import type { CliContext, Command } from './command.js';
+import { parseCommandArgs } from './args.js';
+import { commandHelp, mainHelp } from './help.js';
+import { CliUsageError } from './errors.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { serveCommand } from './commands/serve.js';
+import { demoCommand } from './commands/demo.js';
+import { pveCommand } from './commands/pve.js';
+import { simulateCommand } from './commands/simulate.js';
+import { rolloutCommand } from './commands/rollout.js';
+import { verifyTokenCommand } from './commands/verify-token.js';
+
+export const COMMANDS: Command[] = [serveCommand, demoCommand, pveCommand, simulateCommand, rolloutCommand, verifyTokenCommand];
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * Run the CLI. `ctx` overrides the process streams (tests); without a signal, SIGINT/SIGTERM abort the
+ * command (servers then stop cleanly and the command returns 0).
+ */
+export async function runCli(argv: string[], ctx: Partial<CliContext> = {}): Promise<number> {
+  const stdout = ctx.stdout ?? process.stdout;
+  const stderr = ctx.stderr ?? process.stderr;
+  const env = ctx.env ?? process.env;
+  let cleanup = (): void => {};
+  let signal = ctx.signal;
+  if (!signal) {
+    const ac = new AbortController();
+    const onSignal = (sig: NodeJS.Signals): void => ac.abort(new Error(sig));
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    cleanup = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
+    signal = ac.signal;
+  }
+  const jsonMode = argv.includes('--json');
+  const tty = ctx.tty ?? (Boolean(stdout.isTTY) && env.NO_COLOR === undefined && !jsonMode);
+  const full: CliContext = { stdout, stderr, env, cwd: ctx.cwd ?? process.cwd(), signal, tty };
+  try {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      if (name === 'help' && rest[0]) return await runCli([rest[0], '--help'], ctx);
+      stdout.write(mainHelp(COMMANDS, packageVersion()));
+      return name === undefined ? EXIT.USAGE : EXIT.OK;
+    }
+    if (name === '--version' || name === '-v') {
+      stdout.write(packageVersion() + '\n');
+      return EXIT.OK;
+    }
+    const cmd = COMMANDS.find((c) => c.name === name);
+    if (!cmd) {
+      throw new CliUsageError(`unknown command '${name}'; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see \`henb-sw-verify --help\`)`);
+    }
+    const args = parseCommandArgs(cmd, rest);
+    if (args.values.help === true) {
+      stdout.write(commandHelp(cmd));
+      return EXIT.OK;
+    }
+    return await cmd.run(args, full);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    const message = err instanceof Error ? err.message : String(err);
+    if (jsonMode) {
+      stdout.write(JSON.stringify({ ok: false, error: { code: typeof code === 'string' ? code : 'ERR_INTERNAL', message } }) + '\n');
+    }
+    stderr.write(`henb-sw-verify: error${typeof code === 'string' ? ` ${code}` : ''}: ${message}\n`);
+    return exitCodeFor(err);
+  } finally {
+    cleanup();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The JSON Schema of the `serve` configuration file: the host's part (listen, data-dir, logging, users,
+ * limits, plugins) plus the built-in plugin's configSchema from plugin.json (henbs, pve, policies),
+ * both at the top level of one file.
+ */
+export const SECRET_SCHEMA = {
+  description: 'a secret, never written in the file itself: {env: NAME} or {file: PATH}',
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  maxProperties: 1,
+  properties: {
+    env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+    file: { type: 'string', minLength: 1 },
+  },
+} as const;
+
+export const HOST_CONFIG_SCHEMA = {
+  type: 'object',
+  properties: {
+    listen: { type: 'string', pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^:\\s\\[\\]]+):\\d{1,5}$', description: 'HOST:PORT' },
+    'data-dir': { type: 'string', minLength: 1 },
+    logging: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { level: { enum: ['debug', 'info', 'warn', 'error', 'silent'] } },
+    },
+    users: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z_][-A-Za-z0-9_.]{0,63}$' },
+          password: SECRET_SCHEMA,
+          'authorized-keys': { type: 'array', items: { type: 'string', pattern: '^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$' } },
+          'authorized-keys-file': { type: 'string', minLength: 1 },
+        },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        'max-sessions': { type: 'integer', minimum: 1, maximum: 100000 },
+        'hello-timeout': { type: 'integer', minimum: 1, maximum: 3600, description: 'seconds' },
+        'idle-timeout': { type: 'integer', minimum: 0, maximum: 86400, description: 'seconds, 0 = none' },
+        'max-message-size': { type: 'integer', minimum: 4096, description: 'bytes' },
+      },
+    },
+    plugins: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['path'],
+        properties: { path: { type: 'string', minLength: 1 }, config: { type: 'object' } },
+      },
+    },
+  },
+} as const;
+
+export const HOST_KEYS = Object.keys(HOST_CONFIG_SCHEMA.properties);
+
+/**
+ * The host schema for a file that also holds the built-in plugin's keys: unknown keys are refused,
+ * except the ones the plugin's schema defines (validated separately against that schema).
+ */
+export function hostSchemaWith(pluginKeys: string[]): Record<string, unknown> {
+  const props: Record<string, unknown> = { ...HOST_CONFIG_SCHEMA.properties };
+  for (const k of pluginKeys) if (!(k in props)) props[k] = true;
+  return { ...HOST_CONFIG_SCHEMA, additionalProperties: false, properties: props };
+}
