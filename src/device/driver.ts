@@ -1,0 +1,374 @@
+/**
+ * The southbound DeviceDriver (src/oam/ports.ts) over NETCONF/SSH: one client session per device, host
+ * keys pinned, a RFC 5277 subscription on every session so that software-update-complete notifications
+ * reach the listeners, reconnect with bounded exponential backoff, per-call timeouts, coded errors:
+ *   ERR_DEVICE_UNKNOWN      henb-id not in the driver's inventory
+ *   ERR_DEVICE_UNREACHABLE  / ERR_DEVICE_TIMEOUT / ERR_DEVICE_AUTH / ERR_DEVICE_HOST_KEY / ERR_DEVICE_NETCONF
+ *                           (from src/device/connect.ts; the last attempt's error)
+ *   ERR_DEVICE_REFUSED      the device answered refused or with an rpc-error (errorTag, appTag set)
+ *   ERR_DEVICE_RPC_TIMEOUT  the device did not answer an rpc in time
+ *   ERR_DEVICE_SESSION_LOST the session ended before the answer (the outcome is unknown)
+ *   ERR_DEVICE_ABORTED      the caller's signal was aborted
+ *   ERR_DEVICE_CLOSED       the driver is closed
+ * Completions of a rollback the driver asked for are not handed to listeners (the flow's job is over by
+ * then); they are logged.
+ */
+import { HsvError } from '../errors.js';
+import { NetconfError } from '../netconf/rpc-error.js';
+import { child, elements, el, leaf } from '../netconf/xml/build.js';
+import { NETCONF_NOTIFICATION_NS } from '../netconf/xml/types.js';
+import type { XmlElement } from '../netconf/xml/types.js';
+import { silentLogger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
+import type { DeviceCompletion, DeviceDriver, SoftwareUpdateCommand } from '../oam/ports.js';
+import { connectDevice } from './connect.js';
+import type { DeviceConnector, DeviceSession, DeviceTarget } from './connect.js';
+import {
+  COMPLETION_NOTIFICATION, DEVICE_NS, parseCompletion, parseStartedReply, rollbackXml, softwareUpdateXml,
+} from './wire.js';
+import type { CompletionEvent } from './wire.js';
+
+export class DeviceDriverError extends HsvError {
+  errorTag?: string;
+  appTag?: string;
+}
+
+export interface DeviceInventoryEntry extends DeviceTarget {
+  henbId: string;
+}
+
+export interface BackoffOptions {
+  /** first retry delay, ms (default 200) */
+  initialMs?: number;
+  /** cap of a delay, ms (default 10000) */
+  maxMs?: number;
+  /** connection attempts per call before giving up (default 3) */
+  attempts?: number;
+  /** background reconnect attempts after a session drops while completions are awaited (default 8) */
+  reconnectAttempts?: number;
+}
+
+export interface DeviceDriverOptions {
+  devices: DeviceInventoryEntry[];
+  /** SSH + hello budget per attempt, ms (default 10000) */
+  connectTimeoutMs?: number;
+  /** per rpc, ms (default 15000) */
+  rpcTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  connector?: DeviceConnector;
+  log?: Logger;
+}
+
+export interface NetconfDeviceDriver extends DeviceDriver {
+  /** open (or reuse) the session to one device now, with its subscription */
+  connect(henbId: string, signal?: AbortSignal): Promise<void>;
+  /** add or replace a device (an open session to the old entry is closed) */
+  setDevice(entry: DeviceInventoryEntry): void;
+  /** whether a session is open now */
+  connected(henbId: string): boolean;
+  /** close every session and timer; pending calls fail with ERR_DEVICE_CLOSED. Idempotent. */
+  close(): Promise<void>;
+}
+
+const RETRIABLE = new Set(['ERR_DEVICE_UNREACHABLE', 'ERR_DEVICE_TIMEOUT', 'ERR_DEVICE_NETCONF']);
+
+interface Link {
+  entry: DeviceInventoryEntry;
+  session: DeviceSession | undefined;
+  connecting: Promise<DeviceSession> | undefined;
+  /** jobs sent whose completion has not arrived */
+  awaiting: Set<string>;
+  /** jobs whose rollback we asked for: their next completion is the rollback's */
+  rollingBack: Set<string>;
+  /** last event time seen (for replay after a reconnect) */
+  lastEventTime: string | undefined;
+  /** when the session dropped (replay start when no event was seen) */
+  droppedAt: Date | undefined;
+  reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  generation: number;
+}
+
+export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceDriver {
+  const log = (options.log ?? silentLogger).child({ component: 'device-driver' });
+  const connector = options.connector ?? connectDevice;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  const rpcTimeoutMs = options.rpcTimeoutMs ?? 15_000;
+  const initialMs = options.backoff?.initialMs ?? 200;
+  const maxMs = options.backoff?.maxMs ?? 10_000;
+  const attempts = Math.max(1, options.backoff?.attempts ?? 3);
+  const reconnectAttempts = options.backoff?.reconnectAttempts ?? 8;
+  const links = new Map<string, Link>();
+  const listeners = new Set<(c: DeviceCompletion) => void>();
+  const closeCtl = new AbortController();
+  let closed = false;
+
+  const delay = (n: number): number => Math.min(maxMs, initialMs * 2 ** n);
+
+  function setDevice(entry: DeviceInventoryEntry): void {
+    const old = links.get(entry.henbId);
+    if (old) {
+      old.generation++;
+      if (old.reconnectTimer) clearTimeout(old.reconnectTimer);
+      void old.session?.close();
+    }
+    links.set(entry.henbId, {
+      entry: { ...entry }, session: undefined, connecting: undefined, awaiting: new Set(), rollingBack: new Set(),
+      lastEventTime: undefined, droppedAt: undefined, reconnectTimer: undefined, generation: 0,
+    });
+  }
+  for (const d of options.devices) setDevice(d);
+
+  function linkOf(henbId: string): Link {
+    if (closed) throw new DeviceDriverError('ERR_DEVICE_CLOSED', 'the device driver is closed');
+    const l = links.get(henbId);
+    if (!l) throw new DeviceDriverError('ERR_DEVICE_UNKNOWN', `H(e)NB ${henbId} is not in the device inventory`);
+    return l;
+  }
+
+  function sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason as Error);
+      const t = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = (): void => {
+        clearTimeout(t);
+        reject(signal.reason as Error);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** connect with up to `tries` attempts and exponential backoff; auth/host-key failures are final */
+  async function open(l: Link, tries: number, signal: AbortSignal): Promise<DeviceSession> {
+    const gen = l.generation;
+    let last: unknown;
+    for (let i = 0; i < tries; i++) {
+      if (i > 0) await sleep(delay(i - 1), signal);
+      try {
+        const s = await connector(l.entry, { timeoutMs: connectTimeoutMs, signal });
+        if (gen !== l.generation || closed) {
+          void s.close();
+          throw new DeviceDriverError('ERR_DEVICE_CLOSED', 'the device entry changed or the driver closed');
+        }
+        await subscribe(l, s, signal);
+        return s;
+      } catch (e) {
+        last = e;
+        const code = (e as { code?: unknown }).code;
+        if (signal.aborted || typeof code !== 'string' || !RETRIABLE.has(code)) break;
+        log.debug('connect attempt failed', { henbId: l.entry.henbId, attempt: i + 1, code });
+      }
+    }
+    if (signal.aborted) throw aborted(signal);
+    throw last instanceof HsvError ? last : new DeviceDriverError('ERR_DEVICE_UNREACHABLE', `cannot reach ${l.entry.henbId}`, { cause: last });
+  }
+
+  async function subscribe(l: Link, s: DeviceSession, signal: AbortSignal): Promise<void> {
+    const n = NETCONF_NOTIFICATION_NS;
+    const start = l.awaiting.size > 0 ? (l.lastEventTime ?? l.droppedAt?.toISOString()) : undefined;
+    try {
+      await s.rpc(el(n, 'create-subscription', start !== undefined ? leaf(n, 'startTime', start) : undefined), { signal, timeoutMs: rpcTimeoutMs });
+    } catch (e) {
+      if (start === undefined || !(e instanceof NetconfError)) {
+        void s.close();
+        throw new DeviceDriverError('ERR_DEVICE_NETCONF', `${l.entry.henbId} refused create-subscription`, { cause: e });
+      }
+      // no replay on this device: a live subscription is the best we can do
+      await s.rpc(el(n, 'create-subscription'), { signal, timeoutMs: rpcTimeoutMs });
+    }
+    l.session = s;
+    l.droppedAt = undefined;
+    void pump(l, s);
+  }
+
+  async function pump(l: Link, s: DeviceSession): Promise<void> {
+    const gen = l.generation;
+    try {
+      for await (const note of s.notifications()) {
+        const eventTime = child(note, NETCONF_NOTIFICATION_NS, 'eventTime');
+        const ev = elements(note).find((e) => !(e.ns === NETCONF_NOTIFICATION_NS && e.name === 'eventTime'));
+        if (eventTime) l.lastEventTime = eventTime.children.join('').trim();
+        if (ev && ev.ns === DEVICE_NS && ev.name === COMPLETION_NOTIFICATION) onCompletionEvent(l, ev);
+      }
+    } catch (e) {
+      log.debug('notification stream ended', { henbId: l.entry.henbId, err: e });
+    }
+    if (gen !== l.generation || closed) return;
+    if (l.session === s) l.session = undefined;
+    l.droppedAt = new Date();
+    log.info('device session ended', { henbId: l.entry.henbId, awaiting: l.awaiting.size });
+    if (l.awaiting.size > 0) scheduleReconnect(l, 0);
+  }
+
+  function scheduleReconnect(l: Link, n: number): void {
+    if (closed || l.reconnectTimer || n >= reconnectAttempts) {
+      if (n >= reconnectAttempts) log.warn('giving up reconnecting', { henbId: l.entry.henbId });
+      return;
+    }
+    l.reconnectTimer = setTimeout(() => {
+      l.reconnectTimer = undefined;
+      if (closed || l.session || l.awaiting.size === 0) return;
+      ensure(l, closeCtl.signal, 1).then(
+        () => log.info('device session re-established', { henbId: l.entry.henbId }),
+        () => scheduleReconnect(l, n + 1));
+    }, delay(n));
+  }
+
+  function onCompletionEvent(l: Link, ev: XmlElement): void {
+    let c: CompletionEvent;
+    try {
+      c = parseCompletion(ev);
+    } catch (e) {
+      log.warn('malformed completion ignored', { henbId: l.entry.henbId, err: e });
+      return;
+    }
+    if (l.rollingBack.delete(c.jobId)) {
+      log.info('rollback completed', { henbId: l.entry.henbId, jobId: c.jobId, status: c.status, tim: c.tim });
+      return;
+    }
+    if (!l.awaiting.delete(c.jobId)) {
+      log.debug('completion for a job this driver did not send (or a replayed duplicate)', { henbId: l.entry.henbId, jobId: c.jobId });
+      // still handed on: the flow decides (it may have been sent before a restart)
+    }
+    const out: DeviceCompletion = { henbId: l.entry.henbId, jobId: c.jobId, status: 'completed' };
+    if (c.status === 'completed' || c.status === 'self-check-failed') {
+      if (c.tim !== undefined) out.tim = c.tim;
+      if (c.log !== undefined) out.measurementLog = c.log;
+      if (c.selfCheck !== undefined) out.selfCheck = c.selfCheck;
+      else if (c.status === 'self-check-failed') out.selfCheck = 'failed';
+      if (c.reason !== undefined) out.reason = c.reason;
+    } else {
+      out.status = 'failed';
+      out.reason = c.reason !== undefined ? `${c.status}: ${c.reason}` : c.status;
+    }
+    for (const fn of [...listeners]) {
+      try {
+        fn(out);
+      } catch (e) {
+        log.error('completion listener failed', { err: e });
+      }
+    }
+  }
+
+  function aborted(signal: AbortSignal): DeviceDriverError {
+    return new DeviceDriverError('ERR_DEVICE_ABORTED', 'the device operation was aborted', { cause: signal.reason });
+  }
+
+  async function ensure(l: Link, signal: AbortSignal, tries = attempts): Promise<DeviceSession> {
+    if (l.session && !l.session.closed) return l.session;
+    if (!l.connecting) {
+      // the shared attempt is bound to the driver's life, each caller to its own signal
+      l.connecting = open(l, tries, closeCtl.signal).finally(() => {
+        l.connecting = undefined;
+      });
+    }
+    const shared = l.connecting;
+    return new Promise<DeviceSession>((resolve, reject) => {
+      if (signal.aborted) return reject(aborted(signal));
+      const onAbort = (): void => reject(aborted(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.then((s) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(s);
+      }, (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e as Error);
+      });
+    });
+  }
+
+  async function call(l: Link, op: XmlElement, signal: AbortSignal): Promise<XmlElement[]> {
+    const s = await ensure(l, signal);
+    try {
+      const reply = await s.rpc(op, { signal, timeoutMs: rpcTimeoutMs });
+      return elements(reply);
+    } catch (e) {
+      if (signal.aborted) throw aborted(signal);
+      if (e instanceof NetconfError) {
+        const first = e.errors[0];
+        const err = new DeviceDriverError('ERR_DEVICE_REFUSED',
+          `${l.entry.henbId} refused ${op.name}: ${first?.tag ?? 'rpc-error'}${first?.appTag ? ` (${first.appTag})` : ''}${first?.message ? `: ${first.message}` : ''}`,
+          { cause: e });
+        if (first) {
+          err.errorTag = first.tag;
+          if (first.appTag !== undefined) err.appTag = first.appTag;
+        }
+        throw err;
+      }
+      const code = (e as { code?: unknown }).code;
+      if (code === 'ERR_SESSION_RPC_TIMEOUT') {
+        throw new DeviceDriverError('ERR_DEVICE_RPC_TIMEOUT', `${l.entry.henbId} did not answer ${op.name} within ${rpcTimeoutMs} ms`, { cause: e });
+      }
+      throw new DeviceDriverError('ERR_DEVICE_SESSION_LOST', `the session to ${l.entry.henbId} ended before the answer to ${op.name}`, { cause: e });
+    }
+  }
+
+  return {
+    async softwareUpdate(henbId: string, cmd: SoftwareUpdateCommand, signal: AbortSignal): Promise<void> {
+      const l = linkOf(henbId);
+      if (signal.aborted) throw aborted(signal);
+      const input = { jobId: cmd.jobId, uri: cmd.uri, softwareRim: cmd.softwareRim, selfCheck: cmd.selfCheck, ...(cmd.version !== undefined ? { version: cmd.version } : {}) };
+      await ensure(l, signal);
+      l.awaiting.add(cmd.jobId);
+      try {
+        const reply = parseStartedReply(await call(l, softwareUpdateXml(input), signal));
+        if (reply.status !== 'started') {
+          throw new DeviceDriverError('ERR_DEVICE_REFUSED', `${henbId} refused the software-update: ${reply.reason ?? 'no reason given'}`);
+        }
+      } catch (e) {
+        // the outcome of a lost session is unknown: keep waiting for a completion then
+        if ((e as { code?: unknown }).code !== 'ERR_DEVICE_SESSION_LOST') l.awaiting.delete(cmd.jobId);
+        throw e;
+      }
+    },
+
+    async rollback(henbId: string, jobId: string, signal: AbortSignal): Promise<void> {
+      const l = linkOf(henbId);
+      l.rollingBack.add(jobId);
+      try {
+        const reply = parseStartedReply(await call(l, rollbackXml(jobId), signal));
+        if (reply.status !== 'started') {
+          throw new DeviceDriverError('ERR_DEVICE_REFUSED', `${henbId} refused the rollback: ${reply.reason ?? 'no reason given'}`);
+        }
+      } catch (e) {
+        l.rollingBack.delete(jobId);
+        throw e;
+      }
+    },
+
+    onCompletion(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+
+    async connect(henbId, signal) {
+      await ensure(linkOf(henbId), signal ?? new AbortController().signal);
+    },
+
+    setDevice,
+
+    connected(henbId) {
+      const s = links.get(henbId)?.session;
+      return s !== undefined && !s.closed;
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      closeCtl.abort(new DeviceDriverError('ERR_DEVICE_CLOSED', 'the device driver is closed'));
+      listeners.clear();
+      const all: Array<Promise<void>> = [];
+      for (const l of links.values()) {
+        l.generation++;
+        if (l.reconnectTimer) clearTimeout(l.reconnectTimer);
+        if (l.session) all.push(l.session.close().catch(() => undefined));
+        l.session = undefined;
+      }
+      await Promise.all(all);
+    },
+  };
+}

@@ -1,0 +1,341 @@
+/**
+ * The femtocell simulator: each simulated H(e)NB is a NETCONF server over SSH (src/netconf/server) on its own
+ * loopback port, with its own host key and credentials, implementing yang/henb-sw-verify-device.yang:
+ * software-update (answers started at once; software-update-complete follows after the install),
+ * integrity-measurement (signed evidence), rollback, and the software-slots / integrity state. RFC 5277
+ * subscriptions (with replay from the device's event log) come from the standard operations.
+ *
+ * Profiles (src/device/model.ts): healthy, compromised, bad-install, self-check-fail, slow; `unreachable`
+ * listens on a port but never speaks SSH (mode 'refuse': closes every connection at once; 'blackhole':
+ * holds it open silently).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { createServer as createTcpServer } from 'node:net';
+import type { Server as TcpServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HsvError } from '../errors.js';
+import { silentLogger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
+import { NetconfError } from '../netconf/rpc-error.js';
+import type { RpcErrorInfo } from '../netconf/rpc-error.js';
+import { createNetconfServer, hostKeyFingerprint, loadOrCreateHostKey } from '../netconf/server/index.js';
+import type { NetconfServer } from '../netconf/server/index.js';
+import { registerStandardOperations } from '../netconf/server/standard-ops.js';
+import type { YangModuleInfo } from '../netconf/server/registry.js';
+import { compileTexts } from '../yang/load.js';
+import type { YangValidator } from '../yang/types.js';
+import { DeviceError, Femtocell, PROFILES, factoryReferenceValues } from './model.js';
+import type { Completion, DeviceProfile, ReferenceValues } from './model.js';
+import {
+  DEVICE_MODULE, DEVICE_NS, completionXml, integrityStateXml, measurementReplyXml, parseIntegrityMeasurement,
+  parseRollback, parseSoftwareUpdate, slotsXml, startedReplyXml,
+} from './wire.js';
+
+export class SimulatorError extends HsvError {}
+
+export interface FleetOptions {
+  /** profile -> count ({healthy: 3, compromised: 1}) or a list of {profile, count} */
+  profiles: Partial<Record<DeviceProfile, number>> | Array<{ profile: DeviceProfile; count: number }>;
+  /** address to listen on (default 127.0.0.1) */
+  host?: string;
+  /** 0 (default): free ports; otherwise device i listens on basePort + i */
+  basePort?: number;
+  /** keeps each device's host key, device key, credentials and event log; default a temporary dir removed at close */
+  dataDir?: string;
+  /** install duration, ms (default 50) */
+  installMs?: number;
+  /** install duration of `slow` devices, ms (default 600000) */
+  slowInstallMs?: number;
+  /** rollback (reboot) duration, ms (default 10) */
+  rollbackMs?: number;
+  /** what `unreachable` devices do with a connection (default 'refuse') */
+  unreachableMode?: 'refuse' | 'blackhole';
+  /** validate RPC input/output and notifications against the device YANG module (default true) */
+  validate?: boolean;
+  /** keep an event log per device so subscriptions can replay (default true) */
+  replay?: boolean;
+  log?: Logger;
+}
+
+/** What an OAM / PVE inventory needs to reach one simulated device. */
+export interface SimulatedDevice {
+  henbId: string;
+  profile: DeviceProfile;
+  host: string;
+  port: number;
+  /** the SSH host key fingerprint to pin, as OpenSSH prints it: 'SHA256:<base64>' */
+  hostKeySha256: string;
+  username: string;
+  password: string;
+  /** the device's evidence key (ECDSA P-256), SPKI PEM */
+  devicePublicKey: string;
+  /** RFC 7638 thumbprint of the device key */
+  keyId: string;
+}
+
+export interface Fleet {
+  devices: SimulatedDevice[];
+  /** the reference values of the factory firmware (what the PVE needs) */
+  referenceValues: ReferenceValues;
+  /** the model behind a device (tests and the demo may look inside) */
+  cell(henbId: string): Femtocell | undefined;
+  /** end every NETCONF session of one device (the server keeps listening): a network blip, for tests */
+  dropSessions(henbId: string): Promise<void>;
+  /** stop every server and pending install; removes a temporary data dir. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The package root (the directory whose package.json names henb-sw-verify). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'henb-sw-verify') return dir;
+      } catch {
+        // not ours
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  throw new SimulatorError('ERR_SIM_YANG', 'cannot find the package root (for yang/)');
+}
+
+let deviceYang: { module: YangModuleInfo; validator: YangValidator } | undefined;
+/** The device module (for hello/get-schema) and a validator for it, compiled once per process. */
+export function deviceYangModule(): { module: YangModuleInfo; validator: YangValidator } {
+  if (deviceYang) return deviceYang;
+  const dir = join(packageRoot(), 'yang');
+  const files = [join(dir, `${DEVICE_MODULE}.yang`), join(dir, 'ietf', 'ietf-inet-types@2013-07-15.yang'), join(dir, 'ietf', 'ietf-yang-types@2013-07-15.yang')];
+  let texts: Array<{ file: string; text: string }>;
+  try {
+    texts = files.map((file) => ({ file, text: readFileSync(file, 'utf8') }));
+  } catch (e) {
+    throw new SimulatorError('ERR_SIM_YANG', `cannot read the device YANG module in ${dir}`, { cause: e });
+  }
+  const loaded = compileTexts(texts);
+  const module = loaded.modules.find((m) => m.name === DEVICE_MODULE);
+  if (!module) throw new SimulatorError('ERR_SIM_YANG', `${DEVICE_MODULE} did not compile`);
+  deviceYang = { module, validator: loaded.validator };
+  return deviceYang;
+}
+
+function entries(p: FleetOptions['profiles']): Array<{ profile: DeviceProfile; count: number }> {
+  const list = Array.isArray(p) ? p : Object.entries(p).map(([profile, count]) => ({ profile: profile as DeviceProfile, count: count ?? 0 }));
+  for (const e of list) {
+    if (!(PROFILES as readonly string[]).includes(e.profile)) throw new SimulatorError('ERR_SIM_PROFILE', `unknown profile ${e.profile}; use ${PROFILES.join(', ')}`);
+    if (!Number.isInteger(e.count) || e.count < 0) throw new SimulatorError('ERR_SIM_PROFILE', `count of ${e.profile} must be a whole number >= 0`);
+  }
+  return list.filter((e) => e.count > 0);
+}
+
+interface Persisted {
+  username: string;
+  password: string;
+  key: KeyObject;
+}
+
+async function loadOrCreateIdentity(dir: string): Promise<Persisted> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const credFile = join(dir, 'credentials.json');
+  const keyFile = join(dir, 'device-key.pem');
+  let cred: { username: string; password: string };
+  try {
+    cred = JSON.parse(await readFile(credFile, 'utf8')) as { username: string; password: string };
+  } catch {
+    cred = { username: 'oam', password: randomBytes(12).toString('base64url') };
+    await writeFile(credFile, JSON.stringify(cred) + '\n', { mode: 0o600 });
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(await readFile(keyFile, 'utf8'));
+  } catch {
+    key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    await writeFile(keyFile, key.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  }
+  return { username: cred.username, password: cred.password, key };
+}
+
+const URI_SCHEME = /^(file|https?):/i;
+const JOB_ID = /^[0-9A-Za-z][-.0-9:A-Z_a-z]*$/;
+
+function rpcError(tag: RpcErrorInfo['tag'], appTag: string | undefined, message: string): NetconfError {
+  const e: RpcErrorInfo = { type: 'application', tag, message };
+  if (appTag !== undefined) e.appTag = appTag;
+  return new NetconfError(e);
+}
+
+function completionEvent(c: Completion): Parameters<typeof completionXml>[0] {
+  const ev: Parameters<typeof completionXml>[0] = {
+    jobId: c.jobId, status: c.status, tim: c.tim, log: c.measurementLog, selfCheck: c.selfCheck,
+  };
+  if (c.softwareVersion !== undefined) ev.softwareVersion = c.softwareVersion;
+  if (c.reason !== undefined) ev.reason = c.reason;
+  return ev;
+}
+
+/** Register the device module's RPCs, state and notifications for one femtocell on a NETCONF server. */
+export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: Logger): void {
+  const reg = server.registry;
+  reg.addModule(deviceYangModule().module);
+  reg.addRpc(DEVICE_NS, 'software-update', async (op) => {
+    const req = parseSoftwareUpdate(op);
+    if (!JOB_ID.test(req.jobId) || req.jobId.length > 64) throw rpcError('invalid-value', undefined, 'job-id is not a job id');
+    if (!URI_SCHEME.test(req.uri)) throw rpcError('invalid-value', 'unsupported-uri-scheme', 'the uri scheme must be file, http or https');
+    try {
+      cell.startUpdate(req);
+    } catch (e) {
+      if (!(e instanceof DeviceError)) throw e;
+      if (e.code === 'ERR_DEVICE_BUSY') throw rpcError('in-use', 'slot-busy', e.message);
+      if (e.code === 'ERR_DEVICE_DUPLICATE_JOB') return startedReplyXml({ status: 'refused', reason: e.message });
+      throw rpcError('invalid-value', undefined, e.message);
+    }
+    log.info('software-update started', { jobId: req.jobId });
+    return startedReplyXml({ status: 'started' });
+  });
+  reg.addRpc(DEVICE_NS, 'integrity-measurement', async (op) => {
+    const nonce = parseIntegrityMeasurement(op);
+    if (!nonce || nonce.length < 16 || nonce.length > 64) throw rpcError('invalid-value', undefined, 'nonce-value must be base64 of 16..64 octets');
+    const ev = cell.measure(nonce);
+    const version = cell.runningVersion();
+    return measurementReplyXml({
+      tim: ev.tim, log: ev.log, signatureAlgorithm: 'ES256', keyId: cell.keyId(), signature: ev.signature,
+      ...(version !== undefined ? { softwareVersion: version } : {}),
+    });
+  });
+  reg.addRpc(DEVICE_NS, 'rollback', async (op) => {
+    const { jobId } = parseRollback(op);
+    try {
+      cell.rollback(jobId);
+    } catch (e) {
+      if (!(e instanceof DeviceError)) throw e;
+      if (e.code === 'ERR_DEVICE_BUSY') throw rpcError('in-use', 'slot-busy', e.message);
+      if (e.code === 'ERR_DEVICE_JOB_UNKNOWN') throw rpcError('invalid-value', 'job-unknown', e.message);
+      if (e.code === 'ERR_DEVICE_NO_ROLLBACK') throw rpcError('operation-failed', 'no-rollback-slot', e.message);
+      throw rpcError('operation-failed', undefined, e.message);
+    }
+    log.info('rollback started', { jobId });
+    return startedReplyXml({ status: 'started' });
+  });
+  reg.addState(DEVICE_NS, 'software-slots', () => slotsXml(cell.slots()));
+  reg.addState(DEVICE_NS, 'integrity', () => integrityStateXml(cell.tim(), cell.measurementLog()));
+  cell.onCompletion((c) => {
+    log.info('software-update-complete', { jobId: c.jobId, kind: c.kind, status: c.status, tim: c.tim });
+    reg.notify('NETCONF', completionXml(completionEvent(c))).catch((e: unknown) => log.error('completion notification failed', { err: e }));
+  });
+}
+
+export async function startFleet(options: FleetOptions): Promise<Fleet> {
+  const log = (options.log ?? silentLogger).child({ component: 'simulator' });
+  const host = options.host ?? '127.0.0.1';
+  const basePort = options.basePort ?? 0;
+  const list = entries(options.profiles);
+  if (list.length === 0) throw new SimulatorError('ERR_SIM_PROFILE', 'the fleet has no devices');
+  const temporary = options.dataDir === undefined;
+  const root = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'hsv-fleet-')));
+  const validate = options.validate !== false;
+  const yang = deviceYangModule();
+  const cells = new Map<string, Femtocell>();
+  const servers: NetconfServer[] = [];
+  const serverOf = new Map<string, NetconfServer>();
+  const blackholes: Array<{ server: TcpServer; sockets: Set<Socket> }> = [];
+  const devices: SimulatedDevice[] = [];
+  let closed = false;
+
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    for (const c of cells.values()) c.close();
+    await Promise.all(servers.map((s) => s.close().catch((e: unknown) => log.warn('device server close failed', { err: e }))));
+    await Promise.all(blackholes.map((b) => new Promise<void>((resolve) => {
+      for (const s of b.sockets) s.destroy();
+      b.server.close(() => resolve());
+    })));
+    if (temporary) await rm(root, { recursive: true, force: true });
+  };
+
+  const plan = list.flatMap((e) => Array.from({ length: e.count }, (_, i) => ({ henbId: `${e.profile}-${i + 1}`, profile: e.profile })));
+  try {
+    // start in batches: bounded parallelism, ports in order when basePort is set
+    const BATCH = 32;
+    for (let b = 0; b < plan.length; b += BATCH) {
+      const batch = plan.slice(b, b + BATCH);
+      const started = await Promise.all(batch.map(async ({ henbId, profile }, j) => {
+        const index = b + j;
+        const port = basePort === 0 ? 0 : basePort + index;
+        const dir = join(root, henbId);
+        const id = await loadOrCreateIdentity(dir);
+        const hostKey = loadOrCreateHostKey(dir);
+        const dlog = log.child({ henbId });
+        const cell = new Femtocell({
+          henbId, profile, privateKey: id.key,
+          ...(options.installMs !== undefined ? { installMs: options.installMs } : {}),
+          ...(options.slowInstallMs !== undefined ? { slowInstallMs: options.slowInstallMs } : {}),
+          ...(options.rollbackMs !== undefined ? { rollbackMs: options.rollbackMs } : {}),
+        });
+        cells.set(henbId, cell);
+        let actualPort: number;
+        if (profile === 'unreachable') {
+          const sockets = new Set<Socket>();
+          const mode = options.unreachableMode ?? 'refuse';
+          const tcp = createTcpServer((s) => {
+            if (mode === 'refuse') {
+              s.destroy();
+              return;
+            }
+            sockets.add(s);
+            s.on('close', () => sockets.delete(s));
+            s.on('error', () => undefined);
+          });
+          blackholes.push({ server: tcp, sockets });
+          actualPort = await new Promise<number>((resolve, reject) => {
+            tcp.once('error', reject);
+            tcp.listen(port, host, () => resolve((tcp.address() as { port: number }).port));
+          });
+        } else {
+          const server = createNetconfServer({
+            hostKeys: [hostKey],
+            auth: { users: [{ username: id.username, password: id.password }] },
+            ...(validate ? { validator: yang.validator } : {}),
+            log: dlog,
+            dataDir: dir,
+            operations: [(reg) => registerStandardOperations(reg, { log: dlog, ...(options.replay === false ? { eventLog: false as const } : {}) })],
+          });
+          servers.push(server);
+          serverOf.set(henbId, server);
+          registerFemtocell(server, cell, dlog);
+          actualPort = (await server.listen(host, port)).port;
+        }
+        const dev: SimulatedDevice = {
+          henbId, profile, host, port: actualPort, hostKeySha256: hostKeyFingerprint(hostKey),
+          username: id.username, password: id.password, devicePublicKey: cell.publicKeyPem(), keyId: cell.keyId(),
+        };
+        return dev;
+      }));
+      devices.push(...started);
+    }
+  } catch (e) {
+    await close();
+    throw e instanceof HsvError ? e : new SimulatorError('ERR_SIM_START', `cannot start the fleet: ${(e as Error).message}`, { cause: e });
+  }
+  log.info('fleet started', { devices: devices.length });
+  return {
+    devices,
+    referenceValues: factoryReferenceValues(),
+    cell: (henbId) => cells.get(henbId),
+    async dropSessions(henbId) {
+      const server = serverOf.get(henbId);
+      if (!server) return;
+      await Promise.all(server.sessions().map((s) => server.info.killSession(s.id, 'simulated network failure')));
+    },
+    close,
+  };
+}
