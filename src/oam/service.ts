@@ -1,0 +1,406 @@
+/**
+ * The OAM service on the northbound side: the henb-sw-verify RPCs (integrity-request, software-update,
+ * completion-tim), the operational state (henbs, jobs, signing-keys) and the notifications
+ * (software-update-progress, software-update-result, integrity-alarm on the `henb-sw-verify` stream), all
+ * registered through the NetconfRegistry. The nine steps themselves run in the JobRunner.
+ *
+ * Wire names stay kebab-case; XML is built with the XML layer's el/leaf, matched by namespace URI.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
+import { NetconfError } from '../netconf/rpc-error.js';
+import type { RpcErrorInfo } from '../netconf/rpc-error.js';
+import type { NetconfRegistry, RpcContext } from '../netconf/server/registry.js';
+import { child, childText, childrenNamed, el, leaf, textOf } from '../netconf/xml/build.js';
+import type { XmlElement } from '../netconf/xml/types.js';
+import { parseSoftwareUri } from '../integrity/index.js';
+import type { Store, HenbRecord, JobRecord } from '../store/types.js';
+import type { Jwks } from '../tokens/types.js';
+import type { Clock, DeviceCompletion, DeviceDriver, MeasurementLogEntry, PveClient, SoftwareFetcher } from './ports.js';
+import { systemClock } from './ports.js';
+import { JobRunner, OamError } from './runner.js';
+import type { OamEvents, ResultTokens } from './runner.js';
+import type { Job, Measure, StepTimeouts } from './transition.js';
+import { isTerminal } from './transition.js';
+import { isDigest } from './measure.js';
+
+export const HSV_NS = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
+export const HSV_PREFIX = 'hsv';
+export const HSV_STREAM = 'henb-sw-verify';
+
+const STATE_STEP: Record<string, number> = {
+  created: 1, 'pve-requested': 2, fetching: 5, 'update-sending': 6, 'awaiting-completion': 7,
+};
+
+/** Default policies of software updates (YANG /hsv:policies; plugin config `policies`). */
+export interface OamPolicies {
+  /** ask devices to self-check (default true) */
+  selfCheck?: boolean;
+  /** measures on mismatch (default ['alarm', 'rollback']); quarantine is applied whatever this says */
+  onMismatch?: Measure[];
+  /** seconds one step may take (default 300) */
+  stepTimeoutSec?: number;
+  /** seconds the PVE step may take (default 30; YANG /hsv:pve/hsv:timeout) */
+  pveTimeoutSec?: number;
+}
+
+export interface OamServiceOptions {
+  store: Store;
+  pve: PveClient;
+  devices: DeviceDriver;
+  fetcher: SoftwareFetcher;
+  tokens: ResultTokens;
+  newNonce: () => string;
+  /** the H(e)NB ids the OAM manages (config inventory); the running config's /hsv:inventory adds to it */
+  inventory: () => Iterable<string>;
+  policies?: OamPolicies;
+  /** the JWKS that verifies the OAM's tokens (published as /hsv:signing-keys/hsv:jwks) */
+  jwks: () => Jwks | Promise<Jwks>;
+  clock?: Clock;
+  log?: Logger;
+  /** per-step timeouts in ms, overriding the policies (tests) */
+  timeouts?: Partial<StepTimeouts>;
+  updatedComponent?: string;
+}
+
+export class OamService {
+  readonly runner: JobRunner;
+  private registry: NetconfRegistry | undefined;
+  private readonly o: OamServiceOptions;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private runningInventory = new Set<string>();
+  private readonly checking = new Set<string>();
+
+  constructor(options: OamServiceOptions) {
+    this.o = options;
+    this.log = options.log ?? silentLogger;
+    this.clock = options.clock ?? systemClock;
+    const events: OamEvents = {
+      progress: (job, step, text) => this.emit(progressXml(job, step, text)),
+      result: (job) => this.emit(resultXml(job)),
+      alarm: (job, text) => this.emit(alarmXml(job, text)),
+    };
+    this.runner = new JobRunner({
+      store: options.store, pve: options.pve, devices: options.devices, fetcher: options.fetcher, tokens: options.tokens,
+      events, newNonce: options.newNonce, clock: this.clock, log: this.log,
+      ...(options.updatedComponent !== undefined ? { updatedComponent: options.updatedComponent } : {}),
+    });
+  }
+
+  /** Register RPCs, state and the stream (the module is registered by the plugin). */
+  register(registry: NetconfRegistry): void {
+    this.registry = registry;
+    registry.addStream({ name: HSV_STREAM, description: 'software-update-progress, software-update-result and integrity-alarm notifications', replaySupport: true });
+    registry.addRpc(HSV_NS, 'integrity-request', (op, ctx) => this.integrityRequest(op, ctx));
+    registry.addRpc(HSV_NS, 'software-update', (op) => this.softwareUpdate(op));
+    registry.addRpc(HSV_NS, 'completion-tim', (op) => this.completionTim(op));
+    registry.addState(HSV_NS, 'henbs', () => this.henbsState());
+    registry.addState(HSV_NS, 'jobs', () => this.jobsState());
+    registry.addState(HSV_NS, 'signing-keys', async () => el(HSV_NS, 'signing-keys', leaf(HSV_NS, 'jwks', JSON.stringify(await this.o.jwks()))));
+    try {
+      this.readRunningInventory(registry.getRunning());
+      registry.onConfigChange((running) => this.readRunningInventory(running));
+    } catch (err) {
+      this.log.warn('running configuration not readable; inventory from the plugin config only', { err });
+    }
+  }
+
+  /** Resume the jobs a previous run left active. */
+  resume(): Promise<string[]> {
+    return this.runner.resume();
+  }
+
+  async close(): Promise<void> {
+    await this.runner.close();
+  }
+
+  knows(henbId: string): boolean {
+    if (this.runningInventory.has(henbId)) return true;
+    for (const id of this.o.inventory()) if (id === henbId) return true;
+    return false;
+  }
+
+  private readRunningInventory(running: XmlElement): void {
+    const ids = new Set<string>();
+    const inv = child(running, HSV_NS, 'inventory');
+    if (inv) for (const h of childrenNamed(inv, HSV_NS, 'henb')) {
+      const id = childText(h, HSV_NS, 'henb-id')?.trim();
+      if (id) ids.add(id);
+    }
+    this.runningInventory = ids;
+  }
+
+  private async emit(event: XmlElement): Promise<void> {
+    if (!this.registry) return;
+    try {
+      await this.registry.notify(HSV_STREAM, event, new Date(this.clock.now()));
+    } catch (err) {
+      this.log.error('notification not sent', { event: event.name, err });
+    }
+  }
+
+  // --- RPCs --------------------------------------------------------------------------------------------
+
+  /** integrity-request: steps 2-4 without an update; a trustworthy verdict lifts a quarantine. */
+  async integrityRequest(op: XmlElement, ctx?: Pick<RpcContext, 'signal'>): Promise<XmlElement[]> {
+    const henbId = (childText(op, HSV_NS, 'henb-id') ?? '').trim();
+    if (!this.knows(henbId)) throw unknownHenb('integrity-request', henbId, 'henb-id');
+    if (this.runner.activeJobFor(henbId) !== undefined || this.checking.has(henbId)) {
+      throw rpcError('in-use', 'henb-busy', `a job is already running for H(e)NB ${henbId}`, `/hsv:integrity-request/hsv:henb-id`);
+    }
+    this.checking.add(henbId);
+    const ac = new AbortController();
+    const ms = (this.o.policies?.pveTimeoutSec ?? 30) * 1000;
+    const t = this.clock.setTimeout(() => ac.abort(new OamError('ERR_OAM_TIMEOUT', 'PVE timeout')), ms);
+    const onAbort = (): void => ac.abort(new OamError('ERR_OAM_CLOSED', 'session ended'));
+    ctx?.signal.addEventListener('abort', onAbort, { once: true });
+    const checkId = `ir-${randomUUID()}`;
+    try {
+      const now = this.clock.now();
+      const nonce = this.o.newNonce();
+      await this.o.store.putNonce({ nonce, purpose: 'pve-integrity', jobId: null, henbId, createdAt: now, expiresAt: now + ms + 300_000 });
+      let token: string;
+      try {
+        token = (await this.o.pve.integrityRequest({ henbId, nonce, jobId: checkId }, ac.signal)).token;
+      } catch (err) {
+        this.log.warn('PVE not reachable', { henbId, err });
+        throw rpcError('operation-failed', 'pve-unreachable',
+          ac.signal.aborted ? `the PVE did not answer within ${ms} ms` : `the PVE could not be asked (${codeOf(err)})`);
+      }
+      let claims;
+      try {
+        claims = await this.o.tokens.verifyPve(token, nonce);
+        const used = await this.o.store.consumeNonce(nonce, this.clock.now());
+        if (!used.ok) throw new OamError('ERR_OAM_NONCE', `nonce ${used.reason}`);
+        if (claims.sub !== henbId) throw new OamError('ERR_OAM_SUBJECT', 'token about another H(e)NB');
+      } catch (err) {
+        this.log.warn('PVE result did not verify', { henbId, err });
+        throw rpcError('operation-failed', 'pve-result-invalid', `the PVE's result did not verify (${codeOf(err)})`);
+      }
+      const platform = claims.submods.platform ?? Object.values(claims.submods)[0];
+      const attested = platform?.['reported-tim'];
+      await this.o.store.transaction(async (tx) => {
+        const cur = await tx.getHenb(henbId);
+        const state: HenbRecord['state'] = claims.ear_status === 'affirming' ? 'trusted'
+          : claims.ear_status === 'contraindicated' ? 'quarantined' : cur?.state ?? 'unknown';
+        const rim = cur?.rim ?? (claims.ear_status === 'affirming' && isDigest(attested) ? attested : null);
+        await tx.putHenb({ henbId, rim, softwareVersion: cur?.softwareVersion ?? platform?.['software-version'] ?? null, state, lastResultToken: token });
+        await tx.putResult({ jobId: checkId, kind: 'pve', henbId, earStatus: claims.ear_status, token });
+      });
+      const out = [leaf(HSV_NS, 'ear-status', claims.ear_status), leaf(HSV_NS, 'attestation-result', token)];
+      if (claims.ear_status !== 'affirming' && platform?.reason !== undefined) out.push(leaf(HSV_NS, 'reason', platform.reason));
+      return out;
+    } finally {
+      this.clock.clearTimeout(t);
+      ctx?.signal.removeEventListener('abort', onAbort);
+      this.checking.delete(henbId);
+    }
+  }
+
+  /** software-update: check everything first (no job starts on bad input), then one job per H(e)NB. */
+  async softwareUpdate(op: XmlElement): Promise<XmlElement[]> {
+    const ids = childrenNamed(op, HSV_NS, 'henb-id').map((e) => textOf(e).trim());
+    if (ids.length === 0) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: 'henb-id is missing', path: '/hsv:software-update', pathNs: { hsv: HSV_NS } });
+    const unknown = ids.filter((id) => !this.knows(id));
+    if (unknown.length > 0) {
+      throw new NetconfError(unknown.map((id) => unknownHenbInfo('software-update', id, `henb-id[.=${xpathLiteral(id)}]`)));
+    }
+    const sw = child(op, HSV_NS, 'software');
+    const uri = (sw ? childText(sw, HSV_NS, 'uri') : undefined)?.trim() ?? '';
+    try {
+      parseSoftwareUri(uri);
+    } catch {
+      throw rpcError('invalid-value', 'unsupported-uri-scheme', `the software URI must be a file:, http: or https: URI`, '/hsv:software-update/hsv:software/hsv:uri');
+    }
+    const version = sw ? childText(sw, HSV_NS, 'version')?.trim() : undefined;
+    const sha256 = sw ? childText(sw, HSV_NS, 'sha256')?.trim() : undefined;
+    const sc = childText(op, HSV_NS, 'self-check')?.trim();
+    const selfCheck = sc === undefined ? this.o.policies?.selfCheck ?? true : sc === 'true' || sc === '1';
+    const listed = childrenNamed(op, HSV_NS, 'on-mismatch').map((e) => textOf(e).trim() as Measure);
+    const measures = listed.length > 0 ? listed : this.o.policies?.onMismatch ?? ['alarm', 'rollback'];
+    const tSec = childText(op, HSV_NS, 'timeout')?.trim();
+    const stepMs = (tSec !== undefined ? Number(tSec) : this.o.policies?.stepTimeoutSec ?? 300) * 1000;
+    const timeouts: StepTimeouts = {
+      pve: tSec !== undefined ? stepMs : (this.o.policies?.pveTimeoutSec ?? 30) * 1000,
+      fetch: stepMs, send: stepMs, completion: stepMs,
+      ...(this.o.timeouts ?? {}),
+    };
+    const out: XmlElement[] = [];
+    for (const henbId of ids) {
+      try {
+        if (this.checking.has(henbId)) throw new OamError('ERR_OAM_HENB_BUSY', `an integrity-request is running for H(e)NB ${henbId}`);
+        const job = await this.runner.start({
+          henbId, timeouts,
+          request: {
+            uri, selfCheck, measures,
+            ...(version !== undefined && version !== '' ? { version } : {}),
+            ...(sha256 !== undefined && sha256 !== '' ? { sha256 } : {}),
+          },
+        });
+        out.push(el(HSV_NS, 'job', leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'job-id', job.jobId), leaf(HSV_NS, 'status', 'started')));
+      } catch (err) {
+        const reason = codeOf(err) === 'ERR_OAM_HENB_BUSY' ? `henb-busy: ${(err as Error).message}` : `job not started (${codeOf(err)})`;
+        if (codeOf(err) !== 'ERR_OAM_HENB_BUSY') this.log.error('job not started', { henbId, err });
+        out.push(el(HSV_NS, 'job', leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'status', 'refused'), leaf(HSV_NS, 'reason', reason)));
+      }
+    }
+    return out;
+  }
+
+  /** completion-tim: step 8 reported by RPC. */
+  async completionTim(op: XmlElement): Promise<'ok'> {
+    const jobId = (childText(op, HSV_NS, 'job-id') ?? '').trim();
+    const henbId = (childText(op, HSV_NS, 'henb-id') ?? '').trim();
+    const tim = (childText(op, HSV_NS, 'tim') ?? '').trim();
+    const c: DeviceCompletion = { jobId, henbId, status: 'completed', tim };
+    const logEl = child(op, HSV_NS, 'measurement-log');
+    if (logEl) {
+      const entries = childrenNamed(logEl, HSV_NS, 'entry').map((e) => ({
+        index: Number(childText(e, HSV_NS, 'index') ?? '0'),
+        component: (childText(e, HSV_NS, 'component') ?? '').trim(),
+        digest: (childText(e, HSV_NS, 'digest') ?? '').trim(),
+      }));
+      entries.sort((a, b) => a.index - b.index);
+      c.measurementLog = entries.map(({ component, digest }): MeasurementLogEntry => ({ component, digest }));
+    }
+    const sc = childText(op, HSV_NS, 'self-check')?.trim();
+    if (sc === 'passed' || sc === 'failed' || sc === 'not-performed') c.selfCheck = sc;
+    try {
+      await this.runner.complete(c);
+    } catch (err) {
+      switch (codeOf(err)) {
+        case 'ERR_OAM_JOB_UNKNOWN': throw rpcError('invalid-value', 'job-unknown', `no job ${jobId}`, '/hsv:completion-tim/hsv:job-id');
+        case 'ERR_OAM_HENB_MISMATCH': throw rpcError('invalid-value', 'henb-mismatch', `job ${jobId} does not belong to H(e)NB ${henbId}`, '/hsv:completion-tim/hsv:henb-id');
+        case 'ERR_OAM_JOB_NOT_WAITING': throw rpcError('operation-failed', 'job-not-waiting', `job ${jobId} is not waiting for a completion`, '/hsv:completion-tim/hsv:job-id');
+        default: throw err;
+      }
+    }
+    return 'ok';
+  }
+
+  // --- state -------------------------------------------------------------------------------------------
+
+  async henbsState(): Promise<XmlElement | undefined> {
+    const recs = new Map((await this.o.store.listHenbs()).map((r) => [r.henbId, r]));
+    const ids = new Set<string>([...this.o.inventory(), ...this.runningInventory, ...recs.keys()]);
+    if (ids.size === 0) return undefined;
+    const jobs = await this.o.store.listJobs<Job>();
+    const last = new Map<string, JobRecord<Job>>();
+    const lastDone = new Map<string, JobRecord<Job>>();
+    for (const j of jobs) {
+      const a = last.get(j.henbId);
+      if (!a || j.createdAt >= a.createdAt) last.set(j.henbId, j);
+      if (j.terminal) {
+        const b = lastDone.get(j.henbId);
+        if (!b || j.updatedAt >= b.updatedAt) lastDone.set(j.henbId, j);
+      }
+    }
+    const list = [...ids].sort().map((id) => {
+      const r = recs.get(id);
+      const lj = last.get(id);
+      const ld = lastDone.get(id);
+      return el(HSV_NS, 'henb',
+        leaf(HSV_NS, 'henb-id', id),
+        r?.rim ? leaf(HSV_NS, 'rim', r.rim) : undefined,
+        r?.softwareVersion ? leaf(HSV_NS, 'software-version', r.softwareVersion) : undefined,
+        leaf(HSV_NS, 'state', r?.state ?? 'unknown'),
+        lj ? leaf(HSV_NS, 'last-job-id', lj.jobId) : undefined,
+        ld ? leaf(HSV_NS, 'last-result', ld.state) : undefined,
+        r?.lastResultToken ? leaf(HSV_NS, 'last-attestation-result', r.lastResultToken) : undefined,
+        r ? leaf(HSV_NS, 'last-change', dateTime(r.updatedAt)) : undefined);
+    });
+    return el(HSV_NS, 'henbs', list);
+  }
+
+  async jobsState(): Promise<XmlElement | undefined> {
+    const jobs = await this.o.store.listJobs<Job>();
+    if (jobs.length === 0) return undefined;
+    return el(HSV_NS, 'jobs', jobs.filter((r) => r.kind === 'software-update').map((r) => {
+      const j = r.data;
+      const terminal = isTerminal(j.state);
+      return el(HSV_NS, 'job',
+        leaf(HSV_NS, 'job-id', j.jobId),
+        leaf(HSV_NS, 'henb-id', j.henbId),
+        leaf(HSV_NS, 'step', terminal ? endStep(j) : STATE_STEP[j.state] ?? 1),
+        leaf(HSV_NS, 'status', terminal ? j.state : 'running'),
+        leaf(HSV_NS, 'software-uri', j.request.uri),
+        j.request.version !== undefined ? leaf(HSV_NS, 'software-version', j.request.version) : undefined,
+        isDigest(j.softwareRim) ? leaf(HSV_NS, 'software-rim', j.softwareRim) : undefined,
+        isDigest(j.expectedRim) ? leaf(HSV_NS, 'expected-rim', j.expectedRim) : undefined,
+        isDigest(j.completion?.tim) ? leaf(HSV_NS, 'reported-tim', j.completion.tim) : undefined,
+        j.result ? leaf(HSV_NS, 'reason', j.result.reason) : undefined,
+        leaf(HSV_NS, 'created', dateTime(j.createdAt)),
+        leaf(HSV_NS, 'updated', dateTime(j.updatedAt)));
+    }));
+  }
+}
+
+// --- XML of the notifications --------------------------------------------------------------------------
+
+export function progressXml(job: Job, step: number, text: string): XmlElement {
+  return el(HSV_NS, 'software-update-progress',
+    leaf(HSV_NS, 'job-id', job.jobId), leaf(HSV_NS, 'henb-id', job.henbId),
+    leaf(HSV_NS, 'step', Math.min(9, Math.max(1, step))), leaf(HSV_NS, 'text', text));
+}
+
+export function resultXml(job: Job): XmlElement {
+  const r = job.result;
+  return el(HSV_NS, 'software-update-result',
+    leaf(HSV_NS, 'job-id', job.jobId), leaf(HSV_NS, 'henb-id', job.henbId),
+    leaf(HSV_NS, 'status', r?.status ?? (isTerminal(job.state) ? job.state : 'failed')),
+    job.request.version !== undefined ? leaf(HSV_NS, 'software-version', job.request.version) : undefined,
+    isDigest(job.expectedRim) ? leaf(HSV_NS, 'expected-rim', job.expectedRim) : undefined,
+    isDigest(job.completion?.tim) ? leaf(HSV_NS, 'reported-tim', job.completion.tim) : undefined,
+    r?.token !== undefined ? leaf(HSV_NS, 'attestation-result', r.token) : undefined,
+    r && r.status !== 'verified' ? leaf(HSV_NS, 'reason', r.reason) : undefined,
+    r?.component !== undefined ? leaf(HSV_NS, 'differing-component', r.component) : undefined);
+}
+
+export function alarmXml(job: Job, text: string): XmlElement {
+  return el(HSV_NS, 'integrity-alarm',
+    leaf(HSV_NS, 'henb-id', job.henbId), leaf(HSV_NS, 'job-id', job.jobId),
+    leaf(HSV_NS, 'severity', job.state === 'mismatch' ? 'critical' : 'major'), leaf(HSV_NS, 'reason', text));
+}
+
+function endStep(j: Job): number {
+  if (j.state === 'verified' || j.state === 'mismatch') return 9;
+  if (j.state === 'refused') return 4;
+  if (j.completion !== undefined) return 9;
+  if (j.updateSent === true) return 7;
+  if (j.softwareRim !== undefined) return 5;
+  return j.pve !== undefined ? 5 : 4;
+}
+
+function dateTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function xpathLiteral(s: string): string {
+  return s.includes("'") ? `"${s}"` : `'${s}'`;
+}
+
+function rpcError(tag: RpcErrorInfo['tag'], appTag: string, message: string, path?: string): NetconfError {
+  return new NetconfError({
+    type: 'application', tag, appTag, message,
+    ...(path !== undefined ? { path, pathNs: { [HSV_PREFIX]: HSV_NS } } : {}),
+  });
+}
+
+function unknownHenbInfo(rpc: string, henbId: string, step: string): RpcErrorInfo {
+  return {
+    type: 'application', tag: 'invalid-value', appTag: 'unknown-henb',
+    message: `H(e)NB ${henbId} is not in the inventory`,
+    path: `/hsv:${rpc}/hsv:${step}`, pathNs: { [HSV_PREFIX]: HSV_NS },
+  };
+}
+
+function unknownHenb(rpc: string, henbId: string, step: string): NetconfError {
+  return new NetconfError(unknownHenbInfo(rpc, henbId, step));
+}
+
+function codeOf(err: unknown): string {
+  const c = (err as { code?: unknown } | null)?.code;
+  return typeof c === 'string' ? c : 'ERR_UNEXPECTED';
+}
