@@ -22,6 +22,7 @@ export class MessageConnection {
   private readonly decoder: FrameDecoder;
   private outMode: FramingMode = 'eom';
   private readonly pauses = new Set<string>();
+  private discarding = false;
   private draining = false;
   private ended = false;
   private inputEnded = false;
@@ -41,7 +42,7 @@ export class MessageConnection {
     this.decoder = new FrameDecoder({ maxMessageBytes });
     this.maxOutputBytes = options.maxOutputBytes ?? 4 * maxMessageBytes;
     stream.on('data', (chunk: Buffer) => {
-      if (this.isClosed) return;
+      if (this.isClosed || this.discarding) return;
       try {
         this.decoder.push(chunk);
       } catch (e) {
@@ -52,7 +53,7 @@ export class MessageConnection {
     });
     stream.on('end', () => {
       this.inputEnded = true;
-      if (this.isClosed) return;
+      if (this.isClosed || this.discarding) return;
       this.drain();
       if (this.isClosed) return;
       try {
@@ -95,7 +96,18 @@ export class MessageConnection {
     return ok;
   }
 
+  /**
+   * Stop delivering messages for good, but keep reading (and dropping) input so that the transport
+   * sees the peer's end and can close.
+   */
+  discardInput(): void {
+    this.discarding = true;
+    this.pauses.clear();
+    this.stream.resume();
+  }
+
   pauseInput(reason: string): void {
+    if (this.discarding) return;
     if (this.pauses.has(reason)) return;
     this.pauses.add(reason);
     this.stream.pause();
@@ -132,7 +144,7 @@ export class MessageConnection {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (!this.isClosed && this.pauses.size === 0) {
+      while (!this.isClosed && !this.discarding && this.pauses.size === 0) {
         const m = this.decoder.next();
         if (!m) break;
         this.onMessage(m);

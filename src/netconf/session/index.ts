@@ -2,7 +2,7 @@
 export { MessageConnection } from './connection.js';
 export type { ConnectionOptions } from './connection.js';
 export { ServerSession } from './server-session.js';
-export type { ServerSessionOptions } from './server-session.js';
+export type { ServerSessionOptions, RpcOutcome } from './server-session.js';
 export { ClientSession } from './client-session.js';
 export type { ClientSessionOptions, RpcOptions } from './client-session.js';
 export { BASE_10, BASE_11, buildHello, parseHello, negotiatesBase11 } from './hello.js';

@@ -33,10 +33,10 @@ export interface ServerSessionOptions extends ConnectionOptions {
   maxPending?: number;
   /**
    * Handles one valid <rpc> (message-id present, one operation child). Returns the children of the
-   * <rpc-reply> (<ok/>, data, or <rpc-error>s). Must not throw (a throw is answered with a generic
-   * operation-failed).
+   * <rpc-reply> (<ok/>, data, or <rpc-error>s), optionally with callbacks to run right after the reply
+   * is written. Must not throw (a throw is answered with a generic operation-failed).
    */
-  handleRpc: (rpc: XmlElement, operation: XmlElement) => Promise<XmlElement[]>;
+  handleRpc: (rpc: XmlElement, operation: XmlElement) => Promise<XmlElement[] | RpcOutcome>;
   /** the client hello was accepted */
   onEstablished?: (clientCapabilities: string[]) => void;
   /** a bad or missing hello (ietf-netconf-monitoring inBadHellos) */
@@ -47,6 +47,11 @@ export interface ServerSessionOptions extends ConnectionOptions {
   onRpcErrorSent?: () => void;
   /** the session ended; err undefined for an orderly end */
   onClose?: (err: Error | undefined) => void;
+}
+
+export interface RpcOutcome {
+  body: XmlElement[];
+  afterReply?: Array<() => void>;
 }
 
 const GENERIC_FAILURE: RpcErrorInfo = { type: 'application', tag: 'operation-failed', message: 'internal error' };
@@ -127,7 +132,7 @@ export class ServerSession {
     if (this.state === 'closed') return;
     if (this.state !== 'closing') {
       this.state = 'closing';
-      this.conn.pauseInput('closing');
+      this.conn.discardInput();
       this.queue.length = 0;
       if (this.working) {
         let timer: NodeJS.Timeout | undefined;
@@ -235,14 +240,23 @@ export class ServerSession {
     try {
       for (let item = this.queue.shift(); item && this.state === 'open'; item = this.queue.shift()) {
         if (this.queue.length < this.maxPending) this.conn.resumeInput('queue');
-        let body: XmlElement[];
+        let out: XmlElement[] | RpcOutcome;
         try {
-          body = await this.opts.handleRpc(item.rpc, item.op);
+          out = await this.opts.handleRpc(item.rpc, item.op);
         } catch {
-          body = [rpcErrorToXml(GENERIC_FAILURE)];
+          out = [rpcErrorToXml(GENERIC_FAILURE)];
         }
         if ((this.state as string) === 'closed') break;
-        this.sendReply(item.rpc.attrs, body);
+        this.sendReply(item.rpc.attrs, Array.isArray(out) ? out : out.body);
+        if (!Array.isArray(out) && out.afterReply) {
+          for (const fn of out.afterReply) {
+            try {
+              fn();
+            } catch {
+              /* a callback's failure does not end the session */
+            }
+          }
+        }
         if (this.closeAfterCurrent) {
           this.closeAfterCurrent = false;
           this.working = false;

@@ -1,0 +1,182 @@
+/**
+ * NETCONF client over SSH (RFC 6242): connects with ssh2, pins the server's host key, opens the
+ * `netconf` subsystem and runs a ClientSession on it (hello, chunked or end-of-message framing, rpc
+ * with timeouts and bounded pipelining, notifications). TCP_NODELAY is set on the socket.
+ *
+ * Host key checking fails closed: give `hostKeySha256` (OpenSSH `SHA256:...` fingerprint, or its base64
+ * / hex digest) or a `hostVerifier`; `insecureAcceptAnyHostKey: true` must be said explicitly.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import ssh2 from 'ssh2';
+import type { ClientChannel, ConnectConfig } from 'ssh2';
+import { HsvError } from '../../errors.js';
+import type { XmlElement } from '../xml/types.js';
+import { ClientSession } from '../session/client-session.js';
+import type { ClientSessionOptions, RpcOptions } from '../session/client-session.js';
+
+export class NetconfClientError extends HsvError {
+  constructor(code: 'ERR_NETCONF_CLIENT_HOST_KEY' | 'ERR_NETCONF_CLIENT_CONNECT' | 'ERR_NETCONF_CLIENT_OPTIONS', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+export interface ConnectOptions {
+  host: string;
+  port?: number;
+  username: string;
+  password?: string;
+  /** private key (PEM or OpenSSH) */
+  privateKey?: string | Buffer;
+  passphrase?: string;
+  /** pinned host key fingerprint: `SHA256:<base64>`, bare base64, or hex of the SHA-256 of the key blob */
+  hostKeySha256?: string | string[];
+  /** custom check of the raw host key blob */
+  hostVerifier?: (keyBlob: Buffer) => boolean;
+  /** accept any host key (tests only; says so in its name) */
+  insecureAcceptAnyHostKey?: boolean;
+  /** TCP + SSH handshake + auth; default 20 s */
+  connectTimeoutMs?: number;
+  /** server hello; default 30 s */
+  helloTimeoutMs?: number;
+  /** default per-rpc timeout; default 60 s */
+  rpcTimeoutMs?: number;
+  /** outstanding rpcs; default 128 */
+  maxInFlight?: number;
+  maxMessageBytes?: number;
+  /** our hello capabilities; default base:1.0 and base:1.1 */
+  capabilities?: string[];
+  /** SSH keepalive interval; default 0 (off) */
+  keepaliveIntervalMs?: number;
+}
+
+export interface NetconfClient {
+  readonly serverCapabilities: string[];
+  readonly sessionId: number;
+  /** base:1.1 (chunked framing) negotiated */
+  readonly base11: boolean;
+  /** rpc; resolves with the <rpc-reply>, rejects with NetconfError for rpc-error replies */
+  rpc(operation: XmlElement | string, options?: RpcOptions): Promise<XmlElement>;
+  notifications(): AsyncIterable<XmlElement>;
+  /** send close-session once, then end the SSH connection */
+  close(): Promise<void>;
+  /** end at once; pending requests fail with err */
+  destroy(err?: Error): void;
+  readonly closed: boolean;
+  /** resolves when the session has ended (with the reason, undefined after close()) */
+  readonly done: Promise<Error | undefined>;
+}
+
+function normaliseFingerprint(f: string): Buffer | undefined {
+  const s = f.trim().replace(/^SHA256:/i, '');
+  if (/^[0-9a-f]{64}$/i.test(s)) return Buffer.from(s, 'hex');
+  const b = Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  return b.length === 32 ? b : undefined;
+}
+
+export async function connectNetconf(options: ConnectOptions): Promise<NetconfClient> {
+  const pins = (Array.isArray(options.hostKeySha256) ? options.hostKeySha256 : options.hostKeySha256 ? [options.hostKeySha256] : [])
+    .map((f) => {
+      const b = normaliseFingerprint(f);
+      if (!b) throw new NetconfClientError('ERR_NETCONF_CLIENT_OPTIONS', `not a SHA-256 fingerprint: ${f}`);
+      return b;
+    });
+  if (pins.length === 0 && !options.hostVerifier && options.insecureAcceptAnyHostKey !== true) {
+    throw new NetconfClientError('ERR_NETCONF_CLIENT_OPTIONS', 'no host key check: give hostKeySha256 or hostVerifier');
+  }
+  if (options.password === undefined && options.privateKey === undefined) {
+    throw new NetconfClientError('ERR_NETCONF_CLIENT_OPTIONS', 'give a password or a privateKey');
+  }
+  let hostKeyMismatch = false;
+  const verify = (key: Buffer): boolean => {
+    let ok: boolean;
+    if (pins.length > 0) {
+      const d = createHash('sha256').update(key).digest();
+      ok = pins.some((p) => timingSafeEqual(p, d));
+    } else if (options.hostVerifier) {
+      ok = options.hostVerifier(key) === true;
+    } else {
+      ok = true;
+    }
+    if (!ok) hostKeyMismatch = true;
+    return ok;
+  };
+
+  const conn = new ssh2.Client();
+  const cfg: ConnectConfig = {
+    host: options.host,
+    port: options.port ?? 830,
+    username: options.username,
+    readyTimeout: options.connectTimeoutMs ?? 20_000,
+    hostVerifier: verify,
+    keepaliveInterval: options.keepaliveIntervalMs ?? 0,
+  };
+  if (options.password !== undefined) cfg.password = options.password;
+  if (options.privateKey !== undefined) cfg.privateKey = options.privateKey;
+  if (options.passphrase !== undefined) cfg.passphrase = options.passphrase;
+
+  const channel = await new Promise<ClientChannel>((resolve, reject) => {
+    const fail = (e: Error): void => {
+      conn.end();
+      if (hostKeyMismatch) reject(new NetconfClientError('ERR_NETCONF_CLIENT_HOST_KEY', 'server host key does not match the pinned key', { cause: e }));
+      else reject(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', `cannot connect to ${options.host}:${cfg.port}: ${e.message}`, { cause: e }));
+    };
+    conn.once('error', fail);
+    conn.once('ready', () => {
+      conn.subsys('netconf', (err, ch) => {
+        conn.off('error', fail);
+        if (err) return fail(err);
+        resolve(ch);
+      });
+    });
+    conn.connect(cfg);
+    conn.setNoDelay(true);
+  });
+  conn.on('error', () => undefined); // surfaced through the session's close reason
+
+  const sopts: ClientSessionOptions = {};
+  if (options.capabilities) sopts.capabilities = options.capabilities;
+  if (options.helloTimeoutMs !== undefined) sopts.helloTimeoutMs = options.helloTimeoutMs;
+  if (options.rpcTimeoutMs !== undefined) sopts.rpcTimeoutMs = options.rpcTimeoutMs;
+  if (options.maxInFlight !== undefined) sopts.maxInFlight = options.maxInFlight;
+  if (options.maxMessageBytes !== undefined) sopts.maxMessageBytes = options.maxMessageBytes;
+  let session: ClientSession;
+  try {
+    session = await ClientSession.open(channel, sopts);
+  } catch (e) {
+    conn.end();
+    throw e;
+  }
+  let closedByUs = false;
+  const done = new Promise<Error | undefined>((resolve) => {
+    const check = (): void => {
+      void session.conn.whenClosed().then(() => {
+        conn.end();
+        resolve(closedByUs ? undefined : session.closeReason);
+      });
+    };
+    check();
+  });
+  conn.on('close', () => session.destroy(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', 'SSH connection closed')));
+
+  return {
+    serverCapabilities: session.serverCapabilities,
+    sessionId: session.sessionId,
+    base11: session.base11,
+    rpc: (op, o) => session.rpc(op, o),
+    notifications: () => session.notifications(),
+    async close() {
+      closedByUs = true;
+      await session.close();
+      conn.end();
+      await done;
+    },
+    destroy(err) {
+      session.destroy(err);
+      conn.end();
+    },
+    get closed() {
+      return session.closed;
+    },
+    done,
+  };
+}

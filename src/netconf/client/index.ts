@@ -1,0 +1,6 @@
+/** The NETCONF client: SSH connect with host key pinning, rpc, notifications, close. */
+export { connectNetconf, NetconfClientError } from './connect.js';
+export type { ConnectOptions, NetconfClient } from './connect.js';
+export type { RpcOptions } from '../session/client-session.js';
+export { NetconfError } from '../rpc-error.js';
+export type { RpcErrorInfo } from '../rpc-error.js';

@@ -1,0 +1,66 @@
+/**
+ * SSH host keys (RFC 6242 section 2 runs NETCONF over SSH; RFC 4251 section 4.1 host keys).
+ * `loadOrCreateHostKey(dataDir)` keeps one ed25519 key in the data directory (mode 0600) so that the
+ * server's identity survives restarts; `hostKeyFingerprint` gives the OpenSSH-style SHA256 fingerprint
+ * clients pin.
+ */
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import type { ParsedKey } from 'ssh2';
+import { HsvError } from '../../errors.js';
+
+export const HOST_KEY_FILE = 'ssh_host_ed25519_key';
+
+export class HostKeyError extends HsvError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_SSH_HOST_KEY', message, options);
+  }
+}
+
+/** Parse a private or public key (PEM, OpenSSH, or an authorized_keys line). */
+export function parseSshKey(key: string | Buffer): ParsedKey {
+  const parsed = ssh2.utils.parseKey(key);
+  if (parsed instanceof Error) throw new HostKeyError('unreadable SSH key', { cause: parsed });
+  const one = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed;
+  if (!one) throw new HostKeyError('no SSH key found');
+  return one;
+}
+
+/** `SHA256:<base64 without padding>` of the public key blob (as `ssh-keygen -lf` prints it). */
+export function hostKeyFingerprint(key: string | Buffer | ParsedKey): string {
+  const k = typeof key === 'string' || Buffer.isBuffer(key) ? parseSshKey(key) : key;
+  return fingerprintOfBlob(k.getPublicSSH());
+}
+
+export function fingerprintOfBlob(blob: Buffer): string {
+  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+}
+
+/**
+ * Read `<dataDir>/ssh_host_ed25519_key`, or create it (ed25519, OpenSSH format, mode 0600, written to a
+ * temporary file then renamed so a crash never leaves half a key). Returns the private key text.
+ */
+export function loadOrCreateHostKey(dataDir: string): string {
+  const file = join(dataDir, HOST_KEY_FILE);
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new HostKeyError(`cannot read ${file}`, { cause: e });
+  }
+  if (text !== undefined) {
+    const k = parseSshKey(text);
+    if (!k.isPrivateKey()) throw new HostKeyError(`${file} is not a private key`);
+    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+    return text;
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'henb-sw-verify host key' });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, pair.private, { mode: 0o600, flag: 'wx' });
+  renameSync(tmp, file);
+  writeFileSync(`${file}.pub`, pair.public + '\n', { mode: 0o644 });
+  return pair.private;
+}

@@ -1,0 +1,173 @@
+/**
+ * The server's registry: one object that implements NetconfRegistry (what plugins see) and
+ * OperationRegistrar (what the standard-operation modules see), and keeps what both register: standard
+ * operations, plugin RPCs, state providers, streams, modules, capabilities, notify listeners and the
+ * running datastore. Nothing can be registered twice under the same key (ERR_REGISTRY_DUPLICATE): a
+ * plugin cannot replace what another owner registered.
+ */
+import { HsvError } from '../../errors.js';
+import { NetconfError } from '../rpc-error.js';
+import { NETCONF_BASE_NS } from '../xml/types.js';
+import type { XmlElement } from '../xml/types.js';
+import { el } from '../xml/build.js';
+import type { YangValidator } from '../../yang/types.js';
+import { BASE_10, BASE_11 } from '../session/hello.js';
+import type { ConfigListener, NetconfRegistry, RpcHandler, StateProvider, StreamInfo, YangModuleInfo } from './registry.js';
+import type { OperationHandler, OperationRegistrar } from './operations.js';
+
+export class RegistryError extends HsvError {
+  constructor(code: 'ERR_REGISTRY_DUPLICATE' | 'ERR_REGISTRY_UNKNOWN_STREAM' | 'ERR_REGISTRY_INVALID' | 'ERR_REGISTRY_NO_DATASTORE', message: string) {
+    super(code, message);
+  }
+}
+
+export const NETCONF_STREAM_INFO: StreamInfo = {
+  name: 'NETCONF',
+  description: 'default NETCONF event stream (RFC 5277 section 3.2.3)',
+  replaySupport: true,
+};
+
+type NotifyListener = (stream: string, event: XmlElement, eventTime: Date) => Promise<void>;
+
+const key = (ns: string, name: string): string => `${ns}\u0000${name}`;
+
+/** The module capability URI (RFC 6020/RFC 7950 section 5.6.4). */
+export function moduleCapabilityUri(m: YangModuleInfo): string {
+  let uri = `${m.namespace}?module=${m.name}&revision=${m.revision}`;
+  if (m.features && m.features.length > 0) uri += `&features=${m.features.join(',')}`;
+  return uri;
+}
+
+export class HostRegistry implements NetconfRegistry, OperationRegistrar {
+  readonly operations = new Map<string, OperationHandler>();
+  readonly rpcs = new Map<string, RpcHandler>();
+  private readonly states = new Map<string, { ns: string; name: string; provider: StateProvider }>();
+  private readonly streamMap = new Map<string, StreamInfo>([[NETCONF_STREAM_INFO.name, NETCONF_STREAM_INFO]]);
+  private readonly moduleMap = new Map<string, YangModuleInfo>();
+  private readonly caps: string[] = [BASE_10, BASE_11];
+  private readonly listeners: NotifyListener[] = [];
+  private readonly closeHooks: Array<() => void | Promise<void>> = [];
+  private datastore: { getRunning(): XmlElement; onConfigChange(listener: ConfigListener): void } | undefined;
+  private readonly earlyConfigListeners: ConfigListener[] = [];
+  private knownNs: Set<string> | undefined;
+
+  constructor(readonly validator: YangValidator | undefined, readonly dataDir: string) {}
+
+  // ---- OperationRegistrar ----
+  addOperation(ns: string, name: string, handler: OperationHandler): void {
+    const k = key(ns, name);
+    if (this.operations.has(k) || this.rpcs.has(k)) throw new RegistryError('ERR_REGISTRY_DUPLICATE', `operation ${name} in ${ns} is already registered`);
+    this.operations.set(k, handler);
+    this.knownNs = undefined;
+  }
+  hasOperation(ns: string, name: string): boolean {
+    return this.operations.has(key(ns, name));
+  }
+  addCapability(uri: string): void {
+    if (!this.caps.includes(uri)) this.caps.push(uri);
+    this.knownNs = undefined;
+  }
+  modules(): YangModuleInfo[] {
+    return [...this.moduleMap.values()];
+  }
+  stateProviders(): Array<{ ns: string; name: string; provider: StateProvider }> {
+    return [...this.states.values()];
+  }
+  streams(): StreamInfo[] {
+    return [...this.streamMap.values()];
+  }
+  onNotify(listener: NotifyListener): void {
+    this.listeners.push(listener);
+  }
+  setDatastore(ds: { getRunning(): XmlElement; onConfigChange(listener: ConfigListener): void }): void {
+    this.datastore = ds;
+    for (const l of this.earlyConfigListeners.splice(0)) ds.onConfigChange(l);
+  }
+  /** run on server close, in reverse order of registration (extension of OperationRegistrar) */
+  onClose(fn: () => void | Promise<void>): void {
+    this.closeHooks.push(fn);
+  }
+
+  // ---- NetconfRegistry ----
+  addRpc(ns: string, name: string, handler: RpcHandler): void {
+    if (!ns || !name) throw new RegistryError('ERR_REGISTRY_INVALID', 'an RPC needs a namespace and a name');
+    const k = key(ns, name);
+    if (this.operations.has(k) || this.rpcs.has(k)) throw new RegistryError('ERR_REGISTRY_DUPLICATE', `RPC ${name} in ${ns} is already registered`);
+    this.rpcs.set(k, handler);
+    this.knownNs = undefined;
+  }
+  addState(ns: string, name: string, provider: StateProvider): void {
+    const k = key(ns, name);
+    if (this.states.has(k)) throw new RegistryError('ERR_REGISTRY_DUPLICATE', `state ${name} in ${ns} is already registered`);
+    this.states.set(k, { ns, name, provider });
+  }
+  addStream(info: StreamInfo): void {
+    if (this.streamMap.has(info.name)) throw new RegistryError('ERR_REGISTRY_DUPLICATE', `stream ${info.name} is already registered`);
+    this.streamMap.set(info.name, { ...info });
+  }
+  addModule(module: YangModuleInfo): void {
+    const k = `${module.name}@${module.revision}`;
+    if (this.moduleMap.has(k)) throw new RegistryError('ERR_REGISTRY_DUPLICATE', `module ${k} is already registered`);
+    this.moduleMap.set(k, { ...module });
+    this.knownNs = undefined;
+  }
+  async notify(stream: string, event: XmlElement, eventTime: Date = new Date()): Promise<void> {
+    if (!this.streamMap.has(stream)) throw new RegistryError('ERR_REGISTRY_UNKNOWN_STREAM', `no stream named ${stream}`);
+    if (this.validator) {
+      const errors = this.validator.validateNotification(event);
+      if (errors.length > 0) throw new NetconfError(errors);
+    }
+    for (const l of this.listeners) await l(stream, event, eventTime);
+  }
+  getRunning(): XmlElement {
+    if (!this.datastore) return el(NETCONF_BASE_NS, 'data');
+    return this.datastore.getRunning();
+  }
+  onConfigChange(listener: ConfigListener): void {
+    if (this.datastore) this.datastore.onConfigChange(listener);
+    else this.earlyConfigListeners.push(listener);
+  }
+
+  // ---- for the server core ----
+  /** capabilities for the hello: base, added ones, implemented registry modules */
+  capabilities(): string[] {
+    const out = [...this.caps];
+    for (const m of this.moduleMap.values()) {
+      if (m.implemented === false) continue;
+      const uri = moduleCapabilityUri(m);
+      if (!out.includes(uri)) out.push(uri);
+    }
+    return out;
+  }
+  /** namespaces the server knows (for unknown-namespace vs operation-not-supported) */
+  isKnownNamespace(ns: string): boolean {
+    if (!this.knownNs) {
+      const s = new Set<string>([NETCONF_BASE_NS]);
+      for (const k of [...this.operations.keys(), ...this.rpcs.keys()]) s.add(k.slice(0, k.indexOf('\u0000')));
+      for (const m of this.moduleMap.values()) s.add(m.namespace);
+      for (const c of this.caps) {
+        const q = c.indexOf('?module=');
+        if (q > 0) s.add(c.slice(0, q));
+      }
+      this.knownNs = s;
+    }
+    return this.knownNs.has(ns);
+  }
+  lookup(ns: string, name: string): { kind: 'operation'; handler: OperationHandler } | { kind: 'rpc'; handler: RpcHandler } | undefined {
+    const k = key(ns, name);
+    const op = this.operations.get(k);
+    if (op) return { kind: 'operation', handler: op };
+    const rpc = this.rpcs.get(k);
+    if (rpc) return { kind: 'rpc', handler: rpc };
+    return undefined;
+  }
+  async runCloseHooks(onError: (e: unknown) => void): Promise<void> {
+    for (const fn of this.closeHooks.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch (e) {
+        onError(e);
+      }
+    }
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * createNetconfServer: the NETCONF server core (RFC 6241 over RFC 6242 SSH). It ties together the SSH
+ * transport, one ServerSession per `netconf` channel, the registry (plugins and standard-operation
+ * modules), dispatch, the base operations (close-session, kill-session) and server-wide bookkeeping
+ * for ietf-netconf-monitoring (RFC 6022 sessions and statistics).
+ *
+ * close() is close-session for everyone: stop accepting, let requests in progress finish (bounded by
+ * limits.closeGraceMs), end every session and SSH connection, then run the modules' close hooks.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../../log/logger.js';
+import { silentLogger } from '../../log/logger.js';
+import type { YangValidator } from '../../yang/types.js';
+import type { XmlElement } from '../xml/types.js';
+import { serializeXml } from '../xml/serialize.js';
+import { ServerSession } from '../session/server-session.js';
+import { SessionError } from '../session/errors.js';
+import type { AuthOptions } from './auth.js';
+import { registerBaseOperations } from './base-ops.js';
+import { createDispatcher } from './dispatch.js';
+import { HostRegistry } from './host-registry.js';
+import { hostKeyFingerprint, loadOrCreateHostKey } from './host-keys.js';
+import type { OperationRegistrar, ServerInfo, ServerSessionHandle, SessionCounters } from './operations.js';
+import type { NetconfRegistry } from './registry.js';
+import { SshTransport } from './ssh-transport.js';
+
+export interface NetconfServerLimits {
+  /** concurrent NETCONF sessions; default 100 */
+  maxSessions?: number;
+  /** concurrent SSH connections, authenticated or not; default 2 x maxSessions */
+  maxConnections?: number;
+  /** time for the client hello; default 30 s */
+  helloTimeoutMs?: number;
+  /** TCP accept to authenticated; default 30 s */
+  authTimeoutMs?: number;
+  /** a session without traffic this long is closed; 0 = never (default) */
+  idleTimeoutMs?: number;
+  /** largest message accepted; default 16 MiB */
+  maxMessageBytes?: number;
+  /** requests queued per session before its input is paused; default 64 */
+  maxPendingPerSession?: number;
+  /** how long close() and close-session wait for requests in progress; default 5 s */
+  closeGraceMs?: number;
+}
+
+export interface NetconfServerOptions {
+  /** private host keys (PEM or OpenSSH). Default: loadOrCreateHostKey(dataDir) */
+  hostKeys?: Array<string | Buffer>;
+  auth: AuthOptions;
+  validator?: YangValidator;
+  log?: Logger;
+  /** persistent state (running config, event log, host key); default a new temporary directory */
+  dataDir?: string;
+  limits?: NetconfServerLimits;
+  /** operation modules, e.g. (reg) => registerStandardOperations(reg) */
+  operations?: Array<(reg: OperationRegistrar) => unknown>;
+}
+
+export interface NetconfServer {
+  readonly registry: NetconfRegistry;
+  /** the OperationRegistrar view (for modules added after creation, before listen) */
+  readonly registrar: OperationRegistrar;
+  readonly info: ServerInfo;
+  /** SHA256 fingerprints of the host keys (what clients pin) */
+  readonly hostKeyFingerprints: string[];
+  readonly dataDir: string;
+  listen(host?: string, port?: number): Promise<{ host: string; port: number }>;
+  /** accept a session on an already-authenticated byte stream (tests, other transports) */
+  acceptStream(stream: Duplex, info: { username: string; sourceHost?: string; transport?: string }): ServerSessionHandle | undefined;
+  sessions(): ServerSessionHandle[];
+  close(): Promise<void>;
+}
+
+class SessionHandle implements ServerSessionHandle {
+  readonly loginTime = new Date();
+  readonly counters: SessionCounters = { inRpcs: 0, inBadRpcs: 0, outRpcErrors: 0, outNotifications: 0 };
+  readonly attachments = new Map<string, unknown>();
+  session!: ServerSession;
+  constructor(
+    readonly id: number,
+    readonly username: string,
+    readonly transport: string,
+    readonly sourceHost: string,
+    private readonly globalCounters: SessionCounters,
+  ) {}
+  get base11(): boolean {
+    return this.session.base11;
+  }
+  get signal(): AbortSignal {
+    return this.session.signal;
+  }
+  sendNotification(notification: XmlElement): void {
+    if (this.session.sendMessage(serializeXml(notification))) {
+      this.counters.outNotifications++;
+      this.globalCounters.outNotifications++;
+    }
+  }
+}
+
+export function createNetconfServer(options: NetconfServerOptions): NetconfServer {
+  const log = options.log ?? silentLogger;
+  const limits = options.limits ?? {};
+  const maxSessions = limits.maxSessions ?? 100;
+  const closeGraceMs = limits.closeGraceMs ?? 5_000;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'henb-sw-verify-'));
+  const hostKeys = options.hostKeys && options.hostKeys.length > 0 ? options.hostKeys : [loadOrCreateHostKey(dataDir)];
+  const hostKeyFingerprints = hostKeys.map((k) => hostKeyFingerprint(k));
+
+  const registry = new HostRegistry(options.validator, dataDir);
+  const live = new Map<number, SessionHandle>();
+  let nextSessionId = 1;
+  let closing = false;
+  const counters = { inBadHellos: 0, inSessions: 0, droppedSessions: 0, inRpcs: 0, inBadRpcs: 0, outRpcErrors: 0, outNotifications: 0 };
+
+  const info: ServerInfo = {
+    startTime: new Date(),
+    counters,
+    sessions: () => [...live.values()],
+    capabilities: () => registry.capabilities(),
+    async killSession(id, reason) {
+      const h = live.get(id);
+      if (!h) return;
+      log.info('killing session', { session: id, reason });
+      h.session.kill(new SessionError('ERR_SESSION_KILLED', reason));
+      await h.session.conn.whenClosed();
+    },
+  };
+
+  for (const register of options.operations ?? []) register(registry);
+  registerBaseOperations(registry);
+  const dispatch = createDispatcher(registry, info, options.validator, log);
+
+  function acceptStream(stream: Duplex, who: { username: string; sourceHost?: string; transport?: string; endConnection?: () => void }): ServerSessionHandle | undefined {
+    if (closing || live.size >= maxSessions) {
+      stream.destroy();
+      return undefined;
+    }
+    const id = nextSessionId++;
+    const slog = log.child({ session: id, username: who.username });
+    const h = new SessionHandle(id, who.username, who.transport ?? 'netconf-ssh', who.sourceHost ?? '', counters);
+    const target = { handle: h, log: slog, closeAfterReply: () => h.session.closeAfterReply() };
+    h.session = new ServerSession(stream, {
+      sessionId: id,
+      capabilities: registry.capabilities(),
+      helloTimeoutMs: limits.helloTimeoutMs ?? 30_000,
+      idleTimeoutMs: limits.idleTimeoutMs ?? 0,
+      maxMessageBytes: limits.maxMessageBytes ?? 16 * 1024 * 1024,
+      maxPending: limits.maxPendingPerSession ?? 64,
+      handleRpc: async (_rpc, op) => {
+        h.counters.inRpcs++;
+        counters.inRpcs++;
+        return dispatch(op, target);
+      },
+      onEstablished: (caps) => {
+        counters.inSessions++;
+        slog.info('session established', { base11: h.session.base11, clientCapabilities: caps.length });
+      },
+      onBadHello: (e) => {
+        counters.inBadHellos++;
+        slog.info('bad hello', { err: e });
+      },
+      onBadRpc: (e) => {
+        h.counters.inBadRpcs++;
+        counters.inBadRpcs++;
+        slog.info('bad rpc', { err: e });
+      },
+      onRpcErrorSent: () => {
+        h.counters.outRpcErrors++;
+        counters.outRpcErrors++;
+      },
+      onClose: (err) => {
+        live.delete(id);
+        if (err && h.session.established && !(err instanceof SessionError && err.code === 'ERR_SESSION_KILLED')) counters.droppedSessions++;
+        slog.info('session closed', err ? { reason: (err as { code?: string }).code ?? err.message } : {});
+        who.endConnection?.();
+      },
+    });
+    live.set(id, h);
+    return h;
+  }
+
+  let transport: SshTransport | undefined;
+
+  return {
+    registry,
+    registrar: registry,
+    info,
+    hostKeyFingerprints,
+    dataDir,
+    acceptStream,
+    sessions: () => info.sessions(),
+    async listen(host = '127.0.0.1', port = 830) {
+      if (transport) throw new Error('already listening');
+      transport = new SshTransport({
+        hostKeys,
+        auth: options.auth,
+        log,
+        maxConnections: limits.maxConnections ?? maxSessions * 2,
+        authTimeoutMs: limits.authTimeoutMs ?? 30_000,
+        admit: () => !closing && live.size < maxSessions,
+        onChannel: (channel, ci) => {
+          acceptStream(channel, { username: ci.username, sourceHost: ci.remoteAddress, endConnection: ci.endConnection });
+        },
+      });
+      const addr = await transport.listen(host, port);
+      log.info('NETCONF server listening', { host: addr.host, port: addr.port, hostKeys: hostKeyFingerprints });
+      return addr;
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      const stopped = transport?.stopListening();
+      await Promise.all([...live.values()].map((h) => h.session.close(closeGraceMs)));
+      await transport?.endConnections(closeGraceMs);
+      await stopped;
+      await registry.runCloseHooks((e) => log.error('close hook failed', { err: e as Error }));
+    },
+  };
+}
