@@ -1,0 +1,358 @@
+/**
+ * The OAM plugin end to end without sockets: createOamPlugin with fake ports (PVE signing real tokens, fake
+ * devices, in-memory store) activated on a fake registry that validates every RPC input/output and every
+ * notification against the YANG module, like the server does.
+ */
+import { readFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log/logger.js';
+import { NetconfError } from '../../src/netconf/rpc-error.js';
+import type { ConfigListener, NetconfRegistry, RpcHandler, StateProvider, StreamInfo, YangModuleInfo } from '../../src/netconf/server/registry.js';
+import { child, childText, childrenNamed, el, elements, leaf, textOf } from '../../src/netconf/xml/build.js';
+import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
+import type { XmlElement } from '../../src/netconf/xml/types.js';
+import type { PluginHandle, PluginHost } from '../../src/plugin/contract.js';
+import { HOST_API_VERSION } from '../../src/plugin/contract.js';
+import { generateSigningKey, memoryReplayCache, signResult, verifyResult } from '../../src/tokens/index.js';
+import type { EarStatus, SigningKey } from '../../src/tokens/types.js';
+import { compileTexts } from '../../src/yang/index.js';
+import type { SchemaValidator } from '../../src/yang/index.js';
+import { OAM_MODULE_FILES, createOamPlugin, defaultYangDir } from '../../src/oam/plugin.js';
+import type { OamPlugin } from '../../src/oam/plugin.js';
+import { HSV_NS, HSV_STREAM } from '../../src/oam/service.js';
+import { NMS_AUDIENCE, OAM_ISSUER, PVE_ISSUER } from '../../src/oam/tokens-adapter.js';
+import type { PveClient } from '../../src/oam/ports.js';
+import { FakeDevices, FakeFetcher, MemoryStore } from './fakes.js';
+import { EXPECTED, GOOD_LOG, OLD_RIM, h } from './helpers.js';
+
+let validator: SchemaValidator;
+let pveKey: SigningKey;
+let oamKey: SigningKey;
+
+beforeAll(async () => {
+  const dir = defaultYangDir();
+  const texts = await Promise.all(OAM_MODULE_FILES.map(async (f) => ({ file: f, text: await readFile(join(dir, f), 'utf8') })));
+  validator = compileTexts(texts).validator;
+  pveKey = await generateSigningKey('ES256', 'pve');
+  oamKey = await generateSigningKey('ES256', 'oam');
+});
+
+class TestRegistry implements NetconfRegistry {
+  rpcs = new Map<string, RpcHandler>();
+  states = new Map<string, StateProvider>();
+  streams: StreamInfo[] = [];
+  modules: YangModuleInfo[] = [];
+  notes: Array<{ stream: string; event: XmlElement }> = [];
+  listeners: ConfigListener[] = [];
+  running: XmlElement = el(NETCONF_BASE_NS, 'data');
+  addRpc(ns: string, name: string, handler: RpcHandler): void { this.rpcs.set(`${ns} ${name}`, handler); }
+  addState(ns: string, name: string, p: StateProvider): void { this.states.set(`${ns} ${name}`, p); }
+  addStream(info: StreamInfo): void { this.streams.push(info); }
+  addModule(m: YangModuleInfo): void { this.modules.push(m); }
+  async notify(stream: string, event: XmlElement): Promise<void> {
+    const errors = validator.validateNotification(event);
+    if (errors.length > 0) throw new Error(`invalid notification ${event.name}: ${JSON.stringify(errors)}`);
+    this.notes.push({ stream, event });
+  }
+  getRunning(): XmlElement { return this.running; }
+  onConfigChange(l: ConfigListener): void { this.listeners.push(l); }
+
+  /** call an RPC as the server would: validate input, run, validate output */
+  async call(name: string, ...children: XmlElement[]): Promise<XmlElement[] | 'ok'> {
+    const op = el(HSV_NS, name, ...children);
+    const inErr = validator.validateRpcInput(op);
+    if (inErr.length > 0) throw new NetconfError(inErr);
+    const handler = this.rpcs.get(`${HSV_NS} ${name}`);
+    if (!handler) throw new Error(`no rpc ${name}`);
+    const out = await handler(op, { sessionId: 1, username: 'admin', signal: new AbortController().signal, log: silentLogger });
+    if (out !== 'ok') {
+      const outErr = validator.validateRpcOutput(HSV_NS, name, out);
+      if (outErr.length > 0) throw new Error(`invalid output of ${name}: ${JSON.stringify(outErr)}`);
+    }
+    return out;
+  }
+  async state(name: string): Promise<XmlElement | undefined> {
+    return this.states.get(`${HSV_NS} ${name}`)?.();
+  }
+  events(name: string): XmlElement[] { return this.notes.filter((n) => n.event.name === name).map((n) => n.event); }
+}
+
+type PveMode = 'affirming' | 'contraindicated' | 'down' | 'foreign-key';
+
+let dataDir: string;
+let registry: TestRegistry;
+let store: MemoryStore;
+let devices: FakeDevices;
+let pveMode: Map<string, PveMode>;
+let pveCalls: number;
+let plugin: OamPlugin;
+let handle: PluginHandle | undefined;
+let closedPorts: number;
+
+const pve: PveClient = {
+  async integrityRequest(req) {
+    pveCalls++;
+    const mode = pveMode.get(req.henbId) ?? 'affirming';
+    if (mode === 'down') throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ERR_PVE_UNREACHABLE' });
+    const status: EarStatus = mode === 'contraindicated' ? 'contraindicated' : 'affirming';
+    const token = await signResult({
+      iss: PVE_ISSUER, aud: OAM_ISSUER, sub: req.henbId, ear_status: status, eat_nonce: req.nonce,
+      ear_verifier_id: { developer: 'test', build: '1' },
+      submods: { platform: { ear_status: status, 'job-id': req.jobId, phase: 'pre-update', 'reported-tim': OLD_RIM, ...(status !== 'affirming' ? { reason: 'kernel differs', 'first-mismatch': 'kernel' } : {}) } },
+    }, mode === 'foreign-key' ? oamKey : pveKey);
+    return { token };
+  },
+};
+
+async function activate(inventory = ['henb-1', 'henb-2', 'henb-3']): Promise<void> {
+  plugin = createOamPlugin({
+    pve, devices, pveJwks: { keys: [pveKey.publicJwk] }, store, signingKey: oamKey, fetcher: new FakeFetcher(),
+    inventory, replayCache: memoryReplayCache(),
+    policies: { selfCheck: true, onMismatch: ['alarm', 'rollback'], stepTimeoutSec: 30, pveTimeoutSec: 5 },
+    onClose: () => { closedPorts++; },
+  });
+  const host: PluginHost = { apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir, config: {}, signal: new AbortController().signal };
+  handle = await plugin.activate(host);
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function swUpdate(ids: string[], uri = 'https://images.example/2.0.0.img', extra: XmlElement[] = []): Promise<XmlElement[] | 'ok'> {
+  return registry.call('software-update', ...ids.map((id) => leaf(HSV_NS, 'henb-id', id)),
+    el(HSV_NS, 'software', leaf(HSV_NS, 'uri', uri), leaf(HSV_NS, 'version', '2.0.0')), ...extra);
+}
+
+async function rpcErr(p: Promise<unknown>): Promise<NetconfError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof NetconfError) return e;
+    throw e;
+  }
+  throw new Error('expected an rpc-error');
+}
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'oam-svc-'));
+  registry = new TestRegistry();
+  store = new MemoryStore();
+  devices = new FakeDevices();
+  devices.installMs = 1;
+  pveMode = new Map();
+  pveCalls = 0;
+  closedPorts = 0;
+  for (const id of ['henb-1', 'henb-2', 'henb-3']) {
+    await store.putHenb({ henbId: id, rim: OLD_RIM, softwareVersion: '1.0.0', state: 'trusted', lastResultToken: null });
+  }
+});
+
+afterEach(async () => {
+  await handle?.close();
+  handle = undefined;
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('OAM plugin: registration', () => {
+  it('registers the module and its imports, the stream, three RPCs and three state nodes', async () => {
+    await activate();
+    expect(registry.modules.map((m) => `${m.name}@${m.revision}:${m.implemented}`).sort()).toEqual([
+      'henb-sw-verify@2026-11-28:true', 'ietf-inet-types@2013-07-15:false', 'ietf-yang-types@2013-07-15:false',
+    ]);
+    const text = await readFile(join(defaultYangDir(), 'henb-sw-verify.yang'), 'utf8');
+    expect(registry.modules.find((m) => m.name === 'henb-sw-verify')?.text).toBe(text);
+    expect(registry.streams).toEqual([expect.objectContaining({ name: HSV_STREAM, replaySupport: true })]);
+    expect([...registry.rpcs.keys()].sort()).toEqual(['completion-tim', 'integrity-request', 'software-update'].map((n) => `${HSV_NS} ${n}`));
+    expect([...registry.states.keys()].sort()).toEqual(['henbs', 'jobs', 'signing-keys'].map((n) => `${HSV_NS} ${n}`));
+  });
+
+  it('close is idempotent, stops listening to devices and releases the ports once', async () => {
+    await activate();
+    expect(devices.listenerCount).toBe(1);
+    await handle!.close();
+    await handle!.close();
+    expect(devices.listenerCount).toBe(0);
+    expect(closedPorts).toBe(1);
+  });
+});
+
+describe('OAM plugin: software-update', () => {
+  it('healthy: started at once, progress for every step, verified result whose token verifies with the published JWKS', async () => {
+    await activate();
+    const out = await swUpdate(['henb-1']);
+    expect(out).not.toBe('ok');
+    const job = (out as XmlElement[])[0]!;
+    expect(childText(job, HSV_NS, 'status')).toBe('started');
+    const jobId = childText(job, HSV_NS, 'job-id')!;
+    await until(() => registry.events('software-update-result').length === 1, 'the result');
+    const res = registry.events('software-update-result')[0]!;
+    expect(childText(res, HSV_NS, 'status')).toBe('verified');
+    expect(childText(res, HSV_NS, 'job-id')).toBe(jobId);
+    expect(childText(res, HSV_NS, 'expected-rim')).toBe(EXPECTED);
+    expect(childText(res, HSV_NS, 'reported-tim')).toBe(EXPECTED);
+    expect(registry.notes.every((n) => n.stream === HSV_STREAM)).toBe(true);
+    const steps = registry.events('software-update-progress').map((e) => Number(childText(e, HSV_NS, 'step')));
+    expect(new Set(steps)).toEqual(new Set([1, 2, 4, 5, 6, 7, 8, 9]));
+
+    const keys = await registry.state('signing-keys');
+    const jwks = JSON.parse(childText(keys!, HSV_NS, 'jwks')!);
+    const v = await verifyResult(childText(res, HSV_NS, 'attestation-result')!, { jwks, issuer: OAM_ISSUER, audience: NMS_AUDIENCE, maxAgeSec: 60, replayCache: memoryReplayCache() });
+    expect(v.claims).toMatchObject({ sub: 'henb-1', ear_status: 'affirming' });
+
+    const henbs = await registry.state('henbs');
+    const h1 = childrenNamed(henbs!, HSV_NS, 'henb').find((e) => childText(e, HSV_NS, 'henb-id') === 'henb-1')!;
+    expect(childText(h1, HSV_NS, 'rim')).toBe(EXPECTED);
+    expect(childText(h1, HSV_NS, 'software-version')).toBe('2.0.0');
+    expect(childText(h1, HSV_NS, 'state')).toBe('trusted');
+    expect(childText(h1, HSV_NS, 'last-job-id')).toBe(jobId);
+    expect(childText(h1, HSV_NS, 'last-result')).toBe('verified');
+    const jobs = await registry.state('jobs');
+    const j = childrenNamed(jobs!, HSV_NS, 'job')[0]!;
+    expect(childText(j, HSV_NS, 'status')).toBe('verified');
+    expect(childText(j, HSV_NS, 'step')).toBe('9');
+    expect(elements(j)[0]?.name).toBe('job-id');
+  });
+
+  it('several H(e)NBs in one request: one job each; a compromised one is refused and its device untouched', async () => {
+    pveMode.set('henb-2', 'contraindicated');
+    await activate();
+    const out = (await swUpdate(['henb-1', 'henb-2'])) as XmlElement[];
+    expect(out.map((j) => childText(j, HSV_NS, 'status'))).toEqual(['started', 'started']);
+    await until(() => registry.events('software-update-result').length === 2, 'two results');
+    const byHenb = new Map(registry.events('software-update-result').map((e) => [childText(e, HSV_NS, 'henb-id'), e]));
+    expect(childText(byHenb.get('henb-1')!, HSV_NS, 'status')).toBe('verified');
+    const r2 = byHenb.get('henb-2')!;
+    expect(childText(r2, HSV_NS, 'status')).toBe('refused');
+    expect(childText(r2, HSV_NS, 'reason')).toContain('contraindicated');
+    expect(devices.updates.map((u) => u.henbId)).toEqual(['henb-1']);
+  });
+
+  it('bad-install: mismatch with the component, integrity-alarm raised, rollback asked, RIM kept', async () => {
+    devices.profiles.set('henb-3', 'bad-install');
+    await activate();
+    await swUpdate(['henb-3']);
+    await until(() => registry.events('software-update-result').length === 1, 'the result');
+    const res = registry.events('software-update-result')[0]!;
+    expect(childText(res, HSV_NS, 'status')).toBe('mismatch');
+    expect(childText(res, HSV_NS, 'differing-component')).toBe('rootfs');
+    await until(() => devices.rollbacks.length === 1, 'the rollback');
+    const alarm = registry.events('integrity-alarm')[0]!;
+    expect(childText(alarm, HSV_NS, 'severity')).toBe('critical');
+    expect((await store.getHenb('henb-3'))).toMatchObject({ rim: OLD_RIM, state: 'quarantined' });
+  });
+
+  it('unknown henb-id: rpc-error invalid-value / unknown-henb with the path, no job started', async () => {
+    await activate();
+    const e = await rpcErr(swUpdate(['henb-1', 'ghost']));
+    expect(e.errors).toEqual([expect.objectContaining({
+      type: 'application', tag: 'invalid-value', appTag: 'unknown-henb',
+      path: "/hsv:software-update/hsv:henb-id[.='ghost']", pathNs: { hsv: HSV_NS },
+    })]);
+    expect(pveCalls).toBe(0);
+    expect(await store.listJobs()).toEqual([]);
+  });
+
+  it.each(['ftp://images.example/a.img', 'gopher://x/y', 'not a uri', 'https://user:pw@images.example/a.img'])(
+    'software URI %s: rpc-error unsupported-uri-scheme before any job starts', async (uri) => {
+      await activate();
+      const e = await rpcErr(swUpdate(['henb-1'], uri));
+      expect(e.errors[0]).toMatchObject({ tag: 'invalid-value', appTag: 'unsupported-uri-scheme', path: '/hsv:software-update/hsv:software/hsv:uri' });
+      expect(pveCalls).toBe(0);
+      expect(await store.listJobs()).toEqual([]);
+    });
+
+  it('an H(e)NB with a running job is refused with henb-busy in its job entry', async () => {
+    devices.profiles.set('henb-1', 'slow');
+    await activate();
+    await swUpdate(['henb-1']);
+    const out = (await swUpdate(['henb-1'])) as XmlElement[];
+    expect(childText(out[0]!, HSV_NS, 'status')).toBe('refused');
+    expect(childText(out[0]!, HSV_NS, 'reason')).toContain('henb-busy');
+    expect(child(out[0]!, HSV_NS, 'job-id')).toBeUndefined();
+  });
+
+  it('the running configuration inventory adds H(e)NBs', async () => {
+    await activate([]);
+    await expect(rpcErr(swUpdate(['henb-2']))).resolves.toBeInstanceOf(NetconfError);
+    const running = el(NETCONF_BASE_NS, 'data', el(HSV_NS, 'inventory', el(HSV_NS, 'henb', leaf(HSV_NS, 'henb-id', 'henb-2'), leaf(HSV_NS, 'address', '127.0.0.1'))));
+    for (const l of registry.listeners) await l(running);
+    const out = (await swUpdate(['henb-2'])) as XmlElement[];
+    expect(childText(out[0]!, HSV_NS, 'status')).toBe('started');
+  });
+});
+
+describe('OAM plugin: completion-tim', () => {
+  it('errors: unknown job, wrong H(e)NB; then a completion with a measurement log verifies the job', async () => {
+    devices.profiles.set('henb-1', 'slow');
+    await activate();
+    const out = (await swUpdate(['henb-1'])) as XmlElement[];
+    const jobId = childText(out[0]!, HSV_NS, 'job-id')!;
+    await until(() => registry.events('software-update-progress').some((e) => childText(e, HSV_NS, 'step') === '7'), 'step 7');
+    const tim = (v: string): XmlElement => leaf(HSV_NS, 'tim', v);
+    const e1 = await rpcErr(registry.call('completion-tim', leaf(HSV_NS, 'job-id', 'job-nope'), leaf(HSV_NS, 'henb-id', 'henb-1'), tim(EXPECTED)));
+    expect(e1.errors[0]).toMatchObject({ tag: 'invalid-value', appTag: 'job-unknown', path: '/hsv:completion-tim/hsv:job-id' });
+    const e2 = await rpcErr(registry.call('completion-tim', leaf(HSV_NS, 'job-id', jobId), leaf(HSV_NS, 'henb-id', 'henb-2'), tim(EXPECTED)));
+    expect(e2.errors[0]).toMatchObject({ tag: 'invalid-value', appTag: 'henb-mismatch' });
+    const logXml = el(HSV_NS, 'measurement-log', [...GOOD_LOG].reverse().map((e, i) => el(HSV_NS, 'entry',
+      leaf(HSV_NS, 'index', GOOD_LOG.length - 1 - i), leaf(HSV_NS, 'component', e.component), leaf(HSV_NS, 'digest', e.digest))));
+    const ok = await registry.call('completion-tim', leaf(HSV_NS, 'job-id', jobId), leaf(HSV_NS, 'henb-id', 'henb-1'), tim(EXPECTED), logXml, leaf(HSV_NS, 'self-check', 'passed'));
+    expect(ok).toBe('ok');
+    await until(() => registry.events('software-update-result').length === 1, 'the result');
+    expect(childText(registry.events('software-update-result')[0]!, HSV_NS, 'status')).toBe('verified');
+    const e3 = await rpcErr(registry.call('completion-tim', leaf(HSV_NS, 'job-id', jobId), leaf(HSV_NS, 'henb-id', 'henb-1'), tim(EXPECTED)));
+    expect(e3.errors[0]).toMatchObject({ tag: 'operation-failed', appTag: 'job-not-waiting' });
+  });
+
+  it('a TIM that differs, reported by RPC: mismatch', async () => {
+    devices.profiles.set('henb-1', 'slow');
+    await activate();
+    const out = (await swUpdate(['henb-1'])) as XmlElement[];
+    const jobId = childText(out[0]!, HSV_NS, 'job-id')!;
+    await until(() => registry.events('software-update-progress').some((e) => childText(e, HSV_NS, 'step') === '7'), 'step 7');
+    await registry.call('completion-tim', leaf(HSV_NS, 'job-id', jobId), leaf(HSV_NS, 'henb-id', 'henb-1'), leaf(HSV_NS, 'tim', h('evil')));
+    await until(() => registry.events('software-update-result').length === 1, 'the result');
+    expect(childText(registry.events('software-update-result')[0]!, HSV_NS, 'status')).toBe('mismatch');
+  });
+});
+
+describe('OAM plugin: integrity-request', () => {
+  it('affirming: verdict + token, and it lifts a quarantine', async () => {
+    await store.putHenb({ henbId: 'henb-1', rim: OLD_RIM, softwareVersion: '1.0.0', state: 'quarantined', lastResultToken: null });
+    await activate();
+    const out = (await registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'henb-1'))) as XmlElement[];
+    expect(textOf(out[0]!)).toBe('affirming');
+    expect(out[1]?.name).toBe('attestation-result');
+    expect((await store.getHenb('henb-1'))?.state).toBe('trusted');
+  });
+
+  it('contraindicated: verdict with the reason, H(e)NB quarantined', async () => {
+    pveMode.set('henb-2', 'contraindicated');
+    await activate();
+    const out = (await registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'henb-2'))) as XmlElement[];
+    expect(textOf(out[0]!)).toBe('contraindicated');
+    expect(textOf(out[2]!)).toBe('kernel differs');
+    expect((await store.getHenb('henb-2'))?.state).toBe('quarantined');
+  });
+
+  it('PVE down -> pve-unreachable; token from a foreign key -> pve-result-invalid; unknown henb -> unknown-henb', async () => {
+    pveMode.set('henb-1', 'down');
+    pveMode.set('henb-2', 'foreign-key');
+    await activate();
+    const a = await rpcErr(registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'henb-1')));
+    expect(a.errors[0]).toMatchObject({ tag: 'operation-failed', appTag: 'pve-unreachable' });
+    const b = await rpcErr(registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'henb-2')));
+    expect(b.errors[0]).toMatchObject({ tag: 'operation-failed', appTag: 'pve-result-invalid' });
+    expect(b.errors[0]?.message).toContain('ERR_TOKEN_KEY_UNKNOWN');
+    const c = await rpcErr(registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'nobody')));
+    expect(c.errors[0]).toMatchObject({ tag: 'invalid-value', appTag: 'unknown-henb', path: '/hsv:integrity-request/hsv:henb-id' });
+    expect((await store.getHenb('henb-1'))?.state).toBe('trusted');
+  });
+});
