@@ -40,7 +40,17 @@ export class SimulatorError extends HsvError {}
 
 export interface FleetOptions {
   /** profile -> count ({healthy: 3, compromised: 1}) or a list of {profile, count} */
-  profiles: Partial<Record<DeviceProfile, number>> | Array<{ profile: DeviceProfile; count: number }>;
+  profiles?: Partial<Record<DeviceProfile, number>> | Array<{ profile: DeviceProfile; count: number }>;
+  /** the same as `profiles` (the CLI's parsed --fleet); one of the two is required */
+  fleet?: Array<{ profile: DeviceProfile; count: number }>;
+  /**
+   * SSH login of the devices. Default: user 'oam' with ONE random password for the whole fleet (kept in
+   * DATA_DIR/credentials.json), so an OAM config can name it once; with perDeviceCredentials every device
+   * gets its own password (DATA_DIR/<henb-id>/credentials.json).
+   */
+  username?: string;
+  password?: string;
+  perDeviceCredentials?: boolean;
   /** address to listen on (default 127.0.0.1) */
   host?: string;
   /** 0 (default): free ports; otherwise device i listens on basePort + i */
@@ -128,7 +138,7 @@ export function deviceYangModule(): { module: YangModuleInfo; validator: YangVal
   return deviceYang;
 }
 
-function entries(p: FleetOptions['profiles']): Array<{ profile: DeviceProfile; count: number }> {
+function entries(p: NonNullable<FleetOptions['profiles']>): Array<{ profile: DeviceProfile; count: number }> {
   const list = Array.isArray(p) ? p : Object.entries(p).map(([profile, count]) => ({ profile: profile as DeviceProfile, count: count ?? 0 }));
   for (const e of list) {
     if (!(PROFILES as readonly string[]).includes(e.profile)) throw new SimulatorError('ERR_SIM_PROFILE', `unknown profile ${e.profile}; use ${PROFILES.join(', ')}`);
@@ -143,17 +153,24 @@ interface Persisted {
   key: KeyObject;
 }
 
-async function loadOrCreateIdentity(dir: string): Promise<Persisted> {
+async function loadOrCreateCredentials(dir: string, username: string): Promise<{ username: string; password: string }> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const credFile = join(dir, 'credentials.json');
-  const keyFile = join(dir, 'device-key.pem');
-  let cred: { username: string; password: string };
   try {
-    cred = JSON.parse(await readFile(credFile, 'utf8')) as { username: string; password: string };
+    const c = JSON.parse(await readFile(credFile, 'utf8')) as { username?: unknown; password?: unknown };
+    if (typeof c.username === 'string' && typeof c.password === 'string') return { username: c.username, password: c.password };
   } catch {
-    cred = { username: 'oam', password: randomBytes(12).toString('base64url') };
-    await writeFile(credFile, JSON.stringify(cred) + '\n', { mode: 0o600 });
+    // created below
   }
+  const cred = { username, password: randomBytes(12).toString('base64url') };
+  await writeFile(credFile, JSON.stringify(cred) + '\n', { mode: 0o600 });
+  return cred;
+}
+
+async function loadOrCreateIdentity(dir: string, shared: { username: string; password: string } | undefined, username: string): Promise<Persisted> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const keyFile = join(dir, 'device-key.pem');
+  const cred = shared ?? (await loadOrCreateCredentials(dir, username));
   let key: KeyObject;
   try {
     key = createPrivateKey(await readFile(keyFile, 'utf8'));
@@ -237,11 +254,15 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const log = (options.log ?? silentLogger).child({ component: 'simulator' });
   const host = options.host ?? '127.0.0.1';
   const basePort = options.basePort ?? 0;
-  const list = entries(options.profiles);
+  const list = entries(options.profiles ?? options.fleet ?? []);
   if (list.length === 0) throw new SimulatorError('ERR_SIM_PROFILE', 'the fleet has no devices');
   const temporary = options.dataDir === undefined;
   const root = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'hsv-fleet-')));
   const validate = options.validate !== false;
+  const username = options.username ?? 'oam';
+  let shared: { username: string; password: string } | undefined;
+  if (options.password !== undefined) shared = { username, password: options.password };
+  else if (options.perDeviceCredentials !== true) shared = await loadOrCreateCredentials(root, username);
   const yang = deviceYangModule();
   const cells = new Map<string, Femtocell>();
   const servers: NetconfServer[] = [];
@@ -272,7 +293,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         const index = b + j;
         const port = basePort === 0 ? 0 : basePort + index;
         const dir = join(root, henbId);
-        const id = await loadOrCreateIdentity(dir);
+        const id = await loadOrCreateIdentity(dir, shared, username);
         const hostKey = loadOrCreateHostKey(dir);
         const dlog = log.child({ henbId });
         const cell = new Femtocell({

@@ -46,7 +46,7 @@ const signal = (): AbortSignal => new AbortController().signal;
 beforeAll(async () => {
   fleet = await startFleet({
     profiles: { healthy: 3, compromised: 1, 'bad-install': 1, 'self-check-fail': 1, unreachable: 1 },
-    installMs: 100, rollbackMs: 10,
+    installMs: 100, rollbackMs: 10, perDeviceCredentials: true,
   });
 });
 
@@ -186,5 +186,31 @@ describe('simulated fleet over NETCONF/SSH', () => {
     const c = await done;
     expect(c.tim).toBe(extendHex(before, RIM));
     expect(d.connected('healthy-2')).toBe(true);
+  });
+});
+
+describe('fleet data dir', () => {
+  it('shares one password by default and keeps host keys, device keys and credentials across restarts', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'hsv-fleet-dir-'));
+    try {
+      const first = await startFleet({ fleet: [{ profile: 'healthy', count: 2 }], dataDir: dir, validate: false, replay: false });
+      const a = first.devices.map(({ henbId, hostKeySha256, devicePublicKey, username, password }) => ({ henbId, hostKeySha256, devicePublicKey, username, password }));
+      await first.close();
+      expect(a[0]!.password).toBe(a[1]!.password);
+      const second = await startFleet({ fleet: [{ profile: 'healthy', count: 2 }], dataDir: dir, validate: false, replay: false });
+      const b = second.devices.map(({ henbId, hostKeySha256, devicePublicKey, username, password }) => ({ henbId, hostKeySha256, devicePublicKey, username, password }));
+      await second.close();
+      expect(b).toEqual(a);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an unknown profile or an empty fleet with a coded error', async () => {
+    await expect(startFleet({ profiles: { nope: 1 } as never })).rejects.toMatchObject({ code: 'ERR_SIM_PROFILE' });
+    await expect(startFleet({ profiles: {} })).rejects.toMatchObject({ code: 'ERR_SIM_PROFILE' });
   });
 });
