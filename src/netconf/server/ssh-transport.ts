@@ -15,7 +15,7 @@ export interface SshChannelInfo {
   username: string;
   remoteAddress: string;
   remotePort: number;
-  /** end the SSH connection this channel belongs to */
+  /** this channel's session is over: ends the SSH connection when no other netconf channel is open on it */
   endConnection(): void;
 }
 
@@ -52,6 +52,7 @@ export class SshTransport {
       this.conns.add(client);
       let username = '';
       let failures = 0;
+      let openChannels = 0;
       const authTimer = setTimeout(() => {
         log.info('authentication timeout');
         client.end();
@@ -79,7 +80,14 @@ export class SshTransport {
             if (!channel) return;
             // a paused channel never sees 'end', so it would never close: close it with its connection
             client.once('close', () => channel.destroy());
-            opts.onChannel(channel, { username, remoteAddress: info.ip, remotePort: info.port, endConnection: () => client.end() });
+            openChannels++;
+            let ended = false;
+            const endConnection = (): void => {
+              if (ended) return;
+              ended = true;
+              if (--openChannels === 0) client.end();
+            };
+            opts.onChannel(channel, { username, remoteAddress: info.ip, remotePort: info.port, endConnection });
           });
         });
       });
