@@ -190,9 +190,7 @@ export const activate: ActivateFn = async (host) => {
 };
 
 async function openDefaultStore(dataDir: string): Promise<Store> {
-  // src/store/index.ts (H4) exports openSqliteStore; imported lazily so that a plugin given a store needs no SQLite
-  const spec = '../store/index.js';
-  const mod = (await import(spec)) as { openSqliteStore?: (o: { dataDir: string }) => Promise<Store> };
-  if (typeof mod.openSqliteStore !== 'function') throw new OamConfigError('ERR_OAM_STORE', 'no store implementation available');
-  return mod.openSqliteStore({ dataDir });
+  // imported lazily so that a plugin given a store never loads SQLite
+  const { openSqliteStore } = await import('../store/index.js');
+  return openSqliteStore({ dataDir });
 }
