@@ -94,7 +94,7 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
     }
   }
   if (issues.length > 0) {
-    const located = issues.map((i) => ({ ...i, file, ...position(doc, lineCounter, i.segments) }));
+    const located = issues.map((i) => ({ ...i, file, ...position(doc, lineCounter, i.segments, i.got !== undefined) }));
     const lines = located.map((i) => `  ${locate(i)}: ${i.path}: expected ${i.expected}${i.got !== undefined ? `, got ${i.got}` : ''}`);
     throw new ConfigError('ERR_CONFIG_INVALID', `invalid configuration in ${file} (${located.length} problem${located.length > 1 ? 's' : ''}):\n${lines.join('\n')}`, { issues: located });
   }
@@ -111,7 +111,7 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
   const users: UserConfig[] = [];
   for (const [i, u] of ((raw.users as Array<Record<string, unknown>> | undefined) ?? []).entries()) {
     const resolved = (await resolveSecrets(u, env, baseDir, file, ['users', i])) as Record<string, unknown>;
-    const keys = [...((resolved['authorized-keys'] as string[] | undefined) ?? [])];
+    const keys = ((resolved['authorized-keys'] as string[] | undefined) ?? []).flatMap((k, j) => parseAuthorizedKeys(k, `${file}: users[${i}].authorized-keys[${j}]`).map((a) => a.key));
     const keyFile = resolved['authorized-keys-file'] as string | undefined;
     if (keyFile) {
       const path = resolve(baseDir, keyFile);
@@ -213,14 +213,15 @@ function locate(i: LocatedIssue): string {
 }
 
 /** line/col of the node at `segments` (or of its nearest existing ancestor; of the key for a missing/unknown key) */
-function position(doc: Document, lc: LineCounter, segments: ReadonlyArray<string | number>): { line?: number; col?: number } {
+function position(doc: Document, lc: LineCounter, segments: ReadonlyArray<string | number>, preferValue = false): { line?: number; col?: number } {
   for (let n = segments.length; n >= 0; n--) {
     const parentPath = segments.slice(0, Math.max(0, n - 1));
     const last = segments[n - 1];
     const parent = (n === 0 ? doc.contents : parentPath.length ? doc.getIn(parentPath, true) : doc.contents) as YamlNode | null | undefined;
     if (n > 0 && isMap(parent)) {
       const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === last);
-      const keyNode = pair?.key as YamlNode | undefined;
+      const valueNode = pair?.value as YamlNode | null | undefined;
+      const keyNode = (preferValue && n === segments.length && valueNode?.range ? valueNode : pair?.key) as YamlNode | undefined;
       if (keyNode?.range) {
         const pos = lc.linePos(keyNode.range[0]);
         return { line: pos.line, col: pos.col };

@@ -10,7 +10,7 @@ import { ProgressBar } from '../progress.js';
 import { importComponent } from '../lazy.js';
 import { createLogger } from '../../log/logger.js';
 import type { Logger, LogLevel } from '../../log/logger.js';
-import { loadReport, saveReport, summarize, RolloutError } from '../rollout/report.js';
+import { ReportWriter, loadReport, summarize, RolloutError } from '../rollout/report.js';
 import type { RolloutReport } from '../rollout/report.js';
 import { planWaves, runRollout } from '../rollout/engine.js';
 import type { RolloutTarget } from '../rollout/engine.js';
@@ -173,17 +173,18 @@ async function runRolloutCommand(args: ParsedArgs, ctx: CliContext): Promise<num
       report.plan.maxFailures = parseMaxFailures(str(args, 'max-failures'), report.devices.length);
     }
     (report as RolloutReport & { hostKey?: string }).hostKey = conn.fingerprint;
-    await saveReport(reportFile, report);
+    const writer = new ReportWriter(reportFile);
+    await writer.save(report);
 
     const bar = new ProgressBar(ctx.stderr, { total: report.devices.length, label: 'rollout', enabled: ctx.tty && !json });
     bar.update(report.devices.filter((d) => d.state === 'done').length);
     const final = await runRollout(report, conn, {
       onChange: async (r, d) => {
-        await saveReport(reportFile, r);
+        await writer.save(r);
         if (d.state === 'done') bar.tick(1, `${d.henbId} ${d.status}`);
       },
     }, { deviceTimeoutMs: report.plan.timeoutSec * 1000, signal: ctx.signal, retryFailed: bool(args, 'retry-failed') });
-    await saveReport(reportFile, final);
+    await writer.save(final);
     bar.done();
     return printOutcome(final, reportFile, json, ctx);
   } finally {

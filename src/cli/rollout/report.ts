@@ -49,11 +49,14 @@ export function summarize(devices: DeviceRecord[]): RolloutReport['summary'] {
   return s;
 }
 
+let tmpCounter = 0;
+
+/** Write the report atomically (temp file + rename). Use a ReportWriter when saves may overlap. */
 export async function saveReport(file: string, report: RolloutReport): Promise<void> {
   report.updatedAt = new Date().toISOString();
   report.summary = summarize(report.devices);
   await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
   await writeFile(tmp, JSON.stringify(report, null, 2) + '\n', { mode: 0o600 });
   await rename(tmp, file);
 }
@@ -75,4 +78,15 @@ export async function loadReport(file: string): Promise<RolloutReport> {
     throw new RolloutError('ERR_ROLLOUT_REPORT', `${file} is not a henb-sw-verify rollout report (format henb-sw-verify-rollout/1)`);
   }
   return data;
+}
+
+/** Serializes saves of one report file, so the last write is always the newest state. */
+export class ReportWriter {
+  private chain: Promise<void> = Promise.resolve();
+  constructor(readonly file: string) {}
+  save(report: RolloutReport): Promise<void> {
+    const next = this.chain.then(() => saveReport(this.file, report));
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
 }

@@ -1,0 +1,143 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfigFile, parseConfig, parseAuthorizedKeys } from '../../src/config/load.js';
+import { validateManifest } from '../../src/plugin/manifest.js';
+import type { ConfigError } from '../../src/config/errors.js';
+
+const manifest = validateManifest(JSON.parse(readFileSync(new URL('../../plugin.json', import.meta.url), 'utf8')));
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hsv-config-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function fail(text: string, env: NodeJS.ProcessEnv = {}): Promise<ConfigError> {
+  const file = join(dir, 'config.yaml');
+  await writeFile(file, text);
+  try {
+    await loadConfigFile(file, { manifest, env });
+  } catch (err) {
+    return err as ConfigError;
+  }
+  throw new Error('expected a config error');
+}
+
+const GOOD = `
+listen: 127.0.0.1:8830
+data-dir: ./data
+logging: { level: debug }
+users:
+  - name: nms
+    password: { env: NMS_PASSWORD }
+    authorized-keys: ["${KEY} nms@host"]
+henbs:
+  - henb-id: site-1
+    address: 10.0.0.1
+    username: oam
+    password: { file: device.secret }
+  - henb-id: site-2
+    address: 10.0.0.2
+    port: 8300
+pve:
+  endpoint: https://pve.example:8443/restconf
+  ca: pve-ca.pem
+policies:
+  on-mismatch: [alarm, rollback]
+`;
+
+describe('serve configuration', () => {
+  it('loads YAML: host part, plugin part with defaults, relative paths, secrets resolved for users only', async () => {
+    await writeFile(join(dir, 'device.secret'), 'dev-pass\n');
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, GOOD);
+    const c = await loadConfigFile(file, { manifest, env: { NMS_PASSWORD: 'nms-pass' } });
+    expect(c.listen).toBe('127.0.0.1:8830');
+    expect(c.dataDir).toBe(join(dir, 'data'));
+    expect(c.logLevel).toBe('debug');
+    expect(c.users).toEqual([{ name: 'nms', password: 'nms-pass', authorizedKeys: [KEY] }]);
+    const henbs = c.builtin.henbs as Array<Record<string, unknown>>;
+    expect(henbs[0]?.port).toBe(830);
+    expect(henbs[0]?.password).toEqual({ file: 'device.secret' });
+    expect(henbs[1]?.port).toBe(8300);
+    expect((c.builtin.pve as Record<string, unknown>).ca).toBe(join(dir, 'pve-ca.pem'));
+    expect((c.builtin.policies as Record<string, unknown>)['step-timeout']).toBe(300);
+    expect(c.baseDir).toBe(dir);
+  });
+
+  it('accepts JSON', async () => {
+    const c = await parseConfig(JSON.stringify({ listen: '[::1]:830', henbs: [{ 'henb-id': 'a', address: 'h' }] }), join(dir, 'c.json'), { manifest, env: {} });
+    expect(c.listen).toBe('[::1]:830');
+  });
+
+  it('every error names the file, the line, the path and what was expected', async () => {
+    const e = await fail(`
+listen: 127.0.0.1:8830
+henbs:
+  - henb-id: a
+    address: x
+  - henb-id: b
+    address: y
+  - henb-id: c
+    address: z
+    port: 70000
+pve:
+  endpoint: ftp://nope
+polices: {}
+`);
+    expect(e.code).toBe('ERR_CONFIG_INVALID');
+    const file = join(dir, 'config.yaml');
+    expect(e.message).toContain(`${file}:10:11: henbs[2].port: expected a number <= 65535, got 70000`);
+    expect(e.message).toContain(`${file}:12:13: pve.endpoint: expected a string matching`);
+    expect(e.message).toMatch(/:13:1: polices: expected no such key \(allowed here: listen, data-dir, .*policies\)/);
+    expect(e.issues.map((i) => i.path).sort()).toEqual(['henbs[2].port', 'polices', 'pve.endpoint']);
+  });
+
+  it('missing required keys point at the enclosing entry', async () => {
+    const e = await fail('henbs:\n  - henb-id: a\n');
+    expect(e.message).toContain('config.yaml:2:5: henbs[0].address: expected a value (it is required)');
+  });
+
+  it('refuses literal secrets, and names a missing env var without any value', async () => {
+    const e = await fail('users:\n  - name: admin\n    password: hunter2\n');
+    expect(e.code).toBe('ERR_CONFIG_INVALID');
+    expect(e.message).toContain('users[0].password: expected a mapping (object)');
+    expect(e.message).not.toContain('hunter2');
+    const e2 = await fail('users:\n  - name: admin\n    password: { env: NOT_SET }\n');
+    expect(e2.code).toBe('ERR_CONFIG_SECRET');
+    expect(e2.message).toContain('users[0].password: the environment variable NOT_SET is not set');
+    const e3 = await fail('henbs:\n  - henb-id: a\n    address: b\n    password: { file: missing.txt }\n');
+    expect(e3.code).toBe('ERR_CONFIG_SECRET');
+    expect(e3.message).toContain('henbs[0].password: cannot read the secret file');
+  });
+
+  it('syntax errors and duplicates', async () => {
+    const e = await fail('listen: [unclosed\n');
+    expect(e.code).toBe('ERR_CONFIG_PARSE');
+    expect(e.message).toMatch(/config\.yaml:\d+:\d+:/);
+    const d = await fail('henbs:\n  - { henb-id: a, address: x }\n  - { henb-id: a, address: y }\n');
+    expect(d.message).toContain('henbs[1].henb-id: expected a henb-id listed once, got "a"');
+    const k = await fail('listen: a:1\nlisten: b:2\n');
+    expect(k.code).toBe('ERR_CONFIG_PARSE');
+  });
+
+  it('a missing file is ERR_CONFIG_READ', async () => {
+    await expect(loadConfigFile(join(dir, 'nope.yaml'), { manifest })).rejects.toMatchObject({ code: 'ERR_CONFIG_READ' });
+  });
+});
+
+describe('authorized_keys', () => {
+  it('parses keys, comments and the user option', () => {
+    const keys = parseAuthorizedKeys(`# comment\n\n${KEY} me@host\nuser="nms" ${KEY}\n`);
+    expect(keys).toEqual([{ key: KEY, comment: 'me@host' }, { key: KEY, user: 'nms' }]);
+  });
+  it('refuses options it cannot honour', () => {
+    expect(() => parseAuthorizedKeys(`command="/bin/sh" ${KEY}\n`, 'ak')).toThrow(/ak:1: expected \[user="NAME"\] TYPE BASE64/);
+  });
+});
