@@ -1,0 +1,67 @@
+/**
+ * `henb-sw-verify simulate` (the command's options and help live in src/cli/commands/simulate.ts): start a
+ * fleet, print the inventory (text lines, or one JSON document with --json: the devices and the reference
+ * values, which `henb-sw-verify pve --devices FILE` reads as it is), serve until the context's signal is
+ * aborted (SIGINT/SIGTERM), close everything and return the exit code.
+ */
+import { resolve } from 'node:path';
+import { HsvError } from '../errors.js';
+import { createLogger } from '../log/logger.js';
+import type { LogLevel } from '../log/logger.js';
+import type { DeviceProfile } from './model.js';
+import { startFleet } from './simulator.js';
+
+/** the parts of the CLI context this command uses (src/cli/command.ts CliContext fits) */
+export interface CommandContext {
+  readonly stdout: { write(s: string): unknown };
+  readonly stderr: { write(s: string): unknown };
+  readonly signal: AbortSignal;
+  readonly cwd: string;
+}
+
+const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+
+function usage(message: string): HsvError {
+  return new HsvError('ERR_CLI_USAGE', message);
+}
+
+export function logLevelOf(v: unknown, fallback: LogLevel): LogLevel {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'string' || !LEVELS.includes(v)) throw usage(`--log-level must be one of ${LEVELS.join(', ')}`);
+  return v as LogLevel;
+}
+
+export function waitForAbort(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((r) => signal.addEventListener('abort', () => r(), { once: true }));
+}
+
+/**
+ * options: { fleet: Array<{profile, count}>, host?: string, 'base-port'?: string, 'data-dir'?: string,
+ * 'log-level'?: string, json?: boolean }. Returns 0 after a clean stop.
+ */
+export async function runSimulateCommand(options: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const fleet = options.fleet as Array<{ profile: DeviceProfile; count: number }> | undefined;
+  if (!Array.isArray(fleet) || fleet.length === 0) throw usage('simulate: --fleet PROFILE=N,... names no device');
+  const host = typeof options.host === 'string' ? options.host : '127.0.0.1';
+  const portText = typeof options['base-port'] === 'string' ? options['base-port'] : '0';
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw usage(`simulate: --base-port must be a port number, got '${portText}'`);
+  const dataDir = typeof options['data-dir'] === 'string' ? resolve(ctx.cwd, options['data-dir']) : undefined;
+  const json = options.json === true;
+  const log = createLogger({ level: logLevelOf(options['log-level'], 'warn'), write: (l) => ctx.stderr.write(l) });
+  const f = await startFleet({ fleet, host, basePort: Number(portText), ...(dataDir !== undefined ? { dataDir } : {}), log });
+  try {
+    if (json) {
+      ctx.stdout.write(JSON.stringify({ event: 'ready', devices: f.devices, referenceValues: f.referenceValues }) + '\n');
+    } else {
+      ctx.stdout.write(`henb-sw-verify: simulating ${f.devices.length} H(e)NB(s) on ${host}\n`);
+      for (const d of f.devices) {
+        ctx.stdout.write(`${d.henbId} ${d.host}:${d.port} user ${d.username} password ${d.password} host-key ${d.hostKeySha256} profile ${d.profile}\n`);
+      }
+    }
+    await waitForAbort(ctx.signal);
+  } finally {
+    await f.close();
+  }
+  return 0;
+}

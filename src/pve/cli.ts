@@ -1,0 +1,136 @@
+/**
+ * `henb-sw-verify pve --listen HOST:PORT --data-dir DIR [--devices FILE]` (options and help in
+ * src/cli/commands/pve.ts): start the reference PVE, write DIR/jwks.json, print one ready line (JSON with
+ * --json), serve until the context's signal is aborted, close and return the exit code.
+ *
+ * The devices file (YAML or JSON) is either the output of `henb-sw-verify simulate --json` as it is, or:
+ *   reference-values: { <component>: [<sha256 hex>, ...], ... }   (default: the simulator's factory values)
+ *   devices:
+ *     - henb-id: healthy-1
+ *       host: 127.0.0.1            (or address)
+ *       port: 4830
+ *       username: oam
+ *       password: secret           (or password-env: NAME)
+ *       host-key: SHA256:...       (pinned SSH host key fingerprint)
+ *       device-public-key: |       (SPKI PEM; or device-public-key-file: PATH)
+ *         -----BEGIN PUBLIC KEY-----
+ * camelCase names (henbId, hostKeySha256, devicePublicKey, referenceValues) are accepted too.
+ */
+import { readFile, writeFile, rename } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { HsvError } from '../errors.js';
+import { createLogger } from '../log/logger.js';
+import { factoryReferenceValues } from '../device/model.js';
+import type { ReferenceValues } from '../device/model.js';
+import { logLevelOf, waitForAbort } from '../device/cli.js';
+import type { CommandContext } from '../device/cli.js';
+import { parseListen, startPve } from './service.js';
+import type { PveDeviceEntry } from './service.js';
+
+function configError(file: string, where: string, message: string): HsvError {
+  return new HsvError('ERR_CONFIG_PVE_DEVICES', `${file}: ${where}: ${message}`);
+}
+
+export interface PveDevicesFile {
+  devices: PveDeviceEntry[];
+  referenceValues: ReferenceValues;
+}
+
+/** Read and check a devices file; errors name the file, the field and what was expected. */
+export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<PveDevicesFile> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new HsvError('ERR_CONFIG_PVE_DEVICES', `${file}: cannot read or parse: ${(e as Error).message}`, { cause: e });
+  }
+  if (typeof doc !== 'object' || doc === null) throw configError(file, '(top)', 'expected a mapping with devices');
+  const top = doc as Record<string, unknown>;
+  const list = top.devices ?? [];
+  if (!Array.isArray(list)) throw configError(file, 'devices', 'expected a list');
+  const devices: PveDeviceEntry[] = [];
+  for (const [i, raw] of list.entries()) {
+    const at = `devices[${i}]`;
+    if (typeof raw !== 'object' || raw === null) throw configError(file, at, 'expected a mapping');
+    const d = raw as Record<string, unknown>;
+    const s = (names: string[], required: boolean): string | undefined => {
+      for (const n of names) {
+        const v = d[n];
+        if (v === undefined) continue;
+        if (typeof v !== 'string' || v.length === 0) throw configError(file, `${at}.${n}`, 'expected a non-empty string');
+        return v;
+      }
+      if (required) throw configError(file, `${at}.${names[0]}`, 'is required');
+      return undefined;
+    };
+    const henbId = s(['henb-id', 'henbId'], true)!;
+    const host = s(['host', 'address'], true)!;
+    const port = d.port;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw configError(file, `${at}.port`, 'expected a port number 1..65535');
+    const entry: PveDeviceEntry = { henbId, host, port, username: s(['username'], true)!, devicePublicKey: '' };
+    const pw = s(['password'], false);
+    const pwEnv = s(['password-env'], false);
+    if (pw !== undefined) entry.password = pw;
+    else if (pwEnv !== undefined) {
+      const v = env[pwEnv];
+      if (v === undefined) throw configError(file, `${at}.password-env`, `environment variable ${pwEnv} is not set`);
+      entry.password = v;
+    }
+    const hk = s(['host-key', 'hostKeySha256'], false);
+    if (hk !== undefined) entry.hostKeySha256 = hk;
+    const pem = s(['device-public-key', 'devicePublicKey'], false);
+    const pemFile = s(['device-public-key-file'], false);
+    if (pem !== undefined) entry.devicePublicKey = pem;
+    else if (pemFile !== undefined) entry.devicePublicKey = await readFile(resolve(dirname(file), pemFile), 'utf8');
+    else throw configError(file, `${at}.device-public-key`, 'is required (SPKI PEM)');
+    devices.push(entry);
+  }
+  const refRaw = top['reference-values'] ?? top.referenceValues;
+  let referenceValues = factoryReferenceValues();
+  if (refRaw !== undefined) {
+    if (typeof refRaw !== 'object' || refRaw === null || Array.isArray(refRaw)) throw configError(file, 'reference-values', 'expected a mapping component -> list of digests');
+    referenceValues = {};
+    for (const [k, v] of Object.entries(refRaw as Record<string, unknown>)) {
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && /^[0-9a-f]{64}$/.test(x))) {
+        throw configError(file, `reference-values.${k}`, 'expected a list of SHA-256 digests (64 lowercase hex)');
+      }
+      referenceValues[k] = v as string[];
+    }
+  }
+  return { devices, referenceValues };
+}
+
+/**
+ * options: { listen: 'HOST:PORT', 'data-dir': DIR, devices?: FILE, 'log-level'?: string, json?: boolean }.
+ * ctx.env (when present) resolves password-env references.
+ */
+export async function runPveCommand(options: Record<string, unknown>, ctx: CommandContext & { readonly env?: NodeJS.ProcessEnv }): Promise<number> {
+  const listenText = options.listen;
+  if (typeof listenText !== 'string') throw new HsvError('ERR_CLI_USAGE', 'pve: --listen HOST:PORT is required');
+  let listen: { host: string; port: number };
+  try {
+    listen = parseListen(listenText);
+  } catch (e) {
+    throw new HsvError('ERR_CLI_USAGE', `pve: ${(e as Error).message}`);
+  }
+  const dirText = options['data-dir'];
+  if (typeof dirText !== 'string') throw new HsvError('ERR_CLI_USAGE', 'pve: --data-dir DIR is required');
+  const dataDir = resolve(ctx.cwd, dirText);
+  const log = createLogger({ level: logLevelOf(options['log-level'], 'info'), write: (l) => ctx.stderr.write(l) });
+  const file = typeof options.devices === 'string' ? resolve(ctx.cwd, options.devices) : undefined;
+  const inv = file !== undefined ? await loadPveDevicesFile(file, ctx.env ?? process.env) : { devices: [], referenceValues: factoryReferenceValues() };
+  const pve = await startPve({ listen, dataDir, devices: inv.devices, referenceValues: inv.referenceValues, log });
+  try {
+    const jwksFile = join(dataDir, 'jwks.json');
+    await writeFile(`${jwksFile}.tmp`, JSON.stringify(pve.jwks, null, 2) + '\n');
+    await rename(`${jwksFile}.tmp`, jwksFile);
+    const ready = { event: 'listening', url: pve.url, host: pve.host, port: pve.port, ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, devices: inv.devices.length };
+    if (options.json === true) ctx.stdout.write(JSON.stringify(ready) + '\n');
+    else ctx.stdout.write(`henb-sw-verify: PVE listening on ${pve.url} (CA ${pve.caPath}, JWKS ${jwksFile}, issuer ${pve.issuer}, ${inv.devices.length} H(e)NB(s))\n`);
+    await waitForAbort(ctx.signal);
+  } finally {
+    await pve.close();
+  }
+  return 0;
+}

@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runSimulateCommand } from '../../src/device/cli.js';
+import { loadPveDevicesFile, runPveCommand } from '../../src/pve/cli.js';
+import { createPveClient } from '../../src/pve/client.js';
+import { newNonce } from '../../src/tokens/nonce.js';
+
+class Out {
+  text = '';
+  write(s: string): boolean {
+    this.text += s;
+    return true;
+  }
+}
+
+async function firstLine(out: Out): Promise<string> {
+  for (let i = 0; i < 500 && !out.text.includes('\n'); i++) await new Promise((r) => setTimeout(r, 20));
+  return out.text.split('\n')[0]!;
+}
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+describe('simulate and pve entry functions', () => {
+  it('simulate --json output is a devices file for pve; pve prints a ready line and answers; both stop on abort', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hsv-cli-'));
+    dirs.push(dir);
+    const simOut = new Out();
+    const simStop = new AbortController();
+    const sim = runSimulateCommand({ fleet: [{ profile: 'healthy', count: 1 }, { profile: 'compromised', count: 1 }], json: true, 'log-level': 'silent' },
+      { stdout: simOut, stderr: new Out(), signal: simStop.signal, cwd: dir });
+    const inventory = JSON.parse(await firstLine(simOut)) as { event: string; devices: Array<{ henbId: string }> };
+    expect(inventory.event).toBe('ready');
+    expect(inventory.devices.map((d) => d.henbId)).toEqual(['healthy-1', 'compromised-1']);
+    await writeFile(join(dir, 'fleet.json'), JSON.stringify(inventory));
+
+    const pveOut = new Out();
+    const pveStop = new AbortController();
+    const pve = runPveCommand({ listen: '127.0.0.1:0', 'data-dir': 'pve', devices: 'fleet.json', json: true, 'log-level': 'silent' },
+      { stdout: pveOut, stderr: new Out(), signal: pveStop.signal, cwd: dir });
+    const ready = JSON.parse(await firstLine(pveOut)) as { url: string; ca: string; jwks: string; devices: number };
+    expect(ready.devices).toBe(2);
+    expect(JSON.parse(await readFile(ready.jwks, 'utf8')).keys).toHaveLength(1);
+    const client = createPveClient({ url: ready.url, ca: await readFile(ready.ca, 'utf8') });
+    try {
+      const ok = await client.integrityRequest({ henbId: 'healthy-1', nonce: newNonce(), jobId: 'j1' }, new AbortController().signal);
+      expect(ok.earStatus).toBe('affirming');
+      const bad = await client.integrityRequest({ henbId: 'compromised-1', nonce: newNonce(), jobId: 'j2' }, new AbortController().signal);
+      expect(bad.earStatus).toBe('contraindicated');
+    } finally {
+      client.close();
+    }
+    pveStop.abort();
+    simStop.abort();
+    expect(await pve).toBe(0);
+    expect(await sim).toBe(0);
+  });
+
+  it('usage and devices-file errors are coded and name the field', async () => {
+    const ctx = { stdout: new Out(), stderr: new Out(), signal: new AbortController().signal, cwd: tmpdir() };
+    await expect(runPveCommand({ 'data-dir': 'x' }, ctx)).rejects.toMatchObject({ code: 'ERR_CLI_USAGE' });
+    await expect(runPveCommand({ listen: 'nohost', 'data-dir': 'x' }, ctx)).rejects.toMatchObject({ code: 'ERR_CLI_USAGE' });
+    await expect(runSimulateCommand({ fleet: [] }, ctx)).rejects.toMatchObject({ code: 'ERR_CLI_USAGE' });
+    const dir = await mkdtemp(join(tmpdir(), 'hsv-cli-'));
+    dirs.push(dir);
+    const f = join(dir, 'devices.yaml');
+    await writeFile(f, 'devices:\n  - henb-id: a\n    host: 127.0.0.1\n    port: 99999\n    username: u\n');
+    await expect(loadPveDevicesFile(f)).rejects.toMatchObject({ code: 'ERR_CONFIG_PVE_DEVICES', message: expect.stringContaining('devices[0].port') });
+    await writeFile(f, 'devices: []\nreference-values:\n  kernel: [nothex]\n');
+    await expect(loadPveDevicesFile(f)).rejects.toMatchObject({ message: expect.stringContaining('reference-values.kernel') });
+  });
+});
