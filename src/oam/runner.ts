@@ -344,9 +344,13 @@ export class JobRunner {
     } catch (err) {
       if (signal.aborted) return; // our own timeout or a newer step: the timeout event speaks
       const code = codeOf(err);
+      // the PVE answered that it could not reach the H(e)NB: the device did not answer in time (status timeout)
+      const deviceUnreachable = (err as { appTag?: unknown }).appTag === 'henb-unreachable';
       await this.dispatch(jobId, {
-        type: 'pve-error', at: this.clock.now(), timedOut: /TIMEOUT/.test(code),
-        reason: `PVE unreachable or in error (${code}): ${messageOf(err)}`,
+        type: 'pve-error', at: this.clock.now(), timedOut: /TIMEOUT/.test(code) || deviceUnreachable,
+        reason: deviceUnreachable
+          ? `the PVE could not collect evidence: H(e)NB unreachable (${code}): ${messageOf(err)}`
+          : `PVE unreachable or in error (${code}): ${messageOf(err)}`,
       });
       return;
     }

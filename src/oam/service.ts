@@ -166,6 +166,9 @@ export class OamService {
         token = (await this.o.pve.integrityRequest({ henbId, nonce, jobId: checkId }, ac.signal)).token;
       } catch (err) {
         this.log.warn('PVE not reachable', { henbId, err });
+        if ((err as { appTag?: unknown }).appTag === 'henb-unreachable') {
+          throw rpcError('operation-failed', 'henb-unreachable', `the PVE could not reach H(e)NB ${henbId}`);
+        }
         throw rpcError('operation-failed', 'pve-unreachable',
           ac.signal.aborted ? `the PVE did not answer within ${ms} ms` : `the PVE could not be asked (${codeOf(err)})`);
       }

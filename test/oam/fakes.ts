@@ -167,7 +167,7 @@ export class FakeTokens implements ResultTokens {
 
 // --- PVE
 
-export type PveBehaviour = 'affirming' | 'contraindicated' | 'warning' | 'down' | 'hang' | 'wrong-nonce' | 'bad-issuer' | 'replay';
+export type PveBehaviour = 'affirming' | 'contraindicated' | 'warning' | 'down' | 'hang' | 'wrong-nonce' | 'bad-issuer' | 'replay' | 'henb-unreachable';
 
 export class FakePve implements PveClient {
   behaviour = new Map<string, PveBehaviour>();
@@ -178,6 +178,9 @@ export class FakePve implements PveClient {
     this.calls.push(req);
     const b = this.behaviour.get(req.henbId) ?? this.defaultBehaviour;
     if (b === 'down') throw new HsvError('ERR_PVE_UNREACHABLE', 'connect ECONNREFUSED 127.0.0.1:4443');
+    if (b === 'henb-unreachable') {
+      throw Object.assign(new HsvError('ERR_PVE_REJECTED', `cannot collect evidence from ${req.henbId} (ERR_DEVICE_UNREACHABLE)`), { appTag: 'henb-unreachable' });
+    }
     if (b === 'hang') {
       return new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
     }

@@ -234,6 +234,18 @@ describe('runner: profiles', () => {
     expect((await store.getHenb('p1'))?.state).toBe('trusted');
   });
 
+  it('H(e)NB unreachable for the PVE: timeout with the reason, device untouched, state unchanged', async () => {
+    await seed('u2', 'henb-unreachable');
+    const r = runner();
+    const job = await r.start({ henbId: 'u2', request: REQUEST });
+    await r.idle();
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec?.state).toBe('timeout');
+    expect(rec?.data.result?.reason).toContain('H(e)NB unreachable');
+    expect(devices.updates).toEqual([]);
+    expect((await store.getHenb('u2'))?.state).toBe('trusted');
+  });
+
   it('PVE that never answers: timeout of steps 2-4, device untouched', async () => {
     await seed('p2', 'hang');
     const r = runner();
