@@ -43,7 +43,7 @@ for port in "${ports[@]}"; do
   # orphaned subsystem helpers of THIS instance (unique socket path in their argv)
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
-    if tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -qF -- "@$SOCK"; then pids+=("$p"); fi
+    if tr '\0' ' ' 2>/dev/null < /proc/$p/cmdline | grep -qF -- "@$SOCK"; then pids+=("$p"); fi
   done
   mapfile -t pids < <(printf '%s\n' "${pids[@]}" | awk 'NF && !seen[$0]++')
   if [[ ${#pids[@]} -eq 0 ]]; then
