@@ -7,13 +7,13 @@
  *   ERR_DEVICE_HOST_KEY     the device's host key is not the pinned one
  *   ERR_DEVICE_NETCONF      the netconf subsystem or the hello failed
  *   ERR_DEVICE_ABORTED      the caller's signal was aborted
- * The session layer is src/netconf/session (ClientSession); ssh2 carries the bytes.
+ *   ERR_DEVICE_CONFIG       the target's settings are unusable (e.g. neither password nor key)
+ * The client is src/netconf/client (connectNetconf).
  */
 import { createHash } from 'node:crypto';
-import ssh2 from 'ssh2';
-import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { HsvError } from '../errors.js';
-import { ClientSession } from '../netconf/session/client-session.js';
+import { connectNetconf } from '../netconf/client/connect.js';
+import type { ConnectOptions } from '../netconf/client/connect.js';
 import type { XmlElement } from '../netconf/xml/types.js';
 
 export interface DeviceTarget {
@@ -23,11 +23,10 @@ export interface DeviceTarget {
   password?: string;
   /** private key (OpenSSH or PEM) for publickey auth */
   privateKey?: string;
-  /**
-   * pinned host key: base64 SHA-256 of the host key blob, as OpenSSH prints it ('SHA256:' prefix and '='
-   * padding optional). When absent the host key is NOT checked (tests and first contact only).
-   */
+  /** pinned host key: 'SHA256:<base64>' as OpenSSH prints it (bare base64 or hex also accepted) */
   hostKeySha256?: string;
+  /** connect without a pinned host key (tests only; says so in its name) */
+  insecureAcceptAnyHostKey?: boolean;
 }
 
 /** What the driver and the PVE need from a session. */
@@ -51,104 +50,72 @@ export function sshKeyFingerprint(blob: Buffer): string {
   return createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
 }
 
-function normalizeFingerprint(f: string): string {
-  return f.replace(/^SHA256:/, '').replace(/=+$/, '');
+/** Map a failure of connectNetconf to our codes (the cause keeps the original). */
+function classify(e: unknown, where: string, username: string): DeviceConnectError {
+  const code = (e as { code?: unknown }).code;
+  const level = ((e as { cause?: { level?: unknown } }).cause)?.level;
+  const errno = ((e as { cause?: { code?: unknown } }).cause)?.code;
+  if (code === 'ERR_NETCONF_CLIENT_HOST_KEY') return new DeviceConnectError('ERR_DEVICE_HOST_KEY', `the host key of ${where} is not the pinned one`, { cause: e });
+  if (code === 'ERR_NETCONF_CLIENT_CONNECT') {
+    if (level === 'client-authentication') return new DeviceConnectError('ERR_DEVICE_AUTH', `${where} refused the credentials of ${username}`, { cause: e });
+    if (level === 'client-timeout') return new DeviceConnectError('ERR_DEVICE_TIMEOUT', `no SSH handshake with ${where} in time`, { cause: e });
+    return new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `cannot reach ${where}${typeof errno === 'string' ? ` (${errno})` : ''}`, { cause: e });
+  }
+  if (code === 'ERR_NETCONF_CLIENT_OPTIONS') return new DeviceConnectError('ERR_DEVICE_CONFIG', `bad connection settings for ${where}`, { cause: e });
+  if (typeof code === 'string' && code.startsWith('ERR_SESSION_')) return new DeviceConnectError('ERR_DEVICE_NETCONF', `no NETCONF session with ${where} (${code})`, { cause: e });
+  return new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `cannot reach ${where}`, { cause: e });
 }
 
-/** Connect over SSH, open the netconf subsystem, exchange hellos. */
+/**
+ * Connect with the NETCONF client (src/netconf/client: SSH, host key pinned, hello); bounded by timeoutMs
+ * and the signal. A target without hostKeySha256 is refused (ERR_DEVICE_HOST_KEY) unless
+ * insecureAcceptAnyHostKey is set.
+ */
 export const connectDevice: DeviceConnector = (target, options) => {
+  const where = `${target.host}:${target.port}`;
   return new Promise<DeviceSession>((resolve, reject) => {
-    const client = new ssh2.Client();
+    if (options.signal?.aborted) {
+      reject(new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: options.signal.reason }));
+      return;
+    }
+    if (target.hostKeySha256 === undefined && target.insecureAcceptAnyHostKey !== true) {
+      reject(new DeviceConnectError('ERR_DEVICE_HOST_KEY', `no host key pinned for ${where}`));
+      return;
+    }
     let settled = false;
-    let hostKeyMismatch = false;
-    let authAttempted = false;
-    const fail = (code: string, message: string, cause?: unknown): void => {
+    const finish = (e: DeviceConnectError | undefined, s?: DeviceSession): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      client.end();
-      client.destroy();
-      reject(new DeviceConnectError(code, message, cause !== undefined ? { cause } : undefined));
+      if (e) reject(e);
+      else resolve(s as DeviceSession);
     };
-    const where = `${target.host}:${target.port}`;
-    const onAbort = (): void => fail('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, options.signal?.reason);
-    if (options.signal?.aborted) {
-      onAbort();
-      return;
-    }
+    const onAbort = (): void => finish(new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: options.signal?.reason }));
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => fail('ERR_DEVICE_TIMEOUT', `no NETCONF session with ${where} within ${options.timeoutMs} ms`), options.timeoutMs);
-    const pinned = target.hostKeySha256 !== undefined ? normalizeFingerprint(target.hostKeySha256) : undefined;
-    const cfg: ConnectConfig = {
-      host: target.host,
-      port: target.port,
-      username: target.username,
-      readyTimeout: options.timeoutMs,
-      keepaliveInterval: 0,
-      hostVerifier: (key: Buffer) => {
-        if (pinned === undefined) return true;
-        const ok = sshKeyFingerprint(key) === pinned;
-        if (!ok) hostKeyMismatch = true;
-        return ok;
-      },
+    const timer = setTimeout(() => finish(new DeviceConnectError('ERR_DEVICE_TIMEOUT', `no NETCONF session with ${where} within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const co: ConnectOptions = {
+      host: target.host, port: target.port, username: target.username,
+      connectTimeoutMs: options.timeoutMs, helloTimeoutMs: options.timeoutMs,
     };
-    if (target.password !== undefined) cfg.password = target.password;
-    if (target.privateKey !== undefined) cfg.privateKey = target.privateKey;
-    client.on('handshake', () => {
-      authAttempted = true;
-    });
-    client.on('error', (e: Error & { level?: string }) => {
-      if (hostKeyMismatch) fail('ERR_DEVICE_HOST_KEY', `the host key of ${where} is not the pinned one`, e);
-      else if (e.level === 'client-authentication') fail('ERR_DEVICE_AUTH', `${where} refused the credentials of ${target.username}`, e);
-      else if (e.level === 'client-timeout') fail('ERR_DEVICE_TIMEOUT', `no SSH handshake with ${where} within ${options.timeoutMs} ms`, e);
-      else fail('ERR_DEVICE_UNREACHABLE', `cannot reach ${where}${(e as NodeJS.ErrnoException).code ? ` (${(e as NodeJS.ErrnoException).code})` : authAttempted ? '' : ' (no SSH handshake)'}`, e);
-    });
-    client.on('close', () => fail('ERR_DEVICE_UNREACHABLE', `${where} closed the connection`));
-    client.on('ready', () => {
-      client.subsys('netconf', (err: Error | undefined, channel: ClientChannel) => {
-        if (err) {
-          fail('ERR_DEVICE_NETCONF', `${where} refused the netconf subsystem`, err);
-          return;
-        }
-        ClientSession.open(channel, { helloTimeoutMs: options.timeoutMs }).then((session) => {
-          if (settled) {
-            session.destroy();
-            return;
-          }
-          settled = true;
-          clearTimeout(timer);
-          options.signal?.removeEventListener('abort', onAbort);
-          let closeReason: Error | undefined;
-          const closedP = session.conn.whenClosed().then(() => {
-            closeReason = session.closeReason;
-            client.end();
-            return closeReason;
-          });
-          client.removeAllListeners('close');
-          client.removeAllListeners('error');
-          client.on('error', () => session.destroy());
-          client.on('close', () => session.destroy());
-          resolve({
-            rpc: (op, o) => session.rpc(op, o ?? {}),
-            notifications: () => session.notifications(),
-            get closed() {
-              return session.closed;
-            },
-            whenClosed: () => closedP,
-            async close() {
-              await session.close(2000).catch(() => undefined);
-              client.end();
-              client.destroy();
-            },
-          });
-        }, (e: unknown) => fail('ERR_DEVICE_NETCONF', `no NETCONF hello from ${where}`, e));
+    if (target.password !== undefined) co.password = target.password;
+    if (target.privateKey !== undefined) co.privateKey = target.privateKey;
+    if (target.hostKeySha256 !== undefined) co.hostKeySha256 = target.hostKeySha256;
+    else co.insecureAcceptAnyHostKey = true;
+    connectNetconf(co).then((c) => {
+      if (settled) {
+        c.destroy();
+        return;
+      }
+      finish(undefined, {
+        rpc: (op, o) => c.rpc(op, o ?? {}),
+        notifications: () => c.notifications(),
+        get closed() {
+          return c.closed;
+        },
+        whenClosed: () => c.done,
+        close: () => c.close().catch(() => c.destroy()),
       });
-    });
-    try {
-      client.connect(cfg);
-    } catch (e) {
-      fail('ERR_DEVICE_UNREACHABLE', `cannot connect to ${where}`, e);
-    }
+    }, (e: unknown) => finish(classify(e, where, target.username)));
   });
 };

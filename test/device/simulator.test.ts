@@ -162,6 +162,12 @@ describe('simulated fleet over NETCONF/SSH', () => {
     await expect(d.connect('healthy-2')).rejects.toMatchObject({ code: 'ERR_DEVICE_HOST_KEY' });
   });
 
+  it('no pinned host key: refused before connecting (fail closed)', async () => {
+    const { hostKeySha256: _drop, ...target } = dev('healthy-2');
+    void _drop;
+    await expect(connectDevice(target, { timeoutMs: 3000 })).rejects.toMatchObject({ code: 'ERR_DEVICE_HOST_KEY' });
+  });
+
   it('wrong credentials: ERR_DEVICE_AUTH', async () => {
     const d = driverFor(['healthy-2'], { password: 'wrong' });
     await expect(d.connect('healthy-2')).rejects.toMatchObject({ code: 'ERR_DEVICE_AUTH' });
