@@ -12,7 +12,9 @@ import { parseXml } from '../../src/netconf/xml/index.js';
 import type { LoadedYang } from '../../src/yang/index.js';
 import { loadYang } from '../../src/yang/index.js';
 import type { CorpusDoc } from '../yang/corpus.js';
-import { generateCorpus, serialize } from '../yang/corpus.js';
+import { generateConfigCorpus, generateCorpus, prefixesOf, serialize } from '../yang/corpus.js';
+import { compileTexts } from '../../src/yang/index.js';
+import { readdir, readFile } from 'node:fs/promises';
 
 const YANG_DIR = resolve(import.meta.dirname, '../../yang');
 const OURS = ['henb-sw-verify', 'henb-sw-verify-device', 'henb-sw-verify-pve'];
@@ -94,5 +96,44 @@ describe('differential: our validator vs yanglint', () => {
         for (const p of (e.path ?? '').match(/[a-z-]+(?=:)/g) ?? []) expect(e.pathNs?.[p]).toBeDefined();
       }
     }
+  });
+
+  it('agrees on generated configuration documents (our config containers and a fixture using every compiled feature)', async () => {
+    const fixture = resolve(import.meta.dirname, '../yang/fixtures/features.yang');
+    const ietf = join(YANG_DIR, 'ietf');
+    const texts = await Promise.all((await readdir(ietf)).map(async (f) => ({ file: f, text: await readFile(join(ietf, f), 'utf8') })));
+    texts.push({ file: fixture, text: await readFile(fixture, 'utf8') });
+    const withFixture = compileTexts(texts);
+    const sets = [
+      { y: yang, docs: generateConfigCorpus(yang.validator.modules, 'henb-sw-verify'), schema: join(YANG_DIR, 'henb-sw-verify.yang') },
+      { y: withFixture, docs: generateConfigCorpus(withFixture.validator.modules, 'features'), schema: fixture },
+    ];
+    let total = 0;
+    let valid = 0;
+    const disagree: string[] = [];
+    for (const set of sets) {
+      const prefixes = prefixesOf(set.y.validator.modules);
+      const results = await pool(set.docs, 4, async (doc: CorpusDoc) => {
+        const xml = serialize(doc.root, undefined, prefixes);
+        const file = join(dir, `cfg-${doc.module}-${set.docs.indexOf(doc)}.xml`);
+        await writeFile(file, xml);
+        const lint = await yanglint(['-p', ietf, '-t', 'config', set.schema, file]);
+        const ours = set.y.validator.validateConfig([parseXml(xml)]);
+        const lintValid = lint.code === 0 && !/err\s*:/.test(lint.out);
+        return { doc, xml, lintValid, lintOut: lint.out.trim(), ours };
+      });
+      for (const r of results) {
+        total++;
+        if (r.lintValid) valid++;
+        if (r.lintValid !== (r.ours.length === 0)) {
+          disagree.push(r.doc.id);
+          console.log(`DISAGREE ${r.doc.id}\n  xml: ${r.xml}\n  yanglint: ${r.lintValid ? 'valid' : r.lintOut}\n  ours: ${JSON.stringify(r.ours.map((e) => [e.tag, e.path, e.message]))}`);
+        }
+      }
+    }
+    console.log(`yang differential (config): ${total} documents (${valid} valid, ${total - valid} invalid per yanglint); disagreements: ${disagree.length}`);
+    expect(disagree).toEqual([]);
+    expect(valid).toBeGreaterThan(20);
+    expect(total - valid).toBeGreaterThan(100);
   });
 });

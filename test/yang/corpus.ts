@@ -18,7 +18,7 @@ export interface DNode {
 
 export interface CorpusDoc {
   id: string;
-  kind: 'rpc' | 'reply' | 'notif';
+  kind: 'rpc' | 'reply' | 'notif' | 'config';
   module: string;
   op: string;
   mutation: string;
@@ -27,8 +27,9 @@ export interface CorpusDoc {
 
 const OTHER_NS = 'urn:example:not-loaded';
 
-export function serialize(d: DNode, parentNs?: string): string {
-  const x = d.ns !== parentNs ? ` xmlns="${d.ns}"` : '';
+export function serialize(d: DNode, parentNs?: string, prefixes: Record<string, string> = {}): string {
+  const x = (d.ns !== parentNs ? ` xmlns="${d.ns}"` : '')
+    + Object.entries(prefixes).map(([p, ns]) => ` xmlns:${p}="${ns}"`).join('');
   if (d.children !== undefined) {
     const inner = (d.text !== undefined ? escapeText(d.text) : '') + d.children.map((c) => serialize(c, d.ns)).join('');
     return `<${d.name}${x}>${inner}</${d.name}>`;
@@ -52,11 +53,18 @@ function flat(nodes: SchemaNode[]): SchemaNode[] {
 const STRING_POOL = [
   'healthy-1', 'job-42:1', 'a'.repeat(64), '0123456789abcdef'.repeat(4),
   'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJoZWFsdGh5LTEifQ.c2lnbmF0dXJl', 'https://example.com/fw-2.0.bin',
-  'SHA256:' + 'A'.repeat(43), '2026-11-28T05:00:00Z', 'x',
+  'SHA256:' + 'A'.repeat(43), '2026-11-28T05:00:00Z', 'x', '192.0.2.10', '2001:db8::1', 'femto-1.example.net', 'abc',
 ];
 
 function ctxOf(modules: Map<string, CompiledModule>) {
-  return { modules };
+  return { modules, nsContext: prefixesOf(modules) };
+}
+
+/** prefix -> namespace of every module (declared on each document's root) */
+export function prefixesOf(modules: Map<string, CompiledModule>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of modules.values()) out[m.ref.prefix] = m.ref.namespace;
+  return out;
 }
 
 /** valid sample values of a type (first one is the default choice) */
@@ -85,7 +93,19 @@ export function validValues(t: YType, modules: Map<string, CompiledModule>): str
       if (vals.length === 0) throw new Error(`no sample value for ${t.name}`);
       return vals.slice(0, 2);
     }
-    case 'union': return validValues(t.members![0]!, modules);
+    case 'union': return [...new Set(t.members!.flatMap((m) => validValues(m, modules).slice(0, 1)))];
+    case 'decimal64': {
+      const fd = t.fractionDigits ?? 1;
+      const r = t.ranges[t.ranges.length - 1]?.intervals[0];
+      const fmt = (v: bigint) => { const str = (v < 0n ? -v : v).toString().padStart(fd + 1, '0'); return `${v < 0n ? '-' : ''}${str.slice(0, -fd)}.${str.slice(-fd)}`; };
+      return r ? [fmt(r.lo), fmt(r.hi)].filter(ok) : ['1.5'];
+    }
+    case 'bits': return ['', (t.bits ?? []).join(' '), t.bits?.[0] ?? ''];
+    case 'identityref': {
+      const out: string[] = [];
+      for (const m of modules.values()) for (const id of m.identities.keys()) if (ok(`${m.ref.prefix}:${id}`)) out.push(`${m.ref.prefix}:${id}`);
+      return out;
+    }
     default: throw new Error(`no sample value for type ${t.base}`);
   }
 }
@@ -119,18 +139,35 @@ export function edgeValues(t: YType, valid: string): Array<[string, string]> {
       out.push(['string-unicode', `${valid}\u00e9`]);
       return out;
     }
+    case 'decimal64': {
+      const r = t.ranges[t.ranges.length - 1]?.intervals[0];
+      const out: Array<[string, string]> = [['not-a-number', 'abc'], ['too-many-fraction-digits', `${valid}1`],
+        ['decimal-whitespace', ` ${valid} `], ['decimal-no-fraction', valid.split('.')[0]!], ['empty-decimal', '']];
+      if (r) out.push(['above-range', `${valid.split('.')[0]}99.0`]);
+      return out;
+    }
+    case 'bits': return [['bad-bit', 'no-such-bit'], ['bit-twice', `${valid.split(' ')[0] || 'a'} ${valid.split(' ')[0] || 'a'}`]];
+    case 'union': return [['union-no-member', 'no-such-value!'], ['union-leading-space', ` ${valid}`]];
+    case 'identityref': return [['identity-not-derived', valid.replace(/:.*/, ':no-such-identity')], ['identity-unknown-prefix', valid.replace(/^[^:]*:/, 'zz:')],
+      ['identity-unprefixed', valid.replace(/^[^:]*:/, '')]];
+    case 'empty': return [['empty-with-value', 'x']];
     default: return [];
   }
 }
 
 interface Ctx {
   modules: Map<string, CompiledModule>;
+  /** configuration documents: state (config false) nodes are left out */
+  configOnly: boolean;
 }
 
 /** build a document for `nodes`; full = every node, else mandatory nodes only */
 function build(nodes: SchemaNode[], ctx: Ctx, full: boolean, pick: Map<SchemaNode, string>): DNode[] {
   const out: DNode[] = [];
   for (const n of flat(nodes)) {
+    if (ctx.configOnly && !n.config) continue;
+    // leafref require-instance is not implemented (docs/yang-validator.md): no leafref in the corpus
+    if ((n.kind === 'leaf' || n.kind === 'leaf-list') && n.type.base === 'leafref') continue;
     const mandatoryish = n.kind === 'leaf' ? n.mandatory : n.kind === 'list' || n.kind === 'leaf-list' ? n.min > 0
       : n.kind === 'container' ? !n.presence : false;
     if (!full && !mandatoryish) continue;
@@ -196,7 +233,7 @@ function at(root: DNode, idx: number[]): { parent: DNode; node: DNode; i: number
 }
 
 export function generateFor(part: OperationPart, kind: CorpusDoc['kind'], modules: Map<string, CompiledModule>): CorpusDoc[] {
-  const ctx: Ctx = { modules };
+  const ctx: Ctx = { modules, configOnly: kind === 'config' };
   const docs: CorpusDoc[] = [];
   const ns = part.module.namespace;
   const mk = (mutation: string, children: DNode[]): void => {
@@ -279,6 +316,33 @@ export function generateFor(part: OperationPart, kind: CorpusDoc['kind'], module
       }
     }
   }
+  // choices: add a node of another case next to the chosen one; unique: copy unique leaves across entries
+  const inner: Array<{ idx: number[]; children: SchemaNode[]; s?: SchemaNode }> = [{ idx: [], children: part.children },
+    ...entries.filter((e) => e.s.kind === 'container' || e.s.kind === 'list').map((e) => ({ idx: e.idx, children: (e.s as { children: SchemaNode[] }).children, s: e.s }))];
+  for (const { idx, children, s } of inner) {
+    for (const ch of children) {
+      if (ch.kind !== 'choice' || ch.cases.length < 2) continue;
+      const other = flat(ch.cases[1]!.children).find((n): n is LeafNode => n.kind === 'leaf');
+      if (!other) continue;
+      const r = clone(fullRoot);
+      const target = idx.length === 0 ? r : at(r, idx).node;
+      target.children!.push({ ns: other.module.namespace, name: other.name, text: validValues(other.type, modules)[0]! });
+      mk(`choice-two-cases:${idx.join('.')}:${ch.name}`, r.children!);
+    }
+    if (s?.kind === 'list' && s.unique.length > 0) {
+      const r = clone(fullRoot);
+      const { parent } = at(r, idx);
+      const same = parent.children!.filter((c) => c.name === s.name && c.ns === s.module.namespace);
+      if (same.length >= 2) {
+        for (const path of s.unique[0]!) {
+          const from = same[0]!.children!.find((c) => c.name === path[path.length - 1]);
+          const to = same[1]!.children!.find((c) => c.name === path[path.length - 1]);
+          if (from && to) to.text = from.text;
+        }
+        mk(`unique-violation:${idx.join('.')}:${s.name}`, r.children!);
+      }
+    }
+  }
   // remove each node of the minimal document (every one is mandatory or holds mandatory nodes)
   for (const { idx, s } of pathsOf(minRoot, part.children)) {
     const r = clone(minRoot);
@@ -291,6 +355,18 @@ export function generateFor(part: OperationPart, kind: CorpusDoc['kind'], module
   mk('top-unknown-namespace', [...full.map(clone), { ns: OTHER_NS, name: 'foreign' }]);
   mk('top-reversed-order', [...full.map(clone)].reverse());
   return docs;
+}
+
+/** configuration documents: one corpus per top-level config container of the module */
+export function generateConfigCorpus(modules: Map<string, CompiledModule>, name: string): CorpusDoc[] {
+  const m = modules.get(name);
+  if (!m) throw new Error(`module ${name} not loaded`);
+  const out: CorpusDoc[] = [];
+  for (const top of m.top) {
+    if (top.kind !== 'container' || !top.config) continue;
+    out.push(...generateFor({ kind: 'notification', name: top.name, module: m.ref, children: top.children }, 'config', modules));
+  }
+  return out;
 }
 
 export function generateCorpus(modules: Map<string, CompiledModule>, names: string[]): CorpusDoc[] {
