@@ -147,14 +147,9 @@ export async function connectNetconf(options: ConnectOptions): Promise<NetconfCl
     throw e;
   }
   let closedByUs = false;
-  const done = new Promise<Error | undefined>((resolve) => {
-    const check = (): void => {
-      void session.conn.whenClosed().then(() => {
-        conn.end();
-        resolve(closedByUs ? undefined : session.closeReason);
-      });
-    };
-    check();
+  const done = session.conn.whenClosed().then(() => {
+    conn.end();
+    return closedByUs ? undefined : session.closeReason;
   });
   conn.on('close', () => session.destroy(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', 'SSH connection closed')));
 

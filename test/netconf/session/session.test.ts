@@ -274,6 +274,32 @@ describe('rpc handling (RFC 6241 section 4)', () => {
   });
 });
 
+describe('limits', () => {
+  it('ends an idle session (fake timers)', async () => {
+    const { srv, cli } = await pair({ idleTimeoutMs: 1000 });
+    vi.useFakeTimers();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(srv.closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(600);
+    await srv.conn.whenClosed();
+    expect((srv.closeReason as SessionError).code).toBe('ERR_SESSION_IDLE_TIMEOUT');
+    await cli.conn.whenClosed();
+    expect(cli.closed).toBe(true);
+  });
+
+  it('pauses input while maxPending requests are queued, and resumes', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const { srv, cli } = await pair({ maxPending: 4, handleRpc: async () => { await gate; return [ok()]; } });
+    const all = Promise.all(Array.from({ length: 20 }, (_, i) => cli.rpc(`<op${i}/>`)));
+    for (let i = 0; i < 50 && !srv.conn.stream.isPaused(); i++) await new Promise((r) => setImmediate(r));
+    expect(srv.conn.stream.isPaused()).toBe(true);
+    release();
+    expect(await all).toHaveLength(20);
+    expect(srv.conn.stream.isPaused()).toBe(false);
+  });
+});
+
 describe('client session', () => {
   it('fails every pending request with the reason when the reader stops', async () => {
     const { srv, cli } = await pair({ handleRpc: () => new Promise(() => undefined) });
