@@ -220,3 +220,19 @@ describe('fleet data dir', () => {
     await expect(startFleet({ profiles: {} })).rejects.toMatchObject({ code: 'ERR_SIM_PROFILE' });
   });
 });
+
+describe('unreachable in blackhole mode', () => {
+  it('a device that accepts TCP but never speaks: ERR_DEVICE_TIMEOUT', async () => {
+    const f = await startFleet({ profiles: { unreachable: 1 }, unreachableMode: 'blackhole', validate: false, replay: false });
+    try {
+      const d = createDeviceDriver({ devices: f.devices, connectTimeoutMs: 300, backoff: { attempts: 1 } });
+      try {
+        await expect(d.connect('unreachable-1')).rejects.toMatchObject({ code: 'ERR_DEVICE_TIMEOUT' });
+      } finally {
+        await d.close();
+      }
+    } finally {
+      await f.close();
+    }
+  });
+});
