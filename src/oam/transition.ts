@@ -295,7 +295,10 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
         const oldRim = job.oldRim ?? event.attestedTim;
         const trusted = { ...job, pve, ...(oldRim !== undefined ? { oldRim } : {}) };
         const out = startFetch(trusted, at);
-        return { job: out.job, effects: [progress(4, 'PVE verdict affirming: H(e)NB trusted'), henbState(job, 'updating'), ...out.effects] };
+        // no stored RIM yet: the TIM the PVE just affirmed becomes the reference (not an update's result)
+        const bootstrap: Effect[] = job.oldRim === undefined && isDigest(event.attestedTim)
+          ? [{ type: 'store-rim', henbId: job.henbId, rim: event.attestedTim }] : [];
+        return { job: out.job, effects: [progress(4, 'PVE verdict affirming: H(e)NB trusted'), ...bootstrap, henbState(job, 'updating'), ...out.effects] };
       }
       if (event.type === 'pve-error') {
         return endUntouched(job, event.timedOut === true ? 'timeout' : 'refused', at, 4,

@@ -73,6 +73,10 @@ describe('transition: paths', () => {
   it('affirming PVE result without a stored RIM takes the attested TIM as the old RIM', () => {
     const out = transition(jobIn('pve-requested', { oldRim: undefined }), { type: 'pve-result', at: T0, earStatus: 'affirming', token: 't', attestedTim: OLD_RIM });
     expect(out.job.oldRim).toBe(OLD_RIM);
+    expect(out.effects).toContainEqual({ type: 'store-rim', henbId: 'henb-1', rim: OLD_RIM });
+    const known = transition(jobIn('pve-requested'), { type: 'pve-result', at: T0, earStatus: 'affirming', token: 't', attestedTim: h('other') });
+    expect(known.job.oldRim).toBe(OLD_RIM);
+    expect(types(known.effects)).not.toContain('store-rim');
   });
 
   for (const status of ['contraindicated', 'warning', 'none'] as const) {

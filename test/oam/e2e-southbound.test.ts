@@ -1,0 +1,179 @@
+/**
+ * The flow against the real southbound: simulated femtocells as NETCONF/SSH servers on loopback (one per
+ * profile), the reference PVE over RESTCONF/HTTPS collecting signed evidence from them, the NETCONF device
+ * driver, the streaming fetcher on a file: image, the SQLite store and real keys. Northbound is a registry
+ * that validates every RPC and notification against the YANG module, as the server does.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFleet } from '../../src/device/simulator.js';
+import type { Fleet } from '../../src/device/simulator.js';
+import { createDeviceDriver } from '../../src/device/driver.js';
+import type { NetconfDeviceDriver } from '../../src/device/driver.js';
+import { startPve } from '../../src/pve/service.js';
+import type { PveHandle } from '../../src/pve/service.js';
+import { createPveClient } from '../../src/pve/client.js';
+import type { RestconfPveClient } from '../../src/pve/client.js';
+import { silentLogger } from '../../src/log/logger.js';
+import { NetconfError } from '../../src/netconf/rpc-error.js';
+import type { NetconfRegistry, RpcHandler, StateProvider } from '../../src/netconf/server/registry.js';
+import { childText, childrenNamed, el, leaf } from '../../src/netconf/xml/build.js';
+import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
+import type { XmlElement } from '../../src/netconf/xml/types.js';
+import type { PluginHandle } from '../../src/plugin/contract.js';
+import { HOST_API_VERSION } from '../../src/plugin/contract.js';
+import { memoryReplayCache, verifyResult } from '../../src/tokens/index.js';
+import { compileTexts } from '../../src/yang/index.js';
+import type { SchemaValidator } from '../../src/yang/index.js';
+import { OAM_MODULE_FILES, createOamPlugin, defaultYangDir } from '../../src/oam/plugin.js';
+import { HSV_NS } from '../../src/oam/service.js';
+import { NMS_AUDIENCE, OAM_ISSUER } from '../../src/oam/tokens-adapter.js';
+import { extendDigest } from '../../src/oam/measure.js';
+
+let dir: string;
+let fleet: Fleet;
+let pveSvc: PveHandle;
+let pveClient: RestconfPveClient;
+let driver: NetconfDeviceDriver;
+let handle: PluginHandle;
+let validator: SchemaValidator;
+let imageUri: string;
+let imageRim: string;
+const rpcs = new Map<string, RpcHandler>();
+const states = new Map<string, StateProvider>();
+const notes: XmlElement[] = [];
+const initialTim = new Map<string, string>();
+
+const registry: NetconfRegistry = {
+  addRpc: (_ns, name, h) => { rpcs.set(name, h); },
+  addState: (_ns, name, p) => { states.set(name, p); },
+  addStream: () => undefined,
+  addModule: () => undefined,
+  notify: async (_stream, event) => {
+    const errors = validator.validateNotification(event);
+    if (errors.length > 0) throw new Error(`invalid ${event.name}: ${JSON.stringify(errors)}`);
+    notes.push(event);
+  },
+  getRunning: () => el(NETCONF_BASE_NS, 'data'),
+  onConfigChange: () => undefined,
+};
+
+async function call(name: string, ...children: XmlElement[]): Promise<XmlElement[] | 'ok'> {
+  const op = el(HSV_NS, name, ...children);
+  const inErr = validator.validateRpcInput(op);
+  if (inErr.length > 0) throw new NetconfError(inErr);
+  const out = await rpcs.get(name)!(op, { sessionId: 1, username: 'admin', signal: new AbortController().signal, log: silentLogger });
+  if (out !== 'ok') expect(validator.validateRpcOutput(HSV_NS, name, out)).toEqual([]);
+  return out;
+}
+
+const resultFor = (henbId: string): XmlElement | undefined =>
+  notes.find((n) => n.name === 'software-update-result' && childText(n, HSV_NS, 'henb-id') === henbId);
+
+async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const PROFILES = ['healthy', 'compromised', 'bad-install', 'self-check-fail', 'unreachable', 'slow'] as const;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'oam-e2e-'));
+  const texts = await Promise.all(OAM_MODULE_FILES.map(async (f) => ({ file: f, text: await readFile(join(defaultYangDir(), f), 'utf8') })));
+  validator = compileTexts(texts).validator;
+  const image = Buffer.from('henb firmware 2.0.0 '.repeat(5000));
+  await writeFile(join(dir, 'image-2.0.0.bin'), image);
+  imageUri = pathToFileURL(join(dir, 'image-2.0.0.bin')).href;
+  imageRim = createHash('sha256').update(image).digest('hex');
+
+  fleet = await startFleet({ profiles: Object.fromEntries(PROFILES.map((p) => [p, 1])), installMs: 50, rollbackMs: 10, dataDir: join(dir, 'fleet') });
+  for (const d of fleet.devices) initialTim.set(d.henbId, fleet.cell(d.henbId)!.tim());
+  pveSvc = await startPve({ listen: '127.0.0.1:0', dataDir: join(dir, 'pve'), devices: fleet.devices.map((d) => ({ ...d })), referenceValues: fleet.referenceValues, deviceTimeoutMs: 3000 });
+  pveClient = createPveClient({ url: pveSvc.url, ca: pveSvc.ca, timeoutMs: 8000 });
+  driver = createDeviceDriver({ devices: fleet.devices.map((d) => ({ henbId: d.henbId, host: d.host, port: d.port, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 })), connectTimeoutMs: 3000, rpcTimeoutMs: 5000 });
+  const plugin = createOamPlugin({
+    pve: pveClient, devices: driver, pveJwks: pveSvc.jwks, inventory: fleet.devices.map((d) => d.henbId),
+    policies: { selfCheck: true, onMismatch: ['alarm', 'rollback'], stepTimeoutSec: 30, pveTimeoutSec: 10 },
+    timeouts: { completion: 2500 },
+  });
+  handle = await plugin.activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: join(dir, 'oam'), config: {}, signal: new AbortController().signal });
+}, 60_000);
+
+afterAll(async () => {
+  await handle?.close();
+  await driver?.close();
+  pveClient?.close();
+  await pveSvc?.close();
+  await fleet?.close();
+  await rm(dir, { recursive: true, force: true });
+}, 30_000);
+
+describe('the nine steps over real NETCONF/SSH devices and a real RESTCONF PVE', () => {
+  it('one software-update for the whole fleet: every profile ends as it must', async () => {
+    const ids = fleet.devices.map((d) => d.henbId);
+    const out = (await call('software-update', ...ids.map((id) => leaf(HSV_NS, 'henb-id', id)),
+      el(HSV_NS, 'software', leaf(HSV_NS, 'uri', imageUri), leaf(HSV_NS, 'version', '2.0.0'), leaf(HSV_NS, 'sha256', imageRim)))) as XmlElement[];
+    expect(out.map((j) => childText(j, HSV_NS, 'status'))).toEqual(ids.map(() => 'started'));
+    await until(() => ids.every((id) => resultFor(id) !== undefined), 'a result for every H(e)NB', 30_000);
+    const status = (id: string): string | undefined => childText(resultFor(id)!, HSV_NS, 'status');
+    const reason = (id: string): string => childText(resultFor(id)!, HSV_NS, 'reason') ?? '';
+
+    // healthy: verified, the new RIM is extend(old TIM, image RIM), the token verifies with the OAM's JWKS
+    expect(status('healthy-1')).toBe('verified');
+    const expected = extendDigest(initialTim.get('healthy-1')!, imageRim);
+    expect(childText(resultFor('healthy-1')!, HSV_NS, 'reported-tim')).toBe(expected);
+    expect(fleet.cell('healthy-1')!.tim()).toBe(expected);
+    const jwks = JSON.parse(childText((await states.get('signing-keys')!())!, HSV_NS, 'jwks')!);
+    const v = await verifyResult(childText(resultFor('healthy-1')!, HSV_NS, 'attestation-result')!, { jwks, issuer: OAM_ISSUER, audience: NMS_AUDIENCE, maxAgeSec: 120, replayCache: memoryReplayCache() });
+    expect(v.claims.submods['software-update']).toMatchObject({ 'expected-rim': expected, 'reported-tim': expected, 'software-rim': imageRim });
+
+    // compromised: refused by the PVE's verdict, the device never received the update
+    expect(status('compromised-1')).toBe('refused');
+    expect(reason('compromised-1')).toContain('contraindicated');
+    expect(fleet.cell('compromised-1')!.tim()).toBe(initialTim.get('compromised-1'));
+    expect(fleet.cell('compromised-1')!.runningVersion()).toBe('1.0.0');
+
+    // bad-install: mismatch naming rootfs, alarm, rollback asked (the device reboots into its old slot)
+    expect(status('bad-install-1')).toBe('mismatch');
+    expect(childText(resultFor('bad-install-1')!, HSV_NS, 'differing-component')).toBe('rootfs');
+    expect(notes.some((n) => n.name === 'integrity-alarm' && childText(n, HSV_NS, 'henb-id') === 'bad-install-1')).toBe(true);
+    await until(() => fleet.cell('bad-install-1')!.tim() === initialTim.get('bad-install-1'), 'the rollback');
+
+    // self-check-fail: mismatch with the device's reason
+    expect(status('self-check-fail-1')).toBe('mismatch');
+    expect(reason('self-check-fail-1')).toContain('self-check failed');
+
+    // unreachable: the PVE cannot collect evidence -> timeout with the reason; slow: the completion never comes
+    expect(status('unreachable-1')).toBe('timeout');
+    expect(reason('unreachable-1')).toContain('unreachable');
+    expect(status('slow-1')).toBe('timeout');
+    expect(reason('slow-1')).toContain('steps 7-8');
+
+    // the operational state agrees
+    const henbs = childrenNamed((await states.get('henbs')!())!, HSV_NS, 'henb');
+    const st = new Map(henbs.map((h) => [childText(h, HSV_NS, 'henb-id'), h]));
+    expect(childText(st.get('healthy-1')!, HSV_NS, 'rim')).toBe(expected);
+    expect(childText(st.get('healthy-1')!, HSV_NS, 'state')).toBe('trusted');
+    expect(childText(st.get('healthy-1')!, HSV_NS, 'software-version')).toBe('2.0.0');
+    expect(childText(st.get('bad-install-1')!, HSV_NS, 'state')).toBe('quarantined');
+    expect(childText(st.get('bad-install-1')!, HSV_NS, 'rim')).toBe(initialTim.get('bad-install-1'));
+    expect(childText(st.get('slow-1')!, HSV_NS, 'state')).toBe('quarantined');
+    expect(childText(st.get('compromised-1')!, HSV_NS, 'state')).toBe('quarantined');
+  }, 60_000);
+
+  it('after the rollback, an integrity-request finds bad-install-1 trusted again and lifts the quarantine', async () => {
+    const out = (await call('integrity-request', leaf(HSV_NS, 'henb-id', 'bad-install-1'))) as XmlElement[];
+    expect(childText(el(HSV_NS, 'x', ...out), HSV_NS, 'ear-status')).toBe('affirming');
+    const henbs = childrenNamed((await states.get('henbs')!())!, HSV_NS, 'henb');
+    const h = henbs.find((x) => childText(x, HSV_NS, 'henb-id') === 'bad-install-1')!;
+    expect(childText(h, HSV_NS, 'state')).toBe('trusted');
+  }, 30_000);
+});
