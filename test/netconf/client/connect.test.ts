@@ -1,0 +1,77 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { connectNetconf, NetconfClientError } from '../../../src/netconf/client/index.js';
+import { parseSshKey } from '../../../src/netconf/server/index.js';
+import { childText, el, leaf, NETCONF_NOTIFICATION_NS } from '../../../src/netconf/xml/index.js';
+import { startServer } from '../server/helpers.js';
+import type { Started } from '../server/helpers.js';
+
+const T = 'urn:test:client';
+let s: Started | undefined;
+afterEach(async () => {
+  await s?.stop();
+  s = undefined;
+});
+
+describe('connectNetconf', () => {
+  it('pins the host key as SHA256:, bare base64 or hex, or through a verifier', async () => {
+    s = await startServer();
+    const fp = s.fingerprint;
+    const raw = Buffer.from(fp.slice('SHA256:'.length), 'base64');
+    for (const pin of [fp, fp.slice(7), raw.toString('hex')]) {
+      const c = await s.connect({ hostKeySha256: pin });
+      expect(c.sessionId).toBeGreaterThan(0);
+      await c.close();
+    }
+    const blobs: Buffer[] = [];
+    const c = await s.connect({ hostKeySha256: undefined, hostVerifier: (k) => (blobs.push(k), true) });
+    await c.close();
+    expect('SHA256:' + createHash('sha256').update(blobs[0]!).digest('base64').replace(/=+$/, '')).toBe(fp);
+    await expect(s.connect({ hostKeySha256: undefined, hostVerifier: () => false })).rejects.toMatchObject({ code: 'ERR_NETCONF_CLIENT_HOST_KEY' });
+  });
+
+  it('fails closed on missing options', async () => {
+    await expect(connectNetconf({ host: '127.0.0.1', port: 1, username: 'u', password: 'p' })).rejects.toBeInstanceOf(NetconfClientError);
+    await expect(connectNetconf({ host: '127.0.0.1', port: 1, username: 'u', insecureAcceptAnyHostKey: true })).rejects.toMatchObject({ code: 'ERR_NETCONF_CLIENT_OPTIONS' });
+    await expect(connectNetconf({ host: '127.0.0.1', port: 1, username: 'u', password: 'p', hostKeySha256: 'nope' })).rejects.toMatchObject({ code: 'ERR_NETCONF_CLIENT_OPTIONS' });
+  });
+
+  it('reports a refused connection as ERR_NETCONF_CLIENT_CONNECT', async () => {
+    s = await startServer();
+    const port = s.port;
+    await s.stop();
+    s = undefined;
+    await expect(connectNetconf({ host: '127.0.0.1', port, username: 'u', password: 'p', insecureAcceptAnyHostKey: true })).rejects.toMatchObject({ code: 'ERR_NETCONF_CLIENT_CONNECT' });
+  });
+
+  it('receives notifications over SSH and destroy() fails pending requests', async () => {
+    s = await startServer();
+    let hold: (() => void) | undefined;
+    s.server.registry.addRpc(T, 'hold', () => new Promise((r) => { hold = () => r('ok'); }));
+    s.server.registry.addRpc(T, 'noop', async () => 'ok');
+    const c = await s.connect();
+    await c.rpc(`<noop xmlns="${T}"/>`); // the server has the client hello: the session is established
+    const [h] = s.server.sessions();
+    h!.sendNotification(el(NETCONF_NOTIFICATION_NS, 'notification', leaf(NETCONF_NOTIFICATION_NS, 'eventTime', '2026-11-28T00:00:00Z'), leaf(T, 'e', 'one')));
+    const it = c.notifications()[Symbol.asyncIterator]();
+    const n = (await it.next()).value!;
+    expect(childText(n, T, 'e')).toBe('one');
+    expect(h!.counters.outNotifications).toBe(1);
+    const pending = c.rpc(`<hold xmlns="${T}"/>`);
+    const boom = new Error('stop now');
+    c.destroy(boom);
+    await expect(pending).rejects.toBe(boom);
+    expect(await c.done).toBe(boom);
+    expect((await it.next()).done).toBe(true);
+    hold?.();
+  });
+
+  it('parseSshKey gives the same public key for the private and public forms', async () => {
+    s = await startServer();
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const priv = parseSshKey(readFileSync(join(s.dataDir, 'ssh_host_ed25519_key'), 'utf8'));
+    const pub = parseSshKey(readFileSync(join(s.dataDir, 'ssh_host_ed25519_key.pub'), 'utf8'));
+    expect(priv.getPublicSSH().equals(pub.getPublicSSH())).toBe(true);
+  });
+});
