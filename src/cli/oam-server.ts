@@ -6,14 +6,14 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
-import type { NetconfRegistry } from '../netconf/server/registry.js';
+import { createNetconfServer, hostKeyFingerprint, loadOrCreateHostKey, registerStandardOperations } from '../netconf/server/index.js';
+import type { NetconfServerLimits } from '../netconf/server/index.js';
+import { loadYang } from '../yang/index.js';
 import type { ServeConfig } from '../config/load.js';
 import type { HostPort } from './args.js';
 import { PluginHostRuntime, builtinPluginDir, loadPlugin } from '../plugin/host.js';
 import type { LoadedPlugin } from '../plugin/host.js';
-import { collectUsers, fingerprintOf } from './users.js';
-import type { UserEntry } from './users.js';
-import { importComponent } from './lazy.js';
+import { collectUsers } from './users.js';
 
 export interface OamServerOptions {
   listen: HostPort;
@@ -36,13 +36,6 @@ export interface RunningOamServer {
   close(): Promise<void>;
 }
 
-interface NetconfServerLike {
-  registry: NetconfRegistry;
-  listen(host: string, port: number): Promise<unknown>;
-  close(): Promise<void>;
-  address?(): { address?: string; host?: string; port: number } | null;
-}
-
 /** Start everything, or fail having started nothing (whatever opened is closed again). */
 export async function startOamServer(opts: OamServerOptions): Promise<RunningOamServer> {
   const { log } = opts;
@@ -50,7 +43,14 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
 
   // load and validate every plugin before anything listens
   const plugins: Array<{ plugin: LoadedPlugin; config: unknown; where?: Array<string | number> }> = [];
-  if (opts.builtin !== false) plugins.push({ plugin: await loadPlugin(builtinPluginDir()), config: opts.config.builtin });
+  if (opts.builtin !== false) {
+    if (opts.config.builtin.pve === undefined) {
+      // the OAM flow cannot run without a PVE: serve NETCONF (and other plugins) and say why
+      log.warn('the henb-sw-verify plugin is not loaded: the configuration names no PVE (pve.endpoint, pve.ca, pve.jwks); see docs/operator-guide.md');
+    } else {
+      plugins.push({ plugin: await loadPlugin(builtinPluginDir()), config: opts.config.builtin });
+    }
+  }
   for (const path of opts.pluginPaths ?? []) {
     const plugin = await loadPlugin(path);
     const fromFile = opts.config.plugins.find((p) => p.path === path);
@@ -63,25 +63,23 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
   const users = await collectUsers(opts.config.users, opts.env, opts.dataDir);
   if (users.length === 0) log.warn('no user can log in: set HENB_SW_VERIFY_ADMIN_PASSWORD or configure users (docs/operator-guide.md)');
 
-  const serverMod = await importComponent<{
-    createNetconfServer(o: Record<string, unknown>): NetconfServerLike;
-    loadOrCreateHostKey(dataDir: string): Promise<unknown>;
-  }>('../netconf/server/index.js', 'the NETCONF server (src/netconf/server)', 'createNetconfServer');
-  const stdOps = await importComponent<{ registerStandardOperations: (...a: unknown[]) => unknown }>(
-    '../netconf/server/standard-ops.js', 'the standard NETCONF operations (src/netconf/server/standard-ops)', 'registerStandardOperations');
-  const yangMod = await importComponent<{ loadYang(dir: string): Promise<{ validator: unknown }> }>('../yang/index.js', 'the YANG validator (src/yang)', 'loadYang');
-
-  const hostKey = await serverMod.loadOrCreateHostKey(opts.dataDir);
-  const fingerprint = fingerprintOf(hostKeyText(hostKey));
-  const { validator } = await yangMod.loadYang(join(builtinPluginDir(), 'yang'));
-  const server = serverMod.createNetconfServer({
+  const hostKey = loadOrCreateHostKey(opts.dataDir);
+  const fingerprint = hostKeyFingerprint(hostKey);
+  const { validator } = await loadYang(join(builtinPluginDir(), 'yang'));
+  const netconfLog = log.child({ component: 'netconf' });
+  const limits: NetconfServerLimits = {};
+  if (opts.config.limits.maxSessions !== undefined) limits.maxSessions = opts.config.limits.maxSessions;
+  if (opts.config.limits.helloTimeoutMs !== undefined) limits.helloTimeoutMs = opts.config.limits.helloTimeoutMs;
+  if (opts.config.limits.idleTimeoutMs !== undefined) limits.idleTimeoutMs = opts.config.limits.idleTimeoutMs;
+  if (opts.config.limits.maxMessageSize !== undefined) limits.maxMessageBytes = opts.config.limits.maxMessageSize;
+  const server = createNetconfServer({
     hostKeys: [hostKey],
-    auth: authFor(users),
+    auth: { users: users.map((u) => ({ username: u.name, ...(u.password !== undefined ? { password: u.password } : {}), authorizedKeys: u.publicKeys })) },
     validator,
-    log: log.child({ component: 'netconf' }),
+    log: netconfLog,
     dataDir: opts.dataDir,
-    limits: opts.config.limits,
-    operations: [stdOps.registerStandardOperations],
+    limits,
+    operations: [(reg) => registerStandardOperations(reg, { log: netconfLog, ietfYangDir: join(builtinPluginDir(), 'yang', 'ietf') })],
   });
   const host = new PluginHostRuntime({ registry: server.registry, log, dataDir: opts.dataDir });
   try {
@@ -94,8 +92,7 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
       });
     }
     host.start();
-    const bound = await server.listen(opts.listen.host, opts.listen.port);
-    const address = boundAddress(bound, server, opts.listen);
+    const address = await server.listen(opts.listen.host, opts.listen.port);
     let closing: Promise<void> | undefined;
     return {
       address,
@@ -113,20 +110,4 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
     await host.close().catch(() => undefined);
     throw err;
   }
-}
-
-function hostKeyText(k: unknown): string | Buffer {
-  if (typeof k === 'string' || Buffer.isBuffer(k)) return k;
-  const o = k as { privateKey?: string | Buffer; key?: string | Buffer; pem?: string };
-  return (o.privateKey ?? o.key ?? o.pem) as string | Buffer;
-}
-
-function authFor(users: UserEntry[]): { users: UserEntry[] } {
-  return { users };
-}
-
-function boundAddress(bound: unknown, server: NetconfServerLike, fallback: HostPort): HostPort {
-  const b = (bound ?? server.address?.()) as { address?: string; host?: string; port?: number } | undefined;
-  if (b && typeof b.port === 'number') return { host: b.host ?? b.address ?? fallback.host, port: b.port };
-  return fallback;
 }

@@ -35,8 +35,8 @@ export const EXPECTED_STATUS: Record<string, ResultStatus> = {
   compromised: 'refused',
   'bad-install': 'mismatch',
   'self-check-fail': 'mismatch',
-  unreachable: 'refused',
-  slow: 'verified',
+  unreachable: 'timeout',
+  slow: 'timeout',
 };
 
 export const demoCommand: Command = {
@@ -47,7 +47,7 @@ export const demoCommand: Command = {
     'Starts a simulated fleet, the reference PVE and the OAM server with the henb-sw-verify plugin, all on loopback, with ' +
     'SQLite in the data dir (a temporary one by default). Without --listen it runs one software update over the whole fleet ' +
     '(progress bar on a terminal, then a results table) and exits 0 when every device ended as its profile predicts ' +
-    '(healthy/slow: verified, compromised/unreachable: refused, bad-install/self-check-fail: mismatch), 1 otherwise. ' +
+    '(healthy: verified, compromised: refused, bad-install/self-check-fail: mismatch, unreachable/slow: timeout), 1 otherwise. ' +
     `With --listen it names the devices <profile>-<n>, prints one ready line and serves NETCONF clients (user admin, password in ${ADMIN_PASSWORD_ENV}) until SIGINT/SIGTERM.`,
   options: {
     fleet: { type: 'string', value: 'PROFILE=N,...', help: 'profiles and counts', default: DEFAULT_FLEET },
@@ -99,6 +99,7 @@ export interface DemoStack {
 }
 
 const DEVICE_SECRET_ENV = 'HSV_DEMO_DEVICE_PASSWORD';
+const DEMO_STEP_TIMEOUT_SEC = 10;
 
 /** Start fleet, PVE and OAM server; everything is closed again if a part fails. */
 export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host: string; port: number }; dataDir: string; adminPassword: string; env: NodeJS.ProcessEnv; log: Logger }): Promise<DemoStack> {
@@ -135,7 +136,8 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host
         description: `simulated, profile ${d.profile}`,
       })),
       pve: { endpoint: pve.url, transport: 'restconf', ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, timeout: 30 },
-      policies: { 'self-check': true, 'on-mismatch': ['alarm', 'rollback'] },
+      // short steps so that unreachable and slow devices end as timeout within the demo
+      policies: { 'self-check': true, 'on-mismatch': ['alarm', 'rollback'], 'step-timeout': DEMO_STEP_TIMEOUT_SEC },
     };
     const env = { ...opts.env, [ADMIN_PASSWORD_ENV]: opts.adminPassword, ...(devicePassword ? { [DEVICE_SECRET_ENV]: devicePassword } : {}) };
     const server = await startOamServer({ listen: opts.listen, dataDir: join(opts.dataDir, 'oam'), config, env, log: opts.log });

@@ -1,0 +1,147 @@
+/**
+ * The NETCONF side of a rollout, and an example of a scripted session with our own client:
+ * connect (pinned host key), create-subscription on the henb-sw-verify stream (with replay from the
+ * rollout's start when resuming, RFC 5277 section 2.1.1), software-update per device, and the outcome
+ * from the software-update-result notification that carries the job id (a get of /jobs first, in case
+ * the result is already there).
+ */
+import { connectNetconf, NetconfError } from '../../netconf/client/index.js';
+import type { NetconfClient } from '../../netconf/client/index.js';
+import { fingerprintOfBlob } from '../../netconf/server/host-keys.js';
+import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS, child, childText, childrenNamed, el, elA, leaf } from '../../netconf/xml/index.js';
+import type { XmlElement } from '../../netconf/xml/index.js';
+import { HsvError } from '../../errors.js';
+import type { ConnectOptions, RolloutConnection } from '../commands/rollout.js';
+import type { DeviceResult } from './engine.js';
+import { RESULT_STATUSES } from './report.js';
+import type { ResultStatus } from './report.js';
+
+export const HSV_NS = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
+export const RESULT_STREAM = 'henb-sw-verify';
+const SUBTREE = [{ ns: '', name: 'type', value: 'subtree' }];
+
+function resultOf(n: XmlElement): { jobId: string; result: DeviceResult } | undefined {
+  const jobId = childText(n, HSV_NS, 'job-id')?.trim();
+  const status = childText(n, HSV_NS, 'status')?.trim() as ResultStatus | undefined;
+  if (!jobId || !status || !(RESULT_STATUSES as readonly string[]).includes(status)) return undefined;
+  const result: DeviceResult = { status, jobId };
+  const reason = childText(n, HSV_NS, 'reason');
+  const token = childText(n, HSV_NS, 'attestation-result');
+  const comp = childText(n, HSV_NS, 'differing-component');
+  if (reason) result.reason = reason;
+  if (token) result.token = token.trim();
+  if (comp) result.differingComponent = comp.trim();
+  return { jobId, result };
+}
+
+export async function connectRolloutTarget(o: ConnectOptions): Promise<RolloutConnection> {
+  let seen: string | undefined;
+  const client: NetconfClient = await connectNetconf({
+    host: o.host,
+    port: o.port,
+    username: o.username,
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(o.privateKey !== undefined ? { privateKey: o.privateKey } : {}),
+    ...(o.hostKey !== undefined ? { hostKeySha256: o.hostKey } : {}),
+    hostVerifier: (blob) => {
+      seen = fingerprintOfBlob(blob);
+      return true;
+    },
+    rpcTimeoutMs: 60_000,
+  });
+  const results = new Map<string, DeviceResult>();
+  const waiters = new Map<string, (r: DeviceResult) => void>();
+  const deliver = (jobId: string, r: DeviceResult): void => {
+    const w = waiters.get(jobId);
+    if (w) {
+      waiters.delete(jobId);
+      w(r);
+    } else results.set(jobId, r);
+  };
+  try {
+    const sub = el(NETCONF_NOTIFICATION_NS, 'create-subscription',
+      leaf(NETCONF_NOTIFICATION_NS, 'stream', RESULT_STREAM),
+      o.replayFrom && leaf(NETCONF_NOTIFICATION_NS, 'startTime', o.replayFrom.toISOString()));
+    await client.rpc(sub);
+  } catch (err) {
+    await client.close().catch(() => undefined);
+    throw new HsvError('ERR_ROLLOUT_SUBSCRIBE', `cannot subscribe to the ${RESULT_STREAM} stream on ${o.host}:${o.port}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const pump = (async () => {
+    for await (const n of client.notifications()) {
+      const ev = child(n, HSV_NS, 'software-update-result');
+      const r = ev ? resultOf(ev) : undefined;
+      if (r) deliver(r.jobId, r.result);
+    }
+  })().catch((err: unknown) => o.log.warn('notification stream ended', { err }));
+
+  const jobState = async (jobId: string): Promise<DeviceResult | undefined> => {
+    const filter = elA(NETCONF_BASE_NS, 'filter', SUBTREE, el(HSV_NS, 'jobs', el(HSV_NS, 'job', leaf(HSV_NS, 'job-id', jobId))));
+    const reply = await client.rpc(el(NETCONF_BASE_NS, 'get', filter));
+    const job = child(child(child(reply, NETCONF_BASE_NS, 'data') ?? reply, HSV_NS, 'jobs') ?? reply, HSV_NS, 'job');
+    if (!job) return undefined;
+    const r = resultOf(job);
+    return r?.result;
+  };
+
+  return {
+    fingerprint: o.hostKey ?? seen ?? 'unknown',
+    async inventory() {
+      const filter = elA(NETCONF_BASE_NS, 'filter', SUBTREE, el(HSV_NS, 'henbs', el(HSV_NS, 'henb', el(HSV_NS, 'henb-id'))));
+      const reply = await client.rpc(el(NETCONF_BASE_NS, 'get', filter));
+      const henbs = child(child(reply, NETCONF_BASE_NS, 'data') ?? reply, HSV_NS, 'henbs');
+      return henbs ? childrenNamed(henbs, HSV_NS, 'henb').map((h) => childText(h, HSV_NS, 'henb-id')?.trim() ?? '').filter(Boolean) : [];
+    },
+    async start(henbId) {
+      const software = el(HSV_NS, 'software',
+        leaf(HSV_NS, 'uri', o.software.uri),
+        o.software.version !== undefined && leaf(HSV_NS, 'version', o.software.version),
+        o.software.sha256 !== undefined && leaf(HSV_NS, 'sha256', o.software.sha256));
+      const op = el(HSV_NS, 'software-update',
+        leaf(HSV_NS, 'henb-id', henbId),
+        software,
+        o.selfCheck !== undefined && leaf(HSV_NS, 'self-check', o.selfCheck));
+      let reply: XmlElement;
+      try {
+        reply = await client.rpc(op);
+      } catch (err) {
+        if (err instanceof NetconfError) {
+          const e = err.errors[0];
+          return { status: 'refused', reason: `rpc-error ${e?.tag ?? ''}${e?.appTag ? ` (${e.appTag})` : ''}: ${e?.message ?? err.message}` };
+        }
+        throw err;
+      }
+      const job = childrenNamed(reply, HSV_NS, 'job').find((j) => childText(j, HSV_NS, 'henb-id')?.trim() === henbId) ?? child(reply, HSV_NS, 'job');
+      const status = job ? childText(job, HSV_NS, 'status')?.trim() : undefined;
+      const jobId = job ? childText(job, HSV_NS, 'job-id')?.trim() : undefined;
+      const reason = job ? childText(job, HSV_NS, 'reason') : undefined;
+      if (status === 'started' && jobId) return { jobId };
+      return { status: 'refused', ...(jobId ? { jobId } : {}), reason: reason ?? `software-update answered ${status ?? 'nothing'}` };
+    },
+    async wait(_henbId, jobId, signal) {
+      const early = results.get(jobId) ?? (await jobState(jobId).catch(() => undefined));
+      if (early) return early;
+      return new Promise<DeviceResult>((resolve, reject) => {
+        const late = results.get(jobId);
+        if (late) return resolve(late);
+        const onAbort = () => {
+          waiters.delete(jobId);
+          reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        };
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        waiters.set(jobId, (r) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(r);
+        });
+        client.done.then((err) => {
+          if (waiters.delete(jobId)) reject(new HsvError('ERR_ROLLOUT_SESSION', `the NETCONF session ended${err ? `: ${err.message}` : ''}`));
+        }, () => undefined);
+      });
+    },
+    async close() {
+      await client.close().catch(() => undefined);
+      await pump;
+    },
+  };
+}
