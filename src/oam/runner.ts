@@ -148,6 +148,11 @@ export class JobRunner {
     for (const id of ids) {
       const l = this.live.get(id);
       if (!l) continue;
+      if (isTerminal(l.job.state)) {
+        // ended before a crash, result not delivered yet: deliver the persisted outbox
+        await this.enqueue(l, () => this.deliver(l));
+        continue;
+      }
       const at = this.clock.now();
       await this.dispatch(id, { type: 'restart', at, nonce: await this.freshNonce(id, l.job.henbId, at) });
     }
@@ -231,7 +236,11 @@ export class JobRunner {
   dispatch(jobId: string, event: JobEvent): Promise<void> {
     const l = this.live.get(jobId);
     if (l === undefined) return Promise.resolve();
-    const run = l.queue.then(() => this.process(l, event));
+    return this.enqueue(l, () => this.process(l, event));
+  }
+
+  private enqueue(l: Live, fn: () => Promise<void>): Promise<void> {
+    const run = l.queue.then(() => (this.closed ? undefined : fn()));
     l.queue = run.catch(() => undefined);
     return this.track(run);
   }
@@ -251,6 +260,9 @@ export class JobRunner {
       });
       if (token !== undefined) job = { ...job, result: { ...job.result!, token } };
     }
+    const terminal = isTerminal(job.state);
+    // a final state is stored with its outbox and stays "active" until the outbox is delivered
+    if (terminal) job = { ...job, outbox: out.effects.filter((e) => e.type !== 'store-rim' && e.type !== 'set-henb-state') };
     const rec = await this.persist(l, job, out.effects, event);
     l.job = rec.data;
     l.version = rec.version;
@@ -260,10 +272,11 @@ export class JobRunner {
     l.step?.abort(new OamError('ERR_OAM_STEP_ENDED', 'step ended'));
     l.step = new AbortController();
     const signal = l.step.signal;
-    if (isTerminal(job.state)) {
-      this.live.delete(job.jobId);
-      if (this.busy.get(job.henbId) === job.jobId) this.busy.delete(job.henbId);
-    } else if (job.deadline !== undefined) {
+    if (terminal) {
+      await this.deliver(l);
+      return;
+    }
+    if (job.deadline !== undefined) {
       const state = job.state;
       const jobId = job.jobId;
       l.timer = this.clock.setTimeout(() => {
@@ -275,6 +288,38 @@ export class JobRunner {
     for (const e of out.effects) await this.perform(l, job, e, signal);
   }
 
+  /**
+   * Perform a final job's outbox (notifications, alarm, rollback), then mark the job terminal. After a crash
+   * the outbox is delivered again by resume(): notifications may repeat, a rollback is never asked twice.
+   */
+  private async deliver(l: Live): Promise<void> {
+    const outbox = l.job.outbox ?? [];
+    for (const e of outbox) {
+      if (e.type === 'rollback') {
+        if (l.job.rollbackSent === true) {
+          this.log.warn('rollback may have been asked before a restart; not asked again', { jobId: l.job.jobId });
+          continue;
+        }
+        await this.save(l, { ...l.job, rollbackSent: true }, false, 'rollback requested');
+      }
+      await this.perform(l, l.job, e, l.step?.signal ?? new AbortController().signal);
+    }
+    const done: Job = { ...l.job };
+    delete done.outbox;
+    await this.save(l, done, true, 'result delivered');
+    this.live.delete(done.jobId);
+    if (this.busy.get(done.henbId) === done.jobId) this.busy.delete(done.henbId);
+  }
+
+  private async save(l: Live, job: Job, terminal: boolean, reason: string): Promise<void> {
+    const rec = await this.o.store.saveJobTransition<Job>(job.jobId, job.state, {
+      expectPrevVersion: l.version, data: job, deadline: null, reason, at: this.clock.now(),
+      ...(terminal ? { terminal: true } : {}),
+    });
+    l.job = rec.data;
+    l.version = rec.version;
+  }
+
   /** The job's new state, the persist-effects and the result, in one transaction. */
   private async persist(l: Live, job: Job, effects: Effect[], event: JobEvent): Promise<JobRecord<Job>> {
     const terminal = isTerminal(job.state);
@@ -284,7 +329,6 @@ export class JobRunner {
         data: job,
         deadline: job.deadline ?? null,
         ...(job.updateSent === true ? { updateSent: true } : {}),
-        ...(terminal ? { terminal: true } : {}),
         reason: terminal ? job.result?.reason ?? event.type : event.type,
         at: job.updatedAt,
       });
@@ -294,6 +338,9 @@ export class JobRunner {
           await setHenb(tx, e.henbId, { rim: e.rim, ...(e.version !== undefined ? { softwareVersion: e.version } : {}) });
           if (e.measurementLog !== undefined) await tx.putRollout(refLogKey(e.henbId), e.measurementLog);
         }
+      }
+      if (event.type === 'pve-result') {
+        await tx.putResult({ jobId: job.jobId, kind: 'pve', henbId: job.henbId, earStatus: event.earStatus, token: event.token, createdAt: event.at });
       }
       if (terminal && job.result?.token !== undefined) {
         await tx.putResult({ jobId: job.jobId, kind: 'final', henbId: job.henbId, earStatus: finalEarStatus(job), token: job.result.token, createdAt: job.updatedAt });

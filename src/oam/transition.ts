@@ -115,6 +115,13 @@ export interface Job {
   updateSent?: boolean;
   completion?: Omit<DeviceCompletion, 'henbId' | 'jobId'>;
   result?: JobResult;
+  /**
+   * Runner-managed (transition() never reads them): the effects of the final transition not yet delivered
+   * (an outbox persisted with the final state, so a restart delivers the result that a crash interrupted),
+   * and whether the rollback was already asked for (never asked twice).
+   */
+  outbox?: Effect[];
+  rollbackSent?: boolean;
 }
 
 export type JobEvent =

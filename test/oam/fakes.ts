@@ -34,6 +34,8 @@ export class MemoryStore implements Store {
   commits = 0;
   /** make the next saveJobTransition throw (simulates a failing database) */
   failNextSave = false;
+  /** make matching saveJobTransition calls throw (simulates a crash at that point) */
+  failSaveWhen: ((state: string, reason: string | undefined) => boolean) | undefined;
 
   async transaction<T>(fn: (tx: StoreTx) => Promise<T> | T): Promise<T> {
     const snapshot = clone(this.d);
@@ -73,6 +75,7 @@ export class MemoryStore implements Store {
   async getJob<T>(id: string): Promise<JobRecord<T> | undefined> { const r = this.d.jobs.get(id); return r && (clone(r) as JobRecord<T>); }
   async saveJobTransition<T>(id: string, state: string, o: JobTransitionOptions<T>): Promise<JobRecord<T>> {
     if (this.failNextSave) { this.failNextSave = false; throw storeErr('ERR_STORE_OPEN', 'disk full'); }
+    if (this.failSaveWhen?.(state, o.reason)) throw storeErr('ERR_STORE_OPEN', 'disk full');
     const cur = this.d.jobs.get(id);
     if (!cur) throw storeErr('ERR_STORE_NOT_FOUND', id);
     if (cur.version !== o.expectPrevVersion) throw storeErr('ERR_STORE_CONFLICT', id);

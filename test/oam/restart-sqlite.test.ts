@@ -89,8 +89,8 @@ describe('restart with the SQLite store', () => {
     expect(await store.getHenb('h1')).toMatchObject({ rim: EXPECTED, softwareVersion: '2', state: 'trusted' });
     expect(devices.updates).toHaveLength(1);
     const hist = (await store.listJobEvents(job.jobId)).map((e) => e.toState);
-    expect(hist).toEqual(['created', 'pve-requested', 'fetching', 'update-sending', 'awaiting-completion', 'awaiting-completion', 'verified']);
-    expect((await store.getResults(job.jobId)).map((r) => r.kind)).toEqual(['final']);
+    expect(hist).toEqual(['created', 'pve-requested', 'fetching', 'update-sending', 'awaiting-completion', 'awaiting-completion', 'verified', 'verified']);
+    expect((await store.getResults(job.jobId)).map((r) => r.kind)).toEqual(['pve', 'final']);
   });
 
   it('crash before the device acknowledged: failed with a reason after restart, never resent, RIM kept', async () => {

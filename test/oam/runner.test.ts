@@ -74,8 +74,9 @@ describe('runner: profiles', () => {
     expect(rec?.terminal).toBe(true);
     const henb = await store.getHenb('h1');
     expect(henb).toMatchObject({ rim: EXPECTED, softwareVersion: '2.0.0', state: 'trusted' });
-    const results = await store.getResults(job.jobId);
-    expect(results).toHaveLength(1);
+    const all = await store.getResults(job.jobId);
+    expect(all.map((r) => r.kind)).toEqual(['pve', 'final']);
+    const results = all.filter((r) => r.kind === 'final');
     expect(henb?.lastResultToken).toBe(results[0]?.token);
     const claims = decodeFake(results[0]!.token);
     expect(claims).toMatchObject({ sub: 'h1', ear_status: 'affirming' });
@@ -92,7 +93,8 @@ describe('runner: profiles', () => {
     expect(await store.consumeNonce(nonce)).toEqual({ ok: false, reason: 'consumed' });
     // the transitions are all in the store's history
     const hist = (await store.listJobEvents(job.jobId)).map((e) => e.toState);
-    expect(hist).toEqual(['created', 'pve-requested', 'fetching', 'update-sending', 'awaiting-completion', 'verified']);
+    expect(hist).toEqual(['created', 'pve-requested', 'fetching', 'update-sending', 'awaiting-completion', 'verified', 'verified']);
+    expect((await store.listJobEvents(job.jobId)).at(-1)?.reason).toBe('result delivered');
     expect(r.activeJobFor('h1')).toBeUndefined();
   });
 
@@ -370,6 +372,35 @@ describe('runner: restart', () => {
     expect(pve.calls).toHaveLength(2);
     expect(pve.calls[0]?.nonce).not.toBe(pve.calls[1]?.nonce);
     expect(devices.updates).toHaveLength(1);
+  });
+
+  it('crash after the final state was stored but before its result was delivered: the new runner delivers it, rollback asked once', async () => {
+    await seed('h6', undefined, 'bad-install');
+    store.failSaveWhen = (_state, reason) => reason === 'result delivered';
+    const r1 = runner();
+    const job = await r1.start({ henbId: 'h6', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r1.idle().catch(() => undefined);
+    const mid = await store.getJob<Job>(job.jobId);
+    expect(mid).toMatchObject({ state: 'mismatch', terminal: false });
+    expect(mid?.data.outbox?.map((e) => e.type)).toContain('emit-result');
+    expect(mid?.data.rollbackSent).toBe(true);
+    expect(devices.rollbacks).toHaveLength(1);
+    await r1.close();
+    store.failSaveWhen = undefined;
+    const before = events.results().length;
+
+    const r2 = runner();
+    expect(await r2.resume()).toEqual([job.jobId]);
+    await r2.idle();
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec).toMatchObject({ state: 'mismatch', terminal: true });
+    expect(rec?.data.outbox).toBeUndefined();
+    expect(events.results().length).toBe(before + 1);
+    expect(events.results().at(-1)?.job.result?.token).toBe(mid?.data.result?.token);
+    expect(devices.rollbacks).toHaveLength(1);
+    expect(devices.updates).toHaveLength(1);
+    expect(await store.listActiveJobs()).toEqual([]);
   });
 
   it('finished jobs are not resumed', async () => {
