@@ -10,6 +10,8 @@ import type { RpcErrorInfo } from '../netconf/rpc-error.js';
 import type { YangModuleInfo } from '../netconf/server/registry.js';
 import type { XmlElement } from '../netconf/xml/types.js';
 import { Compiler, flatten } from './compile.js';
+import type { JValue } from './json.js';
+import { fromParsed, operationFromJson, parseJsonText, restconfOperationFromJson } from './json.js';
 import { parseYang, subArg } from './parse.js';
 import type { CompiledModule, OperationPart, SchemaNode } from './schema.js';
 import type { YangValidator } from './types.js';
@@ -86,6 +88,47 @@ export class SchemaValidator implements YangValidator {
     return v.result();
   }
 
+  /**
+   * RFC 7951 JSON holding one operation or notification (as yanglint reads it), e.g.
+   * {"henb-sw-verify-pve:integrity-request": {...}}: converted to XML and validated. `doc` is JSON text
+   * (number lexemes kept exactly) or a value from JSON.parse.
+   */
+  validateJson(kind: 'rpc' | 'reply' | 'notif', doc: string | unknown): { element?: XmlElement; errors: RpcErrorInfo[] } {
+    const conv = operationFromJson(this.modules, kind, toJValue(doc));
+    return this.finish(kind, conv);
+  }
+
+  /** RESTCONF (RFC 8040 section 3.6.1) body {"module:input": {...}} or {"module:output": {...}} (or none). */
+  validateRestconf(moduleName: string, rpc: string, which: 'input' | 'output', body: string | unknown | undefined): { element?: XmlElement; errors: RpcErrorInfo[] } {
+    const conv = restconfOperationFromJson(this.modules, moduleName, rpc, which, body === undefined ? undefined : toJValue(body));
+    return this.finish(which === 'input' ? 'rpc' : 'reply', conv);
+  }
+
+  private finish(kind: 'rpc' | 'reply' | 'notif', conv: { element?: XmlElement; errors: RpcErrorInfo[] }): { element?: XmlElement; errors: RpcErrorInfo[] } {
+    const el = conv.element;
+    if (!el) return conv;
+    const more = kind === 'rpc' ? this.validateRpcInput(el)
+      : kind === 'reply' ? this.validateRpcOutput(el.ns, el.name, el.children.filter(isEl)) : this.validateNotification(el);
+    return { element: el, errors: [...conv.errors, ...more] };
+  }
+
+  /**
+   * An error-path in the RFC 7951 form RESTCONF uses (module names; a step is qualified when its
+   * module differs from its parent's), e.g. /henb-sw-verify-pve:integrity-request/nonce-value.
+   */
+  jsonPath(e: RpcErrorInfo): string | undefined {
+    if (e.path === undefined) return undefined;
+    let prev = '';
+    return e.path.replace(/([A-Za-z_][\w.-]*):(?=[A-Za-z_])/g, (all, pfx: string) => {
+      const ns = e.pathNs?.[pfx];
+      const mod = ns !== undefined ? this.byNs.get(ns)?.ref.name : undefined;
+      if (mod === undefined) return all;
+      if (mod === prev) return '';
+      prev = mod;
+      return `${mod}:`;
+    });
+  }
+
   /** edit-config SchemaHints: key names of the list at `path` (from the top), else undefined */
   listKeys(path: SchemaStep[]): string[] | undefined {
     const n = this.nodeAt(path);
@@ -125,6 +168,10 @@ export class SchemaValidator implements YangValidator {
       info: [{ ns: 'urn:ietf:params:xml:ns:netconf:base:1.0', name: 'bad-element', attrs: [], children: [name] }],
     };
   }
+}
+
+function toJValue(doc: unknown): JValue {
+  return typeof doc === 'string' ? parseJsonText(doc) : fromParsed(doc);
 }
 
 function isEl(c: XmlElement | string): c is XmlElement {
