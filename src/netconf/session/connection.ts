@@ -22,6 +22,9 @@ export class MessageConnection {
   private readonly decoder: FrameDecoder;
   private outMode: FramingMode = 'eom';
   private readonly pauses = new Set<string>();
+  private outQueue: Buffer[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
   private discarding = false;
   private draining = false;
   private ended = false;
@@ -83,17 +86,36 @@ export class MessageConnection {
     this.decoder.useChunked();
   }
 
-  /** Frame and write one message. Returns false when the transport asked us to wait. */
+  /**
+   * Frame and queue one message. Messages queued in the same tick are written together (one SSH
+   * packet for several pipelined replies). Returns false when the transport asked us to wait.
+   */
   send(message: string | Buffer): boolean {
     if (this.isClosed || this.ended) return false;
     const frame = this.outMode === 'eom' ? encodeEom(message) : encodeChunked(message);
-    if (this.stream.writableLength + frame.length > this.maxOutputBytes) {
+    if (this.stream.writableLength + this.outBytes + frame.length > this.maxOutputBytes) {
       this.destroy(new SessionError('ERR_SESSION_OUTPUT_OVERFLOW', 'peer is not reading its output'));
       return false;
     }
-    const ok = this.stream.write(frame);
+    this.outQueue.push(frame);
+    this.outBytes += frame.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushFn);
+    }
+    return !this.stream.writableNeedDrain;
+  }
+
+  private readonly flushFn = (): void => this.flush();
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.outQueue.length === 0 || this.isClosed) return;
+    const data = this.outQueue.length === 1 ? this.outQueue[0]! : Buffer.concat(this.outQueue, this.outBytes);
+    this.outQueue = [];
+    this.outBytes = 0;
+    const ok = this.stream.write(data);
     if (!ok) this.pauseInput('output');
-    return ok;
   }
 
   /**
@@ -122,6 +144,7 @@ export class MessageConnection {
   /** End our output after everything queued is written; resolves when the transport is closed. */
   end(): Promise<void> {
     if (!this.ended && !this.isClosed) {
+      this.flush();
       this.ended = true;
       this.stream.end();
     }
@@ -130,6 +153,14 @@ export class MessageConnection {
 
   destroy(err?: Error): void {
     if (this.isClosed) return;
+    // what is queued (a hello, a last rpc-error) still goes out before the transport is torn down
+    if (!this.ended && !this.stream.destroyed) {
+      try {
+        this.flush();
+      } catch {
+        /* the transport is already failing */
+      }
+    }
     this.closedErr ??= err;
     this.stream.destroy();
     this.finish(this.closedErr);
