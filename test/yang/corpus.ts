@@ -382,3 +382,67 @@ export function generateCorpus(modules: Map<string, CompiledModule>, names: stri
   }
   return out;
 }
+
+const JSON_NUMBER_TYPES = new Set(['int8', 'int16', 'int32', 'uint8', 'uint16', 'uint32']);
+
+function jsonScalar(t: YType, text: string, prefixToModule: Map<string, string>): string {
+  const intLike = /^-?(?:0|[1-9][0-9]*)$/.test(text);
+  switch (t.base) {
+    case 'boolean': return text === 'true' || text === 'false' ? text : JSON.stringify(text);
+    case 'empty': return text === '' ? '[null]' : JSON.stringify(text);
+    case 'union': {
+      if (intLike && (t.members ?? []).some((m) => JSON_NUMBER_TYPES.has(m.base))) return text;
+      return JSON.stringify(text);
+    }
+    case 'identityref': {
+      const i = text.indexOf(':');
+      if (i < 0) return JSON.stringify(text);
+      return JSON.stringify(`${prefixToModule.get(text.slice(0, i)) ?? text.slice(0, i)}:${text.slice(i + 1)}`);
+    }
+    default:
+      return JSON_NUMBER_TYPES.has(t.base) && intLike ? text : JSON.stringify(text);
+  }
+}
+
+/**
+ * The RFC 7951 JSON form of a corpus document, as text (duplicate members kept), or undefined when
+ * the document cannot be written in JSON (text inside an inner node).
+ */
+export function toJson(doc: CorpusDoc, modules: Map<string, CompiledModule>, schema: SchemaNode[]): string | undefined {
+  const prefixToModule = new Map([...modules.values()].map((m) => [m.ref.prefix, m.ref.name]));
+  const nsToModule = new Map([...modules.values()].map((m) => [m.ref.namespace, m.ref.name]));
+  let representable = true;
+  const obj = (d: DNode, sch: SchemaNode[], parentModule: string): string => {
+    if (d.text !== undefined && d.text.trim() !== '' && d.children !== undefined) representable = false;
+    const nodes = flat(sch);
+    const members: string[] = [];
+    const done = new Set<SchemaNode>();
+    for (const c of d.children ?? []) {
+      const s = nodes.find((n) => n.name === c.name && n.module.namespace === c.ns);
+      const mod = nsToModule.get(c.ns) ?? 'not-loaded';
+      const key = JSON.stringify(mod === parentModule ? c.name : `${mod}:${c.name}`);
+      if (!s) {
+        members.push(`${key}:${c.children ? obj(c, [], mod) : JSON.stringify(c.text ?? '')}`);
+        continue;
+      }
+      if (s.kind === 'list' || s.kind === 'leaf-list') {
+        if (done.has(s)) continue;
+        done.add(s);
+        const all = (d.children ?? []).filter((x) => x.name === c.name && x.ns === c.ns);
+        const items = all.map((x) => (s.kind === 'list' ? obj(x, s.children, mod)
+          : x.children ? '{}' : jsonScalar(s.type, x.text ?? '', prefixToModule)));
+        members.push(`${key}:[${items.join(',')}]`);
+        continue;
+      }
+      if (s.kind === 'container') { members.push(`${key}:${obj(c, s.children, mod)}`); continue; }
+      if (s.kind === 'leaf') {
+        members.push(`${key}:${c.children ? '{}' : jsonScalar(s.type, c.text ?? '', prefixToModule)}`);
+        continue;
+      }
+      members.push(`${key}:{}`);
+    }
+    return `{${members.join(',')}}`;
+  };
+  const body = obj(doc.root, schema, doc.module);
+  return representable ? `{${JSON.stringify(`${doc.module}:${doc.op}`)}:${body}}` : undefined;
+}
