@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Socket } from 'node:net';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -74,6 +75,20 @@ describe('NETCONF server over SSH', () => {
       `${T}?module=test-plugin&revision=2026-11-28&features=f1`,
     ]));
     expect(s!.server.sessions().map((x) => x.username)).toEqual(['admin']);
+  });
+
+  it('sets TCP_NODELAY on the server and client sockets', async () => {
+    const spy = vi.spyOn(Socket.prototype, 'setNoDelay');
+    try {
+      await withPlugin();
+      const c = await s!.connect();
+      await c.rpc(`<ping xmlns="${T}"/>`);
+      const socks = spy.mock.contexts.filter((_, i) => spy.mock.calls[i]![0] === true) as Socket[];
+      expect(socks.some((k) => k.localPort === s!.port)).toBe(true); // the accepted socket
+      expect(socks.some((k) => k.remotePort === s!.port)).toBe(true); // the client's socket
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('works with a base:1.0-only client (end-of-message framing)', async () => {
