@@ -24,7 +24,7 @@ export const pveCommand: Command = {
   },
   examples: ['henb-sw-verify pve --listen 127.0.0.1:8443 --data-dir ./pve-data'],
   run: async (args: ParsedArgs, ctx: CliContext) => {
-    const mod = await importComponent<PveCliModule>('../../pve/cli.js', 'the reference PVE (src/pve)', 'runPveCommand');
+    const mod = await importComponent<PveCliModule>('../pve/cli.js', 'the reference PVE (src/pve)', 'runPveCommand');
     return mod.runPveCommand(args.values, ctx);
   },
 };

@@ -44,7 +44,7 @@ async function runVerifyToken(args: ParsedArgs, ctx: CliContext): Promise<number
   if (aud.length) options.audience = aud;
   if (str(args, 'max-age') !== undefined) options.maxAgeSec = int(args, 'verify-token', 'max-age', 0);
   if (str(args, 'nonce') !== undefined) options.expectedNonce = str(args, 'nonce');
-  const tokens = await importComponent<TokensModule>('../../tokens/index.js', 'token verification (src/tokens)', 'verifyTokenCli');
+  const tokens = await importComponent<TokensModule>('../tokens/index.js', 'token verification (src/tokens)', 'verifyTokenCli');
   const result = await tokens.verifyTokenCli(token, jwks, options);
   const status = result.claims.ear_status;
   const ok = !bool(args, 'require-affirming') || status === 'affirming';
