@@ -128,7 +128,16 @@ export class JobRunner {
       await this.dispatch(jobId, { type: 'start', at });
       return this.live.get(jobId)?.job ?? job;
     } catch (err) {
-      if (this.busy.get(req.henbId) === jobId && !this.live.has(jobId)) this.busy.delete(req.henbId);
+      // the job could not start (e.g. the database failed): never leave it half-started
+      const l = this.live.get(jobId);
+      this.live.delete(jobId);
+      if (this.busy.get(req.henbId) === jobId) this.busy.delete(req.henbId);
+      if (l !== undefined && !isTerminal(l.job.state)) {
+        await this.o.store.saveJobTransition(jobId, 'failed', {
+          expectPrevVersion: l.version, terminal: true, deadline: null, reason: `job could not start (${codeOf(err)})`,
+          data: { ...l.job, state: 'failed', result: { status: 'failed', reason: `job could not start (${codeOf(err)})`, at: this.clock.now() } },
+        }).catch((e: unknown) => this.log.error('failed job not recorded', { jobId, err: e }));
+      }
       throw err;
     }
   }
@@ -445,7 +454,11 @@ export class JobRunner {
       await this.dispatch(jobId, { type: 'device-accepted', at: this.clock.now() });
     } catch (err) {
       if (signal.aborted) return;
-      await this.dispatch(jobId, { type: 'device-error', at: this.clock.now(), reason: `${messageOf(err)} (${codeOf(err)})` });
+      const code = codeOf(err);
+      await this.dispatch(jobId, {
+        type: 'device-error', at: this.clock.now(), reason: `${messageOf(err)} (${code})`,
+        refused: code === 'ERR_DEVICE_REFUSED' || code === 'ERR_DEVICE_UNKNOWN',
+      });
     }
   }
 

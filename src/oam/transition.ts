@@ -132,7 +132,8 @@ export type JobEvent =
   | { type: 'software-digest'; at: number; sha256: string; size: number }
   | { type: 'fetch-error'; at: number; reason: string }
   | { type: 'device-accepted'; at: number }
-  | { type: 'device-error'; at: number; reason: string }
+  /** refused: the device (or the driver, before sending) said no, so nothing reached the install: H(e)NB stays trusted */
+  | { type: 'device-error'; at: number; reason: string; refused?: boolean }
   | { type: 'completion'; at: number; completion: DeviceCompletion }
   | { type: 'timeout'; at: number; state: JobState }
   | { type: 'restart'; at: number; nonce: string };
@@ -351,8 +352,11 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
         return { job: enter(job, 'awaiting-completion', at), effects: [progress(7, 'H(e)NB accepted the software-update; installing')] };
       }
       if (event.type === 'device-error') {
-        // the device said no (or could not be reached): nothing installed, but we cannot be sure it saw nothing
-        return endTouched(job, 'failed', at, 6, `software-update not accepted by the H(e)NB: ${event.reason}`, { rollback: false });
+        const reason = `software-update not accepted by the H(e)NB: ${event.reason}`;
+        // an explicit refusal: nothing was installed and the PVE has just affirmed the H(e)NB
+        if (event.refused === true) return endUntouched(job, 'failed', at, 6, reason, 'trusted');
+        // unreachable, session lost, no answer: the update may have reached the device
+        return endTouched(job, 'failed', at, 6, reason, { rollback: false });
       }
       if (event.type === 'completion') return completion(job, event);
       if (event.type === 'restart') {

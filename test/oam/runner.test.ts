@@ -297,6 +297,13 @@ describe('runner: profiles', () => {
     store.failNextSave = true;
     await expect(r.start({ henbId: 'd1', request: REQUEST })).rejects.toMatchObject({ code: 'ERR_STORE_OPEN' });
     expect(pve.calls).toEqual([]);
+    // the half-started job is recorded as failed, and the H(e)NB is free for the next request
+    const [rec] = await store.listJobs<Job>();
+    expect(rec).toMatchObject({ state: 'failed', terminal: true });
+    expect(r.activeJobFor('d1')).toBeUndefined();
+    expect(await r.resume()).toEqual([]);
+    const next = await r.start({ henbId: 'd1', request: REQUEST });
+    expect(next.state).toBe('pve-requested');
   });
 });
 

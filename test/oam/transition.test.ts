@@ -223,6 +223,16 @@ describe('transition: paths', () => {
     expect(out.job.deadline).toBe(T0 + 50 + 1000);
   });
 
+  it('device-error: an explicit refusal leaves the H(e)NB trusted; an unknown outcome quarantines it', () => {
+    const a = transition(jobIn('update-sending'), { type: 'device-error', at: T0, reason: 'busy (ERR_DEVICE_REFUSED)', refused: true });
+    expect(a.job.state).toBe('failed');
+    expect(a.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'trusted' });
+    expect(types(a.effects)).not.toContain('raise-alarm');
+    const b = transition(jobIn('update-sending'), { type: 'device-error', at: T0, reason: 'session lost' });
+    expect(b.job.state).toBe('failed');
+    expect(b.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'quarantined' });
+  });
+
   it('restart while sending: failed with a reason, never resent', () => {
     const out = transition(jobIn('update-sending'), { type: 'restart', at: T0, nonce: 'x' });
     expect(out.job.state).toBe('failed');
