@@ -1,0 +1,80 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { BufferWritable } from '../../src/cli/io.js';
+import { connectNetconf } from '../../src/netconf/client/index.js';
+import { el, NETCONF_BASE_NS } from '../../src/netconf/xml/index.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hsv-serve-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('serve', () => {
+  it('prints exactly one ready line, accepts admin with the env password, keeps its host key, stops on the signal', async () => {
+    const ac = new AbortController();
+    const stdout = new BufferWritable();
+    const stderr = new BufferWritable();
+    const env = { HENB_SW_VERIFY_ADMIN_PASSWORD: 'pw-1' };
+    const done = runCli(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn'], { stdout, stderr, env, signal: ac.signal });
+    await until(() => stdout.text().includes('\n'), 'the ready line');
+    const m = /^henb-sw-verify: listening on 127\.0\.0\.1:(\d+) \(ssh host key (SHA256:[A-Za-z0-9+/]{43})\)\n$/.exec(stdout.text());
+    expect(m).not.toBeNull();
+    const c = await connectNetconf({ host: '127.0.0.1', port: Number(m![1]), username: 'admin', password: 'pw-1', hostKeySha256: m![2] });
+    const reply = await c.rpc(el(NETCONF_BASE_NS, 'get-config', el(NETCONF_BASE_NS, 'source', el(NETCONF_BASE_NS, 'running'))));
+    expect(reply.name).toBe('rpc-reply');
+    await c.close();
+    await expect(connectNetconf({ host: '127.0.0.1', port: Number(m![1]), username: 'admin', password: 'wrong', hostKeySha256: m![2] })).rejects.toThrow();
+    ac.abort();
+    expect(await done).toBe(0);
+    expect(stdout.text().split('\n').filter(Boolean)).toHaveLength(1);
+
+    // the host key is kept: a second start presents the same fingerprint
+    const ac2 = new AbortController();
+    const out2 = new BufferWritable();
+    const done2 = runCli(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'silent', '--json'], { stdout: out2, stderr: new BufferWritable(), env, signal: ac2.signal });
+    await until(() => out2.text().includes('\n'), 'the second ready line');
+    expect(JSON.parse(out2.text())).toMatchObject({ event: 'listening', host: '127.0.0.1', hostKey: m![2] });
+    ac2.abort();
+    expect(await done2).toBe(0);
+  });
+
+  it('--check: 0 for a valid config, 2 naming the file, path and expectation for an invalid one; nothing starts', async () => {
+    const good = join(dir, 'good.yaml');
+    await writeFile(good, 'listen: 127.0.0.1:8830\ndata-dir: data\nusers:\n  - name: nms\n    password: { env: NMS_PW }\nhenbs:\n  - { henb-id: a, address: 10.0.0.1 }\npve:\n  endpoint: https://pve:8443/restconf\n  ca: ca.pem\n  jwks: jwks.json\n');
+    const out = new BufferWritable();
+    expect(await runCli(['serve', '--config', good, '--check', '--json'], { stdout: out, stderr: new BufferWritable(), env: { NMS_PW: 'x' }, signal: new AbortController().signal })).toBe(0);
+    expect(JSON.parse(out.text())).toMatchObject({ ok: true, henbs: 1, users: ['nms'], listen: '127.0.0.1:8830' });
+
+    const err = new BufferWritable();
+    expect(await runCli(['serve', '--config', good, '--check'], { stdout: new BufferWritable(), stderr: err, env: {}, signal: new AbortController().signal })).toBe(2);
+    expect(err.text()).toContain('ERR_CONFIG_SECRET');
+    expect(err.text()).toContain('users[0].password: the environment variable NMS_PW is not set');
+
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'henbs:\n  - { henb-id: a, address: x }\n  - { henb-id: b, address: y }\n  - { henb-id: c, address: z, port: 99999 }\n');
+    const err2 = new BufferWritable();
+    expect(await runCli(['serve', '--config', bad, '--check'], { stdout: new BufferWritable(), stderr: err2, env: {}, signal: new AbortController().signal })).toBe(2);
+    expect(err2.text()).toContain(`${bad}:4:37: henbs[2].port: expected a number <= 65535, got 99999`);
+  });
+
+  it('a bad --plugin is refused before anything listens', async () => {
+    const err = new BufferWritable();
+    const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--plugin', join(dir, 'missing')], { stdout: new BufferWritable(), stderr: err, env: {}, signal: new AbortController().signal });
+    expect(code).toBe(2);
+    expect(err.text()).toContain('ERR_PLUGIN_LOAD');
+  });
+});
