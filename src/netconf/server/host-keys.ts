@@ -39,6 +39,25 @@ export function fingerprintOfBlob(blob: Buffer): string {
 }
 
 /**
+ * An ed25519 key pair in OpenSSH format that ssh2 can read back. ssh2's generateKeyPairSync drops a
+ * leading zero byte of the public key about once in 128 keys (the key is then 31 bytes and unreadable:
+ * "Malformed OpenSSH private key"); such pairs are discarded and generated again.
+ */
+export function generateEd25519KeyPair(comment = ''): { private: string; public: string } {
+  for (let i = 0; i < 64; i++) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    const priv = ssh2.utils.parseKey(pair.private);
+    const pub = ssh2.utils.parseKey(pair.public);
+    if (priv instanceof Error || pub instanceof Error) continue;
+    const a = (Array.isArray(priv) ? (priv as ParsedKey[])[0] : priv)?.getPublicSSH();
+    const b = (Array.isArray(pub) ? (pub as ParsedKey[])[0] : pub)?.getPublicSSH();
+    // blob = string "ssh-ed25519" (4 + 11) + string key (4 + 32)
+    if (a && b && a.length === 51 && a.equals(b)) return { private: pair.private, public: pair.public };
+  }
+  throw new HostKeyError('could not generate a readable ed25519 key');
+}
+
+/**
  * Read `<dataDir>/ssh_host_ed25519_key`, or create it (ed25519, OpenSSH format, mode 0600, written to a
  * temporary file then renamed so a crash never leaves half a key). Returns the private key text.
  */
@@ -57,7 +76,7 @@ export function loadOrCreateHostKey(dataDir: string): string {
     return text;
   }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'henb-sw-verify host key' });
+  const pair = generateEd25519KeyPair('henb-sw-verify host key');
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, pair.private, { mode: 0o600, flag: 'wx' });
   renameSync(tmp, file);

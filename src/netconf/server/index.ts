@@ -7,7 +7,7 @@ export type { CoreOperationContext, DispatchResult, DispatchTarget } from './dis
 export { registerBaseOperations } from './base-ops.js';
 export { createAuthenticator } from './auth.js';
 export type { AuthOptions, UserEntry, Authenticator } from './auth.js';
-export { loadOrCreateHostKey, hostKeyFingerprint, fingerprintOfBlob, parseSshKey, HostKeyError, HOST_KEY_FILE } from './host-keys.js';
+export { loadOrCreateHostKey, generateEd25519KeyPair, hostKeyFingerprint, fingerprintOfBlob, parseSshKey, HostKeyError, HOST_KEY_FILE } from './host-keys.js';
 export { SshTransport } from './ssh-transport.js';
 export type { SshTransportOptions, SshChannelInfo } from './ssh-transport.js';
 export type * from './registry.js';

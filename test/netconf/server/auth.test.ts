@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import ssh2 from 'ssh2';
 import type { AuthContext } from 'ssh2';
-import { createAuthenticator } from '../../../src/netconf/server/index.js';
+import { createAuthenticator, generateEd25519KeyPair } from '../../../src/netconf/server/index.js';
 import { silentLogger } from '../../../src/log/logger.js';
 
-const key = ssh2.utils.generateKeyPairSync('ed25519', {});
+const key = generateEd25519KeyPair();
 const parsedPriv = ssh2.utils.parseKey(key.private) as ssh2.ParsedKey;
 const parsedPub = ssh2.utils.parseKey(key.public) as ssh2.ParsedKey;
 const auth = createAuthenticator({ users: [{ username: 'u', password: 'pw', authorizedKeys: [key.public] }] }, silentLogger);
@@ -31,7 +31,7 @@ describe('SSH authentication (RFC 4252)', () => {
     const q = ctx({ method: 'publickey', username: 'u', key: { algo: 'ssh-ed25519', data: parsedPub.getPublicSSH() } });
     expect(auth.handle(q.ctx)).toBe('query');
     expect(q.result()).toBe('accept');
-    const other = ssh2.utils.parseKey(ssh2.utils.generateKeyPairSync('ed25519', {}).public) as ssh2.ParsedKey;
+    const other = ssh2.utils.parseKey(generateEd25519KeyPair().public) as ssh2.ParsedKey;
     const q2 = ctx({ method: 'publickey', username: 'u', key: { algo: 'ssh-ed25519', data: other.getPublicSSH() } });
     expect(auth.handle(q2.ctx)).toBe('rejected');
   });

@@ -1,14 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
-import { createNetconfServer, loadOrCreateHostKey } from '../../../src/netconf/server/index.js';
+import { createNetconfServer, generateEd25519KeyPair, loadOrCreateHostKey } from '../../../src/netconf/server/index.js';
 import type { NetconfServer, NetconfServerOptions } from '../../../src/netconf/server/index.js';
 import { connectNetconf } from '../../../src/netconf/client/index.js';
 import type { ConnectOptions, NetconfClient } from '../../../src/netconf/client/index.js';
 import { createLogger } from '../../../src/log/logger.js';
 
-export const clientKey = ssh2.utils.generateKeyPairSync('ed25519', {});
+export const clientKey = generateEd25519KeyPair();
 
 export interface Started {
   server: NetconfServer;
