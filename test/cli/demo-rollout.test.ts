@@ -1,0 +1,105 @@
+// demo (one-shot and serving), rollout against the serving demo (canary halt, resume without redoing
+// finished devices), verify-token on a result token: real SSH sessions on loopback.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { BufferWritable } from '../../src/cli/io.js';
+import type { RolloutReport } from '../../src/cli/rollout/report.js';
+
+const PW = 'demo-admin-pw';
+let dir: string;
+let serving: Promise<number>;
+const stop = new AbortController();
+let ready: { port: number; hostKey: string; software: string; fleet: string[] };
+
+async function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new BufferWritable();
+  const stderr = new BufferWritable();
+  const code = await runCli(argv, { stdout, stderr, env, signal: new AbortController().signal });
+  return { code, out: stdout.text(), err: stderr.text() };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hsv-demo-'));
+  const out = new BufferWritable();
+  serving = runCli(['demo', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'demo'), '--fleet', 'healthy=3,bad-install=1,compromised=1', '--json', '--log-level', 'silent'],
+    { stdout: out, stderr: new BufferWritable(), env: { HENB_SW_VERIFY_ADMIN_PASSWORD: PW }, signal: stop.signal });
+  await until(() => out.text().includes('\n'), 'the demo ready line');
+  ready = JSON.parse(out.text()) as typeof ready;
+}, 60_000);
+
+afterAll(async () => {
+  stop.abort();
+  expect(await serving).toBe(0);
+  await rm(dir, { recursive: true, force: true });
+}, 30_000);
+
+describe('demo', () => {
+  it('one-shot: one update over the fleet, a results table, exit 0 when every profile ends as predicted', async () => {
+    const r = await run(['demo', '--fleet', 'healthy=1,compromised=1,bad-install=1']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^healthy-1 +1 +verified +verified /m);
+    expect(r.out).toMatch(/^compromised-1 +1 +refused +refused /m);
+    expect(r.out).toMatch(/^bad-install-1 +1 +mismatch +mismatch .*component rootfs/m);
+    expect(r.out).toContain('demo: every device ended as its profile predicts');
+  }, 60_000);
+
+  it('serving: the ready line names the devices <profile>-<n>', () => {
+    expect(ready.fleet).toEqual(['healthy-1', 'healthy-2', 'healthy-3', 'bad-install-1', 'compromised-1']);
+    expect(ready.hostKey).toMatch(/^SHA256:/);
+  });
+});
+
+describe('rollout against the demo', () => {
+  it('halts at the canary threshold, resumes without redoing finished devices, writes a JSON report', async () => {
+    const henbs = join(dir, 'henbs.txt');
+    await writeFile(henbs, '# canary first\nbad-install-1\nhealthy-1\nhealthy-2\nhealthy-3\ncompromised-1\n');
+    const report = join(dir, 'report.json');
+    const env = { HENB_SW_VERIFY_PASSWORD: PW };
+    const base = ['rollout', '--server', `127.0.0.1:${ready.port}`, '--host-key', ready.hostKey, '--report', report];
+    const first = await run([...base, '--software', ready.software, '--henbs', henbs, '--first-wave', '1', '--wave-size', '2', '--max-failures', '0'], env);
+    expect(first.code).toBe(4);
+    expect(first.out).toContain('rollout halted');
+    const halted = JSON.parse(await readFile(report, 'utf8')) as RolloutReport;
+    expect(halted.state).toBe('halted');
+    expect(halted.devices.map((d) => [d.henbId, d.wave, d.status ?? d.state])).toEqual([
+      ['bad-install-1', 1, 'mismatch'], ['healthy-1', 2, 'pending'], ['healthy-2', 2, 'pending'], ['healthy-3', 3, 'pending'], ['compromised-1', 3, 'pending'],
+    ]);
+    const canaryJob = halted.devices[0]?.jobId;
+
+    const resumed = await run([...base, '--resume', '--max-failures', '2', '--json'], env);
+    expect(resumed.code).toBe(1); // completed, but not every device verified
+    const final = JSON.parse(resumed.out) as RolloutReport;
+    expect(final.state).toBe('completed');
+    expect(final.summary).toMatchObject({ total: 5, verified: 3, mismatch: 1, refused: 1, pending: 0 });
+    expect(final.devices[0]?.jobId).toBe(canaryJob);
+    expect(JSON.parse(await readFile(report, 'utf8'))).toMatchObject({ state: 'completed', summary: { verified: 3 } });
+
+    // a result token verifies against the OAM's JWKS
+    const token = final.devices.find((d) => d.henbId === 'healthy-1')?.token;
+    const jwks = join(dir, 'demo', 'oam', 'plugins', 'henb-sw-verify', 'keys', 'jwks.json');
+    const ok = await run(['verify-token', token!, '--jwks', jwks, '--issuer', 'urn:henb-sw-verify:oam', '--require-affirming', '--json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({ ok: true, claims: { sub: 'healthy-1', ear_status: 'affirming' } });
+    const mismatch = final.devices.find((d) => d.henbId === 'bad-install-1')?.token;
+    expect((await run(['verify-token', mismatch!, '--jwks', jwks, '--require-affirming'])).code).toBe(1);
+    const forged = await run(['verify-token', token!.slice(0, -4) + 'AAAA', '--jwks', jwks]);
+    expect(forged.code).toBe(1);
+    expect(forged.err).toContain('ERR_TOKEN_SIGNATURE');
+  }, 90_000);
+
+  it('a wrong pinned host key is refused', async () => {
+    const r = await run(['rollout', '--server', `127.0.0.1:${ready.port}`, '--host-key', `SHA256:${'A'.repeat(43)}`, '--software', ready.software, '--report', join(dir, 'r2.json')], { HENB_SW_VERIFY_PASSWORD: PW });
+    expect(r.code).toBe(3);
+  }, 30_000);
+});
