@@ -81,6 +81,18 @@ describe('differential: our validator vs yanglint', () => {
       console.log(`DISAGREE ${d.doc.id}\n  xml: ${d.xml}\n  yanglint: ${d.lintValid ? 'valid' : d.lintOut}\n  ours: ${d.oursValid ? 'valid' : JSON.stringify(d.ours.map((e) => [e.tag, e.path, e.message]))}`);
     }
     expect(disagree.map((d) => d.doc.id)).toEqual([]);
+    // where both reject a value, the error-path names the same node as libyang's data location
+    // (libyang omits list predicates; ours carry them, so they are dropped for the comparison)
+    const located = results.filter((r) => !r.lintValid && r.ours.length === 1 && r.ours[0]!.tag === 'invalid-value');
+    const pathMismatch = located.map((r) => {
+      const lint = /Data location "([^"]+)"/.exec(r.lintOut)?.[1]?.replace(/\[[^\]]*\]/g, '');
+      const ours = yang.validator.jsonPath(r.ours[0]!)?.replace(/\[[^\]]*\]/g, '');
+      return lint === ours ? undefined : `${r.doc.id}: yanglint ${lint} ours ${ours}`;
+    }).filter((x) => x !== undefined);
+    console.log(`error-path check: ${located.length - pathMismatch.length} of ${located.length} invalid-value paths equal libyang's`);
+    for (const m of pathMismatch.slice(0, 10)) console.log(`PATH ${m}`);
+    expect(pathMismatch).toEqual([]);
+    expect(located.length).toBeGreaterThan(200);
     // the gap is narrow: the same duplicate one level down, or in input/notifications, is caught by both
     expect(results.filter((r) => /^duplicate:\d+\.\d+/.test(r.doc.mutation) && !r.lintValid && !r.oursValid).length).toBeGreaterThan(5);
     expect(results.filter((r) => r.doc.kind !== 'reply' && /^duplicate:\d+:/.test(r.doc.mutation) && !r.lintValid && !r.oursValid).length).toBeGreaterThan(10);
