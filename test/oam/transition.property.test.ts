@@ -9,9 +9,12 @@ import { isTerminal, transition } from '../../src/oam/transition.js';
 import type { Effect, Job, JobEvent, JobState } from '../../src/oam/transition.js';
 import { EXPECTED, GOOD_LOG, T0, baseJob, h } from './helpers.js';
 
+/** a JobEvent without its time (distributed over the union) */
+type Ev = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'at'> : never) : never;
+
 const STATES: JobState[] = ['created', 'pve-requested', 'fetching', 'update-sending', 'awaiting-completion', 'verified', 'mismatch', 'refused', 'failed', 'timeout'];
 
-const eventArb: fc.Arbitrary<Omit<JobEvent, 'at'>> = fc.oneof(
+const eventArb: fc.Arbitrary<Ev> = fc.oneof(
   fc.constant({ type: 'start' as const }),
   fc.constantFrom('affirming', 'warning', 'contraindicated', 'none').map((s) => ({ type: 'pve-result' as const, earStatus: s as 'affirming', token: 'p.v.e' })),
   fc.boolean().map((t) => ({ type: 'pve-error' as const, reason: 'down', timedOut: t })),
@@ -38,7 +41,7 @@ const eventArb: fc.Arbitrary<Omit<JobEvent, 'at'>> = fc.oneof(
   fc.integer({ min: 0, max: 1e9 }).map((n) => ({ type: 'restart' as const, nonce: h(String(n)) })),
 );
 
-const HAPPY: Array<Omit<JobEvent, 'at'>> = [
+const HAPPY: Array<Ev> = [
   { type: 'start' },
   { type: 'pve-result', earStatus: 'affirming', token: 'p.v.e' },
   { type: 'software-digest', sha256: h('image-2.0.0'), size: 1 },
@@ -50,7 +53,7 @@ const HAPPY: Array<Omit<JobEvent, 'at'>> = [
 const seqArb = fc.oneof(
   fc.array(eventArb, { maxLength: 40 }),
   fc.array(fc.tuple(fc.nat(HAPPY.length), eventArb), { maxLength: 6 }).map((noise) => {
-    const out: Array<Omit<JobEvent, 'at'>> = [];
+    const out: Array<Ev> = [];
     HAPPY.forEach((e, i) => {
       for (const [k, n] of noise) if (k === i) out.push(n);
       out.push(e);
@@ -60,7 +63,7 @@ const seqArb = fc.oneof(
   }),
 );
 
-function run(events: Array<Omit<JobEvent, 'at'>>): { trace: Array<{ before: Job; event: JobEvent; after: Job; effects: Effect[]; ignored: boolean }>; job: Job } {
+function run(events: Array<Ev>): { trace: Array<{ before: Job; event: JobEvent; after: Job; effects: Effect[]; ignored: boolean }>; job: Job } {
   let job = baseJob({ oldRim: undefined });
   // half of the runs know the RIM in advance
   if (events.length % 2 === 0) job = baseJob();
