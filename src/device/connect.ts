@@ -1,19 +1,24 @@
 /**
- * One NETCONF-over-SSH client session to a device (RFC 6242), with the host key pinned and the failures a
- * southbound caller must tell apart coded:
+ * One NETCONF-over-SSH client session to a device (RFC 6242), with the host key pinned (fail closed) and the
+ * failures a southbound caller must tell apart coded:
  *   ERR_DEVICE_UNREACHABLE  TCP refused/reset/unreachable, or the SSH handshake was cut
  *   ERR_DEVICE_TIMEOUT      no session within timeoutMs
  *   ERR_DEVICE_AUTH         the device refused our credentials
- *   ERR_DEVICE_HOST_KEY     the device's host key is not the pinned one
+ *   ERR_DEVICE_HOST_KEY     the device's host key is not the pinned one (or none is pinned)
  *   ERR_DEVICE_NETCONF      the netconf subsystem or the hello failed
  *   ERR_DEVICE_ABORTED      the caller's signal was aborted
- *   ERR_DEVICE_CONFIG       the target's settings are unusable (e.g. neither password nor key)
- * The client is src/netconf/client (connectNetconf).
+ *   ERR_DEVICE_CONFIG       the target's settings are unusable (no password or key, bad fingerprint)
+ *
+ * The session layer is src/netconf/session (ClientSession, shared with src/netconf/client); this file owns
+ * the SSH connection because a device driver must never crash on a device's late SSH errors: the ssh2 client
+ * keeps an 'error' listener for its whole life (a connection that fails, times out or is aborted may still
+ * emit "Connection lost before handshake" afterwards). TCP_NODELAY is set (ssh2 never sets it).
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import ssh2 from 'ssh2';
+import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { HsvError } from '../errors.js';
-import { connectNetconf } from '../netconf/client/connect.js';
-import type { ConnectOptions } from '../netconf/client/connect.js';
+import { ClientSession } from '../netconf/session/client-session.js';
 import type { XmlElement } from '../netconf/xml/types.js';
 
 export interface DeviceTarget {
@@ -23,7 +28,7 @@ export interface DeviceTarget {
   password?: string;
   /** private key (OpenSSH or PEM) for publickey auth */
   privateKey?: string;
-  /** pinned host key: 'SHA256:<base64>' as OpenSSH prints it (bare base64 or hex also accepted) */
+  /** pinned host key: 'SHA256:<base64>' as OpenSSH prints it (bare base64 or 64 hex digits accepted) */
   hostKeySha256?: string;
   /** connect without a pinned host key (tests only; says so in its name) */
   insecureAcceptAnyHostKey?: boolean;
@@ -45,77 +50,134 @@ export type DeviceConnector = (target: DeviceTarget, options: { timeoutMs: numbe
 
 export class DeviceConnectError extends HsvError {}
 
-/** base64 SHA-256 of an SSH public key blob, unpadded (OpenSSH's fingerprint without 'SHA256:') */
+/** 'SHA256:<base64>' of an SSH public key blob (OpenSSH's fingerprint form) */
 export function sshKeyFingerprint(blob: Buffer): string {
-  return createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
 }
 
-/** Map a failure of connectNetconf to our codes (the cause keeps the original). */
-function classify(e: unknown, where: string, username: string): DeviceConnectError {
-  const code = (e as { code?: unknown }).code;
-  const level = ((e as { cause?: { level?: unknown } }).cause)?.level;
-  const errno = ((e as { cause?: { code?: unknown } }).cause)?.code;
-  if (code === 'ERR_NETCONF_CLIENT_HOST_KEY') return new DeviceConnectError('ERR_DEVICE_HOST_KEY', `the host key of ${where} is not the pinned one`, { cause: e });
-  if (code === 'ERR_NETCONF_CLIENT_CONNECT') {
-    if (level === 'client-authentication') return new DeviceConnectError('ERR_DEVICE_AUTH', `${where} refused the credentials of ${username}`, { cause: e });
-    if (level === 'client-timeout') return new DeviceConnectError('ERR_DEVICE_TIMEOUT', `no SSH handshake with ${where} in time`, { cause: e });
-    return new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `cannot reach ${where}${typeof errno === 'string' ? ` (${errno})` : ''}`, { cause: e });
-  }
-  if (code === 'ERR_NETCONF_CLIENT_OPTIONS') return new DeviceConnectError('ERR_DEVICE_CONFIG', `bad connection settings for ${where}`, { cause: e });
-  if (typeof code === 'string' && code.startsWith('ERR_SESSION_')) return new DeviceConnectError('ERR_DEVICE_NETCONF', `no NETCONF session with ${where} (${code})`, { cause: e });
-  return new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `cannot reach ${where}`, { cause: e });
+/** the 32 digest bytes of a fingerprint in any accepted form, or undefined */
+export function fingerprintBytes(f: string): Buffer | undefined {
+  const s = f.trim().replace(/^SHA256:/i, '');
+  if (/^[0-9a-f]{64}$/i.test(s)) return Buffer.from(s, 'hex');
+  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(s)) return undefined;
+  const b = Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  return b.length === 32 ? b : undefined;
 }
 
-/**
- * Connect with the NETCONF client (src/netconf/client: SSH, host key pinned, hello); bounded by timeoutMs
- * and the signal. A target without hostKeySha256 is refused (ERR_DEVICE_HOST_KEY) unless
- * insecureAcceptAnyHostKey is set.
- */
+/** Connect over SSH, open the netconf subsystem, exchange hellos; bounded by timeoutMs and the signal. */
 export const connectDevice: DeviceConnector = (target, options) => {
-  const where = `${target.host}:${target.port}`;
   return new Promise<DeviceSession>((resolve, reject) => {
+    const where = `${target.host}:${target.port}`;
     if (options.signal?.aborted) {
       reject(new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: options.signal.reason }));
       return;
     }
-    if (target.hostKeySha256 === undefined && target.insecureAcceptAnyHostKey !== true) {
+    let pin: Buffer | undefined;
+    if (target.hostKeySha256 !== undefined) {
+      pin = fingerprintBytes(target.hostKeySha256);
+      if (!pin) {
+        reject(new DeviceConnectError('ERR_DEVICE_CONFIG', `the pinned host key of ${where} is not a SHA-256 fingerprint`));
+        return;
+      }
+    } else if (target.insecureAcceptAnyHostKey !== true) {
       reject(new DeviceConnectError('ERR_DEVICE_HOST_KEY', `no host key pinned for ${where}`));
       return;
     }
+    if (target.password === undefined && target.privateKey === undefined) {
+      reject(new DeviceConnectError('ERR_DEVICE_CONFIG', `no password or private key for ${where}`));
+      return;
+    }
+    const client = new ssh2.Client();
     let settled = false;
-    const finish = (e: DeviceConnectError | undefined, s?: DeviceSession): void => {
+    let hostKeyMismatch = false;
+    let session: ClientSession | undefined;
+    // ssh2 may emit errors at any time, also after we gave up: always listen
+    client.on('error', (e: Error & { level?: string }) => {
+      if (session) session.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `SSH connection to ${where} failed`, { cause: e }));
+      else if (hostKeyMismatch) fail('ERR_DEVICE_HOST_KEY', `the host key of ${where} is not the pinned one`, e);
+      else if (e.level === 'client-authentication') fail('ERR_DEVICE_AUTH', `${where} refused the credentials of ${target.username}`, e);
+      else if (e.level === 'client-timeout') fail('ERR_DEVICE_TIMEOUT', `no SSH handshake with ${where} within ${options.timeoutMs} ms`, e);
+      else {
+        const errno = (e as NodeJS.ErrnoException).code;
+        fail('ERR_DEVICE_UNREACHABLE', `cannot reach ${where}${errno !== undefined ? ` (${errno})` : ''}`, e);
+      }
+    });
+    client.on('close', () => {
+      if (session) session.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the SSH connection`));
+      else fail('ERR_DEVICE_UNREACHABLE', `${where} closed the connection`);
+    });
+    function fail(code: string, message: string, cause?: unknown): void {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      if (e) reject(e);
-      else resolve(s as DeviceSession);
-    };
-    const onAbort = (): void => finish(new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: options.signal?.reason }));
+      session?.destroy();
+      client.end();
+      client.destroy();
+      reject(new DeviceConnectError(code, message, cause !== undefined ? { cause } : undefined));
+    }
+    const onAbort = (): void => fail('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, options.signal?.reason);
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => finish(new DeviceConnectError('ERR_DEVICE_TIMEOUT', `no NETCONF session with ${where} within ${options.timeoutMs} ms`)), options.timeoutMs);
-    const co: ConnectOptions = {
-      host: target.host, port: target.port, username: target.username,
-      connectTimeoutMs: options.timeoutMs, helloTimeoutMs: options.timeoutMs,
+    const timer = setTimeout(() => fail('ERR_DEVICE_TIMEOUT', `no NETCONF session with ${where} within ${options.timeoutMs} ms`), options.timeoutMs);
+    const cfg: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      readyTimeout: options.timeoutMs,
+      keepaliveInterval: 0,
+      hostVerifier: (key: Buffer) => {
+        if (!pin) return true;
+        const ok = timingSafeEqual(createHash('sha256').update(key).digest(), pin);
+        if (!ok) hostKeyMismatch = true;
+        return ok;
+      },
     };
-    if (target.password !== undefined) co.password = target.password;
-    if (target.privateKey !== undefined) co.privateKey = target.privateKey;
-    if (target.hostKeySha256 !== undefined) co.hostKeySha256 = target.hostKeySha256;
-    else co.insecureAcceptAnyHostKey = true;
-    connectNetconf(co).then((c) => {
-      if (settled) {
-        c.destroy();
-        return;
-      }
-      finish(undefined, {
-        rpc: (op, o) => c.rpc(op, o ?? {}),
-        notifications: () => c.notifications(),
-        get closed() {
-          return c.closed;
-        },
-        whenClosed: () => c.done,
-        close: () => c.close().catch(() => c.destroy()),
+    if (target.password !== undefined) cfg.password = target.password;
+    if (target.privateKey !== undefined) cfg.privateKey = target.privateKey;
+    client.on('ready', () => {
+      client.subsys('netconf', (err: Error | undefined, channel: ClientChannel) => {
+        if (err) {
+          fail('ERR_DEVICE_NETCONF', `${where} refused the netconf subsystem`, err);
+          return;
+        }
+        if (settled) {
+          channel.destroy();
+          return;
+        }
+        ClientSession.open(channel, { helloTimeoutMs: options.timeoutMs }).then((s) => {
+          if (settled) {
+            s.destroy();
+            return;
+          }
+          settled = true;
+          session = s;
+          clearTimeout(timer);
+          options.signal?.removeEventListener('abort', onAbort);
+          const closedP = s.conn.whenClosed().then(() => {
+            client.end();
+            return s.closeReason;
+          });
+          resolve({
+            rpc: (op, o) => s.rpc(op, o ?? {}),
+            notifications: () => s.notifications(),
+            get closed() {
+              return s.closed;
+            },
+            whenClosed: () => closedP,
+            async close() {
+              await s.close(2000).catch(() => undefined);
+              client.end();
+              client.destroy();
+            },
+          });
+        }, (e: unknown) => fail('ERR_DEVICE_NETCONF', `no NETCONF hello from ${where}`, e));
       });
-    }, (e: unknown) => finish(classify(e, where, target.username)));
+    });
+    try {
+      client.connect(cfg);
+      client.setNoDelay(true);
+    } catch (e) {
+      fail('ERR_DEVICE_CONFIG', `cannot connect to ${where}: bad settings`, e);
+    }
   });
 };

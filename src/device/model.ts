@@ -133,12 +133,16 @@ export interface UpdateRequest {
 export interface Completion {
   henbId: string;
   jobId: string;
-  /** yang: completed (installed, activated, re-measured) or self-check-failed (installed, 7' failed) */
-  status: 'completed' | 'self-check-failed';
+  /**
+   * yang: completed (installed, activated, re-measured), self-check-failed (installed, 7' failed),
+   * download-error (the image could not be fetched), integrity-error (its digest is not software-rim);
+   * after the last two nothing was installed and tim/measurementLog are absent.
+   */
+  status: 'completed' | 'self-check-failed' | 'download-error' | 'integrity-error';
   /** what ended: an update or a rollback (a rollback reports the same way, with the rolled-back TIM) */
   kind: 'update' | 'rollback';
-  tim: string;
-  measurementLog: MeasurementLogEntry[];
+  tim?: string;
+  measurementLog?: MeasurementLogEntry[];
   selfCheck: 'passed' | 'failed' | 'not-performed';
   /** version of the software now running, when known */
   softwareVersion?: string;
@@ -160,6 +164,11 @@ export interface FemtocellOptions {
   privateKey?: KeyObject;
   /** how long a rollback (reboot) takes before its completion is reported, ms (default 10) */
   rollbackMs?: number;
+  /**
+   * fetch the image before installing (default: none, the URI is taken as given). Rejecting with code
+   * ERR_SOFTWARE_DIGEST_MISMATCH reports integrity-error, any other rejection download-error.
+   */
+  fetchImage?: (uri: string, softwareRim: string, signal: AbortSignal) => Promise<void>;
   /** firmware release of the factory image (default '1.0.0') */
   release?: string;
 }
@@ -178,7 +187,8 @@ export class Femtocell {
   private readonly slotList: SoftwareSlot[];
   /** log in effect before the last activation (what a rollback reboots into) */
   private previousLog: MeasurementLogEntry[] | undefined;
-  private pending: { jobId: string; timer: ReturnType<typeof setTimeout> } | undefined;
+  private pending: { jobId: string; timer: ReturnType<typeof setTimeout> | undefined; abort: AbortController } | undefined;
+  private readonly fetchImage: FemtocellOptions['fetchImage'];
   private readonly rollbackMs: number;
   private readonly listeners = new Set<(c: Completion) => void>();
   private readonly seenJobs = new Set<string>();
@@ -190,6 +200,7 @@ export class Femtocell {
     this.profile = options.profile ?? 'healthy';
     this.installMs = this.profile === 'slow' ? (options.slowInstallMs ?? 600_000) : (options.installMs ?? 50);
     this.rollbackMs = options.rollbackMs ?? 10;
+    this.fetchImage = options.fetchImage;
     if (options.privateKey) {
       this.privateKey = options.privateKey;
     } else {
@@ -266,8 +277,28 @@ export class Femtocell {
     const target = this.slotList.find((s) => !s.active);
     if (!target) throw new DeviceError('ERR_DEVICE_NO_SLOT', 'no inactive slot');
     this.seenJobs.add(req.jobId);
-    const timer = setTimeout(() => this.finishInstall(req, target), this.installMs);
-    this.pending = { jobId: req.jobId, timer };
+    const pending: NonNullable<Femtocell['pending']> = { jobId: req.jobId, timer: undefined, abort: new AbortController() };
+    this.pending = pending;
+    const install = (): void => {
+      pending.timer = setTimeout(() => this.finishInstall(req, target), this.installMs);
+    };
+    if (!this.fetchImage) install();
+    else {
+      this.fetchImage(req.uri, req.softwareRim, pending.abort.signal).then(() => {
+        if (this.pending === pending && !this.closed) install();
+      }, (e: unknown) => {
+        if (this.pending !== pending || this.closed) return;
+        this.pending = undefined;
+        const mismatch = (e as { code?: unknown }).code === 'ERR_SOFTWARE_DIGEST_MISMATCH';
+        const slot = this.slotList.find((x) => x.running)?.name ?? '';
+        const c: Completion = {
+          henbId: this.henbId, jobId: req.jobId, status: mismatch ? 'integrity-error' : 'download-error', kind: 'update',
+          selfCheck: 'not-performed', previousTim: this.tim(), slot,
+          reason: mismatch ? 'the image digest is not software-rim' : `the image could not be fetched (${String((e as { code?: unknown }).code ?? 'error')})`,
+        };
+        this.emit(c);
+      });
+    }
     return { status: 'started', slot: target.name };
   }
 
@@ -390,7 +421,10 @@ export class Femtocell {
   /** Stop: cancels a pending install (no completion). Idempotent. */
   close(): void {
     this.closed = true;
-    if (this.pending) clearTimeout(this.pending.timer);
+    if (this.pending) {
+      clearTimeout(this.pending.timer);
+      this.pending.abort.abort();
+    }
     this.pending = undefined;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();

@@ -10,7 +10,7 @@
  * holds it open silently).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { createServer as createTcpServer } from 'node:net';
@@ -23,11 +23,14 @@ import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
 import { NetconfError } from '../netconf/rpc-error.js';
 import type { RpcErrorInfo } from '../netconf/rpc-error.js';
-import { createNetconfServer, hostKeyFingerprint, loadOrCreateHostKey } from '../netconf/server/index.js';
+import { HOST_KEY_FILE, createNetconfServer, hostKeyFingerprint } from '../netconf/server/index.js';
+import ssh2 from 'ssh2';
 import type { NetconfServer } from '../netconf/server/index.js';
 import { registerStandardOperations } from '../netconf/server/standard-ops.js';
 import type { YangModuleInfo } from '../netconf/server/registry.js';
 import { compileTexts } from '../yang/load.js';
+import { fetchAndDigest } from '../integrity/fetch.js';
+import type { FetchAndDigestOptions } from '../integrity/fetch.js';
 import type { YangValidator } from '../yang/types.js';
 import { DeviceError, Femtocell, PROFILES, factoryReferenceValues } from './model.js';
 import type { Completion, DeviceProfile, ReferenceValues } from './model.js';
@@ -63,6 +66,11 @@ export interface FleetOptions {
   slowInstallMs?: number;
   /** rollback (reboot) duration, ms (default 10) */
   rollbackMs?: number;
+  /**
+   * devices fetch the image from the software-update uri and check its SHA-256 against software-rim
+   * before installing (download-error / integrity-error otherwise). Default false: the uri is not read.
+   */
+  fetchSoftware?: boolean | { fileRoot?: string; caPem?: string; timeoutMs?: number };
   /** what `unreachable` devices do with a connection (default 'refuse') */
   unreachableMode?: 'refuse' | 'blackhole';
   /** validate RPC input/output and notifications against the device YANG module (default true) */
@@ -181,6 +189,29 @@ async function loadOrCreateIdentity(dir: string, shared: { username: string; pas
   return { username: cred.username, password: cred.password, key };
 }
 
+/**
+ * The device's SSH host key in DIR/ssh_host_ed25519_key, created when absent. ssh2 cannot parse about 1 in
+ * 200 of the ed25519 keys it generates itself ("Malformed OpenSSH private key"), so a new key is checked
+ * and generated again until it parses; an existing unreadable key is replaced.
+ */
+async function loadOrCreateDeviceHostKey(dir: string): Promise<string> {
+  const file = join(dir, HOST_KEY_FILE);
+  try {
+    const text = await readFile(file, 'utf8');
+    if (!(ssh2.utils.parseKey(text) instanceof Error)) return text;
+  } catch {
+    // created below
+  }
+  for (let i = 0; i < 50; i++) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'henb-sw-verify simulated device' });
+    if (ssh2.utils.parseKey(pair.private) instanceof Error) continue;
+    await writeFile(`${file}.tmp`, pair.private, { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+    return pair.private;
+  }
+  throw new SimulatorError('ERR_SIM_HOST_KEY', 'cannot generate a usable SSH host key');
+}
+
 const URI_SCHEME = /^(file|https?):/i;
 const JOB_ID = /^[0-9A-Za-z][-.0-9:A-Z_a-z]*$/;
 
@@ -264,6 +295,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   if (options.password !== undefined) shared = { username, password: options.password };
   else if (options.perDeviceCredentials !== true) shared = await loadOrCreateCredentials(root, username);
   const yang = deviceYangModule();
+  const fetchCfg = options.fetchSoftware === true ? {} : options.fetchSoftware === false ? undefined : options.fetchSoftware;
+  const fetchImage = fetchCfg === undefined ? undefined : async (uri: string, rim: string, signal: AbortSignal): Promise<void> => {
+    const o: FetchAndDigestOptions = { expectedDigest: rim, signal, timeoutMs: fetchCfg.timeoutMs ?? 60_000 };
+    if (fetchCfg.fileRoot !== undefined) o.fileRoot = fetchCfg.fileRoot;
+    if (fetchCfg.caPem !== undefined) o.caPem = fetchCfg.caPem;
+    await fetchAndDigest(uri, o);
+  };
   const cells = new Map<string, Femtocell>();
   const servers: NetconfServer[] = [];
   const serverOf = new Map<string, NetconfServer>();
@@ -294,10 +332,11 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         const port = basePort === 0 ? 0 : basePort + index;
         const dir = join(root, henbId);
         const id = await loadOrCreateIdentity(dir, shared, username);
-        const hostKey = loadOrCreateHostKey(dir);
+        const hostKey = await loadOrCreateDeviceHostKey(dir);
         const dlog = log.child({ henbId });
         const cell = new Femtocell({
           henbId, profile, privateKey: id.key,
+          ...(fetchImage !== undefined ? { fetchImage } : {}),
           ...(options.installMs !== undefined ? { installMs: options.installMs } : {}),
           ...(options.slowInstallMs !== undefined ? { slowInstallMs: options.slowInstallMs } : {}),
           ...(options.rollbackMs !== undefined ? { rollbackMs: options.rollbackMs } : {}),

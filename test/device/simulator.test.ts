@@ -215,6 +215,26 @@ describe('fleet data dir', () => {
     }
   });
 
+  it('replaces an unreadable host key file (ssh2 cannot parse some keys it generates)', async () => {
+    const { mkdtemp, mkdir, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'hsv-fleet-hk-'));
+    try {
+      await mkdir(join(dir, 'healthy-1'));
+      await writeFile(join(dir, 'healthy-1', 'ssh_host_ed25519_key'), 'not a key');
+      const f = await startFleet({ profiles: { healthy: 1 }, dataDir: dir, validate: false, replay: false });
+      try {
+        const s = await connectDevice(f.devices[0]!, { timeoutMs: 3000 });
+        await s.close();
+      } finally {
+        await f.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses an unknown profile or an empty fleet with a coded error', async () => {
     await expect(startFleet({ profiles: { nope: 1 } as never })).rejects.toMatchObject({ code: 'ERR_SIM_PROFILE' });
     await expect(startFleet({ profiles: {} })).rejects.toMatchObject({ code: 'ERR_SIM_PROFILE' });
@@ -233,6 +253,42 @@ describe('unreachable in blackhole mode', () => {
       }
     } finally {
       await f.close();
+    }
+  });
+});
+
+describe('devices that fetch the image', () => {
+  it('completed with the right RIM; integrity-error with another; download-error when missing', async () => {
+    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { pathToFileURL } = await import('node:url');
+    const dir = await mkdtemp(join(tmpdir(), 'hsv-img-'));
+    const f = await startFleet({ profiles: { healthy: 1 }, fetchSoftware: { fileRoot: dir }, installMs: 20, replay: false });
+    const d = createDeviceDriver({ devices: f.devices });
+    try {
+      const image = Buffer.from('firmware 2.0.0');
+      await writeFile(join(dir, 'img.bin'), image);
+      const uri = pathToFileURL(join(dir, 'img.bin')).href;
+      const rim = createHash('sha256').update(image).digest('hex');
+      const before = f.cell('healthy-1')!.tim();
+
+      const wrong = nextCompletion(d, 'job-f1');
+      await d.softwareUpdate('healthy-1', { jobId: 'job-f1', uri, softwareRim: RIM, selfCheck: true }, signal());
+      expect(await wrong).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^integrity-error/) });
+      expect(f.cell('healthy-1')!.tim()).toBe(before);
+
+      const missing = nextCompletion(d, 'job-f2');
+      await d.softwareUpdate('healthy-1', { jobId: 'job-f2', uri: pathToFileURL(join(dir, 'none.bin')).href, softwareRim: rim, selfCheck: true }, signal());
+      expect(await missing).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^download-error/) });
+
+      const ok = nextCompletion(d, 'job-f3');
+      await d.softwareUpdate('healthy-1', { jobId: 'job-f3', uri, softwareRim: rim, selfCheck: true }, signal());
+      expect(await ok).toMatchObject({ status: 'completed', selfCheck: 'passed', tim: extendHex(before, rim) });
+    } finally {
+      await d.close();
+      await f.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

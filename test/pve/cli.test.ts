@@ -15,8 +15,14 @@ class Out {
   }
 }
 
-async function firstLine(out: Out): Promise<string> {
-  for (let i = 0; i < 500 && !out.text.includes('\n'); i++) await new Promise((r) => setTimeout(r, 20));
+/** the first output line, or the command's failure if it ends first */
+async function firstLine(out: Out, running: Promise<number>): Promise<string> {
+  let ended: unknown;
+  running.then((rc) => { ended = new Error(`the command ended with ${rc} before printing`); }, (e: unknown) => { ended = e; });
+  for (let i = 0; i < 1000 && !out.text.includes('\n'); i++) {
+    if (ended !== undefined) throw ended;
+    await new Promise((r) => setTimeout(r, 20));
+  }
   return out.text.split('\n')[0]!;
 }
 
@@ -33,7 +39,7 @@ describe('simulate and pve entry functions', () => {
     const simStop = new AbortController();
     const sim = runSimulateCommand({ fleet: [{ profile: 'healthy', count: 1 }, { profile: 'compromised', count: 1 }], json: true, 'log-level': 'silent' },
       { stdout: simOut, stderr: new Out(), signal: simStop.signal, cwd: dir });
-    const inventory = JSON.parse(await firstLine(simOut)) as { event: string; devices: Array<{ henbId: string }> };
+    const inventory = JSON.parse(await firstLine(simOut, sim)) as { event: string; devices: Array<{ henbId: string }> };
     expect(inventory.event).toBe('ready');
     expect(inventory.devices.map((d) => d.henbId)).toEqual(['healthy-1', 'compromised-1']);
     await writeFile(join(dir, 'fleet.json'), JSON.stringify(inventory));
@@ -42,7 +48,7 @@ describe('simulate and pve entry functions', () => {
     const pveStop = new AbortController();
     const pve = runPveCommand({ listen: '127.0.0.1:0', 'data-dir': 'pve', devices: 'fleet.json', json: true, 'log-level': 'silent' },
       { stdout: pveOut, stderr: new Out(), signal: pveStop.signal, cwd: dir });
-    const ready = JSON.parse(await firstLine(pveOut)) as { url: string; ca: string; jwks: string; devices: number };
+    const ready = JSON.parse(await firstLine(pveOut, pve)) as { url: string; ca: string; jwks: string; devices: number };
     expect(ready.devices).toBe(2);
     expect(JSON.parse(await readFile(ready.jwks, 'utf8')).keys).toHaveLength(1);
     const client = createPveClient({ url: ready.url, ca: await readFile(ready.ca, 'utf8') });
