@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { registerStandardOperations } from '../../../src/netconf/server/standard-ops.js';
+import type { StandardOperations } from '../../../src/netconf/server/standard-ops.js';
+import { el, leaf, serializeXml } from '../../../src/netconf/xml/index.js';
+import type { XmlElement } from '../../../src/netconf/xml/index.js';
+import { createFake, NC } from './fake.js';
+import type { Fake } from './fake.js';
+
+const S = 'urn:example:state';
+const X = 'urn:example:inv';
+const show = (r: XmlElement[] | 'ok'): string => (r === 'ok' ? 'ok' : r.map((e) => serializeXml(e)).join(''));
+
+describe('get / get-config (RFC 6241 7.1, 7.7)', () => {
+  let fake: Fake;
+  let std: StandardOperations;
+  let calls: string[];
+  afterEach(() => {
+    std?.close();
+    fake?.cleanup();
+  });
+  const setup = async (): Promise<void> => {
+    fake = createFake();
+    calls = [];
+    fake.states.push({ ns: S, name: 'henbs', provider: () => {
+      calls.push('henbs');
+      return el(S, 'henbs', el(S, 'henb', leaf(S, 'id', 'a'), leaf(S, 'status', 'trusted')), el(S, 'henb', leaf(S, 'id', 'b'), leaf(S, 'status', 'quarantined')));
+    } });
+    fake.states.push({ ns: S, name: 'jobs', provider: async () => {
+      calls.push('jobs');
+      return undefined;
+    } });
+    std = registerStandardOperations(fake.reg, { ietfYangDir: '/nonexistent' });
+    const s = fake.session();
+    await fake.call(s, `<edit-config xmlns="${NC}"><target><running/></target><config><inv xmlns="${X}"><policy><q>1</q></policy></inv></config></edit-config>`);
+  };
+
+  it('get without a filter returns config and every state provider', async () => {
+    await setup();
+    const out = show(await fake.call(fake.session(), `<get xmlns="${NC}"/>`));
+    expect(out).toContain(`<inv xmlns="${X}"><policy><q>1</q></policy></inv>`);
+    expect(out).toContain('<status>quarantined</status>');
+    expect(out).toContain('<netconf-state xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring">');
+    expect(calls.sort()).toEqual(['henbs', 'jobs']);
+  });
+
+  it('get with a subtree filter calls only the providers the filter can reach', async () => {
+    await setup();
+    const out = show(await fake.call(fake.session(),
+      `<get xmlns="${NC}"><filter type="subtree"><henbs xmlns="${S}"><henb><status>quarantined</status></henb></henbs></filter></get>`));
+    expect(out).toBe(`<data xmlns="${NC}"><henbs xmlns="${S}"><henb><id>b</id><status>quarantined</status></henb></henbs></data>`);
+    expect(calls).toEqual(['henbs']);
+  });
+
+  it('an empty filter selects nothing and calls no provider', async () => {
+    await setup();
+    expect(show(await fake.call(fake.session(), `<get xmlns="${NC}"><filter type="subtree"/></get>`))).toBe(`<data xmlns="${NC}"/>`);
+    expect(calls).toEqual([]);
+  });
+
+  it('get-config returns config only, filtered', async () => {
+    await setup();
+    const s = fake.session();
+    expect(show(await fake.call(s, `<get-config xmlns="${NC}"><source><running/></source><filter><henbs xmlns="${S}"/></filter></get-config>`)))
+      .toBe(`<data xmlns="${NC}"/>`);
+    expect(show(await fake.call(s, `<get-config xmlns="${NC}"><source><running/></source><filter><inv xmlns="${X}"/></filter></get-config>`)))
+      .toBe(`<data xmlns="${NC}"><inv xmlns="${X}"><policy><q>1</q></policy></inv></data>`);
+    expect(calls).toEqual([]);
+  });
+
+  it('xpath filters are operation-not-supported; unknown filter types bad-attribute; missing source missing-element', async () => {
+    await setup();
+    const s = fake.session();
+    expect((await fake.fail(s, `<get xmlns="${NC}"><filter type="xpath" select="/x"/></get>`))[0]!.tag).toBe('operation-not-supported');
+    expect((await fake.fail(s, `<get xmlns="${NC}"><filter type="regex"/></get>`))[0]!.tag).toBe('bad-attribute');
+    expect((await fake.fail(s, `<get-config xmlns="${NC}"/>`))[0]!.tag).toBe('missing-element');
+    expect((await fake.fail(s, `<get-config xmlns="${NC}"><source><candidate/></source></get-config>`))[0]).toMatchObject({ type: 'protocol', tag: 'unknown-element' });
+  });
+
+  it('a failing state provider gives operation-failed without its message', async () => {
+    await setup();
+    fake.states.push({ ns: S, name: 'broken', provider: () => {
+      throw new Error('secret internals');
+    } });
+    const errs = await fake.fail(fake.session(), `<get xmlns="${NC}"><filter><broken xmlns="${S}"/></filter></get>`);
+    expect(errs[0]!.tag).toBe('operation-failed');
+    expect(JSON.stringify(errs)).not.toContain('secret internals');
+  });
+});
