@@ -34,8 +34,7 @@ export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof HsvError || (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string')) {
     const code = (err as { code: string }).code;
     if (USAGE_PREFIXES.some((p) => code.startsWith(p))) return EXIT.USAGE;
-    if (code === 'ERR_ROLLOUT_HALTED') return EXIT.HALTED;
-    if (code.startsWith('ERR_TOKEN_') || code === 'ERR_CLI_FAILED') return EXIT.FAILED;
+    if (code.startsWith('ERR_TOKEN_')) return EXIT.FAILED;
     return EXIT.UNAVAILABLE;
   }
   return EXIT.UNAVAILABLE;
