@@ -204,12 +204,24 @@ export class Compiler {
       if (tname === 'leafref') {
         const path = subArg(typeStmt, 'path') ?? '';
         let cached: YType | undefined | null = null;
+        const raw = path.trim();
+        let steps: Array<'..' | { ns: string; name: string }> | undefined;
+        if (!raw.includes('[')) {
+          steps = raw.split('/').filter((x) => x.length > 0).map((x) => {
+            if (x === '..') return '..' as const;
+            const q = this.qualify(ctx, x, where);
+            return { ns: q.mod.ref.namespace, name: q.name };
+          });
+        }
         t.leafref = {
           path,
           resolve: () => {
             if (cached === null) cached = this.resolveLeafref(ctx, path, holder());
             return cached;
           },
+          ...(steps ? { steps } : {}),
+          absolute: raw.startsWith('/'),
+          requireInstance: subArg(typeStmt, 'require-instance') !== 'false',
         };
       }
     } else {

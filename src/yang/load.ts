@@ -84,7 +84,9 @@ export class SchemaValidator implements YangValidator {
     const nsPresent = new Set(topLevel.map((e) => e.ns));
     const schema: SchemaNode[] = [];
     for (const m of this.modules.values()) if (nsPresent.has(m.ref.namespace)) schema.push(...m.top);
-    v.children(topLevel, schema, emptyPath());
+    const root: XmlElement = { ns: '', name: '', attrs: [], children: topLevel };
+    v.children(topLevel, schema, emptyPath(), undefined, root);
+    v.checkLeafrefs(root);
     return v.result();
   }
 

@@ -55,7 +55,15 @@ export interface YType {
   members?: YType[];
   identityBases?: IdentityRef[];
   /** leafref: resolved lazily to the target leaf's type */
-  leafref?: { path: string; resolve: () => YType | undefined };
+  leafref?: {
+    path: string;
+    resolve: () => YType | undefined;
+    /** the path as steps ('..' or a qualified name); undefined when it has predicates (not evaluated) */
+    steps?: Array<'..' | { ns: string; name: string }>;
+    absolute: boolean;
+    /** RFC 7950 section 9.9.3, default true */
+    requireInstance: boolean;
+  };
 }
 
 interface NodeBase {

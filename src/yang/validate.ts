@@ -77,6 +77,8 @@ function slots(nodes: SchemaNode[]): Map<string, Slot> {
 
 export class InstanceValidator {
   private readonly errors: RpcErrorInfo[] = [];
+  private readonly parentOf = new Map<XmlElement, XmlElement>();
+  private readonly leafrefs: Array<{ el: XmlElement; type: LeafNode['type']; value: string; p: PathCtx; name: string }> = [];
   private readonly knownNs: Set<string>;
 
   constructor(private readonly modules: Map<string, CompiledModule>, private readonly mode: Mode) {
@@ -96,7 +98,9 @@ export class InstanceValidator {
   }
 
   /** validate the children of an inner node; `parentPath` is the inner node's path */
-  children(elems: XmlElement[], schema: SchemaNode[], parentPath: PathCtx, allowText: { text: string } | undefined = undefined): void {
+  children(elems: XmlElement[], schema: SchemaNode[], parentPath: PathCtx, allowText: { text: string } | undefined = undefined,
+    parentEl?: XmlElement): void {
+    if (parentEl) for (const e of elems) this.parentOf.set(e, parentEl);
     if (allowText && allowText.text.trim() !== '') {
       this.err({
         type: 'application', tag: 'bad-element', ...this.at(parentPath),
@@ -134,6 +138,30 @@ export class InstanceValidator {
     this.mandatory(schema, groups, chosen, parentPath);
   }
 
+  /**
+   * leafref require-instance (RFC 7950 sections 9.9.3 and 15.5) over the whole tree; `root` holds the
+   * top-level elements. Paths with predicates are not evaluated.
+   */
+  checkLeafrefs(root: XmlElement): void {
+    for (const r of this.leafrefs) {
+      const lr = r.type.leafref!;
+      let set: XmlElement[] = lr.absolute ? [root] : [r.el];
+      for (const step of lr.steps!) {
+        if (step === '..') set = set.map((x) => this.parentOf.get(x)).filter((x): x is XmlElement => x !== undefined);
+        else set = set.flatMap((x) => x.children.filter((c): c is XmlElement => typeof c !== 'string' && c.ns === step.ns && c.name === step.name));
+      }
+      const target = lr.resolve();
+      const want = target ? canonical(target, r.value) : r.value;
+      const found = set.some((x) => (target ? canonical(target, textOnly(x).text) : textOnly(x).text) === want);
+      if (!found) {
+        this.err({
+          type: 'application', tag: 'data-missing', appTag: 'instance-required', ...this.at(r.p),
+          message: `${r.name}: no instance of ${lr.path} has the value "${r.value}"`,
+        });
+      }
+    }
+  }
+
   private unknown(e: XmlElement, parentPath: PathCtx, configFalse: boolean): void {
     if (!this.knownNs.has(e.ns)) {
       this.err({
@@ -167,7 +195,7 @@ export class InstanceValidator {
         if (node.kind === 'leaf') this.leafValue(node, e, parentPath.step(node));
         else if (node.kind === 'container') {
           const t = textOnly(e);
-          this.children(e.children.filter((c): c is XmlElement => typeof c !== 'string'), node.children, parentPath.step(node), t);
+          this.children(e.children.filter((c): c is XmlElement => typeof c !== 'string'), node.children, parentPath.step(node), t, e);
         }
         return;
       }
@@ -207,6 +235,10 @@ export class InstanceValidator {
       return;
     }
     const problem = checkValue(node.type, text, { modules: this.modules, ...(e.nsContext ? { nsContext: e.nsContext } : {}) });
+    const lr = node.type.leafref;
+    if (!problem && this.mode.configOnly && lr?.steps && lr.requireInstance) {
+      this.leafrefs.push({ el: e, type: node.type, value: text, p, name: node.name });
+    }
     if (problem) {
       this.err({
         type: 'application', tag: 'invalid-value', ...this.at(p),
@@ -267,7 +299,7 @@ export class InstanceValidator {
         }
       }
       const t = textOnly(e);
-      this.children(elems, node.children, p, t);
+      this.children(elems, node.children, p, t, e);
       node.unique.forEach((u, ui) => {
         const vals: string[] = [];
         for (const path of u) {

@@ -93,6 +93,7 @@ export function validValues(t: YType, modules: Map<string, CompiledModule>): str
       if (vals.length === 0) throw new Error(`no sample value for ${t.name}`);
       return vals.slice(0, 2);
     }
+    case 'leafref': return t.leafref?.resolve() ? validValues(t.leafref.resolve()!, modules) : [];
     case 'union': return [...new Set(t.members!.flatMap((m) => validValues(m, modules).slice(0, 1)))];
     case 'decimal64': {
       const fd = t.fractionDigits ?? 1;
@@ -147,6 +148,7 @@ export function edgeValues(t: YType, valid: string): Array<[string, string]> {
       return out;
     }
     case 'bits': return [['bad-bit', 'no-such-bit'], ['bit-twice', `${valid.split(' ')[0] || 'a'} ${valid.split(' ')[0] || 'a'}`]];
+    case 'leafref': { const target = t.leafref?.resolve(); return target ? edgeValues(target, valid) : []; }
     case 'union': return [['union-no-member', 'no-such-value!'], ['union-leading-space', ` ${valid}`]];
     case 'identityref': return [['identity-not-derived', valid.replace(/:.*/, ':no-such-identity')], ['identity-unknown-prefix', valid.replace(/^[^:]*:/, 'zz:')],
       ['identity-unprefixed', valid.replace(/^[^:]*:/, '')]];
@@ -166,8 +168,8 @@ function build(nodes: SchemaNode[], ctx: Ctx, full: boolean, pick: Map<SchemaNod
   const out: DNode[] = [];
   for (const n of flat(nodes)) {
     if (ctx.configOnly && !n.config) continue;
-    // leafref require-instance is not implemented (docs/yang-validator.md): no leafref in the corpus
-    if ((n.kind === 'leaf' || n.kind === 'leaf-list') && n.type.base === 'leafref') continue;
+    // yanglint needs operational data (-O) for leafrefs in operations; ours have none
+    if (!ctx.configOnly && (n.kind === 'leaf' || n.kind === 'leaf-list') && n.type.base === 'leafref') continue;
     const mandatoryish = n.kind === 'leaf' ? n.mandatory : n.kind === 'list' || n.kind === 'leaf-list' ? n.min > 0
       : n.kind === 'container' ? !n.presence : false;
     if (!full && !mandatoryish) continue;

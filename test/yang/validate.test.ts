@@ -83,9 +83,13 @@ describe('types', () => {
     ok('<host>femto-1.example.net</host>');
     bad('<host>bad host!</host>', 'invalid-value');
   });
-  it('leafref is typed as its target', () => {
-    ok('<ref>2</ref>');
+  it('leafref is typed as its target and requires an instance (RFC 7950 section 15.5)', () => {
+    ok('<s>2</s><ref>2</ref>');
+    ok('<s>2</s><ref> 02 </ref>');
     bad('<ref>9</ref>', 'invalid-value');
+    const e = bad('<s>1</s><ref>2</ref>', 'data-missing', '/f:c/f:ref');
+    expect(e.appTag).toBe('instance-required');
+    bad('<ref>2</ref>', 'data-missing');
   });
   it('binary: strict base64, length in octets', () => {
     ok('<bin>AAA=</bin>');
