@@ -6,7 +6,6 @@ import type { StandardOperations } from '../../../src/netconf/server/standard-op
 import { NetconfError } from '../../../src/netconf/rpc-error.js';
 import { el, leaf, serializeXml, textOf, child, elements } from '../../../src/netconf/xml/index.js';
 import type { XmlElement } from '../../../src/netconf/xml/index.js';
-import type { NetconfClient } from '../../../src/netconf/client/index.js';
 import { startServer } from '../server/helpers.js';
 import type { Started } from '../server/helpers.js';
 
