@@ -1,0 +1,92 @@
+/**
+ * Versioned schema of the SQLite store. PRAGMA user_version holds the number of the last migration applied; each
+ * migration runs in its own transaction together with the user_version bump. Never edit a released migration:
+ * append a new one.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'henbs, jobs, job events, results, nonces, jti cache, rollouts',
+    sql: `
+      CREATE TABLE henbs (
+        henb_id           TEXT PRIMARY KEY,
+        rim               TEXT CHECK (rim IS NULL OR (length(rim) = 64 AND rim NOT GLOB '*[^0-9a-f]*')),
+        software_version  TEXT,
+        state             TEXT NOT NULL CHECK (state IN ('trusted', 'updating', 'quarantined', 'unknown')),
+        last_result_token TEXT,
+        updated_at        INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE jobs (
+        job_id      TEXT PRIMARY KEY,
+        henb_id     TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        data        TEXT NOT NULL,
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        deadline    INTEGER,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        update_sent INTEGER NOT NULL DEFAULT 0 CHECK (update_sent IN (0, 1)),
+        terminal    INTEGER NOT NULL DEFAULT 0 CHECK (terminal IN (0, 1)),
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX jobs_active ON jobs (terminal, created_at);
+      CREATE INDEX jobs_henb ON jobs (henb_id, created_at);
+
+      CREATE TABLE job_events (
+        job_id     TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+        seq        INTEGER NOT NULL,
+        from_state TEXT,
+        to_state   TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        reason     TEXT,
+        detail     TEXT,
+        PRIMARY KEY (job_id, seq)
+      ) STRICT;
+
+      CREATE TABLE results (
+        job_id     TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        henb_id    TEXT NOT NULL,
+        ear_status TEXT NOT NULL,
+        token      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (job_id, kind)
+      ) STRICT;
+      CREATE INDEX results_henb ON results (henb_id, created_at);
+
+      CREATE TABLE nonces (
+        nonce       TEXT PRIMARY KEY,
+        purpose     TEXT NOT NULL,
+        job_id      TEXT,
+        henb_id     TEXT,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        consumed_at INTEGER
+      ) STRICT;
+      CREATE INDEX nonces_expiry ON nonces (expires_at);
+
+      CREATE TABLE jtis (
+        jti        TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX jtis_expiry ON jtis (expires_at);
+
+      CREATE TABLE rollouts (
+        rollout_id TEXT PRIMARY KEY,
+        data       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
