@@ -92,6 +92,8 @@ export class JobRunner {
   private readonly busy = new Map<string, string>(); // henbId -> active jobId
   private readonly unsubscribe: () => void;
   private readonly pending = new Set<Promise<unknown>>();
+  /** calls that outlive their job's step (rollbacks): aborted by close() */
+  private readonly detached = new Set<AbortController>();
   private closed = false;
 
   constructor(options: RunnerOptions) {
@@ -206,6 +208,7 @@ export class JobRunner {
       if (l.timer !== undefined) this.clock.clearTimeout(l.timer);
       l.step?.abort(new OamError('ERR_OAM_CLOSED', 'OAM runner closed'));
     }
+    for (const ac of this.detached) ac.abort(new OamError('ERR_OAM_CLOSED', 'OAM runner closed'));
     await Promise.allSettled([...this.pending]);
     this.live.clear();
     this.busy.clear();
@@ -385,7 +388,7 @@ export class JobRunner {
           void this.track(this.send(job.jobId, e, signal));
           return;
         case 'rollback':
-          void this.track(this.rollback(job, signal));
+          void this.track(this.rollback(job));
           return;
       }
     } catch (err) {
@@ -462,10 +465,11 @@ export class JobRunner {
     }
   }
 
-  private async rollback(job: Job, _signal: AbortSignal): Promise<void> {
+  private async rollback(job: Job): Promise<void> {
     // the job is over: its step signal is aborted already, give the rollback its own bounded time
     const ac = new AbortController();
     const t = this.clock.setTimeout(() => ac.abort(new OamError('ERR_OAM_TIMEOUT', 'rollback timed out')), job.timeouts.send);
+    this.detached.add(ac);
     try {
       await this.o.devices.rollback(job.henbId, job.jobId, ac.signal);
       await this.o.events.progress(job, 9, 'measure applied: H(e)NB asked to roll back to its previous slot');
@@ -474,6 +478,7 @@ export class JobRunner {
       await this.o.events.progress(job, 9, `measure failed: rollback not accepted by the H(e)NB (${codeOf(err)})`);
     } finally {
       this.clock.clearTimeout(t);
+      this.detached.delete(ac);
     }
   }
 

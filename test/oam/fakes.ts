@@ -249,8 +249,13 @@ export class FakeDevices implements DeviceDriver {
     for (const l of this.listeners) l(c);
   }
 
-  async rollback(henbId: string, jobId: string): Promise<void> {
+  /** rollback calls never answer (until aborted) */
+  rollbackHangs = false;
+  async rollback(henbId: string, jobId: string, signal: AbortSignal): Promise<void> {
     this.rollbacks.push({ henbId, jobId });
+    if (this.rollbackHangs) {
+      return new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+    }
   }
 
   onCompletion(listener: (c: DeviceCompletion) => void): () => void {

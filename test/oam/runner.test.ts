@@ -158,6 +158,17 @@ describe('runner: profiles', () => {
     expect(claims.submods['software-update']?.components?.find((c) => c.status === 'mismatch')?.component).toBe('rootfs');
   });
 
+  it('a rollback that never answers does not hold close() (it is aborted)', async () => {
+    await seed('b2', undefined, 'bad-install');
+    devices.rollbackHangs = true;
+    const r = runner();
+    await r.start({ henbId: 'b2', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    expect(devices.rollbacks).toHaveLength(1);
+    await r.close();
+    expect(events.list.filter((e) => e.kind === 'progress' && e.text?.includes('rollback not accepted'))).toHaveLength(1);
+  });
+
   it('self-check-fail: mismatch with the device reason', async () => {
     await seed('s1', undefined, 'self-check-fail');
     const r = runner();
