@@ -80,6 +80,8 @@ interface Link {
   awaiting: Set<string>;
   /** jobs whose rollback we asked for: their next completion is the rollback's */
   rollingBack: Set<string>;
+  /** jobs whose completion was handed on (a replay after reconnect may repeat it); bounded */
+  delivered: Set<string>;
   /** last event time seen (for replay after a reconnect) */
   lastEventTime: string | undefined;
   /** when the session dropped (replay start when no event was seen) */
@@ -112,7 +114,7 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
       void old.session?.close();
     }
     links.set(entry.henbId, {
-      entry: { ...entry }, session: undefined, connecting: undefined, awaiting: new Set(), rollingBack: new Set(),
+      entry: { ...entry }, session: undefined, connecting: undefined, awaiting: new Set(), rollingBack: new Set(), delivered: new Set(),
       lastEventTime: undefined, droppedAt: undefined, reconnectTimer: undefined, generation: 0,
     });
   }
@@ -228,6 +230,12 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
       log.info('rollback completed', { henbId: l.entry.henbId, jobId: c.jobId, status: c.status, tim: c.tim });
       return;
     }
+    if (l.delivered.has(c.jobId)) {
+      log.debug('repeated completion ignored', { henbId: l.entry.henbId, jobId: c.jobId });
+      return;
+    }
+    l.delivered.add(c.jobId);
+    if (l.delivered.size > 1000) l.delivered.delete(l.delivered.values().next().value as string);
     if (!l.awaiting.delete(c.jobId)) {
       log.debug('completion for a job this driver did not send (or a replayed duplicate)', { henbId: l.entry.henbId, jobId: c.jobId });
       // still handed on: the flow decides (it may have been sent before a restart)

@@ -1,0 +1,172 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createDeviceDriver } from '../../src/device/driver.js';
+import type { NetconfDeviceDriver } from '../../src/device/driver.js';
+import { DeviceConnectError } from '../../src/device/connect.js';
+import type { DeviceConnector, DeviceSession } from '../../src/device/connect.js';
+import { completionXml, DEVICE_NS, startedReplyXml } from '../../src/device/wire.js';
+import { el, leaf } from '../../src/netconf/xml/build.js';
+import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS } from '../../src/netconf/xml/types.js';
+import type { XmlElement } from '../../src/netconf/xml/types.js';
+import { NetconfError } from '../../src/netconf/rpc-error.js';
+import type { DeviceCompletion } from '../../src/oam/ports.js';
+
+const RIM = 'ab'.repeat(32);
+const TIM = 'cd'.repeat(32);
+
+/** An in-memory session: scripted rpc answers, pushable notifications, closable from the "device". */
+class FakeSession implements DeviceSession {
+  closed = false;
+  sent: XmlElement[] = [];
+  answer: (op: XmlElement) => Promise<XmlElement[]> | XmlElement[] = () => [];
+  private queue: XmlElement[] = [];
+  private waiter: ((r: IteratorResult<XmlElement>) => void) | undefined;
+  private ended!: () => void;
+  private readonly endedP = new Promise<void>((r) => { this.ended = r; });
+
+  async rpc(op: XmlElement): Promise<XmlElement> {
+    if (this.closed) throw new Error('closed');
+    this.sent.push(op);
+    const out = await Promise.race([Promise.resolve(this.answer(op)), this.endedP.then(() => { throw Object.assign(new Error('session closed'), { code: 'ERR_SESSION_CLOSED' }); })]);
+    return el(NETCONF_BASE_NS, 'rpc-reply', out);
+  }
+  notify(event: XmlElement): void {
+    const n = el(NETCONF_NOTIFICATION_NS, 'notification', leaf(NETCONF_NOTIFICATION_NS, 'eventTime', new Date().toISOString()), event);
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w({ value: n, done: false });
+    } else this.queue.push(n);
+  }
+  notifications(): AsyncIterable<XmlElement> {
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          const n = this.queue.shift();
+          if (n) return Promise.resolve({ value: n, done: false });
+          if (this.closed) return Promise.resolve({ value: undefined, done: true });
+          return new Promise<IteratorResult<XmlElement>>((r) => { this.waiter = r; });
+        },
+      }),
+    };
+  }
+  drop(): void {
+    this.closed = true;
+    this.ended();
+    this.waiter?.({ value: undefined, done: true });
+  }
+  whenClosed(): Promise<Error | undefined> {
+    return this.endedP.then(() => undefined);
+  }
+  async close(): Promise<void> {
+    this.drop();
+  }
+}
+
+let sessions: FakeSession[];
+let failures: string[];
+let attempts: number;
+const connector: DeviceConnector = async () => {
+  attempts++;
+  const f = failures.shift();
+  if (f !== undefined) throw new DeviceConnectError(f, f);
+  const s = new FakeSession();
+  s.answer = (op) => (op.name === 'software-update' || op.name === 'rollback' ? startedReplyXml({ status: 'started' }) : []);
+  sessions.push(s);
+  return s;
+};
+
+let driver: NetconfDeviceDriver;
+const dev = { henbId: 'h1', host: '127.0.0.1', port: 1, username: 'u', password: 'p', hostKeySha256: 'SHA256:x' };
+const cmd = { jobId: 'job-1', uri: 'file:///x', softwareRim: RIM, selfCheck: true };
+const signal = (): AbortSignal => new AbortController().signal;
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  sessions = [];
+  failures = [];
+  attempts = 0;
+  driver = createDeviceDriver({ devices: [dev], connector, backoff: { initialMs: 100, maxMs: 1000, attempts: 3, reconnectAttempts: 4 } });
+});
+
+afterEach(async () => {
+  await driver.close();
+  vi.useRealTimers();
+});
+
+describe('device driver (fake sessions, fake timers)', () => {
+  it('subscribes before sending software-update, with the command in the device module', async () => {
+    await driver.softwareUpdate('h1', { ...cmd, version: '2.0.0' }, signal());
+    const [sub, upd] = sessions[0]!.sent;
+    expect(sub).toMatchObject({ ns: NETCONF_NOTIFICATION_NS, name: 'create-subscription' });
+    expect(upd).toMatchObject({ ns: DEVICE_NS, name: 'software-update' });
+    expect(upd!.children.map((c) => (typeof c === 'string' ? c : [c.name, c.children[0]]))).toEqual([
+      ['job-id', 'job-1'], ['uri', 'file:///x'], ['software-rim', RIM], ['version', '2.0.0'], ['self-check', 'true']]);
+  });
+
+  it('retries a retriable connect failure with backoff, at most `attempts` times', async () => {
+    failures = ['ERR_DEVICE_UNREACHABLE', 'ERR_DEVICE_UNREACHABLE', 'ERR_DEVICE_UNREACHABLE'];
+    const p = driver.connect('h1');
+    const caught = p.catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(attempts).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(attempts).toBe(2);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(attempts).toBe(3);
+    expect(await caught).toMatchObject({ code: 'ERR_DEVICE_UNREACHABLE' });
+  });
+
+  it('does not retry auth or host key failures', async () => {
+    failures = ['ERR_DEVICE_AUTH'];
+    await expect(driver.connect('h1')).rejects.toMatchObject({ code: 'ERR_DEVICE_AUTH' });
+    expect(attempts).toBe(1);
+  });
+
+  it('maps refused and rpc-error answers to ERR_DEVICE_REFUSED', async () => {
+    await driver.connect('h1');
+    sessions[0]!.answer = () => startedReplyXml({ status: 'refused', reason: 'job already started' });
+    await expect(driver.softwareUpdate('h1', cmd, signal())).rejects.toMatchObject({ code: 'ERR_DEVICE_REFUSED', message: expect.stringContaining('job already started') });
+    sessions[0]!.answer = () => { throw new NetconfError({ type: 'application', tag: 'in-use', appTag: 'slot-busy', message: 'busy' }); };
+    await expect(driver.softwareUpdate('h1', { ...cmd, jobId: 'job-2' }, signal())).rejects.toMatchObject({ code: 'ERR_DEVICE_REFUSED', errorTag: 'in-use', appTag: 'slot-busy' });
+  });
+
+  it('a session lost before the answer: ERR_DEVICE_SESSION_LOST, then reconnects and still hands on the completion', async () => {
+    await driver.connect('h1');
+    sessions[0]!.answer = () => new Promise(() => undefined);
+    const p = driver.softwareUpdate('h1', cmd, signal()).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    sessions[0]!.drop();
+    expect(await p).toMatchObject({ code: 'ERR_DEVICE_SESSION_LOST' });
+    const seen: DeviceCompletion[] = [];
+    driver.onCompletion((c) => seen.push(c));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(sessions).toHaveLength(2);
+    // the resubscription asks for replay from when the session dropped
+    const resub = sessions[1]!.sent[0]!;
+    expect(resub.children.some((c) => typeof c !== 'string' && c.name === 'startTime')).toBe(true);
+    sessions[1]!.notify(completionXml({ jobId: 'job-1', status: 'completed', tim: TIM, log: [], selfCheck: 'passed' }));
+    sessions[1]!.notify(completionXml({ jobId: 'job-1', status: 'completed', tim: TIM, log: [], selfCheck: 'passed' }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual([{ henbId: 'h1', jobId: 'job-1', status: 'completed', tim: TIM, measurementLog: [], selfCheck: 'passed' }]);
+  });
+
+  it('maps device failure statuses and swallows the completion of a rollback it asked for', async () => {
+    const seen: DeviceCompletion[] = [];
+    driver.onCompletion((c) => seen.push(c));
+    await driver.softwareUpdate('h1', cmd, signal());
+    const s = sessions[0]!;
+    s.notify(completionXml({ jobId: 'job-1', status: 'self-check-failed', tim: TIM, log: [], reason: 'mismatch' }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen[0]).toMatchObject({ status: 'completed', selfCheck: 'failed', reason: 'mismatch' });
+    await driver.rollback('h1', 'job-1', signal());
+    s.notify(completionXml({ jobId: 'job-1', status: 'completed', tim: TIM, log: [] }));
+    s.notify(completionXml({ jobId: 'job-9', status: 'download-error', reason: 'not found' }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen.slice(1)).toEqual([{ henbId: 'h1', jobId: 'job-9', status: 'failed', reason: 'download-error: not found' }]);
+  });
+
+  it('after close every call fails with ERR_DEVICE_CLOSED', async () => {
+    await driver.close();
+    await expect(driver.softwareUpdate('h1', cmd, signal())).rejects.toMatchObject({ code: 'ERR_DEVICE_CLOSED' });
+  });
+});
