@@ -1,0 +1,92 @@
+"""Drive a NETCONF server with ncclient (python3-ncclient), one JSON line per step on stdout.
+
+Usage: /usr/bin/python3 ncclient_driver.py PORT USER PASSWORD
+After the "subscribed" line it waits for a line "go" on stdin (the test then emits a live event).
+"""
+import hashlib
+import json
+import sys
+import traceback
+
+import ncclient.transport.ssh
+from ncclient import manager
+from ncclient.operations import RPCError
+from ncclient.xml_ import to_ele, to_xml
+
+ncclient.transport.ssh.TICK = 0.001
+
+NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
+X = "urn:example:inv"
+T = "urn:example:test-plugin"
+
+
+def out(step, **kw):
+    kw["step"] = step
+    sys.stdout.write(json.dumps(kw) + "\n")
+    sys.stdout.flush()
+
+
+def rpc_error(e):
+    return {"tag": e.tag, "type": e.type, "severity": e.severity, "message": e.message, "info": e.info}
+
+
+def main():
+    port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    m = manager.connect(host="127.0.0.1", port=port, username=user, password=password,
+                        hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=30)
+    out("connected", session_id=m.session_id, capabilities=sorted(m.server_capabilities))
+
+    r = m.get(filter=("subtree", '<netconf-state xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"><schemas><schema><identifier/><version/></schema></schemas></netconf-state>'))
+    out("get-filter", xml=r.data_xml)
+
+    s = m.get_schema("ietf-netconf-monitoring")
+    out("get-schema", sha256=hashlib.sha256(s.data.encode("utf-8")).hexdigest(), length=len(s.data))
+
+    r = m.dispatch(to_ele('<echo xmlns="%s"><text>hello ncclient</text></echo>' % T))
+    out("plugin-rpc", xml=r.xml)
+
+    try:
+        m.dispatch(to_ele('<frobnicate xmlns="%s"/>' % NC))
+        out("unknown-op", error=None)
+    except RPCError as e:
+        out("unknown-op", error=rpc_error(e))
+
+    m.edit_config(target="running", config='<config xmlns="%s"><inv xmlns="%s"><henb><henb-id>h1</henb-id><ip>10.1.1.1</ip></henb></inv></config>' % (NC, X))
+    r = m.get_config(source="running", filter=("subtree", '<inv xmlns="%s"/>' % X))
+    out("edit-get-config", xml=r.data_xml)
+
+    try:
+        m.get_config(source="candidate")
+        out("candidate", error=None)
+    except RPCError as e:
+        out("candidate", error=rpc_error(e))
+
+    m.create_subscription(stream_name="henb", start_time="2000-01-01T00:00:00Z")
+    out("subscribed")
+    line = sys.stdin.readline().strip()
+    if line != "go":
+        raise SystemExit("expected go, got %r" % line)
+    got = []
+    for _ in range(10):
+        n = m.take_notification(block=True, timeout=15)
+        if n is None:
+            break
+        got.append(n.notification_xml if isinstance(n.notification_xml, str) else n.notification_xml.decode())
+        if "live-event" in got[-1]:
+            break
+    out("notifications", xml=got)
+
+    # interleave: an rpc on the subscribed session
+    r = m.get_config(source="running")
+    out("interleave", ok=r.ok)
+
+    m.close_session()
+    out("closed")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:  # report, do not hang
+        out("exception", error=repr(e), trace=traceback.format_exc())
+        sys.exit(1)
