@@ -130,24 +130,36 @@ export class ClientSession {
     const msg = `<rpc xmlns="${NETCONF_BASE_NS}" message-id="${id}">${opXml}</rpc>`;
     return new Promise<XmlElement>((resolve, reject) => {
       const remaining = Math.max(0, deadline - Date.now());
+      const signal = options.signal;
+      const onAbort = (): void => {
+        if (this.pending.delete(id)) {
+          clearTimeout(p.timer);
+          this.releaseSlot();
+          reject(signal!.reason instanceof Error ? signal!.reason : new SessionError('ERR_SESSION_CLOSED', 'aborted'));
+        }
+      };
       const p: Pending = {
-        resolve, reject,
+        resolve: (r) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
         timer: setTimeout(() => {
           this.pending.delete(id);
           this.releaseSlot();
-          reject(new SessionError('ERR_SESSION_RPC_TIMEOUT', `no reply to message-id ${id} within ${timeoutMs} ms`));
+          p.reject(new SessionError('ERR_SESSION_RPC_TIMEOUT', `no reply to message-id ${id} within ${timeoutMs} ms`));
         }, remaining),
       };
-      if (options.signal) {
-        const onAbort = (): void => {
-          if (this.pending.delete(id)) {
-            clearTimeout(p.timer);
-            this.releaseSlot();
-            reject(options.signal!.reason instanceof Error ? options.signal!.reason : new SessionError('ERR_SESSION_CLOSED', 'aborted'));
-          }
-        };
-        if (options.signal.aborted) return onAbort();
-        options.signal.addEventListener('abort', onAbort, { once: true });
+      if (signal) {
+        if (signal.aborted) {
+          clearTimeout(p.timer);
+          reject(signal.reason instanceof Error ? signal.reason : new SessionError('ERR_SESSION_CLOSED', 'aborted'));
+          return;
+        }
+        signal.addEventListener('abort', onAbort, { once: true });
       }
       this.pending.set(id, p);
       this.conn.send(msg);

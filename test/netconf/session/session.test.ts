@@ -324,6 +324,18 @@ describe('client session', () => {
     expect(cli.inFlight).toBe(0);
   });
 
+  it('an aborted signal fails the rpc and frees its slot', async () => {
+    const { cli } = await pair({ handleRpc: () => new Promise(() => undefined) });
+    const ac = new AbortController();
+    const p = cli.rpc('<wait/>', { signal: ac.signal });
+    expect(cli.inFlight).toBe(1);
+    const reason = new Error('user gave up');
+    ac.abort(reason);
+    await expect(p).rejects.toBe(reason);
+    expect(cli.inFlight).toBe(0);
+    await expect(cli.rpc('<x/>', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+  });
+
   it('delivers notifications as an async iterable, and ends it with the session', async () => {
     const r = await pair();
     const srv = r.srv;
