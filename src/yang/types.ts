@@ -20,4 +20,11 @@ export interface YangValidator {
    * loaded module). Checks config true nodes only, mandatory nodes, keys, unique, types.
    */
   validateConfig(topLevel: XmlElement[]): RpcErrorInfo[];
+  /** optional (added compatibly): true when some loaded module defines this notification */
+  hasNotification?(ns: string, name: string): boolean;
+  /**
+   * optional (added compatibly): validate a RESTCONF operation body (RFC 8040 section 3.6.1,
+   * RFC 7951 JSON text or a JSON.parse value); returns the equivalent element for the handler.
+   */
+  validateRestconf?(moduleName: string, rpc: string, which: 'input' | 'output', body: unknown): { element?: XmlElement; errors: RpcErrorInfo[] };
 }
