@@ -28,6 +28,8 @@ import { isDigest } from './measure.js';
 export const HSV_NS = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
 export const HSV_PREFIX = 'hsv';
 export const HSV_STREAM = 'henb-sw-verify';
+/** jobs of one software-update request started at the same time */
+const START_CONCURRENCY = 16;
 
 const STATE_STEP: Record<string, number> = {
   created: 1, 'pve-requested': 2, fetching: 5, 'update-sending': 6, 'awaiting-completion': 7,
@@ -230,25 +232,33 @@ export class OamService {
       fetch: stepMs, send: stepMs, completion: stepMs,
       ...(this.o.timeouts ?? {}),
     };
-    const out: XmlElement[] = [];
-    for (const henbId of ids) {
+    const request = {
+      uri, selfCheck, measures,
+      ...(version !== undefined && version !== '' ? { version } : {}),
+      ...(sha256 !== undefined && sha256 !== '' ? { sha256 } : {}),
+    };
+    const startOne = async (henbId: string): Promise<XmlElement> => {
       try {
         if (this.checking.has(henbId)) throw new OamError('ERR_OAM_HENB_BUSY', `an integrity-request is running for H(e)NB ${henbId}`);
-        const job = await this.runner.start({
-          henbId, timeouts,
-          request: {
-            uri, selfCheck, measures,
-            ...(version !== undefined && version !== '' ? { version } : {}),
-            ...(sha256 !== undefined && sha256 !== '' ? { sha256 } : {}),
-          },
-        });
-        out.push(el(HSV_NS, 'job', leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'job-id', job.jobId), leaf(HSV_NS, 'status', 'started')));
+        const job = await this.runner.start({ henbId, timeouts, request });
+        return el(HSV_NS, 'job', leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'job-id', job.jobId), leaf(HSV_NS, 'status', 'started'));
       } catch (err) {
-        const reason = codeOf(err) === 'ERR_OAM_HENB_BUSY' ? `henb-busy: ${(err as Error).message}` : `job not started (${codeOf(err)})`;
-        if (codeOf(err) !== 'ERR_OAM_HENB_BUSY') this.log.error('job not started', { henbId, err });
-        out.push(el(HSV_NS, 'job', leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'status', 'refused'), leaf(HSV_NS, 'reason', reason)));
+        const busy = codeOf(err) === 'ERR_OAM_HENB_BUSY';
+        if (!busy) this.log.error('job not started', { henbId, err });
+        const reason = busy ? `henb-busy: ${(err as Error).message}` : `job not started (${codeOf(err)})`;
+        return el(HSV_NS, 'job', leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'status', 'refused'), leaf(HSV_NS, 'reason', reason));
       }
-    }
+    };
+    // jobs start concurrently (a bounded pool); the reply lists them in request order
+    const out: XmlElement[] = new Array<XmlElement>(ids.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ids.length) {
+        const i = next++;
+        out[i] = await startOne(ids[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, ids.length) }, worker));
     return out;
   }
 

@@ -279,6 +279,16 @@ describe('OAM plugin: software-update', () => {
     expect(child(out[0]!, HSV_NS, 'job-id')).toBeUndefined();
   });
 
+  it('many H(e)NBs start concurrently; the reply keeps the request order', async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `fleet-${i}`);
+    for (const id of ids) devices.profiles.set(id, 'slow');
+    await activate(ids);
+    const out = (await swUpdate([...ids].reverse())) as XmlElement[];
+    expect(out.map((j) => childText(j, HSV_NS, 'henb-id'))).toEqual([...ids].reverse());
+    expect(out.every((j) => childText(j, HSV_NS, 'status') === 'started')).toBe(true);
+    expect(new Set(out.map((j) => childText(j, HSV_NS, 'job-id'))).size).toBe(40);
+  });
+
   it('the running configuration inventory adds H(e)NBs', async () => {
     await activate([]);
     await expect(rpcErr(swUpdate(['henb-2']))).resolves.toBeInstanceOf(NetconfError);
