@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
-import { createNetconfServer, hostKeyFingerprint, loadOrCreateHostKey, registerStandardOperations } from '../netconf/server/index.js';
+import { createNetconfServer, hostKeyFingerprint, loadOrCreateHostKey, parseSshKey, registerStandardOperations } from '../netconf/server/index.js';
 import type { NetconfServerLimits } from '../netconf/server/index.js';
 import { loadYang } from '../yang/index.js';
 import type { ServeConfig } from '../config/load.js';
@@ -31,6 +31,8 @@ export interface RunningOamServer {
   address: HostPort;
   /** SHA256:... of the SSH host key */
   fingerprint: string;
+  /** the host public key, `ssh-ed25519 AAAA...` (for known_hosts, ncclient's hostkey_b64) */
+  publicKey: string;
   users: string[];
   plugins: Array<{ name: string; version: string }>;
   close(): Promise<void>;
@@ -65,6 +67,8 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
 
   const hostKey = loadOrCreateHostKey(opts.dataDir);
   const fingerprint = hostKeyFingerprint(hostKey);
+  const parsedKey = parseSshKey(hostKey);
+  const publicKey = `${parsedKey.type} ${parsedKey.getPublicSSH().toString('base64')}`;
   const { validator } = await loadYang(join(builtinPluginDir(), 'yang'));
   const netconfLog = log.child({ component: 'netconf' });
   const limits: NetconfServerLimits = {};
@@ -97,6 +101,7 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
     return {
       address,
       fingerprint,
+      publicKey,
       users: users.map((u) => u.name),
       plugins: host.plugins(),
       close: () =>

@@ -80,6 +80,7 @@ interface FleetHandle {
   close(): Promise<void>;
 }
 interface PveHandleLike {
+  addReferenceValue(component: string, digest: string): void;
   url: string;
   caPath: string;
   issuer: string;
@@ -148,6 +149,9 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host
     const imageFile = join(opts.dataDir, 'software', 'henb-firmware-2.0.0.bin');
     await mkdir(join(opts.dataDir, 'software'), { recursive: true });
     await writeFile(imageFile, image);
+    // the vendor publishes the new image's digest as a reference value, so the PVE still trusts a device
+    // after a verified update (its rootfs measurement is then this digest)
+    pve.addReferenceValue('rootfs', createHash('sha256').update(image).digest('hex'));
     const expected = new Map(fleet.devices.map((d) => [d.henbId, EXPECTED_STATUS[d.profile] ?? 'verified']));
     return { server, fleet, pve, dataDir: opts.dataDir, adminPassword: opts.adminPassword, softwareUri: pathToFileURL(imageFile).href, expected, close: closeAll };
   } catch (err) {
@@ -175,7 +179,7 @@ async function runDemo(args: ParsedArgs, ctx: CliContext): Promise<number> {
   try {
     stack = await startDemoStack({ fleet, listen, dataDir, adminPassword, env: ctx.env, log });
     if (serving) {
-      ctx.stdout.write(readyLine(stack.server.address, stack.server.fingerprint, json, { fleet: names.map((n) => n.id), software: stack.softwareUri }) + (json ? '' : ` fleet ${names.map((n) => n.id).join(',')}`) + '\n');
+      ctx.stdout.write(readyLine(stack.server.address, stack.server.fingerprint, json, { publicKey: stack.server.publicKey, fleet: names.map((n) => n.id), software: stack.softwareUri, jwks: join(stack.dataDir, 'oam', 'plugins', 'henb-sw-verify', 'keys', 'jwks.json') }) + (json ? '' : ` fleet ${names.map((n) => n.id).join(',')}`) + '\n');
       await waitForAbort(ctx.signal);
       return EXIT.OK;
     }

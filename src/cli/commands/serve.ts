@@ -83,7 +83,7 @@ async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const dataDir = resolve(ctx.cwd, dataDirText);
   const log = createLogger({ level: level as LogLevel, write: (l) => ctx.stderr.write(l) });
   const server = await startOamServer({ listen, dataDir, config, env: ctx.env, log, pluginPaths });
-  ctx.stdout.write(readyLine(server.address, server.fingerprint, json) + '\n');
+  ctx.stdout.write(readyLine(server.address, server.fingerprint, json, { publicKey: server.publicKey }) + '\n');
   await waitForAbort(ctx.signal);
   log.info('shutting down', { reason: String((ctx.signal.reason as Error | undefined)?.message ?? ctx.signal.reason) });
   await server.close();
