@@ -1,0 +1,71 @@
+/**
+ * Interop: yangcli (yuma123, a client we did not write) in batch mode connects to our server, loads our
+ * modules through get-schema (it has no local copy of them) and runs get. yangcli exits 0 even when the
+ * session fails, so its output is what we check. A missing /usr/bin/yangcli fails the test.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createNetconfServer, generateEd25519KeyPair } from '../../src/netconf/server/index.js';
+import type { NetconfServer } from '../../src/netconf/server/index.js';
+import { registerStandardOperations } from '../../src/netconf/server/standard-ops.js';
+import { loadModuleFile } from '../../src/netconf/server/monitoring.js';
+import { el, leaf } from '../../src/netconf/xml/index.js';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '../..');
+const OURS = ['henb-sw-verify', 'henb-sw-verify-device', 'henb-sw-verify-pve'];
+
+describe('yangcli drives our server', () => {
+  let server: NetconfServer | undefined;
+  let dir: string | undefined;
+  afterEach(async () => {
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    server = undefined;
+    dir = undefined;
+  });
+
+  it('connects, loads our modules via get-schema, and runs get', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hsv-yangcli-'));
+    const home = join(dir, 'home');
+    mkdirSync(home);
+    server = createNetconfServer({
+      hostKeys: [generateEd25519KeyPair().private],
+      auth: { users: [{ username: 'admin', password: 'interop-pw' }] },
+      dataDir: join(dir, 'data'),
+      operations: [(reg) => void registerStandardOperations(reg, { ietfYangDir: join(ROOT, 'yang/ietf') })],
+    });
+    for (const m of OURS) server.registry.addModule(loadModuleFile(join(ROOT, 'yang', `${m}.yang`)));
+    const PLUG = 'urn:example:yangcli-plugin';
+    server.registry.addState(PLUG, 'plugin-state', () => el(PLUG, 'plugin-state', leaf(PLUG, 'marker', 'from-the-test-plugin')));
+    const { port } = await server.listen('127.0.0.1', 0);
+
+    const { stdout, stderr } = await run('/usr/bin/yangcli', [
+      '--server=127.0.0.1', `--ncport=${port}`, '--user=admin', '--password=interop-pw',
+      '--batch-mode', '--display-mode=xml', '--log-level=debug',
+      `--run-script=${join(import.meta.dirname, 'helpers/yangcli_script.txt')}`,
+    ], { env: { ...process.env, HOME: home }, timeout: 45_000, maxBuffer: 16 * 1024 * 1024 });
+    const out = stdout + stderr;
+
+    expect(out).toContain('NETCONF session established for admin on 127.0.0.1');
+    for (const m of OURS) {
+      expect(out).toContain(`${m}@2026-11-28`); // listed as a server module capability
+      expect(out).toContain(`Module '${m}' not available, will try <get-schema>`);
+      expect(out).toContain(`Got autoload reply for '${m}' r'2026-11-28'`);
+    }
+    expect(out).not.toMatch(/autoload.*(failed|error)/i);
+    // the three replies: sget (subtree filter), get-schema, get
+    const replies = out.split('<rpc-reply').slice(1);
+    expect(replies.length).toBe(3);
+    expect(replies[0]).toContain('<identifier>henb-sw-verify-device</identifier>');
+    expect(replies[0]).not.toContain('<sessions>');
+    expect(replies[1]).toContain('module henb-sw-verify-pve {');
+    expect(replies[2]).toContain('<netconf-state');
+    expect(replies[2]).toContain('from-the-test-plugin');
+    expect(out).not.toContain('<rpc-error>');
+  });
+});
