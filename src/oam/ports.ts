@@ -79,6 +79,14 @@ export interface DeviceDriver {
   rollback(henbId: string, jobId: string, signal: AbortSignal): Promise<void>;
   /** Subscribe to completions from every device; returns the unsubscribe function. */
   onCompletion(listener: (c: DeviceCompletion) => void): () => void;
+  /**
+   * Optional. After an OAM restart, a job sent before the restart still waits for its completion: make sure
+   * it reaches the listeners, i.e. open the session to the device and subscribe with replay from `since`
+   * (epoch ms, when the software-update was sent), so that a completion sent while the OAM was down is
+   * not lost. Resolves when the subscription is in place. Without it, the completion may only arrive
+   * through the completion-tim RPC (or the job times out).
+   */
+  resume?(henbId: string, jobId: string, since: number, signal: AbortSignal): Promise<void>;
 }
 
 /** Step 5: fetch the image by URI and hash it as a stream (constant memory). */

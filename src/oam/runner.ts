@@ -390,6 +390,14 @@ export class JobRunner {
         case 'rollback':
           void this.track(this.rollback(job));
           return;
+        case 'watch-device':
+          if (this.o.devices.resume) {
+            const resume = this.o.devices.resume.bind(this.o.devices);
+            void this.track(resume(e.henbId, e.jobId, e.since, signal).catch((err: unknown) => {
+              if (!signal.aborted) this.log.warn('device not watched after restart; completion-tim RPC or timeout', { jobId: e.jobId, err });
+            }));
+          }
+          return;
       }
     } catch (err) {
       this.log.error('effect failed', { jobId: l.job.jobId, effect: e.type, err });

@@ -113,6 +113,8 @@ export interface Job {
   expectedRim?: string;
   /** set as soon as the runner is about to send the software-update: it is never sent twice */
   updateSent?: boolean;
+  /** when the software-update was sent (ms since epoch) */
+  sentAt?: number;
   completion?: Omit<DeviceCompletion, 'henbId' | 'jobId'>;
   result?: JobResult;
   /**
@@ -145,6 +147,8 @@ export type Effect =
   | { type: 'fetch-software'; uri: string }
   | { type: 'send-update'; henbId: string; command: SoftwareUpdateCommand }
   | { type: 'rollback'; henbId: string; jobId: string }
+  /** after a restart: have the driver deliver the completion of an update sent before it (replay from `since`) */
+  | { type: 'watch-device'; henbId: string; jobId: string; since: number }
   /** persist-effect (same transaction as the job): the new reference after a verified update */
   | { type: 'store-rim'; henbId: string; rim: string; version?: string; measurementLog?: MeasurementLogEntry[] }
   /** persist-effect (same transaction as the job) */
@@ -326,7 +330,7 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
           return endUntouched(job, 'failed', at, 5, 'no reference RIM known for the H(e)NB: cannot compute the expected RIM');
         }
         const expectedRim = extendDigest(job.oldRim, event.sha256);
-        const next = enter(job, 'update-sending', at, { softwareRim: event.sha256, softwareSize: event.size, expectedRim, updateSent: true });
+        const next = enter(job, 'update-sending', at, { softwareRim: event.sha256, softwareSize: event.size, expectedRim, updateSent: true, sentAt: at });
         const command: SoftwareUpdateCommand = {
           jobId: job.jobId, uri: job.request.uri, softwareRim: event.sha256, selfCheck: job.request.selfCheck,
           ...(job.request.version !== undefined ? { version: job.request.version } : {}),
@@ -369,7 +373,13 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
       if (event.type === 'completion') return completion(job, event);
       if (event.type === 'restart') {
         // keep the original deadline: a restart does not extend the device's time
-        return { job: { ...job, updatedAt: at }, effects: [progress(7, 'OAM restarted; still waiting for the completion')] };
+        return {
+          job: { ...job, updatedAt: at },
+          effects: [
+            progress(7, 'OAM restarted; still waiting for the completion'),
+            { type: 'watch-device', henbId: job.henbId, jobId: job.jobId, since: job.sentAt ?? job.createdAt },
+          ],
+        };
       }
       return ignore(job, `${event.type} while waiting for the completion`);
   }

@@ -258,6 +258,11 @@ export class FakeDevices implements DeviceDriver {
     }
   }
 
+  resumed: Array<{ henbId: string; jobId: string; since: number }> = [];
+  async resume(henbId: string, jobId: string, since: number): Promise<void> {
+    this.resumed.push({ henbId, jobId, since });
+  }
+
   onCompletion(listener: (c: DeviceCompletion) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -41,7 +41,7 @@ export function jobIn(state: JobState, over: Partial<Job> = {}): Job {
     case 'pve-requested': return { ...j, state, deadline: T0 + 1000, ...over };
     case 'fetching': return { ...j, ...pve, state, deadline: T0 + 2000, ...over };
     case 'update-sending': return { ...j, ...pve, ...later, updateSent: true, state, deadline: T0 + 3000, ...over };
-    case 'awaiting-completion': return { ...j, ...pve, ...later, updateSent: true, state, deadline: T0 + 4000, ...over };
+    case 'awaiting-completion': return { ...j, ...pve, ...later, updateSent: true, sentAt: T0, state, deadline: T0 + 4000, ...over };
     default: return { ...j, ...pve, ...later, state, result: { status: state, reason: 'x', at: T0 }, ...over };
   }
 }

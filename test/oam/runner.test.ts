@@ -332,6 +332,8 @@ describe('runner: restart', () => {
     expect(await r2.resume()).toEqual([job.jobId]);
     await r2.idle();
     expect((await store.getJob(job.jobId))?.state).toBe('awaiting-completion');
+    // the driver is asked to deliver completions sent since the software-update (replay)
+    expect(devices.resumed).toEqual([{ henbId: 'h1', jobId: job.jobId, since: T0 }]);
     devices.emit({ henbId: 'h1', jobId: job.jobId, status: 'completed', tim: EXPECTED });
     await r2.idle();
     expect((await store.getJob(job.jobId))?.state).toBe('verified');

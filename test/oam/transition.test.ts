@@ -245,7 +245,8 @@ describe('transition: paths', () => {
     const out = transition(jobIn('awaiting-completion'), { type: 'restart', at: T0 + 99, nonce: 'x' });
     expect(out.job.state).toBe('awaiting-completion');
     expect(out.job.deadline).toBe(T0 + 4000);
-    expect(types(out.effects)).toEqual(['emit-progress']);
+    expect(out.effects[1]).toEqual({ type: 'watch-device', henbId: 'henb-1', jobId: 'job-1', since: T0 });
+    expect(types(out.effects)).toEqual(['emit-progress', 'watch-device']);
   });
 
   it('the function is pure: the input job is not modified', () => {
