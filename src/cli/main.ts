@@ -14,8 +14,9 @@ import { pveCommand } from './commands/pve.js';
 import { simulateCommand } from './commands/simulate.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { verifyTokenCommand } from './commands/verify-token.js';
+import { rotateKeyCommand } from './commands/rotate-key.js';
 
-export const COMMANDS: Command[] = [serveCommand, demoCommand, pveCommand, simulateCommand, rolloutCommand, verifyTokenCommand];
+export const COMMANDS: Command[] = [serveCommand, demoCommand, pveCommand, simulateCommand, rolloutCommand, verifyTokenCommand, rotateKeyCommand];
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -96,6 +96,15 @@ describe('rollout against the demo', () => {
     const forged = await run(['verify-token', token!.slice(0, -4) + 'AAAA', '--jwks', jwks]);
     expect(forged.code).toBe(1);
     expect(forged.err).toContain('ERR_TOKEN_SIGNATURE');
+
+    // key rotation: a new current key, and tokens signed before still verify with the new JWKS
+    const rotated = await run(['rotate-key', '--data-dir', join(dir, 'demo', 'oam'), '--json']);
+    expect(rotated.code).toBe(0);
+    const kid = (JSON.parse(rotated.out) as { kid: string; keys: number }).kid;
+    const published = JSON.parse(await readFile(jwks, 'utf8')) as { keys: Array<{ kid: string }> };
+    expect(published.keys[0]?.kid).toBe(kid);
+    expect(published.keys.length).toBe(2);
+    expect((await run(['verify-token', token!, '--jwks', jwks])).code).toBe(0);
   }, 90_000);
 
   it('a wrong pinned host key is refused', async () => {
