@@ -61,9 +61,10 @@ export class SshTransport {
         client.end();
       }, opts.authTimeoutMs);
       client.on('authentication', (ctx) => {
+        // ssh2 emits 'ready' from inside ctx.accept(): the name must be known before handle() runs
+        username = ctx.username;
         const r = auth.handle(ctx);
-        if (r === 'accepted') username = ctx.username;
-        else if (r === 'rejected' && ctx.method !== 'none' && ++failures >= maxAttempts) {
+        if (r === 'rejected' && ctx.method !== 'none' && ++failures >= maxAttempts) {
           log.warn('too many failed authentication attempts');
           client.end();
         }

@@ -110,6 +110,32 @@ describe('NETCONF server over SSH', () => {
     await expect(s!.connect({ username: 'nobody', password: 'secret-pw' })).rejects.toMatchObject({ code: 'ERR_NETCONF_CLIENT_CONNECT' });
   });
 
+  it('closes the connection after too many failed attempts, and logs who authenticated', async () => {
+    await withPlugin();
+    let attempts = 0;
+    const conn = new ssh2.Client();
+    const err = await new Promise<Error>((resolve) => {
+      conn.on('ready', () => resolve(new Error('unexpectedly authenticated')));
+      conn.on('error', resolve);
+      conn.on('close', () => resolve(new Error('closed')));
+      conn.connect({
+        host: '127.0.0.1', port: s!.port, username: 'admin', hostVerifier: () => true,
+        authHandler: (_methods, _partial, next) => {
+          attempts++;
+          if (attempts > 50) return false;
+          next({ type: 'password', username: 'admin', password: `wrong-${attempts}` });
+          return undefined;
+        },
+      } as ssh2.ConnectConfig);
+    });
+    conn.end();
+    expect(err).toBeInstanceOf(Error);
+    expect(attempts).toBeLessThanOrEqual(7);
+    const c = await s!.connect();
+    expect(c.sessionId).toBeGreaterThan(0);
+    expect(s!.logLines.some((l) => l.includes('"msg":"authenticated"') && l.includes('"username":"admin"'))).toBe(true);
+  });
+
   it('refuses a server whose host key is not the pinned one', async () => {
     await withPlugin();
     const other = generateEd25519KeyPair();
