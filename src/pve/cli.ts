@@ -14,6 +14,7 @@
  *       host-key: SHA256:...       (pinned SSH host key fingerprint)
  *       device-public-key: |       (SPKI PEM; or device-public-key-file: PATH)
  *         -----BEGIN PUBLIC KEY-----
+ *   approved-software: [DIR-or-FILE, ...]   (images whose SHA-256 is accepted for rootfs)
  * camelCase names (henbId, hostKeySha256, devicePublicKey, referenceValues) are accepted too.
  */
 import { readFile, writeFile, rename } from 'node:fs/promises';
@@ -35,6 +36,8 @@ function configError(file: string, where: string, message: string): HsvError {
 export interface PveDevicesFile {
   devices: PveDeviceEntry[];
   referenceValues: ReferenceValues;
+  /** approved-software: files/directories of approved images (paths relative to the file) */
+  approvedSoftware: string[];
 }
 
 /** Read and check a devices file; errors name the file, the field and what was expected. */
@@ -98,7 +101,12 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
       referenceValues[k] = v as string[];
     }
   }
-  return { devices, referenceValues };
+  const appRaw = top['approved-software'] ?? top.approvedSoftware ?? [];
+  if (!Array.isArray(appRaw) || !appRaw.every((x) => typeof x === 'string' && x.length > 0)) {
+    throw configError(file, 'approved-software', 'expected a list of file or directory paths');
+  }
+  const approvedSoftware = (appRaw as string[]).map((x) => resolve(dirname(file), x));
+  return { devices, referenceValues, approvedSoftware };
 }
 
 /**
@@ -119,8 +127,8 @@ export async function runPveCommand(options: Record<string, unknown>, ctx: Comma
   const dataDir = resolve(ctx.cwd, dirText);
   const log = createLogger({ level: logLevelOf(options['log-level'], 'info'), write: (l) => ctx.stderr.write(l) });
   const file = typeof options.devices === 'string' ? resolve(ctx.cwd, options.devices) : undefined;
-  const inv = file !== undefined ? await loadPveDevicesFile(file, ctx.env ?? process.env) : { devices: [], referenceValues: factoryReferenceValues() };
-  const pve = await startPve({ listen, dataDir, devices: inv.devices, referenceValues: inv.referenceValues, log });
+  const inv: PveDevicesFile = file !== undefined ? await loadPveDevicesFile(file, ctx.env ?? process.env) : { devices: [], referenceValues: factoryReferenceValues(), approvedSoftware: [] };
+  const pve = await startPve({ listen, dataDir, devices: inv.devices, referenceValues: inv.referenceValues, approvedSoftware: inv.approvedSoftware, log });
   try {
     const jwksFile = join(dataDir, 'jwks.json');
     await writeFile(`${jwksFile}.tmp`, JSON.stringify(pve.jwks, null, 2) + '\n');

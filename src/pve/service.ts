@@ -18,7 +18,9 @@ import type { KeyObject } from 'node:crypto';
 import { HsvError } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
+import { UPDATED_COMPONENT } from '../device/model.js';
 import type { ReferenceValues } from '../device/model.js';
+import { approvedSoftware } from './approved.js';
 import type { EarClaims, Jwks, SigningKey } from '../tokens/types.js';
 import { signResult } from '../tokens/sign.js';
 import { loadOrCreateSigningKey } from '../tokens/keys.js';
@@ -71,6 +73,11 @@ export interface StartPveOptions {
   /** how long the evidence collection from a device may take, ms (default 10000) */
   deviceTimeoutMs?: number;
   collector?: EvidenceCollector;
+  /**
+   * files or directories of approved software images: their SHA-256 digests are also accepted for the
+   * updated component (rootfs), so an H(e)NB that installed approved software still appraises affirming
+   */
+  approvedSoftware?: string[];
   log?: Logger;
 }
 
@@ -134,6 +141,14 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     devices.set(d.henbId, { entry: { ...d }, key });
   };
   for (const d of options.devices) setDevice(d);
+  const approved = approvedSoftware(options.approvedSoftware ?? [], (path, err) => log.warn('approved software unreadable', { path, err }));
+  const referencesNow = async (): Promise<ReferenceValues> => {
+    const extra = await approved.digests();
+    if (extra.length === 0) return references;
+    const merged = { ...references };
+    merged[UPDATED_COMPONENT] = [...new Set([...(references[UPDATED_COMPONENT] ?? []), ...extra])];
+    return merged;
+  };
 
   const inflight = new Set<AbortController>();
   const sockets = new Set<Socket>();
@@ -161,7 +176,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
       clearTimeout(timer);
       inflight.delete(ac);
     }
-    const appraisal = appraiseEvidence(evidence, ours, dev.key, references);
+    const appraisal = appraiseEvidence(evidence, ours, dev.key, await referencesNow());
     const claims = {
       iss: issuer,
       aud: audience,

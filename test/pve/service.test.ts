@@ -140,6 +140,32 @@ describe('reference PVE over RESTCONF/HTTPS', () => {
     expect(second.earStatus).toBe('affirming');
   });
 
+  it('approved software: an H(e)NB that installed an approved image still appraises affirming', async () => {
+    const { writeFile, mkdir } = await import('node:fs/promises');
+    const { createHash } = await import('node:crypto');
+    const dir = join(dataDir, 'approved');
+    await mkdir(dir, { recursive: true });
+    const image = Buffer.from('approved firmware 2.0.0');
+    const rim = createHash('sha256').update(image).digest('hex');
+    const d = new Femtocell({ henbId: 'updated-1', installMs: 1 });
+    cells.set('updated-1', d);
+    const done = new Promise((resolve) => d.onCompletion(resolve));
+    d.startUpdate({ jobId: 'job-u', uri: 'file:///img', softwareRim: rim, selfCheck: true });
+    await done;
+    const second = await startPve({ listen: '127.0.0.1:0', dataDir, devices: [entry(d)], referenceValues: factoryReferenceValues(), collector, approvedSoftware: [dir] });
+    const c = createPveClient({ url: second.url, ca: second.ca });
+    try {
+      const before = await c.integrityRequest({ henbId: 'updated-1', nonce: newNonce(), jobId: 'j' }, new AbortController().signal);
+      expect(before.earStatus).toBe('contraindicated');
+      await writeFile(join(dir, 'fw-2.0.0.bin'), image);
+      const after = await c.integrityRequest({ henbId: 'updated-1', nonce: newNonce(), jobId: 'j' }, new AbortController().signal);
+      expect(after.earStatus).toBe('affirming');
+    } finally {
+      c.close();
+      await second.close();
+    }
+  });
+
   it('unknown henb-id: ERR_PVE_REJECTED with invalid-value / unknown-henb', async () => {
     await expect(client.integrityRequest({ henbId: 'nobody', nonce: newNonce(), jobId: 'j' }, new AbortController().signal))
       .rejects.toMatchObject({ code: 'ERR_PVE_REJECTED', errorTag: 'invalid-value', appTag: 'unknown-henb', httpStatus: 400 });
