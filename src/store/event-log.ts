@@ -55,7 +55,6 @@ interface Statement {
   run(...params: unknown[]): { lastInsertRowid: number | bigint; changes: number };
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
-  iterate(...params: unknown[]): IterableIterator<unknown>;
 }
 interface Database {
   pragma(s: string): unknown;
@@ -142,11 +141,25 @@ export class EventLog {
     return this.aged;
   }
 
-  /** Events for a replay, oldest first (by position in the log). */
+  /** Events for a replay, oldest first (by position in the log). Do not append while iterating. */
   *replay(q: ReplayQuery): IterableIterator<StoredEvent> {
+    let after = 0;
+    for (;;) {
+      const page = this.replayPage(q, after, 1000);
+      yield* page;
+      if (page.length < 1000) return;
+      after = page[page.length - 1]!.id;
+    }
+  }
+
+  /**
+   * One page of a replay: at most `limit` events with id > `afterId`, oldest first. Pages let a
+   * replay yield to other work between pages (appends may happen in between).
+   */
+  replayPage(q: ReplayQuery, afterId: number, limit: number): StoredEvent[] {
     this.assertOpen();
-    const where: string[] = ['time_ms >= ?'];
-    const params: unknown[] = [q.startTime.getTime()];
+    const where: string[] = ['id > ?', 'time_ms >= ?'];
+    const params: unknown[] = [afterId, q.startTime.getTime()];
     if (q.stopTime) {
       where.push('time_ms <= ?');
       params.push(q.stopTime.getTime());
@@ -159,10 +172,9 @@ export class EventLog {
       where.push('id <= ?');
       params.push(q.upToId);
     }
-    const stmt = this.db.prepare(`SELECT id, stream, time_ms, xml FROM events WHERE ${where.join(' AND ')} ORDER BY id`);
-    for (const r of stmt.iterate(...params) as IterableIterator<Row>) {
-      yield { id: r.id, stream: r.stream, eventTime: new Date(r.time_ms), xml: r.xml };
-    }
+    params.push(Math.max(1, Math.floor(limit)));
+    const stmt = this.db.prepare(`SELECT id, stream, time_ms, xml FROM events WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`);
+    return (stmt.all(...params) as Row[]).map((r) => ({ id: r.id, stream: r.stream, eventTime: new Date(r.time_ms), xml: r.xml }));
   }
 
   /** Apply retention now (also done every 256 appends and at open). */

@@ -26,7 +26,7 @@ import { serializeXml } from '../xml/serialize.js';
 import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../xml/types.js';
 import type { XmlElement } from '../xml/types.js';
 import type { Logger } from '../../log/logger.js';
-import type { EventLog } from '../../store/event-log.js';
+import type { EventLog, StoredEvent } from '../../store/event-log.js';
 import { NETCONF_STREAM } from '../../store/event-log.js';
 import type { OperationContext, OperationHandler, OperationRegistrar, ServerSessionHandle } from './operations.js';
 import type { StreamInfo } from './registry.js';
@@ -68,6 +68,8 @@ export interface NotificationOptions {
   now?: () => Date;
   /** the largest number of live events queued for a session while its replay runs (default 10000) */
   maxQueued?: number;
+  /** events sent per turn of the event loop during a replay (default 500) */
+  replayPageSize?: number;
 }
 
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -90,12 +92,14 @@ export class NotificationService {
   private readonly subs = new Set<Subscription>();
   private readonly now: () => Date;
   private readonly maxQueued: number;
+  private readonly replayPageSize: number;
   private lastLiveId = 0;
   private closed = false;
 
   constructor(private readonly reg: OperationRegistrar, private readonly options: NotificationOptions) {
     this.now = options.now ?? (() => new Date());
     this.maxQueued = options.maxQueued ?? 10_000;
+    this.replayPageSize = Math.max(1, options.replayPageSize ?? 500);
     if (options.eventLog) this.lastLiveId = options.eventLog.lastId();
   }
 
@@ -194,32 +198,48 @@ export class NotificationService {
     };
   }
 
-  /** after the <ok/> reply: replay, replayComplete, queued live events, then live */
+  /** after the <ok/> reply: replay (in pages), replayComplete, queued live events, then live */
   private activate(sub: Subscription): void {
     if (sub.state !== 'pending') return;
-    const send = (n: XmlElement): void => sub.session.sendNotification(n);
-    try {
-      if (sub.startTime && this.options.eventLog) {
-        const replay = this.options.eventLog.replay({
-          stream: sub.stream, startTime: sub.startTime, ...(sub.stopTime ? { stopTime: sub.stopTime } : {}), upToId: sub.upToId,
-        });
-        for (const ev of replay) {
-          if (sub.state !== 'pending') return;
-          let event: XmlElement;
-          try {
-            event = parseXml(ev.xml);
-          } catch (e) {
-            this.options.log.error('unreadable event in the event log', { id: ev.id, err: e as Error });
-            continue;
-          }
-          if (this.matches(sub, ev.stream, event)) send(notificationElement(ev.eventTime, event));
-        }
-      }
-      if (sub.startTime) send(notificationElement(this.now(), el(NETMOD_NOTIFICATION_NS, 'replayComplete')));
-    } catch (e) {
-      this.options.log.error('replay failed', { session: sub.session.id, err: e as Error });
+    if (!sub.startTime || !this.options.eventLog) {
+      this.goLive(sub);
+      return;
     }
+    const log = this.options.eventLog;
+    const query = { stream: sub.stream, startTime: sub.startTime, ...(sub.stopTime ? { stopTime: sub.stopTime } : {}), upToId: sub.upToId };
+    let after = 0;
+    const page = (): void => {
+      if (sub.state !== 'pending' || this.closed) return;
+      let events: StoredEvent[];
+      try {
+        events = log.replayPage(query, after, this.replayPageSize);
+      } catch (e) {
+        this.options.log.error('replay failed', { session: sub.session.id, err: e as Error });
+        events = [];
+      }
+      for (const ev of events) {
+        after = ev.id;
+        let event: XmlElement;
+        try {
+          event = parseXml(ev.xml);
+        } catch (e) {
+          this.options.log.error('unreadable event in the event log', { id: ev.id, err: e as Error });
+          continue;
+        }
+        if (this.matches(sub, ev.stream, event)) sub.session.sendNotification(notificationElement(ev.eventTime, event));
+      }
+      if (events.length === this.replayPageSize) {
+        setImmediate(page); // let other sessions run between pages
+        return;
+      }
+      this.goLive(sub);
+    };
+    page();
+  }
+
+  private goLive(sub: Subscription): void {
     if (sub.state !== 'pending') return;
+    if (sub.startTime) sub.session.sendNotification(notificationElement(this.now(), el(NETMOD_NOTIFICATION_NS, 'replayComplete')));
     sub.state = 'live';
     const queued = sub.queue.splice(0);
     for (const q of queued) this.deliver(sub, q);

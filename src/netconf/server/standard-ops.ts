@@ -43,6 +43,8 @@ export interface StandardOperationsOptions {
   ietfYangDir?: string;
   /** event log retention; false = no persistent log (then no replay support) */
   eventLog?: { maxEvents?: number; maxAgeMs?: number } | false;
+  /** subscription tuning: live events queued per session during a replay, events sent per replay page */
+  notifications?: { maxQueued?: number; replayPageSize?: number };
   /** register kill-session here (default true; set false if the server core handles it) */
   killSession?: boolean;
   /** clock (tests) */
@@ -112,7 +114,7 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   reg.setDatastore({ getRunning: () => datastore.getRunning(), onConfigChange: (l) => datastore.onConfigChange(l) });
   const locks = new LockManager();
   const eventLog = options.eventLog === false ? undefined : EventLog.open({ dir: reg.dataDir, ...(options.eventLog ?? {}), ...(options.now ? { now: options.now } : {}) });
-  const notifications = new NotificationService(reg, { eventLog, log, ...(options.now ? { now: options.now } : {}) });
+  const notifications = new NotificationService(reg, { eventLog, log, ...options.notifications, ...(options.now ? { now: options.now } : {}) });
   const ietfModules = loadIetfModules(options.ietfYangDir, log);
 
   const ownNames = new Set(ietfModules.map((m) => `${m.name}@${m.revision}`));

@@ -26,10 +26,12 @@ describe('RFC 5277 notifications', () => {
     std?.close();
     fake?.cleanup();
   });
-  const setup = (now?: () => Date): void => {
+  const setup = (now?: () => Date, replayPageSize?: number): void => {
     fake = createFake();
     fake.streams.push({ name: 'henb', description: 'H(e)NB events', replaySupport: true }, { name: 'live', description: 'no replay', replaySupport: false });
-    std = registerStandardOperations(fake.reg, { ietfYangDir: '/nonexistent', ...(now ? { now } : {}) });
+    std = registerStandardOperations(fake.reg, {
+      ietfYangDir: '/nonexistent', ...(now ? { now } : {}), ...(replayPageSize ? { notifications: { replayPageSize } } : {}),
+    });
   };
 
   it('advertises notification and interleave and delivers live events matching the stream', async () => {
@@ -76,6 +78,25 @@ describe('RFC 5277 notifications', () => {
     expect(names(s)).toEqual(['a:3', 'replayComplete', 'a:4']);
     await fake.notify('henb', ev('a', '5'));
     expect(names(s)).toEqual(['a:3', 'replayComplete', 'a:4', 'a:5']);
+  });
+
+  it('a replay in pages keeps order while live events arrive between pages', async () => {
+    setup(undefined, 3);
+    const t0 = Date.now() - 60_000;
+    for (let i = 0; i < 10; i++) await fake.notify('NETCONF', ev('r', String(i)), new Date(t0 + i));
+    const s = fake.session();
+    await fake.call(s, sub(`<startTime>${new Date(t0).toISOString()}</startTime>`));
+    for (let i = 0; i < 8 && !names(s).includes('replayComplete'); i++) {
+      await tick();
+      await fake.notify('NETCONF', ev('l', String(i)));
+    }
+    await tick();
+    const got = names(s);
+    const rc = got.indexOf('replayComplete');
+    expect(got.slice(0, rc)).toEqual(Array.from({ length: 10 }, (_, i) => `r:${i}`));
+    const live = got.slice(rc + 1);
+    expect(live.length).toBeGreaterThan(0);
+    expect(live).toEqual(live.map((_, i) => `l:${i}`));
   });
 
   it('replay with a past stopTime ends with notificationComplete and frees the session for a new subscription', async () => {
