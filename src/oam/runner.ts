@@ -23,7 +23,7 @@ import type { EarClaims, EarStatus, EarSubmod, ResultClaimsInput, ComponentResul
 import type { Clock, DeviceCompletion, DeviceDriver, PveClient, SoftwareFetcher, TimerHandle, MeasurementLogEntry } from './ports.js';
 import { systemClock } from './ports.js';
 import type { Effect, HenbState, Job, JobEvent, JobRequest, StepTimeouts } from './transition.js';
-import { isTerminal, newJob, transition } from './transition.js';
+import { DEFAULT_TIMEOUTS, isTerminal, newJob, transition } from './transition.js';
 
 export class OamError extends HsvError {}
 /**
@@ -114,13 +114,14 @@ export class JobRunner {
     this.busy.set(req.henbId, jobId);
     try {
       const at = this.clock.now();
+      const timeouts = { ...(this.o.timeouts ?? {}), ...(req.timeouts ?? {}) };
       const henb = await this.o.store.getHenb(req.henbId);
       const referenceLog = await this.o.store.getRollout<MeasurementLogEntry[]>(refLogKey(req.henbId));
       const job = newJob({
         jobId, henbId: req.henbId, request: req.request, at,
-        nonce: await this.freshNonce(jobId, req.henbId, at),
+        nonce: await this.freshNonce(jobId, req.henbId, at, { ...DEFAULT_TIMEOUTS, ...timeouts }.pve),
         priorHenbState: henb?.state ?? 'unknown',
-        timeouts: { ...(this.o.timeouts ?? {}), ...(req.timeouts ?? {}) },
+        timeouts,
         ...(this.o.updatedComponent !== undefined ? { updatedComponent: this.o.updatedComponent } : {}),
         ...(henb?.rim !== undefined && henb.rim !== null ? { oldRim: henb.rim } : {}),
         ...(referenceLog !== undefined ? { referenceLog: referenceLog.data } : {}),
@@ -165,7 +166,7 @@ export class JobRunner {
         continue;
       }
       const at = this.clock.now();
-      await this.dispatch(id, { type: 'restart', at, nonce: await this.freshNonce(id, l.job.henbId, at) });
+      await this.dispatch(id, { type: 'restart', at, nonce: await this.freshNonce(id, l.job.henbId, at, l.job.timeouts.pve) });
     }
     return ids;
   }
@@ -220,9 +221,9 @@ export class JobRunner {
     if (this.closed) throw new OamError('ERR_OAM_CLOSED', 'OAM runner closed');
   }
 
-  private async freshNonce(jobId: string, henbId: string, at: number): Promise<string> {
+  /** a fresh single-use nonce, valid for the PVE step (+ 5 minutes of clock slack) */
+  private async freshNonce(jobId: string, henbId: string, at: number, pveMs: number): Promise<string> {
     const nonce = this.o.newNonce();
-    const pveMs = { pve: 30_000, ...(this.o.timeouts ?? {}) }.pve;
     await this.o.store.putNonce({ nonce, purpose: 'pve-integrity', jobId, henbId, createdAt: at, expiresAt: at + pveMs + 300_000 });
     return nonce;
   }
