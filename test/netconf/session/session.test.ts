@@ -300,6 +300,42 @@ describe('limits', () => {
   });
 });
 
+describe('backpressure', () => {
+  it('pauses input while the peer does not read its replies, resumes when it does', async () => {
+    const [a, b] = duplexPair({ highWaterMark: 1024 });
+    const srv = server(a, { handleRpc: async () => [el(NS, 'data', leaf('urn:t', 'pad', 'x'.repeat(2000)))] });
+    const peer = new RawPeer(b);
+    peer.sendEom(CLIENT_HELLO_10);
+    await peer.message(1);
+    b.pause(); // stop reading
+    for (let i = 0; i < 50; i++) peer.sendEom(`<rpc xmlns="${NS}" message-id="${i}"><get/></rpc>`);
+    for (let i = 0; i < 100 && !srv.conn.stream.isPaused(); i++) await new Promise((r) => setImmediate(r));
+    expect(srv.conn.stream.isPaused()).toBe(true);
+    b.resume();
+    await peer.waitFor(() => peer.messages.length === 51);
+    expect(attr(parseXml(peer.messages[50]!), 'message-id')).toBe('49');
+  });
+
+  it('ends a session whose peer lets unsolicited output pile up beyond the limit', async () => {
+    const [a, b] = duplexPair({ highWaterMark: 1024 });
+    let reason: Error | undefined;
+    const srv = server(a, { maxOutputBytes: 64 * 1024, onClose: (e) => { reason = e; } });
+    const peer = new RawPeer(b);
+    peer.sendEom(CLIENT_HELLO_10);
+    await peer.message(1);
+    await new Promise((r) => setImmediate(r));
+    expect(srv.established).toBe(true);
+    b.pause();
+    const note = `<notification xmlns="${NETCONF_NOTIFICATION_NS}"><eventTime>2026-01-01T00:00:00Z</eventTime><e xmlns="urn:t">${'y'.repeat(1000)}</e></notification>`;
+    for (let i = 0; i < 500 && !srv.closed; i++) {
+      srv.sendMessage(note);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(srv.closed).toBe(true);
+    expect((reason as SessionError).code).toBe('ERR_SESSION_OUTPUT_OVERFLOW');
+  });
+});
+
 describe('client session', () => {
   it('fails every pending request with the reason when the reader stops', async () => {
     const { srv, cli } = await pair({ handleRpc: () => new Promise(() => undefined) });
