@@ -7,6 +7,10 @@
  * Wire names stay kebab-case in YANG; these records use camelCase and the OAM layer maps them.
  * The store does not know the flow: job states are opaque strings and the job state blob is opaque JSON.
  *
+ * Use one Store per database per process: SQLite locks are taken synchronously, so a second connection in the same
+ * process writing while the first holds a transaction would stall the event loop until the busy timeout.
+ * list* methods without a limit return at most 1000 rows.
+ *
  * Errors are `StoreError` (./errors.ts) with codes:
  *   ERR_STORE_CONFLICT   saveJobTransition: the job's version is not `expectPrevVersion` (someone else moved it)
  *   ERR_STORE_NOT_FOUND  the job / H(e)NB named does not exist
