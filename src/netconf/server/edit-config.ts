@@ -319,3 +319,55 @@ export function createValidate(deps: Pick<EditConfigDeps, 'datastore' | 'validat
     return 'ok';
   };
 }
+
+/**
+ * copy-config (RFC 6241 section 7.3) into running: the source is <running/> (nothing to do) or an inline
+ * <config> that replaces the whole configuration, validated first. :url is not supported.
+ */
+export function createCopyConfig(deps: EditConfigDeps): OperationHandler {
+  return async (op: XmlElement, ctx: OperationContext) => {
+    requireRunning(op, 'target');
+    const source = child(op, NETCONF_BASE_NS, 'source');
+    if (!source) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<source> is required', info: [info.badElement('source')] });
+    const inline = child(source, NETCONF_BASE_NS, 'config');
+    if (!inline) {
+      requireRunning(op, 'source');
+      return 'ok';
+    }
+    const top = elements(inline).map((e) => stripped(e));
+    return deps.datastore.exclusive(async (): Promise<'ok'> => {
+      deps.locks.checkWrite(ctx.session.id);
+      const invalid = (deps.validator?.validateConfig(top) ?? []).filter((e) => (e.severity ?? 'error') === 'error');
+      if (invalid.length > 0) throw new NetconfError(invalid);
+      await deps.datastore.commit(top);
+      ctx.log.info('running configuration replaced by copy-config', { session: ctx.session.id });
+      return 'ok';
+    });
+  };
+}
+
+/** a copy of data without protocol attributes (operation, YANG insert/key/value) */
+function stripped(e: XmlElement): XmlElement {
+  const node: XmlElement = { ns: e.ns, name: e.name, attrs: dataAttrs(e.attrs), children: [] };
+  if (!e.children.some(isElement)) return leafCopy(e, node);
+  for (const c of elements(e)) node.children.push(stripped(c));
+  return node;
+}
+
+/**
+ * delete-config (RFC 6241 section 7.4): its target is startup or a URL; "the running configuration
+ * datastore cannot be deleted", and neither :startup nor :url is supported here, so every target is
+ * an unknown element.
+ */
+export function createDeleteConfig(): OperationHandler {
+  return async (op: XmlElement) => {
+    const t = child(op, NETCONF_BASE_NS, 'target');
+    if (!t) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<target> is required', info: [info.badElement('target')] });
+    const d = elements(t)[0];
+    throw new NetconfError({
+      type: 'protocol', tag: 'unknown-element',
+      message: d?.name === 'running' ? 'the running datastore cannot be deleted' : `datastore ${d?.name ?? ''} is not supported`,
+      info: [info.badElement(d?.name ?? 'target')],
+    });
+  };
+}

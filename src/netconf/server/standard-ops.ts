@@ -4,7 +4,7 @@
  * | operation | RFC | module |
  * |---|---|---|
  * | get, get-config | RFC 6241 7.7, 7.1 (+ section 6 subtree filters) | get.ts |
- * | edit-config, validate | RFC 6241 7.2, 8.6 | edit-config.ts |
+ * | edit-config, copy-config, delete-config, validate | RFC 6241 7.2, 7.3, 7.4, 8.6 | edit-config.ts |
  * | lock, unlock, kill-session | RFC 6241 7.5, 7.6, 7.9 | locks.ts |
  * | create-subscription | RFC 5277 2.1.1 | notifications.ts |
  * | get-schema, netconf-state | RFC 6022 3.1, 2 | monitoring.ts |
@@ -21,7 +21,7 @@ import { silentLogger } from '../../log/logger.js';
 import { EventLog } from '../../store/event-log.js';
 import { NETCONF_BASE_NS, NETMOD_NOTIFICATION_NS } from '../xml/types.js';
 import { RunningDatastore } from './datastore.js';
-import { createEditConfig, createValidate } from './edit-config.js';
+import { createCopyConfig, createDeleteConfig, createEditConfig, createValidate } from './edit-config.js';
 import { createGet, createGetConfig } from './get.js';
 import type { StateSource } from './get.js';
 import { LockManager, createKillSession, createLock, createUnlock } from './locks.js';
@@ -136,6 +136,8 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   reg.addOperation(N, 'get', createGet({ datastore, stateSources }));
   reg.addOperation(N, 'get-config', createGetConfig({ datastore, stateSources }));
   reg.addOperation(N, 'edit-config', createEditConfig({ datastore, locks, validator: reg.validator, prefixes }));
+  reg.addOperation(N, 'copy-config', createCopyConfig({ datastore, locks, validator: reg.validator, prefixes }));
+  reg.addOperation(N, 'delete-config', createDeleteConfig());
   reg.addOperation(N, 'validate', createValidate({ datastore, validator: reg.validator }));
   reg.addOperation(N, 'lock', createLock(locks));
   reg.addOperation(N, 'unlock', createUnlock(locks));

@@ -194,6 +194,21 @@ describe('edit-config, lock, unlock, validate over the running datastore', () =>
     expect((await fake.fail(b, `<kill-session xmlns="${NC}"><session-id>999</session-id></kill-session>`))[0]!.tag).toBe('invalid-value');
   });
 
+  it('copy-config replaces running from an inline config; delete-config of running is refused', async () => {
+    setup();
+    const s = fake.session();
+    await fake.call(s, ec(BASE));
+    expect(await fake.call(s, `<copy-config xmlns="${NC}"><target><running/></target><source><running/></source></copy-config>`)).toBe('ok');
+    expect(await fake.call(s, `<copy-config xmlns="${NC}" xmlns:nc="${NC}"><target><running/></target><source><config><other xmlns="${X}" nc:operation="merge"><x>2</x></other></config></source></copy-config>`)).toBe('ok');
+    expect(await getConfig(s)).toBe(`<data xmlns="${NC}"><other xmlns="${X}"><x>2</x></other></data>`);
+    expect((await fake.fail(s, `<copy-config xmlns="${NC}"><target><startup/></target><source><running/></source></copy-config>`))[0]!.tag).toBe('unknown-element');
+    const del = await fake.fail(s, `<delete-config xmlns="${NC}"><target><running/></target></delete-config>`);
+    expect(del[0]).toMatchObject({ type: 'protocol', tag: 'unknown-element' });
+    const b = fake.session();
+    await fake.call(b, `<lock xmlns="${NC}"><target><running/></target></lock>`);
+    expect((await fake.fail(s, `<copy-config xmlns="${NC}"><target><running/></target><source><config/></source></copy-config>`))[0]!.tag).toBe('in-use');
+  });
+
   it('a corrupt running.xml is an error at start, never an empty configuration', () => {
     fake = createFake();
     writeFileSync(join(fake.dataDir, 'running.xml'), '<data xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><x>');
