@@ -276,9 +276,14 @@ export class JobRunner {
     const terminal = isTerminal(job.state);
     // a final state is stored with its outbox and stays "active" until the outbox is delivered
     if (terminal) job = { ...job, outbox: out.effects.filter((e) => e.type !== 'store-rim' && e.type !== 'set-henb-state') };
+    const from = l.job.state;
     const rec = await this.persist(l, job, out.effects, event);
     l.job = rec.data;
     l.version = rec.version;
+    this.log[terminal && job.state !== 'verified' ? 'warn' : 'info']('job transition', {
+      jobId: job.jobId, henbId: job.henbId, event: event.type, from, to: job.state,
+      ...(terminal ? { reason: job.result?.reason } : {}),
+    });
 
     // timers and in-flight calls of the previous state
     if (l.timer !== undefined) { this.clock.clearTimeout(l.timer); delete l.timer; }
