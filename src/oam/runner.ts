@@ -280,7 +280,7 @@ export class JobRunner {
     const rec = await this.persist(l, job, out.effects, event);
     l.job = rec.data;
     l.version = rec.version;
-    this.log[terminal && job.state !== 'verified' ? 'warn' : 'info']('job transition', {
+    this.log.info('job transition', {
       jobId: job.jobId, henbId: job.henbId, event: event.type, from, to: job.state,
       ...(terminal ? { reason: job.result?.reason } : {}),
     });
