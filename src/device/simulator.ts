@@ -10,7 +10,7 @@
  * holds it open silently).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { createServer as createTcpServer } from 'node:net';
@@ -23,8 +23,8 @@ import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
 import { NetconfError } from '../netconf/rpc-error.js';
 import type { RpcErrorInfo } from '../netconf/rpc-error.js';
-import { HOST_KEY_FILE, createNetconfServer, hostKeyFingerprint } from '../netconf/server/index.js';
-import ssh2 from 'ssh2';
+import { createNetconfServer, hostKeyFingerprint } from '../netconf/server/index.js';
+import { loadOrCreateDeviceHostKey } from './host-key.js';
 import type { NetconfServer } from '../netconf/server/index.js';
 import { registerStandardOperations } from '../netconf/server/standard-ops.js';
 import type { YangModuleInfo } from '../netconf/server/registry.js';
@@ -187,29 +187,6 @@ async function loadOrCreateIdentity(dir: string, shared: { username: string; pas
     await writeFile(keyFile, key.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   }
   return { username: cred.username, password: cred.password, key };
-}
-
-/**
- * The device's SSH host key in DIR/ssh_host_ed25519_key, created when absent. ssh2 cannot parse about 1 in
- * 200 of the ed25519 keys it generates itself ("Malformed OpenSSH private key"), so a new key is checked
- * and generated again until it parses; an existing unreadable key is replaced.
- */
-async function loadOrCreateDeviceHostKey(dir: string): Promise<string> {
-  const file = join(dir, HOST_KEY_FILE);
-  try {
-    const text = await readFile(file, 'utf8');
-    if (!(ssh2.utils.parseKey(text) instanceof Error)) return text;
-  } catch {
-    // created below
-  }
-  for (let i = 0; i < 50; i++) {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'henb-sw-verify simulated device' });
-    if (ssh2.utils.parseKey(pair.private) instanceof Error) continue;
-    await writeFile(`${file}.tmp`, pair.private, { mode: 0o600 });
-    await rename(`${file}.tmp`, file);
-    return pair.private;
-  }
-  throw new SimulatorError('ERR_SIM_HOST_KEY', 'cannot generate a usable SSH host key');
 }
 
 const URI_SCHEME = /^(file|https?):/i;

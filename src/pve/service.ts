@@ -73,6 +73,8 @@ export interface StartPveOptions {
   /** how long the evidence collection from a device may take, ms (default 10000) */
   deviceTimeoutMs?: number;
   collector?: EvidenceCollector;
+  /** evidence collections at once (default 64); beyond 16x that, requests get resource-denied (503) */
+  maxConcurrent?: number;
   /**
    * files or directories of approved software images: their SHA-256 digests are also accepted for the
    * updated component (rootfs), so an H(e)NB that installed approved software still appraises affirming
@@ -153,8 +155,25 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
   const inflight = new Set<AbortController>();
   const sockets = new Set<Socket>();
 
-  async function integrityRequest(body: unknown): Promise<Record<string, unknown>> {
-    const input = readInput(body);
+  const maxConcurrent = Math.max(1, options.maxConcurrent ?? 64);
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  async function slot(): Promise<() => void> {
+    if (running >= maxConcurrent) {
+      if (waiting.length >= maxConcurrent * 16) {
+        throw new RestconfError({ 'error-type': 'application', 'error-tag': 'resource-denied', 'error-message': 'the PVE is overloaded; retry later' }, 503);
+      }
+      await new Promise<void>((r) => waiting.push(r));
+    }
+    running++;
+    return () => {
+      running--;
+      waiting.shift()?.();
+    };
+  }
+
+  /** The transport-neutral core: collect, appraise, sign. Errors are RestconfError (tag, app-tag, path). */
+  async function verify(input: IntegrityInput): Promise<IntegrityOutput> {
     const dev = devices.get(input.henbId);
     if (!dev) {
       throw new RestconfError({ 'error-type': 'application', 'error-tag': 'invalid-value', 'error-app-tag': 'unknown-henb',
@@ -163,6 +182,10 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     const ours = randomBytes(32);
     const ac = new AbortController();
     inflight.add(ac);
+    const release = await slot().catch((e: unknown) => {
+      inflight.delete(ac);
+      throw e;
+    });
     const timer = setTimeout(() => ac.abort(new PveServiceError('ERR_PVE_DEVICE_TIMEOUT', 'the H(e)NB did not answer in time')), deviceTimeoutMs);
     let evidence: DeviceEvidence;
     try {
@@ -175,6 +198,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     } finally {
       clearTimeout(timer);
       inflight.delete(ac);
+      release();
     }
     const appraisal = appraiseEvidence(evidence, ours, dev.key, await referencesNow());
     const claims = {
@@ -199,8 +223,15 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     } satisfies Partial<EarClaims>;
     const token = await signResult(claims, signingKey, { ttlSec: ttl });
     log.info('integrity-request appraised', { henbId: input.henbId, jobId: input.jobId, earStatus: appraisal.status, reason: appraisal.reason });
-    const out: Record<string, unknown> = { 'ear-status': appraisal.status, 'attestation-result': token };
+    const out: IntegrityOutput = { earStatus: appraisal.status, token };
     if (appraisal.reason !== undefined) out.reason = appraisal.reason;
+    return out;
+  }
+
+  async function integrityRequest(body: unknown): Promise<Record<string, unknown>> {
+    const r = await verify(readInput(body));
+    const out: Record<string, unknown> = { 'ear-status': r.earStatus, 'attestation-result': r.token };
+    if (r.reason !== undefined) out.reason = r.reason;
     return { [OUTPUT_MEMBER]: out };
   }
 
@@ -336,7 +367,14 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-interface IntegrityInput {
+export interface IntegrityOutput {
+  earStatus: string;
+  token: string;
+  reason?: string;
+}
+
+/** the checked input of integrity-request (both transports) */
+export interface IntegrityInput {
   henbId: string;
   nonce: Buffer;
   /** the nonce-value text as received (canonical base64) */
@@ -351,18 +389,8 @@ function bad(tag: string, message: string, path?: string): RestconfError {
   return new RestconfError(entry);
 }
 
-function readInput(body: unknown): IntegrityInput {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
-  }
-  const members = Object.keys(body);
-  const stray = members.find((k) => k !== INPUT_MEMBER);
-  if (stray !== undefined) throw bad('unknown-element', `unknown member "${stray}"`, `/${stray}`);
-  const input = (body as Record<string, unknown>)[INPUT_MEMBER];
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
-  }
-  const rec = input as Record<string, unknown>;
+/** Check the leaves of an integrity-request input (RESTCONF JSON members or NETCONF leaf texts). */
+export function checkInputLeaves(rec: Record<string, unknown>): IntegrityInput {
   for (const k of Object.keys(rec)) {
     if (k !== 'henb-id' && k !== 'nonce-value' && k !== 'job-id') throw bad('unknown-element', `unknown input leaf "${k}"`, `${BASE}/${k}`);
   }
@@ -384,4 +412,18 @@ function readInput(body: unknown): IntegrityInput {
   const out: IntegrityInput = { henbId, nonce, nonceText };
   if (jobId !== undefined) out.jobId = jobId as string;
   return out;
+}
+
+function readInput(body: unknown): IntegrityInput {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
+  }
+  const members = Object.keys(body);
+  const stray = members.find((k) => k !== INPUT_MEMBER);
+  if (stray !== undefined) throw bad('unknown-element', `unknown member "${stray}"`, `/${stray}`);
+  const input = (body as Record<string, unknown>)[INPUT_MEMBER];
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
+  }
+  return checkInputLeaves(input as Record<string, unknown>);
 }
