@@ -178,7 +178,7 @@ export class MessageConnection {
       while (!this.isClosed && !this.discarding && this.pauses.size === 0) {
         const m = this.decoder.next();
         if (!m) break;
-        this.onMessage(m);
+        this.onMessage(trimLeadingWhitespace(m));
       }
     } catch (e) {
       this.destroy(e as Error);
@@ -196,4 +196,15 @@ export class MessageConnection {
     for (const w of ws) w();
     this.onClose(err);
   }
+}
+
+/**
+ * Peers often send a line break after `]]>]]>`; it then leads the next message, where an XML
+ * declaration is no longer "at the start of the document". Leading whitespace carries no meaning in
+ * a NETCONF message, so it is dropped before parsing.
+ */
+function trimLeadingWhitespace(m: Buffer): Buffer {
+  let i = 0;
+  while (i < m.length && (m[i] === 0x20 || m[i] === 0x0a || m[i] === 0x0d || m[i] === 0x09)) i++;
+  return i === 0 ? m : m.subarray(i);
 }

@@ -59,6 +59,16 @@ describe('hello exchange (RFC 6241 section 8.1, RFC 6242 section 4.1)', () => {
     expect(cli.conn.framing).toBe('eom');
   });
 
+  it('accepts a line break after ]]>]]> before a message with an XML declaration', async () => {
+    const [a, b] = duplexPair();
+    server(a);
+    const peer = new RawPeer(b);
+    const decl = '<?xml version="1.0" encoding="UTF-8"?>';
+    b.write(Buffer.from(`${decl}${CLIENT_HELLO_10}]]>]]>\n${decl}\n<rpc xmlns="${NS}" message-id="3"><get/></rpc>]]>]]>\n`));
+    const reply = parseXml(await peer.message(2));
+    expect(attr(reply, 'message-id')).toBe('3');
+  });
+
   it('handles hello and rpc in one write', async () => {
     const [a, b] = duplexPair();
     server(a);
