@@ -1,0 +1,91 @@
+/**
+ * Interop: what our standard operations put on the wire is valid for libyang (yanglint, the reference):
+ * the RFC 6022 netconf-state and RFC 5277 netconf/streams state from a real get over SSH, and the
+ * replayComplete notification envelope. A missing /usr/bin/yanglint fails the test.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createNetconfServer, generateEd25519KeyPair } from '../../src/netconf/server/index.js';
+import type { NetconfServer } from '../../src/netconf/server/index.js';
+import { connectNetconf } from '../../src/netconf/client/index.js';
+import type { NetconfClient } from '../../src/netconf/client/index.js';
+import { registerStandardOperations } from '../../src/netconf/server/standard-ops.js';
+import { child, elements, serializeXml } from '../../src/netconf/xml/index.js';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '../..');
+const IETF = join(ROOT, 'yang/ietf');
+const NC = 'urn:ietf:params:xml:ns:netconf:base:1.0';
+
+async function yanglint(args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await run('/usr/bin/yanglint', args, { timeout: 30_000 });
+    return { code: 0, out: stdout + stderr };
+  } catch (e) {
+    const err = e as { code?: number | string; stdout?: string; stderr?: string };
+    if (typeof err.code !== 'number') throw e; // not installed: fail
+    return { code: err.code, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
+  }
+}
+
+describe('yanglint accepts our monitoring and notification data', () => {
+  let server: NetconfServer | undefined;
+  let clients: NetconfClient[] = [];
+  let dir: string | undefined;
+  afterEach(async () => {
+    for (const c of clients) c.destroy();
+    clients = [];
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    server = undefined;
+    dir = undefined;
+  });
+
+  it('netconf-state, netconf/streams and replayComplete are valid instance data', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hsv-mon-yl-'));
+    server = createNetconfServer({
+      hostKeys: [generateEd25519KeyPair().private],
+      auth: { users: [{ username: 'admin', password: 'pw' }] },
+      dataDir: join(dir, 'data'),
+      operations: [(reg) => void registerStandardOperations(reg, { ietfYangDir: IETF })],
+    });
+    server.registry.addStream({ name: 'henb', description: 'H(e)NB events', replaySupport: true });
+    const { port } = await server.listen('127.0.0.1', 0);
+    const connect = async (): Promise<NetconfClient> => {
+      const c = await connectNetconf({ host: '127.0.0.1', port, username: 'admin', password: 'pw', hostKeySha256: server!.hostKeyFingerprints[0]!, rpcTimeoutMs: 10_000 });
+      clients.push(c);
+      return c;
+    };
+    const a = await connect();
+    const b = await connect();
+    await a.rpc(`<lock xmlns="${NC}"><target><running/></target></lock>`);
+    const notes = b.notifications()[Symbol.asyncIterator]();
+    await b.rpc(`<create-subscription xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0"><startTime>2000-01-01T00:00:00Z</startTime></create-subscription>`);
+    const replayComplete = (await notes.next()).value as NonNullable<Awaited<ReturnType<typeof notes.next>>['value']>;
+
+    const reply = await b.rpc(`<get xmlns="${NC}"/>`);
+    const data = elements(child(reply, NC, 'data')!);
+    expect(data.map((e) => e.name).sort()).toEqual(['netconf', 'netconf-state']);
+    const stateFile = join(dir, 'state.xml');
+    writeFileSync(stateFile, data.map((e) => serializeXml(e)).join('\n'));
+    const mods = [join(IETF, 'ietf-netconf-monitoring@2010-10-04.yang'), join(IETF, 'nc-notifications@2008-07-14.yang')];
+    const st = await yanglint(['-p', IETF, '-t', 'data', ...mods, stateFile]);
+    expect(st.out).toBe('');
+    expect(st.code).toBe(0);
+    // the state says what it should (so the check above validated real content)
+    const xml = data.map((e) => serializeXml(e)).join('');
+    expect(xml).toContain(`<locked-by-session>${a.sessionId}</locked-by-session>`);
+    expect(xml).toContain('<name>henb</name>');
+
+    const noteFile = join(dir, 'note.xml');
+    writeFileSync(noteFile, serializeXml(replayComplete));
+    expect(serializeXml(replayComplete)).toContain('replayComplete');
+    const nt = await yanglint(['-p', IETF, '-t', 'nc-notif', join(IETF, 'nc-notifications@2008-07-14.yang'), noteFile]);
+    expect(nt.out).toBe('');
+    expect(nt.code).toBe(0);
+  });
+});
