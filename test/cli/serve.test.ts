@@ -6,6 +6,7 @@ import { runCli } from '../../src/cli/main.js';
 import { BufferWritable } from '../../src/cli/io.js';
 import { connectNetconf } from '../../src/netconf/client/index.js';
 import { el, NETCONF_BASE_NS } from '../../src/netconf/xml/index.js';
+import ssh2 from 'ssh2';
 
 let dir: string;
 beforeEach(async () => {
@@ -50,6 +51,24 @@ describe('serve', () => {
     expect(JSON.parse(out2.text())).toMatchObject({ event: 'listening', host: '127.0.0.1', hostKey: m![2] });
     ac2.abort();
     expect(await done2).toBe(0);
+  });
+
+  it('public keys in DATA_DIR/authorized_keys log in as the user named by user="NAME" (admin otherwise)', async () => {
+    const bot = ssh2.utils.generateKeyPairSync('ed25519');
+    const ops = ssh2.utils.generateKeyPairSync('ed25519');
+    await writeFile(join(dir, 'authorized_keys'), `# keys\nuser="bot" ${bot.public}\n${ops.public}\n`);
+    const ac = new AbortController();
+    const stdout = new BufferWritable();
+    const done = runCli(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'silent', '--json'], { stdout, stderr: new BufferWritable(), env: {}, signal: ac.signal });
+    await until(() => stdout.text().includes('\n'), 'the ready line');
+    const { port, hostKey } = JSON.parse(stdout.text()) as { port: number; hostKey: string };
+    for (const [username, key] of [['bot', bot.private], ['admin', ops.private]] as const) {
+      const c = await connectNetconf({ host: '127.0.0.1', port, username, privateKey: key, hostKeySha256: hostKey });
+      await c.close();
+    }
+    await expect(connectNetconf({ host: '127.0.0.1', port, username: 'admin', privateKey: bot.private, hostKeySha256: hostKey })).rejects.toThrow();
+    ac.abort();
+    expect(await done).toBe(0);
   });
 
   it('--check: 0 for a valid config, 2 naming the file, path and expectation for an invalid one; nothing starts', async () => {

@@ -190,7 +190,7 @@ async function runDemo(args: ParsedArgs, ctx: CliContext): Promise<number> {
       ctx.stdout.write(JSON.stringify({ ok: matches, software: stack.softwareUri, devices: report.devices.map((d) => ({ ...d, expected: stack?.expected.get(d.henbId) })), summary: report.summary }) + '\n');
     } else {
       ctx.stdout.write(deviceTable(report, c, { expected: new Map(stack.expected) }) + '\n' + summaryTable(report, c));
-      ctx.stdout.write(matches ? c.green('demo: every device ended as its profile predicts\n') : c.red('demo: some devices did not end as their profile predicts\n'));
+      ctx.stdout.write((matches ? c.green('demo: every device ended as its profile predicts') : c.red('demo: some devices did not end as their profile predicts')) + '\n');
     }
     return matches ? EXIT.OK : EXIT.FAILED;
   } finally {
