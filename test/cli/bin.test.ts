@@ -1,0 +1,45 @@
+// The real executable: tsx without a build step, exit codes, one ready line, clean stop on SIGTERM.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const bin = fileURLToPath(new URL('../../bin/henb-sw-verify.js', import.meta.url));
+const run = promisify(execFile);
+
+describe('bin/henb-sw-verify.js', () => {
+  it('--help exits 0; an unknown command exits 2 with a coded error', async () => {
+    const help = await run(process.execPath, [bin, '--help']);
+    expect(help.stdout).toContain('Usage: henb-sw-verify <command> [options]');
+    const bad = await run(process.execPath, [bin, 'nope']).catch((e: { code: number; stderr: string }) => e);
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('ERR_CLI_USAGE') });
+  }, 30_000);
+
+  it('serve prints one ready line and exits 0 on SIGTERM', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hsv-bin-'));
+    try {
+      const child = spawn(process.execPath, [bin, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no ready line: ${out}`)), 20_000);
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+      expect(out).toMatch(/^henb-sw-verify: listening on 127\.0\.0\.1:\d+ \(ssh host key SHA256:[A-Za-z0-9+/]{43}\)\n$/);
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(out.split('\n').filter(Boolean)).toHaveLength(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
