@@ -34,6 +34,9 @@ export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof HsvError || (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string')) {
     const code = (err as { code: string }).code;
     if (USAGE_PREFIXES.some((p) => code.startsWith(p))) return EXIT.USAGE;
+    // a plugin that refused its configuration during activate (e.g. ERR_OAM_CONFIG) is a configuration error
+    const cause = (err as { cause?: { code?: unknown } }).cause;
+    if (code === 'ERR_PLUGIN_ACTIVATE' && typeof cause?.code === 'string' && cause.code.endsWith('_CONFIG')) return EXIT.USAGE;
     if (code.startsWith('ERR_TOKEN_')) return EXIT.FAILED;
     return EXIT.UNAVAILABLE;
   }

@@ -49,3 +49,17 @@ describe('henb-sw-verify command line', () => {
     expect((await run(['--version'])).out).toMatch(/^\d+\.\d+\.\d+\n$/);
   });
 });
+
+describe('exit codes for errors', () => {
+  it('maps codes (and a plugin config refusal inside activate) to the documented exit codes', async () => {
+    const { exitCodeFor } = await import('../../src/cli/exit-codes.js');
+    const { HsvError } = await import('../../src/errors.js');
+    expect(exitCodeFor(new HsvError('ERR_CONFIG_INVALID', 'x'))).toBe(2);
+    expect(exitCodeFor(new HsvError('ERR_PLUGIN_MANIFEST', 'x'))).toBe(2);
+    expect(exitCodeFor(new HsvError('ERR_TOKEN_SIGNATURE', 'x'))).toBe(1);
+    expect(exitCodeFor(new HsvError('ERR_NETCONF_CLIENT_CONNECT', 'x'))).toBe(3);
+    expect(exitCodeFor(new HsvError('ERR_PLUGIN_ACTIVATE', 'x', { cause: new HsvError('ERR_OAM_CONFIG', 'y') }))).toBe(2);
+    expect(exitCodeFor(new HsvError('ERR_PLUGIN_ACTIVATE', 'x', { cause: new Error('boom') }))).toBe(3);
+    expect(exitCodeFor(new Error('no code'))).toBe(3);
+  });
+});
