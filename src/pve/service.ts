@@ -33,6 +33,8 @@ import {
 } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
 import { netconfEvidenceCollector } from './collector.js';
+import { startPveNetconf } from './netconf-endpoint.js';
+import type { UserEntry } from '../netconf/server/index.js';
 
 /** One H(e)NB the PVE may verify: where to reach it and the key its evidence must be signed with. */
 export interface PveDeviceEntry {
@@ -73,6 +75,11 @@ export interface StartPveOptions {
   /** how long the evidence collection from a device may take, ms (default 10000) */
   deviceTimeoutMs?: number;
   collector?: EvidenceCollector;
+  /**
+   * also serve integrity-request over NETCONF/SSH (host key in DATA_DIR/netconf); users log in with a
+   * password or authorized keys
+   */
+  netconf?: { listen: string | { host: string; port: number }; users: UserEntry[] };
   /** evidence collections at once (default 64); beyond 16x that, requests get resource-denied (503) */
   maxConcurrent?: number;
   /**
@@ -95,6 +102,8 @@ export interface PveHandle {
   readonly audience: string | string[];
   /** the public keys that verify this PVE's tokens */
   readonly jwks: Jwks;
+  /** the NETCONF endpoint, when options.netconf was given */
+  readonly netconf?: { host: string; port: number; hostKeySha256: string };
   /** add accepted digests for a component (e.g. after a verified update) */
   addReferenceValue(component: string, digest: string): void;
   /** add or replace a device in the inventory */
@@ -311,6 +320,16 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     });
   });
   const actual = (server.address() as AddressInfo).port;
+  let nc: Awaited<ReturnType<typeof startPveNetconf>> | undefined;
+  if (options.netconf) {
+    try {
+      const l = parseListen(options.netconf.listen);
+      nc = await startPveNetconf({ host: l.host, port: l.port, users: options.netconf.users, dataDir: options.dataDir, log, check: checkInputLeaves, verify });
+    } catch (e) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw e instanceof HsvError ? e : new PveServiceError('ERR_PVE_LISTEN', `cannot start the PVE NETCONF endpoint: ${(e as Error).message}`, { cause: e });
+    }
+  }
   const urlHost = host.includes(':') ? `[${host}]` : host;
   log.info('PVE listening', { url: `https://${urlHost}:${actual}` });
   let closed: Promise<void> | undefined;
@@ -323,6 +342,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     issuer,
     audience,
     jwks,
+    ...(nc !== undefined ? { netconf: { host: nc.host, port: nc.port, hostKeySha256: nc.hostKeySha256 } } : {}),
     addReferenceValue(component, digest) {
       const list = references[component] ?? (references[component] = []);
       if (!list.includes(digest)) list.push(digest);
@@ -335,6 +355,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
           server.close(() => resolve());
           for (const s of sockets) s.destroy();
         });
+        await nc?.server.close();
         await collector.close?.();
       })();
       return closed;

@@ -9,6 +9,7 @@ import { startPve } from '../../src/pve/service.js';
 import type { PveHandle } from '../../src/pve/service.js';
 import { createPveClient } from '../../src/pve/client.js';
 import type { RestconfPveClient } from '../../src/pve/client.js';
+import { createNetconfPveClient } from '../../src/pve/netconf-client.js';
 import { newNonce } from '../../src/tokens/nonce.js';
 import type { EarClaims } from '../../src/tokens/types.js';
 
@@ -24,7 +25,10 @@ beforeAll(async () => {
   const devices = fleet.devices.map((d) => ({ ...d }));
   // a device whose host key is not the one pinned in the PVE's inventory
   devices.push({ ...fleet.devices[0]!, henbId: 'impostor-1', hostKeySha256: fleet.devices[1]!.hostKeySha256 });
-  pve = await startPve({ listen: '127.0.0.1:0', dataDir, devices, referenceValues: fleet.referenceValues, deviceTimeoutMs: 5000 });
+  pve = await startPve({
+    listen: '127.0.0.1:0', dataDir, devices, referenceValues: fleet.referenceValues, deviceTimeoutMs: 5000,
+    netconf: { listen: '127.0.0.1:0', users: [{ username: 'oam', password: 'pve-secret' }] },
+  });
   client = createPveClient({ url: pve.url, ca: pve.ca });
 });
 
@@ -62,5 +66,33 @@ describe('PVE with NETCONF evidence collection', () => {
       .rejects.toMatchObject({ code: 'ERR_PVE_REJECTED', appTag: 'henb-unreachable', message: expect.stringContaining('ERR_DEVICE_UNREACHABLE') });
     await expect(client.integrityRequest({ henbId: 'impostor-1', nonce: newNonce(), jobId: 'j' }, new AbortController().signal))
       .rejects.toMatchObject({ code: 'ERR_PVE_REJECTED', appTag: 'henb-unreachable', message: expect.stringContaining('ERR_DEVICE_HOST_KEY') });
+  });
+});
+
+describe('PVE over NETCONF', () => {
+  const target = () => ({ host: pve.netconf!.host, port: pve.netconf!.port, username: 'oam', password: 'pve-secret', hostKeySha256: pve.netconf!.hostKeySha256 });
+
+  it('integrity-request over NETCONF: the same signed results', async () => {
+    const c = createNetconfPveClient(target());
+    const nonce = newNonce();
+    const ok = await c.integrityRequest({ henbId: 'healthy-1', nonce, jobId: 'job-n1' }, new AbortController().signal);
+    expect(ok.earStatus).toBe('affirming');
+    expect((await claimsOf(ok.token)).eat_nonce).toBe(nonce);
+    const bad = await c.integrityRequest({ henbId: 'compromised-1', nonce: newNonce(), jobId: 'job-n2' }, new AbortController().signal);
+    expect(bad.earStatus).toBe('contraindicated');
+  });
+
+  it('rpc-errors and connection failures are coded', async () => {
+    const c = createNetconfPveClient(target());
+    await expect(c.integrityRequest({ henbId: 'nobody', nonce: newNonce(), jobId: 'j' }, new AbortController().signal))
+      .rejects.toMatchObject({ code: 'ERR_PVE_REJECTED', errorTag: 'invalid-value', appTag: 'unknown-henb' });
+    await expect(c.integrityRequest({ henbId: 'unreachable-1', nonce: newNonce(), jobId: 'j' }, new AbortController().signal))
+      .rejects.toMatchObject({ code: 'ERR_PVE_REJECTED', errorTag: 'operation-failed', appTag: 'henb-unreachable' });
+    await expect(c.integrityRequest({ henbId: 'healthy-1', nonce: 'c2hvcnQ', jobId: 'j' }, new AbortController().signal))
+      .rejects.toMatchObject({ code: 'ERR_PVE_REJECTED', errorTag: 'invalid-value' });
+    await expect(createNetconfPveClient({ ...target(), password: 'wrong' }).integrityRequest({ henbId: 'healthy-1', nonce: newNonce(), jobId: 'j' }, new AbortController().signal))
+      .rejects.toMatchObject({ code: 'ERR_PVE_AUTH' });
+    await expect(createNetconfPveClient({ ...target(), hostKeySha256: fleet.devices[0]!.hostKeySha256 }).integrityRequest({ henbId: 'healthy-1', nonce: newNonce(), jobId: 'j' }, new AbortController().signal))
+      .rejects.toMatchObject({ code: 'ERR_PVE_HOST_KEY' });
   });
 });

@@ -1,0 +1,90 @@
+/**
+ * PveClient (src/oam/ports.ts) over NETCONF/SSH: the hsvp:integrity-request RPC on the PVE's NETCONF
+ * endpoint, host key pinned, one short session per request. Errors use the codes of the RESTCONF client
+ * (./client.ts): ERR_PVE_UNREACHABLE (connection; the device-layer code is in the message), ERR_PVE_AUTH,
+ * ERR_PVE_HOST_KEY (host key not the pinned one, or none pinned),
+ * ERR_PVE_TIMEOUT, ERR_PVE_REJECTED (rpc-error: errorTag, appTag), ERR_PVE_BAD_RESPONSE, ERR_PVE_ABORTED.
+ */
+import { connectDevice } from '../device/connect.js';
+import type { DeviceConnector, DeviceTarget } from '../device/connect.js';
+import { NetconfError } from '../netconf/rpc-error.js';
+import { childText, el, leaf } from '../netconf/xml/build.js';
+import type { PveIntegrityRequest } from '../oam/ports.js';
+import { PveClientError } from './client.js';
+import type { PveIntegrityResult } from './client.js';
+import { PVE_NS, base64urlToBase64 } from './restconf.js';
+
+export interface NetconfPveClientOptions extends DeviceTarget {
+  /** connect + rpc budget, ms (default 15000) */
+  timeoutMs?: number;
+  connector?: DeviceConnector;
+}
+
+export interface NetconfPveClient {
+  integrityRequest(req: PveIntegrityRequest, signal: AbortSignal): Promise<PveIntegrityResult>;
+  close(): void;
+}
+
+function err(code: string, message: string, cause?: unknown): PveClientError {
+  return new PveClientError(code, message, cause !== undefined ? { cause } : undefined);
+}
+
+export function createNetconfPveClient(options: NetconfPveClientOptions): NetconfPveClient {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const connect = options.connector ?? connectDevice;
+  const where = `${options.host}:${options.port}`;
+  return {
+    close() {
+      // sessions are per request
+    },
+    async integrityRequest(req, signal) {
+      if (signal.aborted) throw err('ERR_PVE_ABORTED', 'the integrity request was aborted', signal.reason);
+      const ac = new AbortController();
+      const onAbort = (): void => ac.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(() => ac.abort(err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`)), timeoutMs);
+      const failed = (e: unknown): PveClientError => {
+        if (signal.aborted) return err('ERR_PVE_ABORTED', 'the integrity request was aborted', signal.reason);
+        if (ac.signal.aborted) return err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`, e);
+        if (e instanceof NetconfError) {
+          const f = e.errors[0];
+          const x = err('ERR_PVE_REJECTED', `the PVE refused the integrity request: ${f?.tag ?? 'rpc-error'}` +
+            (f?.appTag !== undefined ? ` (${f.appTag})` : '') + (f?.message !== undefined ? `: ${f.message}` : ''), e);
+          if (f) {
+            x.errorTag = f.tag;
+            if (f.appTag !== undefined) x.appTag = f.appTag;
+          }
+          return x;
+        }
+        if (e instanceof PveClientError) return e;
+        const code = (e as { code?: unknown }).code;
+        if (code === 'ERR_DEVICE_AUTH') return err('ERR_PVE_AUTH', `the PVE at ${where} refused our credentials`, e);
+        if (code === 'ERR_DEVICE_HOST_KEY') return err('ERR_PVE_HOST_KEY', `the PVE at ${where} is not the pinned host`, e);
+        return err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${where}${typeof code === 'string' ? ` (${code})` : ''}`, e);
+      };
+      try {
+        const session = await connect(options, { timeoutMs, signal: ac.signal });
+        try {
+          const reply = await session.rpc(el(PVE_NS, 'integrity-request',
+            leaf(PVE_NS, 'henb-id', req.henbId),
+            leaf(PVE_NS, 'nonce-value', base64urlToBase64(req.nonce)),
+            req.jobId ? leaf(PVE_NS, 'job-id', req.jobId) : undefined), { signal: ac.signal, timeoutMs });
+          const token = childText(reply, PVE_NS, 'attestation-result')?.trim();
+          const earStatus = childText(reply, PVE_NS, 'ear-status')?.trim();
+          if (!token || !earStatus) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE reply has no attestation-result');
+          const out: PveIntegrityResult = { token, earStatus };
+          const reason = childText(reply, PVE_NS, 'reason');
+          if (reason !== undefined) out.reason = reason;
+          return out;
+        } finally {
+          void session.close();
+        }
+      } catch (e) {
+        throw failed(e);
+      } finally {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+      }
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * The PVE's NETCONF endpoint (yang/henb-sw-verify-pve.yang: "Reached by RESTCONF ... or NETCONF"): a NETCONF
+ * server over SSH (src/netconf/server) with the hsvp:integrity-request RPC, answered by the same core as the
+ * RESTCONF endpoint. Its host key lives in DATA_DIR/netconf.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../log/logger.js';
+import { NetconfError } from '../netconf/rpc-error.js';
+import type { ErrorTag, ErrorType } from '../netconf/rpc-error.js';
+import { createNetconfServer, hostKeyFingerprint } from '../netconf/server/index.js';
+import type { NetconfServer, UserEntry } from '../netconf/server/index.js';
+import { registerStandardOperations } from '../netconf/server/standard-ops.js';
+import { elements, leaf, textOf } from '../netconf/xml/build.js';
+import { compileTexts } from '../yang/load.js';
+import { loadOrCreateDeviceHostKey } from '../device/host-key.js';
+import { PVE_MODULE, PVE_NS, RestconfError } from './restconf.js';
+import type { IntegrityInput, IntegrityOutput } from './service.js';
+
+export interface PveNetconfOptions {
+  host: string;
+  port: number;
+  users: UserEntry[];
+  dataDir: string;
+  log: Logger;
+  check: (leaves: Record<string, unknown>) => IntegrityInput;
+  verify: (input: IntegrityInput) => Promise<IntegrityOutput>;
+}
+
+function pveYangText(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    const f = join(dir, 'yang', `${PVE_MODULE}.yang`);
+    if (existsSync(f)) return readFileSync(f, 'utf8');
+    dir = dirname(dir);
+  }
+  throw new RestconfError({ 'error-type': 'application', 'error-tag': 'operation-failed', 'error-message': `cannot find yang/${PVE_MODULE}.yang` });
+}
+
+/** RESTCONF error (JSON path) -> NETCONF rpc-error (prefixed path). */
+function toNetconf(e: RestconfError): NetconfError {
+  const x = e.entry;
+  const leafName = x['error-path']?.split('/').pop();
+  return new NetconfError({
+    type: x['error-type'] as ErrorType,
+    tag: x['error-tag'] as ErrorTag,
+    ...(x['error-app-tag'] !== undefined ? { appTag: x['error-app-tag'] } : {}),
+    ...(x['error-message'] !== undefined ? { message: x['error-message'] } : {}),
+    ...(leafName !== undefined && x['error-path'] !== undefined
+      ? { path: `/hsvp:integrity-request/hsvp:${leafName}`, pathNs: { hsvp: PVE_NS } } : {}),
+  });
+}
+
+export async function startPveNetconf(o: PveNetconfOptions): Promise<{ server: NetconfServer; host: string; port: number; hostKeySha256: string }> {
+  const dir = join(o.dataDir, 'netconf');
+  const hostKey = await loadOrCreateDeviceHostKey(dir);
+  const loaded = compileTexts([{ file: `${PVE_MODULE}.yang`, text: pveYangText() }]);
+  const module = loaded.modules.find((m) => m.name === PVE_MODULE)!;
+  const log = o.log.child({ transport: 'netconf' });
+  const server = createNetconfServer({
+    hostKeys: [hostKey],
+    auth: { users: o.users },
+    validator: loaded.validator,
+    log,
+    dataDir: dir,
+    operations: [(reg) => registerStandardOperations(reg, { log, eventLog: false })],
+  });
+  server.registry.addModule(module);
+  server.registry.addRpc(PVE_NS, 'integrity-request', async (op) => {
+    const leaves: Record<string, unknown> = {};
+    for (const c of elements(op)) leaves[c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`] = textOf(c).trim();
+    try {
+      const r = await o.verify(o.check(leaves));
+      return [
+        leaf(PVE_NS, 'ear-status', r.earStatus),
+        leaf(PVE_NS, 'attestation-result', r.token),
+        ...(r.reason !== undefined ? [leaf(PVE_NS, 'reason', r.reason)] : []),
+      ];
+    } catch (e) {
+      if (e instanceof RestconfError) throw toNetconf(e);
+      throw e;
+    }
+  });
+  try {
+    const addr = await server.listen(o.host, o.port);
+    return { server, host: addr.host, port: addr.port, hostKeySha256: hostKeyFingerprint(hostKey) };
+  } catch (e) {
+    await server.close().catch(() => undefined);
+    throw e;
+  }
+}
