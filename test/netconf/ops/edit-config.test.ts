@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyEdit } from '../../../src/netconf/server/edit-config.js';
 import type { EditOptions } from '../../../src/netconf/server/edit-config.js';
@@ -207,6 +207,27 @@ describe('edit-config, lock, unlock, validate over the running datastore', () =>
     const b = fake.session();
     await fake.call(b, `<lock xmlns="${NC}"><target><running/></target></lock>`);
     expect((await fake.fail(s, `<copy-config xmlns="${NC}"><target><running/></target><source><config/></source></copy-config>`))[0]!.tag).toBe('in-use');
+  });
+
+  it('a failed write keeps the old running configuration and leaves no temporary file', async () => {
+    setup();
+    const s = fake.session();
+    await fake.call(s, ec(BASE));
+    const before = await getConfig(s);
+    // the data dir vanishes: the temporary file cannot be created
+    rmSync(fake.dataDir, { recursive: true, force: true });
+    let err: unknown;
+    try {
+      await fake.call(s, ec(`<other xmlns="${X}"><x>1</x></other>`));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DatastoreError);
+    expect((err as DatastoreError).code).toBe('ERR_DATASTORE_WRITE');
+    expect(await getConfig(s)).toBe(before);
+    mkdirSync(fake.dataDir, { recursive: true });
+    expect(await fake.call(s, ec(`<other xmlns="${X}"><x>1</x></other>`))).toBe('ok');
+    expect(readdirSync(fake.dataDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
   it('a corrupt running.xml is an error at start, never an empty configuration', () => {
