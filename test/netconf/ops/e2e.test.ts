@@ -1,6 +1,9 @@
 /** The standard operations over real loopback SSH with the server core and client of this project. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { OperationRegistrar } from '../../../src/netconf/server/operations.js';
 import { registerStandardOperations } from '../../../src/netconf/server/standard-ops.js';
 import type { StandardOperations } from '../../../src/netconf/server/standard-ops.js';
 import { NetconfError } from '../../../src/netconf/rpc-error.js';
@@ -73,6 +76,32 @@ describe('standard operations end to end (SSH loopback)', () => {
     await b.rpc(`<lock xmlns="${NC}"><target><running/></target></lock>`);
     const st = await b.rpc(`<get xmlns="${NC}"><filter type="subtree"><netconf-state xmlns="${M}"><datastores/></netconf-state></filter></get>`);
     expect(serializeXml(st)).toContain(`<locked-by-session>${b.sessionId}</locked-by-session>`);
+  });
+
+  it('running config and the event log survive a restart: a reconnecting NMS replays what it missed', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hsv-restart-'));
+    try {
+      const opts = { dataDir, operations: [(reg: OperationRegistrar) => void registerStandardOperations(reg, { ietfYangDir: YANG_DIR })] };
+      const first = await startServer(opts);
+      first.server.registry.addStream({ name: 'henb', description: 'H(e)NB events', replaySupport: true });
+      const c1 = await first.connect();
+      await c1.rpc(`<edit-config xmlns="${NC}"><target><running/></target><config><inv xmlns="${X}"><henb><henb-id>kept</henb-id></henb></inv></config></edit-config>`);
+      const before = new Date(Date.now() - 1000);
+      await first.server.registry.notify('henb', el(X, 'result', leaf(X, 'v', 'while-you-were-away')));
+      await first.stop();
+
+      started = await startServer(opts);
+      started.server.registry.addStream({ name: 'henb', description: 'H(e)NB events', replaySupport: true });
+      const c2 = await started.connect();
+      const cfg = await c2.rpc(`<get-config xmlns="${NC}"><source><running/></source></get-config>`);
+      expect(serializeXml(cfg)).toContain('<henb-id>kept</henb-id>');
+      const notes = c2.notifications()[Symbol.asyncIterator]();
+      await c2.rpc(`<create-subscription xmlns="${N}"><stream>henb</stream><startTime>${before.toISOString()}</startTime></create-subscription>`);
+      expect(serializeXml(await nextNotification(notes))).toContain('while-you-were-away');
+      expect(bodyName(await nextNotification(notes))).toBe('replayComplete');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('get-schema over the wire returns the module text unchanged', async () => {
