@@ -7,7 +7,7 @@
  * operation-not-supported.
  */
 import { NetconfError, info } from '../rpc-error.js';
-import { attr, child, el, isElement } from '../xml/build.js';
+import { attr, child, childText, el, isElement, textOf } from '../xml/build.js';
 import { NETCONF_BASE_NS } from '../xml/types.js';
 import type { XmlElement, XmlNode } from '../xml/types.js';
 import type { Logger } from '../../log/logger.js';
@@ -15,6 +15,7 @@ import type { RunningDatastore } from './datastore.js';
 import type { OperationContext, OperationHandler } from './operations.js';
 import type { StateProvider } from './registry.js';
 import { requireRunning } from './edit-config.js';
+import type { PathStep, SchemaHints } from './edit-config.js';
 import { applySubtreeFilter, filterMayMatchTop } from './subtree-filter.js';
 
 export interface StateSource {
@@ -27,6 +28,8 @@ export interface GetDeps {
   datastore: RunningDatastore;
   /** plugin state plus the server's own (monitoring, notification streams) */
   stateSources: (ctx: OperationContext) => StateSource[];
+  /** list keys / leaf-lists from the YANG validator, for merging state into config */
+  schema?: SchemaHints | undefined;
 }
 
 /** The subtree filter of a get/get-config/create-subscription, or undefined for "no filter". */
@@ -77,26 +80,44 @@ export async function collectAll(deps: GetDeps, filter: XmlElement | undefined, 
     }
     if (!node) continue;
     const same = top.findIndex((t) => t.ns === node.ns && t.name === node.name);
-    if (same >= 0) top[same] = mergeNodes(top[same]!, node);
+    if (same >= 0) top[same] = mergeNodes(top[same]!, node, [{ ns: node.ns, name: node.name }], deps.schema);
     else top.push(node);
   }
   return top;
 }
 
-function mergeNodes(a: XmlElement, b: XmlElement): XmlElement {
+/**
+ * Merge operational state `b` into the config node `a` of the same name (a config container that also
+ * has config false descendants). Containers merge by name, list entries by key (schema keys when the
+ * validator offers them, else `name`/`id`/`*-id` leaves), leaves already in config are kept.
+ */
+function mergeNodes(a: XmlElement, b: XmlElement, path: PathStep[], hints: SchemaHints | undefined): XmlElement {
   const children: XmlNode[] = [...a.children];
   for (const c of b.children) {
     if (!isElement(c)) continue;
-    const idx = children.findIndex((x) => isElement(x) && x.ns === c.ns && x.name === c.name && x.children.some(isElement) && c.children.some(isElement) && !hasKeyish(c));
-    if (idx >= 0) children[idx] = mergeNodes(children[idx] as XmlElement, c);
+    const cPath = [...path, { ns: c.ns, name: c.name }];
+    const isLeaf = !c.children.some(isElement);
+    if (isLeaf) {
+      const leafList = hints?.isLeafList?.(cPath) ?? false;
+      const dup = children.some((x) => isElement(x) && x.ns === c.ns && x.name === c.name && (!leafList || textOf(x) === textOf(c)));
+      if (!dup) children.push(c);
+      continue;
+    }
+    const keys = hints?.listKeys ? hints.listKeys(cPath) ?? [] : keyishNames(c);
+    const keyOf = (e: XmlElement): string[] => keys.map((k) => childText(e, e.ns, k)?.trim() ?? '\u0000');
+    const want = keyOf(c);
+    const idx = children.findIndex((x) => isElement(x) && x.ns === c.ns && x.name === c.name && x.children.some(isElement) &&
+      keyOf(x).every((v, i) => v === want[i]));
+    if (idx >= 0) children[idx] = mergeNodes(children[idx] as XmlElement, c, cPath, hints);
     else children.push(c);
   }
   return { ...a, children };
 }
 
-/** list entries are never merged by name alone */
-function hasKeyish(e: XmlElement): boolean {
-  return e.children.some((c) => isElement(c) && !c.children.some(isElement) && (c.name === 'name' || c.name === 'id' || c.name.endsWith('-id')));
+/** without a schema: leaves that look like list keys */
+function keyishNames(e: XmlElement): string[] {
+  return e.children.filter((c): c is XmlElement => isElement(c) && !c.children.some(isElement) &&
+    (c.name === 'name' || c.name === 'id' || c.name.endsWith('-id'))).map((c) => c.name);
 }
 
 export function createGet(deps: GetDeps): OperationHandler {

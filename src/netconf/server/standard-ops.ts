@@ -21,7 +21,7 @@ import { silentLogger } from '../../log/logger.js';
 import { EventLog } from '../../store/event-log.js';
 import { NETCONF_BASE_NS, NETMOD_NOTIFICATION_NS } from '../xml/types.js';
 import { RunningDatastore } from './datastore.js';
-import { createCopyConfig, createDeleteConfig, createEditConfig, createValidate } from './edit-config.js';
+import { createCopyConfig, createDeleteConfig, createEditConfig, createValidate, schemaHintsOf } from './edit-config.js';
 import { createGet, createGetConfig } from './get.js';
 import type { StateSource } from './get.js';
 import { LockManager, createKillSession, createLock, createUnlock } from './locks.js';
@@ -133,7 +133,7 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   for (const m of ietfModules) if (m.implemented !== false) reg.addCapability(moduleCapability(m));
 
   const N = NETCONF_BASE_NS;
-  reg.addOperation(N, 'get', createGet({ datastore, stateSources }));
+  reg.addOperation(N, 'get', createGet({ datastore, stateSources, schema: schemaHintsOf(reg.validator) }));
   reg.addOperation(N, 'get-config', createGetConfig({ datastore, stateSources }));
   reg.addOperation(N, 'edit-config', createEditConfig({ datastore, locks, validator: reg.validator, prefixes }));
   reg.addOperation(N, 'copy-config', createCopyConfig({ datastore, locks, validator: reg.validator, prefixes }));

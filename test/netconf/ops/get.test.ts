@@ -76,6 +76,19 @@ describe('get / get-config (RFC 6241 7.1, 7.7)', () => {
     expect((await fake.fail(s, `<get-config xmlns="${NC}"><source><candidate/></source></get-config>`))[0]).toMatchObject({ type: 'protocol', tag: 'unknown-element' });
   });
 
+  it('merges state into a config node of the same name, list entries by key', async () => {
+    fake = createFake();
+    fake.states.push({ ns: X, name: 'sys', provider: () => el(X, 'sys',
+      el(X, 'node', leaf(X, 'name', 'a'), leaf(X, 'oper', 'up')),
+      el(X, 'node', leaf(X, 'name', 'b'), leaf(X, 'oper', 'down')),
+      leaf(X, 'uptime', 5)) });
+    std = registerStandardOperations(fake.reg, { ietfYangDir: '/nonexistent', eventLog: false });
+    const s = fake.session();
+    await fake.call(s, `<edit-config xmlns="${NC}"><target><running/></target><config><sys xmlns="${X}"><node><name>a</name><cfg>1</cfg></node></sys></config></edit-config>`);
+    const out = show(await fake.call(s, `<get xmlns="${NC}"><filter><sys xmlns="${X}"/></filter></get>`));
+    expect(out).toBe(`<data xmlns="${NC}"><sys xmlns="${X}"><node><name>a</name><cfg>1</cfg><oper>up</oper></node><node><name>b</name><oper>down</oper></node><uptime>5</uptime></sys></data>`);
+  });
+
   it('a failing state provider gives operation-failed without its message', async () => {
     await setup();
     fake.states.push({ ns: S, name: 'broken', provider: () => {
