@@ -91,6 +91,12 @@ describe('ncclient drives our server', () => {
 
     expect(steps.get('edit-get-config')!.xml as string).toMatch(/<henb><henb-id>h1<\/henb-id><ip>10\.1\.1\.1<\/ip><\/henb>/);
 
+    const denied = steps.get('lock-denied')!;
+    expect(denied.error).toMatchObject({ tag: 'lock-denied', type: 'protocol' });
+    expect(JSON.stringify(denied.error)).toContain(`session-id>${String(denied.holder)}<`);
+    expect(steps.get('in-use')!.error).toMatchObject({ tag: 'in-use' });
+    expect(steps.has('kill-session')).toBe(true);
+
     const notes = steps.get('notifications')!.xml as string[];
     expect(notes.length).toBe(3);
     expect(notes[0]).toContain('replayed-event');

@@ -61,6 +61,27 @@ def main():
     except RPCError as e:
         out("candidate", error=rpc_error(e))
 
+    # locking between two sessions, then kill-session of the second
+    m2 = manager.connect(host="127.0.0.1", port=port, username=user, password=password,
+                         hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=30)
+    m.lock(target="running")
+    try:
+        m2.lock(target="running")
+        out("lock-denied", error=None)
+    except RPCError as e:
+        out("lock-denied", error=rpc_error(e), holder=m.session_id)
+    try:
+        m2.edit_config(target="running", config='<config xmlns="%s"><inv xmlns="%s"/></config>' % (NC, X))
+        out("in-use", error=None)
+    except RPCError as e:
+        out("in-use", error=rpc_error(e))
+    m.unlock(target="running")
+    m2.lock(target="running")
+    m.kill_session(m2.session_id)
+    m.lock(target="running")
+    m.unlock(target="running")
+    out("kill-session", killed=m2.session_id)
+
     m.create_subscription(stream_name="henb", start_time="2000-01-01T00:00:00Z")
     out("subscribed")
     line = sys.stdin.readline().strip()
