@@ -351,6 +351,8 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     close() {
       closed ??= (async () => {
         for (const ac of inflight) ac.abort(new PveServiceError('ERR_PVE_CLOSED', 'the PVE is shutting down'));
+        // queued requests go on with an aborted signal and fail at once
+        for (const w of waiting.splice(0)) w();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           for (const s of sockets) s.destroy();

@@ -166,6 +166,42 @@ describe('reference PVE over RESTCONF/HTTPS', () => {
     }
   });
 
+  it('bounded concurrency: beyond the queue, resource-denied; queued requests complete', async () => {
+    const gates: Array<() => void> = [];
+    const slow: EvidenceCollector = {
+      async collect(device, nonce) {
+        await new Promise<void>((r) => gates.push(r));
+        return collector.collect(device, nonce, new AbortController().signal);
+      },
+    };
+    const small = await startPve({ listen: '127.0.0.1:0', dataDir, devices: [entry(cells.get('healthy-1')!)], referenceValues: factoryReferenceValues(), collector: slow, maxConcurrent: 1 });
+    // two clients: one client's agent holds at most 16 sockets
+    const c = createPveClient({ url: small.url, ca: small.ca });
+    const c2 = createPveClient({ url: small.url, ca: small.ca });
+    try {
+      const settled: string[] = [];
+      const all = Array.from({ length: 18 }, (_, i) => (i % 2 === 0 ? c : c2).integrityRequest({ henbId: 'healthy-1', nonce: newNonce(), jobId: 'j' }, new AbortController().signal)
+        .then((r) => r.earStatus, (e: { errorTag?: string; httpStatus?: number }) => `${e.errorTag}/${e.httpStatus}`)
+        .then((r) => { settled.push(r); return r; }));
+      // one collecting, 16 queued: the 18th is refused at once
+      for (let i = 0; i < 1000 && settled.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(settled).toEqual(['resource-denied/503']);
+      // then let the others through one by one
+      for (let i = 0; i < 17; i++) {
+        for (let j = 0; j < 500 && gates.length === 0; j++) await new Promise((r) => setTimeout(r, 10));
+        gates.shift()?.();
+      }
+      const results = await Promise.all(all);
+      expect(results.filter((r) => r === 'affirming')).toHaveLength(17);
+      expect(results.filter((r) => r === 'resource-denied/503')).toHaveLength(1);
+    } finally {
+      c.close();
+      c2.close();
+      for (const g of gates) g();
+      await small.close();
+    }
+  });
+
   it('unknown henb-id: ERR_PVE_REJECTED with invalid-value / unknown-henb', async () => {
     await expect(client.integrityRequest({ henbId: 'nobody', nonce: newNonce(), jobId: 'j' }, new AbortController().signal))
       .rejects.toMatchObject({ code: 'ERR_PVE_REJECTED', errorTag: 'invalid-value', appTag: 'unknown-henb', httpStatus: 400 });
