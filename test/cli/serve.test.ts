@@ -90,6 +90,27 @@ describe('serve', () => {
     expect(err2.text()).toContain(`${bad}:4:37: henbs[2].port: expected a number <= 65535, got 99999`);
   });
 
+  it('secrets from the environment and from files never reach the log, even at debug', async () => {
+    await writeFile(join(dir, 'nms.secret'), 'file-secret-7781\n');
+    const cfg = join(dir, 'secrets.yaml');
+    await writeFile(cfg, `users:\n  - name: nms\n    password: { file: nms.secret }\n`);
+    const ac = new AbortController();
+    const stdout = new BufferWritable();
+    const stderr = new BufferWritable();
+    const env = { HENB_SW_VERIFY_ADMIN_PASSWORD: 'env-secret-5519' };
+    const done = runCli(['serve', '--config', cfg, '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'debug', '--json'], { stdout, stderr, env, signal: ac.signal });
+    await until(() => stdout.text().includes('\n'), 'the ready line');
+    const { port, hostKey } = JSON.parse(stdout.text()) as { port: number; hostKey: string };
+    const c = await connectNetconf({ host: '127.0.0.1', port, username: 'nms', password: 'file-secret-7781', hostKeySha256: hostKey });
+    await c.close();
+    await expect(connectNetconf({ host: '127.0.0.1', port, username: 'admin', password: 'wrong-guess-0042', hostKeySha256: hostKey })).rejects.toThrow();
+    ac.abort();
+    expect(await done).toBe(0);
+    const log = stderr.text();
+    expect(log.length).toBeGreaterThan(0);
+    for (const secret of ['env-secret-5519', 'file-secret-7781', 'wrong-guess-0042']) expect(log).not.toContain(secret);
+  });
+
   it('a bad --plugin is refused before anything listens', async () => {
     const err = new BufferWritable();
     const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--plugin', join(dir, 'missing')], { stdout: new BufferWritable(), stderr: err, env: {}, signal: new AbortController().signal });
