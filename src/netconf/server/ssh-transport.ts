@@ -7,9 +7,7 @@
  */
 import ssh2 from 'ssh2';
 import type { Connection, ServerChannel } from 'ssh2';
-import type { Socket } from 'node:net';
 import type { Logger } from '../../log/logger.js';
-import { batchWritesPerRead } from '../session/socket-batching.js';
 import { createAuthenticator } from './auth.js';
 import type { AuthOptions } from './auth.js';
 
@@ -44,7 +42,6 @@ export class SshTransport {
     const maxAttempts = opts.auth.maxAttempts ?? 6;
     this.server = new ssh2.Server({ hostKeys: opts.hostKeys, ident: 'henb-sw-verify' }, (client, info) => {
       (client as unknown as { setNoDelay(v: boolean): void }).setNoDelay(true);
-      batchWritesPerRead((client as unknown as { _sock?: Socket })._sock);
       const log = opts.log.child({ remote: `${info.ip}:${info.port}` });
       if (this.conns.size >= opts.maxConnections) {
         log.warn('connection limit reached; closing');

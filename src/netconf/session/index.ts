@@ -10,4 +10,3 @@ export type { Hello } from './hello.js';
 export { SessionError } from './errors.js';
 export type { SessionErrorCode } from './errors.js';
 export { duplexPair } from './memory-transport.js';
-export { batchWritesPerRead } from './socket-batching.js';
