@@ -15,6 +15,7 @@
  *       device-public-key: |       (SPKI PEM; or device-public-key-file: PATH)
  *         -----BEGIN PUBLIC KEY-----
  *   approved-software: [DIR-or-FILE, ...]   (images whose SHA-256 is accepted for rootfs)
+ *   netconf: { listen: HOST:PORT, users: [{ username, password | password-env }] }   (also serve NETCONF)
  * camelCase names (henbId, hostKeySha256, devicePublicKey, referenceValues) are accepted too.
  */
 import { readFile, writeFile, rename } from 'node:fs/promises';
@@ -38,6 +39,8 @@ export interface PveDevicesFile {
   referenceValues: ReferenceValues;
   /** approved-software: files/directories of approved images (paths relative to the file) */
   approvedSoftware: string[];
+  /** netconf: also serve integrity-request over NETCONF/SSH */
+  netconf?: { listen: string; users: Array<{ username: string; password: string }> };
 }
 
 /** Read and check a devices file; errors name the file, the field and what was expected. */
@@ -106,7 +109,24 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
     throw configError(file, 'approved-software', 'expected a list of file or directory paths');
   }
   const approvedSoftware = (appRaw as string[]).map((x) => resolve(dirname(file), x));
-  return { devices, referenceValues, approvedSoftware };
+  const out: PveDevicesFile = { devices, referenceValues, approvedSoftware };
+  const ncRaw = top.netconf;
+  if (ncRaw !== undefined) {
+    if (typeof ncRaw !== 'object' || ncRaw === null) throw configError(file, 'netconf', 'expected a mapping {listen, users}');
+    const nc = ncRaw as Record<string, unknown>;
+    if (typeof nc.listen !== 'string') throw configError(file, 'netconf.listen', 'expected HOST:PORT');
+    if (!Array.isArray(nc.users) || nc.users.length === 0) throw configError(file, 'netconf.users', 'expected a list of {username, password | password-env}');
+    const users = nc.users.map((u: unknown, i: number) => {
+      const r = (u ?? {}) as Record<string, unknown>;
+      if (typeof r.username !== 'string' || r.username.length === 0) throw configError(file, `netconf.users[${i}].username`, 'expected a non-empty string');
+      let password = r.password;
+      if (password === undefined && typeof r['password-env'] === 'string') password = env[r['password-env']];
+      if (typeof password !== 'string' || password.length === 0) throw configError(file, `netconf.users[${i}].password`, 'expected a password or password-env naming a set variable');
+      return { username: r.username, password };
+    });
+    out.netconf = { listen: nc.listen, users };
+  }
+  return out;
 }
 
 /**
@@ -128,14 +148,21 @@ export async function runPveCommand(options: Record<string, unknown>, ctx: Comma
   const log = createLogger({ level: logLevelOf(options['log-level'], 'info'), write: (l) => ctx.stderr.write(l) });
   const file = typeof options.devices === 'string' ? resolve(ctx.cwd, options.devices) : undefined;
   const inv: PveDevicesFile = file !== undefined ? await loadPveDevicesFile(file, ctx.env ?? process.env) : { devices: [], referenceValues: factoryReferenceValues(), approvedSoftware: [] };
-  const pve = await startPve({ listen, dataDir, devices: inv.devices, referenceValues: inv.referenceValues, approvedSoftware: inv.approvedSoftware, log });
+  const pve = await startPve({
+    listen, dataDir, devices: inv.devices, referenceValues: inv.referenceValues, approvedSoftware: inv.approvedSoftware, log,
+    ...(inv.netconf !== undefined ? { netconf: inv.netconf } : {}),
+  });
   try {
     const jwksFile = join(dataDir, 'jwks.json');
     await writeFile(`${jwksFile}.tmp`, JSON.stringify(pve.jwks, null, 2) + '\n');
     await rename(`${jwksFile}.tmp`, jwksFile);
-    const ready = { event: 'listening', url: pve.url, host: pve.host, port: pve.port, ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, devices: inv.devices.length };
+    const ready = {
+      event: 'listening', url: pve.url, host: pve.host, port: pve.port, ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, devices: inv.devices.length,
+      ...(pve.netconf !== undefined ? { netconf: pve.netconf } : {}),
+    };
+    const nc = pve.netconf !== undefined ? `, NETCONF ${pve.netconf.host}:${pve.netconf.port} ssh host key ${pve.netconf.hostKeySha256}` : '';
     if (options.json === true) ctx.stdout.write(JSON.stringify(ready) + '\n');
-    else ctx.stdout.write(`henb-sw-verify: PVE listening on ${pve.url} (CA ${pve.caPath}, JWKS ${jwksFile}, issuer ${pve.issuer}, ${inv.devices.length} H(e)NB(s))\n`);
+    else ctx.stdout.write(`henb-sw-verify: PVE listening on ${pve.url} (CA ${pve.caPath}, JWKS ${jwksFile}, issuer ${pve.issuer}, ${inv.devices.length} H(e)NB(s)${nc})\n`);
     await waitForAbort(ctx.signal);
   } finally {
     await pve.close();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { runSimulateCommand } from '../../src/device/cli.js';
 import { loadPveDevicesFile, runPveCommand } from '../../src/pve/cli.js';
 import { createPveClient } from '../../src/pve/client.js';
+import { createNetconfPveClient } from '../../src/pve/netconf-client.js';
 import { newNonce } from '../../src/tokens/nonce.js';
 
 class Out {
@@ -42,14 +43,16 @@ describe('simulate and pve entry functions', () => {
     const inventory = JSON.parse(await firstLine(simOut, sim)) as { event: string; devices: Array<{ henbId: string }> };
     expect(inventory.event).toBe('ready');
     expect(inventory.devices.map((d) => d.henbId)).toEqual(['healthy-1', 'compromised-1']);
-    await writeFile(join(dir, 'fleet.json'), JSON.stringify(inventory));
+    await writeFile(join(dir, 'fleet.json'), JSON.stringify({ ...inventory, netconf: { listen: '127.0.0.1:0', users: [{ username: 'oam', 'password-env': 'PVE_NC_PW' }] } }));
 
     const pveOut = new Out();
     const pveStop = new AbortController();
     const pve = runPveCommand({ listen: '127.0.0.1:0', 'data-dir': 'pve', devices: 'fleet.json', json: true, 'log-level': 'silent' },
-      { stdout: pveOut, stderr: new Out(), signal: pveStop.signal, cwd: dir });
-    const ready = JSON.parse(await firstLine(pveOut, pve)) as { url: string; ca: string; jwks: string; devices: number };
+      { stdout: pveOut, stderr: new Out(), signal: pveStop.signal, cwd: dir, env: { PVE_NC_PW: 'nc-secret' } });
+    const ready = JSON.parse(await firstLine(pveOut, pve)) as { url: string; ca: string; jwks: string; devices: number; netconf: { host: string; port: number; hostKeySha256: string } };
     expect(ready.devices).toBe(2);
+    const nc = createNetconfPveClient({ ...ready.netconf, username: 'oam', password: 'nc-secret' });
+    expect((await nc.integrityRequest({ henbId: 'healthy-1', nonce: newNonce(), jobId: 'j0' }, new AbortController().signal)).earStatus).toBe('affirming');
     expect(JSON.parse(await readFile(ready.jwks, 'utf8')).keys).toHaveLength(1);
     const client = createPveClient({ url: ready.url, ca: await readFile(ready.ca, 'utf8') });
     try {
