@@ -74,6 +74,17 @@ describe('our client against netconfd', () => {
     expect(c.serverCapabilities.some((x) => x.startsWith(`${TOASTER}?module=toaster`))).toBe(true);
   });
 
+  it('authenticates with a public key (OpenSSH key made by ssh-keygen)', async () => {
+    const c = await connect({ password: undefined, privateKey: readFileSync(join(PEERS_DIR, 'keys', 'client_key'), 'utf8') });
+    expect(c.sessionId).toBeGreaterThan(0);
+    await c.close();
+  });
+
+  it('refuses netconfd when the pinned host key does not match', async () => {
+    await expect(connect({ hostKeySha256: 'SHA256:' + Buffer.alloc(32, 7).toString('base64').replace(/=+$/, '') }))
+      .rejects.toMatchObject({ code: 'ERR_NETCONF_CLIENT_HOST_KEY' });
+  });
+
   it('get and get-config return <data>', async () => {
     const c = await connect();
     const cfg = await c.rpc('<get-config><source><running/></source></get-config>');
