@@ -119,6 +119,18 @@ describe('rollout engine', () => {
     expect(t.started).toEqual(['hang-1']);
   });
 
+  it('a lost session leaves the device resumable and interrupts the rollout (outcome unknown, not failed)', async () => {
+    const t = new FakeTarget();
+    t.wait = async () => {
+      throw Object.assign(new Error('the NETCONF session ended'), { code: 'ERR_ROLLOUT_SESSION' });
+    };
+    const r = await runRollout(newReport(['h1', 'h2', 'h3'], { concurrency: 1 }), t, noop, { deviceTimeoutMs: 5000, signal: never });
+    expect(r.state).toBe('interrupted');
+    expect(r.haltReason).toContain('lost the session');
+    expect(r.devices[0]).toMatchObject({ state: 'started', jobId: 'job-h1' });
+    expect(t.started).toEqual(['h1']);
+  });
+
   it('a report that is not ours is refused with a coded error', async () => {
     const file = join(dir, 'x.json');
     await saveReport(file, { ...newReport(['a']), format: 'other' as 'henb-sw-verify-rollout/1' });

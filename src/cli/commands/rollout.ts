@@ -199,7 +199,7 @@ export function printOutcome(report: RolloutReport, reportFile: string | undefin
     ctx.stdout.write(deviceTable(report, c) + '\n' + summaryTable(report, c));
     const where = reportFile ? ` (report: ${reportFile})` : '';
     if (report.state === 'halted') ctx.stdout.write(c.red(`rollout halted: ${report.haltReason ?? ''}`) + `${where}; resume with --resume\n`);
-    else if (report.state === 'interrupted') ctx.stdout.write(c.yellow('rollout interrupted') + `${where}; resume with --resume\n`);
+    else if (report.state === 'interrupted') ctx.stdout.write(c.yellow(`rollout interrupted${report.haltReason ? `: ${report.haltReason}` : ''}`) + `${where}; resume with --resume\n`);
     else ctx.stdout.write(`rollout ${report.state}${where}\n`);
   }
   if (report.state === 'halted' || report.state === 'interrupted') return EXIT.HALTED;

@@ -56,6 +56,12 @@ export function planWaves(henbs: string[], waveSize: number, firstWave: number):
   return out;
 }
 
+/**
+ * Errors that mean "the session to the server is gone": the device's outcome is unknown, so it is not
+ * recorded as failed; the rollout stops as `interrupted` and a resume follows the device's job.
+ */
+export const CONNECTION_LOST = new Set(['ERR_ROLLOUT_SESSION', 'ERR_SESSION_CLOSED', 'ERR_NETCONF_CLIENT_CONNECT']);
+
 export function failures(report: RolloutReport): number {
   return report.devices.filter((d) => d.state === 'done' && d.status !== 'verified').length;
 }
@@ -78,6 +84,7 @@ export async function runRollout(report: RolloutReport, target: RolloutTarget, h
   report.state = 'running';
   delete report.haltReason;
   const max = report.plan.maxFailures;
+  let lost: string | undefined;
   const overThreshold = () => max !== null && failures(report) > max;
   const waves = [...new Set(report.devices.map((d) => d.wave))].sort((a, b) => a - b);
 
@@ -112,6 +119,11 @@ export async function runRollout(report: RolloutReport, target: RolloutTarget, h
       await finish(d, await target.wait(d.henbId, jobId, ac.signal));
     } catch (err) {
       if (opts.signal.aborted) return; // interrupted: the device stays pending/started for resume
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && CONNECTION_LOST.has(code)) {
+        lost ??= `lost the session to the server (${code}) at ${d.henbId}`;
+        return; // outcome unknown: the device stays pending/started for resume
+      }
       const msg = err instanceof Error ? err.message : String(err);
       const timedOut = ac.signal.aborted;
       await finish(d, { status: timedOut ? 'timeout' : 'failed', ...(d.jobId ? { jobId: d.jobId } : {}), reason: timedOut ? `no result within ${Math.round(opts.deviceTimeoutMs / 1000)} s` : msg });
@@ -125,14 +137,15 @@ export async function runRollout(report: RolloutReport, target: RolloutTarget, h
     const todo = report.devices.filter((d) => d.wave === wave && d.state !== 'done');
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < todo.length && !opts.signal.aborted && !overThreshold()) {
+      while (next < todo.length && !opts.signal.aborted && lost === undefined && !overThreshold()) {
         const d = todo[next++] as DeviceRecord;
         await runDevice(d);
       }
     };
     await Promise.all(Array.from({ length: Math.min(report.plan.concurrency, todo.length) }, worker));
-    if (opts.signal.aborted) {
+    if (opts.signal.aborted || lost !== undefined) {
       report.state = 'interrupted';
+      if (lost !== undefined) report.haltReason = lost;
       return report;
     }
     if (overThreshold()) {
