@@ -190,9 +190,11 @@ export class NotificationService {
       this.subs.add(sub);
       session.signal.addEventListener('abort', sub.onAbort, { once: true });
       if (session.signal.aborted) this.end(sub);
-      const afterReply = (ctx as OperationContext & { afterReply?: (fn: () => void) => void }).afterReply;
+      // replay and live events start once the <ok/> reply is on its way (the server core's afterReply
+      // hook; without one, on the next turn of the event loop)
+      const core = ctx as OperationContext & { afterReply?: (fn: () => void) => void };
       const activate = (): void => this.activate(sub);
-      if (typeof afterReply === 'function') afterReply(activate);
+      if (typeof core.afterReply === 'function') core.afterReply(activate);
       else setImmediate(activate);
       return 'ok';
     };
