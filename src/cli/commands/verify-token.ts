@@ -17,7 +17,7 @@ export const verifyTokenCommand: Command = {
   description:
     'Verifies the signature of a software-update result or PVE token (algorithm allow-list ES256/EdDSA, kid from the JWKS, ' +
     'expiry) and prints the EAR claims. Issuer, audience, maximum age and nonce are checked only when given. ' +
-    'TOKEN may be - to read it from stdin. The OAM publishes its JWKS as <data-dir>/plugins/henb-sw-verify/.../jwks.json ' +
+    'TOKEN may be - to read it from stdin. The OAM publishes its JWKS as <serve data-dir>/plugins/henb-sw-verify/keys/jwks.json ' +
     'and as the operational state /signing-keys/jwks. Exit 0 when the token verifies (and, with --require-affirming, its ear_status is affirming), 1 otherwise.',
   positionals: [{ name: 'TOKEN', help: 'the compact JWS (or - for stdin)', required: true }],
   options: {
@@ -29,7 +29,7 @@ export const verifyTokenCommand: Command = {
     'require-affirming': { type: 'boolean', help: 'exit 1 unless ear_status is affirming' },
     json: { type: 'boolean', help: 'print {ok, header, claims} as JSON' },
   },
-  examples: ['henb-sw-verify verify-token eyJhbGciOi... --jwks data/plugins/henb-sw-verify/jwks.json --json'],
+  examples: ['henb-sw-verify verify-token eyJhbGciOi... --jwks data/plugins/henb-sw-verify/keys/jwks.json --json'],
   run: runVerifyToken,
 };
 
