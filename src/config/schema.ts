@@ -72,3 +72,20 @@ export function hostSchemaWith(pluginKeys: string[]): Record<string, unknown> {
   for (const k of pluginKeys) if (!(k in props)) props[k] = true;
   return { ...HOST_CONFIG_SCHEMA, additionalProperties: false, properties: props };
 }
+
+/**
+ * One JSON Schema for the whole serve config file (host keys + the built-in plugin's keys), for editors
+ * (e.g. the YAML language server) and `serve --print-schema`. The loader validates the two parts
+ * separately so that errors name the right owner; this schema accepts and refuses the same documents.
+ */
+export function combinedSchema(pluginSchema: Record<string, unknown>): Record<string, unknown> {
+  const plugin = pluginSchema as { properties?: Record<string, unknown>; definitions?: Record<string, unknown> };
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: 'henb-sw-verify serve configuration',
+    type: 'object',
+    additionalProperties: false,
+    properties: { ...HOST_CONFIG_SCHEMA.properties, ...(plugin.properties ?? {}) },
+    ...(plugin.definitions ? { definitions: plugin.definitions } : {}),
+  };
+}

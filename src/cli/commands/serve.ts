@@ -12,6 +12,7 @@ import { HOST_API_VERSION } from '../../plugin/contract.js';
 import { createLogger } from '../../log/logger.js';
 import type { LogLevel } from '../../log/logger.js';
 import { startOamServer } from '../oam-server.js';
+import { combinedSchema } from '../../config/schema.js';
 import { collectUsers } from '../users.js';
 import { resolve } from 'node:path';
 
@@ -34,6 +35,7 @@ export const serveCommand: Command = {
     config: { type: 'string', short: 'c', value: 'FILE', help: 'configuration file (YAML or JSON), see docs/operator-guide.md' },
     plugin: { type: 'string', multiple: true, value: 'PATH', help: 'load another plugin (a directory with plugin.json)' },
     check: { type: 'boolean', help: 'validate the configuration and plugins, then exit (0 valid, 2 invalid)' },
+    'print-schema': { type: 'boolean', help: 'print the JSON Schema of the config file (for editors) and exit' },
     'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn, error or silent (overrides the config file)' },
     json: { type: 'boolean', help: 'machine-readable output (the ready line and --check result as JSON)' },
   },
@@ -47,6 +49,10 @@ export const serveCommand: Command = {
 
 async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const manifest = await readManifest(join(builtinPluginDir(), 'plugin.json'));
+  if (bool(args, 'print-schema')) {
+    ctx.stdout.write(JSON.stringify(combinedSchema(manifest.configSchema), null, 2) + '\n');
+    return EXIT.OK;
+  }
   const configFile = str(args, 'config');
   const config: ServeConfig = configFile ? await loadConfigFile(resolve(ctx.cwd, configFile), { manifest, env: ctx.env }) : defaultServeConfig();
   const listenText = str(args, 'listen') ?? config.listen;
