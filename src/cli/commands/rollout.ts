@@ -127,7 +127,7 @@ async function runRolloutCommand(args: ParsedArgs, ctx: CliContext): Promise<num
       software.sha256 = sha.toLowerCase();
     }
   }
-  const pinned = hostKeyArg ?? (report as (RolloutReport & { hostKey?: string }) | undefined)?.hostKey;
+  const pinned = hostKeyArg ?? report?.hostKey;
 
   const mod = await importComponent<TargetModule>('./rollout/netconf-target.js', 'the NETCONF client (src/netconf/client)', 'connectRolloutTarget');
   const conn = await mod.connectRolloutTarget({
@@ -172,7 +172,7 @@ async function runRolloutCommand(args: ParsedArgs, ctx: CliContext): Promise<num
     } else if (str(args, 'max-failures') !== undefined) {
       report.plan.maxFailures = parseMaxFailures(str(args, 'max-failures'), report.devices.length);
     }
-    (report as RolloutReport & { hostKey?: string }).hostKey = conn.fingerprint;
+    report.hostKey = conn.fingerprint;
     const writer = new ReportWriter(reportFile);
     await writer.save(report);
 

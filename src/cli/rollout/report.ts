@@ -27,6 +27,8 @@ export interface DeviceRecord {
 export interface RolloutReport {
   format: 'henb-sw-verify-rollout/1';
   server: string;
+  /** SHA256:... of the server's host key, recorded at the first run and pinned on resume */
+  hostKey?: string;
   software: { uri: string; version?: string; sha256?: string };
   plan: { waveSize: number; firstWave: number; concurrency: number; maxFailures: number | null; timeoutSec: number };
   /** when the rollout first started (ISO); also the replay start on resume */
