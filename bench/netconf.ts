@@ -7,12 +7,13 @@
  *   - lockstep get-config RPCs/s on one session (one outstanding)
  *   - pipelined get-config RPCs/s on one session (32 outstanding; netconfd hangs beyond a few hundred)
  *   - session setups/s (SSH + password auth + hello + close-session), sequential
+ *   - server CPU per rpc (our process; netconfd + sshd + netconf-subsystem from /proc)
  * and the ratio ours/netconfd (target >= 2x). Total run time is bounded (< 60 s).
  *
  * Run: node --import tsx bench/netconf.ts   (needs root for the netconfd peer, like the interop tests)
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -54,7 +55,12 @@ if (process.argv[2] === '--serve') {
   };
   process.on('SIGTERM', () => void stop());
   process.stdin.on('end', () => void stop());
-  process.stdin.resume();
+  createInterface({ input: process.stdin }).on('line', (l) => {
+    if (l === 'CPU') {
+      const u = process.cpuUsage();
+      console.log(`CPU ${u.user + u.system}`);
+    }
+  });
 } else {
   await main();
 }
@@ -63,12 +69,16 @@ interface Figures {
   lockstep: number;
   pipelined: number;
   setups: number;
+  /** server CPU (all its processes) per rpc, microseconds, in the lockstep and pipelined windows */
+  cpuLockstep: number;
+  cpuPipelined: number;
 }
 
-type Figure = keyof Figures;
+type Figure = 'lockstep' | 'pipelined' | 'setups';
+type CpuProbe = () => Promise<number>;
 
 /** One figure for `ms` on an open session (or with new sessions for 'setups'). */
-async function measureOne(fig: Figure, opts: ConnectOptions, rpc: string, depth: number, ms: number): Promise<number> {
+async function measureOne(fig: Figure, opts: ConnectOptions, rpc: string, depth: number, ms: number, cpu: CpuProbe): Promise<{ rate: number; cpuPerRpc: number }> {
   let n = 0;
   const t0 = performance.now();
   const end = t0 + ms;
@@ -81,6 +91,7 @@ async function measureOne(fig: Figure, opts: ConnectOptions, rpc: string, depth:
   } else {
     const c = await connectNetconf({ ...opts, maxInFlight: depth });
     for (let i = 0; i < 20; i++) await c.rpc(rpc); // warm-up
+    const cpu0 = await cpu();
     const t1 = performance.now();
     const end1 = t1 + ms;
     const lanes = fig === 'lockstep' ? 1 : depth;
@@ -91,16 +102,18 @@ async function measureOne(fig: Figure, opts: ConnectOptions, rpc: string, depth:
       }
     }));
     const rate = (n / (performance.now() - t1)) * 1000;
+    const cpuPerRpc = (await cpu() - cpu0) / n;
     await c.close();
-    return rate;
+    return { rate, cpuPerRpc };
   }
-  return (n / (performance.now() - t0)) * 1000;
+  return { rate: (n / (performance.now() - t0)) * 1000, cpuPerRpc: NaN };
 }
 
 interface Target {
   name: string;
   opts: ConnectOptions;
   rpc: string;
+  cpu: CpuProbe;
 }
 
 /**
@@ -108,20 +121,23 @@ interface Target {
  * and the best round of each is kept (noise only ever slows a run down).
  */
 async function compare(targets: [Target, Target], depth: number): Promise<[Figures, Figures]> {
-  const best: [Figures, Figures] = [{ lockstep: 0, pipelined: 0, setups: 0 }, { lockstep: 0, pipelined: 0, setups: 0 }];
+  const zero = (): Figures => ({ lockstep: 0, pipelined: 0, setups: 0, cpuLockstep: Infinity, cpuPipelined: Infinity });
+  const best: [Figures, Figures] = [zero(), zero()];
   for (let r = 0; r < ROUNDS; r++) {
     for (const fig of ['lockstep', 'pipelined', 'setups'] as const) {
       for (const i of [0, 1] as const) {
         const t = targets[(i + r) % 2 === 0 ? 0 : 1]!;
         const idx = t === targets[0] ? 0 : 1;
-        const v = await measureOne(fig, t.opts, t.rpc, depth, ROUND_MS);
-        best[idx][fig] = Math.max(best[idx][fig], v);
+        const v = await measureOne(fig, t.opts, t.rpc, depth, ROUND_MS, t.cpu);
+        best[idx][fig] = Math.max(best[idx][fig], v.rate);
+        if (fig === 'lockstep') best[idx].cpuLockstep = Math.min(best[idx].cpuLockstep, v.cpuPerRpc);
+        if (fig === 'pipelined') best[idx].cpuPipelined = Math.min(best[idx].cpuPipelined, v.cpuPerRpc);
       }
     }
   }
   for (const [i, t] of targets.entries()) {
     const f = best[i]!;
-    console.log(`${t.name.padEnd(9)} lockstep ${f.lockstep.toFixed(0).padStart(7)} rpc/s   pipelined(${depth}) ${f.pipelined.toFixed(0).padStart(7)} rpc/s   session setups ${f.setups.toFixed(1).padStart(7)} /s`);
+    console.log(`${t.name.padEnd(9)} lockstep ${f.lockstep.toFixed(0).padStart(7)} rpc/s   pipelined(${depth}) ${f.pipelined.toFixed(0).padStart(7)} rpc/s   session setups ${f.setups.toFixed(1).padStart(7)} /s   server CPU per rpc: lockstep ${f.cpuLockstep.toFixed(0)} us, pipelined ${f.cpuPipelined.toFixed(0)} us`);
   }
   return best;
 }
@@ -137,7 +153,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startOurs(): Promise<{ port: number; fingerprint: string; op: string; stop: () => void }> {
+async function startOurs(): Promise<{ port: number; fingerprint: string; op: string; stop: () => void; cpu: CpuProbe }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const rl = createInterface({ input: child.stdout! });
   const line = await new Promise<string>((resolve, reject) => {
@@ -151,7 +167,60 @@ async function startOurs(): Promise<{ port: number; fingerprint: string; op: str
     child.once('exit', (code) => reject(new Error(`our server exited (${code})`)));
   });
   const [, port, fingerprint, op] = line.split(' ');
-  return { port: Number(port), fingerprint: fingerprint!, op: op!, stop: () => child.stdin!.end() };
+  const waiters: Array<(us: number) => void> = [];
+  rl.on('line', (l) => {
+    if (l.startsWith('CPU ')) waiters.shift()?.(Number(l.slice(4)));
+  });
+  const cpu: CpuProbe = () => new Promise((resolve) => {
+    waiters.push(resolve);
+    child.stdin!.write('CPU\n');
+  });
+  return { port: Number(port), fingerprint: fingerprint!, op: op!, stop: () => child.stdin!.end(), cpu };
+}
+
+/**
+ * CPU (microseconds) used so far by netconfd and by the sshd listener with all its descendants
+ * (per-session sshd, netconf-subsystem), including reaped children, from /proc.
+ */
+function netconfdCpu(runDir: string): CpuProbe {
+  const tick = 1e6 / 100; // USER_HZ is 100 on Linux
+  const stat = (pid: number): number[] | undefined => {
+    try {
+      const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return t.slice(t.lastIndexOf(')') + 2).split(' ').map(Number);
+    } catch {
+      return undefined;
+    }
+  };
+  const children = (): Map<number, number[]> => {
+    const m = new Map<number, number[]>();
+    for (const d of readdirSync('/proc')) {
+      if (!/^[0-9]+$/.test(d)) continue;
+      const f = stat(Number(d));
+      if (!f) continue;
+      const ppid = f[1]!; // field 4
+      const list = m.get(ppid) ?? [];
+      list.push(Number(d));
+      m.set(ppid, list);
+    }
+    return m;
+  };
+  return async () => {
+    const roots = ['netconfd.pid', 'sshd.pid'].map((f) => Number(readFileSync(join(runDir, f), 'utf8').trim()));
+    const kids = children();
+    let us = 0;
+    const seen = new Set<number>();
+    const visit = (pid: number): void => {
+      if (seen.has(pid)) return;
+      seen.add(pid);
+      const f = stat(pid);
+      // after the pid: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+      if (f) us += (f[11]! + f[12]! + f[13]! + f[14]!) * tick;
+      for (const k of kids.get(pid) ?? []) visit(k);
+    };
+    for (const r of roots) visit(r);
+    return us;
+  };
 }
 
 async function main(): Promise<void> {
@@ -171,11 +240,13 @@ async function main(): Promise<void> {
     if (ours.op !== 'get-config') console.log('note: standard operations unavailable; our server measured with a trivial registered RPC');
     console.log(`NETCONF over SSH, same client; best of ${ROUNDS} alternating rounds of ${ROUND_MS} ms per figure; our rpc: ${ours.op === 'get-config' ? 'get-config' : 'noop'}, netconfd rpc: get-config`);
     const [a, b] = await compare([
-      { name: 'ours', opts: { host: '127.0.0.1', port: ours.port, username: 'bench', password: 'bench-pw', hostKeySha256: ours.fingerprint }, rpc },
-      { name: 'netconfd', opts: { host: '127.0.0.1', port: ncPort, username: 'ncuser', password: 'ncpass', hostKeySha256: ncFp }, rpc: GET_CONFIG },
+      { name: 'ours', opts: { host: '127.0.0.1', port: ours.port, username: 'bench', password: 'bench-pw', hostKeySha256: ours.fingerprint }, rpc, cpu: ours.cpu },
+      { name: 'netconfd', opts: { host: '127.0.0.1', port: ncPort, username: 'ncuser', password: 'ncpass', hostKeySha256: ncFp }, rpc: GET_CONFIG, cpu: netconfdCpu(join(peersDir, 'run', String(ncPort))) },
     ], 32);
     const ratio = (x: number, y: number): string => `${(x / y).toFixed(2)}x`;
     console.log(`ratio ours/netconfd: lockstep ${ratio(a.lockstep, b.lockstep)}, pipelined ${ratio(a.pipelined, b.pipelined)}, session setups ${ratio(a.setups, b.setups)} (target >= 2x)`);
+    console.log(`server CPU per rpc, netconfd/ours (higher = ours cheaper): lockstep ${ratio(b.cpuLockstep, a.cpuLockstep)}, pipelined ${ratio(b.cpuPipelined, a.cpuPipelined)}`);
+    console.log('note: both servers are driven by one client in this process on a shared 2-core machine; when the rate ratios sit near 1x the client is the limit, and the CPU-per-rpc ratio shows the servers\' own cost.');
   } finally {
     ours.stop();
     if (ncStarted) script('netconfd-peer-stop.sh', [String(ncPort)]);
