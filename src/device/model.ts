@@ -16,10 +16,16 @@
  *   SHA-256, IEEE P1363 r||s, base64 on the wire) over the octets nonce-value || TIM (32 raw bytes). The log
  *   is not signed itself: its digests are bound by the TIM (the verifier replays it), its names are not.
  */
-import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { HsvError } from '../errors.js';
 import { extend } from '../integrity/digest.js';
+import { replayLog } from '../integrity/log.js';
+import { SOFTWARE_COMPONENT, evidenceMessage, verifyEvidence } from '../integrity/evidence.js';
+import type { ReferenceValues } from '../integrity/evidence.js';
+
+export { evidenceMessage, verifyEvidence };
+export type { ReferenceValues };
 import type { MeasurementLogEntry } from '../oam/ports.js';
 
 export type { MeasurementLogEntry };
@@ -27,7 +33,7 @@ export type { MeasurementLogEntry };
 export const COMPONENTS = ['bootloader', 'kernel', 'rootfs', 'config'] as const;
 export type ComponentName = (typeof COMPONENTS)[number];
 /** the component a software update replaces (and the name of its measurement log entry) */
-export const UPDATED_COMPONENT: ComponentName = 'rootfs';
+export const UPDATED_COMPONENT: ComponentName = SOFTWARE_COMPONENT;
 
 export const PROFILES = ['healthy', 'compromised', 'bad-install', 'self-check-fail', 'unreachable', 'slow'] as const;
 export type DeviceProfile = (typeof PROFILES)[number];
@@ -36,10 +42,6 @@ export function isDeviceProfile(s: string): s is DeviceProfile {
   return (PROFILES as readonly string[]).includes(s);
 }
 
-/** reference values: component name -> accepted digests (hex) */
-export type ReferenceValues = Record<string, string[]>;
-
-const ZERO_TIM = '0'.repeat(64);
 const HEX64 = /^[0-9a-f]{64}$/;
 
 export class DeviceError extends HsvError {}
@@ -49,28 +51,7 @@ export const extendHex: (old: string, digest: string) => string = extend;
 
 /** Replay a measurement log from the zero TIM. */
 export function replayTim(log: readonly MeasurementLogEntry[]): string {
-  let tim = ZERO_TIM;
-  for (const e of log) tim = extendHex(tim, e.digest);
-  return tim;
-}
-
-/** The octets a device signs for a measurement: nonce-value || TIM (32 octets). */
-export function evidenceMessage(nonce: Buffer, tim: string): Buffer {
-  return Buffer.concat([nonce, Buffer.from(tim, 'hex')]);
-}
-
-/** Verify an evidence signature (base64 P1363) with the device public key (KeyObject or SPKI PEM). */
-export function verifyEvidence(
-  ev: { nonce: Buffer; tim: string; signature: string },
-  publicKey: KeyObject | string,
-): boolean {
-  try {
-    const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
-    return verify('sha256', evidenceMessage(ev.nonce, ev.tim), { key, dsaEncoding: 'ieee-p1363' },
-      Buffer.from(ev.signature, 'base64'));
-  } catch {
-    return false;
-  }
+  return replayLog(null, log);
 }
 
 /** RFC 7638 JWK thumbprint (SHA-256, base64url) of an EC P-256 or Ed25519 public key. */

@@ -5,8 +5,10 @@
  * log entry's digest is a reference value for its component; every reference component must be measured.
  */
 import type { KeyObject } from 'node:crypto';
-import { verifyEvidence, replayTim } from '../device/model.js';
-import type { MeasurementLogEntry, ReferenceValues } from '../device/model.js';
+import { verifyEvidence } from '../integrity/evidence.js';
+import type { ReferenceValues } from '../integrity/evidence.js';
+import { replayLog } from '../integrity/log.js';
+import type { MeasurementLogEntry } from '../oam/ports.js';
 import type { ComponentResult, EarStatus } from '../tokens/types.js';
 
 export interface DeviceEvidence {
@@ -43,7 +45,7 @@ export function appraiseEvidence(
   if (!signatureValid) {
     return { status: 'contraindicated', reason: 'evidence-invalid: the device signature did not verify', signatureValid, logReplays: false, components: [] };
   }
-  const logReplays = replayTim(evidence.log) === evidence.tim;
+  const logReplays = replaysTo(evidence.log, evidence.tim);
   const components: ComponentResult[] = [];
   let firstMismatch: string | undefined;
   for (const e of evidence.log) {
@@ -76,4 +78,13 @@ export function appraiseEvidence(
     out.reason = `component ${firstMismatch} ${c?.status === 'missing' ? 'was not measured' : 'is not a reference value'}`;
   }
   return out;
+}
+
+/** Whether the log replays to the TIM; a malformed digest in the log means it does not. */
+function replaysTo(log: readonly MeasurementLogEntry[], tim: string): boolean {
+  try {
+    return replayLog(null, log) === tim;
+  } catch {
+    return false;
+  }
 }
