@@ -29,32 +29,44 @@ interface Frame {
 
 const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
 
-/** Parse one XML document into an element tree. Throws XmlParseError on any malformation. */
-export function parseXml(input: string | Buffer, limits: ParseLimits = {}): XmlElement {
-  const maxDepth = limits.maxDepth ?? 256;
-  const maxAttributes = limits.maxAttributes ?? 64;
-  const text = typeof input === 'string' ? input : input.toString('utf8');
-  const parser = new SaxesParser({ xmlns: true, position: false });
-  const stack: Frame[] = [];
-  let root: XmlElement | undefined;
-  let failure: Error | undefined;
-  const fail = (msg: string): void => {
-    failure ??= new XmlParseError(msg);
-  };
+/** The state of one parse; the shared parser's handlers write into the current one. */
+interface ParseState {
+  maxDepth: number;
+  maxAttributes: number;
+  stack: Frame[];
+  root: XmlElement | undefined;
+  failure: Error | undefined;
+}
 
-  parser.on('doctype', () => fail('DOCTYPE is not allowed in NETCONF messages'));
+let current: ParseState | undefined;
+let shared: SaxesParser | undefined;
+
+function fail(st: ParseState, msg: string): void {
+  st.failure ??= new XmlParseError(msg);
+}
+
+/**
+ * One parser for the process, reused across documents: creating a SaxesParser costs about 10 us, more
+ * than parsing a small rpc. parseXml is synchronous and handlers never re-enter it, so one is enough.
+ */
+function sharedParser(): SaxesParser {
+  if (shared) return shared;
+  const parser = new SaxesParser({ xmlns: true, position: false });
+  parser.on('doctype', () => fail(current!, 'DOCTYPE is not allowed in NETCONF messages'));
   parser.on('processinginstruction', () => {
     /* ignored, as any XML processor may */
   });
   parser.on('opentag', (tag) => {
-    if (failure) return;
+    const st = current!;
+    if (st.failure) return;
     const t = tag as SaxesTagNS;
-    if (stack.length >= maxDepth) return fail(`element nesting deeper than ${maxDepth}`);
+    const stack = st.stack;
+    if (stack.length >= st.maxDepth) return fail(st, `element nesting deeper than ${st.maxDepth}`);
     const parentCtx = stack.length > 0 ? stack[stack.length - 1]!.ctx : {};
     let ctx = parentCtx;
     const attrs: XmlAttr[] = [];
     const entries = Object.values(t.attributes);
-    if (entries.length > maxAttributes) return fail(`more than ${maxAttributes} attributes on <${t.local}>`);
+    if (entries.length > st.maxAttributes) return fail(st, `more than ${st.maxAttributes} attributes on <${t.local}>`);
     for (const a of entries) {
       if (a.uri === XMLNS_NS || a.name === 'xmlns') {
         if (ctx === parentCtx) ctx = { ...parentCtx };
@@ -65,37 +77,59 @@ export function parseXml(input: string | Buffer, limits: ParseLimits = {}): XmlE
     }
     const el: XmlElement = { ns: t.uri ?? '', name: t.local, attrs, children: [], nsContext: ctx };
     if (stack.length > 0) stack[stack.length - 1]!.el.children.push(el);
-    else if (root) return fail('more than one root element');
-    else root = el;
+    else if (st.root) return fail(st, 'more than one root element');
+    else st.root = el;
     stack.push({ el, ctx });
   });
   parser.on('text', (s) => {
-    if (failure) return;
-    if (stack.length === 0) {
-      if (s.trim() !== '') fail('text outside the root element');
+    const st = current!;
+    if (st.failure) return;
+    if (st.stack.length === 0) {
+      if (s.trim() !== '') fail(st, 'text outside the root element');
       return;
     }
-    appendText(stack[stack.length - 1]!.el.children, s);
+    appendText(st.stack[st.stack.length - 1]!.el.children, s);
   });
   parser.on('cdata', (s) => {
-    if (failure || stack.length === 0) return;
-    appendText(stack[stack.length - 1]!.el.children, s);
+    const st = current!;
+    if (st.failure || st.stack.length === 0) return;
+    appendText(st.stack[st.stack.length - 1]!.el.children, s);
   });
   parser.on('closetag', () => {
-    if (failure) return;
-    const frame = stack.pop();
+    const st = current!;
+    if (st.failure) return;
+    const frame = st.stack.pop();
     if (frame) dropIgnorableWhitespace(frame.el.children);
   });
-  parser.on('error', (e) => fail(e.message));
+  parser.on('error', (e) => fail(current!, e.message));
+  shared = parser;
+  return parser;
+}
 
+/** Parse one XML document into an element tree. Throws XmlParseError on any malformation. */
+export function parseXml(input: string | Buffer, limits: ParseLimits = {}): XmlElement {
+  const text = typeof input === 'string' ? input : input.toString('utf8');
+  const st: ParseState = {
+    maxDepth: limits.maxDepth ?? 256,
+    maxAttributes: limits.maxAttributes ?? 64,
+    stack: [],
+    root: undefined,
+    failure: undefined,
+  };
+  const parser = sharedParser();
+  current = st;
   try {
     parser.write(text).close();
   } catch (e) {
-    failure ??= new XmlParseError((e as Error).message, { cause: e });
+    st.failure ??= new XmlParseError((e as Error).message, { cause: e });
+    // a parser that threw mid-document is in an unknown state: start afresh next time
+    shared = undefined;
+  } finally {
+    current = undefined;
   }
-  if (failure) throw failure;
-  if (!root) throw new XmlParseError('no root element');
-  return root;
+  if (st.failure) throw st.failure;
+  if (!st.root) throw new XmlParseError('no root element');
+  return st.root;
 }
 
 function appendText(children: XmlNode[], s: string): void {

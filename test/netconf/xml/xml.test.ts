@@ -77,3 +77,21 @@ describe('rpc-error', () => {
     expect(new NetconfError(info).code).toBe('ERR_NETCONF_INVALID_VALUE');
   });
 });
+
+describe('xml parse: the shared parser', () => {
+  it('is clean after a failure: the next document parses normally', () => {
+    const bad = ['<a><b></a>', '<!DOCTYPE x><x/>', '<a>&bogus;</a>', '<a/><b/>', '<a', '<a>'.repeat(300)];
+    for (const b of bad) {
+      expect(() => parseXml(b)).toThrow(XmlParseError);
+      const ok = parseXml('<r xmlns="urn:r"><c>1</c></r>');
+      expect(ok).toMatchObject({ ns: 'urn:r', name: 'r' });
+      expect(ok.children).toHaveLength(1);
+    }
+  });
+
+  it('gives the same tree as a fresh parse for many documents in a row', () => {
+    const docs = Array.from({ length: 50 }, (_, i) => `<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="${i}"><get><filter type="subtree"><x xmlns="urn:x">${i}</x></filter></get></rpc>`);
+    const trees = docs.map((d) => parseXml(d));
+    trees.forEach((t, i) => expect(serializeXml(t)).toBe(docs[i]));
+  });
+});
