@@ -114,24 +114,31 @@ export async function connectNetconf(options: ConnectOptions): Promise<NetconfCl
   if (options.privateKey !== undefined) cfg.privateKey = options.privateKey;
   if (options.passphrase !== undefined) cfg.passphrase = options.passphrase;
 
+  // ssh2 may emit more than one 'error' (a timeout, then "Connection lost before handshake" when the
+  // peer goes away): keep a listener for the connection's whole life, or a late one crashes the process.
+  conn.on('error', () => undefined); // after setup, errors surface through the session's close reason
   const channel = await new Promise<ClientChannel>((resolve, reject) => {
+    let settled = false;
     const fail = (e: Error): void => {
-      conn.end();
+      if (settled) return;
+      settled = true;
+      conn.destroy();
       if (hostKeyMismatch) reject(new NetconfClientError('ERR_NETCONF_CLIENT_HOST_KEY', 'server host key does not match the pinned key', { cause: e }));
       else reject(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', `cannot connect to ${options.host}:${cfg.port}: ${e.message}`, { cause: e }));
     };
-    conn.once('error', fail);
+    conn.on('error', fail);
+    conn.once('close', () => fail(new Error('connection closed before the NETCONF subsystem opened')));
     conn.once('ready', () => {
       conn.subsys('netconf', (err, ch) => {
         conn.off('error', fail);
         if (err) return fail(err);
+        settled = true;
         resolve(ch);
       });
     });
     conn.connect(cfg);
     conn.setNoDelay(true);
   });
-  conn.on('error', () => undefined); // surfaced through the session's close reason
 
   const sopts: ClientSessionOptions = {};
   if (options.capabilities) sopts.capabilities = options.capabilities;

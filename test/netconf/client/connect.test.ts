@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { connectNetconf, NetconfClientError } from '../../../src/netconf/client/index.js';
 import { parseSshKey } from '../../../src/netconf/server/index.js';
 import { childText, el, leaf, NETCONF_NOTIFICATION_NS } from '../../../src/netconf/xml/index.js';
@@ -73,5 +75,39 @@ describe('connectNetconf', () => {
     const priv = parseSshKey(readFileSync(join(s.dataDir, 'ssh_host_ed25519_key'), 'utf8'));
     const pub = parseSshKey(readFileSync(join(s.dataDir, 'ssh_host_ed25519_key.pub'), 'utf8'));
     expect(priv.getPublicSSH().equals(pub.getPublicSSH())).toBe(true);
+  });
+});
+
+describe('connectNetconf against a peer that never speaks SSH (regression: late ssh2 error after a timeout)', () => {
+  it('rejects with ERR_NETCONF_CLIENT_CONNECT and survives the errors ssh2 emits afterwards', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((sock) => sockets.push(sock)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const started = Date.now();
+      await expect(connectNetconf({ host: '127.0.0.1', port, username: 'u', password: 'p', insecureAcceptAnyHostKey: true, connectTimeoutMs: 300 }))
+        .rejects.toMatchObject({ code: 'ERR_NETCONF_CLIENT_CONNECT' });
+      expect(Date.now() - started).toBeLessThan(15_000);
+      // the peer now goes away: ssh2 emits "Connection lost before handshake" on the old connection,
+      // which used to have no listener left and crashed the process (vitest fails on uncaught errors)
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
+  it('rejects when the peer closes the connection before the handshake', async () => {
+    const rude = createServer((sock) => sock.destroy());
+    await new Promise<void>((r) => rude.listen(0, '127.0.0.1', r));
+    const port = (rude.address() as AddressInfo).port;
+    try {
+      await expect(connectNetconf({ host: '127.0.0.1', port, username: 'u', password: 'p', insecureAcceptAnyHostKey: true, connectTimeoutMs: 5_000 }))
+        .rejects.toMatchObject({ code: 'ERR_NETCONF_CLIENT_CONNECT' });
+    } finally {
+      await new Promise<void>((r) => rude.close(() => r()));
+    }
   });
 });
