@@ -3,12 +3,11 @@ import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { HsvError } from '../errors.js';
-import { HOST_KEY_FILE } from '../netconf/server/host-keys.js';
+import { HOST_KEY_FILE, generateEd25519KeyPair } from '../netconf/server/host-keys.js';
 
 /**
- * The device's SSH host key in DIR/ssh_host_ed25519_key, created when absent. ssh2 cannot parse about 1 in
- * 200 of the ed25519 keys it generates itself ("Malformed OpenSSH private key"), so a new key is checked
- * and generated again until it parses; an existing unreadable key is replaced.
+ * The device's SSH host key in DIR/ssh_host_ed25519_key, created when absent (generateEd25519KeyPair
+ * discards the keys ssh2 cannot read back); an existing unreadable key is replaced.
  */
 export async function loadOrCreateDeviceHostKey(dir: string): Promise<string> {
   const file = join(dir, HOST_KEY_FILE);
@@ -19,13 +18,12 @@ export async function loadOrCreateDeviceHostKey(dir: string): Promise<string> {
   } catch {
     // created below
   }
-  for (let i = 0; i < 50; i++) {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'henb-sw-verify simulated device' });
-    if (ssh2.utils.parseKey(pair.private) instanceof Error) continue;
+  try {
+    const pair = generateEd25519KeyPair('henb-sw-verify simulated device');
     await writeFile(`${file}.tmp`, pair.private, { mode: 0o600 });
     await rename(`${file}.tmp`, file);
     return pair.private;
+  } catch (e) {
+    throw new HsvError('ERR_SIM_HOST_KEY', `cannot create the SSH host key ${file}`, { cause: e });
   }
-  throw new HsvError('ERR_SIM_HOST_KEY', 'cannot generate a usable SSH host key');
 }
-
