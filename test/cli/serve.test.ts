@@ -111,6 +111,21 @@ describe('serve', () => {
     for (const secret of ['env-secret-5519', 'file-secret-7781', 'wrong-guess-0042']) expect(log).not.toContain(secret);
   });
 
+  it('limits from the config reach the server (max-sessions)', async () => {
+    const cfg = join(dir, 'limits.yaml');
+    await writeFile(cfg, 'limits:\n  max-sessions: 1\n');
+    const ac = new AbortController();
+    const stdout = new BufferWritable();
+    const done = runCli(['serve', '--config', cfg, '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'silent', '--json'], { stdout, stderr: new BufferWritable(), env: { HENB_SW_VERIFY_ADMIN_PASSWORD: 'pw' }, signal: ac.signal });
+    await until(() => stdout.text().includes('\n'), 'the ready line');
+    const { port, hostKey } = JSON.parse(stdout.text()) as { port: number; hostKey: string };
+    const first = await connectNetconf({ host: '127.0.0.1', port, username: 'admin', password: 'pw', hostKeySha256: hostKey });
+    await expect(connectNetconf({ host: '127.0.0.1', port, username: 'admin', password: 'pw', hostKeySha256: hostKey, connectTimeoutMs: 5000, helloTimeoutMs: 5000 })).rejects.toThrow();
+    await first.close();
+    ac.abort();
+    expect(await done).toBe(0);
+  });
+
   it('a bad --plugin is refused before anything listens', async () => {
     const err = new BufferWritable();
     const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--plugin', join(dir, 'missing')], { stdout: new BufferWritable(), stderr: err, env: {}, signal: new AbortController().signal });
