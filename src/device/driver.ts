@@ -12,11 +12,18 @@
  *   ERR_DEVICE_CLOSED       the driver is closed
  * Completions of a rollback the driver asked for are not handed to listeners (the flow's job is over by
  * then); they are logged.
+ *
+ * resume(henbId, jobId, since) (after an OAM restart): the job is awaited again and the subscription asks
+ * the device for a replay (RFC 5277 startTime) from `since` minus a clock-skew margin, so that a completion
+ * the device sent while the OAM was down reaches the listeners; the replay and the live events arrive on one
+ * subscription, and a completion is handed on once per job whatever the overlap. When the session is already
+ * open with a later start, a second, short session replays [since, now] (stopTime) and closes. A device
+ * without replay gets a live subscription (logged): then only the completion-tim RPC can bring it.
  */
 import { HsvError } from '../errors.js';
 import { NetconfError } from '../netconf/rpc-error.js';
 import { child, elements, el, leaf } from '../netconf/xml/build.js';
-import { NETCONF_NOTIFICATION_NS } from '../netconf/xml/types.js';
+import { NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../netconf/xml/types.js';
 import type { XmlElement } from '../netconf/xml/types.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
@@ -57,9 +64,13 @@ export interface DeviceDriverOptions {
   backoff?: BackoffOptions;
   connector?: DeviceConnector;
   log?: Logger;
+  /** resume(): the replay starts this long before `since`, for clock skew with the device, ms (default 60000) */
+  replayMarginMs?: number;
 }
 
 export interface NetconfDeviceDriver extends DeviceDriver {
+  /** after an OAM restart: await the job again, with a replay from `since` (epoch ms); see the header */
+  resume(henbId: string, jobId: string, since: number, signal: AbortSignal): Promise<void>;
   /** open (or reuse) the session to one device now, with its subscription */
   connect(henbId: string, signal?: AbortSignal): Promise<void>;
   /** add or replace a device (an open session to the old entry is closed) */
@@ -88,6 +99,12 @@ interface Link {
   droppedAt: Date | undefined;
   reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   generation: number;
+  /** resume(): replay from here (epoch ms) on the next subscription, until its replayComplete */
+  replaySince: number | undefined;
+  /** epoch ms from which the open session's subscription delivers events (its startTime, or when it began) */
+  coveredFrom: number | undefined;
+  /** the device refused a replay (no event log): do not ask again */
+  noReplay: boolean;
 }
 
 export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceDriver {
@@ -99,6 +116,7 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
   const maxMs = options.backoff?.maxMs ?? 10_000;
   const attempts = Math.max(1, options.backoff?.attempts ?? 3);
   const reconnectAttempts = options.backoff?.reconnectAttempts ?? 8;
+  const replayMarginMs = Math.max(0, options.replayMarginMs ?? 60_000);
   const links = new Map<string, Link>();
   const listeners = new Set<(c: DeviceCompletion) => void>();
   const closeCtl = new AbortController();
@@ -116,6 +134,7 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
     links.set(entry.henbId, {
       entry: { ...entry }, session: undefined, connecting: undefined, awaiting: new Set(), rollingBack: new Set(), delivered: new Set(),
       lastEventTime: undefined, droppedAt: undefined, reconnectTimer: undefined, generation: 0,
+      replaySince: undefined, coveredFrom: undefined, noReplay: false,
     });
   }
   for (const d of options.devices) setDevice(d);
@@ -169,20 +188,34 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
 
   async function subscribe(l: Link, s: DeviceSession, signal: AbortSignal): Promise<void> {
     const n = NETCONF_NOTIFICATION_NS;
-    const start = l.awaiting.size > 0 ? (l.lastEventTime ?? l.droppedAt?.toISOString()) : undefined;
+    const start = l.awaiting.size > 0 ? replayStart(l) : undefined;
+    const began = Date.now();
     try {
       await s.rpc(el(n, 'create-subscription', start !== undefined ? leaf(n, 'startTime', start) : undefined), { signal, timeoutMs: rpcTimeoutMs });
+      l.coveredFrom = start !== undefined ? Math.min(Date.parse(start), began) : began;
     } catch (e) {
       if (start === undefined || !(e instanceof NetconfError)) {
         void s.close();
         throw new DeviceDriverError('ERR_DEVICE_NETCONF', `${l.entry.henbId} refused create-subscription`, { cause: e });
       }
       // no replay on this device: a live subscription is the best we can do
+      log.warn('device refused a replay; live subscription only', { henbId: l.entry.henbId, startTime: start });
       await s.rpc(el(n, 'create-subscription'), { signal, timeoutMs: rpcTimeoutMs });
+      l.coveredFrom = began;
+      l.replaySince = undefined;
+      l.noReplay = true;
     }
     l.session = s;
     l.droppedAt = undefined;
     void pump(l, s);
+  }
+
+  /** the earliest of: where the last session stopped, and a pending resume() replay */
+  function replayStart(l: Link): string | undefined {
+    const since = [l.lastEventTime ?? l.droppedAt?.toISOString(), l.replaySince !== undefined ? new Date(l.replaySince).toISOString() : undefined]
+      .filter((t): t is string => t !== undefined && Number.isFinite(Date.parse(t)));
+    if (since.length === 0) return undefined;
+    return since.reduce((a, b) => (Date.parse(a) <= Date.parse(b) ? a : b));
   }
 
   async function pump(l: Link, s: DeviceSession): Promise<void> {
@@ -193,12 +226,16 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
         const ev = elements(note).find((e) => !(e.ns === NETCONF_NOTIFICATION_NS && e.name === 'eventTime'));
         if (eventTime) l.lastEventTime = eventTime.children.join('').trim();
         if (ev && ev.ns === DEVICE_NS && ev.name === COMPLETION_NOTIFICATION) onCompletionEvent(l, ev);
+        else if (ev && ev.ns === NETMOD_NOTIFICATION_NS && ev.name === 'replayComplete' && l.session === s) l.replaySince = undefined;
       }
     } catch (e) {
       log.debug('notification stream ended', { henbId: l.entry.henbId, err: e });
     }
     if (gen !== l.generation || closed) return;
-    if (l.session === s) l.session = undefined;
+    if (l.session === s) {
+      l.session = undefined;
+      l.coveredFrom = undefined;
+    }
     l.droppedAt = new Date();
     log.info('device session ended', { henbId: l.entry.henbId, awaiting: l.awaiting.size });
     if (l.awaiting.size > 0) scheduleReconnect(l, 0);
@@ -258,6 +295,44 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
         log.error('completion listener failed', { err: e });
       }
     }
+  }
+
+  /**
+   * A short second session that replays [from, now] (startTime/stopTime) and ends at notificationComplete:
+   * for a resume() while the main session's subscription began after `from`.
+   */
+  async function replayWindow(l: Link, from: number, signal: AbortSignal): Promise<void> {
+    const n = NETCONF_NOTIFICATION_NS;
+    const stop = new Date(Math.max(Date.now(), from + 1)).toISOString();
+    const s = await connector(l.entry, { timeoutMs: connectTimeoutMs, signal });
+    const onAbort = (): void => void s.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const watchdog = setTimeout(() => {
+      log.warn('replay did not complete in time', { henbId: l.entry.henbId });
+      void s.close();
+    }, rpcTimeoutMs);
+    try {
+      try {
+        await s.rpc(el(n, 'create-subscription', leaf(n, 'startTime', new Date(from).toISOString()), leaf(n, 'stopTime', stop)), { signal, timeoutMs: rpcTimeoutMs });
+      } catch (e) {
+        if (e instanceof NetconfError) {
+          log.warn('device refused a replay; the completion may only come by the completion-tim RPC', { henbId: l.entry.henbId });
+          l.noReplay = true;
+          return;
+        }
+        throw e;
+      }
+      for await (const note of s.notifications()) {
+        const ev = elements(note).find((e) => !(e.ns === NETCONF_NOTIFICATION_NS && e.name === 'eventTime'));
+        if (ev && ev.ns === DEVICE_NS && ev.name === COMPLETION_NOTIFICATION) onCompletionEvent(l, ev);
+        else if (ev && ev.ns === NETMOD_NOTIFICATION_NS && ev.name === 'notificationComplete') break;
+      }
+    } finally {
+      clearTimeout(watchdog);
+      signal.removeEventListener('abort', onAbort);
+      await s.close().catch(() => undefined);
+    }
+    if (signal.aborted) throw aborted(signal);
   }
 
   function aborted(signal: AbortSignal): DeviceDriverError {
@@ -344,6 +419,20 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
         l.rollingBack.delete(jobId);
         throw e;
       }
+    },
+
+    async resume(henbId: string, jobId: string, since: number, signal: AbortSignal): Promise<void> {
+      const l = linkOf(henbId);
+      if (signal.aborted) throw aborted(signal);
+      const from = since - replayMarginMs;
+      // the flow still waits for this job, so whatever this driver handed on before did not reach it
+      const seenBefore = l.delivered.delete(jobId);
+      l.awaiting.add(jobId);
+      if (!l.session || l.session.closed) l.replaySince = Math.min(l.replaySince ?? from, from);
+      await ensure(l, signal);
+      // a session opened before this call may not cover `from`, or already passed the completion
+      const uncovered = l.coveredFrom === undefined || l.coveredFrom > from || seenBefore;
+      if (uncovered && !l.noReplay && !l.delivered.has(jobId)) await replayWindow(l, from, signal);
     },
 
     onCompletion(listener) {

@@ -179,15 +179,9 @@ export const activate: ActivateFn = async (host) => {
       ...(h['ssh-host-key'] !== undefined ? { hostKeySha256: h['ssh-host-key'] } : {}),
     })),
   });
-  // a driver without resume(): at least reconnect (live subscription) so later completions arrive
-  const ports: DeviceDriver = devices.resume !== undefined ? devices : {
-    softwareUpdate: (h, cmd, sig) => devices.softwareUpdate(h, cmd, sig),
-    rollback: (h, j, sig) => devices.rollback(h, j, sig),
-    onCompletion: (l) => devices.onCompletion(l),
-    resume: (h, _jobId, _since, sig) => devices.connect(h, sig),
-  };
+  // the driver's resume() replays (RFC 5277 startTime) what a device sent while the OAM was down
   return createOamPlugin({
-    pve, devices: ports, pveJwks,
+    pve, devices, pveJwks,
     ...(pveCfg.issuer !== undefined ? { pveIssuer: pveCfg.issuer } : {}),
     onClose: async () => {
       await devices.close();

@@ -5,7 +5,7 @@ import { DeviceConnectError } from '../../src/device/connect.js';
 import type { DeviceConnector, DeviceSession } from '../../src/device/connect.js';
 import { completionXml, DEVICE_NS, startedReplyXml } from '../../src/device/wire.js';
 import { el, leaf } from '../../src/netconf/xml/build.js';
-import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS } from '../../src/netconf/xml/types.js';
+import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../../src/netconf/xml/types.js';
 import type { XmlElement } from '../../src/netconf/xml/types.js';
 import { NetconfError } from '../../src/netconf/rpc-error.js';
 import type { DeviceCompletion } from '../../src/oam/ports.js';
@@ -168,5 +168,110 @@ describe('device driver (fake sessions, fake timers)', () => {
   it('after close every call fails with ERR_DEVICE_CLOSED', async () => {
     await driver.close();
     await expect(driver.softwareUpdate('h1', cmd, signal())).rejects.toMatchObject({ code: 'ERR_DEVICE_CLOSED' });
+  });
+});
+
+const leafText = (op: XmlElement, name: string): string | undefined => {
+  const c = op.children.find((x): x is XmlElement => typeof x !== 'string' && x.name === name);
+  return c === undefined ? undefined : c.children.join('');
+};
+const done = { jobId: 'job-1', status: 'completed' as const, tim: TIM, log: [], selfCheck: 'passed' as const };
+
+describe('device driver resume() after an OAM restart', () => {
+  it('subscribes with replay from `since` minus the margin and hands the replayed completion on once', async () => {
+    const seen: DeviceCompletion[] = [];
+    driver.onCompletion((c) => seen.push(c));
+    const since = Date.parse('2026-01-01T10:00:00Z');
+    await driver.resume('h1', 'job-1', since, signal());
+    expect(sessions).toHaveLength(1);
+    const sub = sessions[0]!.sent[0]!;
+    expect(sub).toMatchObject({ ns: NETCONF_NOTIFICATION_NS, name: 'create-subscription' });
+    expect(leafText(sub, 'startTime')).toBe(new Date(since - 60_000).toISOString());
+    expect(leafText(sub, 'stopTime')).toBeUndefined();
+    // the replayed completion, the end of the replay, then the same completion again (a device repeating it)
+    sessions[0]!.notify(completionXml(done));
+    sessions[0]!.notify(el(NETMOD_NOTIFICATION_NS, 'replayComplete'));
+    sessions[0]!.notify(completionXml(done));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual([{ henbId: 'h1', jobId: 'job-1', status: 'completed', tim: TIM, measurementLog: [], selfCheck: 'passed' }]);
+  });
+
+  it('the replay margin is configurable', async () => {
+    await driver.close();
+    driver = createDeviceDriver({ devices: [dev], connector, replayMarginMs: 0 });
+    await driver.resume('h1', 'job-1', Date.parse('2026-01-01T10:00:00Z'), signal());
+    expect(leafText(sessions[0]!.sent[0]!, 'startTime')).toBe('2026-01-01T10:00:00.000Z');
+  });
+
+  it('a session already open replays the missed window on a second, short session (startTime/stopTime)', async () => {
+    const seen: DeviceCompletion[] = [];
+    driver.onCompletion((c) => seen.push(c));
+    await driver.connect('h1');
+    expect(leafText(sessions[0]!.sent[0]!, 'startTime')).toBeUndefined();
+    const since = Date.now() - 5000;
+    const p = driver.resume('h1', 'job-1', since, signal());
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sessions).toHaveLength(2);
+    const sub = sessions[1]!.sent[0]!;
+    expect(leafText(sub, 'startTime')).toBe(new Date(since - 60_000).toISOString());
+    expect(Date.parse(leafText(sub, 'stopTime')!)).toBeGreaterThanOrEqual(since);
+    sessions[1]!.notify(completionXml(done));
+    sessions[1]!.notify(el(NETMOD_NOTIFICATION_NS, 'notificationComplete'));
+    await p;
+    expect(sessions[1]!.closed).toBe(true);
+    expect(sessions[0]!.closed).toBe(false);
+    // the live session repeats it: still once
+    sessions[0]!.notify(completionXml(done));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ jobId: 'job-1', tim: TIM });
+  });
+
+  it('a device without replay gets a live subscription and no second session', async () => {
+    let subs = 0;
+    const plain: DeviceConnector = async (...a) => {
+      const s = (await connector(...a)) as FakeSession;
+      s.answer = (op) => {
+        if (op.name === 'create-subscription' && subs++ === 0) throw new NetconfError({ type: 'application', tag: 'operation-failed', message: 'no replay' });
+        return [];
+      };
+      return s;
+    };
+    await driver.close();
+    driver = createDeviceDriver({ devices: [dev], connector: plain });
+    const seen: DeviceCompletion[] = [];
+    driver.onCompletion((c) => seen.push(c));
+    await driver.resume('h1', 'job-1', Date.now(), signal());
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.sent.map((op) => leafText(op, 'startTime') !== undefined)).toEqual([true, false]);
+    sessions[0]!.notify(completionXml(done));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('a completion handed on before resume() is replayed again (the flow still waits for it), then once', async () => {
+    const seen: DeviceCompletion[] = [];
+    await driver.softwareUpdate('h1', cmd, signal());
+    sessions[0]!.notify(completionXml(done));
+    await vi.advanceTimersByTimeAsync(0);
+    driver.onCompletion((c) => seen.push(c));
+    const p = driver.resume('h1', 'job-1', Date.now() - 1000, signal());
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sessions).toHaveLength(2);
+    sessions[1]!.notify(completionXml(done));
+    sessions[1]!.notify(completionXml(done));
+    sessions[1]!.notify(el(NETMOD_NOTIFICATION_NS, 'notificationComplete'));
+    await p;
+    expect(seen).toHaveLength(1);
+  });
+
+  it('unknown device, aborted signal and closed driver are coded errors', async () => {
+    await expect(driver.resume('nope', 'job-1', Date.now(), signal())).rejects.toMatchObject({ code: 'ERR_DEVICE_UNKNOWN' });
+    const ac = new AbortController();
+    ac.abort(new Error('stop'));
+    await expect(driver.resume('h1', 'job-1', Date.now(), ac.signal)).rejects.toMatchObject({ code: 'ERR_DEVICE_ABORTED' });
+    expect(sessions).toHaveLength(0);
+    await driver.close();
+    await expect(driver.resume('h1', 'job-1', Date.now(), signal())).rejects.toMatchObject({ code: 'ERR_DEVICE_CLOSED' });
   });
 });

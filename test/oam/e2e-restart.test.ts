@@ -72,7 +72,7 @@ async function startOam(notes: XmlElement[], rpcs: Map<string, RpcHandler>, sent
     softwareUpdate: async (h, cmd, sig) => { sent.push(cmd.jobId); await driver.softwareUpdate(h, cmd, sig); },
     rollback: (h, j, sig) => driver.rollback(h, j, sig),
     onCompletion: (l) => driver.onCompletion(l),
-    resume: (h, _j, _since, sig) => driver.connect(h, sig),
+    resume: (h, j, since, sig) => driver.resume(h, j, since, sig),
   };
   const registry: NetconfRegistry = {
     addRpc: (_ns, name, h) => { rpcs.set(name, h); }, addState: () => undefined, addStream: () => undefined, addModule: () => undefined,
