@@ -15,10 +15,13 @@ export const SECRET_SCHEMA = {
   },
 } as const;
 
+/** 0..65535 as a regular expression */
+const PORT = '(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})';
+
 export const HOST_CONFIG_SCHEMA = {
   type: 'object',
   properties: {
-    listen: { type: 'string', pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^:\\s\\[\\]]+):\\d{1,5}$', description: 'HOST:PORT' },
+    listen: { type: 'string', pattern: `^(\\[[0-9A-Fa-f:.]+\\]|[^:\\s\\[\\]]+):${PORT}$`, description: 'HOST:PORT (port 0..65535, 0 = any free port)' },
     'data-dir': { type: 'string', minLength: 1 },
     logging: {
       type: 'object',

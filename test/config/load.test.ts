@@ -99,6 +99,13 @@ polices: {}
     expect(e.issues.map((i) => i.path).sort()).toEqual(['henbs[2].port', 'polices', 'pve.endpoint']);
   });
 
+  it('listen must be HOST:PORT with a port up to 65535', async () => {
+    const e = await fail('listen: 127.0.0.1:99999\n');
+    expect(e.message).toContain('config.yaml:1:9: listen: expected a string matching');
+    const c = await parseConfig('listen: 127.0.0.1:65535\n', join(dir, 'c.yaml'), { manifest, env: {} });
+    expect(c.listen).toBe('127.0.0.1:65535');
+  });
+
   it('missing required keys point at the enclosing entry', async () => {
     const e = await fail('henbs:\n  - henb-id: a\n');
     expect(e.message).toContain('config.yaml:2:5: henbs[0].address: expected a value (it is required)');
