@@ -22,3 +22,15 @@ describe('the combined config schema (serve --print-schema)', () => {
     }
   });
 });
+
+describe('examples/config/serve.yaml', () => {
+  it('passes serve --check', async () => {
+    const file = new URL('../../examples/config/serve.yaml', import.meta.url).pathname;
+    const out = new BufferWritable();
+    const err = new BufferWritable();
+    const code = await runCli(['serve', '--config', file, '--check', '--json'], { stdout: out, stderr: err, env: { HSV_NMS_PASSWORD: 'a', HSV_HENB_PASSWORD: 'b' }, signal: new AbortController().signal });
+    expect(err.text()).toBe('');
+    expect(code).toBe(0);
+    expect(JSON.parse(out.text())).toMatchObject({ ok: true, henbs: 2, users: ['nms'] });
+  });
+});
