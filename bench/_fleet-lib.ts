@@ -1,0 +1,203 @@
+/**
+ * Helpers of bench/fleet.ts (not run by bench/run.ts: the name starts with _).
+ *
+ * - the child processes: the simulated fleet + reference PVE (`serveFleet`) and a bare NETCONF server for the
+ *   session-setup baseline (`serveBare`); both print one `READY <json>` line, answer `CPU` / `MEM` lines on
+ *   stdin with `CPU <us>` / `MEM <json>`, and exit when stdin ends;
+ * - the parent's side: spawning a child and talking to it (`spawnChild`), and a memory sampler.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { startFleet } from '../src/device/simulator.js';
+import { startPve } from '../src/pve/service.js';
+import { createNetconfServer, registerStandardOperations } from '../src/netconf/server/index.js';
+
+/** What the fleet child hands to the parent. */
+export interface FleetReady {
+  devices: Array<{ henbId: string; host: string; port: number; username: string; password: string; hostKeySha256: string }>;
+  pve: { url: string; caPath: string; issuer: string; jwks: unknown };
+  softwareUri: string;
+  startMs: number;
+}
+
+export interface BareReady {
+  port: number;
+  fingerprint: string;
+  username: string;
+  password: string;
+}
+
+export interface MemSample {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+/** stdin protocol shared by the children; `stop` runs when the parent closes stdin (or sends SIGTERM) */
+function serveControl(stop: () => Promise<void>): void {
+  let stopping = false;
+  const end = (): void => {
+    if (stopping) return;
+    stopping = true;
+    stop().then(() => process.exit(0), (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', end);
+  process.stdin.on('end', end);
+  createInterface({ input: process.stdin }).on('line', (l) => {
+    if (l === 'CPU') {
+      const u = process.cpuUsage();
+      console.log(`CPU ${u.user + u.system}`);
+    } else if (l === 'MEM') {
+      const m = process.memoryUsage();
+      console.log(`MEM ${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external })}`);
+    }
+  });
+}
+
+/** Child: `count` healthy femtocells and the reference PVE, in this process. */
+export async function serveFleet(count: number, installMs: number, maxConcurrent: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'hsv-bench-fleet-'));
+  const t0 = performance.now();
+  // replay: false: no event log (SQLite) per device; the OAM's driver subscribes live, which is all it needs here
+  const fleet = await startFleet({ profiles: { healthy: count }, installMs, replay: false, dataDir: join(dir, 'fleet') });
+  const pve = await startPve({
+    listen: '127.0.0.1:0', dataDir: join(dir, 'pve'), devices: fleet.devices, referenceValues: fleet.referenceValues, maxConcurrent,
+    deviceTimeoutMs: 60_000,
+  });
+  const image = Buffer.concat([Buffer.from('henb-sw-verify bench image v2\n'), createHash('sha256').update('bench').digest()]);
+  const imageFile = join(dir, 'henb-firmware-2.0.0.bin');
+  writeFileSync(imageFile, image);
+  pve.addReferenceValue('rootfs', createHash('sha256').update(image).digest('hex'));
+  const ready: FleetReady = {
+    devices: fleet.devices.map((d) => ({ henbId: d.henbId, host: d.host, port: d.port, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 })),
+    pve: { url: pve.url, caPath: pve.caPath, issuer: pve.issuer, jwks: pve.jwks },
+    softwareUri: pathToFileURL(imageFile).href,
+    startMs: performance.now() - t0,
+  };
+  console.log(`READY ${JSON.stringify(ready)}`);
+  serveControl(async () => {
+    await pve.close();
+    await fleet.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+/** Child: a bare NETCONF server (standard operations, no event log), password auth. */
+export async function serveBare(ietfYangDir: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'hsv-bench-bare-'));
+  const server = createNetconfServer({
+    auth: { users: [{ username: 'bench', password: 'bench-pw' }] },
+    dataDir: dir,
+    operations: [(reg) => registerStandardOperations(reg, { ietfYangDir, eventLog: false })],
+    limits: { maxSessions: 1000 },
+  });
+  const { port } = await server.listen('127.0.0.1', 0);
+  const ready: BareReady = { port, fingerprint: server.hostKeyFingerprints[0] as string, username: 'bench', password: 'bench-pw' };
+  console.log(`READY ${JSON.stringify(ready)}`);
+  serveControl(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+/** A child process of this benchmark, driven by lines on its stdin/stdout. */
+export interface Child<T> {
+  ready: T;
+  pid: number;
+  /** the child's CPU time so far (user + system), microseconds */
+  cpu(): Promise<number>;
+  mem(): Promise<MemSample>;
+  stop(): Promise<void>;
+}
+
+export async function spawnChild<T>(script: string, args: string[], readyTimeoutMs: number): Promise<Child<T>> {
+  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: proc.stdout! });
+  const waiting: Array<{ prefix: string; resolve: (s: string) => void }> = [];
+  let onReady: ((s: string) => void) | undefined;
+  lines.on('line', (l) => {
+    if (l.startsWith('READY ') && onReady) return onReady(l.slice(6));
+    const i = waiting.findIndex((w) => l.startsWith(w.prefix));
+    if (i >= 0) {
+      const w = waiting.splice(i, 1)[0]!;
+      w.resolve(l.slice(w.prefix.length));
+    }
+  });
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const readyText = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`child ${args.join(' ')} not ready within ${readyTimeoutMs} ms`)), readyTimeoutMs);
+    onReady = (s) => {
+      clearTimeout(t);
+      resolve(s);
+    };
+    void exited.then((code) => {
+      clearTimeout(t);
+      reject(new Error(`child ${args.join(' ')} exited (${code}) before it was ready`));
+    });
+  }).catch((e: unknown) => {
+    proc.kill('SIGTERM');
+    throw e;
+  });
+  const ask = (cmd: string): Promise<string> => new Promise((resolve) => {
+    waiting.push({ prefix: `${cmd} `, resolve });
+    proc.stdin!.write(`${cmd}\n`);
+  });
+  return {
+    ready: JSON.parse(readyText) as T,
+    pid: proc.pid!,
+    cpu: async () => Number(await ask('CPU')),
+    mem: async () => JSON.parse(await ask('MEM')) as MemSample,
+    async stop() {
+      proc.stdin!.end();
+      const t = setTimeout(() => proc.kill('SIGTERM'), 20_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Samples process.memoryUsage() every `everyMs` and keeps the peaks. */
+export class MemorySampler {
+  peak: MemSample = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0 };
+  samples = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  start(everyMs = 25): void {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), everyMs);
+  }
+
+  sample(): void {
+    const m = process.memoryUsage();
+    this.samples++;
+    this.peak = {
+      rss: Math.max(this.peak.rss, m.rss),
+      heapUsed: Math.max(this.peak.heapUsed, m.heapUsed),
+      heapTotal: Math.max(this.peak.heapTotal, m.heapTotal),
+      external: Math.max(this.peak.external, m.external),
+    };
+  }
+
+  stop(): MemSample {
+    if (this.timer) clearInterval(this.timer);
+    this.sample();
+    return this.peak;
+  }
+}
+
+export function now(): MemSample {
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external };
+}
+
+export const MiB = (n: number): string => (n / 1024 / 1024).toFixed(1);
