@@ -89,6 +89,20 @@ describe('xml parse: the shared parser', () => {
     }
   });
 
+  it('ignores processing instructions and reports a malformation with its reason', () => {
+    const x = parseXml('<?xml version="1.0"?><?app data?><a xmlns="urn:a"><?pi inside?><b>1</b></a>');
+    expect(serializeXml(x)).toBe('<a xmlns="urn:a"><b>1</b></a>');
+    let err: unknown;
+    try {
+      parseXml('<a><b></a>');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(XmlParseError);
+    expect((err as XmlParseError).code).toBe('ERR_XML_MALFORMED');
+    expect((err as Error).message).toMatch(/unexpected close tag/);
+  });
+
   it('gives the same tree as a fresh parse for many documents in a row', () => {
     const docs = Array.from({ length: 50 }, (_, i) => `<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="${i}"><get><filter type="subtree"><x xmlns="urn:x">${i}</x></filter></get></rpc>`);
     const trees = docs.map((d) => parseXml(d));
