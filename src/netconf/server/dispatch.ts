@@ -38,21 +38,40 @@ export interface DispatchTarget {
 
 const OK = (): XmlElement => el(NETCONF_BASE_NS, 'ok');
 const GENERIC: RpcErrorInfo = { type: 'application', tag: 'operation-failed', message: 'internal error' };
+const NO_CALLBACKS: Array<() => void> = [];
+
+/**
+ * The context of one request. A class with prototype methods rather than an object literal with arrow
+ * functions: this runs once per rpc, and per-request closures (plus, under tsx/esbuild keepNames, a
+ * defineProperty for each closure's name) measured about 10% of the server's per-rpc CPU.
+ * afterReply and closeAfterReply are methods: call them on the context (ctx.afterReply(fn)).
+ */
+class RequestContext implements CoreOperationContext {
+  readonly sessionId: number;
+  readonly username: string;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  readonly session: ServerSessionHandle;
+  callbacks: Array<() => void> | undefined = undefined;
+  constructor(private readonly target: DispatchTarget, readonly server: ServerInfo) {
+    const s = target.handle;
+    this.sessionId = s.id;
+    this.username = s.username;
+    this.signal = s.signal;
+    this.log = target.log;
+    this.session = s;
+  }
+  afterReply(fn: () => void): void {
+    (this.callbacks ??= []).push(fn);
+  }
+  closeAfterReply(): void {
+    this.target.closeAfterReply();
+  }
+}
 
 export function createDispatcher(registry: HostRegistry, server: ServerInfo, validator: YangValidator | undefined, log: Logger) {
   return async function dispatch(op: XmlElement, target: DispatchTarget): Promise<DispatchResult> {
-    const afterReply: Array<() => void> = [];
-    const s = target.handle;
-    const ctx: CoreOperationContext = {
-      sessionId: s.id,
-      username: s.username,
-      signal: s.signal,
-      log: target.log,
-      session: s,
-      server,
-      afterReply: (fn) => void afterReply.push(fn),
-      closeAfterReply: () => target.closeAfterReply(),
-    };
+    const ctx = new RequestContext(target, server);
     try {
       const found = registry.lookup(op.ns, op.name);
       if (!found) throw unknownOperation(registry, op);
@@ -74,13 +93,13 @@ export function createDispatcher(registry: HostRegistry, server: ServerInfo, val
           }
         }
       }
-      return { body: out === 'ok' || out.length === 0 ? [OK()] : out, afterReply };
+      return { body: out === 'ok' || out.length === 0 ? [OK()] : out, afterReply: ctx.callbacks ?? NO_CALLBACKS };
     } catch (e) {
       if (e instanceof NetconfError) {
-        return { body: (e.errors.length > 0 ? e.errors : [GENERIC]).map(rpcErrorToXml), afterReply: [] };
+        return { body: (e.errors.length > 0 ? e.errors : [GENERIC]).map(rpcErrorToXml), afterReply: NO_CALLBACKS };
       }
       (target.log ?? log).error('operation failed unexpectedly', { ns: op.ns, rpc: op.name, err: e as Error, stack: (e as Error)?.stack });
-      return { body: [rpcErrorToXml(GENERIC)], afterReply: [] };
+      return { body: [rpcErrorToXml(GENERIC)], afterReply: NO_CALLBACKS };
     }
   };
 }

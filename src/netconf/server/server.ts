@@ -149,7 +149,7 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
       idleTimeoutMs: limits.idleTimeoutMs ?? 0,
       maxMessageBytes: limits.maxMessageBytes ?? 16 * 1024 * 1024,
       maxPending: limits.maxPendingPerSession ?? 64,
-      handleRpc: async (_rpc, op) => {
+      handleRpc: (_rpc, op) => {
         h.counters.inRpcs++;
         counters.inRpcs++;
         return dispatch(op, target);

@@ -185,35 +185,37 @@ export class ServerSession {
       this.conn.destroy(new SessionError('ERR_SESSION_SECOND_HELLO', 'a second hello ends the session (RFC 6241 section 8.1)'));
       return;
     }
-    const reject = (e: RpcErrorInfo, attrs = root.attrs): void => {
-      this.opts.onBadRpc?.(new SessionError('ERR_SESSION_MALFORMED_MESSAGE', e.message ?? e.tag));
-      this.sendReply(attrs, [rpcErrorToXml(e)]);
-    };
     if (root.ns !== NETCONF_BASE_NS) {
-      return reject({ type: 'protocol', tag: 'unknown-namespace', message: 'message is not in the NETCONF base namespace',
+      return this.reject(root, { type: 'protocol', tag: 'unknown-namespace', message: 'message is not in the NETCONF base namespace',
         info: [leaf(NETCONF_BASE_NS, 'bad-element', root.name), leaf(NETCONF_BASE_NS, 'bad-namespace', root.ns)] }, []);
     }
     if (root.name !== 'rpc') {
-      return reject({ type: 'protocol', tag: 'unknown-element', message: `unexpected <${root.name}>`,
+      return this.reject(root, { type: 'protocol', tag: 'unknown-element', message: `unexpected <${root.name}>`,
         info: [leaf(NETCONF_BASE_NS, 'bad-element', root.name)] }, []);
     }
     if (attr(root, 'message-id') === undefined) {
-      return reject({ type: 'rpc', tag: 'missing-attribute', message: 'rpc without message-id (RFC 6241 section 4.1)',
+      return this.reject(root, { type: 'rpc', tag: 'missing-attribute', message: 'rpc without message-id (RFC 6241 section 4.1)',
         info: [leaf(NETCONF_BASE_NS, 'bad-attribute', 'message-id'), leaf(NETCONF_BASE_NS, 'bad-element', 'rpc')] });
     }
     const ops = elements(root);
     const op = ops[0];
     if (!op) {
-      return reject({ type: 'rpc', tag: 'missing-element', message: 'rpc without an operation',
+      return this.reject(root, { type: 'rpc', tag: 'missing-element', message: 'rpc without an operation',
         info: [leaf(NETCONF_BASE_NS, 'bad-element', 'rpc')] });
     }
     if (ops.length > 1) {
-      return reject({ type: 'rpc', tag: 'unknown-element', message: 'rpc with more than one operation',
+      return this.reject(root, { type: 'rpc', tag: 'unknown-element', message: 'rpc with more than one operation',
         info: [leaf(NETCONF_BASE_NS, 'bad-element', ops[1]!.name)] });
     }
     this.queue.push({ rpc: root, op });
     if (this.queue.length >= this.maxPending) this.conn.pauseInput('queue');
     if (!this.working) void this.work();
+  }
+
+  /** answer a message that is not a valid rpc (a method, not a closure per message: see dispatch.ts) */
+  private reject(root: XmlElement, e: RpcErrorInfo, attrs: XmlElement['attrs'] = root.attrs): void {
+    this.opts.onBadRpc?.(new SessionError('ERR_SESSION_MALFORMED_MESSAGE', e.message ?? e.tag));
+    this.sendReply(attrs, [rpcErrorToXml(e)]);
   }
 
   private onHello(m: Buffer): void {
