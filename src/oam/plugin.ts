@@ -5,12 +5,17 @@
  *   reference PVE's client); everything else has defaults built from host.dataDir and host.config.
  * - activate (the default export of the built-in plugin) builds the real ports from host.config:
  *     henbs[]   {henb-id, address, port=830, ssh-host-key?, username?, password?, private-key?}  -> device driver
- *     pve       {endpoint (https://...), ca (PEM file), jwks (JWKS file), issuer?, timeout=30 s}  -> PVE client
+ *     pve       transport=restconf: {endpoint (https://...), ca (PEM file), jwks (JWKS file), issuer?, timeout=30 s}
+ *                 -> RESTCONF PVE client (src/pve/client.ts)
+ *               transport=netconf:  {endpoint (ssh://HOST[:PORT=830]), ssh-host-key (SHA256:...), username,
+ *                 password | private-key, jwks, issuer?, timeout}   -> NETCONF PVE client (src/pve/netconf-client.ts)
+ *     software  {ca? (PEM file: https software URIs are trusted only with these CAs),
+ *                file-root? (directory: file: URIs outside it are refused before any job starts)}
  *     policies  {self-check=true, on-mismatch=[alarm, rollback], step-timeout=300 s, token-lifetime=86400 s}
  *   Relative file names resolve against the current directory.
  * Files in host.dataDir: keys/ (the OAM signing key, keys/jwks.json) and the SQLite database.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HsvError } from '../errors.js';
@@ -20,6 +25,7 @@ import { fetchAndDigest } from '../integrity/index.js';
 import type { Store } from '../store/types.js';
 import type { Jwks, SigningKey, ReplayCache } from '../tokens/types.js';
 import { loadJwksFile, loadOrCreateSigningKey, newNonce as defaultNonce, publishJwks, storeReplayCache } from '../tokens/index.js';
+import type { DeviceTarget } from '../device/connect.js';
 import type { Clock, DeviceDriver, PveClient, SoftwareFetcher } from './ports.js';
 import { OamService } from './service.js';
 import type { OamPolicies } from './service.js';
@@ -34,7 +40,12 @@ export interface OamPluginConfig {
     'henb-id': string; address: string; port?: number; 'ssh-host-key'?: string; username?: string;
     password?: string; 'private-key'?: string; description?: string;
   }>;
-  pve?: { endpoint: string; transport?: 'restconf' | 'netconf'; ca?: string; jwks?: string; issuer?: string; timeout?: number };
+  pve?: {
+    endpoint: string; transport?: 'restconf' | 'netconf'; ca?: string; jwks?: string; issuer?: string; timeout?: number;
+    /** transport netconf: the PVE's pinned SSH host key, the login and its secret */
+    'ssh-host-key'?: string; username?: string; password?: string; 'private-key'?: string;
+  };
+  software?: { ca?: string; 'file-root'?: string };
   policies?: { 'self-check'?: boolean; 'on-mismatch'?: Measure[]; 'step-timeout'?: number; 'token-lifetime'?: number };
 }
 
@@ -88,6 +99,8 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
     const cfg = (host.config ?? {}) as OamPluginConfig;
     const opened: Array<() => Promise<void> | void> = [];
     try {
+      // config first: a bad one opens nothing
+      const software = await softwareFromConfig(cfg);
       let store = deps.store;
       if (store === undefined) {
         const s = await openDefaultStore(host.dataDir);
@@ -102,12 +115,7 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
         ...(deps.pveIssuer ?? cfg.pve?.issuer) !== undefined ? { pveIssuer: (deps.pveIssuer ?? cfg.pve?.issuer)! } : {},
         ttlSec: deps.tokenLifetimeSec ?? cfg.policies?.['token-lifetime'] ?? 86_400,
       });
-      const fetcher: SoftwareFetcher = deps.fetcher ?? {
-        fetchAndDigest: async (uri, signal) => {
-          const r = await fetchAndDigest(uri, { signal });
-          return { sha256: r.digest, size: r.size };
-        },
-      };
+      const fetcher: SoftwareFetcher = deps.fetcher ?? createSoftwareFetcher(software);
       const inv = deps.inventory;
       const configured = (cfg.henbs ?? []).map((h) => h['henb-id']);
       const inventory = typeof inv === 'function' ? inv : (): Iterable<string> => inv ?? configured;
@@ -117,6 +125,7 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
         newNonce: deps.newNonce ?? defaultNonce, jwks: () => jwks, log: host.log.child({ component: 'oam' }),
         ...(deps.clock !== undefined ? { clock: deps.clock } : {}),
         ...(deps.timeouts !== undefined ? { timeouts: deps.timeouts } : {}),
+        ...(software.fileRoot !== undefined ? { fileRoot: software.fileRoot } : {}),
       });
       opened.unshift(() => svc.close());
       const yangDir = deps.yangDir ?? defaultYangDir();
@@ -158,18 +167,87 @@ export function policiesFromConfig(cfg: OamPluginConfig): OamPolicies {
   };
 }
 
+/** config `software`, read and checked: the CA PEM text and the file root's real path. */
+export interface SoftwareOptions {
+  caPem?: string;
+  fileRoot?: string;
+}
+
+export async function softwareFromConfig(cfg: OamPluginConfig): Promise<SoftwareOptions> {
+  const sw = cfg.software ?? {};
+  const out: SoftwareOptions = {};
+  if (sw.ca !== undefined) {
+    const file = resolve(sw.ca);
+    let pem: string;
+    try {
+      pem = await readFile(file, 'utf8');
+    } catch (cause) {
+      throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: software.ca: cannot read the PEM file ${file}`, { cause });
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: software.ca: ${file} holds no PEM certificate`);
+    }
+    out.caPem = pem;
+  }
+  if (sw['file-root'] !== undefined) {
+    const dir = resolve(sw['file-root']);
+    try {
+      if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
+      out.fileRoot = await realpath(dir);
+    } catch (cause) {
+      throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: software.file-root: expected a directory, got ${dir}`, { cause });
+    }
+  }
+  return out;
+}
+
+/** TLS verification failures of node:tls (the cause's code) */
+const TLS_TRUST = /^(ERR_TLS_CERT_ALTNAME_INVALID|CERT_[A-Z_]+|[A-Z_]*SELF_SIGNED[A-Z_]*|UNABLE_TO_[A-Z_]+)$/;
+
+function tlsCodeOf(err: unknown): string | undefined {
+  for (let e = err, i = 0; e !== undefined && e !== null && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TLS_TRUST.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** Step 5 with the config's CA pin and file root (src/integrity fetchAndDigest, streaming). */
+export function createSoftwareFetcher(software: SoftwareOptions = {}): SoftwareFetcher {
+  return {
+    fetchAndDigest: async (uri, signal) => {
+      try {
+        const r = await fetchAndDigest(uri, {
+          signal,
+          ...(software.caPem !== undefined ? { caPem: software.caPem } : {}),
+          ...(software.fileRoot !== undefined ? { fileRoot: software.fileRoot } : {}),
+        });
+        return { sha256: r.digest, size: r.size };
+      } catch (err) {
+        const tls = tlsCodeOf(err);
+        if (tls === undefined) throw err;
+        // say why the download was refused (the runner shows message and code as the job's reason)
+        throw new HsvError('ERR_SOFTWARE_FETCH', `software fetch refused: the https server's certificate is not trusted (${tls}); ` +
+          (software.caPem !== undefined ? 'it is not issued by the CA pinned in software.ca' : 'pin its CA with software.ca'), { cause: err });
+      }
+    },
+  };
+}
+
 /** The built-in plugin's activate: real ports (NETCONF device driver, RESTCONF PVE client) from host.config. */
 export const activate: ActivateFn = async (host) => {
   const cfg = (host.config ?? {}) as OamPluginConfig;
   const pveCfg = cfg.pve;
   if (pveCfg === undefined) throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: pve: expected the PVE endpoint {endpoint, ca, jwks}');
-  if ((pveCfg.transport ?? 'restconf') !== 'restconf') throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: pve.transport: only restconf is supported');
-  if (pveCfg.ca === undefined) throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: pve.ca: expected the PEM file of the PVE CA');
+  const pveTarget = pveTargetFromConfig(pveCfg);
   if (pveCfg.jwks === undefined) throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: pve.jwks: expected the JWKS file of the PVE keys');
-  const [{ createPveClient }, { createDeviceDriver }] = await Promise.all([import('../pve/client.js'), import('../device/driver.js')]);
-  const ca = await readFile(resolve(pveCfg.ca), 'utf8');
+  const [{ createPveClient }, { createNetconfPveClient }, { createDeviceDriver }] = await Promise.all([
+    import('../pve/client.js'), import('../pve/netconf-client.js'), import('../device/driver.js')]);
   const pveJwks = await loadJwksFile(resolve(pveCfg.jwks));
-  const pve = createPveClient({ url: pveCfg.endpoint, ca, timeoutMs: (pveCfg.timeout ?? 30) * 1000 });
+  const timeoutMs = (pveCfg.timeout ?? 30) * 1000;
+  const pve: PveClient & { close(): void } = pveTarget !== undefined
+    ? createNetconfPveClient({ ...pveTarget, timeoutMs })
+    : createPveClient({ url: pveCfg.endpoint, ca: await readFile(resolve(pveCfg.ca!), 'utf8'), timeoutMs });
   const devices = createDeviceDriver({
     log: host.log.child({ component: 'device-driver' }),
     devices: (cfg.henbs ?? []).map((h) => ({
@@ -189,6 +267,38 @@ export const activate: ActivateFn = async (host) => {
     },
   }).activate(host);
 };
+
+/**
+ * Checks pve.transport against the endpoint and the fields each transport needs. Returns the NETCONF target
+ * for transport netconf, undefined for restconf (whose ca is then present).
+ */
+export function pveTargetFromConfig(pveCfg: NonNullable<OamPluginConfig['pve']>): (DeviceTarget & { hostKeySha256: string }) | undefined {
+  const bad = (field: string, expected: string): OamConfigError => new OamConfigError('ERR_OAM_CONFIG', `plugin config: pve.${field}: ${expected}`);
+  const transport = pveCfg.transport ?? 'restconf';
+  let url: URL;
+  try {
+    url = new URL(pveCfg.endpoint);
+  } catch (cause) {
+    throw Object.assign(bad('endpoint', 'expected https://HOST:PORT/restconf (restconf) or ssh://HOST:PORT (netconf)'), { cause });
+  }
+  if (transport === 'restconf') {
+    if (url.protocol !== 'https:') throw bad('endpoint', `expected an https:// URL for transport restconf (ssh:// needs pve.transport: netconf), got ${url.protocol}`);
+    if (pveCfg.ca === undefined) throw bad('ca', 'expected the PEM file of the PVE CA');
+    return undefined;
+  }
+  if (transport !== 'netconf') throw bad('transport', `expected restconf or netconf, got ${String(transport)}`);
+  if (url.protocol !== 'ssh:' || url.hostname === '') throw bad('endpoint', `expected ssh://HOST[:PORT] for transport netconf, got ${pveCfg.endpoint}`);
+  if (url.username !== '' || url.password !== '') throw bad('endpoint', 'must not embed credentials (use pve.username and pve.password or pve.private-key)');
+  if (pveCfg['ssh-host-key'] === undefined) throw bad('ssh-host-key', 'expected the PVE\'s pinned SSH host key (SHA256:... as OpenSSH prints it) for transport netconf');
+  if (pveCfg.username === undefined) throw bad('username', 'expected the NETCONF user name at the PVE for transport netconf');
+  if (pveCfg.password === undefined && pveCfg['private-key'] === undefined) throw bad('password', 'expected a password or a private-key (secret references) for transport netconf');
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port !== '' ? Number(url.port) : 830,
+    username: pveCfg.username, hostKeySha256: pveCfg['ssh-host-key'],
+    ...(pveCfg.password !== undefined ? { password: pveCfg.password } : {}),
+    ...(pveCfg['private-key'] !== undefined ? { privateKey: pveCfg['private-key'] } : {}),
+  };
+}
 
 async function openDefaultStore(dataDir: string): Promise<Store> {
   // imported lazily so that a plugin given a store never loads SQLite

@@ -7,6 +7,9 @@
  * Wire names stay kebab-case; XML is built with the XML layer's el/leaf, matched by namespace URI.
  */
 import { randomUUID } from 'node:crypto';
+import { realpath } from 'node:fs/promises';
+import { dirname, basename, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { NetconfError } from '../netconf/rpc-error.js';
@@ -64,6 +67,8 @@ export interface OamServiceOptions {
   /** per-step timeouts in ms, overriding the policies (tests) */
   timeouts?: Partial<StepTimeouts>;
   updatedComponent?: string;
+  /** file: software URIs must name a file inside this directory (real path); checked before any job starts */
+  fileRoot?: string;
 }
 
 export class OamService {
@@ -214,10 +219,15 @@ export class OamService {
     }
     const sw = child(op, HSV_NS, 'software');
     const uri = (sw ? childText(sw, HSV_NS, 'uri') : undefined)?.trim() ?? '';
+    let url: URL;
     try {
-      parseSoftwareUri(uri);
+      url = parseSoftwareUri(uri);
     } catch {
       throw rpcError('invalid-value', 'unsupported-uri-scheme', `the software URI must be a file:, http: or https: URI`, '/hsv:software-update/hsv:software/hsv:uri');
+    }
+    if (url.protocol === 'file:' && this.o.fileRoot !== undefined && !(await insideRoot(url, this.o.fileRoot))) {
+      throw rpcError('operation-failed', 'software-unavailable',
+        'the software file is outside the directory the OAM may read (software.file-root)', '/hsv:software-update/hsv:software/hsv:uri');
     }
     const version = sw ? childText(sw, HSV_NS, 'version')?.trim() : undefined;
     const sha256 = sw ? childText(sw, HSV_NS, 'sha256')?.trim() : undefined;
@@ -384,6 +394,38 @@ function endStep(j: Job): number {
   if (j.updateSent === true) return 7;
   if (j.softwareRim !== undefined) return 5;
   return j.pve !== undefined ? 5 : 4;
+}
+
+/**
+ * Whether a file: URI names a path inside `root` (a real path). Symbolic links are resolved as far as the
+ * path exists (the fetch checks again when it opens the file).
+ */
+export async function insideRoot(url: URL, root: string): Promise<boolean> {
+  let file: string;
+  try {
+    file = resolve(fileURLToPath(url));
+  } catch {
+    return false;
+  }
+  let real: string;
+  try {
+    real = await realpath(file);
+  } catch {
+    // not there (yet): resolve the nearest existing parent, keep the rest as written
+    let dir = dirname(file);
+    const rest = [basename(file)];
+    for (;;) {
+      try {
+        real = join(await realpath(dir), ...rest);
+        break;
+      } catch {
+        if (dirname(dir) === dir) return false;
+        rest.unshift(basename(dir));
+        dir = dirname(dir);
+      }
+    }
+  }
+  return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
 function dateTime(ms: number): string {

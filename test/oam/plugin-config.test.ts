@@ -1,0 +1,115 @@
+/** The built-in plugin's config checks: pve transport (restconf | netconf) and software {ca, file-root}. */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log/logger.js';
+import { el } from '../../src/netconf/xml/build.js';
+import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
+import type { NetconfRegistry } from '../../src/netconf/server/registry.js';
+import { HOST_API_VERSION } from '../../src/plugin/contract.js';
+import { activate, createSoftwareFetcher, pveTargetFromConfig, softwareFromConfig } from '../../src/oam/plugin.js';
+import type { OamPluginConfig } from '../../src/oam/plugin.js';
+import { insideRoot } from '../../src/oam/service.js';
+
+const KEY = `SHA256:${'A'.repeat(43)}`;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'oam-plugin-config-'));
+  await mkdir(join(dir, 'root', 'sub'), { recursive: true });
+  await writeFile(join(dir, 'root', 'sub', 'a.bin'), 'a');
+  await writeFile(join(dir, 'out.bin'), 'b');
+  await symlink(join(dir, 'out.bin'), join(dir, 'root', 'escape.bin'));
+  await symlink(join(dir), join(dir, 'root', 'up'));
+  await writeFile(join(dir, 'not-a-cert.pem'), 'hello');
+  await writeFile(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----\n');
+  await writeFile(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const nc = (over: Partial<NonNullable<OamPluginConfig['pve']>> = {}): NonNullable<OamPluginConfig['pve']> => ({
+  endpoint: 'ssh://pve.example:4830', transport: 'netconf', 'ssh-host-key': KEY, username: 'oam', password: 's3cret', jwks: 'jwks.json', ...over,
+});
+
+describe('pve transport', () => {
+  it('restconf (the default) needs an https endpoint and a CA', () => {
+    expect(pveTargetFromConfig({ endpoint: 'https://pve.example:8443/restconf', ca: 'ca.pem', jwks: 'j' })).toBeUndefined();
+    expect(() => pveTargetFromConfig({ endpoint: 'https://pve.example/restconf', jwks: 'j' })).toThrow(/pve\.ca: expected the PEM file/);
+    expect(() => pveTargetFromConfig({ endpoint: 'ssh://pve.example:830', ca: 'ca.pem' })).toThrow(/pve\.endpoint: .*ssh:\/\/ needs pve\.transport: netconf/);
+  });
+
+  it('netconf: host, port (default 830), pinned key, user and secret', () => {
+    expect(pveTargetFromConfig(nc())).toEqual({ host: 'pve.example', port: 4830, username: 'oam', password: 's3cret', hostKeySha256: KEY });
+    expect(pveTargetFromConfig(nc({ endpoint: 'ssh://[::1]', password: undefined, 'private-key': 'PEM' }))).toEqual({ host: '::1', port: 830, username: 'oam', privateKey: 'PEM', hostKeySha256: KEY });
+  });
+
+  it('netconf: every missing or wrong field is named', () => {
+    const err = (over: Partial<NonNullable<OamPluginConfig['pve']>>): unknown => {
+      try {
+        pveTargetFromConfig(nc(over));
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    expect(err({ endpoint: 'https://pve.example/restconf' })).toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('pve.endpoint: expected ssh://HOST[:PORT]') });
+    expect(err({ endpoint: 'ssh://oam:pw@pve.example' })).toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('must not embed credentials') });
+    expect(err({ endpoint: 'not a url' })).toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('pve.endpoint') });
+    expect(err({ 'ssh-host-key': undefined })).toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('pve.ssh-host-key') });
+    expect(err({ username: undefined })).toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('pve.username') });
+    expect(err({ password: undefined })).toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('pve.password') });
+    expect(err({ transport: 'soap' as never })).toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('pve.transport') });
+  });
+
+  it('activate refuses a bad netconf config before opening anything', async () => {
+    const registry = {
+      addRpc: () => undefined, addState: () => undefined, addStream: () => undefined, addModule: () => undefined,
+      notify: async () => undefined, getRunning: () => el(NETCONF_BASE_NS, 'data'), onConfigChange: () => undefined,
+    } as NetconfRegistry;
+    const dataDir = join(dir, 'oam');
+    await expect(activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir, config: { pve: nc({ 'ssh-host-key': undefined }) }, signal: new AbortController().signal }))
+      .rejects.toMatchObject({ code: 'ERR_OAM_CONFIG' });
+    const pve = { endpoint: 'https://127.0.0.1:1/restconf', ca: join(dir, 'ca.pem'), jwks: join(dir, 'jwks.json') };
+    await expect(activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir, config: { pve, software: { 'file-root': join(dir, 'nope') } }, signal: new AbortController().signal }))
+      .rejects.toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('software.file-root') });
+    await expect(activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir, config: { pve, software: { ca: join(dir, 'not-a-cert.pem') } }, signal: new AbortController().signal }))
+      .rejects.toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('software.ca') });
+    // nothing was written: no store, no keys
+    await expect(readdir(dataDir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('software config', () => {
+  it('ca must be a readable PEM certificate file; file-root an existing directory', async () => {
+    await expect(softwareFromConfig({ software: { ca: join(dir, 'missing.pem') } })).rejects.toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('software.ca: cannot read') });
+    await expect(softwareFromConfig({ software: { ca: join(dir, 'not-a-cert.pem') } })).rejects.toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('holds no PEM certificate') });
+    await expect(softwareFromConfig({ software: { 'file-root': join(dir, 'out.bin') } })).rejects.toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('software.file-root: expected a directory') });
+    await expect(softwareFromConfig({ software: { 'file-root': join(dir, 'missing') } })).rejects.toMatchObject({ code: 'ERR_OAM_CONFIG' });
+    expect(await softwareFromConfig({})).toEqual({});
+    expect(await softwareFromConfig({ software: { 'file-root': join(dir, 'root', 'sub', '..') } })).toEqual({ fileRoot: join(dir, 'root') });
+  });
+
+  it('insideRoot resolves symbolic links and paths that do not exist yet', async () => {
+    const root = join(dir, 'root');
+    const u = (p: string): URL => pathToFileURL(p);
+    expect(await insideRoot(u(join(root, 'sub', 'a.bin')), root)).toBe(true);
+    expect(await insideRoot(u(join(root, 'sub', 'new', 'b.bin')), root)).toBe(true);
+    expect(await insideRoot(u(join(dir, 'out.bin')), root)).toBe(false);
+    expect(await insideRoot(u(join(root, 'escape.bin')), root)).toBe(false);
+    expect(await insideRoot(u(join(root, 'up', 'out.bin')), root)).toBe(false);
+    expect(await insideRoot(u(join(root, 'up', 'root', 'sub', 'a.bin')), root)).toBe(true);
+    expect(await insideRoot(u(`${root}-twin/a.bin`), root)).toBe(false);
+  });
+
+  it('the fetcher applies file-root at fetch time too', async () => {
+    const f = createSoftwareFetcher({ fileRoot: join(dir, 'root') });
+    await expect(f.fetchAndDigest(pathToFileURL(join(dir, 'root', 'escape.bin')).href, new AbortController().signal)).rejects.toMatchObject({ code: 'ERR_SOFTWARE_NOT_FOUND' });
+    expect(await f.fetchAndDigest(pathToFileURL(join(dir, 'root', 'sub', 'a.bin')).href, new AbortController().signal)).toMatchObject({ size: 1 });
+  });
+});
