@@ -429,7 +429,13 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
       const seenBefore = l.delivered.delete(jobId);
       l.awaiting.add(jobId);
       if (!l.session || l.session.closed) l.replaySince = Math.min(l.replaySince ?? from, from);
-      await ensure(l, signal);
+      try {
+        await ensure(l, signal);
+      } catch (e) {
+        // the device is down now: keep trying in the background (the replay still starts at `from`)
+        if (!signal.aborted && RETRIABLE.has((e as { code?: string }).code ?? '')) scheduleReconnect(l, 0);
+        throw e;
+      }
       // a session opened before this call may not cover `from`, or already passed the completion
       const uncovered = l.coveredFrom === undefined || l.coveredFrom > from || seenBefore;
       if (uncovered && !l.noReplay && !l.delivered.has(jobId)) await replayWindow(l, from, signal);

@@ -265,6 +265,23 @@ describe('device driver resume() after an OAM restart', () => {
     expect(seen).toHaveLength(1);
   });
 
+  it('a device down at resume(): rejects, then reconnects in the background with the replay and hands the completion on', async () => {
+    const seen: DeviceCompletion[] = [];
+    driver.onCompletion((c) => seen.push(c));
+    failures = ['ERR_DEVICE_UNREACHABLE', 'ERR_DEVICE_UNREACHABLE', 'ERR_DEVICE_UNREACHABLE'];
+    const since = Date.now() - 10_000;
+    const p = driver.resume('h1', 'job-1', since, signal()).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(await p).toMatchObject({ code: 'ERR_DEVICE_UNREACHABLE' });
+    expect(sessions).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(sessions).toHaveLength(1);
+    expect(leafText(sessions[0]!.sent[0]!, 'startTime')).toBe(new Date(since - 60_000).toISOString());
+    sessions[0]!.notify(completionXml(done));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toHaveLength(1);
+  });
+
   it('unknown device, aborted signal and closed driver are coded errors', async () => {
     await expect(driver.resume('nope', 'job-1', Date.now(), signal())).rejects.toMatchObject({ code: 'ERR_DEVICE_UNKNOWN' });
     const ac = new AbortController();
