@@ -176,19 +176,7 @@ export interface SoftwareOptions {
 export async function softwareFromConfig(cfg: OamPluginConfig): Promise<SoftwareOptions> {
   const sw = cfg.software ?? {};
   const out: SoftwareOptions = {};
-  if (sw.ca !== undefined) {
-    const file = resolve(sw.ca);
-    let pem: string;
-    try {
-      pem = await readFile(file, 'utf8');
-    } catch (cause) {
-      throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: software.ca: cannot read the PEM file ${file}`, { cause });
-    }
-    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: software.ca: ${file} holds no PEM certificate`);
-    }
-    out.caPem = pem;
-  }
+  if (sw.ca !== undefined) out.caPem = await readPem(sw.ca, 'software.ca');
   if (sw['file-root'] !== undefined) {
     const dir = resolve(sw['file-root']);
     try {
@@ -199,6 +187,21 @@ export async function softwareFromConfig(cfg: OamPluginConfig): Promise<Software
     }
   }
   return out;
+}
+
+/** A CA file of the config (relative to the current directory): PEM certificates, or ERR_OAM_CONFIG naming the field. */
+async function readPem(name: string, field: string): Promise<string> {
+  const file = resolve(name);
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: ${field}: cannot read the PEM file ${file}`, { cause });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: ${field}: ${file} holds no PEM certificate`);
+  }
+  return pem;
 }
 
 /** TLS verification failures of node:tls (the cause's code) */
@@ -234,7 +237,7 @@ export function createSoftwareFetcher(software: SoftwareOptions = {}): SoftwareF
   };
 }
 
-/** The built-in plugin's activate: real ports (NETCONF device driver, RESTCONF PVE client) from host.config. */
+/** The built-in plugin's activate: real ports (NETCONF device driver; RESTCONF or NETCONF PVE client, by pve.transport) from host.config. */
 export const activate: ActivateFn = async (host) => {
   const cfg = (host.config ?? {}) as OamPluginConfig;
   const pveCfg = cfg.pve;
@@ -247,7 +250,7 @@ export const activate: ActivateFn = async (host) => {
   const timeoutMs = (pveCfg.timeout ?? 30) * 1000;
   const pve: PveClient & { close(): void } = pveTarget !== undefined
     ? createNetconfPveClient({ ...pveTarget, timeoutMs })
-    : createPveClient({ url: pveCfg.endpoint, ca: await readFile(resolve(pveCfg.ca!), 'utf8'), timeoutMs });
+    : createPveClient({ url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca'), timeoutMs });
   const devices = createDeviceDriver({
     log: host.log.child({ component: 'device-driver' }),
     devices: (cfg.henbs ?? []).map((h) => ({

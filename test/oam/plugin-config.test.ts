@@ -80,6 +80,8 @@ describe('pve transport', () => {
       .rejects.toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('software.file-root') });
     await expect(activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir, config: { pve, software: { ca: join(dir, 'not-a-cert.pem') } }, signal: new AbortController().signal }))
       .rejects.toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('software.ca') });
+    await expect(activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir, config: { pve: { ...pve, ca: join(dir, 'missing-ca.pem') } }, signal: new AbortController().signal }))
+      .rejects.toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('pve.ca: cannot read') });
     // nothing was written: no store, no keys
     await expect(readdir(dataDir)).rejects.toMatchObject({ code: 'ENOENT' });
   });
