@@ -22,18 +22,16 @@ export interface ParseLimits {
   maxAttributes?: number;
 }
 
-interface Frame {
-  el: XmlElement;
-  ctx: Record<string, string>;
-}
-
 const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
+/** the (never mutated) context of a root element without declarations */
+const EMPTY_CTX: Readonly<Record<string, string>> = Object.freeze({});
 
 /** The state of one parse; the shared parser's handlers write into the current one. */
 interface ParseState {
   maxDepth: number;
   maxAttributes: number;
-  stack: Frame[];
+  /** open elements; each one's nsContext is the in-scope declarations */
+  stack: XmlElement[];
   root: XmlElement | undefined;
   failure: Error | undefined;
 }
@@ -65,45 +63,49 @@ function sharedParser(): SaxesParser {
     if (st.failure) return;
     const t = tag as SaxesTagNS;
     const stack = st.stack;
-    if (stack.length >= st.maxDepth) return fail(st, `element nesting deeper than ${st.maxDepth}`);
-    const parentCtx = stack.length > 0 ? stack[stack.length - 1]!.ctx : {};
+    const depth = stack.length;
+    if (depth >= st.maxDepth) return fail(st, `element nesting deeper than ${st.maxDepth}`);
+    const parentCtx = depth > 0 ? stack[depth - 1]!.nsContext! : EMPTY_CTX;
     let ctx = parentCtx;
     const attrs: XmlAttr[] = [];
-    const entries = Object.values(t.attributes);
-    if (entries.length > st.maxAttributes) return fail(st, `more than ${st.maxAttributes} attributes on <${t.local}>`);
-    for (const a of entries) {
+    const all = t.attributes;
+    let count = 0;
+    for (const k in all) {
+      if (++count > st.maxAttributes) return fail(st, `more than ${st.maxAttributes} attributes on <${t.local}>`);
+      const a = all[k]!;
       if (a.uri === XMLNS_NS || a.name === 'xmlns') {
         if (ctx === parentCtx) ctx = { ...parentCtx };
-        ctx[a.name === 'xmlns' ? '' : a.local] = a.value;
+        (ctx as Record<string, string>)[a.name === 'xmlns' ? '' : a.local] = a.value;
         continue;
       }
       attrs.push({ ns: a.prefix === '' ? '' : a.uri, name: a.local, value: a.value });
     }
     const el: XmlElement = { ns: t.uri ?? '', name: t.local, attrs, children: [], nsContext: ctx };
-    if (stack.length > 0) stack[stack.length - 1]!.el.children.push(el);
+    if (depth > 0) stack[depth - 1]!.children.push(el);
     else if (st.root) return fail(st, 'more than one root element');
     else st.root = el;
-    stack.push({ el, ctx });
+    stack.push(el);
   });
   parser.on('text', (s) => {
     const st = current!;
     if (st.failure) return;
-    if (st.stack.length === 0) {
+    const depth = st.stack.length;
+    if (depth === 0) {
       if (s.trim() !== '') fail(st, 'text outside the root element');
       return;
     }
-    appendText(st.stack[st.stack.length - 1]!.el.children, s);
+    appendText(st.stack[depth - 1]!.children, s);
   });
   parser.on('cdata', (s) => {
     const st = current!;
     if (st.failure || st.stack.length === 0) return;
-    appendText(st.stack[st.stack.length - 1]!.el.children, s);
+    appendText(st.stack[st.stack.length - 1]!.children, s);
   });
   parser.on('closetag', () => {
     const st = current!;
     if (st.failure) return;
-    const frame = st.stack.pop();
-    if (frame) dropIgnorableWhitespace(frame.el.children);
+    const el = st.stack.pop();
+    if (el && el.children.length > 1) dropIgnorableWhitespace(el.children);
   });
   shared = parser;
   return parser;
@@ -143,7 +145,14 @@ function appendText(children: XmlNode[], s: string): void {
 
 /** Whitespace between elements is formatting, not content (element-only content in YANG/NETCONF). */
 function dropIgnorableWhitespace(children: XmlNode[]): void {
-  if (!children.some((c) => typeof c !== 'string')) return;
+  let hasElement = false;
+  for (let i = 0; i < children.length; i++) {
+    if (typeof children[i] !== 'string') {
+      hasElement = true;
+      break;
+    }
+  }
+  if (!hasElement) return;
   for (let i = children.length - 1; i >= 0; i--) {
     const c = children[i]!;
     if (typeof c === 'string' && c.trim() === '') children.splice(i, 1);
