@@ -8,7 +8,7 @@
  * connection (ERR_SESSION_OUTPUT_OVERFLOW) — only unsolicited output (notifications) can get there.
  */
 import type { Duplex } from 'node:stream';
-import { FrameDecoder, encodeChunked, encodeEom } from '../framing/index.js';
+import { FrameDecoder, encodeChunked, encodeEom, frameText } from '../framing/index.js';
 import type { FramingMode } from '../framing/index.js';
 import { SessionError } from './errors.js';
 
@@ -22,7 +22,9 @@ export class MessageConnection {
   private readonly decoder: FrameDecoder;
   private outMode: FramingMode = 'eom';
   private readonly pauses = new Set<string>();
-  private outQueue: Buffer[] = [];
+  /** framed messages not yet written: text (encoded together at flush) or bytes */
+  private outQueue: Array<string | Buffer> = [];
+  private outAllText = true;
   private outBytes = 0;
   private flushScheduled = false;
   private discarding = false;
@@ -92,13 +94,23 @@ export class MessageConnection {
    */
   send(message: string | Buffer): boolean {
     if (this.isClosed || this.ended) return false;
-    const frame = this.outMode === 'eom' ? encodeEom(message) : encodeChunked(message);
-    if (this.stream.writableLength + this.outBytes + frame.length > this.maxOutputBytes) {
+    let frame: string | Buffer;
+    let bytes: number;
+    if (typeof message === 'string') {
+      const f = frameText(this.outMode, message);
+      frame = f.text;
+      bytes = f.bytes;
+    } else {
+      frame = this.outMode === 'eom' ? encodeEom(message) : encodeChunked(message);
+      bytes = frame.length;
+      this.outAllText = false;
+    }
+    if (this.stream.writableLength + this.outBytes + bytes > this.maxOutputBytes) {
       this.destroy(new SessionError('ERR_SESSION_OUTPUT_OVERFLOW', 'peer is not reading its output'));
       return false;
     }
     this.outQueue.push(frame);
-    this.outBytes += frame.length;
+    this.outBytes += bytes;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(this.flushFn);
@@ -111,9 +123,17 @@ export class MessageConnection {
   private flush(): void {
     this.flushScheduled = false;
     if (this.outQueue.length === 0 || this.isClosed) return;
-    const data = this.outQueue.length === 1 ? this.outQueue[0]! : Buffer.concat(this.outQueue, this.outBytes);
+    const q = this.outQueue;
+    let data: Buffer;
+    if (this.outAllText) {
+      // one allocation and one UTF-8 encoding for the whole batch
+      data = Buffer.from(q.length === 1 ? (q[0] as string) : q.join(''), 'utf8');
+    } else {
+      data = Buffer.concat(q.map((f) => (typeof f === 'string' ? Buffer.from(f, 'utf8') : f)), this.outBytes);
+    }
     this.outQueue = [];
     this.outBytes = 0;
+    this.outAllText = true;
     const ok = this.stream.write(data);
     if (!ok) this.pauseInput('output');
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { FrameDecoder, FramingError, encodeChunked, encodeEom } from '../../../src/netconf/framing/index.js';
+import { FrameDecoder, FramingError, encodeChunked, encodeEom, encodeFrame, frameText } from '../../../src/netconf/framing/index.js';
 import type { FramingErrorCode, FramingLimits } from '../../../src/netconf/framing/index.js';
 
 function decodeAll(input: string | Buffer, mode: 'eom' | 'chunked', limits?: FramingLimits, cuts: number[] = []): string[] {
@@ -141,5 +141,23 @@ describe('property: any split of the byte stream decodes the same messages', () 
         expect(e).toBeInstanceOf(FramingError);
       }
     }), { numRuns: 500 });
+  });
+});
+
+describe('frameText: framing a text message without encoding it', () => {
+  it('encodes to exactly the bytes of encodeFrame, with the right size, for any text', () => {
+    fc.assert(fc.property(fc.string({ unit: 'grapheme', minLength: 1 }), fc.constantFrom('eom' as const, 'chunked' as const), (text, mode) => {
+      fc.pre(!text.includes(']]>]]>'));
+      const f = frameText(mode, text);
+      const bytes = Buffer.from(f.text, 'utf8');
+      expect(bytes.equals(encodeFrame(mode, text))).toBe(true);
+      expect(f.bytes).toBe(bytes.length);
+    }));
+  });
+
+  it('refuses what the encoders refuse, with the same codes', () => {
+    expect(() => frameText('eom', 'a]]>]]>b')).toThrow(expect.objectContaining({ code: 'ERR_FRAMING_DELIMITER_IN_MESSAGE' }));
+    expect(() => frameText('chunked', '')).toThrow(expect.objectContaining({ code: 'ERR_FRAMING_EMPTY_MESSAGE' }));
+    expect(frameText('chunked', '\u00e9').text).toBe('\n#2\n\u00e9\n##\n');
   });
 });
