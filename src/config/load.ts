@@ -107,6 +107,8 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
   const builtin = builtinRaw;
   const pve = builtin.pve as Record<string, unknown> | undefined;
   if (pve) for (const k of ['ca', 'jwks']) if (typeof pve[k] === 'string') pve[k] = resolve(baseDir, pve[k] as string);
+  const software = builtin.software as Record<string, unknown> | undefined;
+  if (software) for (const k of ['ca', 'file-root']) if (typeof software[k] === 'string') software[k] = resolve(baseDir, software[k] as string);
 
   const users: UserConfig[] = [];
   for (const [i, u] of ((raw.users as Array<Record<string, unknown>> | undefined) ?? []).entries()) {

@@ -48,6 +48,9 @@ henbs:
 pve:
   endpoint: https://pve.example:8443/restconf
   ca: pve-ca.pem
+software:
+  ca: sw-ca.pem
+  file-root: images
 policies:
   on-mismatch: [alarm, rollback]
 `;
@@ -68,6 +71,7 @@ describe('serve configuration', () => {
     expect(henbs[1]?.port).toBe(8300);
     expect((c.builtin.pve as Record<string, unknown>).ca).toBe(join(dir, 'pve-ca.pem'));
     expect((c.builtin.policies as Record<string, unknown>)['step-timeout']).toBe(300);
+    expect(c.builtin.software).toEqual({ ca: join(dir, 'sw-ca.pem'), 'file-root': join(dir, 'images') });
     expect(c.baseDir).toBe(dir);
   });
 
