@@ -48,7 +48,7 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
   if (opts.builtin !== false) {
     if (opts.config.builtin.pve === undefined) {
       // the OAM flow cannot run without a PVE: serve NETCONF (and other plugins) and say why
-      log.warn('the henb-sw-verify plugin is not loaded: the configuration names no PVE (pve.endpoint, pve.ca, pve.jwks); see docs/operator-guide.md');
+      log.warn('the henb-sw-verify plugin is not loaded: the configuration names no PVE (pve: endpoint, jwks, ca or ssh-host-key); see docs/operator-guide.md');
     } else {
       plugins.push({ plugin: await loadPlugin(builtinPluginDir()), config: opts.config.builtin });
     }
