@@ -1,15 +1,16 @@
 /**
  * Helpers of bench/fleet.ts (not run by bench/run.ts: the name starts with _).
  *
- * - the child processes: the simulated fleet + reference PVE (`serveFleet`) and a bare NETCONF server for the
- *   session-setup baseline (`serveBare`); both print one `READY <json>` line, answer `CPU` / `MEM` lines on
- *   stdin with `CPU <us>` / `MEM <json>`, and exit when stdin ends;
+ * - the child processes: the simulated fleet + reference PVE (`serveFleet`), the OAM server (`serveOam`, which
+ *   samples its own memory) and a bare NETCONF server for the session-setup baseline (`serveBare`); each prints
+ *   one `READY <json>` line, answers `CPU` / `MEM` / `PEAK` / `FDS` lines on stdin with `CPU <us>` /
+ *   `MEM <json>` / `PEAK <json>` / `FDS <n>`, and exits when stdin ends;
  * - the parent's side: spawning a child and talking to it (`spawnChild`), and a memory sampler.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,6 +18,9 @@ import { pathToFileURL } from 'node:url';
 import { startFleet } from '../src/device/simulator.js';
 import { startPve } from '../src/pve/service.js';
 import { createNetconfServer, registerStandardOperations } from '../src/netconf/server/index.js';
+import { startOamServer } from '../src/cli/oam-server.js';
+import type { ServeConfig } from '../src/config/load.js';
+import { createLogger } from '../src/log/logger.js';
 
 /** What the fleet child hands to the parent. */
 export interface FleetReady {
@@ -40,8 +44,27 @@ export interface MemSample {
   external: number;
 }
 
+export interface OamReady {
+  host: string;
+  port: number;
+  fingerprint: string;
+  /** startOamServer, ms */
+  startMs: number;
+  /** memory before the OAM started (after a gc when --expose-gc) */
+  baseline: MemSample;
+}
+
+/** open file descriptors of a process (Linux /proc; -1 elsewhere) */
+export function countFds(pid: string): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return -1;
+  }
+}
+
 /** stdin protocol shared by the children; `stop` runs when the parent closes stdin (or sends SIGTERM) */
-function serveControl(stop: () => Promise<void>): void {
+function serveControl(stop: () => Promise<void>, sampler?: MemorySampler): void {
   let stopping = false;
   const end = (): void => {
     if (stopping) return;
@@ -60,6 +83,11 @@ function serveControl(stop: () => Promise<void>): void {
     } else if (l === 'MEM') {
       const m = process.memoryUsage();
       console.log(`MEM ${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external })}`);
+    } else if (l === 'PEAK' && sampler) {
+      sampler.sample();
+      console.log(`PEAK ${JSON.stringify({ peak: sampler.peak, samples: sampler.samples })}`);
+    } else if (l === 'FDS') {
+      console.log(`FDS ${countFds('self')}`);
     }
   });
 }
@@ -92,6 +120,28 @@ export async function serveFleet(count: number, installMs: number, maxConcurrent
   });
 }
 
+/**
+ * Child: the OAM server (built-in plugin, SQLite store) as `serve` runs it, with the config in `configFile`
+ * (JSON: {config: ServeConfig, dataDir}); secrets come from the environment. Its memory is sampled every 25 ms
+ * from before the start.
+ */
+export async function serveOam(configFile: string): Promise<void> {
+  const { config, dataDir } = JSON.parse(readFileSync(configFile, 'utf8')) as { config: ServeConfig; dataDir: string };
+  const log = createLogger({ level: 'warn', write: (l) => process.stderr.write(l) });
+  (globalThis as { gc?: () => void }).gc?.();
+  const baseline = now();
+  const sampler = new MemorySampler();
+  sampler.start();
+  const t0 = performance.now();
+  const server = await startOamServer({ listen: { host: '127.0.0.1', port: 0 }, dataDir, config, env: process.env, log });
+  const ready: OamReady = { host: server.address.host, port: server.address.port, fingerprint: server.fingerprint, startMs: performance.now() - t0, baseline };
+  console.log(`READY ${JSON.stringify(ready)}`);
+  serveControl(async () => {
+    sampler.stop();
+    await server.close();
+  }, sampler);
+}
+
 /** Child: a bare NETCONF server (standard operations, no event log), password auth. */
 export async function serveBare(ietfYangDir: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hsv-bench-bare-'));
@@ -117,11 +167,20 @@ export interface Child<T> {
   /** the child's CPU time so far (user + system), microseconds */
   cpu(): Promise<number>;
   mem(): Promise<MemSample>;
+  /** peak memory since the child started (children with a sampler: the OAM) */
+  peak(): Promise<{ peak: MemSample; samples: number }>;
+  /** open file descriptors */
+  fds(): Promise<number>;
   stop(): Promise<void>;
 }
 
-export async function spawnChild<T>(script: string, args: string[], readyTimeoutMs: number): Promise<Child<T>> {
-  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+export async function spawnChild<T>(script: string, args: string[], readyTimeoutMs: number, opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Child<T>> {
+  // BENCH_CHILD_NODE_ARGS: extra node options for the children (e.g. --cpu-prof --cpu-prof-dir=DIR to profile them)
+  const extra = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const proc: ChildProcess = spawn(process.execPath, [...extra, ...(opts.nodeArgs ?? []), '--import', 'tsx', script, ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: opts.env ?? process.env,
+  });
   const lines = createInterface({ input: proc.stdout! });
   const waiting: Array<{ prefix: string; resolve: (s: string) => void }> = [];
   let onReady: ((s: string) => void) | undefined;
@@ -157,6 +216,8 @@ export async function spawnChild<T>(script: string, args: string[], readyTimeout
     pid: proc.pid!,
     cpu: async () => Number(await ask('CPU')),
     mem: async () => JSON.parse(await ask('MEM')) as MemSample,
+    peak: async () => JSON.parse(await ask('PEAK')) as { peak: MemSample; samples: number },
+    fds: async () => Number(await ask('FDS')),
     async stop() {
       proc.stdin!.end();
       const t = setTimeout(() => proc.kill('SIGTERM'), 20_000);
