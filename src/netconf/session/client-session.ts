@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS } from '../xml/types.js';
 import type { XmlElement } from '../xml/types.js';
 import { parseXml } from '../xml/parse.js';
-import { attr, childrenNamed } from '../xml/build.js';
+import { attr } from '../xml/build.js';
 import { serializeXml } from '../xml/serialize.js';
 import { NetconfError, rpcErrorFromXml } from '../rpc-error.js';
 import { MessageConnection } from './connection.js';
@@ -46,6 +46,19 @@ interface Pending {
   resolve: (reply: XmlElement) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** Settle a pending request (removing its abort listener): a reply element resolves, an Error rejects. */
+function settle(p: Pending, outcome: XmlElement | Error): void {
+  if (p.onAbort) p.signal!.removeEventListener('abort', p.onAbort);
+  if (outcome instanceof Error) p.reject(outcome);
+  else p.resolve(outcome);
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new SessionError('ERR_SESSION_CLOSED', 'aborted');
 }
 
 export class ClientSession {
@@ -118,52 +131,69 @@ export class ClientSession {
    * the base namespace). Resolves with the <rpc-reply>; rejects with NetconfError when the reply has
    * an rpc-error of severity error, with SessionError on timeout or when the session ends.
    */
-  async rpc(operation: XmlElement | string, options: RpcOptions = {}): Promise<XmlElement> {
-    const timeoutMs = options.timeoutMs ?? this.rpcTimeoutMs;
-    const deadline = Date.now() + timeoutMs;
+  rpc(operation: XmlElement | string, options: RpcOptions = {}): Promise<XmlElement> {
+    // fast path without an async frame: a free slot (the common case)
+    if (this.pending.size < this.maxInFlight || this.isClosed) return this.send(operation, options, Date.now() + (options.timeoutMs ?? this.rpcTimeoutMs));
+    return this.rpcAfterSlot(operation, options);
+  }
+
+  private async rpcAfterSlot(operation: XmlElement | string, options: RpcOptions): Promise<XmlElement> {
+    const deadline = Date.now() + (options.timeoutMs ?? this.rpcTimeoutMs);
     while (this.pending.size >= this.maxInFlight && !this.isClosed) {
       await this.waitSlot(deadline, options.signal);
     }
-    if (this.isClosed) throw this.closedErr ?? new SessionError('ERR_SESSION_CLOSED', 'session closed');
+    return this.send(operation, options, deadline);
+  }
+
+  /**
+   * Send one rpc now. No closures per request beyond the promise executor (and the abort listener
+   * when a signal is given): the timer calls a per-session function with the message-id.
+   */
+  private send(operation: XmlElement | string, options: RpcOptions, deadline: number): Promise<XmlElement> {
+    if (this.isClosed) return Promise.reject(this.closedErr ?? new SessionError('ERR_SESSION_CLOSED', 'session closed'));
+    const timeoutMs = options.timeoutMs ?? this.rpcTimeoutMs;
     const id = String(this.nextId++);
-    const opXml = typeof operation === 'string' ? operation : serializeXml(operation);
-    const msg = `<rpc xmlns="${NETCONF_BASE_NS}" message-id="${id}">${opXml}</rpc>`;
+    let opXml: string;
+    try {
+      opXml = typeof operation === 'string' ? operation : serializeXml(operation);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    const msg = '<rpc xmlns="' + NETCONF_BASE_NS + '" message-id="' + id + '">' + opXml + '</rpc>';
+    const signal = options.signal;
     return new Promise<XmlElement>((resolve, reject) => {
-      const remaining = Math.max(0, deadline - Date.now());
-      const signal = options.signal;
-      const onAbort = (): void => {
-        if (this.pending.delete(id)) {
-          clearTimeout(p.timer);
-          this.releaseSlot();
-          reject(signal!.reason instanceof Error ? signal!.reason : new SessionError('ERR_SESSION_CLOSED', 'aborted'));
-        }
-      };
+      if (signal?.aborted) {
+        reject(abortReason(signal));
+        return;
+      }
       const p: Pending = {
-        resolve: (r) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(r);
-        },
-        reject: (e) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-        timer: setTimeout(() => {
-          this.pending.delete(id);
-          this.releaseSlot();
-          p.reject(new SessionError('ERR_SESSION_RPC_TIMEOUT', `no reply to message-id ${id} within ${timeoutMs} ms`));
-        }, remaining),
+        resolve, reject, signal, onAbort: undefined,
+        timer: setTimeout(this.onRpcTimeout, Math.max(0, deadline - Date.now()), id, timeoutMs),
       };
       if (signal) {
-        if (signal.aborted) {
-          clearTimeout(p.timer);
-          reject(signal.reason instanceof Error ? signal.reason : new SessionError('ERR_SESSION_CLOSED', 'aborted'));
-          return;
-        }
-        signal.addEventListener('abort', onAbort, { once: true });
+        p.onAbort = () => this.abortRpc(id);
+        signal.addEventListener('abort', p.onAbort, { once: true });
       }
       this.pending.set(id, p);
       this.conn.send(msg);
     });
+  }
+
+  private readonly onRpcTimeout = (id: string, timeoutMs: number): void => {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    this.releaseSlot();
+    settle(p, new SessionError('ERR_SESSION_RPC_TIMEOUT', `no reply to message-id ${id} within ${timeoutMs} ms`));
+  };
+
+  private abortRpc(id: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    this.releaseSlot();
+    p.reject(abortReason(p.signal!));
   }
 
   /** Notifications (<notification> elements) in arrival order; ends when the session ends. */
@@ -279,9 +309,7 @@ export class ClientSession {
     this.pending.delete(key!);
     clearTimeout(p.timer);
     this.releaseSlot();
-    const errors = childrenNamed(reply, NETCONF_BASE_NS, 'rpc-error').map(rpcErrorFromXml);
-    if (errors.some((e) => (e.severity ?? 'error') === 'error')) p.reject(new NetconfError(errors));
-    else p.resolve(reply);
+    settle(p, replyOutcome(reply));
   }
 
   private onNotification(n: XmlElement): void {
@@ -301,10 +329,20 @@ export class ClientSession {
     this.helloDone?.reject(err);
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);
-      p.reject(err);
+      settle(p, err);
     }
     this.pending.clear();
     for (const w of this.slotWaiters.splice(0)) w();
     for (const w of this.noteWaiters.splice(0)) w.resolve({ value: undefined, done: true });
   }
+}
+
+/** The reply itself, or a NetconfError when it carries an rpc-error of severity error. */
+function replyOutcome(reply: XmlElement): XmlElement | NetconfError {
+  let errors: ReturnType<typeof rpcErrorFromXml>[] | undefined;
+  for (const c of reply.children) {
+    if (typeof c !== 'string' && c.name === 'rpc-error' && c.ns === NETCONF_BASE_NS) (errors ??= []).push(rpcErrorFromXml(c));
+  }
+  if (errors && errors.some((e) => (e.severity ?? 'error') === 'error')) return new NetconfError(errors);
+  return reply;
 }
