@@ -29,6 +29,8 @@ export const NETCONF_STREAM_INFO: StreamInfo = {
 
 type NotifyListener = (stream: string, event: XmlElement, eventTime: Date) => Promise<void>;
 
+type Found = { kind: 'operation'; handler: OperationHandler } | { kind: 'rpc'; handler: RpcHandler };
+
 const key = (ns: string, name: string): string => `${ns}\u0000${name}`;
 
 /** The module capability URI (RFC 6020/RFC 7950 section 5.6.4). */
@@ -50,6 +52,7 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   private datastore: { getRunning(): XmlElement; onConfigChange(listener: ConfigListener): void } | undefined;
   private readonly earlyConfigListeners: ConfigListener[] = [];
   private knownNs: Set<string> | undefined;
+  private readonly byNs = new Map<string, Map<string, Found>>();
 
   constructor(readonly validator: YangValidator | undefined, readonly dataDir: string) {}
 
@@ -58,6 +61,7 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
     const k = key(ns, name);
     if (this.operations.has(k) || this.rpcs.has(k)) throw new RegistryError('ERR_REGISTRY_DUPLICATE', `operation ${name} in ${ns} is already registered`);
     this.operations.set(k, handler);
+    this.index(ns, name, { kind: 'operation', handler });
     this.knownNs = undefined;
   }
   hasOperation(ns: string, name: string): boolean {
@@ -94,6 +98,7 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
     const k = key(ns, name);
     if (this.operations.has(k) || this.rpcs.has(k)) throw new RegistryError('ERR_REGISTRY_DUPLICATE', `RPC ${name} in ${ns} is already registered`);
     this.rpcs.set(k, handler);
+    this.index(ns, name, { kind: 'rpc', handler });
     this.knownNs = undefined;
   }
   addState(ns: string, name: string, provider: StateProvider): void {
@@ -153,13 +158,14 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
     }
     return this.knownNs.has(ns);
   }
-  lookup(ns: string, name: string): { kind: 'operation'; handler: OperationHandler } | { kind: 'rpc'; handler: RpcHandler } | undefined {
-    const k = key(ns, name);
-    const op = this.operations.get(k);
-    if (op) return { kind: 'operation', handler: op };
-    const rpc = this.rpcs.get(k);
-    if (rpc) return { kind: 'rpc', handler: rpc };
-    return undefined;
+  lookup(ns: string, name: string): Found | undefined {
+    return this.byNs.get(ns)?.get(name);
+  }
+  /** lookup() index by namespace then name: no key string and no result object per request */
+  private index(ns: string, name: string, found: Found): void {
+    let m = this.byNs.get(ns);
+    if (!m) this.byNs.set(ns, (m = new Map()));
+    m.set(name, found);
   }
   async runCloseHooks(onError: (e: unknown) => void): Promise<void> {
     for (const fn of this.closeHooks.splice(0).reverse()) {

@@ -52,5 +52,6 @@ export function childText(parent: XmlElement, ns: string, name: string): string 
 }
 
 export function attr(e: XmlElement, name: string, ns = ''): string | undefined {
-  return e.attrs.find((a) => a.name === name && a.ns === ns)?.value;
+  for (const a of e.attrs) if (a.name === name && a.ns === ns) return a.value;
+  return undefined;
 }
