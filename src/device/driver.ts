@@ -20,6 +20,7 @@
  * open with a later start, a second, short session replays [since, now] (stopTime) and closes. A device
  * without replay gets a live subscription (logged): then only the completion-tim RPC can bring it.
  */
+import { setMaxListeners } from 'node:events';
 import { HsvError } from '../errors.js';
 import { NetconfError } from '../netconf/rpc-error.js';
 import { child, elements, el, leaf } from '../netconf/xml/build.js';
@@ -120,6 +121,7 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
   const links = new Map<string, Link>();
   const listeners = new Set<(c: DeviceCompletion) => void>();
   const closeCtl = new AbortController();
+  setMaxListeners(0, closeCtl.signal); // every device's connect in flight listens on it (removed when it settles): no leak
   let closed = false;
 
   const delay = (n: number): number => Math.min(maxMs, initialMs * 2 ** n);
