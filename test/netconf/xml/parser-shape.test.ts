@@ -8,7 +8,6 @@ import { describe, expect, it, vi } from 'vitest';
 import { SaxesParser } from 'saxes';
 
 setFlagsFromString('--allow-natives-syntax');
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
 const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
 
 describe('xml parse: the shared parser object', () => {
