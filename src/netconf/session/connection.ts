@@ -16,6 +16,12 @@ export interface ConnectionOptions {
   maxMessageBytes?: number;
   /** bytes queued for output beyond which the connection is ended; default 4 x maxMessageBytes */
   maxOutputBytes?: number;
+  /**
+   * Output queued in this tick is written at once when it reaches this many bytes, instead of at the
+   * end of the tick; default Infinity (one write per tick). A server answering a burst of pipelined
+   * requests then sends the first replies while it works on the rest, so the peer works in parallel.
+   */
+  flushBytes?: number;
 }
 
 export class MessageConnection {
@@ -34,6 +40,7 @@ export class MessageConnection {
   private closedErr: Error | undefined;
   private isClosed = false;
   private readonly maxOutputBytes: number;
+  private readonly flushBytes: number;
   private closeWaiters: Array<() => void> = [];
   /** called for each complete message, in order; may switch framing before the next one */
   onMessage: (msg: Buffer) => void = () => undefined;
@@ -46,6 +53,7 @@ export class MessageConnection {
     const maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
     this.decoder = new FrameDecoder({ maxMessageBytes });
     this.maxOutputBytes = options.maxOutputBytes ?? 4 * maxMessageBytes;
+    this.flushBytes = options.flushBytes ?? Infinity;
     stream.on('data', (chunk: Buffer) => {
       if (this.isClosed || this.discarding) return;
       try {
@@ -111,7 +119,8 @@ export class MessageConnection {
     }
     this.outQueue.push(frame);
     this.outBytes += bytes;
-    if (!this.flushScheduled) {
+    if (this.outBytes >= this.flushBytes) this.writeQueued();
+    else if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(this.flushFn);
     }
@@ -122,6 +131,11 @@ export class MessageConnection {
 
   private flush(): void {
     this.flushScheduled = false;
+    this.writeQueued();
+  }
+
+  /** write everything queued, in order, as one buffer */
+  private writeQueued(): void {
     if (this.outQueue.length === 0 || this.isClosed) return;
     const q = this.outQueue;
     let data: Buffer;

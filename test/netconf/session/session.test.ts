@@ -267,6 +267,31 @@ describe('rpc handling (RFC 6241 section 4)', () => {
     expect(cli.inFlight).toBe(0);
   });
 
+  it('answers a burst of pipelined requests in order, in writes of about flushBytes (not one write per burst)', async () => {
+    const [a, b] = duplexPair();
+    const writes: number[] = [];
+    const write = a.write.bind(a);
+    a.write = ((chunk: Buffer, ...rest: never[]) => {
+      writes.push(chunk.length);
+      return write(chunk, ...rest);
+    }) as typeof a.write;
+    server(a, { flushBytes: 1000 });
+    const peer = new RawPeer(b, { chunked: true });
+    await peer.message(1);
+    peer.sendEom(CLIENT_HELLO_11);
+    await new Promise((r) => setImmediate(r));
+    writes.length = 0;
+    const burst = Array.from({ length: 40 }, (_, i) => `<rpc xmlns="${NS}" message-id="${i}"><echo/></rpc>`);
+    b.write(Buffer.concat(burst.map((m) => Buffer.from(`\n#${Buffer.byteLength(m)}\n${m}\n##\n`))));
+    await peer.waitFor(() => peer.messages.length >= 41);
+    expect(peer.messages.slice(1).map((m) => attr(parseXml(m), 'message-id'))).toEqual(burst.map((_, i) => String(i)));
+    expect(writes.length).toBeGreaterThan(1);
+    expect(writes.length).toBeLessThan(40);
+    // every write but the last reached the threshold; none is much larger than threshold + one reply
+    for (const n of writes.slice(0, -1)) expect(n).toBeGreaterThanOrEqual(1000);
+    for (const n of writes) expect(n).toBeLessThan(1000 + 300);
+  });
+
   it('close-after-reply ends the session after the reply is sent', async () => {
     const ref: { srv?: ServerSession } = {};
     const { srv, cli } = await pair({
