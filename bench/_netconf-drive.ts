@@ -3,7 +3,8 @@
  * `bench/netconf.ts --serve` in a child process and drives it over SSH with get-config, lockstep and/or
  * 32 outstanding. Profile the server with NODE_EXTRA="--cpu-prof --cpu-prof-dir=DIR" (passed to the
  * child), the client with `node --cpu-prof --import tsx bench/_netconf-drive.ts`.
- * Env: MODE=lockstep|pipelined|both (default both), MS=duration per mode (default 4000).
+ * Env: MODE=lockstep|pipelined|both (default both), MS=duration per mode (default 4000),
+ * SERVE=another server script printing READY (e.g. bench/_ssh-floor.ts).
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -12,7 +13,7 @@ import { connectNetconf } from '../src/netconf/client/index.js';
 const mode = process.env.MODE ?? 'both';
 const ms = Number(process.env.MS ?? 4000);
 const nodeArgs = (process.env.NODE_EXTRA ?? '').split(' ').filter(Boolean);
-const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'bench/netconf.ts', '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', process.env.SERVE ?? 'bench/netconf.ts', '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
 const rl = createInterface({ input: child.stdout! });
 const line = await new Promise<string>((r) => rl.on('line', (l) => { if (l.startsWith('READY')) r(l); }));
 const [, port, fp] = line.split(' ');
