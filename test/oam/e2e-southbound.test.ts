@@ -176,4 +176,23 @@ describe('the nine steps over real NETCONF/SSH devices and a real RESTCONF PVE',
     const h = henbs.find((x) => childText(x, HSV_NS, 'henb-id') === 'bad-install-1')!;
     expect(childText(h, HSV_NS, 'state')).toBe('trusted');
   }, 30_000);
+
+  // last: it stops the PVE
+  it('PVE down: the update is refused with a reason that names the PVE, and the device never receives it', async () => {
+    await pveSvc.close();
+    const slots = JSON.stringify(fleet.cell('healthy-1')!.slots());
+    const tim = fleet.cell('healthy-1')!.tim();
+    notes.length = 0;
+    const out = (await call('software-update', leaf(HSV_NS, 'henb-id', 'healthy-1'),
+      el(HSV_NS, 'software', leaf(HSV_NS, 'uri', imageUri), leaf(HSV_NS, 'version', '3.0.0')))) as XmlElement[];
+    expect(out.map((j) => childText(j, HSV_NS, 'status'))).toEqual(['started']);
+    await until(() => resultFor('healthy-1') !== undefined, 'the result', 30_000);
+    expect(childText(resultFor('healthy-1')!, HSV_NS, 'status')).toBe('refused');
+    expect(childText(resultFor('healthy-1')!, HSV_NS, 'reason')).toMatch(/PVE/);
+    // untouched: same slots, same TIM, and the stored RIM is the one from the verified update
+    expect(JSON.stringify(fleet.cell('healthy-1')!.slots())).toBe(slots);
+    expect(fleet.cell('healthy-1')!.tim()).toBe(tim);
+    const henbs = childrenNamed((await states.get('henbs')!())!, HSV_NS, 'henb');
+    expect(childText(henbs.find((x) => childText(x, HSV_NS, 'henb-id') === 'healthy-1')!, HSV_NS, 'rim')).toBe(tim);
+  }, 40_000);
 });
