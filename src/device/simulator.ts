@@ -9,15 +9,14 @@
  * listens on a port but never speaks SSH (mode 'refuse': closes every connection at once; 'blackhole':
  * holds it open silently).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { createServer as createTcpServer } from 'node:net';
 import type { Server as TcpServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { HsvError } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
@@ -34,6 +33,7 @@ import type { FetchAndDigestOptions } from '../integrity/fetch.js';
 import type { YangValidator } from '../yang/types.js';
 import { DeviceError, Femtocell, PROFILES, factoryReferenceValues } from './model.js';
 import type { Completion, DeviceProfile, ReferenceValues } from './model.js';
+import { packageRoot } from '../package-root.js';
 import {
   DEVICE_MODULE, DEVICE_NS, completionXml, integrityStateXml, measurementReplyXml, parseIntegrityMeasurement,
   parseRollback, parseSoftwareUpdate, slotsXml, startedReplyXml,
@@ -108,30 +108,17 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
-/** The package root (the directory whose package.json names henb-sw-verify). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    const pj = join(dir, 'package.json');
-    if (existsSync(pj)) {
-      try {
-        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'henb-sw-verify') return dir;
-      } catch {
-        // not ours
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  throw new SimulatorError('ERR_SIM_YANG', 'cannot find the package root (for yang/)');
+function packageRootOrThrow(): string {
+  const root = packageRoot();
+  if (root === undefined) throw new SimulatorError('ERR_SIM_YANG', 'cannot find the package root (for yang/)');
+  return root;
 }
 
 let deviceYang: { module: YangModuleInfo; validator: YangValidator } | undefined;
 /** The device module (for hello/get-schema) and a validator for it, compiled once per process. */
 export function deviceYangModule(): { module: YangModuleInfo; validator: YangValidator } {
   if (deviceYang) return deviceYang;
-  const dir = join(packageRoot(), 'yang');
+  const dir = join(packageRootOrThrow(), 'yang');
   const files = [join(dir, `${DEVICE_MODULE}.yang`), join(dir, 'ietf', 'ietf-inet-types@2013-07-15.yang'), join(dir, 'ietf', 'ietf-yang-types@2013-07-15.yang')];
   let texts: Array<{ file: string; text: string }>;
   try {

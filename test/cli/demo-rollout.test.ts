@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { BufferWritable } from '../../src/cli/io.js';
 import type { RolloutReport } from '../../src/cli/rollout/report.js';
+import { until } from '../helpers/until.js';
 
 const PW = 'demo-admin-pw';
 let dir: string;
@@ -14,13 +15,6 @@ let serving: Promise<number>;
 const stop = new AbortController();
 let ready: { port: number; hostKey: string; software: string; fleet: string[] };
 
-async function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
   const stdout = new BufferWritable();

@@ -9,6 +9,7 @@ import { BufferWritable } from '../../src/cli/io.js';
 import { connectNetconf } from '../../src/netconf/client/index.js';
 import { NETCONF_BASE_NS, child, childText, childrenNamed, el } from '../../src/netconf/xml/index.js';
 import type { RolloutReport } from '../../src/cli/rollout/report.js';
+import { until } from '../helpers/until.js';
 
 const HSV = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
 const PW = 'resume-pw';
@@ -17,13 +18,6 @@ const stop = new AbortController();
 let serving: Promise<number>;
 let ready: { port: number; hostKey: string; software: string };
 
-async function until(cond: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hsv-resume-'));

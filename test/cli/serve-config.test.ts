@@ -14,6 +14,7 @@ import type { PveHandle } from '../../src/pve/service.js';
 import { connectNetconf } from '../../src/netconf/client/index.js';
 import { childText, el } from '../../src/netconf/xml/index.js';
 import type { RolloutReport } from '../../src/cli/rollout/report.js';
+import { until } from '../helpers/until.js';
 
 const echoPlugin = fileURLToPath(new URL('../plugin/fixtures/echo-plugin', import.meta.url));
 let dir: string;
@@ -25,13 +26,6 @@ let port = 0;
 let hostKey = '';
 const env = { NMS_PW: 'nms-secret', DEV_PW: '' };
 
-async function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hsv-serve-config-'));

@@ -7,6 +7,7 @@ import { BufferWritable } from '../../src/cli/io.js';
 import { connectNetconf } from '../../src/netconf/client/index.js';
 import { el, NETCONF_BASE_NS } from '../../src/netconf/xml/index.js';
 import ssh2 from 'ssh2';
+import { until } from '../helpers/until.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -16,13 +17,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('serve', () => {
   it('prints exactly one ready line, accepts admin with the env password, keeps its host key, stops on the signal', async () => {

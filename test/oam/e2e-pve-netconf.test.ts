@@ -26,6 +26,7 @@ import type { OamPluginConfig } from '../../src/oam/plugin.js';
 import { HSV_NS } from '../../src/oam/service.js';
 import { extendDigest } from '../../src/oam/measure.js';
 import { verifyTokenCli } from '../../src/tokens/index.js';
+import { until } from '../helpers/until.js';
 
 let dir: string;
 let fleet: Fleet;
@@ -54,14 +55,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 }, 30_000);
 
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function startOam(pve: OamPluginConfig['pve'], sub: string, notes: XmlElement[]): Promise<Map<string, RpcHandler>> {
   const rpcs = new Map<string, RpcHandler>();

@@ -27,6 +27,7 @@ import { activate } from '../../src/oam/plugin.js';
 import type { OamPluginConfig } from '../../src/oam/plugin.js';
 import { HSV_NS } from '../../src/oam/service.js';
 import { extendDigest } from '../../src/oam/measure.js';
+import { until } from '../helpers/until.js';
 
 let dir: string;
 let fleet: Fleet;
@@ -47,14 +48,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 }, 30_000);
 
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** one OAM "process": the built-in activate from a config, on the same data directory */
 async function startOam(notes: XmlElement[], rpcs: Map<string, RpcHandler>): Promise<PluginHandle> {

@@ -28,6 +28,7 @@ import { createOamPlugin } from '../../src/oam/plugin.js';
 import { HSV_NS } from '../../src/oam/service.js';
 import type { DeviceDriver } from '../../src/oam/ports.js';
 import { extendDigest } from '../../src/oam/measure.js';
+import { until } from '../helpers/until.js';
 
 let dir: string;
 let fleet: Fleet;
@@ -53,14 +54,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 }, 30_000);
 
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** one OAM "process": a new device driver and plugin on the same data directory */
 async function startOam(notes: XmlElement[], rpcs: Map<string, RpcHandler>, sent: string[]): Promise<{ handle: PluginHandle; driver: NetconfDeviceDriver }> {

@@ -32,6 +32,7 @@ import { activate } from '../../src/oam/plugin.js';
 import type { OamPluginConfig } from '../../src/oam/plugin.js';
 import { HSV_NS } from '../../src/oam/service.js';
 import { extendDigest } from '../../src/oam/measure.js';
+import { until } from '../helpers/until.js';
 
 const IMAGE = Buffer.from('firmware 6.0.0 '.repeat(2000));
 const RIM = createHash('sha256').update(IMAGE).digest('hex');
@@ -79,14 +80,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 }, 30_000);
 
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 interface Oam { rpcs: Map<string, RpcHandler>; notes: XmlElement[] }
 

@@ -33,6 +33,7 @@ import { OAM_MODULE_FILES, createOamPlugin, defaultYangDir } from '../../src/oam
 import { HSV_NS } from '../../src/oam/service.js';
 import { NMS_AUDIENCE, OAM_ISSUER } from '../../src/oam/tokens-adapter.js';
 import { extendDigest } from '../../src/oam/measure.js';
+import { until } from '../helpers/until.js';
 
 let dir: string;
 let fleet: Fleet;
@@ -74,14 +75,6 @@ async function call(name: string, ...children: XmlElement[]): Promise<XmlElement
 const resultFor = (henbId: string): XmlElement | undefined =>
   notes.find((n) => n.name === 'software-update-result' && childText(n, HSV_NS, 'henb-id') === henbId);
 
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const PROFILES = ['healthy', 'compromised', 'bad-install', 'self-check-fail', 'unreachable', 'slow'] as const;
 

@@ -26,6 +26,7 @@ import { OAM_ISSUER, PVE_ISSUER } from '../../src/oam/tokens-adapter.js';
 import type { PveClient } from '../../src/oam/ports.js';
 import { FakeDevices, FakeFetcher, FakePve, FakeTokens } from './fakes.js';
 import { EXPECTED, GOOD_LOG, OLD_RIM } from './helpers.js';
+import { until } from '../helpers/until.js';
 
 let dir: string;
 let open: Array<{ close(): Promise<void> }>;
@@ -41,13 +42,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function openDb(): Promise<Store> {
   const s = await openSqliteStore({ dataDir: dir });

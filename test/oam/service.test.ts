@@ -27,6 +27,7 @@ import { NMS_AUDIENCE, OAM_ISSUER, PVE_ISSUER } from '../../src/oam/tokens-adapt
 import type { PveClient } from '../../src/oam/ports.js';
 import { FakeDevices, FakeFetcher, MemoryStore } from './fakes.js';
 import { EXPECTED, GOOD_LOG, OLD_RIM, h } from './helpers.js';
+import { until } from '../helpers/until.js';
 
 let validator: SchemaValidator;
 let pveKey: SigningKey;
@@ -118,13 +119,6 @@ async function activate(inventory = ['henb-1', 'henb-2', 'henb-3']): Promise<voi
   handle = await plugin.activate(host);
 }
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function swUpdate(ids: string[], uri = 'https://images.example/2.0.0.img', extra: XmlElement[] = []): Promise<XmlElement[] | 'ok'> {
   return registry.call('software-update', ...ids.map((id) => leaf(HSV_NS, 'henb-id', id)),

@@ -13,9 +13,8 @@
  * :rollback-on-error, :notification, :interleave, and the module capabilities of ietf-netconf (with
  * its features), ietf-netconf-monitoring, notifications and nc-notifications.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from '../../log/logger.js';
 import { silentLogger } from '../../log/logger.js';
 import { EventLog } from '../../store/event-log.js';
@@ -29,6 +28,7 @@ import { NCM_NS, createGetSchema, loadModuleFile, moduleCapability, netconfState
 import { NotificationService } from './notifications.js';
 import type { OperationContext, OperationRegistrar } from './operations.js';
 import type { YangModuleInfo } from './registry.js';
+import { packageRoot } from '../../package-root.js';
 
 export const WRITABLE_RUNNING_CAPABILITY = 'urn:ietf:params:netconf:capability:writable-running:1.0';
 export const VALIDATE_CAPABILITY = 'urn:ietf:params:netconf:capability:validate:1.1';
@@ -74,24 +74,6 @@ const IETF_FILES: Array<{ file: string; implemented: boolean; features?: string[
   { file: 'yuma-ncx@2012-01-13.yang', implemented: false },
 ];
 
-/** The package root (the directory whose package.json names henb-sw-verify). */
-function packageRoot(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    const pj = join(dir, 'package.json');
-    if (existsSync(pj)) {
-      try {
-        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'henb-sw-verify') return dir;
-      } catch {
-        // not ours
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return undefined;
-}
 
 export function loadIetfModules(dir: string | undefined, log: Logger): YangModuleInfo[] {
   const base = dir ?? (packageRoot() ? join(packageRoot()!, 'yang', 'ietf') : undefined);
