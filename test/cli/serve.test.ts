@@ -6,7 +6,7 @@ import { runCli } from '../../src/cli/main.js';
 import { BufferWritable } from '../../src/cli/io.js';
 import { connectNetconf } from '../../src/netconf/client/index.js';
 import { el, NETCONF_BASE_NS } from '../../src/netconf/xml/index.js';
-import ssh2 from 'ssh2';
+import { generateEd25519KeyPair } from '../../src/netconf/server/index.js';
 import { until } from '../helpers/until.js';
 
 let dir: string;
@@ -48,8 +48,8 @@ describe('serve', () => {
   });
 
   it('public keys in DATA_DIR/authorized_keys log in as the user named by user="NAME" (admin otherwise)', async () => {
-    const bot = ssh2.utils.generateKeyPairSync('ed25519');
-    const ops = ssh2.utils.generateKeyPairSync('ed25519');
+    const bot = generateEd25519KeyPair();
+    const ops = generateEd25519KeyPair();
     await writeFile(join(dir, 'authorized_keys'), `# keys\nuser="bot" ${bot.public}\n${ops.public}\n`);
     const ac = new AbortController();
     const stdout = new BufferWritable();
