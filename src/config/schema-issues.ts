@@ -76,7 +76,11 @@ function expectation(e: ErrorObject): string {
     case 'additionalProperties': return `no such key (allowed here: ${(p.allowed as string[] | undefined)?.join(', ') ?? 'none'})`;
     case 'enum': return `one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'const': return `exactly ${JSON.stringify(p.allowedValue)}`;
-    case 'pattern': return `a string matching ${String(p.pattern)}`;
+    case 'pattern': {
+      // an operator reads the schema's words, not its regular expression, where the schema has them
+      const words = (e.parentSchema as { description?: unknown } | undefined)?.description;
+      return typeof words === 'string' && words !== '' ? words : `a string matching ${String(p.pattern)}`;
+    }
     case 'format': return `a valid ${String(p.format)}`;
     case 'minimum': return `a number >= ${String(p.limit)}`;
     case 'maximum': return `a number <= ${String(p.limit)}`;
