@@ -101,6 +101,11 @@ export async function connectNetconf(options: ConnectOptions): Promise<NetconfCl
     return ok;
   };
 
+  // `algorithms` is left at ssh2's default on purpose: it proposes aes128-gcm@openssh.com first (native
+  // binding, AES-NI), which both our server and OpenSSH accept. Measured against chacha20-poly1305 (also
+  // native) in lockstep on one session, gcm was ~10% faster (8.5-9.7k vs 7.4-8.6k rpc/s, 3 A/B runs).
+  // Per lockstep rpc the client already makes one write, one read, one epoll_pwait (and ssh2's padding
+  // randomFillSync, one getpid); most of its remaining CPU is kernel wake-up and ssh2/Node internals.
   const conn = new ssh2.Client();
   const cfg: ConnectConfig = {
     host: options.host,
