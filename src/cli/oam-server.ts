@@ -46,12 +46,9 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
   // load and validate every plugin before anything listens
   const plugins: Array<{ plugin: LoadedPlugin; config: unknown; where?: Array<string | number> }> = [];
   if (opts.builtin !== false) {
-    if (opts.config.builtin.pve === undefined) {
-      // the OAM flow cannot run without a PVE: serve NETCONF (and other plugins) and say why
-      log.warn('the henb-sw-verify plugin is not loaded: the configuration names no PVE (pve: endpoint, jwks, ca or ssh-host-key); see docs/operator-guide.md');
-    } else {
-      plugins.push({ plugin: await loadPlugin(builtinPluginDir()), config: opts.config.builtin });
-    }
+    // always loaded: without a pve section the plugin serves its modules, state and inventory and refuses
+    // integrity-request / software-update with ERR_OAM_NO_PVE (it logs why)
+    plugins.push({ plugin: await loadPlugin(builtinPluginDir()), config: opts.config.builtin });
   }
   for (const path of opts.pluginPaths ?? []) {
     const plugin = await loadPlugin(path);

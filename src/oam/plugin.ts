@@ -241,16 +241,25 @@ export function createSoftwareFetcher(software: SoftwareOptions = {}): SoftwareF
 export const activate: ActivateFn = async (host) => {
   const cfg = (host.config ?? {}) as OamPluginConfig;
   const pveCfg = cfg.pve;
-  if (pveCfg === undefined) throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: pve: expected the PVE endpoint {endpoint, ca, jwks}');
-  const pveTarget = pveTargetFromConfig(pveCfg);
-  if (pveCfg.jwks === undefined) throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: pve.jwks: expected the JWKS file of the PVE keys');
   const [{ createPveClient }, { createNetconfPveClient }, { createDeviceDriver }] = await Promise.all([
     import('../pve/client.js'), import('../pve/netconf-client.js'), import('../device/driver.js')]);
-  const pveJwks = await loadJwksFile(resolve(pveCfg.jwks));
-  const timeoutMs = (pveCfg.timeout ?? 30) * 1000;
-  const pve: PveClient & { close(): void } = pveTarget !== undefined
-    ? createNetconfPveClient({ ...pveTarget, timeoutMs })
-    : createPveClient({ url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca'), timeoutMs });
+  let pve: PveClient & { close(): void };
+  let pveJwks: Jwks;
+  if (pveCfg === undefined) {
+    // Without a PVE the plugin still serves its modules, state and inventory; the flow cannot trust any
+    // H(e)NB, so every integrity-request and software-update is refused with this reason.
+    host.log.warn('no PVE is configured: integrity-request and software-update will be refused until the configuration has a pve section');
+    pve = unconfiguredPve();
+    pveJwks = { keys: [] };
+  } else {
+    const pveTarget = pveTargetFromConfig(pveCfg);
+    if (pveCfg.jwks === undefined) throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: pve.jwks: expected the JWKS file of the PVE keys');
+    pveJwks = await loadJwksFile(resolve(pveCfg.jwks));
+    const timeoutMs = (pveCfg.timeout ?? 30) * 1000;
+    pve = pveTarget !== undefined
+      ? createNetconfPveClient({ ...pveTarget, timeoutMs })
+      : createPveClient({ url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca'), timeoutMs });
+  }
   const devices = createDeviceDriver({
     log: host.log.child({ component: 'device-driver' }),
     devices: (cfg.henbs ?? []).map((h) => ({
@@ -263,13 +272,22 @@ export const activate: ActivateFn = async (host) => {
   // the driver's resume() replays (RFC 5277 startTime) what a device sent while the OAM was down
   return createOamPlugin({
     pve, devices, pveJwks,
-    ...(pveCfg.issuer !== undefined ? { pveIssuer: pveCfg.issuer } : {}),
+    ...(pveCfg?.issuer !== undefined ? { pveIssuer: pveCfg.issuer } : {}),
     onClose: async () => {
       await devices.close();
       pve.close();
     },
   }).activate(host);
 };
+
+/** The PVE port when none is configured: every request fails with ERR_OAM_NO_PVE, which names the fix. */
+function unconfiguredPve(): PveClient & { close(): void } {
+  return {
+    integrityRequest: () => Promise.reject(new OamConfigError('ERR_OAM_NO_PVE',
+      'no PVE is configured: add a pve section (endpoint, ca, jwks) to the serve configuration')),
+    close: () => undefined,
+  };
+}
 
 /**
  * Checks pve.transport against the endpoint and the fields each transport needs. Returns the NETCONF target
