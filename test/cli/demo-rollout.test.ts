@@ -1,18 +1,17 @@
 // demo (one-shot and serving), rollout against the serving demo (canary halt, resume without redoing
 // finished devices), verify-token on a result token: real SSH sessions on loopback.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { BufferWritable } from '../../src/cli/io.js';
 import type { RolloutReport } from '../../src/cli/rollout/report.js';
-import { until } from '../helpers/until.js';
+import { startServingDemo } from '../helpers/demo.js';
+import type { ServingDemo } from '../helpers/demo.js';
 
 const PW = 'demo-admin-pw';
 let dir: string;
-let serving: Promise<number>;
-const stop = new AbortController();
+let demo: ServingDemo;
 let ready: { port: number; hostKey: string; software: string; fleet: string[] };
 
 
@@ -24,18 +23,13 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code:
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hsv-demo-'));
-  const out = new BufferWritable();
-  serving = runCli(['demo', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'demo'), '--fleet', 'healthy=3,bad-install=1,compromised=1', '--json', '--log-level', 'silent'],
-    { stdout: out, stderr: new BufferWritable(), env: { HENB_SW_VERIFY_ADMIN_PASSWORD: PW }, signal: stop.signal });
-  await until(() => out.text().includes('\n'), 'the demo ready line');
-  ready = JSON.parse(out.text()) as typeof ready;
+  demo = await startServingDemo('healthy=3,bad-install=1,compromised=1', PW, 'hsv-demo-');
+  dir = demo.dir;
+  ready = demo.ready;
 }, 60_000);
 
 afterAll(async () => {
-  stop.abort();
-  expect(await serving).toBe(0);
-  await rm(dir, { recursive: true, force: true });
+  expect(await demo.stop()).toBe(0);
 }, 30_000);
 
 describe('demo', () => {

@@ -1,7 +1,6 @@
 // An interrupted rollout resumes a started device by following its job (job state + notification replay),
 // never by sending the software-update again.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
@@ -10,28 +9,24 @@ import { connectNetconf } from '../../src/netconf/client/index.js';
 import { NETCONF_BASE_NS, child, childText, childrenNamed, el } from '../../src/netconf/xml/index.js';
 import type { RolloutReport } from '../../src/cli/rollout/report.js';
 import { until } from '../helpers/until.js';
+import { startServingDemo } from '../helpers/demo.js';
+import type { ServingDemo } from '../helpers/demo.js';
 
 const HSV = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
 const PW = 'resume-pw';
 let dir: string;
-const stop = new AbortController();
-let serving: Promise<number>;
+let demo: ServingDemo;
 let ready: { port: number; hostKey: string; software: string };
 
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hsv-resume-'));
-  const out = new BufferWritable();
-  serving = runCli(['demo', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'demo'), '--fleet', 'slow=1', '--json', '--log-level', 'silent'],
-    { stdout: out, stderr: new BufferWritable(), env: { HENB_SW_VERIFY_ADMIN_PASSWORD: PW }, signal: stop.signal });
-  await until(() => out.text().includes('\n'), 'the demo ready line');
-  ready = JSON.parse(out.text()) as typeof ready;
+  demo = await startServingDemo('slow=1', PW, 'hsv-resume-');
+  dir = demo.dir;
+  ready = demo.ready;
 }, 60_000);
 
 afterAll(async () => {
-  stop.abort();
-  expect(await serving).toBe(0);
-  await rm(dir, { recursive: true, force: true });
+  expect(await demo.stop()).toBe(0);
 }, 30_000);
 
 describe('rollout resume of a started device', () => {
