@@ -14,7 +14,6 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,6 +22,7 @@ import { connectNetconf } from '../src/netconf/client/index.js';
 import type { ConnectOptions } from '../src/netconf/client/index.js';
 import { createNetconfServer, hostKeyFingerprint, registerStandardOperations } from '../src/netconf/server/index.js';
 import type { OperationRegistrar } from '../src/netconf/server/index.js';
+import { freePort } from '../test/helpers/net.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1000);
@@ -151,17 +151,6 @@ async function compare(targets: [Target, Target], depth: number): Promise<[Figur
     console.log(`${t.name.padEnd(9)} lockstep ${f.lockstep.toFixed(0).padStart(7)} rpc/s   pipelined(${depth}) ${f.pipelined.toFixed(0).padStart(7)} rpc/s   session setups ${f.setups.toFixed(1).padStart(7)} /s   server CPU per rpc: lockstep ${f.cpuLockstep.toFixed(0)} us, pipelined ${f.cpuPipelined.toFixed(0)} us; client CPU per rpc ${f.clientLockstep.toFixed(0)} / ${f.clientPipelined.toFixed(0)} us`);
   }
   return best;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
 }
 
 async function startOurs(): Promise<{ port: number; fingerprint: string; op: string; stop: () => void; cpu: CpuProbe }> {

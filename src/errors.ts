@@ -10,3 +10,9 @@ export class HsvError extends Error {
     this.name = new.target.name;
   }
 }
+
+/** The stable code of an error (any `code` string, ours or Node's), or ERR_UNEXPECTED. */
+export function errorCode(err: unknown): string {
+  const c = (err as { code?: unknown } | null)?.code;
+  return typeof c === 'string' ? c : 'ERR_UNEXPECTED';
+}

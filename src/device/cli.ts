@@ -10,6 +10,7 @@ import { createLogger } from '../log/logger.js';
 import type { LogLevel } from '../log/logger.js';
 import type { DeviceProfile } from './model.js';
 import { startFleet } from './simulator.js';
+import { waitForAbort } from '../abort.js';
 
 /** the parts of the CLI context this command uses (src/cli/command.ts CliContext fits) */
 export interface CommandContext {
@@ -29,11 +30,6 @@ export function logLevelOf(v: unknown, fallback: LogLevel): LogLevel {
   if (v === undefined) return fallback;
   if (typeof v !== 'string' || !LEVELS.includes(v)) throw usage(`--log-level must be one of ${LEVELS.join(', ')}`);
   return v as LogLevel;
-}
-
-export function waitForAbort(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((r) => signal.addEventListener('abort', () => r(), { once: true }));
 }
 
 /**

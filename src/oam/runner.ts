@@ -15,7 +15,7 @@
  * updateSent = true before the driver is called.
  */
 import { randomUUID } from 'node:crypto';
-import { HsvError } from '../errors.js';
+import { HsvError, errorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { Store, StoreOps, JobRecord, HenbRecord } from '../store/types.js';
@@ -137,8 +137,8 @@ export class JobRunner {
       if (this.busy.get(req.henbId) === jobId) this.busy.delete(req.henbId);
       if (l !== undefined && !isTerminal(l.job.state)) {
         await this.o.store.saveJobTransition(jobId, 'failed', {
-          expectPrevVersion: l.version, terminal: true, deadline: null, reason: `job could not start (${codeOf(err)})`,
-          data: { ...l.job, state: 'failed', result: { status: 'failed', reason: `job could not start (${codeOf(err)})`, at: this.clock.now() } },
+          expectPrevVersion: l.version, terminal: true, deadline: null, reason: `job could not start (${errorCode(err)})`,
+          data: { ...l.job, state: 'failed', result: { status: 'failed', reason: `job could not start (${errorCode(err)})`, at: this.clock.now() } },
         }).catch((e: unknown) => this.log.error('failed job not recorded', { jobId, err: e }));
       }
       throw err;
@@ -416,7 +416,7 @@ export class JobRunner {
       token = (await this.o.pve.integrityRequest({ henbId, nonce, jobId }, signal)).token;
     } catch (err) {
       if (signal.aborted) return; // our own timeout or a newer step: the timeout event speaks
-      const code = codeOf(err);
+      const code = errorCode(err);
       // the PVE answered that it could not reach the H(e)NB: the device did not answer in time (status timeout)
       const deviceUnreachable = (err as { appTag?: unknown }).appTag === 'henb-unreachable';
       await this.dispatch(jobId, {
@@ -437,7 +437,7 @@ export class JobRunner {
       if (signal.aborted) return;
       await this.dispatch(jobId, {
         type: 'pve-error', at: this.clock.now(),
-        reason: `PVE result did not verify (${codeOf(err)})`,
+        reason: `PVE result did not verify (${errorCode(err)})`,
       });
       return;
     }
@@ -460,7 +460,7 @@ export class JobRunner {
       await this.dispatch(jobId, { type: 'software-digest', at: this.clock.now(), sha256: d.sha256, size: d.size });
     } catch (err) {
       if (signal.aborted) return;
-      await this.dispatch(jobId, { type: 'fetch-error', at: this.clock.now(), reason: `${messageOf(err)} (${codeOf(err)})` });
+      await this.dispatch(jobId, { type: 'fetch-error', at: this.clock.now(), reason: `${messageOf(err)} (${errorCode(err)})` });
     }
   }
 
@@ -471,7 +471,7 @@ export class JobRunner {
       await this.dispatch(jobId, { type: 'device-accepted', at: this.clock.now() });
     } catch (err) {
       if (signal.aborted) return;
-      const code = codeOf(err);
+      const code = errorCode(err);
       await this.dispatch(jobId, {
         type: 'device-error', at: this.clock.now(), reason: `${messageOf(err)} (${code})`,
         refused: code === 'ERR_DEVICE_REFUSED' || code === 'ERR_DEVICE_UNKNOWN',
@@ -489,7 +489,7 @@ export class JobRunner {
       await this.o.events.progress(job, 9, 'measure applied: H(e)NB asked to roll back to its previous slot');
     } catch (err) {
       this.log.warn('rollback failed', { jobId: job.jobId, henbId: job.henbId, err });
-      await this.o.events.progress(job, 9, `measure failed: rollback not accepted by the H(e)NB (${codeOf(err)})`);
+      await this.o.events.progress(job, 9, `measure failed: rollback not accepted by the H(e)NB (${errorCode(err)})`);
     } finally {
       this.clock.clearTimeout(t);
       this.detached.delete(ac);
@@ -569,10 +569,6 @@ async function setHenb(tx: StoreOps, henbId: string, patch: Partial<Pick<HenbRec
   });
 }
 
-function codeOf(err: unknown): string {
-  const c = (err as { code?: unknown } | null)?.code;
-  return typeof c === 'string' ? c : 'ERR_UNEXPECTED';
-}
 
 function messageOf(err: unknown): string {
   return err instanceof HsvError ? err.message : 'unexpected error';

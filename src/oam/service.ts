@@ -27,6 +27,7 @@ import type { OamEvents, ResultTokens } from './runner.js';
 import type { Job, Measure, StepTimeouts } from './transition.js';
 import { isTerminal } from './transition.js';
 import { isDigest } from './measure.js';
+import { errorCode } from '../errors.js';
 
 export const HSV_NS = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
 export const HSV_PREFIX = 'hsv';
@@ -177,7 +178,7 @@ export class OamService {
           throw rpcError('operation-failed', 'henb-unreachable', `the PVE could not reach H(e)NB ${henbId}`);
         }
         throw rpcError('operation-failed', 'pve-unreachable',
-          ac.signal.aborted ? `the PVE did not answer within ${ms} ms` : `the PVE could not be asked (${codeOf(err)})`);
+          ac.signal.aborted ? `the PVE did not answer within ${ms} ms` : `the PVE could not be asked (${errorCode(err)})`);
       }
       let claims;
       try {
@@ -187,7 +188,7 @@ export class OamService {
         if (claims.sub !== henbId) throw new OamError('ERR_OAM_SUBJECT', 'token about another H(e)NB');
       } catch (err) {
         this.log.warn('PVE result did not verify', { henbId, err });
-        throw rpcError('operation-failed', 'pve-result-invalid', `the PVE's result did not verify (${codeOf(err)})`);
+        throw rpcError('operation-failed', 'pve-result-invalid', `the PVE's result did not verify (${errorCode(err)})`);
       }
       const platform = claims.submods.platform ?? Object.values(claims.submods)[0];
       const attested = platform?.['reported-tim'];
@@ -253,9 +254,9 @@ export class OamService {
         const job = await this.runner.start({ henbId, timeouts, request });
         return el(HSV_NS, 'job', leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'job-id', job.jobId), leaf(HSV_NS, 'status', 'started'));
       } catch (err) {
-        const busy = codeOf(err) === 'ERR_OAM_HENB_BUSY';
+        const busy = errorCode(err) === 'ERR_OAM_HENB_BUSY';
         if (!busy) this.log.error('job not started', { henbId, err });
-        const reason = busy ? `henb-busy: ${(err as Error).message}` : `job not started (${codeOf(err)})`;
+        const reason = busy ? `henb-busy: ${(err as Error).message}` : `job not started (${errorCode(err)})`;
         return el(HSV_NS, 'job', leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'status', 'refused'), leaf(HSV_NS, 'reason', reason));
       }
     };
@@ -293,7 +294,7 @@ export class OamService {
     try {
       await this.runner.complete(c);
     } catch (err) {
-      switch (codeOf(err)) {
+      switch (errorCode(err)) {
         case 'ERR_OAM_JOB_UNKNOWN': throw rpcError('invalid-value', 'job-unknown', `no job ${jobId}`, '/hsv:completion-tim/hsv:job-id');
         case 'ERR_OAM_HENB_MISMATCH': throw rpcError('invalid-value', 'henb-mismatch', `job ${jobId} does not belong to H(e)NB ${henbId}`, '/hsv:completion-tim/hsv:henb-id');
         case 'ERR_OAM_JOB_NOT_WAITING': throw rpcError('operation-failed', 'job-not-waiting', `job ${jobId} is not waiting for a completion`, '/hsv:completion-tim/hsv:job-id');
@@ -455,7 +456,3 @@ function unknownHenb(rpc: string, henbId: string, step: string): NetconfError {
   return new NetconfError(unknownHenbInfo(rpc, henbId, step));
 }
 
-function codeOf(err: unknown): string {
-  const c = (err as { code?: unknown } | null)?.code;
-  return typeof c === 'string' ? c : 'ERR_UNEXPECTED';
-}

@@ -25,10 +25,11 @@ import { HsvError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { factoryReferenceValues } from '../device/model.js';
 import type { ReferenceValues } from '../device/model.js';
-import { logLevelOf, waitForAbort } from '../device/cli.js';
+import { logLevelOf } from '../device/cli.js';
 import type { CommandContext } from '../device/cli.js';
 import { parseListen, startPve } from './service.js';
 import type { PveDeviceEntry } from './service.js';
+import { waitForAbort } from '../abort.js';
 
 function configError(file: string, where: string, message: string): HsvError {
   return new HsvError('ERR_CONFIG_PVE_DEVICES', `${file}: ${where}: ${message}`);

@@ -35,18 +35,12 @@ import type { RestconfErrorEntry } from './restconf.js';
 import { netconfEvidenceCollector } from './collector.js';
 import { startPveNetconf } from './netconf-endpoint.js';
 import type { UserEntry } from '../netconf/server/index.js';
+import type { DeviceTarget } from '../device/connect.js';
 
 /** One H(e)NB the PVE may verify: where to reach it and the key its evidence must be signed with. */
-export interface PveDeviceEntry {
+/** A device the PVE collects evidence from: how to reach it (as the southbound driver does) and its key. */
+export interface PveDeviceEntry extends DeviceTarget {
   henbId: string;
-  host: string;
-  port: number;
-  username: string;
-  password?: string;
-  /** OpenSSH/PEM private key for publickey auth, instead of a password */
-  privateKey?: string;
-  /** pinned SSH host key: SHA-256 of the host key blob, base64 (as OpenSSH prints it, without 'SHA256:') */
-  hostKeySha256?: string;
   /** the device's evidence key: SPKI PEM */
   devicePublicKey: string;
 }

@@ -6,13 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectNetconf, NetconfError } from '../../src/netconf/client/index.js';
 import type { ConnectOptions, NetconfClient } from '../../src/netconf/client/index.js';
 import { hostKeyFingerprint } from '../../src/netconf/server/index.js';
 import { child, childText, elements, NETCONF_BASE_NS, serializeXml } from '../../src/netconf/xml/index.js';
+import { freePort } from '../helpers/net.js';
 
 const N = NETCONF_BASE_NS;
 const TOASTER = 'http://netconfcentral.org/ns/toaster';
@@ -21,17 +21,6 @@ const PEERS_DIR = '/tmp/hsv-interop-netconfd-client';
 let port = 0;
 let base: ConnectOptions;
 const clients: NetconfClient[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
 
 function peerScript(name: string, args: string[]): string {
   try {

@@ -22,12 +22,13 @@ import { defaultServeConfig } from '../../config/load.js';
 import { startOamServer } from '../oam-server.js';
 import type { RunningOamServer } from '../oam-server.js';
 import { ADMIN_PASSWORD_ENV } from '../users.js';
-import { readyLine, waitForAbort } from './serve.js';
+import { readyLine } from './serve.js';
 import { planWaves, runRollout } from '../rollout/engine.js';
 import { summarize } from '../rollout/report.js';
 import type { ResultStatus, RolloutReport } from '../rollout/report.js';
 import { deviceTable, summaryTable } from '../rollout/render.js';
 import type { ConnectOptions, RolloutConnection } from './rollout.js';
+import { waitForAbort } from '../../abort.js';
 
 /** what each profile must end as after one update (the demo's pass criterion) */
 export const EXPECTED_STATUS: Record<string, ResultStatus> = {

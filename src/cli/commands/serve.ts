@@ -15,6 +15,7 @@ import { startOamServer } from '../oam-server.js';
 import { combinedSchema } from '../../config/schema.js';
 import { collectUsers } from '../users.js';
 import { resolve } from 'node:path';
+import { waitForAbort } from '../../abort.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 
@@ -101,7 +102,3 @@ export function readyLine(address: { host: string; port: number }, fingerprint: 
   return `henb-sw-verify: listening on ${formatHostPort(address)} (ssh host key ${fingerprint})`;
 }
 
-export function waitForAbort(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((res) => signal.addEventListener('abort', () => res(), { once: true }));
-}
