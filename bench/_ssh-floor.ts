@@ -5,7 +5,7 @@
  * Prints READY <port> <fingerprint> like `bench/netconf.ts --serve` so bench/_netconf-drive.ts can use it
  * (SERVE=bench/_ssh-floor.ts).
  */
-import ssh2 from 'ssh2';
+import ssh2 from '../src/netconf/ssh/ssh2.js';
 import type { ServerChannel } from 'ssh2';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

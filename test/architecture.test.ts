@@ -33,6 +33,7 @@ const PORT_IMPLEMENTATIONS = ['device/driver', 'device/connect', 'pve/client', '
 /** [importing files (prefix), forbidden targets (prefix), allowed exceptions (exact target or from)] */
 const RULES: Array<{ from: string; forbid: string[]; unless?: (from: string, to: string) => boolean; why: string }> = [
   { from: 'netconf/framing/', forbid: ['netconf/xml', 'netconf/session', 'netconf/server', 'netconf/client', 'yang', 'oam', 'pve', 'device', 'tokens', 'store', 'cli', 'plugin'], why: 'framing knows bytes only' },
+  { from: 'netconf/ssh/', forbid: ['netconf/xml', 'netconf/framing', 'netconf/session', 'netconf/server', 'netconf/client', 'yang', 'oam', 'pve', 'device', 'tokens', 'store', 'cli', 'plugin'], why: 'the ssh2 loader knows SSH only' },
   { from: 'netconf/xml/', forbid: ['netconf/framing', 'netconf/session', 'netconf/server', 'netconf/client', 'yang', 'oam', 'pve', 'device', 'store', 'cli', 'plugin'], why: 'the XML layer knows no session' },
   { from: 'netconf/session/', forbid: ['netconf/server', 'netconf/client', 'oam', 'pve', 'device', 'store', 'cli', 'plugin'], why: 'the session is shared by server and client and imports neither' },
   { from: 'netconf/client/', forbid: ['netconf/server', 'oam', 'pve', 'device', 'cli', 'plugin'], why: 'the client knows no server' },
@@ -60,6 +61,14 @@ describe('architecture: imports point down', () => {
       expect(bad).toEqual([]);
     });
   }
+
+  it('ssh2 is loaded only by src/netconf/ssh/ssh2.ts (pooled padding randomness); elsewhere only its types', () => {
+    const bad = files(SRC)
+      .filter((f) => relative(SRC, f) !== 'netconf/ssh/ssh2.ts')
+      .filter((f) => /^import\s+(?!type\b)[^;]*from\s+'ssh2(\/[^']*)?'|require\(\s*'ssh2|import\(\s*'ssh2/m.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(SRC, f));
+    expect(bad).toEqual([]);
+  });
 
   it('finds the imports it checks', () => {
     expect(graph.length).toBeGreaterThan(50);

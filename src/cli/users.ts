@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
+import ssh2 from '../netconf/ssh/ssh2.js';
 import type { UserConfig } from '../config/load.js';
 import { parseAuthorizedKeys } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';

@@ -15,7 +15,7 @@
  * emit "Connection lost before handshake" afterwards). TCP_NODELAY is set (ssh2 never sets it).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import ssh2 from 'ssh2';
+import ssh2 from '../netconf/ssh/ssh2.js';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { HsvError } from '../errors.js';
 import { ClientSession } from '../netconf/session/client-session.js';

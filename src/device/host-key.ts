@@ -1,7 +1,7 @@
 /** SSH host keys for the simulator's devices and the PVE's NETCONF endpoint. */
 import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
+import ssh2 from '../netconf/ssh/ssh2.js';
 import { HsvError } from '../errors.js';
 import { HOST_KEY_FILE, generateEd25519KeyPair } from '../netconf/server/host-keys.js';
 

@@ -7,7 +7,7 @@
  * / hex digest) or a `hostVerifier`; `insecureAcceptAnyHostKey: true` must be said explicitly.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import ssh2 from 'ssh2';
+import ssh2 from '../ssh/ssh2.js';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { HsvError } from '../../errors.js';
 import type { XmlElement } from '../xml/types.js';
@@ -104,8 +104,8 @@ export async function connectNetconf(options: ConnectOptions): Promise<NetconfCl
   // `algorithms` is left at ssh2's default on purpose: it proposes aes128-gcm@openssh.com first (native
   // binding, AES-NI), which both our server and OpenSSH accept. Measured against chacha20-poly1305 (also
   // native) in lockstep on one session, gcm was ~10% faster (8.5-9.7k vs 7.4-8.6k rpc/s, 3 A/B runs).
-  // Per lockstep rpc the client already makes one write, one read, one epoll_pwait (and ssh2's padding
-  // randomFillSync, one getpid); most of its remaining CPU is kernel wake-up and ssh2/Node internals.
+  // Per lockstep rpc the client makes one write, one read, one epoll_pwait (ssh2's padding comes from a
+  // pool: src/netconf/ssh/ssh2.ts); most of its remaining CPU is kernel wake-up and ssh2/Node internals.
   const conn = new ssh2.Client();
   const cfg: ConnectConfig = {
     host: options.host,

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
+import ssh2 from '../ssh/ssh2.js';
 import type { ParsedKey } from 'ssh2';
 import { HsvError } from '../../errors.js';
 

@@ -5,8 +5,8 @@
  * instead of 1.65 ms here), bounds connections and the time to authenticate, and hands each netconf
  * channel (a Duplex) to the server core.
  */
-import ssh2 from 'ssh2';
-import type { Connection, ServerChannel } from 'ssh2';
+import ssh2 from '../ssh/ssh2.js';
+import type { Connection, Server, ServerChannel } from 'ssh2';
 import type { Logger } from '../../log/logger.js';
 import { createAuthenticator } from './auth.js';
 import type { AuthOptions } from './auth.js';
@@ -33,7 +33,7 @@ export interface SshTransportOptions {
 }
 
 export class SshTransport {
-  private readonly server: ssh2.Server;
+  private readonly server: Server;
   private readonly conns = new Set<Connection>();
   private listening = false;
 
