@@ -15,7 +15,7 @@ import { silentLogger } from '../../src/log/logger.js';
 import { connectNetconf } from '../../src/netconf/client/index.js';
 import type { NetconfClient } from '../../src/netconf/client/index.js';
 import { NetconfError } from '../../src/netconf/rpc-error.js';
-import { el, leaf } from '../../src/netconf/xml/index.js';
+import { el, leaf, serializeXml } from '../../src/netconf/xml/index.js';
 import { HSV_NS } from '../../src/oam/service.js';
 
 let dir: string | undefined;
@@ -35,7 +35,9 @@ describe('serve without a PVE', () => {
     const config = await parseConfig('listen: 127.0.0.1:0\nhenbs:\n  - henb-id: cell-1\n    address: 127.0.0.1\n', join(dir, 'serve.yaml'), { manifest, env: {} });
     server = await startOamServer({ listen: { host: '127.0.0.1', port: 0 }, dataDir: join(dir, 'data'), config, env: { HENB_SW_VERIFY_ADMIN_PASSWORD: 'pw' }, log: silentLogger });
     client = await connectNetconf({ host: '127.0.0.1', port: server.address.port, username: 'admin', password: 'pw', insecureAcceptAnyHostKey: true });
-    expect(client.serverCapabilities.some((c) => c.startsWith(`${HSV_NS}?module=henb-sw-verify`))).toBe(true);
+    // the plugin's YANG 1.1 module is announced through ietf-yang-library (RFC 7950 5.6.4), not the hello
+    const lib = await client.rpc('<get><filter type="subtree"><modules-state xmlns="urn:ietf:params:xml:ns:yang:ietf-yang-library"><module><name>henb-sw-verify</name></module></modules-state></filter></get>');
+    expect(serializeXml(lib)).toContain(`<namespace>${HSV_NS}</namespace>`);
     const err = await client.rpc(el(HSV_NS, 'integrity-request', leaf(HSV_NS, 'henb-id', 'cell-1'))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NetconfError);
     expect((err as NetconfError).errors[0]).toMatchObject({ tag: 'operation-failed', appTag: 'pve-unreachable' });

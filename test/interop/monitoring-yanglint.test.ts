@@ -1,6 +1,7 @@
 /**
  * Interop: what our standard operations put on the wire is valid for libyang (yanglint, the reference):
- * the RFC 6022 netconf-state and RFC 5277 netconf/streams state from a real get over SSH, and the
+ * the RFC 6022 netconf-state, RFC 7895 modules-state and RFC 5277 netconf/streams state from a real get
+ * over SSH, and the
  * replayComplete notification envelope. A missing /usr/bin/yanglint fails the test.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -45,7 +46,7 @@ describe('yanglint accepts our monitoring and notification data', () => {
     dir = undefined;
   });
 
-  it('netconf-state, netconf/streams and replayComplete are valid instance data', async () => {
+  it('netconf-state, modules-state, netconf/streams and replayComplete are valid instance data', async () => {
     dir = mkdtempSync(join(tmpdir(), 'hsv-mon-yl-'));
     server = createNetconfServer({
       hostKeys: [generateEd25519KeyPair().private],
@@ -69,10 +70,10 @@ describe('yanglint accepts our monitoring and notification data', () => {
 
     const reply = await b.rpc(`<get xmlns="${NC}"/>`);
     const data = elements(child(reply, NC, 'data')!);
-    expect(data.map((e) => e.name).sort()).toEqual(['netconf', 'netconf-state']);
+    expect(data.map((e) => e.name).sort()).toEqual(['modules-state', 'netconf', 'netconf-state']);
     const stateFile = join(dir, 'state.xml');
     writeFileSync(stateFile, data.map((e) => serializeXml(e)).join('\n'));
-    const mods = [join(IETF, 'ietf-netconf-monitoring@2010-10-04.yang'), join(IETF, 'nc-notifications@2008-07-14.yang')];
+    const mods = [join(IETF, 'ietf-netconf-monitoring@2010-10-04.yang'), join(IETF, 'nc-notifications@2008-07-14.yang'), join(IETF, 'ietf-yang-library@2016-06-21.yang')];
     const st = await yanglint(['-p', IETF, '-t', 'data', ...mods, stateFile]);
     expect(st.out).toBe('');
     expect(st.code).toBe(0);
@@ -80,6 +81,8 @@ describe('yanglint accepts our monitoring and notification data', () => {
     const xml = data.map((e) => serializeXml(e)).join('');
     expect(xml).toContain(`<locked-by-session>${a.sessionId}</locked-by-session>`);
     expect(xml).toContain('<name>henb</name>');
+    expect(xml).toMatch(/<module><name>ietf-yang-types<\/name><revision>2013-07-15<\/revision><namespace>[^<]+<\/namespace><conformance-type>import<\/conformance-type><\/module>/);
+    expect(xml).toMatch(/<module-set-id>[0-9a-f]{32}<\/module-set-id>/);
 
     const noteFile = join(dir, 'note.xml');
     writeFileSync(noteFile, serializeXml(replayComplete));

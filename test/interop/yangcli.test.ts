@@ -1,6 +1,7 @@
 /**
- * Interop: yangcli (yuma123, a client we did not write) in batch mode connects to our server, loads our
- * modules through get-schema (it has no local copy of them) and runs get. yangcli exits 0 even when the
+ * Interop: yangcli (yuma123, a client we did not write) in batch mode connects to our server, finds our
+ * modules in ietf-yang-library's /modules-state, loads them through get-schema (it has no local copy of
+ * them) and runs get. yangcli exits 0 even when the
  * session fails, so its output is what we check. A missing /usr/bin/yangcli fails the test.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -52,8 +53,11 @@ describe('yangcli drives our server', () => {
     const out = stdout + stderr;
 
     expect(out).toContain('NETCONF session established for admin on 127.0.0.1');
+    // our modules are YANG 1.1: announced through ietf-yang-library, not the hello (RFC 7950 5.6.4);
+    // yangcli reads /modules-state and then fetches each one with get-schema
+    expect(out).toContain('Sending yang-library /modules-state <get> autoload request.');
     for (const m of OURS) {
-      expect(out).toContain(`${m}@2026-11-28`); // listed as a server module capability
+      expect(out).toContain(`${m}@2026-11-28`);
       expect(out).toContain(`Module '${m}' not available, will try <get-schema>`);
       expect(out).toContain(`Got autoload reply for '${m}' r'2026-11-28'`);
     }

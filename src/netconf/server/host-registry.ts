@@ -14,6 +14,7 @@ import type { YangValidator } from '../../yang/types.js';
 import { BASE_10, BASE_11 } from '../session/hello.js';
 import type { ConfigListener, NetconfRegistry, RpcHandler, StateProvider, StreamInfo, YangModuleInfo } from './registry.js';
 import type { OperationHandler, OperationRegistrar } from './operations.js';
+import { advertisedInHello, moduleCapability } from './yang-library.js';
 
 export class RegistryError extends HsvError {
   constructor(code: 'ERR_REGISTRY_DUPLICATE' | 'ERR_REGISTRY_UNKNOWN_STREAM' | 'ERR_REGISTRY_INVALID' | 'ERR_REGISTRY_NO_DATASTORE', message: string) {
@@ -33,13 +34,6 @@ type Found = { kind: 'operation'; handler: OperationHandler } | { kind: 'rpc'; h
 
 const key = (ns: string, name: string): string => `${ns}\u0000${name}`;
 
-/** The module capability URI (RFC 6020/RFC 7950 section 5.6.4). */
-export function moduleCapabilityUri(m: YangModuleInfo): string {
-  let uri = `${m.namespace}?module=${m.name}&revision=${m.revision}`;
-  if (m.features && m.features.length > 0) uri += `&features=${m.features.join(',')}`;
-  return uri;
-}
-
 export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   readonly operations = new Map<string, OperationHandler>();
   readonly rpcs = new Map<string, RpcHandler>();
@@ -47,6 +41,8 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   private readonly streamMap = new Map<string, StreamInfo>([[NETCONF_STREAM_INFO.name, NETCONF_STREAM_INFO]]);
   private readonly moduleMap = new Map<string, YangModuleInfo>();
   private readonly caps: string[] = [BASE_10, BASE_11];
+  /** capabilities computed when a hello is built (the yang-library module-set-id follows the modules) */
+  private readonly lazyCaps: Array<() => string> = [];
   private readonly listeners: NotifyListener[] = [];
   private readonly closeHooks: Array<() => void | Promise<void>> = [];
   private datastore: { getRunning(): XmlElement; onConfigChange(listener: ConfigListener): void } | undefined;
@@ -67,8 +63,9 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   hasOperation(ns: string, name: string): boolean {
     return this.operations.has(key(ns, name));
   }
-  addCapability(uri: string): void {
-    if (!this.caps.includes(uri)) this.caps.push(uri);
+  addCapability(uri: string | (() => string)): void {
+    if (typeof uri === 'function') this.lazyCaps.push(uri);
+    else if (!this.caps.includes(uri)) this.caps.push(uri);
     this.knownNs = undefined;
   }
   modules(): YangModuleInfo[] {
@@ -134,12 +131,19 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   }
 
   // ---- for the server core ----
-  /** capabilities for the hello: base, added ones, implemented registry modules */
+  /**
+   * capabilities for the hello: base, added ones (computed ones last), and the implemented YANG 1.0
+   * registry modules (YANG 1.1 modules are announced through ietf-yang-library only: yang-library.ts)
+   */
   capabilities(): string[] {
     const out = [...this.caps];
+    for (const c of this.lazyCaps) {
+      const uri = c();
+      if (!out.includes(uri)) out.push(uri);
+    }
     for (const m of this.moduleMap.values()) {
-      if (m.implemented === false) continue;
-      const uri = moduleCapabilityUri(m);
+      if (!advertisedInHello(m)) continue;
+      const uri = moduleCapability(m);
       if (!out.includes(uri)) out.push(uri);
     }
     return out;

@@ -1,7 +1,8 @@
 /** The NETCONF server: SSH transport, sessions, dispatch, registry, host keys, auth. */
 export { createNetconfServer } from './server.js';
 export type { NetconfServer, NetconfServerOptions, NetconfServerLimits } from './server.js';
-export { HostRegistry, RegistryError, NETCONF_STREAM_INFO, moduleCapabilityUri } from './host-registry.js';
+export { HostRegistry, RegistryError, NETCONF_STREAM_INFO } from './host-registry.js';
+export { YANG_LIBRARY_CAPABILITY, YANG_LIBRARY_NS, YANG_LIBRARY_REVISION, moduleCapability, moduleSetId, modulesState, yangLibraryCapability, yangVersionOf } from './yang-library.js';
 export { createDispatcher } from './dispatch.js';
 export type { CoreOperationContext, DispatchResult, DispatchTarget } from './dispatch.js';
 export { registerBaseOperations } from './base-ops.js';

@@ -25,13 +25,6 @@ export class ModuleFileError extends HsvError {
   }
 }
 
-/** The hello capability of a module (RFC 6020 section 5.6.4). */
-export function moduleCapability(m: YangModuleInfo): string {
-  let uri = `${m.namespace}?module=${m.name}&revision=${m.revision}`;
-  if (m.features && m.features.length > 0) uri += `&features=${m.features.join(',')}`;
-  return uri;
-}
-
 /**
  * Read a module file `name@revision.yang` (or `name.yang`): name, revision, namespace and prefix from
  * its header; text byte-for-byte.

@@ -58,7 +58,7 @@ export interface OperationRegistrar {
   /** register a standard operation (base namespace or RFC 5277/6022 namespaces) */
   addOperation(ns: string, name: string, handler: OperationHandler): void;
   /** add capability URIs to the hello (call before listen) */
-  addCapability(uri: string): void;
+  addCapability(uri: string | (() => string)): void;
   /** modules registered through NetconfRegistry.addModule (for hello, monitoring, get-schema) */
   modules(): YangModuleInfo[];
   /** operational state registered through NetconfRegistry.addState */

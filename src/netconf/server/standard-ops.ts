@@ -8,10 +8,12 @@
  * | lock, unlock, kill-session | RFC 6241 7.5, 7.6, 7.9 | locks.ts |
  * | create-subscription | RFC 5277 2.1.1 | notifications.ts |
  * | get-schema, netconf-state | RFC 6022 3.1, 2 | monitoring.ts |
+ * | modules-state, yang-library capability | RFC 7895 2.2, RFC 7950 5.6.4 | yang-library.ts |
  *
  * close-session belongs to the server core. Capabilities added: :writable-running, :validate:1.1,
- * :rollback-on-error, :notification, :interleave, and the module capabilities of ietf-netconf (with
- * its features), ietf-netconf-monitoring, notifications and nc-notifications.
+ * :rollback-on-error, :notification, :interleave, yang-library:1.0 (with the module-set-id of every
+ * module served), and the module capabilities of the YANG 1.0 modules ietf-netconf (with its features),
+ * ietf-netconf-monitoring, ietf-yang-library, notifications and nc-notifications.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +26,8 @@ import { createCopyConfig, createDeleteConfig, createEditConfig, createValidate,
 import { createGet, createGetConfig } from './get.js';
 import type { StateSource } from './get.js';
 import { LockManager, createKillSession, createLock, createUnlock } from './locks.js';
-import { NCM_NS, createGetSchema, loadModuleFile, moduleCapability, netconfState } from './monitoring.js';
+import { NCM_NS, createGetSchema, loadModuleFile, netconfState } from './monitoring.js';
+import { YANG_LIBRARY_NS, advertisedInHello, moduleCapability, modulesState, yangLibraryCapability } from './yang-library.js';
 import { NotificationService } from './notifications.js';
 import type { OperationContext, OperationRegistrar } from './operations.js';
 import type { YangModuleInfo } from './registry.js';
@@ -67,6 +70,7 @@ export interface StandardOperations {
 const IETF_FILES: Array<{ file: string; implemented: boolean; features?: string[] }> = [
   { file: 'ietf-netconf@2011-06-01.yang', implemented: true, features: ['writable-running', 'rollback-on-error', 'validate'] },
   { file: 'ietf-netconf-monitoring@2010-10-04.yang', implemented: true },
+  { file: 'ietf-yang-library@2016-06-21.yang', implemented: true },
   { file: 'notifications@2008-07-14.yang', implemented: true },
   { file: 'nc-notifications@2008-07-14.yang', implemented: true },
   { file: 'ietf-yang-types@2013-07-15.yang', implemented: false },
@@ -106,13 +110,15 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   const stateSources = (ctx: OperationContext): StateSource[] => [
     ...reg.stateProviders(),
     { ns: NCM_NS, name: 'netconf-state', provider: () => netconfState(ctx.server, { modules, locks }) },
+    { ns: YANG_LIBRARY_NS, name: 'modules-state', provider: () => modulesState(modules()) },
     { ns: NETMOD_NOTIFICATION_NS, name: 'netconf', provider: () => notifications.streamsState() },
   ];
 
   reg.addCapability(WRITABLE_RUNNING_CAPABILITY);
   reg.addCapability(VALIDATE_CAPABILITY);
   reg.addCapability(ROLLBACK_ON_ERROR_CAPABILITY);
-  for (const m of ietfModules) if (m.implemented !== false) reg.addCapability(moduleCapability(m));
+  for (const m of ietfModules) if (advertisedInHello(m)) reg.addCapability(moduleCapability(m));
+  reg.addCapability(() => yangLibraryCapability(modules()));
 
   const N = NETCONF_BASE_NS;
   reg.addOperation(N, 'get', createGet({ datastore, stateSources, schema: schemaHintsOf(reg.validator) }));

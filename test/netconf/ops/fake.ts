@@ -21,7 +21,8 @@ export interface FakeSession extends ServerSessionHandle {
 export interface Fake {
   reg: OperationRegistrar;
   ops: Map<string, OperationHandler>;
-  capabilities: string[];
+  /** as the hello would list them (computed ones evaluated now) */
+  readonly capabilities: string[];
   states: Array<{ ns: string; name: string; provider: StateProvider }>;
   streams: StreamInfo[];
   modules: YangModuleInfo[];
@@ -45,14 +46,14 @@ export function createFake(options: { dataDir?: string; validator?: YangValidato
   let nextId = 1;
   const fake: Partial<Fake> & { validator: { v: YangValidator | undefined } } = { validator: { v: options.validator } };
   const ops = new Map<string, OperationHandler>();
-  const capabilities: string[] = [];
+  const capabilities: Array<string | (() => string)> = [];
   const states: Fake['states'] = [];
   const streams: StreamInfo[] = [{ name: 'NETCONF', description: 'default', replaySupport: true }];
   const modules: YangModuleInfo[] = [];
   const notifyListeners: Fake['notifyListeners'] = [];
   const server: ServerInfo = {
     sessions: () => sessions.filter((s) => !s.signal.aborted),
-    capabilities: () => [...capabilities],
+    capabilities: () => capabilities.map((c) => (typeof c === 'function' ? c() : c)),
     startTime: new Date('2026-01-01T00:00:00Z'),
     counters: { inBadHellos: 1, inSessions: 2, droppedSessions: 0, inRpcs: 3, inBadRpcs: 0, outRpcErrors: 0, outNotifications: 0 },
     killSession: async (id) => {
@@ -109,8 +110,9 @@ export function createFake(options: { dataDir?: string; validator?: YangValidato
       throw e;
     }
   };
+  Object.defineProperty(fake, 'capabilities', { get: () => server.capabilities(), enumerable: true });
   Object.assign(fake, {
-    reg, ops, capabilities, states, streams, modules, notifyListeners, server, session, call, fail, dataDir,
+    reg, ops, states, streams, modules, notifyListeners, server, session, call, fail, dataDir,
     notify: async (stream: string, event: XmlElement, t = new Date()) => {
       for (const l of notifyListeners) await l(stream, event, t);
     },

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerStandardOperations } from '../../../src/netconf/server/standard-ops.js';
 import type { StandardOperations } from '../../../src/netconf/server/standard-ops.js';
-import { moduleCapability } from '../../../src/netconf/server/monitoring.js';
+import { moduleCapability } from '../../../src/netconf/server/yang-library.js';
 import { serializeXml, textOf } from '../../../src/netconf/xml/index.js';
 import { createFake, NC } from './fake.js';
 import type { Fake } from './fake.js';

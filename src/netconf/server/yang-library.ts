@@ -1,0 +1,81 @@
+/**
+ * How the server announces its YANG modules (RFC 7950 sections 1.1 and 5.6.4, RFC 7895, RFC 6020 5.6.4):
+ *
+ * - every module, implemented or only imported, is listed in ietf-yang-library's `/modules-state`
+ *   (RFC 7895 section 2.2) with a `module-set-id` that changes whenever that list changes;
+ * - the hello carries `urn:ietf:params:netconf:capability:yang-library:1.0?revision=2016-06-21&
+ *   module-set-id=<id>` (RFC 7950 section 5.6.4: both parameters MUST be present);
+ * - YANG 1.0 modules the server implements are also listed as `<namespace>?module=..&revision=..`
+ *   capabilities (RFC 6020 section 5.6.4, kept by RFC 7950 for 1.0 modules); YANG 1.1 modules are not
+ *   ("a server advertises support for YANG 1.1 modules by using ietf-yang-library instead of listing them
+ *   as capabilities in the <hello> message", RFC 7950 section 1.1). Clients such as yangcli read
+ *   /modules-state and fetch the modules with get-schema.
+ */
+import { createHash } from 'node:crypto';
+import { el, leaf } from '../xml/build.js';
+import type { XmlElement } from '../xml/types.js';
+import type { YangModuleInfo } from './registry.js';
+
+export const YANG_LIBRARY_NS = 'urn:ietf:params:xml:ns:yang:ietf-yang-library';
+/** the revision of ietf-yang-library we implement (RFC 7895; yang/ietf/ietf-yang-library@2016-06-21.yang) */
+export const YANG_LIBRARY_REVISION = '2016-06-21';
+export const YANG_LIBRARY_CAPABILITY = 'urn:ietf:params:netconf:capability:yang-library:1.0';
+
+/** '1.1' when the module text says `yang-version 1.1;`, else '1' (RFC 7950 section 7.1.2: the default). */
+export function yangVersionOf(m: Pick<YangModuleInfo, 'text'>): '1' | '1.1' {
+  return /^\s*yang-version\s+(["']?)1\.1\1\s*;/m.test(m.text) ? '1.1' : '1';
+}
+
+/** The hello capability of a module (RFC 6020 section 5.6.4). */
+export function moduleCapability(m: YangModuleInfo): string {
+  let uri = `${m.namespace}?module=${m.name}&revision=${m.revision}`;
+  if (m.features && m.features.length > 0) uri += `&features=${m.features.join(',')}`;
+  return uri;
+}
+
+/** true for a module that gets its own hello capability: implemented and YANG 1.0 */
+export function advertisedInHello(m: YangModuleInfo): boolean {
+  return m.implemented !== false && yangVersionOf(m) === '1';
+}
+
+/** one entry per name@revision, in a stable order (name, then revision) */
+export function libraryModules(modules: YangModuleInfo[]): YangModuleInfo[] {
+  const byKey = new Map<string, YangModuleInfo>();
+  for (const m of modules) {
+    const k = `${m.name}@${m.revision}`;
+    const seen = byKey.get(k);
+    // the same module registered twice (served by one owner, implemented by another): implemented wins
+    if (!seen || (seen.implemented === false && m.implemented !== false)) byKey.set(k, m);
+  }
+  return [...byKey.values()].sort((a, b) => (a.name === b.name ? (a.revision < b.revision ? -1 : 1) : a.name < b.name ? -1 : 1));
+}
+
+/**
+ * The module-set-id: a digest of everything /modules-state/module says (name, revision, namespace,
+ * conformance, features), so it changes exactly when that list changes (RFC 7895 section 2.2).
+ */
+export function moduleSetId(modules: YangModuleInfo[]): string {
+  const h = createHash('sha256');
+  for (const m of libraryModules(modules)) {
+    h.update(`${m.name}\u0000${m.revision}\u0000${m.namespace}\u0000${m.implemented === false ? 'import' : 'implement'}\u0000${[...(m.features ?? [])].sort().join(',')}\n`);
+  }
+  return h.digest('hex').slice(0, 32);
+}
+
+/** The yang-library capability for the hello (RFC 7950 section 5.6.4). */
+export function yangLibraryCapability(modules: YangModuleInfo[]): string {
+  return `${YANG_LIBRARY_CAPABILITY}?revision=${YANG_LIBRARY_REVISION}&module-set-id=${moduleSetId(modules)}`;
+}
+
+/** The `/modules-state` container (RFC 7895 section 2.2). No submodules or deviations are used. */
+export function modulesState(modules: YangModuleInfo[]): XmlElement {
+  const L = YANG_LIBRARY_NS;
+  return el(L, 'modules-state',
+    leaf(L, 'module-set-id', moduleSetId(modules)),
+    libraryModules(modules).map((m) => el(L, 'module',
+      leaf(L, 'name', m.name),
+      leaf(L, 'revision', m.revision),
+      leaf(L, 'namespace', m.namespace),
+      (m.features ?? []).map((f) => leaf(L, 'feature', f)),
+      leaf(L, 'conformance-type', m.implemented === false ? 'import' : 'implement'))));
+}

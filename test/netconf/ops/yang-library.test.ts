@@ -1,0 +1,128 @@
+/**
+ * RFC 7950 sections 1.1 and 5.6.4, RFC 7895: modules announced through ietf-yang-library, over a real
+ * SSH session (our server and client). YANG 1.1 modules are in /modules-state and not in the hello;
+ * YANG 1.0 modules are in both; the hello's module-set-id is the one in /modules-state and follows the
+ * module list.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { loadModuleFile } from '../../../src/netconf/server/monitoring.js';
+import { registerStandardOperations } from '../../../src/netconf/server/standard-ops.js';
+import { moduleSetId, yangVersionOf, YANG_LIBRARY_NS } from '../../../src/netconf/server/yang-library.js';
+import { child, childText, childrenNamed, textOf } from '../../../src/netconf/xml/index.js';
+import type { XmlElement } from '../../../src/netconf/xml/index.js';
+import { startServer } from '../server/helpers.js';
+import type { Started } from '../server/helpers.js';
+
+const ROOT = join(import.meta.dirname, '../../..');
+const L = YANG_LIBRARY_NS;
+const NC_BASE = 'urn:ietf:params:xml:ns:netconf:base:1.0';
+const CAP = 'urn:ietf:params:netconf:capability:yang-library:1.0';
+const OURS = ['henb-sw-verify', 'henb-sw-verify-device', 'henb-sw-verify-pve'];
+
+let s: Started | undefined;
+afterEach(async () => {
+  await s?.stop();
+  s = undefined;
+});
+
+async function start(): Promise<Started> {
+  const st = await startServer({ operations: [(reg) => void registerStandardOperations(reg, { ietfYangDir: join(ROOT, 'yang/ietf') })] });
+  for (const m of OURS) st.server.registry.addModule(loadModuleFile(join(ROOT, 'yang', `${m}.yang`)));
+  return st;
+}
+
+type Entry = { name: string; revision: string; namespace: string; conformance: string; features: string[] };
+
+async function modulesState(c: Awaited<ReturnType<Started['connect']>>, filter = `<modules-state xmlns="${L}"/>`): Promise<{ id: string | undefined; modules: Entry[] }> {
+  const reply = await c.rpc(`<get><filter type="subtree">${filter}</filter></get>`);
+  const ms = child(child(reply, NC_BASE, 'data')!, L, 'modules-state');
+  if (!ms) return { id: undefined, modules: [] };
+  return {
+    id: childText(ms, L, 'module-set-id'),
+    modules: childrenNamed(ms, L, 'module').map((m: XmlElement) => ({
+      name: childText(m, L, 'name')!,
+      revision: childText(m, L, 'revision')!,
+      namespace: childText(m, L, 'namespace')!,
+      conformance: childText(m, L, 'conformance-type')!,
+      features: childrenNamed(m, L, 'feature').map((f) => textOf(f)),
+    })),
+  };
+}
+
+const capId = (caps: string[]): string | undefined => {
+  const c = caps.find((x) => x.startsWith(`${CAP}?`));
+  return c ? new URLSearchParams(c.slice(c.indexOf('?') + 1)).get('module-set-id') ?? undefined : undefined;
+};
+
+describe('ietf-yang-library (RFC 7895, RFC 7950 5.6.4)', () => {
+  it('reads the YANG version from the module text', () => {
+    expect(yangVersionOf({ text: 'module a {\n  yang-version 1.1;\n' })).toBe('1.1');
+    expect(yangVersionOf({ text: 'module a {\n  yang-version "1.1";\n' })).toBe('1.1');
+    expect(yangVersionOf({ text: 'module a {\n  yang-version 1;\n' })).toBe('1');
+    expect(yangVersionOf({ text: 'module a {\n  namespace "urn:a";\n' })).toBe('1');
+    expect(yangVersionOf({ text: 'module a {\n  // yang-version 1.1;\n' })).toBe('1');
+  });
+
+  it('the hello has yang-library:1.0 with revision and module-set-id, YANG 1.0 modules, and no YANG 1.1 module', async () => {
+    s = await start();
+    const c = await s.connect();
+    const caps = c.serverCapabilities;
+    const lib = caps.filter((x) => x.startsWith(`${CAP}?`));
+    expect(lib).toHaveLength(1);
+    const params = new URLSearchParams(lib[0]!.slice(lib[0]!.indexOf('?') + 1));
+    expect(params.get('revision')).toBe('2016-06-21');
+    expect(params.get('module-set-id')).toMatch(/^[0-9a-f]{32}$/);
+    for (const m of OURS) expect(caps.some((x) => x.includes(`?module=${m}&`))).toBe(false);
+    expect(caps).toContain('urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring?module=ietf-netconf-monitoring&revision=2010-10-04');
+    expect(caps).toContain('urn:ietf:params:xml:ns:yang:ietf-yang-library?module=ietf-yang-library&revision=2016-06-21');
+    expect(caps.some((x) => x.includes('module=ietf-yang-types'))).toBe(false); // import-only: not a capability
+  });
+
+  it('/modules-state lists every module served, implemented or imported, with the hello\'s module-set-id', async () => {
+    s = await start();
+    const c = await s.connect();
+    const { id, modules } = await modulesState(c);
+    expect(id).toBe(capId(c.serverCapabilities));
+    const by = new Map(modules.map((m) => [m.name, m]));
+    for (const m of OURS) expect(by.get(m)).toMatchObject({ revision: '2026-11-28', conformance: 'implement' });
+    expect(by.get('henb-sw-verify')!.namespace).toBe('urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify');
+    expect(by.get('ietf-netconf')).toMatchObject({ conformance: 'implement', features: ['writable-running', 'rollback-on-error', 'validate'] });
+    expect(by.get('ietf-yang-library')).toMatchObject({ revision: '2016-06-21', conformance: 'implement' });
+    expect(by.get('ietf-yang-types')).toMatchObject({ conformance: 'import' });
+    expect(by.get('ietf-inet-types')).toMatchObject({ conformance: 'import' });
+    // what get-schema serves is exactly what the library lists
+    const schemas = await c.rpc('<get><filter type="subtree"><netconf-state xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"><schemas/></netconf-state></filter></get>');
+    const ids = new Set(childrenNamed(child(child(child(schemas, NC_BASE, 'data')!, 'urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring', 'netconf-state')!, 'urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring', 'schemas')!, 'urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring', 'schema')
+      .map((e) => childText(e, 'urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring', 'identifier')));
+    expect(new Set(modules.map((m) => m.name))).toEqual(ids);
+  });
+
+  it('a subtree filter selects one module entry', async () => {
+    s = await start();
+    const c = await s.connect();
+    const { modules } = await modulesState(c, `<modules-state xmlns="${L}"><module><name>henb-sw-verify-pve</name></module></modules-state>`);
+    expect(modules.map((m) => m.name)).toEqual(['henb-sw-verify-pve']);
+  });
+
+  it('the module-set-id changes when a module is added, and new sessions see the new one', async () => {
+    s = await start();
+    const c1 = await s.connect();
+    const before = capId(c1.serverCapabilities);
+    s.server.registry.addModule({ name: 'late', revision: '2026-11-28', namespace: 'urn:test:late', prefix: 'late', text: 'module late {\n  yang-version 1.1;\n  namespace "urn:test:late";\n  prefix late;\n  revision 2026-11-28;\n}\n' });
+    const after = await modulesState(c1);
+    expect(after.id).not.toBe(before);
+    expect(after.modules.some((m) => m.name === 'late')).toBe(true);
+    const c2 = await s.connect();
+    expect(capId(c2.serverCapabilities)).toBe(after.id);
+  });
+
+  it('the module-set-id depends on the list, not on registration order', () => {
+    const a = { name: 'a', revision: '2026-01-01', namespace: 'urn:a', prefix: 'a', text: '' };
+    const b = { name: 'b', revision: '2026-01-01', namespace: 'urn:b', prefix: 'b', text: '' };
+    expect(moduleSetId([a, b])).toBe(moduleSetId([b, a]));
+    expect(moduleSetId([a, b])).not.toBe(moduleSetId([a]));
+    expect(moduleSetId([a])).not.toBe(moduleSetId([{ ...a, implemented: false }]));
+    expect(moduleSetId([a])).not.toBe(moduleSetId([{ ...a, features: ['f'] }]));
+  });
+});
