@@ -1,8 +1,8 @@
 /**
  * Interop: what our standard operations put on the wire is valid for libyang (yanglint, the reference):
  * the RFC 6022 netconf-state, RFC 7895 modules-state and RFC 5277 netconf/streams state from a real get
- * over SSH, and the
- * replayComplete notification envelope. A missing /usr/bin/yanglint fails the test.
+ * over SSH, and the replayComplete and yang-library-change notifications. A missing /usr/bin/yanglint
+ * fails the test.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -90,5 +90,24 @@ describe('yanglint accepts our monitoring and notification data', () => {
     const nt = await yanglint(['-p', IETF, '-t', 'nc-notif', join(IETF, 'nc-notifications@2008-07-14.yang'), noteFile]);
     expect(nt.out).toBe('');
     expect(nt.code).toBe(0);
+
+    // a module registered while serving: yang-library-change (RFC 7895), whose leafref points at the
+    // module-set-id of /modules-state (given to yanglint as the operational data it references)
+    server.registry.addModule({ name: 'added-later', revision: '2026-11-28', namespace: 'urn:example:added-later', prefix: 'al', text: 'module added-later {\n  yang-version 1.1;\n}\n' });
+    const change = (await notes.next()).value as NonNullable<Awaited<ReturnType<typeof notes.next>>['value']>;
+    expect(serializeXml(change)).toContain('yang-library-change');
+    const after = await b.rpc(`<get xmlns="${NC}"><filter type="subtree"><modules-state xmlns="urn:ietf:params:xml:ns:yang:ietf-yang-library"/></filter></get>`);
+    const opFile = join(dir, 'modules-state.xml');
+    writeFileSync(opFile, elements(child(after, NC, 'data')!).map((e) => serializeXml(e)).join('\n'));
+    const changeFile = join(dir, 'change.xml');
+    writeFileSync(changeFile, serializeXml(change));
+    const lib = join(IETF, 'ietf-yang-library@2016-06-21.yang');
+    const ok = await yanglint(['-p', IETF, '-t', 'nc-notif', '-O', opFile, lib, changeFile]);
+    expect(ok.out).toBe('');
+    expect(ok.code).toBe(0);
+    // and the leafref is really checked: a module-set-id that /modules-state does not hold is refused
+    writeFileSync(changeFile, serializeXml(change).replace(/<module-set-id>[0-9a-f]+</, '<module-set-id>0000<'));
+    const bad = await yanglint(['-p', IETF, '-t', 'nc-notif', '-O', opFile, lib, changeFile]);
+    expect(bad.code).not.toBe(0);
   });
 });

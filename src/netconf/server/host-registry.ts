@@ -45,6 +45,7 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   private readonly lazyCaps: Array<() => string> = [];
   private readonly listeners: NotifyListener[] = [];
   private readonly closeHooks: Array<() => void | Promise<void>> = [];
+  private readonly moduleListeners: Array<(m: YangModuleInfo) => void> = [];
   private datastore: { getRunning(): XmlElement; onConfigChange(listener: ConfigListener): void } | undefined;
   private readonly earlyConfigListeners: ConfigListener[] = [];
   private knownNs: Set<string> | undefined;
@@ -84,6 +85,13 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
     this.datastore = ds;
     for (const l of this.earlyConfigListeners.splice(0)) ds.onConfigChange(l);
   }
+  /**
+   * called after each addModule once the server serves (extension of OperationRegistrar: ietf-yang-
+   * library's change notification); modules registered while starting up are the initial set, not a change
+   */
+  onModuleAdded(listener: (m: YangModuleInfo) => void): void {
+    this.moduleListeners.push(listener);
+  }
   /** run on server close, in reverse order of registration (extension of OperationRegistrar) */
   onClose(fn: () => void | Promise<void>): void {
     this.closeHooks.push(fn);
@@ -112,6 +120,7 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
     if (this.moduleMap.has(k)) throw new RegistryError('ERR_REGISTRY_DUPLICATE', `module ${k} is already registered`);
     this.moduleMap.set(k, { ...module });
     this.knownNs = undefined;
+    if (this.serving) for (const l of this.moduleListeners) l(module);
   }
   async notify(stream: string, event: XmlElement, eventTime: Date = new Date()): Promise<void> {
     if (!this.streamMap.has(stream)) throw new RegistryError('ERR_REGISTRY_UNKNOWN_STREAM', `no stream named ${stream}`);
@@ -131,6 +140,11 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   }
 
   // ---- for the server core ----
+  private serving = false;
+  /** the server accepts sessions from now on: module additions are changes of the module set */
+  markServing(): void {
+    this.serving = true;
+  }
   /**
    * capabilities for the hello: base, added ones (computed ones last), and the implemented YANG 1.0
    * registry modules (YANG 1.1 modules are announced through ietf-yang-library only: yang-library.ts)

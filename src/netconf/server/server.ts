@@ -138,6 +138,7 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
       stream.destroy();
       return undefined;
     }
+    registry.markServing();
     const id = nextSessionId++;
     const slog = log.child({ session: id, username: who.username });
     const h = new SessionHandle(id, who.username, who.transport ?? 'netconf-ssh', who.sourceHost ?? '', counters);
@@ -194,6 +195,7 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
     sessions: () => info.sessions(),
     async listen(host = '127.0.0.1', port = 830) {
       if (transport) throw new Error('already listening');
+      registry.markServing();
       transport = new SshTransport({
         hostKeys,
         auth: options.auth,

@@ -27,7 +27,7 @@ import { createGet, createGetConfig } from './get.js';
 import type { StateSource } from './get.js';
 import { LockManager, createKillSession, createLock, createUnlock } from './locks.js';
 import { NCM_NS, createGetSchema, loadModuleFile, netconfState } from './monitoring.js';
-import { YANG_LIBRARY_NS, advertisedInHello, moduleCapability, modulesState, yangLibraryCapability } from './yang-library.js';
+import { YANG_LIBRARY_NS, advertisedInHello, moduleCapability, modulesState, yangLibraryCapability, yangLibraryChange } from './yang-library.js';
 import { NotificationService } from './notifications.js';
 import type { OperationContext, OperationRegistrar } from './operations.js';
 import type { YangModuleInfo } from './registry.js';
@@ -143,6 +143,14 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
       eventLog?.close();
     },
   };
+  // a module registered after start changes /modules-state: tell subscribers (RFC 7895 section 2.2)
+  const onModuleAdded = (reg as OperationRegistrar & { onModuleAdded?: (fn: (m: YangModuleInfo) => void) => void }).onModuleAdded;
+  if (typeof onModuleAdded === 'function') {
+    onModuleAdded.call(reg, () => {
+      notifications.publish('NETCONF', yangLibraryChange(modules()), (options.now ?? (() => new Date()))())
+        .catch((e: unknown) => log.error('yang-library-change not published', { err: e as Error }));
+    });
+  }
   const onClose = (reg as OperationRegistrar & { onClose?: (fn: () => void | Promise<void>) => void }).onClose;
   if (typeof onClose === 'function') onClose.call(reg, () => handle.close());
   return handle;

@@ -79,3 +79,8 @@ export function modulesState(modules: YangModuleInfo[]): XmlElement {
       (m.features ?? []).map((f) => leaf(L, 'feature', f)),
       leaf(L, 'conformance-type', m.implemented === false ? 'import' : 'implement'))));
 }
+
+/** The `yang-library-change` notification (RFC 7895 section 2.2): the new module-set-id. */
+export function yangLibraryChange(modules: YangModuleInfo[]): XmlElement {
+  return el(YANG_LIBRARY_NS, 'yang-library-change', leaf(YANG_LIBRARY_NS, 'module-set-id', moduleSetId(modules)));
+}

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { loadModuleFile } from '../../../src/netconf/server/monitoring.js';
 import { registerStandardOperations } from '../../../src/netconf/server/standard-ops.js';
+import type { NetconfRegistry } from '../../../src/netconf/server/registry.js';
 import { moduleSetId, yangVersionOf, YANG_LIBRARY_NS } from '../../../src/netconf/server/yang-library.js';
 import { child, childText, childrenNamed, textOf } from '../../../src/netconf/xml/index.js';
 import type { XmlElement } from '../../../src/netconf/xml/index.js';
@@ -26,10 +27,14 @@ afterEach(async () => {
   s = undefined;
 });
 
+/** a server whose modules are all registered before it listens (as the plugin host does) */
 async function start(): Promise<Started> {
-  const st = await startServer({ operations: [(reg) => void registerStandardOperations(reg, { ietfYangDir: join(ROOT, 'yang/ietf') })] });
-  for (const m of OURS) st.server.registry.addModule(loadModuleFile(join(ROOT, 'yang', `${m}.yang`)));
-  return st;
+  return startServer({
+    operations: [(reg) => {
+      registerStandardOperations(reg, { ietfYangDir: join(ROOT, 'yang/ietf') });
+      for (const m of OURS) (reg as unknown as NetconfRegistry).addModule(loadModuleFile(join(ROOT, 'yang', `${m}.yang`)));
+    }],
+  });
 }
 
 type Entry = { name: string; revision: string; namespace: string; conformance: string; features: string[] };
@@ -115,6 +120,21 @@ describe('ietf-yang-library (RFC 7895, RFC 7950 5.6.4)', () => {
     expect(after.modules.some((m) => m.name === 'late')).toBe(true);
     const c2 = await s.connect();
     expect(capId(c2.serverCapabilities)).toBe(after.id);
+  });
+
+  it('a module added while serving sends yang-library-change with the new module-set-id; start-up modules do not', async () => {
+    s = await start();
+    const c = await s.connect();
+    const notes = c.notifications()[Symbol.asyncIterator]();
+    // replay from the beginning: the modules registered before listen() left no event behind
+    await c.rpc('<create-subscription xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0"><startTime>2000-01-01T00:00:00Z</startTime></create-subscription>');
+    const first = (await notes.next()).value!;
+    expect(child(first, 'urn:ietf:params:xml:ns:netmod:notification', 'replayComplete')).toBeDefined();
+    s.server.registry.addModule({ name: 'later', revision: '2026-11-28', namespace: 'urn:test:later', prefix: 'l', text: 'module later {\n  yang-version 1.1;\n}\n' });
+    const n = (await notes.next()).value!;
+    const change = child(n, L, 'yang-library-change');
+    expect(change).toBeDefined();
+    expect(childText(change!, L, 'module-set-id')).toBe((await modulesState(c)).id);
   });
 
   it('the module-set-id depends on the list, not on registration order', () => {
