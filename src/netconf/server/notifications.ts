@@ -3,7 +3,9 @@
  *
  * - create-subscription (section 2.1.1) {stream, filter, startTime, stopTime} on the NETCONF stream
  *   (every event) and on the streams registered through the registry. One subscription per session:
- *   a second one is refused with in-use.
+ *   a second one while it is active is refused with operation-failed (protocol, no error-info;
+ *   section 6.5). startTime and stopTime are RFC 3339 date-times with a time zone; a value RFC 3339
+ *   section 5.7 does not allow (February 30, hour 24, offset +24:00) is invalid-value, not rolled over.
  * - Every event given to the registry's notify() is appended to the persistent event log, then sent to
  *   each subscription whose stream and subtree filter match (section 3.6: the filter selects events; a
  *   selected event is sent whole).
@@ -11,10 +13,12 @@
  *   are sent first, then <replayComplete>, then live events; events that arrive during the replay are
  *   queued and sent after it, so none is lost or repeated. At stopTime, <notificationComplete> ends the
  *   subscription.
- * - Errors (section 2.1.1): stopTime without startTime -> missing-element (bad-element startTime);
- *   startTime in the future -> bad-element (startTime); stopTime before startTime -> bad-element
- *   (stopTime); unknown stream -> invalid-value (bad-element stream); replay on a stream without
- *   replay support -> operation-failed.
+ * - Errors (section 2.1.1, all error-type protocol): stopTime without startTime -> missing-element
+ *   (bad-element startTime); startTime in the future -> bad-element (startTime); stopTime before
+ *   startTime -> bad-element (stopTime); replay on a stream without replay support -> operation-failed
+ *   (no error-info). An unknown stream (the RFC only says the request fails) -> invalid-value,
+ *   application (bad-element stream). A startTime earlier than the oldest kept event replays from the
+ *   earliest available one (section 2.1.1); replayLogAgedTime then says what retention dropped.
  * - :interleave (section 6): the session keeps accepting RPCs while subscribed (the server core does
  *   not block the session; nothing here does either).
  * - The nc-notifications `netconf/streams` state (section 3.2.1).
@@ -72,14 +76,25 @@ export interface NotificationOptions {
   replayPageSize?: number;
 }
 
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+/** yang:date-and-time (RFC 6991), the RFC 3339 date-time that startTime and stopTime are */
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-](\d{2}):(\d{2}))$/;
+
+/** false for field values RFC 3339 section 5.7 does not allow (Date would roll them over silently) */
+function fieldsInRange(m: RegExpExecArray): boolean {
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const offOk = m[9] === undefined || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
+  // second 60 (a leap second) is refused with the rest: Date cannot represent it
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && offOk;
+}
 
 function parseDateTime(text: string | undefined, name: string): Date | undefined {
   if (text === undefined) return undefined;
   const t = text.trim();
+  const m = DATE_TIME.exec(t);
   const d = new Date(t);
-  if (!DATE_TIME.test(t) || Number.isNaN(d.getTime())) {
-    throw new NetconfError({ type: 'protocol', tag: 'invalid-value', message: `${name} is not a date-time`, info: [info.badElement(name)] });
+  if (!m || !fieldsInRange(m) || Number.isNaN(d.getTime())) {
+    throw new NetconfError({ type: 'protocol', tag: 'invalid-value', message: `${name} is not a date-time (RFC 3339)`, info: [info.badElement(name)] });
   }
   return d;
 }
@@ -157,7 +172,8 @@ export class NotificationService {
     return async (op: XmlElement, ctx: OperationContext) => {
       const session = ctx.session;
       if (session.attachments.has(ATTACHMENT)) {
-        throw new NetconfError({ type: 'protocol', tag: 'in-use', message: 'this session already has a subscription (one per session)' });
+        // RFC 5277 section 6.5: operation-failed, protocol, no error-info
+        throw new NetconfError({ type: 'protocol', tag: 'operation-failed', message: 'this session already has an active subscription (one per session)' });
       }
       const N = NETCONF_NOTIFICATION_NS;
       const streamName = childText(op, N, 'stream')?.trim() ?? NETCONF_STREAM;
@@ -179,7 +195,8 @@ export class NotificationService {
         throw new NetconfError({ type: 'protocol', tag: 'bad-element', message: 'stopTime is earlier than startTime', info: [info.badElement('stopTime')] });
       }
       if (startTime && !this.replaySupported(stream)) {
-        throw new NetconfError({ type: 'application', tag: 'operation-failed', message: `stream ${streamName} does not support replay`, info: [info.badElement('startTime')] });
+        // RFC 5277 section 2.1.1: operation-failed, protocol, no error-info
+        throw new NetconfError({ type: 'protocol', tag: 'operation-failed', message: `stream ${streamName} does not support replay` });
       }
       const sub: Subscription = {
         session, stream: streamName, filter,

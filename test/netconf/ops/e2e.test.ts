@@ -129,6 +129,6 @@ describe('standard operations end to end (SSH loopback)', () => {
     expect(live.ns).toBe(N);
     expect(serializeXml(live)).toContain('<v>new</v>');
     const again = await rpcError(c.rpc(`<create-subscription xmlns="${N}"/>`));
-    expect(again.errors[0]!.tag).toBe('in-use');
+    expect(again.errors[0]).toMatchObject({ type: 'protocol', tag: 'operation-failed' }); // RFC 5277 6.5
   });
 });

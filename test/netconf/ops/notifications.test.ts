@@ -17,6 +17,7 @@ const names = (s: FakeSession): string[] => s.sent.map((n) => {
 });
 const sub = (inner = ''): string => `<create-subscription xmlns="${N}">${inner}</create-subscription>`;
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+const iso = (ms: number): string => new Date(ms).toISOString();
 
 describe('RFC 5277 notifications', () => {
   let fake: Fake;
@@ -26,11 +27,12 @@ describe('RFC 5277 notifications', () => {
     std?.close();
     fake?.cleanup();
   });
-  const setup = (now?: () => Date, replayPageSize?: number): void => {
+  const setup = (now?: () => Date, replayPageSize?: number, maxEvents?: number): void => {
     fake = createFake();
     fake.streams.push({ name: 'henb', description: 'H(e)NB events', replaySupport: true }, { name: 'live', description: 'no replay', replaySupport: false });
     std = registerStandardOperations(fake.reg, {
       ietfYangDir: '/nonexistent', ...(now ? { now } : {}), ...(replayPageSize ? { notifications: { replayPageSize } } : {}),
+      ...(maxEvents ? { eventLog: { maxEvents } } : {}),
     });
   };
 
@@ -126,23 +128,90 @@ describe('RFC 5277 notifications', () => {
     expect(std.notifications.activeSubscriptions()).toBe(0);
   });
 
-  it('answers the RFC 5277 errors', async () => {
+  // RFC 5277 section 2.1.1 (negative response) and 6.5; RFC 6241 appendix A for the rest
+  const ERRORS: Array<[string, (now: number) => string, { type: string; tag: string; badElement?: string }]> = [
+    ['stopTime without startTime', (n) => `<stopTime>${iso(n - 3600_000)}</stopTime>`, { type: 'protocol', tag: 'missing-element', badElement: 'startTime' }],
+    ['startTime later than now', (n) => `<startTime>${iso(n + 3600_000)}</startTime>`, { type: 'protocol', tag: 'bad-element', badElement: 'startTime' }],
+    ['stopTime earlier than startTime', (n) => `<startTime>${iso(n - 3600_000)}</startTime><stopTime>${iso(n - 7200_000)}</stopTime>`, { type: 'protocol', tag: 'bad-element', badElement: 'stopTime' }],
+    ['replay on a stream without replay support', (n) => `<stream>live</stream><startTime>${iso(n - 3600_000)}</startTime>`, { type: 'protocol', tag: 'operation-failed' }],
+    ['unknown stream', () => '<stream>nope</stream>', { type: 'application', tag: 'invalid-value', badElement: 'stream' }],
+    ['startTime not a date-time', () => '<startTime>yesterday</startTime>', { type: 'protocol', tag: 'invalid-value', badElement: 'startTime' }],
+    ['startTime on a day the month does not have (RFC 3339 5.7)', () => '<startTime>2025-02-30T00:00:00Z</startTime>', { type: 'protocol', tag: 'invalid-value', badElement: 'startTime' }],
+    ['stopTime at hour 24 (RFC 3339 5.6)', () => '<startTime>2025-01-01T00:00:00Z</startTime><stopTime>2025-01-01T24:00:00Z</stopTime>', { type: 'protocol', tag: 'invalid-value', badElement: 'stopTime' }],
+    ['startTime with an offset of 24 hours', () => '<startTime>2025-01-01T00:00:00+24:00</startTime>', { type: 'protocol', tag: 'invalid-value', badElement: 'startTime' }],
+    ['xpath filter without :xpath', () => '<filter type="xpath" select="/a"/>', { type: 'protocol', tag: 'operation-not-supported' }],
+  ];
+  it.each(ERRORS)('refuses %s', async (_name, body, want) => {
     setup();
     const s = fake.session();
-    const future = new Date(Date.now() + 3600_000).toISOString();
-    const past = new Date(Date.now() - 3600_000).toISOString();
-    const e1 = await fake.fail(s, sub(`<stopTime>${past}</stopTime>`));
-    expect(e1[0]).toMatchObject({ type: 'protocol', tag: 'missing-element' });
-    expect(serializeXml(e1[0]!.info![0]!)).toContain('startTime');
-    expect((await fake.fail(s, sub(`<startTime>${future}</startTime>`)))[0]).toMatchObject({ tag: 'bad-element' });
-    const e3 = await fake.fail(s, sub(`<startTime>${past}</startTime><stopTime>${new Date(Date.now() - 7200_000).toISOString()}</stopTime>`));
-    expect(e3[0]!.tag).toBe('bad-element');
-    expect(serializeXml(e3[0]!.info![0]!)).toContain('stopTime');
-    expect((await fake.fail(s, sub('<stream>nope</stream>')))[0]!.tag).toBe('invalid-value');
-    expect((await fake.fail(s, sub(`<stream>live</stream><startTime>${past}</startTime>`)))[0]!.tag).toBe('operation-failed');
-    expect((await fake.fail(s, sub('<startTime>yesterday</startTime>')))[0]!.tag).toBe('invalid-value');
+    const [e, ...more] = await fake.fail(s, sub(body(Date.now())));
+    expect(more).toEqual([]);
+    expect({ type: e!.type, tag: e!.tag }).toEqual({ type: want.type, tag: want.tag });
+    const infos = (e!.info ?? []).map((i) => serializeXml(i));
+    if (want.badElement) expect(infos).toContain(`<bad-element xmlns="${NC}">${want.badElement}</bad-element>`);
+    if (want.tag === 'operation-failed') expect(infos).toEqual([]); // RFC 5277: Error-info: none
+    // nothing was subscribed: the session may still subscribe
+    expect(std.notifications.activeSubscriptions()).toBe(0);
     expect(await fake.call(s, sub())).toBe('ok');
-    expect((await fake.fail(s, sub()))[0]!.tag).toBe('in-use');
+  });
+
+  it('a second create-subscription while one is active: operation-failed, protocol, no error-info (RFC 5277 6.5)', async () => {
+    setup();
+    const s = fake.session();
+    expect(await fake.call(s, sub())).toBe('ok');
+    const errs = await fake.fail(s, sub());
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toMatchObject({ type: 'protocol', tag: 'operation-failed' });
+    expect(errs[0]!.info ?? []).toEqual([]);
+    expect(std.notifications.activeSubscriptions()).toBe(1);
+  });
+
+  it('accepts RFC 3339 times with offsets and fractions, and the filter in either namespace', async () => {
+    setup();
+    const t = Date.now() - 3600_000;
+    await fake.notify('NETCONF', ev('a', '1'), new Date(t + 1000));
+    // the same instant as t, written with a +05:30 offset and nanoseconds
+    const local = new Date(t + 5.5 * 3600_000).toISOString().replace('Z', '').replace(/\.\d+$/, '');
+    const ms = String(t % 1000).padStart(3, '0');
+    const a = fake.session();
+    expect(await fake.call(a, sub(`<startTime>${local}.${ms}000000+05:30</startTime>`))).toBe('ok');
+    const b = fake.session();
+    expect(await fake.call(b, sub(`<filter xmlns="${NC}" type="subtree"><a xmlns="${E}"/></filter>`))).toBe('ok');
+    await tick();
+    expect(names(a)).toEqual(['a:1', 'replayComplete']);
+    await fake.notify('NETCONF', ev('b', '2'));
+    await fake.notify('NETCONF', ev('a', '3'));
+    expect(names(b)).toEqual(['a:3']);
+    // February 29 of a leap year is a day
+    expect(await fake.call(fake.session(), sub('<startTime>2024-02-29T23:59:59-00:00</startTime>'))).toBe('ok');
+  });
+
+  it('the filter selects events only: replayComplete and notificationComplete are always sent', async () => {
+    setup();
+    const t = Date.now() - 60_000;
+    await fake.notify('NETCONF', ev('a', '1'), new Date(t + 1000));
+    const s = fake.session();
+    await fake.call(s, sub(`<filter type="subtree"><nothing-matches xmlns="${E}"/></filter><startTime>${iso(t)}</startTime><stopTime>${iso(t + 2000)}</stopTime>`));
+    await tick();
+    expect(names(s)).toEqual(['replayComplete', 'notificationComplete']);
+  });
+
+  it('a startTime earlier than the log keeps begins with the earliest kept event; replayLogAgedTime says what was dropped', async () => {
+    setup(undefined, undefined, 2);
+    const t = Date.now() - 60_000;
+    for (let i = 0; i < 5; i++) await fake.notify('henb', ev('e', String(i)), new Date(t + i * 1000));
+    // retention (run now rather than every 256 appends) keeps the newest two
+    const log = std.eventLog!;
+    log.prune();
+    expect(log.count()).toBe(2);
+    const s = fake.session();
+    await fake.call(s, sub(`<stream>henb</stream><startTime>${iso(t - 3600_000)}</startTime>`));
+    await tick();
+    expect(names(s)).toEqual(['e:3', 'e:4', 'replayComplete']);
+    const out = await fake.call(fake.session(), `<get xmlns="${NC}"><filter><netconf xmlns="urn:ietf:params:xml:ns:netmod:notification"/></filter></get>`);
+    const xml = out === 'ok' ? '' : serializeXml(out[0]!);
+    expect(xml).toContain(`<stream><name>henb</name><description>H(e)NB events</description><replaySupport>true</replaySupport><replayLogCreationTime>${log.creationTime.toISOString()}</replayLogCreationTime><replayLogAgedTime>${iso(t + 2000)}</replayLogAgedTime></stream>`);
+    expect(xml).toContain('<stream><name>live</name><description>no replay</description><replaySupport>false</replaySupport></stream>');
   });
 
   it('ends the subscription when the session ends', async () => {
