@@ -1,7 +1,8 @@
 /**
  * Interop: what our standard operations put on the wire is valid for libyang (yanglint, the reference):
- * the RFC 6022 netconf-state, RFC 7895 modules-state and RFC 5277 netconf/streams state from a real get
- * over SSH, and the replayComplete and yang-library-change notifications. A missing /usr/bin/yanglint
+ * the RFC 6022 netconf-state, RFC 7895 modules-state and RFC 5277 netconf/streams state (with a replay
+ * log that has aged events out) from a real get over SSH, and the replayComplete and yang-library-change
+ * notifications. A missing /usr/bin/yanglint
  * fails the test.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,7 +16,8 @@ import type { NetconfServer } from '../../src/netconf/server/index.js';
 import { connectNetconf } from '../../src/netconf/client/index.js';
 import type { NetconfClient } from '../../src/netconf/client/index.js';
 import { registerStandardOperations } from '../../src/netconf/server/standard-ops.js';
-import { child, elements, serializeXml } from '../../src/netconf/xml/index.js';
+import type { StandardOperations } from '../../src/netconf/server/standard-ops.js';
+import { child, el, elements, leaf, serializeXml } from '../../src/netconf/xml/index.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../..');
@@ -46,15 +48,20 @@ describe('yanglint accepts our monitoring and notification data', () => {
     dir = undefined;
   });
 
-  it('netconf-state, modules-state, netconf/streams and replayComplete are valid instance data', async () => {
+  it('netconf-state, modules-state, netconf/streams (with an aged replay log) and replayComplete are valid instance data', async () => {
     dir = mkdtempSync(join(tmpdir(), 'hsv-mon-yl-'));
+    let std: StandardOperations | undefined;
     server = createNetconfServer({
       hostKeys: [generateEd25519KeyPair().private],
       auth: { users: [{ username: 'admin', password: 'pw' }] },
       dataDir: join(dir, 'data'),
-      operations: [(reg) => void registerStandardOperations(reg, { ietfYangDir: IETF })],
+      // a replay log that keeps one event, so retention ages events out (replayLogAgedTime)
+      operations: [(reg) => void (std = registerStandardOperations(reg, { ietfYangDir: IETF, eventLog: { maxEvents: 1 } }))],
     });
     server.registry.addStream({ name: 'henb', description: 'H(e)NB events', replaySupport: true });
+    const t = Date.now() - 10_000;
+    for (let i = 0; i < 3; i++) await server.registry.notify('henb', el('urn:example:ev', 'ev', leaf('urn:example:ev', 'n', i)), new Date(t + i * 1000));
+    std!.eventLog!.prune();
     const { port } = await server.listen('127.0.0.1', 0);
     const connect = async (): Promise<NetconfClient> => {
       const c = await connectNetconf({ host: '127.0.0.1', port, username: 'admin', password: 'pw', hostKeySha256: server!.hostKeyFingerprints[0]!, rpcTimeoutMs: 10_000 });
@@ -66,6 +73,8 @@ describe('yanglint accepts our monitoring and notification data', () => {
     await a.rpc(`<lock xmlns="${NC}"><target><running/></target></lock>`);
     const notes = b.notifications()[Symbol.asyncIterator]();
     await b.rpc(`<create-subscription xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0"><startTime>2000-01-01T00:00:00Z</startTime></create-subscription>`);
+    const replayed = (await notes.next()).value as NonNullable<Awaited<ReturnType<typeof notes.next>>['value']>;
+    expect(serializeXml(replayed)).toContain('<n>2</n>'); // the one event the log kept
     const replayComplete = (await notes.next()).value as NonNullable<Awaited<ReturnType<typeof notes.next>>['value']>;
 
     const reply = await b.rpc(`<get xmlns="${NC}"/>`);
@@ -81,6 +90,8 @@ describe('yanglint accepts our monitoring and notification data', () => {
     const xml = data.map((e) => serializeXml(e)).join('');
     expect(xml).toContain(`<locked-by-session>${a.sessionId}</locked-by-session>`);
     expect(xml).toContain('<name>henb</name>');
+    // RFC 5277 section 4 (the XSD the nc-notifications module converts): present once events were aged out
+    expect(xml).toContain(`<replayLogAgedTime>${new Date(t + 1000).toISOString()}</replayLogAgedTime>`);
     expect(xml).toMatch(/<module><name>ietf-yang-types<\/name><revision>2013-07-15<\/revision><namespace>[^<]+<\/namespace><conformance-type>import<\/conformance-type><\/module>/);
     expect(xml).toMatch(/<module-set-id>[0-9a-f]{32}<\/module-set-id>/);
 
