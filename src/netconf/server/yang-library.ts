@@ -38,7 +38,14 @@ export function advertisedInHello(m: YangModuleInfo): boolean {
   return m.implemented !== false && yangVersionOf(m) === '1';
 }
 
-/** one entry per name@revision, in a stable order (name, then revision) */
+/**
+ * One entry per name@revision, in a stable order (name, then revision), with the conformance RFC 7895
+ * section 2.2 allows: "For YANG version 1.1 modules, there is at most one module entry with
+ * conformance type 'implement' for a particular module name" (RFC 7950 section 5.6.5: a server
+ * implements at most one revision). When several revisions of a YANG 1.1 module are registered as
+ * implemented, the newest is the implemented one and the others are listed as imports. YANG 1 modules
+ * ("SHOULD NOT be more than one") are listed as registered.
+ */
 export function libraryModules(modules: YangModuleInfo[]): YangModuleInfo[] {
   const byKey = new Map<string, YangModuleInfo>();
   for (const m of modules) {
@@ -47,7 +54,11 @@ export function libraryModules(modules: YangModuleInfo[]): YangModuleInfo[] {
     // the same module registered twice (served by one owner, implemented by another): implemented wins
     if (!seen || (seen.implemented === false && m.implemented !== false)) byKey.set(k, m);
   }
-  return [...byKey.values()].sort((a, b) => (a.name === b.name ? (a.revision < b.revision ? -1 : 1) : a.name < b.name ? -1 : 1));
+  const list = [...byKey.values()].sort((a, b) => (a.name === b.name ? (a.revision < b.revision ? -1 : 1) : a.name < b.name ? -1 : 1));
+  // sorted by revision within a name, so the last implemented YANG 1.1 entry of a name is the newest
+  const newest = new Map<string, YangModuleInfo>();
+  for (const m of list) if (m.implemented !== false && yangVersionOf(m) === '1.1') newest.set(m.name, m);
+  return list.map((m) => (m.implemented !== false && yangVersionOf(m) === '1.1' && newest.get(m.name) !== m ? { ...m, implemented: false } : m));
 }
 
 /**

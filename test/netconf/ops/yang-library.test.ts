@@ -8,8 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { loadModuleFile } from '../../../src/netconf/server/monitoring.js';
 import { registerStandardOperations } from '../../../src/netconf/server/standard-ops.js';
-import type { NetconfRegistry } from '../../../src/netconf/server/registry.js';
-import { moduleSetId, yangVersionOf, YANG_LIBRARY_NS } from '../../../src/netconf/server/yang-library.js';
+import type { NetconfRegistry, YangModuleInfo } from '../../../src/netconf/server/registry.js';
+import { moduleSetId, modulesState as modulesStateOf, yangVersionOf, YANG_LIBRARY_NS } from '../../../src/netconf/server/yang-library.js';
 import { child, childText, childrenNamed, textOf } from '../../../src/netconf/xml/index.js';
 import type { XmlElement } from '../../../src/netconf/xml/index.js';
 import { startServer } from '../server/helpers.js';
@@ -135,6 +135,29 @@ describe('ietf-yang-library (RFC 7895, RFC 7950 5.6.4)', () => {
     const change = child(n, L, 'yang-library-change');
     expect(change).toBeDefined();
     expect(childText(change!, L, 'module-set-id')).toBe((await modulesState(c)).id);
+  });
+
+  it('RFC 7895 2.2 list rules: revision "" without a revision statement, one implemented revision of a YANG 1.1 module', () => {
+    const m = (name: string, revision: string, v11: boolean, implemented?: boolean): YangModuleInfo => ({
+      name, revision, namespace: `urn:${name}`, prefix: name, text: `module ${name} {\n${v11 ? '  yang-version 1.1;\n' : ''}}\n`,
+      ...(implemented === undefined ? {} : { implemented }),
+    });
+    const rows = (mods: YangModuleInfo[]): string[] => childrenNamed(modulesStateOf(mods), L, 'module')
+      .map((e) => `${childText(e, L, 'name')}@${childText(e, L, 'revision')}:${childText(e, L, 'conformance-type')}`);
+    const cases: Array<[string, YangModuleInfo[], string[]]> = [
+      // the leaf is present and empty ("A zero-length string is used if no revision statement is present")
+      ['no revision statement', [m('norev', '', true)], ['norev@:implement']],
+      // "For YANG version 1.1 modules, there is at most one module entry with conformance type
+      // 'implement' for a particular module name": the newest revision is the implemented one
+      ['two implemented revisions, YANG 1.1', [m('two', '2026-02-01', true), m('two', '2026-01-01', true)], ['two@2026-01-01:import', 'two@2026-02-01:implement']],
+      ['one implemented, one imported, YANG 1.1', [m('mix', '2026-02-01', true, false), m('mix', '2026-01-01', true)], ['mix@2026-01-01:implement', 'mix@2026-02-01:import']],
+      // YANG 1 ("SHOULD NOT be more than one module entry"): reported as registered
+      ['two implemented revisions, YANG 1', [m('old', '2026-01-01', false), m('old', '2026-02-01', false)], ['old@2026-01-01:implement', 'old@2026-02-01:implement']],
+      ['the same name@revision implemented and imported: implemented', [m('dup', '2026-01-01', true, false), m('dup', '2026-01-01', true)], ['dup@2026-01-01:implement']],
+    ];
+    for (const [what, mods, want] of cases) expect(rows(mods), what).toEqual(want);
+    // the module-set-id follows what the list says
+    expect(moduleSetId([m('two', '2026-02-01', true), m('two', '2026-01-01', true)])).toBe(moduleSetId([m('two', '2026-02-01', true), m('two', '2026-01-01', true, false)]));
   });
 
   it('the module-set-id depends on the list, not on registration order', () => {
