@@ -10,7 +10,8 @@
  * - Content match nodes (6.2.5): a filter leaf with text; all content match siblings must match (AND)
  *   for the parent to be selected. If there are no other siblings, the parent's whole subtree is
  *   selected; else the matching content nodes plus what the other siblings select.
- * An empty filter selects nothing (6.4.1); no filter selects everything (the caller's choice).
+ * An empty filter selects nothing (6.4.2); no filter selects everything (6.4.1, the caller's choice).
+ * Data selected by several filter nodes appears once (6.1).
  */
 import type { XmlElement, XmlNode } from '../xml/types.js';
 import { isElement, textOf } from '../xml/build.js';

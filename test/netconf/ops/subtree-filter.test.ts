@@ -4,7 +4,8 @@ import { applySubtreeFilter, filterMayMatchTop } from '../../../src/netconf/serv
 
 const T = 'http://example.com/schema/1.2/config';
 
-// RFC 6241 section 6.4 example data (abridged to what the examples select)
+// RFC 6241 section 6.4 example data (abridged to what the examples select); case names carry the
+// RFC 6241 section numbers (6.4.1 is "no filter", the caller's choice: see get.test.ts)
 const DATA = `<data xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><top xmlns="${T}">
   <users>
     <user><name>root</name><type>superuser</type><full-name>Charlie Root</full-name>
@@ -31,9 +32,9 @@ function run(filter: string): string {
 const norm = (s: string): string => elements(parseXml(`<x>${s}</x>`)).map((e) => serializeXml(e)).join('');
 
 const cases: Array<{ name: string; filter: string; expected: string }> = [
-  { name: '6.4.1 empty filter selects nothing', filter: '', expected: '' },
+  { name: '6.4.2 empty filter selects nothing', filter: '', expected: '' },
   {
-    name: '6.4.2 entire users subtree', filter: `<top xmlns="${T}"><users/></top>`,
+    name: '6.4.3 entire users subtree', filter: `<top xmlns="${T}"><users/></top>`,
     expected: `<top xmlns="${T}"><users>
       <user><name>root</name><type>superuser</type><full-name>Charlie Root</full-name><company-info><dept>1</dept><id>1</id></company-info></user>
       <user><name>fred</name><type>admin</type><full-name>Fred Flintstone</full-name><company-info><dept>2</dept><id>2</id></company-info></user>
@@ -41,21 +42,21 @@ const cases: Array<{ name: string; filter: string; expected: string }> = [
       </users></top>`,
   },
   {
-    name: '6.4.3 all user names', filter: `<top xmlns="${T}"><users><user><name/></user></users></top>`,
+    name: '6.4.4 all user names', filter: `<top xmlns="${T}"><users><user><name/></user></users></top>`,
     expected: `<top xmlns="${T}"><users><user><name>root</name></user><user><name>fred</name></user><user><name>barney</name></user></users></top>`,
   },
   {
-    name: '6.4.4 one specific user entry (content match selects the whole entry)',
+    name: '6.4.5 one specific user entry (content match selects the whole entry)',
     filter: `<top xmlns="${T}"><users><user><name>fred</name></user></users></top>`,
     expected: `<top xmlns="${T}"><users><user><name>fred</name><type>admin</type><full-name>Fred Flintstone</full-name><company-info><dept>2</dept><id>2</id></company-info></user></users></top>`,
   },
   {
-    name: '6.4.5 specific elements from a specific entry',
+    name: '6.4.6 specific elements from a specific entry',
     filter: `<top xmlns="${T}"><users><user><name>fred</name><type/><full-name/></user></users></top>`,
     expected: `<top xmlns="${T}"><users><user><name>fred</name><type>admin</type><full-name>Fred Flintstone</full-name></user></users></top>`,
   },
   {
-    name: '6.4.6 multiple subtrees',
+    name: '6.4.7 multiple subtrees',
     filter: `<top xmlns="${T}"><users>
       <user><name>root</name><company-info/></user>
       <user><name>fred</name><company-info><id/></company-info></user>
@@ -66,7 +67,7 @@ const cases: Array<{ name: string; filter: string; expected: string }> = [
       <user><name>fred</name><company-info><id>2</id></company-info></user></users></top>`,
   },
   {
-    name: '6.4.7 elements with attribute naming',
+    name: '6.4.8 elements with attribute naming',
     filter: `<top xmlns="http://example.com/schema/1.2/stats"><interfaces><interface ifName="eth0"/></interfaces></top>`,
     expected: `<top xmlns="http://example.com/schema/1.2/stats"><interfaces><interface ifName="eth0"><ifInOctets>45621</ifInOctets><ifOutOctets>774344</ifOutOctets></interface></interfaces></top>`,
   },
@@ -91,6 +92,67 @@ const cases: Array<{ name: string; filter: string; expected: string }> = [
   },
   {
     name: 'content match that matches nothing', filter: `<top xmlns="${T}"><users><user><name>wilma</name></user></users></top>`,
+    expected: '',
+  },
+  {
+    name: '6.2.5 one false content match among siblings selects none of the siblings',
+    filter: `<top xmlns="${T}"><users><user><name>fred</name><type>superuser</type><full-name/></user></users></top>`,
+    expected: '',
+  },
+  {
+    name: '6.2.5 content match true, containment sibling whose nested criteria fail: the content match alone',
+    filter: `<top xmlns="${T}"><users><user><name>fred</name><company-info><dept>9</dept></company-info></user></users></top>`,
+    expected: `<top xmlns="${T}"><users><user><name>fred</name></user></users></top>`,
+  },
+  {
+    name: '6.2.5 leading and trailing whitespace of a content match is ignored',
+    filter: `<top xmlns="${T}"><users><user><name>  fred\n </name><type/></user></users></top>`,
+    expected: `<top xmlns="${T}"><users><user><name>fred</name><type>admin</type></user></users></top>`,
+  },
+  {
+    name: '6.2.4 a whitespace-only element is a selection node, not a content match',
+    filter: `<top xmlns="${T}"><groups> </groups></top>`,
+    expected: `<top xmlns="${T}"><groups><group><name>admin</name></group></groups></top>`,
+  },
+  {
+    name: 'several sibling selections of the same list: each entry once, with what its filter asks',
+    filter: `<top xmlns="${T}"><users>
+      <user><name>barney</name><type/></user>
+      <user><name>root</name></user>
+      <user><name>barney</name><full-name/></user>
+    </users></top>`,
+    expected: `<top xmlns="${T}"><users>
+      <user><name>root</name><type>superuser</type><full-name>Charlie Root</full-name><company-info><dept>1</dept><id>1</id></company-info></user>
+      <user><name>barney</name><type>admin</type><full-name>Barney Rubble</full-name></user></users></top>`,
+  },
+  {
+    name: '6.1 data selected twice is not duplicated',
+    filter: `<top xmlns="${T}"><groups/></top><top xmlns="${T}"><groups/><users><user><name>fred</name><type/></user></users></top>`,
+    expected: `<top xmlns="${T}"><users><user><name>fred</name><type>admin</type></user></users><groups><group><name>admin</name></group></groups></top>`,
+  },
+  {
+    name: '6.2.1 a filter node in no namespace matches every namespace (both tops)',
+    filter: `<top xmlns=""/>`,
+    expected: DATA.replace(/^<data[^>]*>/, '').replace(/<\/data>$/, ''),
+  },
+  {
+    name: '6.2.1 namespace wildcard below a qualified node',
+    filter: `<top xmlns="${T}"><groups xmlns=""/></top>`,
+    expected: `<top xmlns="${T}"><groups><group><name>admin</name></group></groups></top>`,
+  },
+  {
+    name: '6.2.2 a node without the filter attribute is not selected',
+    filter: `<top xmlns="http://example.com/schema/1.2/stats"><interfaces><interface ifType="ethernet"/></interfaces></top>`,
+    expected: '',
+  },
+  {
+    name: '6.2.2 the attribute value must match',
+    filter: `<top xmlns="http://example.com/schema/1.2/stats"><interfaces><interface ifName="eth9"/></interfaces></top>`,
+    expected: '',
+  },
+  {
+    name: '6.2.3 a containment node whose child selects nothing selects nothing',
+    filter: `<top xmlns="${T}"><users><nobody/></users></top>`,
     expected: '',
   },
 ];
