@@ -7,7 +7,21 @@
  *
  * Every edit is atomic: it is computed on a copy, validated against the YANG modules, and committed
  * only when no error occurred. So a failed edit never changes running (rollback-on-error semantics for
- * every error-option; continue-on-error reports every error instead of the first).
+ * every error-option; continue-on-error reports every error instead of the first: ietf-netconf says
+ * "the server may continue on errors"). test-option set still validates: RFC 7950 8.3.3 enforces the
+ * constraints of running at the end of every edit-config. default-operation replace replaces the whole
+ * datastore: top-level nodes the config does not name are gone, explicit operations still apply.
+ *
+ * The operation attribute is the one in the NETCONF base namespace (7.2). Any other attribute on the
+ * data (an unqualified or foreign "operation" included) is refused with unknown-attribute rather than
+ * ignored or stored: a client that wrote operation="delete" without the namespace gets an error, not a
+ * silent merge. (YANG's insert/key/value attributes, RFC 7950 7.8.6, are accepted and not stored.)
+ *
+ * Parameters this server does not know (with-defaults without :with-defaults, ...) are unknown-element
+ * in the base namespace, unknown-namespace in another (appendix A); only <running/> is a datastore:
+ * <candidate/>, <startup/>, <url> are if-feature cases of ietf-netconf whose features we do not
+ * advertise, so unknown-element (RFC 7950 8.3.1), and two datastores in one choice are bad-element.
+ * error-path names a list entry by its keys and a leaf-list entry by its value (section 4.3).
  *
  * List entries are matched by their keys. Keys come from the schema when the validator exposes
  * `listKeys` (see SchemaHints); otherwise an element whose children include a `name`, `id` or `*-id`
@@ -35,6 +49,12 @@ export type TestOption = 'test-then-set' | 'set' | 'test-only';
 export interface PathStep {
   ns: string;
   name: string;
+}
+
+/** A step of an error-path: the node, and the predicate naming its instance (list keys or leaf-list value). */
+interface ErrorStep extends PathStep {
+  keys?: Array<{ name: string; value: string }>;
+  value?: string;
 }
 
 /**
@@ -82,10 +102,14 @@ export function applyEdit(current: XmlElement[], config: XmlElement[], options: 
     pathNs[p] = ns;
     return p;
   };
-  const fail = (e: RpcErrorInfo, path: PathStep[]): void => {
+  const fail = (e: RpcErrorInfo, path: ErrorStep[]): void => {
     const withPath: RpcErrorInfo = { ...e };
     if (path.length > 0) {
-      withPath.path = '/' + path.map((s) => `${prefixOf(s.ns)}:${s.name}`).join('/');
+      withPath.path = '/' + path.map((s) => {
+        const p = prefixOf(s.ns);
+        const keys = (s.keys ?? []).map((k) => `[${p}:${k.name}=${quoteXPath(k.value)}]`).join('');
+        return `${p}:${s.name}${keys}${s.value !== undefined ? `[.=${quoteXPath(s.value)}]` : ''}`;
+      }).join('/');
       withPath.pathNs = { ...pathNs };
     }
     errors.push(withPath);
@@ -101,7 +125,12 @@ export function applyEdit(current: XmlElement[], config: XmlElement[], options: 
       .map((c) => c.name);
   };
 
-  const findExisting = (parent: XmlElement, e: XmlElement, path: PathStep[], siblings: XmlElement[]): number => {
+  /**
+   * The index of the data node `e` addresses under `parent` (-1: none; -2: a key is missing, reported),
+   * and the error-path step naming it.
+   */
+  const findExisting = (parent: XmlElement, e: XmlElement, path: PathStep[], errPath: ErrorStep[], siblings: XmlElement[]): { idx: number; step: ErrorStep } => {
+    const step: ErrorStep = { ns: e.ns, name: e.name };
     const same = (c: XmlNode): c is XmlElement => isElement(c) && c.ns === e.ns && c.name === e.name;
     const isLeaf = !e.children.some(isElement);
     const keys = isLeaf ? [] : keysOf(e, path);
@@ -109,71 +138,89 @@ export function applyEdit(current: XmlElement[], config: XmlElement[], options: 
       const want = keys.map((k) => childText(e, e.ns, k)?.trim());
       if (want.some((v) => v === undefined)) {
         const missing = keys[want.findIndex((v) => v === undefined)]!;
-        fail({ type: 'protocol', tag: 'missing-element', message: `list entry without key ${missing}`, info: [info.badElement(missing)] }, path);
-        return -2;
+        fail({ type: 'protocol', tag: 'missing-element', message: `list entry without key ${missing}`, info: [info.badElement(missing)] }, [...errPath, step]);
+        return { idx: -2, step };
       }
-      return parent.children.findIndex((c) => same(c) && keys.every((k, i) => childText(c, c.ns, k)?.trim() === want[i]));
+      step.keys = keys.map((k, i) => ({ name: k, value: want[i]! }));
+      return { idx: parent.children.findIndex((c) => same(c) && keys.every((k, i) => childText(c, c.ns, k)?.trim() === want[i])), step };
     }
     if (isLeaf) {
       const leafList = schema.isLeafList
         ? schema.isLeafList(path)
         : siblings.filter((s) => s.ns === e.ns && s.name === e.name).length > 1 ||
           parent.children.filter(same).length > 1;
-      if (leafList) return parent.children.findIndex((c) => same(c) && textOf(c).trim() === textOf(e).trim());
+      if (leafList) {
+        step.value = textOf(e).trim();
+        return { idx: parent.children.findIndex((c) => same(c) && textOf(c).trim() === step.value), step };
+      }
     }
-    return parent.children.findIndex(same);
+    return { idx: parent.children.findIndex(same), step };
   };
 
-  const opOf = (e: XmlElement, inherited: EditOperation, path: PathStep[]): EditOperation | undefined => {
+  /** the operation of `e` (its own or inherited); undefined after reporting a bad or foreign attribute */
+  const opOf = (e: XmlElement, inherited: EditOperation, errPath: ErrorStep[]): EditOperation | undefined => {
+    const foreign = e.attrs.find((a) => !isProtocolAttr(a));
+    if (foreign) {
+      fail(unknownAttribute(foreign, e), errPath);
+      return undefined;
+    }
     const v = attr(e, 'operation', NETCONF_BASE_NS);
     if (v === undefined) return inherited;
     if (!OPS.has(v)) {
-      fail({ type: 'protocol', tag: 'bad-attribute', message: `invalid operation "${v}"`, info: [info.badAttribute('operation'), info.badElement(e.name)] }, path);
+      fail({ type: 'protocol', tag: 'bad-attribute', message: `invalid operation "${v}"`, info: [info.badAttribute('operation'), info.badElement(e.name)] }, errPath);
       return undefined;
     }
     return v as EditOperation;
   };
 
   /** a copy of `e` without protocol attributes, its subtree built by editing into an empty node */
-  const build = (e: XmlElement, op: EditOperation, path: PathStep[]): XmlElement => {
+  const build = (e: XmlElement, op: EditOperation, path: PathStep[], errPath: ErrorStep[]): XmlElement => {
     const node: XmlElement = { ns: e.ns, name: e.name, attrs: dataAttrs(e.attrs), children: [] };
     if (!e.children.some(isElement)) return leafCopy(e, node);
-    editChildren(node, elements(e), op === 'none' ? 'merge' : op, path);
+    editChildren(node, elements(e), op === 'none' ? 'merge' : op, path, errPath);
     return node;
   };
 
-  const editChildren = (target: XmlElement, edits: XmlElement[], inherited: EditOperation, parentPath: PathStep[]): void => {
+  /** `touched` collects the nodes of `target` the edits address (for default-operation replace at the top) */
+  const editChildren = (target: XmlElement, edits: XmlElement[], inherited: EditOperation, parentPath: PathStep[], parentErrPath: ErrorStep[], touched?: Set<XmlElement>): void => {
     for (const e of edits) {
       const path = [...parentPath, { ns: e.ns, name: e.name }];
-      const op = opOf(e, inherited, path);
-      if (op === undefined) continue;
-      const idx = findExisting(target, e, path, edits);
+      const { idx, step } = findExisting(target, e, path, parentErrPath, edits);
       if (idx === -2) continue;
+      const errPath = [...parentErrPath, step];
+      const op = opOf(e, inherited, errPath);
+      if (op === undefined) continue;
       const existing = idx >= 0 ? (target.children[idx] as XmlElement) : undefined;
       const isLeaf = !e.children.some(isElement);
+      const put = (node: XmlElement): void => {
+        if (existing) target.children.splice(idx, 1, node);
+        else target.children.push(node);
+        touched?.add(node);
+      };
       switch (op) {
         case 'create':
           if (existing) {
-            fail({ type: 'application', tag: 'data-exists', message: `${e.name} already exists` }, path);
+            fail({ type: 'application', tag: 'data-exists', message: `${e.name} already exists` }, errPath);
             break;
           }
-          target.children.push(build(e, 'create', path));
+          put(build(e, 'create', path, errPath));
           break;
         case 'merge':
-          if (!existing) target.children.push(build(e, 'merge', path));
+          if (!existing) put(build(e, 'merge', path, errPath));
           else if (isLeaf) {
-            if (!existing.children.some(isElement) || e.children.length > 0) target.children.splice(idx, 1, build(e, 'merge', path));
-          } else editChildren(existing, elements(e), 'merge', path);
+            if (!existing.children.some(isElement) || e.children.length > 0) put(build(e, 'merge', path, errPath));
+            else touched?.add(existing);
+          } else {
+            editChildren(existing, elements(e), 'merge', path, errPath);
+            touched?.add(existing);
+          }
           break;
-        case 'replace': {
-          const node = build(e, 'replace', path);
-          if (existing) target.children.splice(idx, 1, node);
-          else target.children.push(node);
+        case 'replace':
+          put(build(e, 'replace', path, errPath));
           break;
-        }
         case 'delete':
           if (!existing) {
-            fail({ type: 'application', tag: 'data-missing', message: `${e.name} does not exist` }, path);
+            fail({ type: 'application', tag: 'data-missing', message: `${e.name} does not exist` }, errPath);
             break;
           }
           target.children.splice(idx, 1);
@@ -183,24 +230,48 @@ export function applyEdit(current: XmlElement[], config: XmlElement[], options: 
           break;
         case 'none':
           if (existing) {
-            if (!isLeaf) editChildren(existing, elements(e), 'none', path);
+            if (!isLeaf) editChildren(existing, elements(e), 'none', path, errPath);
+            touched?.add(existing);
           } else if (hasCreatingOp(e)) {
-            target.children.push(build(e, 'none', path));
+            put(build(e, 'none', path, errPath));
           } else {
-            fail({ type: 'application', tag: 'data-missing', message: `${e.name} does not exist` }, path);
+            fail({ type: 'application', tag: 'data-missing', message: `${e.name} does not exist` }, errPath);
           }
           break;
       }
     }
   };
 
+  const defaultOperation = options.defaultOperation ?? 'merge';
+  const touched = defaultOperation === 'replace' ? new Set<XmlElement>() : undefined;
   try {
-    editChildren(root, config, options.defaultOperation ?? 'merge', []);
+    editChildren(root, config, defaultOperation, [], [], touched);
   } catch (e) {
     if (!(e instanceof StopEdit)) throw e;
   }
   if (errors.length > 0) return { top: current.map(clone), errors };
-  return { top: elements(root), errors };
+  // default-operation replace: "the configuration data in the <config> parameter completely replaces
+  // the configuration in the target datastore" (7.2): what the config does not name is gone
+  const top = elements(root);
+  return { top: touched ? top.filter((t) => touched.has(t)) : top, errors };
+}
+
+/** an XPath string literal for a predicate value (XPath 1.0 has no escapes: pick the other quote) */
+function quoteXPath(v: string): string {
+  return v.includes("'") ? `"${v}"` : `'${v}'`;
+}
+
+/** the attributes edit-config and copy-config accept on data: nc:operation, YANG's insert/key/value */
+function isProtocolAttr(a: XmlAttr): boolean {
+  return (a.ns === NETCONF_BASE_NS && a.name === 'operation') || a.ns === YANG_XML_NS;
+}
+
+function unknownAttribute(a: XmlAttr, e: XmlElement): RpcErrorInfo {
+  const message = a.name === 'operation'
+    ? `the operation attribute on ${e.name} is not in the NETCONF base namespace (${NETCONF_BASE_NS}): ` +
+      'write nc:operation with xmlns:nc bound to it (RFC 6241 7.2)'
+    : `unexpected attribute ${a.name}${a.ns ? ` (${a.ns})` : ''} on ${e.name}`;
+  return { type: 'protocol', tag: 'unknown-attribute', message, info: [info.badAttribute(a.name), info.badElement(e.name)] };
 }
 
 /**
@@ -245,21 +316,50 @@ export function schemaHintsOf(validator: YangValidator | undefined): SchemaHints
   return hints;
 }
 
-/** Parse <target>: only <running/> exists here (no :candidate, no :url, no :startup). */
+/**
+ * Parse <target> / <source>: only <running/> exists here (no :candidate, no :startup, no :url).
+ * Those are if-feature cases of the ietf-netconf choice whose features we do not advertise, so for this
+ * server they do not exist: unknown-element (RFC 7950 8.3.1, RFC 6241 appendix A). Two datastores are
+ * "more than one case branch of a choice": bad-element (RFC 7950 8.3.1). None is missing-element.
+ */
 export function requireRunning(op: XmlElement, param: 'target' | 'source'): void {
   const t = child(op, NETCONF_BASE_NS, param);
   if (!t) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: `<${param}> is required`, info: [info.badElement(param)] });
   const ds = elements(t);
-  if (ds.length !== 1) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: `<${param}> must name one datastore`, info: [info.badElement(param)] });
-  const d = ds[0]!;
-  if (d.ns === NETCONF_BASE_NS && d.name === 'running') return;
-  // candidate/startup/url are if-feature nodes of ietf-netconf whose features we do not advertise:
-  // for this server they do not exist (RFC 6241 appendix A unknown-element).
-  throw new NetconfError({
-    type: 'protocol', tag: 'unknown-element',
-    message: `datastore ${d.name} is not supported; this server has :writable-running only`,
-    info: [info.badElement(d.name)],
-  });
+  if (ds.length === 0) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: `<${param}> must name a datastore: <running/>`, info: [info.badElement(param)] });
+  const other = ds.find((d) => d.ns !== NETCONF_BASE_NS || d.name !== 'running');
+  if (other) {
+    throw new NetconfError({
+      type: 'protocol', tag: 'unknown-element',
+      message: `datastore ${other.name} is not supported; this server has :writable-running only`,
+      info: [info.badElement(other.name)],
+    });
+  }
+  if (ds.length > 1) throw new NetconfError({ type: 'protocol', tag: 'bad-element', message: `<${param}> names more than one datastore`, info: [info.badElement(param)] });
+}
+
+const WITH_DEFAULTS_NS = 'urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults';
+
+/**
+ * Refuse parameters an operation does not define (appendix A): unknown-element (bad-element) in the
+ * base namespace, unknown-namespace (bad-element, bad-namespace) in any other, e.g. RFC 6243's
+ * <with-defaults> while :with-defaults is not advertised. Ignoring them would answer another question
+ * than the one asked.
+ */
+export function checkParameters(op: XmlElement, allowed: readonly string[]): void {
+  for (const p of elements(op)) {
+    if (p.ns === NETCONF_BASE_NS && allowed.includes(p.name)) continue;
+    if (p.ns === NETCONF_BASE_NS) {
+      throw new NetconfError({ type: 'protocol', tag: 'unknown-element', message: `${op.name} has no parameter ${p.name}`, info: [info.badElement(p.name)] });
+    }
+    throw new NetconfError({
+      type: 'protocol', tag: 'unknown-namespace',
+      message: p.ns === WITH_DEFAULTS_NS
+        ? 'with-defaults (RFC 6243) is not supported: this server does not advertise :with-defaults'
+        : `${op.name} has no parameter ${p.name} in namespace ${p.ns || '(none)'}`,
+      info: [info.badElement(p.name), info.badNamespace(p.ns)],
+    });
+  }
 }
 
 function enumParam<T extends string>(op: XmlElement, name: string, allowed: readonly T[], dflt: T): T {
@@ -274,6 +374,7 @@ function enumParam<T extends string>(op: XmlElement, name: string, allowed: read
 
 export function createEditConfig(deps: EditConfigDeps): OperationHandler {
   return async (op: XmlElement, ctx: OperationContext) => {
+    checkParameters(op, ['target', 'default-operation', 'test-option', 'error-option', 'config', 'url']);
     requireRunning(op, 'target');
     const defaultOperation = enumParam(op, 'default-operation', ['merge', 'replace', 'none'] as const, 'merge');
     const testOption = enumParam(op, 'test-option', ['test-then-set', 'set', 'test-only'] as const, 'test-then-set');
@@ -285,11 +386,8 @@ export function createEditConfig(deps: EditConfigDeps): OperationHandler {
     if (!config) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<config> is required', info: [info.badElement('config')] });
     return deps.datastore.exclusive(async (): Promise<'ok'> => {
       deps.locks.checkWrite(ctx.session.id);
-      const current = deps.datastore.getTop();
-      const edits = elements(config);
-      const result = defaultOperation === 'replace' && !edits.some((e) => attr(e, 'operation', NETCONF_BASE_NS) !== undefined)
-        ? applyEdit([], edits, { defaultOperation: 'replace', errorOption, schema: schemaHintsOf(deps.validator), prefixes: deps.prefixes() })
-        : applyEdit(current, edits, { defaultOperation, errorOption, schema: schemaHintsOf(deps.validator), prefixes: deps.prefixes() });
+      const result = applyEdit(deps.datastore.getTop(), elements(config),
+        { defaultOperation, errorOption, schema: schemaHintsOf(deps.validator), prefixes: deps.prefixes() });
       if (result.errors.length > 0) throw new NetconfError(result.errors);
       const invalid = deps.validator?.validateConfig(result.top) ?? [];
       const fatal = invalid.filter((e) => (e.severity ?? 'error') === 'error');
@@ -305,6 +403,7 @@ export function createEditConfig(deps: EditConfigDeps): OperationHandler {
 /** validate (RFC 6241 section 8.6) of <source><running/></source> or <source><config>..</config></source>. */
 export function createValidate(deps: Pick<EditConfigDeps, 'datastore' | 'validator'>): OperationHandler {
   return async (op: XmlElement) => {
+    checkParameters(op, ['source']);
     const source = child(op, NETCONF_BASE_NS, 'source');
     if (!source) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<source> is required', info: [info.badElement('source')] });
     const inline = child(source, NETCONF_BASE_NS, 'config');
@@ -326,6 +425,7 @@ export function createValidate(deps: Pick<EditConfigDeps, 'datastore' | 'validat
  */
 export function createCopyConfig(deps: EditConfigDeps): OperationHandler {
   return async (op: XmlElement, ctx: OperationContext) => {
+    checkParameters(op, ['target', 'source']);
     requireRunning(op, 'target');
     const source = child(op, NETCONF_BASE_NS, 'source');
     if (!source) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<source> is required', info: [info.badElement('source')] });
@@ -346,8 +446,10 @@ export function createCopyConfig(deps: EditConfigDeps): OperationHandler {
   };
 }
 
-/** a copy of data without protocol attributes (operation, YANG insert/key/value) */
+/** a copy of data without protocol attributes (operation, YANG insert/key/value); others are refused */
 function stripped(e: XmlElement): XmlElement {
+  const foreign = e.attrs.find((a) => !isProtocolAttr(a));
+  if (foreign) throw new NetconfError(unknownAttribute(foreign, e));
   const node: XmlElement = { ns: e.ns, name: e.name, attrs: dataAttrs(e.attrs), children: [] };
   if (!e.children.some(isElement)) return leafCopy(e, node);
   for (const c of elements(e)) node.children.push(stripped(c));
@@ -355,19 +457,23 @@ function stripped(e: XmlElement): XmlElement {
 }
 
 /**
- * delete-config (RFC 6241 section 7.4): its target is startup or a URL; "the running configuration
- * datastore cannot be deleted", and neither :startup nor :url is supported here, so every target is
- * an unknown element.
+ * delete-config (RFC 6241 section 7.4): "The <running> configuration datastore cannot be deleted." Its
+ * target is startup or a URL (the only cases of the ietf-netconf choice), neither of which this server
+ * supports, so every target is an unknown element (RFC 7950 8.3.1); <running/> says why.
  */
 export function createDeleteConfig(): OperationHandler {
   return async (op: XmlElement) => {
+    checkParameters(op, ['target']);
     const t = child(op, NETCONF_BASE_NS, 'target');
-    if (!t) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<target> is required', info: [info.badElement('target')] });
-    const d = elements(t)[0];
+    const d = t ? elements(t)[0] : undefined;
+    if (!d) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<target> must name the datastore to delete', info: [info.badElement('target')] });
+    const running = d.ns === NETCONF_BASE_NS && d.name === 'running';
     throw new NetconfError({
       type: 'protocol', tag: 'unknown-element',
-      message: d?.name === 'running' ? 'the running datastore cannot be deleted' : `datastore ${d?.name ?? ''} is not supported`,
-      info: [info.badElement(d?.name ?? 'target')],
+      message: running
+        ? 'the running configuration datastore cannot be deleted (RFC 6241 7.4)'
+        : `datastore ${d.name} is not supported; delete-config needs :startup or :url, which this server does not have`,
+      info: [info.badElement(d.name)],
     });
   };
 }

@@ -13,7 +13,7 @@ import { childText } from '../xml/build.js';
 import { NETCONF_BASE_NS } from '../xml/types.js';
 import type { XmlElement } from '../xml/types.js';
 import type { OperationContext, OperationHandler } from './operations.js';
-import { requireRunning } from './edit-config.js';
+import { checkParameters, requireRunning } from './edit-config.js';
 
 export interface LockHolder {
   sessionId: number;
@@ -76,6 +76,7 @@ export class LockManager {
 
 export function createLock(locks: LockManager): OperationHandler {
   return async (op: XmlElement, ctx: OperationContext) => {
+    checkParameters(op, ['target']);
     requireRunning(op, 'target');
     locks.lock(ctx.session.id, ctx.session.signal);
     return 'ok';
@@ -84,6 +85,7 @@ export function createLock(locks: LockManager): OperationHandler {
 
 export function createUnlock(locks: LockManager): OperationHandler {
   return async (op: XmlElement, ctx: OperationContext) => {
+    checkParameters(op, ['target']);
     requireRunning(op, 'target');
     locks.unlock(ctx.session.id);
     return 'ok';
@@ -93,6 +95,7 @@ export function createUnlock(locks: LockManager): OperationHandler {
 /** kill-session (RFC 6241 section 7.9): ends another session, releasing its locks. */
 export function createKillSession(locks: LockManager): OperationHandler {
   return async (op: XmlElement, ctx: OperationContext) => {
+    checkParameters(op, ['session-id']);
     const raw = childText(op, NETCONF_BASE_NS, 'session-id');
     if (raw === undefined) {
       throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<session-id> is required', info: [info.badElement('session-id')] });

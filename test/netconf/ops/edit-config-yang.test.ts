@@ -46,6 +46,30 @@ describe('edit-config with the henb-sw-verify YANG modules', () => {
     expect(running()).toContain(`<policies xmlns="${H}"><on-mismatch>rollback</on-mismatch></policies>`);
   });
 
+  it('list keys (RFC 7950 8.3.1): an entry without its key is missing-element; a key leaf cannot be deleted or removed', async () => {
+    setup();
+    await fake.call(s, ec(`<inventory xmlns="${H}"><henb><henb-id>a</henb-id><address>10.0.0.1</address></henb></inventory>`));
+    const before = running();
+    const noKey = await fake.fail(s, ec(`<inventory xmlns="${H}"><henb><address>10.0.0.9</address></henb></inventory>`));
+    expect(noKey[0]).toMatchObject({ tag: 'missing-element' });
+    expect(serializeXml(noKey[0]!.info![0]!)).toBe(`<bad-element xmlns="${NC}">henb-id</bad-element>`);
+    for (const op of ['delete', 'remove']) {
+      const errs = await fake.fail(s, ec(`<inventory xmlns="${H}"><henb><henb-id nc:operation="${op}">a</henb-id></henb></inventory>`));
+      expect(errs[0], op).toMatchObject({ tag: 'missing-element' });
+      expect(errs[0]!.path, op).toMatch(/henb.*henb-id/);
+    }
+    expect(running()).toBe(before);
+  });
+
+  it('data-exists / data-missing name the list entry by its schema key and the leaf-list entry by value', async () => {
+    setup();
+    await fake.call(s, ec(`<inventory xmlns="${H}"><henb><henb-id>a</henb-id><address>10.0.0.1</address></henb></inventory><policies xmlns="${H}"><on-mismatch>alarm</on-mismatch></policies>`));
+    const dup = await fake.fail(s, ec(`<inventory xmlns="${H}"><henb nc:operation="create"><henb-id>a</henb-id></henb></inventory>`));
+    expect(dup[0]).toMatchObject({ type: 'application', tag: 'data-exists', path: "/hsv:inventory/hsv:henb[hsv:henb-id='a']", pathNs: { hsv: H } });
+    const gone = await fake.fail(s, ec(`<policies xmlns="${H}"><on-mismatch nc:operation="delete">rollback</on-mismatch></policies>`));
+    expect(gone[0]).toMatchObject({ type: 'application', tag: 'data-missing', path: "/hsv:policies/hsv:on-mismatch[.='rollback']" });
+  });
+
   it('invalid configuration is rejected with the validator error-path and changes nothing', async () => {
     setup();
     await fake.call(s, ec(`<inventory xmlns="${H}"><henb><henb-id>a</henb-id><address>10.0.0.1</address></henb></inventory>`));

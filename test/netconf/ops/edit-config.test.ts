@@ -31,7 +31,7 @@ describe('applyEdit (RFC 6241 section 7.2)', () => {
   it('create of an existing entry is data-exists and changes nothing', () => {
     const r = edit(`<inv xmlns="${X}"><henb nc:operation="create"><henb-id>a</henb-id></henb></inv>`);
     expect(r.errors.map((e) => e.tag)).toEqual(['data-exists']);
-    expect(r.errors[0]!.path).toMatch(/^\/n\d+:inv\/n\d+:henb$/);
+    expect(r.errors[0]!.path).toMatch(/^\/n\d+:inv\/n\d+:henb\[n\d+:henb-id='a'\]$/);
     expect(show(r.top)).toBe(show(top(BASE)));
   });
   it('delete of a missing entry is data-missing; remove of a missing one is fine', () => {
@@ -80,6 +80,114 @@ describe('applyEdit (RFC 6241 section 7.2)', () => {
   it('operation attributes are not stored', () => {
     const r = edit(`<inv xmlns="${X}"><henb nc:operation="create"><henb-id>n</henb-id></henb></inv>`);
     expect(show(r.top)).not.toContain('operation');
+  });
+
+  describe('each operation on each kind of node (RFC 6241 7.2; RFC 7950 7.5.8, 7.6.8, 7.7.9, 7.8.6)', () => {
+    // schema: t is a container, c a container, e a list keyed by name, ll a leaf-list, l a leaf
+    const hints = {
+      listKeys: (p: Array<{ name: string }>) => (p.map((s) => s.name).join('/') === 't/e' ? ['name'] : undefined),
+      isLeafList: (p: Array<{ name: string }>) => p.map((s) => s.name).join('/') === 't/ll',
+    };
+    const T0 = '<c><leaf>1</leaf></c><e><name>a</name><v>1</v></e><e><name>b</name><v>2</v></e><ll>x</ll><ll>y</ll><l>5</l>';
+    const rows: Array<[string, string, string]> = [
+      // [what, edit inside <t>, expected <t> content or "!error-tag"]
+      ['merge container', '<c nc:operation="merge"><leaf2>2</leaf2></c>', '<c><leaf>1</leaf><leaf2>2</leaf2></c><e><name>a</name><v>1</v></e><e><name>b</name><v>2</v></e><ll>x</ll><ll>y</ll><l>5</l>'],
+      ['replace container', '<c nc:operation="replace"><leaf2>2</leaf2></c>', '<c><leaf2>2</leaf2></c><e><name>a</name><v>1</v></e><e><name>b</name><v>2</v></e><ll>x</ll><ll>y</ll><l>5</l>'],
+      ['create existing container', '<c nc:operation="create"/>', '!data-exists'],
+      ['create new container', '<d nc:operation="create"><x>1</x></d>', `${T0}<d><x>1</x></d>`],
+      ['delete container', '<c nc:operation="delete"/>', '<e><name>a</name><v>1</v></e><e><name>b</name><v>2</v></e><ll>x</ll><ll>y</ll><l>5</l>'],
+      ['delete missing container', '<d nc:operation="delete"/>', '!data-missing'],
+      ['remove missing container', '<d nc:operation="remove"/>', T0],
+      ['merge list entry', '<e nc:operation="merge"><name>a</name><w>9</w></e>', '<c><leaf>1</leaf></c><e><name>a</name><v>1</v><w>9</w></e><e><name>b</name><v>2</v></e><ll>x</ll><ll>y</ll><l>5</l>'],
+      ['replace list entry', '<e nc:operation="replace"><name>a</name><w>9</w></e>', '<c><leaf>1</leaf></c><e><name>a</name><w>9</w></e><e><name>b</name><v>2</v></e><ll>x</ll><ll>y</ll><l>5</l>'],
+      ['create existing list entry', '<e nc:operation="create"><name>b</name></e>', '!data-exists'],
+      ['create new list entry', '<e nc:operation="create"><name>c</name></e>', `${T0}<e><name>c</name></e>`],
+      ['delete list entry', '<e nc:operation="delete"><name>a</name></e>', '<c><leaf>1</leaf></c><e><name>b</name><v>2</v></e><ll>x</ll><ll>y</ll><l>5</l>'],
+      ['delete missing list entry', '<e nc:operation="delete"><name>zz</name></e>', '!data-missing'],
+      ['remove missing list entry', '<e nc:operation="remove"><name>zz</name></e>', T0],
+      ['list entry without its key', '<e><v>3</v></e>', '!missing-element'],
+      ['merge existing leaf-list value', '<ll>x</ll>', T0],
+      ['merge new leaf-list value', '<ll>z</ll>', `${T0}<ll>z</ll>`],
+      ['create existing leaf-list value', '<ll nc:operation="create">y</ll>', '!data-exists'],
+      ['create new leaf-list value', '<ll nc:operation="create">z</ll>', `${T0}<ll>z</ll>`],
+      ['delete leaf-list value', '<ll nc:operation="delete">x</ll>', '<c><leaf>1</leaf></c><e><name>a</name><v>1</v></e><e><name>b</name><v>2</v></e><ll>y</ll><l>5</l>'],
+      ['delete missing leaf-list value', '<ll nc:operation="delete">q</ll>', '!data-missing'],
+      ['remove missing leaf-list value', '<ll nc:operation="remove">q</ll>', T0],
+      ['merge leaf', '<l>6</l>', '<c><leaf>1</leaf></c><e><name>a</name><v>1</v></e><e><name>b</name><v>2</v></e><ll>x</ll><ll>y</ll><l>6</l>'],
+      ['replace leaf', '<l nc:operation="replace">7</l>', '<c><leaf>1</leaf></c><e><name>a</name><v>1</v></e><e><name>b</name><v>2</v></e><ll>x</ll><ll>y</ll><l>7</l>'],
+      ['create existing leaf', '<l nc:operation="create">6</l>', '!data-exists'],
+      ['create new leaf', '<m nc:operation="create">1</m>', `${T0}<m>1</m>`],
+      ['delete leaf', '<l nc:operation="delete"/>', '<c><leaf>1</leaf></c><e><name>a</name><v>1</v></e><e><name>b</name><v>2</v></e><ll>x</ll><ll>y</ll>'],
+      ['delete missing leaf', '<m nc:operation="delete"/>', '!data-missing'],
+      ['remove missing leaf', '<m nc:operation="remove"/>', T0],
+    ];
+    for (const [what, cfg, want] of rows) {
+      it(what, () => {
+        const r = edit(`<t xmlns="${X}">${cfg}</t>`, { schema: hints }, `<t xmlns="${X}">${T0}</t>`);
+        if (want.startsWith('!')) {
+          expect(r.errors.map((e) => e.tag)).toEqual([want.slice(1)]);
+          expect(show(r.top)).toBe(show(top(`<t xmlns="${X}">${T0}</t>`)));
+        } else {
+          expect(r.errors).toEqual([]);
+          expect(show(r.top)).toBe(show(top(`<t xmlns="${X}">${want}</t>`)));
+        }
+      });
+    }
+  });
+
+  it('error-path names list entries by key and leaf-list entries by value (RFC 6241 4.3)', () => {
+    const hints = {
+      listKeys: (p: Array<{ name: string }>) => (p.map((s) => s.name).join('/') === 't/e' ? ['name'] : undefined),
+      isLeafList: (p: Array<{ name: string }>) => p.map((s) => s.name).join('/') === 't/ll',
+    };
+    const base = `<t xmlns="${X}"><e><name>a</name><v>1</v></e><ll>x</ll></t>`;
+    const prefixes = new Map([[X, 'inv']]);
+    const dup = edit(`<t xmlns="${X}"><e nc:operation="create"><name>a</name></e></t>`, { schema: hints, prefixes }, base).errors[0]!;
+    expect(dup).toMatchObject({ type: 'application', tag: 'data-exists', path: "/inv:t/inv:e[inv:name='a']", pathNs: { inv: X } });
+    const leaf = edit(`<t xmlns="${X}"><e><name>a</name><v nc:operation="create">2</v></e></t>`, { schema: hints, prefixes }, base).errors[0]!;
+    expect(leaf.path).toBe("/inv:t/inv:e[inv:name='a']/inv:v");
+    const ll = edit(`<t xmlns="${X}"><ll nc:operation="delete">it's</ll></t>`, { schema: hints, prefixes }, base).errors[0]!;
+    expect(ll).toMatchObject({ tag: 'data-missing', path: `/inv:t/inv:ll[.="it's"]` });
+    // default-operation none: the missing parent is named with its key
+    const none = edit(`<t xmlns="${X}"><e><name>zz</name><v nc:operation="delete"/></e></t>`, { schema: hints, prefixes, defaultOperation: 'none' }, base).errors[0]!;
+    expect(none).toMatchObject({ tag: 'data-missing', path: "/inv:t/inv:e[inv:name='zz']" });
+    // keys found by the name/id heuristic when there is no schema
+    const heur = edit(`<inv xmlns="${X}"><henb nc:operation="delete"><henb-id>q</henb-id></henb></inv>`, { prefixes }).errors[0]!;
+    expect(heur.path).toBe("/inv:inv/inv:henb[inv:henb-id='q']");
+  });
+
+  it('an operation attribute outside the NETCONF namespace, or any other attribute, is unknown-attribute (RFC 6241 7.2: the attribute "belongs to the NETCONF namespace")', () => {
+    const cases: Array<[string, string, string]> = [
+      [`<inv xmlns="${X}"><henb operation="delete"><henb-id>a</henb-id></henb></inv>`, 'operation', 'henb'],
+      [`<inv xmlns="${X}" xmlns:o="urn:other"><henb o:operation="delete"><henb-id>a</henb-id></henb></inv>`, 'operation', 'henb'],
+      [`<inv xmlns="${X}"><policy colour="red"><quarantine>true</quarantine></policy></inv>`, 'colour', 'policy'],
+      [`<inv xmlns="${X}"><new-one nc:operation="create"><x flag="1">1</x></new-one></inv>`, 'flag', 'x'],
+    ];
+    for (const [cfg, attrName, elName] of cases) {
+      for (const errorOption of ['stop-on-error', 'continue-on-error'] as const) {
+        const r = edit(cfg, { errorOption });
+        expect(r.errors, cfg).toHaveLength(1);
+        expect(r.errors[0], cfg).toMatchObject({ type: 'protocol', tag: 'unknown-attribute' });
+        expect(r.errors[0]!.info!.map((i) => serializeXml(i)), cfg).toEqual([
+          `<bad-attribute xmlns="${NC}">${attrName}</bad-attribute>`, `<bad-element xmlns="${NC}">${elName}</bad-element>`]);
+        expect(show(r.top), cfg).toBe(show(top(BASE)));
+      }
+    }
+    expect(edit(`<inv xmlns="${X}"><henb operation="delete"><henb-id>a</henb-id></henb></inv>`).errors[0]!.message).toMatch(/NETCONF base namespace/);
+  });
+
+  it('default-operation replace: the config completely replaces the datastore, explicit operations included (RFC 6241 7.2)', () => {
+    const base = `<a xmlns="${X}"><b>1</b></a><y xmlns="${X}"><v>1</v></y><z xmlns="${X}"/>`;
+    const merged = edit(`<a xmlns="${X}" nc:operation="merge"><c>2</c></a><y xmlns="${X}"><w>2</w></y>`, { defaultOperation: 'replace' }, base);
+    expect(merged.errors).toEqual([]);
+    // (the nc prefix declaration the request carried is not part of the comparison)
+    const bare = (xml: string): string => xml.replaceAll(` xmlns:nc="${NC}"`, '');
+    expect(bare(show(merged.top))).toBe(plain(`<a xmlns="${X}"><b>1</b><c>2</c></a><y xmlns="${X}"><w>2</w></y>`));
+    const deleted = edit(`<z xmlns="${X}" nc:operation="delete"/><y xmlns="${X}"><w>2</w></y>`, { defaultOperation: 'replace' }, base);
+    expect(deleted.errors).toEqual([]);
+    expect(bare(show(deleted.top))).toBe(plain(`<y xmlns="${X}"><w>2</w></y>`));
+    expect(edit(`<a xmlns="${X}" nc:operation="create"/>`, { defaultOperation: 'replace' }, base).errors.map((e) => e.tag)).toEqual(['data-exists']);
+    expect(show(edit('', { defaultOperation: 'replace' }, base).top)).toBe('');
   });
 });
 
@@ -159,6 +267,119 @@ describe('edit-config, lock, unlock, validate over the running datastore', () =>
     expect((await fake.fail(s, `<get-config xmlns="${NC}"><source><startup/></source></get-config>`))[0]!.tag).toBe('unknown-element');
     expect((await fake.fail(s, ec('', '<default-operation>merge-ish</default-operation>')))[0]!.tag).toBe('invalid-value');
     expect((await fake.fail(s, `<edit-config xmlns="${NC}"><target><running/></target></edit-config>`))[0]!.tag).toBe('missing-element');
+  });
+
+  it('unknown parameters of edit-config, copy-config, delete-config, validate, lock, unlock, kill-session are refused', async () => {
+    setup();
+    const s = fake.session();
+    const other = fake.session();
+    const ops = [
+      `<edit-config xmlns="${NC}"><target><running/></target>%<config/></edit-config>`,
+      `<copy-config xmlns="${NC}"><target><running/></target><source><running/></source>%</copy-config>`,
+      `<delete-config xmlns="${NC}"><target><running/></target>%</delete-config>`,
+      `<validate xmlns="${NC}"><source><running/></source>%</validate>`,
+      `<lock xmlns="${NC}"><target><running/></target>%</lock>`,
+      `<unlock xmlns="${NC}"><target><running/></target>%</unlock>`,
+      `<kill-session xmlns="${NC}"><session-id>${other.id}</session-id>%</kill-session>`,
+    ];
+    for (const op of ops) {
+      const unknown = await fake.fail(s, op.replace('%', '<bogus/>'));
+      expect(unknown, op).toHaveLength(1);
+      expect(unknown[0], op).toMatchObject({ type: 'protocol', tag: 'unknown-element' });
+      expect(unknown[0]!.info!.map((i) => serializeXml(i)), op).toEqual([`<bad-element xmlns="${NC}">bogus</bad-element>`]);
+      const foreign = await fake.fail(s, op.replace('%', '<bogus xmlns="urn:bogus"/>'));
+      expect(foreign[0], op).toMatchObject({ type: 'protocol', tag: 'unknown-namespace' });
+      expect(foreign[0]!.info!.map((i) => serializeXml(i)), op).toEqual([
+        `<bad-element xmlns="${NC}">bogus</bad-element>`, `<bad-namespace xmlns="${NC}">urn:bogus</bad-namespace>`]);
+    }
+    // nothing happened: no lock taken, the other session alive, running untouched
+    expect(std.locks.running).toBeUndefined();
+    expect(other.signal.aborted).toBe(false);
+    expect(await getConfig(s)).toBe(`<data xmlns="${NC}"/>`);
+  });
+
+  it('targets: RFC 6241 8.2 :writable-running only; RFC 7950 8.3.1 for the rest', async () => {
+    setup();
+    const s = fake.session();
+    const cases: Array<{ target: string; tag: string; bad: string }> = [
+      { target: '<candidate/>', tag: 'unknown-element', bad: 'candidate' },
+      { target: '<running/><candidate/>', tag: 'unknown-element', bad: 'candidate' },
+      { target: '<running/><running/>', tag: 'bad-element', bad: 'target' },
+      { target: '', tag: 'missing-element', bad: 'target' },
+    ];
+    for (const op of ['edit-config', 'lock', 'unlock']) {
+      for (const c of cases) {
+        const body = op === 'edit-config' ? '<config/>' : '';
+        const errs = await fake.fail(s, `<${op} xmlns="${NC}"><target>${c.target}</target>${body}</${op}>`);
+        expect(errs, `${op} ${c.target}`).toHaveLength(1);
+        expect(errs[0], `${op} ${c.target}`).toMatchObject({ type: 'protocol', tag: c.tag });
+        expect(errs[0]!.info!.map((i) => serializeXml(i)), `${op} ${c.target}`).toEqual([`<bad-element xmlns="${NC}">${c.bad}</bad-element>`]);
+      }
+    }
+  });
+
+  it('delete-config (RFC 6241 7.4): running cannot be deleted; startup and url are not supported', async () => {
+    setup();
+    const s = fake.session();
+    await fake.call(s, ec(BASE));
+    const cases: Array<{ target: string; tag: string; bad: string; message: RegExp }> = [
+      { target: '<target><running/></target>', tag: 'unknown-element', bad: 'running', message: /running.*cannot be deleted/ },
+      { target: '<target><startup/></target>', tag: 'unknown-element', bad: 'startup', message: /startup/ },
+      { target: '<target><url>file:///x.xml</url></target>', tag: 'unknown-element', bad: 'url', message: /url/ },
+      { target: '<target/>', tag: 'missing-element', bad: 'target', message: /target/ },
+      { target: '', tag: 'missing-element', bad: 'target', message: /target/ },
+    ];
+    for (const c of cases) {
+      const errs = await fake.fail(s, `<delete-config xmlns="${NC}">${c.target}</delete-config>`);
+      expect(errs, c.target).toHaveLength(1);
+      expect(errs[0], c.target).toMatchObject({ type: 'protocol', tag: c.tag });
+      expect(errs[0]!.message, c.target).toMatch(c.message);
+      expect(errs[0]!.info!.map((i) => serializeXml(i)), c.target).toEqual([`<bad-element xmlns="${NC}">${c.bad}</bad-element>`]);
+    }
+    expect(await getConfig(s)).toBe(`<data xmlns="${NC}">${plain(BASE)}</data>`);
+  });
+
+  it('error-option and test-option (RFC 6241 7.2, 8.5, 8.6): every failed edit leaves running unchanged', async () => {
+    const validator: YangValidator = {
+      hasRpc: () => false, validateRpcInput: () => [], validateRpcOutput: () => [], validateNotification: () => [],
+      validateConfig: (t) => (t.map((x) => serializeXml(x)).join('').includes('bad') ? [{ type: 'application', tag: 'invalid-value', message: 'bad value' }] : []),
+    };
+    setup(validator);
+    const s = fake.session();
+    await fake.call(s, ec(BASE));
+    const before = await getConfig(s);
+    // one good change, then two errors
+    const cfg = `<inv xmlns="${X}"><policy><max-age>9</max-age></policy><henb nc:operation="create"><henb-id>a</henb-id></henb><henb nc:operation="delete"><henb-id>q</henb-id></henb></inv>`;
+    const rows: Array<[string, string[]]> = [['stop-on-error', ['data-exists']], ['continue-on-error', ['data-exists', 'data-missing']], ['rollback-on-error', ['data-exists']]];
+    for (const [option, tags] of rows) {
+      const errs = await fake.fail(s, ec(cfg, `<error-option>${option}</error-option>`));
+      expect(errs.map((e) => e.tag), option).toEqual(tags);
+      expect(await getConfig(s), option).toBe(before);
+    }
+    // test-option set still validates running (RFC 7950 8.3.3: constraints enforced at the end of edit-config)
+    for (const option of ['set', 'test-then-set', 'test-only']) {
+      const errs = await fake.fail(s, ec(`<inv xmlns="${X}"><policy><quarantine>bad</quarantine></policy></inv>`, `<test-option>${option}</test-option>`));
+      expect(errs.map((e) => e.tag), option).toEqual(['invalid-value']);
+    }
+    expect(await fake.call(s, ec(`<inv xmlns="${X}"><policy><max-age>9</max-age></policy></inv>`, '<test-option>test-only</test-option>'))).toBe('ok');
+    expect(await getConfig(s)).toBe(before);
+    expect(await fake.call(s, ec(`<inv xmlns="${X}"><policy><max-age>9</max-age></policy></inv>`, '<test-option>set</test-option>'))).toBe('ok');
+    expect(await getConfig(s)).toContain('<max-age>9</max-age>');
+    expect((await fake.fail(s, ec('', '<error-option>ignore</error-option>')))[0]).toMatchObject({ tag: 'invalid-value' });
+    expect((await fake.fail(s, ec('', '<test-option>maybe</test-option>')))[0]).toMatchObject({ tag: 'invalid-value' });
+  });
+
+  it('edit-config refuses unknown attributes on data and stores none (RFC 6241 7.2)', async () => {
+    setup();
+    const s = fake.session();
+    await fake.call(s, ec(BASE));
+    const errs = await fake.fail(s, ec(`<inv xmlns="${X}"><henb operation="delete"><henb-id>a</henb-id></henb></inv>`));
+    expect(errs[0]).toMatchObject({ type: 'protocol', tag: 'unknown-attribute' });
+    expect(await getConfig(s)).toBe(`<data xmlns="${NC}">${plain(BASE)}</data>`);
+    const copy = await fake.fail(s, `<copy-config xmlns="${NC}"><target><running/></target><source><config><other xmlns="${X}" colour="red"><x>2</x></other></config></source></copy-config>`);
+    expect(copy[0]).toMatchObject({ type: 'protocol', tag: 'unknown-attribute' });
+    expect(copy[0]!.info!.map((i) => serializeXml(i))).toEqual([`<bad-attribute xmlns="${NC}">colour</bad-attribute>`, `<bad-element xmlns="${NC}">other</bad-element>`]);
+    expect(await getConfig(s)).toBe(`<data xmlns="${NC}">${plain(BASE)}</data>`);
   });
 
   it('lock: lock-denied with the holder, in-use for other writers, released at session end', async () => {
