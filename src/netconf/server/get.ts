@@ -1,10 +1,13 @@
 /**
  * get (RFC 6241 section 7.7) and get-config (section 7.1) with subtree filters (section 6).
  *
- * get-config reads the running datastore only (:writable-running, no :candidate / :startup).
+ * get-config reads the running datastore only (:writable-running, no :candidate / :startup): another
+ * source is unknown-element with bad-element naming it (see requireRunning).
  * get adds the operational state of every state provider whose top node the filter can reach (the
- * others are not called). type="xpath" filters need :xpath, which we do not advertise:
- * operation-not-supported.
+ * others are not called). No filter selects everything (6.4.1), an empty one nothing (6.4.2).
+ * type="xpath" filters need :xpath (8.9), which we do not advertise: operation-not-supported; another
+ * type is bad-attribute (appendix A). Other parameters are refused (checkParameters), among them
+ * RFC 6243's <with-defaults>: we do not advertise :with-defaults.
  */
 import { NetconfError, info } from '../rpc-error.js';
 import { attr, child, childText, el, isElement, textOf } from '../xml/build.js';
@@ -14,7 +17,7 @@ import type { Logger } from '../../log/logger.js';
 import type { RunningDatastore } from './datastore.js';
 import type { OperationContext, OperationHandler } from './operations.js';
 import type { StateProvider } from './registry.js';
-import { requireRunning } from './edit-config.js';
+import { checkParameters, requireRunning } from './edit-config.js';
 import type { PathStep, SchemaHints } from './edit-config.js';
 import { applySubtreeFilter, filterMayMatchTop } from './subtree-filter.js';
 
@@ -59,6 +62,7 @@ function filtered(top: XmlElement[], filter: XmlElement | undefined): XmlElement
 
 export function createGetConfig(deps: GetDeps): OperationHandler {
   return async (op) => {
+    checkParameters(op, ['source', 'filter']);
     requireRunning(op, 'source');
     const filter = parseFilter(op);
     return [el(NETCONF_BASE_NS, 'data', filtered(deps.datastore.getTop(), filter))];
@@ -122,6 +126,7 @@ function keyishNames(e: XmlElement): string[] {
 
 export function createGet(deps: GetDeps): OperationHandler {
   return async (op, ctx) => {
+    checkParameters(op, ['filter']);
     const filter = parseFilter(op);
     if (filter && !filter.children.some(isElement)) return [el(NETCONF_BASE_NS, 'data')];
     const all = await collectAll(deps, filter, ctx);

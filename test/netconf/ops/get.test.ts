@@ -76,6 +76,64 @@ describe('get / get-config (RFC 6241 7.1, 7.7)', () => {
     expect((await fake.fail(s, `<get-config xmlns="${NC}"><source><candidate/></source></get-config>`))[0]).toMatchObject({ type: 'protocol', tag: 'unknown-element' });
   });
 
+  it('get-config <source>: RFC 6241 7.1 with only :writable-running (RFC 7950 8.3.1 for the choice)', async () => {
+    await setup();
+    const s = fake.session();
+    const cases: Array<{ source: string; tag: string; bad: string }> = [
+      // candidate and startup are if-feature cases of ietf-netconf whose features we do not advertise
+      { source: '<candidate/>', tag: 'unknown-element', bad: 'candidate' },
+      { source: '<startup/>', tag: 'unknown-element', bad: 'startup' },
+      { source: '<url>file:///x.xml</url>', tag: 'unknown-element', bad: 'url' },
+      { source: '<running xmlns="urn:not-netconf"/>', tag: 'unknown-element', bad: 'running' },
+      { source: '<running/><startup/>', tag: 'unknown-element', bad: 'startup' },
+      // two cases of one choice: RFC 7950 8.3.1 bad-element
+      { source: '<running/><running/>', tag: 'bad-element', bad: 'source' },
+      { source: '', tag: 'missing-element', bad: 'source' },
+    ];
+    for (const c of cases) {
+      const errs = await fake.fail(s, `<get-config xmlns="${NC}"><source>${c.source}</source></get-config>`);
+      expect(errs, c.source).toHaveLength(1);
+      expect(errs[0], c.source).toMatchObject({ type: 'protocol', tag: c.tag });
+      expect(errs[0]!.info!.map((i) => serializeXml(i)), c.source).toEqual([`<bad-element xmlns="${NC}">${c.bad}</bad-element>`]);
+    }
+  });
+
+  it('unknown parameters are refused, not ignored: with-defaults without :with-defaults (RFC 6243) is unknown-namespace', async () => {
+    await setup();
+    const s = fake.session();
+    const WD = 'urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults';
+    expect(fake.capabilities.some((c) => c.startsWith('urn:ietf:params:netconf:capability:with-defaults'))).toBe(false);
+    for (const op of [`<get xmlns="${NC}">`, `<get-config xmlns="${NC}"><source><running/></source>`]) {
+      const close = op.startsWith('<get ') ? '</get>' : '</get-config>';
+      const wd = await fake.fail(s, `${op}<with-defaults xmlns="${WD}">report-all</with-defaults>${close}`);
+      expect(wd).toHaveLength(1);
+      expect(wd[0]).toMatchObject({ type: 'protocol', tag: 'unknown-namespace' });
+      expect(wd[0]!.message).toMatch(/with-defaults/);
+      expect(wd[0]!.info!.map((i) => serializeXml(i))).toEqual([
+        `<bad-element xmlns="${NC}">with-defaults</bad-element>`, `<bad-namespace xmlns="${NC}">${WD}</bad-namespace>`]);
+      const bogus = await fake.fail(s, `${op}<bogus/>${close}`);
+      expect(bogus[0]).toMatchObject({ type: 'protocol', tag: 'unknown-element' });
+      expect(bogus[0]!.info!.map((i) => serializeXml(i))).toEqual([`<bad-element xmlns="${NC}">bogus</bad-element>`]);
+    }
+    expect(calls).toEqual([]);
+  });
+
+  it('filter types (RFC 6241 6.1, 8.9): absent or subtree filter; xpath needs :xpath; anything else is a bad attribute', async () => {
+    await setup();
+    const s = fake.session();
+    expect(fake.capabilities.some((c) => c.startsWith('urn:ietf:params:netconf:capability:xpath'))).toBe(false);
+    const q = `<henbs xmlns="${S}"><henb><id>a</id></henb></henbs>`;
+    const want = `<data xmlns="${NC}"><henbs xmlns="${S}"><henb><id>a</id><status>trusted</status></henb></henbs></data>`;
+    expect(show(await fake.call(s, `<get xmlns="${NC}"><filter>${q}</filter></get>`))).toBe(want);
+    expect(show(await fake.call(s, `<get xmlns="${NC}"><filter type="subtree">${q}</filter></get>`))).toBe(want);
+    expect(show(await fake.call(s, `<get xmlns="${NC}"><filter type="subtree">  </filter></get>`))).toBe(`<data xmlns="${NC}"/>`);
+    const xp = await fake.fail(s, `<get xmlns="${NC}"><filter type="xpath" select="/x:henbs" xmlns:x="${S}"/></get>`);
+    expect(xp[0]).toMatchObject({ type: 'protocol', tag: 'operation-not-supported' });
+    const bad = await fake.fail(s, `<get-config xmlns="${NC}"><source><running/></source><filter type="regex"/></get-config>`);
+    expect(bad[0]).toMatchObject({ type: 'protocol', tag: 'bad-attribute' });
+    expect(bad[0]!.info!.map((i) => serializeXml(i))).toEqual([`<bad-attribute xmlns="${NC}">type</bad-attribute>`, `<bad-element xmlns="${NC}">filter</bad-element>`]);
+  });
+
   it('merges state into a config node of the same name, list entries by key', async () => {
     fake = createFake();
     fake.states.push({ ns: X, name: 'sys', provider: () => el(X, 'sys',
