@@ -1,0 +1,81 @@
+"""ncclient sends requests our RFC 6241 conformance audit changed the answers to; one JSON line per step.
+
+Usage: /usr/bin/python3 ncclient_conformance.py PORT USER PASSWORD
+"""
+import json
+import sys
+import traceback
+
+import ncclient.transport.ssh
+from ncclient import manager
+from ncclient.operations import RPCError
+from ncclient.xml_ import to_ele
+
+ncclient.transport.ssh.TICK = 0.001
+
+NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
+X = "urn:example:inv"
+WD = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
+
+
+def out(step, **kw):
+    kw["step"] = step
+    sys.stdout.write(json.dumps(kw) + "\n")
+    sys.stdout.flush()
+
+
+def rpc_error(e):
+    return {"tag": e.tag, "type": e.type, "severity": e.severity, "path": e.path, "message": e.message, "info": e.info}
+
+
+def attempt(step, fn):
+    try:
+        r = fn()
+        out(step, error=None, xml=getattr(r, "data_xml", None) or r.xml)
+    except RPCError as e:
+        out(step, error=rpc_error(e))
+
+
+def config(body):
+    return '<config xmlns="%s" xmlns:xc="%s">%s</config>' % (NC, NC, body)
+
+
+def main():
+    port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    m = manager.connect(host="127.0.0.1", port=port, username=user, password=password,
+                        hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=30)
+    out("connected", session_id=m.session_id, capabilities=sorted(m.server_capabilities))
+    getc = lambda: m.get_config(source="running", filter=("subtree", '<inv xmlns="%s"/>' % X))
+
+    m.edit_config(target="running", config=config(
+        '<inv xmlns="%s"><henb><henb-id>a</henb-id></henb><henb><henb-id>b</henb-id></henb></inv><other xmlns="%s"/>' % (X, X)))
+    # operation without the NETCONF namespace: refused, not a silent merge
+    attempt("unqualified-operation", lambda: m.edit_config(target="running", config=config(
+        '<inv xmlns="%s"><henb operation="delete"><henb-id>a</henb-id></henb></inv>' % X)))
+    attempt("after-unqualified", getc)
+    # the same delete with xc:operation works
+    attempt("qualified-operation", lambda: m.edit_config(target="running", config=config(
+        '<inv xmlns="%s"><henb xc:operation="delete"><henb-id>a</henb-id></henb></inv>' % X)))
+    attempt("after-qualified", getc)
+    # data-exists names the entry by its key
+    attempt("create-existing", lambda: m.edit_config(target="running", config=config(
+        '<inv xmlns="%s"><henb xc:operation="create"><henb-id>b</henb-id></henb></inv>' % X)))
+    # default-operation replace with an explicit operation on a top-level node: <other> goes too
+    attempt("replace-all", lambda: m.edit_config(target="running", default_operation="replace", config=config(
+        '<inv xmlns="%s" xc:operation="merge"><henb><henb-id>c</henb-id></henb></inv>' % X)))
+    attempt("after-replace", lambda: m.get_config(source="running"))
+    # RFC 6243 with-defaults while :with-defaults is not advertised (ncclient's get(with_defaults=)
+    # refuses to send it then, so the request is dispatched as written)
+    attempt("with-defaults", lambda: m.dispatch(to_ele(
+        '<get-config xmlns="%s"><source><running/></source><with-defaults xmlns="%s">report-all</with-defaults></get-config>' % (NC, WD))))
+    attempt("delete-running", lambda: m.delete_config(target="running"))
+    m.close_session()
+    out("closed")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:  # report, do not hang
+        out("exception", error=repr(e), trace=traceback.format_exc())
+        sys.exit(1)

@@ -1,0 +1,101 @@
+/**
+ * Interop: python3-ncclient sends the requests whose answers the RFC 6241 conformance audit changed
+ * (edit-config attributes and default-operation replace, error-path keys, unknown parameters,
+ * delete-config of running) and parses our rpc-errors. A missing /usr/bin/python3 or ncclient fails
+ * the test (scripts/install-peers.sh installs them).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createNetconfServer, generateEd25519KeyPair } from '../../src/netconf/server/index.js';
+import type { NetconfServer } from '../../src/netconf/server/index.js';
+import { registerStandardOperations } from '../../src/netconf/server/standard-ops.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const DRIVER = join(import.meta.dirname, 'helpers/ncclient_conformance.py');
+const NC = 'urn:ietf:params:xml:ns:netconf:base:1.0';
+
+interface RpcErr { tag: string; type: string; severity: string; path: string | null; message: string | null; info: string | null }
+interface Step { step: string; error?: RpcErr | null; xml?: string; [k: string]: unknown }
+
+describe('ncclient against the RFC 6241 conformance fixes', () => {
+  let server: NetconfServer | undefined;
+  let dataDir: string | undefined;
+  afterEach(async () => {
+    await server?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    server = undefined;
+    dataDir = undefined;
+  });
+
+  it('unknown-attribute, error-path keys, default-operation replace, unknown-namespace, delete-config running', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'hsv-ncclient-conf-'));
+    server = createNetconfServer({
+      hostKeys: [generateEd25519KeyPair().private],
+      auth: { users: [{ username: 'admin', password: 'interop-pw' }] },
+      dataDir,
+      operations: [(reg) => void registerStandardOperations(reg, { ietfYangDir: join(ROOT, 'yang/ietf'), eventLog: false })],
+    });
+    const { port } = await server.listen('127.0.0.1', 0);
+
+    const py = spawn('/usr/bin/python3', [DRIVER, String(port), 'admin', 'interop-pw'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    py.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve, reject) => {
+      py.on('error', reject);
+      py.on('close', (code) => resolve(code));
+    });
+    const steps = new Map<string, Step>();
+    for await (const line of createInterface({ input: py.stdout })) {
+      const s = JSON.parse(line) as Step;
+      steps.set(s.step, s);
+    }
+    const code = await exited;
+    expect(steps.get('exception'), stderr).toBeUndefined();
+    expect(code, stderr).toBe(0);
+    const step = (name: string): Step => {
+      const s = steps.get(name);
+      expect(s, name).toBeDefined();
+      return s!;
+    };
+
+    // an unqualified operation attribute: unknown-attribute, nothing changed (ncclient gives error-info
+    // as XML text with the base namespace as default)
+    expect(step('unqualified-operation').error!.info).toContain(`<error-info xmlns="${NC}"`);
+    expect(step('unqualified-operation').error).toMatchObject({ tag: 'unknown-attribute', type: 'protocol', severity: 'error' });
+    expect(step('unqualified-operation').error!.info).toContain('<bad-attribute>operation</bad-attribute>');
+    expect(step('unqualified-operation').error!.info).toContain('<bad-element>henb</bad-element>');
+    expect(step('after-unqualified').xml).toContain('<henb-id>a</henb-id>');
+    expect(step('after-unqualified').xml).not.toContain('operation=');
+    expect(step('qualified-operation').error).toBeNull();
+    expect(step('after-qualified').xml).not.toContain('<henb-id>a</henb-id>');
+    expect(step('after-qualified').xml).toContain('<henb-id>b</henb-id>');
+
+    // data-exists with the entry named by its key
+    expect(step('create-existing').error).toMatchObject({ tag: 'data-exists', type: 'application' });
+    expect(step('create-existing').error!.path).toMatch(/^\/(\w+):inv\/\1:henb\[\1:henb-id='b'\]$/);
+
+    // default-operation replace: the untouched top-level <other> is gone, the merged <inv> keeps b
+    expect(step('replace-all').error).toBeNull();
+    const after = step('after-replace').xml!;
+    expect(after).not.toContain('<other');
+    expect(after).toContain('<henb-id>b</henb-id>');
+    expect(after).toContain('<henb-id>c</henb-id>');
+
+    // RFC 6243 with-defaults without :with-defaults
+    expect(step('connected').capabilities as string[]).not.toContainEqual(expect.stringContaining(':with-defaults:'));
+    expect(step('with-defaults').error).toMatchObject({ tag: 'unknown-namespace', type: 'protocol' });
+    expect(step('with-defaults').error!.info).toContain('urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults');
+
+    // RFC 6241 7.4
+    expect(step('delete-running').error).toMatchObject({ tag: 'unknown-element', type: 'protocol' });
+    expect(step('delete-running').error!.message).toMatch(/cannot be deleted/);
+    expect(step('delete-running').error!.info).toContain('<bad-element>running</bad-element>');
+    expect(steps.has('closed')).toBe(true);
+  });
+});
