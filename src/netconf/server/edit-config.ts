@@ -408,7 +408,7 @@ export function createValidate(deps: Pick<EditConfigDeps, 'datastore' | 'validat
     if (!source) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<source> is required', info: [info.badElement('source')] });
     const inline = child(source, NETCONF_BASE_NS, 'config');
     let top: XmlElement[];
-    if (inline) top = elements(inline);
+    if (inline) top = elements(inline).map((e) => stripped(e)); // judged as copy-config would take it
     else {
       requireRunning(op, 'source');
       top = deps.datastore.getTop();

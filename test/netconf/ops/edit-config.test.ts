@@ -380,6 +380,10 @@ describe('edit-config, lock, unlock, validate over the running datastore', () =>
     expect(copy[0]).toMatchObject({ type: 'protocol', tag: 'unknown-attribute' });
     expect(copy[0]!.info!.map((i) => serializeXml(i))).toEqual([`<bad-attribute xmlns="${NC}">colour</bad-attribute>`, `<bad-element xmlns="${NC}">other</bad-element>`]);
     expect(await getConfig(s)).toBe(`<data xmlns="${NC}">${plain(BASE)}</data>`);
+    // validate (8.6) judges an inline config as copy-config would take it
+    const val = await fake.fail(s, `<validate xmlns="${NC}"><source><config><other xmlns="${X}"><x colour="red">2</x></other></config></source></validate>`);
+    expect(val[0]).toMatchObject({ type: 'protocol', tag: 'unknown-attribute' });
+    expect(await fake.call(s, `<validate xmlns="${NC}" xmlns:nc="${NC}"><source><config><other xmlns="${X}" nc:operation="merge"><x>2</x></other></config></source></validate>`)).toBe('ok');
   });
 
   it('lock: lock-denied with the holder, in-use for other writers, released at session end', async () => {
