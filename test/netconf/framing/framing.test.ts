@@ -34,6 +34,11 @@ describe('chunked framing (RFC 6242 section 4.2)', () => {
     ['several chunks', '\n#3\nabc\n#1\nd\n##\n', ['abcd']],
     ['two messages', '\n#1\na\n##\n\n#2\nbc\n##\n', ['a', 'bc']],
     ['chunk data containing header-like bytes', '\n#5\n\n#2\nx\n##\n', ['\n#2\nx']],
+    // the example of section 4.2, byte for byte: chunks split inside a tag and an attribute
+    ['the RFC 6242 section 4.2 example',
+      '\n#4\n<rpc\n#18\n message-id="102"\n\n#79\n     xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">\n  <close-session/>\n</rpc>\n##\n',
+      ['<rpc message-id="102"\n     xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">\n  <close-session/>\n</rpc>']],
+    ['a chunk-size with a zero after the first digit', '\n#10\n0123456789\n##\n', ['0123456789']],
   ];
   for (const [name, input, want] of ok) {
     it(`decodes: ${name}`, () => expect(decodeAll(input, 'chunked')).toEqual(want));
@@ -48,6 +53,14 @@ describe('chunked framing (RFC 6242 section 4.2)', () => {
     ['4294967296', '\n#4294967296\n', 'ERR_FRAMING_BAD_CHUNK_HEADER', { maxMessageBytes: 2 ** 40 }],
     ['11 digits', '\n#12345678901\n', 'ERR_FRAMING_BAD_CHUNK_HEADER', { maxMessageBytes: 2 ** 40 }],
     ['missing LF', '#1\na\n##\n', 'ERR_FRAMING_BAD_CHUNK_HEADER'],
+    ['CR LF instead of LF', '\r\n#1\r\na\r\n##\r\n', 'ERR_FRAMING_BAD_CHUNK_HEADER'],
+    ['CR before the LF ending the size', '\n#1\r\na\n##\n', 'ERR_FRAMING_BAD_CHUNK_HEADER'],
+    ['a sign', '\n#+1\na\n##\n', 'ERR_FRAMING_BAD_CHUNK_HEADER'],
+    ['a space after the size', '\n#1 \na\n##\n', 'ERR_FRAMING_BAD_CHUNK_HEADER'],
+    ['whitespace before a message', ' \n#1\na\n##\n', 'ERR_FRAMING_BAD_CHUNK_HEADER'],
+    ['whitespace between two messages', '\n#1\na\n##\n\n\n#1\nb\n##\n', 'ERR_FRAMING_BAD_CHUNK_HEADER'],
+    ['chunk data longer than its size', '\n#1\nab\n##\n', 'ERR_FRAMING_BAD_CHUNK_HEADER'],
+    ['end-of-chunks with extra hashes', '\n#1\na\n###\n', 'ERR_FRAMING_BAD_CHUNK_HEADER'],
     ['missing hash', '\n1\na\n##\n', 'ERR_FRAMING_BAD_CHUNK_HEADER'],
     ['bad end-of-chunks', '\n#1\na\n##x', 'ERR_FRAMING_BAD_CHUNK_HEADER'],
     ['end-of-chunks with no chunk', '\n##\n', 'ERR_FRAMING_EMPTY_MESSAGE'],
@@ -64,6 +77,14 @@ describe('chunked framing (RFC 6242 section 4.2)', () => {
       expect(codeOf(() => decodeAll(input, 'chunked', limits))).toBe(code);
     });
   }
+
+  it('accepts a chunk-size of 4294967295 in the header when the limits allow it (it waits for the data)', () => {
+    const d = new FrameDecoder({ maxMessageBytes: 2 ** 40 });
+    d.useChunked();
+    d.push(Buffer.from('\n#4294967295\nabc'));
+    expect(d.next()).toBeUndefined();
+    expect(d.buffered).toBe(3);
+  });
 
   it('fails early on a bad header byte without waiting for more input', () => {
     const d = new FrameDecoder();
