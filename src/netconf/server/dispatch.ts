@@ -5,7 +5,9 @@
  * - a known namespace without that operation -> operation-not-supported (protocol; bad-element).
  * Plugin RPC input is validated against YANG before the handler, output after it. A NetconfError from
  * a handler becomes its rpc-errors; any other exception becomes operation-failed with a generic message
- * (the cause is logged, never sent).
+ * (the cause is logged, never sent). A handler's malformed-message reaches a base:1.0 session as
+ * operation-failed (appendix A: malformed-message "is new in :base:1.1 and MUST NOT be sent to old
+ * clients").
  */
 import { NetconfError, info, rpcErrorToXml } from '../rpc-error.js';
 import type { RpcErrorInfo } from '../rpc-error.js';
@@ -96,12 +98,18 @@ export function createDispatcher(registry: HostRegistry, server: ServerInfo, val
       return { body: out === 'ok' || out.length === 0 ? [OK()] : out, afterReply: ctx.callbacks ?? NO_CALLBACKS };
     } catch (e) {
       if (e instanceof NetconfError) {
-        return { body: (e.errors.length > 0 ? e.errors : [GENERIC]).map(rpcErrorToXml), afterReply: NO_CALLBACKS };
+        const errors = e.errors.length > 0 ? e.errors : [GENERIC];
+        return { body: (target.handle.base11 ? errors : errors.map(forBase10)).map(rpcErrorToXml), afterReply: NO_CALLBACKS };
       }
       (target.log ?? log).error('operation failed unexpectedly', { ns: op.ns, rpc: op.name, err: e as Error, stack: (e as Error)?.stack });
       return { body: [rpcErrorToXml(GENERIC)], afterReply: NO_CALLBACKS };
     }
   };
+}
+
+/** RFC 6241 appendix A: no malformed-message to a base:1.0 session; operation-failed says the same. */
+function forBase10(e: RpcErrorInfo): RpcErrorInfo {
+  return e.tag === 'malformed-message' ? { ...e, tag: 'operation-failed' } : e;
 }
 
 function unknownOperation(registry: HostRegistry, op: XmlElement): NetconfError {

@@ -267,7 +267,7 @@ export class ClientSession {
     }
     if (this.helloDone) {
       try {
-        const h = parseHello(root, 'server');
+        const h = parseHello(root, 'server', this.ourCaps);
         this.serverCapabilities = h.capabilities;
         this.sessionId = h.sessionId!;
         if (negotiatesBase11(this.ourCaps, h.capabilities)) {

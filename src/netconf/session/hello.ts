@@ -2,7 +2,11 @@
  * Hello and capability exchange (RFC 6241 section 8.1; RFC 6242 section 4.1 for the framing switch).
  * - Each peer sends <hello> with its capabilities; the server's carries a <session-id>, a client's
  *   must not.
- * - A hello with no capability, or with no base capability in common, ends the session.
+ * - A hello with no capability, or with no base capability in common with ours, ends the session
+ *   (8.1: "If no protocol version capability in common is found, the NETCONF peer MUST NOT continue
+ *   the session").
+ * - Capability URIs are trimmed: the 8.1 example (and ncclient) put line breaks and indentation
+ *   around them.
  * - Chunked framing is used after the hellos when both list base:1.1.
  */
 import { NETCONF_BASE_NS } from '../xml/types.js';
@@ -13,6 +17,8 @@ import { SessionError } from './errors.js';
 
 export const BASE_10 = 'urn:ietf:params:netconf:base:1.0';
 export const BASE_11 = 'urn:ietf:params:netconf:base:1.1';
+
+const BASES = [BASE_10, BASE_11] as const;
 
 export interface Hello {
   capabilities: string[];
@@ -25,8 +31,11 @@ export function buildHello(capabilities: string[], sessionId?: number): string {
   return `<?xml version="1.0" encoding="UTF-8"?><hello xmlns="${NETCONF_BASE_NS}"><capabilities>${caps}</capabilities>${sid}</hello>`;
 }
 
-/** Parse a received hello. `role` is the role of the SENDER. Throws SessionError. */
-export function parseHello(root: XmlElement, role: 'server' | 'client'): Hello {
+/**
+ * Parse a received hello. `role` is the role of the SENDER; `ours` are the capabilities of our own
+ * hello (a base version must be in both). Throws SessionError.
+ */
+export function parseHello(root: XmlElement, role: 'server' | 'client', ours: readonly string[] = [BASE_10, BASE_11]): Hello {
   if (root.ns !== NETCONF_BASE_NS || root.name !== 'hello') {
     throw new SessionError('ERR_SESSION_BAD_HELLO', `expected <hello>, got <${root.name}> in ${root.ns || 'no namespace'}`);
   }
@@ -48,6 +57,9 @@ export function parseHello(root: XmlElement, role: 'server' | 'client'): Hello {
   }
   if (!capabilities.includes(BASE_10) && !capabilities.includes(BASE_11)) {
     throw new SessionError('ERR_SESSION_NO_COMMON_BASE', 'peer supports neither base:1.0 nor base:1.1');
+  }
+  if (!BASES.some((b) => ours.includes(b) && capabilities.includes(b))) {
+    throw new SessionError('ERR_SESSION_NO_COMMON_BASE', `no base version in common: we support ${BASES.filter((b) => ours.includes(b)).join(', ') || 'none'}`);
   }
   return sessionId !== undefined ? { capabilities, sessionId } : { capabilities };
 }

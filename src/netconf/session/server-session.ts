@@ -4,16 +4,24 @@
  * RFC 6241 section 8.1: the server sends its hello (with session-id) at once, the client's hello must
  * arrive within helloTimeoutMs, carry capabilities, no session-id and a base version in common; any
  * failure ends the session. A second hello ends the session.
- * RFC 6241 section 4.1: every <rpc> needs a message-id (else rpc-error missing-attribute) and the reply
- * echoes every attribute of the <rpc>. Malformed XML gets malformed-message under base:1.1 (RFC 6241
- * appendix A) and ends the session under base:1.0 (which has no such error). Requests are processed in
- * order, one at a time; input is paused while `maxPending` requests are queued.
+ * RFC 6241 section 4.1: every <rpc> needs a message-id (else rpc-error missing-attribute, error-info
+ * bad-attribute and bad-element, the one reply without message-id: 4.3) and exactly one operation; the
+ * reply echoes every attribute of the <rpc> with the namespace declarations it came with (4.2 and its
+ * example). A message that is not an <rpc> in the base namespace is rejected with its attributes echoed
+ * (error-type rpc: the Messages layer, 4.3).
+ * RFC 6241 section 3 and appendix A: a message that is not well-formed XML in UTF-8 gets
+ * malformed-message (without message-id: it could not be read) under base:1.1; under base:1.0, which
+ * has no such error-tag ("MUST NOT be sent to old clients"), the requests received before it are
+ * answered and the session then ends.
+ * RFC 6241 section 4.5: requests are processed serially and every reply, rejections included, goes out
+ * in the order the messages were received. Input is paused while `maxPending` messages are queued.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { NETCONF_BASE_NS } from '../xml/types.js';
 import type { XmlElement } from '../xml/types.js';
 import { parseXml } from '../xml/parse.js';
-import { attr, elA, elements, leaf } from '../xml/build.js';
+import { attr, elements, leaf } from '../xml/build.js';
 import { serializeXml } from '../xml/serialize.js';
 import { rpcErrorToXml } from '../rpc-error.js';
 import type { RpcErrorInfo } from '../rpc-error.js';
@@ -63,6 +71,19 @@ export interface RpcOutcome {
 const SERVER_FLUSH_BYTES = 1536;
 
 const GENERIC_FAILURE: RpcErrorInfo = { type: 'application', tag: 'operation-failed', message: 'internal error' };
+const MALFORMED: RpcErrorInfo = { type: 'rpc', tag: 'malformed-message', message: 'malformed XML message' };
+
+/**
+ * One received message, answered in turn (RFC 6241 section 4.5). Always the same four fields (one
+ * object shape on the hot path): a valid request has rpc and op; a rejection has error (and rpc, the
+ * envelope to echo, when there is one); `end` ends the session when its turn comes.
+ */
+interface Item {
+  rpc: XmlElement | undefined;
+  op: XmlElement | undefined;
+  error: RpcErrorInfo | undefined;
+  end: Error | undefined;
+}
 
 export class ServerSession {
   readonly conn: MessageConnection;
@@ -71,7 +92,7 @@ export class ServerSession {
   private base11Value = false;
   private helloTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
-  private readonly queue: Array<{ rpc: XmlElement; op: XmlElement }> = [];
+  private readonly queue: Item[] = [];
   private working = false;
   private closeAfterCurrent = false;
   private readonly maxPending: number;
@@ -178,15 +199,18 @@ export class ServerSession {
     if (this.state !== 'open') return;
     let root: XmlElement;
     try {
+      // RFC 6241 section 3: "All NETCONF messages MUST be well-formed XML, encoded in UTF-8"
+      if (!isUtf8(m)) throw new SessionError('ERR_SESSION_MALFORMED_MESSAGE', 'message is not valid UTF-8');
       root = parseXml(m);
     } catch (e) {
       this.opts.onBadRpc?.(e as Error);
       if (!this.base11Value) {
-        this.conn.destroy(new SessionError('ERR_SESSION_MALFORMED_MESSAGE', 'malformed XML under base:1.0', { cause: e }));
-        return;
+        // no malformed-message for base:1.0 (appendix A); answer what came before, then end
+        this.conn.discardInput();
+        return this.enqueue(undefined, undefined, undefined,
+          new SessionError('ERR_SESSION_MALFORMED_MESSAGE', 'malformed XML under base:1.0', { cause: e }));
       }
-      this.sendReply([], [rpcErrorToXml({ type: 'rpc', tag: 'malformed-message', message: 'malformed XML message' })]);
-      return;
+      return this.reject(undefined, MALFORMED);
     }
     if (root.ns === NETCONF_BASE_NS && root.name === 'hello') {
       this.opts.onBadRpc?.(new SessionError('ERR_SESSION_SECOND_HELLO', 'second hello'));
@@ -194,12 +218,12 @@ export class ServerSession {
       return;
     }
     if (root.ns !== NETCONF_BASE_NS) {
-      return this.reject(root, { type: 'protocol', tag: 'unknown-namespace', message: 'message is not in the NETCONF base namespace',
-        info: [leaf(NETCONF_BASE_NS, 'bad-element', root.name), leaf(NETCONF_BASE_NS, 'bad-namespace', root.ns)] }, []);
+      return this.reject(root, { type: 'rpc', tag: 'unknown-namespace', message: 'message is not in the NETCONF base namespace',
+        info: [leaf(NETCONF_BASE_NS, 'bad-element', root.name), leaf(NETCONF_BASE_NS, 'bad-namespace', root.ns)] });
     }
     if (root.name !== 'rpc') {
-      return this.reject(root, { type: 'protocol', tag: 'unknown-element', message: `unexpected <${root.name}>`,
-        info: [leaf(NETCONF_BASE_NS, 'bad-element', root.name)] }, []);
+      return this.reject(root, { type: 'rpc', tag: 'unknown-element', message: `unexpected <${root.name}>`,
+        info: [leaf(NETCONF_BASE_NS, 'bad-element', root.name)] });
     }
     if (attr(root, 'message-id') === undefined) {
       return this.reject(root, { type: 'rpc', tag: 'missing-attribute', message: 'rpc without message-id (RFC 6241 section 4.1)',
@@ -215,22 +239,30 @@ export class ServerSession {
       return this.reject(root, { type: 'rpc', tag: 'unknown-element', message: 'rpc with more than one operation',
         info: [leaf(NETCONF_BASE_NS, 'bad-element', ops[1]!.name)] });
     }
-    this.queue.push({ rpc: root, op });
+    this.enqueue(root, op, undefined, undefined);
+  }
+
+  private enqueue(rpc: XmlElement | undefined, op: XmlElement | undefined, error: RpcErrorInfo | undefined, end: Error | undefined): void {
+    this.queue.push({ rpc, op, error, end });
     if (this.queue.length >= this.maxPending) this.conn.pauseInput('queue');
     if (!this.working) void this.work();
   }
 
-  /** answer a message that is not a valid rpc (a method, not a closure per message: see dispatch.ts) */
-  private reject(root: XmlElement, e: RpcErrorInfo, attrs: XmlElement['attrs'] = root.attrs): void {
+  /**
+   * Queue the rejection of a message that is not a valid rpc: answered in turn, echoing the envelope
+   * `rpc` when there is one (a method, not a closure per message: see dispatch.ts).
+   */
+  private reject(rpc: XmlElement | undefined, e: RpcErrorInfo): void {
     this.opts.onBadRpc?.(new SessionError('ERR_SESSION_MALFORMED_MESSAGE', e.message ?? e.tag));
-    this.sendReply(attrs, [rpcErrorToXml(e)]);
+    this.enqueue(rpc, undefined, e, undefined);
   }
 
   private onHello(m: Buffer): void {
     clearTimeout(this.helloTimer);
     this.helloTimer = undefined;
     try {
-      const hello = parseHello(parseXml(m), 'client');
+      if (!isUtf8(m)) throw new SessionError('ERR_SESSION_BAD_HELLO', 'hello is not valid UTF-8 (RFC 6241 section 3)');
+      const hello = parseHello(parseXml(m), 'client', this.opts.capabilities);
       this.clientCaps = hello.capabilities;
     } catch (e) {
       this.opts.onBadHello?.(e as Error);
@@ -250,14 +282,22 @@ export class ServerSession {
     try {
       for (let item = this.queue.shift(); item && this.state === 'open'; item = this.queue.shift()) {
         if (this.queue.length < this.maxPending) this.conn.resumeInput('queue');
+        if (item.end) {
+          this.conn.destroy(item.end);
+          break;
+        }
+        if (item.error) {
+          this.sendReply(item.rpc, [rpcErrorToXml(item.error)]);
+          continue;
+        }
         let out: XmlElement[] | RpcOutcome;
         try {
-          out = await this.opts.handleRpc(item.rpc, item.op);
+          out = await this.opts.handleRpc(item.rpc!, item.op!);
         } catch {
           out = [rpcErrorToXml(GENERIC_FAILURE)];
         }
         if ((this.state as string) === 'closed') break;
-        this.sendReply(item.rpc.attrs, Array.isArray(out) ? out : out.body);
+        this.sendReply(item.rpc, Array.isArray(out) ? out : out.body);
         if (!Array.isArray(out) && out.afterReply) {
           for (const fn of out.afterReply) {
             try {
@@ -282,9 +322,16 @@ export class ServerSession {
     }
   }
 
-  private sendReply(attrs: XmlElement['attrs'], body: XmlElement[]): void {
+  /**
+   * Send one <rpc-reply> echoing the envelope `rpc` (none for a message that could not be parsed): its
+   * attributes and the namespace declarations on it, so that a prefixed attribute comes back with its
+   * own prefix (RFC 6241 section 4.2 and its example).
+   */
+  private sendReply(rpc: XmlElement | undefined, body: XmlElement[]): void {
     if (body.some((b) => b.ns === NETCONF_BASE_NS && b.name === 'rpc-error')) this.opts.onRpcErrorSent?.();
-    const reply = elA(NETCONF_BASE_NS, 'rpc-reply', attrs, ...body);
+    const reply: XmlElement = rpc
+      ? { ns: NETCONF_BASE_NS, name: 'rpc-reply', attrs: rpc.attrs, children: body, nsContext: rpc.nsContext }
+      : { ns: NETCONF_BASE_NS, name: 'rpc-reply', attrs: [], children: body };
     this.touch();
     this.conn.send(serializeXml(reply));
   }
