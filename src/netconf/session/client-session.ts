@@ -7,7 +7,12 @@
  *   arrives in the same read as the hello only when more input arrives).
  * - RFC 6241 section 4.1: message-ids are unique per session; replies are matched by message-id.
  *   Each rpc has a timeout; at most `maxInFlight` are outstanding (more wait for a slot).
- * - When the reader stops, every pending request fails with the reason.
+ * - A reply without message-id (RFC 6241 section 4.3: an rpc-error to a message the server could not
+ *   read, e.g. malformed-message, appendix A) answers the oldest request not yet answered, since the
+ *   server replies in the order it received the requests (section 4.5); if that request has already
+ *   timed out, the reply is reported through onUnexpected and dropped.
+ * - When the session ends, every pending request fails: with ERR_SESSION_CLOSED naming its message-id,
+ *   or with the error the session ended with.
  * - RFC 5277 notifications are delivered in order through an async iterable.
  */
 import type { Duplex } from 'node:stream';
@@ -68,6 +73,12 @@ export class ClientSession {
   base11 = false;
   private nextId = 1;
   private readonly pending = new Map<string, Pending>();
+  /**
+   * message-ids sent and not yet answered, in send order, including requests that timed out or were
+   * aborted here (the server still answers them): the head is what a reply without message-id answers.
+   */
+  private readonly unanswered = new Set<string>();
+  private readonly maxUnanswered: number;
   private readonly slotWaiters: Array<() => void> = [];
   private readonly notes: XmlElement[] = [];
   private noteWaiters: Array<{ resolve: (r: IteratorResult<XmlElement>) => void; reject: (e: Error) => void }> = [];
@@ -86,6 +97,7 @@ export class ClientSession {
     this.ourCaps = opts.capabilities ?? [BASE_10, BASE_11];
     this.rpcTimeoutMs = opts.rpcTimeoutMs ?? 60_000;
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 128);
+    this.maxUnanswered = Math.max(1024, 4 * this.maxInFlight);
     this.maxNotes = opts.maxQueuedNotifications ?? 10_000;
     this.conn.onMessage = (m) => this.onMessage(m);
     this.conn.onInputEnd = () => void this.conn.end();
@@ -175,6 +187,9 @@ export class ClientSession {
         signal.addEventListener('abort', p.onAbort, { once: true });
       }
       this.pending.set(id, p);
+      this.unanswered.add(id);
+      // a server that never answers timed-out requests must not make this grow without bound
+      if (this.unanswered.size > this.maxUnanswered) this.unanswered.delete(this.unanswered.values().next().value!);
       this.conn.send(msg);
     });
   }
@@ -290,23 +305,33 @@ export class ClientSession {
   }
 
   private onReply(reply: XmlElement): void {
-    const id = attr(reply, 'message-id');
-    let key = id;
+    let id = attr(reply, 'message-id');
     if (id === undefined) {
-      // RFC 6241 section 4.1: an rpc-error without message-id answers a request the server could not
-      // parse; it can be attributed only when exactly one request is outstanding.
-      if (this.pending.size !== 1) {
-        this.opts.onUnexpected?.('rpc-reply without message-id');
+      // RFC 6241 sections 4.3 and 4.5: the answer to the oldest request not yet answered
+      const head = this.unanswered.values().next().value;
+      if (head === undefined) {
+        this.opts.onUnexpected?.('rpc-reply without message-id, with no request outstanding');
         return;
       }
-      key = this.pending.keys().next().value as string;
+      this.unanswered.delete(head);
+      if (!this.pending.has(head)) {
+        this.opts.onUnexpected?.(`rpc-reply without message-id for message-id ${head}, which no longer waits (timed out or aborted)`);
+        return;
+      }
+      id = head;
+    } else if (this.unanswered.has(id)) {
+      // replies come in request order (section 4.5): everything sent before this one is answered
+      for (const k of this.unanswered) {
+        this.unanswered.delete(k);
+        if (k === id) break;
+      }
     }
-    const p = this.pending.get(key!);
+    const p = this.pending.get(id);
     if (!p) {
       this.opts.onUnexpected?.(`rpc-reply for unknown message-id ${id}`);
       return;
     }
-    this.pending.delete(key!);
+    this.pending.delete(id);
     clearTimeout(p.timer);
     this.releaseSlot();
     settle(p, replyOutcome(reply));
@@ -327,14 +352,25 @@ export class ClientSession {
     this.isClosed = true;
     this.closedErr = err;
     this.helloDone?.reject(err);
-    for (const [, p] of this.pending) {
+    for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
-      settle(p, err);
+      settle(p, pendingError(err, id));
     }
     this.pending.clear();
+    this.unanswered.clear();
     for (const w of this.slotWaiters.splice(0)) w();
     for (const w of this.noteWaiters.splice(0)) w.resolve({ value: undefined, done: true });
   }
+}
+
+/**
+ * The error for a request still pending when the session ended: a generic end (ERR_SESSION_CLOSED) is
+ * restated for the request, naming its message-id; any other reason (a caller's destroy(err), a framing
+ * or protocol error) is passed on as it is.
+ */
+function pendingError(err: Error, id: string): Error {
+  if (!(err instanceof SessionError) || err.code !== 'ERR_SESSION_CLOSED') return err;
+  return new SessionError('ERR_SESSION_CLOSED', `${err.message} before the reply to message-id ${id}`, { cause: err });
 }
 
 /** The reply itself, or a NetconfError when it carries an rpc-error of severity error. */

@@ -5,9 +5,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Duplex } from 'node:stream';
-import { ClientSession, ServerSession, duplexPair, BASE_10, BASE_11 } from '../../../src/netconf/session/index.js';
-import type { ServerSessionOptions, SessionError } from '../../../src/netconf/session/index.js';
-import { attr, child, childText, el, elements, leaf, parseXml } from '../../../src/netconf/xml/index.js';
+import { ClientSession, ServerSession, SessionError, duplexPair, BASE_10, BASE_11 } from '../../../src/netconf/session/index.js';
+import type { ServerSessionOptions } from '../../../src/netconf/session/index.js';
+import { NetconfError } from '../../../src/netconf/rpc-error.js';
+import { attr, child, childText, el, elements, leaf, parseXml, NETCONF_NOTIFICATION_NS } from '../../../src/netconf/xml/index.js';
 import type { XmlElement } from '../../../src/netconf/xml/index.js';
 import { encodeChunked, encodeEom } from '../../../src/netconf/framing/index.js';
 import { CLIENT_HELLO_10, CLIENT_HELLO_11, NS, RawPeer } from './helpers.js';
@@ -312,4 +313,114 @@ async function clientPair(over: Partial<ServerSessionOptions> = {}, opts: Parame
   const cli = await ClientSession.open(b, opts);
   cleanup.push(() => cli.destroy());
   return { srv, cli };
+}
+
+/** Our client against a scripted server: the test writes the server's messages. */
+async function scriptedServer(opts: Parameters<typeof ClientSession.open>[1] = {}): Promise<{ cli: ClientSession; peer: RawPeer; requests: () => XmlElement[] }> {
+  const [a, b] = duplexPair();
+  const peer = new RawPeer(a, { chunked: true });
+  const p = ClientSession.open(b, opts);
+  await peer.message(1);
+  peer.sendEom(`<hello xmlns="${NS}"><capabilities><capability>${BASE_11}</capability></capabilities><session-id>5</session-id></hello>`);
+  const cli = await p;
+  cleanup.push(() => cli.destroy());
+  return { cli, peer, requests: () => peer.messages.slice(1).map((m) => parseXml(m)) };
+}
+
+describe('the client (RFC 6241 sections 4.1-4.5)', () => {
+  it('ignores a reply with an unknown message-id and reports it', async () => {
+    const unexpected: string[] = [];
+    const { cli, peer, requests } = await scriptedServer({ onUnexpected: (w) => unexpected.push(w) });
+    const p = cli.rpc('<get/>');
+    await peer.waitFor(() => requests().length === 1);
+    peer.sendChunked(`<rpc-reply xmlns="${NS}" message-id="999"><ok/></rpc-reply>`);
+    peer.sendChunked(`<rpc-reply xmlns="${NS}" message-id="${attr(requests()[0]!, 'message-id')!}"><ok/></rpc-reply>`);
+    expect(child(await p, NS, 'ok')).toBeDefined();
+    expect(unexpected).toEqual(['rpc-reply for unknown message-id 999']);
+    expect(cli.closed).toBe(false);
+  });
+
+  it('a reply without message-id (malformed-message, appendix A) answers the oldest outstanding request', async () => {
+    const { cli, peer, requests } = await scriptedServer();
+    const ps = [cli.rpc('<a/>'), cli.rpc('<b/>'), cli.rpc('<c/>')].map((p) => p.then((r) => r, (e: unknown) => e));
+    await peer.waitFor(() => requests().length === 3);
+    const ids = requests().map((r) => attr(r, 'message-id')!);
+    peer.sendChunked(`<rpc-reply xmlns="${NS}" message-id="${ids[0]!}"><ok/></rpc-reply>`);
+    peer.sendChunked(`<rpc-reply xmlns="${NS}">${serializeError('rpc', 'malformed-message')}</rpc-reply>`);
+    peer.sendChunked(`<rpc-reply xmlns="${NS}" message-id="${ids[2]!}"><ok/></rpc-reply>`);
+    const [ra, rb, rc] = await Promise.all(ps);
+    expect(child(ra as XmlElement, NS, 'ok')).toBeDefined();
+    expect(rb).toBeInstanceOf(NetconfError);
+    expect((rb as NetconfError).errors[0]).toMatchObject({ tag: 'malformed-message', type: 'rpc' });
+    expect(child(rc as XmlElement, NS, 'ok')).toBeDefined();
+  });
+
+  it('a reply without message-id after the oldest request timed out is not given to a later request', async () => {
+    const unexpected: string[] = [];
+    const { cli, peer, requests } = await scriptedServer({ onUnexpected: (w) => unexpected.push(w) });
+    const first = cli.rpc('<a/>', { timeoutMs: 1 }).catch((e: unknown) => e);
+    const second = cli.rpc('<b/>');
+    await peer.waitFor(() => requests().length === 2);
+    expect(await first).toMatchObject({ code: 'ERR_SESSION_RPC_TIMEOUT' });
+    const ids = requests().map((r) => attr(r, 'message-id')!);
+    peer.sendChunked(`<rpc-reply xmlns="${NS}">${serializeError('rpc', 'malformed-message')}</rpc-reply>`); // late answer to the first
+    peer.sendChunked(`<rpc-reply xmlns="${NS}" message-id="${ids[1]!}"><ok/></rpc-reply>`);
+    expect(child(await second, NS, 'ok')).toBeDefined();
+    expect(unexpected).toHaveLength(1);
+    expect(unexpected[0]).toContain('without message-id');
+  });
+
+  it('delivers notifications interleaved with replies, each to its place', async () => {
+    const { cli, peer, requests } = await scriptedServer();
+    const ps = [cli.rpc('<a/>'), cli.rpc('<b/>')];
+    await peer.waitFor(() => requests().length === 2);
+    const ids = requests().map((r) => attr(r, 'message-id')!);
+    const note = (i: number): string => `<notification xmlns="${NETCONF_NOTIFICATION_NS}"><eventTime>2026-01-01T00:00:0${i}Z</eventTime><e xmlns="urn:t">${i}</e></notification>`;
+    peer.sendChunked(note(1));
+    peer.sendChunked(`<rpc-reply xmlns="${NS}" message-id="${ids[0]!}"><data><v xmlns="urn:t">a</v></data></rpc-reply>`);
+    peer.sendChunked(note(2));
+    peer.sendChunked(`<rpc-reply xmlns="${NS}" message-id="${ids[1]!}"><data><v xmlns="urn:t">b</v></data></rpc-reply>`);
+    peer.sendChunked(note(3));
+    const replies = await Promise.all(ps);
+    expect(replies.map((r) => childText(child(r, NS, 'data')!, 'urn:t', 'v'))).toEqual(['a', 'b']);
+    const it = cli.notifications()[Symbol.asyncIterator]();
+    const got: string[] = [];
+    for (let i = 0; i < 3; i++) got.push(childText((await it.next()).value!, 'urn:t', 'e')!);
+    expect(got).toEqual(['1', '2', '3']);
+  });
+
+  it('a second hello from the server ends the session (8.1); pending requests fail with that reason', async () => {
+    const { cli, peer, requests } = await scriptedServer();
+    const p = cli.rpc('<a/>').catch((e: unknown) => e);
+    await peer.waitFor(() => requests().length === 1);
+    peer.sendChunked(`<hello xmlns="${NS}"><capabilities><capability>${BASE_11}</capability></capabilities><session-id>5</session-id></hello>`);
+    expect(await p).toMatchObject({ code: 'ERR_SESSION_SECOND_HELLO' });
+    expect((cli.closeReason as SessionError).code).toBe('ERR_SESSION_SECOND_HELLO');
+  });
+
+  for (const [how, end] of [
+    ['ends its output (orderly)', (peer: RawPeer) => peer.stream.end()],
+    ['drops the transport', (peer: RawPeer) => peer.stream.destroy()],
+  ] as const) {
+    it(`when the server ${how} with requests pending, each rejects with ERR_SESSION_CLOSED naming its message-id`, async () => {
+      const { cli, peer, requests } = await scriptedServer();
+      const ps = [cli.rpc('<a/>'), cli.rpc('<b/>'), cli.rpc('<c/>')].map((p) => p.then(() => undefined, (e: unknown) => e));
+      await peer.waitFor(() => requests().length === 3);
+      const ids = requests().map((r) => attr(r, 'message-id')!);
+      end(peer);
+      const errs = await Promise.all(ps);
+      errs.forEach((e, i) => {
+        expect(e).toBeInstanceOf(SessionError);
+        expect(e).toMatchObject({ code: 'ERR_SESSION_CLOSED' });
+        expect((e as Error).message).toContain(`message-id ${ids[i]!}`);
+      });
+      expect(cli.closed).toBe(true);
+      expect(cli.inFlight).toBe(0);
+      await expect(cli.rpc('<d/>')).rejects.toMatchObject({ code: 'ERR_SESSION_CLOSED' });
+    });
+  }
+});
+
+function serializeError(type: string, tag: string): string {
+  return `<rpc-error><error-type>${type}</error-type><error-tag>${tag}</error-tag><error-severity>error</error-severity></rpc-error>`;
 }
