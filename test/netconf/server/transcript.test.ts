@@ -51,6 +51,9 @@ describe('golden transcript', () => {
     const [a, b] = duplexPair();
     server.acceptStream(a, { username: 'tester' });
     const peer = new RawPeer(b, { chunked: true });
+    // close our side when the server closes its own after close-session, as an SSH client does
+    // (otherwise the server waits closeGraceMs, 5 s, before it tears the stream down)
+    b.on('end', () => b.end());
     const sent = [
       `<hello xmlns="${NS}"><capabilities><capability>urn:ietf:params:netconf:base:1.1</capability></capabilities></hello>`,
       `<rpc xmlns="${NS}" message-id="1"><hi xmlns="${T}"/></rpc>`,
