@@ -11,7 +11,7 @@
  */
 import { NetconfError, info } from '../rpc-error.js';
 import { attr, child, childText, el, isElement, textOf } from '../xml/build.js';
-import { NETCONF_BASE_NS } from '../xml/types.js';
+import { NETCONF_BASE_NS, NETMOD_NOTIFICATION_NS } from '../xml/types.js';
 import type { XmlElement, XmlNode } from '../xml/types.js';
 import type { Logger } from '../../log/logger.js';
 import type { RunningDatastore } from './datastore.js';
@@ -20,6 +20,9 @@ import type { StateProvider } from './registry.js';
 import { checkParameters, requireRunning } from './edit-config.js';
 import type { PathStep, SchemaHints } from './edit-config.js';
 import { applySubtreeFilter, filterMayMatchTop } from './subtree-filter.js';
+import type { DataStep, ListKeys } from './subtree-filter.js';
+import { NCM_NS } from './monitoring.js';
+import { YANG_LIBRARY_NS } from './yang-library.js';
 
 export interface StateSource {
   ns: string;
@@ -31,7 +34,7 @@ export interface GetDeps {
   datastore: RunningDatastore;
   /** plugin state plus the server's own (monitoring, notification streams) */
   stateSources: (ctx: OperationContext) => StateSource[];
-  /** list keys / leaf-lists from the YANG validator, for merging state into config */
+  /** list keys / leaf-lists from the YANG validator: merging state into config, keys kept by filters */
   schema?: SchemaHints | undefined;
 }
 
@@ -56,8 +59,33 @@ export function parseFilter(op: XmlElement, ns: string = NETCONF_BASE_NS): XmlEl
   return filter;
 }
 
-function filtered(top: XmlElement[], filter: XmlElement | undefined): XmlElement[] {
-  return filter ? applySubtreeFilter(top, filter) : top;
+/**
+ * The lists of the IETF state this server serves (their modules are served, not compiled by the
+ * validator): ietf-netconf-monitoring, nc-notifications, ietf-yang-library.
+ */
+const IETF_LIST_KEYS = new Map<string, string[]>([
+  [[`${NCM_NS}|netconf-state`, 'datastores', 'datastore'].join('/'), ['name']],
+  [[`${NCM_NS}|netconf-state`, 'schemas', 'schema'].join('/'), ['identifier', 'version', 'format']],
+  [[`${NCM_NS}|netconf-state`, 'sessions', 'session'].join('/'), ['session-id']],
+  [[`${NETMOD_NOTIFICATION_NS}|netconf`, 'streams', 'stream'].join('/'), ['name']],
+  [[`${YANG_LIBRARY_NS}|modules-state`, 'module'].join('/'), ['name', 'revision']],
+  [[`${YANG_LIBRARY_NS}|modules-state`, 'module', 'deviation'].join('/'), ['name', 'revision']],
+  [[`${YANG_LIBRARY_NS}|modules-state`, 'module', 'submodule'].join('/'), ['name', 'revision']],
+]);
+
+/** List keys for the subtree filter: the YANG schema's, else the IETF state lists above. */
+export function listKeysOf(schema: SchemaHints | undefined): ListKeys {
+  return (path: DataStep[]) => {
+    const fromSchema = schema?.listKeys?.(path);
+    if (fromSchema) return fromSchema;
+    const top = path[0];
+    if (!top || path.some((p) => p.ns !== top.ns)) return undefined;
+    return IETF_LIST_KEYS.get([`${top.ns}|${top.name}`, ...path.slice(1).map((p) => p.name)].join('/'));
+  };
+}
+
+function filtered(top: XmlElement[], filter: XmlElement | undefined, schema: SchemaHints | undefined): XmlElement[] {
+  return filter ? applySubtreeFilter(top, filter, listKeysOf(schema)) : top;
 }
 
 export function createGetConfig(deps: GetDeps): OperationHandler {
@@ -65,7 +93,7 @@ export function createGetConfig(deps: GetDeps): OperationHandler {
     checkParameters(op, ['source', 'filter']);
     requireRunning(op, 'source');
     const filter = parseFilter(op);
-    return [el(NETCONF_BASE_NS, 'data', filtered(deps.datastore.getTop(), filter))];
+    return [el(NETCONF_BASE_NS, 'data', filtered(deps.datastore.getTop(), filter, deps.schema))];
   };
 }
 
@@ -130,6 +158,6 @@ export function createGet(deps: GetDeps): OperationHandler {
     const filter = parseFilter(op);
     if (filter && !filter.children.some(isElement)) return [el(NETCONF_BASE_NS, 'data')];
     const all = await collectAll(deps, filter, ctx);
-    return [el(NETCONF_BASE_NS, 'data', filtered(all, filter))];
+    return [el(NETCONF_BASE_NS, 'data', filtered(all, filter, deps.schema))];
   };
 }

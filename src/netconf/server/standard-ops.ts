@@ -121,8 +121,9 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   reg.addCapability(() => yangLibraryCapability(modules()));
 
   const N = NETCONF_BASE_NS;
-  reg.addOperation(N, 'get', createGet({ datastore, stateSources, schema: schemaHintsOf(reg.validator) }));
-  reg.addOperation(N, 'get-config', createGetConfig({ datastore, stateSources }));
+  const schema = schemaHintsOf(reg.validator);
+  reg.addOperation(N, 'get', createGet({ datastore, stateSources, schema }));
+  reg.addOperation(N, 'get-config', createGetConfig({ datastore, stateSources, schema }));
   reg.addOperation(N, 'edit-config', createEditConfig({ datastore, locks, validator: reg.validator, prefixes }));
   reg.addOperation(N, 'copy-config', createCopyConfig({ datastore, locks, validator: reg.validator, prefixes }));
   reg.addOperation(N, 'delete-config', createDeleteConfig());

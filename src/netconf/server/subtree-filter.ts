@@ -12,6 +12,10 @@
  *   selected; else the matching content nodes plus what the other siblings select.
  * An empty filter selects nothing (6.4.2); no filter selects everything (6.4.1, the caller's choice).
  * Data selected by several filter nodes appears once (6.1).
+ *
+ * A list entry that is only partly selected keeps its key leaves: YANG encodes every list entry with its
+ * keys (RFC 7950 section 7.8.5), so `<henb><status/></henb>` answers each status with its henb-id, as
+ * other servers do. Keys come from `keysOf` (the YANG schema, plus the IETF state lists we serve).
  */
 import type { XmlElement, XmlNode } from '../xml/types.js';
 import { isElement, textOf } from '../xml/build.js';
@@ -19,8 +23,20 @@ import { isElement, textOf } from '../xml/build.js';
 /** 'all' = the whole subtree; a Map = only the listed data children (each with its own mask). */
 type Mask = 'all' | Map<XmlElement, Mask>;
 
-/** Apply a subtree filter (the <filter> element; its children are the filter nodes) to top-level data. */
-export function applySubtreeFilter(data: XmlElement[], filter: XmlElement): XmlElement[] {
+/** One step of a data path from the top, by namespace and local name. */
+export interface DataStep {
+  ns: string;
+  name: string;
+}
+
+/** The key leaf names of the list whose entries sit at `path`, or undefined when that is not a list. */
+export type ListKeys = (path: DataStep[]) => string[] | undefined;
+
+/**
+ * Apply a subtree filter (the <filter> element; its children are the filter nodes) to top-level data.
+ * `keysOf` names list keys, so that partly selected list entries keep them (see above).
+ */
+export function applySubtreeFilter(data: XmlElement[], filter: XmlElement, keysOf?: ListKeys): XmlElement[] {
   const filterNodes = filter.children.filter(isElement);
   if (filterNodes.length === 0) return [];
   const root: XmlElement = { ns: '', name: '', attrs: [], children: data };
@@ -30,7 +46,7 @@ export function applySubtreeFilter(data: XmlElement[], filter: XmlElement): XmlE
   const out: XmlElement[] = [];
   for (const d of data) {
     const m = mask.get(d);
-    if (m !== undefined) out.push(materialize(d, m));
+    if (m !== undefined) out.push(materialize(d, m, [{ ns: d.ns, name: d.name }], keysOf));
   }
   return out;
 }
@@ -107,13 +123,14 @@ function mergeMasks(a: Mask, b: Mask): Mask {
   return out;
 }
 
-function materialize(d: XmlElement, m: Mask): XmlElement {
+function materialize(d: XmlElement, m: Mask, path: DataStep[], keysOf: ListKeys | undefined): XmlElement {
   if (m === 'all') return clone(d);
+  const keys = keysOf?.(path);
   const children: XmlNode[] = [];
   for (const c of d.children) {
     if (!isElement(c)) continue;
-    const cm = m.get(c);
-    if (cm !== undefined) children.push(materialize(c, cm));
+    const cm = m.get(c) ?? (keys && c.ns === d.ns && keys.includes(c.name) && !hasElementChildren(c) ? 'all' : undefined);
+    if (cm !== undefined) children.push(materialize(c, cm, [...path, { ns: c.ns, name: c.name }], keysOf));
   }
   return withChildren(d, children);
 }

@@ -46,6 +46,20 @@ describe('edit-config with the henb-sw-verify YANG modules', () => {
     expect(running()).toContain(`<policies xmlns="${H}"><on-mismatch>rollback</on-mismatch></policies>`);
   });
 
+  it('get-config and get with a filter that selects a non-key leaf answer each list entry with its key', async () => {
+    setup();
+    await fake.call(s, ec(`<inventory xmlns="${H}"><henb><henb-id>a</henb-id><address>10.0.0.1</address></henb><henb><henb-id>b</henb-id><address>10.0.0.2</address></henb></inventory>`));
+    for (const op of ['get-config', 'get']) {
+      const src = op === 'get-config' ? '<source><running/></source>' : '';
+      const r = await fake.call(s, `<${op} xmlns="${NC}">${src}<filter type="subtree"><inventory xmlns="${H}"><henb><address/></henb></inventory></filter></${op}>`);
+      expect(serializeXml((r as Exclude<typeof r, 'ok'>)[0]!)).toBe(
+        `<data xmlns="${NC}"><inventory xmlns="${H}"><henb><henb-id>a</henb-id><address>10.0.0.1</address></henb><henb><henb-id>b</henb-id><address>10.0.0.2</address></henb></inventory></data>`);
+    }
+    // the IETF state lists too: a session entry selected by one leaf keeps its session-id
+    const m = await fake.call(s, `<get xmlns="${NC}"><filter type="subtree"><netconf-state xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"><sessions><session><username/></session></sessions></netconf-state></filter></get>`);
+    expect(serializeXml((m as Exclude<typeof m, 'ok'>)[0]!)).toContain(`<session><session-id>${s.id}</session-id><username>`);
+  });
+
   it('list keys (RFC 7950 8.3.1): an entry without its key is missing-element; a key leaf cannot be deleted or removed', async () => {
     setup();
     await fake.call(s, ec(`<inventory xmlns="${H}"><henb><henb-id>a</henb-id><address>10.0.0.1</address></henb></inventory>`));

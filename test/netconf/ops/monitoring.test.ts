@@ -77,6 +77,7 @@ describe('RFC 6022 monitoring', () => {
     expect(xml).toContain(`<session><session-id>${a.id}</session-id><transport>netconf-ssh</transport><username>admin</username><source-host>127.0.0.1</source-host><login-time>2026-01-01T00:00:01.000Z</login-time><in-rpcs>1</in-rpcs>`);
     expect(xml).toContain('<statistics><netconf-start-time>2026-01-01T00:00:00.000Z</netconf-start-time><in-bad-hellos>1</in-bad-hellos><in-sessions>2</in-sessions>');
     const only = await fake.call(a, `<get xmlns="${NC}"><filter><netconf-state xmlns="${M}"><schemas><schema><identifier>ex</identifier><version/></schema></schemas></netconf-state></filter></get>`);
-    expect(serializeXml((only as Exclude<typeof only, 'ok'>)[0]!)).toBe(`<data xmlns="${NC}"><netconf-state xmlns="${M}"><schemas><schema><identifier>ex</identifier><version>2026-01-01</version></schema></schemas></netconf-state></data>`);
+    // the schema list is keyed by identifier, version and format: a selected entry keeps all three keys
+    expect(serializeXml((only as Exclude<typeof only, 'ok'>)[0]!)).toBe(`<data xmlns="${NC}"><netconf-state xmlns="${M}"><schemas><schema><identifier>ex</identifier><version>2026-01-01</version><format>yang</format></schema></schemas></netconf-state></data>`);
   });
 });

@@ -172,6 +172,32 @@ describe('applySubtreeFilter (RFC 6241 section 6.4)', () => {
     expect(serializeXml(data[0]!)).toContain('<groups>');
   });
 
+  it('a partly selected list entry keeps its key leaves (RFC 7950 7.8.5), in data order; other nodes get nothing extra', () => {
+    const X = 'urn:test:keys';
+    const data = elements(parseXml(`<r><top xmlns="${X}"><cfg><mode>a</mode><name>not-a-key</name></cfg>` +
+      `<entry><id>1</id><sub>s1</sub><val>x</val><inner><k>k1</k><z>z1</z></inner></entry>` +
+      `<entry><id>2</id><sub>s2</sub><val>y</val></entry></top></r>`));
+    const keysOf = (p: Array<{ ns: string; name: string }>): string[] | undefined => {
+      const at = p.map((x) => x.name).join('/');
+      return at === 'top/entry' ? ['id', 'sub'] : at === 'top/entry/inner' ? ['k'] : undefined;
+    };
+    const run2 = (f: string): string => applySubtreeFilter(data, parseXml(`<filter>${f}</filter>`), keysOf).map((e) => serializeXml(e)).join('');
+    // selection of a non-key leaf: each entry comes with id and sub
+    expect(run2(`<top xmlns="${X}"><entry><val/></entry></top>`)).toBe(
+      `<top xmlns="${X}"><entry><id>1</id><sub>s1</sub><val>x</val></entry><entry><id>2</id><sub>s2</sub><val>y</val></entry></top>`);
+    // nested list: both levels keep their keys
+    expect(run2(`<top xmlns="${X}"><entry><inner><z/></inner></entry></top>`)).toBe(
+      `<top xmlns="${X}"><entry><id>1</id><sub>s1</sub><inner><k>k1</k><z>z1</z></inner></entry></top>`);
+    // a content match together with a selection: the matched entry only, keys once
+    expect(run2(`<top xmlns="${X}"><entry><id>2</id><val/></entry></top>`)).toBe(
+      `<top xmlns="${X}"><entry><id>2</id><sub>s2</sub><val>y</val></entry></top>`);
+    // a container that is not a list gets no extra leaves, even one named like a key
+    expect(run2(`<top xmlns="${X}"><cfg><mode/></cfg></top>`)).toBe(`<top xmlns="${X}"><cfg><mode>a</mode></cfg></top>`);
+    // without key information the filter returns exactly what was selected
+    expect(applySubtreeFilter(data, parseXml(`<filter><top xmlns="${X}"><entry><val/></entry></top></filter>`)).map((e) => serializeXml(e)).join('')).toBe(
+      `<top xmlns="${X}"><entry><val>x</val></entry><entry><val>y</val></entry></top>`);
+  });
+
   it('filterMayMatchTop tells which top nodes a filter can reach', () => {
     const f = parseXml(`<filter><top xmlns="${T}"/><x xmlns=""/></filter>`);
     expect(filterMayMatchTop(f, T, 'top')).toBe(true);
