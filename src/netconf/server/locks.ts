@@ -9,10 +9,9 @@
  * - while locked, edits from other sessions fail with in-use (error-info <session-id> of the holder).
  */
 import { NetconfError, info } from '../rpc-error.js';
-import { childText } from '../xml/build.js';
-import { NETCONF_BASE_NS } from '../xml/types.js';
 import type { XmlElement } from '../xml/types.js';
 import type { OperationContext, OperationHandler } from './operations.js';
+import { createKillSession as createCoreKillSession } from './base-ops.js';
 import { checkParameters, requireRunning } from './edit-config.js';
 
 export interface LockHolder {
@@ -94,24 +93,5 @@ export function createUnlock(locks: LockManager): OperationHandler {
 
 /** kill-session (RFC 6241 section 7.9): ends another session, releasing its locks. */
 export function createKillSession(locks: LockManager): OperationHandler {
-  return async (op: XmlElement, ctx: OperationContext) => {
-    checkParameters(op, ['session-id']);
-    const raw = childText(op, NETCONF_BASE_NS, 'session-id');
-    if (raw === undefined) {
-      throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<session-id> is required', info: [info.badElement('session-id')] });
-    }
-    const id = Number(raw.trim());
-    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(id) || id < 1) {
-      throw new NetconfError({ type: 'protocol', tag: 'invalid-value', message: 'session-id must be a positive integer', info: [info.badElement('session-id')] });
-    }
-    if (id === ctx.session.id) {
-      throw new NetconfError({ type: 'protocol', tag: 'invalid-value', message: 'a session cannot kill itself; use close-session', info: [info.badElement('session-id')] });
-    }
-    if (!ctx.server.sessions().some((s) => s.id === id)) {
-      throw new NetconfError({ type: 'protocol', tag: 'invalid-value', message: `no session ${id}`, info: [info.badElement('session-id')] });
-    }
-    locks.releaseIfHeldBy(id);
-    await ctx.server.killSession(id, `killed by session ${ctx.session.id}`);
-    return 'ok';
-  };
+  return createCoreKillSession((id) => locks.releaseIfHeldBy(id));
 }

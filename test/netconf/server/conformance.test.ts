@@ -83,6 +83,8 @@ for (const standard of [false, true]) {
       ['an unknown session-id -> invalid-value', () => '4242', { tag: 'invalid-value', info: ['bad-element=session-id'] }],
       ['session-id 0 -> invalid-value', () => '0', { tag: 'invalid-value', info: ['bad-element=session-id'] }],
       ['a non-numeric session-id -> invalid-value', () => 'two', { tag: 'invalid-value', info: ['bad-element=session-id'] }],
+      // both registrations are one handler (base-ops createKillSession): the same answers
+      ['a session-id with leading zeros -> invalid-value', (self) => `00${self + 1}`, { tag: 'invalid-value', info: ['bad-element=session-id'] }],
     ];
     for (const [name, arg, want] of cases) {
       it(name, async () => {
@@ -93,6 +95,13 @@ for (const standard of [false, true]) {
         expect(errorOf(await a.rpc('<frobnicate/>')).tag).toBe('operation-not-supported'); // the session goes on
       });
     }
+
+    it('an undefined parameter -> unknown-element', async () => {
+      const srv = start(standard);
+      const a = await open(srv);
+      const r = await a.rpc(`<kill-session><session-id>${a.id + 1}</session-id><force/></kill-session>`);
+      expect(errorOf(r)).toMatchObject({ tag: 'unknown-element', type: 'protocol' });
+    });
 
     it('without <session-id> -> missing-element', async () => {
       const srv = start(standard);
