@@ -124,7 +124,13 @@ export function parseXml(input: string | Buffer, limits: ParseLimits = {}): XmlE
   const parser = sharedParser();
   current = st;
   try {
-    parser.write(text).close();
+    parser.write(text);
+    // NETCONF messages are UTF-8 (RFC 6241 section 3): a declaration of another encoding is a
+    // malformed message, not something to guess at; US-ASCII is a subset of UTF-8 and passes (read
+    // before close(), which resets it)
+    const enc = parser.xmlDecl.encoding;
+    if (enc !== undefined && !/^(utf-8|us-ascii)$/i.test(enc)) fail(st, `the XML declaration names encoding "${enc}"; NETCONF messages are UTF-8`);
+    parser.close();
   } catch (e) {
     st.failure ??= new XmlParseError((e as Error).message, { cause: e });
     // a parser that threw mid-document is in an unknown state: start afresh next time

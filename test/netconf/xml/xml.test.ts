@@ -24,6 +24,15 @@ describe('xml parse', () => {
     expect(() => parseXml(bomb)).toThrow(/DOCTYPE/);
   });
 
+  it('accepts a UTF-8 (or US-ASCII) encoding declaration and refuses any other (RFC 6241 section 3)', () => {
+    for (const enc of ['UTF-8', 'utf-8', 'US-ASCII']) expect(parseXml(`<?xml version="1.0" encoding="${enc}"?><a/>`).name).toBe('a');
+    expect(parseXml('<?xml version="1.0"?><a/>').name).toBe('a');
+    for (const enc of ['ISO-8859-1', 'UTF-16', 'windows-1252']) {
+      expect(() => parseXml(`<?xml version="1.0" encoding="${enc}"?><a/>`), enc).toThrow(new RegExp(`encoding "${enc}"`));
+    }
+    expect(parseXml('<b/>').name).toBe('b'); // the shared parser is fine afterwards
+  });
+
   it('rejects malformed documents', () => {
     for (const bad of ['', '<a>', '<a></b>', '<a/><b/>', 'text', '<a x="1" x="2"/>', '<p:a/>', '<a>&unknown;</a>']) {
       expect(() => parseXml(bad), bad).toThrow(XmlParseError);
