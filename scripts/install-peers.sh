@@ -2,7 +2,9 @@
 # install-peers.sh - install the real NETCONF/YANG peers the interop suite runs against (Debian 12).
 # Idempotent: does nothing when every peer is already present. Needs root (apt-get, as in CI).
 # Peers: python3-ncclient (client lib), yangcli (client), netconfd + netconf-subsystem behind
-# openssh-server (server), libyang2-tools (yanglint, the YANG oracle).
+# openssh-server (server), libyang2-tools (yanglint, the YANG oracle), postgresql (server binaries under
+# /usr/lib/postgresql/*/bin for the PostgreSQL store tests; scripts/postgres-peer-start.sh runs a throwaway
+# cluster of its own, the package's default cluster is not used).
 set -euo pipefail
 
 need=()
@@ -14,6 +16,7 @@ need=()
 [[ -x /usr/bin/ssh ]] || need+=(openssh-client)
 /usr/bin/python3 -c 'import ncclient' 2>/dev/null || need+=(python3-ncclient)
 command -v ss >/dev/null || need+=(iproute2)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && id postgres >/dev/null 2>&1 || need+=(postgresql)
 
 if [[ ${#need[@]} -eq 0 ]]; then
   echo "install-peers: all peers present"
@@ -36,4 +39,5 @@ done
 /usr/bin/yanglint --version >/dev/null
 /usr/bin/python3 -c 'import ncclient'
 [[ -x /usr/sbin/netconfd && -x /usr/sbin/netconf-subsystem && -x /usr/sbin/sshd && -x /usr/bin/yangcli ]]
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && id postgres >/dev/null
 echo "install-peers: done"
