@@ -2,10 +2,13 @@
 export * from './types.js';
 export { StoreError } from './errors.js';
 export type { StoreErrorCode } from './errors.js';
-export { openStore } from './open.js';
+export { openPostgresStore, openStore } from './open.js';
 export type { OpenStoreOptions } from './open.js';
 export { SqliteStore, migrate, openSqliteStore } from './sqlite.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 export type { Migration } from './migrations.js';
+export { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './pg-migrations.js';
+// the PostgreSQL store class as a type only, so that importing the store does not load `pg`
+export type { PostgresStore } from './postgres.js';
 export { openDatabase } from './sqlite-driver.js';
 export type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';

@@ -1,7 +1,8 @@
 /**
  * Persistence contract (interface only). The default implementation is SQLite (better-sqlite3, WAL) in the data
- * directory: `openSqliteStore` in ./sqlite.ts. A PostgreSQL implementation can come later behind the same `Store`
- * interface, which is why every method returns a Promise even though SQLite answers synchronously.
+ * directory: `openSqliteStore` in ./sqlite.ts. The PostgreSQL implementation (./postgres.ts, for several OAM
+ * instances sharing one database) is behind the same `Store` interface, which is why every method returns a
+ * Promise even though SQLite answers synchronously.
  *
  * Times are epoch milliseconds (numbers). Digests (RIM/TIM) are lowercase hex SHA-256 (64 chars).
  * Wire names stay kebab-case in YANG; these records use camelCase and the OAM layer maps them.
@@ -9,6 +10,7 @@
  *
  * Use one Store per database per process: SQLite locks are taken synchronously, so a second connection in the same
  * process writing while the first holds a transaction would stall the event loop until the busy timeout.
+ * (PostgreSQL: one Store per OAM instance; several instances may share the database.)
  * list* methods without a limit return at most 1000 rows.
  *
  * Errors are `StoreError` (./errors.ts) with codes:
@@ -225,9 +227,29 @@ export interface SqliteStoreOptions {
 /** The file name used inside dataDir. */
 export const SQLITE_FILE_NAME = 'henb-sw-verify.sqlite';
 
+export interface PostgresStoreOptions {
+  /**
+   * postgres://user:password@host:port/database (or postgresql://), as node-postgres reads it (query parameters
+   * such as sslmode=require are passed on). Error messages name user@host:port/database, never the password.
+   */
+  url: string;
+  /** the password, when it is kept out of the URL (wins over a password in the URL) */
+  password?: string;
+  /** most connections the store opens (default 10) */
+  poolSize?: number;
+  /** ms to wait for a connection, at open and later (default 10000) */
+  connectTimeoutMs?: number;
+  /** application_name shown in pg_stat_activity (default 'henb-sw-verify') */
+  applicationName?: string;
+  /** called when an idle pooled connection fails (e.g. the server restarted); the pool replaces it */
+  onPoolError?: (err: Error) => void;
+}
+
 /**
  * The functions exported by src/store/index.ts:
  *   openSqliteStore(options: SqliteStoreOptions): Promise<Store>
- *   openStore(options: { driver?: 'sqlite' } & SqliteStoreOptions): Promise<Store>   (PostgreSQL: not yet)
+ *   openStore(options: { driver?: 'sqlite' } & SqliteStoreOptions): Promise<Store>
+ *   openStore(options: { driver: 'postgres' } & PostgresStoreOptions): Promise<Store>
+ *   openPostgresStore(options: PostgresStoreOptions): Promise<Store>   (loads `pg` only when called)
  *   StoreError (class, extends HsvError) with the codes listed at the top of this file
  */

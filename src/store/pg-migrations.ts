@@ -1,0 +1,106 @@
+/**
+ * Versioned schema of the PostgreSQL store: the tables of ./migrations.ts (the SQLite schema) in PostgreSQL's
+ * dialect, so both drivers keep the same records under the same rules:
+ * - times are epoch milliseconds in BIGINT (read back as numbers, see ./postgres.ts), flags are BOOLEAN;
+ * - the RIM CHECK (64 lowercase hex characters) is a regular-expression CHECK instead of SQLite's GLOB;
+ * - identifiers and kinds are TEXT COLLATE "C", so ORDER BY sorts them by code point as SQLite's BINARY
+ *   collation does, whatever the database's locale;
+ * - JSON blobs stay TEXT (not JSONB), so a blob reads back exactly as it was written.
+ *
+ * The table `schema_version` has one row per migration applied (PostgreSQL has no PRAGMA user_version); the store
+ * applies pending migrations under a transaction-scoped advisory lock, so two OAM instances starting at once
+ * migrate once. Never edit a released migration: append a new one.
+ */
+import type { Migration } from './migrations.js';
+
+/** Key of the advisory lock held while migrating (pg_advisory_xact_lock). */
+export const PG_MIGRATION_LOCK = 0x6873_7601; // 'hsv' 01
+
+export const PG_SCHEMA_VERSION_TABLE = `
+  CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at  BIGINT NOT NULL
+  )`;
+
+export const PG_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'henbs, jobs, job events, results, nonces, jti cache, rollouts',
+    sql: `
+      CREATE TABLE henbs (
+        henb_id           TEXT COLLATE "C" PRIMARY KEY,
+        rim               TEXT CHECK (rim IS NULL OR rim ~ '^[0-9a-f]{64}$'),
+        software_version  TEXT,
+        state             TEXT NOT NULL CHECK (state IN ('trusted', 'updating', 'quarantined', 'unknown')),
+        last_result_token TEXT,
+        updated_at        BIGINT NOT NULL
+      );
+
+      CREATE TABLE jobs (
+        job_id      TEXT COLLATE "C" PRIMARY KEY,
+        henb_id     TEXT COLLATE "C" NOT NULL,
+        kind        TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        data        TEXT NOT NULL,
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        deadline    BIGINT,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        update_sent BOOLEAN NOT NULL DEFAULT false,
+        terminal    BOOLEAN NOT NULL DEFAULT false,
+        created_at  BIGINT NOT NULL,
+        updated_at  BIGINT NOT NULL
+      );
+      CREATE INDEX jobs_active ON jobs (terminal, created_at);
+      CREATE INDEX jobs_henb ON jobs (henb_id, created_at);
+
+      CREATE TABLE job_events (
+        job_id     TEXT COLLATE "C" NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+        seq        INTEGER NOT NULL,
+        from_state TEXT,
+        to_state   TEXT NOT NULL,
+        at         BIGINT NOT NULL,
+        reason     TEXT,
+        detail     TEXT,
+        PRIMARY KEY (job_id, seq)
+      );
+
+      CREATE TABLE results (
+        job_id     TEXT COLLATE "C" NOT NULL,
+        kind       TEXT COLLATE "C" NOT NULL,
+        henb_id    TEXT COLLATE "C" NOT NULL,
+        ear_status TEXT NOT NULL,
+        token      TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (job_id, kind)
+      );
+      CREATE INDEX results_henb ON results (henb_id, created_at);
+
+      CREATE TABLE nonces (
+        nonce       TEXT PRIMARY KEY,
+        purpose     TEXT NOT NULL,
+        job_id      TEXT,
+        henb_id     TEXT,
+        created_at  BIGINT NOT NULL,
+        expires_at  BIGINT NOT NULL,
+        consumed_at BIGINT
+      );
+      CREATE INDEX nonces_expiry ON nonces (expires_at);
+
+      CREATE TABLE jtis (
+        jti        TEXT PRIMARY KEY,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX jtis_expiry ON jtis (expires_at);
+
+      CREATE TABLE rollouts (
+        rollout_id TEXT COLLATE "C" PRIMARY KEY,
+        data       TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+    `,
+  },
+];
+
+export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;

@@ -1,0 +1,680 @@
+/**
+ * The PostgreSQL Store (node-postgres `pg`), for several OAM instances sharing the work: the same contract and
+ * the same records, validation and StoreError codes as the SQLite store (./sqlite.ts); ./types.ts is the contract.
+ *
+ * How each guarantee of the contract is kept with a server and a connection pool:
+ * - single-statement atomicity instead of SQLite's one connection: createJob (job row + creation event),
+ *   saveJobTransition (`UPDATE jobs ... WHERE job_id = $1 AND version = $2 AND NOT terminal RETURNING *` plus the
+ *   event), consumeNonce (`UPDATE ... WHERE consumed_at IS NULL AND expires_at > now RETURNING *`), rememberJti
+ *   (`INSERT ... ON CONFLICT DO UPDATE ... WHERE expired RETURNING`) and purgeExpired are each one statement, so
+ *   of two instances racing for the same row exactly one wins (the loser's UPDATE re-checks the row after the
+ *   winner commits and matches nothing). When such a statement matches nothing, a read tells why (same codes).
+ * - duplicates are INSERT ... ON CONFLICT DO NOTHING (no error raised, so a transaction stays usable).
+ * - transaction(fn): one pooled client per transaction (BEGIN ... COMMIT / ROLLBACK); nested transactions are
+ *   SAVEPOINTs; plain calls made from fn's async context join it (AsyncLocalStorage, as in sqlite.ts).
+ *   Transactions are serialised as the contract says: in this process by a queue (plain calls wait for an open
+ *   transaction, as with SQLite), and across instances by a transaction-scoped advisory lock taken right after
+ *   BEGIN, the counterpart of SQLite's BEGIN IMMEDIATE; without it a read-modify-write such as the OAM's H(e)NB
+ *   update would lose writes between instances under READ COMMITTED.
+ * - epoch-ms BIGINT columns are read back as numbers (a per-pool type parser), never as strings.
+ * - migrations (./pg-migrations.ts) run once under an advisory lock; a newer schema is refused (ERR_STORE_OPEN).
+ * - open failures (bad URL, server down, authentication) are ERR_STORE_OPEN naming user, host and database,
+ *   never the password.
+ * Durability is the server's (synchronous_commit); there is no SQLite-style sync barrier to manage.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import pg from 'pg';
+import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
+import { StoreError } from './errors.js';
+import type { StoreErrorCode } from './errors.js';
+import { PG_MIGRATIONS, PG_MIGRATION_LOCK, PG_SCHEMA_VERSION, PG_SCHEMA_VERSION_TABLE } from './pg-migrations.js';
+import { HENB_STATES } from './types.js';
+import type {
+  ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
+  NonceInput, NonceRecord, PostgresStoreOptions, ResultInput, ResultRecord, RolloutRecord, Store, StoreOps, StoreTx,
+} from './types.js';
+
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+/** Key of the advisory lock every transaction holds (serialises transactions across OAM instances). */
+const TX_LOCK = 0x6873_7602; // 'hsv' 02
+const INT8_OID = 20;
+
+/** Opens (creating the schema and migrating as needed) the PostgreSQL store. */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const target = describeTarget(options);
+  const types = new pg.TypeOverrides();
+  // epoch ms (BIGINT) and COUNT(*) as numbers: every value the store writes is below 2^53
+  types.setTypeParser(INT8_OID, (v: string) => Number(v));
+  const poolSize = options.poolSize ?? 10;
+  if (!(Number.isSafeInteger(poolSize) && poolSize >= 1)) throw new StoreError('ERR_STORE_OPEN', 'poolSize must be a positive integer');
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: poolSize,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    application_name: options.applicationName ?? 'henb-sw-verify',
+    types,
+  });
+  // an idle client whose server went away emits 'error' on the pool; unhandled it would end the process
+  pool.on('error', (err) => options.onPoolError?.(err));
+  try {
+    await migratePostgres(pool);
+  } catch (cause) {
+    await pool.end().catch(() => undefined);
+    if (cause instanceof StoreError) throw cause;
+    const why = redact(cause instanceof Error ? cause.message : String(cause), target.password);
+    throw new StoreError('ERR_STORE_OPEN', `cannot open the PostgreSQL store ${target.name}: ${why}`, { cause: redactError(cause, target.password) });
+  }
+  return new PostgresStore(pool, target.name);
+}
+
+/**
+ * Applies the pending migrations in one transaction under an advisory lock (a second instance waits, then finds
+ * nothing to do); refuses a database whose schema is newer than this software. Returns the schema version.
+ */
+export async function migratePostgres(pool: pg.Pool): Promise<number> {
+  const client = await pool.connect();
+  const lost = keepConnectionErrors(client);
+  let ok = false;
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [PG_MIGRATION_LOCK]);
+    await client.query(PG_SCHEMA_VERSION_TABLE);
+    const cur = (await client.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_version')).rows[0]?.v ?? 0;
+    if (cur > PG_SCHEMA_VERSION) {
+      throw new StoreError('ERR_STORE_OPEN', `database schema version ${cur} is newer than this software (${PG_SCHEMA_VERSION})`);
+    }
+    for (const m of PG_MIGRATIONS) {
+      if (m.version <= cur) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_version (version, description, applied_at) VALUES ($1, $2, $3)',
+        [m.version, m.description, Date.now()]);
+    }
+    await client.query('COMMIT');
+    ok = true;
+    return PG_SCHEMA_VERSION;
+  } finally {
+    if (!ok) await client.query('ROLLBACK').catch(() => undefined);
+    lost.done();
+    client.release(!ok);
+  }
+}
+
+/**
+ * pg-pool listens for errors only on idle clients: a checked-out client whose connection fails between two
+ * queries (server restart, DROP DATABASE ... WITH (FORCE)) would emit an unhandled 'error' and end the process.
+ * This keeps the error; the next query on the client fails, and the caller releases it as broken.
+ */
+function keepConnectionErrors(client: PoolClient): { error: () => Error | undefined; done: () => void } {
+  let error: Error | undefined;
+  const onError = (err: Error): void => { error ??= err; };
+  client.on('error', onError);
+  return { error: () => error, done: () => client.removeListener('error', onError) };
+}
+
+interface Target { url: string; name: string; password: string | undefined }
+
+/** Checks the URL and names the target (user@host:port/database) without its password. */
+function describeTarget(options: PostgresStoreOptions): Target {
+  if (typeof options?.url !== 'string' || options.url === '') {
+    throw new StoreError('ERR_STORE_OPEN', 'the PostgreSQL store needs a url (postgres://user@host:port/database)');
+  }
+  let u: URL;
+  try {
+    u = new URL(options.url);
+  } catch {
+    throw new StoreError('ERR_STORE_OPEN', 'the PostgreSQL store url is not a valid URL (postgres://user@host:port/database)');
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new StoreError('ERR_STORE_OPEN', `the PostgreSQL store url must start with postgres:// or postgresql://, not ${u.protocol}//`);
+  }
+  if (options.password !== undefined) u.password = encodeURIComponent(options.password);
+  const password = u.password === '' ? undefined : safeDecode(u.password);
+  const user = safeDecode(u.username);
+  const host = u.hostname || u.searchParams.get('host') || 'localhost';
+  const database = safeDecode(u.pathname.replace(/^\//, '')) || user || '(default)';
+  const name = `${user ? `${user}@` : ''}${host}:${u.port || '5432'}/${database}`;
+  return { url: u.href, name, password };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function redact(text: string, password: string | undefined): string {
+  if (!password) return text;
+  return text.split(password).join('***').split(encodeURIComponent(password)).join('***');
+}
+
+/** The cause to attach: kept as it is unless it mentions the password somewhere, then a redacted copy. */
+function redactError(err: unknown, password: string | undefined): unknown {
+  if (!password || !(err instanceof Error)) return err;
+  let dump: string;
+  try {
+    dump = JSON.stringify({ ...err, message: err.message, stack: err.stack });
+  } catch {
+    return new Error(redact(err.message, password));
+  }
+  if (!dump.includes(password) && !dump.includes(encodeURIComponent(password))) return err;
+  const copy = new Error(redact(err.message, password));
+  (copy as { code?: unknown }).code = (err as { code?: unknown }).code;
+  return copy;
+}
+
+const OP_NAMES = [
+  'getHenb', 'putHenb', 'listHenbs', 'deleteHenb',
+  'createJob', 'getJob', 'saveJobTransition', 'listActiveJobs', 'listJobs', 'listJobEvents',
+  'putResult', 'getResults', 'listResults',
+  'putNonce', 'consumeNonce', 'rememberJti',
+  'putRollout', 'getRollout', 'listRollouts', 'purgeExpired',
+] as const satisfies readonly (keyof StoreOps)[];
+type OpName = (typeof OP_NAMES)[number];
+// compile-time check that OP_NAMES lists every operation
+type MissingOps = Exclude<keyof StoreOps, OpName>;
+const _allOpsListed: MissingOps extends never ? true : never = true;
+void _allOpsListed;
+
+interface TxContext {
+  active: boolean;
+  depth: number;
+  store: PostgresStore;
+  client: PoolClient;
+  ops: PgOps;
+  /** the first database error inside the transaction: PostgreSQL then refuses everything up to ROLLBACK */
+  failed: unknown;
+}
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  declare readonly getHenb: StoreOps['getHenb'];
+  declare readonly putHenb: StoreOps['putHenb'];
+  declare readonly listHenbs: StoreOps['listHenbs'];
+  declare readonly deleteHenb: StoreOps['deleteHenb'];
+  declare readonly createJob: StoreOps['createJob'];
+  declare readonly getJob: StoreOps['getJob'];
+  declare readonly saveJobTransition: StoreOps['saveJobTransition'];
+  declare readonly listActiveJobs: StoreOps['listActiveJobs'];
+  declare readonly listJobs: StoreOps['listJobs'];
+  declare readonly listJobEvents: StoreOps['listJobEvents'];
+  declare readonly putResult: StoreOps['putResult'];
+  declare readonly getResults: StoreOps['getResults'];
+  declare readonly listResults: StoreOps['listResults'];
+  declare readonly putNonce: StoreOps['putNonce'];
+  declare readonly consumeNonce: StoreOps['consumeNonce'];
+  declare readonly rememberJti: StoreOps['rememberJti'];
+  declare readonly putRollout: StoreOps['putRollout'];
+  declare readonly getRollout: StoreOps['getRollout'];
+  declare readonly listRollouts: StoreOps['listRollouts'];
+  declare readonly purgeExpired: StoreOps['purgeExpired'];
+  private readonly shared = { jtiCalls: 0 };
+  private readonly ops: PgOps;
+  private readonly als = new AsyncLocalStorage<TxContext>();
+  private txChain: Promise<void> = Promise.resolve();
+  private txOpen = false;
+  private txDone: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly pool: pg.Pool, readonly target: string) {
+    this.ops = new PgOps((sql, params) => this.pool.query(sql, params), this.shared);
+    for (const name of OP_NAMES) {
+      (this as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => this.run(name, args);
+    }
+  }
+
+  async transaction<T>(fn: (tx: StoreTx) => Promise<T> | T): Promise<T> {
+    this.checkOpen();
+    const outer = this.als.getStore();
+    if (outer?.active && outer.store === this) return this.nested(outer, fn);
+    const prev = this.txChain;
+    let release!: () => void;
+    this.txChain = new Promise<void>((r) => (release = r));
+    await prev;
+    let doneResolve!: () => void;
+    try {
+      this.checkOpen();
+      this.txOpen = true;
+      this.txDone = new Promise<void>((r) => (doneResolve = r));
+      const client = await this.pool.connect();
+      const lost = keepConnectionErrors(client);
+      let broken = false;
+      const ctx: TxContext = { active: true, depth: 0, store: this, client, ops: undefined as unknown as PgOps, failed: undefined };
+      ctx.ops = new PgOps(async (sql, params) => {
+        try {
+          return await client.query(sql, params);
+        } catch (err) {
+          ctx.failed ??= err;
+          throw err;
+        }
+      }, this.shared);
+      try {
+        // one round trip: BEGIN and the lock that serialises transactions across instances
+        await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${TX_LOCK})`);
+        const result = await this.als.run(ctx, () => fn(this.txFacade(ctx)));
+        ctx.active = false;
+        if (ctx.failed !== undefined) throw ctx.failed; // COMMIT would only roll back
+        const r = await client.query('COMMIT');
+        if (r.command !== 'COMMIT') throw new StoreError('ERR_STORE_CONFLICT', 'the transaction was rolled back by the server');
+        return result;
+      } catch (err) {
+        ctx.active = false;
+        await client.query('ROLLBACK').catch(() => { broken = true; });
+        throw mapPgError(err);
+      } finally {
+        lost.done();
+        client.release(broken || lost.error() !== undefined);
+      }
+    } finally {
+      this.txOpen = false;
+      doneResolve?.();
+      release();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.txChain;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  private async nested<T>(ctx: TxContext, fn: (tx: StoreTx) => Promise<T> | T): Promise<T> {
+    const sp = `sp_${++ctx.depth}`;
+    const failedBefore = ctx.failed;
+    await ctx.client.query(`SAVEPOINT ${sp}`);
+    try {
+      const result = await fn(this.txFacade(ctx));
+      if (ctx.failed !== failedBefore) throw ctx.failed;
+      await ctx.client.query(`RELEASE SAVEPOINT ${sp}`);
+      return result;
+    } catch (err) {
+      await ctx.client.query(`ROLLBACK TO SAVEPOINT ${sp}`);
+      await ctx.client.query(`RELEASE SAVEPOINT ${sp}`);
+      ctx.failed = failedBefore; // the savepoint undid the failure: the transaction is usable again
+      throw err;
+    } finally {
+      ctx.depth--;
+    }
+  }
+
+  /** Plain call: joins the transaction of the calling async context, else waits for an open one, then runs. */
+  private async run(name: OpName, args: unknown[]): Promise<unknown> {
+    this.checkOpen();
+    const ctx = this.als.getStore();
+    if (ctx?.active && ctx.store === this) return callOp(ctx.ops, name, args);
+    while (this.txOpen) await this.txDone;
+    this.checkOpen();
+    return callOp(this.ops, name, args);
+  }
+
+  private txFacade(ctx: TxContext): StoreTx {
+    const tx: Record<string, unknown> = {};
+    for (const name of OP_NAMES) {
+      tx[name] = (...args: unknown[]) => {
+        if (!ctx.active) return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'the transaction has finished'));
+        return callOp(ctx.ops, name, args);
+      };
+    }
+    tx.transaction = <T>(fn: (t: StoreTx) => Promise<T> | T): Promise<T> => {
+      if (!ctx.active) return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'the transaction has finished'));
+      return this.nested(ctx, fn);
+    };
+    return tx as unknown as StoreTx;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StoreError('ERR_STORE_CLOSED', 'the store is closed');
+  }
+}
+
+async function callOp(ops: PgOps, name: OpName, args: unknown[]): Promise<unknown> {
+  try {
+    return await (ops[name] as (...a: unknown[]) => Promise<unknown>).apply(ops, args);
+  } catch (err) {
+    throw mapPgError(err);
+  }
+}
+
+/** SQLSTATEs that mean the same as a StoreError code; anything else (connection lost, ...) passes through. */
+const PG_CODES: Record<string, StoreErrorCode> = {
+  '23505': 'ERR_STORE_DUPLICATE', // unique_violation
+  '23514': 'ERR_STORE_INVALID', // check_violation
+  '23502': 'ERR_STORE_INVALID', // not_null_violation
+  '22P02': 'ERR_STORE_INVALID', // invalid_text_representation (e.g. 1.5 for a BIGINT time)
+  '22003': 'ERR_STORE_INVALID', // numeric_value_out_of_range
+  '22021': 'ERR_STORE_INVALID', // character_not_in_repertoire (a NUL in a string)
+  '40001': 'ERR_STORE_CONFLICT', // serialization_failure
+  '40P01': 'ERR_STORE_CONFLICT', // deadlock_detected
+};
+
+function mapPgError(err: unknown): unknown {
+  if (err instanceof StoreError || !(err instanceof pg.DatabaseError)) return err;
+  const code = err.code === undefined ? undefined : PG_CODES[err.code];
+  return code === undefined ? err : new StoreError(code, err.message, { cause: err });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The operations, over one query function (the pool for plain calls, the transaction's client inside one).
+
+type Query = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<QueryResult<R>>;
+
+interface HenbRow { henb_id: string; rim: string | null; software_version: string | null; state: string; last_result_token: string | null; updated_at: number }
+interface JobRow { job_id: string; henb_id: string; kind: string; state: string; data: string; version: number; deadline: number | null; attempts: number; update_sent: boolean; terminal: boolean; created_at: number; updated_at: number }
+interface EventRow { job_id: string; seq: number; from_state: string | null; to_state: string; at: number; reason: string | null; detail: string | null }
+interface ResultRow { job_id: string; kind: string; henb_id: string; ear_status: string; token: string; created_at: number }
+interface NonceRow { nonce: string; purpose: string; job_id: string | null; henb_id: string | null; created_at: number; expires_at: number; consumed_at: number | null }
+interface RolloutRow { rollout_id: string; data: string; created_at: number; updated_at: number }
+
+type AsyncOps = { [K in OpName]: (...args: never[]) => Promise<unknown> };
+
+const SQL = {
+  createJob: `
+    WITH j AS (
+      INSERT INTO jobs (job_id, henb_id, kind, state, data, version, deadline, attempts, update_sent, terminal, created_at, updated_at)
+      VALUES ($1, $2, $3, $4, $5, 1, $6, 0, false, false, $7, $7)
+      ON CONFLICT (job_id) DO NOTHING
+      RETURNING *
+    ), e AS (
+      INSERT INTO job_events (job_id, seq, from_state, to_state, at, reason, detail)
+      SELECT job_id, 1, NULL, state, created_at, $8::text, NULL FROM j
+    )
+    SELECT * FROM j`,
+  // The version check and the move in one statement: of two concurrent callers with the same expected version, the
+  // second waits for the first's row lock, re-checks `version = $2` on the committed row, and matches nothing.
+  // The event's from_state is the last event's to_state, which is the job's state before this move.
+  saveJobTransition: `
+    WITH upd AS (
+      UPDATE jobs SET state = $3, data = COALESCE($4::text, data), version = version + 1,
+        deadline = CASE WHEN $5::boolean THEN $6::bigint ELSE deadline END,
+        attempts = COALESCE($7::integer, attempts), update_sent = update_sent OR $8::boolean, terminal = $9::boolean,
+        updated_at = $10::bigint
+      WHERE job_id = $1 AND version = $2 AND NOT terminal
+      RETURNING *
+    ), prev AS (
+      SELECT seq, to_state FROM job_events WHERE job_id = $1 ORDER BY seq DESC LIMIT 1
+    ), ev AS (
+      INSERT INTO job_events (job_id, seq, from_state, to_state, at, reason, detail)
+      SELECT upd.job_id, COALESCE(prev.seq, 0) + 1, prev.to_state, upd.state, $10::bigint, $11::text, $12::text
+      FROM upd LEFT JOIN prev ON true
+    )
+    SELECT * FROM upd`,
+  consumeNonce: `
+    UPDATE nonces SET consumed_at = $2::bigint
+    WHERE nonce = $1 AND consumed_at IS NULL AND expires_at > $2::bigint
+    RETURNING *`,
+  // new, or the earlier entry has expired (then it is renewed): one row back; remembered and live: none
+  rememberJti: `
+    INSERT INTO jtis (jti, expires_at) VALUES ($1, $2::bigint)
+    ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE jtis.expires_at <= $3::float8
+    RETURNING jti`,
+  purgeExpired: `
+    WITH a AS (DELETE FROM jtis WHERE expires_at <= $1::float8 RETURNING 1),
+         b AS (DELETE FROM nonces WHERE expires_at <= $1::float8 RETURNING 1)
+    SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b) AS n`,
+} as const;
+
+class PgOps implements AsyncOps {
+  constructor(private readonly q: Query, private readonly shared: { jtiCalls: number }) {}
+
+  // --- H(e)NBs
+  async getHenb(henbId: string): Promise<HenbRecord | undefined> {
+    const row = (await this.q<HenbRow>('SELECT * FROM henbs WHERE henb_id = $1', [henbId])).rows[0];
+    return row && henbFromRow(row);
+  }
+
+  async putHenb(rec: HenbInput): Promise<HenbRecord> {
+    requireId(rec?.henbId, 'henbId');
+    const rim = rec.rim === null || rec.rim === undefined ? null : requireDigest(rec.rim, 'rim');
+    if (!HENB_STATES.includes(rec.state)) invalid(`state must be one of ${HENB_STATES.join(', ')}`);
+    const sv = optString(rec.softwareVersion, 'softwareVersion');
+    const tok = optString(rec.lastResultToken, 'lastResultToken');
+    const now = Date.now();
+    await this.q(`INSERT INTO henbs (henb_id, rim, software_version, state, last_result_token, updated_at)
+                  VALUES ($1, $2, $3, $4, $5, $6)
+                  ON CONFLICT (henb_id) DO UPDATE SET rim = excluded.rim, software_version = excluded.software_version,
+                    state = excluded.state, last_result_token = excluded.last_result_token, updated_at = excluded.updated_at`,
+    [rec.henbId, rim, sv, rec.state, tok, now]);
+    return { henbId: rec.henbId, rim, softwareVersion: sv, state: rec.state, lastResultToken: tok, updatedAt: now };
+  }
+
+  async listHenbs(filter: { state?: HenbState } = {}): Promise<HenbRecord[]> {
+    const r = filter.state === undefined
+      ? await this.q<HenbRow>('SELECT * FROM henbs ORDER BY henb_id')
+      : await this.q<HenbRow>('SELECT * FROM henbs WHERE state = $1 ORDER BY henb_id', [filter.state]);
+    return r.rows.map(henbFromRow);
+  }
+
+  async deleteHenb(henbId: string): Promise<boolean> {
+    return (await this.q('DELETE FROM henbs WHERE henb_id = $1', [henbId])).rowCount === 1;
+  }
+
+  // --- jobs
+  async createJob<T>(job: NewJob<T>): Promise<JobRecord<T>> {
+    requireId(job?.jobId, 'jobId');
+    requireId(job.henbId, 'henbId');
+    requireId(job.kind, 'kind');
+    requireId(job.state, 'state');
+    const data = toJson(job.data, 'data');
+    const deadline = optTime(job.deadline, 'deadline');
+    const now = Date.now();
+    const row = (await this.q<JobRow>(SQL.createJob,
+      [job.jobId, job.henbId, job.kind, job.state, data, deadline, now, job.reason ?? null])).rows[0];
+    if (row === undefined) throw new StoreError('ERR_STORE_DUPLICATE', `job ${job.jobId} already exists`);
+    return jobFromRow<T>(row);
+  }
+
+  async getJob<T>(jobId: string): Promise<JobRecord<T> | undefined> {
+    const row = (await this.q<JobRow>('SELECT * FROM jobs WHERE job_id = $1', [jobId])).rows[0];
+    return row && jobFromRow<T>(row);
+  }
+
+  async saveJobTransition<T>(jobId: string, newState: string, o: JobTransitionOptions<T>): Promise<JobRecord<T>> {
+    requireId(newState, 'newState');
+    if (!Number.isSafeInteger(o?.expectPrevVersion)) invalid('expectPrevVersion must be an integer');
+    const data = o.data === undefined ? null : toJson(o.data, 'data');
+    const deadline = o.deadline === undefined ? undefined : optTime(o.deadline, 'deadline');
+    if (o.attempts !== undefined && !(Number.isSafeInteger(o.attempts) && o.attempts >= 0)) invalid('attempts must be a non-negative integer');
+    const detail = o.detail === undefined ? null : toJson(o.detail, 'detail');
+    const at = o.at ?? Date.now();
+    if (typeof jobId !== 'string') throw new StoreError('ERR_STORE_NOT_FOUND', `job ${String(jobId)} does not exist`);
+    const row = (await this.q<JobRow>(SQL.saveJobTransition, [
+      jobId, o.expectPrevVersion, newState, data, deadline !== undefined, deadline ?? null, o.attempts ?? null,
+      o.updateSent === true, o.terminal === true, at, o.reason ?? null, detail,
+    ])).rows[0];
+    if (row !== undefined) return jobFromRow<T>(row);
+    // nothing moved: say why, as the SQLite store does
+    const cur = (await this.q<{ version: number; terminal: boolean }>('SELECT version, terminal FROM jobs WHERE job_id = $1', [jobId])).rows[0];
+    if (cur === undefined) throw new StoreError('ERR_STORE_NOT_FOUND', `job ${jobId} does not exist`);
+    if (cur.version !== o.expectPrevVersion) {
+      throw new StoreError('ERR_STORE_CONFLICT', `job ${jobId} is at version ${cur.version}, not ${o.expectPrevVersion}`);
+    }
+    if (cur.terminal) throw new StoreError('ERR_STORE_CONFLICT', `job ${jobId} is already final`);
+    throw new StoreError('ERR_STORE_CONFLICT', `job ${jobId} changed concurrently`);
+  }
+
+  async listActiveJobs<T>(): Promise<JobRecord<T>[]> {
+    return (await this.q<JobRow>('SELECT * FROM jobs WHERE NOT terminal ORDER BY created_at, job_id')).rows.map((r) => jobFromRow<T>(r));
+  }
+
+  async listJobs<T>(filter: { henbId?: string; limit?: number } = {}): Promise<JobRecord<T>[]> {
+    const limit = limitOf(filter.limit);
+    const r = filter.henbId === undefined
+      ? await this.q<JobRow>('SELECT * FROM jobs ORDER BY created_at DESC, job_id DESC LIMIT $1', [limit])
+      : await this.q<JobRow>('SELECT * FROM jobs WHERE henb_id = $1 ORDER BY created_at DESC, job_id DESC LIMIT $2', [filter.henbId, limit]);
+    return r.rows.map((row) => jobFromRow<T>(row));
+  }
+
+  async listJobEvents(jobId: string): Promise<JobEvent[]> {
+    return (await this.q<EventRow>('SELECT * FROM job_events WHERE job_id = $1 ORDER BY seq', [jobId])).rows.map((r) => ({
+      jobId: r.job_id, seq: r.seq, fromState: r.from_state, toState: r.to_state, at: r.at, reason: r.reason,
+      detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown),
+    }));
+  }
+
+  // --- results
+  async putResult(rec: ResultInput): Promise<ResultRecord> {
+    requireId(rec?.jobId, 'jobId');
+    requireId(rec.kind, 'kind');
+    requireId(rec.henbId, 'henbId');
+    requireId(rec.earStatus, 'earStatus');
+    requireId(rec.token, 'token');
+    const createdAt = rec.createdAt ?? Date.now();
+    const r = await this.q(`INSERT INTO results (job_id, kind, henb_id, ear_status, token, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+                            ON CONFLICT (job_id, kind) DO NOTHING`,
+    [rec.jobId, rec.kind, rec.henbId, rec.earStatus, rec.token, createdAt]);
+    if (r.rowCount !== 1) throw new StoreError('ERR_STORE_DUPLICATE', `job ${rec.jobId} already has a ${rec.kind} result`);
+    return { jobId: rec.jobId, kind: rec.kind, henbId: rec.henbId, earStatus: rec.earStatus, token: rec.token, createdAt };
+  }
+
+  async getResults(jobId: string): Promise<ResultRecord[]> {
+    return (await this.q<ResultRow>('SELECT * FROM results WHERE job_id = $1 ORDER BY created_at, kind', [jobId])).rows.map(resultFromRow);
+  }
+
+  async listResults(filter: { henbId?: string; limit?: number } = {}): Promise<ResultRecord[]> {
+    const limit = limitOf(filter.limit);
+    const r = filter.henbId === undefined
+      ? await this.q<ResultRow>('SELECT * FROM results ORDER BY created_at DESC, job_id DESC LIMIT $1', [limit])
+      : await this.q<ResultRow>('SELECT * FROM results WHERE henb_id = $1 ORDER BY created_at DESC, job_id DESC LIMIT $2', [filter.henbId, limit]);
+    return r.rows.map(resultFromRow);
+  }
+
+  // --- nonces
+  async putNonce(rec: NonceInput): Promise<NonceRecord> {
+    requireId(rec?.nonce, 'nonce');
+    requireId(rec.purpose, 'purpose');
+    const expiresAt = optTime(rec.expiresAt, 'expiresAt');
+    if (expiresAt === null) invalid('expiresAt is required');
+    const createdAt = rec.createdAt ?? Date.now();
+    const out: NonceRecord = {
+      nonce: rec.nonce, purpose: rec.purpose, jobId: rec.jobId ?? null, henbId: rec.henbId ?? null, createdAt,
+      expiresAt, consumedAt: null,
+    };
+    const r = await this.q(`INSERT INTO nonces (nonce, purpose, job_id, henb_id, created_at, expires_at, consumed_at)
+                            VALUES ($1, $2, $3, $4, $5, $6, NULL) ON CONFLICT (nonce) DO NOTHING`,
+    [out.nonce, out.purpose, out.jobId, out.henbId, out.createdAt, out.expiresAt]);
+    if (r.rowCount !== 1) throw new StoreError('ERR_STORE_DUPLICATE', 'nonce already exists');
+    return out;
+  }
+
+  async consumeNonce(nonce: string, now: number = Date.now()): Promise<ConsumeNonceResult> {
+    const row = (await this.q<NonceRow>(SQL.consumeNonce, [nonce, now])).rows[0];
+    if (row !== undefined) {
+      return {
+        ok: true,
+        record: {
+          nonce: row.nonce, purpose: row.purpose, jobId: row.job_id, henbId: row.henb_id, createdAt: row.created_at,
+          expiresAt: row.expires_at, consumedAt: row.consumed_at,
+        },
+      };
+    }
+    // not consumed now: say why (the same order of reasons as the SQLite store)
+    const cur = (await this.q<NonceRow>('SELECT * FROM nonces WHERE nonce = $1', [nonce])).rows[0];
+    if (cur === undefined) return { ok: false, reason: 'unknown' };
+    if (cur.consumed_at !== null) return { ok: false, reason: 'consumed' };
+    if (cur.expires_at <= now) return { ok: false, reason: 'expired' };
+    return { ok: false, reason: 'consumed' };
+  }
+
+  // --- jti replay cache
+  async rememberJti(jti: string, expiresAt: number, now: number = Date.now()): Promise<boolean> {
+    requireId(jti, 'jti');
+    if (!Number.isFinite(expiresAt)) invalid('expiresAt must be a number');
+    if (++this.shared.jtiCalls % 256 === 0) await this.q('DELETE FROM jtis WHERE expires_at <= $1::float8', [now]);
+    const r = await this.q(SQL.rememberJti, [jti, Math.ceil(expiresAt), now]);
+    return r.rowCount === 1;
+  }
+
+  // --- rollouts
+  async putRollout<T>(rolloutId: string, data: T): Promise<RolloutRecord<T>> {
+    requireId(rolloutId, 'rolloutId');
+    const json = toJson(data, 'data');
+    const now = Date.now();
+    const row = (await this.q<RolloutRow>(`INSERT INTO rollouts (rollout_id, data, created_at, updated_at) VALUES ($1, $2, $3, $3)
+                                           ON CONFLICT (rollout_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at
+                                           RETURNING *`, [rolloutId, json, now])).rows[0] as RolloutRow;
+    return rolloutFromRow<T>(row);
+  }
+
+  async getRollout<T>(rolloutId: string): Promise<RolloutRecord<T> | undefined> {
+    const row = (await this.q<RolloutRow>('SELECT * FROM rollouts WHERE rollout_id = $1', [rolloutId])).rows[0];
+    return row && rolloutFromRow<T>(row);
+  }
+
+  async listRollouts<T>(): Promise<RolloutRecord<T>[]> {
+    return (await this.q<RolloutRow>('SELECT * FROM rollouts ORDER BY created_at, rollout_id')).rows.map((r) => rolloutFromRow<T>(r));
+  }
+
+  async purgeExpired(now: number = Date.now()): Promise<number> {
+    return (await this.q<{ n: number }>(SQL.purgeExpired, [now])).rows[0]?.n ?? 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Row mapping and validation: the same rules as ./sqlite.ts.
+
+function henbFromRow(r: HenbRow): HenbRecord {
+  return {
+    henbId: r.henb_id, rim: r.rim, softwareVersion: r.software_version, state: r.state as HenbState,
+    lastResultToken: r.last_result_token, updatedAt: r.updated_at,
+  };
+}
+
+function jobFromRow<T>(r: JobRow): JobRecord<T> {
+  return {
+    jobId: r.job_id, henbId: r.henb_id, kind: r.kind, state: r.state, data: JSON.parse(r.data) as T, version: r.version,
+    deadline: r.deadline, attempts: r.attempts, updateSent: r.update_sent, terminal: r.terminal,
+    createdAt: r.created_at, updatedAt: r.updated_at,
+  };
+}
+
+function resultFromRow(r: ResultRow): ResultRecord {
+  return { jobId: r.job_id, kind: r.kind, henbId: r.henb_id, earStatus: r.ear_status, token: r.token, createdAt: r.created_at };
+}
+
+function rolloutFromRow<T>(r: RolloutRow): RolloutRecord<T> {
+  return { rolloutId: r.rollout_id, data: JSON.parse(r.data) as T, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
+function invalid(message: string): never {
+  throw new StoreError('ERR_STORE_INVALID', message);
+}
+
+function requireId(v: unknown, what: string): asserts v is string {
+  if (typeof v !== 'string' || v === '') invalid(`${what} must be a non-empty string`);
+}
+
+function requireDigest(v: unknown, what: string): string {
+  if (typeof v !== 'string' || !HEX64.test(v)) invalid(`${what} must be a SHA-256 digest as 64 hex characters`);
+  return v.toLowerCase();
+}
+
+function optString(v: unknown, what: string): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v !== 'string') invalid(`${what} must be a string or null`);
+  return v;
+}
+
+function optTime(v: unknown, what: string): number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v !== 'number' || !Number.isFinite(v)) invalid(`${what} must be epoch milliseconds`);
+  return Math.round(v);
+}
+
+function toJson(v: unknown, what: string): string {
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch (cause) {
+    throw new StoreError('ERR_STORE_INVALID', `${what} is not JSON-serialisable`, { cause });
+  }
+  if (s === undefined) invalid(`${what} is not JSON-serialisable`);
+  return s;
+}
+
+function limitOf(limit: number | undefined): number {
+  if (limit === undefined) return 1000;
+  if (!(Number.isSafeInteger(limit) && limit > 0)) invalid('limit must be a positive integer');
+  return limit;
+}
