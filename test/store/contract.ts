@@ -1,0 +1,413 @@
+/**
+ * The Store contract (src/store/types.ts) as one suite that every driver runs: test/store/sqlite.test.ts runs it
+ * against SQLite (unit project, no server needed), test/interop/postgres-store.test.ts against a real PostgreSQL.
+ * Only driver-independent behaviour is here; a driver's own cases (SQLite's WAL and sync barriers, PostgreSQL's
+ * several instances) stay in its test file.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { HenbInput, Store, StoreTx } from '../../src/store/index.js';
+import { generateSigningKey, signResult, storeReplayCache, verifyResult } from '../../src/tokens/index.js';
+
+export interface StoreHarness {
+  kind: Store['kind'];
+  /** before each test: a new, empty database */
+  fresh(): Promise<void>;
+  /** a Store on the current database; every call is another connection (another OAM instance) */
+  open(): Promise<Store>;
+  /** after each test, once every store it opened is closed */
+  cleanup(): Promise<void>;
+}
+
+const code = (c: string): unknown => expect.objectContaining({ code: c });
+const RIM0 = 'a'.repeat(64);
+const RIM1 = 'b'.repeat(64);
+const henb = (over: Partial<HenbInput> = {}): HenbInput => ({
+  henbId: 'henb-1', rim: RIM0, softwareVersion: '1.0', state: 'trusted', lastResultToken: null, ...over,
+});
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+export function storeContract(name: string, h: StoreHarness): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    const opened: Store[] = [];
+    async function open(): Promise<Store> {
+      const s = await h.open();
+      opened.push(s);
+      return s;
+    }
+    beforeEach(async () => {
+      await h.fresh();
+      store = await open();
+    });
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close();
+      await h.cleanup();
+    });
+
+    describe('opening', () => {
+      it(`is a ${h.kind} store`, () => {
+        expect(store.kind).toBe(h.kind);
+      });
+      it('refuses calls after close', async () => {
+        const s = await open();
+        await s.close();
+        await expect(s.getHenb('x')).rejects.toThrow(code('ERR_STORE_CLOSED'));
+        await expect(s.transaction(() => 1)).rejects.toThrow(code('ERR_STORE_CLOSED'));
+        await s.close(); // twice is fine
+      });
+    });
+
+    describe('H(e)NBs', () => {
+      it('puts, gets, lists by state and deletes', async () => {
+        await store.putHenb(henb({ rim: RIM0.toUpperCase() }));
+        await store.putHenb(henb({ henbId: 'henb-2', state: 'quarantined', rim: null }));
+        expect(await store.getHenb('henb-1')).toMatchObject({ henbId: 'henb-1', rim: RIM0, state: 'trusted', softwareVersion: '1.0' });
+        expect((await store.listHenbs()).map((x) => x.henbId)).toEqual(['henb-1', 'henb-2']);
+        expect((await store.listHenbs({ state: 'quarantined' })).map((x) => x.henbId)).toEqual(['henb-2']);
+        await store.putHenb(henb({ rim: RIM1, softwareVersion: '2.0' }));
+        expect(await store.getHenb('henb-1')).toMatchObject({ rim: RIM1, softwareVersion: '2.0' });
+        expect(await store.deleteHenb('henb-2')).toBe(true);
+        expect(await store.deleteHenb('henb-2')).toBe(false);
+        expect(await store.getHenb('henb-2')).toBeUndefined();
+      });
+      it('returns the record as stored, times as numbers', async () => {
+        const before = Date.now();
+        const put = await store.putHenb(henb({ lastResultToken: 'tok' }));
+        const got = await store.getHenb('henb-1');
+        expect(got).toEqual(put);
+        expect(typeof got?.updatedAt).toBe('number');
+        expect(got?.updatedAt).toBeGreaterThanOrEqual(before);
+      });
+      it('sorts ids by code point', async () => {
+        for (const id of ['henb-b', 'henb-B', 'henb-a', 'henb-10', 'henb-9']) await store.putHenb(henb({ henbId: id }));
+        expect((await store.listHenbs()).map((x) => x.henbId)).toEqual(['henb-10', 'henb-9', 'henb-B', 'henb-a', 'henb-b']);
+      });
+      it('refuses bad records with ERR_STORE_INVALID and writes nothing', async () => {
+        await expect(store.putHenb(henb({ rim: 'xyz' }))).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.putHenb(henb({ rim: 'g'.repeat(64) }))).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.putHenb(henb({ state: 'fine' as never }))).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.putHenb(henb({ henbId: '' }))).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.putHenb(henb({ softwareVersion: 7 as never }))).rejects.toThrow(code('ERR_STORE_INVALID'));
+        expect(await store.listHenbs()).toEqual([]);
+      });
+    });
+
+    describe('jobs', () => {
+      const newJob = { jobId: 'job-1', henbId: 'henb-1', kind: 'software-update', state: 'integrity-requested', data: { step: 2 } };
+
+      it('creates a job at version 1 with a creation event; duplicates are refused', async () => {
+        const j = await store.createJob({ ...newJob, deadline: 5000, reason: 'requested' });
+        expect(j).toMatchObject({ jobId: 'job-1', version: 1, state: 'integrity-requested', data: { step: 2 }, deadline: 5000, attempts: 0, updateSent: false, terminal: false });
+        expect(j.createdAt).toBe(j.updatedAt);
+        expect(await store.getJob('job-1')).toEqual(j);
+        expect(await store.listJobEvents('job-1')).toEqual([{ jobId: 'job-1', seq: 1, fromState: null, toState: 'integrity-requested', at: j.createdAt, reason: 'requested', detail: null }]);
+        await expect(store.createJob({ ...newJob, state: 'other' })).rejects.toThrow(code('ERR_STORE_DUPLICATE'));
+        expect(await store.getJob('job-1')).toEqual(j);
+        expect(await store.listJobEvents('job-1')).toHaveLength(1);
+      });
+
+      it('saves transitions with optimistic concurrency and appends history', async () => {
+        await store.createJob(newJob);
+        const j2 = await store.saveJobTransition('job-1', 'update-sent', { expectPrevVersion: 1, data: { step: 6 }, updateSent: true, deadline: 9000, attempts: 1, reason: 'sent', detail: { uri: 'x' }, at: 4242 });
+        expect(j2).toMatchObject({ version: 2, state: 'update-sent', data: { step: 6 }, updateSent: true, deadline: 9000, attempts: 1, updatedAt: 4242 });
+        // a stale writer loses and changes nothing
+        await expect(store.saveJobTransition('job-1', 'failed', { expectPrevVersion: 1 })).rejects.toThrow(code('ERR_STORE_CONFLICT'));
+        expect(await store.getJob('job-1')).toEqual(j2);
+        // updateSent never goes back; data, attempts and deadline are kept unless given
+        const j3 = await store.saveJobTransition('job-1', 'completed', { expectPrevVersion: 2, updateSent: false, deadline: null });
+        expect(j3).toMatchObject({ version: 3, updateSent: true, data: { step: 6 }, deadline: null, attempts: 1 });
+        const j4 = await store.saveJobTransition('job-1', 'completed', { expectPrevVersion: 3 });
+        expect(j4).toMatchObject({ version: 4, deadline: null, attempts: 1, data: { step: 6 } });
+        const events = await store.listJobEvents('job-1');
+        expect(events.map((e) => [e.seq, e.fromState, e.toState])).toEqual([
+          [1, null, 'integrity-requested'], [2, 'integrity-requested', 'update-sent'], [3, 'update-sent', 'completed'], [4, 'completed', 'completed'],
+        ]);
+        expect(events[1]).toEqual({ jobId: 'job-1', seq: 2, fromState: 'integrity-requested', toState: 'update-sent', at: 4242, reason: 'sent', detail: { uri: 'x' } });
+        await expect(store.saveJobTransition('nope', 'x', { expectPrevVersion: 1 })).rejects.toThrow(code('ERR_STORE_NOT_FOUND'));
+      });
+
+      it('refuses bad transitions with ERR_STORE_INVALID and writes nothing', async () => {
+        await store.createJob(newJob);
+        await expect(store.saveJobTransition('job-1', '', { expectPrevVersion: 1 })).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.saveJobTransition('job-1', 'x', { expectPrevVersion: 1.5 })).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.saveJobTransition('job-1', 'x', { expectPrevVersion: 1, attempts: -1 })).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.saveJobTransition('job-1', 'x', { expectPrevVersion: 1, deadline: Number.NaN })).rejects.toThrow(code('ERR_STORE_INVALID'));
+        expect(await store.getJob('job-1')).toMatchObject({ version: 1, state: 'integrity-requested' });
+      });
+
+      it('lets exactly one of concurrent writers win (same store and a second store)', async () => {
+        await store.createJob(newJob);
+        const other = await open();
+        const attempts = await Promise.allSettled([
+          store.saveJobTransition('job-1', 'a', { expectPrevVersion: 1 }),
+          store.saveJobTransition('job-1', 'b', { expectPrevVersion: 1 }),
+          other.saveJobTransition('job-1', 'c', { expectPrevVersion: 1 }),
+          store.transaction((tx) => tx.saveJobTransition('job-1', 'd', { expectPrevVersion: 1 })),
+        ]);
+        expect(attempts.filter((a) => a.status === 'fulfilled')).toHaveLength(1);
+        for (const a of attempts) if (a.status === 'rejected') expect(a.reason).toMatchObject({ code: 'ERR_STORE_CONFLICT' });
+        expect((await other.getJob('job-1'))?.version).toBe(2);
+        expect(await store.listJobEvents('job-1')).toHaveLength(2);
+      });
+
+      it('final jobs leave listActiveJobs and cannot move again', async () => {
+        await store.createJob(newJob);
+        await store.createJob({ ...newJob, jobId: 'job-2' });
+        await store.saveJobTransition('job-1', 'verified', { expectPrevVersion: 1, terminal: true });
+        expect((await store.listActiveJobs()).map((j) => j.jobId)).toEqual(['job-2']);
+        await expect(store.saveJobTransition('job-1', 'again', { expectPrevVersion: 2 })).rejects.toThrow(code('ERR_STORE_CONFLICT'));
+        expect(await store.getJob('job-1')).toMatchObject({ version: 2, terminal: true, state: 'verified' });
+        expect((await store.listJobs({ henbId: 'henb-1' })).map((j) => j.jobId).sort()).toEqual(['job-1', 'job-2']);
+        expect(await store.listJobs({ henbId: 'henb-other' })).toEqual([]);
+        expect(await store.listJobs({ limit: 1 })).toHaveLength(1);
+        await expect(store.listJobs({ limit: 0 })).rejects.toThrow(code('ERR_STORE_INVALID'));
+      });
+
+      it('refuses a state blob that is not JSON', async () => {
+        const cyclic: Record<string, unknown> = {};
+        cyclic.self = cyclic;
+        await expect(store.createJob({ ...newJob, data: cyclic })).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.createJob({ ...newJob, data: undefined })).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.createJob({ ...newJob, jobId: '' })).rejects.toThrow(code('ERR_STORE_INVALID'));
+        expect(await store.getJob('job-1')).toBeUndefined();
+      });
+
+      it('keeps the JSON blob exactly (key order, unicode, nesting)', async () => {
+        const data = { z: 1, a: [1, 'two', { 'ü': '✓ \u0001' }], m: null, big: 2 ** 52, f: 0.1 };
+        await store.createJob({ ...newJob, data });
+        const got = await store.getJob<typeof data>('job-1');
+        expect(JSON.stringify(got?.data)).toBe(JSON.stringify(data));
+      });
+    });
+
+    describe('transactions', () => {
+      it('commits the new RIM, version, job state and result together', async () => {
+        await store.putHenb(henb());
+        await store.createJob({ jobId: 'job-1', henbId: 'henb-1', kind: 'software-update', state: 'tim-received', data: {} });
+        const out = await store.transaction(async (tx) => {
+          await tx.putHenb(henb({ rim: RIM1, softwareVersion: '2.0', lastResultToken: 'tok' }));
+          await tx.putResult({ jobId: 'job-1', kind: 'final', henbId: 'henb-1', earStatus: 'affirming', token: 'tok' });
+          await tx.saveJobTransition('job-1', 'verified', { expectPrevVersion: 1, terminal: true });
+          return 'done';
+        });
+        expect(out).toBe('done');
+        expect(await store.getHenb('henb-1')).toMatchObject({ rim: RIM1, softwareVersion: '2.0', lastResultToken: 'tok' });
+        expect(await store.getResults('job-1')).toHaveLength(1);
+      });
+
+      it('a throw inside a transaction changes nothing', async () => {
+        await store.putHenb(henb());
+        await store.createJob({ jobId: 'job-1', henbId: 'henb-1', kind: 'software-update', state: 'tim-received', data: {} });
+        const boom = new Error('boom');
+        await expect(store.transaction(async (tx) => {
+          await tx.putHenb(henb({ rim: RIM1, softwareVersion: '2.0' }));
+          await tx.putResult({ jobId: 'job-1', kind: 'final', henbId: 'henb-1', earStatus: 'affirming', token: 'tok' });
+          await tx.saveJobTransition('job-1', 'verified', { expectPrevVersion: 1, terminal: true });
+          await tx.putNonce({ nonce: 'n1', purpose: 'p', expiresAt: Date.now() + 60_000 });
+          await new Promise((r) => setTimeout(r, 5));
+          throw boom;
+        })).rejects.toBe(boom);
+        expect(await store.getHenb('henb-1')).toMatchObject({ rim: RIM0, softwareVersion: '1.0' });
+        expect(await store.getResults('job-1')).toEqual([]);
+        expect(await store.getJob('job-1')).toMatchObject({ version: 1, state: 'tim-received', terminal: false });
+        expect(await store.listJobEvents('job-1')).toHaveLength(1);
+        expect(await store.consumeNonce('n1')).toEqual({ ok: false, reason: 'unknown' });
+      });
+
+      it('a coded store error inside a transaction (stale version) rolls back the earlier writes', async () => {
+        await store.putHenb(henb());
+        await store.createJob({ jobId: 'job-1', henbId: 'henb-1', kind: 'k', state: 's', data: {} });
+        await expect(store.transaction(async (tx) => {
+          await tx.putHenb(henb({ rim: RIM1 }));
+          await tx.saveJobTransition('job-1', 'x', { expectPrevVersion: 7 });
+        })).rejects.toThrow(code('ERR_STORE_CONFLICT'));
+        expect((await store.getHenb('henb-1'))?.rim).toBe(RIM0);
+      });
+
+      it('a refused duplicate inside a transaction leaves it usable', async () => {
+        await store.createJob({ jobId: 'job-1', henbId: 'henb-1', kind: 'k', state: 's', data: {} });
+        await store.transaction(async (tx) => {
+          await expect(tx.createJob({ jobId: 'job-1', henbId: 'henb-1', kind: 'k', state: 's', data: {} })).rejects.toThrow(code('ERR_STORE_DUPLICATE'));
+          await tx.putNonce({ nonce: 'n1', purpose: 'p', expiresAt: 10 });
+          await expect(tx.putNonce({ nonce: 'n1', purpose: 'p', expiresAt: 10 })).rejects.toThrow(code('ERR_STORE_DUPLICATE'));
+          await tx.putHenb(henb());
+        });
+        expect(await store.getHenb('henb-1')).toBeDefined();
+      });
+
+      it('nested transactions roll back to their savepoint only', async () => {
+        await store.transaction(async (tx) => {
+          await tx.putHenb(henb());
+          await expect(tx.transaction(async (inner) => {
+            await inner.putHenb(henb({ henbId: 'henb-2' }));
+            throw new Error('inner');
+          })).rejects.toThrow('inner');
+          await tx.transaction((inner) => inner.putHenb(henb({ henbId: 'henb-3' })));
+          await tx.transaction(async (inner) => {
+            await inner.putHenb(henb({ henbId: 'henb-4' }));
+            await expect(inner.transaction(async (deeper) => {
+              await deeper.putHenb(henb({ henbId: 'henb-5' }));
+              throw new Error('deeper');
+            })).rejects.toThrow('deeper');
+          });
+        });
+        expect((await store.listHenbs()).map((x) => x.henbId)).toEqual(['henb-1', 'henb-3', 'henb-4']);
+      });
+
+      it('a throw after a nested transaction rolls back everything', async () => {
+        await expect(store.transaction(async (tx) => {
+          await tx.transaction((inner) => inner.putHenb(henb()));
+          throw new Error('outer');
+        })).rejects.toThrow('outer');
+        expect(await store.listHenbs()).toEqual([]);
+      });
+
+      it('plain calls wait for an open transaction; calls from inside it join it', async () => {
+        const gate = deferred();
+        const order: string[] = [];
+        const tx = store.transaction(async (t) => {
+          await t.putHenb(henb());
+          expect((await store.getHenb('henb-1'))?.rim).toBe(RIM0); // joins, does not deadlock
+          await store.transaction((inner) => inner.putHenb(henb({ henbId: 'henb-2' }))); // nested through the store
+          await gate.promise;
+          await t.putHenb(henb({ rim: RIM1 }));
+          order.push('commit');
+        });
+        await new Promise((r) => setTimeout(r, 5));
+        const read = store.getHenb('henb-1').then((x) => { order.push('read'); return x; });
+        await new Promise((r) => setTimeout(r, 5));
+        expect(order).toEqual([]);
+        gate.resolve();
+        await tx;
+        expect((await read)?.rim).toBe(RIM1);
+        expect(order).toEqual(['commit', 'read']);
+        expect(await store.getHenb('henb-2')).toBeDefined();
+      });
+
+      it('serialises transactions and refuses a tx handle used after the end', async () => {
+        let leaked: StoreTx | undefined;
+        const results = await Promise.all([1, 2, 3].map((i) => store.transaction(async (tx) => {
+          leaked = tx;
+          const cur = (await tx.getRollout<number>('counter'))?.data ?? 0;
+          await new Promise((r) => setTimeout(r, 2));
+          await tx.putRollout('counter', cur + i);
+          return cur + i;
+        })));
+        expect(results).toEqual([1, 3, 6]);
+        await expect((leaked as StoreTx).getHenb('x')).rejects.toThrow(code('ERR_STORE_CLOSED'));
+        await expect((leaked as StoreTx).transaction(() => 1)).rejects.toThrow(code('ERR_STORE_CLOSED'));
+      });
+
+      it('close waits for the open transaction to finish', async () => {
+        const gate = deferred();
+        const tx = store.transaction(async (t) => {
+          await gate.promise;
+          await t.putHenb(henb());
+        });
+        await new Promise((r) => setTimeout(r, 5));
+        const closing = store.close();
+        gate.resolve();
+        await tx;
+        await closing;
+        const again = await open();
+        expect(await again.getHenb('henb-1')).toBeDefined();
+      });
+    });
+
+    describe('restart', () => {
+      it('a reopened store sees henbs, active jobs with updateSent, results and nonces', async () => {
+        await store.putHenb(henb());
+        await store.createJob({ jobId: 'job-1', henbId: 'henb-1', kind: 'software-update', state: 'awaiting-completion', data: { uri: 'https://x' } });
+        await store.saveJobTransition('job-1', 'awaiting-completion', { expectPrevVersion: 1, updateSent: true, deadline: 123 });
+        await store.putResult({ jobId: 'job-1', kind: 'pve', henbId: 'henb-1', earStatus: 'affirming', token: 't1' });
+        await store.putNonce({ nonce: 'n1', purpose: 'integrity-request', jobId: 'job-1', expiresAt: Date.now() + 60_000 });
+        await store.close();
+        const again = await open();
+        expect(await again.getHenb('henb-1')).toMatchObject({ rim: RIM0 });
+        const active = await again.listActiveJobs<{ uri: string }>();
+        expect(active).toHaveLength(1);
+        expect(active[0]).toMatchObject({ jobId: 'job-1', updateSent: true, version: 2, deadline: 123, data: { uri: 'https://x' } });
+        expect((await again.getResults('job-1')).map((r) => r.token)).toEqual(['t1']);
+        expect(await again.consumeNonce('n1')).toMatchObject({ ok: true });
+      });
+    });
+
+    describe('nonces, jtis, results, rollouts', () => {
+      it('consumes a nonce once', async () => {
+        expect(await store.putNonce({ nonce: 'n1', purpose: 'p', henbId: 'henb-1', expiresAt: 2000, createdAt: 1000 }))
+          .toEqual({ nonce: 'n1', purpose: 'p', jobId: null, henbId: 'henb-1', createdAt: 1000, expiresAt: 2000, consumedAt: null });
+        await store.putNonce({ nonce: 'n2', purpose: 'p', expiresAt: 2000 });
+        await expect(store.putNonce({ nonce: 'n1', purpose: 'p', expiresAt: 3000 })).rejects.toThrow(code('ERR_STORE_DUPLICATE'));
+        await expect(store.putNonce({ nonce: 'n3', purpose: 'p' } as never)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        expect(await store.consumeNonce('n1', 1500)).toEqual({ ok: true, record: { nonce: 'n1', purpose: 'p', jobId: null, henbId: 'henb-1', createdAt: 1000, expiresAt: 2000, consumedAt: 1500 } });
+        expect(await store.consumeNonce('n1', 1500)).toEqual({ ok: false, reason: 'consumed' });
+        expect(await store.consumeNonce('zz', 1500)).toEqual({ ok: false, reason: 'unknown' });
+        expect(await store.consumeNonce('n2', 2000)).toEqual({ ok: false, reason: 'expired' });
+        expect(await store.consumeNonce('n1', 9000)).toEqual({ ok: false, reason: 'consumed' }); // consumed wins over expired
+      });
+      it('consumes a nonce once even when asked concurrently', async () => {
+        await store.putNonce({ nonce: 'n1', purpose: 'p', expiresAt: Date.now() + 60_000 });
+        const other = await open();
+        const got = await Promise.all([store.consumeNonce('n1'), other.consumeNonce('n1'), store.consumeNonce('n1'), other.consumeNonce('n1')]);
+        expect(got.filter((g) => g.ok)).toHaveLength(1);
+        expect(got.filter((g) => !g.ok)).toEqual([{ ok: false, reason: 'consumed' }, { ok: false, reason: 'consumed' }, { ok: false, reason: 'consumed' }]);
+      });
+      it('remembers a jti until it expires, and purges', async () => {
+        expect(await store.rememberJti('j1', 2000, 1000)).toBe(true);
+        expect(await store.rememberJti('j1', 2000, 1500)).toBe(false);
+        expect(await store.rememberJti('j1', 4000, 2000)).toBe(true);
+        expect(await store.rememberJti('j1', 4000, 3999)).toBe(false);
+        await expect(store.rememberJti('', 4000, 1)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.rememberJti('j2', Number.NaN, 1)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await store.putNonce({ nonce: 'old', purpose: 'p', expiresAt: 10 });
+        await store.putNonce({ nonce: 'young', purpose: 'p', expiresAt: 10_000 });
+        expect(await store.purgeExpired(5000)).toBe(2);
+        expect(await store.purgeExpired(5000)).toBe(0);
+        expect(await store.consumeNonce('young', 6000)).toMatchObject({ ok: true });
+      });
+      it('keeps one result per job and kind, lists by henb', async () => {
+        expect(await store.putResult({ jobId: 'j', kind: 'pve', henbId: 'h', earStatus: 'affirming', token: 'a', createdAt: 1 }))
+          .toEqual({ jobId: 'j', kind: 'pve', henbId: 'h', earStatus: 'affirming', token: 'a', createdAt: 1 });
+        await store.putResult({ jobId: 'j', kind: 'final', henbId: 'h', earStatus: 'contraindicated', token: 'b', createdAt: 2 });
+        await store.putResult({ jobId: 'k', kind: 'final', henbId: 'g', earStatus: 'affirming', token: 'c', createdAt: 3 });
+        await expect(store.putResult({ jobId: 'j', kind: 'final', henbId: 'h', earStatus: 'x', token: 'c' })).rejects.toThrow(code('ERR_STORE_DUPLICATE'));
+        await expect(store.putResult({ jobId: 'j', kind: 'x', henbId: 'h', earStatus: 'x', token: '' })).rejects.toThrow(code('ERR_STORE_INVALID'));
+        expect((await store.getResults('j')).map((r) => r.token)).toEqual(['a', 'b']);
+        expect((await store.listResults({ henbId: 'h' })).map((r) => r.token)).toEqual(['b', 'a']);
+        expect((await store.listResults({ limit: 1 })).map((r) => r.token)).toEqual(['c']);
+        expect((await store.listResults()).map((r) => r.token)).toEqual(['c', 'b', 'a']);
+      });
+      it('stores rollouts as JSON blobs', async () => {
+        const first = await store.putRollout('r1', { henbs: ['a', 'b'], uri: 'https://x' });
+        const second = await store.putRollout('r1', { henbs: ['a'], uri: 'https://x' });
+        expect(second.createdAt).toBe(first.createdAt);
+        expect(await store.getRollout('r1')).toEqual(second);
+        expect(second).toMatchObject({ rolloutId: 'r1', data: { henbs: ['a'] } });
+        expect((await store.listRollouts()).map((r) => r.rolloutId)).toEqual(['r1']);
+        expect(await store.getRollout('nope')).toBeUndefined();
+        await expect(store.putRollout('r2', undefined)).rejects.toThrow(code('ERR_STORE_INVALID'));
+      });
+    });
+
+    describe('jti replay cache (storeReplayCache)', () => {
+      it('refuses a replayed token, also after a restart', async () => {
+        const key = await generateSigningKey();
+        const token = await signResult({
+          iss: 'pve', aud: 'oam', sub: 'henb-1', ear_status: 'affirming', ear_verifier_id: { developer: 'd', build: 'b' },
+          submods: { platform: { ear_status: 'affirming', 'job-id': 'job-1', phase: 'pre-update' } },
+        }, key);
+        const opts = (s: Store) => ({ keys: [key.publicJwk], issuer: 'pve', audience: 'oam', maxAgeSec: 120, replayCache: storeReplayCache(s) });
+        await expect(verifyResult(token, opts(store))).resolves.toMatchObject({ claims: { sub: 'henb-1' } });
+        await expect(verifyResult(token, opts(store))).rejects.toThrow(code('ERR_TOKEN_REPLAY'));
+        await store.close();
+        const again = await open();
+        await expect(verifyResult(token, opts(again))).rejects.toThrow(code('ERR_TOKEN_REPLAY'));
+      });
+    });
+  });
+}
