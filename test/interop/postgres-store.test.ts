@@ -1,0 +1,297 @@
+/**
+ * Interop: the PostgreSQL store (src/store/postgres.ts) against a real PostgreSQL server, a throwaway cluster
+ * that scripts/postgres-peer-start.sh makes on a loopback port for this file (stopped and removed in afterAll).
+ * It runs the shared Store contract (test/store/contract.ts, also run against SQLite), then what only a shared
+ * server has: several Store instances (OAM instances) on one database racing for the same rows, migrations
+ * from instances starting at once, and open failures that must not leak the password.
+ * A missing PostgreSQL fails this suite with the script's message (never a skip).
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { PG_SCHEMA_VERSION, StoreError, openPostgresStore, openStore } from '../../src/store/index.js';
+import type { PostgresStoreOptions, Store } from '../../src/store/index.js';
+import { storeContract } from '../store/contract.js';
+import { freePort } from '../helpers/net.js';
+import { until } from '../helpers/until.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PEERS_DIR = '/tmp/hsv-interop-postgres-store';
+const code = (c: string): unknown => expect.objectContaining({ code: c });
+
+let baseUrl = '';
+let admin: pg.Client | undefined;
+let dbCount = 0;
+
+function peerScript(name: string, args: string[] = []): string {
+  try {
+    return execFileSync('bash', [join(root, 'scripts', name), ...args], {
+      env: { ...process.env, PEERS_DIR }, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (e) {
+    const err = e as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`scripts/${name} failed (is PostgreSQL installed? run scripts/install-peers.sh):\n${err.stderr ?? ''}${err.stdout ?? ''}${err.message}`);
+  }
+}
+
+/** the URL of database `db` for the test role */
+function urlOf(db: string, over: { password?: string; port?: number } = {}): string {
+  const u = new URL(baseUrl);
+  u.pathname = `/${db}`;
+  if (over.password !== undefined) u.password = over.password;
+  if (over.port !== undefined) u.port = String(over.port);
+  return u.href;
+}
+
+/** a new, empty database for the test role */
+async function createDb(): Promise<string> {
+  const name = `hsv_t${process.pid}_${++dbCount}`;
+  await admin!.query(`CREATE DATABASE ${name}`);
+  return name;
+}
+
+async function dropDb(name: string): Promise<void> {
+  await admin!.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+}
+
+/** runs SQL on database `db` over its own connection (as an operator or another program would) */
+async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(db: string, text: string, params: unknown[] = []): Promise<R[]> {
+  const c = new pg.Client({ connectionString: urlOf(db) });
+  await c.connect();
+  try {
+    return (await c.query<R>(text, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+beforeAll(async () => {
+  peerScript('postgres-peer-stop.sh'); // a cluster left by an interrupted run
+  const out = peerScript('postgres-peer-start.sh', [String(await freePort())]).trim().split('\n');
+  baseUrl = out[out.length - 1] ?? '';
+  expect(baseUrl).toMatch(/^postgres:\/\/hsv:[^@]+@127\.0\.0\.1:\d+\/hsv$/);
+  admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+});
+
+afterAll(async () => {
+  await admin?.end();
+  if (baseUrl) peerScript('postgres-peer-stop.sh');
+});
+
+let contractDb = '';
+storeContract('PostgreSQL', {
+  kind: 'postgres',
+  fresh: async () => { contractDb = await createDb(); },
+  open: () => openStore({ driver: 'postgres', url: urlOf(contractDb), poolSize: 4 }),
+  cleanup: () => dropDb(contractDb),
+});
+
+describe('PostgreSQL store: several instances on one database', () => {
+  let db = '';
+  const opened: Store[] = [];
+  async function open(over: Partial<PostgresStoreOptions> = {}): Promise<Store> {
+    const s = await openPostgresStore({ url: urlOf(db), poolSize: 4, ...over });
+    opened.push(s);
+    return s;
+  }
+  beforeEach(async () => { db = await createDb(); });
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close();
+    await dropDb(db);
+  });
+
+  it('concurrent saveJobTransition on the same job: exactly one instance wins each move', async () => {
+    const [a, b] = [await open(), await open()];
+    const jobs = Array.from({ length: 10 }, (_, i) => `job-${i}`);
+    for (const jobId of jobs) await a.createJob({ jobId, henbId: 'henb-1', kind: 'software-update', state: 'created', data: {} });
+    for (const version of [1, 2]) {
+      const rounds = await Promise.all(jobs.map((jobId) => Promise.allSettled([
+        a.saveJobTransition(jobId, `a${version}`, { expectPrevVersion: version, updateSent: true }),
+        b.saveJobTransition(jobId, `b${version}`, { expectPrevVersion: version, updateSent: true }),
+        a.saveJobTransition(jobId, `c${version}`, { expectPrevVersion: version }),
+        b.transaction((tx) => tx.saveJobTransition(jobId, `d${version}`, { expectPrevVersion: version })),
+      ])));
+      for (const attempts of rounds) {
+        expect(attempts.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
+        for (const x of attempts) if (x.status === 'rejected') expect(x.reason).toMatchObject({ code: 'ERR_STORE_CONFLICT' });
+      }
+    }
+    for (const jobId of jobs) {
+      const job = await b.getJob(jobId);
+      expect(job?.version).toBe(3);
+      const events = await a.listJobEvents(jobId);
+      expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
+      expect(events[2]?.fromState).toBe(events[1]?.toState);
+      expect(events[2]?.toState).toBe(job?.state);
+    }
+  });
+
+  it('consumeNonce from both instances: exactly one succeeds per nonce', async () => {
+    const [a, b] = [await open(), await open()];
+    const nonces = Array.from({ length: 20 }, (_, i) => `n-${i}`);
+    for (const nonce of nonces) await a.putNonce({ nonce, purpose: 'integrity-request', expiresAt: Date.now() + 60_000 });
+    const got = await Promise.all(nonces.map((n) => Promise.all([a.consumeNonce(n), b.consumeNonce(n), b.consumeNonce(n)])));
+    for (const tries of got) {
+      expect(tries.filter((t) => t.ok)).toHaveLength(1);
+      expect(tries.filter((t) => !t.ok)).toEqual([{ ok: false, reason: 'consumed' }, { ok: false, reason: 'consumed' }]);
+    }
+  });
+
+  it('rememberJti from both instances: exactly one sees the jti as new, also when renewing an expired one', async () => {
+    const [a, b] = [await open(), await open()];
+    const jtis = Array.from({ length: 20 }, (_, i) => `jti-${i}`);
+    const first = await Promise.all(jtis.map((j) => Promise.all([a.rememberJti(j, 2000, 1000), b.rememberJti(j, 2000, 1000)])));
+    for (const pair of first) expect(pair.filter(Boolean)).toHaveLength(1);
+    // expired at 2500: one of the two renews it
+    const renewed = await Promise.all(jtis.map((j) => Promise.all([a.rememberJti(j, 9000, 2500), b.rememberJti(j, 9000, 2500)])));
+    for (const pair of renewed) expect(pair.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('transactions of two instances are serialised: no lost update in a read-modify-write', async () => {
+    const [a, b] = [await open(), await open()];
+    await a.putRollout('counter', 0);
+    const add = (s: Store, i: number): Promise<void> => s.transaction(async (tx) => {
+      const cur = (await tx.getRollout<number>('counter'))?.data ?? 0;
+      await new Promise((r) => setTimeout(r, 1));
+      await tx.putRollout('counter', cur + i);
+    });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => add(i % 2 === 0 ? a : b, i + 1)));
+    expect((await b.getRollout<number>('counter'))?.data).toBe(55);
+  });
+
+  it('a transaction is one connection: its writes are invisible to another instance until COMMIT', async () => {
+    const [a, b] = [await open(), await open()];
+    const seen: unknown[] = [];
+    await a.transaction(async (tx) => {
+      await tx.putHenb({ henbId: 'henb-1', rim: null, softwareVersion: null, state: 'unknown', lastResultToken: null });
+      seen.push(await tx.getHenb('henb-1'), await b.getHenb('henb-1'));
+    });
+    expect(seen[0]).toMatchObject({ henbId: 'henb-1' });
+    expect(seen[1]).toBeUndefined();
+    expect(await b.getHenb('henb-1')).toMatchObject({ henbId: 'henb-1' });
+  });
+
+  it('a database error swallowed inside fn still fails the transaction, and nothing is committed', async () => {
+    const a = await open();
+    await expect(a.transaction(async (tx) => {
+      await tx.putHenb({ henbId: 'henb-1', rim: null, softwareVersion: null, state: 'unknown', lastResultToken: null });
+      // a fractional time does not fit BIGINT: the server refuses the statement and aborts the transaction
+      await expect(tx.putResult({ jobId: 'j', kind: 'k', henbId: 'h', earStatus: 'e', token: 't', createdAt: 1.5 })).rejects.toThrow(code('ERR_STORE_INVALID'));
+    })).rejects.toThrow(code('ERR_STORE_INVALID'));
+    expect(await a.getHenb('henb-1')).toBeUndefined();
+    // a nested transaction rolls back to its savepoint and leaves the outer one usable
+    await a.transaction(async (tx) => {
+      await expect(tx.transaction(async (inner) => {
+        await inner.putResult({ jobId: 'j', kind: 'k', henbId: 'h', earStatus: 'e', token: 't', createdAt: 1.5 });
+      })).rejects.toThrow(code('ERR_STORE_INVALID'));
+      await tx.putHenb({ henbId: 'henb-2', rim: null, softwareVersion: null, state: 'unknown', lastResultToken: null });
+    });
+    expect(await a.getHenb('henb-2')).toBeDefined();
+  });
+
+  it('reads epoch-ms BIGINTs back as numbers, exactly', async () => {
+    const a = await open();
+    const max = Number.MAX_SAFE_INTEGER;
+    const n = await a.putNonce({ nonce: 'n', purpose: 'p', expiresAt: max, createdAt: 1_795_000_000_123 });
+    expect(await a.consumeNonce('n', 1_795_000_000_456)).toEqual({ ok: true, record: { ...n, consumedAt: 1_795_000_000_456 } });
+    const job = await a.createJob({ jobId: 'j', henbId: 'h', kind: 'k', state: 's', data: {}, deadline: max - 1 });
+    const got = await a.getJob('j');
+    expect(got?.deadline).toBe(max - 1);
+    expect(typeof got?.createdAt).toBe('number');
+    expect(got).toEqual(job);
+    expect(await a.purgeExpired(max)).toBe(1);
+    const [row] = await sql<{ t: string }>(db, 'SELECT pg_typeof(created_at)::text AS t FROM jobs');
+    expect(row?.t).toBe('bigint');
+  });
+
+  it('the database refuses a bad RIM itself (regex CHECK), whoever writes', async () => {
+    await open();
+    const insert = (rim: string): Promise<unknown> => sql(db, "INSERT INTO henbs (henb_id, rim, state, updated_at) VALUES ('h', $1, 'trusted', 1)", [rim]);
+    await expect(insert('A'.repeat(64))).rejects.toMatchObject({ code: '23514' });
+    await expect(insert('a'.repeat(63))).rejects.toMatchObject({ code: '23514' });
+    await expect(insert(`${'a'.repeat(64)}\n`)).rejects.toMatchObject({ code: '23514' });
+    await expect(insert('0123456789abcdef'.repeat(4))).resolves.toBeDefined();
+  });
+
+  it('instances opening an empty database at once migrate it once', async () => {
+    const stores = await Promise.all([open(), open(), open(), open()]);
+    expect(await sql(db, 'SELECT version, description FROM schema_version ORDER BY version'))
+      .toEqual([{ version: PG_SCHEMA_VERSION, description: expect.any(String) }]);
+    await stores[0]!.putHenb({ henbId: 'h', rim: null, softwareVersion: null, state: 'trusted', lastResultToken: null });
+    for (const s of stores) expect(await s.getHenb('h')).toMatchObject({ henbId: 'h' });
+    await open(); // and a later start finds nothing to do
+    expect(await sql(db, 'SELECT count(*)::int AS n FROM schema_version')).toEqual([{ n: 1 }]);
+  });
+
+  it('refuses a database with a newer schema (ERR_STORE_OPEN) and leaves it as it was', async () => {
+    const a = await open();
+    await a.putHenb({ henbId: 'h', rim: null, softwareVersion: null, state: 'trusted', lastResultToken: null });
+    await sql(db, "INSERT INTO schema_version (version, description, applied_at) VALUES ($1, 'from the future', 0)", [PG_SCHEMA_VERSION + 1]);
+    const err = await open().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err).toMatchObject({ code: 'ERR_STORE_OPEN', message: expect.stringContaining(`schema version ${PG_SCHEMA_VERSION + 1} is newer`) });
+    expect((await sql(db, 'SELECT version FROM schema_version ORDER BY version')).map((r) => r.version)).toEqual([PG_SCHEMA_VERSION, PG_SCHEMA_VERSION + 1]);
+    expect(await a.getHenb('h')).toBeDefined();
+  });
+
+  it('open failures are ERR_STORE_OPEN naming user, host and database, never the password', async () => {
+    const right = decodeURIComponent(new URL(baseUrl).password);
+    const port = new URL(baseUrl).port;
+    const downPort = await freePort();
+    const failures: Array<[string, () => Promise<unknown>]> = [
+      ['wrong password in the URL', () => openPostgresStore({ url: urlOf(db, { password: 'Wr0ng-pw-%40-9' }) })],
+      ['wrong password option', () => openPostgresStore({ url: urlOf(db), password: 'Other-wr0ng-pw' })],
+      ['no such database', () => openPostgresStore({ url: urlOf('no_such_db') })],
+      ['server down', () => openPostgresStore({ url: urlOf(db, { port: downPort }) })],
+      ['not a postgres URL', () => openPostgresStore({ url: `hsv:${right}@127.0.0.1` })],
+      ['another scheme', () => openPostgresStore({ url: `mysql://hsv:${right}@127.0.0.1:${port}/x` })],
+      ['not a URL at all', () => openPostgresStore({ url: `//hsv:${right}@` })],
+      ['no url', () => openStore({ driver: 'postgres' })],
+    ];
+    const errors: unknown[] = [];
+    for (const [what, attempt] of failures) {
+      const err = await attempt().then(() => undefined, (e: unknown) => e);
+      errors.push(err);
+      expect(err, what).toBeInstanceOf(StoreError);
+      expect(err, what).toMatchObject({ code: 'ERR_STORE_OPEN' });
+      const text = `${(err as Error).message} ${String((err as Error).cause ?? '')} ${JSON.stringify(err)}`;
+      for (const secret of [right, 'Wr0ng-pw-@-9', 'Wr0ng-pw-%40-9', 'Other-wr0ng-pw']) expect(text, what).not.toContain(secret);
+    }
+    const wrong = errors[0] as Error;
+    expect(wrong.message).toContain(`hsv@127.0.0.1:${port}/${db}`);
+    expect(wrong.message).toMatch(/password authentication failed/);
+  });
+
+  it('a connection lost inside a transaction fails that transaction, not the process; the store goes on', async () => {
+    const name = `hsv-lost-${process.pid}`;
+    const a = await open({ applicationName: name });
+    const backends = async (): Promise<number[]> =>
+      (await sql<{ pid: number }>(db, "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state LIKE 'idle in transaction%'", [name])).map((r) => r.pid);
+    await expect(a.transaction(async (tx) => {
+      await tx.putHenb({ henbId: 'henb-1', rim: null, softwareVersion: null, state: 'unknown', lastResultToken: null });
+      const [pid] = await backends();
+      expect(pid).toBeGreaterThan(0);
+      await sql(db, 'SELECT pg_terminate_backend($1)', [pid]);
+      await until(async () => (await backends()).length === 0, 'the terminated backend to go', 10_000);
+      await tx.getHenb('henb-1');
+    })).rejects.toThrow(/terminat|connection/i);
+    expect(await a.getHenb('henb-1')).toBeUndefined();
+    await a.transaction((tx) => tx.putHenb({ henbId: 'henb-2', rim: null, softwareVersion: null, state: 'unknown', lastResultToken: null }));
+    expect(await a.getHenb('henb-2')).toBeDefined();
+  });
+
+  it('close() ends the pool: no connection of the store is left on the server', async () => {
+    const name = `hsv-close-${process.pid}`;
+    const a = await open({ applicationName: name });
+    await Promise.all([a.getHenb('x'), a.getHenb('y'), a.transaction((tx) => tx.getHenb('z'))]);
+    const count = async (): Promise<number> =>
+      (await sql<{ n: number }>(db, 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [name]))[0]!.n;
+    expect(await count()).toBeGreaterThan(0);
+    await a.close();
+    await until(async () => (await count()) === 0, 'the closed store to leave pg_stat_activity', 10_000);
+    await expect(a.getHenb('x')).rejects.toThrow(code('ERR_STORE_CLOSED'));
+  });
+});
