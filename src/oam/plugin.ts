@@ -12,8 +12,10 @@
  *     software  {ca? (PEM file: https software URIs are trusted only with these CAs),
  *                file-root? (directory: file: URIs outside it are refused before any job starts)}
  *     policies  {self-check=true, on-mismatch=[alarm, rollback], step-timeout=300 s, token-lifetime=86400 s}
+ *     store     {driver=sqlite} (a file in host.dataDir) or {driver: postgres, url (postgres://USER@HOST:PORT/DB,
+ *                 no password), password? (secret), pool-size=10} -> src/store openStore
  *   Relative file names resolve against the current directory.
- * Files in host.dataDir: keys/ (the OAM signing key, keys/jwks.json) and the SQLite database.
+ * Files in host.dataDir: keys/ (the OAM signing key, keys/jwks.json) and, with driver sqlite, the database.
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -23,6 +25,7 @@ import type { ActivateFn, PluginHandle, PluginHost } from '../plugin/contract.js
 import { compileTexts } from '../yang/index.js';
 import { fetchAndDigest } from '../integrity/index.js';
 import type { Store } from '../store/types.js';
+import type { OpenStoreOptions } from '../store/open.js';
 import type { Jwks, SigningKey, ReplayCache } from '../tokens/types.js';
 import { loadJwksFile, loadOrCreateSigningKey, newNonce as defaultNonce, publishJwks, storeReplayCache } from '../tokens/index.js';
 import type { DeviceTarget } from '../device/connect.js';
@@ -47,6 +50,8 @@ export interface OamPluginConfig {
   };
   software?: { ca?: string; 'file-root'?: string };
   policies?: { 'self-check'?: boolean; 'on-mismatch'?: Measure[]; 'step-timeout'?: number; 'token-lifetime'?: number };
+  /** SQLite in the data directory (default) or PostgreSQL (several OAM instances sharing the work) */
+  store?: { driver?: 'sqlite' | 'postgres'; url?: string; password?: string; 'pool-size'?: number };
 }
 
 export interface OamPluginDeps {
@@ -101,9 +106,10 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
     try {
       // config first: a bad one opens nothing
       const software = await softwareFromConfig(cfg);
+      const storeOptions = storeFromConfig(cfg.store, host.dataDir);
       let store = deps.store;
       if (store === undefined) {
-        const s = await openDefaultStore(host.dataDir);
+        const s = await openConfiguredStore(storeOptions);
         store = s;
         opened.push(() => s.close());
       }
@@ -321,8 +327,39 @@ export function pveTargetFromConfig(pveCfg: NonNullable<OamPluginConfig['pve']>)
   };
 }
 
-async function openDefaultStore(dataDir: string): Promise<Store> {
-  // imported lazily so that a plugin given a store never loads SQLite
-  const { openSqliteStore } = await import('../store/index.js');
-  return openSqliteStore({ dataDir });
+/**
+ * The store options from config `store`: SQLite in the data directory unless driver is postgres, which needs
+ * a url without a password (the password is a secret reference of its own, resolved by the config loader).
+ */
+export function storeFromConfig(storeCfg: OamPluginConfig['store'], dataDir: string): OpenStoreOptions {
+  const bad = (field: string, expected: string): OamConfigError => new OamConfigError('ERR_OAM_CONFIG', `plugin config: store.${field}: ${expected}`);
+  const driver = storeCfg?.driver ?? 'sqlite';
+  if (driver === 'sqlite') {
+    for (const f of ['url', 'password', 'pool-size'] as const) {
+      if (storeCfg?.[f] !== undefined) throw bad(f, 'is for driver postgres (driver is sqlite: the database is a file in the data directory)');
+    }
+    return { driver: 'sqlite', dataDir };
+  }
+  if (driver !== 'postgres') throw bad('driver', `expected sqlite or postgres, got ${String(driver)}`);
+  const raw = storeCfg?.url;
+  if (raw === undefined) throw bad('url', 'expected postgres://USER@HOST:PORT/DATABASE for driver postgres');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch (cause) {
+    throw Object.assign(bad('url', 'expected postgres://USER@HOST:PORT/DATABASE'), { cause });
+  }
+  if (url.password !== '') throw bad('url', 'must not embed the password (use store.password, a secret reference)');
+  if (url.hostname === '' || url.pathname.length <= 1) throw bad('url', 'expected postgres://USER@HOST:PORT/DATABASE (host and database are required)');
+  return {
+    driver: 'postgres', url: raw,
+    ...(storeCfg?.password !== undefined ? { password: storeCfg.password } : {}),
+    ...(storeCfg?.['pool-size'] !== undefined ? { poolSize: storeCfg['pool-size'] } : {}),
+  };
+}
+
+async function openConfiguredStore(options: OpenStoreOptions): Promise<Store> {
+  // imported lazily so that a plugin given a store never loads SQLite (nor pg)
+  const { openStore } = await import('../store/index.js');
+  return openStore(options);
 }

@@ -1,4 +1,4 @@
-/** The built-in plugin's config checks: pve transport (restconf | netconf) and software {ca, file-root}. */
+/** The built-in plugin's config checks: pve transport (restconf | netconf), software {ca, file-root}, store. */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { el } from '../../src/netconf/xml/build.js';
 import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
 import type { NetconfRegistry } from '../../src/netconf/server/registry.js';
 import { HOST_API_VERSION } from '../../src/plugin/contract.js';
-import { activate, createSoftwareFetcher, pveTargetFromConfig, softwareFromConfig } from '../../src/oam/plugin.js';
+import { activate, createSoftwareFetcher, pveTargetFromConfig, softwareFromConfig, storeFromConfig } from '../../src/oam/plugin.js';
 import type { OamPluginConfig } from '../../src/oam/plugin.js';
 import { insideRoot } from '../../src/oam/service.js';
 
@@ -83,6 +83,45 @@ describe('pve transport', () => {
     await expect(activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir, config: { pve: { ...pve, ca: join(dir, 'missing-ca.pem') } }, signal: new AbortController().signal }))
       .rejects.toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('pve.ca: cannot read') });
     // nothing was written: no store, no keys
+    await expect(readdir(dataDir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('store config', () => {
+  it('sqlite in the data directory by default; postgres needs a url without a password', () => {
+    expect(storeFromConfig(undefined, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data' });
+    expect(storeFromConfig({ driver: 'sqlite' }, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data' });
+    expect(storeFromConfig({ driver: 'postgres', url: 'postgres://oam@db.example:5432/hsv', password: 'pw', 'pool-size': 4 }, '/data'))
+      .toEqual({ driver: 'postgres', url: 'postgres://oam@db.example:5432/hsv', password: 'pw', poolSize: 4 });
+  });
+
+  it('names the field and what it expected', () => {
+    const err = (c: OamPluginConfig['store']): unknown => {
+      try {
+        storeFromConfig(c, '/data');
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    expect(err({ driver: 'postgres' })).toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('store.url: expected postgres://USER@HOST:PORT/DATABASE') });
+    expect(err({ driver: 'postgres', url: 'postgres://oam:hunter2x@db/hsv' })).toMatchObject({ message: expect.stringContaining('store.url: must not embed the password') });
+    expect(String((err({ driver: 'postgres', url: 'postgres://oam:hunter2x@db/hsv' }) as Error).message)).not.toContain('hunter2x');
+    expect(err({ driver: 'postgres', url: 'postgres://db.example:5432' })).toMatchObject({ message: expect.stringContaining('database are required') });
+    expect(err({ driver: 'postgres', url: 'not a url' })).toMatchObject({ message: expect.stringContaining('store.url') });
+    expect(err({ url: 'postgres://oam@db/hsv' })).toMatchObject({ message: expect.stringContaining('store.url: is for driver postgres') });
+    expect(err({ driver: 'mysql' as 'sqlite' })).toMatchObject({ message: expect.stringContaining('store.driver: expected sqlite or postgres') });
+  });
+
+  it('activate refuses a bad store config before opening anything', async () => {
+    const registry = {
+      addRpc: () => undefined, addState: () => undefined, addStream: () => undefined, addModule: () => undefined,
+      notify: async () => undefined, getRunning: () => el(NETCONF_BASE_NS, 'data'), onConfigChange: () => undefined,
+    } as NetconfRegistry;
+    const dataDir = join(dir, 'oam-store');
+    const pve = { endpoint: 'https://127.0.0.1:1/restconf', ca: join(dir, 'ca.pem'), jwks: join(dir, 'jwks.json') };
+    await expect(activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir, config: { pve, store: { driver: 'postgres' } }, signal: new AbortController().signal }))
+      .rejects.toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('store.url') });
     await expect(readdir(dataDir)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
