@@ -7,21 +7,15 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createNetconfServer, generateEd25519KeyPair } from '../../src/netconf/server/index.js';
-import type { NetconfServer } from '../../src/netconf/server/index.js';
 import { connectNetconf } from '../../src/netconf/client/index.js';
 import type { NetconfClient } from '../../src/netconf/client/index.js';
-import { registerStandardOperations } from '../../src/netconf/server/standard-ops.js';
-import type { StandardOperations } from '../../src/netconf/server/standard-ops.js';
 import { child, el, elements, leaf, serializeXml } from '../../src/netconf/xml/index.js';
+import { IETF_YANG_DIR as IETF, PASSWORD, USER, useTestServers } from '../helpers/netconf-server.js';
 
 const run = promisify(execFile);
-const ROOT = join(import.meta.dirname, '../..');
-const IETF = join(ROOT, 'yang/ietf');
 const NC = 'urn:ietf:params:xml:ns:netconf:base:1.0';
 
 async function yanglint(args: string[]): Promise<{ code: number; out: string }> {
@@ -36,35 +30,24 @@ async function yanglint(args: string[]): Promise<{ code: number; out: string }> 
 }
 
 describe('yanglint accepts our monitoring and notification data', () => {
-  let server: NetconfServer | undefined;
+  const servers = useTestServers('hsv-mon-yl-');
   let clients: NetconfClient[] = [];
-  let dir: string | undefined;
-  afterEach(async () => {
+  afterEach(() => {
+    // before the server closes (afterEach hooks run last registered first)
     for (const c of clients) c.destroy();
     clients = [];
-    await server?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    server = undefined;
-    dir = undefined;
   });
 
   it('netconf-state, modules-state, netconf/streams (with an aged replay log) and replayComplete are valid instance data', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hsv-mon-yl-'));
-    let std: StandardOperations | undefined;
-    server = createNetconfServer({
-      hostKeys: [generateEd25519KeyPair().private],
-      auth: { users: [{ username: 'admin', password: 'pw' }] },
-      dataDir: join(dir, 'data'),
-      // a replay log that keeps one event, so retention ages events out (replayLogAgedTime)
-      operations: [(reg) => void (std = registerStandardOperations(reg, { ietfYangDir: IETF, eventLog: { maxEvents: 1 } }))],
-    });
+    // a replay log that keeps one event, so retention ages events out (replayLogAgedTime)
+    const { server, dir, std } = servers.start({ standard: { eventLog: { maxEvents: 1 } } });
     server.registry.addStream({ name: 'henb', description: 'H(e)NB events', replaySupport: true });
     const t = Date.now() - 10_000;
     for (let i = 0; i < 3; i++) await server.registry.notify('henb', el('urn:example:ev', 'ev', leaf('urn:example:ev', 'n', i)), new Date(t + i * 1000));
     std!.eventLog!.prune();
     const { port } = await server.listen('127.0.0.1', 0);
     const connect = async (): Promise<NetconfClient> => {
-      const c = await connectNetconf({ host: '127.0.0.1', port, username: 'admin', password: 'pw', hostKeySha256: server!.hostKeyFingerprints[0]!, rpcTimeoutMs: 10_000 });
+      const c = await connectNetconf({ host: '127.0.0.1', port, username: USER, password: PASSWORD, hostKeySha256: server.hostKeyFingerprints[0]!, rpcTimeoutMs: 10_000 });
       clients.push(c);
       return c;
     };

@@ -4,58 +4,23 @@
  * delete-config of running) and parses our rpc-errors. A missing /usr/bin/python3 or ncclient fails
  * the test (scripts/install-peers.sh installs them).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { createNetconfServer, generateEd25519KeyPair } from '../../src/netconf/server/index.js';
-import type { NetconfServer } from '../../src/netconf/server/index.js';
-import { registerStandardOperations } from '../../src/netconf/server/standard-ops.js';
+import { describe, expect, it } from 'vitest';
+import { useTestServers } from '../helpers/netconf-server.js';
+import { runNcclient } from './helpers/ncclient.js';
 
-const ROOT = join(import.meta.dirname, '../..');
-const DRIVER = join(import.meta.dirname, 'helpers/ncclient_conformance.py');
 const NC = 'urn:ietf:params:xml:ns:netconf:base:1.0';
 
 interface RpcErr { tag: string; type: string; severity: string; path: string | null; message: string | null; info: string | null }
 interface Step { step: string; error?: RpcErr | null; xml?: string; [k: string]: unknown }
 
 describe('ncclient against the RFC 6241 conformance fixes', () => {
-  let server: NetconfServer | undefined;
-  let dataDir: string | undefined;
-  afterEach(async () => {
-    await server?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-    server = undefined;
-    dataDir = undefined;
-  });
+  const servers = useTestServers('hsv-ncclient-conf-');
 
   it('unknown-attribute, error-path keys, default-operation replace, unknown-namespace, delete-config running', async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'hsv-ncclient-conf-'));
-    server = createNetconfServer({
-      hostKeys: [generateEd25519KeyPair().private],
-      auth: { users: [{ username: 'admin', password: 'interop-pw' }] },
-      dataDir,
-      operations: [(reg) => void registerStandardOperations(reg, { ietfYangDir: join(ROOT, 'yang/ietf'), eventLog: false })],
-    });
+    const { server } = servers.start({ standard: { eventLog: false } });
     const { port } = await server.listen('127.0.0.1', 0);
 
-    const py = spawn('/usr/bin/python3', [DRIVER, String(port), 'admin', 'interop-pw'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    py.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve, reject) => {
-      py.on('error', reject);
-      py.on('close', (code) => resolve(code));
-    });
-    const steps = new Map<string, Step>();
-    for await (const line of createInterface({ input: py.stdout })) {
-      const s = JSON.parse(line) as Step;
-      steps.set(s.step, s);
-    }
-    const code = await exited;
+    const { steps, code, stderr } = await runNcclient<Step>('ncclient_conformance.py', port);
     expect(steps.get('exception'), stderr).toBeUndefined();
     expect(code, stderr).toBe(0);
     const step = (name: string): Step => {

@@ -4,41 +4,20 @@
  * notificationComplete, and a new subscription after it. A missing /usr/bin/python3 or ncclient fails
  * the test (scripts/install-peers.sh installs them).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { createNetconfServer, generateEd25519KeyPair } from '../../src/netconf/server/index.js';
-import type { NetconfServer } from '../../src/netconf/server/index.js';
-import { registerStandardOperations } from '../../src/netconf/server/standard-ops.js';
+import { describe, expect, it } from 'vitest';
 import { el, leaf } from '../../src/netconf/xml/index.js';
+import { useTestServers } from '../helpers/netconf-server.js';
+import { runNcclient } from './helpers/ncclient.js';
 
-const ROOT = join(import.meta.dirname, '../..');
-const DRIVER = join(import.meta.dirname, 'helpers/ncclient_subscribe.py');
 const X = 'urn:example:ev';
 
 interface Step { step: string; error?: { tag: string; type: string; severity: string; info: string | null } | null; [k: string]: unknown }
 
 describe('ncclient and RFC 5277 create-subscription', () => {
-  let server: NetconfServer | undefined;
-  let dataDir: string | undefined;
-  afterEach(async () => {
-    await server?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-    server = undefined;
-    dataDir = undefined;
-  });
+  const servers = useTestServers('hsv-ncclient-sub-');
 
   it('errors, a replay window with notificationComplete, then one subscription at a time', async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'hsv-ncclient-sub-'));
-    server = createNetconfServer({
-      hostKeys: [generateEd25519KeyPair().private],
-      auth: { users: [{ username: 'admin', password: 'interop-pw' }] },
-      dataDir,
-      operations: [(reg) => void registerStandardOperations(reg, { ietfYangDir: join(ROOT, 'yang/ietf') })],
-    });
+    const { server } = servers.start({ standard: true });
     server.registry.addStream({ name: 'henb', description: 'replayed', replaySupport: true });
     server.registry.addStream({ name: 'live', description: 'no replay', replaySupport: false });
     const t = Date.now() - 60_000;
@@ -48,21 +27,7 @@ describe('ncclient and RFC 5277 create-subscription', () => {
     }
     const { port } = await server.listen('127.0.0.1', 0);
 
-    const py = spawn('/usr/bin/python3', [DRIVER, String(port), 'admin', 'interop-pw', new Date(t).toISOString(), new Date(t + 5000).toISOString()], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    py.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve, reject) => {
-      py.on('error', reject);
-      py.on('close', (code) => resolve(code));
-    });
-    const steps = new Map<string, Step>();
-    for await (const line of createInterface({ input: py.stdout })) {
-      const s = JSON.parse(line) as Step;
-      steps.set(s.step, s);
-    }
-    const code = await exited;
+    const { steps, code, stderr } = await runNcclient<Step>('ncclient_subscribe.py', port, [new Date(t).toISOString(), new Date(t + 5000).toISOString()]);
     expect(steps.get('exception'), stderr).toBeUndefined();
     expect(code, stderr).toBe(0);
 

@@ -2,73 +2,32 @@
  * Interop: python3-ncclient (a client we did not write) drives our server over SSH. A missing
  * /usr/bin/python3 or ncclient fails the test (scripts/install-peers.sh installs them).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { createNetconfServer, generateEd25519KeyPair } from '../../src/netconf/server/index.js';
-import type { NetconfServer } from '../../src/netconf/server/index.js';
-import { registerStandardOperations } from '../../src/netconf/server/standard-ops.js';
-import type { StandardOperations } from '../../src/netconf/server/standard-ops.js';
 import { childText, el, leaf } from '../../src/netconf/xml/index.js';
+import { useTestServers } from '../helpers/netconf-server.js';
+import { runNcclient } from './helpers/ncclient.js';
 
 const T = 'urn:example:test-plugin';
 const X = 'urn:example:inv';
-const ROOT = join(import.meta.dirname, '../..');
-const DRIVER = join(import.meta.dirname, 'helpers/ncclient_driver.py');
-
-interface Step { step: string; [k: string]: unknown }
 
 describe('ncclient drives our server', () => {
-  let server: NetconfServer | undefined;
-  let dataDir: string | undefined;
-  afterEach(async () => {
-    await server?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-    server = undefined;
-    dataDir = undefined;
-  });
+  const servers = useTestServers('hsv-ncclient-');
 
   it('connect, capabilities, filtered get, get-schema, plugin RPC, unknown op, edit-config, subscription, close', async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'hsv-ncclient-'));
-    let std: StandardOperations | undefined;
-    server = createNetconfServer({
-      hostKeys: [generateEd25519KeyPair().private],
-      auth: { users: [{ username: 'admin', password: 'interop-pw' }] },
-      dataDir,
-      operations: [(reg) => {
-        std = registerStandardOperations(reg, { ietfYangDir: join(ROOT, 'yang/ietf') });
-      }],
-    });
+    const { server, std } = servers.start({ standard: true });
     // the test plugin: an RPC and a stream, through the registry (the plugin surface)
     server.registry.addRpc(T, 'echo', async (op) => [leaf(T, 'reply', childText(op, T, 'text') ?? '')]);
     server.registry.addStream({ name: 'henb', description: 'test events', replaySupport: true });
     await server.registry.notify('henb', el(X, 'alarm', leaf(X, 'what', 'replayed-event')), new Date(Date.now() - 5000));
     const { port } = await server.listen('127.0.0.1', 0);
 
-    const py = spawn('/usr/bin/python3', [DRIVER, String(port), 'admin', 'interop-pw'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    py.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve, reject) => {
-      py.on('error', reject);
-      py.on('close', (code) => resolve(code));
-    });
-    const steps = new Map<string, Step>();
-    const rl = createInterface({ input: py.stdout });
-    for await (const line of rl) {
-      const s = JSON.parse(line) as Step;
-      steps.set(s.step, s);
+    const { steps, code, stderr } = await runNcclient('ncclient_driver.py', port, [], async (s, send) => {
       if (s.step === 'subscribed') {
         await server.registry.notify('henb', el(X, 'alarm', leaf(X, 'what', 'live-event')));
-        py.stdin.write('go\n');
+        send('go');
       }
-    }
-    const code = await exited;
+    });
     expect(steps.get('exception'), stderr).toBeUndefined();
     expect(code, stderr).toBe(0);
 

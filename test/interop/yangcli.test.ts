@@ -4,49 +4,33 @@
  * them) and runs get. yangcli exits 0 even when the
  * session fails, so its output is what we check. A missing /usr/bin/yangcli fails the test.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createNetconfServer, generateEd25519KeyPair } from '../../src/netconf/server/index.js';
-import type { NetconfServer } from '../../src/netconf/server/index.js';
-import { registerStandardOperations } from '../../src/netconf/server/standard-ops.js';
 import { loadModuleFile } from '../../src/netconf/server/monitoring.js';
 import { el, leaf } from '../../src/netconf/xml/index.js';
+import { PASSWORD, USER, useTestServers } from '../helpers/netconf-server.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../..');
 const OURS = ['henb-sw-verify', 'henb-sw-verify-device', 'henb-sw-verify-pve'];
 
 describe('yangcli drives our server', () => {
-  let server: NetconfServer | undefined;
-  let dir: string | undefined;
-  afterEach(async () => {
-    await server?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    server = undefined;
-    dir = undefined;
-  });
+  const servers = useTestServers('hsv-yangcli-');
 
   it('connects, loads our modules via get-schema, and runs get', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hsv-yangcli-'));
+    const { server, dir } = servers.start({ standard: true });
     const home = join(dir, 'home');
     mkdirSync(home);
-    server = createNetconfServer({
-      hostKeys: [generateEd25519KeyPair().private],
-      auth: { users: [{ username: 'admin', password: 'interop-pw' }] },
-      dataDir: join(dir, 'data'),
-      operations: [(reg) => void registerStandardOperations(reg, { ietfYangDir: join(ROOT, 'yang/ietf') })],
-    });
     for (const m of OURS) server.registry.addModule(loadModuleFile(join(ROOT, 'yang', `${m}.yang`)));
     const PLUG = 'urn:example:yangcli-plugin';
     server.registry.addState(PLUG, 'plugin-state', () => el(PLUG, 'plugin-state', leaf(PLUG, 'marker', 'from-the-test-plugin')));
     const { port } = await server.listen('127.0.0.1', 0);
 
     const { stdout, stderr } = await run('/usr/bin/yangcli', [
-      '--server=127.0.0.1', `--ncport=${port}`, '--user=admin', '--password=interop-pw',
+      '--server=127.0.0.1', `--ncport=${port}`, `--user=${USER}`, `--password=${PASSWORD}`,
       '--batch-mode', '--display-mode=xml', '--log-level=debug',
       `--run-script=${join(import.meta.dirname, 'helpers/yangcli_script.txt')}`,
     ], { env: { ...process.env, HOME: home }, timeout: 45_000, maxBuffer: 16 * 1024 * 1024 });

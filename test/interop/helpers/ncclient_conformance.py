@@ -2,38 +2,13 @@
 
 Usage: /usr/bin/python3 ncclient_conformance.py PORT USER PASSWORD
 """
-import json
-import sys
-import traceback
-
-import ncclient.transport.ssh
-from ncclient import manager
-from ncclient.operations import RPCError
 from ncclient.xml_ import to_ele
 
-ncclient.transport.ssh.TICK = 0.001
+from ncclient_common import attempt, connect, out, run
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 X = "urn:example:inv"
 WD = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
-
-
-def out(step, **kw):
-    kw["step"] = step
-    sys.stdout.write(json.dumps(kw) + "\n")
-    sys.stdout.flush()
-
-
-def rpc_error(e):
-    return {"tag": e.tag, "type": e.type, "severity": e.severity, "path": e.path, "message": e.message, "info": e.info}
-
-
-def attempt(step, fn):
-    try:
-        r = fn()
-        out(step, error=None, xml=getattr(r, "data_xml", None) or r.xml)
-    except RPCError as e:
-        out(step, error=rpc_error(e))
 
 
 def config(body):
@@ -41,9 +16,7 @@ def config(body):
 
 
 def main():
-    port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    m = manager.connect(host="127.0.0.1", port=port, username=user, password=password,
-                        hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=30)
+    m = connect()
     out("connected", session_id=m.session_id, capabilities=sorted(m.server_capabilities))
     getc = lambda: m.get_config(source="running", filter=("subtree", '<inv xmlns="%s"/>' % X))
 
@@ -74,8 +47,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # report, do not hang
-        out("exception", error=repr(e), trace=traceback.format_exc())
-        sys.exit(1)
+    run(main)

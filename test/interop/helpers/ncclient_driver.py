@@ -4,36 +4,19 @@ Usage: /usr/bin/python3 ncclient_driver.py PORT USER PASSWORD
 After the "subscribed" line it waits for a line "go" on stdin (the test then emits a live event).
 """
 import hashlib
-import json
 import sys
-import traceback
 
-import ncclient.transport.ssh
-from ncclient import manager
-from ncclient.operations import RPCError
-from ncclient.xml_ import to_ele, to_xml
+from ncclient.xml_ import to_ele
 
-ncclient.transport.ssh.TICK = 0.001
+from ncclient_common import attempt, connect, out, run
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 X = "urn:example:inv"
 T = "urn:example:test-plugin"
 
 
-def out(step, **kw):
-    kw["step"] = step
-    sys.stdout.write(json.dumps(kw) + "\n")
-    sys.stdout.flush()
-
-
-def rpc_error(e):
-    return {"tag": e.tag, "type": e.type, "severity": e.severity, "message": e.message, "info": e.info}
-
-
 def main():
-    port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    m = manager.connect(host="127.0.0.1", port=port, username=user, password=password,
-                        hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=30)
+    m = connect()
     out("connected", session_id=m.session_id, capabilities=sorted(m.server_capabilities))
 
     r = m.get(filter=("subtree", '<netconf-state xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"><schemas><schema><identifier/><version/></schema></schemas></netconf-state>'))
@@ -45,36 +28,19 @@ def main():
     r = m.dispatch(to_ele('<echo xmlns="%s"><text>hello ncclient</text></echo>' % T))
     out("plugin-rpc", xml=r.xml)
 
-    try:
-        m.dispatch(to_ele('<frobnicate xmlns="%s"/>' % NC))
-        out("unknown-op", error=None)
-    except RPCError as e:
-        out("unknown-op", error=rpc_error(e))
+    attempt("unknown-op", lambda: m.dispatch(to_ele('<frobnicate xmlns="%s"/>' % NC)))
 
     m.edit_config(target="running", config='<config xmlns="%s"><inv xmlns="%s"><henb><henb-id>h1</henb-id><ip>10.1.1.1</ip></henb></inv></config>' % (NC, X))
     r = m.get_config(source="running", filter=("subtree", '<inv xmlns="%s"/>' % X))
     out("edit-get-config", xml=r.data_xml)
 
-    try:
-        m.get_config(source="candidate")
-        out("candidate", error=None)
-    except RPCError as e:
-        out("candidate", error=rpc_error(e))
+    attempt("candidate", lambda: m.get_config(source="candidate"))
 
     # locking between two sessions, then kill-session of the second
-    m2 = manager.connect(host="127.0.0.1", port=port, username=user, password=password,
-                         hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=30)
+    m2 = connect()
     m.lock(target="running")
-    try:
-        m2.lock(target="running")
-        out("lock-denied", error=None)
-    except RPCError as e:
-        out("lock-denied", error=rpc_error(e), holder=m.session_id)
-    try:
-        m2.edit_config(target="running", config='<config xmlns="%s"><inv xmlns="%s"/></config>' % (NC, X))
-        out("in-use", error=None)
-    except RPCError as e:
-        out("in-use", error=rpc_error(e))
+    attempt("lock-denied", lambda: m2.lock(target="running"), holder=m.session_id)
+    attempt("in-use", lambda: m2.edit_config(target="running", config='<config xmlns="%s"><inv xmlns="%s"/></config>' % (NC, X)))
     m.unlock(target="running")
     m2.lock(target="running")
     m.kill_session(m2.session_id)
@@ -106,8 +72,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # report, do not hang
-        out("exception", error=repr(e), trace=traceback.format_exc())
-        sys.exit(1)
+    run(main)

@@ -1,21 +1,18 @@
 """ncclient pipelines requests our server must reject behind one still in progress (RFC 6241 section 4.5).
 
 Usage: /usr/bin/python3 ncclient_pipelining.py PORT USER PASSWORD PLUGIN_NS
-Prints one JSON line: every rpc-reply ncclient received, in arrival order, as
-{"message_id", "user_id", "error_tag", "raw"}; then closes the session.
+Prints one step "replies": every rpc-reply ncclient received, in arrival order, as
+{"message_id", "user_id", "error_tag", "raw"}, and "slow_ok"; then closes the session.
 """
-import json
 import sys
 import threading
 
-import ncclient.transport.ssh
 from lxml import etree
-from ncclient import manager
 from ncclient.operations.rpc import RPCReplyListener
 from ncclient.transport.session import SessionListener
 from ncclient.xml_ import to_ele
 
-ncclient.transport.ssh.TICK = 0.001
+from ncclient_common import connect, out, run
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 EX = "http://example.net/content/1.0"
@@ -59,9 +56,8 @@ RAW = ["no-operation", "two-operations", "with-attributes"]
 
 
 def main():
-    port, user, password, plugin_ns = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-    m = manager.connect(host="127.0.0.1", port=port, username=user, password=password,
-                        hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=30)
+    plugin_ns = sys.argv[4]
+    m = connect()
     rec = Recorder()
     m._session.add_listener(rec)
     m.async_mode = True
@@ -76,11 +72,10 @@ def main():
     with rec.cv:
         rec.cv.wait_for(lambda: len(rec.replies) >= 4, timeout=30)
     slow.event.wait(30)
-    print(json.dumps({"replies": rec.replies, "slow_ok": slow.reply is not None and slow.reply.ok}))
-    sys.stdout.flush()
+    out("replies", replies=rec.replies, slow_ok=slow.reply is not None and slow.reply.ok)
     m.async_mode = False
     m.close_session()
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -4,33 +4,14 @@ Usage: /usr/bin/python3 ncclient_subscribe.py PORT USER PASSWORD START STOP
 The server has a stream "henb" with replay holding events between START and STOP (RFC 3339), and a
 stream "live" without replay.
 """
-import json
 import sys
-import traceback
 
-import ncclient.transport.ssh
-from ncclient import manager
-from ncclient.operations import RPCError
-
-ncclient.transport.ssh.TICK = 0.001
+from ncclient_common import attempt, connect, out, run
 
 
-def out(step, **kw):
-    kw["step"] = step
-    sys.stdout.write(json.dumps(kw) + "\n")
-    sys.stdout.flush()
-
-
-def rpc_error(e):
-    return {"tag": e.tag, "type": e.type, "severity": e.severity, "info": e.info}
-
-
-def attempt(step, m, **kw):
-    try:
-        m.create_subscription(**kw)
-        out(step, error=None)
-    except RPCError as e:
-        out(step, error=rpc_error(e))
+def subscribe(step, m, **kw):
+    """a create-subscription whose answer (ok or rpc-error) is the step"""
+    attempt(step, lambda: m.create_subscription(**kw))
 
 
 def drain(m, last):
@@ -48,18 +29,17 @@ def drain(m, last):
 
 
 def main():
-    port, user, password, start, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-    m = manager.connect(host="127.0.0.1", port=port, username=user, password=password,
-                        hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=30)
-    attempt("replay-unsupported", m, stream_name="live", start_time=start)
-    attempt("bad-date", m, stream_name="henb", start_time="2025-02-30T00:00:00Z")
+    start, stop = sys.argv[4], sys.argv[5]
+    m = connect()
+    subscribe("replay-unsupported", m, stream_name="live", start_time=start)
+    subscribe("bad-date", m, stream_name="henb", start_time="2025-02-30T00:00:00Z")
     # a replay window in the past: events, replayComplete, notificationComplete, and the subscription ends
     m.create_subscription(stream_name="henb", start_time=start, stop_time=stop)
     names = drain(m, "notificationComplete")
     out("window", names=names)
     # ended, so the session may subscribe again; while that one is active a second one is refused
-    attempt("after-complete", m, stream_name="henb")
-    attempt("second", m, stream_name="henb")
+    subscribe("after-complete", m, stream_name="henb")
+    subscribe("second", m, stream_name="henb")
     # interleave: the session still answers RPCs
     r = m.get(filter=("subtree", '<netconf xmlns="urn:ietf:params:xml:ns:netmod:notification"/>'))
     out("streams", xml=r.data_xml)
@@ -68,8 +48,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # noqa: BLE001 - reported to the test
-        out("exception", error=repr(e), trace=traceback.format_exc())
-        sys.exit(1)
+    run(main)

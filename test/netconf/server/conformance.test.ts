@@ -3,34 +3,23 @@
  * appendix A, over in-memory streams (server.acceptStream) driven by RawPeer: close-session,
  * kill-session (with and without the locking module), and no malformed-message to a base:1.0 session.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createNetconfServer, generateEd25519KeyPair, registerStandardOperations } from '../../../src/netconf/server/index.js';
-import type { NetconfServer, OperationRegistrar } from '../../../src/netconf/server/index.js';
+import { describe, expect, it } from 'vitest';
+import { generateEd25519KeyPair } from '../../../src/netconf/server/index.js';
+import type { NetconfServer } from '../../../src/netconf/server/index.js';
 import { NetconfError } from '../../../src/netconf/rpc-error.js';
 import { duplexPair } from '../../../src/netconf/session/index.js';
 import { attr, child, childText, elements, parseXml } from '../../../src/netconf/xml/index.js';
 import type { XmlElement } from '../../../src/netconf/xml/index.js';
 import { CLIENT_HELLO_10, CLIENT_HELLO_11, NS, RawPeer } from '../session/helpers.js';
+import { useTestServers } from '../../helpers/netconf-server.js';
 
 const T = 'urn:test:conformance';
 const KEY = generateEd25519KeyPair().private;
 
-let server: NetconfServer | undefined;
-let dataDir: string | undefined;
-afterEach(async () => {
-  await server?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  server = undefined;
-  dataDir = undefined;
-});
+const servers = useTestServers('hsv-conf-');
 
 function start(standard: boolean): NetconfServer {
-  dataDir = mkdtempSync(join(tmpdir(), 'hsv-conf-'));
-  const operations = standard ? [(reg: OperationRegistrar) => registerStandardOperations(reg, { ietfYangDir: join(process.cwd(), 'yang', 'ietf') })] : [];
-  server = createNetconfServer({ hostKeys: [KEY], auth: { users: [] }, dataDir, limits: { closeGraceMs: 200 }, operations });
+  const { server } = servers.start({ hostKeys: [KEY], auth: { users: [] }, limits: { closeGraceMs: 200 }, standard });
   server.registry.addModule({ name: 'conformance', revision: '2026-11-28', namespace: T, prefix: 'c', text: 'module conformance {}' });
   server.registry.addRpc(T, 'parse', async () => {
     throw new NetconfError({ type: 'rpc', tag: 'malformed-message', message: 'embedded document could not be parsed' });
