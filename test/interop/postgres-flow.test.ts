@@ -22,9 +22,7 @@ import type { PveHandle } from '../../src/pve/service.js';
 import { createPveClient } from '../../src/pve/client.js';
 import type { RestconfPveClient } from '../../src/pve/client.js';
 import { silentLogger } from '../../src/log/logger.js';
-import type { NetconfRegistry, RpcHandler, StateProvider } from '../../src/netconf/server/registry.js';
 import { childText, childrenNamed, el, leaf } from '../../src/netconf/xml/build.js';
-import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
 import type { XmlElement } from '../../src/netconf/xml/types.js';
 import type { PluginHandle } from '../../src/plugin/contract.js';
 import { HOST_API_VERSION } from '../../src/plugin/contract.js';
@@ -35,6 +33,7 @@ import { extendDigest } from '../../src/oam/measure.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
 import { freePort } from '../helpers/net.js';
+import { recordingRegistry } from '../helpers/registry.js';
 import { until } from '../helpers/until.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -51,20 +50,10 @@ let handle: PluginHandle | undefined;
 let other: Store | undefined;
 let imageUri: string;
 let imageRim: string;
-const rpcs = new Map<string, RpcHandler>();
-const states = new Map<string, StateProvider>();
-const notes: XmlElement[] = [];
 const initialTim = new Map<string, string>();
 
-const registry: NetconfRegistry = {
-  addRpc: (_ns, name, h) => { rpcs.set(name, h); },
-  addState: (_ns, name, p) => { states.set(name, p); },
-  addStream: () => undefined,
-  addModule: () => undefined,
-  notify: async (_stream, event) => { notes.push(event); },
-  getRunning: () => el(NETCONF_BASE_NS, 'data'),
-  onConfigChange: () => undefined,
-};
+const registry = recordingRegistry();
+const { rpcs, states, notes } = registry;
 
 function peerScript(name: string, args: string[] = []): string {
   try {

@@ -20,9 +20,7 @@ import { createPveClient } from '../../src/pve/client.js';
 import type { RestconfPveClient } from '../../src/pve/client.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { NetconfError } from '../../src/netconf/rpc-error.js';
-import type { NetconfRegistry, RpcHandler, StateProvider } from '../../src/netconf/server/registry.js';
 import { childText, childrenNamed, el, leaf } from '../../src/netconf/xml/build.js';
-import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
 import type { XmlElement } from '../../src/netconf/xml/types.js';
 import type { PluginHandle } from '../../src/plugin/contract.js';
 import { HOST_API_VERSION } from '../../src/plugin/contract.js';
@@ -33,6 +31,7 @@ import { OAM_MODULE_FILES, createOamPlugin, defaultYangDir } from '../../src/oam
 import { HSV_NS } from '../../src/oam/service.js';
 import { NMS_AUDIENCE, OAM_ISSUER } from '../../src/oam/tokens-adapter.js';
 import { extendDigest } from '../../src/oam/measure.js';
+import { recordingRegistry } from '../helpers/registry.js';
 import { until } from '../helpers/until.js';
 
 let dir: string;
@@ -44,24 +43,14 @@ let handle: PluginHandle;
 let validator: SchemaValidator;
 let imageUri: string;
 let imageRim: string;
-const rpcs = new Map<string, RpcHandler>();
-const states = new Map<string, StateProvider>();
-const notes: XmlElement[] = [];
 const initialTim = new Map<string, string>();
 
-const registry: NetconfRegistry = {
-  addRpc: (_ns, name, h) => { rpcs.set(name, h); },
-  addState: (_ns, name, p) => { states.set(name, p); },
-  addStream: () => undefined,
-  addModule: () => undefined,
-  notify: async (_stream, event) => {
-    const errors = validator.validateNotification(event);
-    if (errors.length > 0) throw new Error(`invalid ${event.name}: ${JSON.stringify(errors)}`);
-    notes.push(event);
-  },
-  getRunning: () => el(NETCONF_BASE_NS, 'data'),
-  onConfigChange: () => undefined,
-};
+// every notification is checked against the YANG module, as the server does
+const registry = recordingRegistry((event) => {
+  const errors = validator.validateNotification(event);
+  if (errors.length > 0) throw new Error(`invalid ${event.name}: ${JSON.stringify(errors)}`);
+});
+const { rpcs, states, notes } = registry;
 
 async function call(name: string, ...children: XmlElement[]): Promise<XmlElement[] | 'ok'> {
   const op = el(HSV_NS, name, ...children);

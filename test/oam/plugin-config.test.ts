@@ -6,13 +6,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log/logger.js';
-import { el } from '../../src/netconf/xml/build.js';
-import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
-import type { NetconfRegistry } from '../../src/netconf/server/registry.js';
 import { HOST_API_VERSION } from '../../src/plugin/contract.js';
 import { activate, createSoftwareFetcher, pveTargetFromConfig, softwareFromConfig, storeFromConfig } from '../../src/oam/plugin.js';
 import type { OamPluginConfig } from '../../src/oam/plugin.js';
 import { insideRoot } from '../../src/oam/service.js';
+import { recordingRegistry } from '../helpers/registry.js';
 
 const KEY = `SHA256:${'A'.repeat(43)}`;
 let dir: string;
@@ -68,10 +66,7 @@ describe('pve transport', () => {
   });
 
   it('activate refuses a bad netconf config before opening anything', async () => {
-    const registry = {
-      addRpc: () => undefined, addState: () => undefined, addStream: () => undefined, addModule: () => undefined,
-      notify: async () => undefined, getRunning: () => el(NETCONF_BASE_NS, 'data'), onConfigChange: () => undefined,
-    } as NetconfRegistry;
+    const registry = recordingRegistry();
     const dataDir = join(dir, 'oam');
     await expect(activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir, config: { pve: nc({ 'ssh-host-key': undefined }) }, signal: new AbortController().signal }))
       .rejects.toMatchObject({ code: 'ERR_OAM_CONFIG' });
@@ -114,10 +109,7 @@ describe('store config', () => {
   });
 
   it('activate refuses a bad store config before opening anything', async () => {
-    const registry = {
-      addRpc: () => undefined, addState: () => undefined, addStream: () => undefined, addModule: () => undefined,
-      notify: async () => undefined, getRunning: () => el(NETCONF_BASE_NS, 'data'), onConfigChange: () => undefined,
-    } as NetconfRegistry;
+    const registry = recordingRegistry();
     const dataDir = join(dir, 'oam-store');
     const pve = { endpoint: 'https://127.0.0.1:1/restconf', ca: join(dir, 'ca.pem'), jwks: join(dir, 'jwks.json') };
     await expect(activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir, config: { pve, store: { driver: 'postgres' } }, signal: new AbortController().signal }))
