@@ -1,6 +1,7 @@
 /**
  * The PostgreSQL Store (node-postgres `pg`), for several OAM instances sharing the work: the same contract and
- * the same records, validation and StoreError codes as the SQLite store (./sqlite.ts); ./types.ts is the contract.
+ * the same records, validation and StoreError codes as the SQLite store (./sqlite.ts): both validate and shape
+ * records with ./records.ts; ./types.ts is the contract.
  *
  * How each guarantee of the contract is kept with a server and a connection pool:
  * - single-statement atomicity instead of SQLite's one connection: createJob (job row + creation event),
@@ -11,7 +12,7 @@
  *   winner commits and matches nothing). When such a statement matches nothing, a read tells why (same codes).
  * - duplicates are INSERT ... ON CONFLICT DO NOTHING (no error raised, so a transaction stays usable).
  * - transaction(fn): one pooled client per transaction (BEGIN ... COMMIT / ROLLBACK); nested transactions are
- *   SAVEPOINTs; plain calls made from fn's async context join it (AsyncLocalStorage, as in sqlite.ts).
+ *   SAVEPOINTs; plain calls made from fn's async context join it (AsyncLocalStorage, ./base.ts).
  *   Transactions are serialised as the contract says: in this process by a queue (plain calls wait for an open
  *   transaction, as with SQLite), and across instances by a transaction-scoped advisory lock taken right after
  *   BEGIN, the counterpart of SQLite's BEGIN IMMEDIATE; without it a read-modify-write such as the OAM's H(e)NB
@@ -22,19 +23,22 @@
  *   never the password.
  * Durability is the server's (synchronous_commit); there is no SQLite-style sync barrier to manage.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { StoreError } from './errors.js';
 import type { StoreErrorCode } from './errors.js';
 import { PG_MIGRATIONS, PG_MIGRATION_LOCK, PG_SCHEMA_VERSION, PG_SCHEMA_VERSION_TABLE } from './pg-migrations.js';
-import { HENB_STATES } from './types.js';
+import { StoreBase } from './base.js';
+import type { OpName, TxContext } from './base.js';
+import {
+  eventFromRow, henbFromRow, henbRecord, jobFromRow, jtiExpiry, limitOf, newJobInput, nonceFromRow,
+  nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, transitionInput,
+} from './records.js';
+import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, RolloutRow } from './records.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
-  NonceInput, NonceRecord, PostgresStoreOptions, ResultInput, ResultRecord, RolloutRecord, Store, StoreOps, StoreTx,
+  NonceInput, NonceRecord, PostgresStoreOptions, ResultInput, ResultRecord, RolloutRecord, StoreTx,
 } from './types.js';
-
-const HEX64 = /^[0-9a-fA-F]{64}$/;
 /** Key of the advisory lock every transaction holds (serialises transactions across OAM instances). */
 const TX_LOCK = 0x6873_7602; // 'hsv' 02
 const INT8_OID = 20;
@@ -164,128 +168,66 @@ function redactError(err: unknown, password: string | undefined): unknown {
   return copy;
 }
 
-const OP_NAMES = [
-  'getHenb', 'putHenb', 'listHenbs', 'deleteHenb',
-  'createJob', 'getJob', 'saveJobTransition', 'listActiveJobs', 'listJobs', 'listJobEvents',
-  'putResult', 'getResults', 'listResults',
-  'putNonce', 'consumeNonce', 'rememberJti',
-  'putRollout', 'getRollout', 'listRollouts', 'purgeExpired',
-] as const satisfies readonly (keyof StoreOps)[];
-type OpName = (typeof OP_NAMES)[number];
-// compile-time check that OP_NAMES lists every operation
-type MissingOps = Exclude<keyof StoreOps, OpName>;
-const _allOpsListed: MissingOps extends never ? true : never = true;
-void _allOpsListed;
-
-interface TxContext {
-  active: boolean;
-  depth: number;
-  store: PostgresStore;
+interface PgTx extends TxContext {
   client: PoolClient;
   ops: PgOps;
   /** the first database error inside the transaction: PostgreSQL then refuses everything up to ROLLBACK */
   failed: unknown;
 }
 
-export class PostgresStore implements Store {
+export class PostgresStore extends StoreBase<PgTx> {
   readonly kind = 'postgres' as const;
-  declare readonly getHenb: StoreOps['getHenb'];
-  declare readonly putHenb: StoreOps['putHenb'];
-  declare readonly listHenbs: StoreOps['listHenbs'];
-  declare readonly deleteHenb: StoreOps['deleteHenb'];
-  declare readonly createJob: StoreOps['createJob'];
-  declare readonly getJob: StoreOps['getJob'];
-  declare readonly saveJobTransition: StoreOps['saveJobTransition'];
-  declare readonly listActiveJobs: StoreOps['listActiveJobs'];
-  declare readonly listJobs: StoreOps['listJobs'];
-  declare readonly listJobEvents: StoreOps['listJobEvents'];
-  declare readonly putResult: StoreOps['putResult'];
-  declare readonly getResults: StoreOps['getResults'];
-  declare readonly listResults: StoreOps['listResults'];
-  declare readonly putNonce: StoreOps['putNonce'];
-  declare readonly consumeNonce: StoreOps['consumeNonce'];
-  declare readonly rememberJti: StoreOps['rememberJti'];
-  declare readonly putRollout: StoreOps['putRollout'];
-  declare readonly getRollout: StoreOps['getRollout'];
-  declare readonly listRollouts: StoreOps['listRollouts'];
-  declare readonly purgeExpired: StoreOps['purgeExpired'];
   private readonly shared = { jtiCalls: 0 };
   private readonly ops: PgOps;
-  private readonly als = new AsyncLocalStorage<TxContext>();
-  private txChain: Promise<void> = Promise.resolve();
-  private txOpen = false;
-  private txDone: Promise<void> = Promise.resolve();
-  private closed = false;
 
   constructor(private readonly pool: pg.Pool, readonly target: string) {
+    super();
     this.ops = new PgOps((sql, params) => this.pool.query(sql, params), this.shared);
-    for (const name of OP_NAMES) {
-      (this as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => this.run(name, args);
-    }
   }
 
-  async transaction<T>(fn: (tx: StoreTx) => Promise<T> | T): Promise<T> {
-    this.checkOpen();
-    const outer = this.als.getStore();
-    if (outer?.active && outer.store === this) return this.nested(outer, fn);
-    const prev = this.txChain;
-    let release!: () => void;
-    this.txChain = new Promise<void>((r) => (release = r));
-    await prev;
-    let doneResolve!: () => void;
-    try {
-      this.checkOpen();
-      this.txOpen = true;
-      this.txDone = new Promise<void>((r) => (doneResolve = r));
-      const client = await this.pool.connect();
-      const lost = keepConnectionErrors(client);
-      let broken = false;
-      const ctx: TxContext = { active: true, depth: 0, store: this, client, ops: undefined as unknown as PgOps, failed: undefined };
-      ctx.ops = new PgOps(async (sql, params) => {
-        try {
-          return await client.query(sql, params);
-        } catch (err) {
-          ctx.failed ??= err;
-          throw err;
-        }
-      }, this.shared);
+  /** Inside a transaction on its client, else on the pool. */
+  protected call(ctx: PgTx | undefined, name: OpName, args: unknown[]): Promise<unknown> {
+    return callOp(ctx?.ops ?? this.ops, name, args);
+  }
+
+  protected async runTransaction<T>(enter: (ctx: PgTx) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    const lost = keepConnectionErrors(client);
+    let broken = false;
+    const ctx: PgTx = { active: true, depth: 0, client, ops: undefined as unknown as PgOps, failed: undefined };
+    ctx.ops = new PgOps(async (sql, params) => {
       try {
-        // one round trip: BEGIN and the lock that serialises transactions across instances
-        await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${TX_LOCK})`);
-        const result = await this.als.run(ctx, () => fn(this.txFacade(ctx)));
-        ctx.active = false;
-        if (ctx.failed !== undefined) throw ctx.failed; // COMMIT would only roll back
-        const r = await client.query('COMMIT');
-        if (r.command !== 'COMMIT') throw new StoreError('ERR_STORE_CONFLICT', 'the transaction was rolled back by the server');
-        return result;
+        return await client.query(sql, params);
       } catch (err) {
-        ctx.active = false;
-        await client.query('ROLLBACK').catch(() => { broken = true; });
-        throw mapPgError(err);
-      } finally {
-        lost.done();
-        client.release(broken || lost.error() !== undefined);
+        ctx.failed ??= err;
+        throw err;
       }
+    }, this.shared);
+    try {
+      // one round trip: BEGIN and the lock that serialises transactions across instances
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${TX_LOCK})`);
+      const result = await enter(ctx);
+      ctx.active = false;
+      if (ctx.failed !== undefined) throw ctx.failed; // COMMIT would only roll back
+      const r = await client.query('COMMIT');
+      if (r.command !== 'COMMIT') throw new StoreError('ERR_STORE_CONFLICT', 'the transaction was rolled back by the server');
+      return result;
+    } catch (err) {
+      ctx.active = false;
+      await client.query('ROLLBACK').catch(() => { broken = true; });
+      throw mapPgError(err);
     } finally {
-      this.txOpen = false;
-      doneResolve?.();
-      release();
+      lost.done();
+      client.release(broken || lost.error() !== undefined);
     }
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.txChain;
-    this.closed = true;
-    await this.pool.end();
-  }
-
-  private async nested<T>(ctx: TxContext, fn: (tx: StoreTx) => Promise<T> | T): Promise<T> {
+  protected async nested<T>(ctx: PgTx, fn: (tx: StoreTx) => Promise<T> | T): Promise<T> {
     const sp = `sp_${++ctx.depth}`;
     const failedBefore = ctx.failed;
     await ctx.client.query(`SAVEPOINT ${sp}`);
     try {
-      const result = await fn(this.txFacade(ctx));
+      const result = await fn(this.facade(ctx));
       if (ctx.failed !== failedBefore) throw ctx.failed;
       await ctx.client.query(`RELEASE SAVEPOINT ${sp}`);
       return result;
@@ -299,33 +241,8 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Plain call: joins the transaction of the calling async context, else waits for an open one, then runs. */
-  private async run(name: OpName, args: unknown[]): Promise<unknown> {
-    this.checkOpen();
-    const ctx = this.als.getStore();
-    if (ctx?.active && ctx.store === this) return callOp(ctx.ops, name, args);
-    while (this.txOpen) await this.txDone;
-    this.checkOpen();
-    return callOp(this.ops, name, args);
-  }
-
-  private txFacade(ctx: TxContext): StoreTx {
-    const tx: Record<string, unknown> = {};
-    for (const name of OP_NAMES) {
-      tx[name] = (...args: unknown[]) => {
-        if (!ctx.active) return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'the transaction has finished'));
-        return callOp(ctx.ops, name, args);
-      };
-    }
-    tx.transaction = <T>(fn: (t: StoreTx) => Promise<T> | T): Promise<T> => {
-      if (!ctx.active) return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'the transaction has finished'));
-      return this.nested(ctx, fn);
-    };
-    return tx as unknown as StoreTx;
-  }
-
-  private checkOpen(): void {
-    if (this.closed) throw new StoreError('ERR_STORE_CLOSED', 'the store is closed');
+  protected async closeDatabase(): Promise<void> {
+    await this.pool.end();
   }
 }
 
@@ -359,13 +276,6 @@ function mapPgError(err: unknown): unknown {
 // The operations, over one query function (the pool for plain calls, the transaction's client inside one).
 
 type Query = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<QueryResult<R>>;
-
-interface HenbRow { henb_id: string; rim: string | null; software_version: string | null; state: string; last_result_token: string | null; updated_at: number }
-interface JobRow { job_id: string; henb_id: string; kind: string; state: string; data: string; version: number; deadline: number | null; attempts: number; update_sent: boolean; terminal: boolean; created_at: number; updated_at: number }
-interface EventRow { job_id: string; seq: number; from_state: string | null; to_state: string; at: number; reason: string | null; detail: string | null }
-interface ResultRow { job_id: string; kind: string; henb_id: string; ear_status: string; token: string; created_at: number }
-interface NonceRow { nonce: string; purpose: string; job_id: string | null; henb_id: string | null; created_at: number; expires_at: number; consumed_at: number | null }
-interface RolloutRow { rollout_id: string; data: string; created_at: number; updated_at: number }
 
 type AsyncOps = { [K in OpName]: (...args: never[]) => Promise<unknown> };
 
@@ -425,18 +335,13 @@ class PgOps implements AsyncOps {
   }
 
   async putHenb(rec: HenbInput): Promise<HenbRecord> {
-    requireId(rec?.henbId, 'henbId');
-    const rim = rec.rim === null || rec.rim === undefined ? null : requireDigest(rec.rim, 'rim');
-    if (!HENB_STATES.includes(rec.state)) invalid(`state must be one of ${HENB_STATES.join(', ')}`);
-    const sv = optString(rec.softwareVersion, 'softwareVersion');
-    const tok = optString(rec.lastResultToken, 'lastResultToken');
-    const now = Date.now();
+    const out = henbRecord(rec, Date.now());
     await this.q(`INSERT INTO henbs (henb_id, rim, software_version, state, last_result_token, updated_at)
                   VALUES ($1, $2, $3, $4, $5, $6)
                   ON CONFLICT (henb_id) DO UPDATE SET rim = excluded.rim, software_version = excluded.software_version,
                     state = excluded.state, last_result_token = excluded.last_result_token, updated_at = excluded.updated_at`,
-    [rec.henbId, rim, sv, rec.state, tok, now]);
-    return { henbId: rec.henbId, rim, softwareVersion: sv, state: rec.state, lastResultToken: tok, updatedAt: now };
+    [out.henbId, out.rim, out.softwareVersion, out.state, out.lastResultToken, out.updatedAt]);
+    return out;
   }
 
   async listHenbs(filter: { state?: HenbState } = {}): Promise<HenbRecord[]> {
@@ -452,12 +357,7 @@ class PgOps implements AsyncOps {
 
   // --- jobs
   async createJob<T>(job: NewJob<T>): Promise<JobRecord<T>> {
-    requireId(job?.jobId, 'jobId');
-    requireId(job.henbId, 'henbId');
-    requireId(job.kind, 'kind');
-    requireId(job.state, 'state');
-    const data = toJson(job.data, 'data');
-    const deadline = optTime(job.deadline, 'deadline');
+    const { data, deadline } = newJobInput(job);
     const now = Date.now();
     const row = (await this.q<JobRow>(SQL.createJob,
       [job.jobId, job.henbId, job.kind, job.state, data, deadline, now, job.reason ?? null])).rows[0];
@@ -471,16 +371,10 @@ class PgOps implements AsyncOps {
   }
 
   async saveJobTransition<T>(jobId: string, newState: string, o: JobTransitionOptions<T>): Promise<JobRecord<T>> {
-    requireId(newState, 'newState');
-    if (!Number.isSafeInteger(o?.expectPrevVersion)) invalid('expectPrevVersion must be an integer');
-    const data = o.data === undefined ? null : toJson(o.data, 'data');
-    const deadline = o.deadline === undefined ? undefined : optTime(o.deadline, 'deadline');
-    if (o.attempts !== undefined && !(Number.isSafeInteger(o.attempts) && o.attempts >= 0)) invalid('attempts must be a non-negative integer');
-    const detail = o.detail === undefined ? null : toJson(o.detail, 'detail');
-    const at = o.at ?? Date.now();
+    const { data, deadline, detail, at } = transitionInput(newState, o);
     if (typeof jobId !== 'string') throw new StoreError('ERR_STORE_NOT_FOUND', `job ${String(jobId)} does not exist`);
     const row = (await this.q<JobRow>(SQL.saveJobTransition, [
-      jobId, o.expectPrevVersion, newState, data, deadline !== undefined, deadline ?? null, o.attempts ?? null,
+      jobId, o.expectPrevVersion, newState, data ?? null, deadline !== undefined, deadline ?? null, o.attempts ?? null,
       o.updateSent === true, o.terminal === true, at, o.reason ?? null, detail,
     ])).rows[0];
     if (row !== undefined) return jobFromRow<T>(row);
@@ -507,25 +401,17 @@ class PgOps implements AsyncOps {
   }
 
   async listJobEvents(jobId: string): Promise<JobEvent[]> {
-    return (await this.q<EventRow>('SELECT * FROM job_events WHERE job_id = $1 ORDER BY seq', [jobId])).rows.map((r) => ({
-      jobId: r.job_id, seq: r.seq, fromState: r.from_state, toState: r.to_state, at: r.at, reason: r.reason,
-      detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown),
-    }));
+    return (await this.q<EventRow>('SELECT * FROM job_events WHERE job_id = $1 ORDER BY seq', [jobId])).rows.map(eventFromRow);
   }
 
   // --- results
   async putResult(rec: ResultInput): Promise<ResultRecord> {
-    requireId(rec?.jobId, 'jobId');
-    requireId(rec.kind, 'kind');
-    requireId(rec.henbId, 'henbId');
-    requireId(rec.earStatus, 'earStatus');
-    requireId(rec.token, 'token');
-    const createdAt = rec.createdAt ?? Date.now();
+    const out = resultRecord(rec);
     const r = await this.q(`INSERT INTO results (job_id, kind, henb_id, ear_status, token, created_at) VALUES ($1, $2, $3, $4, $5, $6)
                             ON CONFLICT (job_id, kind) DO NOTHING`,
-    [rec.jobId, rec.kind, rec.henbId, rec.earStatus, rec.token, createdAt]);
-    if (r.rowCount !== 1) throw new StoreError('ERR_STORE_DUPLICATE', `job ${rec.jobId} already has a ${rec.kind} result`);
-    return { jobId: rec.jobId, kind: rec.kind, henbId: rec.henbId, earStatus: rec.earStatus, token: rec.token, createdAt };
+    [out.jobId, out.kind, out.henbId, out.earStatus, out.token, out.createdAt]);
+    if (r.rowCount !== 1) throw new StoreError('ERR_STORE_DUPLICATE', `job ${out.jobId} already has a ${out.kind} result`);
+    return out;
   }
 
   async getResults(jobId: string): Promise<ResultRecord[]> {
@@ -542,15 +428,7 @@ class PgOps implements AsyncOps {
 
   // --- nonces
   async putNonce(rec: NonceInput): Promise<NonceRecord> {
-    requireId(rec?.nonce, 'nonce');
-    requireId(rec.purpose, 'purpose');
-    const expiresAt = optTime(rec.expiresAt, 'expiresAt');
-    if (expiresAt === null) invalid('expiresAt is required');
-    const createdAt = rec.createdAt ?? Date.now();
-    const out: NonceRecord = {
-      nonce: rec.nonce, purpose: rec.purpose, jobId: rec.jobId ?? null, henbId: rec.henbId ?? null, createdAt,
-      expiresAt, consumedAt: null,
-    };
+    const out = nonceRecord(rec);
     const r = await this.q(`INSERT INTO nonces (nonce, purpose, job_id, henb_id, created_at, expires_at, consumed_at)
                             VALUES ($1, $2, $3, $4, $5, $6, NULL) ON CONFLICT (nonce) DO NOTHING`,
     [out.nonce, out.purpose, out.jobId, out.henbId, out.createdAt, out.expiresAt]);
@@ -560,15 +438,7 @@ class PgOps implements AsyncOps {
 
   async consumeNonce(nonce: string, now: number = Date.now()): Promise<ConsumeNonceResult> {
     const row = (await this.q<NonceRow>(SQL.consumeNonce, [nonce, now])).rows[0];
-    if (row !== undefined) {
-      return {
-        ok: true,
-        record: {
-          nonce: row.nonce, purpose: row.purpose, jobId: row.job_id, henbId: row.henb_id, createdAt: row.created_at,
-          expiresAt: row.expires_at, consumedAt: row.consumed_at,
-        },
-      };
-    }
+    if (row !== undefined) return { ok: true, record: nonceFromRow(row) };
     // not consumed now: say why (the same order of reasons as the SQLite store)
     const cur = (await this.q<NonceRow>('SELECT * FROM nonces WHERE nonce = $1', [nonce])).rows[0];
     if (cur === undefined) return { ok: false, reason: 'unknown' };
@@ -579,17 +449,15 @@ class PgOps implements AsyncOps {
 
   // --- jti replay cache
   async rememberJti(jti: string, expiresAt: number, now: number = Date.now()): Promise<boolean> {
-    requireId(jti, 'jti');
-    if (!Number.isFinite(expiresAt)) invalid('expiresAt must be a number');
+    const expiry = jtiExpiry(jti, expiresAt);
     if (++this.shared.jtiCalls % 256 === 0) await this.q('DELETE FROM jtis WHERE expires_at <= $1::float8', [now]);
-    const r = await this.q(SQL.rememberJti, [jti, Math.ceil(expiresAt), now]);
+    const r = await this.q(SQL.rememberJti, [jti, expiry, now]);
     return r.rowCount === 1;
   }
 
   // --- rollouts
   async putRollout<T>(rolloutId: string, data: T): Promise<RolloutRecord<T>> {
-    requireId(rolloutId, 'rolloutId');
-    const json = toJson(data, 'data');
+    const json = rolloutInput(rolloutId, data);
     const now = Date.now();
     const row = (await this.q<RolloutRow>(`INSERT INTO rollouts (rollout_id, data, created_at, updated_at) VALUES ($1, $2, $3, $3)
                                            ON CONFLICT (rollout_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at
@@ -609,72 +477,4 @@ class PgOps implements AsyncOps {
   async purgeExpired(now: number = Date.now()): Promise<number> {
     return (await this.q<{ n: number }>(SQL.purgeExpired, [now])).rows[0]?.n ?? 0;
   }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Row mapping and validation: the same rules as ./sqlite.ts.
-
-function henbFromRow(r: HenbRow): HenbRecord {
-  return {
-    henbId: r.henb_id, rim: r.rim, softwareVersion: r.software_version, state: r.state as HenbState,
-    lastResultToken: r.last_result_token, updatedAt: r.updated_at,
-  };
-}
-
-function jobFromRow<T>(r: JobRow): JobRecord<T> {
-  return {
-    jobId: r.job_id, henbId: r.henb_id, kind: r.kind, state: r.state, data: JSON.parse(r.data) as T, version: r.version,
-    deadline: r.deadline, attempts: r.attempts, updateSent: r.update_sent, terminal: r.terminal,
-    createdAt: r.created_at, updatedAt: r.updated_at,
-  };
-}
-
-function resultFromRow(r: ResultRow): ResultRecord {
-  return { jobId: r.job_id, kind: r.kind, henbId: r.henb_id, earStatus: r.ear_status, token: r.token, createdAt: r.created_at };
-}
-
-function rolloutFromRow<T>(r: RolloutRow): RolloutRecord<T> {
-  return { rolloutId: r.rollout_id, data: JSON.parse(r.data) as T, createdAt: r.created_at, updatedAt: r.updated_at };
-}
-
-function invalid(message: string): never {
-  throw new StoreError('ERR_STORE_INVALID', message);
-}
-
-function requireId(v: unknown, what: string): asserts v is string {
-  if (typeof v !== 'string' || v === '') invalid(`${what} must be a non-empty string`);
-}
-
-function requireDigest(v: unknown, what: string): string {
-  if (typeof v !== 'string' || !HEX64.test(v)) invalid(`${what} must be a SHA-256 digest as 64 hex characters`);
-  return v.toLowerCase();
-}
-
-function optString(v: unknown, what: string): string | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v !== 'string') invalid(`${what} must be a string or null`);
-  return v;
-}
-
-function optTime(v: unknown, what: string): number | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v !== 'number' || !Number.isFinite(v)) invalid(`${what} must be epoch milliseconds`);
-  return Math.round(v);
-}
-
-function toJson(v: unknown, what: string): string {
-  let s: string | undefined;
-  try {
-    s = JSON.stringify(v);
-  } catch (cause) {
-    throw new StoreError('ERR_STORE_INVALID', `${what} is not JSON-serialisable`, { cause });
-  }
-  if (s === undefined) invalid(`${what} is not JSON-serialisable`);
-  return s;
-}
-
-function limitOf(limit: number | undefined): number {
-  if (limit === undefined) return 1000;
-  if (!(Number.isSafeInteger(limit) && limit > 0)) invalid('limit must be a positive integer');
-  return limit;
 }

@@ -7,20 +7,24 @@
  * to completion synchronously; `transaction(fn)` holds the connection across fn's awaits, and plain calls wait for
  * it (see Store.transaction in ./types.ts).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StoreError } from './errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { openDatabase } from './sqlite-driver.js';
 import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
-import { HENB_STATES, SQLITE_FILE_NAME } from './types.js';
+import { StoreBase } from './base.js';
+import type { OpName, TxContext } from './base.js';
+import {
+  eventFromRow, henbFromRow, henbRecord, jobFromRow, jtiExpiry, limitOf, newJobInput, nonceFromRow,
+  nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, transitionInput,
+} from './records.js';
+import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, RolloutRow } from './records.js';
+import { SQLITE_FILE_NAME } from './types.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
-  NonceInput, NonceRecord, ResultInput, ResultRecord, RolloutRecord, SqliteStoreOptions, Store, StoreOps, StoreTx,
+  NonceInput, NonceRecord, ResultInput, ResultRecord, RolloutRecord, SqliteStoreOptions, StoreTx,
 } from './types.js';
-
-const HEX64 = /^[0-9a-fA-F]{64}$/;
 
 /** Opens (creating and migrating as needed) the SQLite store. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -64,61 +68,13 @@ export function migrate(db: SqliteDatabase): number {
   return SCHEMA_VERSION;
 }
 
-const OP_NAMES = [
-  'getHenb', 'putHenb', 'listHenbs', 'deleteHenb',
-  'createJob', 'getJob', 'saveJobTransition', 'listActiveJobs', 'listJobs', 'listJobEvents',
-  'putResult', 'getResults', 'listResults',
-  'putNonce', 'consumeNonce', 'rememberJti',
-  'putRollout', 'getRollout', 'listRollouts', 'purgeExpired',
-] as const satisfies readonly (keyof StoreOps)[];
-type OpName = (typeof OP_NAMES)[number];
-// compile-time check that OP_NAMES lists every operation
-type MissingOps = Exclude<keyof StoreOps, OpName>;
-const _allOpsListed: MissingOps extends never ? true : never = true;
-void _allOpsListed;
-
-interface TxContext {
-  active: boolean;
-  depth: number;
-  store: SqliteStore;
-}
-
-export class SqliteStore implements Store {
+export class SqliteStore extends StoreBase<TxContext> {
   readonly kind = 'sqlite' as const;
-  // the operations, installed by the constructor (each waits for an open transaction, then runs)
-  declare readonly getHenb: StoreOps['getHenb'];
-  declare readonly putHenb: StoreOps['putHenb'];
-  declare readonly listHenbs: StoreOps['listHenbs'];
-  declare readonly deleteHenb: StoreOps['deleteHenb'];
-  declare readonly createJob: StoreOps['createJob'];
-  declare readonly getJob: StoreOps['getJob'];
-  declare readonly saveJobTransition: StoreOps['saveJobTransition'];
-  declare readonly listActiveJobs: StoreOps['listActiveJobs'];
-  declare readonly listJobs: StoreOps['listJobs'];
-  declare readonly listJobEvents: StoreOps['listJobEvents'];
-  declare readonly putResult: StoreOps['putResult'];
-  declare readonly getResults: StoreOps['getResults'];
-  declare readonly listResults: StoreOps['listResults'];
-  declare readonly putNonce: StoreOps['putNonce'];
-  declare readonly consumeNonce: StoreOps['consumeNonce'];
-  declare readonly rememberJti: StoreOps['rememberJti'];
-  declare readonly putRollout: StoreOps['putRollout'];
-  declare readonly getRollout: StoreOps['getRollout'];
-  declare readonly listRollouts: StoreOps['listRollouts'];
-  declare readonly purgeExpired: StoreOps['purgeExpired'];
   private readonly ops: SqliteOps;
-  private readonly als = new AsyncLocalStorage<TxContext>();
-  private txChain: Promise<void> = Promise.resolve();
-  private txOpen = false;
-  private txDone: Promise<void> = Promise.resolve();
-  private closed = false;
 
   constructor(private readonly db: SqliteDatabase) {
+    super();
     this.ops = new SqliteOps(db);
-    for (const name of OP_NAMES) {
-      const impl = (this.ops[name] as (...a: unknown[]) => unknown).bind(this.ops);
-      (this as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => this.run(() => impl(...args));
-    }
   }
 
   /** The underlying better-sqlite3 handle (for diagnostics; do not write to the store's tables directly). */
@@ -126,51 +82,32 @@ export class SqliteStore implements Store {
     return this.db;
   }
 
-  async transaction<T>(fn: (tx: StoreTx) => Promise<T> | T): Promise<T> {
-    this.checkOpen();
-    const outer = this.als.getStore();
-    if (outer?.active && outer.store === this) return this.nested(outer, fn);
-    const prev = this.txChain;
-    let release!: () => void;
-    this.txChain = new Promise<void>((r) => (release = r));
-    await prev;
-    let doneResolve!: () => void;
+  /** One connection: inside a transaction or not, every operation runs on it, synchronously. */
+  protected call(_ctx: TxContext | undefined, name: OpName, args: unknown[]): unknown {
+    return (this.ops[name] as (...a: unknown[]) => unknown).apply(this.ops, args);
+  }
+
+  protected async runTransaction<T>(enter: (ctx: TxContext) => Promise<T>): Promise<T> {
+    const ctx: TxContext = { active: true, depth: 0 };
+    this.db.exec('BEGIN IMMEDIATE');
     try {
-      this.checkOpen();
-      this.txOpen = true;
-      this.txDone = new Promise<void>((r) => (doneResolve = r));
-      const ctx: TxContext = { active: true, depth: 0, store: this };
-      this.db.exec('BEGIN IMMEDIATE');
-      try {
-        const result = await this.als.run(ctx, () => fn(this.txFacade(ctx)));
-        commitDurably(this.db, this.ops);
-        return result;
-      } catch (err) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        throw err;
-      } finally {
-        ctx.active = false;
-        this.ops.durable = false;
-      }
+      const result = await enter(ctx);
+      commitDurably(this.db, this.ops);
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
     } finally {
-      this.txOpen = false;
-      doneResolve?.();
-      release();
+      ctx.active = false;
+      this.ops.durable = false;
     }
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.txChain;
-    this.closed = true;
-    this.db.close();
-  }
-
-  private async nested<T>(ctx: TxContext, fn: (tx: StoreTx) => Promise<T> | T): Promise<T> {
+  protected async nested<T>(ctx: TxContext, fn: (tx: StoreTx) => Promise<T> | T): Promise<T> {
     const sp = `sp_${++ctx.depth}`;
     this.db.exec(`SAVEPOINT ${sp}`);
     try {
-      const result = await fn(this.txFacade(ctx));
+      const result = await fn(this.facade(ctx));
       this.db.exec(`RELEASE ${sp}`);
       return result;
     } catch (err) {
@@ -182,39 +119,8 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** Plain call: runs now when no transaction is open (or when called from inside the open one), else waits. */
-  private async run<T>(op: () => T): Promise<T> {
-    this.checkOpen();
-    const ctx = this.als.getStore();
-    if (!(ctx?.active && ctx.store === this)) {
-      while (this.txOpen) await this.txDone;
-      this.checkOpen();
-    }
-    return op();
-  }
-
-  private txFacade(ctx: TxContext): StoreTx {
-    const tx: Record<string, unknown> = {};
-    for (const name of OP_NAMES) {
-      const impl = (this.ops[name] as (...a: unknown[]) => unknown).bind(this.ops);
-      tx[name] = (...args: unknown[]) => {
-        if (!ctx.active) return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'the transaction has finished'));
-        try {
-          return Promise.resolve(impl(...args));
-        } catch (err) {
-          return Promise.reject(err);
-        }
-      };
-    }
-    tx.transaction = <T>(fn: (t: StoreTx) => Promise<T> | T): Promise<T> => {
-      if (!ctx.active) return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'the transaction has finished'));
-      return this.nested(ctx, fn);
-    };
-    return tx as unknown as StoreTx;
-  }
-
-  private checkOpen(): void {
-    if (this.closed) throw new StoreError('ERR_STORE_CLOSED', 'the store is closed');
+  protected closeDatabase(): void {
+    this.db.close();
   }
 }
 
@@ -242,13 +148,6 @@ function commitDurably(db: SqliteDatabase, ops: { durable: boolean }): void {
 
 // ---------------------------------------------------------------------------------------------------------------
 // The synchronous implementation of every operation.
-
-interface HenbRow { henb_id: string; rim: string | null; software_version: string | null; state: string; last_result_token: string | null; updated_at: number }
-interface JobRow { job_id: string; henb_id: string; kind: string; state: string; data: string; version: number; deadline: number | null; attempts: number; update_sent: number; terminal: number; created_at: number; updated_at: number }
-interface EventRow { job_id: string; seq: number; from_state: string | null; to_state: string; at: number; reason: string | null; detail: string | null }
-interface ResultRow { job_id: string; kind: string; henb_id: string; ear_status: string; token: string; created_at: number }
-interface NonceRow { nonce: string; purpose: string; job_id: string | null; henb_id: string | null; created_at: number; expires_at: number; consumed_at: number | null }
-interface RolloutRow { rollout_id: string; data: string; created_at: number; updated_at: number }
 
 type SyncOps = { [K in OpName]: (...args: never[]) => unknown };
 
@@ -293,20 +192,15 @@ class SqliteOps implements SyncOps {
   }
 
   putHenb(rec: HenbInput): HenbRecord {
-    requireId(rec?.henbId, 'henbId');
-    const rim = rec.rim === null || rec.rim === undefined ? null : requireDigest(rec.rim, 'rim');
-    if (!HENB_STATES.includes(rec.state)) invalid(`state must be one of ${HENB_STATES.join(', ')}`);
-    const sv = optString(rec.softwareVersion, 'softwareVersion');
-    const tok = optString(rec.lastResultToken, 'lastResultToken');
-    const now = Date.now();
+    const out = henbRecord(rec, Date.now());
     return this.atomic(() => {
       this.durable = true;
       this.st(`INSERT INTO henbs (henb_id, rim, software_version, state, last_result_token, updated_at)
              VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (henb_id) DO UPDATE SET rim = excluded.rim, software_version = excluded.software_version,
                state = excluded.state, last_result_token = excluded.last_result_token, updated_at = excluded.updated_at`)
-        .run(rec.henbId, rim, sv, rec.state, tok, now);
-      return { henbId: rec.henbId, rim, softwareVersion: sv, state: rec.state, lastResultToken: tok, updatedAt: now };
+        .run(out.henbId, out.rim, out.softwareVersion, out.state, out.lastResultToken, out.updatedAt);
+      return out;
     });
   }
 
@@ -326,12 +220,7 @@ class SqliteOps implements SyncOps {
 
   // --- jobs
   createJob<T>(job: NewJob<T>): JobRecord<T> {
-    requireId(job?.jobId, 'jobId');
-    requireId(job.henbId, 'henbId');
-    requireId(job.kind, 'kind');
-    requireId(job.state, 'state');
-    const data = toJson(job.data, 'data');
-    const deadline = optTime(job.deadline, 'deadline');
+    const { data, deadline } = newJobInput(job);
     const now = Date.now();
     return this.atomic(() => {
       try {
@@ -339,8 +228,7 @@ class SqliteOps implements SyncOps {
                    created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, 0, 0, 0, ?, ?)`)
           .run(job.jobId, job.henbId, job.kind, job.state, data, deadline, now, now);
       } catch (cause) {
-        if (isConstraint(cause)) throw new StoreError('ERR_STORE_DUPLICATE', `job ${job.jobId} already exists`, { cause });
-        throw cause;
+        throw refused(cause, `job ${job.jobId} already exists`);
       }
       this.st('INSERT INTO job_events (job_id, seq, from_state, to_state, at, reason, detail) VALUES (?, 1, NULL, ?, ?, ?, NULL)')
         .run(job.jobId, job.state, now, job.reason ?? null);
@@ -354,13 +242,7 @@ class SqliteOps implements SyncOps {
   }
 
   saveJobTransition<T>(jobId: string, newState: string, o: JobTransitionOptions<T>): JobRecord<T> {
-    requireId(newState, 'newState');
-    if (!Number.isSafeInteger(o?.expectPrevVersion)) invalid('expectPrevVersion must be an integer');
-    const data = o.data === undefined ? undefined : toJson(o.data, 'data');
-    const deadline = o.deadline === undefined ? undefined : optTime(o.deadline, 'deadline');
-    if (o.attempts !== undefined && !(Number.isSafeInteger(o.attempts) && o.attempts >= 0)) invalid('attempts must be a non-negative integer');
-    const detail = o.detail === undefined ? null : toJson(o.detail, 'detail');
-    const at = o.at ?? Date.now();
+    const { data, deadline, detail, at } = transitionInput(newState, o);
     return this.atomic(() => {
       const row = this.st('SELECT * FROM jobs WHERE job_id = ?').get(jobId) as JobRow | undefined;
       if (row === undefined) throw new StoreError('ERR_STORE_NOT_FOUND', `job ${jobId} does not exist`);
@@ -394,28 +276,19 @@ class SqliteOps implements SyncOps {
   }
 
   listJobEvents(jobId: string): JobEvent[] {
-    return (this.st('SELECT * FROM job_events WHERE job_id = ? ORDER BY seq').all(jobId) as EventRow[]).map((r) => ({
-      jobId: r.job_id, seq: r.seq, fromState: r.from_state, toState: r.to_state, at: r.at, reason: r.reason,
-      detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown),
-    }));
+    return (this.st('SELECT * FROM job_events WHERE job_id = ? ORDER BY seq').all(jobId) as EventRow[]).map(eventFromRow);
   }
 
   // --- results
   putResult(rec: ResultInput): ResultRecord {
-    requireId(rec?.jobId, 'jobId');
-    requireId(rec.kind, 'kind');
-    requireId(rec.henbId, 'henbId');
-    requireId(rec.earStatus, 'earStatus');
-    requireId(rec.token, 'token');
-    const createdAt = rec.createdAt ?? Date.now();
+    const out = resultRecord(rec);
     try {
       this.st('INSERT INTO results (job_id, kind, henb_id, ear_status, token, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(rec.jobId, rec.kind, rec.henbId, rec.earStatus, rec.token, createdAt);
+        .run(out.jobId, out.kind, out.henbId, out.earStatus, out.token, out.createdAt);
     } catch (cause) {
-      if (isConstraint(cause)) throw new StoreError('ERR_STORE_DUPLICATE', `job ${rec.jobId} already has a ${rec.kind} result`, { cause });
-      throw cause;
+      throw refused(cause, `job ${out.jobId} already has a ${out.kind} result`);
     }
-    return { jobId: rec.jobId, kind: rec.kind, henbId: rec.henbId, earStatus: rec.earStatus, token: rec.token, createdAt };
+    return out;
   }
 
   getResults(jobId: string): ResultRecord[] {
@@ -432,21 +305,12 @@ class SqliteOps implements SyncOps {
 
   // --- nonces
   putNonce(rec: NonceInput): NonceRecord {
-    requireId(rec?.nonce, 'nonce');
-    requireId(rec.purpose, 'purpose');
-    const expiresAt = optTime(rec.expiresAt, 'expiresAt');
-    if (expiresAt === null) invalid('expiresAt is required');
-    const createdAt = rec.createdAt ?? Date.now();
-    const out: NonceRecord = {
-      nonce: rec.nonce, purpose: rec.purpose, jobId: rec.jobId ?? null, henbId: rec.henbId ?? null, createdAt,
-      expiresAt: expiresAt as number, consumedAt: null,
-    };
+    const out = nonceRecord(rec);
     try {
       this.st('INSERT INTO nonces (nonce, purpose, job_id, henb_id, created_at, expires_at, consumed_at) VALUES (?, ?, ?, ?, ?, ?, NULL)')
         .run(out.nonce, out.purpose, out.jobId, out.henbId, out.createdAt, out.expiresAt);
     } catch (cause) {
-      if (isConstraint(cause)) throw new StoreError('ERR_STORE_DUPLICATE', 'nonce already exists', { cause });
-      throw cause;
+      throw refused(cause, 'nonce already exists');
     }
     return out;
   }
@@ -459,34 +323,26 @@ class SqliteOps implements SyncOps {
       if (row.expires_at <= now) return { ok: false, reason: 'expired' } as const;
       const r = this.st('UPDATE nonces SET consumed_at = ? WHERE nonce = ? AND consumed_at IS NULL').run(now, nonce);
       if (r.changes !== 1) return { ok: false, reason: 'consumed' } as const;
-      return {
-        ok: true,
-        record: {
-          nonce: row.nonce, purpose: row.purpose, jobId: row.job_id, henbId: row.henb_id, createdAt: row.created_at,
-          expiresAt: row.expires_at, consumedAt: now,
-        },
-      } as const;
+      return { ok: true, record: { ...nonceFromRow(row), consumedAt: now } } as const;
     });
   }
 
   // --- jti replay cache
   rememberJti(jti: string, expiresAt: number, now: number = Date.now()): boolean {
-    requireId(jti, 'jti');
-    if (!Number.isFinite(expiresAt)) invalid('expiresAt must be a number');
+    const expiry = jtiExpiry(jti, expiresAt);
     return this.atomic(() => {
       if (++this.jtiCalls % 256 === 0) this.st('DELETE FROM jtis WHERE expires_at <= ?').run(now);
       const prev = this.st('SELECT expires_at FROM jtis WHERE jti = ?').get(jti) as { expires_at: number } | undefined;
       if (prev !== undefined && prev.expires_at > now) return false;
       this.st('INSERT INTO jtis (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at')
-        .run(jti, Math.ceil(expiresAt));
+        .run(jti, expiry);
       return true;
     });
   }
 
   // --- rollouts
   putRollout<T>(rolloutId: string, data: T): RolloutRecord<T> {
-    requireId(rolloutId, 'rolloutId');
-    const json = toJson(data, 'data');
+    const json = rolloutInput(rolloutId, data);
     const now = Date.now();
     this.st(`INSERT INTO rollouts (rollout_id, data, created_at, updated_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (rollout_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`)
@@ -512,72 +368,9 @@ class SqliteOps implements SyncOps {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-function henbFromRow(r: HenbRow): HenbRecord {
-  return {
-    henbId: r.henb_id, rim: r.rim, softwareVersion: r.software_version, state: r.state as HenbState,
-    lastResultToken: r.last_result_token, updatedAt: r.updated_at,
-  };
-}
-
-function jobFromRow<T>(r: JobRow): JobRecord<T> {
-  return {
-    jobId: r.job_id, henbId: r.henb_id, kind: r.kind, state: r.state, data: JSON.parse(r.data) as T, version: r.version,
-    deadline: r.deadline, attempts: r.attempts, updateSent: r.update_sent === 1, terminal: r.terminal === 1,
-    createdAt: r.created_at, updatedAt: r.updated_at,
-  };
-}
-
-function resultFromRow(r: ResultRow): ResultRecord {
-  return { jobId: r.job_id, kind: r.kind, henbId: r.henb_id, earStatus: r.ear_status, token: r.token, createdAt: r.created_at };
-}
-
-function rolloutFromRow<T>(r: RolloutRow): RolloutRecord<T> {
-  return { rolloutId: r.rollout_id, data: JSON.parse(r.data) as T, createdAt: r.created_at, updatedAt: r.updated_at };
-}
-
-function invalid(message: string): never {
-  throw new StoreError('ERR_STORE_INVALID', message);
-}
-
-function requireId(v: unknown, what: string): asserts v is string {
-  if (typeof v !== 'string' || v === '') invalid(`${what} must be a non-empty string`);
-}
-
-function requireDigest(v: unknown, what: string): string {
-  if (typeof v !== 'string' || !HEX64.test(v)) invalid(`${what} must be a SHA-256 digest as 64 hex characters`);
-  return v.toLowerCase();
-}
-
-function optString(v: unknown, what: string): string | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v !== 'string') invalid(`${what} must be a string or null`);
-  return v;
-}
-
-function optTime(v: unknown, what: string): number | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v !== 'number' || !Number.isFinite(v)) invalid(`${what} must be epoch milliseconds`);
-  return Math.round(v);
-}
-
-function toJson(v: unknown, what: string): string {
-  let s: string | undefined;
-  try {
-    s = JSON.stringify(v);
-  } catch (cause) {
-    throw new StoreError('ERR_STORE_INVALID', `${what} is not JSON-serialisable`, { cause });
-  }
-  if (s === undefined) invalid(`${what} is not JSON-serialisable`);
-  return s;
-}
-
-function limitOf(limit: number | undefined): number {
-  if (limit === undefined) return 1000;
-  if (!(Number.isSafeInteger(limit) && limit > 0)) invalid('limit must be a positive integer');
-  return limit;
-}
-
-function isConstraint(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT');
+/** The error to throw for a failed INSERT: a constraint is taken for an existing key (`duplicate` says which). */
+function refused(cause: unknown, duplicate: string): unknown {
+  const code = (cause as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) return cause;
+  return new StoreError('ERR_STORE_DUPLICATE', duplicate, { cause });
 }

@@ -1,0 +1,183 @@
+/**
+ * What the two Store drivers share, so that they keep the same records under the same rules (./types.ts is the
+ * contract; no RFC defines this persistence layer): the validation of every input (done here, before any SQL,
+ * so both drivers refuse the same inputs with ERR_STORE_INVALID and write nothing) and the shaping of rows into
+ * records. The SQL stays in each driver (./sqlite.ts, ./postgres.ts); what a store does besides, in ./base.ts.
+ */
+import { StoreError } from './errors.js';
+import { HENB_STATES } from './types.js';
+import type {
+  HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob, NonceInput, NonceRecord,
+  ResultInput, ResultRecord, RolloutRecord,
+} from './types.js';
+
+/** A SHA-256 digest as hex (either case on input; stored lowercase). */
+export const HEX64 = /^[0-9a-fA-F]{64}$/;
+
+/** list* methods without a limit return at most this many rows. */
+export const DEFAULT_LIST_LIMIT = 1000;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rows as both drivers read them back (times already numbers); flags are 0/1 in SQLite and booleans in PostgreSQL.
+
+type Flag = 0 | 1 | boolean;
+export interface HenbRow { henb_id: string; rim: string | null; software_version: string | null; state: string; last_result_token: string | null; updated_at: number }
+export interface JobRow { job_id: string; henb_id: string; kind: string; state: string; data: string; version: number; deadline: number | null; attempts: number; update_sent: Flag; terminal: Flag; created_at: number; updated_at: number }
+export interface EventRow { job_id: string; seq: number; from_state: string | null; to_state: string; at: number; reason: string | null; detail: string | null }
+export interface ResultRow { job_id: string; kind: string; henb_id: string; ear_status: string; token: string; created_at: number }
+export interface NonceRow { nonce: string; purpose: string; job_id: string | null; henb_id: string | null; created_at: number; expires_at: number; consumed_at: number | null }
+export interface RolloutRow { rollout_id: string; data: string; created_at: number; updated_at: number }
+
+const flag = (v: Flag): boolean => v === true || v === 1;
+
+export function henbFromRow(r: HenbRow): HenbRecord {
+  return {
+    henbId: r.henb_id, rim: r.rim, softwareVersion: r.software_version, state: r.state as HenbState,
+    lastResultToken: r.last_result_token, updatedAt: r.updated_at,
+  };
+}
+
+export function jobFromRow<T>(r: JobRow): JobRecord<T> {
+  return {
+    jobId: r.job_id, henbId: r.henb_id, kind: r.kind, state: r.state, data: JSON.parse(r.data) as T, version: r.version,
+    deadline: r.deadline, attempts: r.attempts, updateSent: flag(r.update_sent), terminal: flag(r.terminal),
+    createdAt: r.created_at, updatedAt: r.updated_at,
+  };
+}
+
+export function eventFromRow(r: EventRow): JobEvent {
+  return {
+    jobId: r.job_id, seq: r.seq, fromState: r.from_state, toState: r.to_state, at: r.at, reason: r.reason,
+    detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown),
+  };
+}
+
+export function resultFromRow(r: ResultRow): ResultRecord {
+  return { jobId: r.job_id, kind: r.kind, henbId: r.henb_id, earStatus: r.ear_status, token: r.token, createdAt: r.created_at };
+}
+
+export function nonceFromRow(r: NonceRow): NonceRecord {
+  return {
+    nonce: r.nonce, purpose: r.purpose, jobId: r.job_id, henbId: r.henb_id, createdAt: r.created_at,
+    expiresAt: r.expires_at, consumedAt: r.consumed_at,
+  };
+}
+
+export function rolloutFromRow<T>(r: RolloutRow): RolloutRecord<T> {
+  return { rolloutId: r.rollout_id, data: JSON.parse(r.data) as T, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Inputs: each checks everything before the driver runs any SQL and returns the values to write.
+
+/** putHenb: the record as it will be stored (RIM lowercased, updatedAt = now). */
+export function henbRecord(rec: HenbInput, now: number): HenbRecord {
+  requireId(rec?.henbId, 'henbId');
+  const rim = rec.rim === null || rec.rim === undefined ? null : requireDigest(rec.rim, 'rim');
+  if (!HENB_STATES.includes(rec.state)) invalid(`state must be one of ${HENB_STATES.join(', ')}`);
+  const softwareVersion = optString(rec.softwareVersion, 'softwareVersion');
+  const lastResultToken = optString(rec.lastResultToken, 'lastResultToken');
+  return { henbId: rec.henbId, rim, softwareVersion, state: rec.state, lastResultToken, updatedAt: now };
+}
+
+/** createJob: the blob as JSON text, the deadline as whole ms or null. */
+export function newJobInput<T>(job: NewJob<T>): { data: string; deadline: number | null } {
+  requireId(job?.jobId, 'jobId');
+  requireId(job.henbId, 'henbId');
+  requireId(job.kind, 'kind');
+  requireId(job.state, 'state');
+  return { data: toJson(job.data, 'data'), deadline: optTime(job.deadline, 'deadline') };
+}
+
+/** saveJobTransition: undefined where the option was not given (the job keeps its value). */
+export function transitionInput<T>(newState: string, o: JobTransitionOptions<T>): {
+  data: string | undefined; deadline: number | null | undefined; detail: string | null; at: number;
+} {
+  requireId(newState, 'newState');
+  if (!Number.isSafeInteger(o?.expectPrevVersion)) invalid('expectPrevVersion must be an integer');
+  const data = o.data === undefined ? undefined : toJson(o.data, 'data');
+  const deadline = o.deadline === undefined ? undefined : optTime(o.deadline, 'deadline');
+  if (o.attempts !== undefined && !(Number.isSafeInteger(o.attempts) && o.attempts >= 0)) invalid('attempts must be a non-negative integer');
+  const detail = o.detail === undefined ? null : toJson(o.detail, 'detail');
+  return { data, deadline, detail, at: o.at ?? Date.now() };
+}
+
+/** putResult: the record as it will be stored. */
+export function resultRecord(rec: ResultInput): ResultRecord {
+  requireId(rec?.jobId, 'jobId');
+  requireId(rec.kind, 'kind');
+  requireId(rec.henbId, 'henbId');
+  requireId(rec.earStatus, 'earStatus');
+  requireId(rec.token, 'token');
+  const createdAt = rec.createdAt ?? Date.now();
+  return { jobId: rec.jobId, kind: rec.kind, henbId: rec.henbId, earStatus: rec.earStatus, token: rec.token, createdAt };
+}
+
+/** putNonce: the record as it will be stored (not consumed). */
+export function nonceRecord(rec: NonceInput): NonceRecord {
+  requireId(rec?.nonce, 'nonce');
+  requireId(rec.purpose, 'purpose');
+  const expiresAt = optTime(rec.expiresAt, 'expiresAt');
+  if (expiresAt === null) invalid('expiresAt is required');
+  const createdAt = rec.createdAt ?? Date.now();
+  return {
+    nonce: rec.nonce, purpose: rec.purpose, jobId: rec.jobId ?? null, henbId: rec.henbId ?? null, createdAt,
+    expiresAt, consumedAt: null,
+  };
+}
+
+/** rememberJti: the expiry to store, in whole ms rounded up. */
+export function jtiExpiry(jti: string, expiresAt: number): number {
+  requireId(jti, 'jti');
+  if (!Number.isFinite(expiresAt)) invalid('expiresAt must be a number');
+  return Math.ceil(expiresAt);
+}
+
+/** putRollout: the blob as JSON text. */
+export function rolloutInput(rolloutId: string, data: unknown): string {
+  requireId(rolloutId, 'rolloutId');
+  return toJson(data, 'data');
+}
+
+/** list*: the row limit (DEFAULT_LIST_LIMIT when not given). */
+export function limitOf(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIST_LIMIT;
+  if (!(Number.isSafeInteger(limit) && limit > 0)) invalid('limit must be a positive integer');
+  return limit;
+}
+
+function invalid(message: string): never {
+  throw new StoreError('ERR_STORE_INVALID', message);
+}
+
+function requireId(v: unknown, what: string): asserts v is string {
+  if (typeof v !== 'string' || v === '') invalid(`${what} must be a non-empty string`);
+}
+
+function requireDigest(v: unknown, what: string): string {
+  if (typeof v !== 'string' || !HEX64.test(v)) invalid(`${what} must be a SHA-256 digest as 64 hex characters`);
+  return v.toLowerCase();
+}
+
+function optString(v: unknown, what: string): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v !== 'string') invalid(`${what} must be a string or null`);
+  return v;
+}
+
+function optTime(v: unknown, what: string): number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v !== 'number' || !Number.isFinite(v)) invalid(`${what} must be epoch milliseconds`);
+  return Math.round(v);
+}
+
+function toJson(v: unknown, what: string): string {
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch (cause) {
+    throw new StoreError('ERR_STORE_INVALID', `${what} is not JSON-serialisable`, { cause });
+  }
+  if (s === undefined) invalid(`${what} is not JSON-serialisable`);
+  return s;
+}
