@@ -109,7 +109,7 @@ export function resultRecord(rec: ResultInput): ResultRecord {
   requireId(rec.henbId, 'henbId');
   requireId(rec.earStatus, 'earStatus');
   requireId(rec.token, 'token');
-  const createdAt = rec.createdAt ?? Date.now();
+  const createdAt = createdAtOf(rec.createdAt);
   return { jobId: rec.jobId, kind: rec.kind, henbId: rec.henbId, earStatus: rec.earStatus, token: rec.token, createdAt };
 }
 
@@ -119,7 +119,7 @@ export function nonceRecord(rec: NonceInput): NonceRecord {
   requireId(rec.purpose, 'purpose');
   const expiresAt = optTime(rec.expiresAt, 'expiresAt');
   if (expiresAt === null) invalid('expiresAt is required');
-  const createdAt = rec.createdAt ?? Date.now();
+  const createdAt = createdAtOf(rec.createdAt);
   return {
     nonce: rec.nonce, purpose: rec.purpose, jobId: rec.jobId ?? null, henbId: rec.henbId ?? null, createdAt,
     expiresAt, consumedAt: null,
@@ -169,6 +169,17 @@ function optTime(v: unknown, what: string): number | null {
   if (v === null || v === undefined) return null;
   if (typeof v !== 'number' || !Number.isFinite(v)) invalid(`${what} must be epoch milliseconds`);
   return Math.round(v);
+}
+
+/**
+ * A record's createdAt: now when not given, else whole epoch milliseconds as given. Checked here because the
+ * columns are integers: SQLite's STRICT tables refuse 1.5 with SQLITE_CONSTRAINT_DATATYPE (which its driver
+ * would take for a duplicate key), PostgreSQL's BIGINT with 22P02.
+ */
+function createdAtOf(v: unknown): number {
+  if (v === null || v === undefined) return Date.now();
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) invalid('createdAt must be whole epoch milliseconds');
+  return v;
 }
 
 function toJson(v: unknown, what: string): string {

@@ -368,9 +368,16 @@ class SqliteOps implements SyncOps {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-/** The error to throw for a failed INSERT: a constraint is taken for an existing key (`duplicate` says which). */
+/**
+ * The error to throw for a failed INSERT: a key that exists already is ERR_STORE_DUPLICATE (`duplicate` says which);
+ * any other constraint (e.g. SQLITE_CONSTRAINT_DATATYPE, a STRICT table refusing 1e20 for an INTEGER column) is
+ * ERR_STORE_INVALID, as PostgreSQL's are (PG_CODES in ./postgres.ts); anything else passes through.
+ */
 function refused(cause: unknown, duplicate: string): unknown {
   const code = (cause as { code?: unknown }).code;
   if (typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) return cause;
-  return new StoreError('ERR_STORE_DUPLICATE', duplicate, { cause });
+  if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
+    return new StoreError('ERR_STORE_DUPLICATE', duplicate, { cause });
+  }
+  return new StoreError('ERR_STORE_INVALID', cause instanceof Error ? cause.message : code, { cause });
 }

@@ -382,6 +382,28 @@ export function storeContract(name: string, h: StoreHarness): void {
         expect((await store.listResults({ limit: 1 })).map((r) => r.token)).toEqual(['c']);
         expect((await store.listResults()).map((r) => r.token)).toEqual(['c', 'b', 'a']);
       });
+      it('refuses a createdAt that is not whole epoch milliseconds with ERR_STORE_INVALID (not DUPLICATE) and writes nothing', async () => {
+        const result = { jobId: 'j', kind: 'pve', henbId: 'h', earStatus: 'affirming', token: 'a' };
+        for (const createdAt of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e20, '5' as never]) {
+          await expect(store.putResult({ ...result, createdAt }), String(createdAt)).rejects.toThrow(code('ERR_STORE_INVALID'));
+          await expect(store.putNonce({ nonce: 'n1', purpose: 'p', expiresAt: 10, createdAt }), String(createdAt)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        }
+        expect(await store.getResults('j')).toEqual([]);
+        expect(await store.consumeNonce('n1', 1)).toEqual({ ok: false, reason: 'unknown' });
+        // whole milliseconds (also 0 and before 1970) are kept as given; absent means now
+        expect(await store.putResult({ ...result, createdAt: 0 })).toMatchObject({ createdAt: 0 });
+        expect(await store.putResult({ ...result, kind: 'final', createdAt: -1 })).toMatchObject({ createdAt: -1 });
+        expect(await store.putNonce({ nonce: 'n1', purpose: 'p', expiresAt: 10, createdAt: 7 })).toMatchObject({ createdAt: 7 });
+        const before = Date.now();
+        expect((await store.putNonce({ nonce: 'n2', purpose: 'p', expiresAt: 10 })).createdAt).toBeGreaterThanOrEqual(before);
+        expect((await store.getResults('j')).map((r) => r.createdAt)).toEqual([-1, 0]);
+      });
+      it('refuses a time beyond the integer columns with ERR_STORE_INVALID (not DUPLICATE) and writes nothing', async () => {
+        await expect(store.createJob({ jobId: 'job-1', henbId: 'h', kind: 'k', state: 's', data: {}, deadline: 1e20 })).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.putNonce({ nonce: 'n1', purpose: 'p', expiresAt: 1e20 })).rejects.toThrow(code('ERR_STORE_INVALID'));
+        expect(await store.getJob('job-1')).toBeUndefined();
+        expect(await store.consumeNonce('n1', 1)).toEqual({ ok: false, reason: 'unknown' });
+      });
       it('stores rollouts as JSON blobs', async () => {
         const first = await store.putRollout('r1', { henbs: ['a', 'b'], uri: 'https://x' });
         const second = await store.putRollout('r1', { henbs: ['a'], uri: 'https://x' });
