@@ -87,6 +87,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    description: 'at most one active job per H(e)NB and kind',
+    // Several OAM instances share a PostgreSQL database (./pg-migrations.ts has the same index); the same rule
+    // here keeps both drivers alike. A database that already holds two active jobs of one H(e)NB and kind
+    // cannot take the index: the migration fails (ERR_STORE_OPEN) and leaves the database as it was.
+    sql: `
+      CREATE UNIQUE INDEX jobs_one_active ON jobs (henb_id, kind) WHERE terminal = 0;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -101,6 +101,15 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'at most one active job per H(e)NB and kind',
+    // the database, not each instance's memory, keeps one active job per H(e)NB: of two instances creating a
+    // job for the same H(e)NB at once, the second INSERT waits for the first and then conflicts
+    sql: `
+      CREATE UNIQUE INDEX jobs_one_active ON jobs (henb_id, kind) WHERE NOT terminal;
+    `,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;

@@ -10,7 +10,10 @@
  *   (`INSERT ... ON CONFLICT DO UPDATE ... WHERE expired RETURNING`) and purgeExpired are each one statement, so
  *   of two instances racing for the same row exactly one wins (the loser's UPDATE re-checks the row after the
  *   winner commits and matches nothing). When such a statement matches nothing, a read tells why (same codes).
- * - duplicates are INSERT ... ON CONFLICT DO NOTHING (no error raised, so a transaction stays usable).
+ * - duplicates are INSERT ... ON CONFLICT DO NOTHING (no error raised, so a transaction stays usable); for
+ *   createJob without a conflict target, so that it covers both the job id and the one active job per H(e)NB
+ *   and kind (jobs_one_active, migration 2): of two instances creating a job for one H(e)NB at once, the second
+ *   INSERT waits for the first to commit, then inserts nothing (ERR_STORE_HENB_BUSY).
  * - transaction(fn): one pooled client per transaction (BEGIN ... COMMIT / ROLLBACK); nested transactions are
  *   SAVEPOINTs; plain calls made from fn's async context join it (AsyncLocalStorage, ./base.ts).
  *   Transactions are serialised as the contract says: in this process by a queue (plain calls wait for an open
@@ -31,7 +34,7 @@ import { PG_MIGRATIONS, PG_MIGRATION_LOCK, PG_SCHEMA_VERSION, PG_SCHEMA_VERSION_
 import { StoreBase } from './base.js';
 import type { OpName, TxContext } from './base.js';
 import {
-  eventFromRow, henbFromRow, henbRecord, jobFromRow, jtiExpiry, limitOf, newJobInput, nonceFromRow,
+  eventFromRow, henbFromRow, henbRecord, jobFromRow, jobRefused, jtiExpiry, limitOf, newJobInput, nonceFromRow,
   nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, transitionInput,
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, RolloutRow } from './records.js';
@@ -284,7 +287,7 @@ const SQL = {
     WITH j AS (
       INSERT INTO jobs (job_id, henb_id, kind, state, data, version, deadline, attempts, update_sent, terminal, created_at, updated_at)
       VALUES ($1, $2, $3, $4, $5, 1, $6, 0, false, false, $7, $7)
-      ON CONFLICT (job_id) DO NOTHING
+      ON CONFLICT DO NOTHING
       RETURNING *
     ), e AS (
       INSERT INTO job_events (job_id, seq, from_state, to_state, at, reason, detail)
@@ -361,8 +364,12 @@ class PgOps implements AsyncOps {
     const now = Date.now();
     const row = (await this.q<JobRow>(SQL.createJob,
       [job.jobId, job.henbId, job.kind, job.state, data, deadline, now, job.reason ?? null])).rows[0];
-    if (row === undefined) throw new StoreError('ERR_STORE_DUPLICATE', `job ${job.jobId} already exists`);
-    return jobFromRow<T>(row);
+    if (row !== undefined) return jobFromRow<T>(row);
+    // a unique key refused it (ON CONFLICT DO NOTHING, no target: the job id or jobs_one_active); say which
+    const idTaken = (await this.q('SELECT 1 FROM jobs WHERE job_id = $1', [job.jobId])).rowCount === 1;
+    const active = (await this.q<{ job_id: string }>('SELECT job_id FROM jobs WHERE henb_id = $1 AND kind = $2 AND NOT terminal',
+      [job.henbId, job.kind])).rows[0];
+    throw jobRefused(job, idTaken, active?.job_id);
   }
 
   async getJob<T>(jobId: string): Promise<JobRecord<T> | undefined> {

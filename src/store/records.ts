@@ -89,6 +89,16 @@ export function newJobInput<T>(job: NewJob<T>): { data: string; deadline: number
   return { data: toJson(job.data, 'data'), deadline: optTime(job.deadline, 'deadline') };
 }
 
+/**
+ * createJob refused by a unique key: ERR_STORE_DUPLICATE when the job id is taken, else ERR_STORE_HENB_BUSY
+ * (the index jobs_one_active of migration 2: the H(e)NB has an active job of this kind, `activeJobId` if found).
+ */
+export function jobRefused(job: NewJob<unknown>, idTaken: boolean, activeJobId: string | undefined, cause?: unknown): StoreError {
+  if (idTaken) return new StoreError('ERR_STORE_DUPLICATE', `job ${job.jobId} already exists`, { cause });
+  const which = activeJobId === undefined ? '' : ` (${activeJobId})`;
+  return new StoreError('ERR_STORE_HENB_BUSY', `H(e)NB ${job.henbId} already has an active ${job.kind} job${which}`, { cause });
+}
+
 /** saveJobTransition: undefined where the option was not given (the job keeps its value). */
 export function transitionInput<T>(newState: string, o: JobTransitionOptions<T>): {
   data: string | undefined; deadline: number | null | undefined; detail: string | null; at: number;

@@ -16,7 +16,7 @@ import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
 import { StoreBase } from './base.js';
 import type { OpName, TxContext } from './base.js';
 import {
-  eventFromRow, henbFromRow, henbRecord, jobFromRow, jtiExpiry, limitOf, newJobInput, nonceFromRow,
+  eventFromRow, henbFromRow, henbRecord, jobFromRow, jobRefused, jtiExpiry, limitOf, newJobInput, nonceFromRow,
   nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, transitionInput,
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, RolloutRow } from './records.js';
@@ -228,7 +228,13 @@ class SqliteOps implements SyncOps {
                    created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, 0, 0, 0, ?, ?)`)
           .run(job.jobId, job.henbId, job.kind, job.state, data, deadline, now, now);
       } catch (cause) {
-        throw refused(cause, `job ${job.jobId} already exists`);
+        const err = refused(cause, `job ${job.jobId} already exists`);
+        if (!(err instanceof StoreError) || err.code !== 'ERR_STORE_DUPLICATE') throw err;
+        // which key: the job id, or the one active job of this H(e)NB and kind (migration 2)
+        const idTaken = this.st('SELECT 1 FROM jobs WHERE job_id = ?').get(job.jobId) !== undefined;
+        const active = this.st('SELECT job_id FROM jobs WHERE henb_id = ? AND kind = ? AND terminal = 0')
+          .get(job.henbId, job.kind) as { job_id: string } | undefined;
+        throw jobRefused(job, idTaken, active?.job_id, cause);
       }
       this.st('INSERT INTO job_events (job_id, seq, from_state, to_state, at, reason, detail) VALUES (?, 1, NULL, ?, ?, ?, NULL)')
         .run(job.jobId, job.state, now, job.reason ?? null);

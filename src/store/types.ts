@@ -17,6 +17,8 @@
  *   ERR_STORE_CONFLICT   saveJobTransition: the job's version is not `expectPrevVersion` (someone else moved it)
  *   ERR_STORE_NOT_FOUND  the job / H(e)NB named does not exist
  *   ERR_STORE_DUPLICATE  createJob / putNonce / putResult with an id that already exists
+ *   ERR_STORE_HENB_BUSY  createJob: the H(e)NB already has an active (terminal === false) job of the same kind;
+ *                        the database enforces it (a partial unique index), so it holds across OAM instances
  *   ERR_STORE_INVALID    a record failed validation (bad digest, bad state name, non-JSON blob, ...); nothing written
  *   ERR_STORE_CLOSED     the store was closed
  *   ERR_STORE_OPEN       the database could not be opened or migrated (cause attached)
@@ -158,6 +160,11 @@ export interface StoreOps {
   deleteHenb(henbId: string): Promise<boolean>;
 
   // --- jobs
+  /**
+   * ERR_STORE_DUPLICATE when the jobId exists; ERR_STORE_HENB_BUSY when the H(e)NB has an active job of the same
+   * kind (at most one per H(e)NB and kind, whichever instance creates it). Either way nothing is written and an
+   * enclosing transaction stays usable.
+   */
   createJob<T = unknown>(job: NewJob<T>): Promise<JobRecord<T>>;
   getJob<T = unknown>(jobId: string): Promise<JobRecord<T> | undefined>;
   /** atomically: check version, write new state (+ options), append a job event. Returns the new record. */

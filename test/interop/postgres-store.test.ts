@@ -11,8 +11,9 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { PG_SCHEMA_VERSION, StoreError, openPostgresStore, openStore } from '../../src/store/index.js';
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION, StoreError, openPostgresStore, openStore } from '../../src/store/index.js';
 import type { PostgresStoreOptions, Store } from '../../src/store/index.js';
+import { PG_SCHEMA_VERSION_TABLE } from '../../src/store/pg-migrations.js';
 import { storeContract } from '../store/contract.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/until.js';
@@ -106,7 +107,7 @@ describe('PostgreSQL store: several instances on one database', () => {
   it('concurrent saveJobTransition on the same job: exactly one instance wins each move', async () => {
     const [a, b] = [await open(), await open()];
     const jobs = Array.from({ length: 10 }, (_, i) => `job-${i}`);
-    for (const jobId of jobs) await a.createJob({ jobId, henbId: 'henb-1', kind: 'software-update', state: 'created', data: {} });
+    for (const jobId of jobs) await a.createJob({ jobId, henbId: `henb-${jobId}`, kind: 'software-update', state: 'created', data: {} });
     for (const version of [1, 2]) {
       const rounds = await Promise.all(jobs.map((jobId) => Promise.allSettled([
         a.saveJobTransition(jobId, `a${version}`, { expectPrevVersion: version, updateSent: true }),
@@ -217,14 +218,55 @@ describe('PostgreSQL store: several instances on one database', () => {
     await expect(insert('0123456789abcdef'.repeat(4))).resolves.toBeDefined();
   });
 
+  it('instances racing createJob for one H(e)NB: exactly one wins, the losers leave nothing behind', async () => {
+    const stores = [await open(), await open(), await open()];
+    for (let round = 0; round < 5; round++) {
+      const henbId = `henb-${round}`;
+      const job = (id: string): { jobId: string; henbId: string; kind: string; state: string; data: object } =>
+        ({ jobId: id, henbId, kind: 'software-update', state: 'created', data: {} });
+      const attempts = await Promise.allSettled(stores.flatMap((s, i) => [
+        s.createJob(job(`j${round}-${i}-plain`)),
+        // as the runner does: the job's nonce and the job in one transaction
+        s.transaction(async (tx) => {
+          await tx.putNonce({ nonce: `n${round}-${i}`, purpose: 'pve-integrity', henbId, expiresAt: Date.now() + 60_000 });
+          return tx.createJob(job(`j${round}-${i}-tx`));
+        }),
+      ]));
+      const won = attempts.filter((a) => a.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      for (const a of attempts) if (a.status === 'rejected') expect(a.reason).toMatchObject({ code: 'ERR_STORE_HENB_BUSY' });
+      const winner = (won[0] as PromiseFulfilledResult<{ jobId: string }>).value.jobId;
+      expect(await sql(db, 'SELECT job_id FROM jobs WHERE henb_id = $1', [henbId])).toEqual([{ job_id: winner }]);
+      expect(await sql(db, 'SELECT count(*)::int AS n FROM job_events WHERE job_id LIKE $1', [`j${round}-%`])).toEqual([{ n: 1 }]);
+      const nonces = (await sql<{ nonce: string }>(db, 'SELECT nonce FROM nonces WHERE henb_id = $1', [henbId])).map((r) => r.nonce);
+      expect(nonces).toEqual(winner.endsWith('-tx') ? [`n${winner.slice(1, -3)}`] : []);
+    }
+    // the database itself refuses a second active job, whoever writes
+    await expect(sql(db, `INSERT INTO jobs (job_id, henb_id, kind, state, data, version, created_at, updated_at)
+                          VALUES ('x', 'henb-0', 'software-update', 's', '{}', 1, 1, 1)`)).rejects.toMatchObject({ code: '23505' });
+  });
+
+  it('a database at schema version 1 migrates to the one-active-job index and keeps its jobs', async () => {
+    await sql(db, PG_SCHEMA_VERSION_TABLE);
+    await sql(db, PG_MIGRATIONS[0]!.sql);
+    await sql(db, "INSERT INTO schema_version (version, description, applied_at) VALUES (1, 'v1', 0)");
+    await sql(db, `INSERT INTO jobs (job_id, henb_id, kind, state, data, version, terminal, created_at, updated_at)
+                   VALUES ('j1', 'h1', 'software-update', 's', '{}', 1, true, 1, 1), ('j2', 'h1', 'software-update', 's', '{}', 1, false, 2, 2)`);
+    const a = await open();
+    expect((await sql(db, 'SELECT version FROM schema_version ORDER BY version')).map((r) => r.version)).toEqual(PG_MIGRATIONS.map((m) => m.version));
+    expect((await a.listActiveJobs()).map((j) => j.jobId)).toEqual(['j2']);
+    await expect(a.createJob({ jobId: 'j3', henbId: 'h1', kind: 'software-update', state: 's', data: {} })).rejects.toThrow(code('ERR_STORE_HENB_BUSY'));
+  });
+
   it('instances opening an empty database at once migrate it once', async () => {
     const stores = await Promise.all([open(), open(), open(), open()]);
     expect(await sql(db, 'SELECT version, description FROM schema_version ORDER BY version'))
-      .toEqual([{ version: PG_SCHEMA_VERSION, description: expect.any(String) }]);
+      .toEqual(PG_MIGRATIONS.map((m) => ({ version: m.version, description: m.description })));
+    expect(PG_MIGRATIONS.at(-1)?.version).toBe(PG_SCHEMA_VERSION);
     await stores[0]!.putHenb({ henbId: 'h', rim: null, softwareVersion: null, state: 'trusted', lastResultToken: null });
     for (const s of stores) expect(await s.getHenb('h')).toMatchObject({ henbId: 'h' });
     await open(); // and a later start finds nothing to do
-    expect(await sql(db, 'SELECT count(*)::int AS n FROM schema_version')).toEqual([{ n: 1 }]);
+    expect(await sql(db, 'SELECT count(*)::int AS n FROM schema_version')).toEqual([{ n: PG_MIGRATIONS.length }]);
   });
 
   it('refuses a database with a newer schema (ERR_STORE_OPEN) and leaves it as it was', async () => {
@@ -234,7 +276,8 @@ describe('PostgreSQL store: several instances on one database', () => {
     const err = await open().then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(StoreError);
     expect(err).toMatchObject({ code: 'ERR_STORE_OPEN', message: expect.stringContaining(`schema version ${PG_SCHEMA_VERSION + 1} is newer`) });
-    expect((await sql(db, 'SELECT version FROM schema_version ORDER BY version')).map((r) => r.version)).toEqual([PG_SCHEMA_VERSION, PG_SCHEMA_VERSION + 1]);
+    expect((await sql(db, 'SELECT version FROM schema_version ORDER BY version')).map((r) => r.version))
+      .toEqual([...PG_MIGRATIONS.map((m) => m.version), PG_SCHEMA_VERSION + 1]);
     expect(await a.getHenb('h')).toBeDefined();
   });
 

@@ -157,8 +157,8 @@ export function storeContract(name: string, h: StoreHarness): void {
 
       it('final jobs leave listActiveJobs and cannot move again', async () => {
         await store.createJob(newJob);
-        await store.createJob({ ...newJob, jobId: 'job-2' });
         await store.saveJobTransition('job-1', 'verified', { expectPrevVersion: 1, terminal: true });
+        await store.createJob({ ...newJob, jobId: 'job-2' });
         expect((await store.listActiveJobs()).map((j) => j.jobId)).toEqual(['job-2']);
         await expect(store.saveJobTransition('job-1', 'again', { expectPrevVersion: 2 })).rejects.toThrow(code('ERR_STORE_CONFLICT'));
         expect(await store.getJob('job-1')).toMatchObject({ version: 2, terminal: true, state: 'verified' });
@@ -166,6 +166,38 @@ export function storeContract(name: string, h: StoreHarness): void {
         expect(await store.listJobs({ henbId: 'henb-other' })).toEqual([]);
         expect(await store.listJobs({ limit: 1 })).toHaveLength(1);
         await expect(store.listJobs({ limit: 0 })).rejects.toThrow(code('ERR_STORE_INVALID'));
+      });
+
+      it('keeps one active job per H(e)NB and kind: another is ERR_STORE_HENB_BUSY until the first is final', async () => {
+        await store.createJob(newJob);
+        const other = await open(); // another OAM instance on the same database
+        for (const s of [store, other]) {
+          await expect(s.createJob({ ...newJob, jobId: 'job-2' })).rejects.toThrow(code('ERR_STORE_HENB_BUSY'));
+        }
+        await expect(store.createJob({ ...newJob, jobId: 'job-2' })).rejects.toThrow(/henb-1.*job-1/);
+        await expect(store.createJob({ ...newJob, state: 'other' })).rejects.toThrow(code('ERR_STORE_DUPLICATE')); // a taken id stays DUPLICATE
+        expect(await store.getJob('job-2')).toBeUndefined();
+        expect(await store.listJobEvents('job-2')).toEqual([]);
+        // other H(e)NBs and other kinds are not held back
+        await store.createJob({ ...newJob, jobId: 'job-3', henbId: 'henb-2' });
+        await store.createJob({ ...newJob, jobId: 'job-4', kind: 'integrity-request' });
+        // refused inside a transaction: the transaction stays usable; a throw rolls back what it wrote
+        await store.transaction(async (tx) => {
+          await expect(tx.createJob({ ...newJob, jobId: 'job-2' })).rejects.toThrow(code('ERR_STORE_HENB_BUSY'));
+          await tx.putNonce({ nonce: 'n-kept', purpose: 'p', expiresAt: Date.now() + 60_000 });
+        });
+        await expect(store.transaction(async (tx) => {
+          await tx.putNonce({ nonce: 'n-gone', purpose: 'p', expiresAt: Date.now() + 60_000 });
+          await tx.createJob({ ...newJob, jobId: 'job-2' });
+        })).rejects.toThrow(code('ERR_STORE_HENB_BUSY'));
+        expect(await store.consumeNonce('n-gone')).toEqual({ ok: false, reason: 'unknown' });
+        expect(await store.consumeNonce('n-kept')).toMatchObject({ ok: true });
+        // once the first is final, a new job for the H(e)NB is allowed (from either instance), and then only one
+        await store.saveJobTransition('job-1', 'verified', { expectPrevVersion: 1, terminal: true });
+        expect(await other.createJob({ ...newJob, jobId: 'job-2' })).toMatchObject({ jobId: 'job-2', version: 1, terminal: false });
+        await expect(store.createJob({ ...newJob, jobId: 'job-5' })).rejects.toThrow(code('ERR_STORE_HENB_BUSY'));
+        expect((await store.listActiveJobs()).map((j) => j.jobId).sort()).toEqual(['job-2', 'job-3', 'job-4']);
+        expect((await store.listJobs({ henbId: 'henb-1' })).map((j) => j.jobId).sort()).toEqual(['job-1', 'job-2', 'job-4']);
       });
 
       it('refuses a state blob that is not JSON', async () => {

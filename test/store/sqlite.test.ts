@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SCHEMA_VERSION, SQLITE_FILE_NAME, openDatabase, openSqliteStore, openStore } from '../../src/store/index.js';
+import { MIGRATIONS, SCHEMA_VERSION, SQLITE_FILE_NAME, openDatabase, openSqliteStore, openStore } from '../../src/store/index.js';
 import type { SqliteStore } from '../../src/store/index.js';
 import { storeContract } from './contract.js';
 
@@ -50,6 +50,30 @@ describe('SQLite only', () => {
     await expect(openStore({ dataDir: dir, driver: 'postgres' })).rejects.toThrow(code('ERR_STORE_OPEN'));
     await expect(openStore({ dataDir: dir, driver: 'mysql' as never })).rejects.toThrow(code('ERR_STORE_OPEN'));
     await expect(openSqliteStore({})).rejects.toThrow(code('ERR_STORE_OPEN'));
+  });
+  it('migration 2 (one active job per H(e)NB): a version-1 database keeps its jobs; one with two active jobs of an H(e)NB is refused as it is', async () => {
+    const f = join(dir, 'v1.sqlite');
+    const db = openDatabase(f);
+    db.exec(MIGRATIONS[0]!.sql);
+    db.pragma('user_version = 1');
+    const insert = db.prepare(`INSERT INTO jobs (job_id, henb_id, kind, state, data, version, terminal, created_at, updated_at)
+                               VALUES (?, 'h1', 'software-update', 's', '{}', 1, ?, 1, 1)`);
+    insert.run('j1', 0);
+    insert.run('j2', 0);
+    db.close();
+    await expect(openSqliteStore({ path: f })).rejects.toThrow(code('ERR_STORE_OPEN'));
+    const again = openDatabase(f);
+    expect(again.pragma('user_version', { simple: true })).toBe(1);
+    again.prepare("UPDATE jobs SET terminal = 1 WHERE job_id = 'j1'").run();
+    again.close();
+    const s = await openSqliteStore({ path: f });
+    try {
+      expect(s.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect((await s.listActiveJobs()).map((j) => j.jobId)).toEqual(['j2']);
+      await expect(s.createJob({ jobId: 'j3', henbId: 'h1', kind: 'software-update', state: 's', data: {} })).rejects.toThrow(code('ERR_STORE_HENB_BUSY'));
+    } finally {
+      await s.close();
+    }
   });
   it('refuses calls after close (in-memory database)', async () => {
     const s = await openSqliteStore({ path: ':memory:' });
