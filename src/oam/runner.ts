@@ -9,6 +9,9 @@
  *   4. arm the state's timer from job.deadline (expiry -> timeout event), abort the previous step's calls
  *   5. perform the other effects (PVE, fetch, software-update, rollback, notifications)
  *
+ * One job per H(e)NB: the in-memory `busy` map answers fast for this instance; the store's createJob is the
+ * rule across instances sharing a database (ERR_STORE_HENB_BUSY, reported as ERR_OAM_HENB_BUSY).
+ *
  * Restart: resume() loads the active jobs and sends each a `restart` event (transition() decides: redo the PVE
  * or fetch step with a fresh nonce, keep waiting for the completion, or fail a job whose software-update may
  * have been sent without an acknowledgement). A software-update is never sent twice: the job is persisted with
@@ -117,16 +120,24 @@ export class JobRunner {
       const timeouts = { ...(this.o.timeouts ?? {}), ...(req.timeouts ?? {}) };
       const henb = await this.o.store.getHenb(req.henbId);
       const referenceLog = await this.o.store.getRollout<MeasurementLogEntry[]>(refLogKey(req.henbId));
+      const nonce = this.o.newNonce();
       const job = newJob({
-        jobId, henbId: req.henbId, request: req.request, at,
-        nonce: await this.freshNonce(jobId, req.henbId, at, { ...DEFAULT_TIMEOUTS, ...timeouts }.pve),
+        jobId, henbId: req.henbId, request: req.request, at, nonce,
         priorHenbState: henb?.state ?? 'unknown',
         timeouts,
         ...(this.o.updatedComponent !== undefined ? { updatedComponent: this.o.updatedComponent } : {}),
         ...(henb?.rim !== undefined && henb.rim !== null ? { oldRim: henb.rim } : {}),
         ...(referenceLog !== undefined ? { referenceLog: referenceLog.data } : {}),
       });
-      const rec = await this.o.store.createJob<Job>({ jobId, henbId: req.henbId, kind: JOB_KIND, state: job.state, data: job, deadline: null, reason: 'software-update requested' });
+      // the nonce and the job together: the database allows one active job per H(e)NB (across OAM instances);
+      // when another holds it, nothing of this one is left behind
+      const rec = await this.o.store.transaction(async (tx) => {
+        await this.putNonce(tx, nonce, jobId, req.henbId, at, { ...DEFAULT_TIMEOUTS, ...timeouts }.pve);
+        return tx.createJob<Job>({ jobId, henbId: req.henbId, kind: JOB_KIND, state: job.state, data: job, deadline: null, reason: 'software-update requested' });
+      }).catch((err: unknown) => {
+        if (errorCode(err) !== 'ERR_STORE_HENB_BUSY') throw err;
+        throw new OamError('ERR_OAM_HENB_BUSY', `a job is already running for H(e)NB ${req.henbId}: ${(err as Error).message}`, { cause: err });
+      });
       this.live.set(jobId, { job, version: rec.version, queue: Promise.resolve() });
       await this.dispatch(jobId, { type: 'start', at });
       return this.live.get(jobId)?.job ?? job;
@@ -224,8 +235,12 @@ export class JobRunner {
   /** a fresh single-use nonce, valid for the PVE step (+ 5 minutes of clock slack) */
   private async freshNonce(jobId: string, henbId: string, at: number, pveMs: number): Promise<string> {
     const nonce = this.o.newNonce();
-    await this.o.store.putNonce({ nonce, purpose: 'pve-integrity', jobId, henbId, createdAt: at, expiresAt: at + pveMs + 300_000 });
+    await this.putNonce(this.o.store, nonce, jobId, henbId, at, pveMs);
     return nonce;
+  }
+
+  private async putNonce(ops: StoreOps, nonce: string, jobId: string, henbId: string, at: number, pveMs: number): Promise<void> {
+    await ops.putNonce({ nonce, purpose: 'pve-integrity', jobId, henbId, createdAt: at, expiresAt: at + pveMs + 300_000 });
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
