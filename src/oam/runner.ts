@@ -12,12 +12,20 @@
  * One job per H(e)NB: the in-memory `busy` map answers fast for this instance; the store's createJob is the
  * rule across instances sharing a database (ERR_STORE_HENB_BUSY, reported as ERR_OAM_HENB_BUSY).
  *
+ * Several instances (a shared PostgreSQL store): each job has a lease in the store (owner = this runner's
+ * instanceId, leaseUntil). New jobs are this instance's; resume() claims (Store.claimJobs) the jobs that are
+ * unowned, its own or whose lease expired, instead of every active job; every leaseMs/3 a timer renews this
+ * instance's leases and claims the jobs of instances that stopped renewing (resumed as resume() does). A job
+ * claimed away from a live instance has moved on (its version too): that instance's next transition fails
+ * ERR_STORE_CONFLICT and it drops the job (timers, calls) and logs it. close() releases this instance's jobs.
+ *
  * Restart: resume() loads the active jobs and sends each a `restart` event (transition() decides: redo the PVE
  * or fetch step with a fresh nonce, keep waiting for the completion, or fail a job whose software-update may
  * have been sent without an acknowledgement). A software-update is never sent twice: the job is persisted with
  * updateSent = true before the driver is called.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { HsvError, errorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
@@ -68,7 +76,18 @@ export interface RunnerOptions {
   timeouts?: Partial<StepTimeouts>;
   /** the measurement-log component a software update replaces (default rootfs) */
   updatedComponent?: string;
+  /**
+   * this OAM instance's id, the owner of its jobs' leases in the store (default: 'local' on a SQLite store, else
+   * host, pid and a random part, so that each process is an instance)
+   */
+  instanceId?: string;
+  /** how long a job's lease lasts without renewal, ms (default 60000); renewed every leaseMs/3 */
+  leaseMs?: number;
 }
+
+export const DEFAULT_LEASE_MS = 60_000;
+/** the default instanceId on a SQLite store (one OAM instance per database) */
+export const SQLITE_INSTANCE_ID = 'local';
 
 export interface StartRequest {
   henbId: string;
@@ -98,14 +117,27 @@ export class JobRunner {
   /** calls that outlive their job's step (rollbacks): aborted by close() */
   private readonly detached = new Set<AbortController>();
   private closed = false;
+  /** the owner of this instance's job leases */
+  readonly instanceId: string;
+  private readonly leaseMs: number;
+  private readonly leaseTimer: ReturnType<typeof setInterval>;
+  private leaseTicking = false;
 
   constructor(options: RunnerOptions) {
     this.o = options;
     this.clock = options.clock ?? systemClock;
     this.log = options.log ?? silentLogger;
+    // SQLite is one OAM instance's store: a fixed id, so that a restart after a crash resumes its jobs at once;
+    // with a shared store each process is its own instance
+    this.instanceId = options.instanceId ?? (options.store.kind === 'sqlite' ? SQLITE_INSTANCE_ID : `oam-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`);
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    if (this.instanceId === '') throw new OamError('ERR_OAM_CONFIG', 'instanceId must not be empty');
+    if (!(Number.isFinite(this.leaseMs) && this.leaseMs >= 3)) throw new OamError('ERR_OAM_CONFIG', 'leaseMs must be a number of milliseconds (at least 3)');
     this.unsubscribe = options.devices.onCompletion((c) => {
       void this.deviceCompletion(c);
     });
+    this.leaseTimer = setInterval(() => { void this.leaseTick(); }, Math.floor(this.leaseMs / 3));
+    this.leaseTimer.unref();
   }
 
   /** Step 1: create and start a job. Resolves once the job is persisted and its first step is under way. */
@@ -133,7 +165,10 @@ export class JobRunner {
       // when another holds it, nothing of this one is left behind
       const rec = await this.o.store.transaction(async (tx) => {
         await this.putNonce(tx, nonce, jobId, req.henbId, at, { ...DEFAULT_TIMEOUTS, ...timeouts }.pve);
-        return tx.createJob<Job>({ jobId, henbId: req.henbId, kind: JOB_KIND, state: job.state, data: job, deadline: null, reason: 'software-update requested' });
+        return tx.createJob<Job>({
+          jobId, henbId: req.henbId, kind: JOB_KIND, state: job.state, data: job, deadline: null, reason: 'software-update requested',
+          owner: this.instanceId, leaseUntil: at + this.leaseMs,
+        });
       }).catch((err: unknown) => {
         if (errorCode(err) !== 'ERR_STORE_HENB_BUSY') throw err;
         throw new OamError('ERR_OAM_HENB_BUSY', `a job is already running for H(e)NB ${req.henbId}: ${(err as Error).message}`, { cause: err });
@@ -156,13 +191,41 @@ export class JobRunner {
     }
   }
 
-  /** After a restart: every active job gets a `restart` event. Returns the ids of the jobs resumed. */
+  /**
+   * After a restart: the jobs this instance claims (unowned, its own, or whose lease expired) get a `restart`
+   * event. Returns the ids of the jobs resumed.
+   */
   async resume(): Promise<string[]> {
     this.ensureOpen();
-    const recs = await this.o.store.listActiveJobs<Job>();
+    return this.takeOver(await this.o.store.claimJobs<Job>(this.instanceId, this.leaseMs, this.clock.now()));
+  }
+
+  /** Renew this instance's leases, claim the jobs of instances that stopped renewing theirs and resume them. */
+  private async leaseTick(): Promise<void> {
+    if (this.closed || this.leaseTicking) return;
+    this.leaseTicking = true;
+    try {
+      await this.track((async () => {
+        const now = this.clock.now();
+        await this.o.store.renewLeases(this.instanceId, this.leaseMs, now);
+        const recs = await this.o.store.claimJobs<Job>(this.instanceId, this.leaseMs, now);
+        if (this.closed) return;
+        const taken = await this.takeOver(recs);
+        if (taken.length > 0) this.log.info('jobs taken over from an instance whose lease expired', { instanceId: this.instanceId, jobs: taken });
+      })());
+    } catch (err) {
+      this.log.warn('job leases not renewed', { instanceId: this.instanceId, err });
+    } finally {
+      this.leaseTicking = false;
+    }
+  }
+
+  /** Drive claimed jobs this instance does not run yet: a `restart` event each (or the delivery of a final one). */
+  private async takeOver(recs: JobRecord<Job>[]): Promise<string[]> {
     const ids: string[] = [];
     for (const rec of recs) {
-      if (rec.kind !== JOB_KIND || this.live.has(rec.jobId)) continue;
+      // live here already, or being started by start() (busy is set before its createJob commits)
+      if (rec.kind !== JOB_KIND || this.live.has(rec.jobId) || this.busy.has(rec.henbId)) continue;
       const job = reconcile(rec);
       this.live.set(rec.jobId, { job, version: rec.version, queue: Promise.resolve() });
       this.busy.set(job.henbId, job.jobId);
@@ -215,6 +278,7 @@ export class JobRunner {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.leaseTimer);
     this.unsubscribe();
     for (const l of this.live.values()) {
       if (l.timer !== undefined) this.clock.clearTimeout(l.timer);
@@ -224,6 +288,10 @@ export class JobRunner {
     await Promise.allSettled([...this.pending]);
     this.live.clear();
     this.busy.clear();
+    // an orderly stop: other instances (or this one restarted) may claim the jobs at once, not after the lease
+    await this.o.store.releaseJobs(this.instanceId).catch((err: unknown) => {
+      this.log.warn('job leases not released; other instances take the jobs when the leases expire', { instanceId: this.instanceId, err });
+    });
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -274,7 +342,7 @@ export class JobRunner {
   }
 
   private async process(l: Live, event: JobEvent): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.live.get(l.job.jobId) !== l) return;
     const out = transition(l.job, event);
     if (out.ignored !== undefined) {
       this.log.debug('event ignored', { jobId: l.job.jobId, event: event.type, why: out.ignored });
@@ -292,7 +360,13 @@ export class JobRunner {
     // a final state is stored with its outbox and stays "active" until the outbox is delivered
     if (terminal) job = { ...job, outbox: out.effects.filter((e) => e.type !== 'store-rim' && e.type !== 'set-henb-state') };
     const from = l.job.state;
-    const rec = await this.persist(l, job, out.effects, event);
+    let rec: JobRecord<Job>;
+    try {
+      rec = await this.persist(l, job, out.effects, event);
+    } catch (err) {
+      if (this.dropIfLost(l, err)) return;
+      throw err;
+    }
     l.job = rec.data;
     l.version = rec.version;
     this.log.info('job transition', {
@@ -326,6 +400,15 @@ export class JobRunner {
    * the outbox is delivered again by resume(): notifications may repeat, a rollback is never asked twice.
    */
   private async deliver(l: Live): Promise<void> {
+    try {
+      await this.deliverOutbox(l);
+    } catch (err) {
+      if (!this.dropIfLost(l, err)) throw err;
+    }
+  }
+
+  private async deliverOutbox(l: Live): Promise<void> {
+    if (this.live.get(l.job.jobId) !== l) return;
     const outbox = l.job.outbox ?? [];
     for (const e of outbox) {
       if (e.type === 'rollback') {
@@ -342,6 +425,22 @@ export class JobRunner {
     await this.save(l, done, true, 'result delivered');
     this.live.delete(done.jobId);
     if (this.busy.get(done.henbId) === done.jobId) this.busy.delete(done.henbId);
+  }
+
+  /**
+   * A transition refused with ERR_STORE_CONFLICT: another instance moved the job (it claimed it after this
+   * instance's lease expired). The job is no longer driven here: its timer and calls stop, the H(e)NB is free
+   * in this instance's memory. Returns false for any other error.
+   */
+  private dropIfLost(l: Live, err: unknown): boolean {
+    if (errorCode(err) !== 'ERR_STORE_CONFLICT') return false;
+    const { jobId, henbId } = l.job;
+    if (this.live.get(jobId) === l) this.live.delete(jobId);
+    if (this.busy.get(henbId) === jobId) this.busy.delete(henbId);
+    if (l.timer !== undefined) { this.clock.clearTimeout(l.timer); delete l.timer; }
+    l.step?.abort(new OamError('ERR_OAM_LEASE_LOST', `job ${jobId} is driven by another OAM instance`));
+    this.log.warn('job moved by another OAM instance (lease lost); no longer driven here', { jobId, henbId, instanceId: this.instanceId, err });
+    return true;
   }
 
   private async save(l: Live, job: Job, terminal: boolean, reason: string): Promise<void> {

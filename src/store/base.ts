@@ -18,6 +18,7 @@ import type { Store, StoreOps, StoreTx } from './types.js';
 export const OP_NAMES = [
   'getHenb', 'putHenb', 'listHenbs', 'deleteHenb',
   'createJob', 'getJob', 'saveJobTransition', 'listActiveJobs', 'listJobs', 'listJobEvents',
+  'claimJobs', 'renewLeases', 'releaseJobs',
   'putResult', 'getResults', 'listResults',
   'putNonce', 'consumeNonce', 'rememberJti',
   'putRollout', 'getRollout', 'listRollouts', 'purgeExpired',
@@ -49,6 +50,9 @@ export abstract class StoreBase<C extends TxContext> implements Store {
   declare readonly listActiveJobs: StoreOps['listActiveJobs'];
   declare readonly listJobs: StoreOps['listJobs'];
   declare readonly listJobEvents: StoreOps['listJobEvents'];
+  declare readonly claimJobs: StoreOps['claimJobs'];
+  declare readonly renewLeases: StoreOps['renewLeases'];
+  declare readonly releaseJobs: StoreOps['releaseJobs'];
   declare readonly putResult: StoreOps['putResult'];
   declare readonly getResults: StoreOps['getResults'];
   declare readonly listResults: StoreOps['listResults'];

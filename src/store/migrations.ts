@@ -97,6 +97,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX jobs_one_active ON jobs (henb_id, kind) WHERE terminal = 0;
     `,
   },
+  {
+    version: 3,
+    description: 'job leases: owner and lease_until',
+    // which OAM instance drives an active job, and until when (epoch ms) unless it renews the lease: after a
+    // restart, instances claim the jobs that are unowned, theirs, or whose lease expired (Store.claimJobs)
+    sql: `
+      ALTER TABLE jobs ADD COLUMN owner TEXT;
+      ALTER TABLE jobs ADD COLUMN lease_until INTEGER;
+      CREATE INDEX jobs_owner ON jobs (owner) WHERE terminal = 0;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -110,6 +110,14 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX jobs_one_active ON jobs (henb_id, kind) WHERE NOT terminal;
     `,
   },
+  {
+    version: 3,
+    description: 'job leases: owner and lease_until',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN owner TEXT COLLATE "C", ADD COLUMN lease_until BIGINT;
+      CREATE INDEX jobs_owner ON jobs (owner) WHERE NOT terminal;
+    `,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;

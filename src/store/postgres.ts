@@ -34,7 +34,8 @@ import { PG_MIGRATIONS, PG_MIGRATION_LOCK, PG_SCHEMA_VERSION, PG_SCHEMA_VERSION_
 import { StoreBase } from './base.js';
 import type { OpName, TxContext } from './base.js';
 import {
-  eventFromRow, henbFromRow, henbRecord, jobFromRow, jobRefused, jtiExpiry, limitOf, newJobInput, nonceFromRow,
+  eventFromRow, henbFromRow, henbRecord, jobFromRow, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
+  ownerInput,
   nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, transitionInput,
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, RolloutRow } from './records.js';
@@ -285,8 +286,9 @@ type AsyncOps = { [K in OpName]: (...args: never[]) => Promise<unknown> };
 const SQL = {
   createJob: `
     WITH j AS (
-      INSERT INTO jobs (job_id, henb_id, kind, state, data, version, deadline, attempts, update_sent, terminal, created_at, updated_at)
-      VALUES ($1, $2, $3, $4, $5, 1, $6, 0, false, false, $7, $7)
+      INSERT INTO jobs (job_id, henb_id, kind, state, data, version, deadline, attempts, update_sent, terminal, owner, lease_until,
+        created_at, updated_at)
+      VALUES ($1, $2, $3, $4, $5, 1, $6, 0, false, false, $9::text, $10::bigint, $7, $7)
       ON CONFLICT DO NOTHING
       RETURNING *
     ), e AS (
@@ -313,6 +315,17 @@ const SQL = {
       FROM upd LEFT JOIN prev ON true
     )
     SELECT * FROM upd`,
+  // One statement: of instances claiming at once, the second waits for the first's row locks, re-checks the WHERE
+  // on the committed rows (now owned, lease fresh) and skips them. SET reads the old row: the version moves only
+  // when the job is taken from another owner.
+  claimJobs: `
+    WITH c AS (
+      UPDATE jobs SET version = version + (CASE WHEN owner IS NOT NULL AND owner <> $1::text THEN 1 ELSE 0 END),
+        owner = $1::text, lease_until = $2::bigint
+      WHERE NOT terminal AND (owner IS NULL OR owner = $1::text OR lease_until IS NULL OR lease_until <= $3::bigint)
+      RETURNING *
+    )
+    SELECT * FROM c ORDER BY created_at, job_id`,
   consumeNonce: `
     UPDATE nonces SET consumed_at = $2::bigint
     WHERE nonce = $1 AND consumed_at IS NULL AND expires_at > $2::bigint
@@ -360,10 +373,10 @@ class PgOps implements AsyncOps {
 
   // --- jobs
   async createJob<T>(job: NewJob<T>): Promise<JobRecord<T>> {
-    const { data, deadline } = newJobInput(job);
+    const { data, deadline, owner, leaseUntil } = newJobInput(job);
     const now = Date.now();
     const row = (await this.q<JobRow>(SQL.createJob,
-      [job.jobId, job.henbId, job.kind, job.state, data, deadline, now, job.reason ?? null])).rows[0];
+      [job.jobId, job.henbId, job.kind, job.state, data, deadline, now, job.reason ?? null, owner, leaseUntil])).rows[0];
     if (row !== undefined) return jobFromRow<T>(row);
     // a unique key refused it (ON CONFLICT DO NOTHING, no target: the job id or jobs_one_active); say which
     const idTaken = (await this.q('SELECT 1 FROM jobs WHERE job_id = $1', [job.jobId])).rowCount === 1;
@@ -397,6 +410,21 @@ class PgOps implements AsyncOps {
 
   async listActiveJobs<T>(): Promise<JobRecord<T>[]> {
     return (await this.q<JobRow>('SELECT * FROM jobs WHERE NOT terminal ORDER BY created_at, job_id')).rows.map((r) => jobFromRow<T>(r));
+  }
+
+  // --- job leases
+  async claimJobs<T>(owner: string, leaseMs: number, now: number = Date.now()): Promise<JobRecord<T>[]> {
+    const lease = leaseInput(owner, leaseMs, now);
+    return (await this.q<JobRow>(SQL.claimJobs, [owner, lease.until, lease.now])).rows.map((r) => jobFromRow<T>(r));
+  }
+
+  async renewLeases(owner: string, leaseMs: number, now: number = Date.now()): Promise<number> {
+    const lease = leaseInput(owner, leaseMs, now);
+    return (await this.q('UPDATE jobs SET lease_until = $1::bigint WHERE NOT terminal AND owner = $2', [lease.until, owner])).rowCount ?? 0;
+  }
+
+  async releaseJobs(owner: string): Promise<number> {
+    return (await this.q('UPDATE jobs SET owner = NULL, lease_until = NULL WHERE NOT terminal AND owner = $1', [ownerInput(owner)])).rowCount ?? 0;
   }
 
   async listJobs<T>(filter: { henbId?: string; limit?: number } = {}): Promise<JobRecord<T>[]> {

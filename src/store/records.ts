@@ -22,7 +22,7 @@ export const DEFAULT_LIST_LIMIT = 1000;
 
 type Flag = 0 | 1 | boolean;
 export interface HenbRow { henb_id: string; rim: string | null; software_version: string | null; state: string; last_result_token: string | null; updated_at: number }
-export interface JobRow { job_id: string; henb_id: string; kind: string; state: string; data: string; version: number; deadline: number | null; attempts: number; update_sent: Flag; terminal: Flag; created_at: number; updated_at: number }
+export interface JobRow { job_id: string; henb_id: string; kind: string; state: string; data: string; version: number; deadline: number | null; attempts: number; update_sent: Flag; terminal: Flag; owner: string | null; lease_until: number | null; created_at: number; updated_at: number }
 export interface EventRow { job_id: string; seq: number; from_state: string | null; to_state: string; at: number; reason: string | null; detail: string | null }
 export interface ResultRow { job_id: string; kind: string; henb_id: string; ear_status: string; token: string; created_at: number }
 export interface NonceRow { nonce: string; purpose: string; job_id: string | null; henb_id: string | null; created_at: number; expires_at: number; consumed_at: number | null }
@@ -41,7 +41,7 @@ export function jobFromRow<T>(r: JobRow): JobRecord<T> {
   return {
     jobId: r.job_id, henbId: r.henb_id, kind: r.kind, state: r.state, data: JSON.parse(r.data) as T, version: r.version,
     deadline: r.deadline, attempts: r.attempts, updateSent: flag(r.update_sent), terminal: flag(r.terminal),
-    createdAt: r.created_at, updatedAt: r.updated_at,
+    owner: r.owner, leaseUntil: r.lease_until, createdAt: r.created_at, updatedAt: r.updated_at,
   };
 }
 
@@ -80,13 +80,31 @@ export function henbRecord(rec: HenbInput, now: number): HenbRecord {
   return { henbId: rec.henbId, rim, softwareVersion, state: rec.state, lastResultToken, updatedAt: now };
 }
 
-/** createJob: the blob as JSON text, the deadline as whole ms or null. */
-export function newJobInput<T>(job: NewJob<T>): { data: string; deadline: number | null } {
+/** createJob: the blob as JSON text, the deadline and lease as whole ms or null, the owner or null. */
+export function newJobInput<T>(job: NewJob<T>): { data: string; deadline: number | null; owner: string | null; leaseUntil: number | null } {
   requireId(job?.jobId, 'jobId');
   requireId(job.henbId, 'henbId');
   requireId(job.kind, 'kind');
   requireId(job.state, 'state');
-  return { data: toJson(job.data, 'data'), deadline: optTime(job.deadline, 'deadline') };
+  if (job.owner !== undefined && job.owner !== null) requireId(job.owner, 'owner');
+  const owner = job.owner ?? null;
+  const leaseUntil = optTime(job.leaseUntil, 'leaseUntil');
+  if (owner === null && leaseUntil !== null) invalid('leaseUntil needs an owner');
+  return { data: toJson(job.data, 'data'), deadline: optTime(job.deadline, 'deadline'), owner, leaseUntil };
+}
+
+/** claimJobs / renewLeases: the new lease end and the time that decides which leases expired, whole ms. */
+export function leaseInput(owner: string, leaseMs: number, now: number): { until: number; now: number } {
+  requireId(owner, 'owner');
+  if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) invalid('leaseMs must be a positive number of milliseconds');
+  if (typeof now !== 'number' || !Number.isFinite(now)) invalid('now must be epoch milliseconds');
+  return { until: Math.round(now + leaseMs), now: Math.round(now) };
+}
+
+/** releaseJobs: the owner. */
+export function ownerInput(owner: string): string {
+  requireId(owner, 'owner');
+  return owner;
 }
 
 /**

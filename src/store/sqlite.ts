@@ -16,7 +16,8 @@ import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
 import { StoreBase } from './base.js';
 import type { OpName, TxContext } from './base.js';
 import {
-  eventFromRow, henbFromRow, henbRecord, jobFromRow, jobRefused, jtiExpiry, limitOf, newJobInput, nonceFromRow,
+  eventFromRow, henbFromRow, henbRecord, jobFromRow, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
+  ownerInput,
   nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, transitionInput,
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, RolloutRow } from './records.js';
@@ -220,13 +221,13 @@ class SqliteOps implements SyncOps {
 
   // --- jobs
   createJob<T>(job: NewJob<T>): JobRecord<T> {
-    const { data, deadline } = newJobInput(job);
+    const { data, deadline, owner, leaseUntil } = newJobInput(job);
     const now = Date.now();
     return this.atomic(() => {
       try {
         this.st(`INSERT INTO jobs (job_id, henb_id, kind, state, data, version, deadline, attempts, update_sent, terminal,
-                   created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, 0, 0, 0, ?, ?)`)
-          .run(job.jobId, job.henbId, job.kind, job.state, data, deadline, now, now);
+                   owner, lease_until, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, 0, 0, 0, ?, ?, ?, ?)`)
+          .run(job.jobId, job.henbId, job.kind, job.state, data, deadline, owner, leaseUntil, now, now);
       } catch (cause) {
         const err = refused(cause, `job ${job.jobId} already exists`);
         if (!(err instanceof StoreError) || err.code !== 'ERR_STORE_DUPLICATE') throw err;
@@ -271,6 +272,29 @@ class SqliteOps implements SyncOps {
 
   listActiveJobs<T>(): JobRecord<T>[] {
     return (this.st('SELECT * FROM jobs WHERE terminal = 0 ORDER BY created_at, job_id').all() as JobRow[]).map((r) => jobFromRow<T>(r));
+  }
+
+  // --- job leases
+  claimJobs<T>(owner: string, leaseMs: number, now: number = Date.now()): JobRecord<T>[] {
+    const lease = leaseInput(owner, leaseMs, now);
+    return this.atomic(() => {
+      // SET reads the row as it was: the version moves only when the job is taken from another owner
+      this.st(`UPDATE jobs SET version = version + (CASE WHEN owner IS NOT NULL AND owner <> ? THEN 1 ELSE 0 END), owner = ?,
+                 lease_until = ?
+               WHERE terminal = 0 AND (owner IS NULL OR owner = ? OR lease_until IS NULL OR lease_until <= ?)`)
+        .run(owner, owner, lease.until, owner, lease.now);
+      return (this.st('SELECT * FROM jobs WHERE terminal = 0 AND owner = ? ORDER BY created_at, job_id').all(owner) as JobRow[])
+        .map((r) => jobFromRow<T>(r));
+    });
+  }
+
+  renewLeases(owner: string, leaseMs: number, now: number = Date.now()): number {
+    const lease = leaseInput(owner, leaseMs, now);
+    return this.st('UPDATE jobs SET lease_until = ? WHERE terminal = 0 AND owner = ?').run(lease.until, owner).changes;
+  }
+
+  releaseJobs(owner: string): number {
+    return this.st('UPDATE jobs SET owner = NULL, lease_until = NULL WHERE terminal = 0 AND owner = ?').run(ownerInput(owner)).changes;
   }
 
   listJobs<T>(filter: { henbId?: string; limit?: number } = {}): JobRecord<T>[] {

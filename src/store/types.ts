@@ -52,7 +52,10 @@ export interface JobRecord<T = unknown> {
   state: string;
   /** the flow's JSON state blob (must be JSON-serialisable) */
   data: T;
-  /** optimistic-concurrency version: 1 after createJob, +1 on every saveJobTransition */
+  /**
+   * optimistic-concurrency version: 1 after createJob, +1 on every saveJobTransition and on every claimJobs that
+   * takes the job from another owner (so the instance that lost it fails its next transition with ERR_STORE_CONFLICT)
+   */
   version: number;
   /** epoch ms when the current step times out, or null */
   deadline: number | null;
@@ -65,6 +68,10 @@ export interface JobRecord<T = unknown> {
   updateSent: boolean;
   /** true when the job reached a final state; listActiveJobs returns only jobs with terminal === false */
   terminal: boolean;
+  /** the OAM instance that drives the job (its lease), or null when none does (see claimJobs) */
+  owner: string | null;
+  /** epoch ms until which `owner` holds the job unless it renews the lease, or null */
+  leaseUntil: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -78,6 +85,9 @@ export interface NewJob<T = unknown> {
   deadline?: number | null;
   /** optional reason recorded in the first job event */
   reason?: string;
+  /** the OAM instance that creates (and drives) the job; with leaseUntil, its lease */
+  owner?: string | null;
+  leaseUntil?: number | null;
 }
 
 export interface JobTransitionOptions<T = unknown> {
@@ -178,6 +188,19 @@ export interface StoreOps {
   listJobs<T = unknown>(filter?: { henbId?: string; limit?: number }): Promise<JobRecord<T>[]>;
   /** transition history, oldest first */
   listJobEvents(jobId: string): Promise<JobEvent[]>;
+
+  // --- job leases (several OAM instances on one database divide the active jobs)
+  /**
+   * Atomically takes the active jobs that have no owner, are `owner`'s already, or whose lease expired
+   * (leaseUntil <= now, or an owner without a lease): each gets owner = `owner` and leaseUntil = now + leaseMs; a
+   * job taken from another owner gets version + 1 (an unowned or released one keeps its version). Returns every active job `owner` holds afterwards, oldest first. Of instances claiming at once,
+   * each job goes to exactly one. `now` defaults to Date.now().
+   */
+  claimJobs<T = unknown>(owner: string, leaseMs: number, now?: number): Promise<JobRecord<T>[]>;
+  /** leaseUntil = now + leaseMs for the active jobs `owner` holds; returns how many */
+  renewLeases(owner: string, leaseMs: number, now?: number): Promise<number>;
+  /** gives up `owner`'s active jobs (owner and leaseUntil null), e.g. at an orderly shutdown; returns how many */
+  releaseJobs(owner: string): Promise<number>;
 
   // --- result tokens
   putResult(rec: ResultInput): Promise<ResultRecord>;

@@ -246,6 +246,25 @@ describe('PostgreSQL store: several instances on one database', () => {
                           VALUES ('x', 'henb-0', 'software-update', 's', '{}', 1, 1, 1)`)).rejects.toMatchObject({ code: '23505' });
   });
 
+  it('instances claiming the jobs of an instance whose lease expired: each job goes to exactly one, once', async () => {
+    const stores = [await open(), await open(), await open(), await open()];
+    const T = 1_800_000_000_000;
+    for (let i = 0; i < 40; i++) {
+      await stores[0]!.createJob({ jobId: `j${i}`, henbId: `h${i}`, kind: 'software-update', state: 's', data: {}, owner: 'gone', leaseUntil: T - 1 });
+    }
+    const claims = await Promise.all(stores.map((s, k) => s.claimJobs(`i${k}`, 60_000, T)));
+    const ids = claims.flatMap((c) => c.map((j) => j.jobId));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(40);
+    const rows = await sql<{ owner: string; version: number; n: number }>(db,
+      'SELECT owner, version, count(*)::int AS n FROM jobs GROUP BY owner, version ORDER BY owner');
+    expect(rows.every((r) => r.version === 2)).toBe(true);
+    expect(rows.map((r) => [r.owner, r.n])).toEqual(claims.map((c, k) => [`i${k}`, c.length]).filter(([, n]) => n !== 0));
+    // a second round takes nothing from the live leases
+    const again = await Promise.all(stores.map((s, k) => s.claimJobs(`x${k}`, 60_000, T + 1)));
+    expect(again.flat()).toEqual([]);
+  });
+
   it('a database at schema version 1 migrates to the one-active-job index and keeps its jobs', async () => {
     await sql(db, PG_SCHEMA_VERSION_TABLE);
     await sql(db, PG_MIGRATIONS[0]!.sql);

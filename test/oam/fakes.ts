@@ -66,7 +66,8 @@ export class MemoryStore implements Store {
     const now = Date.now();
     const rec: JobRecord<T> = {
       jobId: job.jobId, henbId: job.henbId, kind: job.kind, state: job.state, data: clone(job.data), version: 1,
-      deadline: job.deadline ?? null, attempts: 0, updateSent: false, terminal: false, createdAt: now, updatedAt: now,
+      deadline: job.deadline ?? null, attempts: 0, updateSent: false, terminal: false, owner: job.owner ?? null,
+      leaseUntil: job.leaseUntil ?? null, createdAt: now, updatedAt: now,
     };
     this.d.jobs.set(job.jobId, rec as JobRecord);
     this.d.events.push({ jobId: job.jobId, seq: 1, fromState: null, toState: job.state, at: now, reason: job.reason ?? null, detail: null });
@@ -100,6 +101,29 @@ export class MemoryStore implements Store {
     return all.slice(0, filter?.limit ?? all.length).map((j) => clone(j) as JobRecord<T>);
   }
   async listJobEvents(id: string): Promise<JobEvent[]> { return this.d.events.filter((e) => e.jobId === id).map(clone); }
+
+  // job leases, as the real stores keep them (claim: unowned, own or expired; taken from another: version + 1)
+  async claimJobs<T>(owner: string, leaseMs: number, now = Date.now()): Promise<JobRecord<T>[]> {
+    const out: JobRecord<T>[] = [];
+    for (const [id, j] of this.d.jobs) {
+      if (j.terminal) continue;
+      if (j.owner !== null && j.owner !== owner && j.leaseUntil !== null && j.leaseUntil > now) continue;
+      const next = { ...j, owner, leaseUntil: now + leaseMs, version: j.owner !== null && j.owner !== owner ? j.version + 1 : j.version };
+      this.d.jobs.set(id, next);
+      out.push(clone(next) as JobRecord<T>);
+    }
+    return out;
+  }
+  async renewLeases(owner: string, leaseMs: number, now = Date.now()): Promise<number> {
+    let n = 0;
+    for (const j of this.d.jobs.values()) if (!j.terminal && j.owner === owner) { j.leaseUntil = now + leaseMs; n++; }
+    return n;
+  }
+  async releaseJobs(owner: string): Promise<number> {
+    let n = 0;
+    for (const j of this.d.jobs.values()) if (!j.terminal && j.owner === owner) { j.owner = null; j.leaseUntil = null; n++; }
+    return n;
+  }
 
   async putResult(rec: ResultInput): Promise<ResultRecord> {
     const r = { ...rec, createdAt: rec.createdAt ?? Date.now() };

@@ -5,7 +5,7 @@
  * several instances) stay in its test file.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { HenbInput, Store, StoreTx } from '../../src/store/index.js';
+import type { HenbInput, JobRecord, NewJob, Store, StoreTx } from '../../src/store/index.js';
 import { generateSigningKey, signResult, storeReplayCache, verifyResult } from '../../src/tokens/index.js';
 
 export interface StoreHarness {
@@ -214,6 +214,86 @@ export function storeContract(name: string, h: StoreHarness): void {
         await store.createJob({ ...newJob, data });
         const got = await store.getJob<typeof data>('job-1');
         expect(JSON.stringify(got?.data)).toBe(JSON.stringify(data));
+      });
+    });
+
+    describe('job leases', () => {
+      const T = 1_800_000_000_000;
+      const job = (jobId: string, henbId: string, over: { owner?: string | null; leaseUntil?: number | null } = {}): NewJob<object> =>
+        ({ jobId, henbId, kind: 'software-update', state: 's', data: {}, ...over });
+      const view = (jobs: JobRecord[]): Array<[string, string | null, number | null, number]> =>
+        jobs.map((j): [string, string | null, number | null, number] => [j.jobId, j.owner, j.leaseUntil, j.version]).sort((x, y) => x[0].localeCompare(y[0]));
+
+      it('createJob keeps an owner and lease; without them a job has none', async () => {
+        expect(await store.createJob(job('j1', 'h1', { owner: 'A', leaseUntil: T + 1000 }))).toMatchObject({ owner: 'A', leaseUntil: T + 1000 });
+        expect(await store.createJob(job('j2', 'h2'))).toMatchObject({ owner: null, leaseUntil: null });
+        expect(await store.getJob('j1')).toMatchObject({ owner: 'A', leaseUntil: T + 1000 });
+        await expect(store.createJob(job('j3', 'h3', { leaseUntil: T }))).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.createJob(job('j3', 'h3', { owner: '' }))).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.createJob(job('j3', 'h3', { owner: 'A', leaseUntil: Number.NaN }))).rejects.toThrow(code('ERR_STORE_INVALID'));
+        expect(await store.getJob('j3')).toBeUndefined();
+      });
+
+      it('claimJobs takes unowned, own and expired jobs, never a live lease of another; taking from another moves the version', async () => {
+        await store.createJob(job('j-a', 'h1', { owner: 'A', leaseUntil: T + 1000 })); // A's, live until T+1000
+        await store.createJob(job('j-b', 'h2', { owner: 'B', leaseUntil: T - 1 })); // B's, expired
+        await store.createJob(job('j-n', 'h3')); // nobody's
+        await store.createJob(job('j-c', 'h4', { owner: 'C', leaseUntil: T + 1000 })); // C's own
+        await store.createJob(job('j-f', 'h5'));
+        await store.saveJobTransition('j-f', 'done', { expectPrevVersion: 1, terminal: true }); // final: never claimed
+        expect(view(await store.claimJobs('C', 500, T))).toEqual([['j-b', 'C', T + 500, 2], ['j-c', 'C', T + 500, 1], ['j-n', 'C', T + 500, 1]]);
+        expect(await store.getJob('j-a')).toMatchObject({ owner: 'A', leaseUntil: T + 1000, version: 1 });
+        expect(await store.getJob('j-f')).toMatchObject({ owner: null, leaseUntil: null, version: 2 });
+        // B lost j-b: its next transition (at the version it knew) fails
+        await expect(store.saveJobTransition('j-b', 'x', { expectPrevVersion: 1 })).rejects.toThrow(code('ERR_STORE_CONFLICT'));
+        // claiming again renews C's own jobs and keeps their versions
+        expect(view(await store.claimJobs('C', 500, T + 100))).toEqual([['j-b', 'C', T + 600, 2], ['j-c', 'C', T + 600, 1], ['j-n', 'C', T + 600, 1]]);
+        // A's lease ends at T+1000: then C takes that job too
+        expect((await store.claimJobs('C', 500, T + 999)).map((j) => j.jobId)).not.toContain('j-a');
+        expect(view(await store.claimJobs('C', 500, T + 1000))).toContainEqual(['j-a', 'C', T + 1500, 2]);
+        // a transition keeps the owner and lease
+        expect(await store.saveJobTransition('j-a', 'moved', { expectPrevVersion: 2 })).toMatchObject({ owner: 'C', leaseUntil: T + 1500, version: 3 });
+      });
+
+      it('renewLeases extends only the owner\'s active jobs; releaseJobs frees them for anyone', async () => {
+        await store.createJob(job('j1', 'h1', { owner: 'A', leaseUntil: T + 100 }));
+        await store.createJob(job('j2', 'h2', { owner: 'B', leaseUntil: T + 100 }));
+        await store.createJob(job('j3', 'h3', { owner: 'A', leaseUntil: T + 100 }));
+        await store.saveJobTransition('j3', 'done', { expectPrevVersion: 1, terminal: true });
+        expect(await store.renewLeases('A', 1000, T)).toBe(1);
+        expect(view([(await store.getJob('j1'))!, (await store.getJob('j2'))!, (await store.getJob('j3'))!]))
+          .toEqual([['j1', 'A', T + 1000, 1], ['j2', 'B', T + 100, 1], ['j3', 'A', T + 100, 2]]);
+        expect(view(await store.claimJobs('B', 1000, T + 500))).toEqual([['j2', 'B', T + 1500, 1]]); // A's renewed lease holds
+        expect(await store.renewLeases('nobody', 1000, T)).toBe(0);
+        expect(await store.releaseJobs('A')).toBe(1);
+        expect(await store.getJob('j1')).toMatchObject({ owner: null, leaseUntil: null, version: 1 });
+        expect(view(await store.claimJobs('B', 1000, T + 500))).toEqual([['j1', 'B', T + 1500, 1], ['j2', 'B', T + 1500, 1]]); // released: version kept
+      });
+
+      it('refuses bad lease arguments with ERR_STORE_INVALID and changes nothing', async () => {
+        await store.createJob(job('j1', 'h1'));
+        await expect(store.claimJobs('', 1000, T)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.claimJobs('A', 0, T)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.claimJobs('A', Number.NaN, T)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.renewLeases('A', -1, T)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.renewLeases('A', 1000, Number.POSITIVE_INFINITY)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.releaseJobs('')).rejects.toThrow(code('ERR_STORE_INVALID'));
+        expect(await store.getJob('j1')).toMatchObject({ owner: null, version: 1 });
+      });
+
+      it('of instances claiming at once, each job goes to exactly one', async () => {
+        // jobs of an instance whose lease expired: each taken once (version 2), never twice (3)
+        for (let i = 0; i < 10; i++) await store.createJob(job(`j${i}`, `h${i}`, { owner: 'Z', leaseUntil: T - 1 }));
+        const other = await open();
+        const claims = await Promise.all([
+          store.claimJobs('A', 1000, T), other.claimJobs('B', 1000, T), store.transaction((tx) => tx.claimJobs('C', 1000, T)),
+          other.claimJobs('D', 1000, T),
+        ]);
+        const ids = claims.flatMap((c) => c.map((j) => j.jobId));
+        expect(ids.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `j${i}`).sort());
+        for (const [k, owner] of ['A', 'B', 'C', 'D'].entries()) {
+          for (const j of claims[k]!) expect(await store.getJob(j.jobId)).toMatchObject({ owner, version: 2 });
+        }
       });
     });
 
