@@ -13,7 +13,8 @@
  *                file-root? (directory: file: URIs outside it are refused before any job starts)}
  *     policies  {self-check=true, on-mismatch=[alarm, rollback], step-timeout=300 s, token-lifetime=86400 s}
  *     store     {driver=sqlite} (a file in host.dataDir) or {driver: postgres, url (postgres://USER@HOST:PORT/DB,
- *                 no password), password? (secret), pool-size=10} -> src/store openStore
+ *                 no password), password? (secret), pool-size=10} -> src/store openStore;
+ *               instance-id?, lease=60 s -> the runner's job leases (several instances on one database)
  *   Relative file names resolve against the current directory.
  * Files in host.dataDir: keys/ (the OAM signing key, keys/jwks.json) and, with driver sqlite, the database.
  */
@@ -51,7 +52,7 @@ export interface OamPluginConfig {
   software?: { ca?: string; 'file-root'?: string };
   policies?: { 'self-check'?: boolean; 'on-mismatch'?: Measure[]; 'step-timeout'?: number; 'token-lifetime'?: number };
   /** SQLite in the data directory (default) or PostgreSQL (several OAM instances sharing the work) */
-  store?: { driver?: 'sqlite' | 'postgres'; url?: string; password?: string; 'pool-size'?: number };
+  store?: { driver?: 'sqlite' | 'postgres'; url?: string; password?: string; 'pool-size'?: number; 'instance-id'?: string; lease?: number };
 }
 
 export interface OamPluginDeps {
@@ -132,6 +133,8 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
         ...(deps.clock !== undefined ? { clock: deps.clock } : {}),
         ...(deps.timeouts !== undefined ? { timeouts: deps.timeouts } : {}),
         ...(software.fileRoot !== undefined ? { fileRoot: software.fileRoot } : {}),
+        ...(cfg.store?.['instance-id'] !== undefined ? { instanceId: cfg.store['instance-id'] } : {}),
+        ...(cfg.store?.lease !== undefined ? { leaseMs: cfg.store.lease * 1000 } : {}),
       });
       opened.unshift(() => svc.close());
       const yangDir = deps.yangDir ?? defaultYangDir();

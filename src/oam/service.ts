@@ -70,6 +70,9 @@ export interface OamServiceOptions {
   updatedComponent?: string;
   /** file: software URIs must name a file inside this directory (real path); checked before any job starts */
   fileRoot?: string;
+  /** this instance's id and job lease time (several instances on one store; see RunnerOptions) */
+  instanceId?: string;
+  leaseMs?: number;
 }
 
 export class OamService {
@@ -94,6 +97,8 @@ export class OamService {
       store: options.store, pve: options.pve, devices: options.devices, fetcher: options.fetcher, tokens: options.tokens,
       events, newNonce: options.newNonce, clock: this.clock, log: this.log,
       ...(options.updatedComponent !== undefined ? { updatedComponent: options.updatedComponent } : {}),
+      ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
+      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     });
   }
 

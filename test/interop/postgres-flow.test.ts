@@ -64,7 +64,7 @@ function peerScript(name: string, args: string[] = []): string {
   }
 }
 
-const storeConfig = (): OamPluginConfig['store'] => ({ driver: 'postgres', url, password });
+const storeConfig = (): OamPluginConfig['store'] => ({ driver: 'postgres', url, password, 'instance-id': 'oam-a', lease: 30 });
 
 async function activatePlugin(): Promise<PluginHandle> {
   rpcs.clear();
@@ -138,7 +138,7 @@ describe('the OAM plugin on PostgreSQL (store.driver: postgres)', () => {
     expect(await other!.listActiveJobs()).toEqual([]);
     const jobs = await other!.listJobs({ henbId: 'healthy-1' });
     expect(jobs).toHaveLength(1);
-    expect(jobs[0]).toMatchObject({ terminal: true, updateSent: true });
+    expect(jobs[0]).toMatchObject({ terminal: true, updateSent: true, owner: 'oam-a' }); // store.instance-id
     const results = await other!.getResults(jobs[0]!.jobId);
     expect(results.map((r) => r.earStatus)).toContain('affirming');
     // and the SQLite file was never created: the data directory holds the keys only
