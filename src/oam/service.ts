@@ -361,7 +361,8 @@ export class OamService {
         isDigest(j.completion?.tim) ? leaf(HSV_NS, 'reported-tim', j.completion.tim) : undefined,
         j.result ? leaf(HSV_NS, 'reason', j.result.reason) : undefined,
         leaf(HSV_NS, 'created', dateTime(j.createdAt)),
-        leaf(HSV_NS, 'updated', dateTime(j.updatedAt)));
+        leaf(HSV_NS, 'updated', dateTime(j.updatedAt)),
+        r.owner !== null && r.owner !== undefined ? leaf(HSV_NS, 'instance', r.owner) : undefined);
     }));
   }
 }

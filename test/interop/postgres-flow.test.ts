@@ -152,6 +152,9 @@ describe('the OAM plugin on PostgreSQL (store.driver: postgres)', () => {
     const h = henbs.find((x) => childText(x, HSV_NS, 'henb-id') === 'healthy-1')!;
     expect(childText(h, HSV_NS, 'rim')).toBe(extendDigest(initialTim.get('healthy-1')!, imageRim));
     expect(childText(h, HSV_NS, 'software-version')).toBe('2.0.0');
+    // /hsv:jobs names the instance that drove each job (store.instance-id)
+    const jobs = childrenNamed((await states.get('jobs')!())!, HSV_NS, 'job');
+    expect(jobs.map((j) => childText(j, HSV_NS, 'instance'))).toEqual(jobs.map(() => 'oam-a'));
   }, 30_000);
 
   it('a wrong password fails activation with ERR_STORE_OPEN, without the password in the message', async () => {

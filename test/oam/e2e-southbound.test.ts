@@ -149,6 +149,9 @@ describe('the nine steps over real NETCONF/SSH devices and a real RESTCONF PVE',
     expect(childText(st.get('bad-install-1')!, HSV_NS, 'rim')).toBe(initialTim.get('bad-install-1'));
     expect(childText(st.get('slow-1')!, HSV_NS, 'state')).toBe('quarantined');
     expect(childText(st.get('compromised-1')!, HSV_NS, 'state')).toBe('quarantined');
+    // one OAM instance on SQLite: every job is driven by 'local'
+    const jobs = childrenNamed((await states.get('jobs')!())!, HSV_NS, 'job');
+    expect(new Set(jobs.map((j) => childText(j, HSV_NS, 'instance')))).toEqual(new Set(['local']));
   }, 60_000);
 
   it('after the rollback, an integrity-request finds bad-install-1 trusted again and lifts the quarantine', async () => {
