@@ -18,7 +18,7 @@ import type { Store, StoreOps, StoreTx } from './types.js';
 export const OP_NAMES = [
   'getHenb', 'putHenb', 'listHenbs', 'deleteHenb',
   'createJob', 'getJob', 'saveJobTransition', 'listActiveJobs', 'listJobs', 'listJobEvents',
-  'claimJobs', 'renewLeases', 'releaseJobs',
+  'claimJobs', 'takeJob', 'renewLeases', 'releaseJobs',
   'putResult', 'getResults', 'listResults',
   'putNonce', 'consumeNonce', 'rememberJti',
   'putRollout', 'getRollout', 'listRollouts', 'purgeExpired',
@@ -51,6 +51,7 @@ export abstract class StoreBase<C extends TxContext> implements Store {
   declare readonly listJobs: StoreOps['listJobs'];
   declare readonly listJobEvents: StoreOps['listJobEvents'];
   declare readonly claimJobs: StoreOps['claimJobs'];
+  declare readonly takeJob: StoreOps['takeJob'];
   declare readonly renewLeases: StoreOps['renewLeases'];
   declare readonly releaseJobs: StoreOps['releaseJobs'];
   declare readonly putResult: StoreOps['putResult'];

@@ -36,7 +36,7 @@ import type { OpName, TxContext } from './base.js';
 import {
   eventFromRow, henbFromRow, henbRecord, jobFromRow, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
-  nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, transitionInput,
+  nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, takeInput, transitionInput,
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, RolloutRow } from './records.js';
 import type {
@@ -326,6 +326,14 @@ const SQL = {
       RETURNING *
     )
     SELECT * FROM c ORDER BY created_at, job_id`,
+  // One job, whatever its lease, in one statement: of instances taking it at once, the second waits for the first's
+  // row lock and re-checks the WHERE on the committed row: it then takes the job from the first (version + 1), or,
+  // with an expected version, finds the version moved and matches nothing.
+  takeJob: `
+    UPDATE jobs SET version = version + (CASE WHEN owner IS NOT NULL AND owner <> $2::text THEN 1 ELSE 0 END),
+      owner = $2::text, lease_until = $3::bigint
+    WHERE job_id = $1::text AND NOT terminal AND ($4::integer IS NULL OR version = $4::integer)
+    RETURNING *`,
   consumeNonce: `
     UPDATE nonces SET consumed_at = $2::bigint
     WHERE nonce = $1 AND consumed_at IS NULL AND expires_at > $2::bigint
@@ -416,6 +424,12 @@ class PgOps implements AsyncOps {
   async claimJobs<T>(owner: string, leaseMs: number, now: number = Date.now()): Promise<JobRecord<T>[]> {
     const lease = leaseInput(owner, leaseMs, now);
     return (await this.q<JobRow>(SQL.claimJobs, [owner, lease.until, lease.now])).rows.map((r) => jobFromRow<T>(r));
+  }
+
+  async takeJob<T>(jobId: string, owner: string, leaseMs: number, now: number = Date.now(), expectVersion?: number): Promise<JobRecord<T> | undefined> {
+    const take = takeInput(jobId, owner, leaseMs, now, expectVersion);
+    const row = (await this.q<JobRow>(SQL.takeJob, [jobId, owner, take.until, take.expectVersion])).rows[0];
+    return row && jobFromRow<T>(row);
   }
 
   async renewLeases(owner: string, leaseMs: number, now: number = Date.now()): Promise<number> {

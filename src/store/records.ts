@@ -101,6 +101,16 @@ export function leaseInput(owner: string, leaseMs: number, now: number): { until
   return { until: Math.round(now + leaseMs), now: Math.round(now) };
 }
 
+/** takeJob: the job id, the new lease end, and the version the job must be at (null: any). */
+export function takeInput(jobId: string, owner: string, leaseMs: number, now: number, expectVersion: number | undefined): {
+  until: number; expectVersion: number | null;
+} {
+  requireId(jobId, 'jobId');
+  const { until } = leaseInput(owner, leaseMs, now);
+  if (expectVersion !== undefined && !(Number.isSafeInteger(expectVersion) && expectVersion >= 1)) invalid('expectVersion must be a positive integer');
+  return { until, expectVersion: expectVersion ?? null };
+}
+
 /** releaseJobs: the owner. */
 export function ownerInput(owner: string): string {
   requireId(owner, 'owner');

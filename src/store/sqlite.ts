@@ -18,7 +18,7 @@ import type { OpName, TxContext } from './base.js';
 import {
   eventFromRow, henbFromRow, henbRecord, jobFromRow, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
-  nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, transitionInput,
+  nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, takeInput, transitionInput,
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, RolloutRow } from './records.js';
 import { SQLITE_FILE_NAME } from './types.js';
@@ -285,6 +285,18 @@ class SqliteOps implements SyncOps {
         .run(owner, owner, lease.until, owner, lease.now);
       return (this.st('SELECT * FROM jobs WHERE terminal = 0 AND owner = ? ORDER BY created_at, job_id').all(owner) as JobRow[])
         .map((r) => jobFromRow<T>(r));
+    });
+  }
+
+  takeJob<T>(jobId: string, owner: string, leaseMs: number, now: number = Date.now(), expectVersion?: number): JobRecord<T> | undefined {
+    const take = takeInput(jobId, owner, leaseMs, now, expectVersion);
+    return this.atomic(() => {
+      // as claimJobs: SET reads the row as it was, the version moves only when the job is taken from another owner
+      const r = this.st(`UPDATE jobs SET version = version + (CASE WHEN owner IS NOT NULL AND owner <> ? THEN 1 ELSE 0 END), owner = ?,
+                           lease_until = ?
+                         WHERE job_id = ? AND terminal = 0 AND (? IS NULL OR version = ?)`)
+        .run(owner, owner, take.until, jobId, take.expectVersion, take.expectVersion);
+      return r.changes === 1 ? this.getJob<T>(jobId) : undefined;
     });
   }
 

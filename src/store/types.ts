@@ -53,8 +53,8 @@ export interface JobRecord<T = unknown> {
   /** the flow's JSON state blob (must be JSON-serialisable) */
   data: T;
   /**
-   * optimistic-concurrency version: 1 after createJob, +1 on every saveJobTransition and on every claimJobs that
-   * takes the job from another owner (so the instance that lost it fails its next transition with ERR_STORE_CONFLICT)
+   * optimistic-concurrency version: 1 after createJob, +1 on every saveJobTransition and on every claimJobs or
+   * takeJob that takes the job from another owner (so the instance that lost it fails its next transition with ERR_STORE_CONFLICT)
    */
   version: number;
   /** epoch ms when the current step times out, or null */
@@ -197,6 +197,17 @@ export interface StoreOps {
    * each job goes to exactly one. `now` defaults to Date.now().
    */
   claimJobs<T = unknown>(owner: string, leaseMs: number, now?: number): Promise<JobRecord<T>[]>;
+  /**
+   * Atomically takes one specific active job for `owner`, whatever its current lease (e.g. an instance that gets
+   * a request for a job another instance drives): owner = `owner`, leaseUntil = now + leaseMs; a job taken from
+   * another owner gets version + 1 (so that owner fails its next transition with ERR_STORE_CONFLICT), an unowned
+   * job or `owner`'s own keeps its version. With `expectVersion`, only while the job is at that version (so the
+   * caller takes the job it checked, not one that moved since). Returns the record afterwards, or undefined when
+   * the job does not exist, is final, or is not at `expectVersion` (nothing written). Of instances taking one job
+   * at once, the takes apply one after the other: without `expectVersion` the job ends with the last one and every
+   * other's version is stale; with the version they read, only the first takes it. `now` defaults to Date.now().
+   */
+  takeJob<T = unknown>(jobId: string, owner: string, leaseMs: number, now?: number, expectVersion?: number): Promise<JobRecord<T> | undefined>;
   /** leaseUntil = now + leaseMs for the active jobs `owner` holds; returns how many */
   renewLeases(owner: string, leaseMs: number, now?: number): Promise<number>;
   /** gives up `owner`'s active jobs (owner and leaseUntil null), e.g. at an orderly shutdown; returns how many */

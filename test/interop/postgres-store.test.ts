@@ -265,6 +265,43 @@ describe('PostgreSQL store: several instances on one database', () => {
     expect(again.flat()).toEqual([]);
   });
 
+  it('two instances taking the same job at once: it ends with exactly one of them, the other\'s next transition fails ERR_STORE_CONFLICT', async () => {
+    const [a, b] = [await open(), await open()];
+    const T = 1_800_000_000_000;
+    const jobs = Array.from({ length: 20 }, (_, i) => `j${i}`);
+    // driven by a live instance (its lease holds): takeJob takes it anyway, twice at once
+    for (const jobId of jobs) {
+      await a.createJob({ jobId, henbId: `h-${jobId}`, kind: 'software-update', state: 'awaiting-completion', data: {}, owner: 'owner', leaseUntil: T + 60_000 });
+    }
+    const takes = await Promise.all(jobs.map((jobId) => Promise.all([a.takeJob(jobId, 'A', 60_000, T), b.takeJob(jobId, 'B', 60_000, T)])));
+    for (const [k, [ta, tb]] of takes.entries()) {
+      // both applied, one after the other: versions 2 and 3; the later one holds the job
+      expect([ta?.version, tb?.version].sort()).toEqual([2, 3]);
+      const [winner, loser] = ta!.version === 3 ? [ta!, tb!] : [tb!, ta!];
+      const row = await sql<{ owner: string; version: number }>(db, 'SELECT owner, version FROM jobs WHERE job_id = $1', [jobs[k]]);
+      expect(row).toEqual([{ owner: winner.owner, version: 3 }]);
+      // the loser's transition (made by its own instance) fails and writes nothing; the winner's goes through
+      const loserStore = loser.owner === 'A' ? a : b;
+      const winnerStore = winner.owner === 'A' ? a : b;
+      await expect(loserStore.saveJobTransition(loser.jobId, 'verified', { expectPrevVersion: loser.version, terminal: true }))
+        .rejects.toMatchObject({ code: 'ERR_STORE_CONFLICT' });
+      expect(await winnerStore.saveJobTransition(winner.jobId, 'verified', { expectPrevVersion: winner.version, terminal: true }))
+        .toMatchObject({ owner: winner.owner, version: 4, terminal: true });
+    }
+    expect(await sql(db, 'SELECT count(*)::int AS n FROM job_events')).toEqual([{ n: 2 * jobs.length }]); // creation + one move each
+
+    // with the version each instance checked: exactly one takes the job, the other gets nothing
+    for (const jobId of jobs) {
+      await a.createJob({ jobId: `v-${jobId}`, henbId: `hv-${jobId}`, kind: 'software-update', state: 'awaiting-completion', data: {}, owner: 'owner', leaseUntil: T + 60_000 });
+    }
+    const checked = await Promise.all(jobs.map((jobId) => Promise.all([a.takeJob(`v-${jobId}`, 'A', 60_000, T, 1), b.takeJob(`v-${jobId}`, 'B', 60_000, T, 1)])));
+    for (const [k, pair] of checked.entries()) {
+      const won = pair.filter((t) => t !== undefined);
+      expect(won).toHaveLength(1);
+      expect(await sql(db, 'SELECT owner, version FROM jobs WHERE job_id = $1', [`v-${jobs[k]}`])).toEqual([{ owner: won[0]!.owner, version: 2 }]);
+    }
+  });
+
   it('a database at schema version 1 migrates to the one-active-job index and keeps its jobs', async () => {
     await sql(db, PG_SCHEMA_VERSION_TABLE);
     await sql(db, PG_MIGRATIONS[0]!.sql);

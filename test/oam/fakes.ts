@@ -102,7 +102,8 @@ export class MemoryStore implements Store {
   }
   async listJobEvents(id: string): Promise<JobEvent[]> { return this.d.events.filter((e) => e.jobId === id).map(clone); }
 
-  // job leases, as the real stores keep them (claim: unowned, own or expired; taken from another: version + 1)
+  // job leases, as the real stores keep them (claim: unowned, own or expired; take: one job, any lease; taken from
+  // another: version + 1)
   async claimJobs<T>(owner: string, leaseMs: number, now = Date.now()): Promise<JobRecord<T>[]> {
     const out: JobRecord<T>[] = [];
     for (const [id, j] of this.d.jobs) {
@@ -113,6 +114,13 @@ export class MemoryStore implements Store {
       out.push(clone(next) as JobRecord<T>);
     }
     return out;
+  }
+  async takeJob<T>(jobId: string, owner: string, leaseMs: number, now = Date.now(), expectVersion?: number): Promise<JobRecord<T> | undefined> {
+    const j = this.d.jobs.get(jobId);
+    if (j === undefined || j.terminal || (expectVersion !== undefined && j.version !== expectVersion)) return undefined;
+    const next = { ...j, owner, leaseUntil: now + leaseMs, version: j.owner !== null && j.owner !== owner ? j.version + 1 : j.version };
+    this.d.jobs.set(jobId, next);
+    return clone(next) as JobRecord<T>;
   }
   async renewLeases(owner: string, leaseMs: number, now = Date.now()): Promise<number> {
     let n = 0;

@@ -270,8 +270,86 @@ export function storeContract(name: string, h: StoreHarness): void {
         expect(view(await store.claimJobs('B', 1000, T + 500))).toEqual([['j1', 'B', T + 1500, 1], ['j2', 'B', T + 1500, 1]]); // released: version kept
       });
 
+      it('takeJob takes one job whatever its lease; from another owner the version moves, so that owner\'s next move fails', async () => {
+        await store.createJob(job('j-a', 'h1', { owner: 'A', leaseUntil: T + 1000 })); // A's, live
+        await store.createJob(job('j-a2', 'h2', { owner: 'A', leaseUntil: T + 1000 })); // A's too, not asked for
+        await store.createJob(job('j-n', 'h3')); // nobody's
+        await store.createJob(job('j-c', 'h4', { owner: 'C', leaseUntil: T + 100 })); // C's own
+        await store.createJob(job('j-f', 'h5', { owner: 'A', leaseUntil: T + 1000 }));
+        await store.saveJobTransition('j-f', 'done', { expectPrevVersion: 1, terminal: true }); // final: never taken
+
+        expect(await store.takeJob('j-a', 'C', 500, T)).toMatchObject({ jobId: 'j-a', state: 's', owner: 'C', leaseUntil: T + 500, version: 2 });
+        expect(await store.getJob('j-a')).toMatchObject({ owner: 'C', leaseUntil: T + 500, version: 2 });
+        expect(await store.getJob('j-a2')).toMatchObject({ owner: 'A', leaseUntil: T + 1000, version: 1 }); // only the job named
+        expect(await store.listJobEvents('j-a')).toHaveLength(1); // a take is no transition
+        // A lost j-a: its next transition (at the version it knew) fails and writes nothing
+        await expect(store.saveJobTransition('j-a', 'x', { expectPrevVersion: 1 })).rejects.toThrow(code('ERR_STORE_CONFLICT'));
+        expect(await store.getJob('j-a')).toMatchObject({ state: 's', owner: 'C', version: 2 });
+        // an unowned job and the caller's own keep their versions (nobody else drives them); its own lease is renewed
+        expect(await store.takeJob('j-n', 'C', 500, T)).toMatchObject({ owner: 'C', leaseUntil: T + 500, version: 1 });
+        expect(await store.takeJob('j-c', 'C', 500, T + 10)).toMatchObject({ owner: 'C', leaseUntil: T + 510, version: 1 });
+        // a final job or an unknown one: undefined, nothing written
+        expect(await store.takeJob('j-f', 'C', 500, T)).toBeUndefined();
+        expect(await store.getJob('j-f')).toMatchObject({ owner: 'A', leaseUntil: T + 1000, version: 2, terminal: true });
+        expect(await store.takeJob('nope', 'C', 500, T)).toBeUndefined();
+        expect(await store.getJob('nope')).toBeUndefined();
+        // the taker moves the job on; a transition keeps the owner and lease
+        expect(await store.saveJobTransition('j-a', 'moved', { expectPrevVersion: 2 })).toMatchObject({ owner: 'C', leaseUntil: T + 500, version: 3 });
+        // inside a transaction that rolls back, a take is undone too
+        await expect(store.transaction(async (tx) => {
+          expect(await tx.takeJob('j-a', 'D', 500, T)).toMatchObject({ owner: 'D', version: 4 });
+          throw new Error('rolled back');
+        })).rejects.toThrow('rolled back');
+        expect(await store.getJob('j-a')).toMatchObject({ owner: 'C', leaseUntil: T + 500, version: 3 });
+      });
+
+      it('takeJob with expectVersion takes the job only at that version', async () => {
+        await store.createJob(job('j1', 'h1', { owner: 'A', leaseUntil: T + 1000 }));
+        expect(await store.takeJob('j1', 'B', 500, T, 2)).toBeUndefined();
+        expect(await store.getJob('j1')).toMatchObject({ owner: 'A', leaseUntil: T + 1000, version: 1 });
+        expect(await store.takeJob('j1', 'B', 500, T, 1)).toMatchObject({ owner: 'B', leaseUntil: T + 500, version: 2 });
+        // another taker that checked the job at version 1: too late, B keeps it
+        expect(await store.takeJob('j1', 'C', 500, T, 1)).toBeUndefined();
+        expect(await store.getJob('j1')).toMatchObject({ owner: 'B', version: 2 });
+        // B's own job at its version: lease renewed, version kept
+        expect(await store.takeJob('j1', 'B', 500, T + 1, 2)).toMatchObject({ owner: 'B', leaseUntil: T + 501, version: 2 });
+      });
+
+      it('of instances taking one job at once, it ends with one of them and every other\'s next move fails', async () => {
+        await store.createJob(job('j1', 'h1', { owner: 'Z', leaseUntil: T + 60_000 }));
+        const other = await open();
+        const takes = await Promise.all([
+          store.takeJob('j1', 'A', 1000, T), other.takeJob('j1', 'B', 1000, T), store.transaction((tx) => tx.takeJob('j1', 'C', 1000, T)),
+          other.takeJob('j1', 'D', 1000, T),
+        ]);
+        // each take applied in turn (from another owner each time): versions 2..5, the last one holds the job
+        expect(takes.map((t) => t?.version).sort()).toEqual([2, 3, 4, 5]);
+        const last = takes.find((t) => t?.version === 5)!;
+        expect(await store.getJob('j1')).toMatchObject({ owner: last.owner, version: 5 });
+        const moves = await Promise.allSettled(takes.map((t) => store.saveJobTransition('j1', `by-${t!.owner}`, { expectPrevVersion: t!.version })));
+        expect(moves.map((m) => m.status)).toEqual(takes.map((t) => (t === last ? 'fulfilled' : 'rejected')));
+        for (const m of moves) if (m.status === 'rejected') expect(m.reason).toMatchObject({ code: 'ERR_STORE_CONFLICT' });
+        expect(await store.getJob('j1')).toMatchObject({ state: `by-${last.owner}`, owner: last.owner, version: 6 });
+
+        // with the version each checked: exactly one takes it, the others get undefined
+        await store.createJob(job('j2', 'h2', { owner: 'Z', leaseUntil: T + 60_000 }));
+        const checked = await Promise.all([
+          store.takeJob('j2', 'A', 1000, T, 1), other.takeJob('j2', 'B', 1000, T, 1), store.transaction((tx) => tx.takeJob('j2', 'C', 1000, T, 1)),
+          other.takeJob('j2', 'D', 1000, T, 1),
+        ]);
+        const won = checked.filter((t) => t !== undefined);
+        expect(won).toHaveLength(1);
+        expect(await store.getJob('j2')).toMatchObject({ owner: won[0]!.owner, version: 2 });
+      });
+
       it('refuses bad lease arguments with ERR_STORE_INVALID and changes nothing', async () => {
         await store.createJob(job('j1', 'h1'));
+        await expect(store.takeJob('', 'A', 1000, T)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.takeJob('j1', '', 1000, T)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.takeJob('j1', 'A', 0, T)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.takeJob('j1', 'A', 1000, Number.NaN)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.takeJob('j1', 'A', 1000, T, 0)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.takeJob('j1', 'A', 1000, T, 1.5)).rejects.toThrow(code('ERR_STORE_INVALID'));
         await expect(store.claimJobs('', 1000, T)).rejects.toThrow(code('ERR_STORE_INVALID'));
         await expect(store.claimJobs('A', 0, T)).rejects.toThrow(code('ERR_STORE_INVALID'));
         await expect(store.claimJobs('A', Number.NaN, T)).rejects.toThrow(code('ERR_STORE_INVALID'));
