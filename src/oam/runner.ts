@@ -17,7 +17,10 @@
  * unowned, its own or whose lease expired, instead of every active job; every leaseMs/3 a timer renews this
  * instance's leases and claims the jobs of instances that stopped renewing (resumed as resume() does). A job
  * claimed away from a live instance has moved on (its version too): that instance's next transition fails
- * ERR_STORE_CONFLICT and it drops the job (timers, calls) and logs it. close() releases this instance's jobs.
+ * ERR_STORE_CONFLICT and it drops the job (timers, calls) and logs it; each lease renewal also drops the jobs it
+ * finds taken (owner or version moved), so that none waits here for an event that would tell. A completion-tim
+ * RPC (complete()) for a job another instance drives takes that job (Store.takeJob) when it awaits its
+ * completion, and ends it here. close() releases this instance's jobs.
  *
  * Restart: resume() loads the active jobs and sends each a `restart` event (transition() decides: redo the PVE
  * or fetch step with a fresh nonce, keep waiting for the completion, or fail a job whose software-update may
@@ -104,6 +107,8 @@ interface Live {
   timer?: TimerHandle;
   step?: AbortController;
   queue: Promise<void>;
+  /** set when the job was found driven by another instance and dropped here */
+  lost?: boolean;
 }
 
 export class JobRunner {
@@ -210,6 +215,7 @@ export class JobRunner {
         await this.o.store.renewLeases(this.instanceId, this.leaseMs, now);
         const recs = await this.o.store.claimJobs<Job>(this.instanceId, this.leaseMs, now);
         if (this.closed) return;
+        this.checkHeld(new Set(recs.map((r) => r.jobId)));
         const taken = await this.takeOver(recs);
         if (taken.length > 0) this.log.info('jobs taken over from an instance whose lease expired', { instanceId: this.instanceId, jobs: taken });
       })());
@@ -217,6 +223,24 @@ export class JobRunner {
       this.log.warn('job leases not renewed', { instanceId: this.instanceId, err });
     } finally {
       this.leaseTicking = false;
+    }
+  }
+
+  /**
+   * Jobs live here that the store no longer gives this instance (another took one, e.g. for its completion-tim):
+   * each is checked in its queue (after any transition under way) and dropped when its owner or version moved,
+   * so that it holds no timer, call or H(e)NB here while it waits for an event that would find out.
+   */
+  private checkHeld(held: Set<string>): void {
+    for (const [jobId, l] of this.live) {
+      if (held.has(jobId)) continue;
+      void this.enqueue(l, async () => {
+        if (this.live.get(jobId) !== l) return;
+        const rec = await this.o.store.getJob(jobId);
+        if (rec === undefined || rec.owner !== this.instanceId || rec.version !== l.version) {
+          this.drop(l, new OamError('ERR_OAM_LEASE_LOST', `job ${jobId} is owned by ${rec?.owner ?? 'nobody'} at version ${rec?.version ?? '-'}`));
+        }
+      }).catch((err: unknown) => this.log.warn('job lease not checked', { jobId, err }));
     }
   }
 
@@ -245,18 +269,54 @@ export class JobRunner {
     return ids;
   }
 
-  /** Step 8 by RPC: check the job is known, belongs to the H(e)NB and waits; then feed the completion. */
+  /**
+   * Step 8 by RPC: check the job is known, belongs to the H(e)NB and waits; then feed the completion. The RPC may
+   * reach any instance (e.g. behind a load balancer): a job that another instance drives and that is waiting for
+   * its completion (awaiting-completion; not update-sending, where a restart fails the job) is taken over here
+   * (Store.takeJob at the version read, then the `restart` event that resume() sends) and gets the completion
+   * here; the other instance's next transition fails ERR_STORE_CONFLICT and it drops the job.
+   */
   async complete(c: DeviceCompletion): Promise<Job> {
     this.ensureOpen();
     const l = this.live.get(c.jobId);
-    const job = l?.job ?? (await this.o.store.getJob<Job>(c.jobId))?.data;
-    if (job === undefined) throw new OamError('ERR_OAM_JOB_UNKNOWN', `no job ${c.jobId}`);
-    if (job.henbId !== c.henbId) throw new OamError('ERR_OAM_HENB_MISMATCH', `job ${c.jobId} does not belong to H(e)NB ${c.henbId}`);
-    if (l === undefined || (job.state !== 'awaiting-completion' && job.state !== 'update-sending')) {
-      throw new OamError('ERR_OAM_JOB_NOT_WAITING', `job ${c.jobId} is not waiting for a completion (${job.state})`);
+    if (l !== undefined) {
+      const job = l.job;
+      if (job.henbId !== c.henbId) throw new OamError('ERR_OAM_HENB_MISMATCH', `job ${c.jobId} does not belong to H(e)NB ${c.henbId}`);
+      if (job.state !== 'awaiting-completion' && job.state !== 'update-sending') throw notWaiting(c.jobId, job.state);
+      await this.dispatch(c.jobId, { type: 'completion', at: this.clock.now(), completion: c });
+      // dropped meanwhile (another instance had taken the job): nothing was written here; take it back below
+      if (l.lost !== true) return this.live.get(c.jobId)?.job ?? (await this.o.store.getJob<Job>(c.jobId))?.data ?? l.job;
     }
+    const taken = await this.takeForCompletion(c);
     await this.dispatch(c.jobId, { type: 'completion', at: this.clock.now(), completion: c });
-    return this.live.get(c.jobId)?.job ?? (await this.o.store.getJob<Job>(c.jobId))?.data ?? job;
+    if (taken.lost === true) throw notWaiting(c.jobId, 'taken by another OAM instance');
+    return this.live.get(c.jobId)?.job ?? (await this.o.store.getJob<Job>(c.jobId))?.data ?? taken.job;
+  }
+
+  /**
+   * complete() for a job this instance does not drive: the stored job must be active, of the H(e)NB and awaiting
+   * its completion. Takes it only at the version checked (so never a job that moved since), then resumes it here
+   * as resume() does (`restart`: keeps waiting, the original deadline, the device watched again).
+   */
+  private async takeForCompletion(c: DeviceCompletion): Promise<Live> {
+    const rec = await this.o.store.getJob<Job>(c.jobId);
+    if (rec === undefined) throw new OamError('ERR_OAM_JOB_UNKNOWN', `no job ${c.jobId}`);
+    if (rec.data.henbId !== c.henbId) throw new OamError('ERR_OAM_HENB_MISMATCH', `job ${c.jobId} does not belong to H(e)NB ${c.henbId}`);
+    if (rec.kind !== JOB_KIND || rec.terminal || rec.data.state !== 'awaiting-completion' || this.busy.has(rec.henbId)) {
+      throw notWaiting(c.jobId, rec.data.state);
+    }
+    const taken = await this.o.store.takeJob<Job>(c.jobId, this.instanceId, this.leaseMs, this.clock.now(), rec.version);
+    if (taken === undefined) throw notWaiting(c.jobId, 'moved on meanwhile');
+    if (this.closed) {
+      // close() ran while the job was being taken: give it up with the others
+      await this.o.store.releaseJobs(this.instanceId).catch(() => undefined);
+      this.ensureOpen();
+    }
+    this.log.info('job taken over for its completion-tim', { jobId: c.jobId, henbId: c.henbId, instanceId: this.instanceId, from: rec.owner });
+    await this.takeOver([taken]);
+    const l = this.live.get(c.jobId);
+    if (l === undefined || l.job.state !== 'awaiting-completion') throw notWaiting(c.jobId, l?.job.state ?? 'not driven here');
+    return l;
   }
 
   /** The current state of a job (live or stored). */
@@ -434,13 +494,19 @@ export class JobRunner {
    */
   private dropIfLost(l: Live, err: unknown): boolean {
     if (errorCode(err) !== 'ERR_STORE_CONFLICT') return false;
+    this.drop(l, err);
+    return true;
+  }
+
+  /** The job is driven by another instance: stop driving it here (timer, calls, memory) and log it. */
+  private drop(l: Live, err: unknown): void {
     const { jobId, henbId } = l.job;
+    l.lost = true;
     if (this.live.get(jobId) === l) this.live.delete(jobId);
     if (this.busy.get(henbId) === jobId) this.busy.delete(henbId);
     if (l.timer !== undefined) { this.clock.clearTimeout(l.timer); delete l.timer; }
     l.step?.abort(new OamError('ERR_OAM_LEASE_LOST', `job ${jobId} is driven by another OAM instance`));
     this.log.warn('job moved by another OAM instance (lease lost); no longer driven here', { jobId, henbId, instanceId: this.instanceId, err });
-    return true;
   }
 
   private async save(l: Live, job: Job, terminal: boolean, reason: string): Promise<void> {
@@ -683,6 +749,10 @@ async function setHenb(tx: StoreOps, henbId: string, patch: Partial<Pick<HenbRec
   });
 }
 
+
+function notWaiting(jobId: string, state: string): OamError {
+  return new OamError('ERR_OAM_JOB_NOT_WAITING', `job ${jobId} is not waiting for a completion (${state})`);
+}
 
 function messageOf(err: unknown): string {
   return err instanceof HsvError ? err.message : 'unexpected error';

@@ -12,8 +12,9 @@ import type { Logger } from '../../src/log/logger.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import type { SqliteStore, Store } from '../../src/store/index.js';
 import { JobRunner } from '../../src/oam/runner.js';
+import type { OamEvents } from '../../src/oam/runner.js';
 import type { Clock } from '../../src/oam/ports.js';
-import type { Job } from '../../src/oam/transition.js';
+import type { Job, StepTimeouts } from '../../src/oam/transition.js';
 import { FakeDevices, FakeFetcher, FakePve, FakeTokens } from './fakes.js';
 import { EXPECTED, GOOD_LOG, OLD_RIM } from './helpers.js';
 import { until } from '../helpers/until.js';
@@ -82,7 +83,7 @@ function crashing(s: Store): Store {
 }
 
 /** one OAM instance: its own runner (own memory) on the shared store */
-function instance(over: { instanceId?: string; leaseMs?: number; clock?: Clock; store?: Store; log?: Logger } = {}): JobRunner {
+function instance(over: { instanceId?: string; leaseMs?: number; clock?: Clock; store?: Store; log?: Logger; events?: OamEvents; timeouts?: Partial<StepTimeouts> } = {}): JobRunner {
   const r = new JobRunner({
     store, pve: new FakePve(), devices, fetcher: new FakeFetcher(), tokens: new FakeTokens(),
     events: { progress: () => undefined, alarm: () => undefined, result: (j) => { results.push(j); } },
@@ -207,8 +208,6 @@ describe('job leases: instances divide the active jobs', () => {
     expect(await store.getJob(job.jobId)).toMatchObject({ state: 'awaiting-completion', owner: 'B', version: taken!.version });
     expect(await store.listJobEvents(job.jobId)).toEqual(before);
     expect(results).toEqual([]);
-    // a completion RPC to A is refused now (the job is not waiting here)
-    await expect(a.complete({ henbId: 'h1', jobId: job.jobId, status: 'completed', tim: EXPECTED })).rejects.toMatchObject({ code: 'ERR_OAM_JOB_NOT_WAITING' });
 
     // B resumes it and finishes it
     const b = instance({ instanceId: 'B', leaseMs: 60_000, clock });
@@ -217,5 +216,170 @@ describe('job leases: instances divide the active jobs', () => {
     await until(async () => (await store.getJob(job.jobId))?.terminal === true, 'the job final');
     expect(results.map((j) => j.state)).toEqual(['verified']);
     expect(devices.updates).toHaveLength(1);
+    // over now: a completion RPC to either instance is refused
+    for (const r of [a, b]) {
+      await expect(r.complete({ henbId: 'h1', jobId: job.jobId, status: 'completed', tim: EXPECTED })).rejects.toMatchObject({ code: 'ERR_OAM_JOB_NOT_WAITING' });
+    }
+  });
+});
+
+describe('completion-tim on any instance', () => {
+  const waiting = async (jobId: string): Promise<boolean> => (await store.getJob(jobId))?.state === 'awaiting-completion';
+  type Line = { level: string; msg: string; fields?: Record<string, unknown> };
+  const completion = (jobId: string, henbId: string, tim: string, selfCheck: 'passed' | 'failed' = 'passed') =>
+    ({ henbId, jobId, status: 'completed' as const, tim, measurementLog: GOOD_LOG, selfCheck });
+
+  /** every write of an H(e)NB's RIM and of its reference log, seen by the database itself (a TEMP trigger) */
+  function watchRimWrites(): () => Array<{ henb: string; what: string; old: string | null; new: string | null }> {
+    store.database.exec(`
+      CREATE TEMP TABLE rim_writes (henb TEXT, what TEXT, old TEXT, new TEXT);
+      CREATE TEMP TRIGGER rim_changed AFTER UPDATE OF rim ON henbs WHEN NEW.rim IS NOT OLD.rim
+        BEGIN INSERT INTO rim_writes VALUES (NEW.henb_id, 'rim', OLD.rim, NEW.rim); END;
+      CREATE TEMP TRIGGER ref_log_inserted AFTER INSERT ON rollouts
+        BEGIN INSERT INTO rim_writes VALUES (NEW.rollout_id, 'reference-log', NULL, NULL); END;
+      CREATE TEMP TRIGGER ref_log_updated AFTER UPDATE ON rollouts
+        BEGIN INSERT INTO rim_writes VALUES (NEW.rollout_id, 'reference-log', NULL, NULL); END;`);
+    return () => store.database.prepare('SELECT * FROM rim_writes ORDER BY rowid').all() as Array<{ henb: string; what: string; old: string | null; new: string | null }>;
+  }
+
+  /** what an NMS sees of a finished job and its H(e)NB (ids and times left out) */
+  async function outcome(jobId: string): Promise<unknown> {
+    const rec = await store.getJob<Job>(jobId);
+    const henb = await store.getHenb(rec!.henbId);
+    return {
+      state: rec?.state, terminal: rec?.terminal, reason: rec?.data.result?.reason, status: rec?.data.result?.status,
+      henb: { rim: henb?.rim, softwareVersion: henb?.softwareVersion, state: henb?.state },
+      finals: (await store.getResults(jobId)).filter((r) => r.kind === 'final').map((r) => r.earStatus),
+    };
+  }
+
+  for (const [name, tim, selfCheck] of [
+    ['verified: the new RIM stored', EXPECTED, 'passed'],
+    ['mismatch: the measures applied', OLD_RIM, 'failed'],
+  ] as const) {
+    it(`sent to the instance that does not drive the job, it takes the job over and ends it as the owner would (${name}); the owner drops it`, async () => {
+      await store.putHenb({ henbId: 'h2', rim: OLD_RIM, softwareVersion: '1.0.0', state: 'trusted', lastResultToken: null });
+      const rimWrites = watchRimWrites();
+      const clock = testClock();
+      const linesA: Line[] = [];
+      const linesB: Line[] = [];
+      const alarms: string[] = [];
+      const progress: string[] = [];
+      const events = {
+        progress: (j: Job, step: number, text: string) => { progress.push(`${j.henbId} ${step} ${text}`); },
+        alarm: (j: Job, text: string) => { alarms.push(`${j.henbId} ${text.split(j.henbId).join('<henb>').split(j.jobId).join('<job>')}`); },
+        result: (j: Job) => { results.push(j); },
+      };
+      // short leases (renewed every 100 ms, real time) on a clock that does not move: no lease ever expires here;
+      // a completion timeout far away, so that A finds out from its lease renewal, not from its timer
+      const timeouts = { pve: 5000, fetch: 5000, send: 5000, completion: 600_000 };
+      const a = instance({ instanceId: 'A', leaseMs: 300, clock, log: recordingLogger(linesA), events, timeouts });
+      const b = instance({ instanceId: 'B', leaseMs: 300, clock, log: recordingLogger(linesB), events, timeouts });
+
+      // the reference: h1's job ends on its owner A (completion-tim to A)
+      const ref = await a.start({ henbId: 'h1', request: REQUEST });
+      // the case: h2's job started on A, its completion-tim sent to B
+      const job = await a.start({ henbId: 'h2', request: REQUEST });
+      await until(async () => (await waiting(ref.jobId)) && (await waiting(job.jobId)), 'both jobs awaiting their completion');
+      await a.idle();
+      expect(clock.armed.size).toBe(2); // A's two completion timeouts
+
+      const done = await a.complete(completion(ref.jobId, 'h1', tim, selfCheck));
+      const taken = await b.complete(completion(job.jobId, 'h2', tim, selfCheck));
+      expect(taken.state).toBe(done.state);
+      expect(taken.state).toBe(tim === EXPECTED ? 'verified' : 'mismatch');
+      await until(async () => (await store.listActiveJobs()).length === 0, 'both jobs final');
+
+      // B ended the job, A dropped it: no job, timer or H(e)NB held on either instance
+      expect(await store.getJob(job.jobId)).toMatchObject({ owner: 'B', terminal: true });
+      await until(() => a.activeJobFor('h2') === undefined, 'A dropping the job', 5000);
+      await a.idle();
+      await b.idle();
+      expect(clock.armed.size).toBe(0);
+      expect(b.activeJobFor('h2')).toBeUndefined();
+      expect(linesA).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('lease lost'), fields: expect.objectContaining({ jobId: job.jobId }) }));
+      expect(linesB).toContainEqual(expect.objectContaining({ msg: 'job taken over for its completion-tim', fields: expect.objectContaining({ jobId: job.jobId, from: 'A' }) }));
+      expect(devices.resumed).toEqual([expect.objectContaining({ henbId: 'h2', jobId: job.jobId })]); // B watches the device
+
+      // the same result as on the owner, processed once: one final result, one transition to it, the RIM (or not) once
+      expect(await outcome(job.jobId)).toEqual(await outcome(ref.jobId));
+      // the job's history is the owner's, plus the takeover (a `restart` that keeps it waiting)
+      const history = async (jobId: string) => (await store.listJobEvents(jobId)).map((e) => [e.fromState, e.toState, e.reason]);
+      const steps = await history(job.jobId);
+      const takeover = ['awaiting-completion', 'awaiting-completion', 'restart'];
+      expect(steps.filter((e) => JSON.stringify(e) === JSON.stringify(takeover))).toHaveLength(1);
+      expect(steps.filter((e) => JSON.stringify(e) !== JSON.stringify(takeover))).toEqual(await history(ref.jobId));
+      expect(steps.filter((e) => e[1] === taken.state && e[0] !== taken.state)).toHaveLength(1); // one completion processed
+      expect(results.map((j) => [j.henbId, j.state]).sort()).toEqual([['h1', taken.state], ['h2', taken.state]]);
+      expect(alarms.filter((x) => x.startsWith('h2 '))).toEqual(alarms.filter((x) => x.startsWith('h1 ')).map((x) => x.replace(/^h1 /, 'h2 ')));
+      expect(alarms.length).toBe(tim === EXPECTED ? 0 : 2);
+      const writes = rimWrites().filter((w) => w.henb.endsWith('h2'));
+      expect(writes).toEqual(tim === EXPECTED
+        ? [{ henb: 'h2', what: 'rim', old: OLD_RIM, new: EXPECTED }, { henb: 'reference-log/h2', what: 'reference-log', old: null, new: null }]
+        : []);
+      expect(devices.updates.map((u) => u.henbId).sort()).toEqual(['h1', 'h2']); // sent once each
+
+      // over now: a second completion-tim is refused by either instance, and changes nothing
+      const before = await store.getJob(job.jobId);
+      for (const r of [a, b]) {
+        await expect(r.complete(completion(job.jobId, 'h2', tim, selfCheck))).rejects.toMatchObject({ code: 'ERR_OAM_JOB_NOT_WAITING' });
+      }
+      expect(await store.getJob(job.jobId)).toEqual(before);
+    });
+  }
+
+  it('to an instance that has not yet found out that its job was taken: it drops it on the conflict, then takes it back and ends it', async () => {
+    const clock = testClock();
+    const lines: Line[] = [];
+    const a = instance({ instanceId: 'A', leaseMs: 60_000, clock, log: recordingLogger(lines) }); // next lease renewal in 20 s
+    const job = await a.start({ henbId: 'h1', request: REQUEST });
+    await until(() => waiting(job.jobId), 'awaiting-completion');
+    await a.idle();
+    // another instance took the job (e.g. for a completion-tim it has not processed yet): A still holds it in memory
+    const held = (await store.getJob(job.jobId))!;
+    const byB = await store.takeJob(job.jobId, 'B', 60_000, clock.t);
+    expect(byB).toMatchObject({ owner: 'B', version: held.version + 1 });
+    expect(a.activeJobFor('h1')).toBe(job.jobId);
+
+    const done = await a.complete(completion(job.jobId, 'h1', EXPECTED));
+    expect(done.state).toBe('verified');
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('lease lost') }));
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'job taken over for its completion-tim', fields: expect.objectContaining({ from: 'B' }) }));
+    expect(await store.getJob(job.jobId)).toMatchObject({ state: 'verified', owner: 'A', terminal: true });
+    expect((await store.getHenb('h1'))?.rim).toBe(EXPECTED);
+    expect(results.map((j) => j.state)).toEqual(['verified']);
+    // B's version is stale: its next transition fails
+    await expect(store.saveJobTransition(job.jobId, 'x', { expectPrevVersion: byB!.version })).rejects.toMatchObject({ code: 'ERR_STORE_CONFLICT' });
+    await a.idle();
+    expect(clock.armed.size).toBe(0);
+    expect(a.activeJobFor('h1')).toBeUndefined();
+  });
+
+  it('a completion-tim to another instance while the job is update-sending: job-not-waiting, nothing changed', async () => {
+    devices.profiles.set('h1', 'no-ack'); // the software-update is never acknowledged: the job stays in update-sending
+    const clock = testClock();
+    const a = instance({ instanceId: 'A', leaseMs: 300, clock });
+    const b = instance({ instanceId: 'B', leaseMs: 300, clock });
+    const job = await a.start({ henbId: 'h1', request: REQUEST });
+    await until(async () => (await store.getJob(job.jobId))?.state === 'update-sending', 'update-sending');
+    const rec = await store.getJob(job.jobId);
+    const events = await store.listJobEvents(job.jobId);
+    const henb = await store.getHenb('h1');
+
+    await expect(b.complete(completion(job.jobId, 'h1', EXPECTED))).rejects.toMatchObject({
+      code: 'ERR_OAM_JOB_NOT_WAITING', message: expect.stringContaining('update-sending'),
+    });
+    expect(await store.getJob(job.jobId)).toEqual(rec);
+    expect(rec).toMatchObject({ owner: 'A', state: 'update-sending' });
+    expect(await store.listJobEvents(job.jobId)).toEqual(events);
+    expect(await store.getHenb('h1')).toEqual(henb);
+    expect(b.activeJobFor('h1')).toBeUndefined();
+    expect(a.activeJobFor('h1')).toBe(job.jobId);
+    expect(devices.resumed).toEqual([]);
+    expect(results).toEqual([]);
+    // other refusals are as on the owner: an unknown job, another H(e)NB's job
+    await expect(b.complete(completion('job-nope', 'h1', EXPECTED))).rejects.toMatchObject({ code: 'ERR_OAM_JOB_UNKNOWN' });
+    await expect(b.complete(completion(job.jobId, 'h9', EXPECTED))).rejects.toMatchObject({ code: 'ERR_OAM_HENB_MISMATCH' });
+    expect(await store.getJob(job.jobId)).toEqual(rec);
   });
 });
