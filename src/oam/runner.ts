@@ -216,7 +216,7 @@ export class JobRunner {
         const recs = await this.o.store.claimJobs<Job>(this.instanceId, this.leaseMs, now);
         if (this.closed) return;
         this.checkHeld(new Set(recs.map((r) => r.jobId)));
-        const taken = await this.takeOver(recs);
+        const taken = await this.takeOver(recs, 'takeover');
         if (taken.length > 0) this.log.info('jobs taken over from an instance whose lease expired', { instanceId: this.instanceId, jobs: taken });
       })());
     } catch (err) {
@@ -245,7 +245,7 @@ export class JobRunner {
   }
 
   /** Drive claimed jobs this instance does not run yet: a `restart` event each (or the delivery of a final one). */
-  private async takeOver(recs: JobRecord<Job>[]): Promise<string[]> {
+  private async takeOver(recs: JobRecord<Job>[], cause: 'restart' | 'takeover' = 'restart'): Promise<string[]> {
     const ids: string[] = [];
     for (const rec of recs) {
       // live here already, or being started by start() (busy is set before its createJob commits)
@@ -264,7 +264,10 @@ export class JobRunner {
         continue;
       }
       const at = this.clock.now();
-      await this.dispatch(id, { type: 'restart', at, nonce: await this.freshNonce(id, l.job.henbId, at, l.job.timeouts.pve) });
+      await this.dispatch(id, {
+        type: 'restart', at, nonce: await this.freshNonce(id, l.job.henbId, at, l.job.timeouts.pve),
+        ...(cause === 'takeover' ? { takenOverBy: this.instanceId } : {}),
+      });
     }
     return ids;
   }
@@ -313,7 +316,7 @@ export class JobRunner {
       this.ensureOpen();
     }
     this.log.info('job taken over for its completion-tim', { jobId: c.jobId, henbId: c.henbId, instanceId: this.instanceId, from: rec.owner });
-    await this.takeOver([taken]);
+    await this.takeOver([taken], 'takeover');
     const l = this.live.get(c.jobId);
     if (l === undefined || l.job.state !== 'awaiting-completion') throw notWaiting(c.jobId, l?.job.state ?? 'not driven here');
     return l;

@@ -138,7 +138,8 @@ export type JobEvent =
   | { type: 'device-error'; at: number; reason: string; refused?: boolean }
   | { type: 'completion'; at: number; completion: DeviceCompletion }
   | { type: 'timeout'; at: number; state: JobState }
-  | { type: 'restart'; at: number; nonce: string };
+  /** `takenOverBy`: not this instance's own restart but another OAM instance taking the job over (its id) */
+  | { type: 'restart'; at: number; nonce: string; takenOverBy?: string };
 
 export type EventType = JobEvent['type'];
 
@@ -316,7 +317,7 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
         return endUntouched(job, event.timedOut === true ? 'timeout' : 'refused', at, 4,
           `PVE integrity check failed: ${event.reason}; software-update not sent`);
       }
-      if (event.type === 'restart') return startPve(job, at, event.nonce, 'integrity-request sent to the PVE again after an OAM restart');
+      if (event.type === 'restart') return startPve(job, at, event.nonce, `integrity-request sent to the PVE again after ${restartCause(event)}`);
       return ignore(job, `${event.type} while waiting for the PVE`);
 
     case 'fetching':
@@ -347,7 +348,7 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
       if (event.type === 'fetch-error') return endUntouched(job, 'failed', at, 5, `software fetch failed: ${event.reason}`);
       if (event.type === 'restart') {
         const out = startFetch(job, at);
-        return { job: out.job, effects: [progress(5, 'fetching the software again after an OAM restart'), ...out.effects.slice(1)] };
+        return { job: out.job, effects: [progress(5, `fetching the software again after ${restartCause(event)}`), ...out.effects.slice(1)] };
       }
       return ignore(job, `${event.type} while fetching the software`);
 
@@ -365,7 +366,7 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
       if (event.type === 'completion') return completion(job, event);
       if (event.type === 'restart') {
         return endTouched(job, 'failed', at, 6,
-          'OAM restarted before the H(e)NB acknowledged the software-update; not resent (state unknown)', { rollback: false });
+          `${event.takenOverBy !== undefined ? `OAM instance ${event.takenOverBy} took the job over` : 'OAM restarted'} before the H(e)NB acknowledged the software-update; not resent (state unknown)`, { rollback: false });
       }
       return ignore(job, `${event.type} while sending the software-update`);
 
@@ -376,13 +377,18 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
         return {
           job: { ...job, updatedAt: at },
           effects: [
-            progress(7, 'OAM restarted; still waiting for the completion'),
+            progress(7, `${event.takenOverBy !== undefined ? `OAM instance ${event.takenOverBy} took the job over` : 'OAM restarted'}; still waiting for the completion`),
             { type: 'watch-device', henbId: job.henbId, jobId: job.jobId, since: job.sentAt ?? job.createdAt },
           ],
         };
       }
       return ignore(job, `${event.type} while waiting for the completion`);
   }
+}
+
+/** how a progress text names a restart event */
+function restartCause(event: Extract<JobEvent, { type: 'restart' }>): string {
+  return event.takenOverBy !== undefined ? `OAM instance ${event.takenOverBy} took the job over` : 'an OAM restart';
 }
 
 function completion(job: Job, event: Extract<JobEvent, { type: 'completion' }>): TransitionOutput {

@@ -300,6 +300,9 @@ describe('completion-tim on any instance', () => {
       expect(linesA).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('lease lost'), fields: expect.objectContaining({ jobId: job.jobId }) }));
       expect(linesB).toContainEqual(expect.objectContaining({ msg: 'job taken over for its completion-tim', fields: expect.objectContaining({ jobId: job.jobId, from: 'A' }) }));
       expect(devices.resumed).toEqual([expect.objectContaining({ henbId: 'h2', jobId: job.jobId })]); // B watches the device
+      // the NMS is told who took the job over, not that an OAM restarted
+      expect(progress).toContain('h2 7 OAM instance B took the job over; still waiting for the completion');
+      expect(progress.some((p) => p.includes('OAM restarted'))).toBe(false);
 
       // the same result as on the owner, processed once: one final result, one transition to it, the RIM (or not) once
       expect(await outcome(job.jobId)).toEqual(await outcome(ref.jobId));
