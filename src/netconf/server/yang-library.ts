@@ -21,9 +21,17 @@ export const YANG_LIBRARY_NS = 'urn:ietf:params:xml:ns:yang:ietf-yang-library';
 export const YANG_LIBRARY_REVISION = '2016-06-21';
 export const YANG_LIBRARY_CAPABILITY = 'urn:ietf:params:netconf:capability:yang-library:1.0';
 
+/** every hello asks for the version of every module: scan each module text once, not per session */
+const versionByText = new Map<string, '1' | '1.1'>();
+
 /** '1.1' when the module text says `yang-version 1.1;`, else '1' (RFC 7950 section 7.1.2: the default). */
 export function yangVersionOf(m: Pick<YangModuleInfo, 'text'>): '1' | '1.1' {
-  return /^\s*yang-version\s+(["']?)1\.1\1\s*;/m.test(m.text) ? '1.1' : '1';
+  let v = versionByText.get(m.text);
+  if (v === undefined) {
+    v = /^\s*yang-version\s+(["']?)1\.1\1\s*;/m.test(m.text) ? '1.1' : '1';
+    versionByText.set(m.text, v);
+  }
+  return v;
 }
 
 /** The hello capability of a module (RFC 6020 section 5.6.4). */
