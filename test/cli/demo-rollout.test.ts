@@ -2,16 +2,14 @@
 // finished devices), verify-token on a result token: real SSH sessions on loopback.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { BufferWritable } from '../../src/cli/io.js';
 import type { RolloutReport } from '../../src/cli/rollout/report.js';
-import { startServingDemo } from '../helpers/demo.js';
-import type { ServingDemo } from '../helpers/demo.js';
+import { useServingDemo } from '../helpers/demo.js';
 
 const PW = 'demo-admin-pw';
 let dir: string;
-let demo: ServingDemo;
 let ready: { port: number; hostKey: string; software: string; fleet: string[] };
 
 
@@ -22,15 +20,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code:
   return { code, out: stdout.text(), err: stderr.text() };
 }
 
-beforeAll(async () => {
-  demo = await startServingDemo('healthy=3,bad-install=1,compromised=1', PW, 'hsv-demo-');
+useServingDemo('healthy=3,bad-install=1,compromised=1', PW, 'hsv-demo-', (demo) => {
   dir = demo.dir;
   ready = demo.ready;
-}, 60_000);
-
-afterAll(async () => {
-  expect(await demo.stop()).toBe(0);
-}, 30_000);
+});
 
 describe('demo', () => {
   it('one-shot: one update over the fleet, a results table, exit 0 when every profile ends as predicted', async () => {

@@ -2,32 +2,25 @@
 // never by sending the software-update again.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { BufferWritable } from '../../src/cli/io.js';
 import { connectNetconf } from '../../src/netconf/client/index.js';
 import { NETCONF_BASE_NS, child, childText, childrenNamed, el } from '../../src/netconf/xml/index.js';
 import type { RolloutReport } from '../../src/cli/rollout/report.js';
 import { until } from '../helpers/until.js';
-import { startServingDemo } from '../helpers/demo.js';
-import type { ServingDemo } from '../helpers/demo.js';
+import { useServingDemo } from '../helpers/demo.js';
 
 const HSV = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
 const PW = 'resume-pw';
 let dir: string;
-let demo: ServingDemo;
 let ready: { port: number; hostKey: string; software: string };
 
 
-beforeAll(async () => {
-  demo = await startServingDemo('slow=1', PW, 'hsv-resume-');
+useServingDemo('slow=1', PW, 'hsv-resume-', (demo) => {
   dir = demo.dir;
   ready = demo.ready;
-}, 60_000);
-
-afterAll(async () => {
-  expect(await demo.stop()).toBe(0);
-}, 30_000);
+});
 
 describe('rollout resume of a started device', () => {
   it('interrupt while waiting (exit 4), resume follows the same job to its result', async () => {

@@ -1,5 +1,6 @@
 /** A `demo --listen` process-in-a-test: serving on loopback port 0 until stopped, for CLI tests to drive. */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/main.js';
@@ -32,4 +33,19 @@ export async function startServingDemo(fleet: string, password: string, prefix =
       return code;
     },
   };
+}
+
+/**
+ * One serving demo for a whole test file: started before its tests (handed to `onReady`), stopped after them,
+ * and the stop must exit 0.
+ */
+export function useServingDemo(fleet: string, password: string, prefix: string, onReady: (demo: ServingDemo) => void): void {
+  let demo: ServingDemo | undefined;
+  beforeAll(async () => {
+    demo = await startServingDemo(fleet, password, prefix);
+    onReady(demo);
+  }, 60_000);
+  afterAll(async () => {
+    expect(await demo?.stop()).toBe(0);
+  }, 30_000);
 }

@@ -28,6 +28,7 @@ import type { PveClient } from '../../src/oam/ports.js';
 import { FakeDevices, FakeFetcher, MemoryStore } from './fakes.js';
 import { EXPECTED, GOOD_LOG, OLD_RIM, h } from './helpers.js';
 import { until } from '../helpers/until.js';
+import { rpcError } from '../helpers/rpc-errors.js';
 
 let validator: SchemaValidator;
 let pveKey: SigningKey;
@@ -125,15 +126,6 @@ function swUpdate(ids: string[], uri = 'https://images.example/2.0.0.img', extra
     el(HSV_NS, 'software', leaf(HSV_NS, 'uri', uri), leaf(HSV_NS, 'version', '2.0.0')), ...extra);
 }
 
-async function rpcErr(p: Promise<unknown>): Promise<NetconfError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof NetconfError) return e;
-    throw e;
-  }
-  throw new Error('expected an rpc-error');
-}
 
 beforeEach(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'oam-svc-'));
@@ -245,7 +237,7 @@ describe('OAM plugin: software-update', () => {
 
   it('unknown henb-id: rpc-error invalid-value / unknown-henb with the path, no job started', async () => {
     await activate();
-    const e = await rpcErr(swUpdate(['henb-1', 'ghost']));
+    const e = await rpcError(swUpdate(['henb-1', 'ghost']));
     expect(e.errors).toEqual([expect.objectContaining({
       type: 'application', tag: 'invalid-value', appTag: 'unknown-henb',
       path: "/hsv:software-update/hsv:henb-id[.='ghost']", pathNs: { hsv: HSV_NS },
@@ -257,7 +249,7 @@ describe('OAM plugin: software-update', () => {
   it.each(['ftp://images.example/a.img', 'gopher://x/y', 'not a uri', 'https://user:pw@images.example/a.img'])(
     'software URI %s: rpc-error unsupported-uri-scheme before any job starts', async (uri) => {
       await activate();
-      const e = await rpcErr(swUpdate(['henb-1'], uri));
+      const e = await rpcError(swUpdate(['henb-1'], uri));
       expect(e.errors[0]).toMatchObject({ tag: 'invalid-value', appTag: 'unsupported-uri-scheme', path: '/hsv:software-update/hsv:software/hsv:uri' });
       expect(pveCalls).toBe(0);
       expect(await store.listJobs()).toEqual([]);
@@ -285,7 +277,7 @@ describe('OAM plugin: software-update', () => {
 
   it('the running configuration inventory adds H(e)NBs', async () => {
     await activate([]);
-    await expect(rpcErr(swUpdate(['henb-2']))).resolves.toBeInstanceOf(NetconfError);
+    await expect(rpcError(swUpdate(['henb-2']))).resolves.toBeInstanceOf(NetconfError);
     const running = el(NETCONF_BASE_NS, 'data', el(HSV_NS, 'inventory', el(HSV_NS, 'henb', leaf(HSV_NS, 'henb-id', 'henb-2'), leaf(HSV_NS, 'address', '127.0.0.1'))));
     for (const l of registry.listeners) await l(running);
     const out = (await swUpdate(['henb-2'])) as XmlElement[];
@@ -301,9 +293,9 @@ describe('OAM plugin: completion-tim', () => {
     const jobId = childText(out[0]!, HSV_NS, 'job-id')!;
     await until(() => registry.events('software-update-progress').some((e) => childText(e, HSV_NS, 'step') === '7'), 'step 7');
     const tim = (v: string): XmlElement => leaf(HSV_NS, 'tim', v);
-    const e1 = await rpcErr(registry.call('completion-tim', leaf(HSV_NS, 'job-id', 'job-nope'), leaf(HSV_NS, 'henb-id', 'henb-1'), tim(EXPECTED)));
+    const e1 = await rpcError(registry.call('completion-tim', leaf(HSV_NS, 'job-id', 'job-nope'), leaf(HSV_NS, 'henb-id', 'henb-1'), tim(EXPECTED)));
     expect(e1.errors[0]).toMatchObject({ tag: 'invalid-value', appTag: 'job-unknown', path: '/hsv:completion-tim/hsv:job-id' });
-    const e2 = await rpcErr(registry.call('completion-tim', leaf(HSV_NS, 'job-id', jobId), leaf(HSV_NS, 'henb-id', 'henb-2'), tim(EXPECTED)));
+    const e2 = await rpcError(registry.call('completion-tim', leaf(HSV_NS, 'job-id', jobId), leaf(HSV_NS, 'henb-id', 'henb-2'), tim(EXPECTED)));
     expect(e2.errors[0]).toMatchObject({ tag: 'invalid-value', appTag: 'henb-mismatch' });
     const logXml = el(HSV_NS, 'measurement-log', [...GOOD_LOG].reverse().map((e, i) => el(HSV_NS, 'entry',
       leaf(HSV_NS, 'index', GOOD_LOG.length - 1 - i), leaf(HSV_NS, 'component', e.component), leaf(HSV_NS, 'digest', e.digest))));
@@ -311,7 +303,7 @@ describe('OAM plugin: completion-tim', () => {
     expect(ok).toBe('ok');
     await until(() => registry.events('software-update-result').length === 1, 'the result');
     expect(childText(registry.events('software-update-result')[0]!, HSV_NS, 'status')).toBe('verified');
-    const e3 = await rpcErr(registry.call('completion-tim', leaf(HSV_NS, 'job-id', jobId), leaf(HSV_NS, 'henb-id', 'henb-1'), tim(EXPECTED)));
+    const e3 = await rpcError(registry.call('completion-tim', leaf(HSV_NS, 'job-id', jobId), leaf(HSV_NS, 'henb-id', 'henb-1'), tim(EXPECTED)));
     expect(e3.errors[0]).toMatchObject({ tag: 'operation-failed', appTag: 'job-not-waiting' });
   });
 
@@ -350,12 +342,12 @@ describe('OAM plugin: integrity-request', () => {
     pveMode.set('henb-1', 'down');
     pveMode.set('henb-2', 'foreign-key');
     await activate();
-    const a = await rpcErr(registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'henb-1')));
+    const a = await rpcError(registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'henb-1')));
     expect(a.errors[0]).toMatchObject({ tag: 'operation-failed', appTag: 'pve-unreachable' });
-    const b = await rpcErr(registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'henb-2')));
+    const b = await rpcError(registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'henb-2')));
     expect(b.errors[0]).toMatchObject({ tag: 'operation-failed', appTag: 'pve-result-invalid' });
     expect(b.errors[0]?.message).toContain('ERR_TOKEN_KEY_UNKNOWN');
-    const c = await rpcErr(registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'nobody')));
+    const c = await rpcError(registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'nobody')));
     expect(c.errors[0]).toMatchObject({ tag: 'invalid-value', appTag: 'unknown-henb', path: '/hsv:integrity-request/hsv:henb-id' });
     expect((await store.getHenb('henb-1'))?.state).toBe('trusted');
   });

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import type { OperationRegistrar } from '../../../src/netconf/server/operations.js';
 import { registerStandardOperations } from '../../../src/netconf/server/standard-ops.js';
 import type { StandardOperations } from '../../../src/netconf/server/standard-ops.js';
-import { NetconfError } from '../../../src/netconf/rpc-error.js';
 import { el, leaf, serializeXml, textOf, child, elements } from '../../../src/netconf/xml/index.js';
 import type { XmlElement } from '../../../src/netconf/xml/index.js';
 import { startServer } from '../server/helpers.js';
 import type { Started } from '../server/helpers.js';
+import { rpcError } from '../../helpers/rpc-errors.js';
 
 const NC = 'urn:ietf:params:xml:ns:netconf:base:1.0';
 const N = 'urn:ietf:params:xml:ns:netconf:notification:1.0';
@@ -18,15 +18,6 @@ const M = 'urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring';
 const X = 'urn:example:inv';
 const YANG_DIR = join(import.meta.dirname, '../../../yang/ietf');
 
-async function rpcError(p: Promise<unknown>): Promise<NetconfError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof NetconfError) return e;
-    throw e;
-  }
-  throw new Error('expected an rpc-error');
-}
 
 async function nextNotification(it: AsyncIterator<XmlElement>): Promise<XmlElement> {
   const r = await it.next();
