@@ -211,9 +211,8 @@ export class JobRunner {
     this.leaseTicking = true;
     try {
       await this.track((async () => {
-        const now = this.clock.now();
-        await this.o.store.renewLeases(this.instanceId, this.leaseMs, now);
-        const recs = await this.o.store.claimJobs<Job>(this.instanceId, this.leaseMs, now);
+        // one statement renews this instance's leases and takes the expired ones (claimJobs covers its own jobs)
+        const recs = await this.o.store.claimJobs<Job>(this.instanceId, this.leaseMs, this.clock.now());
         if (this.closed) return;
         this.checkHeld(new Set(recs.map((r) => r.jobId)));
         const taken = await this.takeOver(recs, 'takeover');
