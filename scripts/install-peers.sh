@@ -4,7 +4,8 @@
 # Peers: python3-ncclient (client lib), yangcli (client), netconfd + netconf-subsystem behind
 # openssh-server (server), libyang2-tools (yanglint, the YANG oracle), postgresql (server binaries under
 # /usr/lib/postgresql/*/bin for the PostgreSQL store tests; scripts/postgres-peer-start.sh runs a throwaway
-# cluster of its own, the package's default cluster is not used).
+# cluster of its own, the package's default cluster is not used), swtpm + tpm2-tools (a software TPM 2.0
+# for the TPM trust root), ssh-audit (SSH algorithm audit), chromium (headless, renders the rollout report).
 set -euo pipefail
 
 need=()
@@ -17,6 +18,10 @@ need=()
 /usr/bin/python3 -c 'import ncclient' 2>/dev/null || need+=(python3-ncclient)
 command -v ss >/dev/null || need+=(iproute2)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && id postgres >/dev/null 2>&1 || need+=(postgresql)
+[[ -x /usr/bin/swtpm ]] || need+=(swtpm swtpm-tools)
+[[ -x /usr/bin/tpm2_quote ]] || need+=(tpm2-tools)
+[[ -x /usr/bin/ssh-audit ]] || need+=(ssh-audit)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 
 if [[ ${#need[@]} -eq 0 ]]; then
   echo "install-peers: all peers present"
@@ -40,4 +45,5 @@ done
 /usr/bin/python3 -c 'import ncclient'
 [[ -x /usr/sbin/netconfd && -x /usr/sbin/netconf-subsystem && -x /usr/sbin/sshd && -x /usr/bin/yangcli ]]
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && id postgres >/dev/null
+[[ -x /usr/bin/swtpm && -x /usr/bin/tpm2_quote && -x /usr/bin/tpm2_checkquote && -x /usr/bin/ssh-audit && -x /usr/bin/chromium ]]
 echo "install-peers: done"
