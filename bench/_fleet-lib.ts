@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { startFleet } from '../src/device/simulator.js';
+import { startFleet } from '../src/simulator/simulator.js';
 import { startPve } from '../src/pve/service.js';
 import { createNetconfServer, registerStandardOperations } from '../src/netconf/server/index.js';
 import { startOamServer } from '../src/cli/oam-server.js';

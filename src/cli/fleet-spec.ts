@@ -1,7 +1,7 @@
 /** `--fleet healthy=3,compromised=1,...`: device profiles and counts; devices are named `<profile>-<n>`. */
 import { CliUsageError } from './errors.js';
-import { PROFILES, isDeviceProfile } from '../device/model.js';
-import type { DeviceProfile } from '../device/model.js';
+import { PROFILES, isDeviceProfile } from '../simulator/index.js';
+import type { DeviceProfile } from '../simulator/index.js';
 
 export interface FleetEntry {
   profile: DeviceProfile;

@@ -18,8 +18,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import ssh2 from '../netconf/ssh/ssh2.js';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { HsvError } from '../errors.js';
-import { ClientSession } from '../netconf/session/client-session.js';
-import type { XmlElement } from '../netconf/xml/types.js';
+import { ClientSession } from '../netconf/session/index.js';
+import type { XmlElement } from '../netconf/xml/index.js';
 
 export interface DeviceTarget {
   host: string;

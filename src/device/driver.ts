@@ -23,12 +23,12 @@
 import { setMaxListeners } from 'node:events';
 import { HsvError } from '../errors.js';
 import { NetconfError } from '../netconf/rpc-error.js';
-import { child, elements, el, leaf } from '../netconf/xml/build.js';
-import { NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../netconf/xml/types.js';
-import type { XmlElement } from '../netconf/xml/types.js';
+import { child, elements, el, leaf } from '../netconf/xml/index.js';
+import { NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../netconf/xml/index.js';
+import type { XmlElement } from '../netconf/xml/index.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
-import type { DeviceCompletion, DeviceDriver, SoftwareUpdateCommand } from '../oam/ports.js';
+import type { DeviceCompletion, DeviceDriver, SoftwareUpdateCommand } from '../oam/index.js';
 import { connectDevice } from './connect.js';
 import type { DeviceConnector, DeviceSession, DeviceTarget } from './connect.js';
 import {

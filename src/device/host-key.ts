@@ -3,7 +3,7 @@ import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import ssh2 from '../netconf/ssh/ssh2.js';
 import { HsvError } from '../errors.js';
-import { HOST_KEY_FILE, generateEd25519KeyPair } from '../netconf/server/host-keys.js';
+import { HOST_KEY_FILE, generateEd25519KeyPair } from '../netconf/server/index.js';
 
 /**
  * The device's SSH host key in DIR/ssh_host_ed25519_key, created when absent (generateEd25519KeyPair

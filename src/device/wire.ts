@@ -4,9 +4,22 @@
  * by namespace URI + local name only.
  */
 import { HsvError } from '../errors.js';
-import { child, childText, childrenNamed, el, elements, leaf, textOf } from '../netconf/xml/build.js';
-import type { XmlElement } from '../netconf/xml/types.js';
-import type { MeasurementLogEntry, SoftwareSlot } from './model.js';
+import { child, childText, childrenNamed, el, elements, leaf, textOf } from '../netconf/xml/index.js';
+import type { XmlElement } from '../netconf/xml/index.js';
+import type { MeasurementLogEntry } from '../oam/index.js';
+
+/** a software slot as the device module lists it (hsvd:slots) */
+export type SlotStatus = 'VALID' | 'INVALID' | 'EMPTY';
+export interface SoftwareSlot {
+  name: string;
+  status: SlotStatus;
+  active: boolean;
+  running: boolean;
+  /** software version label (empty when EMPTY) */
+  version?: string;
+  /** digest of the image installed in the slot (the software RIM for updates) */
+  rim?: string;
+}
 
 export const DEVICE_NS = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify-device';
 export const DEVICE_MODULE = 'henb-sw-verify-device';

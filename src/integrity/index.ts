@@ -9,3 +9,5 @@ export { SUPPORTED_SCHEMES, fetchAndDigest, parseSoftwareUri } from './fetch.js'
 export type { FetchAndDigestOptions, FetchAndDigestResult, SoftwareScheme } from './fetch.js';
 export { compareLogs, normalizeLog, replayLog, replayLogByPcr } from './log.js';
 export type { ComponentComparison, ComponentStatus, LogComparison, MeasurementEntry } from './log.js';
+export { SOFTWARE_COMPONENT, evidenceMessage, verifyEvidence } from './evidence.js';
+export type { ReferenceValues } from './evidence.js';

@@ -3,7 +3,7 @@
  * signature against the PVE's JWKS, issuer, audience, max age, eat_nonce, jti replay cache) and the OAM's final
  * result is signed with the OAM's key.
  */
-import type { Jwks, ReplayCache, SigningAlg, SigningKey, VerifierId, EarClaims } from '../tokens/types.js';
+import type { Jwks, ReplayCache, SigningAlg, SigningKey, VerifierId, EarClaims } from '../tokens/index.js';
 import { signResult, verifyResult } from '../tokens/index.js';
 import type { ResultTokens } from './runner.js';
 

@@ -1,9 +1,16 @@
 /**
  * CONTRACT: what a host gives a plugin's `activate(host)` and what it gets back. Documented in
- * docs/plugin-contract.md. A plugin depends on this file only, never on the server's internals.
+ * docs/plugin-contract.md. A plugin depends on this file only, never on the server's internals
+ * (the registry's types, src/netconf/registry.ts, and NetconfError are re-exported here).
  */
-import type { NetconfRegistry } from '../netconf/server/registry.js';
+import type { NetconfRegistry } from '../netconf/registry.js';
 import type { Logger } from '../log/logger.js';
+
+/** the registry a plugin registers through (a leaf module; the server implements it) */
+export type * from '../netconf/registry.js';
+/** what an RPC handler throws for an rpc-error */
+export { NetconfError } from '../netconf/rpc-error.js';
+export type { ErrorTag, ErrorType, RpcErrorInfo } from '../netconf/rpc-error.js';
 
 export const HOST_API_VERSION = '1.0.0';
 

@@ -5,11 +5,10 @@
  * log entry's digest is a reference value for its component; every reference component must be measured.
  */
 import type { KeyObject } from 'node:crypto';
-import { verifyEvidence } from '../integrity/evidence.js';
-import type { ReferenceValues } from '../integrity/evidence.js';
-import { replayLog } from '../integrity/log.js';
-import type { MeasurementLogEntry } from '../oam/ports.js';
-import type { ComponentResult, EarStatus } from '../tokens/types.js';
+import { replayLog, verifyEvidence } from '../integrity/index.js';
+import type { ReferenceValues } from '../integrity/index.js';
+import type { MeasurementLogEntry } from '../oam/index.js';
+import type { ComponentResult, EarStatus } from '../tokens/index.js';
 
 export interface DeviceEvidence {
   tim: string;

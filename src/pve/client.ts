@@ -10,7 +10,7 @@
  */
 import { Agent, request } from 'node:https';
 import { HsvError } from '../errors.js';
-import type { PveClient, PveIntegrityRequest } from '../oam/ports.js';
+import type { PveClient, PveIntegrityRequest } from '../oam/index.js';
 import { INPUT_MEMBER, INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, YANG_JSON, base64urlToBase64 } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
 

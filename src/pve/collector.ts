@@ -2,11 +2,9 @@
  * The PVE's default evidence collector: a short NETCONF session to the H(e)NB (src/device/connect.ts, host
  * key pinned when the inventory gives it), one integrity-measurement with the PVE's own nonce, closed again.
  */
-import { child, elements } from '../netconf/xml/build.js';
-import { NETCONF_BASE_NS } from '../netconf/xml/types.js';
-import { connectDevice } from '../device/connect.js';
-import type { DeviceConnector, DeviceTarget } from '../device/connect.js';
-import { integrityMeasurementXml, parseMeasurementReply } from '../device/wire.js';
+import { NETCONF_BASE_NS, child, elements } from '../netconf/xml/index.js';
+import { connectDevice, integrityMeasurementXml, parseMeasurementReply } from '../device/index.js';
+import type { DeviceConnector, DeviceTarget } from '../device/index.js';
 import type { Logger } from '../log/logger.js';
 import type { DeviceEvidence } from './appraise.js';
 import type { EvidenceCollector, PveDeviceEntry } from './service.js';

@@ -5,11 +5,11 @@
  * ERR_PVE_HOST_KEY (host key not the pinned one, or none pinned),
  * ERR_PVE_TIMEOUT, ERR_PVE_REJECTED (rpc-error: errorTag, appTag), ERR_PVE_BAD_RESPONSE, ERR_PVE_ABORTED.
  */
-import { connectDevice } from '../device/connect.js';
-import type { DeviceConnector, DeviceTarget } from '../device/connect.js';
+import { connectDevice } from '../device/index.js';
+import type { DeviceConnector, DeviceTarget } from '../device/index.js';
 import { NetconfError } from '../netconf/rpc-error.js';
-import { childText, el, leaf } from '../netconf/xml/build.js';
-import type { PveIntegrityRequest } from '../oam/ports.js';
+import { childText, el, leaf } from '../netconf/xml/index.js';
+import type { PveIntegrityRequest } from '../oam/index.js';
 import { PveClientError } from './client.js';
 import type { PveIntegrityResult } from './client.js';
 import { PVE_NS, base64urlToBase64 } from './restconf.js';

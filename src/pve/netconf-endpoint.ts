@@ -9,12 +9,11 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.js';
 import { NetconfError } from '../netconf/rpc-error.js';
 import type { ErrorTag, ErrorType } from '../netconf/rpc-error.js';
-import { createNetconfServer, hostKeyFingerprint } from '../netconf/server/index.js';
+import { createNetconfServer, hostKeyFingerprint, registerStandardOperations } from '../netconf/server/index.js';
 import type { NetconfServer, UserEntry } from '../netconf/server/index.js';
-import { registerStandardOperations } from '../netconf/server/standard-ops.js';
-import { elements, leaf, textOf } from '../netconf/xml/build.js';
-import { compileTexts } from '../yang/load.js';
-import { loadOrCreateDeviceHostKey } from '../device/host-key.js';
+import { elements, leaf, textOf } from '../netconf/xml/index.js';
+import { compileTexts } from '../yang/index.js';
+import { loadOrCreateDeviceHostKey } from '../device/index.js';
 import { PVE_MODULE, PVE_NS, RestconfError } from './restconf.js';
 import type { IntegrityInput, IntegrityOutput } from './service.js';
 

@@ -18,12 +18,11 @@ import type { KeyObject } from 'node:crypto';
 import { HsvError } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
-import { SOFTWARE_COMPONENT as UPDATED_COMPONENT } from '../integrity/evidence.js';
-import type { ReferenceValues } from '../integrity/evidence.js';
+import { SOFTWARE_COMPONENT as UPDATED_COMPONENT } from '../integrity/index.js';
+import type { ReferenceValues } from '../integrity/index.js';
 import { approvedSoftware } from './approved.js';
-import type { EarClaims, Jwks, SigningKey } from '../tokens/types.js';
-import { signResult } from '../tokens/sign.js';
-import { loadOrCreateSigningKey } from '../tokens/keys.js';
+import { loadOrCreateSigningKey, signResult } from '../tokens/index.js';
+import type { EarClaims, Jwks, SigningKey } from '../tokens/index.js';
 import { appraiseEvidence } from './appraise.js';
 import type { DeviceEvidence } from './appraise.js';
 import { loadOrCreatePveTls } from './tls.js';
@@ -35,7 +34,7 @@ import type { RestconfErrorEntry } from './restconf.js';
 import { netconfEvidenceCollector } from './collector.js';
 import { startPveNetconf } from './netconf-endpoint.js';
 import type { UserEntry } from '../netconf/server/index.js';
-import type { DeviceTarget } from '../device/connect.js';
+import type { DeviceTarget } from '../device/index.js';
 
 /** One H(e)NB the PVE may verify: where to reach it and the key its evidence must be signed with. */
 /** A device the PVE collects evidence from: how to reach it (as the southbound driver does) and its key. */

@@ -1,5 +1,5 @@
 /** The YANG layer's public surface: load modules, validate instance data, XSD patterns. */
-export type { YangValidator } from './types.js';
+export type { YangValidator, YangModuleInfo } from './types.js';
 export { loadYang, compileTexts, SchemaValidator, YangLoadError, IMPORT_ONLY_DEFAULT } from './load.js';
 export type { LoadedYang, LoadOptions, SchemaStep } from './load.js';
 export { parseYang, YangParseError } from './parse.js';

@@ -9,7 +9,7 @@
  */
 import type { RpcErrorInfo } from '../netconf/rpc-error.js';
 import { info } from '../netconf/rpc-error.js';
-import type { XmlElement, XmlNode } from '../netconf/xml/types.js';
+import type { XmlElement, XmlNode } from '../netconf/xml/index.js';
 import { HsvError } from '../errors.js';
 import { flatten } from './compile.js';
 import type { CompiledModule, SchemaNode, YType } from './schema.js';

@@ -3,7 +3,7 @@
  * Implemented in src/yang/. Validation errors are RpcErrorInfo (RFC 6241 appendix A tags, error-path as
  * an absolute instance-identifier with prefixes bound in pathNs).
  */
-import type { XmlElement } from '../netconf/xml/types.js';
+import type { XmlElement } from '../netconf/xml/index.js';
 import type { RpcErrorInfo } from '../netconf/rpc-error.js';
 
 export interface YangValidator {
@@ -27,4 +27,17 @@ export interface YangValidator {
    * RFC 7951 JSON text or a JSON.parse value); returns the equivalent element for the handler.
    */
   validateRestconf?(moduleName: string, rpc: string, which: 'input' | 'output', body: unknown): { element?: XmlElement; errors: RpcErrorInfo[] };
+}
+
+/** A YANG module as the NETCONF registry advertises it (hello, yang-library, get-schema) and validates with. */
+export interface YangModuleInfo {
+  name: string;
+  revision: string;
+  namespace: string;
+  prefix: string;
+  /** the module text served by get-schema, byte-identical to the file in yang/ */
+  text: string;
+  features?: string[];
+  /** false for modules only imported (listed in yang-library / schemas, not as capability) */
+  implemented?: boolean;
 }

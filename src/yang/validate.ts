@@ -15,8 +15,8 @@
  */
 import type { RpcErrorInfo } from '../netconf/rpc-error.js';
 import { info } from '../netconf/rpc-error.js';
-import { leaf } from '../netconf/xml/build.js';
-import type { XmlElement } from '../netconf/xml/types.js';
+import { leaf } from '../netconf/xml/index.js';
+import type { XmlElement } from '../netconf/xml/index.js';
 import type { ChoiceNode, CompiledModule, LeafNode, ListNode, SchemaNode } from './schema.js';
 import { canonical, checkValue } from './value.js';
 

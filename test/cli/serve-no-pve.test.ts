@@ -16,7 +16,7 @@ import { connectNetconf } from '../../src/netconf/client/index.js';
 import type { NetconfClient } from '../../src/netconf/client/index.js';
 import { NetconfError } from '../../src/netconf/rpc-error.js';
 import { el, leaf, serializeXml } from '../../src/netconf/xml/index.js';
-import { HSV_NS } from '../../src/oam/service.js';
+import { HSV_NS } from '../../src/oam-plugin/index.js';
 
 let dir: string | undefined;
 let server: RunningOamServer | undefined;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runSimulateCommand } from '../../src/device/cli.js';
+import { runSimulateCommand } from '../../src/simulator/cli.js';
 import { loadPveDevicesFile, runPveCommand } from '../../src/pve/cli.js';
 import { createPveClient } from '../../src/pve/client.js';
 import { createNetconfPveClient } from '../../src/pve/netconf-client.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { Femtocell, factoryReferenceValues } from '../../src/device/model.js';
+import { Femtocell, factoryReferenceValues } from '../../src/simulator/model.js';
 import { startPve } from '../../src/pve/service.js';
 import type { EvidenceCollector, PveDeviceEntry, PveHandle } from '../../src/pve/service.js';
 import { createPveClient } from '../../src/pve/client.js';

@@ -110,8 +110,8 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
   try {
-    const sim = await importComponent<{ startFleet(o: Record<string, unknown>): Promise<FleetHandle> }>('../device/simulator.js', 'the femtocell simulator (src/device)', 'startFleet');
-    const pveMod = await importComponent<{ startPve(o: Record<string, unknown>): Promise<PveHandleLike> }>('../pve/service.js', 'the reference PVE (src/pve)', 'startPve');
+    const sim = await importComponent<{ startFleet(o: Record<string, unknown>): Promise<FleetHandle> }>('../simulator/index.js', 'the femtocell simulator (src/simulator)', 'startFleet');
+    const pveMod = await importComponent<{ startPve(o: Record<string, unknown>): Promise<PveHandleLike> }>('../pve/index.js', 'the reference PVE (src/pve)', 'startPve');
     const fleet = await sim.startFleet({ fleet: opts.fleet, host: '127.0.0.1', dataDir: join(opts.dataDir, 'fleet'), log: opts.log.child({ component: 'fleet' }) });
     closers.push(() => fleet.close());
     const pve = await pveMod.startPve({

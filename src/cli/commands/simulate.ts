@@ -29,7 +29,7 @@ export const simulateCommand: Command = {
   examples: ['henb-sw-verify simulate --fleet healthy=10,slow=2 --json'],
   run: async (args: ParsedArgs, ctx: CliContext) => {
     const fleet = parseFleet(str(args, 'fleet') ?? DEFAULT_FLEET);
-    const mod = await importComponent<SimulateCliModule>('../device/cli.js', 'the femtocell simulator (src/device)', 'runSimulateCommand');
+    const mod = await importComponent<SimulateCliModule>('../simulator/index.js', 'the femtocell simulator (src/simulator)', 'runSimulateCommand');
     return mod.runSimulateCommand({ ...args.values, fleet }, ctx);
   },
 };

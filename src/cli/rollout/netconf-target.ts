@@ -7,7 +7,7 @@
  */
 import { connectNetconf, NetconfError } from '../../netconf/client/index.js';
 import type { NetconfClient } from '../../netconf/client/index.js';
-import { fingerprintOfBlob } from '../../netconf/server/host-keys.js';
+import { fingerprintOfBlob } from '../../netconf/server/index.js';
 import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS, child, childText, childrenNamed, el, elA, leaf } from '../../netconf/xml/index.js';
 import type { XmlElement } from '../../netconf/xml/index.js';
 import { HsvError } from '../../errors.js';

@@ -19,16 +19,15 @@
 import { createHash, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { HsvError } from '../errors.js';
-import { extend } from '../integrity/digest.js';
-import { replayLog } from '../integrity/log.js';
-import { SOFTWARE_COMPONENT, evidenceMessage, verifyEvidence } from '../integrity/evidence.js';
-import type { ReferenceValues } from '../integrity/evidence.js';
+import { SOFTWARE_COMPONENT, evidenceMessage, extend, replayLog, verifyEvidence } from '../integrity/index.js';
+import type { ReferenceValues } from '../integrity/index.js';
+import type { SlotStatus, SoftwareSlot } from '../device/index.js';
 
 export { evidenceMessage, verifyEvidence };
 export type { ReferenceValues };
-import type { MeasurementLogEntry } from '../oam/ports.js';
+import type { MeasurementLogEntry } from '../oam/index.js';
 
-export type { MeasurementLogEntry };
+export type { MeasurementLogEntry, SlotStatus, SoftwareSlot };
 
 export const COMPONENTS = ['bootloader', 'kernel', 'rootfs', 'config'] as const;
 export type ComponentName = (typeof COMPONENTS)[number];
@@ -81,17 +80,6 @@ export function factoryReferenceValues(release = '1.0.0'): ReferenceValues {
 /** The kernel digest of a compromised device (not in any reference values). */
 export const COMPROMISED_KERNEL = createHash('sha256').update('henb-sw-verify/firmware/1.0.0/kernel+implant').digest('hex');
 
-export type SlotStatus = 'VALID' | 'INVALID' | 'EMPTY';
-export interface SoftwareSlot {
-  name: string;
-  status: SlotStatus;
-  active: boolean;
-  running: boolean;
-  /** software version label (empty when EMPTY) */
-  version?: string;
-  /** digest of the image installed in the slot (the software RIM for updates) */
-  rim?: string;
-}
 
 export interface Evidence {
   /** the verifier's nonce, echoed */

@@ -20,12 +20,12 @@ import { generateSigningKey, signResult } from '../../src/tokens/index.js';
 import type { SigningKey } from '../../src/tokens/types.js';
 import { JobRunner } from '../../src/oam/runner.js';
 import type { Job } from '../../src/oam/transition.js';
-import { createOamPlugin } from '../../src/oam/plugin.js';
-import { HSV_NS } from '../../src/oam/service.js';
+import { createOamPlugin } from '../../src/oam-plugin/index.js';
+import { HSV_NS } from '../../src/oam-plugin/index.js';
 import { OAM_ISSUER, PVE_ISSUER } from '../../src/oam/tokens-adapter.js';
 import type { PveClient } from '../../src/oam/ports.js';
-import { FakeDevices, FakeFetcher, FakePve, FakeTokens } from './fakes.js';
-import { EXPECTED, GOOD_LOG, OLD_RIM } from './helpers.js';
+import { FakeDevices, FakeFetcher, FakePve, FakeTokens } from '../oam/fakes.js';
+import { EXPECTED, GOOD_LOG, OLD_RIM } from '../oam/helpers.js';
 import { until } from '../helpers/until.js';
 
 let dir: string;

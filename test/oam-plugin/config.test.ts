@@ -7,9 +7,9 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log/logger.js';
 import { HOST_API_VERSION } from '../../src/plugin/contract.js';
-import { activate, createSoftwareFetcher, pveTargetFromConfig, softwareFromConfig, storeFromConfig } from '../../src/oam/plugin.js';
-import type { OamPluginConfig } from '../../src/oam/plugin.js';
-import { insideRoot } from '../../src/oam/service.js';
+import { activate, createSoftwareFetcher, pveTargetFromConfig, softwareFromConfig, storeFromConfig } from '../../src/oam-plugin/index.js';
+import type { OamPluginConfig } from '../../src/oam-plugin/index.js';
+import { insideRoot } from '../../src/oam-plugin/index.js';
 import { recordingRegistry } from '../helpers/registry.js';
 
 const KEY = `SHA256:${'A'.repeat(43)}`;

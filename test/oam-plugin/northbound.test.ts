@@ -20,13 +20,13 @@ import { generateSigningKey, memoryReplayCache, signResult, verifyResult } from 
 import type { EarStatus, SigningKey } from '../../src/tokens/types.js';
 import { compileTexts } from '../../src/yang/index.js';
 import type { SchemaValidator } from '../../src/yang/index.js';
-import { OAM_MODULE_FILES, createOamPlugin, defaultYangDir } from '../../src/oam/plugin.js';
-import type { OamPlugin } from '../../src/oam/plugin.js';
-import { HSV_NS, HSV_STREAM } from '../../src/oam/service.js';
+import { OAM_MODULE_FILES, createOamPlugin, defaultYangDir } from '../../src/oam-plugin/index.js';
+import type { OamPlugin } from '../../src/oam-plugin/index.js';
+import { HSV_NS, HSV_STREAM } from '../../src/oam-plugin/index.js';
 import { NMS_AUDIENCE, OAM_ISSUER, PVE_ISSUER } from '../../src/oam/tokens-adapter.js';
 import type { PveClient } from '../../src/oam/ports.js';
-import { FakeDevices, FakeFetcher, MemoryStore } from './fakes.js';
-import { EXPECTED, GOOD_LOG, OLD_RIM, h } from './helpers.js';
+import { FakeDevices, FakeFetcher, MemoryStore } from '../oam/fakes.js';
+import { EXPECTED, GOOD_LOG, OLD_RIM, h } from '../oam/helpers.js';
 import { until } from '../helpers/until.js';
 import { rpcError } from '../helpers/rpc-errors.js';
 

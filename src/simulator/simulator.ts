@@ -22,22 +22,19 @@ import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
 import { NetconfError } from '../netconf/rpc-error.js';
 import type { RpcErrorInfo } from '../netconf/rpc-error.js';
-import { createNetconfServer, hostKeyFingerprint } from '../netconf/server/index.js';
-import { loadOrCreateDeviceHostKey } from './host-key.js';
+import { createNetconfServer, hostKeyFingerprint, registerStandardOperations } from '../netconf/server/index.js';
 import type { NetconfServer } from '../netconf/server/index.js';
-import { registerStandardOperations } from '../netconf/server/standard-ops.js';
-import type { YangModuleInfo } from '../netconf/server/registry.js';
-import { compileTexts } from '../yang/load.js';
-import { fetchAndDigest } from '../integrity/fetch.js';
-import type { FetchAndDigestOptions } from '../integrity/fetch.js';
-import type { YangValidator } from '../yang/types.js';
+import { compileTexts } from '../yang/index.js';
+import type { YangModuleInfo, YangValidator } from '../yang/index.js';
+import { fetchAndDigest } from '../integrity/index.js';
+import type { FetchAndDigestOptions } from '../integrity/index.js';
 import { DeviceError, Femtocell, PROFILES, factoryReferenceValues } from './model.js';
 import type { Completion, DeviceProfile, ReferenceValues } from './model.js';
 import { packageRoot } from '../package-root.js';
 import {
-  DEVICE_MODULE, DEVICE_NS, completionXml, integrityStateXml, measurementReplyXml, parseIntegrityMeasurement,
-  parseRollback, parseSoftwareUpdate, slotsXml, startedReplyXml,
-} from './wire.js';
+  DEVICE_MODULE, DEVICE_NS, completionXml, integrityStateXml, loadOrCreateDeviceHostKey, measurementReplyXml,
+  parseIntegrityMeasurement, parseRollback, parseSoftwareUpdate, slotsXml, startedReplyXml,
+} from '../device/index.js';
 
 export class SimulatorError extends HsvError {}
 

@@ -1,8 +1,9 @@
 /**
- * The OAM service on the northbound side: the henb-sw-verify RPCs (integrity-request, software-update,
+ * The OAM plugin's northbound NETCONF adapter: the henb-sw-verify RPCs (integrity-request, software-update,
  * completion-tim), the operational state (henbs, jobs, signing-keys) and the notifications
  * (software-update-progress, software-update-result, integrity-alarm on the `henb-sw-verify` stream), all
- * registered through the NetconfRegistry. The nine steps themselves run in the JobRunner.
+ * registered through the NetconfRegistry of the plugin contract. The nine steps themselves run in the
+ * JobRunner (src/oam).
  *
  * Wire names stay kebab-case; XML is built with the XML layer's el/leaf, matched by namespace URI.
  */
@@ -12,21 +13,18 @@ import { dirname, basename, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-import { NetconfError } from '../netconf/rpc-error.js';
-import type { RpcErrorInfo } from '../netconf/rpc-error.js';
-import type { NetconfRegistry, RpcContext } from '../netconf/server/registry.js';
-import { child, childText, childrenNamed, el, leaf, textOf } from '../netconf/xml/build.js';
-import type { XmlElement } from '../netconf/xml/types.js';
+import { NetconfError } from '../plugin/contract.js';
+import type { NetconfRegistry, RpcContext, RpcErrorInfo } from '../plugin/contract.js';
+import { child, childText, childrenNamed, el, leaf, textOf } from '../netconf/xml/index.js';
+import type { XmlElement } from '../netconf/xml/index.js';
 import { parseSoftwareUri } from '../integrity/index.js';
-import type { Store, HenbRecord, JobRecord } from '../store/types.js';
-import type { Jwks } from '../tokens/types.js';
-import type { Clock, DeviceCompletion, DeviceDriver, MeasurementLogEntry, PveClient, SoftwareFetcher } from './ports.js';
-import { systemClock } from './ports.js';
-import { JobRunner, OamError } from './runner.js';
-import type { OamEvents, ResultTokens } from './runner.js';
-import type { Job, Measure, StepTimeouts } from './transition.js';
-import { isTerminal } from './transition.js';
-import { isDigest } from './measure.js';
+import type { Store, HenbRecord, JobRecord } from '../store/index.js';
+import type { Jwks } from '../tokens/index.js';
+import { JobRunner, OamError, isDigest, isTerminal, systemClock } from '../oam/index.js';
+import type {
+  Clock, DeviceCompletion, DeviceDriver, Job, Measure, MeasurementLogEntry, OamEvents, PveClient, ResultTokens, SoftwareFetcher,
+  StepTimeouts,
+} from '../oam/index.js';
 import { errorCode } from '../errors.js';
 
 export const HSV_NS = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';

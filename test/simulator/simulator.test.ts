@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { startFleet } from '../../src/device/simulator.js';
-import type { Fleet, SimulatedDevice } from '../../src/device/simulator.js';
+import { startFleet } from '../../src/simulator/simulator.js';
+import type { Fleet, SimulatedDevice } from '../../src/simulator/simulator.js';
 import { createDeviceDriver } from '../../src/device/driver.js';
 import type { NetconfDeviceDriver } from '../../src/device/driver.js';
 import { connectDevice } from '../../src/device/connect.js';
-import { extendHex, replayTim } from '../../src/device/model.js';
+import { extendHex, replayTim } from '../../src/simulator/model.js';
 import { child, el, elements, leaf } from '../../src/netconf/xml/build.js';
 import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
 import { DEVICE_NS, parseSlots } from '../../src/device/wire.js';

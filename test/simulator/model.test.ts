@@ -3,8 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   COMPROMISED_KERNEL, Femtocell, UPDATED_COMPONENT, extendHex, factoryReferenceValues, jwkThumbprint, replayTim,
   verifyEvidence,
-} from '../../src/device/model.js';
-import type { Completion, DeviceProfile } from '../../src/device/model.js';
+} from '../../src/simulator/model.js';
+import type { Completion, DeviceProfile } from '../../src/simulator/model.js';
 
 const RIM = createHash('sha256').update('image-2.0.0').digest('hex');
 const devices: Femtocell[] = [];

@@ -1,0 +1,64 @@
+/**
+ * The NETCONF registry: the only surface through which a plugin (or the server's own standard
+ * operations) adds RPCs, operational state, notification streams and YANG modules. The server host
+ * implements it; plugins receive a scoped view (they cannot replace what another owner registered).
+ *
+ * CONTRACT: a leaf module (it imports types only: XML, logger, YANG module info), shared by
+ * src/netconf/server (implements; re-exported by src/netconf/server/registry.ts) and src/plugin/contract.ts
+ * (re-exports it to plugins). Change only with all users in mind.
+ */
+import type { XmlElement } from './xml/index.js';
+import type { Logger } from '../log/logger.js';
+import type { YangModuleInfo } from '../yang/index.js';
+
+export type { YangModuleInfo };
+
+export interface RpcContext {
+  /** NETCONF session-id of the caller */
+  readonly sessionId: number;
+  readonly username: string;
+  /** aborted when the session ends */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+/**
+ * Handles one RPC. Receives the operation element (the child of <rpc>), already validated against the
+ * YANG input. Returns the output children for <rpc-reply> (validated against the YANG output), or
+ * 'ok' for <ok/>. Throws NetconfError for rpc-errors; any other exception becomes operation-failed
+ * with a generic message (the cause is logged, never sent).
+ */
+export type RpcHandler = (operation: XmlElement, ctx: RpcContext) => Promise<XmlElement[] | 'ok'>;
+
+/** Operational state: returns the top-level data node (config false), or undefined when empty. */
+export type StateProvider = () => Promise<XmlElement | undefined> | XmlElement | undefined;
+
+export interface StreamInfo {
+  name: string;
+  description: string;
+  /** whether events are kept for replay (RFC 5277 section 3.2.1) */
+  replaySupport: boolean;
+}
+
+/** Called after a config change is committed to running (persisted). */
+export type ConfigListener = (running: XmlElement) => void | Promise<void>;
+
+export interface NetconfRegistry {
+  /** register an RPC by namespace + local name of the operation element */
+  addRpc(ns: string, name: string, handler: RpcHandler): void;
+  /** register operational state for a top-level node */
+  addState(ns: string, name: string, provider: StateProvider): void;
+  /** add a notification stream (NETCONF stream always exists) */
+  addStream(info: StreamInfo): void;
+  /** advertise a YANG module (hello capability, monitoring schemas, get-schema, validation) */
+  addModule(module: YangModuleInfo): void;
+  /**
+   * Emit a notification (the event element, e.g. <software-update-result xmlns=...>) on a stream and on
+   * the NETCONF stream; it is validated, logged for replay, and sent to every matching subscription.
+   */
+  notify(stream: string, event: XmlElement, eventTime?: Date): Promise<void>;
+  /** the current running configuration (a <data> element in the base namespace) */
+  getRunning(): XmlElement;
+  /** be told of committed changes to running */
+  onConfigChange(listener: ConfigListener): void;
+}

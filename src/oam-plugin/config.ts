@@ -1,0 +1,152 @@
+/**
+ * The built-in OAM plugin's configuration (plugin.json configSchema), after validation and secret
+ * resolution, and the checks that turn its sections into options for the flow's ports:
+ *     henbs[]   {henb-id, address, port=830, ssh-host-key?, username?, password?, private-key?}  -> device driver
+ *     pve       transport=restconf: {endpoint (https://...), ca (PEM file), jwks (JWKS file), issuer?, timeout=30 s}
+ *                 -> RESTCONF PVE client (src/pve/client.ts)
+ *               transport=netconf:  {endpoint (ssh://HOST[:PORT=830]), ssh-host-key (SHA256:...), username,
+ *                 password | private-key, jwks, issuer?, timeout}   -> NETCONF PVE client (src/pve/netconf-client.ts)
+ *     software  {ca? (PEM file: https software URIs are trusted only with these CAs),
+ *                file-root? (directory: file: URIs outside it are refused before any job starts)}
+ *     policies  {self-check=true, on-mismatch=[alarm, rollback], step-timeout=300 s, token-lifetime=86400 s}
+ *     store     {driver=sqlite} (a file in host.dataDir) or {driver: postgres, url (postgres://USER@HOST:PORT/DB,
+ *                 no password), password? (secret), pool-size=10} -> src/store openStore;
+ *               instance-id?, lease=60 s -> the runner's job leases (several instances on one database)
+ *   Relative file names resolve against the current directory.
+ */
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { HsvError } from '../errors.js';
+import type { OpenStoreOptions } from '../store/index.js';
+import type { DeviceTarget } from '../device/index.js';
+import type { Measure } from '../oam/index.js';
+import type { OamPolicies } from './northbound.js';
+
+export class OamConfigError extends HsvError {}
+
+/** The plugin configuration (plugin.json configSchema), after validation and secret resolution. */
+export interface OamPluginConfig {
+  henbs?: Array<{
+    'henb-id': string; address: string; port?: number; 'ssh-host-key'?: string; username?: string;
+    password?: string; 'private-key'?: string; description?: string;
+  }>;
+  pve?: {
+    endpoint: string; transport?: 'restconf' | 'netconf'; ca?: string; jwks?: string; issuer?: string; timeout?: number;
+    /** transport netconf: the PVE's pinned SSH host key, the login and its secret */
+    'ssh-host-key'?: string; username?: string; password?: string; 'private-key'?: string;
+  };
+  software?: { ca?: string; 'file-root'?: string };
+  policies?: { 'self-check'?: boolean; 'on-mismatch'?: Measure[]; 'step-timeout'?: number; 'token-lifetime'?: number };
+  /** SQLite in the data directory (default) or PostgreSQL (several OAM instances sharing the work) */
+  store?: { driver?: 'sqlite' | 'postgres'; url?: string; password?: string; 'pool-size'?: number; 'instance-id'?: string; lease?: number };
+}
+
+export function policiesFromConfig(cfg: OamPluginConfig): OamPolicies {
+  const p = cfg.policies ?? {};
+  return {
+    selfCheck: p['self-check'] ?? true,
+    onMismatch: p['on-mismatch'] ?? ['alarm', 'rollback'],
+    stepTimeoutSec: p['step-timeout'] ?? 300,
+    pveTimeoutSec: cfg.pve?.timeout ?? 30,
+  };
+}
+
+/** config `software`, read and checked: the CA PEM text and the file root's real path. */
+export interface SoftwareOptions {
+  caPem?: string;
+  fileRoot?: string;
+}
+
+export async function softwareFromConfig(cfg: OamPluginConfig): Promise<SoftwareOptions> {
+  const sw = cfg.software ?? {};
+  const out: SoftwareOptions = {};
+  if (sw.ca !== undefined) out.caPem = await readPem(sw.ca, 'software.ca');
+  if (sw['file-root'] !== undefined) {
+    const dir = resolve(sw['file-root']);
+    try {
+      if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
+      out.fileRoot = await realpath(dir);
+    } catch (cause) {
+      throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: software.file-root: expected a directory, got ${dir}`, { cause });
+    }
+  }
+  return out;
+}
+
+/** A CA file of the config (relative to the current directory): PEM certificates, or ERR_OAM_CONFIG naming the field. */
+export async function readPem(name: string, field: string): Promise<string> {
+  const file = resolve(name);
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: ${field}: cannot read the PEM file ${file}`, { cause });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: ${field}: ${file} holds no PEM certificate`);
+  }
+  return pem;
+}
+
+/**
+ * Checks pve.transport against the endpoint and the fields each transport needs. Returns the NETCONF target
+ * for transport netconf, undefined for restconf (whose ca is then present).
+ */
+export function pveTargetFromConfig(pveCfg: NonNullable<OamPluginConfig['pve']>): (DeviceTarget & { hostKeySha256: string }) | undefined {
+  const bad = (field: string, expected: string): OamConfigError => new OamConfigError('ERR_OAM_CONFIG', `plugin config: pve.${field}: ${expected}`);
+  const transport = pveCfg.transport ?? 'restconf';
+  let url: URL;
+  try {
+    url = new URL(pveCfg.endpoint);
+  } catch (cause) {
+    throw Object.assign(bad('endpoint', 'expected https://HOST:PORT/restconf (restconf) or ssh://HOST:PORT (netconf)'), { cause });
+  }
+  if (transport === 'restconf') {
+    if (url.protocol !== 'https:') throw bad('endpoint', `expected an https:// URL for transport restconf (ssh:// needs pve.transport: netconf), got ${url.protocol}`);
+    if (pveCfg.ca === undefined) throw bad('ca', 'expected the PEM file of the PVE CA');
+    return undefined;
+  }
+  if (transport !== 'netconf') throw bad('transport', `expected restconf or netconf, got ${String(transport)}`);
+  if (url.protocol !== 'ssh:' || url.hostname === '') throw bad('endpoint', `expected ssh://HOST[:PORT] for transport netconf, got ${pveCfg.endpoint}`);
+  if (url.username !== '' || url.password !== '') throw bad('endpoint', 'must not embed credentials (use pve.username and pve.password or pve.private-key)');
+  if (pveCfg['ssh-host-key'] === undefined) throw bad('ssh-host-key', 'expected the PVE\'s pinned SSH host key (SHA256:... as OpenSSH prints it) for transport netconf');
+  if (pveCfg.username === undefined) throw bad('username', 'expected the NETCONF user name at the PVE for transport netconf');
+  if (pveCfg.password === undefined && pveCfg['private-key'] === undefined) throw bad('password', 'expected a password or a private-key (secret references) for transport netconf');
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port !== '' ? Number(url.port) : 830,
+    username: pveCfg.username, hostKeySha256: pveCfg['ssh-host-key'],
+    ...(pveCfg.password !== undefined ? { password: pveCfg.password } : {}),
+    ...(pveCfg['private-key'] !== undefined ? { privateKey: pveCfg['private-key'] } : {}),
+  };
+}
+
+/**
+ * The store options from config `store`: SQLite in the data directory unless driver is postgres, which needs
+ * a url without a password (the password is a secret reference of its own, resolved by the config loader).
+ */
+export function storeFromConfig(storeCfg: OamPluginConfig['store'], dataDir: string): OpenStoreOptions {
+  const bad = (field: string, expected: string): OamConfigError => new OamConfigError('ERR_OAM_CONFIG', `plugin config: store.${field}: ${expected}`);
+  const driver = storeCfg?.driver ?? 'sqlite';
+  if (driver === 'sqlite') {
+    for (const f of ['url', 'password', 'pool-size'] as const) {
+      if (storeCfg?.[f] !== undefined) throw bad(f, 'is for driver postgres (driver is sqlite: the database is a file in the data directory)');
+    }
+    return { driver: 'sqlite', dataDir };
+  }
+  if (driver !== 'postgres') throw bad('driver', `expected sqlite or postgres, got ${String(driver)}`);
+  const raw = storeCfg?.url;
+  if (raw === undefined) throw bad('url', 'expected postgres://USER@HOST:PORT/DATABASE for driver postgres');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch (cause) {
+    throw Object.assign(bad('url', 'expected postgres://USER@HOST:PORT/DATABASE'), { cause });
+  }
+  if (url.password !== '') throw bad('url', 'must not embed the password (use store.password, a secret reference)');
+  if (url.hostname === '' || url.pathname.length <= 1) throw bad('url', 'expected postgres://USER@HOST:PORT/DATABASE (host and database are required)');
+  return {
+    driver: 'postgres', url: raw,
+    ...(storeCfg?.password !== undefined ? { password: storeCfg.password } : {}),
+    ...(storeCfg?.['pool-size'] !== undefined ? { poolSize: storeCfg['pool-size'] } : {}),
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * The verified-update flow without a transport: the pure transition table (transition.ts), RIM/TIM
+ * arithmetic (measure.ts), the ports the flow drives (ports.ts), the JobRunner that persists each transition
+ * and runs its effects (runner.ts), and the result tokens over src/tokens (tokens-adapter.ts).
+ * The NETCONF side (northbound RPCs, notifications) and the composition root live in src/oam-plugin.
+ */
+export {
+  ACTIVE_STATES, TERMINAL_STATES, DEFAULT_TIMEOUTS, isTerminal, newJob, transition,
+} from './transition.js';
+export type {
+  ActiveState, ResultStatus, JobState, EarStatus, HenbState, Measure, StepTimeouts, JobRequest, JobResult, Job,
+  JobEvent, EventType, Effect, TransitionOutput,
+} from './transition.js';
+export { ZERO_DIGEST, isDigest, extendDigest, replayLog, checkReportedLog } from './measure.js';
+export type { LogCheck } from './measure.js';
+export { systemClock } from './ports.js';
+export type {
+  PveIntegrityRequest, PveClient, SoftwareUpdateCommand, MeasurementLogEntry, DeviceCompletion, DeviceDriver,
+  SoftwareFetcher, TimerHandle, Clock,
+} from './ports.js';
+export { OamError, JobRunner, DEFAULT_LEASE_MS, SQLITE_INSTANCE_ID, finalEarStatus, componentResults } from './runner.js';
+export type { ResultTokens, OamEvents, RunnerOptions, StartRequest } from './runner.js';
+export { OAM_ISSUER, NMS_AUDIENCE, PVE_ISSUER, OAM_VERIFIER_ID, createResultTokens } from './tokens-adapter.js';
+export type { ResultTokensOptions } from './tokens-adapter.js';
