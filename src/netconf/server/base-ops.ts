@@ -3,7 +3,7 @@
  * - close-session (section 7.8): reply <ok/>, then end the session gracefully;
  * - kill-session (section 7.9): end another session; killing one's own session is invalid-value
  *   (use close-session); an unknown session-id is invalid-value. Registered here only when no operation
- *   module has registered kill-session already; the locking module registers the same handler
+ *   module has registered kill-session already; the standard operations register the same handler
  *   (createKillSession) with a hook that releases the victim's locks first.
  */
 import { NetconfError, info } from '../rpc-error.js';
@@ -12,7 +12,7 @@ import { childText } from '../xml/build.js';
 import type { HostRegistry } from './host-registry.js';
 import type { CoreOperationContext } from './dispatch.js';
 import type { OperationContext, OperationHandler } from './operations.js';
-import { checkParameters } from './edit-config.js';
+import { checkParameters } from './params.js';
 
 export function registerBaseOperations(reg: HostRegistry): void {
   const N = NETCONF_BASE_NS;

@@ -37,6 +37,7 @@ import type { RunningDatastore } from './datastore.js';
 import type { LockManager } from './locks.js';
 import type { OperationContext, OperationHandler } from './operations.js';
 import type { YangValidator } from '../../yang/types.js';
+import { checkParameters, requireRunning } from './params.js';
 import { clone } from './subtree-filter.js';
 
 const YANG_XML_NS = 'urn:ietf:params:xml:ns:yang:1';
@@ -314,52 +315,6 @@ export function schemaHintsOf(validator: YangValidator | undefined): SchemaHints
   if (typeof v.listKeys === 'function') hints.listKeys = (p) => v.listKeys!(p);
   if (typeof v.isLeafList === 'function') hints.isLeafList = (p) => v.isLeafList!(p);
   return hints;
-}
-
-/**
- * Parse <target> / <source>: only <running/> exists here (no :candidate, no :startup, no :url).
- * Those are if-feature cases of the ietf-netconf choice whose features we do not advertise, so for this
- * server they do not exist: unknown-element (RFC 7950 8.3.1, RFC 6241 appendix A). Two datastores are
- * "more than one case branch of a choice": bad-element (RFC 7950 8.3.1). None is missing-element.
- */
-export function requireRunning(op: XmlElement, param: 'target' | 'source'): void {
-  const t = child(op, NETCONF_BASE_NS, param);
-  if (!t) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: `<${param}> is required`, info: [info.badElement(param)] });
-  const ds = elements(t);
-  if (ds.length === 0) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: `<${param}> must name a datastore: <running/>`, info: [info.badElement(param)] });
-  const other = ds.find((d) => d.ns !== NETCONF_BASE_NS || d.name !== 'running');
-  if (other) {
-    throw new NetconfError({
-      type: 'protocol', tag: 'unknown-element',
-      message: `datastore ${other.name} is not supported; this server has :writable-running only`,
-      info: [info.badElement(other.name)],
-    });
-  }
-  if (ds.length > 1) throw new NetconfError({ type: 'protocol', tag: 'bad-element', message: `<${param}> names more than one datastore`, info: [info.badElement(param)] });
-}
-
-const WITH_DEFAULTS_NS = 'urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults';
-
-/**
- * Refuse parameters an operation does not define (appendix A): unknown-element (bad-element) in the
- * base namespace, unknown-namespace (bad-element, bad-namespace) in any other, e.g. RFC 6243's
- * <with-defaults> while :with-defaults is not advertised. Ignoring them would answer another question
- * than the one asked.
- */
-export function checkParameters(op: XmlElement, allowed: readonly string[]): void {
-  for (const p of elements(op)) {
-    if (p.ns === NETCONF_BASE_NS && allowed.includes(p.name)) continue;
-    if (p.ns === NETCONF_BASE_NS) {
-      throw new NetconfError({ type: 'protocol', tag: 'unknown-element', message: `${op.name} has no parameter ${p.name}`, info: [info.badElement(p.name)] });
-    }
-    throw new NetconfError({
-      type: 'protocol', tag: 'unknown-namespace',
-      message: p.ns === WITH_DEFAULTS_NS
-        ? 'with-defaults (RFC 6243) is not supported: this server does not advertise :with-defaults'
-        : `${op.name} has no parameter ${p.name} in namespace ${p.ns || '(none)'}`,
-      info: [info.badElement(p.name), info.badNamespace(p.ns)],
-    });
-  }
 }
 
 function enumParam<T extends string>(op: XmlElement, name: string, allowed: readonly T[], dflt: T): T {

@@ -17,7 +17,7 @@ import type { Logger } from '../../log/logger.js';
 import type { RunningDatastore } from './datastore.js';
 import type { OperationContext, OperationHandler } from './operations.js';
 import type { StateProvider } from './registry.js';
-import { checkParameters, requireRunning } from './edit-config.js';
+import { checkParameters, requireRunning } from './params.js';
 import type { PathStep, SchemaHints } from './edit-config.js';
 import { applySubtreeFilter, filterMayMatchTop } from './subtree-filter.js';
 import type { DataStep, ListKeys } from './subtree-filter.js';

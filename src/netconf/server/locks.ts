@@ -1,5 +1,6 @@
 /**
- * lock / unlock of the running datastore (RFC 6241 sections 7.5 and 7.6) and kill-session (7.9).
+ * lock / unlock of the running datastore (RFC 6241 sections 7.5 and 7.6). kill-session (7.9) is
+ * base-ops.ts createKillSession, given LockManager.releaseIfHeldBy as its hook (standard-ops.ts).
  *
  * - lock fails with lock-denied, error-info <session-id> of the holder, when any session holds it
  *   (including the caller).
@@ -11,8 +12,7 @@
 import { NetconfError, info } from '../rpc-error.js';
 import type { XmlElement } from '../xml/types.js';
 import type { OperationContext, OperationHandler } from './operations.js';
-import { createKillSession as createCoreKillSession } from './base-ops.js';
-import { checkParameters, requireRunning } from './edit-config.js';
+import { checkParameters, requireRunning } from './params.js';
 
 export interface LockHolder {
   sessionId: number;
@@ -89,9 +89,4 @@ export function createUnlock(locks: LockManager): OperationHandler {
     locks.unlock(ctx.session.id);
     return 'ok';
   };
-}
-
-/** kill-session (RFC 6241 section 7.9): ends another session, releasing its locks. */
-export function createKillSession(locks: LockManager): OperationHandler {
-  return createCoreKillSession((id) => locks.releaseIfHeldBy(id));
 }

@@ -5,7 +5,8 @@
  * |---|---|---|
  * | get, get-config | RFC 6241 7.7, 7.1 (+ section 6 subtree filters) | get.ts |
  * | edit-config, copy-config, delete-config, validate | RFC 6241 7.2, 7.3, 7.4, 8.6 | edit-config.ts |
- * | lock, unlock, kill-session | RFC 6241 7.5, 7.6, 7.9 | locks.ts |
+ * | lock, unlock | RFC 6241 7.5, 7.6 | locks.ts |
+ * | kill-session (releasing the victim's locks) | RFC 6241 7.9 | base-ops.ts |
  * | create-subscription | RFC 5277 2.1.1 | notifications.ts |
  * | get-schema, netconf-state | RFC 6022 3.1, 2 | monitoring.ts |
  * | modules-state, yang-library capability | RFC 7895 2.2, RFC 7950 5.6.4 | yang-library.ts |
@@ -25,7 +26,8 @@ import { RunningDatastore } from './datastore.js';
 import { createCopyConfig, createDeleteConfig, createEditConfig, createValidate, schemaHintsOf } from './edit-config.js';
 import { createGet, createGetConfig } from './get.js';
 import type { StateSource } from './get.js';
-import { LockManager, createKillSession, createLock, createUnlock } from './locks.js';
+import { createKillSession } from './base-ops.js';
+import { LockManager, createLock, createUnlock } from './locks.js';
 import { NCM_NS, createGetSchema, loadModuleFile, netconfState } from './monitoring.js';
 import { YANG_LIBRARY_NS, advertisedInHello, moduleCapability, modulesState, yangLibraryCapability, yangLibraryChange } from './yang-library.js';
 import { NotificationService } from './notifications.js';
@@ -130,7 +132,7 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   reg.addOperation(N, 'validate', createValidate({ datastore, validator: reg.validator }));
   reg.addOperation(N, 'lock', createLock(locks));
   reg.addOperation(N, 'unlock', createUnlock(locks));
-  if (options.killSession !== false) reg.addOperation(N, 'kill-session', createKillSession(locks));
+  if (options.killSession !== false) reg.addOperation(N, 'kill-session', createKillSession((id) => locks.releaseIfHeldBy(id)));
   reg.addOperation(NCM_NS, 'get-schema', createGetSchema({ modules, locks }));
   notifications.register();
 
