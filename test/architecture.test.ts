@@ -99,6 +99,44 @@ function indexViolations(graph: Graph, hasIndex: (dir: string) => boolean): stri
   return bad;
 }
 
+/** the cycles of a file graph (strongly connected components of more than one file, or a file importing itself) */
+function fileCycles(graph: Graph): string[][] {
+  const edges = new Map(graph.map((g) => [g.from, g.to]));
+  let next = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const out: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of edges.get(v) ?? []) {
+      if (!edges.has(w)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const c: string[] = [];
+      for (let w = stack.pop()!; ; w = stack.pop()!) {
+        onStack.delete(w);
+        c.push(w);
+        if (w === v) break;
+      }
+      if (c.length > 1 || (edges.get(v) ?? []).includes(v)) out.push(c.sort());
+    }
+  };
+  for (const v of edges.keys()) if (!index.has(v)) visit(v);
+  return out;
+}
+
+/** the NACM change reworks src/netconf/server (base-ops, edit-config, locks); TODO: drop this once it is merged */
+const CYCLE_EXEMPT = (cycle: string[]): boolean => cycle.every((f) => f.startsWith('netconf/server/'));
+
 const graph: Graph = files(SRC).map((f) => ({ from: relative(SRC, f), to: importsOf(f) }));
 const hasIndex = (dir: string): boolean => existsSync(join(SRC, dir, 'index.ts'));
 
@@ -111,6 +149,10 @@ describe('architecture: imports point down', () => {
 
   it('a folder with an index.ts is imported through it from other folders', () => {
     expect(indexViolations(graph, hasIndex)).toEqual([]);
+  });
+
+  it('no file cycles (type-only imports count: a cycle is two files that cannot be read apart)', () => {
+    expect(fileCycles(graph).filter((c) => !CYCLE_EXEMPT(c))).toEqual([]);
   });
 
   it('the flow (src/oam), the plugin (src/oam-plugin), pve, device and the simulator each have an index.ts', () => {
@@ -157,6 +199,18 @@ describe('architecture: the rules catch planted violations', () => {
     expect(layerViolations(planted, rule('yang/'))).toEqual(['yang/load.ts -> netconf/server/registry.ts']);
     expect(layerViolations(planted, rule('pve/'))).toEqual(['pve/service.ts -> simulator/index.ts']);
     expect(layerViolations(planted, rule(''))).toEqual(['store/sqlite.ts -> cli/args.ts']);
+  });
+
+  it('a file cycle, through any number of files', () => {
+    const planted: Graph = [
+      { from: 'pve/service.ts', to: ['pve/collector.ts', 'pve/types.ts'] },
+      { from: 'pve/collector.ts', to: ['pve/types.ts', 'pve/appraise.ts'] },
+      { from: 'pve/appraise.ts', to: ['pve/service.ts'] },
+      { from: 'pve/types.ts', to: [] },
+      { from: 'oam/runner.ts', to: ['oam/runner.ts'] },
+    ];
+    expect(fileCycles(planted)).toEqual([['pve/appraise.ts', 'pve/collector.ts', 'pve/service.ts'], ['oam/runner.ts']]);
+    expect(fileCycles(planted.slice(1))).toEqual([['oam/runner.ts']]);
   });
 
   it('an import past an index.ts, but not one inside a folder, into its index or into a folder without one', () => {

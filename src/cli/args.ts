@@ -5,6 +5,8 @@
 import { parseArgs } from 'node:util';
 import type { Command, ParsedArgs } from './command.js';
 import { CliUsageError } from './errors.js';
+import { parseHostPort as parseHostPortText } from '../host-port.js';
+import type { HostPort } from '../host-port.js';
 
 export const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h', help: 'show this help' },
@@ -75,21 +77,12 @@ export function int(args: ParsedArgs, cmd: string, name: string, fallback: numbe
   return Number(v);
 }
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
+export { formatHostPort } from '../host-port.js';
+export type { HostPort } from '../host-port.js';
 
-/** HOST:PORT or [IPv6]:PORT; port 0 asks the system for a free port. */
+/** HOST:PORT or [IPv6]:PORT (src/host-port.ts); port 0 asks the system for a free port. */
 export function parseHostPort(text: string, what = '--listen'): HostPort {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    throw new CliUsageError(`${what} expects HOST:PORT (e.g. 127.0.0.1:8830), got '${text}'`);
-  }
-  return { host: (m[1] ?? m[2]) as string, port };
-}
-
-export function formatHostPort(hp: HostPort): string {
-  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+  const hp = parseHostPortText(text);
+  if (hp === undefined) throw new CliUsageError(`${what} expects HOST:PORT (e.g. 127.0.0.1:8830), got '${text}'`);
+  return hp;
 }

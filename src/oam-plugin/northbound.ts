@@ -20,10 +20,10 @@ import type { XmlElement } from '../netconf/xml/index.js';
 import { parseSoftwareUri } from '../integrity/index.js';
 import type { Store, HenbRecord, JobRecord } from '../store/index.js';
 import type { Jwks } from '../tokens/index.js';
-import { JobRunner, OamError, isDigest, isTerminal, systemClock } from '../oam/index.js';
+import { JobRunner, OamError, STATE_STEP, STEP, isDigest, isTerminal, systemClock } from '../oam/index.js';
 import type {
   Clock, DeviceCompletion, DeviceDriver, Job, Measure, MeasurementLogEntry, OamEvents, PveClient, ResultTokens, SoftwareFetcher,
-  StepTimeouts,
+  Step, StepTimeouts,
 } from '../oam/index.js';
 import { errorCode } from '../errors.js';
 
@@ -32,10 +32,6 @@ export const HSV_PREFIX = 'hsv';
 export const HSV_STREAM = 'henb-sw-verify';
 /** jobs of one software-update request started at the same time */
 const START_CONCURRENCY = 16;
-
-const STATE_STEP: Record<string, number> = {
-  created: 1, 'pve-requested': 2, fetching: 5, 'update-sending': 6, 'awaiting-completion': 7,
-};
 
 /** Default policies of software updates (YANG /hsv:policies; plugin config `policies`). */
 export interface OamPolicies {
@@ -350,7 +346,7 @@ export class OamService {
       return el(HSV_NS, 'job',
         leaf(HSV_NS, 'job-id', j.jobId),
         leaf(HSV_NS, 'henb-id', j.henbId),
-        leaf(HSV_NS, 'step', terminal ? endStep(j) : STATE_STEP[j.state] ?? 1),
+        leaf(HSV_NS, 'step', isTerminal(j.state) ? endStep(j) : STATE_STEP[j.state]),
         leaf(HSV_NS, 'status', terminal ? j.state : 'running'),
         leaf(HSV_NS, 'software-uri', j.request.uri),
         j.request.version !== undefined ? leaf(HSV_NS, 'software-version', j.request.version) : undefined,
@@ -367,10 +363,10 @@ export class OamService {
 
 // --- XML of the notifications --------------------------------------------------------------------------
 
-export function progressXml(job: Job, step: number, text: string): XmlElement {
+export function progressXml(job: Job, step: Step, text: string): XmlElement {
   return el(HSV_NS, 'software-update-progress',
     leaf(HSV_NS, 'job-id', job.jobId), leaf(HSV_NS, 'henb-id', job.henbId),
-    leaf(HSV_NS, 'step', Math.min(9, Math.max(1, step))), leaf(HSV_NS, 'text', text));
+    leaf(HSV_NS, 'step', step), leaf(HSV_NS, 'text', text));
 }
 
 export function resultXml(job: Job): XmlElement {
@@ -392,13 +388,14 @@ export function alarmXml(job: Job, text: string): XmlElement {
     leaf(HSV_NS, 'severity', job.state === 'mismatch' ? 'critical' : 'major'), leaf(HSV_NS, 'reason', text));
 }
 
-function endStep(j: Job): number {
-  if (j.state === 'verified' || j.state === 'mismatch') return 9;
-  if (j.state === 'refused') return 4;
-  if (j.completion !== undefined) return 9;
-  if (j.updateSent === true) return 7;
-  if (j.softwareRim !== undefined) return 5;
-  return j.pve !== undefined ? 5 : 4;
+/** the step an ended job stopped at */
+function endStep(j: Job): Step {
+  if (j.state === 'verified' || j.state === 'mismatch') return STEP.compare;
+  if (j.state === 'refused') return STEP.pveVerdict;
+  if (j.completion !== undefined) return STEP.compare;
+  if (j.updateSent === true) return STEP.install;
+  if (j.softwareRim !== undefined) return STEP.fetch;
+  return j.pve !== undefined ? STEP.fetch : STEP.pveVerdict;
 }
 
 /**

@@ -36,7 +36,9 @@ import type { Store, StoreOps, JobRecord, HenbRecord } from '../store/index.js';
 import type { EarClaims, EarStatus, EarSubmod, ResultClaimsInput, ComponentResult } from '../tokens/index.js';
 import type { Clock, DeviceCompletion, DeviceDriver, PveClient, SoftwareFetcher, TimerHandle, MeasurementLogEntry } from './ports.js';
 import { systemClock } from './ports.js';
-import type { Effect, HenbState, Job, JobEvent, JobRequest, StepTimeouts } from './transition.js';
+import type { Effect, Job, JobEvent, JobRequest, StepTimeouts } from './transition.js';
+import { STEP } from './steps.js';
+import type { Step } from './steps.js';
 import { DEFAULT_TIMEOUTS, isTerminal, newJob, transition } from './transition.js';
 
 export class OamError extends HsvError {}
@@ -59,7 +61,7 @@ export interface ResultTokens {
 
 /** Where the runner reports what happens (the service maps these to NETCONF notifications). */
 export interface OamEvents {
-  progress(job: Job, step: number, text: string): void | Promise<void>;
+  progress(job: Job, step: Step, text: string): void | Promise<void>;
   result(job: Job): void | Promise<void>;
   alarm(job: Job, text: string): void | Promise<void>;
 }
@@ -668,10 +670,10 @@ export class JobRunner {
     this.detached.add(ac);
     try {
       await this.o.devices.rollback(job.henbId, job.jobId, ac.signal);
-      await this.o.events.progress(job, 9, 'measure applied: H(e)NB asked to roll back to its previous slot');
+      await this.o.events.progress(job, STEP.compare, 'measure applied: H(e)NB asked to roll back to its previous slot');
     } catch (err) {
       this.log.warn('rollback failed', { jobId: job.jobId, henbId: job.henbId, err });
-      await this.o.events.progress(job, 9, `measure failed: rollback not accepted by the H(e)NB (${errorCode(err)})`);
+      await this.o.events.progress(job, STEP.compare, `measure failed: rollback not accepted by the H(e)NB (${errorCode(err)})`);
     } finally {
       this.clock.clearTimeout(t);
       this.detached.delete(ac);
@@ -760,4 +762,3 @@ function messageOf(err: unknown): string {
   return err instanceof HsvError ? err.message : 'unexpected error';
 }
 
-export type { HenbState };

@@ -14,8 +14,12 @@
  *   restart: created/pve-requested/fetching start their step again (fresh nonce); update-sending fails (the
  *   device may or may not have received the update: never resent); awaiting-completion keeps waiting.
  */
+import type { HenbState } from '../store/index.js';
+import type { EarStatus } from '../tokens/index.js';
 import type { DeviceCompletion, MeasurementLogEntry, SoftwareUpdateCommand } from './ports.js';
 import { checkReportedLog, extendDigest, isDigest } from './measure.js';
+import { STEP } from './steps.js';
+import type { Step } from './steps.js';
 
 export const ACTIVE_STATES = ['created', 'pve-requested', 'fetching', 'update-sending', 'awaiting-completion'] as const;
 export const TERMINAL_STATES = ['verified', 'mismatch', 'refused', 'failed', 'timeout'] as const;
@@ -23,8 +27,6 @@ export type ActiveState = (typeof ACTIVE_STATES)[number];
 export type ResultStatus = (typeof TERMINAL_STATES)[number];
 export type JobState = ActiveState | ResultStatus;
 
-export type EarStatus = 'affirming' | 'warning' | 'contraindicated' | 'none';
-export type HenbState = 'trusted' | 'updating' | 'quarantined' | 'unknown';
 /** measures on mismatch (quarantine is applied whatever the policy) */
 export type Measure = 'alarm' | 'quarantine' | 'rollback';
 
@@ -54,8 +56,10 @@ const STATE_TIMEOUT: Record<ActiveState, keyof StepTimeouts | undefined> = {
   'awaiting-completion': 'completion',
 };
 
-const STATE_STEP: Record<ActiveState, number> = {
-  created: 1, 'pve-requested': 2, fetching: 5, 'update-sending': 6, 'awaiting-completion': 7,
+/** the step a job in an active state is at (the jobs state's `step`, a timeout's progress) */
+export const STATE_STEP: Record<ActiveState, Step> = {
+  created: STEP.request, 'pve-requested': STEP.pveRequest, fetching: STEP.fetch, 'update-sending': STEP.sendUpdate,
+  'awaiting-completion': STEP.install,
 };
 
 const STEP_NAME: Record<ActiveState, string> = {
@@ -154,7 +158,7 @@ export type Effect =
   | { type: 'store-rim'; henbId: string; rim: string; version?: string; measurementLog?: MeasurementLogEntry[] }
   /** persist-effect (same transaction as the job) */
   | { type: 'set-henb-state'; henbId: string; state: HenbState }
-  | { type: 'emit-progress'; step: number; text: string }
+  | { type: 'emit-progress'; step: Step; text: string }
   /** sign (already done by the runner for terminal states) and notify software-update-result */
   | { type: 'emit-result' }
   | { type: 'raise-alarm'; text: string };
@@ -184,11 +188,11 @@ function finish(job: Job, status: ResultStatus, at: number, reason: string, patc
   return next;
 }
 
-const progress = (step: number, text: string): Effect => ({ type: 'emit-progress', step, text });
+const progress = (step: Step, text: string): Effect => ({ type: 'emit-progress', step, text });
 const henbState = (job: Job, state: HenbState): Effect => ({ type: 'set-henb-state', henbId: job.henbId, state });
 
 /** end before the device was touched: restore the H(e)NB's prior state (unless told otherwise) */
-function endUntouched(job: Job, status: ResultStatus, at: number, step: number, reason: string, state?: HenbState): TransitionOutput {
+function endUntouched(job: Job, status: ResultStatus, at: number, step: Step, reason: string, state?: HenbState): TransitionOutput {
   const done = finish(job, status, at, reason);
   return {
     job: done,
@@ -197,7 +201,7 @@ function endUntouched(job: Job, status: ResultStatus, at: number, step: number, 
 }
 
 /** end after the software-update may have reached the device: quarantined, alarm when the policy says so */
-function endTouched(job: Job, status: ResultStatus, at: number, step: number, reason: string,
+function endTouched(job: Job, status: ResultStatus, at: number, step: Step, reason: string,
   opts: { rollback: boolean; component?: string; patch?: Partial<Job> }): TransitionOutput {
   const done = finish(job, status, at, reason, opts.patch ?? {}, opts.component);
   const effects: Effect[] = [henbState(job, 'quarantined'), progress(step, `${status}: ${reason}`), { type: 'emit-result' }];
@@ -214,14 +218,14 @@ function startPve(job: Job, at: number, nonce: string, text: string): Transition
   const next = enter(job, 'pve-requested', at, { nonce });
   return {
     job: next,
-    effects: [progress(2, text), { type: 'request-pve', henbId: job.henbId, jobId: job.jobId, nonce }],
+    effects: [progress(STEP.pveRequest, text), { type: 'request-pve', henbId: job.henbId, jobId: job.jobId, nonce }],
   };
 }
 
 function startFetch(job: Job, at: number): TransitionOutput {
   return {
     job: enter(job, 'fetching', at),
-    effects: [progress(5, `fetching ${job.request.uri} to compute the software RIM`), { type: 'fetch-software', uri: job.request.uri }],
+    effects: [progress(STEP.fetch, `fetching ${job.request.uri} to compute the software RIM`), { type: 'fetch-software', uri: job.request.uri }],
   };
 }
 
@@ -234,19 +238,19 @@ function evaluate(job: Job, c: DeviceCompletion, at: number): TransitionOutput {
   if (c.reason !== undefined) completion.reason = c.reason;
   const patch: Partial<Job> = { completion, updateSent: true };
   const got = c.tim !== undefined ? ` with TIM ${c.tim}` : '';
-  const received = progress(8, `completion received${got}`);
+  const received = progress(STEP.completion, `completion received${got}`);
   const withReceived = (o: TransitionOutput): TransitionOutput => ({ ...o, effects: [received, ...o.effects] });
 
   if (c.status === 'failed') {
-    return withReceived(endTouched(job, 'failed', at, 9, `H(e)NB reported install failure: ${c.reason ?? 'no reason given'}`,
+    return withReceived(endTouched(job, 'failed', at, STEP.compare, `H(e)NB reported install failure: ${c.reason ?? 'no reason given'}`,
       { rollback: true, patch }));
   }
   if (c.selfCheck === 'failed') {
-    return withReceived(endTouched(job, 'mismatch', at, 9, `H(e)NB self-check failed${c.reason !== undefined ? `: ${c.reason}` : ''}`,
+    return withReceived(endTouched(job, 'mismatch', at, STEP.compare, `H(e)NB self-check failed${c.reason !== undefined ? `: ${c.reason}` : ''}`,
       { rollback: true, patch }));
   }
   if (!isDigest(c.tim)) {
-    return withReceived(endTouched(job, 'failed', at, 9, 'completion carries no valid TIM', { rollback: true, patch }));
+    return withReceived(endTouched(job, 'failed', at, STEP.compare, 'completion carries no valid TIM', { rollback: true, patch }));
   }
   const expected = job.expectedRim ?? '';
   if (c.measurementLog !== undefined && c.measurementLog.length > 0) {
@@ -256,12 +260,12 @@ function evaluate(job: Job, c: DeviceCompletion, at: number): TransitionOutput {
       ...(job.referenceLog !== undefined ? { referenceLog: job.referenceLog } : {}),
     });
     if (!check.ok) {
-      return withReceived(endTouched(job, 'mismatch', at, 9, check.reason,
+      return withReceived(endTouched(job, 'mismatch', at, STEP.compare, check.reason,
         { rollback: true, patch, ...(check.component !== undefined ? { component: check.component } : {}) }));
     }
   }
   if (c.tim !== expected) {
-    return withReceived(endTouched(job, 'mismatch', at, 9, `reported TIM ${c.tim} is not the expected RIM ${expected}`,
+    return withReceived(endTouched(job, 'mismatch', at, STEP.compare, `reported TIM ${c.tim} is not the expected RIM ${expected}`,
       { rollback: true, patch }));
   }
   const done = finish(job, 'verified', at, `TIM equals the expected RIM ${expected}`, patch);
@@ -272,7 +276,7 @@ function evaluate(job: Job, c: DeviceCompletion, at: number): TransitionOutput {
   };
   return withReceived({
     job: done,
-    effects: [store, henbState(job, 'trusted'), progress(9, `verified: TIM equals the expected RIM; new RIM stored`), { type: 'emit-result' }],
+    effects: [store, henbState(job, 'trusted'), progress(STEP.compare, `verified: TIM equals the expected RIM; new RIM stored`), { type: 'emit-result' }],
   });
 }
 
@@ -300,7 +304,7 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
       if (event.type === 'pve-result') {
         const pve: Job['pve'] = { earStatus: event.earStatus, token: event.token, ...(event.attestedTim !== undefined ? { attestedTim: event.attestedTim } : {}) };
         if (event.earStatus !== 'affirming') {
-          const out = endUntouched({ ...job, pve }, 'refused', at, 4,
+          const out = endUntouched({ ...job, pve }, 'refused', at, STEP.pveVerdict,
             `PVE verdict ${event.earStatus}: H(e)NB not trusted, software-update not sent`,
             event.earStatus === 'contraindicated' ? 'quarantined' : undefined);
           return out;
@@ -311,10 +315,10 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
         // no stored RIM yet: the TIM the PVE just affirmed becomes the reference (not an update's result)
         const bootstrap: Effect[] = job.oldRim === undefined && isDigest(event.attestedTim)
           ? [{ type: 'store-rim', henbId: job.henbId, rim: event.attestedTim }] : [];
-        return { job: out.job, effects: [progress(4, 'PVE verdict affirming: H(e)NB trusted'), ...bootstrap, henbState(job, 'updating'), ...out.effects] };
+        return { job: out.job, effects: [progress(STEP.pveVerdict, 'PVE verdict affirming: H(e)NB trusted'), ...bootstrap, henbState(job, 'updating'), ...out.effects] };
       }
       if (event.type === 'pve-error') {
-        return endUntouched(job, event.timedOut === true ? 'timeout' : 'refused', at, 4,
+        return endUntouched(job, event.timedOut === true ? 'timeout' : 'refused', at, STEP.pveVerdict,
           `PVE integrity check failed: ${event.reason}; software-update not sent`);
       }
       if (event.type === 'restart') return startPve(job, at, event.nonce, `integrity-request sent to the PVE again after ${restartCause(event)}`);
@@ -322,13 +326,13 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
 
     case 'fetching':
       if (event.type === 'software-digest') {
-        if (!isDigest(event.sha256)) return endUntouched(job, 'failed', at, 5, 'software digest is not a SHA-256 hex value');
+        if (!isDigest(event.sha256)) return endUntouched(job, 'failed', at, STEP.fetch, 'software digest is not a SHA-256 hex value');
         if (job.request.sha256 !== undefined && job.request.sha256.toLowerCase() !== event.sha256) {
-          return endUntouched(job, 'failed', at, 5,
+          return endUntouched(job, 'failed', at, STEP.fetch,
             `software image digest ${event.sha256} differs from the requested sha256 ${job.request.sha256.toLowerCase()}`);
         }
         if (!isDigest(job.oldRim)) {
-          return endUntouched(job, 'failed', at, 5, 'no reference RIM known for the H(e)NB: cannot compute the expected RIM');
+          return endUntouched(job, 'failed', at, STEP.fetch, 'no reference RIM known for the H(e)NB: cannot compute the expected RIM');
         }
         const expectedRim = extendDigest(job.oldRim, event.sha256);
         const next = enter(job, 'update-sending', at, { softwareRim: event.sha256, softwareSize: event.size, expectedRim, updateSent: true, sentAt: at });
@@ -339,33 +343,33 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
         return {
           job: next,
           effects: [
-            progress(5, `software RIM ${event.sha256}; expected RIM ${expectedRim}`),
-            progress(6, 'software-update sent to the H(e)NB'),
+            progress(STEP.fetch, `software RIM ${event.sha256}; expected RIM ${expectedRim}`),
+            progress(STEP.sendUpdate, 'software-update sent to the H(e)NB'),
             { type: 'send-update', henbId: job.henbId, command },
           ],
         };
       }
-      if (event.type === 'fetch-error') return endUntouched(job, 'failed', at, 5, `software fetch failed: ${event.reason}`);
+      if (event.type === 'fetch-error') return endUntouched(job, 'failed', at, STEP.fetch, `software fetch failed: ${event.reason}`);
       if (event.type === 'restart') {
         const out = startFetch(job, at);
-        return { job: out.job, effects: [progress(5, `fetching the software again after ${restartCause(event)}`), ...out.effects.slice(1)] };
+        return { job: out.job, effects: [progress(STEP.fetch, `fetching the software again after ${restartCause(event)}`), ...out.effects.slice(1)] };
       }
       return ignore(job, `${event.type} while fetching the software`);
 
     case 'update-sending':
       if (event.type === 'device-accepted') {
-        return { job: enter(job, 'awaiting-completion', at), effects: [progress(7, 'H(e)NB accepted the software-update; installing')] };
+        return { job: enter(job, 'awaiting-completion', at), effects: [progress(STEP.install, 'H(e)NB accepted the software-update; installing')] };
       }
       if (event.type === 'device-error') {
         const reason = `software-update not accepted by the H(e)NB: ${event.reason}`;
         // an explicit refusal: nothing was installed and the PVE has just affirmed the H(e)NB
-        if (event.refused === true) return endUntouched(job, 'failed', at, 6, reason, 'trusted');
+        if (event.refused === true) return endUntouched(job, 'failed', at, STEP.sendUpdate, reason, 'trusted');
         // unreachable, session lost, no answer: the update may have reached the device
-        return endTouched(job, 'failed', at, 6, reason, { rollback: false });
+        return endTouched(job, 'failed', at, STEP.sendUpdate, reason, { rollback: false });
       }
       if (event.type === 'completion') return completion(job, event);
       if (event.type === 'restart') {
-        return endTouched(job, 'failed', at, 6,
+        return endTouched(job, 'failed', at, STEP.sendUpdate,
           `${event.takenOverBy !== undefined ? `OAM instance ${event.takenOverBy} took the job over` : 'OAM restarted'} before the H(e)NB acknowledged the software-update; not resent (state unknown)`, { rollback: false });
       }
       return ignore(job, `${event.type} while sending the software-update`);
@@ -377,7 +381,7 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
         return {
           job: { ...job, updatedAt: at },
           effects: [
-            progress(7, `${event.takenOverBy !== undefined ? `OAM instance ${event.takenOverBy} took the job over` : 'OAM restarted'}; still waiting for the completion`),
+            progress(STEP.install, `${event.takenOverBy !== undefined ? `OAM instance ${event.takenOverBy} took the job over` : 'OAM restarted'}; still waiting for the completion`),
             { type: 'watch-device', henbId: job.henbId, jobId: job.jobId, since: job.sentAt ?? job.createdAt },
           ],
         };
@@ -400,7 +404,7 @@ function completion(job: Job, event: Extract<JobEvent, { type: 'completion' }>):
 }
 
 function withInit(out: TransitionOutput): TransitionOutput {
-  return { job: out.job, effects: [progress(1, 'software update initiated'), ...out.effects] };
+  return { job: out.job, effects: [progress(STEP.request, 'software update initiated'), ...out.effects] };
 }
 
 /** A new job in state created (the runner persists it, then sends `start`). */

@@ -7,7 +7,7 @@ import { connectDevice, integrityMeasurementXml, parseMeasurementReply } from '.
 import type { DeviceConnector, DeviceTarget } from '../device/index.js';
 import type { Logger } from '../log/logger.js';
 import type { DeviceEvidence } from './appraise.js';
-import type { EvidenceCollector, PveDeviceEntry } from './service.js';
+import type { EvidenceCollector, PveDeviceEntry } from './types.js';
 
 export interface NetconfCollectorOptions {
   timeoutMs: number;

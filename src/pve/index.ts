@@ -8,7 +8,8 @@ export type { PveClientOptions, PveIntegrityResult, RestconfPveClient } from './
 export { createNetconfPveClient } from './netconf-client.js';
 export type { NetconfPveClient, NetconfPveClientOptions } from './netconf-client.js';
 export { PveServiceError, checkInputLeaves, parseListen, startPve } from './service.js';
-export type { EvidenceCollector, IntegrityInput, IntegrityOutput, PveDeviceEntry, PveHandle, StartPveOptions } from './service.js';
+export type { PveHandle, StartPveOptions } from './service.js';
+export type { EvidenceCollector, IntegrityInput, IntegrityOutput, PveDeviceEntry } from './types.js';
 export { appraiseEvidence } from './appraise.js';
 export type { Appraisal, DeviceEvidence } from './appraise.js';
 export { approvedSoftware } from './approved.js';

@@ -15,7 +15,7 @@ import { elements, leaf, textOf } from '../netconf/xml/index.js';
 import { compileTexts } from '../yang/index.js';
 import { loadOrCreateDeviceHostKey } from '../device/index.js';
 import { PVE_MODULE, PVE_NS, RestconfError } from './restconf.js';
-import type { IntegrityInput, IntegrityOutput } from './service.js';
+import type { IntegrityInput, IntegrityOutput } from './types.js';
 
 export interface PveNetconfOptions {
   host: string;

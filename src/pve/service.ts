@@ -16,6 +16,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createPublicKey, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { HsvError } from '../errors.js';
+import { parseHostPort } from '../host-port.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
 import { SOFTWARE_COMPONENT as UPDATED_COMPONENT } from '../integrity/index.js';
@@ -34,21 +35,7 @@ import type { RestconfErrorEntry } from './restconf.js';
 import { netconfEvidenceCollector } from './collector.js';
 import { startPveNetconf } from './netconf-endpoint.js';
 import type { UserEntry } from '../netconf/server/index.js';
-import type { DeviceTarget } from '../device/index.js';
-
-/** One H(e)NB the PVE may verify: where to reach it and the key its evidence must be signed with. */
-/** A device the PVE collects evidence from: how to reach it (as the southbound driver does) and its key. */
-export interface PveDeviceEntry extends DeviceTarget {
-  henbId: string;
-  /** the device's evidence key: SPKI PEM */
-  devicePublicKey: string;
-}
-
-/** How the PVE obtains evidence from a device (NETCONF by default; tests may inject another). */
-export interface EvidenceCollector {
-  collect(device: PveDeviceEntry, nonce: Buffer, signal: AbortSignal): Promise<DeviceEvidence>;
-  close?(): Promise<void> | void;
-}
+import type { EvidenceCollector, IntegrityInput, IntegrityOutput, PveDeviceEntry } from './types.js';
 
 export interface StartPveOptions {
   /** 'HOST:PORT' ('[::1]:PORT' for IPv6) or {host, port}; port 0 picks a free port */
@@ -113,12 +100,9 @@ const VERIFIER_ID = { developer: 'henb-sw-verify', build: 'pve/0.1.0' };
 
 export function parseListen(listen: string | { host: string; port: number }): { host: string; port: number } {
   if (typeof listen !== 'string') return listen;
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) {
-    throw new PveServiceError('ERR_PVE_LISTEN', `listen must be HOST:PORT (got ${JSON.stringify(listen)})`);
-  }
-  return { host: (m[1] ?? m[2]) as string, port };
+  const hp = parseHostPort(listen);
+  if (hp === undefined) throw new PveServiceError('ERR_PVE_LISTEN', `listen must be HOST:PORT (got ${JSON.stringify(listen)})`);
+  return hp;
 }
 
 export async function startPve(options: StartPveOptions): Promise<PveHandle> {
@@ -381,21 +365,6 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
     chunks.push(b);
   }
   return Buffer.concat(chunks);
-}
-
-export interface IntegrityOutput {
-  earStatus: string;
-  token: string;
-  reason?: string;
-}
-
-/** the checked input of integrity-request (both transports) */
-export interface IntegrityInput {
-  henbId: string;
-  nonce: Buffer;
-  /** the nonce-value text as received (canonical base64) */
-  nonceText: string;
-  jobId?: string;
 }
 
 const BASE = '/henb-sw-verify-pve:integrity-request/input';

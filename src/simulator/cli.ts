@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { HsvError } from '../errors.js';
+import { parsePort } from '../host-port.js';
 import { createLogger } from '../log/logger.js';
 import type { LogLevel } from '../log/logger.js';
 import type { DeviceProfile } from './model.js';
@@ -41,11 +42,12 @@ export async function runSimulateCommand(options: Record<string, unknown>, ctx: 
   if (!Array.isArray(fleet) || fleet.length === 0) throw usage('simulate: --fleet PROFILE=N,... names no device');
   const host = typeof options.host === 'string' ? options.host : '127.0.0.1';
   const portText = typeof options['base-port'] === 'string' ? options['base-port'] : '0';
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw usage(`simulate: --base-port must be a port number, got '${portText}'`);
+  const basePort = parsePort(portText);
+  if (basePort === undefined) throw usage(`simulate: --base-port must be a port number, got '${portText}'`);
   const dataDir = typeof options['data-dir'] === 'string' ? resolve(ctx.cwd, options['data-dir']) : undefined;
   const json = options.json === true;
   const log = createLogger({ level: logLevelOf(options['log-level'], 'warn'), write: (l) => ctx.stderr.write(l) });
-  const f = await startFleet({ fleet, host, basePort: Number(portText), ...(dataDir !== undefined ? { dataDir } : {}), log });
+  const f = await startFleet({ fleet, host, basePort, ...(dataDir !== undefined ? { dataDir } : {}), log });
   try {
     if (json) {
       ctx.stdout.write(JSON.stringify({ event: 'ready', devices: f.devices, referenceValues: f.referenceValues }) + '\n');

@@ -1,0 +1,34 @@
+/**
+ * The PVE's own vocabulary, shared by the service (service.ts), its transports (RESTCONF in service.ts,
+ * NETCONF in netconf-endpoint.ts) and the evidence collector (collector.ts), so that none imports another.
+ */
+import type { DeviceTarget } from '../device/index.js';
+import type { DeviceEvidence } from './appraise.js';
+
+/** A device the PVE collects evidence from: how to reach it (as the southbound driver does) and its key. */
+export interface PveDeviceEntry extends DeviceTarget {
+  henbId: string;
+  /** the device's evidence key: SPKI PEM */
+  devicePublicKey: string;
+}
+
+/** How the PVE obtains evidence from a device (NETCONF by default; tests may inject another). */
+export interface EvidenceCollector {
+  collect(device: PveDeviceEntry, nonce: Buffer, signal: AbortSignal): Promise<DeviceEvidence>;
+  close?(): Promise<void> | void;
+}
+
+export interface IntegrityOutput {
+  earStatus: string;
+  token: string;
+  reason?: string;
+}
+
+/** the checked input of integrity-request (both transports) */
+export interface IntegrityInput {
+  henbId: string;
+  nonce: Buffer;
+  /** the nonce-value text as received (canonical base64) */
+  nonceText: string;
+  jobId?: string;
+}
