@@ -2,9 +2,10 @@
  * The one error base of the package. Callers switch on `code`, never on message text
  * (the catalogue of codes is docs/errors.md; a test checks every code used is listed there).
  */
-export class HsvError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+export class HsvError<C extends string = string> extends Error {
+  /** each subclass names its codes as a union type (e.g. OamErrorCode); callers compare with === */
+  readonly code: C;
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;

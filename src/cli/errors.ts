@@ -2,7 +2,7 @@
 import { HsvError } from '../errors.js';
 
 /** Bad command line: unknown command or option, missing or malformed value. Exit code 2. */
-export class CliUsageError extends HsvError {
+export class CliUsageError extends HsvError<'ERR_CLI_USAGE'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_CLI_USAGE', message, options);
   }
@@ -12,7 +12,7 @@ export class CliUsageError extends HsvError {
  * A command (or the part of it it needs) is not available in this build, e.g. a component that is not
  * installed. Never a stub that pretends to work. Exit code 3.
  */
-export class CliNotAvailableError extends HsvError {
+export class CliNotAvailableError extends HsvError<'ERR_CLI_NOT_AVAILABLE'> {
   constructor(what: string, options?: { cause?: unknown }) {
     super('ERR_CLI_NOT_AVAILABLE', `${what} is not available in this build`, options);
   }

@@ -11,7 +11,7 @@ export interface LocatedIssue extends SchemaIssue {
   col?: number;
 }
 
-export class ConfigError extends HsvError {
+export class ConfigError extends HsvError<ConfigErrorCode> {
   readonly issues: LocatedIssue[];
   constructor(code: ConfigErrorCode, message: string, options?: { cause?: unknown; issues?: LocatedIssue[] }) {
     super(code, message, options);

@@ -48,7 +48,11 @@ export interface DeviceSession {
 
 export type DeviceConnector = (target: DeviceTarget, options: { timeoutMs: number; signal?: AbortSignal }) => Promise<DeviceSession>;
 
-export class DeviceConnectError extends HsvError {}
+export type DeviceConnectErrorCode =
+  | 'ERR_DEVICE_ABORTED' | 'ERR_DEVICE_AUTH' | 'ERR_DEVICE_CONFIG' | 'ERR_DEVICE_HOST_KEY' | 'ERR_DEVICE_NETCONF'
+  | 'ERR_DEVICE_TIMEOUT' | 'ERR_DEVICE_UNREACHABLE';
+
+export class DeviceConnectError extends HsvError<DeviceConnectErrorCode> {}
 
 /** 'SHA256:<base64>' of an SSH public key blob (OpenSSH's fingerprint form) */
 export function sshKeyFingerprint(blob: Buffer): string {
@@ -106,7 +110,7 @@ export const connectDevice: DeviceConnector = (target, options) => {
       if (session) session.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the SSH connection`));
       else fail('ERR_DEVICE_UNREACHABLE', `${where} closed the connection`);
     });
-    function fail(code: string, message: string, cause?: unknown): void {
+    function fail(code: DeviceConnectErrorCode, message: string, cause?: unknown): void {
       if (settled) return;
       settled = true;
       clearTimeout(timer);

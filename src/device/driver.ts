@@ -28,7 +28,7 @@ import { NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../netconf/xml/
 import type { XmlElement } from '../netconf/xml/index.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
-import type { DeviceCompletion, DeviceDriver, SoftwareUpdateCommand } from '../oam/index.js';
+import type { DeviceCompletion, DeviceDriver, DeviceDriverErrorCode, SoftwareUpdateCommand } from '../oam/index.js';
 import { connectDevice } from './connect.js';
 import type { DeviceConnector, DeviceSession, DeviceTarget } from './connect.js';
 import {
@@ -36,7 +36,8 @@ import {
 } from './wire.js';
 import type { CompletionEvent } from './wire.js';
 
-export class DeviceDriverError extends HsvError {
+/** codes: the DeviceDriver port's (src/oam/ports.ts) */
+export class DeviceDriverError extends HsvError<DeviceDriverErrorCode> {
   errorTag?: string;
   appTag?: string;
 }

@@ -27,7 +27,7 @@ export const DEVICE_PREFIX = 'hsvd';
 export const DEVICE_REVISION = '2026-11-28';
 export const COMPLETION_NOTIFICATION = 'software-update-complete';
 
-export class DeviceWireError extends HsvError {}
+export class DeviceWireError extends HsvError<'ERR_DEVICE_BAD_REPLY'> {}
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const n = DEVICE_NS;

@@ -25,8 +25,7 @@ export type IntegrityErrorCode =
   | 'ERR_SOFTWARE_DIGEST_MISMATCH'
   | 'ERR_SOFTWARE_FETCH';
 
-export class IntegrityError extends HsvError {
-  declare readonly code: IntegrityErrorCode;
+export class IntegrityError extends HsvError<IntegrityErrorCode> {
   constructor(code: IntegrityErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }

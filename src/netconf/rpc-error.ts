@@ -31,7 +31,10 @@ export interface RpcErrorInfo {
 }
 
 /** Thrown by handlers and validators; the server turns it into one <rpc-reply> with every error. */
-export class NetconfError extends HsvError {
+/** ERR_NETCONF_<TAG>: the first error's error-tag, upper case (ERR_NETCONF_INVALID_VALUE) */
+export type NetconfErrorCode = `ERR_NETCONF_${string}`;
+
+export class NetconfError extends HsvError<NetconfErrorCode> {
   readonly errors: RpcErrorInfo[];
   constructor(errors: RpcErrorInfo | RpcErrorInfo[], options?: { cause?: unknown }) {
     const list = Array.isArray(errors) ? errors : [errors];

@@ -22,7 +22,9 @@ import type { DeviceTarget } from '../device/index.js';
 import type { Measure } from '../oam/index.js';
 import type { OamPolicies } from './northbound.js';
 
-export class OamConfigError extends HsvError {}
+export type OamConfigErrorCode = 'ERR_OAM_CONFIG' | 'ERR_OAM_NO_PVE';
+
+export class OamConfigError extends HsvError<OamConfigErrorCode> {}
 
 /** The plugin configuration (plugin.json configSchema), after validation and secret resolution. */
 export interface OamPluginConfig {

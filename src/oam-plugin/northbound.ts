@@ -20,7 +20,7 @@ import type { XmlElement } from '../netconf/xml/index.js';
 import { parseSoftwareUri } from '../integrity/index.js';
 import type { Store, HenbRecord, JobRecord } from '../store/index.js';
 import type { Jwks } from '../tokens/index.js';
-import { JobRunner, OamError, STATE_STEP, STEP, isDigest, isTerminal, systemClock } from '../oam/index.js';
+import { JobRunner, OamError, STATE_STEP, STEP, isDigest, isTerminal, oamErrorCode, pveFailureKind, systemClock } from '../oam/index.js';
 import type {
   Clock, DeviceCompletion, DeviceDriver, Job, Measure, MeasurementLogEntry, OamEvents, PveClient, ResultTokens, SoftwareFetcher,
   Step, StepTimeouts,
@@ -173,7 +173,7 @@ export class OamService {
         token = (await this.o.pve.integrityRequest({ henbId, nonce, jobId: checkId }, ac.signal)).token;
       } catch (err) {
         this.log.warn('PVE not reachable', { henbId, err });
-        if ((err as { appTag?: unknown }).appTag === 'henb-unreachable') {
+        if (pveFailureKind(err) === 'henb-unreachable') {
           throw rpcError('operation-failed', 'henb-unreachable', `the PVE could not reach H(e)NB ${henbId}`);
         }
         throw rpcError('operation-failed', 'pve-unreachable',
@@ -253,7 +253,7 @@ export class OamService {
         const job = await this.runner.start({ henbId, timeouts, request });
         return el(HSV_NS, 'job', leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'job-id', job.jobId), leaf(HSV_NS, 'status', 'started'));
       } catch (err) {
-        const busy = errorCode(err) === 'ERR_OAM_HENB_BUSY';
+        const busy = oamErrorCode(err) === 'ERR_OAM_HENB_BUSY';
         if (!busy) this.log.error('job not started', { henbId, err });
         const reason = busy ? `henb-busy: ${(err as Error).message}` : `job not started (${errorCode(err)})`;
         return el(HSV_NS, 'job', leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'status', 'refused'), leaf(HSV_NS, 'reason', reason));
@@ -293,7 +293,7 @@ export class OamService {
     try {
       await this.runner.complete(c);
     } catch (err) {
-      switch (errorCode(err)) {
+      switch (oamErrorCode(err)) {
         case 'ERR_OAM_JOB_UNKNOWN': throw rpcError('invalid-value', 'job-unknown', `no job ${jobId}`, '/hsv:completion-tim/hsv:job-id');
         case 'ERR_OAM_HENB_MISMATCH': throw rpcError('invalid-value', 'henb-mismatch', `job ${jobId} does not belong to H(e)NB ${henbId}`, '/hsv:completion-tim/hsv:henb-id');
         case 'ERR_OAM_JOB_NOT_WAITING': throw rpcError('operation-failed', 'job-not-waiting', `job ${jobId} is not waiting for a completion`, '/hsv:completion-tim/hsv:job-id');

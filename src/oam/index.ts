@@ -15,12 +15,12 @@ export type {
 } from './transition.js';
 export { ZERO_DIGEST, isDigest, extendDigest, replayLog, checkReportedLog } from './measure.js';
 export type { LogCheck } from './measure.js';
-export { systemClock } from './ports.js';
+export { PVE_HENB_UNREACHABLE, deviceRefused, pveFailureKind, systemClock } from './ports.js';
 export type {
   PveIntegrityRequest, PveClient, SoftwareUpdateCommand, MeasurementLogEntry, DeviceCompletion, DeviceDriver,
-  SoftwareFetcher, TimerHandle, Clock,
+  SoftwareFetcher, TimerHandle, Clock, DeviceDriverErrorCode, PveClientErrorCode, PveFailure, PveFailureKind,
 } from './ports.js';
-export { OamError, JobRunner, DEFAULT_LEASE_MS, SQLITE_INSTANCE_ID, finalEarStatus, componentResults } from './runner.js';
-export type { ResultTokens, OamEvents, RunnerOptions, StartRequest } from './runner.js';
+export { OamError, oamErrorCode, JobRunner, DEFAULT_LEASE_MS, SQLITE_INSTANCE_ID, finalEarStatus, componentResults } from './runner.js';
+export type { OamErrorCode, ResultTokens, OamEvents, RunnerOptions, StartRequest } from './runner.js';
 export { OAM_ISSUER, NMS_AUDIENCE, PVE_ISSUER, OAM_VERIFIER_ID, createResultTokens } from './tokens-adapter.js';
 export type { ResultTokensOptions } from './tokens-adapter.js';

@@ -9,7 +9,47 @@
  *   An implementation must reject promptly (with the signal's reason or its own error) once aborted.
  * - errors: reject with an HsvError whose `code` says what went wrong (e.g. ERR_PVE_UNREACHABLE,
  *   ERR_DEVICE_UNREACHABLE, ERR_DEVICE_REFUSED); the message may be shown to the operator, so no secrets.
+ *   The codes each port rejects with are the unions below; the flow tells them apart with pveFailureKind and
+ *   deviceRefused, never by matching text.
  */
+import { errorCode } from '../errors.js';
+
+/** The codes a PveClient rejects with (src/pve: RESTCONF and NETCONF clients). */
+export type PveClientErrorCode =
+  | 'ERR_PVE_CONFIG' | 'ERR_PVE_UNREACHABLE' | 'ERR_PVE_TLS' | 'ERR_PVE_TIMEOUT' | 'ERR_PVE_REJECTED' | 'ERR_PVE_BAD_RESPONSE'
+  | 'ERR_PVE_ABORTED' | 'ERR_PVE_AUTH' | 'ERR_PVE_HOST_KEY';
+
+/** The error-app-tag with which the PVE says that it could not collect evidence from the H(e)NB. */
+export const PVE_HENB_UNREACHABLE = 'henb-unreachable';
+
+/** What a PveClient's rejection carries beyond its code: for ERR_PVE_REJECTED, the PVE's error-app-tag. */
+export interface PveFailure {
+  readonly code: PveClientErrorCode;
+  readonly appTag?: string;
+}
+
+/** How the flow reads a failed integrity-request: the PVE timed out, the PVE could not reach the H(e)NB, or other. */
+export type PveFailureKind = 'timeout' | 'henb-unreachable' | 'other';
+
+export function pveFailureKind(err: unknown): PveFailureKind {
+  const code = errorCode(err);
+  if (code === ('ERR_PVE_TIMEOUT' satisfies PveClientErrorCode)) return 'timeout';
+  if (code === ('ERR_PVE_REJECTED' satisfies PveClientErrorCode) && (err as Partial<PveFailure>).appTag === PVE_HENB_UNREACHABLE) return 'henb-unreachable';
+  return 'other';
+}
+
+/** The codes a DeviceDriver rejects with (src/device: the driver's own and its connector's). */
+export type DeviceDriverErrorCode =
+  | 'ERR_DEVICE_ABORTED' | 'ERR_DEVICE_CLOSED' | 'ERR_DEVICE_NETCONF' | 'ERR_DEVICE_REFUSED' | 'ERR_DEVICE_RPC_TIMEOUT'
+  | 'ERR_DEVICE_SESSION_LOST' | 'ERR_DEVICE_TIMEOUT' | 'ERR_DEVICE_UNKNOWN' | 'ERR_DEVICE_UNREACHABLE'
+  | 'ERR_DEVICE_AUTH' | 'ERR_DEVICE_CONFIG' | 'ERR_DEVICE_HOST_KEY';
+
+const DEVICE_REFUSALS: ReadonlySet<string> = new Set<DeviceDriverErrorCode>(['ERR_DEVICE_REFUSED', 'ERR_DEVICE_UNKNOWN']);
+
+/** Whether a DeviceDriver rejection says the H(e)NB did not take the command (refused, or not in the inventory). */
+export function deviceRefused(err: unknown): boolean {
+  return DEVICE_REFUSALS.has(errorCode(err));
+}
 
 /** Step 2-4: the PVE's integrity check of one H(e)NB. */
 export interface PveIntegrityRequest {

@@ -35,18 +35,33 @@ import { silentLogger } from '../log/logger.js';
 import type { Store, StoreOps, JobRecord, HenbRecord } from '../store/index.js';
 import type { EarClaims, EarStatus, EarSubmod, ResultClaimsInput, ComponentResult } from '../tokens/index.js';
 import type { Clock, DeviceCompletion, DeviceDriver, PveClient, SoftwareFetcher, TimerHandle, MeasurementLogEntry } from './ports.js';
-import { systemClock } from './ports.js';
+import { deviceRefused, pveFailureKind, systemClock } from './ports.js';
 import type { Effect, Job, JobEvent, JobRequest, StepTimeouts } from './transition.js';
 import { STEP } from './steps.js';
 import type { Step } from './steps.js';
 import { DEFAULT_TIMEOUTS, isTerminal, newJob, transition } from './transition.js';
 
-export class OamError extends HsvError {}
-/**
- * Codes: ERR_OAM_HENB_BUSY (a job is already running for the H(e)NB), ERR_OAM_JOB_UNKNOWN,
- * ERR_OAM_JOB_NOT_WAITING, ERR_OAM_HENB_MISMATCH, ERR_OAM_CLOSED, ERR_OAM_PVE_UNREACHABLE,
- * ERR_OAM_PVE_RESULT_INVALID.
- */
+/** The flow's codes (docs/errors.md). */
+export type OamErrorCode =
+  /** a job is already running for the H(e)NB */
+  | 'ERR_OAM_HENB_BUSY'
+  /** completion-tim: no such job / a job of another H(e)NB / a job not waiting for a completion */
+  | 'ERR_OAM_JOB_UNKNOWN' | 'ERR_OAM_HENB_MISMATCH' | 'ERR_OAM_JOB_NOT_WAITING'
+  /** the runner or the caller's session closed */
+  | 'ERR_OAM_CLOSED'
+  /** RunnerOptions out of range (instanceId, leaseMs) */
+  | 'ERR_OAM_CONFIG'
+  /** a PVE result whose nonce was used or unknown / about another H(e)NB */
+  | 'ERR_OAM_NONCE' | 'ERR_OAM_SUBJECT'
+  /** a step's signal: its timeout fired / the step ended / another instance took the job */
+  | 'ERR_OAM_TIMEOUT' | 'ERR_OAM_STEP_ENDED' | 'ERR_OAM_LEASE_LOST';
+
+export class OamError extends HsvError<OamErrorCode> {}
+
+/** the OamError code of an error, or undefined for any other error */
+export function oamErrorCode(err: unknown): OamErrorCode | undefined {
+  return err instanceof OamError ? err.code : undefined;
+}
 
 /** Tokens as the flow uses them (src/tokens behind it; see createResultTokens in tokens-adapter.ts). */
 export interface ResultTokens {
@@ -602,9 +617,10 @@ export class JobRunner {
       if (signal.aborted) return; // our own timeout or a newer step: the timeout event speaks
       const code = errorCode(err);
       // the PVE answered that it could not reach the H(e)NB: the device did not answer in time (status timeout)
-      const deviceUnreachable = (err as { appTag?: unknown }).appTag === 'henb-unreachable';
+      const kind = pveFailureKind(err);
+      const deviceUnreachable = kind === 'henb-unreachable';
       await this.dispatch(jobId, {
-        type: 'pve-error', at: this.clock.now(), timedOut: /TIMEOUT/.test(code) || deviceUnreachable,
+        type: 'pve-error', at: this.clock.now(), timedOut: kind !== 'other',
         reason: deviceUnreachable
           ? `the PVE could not collect evidence: H(e)NB unreachable (${code}): ${messageOf(err)}`
           : `PVE unreachable or in error (${code}): ${messageOf(err)}`,
@@ -658,7 +674,7 @@ export class JobRunner {
       const code = errorCode(err);
       await this.dispatch(jobId, {
         type: 'device-error', at: this.clock.now(), reason: `${messageOf(err)} (${code})`,
-        refused: code === 'ERR_DEVICE_REFUSED' || code === 'ERR_DEVICE_UNKNOWN',
+        refused: deviceRefused(err),
       });
     }
   }

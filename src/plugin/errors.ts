@@ -18,7 +18,7 @@ export type PluginErrorCode =
   | 'ERR_PLUGIN_TIMEOUT'
   | 'ERR_PLUGIN_CLOSE';
 
-export class PluginError extends HsvError {
+export class PluginError extends HsvError<PluginErrorCode> {
   /** schema issues (manifest / config errors) */
   readonly issues: SchemaIssue[];
   constructor(code: PluginErrorCode, message: string, options?: { cause?: unknown; issues?: SchemaIssue[] }) {

@@ -10,11 +10,12 @@
  */
 import { Agent, request } from 'node:https';
 import { HsvError } from '../errors.js';
-import type { PveClient, PveIntegrityRequest } from '../oam/index.js';
+import type { PveClient, PveClientErrorCode, PveFailure, PveIntegrityRequest } from '../oam/index.js';
 import { INPUT_MEMBER, INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, YANG_JSON, base64urlToBase64 } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
 
-export class PveClientError extends HsvError {
+/** codes: the PveClient port's (src/oam/ports.ts); appTag as the port's PveFailure says */
+export class PveClientError extends HsvError<PveClientErrorCode> implements PveFailure {
   /** RESTCONF error-tag / error-app-tag / HTTP status, for ERR_PVE_REJECTED */
   errorTag?: string;
   appTag?: string;
@@ -51,7 +52,7 @@ const TLS_CODES = new Set([
   'CERT_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID',
 ]);
 
-function err(code: string, message: string, cause?: unknown): PveClientError {
+function err(code: PveClientErrorCode, message: string, cause?: unknown): PveClientError {
   return new PveClientError(code, message, cause !== undefined ? { cause } : undefined);
 }
 

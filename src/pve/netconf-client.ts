@@ -9,7 +9,7 @@ import { connectDevice } from '../device/index.js';
 import type { DeviceConnector, DeviceTarget } from '../device/index.js';
 import { NetconfError } from '../netconf/rpc-error.js';
 import { childText, el, leaf } from '../netconf/xml/index.js';
-import type { PveIntegrityRequest } from '../oam/index.js';
+import type { PveClientErrorCode, PveIntegrityRequest } from '../oam/index.js';
 import { PveClientError } from './client.js';
 import type { PveIntegrityResult } from './client.js';
 import { PVE_NS, base64urlToBase64 } from './restconf.js';
@@ -25,7 +25,7 @@ export interface NetconfPveClient {
   close(): void;
 }
 
-function err(code: string, message: string, cause?: unknown): PveClientError {
+function err(code: PveClientErrorCode, message: string, cause?: unknown): PveClientError {
   return new PveClientError(code, message, cause !== undefined ? { cause } : undefined);
 }
 

@@ -56,7 +56,10 @@ export function statusForTag(tag: string): number {
 }
 
 /** A RESTCONF error raised by the service's request handling; becomes one errors document. */
-export class RestconfError extends HsvError {
+/** ERR_RESTCONF_<TAG>: the entry's error-tag, upper case */
+export type RestconfErrorCode = `ERR_RESTCONF_${string}`;
+
+export class RestconfError extends HsvError<RestconfErrorCode> {
   readonly entry: RestconfErrorEntry;
   readonly status: number;
   /** the Allow header of a 405 */

@@ -91,7 +91,9 @@ export interface PveHandle {
   close(): Promise<void>;
 }
 
-export class PveServiceError extends HsvError {}
+export type PveServiceErrorCode = 'ERR_PVE_CLOSED' | 'ERR_PVE_DEVICE_KEY' | 'ERR_PVE_DEVICE_TIMEOUT' | 'ERR_PVE_LISTEN';
+
+export class PveServiceError extends HsvError<PveServiceErrorCode> {}
 
 const HENB_ID = /^[0-9A-Za-z][-.0-9A-Z_a-z]*$/;
 const JOB_ID = /^[0-9A-Za-z][-.0-9:A-Z_a-z]*$/;

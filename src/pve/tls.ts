@@ -21,7 +21,7 @@ export interface PveTlsMaterial {
   caPath: string;
 }
 
-export class PveTlsError extends HsvError {}
+export class PveTlsError extends HsvError<'ERR_PVE_TLS'> {}
 
 async function exists(p: string): Promise<boolean> {
   try {

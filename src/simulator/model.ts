@@ -43,7 +43,13 @@ export function isDeviceProfile(s: string): s is DeviceProfile {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-export class DeviceError extends HsvError {}
+/** the simulated device's refusals (they become rpc-errors of the device module) */
+export type DeviceErrorCode =
+  | 'ERR_DEVICE_BAD_JOB' | 'ERR_DEVICE_BAD_NONCE' | 'ERR_DEVICE_BAD_RIM' | 'ERR_DEVICE_BUSY' | 'ERR_DEVICE_CLOSED'
+  | 'ERR_DEVICE_DUPLICATE_JOB' | 'ERR_DEVICE_JOB_UNKNOWN' | 'ERR_DEVICE_NO_ROLLBACK' | 'ERR_DEVICE_NO_SLOT'
+  | 'ERR_SOFTWARE_DIGEST_MISMATCH';
+
+export class DeviceError extends HsvError<DeviceErrorCode> {}
 
 /** extend(old, digest) = SHA-256(old || digest) over the raw 32-byte values, hex (src/integrity). */
 export const extendHex: (old: string, digest: string) => string = extend;

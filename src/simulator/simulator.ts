@@ -36,7 +36,9 @@ import {
   parseIntegrityMeasurement, parseRollback, parseSoftwareUpdate, slotsXml, startedReplyXml,
 } from '../device/index.js';
 
-export class SimulatorError extends HsvError {}
+export type SimulatorErrorCode = 'ERR_SIM_PROFILE' | 'ERR_SIM_START' | 'ERR_SIM_YANG';
+
+export class SimulatorError extends HsvError<SimulatorErrorCode> {}
 
 export interface FleetOptions {
   /** profile -> count ({healthy: 3, compromised: 1}) or a list of {profile, count} */

@@ -11,11 +11,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HsvError } from '../errors.js';
 
-export class EventLogError extends HsvError {
-  constructor(code: 'ERR_EVENT_LOG_OPEN' | 'ERR_EVENT_LOG_CLOSED', message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-  }
-}
+export type EventLogErrorCode = 'ERR_EVENT_LOG_OPEN' | 'ERR_EVENT_LOG_CLOSED';
+
+export class EventLogError extends HsvError<EventLogErrorCode> {}
 
 export const EVENT_LOG_FILE = 'event-log.sqlite';
 export const NETCONF_STREAM = 'NETCONF';

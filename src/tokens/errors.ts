@@ -19,8 +19,7 @@ export type TokenErrorCode =
   | 'ERR_TOKEN_KEY_STORE'
   | 'ERR_TOKEN_JWKS';
 
-export class TokenError extends HsvError {
-  declare readonly code: TokenErrorCode;
+export class TokenError extends HsvError<TokenErrorCode> {
   constructor(code: TokenErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }

@@ -17,7 +17,7 @@ import type {
   LeafListNode, LeafNode, ListNode, ModuleRef, OperationPart, Restriction, RpcSchema, SchemaNode, YType,
 } from './schema.js';
 
-export class YangSchemaError extends HsvError {
+export class YangSchemaError extends HsvError<'ERR_YANG_SCHEMA'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_YANG_SCHEMA', message, options);
   }

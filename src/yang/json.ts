@@ -14,7 +14,7 @@ import { HsvError } from '../errors.js';
 import { flatten } from './compile.js';
 import type { CompiledModule, SchemaNode, YType } from './schema.js';
 
-export class YangJsonError extends HsvError {
+export class YangJsonError extends HsvError<'ERR_YANG_JSON'> {
   constructor(message: string) {
     super('ERR_YANG_JSON', message);
   }

@@ -17,7 +17,7 @@ import type { CompiledModule, OperationPart, SchemaNode } from './schema.js';
 import type { YangValidator } from './types.js';
 import { emptyPath, InstanceValidator } from './validate.js';
 
-export class YangLoadError extends HsvError {
+export class YangLoadError extends HsvError<'ERR_YANG_LOAD'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_YANG_LOAD', message, options);
   }

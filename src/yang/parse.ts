@@ -4,7 +4,7 @@
  */
 import { HsvError } from '../errors.js';
 
-export class YangParseError extends HsvError {
+export class YangParseError extends HsvError<'ERR_YANG_PARSE'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_YANG_PARSE', message, options);
   }

@@ -7,7 +7,7 @@
  */
 import { HsvError } from '../errors.js';
 
-export class YangRegexError extends HsvError {
+export class YangRegexError extends HsvError<'ERR_YANG_PATTERN'> {
   constructor(message: string) {
     super('ERR_YANG_PATTERN', message);
   }

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDeviceDriver } from '../../src/device/driver.js';
 import type { NetconfDeviceDriver } from '../../src/device/driver.js';
 import { DeviceConnectError } from '../../src/device/connect.js';
+import type { DeviceConnectErrorCode } from '../../src/device/connect.js';
 import type { DeviceConnector, DeviceSession } from '../../src/device/connect.js';
 import { completionXml, DEVICE_NS, startedReplyXml } from '../../src/device/wire.js';
 import { el, leaf } from '../../src/netconf/xml/build.js';
@@ -63,7 +64,7 @@ class FakeSession implements DeviceSession {
 }
 
 let sessions: FakeSession[];
-let failures: string[];
+let failures: DeviceConnectErrorCode[];
 let attempts: number;
 const connector: DeviceConnector = async () => {
   attempts++;

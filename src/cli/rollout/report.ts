@@ -40,7 +40,9 @@ export interface RolloutReport {
   summary: Record<ResultStatus, number> & { total: number; pending: number };
 }
 
-export class RolloutError extends HsvError {}
+export type RolloutErrorCode = 'ERR_ROLLOUT_REPORT' | 'ERR_ROLLOUT_RESUME';
+
+export class RolloutError extends HsvError<RolloutErrorCode> {}
 
 export function summarize(devices: DeviceRecord[]): RolloutReport['summary'] {
   const s = { total: devices.length, pending: 0, verified: 0, mismatch: 0, refused: 0, failed: 0, timeout: 0 };

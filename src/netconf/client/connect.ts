@@ -14,11 +14,9 @@ import type { XmlElement } from '../xml/types.js';
 import { ClientSession } from '../session/client-session.js';
 import type { ClientSessionOptions, RpcOptions } from '../session/client-session.js';
 
-export class NetconfClientError extends HsvError {
-  constructor(code: 'ERR_NETCONF_CLIENT_HOST_KEY' | 'ERR_NETCONF_CLIENT_CONNECT' | 'ERR_NETCONF_CLIENT_OPTIONS', message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-  }
-}
+export type NetconfClientErrorCode = 'ERR_NETCONF_CLIENT_HOST_KEY' | 'ERR_NETCONF_CLIENT_CONNECT' | 'ERR_NETCONF_CLIENT_OPTIONS';
+
+export class NetconfClientError extends HsvError<NetconfClientErrorCode> {}
 
 export interface ConnectOptions {
   host: string;
