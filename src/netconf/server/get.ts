@@ -5,12 +5,11 @@
  * source is unknown-element with bad-element naming it (see requireRunning).
  * get adds the operational state of every state provider whose top node the filter can reach (the
  * others are not called). No filter selects everything (6.4.1), an empty one nothing (6.4.2).
- * type="xpath" filters need :xpath (8.9), which we do not advertise: operation-not-supported; another
- * type is bad-attribute (appendix A). Other parameters are refused (checkParameters), among them
- * RFC 6243's <with-defaults>: we do not advertise :with-defaults.
+ * Filters are subtree (section 6) or xpath (:xpath, 8.9): see filter.ts. Other parameters are refused
+ * (checkParameters), among them RFC 6243's <with-defaults>: we do not advertise :with-defaults.
  */
-import { NetconfError, info } from '../rpc-error.js';
-import { attr, child, childText, el, isElement, textOf } from '../xml/build.js';
+import { NetconfError } from '../rpc-error.js';
+import { childText, el, isElement, textOf } from '../xml/build.js';
 import { NETCONF_BASE_NS, NETMOD_NOTIFICATION_NS } from '../xml/types.js';
 import type { XmlElement, XmlNode } from '../xml/types.js';
 import type { Logger } from '../../log/logger.js';
@@ -19,7 +18,8 @@ import type { OperationContext, OperationHandler } from './operations.js';
 import type { StateProvider } from './registry.js';
 import { checkParameters, requireRunning } from './params.js';
 import type { PathStep, SchemaHints } from './edit-config.js';
-import { applySubtreeFilter, filterMayMatchTop } from './subtree-filter.js';
+import { parseFilter } from './filter.js';
+import type { DataFilter } from './filter.js';
 import type { DataStep, ListKeys } from './subtree-filter.js';
 import { NCM_NS } from './monitoring.js';
 import { YANG_LIBRARY_NS } from './yang-library.js';
@@ -38,26 +38,7 @@ export interface GetDeps {
   schema?: SchemaHints | undefined;
 }
 
-/** The subtree filter of a get/get-config/create-subscription, or undefined for "no filter". */
-export function parseFilter(op: XmlElement, ns: string = NETCONF_BASE_NS): XmlElement | undefined {
-  const filter = child(op, ns, 'filter');
-  if (!filter) return undefined;
-  const type = attr(filter, 'type') ?? attr(filter, 'type', NETCONF_BASE_NS) ?? 'subtree';
-  if (type === 'xpath') {
-    throw new NetconfError({
-      type: 'protocol', tag: 'operation-not-supported',
-      message: 'XPath filters need :xpath, which this server does not support; use a subtree filter',
-      info: [info.badAttribute('type'), info.badElement('filter')],
-    });
-  }
-  if (type !== 'subtree') {
-    throw new NetconfError({
-      type: 'protocol', tag: 'bad-attribute', message: `unknown filter type "${type}"`,
-      info: [info.badAttribute('type'), info.badElement('filter')],
-    });
-  }
-  return filter;
-}
+export { parseFilter } from './filter.js';
 
 /**
  * The lists of the IETF state this server serves (their modules are served, not compiled by the
@@ -84,8 +65,8 @@ export function listKeysOf(schema: SchemaHints | undefined): ListKeys {
   };
 }
 
-function filtered(top: XmlElement[], filter: XmlElement | undefined, schema: SchemaHints | undefined): XmlElement[] {
-  return filter ? applySubtreeFilter(top, filter, listKeysOf(schema)) : top;
+function filtered(top: XmlElement[], filter: DataFilter | undefined, schema: SchemaHints | undefined): XmlElement[] {
+  return filter ? filter.select(top, listKeysOf(schema)) : top;
 }
 
 export function createGetConfig(deps: GetDeps): OperationHandler {
@@ -98,11 +79,11 @@ export function createGetConfig(deps: GetDeps): OperationHandler {
 }
 
 /** Collect config + state top nodes (state merged into a config node of the same name). */
-export async function collectAll(deps: GetDeps, filter: XmlElement | undefined, ctx: OperationContext): Promise<XmlElement[]> {
+export async function collectAll(deps: GetDeps, filter: DataFilter | undefined, ctx: OperationContext): Promise<XmlElement[]> {
   const log: Logger = ctx.log;
   const top = deps.datastore.getTop();
   for (const s of deps.stateSources(ctx)) {
-    if (filter && !filterMayMatchTop(filter, s.ns, s.name)) continue;
+    if (filter && !filter.mayMatchTop(s.ns, s.name)) continue;
     let node: XmlElement | undefined;
     try {
       node = await s.provider();
@@ -156,7 +137,7 @@ export function createGet(deps: GetDeps): OperationHandler {
   return async (op, ctx) => {
     checkParameters(op, ['filter']);
     const filter = parseFilter(op);
-    if (filter && !filter.children.some(isElement)) return [el(NETCONF_BASE_NS, 'data')];
+    if (filter?.selectsNothing) return [el(NETCONF_BASE_NS, 'data')];
     const all = await collectAll(deps, filter, ctx);
     return [el(NETCONF_BASE_NS, 'data', filtered(all, filter, deps.schema))];
   };

@@ -34,8 +34,8 @@ import type { EventLog, StoredEvent } from '../../store/event-log.js';
 import { NETCONF_STREAM } from '../../store/event-log.js';
 import type { OperationContext, OperationHandler, OperationRegistrar, ServerSessionHandle } from './operations.js';
 import type { StreamInfo } from './registry.js';
-import { parseFilter } from './get.js';
-import { applySubtreeFilter } from './subtree-filter.js';
+import { parseFilter } from './filter.js';
+import type { DataFilter } from './filter.js';
 
 export const NOTIFICATION_CAPABILITY = 'urn:ietf:params:netconf:capability:notification:1.0';
 export const INTERLEAVE_CAPABILITY = 'urn:ietf:params:netconf:capability:interleave:1.0';
@@ -53,7 +53,7 @@ interface Queued {
 interface Subscription {
   session: ServerSessionHandle;
   stream: string;
-  filter: XmlElement | undefined;
+  filter: DataFilter | undefined;
   startTime: Date | undefined;
   stopTime: Date | undefined;
   state: SubState;
@@ -149,7 +149,7 @@ export class NotificationService {
   private matches(sub: Subscription, stream: string, event: XmlElement): boolean {
     if (sub.stream !== NETCONF_STREAM && sub.stream !== stream) return false;
     if (!sub.filter) return true;
-    return applySubtreeFilter([event], sub.filter).length > 0;
+    return sub.filter.matches(event);
   }
 
   private deliver(sub: Subscription, q: Queued): void {

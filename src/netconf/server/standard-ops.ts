@@ -3,7 +3,7 @@
  *
  * | operation | RFC | module |
  * |---|---|---|
- * | get, get-config | RFC 6241 7.7, 7.1 (+ section 6 subtree filters) | get.ts |
+ * | get, get-config | RFC 6241 7.7, 7.1 (+ section 6 subtree and 8.9 XPath filters) | get.ts, filter.ts |
  * | edit-config, copy-config, delete-config, validate | RFC 6241 7.2, 7.3, 7.4, 8.6 | edit-config.ts |
  * | lock, unlock | RFC 6241 7.5, 7.6 | locks.ts |
  * | kill-session (releasing the victim's locks) | RFC 6241 7.9 | base-ops.ts |
@@ -12,7 +12,7 @@
  * | modules-state, yang-library capability | RFC 7895 2.2, RFC 7950 5.6.4 | yang-library.ts |
  *
  * close-session belongs to the server core. Capabilities added: :writable-running, :validate:1.1,
- * :rollback-on-error, :notification, :interleave, yang-library:1.0 (with the module-set-id of every
+ * :rollback-on-error, :xpath, :notification, :interleave, yang-library:1.0 (with the module-set-id of every
  * module served), and the module capabilities of the YANG 1.0 modules ietf-netconf (with its features),
  * ietf-netconf-monitoring, ietf-yang-library, notifications and nc-notifications.
  */
@@ -24,6 +24,7 @@ import { EventLog } from '../../store/event-log.js';
 import { NETCONF_BASE_NS, NETMOD_NOTIFICATION_NS } from '../xml/types.js';
 import { RunningDatastore } from './datastore.js';
 import { createCopyConfig, createDeleteConfig, createEditConfig, createValidate, schemaHintsOf } from './edit-config.js';
+import { XPATH_CAPABILITY } from './filter.js';
 import { createGet, createGetConfig } from './get.js';
 import type { StateSource } from './get.js';
 import { createKillSession } from './base-ops.js';
@@ -70,7 +71,7 @@ export interface StandardOperations {
 
 /** The IETF modules we advertise (implemented) or only serve (imports). */
 const IETF_FILES: Array<{ file: string; implemented: boolean; features?: string[] }> = [
-  { file: 'ietf-netconf@2011-06-01.yang', implemented: true, features: ['writable-running', 'rollback-on-error', 'validate'] },
+  { file: 'ietf-netconf@2011-06-01.yang', implemented: true, features: ['writable-running', 'rollback-on-error', 'validate', 'xpath'] },
   { file: 'ietf-netconf-monitoring@2010-10-04.yang', implemented: true },
   { file: 'ietf-yang-library@2016-06-21.yang', implemented: true },
   { file: 'notifications@2008-07-14.yang', implemented: true },
@@ -119,6 +120,7 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   reg.addCapability(WRITABLE_RUNNING_CAPABILITY);
   reg.addCapability(VALIDATE_CAPABILITY);
   reg.addCapability(ROLLBACK_ON_ERROR_CAPABILITY);
+  reg.addCapability(XPATH_CAPABILITY);
   for (const m of ietfModules) if (advertisedInHello(m)) reg.addCapability(moduleCapability(m));
   reg.addCapability(() => yangLibraryCapability(modules()));
 

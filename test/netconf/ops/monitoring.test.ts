@@ -32,7 +32,7 @@ describe('RFC 6022 monitoring', () => {
   it('advertises ietf-netconf-monitoring and the other implemented IETF modules in the hello', () => {
     setup();
     expect(fake.capabilities).toContain('urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring?module=ietf-netconf-monitoring&revision=2010-10-04');
-    expect(fake.capabilities).toContain('urn:ietf:params:xml:ns:netconf:base:1.0?module=ietf-netconf&revision=2011-06-01&features=writable-running,rollback-on-error,validate');
+    expect(fake.capabilities).toContain('urn:ietf:params:xml:ns:netconf:base:1.0?module=ietf-netconf&revision=2011-06-01&features=writable-running,rollback-on-error,validate,xpath');
     expect(fake.capabilities).toContain('urn:ietf:params:netconf:capability:writable-running:1.0');
     expect(fake.capabilities.some((c) => c.includes('module=ietf-yang-types'))).toBe(false);
     expect(moduleCapability({ name: 'a', revision: '2020-01-01', namespace: 'urn:a', prefix: 'a', text: '' })).toBe('urn:a?module=a&revision=2020-01-01');

@@ -65,6 +65,21 @@ describe('RFC 5277 notifications', () => {
     expect(names(s)).toEqual(['alarm:2']);
   });
 
+  it('applies an XPath filter (:xpath, RFC 5277 3.6) to select events, by node-set or by boolean', async () => {
+    setup();
+    expect(fake.capabilities).toContain('urn:ietf:params:netconf:capability:xpath:1.0');
+    const a = fake.session();
+    const b = fake.session();
+    expect(await fake.call(a, sub(`<filter type="xpath" xmlns:e="${E}" select="/e:alarm[e:v &gt; 1]"/>`))).toBe('ok');
+    expect(await fake.call(b, sub(`<filter type="xpath" xmlns:e="${E}" select="local-name(/*) = 'other' or /e:alarm/e:v = 1"/>`))).toBe('ok');
+    await tick();
+    await fake.notify('NETCONF', ev('alarm', '1'));
+    await fake.notify('NETCONF', ev('alarm', '2'));
+    await fake.notify('NETCONF', ev('other', '3'));
+    expect(names(a)).toEqual(['alarm:2']);
+    expect(names(b)).toEqual(['alarm:1', 'other:3']);
+  });
+
   it('replays from the log, then replayComplete, then live; nothing lost or repeated', async () => {
     setup();
     const t0 = new Date(Date.now() - 60_000);
@@ -139,7 +154,9 @@ describe('RFC 5277 notifications', () => {
     ['startTime on a day the month does not have (RFC 3339 5.7)', () => '<startTime>2025-02-30T00:00:00Z</startTime>', { type: 'protocol', tag: 'invalid-value', badElement: 'startTime' }],
     ['stopTime at hour 24 (RFC 3339 5.6)', () => '<startTime>2025-01-01T00:00:00Z</startTime><stopTime>2025-01-01T24:00:00Z</stopTime>', { type: 'protocol', tag: 'invalid-value', badElement: 'stopTime' }],
     ['startTime with an offset of 24 hours', () => '<startTime>2025-01-01T00:00:00+24:00</startTime>', { type: 'protocol', tag: 'invalid-value', badElement: 'startTime' }],
-    ['xpath filter without :xpath', () => '<filter type="xpath" select="/a"/>', { type: 'protocol', tag: 'operation-not-supported' }],
+    ['an xpath filter without select (RFC 6241 8.9)', () => '<filter type="xpath"/>', { type: 'protocol', tag: 'missing-attribute', badElement: 'filter' }],
+    ['an xpath filter that does not parse', () => '<filter type="xpath" select="/a["/>', { type: 'protocol', tag: 'invalid-value', badElement: 'filter' }],
+    ['an xpath filter with an undeclared prefix', () => '<filter type="xpath" select="/e:alarm"/>', { type: 'protocol', tag: 'invalid-value', badElement: 'filter' }],
   ];
   it.each(ERRORS)('refuses %s', async (_name, body, want) => {
     setup();

@@ -92,7 +92,7 @@ describe('ietf-yang-library (RFC 7895, RFC 7950 5.6.4)', () => {
     const by = new Map(modules.map((m) => [m.name, m]));
     for (const m of OURS) expect(by.get(m)).toMatchObject({ revision: '2026-11-28', conformance: 'implement' });
     expect(by.get('henb-sw-verify')!.namespace).toBe('urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify');
-    expect(by.get('ietf-netconf')).toMatchObject({ conformance: 'implement', features: ['writable-running', 'rollback-on-error', 'validate'] });
+    expect(by.get('ietf-netconf')).toMatchObject({ conformance: 'implement', features: ['writable-running', 'rollback-on-error', 'validate', 'xpath'] });
     expect(by.get('ietf-yang-library')).toMatchObject({ revision: '2016-06-21', conformance: 'implement' });
     expect(by.get('ietf-yang-types')).toMatchObject({ conformance: 'import' });
     expect(by.get('ietf-inet-types')).toMatchObject({ conformance: 'import' });

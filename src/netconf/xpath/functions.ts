@@ -1,0 +1,141 @@
+/**
+ * The XPath 1.0 core function library (section 4): node-set, string, boolean and number functions.
+ * RFC 6241 8.9 gives a NETCONF XPath filter the core library only. id() returns an empty node-set: YANG
+ * data has no DTD, so no attribute is of type ID (XPath 1.0 4.1 / XML 1.0 3.3.1).
+ */
+import type { XNode } from './nodes.js';
+import type { Value } from './values.js';
+import { isNodeSet, toBoolean, toNumber, toStringValue } from './values.js';
+
+/** name -> [min, max] arguments */
+export const FUNCTION_ARITY: ReadonlyMap<string, readonly [number, number]> = new Map<string, readonly [number, number]>([
+  ['last', [0, 0]], ['position', [0, 0]], ['count', [1, 1]], ['id', [1, 1]],
+  ['local-name', [0, 1]], ['namespace-uri', [0, 1]], ['name', [0, 1]],
+  ['string', [0, 1]], ['concat', [2, Infinity]], ['starts-with', [2, 2]], ['contains', [2, 2]],
+  ['substring-before', [2, 2]], ['substring-after', [2, 2]], ['substring', [2, 3]],
+  ['string-length', [0, 1]], ['normalize-space', [0, 1]], ['translate', [3, 3]],
+  ['boolean', [1, 1]], ['not', [1, 1]], ['true', [0, 0]], ['false', [0, 0]], ['lang', [1, 1]],
+  ['number', [0, 1]], ['sum', [1, 1]], ['floor', [1, 1]], ['ceiling', [1, 1]], ['round', [1, 1]],
+]);
+
+export interface CallContext {
+  node: XNode;
+  position: number;
+  size: number;
+  /** an error for an argument of the wrong type */
+  typeError(message: string): Error;
+}
+
+/** the functions whose argument must be a node-set */
+function nodeSetArg(name: string, v: Value, cx: CallContext): XNode[] {
+  if (!isNodeSet(v)) throw cx.typeError(`${name}() needs a node-set argument`);
+  return v;
+}
+
+/** an optional node-set argument; absent = the context node (4.1) */
+function firstNode(name: string, args: Value[], cx: CallContext): XNode | undefined {
+  if (args.length === 0) return cx.node;
+  return nodeSetArg(name, args[0]!, cx)[0];
+}
+
+/** the QName of a node: the prefix its element declares for the namespace, if any */
+function qname(n: XNode): string {
+  const ns = n.ns;
+  if (ns === '' || (n.kind !== 'element' && n.kind !== 'attribute')) return n.localName;
+  for (let e: XNode | undefined = n.kind === 'attribute' ? n.parent : n; e; e = e.parent) {
+    const ctx = e.element?.nsContext;
+    if (!ctx) continue;
+    for (const [p, u] of Object.entries(ctx)) {
+      if (u === ns && (p !== '' || n.kind === 'element')) return p === '' ? n.localName : `${p}:${n.localName}`;
+    }
+    break;
+  }
+  return n.localName;
+}
+
+function chars(s: string): string[] {
+  return Array.from(s);
+}
+
+/** round() of XPath 1.0 4.4: the closest integer, halves toward positive infinity */
+function xround(n: number): number {
+  if (!Number.isFinite(n)) return n;
+  if (n < 0 && n >= -0.5) return -0;
+  return Math.floor(n + 0.5);
+}
+
+export function callFunction(name: string, args: Value[], cx: CallContext): Value {
+  const str = (i: number): string => (args.length > i ? toStringValue(args[i]!) : cx.node.stringValue());
+  switch (name) {
+    case 'last': return cx.size;
+    case 'position': return cx.position;
+    case 'count': return nodeSetArg(name, args[0]!, cx).length;
+    case 'id': {
+      // no ID-typed attributes in YANG data; still check the argument's type
+      toStringValue(args[0]!);
+      return [];
+    }
+    case 'local-name': return firstNode(name, args, cx)?.localName ?? '';
+    case 'namespace-uri': return firstNode(name, args, cx)?.ns ?? '';
+    case 'name': {
+      const n = firstNode(name, args, cx);
+      return n ? qname(n) : '';
+    }
+    case 'string': return str(0);
+    case 'concat': return args.map((a) => toStringValue(a)).join('');
+    case 'starts-with': return str(0).startsWith(str(1));
+    case 'contains': return str(0).includes(str(1));
+    case 'substring-before': {
+      const s = str(0);
+      const i = s.indexOf(str(1));
+      return i < 0 ? '' : s.slice(0, i);
+    }
+    case 'substring-after': {
+      const s = str(0);
+      const t = str(1);
+      const i = s.indexOf(t);
+      return i < 0 ? '' : s.slice(i + t.length);
+    }
+    case 'substring': {
+      const s = chars(str(0));
+      const start = xround(toNumber(args[1]!));
+      const end = args.length > 2 ? start + xround(toNumber(args[2]!)) : Infinity;
+      // characters at positions p (from 1) with start <= p < end; NaN compares false
+      return s.filter((_c, i) => i + 1 >= start && i + 1 < end).join('');
+    }
+    case 'string-length': return chars(str(0)).length;
+    case 'normalize-space': return str(0).replace(/[\t\n\r ]+/g, ' ').replace(/^ | $/g, '');
+    case 'translate': {
+      const from = chars(str(1));
+      const to = chars(str(2));
+      const map = new Map<string, string>();
+      from.forEach((c, i) => {
+        if (!map.has(c)) map.set(c, to[i] ?? '');
+      });
+      return chars(str(0)).map((c) => map.get(c) ?? c).join('');
+    }
+    case 'boolean': return toBoolean(args[0]!);
+    case 'not': return !toBoolean(args[0]!);
+    case 'true': return true;
+    case 'false': return false;
+    case 'lang': {
+      const want = toStringValue(args[0]!).toLowerCase();
+      for (let n: XNode | undefined = cx.node.kind === 'element' ? cx.node : cx.node.parent; n; n = n.parent) {
+        const a = n.element?.attrs.find((x) => x.name === 'lang' && x.ns === 'http://www.w3.org/XML/1998/namespace');
+        if (a) {
+          const have = a.value.toLowerCase();
+          return have === want || have.startsWith(`${want}-`);
+        }
+      }
+      return false;
+    }
+    case 'number': return args.length > 0 ? toNumber(args[0]!) : toNumber(cx.node.stringValue());
+    case 'sum': return nodeSetArg(name, args[0]!, cx).reduce((acc, n) => acc + toNumber(n.stringValue()), 0);
+    case 'floor': return Math.floor(toNumber(args[0]!));
+    case 'ceiling': return Math.ceil(toNumber(args[0]!));
+    case 'round': return xround(toNumber(args[0]!));
+    default:
+      // the parser accepts only the names above
+      throw cx.typeError(`unknown function ${name}()`);
+  }
+}
