@@ -9,8 +9,7 @@ export type XPathErrorCode = 'ERR_XPATH_SYNTAX' | 'ERR_XPATH_LIMIT' | 'ERR_XPATH
  * steps evaluated, node-set size). ERR_XPATH_EVAL: a type error at evaluation (e.g. a path step on a
  * number, a result that must be a node-set and is not).
  */
-export class XPathError extends HsvError {
-  declare readonly code: XPathErrorCode;
+export class XPathError extends HsvError<XPathErrorCode> {
   constructor(code: XPathErrorCode, message: string) {
     super(code, message);
   }
