@@ -13,7 +13,7 @@ import type { ServeConfig } from '../config/load.js';
 import type { HostPort } from './args.js';
 import { PluginHostRuntime, builtinPluginDir, loadPlugin } from '../plugin/host.js';
 import type { LoadedPlugin } from '../plugin/host.js';
-import { collectUsers } from './users.js';
+import { DEVICE_GROUP, collectUsers } from './users.js';
 
 export interface OamServerOptions {
   listen: HostPort;
@@ -60,13 +60,16 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
   }
 
   const users = await collectUsers(opts.config.users, opts.env, opts.dataDir);
+  const groupsOf = new Map(users.map((u) => [u.name, u.groups]));
   if (users.length === 0) log.warn('no user can log in: set HENB_SW_VERIFY_ADMIN_PASSWORD or configure users (docs/operator-guide.md)');
 
   const hostKey = loadOrCreateHostKey(opts.dataDir);
   const fingerprint = hostKeyFingerprint(hostKey);
   const parsedKey = parseSshKey(hostKey);
   const publicKey = `${parsedKey.type} ${parsedKey.getPublicSSH().toString('base64')}`;
-  const { validator } = await loadYang(join(builtinPluginDir(), 'yang'));
+  const { validator, modules: yangModules } = await loadYang(join(builtinPluginDir(), 'yang'));
+  // the OAM module's namespace (for the device binding of completion-tim), from the module itself
+  const hsvNs = yangModules.find((m) => m.name === 'henb-sw-verify')?.namespace;
   const netconfLog = log.child({ component: 'netconf' });
   const limits: NetconfServerLimits = {};
   if (opts.config.limits.maxSessions !== undefined) limits.maxSessions = opts.config.limits.maxSessions;
@@ -80,7 +83,14 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
     log: netconfLog,
     dataDir: opts.dataDir,
     limits,
-    operations: [(reg) => registerStandardOperations(reg, { log: netconfLog, ietfYangDir: join(builtinPluginDir(), 'yang', 'ietf') })],
+    operations: [(reg) => registerStandardOperations(reg, {
+      log: netconfLog, ietfYangDir: join(builtinPluginDir(), 'yang', 'ietf'),
+      // RFC 8341 access control; completion-tim of a device identity is bound to its own H(e)NB
+      nacm: {
+        externalGroups: (name) => groupsOf.get(name) ?? [],
+        boundRpcs: hsvNs ? [{ ns: hsvNs, rpc: 'completion-tim', leaf: 'henb-id', group: DEVICE_GROUP }] : [],
+      },
+    })],
   });
   const host = new PluginHostRuntime({ registry: server.registry, log, dataDir: opts.dataDir });
   try {

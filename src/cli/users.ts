@@ -2,6 +2,7 @@
  * Who may log in to `serve`: user admin with the password in HENB_SW_VERIFY_ADMIN_PASSWORD (when set),
  * the users of the config file (password from {env}/{file}, public keys inline or from a file), and the
  * keys in `<data-dir>/authorized_keys` (OpenSSH format; `user="NAME"` chooses the user, admin otherwise).
+ * Each user's NACM groups come from the config file's `groups`; user admin is in group admin.
  */
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -13,6 +14,10 @@ import { ConfigError } from '../config/errors.js';
 
 export const ADMIN_USER = 'admin';
 export const ADMIN_PASSWORD_ENV = 'HENB_SW_VERIFY_ADMIN_PASSWORD';
+/** the NACM group of the built-in administrator: the rule-list created on first start permits it everything */
+export const ADMIN_GROUP = 'admin';
+/** the NACM group of device and relay identities: completion-tim only, for their own H(e)NB (docs/security.md) */
+export const DEVICE_GROUP = 'devices';
 
 export interface UserEntry {
   name: string;
@@ -20,6 +25,8 @@ export interface UserEntry {
   password?: string;
   /** OpenSSH public key lines, `type base64` */
   publicKeys: string[];
+  /** NACM groups (RFC 8341 external groups); the built-in administrator is always in group admin */
+  groups: string[];
 }
 
 /** merge the sources above; later sources add keys, a config password wins over the env default */
@@ -27,7 +34,7 @@ export async function collectUsers(configUsers: UserConfig[], env: NodeJS.Proces
   const users = new Map<string, UserEntry>();
   const get = (name: string): UserEntry => {
     let u = users.get(name);
-    if (!u) users.set(name, (u = { name, publicKeys: [] }));
+    if (!u) users.set(name, (u = { name, publicKeys: [], groups: name === ADMIN_USER ? [ADMIN_GROUP] : [] }));
     return u;
   };
   const adminPassword = env[ADMIN_PASSWORD_ENV];
@@ -36,6 +43,7 @@ export async function collectUsers(configUsers: UserConfig[], env: NodeJS.Proces
     const u = get(c.name);
     if (c.password !== undefined) u.password = c.password;
     u.publicKeys.push(...c.authorizedKeys);
+    for (const g of c.groups ?? []) if (!u.groups.includes(g)) u.groups.push(g);
   }
   const file = join(dataDir, 'authorized_keys');
   let text: string | undefined;

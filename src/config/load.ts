@@ -26,6 +26,8 @@ export interface UserConfig {
   password?: string;
   /** OpenSSH public key lines (`type base64 [comment]`) */
   authorizedKeys: string[];
+  /** NACM groups (RFC 8341 external groups) */
+  groups?: string[];
 }
 
 export interface ServeConfig {
@@ -127,6 +129,7 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
     }
     const user: UserConfig = { name: resolved.name as string, authorizedKeys: keys };
     if (typeof resolved.password === 'string') user.password = resolved.password;
+    if (Array.isArray(resolved.groups)) user.groups = resolved.groups as string[];
     users.push(user);
   }
   const names = new Set<string>();

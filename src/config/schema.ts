@@ -39,6 +39,10 @@ export const HOST_CONFIG_SCHEMA = {
           password: SECRET_SCHEMA,
           'authorized-keys': { type: 'array', items: { type: 'string', pattern: '^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$' } },
           'authorized-keys-file': { type: 'string', minLength: 1 },
+          groups: {
+            type: 'array', uniqueItems: true, description: 'NACM groups (RFC 8341 external groups; docs/security.md)',
+            items: { type: 'string', pattern: '^[^*\\s][^\\s]{0,63}$' },
+          },
         },
       },
     },

@@ -13,6 +13,7 @@ import type { Stmt } from './parse.js';
 import { sub, subArg, subsOf } from './parse.js';
 import { compileXsdPattern } from './regex.js';
 import type {
+  NacmDefault,
   AnyNode, CaseNode, ChoiceNode, CompiledModule, ContainerNode, IdentityRef, InnerNode, Interval,
   LeafListNode, LeafNode, ListNode, ModuleRef, OperationPart, Restriction, RpcSchema, SchemaNode, YType,
 } from './schema.js';
@@ -320,12 +321,15 @@ export class Compiler {
         if (io) p.children.push(...this.dataNodes(ctx, this.scopeOf(io, scope), io.subs, false, p));
         return p;
       };
-      rpcs.set(name, { name, module: ctx.ref, input: part('input'), output: part('output') });
+      const mark = nacmMark(ctx, s);
+      rpcs.set(name, { name, module: ctx.ref, input: part('input'), output: part('output'), ...(mark ? { nacm: mark } : {}) });
     }
     for (const s of subsOf(ctx.stmt, 'notification')) {
       const name = s.arg ?? '';
       const p: OperationPart = { kind: 'notification', name, module: ctx.ref, children: [] };
       p.children.push(...this.dataNodes(ctx, this.scopeOf(s, ctx.scope), s.subs, false, p));
+      const mark = nacmMark(ctx, s);
+      if (mark) p.nacm = mark;
       notifications.set(name, p);
     }
   }
@@ -371,7 +375,11 @@ export class Compiler {
     for (const s of stmts) {
       const node = this.dataNode(ctx, scope, s, config, parent, refines);
       if (Array.isArray(node)) out.push(...node);
-      else if (node) out.push(node);
+      else if (node) {
+        const mark = nacmMark(ctx, s);
+        if (mark) node.nacm = mark;
+        out.push(node);
+      }
     }
     return out;
   }
@@ -496,6 +504,19 @@ export class Compiler {
         return undefined;
     }
   }
+}
+
+/** RFC 8341 3.1.3: nacm:default-deny-all / default-deny-write on a statement (any prefix bound to ietf-netconf-acm) */
+function nacmMark(ctx: ModCtx, s: Stmt): NacmDefault | undefined {
+  let mark: NacmDefault | undefined;
+  for (const x of s.subs) {
+    const i = x.keyword.indexOf(':');
+    if (i < 0 || ctx.prefixes.get(x.keyword.slice(0, i)) !== 'ietf-netconf-acm') continue;
+    const ext = x.keyword.slice(i + 1);
+    if (ext === 'default-deny-all') mark = 'all';
+    else if (ext === 'default-deny-write' && mark === undefined) mark = 'write';
+  }
+  return mark;
 }
 
 function rehome(n: SchemaNode, ref: ModuleRef): SchemaNode {

@@ -13,7 +13,7 @@ import { Compiler, flatten } from './compile.js';
 import type { JValue } from './json.js';
 import { fromParsed, operationFromJson, parseJsonText, restconfOperationFromJson } from './json.js';
 import { parseYang, subArg } from './parse.js';
-import type { CompiledModule, OperationPart, SchemaNode } from './schema.js';
+import type { CompiledModule, NacmDefault, OperationPart, SchemaNode } from './schema.js';
 import type { YangValidator } from './types.js';
 import { emptyPath, InstanceValidator } from './validate.js';
 
@@ -140,6 +140,34 @@ export class SchemaValidator implements YangValidator {
   /** edit-config SchemaHints: whether the node at `path` is a leaf-list */
   isLeafList(path: SchemaStep[]): boolean {
     return this.nodeAt(path)?.kind === 'leaf-list';
+  }
+
+  /**
+   * RFC 8341 3.1.3: the nacm:default-deny-write / default-deny-all that applies to the data node at
+   * `path`: the strongest one on the node or an ancestor (a protected container protects its content).
+   * undefined when none applies or the path is not in the schema.
+   */
+  nacmDefault(path: SchemaStep[]): NacmDefault | undefined {
+    let candidates: SchemaNode[] = [];
+    for (const m of this.modules.values()) candidates.push(...flatten(m.top));
+    let mark: NacmDefault | undefined;
+    for (const step of path) {
+      const node = candidates.find((c) => c.name === step.name && c.module.namespace === step.ns);
+      if (!node) return mark;
+      if (node.nacm === 'all' || (node.nacm === 'write' && mark === undefined)) mark = node.nacm;
+      candidates = 'children' in node ? flatten(node.children) : [];
+    }
+    return mark;
+  }
+
+  /** nacm:default-deny-all on an rpc (RFC 8341 3.4.4) */
+  rpcNacmDefault(ns: string, name: string): NacmDefault | undefined {
+    return this.byNs.get(ns)?.rpcs.get(name)?.nacm;
+  }
+
+  /** nacm:default-deny-all on a notification (RFC 8341 3.4.6) */
+  notificationNacmDefault(ns: string, name: string): NacmDefault | undefined {
+    return this.byNs.get(ns)?.notifications.get(name)?.nacm;
   }
 
   /** the data node at a path of (namespace, name) steps from the top, through choices */

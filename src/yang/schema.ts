@@ -72,7 +72,12 @@ interface NodeBase {
   /** true for configuration nodes (RFC 7950 section 7.21.1); false for state, RPC and notification content */
   readonly config: boolean;
   parent?: InnerNode;
+  /** RFC 8341 extension on this node: nacm:default-deny-write ('write') or nacm:default-deny-all ('all') */
+  nacm?: NacmDefault;
 }
+
+/** RFC 8341 section 3.1.3: the ietf-netconf-acm extensions default-deny-write and default-deny-all */
+export type NacmDefault = 'write' | 'all';
 
 export interface ContainerNode extends NodeBase {
   readonly kind: 'container';
@@ -131,6 +136,8 @@ export interface OperationPart {
   readonly module: ModuleRef;
   readonly children: SchemaNode[];
   parent?: undefined;
+  /** a notification's nacm:default-deny-all (RFC 8341 section 3.4.6) */
+  nacm?: NacmDefault;
 }
 
 export interface RpcSchema {
@@ -138,6 +145,8 @@ export interface RpcSchema {
   readonly module: ModuleRef;
   readonly input: OperationPart;
   readonly output: OperationPart;
+  /** nacm:default-deny-all on the rpc statement (RFC 8341 section 3.4.4) */
+  nacm?: NacmDefault;
 }
 
 export interface CompiledModule {

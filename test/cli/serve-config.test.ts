@@ -24,7 +24,8 @@ const stop = new AbortController();
 let serving: Promise<number>;
 let port = 0;
 let hostKey = '';
-const env = { NMS_PW: 'nms-secret', DEV_PW: '' };
+const env = { NMS_PW: 'nms-secret', DEV_PW: '', HENB_SW_VERIFY_ADMIN_PASSWORD: 'admin-secret' };
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 
 beforeAll(async () => {
@@ -40,6 +41,9 @@ data-dir: oam
 logging: { level: warn }
 users:
   - name: nms
+    password: { env: NMS_PW }
+    groups: [operator]
+  - name: fresh
     password: { env: NMS_PW }
 henbs:
 ${henbs}pve:
@@ -58,6 +62,14 @@ plugins:
   const ready = JSON.parse(out.text()) as { port: number; hostKey: string };
   port = ready.port;
   hostKey = ready.hostKey;
+  // the administrator (group admin, permitted everything on first start) loads the operator role
+  const admin = await connectNetconf({ host: '127.0.0.1', port, username: 'admin', password: 'admin-secret', hostKeySha256: hostKey });
+  try {
+    const operator = await readFile(join(ROOT, 'examples', 'nacm', 'operator.xml'), 'utf8');
+    await admin.rpc(`<edit-config><target><running/></target><config>${operator}</config></edit-config>`);
+  } finally {
+    await admin.close();
+  }
 }, 60_000);
 
 afterAll(async () => {
@@ -79,7 +91,17 @@ describe('serve --config', () => {
     }
   });
 
-  it('rollout over the server inventory: healthy verified, bad-install mismatch', async () => {
+  it('a user with no group cannot start updates: rollout reports every H(e)NB refused (access-denied)', async () => {
+    const stdout = new BufferWritable();
+    const code = await runCli(['rollout', '--server', `127.0.0.1:${port}`, '--host-key', hostKey, '--user', 'fresh', '--password-env', 'NMS_PW',
+      '--software', `file://${join(dir, 'image.bin')}`, '--report', join(dir, 'refused.json'), '--json'], { stdout, stderr: new BufferWritable(), env, signal: new AbortController().signal });
+    expect(code).not.toBe(0);
+    const r = JSON.parse(await readFile(join(dir, 'refused.json'), 'utf8')) as RolloutReport;
+    expect(r.devices.map((d) => d.status)).toEqual(['refused', 'refused', 'refused']);
+    expect(JSON.stringify(r)).toContain('access-denied');
+  }, 60_000);
+
+  it('rollout under the operator role (examples/nacm/operator.xml): healthy verified, bad-install mismatch', async () => {
     const report = join(dir, 'report.json');
     const stdout = new BufferWritable();
     const code = await runCli(['rollout', '--server', `127.0.0.1:${port}`, '--host-key', hostKey, '--user', 'nms', '--password-env', 'NMS_PW',

@@ -6,7 +6,7 @@
  * leaves either the old or the new configuration, never a mix. Commits are serialised; listeners are
  * told after the new configuration is on disk.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, existsSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, existsSync, renameSync, writeSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HsvError } from '../../errors.js';
@@ -82,6 +82,30 @@ export class RunningDatastore {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * At start-up, before any session: persist `top` atomically (synchronously) and make it running.
+   * No listener is told (nothing has subscribed yet that could act on it). Used for the initial NACM
+   * rule-list (nacm.ts initialNacm).
+   */
+  initialize(top: XmlElement[]): void {
+    const text = serializeXml(el(NETCONF_BASE_NS, 'data', top), { declaration: true }) + '\n';
+    const tmp = join(this.dir, `.${RUNNING_FILE}.${process.pid}.${++this.seq}.tmp`);
+    try {
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        writeSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.file);
+      syncDir(this.dir);
+    } catch (e) {
+      throw new DatastoreError('ERR_DATASTORE_WRITE', 'cannot persist the running configuration', { cause: e });
+    }
+    this.top = top.map(clone);
   }
 
   /** Persist `top` atomically and make it the running configuration; then tell the listeners. */

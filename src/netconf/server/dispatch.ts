@@ -3,6 +3,7 @@
  * local name, never by prefix. Standard operations first, then plugin RPCs, else:
  * - a namespace the server does not know -> unknown-namespace (protocol; bad-element, bad-namespace);
  * - a known namespace without that operation -> operation-not-supported (protocol; bad-element).
+ * The registry's authorizer (NACM, RFC 8341 3.4.4) decides before anything else runs.
  * Plugin RPC input is validated against YANG before the handler, output after it. A NetconfError from
  * a handler becomes its rpc-errors; any other exception becomes operation-failed with a generic message
  * (the cause is logged, never sent). A handler's malformed-message reaches a base:1.0 session as
@@ -77,6 +78,7 @@ export function createDispatcher(registry: HostRegistry, server: ServerInfo, val
     try {
       const found = registry.lookup(op.ns, op.name);
       if (!found) throw unknownOperation(registry, op);
+      registry.authorizer?.(op, ctx);
       let out: XmlElement[] | 'ok';
       if (found.kind === 'operation') {
         out = await found.handler(op, ctx);

@@ -305,6 +305,8 @@ export interface EditConfigDeps {
   validator: YangValidator | undefined;
   /** namespace -> prefix of the known modules, for error-path */
   prefixes: () => Map<string, string>;
+  /** access control (RFC 8341 3.4.5): throws access-denied when the session may not make this change */
+  checkWrite?: (before: XmlElement[], after: XmlElement[], ctx: OperationContext) => void;
 }
 
 /** Schema hints from the validator, when it offers them. */
@@ -341,9 +343,11 @@ export function createEditConfig(deps: EditConfigDeps): OperationHandler {
     if (!config) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<config> is required', info: [info.badElement('config')] });
     return deps.datastore.exclusive(async (): Promise<'ok'> => {
       deps.locks.checkWrite(ctx.session.id);
-      const result = applyEdit(deps.datastore.getTop(), elements(config),
+      const before = deps.datastore.getTop();
+      const result = applyEdit(before, elements(config),
         { defaultOperation, errorOption, schema: schemaHintsOf(deps.validator), prefixes: deps.prefixes() });
       if (result.errors.length > 0) throw new NetconfError(result.errors);
+      deps.checkWrite?.(before, result.top, ctx);
       const invalid = deps.validator?.validateConfig(result.top) ?? [];
       const fatal = invalid.filter((e) => (e.severity ?? 'error') === 'error');
       if (fatal.length > 0) throw new NetconfError(fatal);
@@ -392,6 +396,7 @@ export function createCopyConfig(deps: EditConfigDeps): OperationHandler {
     const top = elements(inline).map((e) => stripped(e));
     return deps.datastore.exclusive(async (): Promise<'ok'> => {
       deps.locks.checkWrite(ctx.session.id);
+      deps.checkWrite?.(deps.datastore.getTop(), top, ctx);
       const invalid = (deps.validator?.validateConfig(top) ?? []).filter((e) => (e.severity ?? 'error') === 'error');
       if (invalid.length > 0) throw new NetconfError(invalid);
       await deps.datastore.commit(top);

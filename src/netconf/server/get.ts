@@ -36,6 +36,8 @@ export interface GetDeps {
   stateSources: (ctx: OperationContext) => StateSource[];
   /** list keys / leaf-lists from the YANG validator: merging state into config, keys kept by filters */
   schema?: SchemaHints | undefined;
+  /** access control (RFC 8341 3.4.5): the top-level nodes without what the session may not read */
+  pruneRead?: (top: XmlElement[], ctx: OperationContext) => XmlElement[];
 }
 
 export { parseFilter } from './filter.js';
@@ -70,11 +72,13 @@ function filtered(top: XmlElement[], filter: DataFilter | undefined, schema: Sch
 }
 
 export function createGetConfig(deps: GetDeps): OperationHandler {
-  return async (op) => {
+  return async (op, ctx) => {
     checkParameters(op, ['source', 'filter']);
     requireRunning(op, 'source');
     const filter = parseFilter(op);
-    return [el(NETCONF_BASE_NS, 'data', filtered(deps.datastore.getTop(), filter, deps.schema))];
+    const top = deps.datastore.getTop();
+    // pruned before filtering: a content match cannot probe a value the session may not read
+    return [el(NETCONF_BASE_NS, 'data', filtered(deps.pruneRead ? deps.pruneRead(top, ctx) : top, filter, deps.schema))];
   };
 }
 
@@ -139,6 +143,6 @@ export function createGet(deps: GetDeps): OperationHandler {
     const filter = parseFilter(op);
     if (filter?.selectsNothing) return [el(NETCONF_BASE_NS, 'data')];
     const all = await collectAll(deps, filter, ctx);
-    return [el(NETCONF_BASE_NS, 'data', filtered(all, filter, deps.schema))];
+    return [el(NETCONF_BASE_NS, 'data', filtered(deps.pruneRead ? deps.pruneRead(all, ctx) : all, filter, deps.schema))];
   };
 }

@@ -13,7 +13,7 @@ import { el } from '../xml/build.js';
 import type { YangValidator } from '../../yang/types.js';
 import { BASE_10, BASE_11 } from '../session/hello.js';
 import type { ConfigListener, NetconfRegistry, RpcHandler, StateProvider, StreamInfo, YangModuleInfo } from './registry.js';
-import type { OperationHandler, OperationRegistrar } from './operations.js';
+import type { OperationContext, OperationHandler, OperationRegistrar } from './operations.js';
 import { advertisedInHello, moduleCapability } from './yang-library.js';
 
 export class RegistryError extends HsvError {
@@ -27,6 +27,9 @@ export const NETCONF_STREAM_INFO: StreamInfo = {
   description: 'default NETCONF event stream (RFC 5277 section 3.2.3)',
   replaySupport: true,
 };
+
+/** decides whether a session may invoke an operation; throws NetconfError (access-denied) when not */
+export type RpcAuthorizer = (operation: XmlElement, ctx: OperationContext) => void;
 
 type NotifyListener = (stream: string, event: XmlElement, eventTime: Date) => Promise<void>;
 
@@ -92,6 +95,17 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   onModuleAdded(listener: (m: YangModuleInfo) => void): void {
     this.moduleListeners.push(listener);
   }
+  /**
+   * Access control for every operation (extension of OperationRegistrar; RFC 8341 3.4.4): dispatch
+   * calls it once the operation is known, before its input is validated or its handler runs. It
+   * throws NetconfError (access-denied) to refuse. One authorizer: a second is ERR_REGISTRY_DUPLICATE.
+   */
+  setAuthorizer(fn: RpcAuthorizer): void {
+    if (this.authorizer) throw new RegistryError('ERR_REGISTRY_DUPLICATE', 'an operation authorizer is already set');
+    this.authorizer = fn;
+  }
+  authorizer: RpcAuthorizer | undefined;
+
   /** run on server close, in reverse order of registration (extension of OperationRegistrar) */
   onClose(fn: () => void | Promise<void>): void {
     this.closeHooks.push(fn);

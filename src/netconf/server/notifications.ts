@@ -74,6 +74,8 @@ export interface NotificationOptions {
   maxQueued?: number;
   /** events sent per turn of the event loop during a replay (default 500) */
   replayPageSize?: number;
+  /** access control (RFC 8341 3.4.6): may this subscriber receive this event (live or replayed)? */
+  permits?: (event: XmlElement, session: ServerSessionHandle) => boolean;
 }
 
 /** yang:date-and-time (RFC 6991), the RFC 3339 date-time that startTime and stopTime are */
@@ -148,8 +150,8 @@ export class NotificationService {
 
   private matches(sub: Subscription, stream: string, event: XmlElement): boolean {
     if (sub.stream !== NETCONF_STREAM && sub.stream !== stream) return false;
-    if (!sub.filter) return true;
-    return sub.filter.matches(event);
+    if (sub.filter && !sub.filter.matches(event)) return false;
+    return this.options.permits?.(event, sub.session) ?? true;
   }
 
   private deliver(sub: Subscription, q: Queued): void {

@@ -32,7 +32,11 @@ import { LockManager, createLock, createUnlock } from './locks.js';
 import { NCM_NS, createGetSchema, loadModuleFile, netconfState } from './monitoring.js';
 import { YANG_LIBRARY_NS, advertisedInHello, moduleCapability, modulesState, yangLibraryCapability, yangLibraryChange } from './yang-library.js';
 import { NotificationService } from './notifications.js';
-import type { OperationContext, OperationRegistrar } from './operations.js';
+import type { OperationContext, OperationRegistrar, ServerSessionHandle } from './operations.js';
+import { NACM_NS, Nacm, initialNacm } from './nacm.js';
+import type { NacmOptions, NacmSchema } from './nacm.js';
+import { elements } from '../xml/build.js';
+import type { XmlElement } from '../xml/types.js';
 import type { YangModuleInfo } from './registry.js';
 import { packageRoot } from '../../package-root.js';
 
@@ -51,6 +55,12 @@ export interface StandardOperationsOptions {
   eventLog?: { maxEvents?: number; maxAgeMs?: number } | false;
   /** subscription tuning: live events queued per session during a replay, events sent per replay page */
   notifications?: { maxQueued?: number; replayPageSize?: number };
+  /**
+   * NETCONF access control (RFC 8341, nacm.ts): serve ietf-netconf-acm, enforce /nacm on every
+   * operation, data node and notification. When running has no /nacm at start, the rule-list `admin`
+   * (group admin may do everything) is created. Default off (devices, the PVE endpoint, unit tests).
+   */
+  nacm?: NacmOptions | boolean;
   /** register kill-session here (default true; set false if the server core handles it) */
   killSession?: boolean;
   /** clock (tests) */
@@ -63,6 +73,8 @@ export interface StandardOperations {
   readonly locks: LockManager;
   readonly notifications: NotificationService;
   readonly eventLog: EventLog | undefined;
+  /** access control, when enabled */
+  readonly nacm: Nacm | undefined;
   /** the IETF modules this module serves (also listed in netconf-state/schemas and get-schema) */
   readonly ietfModules: YangModuleInfo[];
   /** end subscriptions, stop timers, close the event log (idempotent) */
@@ -80,13 +92,14 @@ const IETF_FILES: Array<{ file: string; implemented: boolean; features?: string[
   { file: 'ietf-inet-types@2013-07-15.yang', implemented: false },
   { file: 'yuma-ncx@2012-01-13.yang', implemented: false },
 ];
+const NACM_FILE = 'ietf-netconf-acm@2018-02-14.yang';
 
 
-export function loadIetfModules(dir: string | undefined, log: Logger): YangModuleInfo[] {
+export function loadIetfModules(dir: string | undefined, log: Logger, nacm = false): YangModuleInfo[] {
   const base = dir ?? (packageRoot() ? join(packageRoot()!, 'yang', 'ietf') : undefined);
   const out: YangModuleInfo[] = [];
   if (!base) return out;
-  for (const f of IETF_FILES) {
+  for (const f of [...IETF_FILES, { file: NACM_FILE, implemented: nacm }]) {
     const path = join(base, f.file);
     if (!existsSync(path)) {
       log.warn('IETF module file missing; not served', { file: path });
@@ -100,21 +113,25 @@ export function loadIetfModules(dir: string | undefined, log: Logger): YangModul
 export function registerStandardOperations(reg: OperationRegistrar, options: StandardOperationsOptions = {}): StandardOperations {
   const log = options.log ?? silentLogger;
   const datastore = RunningDatastore.open(reg.dataDir, log);
-  reg.setDatastore({ getRunning: () => datastore.getRunning(), onConfigChange: (l) => datastore.onConfigChange(l) });
-  const locks = new LockManager();
-  const eventLog = options.eventLog === false ? undefined : EventLog.open({ dir: reg.dataDir, ...(options.eventLog ?? {}), ...(options.now ? { now: options.now } : {}) });
-  const notifications = new NotificationService(reg, { eventLog, log, ...options.notifications, ...(options.now ? { now: options.now } : {}) });
-  const ietfModules = loadIetfModules(options.ietfYangDir, log);
-
+  const ietfModules = loadIetfModules(options.ietfYangDir, log, options.nacm !== undefined && options.nacm !== false);
   const ownNames = new Set(ietfModules.map((m) => `${m.name}@${m.revision}`));
   const modules = (): YangModuleInfo[] => [...ietfModules, ...reg.modules().filter((m) => !ownNames.has(`${m.name}@${m.revision}`))];
   const prefixes = (): Map<string, string> => new Map(modules().map((m) => [m.namespace, m.prefix]));
+  const nacm = setUpNacm(reg, datastore, modules, options, log);
+  reg.setDatastore({ getRunning: () => datastore.getRunning(), onConfigChange: (l) => datastore.onConfigChange(l) });
+  const locks = new LockManager();
+  const eventLog = options.eventLog === false ? undefined : EventLog.open({ dir: reg.dataDir, ...(options.eventLog ?? {}), ...(options.now ? { now: options.now } : {}) });
+  const notifications = new NotificationService(reg, {
+    eventLog, log, ...options.notifications, ...(options.now ? { now: options.now } : {}),
+    ...(nacm ? { permits: (event: XmlElement, session: ServerSessionHandle) => nacm.permitsNotification(event, session) } : {}),
+  });
 
   const stateSources = (ctx: OperationContext): StateSource[] => [
     ...reg.stateProviders(),
     { ns: NCM_NS, name: 'netconf-state', provider: () => netconfState(ctx.server, { modules, locks }) },
     { ns: YANG_LIBRARY_NS, name: 'modules-state', provider: () => modulesState(modules()) },
     { ns: NETMOD_NOTIFICATION_NS, name: 'netconf', provider: () => notifications.streamsState() },
+    ...(nacm ? [{ ns: NACM_NS, name: 'nacm', provider: () => nacm.state() }] : []),
   ];
 
   reg.addCapability(WRITABLE_RUNNING_CAPABILITY);
@@ -126,10 +143,14 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
 
   const N = NETCONF_BASE_NS;
   const schema = schemaHintsOf(reg.validator);
-  reg.addOperation(N, 'get', createGet({ datastore, stateSources, schema }));
-  reg.addOperation(N, 'get-config', createGetConfig({ datastore, stateSources, schema }));
-  reg.addOperation(N, 'edit-config', createEditConfig({ datastore, locks, validator: reg.validator, prefixes }));
-  reg.addOperation(N, 'copy-config', createCopyConfig({ datastore, locks, validator: reg.validator, prefixes }));
+  const pruneRead = nacm ? { pruneRead: (top: XmlElement[], ctx: OperationContext) => nacm.pruneRead(top, ctx.session) } : {};
+  const checkWrite = nacm
+    ? { checkWrite: (before: XmlElement[], after: XmlElement[], ctx: OperationContext) => nacm.checkWrite(before, after, ctx.session, schema, prefixes()) }
+    : {};
+  reg.addOperation(N, 'get', createGet({ datastore, stateSources, schema, ...pruneRead }));
+  reg.addOperation(N, 'get-config', createGetConfig({ datastore, stateSources, schema, ...pruneRead }));
+  reg.addOperation(N, 'edit-config', createEditConfig({ datastore, locks, validator: reg.validator, prefixes, ...checkWrite }));
+  reg.addOperation(N, 'copy-config', createCopyConfig({ datastore, locks, validator: reg.validator, prefixes, ...checkWrite }));
   reg.addOperation(N, 'delete-config', createDeleteConfig());
   reg.addOperation(N, 'validate', createValidate({ datastore, validator: reg.validator }));
   reg.addOperation(N, 'lock', createLock(locks));
@@ -140,7 +161,7 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
 
   let closed = false;
   const handle: StandardOperations = {
-    datastore, locks, notifications, eventLog, ietfModules,
+    datastore, locks, notifications, eventLog, ietfModules, nacm,
     close() {
       if (closed) return;
       closed = true;
@@ -159,4 +180,23 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   const onClose = (reg as OperationRegistrar & { onClose?: (fn: () => void | Promise<void>) => void }).onClose;
   if (typeof onClose === 'function') onClose.call(reg, () => handle.close());
   return handle;
+}
+
+/**
+ * RFC 8341: read /nacm from running (seeding the admin rule-list when there is none), follow its
+ * changes, and give dispatch the operation check. undefined when access control is off.
+ */
+function setUpNacm(reg: OperationRegistrar, datastore: RunningDatastore, modules: () => YangModuleInfo[], options: StandardOperationsOptions, log: Logger): Nacm | undefined {
+  if (options.nacm === undefined || options.nacm === false) return undefined;
+  const nacmOptions: NacmOptions = options.nacm === true ? {} : options.nacm;
+  if (!datastore.getTop().some((t) => t.ns === NACM_NS && t.name === 'nacm')) {
+    datastore.initialize([...datastore.getTop(), initialNacm()]);
+    log.info('access control: created rule-list admin (group admin may do everything)');
+  }
+  const nacm = new Nacm(datastore.getTop(), modules, reg.validator as NacmSchema | undefined, nacmOptions);
+  datastore.onConfigChange((running) => nacm.update(elements(running)));
+  const setAuthorizer = (reg as OperationRegistrar & { setAuthorizer?: (fn: (op: XmlElement, ctx: OperationContext) => void) => void }).setAuthorizer;
+  if (typeof setAuthorizer !== 'function') throw new Error('access control needs a registry with setAuthorizer (HostRegistry)');
+  setAuthorizer.call(reg, (op, ctx) => nacm.checkRpc(op, ctx.session));
+  return nacm;
 }

@@ -1,0 +1,486 @@
+/**
+ * NETCONF Access Control Model (RFC 8341): the rules live in running under /nacm (ietf-netconf-acm),
+ * this module decides.
+ *
+ * - protocol operations (3.4.4): every <rpc> is checked after dispatch has found its handler and before
+ *   its input is validated or it runs; close-session is always permitted; a denial is access-denied,
+ *   error-type protocol, error-path /nc:rpc/<operation>, and counts in denied-operations.
+ * - data writes (3.4.5): edit-config and copy-config compare running before and after the edit; every
+ *   node created needs `create`, every node deleted `delete`, every leaf whose value changes `update`.
+ *   A denial is access-denied, error-type application, error-path naming the node, and counts in
+ *   denied-data-writes; running is left unchanged. A merge that changes nothing needs no access.
+ * - data reads (3.4.5): get and get-config replies are pruned: a node the user may not read is left
+ *   out with its subtree, before the subtree filter is applied (so a filter cannot probe hidden values).
+ * - notifications (3.4.6): each event is checked per subscriber (live and replayed), at delivery time;
+ *   replayComplete and notificationComplete are never filtered; a dropped event counts in
+ *   denied-notifications.
+ * - rule order (3.4.4 steps 5-7): the user's groups are the /nacm/groups that list the user, plus the
+ *   transport's groups (config `users[].groups`) when enable-external-groups is true; a user with no
+ *   group matches no rule-list; the rule-lists are searched in order, their rules in order; the first
+ *   rule whose module-name, rule type and access-operations match decides; otherwise the default:
+ *   nacm:default-deny-all denies, nacm:default-deny-write denies writes, then read-/write-/exec-default.
+ *   Without a schema that says so, kill-session and delete-config are default-deny-all (ietf-netconf,
+ *   RFC 6241) and so is /nacm (ietf-netconf-acm).
+ * - a protected node protects its subtree: the strongest default on the node or an ancestor applies.
+ * - the recovery session (3.4.4 step 2, 3.4.5 step 2, 3.4.6 step 2) bypasses access control. It is
+ *   never an SSH login: the embedding process marks a session it opened itself with
+ *   markRecoverySession(handle).
+ * - enable-nacm false: everything is permitted (and nothing is counted).
+ *
+ * A rule's path is a node-instance-identifier: /prefix:name/prefix:name[prefix:key='value']... It
+ * matches the node it names and that node's descendants. A prefix is resolved through the namespace
+ * declarations kept with the leaf, else as a module prefix, else as a module name.
+ */
+import type { RpcErrorInfo } from '../rpc-error.js';
+import { NetconfError } from '../rpc-error.js';
+import { childText, childrenNamed, el, elements, isElement, leaf, textOf } from '../xml/build.js';
+import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS } from '../xml/types.js';
+import type { XmlElement, XmlNode } from '../xml/types.js';
+import type { PathStep, SchemaHints } from './edit-config.js';
+import type { ServerSessionHandle } from './operations.js';
+import type { YangModuleInfo } from './registry.js';
+
+export const NACM_NS = 'urn:ietf:params:xml:ns:yang:ietf-netconf-acm';
+export const NACM_MODULE = 'ietf-netconf-acm';
+/** session attachment that marks the recovery session (markRecoverySession) */
+const RECOVERY = 'rfc8341.recovery-session';
+
+export type AccessOperation = 'create' | 'read' | 'update' | 'delete' | 'exec';
+export type Action = 'permit' | 'deny';
+export type NacmDefault = 'write' | 'all';
+
+/** Optional schema knowledge (the YANG validator offers it, duck-typed). */
+export interface NacmSchema {
+  nacmDefault?(path: PathStep[]): NacmDefault | undefined;
+  rpcNacmDefault?(ns: string, name: string): NacmDefault | undefined;
+  notificationNacmDefault?(ns: string, name: string): NacmDefault | undefined;
+}
+
+export interface NacmOptions {
+  /** groups the transport assigns to a user (config `users[].groups`; RFC 8341 enable-external-groups) */
+  externalGroups?: (username: string) => readonly string[];
+  /**
+   * RPCs whose input names the H(e)NB a device may act for: when a user in `group` invokes the rpc,
+   * the input leaf `leaf` must equal the user name, or the user must be in group `henb:<value>`
+   * (a relay). A data-node rule cannot constrain RPC input; this binding does (docs/security.md).
+   */
+  boundRpcs?: Array<{ ns: string; rpc: string; leaf: string; group: string }>;
+}
+
+interface PathPattern {
+  ns: string | undefined;
+  name: string;
+  keys: Array<{ ns: string | undefined; name: string; value: string }>;
+}
+
+type RuleType =
+  | { kind: 'any' }
+  | { kind: 'rpc'; name: string }
+  | { kind: 'notification'; name: string }
+  | { kind: 'path'; steps: PathPattern[] | undefined };
+
+interface Rule {
+  name: string;
+  module: string;
+  type: RuleType;
+  ops: ReadonlySet<AccessOperation> | '*';
+  action: Action;
+}
+
+interface RuleList {
+  name: string;
+  groups: string[];
+  rules: Rule[];
+}
+
+export interface NacmConfig {
+  enabled: boolean;
+  readDefault: Action;
+  writeDefault: Action;
+  execDefault: Action;
+  externalGroups: boolean;
+  /** group -> user names (/nacm/groups) */
+  groups: Map<string, Set<string>>;
+  ruleLists: RuleList[];
+}
+
+export interface NacmCounters {
+  deniedOperations: number;
+  deniedDataWrites: number;
+  deniedNotifications: number;
+}
+
+const ALL_OPS: ReadonlySet<AccessOperation> = new Set(['create', 'read', 'update', 'delete', 'exec']);
+
+/** RFC 6241's ietf-netconf marks these default-deny-all (our pinned yuma123 copy lacks the statements) */
+const BASE_DENY_ALL = new Set(['kill-session', 'delete-config']);
+
+export function markRecoverySession(session: ServerSessionHandle): void {
+  session.attachments.set(RECOVERY, true);
+}
+
+export function isRecoverySession(session: ServerSessionHandle): boolean {
+  return session.attachments.get(RECOVERY) === true;
+}
+
+/** The configuration a fresh server starts with: group `admin` may do everything (RFC 8341 A.2 style). */
+export function initialNacm(): XmlElement {
+  const N = NACM_NS;
+  return el(N, 'nacm',
+    el(N, 'rule-list',
+      leaf(N, 'name', 'admin'),
+      leaf(N, 'group', 'admin'),
+      el(N, 'rule',
+        leaf(N, 'name', 'permit-all'),
+        leaf(N, 'module-name', '*'),
+        leaf(N, 'access-operations', '*'),
+        leaf(N, 'action', 'permit'),
+        leaf(N, 'comment', 'created on first start: the administrators may do everything'))));
+}
+
+/** Parse /nacm from the running configuration's top-level nodes. */
+export function parseNacm(top: readonly XmlElement[], modules: readonly YangModuleInfo[]): NacmConfig {
+  const N = NACM_NS;
+  const cfg: NacmConfig = {
+    enabled: true, readDefault: 'permit', writeDefault: 'deny', execDefault: 'permit', externalGroups: true,
+    groups: new Map(), ruleLists: [],
+  };
+  const nacm = top.find((t) => t.ns === N && t.name === 'nacm');
+  if (!nacm) return cfg;
+  const bool = (name: string, dflt: boolean): boolean => {
+    const v = childText(nacm, N, name)?.trim();
+    return v === undefined ? dflt : v === 'true';
+  };
+  const action = (name: string, dflt: Action): Action => {
+    const v = childText(nacm, N, name)?.trim();
+    return v === 'permit' || v === 'deny' ? v : dflt;
+  };
+  cfg.enabled = bool('enable-nacm', true);
+  cfg.readDefault = action('read-default', 'permit');
+  cfg.writeDefault = action('write-default', 'deny');
+  cfg.execDefault = action('exec-default', 'permit');
+  cfg.externalGroups = bool('enable-external-groups', true);
+  for (const groups of childrenNamed(nacm, N, 'groups')) {
+    for (const g of childrenNamed(groups, N, 'group')) {
+      const name = childText(g, N, 'name')?.trim();
+      if (!name) continue;
+      cfg.groups.set(name, new Set(childrenNamed(g, N, 'user-name').map((u) => textOf(u).trim())));
+    }
+  }
+  for (const rl of childrenNamed(nacm, N, 'rule-list')) {
+    const list: RuleList = {
+      name: childText(rl, N, 'name')?.trim() ?? '',
+      groups: childrenNamed(rl, N, 'group').map((g) => textOf(g).trim()),
+      rules: [],
+    };
+    for (const r of childrenNamed(rl, N, 'rule')) {
+      const act = childText(r, N, 'action')?.trim();
+      if (act !== 'permit' && act !== 'deny') continue; // mandatory in the schema; validation refuses it
+      const rpc = childText(r, N, 'rpc-name')?.trim();
+      const notif = childText(r, N, 'notification-name')?.trim();
+      const pathEl = childrenNamed(r, N, 'path')[0];
+      const type: RuleType = rpc !== undefined ? { kind: 'rpc', name: rpc }
+        : notif !== undefined ? { kind: 'notification', name: notif }
+          : pathEl ? { kind: 'path', steps: parsePath(textOf(pathEl).trim(), pathEl.nsContext ?? {}, modules) }
+            : { kind: 'any' };
+      const opsText = childText(r, N, 'access-operations')?.trim() ?? '*';
+      list.rules.push({
+        name: childText(r, N, 'name')?.trim() ?? '',
+        module: childText(r, N, 'module-name')?.trim() ?? '*',
+        type,
+        ops: opsText === '*' ? '*' : new Set(opsText.split(/\s+/).filter((o): o is AccessOperation => ALL_OPS.has(o as AccessOperation))),
+        action: act,
+      });
+    }
+    cfg.ruleLists.push(list);
+  }
+  return cfg;
+}
+
+/**
+ * A node-instance-identifier as steps; undefined when it cannot be read (such a rule matches no node:
+ * failing closed for permits and open for denies would both surprise; the path is validated as
+ * yang:xpath1.0 text only). "/" alone names every top-level node.
+ */
+export function parsePath(text: string, nsContext: Record<string, string>, modules: readonly YangModuleInfo[]): PathPattern[] | undefined {
+  if (!text.startsWith('/')) return undefined;
+  const resolve = (prefix: string | undefined): string | undefined | null => {
+    if (prefix === undefined) return undefined;
+    const ns = nsContext[prefix] ?? modules.find((m) => m.prefix === prefix)?.namespace ?? modules.find((m) => m.name === prefix)?.namespace;
+    return ns ?? null;
+  };
+  const steps: PathPattern[] = [];
+  let i = 1;
+  const qname = /^(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*|\*)/;
+  while (i < text.length) {
+    const m = qname.exec(text.slice(i));
+    if (!m) return undefined;
+    const ns = resolve(m[1]);
+    if (ns === null) return undefined;
+    const step: PathPattern = { ns, name: m[2]!, keys: [] };
+    i += m[0].length;
+    while (text[i] === '[') {
+      const p = /^\[\s*(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*)\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\]/.exec(text.slice(i));
+      if (!p) return undefined;
+      const kns = resolve(p[1]);
+      if (kns === null) return undefined;
+      step.keys.push({ ns: kns, name: p[2]!, value: p[3] ?? p[4] ?? '' });
+      i += p[0].length;
+    }
+    steps.push(step);
+    if (i < text.length) {
+      if (text[i] !== '/') return undefined;
+      i++;
+    }
+  }
+  return steps;
+}
+
+/** whether `pattern` names `nodes` (a path of instances from the top) or one of its ancestors */
+function pathMatches(pattern: readonly PathPattern[], nodes: readonly XmlElement[]): boolean {
+  if (pattern.length > nodes.length) return false;
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i]!;
+    const n = nodes[i]!;
+    if (p.name !== '*' && p.name !== n.name) return false;
+    if (p.ns !== undefined && p.ns !== n.ns) return false;
+    for (const k of p.keys) {
+      const v = childText(n, k.ns ?? n.ns, k.name);
+      if (v === undefined || v.trim() !== k.value) return false;
+    }
+  }
+  return true;
+}
+
+/** What the standard operations ask. */
+export class Nacm {
+  readonly counters: NacmCounters = { deniedOperations: 0, deniedDataWrites: 0, deniedNotifications: 0 };
+  private config: NacmConfig;
+  private readonly defaultCache = new Map<string, NacmDefault | undefined>();
+
+  constructor(
+    top: readonly XmlElement[],
+    private readonly modules: () => readonly YangModuleInfo[],
+    private readonly schema: NacmSchema | undefined,
+    private readonly options: NacmOptions = {},
+  ) {
+    this.config = parseNacm(top, modules());
+  }
+
+  /** running changed: re-read /nacm (decisions always use the committed configuration) */
+  update(top: readonly XmlElement[]): void {
+    this.config = parseNacm(top, this.modules());
+  }
+
+  get enabled(): boolean {
+    return this.config.enabled;
+  }
+
+  /** RFC 8341 3.4.4 step 5: the groups of a user */
+  groupsOf(username: string): string[] {
+    const out = new Set<string>();
+    if (this.config.externalGroups) for (const g of this.options.externalGroups?.(username) ?? []) out.add(g);
+    for (const [g, users] of this.config.groups) if (users.has(username)) out.add(g);
+    return [...out];
+  }
+
+  private bypass(session: ServerSessionHandle): boolean {
+    return !this.config.enabled || isRecoverySession(session);
+  }
+
+  private moduleOf(ns: string): string | undefined {
+    if (ns === NETCONF_BASE_NS) return 'ietf-netconf';
+    if (ns === NETCONF_NOTIFICATION_NS) return 'notifications';
+    return this.modules().find((m) => m.namespace === ns)?.name;
+  }
+
+  /** the first matching rule's action (rule-lists in order, rules in order), or undefined */
+  private decide(username: string, module: string | undefined, op: AccessOperation, matches: (t: RuleType) => boolean): Action | undefined {
+    const groups = this.groupsOf(username);
+    if (groups.length === 0) return undefined;
+    for (const list of this.config.ruleLists) {
+      if (!list.groups.some((g) => g === '*' || groups.includes(g))) continue;
+      for (const r of list.rules) {
+        if (r.module !== '*' && r.module !== module) continue;
+        if (r.ops !== '*' && !r.ops.has(op)) continue;
+        if (r.type.kind !== 'any' && !matches(r.type)) continue;
+        return r.action;
+      }
+    }
+    return undefined;
+  }
+
+  /** RFC 8341 3.4.4: may this session invoke `op`? Throws access-denied (protocol) when not. */
+  checkRpc(op: XmlElement, session: ServerSessionHandle): void {
+    if (op.ns === NETCONF_BASE_NS && op.name === 'close-session') return;
+    if (this.bypass(session)) return;
+    const module = this.moduleOf(op.ns);
+    let action = this.decide(session.username, module, 'exec', (t) => t.kind === 'rpc' && (t.name === '*' || t.name === op.name));
+    if (action === undefined) {
+      const denyAll = this.schema?.rpcNacmDefault?.(op.ns, op.name) === 'all' || (op.ns === NETCONF_BASE_NS && BASE_DENY_ALL.has(op.name));
+      action = denyAll ? 'deny' : this.config.execDefault;
+    }
+    if (action === 'permit') action = this.checkBinding(op, session);
+    if (action === 'deny') {
+      this.counters.deniedOperations++;
+      throw new NetconfError({
+        type: 'protocol', tag: 'access-denied',
+        message: `access denied: user ${session.username} may not invoke ${op.name}`,
+        path: `/nc:rpc/x:${op.name}`, pathNs: { nc: NETCONF_BASE_NS, x: op.ns },
+      });
+    }
+  }
+
+  /** a device identity may act only for its own H(e)NB (NacmOptions.boundRpcs) */
+  private checkBinding(op: XmlElement, session: ServerSessionHandle): Action {
+    for (const b of this.options.boundRpcs ?? []) {
+      if (b.ns !== op.ns || b.rpc !== op.name) continue;
+      const groups = this.groupsOf(session.username);
+      if (!groups.includes(b.group)) continue;
+      const value = childText(op, op.ns, b.leaf)?.trim();
+      if (value === undefined || (value !== session.username && !groups.includes(`henb:${value}`))) {
+        this.counters.deniedOperations++;
+        throw new NetconfError({
+          type: 'application', tag: 'access-denied', appTag: 'nacm-bound-identity',
+          message: `access denied: user ${session.username} may invoke ${op.name} only for its own ${b.leaf}`,
+          path: `/nc:rpc/x:${op.name}/x:${b.leaf}`, pathNs: { nc: NETCONF_BASE_NS, x: op.ns },
+        });
+      }
+    }
+    return 'permit';
+  }
+
+  /** the default-deny extension that applies at `path` (schema, else the built-in /nacm) */
+  private nodeDefault(path: readonly XmlElement[]): NacmDefault | undefined {
+    const steps = path.map((p) => ({ ns: p.ns, name: p.name }));
+    const key = steps.map((s) => `${s.ns}\u0000${s.name}`).join('\u0001');
+    if (this.defaultCache.has(key)) return this.defaultCache.get(key);
+    let d = this.schema?.nacmDefault?.(steps);
+    if (d === undefined && steps[0]?.ns === NACM_NS && steps[0].name === 'nacm') d = 'all';
+    if (this.defaultCache.size > 10_000) this.defaultCache.clear();
+    this.defaultCache.set(key, d);
+    return d;
+  }
+
+  /** RFC 8341 3.4.5: the action for `op` on the data node at `path` (instances from the top) */
+  private dataAction(username: string, path: readonly XmlElement[], op: AccessOperation): Action {
+    const node = path[path.length - 1]!;
+    const action = this.decide(username, this.moduleOf(node.ns), op, (t) => t.kind === 'path' && t.steps !== undefined && pathMatches(t.steps, path));
+    if (action !== undefined) return action;
+    const d = this.nodeDefault(path);
+    if (d === 'all') return 'deny';
+    if (op === 'read') return this.config.readDefault;
+    if (d === 'write') return 'deny';
+    return this.config.writeDefault;
+  }
+
+  /** get / get-config: the reply's top-level nodes without what this session may not read */
+  pruneRead(top: XmlElement[], session: ServerSessionHandle): XmlElement[] {
+    if (this.bypass(session)) return top;
+    const prune = (nodes: XmlNode[], path: XmlElement[]): XmlNode[] => {
+      const out: XmlNode[] = [];
+      for (const n of nodes) {
+        if (!isElement(n)) {
+          out.push(n);
+          continue;
+        }
+        const p = [...path, n];
+        if (this.dataAction(session.username, p, 'read') === 'deny') continue;
+        out.push(n.children.some(isElement) ? { ...n, children: prune(n.children, p) } : n);
+      }
+      return out;
+    };
+    return prune(top, []) as XmlElement[];
+  }
+
+  /**
+   * edit-config / copy-config: may this session turn `before` into `after`? Throws access-denied
+   * (application) naming the first node it may not write.
+   */
+  checkWrite(before: readonly XmlElement[], after: readonly XmlElement[], session: ServerSessionHandle, schema: SchemaHints | undefined, prefixes: Map<string, string>): void {
+    if (this.bypass(session)) return;
+    const denied = (path: XmlElement[], op: AccessOperation): void => {
+      if (this.dataAction(session.username, path, op) === 'permit') return;
+      this.counters.deniedDataWrites++;
+      throw new NetconfError({ type: 'application', tag: 'access-denied', message: `access denied: user ${session.username} may not ${op} ${path.map((p) => p.name).join('/')}`, ...errorPath(path, prefixes, schema) });
+    };
+    const whole = (n: XmlElement, path: XmlElement[], op: AccessOperation): void => {
+      const p = [...path, n];
+      denied(p, op);
+      for (const c of elements(n)) whole(c, p, op);
+    };
+    const walk = (a: readonly XmlElement[], b: readonly XmlElement[], path: XmlElement[]): void => {
+      const steps = path.map((p) => ({ ns: p.ns, name: p.name }));
+      const id = (e: XmlElement): string => identity(e, [...steps, { ns: e.ns, name: e.name }], schema);
+      const left = new Map<string, XmlElement>();
+      for (const x of a) left.set(id(x), x);
+      const seen = new Set<string>();
+      for (const y of b) {
+        const k = id(y);
+        seen.add(k);
+        const x = left.get(k);
+        if (!x) {
+          whole(y, path, 'create');
+          continue;
+        }
+        const xLeaf = !x.children.some(isElement);
+        const yLeaf = !y.children.some(isElement);
+        if (xLeaf && yLeaf) {
+          if (textOf(x).trim() !== textOf(y).trim()) denied([...path, y], 'update');
+        } else walk(elements(x), elements(y), [...path, y]);
+      }
+      for (const [k, x] of left) if (!seen.has(k)) whole(x, path, 'delete');
+    };
+    walk(before, after, []);
+  }
+
+  /** RFC 8341 3.4.6: may this session receive `event`? Counts a denial. */
+  permitsNotification(event: XmlElement, session: ServerSessionHandle): boolean {
+    if (this.bypass(session)) return true;
+    const module = this.moduleOf(event.ns);
+    let action = this.decide(session.username, module, 'read', (t) => t.kind === 'notification' && (t.name === '*' || t.name === event.name));
+    if (action === undefined) action = this.schema?.notificationNacmDefault?.(event.ns, event.name) === 'all' ? 'deny' : this.config.readDefault;
+    if (action === 'permit') return true;
+    this.counters.deniedNotifications++;
+    return false;
+  }
+
+  /** /nacm operational state: the three counters (merged into the configured container by get) */
+  state(): XmlElement {
+    const N = NACM_NS;
+    return el(N, 'nacm',
+      leaf(N, 'denied-operations', this.counters.deniedOperations % 2 ** 32),
+      leaf(N, 'denied-data-writes', this.counters.deniedDataWrites % 2 ** 32),
+      leaf(N, 'denied-notifications', this.counters.deniedNotifications % 2 ** 32));
+  }
+}
+
+/** the identity of a sibling: name, plus list keys (schema, else key-like leaves) or a leaf-list value */
+function identity(e: XmlElement, path: PathStep[], schema: SchemaHints | undefined): string {
+  const base = `${e.ns}\u0000${e.name}`;
+  if (!e.children.some(isElement)) {
+    return schema?.isLeafList?.(path) ? `${base}\u0000=${textOf(e).trim()}` : base;
+  }
+  const keys = schema?.listKeys?.(path) ?? elements(e).filter((c) => !c.children.some(isElement) && (c.name === 'name' || c.name === 'id' || c.name.endsWith('-id'))).map((c) => c.name);
+  return keys.length === 0 ? base : `${base}\u0000${keys.map((k) => childText(e, e.ns, k)?.trim() ?? '').join('\u0000')}`;
+}
+
+/** an error-path for a data node: list entries by their keys (RFC 6241 4.3) */
+function errorPath(path: readonly XmlElement[], prefixes: Map<string, string>, schema: SchemaHints | undefined): Pick<RpcErrorInfo, 'path' | 'pathNs'> {
+  const pathNs: Record<string, string> = {};
+  const prefixOf = (ns: string): string => {
+    let p = prefixes.get(ns);
+    if (p === undefined || (pathNs[p] !== undefined && pathNs[p] !== ns)) p = `n${Object.keys(pathNs).length}`;
+    pathNs[p] = ns;
+    return p;
+  };
+  const steps: PathStep[] = [];
+  const text = path.map((n) => {
+    steps.push({ ns: n.ns, name: n.name });
+    const p = prefixOf(n.ns);
+    const keys = n.children.some(isElement) ? schema?.listKeys?.(steps) ?? [] : [];
+    const preds = keys.map((k) => `[${p}:${k}='${(childText(n, n.ns, k) ?? '').trim().replace(/'/g, '')}']`).join('');
+    return `${p}:${n.name}${preds}`;
+  });
+  return { path: '/' + text.join('/'), pathNs };
+}
