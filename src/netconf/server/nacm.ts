@@ -294,20 +294,39 @@ export class Nacm {
     return this.modules().find((m) => m.namespace === ns)?.name;
   }
 
-  /** the first matching rule's action (rule-lists in order, rules in order), or undefined */
-  private decide(username: string, module: string | undefined, op: AccessOperation, matches: (t: RuleType) => boolean): Action | undefined {
-    const groups = this.groupsOf(username);
-    if (groups.length === 0) return undefined;
+  /** the rules that apply to a user with these groups, in order (RFC 8341 3.4.4 steps 6-7) */
+  private rulesFor(groups: readonly string[]): Rule[] {
+    if (groups.length === 0) return [];
+    const out: Rule[] = [];
     for (const list of this.config.ruleLists) {
-      if (!list.groups.some((g) => g === '*' || groups.includes(g))) continue;
-      for (const r of list.rules) {
-        if (r.module !== '*' && r.module !== module) continue;
-        if (r.ops !== '*' && !r.ops.has(op)) continue;
-        if (r.type.kind !== 'any' && !matches(r.type)) continue;
-        return r.action;
-      }
+      if (list.groups.some((g) => g === '*' || groups.includes(g))) out.push(...list.rules);
+    }
+    return out;
+  }
+
+  /**
+   * When the first rule a user meets matches every module and every request for `ops` (the
+   * administrator's permit-all), it decides every data node: its action; else undefined.
+   */
+  private wholesale(rules: readonly Rule[], ops: readonly AccessOperation[]): Action | undefined {
+    const r = rules[0];
+    if (!r || r.module !== '*' || r.type.kind !== 'any') return undefined;
+    return r.ops === '*' || ops.every((o) => (r.ops as ReadonlySet<AccessOperation>).has(o)) ? r.action : undefined;
+  }
+
+  /** the first matching rule's action (rule-lists in order, rules in order), or undefined */
+  private decide(rules: readonly Rule[], module: string | undefined, op: AccessOperation, matches: (t: RuleType) => boolean): Action | undefined {
+    for (const r of rules) {
+      if (r.module !== '*' && r.module !== module) continue;
+      if (r.ops !== '*' && !r.ops.has(op)) continue;
+      if (r.type.kind !== 'any' && !matches(r.type)) continue;
+      return r.action;
     }
     return undefined;
+  }
+
+  private rulesOfUser(username: string): Rule[] {
+    return this.rulesFor(this.groupsOf(username));
   }
 
   /** RFC 8341 3.4.4: may this session invoke `op`? Throws access-denied (protocol) when not. */
@@ -315,7 +334,7 @@ export class Nacm {
     if (op.ns === NETCONF_BASE_NS && op.name === 'close-session') return;
     if (this.bypass(session)) return;
     const module = this.moduleOf(op.ns);
-    let action = this.decide(session.username, module, 'exec', (t) => t.kind === 'rpc' && (t.name === '*' || t.name === op.name));
+    let action = this.decide(this.rulesOfUser(session.username), module, 'exec', (t) => t.kind === 'rpc' && (t.name === '*' || t.name === op.name));
     if (action === undefined) {
       const denyAll = this.schema?.rpcNacmDefault?.(op.ns, op.name) === 'all' || (op.ns === NETCONF_BASE_NS && BASE_DENY_ALL.has(op.name));
       action = denyAll ? 'deny' : this.config.execDefault;
@@ -363,9 +382,9 @@ export class Nacm {
   }
 
   /** RFC 8341 3.4.5: the action for `op` on the data node at `path` (instances from the top) */
-  private dataAction(username: string, path: readonly XmlElement[], op: AccessOperation): Action {
+  private dataAction(rules: readonly Rule[], path: readonly XmlElement[], op: AccessOperation): Action {
     const node = path[path.length - 1]!;
-    const action = this.decide(username, this.moduleOf(node.ns), op, (t) => t.kind === 'path' && t.steps !== undefined && pathMatches(t.steps, path));
+    const action = this.decide(rules, this.moduleOf(node.ns), op, (t) => t.kind === 'path' && t.steps !== undefined && pathMatches(t.steps, path));
     if (action !== undefined) return action;
     const d = this.nodeDefault(path);
     if (d === 'all') return 'deny';
@@ -377,6 +396,9 @@ export class Nacm {
   /** get / get-config: the reply's top-level nodes without what this session may not read */
   pruneRead(top: XmlElement[], session: ServerSessionHandle): XmlElement[] {
     if (this.bypass(session)) return top;
+    const rules = this.rulesOfUser(session.username);
+    const all = this.wholesale(rules, ['read']);
+    if (all !== undefined) return all === 'permit' ? top : [];
     const prune = (nodes: XmlNode[], path: XmlElement[]): XmlNode[] => {
       const out: XmlNode[] = [];
       for (const n of nodes) {
@@ -385,7 +407,7 @@ export class Nacm {
           continue;
         }
         const p = [...path, n];
-        if (this.dataAction(session.username, p, 'read') === 'deny') continue;
+        if (this.dataAction(rules, p, 'read') === 'deny') continue;
         out.push(n.children.some(isElement) ? { ...n, children: prune(n.children, p) } : n);
       }
       return out;
@@ -399,8 +421,10 @@ export class Nacm {
    */
   checkWrite(before: readonly XmlElement[], after: readonly XmlElement[], session: ServerSessionHandle, schema: SchemaHints | undefined, prefixes: Map<string, string>): void {
     if (this.bypass(session)) return;
+    const rules = this.rulesOfUser(session.username);
+    if (this.wholesale(rules, ['create', 'update', 'delete']) === 'permit') return;
     const denied = (path: XmlElement[], op: AccessOperation): void => {
-      if (this.dataAction(session.username, path, op) === 'permit') return;
+      if (this.dataAction(rules, path, op) === 'permit') return;
       this.counters.deniedDataWrites++;
       throw new NetconfError({ type: 'application', tag: 'access-denied', message: `access denied: user ${session.username} may not ${op} ${path.map((p) => p.name).join('/')}`, ...errorPath(path, prefixes, schema) });
     };
@@ -438,7 +462,7 @@ export class Nacm {
   permitsNotification(event: XmlElement, session: ServerSessionHandle): boolean {
     if (this.bypass(session)) return true;
     const module = this.moduleOf(event.ns);
-    let action = this.decide(session.username, module, 'read', (t) => t.kind === 'notification' && (t.name === '*' || t.name === event.name));
+    let action = this.decide(this.rulesOfUser(session.username), module, 'read', (t) => t.kind === 'notification' && (t.name === '*' || t.name === event.name));
     if (action === undefined) action = this.schema?.notificationNacmDefault?.(event.ns, event.name) === 'all' ? 'deny' : this.config.readDefault;
     if (action === 'permit') return true;
     this.counters.deniedNotifications++;

@@ -26,8 +26,9 @@ export interface NcclientRun<S extends NcclientStep> {
  */
 export async function runNcclient<S extends NcclientStep = NcclientStep>(
   script: string, port: number, args: string[] = [], onStep?: (step: S, send: (line: string) => void) => Promise<void> | void,
+  login: { user: string; password: string } = { user: USER, password: PASSWORD },
 ): Promise<NcclientRun<S>> {
-  const py = spawn('/usr/bin/python3', [join(import.meta.dirname, script), String(port), USER, PASSWORD, ...args], {
+  const py = spawn('/usr/bin/python3', [join(import.meta.dirname, script), String(port), login.user, login.password, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     // no __pycache__ in the tree for the imported ncclient_common
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
