@@ -5,7 +5,8 @@
  * - publickey (RFC 4252 section 7): a request without signature only asks whether the key would be
  *   accepted; a request with a signature is accepted only if the signature verifies over the session
  *   blob with that key.
- * Every branch ends in accept() or reject(); failures never say why.
+ * Every branch ends in accept() or reject(); failures never say why to the client. Failed attempts are
+ * logged at warn on the logger handed to handle() (the transport binds the remote address and port).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AuthContext, ParsedKey } from 'ssh2';
@@ -35,12 +36,12 @@ const sha = (s: string | Buffer): Buffer => createHash('sha256').update(s).diges
 const DUMMY = sha('\u0000no such user\u0000');
 
 export interface Authenticator {
-  /** handle one ssh2 'authentication' event; returns 'accepted' | 'rejected' */
-  handle(ctx: AuthContext): 'accepted' | 'rejected' | 'query';
+  /** handle one ssh2 'authentication' event (log: this connection's logger); 'query' = a publickey query accepted */
+  handle(ctx: AuthContext, log?: Logger): 'accepted' | 'rejected' | 'query';
   methods(): Array<'password' | 'publickey'>;
 }
 
-export function createAuthenticator(options: AuthOptions, log: Logger): Authenticator {
+export function createAuthenticator(options: AuthOptions, baseLog: Logger): Authenticator {
   const users = new Map<string, CompiledUser>();
   for (const u of options.users) {
     users.set(u.username, {
@@ -51,7 +52,7 @@ export function createAuthenticator(options: AuthOptions, log: Logger): Authenti
   const methods: Array<'password' | 'publickey'> = ['publickey', 'password'];
   return {
     methods: () => methods,
-    handle(ctx) {
+    handle(ctx, log = baseLog) {
       const user = users.get(ctx.username);
       if (ctx.method === 'password') {
         const given = sha(ctx.password);
@@ -61,14 +62,14 @@ export function createAuthenticator(options: AuthOptions, log: Logger): Authenti
           ctx.accept();
           return 'accepted';
         }
-        log.info('password authentication failed', { username: ctx.username });
+        log.warn('authentication failed', { method: 'password', username: ctx.username });
         ctx.reject(methods);
         return 'rejected';
       }
       if (ctx.method === 'publickey') {
         const key = user?.keys.find((k) => k.type === ctx.key.algo && sameBytes(k.getPublicSSH(), ctx.key.data));
         if (!key) {
-          log.info('public key not authorized', { username: ctx.username, algo: ctx.key.algo });
+          log.warn('authentication failed', { method: 'publickey', username: ctx.username, reason: 'key not authorized', algo: ctx.key.algo });
           ctx.reject(methods);
           return 'rejected';
         }
@@ -80,10 +81,11 @@ export function createAuthenticator(options: AuthOptions, log: Logger): Authenti
           ctx.accept();
           return 'accepted';
         }
-        log.info('public key signature did not verify', { username: ctx.username });
+        log.warn('authentication failed', { method: 'publickey', username: ctx.username, reason: 'signature did not verify' });
         ctx.reject(methods);
         return 'rejected';
       }
+      if (ctx.method !== 'none') log.warn('authentication failed', { method: ctx.method, username: ctx.username, reason: 'method not offered' });
       ctx.reject(methods);
       return 'rejected';
     },

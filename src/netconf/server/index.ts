@@ -1,5 +1,5 @@
 /** The NETCONF server: SSH transport, sessions, dispatch, registry, host keys, auth. */
-export { createNetconfServer } from './server.js';
+export { createNetconfServer, DEFAULT_IDLE_TIMEOUT_MS } from './server.js';
 export type { NetconfServer, NetconfServerOptions, NetconfServerLimits } from './server.js';
 export { HostRegistry, RegistryError, NETCONF_STREAM_INFO } from './host-registry.js';
 export { YANG_LIBRARY_CAPABILITY, YANG_LIBRARY_NS, YANG_LIBRARY_REVISION, moduleCapability, moduleSetId, modulesState, yangLibraryCapability, yangVersionOf } from './yang-library.js';
@@ -9,8 +9,10 @@ export { registerBaseOperations } from './base-ops.js';
 export { createAuthenticator } from './auth.js';
 export type { AuthOptions, UserEntry, Authenticator } from './auth.js';
 export { loadOrCreateHostKey, generateEd25519KeyPair, hostKeyFingerprint, fingerprintOfBlob, parseSshKey, HostKeyError, HOST_KEY_FILE } from './host-keys.js';
-export { SshTransport } from './ssh-transport.js';
-export type { SshTransportOptions, SshChannelInfo } from './ssh-transport.js';
+export { SshTransport, SERVER_ALGORITHMS, ETM_MACS, ENCRYPT_AND_MAC_MACS, SSH_HARDENING_DEFAULTS } from './ssh-transport.js';
+export type { SshTransportOptions, SshChannelInfo, SshHardeningOptions, ServerMac } from './ssh-transport.js';
+export { SourcePenalties, SOURCE_PENALTY_DEFAULTS, sourceKey } from './source-penalties.js';
+export type { SourcePenaltyOptions } from './source-penalties.js';
 export type * from './registry.js';
 export type * from './operations.js';
 export { registerStandardOperations } from './standard-ops.js';

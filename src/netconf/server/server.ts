@@ -26,6 +26,10 @@ import { hostKeyFingerprint, loadOrCreateHostKey } from './host-keys.js';
 import type { OperationRegistrar, ServerInfo, ServerSessionHandle, SessionCounters } from './operations.js';
 import type { NetconfRegistry } from './registry.js';
 import { SshTransport } from './ssh-transport.js';
+import type { SshHardeningOptions } from './ssh-transport.js';
+
+/** idle timeout when none is configured: 1 hour (a quiet subscriber reconnects and replays from its startTime) */
+export const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
 
 export interface NetconfServerLimits {
   /** concurrent NETCONF sessions; default 100 */
@@ -34,9 +38,15 @@ export interface NetconfServerLimits {
   maxConnections?: number;
   /** time for the client hello; default 30 s */
   helloTimeoutMs?: number;
-  /** TCP accept to authenticated; default 30 s */
+  /** TCP accept to authenticated (the login grace time); default 30 s */
   authTimeoutMs?: number;
-  /** a session without traffic this long is closed; 0 = never (default) */
+  /** connections not yet authenticated, counted from accept; default 10 */
+  maxUnauthenticated?: number;
+  /** session channels per SSH connection; default 4 */
+  maxSessionsPerConnection?: number;
+  /** NETCONF sessions per user over SSH; default 10 */
+  maxSessionsPerUser?: number;
+  /** a session without traffic (either way) this long is closed; 0 = never; default 1 h */
   idleTimeoutMs?: number;
   /** largest message accepted; default 16 MiB */
   maxMessageBytes?: number;
@@ -55,6 +65,8 @@ export interface NetconfServerOptions {
   /** persistent state (running config, event log, host key); default a new temporary directory */
   dataDir?: string;
   limits?: NetconfServerLimits;
+  /** SSH hardening beyond `limits`: per-source penalties, MACs offered (ssh-transport.ts) */
+  ssh?: Pick<SshHardeningOptions, 'penalties' | 'macs'>;
   /** operation modules, e.g. (reg) => registerStandardOperations(reg) */
   operations?: Array<(reg: OperationRegistrar) => unknown>;
 }
@@ -147,7 +159,7 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
       sessionId: id,
       capabilities: registry.capabilities(),
       helloTimeoutMs: limits.helloTimeoutMs ?? 30_000,
-      idleTimeoutMs: limits.idleTimeoutMs ?? 0,
+      idleTimeoutMs: limits.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       maxMessageBytes: limits.maxMessageBytes ?? 16 * 1024 * 1024,
       maxPending: limits.maxPendingPerSession ?? 64,
       handleRpc: (_rpc, op) => {
@@ -201,7 +213,12 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
         auth: options.auth,
         log,
         maxConnections: limits.maxConnections ?? maxSessions * 2,
-        authTimeoutMs: limits.authTimeoutMs ?? 30_000,
+        loginGraceMs: limits.authTimeoutMs ?? 30_000,
+        ...(limits.maxUnauthenticated !== undefined ? { maxUnauthenticated: limits.maxUnauthenticated } : {}),
+        ...(limits.maxSessionsPerConnection !== undefined ? { maxSessionsPerConnection: limits.maxSessionsPerConnection } : {}),
+        ...(limits.maxSessionsPerUser !== undefined ? { maxSessionsPerUser: limits.maxSessionsPerUser } : {}),
+        ...(options.ssh?.penalties ? { penalties: options.ssh.penalties } : {}),
+        ...(options.ssh?.macs ? { macs: options.ssh.macs } : {}),
         admit: () => !closing && live.size < maxSessions,
         onChannel: (channel, ci) => {
           acceptStream(channel, { username: ci.username, sourceHost: ci.remoteAddress, endConnection: ci.endConnection });

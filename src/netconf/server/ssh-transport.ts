@@ -1,15 +1,56 @@
 /**
- * NETCONF over SSH, server side (RFC 6242 sections 3 and 6): an ssh2 Server that authenticates users
- * (auth.ts), accepts only the `netconf` subsystem on session channels (shell, exec, pty, forwarding are
- * refused), sets TCP_NODELAY on every accepted socket (without it ssh2 session setup measured 43.8 ms
- * instead of 1.65 ms here), bounds connections and the time to authenticate, and hands each netconf
- * channel (a Duplex) to the server core.
+ * NETCONF over SSH, server side (RFC 6242 sections 3 and 6), hardened like OpenSSH's sshd:
+ * - our own net.Server accepts TCP connections and hands them to ssh2 (Server.injectSocket). ssh2 reports a
+ *   connection only after the client's identification line, so everything that must hold from accept is
+ *   done here: the login grace time (LoginGraceTime: a socket that never sends its identification line or
+ *   never authenticates is closed), the cap on connections and on unauthenticated connections
+ *   (MaxStartups, as a hard cap), and the refusal of penalised sources (PerSourcePenalties,
+ *   ./source-penalties.ts);
+ * - user authentication (auth.ts): a failed attempt is answered after a delay that grows per source, is
+ *   logged at warn with the remote address and port, and at most `maxAttempts` are allowed per connection
+ *   (MaxAuthTries);
+ * - at most `maxSessionsPerConnection` session channels per SSH connection (MaxSessions) and
+ *   `maxSessionsPerUser` NETCONF sessions per user; only the `netconf` subsystem (shell, exec, pty and
+ *   forwarding are refused);
+ * - algorithms (SERVER_ALGORITHMS): curve25519 key exchange first, no NIST-curve or SHA-1 key exchange, ETM
+ *   MACs only (no hmac-sha1*), compression none or zlib@openssh.com (after authentication) only;
+ * - TCP_NODELAY on every accepted socket (without it ssh2 session setup measured 43.8 ms instead of 1.65 ms).
+ * Each netconf channel (a Duplex) goes to the server core.
  */
+import { createServer } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import ssh2 from '../ssh/ssh2.js';
-import type { Connection, Server, ServerChannel } from 'ssh2';
+import type { AuthContext, Connection, Server, ServerChannel } from 'ssh2';
 import type { Logger } from '../../log/logger.js';
 import { createAuthenticator } from './auth.js';
-import type { AuthOptions } from './auth.js';
+import type { Authenticator, AuthOptions } from './auth.js';
+import { SourcePenalties } from './source-penalties.js';
+import type { SourcePenaltyOptions } from './source-penalties.js';
+
+/** MACs without encrypt-then-MAC, for clients that have no ETM MAC (libssh2 < 1.11, e.g. Debian 12's yangcli) */
+export const ENCRYPT_AND_MAC_MACS = ['hmac-sha2-256', 'hmac-sha2-512'] as const;
+export const ETM_MACS = ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'] as const;
+export type ServerMac = (typeof ETM_MACS)[number] | (typeof ENCRYPT_AND_MAC_MACS)[number];
+
+/**
+ * What the server offers (ssh-audit: no fail and no warn on these). Ciphers are ssh2's defaults (AES-GCM,
+ * chacha20-poly1305, AES-CTR), all fine. Host key algorithms follow the host keys; ssh-rsa (SHA-1
+ * signatures) is not in the list, but ssh2 adds it back for an RSA host key (see docs/security.md): use
+ * Ed25519 host keys (the default).
+ */
+export const SERVER_ALGORITHMS = {
+  kex: [
+    'curve25519-sha256',
+    'curve25519-sha256@libssh.org',
+    'diffie-hellman-group16-sha512',
+    'diffie-hellman-group18-sha512',
+    'diffie-hellman-group-exchange-sha256',
+    'diffie-hellman-group14-sha256',
+  ],
+  serverHostKey: ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'],
+  hmac: [...ETM_MACS] as ServerMac[],
+  compress: ['none', 'zlib@openssh.com'],
+} as const;
 
 export interface SshChannelInfo {
   username: string;
@@ -19,100 +60,291 @@ export interface SshChannelInfo {
   endConnection(): void;
 }
 
-export interface SshTransportOptions {
+export interface SshHardeningOptions {
+  /** time from TCP accept to successful authentication (LoginGraceTime); default 30 s */
+  loginGraceMs?: number;
+  /** connections not yet authenticated, counted from accept (MaxStartups, a hard cap); default 10 */
+  maxUnauthenticated?: number;
+  /** session channels open at once on one SSH connection (MaxSessions); default 4 */
+  maxSessionsPerConnection?: number;
+  /** NETCONF sessions open at once per user, over all connections; default 10 */
+  maxSessionsPerUser?: number;
+  /** per-source penalties after failed logins (source-penalties.ts); defaults there */
+  penalties?: SourcePenaltyOptions;
+  /** MACs offered; default the ETM ones only. hmac-sha2-256/-512 (encrypt-and-MAC) for old clients */
+  macs?: ServerMac[];
+}
+
+export const SSH_HARDENING_DEFAULTS = {
+  loginGraceMs: 30_000,
+  maxUnauthenticated: 10,
+  maxSessionsPerConnection: 4,
+  maxSessionsPerUser: 10,
+} as const;
+
+export interface SshTransportOptions extends SshHardeningOptions {
   hostKeys: Array<string | Buffer>;
   auth: AuthOptions;
   log: Logger;
-  /** concurrent SSH connections (authenticated or not); extra ones are closed at once */
+  /** concurrent SSH connections (authenticated or not), counted from accept; extra ones are closed at once */
   maxConnections: number;
-  /** time allowed from TCP accept to successful authentication */
-  authTimeoutMs: number;
+  /** @deprecated the same as loginGraceMs (which wins when both are given) */
+  authTimeoutMs?: number;
   /** whether a new netconf channel may open (session limit) */
   admit(): boolean;
   onChannel(channel: ServerChannel, info: SshChannelInfo): void;
 }
 
+interface ConnState {
+  socket: Socket;
+  remoteAddress: string;
+  remotePort: number;
+  log: Logger;
+  authenticated: boolean;
+  /** an authentication attempt failed on this connection */
+  authFailed: boolean;
+  graceExceeded: boolean;
+  graceTimer: NodeJS.Timeout;
+  client?: Connection;
+  delayed: Set<NodeJS.Timeout>;
+}
+
 export class SshTransport {
-  private readonly server: Server;
-  private readonly conns = new Set<Connection>();
+  private readonly ssh: Server;
+  private readonly tcp: NetServer;
+  private readonly conns = new Set<ConnState>();
+  private readonly bySocket = new WeakMap<Socket, ConnState>();
+  private readonly perUser = new Map<string, number>();
+  private readonly penalties: SourcePenalties;
+  private readonly auth: Authenticator;
+  private unauthenticated = 0;
   private listening = false;
+  private refusedSinceLog = 0;
+  private refusalLogAt = 0;
+  private readonly loginGraceMs: number;
+  private readonly maxUnauthenticated: number;
+  private readonly maxPerConnection: number;
+  private readonly maxPerUser: number;
 
   constructor(private readonly opts: SshTransportOptions) {
-    const auth = createAuthenticator(opts.auth, opts.log);
-    const maxAttempts = opts.auth.maxAttempts ?? 6;
-    this.server = new ssh2.Server({ hostKeys: opts.hostKeys, ident: 'henb-sw-verify' }, (client, info) => {
-      (client as unknown as { setNoDelay(v: boolean): void }).setNoDelay(true);
-      const log = opts.log.child({ remote: `${info.ip}:${info.port}` });
-      if (this.conns.size >= opts.maxConnections) {
-        log.warn('connection limit reached; closing');
-        client.on('error', () => undefined);
-        client.end();
-        return;
-      }
-      this.conns.add(client);
-      let username = '';
-      let failures = 0;
-      let openChannels = 0;
-      const authTimer = setTimeout(() => {
-        log.info('authentication timeout');
-        client.end();
-      }, opts.authTimeoutMs);
-      client.on('authentication', (ctx) => {
-        // ssh2 emits 'ready' from inside ctx.accept(): the name must be known before handle() runs
-        username = ctx.username;
-        const r = auth.handle(ctx);
-        if (r === 'rejected' && ctx.method !== 'none' && ++failures >= maxAttempts) {
-          log.warn('too many failed authentication attempts');
-          client.end();
-        }
-      });
-      client.on('ready', () => {
-        clearTimeout(authTimer);
-        log.info('authenticated', { username });
-        client.on('session', (accept) => {
-          const session = accept();
-          session.on('subsystem', (acceptSub, rejectSub, sub) => {
-            if (sub.name !== 'netconf' || !opts.admit()) {
-              log.info('subsystem refused', { name: sub.name });
-              rejectSub?.();
-              return;
-            }
-            const channel = acceptSub?.();
-            if (!channel) return;
-            // a paused channel never sees 'end', so it would never close: close it with its connection
-            client.once('close', () => channel.destroy());
-            openChannels++;
-            let ended = false;
-            const endConnection = (): void => {
-              if (ended) return;
-              ended = true;
-              if (--openChannels === 0) client.end();
-            };
-            opts.onChannel(channel, { username, remoteAddress: info.ip, remotePort: info.port, endConnection });
-          });
-        });
-      });
-      client.on('error', (e) => log.debug('ssh connection error', { err: e }));
-      client.on('close', () => {
-        clearTimeout(authTimer);
-        this.conns.delete(client);
-      });
-    });
-    this.server.on('error', (e: Error) => opts.log.error('ssh server error', { err: e }));
+    this.loginGraceMs = opts.loginGraceMs ?? opts.authTimeoutMs ?? SSH_HARDENING_DEFAULTS.loginGraceMs;
+    this.maxUnauthenticated = opts.maxUnauthenticated ?? SSH_HARDENING_DEFAULTS.maxUnauthenticated;
+    this.maxPerConnection = opts.maxSessionsPerConnection ?? SSH_HARDENING_DEFAULTS.maxSessionsPerConnection;
+    this.maxPerUser = opts.maxSessionsPerUser ?? SSH_HARDENING_DEFAULTS.maxSessionsPerUser;
+    this.penalties = new SourcePenalties(opts.penalties);
+    this.auth = createAuthenticator(opts.auth, opts.log);
+    const macs = opts.macs && opts.macs.length > 0 ? opts.macs : SERVER_ALGORITHMS.hmac;
+    for (const m of macs) {
+      if (!(ETM_MACS as readonly string[]).includes(m) && !(ENCRYPT_AND_MAC_MACS as readonly string[]).includes(m)) throw new RangeError(`MAC not offered by this server: ${m}`);
+    }
+    this.ssh = new ssh2.Server({
+      hostKeys: opts.hostKeys,
+      ident: 'henb-sw-verify',
+      algorithms: {
+        kex: [...SERVER_ALGORITHMS.kex],
+        serverHostKey: [...SERVER_ALGORITHMS.serverHostKey],
+        hmac: [...macs],
+        compress: [...SERVER_ALGORITHMS.compress],
+      },
+    }, (client, info) => this.onSshConnection(client, info.ip, info.port));
+    this.ssh.on('error', (e: Error) => opts.log.error('ssh server error', { err: e }));
+    this.tcp = createServer((socket) => this.onSocket(socket));
+    this.tcp.on('error', (e: Error) => opts.log.error('ssh listener error', { err: e }));
   }
 
   get connectionCount(): number {
     return this.conns.size;
   }
 
+  /** connections accepted and not (yet) authenticated */
+  get unauthenticatedCount(): number {
+    return this.unauthenticated;
+  }
+
+  private onSocket(socket: Socket): void {
+    socket.on('error', () => undefined); // a reset before or during the handshake; ssh2 reports its own
+    const remoteAddress = socket.remoteAddress ?? '';
+    const remotePort = socket.remotePort ?? 0;
+    let refusal: string | undefined;
+    if (!this.listening) refusal = 'server closing';
+    else if (this.conns.size >= this.opts.maxConnections) refusal = 'connection limit reached';
+    else if (this.unauthenticated >= this.maxUnauthenticated) refusal = 'unauthenticated connection limit reached';
+    else if (this.penalties.refusedForMs(remoteAddress) > 0) refusal = 'source penalised after failed logins';
+    if (refusal !== undefined) {
+      this.noteRefusal(refusal, remoteAddress, remotePort);
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const log = this.opts.log.child({ remoteAddress, remotePort });
+    const st: ConnState = {
+      socket, remoteAddress, remotePort, log,
+      authenticated: false, authFailed: false, graceExceeded: false, delayed: new Set(),
+      graceTimer: setTimeout(() => {
+        st.graceExceeded = true;
+        log.warn('login grace time exceeded; closing', { graceMs: this.loginGraceMs, identified: st.client !== undefined });
+        socket.destroy();
+      }, this.loginGraceMs),
+    };
+    this.conns.add(st);
+    this.bySocket.set(socket, st);
+    this.unauthenticated++;
+    socket.once('close', () => {
+      clearTimeout(st.graceTimer);
+      for (const t of st.delayed) clearTimeout(t);
+      this.conns.delete(st);
+      if (!st.authenticated) {
+        this.unauthenticated--;
+        if (st.graceExceeded) this.penalties.penalise(remoteAddress, 'grace-exceeded');
+        else if (st.authFailed) this.penalties.penalise(remoteAddress, 'auth-fail');
+      }
+    });
+    this.ssh.injectSocket(socket);
+  }
+
+  /** refusals at accept: one warn line, then at most one summary every 10 s (a flood must not flood the log) */
+  private noteRefusal(reason: string, remoteAddress: string, remotePort: number): void {
+    const now = Date.now();
+    if (now - this.refusalLogAt >= 10_000) {
+      this.opts.log.warn('connection refused', { reason, remoteAddress, remotePort, ...(this.refusedSinceLog > 0 ? { alsoRefusedSinceLastLine: this.refusedSinceLog } : {}) });
+      this.refusalLogAt = now;
+      this.refusedSinceLog = 0;
+    } else {
+      this.refusedSinceLog++;
+    }
+  }
+
+  private onSshConnection(client: Connection, ip: string, port: number): void {
+    const socket = (client as unknown as { _sock?: Socket })._sock;
+    const st = socket ? this.bySocket.get(socket) : undefined;
+    if (!st) {
+      // not one of ours (cannot happen: every socket comes through onSocket)
+      this.opts.log.error('ssh connection without an accepted socket; closing', { remoteAddress: ip, remotePort: port });
+      client.on('error', () => undefined);
+      client.end();
+      return;
+    }
+    st.client = client;
+    const { log } = st;
+    const auth = this.auth;
+    const maxAttempts = this.opts.auth.maxAttempts ?? 6;
+    let username = '';
+    let failures = 0;
+    let sessionChannels = 0;
+    let netconfChannels = 0;
+
+    client.on('authentication', (ctx) => {
+      // ssh2 emits 'ready' from inside ctx.accept(): the name must be known before handle() runs
+      username = ctx.username;
+      if (ctx.method === 'none') {
+        auth.handle(ctx, log); // the method list: not an attempt
+        return;
+      }
+      // hold the rejection back: a failed attempt is answered after the source's delay
+      let held: Parameters<AuthContext['reject']> | undefined;
+      const reject = ctx.reject.bind(ctx);
+      (ctx as { reject: AuthContext['reject'] }).reject = (...args) => {
+        held = args;
+      };
+      const r = auth.handle(ctx, log);
+      if (held === undefined) return;
+      if (r === 'query') {
+        reject(...held);
+        return;
+      }
+      st.authFailed = true;
+      failures++;
+      const delay = this.penalties.failedAttempt(st.remoteAddress);
+      if (failures >= maxAttempts) {
+        log.warn('too many failed authentication attempts; closing', { username: ctx.username, attempts: failures });
+        client.end();
+        return;
+      }
+      const answer = held;
+      const t = setTimeout(() => {
+        st.delayed.delete(t);
+        if (!st.socket.destroyed) reject(...answer);
+      }, delay);
+      st.delayed.add(t);
+    });
+
+    client.on('ready', () => {
+      clearTimeout(st.graceTimer);
+      st.authenticated = true;
+      this.unauthenticated--;
+      log.info('authenticated', { username });
+      client.on('session', (accept, reject) => {
+        if (sessionChannels >= this.maxPerConnection) {
+          log.warn('session channel refused: per-connection limit', { username, limit: this.maxPerConnection });
+          reject?.();
+          return;
+        }
+        const session = accept?.();
+        if (!session) return;
+        sessionChannels++;
+        let sessionClosed = false;
+        session.once('close', () => {
+          if (sessionClosed) return;
+          sessionClosed = true;
+          sessionChannels--;
+        });
+        session.on('subsystem', (acceptSub, rejectSub, sub) => {
+          if (sub.name !== 'netconf') {
+            log.info('subsystem refused', { name: sub.name });
+            rejectSub?.();
+            return;
+          }
+          const userCount = this.perUser.get(username) ?? 0;
+          if (userCount >= this.maxPerUser) {
+            log.warn('netconf session refused: per-user limit', { username, limit: this.maxPerUser });
+            rejectSub?.();
+            return;
+          }
+          if (!this.opts.admit()) {
+            log.warn('netconf session refused: server session limit', { username });
+            rejectSub?.();
+            return;
+          }
+          const channel = acceptSub?.();
+          if (!channel) return;
+          this.perUser.set(username, userCount + 1);
+          netconfChannels++;
+          let counted = true;
+          const uncount = (): void => {
+            if (!counted) return;
+            counted = false;
+            const n = (this.perUser.get(username) ?? 1) - 1;
+            if (n <= 0) this.perUser.delete(username);
+            else this.perUser.set(username, n);
+          };
+          channel.once('close', uncount);
+          // a paused channel never sees 'end', so it would never close: close it with its connection
+          client.once('close', () => {
+            uncount();
+            channel.destroy();
+          });
+          let ended = false;
+          const endConnection = (): void => {
+            if (ended) return;
+            ended = true;
+            uncount();
+            if (--netconfChannels === 0) client.end();
+          };
+          this.opts.onChannel(channel, { username, remoteAddress: st.remoteAddress, remotePort: st.remotePort, endConnection });
+        });
+      });
+    });
+    client.on('error', (e) => log.debug('ssh connection error', { err: e }));
+  }
+
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
     return new Promise((resolve, reject) => {
       const onError = (e: Error): void => reject(e);
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
+      this.tcp.once('error', onError);
+      this.tcp.listen(port, host, () => {
+        this.tcp.off('error', onError);
         this.listening = true;
-        const addr = this.server.address() as { address: string; port: number };
+        const addr = this.tcp.address() as { address: string; port: number };
         resolve({ host: addr.address, port: addr.port });
       });
     });
@@ -122,22 +354,24 @@ export class SshTransport {
   stopListening(): Promise<void> {
     if (!this.listening) return Promise.resolve();
     this.listening = false;
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return new Promise((resolve) => this.tcp.close(() => resolve()));
   }
 
   /** end every connection; resolves when all are closed (or after graceMs, destroying the rest) */
   async endConnections(graceMs: number): Promise<void> {
     const all = [...this.conns];
-    await Promise.all(all.map((c) => new Promise<void>((resolve) => {
+    await Promise.all(all.map((st) => new Promise<void>((resolve) => {
+      if (st.socket.destroyed) return resolve();
       const t = setTimeout(() => {
-        (c as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
+        st.socket.destroy();
         resolve();
       }, graceMs);
-      c.once('close', () => {
+      st.socket.once('close', () => {
         clearTimeout(t);
         resolve();
       });
-      c.end();
+      if (st.client && st.authenticated) st.client.end();
+      else st.socket.destroy(); // not logged in: nothing to finish
     })));
   }
 }
