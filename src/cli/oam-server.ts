@@ -76,6 +76,11 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
   if (opts.config.limits.helloTimeoutMs !== undefined) limits.helloTimeoutMs = opts.config.limits.helloTimeoutMs;
   if (opts.config.limits.idleTimeoutMs !== undefined) limits.idleTimeoutMs = opts.config.limits.idleTimeoutMs;
   if (opts.config.limits.maxMessageSize !== undefined) limits.maxMessageBytes = opts.config.limits.maxMessageSize;
+  const ssh = opts.config.ssh ?? {};
+  if (ssh.loginGraceMs !== undefined) limits.authTimeoutMs = ssh.loginGraceMs;
+  if (ssh.maxUnauthenticated !== undefined) limits.maxUnauthenticated = ssh.maxUnauthenticated;
+  if (ssh.maxSessionsPerConnection !== undefined) limits.maxSessionsPerConnection = ssh.maxSessionsPerConnection;
+  if (ssh.maxSessionsPerUser !== undefined) limits.maxSessionsPerUser = ssh.maxSessionsPerUser;
   const server = createNetconfServer({
     hostKeys: [hostKey],
     auth: { users: users.map((u) => ({ username: u.name, ...(u.password !== undefined ? { password: u.password } : {}), authorizedKeys: u.publicKeys })) },
@@ -83,6 +88,7 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
     log: netconfLog,
     dataDir: opts.dataDir,
     limits,
+    ssh: { ...(ssh.macs ? { macs: ssh.macs } : {}), ...(ssh.penalties ? { penalties: ssh.penalties } : {}) },
     operations: [(reg) => registerStandardOperations(reg, {
       log: netconfLog, ietfYangDir: join(builtinPluginDir(), 'yang', 'ietf'),
       // RFC 8341 access control; completion-tim of a device identity is bound to its own H(e)NB

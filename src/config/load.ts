@@ -5,6 +5,7 @@
  * `{env: NAME}` / `{file: PATH}` references and are resolved only after validation succeeded.
  */
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
@@ -30,6 +31,15 @@ export interface UserConfig {
   groups?: string[];
 }
 
+export interface ServeSshConfig {
+  loginGraceMs?: number;
+  maxUnauthenticated?: number;
+  maxSessionsPerConnection?: number;
+  maxSessionsPerUser?: number;
+  macs?: Array<'hmac-sha2-256-etm@openssh.com' | 'hmac-sha2-512-etm@openssh.com' | 'hmac-sha2-256' | 'hmac-sha2-512'>;
+  penalties?: { authFailMs?: number; graceExceededMs?: number; minMs?: number; maxMs?: number; exempt?: string[] };
+}
+
 export interface ServeConfig {
   /** the file it came from (undefined for embedded defaults) */
   file?: string;
@@ -38,6 +48,8 @@ export interface ServeConfig {
   logLevel: LogLevel;
   users: UserConfig[];
   limits: { maxSessions?: number; helloTimeoutMs?: number; idleTimeoutMs?: number; maxMessageSize?: number };
+  /** SSH hardening (schema `ssh`), in ms; absent = the server's defaults */
+  ssh: ServeSshConfig;
   /** extra plugins: directory (absolute) and their raw config */
   plugins: Array<{ path: string; config: unknown; where: Array<string | number> }>;
   /**
@@ -157,12 +169,23 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
   if (limitsRaw['hello-timeout'] !== undefined) limits.helloTimeoutMs = limitsRaw['hello-timeout'] * 1000;
   if (limitsRaw['idle-timeout'] !== undefined) limits.idleTimeoutMs = limitsRaw['idle-timeout'] * 1000;
   if (limitsRaw['max-message-size'] !== undefined) limits.maxMessageSize = limitsRaw['max-message-size'];
+  const ssh = sshConfig((raw.ssh as Record<string, unknown> | undefined) ?? {});
+  for (const [i, e] of (ssh.penalties?.exempt ?? []).entries()) {
+    const [addr = '', bits] = e.split('/');
+    const family = isIP(addr);
+    if (family === 0 || (bits !== undefined && Number(bits) > (family === 4 ? 32 : 128))) {
+      const segments = ['ssh', 'source-penalties', 'exempt', i];
+      const issue: LocatedIssue = { file, path: `ssh.source-penalties.exempt[${i}]`, segments, expected: 'an IP address or CIDR prefix', got: JSON.stringify(e), ...position(doc, lineCounter, segments) };
+      throw new ConfigError('ERR_CONFIG_INVALID', `invalid configuration in ${file}:\n  ${locate(issue)}: ${issue.path}: expected ${issue.expected}, got ${issue.got}`, { issues: [issue] });
+    }
+  }
 
   const config: ServeConfig = {
     file,
     logLevel: ((raw.logging as { level?: LogLevel } | undefined)?.level) ?? 'info',
     users,
     limits,
+    ssh,
     plugins: ((raw.plugins as Array<{ path: string; config?: unknown }> | undefined) ?? []).map((p, i) => ({
       path: resolve(baseDir, p.path),
       config: p.config ?? {},
@@ -178,7 +201,7 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
 
 /** The embedded defaults used when `serve` runs without --config. */
 export function defaultServeConfig(): ServeConfig {
-  return { logLevel: 'info', users: [], limits: {}, plugins: [], builtin: {}, baseDir: process.cwd() };
+  return { logLevel: 'info', users: [], limits: {}, ssh: {}, plugins: [], builtin: {}, baseDir: process.cwd() };
 }
 
 export interface AuthorizedKey {
@@ -243,3 +266,26 @@ function position(doc: Document, lc: LineCounter, segments: ReadonlyArray<string
 }
 
 export { formatPath };
+
+/** the schema-validated `ssh` section, seconds to ms */
+function sshConfig(raw: Record<string, unknown>): ServeSshConfig {
+  const out: ServeSshConfig = {};
+  const n = (k: string): number | undefined => raw[k] as number | undefined;
+  if (n('login-grace-time') !== undefined) out.loginGraceMs = n('login-grace-time')! * 1000;
+  if (n('max-unauthenticated') !== undefined) out.maxUnauthenticated = n('max-unauthenticated')!;
+  if (n('max-sessions-per-connection') !== undefined) out.maxSessionsPerConnection = n('max-sessions-per-connection')!;
+  if (n('max-sessions-per-user') !== undefined) out.maxSessionsPerUser = n('max-sessions-per-user')!;
+  if (raw.macs !== undefined) out.macs = raw.macs as NonNullable<ServeSshConfig['macs']>;
+  const p = raw['source-penalties'] as Record<string, unknown> | undefined;
+  if (p) {
+    const penalties: NonNullable<ServeSshConfig['penalties']> = {};
+    const sec = (k: string): number | undefined => (p[k] === undefined ? undefined : (p[k] as number) * 1000);
+    if (sec('auth-fail') !== undefined) penalties.authFailMs = sec('auth-fail')!;
+    if (sec('grace-exceeded') !== undefined) penalties.graceExceededMs = sec('grace-exceeded')!;
+    if (sec('min') !== undefined) penalties.minMs = sec('min')!;
+    if (sec('max') !== undefined) penalties.maxMs = sec('max')!;
+    if (p.exempt !== undefined) penalties.exempt = p.exempt as string[];
+    out.penalties = penalties;
+  }
+  return out;
+}

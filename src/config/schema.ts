@@ -1,6 +1,6 @@
 /**
  * The JSON Schema of the `serve` configuration file: the host's part (listen, data-dir, logging, users,
- * limits, plugins) plus the built-in plugin's configSchema from plugin.json (henbs, pve, policies),
+ * limits, ssh, plugins) plus the built-in plugin's configSchema from plugin.json (henbs, pve, policies),
  * both at the top level of one file.
  */
 export const SECRET_SCHEMA = {
@@ -54,6 +54,33 @@ export const HOST_CONFIG_SCHEMA = {
         'hello-timeout': { type: 'integer', minimum: 1, maximum: 3600, description: 'seconds' },
         'idle-timeout': { type: 'integer', minimum: 0, maximum: 86400, description: 'seconds, 0 = none' },
         'max-message-size': { type: 'integer', minimum: 4096, description: 'bytes' },
+      },
+    },
+    ssh: {
+      description: 'SSH hardening of the NETCONF server (docs/security.md, "SSH hardening")',
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        'login-grace-time': { type: 'integer', minimum: 1, maximum: 3600, description: 'seconds from TCP accept to authenticated' },
+        'max-unauthenticated': { type: 'integer', minimum: 1, maximum: 100000, description: 'connections not yet authenticated' },
+        'max-sessions-per-connection': { type: 'integer', minimum: 1, maximum: 1000 },
+        'max-sessions-per-user': { type: 'integer', minimum: 1, maximum: 100000 },
+        macs: {
+          description: 'MACs offered: the ETM ones, plus hmac-sha2-256 / hmac-sha2-512 (encrypt-and-MAC) for old clients',
+          type: 'array', minItems: 1, uniqueItems: true,
+          items: { enum: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'] },
+        },
+        'source-penalties': {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            'auth-fail': { type: 'integer', minimum: 0, maximum: 86400, description: 'seconds' },
+            'grace-exceeded': { type: 'integer', minimum: 0, maximum: 86400, description: 'seconds' },
+            min: { type: 'integer', minimum: 0, maximum: 86400, description: 'seconds' },
+            max: { type: 'integer', minimum: 1, maximum: 86400, description: 'seconds' },
+            exempt: { type: 'array', items: { type: 'string', pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$', description: 'an IP address or CIDR prefix' } },
+          },
+        },
       },
     },
     plugins: {

@@ -63,6 +63,9 @@ export async function startPveNetconf(o: PveNetconfOptions): Promise<{ server: N
     validator: loaded.validator,
     log,
     dataDir: dir,
+    // the OAM opens one short session per integrity request, as one user, as many at once as it has jobs:
+    // the per-user and unauthenticated caps (meant for NMS logins) follow the session limit here
+    limits: { maxSessionsPerUser: 100, maxUnauthenticated: 100 },
     operations: [(reg) => registerStandardOperations(reg, { log, eventLog: false })],
   });
   server.registry.addModule(module);

@@ -111,6 +111,30 @@ polices: {}
     expect(c.listen).toBe('127.0.0.1:65535');
   });
 
+  it('ssh hardening: seconds become ms; unknown MACs and bad exempt prefixes are refused with their path', async () => {
+    const file = join(dir, 'ssh.yaml');
+    await writeFile(file, `ssh:
+  login-grace-time: 20
+  max-unauthenticated: 5
+  max-sessions-per-connection: 2
+  max-sessions-per-user: 3
+  macs: [hmac-sha2-256-etm@openssh.com, hmac-sha2-256]
+  source-penalties: { auth-fail: 2, grace-exceeded: 4, min: 6, max: 60, exempt: [10.0.0.0/8, "2001:db8::/32"] }
+`);
+    const c = await loadConfigFile(file, { manifest, env: {} });
+    expect(c.ssh).toEqual({
+      loginGraceMs: 20_000, maxUnauthenticated: 5, maxSessionsPerConnection: 2, maxSessionsPerUser: 3,
+      macs: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-256'],
+      penalties: { authFailMs: 2_000, graceExceededMs: 4_000, minMs: 6_000, maxMs: 60_000, exempt: ['10.0.0.0/8', '2001:db8::/32'] },
+    });
+    const mac = await fail('ssh:\n  macs: [hmac-sha1]\n');
+    expect(mac.code).toBe('ERR_CONFIG_INVALID');
+    expect(mac.message).toContain('ssh.macs[0]');
+    const cidr = await fail('ssh:\n  source-penalties:\n    exempt: [10.0.0.0/40]\n');
+    expect(cidr.code).toBe('ERR_CONFIG_INVALID');
+    expect(cidr.message).toMatch(/:3:.*ssh\.source-penalties\.exempt\[0\]: expected an IP address or CIDR prefix, got "10\.0\.0\.0\/40"/);
+  });
+
   it('missing required keys point at the enclosing entry', async () => {
     const e = await fail('henbs:\n  - henb-id: a\n');
     expect(e.message).toContain('config.yaml:2:5: henbs[0].address: expected a value (it is required)');

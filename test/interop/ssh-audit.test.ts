@@ -19,7 +19,7 @@ import type { NetconfServer } from '../../src/netconf/server/index.js';
 const SSH_AUDIT = '/usr/bin/ssh-audit';
 
 interface Finding { section: string; algorithm: string; level: 'fail' | 'warn' | 'info'; text: string }
-interface Audit { findings: Finding[]; offered: Record<string, string[]>; raw: string }
+interface Audit { findings: Finding[]; offered: { kex: string[]; key: string[]; enc: string[]; mac: string[]; compression: string[] }; raw: string }
 
 /** runs ssh-audit (text for the findings, -j for the offered lists); its exit code is non-zero on any warning */
 async function sshAudit(port: number): Promise<Audit> {

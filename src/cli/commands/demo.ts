@@ -127,6 +127,9 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host
 
     const devicePassword = fleet.devices.find((d) => d.password)?.password;
     const config = defaultServeConfig();
+    // the examples drive the demo with Debian 12's yangcli, whose libssh2 1.10 has no ETM MAC: offer the
+    // encrypt-and-MAC hmac-sha2-256 too (serve offers ETM MACs only unless ssh.macs says so; docs/security.md)
+    config.ssh = { macs: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256'] };
     config.builtin = {
       henbs: fleet.devices.map((d) => ({
         'henb-id': d.henbId,
