@@ -64,6 +64,9 @@ beforeAll(async () => {
   await writeFile(join(dir, 'config.yaml'), `listen: 127.0.0.1:0
 data-dir: oam
 logging: { level: warn }
+# Debian 12's yangcli (libssh2 1.10) has no ETM MAC: offer encrypt-and-MAC hmac-sha2-256 too (docs/security.md)
+ssh:
+  macs: [hmac-sha2-256-etm@openssh.com, hmac-sha2-256]
 users:
   - name: noc
     password: { env: NOC_PW }
