@@ -176,6 +176,11 @@ describe('RFC 8341 3.4.5 read: get-config is pruned (operation x rule x default)
     // a content-match filter cannot probe the hidden entry
     const probe = await tester.rpc(`<get-config><source><running/></source><filter><plain xmlns="${T}"><item><name>x</name></item></plain></filter></get-config>`);
     expect(topNames(probe)).toEqual([]);
+    // nor can an XPath filter (RFC 6241 8.9)
+    const xprobe = await tester.rpc(`<get-config><source><running/></source><filter type="xpath" xmlns:t="${T}" select="/t:plain/t:item[t:v='1']"/></get-config>`);
+    expect(topNames(xprobe)).toEqual([]);
+    const xseen = await tester.rpc(`<get-config><source><running/></source><filter type="xpath" xmlns:t="${T}" select="/t:plain/t:item[t:v='2']"/></get-config>`);
+    expect(topNames(xseen)).toEqual(['plain']);
     tester.destroy();
   });
 });
