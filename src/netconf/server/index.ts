@@ -18,4 +18,4 @@ export type * from './operations.js';
 export { registerStandardOperations } from './standard-ops.js';
 export type { StandardOperations, StandardOperationsOptions } from './standard-ops.js';
 export { Nacm, NACM_NS, initialNacm, markRecoverySession, isRecoverySession, parseNacm } from './nacm.js';
-export type { NacmOptions, NacmSchema, NacmCounters, AccessOperation } from './nacm.js';
+export type { NacmOptions, NacmSchema, NacmCounters, NacmDenial, AccessOperation } from './nacm.js';

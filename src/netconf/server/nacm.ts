@@ -65,6 +65,17 @@ export interface NacmOptions {
    * (a relay). A data-node rule cannot constrain RPC input; this binding does (docs/security.md).
    */
   boundRpcs?: Array<{ ns: string; rpc: string; leaf: string; group: string }>;
+  /** told of every denial, after it is counted (the log; an audit trail) */
+  onDenial?: (denial: NacmDenial) => void;
+}
+
+/** One access-control decision that refused something. */
+export interface NacmDenial {
+  kind: 'operation' | 'data-write' | 'notification';
+  username: string;
+  sessionId: number;
+  /** the operation (namespace, name), the notification, or the data node (error-path form) */
+  what: string;
 }
 
 interface PathPattern {
@@ -342,6 +353,7 @@ export class Nacm {
     if (action === 'permit') action = this.checkBinding(op, session);
     if (action === 'deny') {
       this.counters.deniedOperations++;
+      this.tell({ kind: 'operation', username: session.username, sessionId: session.id, what: `${op.ns} ${op.name}` });
       throw new NetconfError({
         type: 'protocol', tag: 'access-denied',
         message: `access denied: user ${session.username} may not invoke ${op.name}`,
@@ -359,6 +371,7 @@ export class Nacm {
       const value = childText(op, op.ns, b.leaf)?.trim();
       if (value === undefined || (value !== session.username && !groups.includes(`henb:${value}`))) {
         this.counters.deniedOperations++;
+        this.tell({ kind: 'operation', username: session.username, sessionId: session.id, what: `${op.ns} ${op.name} ${b.leaf}=${value ?? ''}` });
         throw new NetconfError({
           type: 'application', tag: 'access-denied', appTag: 'nacm-bound-identity',
           message: `access denied: user ${session.username} may invoke ${op.name} only for its own ${b.leaf}`,
@@ -426,7 +439,9 @@ export class Nacm {
     const denied = (path: XmlElement[], op: AccessOperation): void => {
       if (this.dataAction(rules, path, op) === 'permit') return;
       this.counters.deniedDataWrites++;
-      throw new NetconfError({ type: 'application', tag: 'access-denied', message: `access denied: user ${session.username} may not ${op} ${path.map((p) => p.name).join('/')}`, ...errorPath(path, prefixes, schema) });
+      const where = errorPath(path, prefixes, schema);
+      this.tell({ kind: 'data-write', username: session.username, sessionId: session.id, what: `${op} ${where.path ?? ''}` });
+      throw new NetconfError({ type: 'application', tag: 'access-denied', message: `access denied: user ${session.username} may not ${op} ${path.map((p) => p.name).join('/')}`, ...where });
     };
     const whole = (n: XmlElement, path: XmlElement[], op: AccessOperation): void => {
       const p = [...path, n];
@@ -466,7 +481,16 @@ export class Nacm {
     if (action === undefined) action = this.schema?.notificationNacmDefault?.(event.ns, event.name) === 'all' ? 'deny' : this.config.readDefault;
     if (action === 'permit') return true;
     this.counters.deniedNotifications++;
+    this.tell({ kind: 'notification', username: session.username, sessionId: session.id, what: `${event.ns} ${event.name}` });
     return false;
+  }
+
+  private tell(d: NacmDenial): void {
+    try {
+      this.options.onDenial?.(d);
+    } catch {
+      // a failing observer does not change the decision
+    }
   }
 
   /** /nacm operational state: the three counters (merged into the configured container by get) */

@@ -188,7 +188,14 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
  */
 function setUpNacm(reg: OperationRegistrar, datastore: RunningDatastore, modules: () => YangModuleInfo[], options: StandardOperationsOptions, log: Logger): Nacm | undefined {
   if (options.nacm === undefined || options.nacm === false) return undefined;
-  const nacmOptions: NacmOptions = options.nacm === true ? {} : options.nacm;
+  const given: NacmOptions = options.nacm === true ? {} : options.nacm;
+  const nacmOptions: NacmOptions = {
+    ...given,
+    onDenial: (d) => {
+      if (d.kind !== 'notification') log.info('access denied (NACM)', { kind: d.kind, username: d.username, session: d.sessionId, what: d.what });
+      given.onDenial?.(d);
+    },
+  };
   if (!datastore.getTop().some((t) => t.ns === NACM_NS && t.name === 'nacm')) {
     datastore.initialize([...datastore.getTop(), initialNacm()]);
     log.info('access control: created rule-list admin (group admin may do everything)');

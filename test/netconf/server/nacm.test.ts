@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNetconfServer, generateEd25519KeyPair, markRecoverySession, registerStandardOperations, NACM_NS } from '../../../src/netconf/server/index.js';
-import type { NetconfServer, StandardOperations } from '../../../src/netconf/server/index.js';
+import type { NacmDenial, NetconfServer, StandardOperations } from '../../../src/netconf/server/index.js';
 import { connectNetconf } from '../../../src/netconf/client/index.js';
 import type { NetconfClient } from '../../../src/netconf/client/index.js';
 import { NetconfError } from '../../../src/netconf/rpc-error.js';
@@ -58,6 +58,7 @@ let dir: string;
 let port: number;
 const clients: NetconfClient[] = [];
 const calls: string[] = [];
+const denials: NacmDenial[] = [];
 
 async function connect(username: string): Promise<NetconfClient> {
   const c = await connectNetconf({ host: '127.0.0.1', port, username, password: PW, hostKeySha256: server.hostKeyFingerprints[0]!, rpcTimeoutMs: 10_000 });
@@ -86,6 +87,7 @@ beforeAll(async () => {
         nacm: {
           externalGroups: (u) => GROUPS[u] ?? [],
           boundRpcs: [{ ns: HSV, rpc: 'completion-tim', leaf: 'henb-id', group: 'devices' }],
+          onDenial: (d) => denials.push(d),
         },
       });
     }],
@@ -258,11 +260,13 @@ describe('RFC 8341 3.4.4 operations (operation x rule x default)', () => {
     tester.destroy();
   });
 
-  it('access-denied for an operation names it in error-path', async () => {
+  it('access-denied for an operation names it in error-path; the observer is told', async () => {
     await configure('', '');
     const tester = await connect('tester');
+    const seen = denials.length;
     const e = await rpcError(tester.rpc(`<danger xmlns="${T}"/>`));
     expect(e.errors[0]).toMatchObject({ type: 'protocol', tag: 'access-denied', path: '/nc:rpc/x:danger', pathNs: { nc: BASE, x: T } });
+    expect(denials.slice(seen)).toEqual([{ kind: 'operation', username: 'tester', sessionId: expect.any(Number) as number, what: `${T} danger` }]);
     tester.destroy();
   });
 });
