@@ -7,20 +7,19 @@
  *
  * Wire names stay kebab-case; XML is built with the XML layer's el/leaf, matched by namespace URI.
  */
-import { randomUUID } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import { dirname, basename, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { NetconfError } from '../plugin/contract.js';
-import type { NetconfRegistry, RpcContext, RpcErrorInfo } from '../plugin/contract.js';
+import type { NetconfRegistry, RpcErrorInfo } from '../plugin/contract.js';
 import { child, childText, childrenNamed, el, leaf, textOf } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import { parseSoftwareUri } from '../integrity/index.js';
-import type { Store, HenbRecord, JobRecord } from '../store/index.js';
+import type { Store, JobRecord } from '../store/index.js';
 import type { Jwks } from '../tokens/index.js';
-import { JobRunner, OamError, STATE_STEP, STEP, isDigest, isTerminal, oamErrorCode, pveFailureKind, systemClock } from '../oam/index.js';
+import { JobRunner, STATE_STEP, STEP, isDigest, isTerminal, kindOf, oamErrorCode, systemClock } from '../oam/index.js';
 import type {
   Clock, DeviceCompletion, DeviceDriver, Job, Measure, MeasurementLogEntry, OamEvents, PveClient, ResultTokens, SoftwareFetcher,
   Step, StepTimeouts,
@@ -76,16 +75,17 @@ export class OamService {
   private readonly log: Logger;
   private readonly clock: Clock;
   private runningInventory = new Set<string>();
-  private readonly checking = new Set<string>();
 
   constructor(options: OamServiceOptions) {
     this.o = options;
     this.log = options.log ?? silentLogger;
     this.clock = options.clock ?? systemClock;
+    // the notifications are about software updates: an integrity-check answers its RPC instead
+    const updates = (job: Job): boolean => kindOf(job) === 'software-update';
     const events: OamEvents = {
-      progress: (job, step, text) => this.emit(progressXml(job, step, text)),
-      result: (job) => this.emit(resultXml(job)),
-      alarm: (job, text) => this.emit(alarmXml(job, text)),
+      progress: (job, step, text) => (updates(job) ? this.emit(progressXml(job, step, text)) : undefined),
+      result: (job) => (updates(job) ? this.emit(resultXml(job)) : undefined),
+      alarm: (job, text) => (updates(job) ? this.emit(alarmXml(job, text)) : undefined),
     };
     this.runner = new JobRunner({
       store: options.store, pve: options.pve, devices: options.devices, fetcher: options.fetcher, tokens: options.tokens,
@@ -100,7 +100,7 @@ export class OamService {
   register(registry: NetconfRegistry): void {
     this.registry = registry;
     registry.addStream({ name: HSV_STREAM, description: 'software-update-progress, software-update-result and integrity-alarm notifications', replaySupport: true });
-    registry.addRpc(HSV_NS, 'integrity-request', (op, ctx) => this.integrityRequest(op, ctx));
+    registry.addRpc(HSV_NS, 'integrity-request', (op) => this.integrityRequest(op));
     registry.addRpc(HSV_NS, 'software-update', (op) => this.softwareUpdate(op));
     registry.addRpc(HSV_NS, 'completion-tim', (op) => this.completionTim(op));
     registry.addState(HSV_NS, 'henbs', () => this.henbsState());
@@ -150,62 +150,36 @@ export class OamService {
 
   // --- RPCs --------------------------------------------------------------------------------------------
 
-  /** integrity-request: steps 2-4 without an update; a trustworthy verdict lifts a quarantine. */
-  async integrityRequest(op: XmlElement, ctx?: Pick<RpcContext, 'signal'>): Promise<XmlElement[]> {
+  /**
+   * integrity-request: steps 2-4 without an update, as a job of kind integrity-check (src/oam: the same PVE
+   * step as an update's, and one job per H(e)NB whatever its kind); a trustworthy verdict lifts a quarantine.
+   */
+  async integrityRequest(op: XmlElement): Promise<XmlElement[]> {
     const henbId = (childText(op, HSV_NS, 'henb-id') ?? '').trim();
     if (!this.knows(henbId)) throw unknownHenb('integrity-request', henbId, 'henb-id');
-    if (this.runner.activeJobFor(henbId) !== undefined || this.checking.has(henbId)) {
-      throw rpcError('in-use', 'henb-busy', `a job is already running for H(e)NB ${henbId}`, `/hsv:integrity-request/hsv:henb-id`);
-    }
-    this.checking.add(henbId);
-    const ac = new AbortController();
     const ms = (this.o.policies?.pveTimeoutSec ?? 30) * 1000;
-    const t = this.clock.setTimeout(() => ac.abort(new OamError('ERR_OAM_TIMEOUT', 'PVE timeout')), ms);
-    const onAbort = (): void => ac.abort(new OamError('ERR_OAM_CLOSED', 'session ended'));
-    ctx?.signal.addEventListener('abort', onAbort, { once: true });
-    const checkId = `ir-${randomUUID()}`;
+    let job: Job;
     try {
-      const now = this.clock.now();
-      const nonce = this.o.newNonce();
-      await this.o.store.putNonce({ nonce, purpose: 'pve-integrity', jobId: null, henbId, createdAt: now, expiresAt: now + ms + 300_000 });
-      let token: string;
-      try {
-        token = (await this.o.pve.integrityRequest({ henbId, nonce, jobId: checkId }, ac.signal)).token;
-      } catch (err) {
-        this.log.warn('PVE not reachable', { henbId, err });
-        if (pveFailureKind(err) === 'henb-unreachable') {
-          throw rpcError('operation-failed', 'henb-unreachable', `the PVE could not reach H(e)NB ${henbId}`);
-        }
-        throw rpcError('operation-failed', 'pve-unreachable',
-          ac.signal.aborted ? `the PVE did not answer within ${ms} ms` : `the PVE could not be asked (${errorCode(err)})`);
+      job = await this.runner.check(henbId, { pve: ms });
+    } catch (err) {
+      if (oamErrorCode(err) === 'ERR_OAM_HENB_BUSY') {
+        throw rpcError('in-use', 'henb-busy', `a job is already running for H(e)NB ${henbId}`, `/hsv:integrity-request/hsv:henb-id`);
       }
-      let claims;
-      try {
-        claims = await this.o.tokens.verifyPve(token, nonce);
-        const used = await this.o.store.consumeNonce(nonce, this.clock.now());
-        if (!used.ok) throw new OamError('ERR_OAM_NONCE', `nonce ${used.reason}`);
-        if (claims.sub !== henbId) throw new OamError('ERR_OAM_SUBJECT', 'token about another H(e)NB');
-      } catch (err) {
-        this.log.warn('PVE result did not verify', { henbId, err });
-        throw rpcError('operation-failed', 'pve-result-invalid', `the PVE's result did not verify (${errorCode(err)})`);
-      }
-      const platform = claims.submods.platform ?? Object.values(claims.submods)[0];
-      const attested = platform?.['reported-tim'];
-      await this.o.store.transaction(async (tx) => {
-        const cur = await tx.getHenb(henbId);
-        const state: HenbRecord['state'] = claims.ear_status === 'affirming' ? 'trusted'
-          : claims.ear_status === 'contraindicated' ? 'quarantined' : cur?.state ?? 'unknown';
-        const rim = cur?.rim ?? (claims.ear_status === 'affirming' && isDigest(attested) ? attested : null);
-        await tx.putHenb({ henbId, rim, softwareVersion: cur?.softwareVersion ?? platform?.['software-version'] ?? null, state, lastResultToken: token });
-        await tx.putResult({ jobId: checkId, kind: 'pve', henbId, earStatus: claims.ear_status, token });
-      });
-      const out = [leaf(HSV_NS, 'ear-status', claims.ear_status), leaf(HSV_NS, 'attestation-result', token)];
-      if (claims.ear_status !== 'affirming' && platform?.reason !== undefined) out.push(leaf(HSV_NS, 'reason', platform.reason));
+      throw err;
+    }
+    const pve = job.pve;
+    if (pve !== undefined) {
+      const out = [leaf(HSV_NS, 'ear-status', pve.earStatus), leaf(HSV_NS, 'attestation-result', pve.token)];
+      if (pve.reason !== undefined) out.push(leaf(HSV_NS, 'reason', pve.reason));
       return out;
-    } finally {
-      this.clock.clearTimeout(t);
-      ctx?.signal.removeEventListener('abort', onAbort);
-      this.checking.delete(henbId);
+    }
+    const cause = job.result?.cause;
+    this.log.warn('integrity-request without a verdict', { henbId, jobId: job.jobId, reason: job.result?.reason });
+    switch (cause?.kind) {
+      case 'henb-unreachable': throw rpcError('operation-failed', 'henb-unreachable', `the PVE could not reach H(e)NB ${henbId}`);
+      case 'pve-result-invalid': throw rpcError('operation-failed', 'pve-result-invalid', `the PVE's result did not verify (${cause.code})`);
+      case 'pve-unreachable': throw rpcError('operation-failed', 'pve-unreachable', `the PVE could not be asked (${cause.code})`);
+      default: throw rpcError('operation-failed', 'pve-unreachable', `the PVE did not answer within ${ms} ms`);
     }
   }
 
@@ -249,7 +223,6 @@ export class OamService {
     };
     const startOne = async (henbId: string): Promise<XmlElement> => {
       try {
-        if (this.checking.has(henbId)) throw new OamError('ERR_OAM_HENB_BUSY', `an integrity-request is running for H(e)NB ${henbId}`);
         const job = await this.runner.start({ henbId, timeouts, request });
         return el(HSV_NS, 'job', leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'job-id', job.jobId), leaf(HSV_NS, 'status', 'started'));
       } catch (err) {
@@ -309,7 +282,8 @@ export class OamService {
     const recs = new Map((await this.o.store.listHenbs()).map((r) => [r.henbId, r]));
     const ids = new Set<string>([...this.o.inventory(), ...this.runningInventory, ...recs.keys()]);
     if (ids.size === 0) return undefined;
-    const jobs = await this.o.store.listJobs<Job>();
+    // last job and last result: of software updates (integrity checks answer their RPC)
+    const jobs = (await this.o.store.listJobs<Job>()).filter((j) => j.kind === 'software-update');
     const last = new Map<string, JobRecord<Job>>();
     const lastDone = new Map<string, JobRecord<Job>>();
     for (const j of jobs) {

@@ -5,12 +5,12 @@
  * The NETCONF side (northbound RPCs, notifications) and the composition root live in src/oam-plugin.
  */
 export {
-  ACTIVE_STATES, TERMINAL_STATES, DEFAULT_TIMEOUTS, STATE_STEP, isTerminal, newJob, transition,
+  ACTIVE_STATES, TERMINAL_STATES, DEFAULT_TIMEOUTS, JOB_KINDS, STATE_STEP, isTerminal, kindOf, newJob, transition,
 } from './transition.js';
 export { STEP } from './steps.js';
 export type { Step, StepName } from './steps.js';
 export type {
-  ActiveState, ResultStatus, JobState, Measure, StepTimeouts, JobRequest, JobResult, Job,
+  ActiveState, ResultStatus, JobState, JobKind, Measure, PveFailureCause, StepTimeouts, JobRequest, JobResult, Job,
   JobEvent, EventType, Effect, TransitionOutput,
 } from './transition.js';
 export { ZERO_DIGEST, isDigest, extendDigest, replayLog, checkReportedLog } from './measure.js';

@@ -36,10 +36,10 @@ import type { Store, StoreOps, JobRecord, HenbRecord } from '../store/index.js';
 import type { EarClaims, EarStatus, EarSubmod, ResultClaimsInput, ComponentResult } from '../tokens/index.js';
 import type { Clock, DeviceCompletion, DeviceDriver, PveClient, SoftwareFetcher, TimerHandle, MeasurementLogEntry } from './ports.js';
 import { deviceRefused, pveFailureKind, systemClock } from './ports.js';
-import type { Effect, Job, JobEvent, JobRequest, StepTimeouts } from './transition.js';
+import type { Effect, Job, JobEvent, JobKind, JobRequest, StepTimeouts } from './transition.js';
 import { STEP } from './steps.js';
 import type { Step } from './steps.js';
-import { DEFAULT_TIMEOUTS, isTerminal, newJob, transition } from './transition.js';
+import { DEFAULT_TIMEOUTS, JOB_KINDS, isTerminal, kindOf, newJob, transition } from './transition.js';
 
 /** The flow's codes (docs/errors.md). */
 export type OamErrorCode =
@@ -115,7 +115,8 @@ export interface StartRequest {
   timeouts?: Partial<StepTimeouts>;
 }
 
-const JOB_KIND = 'software-update';
+/** the request of an integrity-check job: no software (never read: the job ends with the PVE's verdict) */
+const NO_SOFTWARE: JobRequest = { uri: '', selfCheck: false, measures: [] };
 const refLogKey = (henbId: string): string => `reference-log/${henbId}`;
 
 interface Live {
@@ -138,6 +139,8 @@ export class JobRunner {
   private readonly pending = new Set<Promise<unknown>>();
   /** calls that outlive their job's step (rollbacks): aborted by close() */
   private readonly detached = new Set<AbortController>();
+  /** check() calls waiting for their job's end */
+  private readonly waiters = new Map<string, { resolve(job: Job): void; reject(err: unknown): void }>();
   private closed = false;
   /** the owner of this instance's job leases */
   readonly instanceId: string;
@@ -163,11 +166,33 @@ export class JobRunner {
   }
 
   /** Step 1: create and start a job. Resolves once the job is persisted and its first step is under way. */
-  async start(req: StartRequest): Promise<Job> {
+  start(req: StartRequest): Promise<Job> {
+    return this.create('software-update', (this.o.newJobId ?? (() => `job-${randomUUID()}`))(), req);
+  }
+
+  /**
+   * Steps 2-4 alone (the integrity-request RPC): a job of kind integrity-check, under the same one-job-per-H(e)NB
+   * rule as updates. Resolves with the ended job (its result: the PVE's verdict, or why there is none) once it is
+   * stored; rejects ERR_OAM_HENB_BUSY when a job runs for the H(e)NB (on any instance), ERR_OAM_CLOSED or
+   * ERR_OAM_LEASE_LOST when this instance stops driving it before the end.
+   */
+  async check(henbId: string, timeouts: Partial<StepTimeouts>): Promise<Job> {
+    const jobId = `ir-${randomUUID()}`;
+    const ended = new Promise<Job>((resolve, reject) => this.waiters.set(jobId, { resolve, reject }));
+    ended.catch(() => undefined);
+    try {
+      await this.create('integrity-check', jobId, { henbId, request: NO_SOFTWARE, timeouts });
+    } catch (err) {
+      this.waiters.delete(jobId);
+      throw err;
+    }
+    return ended;
+  }
+
+  private async create(kind: JobKind, jobId: string, req: StartRequest): Promise<Job> {
     this.ensureOpen();
     const active = this.busy.get(req.henbId);
     if (active !== undefined) throw new OamError('ERR_OAM_HENB_BUSY', `a job (${active}) is already running for H(e)NB ${req.henbId}`);
-    const jobId = (this.o.newJobId ?? (() => `job-${randomUUID()}`))();
     this.busy.set(req.henbId, jobId);
     try {
       const at = this.clock.now();
@@ -176,7 +201,7 @@ export class JobRunner {
       const referenceLog = await this.o.store.getRollout<MeasurementLogEntry[]>(refLogKey(req.henbId));
       const nonce = this.o.newNonce();
       const job = newJob({
-        jobId, henbId: req.henbId, request: req.request, at, nonce,
+        jobId, henbId: req.henbId, kind, request: req.request, at, nonce,
         priorHenbState: henb?.state ?? 'unknown',
         timeouts,
         ...(this.o.updatedComponent !== undefined ? { updatedComponent: this.o.updatedComponent } : {}),
@@ -188,7 +213,7 @@ export class JobRunner {
       const rec = await this.o.store.transaction(async (tx) => {
         await this.putNonce(tx, nonce, jobId, req.henbId, at, { ...DEFAULT_TIMEOUTS, ...timeouts }.pve);
         return tx.createJob<Job>({
-          jobId, henbId: req.henbId, kind: JOB_KIND, state: job.state, data: job, deadline: null, reason: 'software-update requested',
+          jobId, henbId: req.henbId, kind, state: job.state, data: job, deadline: null, reason: `${kind} requested`,
           owner: this.instanceId, leaseUntil: at + this.leaseMs,
         });
       }).catch((err: unknown) => {
@@ -265,7 +290,7 @@ export class JobRunner {
     const ids: string[] = [];
     for (const rec of recs) {
       // live here already, or being started by start() (busy is set before its createJob commits)
-      if (rec.kind !== JOB_KIND || this.live.has(rec.jobId) || this.busy.has(rec.henbId)) continue;
+      if (!isJobKind(rec.kind) || this.live.has(rec.jobId) || this.busy.has(rec.henbId)) continue;
       const job = reconcile(rec);
       this.live.set(rec.jobId, { job, version: rec.version, queue: Promise.resolve() });
       this.busy.set(job.henbId, job.jobId);
@@ -321,7 +346,7 @@ export class JobRunner {
     const rec = await this.o.store.getJob<Job>(c.jobId);
     if (rec === undefined) throw new OamError('ERR_OAM_JOB_UNKNOWN', `no job ${c.jobId}`);
     if (rec.data.henbId !== c.henbId) throw new OamError('ERR_OAM_HENB_MISMATCH', `job ${c.jobId} does not belong to H(e)NB ${c.henbId}`);
-    if (rec.kind !== JOB_KIND || rec.terminal || rec.data.state !== 'awaiting-completion' || this.busy.has(rec.henbId)) {
+    if (rec.kind !== 'software-update' || rec.terminal || rec.data.state !== 'awaiting-completion' || this.busy.has(rec.henbId)) {
       throw notWaiting(c.jobId, rec.data.state);
     }
     const taken = await this.o.store.takeJob<Job>(c.jobId, this.instanceId, this.leaseMs, this.clock.now(), rec.version);
@@ -364,6 +389,8 @@ export class JobRunner {
       l.step?.abort(new OamError('ERR_OAM_CLOSED', 'OAM runner closed'));
     }
     for (const ac of this.detached) ac.abort(new OamError('ERR_OAM_CLOSED', 'OAM runner closed'));
+    for (const w of this.waiters.values()) w.reject(new OamError('ERR_OAM_CLOSED', 'OAM runner closed'));
+    this.waiters.clear();
     await Promise.allSettled([...this.pending]);
     this.live.clear();
     this.busy.clear();
@@ -428,7 +455,10 @@ export class JobRunner {
       return;
     }
     let job = out.job;
-    if (isTerminal(job.state) && job.result !== undefined) {
+    if (isTerminal(job.state) && job.result !== undefined && kindOf(job) === 'integrity-check') {
+      // steps 2-4 alone: the result is the PVE's signed verdict (when there is one), not an OAM token
+      if (job.pve !== undefined) job = { ...job, result: { ...job.result, token: job.pve.token } };
+    } else if (isTerminal(job.state) && job.result !== undefined) {
       const token = await this.signResult(job).catch((err: unknown) => {
         this.log.error('result token not signed', { jobId: job.jobId, err });
         return undefined;
@@ -504,6 +534,8 @@ export class JobRunner {
     await this.save(l, done, true, 'result delivered');
     this.live.delete(done.jobId);
     if (this.busy.get(done.henbId) === done.jobId) this.busy.delete(done.henbId);
+    this.waiters.get(done.jobId)?.resolve(l.job);
+    this.waiters.delete(done.jobId);
   }
 
   /**
@@ -525,6 +557,8 @@ export class JobRunner {
     if (this.busy.get(henbId) === jobId) this.busy.delete(henbId);
     if (l.timer !== undefined) { this.clock.clearTimeout(l.timer); delete l.timer; }
     l.step?.abort(new OamError('ERR_OAM_LEASE_LOST', `job ${jobId} is driven by another OAM instance`));
+    this.waiters.get(jobId)?.reject(new OamError('ERR_OAM_LEASE_LOST', `job ${jobId} is driven by another OAM instance`));
+    this.waiters.delete(jobId);
     this.log.warn('job moved by another OAM instance (lease lost); no longer driven here', { jobId, henbId, instanceId: this.instanceId, err });
   }
 
@@ -550,7 +584,11 @@ export class JobRunner {
         at: job.updatedAt,
       });
       for (const e of effects) {
-        if (e.type === 'set-henb-state') await setHenb(tx, e.henbId, { state: e.state });
+        if (e.type === 'set-henb-state') {
+          const cur = e.versionIfUnset !== undefined ? await tx.getHenb(e.henbId) : undefined;
+          const version = e.versionIfUnset !== undefined && (cur?.softwareVersion ?? null) === null ? { softwareVersion: e.versionIfUnset } : {};
+          await setHenb(tx, e.henbId, { state: e.state, ...version });
+        }
         else if (e.type === 'store-rim') {
           await setHenb(tx, e.henbId, { rim: e.rim, ...(e.version !== undefined ? { softwareVersion: e.version } : {}) });
           if (e.measurementLog !== undefined) await tx.putRollout(refLogKey(e.henbId), e.measurementLog);
@@ -559,7 +597,10 @@ export class JobRunner {
       if (event.type === 'pve-result') {
         await tx.putResult({ jobId: job.jobId, kind: 'pve', henbId: job.henbId, earStatus: event.earStatus, token: event.token, createdAt: event.at });
       }
-      if (terminal && job.result?.token !== undefined) {
+      if (terminal && job.result?.token !== undefined && kindOf(job) === 'integrity-check') {
+        // the PVE's token, stored as the pve result of the pve-result event
+        await setHenb(tx, job.henbId, { lastResultToken: job.result.token });
+      } else if (terminal && job.result?.token !== undefined) {
         await tx.putResult({ jobId: job.jobId, kind: 'final', henbId: job.henbId, earStatus: finalEarStatus(job), token: job.result.token, createdAt: job.updatedAt });
         await setHenb(tx, job.henbId, { lastResultToken: job.result.token });
       }
@@ -621,6 +662,7 @@ export class JobRunner {
       const deviceUnreachable = kind === 'henb-unreachable';
       await this.dispatch(jobId, {
         type: 'pve-error', at: this.clock.now(), timedOut: kind !== 'other',
+        cause: { kind: deviceUnreachable ? 'henb-unreachable' : 'pve-unreachable', code },
         reason: deviceUnreachable
           ? `the PVE could not collect evidence: H(e)NB unreachable (${code}): ${messageOf(err)}`
           : `PVE unreachable or in error (${code}): ${messageOf(err)}`,
@@ -637,19 +679,25 @@ export class JobRunner {
       if (signal.aborted) return;
       await this.dispatch(jobId, {
         type: 'pve-error', at: this.clock.now(),
-        reason: `PVE result did not verify (${errorCode(err)})`,
+        reason: `PVE result did not verify (${errorCode(err)})`, cause: { kind: 'pve-result-invalid', code: errorCode(err) },
       });
       return;
     }
     if (claims.sub !== henbId) {
-      await this.dispatch(jobId, { type: 'pve-error', at: this.clock.now(), reason: `PVE result is about ${claims.sub}, not ${henbId}` });
+      await this.dispatch(jobId, {
+        type: 'pve-error', at: this.clock.now(), reason: `PVE result is about ${claims.sub}, not ${henbId}`,
+        cause: { kind: 'pve-result-invalid', code: 'ERR_OAM_SUBJECT' satisfies OamErrorCode },
+      });
       return;
     }
     const platform = claims.submods.platform ?? Object.values(claims.submods)[0];
     const attested = platform?.['reported-tim'];
+    const version = platform?.['software-version'];
     await this.dispatch(jobId, {
       type: 'pve-result', at: this.clock.now(), earStatus: claims.ear_status, token,
       ...(attested !== undefined ? { attestedTim: attested } : {}),
+      ...(version !== undefined ? { attestedVersion: version } : {}),
+      ...(platform?.reason !== undefined ? { verdictReason: platform.reason } : {}),
     });
   }
 
@@ -769,6 +817,10 @@ async function setHenb(tx: StoreOps, henbId: string, patch: Partial<Pick<HenbRec
   });
 }
 
+
+function isJobKind(kind: string): kind is JobKind {
+  return (JOB_KINDS as readonly string[]).includes(kind);
+}
 
 function notWaiting(jobId: string, state: string): OamError {
   return new OamError('ERR_OAM_JOB_NOT_WAITING', `job ${jobId} is not waiting for a completion (${state})`);

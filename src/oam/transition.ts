@@ -13,6 +13,10 @@
  *   any non-terminal --timeout--> timeout; PVE not affirming / PVE error --> refused
  *   restart: created/pve-requested/fetching start their step again (fresh nonce); update-sending fails (the
  *   device may or may not have received the update: never resent); awaiting-completion keeps waiting.
+ *
+ * A job of kind `integrity-check` (the integrity-request RPC) is steps 2-4 alone: the same created and
+ * pve-requested handling, then the PVE's verdict ends it (affirming -> verified and the H(e)NB trusted, else
+ * refused; contraindicated quarantines). One active job per H(e)NB, whatever its kind, is the store's rule.
  */
 import type { HenbState } from '../store/index.js';
 import type { EarStatus } from '../tokens/index.js';
@@ -26,6 +30,22 @@ export const TERMINAL_STATES = ['verified', 'mismatch', 'refused', 'failed', 'ti
 export type ActiveState = (typeof ACTIVE_STATES)[number];
 export type ResultStatus = (typeof TERMINAL_STATES)[number];
 export type JobState = ActiveState | ResultStatus;
+
+/** what a job does: the nine steps of a software update, or steps 2-4 alone (the integrity-request RPC) */
+export const JOB_KINDS = ['software-update', 'integrity-check'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/** a job's kind (jobs stored before kinds existed are software updates) */
+export function kindOf(job: Pick<Job, 'kind'>): JobKind {
+  return job.kind ?? 'software-update';
+}
+
+/** why steps 2-4 gave no verdict: the PVE could not be asked, could not reach the H(e)NB, or its result did not verify */
+export interface PveFailureCause {
+  kind: 'pve-unreachable' | 'henb-unreachable' | 'pve-result-invalid';
+  /** the error code behind it (ERR_PVE_*, ERR_TOKEN_*, ERR_OAM_*) */
+  code: string;
+}
 
 /** measures on mismatch (quarantine is applied whatever the policy) */
 export type Measure = 'alarm' | 'quarantine' | 'rollback';
@@ -84,6 +104,8 @@ export interface JobRequest {
 export interface JobResult {
   status: ResultStatus;
   reason: string;
+  /** set when steps 2-4 failed without a verdict */
+  cause?: PveFailureCause;
   /** the component that differs, when a measurement log named it */
   component?: string;
   at: number;
@@ -94,6 +116,8 @@ export interface JobResult {
 export interface Job {
   jobId: string;
   henbId: string;
+  /** absent: software-update (see kindOf) */
+  kind?: JobKind;
   state: JobState;
   request: JobRequest;
   timeouts: StepTimeouts;
@@ -111,7 +135,8 @@ export interface Job {
   oldRim?: string;
   /** the stored reference log, when known */
   referenceLog?: MeasurementLogEntry[];
-  pve?: { earStatus: EarStatus; token: string; attestedTim?: string };
+  /** the PVE's verdict: its token, the TIM it attested and, when not affirming, its reason */
+  pve?: { earStatus: EarStatus; token: string; attestedTim?: string; reason?: string };
   softwareRim?: string;
   softwareSize?: number;
   expectedRim?: string;
@@ -132,9 +157,10 @@ export interface Job {
 
 export type JobEvent =
   | { type: 'start'; at: number }
-  | { type: 'pve-result'; at: number; earStatus: EarStatus; token: string; attestedTim?: string }
+  /** attestedVersion / verdictReason: the software version the PVE attested, its reason when not affirming */
+  | { type: 'pve-result'; at: number; earStatus: EarStatus; token: string; attestedTim?: string; attestedVersion?: string; verdictReason?: string }
   /** timedOut: the PVE (or the device behind it) did not answer in time -> result timeout, else refused */
-  | { type: 'pve-error'; at: number; reason: string; timedOut?: boolean }
+  | { type: 'pve-error'; at: number; reason: string; timedOut?: boolean; cause?: PveFailureCause }
   | { type: 'software-digest'; at: number; sha256: string; size: number }
   | { type: 'fetch-error'; at: number; reason: string }
   | { type: 'device-accepted'; at: number }
@@ -156,8 +182,8 @@ export type Effect =
   | { type: 'watch-device'; henbId: string; jobId: string; since: number }
   /** persist-effect (same transaction as the job): the new reference after a verified update */
   | { type: 'store-rim'; henbId: string; rim: string; version?: string; measurementLog?: MeasurementLogEntry[] }
-  /** persist-effect (same transaction as the job) */
-  | { type: 'set-henb-state'; henbId: string; state: HenbState }
+  /** persist-effect (same transaction as the job); versionIfUnset: the software version to record when none is */
+  | { type: 'set-henb-state'; henbId: string; state: HenbState; versionIfUnset?: string }
   | { type: 'emit-progress'; step: Step; text: string }
   /** sign (already done by the runner for terminal states) and notify software-update-result */
   | { type: 'emit-result' }
@@ -302,7 +328,11 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
 
     case 'pve-requested':
       if (event.type === 'pve-result') {
-        const pve: Job['pve'] = { earStatus: event.earStatus, token: event.token, ...(event.attestedTim !== undefined ? { attestedTim: event.attestedTim } : {}) };
+        const pve: Job['pve'] = {
+          earStatus: event.earStatus, token: event.token, ...(event.attestedTim !== undefined ? { attestedTim: event.attestedTim } : {}),
+          ...(event.earStatus !== 'affirming' && event.verdictReason !== undefined ? { reason: event.verdictReason } : {}),
+        };
+        if (kindOf(job) === 'integrity-check') return checkVerdict({ ...job, pve }, event);
         if (event.earStatus !== 'affirming') {
           const out = endUntouched({ ...job, pve }, 'refused', at, STEP.pveVerdict,
             `PVE verdict ${event.earStatus}: H(e)NB not trusted, software-update not sent`,
@@ -318,8 +348,9 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
         return { job: out.job, effects: [progress(STEP.pveVerdict, 'PVE verdict affirming: H(e)NB trusted'), ...bootstrap, henbState(job, 'updating'), ...out.effects] };
       }
       if (event.type === 'pve-error') {
-        return endUntouched(job, event.timedOut === true ? 'timeout' : 'refused', at, STEP.pveVerdict,
-          `PVE integrity check failed: ${event.reason}; software-update not sent`);
+        const out = endUntouched(job, event.timedOut === true ? 'timeout' : 'refused', at, STEP.pveVerdict,
+          kindOf(job) === 'integrity-check' ? `PVE integrity check failed: ${event.reason}` : `PVE integrity check failed: ${event.reason}; software-update not sent`);
+        return event.cause === undefined ? out : { ...out, job: { ...out.job, result: { ...out.job.result!, cause: event.cause } } };
       }
       if (event.type === 'restart') return startPve(job, at, event.nonce, `integrity-request sent to the PVE again after ${restartCause(event)}`);
       return ignore(job, `${event.type} while waiting for the PVE`);
@@ -404,12 +435,34 @@ function completion(job: Job, event: Extract<JobEvent, { type: 'completion' }>):
 }
 
 function withInit(out: TransitionOutput): TransitionOutput {
-  return { job: out.job, effects: [progress(STEP.request, 'software update initiated'), ...out.effects] };
+  const text = kindOf(out.job) === 'integrity-check' ? 'integrity check initiated' : 'software update initiated';
+  return { job: out.job, effects: [progress(STEP.request, text), ...out.effects] };
+}
+
+/**
+ * The end of an integrity-check: the PVE's verdict decides the H(e)NB's state (affirming: trusted; contraindicated:
+ * quarantined; otherwise as it was). The first affirmed TIM of an H(e)NB without a RIM becomes its RIM, and the
+ * attested software version is recorded when none is.
+ */
+function checkVerdict(job: Job, event: Extract<JobEvent, { type: 'pve-result' }>): TransitionOutput {
+  const affirming = event.earStatus === 'affirming';
+  const state: HenbState = affirming ? 'trusted' : event.earStatus === 'contraindicated' ? 'quarantined' : job.priorHenbState;
+  const text = affirming ? 'PVE verdict affirming: H(e)NB trusted' : `PVE verdict ${event.earStatus}: H(e)NB not trusted`;
+  const bootstrap: Effect[] = affirming && job.oldRim === undefined && isDigest(event.attestedTim)
+    ? [{ type: 'store-rim', henbId: job.henbId, rim: event.attestedTim }] : [];
+  return {
+    job: finish(job, affirming ? 'verified' : 'refused', event.at, text),
+    effects: [
+      ...bootstrap,
+      { type: 'set-henb-state', henbId: job.henbId, state, ...(event.attestedVersion !== undefined ? { versionIfUnset: event.attestedVersion } : {}) },
+      progress(STEP.pveVerdict, text), { type: 'emit-result' },
+    ],
+  };
 }
 
 /** A new job in state created (the runner persists it, then sends `start`). */
 export function newJob(args: {
-  jobId: string; henbId: string; request: JobRequest; nonce: string; at: number; priorHenbState: HenbState;
+  jobId: string; henbId: string; kind?: JobKind; request: JobRequest; nonce: string; at: number; priorHenbState: HenbState;
   timeouts?: Partial<StepTimeouts>; updatedComponent?: string; oldRim?: string; referenceLog?: MeasurementLogEntry[];
 }): Job {
   const job: Job = {
@@ -418,6 +471,7 @@ export function newJob(args: {
     updatedComponent: args.updatedComponent ?? 'rootfs',
     nonce: args.nonce, createdAt: args.at, updatedAt: args.at, priorHenbState: args.priorHenbState,
   };
+  if (args.kind !== undefined && args.kind !== 'software-update') job.kind = args.kind;
   if (args.oldRim !== undefined) job.oldRim = args.oldRim;
   if (args.referenceLog !== undefined) job.referenceLog = args.referenceLog;
   return job;

@@ -108,6 +108,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_owner ON jobs (owner) WHERE terminal = 0;
     `,
   },
+  {
+    version: 4,
+    description: 'at most one active software-update or integrity-check per H(e)NB',
+    // the flow's two kinds exclude each other (an integrity-check must not mark an H(e)NB trusted while it is
+    // being updated, on this instance or another); ./pg-migrations.ts has the same index (EXCLUSIVE_JOB_KINDS)
+    sql: `
+      CREATE UNIQUE INDEX jobs_one_active_flow ON jobs (henb_id) WHERE terminal = 0 AND kind IN ('software-update', 'integrity-check');
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

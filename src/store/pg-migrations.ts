@@ -118,6 +118,14 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_owner ON jobs (owner) WHERE NOT terminal;
     `,
   },
+  {
+    version: 4,
+    description: 'at most one active software-update or integrity-check per H(e)NB',
+    // the flow's two kinds exclude each other across instances (EXCLUSIVE_JOB_KINDS in ./types.ts)
+    sql: `
+      CREATE UNIQUE INDEX jobs_one_active_flow ON jobs (henb_id) WHERE NOT terminal AND kind IN ('software-update', 'integrity-check');
+    `,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;

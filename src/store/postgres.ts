@@ -34,7 +34,7 @@ import { PG_MIGRATIONS, PG_MIGRATION_LOCK, PG_SCHEMA_VERSION, PG_SCHEMA_VERSION_
 import { StoreBase } from './base.js';
 import type { OpName, TxContext } from './base.js';
 import {
-  eventFromRow, henbFromRow, henbRecord, jobFromRow, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
+  eventFromRow, henbFromRow, henbRecord, jobFromRow, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
   nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, takeInput, transitionInput,
 } from './records.js';
@@ -388,8 +388,8 @@ class PgOps implements AsyncOps {
     if (row !== undefined) return jobFromRow<T>(row);
     // a unique key refused it (ON CONFLICT DO NOTHING, no target: the job id or jobs_one_active); say which
     const idTaken = (await this.q('SELECT 1 FROM jobs WHERE job_id = $1', [job.jobId])).rowCount === 1;
-    const active = (await this.q<{ job_id: string }>('SELECT job_id FROM jobs WHERE henb_id = $1 AND kind = $2 AND NOT terminal',
-      [job.henbId, job.kind])).rows[0];
+    const active = (await this.q<{ job_id: string }>('SELECT job_id FROM jobs WHERE henb_id = $1 AND kind = ANY($2::text[]) AND NOT terminal',
+      [job.henbId, excludingKinds(job.kind)])).rows[0];
     throw jobRefused(job, idTaken, active?.job_id);
   }
 

@@ -5,7 +5,7 @@
  * records. The SQL stays in each driver (./sqlite.ts, ./postgres.ts); what a store does besides, in ./base.ts.
  */
 import { StoreError } from './errors.js';
-import { HENB_STATES } from './types.js';
+import { EXCLUSIVE_JOB_KINDS, HENB_STATES } from './types.js';
 import type {
   HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob, NonceInput, NonceRecord,
   ResultInput, ResultRecord, RolloutRecord,
@@ -119,12 +119,18 @@ export function ownerInput(owner: string): string {
 
 /**
  * createJob refused by a unique key: ERR_STORE_DUPLICATE when the job id is taken, else ERR_STORE_HENB_BUSY
- * (the index jobs_one_active of migration 2: the H(e)NB has an active job of this kind, `activeJobId` if found).
+ * (the index jobs_one_active of migration 2: the H(e)NB has an active job of this kind; jobs_one_active_flow of
+ * migration 4: of one of EXCLUSIVE_JOB_KINDS; `activeJobId` if found).
  */
 export function jobRefused(job: NewJob<unknown>, idTaken: boolean, activeJobId: string | undefined, cause?: unknown): StoreError {
   if (idTaken) return new StoreError('ERR_STORE_DUPLICATE', `job ${job.jobId} already exists`, { cause });
   const which = activeJobId === undefined ? '' : ` (${activeJobId})`;
-  return new StoreError('ERR_STORE_HENB_BUSY', `H(e)NB ${job.henbId} already has an active ${job.kind} job${which}`, { cause });
+  return new StoreError('ERR_STORE_HENB_BUSY', `H(e)NB ${job.henbId} already has an active ${excludingKinds(job.kind).join(' or ')} job${which}`, { cause });
+}
+
+/** the kinds whose active job keeps a new job of `kind` from starting: its own, and for the flow's kinds both (EXCLUSIVE_JOB_KINDS) */
+export function excludingKinds(kind: string): string[] {
+  return (EXCLUSIVE_JOB_KINDS as readonly string[]).includes(kind) ? [...EXCLUSIVE_JOB_KINDS] : [kind];
 }
 
 /** saveJobTransition: undefined where the option was not given (the job keeps its value). */

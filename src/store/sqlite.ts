@@ -16,7 +16,7 @@ import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
 import { StoreBase } from './base.js';
 import type { OpName, TxContext } from './base.js';
 import {
-  eventFromRow, henbFromRow, henbRecord, jobFromRow, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
+  eventFromRow, henbFromRow, henbRecord, jobFromRow, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
   nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, takeInput, transitionInput,
 } from './records.js';
@@ -231,10 +231,10 @@ class SqliteOps implements SyncOps {
       } catch (cause) {
         const err = refused(cause, `job ${job.jobId} already exists`);
         if (!(err instanceof StoreError) || err.code !== 'ERR_STORE_DUPLICATE') throw err;
-        // which key: the job id, or the one active job of this H(e)NB and kind (migration 2)
+        // which key: the job id, or the one active job of this H(e)NB and kind (migration 2) or flow (migration 4)
         const idTaken = this.st('SELECT 1 FROM jobs WHERE job_id = ?').get(job.jobId) !== undefined;
-        const active = this.st('SELECT job_id FROM jobs WHERE henb_id = ? AND kind = ? AND terminal = 0')
-          .get(job.henbId, job.kind) as { job_id: string } | undefined;
+        const active = this.st('SELECT job_id FROM jobs WHERE henb_id = ? AND terminal = 0 AND kind IN (SELECT value FROM json_each(?))')
+          .get(job.henbId, JSON.stringify(excludingKinds(job.kind))) as { job_id: string } | undefined;
         throw jobRefused(job, idTaken, active?.job_id, cause);
       }
       this.st('INSERT INTO job_events (job_id, seq, from_state, to_state, at, reason, detail) VALUES (?, 1, NULL, ?, ?, ?, NULL)')

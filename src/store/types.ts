@@ -17,7 +17,8 @@
  *   ERR_STORE_CONFLICT   saveJobTransition: the job's version is not `expectPrevVersion` (someone else moved it)
  *   ERR_STORE_NOT_FOUND  the job / H(e)NB named does not exist
  *   ERR_STORE_DUPLICATE  createJob / putNonce / putResult with an id that already exists
- *   ERR_STORE_HENB_BUSY  createJob: the H(e)NB already has an active (terminal === false) job of the same kind;
+ *   ERR_STORE_HENB_BUSY  createJob: the H(e)NB already has an active (terminal === false) job of the same kind,
+ *                        or of the other of EXCLUSIVE_JOB_KINDS;
  *                        the database enforces it (a partial unique index), so it holds across OAM instances
  *   ERR_STORE_INVALID    a record failed validation (bad digest, bad state name, non-JSON blob, ...); nothing written
  *   ERR_STORE_CLOSED     the store was closed
@@ -25,6 +26,12 @@
  */
 
 /** Trust state of one H(e)NB as the OAM sees it. */
+/**
+ * Job kinds of which an H(e)NB has at most one active job altogether (a software update and an integrity check
+ * exclude each other); any other kind: at most one active job of that kind. Enforced by unique indexes.
+ */
+export const EXCLUSIVE_JOB_KINDS = ['software-update', 'integrity-check'] as const;
+
 export type HenbState = 'trusted' | 'updating' | 'quarantined' | 'unknown';
 export const HENB_STATES: readonly HenbState[] = ['trusted', 'updating', 'quarantined', 'unknown'];
 

@@ -82,7 +82,7 @@ class TestRegistry implements NetconfRegistry {
   events(name: string): XmlElement[] { return this.notes.filter((n) => n.event.name === name).map((n) => n.event); }
 }
 
-type PveMode = 'affirming' | 'contraindicated' | 'down' | 'foreign-key';
+type PveMode = 'affirming' | 'contraindicated' | 'down' | 'foreign-key' | 'hang';
 
 let dataDir: string;
 let registry: TestRegistry;
@@ -95,10 +95,11 @@ let handle: PluginHandle | undefined;
 let closedPorts: number;
 
 const pve: PveClient = {
-  async integrityRequest(req) {
+  async integrityRequest(req, signal) {
     pveCalls++;
     const mode = pveMode.get(req.henbId) ?? 'affirming';
     if (mode === 'down') throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ERR_PVE_UNREACHABLE' });
+    if (mode === 'hang') return new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
     const status: EarStatus = mode === 'contraindicated' ? 'contraindicated' : 'affirming';
     const token = await signResult({
       iss: PVE_ISSUER, aud: OAM_ISSUER, sub: req.henbId, ear_status: status, eat_nonce: req.nonce,
@@ -350,5 +351,27 @@ describe('OAM plugin: integrity-request', () => {
     const c = await rpcError(registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'nobody')));
     expect(c.errors[0]).toMatchObject({ tag: 'invalid-value', appTag: 'unknown-henb', path: '/hsv:integrity-request/hsv:henb-id' });
     expect((await store.getHenb('henb-1'))?.state).toBe('trusted');
+  });
+
+  it('is a job of its own kind: an H(e)NB being updated is henb-busy, and an update waits for a running check', async () => {
+    devices.profiles.set('henb-1', 'slow');
+    pveMode.set('henb-2', 'hang');
+    await activate();
+    await swUpdate(['henb-1']);
+    const busy = await rpcError(registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'henb-1')));
+    expect(busy.errors[0]).toMatchObject({ tag: 'in-use', appTag: 'henb-busy', path: '/hsv:integrity-request/hsv:henb-id' });
+
+    const checking = registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'henb-2'));
+    await until(async () => (await store.listActiveJobs()).some((j) => j.kind === 'integrity-check'), 'the check running');
+    const out = (await swUpdate(['henb-2'])) as XmlElement[];
+    expect(childText(out[0]!, HSV_NS, 'status')).toBe('refused');
+    expect(childText(out[0]!, HSV_NS, 'reason')).toContain('henb-busy');
+    // the check is not a software-update: not in the jobs state, no software-update notifications
+    const jobs = childrenNamed((await registry.state('jobs'))!, HSV_NS, 'job');
+    expect(jobs.map((j) => childText(j, HSV_NS, 'henb-id'))).toEqual(['henb-1']);
+    expect(registry.notes.filter((n) => childText(n.event, HSV_NS, 'henb-id') === 'henb-2')).toEqual([]);
+    await handle?.close();
+    handle = undefined;
+    await expect(checking).rejects.toMatchObject({ code: 'ERR_OAM_CLOSED' });
   });
 });

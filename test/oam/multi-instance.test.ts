@@ -83,7 +83,7 @@ function crashing(s: Store): Store {
 }
 
 /** one OAM instance: its own runner (own memory) on the shared store */
-function instance(over: { instanceId?: string; leaseMs?: number; clock?: Clock; store?: Store; log?: Logger; events?: OamEvents; timeouts?: Partial<StepTimeouts> } = {}): JobRunner {
+function instance(over: { instanceId?: string; leaseMs?: number; clock?: Clock; store?: Store; log?: Logger; events?: OamEvents; timeouts?: Partial<StepTimeouts>; pve?: FakePve } = {}): JobRunner {
   const r = new JobRunner({
     store, pve: new FakePve(), devices, fetcher: new FakeFetcher(), tokens: new FakeTokens(),
     events: { progress: () => undefined, alarm: () => undefined, result: (j) => { results.push(j); } },
@@ -136,6 +136,63 @@ describe('two OAM instances on one store', () => {
     const j1 = await a.start({ henbId: 'h1', request: REQUEST });
     const j2 = await b.start({ henbId: 'h2', request: REQUEST });
     expect((await store.listActiveJobs()).map((j) => j.jobId).sort()).toEqual([j1.jobId, j2.jobId].sort());
+  });
+});
+
+describe('an integrity-check is a job: it and a software-update of one H(e)NB exclude each other (the database\'s rule)', () => {
+  const active = async (): Promise<string[]> => (await store.listActiveJobs()).map((j) => j.kind);
+
+  it('an integrity-check while another instance (or this one) updates the H(e)NB is refused busy, and leaves nothing', async () => {
+    const [a, b] = [instance(), instance()];
+    const job = await a.start({ henbId: 'h1', request: REQUEST });
+    await until(async () => (await store.getJob(job.jobId))?.state === 'awaiting-completion', 'awaiting-completion');
+    const nonces = nonceCount('h1');
+    await expect(b.check('h1', { pve: 5000 })).rejects.toMatchObject({ code: 'ERR_OAM_HENB_BUSY', message: expect.stringContaining(job.jobId) });
+    await expect(a.check('h1', { pve: 5000 })).rejects.toMatchObject({ code: 'ERR_OAM_HENB_BUSY' });
+    expect(b.activeJobFor('h1')).toBeUndefined();
+    expect(await active()).toEqual(['software-update']);
+    expect((await store.listJobs({ henbId: 'h1' })).map((j) => j.jobId)).toEqual([job.jobId]);
+    expect(nonceCount('h1')).toBe(nonces);
+    expect((await store.getHenb('h1'))?.state).toBe('updating');
+  });
+
+  it('a software-update while another instance runs an integrity-check of the H(e)NB is refused busy', async () => {
+    const a = instance();
+    const checker = instance({ pve: new FakePve('hang') });
+    const checking = checker.check('h1', { pve: 60_000 });
+    await until(async () => (await active()).includes('integrity-check'), 'the check running');
+    await expect(a.start({ henbId: 'h1', request: REQUEST })).rejects.toMatchObject({ code: 'ERR_OAM_HENB_BUSY' });
+    await expect(checker.start({ henbId: 'h1', request: REQUEST })).rejects.toMatchObject({ code: 'ERR_OAM_HENB_BUSY' });
+    expect(await active()).toEqual(['integrity-check']);
+    expect(devices.updates).toEqual([]);
+    // the checking instance stops: its caller learns it, the job stays for an instance to resume
+    await checker.close();
+    await expect(checking).rejects.toMatchObject({ code: 'ERR_OAM_CLOSED' });
+  });
+
+  it('a check ends with the PVE\'s verdict: affirming trusts the H(e)NB, contraindicated quarantines it; then an update may start', async () => {
+    await store.putHenb({ henbId: 'h1', rim: OLD_RIM, softwareVersion: '1.0.0', state: 'quarantined', lastResultToken: null });
+    const a = instance();
+    const ok = await a.check('h1', { pve: 5000 });
+    expect(ok).toMatchObject({ kind: 'integrity-check', state: 'verified', pve: { earStatus: 'affirming' } });
+    expect(ok.result?.token).toBe(ok.pve?.token);
+    expect(await store.getHenb('h1')).toMatchObject({ state: 'trusted', rim: OLD_RIM, lastResultToken: ok.pve?.token });
+    expect((await store.getResults(ok.jobId)).map((r) => [r.kind, r.earStatus])).toEqual([['pve', 'affirming']]);
+    // the runner reports its end like any job's; the NETCONF adapter sends no software-update notification for it
+    expect(results.map((j) => [j.kind, j.state])).toEqual([['integrity-check', 'verified']]);
+    expect(await active()).toEqual([]);
+
+    const bad = await instance({ pve: new FakePve('contraindicated') }).check('h1', { pve: 5000 });
+    expect(bad).toMatchObject({ state: 'refused', pve: { earStatus: 'contraindicated' } });
+    expect((await store.getHenb('h1'))?.state).toBe('quarantined');
+
+    const down = await instance({ pve: new FakePve('down') }).check('h1', { pve: 5000 });
+    expect(down).toMatchObject({ state: 'refused', result: { cause: { kind: 'pve-unreachable', code: 'ERR_PVE_UNREACHABLE' } } });
+    expect(down.pve).toBeUndefined();
+    expect((await store.getHenb('h1'))?.state).toBe('quarantined');
+
+    const job = await a.start({ henbId: 'h1', request: REQUEST });
+    expect(job.kind).toBeUndefined(); // a software update (kindOf)
   });
 });
 

@@ -257,3 +257,73 @@ describe('transition: paths', () => {
     expect(job).toEqual(copy);
   });
 });
+
+describe('transition: an integrity-check job (steps 2-4 alone)', () => {
+  const check = (state: 'created' | 'pve-requested') => jobIn(state, { kind: 'integrity-check', jobId: 'ir-1', oldRim: undefined });
+  const types = (effects: Effect[]): string[] => effects.map((e) => e.type);
+
+  // rows: the check's active states; columns: EVENTS in order
+  const CHECK_TABLE: Record<'created' | 'pve-requested', Array<JobState | typeof I>> = {
+    created: ['pve-requested', I, I, I, I, I, I, I, 'timeout', 'pve-requested'],
+    'pve-requested': [I, 'verified', 'refused', I, I, I, I, I, 'timeout', 'pve-requested'],
+  };
+  for (const [state, row] of Object.entries(CHECK_TABLE) as Array<['created' | 'pve-requested', Array<JobState | typeof I>]>) {
+    EVENTS.forEach((type, i) => {
+      it(`${state} + ${type} -> ${row[i]}`, () => {
+        const job = check(state);
+        const out = transition(job, sampleEvent(type, state));
+        if (row[i] === I) {
+          expect(out.ignored).toBeDefined();
+          expect(out.job).toBe(job);
+        } else {
+          expect(out.job.state).toBe(row[i]);
+          expect(out.job.kind).toBe('integrity-check');
+          // a check never fetches, sends or rolls back
+          expect(types(out.effects).filter((t) => ['fetch-software', 'send-update', 'rollback', 'raise-alarm'].includes(t))).toEqual([]);
+        }
+      });
+    });
+  }
+
+  it('starts as an update does: the request to the PVE with the job\'s nonce', () => {
+    const out = transition(check('created'), { type: 'start', at: T0 });
+    expect(out.effects).toContainEqual({ type: 'request-pve', henbId: 'henb-1', jobId: 'ir-1', nonce: 'n'.repeat(64) });
+    expect(out.job.deadline).toBe(T0 + 1000);
+  });
+
+  it('affirming: verified, the H(e)NB trusted, the attested TIM its first RIM, the attested version recorded when none is', () => {
+    const out = transition(jobIn('pve-requested', { kind: 'integrity-check', oldRim: undefined, priorHenbState: 'quarantined' }),
+      { type: 'pve-result', at: T0 + 5, earStatus: 'affirming', token: 'p.v.e', attestedTim: OLD_RIM, attestedVersion: '1.0.0' });
+    expect(out.job).toMatchObject({ state: 'verified', pve: { earStatus: 'affirming', token: 'p.v.e', attestedTim: OLD_RIM } });
+    expect(out.effects).toEqual([
+      { type: 'store-rim', henbId: 'henb-1', rim: OLD_RIM },
+      { type: 'set-henb-state', henbId: 'henb-1', state: 'trusted', versionIfUnset: '1.0.0' },
+      { type: 'emit-progress', step: 4, text: 'PVE verdict affirming: H(e)NB trusted' },
+      { type: 'emit-result' },
+    ]);
+  });
+
+  it('a known RIM stays; contraindicated quarantines with the PVE\'s reason; warning leaves the state as it was', () => {
+    const known = transition(jobIn('pve-requested', { kind: 'integrity-check' }), { type: 'pve-result', at: T0, earStatus: 'affirming', token: 't', attestedTim: h('other') });
+    expect(types(known.effects)).not.toContain('store-rim');
+    const bad = transition(jobIn('pve-requested', { kind: 'integrity-check' }), { type: 'pve-result', at: T0, earStatus: 'contraindicated', token: 't', verdictReason: 'kernel differs' });
+    expect(bad.job).toMatchObject({ state: 'refused', pve: { reason: 'kernel differs' } });
+    expect(bad.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'quarantined' });
+    const warn = transition(jobIn('pve-requested', { kind: 'integrity-check', priorHenbState: 'unknown' }), { type: 'pve-result', at: T0, earStatus: 'warning', token: 't' });
+    expect(warn.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'unknown' });
+  });
+
+  it('no verdict: the cause is kept for the RPC; a timed-out PVE ends as timeout', () => {
+    const cause = { kind: 'pve-result-invalid' as const, code: 'ERR_TOKEN_SIGNATURE' };
+    const out = transition(check('pve-requested'), { type: 'pve-error', at: T0, reason: 'did not verify', cause });
+    expect(out.job.result).toMatchObject({ status: 'refused', cause });
+    const slow = transition(check('pve-requested'), { type: 'pve-error', at: T0, reason: 'no answer', timedOut: true, cause: { kind: 'pve-unreachable', code: 'ERR_PVE_TIMEOUT' } });
+    expect(slow.job.result?.status).toBe('timeout');
+  });
+
+  it('a software update carries the same cause on a PVE error (its jobs stay as they were otherwise)', () => {
+    const out = transition(jobIn('pve-requested'), { type: 'pve-error', at: T0, reason: 'down', cause: { kind: 'pve-unreachable', code: 'ERR_PVE_UNREACHABLE' } });
+    expect(out.job.kind).toBeUndefined();
+    expect(out.job.result).toMatchObject({ status: 'refused', reason: 'PVE integrity check failed: down; software-update not sent', cause: { kind: 'pve-unreachable' } });
+  });
+});

@@ -168,6 +168,23 @@ export function storeContract(name: string, h: StoreHarness): void {
         await expect(store.listJobs({ limit: 0 })).rejects.toThrow(code('ERR_STORE_INVALID'));
       });
 
+      it('keeps one active software-update or integrity-check per H(e)NB altogether (EXCLUSIVE_JOB_KINDS), on any instance', async () => {
+        const other = await open(); // another OAM instance on the same database
+        await store.createJob({ ...newJob, jobId: 'upd-1', kind: 'software-update' });
+        for (const s of [store, other]) {
+          await expect(s.createJob({ ...newJob, jobId: 'chk-1', kind: 'integrity-check' })).rejects.toThrow(code('ERR_STORE_HENB_BUSY'));
+        }
+        await expect(other.createJob({ ...newJob, jobId: 'chk-1', kind: 'integrity-check' })).rejects.toThrow(/henb-1.*upd-1/);
+        await store.createJob({ ...newJob, jobId: 'chk-2', kind: 'integrity-check', henbId: 'henb-2' });
+        await expect(other.createJob({ ...newJob, jobId: 'upd-2', kind: 'software-update', henbId: 'henb-2' })).rejects.toThrow(code('ERR_STORE_HENB_BUSY'));
+        await store.createJob({ ...newJob, jobId: 'misc-1', kind: 'integrity-request' }); // other kinds: one of their own each
+        await store.saveJobTransition('upd-1', 'verified', { expectPrevVersion: 1, terminal: true });
+        expect(await other.createJob({ ...newJob, jobId: 'chk-1', kind: 'integrity-check' })).toMatchObject({ jobId: 'chk-1', terminal: false });
+        expect((await store.listActiveJobs()).map((j) => [j.jobId, j.kind]).sort()).toEqual([
+          ['chk-1', 'integrity-check'], ['chk-2', 'integrity-check'], ['misc-1', 'integrity-request'],
+        ]);
+      });
+
       it('keeps one active job per H(e)NB and kind: another is ERR_STORE_HENB_BUSY until the first is final', async () => {
         await store.createJob(newJob);
         const other = await open(); // another OAM instance on the same database
