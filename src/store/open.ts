@@ -2,11 +2,10 @@
  * Opening the configured store: SQLite (the default, ./sqlite.ts) or PostgreSQL (./postgres.ts, several OAM
  * instances sharing the work). The PostgreSQL driver (`pg`) is loaded only when a PostgreSQL store is opened.
  *
- * Not done for several instances: the store keeps jobs consistent between instances (saveJobTransition's
- * optimistic version check lets exactly one instance make each move, so an update is never sent twice), but it
- * does not divide the work: listActiveJobs returns every active job to every instance. Resuming after a restart
- * with several instances needs jobs claimed (an owner and a lease column) so that two instances do not both run
- * the same job's timers.
+ * Several instances on one PostgreSQL database: saveJobTransition's optimistic version check lets exactly one
+ * instance make each move (an update is never sent twice), unique indexes keep one active software-update or
+ * integrity-check per H(e)NB (migrations 2 and 4), and job leases (migration 3: owner, lease_until; claimJobs,
+ * takeJob, releaseJobs) divide the active jobs between the instances.
  */
 import { StoreError } from './errors.js';
 import { openSqliteStore } from './sqlite.js';

@@ -1,4 +1,4 @@
-/** `henb-sw-verify pve`: the reference PVE service (H6's runPveCommand does the work). */
+/** `henb-sw-verify pve`: the reference PVE service (src/pve/cli.ts's runPveCommand does the work). */
 import type { Command, CliContext, ParsedArgs } from '../command.js';
 import { importComponent } from '../lazy.js';
 

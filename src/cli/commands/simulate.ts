@@ -1,4 +1,4 @@
-/** `henb-sw-verify simulate`: a fleet of simulated femtocells (H6's runSimulateCommand does the work). */
+/** `henb-sw-verify simulate`: a fleet of simulated femtocells (src/simulator's runSimulateCommand does the work). */
 import type { Command, CliContext, ParsedArgs } from '../command.js';
 import { importComponent } from '../lazy.js';
 import { parseFleet, DEFAULT_FLEET } from '../fleet-spec.js';
