@@ -1,0 +1,139 @@
+/**
+ * Builds TPM 2.0 structures in software for unit tests (no TPM needed): an attestation key's TPM2B_PUBLIC, a
+ * TPMS_ATTEST of a quote, its TPMT_SIGNATURE, and a quote over an event log. The encoding follows TPM 2.0
+ * Part 2; test/interop/tpm-*.test.ts checks the same code paths against swtpm + tpm2-tools.
+ */
+import { createHash, generateKeyPairSync, sign, constants } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { EV, TPM_ALG, encodeEventLog, parseEventLog, replayPcrs } from '../../src/integrity/tpm/index.js';
+import type { EventToWrite } from '../../src/integrity/tpm/index.js';
+
+const u16 = (v: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b; };
+const u32 = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return b; };
+const u64 = (v: bigint): Buffer => { const b = Buffer.alloc(8); b.writeBigUInt64BE(v); return b; };
+const tpm2b = (b: Buffer): Buffer => Buffer.concat([u16(b.length), b]);
+
+/** restricted | sign | fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth: what tpm2_createak sets */
+export const AK_ATTRIBUTES = 0x00050072;
+
+export interface SoftAk {
+  type: 'rsa' | 'ecc';
+  privateKey: KeyObject;
+  /** TPM2B_PUBLIC */
+  public: Buffer;
+  scheme: 'rsassa' | 'rsapss' | 'ecdsa';
+  hashAlg: number;
+}
+
+export function makeAk(type: 'rsa' | 'ecc', opts: { attributes?: number; scheme?: 'rsassa' | 'rsapss' | 'ecdsa' | 'null'; curve?: 'P-256' | 'P-384' } = {}): SoftAk {
+  const attributes = opts.attributes ?? AK_ATTRIBUTES;
+  if (type === 'ecc') {
+    const curve = opts.curve ?? 'P-256';
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve === 'P-256' ? 'prime256v1' : 'secp384r1' });
+    const jwk = publicKey.export({ format: 'jwk' });
+    const scheme = opts.scheme ?? 'ecdsa';
+    const body = Buffer.concat([
+      u16(TPM_ALG.ECC), u16(TPM_ALG.SHA256), u32(attributes), tpm2b(Buffer.alloc(0)),
+      u16(TPM_ALG.NULL), // symmetric
+      scheme === 'null' ? u16(TPM_ALG.NULL) : Buffer.concat([u16(TPM_ALG.ECDSA), u16(TPM_ALG.SHA256)]),
+      u16(curve === 'P-256' ? 0x0003 : 0x0004), u16(TPM_ALG.NULL),
+      tpm2b(Buffer.from(jwk.x!, 'base64url')), tpm2b(Buffer.from(jwk.y!, 'base64url')),
+    ]);
+    return { type, privateKey, public: tpm2b(body), scheme: 'ecdsa', hashAlg: TPM_ALG.SHA256 };
+  }
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = publicKey.export({ format: 'jwk' });
+  const scheme = opts.scheme ?? 'rsassa';
+  const body = Buffer.concat([
+    u16(TPM_ALG.RSA), u16(TPM_ALG.SHA256), u32(attributes), tpm2b(Buffer.alloc(0)),
+    u16(TPM_ALG.NULL),
+    scheme === 'null' ? u16(TPM_ALG.NULL) : Buffer.concat([u16(scheme === 'rsapss' ? TPM_ALG.RSAPSS : TPM_ALG.RSASSA), u16(TPM_ALG.SHA256)]),
+    u16(2048), u32(0), tpm2b(Buffer.from(jwk.n!, 'base64url')),
+  ]);
+  return { type, privateKey, public: tpm2b(body), scheme: scheme === 'rsapss' ? 'rsapss' : 'rsassa', hashAlg: TPM_ALG.SHA256 };
+}
+
+export interface AttestFields {
+  magic?: number;
+  type?: number;
+  qualifiedSigner?: Buffer;
+  extraData: Buffer;
+  clock?: bigint;
+  resetCount?: number;
+  restartCount?: number;
+  safe?: number;
+  firmwareVersion?: bigint;
+  /** [hashAlg, pcrs][] */
+  selection: Array<[number, number[]]>;
+  pcrDigest: Buffer;
+}
+
+export function encodeAttest(f: AttestFields): Buffer {
+  const sel = f.selection.map(([alg, pcrs]) => {
+    const bitmap = Buffer.alloc(3);
+    for (const p of pcrs) bitmap[p >> 3]! |= 1 << (p & 7);
+    return Buffer.concat([u16(alg), Buffer.from([3]), bitmap]);
+  });
+  return Buffer.concat([
+    u32(f.magic ?? 0xff544347), u16(f.type ?? 0x8018),
+    tpm2b(f.qualifiedSigner ?? Buffer.concat([u16(TPM_ALG.SHA256), Buffer.alloc(32, 7)])),
+    tpm2b(f.extraData),
+    u64(f.clock ?? 123456n), u32(f.resetCount ?? 0), u32(f.restartCount ?? 0), Buffer.from([f.safe ?? 1]),
+    u64(f.firmwareVersion ?? 0x2019102300163636n),
+    u32(sel.length), ...sel, tpm2b(f.pcrDigest),
+  ]);
+}
+
+/** TPMT_SIGNATURE over `message` with the AK's scheme (or `as`, to make a mismatched one). */
+export function signAttest(ak: SoftAk, message: Buffer, as: { scheme?: 'rsassa' | 'rsapss' | 'ecdsa'; hashAlg?: number } = {}): Buffer {
+  const scheme = as.scheme ?? ak.scheme;
+  const hashAlg = as.hashAlg ?? ak.hashAlg;
+  const hash = hashAlg === TPM_ALG.SHA384 ? 'sha384' : hashAlg === TPM_ALG.SHA512 ? 'sha512' : 'sha256';
+  if (scheme === 'ecdsa') {
+    const p1363 = sign(hash, message, { key: ak.privateKey, dsaEncoding: 'ieee-p1363' });
+    const half = p1363.length / 2;
+    return Buffer.concat([u16(TPM_ALG.ECDSA), u16(hashAlg), tpm2b(p1363.subarray(0, half)), tpm2b(p1363.subarray(half))]);
+  }
+  const sig = scheme === 'rsapss'
+    ? sign(hash, message, { key: ak.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
+    : sign(hash, message, { key: ak.privateKey, padding: constants.RSA_PKCS1_PADDING });
+  return Buffer.concat([u16(scheme === 'rsapss' ? TPM_ALG.RSAPSS : TPM_ALG.RSASSA), u16(hashAlg), tpm2b(sig)]);
+}
+
+export const sha256 = (s: string | Buffer): Buffer => createHash('sha256').update(s).digest();
+export const sha384 = (s: string | Buffer): Buffer => createHash('sha384').update(s).digest();
+
+/** An EV_IPL event measuring `component` (digest = SHA-256/384 of `content`) into `pcr`. */
+export function ipl(component: string, content: string, pcr = 9, algs: number[] = [TPM_ALG.SHA256]): EventToWrite {
+  const digests = new Map<number, Buffer>();
+  for (const a of algs) digests.set(a, a === TPM_ALG.SHA384 ? sha384(content) : sha256(content));
+  return { pcr, type: EV.IPL, digests, data: Buffer.from(component) };
+}
+
+export interface SoftQuote {
+  attest: Buffer;
+  signature: Buffer;
+  log: Buffer;
+}
+
+/**
+ * A quote as a TPM would make it: the PCR values are the log's replay (`pcrs` selected in `banks`), the
+ * digest is H(sig hash) over them, extraData = nonce, signed by the AK. `fields` overrides attest fields.
+ */
+export function softQuote(ak: SoftAk, nonce: Buffer, events: EventToWrite[], opts: { pcrs?: number[]; banks?: number[]; algs?: number[]; fields?: Partial<AttestFields> } = {}): SoftQuote {
+  const algs = opts.algs ?? [TPM_ALG.SHA256];
+  const log = encodeEventLog(algs, events);
+  const parsed = parseEventLog(log);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  const pcrs = opts.pcrs ?? [...new Set(events.map((e) => e.pcr))].sort((a, b) => a - b);
+  const banks = opts.banks ?? [TPM_ALG.SHA256];
+  const values: Buffer[] = [];
+  for (const bank of banks) {
+    const r = replayPcrs(parsed.value, bank, pcrs);
+    if (!r.ok) throw new Error(r.reason);
+    for (const p of pcrs) values.push(r.value.get(p)!);
+  }
+  const pcrDigest = createHash('sha256').update(Buffer.concat(values)).digest();
+  const attest = encodeAttest({ extraData: nonce, selection: banks.map((b) => [b, pcrs]), pcrDigest, ...opts.fields });
+  return { attest, signature: signAttest(ak, attest), log };
+}
