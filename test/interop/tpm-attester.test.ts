@@ -1,5 +1,5 @@
 /**
- * The device-side TPM attester (src/device/tpm) against a real software TPM: swtpm + tpm2-tools (Debian
+ * The device-side TPM attester (src/simulator/tpm) against a real software TPM: swtpm + tpm2-tools (Debian
  * packages, scripts/install-peers.sh). Its quotes verify with our TypeScript verifier AND with
  * `tpm2_checkquote` (which also replays our event log, -e); tampering is refused; a reboot is seen in
  * resetCount; swtpm is gone after close.
@@ -11,8 +11,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTpmAttester } from '../../src/device/tpm/index.js';
-import type { TpmAttester } from '../../src/device/tpm/index.js';
+import { createTpmAttester } from '../../src/simulator/tpm/index.js';
+import type { TpmAttester } from '../../src/simulator/tpm/index.js';
 import { TPM_ALG, parseEventLog, parseQuoteAttest, replayPcrs, verifyQuote } from '../../src/integrity/tpm/index.js';
 import { sha256Hex } from '../../src/integrity/index.js';
 

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Swtpm } from '../../src/device/tpm/index.js';
+import { Swtpm } from '../../src/simulator/tpm/index.js';
 import { sha256Hex } from '../../src/integrity/index.js';
 import { EV, TPM_ALG, encodeEventLog, parseEventLog, replayPcrs, verifyQuote } from '../../src/integrity/tpm/index.js';
 import type { EventToWrite } from '../../src/integrity/tpm/index.js';

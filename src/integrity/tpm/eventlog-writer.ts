@@ -1,6 +1,6 @@
 /**
  * Writes a TCG PC Client crypto-agile event log (the layout is in ./eventlog.ts): what a device keeps while it
- * measures, so that a verifier can replay it. Pure: the device side (src/device/tpm) appends events as it
+ * measures, so that a verifier can replay it. Pure: the device side (src/simulator/tpm) appends events as it
  * extends PCRs; the octets are what it sends.
  */
 import { DIGEST_SIZES, EV, algName } from './constants.js';

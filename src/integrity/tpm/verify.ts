@@ -16,8 +16,7 @@
  * a previous quote (`rebooted` when the caller gives the previous values).
  */
 import { createHash, timingSafeEqual, verify as cryptoVerify, constants } from 'node:crypto';
-import type { ReferenceValues } from '../evidence.js';
-import type { ComponentComparison, MeasurementEntry } from '../log.js';
+import type { ComponentComparison, MeasurementEntry, ReferenceValues } from '../index.js';
 import { parseQuoteAttest } from './attest.js';
 import type { ClockInfo, QuoteAttest } from './attest.js';
 import { EV, HASHES, TPM_ALG, algName } from './constants.js';

@@ -10,8 +10,7 @@ import { HsvError } from '../../errors.js';
  */
 export type TpmAttesterErrorCode = 'ERR_TPM_UNAVAILABLE' | 'ERR_TPM_START' | 'ERR_TPM_COMMAND' | 'ERR_TPM_CLOSED' | 'ERR_TPM_INPUT';
 
-export class TpmAttesterError extends HsvError {
-  declare readonly code: TpmAttesterErrorCode;
+export class TpmAttesterError extends HsvError<TpmAttesterErrorCode> {
   constructor(code: TpmAttesterErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
