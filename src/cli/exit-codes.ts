@@ -15,6 +15,8 @@ export const EXIT = {
   UNAVAILABLE: 3,
   /** a rollout stopped because the failure threshold was reached (resume it with --resume) */
   HALTED: 4,
+  /** stopped by SIGINT/SIGTERM before it finished (a rollout leaves its report, marked interrupted) */
+  INTERRUPTED: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -25,6 +27,7 @@ export const EXIT_CODE_HELP: ReadonlyArray<[number, string]> = [
   [EXIT.USAGE, 'usage or configuration error (nothing was started or changed)'],
   [EXIT.UNAVAILABLE, 'runtime error: cannot listen/connect, component not available'],
   [EXIT.HALTED, 'rollout halted by its failure threshold (resume with --resume)'],
+  [EXIT.INTERRUPTED, 'interrupted (SIGINT/SIGTERM) before it finished'],
 ];
 
 const USAGE_PREFIXES = ['ERR_CLI_USAGE', 'ERR_CONFIG_', 'ERR_PLUGIN_MANIFEST', 'ERR_PLUGIN_HOST_VERSION', 'ERR_PLUGIN_CONFIG', 'ERR_PLUGIN_REQUIRES', 'ERR_PLUGIN_LOAD'];

@@ -35,9 +35,14 @@ export async function runCli(argv: string[], ctx: Partial<CliContext> = {}): Pro
   let signal = ctx.signal;
   if (!signal) {
     const ac = new AbortController();
-    const onSignal = (sig: NodeJS.Signals): void => ac.abort(new Error(sig));
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    // the first SIGINT/SIGTERM asks the command to stop cleanly; a second one (of either kind) finds no
+    // handler and ends the process at once, the way an operator expects a second Ctrl-C to work
+    const onSignal = (sig: NodeJS.Signals): void => {
+      cleanup();
+      ac.abort(new Error(sig));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     cleanup = () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

@@ -8,6 +8,8 @@ import { connectNetconf } from '../../src/netconf/client/index.js';
 import { el, NETCONF_BASE_NS } from '../../src/netconf/xml/index.js';
 import { generateEd25519KeyPair } from '../../src/netconf/server/index.js';
 import { until } from '../helpers/until.js';
+import { loadOrCreatePveTls } from '../../src/pve/tls.js';
+import { generateSigningKey } from '../../src/tokens/index.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -67,10 +69,13 @@ describe('serve', () => {
 
   it('--check: 0 for a valid config, 2 naming the file, path and expectation for an invalid one; nothing starts', async () => {
     const good = join(dir, 'good.yaml');
-    await writeFile(good, 'listen: 127.0.0.1:8830\ndata-dir: data\nusers:\n  - name: nms\n    password: { env: NMS_PW }\nhenbs:\n  - { henb-id: a, address: 10.0.0.1 }\npve:\n  endpoint: https://pve:8443/restconf\n  ca: ca.pem\n  jwks: jwks.json\n');
+    // --check reads pve.ca and pve.jwks as a start would (test/cli/serve-check.test.ts): real files here
+    const { caPath } = await loadOrCreatePveTls(join(dir, 'pve'), ['127.0.0.1']);
+    await writeFile(join(dir, 'jwks.json'), JSON.stringify({ keys: [(await generateSigningKey()).publicJwk] }));
+    await writeFile(good, `listen: 127.0.0.1:0\ndata-dir: data\nusers:\n  - name: nms\n    password: { env: NMS_PW }\nhenbs:\n  - { henb-id: a, address: 10.0.0.1 }\npve:\n  endpoint: https://pve:8443/restconf\n  ca: ${caPath}\n  jwks: jwks.json\n`);
     const out = new BufferWritable();
     expect(await runCli(['serve', '--config', good, '--check', '--json'], { stdout: out, stderr: new BufferWritable(), env: { NMS_PW: 'x' }, signal: new AbortController().signal })).toBe(0);
-    expect(JSON.parse(out.text())).toMatchObject({ ok: true, henbs: 1, users: ['nms'], listen: '127.0.0.1:8830' });
+    expect(JSON.parse(out.text())).toMatchObject({ ok: true, henbs: 1, users: ['nms'], listen: '127.0.0.1:0' });
 
     const err = new BufferWritable();
     expect(await runCli(['serve', '--config', good, '--check'], { stdout: new BufferWritable(), stderr: err, env: {}, signal: new AbortController().signal })).toBe(2);

@@ -16,6 +16,8 @@ import { combinedSchema } from '../../config/schema.js';
 import { collectUsers } from '../users.js';
 import { resolve } from 'node:path';
 import { waitForAbort } from '../../abort.js';
+import { checkHost, checkPluginReferences, listenError, prepareDataDir, probeListen } from '../serve-check.js';
+import type { HostPort } from '../args.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 
@@ -28,14 +30,15 @@ export const serveCommand: Command = {
     'User admin logs in with the password in HENB_SW_VERIFY_ADMIN_PASSWORD; more users (passwords, public keys) come from the config file ' +
     'and from DIR/authorized_keys (OpenSSH format; a line may start with user="NAME", admin otherwise). ' +
     'Prints exactly one line when it accepts sessions: `henb-sw-verify: listening on HOST:PORT (ssh host key SHA256:...)`, ' +
-    'and stops cleanly on SIGINT/SIGTERM. --check validates the config and the plugins without starting anything. ' +
+    'and stops cleanly on SIGINT/SIGTERM. --check runs the checks a start makes, without starting anything: config, plugins, ' +
+    'the files the config names (pve.ca, pve.jwks, software.*), the data dir (writable or creatable), every address, and the listen address (bound and released). ' +
     'Logs are JSON lines on stderr.',
   options: {
     listen: { type: 'string', value: 'HOST:PORT', help: 'address to listen on (overrides the config file; port 0 picks a free port)' },
     'data-dir': { type: 'string', value: 'DIR', help: 'data directory: host key, running config, database, signing keys (overrides the config file)' },
     config: { type: 'string', short: 'c', value: 'FILE', help: 'configuration file (YAML or JSON), see docs/operator-guide.md' },
     plugin: { type: 'string', multiple: true, value: 'PATH', help: 'load another plugin (a directory with plugin.json)' },
-    check: { type: 'boolean', help: 'validate the configuration and plugins, then exit (0 valid, 2 invalid)' },
+    check: { type: 'boolean', help: 'run the checks a start makes, then exit (0 valid, 2 invalid config, 3 listen address unusable)' },
     'print-schema': { type: 'boolean', help: 'print the JSON Schema of the config file (for editors) and exit' },
     'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn, error or silent (overrides the config file)' },
     json: { type: 'boolean', help: 'machine-readable output (the ready line and --check result as JSON)' },
@@ -63,19 +66,31 @@ async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const pluginPaths = strs(args, 'plugin').map((p) => resolve(ctx.cwd, p));
   const json = bool(args, 'json');
 
-  if (bool(args, 'check')) {
-    // everything short of starting: the config (done above), the listen address, users, every plugin
-    const listen = listenText ? parseHostPort(listenText) : undefined;
-    const dataDir = dataDirText ? resolve(ctx.cwd, dataDirText) : undefined;
-    validatePluginConfig(manifest, config.builtin, config.file);
-    checkHostVersion(manifest, HOST_API_VERSION);
-    const extra = [...pluginPaths.map((p) => ({ path: p, config: config.plugins.find((c) => c.path === p)?.config ?? {}, where: undefined as Array<string | number> | undefined })), ...config.plugins.filter((p) => !pluginPaths.includes(p.path))];
-    for (const p of extra) {
-      const loaded = await loadPlugin(p.path);
-      checkHostVersion(loaded.manifest, HOST_API_VERSION);
-      checkRequires(loaded.manifest, HOST_SERVICES);
-      validatePluginConfig(loaded.manifest, p.config, config.file, p.where);
-    }
+  const listenKey = str(args, 'listen') !== undefined ? '--listen' : 'listen';
+  const dataDirKey = str(args, 'data-dir') !== undefined ? '--data-dir' : 'data-dir';
+  const fileOf = (key: string): string | undefined => (key.startsWith('--') ? undefined : config.file);
+  const listen = listenText !== undefined ? parseListen(listenText, listenKey, fileOf(listenKey)) : undefined;
+  const dataDir = dataDirText !== undefined ? resolve(ctx.cwd, dataDirText) : undefined;
+  const check = bool(args, 'check');
+  if (!check && !listen) throw new CliUsageError('serve: --listen HOST:PORT is required (or `listen:` in the config file)');
+  if (!check && !dataDir) throw new CliUsageError('serve: --data-dir DIR is required (or `data-dir:` in the config file)');
+
+  // the same checks for --check and for a start (src/cli/serve-check.ts): what --check accepts, start accepts
+  validatePluginConfig(manifest, config.builtin, config.file);
+  checkHostVersion(manifest, HOST_API_VERSION);
+  const extra = [...pluginPaths.map((p) => ({ path: p, config: config.plugins.find((c) => c.path === p)?.config ?? {}, where: undefined as Array<string | number> | undefined })), ...config.plugins.filter((p) => !pluginPaths.includes(p.path))];
+  for (const p of extra) {
+    const loaded = await loadPlugin(p.path);
+    checkHostVersion(loaded.manifest, HOST_API_VERSION);
+    checkRequires(loaded.manifest, HOST_SERVICES);
+    validatePluginConfig(loaded.manifest, p.config, config.file, p.where);
+  }
+  await checkPluginReferences(config);
+  if (dataDir !== undefined) await prepareDataDir(dataDir, dataDirKey, { create: !check, file: fileOf(dataDirKey) });
+
+  if (check) {
+    // the listen address is bound and released at once (a port in use fails here, as it would at start)
+    if (listen) await probeListen(listen, listenKey, fileOf(listenKey));
     const users = dataDir ? await collectUsers(config.users, ctx.env, dataDir) : config.users;
     const henbs = ((config.builtin.henbs as unknown[] | undefined) ?? []).length;
     const summary = { ok: true, file: config.file ?? null, listen: listen ? formatHostPort(listen) : null, dataDir: dataDir ?? null, users: users.map((u) => u.name), henbs, plugins: [manifest.name, ...extra.map((p) => p.path)] };
@@ -83,13 +98,20 @@ async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
     else ctx.stdout.write(`henb-sw-verify: configuration OK${config.file ? ` (${config.file})` : ''}: ${henbs} H(e)NB(s), users ${summary.users.join(', ') || '(none)'}, plugins ${summary.plugins.length}\n`);
     return EXIT.OK;
   }
+  if (!listen || !dataDir) throw new CliUsageError('serve: --listen and --data-dir are required');
 
-  if (!listenText) throw new CliUsageError('serve: --listen HOST:PORT is required (or `listen:` in the config file)');
-  if (!dataDirText) throw new CliUsageError('serve: --data-dir DIR is required (or `data-dir:` in the config file)');
-  const listen = parseHostPort(listenText);
-  const dataDir = resolve(ctx.cwd, dataDirText);
   const log = createLogger({ level: level as LogLevel, write: (l) => ctx.stderr.write(l) });
-  const server = await startOamServer({ listen, dataDir, config, env: ctx.env, log, pluginPaths });
+  // a signal while starting stops the start: whatever opened is closed once the start returns
+  const starting = startOamServer({ listen, dataDir, config, env: ctx.env, log, pluginPaths }).catch((err: unknown) => {
+    throw listenError(err, listen, listenKey, fileOf(listenKey));
+  });
+  const started = await Promise.race([starting, waitForAbort(ctx.signal).then(() => undefined)]);
+  if (started === undefined) {
+    log.warn('interrupted while starting', { reason: String((ctx.signal.reason as Error | undefined)?.message ?? ctx.signal.reason) });
+    void starting.then((s) => s.close(), () => undefined);
+    return EXIT.INTERRUPTED;
+  }
+  const server = started;
   ctx.stdout.write(readyLine(server.address, server.fingerprint, json, { publicKey: server.publicKey }) + '\n');
   await waitForAbort(ctx.signal);
   log.info('shutting down', { reason: String((ctx.signal.reason as Error | undefined)?.message ?? ctx.signal.reason) });
@@ -102,3 +124,10 @@ export function readyLine(address: { host: string; port: number }, fingerprint: 
   return `henb-sw-verify: listening on ${formatHostPort(address)} (ssh host key ${fingerprint})`;
 }
 
+
+/** HOST:PORT of --listen or `listen:`; a malformed one is a usage error naming where it came from */
+function parseListen(text: string, key: string, file: string | undefined): HostPort {
+  const hp = parseHostPort(text, file !== undefined ? `${file}: ${key}` : key);
+  checkHost(hp.host, key, file);
+  return hp;
+}
