@@ -81,6 +81,7 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
   if (ssh.maxUnauthenticated !== undefined) limits.maxUnauthenticated = ssh.maxUnauthenticated;
   if (ssh.maxSessionsPerConnection !== undefined) limits.maxSessionsPerConnection = ssh.maxSessionsPerConnection;
   if (ssh.maxSessionsPerUser !== undefined) limits.maxSessionsPerUser = ssh.maxSessionsPerUser;
+  if (opts.config.limits.xml !== undefined) limits.xml = opts.config.limits.xml;
   const server = createNetconfServer({
     hostKeys: [hostKey],
     auth: { users: users.map((u) => ({ username: u.name, ...(u.password !== undefined ? { password: u.password } : {}), authorizedKeys: u.publicKeys })) },

@@ -40,6 +40,15 @@ export interface ServeSshConfig {
   penalties?: { authFailMs?: number; graceExceededMs?: number; minMs?: number; maxMs?: number; exempt?: string[] };
 }
 
+/** limits.xml, in the names of the XML layer's ParseLimits (structurally the same type) */
+export interface XmlLimitsConfig {
+  maxDepth?: number;
+  maxAttributes?: number;
+  maxNsDeclarationsPerElement?: number;
+  maxNsDeclarations?: number;
+  maxPrefixesInScope?: number;
+}
+
 export interface ServeConfig {
   /** the file it came from (undefined for embedded defaults) */
   file?: string;
@@ -47,7 +56,7 @@ export interface ServeConfig {
   dataDir?: string;
   logLevel: LogLevel;
   users: UserConfig[];
-  limits: { maxSessions?: number; helloTimeoutMs?: number; idleTimeoutMs?: number; maxMessageSize?: number };
+  limits: { maxSessions?: number; helloTimeoutMs?: number; idleTimeoutMs?: number; maxMessageSize?: number; xml?: XmlLimitsConfig };
   /** SSH hardening (schema `ssh`), in ms; absent = the server's defaults */
   ssh: ServeSshConfig;
   /** extra plugins: directory (absolute) and their raw config */
@@ -178,6 +187,16 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
       const issue: LocatedIssue = { file, path: `ssh.source-penalties.exempt[${i}]`, segments, expected: 'an IP address or CIDR prefix', got: JSON.stringify(e), ...position(doc, lineCounter, segments) };
       throw new ConfigError('ERR_CONFIG_INVALID', `invalid configuration in ${file}:\n  ${locate(issue)}: ${issue.path}: expected ${issue.expected}, got ${issue.got}`, { issues: [issue] });
     }
+  }
+  const xmlRaw = (raw.limits as { xml?: Record<string, number> } | undefined)?.xml;
+  if (xmlRaw) {
+    const xml: XmlLimitsConfig = {};
+    if (xmlRaw['max-depth'] !== undefined) xml.maxDepth = xmlRaw['max-depth'];
+    if (xmlRaw['max-attributes'] !== undefined) xml.maxAttributes = xmlRaw['max-attributes'];
+    if (xmlRaw['max-namespace-declarations-per-element'] !== undefined) xml.maxNsDeclarationsPerElement = xmlRaw['max-namespace-declarations-per-element'];
+    if (xmlRaw['max-namespace-declarations'] !== undefined) xml.maxNsDeclarations = xmlRaw['max-namespace-declarations'];
+    if (xmlRaw['max-prefixes-in-scope'] !== undefined) xml.maxPrefixesInScope = xmlRaw['max-prefixes-in-scope'];
+    limits.xml = xml;
   }
 
   const config: ServeConfig = {

@@ -54,6 +54,18 @@ export const HOST_CONFIG_SCHEMA = {
         'hello-timeout': { type: 'integer', minimum: 1, maximum: 3600, description: 'seconds' },
         'idle-timeout': { type: 'integer', minimum: 0, maximum: 86400, description: 'seconds, 0 = none' },
         'max-message-size': { type: 'integer', minimum: 4096, description: 'bytes' },
+        xml: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'bounds checked while each NETCONF message is parsed (docs/security.md)',
+          properties: {
+            'max-depth': { type: 'integer', minimum: 8, maximum: 10000 },
+            'max-attributes': { type: 'integer', minimum: 4, maximum: 10000, description: 'per element, namespace declarations included' },
+            'max-namespace-declarations-per-element': { type: 'integer', minimum: 1, maximum: 10000 },
+            'max-namespace-declarations': { type: 'integer', minimum: 1, maximum: 10000000, description: 'per message' },
+            'max-prefixes-in-scope': { type: 'integer', minimum: 1, maximum: 100000 },
+          },
+        },
       },
     },
     ssh: {

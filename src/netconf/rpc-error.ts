@@ -85,7 +85,12 @@ export function rpcErrorFromXml(x: XmlElement): RpcErrorInfo {
   if (appTag !== undefined) out.appTag = appTag.trim();
   if (pathEl) {
     out.path = textOf(pathEl).trim();
-    if (pathEl.nsContext) out.pathNs = { ...pathEl.nsContext };
+    if (pathEl.nsContext) {
+      // a parsed nsContext is a scope chain (prototypes): for-in sees the inherited bindings, a spread would not
+      const ns: Record<string, string> = {};
+      for (const p in pathEl.nsContext) ns[p] = pathEl.nsContext[p]!;
+      out.pathNs = ns;
+    }
   }
   const msg = childText(x, n, 'error-message');
   if (msg !== undefined) out.message = msg.trim();

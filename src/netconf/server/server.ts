@@ -16,6 +16,8 @@ import { silentLogger } from '../../log/logger.js';
 import type { YangValidator } from '../../yang/types.js';
 import type { XmlElement } from '../xml/types.js';
 import { serializeXml } from '../xml/serialize.js';
+import { resolveParseLimits } from '../xml/parse.js';
+import type { ParseLimits } from '../xml/parse.js';
 import { ServerSession } from '../session/server-session.js';
 import { SessionError } from '../session/errors.js';
 import type { AuthOptions } from './auth.js';
@@ -54,6 +56,11 @@ export interface NetconfServerLimits {
   maxPendingPerSession?: number;
   /** how long close() and close-session wait for requests in progress; default 5 s */
   closeGraceMs?: number;
+  /**
+   * XML limits checked while every message, hello included, is parsed (depth, attributes, namespace
+   * declarations per element and per message, prefixes in scope); defaults: DEFAULT_PARSE_LIMITS
+   */
+  xml?: ParseLimits;
 }
 
 export interface NetconfServerOptions {
@@ -117,6 +124,8 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
   const limits = options.limits ?? {};
   const maxSessions = limits.maxSessions ?? 100;
   const closeGraceMs = limits.closeGraceMs ?? 5_000;
+  // validated here, so that a bad limit fails at creation, not at the first message
+  const xmlLimits = resolveParseLimits(limits.xml);
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'henb-sw-verify-'));
   const hostKeys = options.hostKeys && options.hostKeys.length > 0 ? options.hostKeys : [loadOrCreateHostKey(dataDir)];
   const hostKeyFingerprints = hostKeys.map((k) => hostKeyFingerprint(k));
@@ -162,6 +171,7 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
       idleTimeoutMs: limits.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       maxMessageBytes: limits.maxMessageBytes ?? 16 * 1024 * 1024,
       maxPending: limits.maxPendingPerSession ?? 64,
+      parseLimits: xmlLimits,
       handleRpc: (_rpc, op) => {
         h.counters.inRpcs++;
         counters.inRpcs++;

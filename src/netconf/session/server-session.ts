@@ -20,7 +20,8 @@ import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { NETCONF_BASE_NS } from '../xml/types.js';
 import type { XmlElement } from '../xml/types.js';
-import { parseXml } from '../xml/parse.js';
+import { parseXml, resolveParseLimits } from '../xml/parse.js';
+import type { ParseLimits } from '../xml/parse.js';
 import { attr, elements, leaf } from '../xml/build.js';
 import { serializeXml } from '../xml/serialize.js';
 import { rpcErrorToXml } from '../rpc-error.js';
@@ -39,6 +40,8 @@ export interface ServerSessionOptions extends ConnectionOptions {
   idleTimeoutMs?: number;
   /** requests queued before input is paused; default 64 */
   maxPending?: number;
+  /** XML limits checked while each message (hello included) is parsed; defaults in DEFAULT_PARSE_LIMITS */
+  parseLimits?: ParseLimits;
   /**
    * Handles one valid <rpc> (message-id present, one operation child). Returns the children of the
    * <rpc-reply> (<ok/>, data, or <rpc-error>s), optionally with callbacks to run right after the reply
@@ -97,6 +100,7 @@ export class ServerSession {
   private closeAfterCurrent = false;
   private readonly maxPending: number;
   private readonly idleMs: number;
+  private readonly parseLimits: Required<ParseLimits>;
   private readonly controller = new AbortController();
   private closeWaiters: Array<() => void> = [];
   private endReason: Error | undefined;
@@ -105,6 +109,7 @@ export class ServerSession {
     this.conn = new MessageConnection(stream, { ...opts, flushBytes: opts.flushBytes ?? SERVER_FLUSH_BYTES });
     this.maxPending = opts.maxPending ?? 64;
     this.idleMs = opts.idleTimeoutMs ?? 0;
+    this.parseLimits = resolveParseLimits(opts.parseLimits);
     this.conn.onMessage = (m) => this.onMessage(m);
     this.conn.onInputEnd = () => void this.close();
     this.conn.onClose = (err) => this.finish(err);
@@ -201,7 +206,7 @@ export class ServerSession {
     try {
       // RFC 6241 section 3: "All NETCONF messages MUST be well-formed XML, encoded in UTF-8"
       if (!isUtf8(m)) throw new SessionError('ERR_SESSION_MALFORMED_MESSAGE', 'message is not valid UTF-8');
-      root = parseXml(m);
+      root = parseXml(m, this.parseLimits);
     } catch (e) {
       this.opts.onBadRpc?.(e as Error);
       if (!this.base11Value) {
@@ -262,7 +267,7 @@ export class ServerSession {
     this.helloTimer = undefined;
     try {
       if (!isUtf8(m)) throw new SessionError('ERR_SESSION_BAD_HELLO', 'hello is not valid UTF-8 (RFC 6241 section 3)');
-      const hello = parseHello(parseXml(m), 'client', this.opts.capabilities);
+      const hello = parseHello(parseXml(m, this.parseLimits), 'client', this.opts.capabilities);
       this.clientCaps = hello.capabilities;
     } catch (e) {
       this.opts.onBadHello?.(e as Error);

@@ -1,5 +1,5 @@
 export * from './types.js';
-export { parseXml, XmlParseError } from './parse.js';
+export { parseXml, XmlParseError, DEFAULT_PARSE_LIMITS, resolveParseLimits } from './parse.js';
 export type { ParseLimits } from './parse.js';
 export { serializeXml, escapeText, escapeAttr } from './serialize.js';
 export { el, elA, leaf, isElement, elements, child, childrenNamed, textOf, childText, attr } from './build.js';
