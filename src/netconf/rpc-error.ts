@@ -3,7 +3,7 @@
  * YANG validator. One reply may carry several errors.
  */
 import { HsvError } from '../errors.js';
-import { NETCONF_BASE_NS } from './xml/types.js';
+import { inScopeNamespaces, NETCONF_BASE_NS } from './xml/types.js';
 import type { XmlElement } from './xml/types.js';
 import { child, childText, el, elements, leaf, textOf } from './xml/build.js';
 
@@ -85,12 +85,7 @@ export function rpcErrorFromXml(x: XmlElement): RpcErrorInfo {
   if (appTag !== undefined) out.appTag = appTag.trim();
   if (pathEl) {
     out.path = textOf(pathEl).trim();
-    if (pathEl.nsContext) {
-      // a parsed nsContext is a scope chain (prototypes): for-in sees the inherited bindings, a spread would not
-      const ns: Record<string, string> = {};
-      for (const p in pathEl.nsContext) ns[p] = pathEl.nsContext[p]!;
-      out.pathNs = ns;
-    }
+    if (pathEl.nsContext) out.pathNs = inScopeNamespaces(pathEl.nsContext);
   }
   const msg = childText(x, n, 'error-message');
   if (msg !== undefined) out.message = msg.trim();

@@ -13,7 +13,7 @@
  */
 import { NetconfError, info } from '../rpc-error.js';
 import { attr, child, isElement } from '../xml/build.js';
-import { NETCONF_BASE_NS } from '../xml/types.js';
+import { inScopeNamespaces, NETCONF_BASE_NS } from '../xml/types.js';
 import type { XmlElement } from '../xml/types.js';
 import { XPathError, compileXPath } from '../xpath/index.js';
 import type { CompiledXPath, ListKeys, XPathLimits } from '../xpath/index.js';
@@ -113,7 +113,7 @@ export function parseFilter(op: XmlElement, ns: string = NETCONF_BASE_NS, option
     });
   }
   try {
-    return new XPathFilter(compileXPath(select, { namespaces: filter.nsContext ?? {}, unprefixed: 'any', ...(options.limits ? { limits: options.limits } : {}) }));
+    return new XPathFilter(compileXPath(select, { namespaces: inScopeNamespaces(filter.nsContext), unprefixed: 'any', ...(options.limits ? { limits: options.limits } : {}) }));
   } catch (e) {
     if (e instanceof XPathError) throw invalid(e);
     throw e;

@@ -9,6 +9,7 @@
  * processing instructions are not kept by the XML layer, so comment() and processing-instruction()
  * match nothing.
  */
+import { inScopeNamespaces } from '../xml/types.js';
 import type { XmlAttr, XmlElement } from '../xml/types.js';
 
 export type NodeKind = 'root' | 'element' | 'text' | 'attribute' | 'namespace';
@@ -92,7 +93,7 @@ export class XNode {
     const out: XNode[] = [];
     if (this.kind === 'element') {
       const el = this.element!;
-      const decls = new Map<string, string>(Object.entries(el.nsContext ?? {}));
+      const decls = new Map<string, string>(Object.entries(inScopeNamespaces(el.nsContext)));
       if (el.ns !== '' && !decls.has('')) decls.set('', el.ns);
       decls.set('xml', XML_NS);
       for (const [prefix, uri] of decls) {

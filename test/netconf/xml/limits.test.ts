@@ -130,3 +130,15 @@ describe('xml limits', () => {
     expect(textOf(parseXml('<a xmlns:p="  urn:p  "><p:b>t</p:b></a>').children[0] as XmlElement)).toBe('t');
   });
 });
+
+describe('scope chains reach every consumer', () => {
+  it('an XPath filter and an error-path use a prefix declared on an ancestor', async () => {
+    const { inScopeNamespaces } = await import('../../../src/netconf/xml/index.js');
+    const { rpcErrorFromXml } = await import('../../../src/netconf/rpc-error.js');
+    const rpc = parseXml('<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" xmlns:h="urn:h" message-id="1"><get><filter/></get></rpc>');
+    const filter = (rpc.children[0] as XmlElement).children[0] as XmlElement;
+    expect(inScopeNamespaces(filter.nsContext)).toEqual({ '': 'urn:ietf:params:xml:ns:netconf:base:1.0', h: 'urn:h' });
+    const err = rpcErrorFromXml(parseXml('<rpc-error xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" xmlns:h="urn:h"><error-type>application</error-type><error-tag>invalid-value</error-tag><error-path>/h:a</error-path></rpc-error>'));
+    expect(err.pathNs).toEqual({ '': 'urn:ietf:params:xml:ns:netconf:base:1.0', h: 'urn:h' });
+  });
+});
