@@ -111,6 +111,13 @@ polices: {}
     expect(c.listen).toBe('127.0.0.1:65535');
   });
 
+  it('limits.xml: the XML parser limits, in the names of the XML layer; unknown keys and too-small values are refused', async () => {
+    const c = await parseConfig('limits:\n  xml:\n    max-depth: 64\n    max-attributes: 16\n    max-namespace-declarations-per-element: 8\n    max-namespace-declarations: 500\n    max-prefixes-in-scope: 20\n', join(dir, 'c.yaml'), { manifest, env: {} });
+    expect(c.limits.xml).toEqual({ maxDepth: 64, maxAttributes: 16, maxNsDeclarationsPerElement: 8, maxNsDeclarations: 500, maxPrefixesInScope: 20 });
+    expect((await fail('limits:\n  xml:\n    max-depth: 2\n')).message).toContain('limits.xml.max-depth');
+    expect((await fail('limits:\n  xml:\n    max-entities: 2\n')).message).toContain('limits.xml');
+  });
+
   it('ssh hardening: seconds become ms; unknown MACs and bad exempt prefixes are refused with their path', async () => {
     const file = join(dir, 'ssh.yaml');
     await writeFile(file, `ssh:
