@@ -109,6 +109,32 @@ interface Link {
   noReplay: boolean;
 }
 
+/**
+ * A parsed completion notification as the flow's port has it: the device's status mapped to completed/failed, the
+ * signed leaves (status, self-check, software-version, TIM, log) and the evidence kept as the device sent them.
+ */
+export function toDeviceCompletion(henbId: string, c: CompletionEvent): DeviceCompletion {
+  const out: DeviceCompletion = { henbId, jobId: c.jobId, status: 'completed', deviceStatus: c.status };
+  if (c.tim !== undefined) out.tim = c.tim;
+  if (c.log !== undefined) out.measurementLog = c.log;
+  if (c.selfCheck !== undefined) out.selfCheck = c.selfCheck;
+  if (c.softwareVersion !== undefined) out.softwareVersion = c.softwareVersion;
+  if (c.status === 'completed' || c.status === 'self-check-failed') {
+    if (c.reason !== undefined) out.reason = c.reason;
+  } else {
+    out.status = 'failed';
+    out.reason = c.reason !== undefined ? `${c.status}: ${c.reason}` : c.status;
+  }
+  if (c.evidence !== undefined) {
+    out.evidence = {
+      format: c.evidence.format, nonce: c.evidence.nonce, signatureAlgorithm: c.evidence.signatureAlgorithm, signature: c.evidence.signature,
+      ...(c.evidence.keyId !== undefined ? { keyId: c.evidence.keyId } : {}),
+      ...(c.evidence.quote !== undefined ? { quote: c.evidence.quote } : {}),
+    };
+  }
+  return out;
+}
+
 export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceDriver {
   const log = (options.log ?? silentLogger).child({ component: 'device-driver' });
   const connector = options.connector ?? connectDevice;
@@ -280,17 +306,7 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
       log.debug('completion for a job this driver did not send (or a replayed duplicate)', { henbId: l.entry.henbId, jobId: c.jobId });
       // still handed on: the flow decides (it may have been sent before a restart)
     }
-    const out: DeviceCompletion = { henbId: l.entry.henbId, jobId: c.jobId, status: 'completed' };
-    if (c.status === 'completed' || c.status === 'self-check-failed') {
-      if (c.tim !== undefined) out.tim = c.tim;
-      if (c.log !== undefined) out.measurementLog = c.log;
-      if (c.selfCheck !== undefined) out.selfCheck = c.selfCheck;
-      else if (c.status === 'self-check-failed') out.selfCheck = 'failed';
-      if (c.reason !== undefined) out.reason = c.reason;
-    } else {
-      out.status = 'failed';
-      out.reason = c.reason !== undefined ? `${c.status}: ${c.reason}` : c.status;
-    }
+    const out = toDeviceCompletion(l.entry.henbId, c);
     for (const fn of [...listeners]) {
       try {
         fn(out);
@@ -395,7 +411,10 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
     async softwareUpdate(henbId: string, cmd: SoftwareUpdateCommand, signal: AbortSignal): Promise<void> {
       const l = linkOf(henbId);
       if (signal.aborted) throw aborted(signal);
-      const input = { jobId: cmd.jobId, uri: cmd.uri, softwareRim: cmd.softwareRim, selfCheck: cmd.selfCheck, ...(cmd.version !== undefined ? { version: cmd.version } : {}) };
+      const input = {
+        jobId: cmd.jobId, uri: cmd.uri, softwareRim: cmd.softwareRim, selfCheck: cmd.selfCheck, nonce: cmd.nonce,
+        ...(cmd.version !== undefined ? { version: cmd.version } : {}),
+      };
       await ensure(l, signal);
       l.awaiting.add(cmd.jobId);
       try {

@@ -44,6 +44,8 @@ export interface SoftwareUpdateInput {
   softwareRim: string;
   selfCheck: boolean;
   version?: string;
+  /** nonce-value as text (canonical base64; the OAM's hex nonces are that too); '' when absent */
+  nonce: string;
 }
 
 export function softwareUpdateXml(i: SoftwareUpdateInput): XmlElement {
@@ -52,7 +54,8 @@ export function softwareUpdateXml(i: SoftwareUpdateInput): XmlElement {
     leaf(n, 'uri', i.uri),
     leaf(n, 'software-rim', i.softwareRim),
     i.version !== undefined ? leaf(n, 'version', i.version) : undefined,
-    leaf(n, 'self-check', i.selfCheck));
+    leaf(n, 'self-check', i.selfCheck),
+    leaf(n, 'nonce-value', i.nonce));
 }
 
 export function parseSoftwareUpdate(op: XmlElement): SoftwareUpdateInput {
@@ -61,6 +64,7 @@ export function parseSoftwareUpdate(op: XmlElement): SoftwareUpdateInput {
     uri: (childText(op, n, 'uri') ?? '').trim(),
     softwareRim: (childText(op, n, 'software-rim') ?? '').trim(),
     selfCheck: (childText(op, n, 'self-check') ?? 'false').trim() === 'true',
+    nonce: (childText(op, n, 'nonce-value') ?? '').replace(/\s+/g, ''),
   };
   const version = childText(op, n, 'version');
   if (version !== undefined) out.version = version;
@@ -174,6 +178,19 @@ export function parseMeasurementReply(children: XmlElement[]): MeasurementReply 
 export type CompletionStatus = 'completed' | 'download-error' | 'integrity-error' | 'install-error' | 'self-check-failed';
 const COMPLETION_STATUSES: readonly string[] = ['completed', 'download-error', 'integrity-error', 'install-error', 'self-check-failed'];
 
+/** The completion's evidence container (the device's signature over the completion statement). */
+export interface CompletionEvidenceXml {
+  format: 'software-key' | 'tpm2-quote';
+  /** nonce-value text (base64), as the software-update carried it */
+  nonce: string;
+  signatureAlgorithm: string;
+  keyId?: string;
+  /** base64 */
+  signature: string;
+  /** base64 TPMS_ATTEST (tpm2-quote) */
+  quote?: string;
+}
+
 export interface CompletionEvent {
   jobId: string;
   status: CompletionStatus;
@@ -182,6 +199,7 @@ export interface CompletionEvent {
   selfCheck?: 'passed' | 'failed' | 'not-performed';
   softwareVersion?: string;
   reason?: string;
+  evidence?: CompletionEvidenceXml;
 }
 
 export function completionXml(c: CompletionEvent): XmlElement {
@@ -192,7 +210,36 @@ export function completionXml(c: CompletionEvent): XmlElement {
     c.log !== undefined ? measurementLogXml(c.log) : undefined,
     c.selfCheck !== undefined ? leaf(n, 'self-check', c.selfCheck) : undefined,
     c.softwareVersion !== undefined ? leaf(n, 'software-version', c.softwareVersion) : undefined,
-    c.reason !== undefined ? leaf(n, 'reason', c.reason) : undefined);
+    c.reason !== undefined ? leaf(n, 'reason', c.reason) : undefined,
+    c.evidence !== undefined ? el(n, 'evidence',
+      leaf(n, 'evidence-format', c.evidence.format),
+      leaf(n, 'nonce-value', c.evidence.nonce),
+      leaf(n, 'signature-algorithm', c.evidence.signatureAlgorithm),
+      c.evidence.keyId !== undefined ? leaf(n, 'key-id', c.evidence.keyId) : undefined,
+      leaf(n, 'signature', c.evidence.signature),
+      c.evidence.quote !== undefined ? leaf(n, 'quote', c.evidence.quote) : undefined) : undefined);
+}
+
+/** The evidence container of a completion (device notification or completion-tim RPC, in namespace `ns`). */
+export function parseEvidence(container: XmlElement | undefined, ns: string = n): CompletionEvidenceXml | undefined {
+  if (!container) return undefined;
+  const text = (name: string): string | undefined => {
+    const t = childText(container, ns, name);
+    return t === undefined ? undefined : t.replace(/\s+/g, '');
+  };
+  const format = text('evidence-format');
+  const nonce = text('nonce-value');
+  const signature = text('signature');
+  const signatureAlgorithm = text('signature-algorithm');
+  if ((format !== 'software-key' && format !== 'tpm2-quote') || !nonce || !signature || !signatureAlgorithm) {
+    throw malformed('completion evidence');
+  }
+  const out: CompletionEvidenceXml = { format, nonce, signature, signatureAlgorithm };
+  const keyId = text('key-id');
+  if (keyId !== undefined) out.keyId = keyId;
+  const quote = text('quote');
+  if (quote !== undefined) out.quote = quote;
+  return out;
 }
 
 /** Parse the event element (child of <notification>); throws DeviceWireError when malformed. */
@@ -215,6 +262,8 @@ export function parseCompletion(ev: XmlElement): CompletionEvent {
   if (v !== undefined) out.softwareVersion = v;
   const r = childText(ev, n, 'reason');
   if (r !== undefined) out.reason = r;
+  const evidence = parseEvidence(child(ev, n, 'evidence'));
+  if (evidence !== undefined) out.evidence = evidence;
   return out;
 }
 

@@ -7,7 +7,10 @@ export { digestStream } from './stream.js';
 export type { ByteSource, DigestResult, DigestStreamOptions } from './stream.js';
 export { SUPPORTED_SCHEMES, fetchAndDigest, parseSoftwareUri } from './fetch.js';
 export type { FetchAndDigestOptions, FetchAndDigestResult, SoftwareScheme } from './fetch.js';
-export { compareLogs, normalizeLog, replayLog, replayLogByPcr } from './log.js';
-export type { ComponentComparison, ComponentStatus, LogComparison, MeasurementEntry } from './log.js';
-export { SOFTWARE_COMPONENT, evidenceMessage, verifyEvidence } from './evidence.js';
-export type { ReferenceValues } from './evidence.js';
+export { appraiseUpdatedLog, compareLogs, liveLogAfterUpdate, normalizeLog, rebootLogAfterUpdate, replayLog, replayLogByPcr } from './log.js';
+export type { ComponentComparison, ComponentStatus, LogComparison, MeasurementEntry, UpdateAppraisal } from './log.js';
+export {
+  COMPLETION_EVIDENCE_LABEL, EVIDENCE_FORMATS, SOFTWARE_COMPONENT, completionMessage, evidenceMessage, isEvidenceFormat, signCompletion,
+  verifyCompletion, verifyEvidence,
+} from './evidence.js';
+export type { CompletionStatement, EvidenceFormat, ReferenceValues } from './evidence.js';

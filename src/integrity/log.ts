@@ -152,3 +152,79 @@ function keyed(entries: MeasurementEntry[]): { key: string; entry: MeasurementEn
     return { key: `${entry.pcr ?? 0}\u0000${entry.component}\u0000${n}`, entry };
   });
 }
+
+/**
+ * The measurement log a device shows after it installed `softwareRim` as `component` and REBOOTED: the boot chain
+ * is measured again from the start, so the component sits in its own place in the boot order with the new digest
+ * (replaced, not appended). A pre-update log that still carries the entries of earlier live activations (the same
+ * component measured again at the end) collapses to one entry: the component's first place. Replay the result from
+ * the zero digest for the expected TIM. Throws ERR_INTEGRITY_LOG when the pre-update log never measured the
+ * component (there is no place to put it).
+ */
+export function rebootLogAfterUpdate(preUpdate: readonly MeasurementEntry[], component: string, softwareRim: string): MeasurementEntry[] {
+  const log = normalizeLog(preUpdate);
+  const rim = normalizeDigest(softwareRim, 'software RIM');
+  const first = log.findIndex((e) => e.component === component);
+  if (first < 0) throw new IntegrityError('ERR_INTEGRITY_LOG', `the measurement log before the update has no ${component} entry`);
+  const out: MeasurementEntry[] = [];
+  log.forEach((e, i) => {
+    if (e.component !== component) out.push({ component: e.component, digest: e.digest });
+    else if (i === first) out.push({ component, digest: rim });
+  });
+  return out;
+}
+
+/** The log of a device that activated the update live (no reboot): the pre-update log with the software appended. */
+export function liveLogAfterUpdate(preUpdate: readonly MeasurementEntry[], component: string, softwareRim: string): MeasurementEntry[] {
+  return [...normalizeLog(preUpdate).map((e) => ({ component: e.component, digest: e.digest })), { component, digest: normalizeDigest(softwareRim, 'software RIM') }];
+}
+
+export type UpdateAppraisal =
+  | { ok: true; activation: 'live' | 'reboot'; tim: DigestHex }
+  | { ok: false; reason: string; component?: string };
+
+/**
+ * Step 9 (and the device's 7') with a measurement log: does the reported log show exactly the expected post-update
+ * state? The log must replay to the reported TIM; then it must equal either the live-activation log (pre-update
+ * log + the software appended; TIM = extend(old TIM, software RIM), the seed's arithmetic) or the reboot log
+ * (rebootLogAfterUpdate). Which of the two is judged by its length; a log that fits neither names the first
+ * component that differs from the reboot log (or the live one, when it is one entry longer than the old log).
+ */
+export function appraiseUpdatedLog(args: {
+  reported: readonly MeasurementEntry[];
+  tim: string;
+  preUpdate: readonly MeasurementEntry[];
+  component: string;
+  softwareRim: string;
+}): UpdateAppraisal {
+  let reported: MeasurementEntry[];
+  try {
+    reported = normalizeLog(args.reported);
+  } catch (e) {
+    return { ok: false, reason: `the measurement log is malformed: ${(e as Error).message}` };
+  }
+  if (reported.length === 0) return { ok: false, reason: 'the measurement log is empty' };
+  const replayed = replayLog(null, reported);
+  if (!isDigestHex(args.tim) || replayed !== args.tim.toLowerCase()) {
+    return { ok: false, reason: `the measurement log replays to ${replayed}, not to the reported TIM ${String(args.tim)}` };
+  }
+  const live = liveLogAfterUpdate(args.preUpdate, args.component, args.softwareRim);
+  let reboot: MeasurementEntry[] | undefined;
+  try {
+    reboot = rebootLogAfterUpdate(args.preUpdate, args.component, args.softwareRim);
+  } catch {
+    reboot = undefined;
+  }
+  if (compareLogs(live, reported).match) return { ok: true, activation: 'live', tim: replayed };
+  if (reboot !== undefined && compareLogs(reboot, reported).match) return { ok: true, activation: 'reboot', tim: replayed };
+  const against = reboot === undefined || reported.length === live.length ? live : reboot;
+  const cmp = compareLogs(against, reported);
+  const c = cmp.firstMismatch ?? args.component;
+  const row = cmp.components.find((x) => x.component === c && x.status !== 'match');
+  const reason = cmp.firstMismatchReason === 'digest' || row?.status === 'mismatch'
+    ? `component ${c} measured ${row?.reported ?? '?'}, expected ${row?.expected ?? '?'}`
+    : cmp.firstMismatchReason === 'missing' ? `component ${c} is missing from the measurement log`
+      : cmp.firstMismatchReason === 'unexpected' ? `unexpected component ${c} in the measurement log`
+        : `component ${c} is not in its expected place in the measurement log`;
+  return { ok: false, reason, component: c };
+}

@@ -19,9 +19,9 @@ import type { XmlElement } from '../netconf/xml/index.js';
 import { parseSoftwareUri } from '../integrity/index.js';
 import type { Store, JobRecord } from '../store/index.js';
 import type { Jwks } from '../tokens/index.js';
-import { JobRunner, STATE_STEP, STEP, isDigest, isTerminal, kindOf, oamErrorCode, systemClock } from '../oam/index.js';
+import { CompletionRefused, JobRunner, STATE_STEP, STEP, isDigest, isTerminal, kindOf, oamErrorCode, systemClock } from '../oam/index.js';
 import type {
-  Clock, DeviceCompletion, DeviceDriver, Job, Measure, MeasurementLogEntry, OamEvents, PveClient, ResultTokens, SoftwareFetcher,
+  CompletionEvidence, Clock, DeviceCompletion, DeviceDriver, Job, Measure, MeasurementLogEntry, OamEvents, PveClient, ResultTokens, SoftwareFetcher,
   Step, StepTimeouts,
 } from '../oam/index.js';
 import { errorCode } from '../errors.js';
@@ -263,15 +263,34 @@ export class OamService {
     }
     const sc = childText(op, HSV_NS, 'self-check')?.trim();
     if (sc === 'passed' || sc === 'failed' || sc === 'not-performed') c.selfCheck = sc;
+    // the device's own status and version, relayed as it signed them
+    const status = childText(op, HSV_NS, 'status')?.trim();
+    if (status !== undefined) {
+      c.deviceStatus = status;
+      if (status !== 'completed' && status !== 'self-check-failed') c.status = 'failed';
+    }
+    const version = childText(op, HSV_NS, 'software-version');
+    if (version !== undefined) c.softwareVersion = version;
+    const reason = childText(op, HSV_NS, 'reason');
+    if (reason !== undefined) c.reason = reason;
+    const evidence = parseRelayedEvidence(child(op, HSV_NS, 'evidence'));
+    if (evidence !== undefined) c.evidence = evidence;
     try {
       await this.runner.complete(c);
     } catch (err) {
+      const path = '/hsv:completion-tim/hsv:evidence';
       switch (oamErrorCode(err)) {
         case 'ERR_OAM_JOB_UNKNOWN': throw rpcError('invalid-value', 'job-unknown', `no job ${jobId}`, '/hsv:completion-tim/hsv:job-id');
         case 'ERR_OAM_HENB_MISMATCH': throw rpcError('invalid-value', 'henb-mismatch', `job ${jobId} does not belong to H(e)NB ${henbId}`, '/hsv:completion-tim/hsv:henb-id');
         case 'ERR_OAM_JOB_NOT_WAITING': throw rpcError('operation-failed', 'job-not-waiting', `job ${jobId} is not waiting for a completion`, '/hsv:completion-tim/hsv:job-id');
-        default: throw err;
       }
+      if (err instanceof CompletionRefused) {
+        this.log.warn('completion-tim refused; nothing changed', { jobId, henbId, code: err.code, appTag: err.appTag });
+        const tag: RpcErrorInfo['tag'] = err.appTag === 'evidence-required' ? 'missing-element'
+          : err.appTag === 'pve-unreachable' || err.appTag === 'pve-result-invalid' ? 'operation-failed' : 'access-denied';
+        throw rpcError(tag, err.appTag, err.message, err.appTag === 'pve-unreachable' || err.appTag === 'pve-result-invalid' ? undefined : path);
+      }
+      throw err;
     }
     return 'ok';
   }
@@ -431,3 +450,21 @@ function unknownHenb(rpc: string, henbId: string, step: string): NetconfError {
   return new NetconfError(unknownHenbInfo(rpc, henbId, step));
 }
 
+
+/** The evidence container of a relayed completion (the device notification's, in the OAM module's namespace). */
+function parseRelayedEvidence(e: XmlElement | undefined): CompletionEvidence | undefined {
+  if (e === undefined) return undefined;
+  const text = (name: string): string | undefined => childText(e, HSV_NS, name)?.replace(/\s+/g, '');
+  const format = text('evidence-format');
+  const out: CompletionEvidence = {
+    format: format === 'tpm2-quote' ? 'tpm2-quote' : 'software-key',
+    nonce: text('nonce-value') ?? '',
+    signatureAlgorithm: text('signature-algorithm') ?? '',
+    signature: text('signature') ?? '',
+  };
+  const keyId = text('key-id');
+  if (keyId !== undefined) out.keyId = keyId;
+  const quote = text('quote');
+  if (quote !== undefined) out.quote = quote;
+  return out;
+}

@@ -5,7 +5,7 @@
  * The NETCONF side (northbound RPCs, notifications) and the composition root live in src/oam-plugin.
  */
 export {
-  ACTIVE_STATES, TERMINAL_STATES, DEFAULT_TIMEOUTS, JOB_KINDS, STATE_STEP, isTerminal, kindOf, newJob, transition,
+  ACTIVE_STATES, TERMINAL_STATES, DEFAULT_TIMEOUTS, JOB_KINDS, STATE_STEP, isTerminal, kindOf, newJob, transition, unattested,
 } from './transition.js';
 export { STEP } from './steps.js';
 export type { Step, StepName } from './steps.js';
@@ -13,14 +13,15 @@ export type {
   ActiveState, ResultStatus, JobState, JobKind, Measure, PveFailureCause, StepTimeouts, JobRequest, JobResult, Job,
   JobEvent, EventType, Effect, TransitionOutput,
 } from './transition.js';
-export { ZERO_DIGEST, isDigest, extendDigest, replayLog, checkReportedLog } from './measure.js';
+export { ZERO_DIGEST, isDigest, extendDigest, replayLog, checkReportedLog, rebootRim } from './measure.js';
 export type { LogCheck } from './measure.js';
 export { PVE_HENB_UNREACHABLE, deviceRefused, pveFailureKind, systemClock } from './ports.js';
 export type {
   PveIntegrityRequest, PveClient, SoftwareUpdateCommand, MeasurementLogEntry, DeviceCompletion, DeviceDriver,
   SoftwareFetcher, TimerHandle, Clock, DeviceDriverErrorCode, PveClientErrorCode, PveFailure, PveFailureKind,
+  AttestedCompletion, CompletionEvidence, EvidenceFormat, PostUpdateEvidence,
 } from './ports.js';
-export { OamError, oamErrorCode, JobRunner, DEFAULT_LEASE_MS, SQLITE_INSTANCE_ID, finalEarStatus, componentResults } from './runner.js';
-export type { OamErrorCode, ResultTokens, OamEvents, RunnerOptions, StartRequest } from './runner.js';
+export { OamError, CompletionRefused, oamErrorCode, JobRunner, DEFAULT_LEASE_MS, SQLITE_INSTANCE_ID, finalEarStatus, componentResults } from './runner.js';
+export type { OamErrorCode, ResultTokens, OamEvents, RunnerOptions, StartRequest, ReferenceValuesInput } from './runner.js';
 export { OAM_ISSUER, NMS_AUDIENCE, PVE_ISSUER, OAM_VERIFIER_ID, createResultTokens } from './tokens-adapter.js';
 export type { ResultTokensOptions } from './tokens-adapter.js';

@@ -2,11 +2,13 @@
  * Step 9 arithmetic, pure and synchronous (the transition function calls it): TCG extend, log replay and
  * the comparison of a reported measurement log with the expected one.
  *
- * Model (shared with src/device/model.ts): TIM = extend chain over the measurement log from 32 zero bytes;
- * an update appends one entry {component: <updated component>, digest: software RIM}, so with no reboot
- * in between, expected RIM = extend(old RIM, software RIM) (the seed's 7'/9 arithmetic).
+ * Model (shared with src/device/model.ts): TIM = extend chain over the measurement log from 32 zero bytes.
+ * A device that activates an update live appends one entry {component: <updated component>, digest: software RIM},
+ * so expected RIM = extend(old RIM, software RIM) (the seed's 7'/9 arithmetic). A device that reboots measures its
+ * boot chain again: the pre-update log with that component's digest replaced, replayed from the start.
  */
 import { createHash } from 'node:crypto';
+import { appraiseUpdatedLog, rebootLogAfterUpdate } from '../integrity/index.js';
 import type { MeasurementLogEntry } from './ports.js';
 
 export const ZERO_DIGEST = '0'.repeat(64);
@@ -28,15 +30,19 @@ export function replayLog(log: readonly MeasurementLogEntry[], from = ZERO_DIGES
 }
 
 export type LogCheck =
-  | { ok: true; tim: string }
+  | { ok: true; tim: string; activation: 'live' | 'reboot' }
   | { ok: false; reason: string; component?: string };
 
 /**
- * Check a reported log after an update:
- * 1. it must replay to the reported TIM (else the log does not back the TIM);
- * 2. its last entry must be the updated component with the software RIM (else that component is named);
- * 3. the entries before must replay to the old RIM; when a reference log is known, the first entry that
- *    differs from it is named.
+ * Check a reported log after an update (step 9):
+ * - with the pre-update log (attested by the PVE before this update, else the stored reference log): the reported
+ *   log must replay to the TIM and equal either the live-activation log (pre-update log + the updated component
+ *   appended with the software RIM) or the reboot log (the pre-update log with that component's digest REPLACED by
+ *   the software RIM, replayed from the start); otherwise the first differing component is named
+ *   (src/integrity/log.ts appraiseUpdatedLog);
+ * - without it (no log known before the update): only the live activation can be judged: the log replays to the
+ *   TIM, its last entry is the updated component with the software RIM, and the entries before replay to the old
+ *   RIM.
  */
 export function checkReportedLog(args: {
   log: readonly MeasurementLogEntry[];
@@ -44,11 +50,16 @@ export function checkReportedLog(args: {
   oldRim: string;
   softwareRim: string;
   updatedComponent: string;
-  referenceLog?: readonly MeasurementLogEntry[];
+  /** the measurement log before the update (attested by the PVE, or the stored reference log) */
+  preLog?: readonly MeasurementLogEntry[];
 }): LogCheck {
-  const { log, tim, oldRim, softwareRim, updatedComponent, referenceLog } = args;
+  const { log, tim, oldRim, softwareRim, updatedComponent, preLog } = args;
   for (const e of log) {
     if (!isDigest(e.digest)) return { ok: false, reason: `measurement log entry ${e.component} has a malformed digest`, component: e.component };
+  }
+  if (preLog !== undefined && preLog.length > 0) {
+    const r = appraiseUpdatedLog({ reported: log, tim, preUpdate: preLog, component: updatedComponent, softwareRim });
+    return r.ok ? { ok: true, tim: r.tim, activation: r.activation } : r;
   }
   const replayed = replayLog(log);
   if (replayed !== tim) {
@@ -56,39 +67,28 @@ export function checkReportedLog(args: {
   }
   const last = log[log.length - 1];
   if (last === undefined) return { ok: false, reason: 'measurement log is empty' };
-  const prefix = log.slice(0, -1);
-  if (referenceLog !== undefined) {
-    const n = Math.max(prefix.length, referenceLog.length);
-    for (let i = 0; i < n; i++) {
-      const a = prefix[i];
-      const r = referenceLog[i];
-      if (a === undefined || r === undefined || a.component !== r.component || a.digest !== r.digest) {
-        const component = (a ?? r)?.component ?? 'unknown';
-        return {
-          ok: false,
-          component,
-          reason: a === undefined ? `component ${component} missing from the measurement log`
-            : r === undefined ? `unexpected component ${component} in the measurement log`
-              : a.component !== r.component ? `measurement log entry ${i} is ${a.component}, expected ${r.component}`
-                : `component ${component} measured ${a.digest}, expected ${r.digest}`,
-        };
-      }
-    }
-  }
   if (last.component !== updatedComponent || last.digest !== softwareRim) {
-    const component = last.component === updatedComponent ? updatedComponent : last.component;
     return {
       ok: false,
-      component,
+      component: last.component === updatedComponent ? updatedComponent : last.component,
       reason: last.component !== updatedComponent
-        ? `last measurement is component ${last.component}, expected the updated component ${updatedComponent}`
-        : `component ${component} measured ${last.digest}, expected the software RIM ${softwareRim}`,
+        ? `last measurement is component ${last.component}, expected the updated component ${updatedComponent} (no measurement log from before the update is known, so a reboot cannot be judged)`
+        : `component ${updatedComponent} measured ${last.digest}, expected the software RIM ${softwareRim}`,
     };
   }
-  const before = replayLog(prefix);
+  const before = replayLog(log.slice(0, -1));
   if (before !== oldRim) {
-    // without a reference log the differing component cannot be told: none is named
     return { ok: false, reason: `measurements before the update replay to ${before}, not to the stored RIM ${oldRim}` };
   }
-  return { ok: true, tim };
+  return { ok: true, tim, activation: 'live' };
+}
+
+/** The TIM of a device that rebooted into the update (the replace rule), or undefined without a pre-update log. */
+export function rebootRim(preLog: readonly MeasurementLogEntry[] | undefined, updatedComponent: string, softwareRim: string): string | undefined {
+  if (preLog === undefined || preLog.length === 0) return undefined;
+  try {
+    return replayLog(rebootLogAfterUpdate(preLog, updatedComponent, softwareRim));
+  } catch {
+    return undefined;
+  }
 }

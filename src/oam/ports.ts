@@ -58,6 +58,22 @@ export interface PveIntegrityRequest {
   nonce: string;
   /** correlation id of the job (also carried in the token's submods when the PVE supports it) */
   jobId: string;
+  /**
+   * phase post-update (background check, RFC 9334): appraise this completion instead of collecting evidence. The
+   * nonce above is then the job's update nonce, the one the device signed over.
+   */
+  completion?: PostUpdateEvidence;
+}
+
+/** The signed content of a completion, as the PVE appraises it (src/integrity/evidence.ts CompletionStatement). */
+export interface PostUpdateEvidence {
+  /** the device module's completion status (completed, self-check-failed, download-error, ...) */
+  status: string;
+  selfCheck?: string;
+  softwareVersion?: string;
+  tim: string;
+  measurementLog: MeasurementLogEntry[];
+  evidence: CompletionEvidence;
 }
 
 export interface PveClient {
@@ -67,6 +83,11 @@ export interface PveClient {
    * it; a rejection (transport error, RESTCONF error) means "not trusted" and the update is refused.
    */
   integrityRequest(req: PveIntegrityRequest, signal: AbortSignal): Promise<{ token: string }>;
+  /**
+   * Optional. Step 9 after a verified update: hand the PVE the new reference values (a JWS signed with the OAM's
+   * key; src/tokens reference-values). Resolves when the PVE accepted them; rejects (coded) otherwise.
+   */
+  provideReferenceValues?(jws: string, signal: AbortSignal): Promise<void>;
 }
 
 /** Step 6: what the OAM sends to the device. */
@@ -81,6 +102,48 @@ export interface SoftwareUpdateCommand {
   selfCheck: boolean;
   /** software version label, when the NMS gave one */
   version?: string;
+  /**
+   * fresh single-use nonce bound to this job (>= 128 bits, base64url as src/tokens newNonce makes it): the device
+   * signs its completion evidence over it (the device module's nonce-value, base64 on the wire)
+   */
+  nonce: string;
+}
+
+/** Which trust root made a piece of evidence (YANG evidence-format; EAR submod `evidence-format`). */
+export type EvidenceFormat = 'software-key' | 'tpm2-quote';
+
+/**
+ * The device's signature over its completion (src/integrity/evidence.ts completionMessage): what makes a completion
+ * the device's own. Checked by the PVE (phase post-update), never by the flow itself.
+ */
+export interface CompletionEvidence {
+  format: EvidenceFormat;
+  /** the nonce the device signed over, as the job's nonce is written (base64url) */
+  nonce: string;
+  /** ES256 | Ed25519 (software-key); the AK's algorithm for tpm2-quote */
+  signatureAlgorithm: string;
+  /** RFC 7638 thumbprint of the device's attestation key, when the device names it */
+  keyId?: string;
+  /** software-key: base64 signature over completionMessage(); tpm2-quote: base64 TPMT_SIGNATURE */
+  signature: string;
+  /** tpm2-quote: base64 TPMS_ATTEST whose extraData is SHA-256(completionMessage()) */
+  quote?: string;
+}
+
+/**
+ * A completion the PVE appraised (phase post-update) and the OAM checked: the PVE's token verified (issuer,
+ * audience, nonce = the job's update nonce, jti), about this H(e)NB and job, signature valid, log replaying to
+ * this TIM. Only the runner builds it; transition() accepts no completion without it.
+ */
+export interface AttestedCompletion {
+  henbId: string;
+  jobId: string;
+  nonce: string;
+  /** the TIM the PVE appraised */
+  tim: string;
+  format: EvidenceFormat;
+  /** the PVE's post-update token */
+  token: string;
 }
 
 /** One entry of a measurement log, in measurement order (the TIM is the extend chain over all entries). */
@@ -103,8 +166,14 @@ export interface DeviceCompletion {
   measurementLog?: MeasurementLogEntry[];
   /** the device's self-check outcome (7'), when it ran one */
   selfCheck?: 'passed' | 'failed' | 'not-performed';
-  /** free text from the device: failure reason or self-check detail */
+  /** free text from the device: failure reason or self-check detail (not signed: shown, never acted upon) */
   reason?: string;
+  /** the version of the software the device runs now, as it signed it */
+  softwareVersion?: string;
+  /** the device module's status as sent (signed); status above is its flow meaning */
+  deviceStatus?: string;
+  /** the device's signature over the completion; without it the completion is refused */
+  evidence?: CompletionEvidence;
 }
 
 /** Southbound: one driver for the whole fleet (it owns the sessions to the devices). */

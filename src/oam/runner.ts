@@ -34,7 +34,9 @@ import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { Store, StoreOps, JobRecord, HenbRecord } from '../store/index.js';
 import type { EarClaims, EarStatus, EarSubmod, ResultClaimsInput, ComponentResult } from '../tokens/index.js';
-import type { Clock, DeviceCompletion, DeviceDriver, PveClient, SoftwareFetcher, TimerHandle, MeasurementLogEntry } from './ports.js';
+import { timingSafeEqual } from 'node:crypto';
+import { rebootLogAfterUpdate } from '../integrity/index.js';
+import type { AttestedCompletion, Clock, DeviceCompletion, DeviceDriver, PveClient, SoftwareFetcher, TimerHandle, MeasurementLogEntry } from './ports.js';
 import { deviceRefused, pveFailureKind, systemClock } from './ports.js';
 import type { Effect, Job, JobEvent, JobKind, JobRequest, StepTimeouts } from './transition.js';
 import { STEP } from './steps.js';
@@ -54,13 +56,26 @@ export type OamErrorCode =
   /** a PVE result whose nonce was used or unknown / about another H(e)NB */
   | 'ERR_OAM_NONCE' | 'ERR_OAM_SUBJECT'
   /** a step's signal: its timeout fired / the step ended / another instance took the job */
-  | 'ERR_OAM_TIMEOUT' | 'ERR_OAM_STEP_ENDED' | 'ERR_OAM_LEASE_LOST';
+  | 'ERR_OAM_TIMEOUT' | 'ERR_OAM_STEP_ENDED' | 'ERR_OAM_LEASE_LOST'
+  /**
+   * a completion refused, nothing changed (issue 10): no evidence / the PVE did not accept it / over another nonce
+   * than the job's / the job's nonce already used; the PVE could not appraise it / its verdict did not verify
+   */
+  | 'ERR_OAM_EVIDENCE_REQUIRED' | 'ERR_OAM_EVIDENCE_INVALID' | 'ERR_OAM_NONCE_MISMATCH' | 'ERR_OAM_NONCE_USED'
+  | 'ERR_OAM_PVE_UNREACHABLE' | 'ERR_OAM_PVE_RESULT_INVALID';
 
 export class OamError extends HsvError<OamErrorCode> {}
 
 /** the OamError code of an error, or undefined for any other error */
 export function oamErrorCode(err: unknown): OamErrorCode | undefined {
   return err instanceof OamError ? err.code : undefined;
+}
+
+/** A completion refused before it reached the job: `appTag` is the completion-tim rpc-error's error-app-tag. */
+export class CompletionRefused extends OamError {
+  constructor(code: OamErrorCode, readonly appTag: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
 }
 
 /** Tokens as the flow uses them (src/tokens behind it; see createResultTokens in tokens-adapter.ts). */
@@ -72,6 +87,18 @@ export interface ResultTokens {
   verifyPve(token: string, expectedNonce: string): Promise<EarClaims>;
   /** Sign the OAM's final result (iss, aud, exp filled in by the implementation when omitted). */
   signFinal(input: Omit<ResultClaimsInput, 'iss' | 'aud' | 'ear_verifier_id'>): Promise<string>;
+  /**
+   * Optional (item 4, the OAM as Reference Value Provider): sign the reference values of a verified update as a JWS
+   * for the PVE (src/tokens reference-values). Without it no reference values are provided.
+   */
+  signReferenceValues?(input: ReferenceValuesInput): Promise<string>;
+}
+
+/** What the OAM provides to the PVE after a verified update. */
+export interface ReferenceValuesInput {
+  henbId: string;
+  jobId: string;
+  values: Array<{ component: string; digest: string; version?: string }>;
 }
 
 /** Where the runner reports what happens (the service maps these to NETCONF notifications). */
@@ -127,6 +154,8 @@ interface Live {
   queue: Promise<void>;
   /** set when the job was found driven by another instance and dropped here */
   lost?: boolean;
+  /** the software-update call in flight (a device's completion waits for its acknowledgement) */
+  sending?: Promise<void>;
 }
 
 export class JobRunner {
@@ -159,7 +188,7 @@ export class JobRunner {
     if (this.instanceId === '') throw new OamError('ERR_OAM_CONFIG', 'instanceId must not be empty');
     if (!(Number.isFinite(this.leaseMs) && this.leaseMs >= 3)) throw new OamError('ERR_OAM_CONFIG', 'leaseMs must be a number of milliseconds (at least 3)');
     this.unsubscribe = options.devices.onCompletion((c) => {
-      void this.deviceCompletion(c);
+      void this.track(this.deviceCompletion(c));
     });
     this.leaseTimer = setInterval(() => { void this.leaseTick(); }, Math.floor(this.leaseMs / 3));
     this.leaseTimer.unref();
@@ -326,13 +355,19 @@ export class JobRunner {
     if (l !== undefined) {
       const job = l.job;
       if (job.henbId !== c.henbId) throw new OamError('ERR_OAM_HENB_MISMATCH', `job ${c.jobId} does not belong to H(e)NB ${c.henbId}`);
-      if (job.state !== 'awaiting-completion' && job.state !== 'update-sending') throw notWaiting(c.jobId, job.state);
-      await this.dispatch(c.jobId, { type: 'completion', at: this.clock.now(), completion: c });
+      // before the device acknowledged the software-update, no completion is believed
+      if (job.state !== 'awaiting-completion') throw notWaiting(c.jobId, job.state);
+      const attested = await this.attest(job, c);
+      await this.dispatch(c.jobId, { type: 'completion', at: this.clock.now(), completion: c, attested });
       // dropped meanwhile (another instance had taken the job): nothing was written here; take it back below
       if (l.lost !== true) return this.live.get(c.jobId)?.job ?? (await this.o.store.getJob<Job>(c.jobId))?.data ?? l.job;
     }
+    const stored = await this.o.store.getJob<Job>(c.jobId);
+    // appraised before the job is taken: a refused completion moves nothing, not even the job's lease
+    const attested = stored !== undefined && stored.data.henbId === c.henbId && stored.data.state === 'awaiting-completion' && !stored.terminal
+      ? await this.attest(stored.data, c) : undefined;
     const taken = await this.takeForCompletion(c);
-    await this.dispatch(c.jobId, { type: 'completion', at: this.clock.now(), completion: c });
+    await this.dispatch(c.jobId, { type: 'completion', at: this.clock.now(), completion: c, ...(attested !== undefined ? { attested } : {}) });
     if (taken.lost === true) throw notWaiting(c.jobId, 'taken by another OAM instance');
     return this.live.get(c.jobId)?.job ?? (await this.o.store.getJob<Job>(c.jobId))?.data ?? taken.job;
   }
@@ -423,15 +458,92 @@ export class JobRunner {
     return p;
   }
 
+  /**
+   * Step 8 by the device's notification: appraised like the RPC (attest()); a refused one changes nothing, is logged
+   * and raises an integrity-alarm. A completion that arrives before the device's acknowledgement was processed
+   * waits for it (the device answers the software-update before it installs, but the two may cross here).
+   */
   private async deviceCompletion(c: DeviceCompletion): Promise<void> {
     if (this.closed) return;
-    if (!this.live.has(c.jobId)) {
+    const l = this.live.get(c.jobId);
+    if (l === undefined) {
       this.log.warn('completion for a job that is not running', { jobId: c.jobId, henbId: c.henbId });
       return;
     }
-    await this.dispatch(c.jobId, { type: 'completion', at: this.clock.now(), completion: c }).catch((err: unknown) => {
-      this.log.error('completion not processed', { jobId: c.jobId, err });
-    });
+    if (l.job.state === 'update-sending' && l.sending !== undefined) await l.sending.catch(() => undefined);
+    const job = l.job;
+    try {
+      if (job.henbId !== c.henbId) throw new CompletionRefused('ERR_OAM_HENB_MISMATCH', 'henb-mismatch', `job ${c.jobId} does not belong to H(e)NB ${c.henbId}`);
+      if (job.state !== 'awaiting-completion') throw notWaiting(c.jobId, job.state);
+      const attested = await this.attest(job, c);
+      await this.dispatch(c.jobId, { type: 'completion', at: this.clock.now(), completion: c, attested });
+    } catch (err) {
+      if (this.closed) return;
+      this.log.warn('device completion refused; the job keeps waiting', { jobId: c.jobId, henbId: c.henbId, code: errorCode(err), err });
+      if (err instanceof CompletionRefused || errorCode(err) === 'ERR_OAM_JOB_NOT_WAITING') {
+        await this.o.events.alarm(job, `completion for job ${c.jobId} refused (${errorCode(err)}): ${messageOf(err)}; nothing changed`);
+      }
+    }
+  }
+
+  /**
+   * Have the PVE appraise a completion (phase post-update: the device's signature with its enrolled key over the
+   * job's update nonce, the job, the TIM and the log; the log replays to the TIM) and verify the PVE's token.
+   * Returns what transition() needs to accept the completion; throws CompletionRefused otherwise (nothing is
+   * written). The nonce is used up with the transition that applies the completion (persist()).
+   */
+  async attest(job: Job, c: DeviceCompletion): Promise<AttestedCompletion> {
+    const ev = c.evidence;
+    if (ev === undefined) throw new CompletionRefused('ERR_OAM_EVIDENCE_REQUIRED', 'evidence-required', 'the completion carries no evidence signed by the H(e)NB');
+    if (job.updateNonce === undefined) throw new CompletionRefused('ERR_OAM_NONCE_MISMATCH', 'nonce-mismatch', `job ${job.jobId} sent no nonce with its software-update`);
+    if (!sameText(ev.nonce, job.updateNonce)) {
+      throw new CompletionRefused('ERR_OAM_NONCE_MISMATCH', 'nonce-mismatch', `the evidence is signed over another nonce than job ${job.jobId}'s`);
+    }
+    if (c.tim === undefined || c.measurementLog === undefined) {
+      throw new CompletionRefused('ERR_OAM_EVIDENCE_INVALID', 'evidence-invalid', 'the completion carries no TIM and measurement log to appraise');
+    }
+    const ac = new AbortController();
+    const t = this.clock.setTimeout(() => ac.abort(new OamError('ERR_OAM_TIMEOUT', 'PVE appraisal timed out')), job.timeouts.pve);
+    this.detached.add(ac);
+    let token: string;
+    try {
+      token = (await this.o.pve.integrityRequest({
+        henbId: job.henbId, jobId: job.jobId, nonce: job.updateNonce,
+        completion: {
+          status: c.deviceStatus ?? (c.status === 'completed' ? 'completed' : 'install-error'),
+          tim: c.tim, measurementLog: c.measurementLog, evidence: ev,
+          ...(c.selfCheck !== undefined ? { selfCheck: c.selfCheck } : {}),
+          ...(c.softwareVersion !== undefined ? { softwareVersion: c.softwareVersion } : {}),
+        },
+      }, ac.signal)).token;
+    } catch (err) {
+      throw new CompletionRefused('ERR_OAM_PVE_UNREACHABLE', 'pve-unreachable', `the PVE could not appraise the completion (${errorCode(err)})`, { cause: err });
+    } finally {
+      this.clock.clearTimeout(t);
+      this.detached.delete(ac);
+    }
+    let claims: EarClaims;
+    try {
+      claims = await this.o.tokens.verifyPve(token, job.updateNonce);
+    } catch (err) {
+      throw new CompletionRefused('ERR_OAM_PVE_RESULT_INVALID', 'pve-result-invalid', `the PVE's appraisal did not verify (${errorCode(err)})`, { cause: err });
+    }
+    const sub = claims.submods.completion;
+    if (claims.sub !== job.henbId || sub === undefined || sub.phase !== 'post-update' || sub['job-id'] !== job.jobId) {
+      throw new CompletionRefused('ERR_OAM_PVE_RESULT_INVALID', 'pve-result-invalid', 'the PVE\'s appraisal is not about this job\'s completion');
+    }
+    if (claims.ear_status !== 'affirming' || sub.ear_status !== 'affirming') {
+      throw new CompletionRefused('ERR_OAM_EVIDENCE_INVALID', 'evidence-invalid', `the PVE did not accept the evidence: ${sub.reason ?? claims.ear_status}`);
+    }
+    if (sub['reported-tim'] !== c.tim) {
+      throw new CompletionRefused('ERR_OAM_EVIDENCE_INVALID', 'evidence-invalid', 'the PVE appraised another TIM than the completion\'s');
+    }
+    // the nonce is used up in the transaction that applies the completion (persist()): only by the instance that
+    // applies it, and never by one whose transition fails
+    return {
+      henbId: job.henbId, jobId: job.jobId, nonce: job.updateNonce, tim: c.tim, token,
+      format: sub['evidence-format'] === 'tpm2-quote' ? 'tpm2-quote' : 'software-key',
+    };
   }
 
   /** Queue an event for a job; events of one job are processed in order, one at a time. */
@@ -594,6 +706,13 @@ export class JobRunner {
           if (e.measurementLog !== undefined) await tx.putRollout(refLogKey(e.henbId), e.measurementLog);
         }
       }
+      if (event.type === 'completion' && event.attested !== undefined) {
+        const used = await tx.consumeNonce(event.attested.nonce, event.at);
+        if (!used.ok) {
+          throw new CompletionRefused('ERR_OAM_NONCE_USED', 'nonce-used',
+            `the nonce of job ${job.jobId} is ${used.reason === 'consumed' ? 'used already' : used.reason}`);
+        }
+      }
       if (event.type === 'pve-result') {
         await tx.putResult({ jobId: job.jobId, kind: 'pve', henbId: job.henbId, earStatus: event.earStatus, token: event.token, createdAt: event.at });
       }
@@ -631,7 +750,7 @@ export class JobRunner {
           void this.track(this.fetch(job.jobId, e.uri, signal));
           return;
         case 'send-update':
-          void this.track(this.send(job.jobId, e, signal));
+          l.sending = this.track(this.send(job.jobId, e, signal));
           return;
         case 'rollback':
           void this.track(this.rollback(job));
@@ -693,11 +812,13 @@ export class JobRunner {
     const platform = claims.submods.platform ?? Object.values(claims.submods)[0];
     const attested = platform?.['reported-tim'];
     const version = platform?.['software-version'];
+    const attestedLog = platform?.['measurement-log'];
     await this.dispatch(jobId, {
       type: 'pve-result', at: this.clock.now(), earStatus: claims.ear_status, token,
       ...(attested !== undefined ? { attestedTim: attested } : {}),
       ...(version !== undefined ? { attestedVersion: version } : {}),
       ...(platform?.reason !== undefined ? { verdictReason: platform.reason } : {}),
+      ...(Array.isArray(attestedLog) && attestedLog.length > 0 ? { attestedLog } : {}),
     });
   }
 
@@ -705,7 +826,16 @@ export class JobRunner {
     try {
       const d = await this.o.fetcher.fetchAndDigest(uri, signal);
       if (signal.aborted) return;
-      await this.dispatch(jobId, { type: 'software-digest', at: this.clock.now(), sha256: d.sha256, size: d.size });
+      const job = this.live.get(jobId)?.job;
+      if (job === undefined) return;
+      // the completion's nonce: stored (single use) before it leaves in the software-update
+      const at = this.clock.now();
+      const updateNonce = this.o.newNonce();
+      await this.o.store.putNonce({
+        nonce: updateNonce, purpose: 'update-completion', jobId, henbId: job.henbId, createdAt: at,
+        expiresAt: at + job.timeouts.send + job.timeouts.completion + 300_000,
+      });
+      await this.dispatch(jobId, { type: 'software-digest', at: this.clock.now(), sha256: d.sha256, size: d.size, updateNonce });
     } catch (err) {
       if (signal.aborted) return;
       await this.dispatch(jobId, { type: 'fetch-error', at: this.clock.now(), reason: `${messageOf(err)} (${errorCode(err)})` });
@@ -757,6 +887,8 @@ export class JobRunner {
       ...(job.completion?.tim !== undefined ? { 'reported-tim': job.completion.tim } : {}),
       ...(job.request.version !== undefined ? { 'software-version': job.request.version } : {}),
       ...(r.component !== undefined ? { 'first-mismatch': r.component } : {}),
+      ...(job.completion?.evidenceFormat !== undefined ? { 'evidence-format': job.completion.evidenceFormat } : {}),
+      ...(job.completion?.activation !== undefined ? { activation: job.completion.activation } : {}),
     };
     const comps = componentResults(job);
     if (comps !== undefined) sub.components = comps;
@@ -783,7 +915,16 @@ export function finalEarStatus(job: Job): EarStatus {
 export function componentResults(job: Job): ComponentResult[] | undefined {
   const log = job.completion?.measurementLog;
   if (log === undefined || log.length === 0 || job.softwareRim === undefined) return undefined;
-  const expected: MeasurementLogEntry[] = [...(job.referenceLog ?? log.slice(0, -1)), { component: job.updatedComponent, digest: job.softwareRim }];
+  const pre = job.preLog ?? job.referenceLog;
+  let expected: MeasurementLogEntry[] = [...(pre ?? log.slice(0, -1)), { component: job.updatedComponent, digest: job.softwareRim }];
+  // a rebooted device: the pre-update log with the updated component replaced (not appended)
+  if (pre !== undefined && (job.completion?.activation === 'reboot' || (job.completion?.activation === undefined && log.length === pre.length))) {
+    try {
+      expected = rebootLogAfterUpdate(pre, job.updatedComponent, job.softwareRim);
+    } catch {
+      // no place for the component in the old log: compared with the live expectation
+    }
+  }
   const out: ComponentResult[] = [];
   const n = Math.max(expected.length, log.length);
   for (let i = 0; i < n; i++) {
@@ -820,6 +961,13 @@ async function setHenb(tx: StoreOps, henbId: string, patch: Partial<Pick<HenbRec
 
 function isJobKind(kind: string): kind is JobKind {
   return (JOB_KINDS as readonly string[]).includes(kind);
+}
+
+/** constant-time equality of two nonce texts */
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function notWaiting(jobId: string, state: string): OamError {

@@ -17,11 +17,15 @@
  * A job of kind `integrity-check` (the integrity-request RPC) is steps 2-4 alone: the same created and
  * pve-requested handling, then the PVE's verdict ends it (affirming -> verified and the H(e)NB trusted, else
  * refused; contraindicated quarantines). One active job per H(e)NB, whatever its kind, is the store's rule.
+ *
+ * A completion counts only in awaiting-completion (after the device acknowledged the software-update) and only
+ * with `attested`: the PVE appraised the device's signature over the job's update nonce (the runner checked the
+ * PVE's token). Anything else is ignored: the job keeps waiting for the genuine completion or its timeout.
  */
 import type { HenbState } from '../store/index.js';
 import type { EarStatus } from '../tokens/index.js';
-import type { DeviceCompletion, MeasurementLogEntry, SoftwareUpdateCommand } from './ports.js';
-import { checkReportedLog, extendDigest, isDigest } from './measure.js';
+import type { AttestedCompletion, DeviceCompletion, EvidenceFormat, MeasurementLogEntry, SoftwareUpdateCommand } from './ports.js';
+import { checkReportedLog, extendDigest, isDigest, rebootRim } from './measure.js';
 import { STEP } from './steps.js';
 import type { Step } from './steps.js';
 
@@ -137,6 +141,12 @@ export interface Job {
   referenceLog?: MeasurementLogEntry[];
   /** the PVE's verdict: its token, the TIM it attested and, when not affirming, its reason */
   pve?: { earStatus: EarStatus; token: string; attestedTim?: string; reason?: string };
+  /** the measurement log the PVE attested before the update (what the expected post-update log derives from) */
+  preLog?: MeasurementLogEntry[];
+  /** the single-use nonce sent with the software-update: the device signs its completion over it */
+  updateNonce?: string;
+  /** the TIM expected when the device reboots into the update (pre-update log, component replaced, replayed) */
+  expectedRimReboot?: string;
   softwareRim?: string;
   softwareSize?: number;
   expectedRim?: string;
@@ -144,7 +154,7 @@ export interface Job {
   updateSent?: boolean;
   /** when the software-update was sent (ms since epoch) */
   sentAt?: number;
-  completion?: Omit<DeviceCompletion, 'henbId' | 'jobId'>;
+  completion?: Omit<DeviceCompletion, 'henbId' | 'jobId' | 'evidence'> & { evidenceFormat?: EvidenceFormat; activation?: 'live' | 'reboot'; pveToken?: string };
   result?: JobResult;
   /**
    * Runner-managed (transition() never reads them): the effects of the final transition not yet delivered
@@ -157,16 +167,18 @@ export interface Job {
 
 export type JobEvent =
   | { type: 'start'; at: number }
-  /** attestedVersion / verdictReason: the software version the PVE attested, its reason when not affirming */
-  | { type: 'pve-result'; at: number; earStatus: EarStatus; token: string; attestedTim?: string; attestedVersion?: string; verdictReason?: string }
+  /** attestedVersion / verdictReason: the software version the PVE attested, its reason when not affirming; attestedLog: its measurement log */
+  | { type: 'pve-result'; at: number; earStatus: EarStatus; token: string; attestedTim?: string; attestedVersion?: string; verdictReason?: string; attestedLog?: MeasurementLogEntry[] }
   /** timedOut: the PVE (or the device behind it) did not answer in time -> result timeout, else refused */
   | { type: 'pve-error'; at: number; reason: string; timedOut?: boolean; cause?: PveFailureCause }
-  | { type: 'software-digest'; at: number; sha256: string; size: number }
+  /** updateNonce: fresh, single use (the runner makes and stores it): sent with the software-update */
+  | { type: 'software-digest'; at: number; sha256: string; size: number; updateNonce: string }
   | { type: 'fetch-error'; at: number; reason: string }
   | { type: 'device-accepted'; at: number }
   /** refused: the device (or the driver, before sending) said no, so nothing reached the install: H(e)NB stays trusted */
   | { type: 'device-error'; at: number; reason: string; refused?: boolean }
-  | { type: 'completion'; at: number; completion: DeviceCompletion }
+  /** attested: set by the runner once the PVE appraised the completion's evidence; without it the event is ignored */
+  | { type: 'completion'; at: number; completion: DeviceCompletion; attested?: AttestedCompletion }
   | { type: 'timeout'; at: number; state: JobState }
   /** `takenOverBy`: not this instance's own restart but another OAM instance taking the job over (its id) */
   | { type: 'restart'; at: number; nonce: string; takenOverBy?: string };
@@ -256,12 +268,14 @@ function startFetch(job: Job, at: number): TransitionOutput {
 }
 
 /** step 9: compare the completion with the expectation */
-function evaluate(job: Job, c: DeviceCompletion, at: number): TransitionOutput {
-  const completion: Job['completion'] = { status: c.status };
+function evaluate(job: Job, c: DeviceCompletion, attested: AttestedCompletion, at: number): TransitionOutput {
+  const completion: NonNullable<Job['completion']> = { status: c.status, evidenceFormat: attested.format, pveToken: attested.token };
   if (c.tim !== undefined) completion.tim = c.tim;
   if (c.measurementLog !== undefined) completion.measurementLog = c.measurementLog;
   if (c.selfCheck !== undefined) completion.selfCheck = c.selfCheck;
   if (c.reason !== undefined) completion.reason = c.reason;
+  if (c.softwareVersion !== undefined) completion.softwareVersion = c.softwareVersion;
+  if (c.deviceStatus !== undefined) completion.deviceStatus = c.deviceStatus;
   const patch: Partial<Job> = { completion, updateSent: true };
   const got = c.tim !== undefined ? ` with TIM ${c.tim}` : '';
   const received = progress(STEP.completion, `completion received${got}`);
@@ -271,7 +285,7 @@ function evaluate(job: Job, c: DeviceCompletion, at: number): TransitionOutput {
     return withReceived(endTouched(job, 'failed', at, STEP.compare, `H(e)NB reported install failure: ${c.reason ?? 'no reason given'}`,
       { rollback: true, patch }));
   }
-  if (c.selfCheck === 'failed') {
+  if (c.selfCheck === 'failed' || c.deviceStatus === 'self-check-failed') {
     return withReceived(endTouched(job, 'mismatch', at, STEP.compare, `H(e)NB self-check failed${c.reason !== undefined ? `: ${c.reason}` : ''}`,
       { rollback: true, patch }));
   }
@@ -279,22 +293,33 @@ function evaluate(job: Job, c: DeviceCompletion, at: number): TransitionOutput {
     return withReceived(endTouched(job, 'failed', at, STEP.compare, 'completion carries no valid TIM', { rollback: true, patch }));
   }
   const expected = job.expectedRim ?? '';
+  const preLog = job.preLog ?? job.referenceLog;
+  let activation: 'live' | 'reboot' | undefined;
   if (c.measurementLog !== undefined && c.measurementLog.length > 0) {
     const check = checkReportedLog({
       log: c.measurementLog, tim: c.tim, oldRim: job.oldRim ?? '', softwareRim: job.softwareRim ?? '',
       updatedComponent: job.updatedComponent,
-      ...(job.referenceLog !== undefined ? { referenceLog: job.referenceLog } : {}),
+      ...(preLog !== undefined ? { preLog } : {}),
     });
     if (!check.ok) {
       return withReceived(endTouched(job, 'mismatch', at, STEP.compare, check.reason,
         { rollback: true, patch, ...(check.component !== undefined ? { component: check.component } : {}) }));
     }
+    activation = check.activation;
   }
-  if (c.tim !== expected) {
-    return withReceived(endTouched(job, 'mismatch', at, STEP.compare, `reported TIM ${c.tim} is not the expected RIM ${expected}`,
-      { rollback: true, patch }));
+  // live activation: the seed's extend chain; a reboot: the replace rule (the log above decided which)
+  const want = activation === 'reboot' ? job.expectedRimReboot ?? '' : expected;
+  const tolerated = activation === undefined && job.expectedRimReboot !== undefined && c.tim === job.expectedRimReboot;
+  if (c.tim !== want && !tolerated) {
+    return withReceived(endTouched(job, 'mismatch', at, STEP.compare, `reported TIM ${c.tim} is not the expected RIM ${expected}`
+      + (job.expectedRimReboot !== undefined ? ` (nor ${job.expectedRimReboot} after a reboot)` : ''),
+    { rollback: true, patch }));
   }
-  const done = finish(job, 'verified', at, `TIM equals the expected RIM ${expected}`, patch);
+  if (activation === 'reboot' || tolerated) patch.completion = { ...completion, activation: 'reboot' };
+  else if (activation === 'live') patch.completion = { ...completion, activation: 'live' };
+  const done = finish(job, 'verified', at, activation === 'reboot' || tolerated
+    ? `TIM equals the expected RIM after a reboot ${c.tim} (pre-update log, ${job.updatedComponent} replaced by the software RIM)`
+    : `TIM equals the expected RIM ${expected}`, patch);
   const store: Effect = {
     type: 'store-rim', henbId: job.henbId, rim: c.tim,
     ...(job.request.version !== undefined ? { version: job.request.version } : {}),
@@ -340,7 +365,8 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
           return out;
         }
         const oldRim = job.oldRim ?? event.attestedTim;
-        const trusted = { ...job, pve, ...(oldRim !== undefined ? { oldRim } : {}) };
+        const trusted: Job = { ...job, pve, ...(oldRim !== undefined ? { oldRim } : {}),
+          ...(event.attestedLog !== undefined && event.attestedLog.length > 0 ? { preLog: event.attestedLog } : {}) };
         const out = startFetch(trusted, at);
         // no stored RIM yet: the TIM the PVE just affirmed becomes the reference (not an update's result)
         const bootstrap: Effect[] = job.oldRim === undefined && isDigest(event.attestedTim)
@@ -365,10 +391,17 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
         if (!isDigest(job.oldRim)) {
           return endUntouched(job, 'failed', at, STEP.fetch, 'no reference RIM known for the H(e)NB: cannot compute the expected RIM');
         }
+        if (typeof event.updateNonce !== 'string' || event.updateNonce.length < 22) {
+          return endUntouched(job, 'failed', at, STEP.fetch, 'no fresh nonce for the software-update');
+        }
         const expectedRim = extendDigest(job.oldRim, event.sha256);
-        const next = enter(job, 'update-sending', at, { softwareRim: event.sha256, softwareSize: event.size, expectedRim, updateSent: true, sentAt: at });
+        const expectedRimReboot = rebootRim(job.preLog ?? job.referenceLog, job.updatedComponent, event.sha256);
+        const next = enter(job, 'update-sending', at, {
+          softwareRim: event.sha256, softwareSize: event.size, expectedRim, updateSent: true, sentAt: at, updateNonce: event.updateNonce,
+          ...(expectedRimReboot !== undefined ? { expectedRimReboot } : {}),
+        });
         const command: SoftwareUpdateCommand = {
-          jobId: job.jobId, uri: job.request.uri, softwareRim: event.sha256, selfCheck: job.request.selfCheck,
+          jobId: job.jobId, uri: job.request.uri, softwareRim: event.sha256, selfCheck: job.request.selfCheck, nonce: event.updateNonce,
           ...(job.request.version !== undefined ? { version: job.request.version } : {}),
         };
         return {
@@ -398,7 +431,9 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
         // unreachable, session lost, no answer: the update may have reached the device
         return endTouched(job, 'failed', at, STEP.sendUpdate, reason, { rollback: false });
       }
-      if (event.type === 'completion') return completion(job, event);
+      // refused before the device acknowledged the software-update (the runner holds a device's own notification
+      // until the acknowledgement is processed)
+      if (event.type === 'completion') return ignore(job, 'completion before the H(e)NB acknowledged the software-update');
       if (event.type === 'restart') {
         return endTouched(job, 'failed', at, STEP.sendUpdate,
           `${event.takenOverBy !== undefined ? `OAM instance ${event.takenOverBy} took the job over` : 'OAM restarted'} before the H(e)NB acknowledged the software-update; not resent (state unknown)`, { rollback: false });
@@ -431,7 +466,20 @@ function completion(job: Job, event: Extract<JobEvent, { type: 'completion' }>):
   if (c.jobId !== job.jobId || c.henbId !== job.henbId) {
     return ignore(job, `completion for ${c.henbId}/${c.jobId} does not match job ${job.henbId}/${job.jobId}`);
   }
-  return evaluate(job, c, event.at);
+  const why = unattested(job, c, event.attested);
+  if (why !== undefined) return ignore(job, why);
+  return evaluate(job, c, event.attested!, event.at);
+}
+
+/** Why a completion is not the device's own answer to this job's software-update (undefined: it is). */
+export function unattested(job: Job, c: DeviceCompletion, a: AttestedCompletion | undefined): string | undefined {
+  if (a === undefined) return 'completion without appraised evidence';
+  if (job.updateNonce === undefined) return 'the job has no update nonce';
+  if (a.nonce !== job.updateNonce) return 'evidence over another nonce than the job\'s';
+  if (a.jobId !== job.jobId || a.henbId !== job.henbId) return 'evidence about another job or H(e)NB';
+  if (c.tim !== undefined && a.tim !== c.tim) return 'the completion\'s TIM is not the appraised one';
+  if (c.tim === undefined && c.status === 'completed') return 'completion without a TIM';
+  return undefined;
 }
 
 function withInit(out: TransitionOutput): TransitionOutput {

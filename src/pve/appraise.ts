@@ -4,9 +4,10 @@
  * nothing else is trusted when it fails), the nonce echoed, the measurement log replays to the TIM, and every
  * log entry's digest is a reference value for its component; every reference component must be measured.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { replayLog, verifyEvidence } from '../integrity/index.js';
-import type { ReferenceValues } from '../integrity/index.js';
+import { isEvidenceFormat, replayLog, verifyCompletion, verifyEvidence } from '../integrity/index.js';
+import type { CompletionStatement, ReferenceValues } from '../integrity/index.js';
 import type { MeasurementLogEntry } from '../oam/index.js';
 import type { ComponentResult, EarStatus } from '../tokens/index.js';
 
@@ -86,4 +87,55 @@ function replaysTo(log: readonly MeasurementLogEntry[], tim: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A completion of a software-update as the OAM passes it for appraisal (phase post-update). */
+export interface CompletionInput {
+  status: string;
+  selfCheck?: string;
+  softwareVersion?: string;
+  tim: string;
+  log: MeasurementLogEntry[];
+  evidence: {
+    format: string;
+    /** the nonce-value text the device echoed (base64) */
+    nonce: string;
+    signatureAlgorithm: string;
+    keyId?: string;
+    signature: string;
+    quote?: string;
+  };
+}
+
+/**
+ * Appraisal of a completion's evidence (phase post-update), fail closed: the format must be one this PVE verifies,
+ * the nonce the device echoed must be the requester's, the signature must verify with the H(e)NB's enrolled key
+ * over the completion statement (henb-id, job-id, nonce, status, self-check, version, TIM, log), and the log must
+ * replay to the TIM. Affirming means "this completion is the device's own answer to this nonce"; whether its TIM is
+ * the expected one is the Relying Party's (the OAM's) comparison.
+ */
+export function appraiseCompletion(
+  c: CompletionInput,
+  ctx: { henbId: string; jobId: string; nonce: Buffer },
+  devicePublicKey: KeyObject | string,
+): Appraisal {
+  const fail = (reason: string, signatureValid = false): Appraisal =>
+    ({ status: 'contraindicated', reason: `evidence-invalid: ${reason}`, signatureValid, logReplays: false, components: [] });
+  if (!isEvidenceFormat(c.evidence.format)) return fail('unknown evidence format');
+  if (c.evidence.format !== 'software-key') return fail(`${c.evidence.format} completion evidence is not verified by this PVE`);
+  if (c.evidence.signatureAlgorithm !== 'ES256' && c.evidence.signatureAlgorithm !== 'Ed25519') return fail('unsupported signature algorithm');
+  const echoed = Buffer.from(c.evidence.nonce, 'base64');
+  if (echoed.length !== ctx.nonce.length || !timingSafeEqual(echoed, ctx.nonce)) return fail('the evidence echoes another nonce than the request\'s');
+  const statement: CompletionStatement = {
+    henbId: ctx.henbId, jobId: ctx.jobId, nonce: ctx.nonce, status: c.status, tim: c.tim, log: c.log,
+    ...(c.selfCheck !== undefined ? { selfCheck: c.selfCheck } : {}),
+    ...(c.softwareVersion !== undefined ? { softwareVersion: c.softwareVersion } : {}),
+  };
+  if (!verifyCompletion(statement, c.evidence.signature, devicePublicKey)) {
+    return fail('the signature did not verify with the H(e)NB\'s enrolled attestation key');
+  }
+  if (!replaysTo(c.log, c.tim)) {
+    return { status: 'contraindicated', reason: 'evidence-invalid: the measurement log does not replay to the TIM', signatureValid: true, logReplays: false, components: [] };
+  }
+  return { status: 'affirming', signatureValid: true, logReplays: true, components: [] };
 }

@@ -10,7 +10,7 @@
  */
 import { Agent, request } from 'node:https';
 import { HsvError } from '../errors.js';
-import type { PveClient, PveClientErrorCode, PveFailure, PveIntegrityRequest } from '../oam/index.js';
+import type { PostUpdateEvidence, PveClient, PveClientErrorCode, PveFailure, PveIntegrityRequest } from '../oam/index.js';
 import { INPUT_MEMBER, INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, YANG_JSON, base64urlToBase64 } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
 
@@ -73,8 +73,9 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
       agent.destroy();
     },
     integrityRequest(req, signal) {
-      const input: Record<string, string> = { 'henb-id': req.henbId, 'nonce-value': base64urlToBase64(req.nonce) };
+      const input: Record<string, unknown> = { 'henb-id': req.henbId, 'nonce-value': base64urlToBase64(req.nonce) };
       if (req.jobId) input['job-id'] = req.jobId;
+      if (req.completion !== undefined) input.completion = completionJson(req.completion);
       const body = JSON.stringify({ [INPUT_MEMBER]: input });
       return new Promise<PveIntegrityResult>((resolve, reject) => {
         if (signal.aborted) {
@@ -159,4 +160,22 @@ function rejected(status: number, json: unknown): PveClientError {
   if (tag !== undefined) e.errorTag = tag;
   if (appTag !== undefined) e.appTag = appTag;
   return e;
+}
+
+/** The post-update completion as the PVE module's RFC 7951 JSON (integrity-request input/completion). */
+export function completionJson(c: PostUpdateEvidence): Record<string, unknown> {
+  const ev = c.evidence;
+  return {
+    status: c.status,
+    ...(c.selfCheck !== undefined ? { 'self-check': c.selfCheck } : {}),
+    ...(c.softwareVersion !== undefined ? { 'software-version': c.softwareVersion } : {}),
+    tim: c.tim,
+    'measurement-log': { entry: c.measurementLog.map((e, index) => ({ index, component: e.component, digest: e.digest })) },
+    evidence: {
+      'evidence-format': ev.format, 'nonce-value': base64urlToBase64(ev.nonce), 'signature-algorithm': ev.signatureAlgorithm,
+      ...(ev.keyId !== undefined ? { 'key-id': ev.keyId } : {}),
+      signature: ev.signature,
+      ...(ev.quote !== undefined ? { quote: ev.quote } : {}),
+    },
+  };
 }

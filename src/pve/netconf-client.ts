@@ -9,7 +9,8 @@ import { connectDevice } from '../device/index.js';
 import type { DeviceConnector, DeviceTarget } from '../device/index.js';
 import { NetconfError } from '../netconf/rpc-error.js';
 import { childText, el, leaf } from '../netconf/xml/index.js';
-import type { PveClientErrorCode, PveIntegrityRequest } from '../oam/index.js';
+import type { XmlElement } from '../netconf/xml/index.js';
+import type { PostUpdateEvidence, PveClientErrorCode, PveIntegrityRequest } from '../oam/index.js';
 import { PveClientError } from './client.js';
 import type { PveIntegrityResult } from './client.js';
 import { PVE_NS, base64urlToBase64 } from './restconf.js';
@@ -68,7 +69,8 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
           const reply = await session.rpc(el(PVE_NS, 'integrity-request',
             leaf(PVE_NS, 'henb-id', req.henbId),
             leaf(PVE_NS, 'nonce-value', base64urlToBase64(req.nonce)),
-            req.jobId ? leaf(PVE_NS, 'job-id', req.jobId) : undefined), { signal: ac.signal, timeoutMs });
+            req.jobId ? leaf(PVE_NS, 'job-id', req.jobId) : undefined,
+            req.completion !== undefined ? completionXml(req.completion) : undefined), { signal: ac.signal, timeoutMs });
           const token = childText(reply, PVE_NS, 'attestation-result')?.trim();
           const earStatus = childText(reply, PVE_NS, 'ear-status')?.trim();
           if (!token || !earStatus) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE reply has no attestation-result');
@@ -87,4 +89,23 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
       }
     },
   };
+}
+
+/** The post-update completion as the PVE module's XML (integrity-request input/completion). */
+function completionXml(c: PostUpdateEvidence): XmlElement {
+  const n = PVE_NS;
+  const ev = c.evidence;
+  return el(n, 'completion',
+    leaf(n, 'status', c.status),
+    c.selfCheck !== undefined ? leaf(n, 'self-check', c.selfCheck) : undefined,
+    c.softwareVersion !== undefined ? leaf(n, 'software-version', c.softwareVersion) : undefined,
+    leaf(n, 'tim', c.tim),
+    el(n, 'measurement-log', c.measurementLog.map((e, i) => el(n, 'entry', leaf(n, 'index', i), leaf(n, 'component', e.component), leaf(n, 'digest', e.digest)))),
+    el(n, 'evidence',
+      leaf(n, 'evidence-format', ev.format),
+      leaf(n, 'nonce-value', base64urlToBase64(ev.nonce)),
+      leaf(n, 'signature-algorithm', ev.signatureAlgorithm),
+      ev.keyId !== undefined ? leaf(n, 'key-id', ev.keyId) : undefined,
+      leaf(n, 'signature', ev.signature),
+      ev.quote !== undefined ? leaf(n, 'quote', ev.quote) : undefined));
 }

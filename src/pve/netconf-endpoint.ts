@@ -12,6 +12,7 @@ import type { ErrorTag, ErrorType } from '../netconf/rpc-error.js';
 import { createNetconfServer, hostKeyFingerprint, registerStandardOperations } from '../netconf/server/index.js';
 import type { NetconfServer, UserEntry } from '../netconf/server/index.js';
 import { elements, leaf, textOf } from '../netconf/xml/index.js';
+import type { XmlElement } from '../netconf/xml/index.js';
 import { compileTexts } from '../yang/index.js';
 import { loadOrCreateDeviceHostKey } from '../device/index.js';
 import { PVE_MODULE, PVE_NS, RestconfError } from './restconf.js';
@@ -71,7 +72,9 @@ export async function startPveNetconf(o: PveNetconfOptions): Promise<{ server: N
   server.registry.addModule(module);
   server.registry.addRpc(PVE_NS, 'integrity-request', async (op) => {
     const leaves: Record<string, unknown> = {};
-    for (const c of elements(op)) leaves[c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`] = textOf(c).trim();
+    for (const c of elements(op)) {
+      leaves[c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`] = c.ns === PVE_NS && c.name === 'completion' ? completionJson(c) : textOf(c).trim();
+    }
     try {
       const r = await o.verify(o.check(leaves));
       return [
@@ -91,4 +94,23 @@ export async function startPveNetconf(o: PveNetconfOptions): Promise<{ server: N
     await server.close().catch(() => undefined);
     throw e;
   }
+}
+
+/** The completion container as RFC 7951 JSON (what checkCompletion reads): leaves as strings, log entries as a list. */
+function completionJson(c: XmlElement): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const e of elements(c)) {
+    if (e.ns !== PVE_NS) {
+      out[`{${e.ns}}${e.name}`] = textOf(e);
+    } else if (e.name === 'measurement-log') {
+      out['measurement-log'] = {
+        entry: elements(e).filter((x) => x.ns === PVE_NS && x.name === 'entry').map((x) => Object.fromEntries(elements(x).map((l) => [l.name, textOf(l).trim()]))),
+      };
+    } else if (e.name === 'evidence') {
+      out.evidence = Object.fromEntries(elements(e).map((l) => [l.ns === PVE_NS ? l.name : `{${l.ns}}${l.name}`, textOf(l).replace(/\s+/g, '')]));
+    } else {
+      out[e.name] = e.name === 'software-version' ? textOf(e) : textOf(e).trim();
+    }
+  }
+  return out;
 }

@@ -24,8 +24,8 @@ import type { ReferenceValues } from '../integrity/index.js';
 import { approvedSoftware } from './approved.js';
 import { loadOrCreateSigningKey, signResult } from '../tokens/index.js';
 import type { EarClaims, Jwks, SigningKey } from '../tokens/index.js';
-import { appraiseEvidence } from './appraise.js';
-import type { DeviceEvidence } from './appraise.js';
+import { appraiseCompletion, appraiseEvidence } from './appraise.js';
+import type { CompletionInput, DeviceEvidence } from './appraise.js';
 import { loadOrCreatePveTls } from './tls.js';
 import {
   INPUT_MEMBER, INTEGRITY_REQUEST_PATH, JWKS_PATH, OUTPUT_MEMBER, RestconfError, YANG_JSON, base64ToBase64url,
@@ -167,6 +167,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
       throw new RestconfError({ 'error-type': 'application', 'error-tag': 'invalid-value', 'error-app-tag': 'unknown-henb',
         'error-path': '/henb-sw-verify-pve:integrity-request/input/henb-id', 'error-message': `unknown H(e)NB ${input.henbId}` });
     }
+    if (input.completion !== undefined) return appraisePostUpdate(input, input.completion, dev.key);
     const ours = randomBytes(32);
     const ac = new AbortController();
     inflight.add(ac);
@@ -202,6 +203,8 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
           'job-id': input.jobId ?? '',
           phase: 'pre-update' as const,
           'reported-tim': evidence.tim,
+          'evidence-format': 'software-key',
+          ...(appraisal.signatureValid ? { 'measurement-log': evidence.log.map((e) => ({ component: e.component, digest: e.digest })) } : {}),
           components: appraisal.components,
           ...(evidence.softwareVersion !== undefined ? { 'software-version': evidence.softwareVersion } : {}),
           ...(appraisal.firstMismatch !== undefined ? { 'first-mismatch': appraisal.firstMismatch } : {}),
@@ -211,6 +214,39 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     } satisfies Partial<EarClaims>;
     const token = await signResult(claims, signingKey, { ttlSec: ttl });
     log.info('integrity-request appraised', { henbId: input.henbId, jobId: input.jobId, earStatus: appraisal.status, reason: appraisal.reason });
+    const out: IntegrityOutput = { earStatus: appraisal.status, token };
+    if (appraisal.reason !== undefined) out.reason = appraisal.reason;
+    return out;
+  }
+
+  /** Phase post-update: the completion's evidence, appraised as given (nothing is collected from the device). */
+  async function appraisePostUpdate(input: IntegrityInput, completion: CompletionInput, key: KeyObject): Promise<IntegrityOutput> {
+    const jobId = input.jobId as string;
+    const appraisal = appraiseCompletion(completion, { henbId: input.henbId, jobId, nonce: input.nonce }, key);
+    const claims = {
+      iss: issuer,
+      aud: audience,
+      sub: input.henbId,
+      ear_status: appraisal.status,
+      ear_verifier_id: VERIFIER_ID,
+      eat_nonce: base64ToBase64url(input.nonceText),
+      submods: {
+        completion: {
+          ear_status: appraisal.status,
+          'job-id': jobId,
+          phase: 'post-update' as const,
+          'evidence-format': completion.evidence.format,
+          ...(appraisal.signatureValid ? {
+            'reported-tim': completion.tim,
+            'measurement-log': completion.log.map((e) => ({ component: e.component, digest: e.digest })),
+            ...(completion.softwareVersion !== undefined ? { 'software-version': completion.softwareVersion } : {}),
+          } : {}),
+          ...(appraisal.reason !== undefined ? { reason: appraisal.reason } : {}),
+        },
+      },
+    } satisfies Partial<EarClaims>;
+    const token = await signResult(claims, signingKey, { ttlSec: ttl });
+    log.info('completion appraised', { henbId: input.henbId, jobId, earStatus: appraisal.status, reason: appraisal.reason });
     const out: IntegrityOutput = { earStatus: appraisal.status, token };
     if (appraisal.reason !== undefined) out.reason = appraisal.reason;
     return out;
@@ -379,7 +415,7 @@ function bad(tag: string, message: string, path?: string): RestconfError {
 /** Check the leaves of an integrity-request input (RESTCONF JSON members or NETCONF leaf texts). */
 export function checkInputLeaves(rec: Record<string, unknown>): IntegrityInput {
   for (const k of Object.keys(rec)) {
-    if (k !== 'henb-id' && k !== 'nonce-value' && k !== 'job-id') throw bad('unknown-element', `unknown input leaf "${k}"`, `${BASE}/${k}`);
+    if (k !== 'henb-id' && k !== 'nonce-value' && k !== 'job-id' && k !== 'completion') throw bad('unknown-element', `unknown input leaf "${k}"`, `${BASE}/${k}`);
   }
   const henbId = rec['henb-id'];
   if (henbId === undefined) throw bad('missing-element', 'henb-id is mandatory', `${BASE}/henb-id`);
@@ -398,6 +434,66 @@ export function checkInputLeaves(rec: Record<string, unknown>): IntegrityInput {
   }
   const out: IntegrityInput = { henbId, nonce, nonceText };
   if (jobId !== undefined) out.jobId = jobId as string;
+  if (rec.completion !== undefined) {
+    if (jobId === undefined) throw bad('missing-element', 'job-id is mandatory with completion', `${BASE}/job-id`);
+    out.completion = checkCompletion(rec.completion);
+  }
+  return out;
+}
+
+const C = `${BASE}/completion`;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** The completion container (RFC 7951 JSON shape; the NETCONF endpoint converts its XML to it). */
+export function checkCompletion(v: unknown): CompletionInput {
+  const obj = (x: unknown, path: string): Record<string, unknown> => {
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) throw bad('invalid-value', `${path.split('/').pop() ?? ''} must be a container`, path);
+    return x as Record<string, unknown>;
+  };
+  const str = (o: Record<string, unknown>, k: string, path: string, mandatory: boolean): string | undefined => {
+    const x = o[k];
+    if (x === undefined) {
+      if (mandatory) throw bad('missing-element', `${k} is mandatory`, `${path}/${k}`);
+      return undefined;
+    }
+    if (typeof x !== 'string') throw bad('invalid-value', `${k} must be a string`, `${path}/${k}`);
+    return x;
+  };
+  const c = obj(v, C);
+  for (const k of Object.keys(c)) {
+    if (!['status', 'self-check', 'software-version', 'tim', 'measurement-log', 'evidence'].includes(k)) throw bad('unknown-element', `unknown leaf "${k}"`, `${C}/${k}`);
+  }
+  const tim = str(c, 'tim', C, true) as string;
+  if (!HEX64.test(tim)) throw bad('invalid-value', 'tim must be 64 lowercase hex digits', `${C}/tim`);
+  const entries = c['measurement-log'] === undefined ? [] : obj(c['measurement-log'], `${C}/measurement-log`).entry;
+  if (entries !== undefined && !Array.isArray(entries)) throw bad('invalid-value', 'measurement-log entry must be a list', `${C}/measurement-log/entry`);
+  const log = (entries ?? []).map((e: unknown) => {
+    const o = obj(e, `${C}/measurement-log/entry`);
+    const component = o.component;
+    const digest = o.digest;
+    const index = Number(o.index);
+    if (typeof component !== 'string' || component === '' || typeof digest !== 'string' || !HEX64.test(digest) || !Number.isInteger(index) || index < 0) {
+      throw bad('invalid-value', 'a measurement-log entry needs index, component and a 64-hex digest', `${C}/measurement-log/entry`);
+    }
+    return { index, component, digest };
+  }).sort((a, b) => a.index - b.index).map(({ component, digest }) => ({ component, digest }));
+  const ev = obj(c.evidence ?? (() => { throw bad('missing-element', 'evidence is mandatory', `${C}/evidence`); })(), `${C}/evidence`);
+  const E = `${C}/evidence`;
+  const evidence: CompletionInput['evidence'] = {
+    format: str(ev, 'evidence-format', E, true) as string,
+    nonce: str(ev, 'nonce-value', E, true) as string,
+    signatureAlgorithm: str(ev, 'signature-algorithm', E, true) as string,
+    signature: str(ev, 'signature', E, true) as string,
+  };
+  const keyId = str(ev, 'key-id', E, false);
+  if (keyId !== undefined) evidence.keyId = keyId;
+  const quote = str(ev, 'quote', E, false);
+  if (quote !== undefined) evidence.quote = quote;
+  const out: CompletionInput = { status: str(c, 'status', C, true) as string, tim, log, evidence };
+  const selfCheck = str(c, 'self-check', C, false);
+  if (selfCheck !== undefined) out.selfCheck = selfCheck;
+  const version = str(c, 'software-version', C, false);
+  if (version !== undefined) out.softwareVersion = version;
   return out;
 }
 

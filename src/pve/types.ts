@@ -3,7 +3,7 @@
  * NETCONF in netconf-endpoint.ts) and the evidence collector (collector.ts), so that none imports another.
  */
 import type { DeviceTarget } from '../device/index.js';
-import type { DeviceEvidence } from './appraise.js';
+import type { CompletionInput, DeviceEvidence } from './appraise.js';
 
 /** A device the PVE collects evidence from: how to reach it (as the southbound driver does) and its key. */
 export interface PveDeviceEntry extends DeviceTarget {
@@ -31,4 +31,6 @@ export interface IntegrityInput {
   /** the nonce-value text as received (canonical base64) */
   nonceText: string;
   jobId?: string;
+  /** phase post-update: the completion to appraise */
+  completion?: CompletionInput;
 }

@@ -10,6 +10,11 @@
  *   and APPENDS one log entry {component: 'rootfs', digest: measured image digest}. Hence for a healthy
  *   device TIM_after = extend(TIM_before, softwareRIM): exactly the seed's arithmetic, and log replay gives
  *   the same number.
+ * - The *-reboot profiles reboot into the update instead: the boot chain is measured again from zero, the new
+ *   rootfs in its own place (the old log with rootfs's digest REPLACED, src/integrity/log.ts
+ *   rebootLogAfterUpdate); the self-check (7') expects exactly that.
+ * - The completion carries evidence: the device key's signature over the completion statement (the update's
+ *   nonce, job, status, self-check, version, TIM and log; src/integrity/evidence.ts completionMessage).
  * - A rollback is a reboot into the previous slot: the boot chain is measured again from zero, so the
  *   log and TIM become the ones in effect before the last update.
  * - Evidence signature (yang/henb-sw-verify-device.yang integrity-measurement: ES256 = ECDSA P-256 with
@@ -19,7 +24,7 @@
 import { createHash, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { HsvError } from '../errors.js';
-import { SOFTWARE_COMPONENT, evidenceMessage, extend, replayLog, verifyEvidence } from '../integrity/index.js';
+import { SOFTWARE_COMPONENT, evidenceMessage, extend, rebootLogAfterUpdate, replayLog, signCompletion, verifyEvidence } from '../integrity/index.js';
 import type { ReferenceValues } from '../integrity/index.js';
 import type { SlotStatus, SoftwareSlot } from '../device/index.js';
 
@@ -34,7 +39,11 @@ export type ComponentName = (typeof COMPONENTS)[number];
 /** the component a software update replaces (and the name of its measurement log entry) */
 export const UPDATED_COMPONENT: ComponentName = SOFTWARE_COMPONENT;
 
-export const PROFILES = ['healthy', 'compromised', 'bad-install', 'self-check-fail', 'unreachable', 'slow'] as const;
+/**
+ * healthy-reboot: installs, reboots, re-measures from boot, completes (verified); bad-install-reboot: reboots into a
+ * rootfs that is not the image (mismatch naming rootfs; no self-check, like bad-install).
+ */
+export const PROFILES = ['healthy', 'compromised', 'bad-install', 'self-check-fail', 'unreachable', 'slow', 'healthy-reboot', 'bad-install-reboot'] as const;
 export type DeviceProfile = (typeof PROFILES)[number];
 
 export function isDeviceProfile(s: string): s is DeviceProfile {
@@ -53,6 +62,13 @@ export class DeviceError extends HsvError<DeviceErrorCode> {}
 
 /** extend(old, digest) = SHA-256(old || digest) over the raw 32-byte values, hex (src/integrity). */
 export const extendHex: (old: string, digest: string) => string = extend;
+
+/** nonce-value text (canonical base64) -> its 16..64 octets, or undefined */
+function decodeNonce(text: string): Buffer | undefined {
+  if (typeof text !== 'string' || !/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) return undefined;
+  const b = Buffer.from(text, 'base64');
+  return b.length >= 16 && b.length <= 64 ? b : undefined;
+}
 
 /** Replay a measurement log from the zero TIM. */
 export function replayTim(log: readonly MeasurementLogEntry[]): string {
@@ -102,6 +118,19 @@ export interface UpdateRequest {
   softwareRim: string;
   selfCheck: boolean;
   version?: string;
+  /** the OAM's nonce-value text (base64, 16..64 octets): the completion's evidence is signed over it */
+  nonce: string;
+}
+
+/** The completion's evidence (the device module's evidence container). */
+export interface CompletionEvidence {
+  format: 'software-key';
+  /** the nonce-value text, echoed */
+  nonce: string;
+  signatureAlgorithm: 'ES256' | 'Ed25519';
+  keyId: string;
+  /** base64 signature over completionMessage() */
+  signature: string;
 }
 
 /** Step 8 as the device reports it (the software-update-complete notification's content). */
@@ -126,6 +155,8 @@ export interface Completion {
   expectedTim?: string;
   slot: string;
   reason?: string;
+  /** the signature over this completion (absent on a rollback, which has no nonce: a fresh measurement checks it) */
+  evidence?: CompletionEvidence;
 }
 
 export interface FemtocellOptions {
@@ -247,6 +278,8 @@ export class Femtocell {
       throw new DeviceError('ERR_DEVICE_BAD_RIM', 'software-rim must be 64 lowercase hex digits');
     }
     if (req.jobId.length === 0) throw new DeviceError('ERR_DEVICE_BAD_JOB', 'job-id must not be empty');
+    const nonce = decodeNonce(req.nonce);
+    if (nonce === undefined) throw new DeviceError('ERR_DEVICE_BAD_NONCE', 'nonce-value must be base64 of 16 to 64 octets');
     if (this.pending) throw new DeviceError('ERR_DEVICE_BUSY', `an install is already running (job ${this.pending.jobId})`);
     if (this.seenJobs.has(req.jobId)) throw new DeviceError('ERR_DEVICE_DUPLICATE_JOB', `job ${req.jobId} was already started`);
     const target = this.slotList.find((s) => !s.active);
@@ -268,10 +301,12 @@ export class Femtocell {
         const slot = this.slotList.find((x) => x.running)?.name ?? '';
         const c: Completion = {
           henbId: this.henbId, jobId: req.jobId, status: mismatch ? 'integrity-error' : 'download-error', kind: 'update',
-          selfCheck: 'not-performed', previousTim: this.tim(), slot,
+          selfCheck: 'not-performed', previousTim: this.tim(), slot, tim: this.tim(), measurementLog: this.measurementLog(),
           reason: mismatch ? 'the image digest is not software-rim' : `the image could not be fetched (${String((e as { code?: unknown }).code ?? 'error')})`,
         };
-        this.emit(c);
+        const running = this.runningVersion();
+        if (running !== undefined) c.softwareVersion = running;
+        this.emit(this.signed(c, req.nonce));
       });
     }
     return { status: 'started', slot: target.name };
@@ -281,19 +316,25 @@ export class Femtocell {
     this.pending = undefined;
     if (this.closed) return;
     const previousTim = this.tim();
-    const expectedTim = extendHex(previousTim, req.softwareRim);
+    const previousLog = this.measurementLog();
+    const reboot = this.profile === 'healthy-reboot' || this.profile === 'bad-install-reboot';
+    // 7' expectation: the seed's extend chain for a live activation; after a reboot the old log with rootfs replaced
+    const expectedTim = reboot
+      ? replayTim(rebootLogAfterUpdate(previousLog, UPDATED_COMPONENT, req.softwareRim))
+      : extendHex(previousTim, req.softwareRim);
     // what the device measures for the installed image
-    const corrupt = this.profile === 'bad-install' || this.profile === 'self-check-fail';
+    const corrupt = this.profile === 'bad-install' || this.profile === 'self-check-fail' || this.profile === 'bad-install-reboot';
     const measured = corrupt
       ? createHash('sha256').update(Buffer.from(req.softwareRim, 'hex')).update('corrupted-on-flash').digest('hex')
       : req.softwareRim;
-    const previousLog = this.measurementLog();
-    // the image is written into the inactive slot and activated live: its measurement is appended
-    this.log = [...this.log, { component: UPDATED_COMPONENT, digest: measured }];
+    // live: the image's measurement is appended; reboot: the boot chain is measured again, rootfs in its place
+    this.log = reboot
+      ? rebootLogAfterUpdate(previousLog, UPDATED_COMPONENT, measured)
+      : [...this.log, { component: UPDATED_COMPONENT, digest: measured }];
     const tim = this.tim();
-    // 7': the self-check; the bad-install device has none (models a device that just reports)
+    // 7': the self-check; the bad-install devices have none (model a device that just reports)
     let selfCheck: Completion['selfCheck'] = 'not-performed';
-    if (req.selfCheck && this.profile !== 'bad-install') selfCheck = tim === expectedTim ? 'passed' : 'failed';
+    if (req.selfCheck && this.profile !== 'bad-install' && this.profile !== 'bad-install-reboot') selfCheck = tim === expectedTim ? 'passed' : 'failed';
     target.version = req.version;
     target.rim = measured;
     this.previousLog = previousLog;
@@ -325,9 +366,26 @@ export class Femtocell {
     const running = this.runningVersion();
     if (running !== undefined) c.softwareVersion = running;
     if (selfCheck === 'failed') {
-      c.reason = `self-check failed: TIM is not extend(old TIM, software-rim); component ${UPDATED_COMPONENT} measured ${measured}`;
+      c.reason = `self-check failed: TIM is not the expected ${expectedTim}; component ${UPDATED_COMPONENT} measured ${measured}`;
     }
-    this.emit(c);
+    this.emit(this.signed(c, req.nonce));
+  }
+
+  /** The completion with its evidence: the device key's signature over the completion statement. */
+  private signed(c: Completion, nonceText: string): Completion {
+    const tim = c.tim ?? this.tim();
+    const log = c.measurementLog ?? this.measurementLog();
+    const signature = signCompletion({
+      henbId: this.henbId, jobId: c.jobId, nonce: Buffer.from(nonceText, 'base64'), status: c.status, selfCheck: c.selfCheck,
+      ...(c.softwareVersion !== undefined ? { softwareVersion: c.softwareVersion } : {}), tim, log,
+    }, this.privateKey);
+    return {
+      ...c, tim, measurementLog: log,
+      evidence: {
+        format: 'software-key', nonce: nonceText, keyId: this.keyId(), signature,
+        signatureAlgorithm: this.privateKey.asymmetricKeyType === 'ed25519' ? 'Ed25519' : 'ES256',
+      },
+    };
   }
 
   private emit(c: Completion): void {

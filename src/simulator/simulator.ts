@@ -5,7 +5,7 @@
  * integrity-measurement (signed evidence), rollback, and the software-slots / integrity state. RFC 5277
  * subscriptions (with replay from the device's event log) come from the standard operations.
  *
- * Profiles (src/device/model.ts): healthy, compromised, bad-install, self-check-fail, slow; `unreachable`
+ * Profiles (src/device/model.ts): healthy, healthy-reboot, compromised, bad-install, bad-install-reboot, self-check-fail, slow; `unreachable`
  * listens on a port but never speaks SSH (mode 'refuse': closes every connection at once; 'blackhole':
  * holds it open silently).
  */
@@ -190,6 +190,7 @@ function completionEvent(c: Completion): Parameters<typeof completionXml>[0] {
   };
   if (c.softwareVersion !== undefined) ev.softwareVersion = c.softwareVersion;
   if (c.reason !== undefined) ev.reason = c.reason;
+  if (c.evidence !== undefined) ev.evidence = { ...c.evidence };
   return ev;
 }
 
@@ -207,6 +208,7 @@ export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: L
       if (!(e instanceof DeviceError)) throw e;
       if (e.code === 'ERR_DEVICE_BUSY') throw rpcError('in-use', 'slot-busy', e.message);
       if (e.code === 'ERR_DEVICE_DUPLICATE_JOB') return startedReplyXml({ status: 'refused', reason: e.message });
+      if (e.code === 'ERR_DEVICE_BAD_NONCE') throw rpcError('invalid-value', undefined, e.message);
       throw rpcError('invalid-value', undefined, e.message);
     }
     log.info('software-update started', { jobId: req.jobId });

@@ -27,6 +27,11 @@ export function claimsProblem(c: Record<string, unknown>): string | null {
     if (typeof sm['job-id'] !== 'string' || sm['job-id'] === '') return `submod ${name} has no job-id`;
     if (!PHASES.includes(sm.phase as string)) return `submod ${name} phase must be pre-update or post-update`;
     if (sm.components !== undefined && !Array.isArray(sm.components)) return `submod ${name} components must be a list`;
+    const ml = sm['measurement-log'];
+    if (ml !== undefined && !(Array.isArray(ml) && ml.every((e) => isObject(e) && typeof e.component === 'string' && e.component !== ''
+      && typeof e.digest === 'string' && /^[0-9a-f]{64}$/.test(e.digest)))) {
+      return `submod ${name} measurement-log must be a list of {component, digest (64 lowercase hex)}`;
+    }
   }
   return null;
 }

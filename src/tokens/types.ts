@@ -71,6 +71,12 @@ export interface EarSubmod {
   'first-mismatch'?: string;
   /** short human-readable reason (never exception text) */
   reason?: string;
+  /** which trust root the evidence behind this result rests on: software-key | tpm2-quote */
+  'evidence-format'?: string;
+  /** the appraised measurement log, in measurement order (what a later appraisal derives its expectation from) */
+  'measurement-log'?: Array<{ component: string; digest: string }>;
+  /** post-update: how the device activated the update (live: extend chain; reboot: log replay) */
+  activation?: 'live' | 'reboot';
 }
 
 /** Identifies the verifier software that produced the result (EAR "verifier-id"). */

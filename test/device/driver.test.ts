@@ -11,6 +11,9 @@ import type { XmlElement } from '../../src/netconf/xml/types.js';
 import { NetconfError } from '../../src/netconf/rpc-error.js';
 import type { DeviceCompletion } from '../../src/oam/ports.js';
 
+/** the OAM's nonce for a software-update (hex text is canonical base64: 48 octets) */
+const NONCE = 'a1'.repeat(32);
+
 const RIM = 'ab'.repeat(32);
 const TIM = 'cd'.repeat(32);
 
@@ -78,7 +81,7 @@ const connector: DeviceConnector = async () => {
 
 let driver: NetconfDeviceDriver;
 const dev = { henbId: 'h1', host: '127.0.0.1', port: 1, username: 'u', password: 'p', hostKeySha256: 'SHA256:x' };
-const cmd = { jobId: 'job-1', uri: 'file:///x', softwareRim: RIM, selfCheck: true };
+const cmd = { jobId: 'job-1', uri: 'file:///x', softwareRim: RIM, selfCheck: true, nonce: NONCE };
 const signal = (): AbortSignal => new AbortController().signal;
 
 beforeEach(() => {
@@ -101,7 +104,7 @@ describe('device driver (fake sessions, fake timers)', () => {
     expect(sub).toMatchObject({ ns: NETCONF_NOTIFICATION_NS, name: 'create-subscription' });
     expect(upd).toMatchObject({ ns: DEVICE_NS, name: 'software-update' });
     expect(upd!.children.map((c) => (typeof c === 'string' ? c : [c.name, c.children[0]]))).toEqual([
-      ['job-id', 'job-1'], ['uri', 'file:///x'], ['software-rim', RIM], ['version', '2.0.0'], ['self-check', 'true']]);
+      ['job-id', 'job-1'], ['uri', 'file:///x'], ['software-rim', RIM], ['version', '2.0.0'], ['self-check', 'true'], ['nonce-value', NONCE]]);
   });
 
   it('retries a retriable connect failure with backoff, at most `attempts` times', async () => {
@@ -148,7 +151,7 @@ describe('device driver (fake sessions, fake timers)', () => {
     sessions[1]!.notify(completionXml({ jobId: 'job-1', status: 'completed', tim: TIM, log: [], selfCheck: 'passed' }));
     sessions[1]!.notify(completionXml({ jobId: 'job-1', status: 'completed', tim: TIM, log: [], selfCheck: 'passed' }));
     await vi.advanceTimersByTimeAsync(0);
-    expect(seen).toEqual([{ henbId: 'h1', jobId: 'job-1', status: 'completed', tim: TIM, measurementLog: [], selfCheck: 'passed' }]);
+    expect(seen).toEqual([{ henbId: 'h1', jobId: 'job-1', status: 'completed', deviceStatus: 'completed', tim: TIM, measurementLog: [], selfCheck: 'passed' }]);
   });
 
   it('maps device failure statuses and swallows the completion of a rollback it asked for', async () => {
@@ -158,12 +161,13 @@ describe('device driver (fake sessions, fake timers)', () => {
     const s = sessions[0]!;
     s.notify(completionXml({ jobId: 'job-1', status: 'self-check-failed', tim: TIM, log: [], reason: 'mismatch' }));
     await vi.advanceTimersByTimeAsync(0);
-    expect(seen[0]).toMatchObject({ status: 'completed', selfCheck: 'failed', reason: 'mismatch' });
+    // the device's status is kept as it signed it (no self-check leaf is made up); the flow reads deviceStatus
+    expect(seen[0]).toMatchObject({ status: 'completed', deviceStatus: 'self-check-failed', reason: 'mismatch' });
     await driver.rollback('h1', 'job-1', signal());
     s.notify(completionXml({ jobId: 'job-1', status: 'completed', tim: TIM, log: [] }));
     s.notify(completionXml({ jobId: 'job-9', status: 'download-error', reason: 'not found' }));
     await vi.advanceTimersByTimeAsync(0);
-    expect(seen.slice(1)).toEqual([{ henbId: 'h1', jobId: 'job-9', status: 'failed', reason: 'download-error: not found' }]);
+    expect(seen.slice(1)).toEqual([{ henbId: 'h1', jobId: 'job-9', status: 'failed', deviceStatus: 'download-error', reason: 'download-error: not found' }]);
   });
 
   it('after close every call fails with ERR_DEVICE_CLOSED', async () => {
@@ -194,7 +198,7 @@ describe('device driver resume() after an OAM restart', () => {
     sessions[0]!.notify(el(NETMOD_NOTIFICATION_NS, 'replayComplete'));
     sessions[0]!.notify(completionXml(done));
     await vi.advanceTimersByTimeAsync(0);
-    expect(seen).toEqual([{ henbId: 'h1', jobId: 'job-1', status: 'completed', tim: TIM, measurementLog: [], selfCheck: 'passed' }]);
+    expect(seen).toEqual([{ henbId: 'h1', jobId: 'job-1', status: 'completed', deviceStatus: 'completed', tim: TIM, measurementLog: [], selfCheck: 'passed' }]);
   });
 
   it('the replay margin is configurable', async () => {

@@ -17,8 +17,8 @@ const wire = (e: ReturnType<typeof el>): ReturnType<typeof el> => parseXml(seria
 
 describe('device module XML', () => {
   it('software-update round-trips', () => {
-    fc.assert(fc.property(text, text, hex64, fc.boolean(), fc.option(text, { nil: undefined }), (jobId, uri, softwareRim, selfCheck, version) => {
-      const input = { jobId, uri, softwareRim, selfCheck, ...(version !== undefined ? { version } : {}) };
+    fc.assert(fc.property(text, text, hex64, fc.boolean(), fc.option(text, { nil: undefined }), hex64, (jobId, uri, softwareRim, selfCheck, version, nonce) => {
+      const input = { jobId, uri, softwareRim, selfCheck, nonce, ...(version !== undefined ? { version } : {}) };
       expect(parseSoftwareUpdate(wire(softwareUpdateXml(input)))).toEqual(input);
     }));
   });

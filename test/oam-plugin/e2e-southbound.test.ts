@@ -5,7 +5,8 @@
  * that validates every RPC and notification against the YANG module, as the server does.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { signCompletion } from '../../src/integrity/index.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -65,7 +66,7 @@ const resultFor = (henbId: string): XmlElement | undefined =>
   notes.find((n) => n.name === 'software-update-result' && childText(n, HSV_NS, 'henb-id') === henbId);
 
 
-const PROFILES = ['healthy', 'compromised', 'bad-install', 'self-check-fail', 'unreachable', 'slow'] as const;
+const PROFILES = ['healthy', 'healthy-reboot', 'compromised', 'bad-install', 'bad-install-reboot', 'self-check-fail', 'unreachable', 'slow'] as const;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'oam-e2e-'));
@@ -76,7 +77,8 @@ beforeAll(async () => {
   imageUri = pathToFileURL(join(dir, 'image-2.0.0.bin')).href;
   imageRim = createHash('sha256').update(image).digest('hex');
 
-  fleet = await startFleet({ profiles: Object.fromEntries(PROFILES.map((p) => [p, 1])), installMs: 50, rollbackMs: 10, dataDir: join(dir, 'fleet') });
+  // slow-2 is kept out of the fleet-wide update: the forgery test needs a device that never completes by itself
+  fleet = await startFleet({ profiles: { ...Object.fromEntries(PROFILES.map((p) => [p, 1])), slow: 2 }, installMs: 50, rollbackMs: 10, dataDir: join(dir, 'fleet') });
   for (const d of fleet.devices) initialTim.set(d.henbId, fleet.cell(d.henbId)!.tim());
   pveSvc = await startPve({ listen: '127.0.0.1:0', dataDir: join(dir, 'pve'), devices: fleet.devices.map((d) => ({ ...d })), referenceValues: fleet.referenceValues, deviceTimeoutMs: 3000 });
   pveClient = createPveClient({ url: pveSvc.url, ca: pveSvc.ca, timeoutMs: 8000 });
@@ -100,7 +102,7 @@ afterAll(async () => {
 
 describe('the nine steps over real NETCONF/SSH devices and a real RESTCONF PVE', () => {
   it('one software-update for the whole fleet: every profile ends as it must', async () => {
-    const ids = fleet.devices.map((d) => d.henbId);
+    const ids = fleet.devices.map((d) => d.henbId).filter((id) => id !== 'slow-2');
     const out = (await call('software-update', ...ids.map((id) => leaf(HSV_NS, 'henb-id', id)),
       el(HSV_NS, 'software', leaf(HSV_NS, 'uri', imageUri), leaf(HSV_NS, 'version', '2.0.0'), leaf(HSV_NS, 'sha256', imageRim)))) as XmlElement[];
     expect(out.map((j) => childText(j, HSV_NS, 'status'))).toEqual(ids.map(() => 'started'));
@@ -128,6 +130,16 @@ describe('the nine steps over real NETCONF/SSH devices and a real RESTCONF PVE',
     expect(childText(resultFor('bad-install-1')!, HSV_NS, 'differing-component')).toBe('rootfs');
     expect(notes.some((n) => n.name === 'integrity-alarm' && childText(n, HSV_NS, 'henb-id') === 'bad-install-1')).toBe(true);
     await until(() => fleet.cell('bad-install-1')!.tim() === initialTim.get('bad-install-1'), 'the rollback');
+
+    // healthy-reboot (issue 10 item 3): installs, reboots, measures its boot chain again: rootfs replaced, not appended
+    expect(status('healthy-reboot-1')).toBe('verified');
+    const rebootLog = fleet.cell('healthy-reboot-1')!.measurementLog();
+    expect(rebootLog.map((e) => e.component)).toEqual(['bootloader', 'kernel', 'rootfs', 'config']);
+    expect(rebootLog[2]!.digest).toBe(imageRim);
+    expect(childText(resultFor('healthy-reboot-1')!, HSV_NS, 'reported-tim')).toBe(fleet.cell('healthy-reboot-1')!.tim());
+    // bad-install-reboot: the rebooted rootfs is not the image: mismatch naming rootfs
+    expect(status('bad-install-reboot-1')).toBe('mismatch');
+    expect(childText(resultFor('bad-install-reboot-1')!, HSV_NS, 'differing-component')).toBe('rootfs');
 
     // self-check-fail: mismatch with the device's reason
     expect(status('self-check-fail-1')).toBe('mismatch');
@@ -161,6 +173,46 @@ describe('the nine steps over real NETCONF/SSH devices and a real RESTCONF PVE',
     const h = henbs.find((x) => childText(x, HSV_NS, 'henb-id') === 'bad-install-1')!;
     expect(childText(h, HSV_NS, 'state')).toBe('trusted');
   }, 30_000);
+
+  it('a forged completion-tim (it knows expected-rim) is refused over the real stack and changes nothing: the job ends by its timeout, not verified', async () => {
+    // slow-2 accepts the update and never completes: only a forgery could end its job
+    const henbRim = async (): Promise<string | undefined> => childText(childrenNamed((await states.get('henbs')!())!, HSV_NS, 'henb')
+      .find((x) => childText(x, HSV_NS, 'henb-id') === 'slow-2')!, HSV_NS, 'rim');
+    notes.length = 0;
+    const out = (await call('software-update', leaf(HSV_NS, 'henb-id', 'slow-2'),
+      el(HSV_NS, 'software', leaf(HSV_NS, 'uri', imageUri), leaf(HSV_NS, 'version', '2.0.1')))) as XmlElement[];
+    const jobId = childText(out[0]!, HSV_NS, 'job-id')!;
+    const jobState = async (): Promise<XmlElement> =>
+      childrenNamed((await states.get('jobs')!())!, HSV_NS, 'job').find((j) => childText(j, HSV_NS, 'job-id') === jobId)!;
+    const waiting = async (): Promise<boolean> => { const j = await jobState(); return childText(j, HSV_NS, 'status') === 'running' && childText(j, HSV_NS, 'step') === '7'; };
+    await until(waiting, 'awaiting-completion (step 7)', 10_000);
+    // the RIM as the PVE's affirming verdict recorded it (a first job bootstraps it from the attested TIM)
+    const rim0 = await henbRim();
+    expect(rim0).toMatch(/^[0-9a-f]{64}$/);
+    const expectedRim = childText(await jobState(), HSV_NS, 'expected-rim')!;
+    expect(expectedRim).toMatch(/^[0-9a-f]{64}$/);
+    const forge = (...extra: XmlElement[]): Promise<unknown> =>
+      call('completion-tim', leaf(HSV_NS, 'job-id', jobId), leaf(HSV_NS, 'henb-id', 'slow-2'), leaf(HSV_NS, 'tim', expectedRim), ...extra).catch((e: unknown) => e);
+    const noEvidence = await forge();
+    expect(noEvidence).toBeInstanceOf(NetconfError);
+    expect((noEvidence as NetconfError).errors[0]).toMatchObject({ tag: 'missing-element', appTag: 'evidence-required' });
+    // signed by the attacker's own key, over a nonce of its choosing
+    const attacker = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const nonce = randomBytes(32).toString('base64');
+    const sig = signCompletion({ henbId: 'slow-2', jobId, nonce: Buffer.from(nonce, 'base64'), status: 'completed', tim: expectedRim, log: [] }, attacker);
+    const badSig = await forge(el(HSV_NS, 'evidence', leaf(HSV_NS, 'evidence-format', 'software-key'), leaf(HSV_NS, 'nonce-value', nonce),
+      leaf(HSV_NS, 'signature-algorithm', 'ES256'), leaf(HSV_NS, 'signature', sig)));
+    expect(badSig).toBeInstanceOf(NetconfError);
+    expect((badSig as NetconfError).errors[0]).toMatchObject({ tag: 'access-denied', appTag: 'nonce-mismatch' });
+    // nothing changed: still waiting, same RIM, no result
+    expect(await waiting()).toBe(true);
+    expect(await henbRim()).toBe(rim0);
+    expect(resultFor('slow-2')).toBeUndefined();
+    // and it ends by its timeout, never verified
+    await until(() => resultFor('slow-2') !== undefined, 'the result', 15_000);
+    expect(childText(resultFor('slow-2')!, HSV_NS, 'status')).toBe('timeout');
+    expect(await henbRim()).toBe(rim0);
+  }, 40_000);
 
   // last: it stops the PVE
   it('PVE down: the update is refused with a reason that names the PVE, and the device never receives it', async () => {

@@ -25,7 +25,23 @@ import type { OamPlugin } from '../../src/oam-plugin/index.js';
 import { HSV_NS, HSV_STREAM } from '../../src/oam-plugin/index.js';
 import { NMS_AUDIENCE, OAM_ISSUER, PVE_ISSUER } from '../../src/oam/tokens-adapter.js';
 import type { PveClient } from '../../src/oam/ports.js';
-import { FakeDevices, FakeFetcher, MemoryStore } from '../oam/fakes.js';
+import { FakeDevices, FakeFetcher, MemoryStore, postUpdateClaims, signedCompletion } from '../oam/fakes.js';
+import type { DeviceCompletion } from '../../src/oam/ports.js';
+import type { Job } from '../../src/oam/transition.js';
+import { replayLog } from '../../src/oam/measure.js';
+
+/** a completion relayed by the NMS as the device sent it: the device notification's leaves and its evidence */
+function relayed(c: DeviceCompletion): XmlElement[] {
+  const ev = c.evidence;
+  return [
+    leaf(HSV_NS, 'job-id', c.jobId), leaf(HSV_NS, 'henb-id', c.henbId), leaf(HSV_NS, 'tim', c.tim!),
+    el(HSV_NS, 'measurement-log', (c.measurementLog ?? []).map((e, i) => el(HSV_NS, 'entry', leaf(HSV_NS, 'index', i), leaf(HSV_NS, 'component', e.component), leaf(HSV_NS, 'digest', e.digest)))),
+    ...(c.selfCheck !== undefined ? [leaf(HSV_NS, 'self-check', c.selfCheck)] : []),
+    ...(c.deviceStatus !== undefined ? [leaf(HSV_NS, 'status', c.deviceStatus)] : []),
+    ...(ev !== undefined ? [el(HSV_NS, 'evidence', leaf(HSV_NS, 'evidence-format', ev.format), leaf(HSV_NS, 'nonce-value', ev.nonce),
+      leaf(HSV_NS, 'signature-algorithm', ev.signatureAlgorithm), leaf(HSV_NS, 'signature', ev.signature))] : []),
+  ];
+}
 import { EXPECTED, GOOD_LOG, OLD_RIM, h } from '../oam/helpers.js';
 import { until } from '../helpers/until.js';
 import { rpcError } from '../helpers/rpc-errors.js';
@@ -100,6 +116,10 @@ const pve: PveClient = {
     const mode = pveMode.get(req.henbId) ?? 'affirming';
     if (mode === 'down') throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ERR_PVE_UNREACHABLE' });
     if (mode === 'hang') return new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+    if (req.completion !== undefined) {
+      const post = postUpdateClaims(req);
+      return { token: await signResult({ iss: PVE_ISSUER, aud: OAM_ISSUER, sub: req.henbId, ear_status: post.status, eat_nonce: req.nonce, ear_verifier_id: { developer: 'test', build: '1' }, submods: post.submods }, pveKey) };
+    }
     const status: EarStatus = mode === 'contraindicated' ? 'contraindicated' : 'affirming';
     const token = await signResult({
       iss: PVE_ISSUER, aud: OAM_ISSUER, sub: req.henbId, ear_status: status, eat_nonce: req.nonce,
@@ -300,7 +320,12 @@ describe('OAM plugin: completion-tim', () => {
     expect(e2.errors[0]).toMatchObject({ tag: 'invalid-value', appTag: 'henb-mismatch' });
     const logXml = el(HSV_NS, 'measurement-log', [...GOOD_LOG].reverse().map((e, i) => el(HSV_NS, 'entry',
       leaf(HSV_NS, 'index', GOOD_LOG.length - 1 - i), leaf(HSV_NS, 'component', e.component), leaf(HSV_NS, 'digest', e.digest))));
-    const ok = await registry.call('completion-tim', leaf(HSV_NS, 'job-id', jobId), leaf(HSV_NS, 'henb-id', 'henb-1'), tim(EXPECTED), logXml, leaf(HSV_NS, 'self-check', 'passed'));
+    // issue 10: the expected RIM, public in /hsv:jobs, no longer completes a job by itself
+    const forged = await rpcError(registry.call('completion-tim', leaf(HSV_NS, 'job-id', jobId), leaf(HSV_NS, 'henb-id', 'henb-1'), tim(EXPECTED), logXml, leaf(HSV_NS, 'self-check', 'passed')));
+    expect(forged.errors[0]).toMatchObject({ tag: 'missing-element', appTag: 'evidence-required' });
+    expect(registry.events('software-update-result')).toEqual([]);
+    const nonce = (await store.getJob<Job>(jobId))!.data.updateNonce!;
+    const ok = await registry.call('completion-tim', ...relayed(signedCompletion({ henbId: 'henb-1', jobId, status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' }, nonce)));
     expect(ok).toBe('ok');
     await until(() => registry.events('software-update-result').length === 1, 'the result');
     expect(childText(registry.events('software-update-result')[0]!, HSV_NS, 'status')).toBe('verified');
@@ -314,7 +339,9 @@ describe('OAM plugin: completion-tim', () => {
     const out = (await swUpdate(['henb-1'])) as XmlElement[];
     const jobId = childText(out[0]!, HSV_NS, 'job-id')!;
     await until(() => registry.events('software-update-progress').some((e) => childText(e, HSV_NS, 'step') === '7'), 'step 7');
-    await registry.call('completion-tim', leaf(HSV_NS, 'job-id', jobId), leaf(HSV_NS, 'henb-id', 'henb-1'), leaf(HSV_NS, 'tim', h('evil')));
+    const nonce = (await store.getJob<Job>(jobId))!.data.updateNonce!;
+    const log = [...GOOD_LOG.slice(0, -1), { component: 'rootfs', digest: h('evil') }];
+    await registry.call('completion-tim', ...relayed(signedCompletion({ henbId: 'henb-1', jobId, status: 'completed', tim: replayLog(log), measurementLog: log }, nonce)));
     await until(() => registry.events('software-update-result').length === 1, 'the result');
     expect(childText(registry.events('software-update-result')[0]!, HSV_NS, 'status')).toBe('mismatch');
   });

@@ -24,7 +24,7 @@ import { createOamPlugin } from '../../src/oam-plugin/index.js';
 import { HSV_NS } from '../../src/oam-plugin/index.js';
 import { OAM_ISSUER, PVE_ISSUER } from '../../src/oam/tokens-adapter.js';
 import type { PveClient } from '../../src/oam/ports.js';
-import { FakeDevices, FakeFetcher, FakePve, FakeTokens } from '../oam/fakes.js';
+import { FakeDevices, FakeFetcher, FakePve, FakeTokens, postUpdateClaims, signedCompletion } from '../oam/fakes.js';
 import { EXPECTED, GOOD_LOG, OLD_RIM } from '../oam/helpers.js';
 import { until } from '../helpers/until.js';
 
@@ -77,7 +77,8 @@ describe('restart with the SQLite store', () => {
     store = await openDb();
     const r2 = runnerOn(store, pve, devices, results);
     expect(await r2.resume()).toEqual([job.jobId]);
-    devices.emit({ henbId: 'h1', jobId: job.jobId, status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' });
+    const nonce = (await store.getJob<Job>(job.jobId))!.data.updateNonce!;
+    devices.emit(signedCompletion({ henbId: 'h1', jobId: job.jobId, status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' }, nonce));
     await until(() => results.length === 1, 'the result');
     expect(results[0]?.state).toBe('verified');
     expect(await store.getHenb('h1')).toMatchObject({ rim: EXPECTED, softwareVersion: '2', state: 'trusted' });
@@ -117,7 +118,10 @@ describe('restart with the SQLite store', () => {
     const devices = new FakeDevices('slow');
     const pve: PveClient = {
       integrityRequest: async (req) => ({
-        token: await signResult({
+        token: req.completion !== undefined ? await signResult({
+          iss: PVE_ISSUER, aud: OAM_ISSUER, sub: req.henbId, ear_status: postUpdateClaims(req).status, eat_nonce: req.nonce,
+          ear_verifier_id: { developer: 't', build: '1' }, submods: postUpdateClaims(req).submods,
+        }, pveKey) : await signResult({
           iss: PVE_ISSUER, aud: OAM_ISSUER, sub: req.henbId, ear_status: 'affirming', eat_nonce: req.nonce,
           ear_verifier_id: { developer: 't', build: '1' },
           submods: { platform: { ear_status: 'affirming', 'job-id': req.jobId, phase: 'pre-update', 'reported-tim': OLD_RIM } },
@@ -145,7 +149,7 @@ describe('restart with the SQLite store', () => {
 
     const h2 = await mk().activate(host);
     open.push(h2);
-    devices.emit({ henbId: 'h3', jobId, status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' });
+    devices.emit(signedCompletion({ henbId: 'h3', jobId, status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' }, devices.updates.at(-1)!.cmd.nonce));
     await until(() => notes.some((n) => n.name === 'software-update-result'), 'the result');
     const res = notes.find((n) => n.name === 'software-update-result')!;
     expect(childText(res, HSV_NS, 'status')).toBe('verified');

@@ -9,10 +9,38 @@ import type {
   ResultInput, ResultRecord, RolloutRecord, Store, StoreTx,
 } from '../../src/store/types.js';
 import type { EarClaims, EarStatus } from '../../src/tokens/types.js';
-import type { DeviceCompletion, DeviceDriver, PveClient, SoftwareFetcher, SoftwareUpdateCommand, MeasurementLogEntry } from '../../src/oam/ports.js';
+import type { DeviceCompletion, DeviceDriver, PveClient, PveIntegrityRequest, SoftwareFetcher, SoftwareUpdateCommand, MeasurementLogEntry } from '../../src/oam/ports.js';
 import type { ResultTokens } from '../../src/oam/runner.js';
 import { extendDigest, replayLog } from '../../src/oam/measure.js';
 import { BASE_LOG, SW_RIM, h } from './helpers.js';
+import { generateKeyPairSync } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { rebootLogAfterUpdate, signCompletion } from '../../src/integrity/index.js';
+import { appraiseCompletion } from '../../src/pve/appraise.js';
+
+/** Each fake H(e)NB's attestation key (ECDSA P-256), made on first use: the devices sign with it, the PVE verifies. */
+const DEVICE_KEYS = new Map<string, KeyObject>();
+export function deviceKey(henbId: string): KeyObject {
+  let k = DEVICE_KEYS.get(henbId);
+  if (k === undefined) {
+    k = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    DEVICE_KEYS.set(henbId, k);
+  }
+  return k;
+}
+
+/** A completion signed as a device signs it (src/integrity/evidence.ts), over `nonce` (the job's update nonce text). */
+export function signedCompletion(c: DeviceCompletion, nonce: string, key: KeyObject = deviceKey(c.henbId)): DeviceCompletion {
+  const tim = c.tim ?? h('unchanged');
+  const log = c.measurementLog ?? [];
+  const deviceStatus = c.deviceStatus ?? (c.status === 'completed' ? 'completed' : 'install-error');
+  const signature = signCompletion({
+    henbId: c.henbId, jobId: c.jobId, nonce: Buffer.from(nonce, 'base64'), status: deviceStatus, tim, log,
+    ...(c.selfCheck !== undefined ? { selfCheck: c.selfCheck } : {}),
+    ...(c.softwareVersion !== undefined ? { softwareVersion: c.softwareVersion } : {}),
+  }, key);
+  return { ...c, tim, measurementLog: log, deviceStatus, evidence: { format: 'software-key', nonce, signatureAlgorithm: 'ES256', signature } };
+}
 
 interface Data {
   henbs: Map<string, HenbRecord>;
@@ -206,11 +234,16 @@ export type PveBehaviour = 'affirming' | 'contraindicated' | 'warning' | 'down' 
 
 export class FakePve implements PveClient {
   behaviour = new Map<string, PveBehaviour>();
-  calls: Array<{ henbId: string; nonce: string; jobId: string }> = [];
+  calls: PveIntegrityRequest[] = [];
+  /** post-update appraisals (phase post-update), with their verdict */
+  appraisals: Array<{ henbId: string; jobId: string; status: EarStatus; reason?: string }> = [];
+  /** the PVE itself is unreachable for post-update appraisals */
+  appraisalDown = false;
   private last?: string;
   constructor(private readonly defaultBehaviour: PveBehaviour = 'affirming') {}
-  async integrityRequest(req: { henbId: string; nonce: string; jobId: string }, signal: AbortSignal): Promise<{ token: string }> {
+  async integrityRequest(req: PveIntegrityRequest, signal: AbortSignal): Promise<{ token: string }> {
     this.calls.push(req);
+    if (req.completion !== undefined) return this.appraise(req, req.completion);
     const b = this.behaviour.get(req.henbId) ?? this.defaultBehaviour;
     if (b === 'down') throw new HsvError('ERR_PVE_UNREACHABLE', 'connect ECONNREFUSED 127.0.0.1:4443');
     if (b === 'henb-unreachable') {
@@ -229,11 +262,31 @@ export class FakePve implements PveClient {
     this.last = token;
     return { token };
   }
+
+  /** phase post-update, as the reference PVE does it: the real appraisal with the device's enrolled key */
+  private appraise(req: PveIntegrityRequest, c: NonNullable<PveIntegrityRequest['completion']>): { token: string } {
+    if (this.appraisalDown) throw new HsvError('ERR_PVE_UNREACHABLE', 'connect ECONNREFUSED 127.0.0.1:4443');
+    const a = appraiseCompletion({
+      status: c.status, tim: c.tim, log: c.measurementLog, evidence: c.evidence,
+      ...(c.selfCheck !== undefined ? { selfCheck: c.selfCheck } : {}),
+      ...(c.softwareVersion !== undefined ? { softwareVersion: c.softwareVersion } : {}),
+    }, { henbId: req.henbId, jobId: req.jobId, nonce: Buffer.from(req.nonce, 'base64') }, deviceKey(req.henbId));
+    this.appraisals.push({ henbId: req.henbId, jobId: req.jobId, status: a.status, ...(a.reason !== undefined ? { reason: a.reason } : {}) });
+    return {
+      token: fakeToken({
+        iss: 'pve', sub: req.henbId, jti: `pve-${this.calls.length}`, eat_nonce: req.nonce, ear_status: a.status,
+        submods: { completion: {
+          ear_status: a.status, 'job-id': req.jobId, phase: 'post-update', 'evidence-format': c.evidence.format,
+          ...(a.signatureValid ? { 'reported-tim': c.tim } : {}), ...(a.reason !== undefined ? { reason: a.reason } : {}),
+        } },
+      }),
+    };
+  }
 }
 
 // --- devices
 
-export type DeviceProfile = 'healthy' | 'bad-install' | 'self-check-fail' | 'unreachable' | 'slow' | 'no-ack' | 'install-fails' | 'no-log';
+export type DeviceProfile = 'healthy' | 'healthy-reboot' | 'bad-install' | 'self-check-fail' | 'unreachable' | 'slow' | 'no-ack' | 'install-fails' | 'no-log' | 'unsigned';
 
 export class FakeDevices implements DeviceDriver {
   profiles = new Map<string, DeviceProfile>();
@@ -264,17 +317,29 @@ export class FakeDevices implements DeviceDriver {
   private finishInstall(henbId: string, cmd: SoftwareUpdateCommand, p: DeviceProfile): void {
     const before = this.logOf(henbId);
     const measured = p === 'bad-install' || p === 'self-check-fail' ? h('corrupted-image') : cmd.softwareRim;
-    const log = [...before, { component: 'rootfs', digest: measured }];
+    const log = p === 'healthy-reboot'
+      ? rebootLogAfterUpdate(before, 'rootfs', measured)
+      : [...before, { component: 'rootfs', digest: measured }];
     const tim = replayLog(log);
     const c: DeviceCompletion = { henbId, jobId: cmd.jobId, status: 'completed', tim };
     if (p !== 'no-log') c.measurementLog = log;
     if (cmd.selfCheck && p !== 'bad-install') {
-      c.selfCheck = tim === extendDigest(replayLog(before), cmd.softwareRim) ? 'passed' : 'failed';
+      const want = p === 'healthy-reboot' ? replayLog(rebootLogAfterUpdate(before, 'rootfs', cmd.softwareRim)) : extendDigest(replayLog(before), cmd.softwareRim);
+      c.selfCheck = tim === want ? 'passed' : 'failed';
       if (c.selfCheck === 'failed') c.reason = 'self-check: TIM differs from the expected one';
     } else c.selfCheck = 'not-performed';
     if (p === 'install-fails') { c.status = 'failed'; c.reason = 'APPLICATION_ERROR: no space left'; delete c.tim; delete c.measurementLog; }
     if (c.status === 'completed' && c.selfCheck !== 'failed') this.logs.set(henbId, log);
-    this.emit(c);
+    this.emit(p === 'unsigned' ? c : this.sign(c, cmd.nonce, before));
+  }
+
+  /** the device's evidence over the job's nonce (a failed install reports its unchanged TIM and log) */
+  private sign(c: DeviceCompletion, nonce: string, before: MeasurementLogEntry[]): DeviceCompletion {
+    const withState = c.tim === undefined ? { ...c, tim: replayLog(before), measurementLog: before } : c;
+    const signed = signedCompletion(withState.measurementLog === undefined ? { ...withState, measurementLog: [] } : withState, nonce);
+    // no-log: the device signs an empty log and sends none; the PVE then cannot replay it (a TIM alone is not evidence)
+    if (c.measurementLog === undefined && c.tim !== undefined) delete signed.measurementLog;
+    return signed;
   }
 
   emit(c: DeviceCompletion): void {
@@ -311,4 +376,24 @@ export class FakeFetcher implements SoftwareFetcher {
     if (this.fail) throw new HsvError('ERR_SOFTWARE_NOT_FOUND', `no software at ${uri}`);
     return { sha256: SW_RIM, size: 1234 };
   }
+}
+
+/**
+ * Phase post-update as the reference PVE answers it, for tests with a hand-written PveClient: the real appraisal of
+ * the completion's evidence with the device's enrolled key (deviceKey), as EAR claims to sign.
+ */
+export function postUpdateClaims(req: PveIntegrityRequest): { status: EarStatus; submods: Record<string, EarClaims['submods'][string]> } {
+  const c = req.completion!;
+  const a = appraiseCompletion({
+    status: c.status, tim: c.tim, log: c.measurementLog, evidence: c.evidence,
+    ...(c.selfCheck !== undefined ? { selfCheck: c.selfCheck } : {}),
+    ...(c.softwareVersion !== undefined ? { softwareVersion: c.softwareVersion } : {}),
+  }, { henbId: req.henbId, jobId: req.jobId, nonce: Buffer.from(req.nonce, 'base64') }, deviceKey(req.henbId));
+  return {
+    status: a.status,
+    submods: { completion: {
+      ear_status: a.status, 'job-id': req.jobId, phase: 'post-update', 'evidence-format': c.evidence.format,
+      ...(a.signatureValid ? { 'reported-tim': c.tim } : {}), ...(a.reason !== undefined ? { reason: a.reason } : {}),
+    } },
+  };
 }

@@ -1,6 +1,6 @@
 /** Shared fixtures for the flow tests: digests, a job in any state, events that lead along the happy path. */
 import { createHash } from 'node:crypto';
-import type { MeasurementLogEntry } from '../../src/oam/ports.js';
+import type { AttestedCompletion, MeasurementLogEntry } from '../../src/oam/ports.js';
 import { extendDigest, replayLog } from '../../src/oam/measure.js';
 import type { Job, JobEvent, JobState, EventType } from '../../src/oam/transition.js';
 import { newJob } from '../../src/oam/transition.js';
@@ -19,6 +19,13 @@ export const EXPECTED = extendDigest(OLD_RIM, SW_RIM);
 export const GOOD_LOG: MeasurementLogEntry[] = [...BASE_LOG, { component: 'rootfs', digest: SW_RIM }];
 
 export const T0 = 1_800_000_000_000;
+/** the nonce job-1's software-update carried (the device signs its completion over it) */
+export const UPDATE_NONCE = 'a1'.repeat(32);
+
+/** what the runner hands transition() once the PVE appraised a completion of job-1 over UPDATE_NONCE */
+export function attestedFor(tim: string | undefined, over: Partial<AttestedCompletion> = {}): AttestedCompletion {
+  return { henbId: 'henb-1', jobId: 'job-1', nonce: UPDATE_NONCE, tim: tim ?? h('unchanged'), format: 'software-key', token: 'p.o.st', ...over };
+}
 
 export function baseJob(over: Partial<Job> = {}): Job {
   return {
@@ -34,7 +41,7 @@ export function baseJob(over: Partial<Job> = {}): Job {
 /** A job as it is when it sits in `state` (fields earlier steps would have set are filled in). */
 export function jobIn(state: JobState, over: Partial<Job> = {}): Job {
   const j = baseJob();
-  const later = { softwareRim: SW_RIM, expectedRim: EXPECTED, softwareSize: 10 };
+  const later = { softwareRim: SW_RIM, expectedRim: EXPECTED, softwareSize: 10, updateNonce: UPDATE_NONCE };
   const pve = { pve: { earStatus: 'affirming' as const, token: 'a.b.c' } };
   switch (state) {
     case 'created': return { ...j, ...over };
@@ -52,11 +59,11 @@ export function sampleEvent(type: EventType, state: JobState, at = T0 + 10): Job
     case 'start': return { type, at };
     case 'pve-result': return { type, at, earStatus: 'affirming', token: 'p.v.e' };
     case 'pve-error': return { type, at, reason: 'connection refused' };
-    case 'software-digest': return { type, at, sha256: SW_RIM, size: 10 };
+    case 'software-digest': return { type, at, sha256: SW_RIM, size: 10, updateNonce: UPDATE_NONCE };
     case 'fetch-error': return { type, at, reason: 'not found' };
     case 'device-accepted': return { type, at };
     case 'device-error': return { type, at, reason: 'unreachable' };
-    case 'completion': return { type, at, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' } };
+    case 'completion': return { type, at, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' }, attested: attestedFor(EXPECTED) };
     case 'timeout': return { type, at, state };
     case 'restart': return { type, at, nonce: 'f'.repeat(64) };
   }

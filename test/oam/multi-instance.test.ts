@@ -15,8 +15,13 @@ import { JobRunner } from '../../src/oam/runner.js';
 import type { OamEvents } from '../../src/oam/runner.js';
 import type { Clock } from '../../src/oam/ports.js';
 import type { Job, StepTimeouts } from '../../src/oam/transition.js';
-import { FakeDevices, FakeFetcher, FakePve, FakeTokens } from './fakes.js';
-import { EXPECTED, GOOD_LOG, OLD_RIM } from './helpers.js';
+import { FakeDevices, FakeFetcher, FakePve, FakeTokens, signedCompletion } from './fakes.js';
+import { BASE_LOG, EXPECTED, GOOD_LOG, OLD_RIM, h } from './helpers.js';
+import type { DeviceCompletion } from '../../src/oam/ports.js';
+import { replayLog } from '../../src/oam/measure.js';
+
+const BAD_LOG = [...BASE_LOG, { component: 'rootfs', digest: h('corrupted-on-flash') }];
+const BAD_TIM = replayLog(BAD_LOG);
 import { until } from '../helpers/until.js';
 
 const REQUEST = { uri: 'file:///img', version: '2', selfCheck: true, measures: ['alarm' as const] };
@@ -95,8 +100,15 @@ function instance(over: { instanceId?: string; leaseMs?: number; clock?: Clock; 
   return r;
 }
 
+/** the device's completion, signed over the job's update nonce (as stored), or unsigned for a job that does not exist */
+const completion = async (jobId: string, henbId: string, tim: string, selfCheck: 'passed' | 'failed' = 'passed'): Promise<DeviceCompletion> => {
+  const c: DeviceCompletion = { henbId, jobId, status: 'completed', tim, measurementLog: tim === BAD_TIM ? BAD_LOG : GOOD_LOG, selfCheck };
+  const nonce = (await store.getJob<Job>(jobId))?.data.updateNonce;
+  return nonce === undefined ? c : signedCompletion(c, nonce);
+};
+
 const nonceCount = (henbId: string): number =>
-  (store.database.prepare('SELECT count(*) AS n FROM nonces WHERE henb_id = ?').get(henbId) as { n: number }).n;
+  (store.database.prepare("SELECT count(*) AS n FROM nonces WHERE henb_id = ? AND purpose = 'pve-integrity'").get(henbId) as { n: number }).n;
 
 describe('two OAM instances on one store', () => {
   it('cannot both start a job for one H(e)NB: the loser gets ERR_OAM_HENB_BUSY and keeps nothing', async () => {
@@ -121,7 +133,7 @@ describe('two OAM instances on one store', () => {
 
     // once the job is over, the other instance may start the next one
     await until(async () => (await store.getJob(job.jobId))?.state === 'awaiting-completion', 'awaiting-completion');
-    devices.emit({ henbId: 'h1', jobId: job.jobId, status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' });
+    devices.emit(await completion(job.jobId, 'h1', EXPECTED));
     await until(async () => (await store.listActiveJobs()).length === 0, 'the first job final');
     expect(results.map((j) => j.state)).toEqual(['verified']);
     const next = await loser.start({ henbId: 'h1', request: REQUEST });
@@ -227,7 +239,7 @@ describe('job leases: instances divide the active jobs', () => {
     expect(a2.activeJobFor('h2')).toBeUndefined();
 
     // each finishes its own job; the software-update was sent once per job
-    for (const j of [ja, jb]) devices.emit({ henbId: j.henbId, jobId: j.jobId, status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' });
+    for (const j of [ja, jb]) devices.emit(await completion(j.jobId, j.henbId, EXPECTED));
     await until(async () => (await store.listActiveJobs()).length === 0, 'both jobs final');
     expect(results.map((j) => [j.henbId, j.state]).sort()).toEqual([['h1', 'verified'], ['h2', 'verified']]);
     expect(devices.updates.map((u) => u.henbId).sort()).toEqual(['h1', 'h2']);
@@ -257,7 +269,7 @@ describe('job leases: instances divide the active jobs', () => {
     expect(taken).toMatchObject({ jobId: job.jobId, owner: 'B' });
     const before = await store.listJobEvents(job.jobId);
 
-    devices.emit({ henbId: 'h1', jobId: job.jobId, status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' });
+    devices.emit(await completion(job.jobId, 'h1', EXPECTED));
     await until(() => a.activeJobFor('h1') === undefined, 'A dropping the job');
     await a.idle();
     expect(clock.armed.size).toBe(0);
@@ -269,7 +281,7 @@ describe('job leases: instances divide the active jobs', () => {
     // B resumes it and finishes it
     const b = instance({ instanceId: 'B', leaseMs: 60_000, clock });
     expect(await b.resume()).toEqual([job.jobId]);
-    devices.emit({ henbId: 'h1', jobId: job.jobId, status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' });
+    devices.emit(await completion(job.jobId, 'h1', EXPECTED));
     await until(async () => (await store.getJob(job.jobId))?.terminal === true, 'the job final');
     expect(results.map((j) => j.state)).toEqual(['verified']);
     expect(devices.updates).toHaveLength(1);
@@ -283,8 +295,6 @@ describe('job leases: instances divide the active jobs', () => {
 describe('completion-tim on any instance', () => {
   const waiting = async (jobId: string): Promise<boolean> => (await store.getJob(jobId))?.state === 'awaiting-completion';
   type Line = { level: string; msg: string; fields?: Record<string, unknown> };
-  const completion = (jobId: string, henbId: string, tim: string, selfCheck: 'passed' | 'failed' = 'passed') =>
-    ({ henbId, jobId, status: 'completed' as const, tim, measurementLog: GOOD_LOG, selfCheck });
 
   /** every write of an H(e)NB's RIM and of its reference log, seen by the database itself (a TEMP trigger) */
   function watchRimWrites(): () => Array<{ henb: string; what: string; old: string | null; new: string | null }> {
@@ -312,7 +322,7 @@ describe('completion-tim on any instance', () => {
 
   for (const [name, tim, selfCheck] of [
     ['verified: the new RIM stored', EXPECTED, 'passed'],
-    ['mismatch: the measures applied', OLD_RIM, 'failed'],
+    ['mismatch: the measures applied', BAD_TIM, 'failed'],
   ] as const) {
     it(`sent to the instance that does not drive the job, it takes the job over and ends it as the owner would (${name}); the owner drops it`, async () => {
       await store.putHenb({ henbId: 'h2', rim: OLD_RIM, softwareVersion: '1.0.0', state: 'trusted', lastResultToken: null });
@@ -341,8 +351,8 @@ describe('completion-tim on any instance', () => {
       await a.idle();
       expect(clock.armed.size).toBe(2); // A's two completion timeouts
 
-      const done = await a.complete(completion(ref.jobId, 'h1', tim, selfCheck));
-      const taken = await b.complete(completion(job.jobId, 'h2', tim, selfCheck));
+      const done = await a.complete(await completion(ref.jobId, 'h1', tim, selfCheck));
+      const taken = await b.complete(await completion(job.jobId, 'h2', tim, selfCheck));
       expect(taken.state).toBe(done.state);
       expect(taken.state).toBe(tim === EXPECTED ? 'verified' : 'mismatch');
       await until(async () => (await store.listActiveJobs()).length === 0, 'both jobs final');
@@ -382,7 +392,7 @@ describe('completion-tim on any instance', () => {
       // over now: a second completion-tim is refused by either instance, and changes nothing
       const before = await store.getJob(job.jobId);
       for (const r of [a, b]) {
-        await expect(r.complete(completion(job.jobId, 'h2', tim, selfCheck))).rejects.toMatchObject({ code: 'ERR_OAM_JOB_NOT_WAITING' });
+        await expect(r.complete(await completion(job.jobId, 'h2', tim, selfCheck))).rejects.toMatchObject({ code: 'ERR_OAM_JOB_NOT_WAITING' });
       }
       expect(await store.getJob(job.jobId)).toEqual(before);
     });
@@ -401,7 +411,7 @@ describe('completion-tim on any instance', () => {
     expect(byB).toMatchObject({ owner: 'B', version: held.version + 1 });
     expect(a.activeJobFor('h1')).toBe(job.jobId);
 
-    const done = await a.complete(completion(job.jobId, 'h1', EXPECTED));
+    const done = await a.complete(await completion(job.jobId, 'h1', EXPECTED));
     expect(done.state).toBe('verified');
     expect(lines).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('lease lost') }));
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'job taken over for its completion-tim', fields: expect.objectContaining({ from: 'B' }) }));
@@ -426,7 +436,7 @@ describe('completion-tim on any instance', () => {
     const events = await store.listJobEvents(job.jobId);
     const henb = await store.getHenb('h1');
 
-    await expect(b.complete(completion(job.jobId, 'h1', EXPECTED))).rejects.toMatchObject({
+    await expect(b.complete(await completion(job.jobId, 'h1', EXPECTED))).rejects.toMatchObject({
       code: 'ERR_OAM_JOB_NOT_WAITING', message: expect.stringContaining('update-sending'),
     });
     expect(await store.getJob(job.jobId)).toEqual(rec);
@@ -438,8 +448,8 @@ describe('completion-tim on any instance', () => {
     expect(devices.resumed).toEqual([]);
     expect(results).toEqual([]);
     // other refusals are as on the owner: an unknown job, another H(e)NB's job
-    await expect(b.complete(completion('job-nope', 'h1', EXPECTED))).rejects.toMatchObject({ code: 'ERR_OAM_JOB_UNKNOWN' });
-    await expect(b.complete(completion(job.jobId, 'h9', EXPECTED))).rejects.toMatchObject({ code: 'ERR_OAM_HENB_MISMATCH' });
+    await expect(b.complete(await completion('job-nope', 'h1', EXPECTED))).rejects.toMatchObject({ code: 'ERR_OAM_JOB_UNKNOWN' });
+    await expect(b.complete(await completion(job.jobId, 'h9', EXPECTED))).rejects.toMatchObject({ code: 'ERR_OAM_HENB_MISMATCH' });
     expect(await store.getJob(job.jobId)).toEqual(rec);
   });
 });

@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JobRunner } from '../../src/oam/runner.js';
 import type { OamEvents } from '../../src/oam/runner.js';
 import type { Job, JobRequest } from '../../src/oam/transition.js';
-import { FakeDevices, FakeFetcher, FakePve, FakeTokens, MemoryStore, decodeFake } from './fakes.js';
+import { FakeDevices, FakeFetcher, FakePve, FakeTokens, MemoryStore, decodeFake, signedCompletion } from './fakes.js';
 import type { DeviceProfile, PveBehaviour } from './fakes.js';
-import { EXPECTED, OLD_RIM, SW_RIM, T0 } from './helpers.js';
+import { EXPECTED, GOOD_LOG, OLD_RIM, SW_RIM, T0 } from './helpers.js';
 
 interface Rec { kind: 'progress' | 'result' | 'alarm'; jobId: string; state: string; step?: number; text?: string; job: Job }
 
@@ -297,7 +297,11 @@ describe('runner: profiles', () => {
     await r.idle();
     await expect(r.complete({ henbId: 'k1', jobId: 'nope', status: 'completed', tim: EXPECTED })).rejects.toMatchObject({ code: 'ERR_OAM_JOB_UNKNOWN' });
     await expect(r.complete({ henbId: 'zz', jobId: job.jobId, status: 'completed', tim: EXPECTED })).rejects.toMatchObject({ code: 'ERR_OAM_HENB_MISMATCH' });
-    const done = await r.complete({ henbId: 'k1', jobId: job.jobId, status: 'completed', tim: EXPECTED, selfCheck: 'passed' });
+    // issue 10: the expected RIM alone (public in /hsv:jobs) no longer completes a job; the device's signature does
+    await expect(r.complete({ henbId: 'k1', jobId: job.jobId, status: 'completed', tim: EXPECTED, selfCheck: 'passed' }))
+      .rejects.toMatchObject({ code: 'ERR_OAM_EVIDENCE_REQUIRED', appTag: 'evidence-required' });
+    const nonce = (await store.getJob<Job>(job.jobId))!.data.updateNonce!;
+    const done = await r.complete(signedCompletion({ henbId: 'k1', jobId: job.jobId, status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' }, nonce));
     expect(done.state).toBe('verified');
     expect((await store.getHenb('k1'))?.rim).toBe(EXPECTED);
   });
@@ -334,7 +338,7 @@ describe('runner: restart', () => {
     expect((await store.getJob(job.jobId))?.state).toBe('awaiting-completion');
     // the driver is asked to deliver completions sent since the software-update (replay)
     expect(devices.resumed).toEqual([{ henbId: 'h1', jobId: job.jobId, since: T0 }]);
-    devices.emit({ henbId: 'h1', jobId: job.jobId, status: 'completed', tim: EXPECTED });
+    devices.emit(signedCompletion({ henbId: 'h1', jobId: job.jobId, status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG }, (await store.getJob<Job>(job.jobId))!.data.updateNonce!));
     await r2.idle();
     expect((await store.getJob(job.jobId))?.state).toBe('verified');
     expect(devices.updates).toHaveLength(1);
@@ -389,8 +393,11 @@ describe('runner: restart', () => {
     await vi.advanceTimersByTimeAsync(600);
     await r2.idle();
     expect((await store.getJob(job.jobId))?.state).toBe('verified');
-    expect(pve.calls).toHaveLength(2);
-    expect(pve.calls[0]?.nonce).not.toBe(pve.calls[1]?.nonce);
+    const preUpdate = pve.calls.filter((c) => c.completion === undefined);
+    expect(preUpdate).toHaveLength(2);
+    expect(preUpdate[0]?.nonce).not.toBe(preUpdate[1]?.nonce);
+    // the completion was appraised once, over the job's update nonce (not a PVE nonce)
+    expect(pve.calls.filter((c) => c.completion !== undefined).map((c) => c.nonce)).toEqual([(await store.getJob<Job>(job.jobId))!.data.updateNonce]);
     expect(devices.updates).toHaveLength(1);
   });
 

@@ -4,8 +4,9 @@ import type { EarStatus, SigningKey } from '../../src/tokens/types.js';
 import { NMS_AUDIENCE, OAM_ISSUER, PVE_ISSUER, createResultTokens } from '../../src/oam/tokens-adapter.js';
 import { JobRunner } from '../../src/oam/runner.js';
 import type { Job } from '../../src/oam/transition.js';
-import type { PveClient } from '../../src/oam/ports.js';
-import { FakeDevices, FakeFetcher, MemoryStore } from './fakes.js';
+import type { PveClient, PveIntegrityRequest } from '../../src/oam/ports.js';
+import { appraiseCompletion } from '../../src/pve/appraise.js';
+import { FakeDevices, FakeFetcher, MemoryStore, deviceKey } from './fakes.js';
 import { EXPECTED, OLD_RIM } from './helpers.js';
 
 let pveKey: SigningKey;
@@ -29,6 +30,17 @@ function pveToken(nonce: string, over: { key?: SigningKey; iss?: string; aud?: s
     ...(over.iat !== undefined ? { iat: over.iat } : {}),
     submods: { platform: { ear_status: status, 'job-id': 'job-1', phase: 'pre-update', 'reported-tim': OLD_RIM } },
   }, over.key ?? pveKey);
+}
+
+/** phase post-update as the reference PVE answers it: the real appraisal of the device's evidence, a real JWS */
+async function postUpdateToken(req: PveIntegrityRequest, key: SigningKey): Promise<string> {
+  const c = req.completion!;
+  const a = appraiseCompletion({ status: c.status, tim: c.tim, log: c.measurementLog, evidence: c.evidence, ...(c.selfCheck !== undefined ? { selfCheck: c.selfCheck } : {}) },
+    { henbId: req.henbId, jobId: req.jobId, nonce: Buffer.from(req.nonce, 'base64') }, deviceKey(req.henbId));
+  return signResult({
+    iss: PVE_ISSUER, aud: OAM_ISSUER, sub: req.henbId, ear_status: a.status, eat_nonce: req.nonce, ear_verifier_id: { developer: 'test', build: '1' },
+    submods: { completion: { ear_status: a.status, 'job-id': req.jobId, phase: 'post-update', 'reported-tim': c.tim, 'evidence-format': 'software-key' } },
+  }, key);
 }
 
 function adapter() {
@@ -75,7 +87,9 @@ describe('runner with real tokens', () => {
     const store = new MemoryStore();
     await store.putHenb({ henbId: 'henb-1', rim: OLD_RIM, softwareVersion: '1.0.0', state: 'trusted', lastResultToken: null });
     let signer = pveKey;
-    const pve: PveClient = { integrityRequest: async (req) => ({ token: await pveToken(req.nonce, { key: signer }) }) };
+    const pve: PveClient = {
+      integrityRequest: async (req) => ({ token: req.completion !== undefined ? await postUpdateToken(req, signer) : await pveToken(req.nonce, { key: signer }) }),
+    };
     const devices = new FakeDevices();
     devices.installMs = 0;
     const results: Job[] = [];

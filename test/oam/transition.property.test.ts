@@ -12,13 +12,17 @@ import { EXPECTED, GOOD_LOG, T0, baseJob, h } from './helpers.js';
 /** a JobEvent without its time (distributed over the union) */
 type Ev = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'at'> : never) : never;
 
+const NONCE_A = 'a1'.repeat(32);
+const NONCE_B = 'b2'.repeat(32);
+
 const STATES: JobState[] = ['created', 'pve-requested', 'fetching', 'update-sending', 'awaiting-completion', 'verified', 'mismatch', 'refused', 'failed', 'timeout'];
 
 const eventArb: fc.Arbitrary<Ev> = fc.oneof(
   fc.constant({ type: 'start' as const }),
   fc.constantFrom('affirming', 'warning', 'contraindicated', 'none').map((s) => ({ type: 'pve-result' as const, earStatus: s as 'affirming', token: 'p.v.e' })),
   fc.boolean().map((t) => ({ type: 'pve-error' as const, reason: 'down', timedOut: t })),
-  fc.constantFrom(h('image-2.0.0'), h('other-image'), 'not-a-digest').map((d) => ({ type: 'software-digest' as const, sha256: d, size: 1 })),
+  fc.tuple(fc.constantFrom(h('image-2.0.0'), h('other-image'), 'not-a-digest'), fc.constantFrom(NONCE_A, NONCE_B))
+    .map(([d, updateNonce]) => ({ type: 'software-digest' as const, sha256: d, size: 1, updateNonce })),
   fc.constant({ type: 'fetch-error' as const, reason: 'gone' }),
   fc.constant({ type: 'device-accepted' as const }),
   fc.boolean().map((r) => ({ type: 'device-error' as const, reason: 'no', refused: r })),
@@ -28,6 +32,13 @@ const eventArb: fc.Arbitrary<Ev> = fc.oneof(
     selfCheck: fc.constantFrom('passed' as const, 'failed' as const, undefined),
     withLog: fc.boolean(),
     jobId: fc.constantFrom('job-1', 'job-2'),
+    // the appraisal the runner attaches: none (unsigned), over either nonce, about either job / H(e)NB, of either TIM
+    attested: fc.option(fc.record({
+      nonce: fc.constantFrom(NONCE_A, NONCE_B),
+      jobId: fc.constantFrom('job-1', 'job-2'),
+      henbId: fc.constantFrom('henb-1', 'henb-2'),
+      tim: fc.constantFrom(EXPECTED, h('bad'), h('unchanged')),
+    }), { nil: undefined }),
   }).map((c) => ({
     type: 'completion' as const,
     completion: {
@@ -36,6 +47,7 @@ const eventArb: fc.Arbitrary<Ev> = fc.oneof(
       ...(c.selfCheck !== undefined ? { selfCheck: c.selfCheck } : {}),
       ...(c.withLog ? { measurementLog: GOOD_LOG } : {}),
     },
+    ...(c.attested !== undefined ? { attested: { ...c.attested, format: 'software-key' as const, token: 'p.o.st' } } : {}),
   })),
   fc.constantFrom(...STATES).map((s) => ({ type: 'timeout' as const, state: s })),
   fc.integer({ min: 0, max: 1e9 }).map((n) => ({ type: 'restart' as const, nonce: h(String(n)) })),
@@ -44,9 +56,12 @@ const eventArb: fc.Arbitrary<Ev> = fc.oneof(
 const HAPPY: Array<Ev> = [
   { type: 'start' },
   { type: 'pve-result', earStatus: 'affirming', token: 'p.v.e' },
-  { type: 'software-digest', sha256: h('image-2.0.0'), size: 1 },
+  { type: 'software-digest', sha256: h('image-2.0.0'), size: 1, updateNonce: NONCE_A },
   { type: 'device-accepted' },
-  { type: 'completion', completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, selfCheck: 'passed', measurementLog: GOOD_LOG } },
+  {
+    type: 'completion', completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, selfCheck: 'passed', measurementLog: GOOD_LOG },
+    attested: { henbId: 'henb-1', jobId: 'job-1', nonce: NONCE_A, tim: EXPECTED, format: 'software-key', token: 'p.o.st' },
+  },
 ];
 
 /** arbitrary sequences, half of them the happy path with arbitrary events slipped in between its steps */
@@ -128,6 +143,23 @@ describe('transition properties', () => {
         }
       }
     }), { numRuns: 500 });
+  });
+
+  it('a completion ends a job only with the device\'s evidence over THIS job\'s nonce (issue 10)', () => {
+    fc.assert(fc.property(seqArb, (events) => {
+      const { trace } = run(events);
+      for (const t of trace) {
+        if (t.event.type !== 'completion' || t.ignored) continue;
+        // whatever the outcome (verified, mismatch, failed), it rests on an appraisal over the job's own nonce
+        const a = t.event.attested;
+        expect(a).toBeDefined();
+        expect(a!.nonce).toBe(t.before.updateNonce);
+        expect(a!.jobId).toBe(t.before.jobId);
+        expect(a!.henbId).toBe(t.before.henbId);
+        expect(t.before.state).toBe('awaiting-completion');
+        if (t.event.completion.tim !== undefined) expect(a!.tim).toBe(t.event.completion.tim);
+      }
+    }), { numRuns: 1000 });
   });
 
   it('no rollback and no quarantine for a device that never received the update (unless the PVE contraindicated it)', () => {

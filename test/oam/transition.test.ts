@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ACTIVE_STATES, TERMINAL_STATES, transition } from '../../src/oam/transition.js';
-import type { Effect, EventType, JobState } from '../../src/oam/transition.js';
+import type { Effect, EventType, JobEvent, JobState } from '../../src/oam/transition.js';
+import type { DeviceCompletion } from '../../src/oam/ports.js';
 import { extendDigest, replayLog } from '../../src/oam/measure.js';
-import { BASE_LOG, EXPECTED, GOOD_LOG, OLD_RIM, SW_RIM, T0, h, jobIn, sampleEvent } from './helpers.js';
+import { rebootLogAfterUpdate } from '../../src/integrity/index.js';
+import { BASE_LOG, EXPECTED, GOOD_LOG, OLD_RIM, SW_RIM, T0, UPDATE_NONCE, attestedFor, h, jobIn, sampleEvent } from './helpers.js';
 
 const EVENTS: EventType[] = ['start', 'pve-result', 'pve-error', 'software-digest', 'fetch-error', 'device-accepted', 'device-error', 'completion', 'timeout', 'restart'];
 const I = 'ignored';
@@ -12,7 +14,8 @@ const TABLE: Record<JobState, Array<JobState | typeof I>> = {
   created: ['pve-requested', I, I, I, I, I, I, I, 'timeout', 'pve-requested'],
   'pve-requested': [I, 'fetching', 'refused', I, I, I, I, I, 'timeout', 'pve-requested'],
   fetching: [I, I, I, 'update-sending', 'failed', I, I, I, 'timeout', 'fetching'],
-  'update-sending': [I, I, I, I, I, 'awaiting-completion', 'failed', 'verified', 'timeout', 'failed'],
+  // a completion before the device acknowledged the software-update is not believed (issue 10)
+  'update-sending': [I, I, I, I, I, 'awaiting-completion', 'failed', I, 'timeout', 'failed'],
   'awaiting-completion': [I, I, I, I, I, I, I, 'verified', 'timeout', 'awaiting-completion'],
   verified: EVENTS.map(() => I),
   mismatch: EVENTS.map(() => I),
@@ -22,6 +25,8 @@ const TABLE: Record<JobState, Array<JobState | typeof I>> = {
 };
 
 const types = (effects: Effect[]): string[] => effects.map((e) => e.type);
+/** a completion as the runner hands it on once the PVE appraised its evidence over the job's nonce */
+const comp = (c: DeviceCompletion): JobEvent => ({ type: 'completion', at: T0, completion: c, attested: attestedFor(c.tim) });
 
 describe('transition: every state x every event', () => {
   for (const state of [...ACTIVE_STATES, ...TERMINAL_STATES]) {
@@ -103,9 +108,10 @@ describe('transition: paths', () => {
     expect(out.job.expectedRim).toBe(EXPECTED);
     expect(out.job.softwareRim).toBe(SW_RIM);
     expect(out.job.updateSent).toBe(true);
+    expect(out.job.updateNonce).toBe(UPDATE_NONCE);
     expect(out.effects.filter((e) => e.type === 'send-update')).toEqual([{
       type: 'send-update', henbId: 'henb-1',
-      command: { jobId: 'job-1', uri: 'https://images.example/2.0.0.img', softwareRim: SW_RIM, selfCheck: true, version: '2.0.0' },
+      command: { jobId: 'job-1', uri: 'https://images.example/2.0.0.img', softwareRim: SW_RIM, selfCheck: true, version: '2.0.0', nonce: UPDATE_NONCE },
     }]);
   });
 
@@ -134,12 +140,12 @@ describe('transition: paths', () => {
   });
 
   it('verified without a measurement log (the seed arithmetic only)', () => {
-    const out = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED } });
+    const out = transition(jobIn('awaiting-completion'), comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED }));
     expect(out.job.state).toBe('verified');
   });
 
   it('mismatch without log: old RIM kept, quarantined, alarm and rollback by policy', () => {
-    const out = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: h('bad') } });
+    const out = transition(jobIn('awaiting-completion'), comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: h('bad') }));
     expect(out.job.state).toBe('mismatch');
     expect(out.job.result?.reason).toContain('is not the expected RIM');
     expect(types(out.effects)).not.toContain('store-rim');
@@ -149,7 +155,7 @@ describe('transition: paths', () => {
 
   it('mismatch with policy [] (no measures): still quarantined, no alarm, no rollback', () => {
     const job = jobIn('awaiting-completion', { request: { ...jobIn('created').request, measures: [] } });
-    const out = transition(job, { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: h('bad') } });
+    const out = transition(job, comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: h('bad') }));
     expect(out.job.state).toBe('mismatch');
     expect(out.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'quarantined' });
     expect(types(out.effects)).not.toContain('raise-alarm');
@@ -160,7 +166,7 @@ describe('transition: paths', () => {
     const badRootfs = h('rootfs-corrupted');
     const log = [...BASE_LOG, { component: 'rootfs', digest: badRootfs }];
     const tim = extendDigest(OLD_RIM, badRootfs);
-    const out = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim, measurementLog: log } });
+    const out = transition(jobIn('awaiting-completion'), comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim, measurementLog: log }));
     expect(out.job.state).toBe('mismatch');
     expect(out.job.result?.component).toBe('rootfs');
     expect(out.job.result?.reason).toContain(badRootfs);
@@ -168,35 +174,35 @@ describe('transition: paths', () => {
 
   it('log with a changed earlier component: named from the reference log', () => {
     const log = [BASE_LOG[0]!, { component: 'kernel', digest: h('implant') }, BASE_LOG[2]!, BASE_LOG[3]!, { component: 'rootfs', digest: SW_RIM }];
-    const out = transition(jobIn('awaiting-completion', { referenceLog: BASE_LOG }), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: replayLog(log), measurementLog: log } });
+    const out = transition(jobIn('awaiting-completion', { referenceLog: BASE_LOG }), comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: replayLog(log), measurementLog: log }));
     expect(out.job.state).toBe('mismatch');
     expect(out.job.result?.component).toBe('kernel');
   });
 
   it('log that does not replay to the reported TIM: mismatch', () => {
-    const out = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, measurementLog: BASE_LOG } });
+    const out = transition(jobIn('awaiting-completion'), comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, measurementLog: BASE_LOG }));
     expect(out.job.state).toBe('mismatch');
     expect(out.job.result?.reason).toContain('replays to');
   });
 
   it('self-check failure reported by the device: mismatch with the reason, measures applied', () => {
-    const out = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, selfCheck: 'failed', reason: 'TIM differs' } });
+    const out = transition(jobIn('awaiting-completion'), comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, selfCheck: 'failed', reason: 'TIM differs' }));
     expect(out.job.state).toBe('mismatch');
     expect(out.job.result?.reason).toBe('H(e)NB self-check failed: TIM differs');
     expect(types(out.effects)).toEqual(expect.arrayContaining(['raise-alarm', 'rollback']));
   });
 
   it('install failure reported by the device: failed, quarantined', () => {
-    const out = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-1', status: 'failed', reason: 'FILE_NOT_FOUND' } });
+    const out = transition(jobIn('awaiting-completion'), comp({ henbId: 'henb-1', jobId: 'job-1', status: 'failed', reason: 'FILE_NOT_FOUND' }));
     expect(out.job.state).toBe('failed');
     expect(out.job.result?.reason).toContain('FILE_NOT_FOUND');
     expect(out.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'quarantined' });
   });
 
   it('completion for another job or H(e)NB is ignored', () => {
-    const a = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-1', jobId: 'job-2', status: 'completed', tim: EXPECTED } });
+    const a = transition(jobIn('awaiting-completion'), comp({ henbId: 'henb-1', jobId: 'job-2', status: 'completed', tim: EXPECTED }));
     expect(a.ignored).toContain('does not match');
-    const b = transition(jobIn('awaiting-completion'), { type: 'completion', at: T0, completion: { henbId: 'henb-2', jobId: 'job-1', status: 'completed', tim: EXPECTED } });
+    const b = transition(jobIn('awaiting-completion'), comp({ henbId: 'henb-2', jobId: 'job-1', status: 'completed', tim: EXPECTED }));
     expect(b.ignored).toContain('does not match');
   });
 
@@ -327,3 +333,95 @@ describe('transition: an integrity-check job (steps 2-4 alone)', () => {
     expect(out.job.result).toMatchObject({ status: 'refused', reason: 'PVE integrity check failed: down; software-update not sent', cause: { kind: 'pve-unreachable' } });
   });
 });
+
+describe('transition: a completion counts only with evidence over the job\'s nonce (issue 10)', () => {
+  const good: DeviceCompletion = { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' };
+  const cases: Array<[string, JobEvent]> = [
+    ['no appraisal at all (the forgeable path before issue 10)', { type: 'completion', at: T0, completion: good }],
+    ['evidence over another nonce', { type: 'completion', at: T0, completion: good, attested: attestedFor(EXPECTED, { nonce: 'b2'.repeat(32) }) }],
+    ['evidence about another job', { type: 'completion', at: T0, completion: good, attested: attestedFor(EXPECTED, { jobId: 'job-2' }) }],
+    ['evidence from another H(e)NB', { type: 'completion', at: T0, completion: good, attested: attestedFor(EXPECTED, { henbId: 'henb-2' }) }],
+    ['an appraised TIM that is not the completion\'s', { type: 'completion', at: T0, completion: good, attested: attestedFor(h('other')) }],
+  ];
+  for (const [name, ev] of cases) {
+    it(`ignored, nothing changes: ${name}`, () => {
+      const job = jobIn('awaiting-completion');
+      const out = transition(job, ev);
+      expect(out.ignored).toBeDefined();
+      expect(out.job).toBe(job);
+      expect(out.effects).toEqual([]);
+    });
+  }
+
+  it('a job without an update nonce accepts no completion', () => {
+    const job = jobIn('awaiting-completion', { updateNonce: undefined });
+    delete job.updateNonce;
+    expect(transition(job, comp(good)).ignored).toBe('the job has no update nonce');
+  });
+
+  it('the software-digest needs a fresh update nonce, else nothing is sent', () => {
+    const out = transition(jobIn('fetching'), { type: 'software-digest', at: T0, sha256: SW_RIM, size: 1, updateNonce: '' });
+    expect(out.job.state).toBe('failed');
+    expect(types(out.effects)).not.toContain('send-update');
+  });
+
+  it('the result records the evidence format and the PVE token of the appraisal', () => {
+    const out = transition(jobIn('awaiting-completion'), comp(good));
+    expect(out.job.state).toBe('verified');
+    expect(out.job.completion).toMatchObject({ evidenceFormat: 'software-key', pveToken: 'p.o.st', activation: 'live' });
+  });
+});
+
+describe('transition: reboot-aware appraisal (issue 10 item 3)', () => {
+  const rebootLog = rebootLogAfterUpdate(BASE_LOG, 'rootfs', SW_RIM);
+  const REBOOT_TIM = replayLog(rebootLog);
+  const fetched = (): ReturnType<typeof jobIn> => transition(jobIn('fetching', { preLog: BASE_LOG }), sampleEvent('software-digest', 'fetching')).job;
+
+  it('the expected log after a reboot replaces rootfs in its place, not appended', () => {
+    expect(rebootLog.map((e) => e.component)).toEqual(['bootloader', 'kernel', 'rootfs', 'config']);
+    expect(rebootLog[2]!.digest).toBe(SW_RIM);
+    expect(fetched().expectedRimReboot).toBe(REBOOT_TIM);
+    expect(fetched().expectedRim).toBe(EXPECTED);
+  });
+
+  it('a device that rebooted into the update: verified (not a mismatch), the new log becomes the reference', () => {
+    const job = { ...fetched(), state: 'awaiting-completion' as const };
+    const out = transition(job, comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: REBOOT_TIM, measurementLog: rebootLog, selfCheck: 'passed' }));
+    expect(out.job.state).toBe('verified');
+    expect(out.job.completion?.activation).toBe('reboot');
+    expect(out.effects).toContainEqual({ type: 'store-rim', henbId: 'henb-1', rim: REBOOT_TIM, version: '2.0.0', measurementLog: rebootLog });
+  });
+
+  it('the seed\'s live activation still verifies with the same job', () => {
+    const job = { ...fetched(), state: 'awaiting-completion' as const };
+    const out = transition(job, comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG }));
+    expect(out.job.state).toBe('verified');
+    expect(out.job.completion?.activation).toBe('live');
+  });
+
+  it('a reboot into a wrong rootfs: mismatch naming rootfs, old RIM kept', () => {
+    const bad = rebootLogAfterUpdate(BASE_LOG, 'rootfs', h('corrupted'));
+    const job = { ...fetched(), state: 'awaiting-completion' as const };
+    const out = transition(job, comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: replayLog(bad), measurementLog: bad }));
+    expect(out.job.state).toBe('mismatch');
+    expect(out.job.result?.component).toBe('rootfs');
+    expect(out.job.result?.reason).toContain(`component rootfs measured ${h('corrupted')}, expected ${SW_RIM}`);
+    expect(types(out.effects)).not.toContain('store-rim');
+  });
+
+  it('a reboot that also changed another component names that component', () => {
+    const bad = rebootLog.map((e) => (e.component === 'kernel' ? { ...e, digest: h('implant') } : e));
+    const job = { ...fetched(), state: 'awaiting-completion' as const };
+    const out = transition(job, comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: replayLog(bad), measurementLog: bad }));
+    expect(out.job.state).toBe('mismatch');
+    expect(out.job.result?.component).toBe('kernel');
+  });
+
+  it('a rebooted device without a log: its TIM equals the replace-rule RIM -> verified', () => {
+    const job = { ...fetched(), state: 'awaiting-completion' as const };
+    const out = transition(job, comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: REBOOT_TIM }));
+    expect(out.job.state).toBe('verified');
+    expect(out.job.result?.reason).toContain('after a reboot');
+  });
+});
+

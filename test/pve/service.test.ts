@@ -16,6 +16,9 @@ import { loadOrCreatePveTls } from '../../src/pve/tls.js';
 import { newNonce } from '../../src/tokens/nonce.js';
 import type { EarClaims, Jwks } from '../../src/tokens/types.js';
 
+/** the OAM's nonce for a software-update (hex text is canonical base64: 48 octets) */
+const NONCE = 'a1'.repeat(32);
+
 let dataDir: string;
 const cells = new Map<string, Femtocell>();
 let hang: (() => void) | undefined;
@@ -151,7 +154,7 @@ describe('reference PVE over RESTCONF/HTTPS', () => {
     const d = new Femtocell({ henbId: 'updated-1', installMs: 1 });
     cells.set('updated-1', d);
     const done = new Promise((resolve) => d.onCompletion(resolve));
-    d.startUpdate({ jobId: 'job-u', uri: 'file:///img', softwareRim: rim, selfCheck: true });
+    d.startUpdate({ jobId: 'job-u', uri: 'file:///img', softwareRim: rim, selfCheck: true, nonce: NONCE });
     await done;
     const second = await startPve({ listen: '127.0.0.1:0', dataDir, devices: [entry(d)], referenceValues: factoryReferenceValues(), collector, approvedSoftware: [dir] });
     const c = createPveClient({ url: second.url, ca: second.ca });

@@ -6,6 +6,9 @@ import {
 } from '../../src/simulator/model.js';
 import type { Completion, DeviceProfile } from '../../src/simulator/model.js';
 
+/** the OAM's nonce for a software-update (hex text is canonical base64: 48 octets) */
+const NONCE = 'a1'.repeat(32);
+
 const RIM = createHash('sha256').update('image-2.0.0').digest('hex');
 const devices: Femtocell[] = [];
 function make(profile: DeviceProfile, extra: Partial<ConstructorParameters<typeof Femtocell>[0]> = {}): Femtocell {
@@ -16,7 +19,7 @@ function make(profile: DeviceProfile, extra: Partial<ConstructorParameters<typeo
 
 async function update(d: Femtocell, selfCheck = true, jobId = 'job-1'): Promise<Completion> {
   const done = new Promise<Completion>((resolve) => d.onCompletion(resolve));
-  expect(d.startUpdate({ jobId, uri: 'file:///img', softwareRim: RIM, selfCheck, version: '2.0.0' }))
+  expect(d.startUpdate({ jobId, uri: 'file:///img', softwareRim: RIM, selfCheck, version: '2.0.0', nonce: NONCE }))
     .toEqual({ status: 'started', slot: 'slot-b' });
   await vi.advanceTimersByTimeAsync(1000);
   return done;
@@ -98,7 +101,7 @@ describe('software update', () => {
     const d = make('healthy');
     const seen: Completion[] = [];
     d.onCompletion((c) => seen.push(c));
-    d.startUpdate({ jobId: 'j', uri: 'file:///x', softwareRim: RIM, selfCheck: false });
+    d.startUpdate({ jobId: 'j', uri: 'file:///x', softwareRim: RIM, selfCheck: false, nonce: NONCE });
     expect(d.busy()).toBe(true);
     await vi.advanceTimersByTimeAsync(999);
     expect(seen).toHaveLength(0);
@@ -110,14 +113,14 @@ describe('software update', () => {
   it('refuses a second install while busy, a reused job id and a bad RIM, changing nothing', async () => {
     const d = make('healthy');
     const tim = d.tim();
-    expect(() => d.startUpdate({ jobId: 'j', uri: 'u', softwareRim: 'XYZ', selfCheck: false }))
+    expect(() => d.startUpdate({ jobId: 'j', uri: 'u', softwareRim: 'XYZ', selfCheck: false, nonce: NONCE }))
       .toThrow(expect.objectContaining({ code: 'ERR_DEVICE_BAD_RIM' }));
     expect(d.busy()).toBe(false);
-    d.startUpdate({ jobId: 'j', uri: 'u', softwareRim: RIM, selfCheck: false });
-    expect(() => d.startUpdate({ jobId: 'k', uri: 'u', softwareRim: RIM, selfCheck: false }))
+    d.startUpdate({ jobId: 'j', uri: 'u', softwareRim: RIM, selfCheck: false, nonce: NONCE });
+    expect(() => d.startUpdate({ jobId: 'k', uri: 'u', softwareRim: RIM, selfCheck: false, nonce: NONCE }))
       .toThrow(expect.objectContaining({ code: 'ERR_DEVICE_BUSY' }));
     await vi.advanceTimersByTimeAsync(1000);
-    expect(() => d.startUpdate({ jobId: 'j', uri: 'u', softwareRim: RIM, selfCheck: false }))
+    expect(() => d.startUpdate({ jobId: 'j', uri: 'u', softwareRim: RIM, selfCheck: false, nonce: NONCE }))
       .toThrow(expect.objectContaining({ code: 'ERR_DEVICE_DUPLICATE_JOB' }));
     expect(d.tim()).toBe(extendHex(tim, RIM));
   });
@@ -154,7 +157,7 @@ describe('software update', () => {
     const d = make('slow', { slowInstallMs: 60_000 });
     const seen: Completion[] = [];
     d.onCompletion((c) => seen.push(c));
-    d.startUpdate({ jobId: 'j', uri: 'u', softwareRim: RIM, selfCheck: false });
+    d.startUpdate({ jobId: 'j', uri: 'u', softwareRim: RIM, selfCheck: false, nonce: NONCE });
     await vi.advanceTimersByTimeAsync(59_999);
     expect(seen).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(1);
@@ -165,7 +168,7 @@ describe('software update', () => {
     const d = make('healthy');
     const seen: Completion[] = [];
     d.onCompletion((c) => seen.push(c));
-    d.startUpdate({ jobId: 'j', uri: 'u', softwareRim: RIM, selfCheck: false });
+    d.startUpdate({ jobId: 'j', uri: 'u', softwareRim: RIM, selfCheck: false, nonce: NONCE });
     d.close();
     await vi.advanceTimersByTimeAsync(5000);
     expect(seen).toHaveLength(0);
@@ -210,7 +213,7 @@ describe('rollback', () => {
   it('nothing to roll back on a fresh device; busy during an install', () => {
     const d = make('healthy');
     expect(() => d.rollback()).toThrow(expect.objectContaining({ code: 'ERR_DEVICE_NO_ROLLBACK' }));
-    d.startUpdate({ jobId: 'j', uri: 'u', softwareRim: RIM, selfCheck: false });
+    d.startUpdate({ jobId: 'j', uri: 'u', softwareRim: RIM, selfCheck: false, nonce: NONCE });
     expect(() => d.rollback('j')).toThrow(expect.objectContaining({ code: 'ERR_DEVICE_BUSY' }));
   });
 });

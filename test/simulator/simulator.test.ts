@@ -11,6 +11,9 @@ import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
 import { DEVICE_NS, parseSlots } from '../../src/device/wire.js';
 import type { DeviceCompletion } from '../../src/oam/ports.js';
 
+/** the OAM's nonce for a software-update (hex text is canonical base64: 48 octets) */
+const NONCE = 'a1'.repeat(32);
+
 const RIM = createHash('sha256').update('image 2.0.0').digest('hex');
 let fleet: Fleet;
 const drivers: NetconfDeviceDriver[] = [];
@@ -73,7 +76,7 @@ describe('simulated fleet over NETCONF/SSH', () => {
     const d = driverFor(['healthy-1']);
     const before = fleet.cell('healthy-1')!.tim();
     const done = nextCompletion(d, 'job-h1');
-    await d.softwareUpdate('healthy-1', { jobId: 'job-h1', uri: 'https://example.test/img', softwareRim: RIM, selfCheck: true, version: '2.0.0' }, signal());
+    await d.softwareUpdate('healthy-1', { jobId: 'job-h1', uri: 'https://example.test/img', softwareRim: RIM, selfCheck: true, nonce: NONCE, version: '2.0.0' }, signal());
     const c = await done;
     expect(c).toMatchObject({ henbId: 'healthy-1', jobId: 'job-h1', status: 'completed', selfCheck: 'passed' });
     expect(c.tim).toBe(extendHex(before, RIM));
@@ -99,7 +102,7 @@ describe('simulated fleet over NETCONF/SSH', () => {
     const d = driverFor(['bad-install-1']);
     const before = fleet.cell('bad-install-1')!.tim();
     const done = nextCompletion(d, 'job-b1');
-    await d.softwareUpdate('bad-install-1', { jobId: 'job-b1', uri: 'file:///img', softwareRim: RIM, selfCheck: true }, signal());
+    await d.softwareUpdate('bad-install-1', { jobId: 'job-b1', uri: 'file:///img', softwareRim: RIM, selfCheck: true, nonce: NONCE }, signal());
     const c = await done;
     expect(c.status).toBe('completed');
     expect(c.selfCheck).toBe('not-performed');
@@ -120,7 +123,7 @@ describe('simulated fleet over NETCONF/SSH', () => {
   it('self-check-fail: selfCheck failed', async () => {
     const d = driverFor(['self-check-fail-1']);
     const done = nextCompletion(d, 'job-s1');
-    await d.softwareUpdate('self-check-fail-1', { jobId: 'job-s1', uri: 'file:///img', softwareRim: RIM, selfCheck: true }, signal());
+    await d.softwareUpdate('self-check-fail-1', { jobId: 'job-s1', uri: 'file:///img', softwareRim: RIM, selfCheck: true, nonce: NONCE }, signal());
     const c = await done;
     expect(c.status).toBe('completed');
     expect(c.selfCheck).toBe('failed');
@@ -130,10 +133,10 @@ describe('simulated fleet over NETCONF/SSH', () => {
   it('an rpc-error from the device is ERR_DEVICE_REFUSED with tag and app-tag', async () => {
     const d = driverFor(['healthy-3']);
     const done = nextCompletion(d, 'job-r1');
-    await d.softwareUpdate('healthy-3', { jobId: 'job-r1', uri: 'file:///img', softwareRim: RIM, selfCheck: false }, signal());
-    await expect(d.softwareUpdate('healthy-3', { jobId: 'job-r2', uri: 'file:///img', softwareRim: RIM, selfCheck: false }, signal()))
+    await d.softwareUpdate('healthy-3', { jobId: 'job-r1', uri: 'file:///img', softwareRim: RIM, selfCheck: false, nonce: NONCE }, signal());
+    await expect(d.softwareUpdate('healthy-3', { jobId: 'job-r2', uri: 'file:///img', softwareRim: RIM, selfCheck: false, nonce: NONCE }, signal()))
       .rejects.toMatchObject({ code: 'ERR_DEVICE_REFUSED', errorTag: 'in-use', appTag: 'slot-busy' });
-    await expect(d.softwareUpdate('healthy-3', { jobId: 'job-r3', uri: 'ftp://x/img', softwareRim: RIM, selfCheck: false }, signal()))
+    await expect(d.softwareUpdate('healthy-3', { jobId: 'job-r3', uri: 'ftp://x/img', softwareRim: RIM, selfCheck: false, nonce: NONCE }, signal()))
       .rejects.toMatchObject({ code: 'ERR_DEVICE_REFUSED', errorTag: 'invalid-value' });
     await done;
     await expect(d.rollback('healthy-3', 'job-unknown', signal()))
@@ -144,7 +147,7 @@ describe('simulated fleet over NETCONF/SSH', () => {
     const s = await connectDevice(dev('healthy-2'), { timeoutMs: 3000 });
     try {
       await expect(s.rpc(el(DEVICE_NS, 'software-update', leaf(DEVICE_NS, 'job-id', 'j'), leaf(DEVICE_NS, 'uri', 'file:///x'),
-        leaf(DEVICE_NS, 'software-rim', 'XYZ')))).rejects.toMatchObject({ errors: [expect.objectContaining({ tag: 'invalid-value' })] });
+        leaf(DEVICE_NS, 'software-rim', 'XYZ'), leaf(DEVICE_NS, 'nonce-value', NONCE)))).rejects.toMatchObject({ errors: [expect.objectContaining({ tag: 'invalid-value' })] });
       expect(fleet.cell('healthy-2')!.busy()).toBe(false);
     } finally {
       await s.close();
@@ -153,7 +156,7 @@ describe('simulated fleet over NETCONF/SSH', () => {
 
   it('unreachable: ERR_DEVICE_UNREACHABLE after the bounded retries', async () => {
     const d = driverFor(['unreachable-1']);
-    await expect(d.softwareUpdate('unreachable-1', { jobId: 'job-u1', uri: 'file:///img', softwareRim: RIM, selfCheck: false }, signal()))
+    await expect(d.softwareUpdate('unreachable-1', { jobId: 'job-u1', uri: 'file:///img', softwareRim: RIM, selfCheck: false, nonce: NONCE }, signal()))
       .rejects.toMatchObject({ code: 'ERR_DEVICE_UNREACHABLE' });
   });
 
@@ -175,11 +178,11 @@ describe('simulated fleet over NETCONF/SSH', () => {
 
   it('unknown device and aborted call are coded', async () => {
     const d = driverFor(['healthy-2']);
-    await expect(d.softwareUpdate('nobody', { jobId: 'j', uri: 'file:///x', softwareRim: RIM, selfCheck: false }, signal()))
+    await expect(d.softwareUpdate('nobody', { jobId: 'j', uri: 'file:///x', softwareRim: RIM, selfCheck: false, nonce: NONCE }, signal()))
       .rejects.toMatchObject({ code: 'ERR_DEVICE_UNKNOWN' });
     const ac = new AbortController();
     ac.abort(new Error('step timeout'));
-    await expect(d.softwareUpdate('healthy-2', { jobId: 'j', uri: 'file:///x', softwareRim: RIM, selfCheck: false }, ac.signal))
+    await expect(d.softwareUpdate('healthy-2', { jobId: 'j', uri: 'file:///x', softwareRim: RIM, selfCheck: false, nonce: NONCE }, ac.signal))
       .rejects.toMatchObject({ code: 'ERR_DEVICE_ABORTED' });
   });
 
@@ -187,7 +190,7 @@ describe('simulated fleet over NETCONF/SSH', () => {
     const d = driverFor(['healthy-2'], {}, { initialMs: 400, attempts: 2 });
     const before = fleet.cell('healthy-2')!.tim();
     const done = nextCompletion(d, 'job-rc');
-    await d.softwareUpdate('healthy-2', { jobId: 'job-rc', uri: 'file:///img', softwareRim: RIM, selfCheck: false }, signal());
+    await d.softwareUpdate('healthy-2', { jobId: 'job-rc', uri: 'file:///img', softwareRim: RIM, selfCheck: false, nonce: NONCE }, signal());
     await fleet.dropSessions('healthy-2');
     const c = await done;
     expect(c.tim).toBe(extendHex(before, RIM));
@@ -274,16 +277,16 @@ describe('devices that fetch the image', () => {
       const before = f.cell('healthy-1')!.tim();
 
       const wrong = nextCompletion(d, 'job-f1');
-      await d.softwareUpdate('healthy-1', { jobId: 'job-f1', uri, softwareRim: RIM, selfCheck: true }, signal());
+      await d.softwareUpdate('healthy-1', { jobId: 'job-f1', uri, softwareRim: RIM, selfCheck: true, nonce: NONCE }, signal());
       expect(await wrong).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^integrity-error/) });
       expect(f.cell('healthy-1')!.tim()).toBe(before);
 
       const missing = nextCompletion(d, 'job-f2');
-      await d.softwareUpdate('healthy-1', { jobId: 'job-f2', uri: pathToFileURL(join(dir, 'none.bin')).href, softwareRim: rim, selfCheck: true }, signal());
+      await d.softwareUpdate('healthy-1', { jobId: 'job-f2', uri: pathToFileURL(join(dir, 'none.bin')).href, softwareRim: rim, selfCheck: true, nonce: NONCE }, signal());
       expect(await missing).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^download-error/) });
 
       const ok = nextCompletion(d, 'job-f3');
-      await d.softwareUpdate('healthy-1', { jobId: 'job-f3', uri, softwareRim: rim, selfCheck: true }, signal());
+      await d.softwareUpdate('healthy-1', { jobId: 'job-f3', uri, softwareRim: rim, selfCheck: true, nonce: NONCE }, signal());
       expect(await ok).toMatchObject({ status: 'completed', selfCheck: 'passed', tim: extendHex(before, rim) });
     } finally {
       await d.close();

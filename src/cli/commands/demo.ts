@@ -34,7 +34,9 @@ import { waitForAbort } from '../../abort.js';
 export const EXPECTED_STATUS: Record<string, ResultStatus> = {
   healthy: 'verified',
   compromised: 'refused',
+  'healthy-reboot': 'verified',
   'bad-install': 'mismatch',
+  'bad-install-reboot': 'mismatch',
   'self-check-fail': 'mismatch',
   unreachable: 'timeout',
   slow: 'timeout',
