@@ -30,6 +30,11 @@ export interface FetchAndDigestOptions {
   maxRedirects?: number;
   /** file: only paths inside this directory (after resolving symlinks) are read */
   fileRoot?: string;
+  /**
+   * http(s): the start URL and every redirect target must satisfy this (e.g. softwareAllowList(...)), else
+   * ERR_SOFTWARE_URI before any request to it
+   */
+  allowHttpUrl?: (url: URL) => boolean;
 }
 
 export interface FetchAndDigestResult extends DigestResult {
@@ -71,12 +76,56 @@ export function parseSoftwareUri(uri: string, allowedSchemes: readonly string[] 
 }
 
 /**
+ * An allow-list of software sources for http(s) URIs. Each entry is either
+ * - a host, optionally with a port (`images.example.net`, `images.example.net:8443`, `[2001:db8::5]:443`):
+ *   http and https on that host and port (without a port: the scheme's default port only), any path; or
+ * - a URL prefix (`https://images.example.net/henb/`): the URI, normalised, starts with the normalised prefix
+ *   (same scheme, host and port).
+ * Host names compare case-insensitively; nothing else matches (no wildcards). Throws RangeError on a bad entry.
+ */
+export function softwareAllowList(entries: readonly string[]): (url: URL) => boolean {
+  const hosts = new Set<string>();
+  const prefixes: string[] = [];
+  for (const e of entries) {
+    if (/^https?:\/\//i.test(e)) {
+      let u: URL;
+      try {
+        u = new URL(e);
+      } catch {
+        throw new RangeError(`not a URL prefix: ${e}`);
+      }
+      if (u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '') throw new RangeError(`a URL prefix has no credentials, query or fragment: ${e}`);
+      prefixes.push(u.href);
+      continue;
+    }
+    let u: URL;
+    try {
+      u = new URL(`http://${e}`);
+    } catch {
+      throw new RangeError(`not a host or host:port: ${e}`);
+    }
+    if (u.host === '' || u.pathname !== '/' || u.username !== '' || `${e}`.includes('/')) throw new RangeError(`not a host or host:port: ${e}`);
+    hosts.add(u.port === '' ? u.hostname.toLowerCase() : `${u.hostname.toLowerCase()}:${u.port}`);
+  }
+  return (url) => {
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+    if (url.username !== '' || url.password !== '') return false;
+    const host = url.hostname.toLowerCase();
+    if (url.port === '' ? hosts.has(host) : hosts.has(`${host}:${url.port}`)) return true;
+    return prefixes.some((p) => url.href.startsWith(p));
+  };
+}
+
+/**
  * Step 5: fetches the software by URI and computes its RIM (SHA-256) while streaming, in constant memory.
  * Everything (redirects included) is bounded by timeoutMs and maxBytes; every socket/stream is closed on exit.
  */
 export async function fetchAndDigest(uri: string, options: FetchAndDigestOptions = {}): Promise<FetchAndDigestResult> {
   const allowed = options.allowedSchemes ?? SUPPORTED_SCHEMES;
   const url = parseSoftwareUri(uri, allowed);
+  if (url.protocol !== 'file:' && options.allowHttpUrl !== undefined && !options.allowHttpUrl(url)) {
+    throw new IntegrityError('ERR_SOFTWARE_URI', 'software URI is not an allowed software source');
+  }
   const expected = options.expectedDigest === undefined ? undefined : normalizeDigest(options.expectedDigest, 'expected digest');
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -182,6 +231,9 @@ async function digestHttp(
           throw new IntegrityError('ERR_SOFTWARE_FETCH', 'redirect from https to http refused');
         }
         parseSoftwareUri(next.href, allowed);
+        if (options.allowHttpUrl !== undefined && !options.allowHttpUrl(next)) {
+          throw new IntegrityError('ERR_SOFTWARE_URI', 'redirect to a URI that is not an allowed software source');
+        }
         url = next;
         continue;
       }

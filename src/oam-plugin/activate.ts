@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { HsvError } from '../errors.js';
 import type { ActivateFn, PluginHandle, PluginHost } from '../plugin/contract.js';
 import { compileTexts } from '../yang/index.js';
-import { fetchAndDigest } from '../integrity/index.js';
+import { fetchAndDigest, softwareAllowList } from '../integrity/index.js';
+import type { Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
 import type { Store, OpenStoreOptions } from '../store/index.js';
 import type { Jwks, SigningKey, ReplayCache } from '../tokens/index.js';
 import { loadJwksFile, loadOrCreateSigningKey, newNonce as defaultNonce, publishJwks, storeReplayCache } from '../tokens/index.js';
@@ -92,7 +94,7 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
         ...(deps.pveIssuer ?? cfg.pve?.issuer) !== undefined ? { pveIssuer: (deps.pveIssuer ?? cfg.pve?.issuer)! } : {},
         ttlSec: deps.tokenLifetimeSec ?? cfg.policies?.['token-lifetime'] ?? 86_400,
       });
-      const fetcher: SoftwareFetcher = deps.fetcher ?? createSoftwareFetcher(software);
+      const fetcher: SoftwareFetcher = deps.fetcher ?? createSoftwareFetcher(software, host.log.child({ component: 'software-fetch' }));
       const inv = deps.inventory;
       const configured = (cfg.henbs ?? []).map((h) => h['henb-id']);
       const inventory = typeof inv === 'function' ? inv : (): Iterable<string> => inv ?? configured;
@@ -103,6 +105,7 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
         ...(deps.clock !== undefined ? { clock: deps.clock } : {}),
         ...(deps.timeouts !== undefined ? { timeouts: deps.timeouts } : {}),
         ...(software.fileRoot !== undefined ? { fileRoot: software.fileRoot } : {}),
+        confineSoftware: { allowHttpUrl: softwareAllowList(software.allow ?? []) },
         ...(cfg.store?.['instance-id'] !== undefined ? { instanceId: cfg.store['instance-id'] } : {}),
         ...(cfg.store?.lease !== undefined ? { leaseMs: cfg.store.lease * 1000 } : {}),
       });
@@ -147,23 +150,41 @@ function tlsCodeOf(err: unknown): string | undefined {
   return undefined;
 }
 
-/** Step 5 with the config's CA pin and file root (src/integrity fetchAndDigest, streaming). */
-export function createSoftwareFetcher(software: SoftwareOptions = {}): SoftwareFetcher {
+/** the one reason every failed fetch gives towards the NMS (the job's reason): the detail is in the log only */
+export const SOFTWARE_FETCH_FAILED = 'the software could not be fetched (the OAM log has the detail)';
+
+/**
+ * Step 5 with the config's source confinement (file-root, allow), CA pin (src/integrity fetchAndDigest,
+ * streaming). Fail closed: a file: URI without a file root, an http(s) URI (or a redirect) outside the allow
+ * list is refused. Every failure becomes one opaque ERR_SOFTWARE_FETCH with SOFTWARE_FETCH_FAILED, so that
+ * the job's reason cannot tell a refused connection from an HTTP 404, a TLS error or a missing file (the
+ * OAM must not be a port scanner); the detail goes to `log` at warn.
+ */
+export function createSoftwareFetcher(software: SoftwareOptions = {}, log: Logger = silentLogger): SoftwareFetcher {
+  const allowHttpUrl = softwareAllowList(software.allow ?? []);
   return {
     fetchAndDigest: async (uri, signal) => {
       try {
+        if (uri.startsWith('file:') && software.fileRoot === undefined) {
+          throw new HsvError('ERR_SOFTWARE_URI', 'file: software URIs are refused without software.file-root');
+        }
         const r = await fetchAndDigest(uri, {
           signal,
+          allowHttpUrl,
           ...(software.caPem !== undefined ? { caPem: software.caPem } : {}),
           ...(software.fileRoot !== undefined ? { fileRoot: software.fileRoot } : {}),
         });
         return { sha256: r.digest, size: r.size };
       } catch (err) {
+        if (signal.aborted) throw err; // the job's own cancellation or step timeout: the runner says so
         const tls = tlsCodeOf(err);
-        if (tls === undefined) throw err;
-        // say why the download was refused (the runner shows message and code as the job's reason)
-        throw new HsvError('ERR_SOFTWARE_FETCH', `software fetch refused: the https server's certificate is not trusted (${tls}); ` +
-          (software.caPem !== undefined ? 'it is not issued by the CA pinned in software.ca' : 'pin its CA with software.ca'), { cause: err });
+        const causes: string[] = [];
+        for (let e: unknown = err, i = 0; e instanceof Error && i < 5; e = e.cause, i++) causes.push(`${(e as { code?: unknown }).code ?? e.name}: ${e.message}`);
+        log.warn('software fetch failed', {
+          uri, code: (err as { code?: unknown }).code, detail: causes.join(' <- '),
+          ...(tls !== undefined ? { hint: `the https server's certificate is not trusted (${tls}); ` + (software.caPem !== undefined ? 'it is not issued by the CA pinned in software.ca' : 'pin its CA with software.ca') } : {}),
+        });
+        throw new HsvError('ERR_SOFTWARE_FETCH', SOFTWARE_FETCH_FAILED);
       }
     },
   };

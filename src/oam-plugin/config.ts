@@ -7,7 +7,8 @@
  *               transport=netconf:  {endpoint (ssh://HOST[:PORT=830]), ssh-host-key (SHA256:...), username,
  *                 password | private-key, jwks, issuer?, timeout}   -> NETCONF PVE client (src/pve/netconf-client.ts)
  *     software  {ca? (PEM file: https software URIs are trusted only with these CAs),
- *                file-root? (directory: file: URIs outside it are refused before any job starts)}
+ *                file-root? (directory: file: URIs outside it, or any without it, are refused before any job starts),
+ *                allow? (hosts or URL prefixes: http(s) URIs elsewhere, or any without it, are refused likewise)}
  *     policies  {self-check=true, on-mismatch=[alarm, rollback], step-timeout=300 s, token-lifetime=86400 s}
  *     store     {driver=sqlite} (a file in host.dataDir) or {driver: postgres, url (postgres://USER@HOST:PORT/DB,
  *                 no password), password? (secret), pool-size=10} -> src/store openStore;
@@ -17,6 +18,7 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { HsvError } from '../errors.js';
+import { softwareAllowList } from '../integrity/index.js';
 import type { OpenStoreOptions } from '../store/index.js';
 import type { DeviceTarget } from '../device/index.js';
 import type { Measure } from '../oam/index.js';
@@ -37,7 +39,7 @@ export interface OamPluginConfig {
     /** transport netconf: the PVE's pinned SSH host key, the login and its secret */
     'ssh-host-key'?: string; username?: string; password?: string; 'private-key'?: string;
   };
-  software?: { ca?: string; 'file-root'?: string };
+  software?: { ca?: string; 'file-root'?: string; allow?: string[] };
   policies?: { 'self-check'?: boolean; 'on-mismatch'?: Measure[]; 'step-timeout'?: number; 'token-lifetime'?: number };
   /** SQLite in the data directory (default) or PostgreSQL (several OAM instances sharing the work) */
   store?: { driver?: 'sqlite' | 'postgres'; url?: string; password?: string; 'pool-size'?: number; 'instance-id'?: string; lease?: number };
@@ -57,12 +59,22 @@ export function policiesFromConfig(cfg: OamPluginConfig): OamPolicies {
 export interface SoftwareOptions {
   caPem?: string;
   fileRoot?: string;
+  /** http(s) software sources (config software.allow: hosts or URL prefixes); none = every http(s) URI refused */
+  allow?: string[];
 }
 
 export async function softwareFromConfig(cfg: OamPluginConfig): Promise<SoftwareOptions> {
   const sw = cfg.software ?? {};
   const out: SoftwareOptions = {};
   if (sw.ca !== undefined) out.caPem = await readPem(sw.ca, 'software.ca');
+  if (sw.allow !== undefined) {
+    try {
+      softwareAllowList(sw.allow);
+    } catch (cause) {
+      throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: software.allow: ${(cause as Error).message}`, { cause });
+    }
+    out.allow = [...sw.allow];
+  }
   if (sw['file-root'] !== undefined) {
     const dir = resolve(sw['file-root']);
     try {

@@ -63,6 +63,11 @@ export interface OamServiceOptions {
   updatedComponent?: string;
   /** file: software URIs must name a file inside this directory (real path); checked before any job starts */
   fileRoot?: string;
+  /**
+   * Confine the software source (the composition root always sets it): file: URIs need `fileRoot`, http(s)
+   * URIs must pass `allowHttpUrl` (config software.allow); otherwise refused before any job starts
+   */
+  confineSoftware?: { allowHttpUrl: (url: URL) => boolean };
   /** this instance's id and job lease time (several instances on one store; see RunnerOptions) */
   instanceId?: string;
   leaseMs?: number;
@@ -198,6 +203,15 @@ export class OamService {
       url = parseSoftwareUri(uri);
     } catch {
       throw rpcError('invalid-value', 'unsupported-uri-scheme', `the software URI must be a file:, http: or https: URI`, '/hsv:software-update/hsv:software/hsv:uri');
+    }
+    const confine = this.o.confineSoftware;
+    if (confine && url.protocol === 'file:' && this.o.fileRoot === undefined) {
+      throw rpcError('operation-failed', 'software-unavailable',
+        'file: software URIs are refused: the configuration names no directory the OAM may read (software.file-root)', '/hsv:software-update/hsv:software/hsv:uri');
+    }
+    if (confine && url.protocol !== 'file:' && !confine.allowHttpUrl(url)) {
+      throw rpcError('operation-failed', 'software-unavailable',
+        'the software URI is not an allowed software source (software.allow)', '/hsv:software-update/hsv:software/hsv:uri');
     }
     if (url.protocol === 'file:' && this.o.fileRoot !== undefined && !(await insideRoot(url, this.o.fileRoot))) {
       throw rpcError('operation-failed', 'software-unavailable',

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { digestStream, fetchAndDigest, parseSoftwareUri, sha256Hex } from '../../src/integrity/index.js';
+import { digestStream, fetchAndDigest, parseSoftwareUri, sha256Hex, softwareAllowList } from '../../src/integrity/index.js';
 
 const code = (c: string): unknown => expect.objectContaining({ code: c });
 
@@ -32,6 +32,20 @@ describe('parseSoftwareUri', () => {
     expect(() => parseSoftwareUri('not a uri')).toThrow(code('ERR_SOFTWARE_URI'));
     expect(() => parseSoftwareUri('file://remote.host/x')).toThrow(code('ERR_SOFTWARE_URI'));
     expect(() => parseSoftwareUri('https://user:pw@example.com/x')).toThrow(code('ERR_SOFTWARE_URI'));
+  });
+});
+
+describe('softwareAllowList', () => {
+  it('hosts (default port unless given) and URL prefixes; nothing else', () => {
+    const a = softwareAllowList(['Images.Example.net', 'mirror.example:8443', '[2001:db8::5]', 'https://cdn.example/henb/']);
+    const ok = ['https://images.example.NET/a.bin', 'http://images.example.net/b', 'https://images.example.net:443/c', 'https://mirror.example:8443/x',
+      'https://[2001:db8::5]/x', 'https://cdn.example/henb/2.0/x.bin', 'https://cdn.example/henb/../henb/x'];
+    const no = ['https://images.example.net:8443/a', 'https://mirror.example/x', 'https://evil.images.example.net/a', 'https://cdn.example/other/x',
+      'http://cdn.example/henb/x', 'https://cdn.example/henb/../x', 'file:///etc/passwd', 'https://u:p@images.example.net/a', 'https://127.0.0.1/x'];
+    for (const u of ok) expect(a(new URL(u)), u).toBe(true);
+    for (const u of no) expect(a(new URL(u)), u).toBe(false);
+    expect(softwareAllowList([])(new URL('https://images.example.net/'))).toBe(false);
+    for (const bad of ['https://', 'host/path', 'user@host', 'https://h/?q=1', '']) expect(() => softwareAllowList([bad]), bad).toThrow(RangeError);
   });
 });
 
@@ -106,6 +120,7 @@ describe('fetchAndDigest http:', () => {
         case '/redirect': res.writeHead(302, { location: '/ok' }).end(); return;
         case '/loop': res.writeHead(302, { location: '/loop' }).end(); return;
         case '/to-file': res.writeHead(302, { location: 'file:///etc/passwd' }).end(); return;
+        case '/to-elsewhere': res.writeHead(302, { location: 'http://localhost:22/' }).end(); return;
         case '/big': res.writeHead(200, { 'content-length': String(10 * 1024 * 1024) }).end(); return;
         case '/cut': res.writeHead(200, { 'content-length': '1000' }); res.write(Buffer.alloc(10)); setTimeout(() => res.destroy(), 20); return;
         case '/hang': return;
@@ -119,6 +134,13 @@ describe('fetchAndDigest http:', () => {
   });
   afterEach(() => { for (const s of sockets) s.destroy(); });
   afterAll(async () => { await new Promise((r) => server.close(r)); });
+
+  it('an allow-list is checked on the URI and on every redirect target, before any request to it', async () => {
+    const allow = softwareAllowList([`127.0.0.1:${new URL(base).port}`]);
+    await expect(fetchAndDigest(`${base}/redirect`, { allowHttpUrl: allow })).resolves.toMatchObject({ digest: payloadDigest });
+    await expect(fetchAndDigest(`${base}/to-elsewhere`, { allowHttpUrl: allow })).rejects.toThrow(code('ERR_SOFTWARE_URI'));
+    await expect(fetchAndDigest('http://127.0.0.1:1/x', { allowHttpUrl: allow })).rejects.toThrow(code('ERR_SOFTWARE_URI'));
+  });
 
   it('streams and digests a download, following a redirect', async () => {
     await expect(fetchAndDigest(`${base}/ok`)).resolves.toEqual({ digest: payloadDigest, size: payload.length, uri: `${base}/ok` });

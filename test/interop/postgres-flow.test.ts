@@ -73,7 +73,7 @@ async function activatePlugin(): Promise<PluginHandle> {
     pve: pveClient, devices: driver, pveJwks: pveSvc.jwks, inventory: fleet.devices.map((d) => d.henbId),
     policies: { selfCheck: true, onMismatch: ['alarm', 'rollback'], stepTimeoutSec: 30, pveTimeoutSec: 10 },
   });
-  return plugin.activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: join(dir, 'oam'), config: { store: storeConfig() }, signal: new AbortController().signal });
+  return plugin.activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: join(dir, 'oam'), config: { store: storeConfig(), software: { 'file-root': dir } }, signal: new AbortController().signal });
 }
 
 async function call(name: string, ...children: XmlElement[]): Promise<XmlElement[] | 'ok'> {

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log/logger.js';
+import { createLogger, silentLogger } from '../../src/log/logger.js';
 import { HOST_API_VERSION } from '../../src/plugin/contract.js';
-import { activate, createSoftwareFetcher, pveTargetFromConfig, softwareFromConfig, storeFromConfig } from '../../src/oam-plugin/index.js';
+import { activate, createSoftwareFetcher, SOFTWARE_FETCH_FAILED, pveTargetFromConfig, softwareFromConfig, storeFromConfig } from '../../src/oam-plugin/index.js';
 import type { OamPluginConfig } from '../../src/oam-plugin/index.js';
 import { insideRoot } from '../../src/oam-plugin/index.js';
 import { recordingRegistry } from '../helpers/registry.js';
@@ -140,9 +140,26 @@ describe('software config', () => {
     expect(await insideRoot(u(`${root}-twin/a.bin`), root)).toBe(false);
   });
 
+  it('software.allow: hosts or URL prefixes; a bad entry is ERR_OAM_CONFIG naming the field', async () => {
+    expect(await softwareFromConfig({ software: { allow: ['images.example.net', 'https://cdn.example/henb/'] } })).toEqual({ allow: ['images.example.net', 'https://cdn.example/henb/'] });
+    await expect(softwareFromConfig({ software: { allow: ['host/path'] } })).rejects.toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('software.allow: not a host or host:port: host/path') });
+  });
+
+  it('the fetcher fails closed: file: without a file root, http(s) without an allow-list', async () => {
+    const lines: string[] = [];
+    const f = createSoftwareFetcher({}, createLogger({ level: 'warn', write: (l) => void lines.push(l) }));
+    await expect(f.fetchAndDigest(pathToFileURL(join(dir, 'root', 'sub', 'a.bin')).href, new AbortController().signal)).rejects.toMatchObject({ code: 'ERR_SOFTWARE_FETCH', message: SOFTWARE_FETCH_FAILED });
+    await expect(f.fetchAndDigest('http://127.0.0.1:9/x', new AbortController().signal)).rejects.toMatchObject({ code: 'ERR_SOFTWARE_FETCH', message: SOFTWARE_FETCH_FAILED });
+    expect(lines.join('')).toContain('file: software URIs are refused without software.file-root');
+    expect(lines.join('')).toContain('not an allowed software source');
+  });
+
   it('the fetcher applies file-root at fetch time too', async () => {
-    const f = createSoftwareFetcher({ fileRoot: join(dir, 'root') });
-    await expect(f.fetchAndDigest(pathToFileURL(join(dir, 'root', 'escape.bin')).href, new AbortController().signal)).rejects.toMatchObject({ code: 'ERR_SOFTWARE_NOT_FOUND' });
+    const lines: string[] = [];
+    const f = createSoftwareFetcher({ fileRoot: join(dir, 'root') }, createLogger({ level: 'warn', write: (l) => void lines.push(l) }));
+    // towards the NMS one opaque reason; the log says why
+    await expect(f.fetchAndDigest(pathToFileURL(join(dir, 'root', 'escape.bin')).href, new AbortController().signal)).rejects.toMatchObject({ code: 'ERR_SOFTWARE_FETCH', message: SOFTWARE_FETCH_FAILED });
+    expect(lines.join('')).toContain('ERR_SOFTWARE_NOT_FOUND: software file is outside the allowed directory');
     expect(await f.fetchAndDigest(pathToFileURL(join(dir, 'root', 'sub', 'a.bin')).href, new AbortController().signal)).toMatchObject({ size: 1 });
   });
 });

@@ -60,7 +60,7 @@ async function startOam(pve: OamPluginConfig['pve'], sub: string, notes: XmlElem
   const rpcs = new Map<string, RpcHandler>();
   const config: OamPluginConfig = {
     henbs: fleet.devices.map((d) => ({ 'henb-id': d.henbId, address: d.host, port: d.port, username: d.username, password: d.password, 'ssh-host-key': d.hostKeySha256 })),
-    pve, policies: { 'on-mismatch': ['alarm'], 'step-timeout': 20 },
+    pve, policies: { 'on-mismatch': ['alarm'], 'step-timeout': 20 }, software: { 'file-root': dir },
   };
   const registry: NetconfRegistry = {
     addRpc: (_ns, name, h) => { rpcs.set(name, h); }, addState: () => undefined, addStream: () => undefined, addModule: () => undefined,

@@ -56,6 +56,7 @@ async function startOam(notes: XmlElement[], rpcs: Map<string, RpcHandler>): Pro
     henbs: [{ 'henb-id': d.henbId, address: d.host, port: d.port, username: d.username, password: d.password, 'ssh-host-key': d.hostKeySha256 }],
     pve: { endpoint: pveSvc.url, ca: pveSvc.caPath, jwks: join(dir, 'pve-jwks.json'), timeout: 10 },
     policies: { 'self-check': true, 'on-mismatch': ['alarm'], 'step-timeout': 20 },
+    software: { 'file-root': dir },
   };
   const registry: NetconfRegistry = {
     addRpc: (_ns, name, h) => { rpcs.set(name, h); }, addState: () => undefined, addStream: () => undefined, addModule: () => undefined,

@@ -75,7 +75,7 @@ async function startOam(notes: XmlElement[], rpcs: Map<string, RpcHandler>, sent
     pve: pveClient, devices, pveJwks: pveSvc.jwks, inventory: [d.henbId],
     policies: { selfCheck: true, onMismatch: ['alarm'], stepTimeoutSec: 20, pveTimeoutSec: 10 },
   });
-  const handle = await plugin.activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: join(dir, 'oam'), config: {}, signal: new AbortController().signal });
+  const handle = await plugin.activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: join(dir, 'oam'), config: { software: { 'file-root': dir } }, signal: new AbortController().signal });
   handles.push(handle);
   return { handle, driver };
 }

@@ -88,7 +88,7 @@ beforeAll(async () => {
     policies: { selfCheck: true, onMismatch: ['alarm', 'rollback'], stepTimeoutSec: 30, pveTimeoutSec: 10 },
     timeouts: { completion: 2500 },
   });
-  handle = await plugin.activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: join(dir, 'oam'), config: {}, signal: new AbortController().signal });
+  handle = await plugin.activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: join(dir, 'oam'), config: { software: { 'file-root': dir } }, signal: new AbortController().signal });
 }, 60_000);
 
 afterAll(async () => {

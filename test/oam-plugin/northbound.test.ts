@@ -137,7 +137,7 @@ async function activate(inventory = ['henb-1', 'henb-2', 'henb-3']): Promise<voi
     policies: { selfCheck: true, onMismatch: ['alarm', 'rollback'], stepTimeoutSec: 30, pveTimeoutSec: 5 },
     onClose: () => { closedPorts++; },
   });
-  const host: PluginHost = { apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir, config: {}, signal: new AbortController().signal };
+  const host: PluginHost = { apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir, config: { software: { allow: ['images.example'] } }, signal: new AbortController().signal };
   handle = await plugin.activate(host);
 }
 

@@ -135,7 +135,7 @@ describe('restart with the SQLite store', () => {
     };
     const rpcs = new Map<string, (op: XmlElement) => Promise<unknown>>();
     registry.addRpc = (_ns, name, h) => { rpcs.set(name, (op) => h(op, { sessionId: 1, username: 'a', signal: new AbortController().signal, log: silentLogger })); };
-    const host = { apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: dir, config: { henbs: [{ 'henb-id': 'h3', address: '127.0.0.1' }] }, signal: new AbortController().signal };
+    const host = { apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: dir, config: { henbs: [{ 'henb-id': 'h3', address: '127.0.0.1' }], software: { 'file-root': '/' } }, signal: new AbortController().signal };
     const mk = () => createOamPlugin({ pve, devices, pveJwks: { keys: [pveKey.publicJwk] }, fetcher: new FakeFetcher() });
 
     // the H(e)NB is unknown to the store: its first integrity-request records the attested TIM as its RIM

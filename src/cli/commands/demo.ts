@@ -127,6 +127,8 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host
     const jwksFile = join(opts.dataDir, 'pve', 'jwks.json');
     await writeFile(jwksFile, JSON.stringify(pve.jwks, null, 2) + '\n');
 
+    const softwareDir = join(opts.dataDir, 'software');
+    await mkdir(softwareDir, { recursive: true });
     const devicePassword = fleet.devices.find((d) => d.password)?.password;
     const config = defaultServeConfig();
     // the examples drive the demo with Debian 12's yangcli, whose libssh2 1.10 has no ETM MAC: offer the
@@ -145,6 +147,8 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host
       pve: { endpoint: pve.url, transport: 'restconf', ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, timeout: 30 },
       // short steps so that unreachable and slow devices end as timeout within the demo
       policies: { 'self-check': true, 'on-mismatch': ['alarm', 'rollback'], 'step-timeout': DEMO_STEP_TIMEOUT_SEC },
+      // the demo's image directory is the only place file: software URIs may name (docs/security.md)
+      software: { 'file-root': softwareDir },
     };
     const env = { ...opts.env, [ADMIN_PASSWORD_ENV]: opts.adminPassword, ...(devicePassword ? { [DEVICE_SECRET_ENV]: devicePassword } : {}) };
     const server = await startOamServer({ listen: opts.listen, dataDir: join(opts.dataDir, 'oam'), config, env, log: opts.log });
@@ -152,8 +156,7 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host
 
     // the image every device gets: a small deterministic file
     const image = Buffer.concat([Buffer.from('henb-sw-verify demo image v2\n'), createHash('sha256').update('demo').digest()]);
-    const imageFile = join(opts.dataDir, 'software', 'henb-firmware-2.0.0.bin');
-    await mkdir(join(opts.dataDir, 'software'), { recursive: true });
+    const imageFile = join(softwareDir, 'henb-firmware-2.0.0.bin');
     await writeFile(imageFile, image);
     // the vendor publishes the new image's digest as a reference value, so the PVE still trusts a device
     // after a verified update (its rootfs measurement is then this digest)
