@@ -1,6 +1,6 @@
 // serve from a config file, as deployed: a real PVE and simulated devices named in the config, a user from
 // the config, an extra plugin (--plugin), and a rollout over the server's own inventory.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,8 @@ beforeAll(async () => {
   await writeFile(join(dir, 'pve-jwks.json'), JSON.stringify(pve.jwks));
   env.DEV_PW = fleet.devices[0]!.password;
   const henbs = fleet.devices.map((d) => `  - henb-id: ${d.henbId}\n    address: ${d.host}\n    port: ${d.port}\n    ssh-host-key: ${d.hostKeySha256}\n    username: ${d.username}\n    password: { env: DEV_PW }\n`).join('');
-  await writeFile(join(dir, 'image.bin'), 'image 2.0.0\n');
+  await mkdir(join(dir, 'sw'));
+  await writeFile(join(dir, 'sw', 'image.bin'), 'image 2.0.0\n');
   await writeFile(join(dir, 'config.yaml'), `listen: 127.0.0.1:0
 data-dir: oam
 logging: { level: warn }
@@ -50,6 +51,8 @@ ${henbs}pve:
   endpoint: ${pve.url}
   ca: ${pve.caPath}
   jwks: pve-jwks.json
+software:
+  file-root: sw
 policies:
   step-timeout: 20
 plugins:
@@ -94,7 +97,7 @@ describe('serve --config', () => {
   it('a user with no group cannot start updates: rollout reports every H(e)NB refused (access-denied)', async () => {
     const stdout = new BufferWritable();
     const code = await runCli(['rollout', '--server', `127.0.0.1:${port}`, '--host-key', hostKey, '--user', 'fresh', '--password-env', 'NMS_PW',
-      '--software', `file://${join(dir, 'image.bin')}`, '--report', join(dir, 'refused.json'), '--json'], { stdout, stderr: new BufferWritable(), env, signal: new AbortController().signal });
+      '--software', `file://${join(dir, 'sw', 'image.bin')}`, '--report', join(dir, 'refused.json'), '--json'], { stdout, stderr: new BufferWritable(), env, signal: new AbortController().signal });
     expect(code).not.toBe(0);
     const r = JSON.parse(await readFile(join(dir, 'refused.json'), 'utf8')) as RolloutReport;
     expect(r.devices.map((d) => d.status)).toEqual(['refused', 'refused', 'refused']);
@@ -105,7 +108,7 @@ describe('serve --config', () => {
     const report = join(dir, 'report.json');
     const stdout = new BufferWritable();
     const code = await runCli(['rollout', '--server', `127.0.0.1:${port}`, '--host-key', hostKey, '--user', 'nms', '--password-env', 'NMS_PW',
-      '--software', `file://${join(dir, 'image.bin')}`, '--report', report, '--json'], { stdout, stderr: new BufferWritable(), env, signal: new AbortController().signal });
+      '--software', `file://${join(dir, 'sw', 'image.bin')}`, '--report', report, '--json'], { stdout, stderr: new BufferWritable(), env, signal: new AbortController().signal });
     expect(code).toBe(1);
     const r = JSON.parse(await readFile(report, 'utf8')) as RolloutReport;
     expect(Object.fromEntries(r.devices.map((d) => [d.henbId, d.status]))).toEqual({ 'healthy-1': 'verified', 'healthy-2': 'verified', 'bad-install-1': 'mismatch' });
