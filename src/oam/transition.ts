@@ -322,7 +322,8 @@ function evaluate(job: Job, c: DeviceCompletion, attested: AttestedCompletion, a
     : `TIM equals the expected RIM ${expected}`, patch);
   const store: Effect = {
     type: 'store-rim', henbId: job.henbId, rim: c.tim,
-    ...(job.request.version !== undefined ? { version: job.request.version } : {}),
+    // the version the device reports it runs (signed in its completion), else the one the NMS asked for
+    ...((c.softwareVersion ?? job.request.version) !== undefined ? { version: (c.softwareVersion ?? job.request.version)! } : {}),
     ...(c.measurementLog !== undefined && c.measurementLog.length > 0 ? { measurementLog: c.measurementLog } : {}),
   };
   return withReceived({

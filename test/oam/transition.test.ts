@@ -425,3 +425,15 @@ describe('transition: reboot-aware appraisal (issue 10 item 3)', () => {
   });
 });
 
+describe('transition: the version the device reports (issue 10 item 5)', () => {
+  it('a verified update records the version the device signed in its completion, not the requested label', () => {
+    const out = transition(jobIn('awaiting-completion'), comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, softwareVersion: '2.0.0-build7' }));
+    expect(out.job.state).toBe('verified');
+    expect(out.effects).toContainEqual(expect.objectContaining({ type: 'store-rim', rim: EXPECTED, version: '2.0.0-build7' }));
+  });
+
+  it('without a reported version the requested one is kept', () => {
+    const out = transition(jobIn('awaiting-completion'), comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG }));
+    expect(out.effects).toContainEqual(expect.objectContaining({ type: 'store-rim', version: '2.0.0' }));
+  });
+});
