@@ -30,7 +30,7 @@ export const EXIT_CODE_HELP: ReadonlyArray<[number, string]> = [
   [EXIT.INTERRUPTED, 'interrupted (SIGINT/SIGTERM) before it finished'],
 ];
 
-const USAGE_PREFIXES = ['ERR_CLI_USAGE', 'ERR_CONFIG_', 'ERR_PLUGIN_MANIFEST', 'ERR_PLUGIN_HOST_VERSION', 'ERR_PLUGIN_CONFIG', 'ERR_PLUGIN_REQUIRES', 'ERR_PLUGIN_LOAD'];
+const USAGE_PREFIXES = ['ERR_CLI_USAGE', 'ERR_ROLLOUT_SOFTWARE', 'ERR_CONFIG_', 'ERR_PLUGIN_MANIFEST', 'ERR_PLUGIN_HOST_VERSION', 'ERR_PLUGIN_CONFIG', 'ERR_PLUGIN_REQUIRES', 'ERR_PLUGIN_LOAD'];
 
 /** The exit code for an error that ended a command. */
 export function exitCodeFor(err: unknown): ExitCode {

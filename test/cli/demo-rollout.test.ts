@@ -57,6 +57,19 @@ describe('rollout against the demo', () => {
       ['bad-install-1', 1, 'mismatch'], ['healthy-1', 2, 'pending'], ['healthy-2', 2, 'pending'], ['healthy-3', 3, 'pending'], ['compromised-1', 3, 'pending'],
     ]);
     const canaryJob = halted.devices[0]?.jobId;
+    // issue 14: the halt says how to continue; progress came as lines (no terminal), one per device
+    expect(first.out).toContain('to continue, either:\n  --resume --max-failures N   with N >= 1 (go on despite these failures)\n  --resume --retry-failed     redo the devices that did not verify\n');
+    expect(first.err).toMatch(/^rollout: \[1\/5\] wave 1 bad-install-1 mismatch: .*component rootfs$/m);
+    // the table fits 80 columns and the full reason is there (wrapped, not cut)
+    for (const line of first.out.split('\n').filter((l) => !l.startsWith('report: '))) expect(line.length).toBeLessThanOrEqual(80);
+    expect(halted.devices[0]!.reason!.length).toBeGreaterThan(70);
+    expect(first.out.replace(/\s+/g, '')).toContain(halted.devices[0]!.reason!.replace(/\s+/g, ''));
+
+    // resuming with the same limit would halt again at once: a usage error that says what to do, nothing sent
+    const again = await run([...base, '--resume'], env);
+    expect(again.code).toBe(2);
+    expect(again.err).toContain('Either raise the limit (--resume --max-failures 1 or more) or redo the devices that did not verify (--resume --retry-failed)');
+    expect((JSON.parse(await readFile(report, 'utf8')) as RolloutReport).devices[0]?.jobId).toBe(canaryJob);
 
     const resumed = await run([...base, '--resume', '--max-failures', '2', '--json'], env);
     expect(resumed.code).toBe(1); // completed, but not every device verified
@@ -87,6 +100,40 @@ describe('rollout against the demo', () => {
     expect(published.keys.length).toBe(2);
     expect((await run(['verify-token', token!, '--jwks', jwks])).code).toBe(0);
   }, 90_000);
+
+  it("the README's rollout example does not halt at its canary: healthy devices verify, the halt names the way on", async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const list = /printf '([^']+)' > henbs\.txt/.exec(readme)?.[1]?.split('\\n').filter(Boolean);
+    const opts = /--henbs henbs\.txt (--first-wave \d+ --wave-size \d+ --max-failures \d+)/.exec(readme)?.[1]?.split(' ');
+    expect(list).toBeDefined();
+    expect(opts).toBeDefined();
+    await writeFile(join(dir, 'readme-henbs.txt'), list!.join('\n') + '\n');
+    const report = join(dir, 'readme-report.json');
+    const r = await run(['rollout', '--server', `127.0.0.1:${ready.port}`, '--host-key', ready.hostKey, '--software', ready.software,
+      '--henbs', join(dir, 'readme-henbs.txt'), ...opts!, '--report', report], { HENB_SW_VERIFY_PASSWORD: PW });
+    const final = JSON.parse(await readFile(report, 'utf8')) as RolloutReport;
+    expect(final.devices[0]).toMatchObject({ henbId: 'healthy-1', wave: 1, status: 'verified' });
+    expect(final.summary).toMatchObject({ verified: 3, refused: 1, mismatch: 1, pending: 0 });
+    expect(r.code).toBe(4);
+    expect(r.out).toContain('rollout halted after wave 3');
+    expect(r.out).toMatch(/^ {2}--resume --retry-failed/m);
+  }, 60_000);
+
+  it('a bad --software is one usage error (exit 2) before any device is touched, and leaves no report', async () => {
+    const env = { HENB_SW_VERIFY_PASSWORD: PW };
+    const base = ['rollout', '--server', `127.0.0.1:${ready.port}`, '--host-key', ready.hostKey];
+    const noScheme = await run([...base, '--software', 'firmware.bin', '--report', join(dir, 'r-noscheme.json')], env);
+    expect(noScheme.code).toBe(2);
+    expect(noScheme.err).toContain("ERR_CLI_USAGE: rollout: --software expects a file:, http: or https: URI, got 'firmware.bin' (a local file is file:///absolute/path");
+    // a scheme the server refuses for every device: it stops at the first reply, no job, no per-device lines
+    const ftp = await run([...base, '--software', 'ftp://example.invalid/img.bin', '--report', join(dir, 'r-ftp.json')], env);
+    expect(ftp.err).toContain('ERR_CLI_USAGE');
+    expect(ftp.code).toBe(2);
+    const badUri = await run([...base, '--software', 'file://otherhost/img.bin', '--report', join(dir, 'r-host.json')], env);
+    expect(badUri.code).toBe(2);
+    await expect(readFile(join(dir, 'r-noscheme.json'), 'utf8')).rejects.toThrow();
+    await expect(readFile(join(dir, 'r-host.json'), 'utf8')).rejects.toThrow();
+  }, 30_000);
 
   it('a wrong pinned host key is refused', async () => {
     const r = await run(['rollout', '--server', `127.0.0.1:${ready.port}`, '--host-key', `SHA256:${'A'.repeat(43)}`, '--software', ready.software, '--report', join(dir, 'r2.json')], { HENB_SW_VERIFY_PASSWORD: PW });

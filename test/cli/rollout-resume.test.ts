@@ -23,7 +23,7 @@ useServingDemo('slow=1', PW, 'hsv-resume-', (demo) => {
 });
 
 describe('rollout resume of a started device', () => {
-  it('interrupt while waiting (exit 4), resume follows the same job to its result', async () => {
+  it('interrupt while waiting (exit 130, report interrupted), resume follows the same job to its result', async () => {
     const report = join(dir, 'report.json');
     const env = { HENB_SW_VERIFY_PASSWORD: PW };
     const args = ['rollout', '--server', `127.0.0.1:${ready.port}`, '--host-key', ready.hostKey, '--report', report];
@@ -38,9 +38,10 @@ describe('rollout resume of a started device', () => {
     };
     await until(started, 'slow-1 started');
     interrupt.abort();
-    expect(await first).toBe(4);
+    expect(await first).toBe(130);
     const paused = JSON.parse(await readFile(report, 'utf8')) as RolloutReport;
     expect(paused.state).toBe('interrupted');
+    expect(paused.haltReason).toContain('interrupted');
     const jobId = paused.devices[0]?.jobId;
     expect(jobId).toMatch(/^job-/);
 

@@ -1,5 +1,5 @@
 /** `henb-sw-verify rollout`: a fleet update driven over NETCONF against a running server. */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command, CliContext, ParsedArgs } from '../command.js';
 import { bool, formatHostPort, int, parseHostPort, requireStr, str } from '../args.js';
@@ -12,11 +12,12 @@ import { createLogger } from '../../log/logger.js';
 import type { Logger, LogLevel } from '../../log/logger.js';
 import { ReportWriter, loadReport, summarize, RolloutError } from '../rollout/report.js';
 import type { RolloutReport } from '../rollout/report.js';
-import { planWaves, runRollout } from '../rollout/engine.js';
+import { failures, planWaves, runRollout } from '../rollout/engine.js';
+import { waitForAbort } from '../../abort.js';
 import type { RolloutTarget } from '../rollout/engine.js';
 import { readHenbList } from '../rollout/henb-list.js';
 import { parseMaxFailures } from '../rollout/threshold.js';
-import { deviceTable, summaryTable } from '../rollout/render.js';
+import { deviceTable, reasonOf, summaryTable } from '../rollout/render.js';
 
 export const PASSWORD_ENV = 'HENB_SW_VERIFY_PASSWORD';
 
@@ -52,7 +53,7 @@ interface TargetModule {
 export const rolloutCommand: Command = {
   name: 'rollout',
   summary: 'update a fleet over NETCONF in waves, with a canary failure threshold, report and resume',
-  usage: '--server HOST:PORT --software URI [--henbs FILE] [--wave-size N] [--concurrency N] [--max-failures N|P%] [--report FILE] [--resume]',
+  usage: '--server HOST:PORT --software URI [-u NAME] [--host-key SHA256:...] [--henbs FILE] [--first-wave N] [--wave-size N] [--concurrency N] [--max-failures N|P%] [--report FILE] [--resume [--retry-failed]]',
   description:
     'Connects to a running henb-sw-verify server (serve or demo) as a NETCONF client, subscribes to the result stream, ' +
     'and sends software-update for each H(e)NB: the list comes from --henbs FILE (one id per line, or a YAML/JSON list) ' +
@@ -118,7 +119,7 @@ async function runRolloutCommand(args: ParsedArgs, ctx: CliContext): Promise<num
   } else if (str(args, 'software') === undefined) {
     throw new CliUsageError('rollout: --software URI is required (or --resume)');
   }
-  const software: RolloutReport['software'] = report?.software ?? { uri: str(args, 'software') as string };
+  const software: RolloutReport['software'] = report?.software ?? { uri: checkSoftwareUri(str(args, 'software') as string) };
   if (!report) {
     if (str(args, 'version')) software.version = str(args, 'version');
     const sha = str(args, 'sha256');
@@ -127,10 +128,19 @@ async function runRolloutCommand(args: ParsedArgs, ctx: CliContext): Promise<num
       software.sha256 = sha.toLowerCase();
     }
   }
+  if (report?.state === 'halted' && (report.haltedBy === 'threshold' || report.haltReason?.includes('--max-failures')) && !bool(args, 'retry-failed')) {
+    const failed = failures(report);
+    const raised = str(args, 'max-failures') !== undefined ? parseMaxFailures(str(args, 'max-failures'), report.devices.length) : report.plan.maxFailures;
+    if (raised !== null && failed > raised) {
+      throw new CliUsageError(`rollout: ${reportFile} halted because ${failed} device(s) did not verify, more than --max-failures ${report.plan.maxFailures}; ` +
+        `resuming with ${str(args, 'max-failures') !== undefined ? `--max-failures ${raised}` : 'the same limit'} would halt again at once. ` +
+        `Either raise the limit (--resume --max-failures ${failed} or more) or redo the devices that did not verify (--resume --retry-failed)`);
+    }
+  }
   const pinned = hostKeyArg ?? report?.hostKey;
 
   const mod = await importComponent<TargetModule>('./rollout/netconf-target.js', 'the NETCONF client (src/netconf/client)', 'connectRolloutTarget');
-  const conn = await mod.connectRolloutTarget({
+  const connecting = mod.connectRolloutTarget({
     host: server.host,
     port: server.port,
     username: str(args, 'user') ?? 'admin',
@@ -143,6 +153,20 @@ async function runRolloutCommand(args: ParsedArgs, ctx: CliContext): Promise<num
     log,
     signal: ctx.signal,
   });
+  const conn = await Promise.race([connecting, waitForAbort(ctx.signal).then(() => undefined)]).catch((err: unknown) => {
+    if (ctx.signal.aborted) return undefined;
+    throw err;
+  });
+  if (conn === undefined) {
+    void connecting.then((c) => c.close(), () => undefined);
+    if (report) {
+      report.state = 'interrupted';
+      report.haltReason = `interrupted (${signalName(ctx.signal)}) while connecting`;
+      await new ReportWriter(reportFile).save(report);
+    }
+    ctx.stderr.write(`henb-sw-verify: rollout interrupted (${signalName(ctx.signal)}) while connecting to ${formatHostPort(server)}; ${report ? `report ${reportFile} marked interrupted` : 'no device was started, no report written'}\n`);
+    return EXIT.INTERRUPTED;
+  }
   try {
     if (!pinned) ctx.stderr.write(`henb-sw-verify: warning: host key not pinned; server presented ${conn.fingerprint} (pin it with --host-key)\n`);
     if (!report) {
@@ -177,15 +201,46 @@ async function runRolloutCommand(args: ParsedArgs, ctx: CliContext): Promise<num
     await writer.save(report);
 
     const bar = new ProgressBar(ctx.stderr, { total: report.devices.length, label: 'rollout', enabled: ctx.tty && !json });
+    // without a terminal (output redirected, CI, journald): one full line per finished device, as it happens
+    const lines = !ctx.tty && !json;
+    const total = report.devices.length;
     bar.update(report.devices.filter((d) => d.state === 'done').length);
-    const final = await runRollout(report, conn, {
-      onChange: async (r, d) => {
-        await writer.save(r);
-        if (d.state === 'done') bar.tick(1, `${d.henbId} ${d.status}`);
-      },
-    }, { deviceTimeoutMs: report.plan.timeoutSec * 1000, signal: ctx.signal, retryFailed: bool(args, 'retry-failed') });
+    if (lines) {
+      const waves = new Set(report.devices.map((d) => d.wave)).size;
+      ctx.stderr.write(`rollout: ${total} device(s) in ${waves} wave(s), ${report.devices.filter((d) => d.state !== 'done').length} to do; report ${reportFile}\n`);
+    }
+    let final: RolloutReport;
+    try {
+      final = await runRollout(report, conn, {
+        onChange: async (r, d) => {
+          await writer.save(r);
+          if (d.state !== 'done') return;
+          bar.tick(1, `${d.henbId} ${d.status}`);
+          if (lines) {
+            const done = r.devices.filter((x) => x.state === 'done').length;
+            const why = reasonOf(d);
+            ctx.stderr.write(`rollout: [${done}/${total}] wave ${d.wave} ${d.henbId} ${d.status}${why ? `: ${why}` : ''}\n`);
+          }
+        },
+      }, { deviceTimeoutMs: report.plan.timeoutSec * 1000, signal: ctx.signal, retryFailed: bool(args, 'retry-failed') });
+    } catch (err) {
+      bar.done();
+      if ((err as { code?: unknown }).code === 'ERR_ROLLOUT_SOFTWARE') {
+        // the same refusal for every device: nothing was started; a fresh rollout leaves no report behind
+        if (!resume && report.devices.every((d) => d.state === 'pending')) await rm(reportFile, { force: true });
+        else await writer.save(report);
+      }
+      throw err;
+    }
+    if (ctx.signal.aborted && final.state === 'interrupted' && final.haltReason === undefined) {
+      final.haltReason = `interrupted (${signalName(ctx.signal)})`;
+    }
     await writer.save(final);
     bar.done();
+    if (ctx.signal.aborted && final.state === 'interrupted') {
+      printOutcome(final, reportFile, json, ctx);
+      return EXIT.INTERRUPTED;
+    }
     return printOutcome(final, reportFile, json, ctx);
   } finally {
     await conn.close();
@@ -198,10 +253,44 @@ export function printOutcome(report: RolloutReport, reportFile: string | undefin
   else {
     ctx.stdout.write(deviceTable(report, c) + '\n' + summaryTable(report, c));
     const where = reportFile ? ` (report: ${reportFile})` : '';
-    if (report.state === 'halted') ctx.stdout.write(c.red(`rollout halted: ${report.haltReason ?? ''}`) + `${where}; resume with --resume\n`);
+    if (report.state === 'halted' && report.haltedBy === 'threshold') {
+      ctx.stdout.write(c.red(`rollout halted ${report.haltReason ?? ''}`) + '\n' + (reportFile ? `report: ${reportFile}\n` : '') +
+        'to continue, either:\n' +
+        `  --resume --max-failures N   with N >= ${failures(report)} (go on despite these failures)\n` +
+        '  --resume --retry-failed     redo the devices that did not verify\n');
+    } else if (report.state === 'halted') ctx.stdout.write(c.red(`rollout halted: ${report.haltReason ?? ''}`) + `${where}; resume with --resume\n`);
     else if (report.state === 'interrupted') ctx.stdout.write(c.yellow(`rollout interrupted${report.haltReason ? `: ${report.haltReason}` : ''}`) + `${where}; resume with --resume\n`);
     else ctx.stdout.write(`rollout ${report.state}${where}\n`);
   }
-  if (report.state === 'halted' || report.state === 'interrupted') return EXIT.HALTED;
+  if (report.state === 'halted') return EXIT.HALTED;
+  // interrupted by a lost session (a signal returns 130 before this)
+  if (report.state === 'interrupted') return EXIT.UNAVAILABLE;
   return report.summary.verified === report.summary.total ? EXIT.OK : EXIT.FAILED;
+}
+
+function signalName(signal: AbortSignal): string {
+  const r = signal.reason as unknown;
+  return r instanceof Error ? r.message : typeof r === 'string' ? r : 'signal';
+}
+
+/**
+ * --software must be an absolute file:, http: or https: URI: checked before connecting, so a bad one is one
+ * usage error (exit 2) and no device is touched. (What only the server knows, such as its software.file-root,
+ * is checked by the server's first reply: ERR_ROLLOUT_SOFTWARE, also exit 2, also before any job starts.)
+ */
+export function checkSoftwareUri(uri: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(uri);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !['file:', 'http:', 'https:'].includes(url.protocol)) {
+    const hint = /^[./~]|^[^:]*$/.test(uri) ? ` (a local file is file:///absolute/path, e.g. file://${resolve(uri.replace(/^~/, process.env.HOME ?? '~'))})` : '';
+    throw new CliUsageError(`rollout: --software expects a file:, http: or https: URI, got '${uri}'${hint}`);
+  }
+  if (url.protocol === 'file:' && (url.host !== '' && url.host !== 'localhost')) {
+    throw new CliUsageError(`rollout: --software ${uri}: a file: URI names a local path (file:///path), not host '${url.host}'`);
+  }
+  return uri;
 }

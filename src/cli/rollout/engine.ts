@@ -62,6 +62,12 @@ export function planWaves(henbs: string[], waveSize: number, firstWave: number):
  */
 export const CONNECTION_LOST = new Set(['ERR_ROLLOUT_SESSION', 'ERR_SESSION_CLOSED', 'ERR_NETCONF_CLIENT_CONNECT']);
 
+/**
+ * Errors that are the same for every device (the server refused the software itself: no scheme, outside
+ * its file root): nothing new starts, the device stays pending, and runRollout rethrows the error once.
+ */
+export const FATAL_FOR_ALL = new Set(['ERR_ROLLOUT_SOFTWARE']);
+
 export function failures(report: RolloutReport): number {
   return report.devices.filter((d) => d.state === 'done' && d.status !== 'verified').length;
 }
@@ -83,8 +89,10 @@ export async function runRollout(report: RolloutReport, target: RolloutTarget, h
   }
   report.state = 'running';
   delete report.haltReason;
+  delete report.haltedBy;
   const max = report.plan.maxFailures;
   let lost: string | undefined;
+  let fatal: unknown;
   const overThreshold = () => max !== null && failures(report) > max;
   const waves = [...new Set(report.devices.map((d) => d.wave))].sort((a, b) => a - b);
 
@@ -120,6 +128,11 @@ export async function runRollout(report: RolloutReport, target: RolloutTarget, h
     } catch (err) {
       if (opts.signal.aborted) return; // interrupted: the device stays pending/started for resume
       const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && FATAL_FOR_ALL.has(code)) {
+        fatal ??= err;
+        if (d.state === 'pending') delete d.startedAt;
+        return;
+      }
       if (typeof code === 'string' && CONNECTION_LOST.has(code)) {
         lost ??= `lost the session to the server (${code}) at ${d.henbId}`;
         return; // outcome unknown: the device stays pending/started for resume
@@ -137,12 +150,17 @@ export async function runRollout(report: RolloutReport, target: RolloutTarget, h
     const todo = report.devices.filter((d) => d.wave === wave && d.state !== 'done');
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < todo.length && !opts.signal.aborted && lost === undefined && !overThreshold()) {
+      while (next < todo.length && !opts.signal.aborted && lost === undefined && fatal === undefined && !overThreshold()) {
         const d = todo[next++] as DeviceRecord;
         await runDevice(d);
       }
     };
     await Promise.all(Array.from({ length: Math.min(report.plan.concurrency, todo.length) }, worker));
+    if (fatal !== undefined) {
+      report.state = 'halted';
+      report.haltReason = fatal instanceof Error ? fatal.message : String(fatal);
+      throw fatal;
+    }
     if (opts.signal.aborted || lost !== undefined) {
       report.state = 'interrupted';
       if (lost !== undefined) report.haltReason = lost;
@@ -150,7 +168,8 @@ export async function runRollout(report: RolloutReport, target: RolloutTarget, h
     }
     if (overThreshold()) {
       report.state = 'halted';
-      report.haltReason = `${failures(report)} device(s) did not verify, more than --max-failures ${max} (after wave ${wave})`;
+      report.haltedBy = 'threshold';
+      report.haltReason = `after wave ${wave}: ${failures(report)} device(s) did not verify (--max-failures ${max})`;
       return report;
     }
   }

@@ -13,7 +13,7 @@ import type { XmlElement } from '../../netconf/xml/index.js';
 import { HsvError } from '../../errors.js';
 import type { ConnectOptions, RolloutConnection } from '../commands/rollout.js';
 import type { DeviceResult } from './engine.js';
-import { RESULT_STATUSES } from './report.js';
+import { RESULT_STATUSES, RolloutError } from './report.js';
 import type { ResultStatus } from './report.js';
 
 export const HSV_NS = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
@@ -107,7 +107,14 @@ export async function connectRolloutTarget(o: ConnectOptions): Promise<RolloutCo
       } catch (err) {
         if (err instanceof NetconfError) {
           const e = err.errors[0];
-          return { status: 'refused', reason: `rpc-error ${e?.tag ?? ''}${e?.appTag ? ` (${e.appTag})` : ''}: ${e?.message ?? err.message}` };
+          const text = `rpc-error ${e?.tag ?? ''}${e?.appTag ? ` (${e.appTag})` : ''}: ${e?.message ?? err.message}`;
+          // an error about the software (its error-path points into software-update/software) is the same for
+          // every device: the rollout stops before touching another one (engine FATAL_FOR_ALL)
+          if (e?.path !== undefined && /\/[A-Za-z0-9_-]+:software(\/|$)/.test(e.path)) {
+            throw new RolloutError('ERR_ROLLOUT_SOFTWARE', `the server refused --software ${o.software.uri}: ${text}`, { cause: err });
+          }
+          // the OAM refused the request itself (not the PVE): invalid input, unknown H(e)NB
+          return { status: 'rejected', reason: text };
         }
         throw err;
       }
@@ -116,7 +123,8 @@ export async function connectRolloutTarget(o: ConnectOptions): Promise<RolloutCo
       const jobId = job ? childText(job, HSV_NS, 'job-id')?.trim() : undefined;
       const reason = job ? childText(job, HSV_NS, 'reason') : undefined;
       if (status === 'started' && jobId) return { jobId };
-      return { status: 'refused', ...(jobId ? { jobId } : {}), reason: reason ?? `software-update answered ${status ?? 'nothing'}` };
+      // a job the server did not start (H(e)NB busy, store error): the OAM refused it, not the PVE
+      return { status: 'rejected', ...(jobId ? { jobId } : {}), reason: reason ?? `software-update answered ${status ?? 'nothing'}` };
     },
     async wait(_henbId, jobId, signal) {
       const early = results.get(jobId) ?? (await jobState(jobId).catch(() => undefined));

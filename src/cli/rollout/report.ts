@@ -6,8 +6,23 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { HsvError } from '../../errors.js';
 
-export const RESULT_STATUSES = ['verified', 'mismatch', 'refused', 'failed', 'timeout'] as const;
+/**
+ * A device's outcome. `refused` is the PVE's verdict (the H(e)NB is not trusted: no update was sent);
+ * `rejected` is the OAM server refusing the request itself (invalid input, unknown H(e)NB, busy): the
+ * device was not asked anything.
+ */
+export const RESULT_STATUSES = ['verified', 'mismatch', 'refused', 'rejected', 'failed', 'timeout'] as const;
 export type ResultStatus = (typeof RESULT_STATUSES)[number];
+
+/** what each status means, in tables and the HTML report */
+export const STATUS_LABELS: Record<ResultStatus, string> = {
+  verified: 'verified',
+  mismatch: 'mismatch (TIM differs)',
+  refused: 'refused by the PVE',
+  rejected: 'rejected: invalid input',
+  failed: 'failed',
+  timeout: 'timeout',
+};
 
 export interface DeviceRecord {
   henbId: string;
@@ -36,16 +51,18 @@ export interface RolloutReport {
   updatedAt: string;
   state: 'running' | 'completed' | 'halted' | 'interrupted';
   haltReason?: string;
+  /** set when the rollout was halted by --max-failures (resume needs a higher limit or --retry-failed) */
+  haltedBy?: 'threshold';
   devices: DeviceRecord[];
   summary: Record<ResultStatus, number> & { total: number; pending: number };
 }
 
-export type RolloutErrorCode = 'ERR_ROLLOUT_REPORT' | 'ERR_ROLLOUT_RESUME';
+export type RolloutErrorCode = 'ERR_ROLLOUT_REPORT' | 'ERR_ROLLOUT_RESUME' | 'ERR_ROLLOUT_SOFTWARE';
 
 export class RolloutError extends HsvError<RolloutErrorCode> {}
 
 export function summarize(devices: DeviceRecord[]): RolloutReport['summary'] {
-  const s = { total: devices.length, pending: 0, verified: 0, mismatch: 0, refused: 0, failed: 0, timeout: 0 };
+  const s = { total: devices.length, pending: 0, verified: 0, mismatch: 0, refused: 0, rejected: 0, failed: 0, timeout: 0 };
   for (const d of devices) {
     if (d.state === 'done' && d.status) s[d.status]++;
     else s.pending++;
