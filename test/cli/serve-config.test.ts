@@ -94,13 +94,13 @@ describe('serve --config', () => {
     }
   });
 
-  it('a user with no group cannot start updates: rollout reports every H(e)NB refused (access-denied)', async () => {
+  it('a user with no group cannot start updates: rollout reports every H(e)NB rejected by the OAM (access-denied), not refused by the PVE', async () => {
     const stdout = new BufferWritable();
     const code = await runCli(['rollout', '--server', `127.0.0.1:${port}`, '--host-key', hostKey, '--user', 'fresh', '--password-env', 'NMS_PW',
       '--software', `file://${join(dir, 'sw', 'image.bin')}`, '--report', join(dir, 'refused.json'), '--json'], { stdout, stderr: new BufferWritable(), env, signal: new AbortController().signal });
     expect(code).not.toBe(0);
     const r = JSON.parse(await readFile(join(dir, 'refused.json'), 'utf8')) as RolloutReport;
-    expect(r.devices.map((d) => d.status)).toEqual(['refused', 'refused', 'refused']);
+    expect(r.devices.map((d) => d.status)).toEqual(['rejected', 'rejected', 'rejected']);
     expect(JSON.stringify(r)).toContain('access-denied');
   }, 60_000);
 
