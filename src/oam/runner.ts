@@ -144,7 +144,6 @@ export interface StartRequest {
 
 /** the request of an integrity-check job: no software (never read: the job ends with the PVE's verdict) */
 const NO_SOFTWARE: JobRequest = { uri: '', selfCheck: false, measures: [] };
-const refLogKey = (henbId: string): string => `reference-log/${henbId}`;
 
 interface Live {
   job: Job;
@@ -227,7 +226,7 @@ export class JobRunner {
       const at = this.clock.now();
       const timeouts = { ...(this.o.timeouts ?? {}), ...(req.timeouts ?? {}) };
       const henb = await this.o.store.getHenb(req.henbId);
-      const referenceLog = await this.o.store.getRollout<MeasurementLogEntry[]>(refLogKey(req.henbId));
+      const referenceLog = await this.o.store.getReferenceLog<MeasurementLogEntry[]>(req.henbId);
       const nonce = this.o.newNonce();
       const job = newJob({
         jobId, henbId: req.henbId, kind, request: req.request, at, nonce,
@@ -235,7 +234,7 @@ export class JobRunner {
         timeouts,
         ...(this.o.updatedComponent !== undefined ? { updatedComponent: this.o.updatedComponent } : {}),
         ...(henb?.rim !== undefined && henb.rim !== null ? { oldRim: henb.rim } : {}),
-        ...(referenceLog !== undefined ? { referenceLog: referenceLog.data } : {}),
+        ...(referenceLog !== undefined ? { referenceLog: referenceLog.log } : {}),
       });
       // the nonce and the job together: the database allows one active job per H(e)NB (across OAM instances);
       // when another holds it, nothing of this one is left behind
@@ -703,7 +702,7 @@ export class JobRunner {
         }
         else if (e.type === 'store-rim') {
           await setHenb(tx, e.henbId, { rim: e.rim, ...(e.version !== undefined ? { softwareVersion: e.version } : {}) });
-          if (e.measurementLog !== undefined) await tx.putRollout(refLogKey(e.henbId), e.measurementLog);
+          if (e.measurementLog !== undefined) await tx.putReferenceLog(e.henbId, e.measurementLog);
         }
       }
       if (event.type === 'completion' && event.attested !== undefined) {

@@ -21,7 +21,7 @@ export const OP_NAMES = [
   'claimJobs', 'takeJob', 'renewLeases', 'releaseJobs',
   'putResult', 'getResults', 'listResults',
   'putNonce', 'consumeNonce', 'rememberJti',
-  'putRollout', 'getRollout', 'listRollouts', 'purgeExpired',
+  'putReferenceLog', 'getReferenceLog', 'listReferenceLogs', 'purgeExpired',
 ] as const satisfies readonly (keyof StoreOps)[];
 export type OpName = (typeof OP_NAMES)[number];
 // compile-time check that OP_NAMES lists every operation
@@ -60,9 +60,9 @@ export abstract class StoreBase<C extends TxContext> implements Store {
   declare readonly putNonce: StoreOps['putNonce'];
   declare readonly consumeNonce: StoreOps['consumeNonce'];
   declare readonly rememberJti: StoreOps['rememberJti'];
-  declare readonly putRollout: StoreOps['putRollout'];
-  declare readonly getRollout: StoreOps['getRollout'];
-  declare readonly listRollouts: StoreOps['listRollouts'];
+  declare readonly putReferenceLog: StoreOps['putReferenceLog'];
+  declare readonly getReferenceLog: StoreOps['getReferenceLog'];
+  declare readonly listReferenceLogs: StoreOps['listReferenceLogs'];
   declare readonly purgeExpired: StoreOps['purgeExpired'];
   private readonly als = new AsyncLocalStorage<C>();
   private txChain: Promise<void> = Promise.resolve();

@@ -117,6 +117,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX jobs_one_active_flow ON jobs (henb_id) WHERE terminal = 0 AND kind IN ('software-update', 'integrity-check');
     `,
   },
+  {
+    version: 5,
+    description: 'reference_logs (was rollouts, which held only reference-log/<henb-id> entries)',
+    sql: `
+      CREATE TABLE reference_logs (
+        henb_id    TEXT PRIMARY KEY,
+        log        TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO reference_logs (henb_id, log, created_at, updated_at)
+        SELECT substr(rollout_id, 15), data, created_at, updated_at FROM rollouts WHERE substr(rollout_id, 1, 14) = 'reference-log/';
+      DROP TABLE rollouts;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -126,6 +126,21 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX jobs_one_active_flow ON jobs (henb_id) WHERE NOT terminal AND kind IN ('software-update', 'integrity-check');
     `,
   },
+  {
+    version: 5,
+    description: 'reference_logs (was rollouts, which held only reference-log/<henb-id> entries)',
+    sql: `
+      CREATE TABLE reference_logs (
+        henb_id    TEXT COLLATE "C" PRIMARY KEY,
+        log        TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      INSERT INTO reference_logs (henb_id, log, created_at, updated_at)
+        SELECT substr(rollout_id, 15), data, created_at, updated_at FROM rollouts WHERE substr(rollout_id, 1, 14) = 'reference-log/';
+      DROP TABLE rollouts;
+    `,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;

@@ -36,12 +36,12 @@ import type { OpName, TxContext } from './base.js';
 import {
   eventFromRow, henbFromRow, henbRecord, jobFromRow, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
-  nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, takeInput, transitionInput,
+  nonceRecord, resultFromRow, resultRecord, referenceLogFromRow, referenceLogInput, takeInput, transitionInput,
 } from './records.js';
-import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, RolloutRow } from './records.js';
+import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, ReferenceLogRow } from './records.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
-  NonceInput, NonceRecord, PostgresStoreOptions, ResultInput, ResultRecord, RolloutRecord, StoreTx,
+  NonceInput, NonceRecord, PostgresStoreOptions, ResultInput, ResultRecord, ReferenceLogRecord, StoreTx,
 } from './types.js';
 /** Key of the advisory lock every transaction holds (serialises transactions across OAM instances). */
 const TX_LOCK = 0x6873_7602; // 'hsv' 02
@@ -504,23 +504,23 @@ class PgOps implements AsyncOps {
     return r.rowCount === 1;
   }
 
-  // --- rollouts
-  async putRollout<T>(rolloutId: string, data: T): Promise<RolloutRecord<T>> {
-    const json = rolloutInput(rolloutId, data);
+  // --- reference logs
+  async putReferenceLog<T>(henbId: string, log: T): Promise<ReferenceLogRecord<T>> {
+    const json = referenceLogInput(henbId, log);
     const now = Date.now();
-    const row = (await this.q<RolloutRow>(`INSERT INTO rollouts (rollout_id, data, created_at, updated_at) VALUES ($1, $2, $3, $3)
-                                           ON CONFLICT (rollout_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at
-                                           RETURNING *`, [rolloutId, json, now])).rows[0] as RolloutRow;
-    return rolloutFromRow<T>(row);
+    const row = (await this.q<ReferenceLogRow>(`INSERT INTO reference_logs (henb_id, log, created_at, updated_at) VALUES ($1, $2, $3, $3)
+                                           ON CONFLICT (henb_id) DO UPDATE SET log = excluded.log, updated_at = excluded.updated_at
+                                           RETURNING *`, [henbId, json, now])).rows[0] as ReferenceLogRow;
+    return referenceLogFromRow<T>(row);
   }
 
-  async getRollout<T>(rolloutId: string): Promise<RolloutRecord<T> | undefined> {
-    const row = (await this.q<RolloutRow>('SELECT * FROM rollouts WHERE rollout_id = $1', [rolloutId])).rows[0];
-    return row && rolloutFromRow<T>(row);
+  async getReferenceLog<T>(henbId: string): Promise<ReferenceLogRecord<T> | undefined> {
+    const row = (await this.q<ReferenceLogRow>('SELECT * FROM reference_logs WHERE henb_id = $1', [henbId])).rows[0];
+    return row && referenceLogFromRow<T>(row);
   }
 
-  async listRollouts<T>(): Promise<RolloutRecord<T>[]> {
-    return (await this.q<RolloutRow>('SELECT * FROM rollouts ORDER BY created_at, rollout_id')).rows.map((r) => rolloutFromRow<T>(r));
+  async listReferenceLogs<T>(): Promise<ReferenceLogRecord<T>[]> {
+    return (await this.q<ReferenceLogRow>('SELECT * FROM reference_logs ORDER BY created_at, henb_id')).rows.map((r) => referenceLogFromRow<T>(r));
   }
 
   async purgeExpired(now: number = Date.now()): Promise<number> {

@@ -8,7 +8,7 @@ import { StoreError } from './errors.js';
 import { EXCLUSIVE_JOB_KINDS, HENB_STATES } from './types.js';
 import type {
   HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob, NonceInput, NonceRecord,
-  ResultInput, ResultRecord, RolloutRecord,
+  ResultInput, ResultRecord, ReferenceLogRecord,
 } from './types.js';
 
 /** A SHA-256 digest as hex (either case on input; stored lowercase). */
@@ -26,7 +26,7 @@ export interface JobRow { job_id: string; henb_id: string; kind: string; state: 
 export interface EventRow { job_id: string; seq: number; from_state: string | null; to_state: string; at: number; reason: string | null; detail: string | null }
 export interface ResultRow { job_id: string; kind: string; henb_id: string; ear_status: string; token: string; created_at: number }
 export interface NonceRow { nonce: string; purpose: string; job_id: string | null; henb_id: string | null; created_at: number; expires_at: number; consumed_at: number | null }
-export interface RolloutRow { rollout_id: string; data: string; created_at: number; updated_at: number }
+export interface ReferenceLogRow { henb_id: string; log: string; created_at: number; updated_at: number }
 
 const flag = (v: Flag): boolean => v === true || v === 1;
 
@@ -63,8 +63,8 @@ export function nonceFromRow(r: NonceRow): NonceRecord {
   };
 }
 
-export function rolloutFromRow<T>(r: RolloutRow): RolloutRecord<T> {
-  return { rolloutId: r.rollout_id, data: JSON.parse(r.data) as T, createdAt: r.created_at, updatedAt: r.updated_at };
+export function referenceLogFromRow<T>(r: ReferenceLogRow): ReferenceLogRecord<T> {
+  return { henbId: r.henb_id, log: JSON.parse(r.log) as T, createdAt: r.created_at, updatedAt: r.updated_at };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -177,10 +177,10 @@ export function jtiExpiry(jti: string, expiresAt: number): number {
   return Math.ceil(expiresAt);
 }
 
-/** putRollout: the blob as JSON text. */
-export function rolloutInput(rolloutId: string, data: unknown): string {
-  requireId(rolloutId, 'rolloutId');
-  return toJson(data, 'data');
+/** putReferenceLog: the log as JSON text. */
+export function referenceLogInput(henbId: string, log: unknown): string {
+  requireId(henbId, 'henbId');
+  return toJson(log, 'log');
 }
 
 /** list*: the row limit (DEFAULT_LIST_LIMIT when not given). */

@@ -18,13 +18,13 @@ import type { OpName, TxContext } from './base.js';
 import {
   eventFromRow, henbFromRow, henbRecord, jobFromRow, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
-  nonceRecord, resultFromRow, resultRecord, rolloutFromRow, rolloutInput, takeInput, transitionInput,
+  nonceRecord, resultFromRow, resultRecord, referenceLogFromRow, referenceLogInput, takeInput, transitionInput,
 } from './records.js';
-import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, RolloutRow } from './records.js';
+import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, ReferenceLogRow } from './records.js';
 import { SQLITE_FILE_NAME } from './types.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
-  NonceInput, NonceRecord, ResultInput, ResultRecord, RolloutRecord, SqliteStoreOptions, StoreTx,
+  NonceInput, NonceRecord, ResultInput, ResultRecord, ReferenceLogRecord, SqliteStoreOptions, StoreTx,
 } from './types.js';
 
 /** Opens (creating and migrating as needed) the SQLite store. */
@@ -382,23 +382,23 @@ class SqliteOps implements SyncOps {
     });
   }
 
-  // --- rollouts
-  putRollout<T>(rolloutId: string, data: T): RolloutRecord<T> {
-    const json = rolloutInput(rolloutId, data);
+  // --- reference logs
+  putReferenceLog<T>(henbId: string, log: T): ReferenceLogRecord<T> {
+    const json = referenceLogInput(henbId, log);
     const now = Date.now();
-    this.st(`INSERT INTO rollouts (rollout_id, data, created_at, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (rollout_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`)
-      .run(rolloutId, json, now, now);
-    return this.getRollout<T>(rolloutId) as RolloutRecord<T>;
+    this.st(`INSERT INTO reference_logs (henb_id, log, created_at, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (henb_id) DO UPDATE SET log = excluded.log, updated_at = excluded.updated_at`)
+      .run(henbId, json, now, now);
+    return this.getReferenceLog<T>(henbId) as ReferenceLogRecord<T>;
   }
 
-  getRollout<T>(rolloutId: string): RolloutRecord<T> | undefined {
-    const row = this.st('SELECT * FROM rollouts WHERE rollout_id = ?').get(rolloutId) as RolloutRow | undefined;
-    return row && rolloutFromRow<T>(row);
+  getReferenceLog<T>(henbId: string): ReferenceLogRecord<T> | undefined {
+    const row = this.st('SELECT * FROM reference_logs WHERE henb_id = ?').get(henbId) as ReferenceLogRow | undefined;
+    return row && referenceLogFromRow<T>(row);
   }
 
-  listRollouts<T>(): RolloutRecord<T>[] {
-    return (this.st('SELECT * FROM rollouts ORDER BY created_at, rollout_id').all() as RolloutRow[]).map((r) => rolloutFromRow<T>(r));
+  listReferenceLogs<T>(): ReferenceLogRecord<T>[] {
+    return (this.st('SELECT * FROM reference_logs ORDER BY created_at, henb_id').all() as ReferenceLogRow[]).map((r) => referenceLogFromRow<T>(r));
   }
 
   purgeExpired(now: number = Date.now()): number {

@@ -160,9 +160,10 @@ export type ConsumeNonceResult =
   | { ok: true; record: NonceRecord }
   | { ok: false; reason: 'unknown' | 'consumed' | 'expired' };
 
-export interface RolloutRecord<T = unknown> {
-  rolloutId: string;
-  data: T;
+/** An H(e)NB's reference measurement log (the log its stored RIM replays to), as an opaque JSON value. */
+export interface ReferenceLogRecord<T = unknown> {
+  henbId: string;
+  log: T;
   createdAt: number;
   updatedAt: number;
 }
@@ -237,10 +238,10 @@ export interface StoreOps {
    */
   rememberJti(jti: string, expiresAt: number, now?: number): Promise<boolean>;
 
-  // --- rollouts (opaque JSON blob by id)
-  putRollout<T = unknown>(rolloutId: string, data: T): Promise<RolloutRecord<T>>;
-  getRollout<T = unknown>(rolloutId: string): Promise<RolloutRecord<T> | undefined>;
-  listRollouts<T = unknown>(): Promise<RolloutRecord<T>[]>;
+  // --- reference measurement logs, one per H(e)NB (migration 5; the table was `rollouts` before)
+  putReferenceLog<T = unknown>(henbId: string, log: T): Promise<ReferenceLogRecord<T>>;
+  getReferenceLog<T = unknown>(henbId: string): Promise<ReferenceLogRecord<T> | undefined>;
+  listReferenceLogs<T = unknown>(): Promise<ReferenceLogRecord<T>[]>;
 
   /** deletes expired nonces and jtis; returns how many rows went */
   purgeExpired(now?: number): Promise<number>;

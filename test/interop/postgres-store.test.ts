@@ -153,14 +153,14 @@ describe('PostgreSQL store: several instances on one database', () => {
 
   it('transactions of two instances are serialised: no lost update in a read-modify-write', async () => {
     const [a, b] = [await open(), await open()];
-    await a.putRollout('counter', 0);
+    await a.putReferenceLog('counter', 0);
     const add = (s: Store, i: number): Promise<void> => s.transaction(async (tx) => {
-      const cur = (await tx.getRollout<number>('counter'))?.data ?? 0;
+      const cur = (await tx.getReferenceLog<number>('counter'))?.log ?? 0;
       await new Promise((r) => setTimeout(r, 1));
-      await tx.putRollout('counter', cur + i);
+      await tx.putReferenceLog('counter', cur + i);
     });
     await Promise.all(Array.from({ length: 10 }, (_, i) => add(i % 2 === 0 ? a : b, i + 1)));
-    expect((await b.getRollout<number>('counter'))?.data).toBe(55);
+    expect((await b.getReferenceLog<number>('counter'))?.log).toBe(55);
   });
 
   it('a transaction is one connection: its writes are invisible to another instance until COMMIT', async () => {

@@ -6,7 +6,7 @@
 import { HsvError } from '../../src/errors.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, JobEvent, JobRecord, JobTransitionOptions, NewJob, NonceInput, NonceRecord,
-  ResultInput, ResultRecord, RolloutRecord, Store, StoreTx,
+  ResultInput, ResultRecord, ReferenceLogRecord, Store, StoreTx,
 } from '../../src/store/types.js';
 import type { EarClaims, EarStatus } from '../../src/tokens/types.js';
 import type { DeviceCompletion, DeviceDriver, PveClient, PveIntegrityRequest, SoftwareFetcher, SoftwareUpdateCommand, MeasurementLogEntry } from '../../src/oam/ports.js';
@@ -49,7 +49,7 @@ interface Data {
   results: ResultRecord[];
   nonces: Map<string, NonceRecord>;
   jtis: Map<string, number>;
-  rollouts: Map<string, RolloutRecord>;
+  referenceLogs: Map<string, ReferenceLogRecord>;
 }
 
 const clone = <T>(x: T): T => structuredClone(x);
@@ -57,7 +57,7 @@ const storeErr = (code: string, msg: string): HsvError => new HsvError(code, msg
 
 export class MemoryStore implements Store {
   readonly kind = 'sqlite' as const;
-  d: Data = { henbs: new Map(), jobs: new Map(), events: [], results: [], nonces: new Map(), jtis: new Map(), rollouts: new Map() };
+  d: Data = { henbs: new Map(), jobs: new Map(), events: [], results: [], nonces: new Map(), jtis: new Map(), referenceLogs: new Map() };
   /** count of committed transactions (tests check persist-before-effect ordering with it) */
   commits = 0;
   /** make the next saveJobTransition throw (simulates a failing database) */
@@ -191,13 +191,13 @@ export class MemoryStore implements Store {
     this.d.jtis.set(jti, expiresAt);
     return true;
   }
-  async putRollout<T>(id: string, data: T): Promise<RolloutRecord<T>> {
-    const r = { rolloutId: id, data: clone(data), createdAt: Date.now(), updatedAt: Date.now() };
-    this.d.rollouts.set(id, r);
+  async putReferenceLog<T>(id: string, log: T): Promise<ReferenceLogRecord<T>> {
+    const r = { henbId: id, log: clone(log), createdAt: Date.now(), updatedAt: Date.now() };
+    this.d.referenceLogs.set(id, r);
     return clone(r);
   }
-  async getRollout<T>(id: string): Promise<RolloutRecord<T> | undefined> { const r = this.d.rollouts.get(id); return r && (clone(r) as RolloutRecord<T>); }
-  async listRollouts<T>(): Promise<RolloutRecord<T>[]> { return [...this.d.rollouts.values()].map((r) => clone(r) as RolloutRecord<T>); }
+  async getReferenceLog<T>(id: string): Promise<ReferenceLogRecord<T> | undefined> { const r = this.d.referenceLogs.get(id); return r && (clone(r) as ReferenceLogRecord<T>); }
+  async listReferenceLogs<T>(): Promise<ReferenceLogRecord<T>[]> { return [...this.d.referenceLogs.values()].map((r) => clone(r) as ReferenceLogRecord<T>); }
   async purgeExpired(): Promise<number> { return 0; }
 }
 

@@ -171,7 +171,7 @@ describe('an integrity-check is a job: it and a software-update of one H(e)NB ex
   it('a software-update while another instance runs an integrity-check of the H(e)NB is refused busy', async () => {
     const a = instance();
     const checker = instance({ pve: new FakePve('hang') });
-    const checking = checker.check('h1', { pve: 60_000 });
+    const checking = checker.check('h1', { pve: 60_000 }).catch((err: unknown) => err); // settled by close() below
     await until(async () => (await active()).includes('integrity-check'), 'the check running');
     await expect(a.start({ henbId: 'h1', request: REQUEST })).rejects.toMatchObject({ code: 'ERR_OAM_HENB_BUSY' });
     await expect(checker.start({ henbId: 'h1', request: REQUEST })).rejects.toMatchObject({ code: 'ERR_OAM_HENB_BUSY' });
@@ -179,7 +179,7 @@ describe('an integrity-check is a job: it and a software-update of one H(e)NB ex
     expect(devices.updates).toEqual([]);
     // the checking instance stops: its caller learns it, the job stays for an instance to resume
     await checker.close();
-    await expect(checking).rejects.toMatchObject({ code: 'ERR_OAM_CLOSED' });
+    expect(await checking).toMatchObject({ code: 'ERR_OAM_CLOSED' });
   });
 
   it('a check ends with the PVE\'s verdict: affirming trusts the H(e)NB, contraindicated quarantines it; then an update may start', async () => {
@@ -302,10 +302,10 @@ describe('completion-tim on any instance', () => {
       CREATE TEMP TABLE rim_writes (henb TEXT, what TEXT, old TEXT, new TEXT);
       CREATE TEMP TRIGGER rim_changed AFTER UPDATE OF rim ON henbs WHEN NEW.rim IS NOT OLD.rim
         BEGIN INSERT INTO rim_writes VALUES (NEW.henb_id, 'rim', OLD.rim, NEW.rim); END;
-      CREATE TEMP TRIGGER ref_log_inserted AFTER INSERT ON rollouts
-        BEGIN INSERT INTO rim_writes VALUES (NEW.rollout_id, 'reference-log', NULL, NULL); END;
-      CREATE TEMP TRIGGER ref_log_updated AFTER UPDATE ON rollouts
-        BEGIN INSERT INTO rim_writes VALUES (NEW.rollout_id, 'reference-log', NULL, NULL); END;`);
+      CREATE TEMP TRIGGER ref_log_inserted AFTER INSERT ON reference_logs
+        BEGIN INSERT INTO rim_writes VALUES ('reference-log/' || NEW.henb_id, 'reference-log', NULL, NULL); END;
+      CREATE TEMP TRIGGER ref_log_updated AFTER UPDATE ON reference_logs
+        BEGIN INSERT INTO rim_writes VALUES ('reference-log/' || NEW.henb_id, 'reference-log', NULL, NULL); END;`);
     return () => store.database.prepare('SELECT * FROM rim_writes ORDER BY rowid').all() as Array<{ henb: string; what: string; old: string | null; new: string | null }>;
   }
 

@@ -500,9 +500,9 @@ export function storeContract(name: string, h: StoreHarness): void {
         let leaked: StoreTx | undefined;
         const results = await Promise.all([1, 2, 3].map((i) => store.transaction(async (tx) => {
           leaked = tx;
-          const cur = (await tx.getRollout<number>('counter'))?.data ?? 0;
+          const cur = (await tx.getReferenceLog<number>('counter'))?.log ?? 0;
           await new Promise((r) => setTimeout(r, 2));
-          await tx.putRollout('counter', cur + i);
+          await tx.putReferenceLog('counter', cur + i);
           return cur + i;
         })));
         expect(results).toEqual([1, 3, 6]);
@@ -544,7 +544,7 @@ export function storeContract(name: string, h: StoreHarness): void {
       });
     });
 
-    describe('nonces, jtis, results, rollouts', () => {
+    describe('nonces, jtis, results, reference logs', () => {
       it('consumes a nonce once', async () => {
         expect(await store.putNonce({ nonce: 'n1', purpose: 'p', henbId: 'henb-1', expiresAt: 2000, createdAt: 1000 }))
           .toEqual({ nonce: 'n1', purpose: 'p', jobId: null, henbId: 'henb-1', createdAt: 1000, expiresAt: 2000, consumedAt: null });
@@ -611,15 +611,15 @@ export function storeContract(name: string, h: StoreHarness): void {
         expect(await store.getJob('job-1')).toBeUndefined();
         expect(await store.consumeNonce('n1', 1)).toEqual({ ok: false, reason: 'unknown' });
       });
-      it('stores rollouts as JSON blobs', async () => {
-        const first = await store.putRollout('r1', { henbs: ['a', 'b'], uri: 'https://x' });
-        const second = await store.putRollout('r1', { henbs: ['a'], uri: 'https://x' });
+      it('stores reference logs as JSON, one per H(e)NB', async () => {
+        const first = await store.putReferenceLog('r1', { henbs: ['a', 'b'], uri: 'https://x' });
+        const second = await store.putReferenceLog('r1', { henbs: ['a'], uri: 'https://x' });
         expect(second.createdAt).toBe(first.createdAt);
-        expect(await store.getRollout('r1')).toEqual(second);
-        expect(second).toMatchObject({ rolloutId: 'r1', data: { henbs: ['a'] } });
-        expect((await store.listRollouts()).map((r) => r.rolloutId)).toEqual(['r1']);
-        expect(await store.getRollout('nope')).toBeUndefined();
-        await expect(store.putRollout('r2', undefined)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        expect(await store.getReferenceLog('r1')).toEqual(second);
+        expect(second).toMatchObject({ henbId: 'r1', log: { henbs: ['a'] } });
+        expect((await store.listReferenceLogs()).map((r) => r.henbId)).toEqual(['r1']);
+        expect(await store.getReferenceLog('nope')).toBeUndefined();
+        await expect(store.putReferenceLog('r2', undefined)).rejects.toThrow(code('ERR_STORE_INVALID'));
       });
     });
 

@@ -51,6 +51,22 @@ describe('SQLite only', () => {
     await expect(openStore({ dataDir: dir, driver: 'mysql' as never })).rejects.toThrow(code('ERR_STORE_OPEN'));
     await expect(openSqliteStore({})).rejects.toThrow(code('ERR_STORE_OPEN'));
   });
+  it('migration 5: the reference logs of a version-4 database (table rollouts) move to reference_logs, keyed by H(e)NB', async () => {
+    const f = join(dir, 'v4.sqlite');
+    const db = openDatabase(f);
+    for (const m of MIGRATIONS.filter((x) => x.version <= 4)) db.exec(m.sql);
+    db.pragma('user_version = 4');
+    db.prepare("INSERT INTO rollouts (rollout_id, data, created_at, updated_at) VALUES ('reference-log/h1', ?, 5, 6)").run(JSON.stringify([{ component: 'kernel', digest: 'ab' }]));
+    db.close();
+    const s = await openSqliteStore({ path: f });
+    try {
+      expect(s.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(await s.listReferenceLogs()).toEqual([{ henbId: 'h1', log: [{ component: 'kernel', digest: 'ab' }], createdAt: 5, updatedAt: 6 }]);
+      expect(s.database.prepare("SELECT name FROM sqlite_master WHERE name = 'rollouts'").get()).toBeUndefined();
+    } finally {
+      await s.close();
+    }
+  });
   it('migration 2 (one active job per H(e)NB): a version-1 database keeps its jobs; one with two active jobs of an H(e)NB is refused as it is', async () => {
     const f = join(dir, 'v1.sqlite');
     const db = openDatabase(f);
