@@ -1,6 +1,6 @@
 /**
  * Interop: python3-ncclient sends the requests whose answers the RFC 6241 conformance audit changed
- * (edit-config attributes and default-operation replace, error-path keys, unknown parameters,
+ * (edit-config attributes and default-operation replace, error-path keys, unknown parameters, with-defaults,
  * delete-config of running) and parses our rpc-errors. A missing /usr/bin/python3 or ncclient fails
  * the test (scripts/install-peers.sh installs them).
  */
@@ -52,10 +52,13 @@ describe('ncclient against the RFC 6241 conformance fixes', () => {
     expect(after).toContain('<henb-id>b</henb-id>');
     expect(after).toContain('<henb-id>c</henb-id>');
 
-    // RFC 6243 with-defaults without :with-defaults
-    expect(step('connected').capabilities as string[]).not.toContainEqual(expect.stringContaining(':with-defaults:'));
-    expect(step('with-defaults').error).toMatchObject({ tag: 'unknown-namespace', type: 'protocol' });
-    expect(step('with-defaults').error!.info).toContain('urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults');
+    // RFC 6243 with-defaults (the modes over our YANG defaults: test/netconf/ops/with-defaults.test.ts)
+    expect(step('connected').capabilities as string[]).toContain(
+      'urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim');
+    expect(step('with-defaults').error).toBeNull();
+    expect(step('with-defaults').xml).toContain('<henb-id>c</henb-id>');
+    expect(step('with-defaults-bad').error).toMatchObject({ tag: 'invalid-value', type: 'application' });
+    expect(step('with-defaults-bad').error!.info).toContain('<bad-element>with-defaults</bad-element>');
 
     // RFC 6241 7.4
     expect(step('delete-running').error).toMatchObject({ tag: 'unknown-element', type: 'protocol' });

@@ -43,13 +43,18 @@ describe('yangcli xget (XPath filters) against our server', () => {
     expect(out).toMatch(/Server Protocol Capabilities[\s\S]*xpath:1\.0/);
     const squash = (x: string): string => x.replace(/>\s+</g, '><').replace(/\s+xmlns:ncm="[^"]*"/g, '');
     const replies = out.split('<rpc-reply').slice(1).map(squash);
-    expect(replies.length).toBe(3);
+    expect(replies.length).toBe(4);
     // /netconf-state/sessions: this session's entry, nothing else of netconf-state
     expect(replies[0]).toMatch(/<data><netconf-state xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"><sessions><session><session-id>\d+<\/session-id>.*<username>admin<\/username>.*<\/session><\/sessions><\/netconf-state><\/data>/);
     expect(replies[0]).not.toContain('<schemas>');
     // our tree: the selected leaf with its ancestors and its list entry's key
     expect(replies[1]).toContain(`<data><henbs xmlns="${HSV}"><henb><henb-id>henb-2</henb-id><state>quarantined</state></henb></henbs></data>`);
     expect(replies[2]).toContain('<data><modules-state xmlns="urn:ietf:params:xml:ns:yang:ietf-yang-library"><module><name>henb-sw-verify</name><revision>2026-11-28</revision></module></modules-state></data>');
+    // with-defaults (RFC 6243): yangcli reads the capability and sends report-all; running is empty,
+    // so the reply is the configuration containers with YANG defaults (henb-sw-verify pve, policies)
+    expect(out).toContain('Default with-defaults behavior: explicit');
+    expect(replies[3]).toContain(`<pve xmlns="${HSV}"><transport>restconf</transport><timeout>30</timeout></pve>`);
+    expect(replies[3]).toContain(`<policies xmlns="${HSV}"><self-check>true</self-check><step-timeout>300</step-timeout><token-lifetime>86400</token-lifetime></policies>`);
     expect(out).not.toContain('<rpc-error>');
   });
 });

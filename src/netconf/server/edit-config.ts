@@ -37,6 +37,7 @@ import type { RunningDatastore } from './datastore.js';
 import type { LockManager } from './locks.js';
 import type { OperationContext, OperationHandler } from './operations.js';
 import type { YangValidator } from '../../yang/types.js';
+import { parseWithDefaults } from './with-defaults.js';
 import { checkParameters, requireRunning } from './params.js';
 import { clone } from './subtree-filter.js';
 
@@ -384,7 +385,9 @@ export function createValidate(deps: Pick<EditConfigDeps, 'datastore' | 'validat
  */
 export function createCopyConfig(deps: EditConfigDeps): OperationHandler {
   return async (op: XmlElement, ctx: OperationContext) => {
-    checkParameters(op, ['target', 'source']);
+    checkParameters(op, ['target', 'source'], true);
+    // with-defaults (RFC 6243 4.5.3) governs the copy written to a <url> target; there is none here
+    parseWithDefaults(op);
     requireRunning(op, 'target');
     const source = child(op, NETCONF_BASE_NS, 'source');
     if (!source) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<source> is required', info: [info.badElement('source')] });

@@ -5,8 +5,9 @@
  * source is unknown-element with bad-element naming it (see requireRunning).
  * get adds the operational state of every state provider whose top node the filter can reach (the
  * others are not called). No filter selects everything (6.4.1), an empty one nothing (6.4.2).
- * Filters are subtree (section 6) or xpath (:xpath, 8.9): see filter.ts. Other parameters are refused
- * (checkParameters), among them RFC 6243's <with-defaults>: we do not advertise :with-defaults.
+ * Filters are subtree (section 6) or xpath (:xpath, 8.9): see filter.ts. RFC 6243's <with-defaults>:
+ * see with-defaults.ts (applied before NACM pruning and filtering). Other parameters are refused
+ * (checkParameters).
  */
 import { NetconfError } from '../rpc-error.js';
 import { childText, el, isElement, textOf } from '../xml/build.js';
@@ -23,6 +24,8 @@ import type { DataFilter } from './filter.js';
 import type { DataStep, ListKeys } from './subtree-filter.js';
 import { NCM_NS } from './monitoring.js';
 import { YANG_LIBRARY_NS } from './yang-library.js';
+import { applyWithDefaults, parseWithDefaults } from './with-defaults.js';
+import type { DefaultsSchema } from './with-defaults.js';
 
 export interface StateSource {
   ns: string;
@@ -38,6 +41,8 @@ export interface GetDeps {
   schema?: SchemaHints | undefined;
   /** access control (RFC 8341 3.4.5): the top-level nodes without what the session may not read */
   pruneRead?: (top: XmlElement[], ctx: OperationContext) => XmlElement[];
+  /** the YANG defaults for with-defaults report-all / trim (RFC 6243) */
+  defaults?: DefaultsSchema | undefined;
 }
 
 export { parseFilter } from './filter.js';
@@ -73,10 +78,10 @@ function filtered(top: XmlElement[], filter: DataFilter | undefined, schema: Sch
 
 export function createGetConfig(deps: GetDeps): OperationHandler {
   return async (op, ctx) => {
-    checkParameters(op, ['source', 'filter']);
+    checkParameters(op, ['source', 'filter'], true);
     requireRunning(op, 'source');
     const filter = parseFilter(op);
-    const top = deps.datastore.getTop();
+    const top = applyWithDefaults(deps.datastore.getTop(), parseWithDefaults(op), deps.defaults, true);
     // pruned before filtering: a content match cannot probe a value the session may not read
     return [el(NETCONF_BASE_NS, 'data', filtered(deps.pruneRead ? deps.pruneRead(top, ctx) : top, filter, deps.schema))];
   };
@@ -139,10 +144,11 @@ function keyishNames(e: XmlElement): string[] {
 
 export function createGet(deps: GetDeps): OperationHandler {
   return async (op, ctx) => {
-    checkParameters(op, ['filter']);
+    checkParameters(op, ['filter'], true);
     const filter = parseFilter(op);
+    const mode = parseWithDefaults(op);
     if (filter?.selectsNothing) return [el(NETCONF_BASE_NS, 'data')];
-    const all = await collectAll(deps, filter, ctx);
+    const all = applyWithDefaults(await collectAll(deps, filter, ctx), mode, deps.defaults, false);
     return [el(NETCONF_BASE_NS, 'data', filtered(deps.pruneRead ? deps.pruneRead(all, ctx) : all, filter, deps.schema))];
   };
 }

@@ -35,19 +35,20 @@ const WITH_DEFAULTS_NS = 'urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults
 /**
  * Refuse parameters an operation does not define (appendix A): unknown-element (bad-element) in the
  * base namespace, unknown-namespace (bad-element, bad-namespace) in any other, e.g. RFC 6243's
- * <with-defaults> while :with-defaults is not advertised. Ignoring them would answer another question
+ * <with-defaults> on an operation other than get, get-config, copy-config (`withDefaults` allows it). Ignoring them would answer another question
  * than the one asked.
  */
-export function checkParameters(op: XmlElement, allowed: readonly string[]): void {
+export function checkParameters(op: XmlElement, allowed: readonly string[], withDefaults = false): void {
   for (const p of elements(op)) {
     if (p.ns === NETCONF_BASE_NS && allowed.includes(p.name)) continue;
+    if (withDefaults && p.ns === WITH_DEFAULTS_NS && p.name === 'with-defaults') continue;
     if (p.ns === NETCONF_BASE_NS) {
       throw new NetconfError({ type: 'protocol', tag: 'unknown-element', message: `${op.name} has no parameter ${p.name}`, info: [info.badElement(p.name)] });
     }
     throw new NetconfError({
       type: 'protocol', tag: 'unknown-namespace',
       message: p.ns === WITH_DEFAULTS_NS
-        ? 'with-defaults (RFC 6243) is not supported: this server does not advertise :with-defaults'
+        ? `${op.name} has no parameter with-defaults (RFC 6243 defines it for get, get-config and copy-config)`
         : `${op.name} has no parameter ${p.name} in namespace ${p.ns || '(none)'}`,
       info: [info.badElement(p.name), info.badNamespace(p.ns)],
     });

@@ -12,7 +12,7 @@
  * | modules-state, yang-library capability | RFC 7895 2.2, RFC 7950 5.6.4 | yang-library.ts |
  *
  * close-session belongs to the server core. Capabilities added: :writable-running, :validate:1.1,
- * :rollback-on-error, :xpath, :notification, :interleave, yang-library:1.0 (with the module-set-id of every
+ * :rollback-on-error, :xpath, :with-defaults (basic-mode explicit), :notification, :interleave, yang-library:1.0 (with the module-set-id of every
  * module served), and the module capabilities of the YANG 1.0 modules ietf-netconf (with its features),
  * ietf-netconf-monitoring, ietf-yang-library, notifications and nc-notifications.
  */
@@ -25,6 +25,7 @@ import { NETCONF_BASE_NS, NETMOD_NOTIFICATION_NS } from '../xml/types.js';
 import { RunningDatastore } from './datastore.js';
 import { createCopyConfig, createDeleteConfig, createEditConfig, createValidate, schemaHintsOf } from './edit-config.js';
 import { XPATH_CAPABILITY } from './filter.js';
+import { WITH_DEFAULTS_CAPABILITY, defaultsSchemaOf } from './with-defaults.js';
 import { createGet, createGetConfig } from './get.js';
 import type { StateSource } from './get.js';
 import { createKillSession } from './base-ops.js';
@@ -85,6 +86,7 @@ export interface StandardOperations {
 const IETF_FILES: Array<{ file: string; implemented: boolean; features?: string[] }> = [
   { file: 'ietf-netconf@2011-06-01.yang', implemented: true, features: ['writable-running', 'rollback-on-error', 'validate', 'xpath'] },
   { file: 'ietf-netconf-monitoring@2010-10-04.yang', implemented: true },
+  { file: 'ietf-netconf-with-defaults@2011-06-01.yang', implemented: true },
   { file: 'ietf-yang-library@2016-06-21.yang', implemented: true },
   { file: 'notifications@2008-07-14.yang', implemented: true },
   { file: 'nc-notifications@2008-07-14.yang', implemented: true },
@@ -138,17 +140,19 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   reg.addCapability(VALIDATE_CAPABILITY);
   reg.addCapability(ROLLBACK_ON_ERROR_CAPABILITY);
   reg.addCapability(XPATH_CAPABILITY);
+  reg.addCapability(WITH_DEFAULTS_CAPABILITY);
   for (const m of ietfModules) if (advertisedInHello(m)) reg.addCapability(moduleCapability(m));
   reg.addCapability(() => yangLibraryCapability(modules()));
 
   const N = NETCONF_BASE_NS;
   const schema = schemaHintsOf(reg.validator);
+  const defaults = defaultsSchemaOf(reg.validator);
   const pruneRead = nacm ? { pruneRead: (top: XmlElement[], ctx: OperationContext) => nacm.pruneRead(top, ctx.session) } : {};
   const checkWrite = nacm
     ? { checkWrite: (before: XmlElement[], after: XmlElement[], ctx: OperationContext) => nacm.checkWrite(before, after, ctx.session, schema, prefixes()) }
     : {};
-  reg.addOperation(N, 'get', createGet({ datastore, stateSources, schema, ...pruneRead }));
-  reg.addOperation(N, 'get-config', createGetConfig({ datastore, stateSources, schema, ...pruneRead }));
+  reg.addOperation(N, 'get', createGet({ datastore, stateSources, schema, defaults, ...pruneRead }));
+  reg.addOperation(N, 'get-config', createGetConfig({ datastore, stateSources, schema, defaults, ...pruneRead }));
   reg.addOperation(N, 'edit-config', createEditConfig({ datastore, locks, validator: reg.validator, prefixes, ...checkWrite }));
   reg.addOperation(N, 'copy-config', createCopyConfig({ datastore, locks, validator: reg.validator, prefixes, ...checkWrite }));
   reg.addOperation(N, 'delete-config', createDeleteConfig());

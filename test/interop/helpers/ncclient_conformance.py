@@ -37,10 +37,11 @@ def main():
     attempt("replace-all", lambda: m.edit_config(target="running", default_operation="replace", config=config(
         '<inv xmlns="%s" xc:operation="merge"><henb><henb-id>c</henb-id></henb></inv>' % X)))
     attempt("after-replace", lambda: m.get_config(source="running"))
-    # RFC 6243 with-defaults while :with-defaults is not advertised (ncclient's get(with_defaults=)
-    # refuses to send it then, so the request is dispatched as written)
-    attempt("with-defaults", lambda: m.dispatch(to_ele(
-        '<get-config xmlns="%s"><source><running/></source><with-defaults xmlns="%s">report-all</with-defaults></get-config>' % (NC, WD))))
+    # RFC 6243 with-defaults: ncclient checks the mode against the :with-defaults capability first
+    attempt("with-defaults", lambda: m.get_config(source="running", with_defaults="report-all"))
+    # a mode RFC 6243 does not define (ncclient would refuse to send it, so it is dispatched as written)
+    attempt("with-defaults-bad", lambda: m.dispatch(to_ele(
+        '<get-config xmlns="%s"><source><running/></source><with-defaults xmlns="%s">report-most</with-defaults></get-config>' % (NC, WD))))
     attempt("delete-running", lambda: m.delete_config(target="running"))
     m.close_session()
     out("closed")

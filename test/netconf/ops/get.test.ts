@@ -96,22 +96,27 @@ describe('get / get-config (RFC 6241 7.1, 7.7)', () => {
     }
   });
 
-  it('unknown parameters are refused, not ignored: with-defaults without :with-defaults (RFC 6243) is unknown-namespace', async () => {
+  it('unknown parameters are refused, not ignored; with-defaults (RFC 6243, :with-defaults) is a parameter of get and get-config only', async () => {
     await setup();
     const s = fake.session();
     const WD = 'urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults';
-    expect(fake.capabilities.some((c) => c.startsWith('urn:ietf:params:netconf:capability:with-defaults'))).toBe(false);
+    expect(fake.capabilities).toContain('urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim');
     for (const op of [`<get xmlns="${NC}">`, `<get-config xmlns="${NC}"><source><running/></source>`]) {
       const close = op.startsWith('<get ') ? '</get>' : '</get-config>';
-      const wd = await fake.fail(s, `${op}<with-defaults xmlns="${WD}">report-all</with-defaults>${close}`);
-      expect(typeTagInfo(wd)).toEqual([{ type: 'protocol', tag: 'unknown-namespace', info: [
-        `<bad-element xmlns="${NC}">with-defaults</bad-element>`, `<bad-namespace xmlns="${NC}">${WD}</bad-namespace>`] }]);
-      expect(wd[0]!.message).toMatch(/with-defaults/);
+      // accepted (the modes themselves: test/netconf/ops/with-defaults.test.ts)
+      expect(show(await fake.call(s, `${op}<filter><inv xmlns="${X}"/></filter><with-defaults xmlns="${WD}">explicit</with-defaults>${close}`)))
+        .toBe(`<data xmlns="${NC}"><inv xmlns="${X}"><policy><q>1</q></policy></inv></data>`);
+      const other = await fake.fail(s, `${op}<with-defaults xmlns="urn:example:not-wd">report-all</with-defaults>${close}`);
+      expect(typeTagInfo(other)).toEqual([{ type: 'protocol', tag: 'unknown-namespace', info: [
+        `<bad-element xmlns="${NC}">with-defaults</bad-element>`, `<bad-namespace xmlns="${NC}">urn:example:not-wd</bad-namespace>`] }]);
       const bogus = await fake.fail(s, `${op}<bogus/>${close}`);
       expect(bogus[0]).toMatchObject({ type: 'protocol', tag: 'unknown-element' });
       expect(bogus[0]!.info!.map((i) => serializeXml(i))).toEqual([`<bad-element xmlns="${NC}">bogus</bad-element>`]);
     }
-    expect(calls).toEqual([]);
+    const wd = await fake.fail(s, `<lock xmlns="${NC}"><target><running/></target><with-defaults xmlns="${WD}">trim</with-defaults></lock>`);
+    expect(typeTagInfo(wd)).toEqual([{ type: 'protocol', tag: 'unknown-namespace', info: [
+      `<bad-element xmlns="${NC}">with-defaults</bad-element>`, `<bad-namespace xmlns="${NC}">${WD}</bad-namespace>`] }]);
+    expect(wd[0]!.message).toMatch(/lock has no parameter with-defaults/);
   });
 
   it('filter types (RFC 6241 6.1, 8.9): absent, subtree or xpath filter; anything else is a bad attribute', async () => {
