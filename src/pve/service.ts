@@ -200,7 +200,8 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
       submods: {
         platform: {
           ear_status: appraisal.status,
-          'job-id': input.jobId ?? '',
+          // job-id is optional in the YANG input: absent there, absent here (never an empty string)
+          ...(input.jobId !== undefined ? { 'job-id': input.jobId } : {}),
           phase: 'pre-update' as const,
           'reported-tim': evidence.tim,
           'evidence-format': 'software-key',

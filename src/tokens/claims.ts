@@ -24,7 +24,7 @@ export function claimsProblem(c: Record<string, unknown>): string | null {
   for (const [name, sm] of Object.entries(c.submods)) {
     if (!isObject(sm)) return `submod ${name} must be an object`;
     if (!isStatus(sm.ear_status)) return `submod ${name} has an invalid ear_status`;
-    if (typeof sm['job-id'] !== 'string' || sm['job-id'] === '') return `submod ${name} has no job-id`;
+    if (sm['job-id'] !== undefined && (typeof sm['job-id'] !== 'string' || sm['job-id'] === '')) return `submod ${name} job-id must be a non-empty string`;
     if (!PHASES.includes(sm.phase as string)) return `submod ${name} phase must be pre-update or post-update`;
     if (sm.components !== undefined && !Array.isArray(sm.components)) return `submod ${name} components must be a list`;
     const ml = sm['measurement-log'];

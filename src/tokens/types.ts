@@ -55,7 +55,11 @@ export interface ComponentResult {
 /** One appraised sub-module. Keys inside stay kebab-case like the YANG wire names. */
 export interface EarSubmod {
   ear_status: EarStatus;
-  'job-id': string;
+  /**
+   * the job the appraisal belongs to; absent when the request named none (job-id is optional in
+   * henb-sw-verify-pve's integrity-request input)
+   */
+  'job-id'?: string;
   phase: UpdatePhase;
   /** SHA-256 of the software image (hex) */
   'software-rim'?: string;

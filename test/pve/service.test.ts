@@ -11,7 +11,7 @@ import type { PveHandle } from '../../src/pve/service.js';
 import type { EvidenceCollector, PveDeviceEntry } from '../../src/pve/types.js';
 import { createPveClient } from '../../src/pve/client.js';
 import type { RestconfPveClient } from '../../src/pve/client.js';
-import { INTEGRITY_REQUEST_PATH } from '../../src/pve/restconf.js';
+import { INTEGRITY_REQUEST_PATH, base64urlToBase64 } from '../../src/pve/restconf.js';
 import { loadOrCreatePveTls } from '../../src/pve/tls.js';
 import { newNonce } from '../../src/tokens/nonce.js';
 import type { EarClaims, Jwks } from '../../src/tokens/types.js';
@@ -105,6 +105,18 @@ describe('reference PVE over RESTCONF/HTTPS', () => {
     expect(platform.components?.map((c) => [c.component, c.status])).toEqual([
       ['bootloader', 'match'], ['kernel', 'match'], ['rootfs', 'match'], ['config', 'match'],
     ]);
+  });
+
+  it('job-id is optional (henb-sw-verify-pve): a request without it is appraised, the token has no job-id (was a 500)', async () => {
+    const nonce = newNonce();
+    const res = await raw('POST', INTEGRITY_REQUEST_PATH, JSON.stringify({ 'henb-sw-verify-pve:input': { 'henb-id': 'healthy-1', 'nonce-value': base64urlToBase64(nonce) } }));
+    expect(res.status, res.text).toBe(200);
+    const out = JSON.parse(res.text)['henb-sw-verify-pve:output'] as { 'ear-status': string; 'attestation-result': string };
+    expect(out['ear-status']).toBe('affirming');
+    const claims = await verify(out['attestation-result'], pve.jwks);
+    expect(claims.eat_nonce).toBe(nonce);
+    expect(claims.submods.platform).toMatchObject({ ear_status: 'affirming', phase: 'pre-update' });
+    expect(claims.submods.platform).not.toHaveProperty('job-id');
   });
 
   it('the JWKS is served and matches', async () => {
