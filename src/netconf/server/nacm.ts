@@ -78,6 +78,12 @@ export interface NacmDenial {
   what: string;
 }
 
+interface DefaultsNode {
+  children: Map<string, Map<string, DefaultsNode>>;
+  value: NacmDefault | undefined;
+  known: boolean;
+}
+
 interface PathPattern {
   ns: string | undefined;
   name: string;
@@ -267,7 +273,9 @@ function pathMatches(pattern: readonly PathPattern[], nodes: readonly XmlElement
 export class Nacm {
   readonly counters: NacmCounters = { deniedOperations: 0, deniedDataWrites: 0, deniedNotifications: 0 };
   private config: NacmConfig;
-  private readonly defaultCache = new Map<string, NacmDefault | undefined>();
+  /** nacm defaults by schema path: a trie keyed by namespace then name (no string built per node) */
+  private readonly defaults: DefaultsNode = { children: new Map(), value: undefined, known: true };
+  private readonly moduleNames = new Map<string, string>();
 
   constructor(
     top: readonly XmlElement[],
@@ -302,7 +310,11 @@ export class Nacm {
   private moduleOf(ns: string): string | undefined {
     if (ns === NETCONF_BASE_NS) return 'ietf-netconf';
     if (ns === NETCONF_NOTIFICATION_NS) return 'notifications';
-    return this.modules().find((m) => m.namespace === ns)?.name;
+    const known = this.moduleNames.get(ns);
+    if (known !== undefined) return known;
+    const name = this.modules().find((m) => m.namespace === ns)?.name;
+    if (name !== undefined) this.moduleNames.set(ns, name); // modules are only ever added
+    return name;
   }
 
   /** the rules that apply to a user with these groups, in order (RFC 8341 3.4.4 steps 6-7) */
@@ -383,23 +395,33 @@ export class Nacm {
   }
 
   /** the default-deny extension that applies at `path` (schema, else the built-in /nacm) */
-  private nodeDefault(path: readonly XmlElement[]): NacmDefault | undefined {
-    const steps = path.map((p) => ({ ns: p.ns, name: p.name }));
-    const key = steps.map((s) => `${s.ns}\u0000${s.name}`).join('\u0001');
-    if (this.defaultCache.has(key)) return this.defaultCache.get(key);
-    let d = this.schema?.nacmDefault?.(steps);
-    if (d === undefined && steps[0]?.ns === NACM_NS && steps[0].name === 'nacm') d = 'all';
-    if (this.defaultCache.size > 10_000) this.defaultCache.clear();
-    this.defaultCache.set(key, d);
-    return d;
+  private nodeDefault(path: readonly XmlElement[], at?: DefaultsNode): NacmDefault | undefined {
+    const node = at ?? path.reduce<DefaultsNode>((t, p) => this.defaultsChild(t, p), this.defaults);
+    if (!node.known) {
+      let d = this.schema?.nacmDefault?.(path.map((p) => ({ ns: p.ns, name: p.name })));
+      if (d === undefined && path[0]?.ns === NACM_NS && path[0].name === 'nacm') d = 'all';
+      node.value = d;
+      node.known = true;
+    }
+    return node.value;
+  }
+
+  /** the trie node of `p` below `t` (created unknown); data the schema lacks adds at most its own paths */
+  private defaultsChild(t: DefaultsNode, p: XmlElement): DefaultsNode {
+    let byName = t.children.get(p.ns);
+    if (!byName) t.children.set(p.ns, (byName = new Map()));
+    let c = byName.get(p.name);
+    if (!c) byName.set(p.name, (c = { children: new Map(), value: undefined, known: false }));
+    return c;
   }
 
   /** RFC 8341 3.4.5: the action for `op` on the data node at `path` (instances from the top) */
-  private dataAction(rules: readonly Rule[], path: readonly XmlElement[], op: AccessOperation): Action {
+  private dataAction(rules: readonly Rule[], path: readonly XmlElement[], op: AccessOperation, at?: DefaultsNode): Action {
     const node = path[path.length - 1]!;
-    const action = this.decide(rules, this.moduleOf(node.ns), op, (t) => t.kind === 'path' && t.steps !== undefined && pathMatches(t.steps, path));
+    const action = rules.length === 0 ? undefined
+      : this.decide(rules, this.moduleOf(node.ns), op, (t) => t.kind === 'path' && t.steps !== undefined && pathMatches(t.steps, path));
     if (action !== undefined) return action;
-    const d = this.nodeDefault(path);
+    const d = this.nodeDefault(path, at);
     if (d === 'all') return 'deny';
     if (op === 'read') return this.config.readDefault;
     if (d === 'write') return 'deny';
@@ -409,23 +431,26 @@ export class Nacm {
   /** get / get-config: the reply's top-level nodes without what this session may not read */
   pruneRead(top: XmlElement[], session: ServerSessionHandle): XmlElement[] {
     if (this.bypass(session)) return top;
-    const rules = this.rulesOfUser(session.username);
-    const all = this.wholesale(rules, ['read']);
+    const all = this.wholesale(this.rulesOfUser(session.username), ['read']);
     if (all !== undefined) return all === 'permit' ? top : [];
-    const prune = (nodes: XmlNode[], path: XmlElement[]): XmlNode[] => {
+    // only the rules that can decide a read of a data node
+    const rules = this.rulesOfUser(session.username).filter((r) => (r.ops === '*' || r.ops.has('read')) && (r.type.kind === 'any' || r.type.kind === 'path'));
+    const path: XmlElement[] = [];
+    const prune = (nodes: XmlNode[], parent: DefaultsNode): XmlNode[] => {
       const out: XmlNode[] = [];
       for (const n of nodes) {
         if (!isElement(n)) {
           out.push(n);
           continue;
         }
-        const p = [...path, n];
-        if (this.dataAction(rules, p, 'read') === 'deny') continue;
-        out.push(n.children.some(isElement) ? { ...n, children: prune(n.children, p) } : n);
+        const at = this.defaultsChild(parent, n);
+        path.push(n);
+        if (this.dataAction(rules, path, 'read', at) !== 'deny') out.push(n.children.some(isElement) ? { ...n, children: prune(n.children, at) } : n);
+        path.pop();
       }
       return out;
     };
-    return prune(top, []) as XmlElement[];
+    return prune(top, this.defaults) as XmlElement[];
   }
 
   /**
