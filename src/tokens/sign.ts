@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { claimsProblem } from './claims.js';
+import { toLowS } from './low-s.js';
 import { TokenError } from './errors.js';
 import { EAR_PROFILE, TOKEN_TYP } from './types.js';
 import type { EarClaims, ResultClaimsInput, SignOptions, SigningKey } from './types.js';
@@ -31,7 +32,8 @@ export async function signResult(claims: ResultClaimsInput, key: SigningKey, opt
   const problem = claimsProblem(full as unknown as Record<string, unknown>);
   if (problem !== null) throw new TokenError('ERR_TOKEN_CLAIMS', `cannot sign: ${problem}`);
   if (full.exp <= full.iat) throw new TokenError('ERR_TOKEN_CLAIMS', 'cannot sign: exp must be after iat');
-  return new SignJWT(full as unknown as Record<string, unknown>)
+  const token = await new SignJWT(full as unknown as Record<string, unknown>)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: TOKEN_TYP })
     .sign(key.privateKey);
+  return toLowS(token, key.alg); // one valid byte string per token (see low-s.ts)
 }

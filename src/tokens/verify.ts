@@ -6,6 +6,7 @@ import { TokenError } from './errors.js';
 import { loadJwksFile, parsePublicJwk } from './keys.js';
 import { memoryReplayCache } from './replay.js';
 import { DEFAULT_ALGORITHMS, EAR_PROFILE, TOKEN_TYP } from './types.js';
+import { isHighS, signatureOf } from './low-s.js';
 import type { EarClaims, PublicJwk, ReplayCache, SigningAlg, VerifiedResult, VerifyCliOptions, VerifyOptions } from './types.js';
 
 const SUPPORTED: readonly SigningAlg[] = ['ES256', 'EdDSA'];
@@ -118,6 +119,9 @@ async function verifyCore(token: string, c: Checks): Promise<VerifiedResult> {
   if (candidates.length === 0) throw new TokenError('ERR_TOKEN_KEY_UNKNOWN', 'no verification key matches the token kid/alg');
 
   let payload: Uint8Array | undefined;
+  // a high-S ECDSA signature is the malleated twin of a valid one: refused with the same message as any bad
+  // signature (no oracle), before any key is tried
+  if (alg === 'ES256' && isHighS(signatureOf(token))) throw new TokenError('ERR_TOKEN_SIGNATURE', 'token signature verification failed');
   for (const k of candidates) {
     try {
       payload = (await compactVerify(token, keyObject(k), { algorithms: [alg] })).payload;

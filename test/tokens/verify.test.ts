@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { generateSigningKey, memoryReplayCache, newNonce, signResult, verifyResult } from '../../src/tokens/index.js';
 import type { SigningKey, VerifyOptions , TokenError} from '../../src/tokens/index.js';
 import { AUD, ISS, claims } from './helpers.js';
+import { toLowS } from '../../src/tokens/low-s.js';
 
 const NOW = 1_800_000_000;
 const code = (c: string): unknown => expect.objectContaining({ code: c });
@@ -125,8 +126,9 @@ describe('verifyResult', () => {
     const key = await generateSigningKey();
     const t1 = await signResult(claims({ eat_profile: 'tag:github.com,2023:veraison/ear' }), key, { now: () => NOW });
     await expect(verifyResult(t1, opts(key))).rejects.toThrow(code('ERR_TOKEN_CLAIMS'));
-    const t2 = await new SignJWT({ ...claims(), iat: NOW, exp: NOW + 60, jti: 'j', eat_profile: 'x', ear_status: 'yes' })
-      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'eat+jwt' }).sign(key.privateKey);
+    // signed outside signResult (which refuses such claims); low-S, so that only the claims are wrong
+    const t2 = toLowS(await new SignJWT({ ...claims(), iat: NOW, exp: NOW + 60, jti: 'j', eat_profile: 'x', ear_status: 'yes' })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'eat+jwt' }).sign(key.privateKey), 'ES256');
     await expect(verifyResult(t2, opts(key))).rejects.toThrow(code('ERR_TOKEN_CLAIMS'));
   });
 
