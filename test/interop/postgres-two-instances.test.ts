@@ -73,7 +73,7 @@ async function instance(id: string): Promise<Instance> {
   });
   const handle = await plugin.activate({
     apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: join(dir, id), signal: new AbortController().signal,
-    config: { store: { driver: 'postgres', url, password, 'instance-id': id, lease: 30 } },
+    config: { store: { driver: 'postgres', url, password, 'instance-id': id, lease: 30 }, software: { 'file-root': dir } },
   });
   const i = { registry, driver, pve, handle };
   instances.push(i);
