@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runSimulateCommand } from '../../src/simulator/cli.js';
-import { loadPveDevicesFile, runPveCommand } from '../../src/pve/cli.js';
+import { loadPveDevicesFile, runPveCommand } from '../../src/cli/pve-service.js';
 import { createPveClient } from '../../src/pve/client.js';
 import { createNetconfPveClient } from '../../src/pve/netconf-client.js';
 import { newNonce } from '../../src/tokens/nonce.js';

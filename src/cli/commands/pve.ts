@@ -1,4 +1,4 @@
-/** `henb-sw-verify pve`: the reference PVE service (src/pve/cli.ts's runPveCommand does the work). */
+/** `henb-sw-verify pve`: the reference PVE service (src/cli/pve-service.ts's runPveCommand does the work). */
 import type { Command, CliContext, ParsedArgs } from '../command.js';
 import { importComponent } from '../lazy.js';
 
@@ -24,7 +24,7 @@ export const pveCommand: Command = {
   },
   examples: ['henb-sw-verify pve --listen 127.0.0.1:8443 --data-dir ./pve-data'],
   run: async (args: ParsedArgs, ctx: CliContext) => {
-    const mod = await importComponent<PveCliModule>('../pve/cli.js', 'the reference PVE (src/pve)', 'runPveCommand');
+    const mod = await importComponent<PveCliModule>('./pve-service.js', 'the reference PVE (src/pve)', 'runPveCommand');
     return mod.runPveCommand(args.values, ctx);
   },
 };

@@ -25,8 +25,8 @@ import { HsvError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { factoryReferenceValues, logLevelOf } from '../simulator/index.js';
 import type { CommandContext, ReferenceValues } from '../simulator/index.js';
-import { parseListen, startPve } from './service.js';
-import type { PveDeviceEntry } from './types.js';
+import { parseListen, startPve } from '../pve/index.js';
+import type { PveDeviceEntry } from '../pve/index.js';
 import { waitForAbort } from '../abort.js';
 
 function configError(file: string, where: string, message: string): HsvError {
