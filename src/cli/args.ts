@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import type { Command, ParsedArgs } from './command.js';
 import { CliUsageError } from './errors.js';
+import { closest } from './suggest.js';
 import { parseHostPort as parseHostPortText } from '../host-port.js';
 import type { HostPort } from '../host-port.js';
 
@@ -24,7 +25,12 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    throw new CliUsageError(`${cmd.name}: ${msg.replace(/\. To specify a positional argument.*$/s, '')} (see \`henb-sw-verify ${cmd.name} --help\`)`, { cause: err });
+    // an unknown option: name the closest known one ("did you mean --config?")
+    const unknown = /^Unknown option '(--?)([^']*)'/.exec(msg);
+    const known = Object.keys({ ...COMMON_OPTIONS, ...cmd.options });
+    const guess = unknown?.[1] === '--' ? closest(unknown[2] as string, known) : undefined;
+    const hint = guess !== undefined ? `; did you mean --${guess}?` : '';
+    throw new CliUsageError(`${cmd.name}: ${msg.replace(/\. To specify a positional argument.*$/s, '')}${hint} (see \`henb-sw-verify ${cmd.name} --help\`)`, { cause: err });
   }
   const values = parsed.values as ParsedArgs['values'];
   for (const [name, spec] of Object.entries(cmd.options)) {

@@ -45,5 +45,7 @@ export interface Command {
   options: Record<string, OptionSpec>;
   positionals?: PositionalSpec[];
   examples?: string[];
+  /** the exit codes this command can end with, shown by `<command> --help` (default: all but 4, the rollout halt) */
+  exitCodes?: readonly number[];
   run(args: ParsedArgs, ctx: CliContext): Promise<number>;
 }

@@ -40,6 +40,8 @@ export function exitCodeFor(err: unknown): ExitCode {
     // a plugin that refused its configuration during activate (e.g. ERR_OAM_CONFIG) is a configuration error
     const cause = (err as { cause?: { code?: unknown } }).cause;
     if (code === 'ERR_PLUGIN_ACTIVATE' && typeof cause?.code === 'string' && cause.code.endsWith('_CONFIG')) return EXIT.USAGE;
+    // a JWKS file that is missing or not a JWKS is bad input to the command, not a token that failed
+    if (code === 'ERR_TOKEN_JWKS') return EXIT.USAGE;
     if (code.startsWith('ERR_TOKEN_')) return EXIT.FAILED;
     return EXIT.UNAVAILABLE;
   }

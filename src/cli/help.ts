@@ -1,7 +1,7 @@
 /** Help text generated from the command specs. */
 import type { Command } from './command.js';
 import { COMMON_OPTIONS } from './args.js';
-import { EXIT_CODE_HELP } from './exit-codes.js';
+import { EXIT, EXIT_CODE_HELP } from './exit-codes.js';
 
 export const PROGRAM = 'henb-sw-verify';
 
@@ -18,7 +18,7 @@ export function mainHelp(commands: Command[], version: string): string {
     '',
     'Options:',
     '  -h, --help     show this help',
-    '  --version      print the version',
+    '  --version      print the version (also after a command: `serve --version`)',
     '',
     exitCodesHelp(),
     '',
@@ -32,9 +32,14 @@ export function mainHelp(commands: Command[], version: string): string {
   return lines.join('\n') + '\n';
 }
 
-export function exitCodesHelp(): string {
-  return ['Exit codes:', ...EXIT_CODE_HELP.map(([code, text]) => `  ${code}  ${text}`)].join('\n');
+export function exitCodesHelp(only?: readonly number[]): string {
+  const shown = EXIT_CODE_HELP.filter(([code]) => only === undefined || only.includes(code));
+  const w = Math.max(...shown.map(([code]) => String(code).length));
+  return ['Exit codes:', ...shown.map(([code, text]) => `  ${String(code).padStart(w)}  ${text}`)].join('\n');
 }
+
+/** the exit codes of a command that does not list its own: every code but the rollout's threshold halt */
+export const DEFAULT_EXIT_CODES: readonly number[] = EXIT_CODE_HELP.map(([code]) => code).filter((code) => code !== EXIT.HALTED);
 
 export function commandHelp(cmd: Command): string {
   const lines = [`Usage: ${PROGRAM} ${cmd.name} ${cmd.usage}`.trimEnd(), '', cmd.summary, ''];
@@ -55,7 +60,7 @@ export function commandHelp(cmd: Command): string {
   const w = Math.max(...opts.map(([l]) => l.length));
   lines.push('Options:', ...opts.map(([l, r]) => `${l.padEnd(w)}  ${r}`), '');
   if (cmd.examples?.length) lines.push('Examples:', ...cmd.examples.map((e) => `  ${e}`), '');
-  lines.push(exitCodesHelp());
+  lines.push(exitCodesHelp(cmd.exitCodes ?? DEFAULT_EXIT_CODES));
   return lines.join('\n') + '\n';
 }
 

@@ -7,6 +7,7 @@ import type { CliContext, Command } from './command.js';
 import { parseCommandArgs } from './args.js';
 import { commandHelp, mainHelp } from './help.js';
 import { CliUsageError } from './errors.js';
+import { closest } from './suggest.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { serveCommand } from './commands/serve.js';
 import { demoCommand } from './commands/demo.js';
@@ -65,7 +66,14 @@ export async function runCli(argv: string[], ctx: Partial<CliContext> = {}): Pro
     }
     const cmd = COMMANDS.find((c) => c.name === name);
     if (!cmd) {
-      throw new CliUsageError(`unknown command '${name}'; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see \`henb-sw-verify --help\`)`);
+      const guess = closest(name, COMMANDS.map((c) => c.name));
+      throw new CliUsageError(`unknown command '${name}'${guess !== undefined ? `; did you mean '${guess}'?` : ''}; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see \`henb-sw-verify --help\`)`);
+    }
+    // `<command> --version` prints the version, unless the command has a --version option of its own
+    // (rollout: the software's version label)
+    if (rest.includes('--version') && !('version' in cmd.options)) {
+      stdout.write(packageVersion() + '\n');
+      return EXIT.OK;
     }
     const args = parseCommandArgs(cmd, rest);
     if (args.values.help === true) {

@@ -48,6 +48,56 @@ describe('henb-sw-verify command line', () => {
   it('--version', async () => {
     expect((await run(['--version'])).out).toMatch(/^\d+\.\d+\.\d+\n$/);
   });
+
+  // issue 14 item 7
+  it('<command> --version prints the version (rollout keeps --version for the software label)', async () => {
+    for (const name of ['serve', 'demo', 'pve', 'verify-token']) {
+      const r = await run([name, '--version']);
+      expect(r.code, name).toBe(0);
+      expect(r.out, name).toMatch(/^\d+\.\d+\.\d+\n$/);
+    }
+    expect((await run(['rollout', '--version'])).code).toBe(2);
+  });
+
+  it('"did you mean" for a mistyped option or command', async () => {
+    const o = await run(['serve', '--confg', 'x.yaml']);
+    expect(o.code).toBe(2);
+    expect(o.err).toContain("Unknown option '--confg'; did you mean --config?");
+    const c = await run(['listne']);
+    expect(c.code).toBe(2);
+    expect(c.err).toContain("unknown command 'listne'");
+    expect((await run(['sreve'])).err).toContain("did you mean 'serve'?");
+    expect((await run(['serve', '--listne', '127.0.0.1:0'])).err).toContain('did you mean --listen?');
+    expect((await run(['rollout', '--max-failure', '1'])).err).toContain('did you mean --max-failures?');
+    // nothing close: no guess
+    expect((await run(['serve', '--zzzzzzzz'])).err).not.toContain('did you mean');
+    expect((await run(['frobnicate'])).err).not.toContain('did you mean');
+  });
+
+  it('per-command help lists the exit codes of that command only (4 only under rollout)', async () => {
+    for (const c of COMMANDS) {
+      const r = await run([c.name, '--help']);
+      if (c.name === 'rollout') expect(r.out).toContain('4  rollout halted');
+      else expect(r.out, c.name).not.toContain('rollout halted');
+    }
+    expect((await run(['verify-token', '--help'])).out).not.toContain('130');
+  });
+
+  it('the rollout usage line names every rollout option', async () => {
+    const rollout = COMMANDS.find((c) => c.name === 'rollout');
+    for (const [name, spec] of Object.entries(rollout?.options ?? {})) {
+      const shown = rollout?.usage.includes(`--${name}`) || (spec.short !== undefined && rollout?.usage.includes(`-${spec.short} `));
+      expect(shown, `--${name}`).toBe(true);
+    }
+  });
+});
+
+describe('verify-token exit codes (issue 14 item 7)', () => {
+  it('a missing JWKS file is a usage error (2), not a negative outcome (1)', async () => {
+    const r = await run(['verify-token', 'eyJhbGciOiJFUzI1NiJ9.e30.sig', '--jwks', '/nonexistent/jwks.json']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('ERR_TOKEN_JWKS');
+  });
 });
 
 describe('exit codes for errors', () => {
@@ -57,6 +107,7 @@ describe('exit codes for errors', () => {
     expect(exitCodeFor(new HsvError('ERR_CONFIG_INVALID', 'x'))).toBe(2);
     expect(exitCodeFor(new HsvError('ERR_PLUGIN_MANIFEST', 'x'))).toBe(2);
     expect(exitCodeFor(new HsvError('ERR_TOKEN_SIGNATURE', 'x'))).toBe(1);
+    expect(exitCodeFor(new HsvError('ERR_TOKEN_JWKS', 'x'))).toBe(2);
     expect(exitCodeFor(new HsvError('ERR_NETCONF_CLIENT_CONNECT', 'x'))).toBe(3);
     expect(exitCodeFor(new HsvError('ERR_PLUGIN_ACTIVATE', 'x', { cause: new HsvError('ERR_OAM_CONFIG', 'y') }))).toBe(2);
     expect(exitCodeFor(new HsvError('ERR_PLUGIN_ACTIVATE', 'x', { cause: new Error('boom') }))).toBe(3);

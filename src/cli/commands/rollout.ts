@@ -53,7 +53,9 @@ interface TargetModule {
 export const rolloutCommand: Command = {
   name: 'rollout',
   summary: 'update a fleet over NETCONF in waves, with a canary failure threshold, report and resume',
-  usage: '--server HOST:PORT --software URI [-u NAME] [--host-key SHA256:...] [--henbs FILE] [--first-wave N] [--wave-size N] [--concurrency N] [--max-failures N|P%] [--report FILE] [--resume [--retry-failed]]',
+  usage: '--server HOST:PORT --software URI [--version VERSION] [--sha256 HEX] [-u NAME] [--password-env VAR | --key FILE] ' +
+    '[--host-key SHA256:...] [--henbs FILE] [--first-wave N] [--wave-size N] [--concurrency N] [--max-failures N|P%] ' +
+    '[--timeout SECONDS] [--no-self-check] [--report FILE] [--resume [--retry-failed]] [--log-level LEVEL] [--json]',
   description:
     'Connects to a running henb-sw-verify server (serve or demo) as a NETCONF client, subscribes to the result stream, ' +
     'and sends software-update for each H(e)NB: the list comes from --henbs FILE (one id per line, or a YAML/JSON list) ' +
@@ -89,6 +91,7 @@ export const rolloutCommand: Command = {
     `${PASSWORD_ENV}=secret henb-sw-verify rollout --server 127.0.0.1:8830 --software file:///srv/img/v2.bin --wave-size 10 --first-wave 2 --max-failures 1`,
     'henb-sw-verify rollout --server 127.0.0.1:8830 --report rollout-report.json --resume',
   ],
+  exitCodes: [EXIT.OK, EXIT.FAILED, EXIT.USAGE, EXIT.UNAVAILABLE, EXIT.HALTED, EXIT.INTERRUPTED],
   run: runRolloutCommand,
 };
 

@@ -48,6 +48,7 @@ export const serveCommand: Command = {
     'henb-sw-verify serve --config /etc/henb-sw-verify/config.yaml',
     'henb-sw-verify serve --config config.yaml --check',
   ],
+  exitCodes: [EXIT.OK, EXIT.USAGE, EXIT.UNAVAILABLE, EXIT.INTERRUPTED],
   run: runServe,
 };
 

@@ -18,7 +18,9 @@ export const verifyTokenCommand: Command = {
     'Verifies the signature of a software-update result or PVE token (algorithm allow-list ES256/EdDSA, kid from the JWKS, ' +
     'expiry) and prints the EAR claims. Issuer, audience, maximum age and nonce are checked only when given. ' +
     'TOKEN may be - to read it from stdin. The OAM publishes its JWKS as <serve data-dir>/plugins/henb-sw-verify/keys/jwks.json ' +
-    'and as the operational state /signing-keys/jwks. Exit 0 when the token verifies (and, with --require-affirming, its ear_status is affirming), 1 otherwise.',
+    'and as the operational state /signing-keys/jwks. Exit 0 when the token verifies, whatever its ear_status: a verified ' +
+    'contraindicated token exits 0 unless --require-affirming is given (then only affirming exits 0). Exit 1 when it does not verify ' +
+    '(signature, expiry, issuer, audience, age, nonce), 2 when the JWKS file is missing or not a JWKS (or the command line is wrong).',
   positionals: [{ name: 'TOKEN', help: 'the compact JWS (or - for stdin)', required: true }],
   options: {
     jwks: { type: 'string', value: 'FILE', help: 'JSON Web Key Set file with the verification keys' },
@@ -30,6 +32,7 @@ export const verifyTokenCommand: Command = {
     json: { type: 'boolean', help: 'print {ok, header, claims} as JSON' },
   },
   examples: ['henb-sw-verify verify-token eyJhbGciOi... --jwks data/plugins/henb-sw-verify/keys/jwks.json --json'],
+  exitCodes: [EXIT.OK, EXIT.FAILED, EXIT.USAGE, EXIT.UNAVAILABLE],
   run: runVerifyToken,
 };
 
