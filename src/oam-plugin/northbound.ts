@@ -184,6 +184,8 @@ export class OamService {
       case 'henb-unreachable': throw rpcError('operation-failed', 'henb-unreachable', `the PVE could not reach H(e)NB ${henbId}`);
       case 'pve-result-invalid': throw rpcError('operation-failed', 'pve-result-invalid', `the PVE's result did not verify (${cause.code})`);
       case 'pve-unreachable': throw rpcError('operation-failed', 'pve-unreachable', `the PVE could not be asked (${cause.code})`);
+      // the documented app-tag unknown-henb, with operation-failed (not invalid-value: the OAM knows the H(e)NB, the PVE does not)
+      case 'henb-unknown-to-pve': throw rpcError('operation-failed', 'unknown-henb', `the PVE does not know H(e)NB ${henbId} (${cause.code}); add it to the PVE's devices file`);
       default: throw rpcError('operation-failed', 'pve-unreachable', `the PVE did not answer within ${ms} ms`);
     }
   }

@@ -15,7 +15,7 @@ export type {
 } from './transition.js';
 export { ZERO_DIGEST, isDigest, extendDigest, replayLog, checkReportedLog, rebootRim } from './measure.js';
 export type { LogCheck } from './measure.js';
-export { PVE_HENB_UNREACHABLE, deviceRefused, pveFailureKind, systemClock } from './ports.js';
+export { PVE_HENB_UNKNOWN, PVE_HENB_UNREACHABLE, deviceRefused, pveFailureKind, systemClock } from './ports.js';
 export type {
   PveIntegrityRequest, PveClient, SoftwareUpdateCommand, MeasurementLogEntry, DeviceCompletion, DeviceDriver,
   SoftwareFetcher, TimerHandle, Clock, DeviceDriverErrorCode, PveClientErrorCode, PveFailure, PveFailureKind,

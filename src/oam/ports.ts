@@ -17,10 +17,16 @@ import { errorCode } from '../errors.js';
 /** The codes a PveClient rejects with (src/pve: RESTCONF and NETCONF clients). */
 export type PveClientErrorCode =
   | 'ERR_PVE_CONFIG' | 'ERR_PVE_UNREACHABLE' | 'ERR_PVE_TLS' | 'ERR_PVE_TIMEOUT' | 'ERR_PVE_REJECTED' | 'ERR_PVE_BAD_RESPONSE'
-  | 'ERR_PVE_ABORTED' | 'ERR_PVE_AUTH' | 'ERR_PVE_HOST_KEY';
+  | 'ERR_PVE_ABORTED' | 'ERR_PVE_AUTH' | 'ERR_PVE_HOST_KEY' | 'ERR_PVE_UNKNOWN_HENB';
 
 /** The error-app-tag with which the PVE says that it could not collect evidence from the H(e)NB. */
 export const PVE_HENB_UNREACHABLE = 'henb-unreachable';
+
+/**
+ * The error-app-tag with which the PVE says that the H(e)NB is not in its devices file; the clients reject with
+ * ERR_PVE_UNKNOWN_HENB then (the PVE answered: it was reachable).
+ */
+export const PVE_HENB_UNKNOWN = 'unknown-henb';
 
 /** What a PveClient's rejection carries beyond its code: for ERR_PVE_REJECTED, the PVE's error-app-tag. */
 export interface PveFailure {
@@ -28,12 +34,16 @@ export interface PveFailure {
   readonly appTag?: string;
 }
 
-/** How the flow reads a failed integrity-request: the PVE timed out, the PVE could not reach the H(e)NB, or other. */
-export type PveFailureKind = 'timeout' | 'henb-unreachable' | 'other';
+/**
+ * How the flow reads a failed integrity-request: the PVE timed out, the PVE could not reach the H(e)NB, the PVE
+ * does not know the H(e)NB, or other.
+ */
+export type PveFailureKind = 'timeout' | 'henb-unreachable' | 'henb-unknown' | 'other';
 
 export function pveFailureKind(err: unknown): PveFailureKind {
   const code = errorCode(err);
   if (code === ('ERR_PVE_TIMEOUT' satisfies PveClientErrorCode)) return 'timeout';
+  if (code === ('ERR_PVE_UNKNOWN_HENB' satisfies PveClientErrorCode)) return 'henb-unknown';
   if (code === ('ERR_PVE_REJECTED' satisfies PveClientErrorCode) && (err as Partial<PveFailure>).appTag === PVE_HENB_UNREACHABLE) return 'henb-unreachable';
   return 'other';
 }

@@ -778,6 +778,15 @@ export class JobRunner {
       // the PVE answered that it could not reach the H(e)NB: the device did not answer in time (status timeout)
       const kind = pveFailureKind(err);
       const deviceUnreachable = kind === 'henb-unreachable';
+      if (kind === 'henb-unknown') {
+        // the PVE answered: it is reachable, but the H(e)NB is not in its devices file
+        this.log.warn('the PVE does not know the H(e)NB', { jobId, henbId, code });
+        await this.dispatch(jobId, {
+          type: 'pve-error', at: this.clock.now(), cause: { kind: 'henb-unknown-to-pve', code },
+          reason: `the PVE does not know H(e)NB ${henbId} (${code}); add it to the PVE's devices file`,
+        });
+        return;
+      }
       await this.dispatch(jobId, {
         type: 'pve-error', at: this.clock.now(), timedOut: kind !== 'other',
         cause: { kind: deviceUnreachable ? 'henb-unreachable' : 'pve-unreachable', code },

@@ -44,9 +44,12 @@ export function kindOf(job: Pick<Job, 'kind'>): JobKind {
   return job.kind ?? 'software-update';
 }
 
-/** why steps 2-4 gave no verdict: the PVE could not be asked, could not reach the H(e)NB, or its result did not verify */
+/**
+ * why steps 2-4 gave no verdict: the PVE could not be asked, could not reach the H(e)NB, answered that it does not
+ * know the H(e)NB, or its result did not verify
+ */
 export interface PveFailureCause {
-  kind: 'pve-unreachable' | 'henb-unreachable' | 'pve-result-invalid';
+  kind: 'pve-unreachable' | 'henb-unreachable' | 'pve-result-invalid' | 'henb-unknown-to-pve';
   /** the error code behind it (ERR_PVE_*, ERR_TOKEN_*, ERR_OAM_*) */
   code: string;
 }
@@ -361,7 +364,7 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
         if (kindOf(job) === 'integrity-check') return checkVerdict({ ...job, pve }, event);
         if (event.earStatus !== 'affirming') {
           const out = endUntouched({ ...job, pve }, 'refused', at, STEP.pveVerdict,
-            `PVE verdict ${event.earStatus}: H(e)NB not trusted, software-update not sent`,
+            `PVE verdict ${event.earStatus}: ${event.verdictReason ?? 'H(e)NB not trusted'}; software-update not sent`,
             event.earStatus === 'contraindicated' ? 'quarantined' : undefined);
           return out;
         }
@@ -496,7 +499,7 @@ function withInit(out: TransitionOutput): TransitionOutput {
 function checkVerdict(job: Job, event: Extract<JobEvent, { type: 'pve-result' }>): TransitionOutput {
   const affirming = event.earStatus === 'affirming';
   const state: HenbState = affirming ? 'trusted' : event.earStatus === 'contraindicated' ? 'quarantined' : job.priorHenbState;
-  const text = affirming ? 'PVE verdict affirming: H(e)NB trusted' : `PVE verdict ${event.earStatus}: H(e)NB not trusted`;
+  const text = affirming ? 'PVE verdict affirming: H(e)NB trusted' : `PVE verdict ${event.earStatus}: ${event.verdictReason ?? 'H(e)NB not trusted'}`;
   const bootstrap: Effect[] = affirming && job.oldRim === undefined && isDigest(event.attestedTim)
     ? [{ type: 'store-rim', henbId: job.henbId, rim: event.attestedTim }] : [];
   return {

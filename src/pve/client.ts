@@ -5,12 +5,14 @@
  *   ERR_PVE_TLS           the server certificate does not chain to the pinned CA (or wrong host name)
  *   ERR_PVE_TIMEOUT       no complete answer within timeoutMs
  *   ERR_PVE_REJECTED      the PVE answered with a RESTCONF error (errorTag, appTag, httpStatus, message)
+ *   ERR_PVE_UNKNOWN_HENB  the PVE answered that the H(e)NB is not in its devices file (app-tag unknown-henb)
  *   ERR_PVE_BAD_RESPONSE  the answer is not the operation's output
  *   ERR_PVE_ABORTED       the caller's signal was aborted (the signal's reason is the cause)
  */
 import { Agent, request } from 'node:https';
 import { HsvError } from '../errors.js';
 import type { PostUpdateEvidence, PveClient, PveClientErrorCode, PveFailure, PveIntegrityRequest } from '../oam/index.js';
+import { PVE_HENB_UNKNOWN } from '../oam/index.js';
 import { INPUT_MEMBER, INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, YANG_JSON, base64urlToBase64 } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
 
@@ -154,8 +156,10 @@ function rejected(status: number, json: unknown): PveClientError {
   const tag = typeof first?.['error-tag'] === 'string' ? first['error-tag'] : undefined;
   const appTag = typeof first?.['error-app-tag'] === 'string' ? first['error-app-tag'] : undefined;
   const msg = typeof first?.['error-message'] === 'string' ? first['error-message'] : undefined;
-  const e = err('ERR_PVE_REJECTED', `the PVE refused the integrity request: HTTP ${status}` +
-    (tag !== undefined ? ` ${tag}` : '') + (appTag !== undefined ? ` (${appTag})` : '') + (msg !== undefined ? `: ${msg}` : ''));
+  const e = appTag === PVE_HENB_UNKNOWN
+    ? err('ERR_PVE_UNKNOWN_HENB', `the PVE does not know this H(e)NB (HTTP ${status} ${appTag}${msg !== undefined ? `: ${msg}` : ''}); add it to the PVE's devices file`)
+    : err('ERR_PVE_REJECTED', `the PVE refused the integrity request: HTTP ${status}` +
+      (tag !== undefined ? ` ${tag}` : '') + (appTag !== undefined ? ` (${appTag})` : '') + (msg !== undefined ? `: ${msg}` : ''));
   e.httpStatus = status;
   if (tag !== undefined) e.errorTag = tag;
   if (appTag !== undefined) e.appTag = appTag;

@@ -3,7 +3,8 @@
  * endpoint, host key pinned, one short session per request. Errors use the codes of the RESTCONF client
  * (./client.ts): ERR_PVE_UNREACHABLE (connection; the device-layer code is in the message), ERR_PVE_AUTH,
  * ERR_PVE_HOST_KEY (host key not the pinned one, or none pinned),
- * ERR_PVE_TIMEOUT, ERR_PVE_REJECTED (rpc-error: errorTag, appTag), ERR_PVE_BAD_RESPONSE, ERR_PVE_ABORTED.
+ * ERR_PVE_TIMEOUT, ERR_PVE_REJECTED (rpc-error: errorTag, appTag), ERR_PVE_UNKNOWN_HENB (app-tag unknown-henb),
+ * ERR_PVE_BAD_RESPONSE, ERR_PVE_ABORTED.
  */
 import { connectDevice } from '../device/index.js';
 import type { DeviceConnector, DeviceTarget } from '../device/index.js';
@@ -11,6 +12,7 @@ import { NetconfError } from '../netconf/rpc-error.js';
 import { childText, el, leaf } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import type { PostUpdateEvidence, PveClientErrorCode, PveIntegrityRequest } from '../oam/index.js';
+import { PVE_HENB_UNKNOWN } from '../oam/index.js';
 import { PveClientError } from './client.js';
 import type { PveIntegrityResult } from './client.js';
 import { PVE_NS, base64urlToBase64 } from './restconf.js';
@@ -49,8 +51,10 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
         if (ac.signal.aborted) return err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`, e);
         if (e instanceof NetconfError) {
           const f = e.errors[0];
-          const x = err('ERR_PVE_REJECTED', `the PVE refused the integrity request: ${f?.tag ?? 'rpc-error'}` +
-            (f?.appTag !== undefined ? ` (${f.appTag})` : '') + (f?.message !== undefined ? `: ${f.message}` : ''), e);
+          const x = f?.appTag === PVE_HENB_UNKNOWN
+            ? err('ERR_PVE_UNKNOWN_HENB', `the PVE does not know this H(e)NB (${f.appTag}${f.message !== undefined ? `: ${f.message}` : ''}); add it to the PVE's devices file`, e)
+            : err('ERR_PVE_REJECTED', `the PVE refused the integrity request: ${f?.tag ?? 'rpc-error'}` +
+              (f?.appTag !== undefined ? ` (${f.appTag})` : '') + (f?.message !== undefined ? `: ${f.message}` : ''), e);
           if (f) {
             x.errorTag = f.tag;
             if (f.appTag !== undefined) x.appTag = f.appTag;

@@ -85,7 +85,7 @@ describe('PVE over NETCONF', () => {
   it('rpc-errors and connection failures are coded', async () => {
     const c = createNetconfPveClient(target());
     await expect(c.integrityRequest({ henbId: 'nobody', nonce: newNonce(), jobId: 'j' }, new AbortController().signal))
-      .rejects.toMatchObject({ code: 'ERR_PVE_REJECTED', errorTag: 'invalid-value', appTag: 'unknown-henb' });
+      .rejects.toMatchObject({ code: 'ERR_PVE_UNKNOWN_HENB', appTag: 'unknown-henb' });
     await expect(c.integrityRequest({ henbId: 'unreachable-1', nonce: newNonce(), jobId: 'j' }, new AbortController().signal))
       .rejects.toMatchObject({ code: 'ERR_PVE_REJECTED', errorTag: 'operation-failed', appTag: 'henb-unreachable' });
     await expect(c.integrityRequest({ henbId: 'healthy-1', nonce: 'c2hvcnQ', jobId: 'j' }, new AbortController().signal))

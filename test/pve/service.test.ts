@@ -218,9 +218,9 @@ describe('reference PVE over RESTCONF/HTTPS', () => {
     }
   });
 
-  it('unknown henb-id: ERR_PVE_REJECTED with invalid-value / unknown-henb', async () => {
+  it('unknown henb-id: ERR_PVE_UNKNOWN_HENB (invalid-value / unknown-henb)', async () => {
     await expect(client.integrityRequest({ henbId: 'nobody', nonce: newNonce(), jobId: 'j' }, new AbortController().signal))
-      .rejects.toMatchObject({ code: 'ERR_PVE_REJECTED', errorTag: 'invalid-value', appTag: 'unknown-henb', httpStatus: 400 });
+      .rejects.toMatchObject({ code: 'ERR_PVE_UNKNOWN_HENB', appTag: 'unknown-henb', httpStatus: 400 });
   });
 
   it('device not reachable by the PVE: ERR_PVE_REJECTED operation-failed / henb-unreachable', async () => {
