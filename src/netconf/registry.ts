@@ -40,6 +40,40 @@ export interface StreamInfo {
   replaySupport: boolean;
 }
 
+/** One event of a replay log, as the server reads it back. */
+export interface LoggedEvent {
+  /** position in the log: increasing in append order, never reused */
+  id: number;
+  stream: string;
+  eventTime: Date;
+  /** the serialised event element (the child of <notification> after eventTime) */
+  xml: string;
+}
+
+/** What a replay reads: eventTime in [startTime, stopTime], id <= upToId; no stream: every stream. */
+export interface ReplayLogQuery {
+  stream?: string;
+  startTime: Date;
+  stopTime?: Date;
+  upToId?: number;
+}
+
+/**
+ * The persistent log behind RFC 5277 replay (replaySupport, replayLogCreationTime, replayLogAgedTime). The
+ * server keeps one of its own in its data directory unless a plugin provides one (setReplayLog), e.g. over a
+ * database that several server instances share, so that a subscriber of any instance replays the events of all.
+ */
+export interface ReplayLog {
+  /** log one event; resolves with its id */
+  append(stream: string, eventTime: Date, xml: string): Promise<number>;
+  /** the newest event's id (0 when empty) */
+  lastId(): Promise<number>;
+  /** at most `limit` events with id > afterId, oldest first */
+  replayPage(q: ReplayLogQuery, afterId: number, limit: number): Promise<LoggedEvent[]>;
+  /** replayLogCreationTime, and replayLogAgedTime when retention dropped events */
+  times(): Promise<{ created: Date; aged: Date | undefined }>;
+}
+
 /** Called after a config change is committed to running (persisted). */
 export type ConfigListener = (running: XmlElement) => void | Promise<void>;
 
@@ -61,4 +95,11 @@ export interface NetconfRegistry {
   getRunning(): XmlElement;
   /** be told of committed changes to running */
   onConfigChange(listener: ConfigListener): void;
+  /**
+   * Keep the notification replay log in `log` instead of the server's own file: every event notify()ed (by any
+   * owner) is appended to it and replays read it. Call while activating, before the first notification; one
+   * log per server. The caller keeps it open until the server has closed. Optional: a host without it keeps
+   * the log of its own (call it as `registry.setReplayLog?.(log)`).
+   */
+  setReplayLog?(log: ReplayLog): void;
 }

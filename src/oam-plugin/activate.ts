@@ -7,6 +7,7 @@
  * - activate (the default export of the built-in plugin) builds the real ports from host.config (./config.ts):
  *   the NETCONF device driver (src/device), the RESTCONF or NETCONF PVE client (src/pve), the store.
  * Files in host.dataDir: keys/ (the OAM signing key, keys/jwks.json) and, with driver sqlite, the database.
+ * The store also holds the notification replay log, which the plugin hands to the server (setReplayLog).
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -17,6 +18,7 @@ import { compileTexts } from '../yang/index.js';
 import { fetchAndDigest, softwareAllowList } from '../integrity/index.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
+import { EventLog } from '../store/index.js';
 import type { Store, OpenStoreOptions } from '../store/index.js';
 import type { Jwks, SigningKey, ReplayCache } from '../tokens/index.js';
 import { loadJwksFile, loadOrCreateSigningKey, newNonce as defaultNonce, publishJwks, storeReplayCache } from '../tokens/index.js';
@@ -86,6 +88,12 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
         store = s;
         opened.push(() => s.close());
       }
+      // the RFC 5277 replay log lives in the store: with several instances on one PostgreSQL database, an NMS
+      // subscribed to any of them replays the notifications of all (the server keeps no file of its own then)
+      const events = new EventLog(store);
+      await events.prune();
+      host.registry.setReplayLog?.(events);
+      opened.unshift(() => events.close());
       const keysDir = join(host.dataDir, 'keys');
       const signingKey = deps.signingKey ?? await loadOrCreateSigningKey(keysDir, 'oam');
       const jwks: Jwks = deps.signingKey !== undefined ? { keys: [deps.signingKey.publicJwk] } : await publishJwks(keysDir);

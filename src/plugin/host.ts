@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ActivateFn, PluginHandle, PluginHost } from './contract.js';
 import { HOST_API_VERSION } from './contract.js';
-import type { NetconfRegistry, StreamInfo, YangModuleInfo, ConfigListener } from './contract.js';
+import type { NetconfRegistry, ReplayLog, StreamInfo, YangModuleInfo, ConfigListener } from './contract.js';
 import type { Logger } from '../log/logger.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import { PluginError } from './errors.js';
@@ -105,7 +105,7 @@ interface Active {
   controller: AbortController;
 }
 
-type OwnerKind = 'rpc' | 'state' | 'stream' | 'module';
+type OwnerKind = 'rpc' | 'state' | 'stream' | 'module' | 'replay-log';
 
 /** Runs plugins: validate, activate (time-limited, scoped), seal, close in reverse order. */
 export class PluginHostRuntime {
@@ -316,6 +316,13 @@ class Scope implements NetconfRegistry {
       return Promise.reject(new PluginError('ERR_PLUGIN_SCOPE', `plugin ${this.manifest.name} cannot notify on stream ${stream}: it does not own it`));
     }
     return this.target.notify(stream, event, eventTime);
+  }
+
+  setReplayLog(log: ReplayLog): void {
+    this.guard('set the replay log');
+    if (this.target.setReplayLog === undefined) throw new PluginError('ERR_PLUGIN_SCOPE', `plugin ${this.manifest.name}: this host keeps no replay log a plugin can provide`);
+    this.claim('replay-log', 'replay-log', 'the replay log');
+    this.target.setReplayLog(log);
   }
 
   getRunning(): XmlElement {

@@ -22,6 +22,7 @@ export const OP_NAMES = [
   'putResult', 'getResults', 'listResults',
   'putNonce', 'consumeNonce', 'rememberJti',
   'putReferenceLog', 'getReferenceLog', 'listReferenceLogs', 'purgeExpired',
+  'appendNotification', 'lastNotificationId', 'listNotifications', 'pruneNotifications', 'notificationLogTimes',
 ] as const satisfies readonly (keyof StoreOps)[];
 export type OpName = (typeof OP_NAMES)[number];
 // compile-time check that OP_NAMES lists every operation
@@ -64,6 +65,11 @@ export abstract class StoreBase<C extends TxContext> implements Store {
   declare readonly getReferenceLog: StoreOps['getReferenceLog'];
   declare readonly listReferenceLogs: StoreOps['listReferenceLogs'];
   declare readonly purgeExpired: StoreOps['purgeExpired'];
+  declare readonly appendNotification: StoreOps['appendNotification'];
+  declare readonly lastNotificationId: StoreOps['lastNotificationId'];
+  declare readonly listNotifications: StoreOps['listNotifications'];
+  declare readonly pruneNotifications: StoreOps['pruneNotifications'];
+  declare readonly notificationLogTimes: StoreOps['notificationLogTimes'];
   private readonly als = new AsyncLocalStorage<C>();
   private txChain: Promise<void> = Promise.resolve();
   private txOpen = false;

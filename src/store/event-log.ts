@@ -1,22 +1,29 @@
 /**
- * The persistent notification event log behind RFC 5277 replay (section 3.2.1 replaySupport,
- * replayLogCreationTime, replayLogAgedTime). SQLite (better-sqlite3, WAL) in the data directory,
- * bounded by a maximum number of events and a maximum age; the oldest events go first.
+ * The notification event log behind RFC 5277 replay (section 3.2.1 replaySupport, replayLogCreationTime,
+ * replayLogAgedTime), kept in a Store (the table `notifications`, migration 6): bounded by a maximum number of
+ * events and a maximum age, the oldest events going first.
  *
- * Events are stored once, with the stream they were emitted on; the NETCONF stream replays every
- * event (RFC 5277 section 3.2.3: the NETCONF stream carries all notifications).
+ * - The OAM plugin gives the NETCONF server an EventLog over its own Store (NetconfRegistry.setReplayLog): with
+ *   several OAM instances on one PostgreSQL database, every instance logs into the same table, so an NMS that
+ *   subscribes to any instance replays the events of all of them.
+ * - A server without such a store (a simulated femtocell) keeps its own: openEventLog(dir) opens a SQLite Store
+ *   in `<dir>/event-log.sqlite` (the same schema) for it alone.
+ *
+ * Events are stored once, with the stream they were emitted on; a query without a stream replays every event
+ * (RFC 5277 section 3.2.3: the NETCONF stream carries all notifications). Appends of one EventLog are
+ * serialised, so that within one process ids commit in the order they were taken (a subscription's replay
+ * bound, lastId(), then never passes an event that is still being written by this process).
  */
-import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HsvError } from '../errors.js';
+import { openSqliteStore } from './sqlite.js';
+import type { Store, StoreOps } from './types.js';
 
 export type EventLogErrorCode = 'ERR_EVENT_LOG_OPEN' | 'ERR_EVENT_LOG_CLOSED';
 
 export class EventLogError extends HsvError<EventLogErrorCode> {}
 
 export const EVENT_LOG_FILE = 'event-log.sqlite';
-export const NETCONF_STREAM = 'NETCONF';
 
 export interface StoredEvent {
   /** position in the log, increasing */
@@ -27,20 +34,8 @@ export interface StoredEvent {
   xml: string;
 }
 
-export interface EventLogOptions {
-  /** directory for the database file (created when missing) */
-  dir: string;
-  fileName?: string;
-  /** keep at most this many events (default 100000) */
-  maxEvents?: number;
-  /** drop events older than this (default 30 days) */
-  maxAgeMs?: number;
-  /** clock (tests) */
-  now?: () => Date;
-}
-
 export interface ReplayQuery {
-  /** stream name; NETCONF (or undefined) replays every stream */
+  /** stream name; undefined replays every stream */
   stream?: string;
   startTime: Date;
   /** inclusive upper bound on eventTime */
@@ -49,159 +44,125 @@ export interface ReplayQuery {
   upToId?: number;
 }
 
-interface Statement {
-  run(...params: unknown[]): { lastInsertRowid: number | bigint; changes: number };
-  get(...params: unknown[]): unknown;
-  all(...params: unknown[]): unknown[];
+export interface EventLogRetention {
+  /** keep at most this many events (default 100000) */
+  maxEvents?: number;
+  /** drop events older than this (default 30 days) */
+  maxAgeMs?: number;
+  /** clock (tests) */
+  now?: () => Date;
 }
-interface Database {
-  pragma(s: string): unknown;
-  exec(s: string): void;
-  prepare(s: string): Statement;
-  close(): void;
-  transaction<A extends unknown[]>(fn: (...a: A) => void): (...a: A) => void;
+
+export interface EventLogOptions extends EventLogRetention {
+  /** directory for the database file (created when missing) */
+  dir: string;
+  fileName?: string;
 }
-type DatabaseCtor = new (file: string, opts?: { fileMustExist?: boolean }) => Database;
 
-const require = createRequire(import.meta.url);
+type NotificationOps = Pick<StoreOps, 'appendNotification' | 'lastNotificationId' | 'listNotifications' | 'pruneNotifications' | 'notificationLogTimes'>;
 
-interface Row { id: number; stream: string; time_ms: number; xml: string }
+/** Appends between two retention runs. */
+const PRUNE_EVERY = 256;
 
 export class EventLog {
-  private readonly db: Database;
   private readonly maxEvents: number;
   private readonly maxAgeMs: number;
   private readonly now: () => Date;
-  private readonly insert: Statement;
   private appendsSincePrune = 0;
+  private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
-  /** replayLogCreationTime */
-  readonly creationTime: Date;
-  private aged: Date | undefined;
 
-  private constructor(db: Database, options: EventLogOptions) {
-    this.db = db;
-    this.maxEvents = options.maxEvents ?? 100_000;
-    this.maxAgeMs = options.maxAgeMs ?? 30 * 24 * 3600 * 1000;
-    this.now = options.now ?? (() => new Date());
-    db.exec(`CREATE TABLE IF NOT EXISTS events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, time_ms INTEGER NOT NULL, xml TEXT NOT NULL);
-      CREATE INDEX IF NOT EXISTS events_time ON events(time_ms);
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
-    const created = db.prepare(`SELECT value FROM meta WHERE key = 'created'`).get() as { value: string } | undefined;
-    if (created) this.creationTime = new Date(created.value);
-    else {
-      this.creationTime = this.now();
-      db.prepare(`INSERT INTO meta(key, value) VALUES ('created', ?)`).run(this.creationTime.toISOString());
-    }
-    const aged = db.prepare(`SELECT value FROM meta WHERE key = 'aged'`).get() as { value: string } | undefined;
-    if (aged) this.aged = new Date(aged.value);
-    this.insert = db.prepare('INSERT INTO events(stream, time_ms, xml) VALUES (?, ?, ?)');
-    this.prune();
+  /**
+   * An event log over `store`'s notification table. `onClose` runs at close (openEventLog closes the store it
+   * opened; a log over a store someone else owns leaves it open).
+   */
+  constructor(private readonly store: NotificationOps, retention: EventLogRetention = {}, private readonly onClose?: () => Promise<void>) {
+    this.maxEvents = retention.maxEvents ?? 100_000;
+    this.maxAgeMs = retention.maxAgeMs ?? 30 * 24 * 3600 * 1000;
+    this.now = retention.now ?? (() => new Date());
   }
 
-  static open(options: EventLogOptions): EventLog {
-    const file = join(options.dir, options.fileName ?? EVENT_LOG_FILE);
-    try {
-      mkdirSync(options.dir, { recursive: true });
-      const Ctor = require('better-sqlite3') as DatabaseCtor;
-      const db = new Ctor(file);
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      return new EventLog(db, options);
-    } catch (e) {
-      throw new EventLogError('ERR_EVENT_LOG_OPEN', `cannot open the event log ${file}`, { cause: e });
-    }
-  }
-
-  /** Append one event; returns its id. */
-  append(stream: string, eventTime: Date, xml: string): number {
-    this.assertOpen();
-    const r = this.insert.run(stream, eventTime.getTime(), xml);
-    if (++this.appendsSincePrune >= 256) this.prune();
-    return Number(r.lastInsertRowid);
+  /** Append one event; returns its id. Appends run one after the other. */
+  append(stream: string, eventTime: Date, xml: string): Promise<number> {
+    const run = async (): Promise<number> => {
+      this.assertOpen();
+      const id = await this.store.appendNotification(stream, eventTime.getTime(), xml);
+      if (++this.appendsSincePrune >= PRUNE_EVERY) await this.prune();
+      return id;
+    };
+    const p = this.tail.then(run, run);
+    this.tail = p.catch(() => undefined);
+    return p;
   }
 
   /** Id of the newest event (0 when empty). */
-  lastId(): number {
+  async lastId(): Promise<number> {
     this.assertOpen();
-    const r = this.db.prepare('SELECT MAX(id) AS id FROM events').get() as { id: number | null };
-    return r.id ?? 0;
+    return this.store.lastNotificationId();
   }
 
-  count(): number {
-    this.assertOpen();
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
-  }
-
-  /** replayLogAgedTime: the eventTime of the newest event dropped by retention, if any */
-  agedTime(): Date | undefined {
-    return this.aged;
-  }
-
-  /** Events for a replay, oldest first (by position in the log). Do not append while iterating. */
-  *replay(q: ReplayQuery): IterableIterator<StoredEvent> {
-    let after = 0;
-    for (;;) {
-      const page = this.replayPage(q, after, 1000);
-      yield* page;
-      if (page.length < 1000) return;
+  async count(): Promise<number> {
+    let n = 0;
+    for (let after = 0; ;) {
+      const page = await this.replayPage({ startTime: new Date(-8.64e15) }, after, 1000);
+      n += page.length;
+      if (page.length < 1000) return n;
       after = page[page.length - 1]!.id;
     }
+  }
+
+  /** replayLogCreationTime, and replayLogAgedTime (the eventTime of the newest event retention dropped), if any */
+  async times(): Promise<{ created: Date; aged: Date | undefined }> {
+    this.assertOpen();
+    const t = await this.store.notificationLogTimes();
+    return { created: new Date(t.createdAt), aged: t.agedAt === null ? undefined : new Date(t.agedAt) };
   }
 
   /**
    * One page of a replay: at most `limit` events with id > `afterId`, oldest first. Pages let a
    * replay yield to other work between pages (appends may happen in between).
    */
-  replayPage(q: ReplayQuery, afterId: number, limit: number): StoredEvent[] {
+  async replayPage(q: ReplayQuery, afterId: number, limit: number): Promise<StoredEvent[]> {
     this.assertOpen();
-    const where: string[] = ['id > ?', 'time_ms >= ?'];
-    const params: unknown[] = [afterId, q.startTime.getTime()];
-    if (q.stopTime) {
-      where.push('time_ms <= ?');
-      params.push(q.stopTime.getTime());
-    }
-    if (q.stream !== undefined && q.stream !== NETCONF_STREAM) {
-      where.push('stream = ?');
-      params.push(q.stream);
-    }
-    if (q.upToId !== undefined) {
-      where.push('id <= ?');
-      params.push(q.upToId);
-    }
-    params.push(Math.max(1, Math.floor(limit)));
-    const stmt = this.db.prepare(`SELECT id, stream, time_ms, xml FROM events WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`);
-    return (stmt.all(...params) as Row[]).map((r) => ({ id: r.id, stream: r.stream, eventTime: new Date(r.time_ms), xml: r.xml }));
+    const rows = await this.store.listNotifications({
+      since: q.startTime.getTime(), afterId, limit: Math.max(1, Math.floor(limit)),
+      ...(q.stopTime ? { until: q.stopTime.getTime() } : {}),
+      ...(q.stream !== undefined ? { stream: q.stream } : {}),
+      ...(q.upToId !== undefined ? { upToId: q.upToId } : {}),
+    });
+    return rows.map((r) => ({ id: r.id, stream: r.stream, eventTime: new Date(r.eventTime), xml: r.xml }));
   }
 
-  /** Apply retention now (also done every 256 appends and at open). */
-  prune(): void {
+  /** Apply retention now (also done every 256 appends, and by openEventLog at open). */
+  async prune(): Promise<void> {
     this.assertOpen();
     this.appendsSincePrune = 0;
-    const cutoff = this.now().getTime() - this.maxAgeMs;
-    const last = this.lastId();
-    const byCount = last - this.maxEvents;
-    const victims = this.db.prepare('SELECT MAX(time_ms) AS t, COUNT(*) AS n FROM events WHERE id <= ? OR time_ms < ?')
-      .get(byCount, cutoff) as { t: number | null; n: number };
-    if (victims.n === 0 || victims.t === null) return;
-    const newestDropped = new Date(victims.t);
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM events WHERE id <= ? OR time_ms < ?').run(byCount, cutoff);
-      if (!this.aged || newestDropped > this.aged) {
-        this.aged = newestDropped;
-        this.db.prepare(`INSERT OR REPLACE INTO meta(key, value) VALUES ('aged', ?)`).run(newestDropped.toISOString());
-      }
-    })();
+    await this.store.pruneNotifications(this.maxEvents, this.now().getTime() - this.maxAgeMs);
   }
 
-  close(): void {
+  /** Waits for the appends under way, then releases the log (idempotent). */
+  async close(): Promise<void> {
     if (this.closed) return;
+    await this.tail;
     this.closed = true;
-    this.db.close();
+    await this.onClose?.();
   }
 
   private assertOpen(): void {
     if (this.closed) throw new EventLogError('ERR_EVENT_LOG_CLOSED', 'the event log is closed');
   }
+}
+
+/** An event log of its own for a server without a Store: a SQLite Store in `<dir>/event-log.sqlite`. */
+export async function openEventLog(options: EventLogOptions): Promise<EventLog> {
+  const file = join(options.dir, options.fileName ?? EVENT_LOG_FILE);
+  let store: Store;
+  try {
+    store = await openSqliteStore({ path: file });
+  } catch (e) {
+    throw new EventLogError('ERR_EVENT_LOG_OPEN', `cannot open the event log ${file}`, { cause: e });
+  }
+  const log = new EventLog(store, options, () => store.close());
+  await log.prune();
+  return log;
 }

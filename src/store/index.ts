@@ -1,4 +1,4 @@
-// Public surface of the persistence layer (the notification event log, ./event-log.ts, is separate).
+// Public surface of the persistence layer.
 export * from './types.js';
 export { StoreError } from './errors.js';
 export type { StoreErrorCode } from './errors.js';
@@ -12,3 +12,5 @@ export { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './pg-migrations.js';
 export type { PostgresStore } from './postgres.js';
 export { openDatabase } from './sqlite-driver.js';
 export type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
+export { EVENT_LOG_FILE, EventLog, EventLogError, openEventLog } from './event-log.js';
+export type { EventLogErrorCode, EventLogOptions, EventLogRetention, ReplayQuery, StoredEvent } from './event-log.js';

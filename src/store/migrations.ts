@@ -132,6 +132,27 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP TABLE rollouts;
     `,
   },
+  {
+    version: 6,
+    description: 'notifications: the RFC 5277 replay log (was a file of each OAM instance, event-log.sqlite)',
+    // AUTOINCREMENT: ids are never reused after retention deleted the newest rows, so a replay's id bounds hold;
+    // notification_log has one row: when the log was created, and the newest eventTime retention removed
+    sql: `
+      CREATE TABLE notifications (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        stream     TEXT NOT NULL,
+        event_time INTEGER NOT NULL,
+        xml        TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX notifications_time ON notifications (event_time);
+      CREATE TABLE notification_log (
+        only_row   INTEGER PRIMARY KEY CHECK (only_row = 1),
+        created_at INTEGER NOT NULL,
+        aged_at    INTEGER
+      ) STRICT;
+      INSERT INTO notification_log (only_row, created_at) VALUES (1, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

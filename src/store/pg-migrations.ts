@@ -141,6 +141,27 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       DROP TABLE rollouts;
     `,
   },
+  {
+    version: 6,
+    description: 'notifications: the RFC 5277 replay log (was a file of each OAM instance, event-log.sqlite)',
+    // shared by every instance on the database: an NMS replays the notifications of every instance from any of
+    // them. Identity ids are never reused (a replay's id bounds hold across instances).
+    sql: `
+      CREATE TABLE notifications (
+        id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        stream     TEXT COLLATE "C" NOT NULL,
+        event_time BIGINT NOT NULL,
+        xml        TEXT NOT NULL
+      );
+      CREATE INDEX notifications_time ON notifications (event_time);
+      CREATE TABLE notification_log (
+        only_row   INTEGER PRIMARY KEY CHECK (only_row = 1),
+        created_at BIGINT NOT NULL,
+        aged_at    BIGINT
+      );
+      INSERT INTO notification_log (only_row, created_at) VALUES (1, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+    `,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;

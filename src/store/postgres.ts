@@ -37,11 +37,13 @@ import {
   eventFromRow, henbFromRow, henbRecord, jobFromRow, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
   nonceRecord, resultFromRow, resultRecord, referenceLogFromRow, referenceLogInput, takeInput, transitionInput,
+  notificationFromRow, notificationInput, notificationQuery, pruneInput,
 } from './records.js';
-import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, ReferenceLogRow } from './records.js';
+import type { EventRow, HenbRow, JobRow, NonceRow, NotificationRow, ResultRow, ReferenceLogRow } from './records.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
-  NonceInput, NonceRecord, PostgresStoreOptions, ResultInput, ResultRecord, ReferenceLogRecord, StoreTx,
+  NonceInput, NonceRecord, NotificationLogTimes, NotificationQuery, NotificationRecord, PostgresStoreOptions, ResultInput,
+  ResultRecord, ReferenceLogRecord, StoreTx,
 } from './types.js';
 /** Key of the advisory lock every transaction holds (serialises transactions across OAM instances). */
 const TX_LOCK = 0x6873_7602; // 'hsv' 02
@@ -347,6 +349,23 @@ const SQL = {
     WITH a AS (DELETE FROM jtis WHERE expires_at <= $1::float8 RETURNING 1),
          b AS (DELETE FROM nonces WHERE expires_at <= $1::float8 RETURNING 1)
     SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b) AS n`,
+  // one statement: the rows retention removes and the aged time they leave (instances pruning at once delete
+  // disjoint rows or wait for each other's row locks; GREATEST keeps the newest aged time)
+  pruneNotifications: `
+    WITH gone AS (
+      DELETE FROM notifications
+      WHERE id <= (SELECT COALESCE(max(id), 0) FROM notifications) - $1::bigint OR event_time < $2::float8
+      RETURNING event_time
+    ), aged AS (
+      UPDATE notification_log SET aged_at = GREATEST(COALESCE(aged_at, (SELECT max(event_time) FROM gone)), (SELECT max(event_time) FROM gone))
+      WHERE EXISTS (SELECT 1 FROM gone)
+    )
+    SELECT count(*) AS n FROM gone`,
+  listNotifications: `
+    SELECT * FROM notifications
+    WHERE id > $1::float8 AND id <= $2::float8 AND event_time >= $3::float8 AND event_time <= $4::float8
+      AND ($5::text IS NULL OR stream = $5::text)
+    ORDER BY id LIMIT $6`,
 } as const;
 
 class PgOps implements AsyncOps {
@@ -525,5 +544,32 @@ class PgOps implements AsyncOps {
 
   async purgeExpired(now: number = Date.now()): Promise<number> {
     return (await this.q<{ n: number }>(SQL.purgeExpired, [now])).rows[0]?.n ?? 0;
+  }
+
+  // --- the notification log (RFC 5277 replay), shared by the instances on this database
+  async appendNotification(stream: string, eventTime: number, xml: string): Promise<number> {
+    const n = notificationInput(stream, eventTime, xml);
+    return (await this.q<{ id: number }>('INSERT INTO notifications (stream, event_time, xml) VALUES ($1, $2, $3) RETURNING id',
+      [n.stream, n.eventTime, n.xml])).rows[0]!.id;
+  }
+
+  async lastNotificationId(): Promise<number> {
+    return (await this.q<{ id: number }>('SELECT COALESCE(max(id), 0) AS id FROM notifications')).rows[0]?.id ?? 0;
+  }
+
+  async listNotifications(query: NotificationQuery): Promise<NotificationRecord[]> {
+    const q = notificationQuery(query);
+    return (await this.q<NotificationRow>(SQL.listNotifications, [q.afterId, q.upToId, q.since, q.until, q.stream, q.limit])).rows
+      .map(notificationFromRow);
+  }
+
+  async pruneNotifications(keep: number, olderThan: number): Promise<number> {
+    const p = pruneInput(keep, olderThan);
+    return (await this.q<{ n: number }>(SQL.pruneNotifications, [p.keep, p.olderThan])).rows[0]?.n ?? 0;
+  }
+
+  async notificationLogTimes(): Promise<NotificationLogTimes> {
+    const row = (await this.q<{ created_at: number; aged_at: number | null }>('SELECT created_at, aged_at FROM notification_log')).rows[0]!;
+    return { createdAt: row.created_at, agedAt: row.aged_at };
   }
 }

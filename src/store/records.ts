@@ -8,7 +8,7 @@ import { StoreError } from './errors.js';
 import { EXCLUSIVE_JOB_KINDS, HENB_STATES } from './types.js';
 import type {
   HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob, NonceInput, NonceRecord,
-  ResultInput, ResultRecord, ReferenceLogRecord,
+  NotificationQuery, NotificationRecord, ResultInput, ResultRecord, ReferenceLogRecord,
 } from './types.js';
 
 /** A SHA-256 digest as hex (either case on input; stored lowercase). */
@@ -27,6 +27,7 @@ export interface EventRow { job_id: string; seq: number; from_state: string | nu
 export interface ResultRow { job_id: string; kind: string; henb_id: string; ear_status: string; token: string; created_at: number }
 export interface NonceRow { nonce: string; purpose: string; job_id: string | null; henb_id: string | null; created_at: number; expires_at: number; consumed_at: number | null }
 export interface ReferenceLogRow { henb_id: string; log: string; created_at: number; updated_at: number }
+export interface NotificationRow { id: number; stream: string; event_time: number; xml: string }
 
 const flag = (v: Flag): boolean => v === true || v === 1;
 
@@ -65,6 +66,10 @@ export function nonceFromRow(r: NonceRow): NonceRecord {
 
 export function referenceLogFromRow<T>(r: ReferenceLogRow): ReferenceLogRecord<T> {
   return { henbId: r.henb_id, log: JSON.parse(r.log) as T, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
+export function notificationFromRow(r: NotificationRow): NotificationRecord {
+  return { id: r.id, stream: r.stream, eventTime: r.event_time, xml: r.xml };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -181,6 +186,39 @@ export function jtiExpiry(jti: string, expiresAt: number): number {
 export function referenceLogInput(henbId: string, log: unknown): string {
   requireId(henbId, 'henbId');
   return toJson(log, 'log');
+}
+
+/** appendNotification: the values to write. */
+export function notificationInput(stream: string, eventTime: number, xml: string): { stream: string; eventTime: number; xml: string } {
+  requireId(stream, 'stream');
+  if (typeof eventTime !== 'number' || !Number.isSafeInteger(eventTime)) invalid('eventTime must be whole epoch milliseconds');
+  if (typeof xml !== 'string') invalid('xml must be a string');
+  return { stream, eventTime, xml };
+}
+
+/** listNotifications: the query with every bound a number (no bound: one that matches everything). */
+export function notificationQuery(q: NotificationQuery): { stream: string | null; since: number; until: number; afterId: number; upToId: number; limit: number } {
+  const num = (v: unknown, what: string, dflt: number): number => {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v)) invalid(`${what} must be a number`);
+    return v;
+  };
+  if (q?.stream !== undefined) requireId(q.stream, 'stream');
+  return {
+    stream: q.stream ?? null,
+    since: num(q.since, 'since', -Number.MAX_SAFE_INTEGER),
+    until: num(q.until, 'until', Number.MAX_SAFE_INTEGER),
+    afterId: num(q.afterId, 'afterId', 0),
+    upToId: num(q.upToId, 'upToId', Number.MAX_SAFE_INTEGER),
+    limit: limitOf(q.limit),
+  };
+}
+
+/** pruneNotifications: both bounds as numbers. */
+export function pruneInput(keep: number, olderThan: number): { keep: number; olderThan: number } {
+  if (!(Number.isSafeInteger(keep) && keep >= 0)) invalid('keep must be a whole number >= 0');
+  if (typeof olderThan !== 'number' || !Number.isFinite(olderThan)) invalid('olderThan must be epoch milliseconds');
+  return { keep, olderThan };
 }
 
 /** list*: the row limit (DEFAULT_LIST_LIMIT when not given). */

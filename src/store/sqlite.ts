@@ -19,12 +19,14 @@ import {
   eventFromRow, henbFromRow, henbRecord, jobFromRow, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
   nonceRecord, resultFromRow, resultRecord, referenceLogFromRow, referenceLogInput, takeInput, transitionInput,
+  notificationFromRow, notificationInput, notificationQuery, pruneInput,
 } from './records.js';
-import type { EventRow, HenbRow, JobRow, NonceRow, ResultRow, ReferenceLogRow } from './records.js';
+import type { EventRow, HenbRow, JobRow, NonceRow, NotificationRow, ResultRow, ReferenceLogRow } from './records.js';
 import { SQLITE_FILE_NAME } from './types.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
-  NonceInput, NonceRecord, ResultInput, ResultRecord, ReferenceLogRecord, SqliteStoreOptions, StoreTx,
+  NonceInput, NonceRecord, NotificationLogTimes, NotificationQuery, NotificationRecord, ResultInput, ResultRecord,
+  ReferenceLogRecord, SqliteStoreOptions, StoreTx,
 } from './types.js';
 
 /** Opens (creating and migrating as needed) the SQLite store. */
@@ -421,6 +423,41 @@ class SqliteOps implements SyncOps {
     return this.atomic(() =>
       this.st('DELETE FROM jtis WHERE expires_at <= ?').run(now).changes +
       this.st('DELETE FROM nonces WHERE expires_at <= ?').run(now).changes);
+  }
+
+  // --- the notification log (RFC 5277 replay)
+  appendNotification(stream: string, eventTime: number, xml: string): number {
+    const n = notificationInput(stream, eventTime, xml);
+    return Number(this.st('INSERT INTO notifications (stream, event_time, xml) VALUES (?, ?, ?)').run(n.stream, n.eventTime, n.xml).lastInsertRowid);
+  }
+
+  lastNotificationId(): number {
+    return (this.st('SELECT COALESCE(MAX(id), 0) AS id FROM notifications').get() as { id: number }).id;
+  }
+
+  listNotifications(query: NotificationQuery): NotificationRecord[] {
+    const q = notificationQuery(query);
+    return (this.st(`SELECT * FROM notifications WHERE id > ? AND id <= ? AND event_time >= ? AND event_time <= ? AND (? IS NULL OR stream = ?)
+                     ORDER BY id LIMIT ?`).all(q.afterId, q.upToId, q.since, q.until, q.stream, q.stream, q.limit) as NotificationRow[])
+      .map(notificationFromRow);
+  }
+
+  pruneNotifications(keep: number, olderThan: number): number {
+    const p = pruneInput(keep, olderThan);
+    return this.atomic(() => {
+      const bound = this.lastNotificationId() - p.keep;
+      const gone = this.st('SELECT MAX(event_time) AS t, COUNT(*) AS n FROM notifications WHERE id <= ? OR event_time < ?')
+        .get(bound, p.olderThan) as { t: number | null; n: number };
+      if (gone.n === 0) return 0;
+      this.st('DELETE FROM notifications WHERE id <= ? OR event_time < ?').run(bound, p.olderThan);
+      this.st('UPDATE notification_log SET aged_at = MAX(COALESCE(aged_at, ?), ?)').run(gone.t, gone.t);
+      return gone.n;
+    });
+  }
+
+  notificationLogTimes(): NotificationLogTimes {
+    const row = this.st('SELECT created_at, aged_at FROM notification_log').get() as { created_at: number; aged_at: number | null };
+    return { createdAt: row.created_at, agedAt: row.aged_at };
   }
 }
 

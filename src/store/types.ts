@@ -168,6 +168,41 @@ export interface ReferenceLogRecord<T = unknown> {
   updatedAt: number;
 }
 
+/**
+ * One notification kept for RFC 5277 replay (migration 6): the event element serialised, the stream it was emitted
+ * on. Ids increase in the order notifications were appended and are never reused (with several OAM instances on
+ * one database: across instances), so a replay reads `id > afterId` pages in order.
+ */
+export interface NotificationRecord {
+  id: number;
+  stream: string;
+  /** epoch ms */
+  eventTime: number;
+  xml: string;
+}
+
+/** listNotifications: eventTime in [since, until], id in (afterId, upToId], oldest (by id) first. */
+export interface NotificationQuery {
+  /** only notifications of this stream (undefined: every stream) */
+  stream?: string;
+  /** epoch ms, inclusive */
+  since: number;
+  /** epoch ms, inclusive */
+  until?: number;
+  afterId?: number;
+  upToId?: number;
+  /** at most this many (default 1000) */
+  limit?: number;
+}
+
+/** replayLogCreationTime and replayLogAgedTime (RFC 5277 section 3.2.1) of the notification log, epoch ms. */
+export interface NotificationLogTimes {
+  /** when the log was created (the migration that added it) */
+  createdAt: number;
+  /** the eventTime of the newest notification that retention removed, or null when none was */
+  agedAt: number | null;
+}
+
 /** Everything you can do with the store, inside or outside a transaction. */
 export interface StoreOps {
   // --- H(e)NBs
@@ -245,6 +280,19 @@ export interface StoreOps {
 
   /** deletes expired nonces and jtis; returns how many rows went */
   purgeExpired(now?: number): Promise<number>;
+
+  // --- the notification log behind RFC 5277 replay (migration 6), shared by the instances on one database
+  /** appends one notification; returns its id */
+  appendNotification(stream: string, eventTime: number, xml: string): Promise<number>;
+  /** the newest notification's id, 0 when the log is empty */
+  lastNotificationId(): Promise<number>;
+  listNotifications(query: NotificationQuery): Promise<NotificationRecord[]>;
+  /**
+   * Retention: deletes the notifications that have `keep` or more newer ones (by id) and those with eventTime
+   * before `olderThan` (epoch ms); the newest eventTime deleted becomes agedAt when it is later. Returns how many went.
+   */
+  pruneNotifications(keep: number, olderThan: number): Promise<number>;
+  notificationLogTimes(): Promise<NotificationLogTimes>;
 }
 
 export interface Store extends StoreOps {

@@ -3,7 +3,7 @@
  * plugin registers and the notifications it emits; streams, modules and config listeners are accepted
  * and ignored, and the running configuration is empty.
  */
-import type { NetconfRegistry, RpcHandler, StateProvider } from '../../src/netconf/server/registry.js';
+import type { NetconfRegistry, ReplayLog, RpcHandler, StateProvider } from '../../src/netconf/server/registry.js';
 import { el } from '../../src/netconf/xml/build.js';
 import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
 import type { XmlElement } from '../../src/netconf/xml/types.js';
@@ -15,6 +15,8 @@ export interface RecordingRegistry extends NetconfRegistry {
   readonly states: Map<string, StateProvider>;
   /** every notification emitted, in order */
   readonly notes: XmlElement[];
+  /** the replay logs provided (setReplayLog) */
+  readonly replayLogs: ReplayLog[];
 }
 
 /** `check` sees each notification before it is recorded; what it throws, notify rejects with (as the server refuses an invalid one). */
@@ -22,10 +24,13 @@ export function recordingRegistry(check?: (event: XmlElement) => void): Recordin
   const rpcs = new Map<string, RpcHandler>();
   const states = new Map<string, StateProvider>();
   const notes: XmlElement[] = [];
+  const replayLogs: ReplayLog[] = [];
   return {
     rpcs,
     states,
     notes,
+    replayLogs,
+    setReplayLog: (l) => { replayLogs.push(l); },
     addRpc: (_ns, name, h) => { rpcs.set(name, h); },
     addState: (_ns, name, p) => { states.set(name, p); },
     addStream: () => undefined,

@@ -44,7 +44,7 @@ describe('yanglint accepts our monitoring and notification data', () => {
     server.registry.addStream({ name: 'henb', description: 'H(e)NB events', replaySupport: true });
     const t = Date.now() - 10_000;
     for (let i = 0; i < 3; i++) await server.registry.notify('henb', el('urn:example:ev', 'ev', leaf('urn:example:ev', 'n', i)), new Date(t + i * 1000));
-    std!.eventLog!.prune();
+    await (await std!.eventLog())!.prune();
     const { port } = await server.listen('127.0.0.1', 0);
     const connect = async (): Promise<NetconfClient> => {
       const c = await connectNetconf({ host: '127.0.0.1', port, username: USER, password: PASSWORD, hostKeySha256: server.hostKeyFingerprints[0]!, rpcTimeoutMs: 10_000 });

@@ -11,7 +11,7 @@ import { silentLogger } from '../../src/log/logger.js';
 import { el, leaf, childText } from '../../src/netconf/xml/build.js';
 import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
 import type { XmlElement } from '../../src/netconf/xml/types.js';
-import type { NetconfRegistry } from '../../src/netconf/server/registry.js';
+import type { NetconfRegistry, ReplayLog } from '../../src/netconf/server/registry.js';
 import type { PluginHandle } from '../../src/plugin/contract.js';
 import { HOST_API_VERSION } from '../../src/plugin/contract.js';
 import { openSqliteStore } from '../../src/store/index.js';
@@ -132,7 +132,9 @@ describe('restart with the SQLite store', () => {
     const registry: NetconfRegistry = {
       addRpc: () => undefined, addState: () => undefined, addStream: () => undefined, addModule: () => undefined,
       notify: async (_s, e) => { notes.push(e); }, getRunning: () => el(NETCONF_BASE_NS, 'data'), onConfigChange: () => undefined,
+      setReplayLog: (l) => { replayLogs.push(l); },
     };
+    const replayLogs: ReplayLog[] = [];
     const rpcs = new Map<string, (op: XmlElement) => Promise<unknown>>();
     registry.addRpc = (_ns, name, h) => { rpcs.set(name, (op) => h(op, { sessionId: 1, username: 'a', signal: new AbortController().signal, log: silentLogger })); };
     const host = { apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: dir, config: { henbs: [{ 'henb-id': 'h3', address: '127.0.0.1' }], software: { 'file-root': '/' } }, signal: new AbortController().signal };
@@ -145,10 +147,16 @@ describe('restart with the SQLite store', () => {
     const out = (await rpcs.get('software-update')!(el(HSV_NS, 'software-update', leaf(HSV_NS, 'henb-id', 'h3'), el(HSV_NS, 'software', leaf(HSV_NS, 'uri', 'file:///img'))))) as XmlElement[];
     const jobId = childText(out[0]!, HSV_NS, 'job-id')!;
     await until(() => notes.some((n) => n.name === 'software-update-progress' && childText(n, HSV_NS, 'step') === '7'), 'step 7');
+    // the plugin gave the server a replay log in its store (not a file of the server's)
+    expect(replayLogs).toHaveLength(1);
+    const logged = await replayLogs[0]!.append('henb-sw-verify', new Date(Date.now() - 1000), '<before-restart xmlns="urn:x"/>');
     await h1.close();
 
     const h2 = await mk().activate(host);
     open.push(h2);
+    // the next activation's log is the same table: what was logged before the restart replays
+    expect(replayLogs).toHaveLength(2);
+    expect((await replayLogs[1]!.replayPage({ startTime: new Date(0) }, 0, 10)).map((e) => [e.id, e.xml])).toEqual([[logged, '<before-restart xmlns="urn:x"/>']]);
     devices.emit(signedCompletion({ henbId: 'h3', jobId, status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG, selfCheck: 'passed' }, devices.updates.at(-1)!.cmd.nonce));
     await until(() => notes.some((n) => n.name === 'software-update-result'), 'the result');
     const res = notes.find((n) => n.name === 'software-update-result')!;

@@ -6,7 +6,7 @@
 import { HsvError } from '../../src/errors.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, JobEvent, JobRecord, JobTransitionOptions, NewJob, NonceInput, NonceRecord,
-  ResultInput, ResultRecord, ReferenceLogRecord, Store, StoreTx,
+  NotificationLogTimes, NotificationQuery, NotificationRecord, ResultInput, ResultRecord, ReferenceLogRecord, Store, StoreTx,
 } from '../../src/store/types.js';
 import type { EarClaims, EarStatus } from '../../src/tokens/types.js';
 import type { DeviceCompletion, DeviceDriver, PveClient, PveIntegrityRequest, SoftwareFetcher, SoftwareUpdateCommand, MeasurementLogEntry } from '../../src/oam/ports.js';
@@ -199,6 +199,27 @@ export class MemoryStore implements Store {
   async getReferenceLog<T>(id: string): Promise<ReferenceLogRecord<T> | undefined> { const r = this.d.referenceLogs.get(id); return r && (clone(r) as ReferenceLogRecord<T>); }
   async listReferenceLogs<T>(): Promise<ReferenceLogRecord<T>[]> { return [...this.d.referenceLogs.values()].map((r) => clone(r) as ReferenceLogRecord<T>); }
   async purgeExpired(): Promise<number> { return 0; }
+  // the notification log, in memory (the real one is tested by test/store/contract.ts)
+  private notifications: NotificationRecord[] = [];
+  private lastNotification = 0;
+  private agedAt: number | null = null;
+  private readonly logCreatedAt = Date.now();
+  async appendNotification(stream: string, eventTime: number, xml: string): Promise<number> {
+    this.notifications.push({ id: ++this.lastNotification, stream, eventTime, xml });
+    return this.lastNotification;
+  }
+  async lastNotificationId(): Promise<number> { return this.lastNotification; }
+  async listNotifications(q: NotificationQuery): Promise<NotificationRecord[]> {
+    return this.notifications.filter((n) => n.id > (q.afterId ?? 0) && n.id <= (q.upToId ?? Infinity) && n.eventTime >= q.since
+      && n.eventTime <= (q.until ?? Infinity) && (q.stream === undefined || n.stream === q.stream)).slice(0, q.limit ?? 1000);
+  }
+  async pruneNotifications(keep: number, olderThan: number): Promise<number> {
+    const gone = this.notifications.filter((n) => n.id <= this.lastNotification - keep || n.eventTime < olderThan);
+    for (const n of gone) this.agedAt = Math.max(this.agedAt ?? n.eventTime, n.eventTime);
+    this.notifications = this.notifications.filter((n) => !gone.includes(n));
+    return gone.length;
+  }
+  async notificationLogTimes(): Promise<NotificationLogTimes> { return { createdAt: this.logCreatedAt, agedAt: this.agedAt }; }
 }
 
 // --- tokens: a transparent fake ("h.<base64url claims>.s") with the checks the real one makes on nonce and jti

@@ -1,5 +1,5 @@
 // An in-memory NetconfRegistry that records what was registered (the minimal host side of the contract).
-import type { ConfigListener, NetconfRegistry, RpcHandler, StateProvider, StreamInfo, YangModuleInfo } from '../../src/netconf/server/registry.js';
+import type { ConfigListener, NetconfRegistry, ReplayLog, RpcHandler, StateProvider, StreamInfo, YangModuleInfo } from '../../src/netconf/server/registry.js';
 import type { XmlElement } from '../../src/netconf/xml/types.js';
 
 export class FakeRegistry implements NetconfRegistry {
@@ -9,6 +9,7 @@ export class FakeRegistry implements NetconfRegistry {
   readonly modules: YangModuleInfo[] = [];
   readonly notifications: Array<{ stream: string; event: XmlElement }> = [];
   readonly listeners: ConfigListener[] = [];
+  replayLogs: ReplayLog[] = [];
   running: XmlElement = { ns: 'urn:ietf:params:xml:ns:netconf:base:1.0', name: 'data', attrs: [], children: [] };
 
   addRpc(ns: string, name: string, handler: RpcHandler): void {
@@ -27,6 +28,9 @@ export class FakeRegistry implements NetconfRegistry {
   }
   async notify(stream: string, event: XmlElement): Promise<void> {
     this.notifications.push({ stream, event });
+  }
+  setReplayLog(log: ReplayLog): void {
+    this.replayLogs.push(log);
   }
   getRunning(): XmlElement {
     return this.running;

@@ -66,6 +66,25 @@ describe('plugin host', () => {
     expect(host.plugins()).toEqual([{ name: 'a', version: '1.0.0' }]);
   });
 
+  it('one plugin may provide the replay log, while activating only; a second is a conflict', async () => {
+    const log = { append: async () => 1, lastId: async () => 0, replayPage: async () => [], times: async () => ({ created: new Date(0), aged: undefined }) };
+    await host.activate(plugin('a', async (h) => {
+      h.registry.setReplayLog?.(log);
+      return { close: async () => undefined };
+    }), {});
+    expect(registry.replayLogs).toEqual([log]);
+    const second = host.activate(plugin('b', async (h) => {
+      h.registry.setReplayLog?.(log);
+      return { close: async () => undefined };
+    }), {});
+    await expect(second).rejects.toMatchObject({ code: 'ERR_PLUGIN_CONFLICT', message: expect.stringContaining('the replay log') });
+    let late: PluginHost | undefined;
+    await host.activate(plugin('c', async (h) => { late = h; return { close: async () => undefined }; }), {});
+    host.start();
+    expect(() => late!.registry.setReplayLog?.(log)).toThrow(expect.objectContaining({ code: 'ERR_PLUGIN_SEALED' }));
+    expect(registry.replayLogs).toEqual([log]);
+  });
+
   it('a plugin cannot overwrite what another registered; shared import-only modules are fine', async () => {
     const reg = (h: PluginHost) => {
       h.registry.addModule(mod('shared-types', '2020-01-01', false));

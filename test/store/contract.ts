@@ -623,6 +623,61 @@ export function storeContract(name: string, h: StoreHarness): void {
       });
     });
 
+    describe('the notification log (RFC 5277 replay, migration 6)', () => {
+      const T = 1_800_000_000_000;
+      it('appends with increasing ids and lists by time window, stream and id bounds, oldest first', async () => {
+        expect(await store.lastNotificationId()).toBe(0);
+        const a = await store.appendNotification('NETCONF', T + 1000, '<a/>');
+        const b = await store.appendNotification('henb', T + 2000, '<b/>');
+        const c = await store.appendNotification('henb', T + 3000, '<c xmlns="urn:x">&amp;</c>');
+        expect(a).toBeLessThan(b);
+        expect(b).toBeLessThan(c);
+        expect(await store.lastNotificationId()).toBe(c);
+        const xml = async (q: Parameters<Store['listNotifications']>[0]): Promise<string[]> => (await store.listNotifications(q)).map((n) => n.xml);
+        expect(await xml({ since: T })).toEqual(['<a/>', '<b/>', '<c xmlns="urn:x">&amp;</c>']);
+        expect(await xml({ since: T + 2000 })).toEqual(['<b/>', '<c xmlns="urn:x">&amp;</c>']);
+        expect(await xml({ stream: 'henb', since: T, until: T + 2000 })).toEqual(['<b/>']);
+        expect(await xml({ since: T, upToId: b })).toEqual(['<a/>', '<b/>']);
+        expect(await xml({ since: T, afterId: a, limit: 1 })).toEqual(['<b/>']);
+        expect((await store.listNotifications({ since: T + 3000 }))[0]).toEqual({ id: c, stream: 'henb', eventTime: T + 3000, xml: '<c xmlns="urn:x">&amp;</c>' });
+      });
+      it('is shared: another store on the database sees the notifications and continues the ids', async () => {
+        const a = await store.appendNotification('henb', T, '<a/>');
+        const other = await open();
+        expect((await other.listNotifications({ since: 0 })).map((n) => n.id)).toEqual([a]);
+        expect(await other.appendNotification('henb', T, '<b/>')).toBeGreaterThan(a);
+        expect((await store.listNotifications({ since: 0 })).map((n) => n.xml)).toEqual(['<a/>', '<b/>']);
+        expect(await other.notificationLogTimes()).toEqual(await store.notificationLogTimes());
+      });
+      it('retention: by count and by age; the newest eventTime removed becomes agedAt; ids are not reused', async () => {
+        const before = await store.notificationLogTimes();
+        expect(before.agedAt).toBeNull();
+        expect(before.createdAt).toBeGreaterThan(T - 10 * 365 * 86_400_000);
+        for (let i = 0; i < 10; i++) await store.appendNotification('henb', T + i * 1000, `<e${i}/>`);
+        expect(await store.pruneNotifications(5, 0)).toBe(5);
+        expect((await store.listNotifications({ since: 0 })).map((n) => n.xml)).toEqual(['<e5/>', '<e6/>', '<e7/>', '<e8/>', '<e9/>']);
+        expect(await store.notificationLogTimes()).toEqual({ createdAt: before.createdAt, agedAt: T + 4000 });
+        expect(await store.pruneNotifications(5, 0)).toBe(0);
+        expect(await store.pruneNotifications(100, T + 7000)).toBe(2);
+        expect((await store.notificationLogTimes()).agedAt).toBe(T + 6000);
+        const last = await store.lastNotificationId();
+        expect(await store.pruneNotifications(0, 0)).toBe(3);
+        expect(await store.lastNotificationId()).toBe(0);
+        expect(await store.appendNotification('henb', T, '<again/>')).toBeGreaterThan(last);
+        // an older removal does not move agedAt back
+        expect(await store.pruneNotifications(0, 0)).toBe(1);
+        expect((await store.notificationLogTimes()).agedAt).toBe(T + 9000);
+      });
+      it('refuses bad input with ERR_STORE_INVALID and writes nothing', async () => {
+        await expect(store.appendNotification('', T, '<a/>')).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.appendNotification('henb', 1.5, '<a/>')).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.appendNotification('henb', T, undefined as unknown as string)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.listNotifications({ since: Number.NaN })).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.pruneNotifications(-1, 0)).rejects.toThrow(code('ERR_STORE_INVALID'));
+        expect(await store.lastNotificationId()).toBe(0);
+      });
+    });
+
     describe('jti replay cache (storeReplayCache)', () => {
       it('refuses a replayed token, also after a restart', async () => {
         const key = await generateSigningKey();

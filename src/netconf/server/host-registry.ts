@@ -12,7 +12,7 @@ import type { XmlElement } from '../xml/types.js';
 import { el } from '../xml/build.js';
 import type { YangValidator } from '../../yang/types.js';
 import { BASE_10, BASE_11 } from '../session/hello.js';
-import type { ConfigListener, NetconfRegistry, RpcHandler, StateProvider, StreamInfo, YangModuleInfo } from './registry.js';
+import type { ConfigListener, NetconfRegistry, ReplayLog, RpcHandler, StateProvider, StreamInfo, YangModuleInfo } from './registry.js';
 import type { OperationContext, OperationHandler, OperationRegistrar } from './operations.js';
 import { advertisedInHello, moduleCapability } from './yang-library.js';
 
@@ -106,6 +106,17 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   }
   authorizer: RpcAuthorizer | undefined;
 
+  /**
+   * be given the replay log a plugin provides (NetconfRegistry.setReplayLog; extension of OperationRegistrar:
+   * the RFC 5277 module logs into it instead of its own file)
+   */
+  onReplayLog(listener: (log: ReplayLog) => void): void {
+    this.replayLogListeners.push(listener);
+    if (this.replayLog) listener(this.replayLog);
+  }
+  private readonly replayLogListeners: Array<(log: ReplayLog) => void> = [];
+  private replayLog: ReplayLog | undefined;
+
   /** run on server close, in reverse order of registration (extension of OperationRegistrar) */
   onClose(fn: () => void | Promise<void>): void {
     this.closeHooks.push(fn);
@@ -143,6 +154,11 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
       if (errors.length > 0) throw new NetconfError(errors);
     }
     for (const l of this.listeners) await l(stream, event, eventTime);
+  }
+  setReplayLog(log: ReplayLog): void {
+    if (this.replayLog) throw new RegistryError('ERR_REGISTRY_DUPLICATE', 'a replay log is already set');
+    for (const l of this.replayLogListeners) l(log);
+    this.replayLog = log;
   }
   getRunning(): XmlElement {
     if (!this.datastore) return el(NETCONF_BASE_NS, 'data');

@@ -30,13 +30,13 @@ import { serializeXml } from '../xml/serialize.js';
 import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../xml/types.js';
 import type { XmlElement } from '../xml/types.js';
 import type { Logger } from '../../log/logger.js';
-import type { EventLog, StoredEvent } from '../../store/event-log.js';
-import { NETCONF_STREAM } from '../../store/event-log.js';
 import type { OperationContext, OperationHandler, OperationRegistrar, ServerSessionHandle } from './operations.js';
-import type { StreamInfo } from './registry.js';
+import type { LoggedEvent, ReplayLog, StreamInfo } from './registry.js';
+import { RegistryError } from './host-registry.js';
 import { parseFilter } from './filter.js';
 import type { DataFilter } from './filter.js';
 
+export const NETCONF_STREAM = 'NETCONF';
 export const NOTIFICATION_CAPABILITY = 'urn:ietf:params:netconf:capability:notification:1.0';
 export const INTERLEAVE_CAPABILITY = 'urn:ietf:params:netconf:capability:interleave:1.0';
 const ATTACHMENT = 'rfc5277.subscription';
@@ -57,16 +57,22 @@ interface Subscription {
   startTime: Date | undefined;
   stopTime: Date | undefined;
   state: SubState;
-  /** events logged up to this id are sent by the replay; later ones live */
-  upToId: number;
+  /**
+   * events logged up to this id are sent by the replay; later ones live. Undefined while a replay's bound is
+   * being read from the log (every live event is queued meanwhile)
+   */
+  upToId: number | undefined;
   queue: Queued[];
   timer: NodeJS.Timeout | undefined;
   onAbort: () => void;
 }
 
 export interface NotificationOptions {
-  /** persistent log (no log: no replay support) */
-  eventLog: EventLog | undefined;
+  /**
+   * opens the server's own persistent log when it is first needed, unless a plugin provided one
+   * (useReplayLog) before; undefined: no log of its own (replay only with a provided log)
+   */
+  openLog: (() => Promise<ReplayLog>) | undefined;
   log: Logger;
   /** clock (tests) */
   now?: () => Date;
@@ -112,12 +118,36 @@ export class NotificationService {
   private readonly replayPageSize: number;
   private lastLiveId = 0;
   private closed = false;
+  /** the log in use once first needed: the provided one, or the server's own */
+  private log: Promise<ReplayLog> | undefined;
+  private provided: ReplayLog | undefined;
 
   constructor(private readonly reg: OperationRegistrar, private readonly options: NotificationOptions) {
     this.now = options.now ?? (() => new Date());
     this.maxQueued = options.maxQueued ?? 10_000;
     this.replayPageSize = Math.max(1, options.replayPageSize ?? 500);
-    if (options.eventLog) this.lastLiveId = options.eventLog.lastId();
+  }
+
+  /**
+   * Log (and replay) in `log` instead of the server's own file (NetconfRegistry.setReplayLog): only before
+   * the log was first used, so that no event is split between two logs.
+   */
+  useReplayLog(log: ReplayLog): void {
+    if (this.log !== undefined) throw new RegistryError('ERR_REGISTRY_INVALID', 'the replay log is already in use: provide it before the first notification');
+    this.provided = log;
+  }
+
+  /** the log in use (opened on first use), or undefined when there is none */
+  replayLog(): Promise<ReplayLog> | undefined {
+    if (this.log === undefined) {
+      if (this.provided !== undefined) this.log = Promise.resolve(this.provided);
+      else if (this.options.openLog !== undefined) this.log = this.options.openLog();
+    }
+    return this.log;
+  }
+
+  private hasLog(): boolean {
+    return this.provided !== undefined || this.options.openLog !== undefined;
   }
 
   /** Register create-subscription, the capabilities and the notify() listener. */
@@ -137,14 +167,15 @@ export class NotificationService {
   }
 
   private replaySupported(s: StreamInfo): boolean {
-    return this.options.eventLog !== undefined && (s.name === NETCONF_STREAM || s.replaySupport);
+    return this.hasLog() && (s.name === NETCONF_STREAM || s.replaySupport);
   }
 
   /** An event from NetconfRegistry.notify(): log it, then deliver it. */
   async publish(stream: string, event: XmlElement, eventTime: Date): Promise<void> {
     if (this.closed) return;
-    const id = this.options.eventLog ? this.options.eventLog.append(stream, eventTime, serializeXml(event)) : this.lastLiveId + 1;
-    this.lastLiveId = id;
+    const log = this.replayLog();
+    const id = log ? await (await log).append(stream, eventTime, serializeXml(event)) : this.lastLiveId + 1;
+    this.lastLiveId = Math.max(this.lastLiveId, id);
     for (const sub of this.subs) this.deliver(sub, { id, stream, event, eventTime });
   }
 
@@ -157,7 +188,7 @@ export class NotificationService {
   private deliver(sub: Subscription, q: Queued): void {
     if (sub.state === 'done') return;
     if (sub.state === 'pending') {
-      if (q.id <= sub.upToId) return; // the replay sends it
+      if (sub.upToId !== undefined && q.id <= sub.upToId) return; // the replay sends it
       if (sub.queue.length >= this.maxQueued) {
         this.options.log.warn('subscription queue full; dropping live event during replay', { session: sub.session.id });
         return;
@@ -200,15 +231,28 @@ export class NotificationService {
         // RFC 5277 section 2.1.1: operation-failed, protocol, no error-info
         throw new NetconfError({ type: 'protocol', tag: 'operation-failed', message: `stream ${streamName} does not support replay` });
       }
+      const log = startTime ? this.replayLog() : undefined;
       const sub: Subscription = {
         session, stream: streamName, filter,
-        startTime, stopTime, state: 'pending', upToId: this.lastLiveId, queue: [], timer: undefined,
+        // a replay's bound is the log's newest id (read below; other instances may share the log), else none
+        startTime, stopTime, state: 'pending', upToId: log ? undefined : this.lastLiveId, queue: [], timer: undefined,
         onAbort: () => this.end(sub),
       };
       session.attachments.set(ATTACHMENT, sub);
       this.subs.add(sub);
       session.signal.addEventListener('abort', sub.onAbort, { once: true });
       if (session.signal.aborted) this.end(sub);
+      if (log) {
+        try {
+          // subscribed first, bound read second: an event logged meanwhile is queued and sent live if the bound
+          // does not cover it, or dropped from the queue because the replay sends it
+          sub.upToId = await (await log).lastId();
+        } catch (e) {
+          this.end(sub);
+          this.options.log.error('the replay log cannot be read', { session: session.id, err: e as Error });
+          throw new NetconfError({ type: 'application', tag: 'operation-failed', message: 'the replay log cannot be read' });
+        }
+      }
       // replay and live events start once the <ok/> reply is on its way (the server core's afterReply
       // hook; without one, on the next turn of the event loop)
       const core = ctx as OperationContext & { afterReply?: (fn: () => void) => void };
@@ -222,22 +266,26 @@ export class NotificationService {
   /** after the <ok/> reply: replay (in pages), replayComplete, queued live events, then live */
   private activate(sub: Subscription): void {
     if (sub.state !== 'pending') return;
-    if (!sub.startTime || !this.options.eventLog) {
+    const log = sub.startTime ? this.replayLog() : undefined;
+    if (!sub.startTime || !log) {
       this.goLive(sub);
       return;
     }
-    const log = this.options.eventLog;
-    const query = { stream: sub.stream, startTime: sub.startTime, ...(sub.stopTime ? { stopTime: sub.stopTime } : {}), upToId: sub.upToId };
+    const query = {
+      ...(sub.stream !== NETCONF_STREAM ? { stream: sub.stream } : {}), startTime: sub.startTime,
+      ...(sub.stopTime ? { stopTime: sub.stopTime } : {}), ...(sub.upToId !== undefined ? { upToId: sub.upToId } : {}),
+    };
     let after = 0;
-    const page = (): void => {
+    const page = async (): Promise<void> => {
       if (sub.state !== 'pending' || this.closed) return;
-      let events: StoredEvent[];
+      let events: LoggedEvent[];
       try {
-        events = log.replayPage(query, after, this.replayPageSize);
+        events = await (await log).replayPage(query, after, this.replayPageSize);
       } catch (e) {
         this.options.log.error('replay failed', { session: sub.session.id, err: e as Error });
         events = [];
       }
+      if (sub.state !== 'pending' || this.closed) return;
       for (const ev of events) {
         after = ev.id;
         let event: XmlElement;
@@ -250,12 +298,12 @@ export class NotificationService {
         if (this.matches(sub, ev.stream, event)) sub.session.sendNotification(notificationElement(ev.eventTime, event));
       }
       if (events.length === this.replayPageSize) {
-        setImmediate(page); // let other sessions run between pages
+        setImmediate(() => void page()); // let other sessions run between pages
         return;
       }
       this.goLive(sub);
     };
-    page();
+    void page();
   }
 
   private goLive(sub: Subscription): void {
@@ -263,7 +311,7 @@ export class NotificationService {
     if (sub.startTime) sub.session.sendNotification(notificationElement(this.now(), el(NETMOD_NOTIFICATION_NS, 'replayComplete')));
     sub.state = 'live';
     const queued = sub.queue.splice(0);
-    for (const q of queued) this.deliver(sub, q);
+    for (const q of queued) if (sub.upToId === undefined || q.id > sub.upToId) this.deliver(sub, q);
     if (sub.stopTime) {
       const wait = sub.stopTime.getTime() - this.now().getTime();
       if (wait <= 0) this.complete(sub);
@@ -302,18 +350,18 @@ export class NotificationService {
   }
 
   /** nc-notifications `netconf` container (RFC 5277 section 3.2.1) */
-  streamsState(): XmlElement {
+  async streamsState(): Promise<XmlElement> {
     const M = NETMOD_NOTIFICATION_NS;
-    const log = this.options.eventLog;
+    const log = this.replayLog();
+    const times = log ? await (await log).times() : undefined;
     return el(M, 'netconf', el(M, 'streams', this.streams().map((s) => {
       const replay = this.replaySupported(s);
-      const aged = replay ? log?.agedTime() : undefined;
       return el(M, 'stream',
         leaf(M, 'name', s.name),
         leaf(M, 'description', s.description),
         leaf(M, 'replaySupport', replay),
-        replay && log ? leaf(M, 'replayLogCreationTime', log.creationTime.toISOString()) : undefined,
-        aged ? leaf(M, 'replayLogAgedTime', aged.toISOString()) : undefined);
+        replay && times ? leaf(M, 'replayLogCreationTime', times.created.toISOString()) : undefined,
+        replay && times?.aged ? leaf(M, 'replayLogAgedTime', times.aged.toISOString()) : undefined);
     })));
   }
 

@@ -20,7 +20,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log/logger.js';
 import { silentLogger } from '../../log/logger.js';
-import { EventLog } from '../../store/event-log.js';
+import { openEventLog } from '../../store/index.js';
+import type { EventLog } from '../../store/index.js';
 import { NETCONF_BASE_NS, NETMOD_NOTIFICATION_NS } from '../xml/types.js';
 import { RunningDatastore } from './datastore.js';
 import { createCopyConfig, createDeleteConfig, createEditConfig, createValidate, schemaHintsOf } from './edit-config.js';
@@ -38,7 +39,7 @@ import { NACM_NS, Nacm, initialNacm } from './nacm.js';
 import type { NacmOptions, NacmSchema } from './nacm.js';
 import { elements } from '../xml/build.js';
 import type { XmlElement } from '../xml/types.js';
-import type { YangModuleInfo } from './registry.js';
+import type { ReplayLog, YangModuleInfo } from './registry.js';
 import { packageRoot } from '../../package-root.js';
 
 export const WRITABLE_RUNNING_CAPABILITY = 'urn:ietf:params:netconf:capability:writable-running:1.0';
@@ -52,7 +53,10 @@ export interface StandardOperationsOptions {
    * package's yang/ietf. Missing files are skipped (with a warning).
    */
   ietfYangDir?: string;
-  /** event log retention; false = no persistent log (then no replay support) */
+  /**
+   * the server's own event log (`<dataDir>/event-log.sqlite`, opened when first needed) and its retention;
+   * false = none (then replay only when a plugin provides a log through NetconfRegistry.setReplayLog)
+   */
   eventLog?: { maxEvents?: number; maxAgeMs?: number } | false;
   /** subscription tuning: live events queued per session during a replay, events sent per replay page */
   notifications?: { maxQueued?: number; replayPageSize?: number };
@@ -73,13 +77,14 @@ export interface StandardOperations {
   readonly datastore: RunningDatastore;
   readonly locks: LockManager;
   readonly notifications: NotificationService;
-  readonly eventLog: EventLog | undefined;
+  /** the server's own event log (opened by this call when not yet), undefined when it has none or a plugin provided one */
+  eventLog(): Promise<EventLog | undefined>;
   /** access control, when enabled */
   readonly nacm: Nacm | undefined;
   /** the IETF modules this module serves (also listed in netconf-state/schemas and get-schema) */
   readonly ietfModules: YangModuleInfo[];
-  /** end subscriptions, stop timers, close the event log (idempotent) */
-  close(): void;
+  /** end subscriptions, stop timers, close the server's own event log (idempotent) */
+  close(): Promise<void>;
 }
 
 /** The IETF modules we advertise (implemented) or only serve (imports). */
@@ -122,9 +127,12 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   const nacm = setUpNacm(reg, datastore, modules, options, log);
   reg.setDatastore({ getRunning: () => datastore.getRunning(), onConfigChange: (l) => datastore.onConfigChange(l) });
   const locks = new LockManager();
-  const eventLog = options.eventLog === false ? undefined : EventLog.open({ dir: reg.dataDir, ...(options.eventLog ?? {}), ...(options.now ? { now: options.now } : {}) });
+  let own: Promise<EventLog> | undefined;
+  const eventLogOptions = options.eventLog;
+  const openLog = eventLogOptions === false ? undefined : (): Promise<EventLog> =>
+    (own ??= openEventLog({ dir: reg.dataDir, ...(eventLogOptions ?? {}), ...(options.now ? { now: options.now } : {}) }));
   const notifications = new NotificationService(reg, {
-    eventLog, log, ...options.notifications, ...(options.now ? { now: options.now } : {}),
+    openLog, log, ...options.notifications, ...(options.now ? { now: options.now } : {}),
     ...(nacm ? { permits: (event: XmlElement, session: ServerSessionHandle) => nacm.permitsNotification(event, session) } : {}),
   });
 
@@ -163,16 +171,24 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   reg.addOperation(NCM_NS, 'get-schema', createGetSchema({ modules, locks }));
   notifications.register();
 
-  let closed = false;
+  let closed: Promise<void> | undefined;
   const handle: StandardOperations = {
-    datastore, locks, notifications, eventLog, ietfModules, nacm,
+    datastore, locks, notifications, ietfModules, nacm,
+    async eventLog() {
+      const inUse = notifications.replayLog();
+      return inUse !== undefined && own !== undefined ? own : undefined;
+    },
     close() {
-      if (closed) return;
-      closed = true;
-      notifications.close();
-      eventLog?.close();
+      closed ??= (async () => {
+        notifications.close();
+        const log = await own?.catch(() => undefined);
+        await log?.close();
+      })();
+      return closed;
     },
   };
+  const onReplayLog = (reg as OperationRegistrar & { onReplayLog?: (fn: (l: ReplayLog) => void) => void }).onReplayLog;
+  if (typeof onReplayLog === 'function') onReplayLog.call(reg, (l) => notifications.useReplayLog(l));
   // a module registered after start changes /modules-state: tell subscribers (RFC 7895 section 2.2)
   const onModuleAdded = (reg as OperationRegistrar & { onModuleAdded?: (fn: (m: YangModuleInfo) => void) => void }).onModuleAdded;
   if (typeof onModuleAdded === 'function') {

@@ -20,8 +20,8 @@ describe('edit-config with the henb-sw-verify YANG modules', () => {
   beforeAll(async () => {
     yang = await loadYang(join(ROOT, 'yang'));
   });
-  afterEach(() => {
-    std?.close();
+  afterEach(async () => {
+    await std?.close();
     fake?.cleanup();
   });
   const setup = (): void => {

@@ -195,8 +195,8 @@ describe('applyEdit (RFC 6241 section 7.2)', () => {
 describe('edit-config, lock, unlock, validate over the running datastore', () => {
   let fake: Fake;
   let std: StandardOperations;
-  afterEach(() => {
-    std?.close();
+  afterEach(async () => {
+    await std?.close();
     fake?.cleanup();
   });
   const setup = (validator?: YangValidator): void => {

@@ -27,8 +27,8 @@ describe('get / get-config with XPath filters (:xpath, RFC 6241 8.9)', () => {
   let fake: Fake;
   let std: StandardOperations;
   let calls: string[];
-  afterEach(() => {
-    std?.close();
+  afterEach(async () => {
+    await std?.close();
     fake?.cleanup();
   });
   const setup = async (keyed = false): Promise<void> => {

@@ -15,8 +15,8 @@ describe('get / get-config (RFC 6241 7.1, 7.7)', () => {
   let fake: Fake;
   let std: StandardOperations;
   let calls: string[];
-  afterEach(() => {
-    std?.close();
+  afterEach(async () => {
+    await std?.close();
     fake?.cleanup();
   });
   const setup = async (): Promise<void> => {

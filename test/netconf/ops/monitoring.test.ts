@@ -14,8 +14,8 @@ const YANG_DIR = join(import.meta.dirname, '../../../yang/ietf');
 describe('RFC 6022 monitoring', () => {
   let fake: Fake;
   let std: StandardOperations;
-  afterEach(() => {
-    std?.close();
+  afterEach(async () => {
+    await std?.close();
     fake?.cleanup();
   });
   const setup = (): void => {

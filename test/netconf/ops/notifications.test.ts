@@ -3,6 +3,11 @@ import { registerStandardOperations } from '../../../src/netconf/server/standard
 import type { StandardOperations } from '../../../src/netconf/server/standard-ops.js';
 import { el, leaf, serializeXml } from '../../../src/netconf/xml/index.js';
 import type { XmlElement } from '../../../src/netconf/xml/index.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { EVENT_LOG_FILE, EventLog, openSqliteStore } from '../../../src/store/index.js';
+import type { Store } from '../../../src/store/index.js';
+import type { ReplayLog } from '../../../src/netconf/server/registry.js';
 import { createFake, NC } from './fake.js';
 import type { Fake, FakeSession } from './fake.js';
 
@@ -22,9 +27,9 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 describe('RFC 5277 notifications', () => {
   let fake: Fake;
   let std: StandardOperations;
-  afterEach(() => {
+  afterEach(async () => {
     vi.useRealTimers();
-    std?.close();
+    await std?.close();
     fake?.cleanup();
   });
   const setup = (now?: () => Date, replayPageSize?: number, maxEvents?: number): void => {
@@ -218,16 +223,16 @@ describe('RFC 5277 notifications', () => {
     const t = Date.now() - 60_000;
     for (let i = 0; i < 5; i++) await fake.notify('henb', ev('e', String(i)), new Date(t + i * 1000));
     // retention (run now rather than every 256 appends) keeps the newest two
-    const log = std.eventLog!;
-    log.prune();
-    expect(log.count()).toBe(2);
+    const log = (await std.eventLog())!;
+    await log.prune();
+    expect(await log.count()).toBe(2);
     const s = fake.session();
     await fake.call(s, sub(`<stream>henb</stream><startTime>${iso(t - 3600_000)}</startTime>`));
     await tick();
     expect(names(s)).toEqual(['e:3', 'e:4', 'replayComplete']);
     const out = await fake.call(fake.session(), `<get xmlns="${NC}"><filter><netconf xmlns="urn:ietf:params:xml:ns:netmod:notification"/></filter></get>`);
     const xml = out === 'ok' ? '' : serializeXml(out[0]!);
-    expect(xml).toContain(`<stream><name>henb</name><description>H(e)NB events</description><replaySupport>true</replaySupport><replayLogCreationTime>${log.creationTime.toISOString()}</replayLogCreationTime><replayLogAgedTime>${iso(t + 2000)}</replayLogAgedTime></stream>`);
+    expect(xml).toContain(`<stream><name>henb</name><description>H(e)NB events</description><replaySupport>true</replaySupport><replayLogCreationTime>${(await log.times()).created.toISOString()}</replayLogCreationTime><replayLogAgedTime>${iso(t + 2000)}</replayLogAgedTime></stream>`);
     expect(xml).toContain('<stream><name>live</name><description>no replay</description><replaySupport>false</replaySupport></stream>');
   });
 
@@ -249,5 +254,63 @@ describe('RFC 5277 notifications', () => {
     expect(xml).toContain('<stream><name>NETCONF</name>');
     expect(xml).toMatch(/<stream><name>henb<\/name><description>H\(e\)NB events<\/description><replaySupport>true<\/replaySupport><replayLogCreationTime>/);
     expect(xml).toContain('<stream><name>live</name><description>no replay</description><replaySupport>false</replaySupport></stream>');
+  });
+
+  describe('a replay log provided in place of the server\'s own (NetconfRegistry.setReplayLog), shared with other instances', () => {
+    let store: Store | undefined;
+    afterEach(async () => {
+      await store?.close();
+      store = undefined;
+    });
+    const xmlOf = (e: XmlElement): string => serializeXml(e);
+
+    it('logs into it and replays what another instance logged, before and after this server started', async () => {
+      setup();
+      store = await openSqliteStore({ path: ':memory:' });
+      const mine = new EventLog(store);
+      const other = new EventLog(store); // another OAM instance's view of the same table
+      const t = Date.now() - 60_000;
+      await other.append('henb', new Date(t + 1000), xmlOf(ev('a', '1')));
+      std.notifications.useReplayLog(mine);
+      await fake.notify('henb', ev('a', '2'), new Date(t + 2000));
+      await other.append('henb', new Date(t + 3000), xmlOf(ev('a', '3')));
+      await other.append('other', new Date(t + 3500), xmlOf(ev('b', '1')));
+      const s = fake.session();
+      await fake.call(s, sub(`<stream>henb</stream><startTime>${iso(t)}</startTime>`));
+      await tick();
+      await tick();
+      expect(names(s)).toEqual(['a:1', 'a:2', 'a:3', 'replayComplete']);
+      // live events of this instance follow; the other instance's go to its own subscribers only
+      await fake.notify('henb', ev('a', '4'));
+      expect(names(s).at(-1)).toBe('a:4');
+      expect((await store.listNotifications({ since: 0 })).map((n) => n.stream)).toEqual(['henb', 'henb', 'henb', 'other', 'henb']);
+      // the server never opened a file of its own
+      expect(await std.eventLog()).toBeUndefined();
+      expect(existsSync(join(fake.dataDir, EVENT_LOG_FILE))).toBe(false);
+      const out = await fake.call(fake.session(), `<get xmlns="${NC}"><filter><netconf xmlns="urn:ietf:params:xml:ns:netmod:notification"/></filter></get>`);
+      expect(out === 'ok' ? '' : serializeXml(out[0]!)).toContain(`<replayLogCreationTime>${new Date((await store.notificationLogTimes()).createdAt).toISOString()}</replayLogCreationTime>`);
+    });
+
+    it('is refused once the server\'s own log is in use (no event is split between two logs)', async () => {
+      setup();
+      await fake.notify('henb', ev('a', '1'));
+      store = await openSqliteStore({ path: ':memory:' });
+      expect(() => std.notifications.useReplayLog(new EventLog(store!))).toThrow(expect.objectContaining({ code: 'ERR_REGISTRY_INVALID' }));
+    });
+
+    it('a log that cannot be read: create-subscription with startTime is operation-failed and the session may subscribe again', async () => {
+      setup();
+      const broken: ReplayLog = {
+        append: () => Promise.resolve(1),
+        lastId: () => Promise.reject(new Error('connection lost')),
+        replayPage: () => Promise.resolve([]),
+        times: () => Promise.resolve({ created: new Date(0), aged: undefined }),
+      };
+      std.notifications.useReplayLog(broken);
+      const s = fake.session();
+      await expect(fake.call(s, sub(`<startTime>${iso(Date.now() - 1000)}</startTime>`))).rejects.toMatchObject({ errors: [{ type: 'application', tag: 'operation-failed' }] });
+      expect(std.notifications.activeSubscriptions()).toBe(0);
+      expect(await fake.call(s, sub())).toBe('ok');
+    });
   });
 });

@@ -24,8 +24,8 @@ describe('with-defaults (RFC 6243) with the defaults of our YANG modules', () =>
   beforeAll(async () => {
     yang = await loadYang(join(import.meta.dirname, '../../../yang'));
   });
-  afterEach(() => {
-    std?.close();
+  afterEach(async () => {
+    await std?.close();
     fake?.cleanup();
   });
   const setup = async (): Promise<void> => {
