@@ -41,13 +41,14 @@ interface Rule {
   why: string;
 }
 
-const ALL_NETCONF = ['netconf/framing', 'netconf/ssh', 'netconf/xml', 'netconf/session', 'netconf/server', 'netconf/client', 'netconf/registry', 'netconf/rpc-error', 'netconf/xpath'];
+const ALL_NETCONF = ['netconf/framing', 'netconf/ssh', 'netconf/xml', 'netconf/session', 'netconf/server', 'netconf/client', 'netconf/registry', 'netconf/rpc-error', 'netconf/xpath', 'netconf/tls'];
 /** the plugin host's internals: a plugin sees src/plugin/contract.ts only */
 const PLUGIN_INTERNALS = ['plugin/host', 'plugin/manifest', 'plugin/errors', 'plugin/semver'];
 
 const RULES: Rule[] = [
   { from: 'netconf/framing/', forbid: ['netconf/xml', 'netconf/session', 'netconf/server', 'netconf/client', 'yang', 'oam', 'pve', 'device', 'simulator', 'tokens', 'store', 'cli', 'plugin'], why: 'framing knows bytes only' },
   { from: 'netconf/ssh/', forbid: ['netconf/xml', 'netconf/framing', 'netconf/session', 'netconf/server', 'netconf/client', 'yang', 'oam', 'pve', 'device', 'simulator', 'tokens', 'store', 'cli', 'plugin'], why: 'the ssh2 loader knows SSH only' },
+  { from: 'netconf/tls/', forbid: ['netconf/xml', 'netconf/framing', 'netconf/session', 'netconf/server', 'netconf/client', 'netconf/ssh', 'yang', 'oam', 'pve', 'device', 'simulator', 'tokens', 'store', 'cli', 'plugin', 'config'], why: 'the TLS helpers know certificates only (cert-to-name, versions)' },
   { from: 'netconf/xml/', forbid: ['netconf/framing', 'netconf/session', 'netconf/server', 'netconf/client', 'yang', 'oam', 'pve', 'device', 'simulator', 'store', 'cli', 'plugin'], why: 'the XML layer knows no session' },
   { from: 'netconf/xpath/', forbid: ['netconf/framing', 'netconf/session', 'netconf/server', 'netconf/client', 'netconf/ssh', 'netconf/registry', 'netconf/rpc-error', 'yang', 'oam', 'pve', 'device', 'simulator', 'tokens', 'integrity', 'store', 'cli', 'plugin', 'config'], why: 'XPath evaluates over XML element trees and knows no transport (the server makes rpc-errors of its errors)' },
   { from: 'netconf/session/', forbid: ['netconf/server', 'netconf/client', 'oam', 'pve', 'device', 'simulator', 'store', 'cli', 'plugin'], why: 'the session is shared by server and client and imports neither' },

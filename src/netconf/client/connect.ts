@@ -143,26 +143,35 @@ export async function connectNetconf(options: ConnectOptions): Promise<NetconfCl
     conn.setNoDelay(true);
   });
 
+  let session: ClientSession;
+  try {
+    session = await ClientSession.open(channel, sessionOptions(options));
+  } catch (e) {
+    conn.end();
+    throw e;
+  }
+  conn.on('close', () => session.destroy(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', 'SSH connection closed')));
+  return clientOf(session, () => conn.end());
+}
+
+/** the ClientSession options of a connect call */
+export function sessionOptions(options: Pick<ConnectOptions, 'capabilities' | 'helloTimeoutMs' | 'rpcTimeoutMs' | 'maxInFlight' | 'maxMessageBytes'>): ClientSessionOptions {
   const sopts: ClientSessionOptions = {};
   if (options.capabilities) sopts.capabilities = options.capabilities;
   if (options.helloTimeoutMs !== undefined) sopts.helloTimeoutMs = options.helloTimeoutMs;
   if (options.rpcTimeoutMs !== undefined) sopts.rpcTimeoutMs = options.rpcTimeoutMs;
   if (options.maxInFlight !== undefined) sopts.maxInFlight = options.maxInFlight;
   if (options.maxMessageBytes !== undefined) sopts.maxMessageBytes = options.maxMessageBytes;
-  let session: ClientSession;
-  try {
-    session = await ClientSession.open(channel, sopts);
-  } catch (e) {
-    conn.end();
-    throw e;
-  }
+  return sopts;
+}
+
+/** A NetconfClient over an open session; `endTransport` ends the connection under it (SSH or TLS). */
+export function clientOf(session: ClientSession, endTransport: () => void): NetconfClient {
   let closedByUs = false;
   const done = session.conn.whenClosed().then(() => {
-    conn.end();
+    endTransport();
     return closedByUs ? undefined : session.closeReason;
   });
-  conn.on('close', () => session.destroy(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', 'SSH connection closed')));
-
   return {
     serverCapabilities: session.serverCapabilities,
     sessionId: session.sessionId,
@@ -172,12 +181,12 @@ export async function connectNetconf(options: ConnectOptions): Promise<NetconfCl
     async close() {
       closedByUs = true;
       await session.close();
-      conn.end();
+      endTransport();
       await done;
     },
     destroy(err) {
       session.destroy(err);
-      conn.end();
+      endTransport();
     },
     get closed() {
       return session.closed;

@@ -1,6 +1,8 @@
 /** The NETCONF client: SSH connect with host key pinning, rpc, notifications, close. */
 export { connectNetconf, NetconfClientError } from './connect.js';
 export type { ConnectOptions, NetconfClient } from './connect.js';
+export { connectNetconfTls } from './connect-tls.js';
+export type { NetconfTlsClient, TlsConnectOptions } from './connect-tls.js';
 export type { RpcOptions } from '../session/client-session.js';
 export { NetconfError } from '../rpc-error.js';
 export type { RpcErrorInfo } from '../rpc-error.js';

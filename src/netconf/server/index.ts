@@ -1,6 +1,8 @@
 /** The NETCONF server: SSH transport, sessions, dispatch, registry, host keys, auth. */
 export { createNetconfServer, DEFAULT_IDLE_TIMEOUT_MS } from './server.js';
-export type { NetconfServer, NetconfServerOptions, NetconfServerLimits } from './server.js';
+export type { NetconfServer, NetconfServerOptions, NetconfServerLimits, NetconfTlsOptions } from './server.js';
+export { TlsTransport } from './tls-transport.js';
+export type { TlsTransportOptions, TlsSessionInfo } from './tls-transport.js';
 export { HostRegistry, RegistryError, NETCONF_STREAM_INFO } from './host-registry.js';
 export { YANG_LIBRARY_CAPABILITY, YANG_LIBRARY_NS, YANG_LIBRARY_REVISION, moduleCapability, moduleSetId, modulesState, yangLibraryCapability, yangVersionOf } from './yang-library.js';
 export { createDispatcher } from './dispatch.js';

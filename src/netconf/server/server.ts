@@ -29,6 +29,19 @@ import type { OperationRegistrar, ServerInfo, ServerSessionHandle, SessionCounte
 import type { NetconfRegistry } from './registry.js';
 import { SshTransport } from './ssh-transport.js';
 import type { SshHardeningOptions } from './ssh-transport.js';
+import { TlsTransport } from './tls-transport.js';
+import { NETCONF_TLS_PORT, parseCertToName } from '../tls/index.js';
+import type { CertToNameEntry } from '../tls/index.js';
+
+/** NETCONF over TLS (RFC 7589): our certificate, key, the CAs clients chain to, and cert-to-name (RFC 7407) */
+export interface NetconfTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  ca: string | Buffer;
+  certToName: CertToNameEntry[];
+  /** handshakes in progress; default 10 */
+  maxHandshaking?: number;
+}
 
 /** idle timeout when none is configured: 1 hour (a quiet subscriber reconnects and replays from its startTime) */
 export const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
@@ -74,6 +87,8 @@ export interface NetconfServerOptions {
   limits?: NetconfServerLimits;
   /** SSH hardening beyond `limits`: per-source penalties, MACs offered (ssh-transport.ts) */
   ssh?: Pick<SshHardeningOptions, 'penalties' | 'macs'>;
+  /** NETCONF over TLS, served by listenTls() */
+  tls?: NetconfTlsOptions;
   /** operation modules, e.g. (reg) => registerStandardOperations(reg) */
   operations?: Array<(reg: OperationRegistrar) => unknown>;
 }
@@ -87,6 +102,8 @@ export interface NetconfServer {
   readonly hostKeyFingerprints: string[];
   readonly dataDir: string;
   listen(host?: string, port?: number): Promise<{ host: string; port: number }>;
+  /** NETCONF over TLS (needs `tls` in the options); default port 6513 */
+  listenTls(host?: string, port?: number): Promise<{ host: string; port: number }>;
   /** accept a session on an already-authenticated byte stream (tests, other transports) */
   acceptStream(stream: Duplex, info: { username: string; sourceHost?: string; transport?: string }): ServerSessionHandle | undefined;
   sessions(): ServerSessionHandle[];
@@ -206,6 +223,9 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
   }
 
   let transport: SshTransport | undefined;
+  let tlsTransport: TlsTransport | undefined;
+  // parsed here, so that a bad cert-to-name list fails at creation
+  const certToName = options.tls ? parseCertToName(options.tls.certToName, 'tls.cert-to-name') : [];
 
   return {
     registry,
@@ -238,13 +258,39 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
       log.info('NETCONF server listening', { host: addr.host, port: addr.port, hostKeys: hostKeyFingerprints });
       return addr;
     },
+    async listenTls(host = '127.0.0.1', port = NETCONF_TLS_PORT) {
+      if (!options.tls) throw new Error('no tls options');
+      if (tlsTransport) throw new Error('already listening on TLS');
+      registry.markServing();
+      tlsTransport = new TlsTransport({
+        cert: options.tls.cert,
+        key: options.tls.key,
+        ca: options.tls.ca,
+        certToName,
+        log,
+        maxConnections: limits.maxConnections ?? maxSessions * 2,
+        handshakeTimeoutMs: limits.authTimeoutMs ?? 30_000,
+        ...(options.tls.maxHandshaking !== undefined ? { maxHandshaking: options.tls.maxHandshaking } : limits.maxUnauthenticated !== undefined ? { maxHandshaking: limits.maxUnauthenticated } : {}),
+        ...(limits.maxSessionsPerUser !== undefined ? { maxSessionsPerUser: limits.maxSessionsPerUser } : {}),
+        admit: () => !closing && live.size < maxSessions,
+        onSession: (socket, ti) => {
+          acceptStream(socket, { username: ti.username, sourceHost: ti.remoteAddress, transport: 'netconf-tls', endConnection: () => socket.end() });
+        },
+      });
+      const addr = await tlsTransport.listen(host, port);
+      log.info('NETCONF over TLS listening', { host: addr.host, port: addr.port });
+      return addr;
+    },
     async close() {
       if (closing) return;
       closing = true;
       const stopped = transport?.stopListening();
+      const tlsStopped = tlsTransport?.stopListening();
       await Promise.all([...live.values()].map((h) => h.session.close(closeGraceMs)));
       await transport?.endConnections(closeGraceMs);
+      await tlsTransport?.endConnections(closeGraceMs);
       await stopped;
+      await tlsStopped;
       await registry.runCloseHooks((e) => log.error('close hook failed', { err: e as Error }));
     },
   };

@@ -1,0 +1,227 @@
+/**
+ * NETCONF over TLS, server side (RFC 7589), with node:tls (OpenSSL):
+ * - mutual X.509 authentication (section 5): the client must present a certificate that chains to one of
+ *   our trusted CAs (`ca`) and is valid now; anything else fails the handshake (no certificate, an
+ *   expired one, an unknown CA), logged at warn with the source and OpenSSL's reason;
+ * - the client's identity (section 7): the RFC 7407 cert-to-name list maps the certificate to a NETCONF
+ *   username (../tls/cert-to-name.ts); when no entry gives one, the connection is closed before any
+ *   NETCONF message is read. The name then goes through the same NACM groups as an SSH login;
+ * - TLS 1.3 preferred, 1.2 allowed (../tls/settings.ts); session tickets (TLS 1.3 resumption) are node's
+ *   default, and a resumed session keeps the client certificate it was established with, which is mapped
+ *   again on every connection (a changed cert-to-name list applies at once);
+ * - framing (section 4): the TLS stream is the session's byte stream; the session layer sends end-of-message
+ *   framing until both hellos list base:1.1, then chunked, exactly as over SSH;
+ * - limits: connections (authenticated or not), handshakes in progress, the handshake time (login grace)
+ *   and NETCONF sessions per user, like the SSH transport; TCP_NODELAY on every socket.
+ */
+import { X509Certificate } from 'node:crypto';
+import { createServer } from 'node:tls';
+import type { PeerCertificate, Server as TlsServer, TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { Logger } from '../../log/logger.js';
+import { TLS_VERSIONS, certificatesOfPem, mapCertificate, verifiedChain } from '../tls/index.js';
+import type { CertToNameRule } from '../tls/index.js';
+
+export interface TlsTransportOptions {
+  /** our certificate chain (PEM) */
+  cert: string | Buffer;
+  /** our private key (PEM) */
+  key: string | Buffer;
+  /** the CA certificates client certificates must chain to (PEM) */
+  ca: string | Buffer;
+  /** RFC 7407 cert-to-name, parsed (parseCertToName) */
+  certToName: CertToNameRule[];
+  log: Logger;
+  /** concurrent TLS connections, counted from accept */
+  maxConnections: number;
+  /** handshakes in progress (the counterpart of SSH's MaxStartups); default 10 */
+  maxHandshaking?: number;
+  /** TCP accept to a mapped user; default 30 s */
+  handshakeTimeoutMs?: number;
+  /** NETCONF sessions open at once per user; default 10 */
+  maxSessionsPerUser?: number;
+  /** whether a new session may start (server session limit) */
+  admit(): boolean;
+  onSession(socket: TLSSocket, info: TlsSessionInfo): void;
+}
+
+export interface TlsSessionInfo {
+  username: string;
+  remoteAddress: string;
+  remotePort: number;
+  /** the cert-to-name entry that gave the name, and the client certificate's SHA-256 (for the log) */
+  entry: number;
+  fingerprint: string;
+  protocol: string;
+  resumed: boolean;
+}
+
+/** the certificates a client sent after its own (legacy PeerCertificate chain), as X509Certificate */
+function sentChain(socket: TLSSocket): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  let c: PeerCertificate & { issuerCertificate?: PeerCertificate } = socket.getPeerCertificate(true) as PeerCertificate & { issuerCertificate?: PeerCertificate };
+  const seen = new Set<PeerCertificate>();
+  while (c && c.raw && !seen.has(c) && out.length < 10) {
+    seen.add(c);
+    try {
+      out.push(new X509Certificate(c.raw));
+    } catch {
+      break;
+    }
+    c = c.issuerCertificate as typeof c;
+  }
+  return out.slice(1);
+}
+
+export class TlsTransport {
+  private readonly server: TlsServer;
+  /** accepted TCP sockets */
+  private readonly sockets = new Set<Socket>();
+  /** TLS sockets past the handshake */
+  private readonly secure = new Set<TLSSocket>();
+  private readonly perUser = new Map<string, number>();
+  private readonly trusted: X509Certificate[];
+  /** TLS connections past the handshake (mapped or being closed) */
+  private established = 0;
+  private listening = false;
+  private readonly maxHandshaking: number;
+  private readonly maxPerUser: number;
+
+  constructor(private readonly opts: TlsTransportOptions) {
+    this.maxHandshaking = opts.maxHandshaking ?? 10;
+    this.maxPerUser = opts.maxSessionsPerUser ?? 10;
+    this.trusted = certificatesOfPem(opts.ca);
+    if (this.trusted.length === 0) throw new RangeError('tls: ca holds no certificate');
+    this.server = createServer({
+      cert: opts.cert,
+      key: opts.key,
+      ca: opts.ca,
+      requestCert: true,
+      // node:tls verifies the client's chain during the handshake either way and, with rejectUnauthorized,
+      // only destroys the socket afterwards without saying why; checked in onSecure instead, where
+      // authorizationError names the reason (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE...) for the log.
+      // Nothing is read from a connection that is not authorized.
+      rejectUnauthorized: false,
+      ...TLS_VERSIONS,
+      handshakeTimeout: opts.handshakeTimeoutMs ?? 30_000,
+    });
+    this.server.on('connection', (socket: Socket) => this.onTcp(socket));
+    this.server.on('secureConnection', (socket: TLSSocket) => this.onSecure(socket));
+    this.server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+      opts.log.warn('TLS handshake failed', { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, reason: err.code ?? err.message });
+    });
+    this.server.on('error', (e: Error) => opts.log.error('tls listener error', { err: e }));
+  }
+
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  private onTcp(socket: Socket): void {
+    socket.on('error', () => undefined);
+    let refusal: string | undefined;
+    if (!this.listening) refusal = 'server closing';
+    else if (this.sockets.size >= this.opts.maxConnections) refusal = 'connection limit reached';
+    else if (this.handshakingCount >= this.maxHandshaking) refusal = 'handshake limit reached';
+    if (refusal !== undefined) {
+      this.opts.log.warn('TLS connection refused', { reason: refusal, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  /** connections accepted whose handshake (and mapping) has not finished */
+  get handshakingCount(): number {
+    return this.sockets.size - this.established;
+  }
+
+  private onSecure(socket: TLSSocket): void {
+    this.established++;
+    this.secure.add(socket);
+    socket.once('close', () => {
+      this.established--;
+      this.secure.delete(socket);
+    });
+    socket.on('error', (e: Error) => this.opts.log.debug('tls connection error', { err: e }));
+    const log = this.opts.log.child({ remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
+    const leaf = socket.getPeerX509Certificate();
+    if (!leaf || !socket.authorized) {
+      const reason = leaf ? String(socket.authorizationError ?? 'not authorized') : 'no client certificate';
+      log.warn('TLS client certificate refused; closing', { reason, ...(leaf ? { subject: leaf.subject.replace(/\n/g, ', '), fingerprint: leaf.fingerprint256 } : {}) });
+      socket.destroy();
+      return;
+    }
+    const chain = verifiedChain(leaf, [...sentChain(socket), ...this.trusted]);
+    const mapped = mapCertificate(this.opts.certToName, chain);
+    const fingerprint = leaf.fingerprint256;
+    if (!mapped) {
+      log.warn('TLS client certificate maps to no user (cert-to-name); closing', { subject: leaf.subject.replace(/\n/g, ', '), fingerprint });
+      socket.destroy();
+      return;
+    }
+    const { username } = mapped;
+    const userCount = this.perUser.get(username) ?? 0;
+    if (userCount >= this.maxPerUser) {
+      log.warn('netconf session refused: per-user limit', { username, limit: this.maxPerUser });
+      socket.destroy();
+      return;
+    }
+    if (!this.opts.admit()) {
+      log.warn('netconf session refused: server session limit', { username });
+      socket.destroy();
+      return;
+    }
+    this.perUser.set(username, userCount + 1);
+    socket.once('close', () => {
+      const n = (this.perUser.get(username) ?? 1) - 1;
+      if (n <= 0) this.perUser.delete(username);
+      else this.perUser.set(username, n);
+    });
+    const protocol = socket.getProtocol() ?? '';
+    const resumed = socket.isSessionReused();
+    log.info('authenticated', { username, transport: 'tls', certToNameEntry: mapped.entry, fingerprint, protocol, resumed });
+    this.opts.onSession(socket, { username, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, entry: mapped.entry, fingerprint, protocol, resumed });
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error): void => reject(e);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        this.listening = true;
+        const addr = this.server.address() as { address: string; port: number };
+        resolve({ host: addr.address, port: addr.port });
+      });
+    });
+  }
+
+  stopListening(): Promise<void> {
+    if (!this.listening) return Promise.resolve();
+    this.listening = false;
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** end every connection; resolves when all are closed (or after graceMs, destroying the rest) */
+  async endConnections(graceMs: number): Promise<void> {
+    // a TLS connection ends with close_notify; one still in its handshake is just closed (node:tls keeps
+    // the accepted TCP socket as the TLS socket's _parent)
+    const parents = new Set([...this.secure].map((t) => (t as unknown as { _parent?: Socket })._parent));
+    for (const raw of this.sockets) if (!parents.has(raw)) raw.destroy();
+    await Promise.all([...this.secure].map((s) => new Promise<void>((resolve) => {
+      if (s.destroyed) return resolve();
+      const t = setTimeout(() => {
+        s.destroy();
+        resolve();
+      }, graceMs);
+      s.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      s.end();
+    })));
+  }
+}
