@@ -3,7 +3,8 @@
  * the YANG validator, the standard operations, and the plugins (the built-in OAM plugin plus any
  * `--plugin PATH`), activated through the plugin host. Used by `serve` and `demo`.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { NETCONF_TLS_PORT } from '../netconf/tls/index.js';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { createNetconfServer, hostKeyFingerprint, loadOrCreateHostKey, parseSshKey, registerStandardOperations } from '../netconf/server/index.js';
@@ -25,6 +26,8 @@ export interface OamServerOptions {
   builtin?: boolean;
   /** plugins given with --plugin (directories); their config comes from the config file's plugins list */
   pluginPaths?: string[];
+  /** NETCONF over TLS address (when config.tls is set); default the listen host, port 6513 */
+  tlsListen?: HostPort;
 }
 
 export interface RunningOamServer {
@@ -33,6 +36,8 @@ export interface RunningOamServer {
   fingerprint: string;
   /** the host public key, `ssh-ed25519 AAAA...` (for known_hosts, ncclient's hostkey_b64) */
   publicKey: string;
+  /** NETCONF over TLS, when config.tls is set */
+  tlsAddress?: HostPort;
   users: string[];
   plugins: Array<{ name: string; version: string }>;
   close(): Promise<void>;
@@ -82,7 +87,15 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
   if (ssh.maxSessionsPerConnection !== undefined) limits.maxSessionsPerConnection = ssh.maxSessionsPerConnection;
   if (ssh.maxSessionsPerUser !== undefined) limits.maxSessionsPerUser = ssh.maxSessionsPerUser;
   if (opts.config.limits.xml !== undefined) limits.xml = opts.config.limits.xml;
+  const tlsConfig = opts.config.tls;
+  const tls = tlsConfig ? {
+    cert: await readFile(tlsConfig.cert, 'utf8'),
+    key: await readFile(tlsConfig.key, 'utf8'),
+    ca: await readFile(tlsConfig.ca, 'utf8'),
+    certToName: tlsConfig.certToName,
+  } : undefined;
   const server = createNetconfServer({
+    ...(tls ? { tls } : {}),
     hostKeys: [hostKey],
     auth: { users: users.map((u) => ({ username: u.name, ...(u.password !== undefined ? { password: u.password } : {}), authorizedKeys: u.publicKeys })) },
     validator,
@@ -111,9 +124,18 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
     }
     host.start();
     const address = await server.listen(opts.listen.host, opts.listen.port);
+    let tlsAddress: HostPort | undefined;
+    if (tls) {
+      const at = opts.tlsListen ?? { host: opts.listen.host, port: NETCONF_TLS_PORT };
+      // marked, so that the caller names tls.listen (not listen) when this address is unusable
+      tlsAddress = await server.listenTls(at.host, at.port).catch((err: unknown) => {
+        throw Object.assign(new Error(`cannot listen on ${at.host}:${at.port} for NETCONF over TLS`, { cause: err }), { tlsListen: true });
+      });
+    }
     let closing: Promise<void> | undefined;
     return {
       address,
+      ...(tlsAddress ? { tlsAddress } : {}),
       fingerprint,
       publicKey,
       users: users.map((u) => u.name),

@@ -9,7 +9,7 @@
  * pool, and the process ignores SIGINT/SIGTERM while it waits). Here each missing component is created on its
  * own, a bounded walk.
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -222,4 +222,30 @@ export async function checkPluginReferences(config: ServeConfig): Promise<void> 
   }
   if (b.software?.ca !== undefined) await readPemCertificates(resolve(config.baseDir, b.software.ca), 'software.ca', file);
   if (b.software?.['file-root'] !== undefined) await checkDirectory(resolve(config.baseDir, b.software['file-root']), 'software.file-root', file);
+}
+
+/**
+ * `tls:` (NETCONF over TLS): tls.cert (PEM certificates, the first one ours), tls.key (a private key that
+ * belongs to that certificate), tls.ca (PEM certificates), checked as the server will use them.
+ */
+export async function checkTlsFiles(config: ServeConfig): Promise<void> {
+  const tls = config.tls;
+  if (!tls) return;
+  const file = config.file;
+  await readPemCertificates(tls.cert, 'tls.cert', file);
+  await readPemCertificates(tls.ca, 'tls.ca', file);
+  let keyText: string;
+  try {
+    keyText = await readFile(tls.key, 'utf8');
+  } catch (err) {
+    throw new ServeCheckError('ERR_CONFIG_FILE', 'tls.key', `${where('tls.key', file)}: ${tls.key}: cannot read the PEM file (${reason(err)})`, { cause: err });
+  }
+  let ok = false;
+  try {
+    const cert = new X509Certificate(await readFile(tls.cert, 'utf8'));
+    ok = cert.checkPrivateKey(createPrivateKey(keyText));
+  } catch (err) {
+    throw new ServeCheckError('ERR_CONFIG_FILE', 'tls.key', `${where('tls.key', file)}: ${tls.key}: not a usable private key (${(err as Error).message})`, { cause: err });
+  }
+  if (!ok) throw new ServeCheckError('ERR_CONFIG_FILE', 'tls.key', `${where('tls.key', file)}: ${tls.key}: does not belong to the certificate in ${tls.cert}`);
 }

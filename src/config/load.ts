@@ -15,6 +15,7 @@ import { formatPath, schemaIssues } from './schema-issues.js';
 import type { SchemaIssue } from './schema-issues.js';
 import { hostSchemaWith } from './schema.js';
 import { resolveSecrets } from './secrets.js';
+import type { CertToNameEntry } from '../netconf/tls/index.js';
 import { newAjv } from '../plugin/manifest.js';
 import type { PluginManifest } from '../plugin/manifest.js';
 import type { LogLevel } from '../log/logger.js';
@@ -49,6 +50,15 @@ export interface XmlLimitsConfig {
   maxPrefixesInScope?: number;
 }
 
+/** `tls:` (NETCONF over TLS), paths made absolute; the files are read at start */
+export interface ServeTlsConfig {
+  listen?: string;
+  cert: string;
+  key: string;
+  ca: string;
+  certToName: CertToNameEntry[];
+}
+
 export interface ServeConfig {
   /** the file it came from (undefined for embedded defaults) */
   file?: string;
@@ -59,6 +69,8 @@ export interface ServeConfig {
   limits: { maxSessions?: number; helloTimeoutMs?: number; idleTimeoutMs?: number; maxMessageSize?: number; xml?: XmlLimitsConfig };
   /** SSH hardening (schema `ssh`), in ms; absent = the server's defaults */
   ssh: ServeSshConfig;
+  /** NETCONF over TLS (schema `tls`); absent = SSH only */
+  tls?: ServeTlsConfig;
   /** extra plugins: directory (absolute) and their raw config */
   plugins: Array<{ path: string; config: unknown; where: Array<string | number> }>;
   /**
@@ -215,6 +227,11 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
   };
   if (typeof raw.listen === 'string') config.listen = raw.listen;
   if (typeof raw['data-dir'] === 'string') config.dataDir = resolve(baseDir, raw['data-dir']);
+  const tls = raw.tls as { listen?: string; cert: string; key: string; ca: string; 'cert-to-name': CertToNameEntry[] } | undefined;
+  if (tls) {
+    config.tls = { cert: resolve(baseDir, tls.cert), key: resolve(baseDir, tls.key), ca: resolve(baseDir, tls.ca), certToName: tls['cert-to-name'] };
+    if (tls.listen !== undefined) config.tls.listen = tls.listen;
+  }
   return config;
 }
 

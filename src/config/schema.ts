@@ -35,7 +35,7 @@ export const HOST_CONFIG_SCHEMA = {
         additionalProperties: false,
         required: ['name'],
         properties: {
-          name: { type: 'string', pattern: '^[A-Za-z_][-A-Za-z0-9_.]{0,63}$' },
+          name: { type: 'string', pattern: '^[A-Za-z_][-A-Za-z0-9_.@]{0,254}$', description: 'a login name; @ and up to 255 characters for names that NETCONF over TLS maps from a certificate (san-rfc822-name)' },
           password: SECRET_SCHEMA,
           'authorized-keys': { type: 'array', items: { type: 'string', pattern: '^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$' } },
           'authorized-keys-file': { type: 'string', minLength: 1 },
@@ -91,6 +91,34 @@ export const HOST_CONFIG_SCHEMA = {
             min: { type: 'integer', minimum: 0, maximum: 86400, description: 'seconds' },
             max: { type: 'integer', minimum: 1, maximum: 86400, description: 'seconds' },
             exempt: { type: 'array', items: { type: 'string', pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$', description: 'an IP address or CIDR prefix' } },
+          },
+        },
+      },
+    },
+    tls: {
+      description: 'NETCONF over TLS (RFC 7589) beside SSH: mutual X.509, clients mapped to users by RFC 7407 cert-to-name (docs/security.md, "NETCONF over TLS")',
+      type: 'object',
+      additionalProperties: false,
+      required: ['cert', 'key', 'ca', 'cert-to-name'],
+      properties: {
+        listen: { type: 'string', pattern: `^(\\[[0-9A-Fa-f:.]+\\]|[^:\\s\\[\\]]+):${PORT}$`, description: 'HOST:PORT; default the host of `listen`, port 6513' },
+        cert: { type: 'string', minLength: 1, description: 'PEM file: the server certificate (and intermediates)' },
+        key: { type: 'string', minLength: 1, description: 'PEM file: its private key' },
+        ca: { type: 'string', minLength: 1, description: 'PEM file: the CA certificates client certificates must chain to' },
+        'cert-to-name': {
+          type: 'array', minItems: 1, description: 'searched in order; the first entry that gives a name wins (RFC 7407)',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['fingerprint', 'map-type'],
+            properties: {
+              fingerprint: { type: 'string', pattern: '^(04:?)?[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){31}$', description: 'SHA-256 of the client certificate or of a CA certificate in its chain, hex (colons allowed)' },
+              'map-type': { enum: ['specified', 'san-rfc822-name', 'san-dns-name', 'san-ip-address', 'san-any', 'common-name'] },
+              name: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\s]+$', description: 'the user, for map-type specified only' },
+            },
+            if: { properties: { 'map-type': { const: 'specified' } } },
+            then: { required: ['name'] },
+            else: { not: { required: ['name'] } },
           },
         },
       },

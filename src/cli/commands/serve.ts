@@ -16,7 +16,7 @@ import { combinedSchema } from '../../config/schema.js';
 import { collectUsers } from '../users.js';
 import { resolve } from 'node:path';
 import { waitForAbort } from '../../abort.js';
-import { checkHost, checkPluginReferences, listenError, prepareDataDir, probeListen } from '../serve-check.js';
+import { checkHost, checkPluginReferences, checkTlsFiles, listenError, prepareDataDir, probeListen } from '../serve-check.js';
 import type { HostPort } from '../args.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -30,6 +30,7 @@ export const serveCommand: Command = {
     'User admin logs in with the password in HENB_SW_VERIFY_ADMIN_PASSWORD; more users (passwords, public keys) come from the config file ' +
     'and from DIR/authorized_keys (OpenSSH format; a line may start with user="NAME", admin otherwise). ' +
     'Prints exactly one line when it accepts sessions: `henb-sw-verify: listening on HOST:PORT (ssh host key SHA256:...)`, ' +
+    'followed on the same line by `; NETCONF over TLS on HOST:PORT` when the config has a `tls:` section (RFC 7589, default port 6513), ' +
     'and stops cleanly on SIGINT/SIGTERM. --check runs the checks a start makes, without starting anything: config, plugins, ' +
     'the files the config names (pve.ca, pve.jwks, software.*), the data dir (writable or creatable), every address, and the listen address (bound and released). ' +
     'Logs are JSON lines on stderr.',
@@ -87,11 +88,14 @@ async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
     validatePluginConfig(loaded.manifest, p.config, config.file, p.where);
   }
   await checkPluginReferences(config);
+  await checkTlsFiles(config);
+  const tlsListen = config.tls ? parseListen(config.tls.listen ?? `${hostForPort(listen?.host ?? '127.0.0.1')}:6513`, 'tls.listen', config.file) : undefined;
   if (dataDir !== undefined) await prepareDataDir(dataDir, dataDirKey, { create: !check, file: fileOf(dataDirKey) });
 
   if (check) {
     // the listen address is bound and released at once (a port in use fails here, as it would at start)
     if (listen) await probeListen(listen, listenKey, fileOf(listenKey));
+    if (tlsListen) await probeListen(tlsListen, 'tls.listen', config.file);
     const users = dataDir ? await collectUsers(config.users, ctx.env, dataDir) : config.users;
     const henbs = ((config.builtin.henbs as unknown[] | undefined) ?? []).length;
     const summary = { ok: true, file: config.file ?? null, listen: listen ? formatHostPort(listen) : null, dataDir: dataDir ?? null, users: users.map((u) => u.name), henbs, plugins: [manifest.name, ...extra.map((p) => p.path)] };
@@ -103,7 +107,8 @@ async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
 
   const log = createLogger({ level: level as LogLevel, write: (l) => ctx.stderr.write(l) });
   // a signal while starting stops the start: whatever opened is closed once the start returns
-  const starting = startOamServer({ listen, dataDir, config, env: ctx.env, log, pluginPaths }).catch((err: unknown) => {
+  const starting = startOamServer({ listen, dataDir, config, env: ctx.env, log, pluginPaths, ...(tlsListen ? { tlsListen } : {}) }).catch((err: unknown) => {
+    if (tlsListen && (err as { tlsListen?: boolean } | null)?.tlsListen === true) throw listenError((err as { cause?: unknown }).cause, tlsListen, 'tls.listen', config.file);
     throw listenError(err, listen, listenKey, fileOf(listenKey));
   });
   const started = await Promise.race([starting, waitForAbort(ctx.signal).then(() => undefined)]);
@@ -113,16 +118,21 @@ async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
     return EXIT.INTERRUPTED;
   }
   const server = started;
-  ctx.stdout.write(readyLine(server.address, server.fingerprint, json, { publicKey: server.publicKey }) + '\n');
+  ctx.stdout.write(readyLine(server.address, server.fingerprint, json, { publicKey: server.publicKey }, server.tlsAddress) + '\n');
   await waitForAbort(ctx.signal);
   log.info('shutting down', { reason: String((ctx.signal.reason as Error | undefined)?.message ?? ctx.signal.reason) });
   await server.close();
   return EXIT.OK;
 }
 
-export function readyLine(address: { host: string; port: number }, fingerprint: string, json: boolean, extra: Record<string, unknown> = {}): string {
-  if (json) return JSON.stringify({ event: 'listening', host: address.host, port: address.port, hostKey: fingerprint, ...extra });
-  return `henb-sw-verify: listening on ${formatHostPort(address)} (ssh host key ${fingerprint})`;
+export function readyLine(address: { host: string; port: number }, fingerprint: string, json: boolean, extra: Record<string, unknown> = {}, tls?: { host: string; port: number }): string {
+  if (json) return JSON.stringify({ event: 'listening', host: address.host, port: address.port, hostKey: fingerprint, ...extra, ...(tls ? { tls: { host: tls.host, port: tls.port } } : {}) });
+  return `henb-sw-verify: listening on ${formatHostPort(address)} (ssh host key ${fingerprint})${tls ? `; NETCONF over TLS on ${formatHostPort(tls)}` : ''}`;
+}
+
+/** a host as it goes before `:PORT` (IPv6 in brackets) */
+function hostForPort(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 
