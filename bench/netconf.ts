@@ -28,8 +28,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { connectNetconf } from '../src/netconf/client/index.js';
-import type { ConnectOptions } from '../src/netconf/client/index.js';
+import { X509Certificate } from 'node:crypto';
+import { connectNetconf, connectNetconfTls } from '../src/netconf/client/index.js';
+import type { ConnectOptions, NetconfClient, TlsConnectOptions } from '../src/netconf/client/index.js';
+import { createTestPki } from '../test/helpers/tls-pki.js';
 import { createNetconfServer, hostKeyFingerprint, registerStandardOperations } from '../src/netconf/server/index.js';
 import type { OperationRegistrar } from '../src/netconf/server/index.js';
 import { freePort } from '../test/helpers/net.js';
@@ -56,15 +58,19 @@ if (process.argv[2] === '--serve') {
   } catch {
     op = 'trivial';
   }
+  // NETCONF over TLS too, with the PKI the parent made (BENCH_TLS_DIR: server.pem/.key, test-ca.pem)
+  const tlsDir = process.env.BENCH_TLS_DIR;
   const server = createNetconfServer({
     auth: { users: [{ username: 'bench', password: 'bench-pw' }] },
     dataDir,
     operations,
     limits: { maxSessions: 1000 },
+    ...(tlsDir ? { tls: tlsFiles(tlsDir) } : {}),
   });
   server.registry.addRpc('urn:bench', 'noop', async () => 'ok');
   const { port } = await server.listen('127.0.0.1', 0);
-  console.log(`READY ${port} ${server.hostKeyFingerprints[0]} ${op}`);
+  const tlsPort = tlsDir ? (await server.listenTls('127.0.0.1', 0)).port : 0;
+  console.log(`READY ${port} ${server.hostKeyFingerprints[0]} ${op} ${tlsPort}`);
   const stop = async (): Promise<void> => {
     await server.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -80,6 +86,17 @@ if (process.argv[2] === '--serve') {
   });
 } else {
   await main();
+}
+
+/** the server side of the bench PKI: our certificate, key, the CA, and cert-to-name by the CA (san-dns-name) */
+export function tlsFiles(dir: string): { cert: string; key: string; ca: string; certToName: Array<{ fingerprint: string; 'map-type': 'san-dns-name' }> } {
+  const ca = readFileSync(join(dir, 'test-ca.pem'), 'utf8');
+  return {
+    cert: readFileSync(join(dir, 'server.pem'), 'utf8'),
+    key: readFileSync(join(dir, 'server.key'), 'utf8'),
+    ca,
+    certToName: [{ fingerprint: new X509Certificate(ca).fingerprint256, 'map-type': 'san-dns-name' }],
+  };
 }
 
 interface Figures {
@@ -104,18 +121,18 @@ function machineBusyUs(): number {
 }
 
 /** One figure for `ms` on an open session (or with new sessions for 'setups'). */
-async function measureOne(fig: Figure, opts: ConnectOptions, rpc: string, depth: number, ms: number, cpu: CpuProbe): Promise<{ rate: number; cpuPerRpc: number; clientCpuPerRpc: number; others: number }> {
+async function measureOne(fig: Figure, connect: Connect, rpc: string, depth: number, ms: number, cpu: CpuProbe): Promise<{ rate: number; cpuPerRpc: number; clientCpuPerRpc: number; others: number }> {
   let n = 0;
   const t0 = performance.now();
   const end = t0 + ms;
   if (fig === 'setups') {
     while (performance.now() < end) {
-      const s = await connectNetconf({ ...opts, rpcTimeoutMs: RPC_TIMEOUT_MS });
+      const s = await connect(1);
       await s.close();
       n++;
     }
   } else {
-    const c = await connectNetconf({ ...opts, maxInFlight: depth, rpcTimeoutMs: RPC_TIMEOUT_MS });
+    const c = await connect(depth);
     for (let i = 0; i < 20; i++) await c.rpc(rpc); // warm-up
     const cpu0 = await cpu();
     const busy0 = machineBusyUs();
@@ -141,13 +158,36 @@ async function measureOne(fig: Figure, opts: ConnectOptions, rpc: string, depth:
   return { rate: (n / (performance.now() - t0)) * 1000, cpuPerRpc: NaN, clientCpuPerRpc: NaN, others: NaN };
 }
 
+/** opens a session with at most `depth` rpcs outstanding */
+type Connect = (depth: number) => Promise<NetconfClient>;
+
+function overSsh(opts: ConnectOptions): Connect {
+  return (depth) => connectNetconf({ ...opts, maxInFlight: depth, rpcTimeoutMs: RPC_TIMEOUT_MS });
+}
+
+function overTls(opts: TlsConnectOptions, resume = false): Connect {
+  let ticket: Buffer | undefined;
+  return async (depth) => {
+    const c = await connectNetconfTls({ ...opts, maxInFlight: depth, rpcTimeoutMs: RPC_TIMEOUT_MS, ...(resume && ticket ? { session: ticket } : {}) });
+    if (!resume) return c;
+    // the tickets arrive after the server has read our first data: take the newest one after close
+    const close = c.close.bind(c);
+    return Object.defineProperty(c, 'close', { value: async () => {
+      await close();
+      ticket = c.tlsSession() ?? ticket;
+    } });
+  };
+}
+
 interface Target {
   name: string;
-  opts: ConnectOptions;
+  connect: Connect;
   rpc: string;
   cpu: CpuProbe;
   /** false: session setups are not measured (printed as "-") */
   setups?: boolean;
+  /** true: only session setups are measured */
+  setupsOnly?: boolean;
 }
 
 /**
@@ -157,7 +197,7 @@ interface Target {
  */
 async function compare(targets: Target[], depth: number): Promise<{ best: Figures[]; others: number }> {
   const zero = (): Figures => ({ lockstep: 0, pipelined: 0, setups: 0, cpuLockstep: Infinity, cpuPipelined: Infinity, clientLockstep: Infinity, clientPipelined: Infinity });
-  const best: Figures[] = targets.map((t) => ({ ...zero(), setups: t.setups === false ? NaN : 0 }));
+  const best: Figures[] = targets.map((t) => ({ ...zero(), setups: t.setups === false ? NaN : 0, ...(t.setupsOnly ? { lockstep: NaN, pipelined: NaN } : {}) }));
   let others = -Infinity;
   for (let r = 0; r < ROUNDS; r++) {
     for (const fig of ['lockstep', 'pipelined', 'setups'] as const) {
@@ -165,7 +205,8 @@ async function compare(targets: Target[], depth: number): Promise<{ best: Figure
         const idx = (i + r) % targets.length;
         const t = targets[idx]!;
         if (fig === 'setups' && t.setups === false) continue;
-        const v = await measureOne(fig, t.opts, t.rpc, depth, ROUND_MS, t.cpu).catch((e: unknown) => {
+        if (fig !== 'setups' && t.setupsOnly === true) continue;
+        const v = await measureOne(fig, t.connect, t.rpc, depth, ROUND_MS, t.cpu).catch((e: unknown) => {
           throw new Error(`${t.name} ${fig} (round ${r + 1}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
         });
         if (process.env.BENCH_DEBUG) console.log(`round ${r + 1} ${t.name} ${fig} ${v.rate.toFixed(0)}/s, other CPU ${(v.others * 100).toFixed(0)}% of a core`);
@@ -185,22 +226,29 @@ async function compare(targets: Target[], depth: number): Promise<{ best: Figure
   }
   for (const [i, t] of targets.entries()) {
     const f = best[i]!;
-    console.log(`${t.name.padEnd(9)} lockstep ${f.lockstep.toFixed(0).padStart(7)} rpc/s   pipelined(${depth}) ${f.pipelined.toFixed(0).padStart(7)} rpc/s   session setups ${(Number.isNaN(f.setups) ? '-' : f.setups.toFixed(1)).padStart(7)} /s   server CPU per rpc: lockstep ${f.cpuLockstep.toFixed(0)} us, pipelined ${f.cpuPipelined.toFixed(0)} us; client CPU per rpc ${f.clientLockstep.toFixed(0)} / ${f.clientPipelined.toFixed(0)} us`);
+    console.log(`${t.name.padEnd(13)} lockstep ${f.lockstep.toFixed(0).padStart(7)} rpc/s   pipelined(${depth}) ${f.pipelined.toFixed(0).padStart(7)} rpc/s   session setups ${(Number.isNaN(f.setups) ? '-' : f.setups.toFixed(1)).padStart(7)} /s   server CPU per rpc: lockstep ${f.cpuLockstep.toFixed(0)} us, pipelined ${f.cpuPipelined.toFixed(0)} us; client CPU per rpc ${f.clientLockstep.toFixed(0)} / ${f.clientPipelined.toFixed(0)} us`);
   }
   return { best, others };
 }
 
 interface Child {
   port: number;
+  /** our server's NETCONF over TLS port (0 for the floors) */
+  tlsPort: number;
   fingerprint: string;
   op: string;
   stop: () => void;
   cpu: CpuProbe;
 }
 
-/** Our server: this file with --serve. */
-function startOurs(): Promise<Child> {
-  return startChild('our server', [fileURLToPath(import.meta.url), '--serve']);
+/** Our server: this file with --serve (SSH, and TLS with the PKI in tlsDir). */
+function startOurs(tlsDir: string): Promise<Child> {
+  return startChild('our server', [fileURLToPath(import.meta.url), '--serve'], { BENCH_TLS_DIR: tlsDir });
+}
+
+/** The TLS floor: bench/_tls-floor.ts (bare node:tls, mutual X.509, fixed reply; same READY and CPU protocol). */
+function startTlsFloor(tlsDir: string): Promise<Child> {
+  return startChild('the TLS floor', [join(root, 'bench', '_tls-floor.ts')], { BENCH_TLS_DIR: tlsDir });
 }
 
 /** The ssh2 floor: bench/_ssh-floor.ts (same READY and CPU protocol). */
@@ -209,8 +257,8 @@ function startFloor(): Promise<Child> {
 }
 
 /** A server in a child process that prints "READY <port> <fingerprint> <op>" and answers "CPU" on stdin. */
-async function startChild(what: string, args: string[]): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startChild(what: string, args: string[], env: Record<string, string> = {}): Promise<Child> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const rl = createInterface({ input: child.stdout! });
   const line = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => {
@@ -228,7 +276,7 @@ async function startChild(what: string, args: string[]): Promise<Child> {
       reject(new Error(`${what} exited (${code})`));
     });
   });
-  const [, port, fingerprint, op] = line.split(' ');
+  const [, port, fingerprint, op, tlsPort] = line.split(' ');
   const waiters: Array<(us: number) => void> = [];
   rl.on('line', (l) => {
     if (l.startsWith('CPU ')) waiters.shift()?.(Number(l.slice(4)));
@@ -237,7 +285,7 @@ async function startChild(what: string, args: string[]): Promise<Child> {
     waiters.push(resolve);
     child.stdin!.write('CPU\n');
   });
-  return { port: Number(port), fingerprint: fingerprint!, op: op!, stop: () => child.stdin!.end(), cpu };
+  return { port: Number(port), tlsPort: Number(tlsPort ?? 0), fingerprint: fingerprint!, op: op!, stop: () => child.stdin!.end(), cpu };
 }
 
 /**
@@ -287,8 +335,12 @@ function netconfdCpu(runDir: string): CpuProbe {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const ours = await startOurs();
+  // the TLS PKI (openssl command line): a CA, our server's certificate, the bench client's certificate
+  const pki = createTestPki();
+  const client = pki.issue('bench-client', { san: 'DNS:bench' });
+  const ours = await startOurs(pki.dir);
   let floor: Child | undefined;
+  let tlsFloor: Child | undefined;
   const peersDir = mkdtempSync(join(tmpdir(), 'hsv-bench-netconfd-'));
   const ncPort = await freePort();
   const script = (name: string, args: string[]): void => {
@@ -297,23 +349,31 @@ async function main(): Promise<void> {
   let ncStarted = false;
   try {
     floor = await startFloor();
+    tlsFloor = await startTlsFloor(pki.dir);
+    const tlsOpts = (port: number): TlsConnectOptions => ({ host: '127.0.0.1', port, cert: client.cert, key: client.key, ca: pki.ca.cert });
     script('netconfd-peer-start.sh', [String(ncPort)]);
     ncStarted = true;
     const ncFp = hostKeyFingerprint(readFileSync(join(peersDir, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8'));
     const rpc = ours.op === 'get-config' ? GET_CONFIG : '<noop xmlns="urn:bench"/>';
     if (ours.op !== 'get-config') console.log('note: standard operations unavailable; our server measured with a trivial registered RPC');
-    console.log(`NETCONF over SSH, same client; best of ${ROUNDS} alternating rounds of ${ROUND_MS} ms per figure; our rpc: ${ours.op === 'get-config' ? 'get-config' : 'noop'}, netconfd rpc: get-config`);
+    console.log(`NETCONF over SSH and over TLS (RFC 7589, TLS 1.3, mutual X.509), same client; best of ${ROUNDS} alternating rounds of ${ROUND_MS} ms per figure; our rpc: ${ours.op === 'get-config' ? 'get-config' : 'noop'}, netconfd rpc: get-config`);
     const { best, others } = await compare([
-      { name: 'ours', opts: { host: '127.0.0.1', port: ours.port, username: 'bench', password: 'bench-pw', hostKeySha256: ours.fingerprint }, rpc, cpu: ours.cpu },
-      { name: 'netconfd', opts: { host: '127.0.0.1', port: ncPort, username: 'ncuser', password: 'ncpass', hostKeySha256: ncFp }, rpc: GET_CONFIG, cpu: netconfdCpu(join(peersDir, 'run', String(ncPort))) },
-      { name: 'floor', opts: { host: '127.0.0.1', port: floor.port, username: 'bench', password: 'bench-pw', hostKeySha256: floor.fingerprint }, rpc: GET_CONFIG, cpu: floor.cpu, setups: false },
+      { name: 'ours', connect: overSsh({ host: '127.0.0.1', port: ours.port, username: 'bench', password: 'bench-pw', hostKeySha256: ours.fingerprint }), rpc, cpu: ours.cpu },
+      { name: 'netconfd', connect: overSsh({ host: '127.0.0.1', port: ncPort, username: 'ncuser', password: 'ncpass', hostKeySha256: ncFp }), rpc: GET_CONFIG, cpu: netconfdCpu(join(peersDir, 'run', String(ncPort))) },
+      { name: 'floor', connect: overSsh({ host: '127.0.0.1', port: floor.port, username: 'bench', password: 'bench-pw', hostKeySha256: floor.fingerprint }), rpc: GET_CONFIG, cpu: floor.cpu, setups: false },
+      { name: 'ours-tls', connect: overTls(tlsOpts(ours.tlsPort)), rpc, cpu: ours.cpu },
+      { name: 'tls-floor', connect: overTls(tlsOpts(tlsFloor.port)), rpc: GET_CONFIG, cpu: tlsFloor.cpu },
+      { name: 'ours-tls-res', connect: overTls(tlsOpts(ours.tlsPort), true), rpc, cpu: ours.cpu, setupsOnly: true },
     ], 32);
-    const [a, b, f] = best as [Figures, Figures, Figures];
+    const [a, b, f, t, tf, tr] = best as [Figures, Figures, Figures, Figures, Figures, Figures];
     const ratio = (x: number, y: number): string => `${(x / y).toFixed(2)}x`;
     console.log(`ratio ours/netconfd: lockstep ${ratio(a.lockstep, b.lockstep)}, pipelined ${ratio(a.pipelined, b.pipelined)}, session setups ${ratio(a.setups, b.setups)} (target >= 2x)`);
     console.log(`server CPU per rpc, netconfd/ours (higher = ours cheaper): lockstep ${ratio(b.cpuLockstep, a.cpuLockstep)}, pipelined ${ratio(b.cpuPipelined, a.cpuPipelined)}`);
     console.log(`lockstep ceiling: ssh2 floor/netconfd ${ratio(f.lockstep, b.lockstep)} (no server on ssh2 can exceed this in this run); ours/floor ${(a.lockstep / f.lockstep).toFixed(2)}`);
     console.log(`pipelined ceiling: ssh2 floor/netconfd ${ratio(f.pipelined, b.pipelined)} (same client, a server doing no NETCONF work; not a strict bound: reply batching differs); ours/floor ${(a.pipelined / f.pipelined).toFixed(2)}`);
+    console.log(`TLS: ours-tls/tls-floor lockstep ${(t.lockstep / tf.lockstep).toFixed(2)} (target >= 0.9), pipelined ${(t.pipelined / tf.pipelined).toFixed(2)}, session setups ${(t.setups / tf.setups).toFixed(2)}`);
+    console.log(`TLS against SSH: ours-tls/ours lockstep ${ratio(t.lockstep, a.lockstep)}, pipelined ${ratio(t.pipelined, a.pipelined)}, session setups ${ratio(t.setups, a.setups)} full handshake, ${ratio(tr.setups, a.setups)} resumed (target >= 2x); tls-floor/ssh2 floor lockstep ${ratio(tf.lockstep, f.lockstep)}`);
+    console.log(`TLS against netconfd (SSH): ours-tls/netconfd lockstep ${ratio(t.lockstep, b.lockstep)}, pipelined ${ratio(t.pipelined, b.pipelined)}, session setups ${ratio(t.setups, b.setups)}; tls-floor/netconfd lockstep ${ratio(tf.lockstep, b.lockstep)} (the ceiling for any server on node:tls)`);
     const othersPct = `${Math.max(0, others * 100).toFixed(0)}% of a core`;
     if (others > OTHERS_MAX) console.log(`warning: other processes used up to ${othersPct} during the measured rounds; a busy neighbour keeps the vCPUs from sleeping and raises lockstep rates (the floor's about 3x), so this run's figures are not comparable: run again on an idle machine`);
     else console.log(`other processes' CPU during the measured rounds: at most ${othersPct} (machine otherwise idle)`);
@@ -322,6 +382,8 @@ async function main(): Promise<void> {
   } finally {
     ours.stop();
     floor?.stop();
+    tlsFloor?.stop();
+    pki.cleanup();
     if (ncStarted) script('netconfd-peer-stop.sh', [String(ncPort)]);
     rmSync(peersDir, { recursive: true, force: true });
     console.log(`bench/netconf.ts done in ${((performance.now() - started) / 1000).toFixed(1)} s`);

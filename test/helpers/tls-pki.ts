@@ -25,7 +25,7 @@ export interface TestPki {
   otherCa: Issued;
   server: Issued;
   /** issue a certificate signed by `ca` (default our CA); san like 'email:a@b,DNS:x,IP:127.0.0.1' */
-  issue(name: string, opts?: { cn?: string; san?: string; days?: number; ca?: Issued; clientAuth?: boolean }): Issued;
+  issue(name: string, opts?: { cn?: string; san?: string; days?: number; ca?: Issued; clientAuth?: boolean; isCa?: boolean }): Issued;
   cleanup(): void;
 }
 
@@ -51,7 +51,9 @@ export function createTestPki(): TestPki {
   const issue: TestPki['issue'] = (name, opts = {}) => {
     const signer = opts.ca ?? ca;
     openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${opts.cn ?? name}`], dir);
-    const ext = [`extendedKeyUsage=${opts.clientAuth === false ? 'serverAuth' : 'clientAuth,serverAuth'}`, 'basicConstraints=CA:FALSE'];
+    const ext = opts.isCa
+      ? ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign']
+      : [`extendedKeyUsage=${opts.clientAuth === false ? 'serverAuth' : 'clientAuth,serverAuth'}`, 'basicConstraints=CA:FALSE'];
     if (opts.san) ext.push(`subjectAltName=${opts.san}`);
     writeFileSync(join(dir, `${name}.ext`), ext.join('\n') + '\n');
     openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', signer.certFile, '-CAkey', signer.keyFile, '-CAcreateserial', '-days', String(opts.days ?? 365), '-extfile', `${name}.ext`, '-out', `${name}.pem`], dir);

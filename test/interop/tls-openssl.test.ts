@@ -5,7 +5,7 @@
  * refused: no client certificate, an expired one, an unknown CA, a certificate that maps to no user.
  *
  * ncclient is not used here: Debian's python3-ncclient 0.6.13 has no TLS transport (ncclient/transport has
- * ssh.py only; `manager.connect_tls` came in a later release), see docs/interop.md.
+ * ssh.py only; `manager.connect_tls` came in a later release), see docs/security.md "NETCONF over TLS".
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';

@@ -8,10 +8,10 @@
  * `session` resumes an earlier TLS session (TLS 1.3 ticket: no certificate exchange, one round trip
  * fewer): pass what `tlsSession()` of an earlier client returned.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
-import { connect } from 'node:tls';
-import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import { connect, createSecureContext } from 'node:tls';
+import type { ConnectionOptions, SecureContext, TLSSocket } from 'node:tls';
 import { TLS_VERSIONS, NETCONF_TLS_PORT, parseFingerprint } from '../tls/index.js';
 import { ClientSession } from '../session/client-session.js';
 import { NetconfClientError, clientOf, sessionOptions } from './connect.js';
@@ -36,8 +36,29 @@ export interface NetconfTlsClient extends NetconfClient {
   readonly protocol: string;
   /** the TLS session was resumed */
   readonly resumed: boolean;
-  /** the session to resume later (TLS 1.3 tickets arrive after the handshake: ask after the hello) */
+  /**
+   * the session to resume later. A TLS 1.3 server sends its tickets once it has read the client's first
+   * data, so ask after the first reply (or after close()); asked earlier, it may not be resumable.
+   */
   tlsSession(): Buffer | undefined;
+}
+
+/**
+ * Secure contexts by (cert, key, ca): building one parses the PEMs and the CA store, which cost more than
+ * the rest of a resumed handshake; a device driver or a bench connects many times with the same material.
+ * At most 16 are kept (oldest dropped).
+ */
+const contexts = new Map<string, SecureContext>();
+
+function contextFor(o: TlsConnectOptions): SecureContext {
+  const id = createHash('sha256').update(String(o.cert)).update('\0').update(String(o.key)).update('\0').update(String(o.ca)).digest('hex');
+  let ctx = contexts.get(id);
+  if (!ctx) {
+    ctx = createSecureContext({ cert: o.cert, key: o.key, ca: o.ca, ...TLS_VERSIONS });
+    contexts.set(id, ctx);
+    if (contexts.size > 16) contexts.delete(contexts.keys().next().value!);
+  }
+  return ctx;
 }
 
 export async function connectNetconfTls(options: TlsConnectOptions): Promise<NetconfTlsClient> {
@@ -49,9 +70,7 @@ export async function connectNetconfTls(options: TlsConnectOptions): Promise<Net
     const cfg: ConnectionOptions = {
       host: options.host,
       port,
-      cert: options.cert,
-      key: options.key,
-      ca: options.ca,
+      secureContext: contextFor(options),
       // SNI carries names only (RFC 6066); for an address, node checks the certificate's IP SANs against host
       ...(options.servername !== undefined || isIP(options.host) === 0 ? { servername: options.servername ?? options.host } : {}),
       rejectUnauthorized: true,

@@ -56,8 +56,12 @@ export interface TlsSessionInfo {
   resumed: boolean;
 }
 
-/** the certificates a client sent after its own (legacy PeerCertificate chain), as X509Certificate */
-function sentChain(socket: TLSSocket): X509Certificate[] {
+/**
+ * The client's certificate and the ones after it (node's legacy PeerCertificate chain: what the client sent,
+ * completed from our trust store), as X509Certificate. Read once, before anything else asks for the peer
+ * certificate: in Node 20, after getPeerX509Certificate() this chain comes back without its issuers.
+ */
+function peerChain(socket: TLSSocket): X509Certificate[] {
   const out: X509Certificate[] = [];
   let c: PeerCertificate & { issuerCertificate?: PeerCertificate } = socket.getPeerCertificate(true) as PeerCertificate & { issuerCertificate?: PeerCertificate };
   const seen = new Set<PeerCertificate>();
@@ -70,7 +74,7 @@ function sentChain(socket: TLSSocket): X509Certificate[] {
     }
     c = c.issuerCertificate as typeof c;
   }
-  return out.slice(1);
+  return out;
 }
 
 export class TlsTransport {
@@ -147,14 +151,16 @@ export class TlsTransport {
     });
     socket.on('error', (e: Error) => this.opts.log.debug('tls connection error', { err: e }));
     const log = this.opts.log.child({ remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
-    const leaf = socket.getPeerX509Certificate();
+    const sent = peerChain(socket);
+    const leaf = sent[0];
     if (!leaf || !socket.authorized) {
       const reason = leaf ? String(socket.authorizationError ?? 'not authorized') : 'no client certificate';
       log.warn('TLS client certificate refused; closing', { reason, ...(leaf ? { subject: leaf.subject.replace(/\n/g, ', '), fingerprint: leaf.fingerprint256 } : {}) });
       socket.destroy();
       return;
     }
-    const chain = verifiedChain(leaf, [...sentChain(socket), ...this.trusted]);
+    // each link checked by signature: cert-to-name may match a CA fingerprint only on a real chain
+    const chain = verifiedChain(leaf, [...this.trusted, ...sent.slice(1)]);
     const mapped = mapCertificate(this.opts.certToName, chain);
     const fingerprint = leaf.fingerprint256;
     if (!mapped) {

@@ -121,6 +121,22 @@ describe('NETCONF over TLS: mutual X.509 and cert-to-name', () => {
     await plain.close();
   });
 
+  it('a client certificate from an intermediate CA (sent along by the client) maps through the intermediate or the root', async () => {
+    const inter = pki.issue('inter-ca', { isCa: true });
+    const carol = pki.issue('carol', { san: 'DNS:carol.example', ca: inter });
+    const chainPem = carol.cert + inter.cert;
+    for (const fingerprint of [inter.sha256, pki.ca.sha256]) {
+      const { server } = servers.start({
+        standard: true,
+        tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca.cert, certToName: [{ fingerprint, 'map-type': 'san-dns-name' }] },
+      });
+      const { port } = await server.listenTls('127.0.0.1', 0);
+      const c = await connectNetconfTls(opts(port, carol, { cert: chainPem }));
+      expect(sessionsOf(await c.rpc(GET_SESSIONS))).toEqual([{ user: 'carol.example', transport: 'netconf-tls' }]);
+      await c.close();
+    }
+  });
+
   it('resumes a TLS session (ticket) and maps the certificate again', async () => {
     const { server } = start();
     const { port } = await server.listenTls('127.0.0.1', 0);
