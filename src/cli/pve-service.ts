@@ -16,6 +16,9 @@
  *         -----BEGIN PUBLIC KEY-----
  *   approved-software: [DIR-or-FILE, ...]   (images whose SHA-256 is accepted for rootfs)
  *   netconf: { listen: HOST:PORT, users: [{ username, password | password-env }] }   (also serve NETCONF)
+ *   oam-jwks: FILE            (the OAM's JWKS: the only keys whose provide-reference-values statements are accepted;
+ *                              read at each statement, so the OAM's key rotation is picked up; --oam-jwks overrides)
+ *   oam-issuer: NAME          (iss of the OAM's statements, default urn:henb-sw-verify:oam)
  * camelCase names (henbId, hostKeySha256, devicePublicKey, referenceValues) are accepted too.
  */
 import { readFile, writeFile, rename } from 'node:fs/promises';
@@ -40,6 +43,9 @@ export interface PveDevicesFile {
   approvedSoftware: string[];
   /** netconf: also serve integrity-request over NETCONF/SSH */
   netconf?: { listen: string; users: Array<{ username: string; password: string }> };
+  /** oam-jwks: the OAM's JWKS file (relative to the devices file) */
+  oamJwks?: string;
+  oamIssuer?: string;
 }
 
 /** Read and check a devices file; errors name the file, the field and what was expected. */
@@ -109,6 +115,16 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
   }
   const approvedSoftware = (appRaw as string[]).map((x) => resolve(dirname(file), x));
   const out: PveDevicesFile = { devices, referenceValues, approvedSoftware };
+  const oamJwks = top['oam-jwks'] ?? top.oamJwks;
+  if (oamJwks !== undefined) {
+    if (typeof oamJwks !== 'string' || oamJwks === '') throw configError(file, 'oam-jwks', 'expected the path of the OAM\'s JWKS file');
+    out.oamJwks = resolve(dirname(file), oamJwks);
+  }
+  const oamIssuer = top['oam-issuer'] ?? top.oamIssuer;
+  if (oamIssuer !== undefined) {
+    if (typeof oamIssuer !== 'string' || oamIssuer === '') throw configError(file, 'oam-issuer', 'expected a non-empty string');
+    out.oamIssuer = oamIssuer;
+  }
   const ncRaw = top.netconf;
   if (ncRaw !== undefined) {
     if (typeof ncRaw !== 'object' || ncRaw === null) throw configError(file, 'netconf', 'expected a mapping {listen, users}');
@@ -147,9 +163,12 @@ export async function runPveCommand(options: Record<string, unknown>, ctx: Comma
   const log = createLogger({ level: logLevelOf(options['log-level'], 'info'), write: (l) => ctx.stderr.write(l) });
   const file = typeof options.devices === 'string' ? resolve(ctx.cwd, options.devices) : undefined;
   const inv: PveDevicesFile = file !== undefined ? await loadPveDevicesFile(file, ctx.env ?? process.env) : { devices: [], referenceValues: factoryReferenceValues(), approvedSoftware: [] };
+  const oamJwks = typeof options['oam-jwks'] === 'string' ? resolve(ctx.cwd, options['oam-jwks']) : inv.oamJwks;
   const pve = await startPve({
     listen, dataDir, devices: inv.devices, referenceValues: inv.referenceValues, approvedSoftware: inv.approvedSoftware, log,
     ...(inv.netconf !== undefined ? { netconf: inv.netconf } : {}),
+    ...(oamJwks !== undefined ? { oamJwks } : {}),
+    ...(inv.oamIssuer !== undefined ? { oamIssuer: inv.oamIssuer } : {}),
   });
   try {
     const jwksFile = join(dataDir, 'jwks.json');

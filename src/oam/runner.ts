@@ -130,6 +130,12 @@ export interface RunnerOptions {
   instanceId?: string;
   /** how long a job's lease lasts without renewal, ms (default 60000); renewed every leaseMs/3 */
   leaseMs?: number;
+  /**
+   * the check after a rollback (fresh evidence through the PVE must give the stored RIM): how many attempts
+   * (default 6) and the delay before the second one (default 2000 ms, doubled each time); all of them within the
+   * job's completion timeout (a rolled-back device reboots)
+   */
+  rollbackCheck?: { attempts?: number; firstDelayMs?: number };
 }
 
 export const DEFAULT_LEASE_MS = 60_000;
@@ -167,6 +173,8 @@ export class JobRunner {
   private readonly pending = new Set<Promise<unknown>>();
   /** calls that outlive their job's step (rollbacks): aborted by close() */
   private readonly detached = new Set<AbortController>();
+  /** timers of later rollback checks: cleared by close() */
+  private readonly retryTimers = new Set<TimerHandle>();
   /** check() calls waiting for their job's end */
   private readonly waiters = new Map<string, { resolve(job: Job): void; reject(err: unknown): void }>();
   private closed = false;
@@ -423,6 +431,8 @@ export class JobRunner {
       l.step?.abort(new OamError('ERR_OAM_CLOSED', 'OAM runner closed'));
     }
     for (const ac of this.detached) ac.abort(new OamError('ERR_OAM_CLOSED', 'OAM runner closed'));
+    for (const t of this.retryTimers) this.clock.clearTimeout(t);
+    this.retryTimers.clear();
     for (const w of this.waiters.values()) w.reject(new OamError('ERR_OAM_CLOSED', 'OAM runner closed'));
     this.waiters.clear();
     await Promise.allSettled([...this.pending]);
@@ -754,6 +764,10 @@ export class JobRunner {
         case 'rollback':
           void this.track(this.rollback(job));
           return;
+        case 'provide-reference-values':
+          // awaited: the result is notified after the PVE has the values (an integrity check right after affirms)
+          await this.track(this.provideReferenceValues(job, e));
+          return;
         case 'watch-device':
           if (this.o.devices.resume) {
             const resume = this.o.devices.resume.bind(this.o.devices);
@@ -865,13 +879,49 @@ export class JobRunner {
     }
   }
 
+  /**
+   * Step 9 after a verified update, the OAM as Reference Value Provider: sign the new reference values and hand them
+   * to the PVE, within the PVE step's timeout. A failure does not change the verified result; it is logged, told
+   * in a progress notification and raised as an alarm (the PVE's next appraisal of the H(e)NB may not affirm).
+   */
+  private async provideReferenceValues(job: Job, e: Extract<Effect, { type: 'provide-reference-values' }>): Promise<void> {
+    const sign = this.o.tokens.signReferenceValues?.bind(this.o.tokens);
+    const provide = this.o.pve.provideReferenceValues?.bind(this.o.pve);
+    if (sign === undefined || provide === undefined) {
+      this.log.debug('reference values not provided: no signer or PVE operation configured', { jobId: job.jobId });
+      return;
+    }
+    const ac = new AbortController();
+    const t = this.clock.setTimeout(() => ac.abort(new OamError('ERR_OAM_TIMEOUT', 'providing the reference values timed out')), job.timeouts.pve);
+    this.detached.add(ac);
+    const what = e.values.map((v) => `${v.component}${v.version !== undefined ? ` ${v.version}` : ''}`).join(', ');
+    try {
+      const jws = await sign({ henbId: e.henbId, jobId: e.jobId, values: e.values });
+      await provide(jws, ac.signal);
+      this.log.info('reference values provided to the PVE', { jobId: job.jobId, henbId: job.henbId, values: what });
+      await this.o.events.progress(job, STEP.compare, `new reference values provided to the PVE (${what})`);
+    } catch (err) {
+      if (this.closed) return;
+      const code = errorCode(err);
+      this.log.warn('reference values not provided to the PVE', { jobId: job.jobId, henbId: job.henbId, code, err });
+      await this.o.events.progress(job, STEP.compare, `new reference values not provided to the PVE (${code})`);
+      await this.o.events.alarm(job, `the PVE did not take the reference values of H(e)NB ${job.henbId} after job ${job.jobId} (${code}): `
+        + 'its next integrity check may not affirm the verified software');
+    } finally {
+      this.clock.clearTimeout(t);
+      this.detached.delete(ac);
+    }
+  }
+
   private async rollback(job: Job): Promise<void> {
     // the job is over: its step signal is aborted already, give the rollback its own bounded time
     const ac = new AbortController();
     const t = this.clock.setTimeout(() => ac.abort(new OamError('ERR_OAM_TIMEOUT', 'rollback timed out')), job.timeouts.send);
     this.detached.add(ac);
+    let accepted = false;
     try {
       await this.o.devices.rollback(job.henbId, job.jobId, ac.signal);
+      accepted = true;
       await this.o.events.progress(job, STEP.compare, 'measure applied: H(e)NB asked to roll back to its previous slot');
     } catch (err) {
       this.log.warn('rollback failed', { jobId: job.jobId, henbId: job.henbId, err });
@@ -880,6 +930,84 @@ export class JobRunner {
       this.clock.clearTimeout(t);
       this.detached.delete(ac);
     }
+    if (accepted && !this.closed) await this.checkRollback(job, 1, this.clock.now() + job.timeouts.completion, undefined);
+  }
+
+  /**
+   * After a rollback (issue 10 item 5): the device's fresh evidence, collected by the PVE with a fresh nonce, must
+   * equal the stored RIM (the reference the failed update never replaced) with an affirming verdict. A device that
+   * is still rebooting, or not yet back, is asked again later (doubling delays, within the job's completion
+   * timeout). The outcome is recorded (result kind rollback-check) and notified (progress); when the device never
+   * shows the stored RIM, an alarm says so.
+   */
+  private async checkRollback(job: Job, attempt: number, deadline: number, last: { reason: string; token?: string } | undefined): Promise<void> {
+    if (this.closed) return;
+    const attempts = Math.max(1, this.o.rollbackCheck?.attempts ?? 6);
+    const firstDelay = Math.max(1, this.o.rollbackCheck?.firstDelayMs ?? 2000);
+    const outcome = await this.rollbackEvidence(job).catch((err: unknown): RollbackEvidence => ({ ok: false, reason: `rollback check failed (${errorCode(err)})` }));
+    if (this.closed) return;
+    if (outcome.ok) {
+      await this.recordRollbackCheck(job, 'affirming', outcome.token);
+      await this.o.events.progress(job, STEP.compare, `rollback verified: the H(e)NB's fresh evidence gives the stored RIM ${outcome.tim}`);
+      return;
+    }
+    const now = this.clock.now();
+    const delay = firstDelay * 2 ** (attempt - 1);
+    if (attempt < attempts && now + delay <= deadline) {
+      this.log.info('rollback not confirmed yet; asking again', { jobId: job.jobId, henbId: job.henbId, attempt, reason: outcome.reason });
+      const t = this.clock.setTimeout(() => {
+        this.retryTimers.delete(t);
+        void this.track(this.checkRollback(job, attempt + 1, deadline, outcome));
+      }, delay);
+      this.retryTimers.add(t);
+      return;
+    }
+    const why = outcome.reason !== '' ? outcome.reason : last?.reason ?? 'no evidence';
+    this.log.warn('rollback not confirmed by fresh evidence', { jobId: job.jobId, henbId: job.henbId, attempts: attempt, reason: why });
+    await this.recordRollbackCheck(job, 'contraindicated', outcome.token ?? last?.token);
+    await this.o.events.progress(job, STEP.compare, `rollback not verified: ${why}`);
+    await this.o.events.alarm(job, `H(e)NB ${job.henbId} job ${job.jobId}: the rollback is not confirmed by fresh evidence after ${attempt} attempt(s): ${why}`);
+  }
+
+  /** One attempt: a fresh nonce, the PVE's verdict on fresh evidence, verified; ok when affirming with the stored RIM. */
+  private async rollbackEvidence(job: Job): Promise<RollbackEvidence> {
+    const rim = (await this.o.store.getHenb(job.henbId))?.rim ?? undefined;
+    if (rim === undefined || rim === null) return { ok: false, reason: 'no stored RIM to compare with' };
+    const at = this.clock.now();
+    const nonce = await this.freshNonce(job.jobId, job.henbId, at, job.timeouts.pve);
+    const ac = new AbortController();
+    const t = this.clock.setTimeout(() => ac.abort(new OamError('ERR_OAM_TIMEOUT', 'the PVE did not answer in time')), job.timeouts.pve);
+    this.detached.add(ac);
+    let token: string;
+    try {
+      token = (await this.o.pve.integrityRequest({ henbId: job.henbId, nonce, jobId: job.jobId }, ac.signal)).token;
+    } catch (err) {
+      return { ok: false, reason: `no fresh evidence: ${pveFailureKind(err) === 'henb-unreachable' ? 'the H(e)NB is unreachable' : 'the PVE did not answer'} (${errorCode(err)})` };
+    } finally {
+      this.clock.clearTimeout(t);
+      this.detached.delete(ac);
+    }
+    let claims: EarClaims;
+    try {
+      claims = await this.o.tokens.verifyPve(token, nonce);
+      const used = await this.o.store.consumeNonce(nonce, this.clock.now());
+      if (!used.ok) throw new OamError('ERR_OAM_NONCE', `nonce ${used.reason}`);
+    } catch (err) {
+      return { ok: false, reason: `the PVE's verdict did not verify (${errorCode(err)})` };
+    }
+    if (claims.sub !== job.henbId) return { ok: false, reason: `the PVE's verdict is about ${claims.sub}` };
+    const platform = claims.submods.platform ?? Object.values(claims.submods)[0];
+    const tim = platform?.['reported-tim'];
+    if (claims.ear_status !== 'affirming') {
+      return { ok: false, token, reason: `PVE verdict ${claims.ear_status}${platform?.reason !== undefined ? `: ${platform.reason}` : ''}` };
+    }
+    if (tim !== rim) return { ok: false, token, reason: `the H(e)NB reports TIM ${tim ?? '(none)'}, not the stored RIM ${rim}` };
+    return { ok: true, tim, token };
+  }
+
+  private async recordRollbackCheck(job: Job, earStatus: EarStatus, token: string | undefined): Promise<void> {
+    await this.o.store.putResult({ jobId: job.jobId, kind: 'rollback-check', henbId: job.henbId, earStatus, token: token ?? '', createdAt: this.clock.now() })
+      .catch((err: unknown) => this.log.error('rollback check not recorded', { jobId: job.jobId, err }));
   }
 
   private async signResult(job: Job): Promise<string> {
@@ -908,6 +1036,9 @@ export class JobRunner {
     });
   }
 }
+
+/** one attempt of the check after a rollback: the stored RIM shown by fresh evidence, or why not */
+type RollbackEvidence = { ok: true; tim: string; token: string } | { ok: false; reason: string; token?: string };
 
 /** EAR status of the OAM's final result. */
 export function finalEarStatus(job: Job): EarStatus {

@@ -1,10 +1,10 @@
 /**
  * ResultTokens (runner.ts) backed by src/tokens: the PVE's token is verified fail-closed (algorithm allow-list,
  * signature against the PVE's JWKS, issuer, audience, max age, eat_nonce, jti replay cache) and the OAM's final
- * result is signed with the OAM's key.
+ * result and the reference values it provides to the PVE after a verified update are signed with the OAM's key.
  */
 import type { Jwks, ReplayCache, SigningAlg, SigningKey, VerifierId, EarClaims } from '../tokens/index.js';
-import { signResult, verifyResult } from '../tokens/index.js';
+import { signReferenceValues, signResult, verifyResult } from '../tokens/index.js';
 import type { ResultTokens } from './runner.js';
 
 export const OAM_ISSUER = 'urn:henb-sw-verify:oam';
@@ -48,6 +48,12 @@ export function createResultTokens(o: ResultTokensOptions): ResultTokens {
         ...(o.now !== undefined ? { now: o.now } : {}),
       });
       return v.claims;
+    },
+    async signReferenceValues(input): Promise<string> {
+      // for the PVE: aud is the name its tokens carry as iss (the PVE checks that it is the audience)
+      return signReferenceValues({
+        iss: oam, aud: o.pveIssuer ?? PVE_ISSUER, sub: input.henbId, 'job-id': input.jobId, 'reference-values': input.values,
+      }, o.signingKey, { ttlSec: 300, ...(o.now !== undefined ? { now: o.now } : {}) });
     },
     async signFinal(input): Promise<string> {
       return signResult({ ...input, iss: oam, aud: o.audience ?? NMS_AUDIENCE, ear_verifier_id: OAM_VERIFIER_ID }, o.signingKey, {

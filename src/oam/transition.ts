@@ -197,6 +197,12 @@ export type Effect =
   | { type: 'watch-device'; henbId: string; jobId: string; since: number }
   /** persist-effect (same transaction as the job): the new reference after a verified update */
   | { type: 'store-rim'; henbId: string; rim: string; version?: string; measurementLog?: MeasurementLogEntry[] }
+  /**
+   * after a verified update (the OAM as Reference Value Provider): sign the H(e)NB's new reference values and hand
+   * them to the PVE, so that its next appraisal of the H(e)NB affirms the verified software (before the result is
+   * notified)
+   */
+  | { type: 'provide-reference-values'; henbId: string; jobId: string; values: Array<{ component: string; digest: string; version?: string }> }
   /** persist-effect (same transaction as the job); versionIfUnset: the software version to record when none is */
   | { type: 'set-henb-state'; henbId: string; state: HenbState; versionIfUnset?: string }
   | { type: 'emit-progress'; step: Step; text: string }
@@ -329,9 +335,18 @@ function evaluate(job: Job, c: DeviceCompletion, attested: AttestedCompletion, a
     ...((c.softwareVersion ?? job.request.version) !== undefined ? { version: (c.softwareVersion ?? job.request.version)! } : {}),
     ...(c.measurementLog !== undefined && c.measurementLog.length > 0 ? { measurementLog: c.measurementLog } : {}),
   };
+  const version = c.softwareVersion ?? job.request.version;
+  // the verified log's components (the new software's entry carries the version), or the updated component alone
+  const values = c.measurementLog !== undefined && c.measurementLog.length > 0
+    ? c.measurementLog.filter((e, i, all) => all.findIndex((x) => x.component === e.component && x.digest === e.digest) === i)
+      .map((e) => ({ component: e.component, digest: e.digest, ...(e.component === job.updatedComponent && e.digest === job.softwareRim && version !== undefined ? { version } : {}) }))
+    : [{ component: job.updatedComponent, digest: job.softwareRim ?? '', ...(version !== undefined ? { version } : {}) }];
   return withReceived({
     job: done,
-    effects: [store, henbState(job, 'trusted'), progress(STEP.compare, `verified: TIM equals the expected RIM; new RIM stored`), { type: 'emit-result' }],
+    effects: [
+      store, henbState(job, 'trusted'), progress(STEP.compare, `verified: TIM equals the expected RIM; new RIM stored`),
+      { type: 'provide-reference-values', henbId: job.henbId, jobId: job.jobId, values }, { type: 'emit-result' },
+    ],
   });
 }
 

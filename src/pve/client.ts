@@ -13,7 +13,9 @@ import { Agent, request } from 'node:https';
 import { HsvError } from '../errors.js';
 import type { PostUpdateEvidence, PveClient, PveClientErrorCode, PveFailure, PveIntegrityRequest } from '../oam/index.js';
 import { PVE_HENB_UNKNOWN } from '../oam/index.js';
-import { INPUT_MEMBER, INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, YANG_JSON, base64urlToBase64 } from './restconf.js';
+import {
+  INPUT_MEMBER, INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, PROVIDE_INPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, YANG_JSON, base64urlToBase64,
+} from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
 
 /** codes: the PveClient port's (src/oam/ports.ts); appTag as the port's PveFailure says */
@@ -44,6 +46,7 @@ export interface PveIntegrityResult {
 
 export interface RestconfPveClient extends PveClient {
   integrityRequest(req: PveIntegrityRequest, signal: AbortSignal): Promise<PveIntegrityResult>;
+  provideReferenceValues(jws: string, signal: AbortSignal): Promise<void>;
   /** release pooled connections */
   close(): void;
 }
@@ -69,88 +72,95 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const agent = new Agent({ ca: options.ca, keepAlive: true, maxSockets: 16, minVersion: 'TLSv1.2' });
   const target = new URL(INTEGRITY_REQUEST_PATH, base);
+  const provideTarget = new URL(PROVIDE_REFERENCE_VALUES_PATH, base);
 
   return {
     close() {
       agent.destroy();
     },
-    integrityRequest(req, signal) {
+    async integrityRequest(req, signal) {
       const input: Record<string, unknown> = { 'henb-id': req.henbId, 'nonce-value': base64urlToBase64(req.nonce) };
       if (req.jobId) input['job-id'] = req.jobId;
       if (req.completion !== undefined) input.completion = completionJson(req.completion);
-      const body = JSON.stringify({ [INPUT_MEMBER]: input });
-      return new Promise<PveIntegrityResult>((resolve, reject) => {
-        if (signal.aborted) {
-          reject(err('ERR_PVE_ABORTED', 'the integrity request was aborted', signal.reason));
-          return;
-        }
-        let settled = false;
-        const finish = (e: PveClientError | undefined, v?: PveIntegrityResult): void => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          signal.removeEventListener('abort', onAbort);
-          if (e) {
-            r.destroy();
-            reject(e);
-          } else resolve(v as PveIntegrityResult);
-        };
-        const onAbort = (): void => finish(err('ERR_PVE_ABORTED', 'the integrity request was aborted', signal.reason));
-        const timer = setTimeout(() => finish(err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`)), timeoutMs);
-        signal.addEventListener('abort', onAbort, { once: true });
-        const r = request(target, {
-          method: 'POST',
-          agent,
-          ...(options.servername !== undefined ? { servername: options.servername } : {}),
-          headers: { 'Content-Type': YANG_JSON, Accept: YANG_JSON, 'Content-Length': Buffer.byteLength(body) },
-        }, (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > 1024 * 1024) finish(err('ERR_PVE_BAD_RESPONSE', 'the PVE answer is too large'));
-            else chunks.push(c);
-          });
-          res.on('error', (e) => finish(err('ERR_PVE_UNREACHABLE', 'the PVE connection broke', e)));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let json: unknown;
-            try {
-              json = JSON.parse(text);
-            } catch {
-              json = undefined;
-            }
-            const status = res.statusCode ?? 0;
-            if (status < 200 || status > 299) {
-              finish(rejected(status, json));
-              return;
-            }
-            const out = (json as Record<string, unknown> | undefined)?.[OUTPUT_MEMBER] as Record<string, unknown> | undefined;
-            const token = out?.['attestation-result'];
-            const earStatus = out?.['ear-status'];
-            if (typeof token !== 'string' || typeof earStatus !== 'string') {
-              finish(err('ERR_PVE_BAD_RESPONSE', `the PVE answer is not ${OUTPUT_MEMBER} with attestation-result`));
-              return;
-            }
-            const v: PveIntegrityResult = { token, earStatus };
-            if (typeof out?.reason === 'string') v.reason = out.reason;
-            finish(undefined, v);
-          });
-        });
-        r.on('error', (e: NodeJS.ErrnoException) => {
-          if (e.code !== undefined && TLS_CODES.has(e.code)) {
-            finish(err('ERR_PVE_TLS', `the PVE's certificate is not trusted (${e.code})`, e));
-          } else {
-            finish(err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${base.host}${e.code !== undefined ? ` (${e.code})` : ''}`, e));
-          }
-        });
-        r.end(body);
-      });
+      const { json } = await post(target, { [INPUT_MEMBER]: input }, signal, 'the integrity request');
+      const out = (json as Record<string, unknown> | undefined)?.[OUTPUT_MEMBER] as Record<string, unknown> | undefined;
+      const token = out?.['attestation-result'];
+      const earStatus = out?.['ear-status'];
+      if (typeof token !== 'string' || typeof earStatus !== 'string') {
+        throw err('ERR_PVE_BAD_RESPONSE', `the PVE answer is not ${OUTPUT_MEMBER} with attestation-result`);
+      }
+      const v: PveIntegrityResult = { token, earStatus };
+      if (typeof out?.reason === 'string') v.reason = out.reason;
+      return v;
+    },
+    async provideReferenceValues(jws, signal) {
+      // RFC 8040 section 3.6.2: an operation without output answers 204 No Content
+      await post(provideTarget, { [PROVIDE_INPUT_MEMBER]: { 'reference-values': jws } }, signal, 'provide-reference-values');
     },
   };
+
+  /** POST an operation's input; resolves with the 2xx answer (JSON when there is a body), rejects coded. */
+  function post(url: URL, input: unknown, signal: AbortSignal, what: string): Promise<{ status: number; json: unknown }> {
+    const body = JSON.stringify(input);
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(err('ERR_PVE_ABORTED', `${what} was aborted`, signal.reason));
+        return;
+      }
+      let settled = false;
+      const finish = (e: PveClientError | undefined, v?: { status: number; json: unknown }): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        if (e) {
+          r.destroy();
+          reject(e);
+        } else resolve(v!);
+      };
+      const onAbort = (): void => finish(err('ERR_PVE_ABORTED', `${what} was aborted`, signal.reason));
+      const timer = setTimeout(() => finish(err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`)), timeoutMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const r = request(url, {
+        method: 'POST',
+        agent,
+        ...(options.servername !== undefined ? { servername: options.servername } : {}),
+        headers: { 'Content-Type': YANG_JSON, Accept: YANG_JSON, 'Content-Length': Buffer.byteLength(body) },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > 1024 * 1024) finish(err('ERR_PVE_BAD_RESPONSE', 'the PVE answer is too large'));
+          else chunks.push(c);
+        });
+        res.on('error', (e) => finish(err('ERR_PVE_UNREACHABLE', 'the PVE connection broke', e)));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = text === '' ? undefined : JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status > 299) finish(rejected(status, json, what));
+          else finish(undefined, { status, json });
+        });
+      });
+      r.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code !== undefined && TLS_CODES.has(e.code)) {
+          finish(err('ERR_PVE_TLS', `the PVE's certificate is not trusted (${e.code})`, e));
+        } else {
+          finish(err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${base.host}${e.code !== undefined ? ` (${e.code})` : ''}`, e));
+        }
+      });
+      r.end(body);
+    });
+  }
 }
 
-function rejected(status: number, json: unknown): PveClientError {
+function rejected(status: number, json: unknown, what: string): PveClientError {
   const list = ((json as Record<string, unknown> | undefined)?.['ietf-restconf:errors'] as { error?: unknown } | undefined)?.error;
   const first = Array.isArray(list) ? (list[0] as Partial<RestconfErrorEntry> | undefined) : undefined;
   const tag = typeof first?.['error-tag'] === 'string' ? first['error-tag'] : undefined;
@@ -158,7 +168,7 @@ function rejected(status: number, json: unknown): PveClientError {
   const msg = typeof first?.['error-message'] === 'string' ? first['error-message'] : undefined;
   const e = appTag === PVE_HENB_UNKNOWN
     ? err('ERR_PVE_UNKNOWN_HENB', `the PVE does not know this H(e)NB (HTTP ${status} ${appTag}${msg !== undefined ? `: ${msg}` : ''}); add it to the PVE's devices file`)
-    : err('ERR_PVE_REJECTED', `the PVE refused the integrity request: HTTP ${status}` +
+    : err('ERR_PVE_REJECTED', `the PVE refused ${what}: HTTP ${status}` +
       (tag !== undefined ? ` ${tag}` : '') + (appTag !== undefined ? ` (${appTag})` : '') + (msg !== undefined ? `: ${msg}` : ''));
   e.httpStatus = status;
   if (tag !== undefined) e.errorTag = tag;

@@ -9,7 +9,7 @@
 import { connectDevice } from '../device/index.js';
 import type { DeviceConnector, DeviceTarget } from '../device/index.js';
 import { NetconfError } from '../netconf/rpc-error.js';
-import { childText, el, leaf } from '../netconf/xml/index.js';
+import { NETCONF_BASE_NS, child, childText, el, leaf } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import type { PostUpdateEvidence, PveClientErrorCode, PveIntegrityRequest } from '../oam/index.js';
 import { PVE_HENB_UNKNOWN } from '../oam/index.js';
@@ -25,6 +25,7 @@ export interface NetconfPveClientOptions extends DeviceTarget {
 
 export interface NetconfPveClient {
   integrityRequest(req: PveIntegrityRequest, signal: AbortSignal): Promise<PveIntegrityResult>;
+  provideReferenceValues(jws: string, signal: AbortSignal): Promise<void>;
   close(): void;
 }
 
@@ -40,59 +41,72 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
     close() {
       // sessions are per request
     },
-    async integrityRequest(req, signal) {
-      if (signal.aborted) throw err('ERR_PVE_ABORTED', 'the integrity request was aborted', signal.reason);
-      const ac = new AbortController();
-      const onAbort = (): void => ac.abort(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      const timer = setTimeout(() => ac.abort(err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`)), timeoutMs);
-      const failed = (e: unknown): PveClientError => {
-        if (signal.aborted) return err('ERR_PVE_ABORTED', 'the integrity request was aborted', signal.reason);
-        if (ac.signal.aborted) return err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`, e);
-        if (e instanceof NetconfError) {
-          const f = e.errors[0];
-          const x = f?.appTag === PVE_HENB_UNKNOWN
-            ? err('ERR_PVE_UNKNOWN_HENB', `the PVE does not know this H(e)NB (${f.appTag}${f.message !== undefined ? `: ${f.message}` : ''}); add it to the PVE's devices file`, e)
-            : err('ERR_PVE_REJECTED', `the PVE refused the integrity request: ${f?.tag ?? 'rpc-error'}` +
-              (f?.appTag !== undefined ? ` (${f.appTag})` : '') + (f?.message !== undefined ? `: ${f.message}` : ''), e);
-          if (f) {
-            x.errorTag = f.tag;
-            if (f.appTag !== undefined) x.appTag = f.appTag;
-          }
-          return x;
-        }
-        if (e instanceof PveClientError) return e;
-        const code = (e as { code?: unknown }).code;
-        if (code === 'ERR_DEVICE_AUTH') return err('ERR_PVE_AUTH', `the PVE at ${where} refused our credentials`, e);
-        if (code === 'ERR_DEVICE_HOST_KEY') return err('ERR_PVE_HOST_KEY', `the PVE at ${where} is not the pinned host`, e);
-        return err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${where}${typeof code === 'string' ? ` (${code})` : ''}`, e);
-      };
-      try {
-        const session = await connect(options, { timeoutMs, signal: ac.signal });
-        try {
-          const reply = await session.rpc(el(PVE_NS, 'integrity-request',
-            leaf(PVE_NS, 'henb-id', req.henbId),
-            leaf(PVE_NS, 'nonce-value', base64urlToBase64(req.nonce)),
-            req.jobId ? leaf(PVE_NS, 'job-id', req.jobId) : undefined,
-            req.completion !== undefined ? completionXml(req.completion) : undefined), { signal: ac.signal, timeoutMs });
-          const token = childText(reply, PVE_NS, 'attestation-result')?.trim();
-          const earStatus = childText(reply, PVE_NS, 'ear-status')?.trim();
-          if (!token || !earStatus) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE reply has no attestation-result');
-          const out: PveIntegrityResult = { token, earStatus };
-          const reason = childText(reply, PVE_NS, 'reason');
-          if (reason !== undefined) out.reason = reason;
-          return out;
-        } finally {
-          void session.close();
-        }
-      } catch (e) {
-        throw failed(e);
-      } finally {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-      }
+    integrityRequest(req, signal) {
+      return call(signal, 'the integrity request', async (session, rpcSignal) => {
+        const reply = await session.rpc(el(PVE_NS, 'integrity-request',
+          leaf(PVE_NS, 'henb-id', req.henbId),
+          leaf(PVE_NS, 'nonce-value', base64urlToBase64(req.nonce)),
+          req.jobId ? leaf(PVE_NS, 'job-id', req.jobId) : undefined,
+          req.completion !== undefined ? completionXml(req.completion) : undefined), { signal: rpcSignal, timeoutMs });
+        const token = childText(reply, PVE_NS, 'attestation-result')?.trim();
+        const earStatus = childText(reply, PVE_NS, 'ear-status')?.trim();
+        if (!token || !earStatus) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE reply has no attestation-result');
+        const out: PveIntegrityResult = { token, earStatus };
+        const reason = childText(reply, PVE_NS, 'reason');
+        if (reason !== undefined) out.reason = reason;
+        return out;
+      });
+    },
+    provideReferenceValues(jws, signal) {
+      return call(signal, 'provide-reference-values', async (session, rpcSignal) => {
+        const reply = await session.rpc(el(PVE_NS, 'provide-reference-values', leaf(PVE_NS, 'reference-values', jws)), { signal: rpcSignal, timeoutMs });
+        if (child(reply, NETCONF_BASE_NS, 'ok') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE did not answer provide-reference-values with ok');
+      });
     },
   };
+
+  /** One short session for one RPC, within timeoutMs; every failure coded (see the module comment). */
+  async function call<T>(signal: AbortSignal, what: string, fn: (session: Awaited<ReturnType<DeviceConnector>>, rpcSignal: AbortSignal) => Promise<T>): Promise<T> {
+    if (signal.aborted) throw err('ERR_PVE_ABORTED', `${what} was aborted`, signal.reason);
+    const ac = new AbortController();
+    const onAbort = (): void => ac.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => ac.abort(err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`)), timeoutMs);
+    const failed = (e: unknown): PveClientError => {
+      if (signal.aborted) return err('ERR_PVE_ABORTED', `${what} was aborted`, signal.reason);
+      if (ac.signal.aborted) return err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`, e);
+      if (e instanceof NetconfError) {
+        const f = e.errors[0];
+        const x = f?.appTag === PVE_HENB_UNKNOWN
+          ? err('ERR_PVE_UNKNOWN_HENB', `the PVE does not know this H(e)NB (${f.appTag}${f.message !== undefined ? `: ${f.message}` : ''}); add it to the PVE's devices file`, e)
+          : err('ERR_PVE_REJECTED', `the PVE refused ${what}: ${f?.tag ?? 'rpc-error'}` +
+            (f?.appTag !== undefined ? ` (${f.appTag})` : '') + (f?.message !== undefined ? `: ${f.message}` : ''), e);
+        if (f) {
+          x.errorTag = f.tag;
+          if (f.appTag !== undefined) x.appTag = f.appTag;
+        }
+        return x;
+      }
+      if (e instanceof PveClientError) return e;
+      const code = (e as { code?: unknown }).code;
+      if (code === 'ERR_DEVICE_AUTH') return err('ERR_PVE_AUTH', `the PVE at ${where} refused our credentials`, e);
+      if (code === 'ERR_DEVICE_HOST_KEY') return err('ERR_PVE_HOST_KEY', `the PVE at ${where} is not the pinned host`, e);
+      return err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${where}${typeof code === 'string' ? ` (${code})` : ''}`, e);
+    };
+    try {
+      const session = await connect(options, { timeoutMs, signal: ac.signal });
+      try {
+        return await fn(session, ac.signal);
+      } finally {
+        void session.close();
+      }
+    } catch (e) {
+      throw failed(e);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
 }
 
 /** The post-update completion as the PVE module's XML (integrity-request input/completion). */

@@ -17,6 +17,7 @@ import { compileTexts } from '../yang/index.js';
 import { loadOrCreateDeviceHostKey } from '../device/index.js';
 import { PVE_MODULE, PVE_NS, RestconfError } from './restconf.js';
 import type { IntegrityInput, IntegrityOutput } from './types.js';
+import { checkProvideLeaves } from './provided.js';
 
 export interface PveNetconfOptions {
   host: string;
@@ -26,6 +27,8 @@ export interface PveNetconfOptions {
   log: Logger;
   check: (leaves: Record<string, unknown>) => IntegrityInput;
   verify: (input: IntegrityInput) => Promise<IntegrityOutput>;
+  /** provide-reference-values: accept the OAM's signed statement (RestconfError when refused) */
+  provide?: (jws: string) => Promise<void>;
 }
 
 function pveYangText(): string {
@@ -39,7 +42,7 @@ function pveYangText(): string {
 }
 
 /** RESTCONF error (JSON path) -> NETCONF rpc-error (prefixed path). */
-function toNetconf(e: RestconfError): NetconfError {
+function toNetconf(e: RestconfError, rpc = 'integrity-request'): NetconfError {
   const x = e.entry;
   const leafName = x['error-path']?.split('/').pop();
   return new NetconfError({
@@ -48,7 +51,7 @@ function toNetconf(e: RestconfError): NetconfError {
     ...(x['error-app-tag'] !== undefined ? { appTag: x['error-app-tag'] } : {}),
     ...(x['error-message'] !== undefined ? { message: x['error-message'] } : {}),
     ...(leafName !== undefined && x['error-path'] !== undefined
-      ? { path: `/hsvp:integrity-request/hsvp:${leafName}`, pathNs: { hsvp: PVE_NS } } : {}),
+      ? { path: `/hsvp:${rpc}/hsvp:${leafName}`, pathNs: { hsvp: PVE_NS } } : {}),
   });
 }
 
@@ -87,6 +90,20 @@ export async function startPveNetconf(o: PveNetconfOptions): Promise<{ server: N
       throw e;
     }
   });
+  const provide = o.provide;
+  if (provide !== undefined) {
+    server.registry.addRpc(PVE_NS, 'provide-reference-values', async (op) => {
+      const leaves: Record<string, unknown> = {};
+      for (const c of elements(op)) leaves[c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`] = textOf(c).trim();
+      try {
+        await provide(checkProvideLeaves(leaves));
+        return [];
+      } catch (e) {
+        if (e instanceof RestconfError) throw toNetconf(e, 'provide-reference-values');
+        throw e;
+      }
+    });
+  }
   try {
     const addr = await server.listen(o.host, o.port);
     return { server, host: addr.host, port: addr.port, hostKeySha256: hostKeyFingerprint(hostKey) };

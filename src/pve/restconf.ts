@@ -11,6 +11,9 @@ export const INTEGRITY_REQUEST_PATH = `/restconf/operations/${PVE_MODULE}:integr
 export const INPUT_MEMBER = `${PVE_MODULE}:input`;
 export const OUTPUT_MEMBER = `${PVE_MODULE}:output`;
 export const YANG_JSON = 'application/yang-data+json';
+/** the OAM's reference values after a verified update (issue 10 item 4) */
+export const PROVIDE_REFERENCE_VALUES_PATH = `/restconf/operations/${PVE_MODULE}:provide-reference-values`;
+export const PROVIDE_INPUT_MEMBER = `${PVE_MODULE}:input`;
 /** the JWKS of the PVE's result-signing keys */
 export const JWKS_PATH = '/jwks.json';
 
@@ -36,6 +39,8 @@ const STATUS: Record<string, number> = {
   'missing-attribute': 400,
   'bad-attribute': 400,
   'unknown-attribute': 400,
+  // a request without a mandatory leaf is the client's error (was 500)
+  'missing-element': 400,
   'bad-element': 400,
   'unknown-element': 400,
   'unknown-namespace': 400,

@@ -28,9 +28,10 @@ import { appraiseCompletion, appraiseEvidence } from './appraise.js';
 import type { CompletionInput, DeviceEvidence } from './appraise.js';
 import { loadOrCreatePveTls } from './tls.js';
 import {
-  INPUT_MEMBER, INTEGRITY_REQUEST_PATH, JWKS_PATH, OUTPUT_MEMBER, RestconfError, YANG_JSON, base64ToBase64url,
-  decodeBase64Strict, errorsDocument,
+  INPUT_MEMBER, INTEGRITY_REQUEST_PATH, JWKS_PATH, OUTPUT_MEMBER, PROVIDE_INPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, RestconfError, YANG_JSON,
+  base64ToBase64url, decodeBase64Strict, errorsDocument,
 } from './restconf.js';
+import { checkProvideLeaves, openProvidedReferenceValues } from './provided.js';
 import type { RestconfErrorEntry } from './restconf.js';
 import { netconfEvidenceCollector } from './collector.js';
 import { startPveNetconf } from './netconf-endpoint.js';
@@ -67,6 +68,13 @@ export interface StartPveOptions {
    * updated component (rootfs), so an H(e)NB that installed approved software still appraises affirming
    */
   approvedSoftware?: string[];
+  /**
+   * the OAM's keys that sign the reference values it provides after a verified update (a JWKS, or a JWKS file read
+   * at each provide-reference-values); without them every provided statement is refused
+   */
+  oamJwks?: Jwks | string;
+  /** iss of the OAM's statements (default urn:henb-sw-verify:oam) */
+  oamIssuer?: string | string[];
   log?: Logger;
 }
 
@@ -84,14 +92,18 @@ export interface PveHandle {
   readonly jwks: Jwks;
   /** the NETCONF endpoint, when options.netconf was given */
   readonly netconf?: { host: string; port: number; hostKeySha256: string };
-  /** add accepted digests for a component (e.g. after a verified update) */
+  /** add accepted digests for a component, for every H(e)NB (a vendor's published values) */
   addReferenceValue(component: string, digest: string): void;
+  /** provide-reference-values without a transport: verify and accept one statement of the OAM (RestconfError when refused) */
+  provideReferenceValues(jws: string): Promise<void>;
+  /** the reference values the OAM provided for an H(e)NB (component -> digests) */
+  providedReferenceValues(henbId: string): ReferenceValues;
   /** add or replace a device in the inventory */
   setDevice(device: PveDeviceEntry): void;
   close(): Promise<void>;
 }
 
-export type PveServiceErrorCode = 'ERR_PVE_CLOSED' | 'ERR_PVE_DEVICE_KEY' | 'ERR_PVE_DEVICE_TIMEOUT' | 'ERR_PVE_LISTEN';
+export type PveServiceErrorCode = 'ERR_PVE_CLOSED' | 'ERR_PVE_DEVICE_KEY' | 'ERR_PVE_DEVICE_TIMEOUT' | 'ERR_PVE_LISTEN' | 'ERR_PVE_PROVIDED_FILE';
 
 export class PveServiceError extends HsvError<PveServiceErrorCode> {}
 
@@ -137,6 +149,20 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     if (extra.length === 0) return references;
     const merged = { ...references };
     merged[UPDATED_COMPONENT] = [...new Set([...(references[UPDATED_COMPONENT] ?? []), ...extra])];
+    return merged;
+  };
+  const provided = await openProvidedReferenceValues({
+    dataDir: options.dataDir, audience: issuer, knownHenb: (id) => devices.has(id), log,
+    ...(options.oamJwks !== undefined ? { oamJwks: options.oamJwks } : {}),
+    ...(options.oamIssuer !== undefined ? { oamIssuer: options.oamIssuer } : {}),
+  });
+  /** the PVE's own reference values, plus those the OAM provided for this H(e)NB */
+  const referencesFor = async (henbId: string): Promise<ReferenceValues> => {
+    const base = await referencesNow();
+    const own = provided.valuesFor(henbId);
+    if (Object.keys(own).length === 0) return base;
+    const merged = { ...base };
+    for (const [component, digests] of Object.entries(own)) merged[component] = [...new Set([...(base[component] ?? []), ...digests])];
     return merged;
   };
 
@@ -189,7 +215,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
       inflight.delete(ac);
       release();
     }
-    const appraisal = appraiseEvidence(evidence, ours, dev.key, await referencesNow());
+    const appraisal = appraiseEvidence(evidence, ours, dev.key, await referencesFor(input.henbId));
     const claims = {
       iss: issuer,
       aud: audience,
@@ -281,20 +307,17 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     }
     if (path === INTEGRITY_REQUEST_PATH) {
       if (req.method !== 'POST') throw methodNotAllowed('POST');
-      const ctype = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-      if (ctype !== YANG_JSON && ctype !== 'application/json') {
-        throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value',
-          'error-message': `unsupported media type; use ${YANG_JSON}` }, 415);
-      }
-      const raw = await readBody(req);
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch {
-        throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'malformed-message', 'error-message': 'the body is not JSON' });
-      }
-      const out = await integrityRequest(body);
+      const out = await integrityRequest(await readJson(req));
       send(res, 200, YANG_JSON, JSON.stringify(out));
+      return;
+    }
+    if (path === PROVIDE_REFERENCE_VALUES_PATH) {
+      if (req.method !== 'POST') throw methodNotAllowed('POST');
+      const jws = readProvideInput(await readJson(req));
+      await provided.accept(jws);
+      // RFC 8040 section 3.6.2: an operation without output answers 204
+      res.writeHead(204, { 'Cache-Control': 'no-store' });
+      res.end();
       return;
     }
     if (path.startsWith('/restconf/operations/')) {
@@ -340,7 +363,10 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
   if (options.netconf) {
     try {
       const l = parseListen(options.netconf.listen);
-      nc = await startPveNetconf({ host: l.host, port: l.port, users: options.netconf.users, dataDir: options.dataDir, log, check: checkInputLeaves, verify });
+      nc = await startPveNetconf({
+        host: l.host, port: l.port, users: options.netconf.users, dataDir: options.dataDir, log, check: checkInputLeaves, verify,
+        provide: async (jws) => { await provided.accept(jws); },
+      });
     } catch (e) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       throw e instanceof HsvError ? e : new PveServiceError('ERR_PVE_LISTEN', `cannot start the PVE NETCONF endpoint: ${(e as Error).message}`, { cause: e });
@@ -364,6 +390,10 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
       if (!list.includes(digest)) list.push(digest);
     },
     setDevice,
+    async provideReferenceValues(jws) {
+      await provided.accept(jws);
+    },
+    providedReferenceValues: (henbId) => provided.valuesFor(henbId),
     close() {
       closed ??= (async () => {
         for (const ac of inflight) ac.abort(new PveServiceError('ERR_PVE_CLOSED', 'the PVE is shutting down'));
@@ -390,6 +420,32 @@ function methodNotAllowed(allow: string): RestconfError {
 function send(res: ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
   res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/** A POST body of media type yang-data+json (or json), parsed. */
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const ctype = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (ctype !== YANG_JSON && ctype !== 'application/json') {
+    throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value',
+      'error-message': `unsupported media type; use ${YANG_JSON}` }, 415);
+  }
+  const raw = await readBody(req);
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'malformed-message', 'error-message': 'the body is not JSON' });
+  }
+}
+
+/** provide-reference-values' input: exactly the leaf reference-values (a string). */
+function readProvideInput(body: unknown): string {
+  const BASE_P = '/henb-sw-verify-pve:provide-reference-values/input';
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('malformed-message', `the body must be an object with member "${PROVIDE_INPUT_MEMBER}"`);
+  const stray = Object.keys(body).find((k) => k !== PROVIDE_INPUT_MEMBER);
+  if (stray !== undefined) throw bad('unknown-element', `unknown member "${stray}"`, `/${stray}`);
+  const input = (body as Record<string, unknown>)[PROVIDE_INPUT_MEMBER];
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw bad('malformed-message', `the body must be an object with member "${PROVIDE_INPUT_MEMBER}"`);
+  return checkProvideLeaves(input as Record<string, unknown>, BASE_P);
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

@@ -11,3 +11,5 @@ export {
 } from './keys.js';
 export { memoryReplayCache, storeReplayCache } from './replay.js';
 export type { MemoryReplayCacheOptions } from './replay.js';
+export { REFERENCE_VALUES_TYP, referenceValuesProblem, signReferenceValues, verifyReferenceValues } from './reference-values.js';
+export type { ReferenceValue, ReferenceValuesClaims, ReferenceValuesClaimsInput, VerifyReferenceValuesOptions } from './reference-values.js';

@@ -242,6 +242,12 @@ export class FakeTokens implements ResultTokens {
     this.seen.add(c.jti);
     return c;
   }
+  /** reference values signed for the PVE (a transparent fake, like the results) */
+  referenceValues: Array<Parameters<NonNullable<ResultTokens['signReferenceValues']>>[0]> = [];
+  async signReferenceValues(input: Parameters<NonNullable<ResultTokens['signReferenceValues']>>[0]): Promise<string> {
+    this.referenceValues.push(input);
+    return `rv.${Buffer.from(JSON.stringify(input)).toString('base64url')}.s`;
+  }
   async signFinal(input: Parameters<ResultTokens['signFinal']>[0]): Promise<string> {
     const claims = { ...input, iss: 'oam', aud: 'nms', jti: `final-${this.signed.length}` } as EarClaims;
     this.signed.push(claims);
@@ -261,7 +267,23 @@ export class FakePve implements PveClient {
   /** the PVE itself is unreachable for post-update appraisals */
   appraisalDown = false;
   private last?: string;
+  /** the reference values provided (the JWS as the OAM sent it) */
+  provided: string[] = [];
+  /** provide-reference-values fails with this code */
+  provideFails: string | undefined;
+  /**
+   * when set, the pre-update verdict attests the TIM of this log (the device's current one) and is contraindicated
+   * when the log's rootfs is not `acceptRootfs` (unset: any rootfs)
+   */
+  logOf: ((henbId: string) => MeasurementLogEntry[]) | undefined;
+  acceptRootfs: Set<string> | undefined;
   constructor(private readonly defaultBehaviour: PveBehaviour = 'affirming') {}
+  async provideReferenceValues(jws: string): Promise<void> {
+    if (this.provideFails !== undefined) {
+      throw Object.assign(new HsvError('ERR_PVE_REJECTED', `the PVE refused provide-reference-values (${this.provideFails})`), { appTag: this.provideFails });
+    }
+    this.provided.push(jws);
+  }
   async integrityRequest(req: PveIntegrityRequest, signal: AbortSignal): Promise<{ token: string }> {
     this.calls.push(req);
     if (req.completion !== undefined) return this.appraise(req, req.completion);
@@ -274,11 +296,17 @@ export class FakePve implements PveClient {
       return new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
     }
     if (b === 'replay' && this.last !== undefined) return { token: this.last };
-    const status: EarStatus = b === 'contraindicated' || b === 'warning' ? b : 'affirming';
+    const log = this.logOf?.(req.henbId);
+    const rootfsOk = log === undefined || this.acceptRootfs === undefined || log.filter((e) => e.component === 'rootfs').every((e) => this.acceptRootfs!.has(e.digest));
+    const status: EarStatus = b === 'contraindicated' || b === 'warning' ? b : rootfsOk ? 'affirming' : 'contraindicated';
     const token = fakeToken({
       iss: b === 'bad-issuer' ? 'mallory' : 'pve', sub: req.henbId, jti: `pve-${this.calls.length}`,
       eat_nonce: b === 'wrong-nonce' ? 'x'.repeat(64) : req.nonce, ear_status: status,
-      submods: { platform: { ear_status: status, 'job-id': req.jobId, phase: 'pre-update' } },
+      submods: { platform: {
+        ear_status: status, 'job-id': req.jobId, phase: 'pre-update',
+        ...(log !== undefined ? { 'reported-tim': replayLog(log), 'measurement-log': log } : {}),
+        ...(rootfsOk ? {} : { reason: 'component rootfs is not a reference value' }),
+      } },
     });
     this.last = token;
     return { token };
@@ -316,6 +344,10 @@ export class FakeDevices implements DeviceDriver {
   updates: Array<{ henbId: string; cmd: SoftwareUpdateCommand }> = [];
   rollbacks: Array<{ henbId: string; jobId: string }> = [];
   installMs = 500;
+  /** the log before the last install that changed it (what a rollback goes back to) */
+  private previous = new Map<string, MeasurementLogEntry[]>();
+  /** the device accepts a rollback but keeps running what it runs */
+  rollbackIneffective = false;
   private listeners = new Set<(c: DeviceCompletion) => void>();
 
   constructor(private readonly defaultProfile: DeviceProfile = 'healthy') {}
@@ -350,7 +382,10 @@ export class FakeDevices implements DeviceDriver {
       if (c.selfCheck === 'failed') c.reason = 'self-check: TIM differs from the expected one';
     } else c.selfCheck = 'not-performed';
     if (p === 'install-fails') { c.status = 'failed'; c.reason = 'APPLICATION_ERROR: no space left'; delete c.tim; delete c.measurementLog; }
-    if (c.status === 'completed' && c.selfCheck !== 'failed') this.logs.set(henbId, log);
+    if (c.status === 'completed' && c.selfCheck !== 'failed') {
+      this.previous.set(henbId, before);
+      this.logs.set(henbId, log);
+    }
     this.emit(p === 'unsigned' ? c : this.sign(c, cmd.nonce, before));
   }
 
@@ -373,6 +408,11 @@ export class FakeDevices implements DeviceDriver {
     this.rollbacks.push({ henbId, jobId });
     if (this.rollbackHangs) {
       return new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+    }
+    const prev = this.previous.get(henbId);
+    if (prev !== undefined && !this.rollbackIneffective) {
+      this.logs.set(henbId, prev);
+      this.previous.delete(henbId);
     }
   }
 

@@ -4,7 +4,7 @@ import type { OamEvents } from '../../src/oam/runner.js';
 import type { Job, JobRequest } from '../../src/oam/transition.js';
 import { FakeDevices, FakeFetcher, FakePve, FakeTokens, MemoryStore, decodeFake, signedCompletion } from './fakes.js';
 import type { DeviceProfile, PveBehaviour } from './fakes.js';
-import { EXPECTED, GOOD_LOG, OLD_RIM, SW_RIM, T0 } from './helpers.js';
+import { BASE_LOG, EXPECTED, GOOD_LOG, OLD_RIM, SW_RIM, T0 } from './helpers.js';
 
 interface Rec { kind: 'progress' | 'result' | 'alarm'; jobId: string; state: string; step?: number; text?: string; job: Job }
 
@@ -84,7 +84,8 @@ describe('runner: profiles', () => {
     expect(claims.submods['software-update']?.components?.every((c) => c.status === 'match')).toBe(true);
     // every step reported, in order, and one result carrying the token
     const steps = events.list.filter((e) => e.kind === 'progress').map((e) => e.step);
-    expect(steps).toEqual([1, 2, 4, 5, 5, 6, 7, 8, 9]);
+    // step 9 twice: verified, then the new reference values provided to the PVE (before the result)
+    expect(steps).toEqual([1, 2, 4, 5, 5, 6, 7, 8, 9, 9]);
     expect(events.results()).toHaveLength(1);
     expect(events.results()[0]?.job.result?.token).toBe(results[0]?.token);
     // the nonce the PVE saw was single-use and consumed
@@ -438,5 +439,126 @@ describe('runner: restart', () => {
     await r1.close();
     const r2 = runner();
     expect(await r2.resume()).toEqual([]);
+  });
+});
+
+describe('runner: reference values follow the update (issue 10 item 4)', () => {
+  it('after a verified update the PVE gets the signed reference values before the result, and its next check affirms', async () => {
+    await seed('rv1');
+    // the PVE accepts only the factory rootfs and what the OAM provides (as the reference PVE does)
+    const accepted = new Set([BASE_LOG.find((e) => e.component === 'rootfs')!.digest]);
+    pve.logOf = (id) => devices.logOf(id);
+    pve.acceptRootfs = accepted;
+    const provideOriginal = pve.provideReferenceValues.bind(pve);
+    pve.provideReferenceValues = async (jws) => {
+      await provideOriginal(jws);
+      const input = JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString()) as { values: Array<{ component: string; digest: string }> };
+      for (const v of input.values) if (v.component === 'rootfs') accepted.add(v.digest);
+    };
+    const r = runner();
+    const job = await r.start({ henbId: 'rv1', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r.idle();
+    expect((await store.getJob<Job>(job.jobId))?.state).toBe('verified');
+    // what was signed: the verified log's components, the updated one with the version the device reports
+    expect(tokens.referenceValues).toEqual([{ henbId: 'rv1', jobId: job.jobId, values: GOOD_LOG.map((e) => ({
+      component: e.component, digest: e.digest, ...(e.component === 'rootfs' && e.digest === SW_RIM ? { version: '2.0.0' } : {}) })) }]);
+    expect(pve.provided).toHaveLength(1);
+    const texts = events.list.map((e) => `${e.kind}:${e.text ?? ''}`);
+    const provided = texts.findIndex((t) => t.includes('new reference values provided to the PVE'));
+    expect(provided).toBeGreaterThan(-1);
+    expect(provided).toBeLessThan(texts.findIndex((t) => t.startsWith('result:')));
+    expect(events.list.filter((e) => e.kind === 'alarm')).toHaveLength(0);
+    // the integrity check right after: affirming (contraindicated without the provided values)
+    const check = await r.check('rv1', {});
+    expect(check.state).toBe('verified');
+    expect(check.pve?.earStatus).toBe('affirming');
+  });
+
+  it('without the provided values the check right after the update is contraindicated (the defect this fixes)', async () => {
+    await seed('rv2');
+    pve.logOf = (id) => devices.logOf(id);
+    pve.acceptRootfs = new Set([BASE_LOG.find((e) => e.component === 'rootfs')!.digest]);
+    pve.provideFails = 'reference-values-untrusted';
+    const r = runner();
+    const job = await r.start({ henbId: 'rv2', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r.idle();
+    // the update stays verified; the operator is told that the PVE did not take the values
+    expect((await store.getJob<Job>(job.jobId))?.state).toBe('verified');
+    expect(events.list.some((e) => e.kind === 'progress' && e.text === 'new reference values not provided to the PVE (ERR_PVE_REJECTED)')).toBe(true);
+    expect(events.list.filter((e) => e.kind === 'alarm').map((e) => e.text)).toEqual([
+      `the PVE did not take the reference values of H(e)NB rv2 after job ${job.jobId} (ERR_PVE_REJECTED): its next integrity check may not affirm the verified software`,
+    ]);
+    const check = await r.check('rv2', {});
+    expect(check.pve?.earStatus).toBe('contraindicated');
+  });
+
+  it('a mismatch provides nothing', async () => {
+    await seed('rv3', undefined, 'bad-install');
+    const r = runner();
+    await r.start({ henbId: 'rv3', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r.idle();
+    expect(tokens.referenceValues).toEqual([]);
+    expect(pve.provided).toEqual([]);
+  });
+});
+
+describe('runner: the rollback is checked with fresh evidence (issue 10 item 5)', () => {
+  it('the device back on the stored RIM: rollback verified, recorded with the PVE token, no second alarm', async () => {
+    await seed('rb1', undefined, 'bad-install');
+    pve.logOf = (id) => devices.logOf(id);
+    const r = runner();
+    const job = await r.start({ henbId: 'rb1', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r.idle();
+    expect((await store.getJob<Job>(job.jobId))?.state).toBe('mismatch');
+    expect(devices.rollbacks).toHaveLength(1);
+    // a fresh integrity request (not the update's nonce) after the rollback
+    const after = pve.calls.filter((c) => c.completion === undefined);
+    expect(after).toHaveLength(2);
+    expect(after[1]!.nonce).not.toBe(after[0]!.nonce);
+    expect(events.list.some((e) => e.kind === 'progress' && e.text === `rollback verified: the H(e)NB's fresh evidence gives the stored RIM ${OLD_RIM}`)).toBe(true);
+    const rec = (await store.getResults(job.jobId)).find((x) => x.kind === 'rollback-check');
+    expect(rec).toMatchObject({ earStatus: 'affirming', henbId: 'rb1' });
+    expect(decodeFake(rec!.token).submods.platform?.['reported-tim']).toBe(OLD_RIM);
+    // the mismatch's alarm only
+    expect(events.list.filter((e) => e.kind === 'alarm')).toHaveLength(1);
+    expect(await store.getHenb('rb1')).toMatchObject({ rim: OLD_RIM, state: 'quarantined' });
+  });
+
+  it('a device that accepts the rollback but still runs the bad install: asked again, then an alarm (was: nothing checked it)', async () => {
+    await seed('rb2', undefined, 'bad-install');
+    pve.logOf = (id) => devices.logOf(id);
+    devices.rollbackIneffective = true;
+    const r = runner();
+    const job = await r.start({ henbId: 'rb2', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r.idle();
+    expect(events.list.filter((e) => e.kind === 'alarm')).toHaveLength(1);
+    // within the completion timeout (4000 ms): attempts at +0, +2000 (the next, +4000 later, is past it)
+    await vi.advanceTimersByTimeAsync(2100);
+    await r.idle();
+    const checks = pve.calls.filter((c) => c.completion === undefined).slice(1);
+    expect(checks).toHaveLength(2);
+    const alarms = events.list.filter((e) => e.kind === 'alarm').map((e) => e.text);
+    expect(alarms).toHaveLength(2);
+    expect(alarms[1]).toMatch(new RegExp(`^H\\(e\\)NB rb2 job ${job.jobId}: the rollback is not confirmed by fresh evidence after 2 attempt\\(s\\): the H\\(e\\)NB reports TIM [0-9a-f]{64}, not the stored RIM ${OLD_RIM}$`));
+    expect((await store.getResults(job.jobId)).find((x) => x.kind === 'rollback-check')).toMatchObject({ earStatus: 'contraindicated' });
+    expect(events.list.some((e) => e.kind === 'progress' && e.text?.startsWith('rollback not verified: the H(e)NB reports TIM'))).toBe(true);
+  });
+
+  it('the PVE unreachable after the rollback: no fresh evidence, alarm naming it', async () => {
+    await seed('rb3', undefined, 'bad-install');
+    const r = runner();
+    await r.start({ henbId: 'rb3', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r.idle();
+    pve.behaviour.set('rb3', 'henb-unreachable');
+    await vi.advanceTimersByTimeAsync(2100);
+    await r.idle();
+    const alarms = events.list.filter((e) => e.kind === 'alarm').map((e) => e.text);
+    expect(alarms[1]).toMatch(/the rollback is not confirmed by fresh evidence after 2 attempt\(s\): no fresh evidence: the H\(e\)NB is unreachable \(ERR_PVE_REJECTED\)$/);
   });
 });

@@ -139,9 +139,18 @@ describe('transition: paths', () => {
     expect(types(out.effects)).not.toContain('rollback');
   });
 
+  it('verified: the new reference values (the verified log, the new software with its version) go to the PVE before the result', () => {
+    const out = transition(jobIn('awaiting-completion'), sampleEvent('completion', 'awaiting-completion'));
+    const values = GOOD_LOG.map((e, i) => ({ ...e, ...(i === GOOD_LOG.length - 1 ? { version: '2.0.0' } : {}) }));
+    expect(out.effects).toContainEqual({ type: 'provide-reference-values', henbId: 'henb-1', jobId: 'job-1', values });
+    expect(types(out.effects).indexOf('provide-reference-values')).toBeLessThan(types(out.effects).indexOf('emit-result'));
+  });
+
   it('verified without a measurement log (the seed arithmetic only)', () => {
     const out = transition(jobIn('awaiting-completion'), comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED }));
     expect(out.job.state).toBe('verified');
+    // no log: the updated component's digest is the software RIM
+    expect(out.effects).toContainEqual({ type: 'provide-reference-values', henbId: 'henb-1', jobId: 'job-1', values: [{ component: 'rootfs', digest: SW_RIM, version: '2.0.0' }] });
   });
 
   it('mismatch without log: old RIM kept, quarantined, alarm and rollback by policy', () => {
@@ -151,6 +160,7 @@ describe('transition: paths', () => {
     expect(types(out.effects)).not.toContain('store-rim');
     expect(out.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'quarantined' });
     expect(types(out.effects)).toEqual(expect.arrayContaining(['raise-alarm', 'rollback', 'emit-result']));
+      expect(types(out.effects)).not.toContain('provide-reference-values');
   });
 
   it('mismatch with policy [] (no measures): still quarantined, no alarm, no rollback', () => {

@@ -83,7 +83,6 @@ interface FleetHandle {
   close(): Promise<void>;
 }
 interface PveHandleLike {
-  addReferenceValue(component: string, digest: string): void;
   url: string;
   caPath: string;
   issuer: string;
@@ -103,6 +102,11 @@ export interface DemoStack {
 }
 
 const DEVICE_SECRET_ENV = 'HSV_DEMO_DEVICE_PASSWORD';
+
+/** where the demo's OAM plugin publishes its JWKS (serve's plugin data dir, keys/) */
+function oamJwksFile(dataDir: string): string {
+  return join(dataDir, 'oam', 'plugins', 'henb-sw-verify', 'keys', 'jwks.json');
+}
 const DEMO_STEP_TIMEOUT_SEC = 10;
 
 /** Start fleet, PVE and OAM server; everything is closed again if a part fails. */
@@ -121,6 +125,9 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host
       dataDir: join(opts.dataDir, 'pve'),
       devices: fleet.devices,
       referenceValues: fleet.referenceValues,
+      // the OAM provides the reference values of each verified update, signed with its key (published here once
+      // the OAM plugin starts; read at each statement)
+      oamJwks: oamJwksFile(opts.dataDir),
       log: opts.log,
     });
     closers.push(() => pve.close());
@@ -158,9 +165,6 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host
     const image = Buffer.concat([Buffer.from('henb-sw-verify demo image v2\n'), createHash('sha256').update('demo').digest()]);
     const imageFile = join(softwareDir, 'henb-firmware-2.0.0.bin');
     await writeFile(imageFile, image);
-    // the vendor publishes the new image's digest as a reference value, so the PVE still trusts a device
-    // after a verified update (its rootfs measurement is then this digest)
-    pve.addReferenceValue('rootfs', createHash('sha256').update(image).digest('hex'));
     const expected = new Map(fleet.devices.map((d) => [d.henbId, EXPECTED_STATUS[d.profile] ?? 'verified']));
     return { server, fleet, pve, dataDir: opts.dataDir, adminPassword: opts.adminPassword, softwareUri: pathToFileURL(imageFile).href, expected, close: closeAll };
   } catch (err) {
@@ -188,7 +192,7 @@ async function runDemo(args: ParsedArgs, ctx: CliContext): Promise<number> {
   try {
     stack = await startDemoStack({ fleet, listen, dataDir, adminPassword, env: ctx.env, log });
     if (serving) {
-      ctx.stdout.write(readyLine(stack.server.address, stack.server.fingerprint, json, { publicKey: stack.server.publicKey, fleet: names.map((n) => n.id), software: stack.softwareUri, jwks: join(stack.dataDir, 'oam', 'plugins', 'henb-sw-verify', 'keys', 'jwks.json') }) + (json ? '' : ` fleet ${names.map((n) => n.id).join(',')}`) + '\n');
+      ctx.stdout.write(readyLine(stack.server.address, stack.server.fingerprint, json, { publicKey: stack.server.publicKey, fleet: names.map((n) => n.id), software: stack.softwareUri, jwks: oamJwksFile(stack.dataDir) }) + (json ? '' : ` fleet ${names.map((n) => n.id).join(',')}`) + '\n');
       await waitForAbort(ctx.signal);
       return EXIT.OK;
     }

@@ -1,0 +1,197 @@
+/**
+ * Reference values provided by the OAM (issue 10 item 4; RFC 9334: the OAM is the Reference Value Provider): the
+ * provide-reference-values operation's core. A statement is accepted only when it verifies with the configured OAM
+ * keys (src/tokens verifyReferenceValues: typ rv+jwt, alg allow-list, signature, iss, aud = this PVE, age, jti
+ * once) and is about a known H(e)NB and newer than the last one accepted for it. The accepted values of an H(e)NB
+ * replace its previous ones and count, for that H(e)NB only, in addition to the PVE's own reference values.
+ * They are kept in DATA_DIR/reference-values/provided.json (written atomically), so a PVE restart keeps them and
+ * still refuses an older statement.
+ *
+ * Refusals are RESTCONF errors (the NETCONF endpoint maps them to rpc-errors) with these error-app-tags:
+ *   reference-values-unsigned   not a JWS signed with an allowed algorithm (alg none, HMAC, malformed)
+ *   reference-values-untrusted  signed, but not by a configured OAM key (or no OAM key is configured)
+ *   reference-values-stale      too old, expired, or older than the statement accepted last for the H(e)NB
+ *   reference-values-replayed   this very statement (jti) was accepted before
+ *   reference-values-invalid    not reference values for this PVE (typ, claims, issuer, audience)
+ *   unknown-henb                about an H(e)NB this PVE does not know
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HsvError, errorCode } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { ReferenceValues } from '../integrity/index.js';
+import { loadJwksFile, memoryReplayCache, verifyReferenceValues } from '../tokens/index.js';
+import type { Jwks, ReferenceValue, ReferenceValuesClaims } from '../tokens/index.js';
+import { RestconfError } from './restconf.js';
+
+export const PROVIDE_INPUT_PATH = '/henb-sw-verify-pve:provide-reference-values/input/reference-values';
+
+/** one H(e)NB's accepted statement */
+export interface ProvidedEntry {
+  iat: number;
+  jti: string;
+  jobId: string;
+  values: ReferenceValue[];
+  /** ms since the epoch */
+  acceptedAt: number;
+}
+
+export interface ProvidedReferenceValuesOptions {
+  dataDir: string;
+  /** the OAM's verification keys: a JWKS, or a JWKS file read at each statement (a rotated key is picked up) */
+  oamJwks?: Jwks | string;
+  /** iss the statements must carry (default urn:henb-sw-verify:oam) */
+  oamIssuer?: string | string[];
+  /** this PVE's name: the statements' aud must contain it */
+  audience: string;
+  /** max age of a statement, s (default 300) */
+  maxAgeSec?: number;
+  knownHenb(henbId: string): boolean;
+  log: Logger;
+  /** clock, seconds (tests) */
+  now?: () => number;
+}
+
+export interface ProvidedReferenceValues {
+  /** verify and accept one statement; rejects with a RestconfError (see the module comment) */
+  accept(jws: string): Promise<ReferenceValuesClaims>;
+  /** the values accepted for an H(e)NB (component -> digests), none when nothing was provided */
+  valuesFor(henbId: string): ReferenceValues;
+  entry(henbId: string): ProvidedEntry | undefined;
+}
+
+/** The leaves of a provide-reference-values input (RESTCONF JSON members or NETCONF leaf texts): the JWS. */
+export function checkProvideLeaves(rec: Record<string, unknown>, base = '/henb-sw-verify-pve:provide-reference-values/input'): string {
+  const bad = (tag: string, message: string, path: string): RestconfError =>
+    new RestconfError({ 'error-type': 'protocol', 'error-tag': tag, 'error-message': message, 'error-path': path });
+  for (const k of Object.keys(rec)) if (k !== 'reference-values') throw bad('unknown-element', `unknown input leaf "${k}"`, `${base}/${k}`);
+  const v = rec['reference-values'];
+  if (v === undefined) throw bad('missing-element', 'reference-values is mandatory', `${base}/reference-values`);
+  if (typeof v !== 'string' || v.length > 65535) throw bad('invalid-value', 'reference-values must be a JWS (compact serialisation)', `${base}/reference-values`);
+  return v;
+}
+
+const FILE_FORMAT = 'henb-sw-verify-provided-reference-values/1';
+
+function refused(tag: string, appTag: string, message: string): RestconfError {
+  return new RestconfError({ 'error-type': 'application', 'error-tag': tag, 'error-app-tag': appTag, 'error-path': PROVIDE_INPUT_PATH, 'error-message': message });
+}
+
+/** token error code -> the refusal it is */
+function refusalOf(code: string, message: string): RestconfError {
+  switch (code) {
+    case 'ERR_TOKEN_MALFORMED':
+    case 'ERR_TOKEN_ALG_NOT_ALLOWED':
+      return refused('invalid-value', 'reference-values-unsigned', 'the reference values are not signed with an allowed algorithm (ES256, EdDSA)');
+    case 'ERR_TOKEN_KEY_UNKNOWN':
+    case 'ERR_TOKEN_SIGNATURE':
+      // one message for an unknown key and a bad signature: no oracle
+      return refused('access-denied', 'reference-values-untrusted', 'the reference values are not signed by the configured OAM key');
+    case 'ERR_TOKEN_EXPIRED':
+    case 'ERR_TOKEN_TOO_OLD':
+    case 'ERR_TOKEN_NOT_YET_VALID':
+      return refused('invalid-value', 'reference-values-stale', `the reference values are stale: ${message}`);
+    case 'ERR_TOKEN_REPLAY':
+      return refused('invalid-value', 'reference-values-replayed', 'these reference values were provided before (replay)');
+    default:
+      return refused('invalid-value', 'reference-values-invalid', `not reference values for this PVE: ${message}`);
+  }
+}
+
+export async function openProvidedReferenceValues(o: ProvidedReferenceValuesOptions): Promise<ProvidedReferenceValues> {
+  const dir = join(o.dataDir, 'reference-values');
+  const file = join(dir, 'provided.json');
+  const now = o.now ?? ((): number => Date.now() / 1000);
+  const entries = new Map<string, ProvidedEntry>(Object.entries(await load(file)));
+  const replay = memoryReplayCache({ now });
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const keys = async (): Promise<Jwks | undefined> => {
+    if (o.oamJwks === undefined) return undefined;
+    if (typeof o.oamJwks !== 'string') return o.oamJwks;
+    try {
+      return await loadJwksFile(o.oamJwks);
+    } catch (err) {
+      o.log.warn('the OAM JWKS file is unreadable: reference values are refused', { file: o.oamJwks, err });
+      return undefined;
+    }
+  };
+
+  async function save(): Promise<void> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ format: FILE_FORMAT, henbs: Object.fromEntries(entries) }, null, 2) + '\n', { mode: 0o600 });
+    await rename(tmp, file);
+  }
+
+  async function acceptNow(jws: string): Promise<ReferenceValuesClaims> {
+    if (typeof jws !== 'string' || jws.trim() === '') throw refused('invalid-value', 'reference-values-unsigned', 'reference-values must be a JWS');
+    const jwks = await keys();
+    if (jwks === undefined || jwks.keys.length === 0) {
+      throw refused('access-denied', 'reference-values-untrusted', 'this PVE trusts no OAM key: reference values are refused (configure oam-jwks)');
+    }
+    let claims: ReferenceValuesClaims;
+    try {
+      claims = await verifyReferenceValues(jws.trim(), {
+        jwks, issuer: o.oamIssuer ?? 'urn:henb-sw-verify:oam', audience: o.audience, maxAgeSec: o.maxAgeSec ?? 300, replayCache: replay, now,
+      });
+    } catch (err) {
+      const e = refusalOf(errorCode(err), err instanceof Error ? err.message : 'refused');
+      o.log.warn('reference values refused', { appTag: e.entry['error-app-tag'], code: errorCode(err) });
+      throw e;
+    }
+    if (!o.knownHenb(claims.sub)) {
+      throw new RestconfError({ 'error-type': 'application', 'error-tag': 'invalid-value', 'error-app-tag': 'unknown-henb',
+        'error-path': PROVIDE_INPUT_PATH, 'error-message': `unknown H(e)NB ${claims.sub}` });
+    }
+    const last = entries.get(claims.sub);
+    if (last !== undefined && last.jti === claims.jti) {
+      // after a restart the replay cache is empty: the stored statement still says it was seen
+      throw refused('invalid-value', 'reference-values-replayed', 'these reference values were provided before (replay)');
+    }
+    if (last !== undefined && claims.iat < last.iat) {
+      throw refused('invalid-value', 'reference-values-stale', `the reference values are stale: older than those accepted for ${claims.sub} (job ${last.jobId})`);
+    }
+    entries.set(claims.sub, { iat: claims.iat, jti: claims.jti, jobId: claims['job-id'], values: claims['reference-values'], acceptedAt: Date.now() });
+    await save();
+    o.log.info('reference values accepted', { henbId: claims.sub, jobId: claims['job-id'], values: claims['reference-values'].map((v) => v.component) });
+    return claims;
+  }
+
+  return {
+    accept(jws) {
+      // one at a time: the ordering check and the file see every accepted statement
+      const run = queue.then(() => acceptNow(jws));
+      queue = run.catch(() => undefined);
+      return run;
+    },
+    valuesFor(henbId) {
+      const e = entries.get(henbId);
+      if (e === undefined) return {};
+      const out: Record<string, string[]> = {};
+      for (const v of e.values) (out[v.component] ??= []).push(v.digest);
+      return out;
+    },
+    entry: (henbId) => entries.get(henbId),
+  };
+}
+
+async function load(file: string): Promise<Record<string, ProvidedEntry>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw err;
+  }
+  let doc: { format?: unknown; henbs?: unknown };
+  try {
+    doc = JSON.parse(text) as typeof doc;
+  } catch (cause) {
+    throw new HsvError('ERR_PVE_PROVIDED_FILE', `${file} is not JSON: the PVE does not start on a damaged record of provided reference values`, { cause });
+  }
+  if (doc.format !== FILE_FORMAT || typeof doc.henbs !== 'object' || doc.henbs === null || Array.isArray(doc.henbs)) {
+    throw new HsvError('ERR_PVE_PROVIDED_FILE', `${file} is not a ${FILE_FORMAT} file`);
+  }
+  return doc.henbs as Record<string, ProvidedEntry>;
+}
