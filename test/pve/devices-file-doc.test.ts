@@ -32,6 +32,8 @@ describe('docs/pve-devices-file.md', () => {
     expect(Object.keys(f.referenceValues)).toEqual(['bootloader', 'kernel', 'rootfs']);
     expect(f.approvedSoftware).toEqual(['/srv/henb-images']);
     expect(f.netconf).toEqual({ listen: '127.0.0.1:8831', users: [{ username: 'oam', password: 'pw2' }] });
+    expect(f.oamJwks).toBe(join(dir, 'oam-jwks.json'));
+    expect(f.oamIssuer).toBe('urn:henb-sw-verify:oam');
     // a variable the doc says must be set, unset: the error names the field
     await expect(loadPveDevicesFile(join(dir, 'devices.yaml'), {})).rejects.toMatchObject({ code: 'ERR_CONFIG_PVE_DEVICES', message: expect.stringContaining('devices[0].password-env') });
   });
