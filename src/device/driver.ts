@@ -130,6 +130,7 @@ export function toDeviceCompletion(henbId: string, c: CompletionEvent): DeviceCo
       format: c.evidence.format, nonce: c.evidence.nonce, signatureAlgorithm: c.evidence.signatureAlgorithm, signature: c.evidence.signature,
       ...(c.evidence.keyId !== undefined ? { keyId: c.evidence.keyId } : {}),
       ...(c.evidence.quote !== undefined ? { quote: c.evidence.quote } : {}),
+      ...(c.evidence.eventLog !== undefined ? { eventLog: c.evidence.eventLog } : {}),
     };
   }
   return out;

@@ -12,8 +12,9 @@ export {
   COMPLETION_NOTIFICATION, DEVICE_MODULE, DEVICE_NS, DEVICE_PREFIX, DEVICE_REVISION, DeviceWireError, completionXml,
   elementChildren, integrityMeasurementXml, integrityStateXml, measurementLogXml, measurementReplyXml, parseCompletion,
   parseIntegrityMeasurement, parseMeasurementLog, parseMeasurementReply, parseRollback, parseSlots, parseSoftwareUpdate,
-  parseStartedReply, rollbackXml, slotsXml, softwareUpdateXml, startedReplyXml,
+  parseStartedReply, parseTpm20Attestation, rollbackXml, slotsXml, softwareUpdateXml, startedReplyXml, tpm20AttestationXml,
 } from './wire.js';
 export type {
-  CompletionEvent, CompletionStatus, MeasurementReply, SlotStatus, SoftwareSlot, SoftwareUpdateInput, StartedReply,
+  CompletionEvent, CompletionEvidenceXml, CompletionStatus, MeasurementReply, SlotStatus, SoftwareSlot, SoftwareUpdateInput, StartedReply,
+  Tpm20Attestation,
 } from './wire.js';

@@ -7,6 +7,7 @@ import { HsvError } from '../errors.js';
 import { child, childText, childrenNamed, el, elements, leaf, textOf } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import type { MeasurementLogEntry } from '../oam/index.js';
+import { TPM_ALG, encodeEventLog, parseEventLog } from '../integrity/tpm/index.js';
 
 /** a software slot as the device module lists it (hsvd:slots) */
 export type SlotStatus = 'VALID' | 'INVALID' | 'EMPTY';
@@ -24,7 +25,7 @@ export interface SoftwareSlot {
 export const DEVICE_NS = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify-device';
 export const DEVICE_MODULE = 'henb-sw-verify-device';
 export const DEVICE_PREFIX = 'hsvd';
-export const DEVICE_REVISION = '2026-11-28';
+export const DEVICE_REVISION = '2026-12-03';
 export const COMPLETION_NOTIFICATION = 'software-update-complete';
 
 export class DeviceWireError extends HsvError<'ERR_DEVICE_BAD_REPLY'> {}
@@ -116,13 +117,112 @@ export function parseIntegrityMeasurement(op: XmlElement): Buffer | undefined {
 }
 
 export interface MeasurementReply {
+  /** software-key (default) or tpm2-quote */
+  format: 'software-key' | 'tpm2-quote';
   tim: string;
   log: MeasurementLogEntry[];
   softwareVersion?: string;
+  /** ES256 | Ed25519 (software-key); the AK's ES256 | RS256 (tpm2-quote); '' when absent */
   signatureAlgorithm: string;
   keyId?: string;
-  /** base64 */
+  /** base64; '' for tpm2-quote */
   signature: string;
+  /** tpm2-quote: the quote and the event log */
+  tpm?: Tpm20Attestation;
+}
+
+// ---- tpm20-attestation (RFC 9684 shape) ---------------------------------------------------------------
+
+/**
+ * The device module's tpm20-attestation container as the layers above carry it: the quote octets and the
+ * TCG event log as one crypto-agile log (base64), which is what the verifier parses. On the wire the log is
+ * RFC 9684's bios-event-logs (one entry per TCG_PCR_EVENT2); this module converts.
+ */
+export interface Tpm20Attestation {
+  /** the AK's TPM Name, lowercase hex */
+  certificateName: string;
+  /** base64 TPMS_ATTEST */
+  quote: string;
+  /** base64 TPMT_SIGNATURE */
+  signature: string;
+  /** the PCRs quoted per bank (a copy of the selection inside the quote) */
+  pcrSelection: Array<{ hashAlg: 'sha256' | 'sha384' | 'sha512'; pcrs: number[] }>;
+  /** base64 TCG crypto-agile event log (Spec ID event, then the events) */
+  eventLog: string;
+}
+
+const BANKS: Record<string, number> = { sha256: TPM_ALG.SHA256, sha384: TPM_ALG.SHA384, sha512: TPM_ALG.SHA512 };
+const BANK_NAMES = new Map(Object.entries(BANKS).map(([k, v]) => [v, k]));
+const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** bounds of one tpm20-attestation on the wire (a real boot log has a few hundred events) */
+const MAX_EVENTS = 4096;
+
+export function tpm20AttestationXml(t: Tpm20Attestation): XmlElement {
+  const parsed = parseEventLog(Buffer.from(t.eventLog, 'base64'));
+  if (!parsed.ok) throw new DeviceWireError('ERR_DEVICE_BAD_REPLY', `the event log to send is not a TCG log: ${parsed.reason}`);
+  return el(n, 'tpm20-attestation',
+    leaf(n, 'certificate-name', t.certificateName),
+    leaf(n, 'TPMS_QUOTE_INFO', t.quote),
+    leaf(n, 'quote-signature', t.signature),
+    t.pcrSelection.map((s) => el(n, 'tpm20-pcr-selection', leaf(n, 'tpm20-hash-algo', s.hashAlg), s.pcrs.map((p) => leaf(n, 'pcr-index', p)))),
+    el(n, 'bios-event-logs', parsed.value.events.map((e) => el(n, 'bios-event-entry',
+      leaf(n, 'event-number', e.sequence),
+      leaf(n, 'event-type', e.type),
+      leaf(n, 'pcr-index', e.pcr),
+      [...e.digests].map(([alg, d]) => el(n, 'digest-list', leaf(n, 'hash-algo', BANK_NAMES.get(alg) ?? `0x${alg.toString(16)}`), leaf(n, 'digest', d.toString('base64')))),
+      e.data.length > 0 ? leaf(n, 'event-data', e.data.toString('base64')) : undefined))));
+}
+
+/** The tpm20-attestation container (namespace `ns`); throws DeviceWireError when it is not well formed. */
+export function parseTpm20Attestation(c: XmlElement, ns: string = n): Tpm20Attestation {
+  const bad = (what: string): DeviceWireError => malformed(`tpm20-attestation (${what})`);
+  const b64 = (e: XmlElement | undefined, name: string, what: string): string => {
+    const t = (e === undefined ? undefined : childText(e, ns, name))?.replace(/\s+/g, '');
+    if (t === undefined || !B64.test(t)) throw bad(what);
+    return t;
+  };
+  const certificateName = (childText(c, ns, 'certificate-name') ?? '').trim();
+  if (!/^[0-9a-f]{2,134}$/.test(certificateName)) throw bad('certificate-name');
+  const quote = b64(c, 'TPMS_QUOTE_INFO', 'TPMS_QUOTE_INFO');
+  const signature = b64(c, 'quote-signature', 'quote-signature');
+  if (quote === '' || signature === '') throw bad('empty quote');
+  const pcrSelection = childrenNamed(c, ns, 'tpm20-pcr-selection').map((s) => {
+    const hashAlg = (childText(s, ns, 'tpm20-hash-algo') ?? '').trim();
+    if (BANKS[hashAlg] === undefined) throw bad('tpm20-hash-algo');
+    const pcrs = childrenNamed(s, ns, 'pcr-index').map((p) => Number(textOf(p).trim()));
+    if (pcrs.some((p) => !Number.isInteger(p) || p < 0 || p > 31)) throw bad('pcr-index');
+    return { hashAlg: hashAlg as Tpm20Attestation['pcrSelection'][number]['hashAlg'], pcrs };
+  });
+  const logs = child(c, ns, 'bios-event-logs');
+  const entries = logs ? childrenNamed(logs, ns, 'bios-event-entry') : [];
+  if (entries.length > MAX_EVENTS) throw bad(`more than ${MAX_EVENTS} events`);
+  const rows = entries.map((e) => {
+    const num = (name: string, max: number): number => {
+      const v = Number((childText(e, ns, name) ?? '').trim());
+      if (!Number.isInteger(v) || v < 0 || v > max) throw bad(name);
+      return v;
+    };
+    const digests = new Map<number, Buffer>();
+    for (const d of childrenNamed(e, ns, 'digest-list')) {
+      const alg = BANKS[(childText(d, ns, 'hash-algo') ?? '').trim()];
+      if (alg === undefined || digests.has(alg)) throw bad('hash-algo');
+      digests.set(alg, Buffer.from(b64(d, 'digest', 'digest'), 'base64'));
+    }
+    if (digests.size === 0) throw bad('digest-list');
+    const data = childText(e, ns, 'event-data');
+    return { number: num('event-number', 0xffffffff), pcr: num('pcr-index', 31), type: num('event-type', 0xffffffff), digests,
+      data: data === undefined ? Buffer.alloc(0) : Buffer.from(b64(e, 'event-data', 'event-data'), 'base64') };
+  }).sort((a, b) => a.number - b.number);
+  // the log's banks: those of the first event; encodeEventLog refuses an event that lacks one
+  const algorithms = rows.length > 0 ? [...rows[0]!.digests.keys()] : [TPM_ALG.SHA256];
+  let eventLog: string;
+  try {
+    eventLog = encodeEventLog(algorithms, rows.map((r) => ({ pcr: r.pcr, type: r.type, digests: r.digests, data: r.data }))).toString('base64');
+  } catch {
+    throw bad('every event needs one digest per bank of the log');
+  }
+  if (rows.some((r) => r.digests.size !== algorithms.length)) throw bad('every event needs one digest per bank of the log');
+  return { certificateName, quote, signature, pcrSelection, eventLog };
 }
 
 export function measurementLogXml(log: readonly MeasurementLogEntry[]): XmlElement {
@@ -145,12 +245,14 @@ export function parseMeasurementLog(container: XmlElement | undefined): Measurem
 
 export function measurementReplyXml(r: MeasurementReply): XmlElement[] {
   return [
+    ...(r.format === 'tpm2-quote' ? [leaf(n, 'evidence-format', r.format)] : []),
     leaf(n, 'tim', r.tim),
     measurementLogXml(r.log),
     ...(r.softwareVersion !== undefined ? [leaf(n, 'software-version', r.softwareVersion)] : []),
-    leaf(n, 'signature-algorithm', r.signatureAlgorithm),
+    ...(r.signatureAlgorithm !== '' ? [leaf(n, 'signature-algorithm', r.signatureAlgorithm)] : []),
     ...(r.keyId !== undefined ? [leaf(n, 'key-id', r.keyId)] : []),
-    leaf(n, 'signature', r.signature),
+    ...(r.signature !== '' ? [leaf(n, 'signature', r.signature)] : []),
+    ...(r.tpm !== undefined ? [tpm20AttestationXml(r.tpm)] : []),
   ];
 }
 
@@ -158,9 +260,14 @@ export function parseMeasurementReply(children: XmlElement[]): MeasurementReply 
   const wrap = el(n, 'output', children);
   const tim = (childText(wrap, n, 'tim') ?? '').trim();
   if (!HEX64.test(tim)) throw malformed('integrity-measurement reply (tim)');
+  const formatText = (childText(wrap, n, 'evidence-format') ?? 'software-key').trim();
+  if (formatText !== 'software-key' && formatText !== 'tpm2-quote') throw malformed('integrity-measurement reply (evidence-format)');
   const signature = (childText(wrap, n, 'signature') ?? '').replace(/\s+/g, '');
-  if (signature.length === 0) throw malformed('integrity-measurement reply (signature)');
+  const tpmEl = child(wrap, n, 'tpm20-attestation');
+  if (formatText === 'software-key' && signature.length === 0) throw malformed('integrity-measurement reply (signature)');
+  if (formatText === 'tpm2-quote' && tpmEl === undefined) throw malformed('integrity-measurement reply (tpm20-attestation)');
   const out: MeasurementReply = {
+    format: formatText,
     tim,
     log: parseMeasurementLog(child(wrap, n, 'measurement-log')),
     signatureAlgorithm: (childText(wrap, n, 'signature-algorithm') ?? '').trim(),
@@ -170,6 +277,7 @@ export function parseMeasurementReply(children: XmlElement[]): MeasurementReply 
   if (v !== undefined) out.softwareVersion = v;
   const k = childText(wrap, n, 'key-id');
   if (k !== undefined) out.keyId = k.trim();
+  if (tpmEl !== undefined) out.tpm = parseTpm20Attestation(tpmEl);
   return out;
 }
 
@@ -185,10 +293,14 @@ export interface CompletionEvidenceXml {
   nonce: string;
   signatureAlgorithm: string;
   keyId?: string;
-  /** base64 */
+  /** base64: the signature (software-key) or the quote's TPMT_SIGNATURE (tpm2-quote) */
   signature: string;
-  /** base64 TPMS_ATTEST (tpm2-quote) */
+  /** tpm2-quote: base64 TPMS_ATTEST (tpm20-attestation/TPMS_QUOTE_INFO) */
   quote?: string;
+  /** tpm2-quote: base64 TCG event log (from tpm20-attestation/bios-event-logs) */
+  eventLog?: string;
+  /** tpm2-quote: the whole container (certificate-name, PCR selection) */
+  tpm?: Tpm20Attestation;
 }
 
 export interface CompletionEvent {
@@ -216,8 +328,8 @@ export function completionXml(c: CompletionEvent): XmlElement {
       leaf(n, 'nonce-value', c.evidence.nonce),
       leaf(n, 'signature-algorithm', c.evidence.signatureAlgorithm),
       c.evidence.keyId !== undefined ? leaf(n, 'key-id', c.evidence.keyId) : undefined,
-      leaf(n, 'signature', c.evidence.signature),
-      c.evidence.quote !== undefined ? leaf(n, 'quote', c.evidence.quote) : undefined) : undefined);
+      c.evidence.tpm === undefined ? leaf(n, 'signature', c.evidence.signature) : undefined,
+      c.evidence.tpm !== undefined ? tpm20AttestationXml(c.evidence.tpm) : undefined) : undefined);
 }
 
 /** The evidence container of a completion (device notification or completion-tim RPC, in namespace `ns`). */
@@ -229,16 +341,23 @@ export function parseEvidence(container: XmlElement | undefined, ns: string = n)
   };
   const format = text('evidence-format');
   const nonce = text('nonce-value');
-  const signature = text('signature');
+  const tpmEl = child(container, ns, 'tpm20-attestation');
+  const tpm = format === 'tpm2-quote' && tpmEl !== undefined ? parseTpm20Attestation(tpmEl, ns) : undefined;
+  // tpm2-quote: the signature is the quote's (tpm20-attestation/quote-signature)
+  const signature = tpm?.signature ?? text('signature');
   const signatureAlgorithm = text('signature-algorithm');
-  if ((format !== 'software-key' && format !== 'tpm2-quote') || !nonce || !signature || !signatureAlgorithm) {
+  if ((format !== 'software-key' && format !== 'tpm2-quote') || !nonce || !signature || !signatureAlgorithm || (format === 'tpm2-quote' && tpm === undefined)) {
     throw malformed('completion evidence');
   }
   const out: CompletionEvidenceXml = { format, nonce, signature, signatureAlgorithm };
   const keyId = text('key-id');
   if (keyId !== undefined) out.keyId = keyId;
-  const quote = text('quote');
-  if (quote !== undefined) out.quote = quote;
+  if (tpm !== undefined) {
+    out.quote = tpm.quote;
+    out.eventLog = tpm.eventLog;
+    out.tpm = tpm;
+    out.keyId ??= tpm.certificateName;
+  }
   return out;
 }
 

@@ -4,9 +4,10 @@ import { parseXml, serializeXml } from '../../src/netconf/xml/index.js';
 import { el, elements, leaf } from '../../src/netconf/xml/build.js';
 import {
   DEVICE_NS, completionXml, measurementReplyXml, parseCompletion, parseMeasurementReply, parseSoftwareUpdate,
-  softwareUpdateXml, parseStartedReply, startedReplyXml, DeviceWireError,
+  softwareUpdateXml, parseStartedReply, startedReplyXml, DeviceWireError, parseTpm20Attestation, tpm20AttestationXml,
 } from '../../src/device/wire.js';
-import type { CompletionEvent, MeasurementReply } from '../../src/device/wire.js';
+import type { CompletionEvent, MeasurementReply, Tpm20Attestation } from '../../src/device/wire.js';
+import { EV, TPM_ALG, encodeEventLog } from '../../src/integrity/tpm/index.js';
 
 const hex64 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
 const text = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9 ._:/&<>"'-]{0,18}[A-Za-z0-9]$/);
@@ -41,7 +42,7 @@ describe('device module XML', () => {
 
   it('integrity-measurement output round-trips', () => {
     fc.assert(fc.property(hex64, log, fc.base64String({ minLength: 4, maxLength: 100 }).filter((s) => s.length > 0), (tim, entries, signature) => {
-      const r: MeasurementReply = { tim, log: entries, signatureAlgorithm: 'ES256', signature, keyId: 'kid', softwareVersion: '1.0.0' };
+      const r: MeasurementReply = { format: 'software-key', tim, log: entries, signatureAlgorithm: 'ES256', signature, keyId: 'kid', softwareVersion: '1.0.0' };
       const reply = wire(el(DEVICE_NS, 'x', measurementReplyXml(r)));
       expect(parseMeasurementReply(elements(reply))).toEqual(r);
     }));
@@ -62,6 +63,53 @@ describe('device module XML', () => {
         }
       }
     }));
+  });
+
+  describe('tpm20-attestation (RFC 9684 shape)', () => {
+    const digest = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b));
+    const events = fc.array(fc.record({ pcr: fc.integer({ min: 0, max: 15 }), digest, name: fc.constantFrom('bootloader', 'kernel', 'rootfs', 'config', '') }), { maxLength: 8 });
+    const attestation = (evs: Array<{ pcr: number; digest: Buffer; name: string }>): Tpm20Attestation => ({
+      certificateName: '000b' + 'ab'.repeat(32),
+      quote: Buffer.from('the TPMS_ATTEST octets').toString('base64'),
+      signature: Buffer.from('the TPMT_SIGNATURE octets').toString('base64'),
+      pcrSelection: [{ hashAlg: 'sha256', pcrs: [...new Set([9, ...evs.map((e) => e.pcr)])].sort((a, b) => a - b) }],
+      eventLog: encodeEventLog([TPM_ALG.SHA256], evs.map((e) => ({ pcr: e.pcr, type: EV.IPL, digests: new Map([[TPM_ALG.SHA256, e.digest]]), data: Buffer.from(e.name) }))).toString('base64'),
+    });
+
+    it('round-trips: the event log comes back octet for octet from its bios-event-entry list', () => {
+      fc.assert(fc.property(events, (evs) => {
+        const t = attestation(evs);
+        expect(parseTpm20Attestation(wire(tpm20AttestationXml(t)))).toEqual(t);
+      }));
+    });
+
+    it('an integrity-measurement reply with evidence-format tpm2-quote carries it, and needs it', () => {
+      const t = attestation([{ pcr: 9, digest: Buffer.alloc(32, 1), name: 'kernel' }]);
+      const r: MeasurementReply = { format: 'tpm2-quote', tim: 'a'.repeat(64), log: [], signatureAlgorithm: 'ES256', signature: '', tpm: t };
+      expect(parseMeasurementReply(elements(wire(el(DEVICE_NS, 'x', measurementReplyXml(r)))))).toEqual({ ...r, log: [] });
+      expect(() => parseMeasurementReply([leaf(DEVICE_NS, 'evidence-format', 'tpm2-quote'), leaf(DEVICE_NS, 'tim', 'a'.repeat(64))])).toThrow(DeviceWireError);
+    });
+
+    it('a completion whose evidence is tpm2-quote carries quote, signature and event log from the container', () => {
+      const t = attestation([{ pcr: 9, digest: Buffer.alloc(32, 2), name: 'rootfs' }]);
+      const c: CompletionEvent = { jobId: 'j1', status: 'completed', tim: 'b'.repeat(64), log: [], evidence: { format: 'tpm2-quote', nonce: 'AAAAAAAAAAAAAAAAAAAAAA==', signatureAlgorithm: 'ES256', signature: t.signature, tpm: t } };
+      const back = parseCompletion(wire(completionXml(c)));
+      expect(back.evidence).toEqual({ ...c.evidence, quote: t.quote, eventLog: t.eventLog, keyId: t.certificateName });
+    });
+
+    it('a malformed container is a DeviceWireError naming what is wrong', () => {
+      const good = tpm20AttestationXml(attestation([{ pcr: 9, digest: Buffer.alloc(32, 3), name: 'config' }]));
+      const without = (name: string) => el(DEVICE_NS, 'tpm20-attestation', elements(good).filter((e) => e.name !== name));
+      expect(() => parseTpm20Attestation(without('TPMS_QUOTE_INFO'))).toThrow(/TPMS_QUOTE_INFO/);
+      expect(() => parseTpm20Attestation(without('certificate-name'))).toThrow(/certificate-name/);
+      const noDigest = el(DEVICE_NS, 'tpm20-attestation', ...elements(good).filter((e) => e.name !== 'bios-event-logs'),
+        el(DEVICE_NS, 'bios-event-logs', el(DEVICE_NS, 'bios-event-entry', leaf(DEVICE_NS, 'event-number', 1), leaf(DEVICE_NS, 'event-type', 13), leaf(DEVICE_NS, 'pcr-index', 9))));
+      expect(() => parseTpm20Attestation(noDigest)).toThrow(/digest-list/);
+      const badPcr = el(DEVICE_NS, 'tpm20-attestation', ...elements(good).filter((e) => e.name !== 'bios-event-logs'),
+        el(DEVICE_NS, 'bios-event-logs', el(DEVICE_NS, 'bios-event-entry', leaf(DEVICE_NS, 'event-number', 1), leaf(DEVICE_NS, 'event-type', 13), leaf(DEVICE_NS, 'pcr-index', 40),
+          el(DEVICE_NS, 'digest-list', leaf(DEVICE_NS, 'hash-algo', 'sha256'), leaf(DEVICE_NS, 'digest', Buffer.alloc(32).toString('base64'))))));
+      expect(() => parseTpm20Attestation(badPcr)).toThrow(/pcr-index/);
+    });
   });
 
   it('started/refused output round-trips', () => {
