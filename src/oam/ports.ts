@@ -138,6 +138,8 @@ export interface CompletionEvidence {
   signature: string;
   /** tpm2-quote: base64 TPMS_ATTEST whose extraData is SHA-256(completionMessage()) */
   quote?: string;
+  /** tpm2-quote: base64 TCG event log behind the quoted PCRs */
+  eventLog?: string;
 }
 
 /**

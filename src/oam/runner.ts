@@ -1025,6 +1025,8 @@ export class JobRunner {
       ...(r.component !== undefined ? { 'first-mismatch': r.component } : {}),
       ...(job.completion?.evidenceFormat !== undefined ? { 'evidence-format': job.completion.evidenceFormat } : {}),
       ...(job.completion?.activation !== undefined ? { activation: job.completion.activation } : {}),
+      // the completion was appraised as a quote by the device's enrolled TPM AK (AR4SI hardware: affirming)
+      ...(job.completion?.evidenceFormat === 'tpm2-quote' ? { ear_trustworthiness_vector: { hardware: 2 } } : {}),
     };
     const comps = componentResults(job);
     if (comps !== undefined) sub.components = comps;

@@ -12,6 +12,8 @@ import type { MeasurementLogEntry } from '../oam/index.js';
 import type { ComponentResult, EarStatus } from '../tokens/index.js';
 
 export interface DeviceEvidence {
+  /** software-key (default) or tpm2-quote (then `tpm` carries the quote and the event log) */
+  format?: 'software-key' | 'tpm2-quote';
   tim: string;
   log: MeasurementLogEntry[];
   /** base64 signature over nonce-value || TIM */
@@ -19,6 +21,8 @@ export interface DeviceEvidence {
   signatureAlgorithm: string;
   keyId?: string;
   softwareVersion?: string;
+  /** tpm2-quote: base64 TPMS_ATTEST, TPMT_SIGNATURE, TCG event log, and the AK's name (hex) */
+  tpm?: { quote: string; signature: string; eventLog: string; certificateName: string };
 }
 
 export interface Appraisal {
@@ -103,7 +107,10 @@ export interface CompletionInput {
     signatureAlgorithm: string;
     keyId?: string;
     signature: string;
+    /** tpm2-quote: base64 TPMS_ATTEST */
     quote?: string;
+    /** tpm2-quote: base64 TCG event log */
+    eventLog?: string;
   };
 }
 

@@ -190,6 +190,7 @@ export function completionJson(c: PostUpdateEvidence): Record<string, unknown> {
       ...(ev.keyId !== undefined ? { 'key-id': ev.keyId } : {}),
       signature: ev.signature,
       ...(ev.quote !== undefined ? { quote: ev.quote } : {}),
+      ...(ev.eventLog !== undefined ? { 'event-log': ev.eventLog } : {}),
     },
   };
 }

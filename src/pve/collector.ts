@@ -28,7 +28,8 @@ export function netconfEvidenceCollector(options: NetconfCollectorOptions): Evid
         const reply = await session.rpc(integrityMeasurementXml(nonce), { signal, timeoutMs: options.timeoutMs });
         const data = child(reply, NETCONF_BASE_NS, 'data');
         const r = parseMeasurementReply(data ? elements(data) : elements(reply));
-        const ev: DeviceEvidence = { tim: r.tim, log: r.log, signature: r.signature, signatureAlgorithm: r.signatureAlgorithm };
+        const ev: DeviceEvidence = { format: r.format, tim: r.tim, log: r.log, signature: r.signature, signatureAlgorithm: r.signatureAlgorithm };
+        if (r.tpm !== undefined) ev.tpm = { quote: r.tpm.quote, signature: r.tpm.signature, eventLog: r.tpm.eventLog, certificateName: r.tpm.certificateName };
         if (r.keyId !== undefined) ev.keyId = r.keyId;
         if (r.softwareVersion !== undefined) ev.softwareVersion = r.softwareVersion;
         return ev;

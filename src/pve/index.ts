@@ -11,8 +11,8 @@ export { PveServiceError, checkInputLeaves, parseListen, startPve } from './serv
 export type { PveHandle, StartPveOptions } from './service.js';
 export type { EvidenceCollector, IntegrityInput, IntegrityOutput, PveDeviceEntry } from './types.js';
 export { appraiseEvidence } from './appraise.js';
-export type { Appraisal, DeviceEvidence } from './appraise.js';
-export { appraiseTpmEvidence } from './appraise-tpm.js';
+export type { Appraisal, CompletionInput, DeviceEvidence } from './appraise.js';
+export { appraiseTpmCompletion, appraiseTpmEvidence, completionQualifyingData } from './appraise-tpm.js';
 export type { TpmDeviceEvidence, TpmEvidenceAppraisal } from './appraise-tpm.js';
 export { approvedSoftware } from './approved.js';
 export type { ApprovedSoftware } from './approved.js';

@@ -125,5 +125,6 @@ function completionXml(c: PostUpdateEvidence): XmlElement {
       leaf(n, 'signature-algorithm', ev.signatureAlgorithm),
       ev.keyId !== undefined ? leaf(n, 'key-id', ev.keyId) : undefined,
       leaf(n, 'signature', ev.signature),
-      ev.quote !== undefined ? leaf(n, 'quote', ev.quote) : undefined));
+      ev.quote !== undefined ? leaf(n, 'quote', ev.quote) : undefined,
+      ev.eventLog !== undefined ? leaf(n, 'event-log', ev.eventLog) : undefined));
 }

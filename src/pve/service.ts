@@ -25,7 +25,10 @@ import { approvedSoftware } from './approved.js';
 import { loadOrCreateSigningKey, signResult } from '../tokens/index.js';
 import type { EarClaims, Jwks, SigningKey } from '../tokens/index.js';
 import { appraiseCompletion, appraiseEvidence } from './appraise.js';
-import type { CompletionInput, DeviceEvidence } from './appraise.js';
+import type { Appraisal, CompletionInput, DeviceEvidence } from './appraise.js';
+import { appraiseTpmCompletion, appraiseTpmEvidence } from './appraise-tpm.js';
+import { parseAkPublic } from '../integrity/tpm/index.js';
+import type { TpmPublic } from '../integrity/tpm/index.js';
 import { loadOrCreatePveTls } from './tls.js';
 import {
   INPUT_MEMBER, INTEGRITY_REQUEST_PATH, JWKS_PATH, OUTPUT_MEMBER, PROVIDE_INPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, RestconfError, YANG_JSON,
@@ -119,6 +122,38 @@ export function parseListen(listen: string | { host: string; port: number }): { 
   return hp;
 }
 
+/** A device of the inventory with its parsed keys: the software evidence key, and the TPM AK when enrolled. */
+interface Enrolled {
+  entry: PveDeviceEntry;
+  key: KeyObject;
+  ak?: TpmPublic;
+}
+
+/**
+ * Step 3's appraisal by trust root: a device enrolled with a TPM AK must answer with a quote by that AK (the
+ * TIM and log the token names are then the quote's); a software-key device with its key's signature.
+ */
+function appraisePreUpdate(evidence: DeviceEvidence, nonce: Buffer, dev: Enrolled, refs: ReferenceValues): {
+  appraisal: Appraisal; format: 'software-key' | 'tpm2-quote'; tim: string; log: DeviceEvidence['log']; hardware?: number;
+} {
+  const refused = (reason: string, format: 'software-key' | 'tpm2-quote'): ReturnType<typeof appraisePreUpdate> =>
+    ({ appraisal: { status: 'contraindicated', reason: `evidence-invalid: ${reason}`, signatureValid: false, logReplays: false, components: [] }, format, tim: evidence.tim, log: [] });
+  if (dev.ak === undefined) {
+    if (evidence.format === 'tpm2-quote') return refused(`${dev.entry.henbId} sent a TPM quote but has no enrolled attestation key (its trust root is software-key)`, 'tpm2-quote');
+    return { appraisal: appraiseEvidence(evidence, nonce, dev.key, refs), format: 'software-key', tim: evidence.tim, log: evidence.log };
+  }
+  if (evidence.format !== 'tpm2-quote' || evidence.tpm === undefined) {
+    return refused(`${dev.entry.henbId} is enrolled with a TPM attestation key but answered with software-key evidence`, 'software-key');
+  }
+  const t = evidence.tpm;
+  if (t.certificateName.toLowerCase() !== dev.ak.name.toString('hex')) {
+    return { ...refused('the quote names another attestation key than the one enrolled for this H(e)NB (certificate-name)', 'tpm2-quote'), hardware: 97 };
+  }
+  const r = appraiseTpmEvidence({ attest: Buffer.from(t.quote, 'base64'), signature: Buffer.from(t.signature, 'base64'), log: Buffer.from(t.eventLog, 'base64') }, nonce, dev.ak, refs);
+  // what the token states is what the TPM vouched for, not the unsigned leaves beside the quote
+  return { appraisal: r, format: 'tpm2-quote', tim: r.tim ?? evidence.tim, log: r.measurements, hardware: r.hardware };
+}
+
 export async function startPve(options: StartPveOptions): Promise<PveHandle> {
   const log = (options.log ?? silentLogger).child({ component: 'pve' });
   const { host, port } = parseListen(options.listen);
@@ -132,7 +167,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
   const collector = options.collector ?? netconfEvidenceCollector({ log, timeoutMs: deviceTimeoutMs });
   const references: ReferenceValues = Object.fromEntries(
     Object.entries(options.referenceValues).map(([k, v]) => [k, [...v]]));
-  const devices = new Map<string, { entry: PveDeviceEntry; key: KeyObject }>();
+  const devices = new Map<string, Enrolled>();
   const setDevice = (d: PveDeviceEntry): void => {
     let key: KeyObject;
     try {
@@ -140,7 +175,15 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     } catch (e) {
       throw new PveServiceError('ERR_PVE_DEVICE_KEY', `device ${d.henbId}: devicePublicKey is not a public key PEM`, { cause: e });
     }
-    devices.set(d.henbId, { entry: { ...d }, key });
+    const trustRoot = d.trustRoot ?? (d.akPublic !== undefined ? 'tpm' : 'software-key');
+    let ak: TpmPublic | undefined;
+    if (trustRoot === 'tpm') {
+      if (d.akPublic === undefined) throw new PveServiceError('ERR_PVE_DEVICE_KEY', `device ${d.henbId}: trust root tpm needs akPublic (the AK's TPM2B_PUBLIC, base64)`);
+      const parsed = parseAkPublic(Buffer.from(d.akPublic, 'base64'));
+      if (!parsed.ok) throw new PveServiceError('ERR_PVE_DEVICE_KEY', `device ${d.henbId}: akPublic is not an attestation key: ${parsed.reason}`);
+      ak = parsed.value;
+    }
+    devices.set(d.henbId, { entry: { ...d, trustRoot }, key, ...(ak !== undefined ? { ak } : {}) });
   };
   for (const d of options.devices) setDevice(d);
   const approved = approvedSoftware(options.approvedSoftware ?? [], (path, err) => log.warn('approved software unreadable', { path, err }));
@@ -193,7 +236,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
       throw new RestconfError({ 'error-type': 'application', 'error-tag': 'invalid-value', 'error-app-tag': 'unknown-henb',
         'error-path': '/henb-sw-verify-pve:integrity-request/input/henb-id', 'error-message': `unknown H(e)NB ${input.henbId}` });
     }
-    if (input.completion !== undefined) return appraisePostUpdate(input, input.completion, dev.key);
+    if (input.completion !== undefined) return appraisePostUpdate(input, input.completion, dev);
     const ours = randomBytes(32);
     const ac = new AbortController();
     inflight.add(ac);
@@ -215,7 +258,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
       inflight.delete(ac);
       release();
     }
-    const appraisal = appraiseEvidence(evidence, ours, dev.key, await referencesFor(input.henbId));
+    const { appraisal, format, tim, log: appraisedLog, hardware } = appraisePreUpdate(evidence, ours, dev, await referencesFor(input.henbId));
     const claims = {
       iss: issuer,
       aud: audience,
@@ -229,9 +272,10 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
           // job-id is optional in the YANG input: absent there, absent here (never an empty string)
           ...(input.jobId !== undefined ? { 'job-id': input.jobId } : {}),
           phase: 'pre-update' as const,
-          'reported-tim': evidence.tim,
-          'evidence-format': 'software-key',
-          ...(appraisal.signatureValid ? { 'measurement-log': evidence.log.map((e) => ({ component: e.component, digest: e.digest })) } : {}),
+          'reported-tim': tim,
+          'evidence-format': format,
+          ...(hardware !== undefined ? { ear_trustworthiness_vector: { hardware } } : {}),
+          ...(appraisal.signatureValid ? { 'measurement-log': appraisedLog.map((e) => ({ component: e.component, digest: e.digest })) } : {}),
           components: appraisal.components,
           ...(evidence.softwareVersion !== undefined ? { 'software-version': evidence.softwareVersion } : {}),
           ...(appraisal.firstMismatch !== undefined ? { 'first-mismatch': appraisal.firstMismatch } : {}),
@@ -240,16 +284,32 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
       },
     } satisfies Partial<EarClaims>;
     const token = await signResult(claims, signingKey, { ttlSec: ttl });
-    log.info('integrity-request appraised', { henbId: input.henbId, jobId: input.jobId, earStatus: appraisal.status, reason: appraisal.reason });
+    log.info('integrity-request appraised', { henbId: input.henbId, jobId: input.jobId, evidenceFormat: format, earStatus: appraisal.status, reason: appraisal.reason });
     const out: IntegrityOutput = { earStatus: appraisal.status, token };
     if (appraisal.reason !== undefined) out.reason = appraisal.reason;
     return out;
   }
 
   /** Phase post-update: the completion's evidence, appraised as given (nothing is collected from the device). */
-  async function appraisePostUpdate(input: IntegrityInput, completion: CompletionInput, key: KeyObject): Promise<IntegrityOutput> {
+  async function appraisePostUpdate(input: IntegrityInput, completion: CompletionInput, dev: Enrolled): Promise<IntegrityOutput> {
     const jobId = input.jobId as string;
-    const appraisal = appraiseCompletion(completion, { henbId: input.henbId, jobId, nonce: input.nonce }, key);
+    const ctx = { henbId: input.henbId, jobId, nonce: input.nonce };
+    let appraisal: Appraisal;
+    let hardware: number | undefined;
+    if (dev.ak !== undefined) {
+      // trust root tpm: only a quote by the enrolled AK counts (a software-key completion is a downgrade)
+      if (completion.evidence.format !== 'tpm2-quote') {
+        appraisal = { status: 'contraindicated', reason: `evidence-invalid: ${input.henbId} is enrolled with a TPM attestation key; ${completion.evidence.format} evidence is not accepted from it`, signatureValid: false, logReplays: false, components: [] };
+      } else {
+        const r = appraiseTpmCompletion(completion, ctx, dev.ak);
+        appraisal = r;
+        hardware = r.hardware;
+      }
+    } else if (completion.evidence.format === 'tpm2-quote') {
+      appraisal = { status: 'contraindicated', reason: `evidence-invalid: ${input.henbId} has no enrolled TPM attestation key (its trust root is software-key)`, signatureValid: false, logReplays: false, components: [] };
+    } else {
+      appraisal = appraiseCompletion(completion, ctx, dev.key);
+    }
     const claims = {
       iss: issuer,
       aud: audience,
@@ -263,6 +323,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
           'job-id': jobId,
           phase: 'post-update' as const,
           'evidence-format': completion.evidence.format,
+          ...(hardware !== undefined ? { ear_trustworthiness_vector: { hardware } } : {}),
           ...(appraisal.signatureValid ? {
             'reported-tim': completion.tim,
             'measurement-log': completion.log.map((e) => ({ component: e.component, digest: e.digest })),
@@ -546,6 +607,8 @@ export function checkCompletion(v: unknown): CompletionInput {
   if (keyId !== undefined) evidence.keyId = keyId;
   const quote = str(ev, 'quote', E, false);
   if (quote !== undefined) evidence.quote = quote;
+  const eventLog = str(ev, 'event-log', E, false);
+  if (eventLog !== undefined) evidence.eventLog = eventLog;
   const out: CompletionInput = { status: str(c, 'status', C, true) as string, tim, log, evidence };
   const selfCheck = str(c, 'self-check', C, false);
   if (selfCheck !== undefined) out.selfCheck = selfCheck;

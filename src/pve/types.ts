@@ -8,8 +8,15 @@ import type { CompletionInput, DeviceEvidence } from './appraise.js';
 /** A device the PVE collects evidence from: how to reach it (as the southbound driver does) and its key. */
 export interface PveDeviceEntry extends DeviceTarget {
   henbId: string;
-  /** the device's evidence key: SPKI PEM */
+  /** the device's evidence key: SPKI PEM (software-key evidence) */
   devicePublicKey: string;
+  /**
+   * what must sign the device's evidence: software-key (default) or tpm, whose attestation key is akPublic.
+   * A tpm device's software-key evidence is refused (no downgrade).
+   */
+  trustRoot?: 'software-key' | 'tpm';
+  /** the enrolled TPM attestation key (trust root tpm): TPM2B_PUBLIC, base64 (what tpm2_readpublic -f tss writes) */
+  akPublic?: string;
 }
 
 /** How the PVE obtains evidence from a device (NETCONF by default; tests may inject another). */

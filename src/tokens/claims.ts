@@ -1,5 +1,5 @@
 // Private helper: shape checks of EAR claims, shared by sign and verify.
-import { EAR_STATUSES } from './types.js';
+import { EAR_STATUSES, TRUST_CLAIMS } from './types.js';
 import type { EarClaims, EarStatus } from './types.js';
 
 const PHASES = ['pre-update', 'post-update'];
@@ -27,6 +27,14 @@ export function claimsProblem(c: Record<string, unknown>): string | null {
     if (sm['job-id'] !== undefined && (typeof sm['job-id'] !== 'string' || sm['job-id'] === '')) return `submod ${name} job-id must be a non-empty string`;
     if (!PHASES.includes(sm.phase as string)) return `submod ${name} phase must be pre-update or post-update`;
     if (sm.components !== undefined && !Array.isArray(sm.components)) return `submod ${name} components must be a list`;
+    const tv = sm.ear_trustworthiness_vector;
+    if (tv !== undefined) {
+      if (!isObject(tv)) return `submod ${name} ear_trustworthiness_vector must be an object`;
+      for (const [k, v] of Object.entries(tv)) {
+        if (!(TRUST_CLAIMS as readonly string[]).includes(k)) return `submod ${name} ear_trustworthiness_vector has an unknown claim ${k}`;
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < -128 || v > 127) return `submod ${name} ear_trustworthiness_vector.${k} must be an integer -128..127`;
+      }
+    }
     const ml = sm['measurement-log'];
     if (ml !== undefined && !(Array.isArray(ml) && ml.every((e) => isObject(e) && typeof e.component === 'string' && e.component !== ''
       && typeof e.digest === 'string' && /^[0-9a-f]{64}$/.test(e.digest)))) {

@@ -81,7 +81,29 @@ export interface EarSubmod {
   'measurement-log'?: Array<{ component: string; digest: string }>;
   /** post-update: how the device activated the update (live: extend chain; reboot: log replay) */
   activation?: 'live' | 'reboot';
+  /**
+   * EAR trustworthiness vector (draft-ietf-rats-ear `ear.trustworthiness-vector`, AR4SI claim values), in this
+   * profile's underscore spelling. Set when the evidence is TPM-rooted: `hardware` 2 (the quote verified with
+   * the enrolled TPM attestation key: genuine hardware) or 97 (not recognised). Absent for software-key
+   * evidence: a software key says nothing about hardware.
+   */
+  ear_trustworthiness_vector?: TrustVector;
 }
+
+/** AR4SI trustworthiness claims (each an integer -128..127; 0 or absent: no claim). */
+export interface TrustVector {
+  'instance-identity'?: number;
+  configuration?: number;
+  executables?: number;
+  'file-system'?: number;
+  hardware?: number;
+  'runtime-opaque'?: number;
+  'storage-opaque'?: number;
+  'sourced-data'?: number;
+}
+
+/** The AR4SI claim names of a TrustVector. */
+export const TRUST_CLAIMS = ['instance-identity', 'configuration', 'executables', 'file-system', 'hardware', 'runtime-opaque', 'storage-opaque', 'sourced-data'] as const;
 
 /** Identifies the verifier software that produced the result (EAR "verifier-id"). */
 export interface VerifierId {

@@ -11,7 +11,7 @@
  *   4. the event log parses; the quote selects the SHA-256 bank for every PCR the log measures into;
  *   5. the PCR digest == H_sig(concatenation of the PCR values replayed from the log, in selection order);
  *   6. every measurement event's SHA-256 digest is a reference value for its component (the event data
- *      names it) and every reference component was measured.
+ *      names it) and every reference component was measured (skipped when referenceValues is null).
  * clockInfo (resetCount, restartCount) is reported so the appraiser knows whether the device rebooted since
  * a previous quote (`rebooted` when the caller gives the previous values).
  */
@@ -41,8 +41,11 @@ export interface TpmVerifyInput {
   nonce: Uint8Array;
   /** the enrolled AK: parsed, or its TPM2B_PUBLIC octets */
   ak: TpmPublic | Uint8Array;
-  /** component -> accepted SHA-256 digests (lowercase hex) */
-  referenceValues: ReferenceValues;
+  /**
+   * component -> accepted SHA-256 digests (lowercase hex); null: no comparison (check 6 is skipped, e.g. for a
+   * completion, whose measurements the relying party compares with its expected RIM)
+   */
+  referenceValues: ReferenceValues | null;
   /** the clockInfo counters of the device's previous quote, when known */
   previousClock?: { resetCount: number; restartCount: number };
 }
@@ -124,7 +127,7 @@ function appraise(input: TpmVerifyInput): TpmAppraisal {
   }
   const pcrs = replayed.values.map((v) => ({ bank: HASHES[v.bank]!.name, pcr: v.pcr, value: v.value.toString('hex') }));
 
-  const { components, firstMismatch } = compareReferences(measurements, input.referenceValues);
+  const { components, firstMismatch } = input.referenceValues === null ? { components: [] as ComponentComparison[], firstMismatch: undefined } : compareReferences(measurements, input.referenceValues);
   const out: TpmAppraisal = { status: 'affirming', ...withClock, logReplays: true, pcrs, measurements, components };
   if (firstMismatch !== undefined) {
     const c = components.find((x) => x.component === firstMismatch && x.status !== 'match');
