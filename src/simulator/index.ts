@@ -6,3 +6,7 @@
 export * from './model.js';
 export * from './simulator.js';
 export * from './cli.js';
+export { TRUST_ROOTS, TpmTrustRoot, isTrustRoot } from './tpm-root.js';
+export type { TrustRoot } from './tpm-root.js';
+export { TpmAttesterError, createTpmAttester, tpmToolsAvailable } from './tpm/index.js';
+export type { TpmAttester } from './tpm/index.js';

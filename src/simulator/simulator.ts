@@ -9,6 +9,7 @@
  * listens on a port but never speaks SSH (mode 'refuse': closes every connection at once; 'blackhole':
  * holds it open silently).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -26,11 +27,14 @@ import { createNetconfServer, hostKeyFingerprint, registerStandardOperations } f
 import type { NetconfServer } from '../netconf/server/index.js';
 import { compileTexts } from '../yang/index.js';
 import type { YangModuleInfo, YangValidator } from '../yang/index.js';
-import { fetchAndDigest } from '../integrity/index.js';
+import { completionMessage, fetchAndDigest } from '../integrity/index.js';
 import type { FetchAndDigestOptions } from '../integrity/index.js';
 import { DeviceError, Femtocell, PROFILES, factoryReferenceValues } from './model.js';
 import type { Completion, DeviceProfile, ReferenceValues } from './model.js';
 import { packageRoot } from '../package-root.js';
+import { TpmTrustRoot, isTrustRoot } from './tpm-root.js';
+import type { TrustRoot } from './tpm-root.js';
+import type { TpmAttester } from './tpm/index.js';
 import {
   DEVICE_MODULE, DEVICE_NS, completionXml, integrityStateXml, loadOrCreateDeviceHostKey, measurementReplyXml,
   parseIntegrityMeasurement, parseRollback, parseSoftwareUpdate, slotsXml, startedReplyXml,
@@ -40,11 +44,27 @@ export type SimulatorErrorCode = 'ERR_SIM_PROFILE' | 'ERR_SIM_START' | 'ERR_SIM_
 
 export class SimulatorError extends HsvError<SimulatorErrorCode> {}
 
+/** One group of simulated devices: a profile, how many, and (optionally) their trust root. */
+export interface FleetEntry {
+  profile: DeviceProfile;
+  count: number;
+  /** default: FleetOptions.trustRoot. tpm devices are named <profile>-tpm-<n> */
+  trustRoot?: TrustRoot;
+}
+
 export interface FleetOptions {
-  /** profile -> count ({healthy: 3, compromised: 1}) or a list of {profile, count} */
-  profiles?: Partial<Record<DeviceProfile, number>> | Array<{ profile: DeviceProfile; count: number }>;
+  /** profile -> count ({healthy: 3, compromised: 1}) or a list of {profile, count, trustRoot?} */
+  profiles?: Partial<Record<DeviceProfile, number>> | FleetEntry[];
   /** the same as `profiles` (the CLI's parsed --fleet); one of the two is required */
-  fleet?: Array<{ profile: DeviceProfile; count: number }>;
+  fleet?: FleetEntry[];
+  /**
+   * what signs the devices' evidence (default software-key: a P-256 key the simulator makes); tpm: a swtpm
+   * per device (swtpm + tpm2-tools, scripts/install-peers.sh) with an ECC attestation key, quotes over the
+   * nonce and the TCG event log (docs/evidence-formats.md). Per entry: FleetEntry.trustRoot.
+   */
+  trustRoot?: TrustRoot;
+  /** the TPM attestation key's type (default ecc) */
+  tpmKeyType?: 'ecc' | 'rsa';
   /**
    * SSH login of the devices. Default: user 'oam' with ONE random password for the whole fleet (kept in
    * DATA_DIR/credentials.json), so an OAM config can name it once; with perDeviceCredentials every device
@@ -93,6 +113,12 @@ export interface SimulatedDevice {
   devicePublicKey: string;
   /** RFC 7638 thumbprint of the device key */
   keyId: string;
+  /** what signs this device's evidence */
+  trustRoot: TrustRoot;
+  /** tpm: the attestation key as TPM2B_PUBLIC, base64 (what the PVE enrolls) */
+  akPublic?: string;
+  /** tpm: the AK's TPM Name, hex */
+  akName?: string;
 }
 
 export interface Fleet {
@@ -101,6 +127,8 @@ export interface Fleet {
   referenceValues: ReferenceValues;
   /** the model behind a device (tests and the demo may look inside) */
   cell(henbId: string): Femtocell | undefined;
+  /** the TPM behind a tpm device (tests: e.g. its TCTI, to extend a PCR the way malware would) */
+  tpm(henbId: string): TpmAttester | undefined;
   /** end every NETCONF session of one device (the server keeps listening): a network blip, for tests */
   dropSessions(henbId: string): Promise<void>;
   /** stop every server and pending install; removes a temporary data dir. Idempotent. */
@@ -132,13 +160,19 @@ export function deviceYangModule(): { module: YangModuleInfo; validator: YangVal
   return deviceYang;
 }
 
-function entries(p: NonNullable<FleetOptions['profiles']>): Array<{ profile: DeviceProfile; count: number }> {
-  const list = Array.isArray(p) ? p : Object.entries(p).map(([profile, count]) => ({ profile: profile as DeviceProfile, count: count ?? 0 }));
+function entries(p: NonNullable<FleetOptions['profiles']>, trustRoot: TrustRoot): Array<Required<FleetEntry>> {
+  const list: FleetEntry[] = Array.isArray(p) ? p : Object.entries(p).map(([profile, count]) => ({ profile: profile as DeviceProfile, count: count ?? 0 }));
   for (const e of list) {
     if (!(PROFILES as readonly string[]).includes(e.profile)) throw new SimulatorError('ERR_SIM_PROFILE', `unknown profile ${e.profile}; use ${PROFILES.join(', ')}`);
     if (!Number.isInteger(e.count) || e.count < 0) throw new SimulatorError('ERR_SIM_PROFILE', `count of ${e.profile} must be a whole number >= 0`);
+    if (e.trustRoot !== undefined && !isTrustRoot(e.trustRoot)) throw new SimulatorError('ERR_SIM_PROFILE', `trust root of ${e.profile} must be software-key or tpm`);
   }
-  return list.filter((e) => e.count > 0);
+  return list.filter((e) => e.count > 0).map((e) => ({ profile: e.profile, count: e.count, trustRoot: e.trustRoot ?? trustRoot }));
+}
+
+/** The device name of the i-th (from 1) device of an entry: <profile>-<i>, <profile>-tpm-<i> for tpm devices. */
+export function simulatedHenbId(profile: DeviceProfile, trustRoot: TrustRoot, i: number): string {
+  return trustRoot === 'tpm' ? `${profile}-tpm-${i}` : `${profile}-${i}`;
 }
 
 interface Persisted {
@@ -194,8 +228,28 @@ function completionEvent(c: Completion): Parameters<typeof completionXml>[0] {
   return ev;
 }
 
+/**
+ * A completion whose evidence is a TPM quote instead of the software key's signature: the quote's qualifying
+ * data is SHA-256 of the same completion statement (src/integrity/evidence.ts completionMessage), so the quote
+ * belongs to this completion only.
+ */
+async function tpmCompletion(c: Completion, tpm: TpmTrustRoot): Promise<Parameters<typeof completionXml>[0]> {
+  const ev = completionEvent(c);
+  if (c.evidence === undefined || c.tim === undefined || c.measurementLog === undefined) return ev;
+  const statement = completionMessage({
+    henbId: c.henbId, jobId: c.jobId, nonce: Buffer.from(c.evidence.nonce, 'base64'), status: c.status, selfCheck: c.selfCheck,
+    ...(c.softwareVersion !== undefined ? { softwareVersion: c.softwareVersion } : {}), tim: c.tim, log: c.measurementLog,
+  });
+  const t = await tpm.quote(c.measurementLog, createHash('sha256').update(statement).digest());
+  ev.evidence = {
+    format: 'tpm2-quote', nonce: c.evidence.nonce, signatureAlgorithm: tpm.signatureAlgorithm, keyId: t.certificateName,
+    signature: t.signature, quote: t.quote, eventLog: t.eventLog, tpm: t,
+  };
+  return ev;
+}
+
 /** Register the device module's RPCs, state and notifications for one femtocell on a NETCONF server. */
-export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: Logger): void {
+export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: Logger, tpm?: TpmTrustRoot): void {
   const reg = server.registry;
   reg.addModule(deviceYangModule().module);
   reg.addRpc(DEVICE_NS, 'software-update', async (op) => {
@@ -217,10 +271,26 @@ export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: L
   reg.addRpc(DEVICE_NS, 'integrity-measurement', async (op) => {
     const nonce = parseIntegrityMeasurement(op);
     if (!nonce || nonce.length < 16 || nonce.length > 64) throw rpcError('invalid-value', undefined, 'nonce-value must be base64 of 16..64 octets');
-    const ev = cell.measure(nonce);
     const version = cell.runningVersion();
+    if (tpm !== undefined) {
+      // the TPM answers: a quote over the verifier's nonce and the event log behind PCR 9
+      const measured = cell.measurementLog();
+      const tim = cell.tim();
+      let t;
+      try {
+        t = await tpm.quote(measured, nonce);
+      } catch (e) {
+        log.error('TPM quote failed', { err: e });
+        throw rpcError('operation-failed', undefined, 'the TPM could not quote');
+      }
+      return measurementReplyXml({
+        format: 'tpm2-quote', tim, log: measured, signatureAlgorithm: tpm.signatureAlgorithm, keyId: t.certificateName, signature: '', tpm: t,
+        ...(version !== undefined ? { softwareVersion: version } : {}),
+      });
+    }
+    const ev = cell.measure(nonce);
     return measurementReplyXml({
-      tim: ev.tim, log: ev.log, signatureAlgorithm: 'ES256', keyId: cell.keyId(), signature: ev.signature,
+      format: 'software-key', tim: ev.tim, log: ev.log, signatureAlgorithm: 'ES256', keyId: cell.keyId(), signature: ev.signature,
       ...(version !== undefined ? { softwareVersion: version } : {}),
     });
   });
@@ -240,9 +310,14 @@ export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: L
   });
   reg.addState(DEVICE_NS, 'software-slots', () => slotsXml(cell.slots()));
   reg.addState(DEVICE_NS, 'integrity', () => integrityStateXml(cell.tim(), cell.measurementLog()));
+  // completions leave in the order they happened, even when a TPM quote makes one of them wait
+  let sending: Promise<unknown> = Promise.resolve();
   cell.onCompletion((c) => {
     log.info('software-update-complete', { jobId: c.jobId, kind: c.kind, status: c.status, tim: c.tim });
-    reg.notify('NETCONF', completionXml(completionEvent(c))).catch((e: unknown) => log.error('completion notification failed', { err: e }));
+    sending = sending.then(async () => {
+      const ev = tpm !== undefined ? await tpmCompletion(c, tpm) : completionEvent(c);
+      await reg.notify('NETCONF', completionXml(ev));
+    }).catch((e: unknown) => log.error('completion notification failed', { err: e }));
   });
 }
 
@@ -250,7 +325,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const log = (options.log ?? silentLogger).child({ component: 'simulator' });
   const host = options.host ?? '127.0.0.1';
   const basePort = options.basePort ?? 0;
-  const list = entries(options.profiles ?? options.fleet ?? []);
+  const list = entries(options.profiles ?? options.fleet ?? [], options.trustRoot ?? 'software-key');
   if (list.length === 0) throw new SimulatorError('ERR_SIM_PROFILE', 'the fleet has no devices');
   const temporary = options.dataDir === undefined;
   const root = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'hsv-fleet-')));
@@ -268,6 +343,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     await fetchAndDigest(uri, o);
   };
   const cells = new Map<string, Femtocell>();
+  const tpms = new Map<string, TpmTrustRoot>();
   const servers: NetconfServer[] = [];
   const serverOf = new Map<string, NetconfServer>();
   const blackholes: Array<{ server: TcpServer; sockets: Set<Socket> }> = [];
@@ -279,6 +355,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     closed = true;
     for (const c of cells.values()) c.close();
     await Promise.all(servers.map((s) => s.close().catch((e: unknown) => log.warn('device server close failed', { err: e }))));
+    await Promise.all([...tpms.values()].map((t) => t.close().catch((e: unknown) => log.warn('swtpm close failed', { err: e }))));
     await Promise.all(blackholes.map((b) => new Promise<void>((resolve) => {
       for (const s of b.sockets) s.destroy();
       b.server.close(() => resolve());
@@ -286,13 +363,15 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     if (temporary) await rm(root, { recursive: true, force: true });
   };
 
-  const plan = list.flatMap((e) => Array.from({ length: e.count }, (_, i) => ({ henbId: `${e.profile}-${i + 1}`, profile: e.profile })));
+  const plan = list.flatMap((e) => Array.from({ length: e.count }, (_, i) => ({ henbId: simulatedHenbId(e.profile, e.trustRoot, i + 1), profile: e.profile, trustRoot: e.trustRoot })));
+  const dup = plan.find((p, i) => plan.findIndex((q) => q.henbId === p.henbId) !== i);
+  if (dup) throw new SimulatorError('ERR_SIM_PROFILE', `the fleet names ${dup.henbId} twice (list each profile once per trust root)`);
   try {
     // start in batches: bounded parallelism, ports in order when basePort is set
     const BATCH = 32;
     for (let b = 0; b < plan.length; b += BATCH) {
       const batch = plan.slice(b, b + BATCH);
-      const started = await Promise.all(batch.map(async ({ henbId, profile }, j) => {
+      const started = await Promise.all(batch.map(async ({ henbId, profile, trustRoot }, j) => {
         const index = b + j;
         const port = basePort === 0 ? 0 : basePort + index;
         const dir = join(root, henbId);
@@ -307,6 +386,11 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           ...(options.rollbackMs !== undefined ? { rollbackMs: options.rollbackMs } : {}),
         });
         cells.set(henbId, cell);
+        let tpm: TpmTrustRoot | undefined;
+        if (trustRoot === 'tpm' && profile !== 'unreachable') {
+          tpm = await TpmTrustRoot.start(dir, cell.measurementLog(), options.tpmKeyType ?? 'ecc');
+          tpms.set(henbId, tpm);
+        }
         let actualPort: number;
         if (profile === 'unreachable') {
           const sockets = new Set<Socket>();
@@ -336,12 +420,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           });
           servers.push(server);
           serverOf.set(henbId, server);
-          registerFemtocell(server, cell, dlog);
+          registerFemtocell(server, cell, dlog, tpm);
           actualPort = (await server.listen(host, port)).port;
         }
         const dev: SimulatedDevice = {
           henbId, profile, host, port: actualPort, hostKeySha256: hostKeyFingerprint(hostKey),
-          username: id.username, password: id.password, devicePublicKey: cell.publicKeyPem(), keyId: cell.keyId(),
+          username: id.username, password: id.password, devicePublicKey: cell.publicKeyPem(), keyId: cell.keyId(), trustRoot,
+          ...(tpm !== undefined ? { akPublic: tpm.akPublic().toString('base64'), akName: tpm.akName } : {}),
         };
         return dev;
       }));
@@ -356,6 +441,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     devices,
     referenceValues: factoryReferenceValues(),
     cell: (henbId) => cells.get(henbId),
+    tpm: (henbId) => tpms.get(henbId)?.attester,
     async dropSessions(henbId) {
       const server = serverOf.get(henbId);
       if (!server) return;

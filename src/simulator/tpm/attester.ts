@@ -41,6 +41,8 @@ export interface TpmQuote {
 export interface TpmAttester {
   /** the swtpm process id while it runs (diagnostics; tests check nothing is left running) */
   readonly pid: number | undefined;
+  /** the TCTI string of its swtpm (TPM2TOOLS_TCTI), for diagnostics with tpm2-tools */
+  readonly tcti: string;
   /** the AK as TPM2B_PUBLIC (what the PVE enrolls) */
   akPublic(): Buffer;
   /** the EK as TPM2B_PUBLIC */
@@ -63,6 +65,11 @@ export interface TpmAttesterOptions {
 }
 
 const TOOLS = '/usr/bin';
+
+/** Whether swtpm and tpm2-tools are installed (what `--trust-root tpm` needs; scripts/install-peers.sh). */
+export function tpmToolsAvailable(): boolean {
+  return existsSync('/usr/bin/swtpm') && existsSync(join(TOOLS, 'tpm2_quote')) && existsSync(join(TOOLS, 'tpm2_createak'));
+}
 const COMPONENT = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
 
 /** Starts swtpm, creates (or, with an existing stateDir, reuses) the EK and the AK. */
@@ -102,6 +109,10 @@ class SwtpmAttester implements TpmAttester {
   /** The swtpm process id (for tests that check nothing is left running). */
   get pid(): number | undefined {
     return this.tpm.pid;
+  }
+
+  get tcti(): string {
+    return this.tpm.tcti;
   }
 
   async provision(): Promise<void> {
