@@ -14,12 +14,15 @@
  *       host-key: SHA256:...       (pinned SSH host key fingerprint)
  *       device-public-key: |       (SPKI PEM; or device-public-key-file: PATH)
  *         -----BEGIN PUBLIC KEY-----
+ *       trust-root: tpm            (software-key by default; tpm: only quotes by the AK below are accepted)
+ *       ak-public: <base64>        (the TPM attestation key, TPM2B_PUBLIC; or ak-public-file: PATH to the
+ *                                   binary file `tpm2_readpublic -c AK -f tss -o PATH` writes)
  *   approved-software: [DIR-or-FILE, ...]   (images whose SHA-256 is accepted for rootfs)
  *   netconf: { listen: HOST:PORT, users: [{ username, password | password-env }] }   (also serve NETCONF)
  *   oam-jwks: FILE            (the OAM's JWKS: the only keys whose provide-reference-values statements are accepted;
  *                              read at each statement, so the OAM's key rotation is picked up; --oam-jwks overrides)
  *   oam-issuer: NAME          (iss of the OAM's statements, default urn:henb-sw-verify:oam)
- * camelCase names (henbId, hostKeySha256, devicePublicKey, referenceValues) are accepted too.
+ * camelCase names (henbId, hostKeySha256, devicePublicKey, trustRoot, akPublic, referenceValues) are accepted too.
  */
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -95,6 +98,22 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
     if (pem !== undefined) entry.devicePublicKey = pem;
     else if (pemFile !== undefined) entry.devicePublicKey = await readFile(resolve(dirname(file), pemFile), 'utf8');
     else throw configError(file, `${at}.device-public-key`, 'is required (SPKI PEM)');
+    const trustRoot = s(['trust-root', 'trustRoot'], false);
+    if (trustRoot !== undefined && trustRoot !== 'software-key' && trustRoot !== 'tpm') throw configError(file, `${at}.trust-root`, 'expected software-key or tpm');
+    const ak = s(['ak-public', 'akPublic'], false);
+    const akFile = s(['ak-public-file'], false);
+    if (ak !== undefined) {
+      if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(ak.replace(/\s+/g, ''))) throw configError(file, `${at}.ak-public`, 'expected base64 of a TPM2B_PUBLIC');
+      entry.akPublic = ak.replace(/\s+/g, '');
+    } else if (akFile !== undefined) {
+      try {
+        entry.akPublic = (await readFile(resolve(dirname(file), akFile))).toString('base64');
+      } catch (e) {
+        throw configError(file, `${at}.ak-public-file`, `cannot read ${akFile}: ${(e as Error).message}`);
+      }
+    }
+    if (trustRoot === 'tpm' && entry.akPublic === undefined) throw configError(file, `${at}.ak-public`, 'is required with trust-root tpm (the AK\'s TPM2B_PUBLIC)');
+    if (trustRoot !== undefined) entry.trustRoot = trustRoot;
     devices.push(entry);
   }
   const refRaw = top['reference-values'] ?? top.referenceValues;

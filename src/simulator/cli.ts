@@ -9,8 +9,10 @@ import { HsvError } from '../errors.js';
 import { parsePort } from '../host-port.js';
 import { createLogger } from '../log/logger.js';
 import type { LogLevel } from '../log/logger.js';
-import type { DeviceProfile } from './model.js';
 import { startFleet } from './simulator.js';
+import type { FleetEntry } from './simulator.js';
+import { isTrustRoot } from './tpm-root.js';
+import { tpmToolsAvailable } from './tpm/index.js';
 import { waitForAbort } from '../abort.js';
 
 /** the parts of the CLI context this command uses (src/cli/command.ts CliContext fits) */
@@ -34,12 +36,17 @@ export function logLevelOf(v: unknown, fallback: LogLevel): LogLevel {
 }
 
 /**
- * options: { fleet: Array<{profile, count}>, host?: string, 'base-port'?: string, 'data-dir'?: string,
- * 'log-level'?: string, json?: boolean }. Returns 0 after a clean stop.
+ * options: { fleet: Array<{profile, count, trustRoot?}>, 'trust-root'?: string, host?: string, 'base-port'?: string,
+ * 'data-dir'?: string, 'log-level'?: string, json?: boolean }. Returns 0 after a clean stop.
  */
 export async function runSimulateCommand(options: Record<string, unknown>, ctx: CommandContext): Promise<number> {
-  const fleet = options.fleet as Array<{ profile: DeviceProfile; count: number }> | undefined;
+  const fleet = options.fleet as FleetEntry[] | undefined;
   if (!Array.isArray(fleet) || fleet.length === 0) throw usage('simulate: --fleet PROFILE=N,... names no device');
+  const trustRoot = options['trust-root'] ?? 'software-key';
+  if (!isTrustRoot(trustRoot)) throw usage('simulate: --trust-root must be software-key or tpm');
+  if ((trustRoot === 'tpm' || fleet.some((e) => e.trustRoot === 'tpm')) && !tpmToolsAvailable()) {
+    throw usage('simulate: trust root tpm needs swtpm and tpm2-tools (scripts/install-peers.sh installs them)');
+  }
   const host = typeof options.host === 'string' ? options.host : '127.0.0.1';
   const portText = typeof options['base-port'] === 'string' ? options['base-port'] : '0';
   const basePort = parsePort(portText);
@@ -47,14 +54,14 @@ export async function runSimulateCommand(options: Record<string, unknown>, ctx: 
   const dataDir = typeof options['data-dir'] === 'string' ? resolve(ctx.cwd, options['data-dir']) : undefined;
   const json = options.json === true;
   const log = createLogger({ level: logLevelOf(options['log-level'], 'warn'), write: (l) => ctx.stderr.write(l) });
-  const f = await startFleet({ fleet, host, basePort, ...(dataDir !== undefined ? { dataDir } : {}), log });
+  const f = await startFleet({ fleet, trustRoot, host, basePort, ...(dataDir !== undefined ? { dataDir } : {}), log });
   try {
     if (json) {
       ctx.stdout.write(JSON.stringify({ event: 'ready', devices: f.devices, referenceValues: f.referenceValues }) + '\n');
     } else {
       ctx.stdout.write(`henb-sw-verify: simulating ${f.devices.length} H(e)NB(s) on ${host}\n`);
       for (const d of f.devices) {
-        ctx.stdout.write(`${d.henbId} ${d.host}:${d.port} user ${d.username} password ${d.password} host-key ${d.hostKeySha256} profile ${d.profile}\n`);
+        ctx.stdout.write(`${d.henbId} ${d.host}:${d.port} user ${d.username} password ${d.password} host-key ${d.hostKeySha256} profile ${d.profile} trust-root ${d.trustRoot}${d.akName !== undefined ? ` ak ${d.akName}` : ''}\n`);
       }
     }
     await waitForAbort(ctx.signal);

@@ -46,6 +46,14 @@ describe('fleet, thresholds, henb lists', () => {
     expect(() => parseFleet('healthy=0')).toThrow(/at least one device/);
     expect(() => parseFleet('healthy=1,healthy=2')).toThrow(/twice/);
   });
+  it('--fleet PROFILE@tpm: a trust root per entry, TPM devices named <profile>-tpm-<n>', () => {
+    const f = parseFleet('healthy=1,healthy@tpm=2,bad-install@software-key=1');
+    expect(f).toEqual([{ profile: 'healthy', count: 1 }, { profile: 'healthy', count: 2, trustRoot: 'tpm' }, { profile: 'bad-install', count: 1, trustRoot: 'software-key' }]);
+    expect(fleetNames(f).map((d) => d.id)).toEqual(['healthy-1', 'healthy-tpm-1', 'healthy-tpm-2', 'bad-install-1']);
+    expect(fleetNames(parseFleet('compromised=1'), 'tpm').map((d) => d.id)).toEqual(['compromised-tpm-1']);
+    expect(() => parseFleet('healthy@tpm=1,healthy@tpm=1')).toThrow(/healthy@tpm twice/);
+    expect(() => parseFleet('healthy@hsm=1')).toThrow(/PROFILE\[@tpm\]=COUNT/);
+  });
   it('--max-failures', () => {
     expect(parseMaxFailures(undefined, 10)).toBeNull();
     expect(parseMaxFailures('2', 10)).toBe(2);

@@ -16,7 +16,7 @@ import { ProgressBar } from '../progress.js';
 import { importComponent } from '../lazy.js';
 import { createLogger } from '../../log/logger.js';
 import type { Logger, LogLevel } from '../../log/logger.js';
-import { DEFAULT_FLEET, fleetNames, parseFleet } from '../fleet-spec.js';
+import { DEFAULT_FLEET, fleetNames, parseFleet, parseTrustRoot } from '../fleet-spec.js';
 import type { FleetEntry } from '../fleet-spec.js';
 import { defaultServeConfig } from '../../config/load.js';
 import { startOamServer } from '../oam-server.js';
@@ -29,6 +29,7 @@ import type { ResultStatus, RolloutReport } from '../rollout/report.js';
 import { deviceTable, summaryTable } from '../rollout/render.js';
 import type { ConnectOptions, RolloutConnection } from './rollout.js';
 import { waitForAbort } from '../../abort.js';
+import { CliUsageError } from '../errors.js';
 
 /** what each profile must end as after one update (the demo's pass criterion) */
 export const EXPECTED_STATUS: Record<string, ResultStatus> = {
@@ -45,15 +46,20 @@ export const EXPECTED_STATUS: Record<string, ResultStatus> = {
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'OAM server + reference PVE + simulated fleet in one process (embedded defaults)',
-  usage: '[--fleet PROFILE=N,...] [--listen HOST:PORT --data-dir DIR] [--json]',
+  usage: '[--fleet PROFILE[@tpm]=N,...] [--trust-root software-key|tpm] [--listen HOST:PORT --data-dir DIR] [--json]',
   description:
     'Starts a simulated fleet, the reference PVE and the OAM server with the henb-sw-verify plugin, all on loopback, with ' +
     'SQLite in the data dir (a temporary one by default). Without --listen it runs one software update over the whole fleet ' +
     '(progress bar on a terminal, then a results table) and exits 0 when every device ended as its profile predicts ' +
     '(healthy: verified, compromised: refused, bad-install/self-check-fail: mismatch, unreachable/slow: timeout), 1 otherwise. ' +
-    `With --listen it names the devices <profile>-<n>, prints one ready line and serves NETCONF clients (user admin, password in ${ADMIN_PASSWORD_ENV}) until SIGINT/SIGTERM.`,
+    `With --listen it names the devices <profile>-<n>, prints one ready line and serves NETCONF clients (user admin, password in ${ADMIN_PASSWORD_ENV}) until SIGINT/SIGTERM. ` +
+    'Evidence is signed with a software key per device; a device with trust root tpm (PROFILE@tpm in --fleet, or --trust-root tpm ' +
+    'for all) answers with TPM 2.0 quotes from its own swtpm and is named <profile>-tpm-<n>. Without --fleet the demo adds ' +
+    'healthy@tpm=1 when swtpm and tpm2-tools are installed, and says so either way.',
   options: {
-    fleet: { type: 'string', value: 'PROFILE=N,...', help: 'profiles and counts', default: DEFAULT_FLEET },
+    // no declared default: the demo must know whether --fleet was given (the default fleet gains a TPM device)
+    fleet: { type: 'string', value: 'PROFILE[@tpm]=N,...', help: `profiles and counts (default: ${DEFAULT_FLEET}, and healthy@tpm=1 when swtpm is installed)` },
+    'trust-root': { type: 'string', value: 'ROOT', help: 'software-key or tpm: what signs the devices\' evidence', default: 'software-key' },
     listen: { type: 'string', value: 'HOST:PORT', help: 'keep serving on this address instead of running one update' },
     'data-dir': { type: 'string', value: 'DIR', help: 'keep the state here (default: a temporary dir, removed at exit)' },
     timeout: { type: 'string', value: 'SECONDS', help: 'per-device limit of the one-shot update', default: '60' },
@@ -76,6 +82,8 @@ interface SimDevice {
   password?: string;
   hostKeySha256?: string;
   devicePublicKey: string;
+  trustRoot?: string;
+  akPublic?: string;
 }
 interface FleetHandle {
   devices: SimDevice[];
@@ -110,7 +118,7 @@ function oamJwksFile(dataDir: string): string {
 const DEMO_STEP_TIMEOUT_SEC = 10;
 
 /** Start fleet, PVE and OAM server; everything is closed again if a part fails. */
-export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host: string; port: number }; dataDir: string; adminPassword: string; env: NodeJS.ProcessEnv; log: Logger }): Promise<DemoStack> {
+export async function startDemoStack(opts: { fleet: FleetEntry[]; trustRoot?: 'software-key' | 'tpm'; listen: { host: string; port: number }; dataDir: string; adminPassword: string; env: NodeJS.ProcessEnv; log: Logger }): Promise<DemoStack> {
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
@@ -118,7 +126,7 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host
   try {
     const sim = await importComponent<{ startFleet(o: Record<string, unknown>): Promise<FleetHandle> }>('../simulator/index.js', 'the femtocell simulator (src/simulator)', 'startFleet');
     const pveMod = await importComponent<{ startPve(o: Record<string, unknown>): Promise<PveHandleLike> }>('../pve/index.js', 'the reference PVE (src/pve)', 'startPve');
-    const fleet = await sim.startFleet({ fleet: opts.fleet, host: '127.0.0.1', dataDir: join(opts.dataDir, 'fleet'), log: opts.log.child({ component: 'fleet' }) });
+    const fleet = await sim.startFleet({ fleet: opts.fleet, trustRoot: opts.trustRoot ?? 'software-key', host: '127.0.0.1', dataDir: join(opts.dataDir, 'fleet'), log: opts.log.child({ component: 'fleet' }) });
     closers.push(() => fleet.close());
     const pve = await pveMod.startPve({
       listen: '127.0.0.1:0',
@@ -149,7 +157,7 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host
         username: d.username,
         ...(d.password ? { password: { env: DEVICE_SECRET_ENV } } : {}),
         ...(d.hostKeySha256 ? { 'ssh-host-key': d.hostKeySha256.startsWith('SHA256:') ? d.hostKeySha256 : `SHA256:${d.hostKeySha256}` } : {}),
-        description: `simulated, profile ${d.profile}`,
+        description: `simulated, profile ${d.profile}, trust root ${d.trustRoot ?? 'software-key'}`,
       })),
       pve: { endpoint: pve.url, transport: 'restconf', ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, timeout: 30 },
       // short steps so that unreachable and slow devices end as timeout within the demo
@@ -173,8 +181,26 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; listen: { host
   }
 }
 
+/**
+ * The trust roots of the demo's fleet: the default fleet gains one TPM-rooted healthy device when swtpm and
+ * tpm2-tools are installed (a fresh machine without them runs on software keys alone); asking for tpm without
+ * them is a usage error. Returns the fleet and the line that says which it is.
+ */
+export async function demoTrustRoots(fleet: FleetEntry[], trustRoot: 'software-key' | 'tpm', fleetGiven: boolean): Promise<{ fleet: FleetEntry[]; line: string }> {
+  const sim = await importComponent<{ tpmToolsAvailable(): boolean }>('../simulator/index.js', 'the femtocell simulator (src/simulator)', 'tpmToolsAvailable');
+  const available = sim.tpmToolsAvailable();
+  const wantsTpm = trustRoot === 'tpm' || fleet.some((e) => e.trustRoot === 'tpm');
+  if (wantsTpm && !available) throw new CliUsageError('demo: trust root tpm needs swtpm and tpm2-tools (scripts/install-peers.sh installs them)');
+  if (wantsTpm) return { fleet, line: 'demo: TPM-rooted devices (trust root tpm) answer with TPM 2.0 quotes from their own swtpm; the others sign with a software key' };
+  if (fleetGiven) return { fleet, line: 'demo: every device signs its evidence with a software key (trust root software-key)' };
+  if (!available) return { fleet, line: 'demo: swtpm/tpm2-tools not installed: no TPM-rooted device; every device signs its evidence with a software key (scripts/install-peers.sh installs them)' };
+  return { fleet: [...fleet, { profile: 'healthy', count: 1, trustRoot: 'tpm' }], line: 'demo: swtpm found: healthy-tpm-1 answers with TPM 2.0 quotes (trust root tpm); the others sign with a software key' };
+}
+
 async function runDemo(args: ParsedArgs, ctx: CliContext): Promise<number> {
-  const fleet = parseFleet(str(args, 'fleet') ?? DEFAULT_FLEET);
+  const trustRoot = parseTrustRoot(str(args, 'trust-root'));
+  const roots = await demoTrustRoots(parseFleet(str(args, 'fleet') ?? DEFAULT_FLEET), trustRoot, str(args, 'fleet') !== undefined);
+  const fleet = roots.fleet;
   const listenText = str(args, 'listen');
   const serving = listenText !== undefined;
   const listen = serving ? parseHostPort(listenText) : { host: '127.0.0.1', port: 0 };
@@ -187,10 +213,11 @@ async function runDemo(args: ParsedArgs, ctx: CliContext): Promise<number> {
   if (serving && !ctx.env[ADMIN_PASSWORD_ENV]) {
     ctx.stderr.write(`henb-sw-verify: ${ADMIN_PASSWORD_ENV} is not set; user admin gets the generated password ${adminPassword}\n`);
   }
-  const names = fleetNames(fleet);
+  const names = fleetNames(fleet, trustRoot);
+  ctx.stderr.write(roots.line + '\n');
   let stack: DemoStack | undefined;
   try {
-    stack = await startDemoStack({ fleet, listen, dataDir, adminPassword, env: ctx.env, log });
+    stack = await startDemoStack({ fleet, trustRoot, listen, dataDir, adminPassword, env: ctx.env, log });
     if (serving) {
       ctx.stdout.write(readyLine(stack.server.address, stack.server.fingerprint, json, { publicKey: stack.server.publicKey, fleet: names.map((n) => n.id), software: stack.softwareUri, jwks: oamJwksFile(stack.dataDir) }) + (json ? '' : ` fleet ${names.map((n) => n.id).join(',')}`) + '\n');
       await waitForAbort(ctx.signal);

@@ -1,7 +1,7 @@
 /** `henb-sw-verify simulate`: a fleet of simulated femtocells (src/simulator's runSimulateCommand does the work). */
 import type { Command, CliContext, ParsedArgs } from '../command.js';
 import { importComponent } from '../lazy.js';
-import { parseFleet, DEFAULT_FLEET } from '../fleet-spec.js';
+import { parseFleet, parseTrustRoot, DEFAULT_FLEET } from '../fleet-spec.js';
 import { str } from '../args.js';
 
 interface SimulateCliModule {
@@ -11,24 +11,28 @@ interface SimulateCliModule {
 export const simulateCommand: Command = {
   name: 'simulate',
   summary: 'run simulated femtocells (NETCONF servers on loopback) with behaviour profiles',
-  usage: '[--fleet PROFILE=N,...] [--host HOST] [--base-port PORT] [--data-dir DIR] [--json]',
+  usage: '[--fleet PROFILE[@tpm]=N,...] [--trust-root software-key|tpm] [--host HOST] [--base-port PORT] [--data-dir DIR] [--json]',
   description:
     'Starts one NETCONF/SSH server per simulated H(e)NB, each on its own port, with components (bootloader, kernel, ' +
     'rootfs, config) measured into a TIM with a measurement log, a device key that signs evidence, two software slots ' +
     'and the device module RPCs and notifications. Profiles: healthy, compromised (fails the PVE check), bad-install ' +
     '(the TIM after install is not the expected one), self-check-fail, unreachable, slow. Devices are named ' +
-    '<profile>-<n>. Prints the inventory (one line per device, or JSON) and serves until SIGINT/SIGTERM.',
+    '<profile>-<n>. With --trust-root tpm (or PROFILE@tpm in --fleet) a device\'s evidence is a TPM 2.0 quote by its own swtpm ' +
+    '(swtpm and tpm2-tools must be installed; scripts/install-peers.sh), and it is named <profile>-tpm-<n>; the JSON inventory ' +
+    'then carries its attestation key (akPublic) for the PVE. Prints the inventory (one line per device, or JSON) and serves until SIGINT/SIGTERM.',
   options: {
     fleet: { type: 'string', value: 'PROFILE=N,...', help: 'profiles and counts', default: DEFAULT_FLEET },
     host: { type: 'string', value: 'HOST', help: 'address to listen on', default: '127.0.0.1' },
     'base-port': { type: 'string', value: 'PORT', help: 'first port (0 = free ports)', default: '0' },
     'data-dir': { type: 'string', value: 'DIR', help: 'keep device keys and state here (default: a temporary dir)' },
+    'trust-root': { type: 'string', value: 'ROOT', help: 'software-key or tpm (a swtpm per device)', default: 'software-key' },
     'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn, error or silent' },
     json: { type: 'boolean', help: 'inventory as JSON' },
   },
-  examples: ['henb-sw-verify simulate --fleet healthy=10,slow=2 --json'],
+  examples: ['henb-sw-verify simulate --fleet healthy=10,slow=2 --json', 'henb-sw-verify simulate --fleet healthy=2,healthy@tpm=1 --json'],
   run: async (args: ParsedArgs, ctx: CliContext) => {
     const fleet = parseFleet(str(args, 'fleet') ?? DEFAULT_FLEET);
+    parseTrustRoot(str(args, 'trust-root'));
     const mod = await importComponent<SimulateCliModule>('../simulator/index.js', 'the femtocell simulator (src/simulator)', 'runSimulateCommand');
     return mod.runSimulateCommand({ ...args.values, fleet }, ctx);
   },
