@@ -37,6 +37,12 @@ async function pool<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promi
   return out;
 }
 
+/**
+ * One yanglint process per document (about 1,900 since the device module's tpm20-attestation, 2026-12-03): real
+ * subprocess I/O, which takes longer than the interop default on a busy machine.
+ */
+const CORPUS_TIMEOUT_MS = 240_000;
+
 describe('differential: our validator vs yanglint', () => {
   let dir: string;
   let yang: LoadedYang;
@@ -108,7 +114,7 @@ describe('differential: our validator vs yanglint', () => {
         for (const p of (e.path ?? '').match(/[a-z-]+(?=:)/g) ?? []) expect(e.pathNs?.[p]).toBeDefined();
       }
     }
-  });
+  }, CORPUS_TIMEOUT_MS);
 
   it('agrees on generated configuration documents (our config containers and a fixture using every compiled feature)', async () => {
     const fixture = resolve(import.meta.dirname, '../yang/fixtures/features.yang');
@@ -177,5 +183,5 @@ describe('differential: our validator vs yanglint', () => {
     }
     expect(disagree.map((r) => r.d.id)).toEqual([]);
     expect(valid).toBeGreaterThan(100);
-  });
+  }, CORPUS_TIMEOUT_MS);
 });
