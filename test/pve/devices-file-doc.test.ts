@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPveDevicesFile } from '../../src/cli/pve-service.js';
+import { makeAk } from '../helpers/tpm-structures.js';
 import { startFleet } from '../../src/simulator/simulator.js';
 
 let dir: string;
@@ -26,16 +27,22 @@ describe('docs/pve-devices-file.md', () => {
     await mkdir(join(dir, 'keys'));
     const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
     await writeFile(join(dir, 'keys', 'femto-0001.pem'), pem);
+    await writeFile(join(dir, 'keys', 'femto-0002.pem'), pem);
+    const ak = makeAk('ecc').public;
+    await writeFile(join(dir, 'keys', 'femto-0002-ak.pub'), ak);
     await writeFile(join(dir, 'devices.yaml'), yaml!);
-    const f = await loadPveDevicesFile(join(dir, 'devices.yaml'), { FEMTO_0001_PW: 'pw1', PVE_NETCONF_PW: 'pw2' });
-    expect(f.devices).toEqual([{ henbId: 'femto-0001', host: '192.0.2.10', port: 830, username: 'pve', password: 'pw1', hostKeySha256: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU', devicePublicKey: pem }]);
+    const f = await loadPveDevicesFile(join(dir, 'devices.yaml'), { FEMTO_0001_PW: 'pw1', FEMTO_0002_PW: 'pw3', PVE_NETCONF_PW: 'pw2' });
+    expect(f.devices).toEqual([
+      { henbId: 'femto-0001', host: '192.0.2.10', port: 830, username: 'pve', password: 'pw1', hostKeySha256: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU', devicePublicKey: pem },
+      { henbId: 'femto-0002', host: '192.0.2.11', port: 830, username: 'pve', password: 'pw3', devicePublicKey: pem, trustRoot: 'tpm', akPublic: ak.toString('base64') },
+    ]);
     expect(Object.keys(f.referenceValues)).toEqual(['bootloader', 'kernel', 'rootfs']);
     expect(f.approvedSoftware).toEqual(['/srv/henb-images']);
     expect(f.netconf).toEqual({ listen: '127.0.0.1:8831', users: [{ username: 'oam', password: 'pw2' }] });
     expect(f.oamJwks).toBe(join(dir, 'oam-jwks.json'));
     expect(f.oamIssuer).toBe('urn:henb-sw-verify:oam');
     // a variable the doc says must be set, unset: the error names the field
-    await expect(loadPveDevicesFile(join(dir, 'devices.yaml'), {})).rejects.toMatchObject({ code: 'ERR_CONFIG_PVE_DEVICES', message: expect.stringContaining('devices[0].password-env') });
+    await expect(loadPveDevicesFile(join(dir, 'devices.yaml'), { FEMTO_0002_PW: 'pw3' })).rejects.toMatchObject({ code: 'ERR_CONFIG_PVE_DEVICES', message: expect.stringContaining('devices[0].password-env') });
   });
 
   it('the output of simulate --json is a devices file as it is', async () => {
