@@ -75,10 +75,11 @@ export interface ServeConfig {
   plugins: Array<{ path: string; config: unknown; where: Array<string | number> }>;
   /**
    * the built-in plugin's section (henbs, pve, policies...): validated, defaults applied; secret
-   * references are left in place (the plugin host resolves them for the plugin only)
+   * references are left in place (the plugin host resolves them for the plugin only), file names as written
+   * (the plugin resolves them against baseDir)
    */
   builtin: Record<string, unknown>;
-  /** the directory `{file: PATH}` references are relative to */
+  /** the directory relative file names of the config (`{file: PATH}` references, the plugins' files) are relative to */
   baseDir: string;
 }
 
@@ -140,10 +141,8 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
   // resolve once to fail early (missing variable or file); the values are dropped here
   await resolveSecrets(builtinRaw, env, baseDir, file);
   const builtin = builtinRaw;
-  const pve = builtin.pve as Record<string, unknown> | undefined;
-  if (pve) for (const k of ['ca', 'jwks']) if (typeof pve[k] === 'string') pve[k] = resolve(baseDir, pve[k] as string);
-  const software = builtin.software as Record<string, unknown> | undefined;
-  if (software) for (const k of ['ca', 'file-root']) if (typeof software[k] === 'string') software[k] = resolve(baseDir, software[k] as string);
+  // the plugin's own file names (pve.ca, software.file-root, ...) stay as written: the plugin resolves them
+  // against baseDir (PluginHost.baseDir), which the host hands it with the config
 
   const users: UserConfig[] = [];
   for (const [i, u] of ((raw.users as Array<Record<string, unknown>> | undefined) ?? []).entries()) {

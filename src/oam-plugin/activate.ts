@@ -26,7 +26,7 @@ import { createResultTokens } from '../oam/index.js';
 import type { Clock, DeviceDriver, PveClient, SoftwareFetcher, StepTimeouts } from '../oam/index.js';
 import { OamService } from './northbound.js';
 import type { OamPolicies } from './northbound.js';
-import { OamConfigError, policiesFromConfig, pveTargetFromConfig, readPem, softwareFromConfig, storeFromConfig } from './config.js';
+import { OamConfigError, baseDirOf, policiesFromConfig, pveTargetFromConfig, readPem, softwareFromConfig, storeFromConfig } from './config.js';
 import type { OamPluginConfig, SoftwareOptions } from './config.js';
 
 export interface OamPluginDeps {
@@ -80,7 +80,7 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
     const opened: Array<() => Promise<void> | void> = [];
     try {
       // config first: a bad one opens nothing
-      const software = await softwareFromConfig(cfg);
+      const software = await softwareFromConfig(cfg, baseDirOf(host));
       const storeOptions = storeFromConfig(cfg.store, host.dataDir);
       let store = deps.store;
       if (store === undefined) {
@@ -215,11 +215,11 @@ export const activate: ActivateFn = async (host) => {
   } else {
     const pveTarget = pveTargetFromConfig(pveCfg);
     if (pveCfg.jwks === undefined) throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: pve.jwks: expected the JWKS file of the PVE keys');
-    pveJwks = await loadJwksFile(resolve(pveCfg.jwks));
+    pveJwks = await loadJwksFile(resolve(baseDirOf(host), pveCfg.jwks));
     const timeoutMs = (pveCfg.timeout ?? 30) * 1000;
     pve = pveTarget !== undefined
       ? createNetconfPveClient({ ...pveTarget, timeoutMs })
-      : createPveClient({ url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca'), timeoutMs });
+      : createPveClient({ url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca', baseDirOf(host)), timeoutMs });
   }
   const devices = createDeviceDriver({
     log: host.log.child({ component: 'device-driver' }),

@@ -13,7 +13,8 @@
  *     store     {driver=sqlite} (a file in host.dataDir) or {driver: postgres, url (postgres://USER@HOST:PORT/DB,
  *                 no password), password? (secret), pool-size=10} -> src/store openStore;
  *               instance-id?, lease=60 s -> the runner's job leases (several instances on one database)
- *   Relative file names resolve against the current directory.
+ *   Relative file names (pve.ca, pve.jwks, software.ca, software.file-root) resolve against the host's baseDir
+ *   (PluginHost.baseDir: the directory of the config file), never against the process's working directory.
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -63,10 +64,15 @@ export interface SoftwareOptions {
   allow?: string[];
 }
 
-export async function softwareFromConfig(cfg: OamPluginConfig): Promise<SoftwareOptions> {
+/** the directory the plugin's relative file names are relative to (PluginHost.baseDir, else the current directory) */
+export function baseDirOf(host: { readonly baseDir?: string }): string {
+  return resolve(host.baseDir ?? process.cwd());
+}
+
+export async function softwareFromConfig(cfg: OamPluginConfig, baseDir: string = process.cwd()): Promise<SoftwareOptions> {
   const sw = cfg.software ?? {};
   const out: SoftwareOptions = {};
-  if (sw.ca !== undefined) out.caPem = await readPem(sw.ca, 'software.ca');
+  if (sw.ca !== undefined) out.caPem = await readPem(sw.ca, 'software.ca', baseDir);
   if (sw.allow !== undefined) {
     try {
       softwareAllowList(sw.allow);
@@ -76,7 +82,7 @@ export async function softwareFromConfig(cfg: OamPluginConfig): Promise<Software
     out.allow = [...sw.allow];
   }
   if (sw['file-root'] !== undefined) {
-    const dir = resolve(sw['file-root']);
+    const dir = resolve(baseDir, sw['file-root']);
     try {
       if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
       out.fileRoot = await realpath(dir);
@@ -87,9 +93,9 @@ export async function softwareFromConfig(cfg: OamPluginConfig): Promise<Software
   return out;
 }
 
-/** A CA file of the config (relative to the current directory): PEM certificates, or ERR_OAM_CONFIG naming the field. */
-export async function readPem(name: string, field: string): Promise<string> {
-  const file = resolve(name);
+/** A CA file of the config (relative to baseDir): PEM certificates, or ERR_OAM_CONFIG naming the field. */
+export async function readPem(name: string, field: string, baseDir: string = process.cwd()): Promise<string> {
+  const file = resolve(baseDir, name);
   let pem: string;
   try {
     pem = await readFile(file, 'utf8');

@@ -24,6 +24,12 @@ export interface PluginHost {
   readonly dataDir: string;
   /** the plugin's configuration, already validated against the manifest's configSchema */
   readonly config: unknown;
+  /**
+   * the directory that relative file names in `config` are relative to: the directory of the file the
+   * configuration came from (the current directory when it came from none). The plugin resolves its own paths
+   * against it. Optional for hosts of contract 1.0.0 (then: the current directory).
+   */
+  readonly baseDir?: string;
   /** aborted when the host shuts down */
   readonly signal: AbortSignal;
 }

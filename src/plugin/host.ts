@@ -93,7 +93,10 @@ export interface ActivatePluginOptions {
   prefix?: Array<string | number>;
   /** environment for `{env: NAME}` secret references (default process.env) */
   env?: NodeJS.ProcessEnv;
-  /** base directory of `{file: PATH}` secret references (default the current directory) */
+  /**
+   * the directory relative file names of the config are relative to (the config file's): `{file: PATH}` secret
+   * references here, the plugin's own file names by the plugin (PluginHost.baseDir). Default the current directory.
+   */
   baseDir?: string;
 }
 
@@ -139,14 +142,15 @@ export class PluginHostRuntime {
     checkRequires(manifest, this.opts.provides ?? HOST_SERVICES);
     const valid = validatePluginConfig(manifest, rawConfig, options.source, options.prefix);
     // secrets are resolved only after validation, and only for the plugin
-    const config = await resolveSecrets(valid, options.env ?? process.env, options.baseDir ?? process.cwd(), options.source ?? `${manifest.name} config`, options.prefix ?? []);
+    const baseDir = resolve(options.baseDir ?? process.cwd());
+    const config = await resolveSecrets(valid, options.env ?? process.env, baseDir, options.source ?? `${manifest.name} config`, options.prefix ?? []);
 
     const dataDir = join(this.opts.dataDir, 'plugins', manifest.name);
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const controller = new AbortController();
     const log = this.opts.log.child({ plugin: manifest.name });
     const scope = new Scope(manifest, this.opts.registry, this.owners, () => this.sealed);
-    const host: PluginHost = Object.freeze({ apiVersion: this.apiVersion, registry: scope, log, dataDir, config, signal: controller.signal });
+    const host: PluginHost = Object.freeze({ apiVersion: this.apiVersion, registry: scope, log, dataDir, config, baseDir, signal: controller.signal });
 
     const limit = Math.min(manifest.activationTimeoutMs ?? Infinity, this.opts.activationTimeoutMs ?? 10_000);
     let timer: ReturnType<typeof setTimeout> | undefined;

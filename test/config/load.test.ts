@@ -69,9 +69,10 @@ describe('serve configuration', () => {
     expect(henbs[0]?.port).toBe(830);
     expect(henbs[0]?.password).toEqual({ file: 'device.secret' });
     expect(henbs[1]?.port).toBe(8300);
-    expect((c.builtin.pve as Record<string, unknown>).ca).toBe(join(dir, 'pve-ca.pem'));
+    // the plugin's file names stay as written: the plugin resolves them against baseDir (PluginHost.baseDir)
+    expect((c.builtin.pve as Record<string, unknown>).ca).toBe('pve-ca.pem');
     expect((c.builtin.policies as Record<string, unknown>)['step-timeout']).toBe(300);
-    expect(c.builtin.software).toEqual({ ca: join(dir, 'sw-ca.pem'), 'file-root': join(dir, 'images') });
+    expect(c.builtin.software).toEqual({ ca: 'sw-ca.pem', 'file-root': 'images' });
     expect(c.baseDir).toBe(dir);
   });
 

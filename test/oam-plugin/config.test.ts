@@ -82,6 +82,26 @@ describe('pve transport', () => {
   });
 });
 
+describe('relative file names', () => {
+  it('resolve against the host\'s baseDir (the config file\'s directory), not the working directory', async () => {
+    expect(process.cwd()).not.toBe(dir);
+    expect(await softwareFromConfig({ software: { ca: 'ca.pem', 'file-root': 'root/sub/..' } }, dir))
+      .toEqual({ caPem: expect.stringContaining('BEGIN CERTIFICATE'), fileRoot: join(dir, 'root') });
+    await expect(softwareFromConfig({ software: { 'file-root': 'root' } })).rejects.toMatchObject({ message: expect.stringContaining(join(process.cwd(), 'root')) });
+    // activate: pve.ca and pve.jwks relative to baseDir; it gets as far as the store (a bad one, so nothing is opened)
+    const registry = recordingRegistry();
+    const dataDir = join(dir, 'oam-relative');
+    const host = (baseDir: string | undefined) => ({
+      apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir, signal: new AbortController().signal, ...(baseDir !== undefined ? { baseDir } : {}),
+      config: { pve: { endpoint: 'https://127.0.0.1:1/restconf', ca: 'ca.pem', jwks: 'jwks.json' }, software: { 'file-root': 'root' }, store: { driver: 'postgres' } },
+    });
+    await expect(activate(host(dir))).rejects.toMatchObject({ code: 'ERR_OAM_CONFIG', message: expect.stringContaining('store.url') });
+    // without a baseDir (a host of contract 1.0.0): the working directory, where these files are not
+    await expect(activate(host(undefined))).rejects.toMatchObject({ message: expect.stringContaining(join(process.cwd(), 'jwks.json')) });
+    await expect(readdir(dataDir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
 describe('store config', () => {
   it('sqlite in the data directory by default; postgres needs a url without a password', () => {
     expect(storeFromConfig(undefined, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data' });

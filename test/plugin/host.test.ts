@@ -63,7 +63,14 @@ describe('plugin host', () => {
     expect(seen?.config).toEqual({ n: 3 });
     expect(seen?.dataDir).toBe(join(dataDir, 'plugins', 'a'));
     expect(seen?.apiVersion).toBe('1.0.0');
+    expect(seen?.baseDir).toBe(process.cwd()); // no config file: relative names are the working directory's
     expect(host.plugins()).toEqual([{ name: 'a', version: '1.0.0' }]);
+  });
+
+  it('hands the plugin the directory its config\'s relative file names are relative to (baseDir)', async () => {
+    let seen: PluginHost | undefined;
+    await host.activate(plugin('a', async (h) => { seen = h; return { close: async () => undefined }; }), {}, { baseDir: join(dataDir, 'etc', '..', 'conf') });
+    expect(seen?.baseDir).toBe(join(dataDir, 'conf'));
   });
 
   it('one plugin may provide the replay log, while activating only; a second is a conflict', async () => {
