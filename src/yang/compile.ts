@@ -424,11 +424,15 @@ export class Compiler {
         if (!typeStmt) throw new YangSchemaError(`${where}: leaf-list ${name} without type`);
         const holder: { n?: LeafListNode } = {};
         const max = pick('max-elements');
+        // every default statement (a leaf-list may have several); those of a refine replace the original ones
+        const refined = refine.flatMap((r) => subsOf(r, 'default'));
+        const defaults = (refined.length > 0 ? refined : subsOf(s, 'default')).map((d) => d.arg ?? '');
         const n: LeafListNode = {
           kind: 'leaf-list', name, module: ctx.ref, config,
           type: this.resolveType(ctx, scope, typeStmt, () => holder.n),
           min: Number(pick('min-elements') ?? '0'),
           max: max === undefined || max === 'unbounded' ? Infinity : Number(max),
+          ...(defaults.length > 0 ? { defaults } : {}),
         };
         if (parent) n.parent = parent;
         holder.n = n;

@@ -97,6 +97,8 @@ export interface LeafListNode extends NodeBase {
   readonly type: YType;
   readonly min: number;
   readonly max: number;
+  /** YANG 1.1 default values (RFC 7950 7.7.4), in order; a refine's defaults replace the leaf-list's own */
+  readonly defaults?: string[];
 }
 
 export interface ListNode extends NodeBase {

@@ -54,7 +54,8 @@ describe('yangcli xget (XPath filters) against our server', () => {
     // so the reply is the configuration containers with YANG defaults (henb-sw-verify pve, policies)
     expect(out).toContain('Default with-defaults behavior: explicit');
     expect(replies[3]).toContain(`<pve xmlns="${HSV}"><transport>restconf</transport><timeout>30</timeout></pve>`);
-    expect(replies[3]).toContain(`<policies xmlns="${HSV}"><self-check>true</self-check><step-timeout>300</step-timeout><token-lifetime>86400</token-lifetime></policies>`);
+    // on-mismatch: a YANG 1.1 leaf-list with two default entries, reported as report-all asks
+    expect(replies[3]).toContain(`<policies xmlns="${HSV}"><self-check>true</self-check><on-mismatch>alarm</on-mismatch><on-mismatch>rollback</on-mismatch><step-timeout>300</step-timeout><token-lifetime>86400</token-lifetime></policies>`);
     expect(out).not.toContain('<rpc-error>');
   });
 });

@@ -3,12 +3,15 @@
  *
  * Basic mode `explicit` (section 3.3): running keeps what clients set, a leaf set to its default value
  * included, and nothing else; state is reported as the providers give it. Also supported:
- * - report-all (3.1): every leaf with a YANG default that is not in the data is reported with it, in
+ * - report-all (3.1): every leaf with a YANG default that is not in the data is reported with it, and every
+ *   leaf-list with YANG 1.1 defaults (RFC 7950 7.7.4) that has no entry is reported with its default entries, in
  *   every container and list entry present, and in non-presence containers that hold such leaves (at the
  *   top level, configuration containers of implemented modules); get-config adds configuration leaves only;
- * - trim (3.2): a leaf whose value equals its YANG default is left out;
+ * - trim (3.2): a leaf whose value equals its YANG default is left out (leaf-list entries are kept: a set
+ *   entry is data the client wrote, even when it equals a default value);
  * - report-all-tagged (3.4): report-all, and every leaf that has its default value carries
- *   wd:default="true" (namespace urn:ietf:params:xml:ns:netconf:default:1.0).
+ *   wd:default="true" (namespace urn:ietf:params:xml:ns:netconf:default:1.0), as does every leaf-list entry
+ *   reported from the defaults.
  * Choices: only the case in effect counts (the case with data, else the default case; RFC 7950 7.9.3).
  * The defaults come from the compiled YANG modules (the validator's schema). Applied before NACM pruning
  * and before the filter, so a filter can select a default and a session never reads one it may not.
@@ -67,6 +70,7 @@ export function parseWithDefaults(op: XmlElement): WithDefaultsMode | undefined 
 }
 
 type Leaf = Extract<SchemaNode, { kind: 'leaf' }>;
+type LeafList = Extract<SchemaNode, { kind: 'leaf-list' }>;
 type Container = Extract<SchemaNode, { kind: 'container' }>;
 
 /** schema children with choices resolved to the case in effect for the element's children */
@@ -105,8 +109,8 @@ function tagged(e: XmlElement): XmlElement {
   return { ...e, attrs: [...e.attrs, { ns: DEFAULT_ATTR_NS, name: 'default', value: 'true' }], nsContext: { ...(e.nsContext ?? {}), wd: DEFAULT_ATTR_NS } };
 }
 
-function defaultLeaf(s: Leaf, tag: boolean): XmlElement {
-  const e: XmlElement = { ns: s.module.namespace, name: s.name, attrs: [], children: [s.default!] };
+function defaultLeaf(s: Leaf | LeafList, value: string, tag: boolean): XmlElement {
+  const e: XmlElement = { ns: s.module.namespace, name: s.name, attrs: [], children: [value] };
   return tag ? tagged(e) : e;
 }
 
@@ -142,19 +146,22 @@ export function applyWithDefaults(top: XmlElement[], mode: WithDefaultsMode | un
     if (report) {
       for (const k of kids) {
         if (!wanted(k) || present(k.module.namespace, k.name)) continue;
-        const add = missing(k);
-        if (add) children.push(add);
+        children.push(...missing(k));
       }
     }
     return { ...e, children };
   };
 
-  /** a node that is not in the data, as report-all shows it: a default leaf, or a container of defaults */
-  const missing = (k: SchemaNode): XmlElement | undefined => {
-    if (k.kind === 'leaf') return k.default !== undefined ? defaultLeaf(k, tag) : undefined;
-    if (k.kind !== 'container' || (k as Container).presence) return undefined;
+  /**
+   * a node that is not in the data, as report-all shows it: a default leaf, the default entries of a
+   * leaf-list, or a container of defaults; nothing when it has no default
+   */
+  const missing = (k: SchemaNode): XmlElement[] => {
+    if (k.kind === 'leaf') return k.default !== undefined ? [defaultLeaf(k, k.default, tag)] : [];
+    if (k.kind === 'leaf-list') return (k.defaults ?? []).map((v) => defaultLeaf(k, v, tag));
+    if (k.kind !== 'container' || (k as Container).presence) return [];
     const filled = visit({ ns: k.module.namespace, name: k.name, attrs: [], children: [] }, k);
-    return filled && filled.children.length > 0 ? filled : undefined;
+    return filled && filled.children.length > 0 ? [filled] : [];
   };
 
   const tops = schema.tops();
@@ -167,8 +174,7 @@ export function applyWithDefaults(top: XmlElement[], mode: WithDefaultsMode | un
   if (report) {
     for (const t of tops) {
       if (!t.config || t.kind !== 'container' || out.some((e) => e.name === t.name && e.ns === t.module.namespace)) continue;
-      const add = missing(t);
-      if (add) out.push(add);
+      out.push(...missing(t));
     }
   }
   return out;

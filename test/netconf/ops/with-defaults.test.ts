@@ -1,4 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registerStandardOperations } from '../../../src/netconf/server/standard-ops.js';
 import type { StandardOperations } from '../../../src/netconf/server/standard-ops.js';
@@ -67,7 +69,8 @@ describe('with-defaults (RFC 6243) with the defaults of our YANG modules', () =>
     await setup();
     expect(show(await fake.call(fake.session(), getConfig('report-all')))).toBe(
       `<data xmlns="${NC}">${inventory('<port>830</port>', '<port>2022</port>', '<port>830</port>')}` +
-      `<policies xmlns="${HSV}"><step-timeout>300</step-timeout><token-lifetime>100</token-lifetime><self-check>true</self-check></policies>` +
+      // on-mismatch is a leaf-list with two default entries (YANG 1.1)
+      `<policies xmlns="${HSV}"><step-timeout>300</step-timeout><token-lifetime>100</token-lifetime><self-check>true</self-check><on-mismatch>alarm</on-mismatch><on-mismatch>rollback</on-mismatch></policies>` +
       `<pve xmlns="${HSV}"><transport>restconf</transport><timeout>30</timeout></pve></data>`);
   });
 
@@ -76,7 +79,7 @@ describe('with-defaults (RFC 6243) with the defaults of our YANG modules', () =>
     const t = (name: string, v: string): string => `<${name} xmlns:wd="${WDA}" wd:default="true">${v}</${name}>`;
     expect(show(await fake.call(fake.session(), getConfig('report-all-tagged')))).toBe(
       `<data xmlns="${NC}">${inventory(t('port', '830'), '<port>2022</port>', t('port', '830'))}` +
-      `<policies xmlns="${HSV}">${t('step-timeout', '300')}<token-lifetime>100</token-lifetime>${t('self-check', 'true')}</policies>` +
+      `<policies xmlns="${HSV}">${t('step-timeout', '300')}<token-lifetime>100</token-lifetime>${t('self-check', 'true')}${t('on-mismatch', 'alarm')}${t('on-mismatch', 'rollback')}</policies>` +
       `<pve xmlns="${HSV}">${t('transport', 'restconf')}${t('timeout', '30')}</pve></data>`);
   });
 
@@ -108,5 +111,52 @@ describe('with-defaults (RFC 6243) with the defaults of our YANG modules', () =>
     const edit = await fake.fail(s, `<edit-config xmlns="${NC}"><target><running/></target>${wd('trim')}<config/></edit-config>`);
     expect(typeTagInfo(edit)).toEqual([{ type: 'protocol', tag: 'unknown-namespace', info: [`<bad-element xmlns="${NC}">with-defaults</bad-element>`, `<bad-namespace xmlns="${NC}">${WD}</bad-namespace>`] }]);
     expect(edit[0]!.message).toMatch(/edit-config has no parameter with-defaults/);
+  });
+});
+
+describe('with-defaults: YANG 1.1 leaf-list defaults (RFC 7950 7.7.4)', () => {
+  const LL = 'urn:test:leaf-list-defaults';
+  let fake: Fake;
+  let std: StandardOperations;
+  let dir: string;
+  afterEach(async () => {
+    await std?.close();
+    fake?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const setup = async (config: string): Promise<void> => {
+    dir = mkdtempSync(join(tmpdir(), 'hsv-llwd-'));
+    writeFileSync(join(dir, 'lld.yang'), `module lld { yang-version 1.1; namespace "${LL}"; prefix l;
+      grouping g { leaf-list tags { type string; default "x"; } }
+      container servers {
+        leaf-list names { type string; default "alpha"; default "beta"; }
+        leaf-list none { type string; }
+        container sub { uses g { refine tags { default "r1"; default "r2"; } } }
+      }
+    }\n`);
+    const { validator } = await loadYang(dir);
+    fake = createFake({ validator });
+    std = registerStandardOperations(fake.reg, { ietfYangDir: join(import.meta.dirname, '../../../yang/ietf'), eventLog: false });
+    if (config) await fake.call(fake.session(), `<edit-config xmlns="${NC}"><target><running/></target><config>${config}</config></edit-config>`);
+  };
+
+  it('report-all: a leaf-list without entries is reported with its default entries, in order; a refine replaces them', async () => {
+    await setup('');
+    expect(show(await fake.call(fake.session(), getConfig('report-all')))).toBe(
+      `<data xmlns="${NC}"><servers xmlns="${LL}"><names>alpha</names><names>beta</names><sub><tags>r1</tags><tags>r2</tags></sub></servers></data>`);
+    expect(show(await fake.call(fake.session(), getConfig('')))).toBe(`<data xmlns="${NC}"/>`);
+  });
+
+  it('report-all: a leaf-list with entries keeps them (no default entry added); tagged marks the defaults only', async () => {
+    await setup(`<servers xmlns="${LL}"><names>gamma</names></servers>`);
+    expect(show(await fake.call(fake.session(), getConfig('report-all')))).toBe(
+      `<data xmlns="${NC}"><servers xmlns="${LL}"><names>gamma</names><sub><tags>r1</tags><tags>r2</tags></sub></servers></data>`);
+    const t = (v: string): string => `<tags xmlns:wd="${WDA}" wd:default="true">${v}</tags>`;
+    expect(show(await fake.call(fake.session(), getConfig('report-all-tagged')))).toBe(
+      `<data xmlns="${NC}"><servers xmlns="${LL}"><names>gamma</names><sub>${t('r1')}${t('r2')}</sub></servers></data>`);
+    // trim keeps leaf-list entries that a client set, even one equal to a default value
+    await fake.call(fake.session(), `<edit-config xmlns="${NC}"><target><running/></target><config><servers xmlns="${LL}"><names>alpha</names></servers></config></edit-config>`);
+    expect(show(await fake.call(fake.session(), getConfig('trim')))).toBe(
+      `<data xmlns="${NC}"><servers xmlns="${LL}"><names>gamma</names><names>alpha</names></servers></data>`);
   });
 });
