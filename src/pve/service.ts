@@ -31,12 +31,13 @@ import { parseAkPublic } from '../integrity/tpm/index.js';
 import type { TpmPublic } from '../integrity/tpm/index.js';
 import { loadOrCreatePveTls } from './tls.js';
 import {
-  INPUT_MEMBER, INTEGRITY_REQUEST_PATH, JWKS_PATH, OUTPUT_MEMBER, PROVIDE_INPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, RestconfError, YANG_JSON,
+  INPUT_MEMBER, INTEGRITY_REQUEST_PATH, JWKS_PATH, OUTPUT_MEMBER, PROVIDE_INPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, PVE_MODULE, RestconfError, YANG_JSON,
   base64ToBase64url, decodeBase64Strict, errorsDocument,
 } from './restconf.js';
 import { checkProvideLeaves, openProvidedReferenceValues } from './provided.js';
 import type { RestconfErrorEntry } from './restconf.js';
 import { netconfEvidenceCollector } from './collector.js';
+import { MODULE_PATH_PREFIX, YANG_LIBRARY_REVISION, YANG_XML, errorsXml, jsonToXml, moduleText, modulesState, negotiate, pruneDepth, yangLibrary } from './restconf-resources.js';
 import { startPveNetconf } from './netconf-endpoint.js';
 import type { UserEntry } from '../netconf/server/index.js';
 import type { EvidenceCollector, IntegrityInput, IntegrityOutput, PveDeviceEntry } from './types.js';
@@ -361,19 +362,24 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
       send(res, 200, 'application/jwk-set+json', JSON.stringify(jwks));
       return;
     }
-    if (path === '/restconf' || path === '/restconf/') {
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
-      send(res, 200, YANG_JSON, JSON.stringify({ 'ietf-restconf:restconf': { data: {}, operations: {}, 'yang-library-version': '2019-01-04' } }));
-      return;
+    if (path === '/restconf' || path.startsWith('/restconf/')) {
+      if (path !== INTEGRITY_REQUEST_PATH && path !== PROVIDE_REFERENCE_VALUES_PATH) {
+        serveResource(req, res, path, url.searchParams);
+        return;
+      }
     }
     if (path === INTEGRITY_REQUEST_PATH) {
-      if (req.method !== 'POST') throw methodNotAllowed('POST');
+      if (req.method === 'OPTIONS') return void sendOptions(res, 'POST, OPTIONS');
+      if (req.method !== 'POST') throw methodNotAllowed('POST, OPTIONS');
+      noQuery(url.searchParams);
       const out = await integrityRequest(await readJson(req));
       send(res, 200, YANG_JSON, JSON.stringify(out));
       return;
     }
     if (path === PROVIDE_REFERENCE_VALUES_PATH) {
-      if (req.method !== 'POST') throw methodNotAllowed('POST');
+      if (req.method === 'OPTIONS') return void sendOptions(res, 'POST, OPTIONS');
+      if (req.method !== 'POST') throw methodNotAllowed('POST, OPTIONS');
+      noQuery(url.searchParams);
       const jws = readProvideInput(await readJson(req));
       await provided.accept(jws);
       // RFC 8040 section 3.6.2: an operation without output answers 204
@@ -381,10 +387,85 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
       res.end();
       return;
     }
-    if (path.startsWith('/restconf/operations/')) {
-      throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': 'unknown operation' }, 404);
-    }
     throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': 'no such resource' }, 404);
+  }
+
+  /**
+   * GET/HEAD/OPTIONS of the RESTCONF resources other than the operation (restconf-resources.ts): the root,
+   * data (the YANG library), operations, yang-library-version, module texts. Query parameters `content` and
+   * `depth` (RFC 8040 4.8.1, 4.8.2) on data; any other parameter is 400 invalid-value.
+   */
+  function serveResource(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): void {
+    const p = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+    const isData = p === '/restconf/data' || p.startsWith('/restconf/data/');
+    const known = p === '/restconf' || p === '/restconf/operations' || p === '/restconf/yang-library-version' || isData || p.startsWith(MODULE_PATH_PREFIX) || p.startsWith('/restconf/operations/');
+    if (!known) throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': 'no such resource' }, 404);
+    if (p.startsWith('/restconf/operations/')) throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': 'unknown operation' }, 404);
+    const allow = 'GET, HEAD, OPTIONS';
+    if (req.method === 'OPTIONS') return sendOptions(res, allow);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      // no configuration datastore here: nothing to create, replace, merge or delete
+      throw methodNotAllowed(allow);
+    }
+    const params = [...query.keys()];
+    for (const k of params) {
+      if (!isData || (k !== 'content' && k !== 'depth')) throw badQuery(`query parameter ${k} is not supported on this resource`);
+      if (query.getAll(k).length > 1) throw badQuery(`query parameter ${k} given more than once`);
+    }
+    const content = query.get('content') ?? 'all';
+    if (!['all', 'config', 'nonconfig'].includes(content)) throw badQuery('content must be config, nonconfig or all');
+    const depthText = query.get('depth') ?? 'unbounded';
+    const depth = depthText === 'unbounded' ? Infinity : /^[1-9][0-9]{0,4}$/.test(depthText) && Number(depthText) <= 65535 ? Number(depthText) : NaN;
+    if (Number.isNaN(depth)) throw badQuery('depth must be 1..65535 or unbounded');
+
+    if (p.startsWith(MODULE_PATH_PREFIX)) {
+      const m = /^([A-Za-z_][-A-Za-z0-9_.]*)@(\d{4}-\d{2}-\d{2})$/.exec(decodeURIComponent(p.slice(MODULE_PATH_PREFIX.length)));
+      const text = m ? moduleText(m[1]!, m[2]!) : undefined;
+      if (text === undefined) throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': 'no such module' }, 404);
+      send(res, 200, 'application/yang', text);
+      return;
+    }
+    const enc = negotiate(req.headers.accept);
+    if (enc === undefined) throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': `not acceptable; this server sends ${YANG_JSON} or ${YANG_XML}` }, 406);
+    // module locations under the address the client used (HTTP/1.1 always sends Host)
+    const local = req.socket.localAddress ?? '127.0.0.1';
+    const hostHeader = req.headers.host;
+    const hostOk = hostHeader !== undefined && /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$/.test(hostHeader);
+    const base = `https://${hostOk ? hostHeader : `${local.includes(':') ? `[${local}]` : local}:${req.socket.localPort ?? 0}`}`;
+    let member: string;
+    let value: unknown;
+    if (p === '/restconf') {
+      member = 'ietf-restconf:restconf';
+      value = { data: {}, operations: {}, 'yang-library-version': YANG_LIBRARY_REVISION };
+    } else if (p === '/restconf/operations') {
+      member = 'ietf-restconf:operations';
+      value = { [`${PVE_MODULE}:integrity-request`]: [null], [`${PVE_MODULE}:provide-reference-values`]: [null] };
+    } else if (p === '/restconf/yang-library-version') {
+      member = 'ietf-restconf:yang-library-version';
+      value = YANG_LIBRARY_REVISION;
+    } else {
+      // the data: the YANG library only, all of it state (config false)
+      const tops: Record<string, unknown> = content === 'config' ? {} : {
+        'ietf-yang-library:yang-library': yangLibrary(base),
+        'ietf-yang-library:modules-state': modulesState(base),
+      };
+      const rest = p.slice('/restconf/data'.length).replace(/^\//, '');
+      if (rest === '') {
+        member = 'ietf-restconf:data';
+        value = Object.fromEntries(Object.entries(tops).map(([k, v]) => [k, pruneDepth(v, depth)]));
+      } else {
+        const target = decodeURIComponent(rest);
+        if (!(target in tops)) {
+          const exists = target === 'ietf-yang-library:yang-library' || target === 'ietf-yang-library:modules-state';
+          throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value',
+            'error-message': exists ? 'no configuration data here (content=config)' : 'no such data resource (this PVE serves ietf-yang-library:yang-library and ietf-yang-library:modules-state)' }, 404);
+        }
+        member = target;
+        value = pruneDepth(tops[target], depth);
+      }
+    }
+    if (enc === 'json') send(res, 200, YANG_JSON, JSON.stringify({ [member]: value }));
+    else send(res, 200, YANG_XML, jsonToXml(member, value));
   }
 
   const server: Server = createServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' }, (req, res) => {
@@ -399,8 +480,10 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
         entry = { 'error-type': 'application', 'error-tag': 'operation-failed', 'error-message': 'internal error' };
       }
       if (e instanceof RestconfError && e.allow !== undefined) res.setHeader('Allow', e.allow);
-      if (!res.headersSent) send(res, status, YANG_JSON, JSON.stringify(errorsDocument([entry])));
-      else res.destroy();
+      // errors in the encoding the client accepts (RFC 8040 section 7.1); JSON when it accepts neither
+      if (res.headersSent) res.destroy();
+      else if (negotiate(req.headers.accept) === 'xml') send(res, status, YANG_XML, errorsXml([entry]));
+      else send(res, status, YANG_JSON, JSON.stringify(errorsDocument([entry])));
     });
   });
   server.requestTimeout = deviceTimeoutMs + 20_000;
@@ -470,6 +553,23 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
       return closed;
     },
   };
+}
+
+/** an operation takes no query parameter (RFC 8040 4.8) */
+function noQuery(query: URLSearchParams): void {
+  const first = [...query.keys()][0];
+  if (first !== undefined) throw badQuery(`no query parameter applies to an operation: ${first}`);
+}
+
+/** 400 invalid-value for a query parameter (RFC 8040 4.8: an unexpected one is an error) */
+function badQuery(message: string): RestconfError {
+  return new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': message }, 400);
+}
+
+/** OPTIONS (RFC 8040 section 4.1): the methods a resource allows */
+function sendOptions(res: ServerResponse, allow: string): void {
+  res.writeHead(200, { Allow: allow, 'Content-Length': 0, 'Cache-Control': 'no-store' });
+  res.end();
 }
 
 function methodNotAllowed(allow: string): RestconfError {
