@@ -16,8 +16,9 @@ import { simulateCommand } from './commands/simulate.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { verifyTokenCommand } from './commands/verify-token.js';
 import { rotateKeyCommand } from './commands/rotate-key.js';
+import { conformanceCommand } from './commands/conformance.js';
 
-export const COMMANDS: Command[] = [serveCommand, demoCommand, pveCommand, simulateCommand, rolloutCommand, verifyTokenCommand, rotateKeyCommand];
+export const COMMANDS: Command[] = [serveCommand, demoCommand, pveCommand, simulateCommand, rolloutCommand, verifyTokenCommand, rotateKeyCommand, conformanceCommand];
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -41,6 +41,10 @@ export interface DeviceSession {
   /** <notification> elements in order; ends when the session ends */
   notifications(): AsyncIterable<XmlElement>;
   readonly closed: boolean;
+  /** the capabilities of the device's hello (optional: sessions made elsewhere, e.g. test fakes, may not know them) */
+  readonly serverCapabilities?: readonly string[];
+  /** base:1.1 (chunked framing) was negotiated */
+  readonly base11?: boolean;
   /** resolves when the session is gone, with the reason */
   whenClosed(): Promise<Error | undefined>;
   close(): Promise<void>;
@@ -164,6 +168,8 @@ export const connectDevice: DeviceConnector = (target, options) => {
           resolve({
             rpc: (op, o) => s.rpc(op, o ?? {}),
             notifications: () => s.notifications(),
+            serverCapabilities: s.serverCapabilities,
+            base11: s.base11,
             get closed() {
               return s.closed;
             },

@@ -4,6 +4,7 @@
  * values, which `henb-sw-verify pve --devices FILE` reads as it is), serve until the context's signal is
  * aborted (SIGINT/SIGTERM), close everything and return the exit code.
  */
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { HsvError } from '../errors.js';
 import { parsePort } from '../host-port.js';
@@ -37,7 +38,7 @@ export function logLevelOf(v: unknown, fallback: LogLevel): LogLevel {
 
 /**
  * options: { fleet: Array<{profile, count, trustRoot?}>, 'trust-root'?: string, host?: string, 'base-port'?: string,
- * 'data-dir'?: string, 'log-level'?: string, json?: boolean }. Returns 0 after a clean stop.
+ * 'data-dir'?: string, 'software-ca'?: string, 'log-level'?: string, json?: boolean }. Returns 0 after a clean stop.
  */
 export async function runSimulateCommand(options: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const fleet = options.fleet as FleetEntry[] | undefined;
@@ -53,8 +54,19 @@ export async function runSimulateCommand(options: Record<string, unknown>, ctx: 
   if (basePort === undefined) throw usage(`simulate: --base-port must be a port number, got '${portText}'`);
   const dataDir = typeof options['data-dir'] === 'string' ? resolve(ctx.cwd, options['data-dir']) : undefined;
   const json = options.json === true;
+  // --software-ca FILE: devices fetch the software-update uri over https trusting this CA (e.g. the conformance
+  // kit's kit-ca.pem) and check its digest, as a real device does; without it the uri is not read
+  let caPem: string | undefined;
+  if (typeof options['software-ca'] === 'string') {
+    const file = resolve(ctx.cwd, options['software-ca']);
+    caPem = await readFile(file, 'utf8').catch(() => {
+      throw usage(`simulate: cannot read --software-ca ${file}`);
+    });
+  }
   const log = createLogger({ level: logLevelOf(options['log-level'], 'warn'), write: (l) => ctx.stderr.write(l) });
-  const f = await startFleet({ fleet, trustRoot, host, basePort, ...(dataDir !== undefined ? { dataDir } : {}), log });
+  const f = await startFleet({
+    fleet, trustRoot, host, basePort, ...(dataDir !== undefined ? { dataDir } : {}), ...(caPem !== undefined ? { fetchSoftware: { caPem } } : {}), log,
+  });
   try {
     if (json) {
       ctx.stdout.write(JSON.stringify({ event: 'ready', devices: f.devices, referenceValues: f.referenceValues }) + '\n');

@@ -42,8 +42,19 @@ export const UPDATED_COMPONENT: ComponentName = SOFTWARE_COMPONENT;
 /**
  * healthy-reboot: installs, reboots, re-measures from boot, completes (verified); bad-install-reboot: reboots into a
  * rootfs that is not the image (mismatch naming rootfs; no self-check, like bad-install).
+ *
+ * The flaw-* profiles are the conformance kit's negative controls (src/conformance): a healthy device with ONE
+ * deliberate defect each, so that a test can show the kit catches exactly that defect.
+ * - flaw-no-replay: keeps no event log, so create-subscription with startTime is refused (simulator.ts);
+ * - flaw-nonce-ignored: answers every integrity-measurement with the evidence of its first one (stale nonce);
+ * - flaw-digest-unchecked: fetches the image but does not check its SHA-256 against software-rim (simulator.ts);
+ * - flaw-unsigned-completion: its software-update-complete carries no evidence container;
+ * - flaw-wrong-namespace: announces and serves the device module under another namespace (simulator.ts),
+ *   while it answers in the right one.
  */
-export const PROFILES = ['healthy', 'compromised', 'bad-install', 'self-check-fail', 'unreachable', 'slow', 'healthy-reboot', 'bad-install-reboot'] as const;
+export const FLAW_PROFILES = ['flaw-no-replay', 'flaw-nonce-ignored', 'flaw-digest-unchecked', 'flaw-unsigned-completion', 'flaw-wrong-namespace'] as const;
+export type FlawProfile = (typeof FLAW_PROFILES)[number];
+export const PROFILES = ['healthy', 'compromised', 'bad-install', 'self-check-fail', 'unreachable', 'slow', 'healthy-reboot', 'bad-install-reboot', ...FLAW_PROFILES] as const;
 export type DeviceProfile = (typeof PROFILES)[number];
 
 export function isDeviceProfile(s: string): s is DeviceProfile {
@@ -199,6 +210,8 @@ export class Femtocell {
   private readonly listeners = new Set<(c: Completion) => void>();
   private readonly seenJobs = new Set<string>();
   private closed = false;
+  /** flaw-nonce-ignored: the first measurement's evidence, answered to every later request */
+  private staleEvidence: Evidence | undefined;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(options: FemtocellOptions) {
@@ -255,11 +268,14 @@ export class Femtocell {
     if (nonce.length < 16 || nonce.length > 64) {
       throw new DeviceError('ERR_DEVICE_BAD_NONCE', 'nonce-value must be 16 to 64 octets');
     }
+    if (this.profile === 'flaw-nonce-ignored' && this.staleEvidence) return { ...this.staleEvidence, log: this.measurementLog() };
     const log = this.measurementLog();
     const tim = replayTim(log);
     const signature = sign('sha256', evidenceMessage(nonce, tim), { key: this.privateKey, dsaEncoding: 'ieee-p1363' })
       .toString('base64');
-    return { nonce: Buffer.from(nonce), tim, log, signature };
+    const ev = { nonce: Buffer.from(nonce), tim, log, signature };
+    if (this.profile === 'flaw-nonce-ignored') this.staleEvidence = ev;
+    return ev;
   }
 
   onCompletion(listener: (c: Completion) => void): () => void {
@@ -375,6 +391,7 @@ export class Femtocell {
   private signed(c: Completion, nonceText: string): Completion {
     const tim = c.tim ?? this.tim();
     const log = c.measurementLog ?? this.measurementLog();
+    if (this.profile === 'flaw-unsigned-completion') return { ...c, tim, measurementLog: log };
     const signature = signCompletion({
       henbId: this.henbId, jobId: c.jobId, nonce: Buffer.from(nonceText, 'base64'), status: c.status, selfCheck: c.selfCheck,
       ...(c.softwareVersion !== undefined ? { softwareVersion: c.softwareVersion } : {}), tim, log,

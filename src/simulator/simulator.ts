@@ -160,6 +160,15 @@ export function deviceYangModule(): { module: YangModuleInfo; validator: YangVal
   return deviceYang;
 }
 
+/** the namespace flaw-wrong-namespace announces (a vendor's copy of the module under its own namespace) */
+export const WRONG_DEVICE_NS = 'urn:example:vendor:yang:henb-sw-verify-device';
+
+/** flaw-wrong-namespace: the device module as announced and served by get-schema with WRONG_DEVICE_NS */
+function wrongNamespaceModule(): YangModuleInfo {
+  const m = deviceYangModule().module;
+  return { ...m, namespace: WRONG_DEVICE_NS, text: m.text.replace(`namespace "${m.namespace}";`, `namespace "${WRONG_DEVICE_NS}";`) };
+}
+
 function entries(p: NonNullable<FleetOptions['profiles']>, trustRoot: TrustRoot): Array<Required<FleetEntry>> {
   const list: FleetEntry[] = Array.isArray(p) ? p : Object.entries(p).map(([profile, count]) => ({ profile: profile as DeviceProfile, count: count ?? 0 }));
   for (const e of list) {
@@ -251,7 +260,7 @@ async function tpmCompletion(c: Completion, tpm: TpmTrustRoot): Promise<Paramete
 /** Register the device module's RPCs, state and notifications for one femtocell on a NETCONF server. */
 export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: Logger, tpm?: TpmTrustRoot): void {
   const reg = server.registry;
-  reg.addModule(deviceYangModule().module);
+  reg.addModule(cell.profile === 'flaw-wrong-namespace' ? wrongNamespaceModule() : deviceYangModule().module);
   reg.addRpc(DEVICE_NS, 'software-update', async (op) => {
     const req = parseSoftwareUpdate(op);
     if (!JOB_ID.test(req.jobId) || req.jobId.length > 64) throw rpcError('invalid-value', undefined, 'job-id is not a job id');
@@ -342,6 +351,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     if (fetchCfg.caPem !== undefined) o.caPem = fetchCfg.caPem;
     await fetchAndDigest(uri, o);
   };
+  // flaw-digest-unchecked: fetches the whole image, never compares its digest with software-rim
+  const fetchUnchecked = fetchCfg === undefined ? undefined : async (uri: string, _rim: string, signal: AbortSignal): Promise<void> => {
+    const o: FetchAndDigestOptions = { signal, timeoutMs: fetchCfg.timeoutMs ?? 60_000 };
+    if (fetchCfg.fileRoot !== undefined) o.fileRoot = fetchCfg.fileRoot;
+    if (fetchCfg.caPem !== undefined) o.caPem = fetchCfg.caPem;
+    await fetchAndDigest(uri, o);
+  };
   const cells = new Map<string, Femtocell>();
   const tpms = new Map<string, TpmTrustRoot>();
   const servers: NetconfServer[] = [];
@@ -380,7 +396,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         const dlog = log.child({ henbId });
         const cell = new Femtocell({
           henbId, profile, privateKey: id.key,
-          ...(fetchImage !== undefined ? { fetchImage } : {}),
+          ...(fetchImage !== undefined ? { fetchImage: profile === 'flaw-digest-unchecked' ? fetchUnchecked : fetchImage } : {}),
           ...(options.installMs !== undefined ? { installMs: options.installMs } : {}),
           ...(options.slowInstallMs !== undefined ? { slowInstallMs: options.slowInstallMs } : {}),
           ...(options.rollbackMs !== undefined ? { rollbackMs: options.rollbackMs } : {}),
@@ -416,7 +432,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
             ...(validate ? { validator: yang.validator } : {}),
             log: dlog,
             dataDir: dir,
-            operations: [(reg) => registerStandardOperations(reg, { log: dlog, ...(options.replay === false ? { eventLog: false as const } : {}) })],
+            operations: [(reg) => registerStandardOperations(reg, {
+              log: dlog, ...(options.replay === false || profile === 'flaw-no-replay' ? { eventLog: false as const } : {}),
+            })],
           });
           servers.push(server);
           serverOf.set(henbId, server);

@@ -11,12 +11,14 @@ interface SimulateCliModule {
 export const simulateCommand: Command = {
   name: 'simulate',
   summary: 'run simulated femtocells (NETCONF servers on loopback) with behaviour profiles',
-  usage: '[--fleet PROFILE[@tpm]=N,...] [--trust-root software-key|tpm] [--host HOST] [--base-port PORT] [--data-dir DIR] [--json]',
+  usage: '[--fleet PROFILE[@tpm]=N,...] [--trust-root software-key|tpm] [--host HOST] [--base-port PORT] [--data-dir DIR] [--software-ca FILE] [--json]',
   description:
     'Starts one NETCONF/SSH server per simulated H(e)NB, each on its own port, with components (bootloader, kernel, ' +
     'rootfs, config) measured into a TIM with a measurement log, a device key that signs evidence, two software slots ' +
     'and the device module RPCs and notifications. Profiles: healthy, compromised (fails the PVE check), bad-install ' +
-    '(the TIM after install is not the expected one), self-check-fail, unreachable, slow. Devices are named ' +
+    '(the TIM after install is not the expected one), self-check-fail, unreachable, slow, healthy-reboot, bad-install-reboot, ' +
+    'and the conformance kit\'s negative controls flaw-no-replay, flaw-nonce-ignored, flaw-digest-unchecked, ' +
+    'flaw-unsigned-completion, flaw-wrong-namespace (docs/device-vendor-guide.md). Devices are named ' +
     '<profile>-<n>. With --trust-root tpm (or PROFILE@tpm in --fleet) a device\'s evidence is a TPM 2.0 quote by its own swtpm ' +
     '(swtpm and tpm2-tools must be installed; scripts/install-peers.sh), and it is named <profile>-tpm-<n>; the JSON inventory ' +
     'then carries its attestation key (akPublic) for the PVE. Prints the inventory (one line per device, or JSON) and serves until SIGINT/SIGTERM.',
@@ -26,6 +28,7 @@ export const simulateCommand: Command = {
     'base-port': { type: 'string', value: 'PORT', help: 'first port (0 = free ports)', default: '0' },
     'data-dir': { type: 'string', value: 'DIR', help: 'keep device keys and state here (default: a temporary dir)' },
     'trust-root': { type: 'string', value: 'ROOT', help: 'software-key or tpm (a swtpm per device)', default: 'software-key' },
+    'software-ca': { type: 'string', value: 'FILE', help: 'devices fetch software-update images over https trusting this CA and check their digest' },
     'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn, error or silent' },
     json: { type: 'boolean', help: 'inventory as JSON' },
   },

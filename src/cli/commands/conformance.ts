@@ -1,0 +1,157 @@
+/**
+ * `henb-sw-verify conformance`: run a vendor's femtocell through the device conformance kit (src/conformance)
+ * and print one line per requirement; --json and --junit for machines. Exit 0 when every MUST passes, 1 when
+ * one fails or cannot be checked, 2 for usage errors, 3 when the device cannot be reached at all.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command, CliContext, ParsedArgs } from '../command.js';
+import { bool, int, parseHostPort, requireStr, str } from '../args.js';
+import { CliNotAvailableError, CliUsageError } from '../errors.js';
+import { EXIT } from '../exit-codes.js';
+import { colors } from '../color.js';
+import { formatTable } from '../table.js';
+import { importComponent } from '../lazy.js';
+import type * as Kit from '../../conformance/index.js';
+import type * as Device from '../../device/index.js';
+
+type KitModule = typeof Kit;
+type DeviceModule = Pick<typeof Device, 'sshKeyFingerprint' | 'fingerprintBytes'>;
+
+export const conformanceCommand: Command = {
+  name: 'conformance',
+  summary: 'test a femtocell against the device module contract (the vendor conformance kit)',
+  usage: '--device HOST:PORT --username U (--password-env VAR | --key FILE) --host-key FP [--device-public-key FILE] ' +
+    '[--henb-id ID] [--call-home-listen HOST:PORT] [--trust-root software|tpm] [--json] [--junit FILE]',
+  description:
+    'Runs a device through everything the OAM and the PVE rely on (requirement ids HSV-*, docs/device-vendor-guide.md): ' +
+    'NETCONF over SSH with base:1.1, RFC 5277 notifications with replay, the device module announced and served, signed ' +
+    'integrity measurements, software-update from the kit\'s own HTTPS server (a test image it makes), the wrong-digest, ' +
+    'unreachable-URI and slot-busy cases, the attested completion and its replay, and rollback, which leaves a conforming ' +
+    'device running the software it ran before. The device must trust the kit\'s certificate (--tls-dir keeps it between runs). ' +
+    'Without --device-public-key, signature checks are skipped as unpinned; without --henb-id, the completion signature too. ' +
+    'Exit 0 when every MUST requirement passes, 1 when one fails or cannot be checked, 2 usage error, 3 device unreachable.',
+  options: {
+    device: { type: 'string', value: 'HOST:PORT', help: 'the device\'s NETCONF/SSH address' },
+    username: { type: 'string', value: 'U', help: 'SSH user' },
+    'password-env': { type: 'string', value: 'VAR', help: 'read the SSH password from this environment variable' },
+    key: { type: 'string', value: 'FILE', help: 'SSH private key file (instead of a password)' },
+    'host-key': { type: 'string', value: 'FP', help: 'the device\'s SSH host key: SHA256:... fingerprint, or its public key (line or .pub file)' },
+    'device-public-key': { type: 'string', value: 'FILE', help: 'the enrolled evidence key (PEM); without it signatures are "unpinned"' },
+    'henb-id': { type: 'string', value: 'ID', help: 'the H(e)NB id the device signs into its completions' },
+    'call-home-listen': { type: 'string', value: 'HOST:PORT', help: 'wait for the device to call home (RFC 8071) instead of dialling' },
+    'trust-root': { type: 'string', value: 'software|tpm', help: 'the evidence the completion must carry', default: 'software' },
+    'tls-dir': { type: 'string', value: 'DIR', help: 'keep the kit\'s image-server certificate (kit-ca.pem) here; default: a new one per run' },
+    'image-listen': { type: 'string', value: 'HOST:PORT', help: 'the kit\'s HTTPS image server (the device fetches from it)', default: '127.0.0.1:0' },
+    timeout: { type: 'string', value: 'SECONDS', help: 'wait this long for each completion (install, download, rollback)', default: '120' },
+    transcript: { type: 'string', value: 'FILE', help: 'write every rpc and notification of the run (XML) to FILE' },
+    json: { type: 'boolean', help: 'print the report as JSON (with the exchanges)' },
+    junit: { type: 'string', value: 'FILE', help: 'write a JUnit XML report to FILE' },
+  },
+  examples: [
+    'DEVICE_PW=secret henb-sw-verify conformance --device 192.0.2.10:830 --username oam --password-env DEVICE_PW ' +
+      '--host-key SHA256:... --device-public-key enrolled.pem --henb-id femto-0042 --image-listen 192.0.2.1:8443 --tls-dir ./kit-tls --junit kit.xml',
+  ],
+  run: runConformanceCommand,
+};
+
+/** --host-key: a fingerprint, an OpenSSH public key line, or a file holding one */
+function hostKeyPin(text: string, cwd: string, dev: DeviceModule): string {
+  let t = text.trim();
+  const file = resolve(cwd, t);
+  if (!t.startsWith('SHA256:') && existsSync(file)) t = readFileSync(file, 'utf8').trim();
+  if (dev.fingerprintBytes(t) !== undefined) return t;
+  const m = /^(?:ssh-|ecdsa-|sk-)\S*\s+([A-Za-z0-9+/]+={0,2})(?:\s|$)/.exec(t);
+  if (m) return dev.sshKeyFingerprint(Buffer.from(m[1]!, 'base64'));
+  throw new CliUsageError(`conformance: --host-key expects a SHA256:... fingerprint or an OpenSSH public key, got '${text}'`);
+}
+
+async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise<number> {
+  const cmd = 'conformance';
+  const device = parseHostPort(requireStr(args, cmd, 'device'), '--device');
+  const username = requireStr(args, cmd, 'username');
+  const pwEnv = str(args, 'password-env');
+  const keyFile = str(args, 'key');
+  if ((pwEnv === undefined) === (keyFile === undefined)) throw new CliUsageError('conformance: give exactly one of --password-env VAR and --key FILE');
+  const trustRoot = str(args, 'trust-root') ?? 'software';
+  if (trustRoot !== 'software' && trustRoot !== 'tpm') throw new CliUsageError(`conformance: --trust-root must be software or tpm, got '${trustRoot}'`);
+  const timeoutS = int(args, cmd, 'timeout', 120, { max: 86_400 });
+  const image = parseHostPort(str(args, 'image-listen') ?? '127.0.0.1:0', '--image-listen');
+  if (str(args, 'call-home-listen') !== undefined) {
+    throw new CliNotAvailableError('--call-home-listen (the kit waiting for a device that calls home needs NETCONF Call Home, RFC 8071, issue 12 section 2; dial the device with --device)');
+  }
+  const dev = await importComponent<DeviceModule>('../device/index.js', 'the device driver (src/device)', 'sshKeyFingerprint');
+  const pin = hostKeyPin(requireStr(args, cmd, 'host-key'), ctx.cwd, dev);
+  let password: string | undefined;
+  let privateKey: string | undefined;
+  if (pwEnv !== undefined) {
+    password = ctx.env[pwEnv];
+    if (password === undefined || password === '') throw new CliUsageError(`conformance: the environment variable ${pwEnv} (--password-env) is not set`);
+  } else {
+    privateKey = await readFile(resolve(ctx.cwd, keyFile!), 'utf8').catch((e: unknown) => {
+      throw new CliUsageError(`conformance: cannot read --key ${keyFile!}`, { cause: e });
+    });
+  }
+  const pkFile = str(args, 'device-public-key');
+  let devicePublicKeyPem: string | undefined;
+  if (pkFile !== undefined) {
+    devicePublicKeyPem = await readFile(resolve(ctx.cwd, pkFile), 'utf8').catch((e: unknown) => {
+      throw new CliUsageError(`conformance: cannot read --device-public-key ${pkFile}`, { cause: e });
+    });
+  }
+  const kit = await importComponent<KitModule>('../conformance/index.js', 'the conformance kit (src/conformance)', 'runConformance');
+  const json = bool(args, 'json');
+  const transcript: Kit.Exchange[] = [];
+  const tlsDir = str(args, 'tls-dir');
+  const henbId = str(args, 'henb-id');
+  let report: Kit.ConformanceReport;
+  try {
+    report = await kit.runConformance({
+      target: { host: device.host, port: device.port, username, hostKeySha256: pin, ...(password !== undefined ? { password } : { privateKey: privateKey! }) },
+      trustRoot, completionTimeoutMs: timeoutS * 1000, imageHost: image.host, imagePort: image.port, transcript,
+      ...(devicePublicKeyPem !== undefined ? { devicePublicKeyPem } : {}),
+      ...(henbId !== undefined ? { henbId } : {}),
+      ...(tlsDir !== undefined ? { tlsDir: resolve(ctx.cwd, tlsDir) } : {}),
+      onReady: (info) => {
+        if (!json) ctx.stderr.write(`conformance: the device fetches test images from ${info.imageUrl} and must trust ${info.caPath}\n`);
+      },
+    });
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'ERR_CONFORMANCE_OPTIONS') throw new CliUsageError(`conformance: ${(e as Error).message}`, { cause: e });
+    throw e;
+  }
+  const junit = str(args, 'junit');
+  if (junit !== undefined) await writeFile(resolve(ctx.cwd, junit), kit.reportJunit(report));
+  const tr = str(args, 'transcript');
+  if (tr !== undefined) await writeFile(resolve(ctx.cwd, tr), kit.transcriptText(transcript));
+  if (json) ctx.stdout.write(kit.reportJson(report));
+  else ctx.stdout.write(formatReport(report, ctx.tty));
+  return report.ok ? EXIT.OK : EXIT.FAILED;
+}
+
+const MAX_SHOWN = 400;
+const cut = (s: string): string => (s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHOWN)}... (${s.length} characters; --json or --transcript has all)` : s);
+
+export function formatReport(r: Kit.ConformanceReport, tty: boolean): string {
+  const c = colors(tty);
+  const shown = (o: Kit.Outcome): string => (o === 'pass' ? c.green('pass') : o === 'fail' ? c.red('fail') : c.yellow('skip'));
+  const rows = r.results.map((x) => [x.id, x.level, shown(x.outcome), x.title]);
+  let out = `conformance of ${r.device} (trust root ${r.trustRoot}, ${r.keyPinned ? 'enrolled key pinned' : 'unpinned: no --device-public-key'})\n`;
+  out += formatTable([{ header: 'requirement' }, { header: 'level' }, { header: 'result' }, { header: 'title', wrap: true }], rows);
+  const notPassed = r.results.filter((x) => x.outcome !== 'pass');
+  for (const x of notPassed) {
+    out += `\n${x.id} ${x.outcome}: ${x.detail}\n`;
+    if (x.outcome === 'fail') {
+      if (x.expected !== undefined) out += `  expected: ${x.expected}\n`;
+      for (const e of x.exchanges) {
+        if (e.sent !== '') out += `  sent:     ${cut(e.sent)}\n`;
+        out += `  received: ${cut(e.received)}\n`;
+      }
+    }
+  }
+  const count = (o: Kit.Outcome): number => r.results.filter((x) => x.outcome === o).length;
+  out += `\n${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped; ${r.ok ? c.green('every MUST requirement passed') : c.red('not conforming: a MUST requirement failed or could not be checked')}\n`;
+  out += `device left: ${r.leftState}\n`;
+  return out;
+}

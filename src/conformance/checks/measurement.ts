@@ -1,0 +1,70 @@
+/**
+ * HSV-MEAS-01..03: integrity-measurement (step 3, what the PVE collects). Two measurements with distinct
+ * fresh nonces: the first's signature must verify over nonce-value || TIM with the enrolled key (01), the
+ * second must verify over its own nonce, not an earlier one (02), and each log must replay to its TIM (03).
+ * Without an enrolled key the signatures cannot be checked ("unpinned"): 01 is skipped, and 02 fails only
+ * when the second answer repeats the first signature.
+ */
+import { integrityMeasurementXml, parseMeasurementReply } from '../../device/index.js';
+import type { MeasurementReply } from '../../device/index.js';
+import { elements } from '../../netconf/xml/index.js';
+import { replayLog, verifyEvidence } from '../../integrity/index.js';
+import type { Kit } from '../context.js';
+import type { Exchange } from '../types.js';
+
+async function measure(kit: Kit, nonce: Buffer): Promise<{ reply?: MeasurementReply; exchange: Exchange; problem?: string }> {
+  const o = await kit.session.rpc(integrityMeasurementXml(nonce));
+  if (!o.reply) return { exchange: o.exchange, problem: 'integrity-measurement failed' };
+  try {
+    return { reply: parseMeasurementReply(elements(o.reply)), exchange: o.exchange };
+  } catch (e) {
+    return { exchange: o.exchange, problem: (e as Error).message };
+  }
+}
+
+export async function checkMeasurement(kit: Kit): Promise<void> {
+  const n1 = kit.nonce();
+  const m1 = await measure(kit, n1);
+  if (!m1.reply) {
+    for (const id of ['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-MEAS-03'] as const) {
+      kit.fail(id, m1.problem ?? 'no reply', 'an integrity-measurement reply with tim, measurement-log, signature-algorithm and signature', [m1.exchange]);
+    }
+    return;
+  }
+  const n2 = kit.nonce();
+  const m2 = await measure(kit, n2);
+  const key = kit.options.devicePublicKey;
+  const r1 = m1.reply;
+  // 03: the log replays to the TIM (both answers)
+  const bad = [m1, m2].find((m) => m.reply && replayLog(null, m.reply.log) !== m.reply.tim);
+  if (bad?.reply) kit.fail('HSV-MEAS-03', `the measurement-log replays to ${replayLog(null, bad.reply.log)}, the reply's tim is ${bad.reply.tim}`, 'tim = extend(...extend(0^32, d0)..., dn) over the log entries in index order', [bad.exchange]);
+  else kit.pass('HSV-MEAS-03', `${r1.log.length} log entries replay to the TIM ${r1.tim.slice(0, 16)}...`, [m1.exchange]);
+  // 01: signature by the enrolled key over nonce || TIM
+  if (!['ES256', 'Ed25519'].includes(r1.signatureAlgorithm)) {
+    kit.fail('HSV-MEAS-01', `signature-algorithm ${r1.signatureAlgorithm}`, 'ES256 or Ed25519', [m1.exchange]);
+  } else if (!key) {
+    kit.skip('HSV-MEAS-01', `unpinned: the device module presents no public key (key-id ${r1.keyId ?? 'absent'}); give --device-public-key to check the signature`, [m1.exchange]);
+  } else if (verifyEvidence({ nonce: n1, tim: r1.tim, signature: r1.signature }, key)) {
+    kit.pass('HSV-MEAS-01', `${r1.signatureAlgorithm} signature over nonce-value || TIM verifies with the enrolled key`, [m1.exchange]);
+  } else {
+    kit.fail('HSV-MEAS-01', 'the signature does not verify with the enrolled key over nonce-value || TIM', `a ${r1.signatureAlgorithm} signature (P1363 for ES256, base64) over the 32-octet nonce-value sent followed by the 32 TIM octets`, [m1.exchange]);
+  }
+  // 02: bound to the fresh nonce
+  if (!m2.reply) {
+    kit.fail('HSV-MEAS-02', m2.problem ?? 'no reply to the second measurement', 'a reply to every integrity-measurement', [m2.exchange]);
+    return;
+  }
+  const r2 = m2.reply;
+  const sent = { sent: `first nonce-value ${n1.toString('base64')}`, received: `first signature ${r1.signature}` };
+  if (r2.signature === r1.signature) {
+    kit.fail('HSV-MEAS-02', 'the second measurement, with a fresh nonce, answered the first one\'s signature (stale evidence)', 'a signature over the new nonce-value || TIM', [sent, m2.exchange]);
+  } else if (!key) {
+    kit.skip('HSV-MEAS-02', 'unpinned: the two signatures differ, but without --device-public-key the kit cannot tell which nonce they cover', [m2.exchange]);
+  } else if (verifyEvidence({ nonce: n2, tim: r2.tim, signature: r2.signature }, key)) {
+    kit.pass('HSV-MEAS-02', 'a second measurement with a fresh nonce is signed over that nonce', [m2.exchange]);
+  } else if (verifyEvidence({ nonce: n1, tim: r2.tim, signature: r2.signature }, key)) {
+    kit.fail('HSV-MEAS-02', 'the second measurement is signed over the FIRST nonce: the device ignores the nonce it is given', 'a signature over the nonce-value of this request', [sent, m2.exchange]);
+  } else {
+    kit.fail('HSV-MEAS-02', 'the second measurement\'s signature verifies over neither nonce', 'a signature over the nonce-value of this request || TIM', [sent, m2.exchange]);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * HSV-NC-03, HSV-NC-04: RFC 5277 notifications and replay. The live subscription is made on the kit's main
+ * session (completions arrive on it); replay is probed on a second session that asks for the last ten minutes
+ * and must see <replayComplete/>.
+ */
+import { el, leaf, elements, NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../../netconf/xml/index.js';
+import type { Kit } from '../context.js';
+import type { KitSession } from '../session.js';
+
+const NOTIFICATION_CAP = 'urn:ietf:params:netconf:capability:notification:1.0';
+const N = NETCONF_NOTIFICATION_NS;
+
+/** create-subscription on the NETCONF stream, optionally with a replay from `startTime` */
+export function createSubscription(startTime?: Date, stopTime?: Date): ReturnType<typeof el> {
+  return el(N, 'create-subscription',
+    startTime !== undefined ? leaf(N, 'startTime', startTime.toISOString()) : undefined,
+    stopTime !== undefined ? leaf(N, 'stopTime', stopTime.toISOString()) : undefined);
+}
+
+export function isReplayComplete(n: ReturnType<typeof el>): boolean {
+  return elements(n).some((e) => e.ns === NETMOD_NOTIFICATION_NS && e.name === 'replayComplete');
+}
+
+export async function checkNotifications(kit: Kit): Promise<void> {
+  const o = await kit.session.rpc(createSubscription());
+  const announced = kit.session.capabilities.includes(NOTIFICATION_CAP);
+  if (!o.reply) {
+    kit.fail('HSV-NC-03', `create-subscription was refused${announced ? '' : ' (and :notification is not announced)'}`, 'an <ok/> reply to <create-subscription/>', [o.exchange]);
+  } else if (!announced) {
+    kit.fail('HSV-NC-03', 'create-subscription works but the hello does not announce :notification', `${NOTIFICATION_CAP} in the hello`, [o.exchange]);
+    kit.subscribed = true;
+    kit.session.startPump();
+  } else {
+    kit.pass('HSV-NC-03', ':notification announced; create-subscription answered <ok/>', [o.exchange]);
+    kit.subscribed = true;
+    kit.session.startPump();
+  }
+  if (!o.reply) {
+    kit.skip('HSV-NC-04', 'no subscription at all (HSV-NC-03)');
+    return;
+  }
+  let probe: KitSession;
+  try {
+    probe = await kit.openSession();
+  } catch (e) {
+    kit.fail('HSV-NC-04', `a second session for the replay could not be opened: ${(e as Error).message}`, 'a second NETCONF session (the OAM and the PVE may hold two)');
+    return;
+  }
+  try {
+    const since = new Date(Date.now() - 10 * 60_000);
+    const r = await probe.rpc(createSubscription(since));
+    if (!r.reply) {
+      kit.fail('HSV-NC-04', 'create-subscription with a startTime was refused', 'an <ok/> reply, the stored events since startTime, then <replayComplete/>', [r.exchange]);
+      return;
+    }
+    probe.startPump();
+    const done = await probe.waitFor(isReplayComplete, kit.options.rpcTimeoutMs);
+    const got = { sent: '(waiting for the replay)', received: probe.received.map((x) => x.xml).join('\n') || 'no notification' };
+    if (done) kit.pass('HSV-NC-04', `replay accepted; replayComplete after ${probe.received.length - 1} replayed event(s)`, [r.exchange, got]);
+    else kit.fail('HSV-NC-04', `no replayComplete within ${kit.options.rpcTimeoutMs} ms`, '<replayComplete/> after the replayed events (RFC 5277 2.1.1)', [r.exchange, got]);
+  } finally {
+    await probe.close();
+  }
+}

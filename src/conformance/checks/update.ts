@@ -1,0 +1,206 @@
+/**
+ * HSV-UPD-01..05 and HSV-ERR-03: software-update (steps 6-8) against the kit's own HTTPS server, in an order that
+ * leaves a conforming device as it was found and a flawed one recoverable by a normal OAM:
+ *   1. an unreachable URI (a loopback port the kit closed): download-error, nothing installed (UPD-01);
+ *   2. the same job-id again: refused, nothing started (ERR-03);
+ *   3. the kit's image announced with a wrong software-rim: integrity-error, nothing installed (UPD-02); a
+ *      device that installs it anyway is rolled back at once;
+ *   4. the good update, its image held by the kit's server while a second software-update is sent: in-use /
+ *      slot-busy (UPD-05); then released: completed (UPD-03), into the inactive slot (UPD-04), with the
+ *      attested TIM and the evidence (CPL-01, CPL-02, completion.ts).
+ * The rollback that restores the running software is rollback.ts (after the replay check).
+ */
+import { createHash } from 'node:crypto';
+import { parseCompletion, parseStartedReply, rollbackXml, softwareUpdateXml } from '../../device/index.js';
+import type { CompletionEvent, SoftwareUpdateInput } from '../../device/index.js';
+import { elements } from '../../netconf/xml/index.js';
+import type { DeviceState, Kit } from '../context.js';
+import { completionOf, describeSlots, isCompletionFor, sameSlots } from '../context.js';
+import type { RequirementId } from '../requirements.js';
+import type { RpcOutcome } from '../session.js';
+import type { Exchange } from '../types.js';
+import { checkCompletion } from './completion.js';
+
+export interface GoodUpdate {
+  jobId: string;
+  /** epoch ms just before the software-update was sent (the replay check starts here) */
+  sentAt: number;
+  completion?: CompletionEvent;
+  before: DeviceState;
+}
+
+function startedStatus(o: RpcOutcome): string {
+  if (!o.reply) return o.error ? 'rpc-error' : 'no reply';
+  try {
+    return parseStartedReply(elements(o.reply)).status;
+  } catch {
+    return 'malformed reply';
+  }
+}
+
+/** wait for the completion of `jobId` received after index `from`; parsed, with its XML */
+async function completion(kit: Kit, jobId: string, from: number): Promise<{ c?: CompletionEvent; exchange: Exchange; problem?: string }> {
+  const r = await kit.session.waitFor(isCompletionFor(jobId), kit.options.completionTimeoutMs, from);
+  if (!r) return { exchange: { sent: `(waiting for software-update-complete of job ${jobId})`, received: `nothing within ${kit.options.completionTimeoutMs} ms` }, problem: `no software-update-complete for job ${jobId} within ${kit.options.completionTimeoutMs} ms` };
+  const exchange = { sent: `(waiting for software-update-complete of job ${jobId})`, received: r.xml };
+  try {
+    return { c: parseCompletion(completionOf(r.notification)!), exchange };
+  } catch (e) {
+    return { exchange, problem: (e as Error).message };
+  }
+}
+
+function update(kit: Kit, input: Omit<SoftwareUpdateInput, 'nonce'> & { nonce?: Buffer }): Promise<RpcOutcome> {
+  return kit.session.rpc(softwareUpdateXml({ ...input, nonce: (input.nonce ?? kit.nonce()).toString('base64') }));
+}
+
+/** state unchanged after an update that must not install anything; returns the problem or undefined */
+async function unchanged(kit: Kit, before: DeviceState, exchanges: Exchange[]): Promise<string | undefined> {
+  const r = await kit.readState();
+  exchanges.push(r.exchange);
+  if (!r.state) return r.problem ?? 'state unreadable';
+  if (!sameSlots(before.slots, r.state.slots)) return `the slots changed: before ${describeSlots(before.slots)}, after ${describeSlots(r.state.slots)}`;
+  if (r.state.tim !== before.tim) return `the TIM changed from ${before.tim} to ${r.state.tim}`;
+  return undefined;
+}
+
+/** a failed install that must not have happened: roll it back at once (the device is left recoverable) */
+async function undo(kit: Kit, jobId: string, exchanges: Exchange[]): Promise<void> {
+  const from = kit.session.received.length;
+  const o = await kit.session.rpc(rollbackXml(jobId));
+  exchanges.push(o.exchange);
+  if (startedStatus(o) === 'started') exchanges.push((await completion(kit, jobId, from)).exchange);
+}
+
+async function expectFailedUpdate(kit: Kit, id: RequirementId, status: 'download-error' | 'integrity-error', jobId: string, o: RpcOutcome, from: number, before: DeviceState, what: string): Promise<void> {
+  const expected = `status started, then software-update-complete with status ${status} for job ${jobId}, slots and TIM unchanged`;
+  const exchanges = [o.exchange];
+  const st = startedStatus(o);
+  if (st !== 'started') {
+    kit.fail(id, `${what}: the software-update answered ${st} (the failure must be reported by the completion)`, expected, exchanges);
+    return;
+  }
+  const w = await completion(kit, jobId, from);
+  exchanges.push(w.exchange);
+  if (!w.c) {
+    kit.fail(id, `${what}: ${w.problem ?? 'no completion'}`, expected, exchanges);
+    return;
+  }
+  const problem = await unchanged(kit, before, exchanges);
+  if (w.c.status !== status) {
+    kit.fail(id, `${what}: completion status ${w.c.status}${problem !== undefined ? `; ${problem}` : ''}`, expected, exchanges);
+    if (w.c.status === 'completed' || w.c.status === 'self-check-failed') await undo(kit, jobId, exchanges);
+  } else if (problem !== undefined) {
+    kit.fail(id, `${what}: status ${status}, but ${problem}`, expected, exchanges);
+  } else {
+    kit.pass(id, `${what}: completion ${status}, slots and TIM unchanged`, exchanges);
+  }
+}
+
+export async function checkUpdates(kit: Kit): Promise<GoodUpdate | undefined> {
+  const before = kit.before;
+  if (!before) {
+    for (const id of ['HSV-UPD-01', 'HSV-ERR-03', 'HSV-UPD-02', 'HSV-UPD-03', 'HSV-UPD-04', 'HSV-UPD-05', 'HSV-CPL-01', 'HSV-CPL-02'] as const) {
+      kit.skip(id, 'the state before the update could not be read (HSV-STATE-01)');
+    }
+    return undefined;
+  }
+  // 1. unreachable URI
+  const j1 = kit.newJobId();
+  const unreachable = await kit.image.unreachableUrl();
+  let from = kit.session.received.length;
+  const o1 = await update(kit, { jobId: j1, uri: unreachable, softwareRim: kit.image.digest, selfCheck: true });
+  await expectFailedUpdate(kit, 'HSV-UPD-01', 'download-error', j1, o1, from, before, `uri ${unreachable} (connection refused)`);
+  // 2. the same job-id again
+  from = kit.session.received.length;
+  const o2 = await update(kit, { jobId: j1, uri: unreachable, softwareRim: kit.image.digest, selfCheck: true });
+  const st2 = startedStatus(o2);
+  if (o2.error || st2 === 'refused') kit.pass('HSV-ERR-03', `a reused job-id is refused (${o2.error ? `rpc-error ${o2.error.errors[0]?.tag ?? ''}` : 'status refused'})`, [o2.exchange]);
+  else {
+    kit.fail('HSV-ERR-03', `a software-update reusing job-id ${j1} answered ${st2}`, 'status refused (or an rpc-error): a job-id names one job; the OAM relies on it to tell completions apart', [o2.exchange]);
+    if (st2 === 'started') await completion(kit, j1, from);
+  }
+  // 3. wrong digest
+  const j3 = kit.newJobId();
+  const wrongRim = createHash('sha256').update('not the image ').update(kit.image.digest).digest('hex');
+  const p3 = `/image-${j3}.bin`;
+  from = kit.session.received.length;
+  const o3 = await update(kit, { jobId: j3, uri: kit.image.url(p3), softwareRim: wrongRim, selfCheck: true });
+  await expectFailedUpdate(kit, 'HSV-UPD-02', 'integrity-error', j3, o3, from, before, `the kit's image announced with software-rim ${wrongRim.slice(0, 16)}... (its digest is ${kit.image.digest.slice(0, 16)}...)`);
+  // 4. the good update, held while a second one is tried
+  const now = await kit.readState();
+  const base = now.state ?? before;
+  const target = base.slots.find((s) => !s.active);
+  const running = base.slots.find((s) => s.running);
+  const jobId = kit.newJobId();
+  const path = `/image-${jobId}.bin`;
+  const version = `hsv-kit-${jobId.slice(8)}`;
+  const nonce = kit.nonce();
+  kit.image.hold(path);
+  const sentAt = Date.now();
+  from = kit.session.received.length;
+  const o4 = await update(kit, { jobId, uri: kit.image.url(path), softwareRim: kit.image.digest, version, selfCheck: true, nonce });
+  const st4 = startedStatus(o4);
+  const good: GoodUpdate = { jobId, sentAt, before: base };
+  if (st4 !== 'started') {
+    kit.image.release(path);
+    kit.fail('HSV-UPD-03', `the software-update answered ${st4}`, 'status started, then software-update-complete with status completed', [o4.exchange]);
+    for (const id of ['HSV-UPD-04', 'HSV-UPD-05', 'HSV-CPL-01', 'HSV-CPL-02'] as const) kit.skip(id, 'the good update did not start (HSV-UPD-03)');
+    return good;
+  }
+  const fetched = await kit.image.requested(path, Math.min(kit.options.completionTimeoutMs, 30_000));
+  // 5. a second update while the first runs
+  const j5 = kit.newJobId();
+  const p5 = `/image-${j5}.bin`;
+  kit.image.hold(p5);
+  const from5 = kit.session.received.length;
+  const o5 = await update(kit, { jobId: j5, uri: kit.image.url(p5), softwareRim: kit.image.digest, selfCheck: true });
+  const e5 = o5.error?.errors[0];
+  const busyExpected = '<rpc-error> error-tag in-use, error-app-tag slot-busy while an install runs';
+  let secondStarted = false;
+  if (e5 && e5.tag === 'in-use' && e5.appTag === 'slot-busy') kit.pass('HSV-UPD-05', 'a second software-update during the install: in-use / slot-busy', [o4.exchange, o5.exchange]);
+  else if (e5) kit.fail('HSV-UPD-05', `refused with error-tag ${e5.tag}${e5.appTag !== undefined ? `, error-app-tag ${e5.appTag}` : ''}`, busyExpected, [o4.exchange, o5.exchange]);
+  else {
+    secondStarted = startedStatus(o5) === 'started';
+    kit.fail('HSV-UPD-05', `a second software-update during the install answered ${startedStatus(o5)}`, busyExpected, [o4.exchange, o5.exchange]);
+  }
+  kit.image.release(path);
+  const w = await completion(kit, jobId, from);
+  const exchanges = [o4.exchange, w.exchange];
+  if (secondStarted) {
+    kit.image.release(p5);
+    await completion(kit, j5, from5);
+  } else {
+    kit.image.release(p5);
+  }
+  if (!w.c) {
+    kit.fail('HSV-UPD-03', w.problem ?? 'no completion', 'software-update-complete with status completed', exchanges);
+    for (const id of ['HSV-UPD-04', 'HSV-CPL-01', 'HSV-CPL-02'] as const) kit.skip(id, 'no completion of the good update (HSV-UPD-03)');
+    return good;
+  }
+  good.completion = w.c;
+  if (w.c.status !== 'completed') kit.fail('HSV-UPD-03', `completion status ${w.c.status}${w.c.reason !== undefined ? ` (${w.c.reason})` : ''}`, 'status completed for a correct image', exchanges);
+  else if (!fetched && !kit.image.requests.includes(path)) kit.fail('HSV-UPD-03', 'completed, but the image was never fetched from the uri given', `a GET of ${kit.image.url(path)}`, exchanges);
+  else kit.pass('HSV-UPD-03', `fetched ${kit.image.url(path)} (${kit.image.size} octets) and completed`, exchanges);
+  // UPD-04: slots after
+  const after = await kit.readState();
+  const slotEx = [after.exchange];
+  if (!after.state) kit.fail('HSV-UPD-04', after.problem ?? 'state unreadable', 'software-slots after the update', slotEx);
+  else {
+    const t = target ? after.state.slots.find((s) => s.name === target.name) : undefined;
+    const old = running ? after.state.slots.find((s) => s.name === running.name) : undefined;
+    const problems: string[] = [];
+    if (!target || !t) problems.push('no inactive slot before the update');
+    else {
+      if (!(t.status === 'VALID' && t.active && t.running)) problems.push(`slot ${t.name} (inactive before) is ${describeSlots([t])}, not VALID, active and running`);
+      if (t.rim !== undefined && t.rim !== kit.image.digest) problems.push(`slot ${t.name} rim ${t.rim} is not the image's digest`);
+      if (t.version !== undefined && t.version !== version) problems.push(`slot ${t.name} version ${t.version} is not ${version}`);
+    }
+    if (!old || !running) problems.push('the slot that ran before is gone');
+    else if (old.running || old.status !== 'VALID' || old.version !== running.version || old.rim !== running.rim) problems.push(`slot ${old.name} (running before) is now ${describeSlots([old])}: it must keep its software (VALID, not running)`);
+    if (problems.length > 0) kit.fail('HSV-UPD-04', problems.join('; '), 'the update lands in the slot that was inactive (now VALID, active, running, rim = the image digest); the old slot keeps its software for a rollback', slotEx);
+    else kit.pass('HSV-UPD-04', `before: ${describeSlots(base.slots)}; after: ${describeSlots(after.state.slots)}`, slotEx);
+  }
+  checkCompletion(kit, { c: w.c, before: base, rim: kit.image.digest, nonce, jobId, exchanges, ...(after.state ? { stateAfterTim: after.state.tim } : {}) });
+  return good;
+}

@@ -1,0 +1,160 @@
+/**
+ * One conformance run: start the kit's image server, open a NETCONF session to the device, run the checks in
+ * their safe order (checks/update.ts explains it), and return the report. Throws ConformanceError
+ * ERR_CONFORMANCE_UNREACHABLE when no session can be opened at all (nothing was tested), and
+ * ERR_CONFORMANCE_SETUP / ERR_CONFORMANCE_OPTIONS for the kit's own problems; every device behaviour, however
+ * bad, is a result, never an exception.
+ */
+import { createPublicKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DeviceTarget } from '../device/index.js';
+import { ConformanceError } from './errors.js';
+import { Kit, describeSlots } from './context.js';
+import { startImageServer } from './image-server.js';
+import { REQUIREMENTS } from './requirements.js';
+import type { RequirementId } from './requirements.js';
+import { KitSession } from './session.js';
+import { loadOrCreateKitTls } from './tls.js';
+import type { ConformanceReport, Exchange, RequirementResult } from './types.js';
+import { checkTransport } from './checks/transport.js';
+import { checkNotifications } from './checks/notifications.js';
+import { checkModule } from './checks/module.js';
+import { checkState } from './checks/state.js';
+import { checkMeasurement } from './checks/measurement.js';
+import { checkRefusals } from './checks/refusals.js';
+import { checkUpdates } from './checks/update.js';
+import type { GoodUpdate } from './checks/update.js';
+import { checkReplay } from './checks/replay.js';
+import { checkRollback } from './checks/rollback.js';
+
+export interface ConformanceOptions {
+  target: DeviceTarget;
+  /** the enrolled evidence key, SPKI PEM (absent: signature checks are skipped as unpinned) */
+  devicePublicKeyPem?: string;
+  /** the H(e)NB id the device signs into its completions */
+  henbId?: string;
+  trustRoot?: 'software' | 'tpm';
+  /** keeps the kit's TLS certificate (kit-ca.pem) between runs; default a temporary directory */
+  tlsDir?: string;
+  /** the image server's address (default 127.0.0.1, a free port): the device must reach it */
+  imageHost?: string;
+  imagePort?: number;
+  connectTimeoutMs?: number;
+  rpcTimeoutMs?: number;
+  completionTimeoutMs?: number;
+  /** every rpc and notification of the run, in order (for --transcript) */
+  transcript?: Exchange[];
+  /** called when the image server is up (the CA the device must trust) */
+  onReady?: (info: { caPath: string; imageUrl: string }) => void;
+}
+
+const ALL = REQUIREMENTS.map((r) => r.id);
+
+export async function runConformance(options: ConformanceOptions): Promise<ConformanceReport> {
+  const startedAt = new Date().toISOString();
+  let key: KeyObject | undefined;
+  if (options.devicePublicKeyPem !== undefined) {
+    try {
+      key = createPublicKey(options.devicePublicKeyPem);
+    } catch (e) {
+      throw new ConformanceError('ERR_CONFORMANCE_OPTIONS', 'the device public key is not a PEM public key', { cause: e });
+    }
+  }
+  const trustRoot = options.trustRoot ?? 'software';
+  const tmp = options.tlsDir === undefined ? await mkdtemp(join(tmpdir(), 'hsv-kit-')) : undefined;
+  const host = options.imageHost ?? '127.0.0.1';
+  try {
+    const tls = await loadOrCreateKitTls(options.tlsDir ?? tmp!, [host]);
+    const image = await startImageServer(tls, host, options.imagePort ?? 0);
+    try {
+      options.onReady?.({ caPath: tls.certPath, imageUrl: image.url('/image-*.bin') });
+      const kitOptions = {
+        target: options.target, trustRoot,
+        connectTimeoutMs: options.connectTimeoutMs ?? 15_000, rpcTimeoutMs: options.rpcTimeoutMs ?? 30_000,
+        completionTimeoutMs: options.completionTimeoutMs ?? 120_000,
+        ...(key !== undefined ? { devicePublicKey: key } : {}),
+        ...(options.henbId !== undefined ? { henbId: options.henbId } : {}),
+        ...(options.transcript !== undefined ? { transcript: options.transcript } : {}),
+      };
+      let session: KitSession;
+      const where = `${options.target.host}:${options.target.port}`;
+      try {
+        session = await KitSession.open(options.target, kitOptions.connectTimeoutMs, kitOptions.rpcTimeoutMs, options.transcript);
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        if (code !== 'ERR_DEVICE_NETCONF') {
+          throw new ConformanceError('ERR_CONFORMANCE_UNREACHABLE', `cannot open a NETCONF session to ${where}: ${(e as Error).message}`, { cause: e });
+        }
+        // reached over SSH, but no NETCONF: that is the device's failure, reported
+        const results: RequirementResult[] = REQUIREMENTS.map((r) => ({
+          id: r.id, title: r.title, level: r.level, exchanges: [],
+          ...(r.id === 'HSV-NC-01'
+            ? { outcome: 'fail' as const, detail: (e as Error).message, expected: 'the SSH subsystem "netconf" and a <hello> (RFC 6242 3)' }
+            : { outcome: 'skip' as const, detail: 'no NETCONF session (HSV-NC-01)' }),
+        }));
+        return { device: where, trustRoot, keyPinned: key !== undefined, startedAt, finishedAt: new Date().toISOString(), results, ok: false, leftState: 'unchanged (no session)' };
+      }
+      const kit = new Kit(kitOptions, session, image);
+      let leftState = 'unknown';
+      try {
+        await runChecks(kit);
+        const end = await kit.readState();
+        leftState = end.state
+          ? `${describeSlots(end.state.slots)}; TIM ${end.state.tim}${kit.before ? (end.state.tim === kit.before.tim ? ' (as found)' : ` (found with ${kit.before.tim})`) : ''}`
+          : `unknown (${end.problem ?? 'state unreadable'})`;
+      } finally {
+        await kit.session.close();
+      }
+      const results = ALL.map((id) => kit.results.get(id) ?? missing(id));
+      return {
+        device: where, trustRoot, keyPinned: key !== undefined, startedAt, finishedAt: new Date().toISOString(), results,
+        ok: results.every((r) => r.level !== 'MUST' || r.outcome === 'pass'), leftState,
+      };
+    } finally {
+      await image.close();
+    }
+  } finally {
+    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function missing(id: RequirementId): RequirementResult {
+  const r = REQUIREMENTS.find((x) => x.id === id)!;
+  return { id, title: r.title, level: r.level, outcome: 'skip', detail: 'not reached', exchanges: [] };
+}
+
+/** run one check; an exception (a session lost mid-check, a kit bug) fails what it had not decided yet */
+async function guarded(kit: Kit, ids: readonly RequirementId[], fn: () => Promise<unknown> | unknown): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    for (const id of ids) if (!kit.has(id)) kit.fail(id, `the check stopped: ${(e as Error).message}`, 'a device that keeps its session and answers');
+  }
+}
+
+async function runChecks(kit: Kit): Promise<void> {
+  await guarded(kit, ['HSV-NC-01', 'HSV-NC-02'], () => checkTransport(kit));
+  await guarded(kit, ['HSV-NC-03', 'HSV-NC-04'], () => checkNotifications(kit));
+  await guarded(kit, ['HSV-YANG-01', 'HSV-YANG-02'], () => checkModule(kit));
+  if (!kit.moduleAnnounced) {
+    for (const r of REQUIREMENTS) if (r.needsModule && !kit.has(r.id)) kit.skip(r.id, 'the device module is missing (HSV-YANG-01)');
+    return;
+  }
+  await guarded(kit, ['HSV-STATE-01'], () => checkState(kit));
+  await guarded(kit, ['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-MEAS-03'], () => checkMeasurement(kit));
+  await guarded(kit, ['HSV-ERR-01', 'HSV-ERR-02'], () => checkRefusals(kit));
+  const needsCompletions = ['HSV-UPD-01', 'HSV-ERR-03', 'HSV-UPD-02', 'HSV-UPD-03', 'HSV-UPD-04', 'HSV-UPD-05', 'HSV-CPL-01', 'HSV-CPL-02', 'HSV-CPL-03', 'HSV-RBK-01'] as const;
+  if (!kit.subscribed) {
+    for (const id of needsCompletions) kit.skip(id, 'no notification subscription: completions cannot be seen (HSV-NC-03)');
+    return;
+  }
+  let good: GoodUpdate | undefined;
+  await guarded(kit, ['HSV-UPD-01', 'HSV-ERR-03', 'HSV-UPD-02', 'HSV-UPD-03', 'HSV-UPD-04', 'HSV-UPD-05', 'HSV-CPL-01', 'HSV-CPL-02'], async () => {
+    good = await checkUpdates(kit);
+  });
+  await guarded(kit, ['HSV-CPL-03'], () => checkReplay(kit, good));
+  await guarded(kit, ['HSV-RBK-01'], () => checkRollback(kit, good));
+}

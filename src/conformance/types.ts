@@ -1,0 +1,39 @@
+/** Results of a conformance run (what the report, --json and --junit show). */
+import type { RequirementId, RequirementLevel } from './requirements.js';
+
+export type Outcome = 'pass' | 'fail' | 'skip';
+
+/** One message exchange the kit made for a requirement, as it went over the wire (XML text). */
+export interface Exchange {
+  /** what the kit sent (an <rpc> body, or a description such as 'reconnect') */
+  sent: string;
+  /** what came back (rpc-reply, rpc-error, notification), or why nothing did */
+  received: string;
+}
+
+export interface RequirementResult {
+  id: RequirementId;
+  title: string;
+  level: RequirementLevel;
+  outcome: Outcome;
+  /** one line: why it passed (what was seen), failed, or was skipped */
+  detail: string;
+  /** for a fail: what the requirement expected */
+  expected?: string;
+  /** the exchanges behind the verdict (for a fail: what was sent and what came back) */
+  exchanges: Exchange[];
+}
+
+export interface ConformanceReport {
+  device: string;
+  trustRoot: 'software' | 'tpm';
+  /** whether signature checks used an enrolled key (--device-public-key) */
+  keyPinned: boolean;
+  startedAt: string;
+  finishedAt: string;
+  results: RequirementResult[];
+  /** every mandatory requirement passed */
+  ok: boolean;
+  /** the device's state when the kit left it (running slot, TIM), or why it is unknown */
+  leftState: string;
+}

@@ -1,0 +1,128 @@
+/**
+ * The conformance kit against simulated femtocells over real SSH on loopback (src/simulator): a healthy device
+ * passes every requirement, and each negative-control profile fails exactly the requirement(s) of its flaw and
+ * passes all the others; every device is left running the software it ran before the kit.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REQUIREMENTS, loadOrCreateKitTls, reportJunit, runConformance } from '../../src/conformance/index.js';
+import type { ConformanceOptions, ConformanceReport, Exchange } from '../../src/conformance/index.js';
+import { startFleet } from '../../src/simulator/index.js';
+import type { Fleet, SimulatedDevice } from '../../src/simulator/index.js';
+import { parseXml } from '../../src/netconf/xml/index.js';
+
+const EXPECTED_FAILS: Record<string, string[]> = {
+  'healthy': [],
+  'healthy-reboot': [],
+  'flaw-no-replay': ['HSV-NC-04', 'HSV-CPL-03'],
+  'flaw-nonce-ignored': ['HSV-MEAS-02'],
+  'flaw-digest-unchecked': ['HSV-UPD-02'],
+  'flaw-unsigned-completion': ['HSV-CPL-02'],
+  'flaw-wrong-namespace': ['HSV-YANG-01', 'HSV-YANG-02'],
+};
+
+let dir: string;
+let fleet: Fleet;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hsv-kit-test-'));
+  const tls = await loadOrCreateKitTls(join(dir, 'tls'));
+  fleet = await startFleet({
+    profiles: Object.fromEntries(Object.keys(EXPECTED_FAILS).map((p) => [p, 1])),
+    fetchSoftware: { caPem: tls.cert, timeoutMs: 10_000 }, installMs: 20, dataDir: join(dir, 'fleet'),
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await fleet?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function device(profile: string): SimulatedDevice {
+  const d = fleet.devices.find((x) => x.profile === profile);
+  if (!d) throw new Error(`no ${profile} device`);
+  return d;
+}
+
+function options(d: SimulatedDevice, over: Partial<ConformanceOptions> = {}): ConformanceOptions {
+  return {
+    target: { host: d.host, port: d.port, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 },
+    devicePublicKeyPem: d.devicePublicKey, henbId: d.henbId, tlsDir: join(dir, 'tls'),
+    completionTimeoutMs: 10_000, rpcTimeoutMs: 5_000, ...over,
+  };
+}
+
+function outcomes(r: ConformanceReport, which: 'pass' | 'fail' | 'skip'): string[] {
+  return r.results.filter((x) => x.outcome === which).map((x) => x.id);
+}
+
+describe('conformance kit against simulated femtocells', () => {
+  it.each(Object.entries(EXPECTED_FAILS))('%s fails exactly %j and passes the rest', async (profile, fails) => {
+    const d = device(profile);
+    const slotsBefore = fleet.cell(d.henbId)!.slots().find((s) => s.running)!.name;
+    const timBefore = fleet.cell(d.henbId)!.tim();
+    const r = await runConformance(options(d));
+    expect(r.results.map((x) => x.id)).toEqual(REQUIREMENTS.map((q) => q.id));
+    expect(outcomes(r, 'fail')).toEqual(fails);
+    expect(outcomes(r, 'skip')).toEqual([]);
+    expect(r.ok).toBe(fails.length === 0);
+    // every fail says what was expected and shows what was sent and what came back
+    for (const f of r.results.filter((x) => x.outcome === 'fail')) {
+      expect(f.expected).toBeTruthy();
+      expect(f.exchanges.length).toBeGreaterThan(0);
+    }
+    // the device runs what it ran before, with the same TIM (recoverable, here even recovered)
+    expect(fleet.cell(d.henbId)!.slots().find((s) => s.running)!.name).toBe(slotsBefore);
+    expect(fleet.cell(d.henbId)!.tim()).toBe(timBefore);
+    expect(r.leftState).toContain('(as found)');
+    expect(fleet.cell(d.henbId)!.busy()).toBe(false);
+  });
+
+  it('unpinned (no --device-public-key): signature checks skip and the run is not conforming', async () => {
+    const { devicePublicKeyPem: _k, ...rest } = options(device('healthy'));
+    const r = await runConformance(rest);
+    expect(r.keyPinned).toBe(false);
+    expect(outcomes(r, 'skip')).toEqual(['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-CPL-02']);
+    expect(r.results.find((x) => x.id === 'HSV-MEAS-01')!.detail).toContain('unpinned');
+    expect(outcomes(r, 'fail')).toEqual([]);
+    expect(r.ok).toBe(false);
+  });
+
+  it('unpinned still catches stale evidence (the same signature answered to a fresh nonce)', async () => {
+    const { devicePublicKeyPem: _k, ...rest } = options(device('flaw-nonce-ignored'));
+    const r = await runConformance(rest);
+    expect(outcomes(r, 'fail')).toEqual(['HSV-MEAS-02']);
+  });
+
+  it('a wrong enrolled key fails every signature check, nothing else', async () => {
+    const r = await runConformance(options(device('healthy'), { devicePublicKeyPem: device('healthy-reboot').devicePublicKey }));
+    expect(outcomes(r, 'fail')).toEqual(['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-CPL-02']);
+  });
+
+  it('without --henb-id the completion signature cannot be checked (skip, not a pass)', async () => {
+    const { henbId: _h, ...rest } = options(device('healthy'));
+    const r = await runConformance(rest);
+    expect(outcomes(r, 'skip')).toEqual(['HSV-CPL-02']);
+    expect(r.ok).toBe(false);
+  });
+
+  it('records a transcript of real XML and writes well-formed JUnit', async () => {
+    const transcript: Exchange[] = [];
+    const r = await runConformance(options(device('flaw-unsigned-completion'), { transcript }));
+    expect(transcript.some((e) => e.sent.includes('<software-update') && e.sent.includes('<nonce-value>'))).toBe(true);
+    expect(transcript.some((e) => e.received.includes('software-update-complete'))).toBe(true);
+    const junit = reportJunit(r);
+    const doc = parseXml(junit.replace(/^<\?xml[^>]*\?>\n/, ''));
+    expect(doc.name).toBe('testsuites');
+    expect(junit).toContain('<failure type="MUST" message="the completion carries no evidence');
+    expect(junit.match(/<testcase /g)).toHaveLength(REQUIREMENTS.length);
+  });
+
+  it('a device that cannot be reached is ERR_CONFORMANCE_UNREACHABLE (nothing tested)', async () => {
+    const d = device('healthy');
+    await expect(runConformance(options(d, { target: { host: d.host, port: d.port, username: d.username, password: 'wrong', hostKeySha256: d.hostKeySha256 }, connectTimeoutMs: 5_000 })))
+      .rejects.toMatchObject({ code: 'ERR_CONFORMANCE_UNREACHABLE' });
+  });
+});
