@@ -1,7 +1,7 @@
 /**
  * The device conformance kit (`henb-sw-verify conformance`): runs a vendor's femtocell through what the OAM
  * and the PVE rely on, requirement by requirement (requirements.ts; docs/device-vendor-guide.md), one check
- * per module in checks/, over src/device's NETCONF session with a pinned host key, against the kit's own
+ * per module (check-*.ts), over src/device's NETCONF session with a pinned host key, against the kit's own
  * HTTPS image server.
  */
 export { runConformance } from './run.js';

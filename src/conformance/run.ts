@@ -1,6 +1,6 @@
 /**
  * One conformance run: start the kit's image server, open a NETCONF session to the device, run the checks in
- * their safe order (checks/update.ts explains it), and return the report. Throws ConformanceError
+ * their safe order (check-update.ts explains it), and return the report. Throws ConformanceError
  * ERR_CONFORMANCE_UNREACHABLE when no session can be opened at all (nothing was tested), and
  * ERR_CONFORMANCE_SETUP / ERR_CONFORMANCE_OPTIONS for the kit's own problems; every device behaviour, however
  * bad, is a result, never an exception.
@@ -19,16 +19,16 @@ import type { RequirementId } from './requirements.js';
 import { KitSession } from './session.js';
 import { loadOrCreateKitTls } from './tls.js';
 import type { ConformanceReport, Exchange, RequirementResult } from './types.js';
-import { checkTransport } from './checks/transport.js';
-import { checkNotifications } from './checks/notifications.js';
-import { checkModule } from './checks/module.js';
-import { checkState } from './checks/state.js';
-import { checkMeasurement } from './checks/measurement.js';
-import { checkRefusals } from './checks/refusals.js';
-import { checkUpdates } from './checks/update.js';
-import type { GoodUpdate } from './checks/update.js';
-import { checkReplay } from './checks/replay.js';
-import { checkRollback } from './checks/rollback.js';
+import { checkTransport } from './check-transport.js';
+import { checkNotifications } from './check-notifications.js';
+import { checkModule } from './check-module.js';
+import { checkState } from './check-state.js';
+import { checkMeasurement } from './check-measurement.js';
+import { checkRefusals } from './check-refusals.js';
+import { checkUpdates } from './check-update.js';
+import type { GoodUpdate } from './check-update.js';
+import { checkReplay } from './check-replay.js';
+import { checkRollback } from './check-rollback.js';
 
 export interface ConformanceOptions {
   target: DeviceTarget;

@@ -1,7 +1,7 @@
 /** HSV-STATE-01: software-slots and integrity (the state the OAM reads before and after an update). */
-import { replayLog } from '../../integrity/index.js';
-import type { Kit } from '../context.js';
-import { describeSlots } from '../context.js';
+import { replayLog } from '../integrity/index.js';
+import type { Kit } from './context.js';
+import { describeSlots } from './context.js';
 
 export async function checkState(kit: Kit): Promise<void> {
   const r = await kit.readState();

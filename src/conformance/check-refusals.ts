@@ -4,12 +4,12 @@
  * wrongly accepts has nothing installed by the kit to lose; a wrongly started operation is waited for, so
  * the device is idle again before the next check.
  */
-import { parseStartedReply, rollbackXml, softwareUpdateXml } from '../../device/index.js';
-import { elements } from '../../netconf/xml/index.js';
-import type { RequirementId } from '../requirements.js';
-import type { Kit } from '../context.js';
-import { isCompletionFor } from '../context.js';
-import type { RpcOutcome } from '../session.js';
+import { parseStartedReply, rollbackXml, softwareUpdateXml } from '../device/index.js';
+import { elements } from '../netconf/xml/index.js';
+import type { RequirementId } from './requirements.js';
+import type { Kit } from './context.js';
+import { isCompletionFor } from './context.js';
+import type { RpcOutcome } from './session.js';
 
 /** judge an rpc that must be refused with `tag` / `appTag`; returns whether the device started something */
 async function expectRefusal(kit: Kit, id: RequirementId, o: RpcOutcome, tag: string, appTag: string, jobId: string): Promise<void> {

@@ -3,9 +3,9 @@
  * session (completions arrive on it); replay is probed on a second session that asks for the last ten minutes
  * and must see <replayComplete/>.
  */
-import { el, leaf, elements, NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../../netconf/xml/index.js';
-import type { Kit } from '../context.js';
-import type { KitSession } from '../session.js';
+import { el, leaf, elements, NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../netconf/xml/index.js';
+import type { Kit } from './context.js';
+import type { KitSession } from './session.js';
 
 const NOTIFICATION_CAP = 'urn:ietf:params:netconf:capability:notification:1.0';
 const N = NETCONF_NOTIFICATION_NS;

@@ -5,12 +5,12 @@
  * Without an enrolled key the signatures cannot be checked ("unpinned"): 01 is skipped, and 02 fails only
  * when the second answer repeats the first signature.
  */
-import { integrityMeasurementXml, parseMeasurementReply } from '../../device/index.js';
-import type { MeasurementReply } from '../../device/index.js';
-import { elements } from '../../netconf/xml/index.js';
-import { replayLog, verifyEvidence } from '../../integrity/index.js';
-import type { Kit } from '../context.js';
-import type { Exchange } from '../types.js';
+import { integrityMeasurementXml, parseMeasurementReply } from '../device/index.js';
+import type { MeasurementReply } from '../device/index.js';
+import { elements } from '../netconf/xml/index.js';
+import { replayLog, verifyEvidence } from '../integrity/index.js';
+import type { Kit } from './context.js';
+import type { Exchange } from './types.js';
 
 async function measure(kit: Kit, nonce: Buffer): Promise<{ reply?: MeasurementReply; exchange: Exchange; problem?: string }> {
   const o = await kit.session.rpc(integrityMeasurementXml(nonce));

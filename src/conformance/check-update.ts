@@ -7,19 +7,19 @@
  *      device that installs it anyway is rolled back at once;
  *   4. the good update, its image held by the kit's server while a second software-update is sent: in-use /
  *      slot-busy (UPD-05); then released: completed (UPD-03), into the inactive slot (UPD-04), with the
- *      attested TIM and the evidence (CPL-01, CPL-02, completion.ts).
- * The rollback that restores the running software is rollback.ts (after the replay check).
+ *      attested TIM and the evidence (CPL-01, CPL-02, check-completion.ts).
+ * The rollback that restores the running software is check-rollback.ts (after the replay check).
  */
 import { createHash } from 'node:crypto';
-import { parseCompletion, parseStartedReply, rollbackXml, softwareUpdateXml } from '../../device/index.js';
-import type { CompletionEvent, SoftwareUpdateInput } from '../../device/index.js';
-import { elements } from '../../netconf/xml/index.js';
-import type { DeviceState, Kit } from '../context.js';
-import { completionOf, describeSlots, isCompletionFor, sameSlots } from '../context.js';
-import type { RequirementId } from '../requirements.js';
-import type { RpcOutcome } from '../session.js';
-import type { Exchange } from '../types.js';
-import { checkCompletion } from './completion.js';
+import { parseCompletion, parseStartedReply, rollbackXml, softwareUpdateXml } from '../device/index.js';
+import type { CompletionEvent, SoftwareUpdateInput } from '../device/index.js';
+import { elements } from '../netconf/xml/index.js';
+import type { DeviceState, Kit } from './context.js';
+import { completionOf, describeSlots, isCompletionFor, sameSlots } from './context.js';
+import type { RequirementId } from './requirements.js';
+import type { RpcOutcome } from './session.js';
+import type { Exchange } from './types.js';
+import { checkCompletion } from './check-completion.js';
 
 export interface GoodUpdate {
   jobId: string;

@@ -4,11 +4,11 @@
  * from the TIM before, and the device's self-check agrees) and the evidence (the update's nonce echoed, the
  * enrolled key's signature over the completion statement, src/integrity/evidence.ts completionMessage).
  */
-import type { CompletionEvent } from '../../device/index.js';
-import { extend, replayLog, verifyCompletion } from '../../integrity/index.js';
-import type { MeasurementEntry } from '../../integrity/index.js';
-import type { DeviceState, Kit } from '../context.js';
-import type { Exchange } from '../types.js';
+import type { CompletionEvent } from '../device/index.js';
+import { extend, replayLog, verifyCompletion } from '../integrity/index.js';
+import type { MeasurementEntry } from '../integrity/index.js';
+import type { DeviceState, Kit } from './context.js';
+import type { Exchange } from './types.js';
 
 /** how the log after the update relates to the log before: live (one entry appended) or reboot (one replaced) */
 export function updatedLogShape(before: readonly MeasurementEntry[], after: readonly MeasurementEntry[], rim: string): 'live' | 'reboot' | undefined {

@@ -1,5 +1,5 @@
 /** HSV-NC-01, HSV-NC-02: NETCONF over SSH with base:1.1 (RFC 6241 section 8.1, RFC 6242 section 4.1). */
-import type { Kit } from '../context.js';
+import type { Kit } from './context.js';
 
 const BASE10 = 'urn:ietf:params:netconf:base:1.0';
 const BASE11 = 'urn:ietf:params:netconf:base:1.1';

@@ -4,11 +4,11 @@
  * slot that ran before the update running again: this is also how the kit puts a conforming device back as
  * it found it.
  */
-import { parseCompletion, parseStartedReply, rollbackXml } from '../../device/index.js';
-import { elements } from '../../netconf/xml/index.js';
-import type { Kit } from '../context.js';
-import { completionOf, describeSlots, isCompletionFor } from '../context.js';
-import type { GoodUpdate } from './update.js';
+import { parseCompletion, parseStartedReply, rollbackXml } from '../device/index.js';
+import { elements } from '../netconf/xml/index.js';
+import type { Kit } from './context.js';
+import { completionOf, describeSlots, isCompletionFor } from './context.js';
+import type { GoodUpdate } from './check-update.js';
 
 export async function checkRollback(kit: Kit, good: GoodUpdate | undefined): Promise<void> {
   if (!good?.completion || good.completion.status !== 'completed') {

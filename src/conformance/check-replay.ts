@@ -4,11 +4,11 @@
  * (a minute earlier, for clock skew): the completion must come again before <replayComplete/>. The new
  * session keeps the (live) subscription for the checks after this one.
  */
-import type { Kit } from '../context.js';
-import { isCompletionFor } from '../context.js';
-import type { KitSession } from '../session.js';
-import { createSubscription, isReplayComplete } from './notifications.js';
-import type { GoodUpdate } from './update.js';
+import type { Kit } from './context.js';
+import { isCompletionFor } from './context.js';
+import type { KitSession } from './session.js';
+import { createSubscription, isReplayComplete } from './check-notifications.js';
+import type { GoodUpdate } from './check-update.js';
 
 export async function checkReplay(kit: Kit, good: GoodUpdate | undefined): Promise<void> {
   await kit.session.close();

@@ -9,11 +9,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   DEVICE_MODULE, DEVICE_NS, DEVICE_REVISION, completionXml, integrityMeasurementXml, measurementReplyXml, rollbackXml, softwareUpdateXml,
-} from '../../device/index.js';
-import { NETCONF_BASE_NS, child, childText, childrenNamed, el, leaf, textOf } from '../../netconf/xml/index.js';
-import { compileTexts } from '../../yang/index.js';
-import { packageRoot } from '../../package-root.js';
-import type { Kit } from '../context.js';
+} from '../device/index.js';
+import { NETCONF_BASE_NS, child, childText, childrenNamed, el, leaf, textOf } from '../netconf/xml/index.js';
+import { compileTexts } from '../yang/index.js';
+import { packageRoot } from '../package-root.js';
+import type { Kit } from './context.js';
 
 const YANG_LIBRARY_NS = 'urn:ietf:params:xml:ns:yang:ietf-yang-library';
 const NCM_NS = 'urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring';

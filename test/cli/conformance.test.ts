@@ -1,0 +1,122 @@
+/** `henb-sw-verify conformance` through the CLI dispatcher: options, table, --json, --junit, exit codes 0/1/2/3. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../src/cli/main.js';
+import { BufferWritable } from '../../src/cli/io.js';
+import { loadOrCreateKitTls } from '../../src/conformance/index.js';
+import { startFleet } from '../../src/simulator/index.js';
+import type { Fleet, SimulatedDevice } from '../../src/simulator/index.js';
+import { loadOrCreateDeviceHostKey } from '../../src/device/index.js';
+import { freePort } from '../helpers/net.js';
+
+let dir: string;
+let fleet: Fleet;
+
+async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new BufferWritable();
+  const stderr = new BufferWritable();
+  const code = await runCli(argv, { stdout, stderr, env, cwd: dir, signal: new AbortController().signal });
+  return { code, out: stdout.text(), err: stderr.text() };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hsv-kit-cli-'));
+  const tls = await loadOrCreateKitTls(join(dir, 'tls'));
+  fleet = await startFleet({ profiles: { 'healthy': 1, 'flaw-digest-unchecked': 1 }, fetchSoftware: { caPem: tls.cert }, installMs: 20, dataDir: join(dir, 'fleet') });
+  for (const d of fleet.devices) await writeFile(join(dir, `${d.henbId}.pem`), d.devicePublicKey);
+}, 30_000);
+
+afterAll(async () => {
+  await fleet?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function args(d: SimulatedDevice, ...more: string[]): string[] {
+  return ['conformance', '--device', `${d.host}:${d.port}`, '--username', d.username, '--password-env', 'DEV_PW', '--host-key', d.hostKeySha256,
+    '--device-public-key', `${d.henbId}.pem`, '--henb-id', d.henbId, '--tls-dir', 'tls', '--timeout', '10', ...more];
+}
+const dev = (p: string): SimulatedDevice => fleet.devices.find((d) => d.profile === p)!;
+
+describe('henb-sw-verify conformance', () => {
+  it('a conforming device: the table, every requirement passed, exit 0', async () => {
+    const d = dev('healthy');
+    const r = await run(args(d, '--junit', 'kit.xml'), { DEV_PW: d.password });
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^HSV-NC-01 +MUST +pass +NETCONF over SSH/m);
+    expect(r.out).toMatch(/^HSV-RBK-01 +MUST +pass/m);
+    expect(r.out).toContain('22 passed, 0 failed, 0 skipped; every MUST requirement passed');
+    expect(r.out).toContain('(as found)');
+    expect(r.err).toContain('must trust');
+    const junit = await readFile(join(dir, 'kit.xml'), 'utf8');
+    expect(junit).toContain('tests="22" failures="0" skipped="0"');
+  });
+
+  it('a flawed device: the failing requirement with what was sent, what came back and what was expected; exit 1; --json', async () => {
+    const d = dev('flaw-digest-unchecked');
+    const r = await run(args(d), { DEV_PW: d.password });
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^HSV-UPD-02 +MUST +fail/m);
+    expect(r.out).toMatch(/HSV-UPD-02 fail: .*completion status completed/);
+    expect(r.out).toContain('  expected: status started, then software-update-complete with status integrity-error');
+    expect(r.out).toMatch(/ {2}sent: +<software-update xmlns="urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify-device">/);
+    expect(r.out).toMatch(/ {2}received: .*<status>completed<\/status>/);
+    const j = await run(args(d, '--json', '--transcript', 't.txt'), { DEV_PW: d.password });
+    expect(j.code).toBe(1);
+    const doc = JSON.parse(j.out) as { ok: boolean; results: Array<{ id: string; outcome: string }> };
+    expect(doc.ok).toBe(false);
+    expect(doc.results.filter((x) => x.outcome === 'fail').map((x) => x.id)).toEqual(['HSV-UPD-02']);
+    expect(await readFile(join(dir, 't.txt'), 'utf8')).toContain('>>> <integrity-measurement');
+  });
+
+  it('usage errors exit 2 and name the problem', async () => {
+    const d = dev('healthy');
+    const both = await run([...args(d), '--key', 'x'], { DEV_PW: 'p' });
+    expect(both.code).toBe(2);
+    expect(both.err).toContain('exactly one of --password-env VAR and --key FILE');
+    expect((await run(args(d), {})).err).toContain('DEV_PW (--password-env) is not set');
+    const noDevice = await run(['conformance', '--username', 'u', '--password-env', 'P', '--host-key', d.hostKeySha256], { P: 'x' });
+    expect(noDevice.code).toBe(2);
+    expect(noDevice.err).toContain('--device is required');
+    const tr = await run(args(d, '--trust-root', 'hsm'), { DEV_PW: 'p' });
+    expect(tr.code).toBe(2);
+    expect(tr.err).toContain('--trust-root must be software or tpm');
+    const hk = await run([...args(d).filter((a) => a !== d.hostKeySha256 && a !== '--host-key'), '--host-key', 'nonsense'], { DEV_PW: 'p' });
+    expect(hk.code).toBe(2);
+    expect(hk.err).toContain('--host-key expects');
+    await writeFile(join(dir, 'bad.pem'), 'not a key');
+    const pk = await run([...args(d), '--device-public-key', 'bad.pem'], { DEV_PW: d.password });
+    expect(pk.code).toBe(2);
+    expect(pk.err).toContain('not a PEM public key');
+  });
+
+  it('--host-key also takes the device\'s public key (a .pub line)', async () => {
+    const d = dev('healthy');
+    const key = await loadOrCreateDeviceHostKey(join(dir, 'fleet', d.henbId));
+    // the simulator's host key as OpenSSH prints it: compare through the fingerprint the CLI computes
+    const { sshKeyFingerprint } = await import('../../src/device/index.js');
+    const { default: ssh2 } = await import('../../src/netconf/ssh/ssh2.js');
+    const parsed = ssh2.utils.parseKey(key) as { getPublicSSH(): Buffer; type: string };
+    expect(sshKeyFingerprint(parsed.getPublicSSH())).toBe(d.hostKeySha256);
+    await writeFile(join(dir, 'host.pub'), `${parsed.type} ${parsed.getPublicSSH().toString('base64')} sim\n`);
+    const r = await run([...args(d).filter((a) => a !== d.hostKeySha256 && a !== '--host-key'), '--host-key', 'host.pub'], { DEV_PW: d.password });
+    expect(r.code).toBe(0);
+  });
+
+  it('a device that cannot be reached: exit 3, ERR_CONFORMANCE_UNREACHABLE, nothing tested', async () => {
+    const d = dev('healthy');
+    const port = await freePort();
+    const r = await run(['conformance', '--device', `127.0.0.1:${port}`, '--username', 'u', '--password-env', 'P', '--host-key', d.hostKeySha256], { P: 'x' });
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/ERR_CONFORMANCE_UNREACHABLE: cannot open a NETCONF session to 127\.0\.0\.1:\d+/);
+  });
+
+  it('--call-home-listen says it needs NETCONF Call Home (exit 3), it does not pretend', async () => {
+    const d = dev('healthy');
+    const r = await run(args(d, '--call-home-listen', '127.0.0.1:4334'), { DEV_PW: d.password });
+    expect(r.code).toBe(3);
+    expect(r.err).toContain('ERR_CLI_NOT_AVAILABLE');
+    expect(r.err).toContain('Call Home');
+  });
+});
