@@ -53,6 +53,7 @@ export const conformanceCommand: Command = {
     'DEVICE_PW=secret henb-sw-verify conformance --device 192.0.2.10:830 --username oam --password-env DEVICE_PW ' +
       '--host-key SHA256:... --device-public-key enrolled.pem --henb-id femto-0042 --image-listen 192.0.2.1:8443 --tls-dir ./kit-tls --junit kit.xml',
   ],
+  exitCodes: [EXIT.OK, EXIT.FAILED, EXIT.USAGE, EXIT.UNAVAILABLE],
   run: runConformanceCommand,
 };
 
