@@ -101,6 +101,10 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       let leftState = 'unknown';
       try {
         await runChecks(kit);
+        if (!kit.moduleAnnounced) {
+          leftState = 'untouched: without the device module the kit sent nothing that changes a device';
+          return finish();
+        }
         const end = await kit.readState();
         leftState = end.state
           ? `${describeSlots(end.state.slots)}; TIM ${end.state.tim}${kit.before ? (end.state.tim === kit.before.tim ? ' (as found)' : ` (found with ${kit.before.tim})`) : ''}`
@@ -108,11 +112,14 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       } finally {
         await kit.session.close();
       }
-      const results = ALL.map((id) => kit.results.get(id) ?? missing(id));
-      return {
-        device: where, trustRoot, keyPinned: key !== undefined, startedAt, finishedAt: new Date().toISOString(), results,
-        ok: results.every((r) => r.level !== 'MUST' || r.outcome === 'pass'), leftState,
-      };
+      return finish();
+      function finish(): ConformanceReport {
+        const results = ALL.map((id) => kit.results.get(id) ?? missing(id));
+        return {
+          device: where, trustRoot, keyPinned: key !== undefined, startedAt, finishedAt: new Date().toISOString(), results,
+          ok: results.every((r) => r.level !== 'MUST' || r.outcome === 'pass'), leftState,
+        };
+      }
     } finally {
       await image.close();
     }

@@ -140,17 +140,18 @@ export function formatReport(r: Kit.ConformanceReport, tty: boolean): string {
   const rows = r.results.map((x) => [x.id, x.level, shown(x.outcome), x.title]);
   let out = `conformance of ${r.device} (trust root ${r.trustRoot}, ${r.keyPinned ? 'enrolled key pinned' : 'unpinned: no --device-public-key'})\n`;
   out += formatTable([{ header: 'requirement' }, { header: 'level' }, { header: 'result' }, { header: 'title', wrap: true }], rows);
-  const notPassed = r.results.filter((x) => x.outcome !== 'pass');
-  for (const x of notPassed) {
-    out += `\n${x.id} ${x.outcome}: ${x.detail}\n`;
-    if (x.outcome === 'fail') {
-      if (x.expected !== undefined) out += `  expected: ${x.expected}\n`;
-      for (const e of x.exchanges) {
-        if (e.sent !== '') out += `  sent:     ${cut(e.sent)}\n`;
-        out += `  received: ${cut(e.received)}\n`;
-      }
+  for (const x of r.results.filter((y) => y.outcome === 'fail')) {
+    out += `\n${x.id} fail: ${x.detail}\n`;
+    if (x.expected !== undefined) out += `  expected: ${x.expected}\n`;
+    for (const e of x.exchanges) {
+      if (e.sent !== '') out += `  sent:     ${cut(e.sent)}\n`;
+      out += `  received: ${cut(e.received)}\n`;
     }
   }
+  // skips grouped by their reason (a missing module skips most of the list for one reason)
+  const skips = new Map<string, string[]>();
+  for (const x of r.results.filter((y) => y.outcome === 'skip')) skips.set(x.detail, [...(skips.get(x.detail) ?? []), x.id]);
+  for (const [why, ids] of skips) out += `\n${ids.join(', ')} skip: ${why}\n`;
   const count = (o: Kit.Outcome): number => r.results.filter((x) => x.outcome === o).length;
   out += `\n${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped; ${r.ok ? c.green('every MUST requirement passed') : c.red('not conforming: a MUST requirement failed or could not be checked')}\n`;
   out += `device left: ${r.leftState}\n`;

@@ -1,0 +1,143 @@
+/**
+ * Interop of the conformance kit, as a vendor runs it: the real executable against
+ *  - the simulator in its own process (`simulate --software-ca`, software trust root) over real SSH: a healthy
+ *    device conforms (exit 0), a flawed one fails exactly its requirement (exit 1);
+ *  - netconfd (yuma123, a real NETCONF server that does not implement the device module) behind OpenSSH:
+ *    the module is reported missing, everything that depends on it is skipped, exit 1, no crash.
+ * A missing netconfd/sshd fails this suite with the script's message (never a skip).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { REQUIREMENTS, loadOrCreateKitTls } from '../../src/conformance/index.js';
+import { hostKeyFingerprint } from '../../src/netconf/server/index.js';
+import { freePort } from '../helpers/net.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = join(root, 'bin', 'henb-sw-verify.js');
+const PEERS_DIR = '/tmp/hsv-interop-conformance';
+
+interface Report { ok: boolean; leftState: string; results: Array<{ id: string; outcome: string; detail: string }> }
+
+function kit(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, 'conformance', ...args], { cwd, env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hsv-kit-interop-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the kit against the simulator in its own process (software trust root)', () => {
+  let sim: ChildProcess | undefined;
+  let devices: Array<{ henbId: string; profile: string; host: string; port: number; hostKeySha256: string; username: string; password: string; devicePublicKey: string }> = [];
+
+  beforeAll(async () => {
+    const tls = await loadOrCreateKitTls(join(dir, 'tls'));
+    sim = spawn(process.execPath, [bin, 'simulate', '--fleet', 'healthy=1,flaw-unsigned-completion=1', '--software-ca', tls.certPath, '--json', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`simulate printed no inventory: ${out}`)), 30_000);
+      sim!.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+    devices = (JSON.parse(out.split('\n')[0]!) as { devices: typeof devices }).devices;
+    for (const d of devices) await writeFile(join(dir, `${d.henbId}.pem`), d.devicePublicKey);
+  });
+
+  afterAll(async () => {
+    if (sim && sim.exitCode === null) {
+      const exited = new Promise((r) => sim!.once('exit', r));
+      sim.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  const args = (d: (typeof devices)[number]): string[] => ['--device', `${d.host}:${d.port}`, '--username', d.username, '--password-env', 'DEV_PW',
+    '--host-key', d.hostKeySha256, '--device-public-key', `${d.henbId}.pem`, '--henb-id', d.henbId, '--trust-root', 'software', '--tls-dir', 'tls', '--timeout', '30'];
+
+  it('a healthy device passes every requirement: exit 0, JUnit without failures', async () => {
+    const d = devices.find((x) => x.profile === 'healthy')!;
+    const r = await kit([...args(d), '--junit', 'healthy.xml'], { DEV_PW: d.password }, dir);
+    expect(r.stderr).toContain('must trust');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${REQUIREMENTS.length} passed, 0 failed, 0 skipped`);
+    expect(await readFile(join(dir, 'healthy.xml'), 'utf8')).toContain(`tests="${REQUIREMENTS.length}" failures="0" skipped="0"`);
+  });
+
+  it('a device whose completion is unsigned fails HSV-CPL-02 only: exit 1', async () => {
+    const d = devices.find((x) => x.profile === 'flaw-unsigned-completion')!;
+    const r = await kit([...args(d), '--json'], { DEV_PW: d.password }, dir);
+    expect(r.code).toBe(1);
+    const rep = JSON.parse(r.stdout) as Report;
+    expect(rep.results.filter((x) => x.outcome !== 'pass').map((x) => x.id)).toEqual(['HSV-CPL-02']);
+  });
+});
+
+describe('the kit against netconfd (no device module)', () => {
+  let port = 0;
+  function peerScript(name: string, a: string[]): string {
+    try {
+      return execFileSync('bash', [join(root, 'scripts', name), ...a], {
+        env: { ...process.env, PEERS_DIR, NC_MODULES: 'toaster' }, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (e) {
+      const err = e as { stderr?: string; stdout?: string; message: string };
+      throw new Error(`scripts/${name} failed (is netconfd installed? run scripts/install-peers.sh):\n${err.stderr ?? ''}${err.stdout ?? ''}${err.message}`);
+    }
+  }
+
+  beforeAll(async () => {
+    port = await freePort();
+    peerScript('netconfd-peer-start.sh', [String(port)]);
+  });
+
+  afterAll(() => {
+    if (port) peerScript('netconfd-peer-stop.sh', [String(port)]);
+  });
+
+  it('reports the module missing, skips what depends on it, exits 1 without a crash', async () => {
+    const fp = hostKeyFingerprint(readFileSync(join(PEERS_DIR, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8'));
+    const r = await kit(['--device', `127.0.0.1:${port}`, '--username', 'ncuser', '--password-env', 'NC_PW', '--host-key', fp, '--json', '--timeout', '20'], { NC_PW: 'ncpass' }, dir);
+    expect(r.stderr).not.toMatch(/TypeError|ReferenceError|at .*\.ts:\d+/);
+    expect(r.code).toBe(1);
+    const rep = JSON.parse(r.stdout) as Report;
+    const by = new Map(rep.results.map((x) => [x.id, x]));
+    expect(by.get('HSV-NC-01')!.outcome).toBe('pass');
+    expect(by.get('HSV-NC-02')!.outcome).toBe('pass');
+    expect(by.get('HSV-NC-03')!.outcome).toBe('pass');
+    expect(by.get('HSV-YANG-01')).toMatchObject({ outcome: 'fail', detail: expect.stringContaining('not announced (the module is missing)') });
+    for (const q of REQUIREMENTS.filter((x) => x.needsModule)) {
+      expect(by.get(q.id)).toMatchObject({ outcome: 'skip', detail: expect.stringContaining('missing (HSV-YANG-01)') });
+    }
+    expect(rep.ok).toBe(false);
+    expect(rep.leftState).toContain('untouched');
+  });
+
+  it('pinning the wrong host key: exit 3 (cannot be reached), nothing tested', async () => {
+    const r = await kit(['--device', `127.0.0.1:${port}`, '--username', 'ncuser', '--password-env', 'NC_PW', '--host-key', 'SHA256:' + Buffer.alloc(32, 7).toString('base64').replace(/=+$/, '')], { NC_PW: 'ncpass' }, dir);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('ERR_CONFORMANCE_UNREACHABLE');
+    expect(r.stderr).toContain('host key');
+  });
+});
