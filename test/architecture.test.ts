@@ -64,6 +64,7 @@ const RULES: Rule[] = [
     why: 'the plugin reaches the server only through the plugin contract (src/plugin/contract.ts) and builds XML with the XML layer' },
   { from: 'device/', forbid: ['cli', 'simulator', 'pve', 'oam-plugin', 'plugin', 'store', 'config'], why: 'the southbound driver knows neither the simulator nor the PVE nor the plugin' },
   { from: 'simulator/', forbid: ['cli', 'pve', 'oam-plugin', 'plugin', 'store', 'config'], why: 'the simulated femtocell knows the device module, not the OAM nor the PVE' },
+  { from: 'conformance/', forbid: ['cli/', 'simulator', 'oam/', 'oam-plugin', 'pve', 'plugin', 'store', 'config', 'netconf/server'], why: 'the conformance kit tests a device through the device layer, knowing neither our simulator nor the OAM it stands in for' },
   { from: 'pve/', forbid: ['simulator', 'oam-plugin', 'plugin', 'cli/'], why: 'the verifier does not depend on the simulator it verifies (its command, src/cli/pve-service.ts, defaults to the simulator\'s factory reference values)' },
   { from: 'plugin/', forbid: ['oam', 'pve', 'device', 'simulator', 'cli', 'netconf/server', 'netconf/session', 'netconf/client'], why: 'the plugin host knows the contract, not a plugin nor the server\'s internals' },
   { from: '', forbid: ['cli/'], unless: (f) => f.startsWith('cli/'), why: 'nothing below the command line imports it' },
