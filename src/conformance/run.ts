@@ -47,6 +47,11 @@ export interface ConformanceOptions {
   completionTimeoutMs?: number;
   /** every rpc and notification of the run, in order (for --transcript) */
   transcript?: Exchange[];
+  /**
+   * stops the run between two checks (the requirements not reached are skipped as interrupted); the kit's own
+   * update is still rolled back first, so the device is not left with the test image running
+   */
+  signal?: AbortSignal;
   /** called when the image server is up (the CA the device must trust) */
   onReady?: (info: { caPath: string; imageUrl: string }) => void;
 }
@@ -100,7 +105,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       const kit = new Kit(kitOptions, session, image);
       let leftState = 'unknown';
       try {
-        await runChecks(kit);
+        await runChecks(kit, options.signal);
         if (!kit.moduleAnnounced) {
           leftState = 'untouched: without the device module the kit sent nothing that changes a device';
           return finish();
@@ -118,6 +123,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
         return {
           device: where, trustRoot, keyPinned: key !== undefined, startedAt, finishedAt: new Date().toISOString(), results,
           ok: results.every((r) => r.level !== 'MUST' || r.outcome === 'pass'), leftState,
+          ...(options.signal?.aborted === true ? { interrupted: true } : {}),
         };
       }
     } finally {
@@ -142,17 +148,28 @@ async function guarded(kit: Kit, ids: readonly RequirementId[], fn: () => Promis
   }
 }
 
-async function runChecks(kit: Kit): Promise<void> {
+async function runChecks(kit: Kit, signal: AbortSignal | undefined): Promise<void> {
+  const stopped = (): boolean => {
+    if (signal?.aborted !== true) return false;
+    for (const r of REQUIREMENTS) if (!kit.has(r.id)) kit.skip(r.id, 'interrupted before this check');
+    return true;
+  };
   await guarded(kit, ['HSV-NC-01', 'HSV-NC-02'], () => checkTransport(kit));
+  if (stopped()) return;
   await guarded(kit, ['HSV-NC-03', 'HSV-NC-04'], () => checkNotifications(kit));
+  if (stopped()) return;
   await guarded(kit, ['HSV-YANG-01', 'HSV-YANG-02'], () => checkModule(kit));
   if (!kit.moduleAnnounced) {
     for (const r of REQUIREMENTS) if (r.needsModule && !kit.has(r.id)) kit.skip(r.id, 'the device module is missing (HSV-YANG-01)');
     return;
   }
+  if (stopped()) return;
   await guarded(kit, ['HSV-STATE-01'], () => checkState(kit));
+  if (stopped()) return;
   await guarded(kit, ['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-MEAS-03'], () => checkMeasurement(kit));
+  if (stopped()) return;
   await guarded(kit, ['HSV-ERR-01', 'HSV-ERR-02'], () => checkRefusals(kit));
+  if (stopped()) return;
   const needsCompletions = ['HSV-UPD-01', 'HSV-ERR-03', 'HSV-UPD-02', 'HSV-UPD-03', 'HSV-UPD-04', 'HSV-UPD-05', 'HSV-CPL-01', 'HSV-CPL-02', 'HSV-CPL-03', 'HSV-RBK-01'] as const;
   if (!kit.subscribed) {
     for (const id of needsCompletions) kit.skip(id, 'no notification subscription: completions cannot be seen (HSV-NC-03)');
@@ -162,6 +179,8 @@ async function runChecks(kit: Kit): Promise<void> {
   await guarded(kit, ['HSV-UPD-01', 'HSV-ERR-03', 'HSV-UPD-02', 'HSV-UPD-03', 'HSV-UPD-04', 'HSV-UPD-05', 'HSV-CPL-01', 'HSV-CPL-02'], async () => {
     good = await checkUpdates(kit);
   });
-  await guarded(kit, ['HSV-CPL-03'], () => checkReplay(kit, good));
+  if (signal?.aborted !== true) await guarded(kit, ['HSV-CPL-03'], () => checkReplay(kit, good));
+  // the rollback also restores the device: it runs even when interrupted after the kit's update
   await guarded(kit, ['HSV-RBK-01'], () => checkRollback(kit, good));
+  stopped();
 }

@@ -36,4 +36,6 @@ export interface ConformanceReport {
   ok: boolean;
   /** the device's state when the kit left it (running slot, TIM), or why it is unknown */
   leftState: string;
+  /** the run was stopped (SIGINT/SIGTERM) before every check ran */
+  interrupted?: boolean;
 }

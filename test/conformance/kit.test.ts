@@ -120,6 +120,25 @@ describe('conformance kit against simulated femtocells', () => {
     expect(junit.match(/<testcase /g)).toHaveLength(REQUIREMENTS.length);
   });
 
+  it('interrupted during the update: stops after that check, still rolls the kit\'s update back', async () => {
+    const d = device('healthy');
+    const timBefore = fleet.cell(d.henbId)!.tim();
+    const ac = new AbortController();
+    const transcript: Exchange[] = [];
+    const push = transcript.push.bind(transcript);
+    transcript.push = (...items: Exchange[]): number => {
+      if (items.some((e) => e.sent.includes('<software-update') && e.sent.includes('<version>'))) ac.abort(new Error('SIGINT'));
+      return push(...items);
+    };
+    const r = await runConformance(options(d, { transcript, signal: ac.signal }));
+    expect(r.interrupted).toBe(true);
+    expect(r.results.find((x) => x.id === 'HSV-UPD-03')!.outcome).toBe('pass');
+    expect(r.results.find((x) => x.id === 'HSV-CPL-03')).toMatchObject({ outcome: 'skip', detail: 'interrupted before this check' });
+    expect(r.results.find((x) => x.id === 'HSV-RBK-01')!.outcome).toBe('pass');
+    expect(fleet.cell(d.henbId)!.tim()).toBe(timBefore);
+    expect(r.ok).toBe(false);
+  });
+
   it('a device that cannot be reached is ERR_CONFORMANCE_UNREACHABLE (nothing tested)', async () => {
     const d = device('healthy');
     await expect(runConformance(options(d, { target: { host: d.host, port: d.port, username: d.username, password: 'wrong', hostKeySha256: d.hostKeySha256 }, connectTimeoutMs: 5_000 })))

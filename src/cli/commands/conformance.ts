@@ -31,7 +31,8 @@ export const conformanceCommand: Command = {
     'unreachable-URI and slot-busy cases, the attested completion and its replay, and rollback, which leaves a conforming ' +
     'device running the software it ran before. The device must trust the kit\'s certificate (--tls-dir keeps it between runs). ' +
     'Without --device-public-key, signature checks are skipped as unpinned; without --henb-id, the completion signature too. ' +
-    'Exit 0 when every MUST requirement passes, 1 when one fails or cannot be checked, 2 usage error, 3 device unreachable.',
+    'Exit 0 when every MUST requirement passes, 1 when one fails or cannot be checked, 2 usage error, 3 device unreachable, ' +
+    '130 interrupted (the first Ctrl-C stops after the current check and still rolls back the kit\'s update; a second one ends at once).',
   options: {
     device: { type: 'string', value: 'HOST:PORT', help: 'the device\'s NETCONF/SSH address' },
     username: { type: 'string', value: 'U', help: 'SSH user' },
@@ -53,7 +54,7 @@ export const conformanceCommand: Command = {
     'DEVICE_PW=secret henb-sw-verify conformance --device 192.0.2.10:830 --username oam --password-env DEVICE_PW ' +
       '--host-key SHA256:... --device-public-key enrolled.pem --henb-id femto-0042 --image-listen 192.0.2.1:8443 --tls-dir ./kit-tls --junit kit.xml',
   ],
-  exitCodes: [EXIT.OK, EXIT.FAILED, EXIT.USAGE, EXIT.UNAVAILABLE],
+  exitCodes: [EXIT.OK, EXIT.FAILED, EXIT.USAGE, EXIT.UNAVAILABLE, EXIT.INTERRUPTED],
   run: runConformanceCommand,
 };
 
@@ -110,7 +111,7 @@ async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise
   try {
     report = await kit.runConformance({
       target: { host: device.host, port: device.port, username, hostKeySha256: pin, ...(password !== undefined ? { password } : { privateKey: privateKey! }) },
-      trustRoot, completionTimeoutMs: timeoutS * 1000, imageHost: image.host, imagePort: image.port, transcript,
+      trustRoot, completionTimeoutMs: timeoutS * 1000, imageHost: image.host, imagePort: image.port, transcript, signal: ctx.signal,
       ...(devicePublicKeyPem !== undefined ? { devicePublicKeyPem } : {}),
       ...(henbId !== undefined ? { henbId } : {}),
       ...(tlsDir !== undefined ? { tlsDir: resolve(ctx.cwd, tlsDir) } : {}),
@@ -128,6 +129,7 @@ async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise
   if (tr !== undefined) await writeFile(resolve(ctx.cwd, tr), kit.transcriptText(transcript));
   if (json) ctx.stdout.write(kit.reportJson(report));
   else ctx.stdout.write(formatReport(report, ctx.tty));
+  if (report.interrupted === true) return EXIT.INTERRUPTED;
   return report.ok ? EXIT.OK : EXIT.FAILED;
 }
 
@@ -155,5 +157,6 @@ export function formatReport(r: Kit.ConformanceReport, tty: boolean): string {
   const count = (o: Kit.Outcome): number => r.results.filter((x) => x.outcome === o).length;
   out += `\n${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped; ${r.ok ? c.green('every MUST requirement passed') : c.red('not conforming: a MUST requirement failed or could not be checked')}\n`;
   out += `device left: ${r.leftState}\n`;
+  if (r.interrupted === true) out += 'interrupted: the checks not reached are skipped (the kit\'s own update was rolled back first)\n';
   return out;
 }
