@@ -51,7 +51,7 @@ export function compatibilityProblems(text: string): string[] {
     ['software-update input', () => v.validateRpcInput(softwareUpdateXml({ jobId: 'j-1', uri: 'https://192.0.2.1/i.bin', softwareRim: digest, selfCheck: true, version: '1', nonce: nonce.toString('base64') }))],
     ['integrity-measurement input', () => v.validateRpcInput(integrityMeasurementXml(nonce))],
     ['rollback input', () => v.validateRpcInput(rollbackXml('j-1'))],
-    ['integrity-measurement output', () => v.validateRpcOutput(DEVICE_NS, 'integrity-measurement', measurementReplyXml({ tim: digest, log: [{ component: 'rootfs', digest }], signatureAlgorithm: 'ES256', keyId: 'k', signature: 'AAAA' }))],
+    ['integrity-measurement output', () => v.validateRpcOutput(DEVICE_NS, 'integrity-measurement', measurementReplyXml({ format: 'software-key', tim: digest, log: [{ component: 'rootfs', digest }], signatureAlgorithm: 'ES256', keyId: 'k', signature: 'AAAA' }))],
     ['software-update-complete', () => v.validateNotification(completionXml({ jobId: 'j-1', status: 'completed', tim: digest, log: [{ component: 'rootfs', digest }], selfCheck: 'passed', softwareVersion: '1', evidence: { format: 'software-key', nonce: nonce.toString('base64'), signatureAlgorithm: 'ES256', keyId: 'k', signature: 'AAAA' } }))],
   ];
   const invalid: string[] = [];
