@@ -48,7 +48,7 @@ try {
     const transcript: Exchange[] = [];
     const r = await runConformance({
       target: { host: d.host, port: d.port, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 },
-      devicePublicKeyPem: d.devicePublicKey, henbId: d.henbId, tlsDir: join(dir, 'tls'), transcript, completionTimeoutMs: 10_000,
+      devicePublicKey: d.devicePublicKey, henbId: d.henbId, tlsDir: join(dir, 'tls'), transcript, completionTimeoutMs: 10_000,
     });
     for (const e of transcript) {
       if (e.sent !== '') process.stdout.write(`>>> rpc\n${pretty(e.sent)}\n`);

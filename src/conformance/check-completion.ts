@@ -5,7 +5,8 @@
  * enrolled key's signature over the completion statement, src/integrity/evidence.ts completionMessage).
  */
 import type { CompletionEvent } from '../device/index.js';
-import { extend, replayLog, verifyCompletion } from '../integrity/index.js';
+import { extend, replayLog } from '../integrity/index.js';
+import { completionProblem } from './evidence-key.js';
 import type { MeasurementEntry } from '../integrity/index.js';
 import type { DeviceState, Kit } from './context.js';
 import type { Exchange } from './types.js';
@@ -55,11 +56,7 @@ export function checkCompletion(kit: Kit, args: { c: CompletionEvent; before: De
     kit.fail('HSV-CPL-02', `evidence nonce-value ${ev.nonce} is not the software-update's ${nonce.toString('base64')}`, expectedEv, exchanges);
     return;
   }
-  if (kit.options.trustRoot === 'tpm') {
-    kit.skip('HSV-CPL-02', 'tpm2-quote evidence present with the nonce echoed; this build of the kit does not verify TPM quotes yet', exchanges);
-    return;
-  }
-  const key = kit.options.devicePublicKey;
+  const key = kit.options.enrolledKey;
   if (!key) {
     kit.skip('HSV-CPL-02', 'unpinned: nonce echoed, but without --device-public-key the signature cannot be checked', exchanges);
     return;
@@ -68,10 +65,15 @@ export function checkCompletion(kit: Kit, args: { c: CompletionEvent; before: De
     kit.skip('HSV-CPL-02', 'the completion statement binds the H(e)NB id: give --henb-id to check the signature', exchanges);
     return;
   }
-  const ok = verifyCompletion({
+  const problem = completionProblem(key, {
     henbId: kit.options.henbId, jobId, nonce, status: c.status, selfCheck: c.selfCheck ?? '', softwareVersion: c.softwareVersion ?? '',
     tim: c.tim ?? '', log: c.log ?? [],
-  }, ev.signature, key);
-  if (ok) kit.pass('HSV-CPL-02', `${ev.signatureAlgorithm} signature by the enrolled key over the completion statement (henb-id ${kit.options.henbId}), nonce echoed`, exchanges);
-  else kit.fail('HSV-CPL-02', `the signature does not verify with the enrolled key over the completion statement for henb-id ${kit.options.henbId}`, expectedEv, exchanges);
+  }, { signature: ev.signature, ...(ev.quote !== undefined ? { quote: ev.quote } : {}), ...(ev.eventLog !== undefined ? { eventLog: ev.eventLog } : {}) });
+  if (problem === undefined) {
+    kit.pass('HSV-CPL-02', ev.format === 'tpm2-quote'
+      ? `TPM2_Quote by the enrolled AK over SHA-256 of the completion statement (henb-id ${kit.options.henbId}), nonce echoed, its event log is the completion's log`
+      : `${ev.signatureAlgorithm} signature by the enrolled key over the completion statement (henb-id ${kit.options.henbId}), nonce echoed`, exchanges);
+  } else {
+    kit.fail('HSV-CPL-02', `${problem} (henb-id ${kit.options.henbId})`, expectedEv, exchanges);
+  }
 }

@@ -8,7 +8,8 @@
 import { integrityMeasurementXml, parseMeasurementReply } from '../device/index.js';
 import type { MeasurementReply } from '../device/index.js';
 import { elements } from '../netconf/xml/index.js';
-import { replayLog, verifyEvidence } from '../integrity/index.js';
+import { replayLog } from '../integrity/index.js';
+import { measurementVerifies } from './evidence-key.js';
 import type { Kit } from './context.js';
 import type { Exchange } from './types.js';
 
@@ -33,21 +34,29 @@ export async function checkMeasurement(kit: Kit): Promise<void> {
   }
   const n2 = kit.nonce();
   const m2 = await measure(kit, n2);
-  const key = kit.options.devicePublicKey;
+  const key = kit.options.enrolledKey;
   const r1 = m1.reply;
+  const wantFormat = kit.options.trustRoot === 'tpm' ? 'tpm2-quote' : 'software-key';
+  const verifies = (nonce: Buffer, r: MeasurementReply): boolean => key !== undefined && measurementVerifies(key, nonce, r);
+  const same = (a: MeasurementReply, b: MeasurementReply): boolean => a.signature === b.signature && a.tpm?.quote === b.tpm?.quote;
   // 03: the log replays to the TIM (both answers)
   const bad = [m1, m2].find((m) => m.reply && replayLog(null, m.reply.log) !== m.reply.tim);
   if (bad?.reply) kit.fail('HSV-MEAS-03', `the measurement-log replays to ${replayLog(null, bad.reply.log)}, the reply's tim is ${bad.reply.tim}`, 'tim = extend(...extend(0^32, d0)..., dn) over the log entries in index order', [bad.exchange]);
   else kit.pass('HSV-MEAS-03', `${r1.log.length} log entries replay to the TIM ${r1.tim.slice(0, 16)}...`, [m1.exchange]);
   // 01: signature by the enrolled key over nonce || TIM
-  if (!['ES256', 'Ed25519'].includes(r1.signatureAlgorithm)) {
+  if (r1.format !== wantFormat) {
+    kit.fail('HSV-MEAS-01', `the evidence is ${r1.format}, the kit runs with --trust-root ${kit.options.trustRoot}`, `${wantFormat} evidence`, [m1.exchange]);
+  } else if (r1.format === 'software-key' && !['ES256', 'Ed25519'].includes(r1.signatureAlgorithm)) {
     kit.fail('HSV-MEAS-01', `signature-algorithm ${r1.signatureAlgorithm}`, 'ES256 or Ed25519', [m1.exchange]);
   } else if (!key) {
     kit.skip('HSV-MEAS-01', `unpinned: the device module presents no public key (key-id ${r1.keyId ?? 'absent'}); give --device-public-key to check the signature`, [m1.exchange]);
-  } else if (verifyEvidence({ nonce: n1, tim: r1.tim, signature: r1.signature }, key)) {
-    kit.pass('HSV-MEAS-01', `${r1.signatureAlgorithm} signature over nonce-value || TIM verifies with the enrolled key`, [m1.exchange]);
+  } else if (verifies(n1, r1)) {
+    kit.pass('HSV-MEAS-01', r1.format === 'tpm2-quote'
+      ? 'TPM2_Quote by the enrolled AK over the nonce; its event log replays to the quoted PCRs and to the TIM'
+      : `${r1.signatureAlgorithm} signature over nonce-value || TIM verifies with the enrolled key`, [m1.exchange]);
   } else {
-    kit.fail('HSV-MEAS-01', 'the signature does not verify with the enrolled key over nonce-value || TIM', `a ${r1.signatureAlgorithm} signature (P1363 for ES256, base64) over the 32-octet nonce-value sent followed by the 32 TIM octets`, [m1.exchange]);
+    kit.fail('HSV-MEAS-01', r1.format === 'tpm2-quote' ? 'the quote does not verify with the enrolled AK over the nonce (or its log does not replay to the TIM)' : 'the signature does not verify with the enrolled key over nonce-value || TIM',
+      r1.format === 'tpm2-quote' ? 'a TPM2_Quote by the enrolled AK with extraData = the nonce-value sent, and the event log that replays to the quoted PCRs' : `a ${r1.signatureAlgorithm} signature (P1363 for ES256, base64) over the 32-octet nonce-value sent followed by the 32 TIM octets`, [m1.exchange]);
   }
   // 02: bound to the fresh nonce
   if (!m2.reply) {
@@ -56,13 +65,13 @@ export async function checkMeasurement(kit: Kit): Promise<void> {
   }
   const r2 = m2.reply;
   const sent = { sent: `first nonce-value ${n1.toString('base64')}`, received: `first signature ${r1.signature}` };
-  if (r2.signature === r1.signature) {
+  if (same(r1, r2)) {
     kit.fail('HSV-MEAS-02', 'the second measurement, with a fresh nonce, answered the first one\'s signature (stale evidence)', 'a signature over the new nonce-value || TIM', [sent, m2.exchange]);
   } else if (!key) {
     kit.skip('HSV-MEAS-02', 'unpinned: the two signatures differ, but without --device-public-key the kit cannot tell which nonce they cover', [m2.exchange]);
-  } else if (verifyEvidence({ nonce: n2, tim: r2.tim, signature: r2.signature }, key)) {
+  } else if (verifies(n2, r2)) {
     kit.pass('HSV-MEAS-02', 'a second measurement with a fresh nonce is signed over that nonce', [m2.exchange]);
-  } else if (verifyEvidence({ nonce: n1, tim: r2.tim, signature: r2.signature }, key)) {
+  } else if (verifies(n1, r2)) {
     kit.fail('HSV-MEAS-02', 'the second measurement is signed over the FIRST nonce: the device ignores the nonce it is given', 'a signature over the nonce-value of this request', [sent, m2.exchange]);
   } else {
     kit.fail('HSV-MEAS-02', 'the second measurement\'s signature verifies over neither nonce', 'a signature over the nonce-value of this request || TIM', [sent, m2.exchange]);

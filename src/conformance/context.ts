@@ -4,12 +4,12 @@
  * requirement; recording twice keeps the first verdict, so a check cannot hide an earlier fail).
  */
 import { randomBytes } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
 import type { DeviceTarget, SoftwareSlot } from '../device/index.js';
 import { COMPLETION_NOTIFICATION, DEVICE_NS, parseMeasurementLog, parseSlots } from '../device/index.js';
 import { NETCONF_BASE_NS, child, childText, el, elA, elements } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import type { MeasurementEntry } from '../integrity/index.js';
+import type { EnrolledKey } from './evidence-key.js';
 import type { ImageServer } from './image-server.js';
 import { requirement } from './requirements.js';
 import type { RequirementId } from './requirements.js';
@@ -25,8 +25,8 @@ export interface DeviceState {
 
 export interface KitOptions {
   target: DeviceTarget;
-  /** the enrolled evidence key (SPKI PEM); absent: signature checks are skipped as unpinned */
-  devicePublicKey?: KeyObject;
+  /** the enrolled evidence key (software: SPKI; tpm: the AK); absent: signature checks are skipped as unpinned */
+  enrolledKey?: EnrolledKey;
   /** the H(e)NB id the device signs into its completion statement */
   henbId?: string;
   trustRoot: 'software' | 'tpm';

@@ -5,13 +5,12 @@
  * ERR_CONFORMANCE_SETUP / ERR_CONFORMANCE_OPTIONS for the kit's own problems; every device behaviour, however
  * bad, is a result, never an exception.
  */
-import { createPublicKey } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceTarget } from '../device/index.js';
 import { ConformanceError } from './errors.js';
+import { parseEnrolledKey } from './evidence-key.js';
 import { Kit, describeSlots } from './context.js';
 import { startImageServer } from './image-server.js';
 import { REQUIREMENTS } from './requirements.js';
@@ -32,8 +31,11 @@ import { checkRollback } from './check-rollback.js';
 
 export interface ConformanceOptions {
   target: DeviceTarget;
-  /** the enrolled evidence key, SPKI PEM (absent: signature checks are skipped as unpinned) */
-  devicePublicKeyPem?: string;
+  /**
+   * the enrolled evidence key (absent: signature checks are skipped as unpinned): software trust root an SPKI
+   * PEM; tpm the attestation key's TPM2B_PUBLIC, binary or base64 (simulate --json's akPublic)
+   */
+  devicePublicKey?: string | Buffer;
   /** the H(e)NB id the device signs into its completions */
   henbId?: string;
   trustRoot?: 'software' | 'tpm';
@@ -60,15 +62,8 @@ const ALL = REQUIREMENTS.map((r) => r.id);
 
 export async function runConformance(options: ConformanceOptions): Promise<ConformanceReport> {
   const startedAt = new Date().toISOString();
-  let key: KeyObject | undefined;
-  if (options.devicePublicKeyPem !== undefined) {
-    try {
-      key = createPublicKey(options.devicePublicKeyPem);
-    } catch (e) {
-      throw new ConformanceError('ERR_CONFORMANCE_OPTIONS', 'the device public key is not a PEM public key', { cause: e });
-    }
-  }
   const trustRoot = options.trustRoot ?? 'software';
+  const key = options.devicePublicKey !== undefined ? parseEnrolledKey(Buffer.from(options.devicePublicKey), trustRoot) : undefined;
   const tmp = options.tlsDir === undefined ? await mkdtemp(join(tmpdir(), 'hsv-kit-')) : undefined;
   const host = options.imageHost ?? '127.0.0.1';
   try {
@@ -80,7 +75,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
         target: options.target, trustRoot,
         connectTimeoutMs: options.connectTimeoutMs ?? 15_000, rpcTimeoutMs: options.rpcTimeoutMs ?? 30_000,
         completionTimeoutMs: options.completionTimeoutMs ?? 120_000,
-        ...(key !== undefined ? { devicePublicKey: key } : {}),
+        ...(key !== undefined ? { enrolledKey: key } : {}),
         ...(options.henbId !== undefined ? { henbId: options.henbId } : {}),
         ...(options.transcript !== undefined ? { transcript: options.transcript } : {}),
       };

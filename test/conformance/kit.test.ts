@@ -49,7 +49,7 @@ function device(profile: string): SimulatedDevice {
 function options(d: SimulatedDevice, over: Partial<ConformanceOptions> = {}): ConformanceOptions {
   return {
     target: { host: d.host, port: d.port, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 },
-    devicePublicKeyPem: d.devicePublicKey, henbId: d.henbId, tlsDir: join(dir, 'tls'),
+    devicePublicKey: d.devicePublicKey, henbId: d.henbId, tlsDir: join(dir, 'tls'),
     completionTimeoutMs: 10_000, rpcTimeoutMs: 5_000, ...over,
   };
 }
@@ -81,7 +81,7 @@ describe('conformance kit against simulated femtocells', () => {
   });
 
   it('unpinned (no --device-public-key): signature checks skip and the run is not conforming', async () => {
-    const { devicePublicKeyPem: _k, ...rest } = options(device('healthy'));
+    const { devicePublicKey: _k, ...rest } = options(device('healthy'));
     const r = await runConformance(rest);
     expect(r.keyPinned).toBe(false);
     expect(outcomes(r, 'skip')).toEqual(['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-CPL-02']);
@@ -91,13 +91,13 @@ describe('conformance kit against simulated femtocells', () => {
   });
 
   it('unpinned still catches stale evidence (the same signature answered to a fresh nonce)', async () => {
-    const { devicePublicKeyPem: _k, ...rest } = options(device('flaw-nonce-ignored'));
+    const { devicePublicKey: _k, ...rest } = options(device('flaw-nonce-ignored'));
     const r = await runConformance(rest);
     expect(outcomes(r, 'fail')).toEqual(['HSV-MEAS-02']);
   });
 
   it('a wrong enrolled key fails every signature check, nothing else', async () => {
-    const r = await runConformance(options(device('healthy'), { devicePublicKeyPem: device('healthy-reboot').devicePublicKey }));
+    const r = await runConformance(options(device('healthy'), { devicePublicKey: device('healthy-reboot').devicePublicKey }));
     expect(outcomes(r, 'fail')).toEqual(['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-CPL-02']);
   });
 

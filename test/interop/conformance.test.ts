@@ -2,6 +2,8 @@
  * Interop of the conformance kit, as a vendor runs it: the real executable against
  *  - the simulator in its own process (`simulate --software-ca`, software trust root) over real SSH: a healthy
  *    device conforms (exit 0), a flawed one fails exactly its requirement (exit 1);
+ *  - simulated devices with the TPM trust root (one swtpm each): quotes by the enrolled AK verified for the
+ *    measurements and the completion; another device's AK fails exactly the three evidence requirements;
  *  - netconfd (yuma123, a real NETCONF server that does not implement the device module) behind OpenSSH:
  *    the module is reported missing, everything that depends on it is skipped, exit 1, no crash.
  * A missing netconfd/sshd fails this suite with the script's message (never a skip).
@@ -14,7 +16,10 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { REQUIREMENTS, loadOrCreateKitTls } from '../../src/conformance/index.js';
+import { REQUIREMENTS, loadOrCreateKitTls, runConformance } from '../../src/conformance/index.js';
+import type { ConformanceReport } from '../../src/conformance/index.js';
+import { startFleet } from '../../src/simulator/index.js';
+import type { Fleet } from '../../src/simulator/index.js';
 import { hostKeyFingerprint } from '../../src/netconf/server/index.js';
 import { freePort } from '../helpers/net.js';
 
@@ -91,6 +96,46 @@ describe('the kit against the simulator in its own process (software trust root)
     expect(r.code).toBe(1);
     const rep = JSON.parse(r.stdout) as Report;
     expect(rep.results.filter((x) => x.outcome !== 'pass').map((x) => x.id)).toEqual(['HSV-CPL-02']);
+  });
+});
+
+describe('the kit with the TPM trust root (swtpm-rooted simulated devices)', () => {
+  let fleet: Fleet;
+  beforeAll(async () => {
+    const tls = await loadOrCreateKitTls(join(dir, 'tls'));
+    fleet = await startFleet({
+      profiles: [{ profile: 'healthy', count: 1, trustRoot: 'tpm' }, { profile: 'flaw-unsigned-completion', count: 1, trustRoot: 'tpm' }],
+      fetchSoftware: { caPem: tls.cert }, installMs: 30,
+    });
+  });
+  afterAll(async () => {
+    await fleet?.close();
+  });
+  const run = (henbId: string, akOf: string): Promise<ConformanceReport> => {
+    const d = fleet.devices.find((x) => x.henbId === henbId)!;
+    const ak = fleet.devices.find((x) => x.henbId === akOf)!.akPublic!;
+    return runConformance({
+      target: { host: d.host, port: d.port, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 },
+      trustRoot: 'tpm', devicePublicKey: ak, henbId: d.henbId, tlsDir: join(dir, 'tls'), completionTimeoutMs: 20_000, rpcTimeoutMs: 10_000,
+    });
+  };
+  const notPassed = (r: ConformanceReport): string[] => r.results.filter((x) => x.outcome !== 'pass').map((x) => x.id);
+
+  it('a healthy TPM device passes every requirement, its quotes verified with the enrolled AK', async () => {
+    const r = await run('healthy-tpm-1', 'healthy-tpm-1');
+    expect(notPassed(r)).toEqual([]);
+    expect(r.results.find((x) => x.id === 'HSV-CPL-02')!.detail).toContain('TPM2_Quote by the enrolled AK');
+    expect(r.leftState).toContain('(as found)');
+  });
+
+  it('another device\'s AK: exactly the measurement and completion evidence fail', async () => {
+    const r = await run('healthy-tpm-1', 'flaw-unsigned-completion-tpm-1');
+    expect(notPassed(r)).toEqual(['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-CPL-02']);
+  });
+
+  it('an unsigned completion fails HSV-CPL-02 under the TPM trust root too', async () => {
+    const r = await run('flaw-unsigned-completion-tpm-1', 'flaw-unsigned-completion-tpm-1');
+    expect(notPassed(r)).toEqual(['HSV-CPL-02']);
   });
 });
 

@@ -39,7 +39,7 @@ export const conformanceCommand: Command = {
     'password-env': { type: 'string', value: 'VAR', help: 'read the SSH password from this environment variable' },
     key: { type: 'string', value: 'FILE', help: 'SSH private key file (instead of a password)' },
     'host-key': { type: 'string', value: 'FP', help: 'the device\'s SSH host key: SHA256:... fingerprint, or its public key (line or .pub file)' },
-    'device-public-key': { type: 'string', value: 'FILE', help: 'the enrolled evidence key (PEM); without it signatures are "unpinned"' },
+    'device-public-key': { type: 'string', value: 'FILE', help: 'the enrolled evidence key: PEM, or with --trust-root tpm the AK\'s TPM2B_PUBLIC (binary or base64); without it signatures are "unpinned"' },
     'henb-id': { type: 'string', value: 'ID', help: 'the H(e)NB id the device signs into its completions' },
     'call-home-listen': { type: 'string', value: 'HOST:PORT', help: 'wait for the device to call home (RFC 8071) instead of dialling' },
     'trust-root': { type: 'string', value: 'software|tpm', help: 'the evidence the completion must carry', default: 'software' },
@@ -96,9 +96,9 @@ async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise
     });
   }
   const pkFile = str(args, 'device-public-key');
-  let devicePublicKeyPem: string | undefined;
+  let devicePublicKey: Buffer | undefined;
   if (pkFile !== undefined) {
-    devicePublicKeyPem = await readFile(resolve(ctx.cwd, pkFile), 'utf8').catch((e: unknown) => {
+    devicePublicKey = await readFile(resolve(ctx.cwd, pkFile)).catch((e: unknown) => {
       throw new CliUsageError(`conformance: cannot read --device-public-key ${pkFile}`, { cause: e });
     });
   }
@@ -112,7 +112,7 @@ async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise
     report = await kit.runConformance({
       target: { host: device.host, port: device.port, username, hostKeySha256: pin, ...(password !== undefined ? { password } : { privateKey: privateKey! }) },
       trustRoot, completionTimeoutMs: timeoutS * 1000, imageHost: image.host, imagePort: image.port, transcript, signal: ctx.signal,
-      ...(devicePublicKeyPem !== undefined ? { devicePublicKeyPem } : {}),
+      ...(devicePublicKey !== undefined ? { devicePublicKey } : {}),
       ...(henbId !== undefined ? { henbId } : {}),
       ...(tlsDir !== undefined ? { tlsDir: resolve(ctx.cwd, tlsDir) } : {}),
       onReady: (info) => {
