@@ -72,7 +72,15 @@ function expectation(e: ErrorObject): string {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'type': return describeType(p.type);
-    case 'required': return 'a value (it is required)';
+    case 'required': {
+      // a rule of an if/then/else (one key needs another) says in its own words what it needs
+      const words = (e.parentSchema as { description?: unknown } | undefined)?.description;
+      return /\/(then|else)\/required$/.test(e.schemaPath) && typeof words === 'string' && words !== '' ? words : 'a value (it is required)';
+    }
+    case 'not': {
+      const words = (e.parentSchema as { description?: unknown } | undefined)?.description;
+      return typeof words === 'string' && words !== '' ? words : (e.message ?? e.keyword);
+    }
     case 'additionalProperties': return `no such key (allowed here: ${(p.allowed as string[] | undefined)?.join(', ') ?? 'none'})`;
     case 'enum': return `one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'const': return `exactly ${JSON.stringify(p.allowedValue)}`;
@@ -105,6 +113,8 @@ export function schemaIssues(errors: ErrorObject[] | null | undefined, data: unk
   const out: SchemaIssue[] = [];
   const seen = new Set<string>();
   for (const e of errors ?? []) {
+    // 'must match "then" schema': the errors of the branch say what is wrong
+    if (e.keyword === 'if') continue;
     const p = e.params as Record<string, unknown>;
     const segments = pointerToSegments(e.instancePath);
     let expected = expectation(e);

@@ -22,29 +22,31 @@ import { HsvError } from '../errors.js';
 import { softwareAllowList } from '../integrity/index.js';
 import type { OpenStoreOptions } from '../store/index.js';
 import type { DeviceTarget } from '../device/index.js';
-import type { Measure } from '../oam/index.js';
 import type { OamPolicies } from './northbound.js';
+import type { FromSchema } from 'json-schema-to-ts';
+import type { CONFIG_SCHEMA } from './config-schema.js';
 
 export type OamConfigErrorCode = 'ERR_OAM_CONFIG' | 'ERR_OAM_NO_PVE';
 
 export class OamConfigError extends HsvError<OamConfigErrorCode> {}
 
-/** The plugin configuration (plugin.json configSchema), after validation and secret resolution. */
-export interface OamPluginConfig {
-  henbs?: Array<{
-    'henb-id': string; address: string; port?: number; 'ssh-host-key'?: string; username?: string;
-    password?: string; 'private-key'?: string; description?: string;
-  }>;
-  pve?: {
-    endpoint: string; transport?: 'restconf' | 'netconf'; ca?: string; jwks?: string; issuer?: string; timeout?: number;
-    /** transport netconf: the PVE's pinned SSH host key, the login and its secret */
-    'ssh-host-key'?: string; username?: string; password?: string; 'private-key'?: string;
-  };
-  software?: { ca?: string; 'file-root'?: string; allow?: string[] };
-  policies?: { 'self-check'?: boolean; 'on-mismatch'?: Measure[]; 'step-timeout'?: number; 'token-lifetime'?: number };
-  /** SQLite in the data directory (default) or PostgreSQL (several OAM instances sharing the work) */
-  store?: { driver?: 'sqlite' | 'postgres'; url?: string; password?: string; 'pool-size'?: number; 'instance-id'?: string; lease?: number };
-}
+/**
+ * The schema as the plugin reads its config: after the host resolved every secret reference ({env}/{file},
+ * `#/definitions/secret`), the value is the secret's text.
+ */
+type SecretsResolved<S> =
+  S extends { readonly $ref: '#/definitions/secret' } ? { readonly type: 'string' }
+    : S extends readonly unknown[] ? { readonly [K in keyof S]: SecretsResolved<S[K]> }
+      : S extends object ? { readonly [K in keyof S]: SecretsResolved<S[K]> }
+        : S;
+
+/**
+ * The plugin configuration, after validation and secret resolution: derived from plugin.json's configSchema
+ * (its generated copy ./config-schema.ts), so the schema is the one source of the keys and their types. Keys
+ * with a default stay optional (the code applies the same default); the schema's if/then rules are checked by
+ * the host's validation, not expressed in the type.
+ */
+export type OamPluginConfig = FromSchema<SecretsResolved<typeof CONFIG_SCHEMA>, { keepDefaultedPropertiesOptional: true }>;
 
 export function policiesFromConfig(cfg: OamPluginConfig): OamPolicies {
   const p = cfg.policies ?? {};

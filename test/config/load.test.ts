@@ -101,7 +101,29 @@ polices: {}
     expect(e.message).toContain(`${file}:10:11: henbs[2].port: expected a number <= 65535, got 70000`);
     expect(e.message).toContain(`${file}:12:13: pve.endpoint: expected https://HOST:PORT/restconf (RESTCONF) or ssh://HOST:PORT (NETCONF)`);
     expect(e.message).toMatch(/:13:1: polices: expected no such key \(allowed here: listen, data-dir, .*policies\)/);
-    expect(e.issues.map((i) => i.path).sort()).toEqual(['henbs[2].port', 'polices', 'pve.endpoint']);
+    // the schema's cross-field rule (transport restconf, the default: an https endpoint and a CA) also speaks
+    expect(e.message).toContain(`${file}:12:13: pve.endpoint: expected https://HOST:PORT/restconf for transport restconf (ssh:// needs pve.transport: netconf)`);
+    expect(e.message).toMatch(/:11:1: pve\.ca: expected the PEM file of the PVE's CA \(transport restconf\)/);
+    expect(e.issues.map((i) => i.path).sort()).toEqual(['henbs[2].port', 'polices', 'pve.ca', 'pve.endpoint', 'pve.endpoint']);
+  });
+
+  it('cross-field rules of the plugin schema (if/then): pve transport, store driver', async () => {
+    const file = join(dir, 'config.yaml');
+    const netconf = await fail('pve:\n  endpoint: https://pve.example/restconf\n  transport: netconf\n  jwks: j.json\n');
+    expect(netconf.message).toContain(`${file}:2:13: pve.endpoint: expected ssh://HOST[:PORT] (transport netconf)`);
+    expect(netconf.message).toContain('pve.ssh-host-key: expected transport netconf: the PVE\'s pinned SSH host key and the NETCONF user at the PVE');
+    expect(netconf.message).toContain('pve.username: expected transport netconf');
+    expect(netconf.message).toContain('pve.password: expected a password or a private-key (secret references) for transport netconf');
+    expect(netconf.issues.map((i) => i.path).sort()).toEqual(['pve.endpoint', 'pve.password', 'pve.ssh-host-key', 'pve.username']);
+    // a private-key instead of a password is enough
+    const key = `SHA256:${'A'.repeat(43)}`;
+    await parseConfig(`pve:\n  endpoint: ssh://pve.example\n  transport: netconf\n  jwks: j.json\n  ssh-host-key: ${key}\n  username: oam\n  private-key: { env: PVE_KEY }\n`, file, { manifest, env: { PVE_KEY: 'k' } });
+    const pg = await fail('store:\n  driver: postgres\n');
+    expect(pg.message).toContain('store.url: expected postgres://USER@HOST:PORT/DATABASE for driver postgres');
+    const sqlite = await fail('store:\n  url: postgres://oam@db/hsv\n  pool-size: 3\n');
+    expect(sqlite.message).toContain(`${file}:2:8: store.url: expected nothing: url is for driver postgres`);
+    expect(sqlite.issues.map((i) => i.path).sort()).toEqual(['store.pool-size', 'store.url']);
+    await parseConfig('store:\n  driver: postgres\n  url: postgres://oam@db/hsv\n', file, { manifest, env: {} });
   });
 
   it('listen must be HOST:PORT with a port up to 65535', async () => {

@@ -20,9 +20,12 @@ describe('the combined config schema (serve --print-schema)', () => {
     const printed = JSON.parse(out.text()) as Record<string, unknown>;
     expect(printed).toEqual(combinedSchema(manifest.configSchema));
     const validate = new Ajv({ strict: false, allErrors: true }).compile(printed);
-    const good = parse('listen: 127.0.0.1:830\nusers: [{ name: a, password: { env: X } }]\nhenbs: [{ henb-id: h1, address: 10.0.0.1 }]\npve: { endpoint: "https://p:1/restconf" }\n');
+    const good = parse('listen: 127.0.0.1:830\nusers: [{ name: a, password: { env: X } }]\nhenbs: [{ henb-id: h1, address: 10.0.0.1 }]\npve: { endpoint: "https://p:1/restconf", ca: ca.pem }\n');
     expect(validate(good)).toBe(true);
-    for (const bad of ['henbs: [{ henb-id: h1, address: x, port: 70000 }]', 'users: [{ name: a, password: plain }]', 'polices: {}', 'pve: { endpoint: ftp://x }']) {
+    for (const bad of ['henbs: [{ henb-id: h1, address: x, port: 70000 }]', 'users: [{ name: a, password: plain }]', 'polices: {}', 'pve: { endpoint: ftp://x }',
+      // cross-field rules (if/then): restconf needs a CA, netconf an ssh:// endpoint, sqlite takes no url
+      'pve: { endpoint: "https://p:1/restconf" }', 'pve: { endpoint: "https://p:1/restconf", transport: netconf, ssh-host-key: x, username: u, password: { env: P } }',
+      'store: { url: "postgres://u@h/d" }']) {
       expect(validate(parse(bad))).toBe(false);
     }
   });
