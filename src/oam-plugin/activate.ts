@@ -4,30 +4,30 @@
  *
  * - createOamPlugin(deps) takes the ports from the caller (the demo injects the simulator's driver and the
  *   reference PVE's client); everything else has defaults built from host.dataDir and host.config.
- * - activate (the default export of the built-in plugin) builds the real ports from host.config (./config.ts):
- *   the NETCONF device driver (src/device), the RESTCONF or NETCONF PVE client (src/pve), the store.
+ * - activate (the default export of the built-in plugin) takes the real ports built from host.config (./ports.ts:
+ *   the NETCONF device driver, src/device; the RESTCONF or NETCONF PVE client, src/pve; the store) and the
+ *   software fetcher (./software-fetcher.ts). This file only wires.
  * Files in host.dataDir: keys/ (the OAM signing key, keys/jwks.json) and, with driver sqlite, the database.
  * The store also holds the notification replay log, which the plugin hands to the server (setReplayLog).
  */
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HsvError } from '../errors.js';
 import type { ActivateFn, PluginHandle, PluginHost } from '../plugin/contract.js';
 import { compileTexts } from '../yang/index.js';
-import { fetchAndDigest, softwareAllowList } from '../integrity/index.js';
-import type { Logger } from '../log/logger.js';
-import { silentLogger } from '../log/logger.js';
+import { softwareAllowList } from '../integrity/index.js';
 import { EventLog } from '../store/index.js';
-import type { Store, OpenStoreOptions } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import type { Jwks, SigningKey, ReplayCache } from '../tokens/index.js';
-import { loadJwksFile, loadOrCreateSigningKey, newNonce as defaultNonce, publishJwks, storeReplayCache } from '../tokens/index.js';
+import { loadOrCreateSigningKey, newNonce as defaultNonce, publishJwks, storeReplayCache } from '../tokens/index.js';
 import { createResultTokens } from '../oam/index.js';
 import type { Clock, DeviceDriver, PveClient, SoftwareFetcher, StepTimeouts } from '../oam/index.js';
 import { OamService } from './northbound.js';
 import type { OamPolicies } from './northbound.js';
-import { OamConfigError, baseDirOf, policiesFromConfig, pveTargetFromConfig, readPem, softwareFromConfig, storeFromConfig } from './config.js';
-import type { OamPluginConfig, SoftwareOptions } from './config.js';
+import { baseDirOf, policiesFromConfig, softwareFromConfig, storeFromConfig } from './config.js';
+import type { OamPluginConfig } from './config.js';
+import { devicesFromConfig, openConfiguredStore, pveFromConfig } from './ports.js';
+import { createSoftwareFetcher } from './software-fetcher.js';
 
 export interface OamPluginDeps {
   pve: PveClient;
@@ -147,111 +147,17 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
   };
 }
 
-/** TLS verification failures of node:tls (the cause's code) */
-const TLS_TRUST = /^(ERR_TLS_CERT_ALTNAME_INVALID|CERT_[A-Z_]+|[A-Z_]*SELF_SIGNED[A-Z_]*|UNABLE_TO_[A-Z_]+)$/;
-
-function tlsCodeOf(err: unknown): string | undefined {
-  for (let e = err, i = 0; e !== undefined && e !== null && i < 5; e = (e as { cause?: unknown }).cause, i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && TLS_TRUST.test(code)) return code;
-  }
-  return undefined;
-}
-
-/** the one reason every failed fetch gives towards the NMS (the job's reason): the detail is in the log only */
-export const SOFTWARE_FETCH_FAILED = 'the software could not be fetched (the OAM log has the detail)';
-
-/**
- * Step 5 with the config's source confinement (file-root, allow), CA pin (src/integrity fetchAndDigest,
- * streaming). Fail closed: a file: URI without a file root, an http(s) URI (or a redirect) outside the allow
- * list is refused. Every failure becomes one opaque ERR_SOFTWARE_FETCH with SOFTWARE_FETCH_FAILED, so that
- * the job's reason cannot tell a refused connection from an HTTP 404, a TLS error or a missing file (the
- * OAM must not be a port scanner); the detail goes to `log` at warn.
- */
-export function createSoftwareFetcher(software: SoftwareOptions = {}, log: Logger = silentLogger): SoftwareFetcher {
-  const allowHttpUrl = softwareAllowList(software.allow ?? []);
-  return {
-    fetchAndDigest: async (uri, signal) => {
-      try {
-        if (uri.startsWith('file:') && software.fileRoot === undefined) {
-          throw new HsvError('ERR_SOFTWARE_URI', 'file: software URIs are refused without software.file-root');
-        }
-        const r = await fetchAndDigest(uri, {
-          signal,
-          allowHttpUrl,
-          ...(software.caPem !== undefined ? { caPem: software.caPem } : {}),
-          ...(software.fileRoot !== undefined ? { fileRoot: software.fileRoot } : {}),
-        });
-        return { sha256: r.digest, size: r.size };
-      } catch (err) {
-        if (signal.aborted) throw err; // the job's own cancellation or step timeout: the runner says so
-        const tls = tlsCodeOf(err);
-        const causes: string[] = [];
-        for (let e: unknown = err, i = 0; e instanceof Error && i < 5; e = e.cause, i++) causes.push(`${(e as { code?: unknown }).code ?? e.name}: ${e.message}`);
-        log.warn('software fetch failed', {
-          uri, code: (err as { code?: unknown }).code, detail: causes.join(' <- '),
-          ...(tls !== undefined ? { hint: `the https server's certificate is not trusted (${tls}); ` + (software.caPem !== undefined ? 'it is not issued by the CA pinned in software.ca' : 'pin its CA with software.ca') } : {}),
-        });
-        throw new HsvError('ERR_SOFTWARE_FETCH', SOFTWARE_FETCH_FAILED);
-      }
-    },
-  };
-}
-
-/** The built-in plugin's activate: real ports (NETCONF device driver; RESTCONF or NETCONF PVE client, by pve.transport) from host.config. */
+/** The built-in plugin's activate: the real ports from host.config (./ports.ts), wired by createOamPlugin. */
 export const activate: ActivateFn = async (host) => {
   const cfg = (host.config ?? {}) as OamPluginConfig;
-  const pveCfg = cfg.pve;
-  const [{ createPveClient }, { createNetconfPveClient }, { createDeviceDriver }] = await Promise.all([
-    import('../pve/index.js'), import('../pve/index.js'), import('../device/index.js')]);
-  let pve: PveClient & { close(): void };
-  let pveJwks: Jwks;
-  if (pveCfg === undefined) {
-    // Without a PVE the plugin still serves its modules, state and inventory; the flow cannot trust any
-    // H(e)NB, so every integrity-request and software-update is refused with this reason.
-    host.log.warn('no PVE is configured: integrity-request and software-update will be refused until the configuration has a pve section');
-    pve = unconfiguredPve();
-    pveJwks = { keys: [] };
-  } else {
-    const pveTarget = pveTargetFromConfig(pveCfg);
-    if (pveCfg.jwks === undefined) throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: pve.jwks: expected the JWKS file of the PVE keys');
-    pveJwks = await loadJwksFile(resolve(baseDirOf(host), pveCfg.jwks));
-    const timeoutMs = (pveCfg.timeout ?? 30) * 1000;
-    pve = pveTarget !== undefined
-      ? createNetconfPveClient({ ...pveTarget, timeoutMs })
-      : createPveClient({ url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca', baseDirOf(host)), timeoutMs });
-  }
-  const devices = createDeviceDriver({
-    log: host.log.child({ component: 'device-driver' }),
-    devices: (cfg.henbs ?? []).map((h) => ({
-      henbId: h['henb-id'], host: h.address, port: h.port ?? 830, username: h.username ?? 'admin',
-      ...(h.password !== undefined ? { password: h.password } : {}),
-      ...(h['private-key'] !== undefined ? { privateKey: h['private-key'] } : {}),
-      ...(h['ssh-host-key'] !== undefined ? { hostKeySha256: h['ssh-host-key'] } : {}),
-    })),
-  });
-  // the driver's resume() replays (RFC 5277 startTime) what a device sent while the OAM was down
+  const { pve, pveJwks, pveIssuer } = await pveFromConfig(cfg, host);
+  const devices = await devicesFromConfig(cfg, host.log.child({ component: 'device-driver' }));
   return createOamPlugin({
     pve, devices, pveJwks,
-    ...(pveCfg?.issuer !== undefined ? { pveIssuer: pveCfg.issuer } : {}),
+    ...(pveIssuer !== undefined ? { pveIssuer } : {}),
     onClose: async () => {
       await devices.close();
       pve.close();
     },
   }).activate(host);
 };
-
-/** The PVE port when none is configured: every request fails with ERR_OAM_NO_PVE, which names the fix. */
-function unconfiguredPve(): PveClient & { close(): void } {
-  return {
-    integrityRequest: () => Promise.reject(new OamConfigError('ERR_OAM_NO_PVE',
-      'no PVE is configured: add a pve section (endpoint, ca, jwks) to the serve configuration')),
-    close: () => undefined,
-  };
-}
-
-async function openConfiguredStore(options: OpenStoreOptions): Promise<Store> {
-  // imported lazily so that a plugin given a store never loads SQLite (nor pg)
-  const { openStore } = await import('../store/index.js');
-  return openStore(options);
-}

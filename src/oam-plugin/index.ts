@@ -3,7 +3,9 @@
  * activate.ts is the composition root (builds the ports from the configuration), northbound.ts the
  * NETCONF adapter (RPCs, state, notifications), config.ts the plugin configuration and its checks.
  */
-export { OAM_MODULE_FILES, activate, createOamPlugin, createSoftwareFetcher, defaultYangDir, SOFTWARE_FETCH_FAILED } from './activate.js';
+export { OAM_MODULE_FILES, activate, createOamPlugin, defaultYangDir } from './activate.js';
+export { createSoftwareFetcher, SOFTWARE_FETCH_FAILED } from './software-fetcher.js';
+export { devicesFromConfig, pveFromConfig } from './ports.js';
 export type { OamPlugin, OamPluginDeps } from './activate.js';
 export { OamConfigError, policiesFromConfig, pveTargetFromConfig, softwareFromConfig, storeFromConfig } from './config.js';
 export type { OamPluginConfig, SoftwareOptions } from './config.js';

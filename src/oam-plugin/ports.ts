@@ -1,0 +1,66 @@
+/**
+ * The ports the built-in plugin builds from its configuration (./config.ts): the PVE client (RESTCONF or NETCONF,
+ * by pve.transport; or one that refuses every request when no PVE is configured), the NETCONF device driver of the
+ * configured H(e)NBs, and the store. activate.ts wires them; nothing here runs the flow.
+ */
+import { resolve } from 'node:path';
+import type { PluginHost } from '../plugin/contract.js';
+import type { Logger } from '../log/logger.js';
+import type { OpenStoreOptions, Store } from '../store/index.js';
+import type { Jwks } from '../tokens/index.js';
+import { loadJwksFile } from '../tokens/index.js';
+import type { DeviceDriver, PveClient } from '../oam/index.js';
+import { OamConfigError, baseDirOf, pveTargetFromConfig, readPem } from './config.js';
+import type { OamPluginConfig } from './config.js';
+
+/** The PVE port from config pve, the keys that verify its tokens and its issuer. */
+export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost, 'log' | 'baseDir'>): Promise<{ pve: PveClient & { close(): void }; pveJwks: Jwks; pveIssuer?: string }> {
+  const pveCfg = cfg.pve;
+  if (pveCfg === undefined) {
+    // Without a PVE the plugin still serves its modules, state and inventory; the flow cannot trust any
+    // H(e)NB, so every integrity-request and software-update is refused with this reason.
+    host.log.warn('no PVE is configured: integrity-request and software-update will be refused until the configuration has a pve section');
+    return { pve: unconfiguredPve(), pveJwks: { keys: [] } };
+  }
+  const { createPveClient, createNetconfPveClient } = await import('../pve/index.js');
+  const pveTarget = pveTargetFromConfig(pveCfg);
+  if (pveCfg.jwks === undefined) throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: pve.jwks: expected the JWKS file of the PVE keys');
+  const pveJwks = await loadJwksFile(resolve(baseDirOf(host), pveCfg.jwks));
+  const timeoutMs = (pveCfg.timeout ?? 30) * 1000;
+  const pve = pveTarget !== undefined
+    ? createNetconfPveClient({ ...pveTarget, timeoutMs })
+    : createPveClient({ url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca', baseDirOf(host)), timeoutMs });
+  return { pve, pveJwks, ...(pveCfg.issuer !== undefined ? { pveIssuer: pveCfg.issuer } : {}) };
+}
+
+/**
+ * The NETCONF device driver of config henbs (its resume() replays, RFC 5277 startTime, what a device sent while
+ * the OAM was down).
+ */
+export async function devicesFromConfig(cfg: OamPluginConfig, log: Logger): Promise<DeviceDriver & { close(): Promise<void> }> {
+  const { createDeviceDriver } = await import('../device/index.js');
+  return createDeviceDriver({
+    log,
+    devices: (cfg.henbs ?? []).map((h) => ({
+      henbId: h['henb-id'], host: h.address, port: h.port ?? 830, username: h.username ?? 'admin',
+      ...(h.password !== undefined ? { password: h.password } : {}),
+      ...(h['private-key'] !== undefined ? { privateKey: h['private-key'] } : {}),
+      ...(h['ssh-host-key'] !== undefined ? { hostKeySha256: h['ssh-host-key'] } : {}),
+    })),
+  });
+}
+
+/** The PVE port when none is configured: every request fails with ERR_OAM_NO_PVE, which names the fix. */
+export function unconfiguredPve(): PveClient & { close(): void } {
+  return {
+    integrityRequest: () => Promise.reject(new OamConfigError('ERR_OAM_NO_PVE',
+      'no PVE is configured: add a pve section (endpoint, ca, jwks) to the serve configuration')),
+    close: () => undefined,
+  };
+}
+
+export async function openConfiguredStore(options: OpenStoreOptions): Promise<Store> {
+  // imported lazily so that a plugin given a store never loads SQLite (nor pg)
+  const { openStore } = await import('../store/index.js');
+  return openStore(options);
+}

@@ -1,0 +1,62 @@
+/**
+ * Step 5's port (SoftwareFetcher, src/oam/ports.ts) as the built-in plugin builds it from its config's software
+ * section: src/integrity fetchAndDigest with the source confinement and the CA pin, and one opaque reason
+ * towards the NMS for every failure.
+ */
+import { HsvError } from '../errors.js';
+import { fetchAndDigest, softwareAllowList } from '../integrity/index.js';
+import type { Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
+import type { SoftwareFetcher } from '../oam/index.js';
+import type { SoftwareOptions } from './config.js';
+
+/** TLS verification failures of node:tls (the cause's code) */
+const TLS_TRUST = /^(ERR_TLS_CERT_ALTNAME_INVALID|CERT_[A-Z_]+|[A-Z_]*SELF_SIGNED[A-Z_]*|UNABLE_TO_[A-Z_]+)$/;
+
+function tlsCodeOf(err: unknown): string | undefined {
+  for (let e = err, i = 0; e !== undefined && e !== null && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TLS_TRUST.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** the one reason every failed fetch gives towards the NMS (the job's reason): the detail is in the log only */
+export const SOFTWARE_FETCH_FAILED = 'the software could not be fetched (the OAM log has the detail)';
+
+/**
+ * Step 5 with the config's source confinement (file-root, allow), CA pin (src/integrity fetchAndDigest,
+ * streaming). Fail closed: a file: URI without a file root, an http(s) URI (or a redirect) outside the allow
+ * list is refused. Every failure becomes one opaque ERR_SOFTWARE_FETCH with SOFTWARE_FETCH_FAILED, so that
+ * the job's reason cannot tell a refused connection from an HTTP 404, a TLS error or a missing file (the
+ * OAM must not be a port scanner); the detail goes to `log` at warn.
+ */
+export function createSoftwareFetcher(software: SoftwareOptions = {}, log: Logger = silentLogger): SoftwareFetcher {
+  const allowHttpUrl = softwareAllowList(software.allow ?? []);
+  return {
+    fetchAndDigest: async (uri, signal) => {
+      try {
+        if (uri.startsWith('file:') && software.fileRoot === undefined) {
+          throw new HsvError('ERR_SOFTWARE_URI', 'file: software URIs are refused without software.file-root');
+        }
+        const r = await fetchAndDigest(uri, {
+          signal,
+          allowHttpUrl,
+          ...(software.caPem !== undefined ? { caPem: software.caPem } : {}),
+          ...(software.fileRoot !== undefined ? { fileRoot: software.fileRoot } : {}),
+        });
+        return { sha256: r.digest, size: r.size };
+      } catch (err) {
+        if (signal.aborted) throw err; // the job's own cancellation or step timeout: the runner says so
+        const tls = tlsCodeOf(err);
+        const causes: string[] = [];
+        for (let e: unknown = err, i = 0; e instanceof Error && i < 5; e = e.cause, i++) causes.push(`${(e as { code?: unknown }).code ?? e.name}: ${e.message}`);
+        log.warn('software fetch failed', {
+          uri, code: (err as { code?: unknown }).code, detail: causes.join(' <- '),
+          ...(tls !== undefined ? { hint: `the https server's certificate is not trusted (${tls}); ` + (software.caPem !== undefined ? 'it is not issued by the CA pinned in software.ca' : 'pin its CA with software.ca') } : {}),
+        });
+        throw new HsvError('ERR_SOFTWARE_FETCH', SOFTWARE_FETCH_FAILED);
+      }
+    },
+  };
+}
