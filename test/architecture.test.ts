@@ -80,15 +80,6 @@ function layerViolations(graph: Graph, rule: Rule): string[] {
   return bad;
 }
 
-/**
- * Intra-NETCONF imports (framing, xml, session, server, client import each other's files) are not checked
- * yet, nor the server's own files (src/netconf/server is being reworked by the NACM change; add them once it
- * is merged): TODO remove these two exemptions.
- */
-function indexExempt(from: string, to: string): boolean {
-  return (from.startsWith('netconf/') && to.startsWith('netconf/')) || from.startsWith('netconf/server/');
-}
-
 /** 'a -> b' for each import from another folder that names a file of a folder with an index.ts other than it */
 function indexViolations(graph: Graph, hasIndex: (dir: string) => boolean): string[] {
   const bad: string[] = [];
@@ -96,10 +87,45 @@ function indexViolations(graph: Graph, hasIndex: (dir: string) => boolean): stri
     for (const t of to) {
       const dir = dirname(t);
       if (dir === '.' || dir === dirname(from) || t === `${dir}/index.ts`) continue;
-      if (hasIndex(dir) && !indexExempt(from, t)) bad.push(`${from} -> ${t}`);
+      if (hasIndex(dir)) bad.push(`${from} -> ${t}`);
     }
   }
   return bad;
+}
+
+/**
+ * Entry points sit above their folder: they wire its parts and nothing in src/ imports them (src/index.ts is the
+ * plugin's, cli/main.ts the command line's, which dispatches to cli/commands/).
+ */
+const ENTRY_POINTS = ['index.ts', 'cli/main.ts'];
+
+/**
+ * The node of a file in the folder graph: its folder, except
+ *  - the files directly in src/ (errors.ts, abort.ts, host-port.ts: leaves every layer may use),
+ *  - the files directly in src/netconf/ (registry.ts and rpc-error.ts: the NETCONF contracts, each a leaf module
+ *    that RULES names on its own; src/yang produces rpc-errors and the registry names YANG module info),
+ *  - the entry points,
+ * which are nodes of their own.
+ */
+function folderOf(file: string): string {
+  const dir = dirname(file);
+  return dir === '.' || dir === 'netconf' || ENTRY_POINTS.includes(file) ? file : dir;
+}
+
+/** the folder graph: one edge per pair of folders with an import between them */
+function folderGraph(graph: Graph): Graph {
+  const edges = new Map<string, Set<string>>();
+  for (const { from, to } of graph) {
+    const f = folderOf(from);
+    if (!edges.has(f)) edges.set(f, new Set());
+    for (const t of to) if (folderOf(t) !== f) edges.get(f)!.add(folderOf(t));
+  }
+  return [...edges].map(([from, to]) => ({ from, to: [...to] }));
+}
+
+/** 'a -> b' for each import of an entry point */
+function entryPointImports(graph: Graph): string[] {
+  return graph.flatMap(({ from, to }) => to.filter((t) => ENTRY_POINTS.includes(t)).map((t) => `${from} -> ${t}`));
 }
 
 /** the cycles of a file graph (strongly connected components of more than one file, or a file importing itself) */
@@ -153,6 +179,14 @@ describe('architecture: imports point down', () => {
 
   it('no file cycles (type-only imports count: a cycle is two files that cannot be read apart)', () => {
     expect(fileCycles(graph)).toEqual([]);
+  });
+
+  it('no folder cycles: a folder never reaches, through others, a folder that imports it (also within src/cli and src/netconf)', () => {
+    expect(fileCycles(folderGraph(graph))).toEqual([]);
+  });
+
+  it('nothing in src/ imports an entry point', () => {
+    expect(entryPointImports(graph)).toEqual([]);
   });
 
   it('the flow (src/oam), the plugin (src/oam-plugin), pve, device and the simulator each have an index.ts', () => {
@@ -213,13 +247,34 @@ describe('architecture: the rules catch planted violations', () => {
     expect(fileCycles(planted.slice(1))).toEqual([['oam/runner.ts']]);
   });
 
-  it('an import past an index.ts, but not one inside a folder, into its index or into a folder without one', () => {
+  it('an import past an index.ts, but not one inside a folder, into its index or into a folder without one; inside src/netconf too', () => {
     const planted: Graph = [
       { from: 'pve/collector.ts', to: ['device/connect.ts', 'device/index.ts', 'pve/service.ts', 'log/logger.ts', 'errors.ts'] },
       { from: 'oam-plugin/activate.ts', to: ['oam/runner.ts', 'store/types.ts'] },
-      { from: 'netconf/session/hello.ts', to: ['netconf/xml/build.ts'] },
+      { from: 'netconf/session/hello.ts', to: ['netconf/xml/build.ts', 'netconf/xml/index.ts', 'netconf/rpc-error.ts'] },
+      { from: 'netconf/server/server.ts', to: ['netconf/session/server-session.ts', 'netconf/server/dispatch.ts'] },
     ];
-    const withIndex = (d: string): boolean => ['device', 'pve', 'oam', 'store', 'netconf/xml'].includes(d);
-    expect(indexViolations(planted, withIndex)).toEqual(['pve/collector.ts -> device/connect.ts', 'oam-plugin/activate.ts -> oam/runner.ts', 'oam-plugin/activate.ts -> store/types.ts']);
+    const withIndex = (d: string): boolean => ['device', 'pve', 'oam', 'store', 'netconf/xml', 'netconf/session', 'netconf/server'].includes(d);
+    expect(indexViolations(planted, withIndex)).toEqual([
+      'pve/collector.ts -> device/connect.ts', 'oam-plugin/activate.ts -> oam/runner.ts', 'oam-plugin/activate.ts -> store/types.ts',
+      'netconf/session/hello.ts -> netconf/xml/build.ts', 'netconf/server/server.ts -> netconf/session/server-session.ts',
+    ]);
+  });
+
+  it('a folder cycle: plugin <-> config, cli <-> cli/commands, through a third folder; not through a leaf file or an entry point', () => {
+    const planted: Graph = [
+      { from: 'plugin/host.ts', to: ['config/secrets.ts', 'errors.ts'] },
+      { from: 'config/load.ts', to: ['plugin/manifest.ts', 'errors.ts'] },
+      { from: 'cli/main.ts', to: ['cli/commands/serve.ts', 'cli/args.ts'] },
+      { from: 'cli/commands/serve.ts', to: ['cli/args.ts', 'cli/rollout/engine.ts'] },
+      { from: 'cli/rollout/netconf-target.ts', to: ['cli/commands/rollout.ts'] },
+      { from: 'yang/load.ts', to: ['netconf/rpc-error.ts'] },
+      { from: 'netconf/registry.ts', to: ['yang/index.ts'] },
+      { from: 'errors.ts', to: [] },
+    ];
+    expect(fileCycles(folderGraph(planted)).map((c) => c.join(' <-> ')).sort()).toEqual(['cli/commands <-> cli/rollout', 'config <-> plugin']);
+    // the command line's entry dispatching to its commands is no cycle; a helper of src/cli importing a command is
+    expect(fileCycles(folderGraph([...planted.slice(2, 4), { from: 'cli/args.ts', to: ['cli/commands/serve.ts'] }]))).toEqual([['cli', 'cli/commands']]);
+    expect(entryPointImports([{ from: 'cli/commands/demo.ts', to: ['cli/main.ts', 'cli/args.ts'] }])).toEqual(['cli/commands/demo.ts -> cli/main.ts']);
   });
 });

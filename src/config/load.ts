@@ -11,16 +11,12 @@ import { LineCounter, isMap, isPair, isScalar, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import { ConfigError } from './errors.js';
 import type { LocatedIssue } from './errors.js';
-import { formatPath, schemaIssues } from './schema-issues.js';
+import { formatPath, newAjv, schemaIssues, validateWithSchema } from './schema-issues.js';
 import type { SchemaIssue } from './schema-issues.js';
 import { hostSchemaWith } from './schema.js';
 import { resolveSecrets } from './secrets.js';
 import type { CertToNameEntry } from '../netconf/tls/index.js';
-import { newAjv } from '../plugin/manifest.js';
-import type { PluginManifest } from '../plugin/manifest.js';
 import type { LogLevel } from '../log/logger.js';
-import { PluginError } from '../plugin/errors.js';
-import { validatePluginConfig } from '../plugin/manifest.js';
 
 export interface UserConfig {
   name: string;
@@ -84,8 +80,8 @@ export interface ServeConfig {
 }
 
 export interface LoadConfigOptions {
-  /** the built-in plugin's manifest (its configSchema validates the plugin keys) */
-  manifest: PluginManifest;
+  /** the built-in plugin's manifest (plugin.json; its configSchema validates the plugin keys) */
+  manifest: { readonly configSchema: Record<string, unknown> };
   env?: NodeJS.ProcessEnv;
 }
 
@@ -122,12 +118,9 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
   let builtinRaw: Record<string, unknown> = {};
   if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
     builtinRaw = Object.fromEntries(Object.entries(data).filter(([k]) => pluginKeys.includes(k)));
-    try {
-      builtinRaw = validatePluginConfig(options.manifest, builtinRaw) as Record<string, unknown>;
-    } catch (err) {
-      if (!(err instanceof PluginError)) throw err;
-      issues.push(...err.issues);
-    }
+    const checked = validateWithSchema(options.manifest.configSchema, builtinRaw);
+    builtinRaw = checked.value as Record<string, unknown>;
+    issues.push(...checked.issues);
   }
   if (issues.length > 0) {
     const located = issues.map((i) => ({ ...i, file, ...position(doc, lineCounter, i.segments, i.got !== undefined) }));

@@ -1,8 +1,10 @@
 /**
  * Turns ajv errors into readable issues: the path in the document (`henbs[2].port`), what was expected
- * (`an integer <= 65535`) and what was found. Shared by the config loader and the plugin manifest.
+ * (`an integer <= 65535`) and what was found. Shared by the config loader and the plugin manifest (this folder
+ * is below src/plugin: the plugin host uses it, it never uses the plugin host).
  */
-import type { ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 
 export interface SchemaIssue {
   /** the path in the document, e.g. `henbs[2].port`; `(top level)` for the root */
@@ -140,4 +142,30 @@ export function schemaIssues(errors: ErrorObject[] | null | undefined, data: unk
 export function formatIssue(source: string, issue: SchemaIssue, where?: string): string {
   const loc = where ? `${source}:${where}` : source;
   return `${loc}: ${issue.path}: expected ${issue.expected}${issue.got !== undefined ? `, got ${issue.got}` : ''}`;
+}
+
+/** The ajv every schema of this project is checked with: all errors at once, verbose (for the messages), defaults applied. */
+export function newAjv(): Ajv {
+  return new Ajv({ allErrors: true, verbose: true, strict: false, useDefaults: true });
+}
+
+const validators = new WeakMap<object, ValidateFunction>();
+
+/**
+ * Checks `data` against `schema` (compiled once per schema object) on a copy, with defaults applied. Returns
+ * the copy, or the issues with their paths under `prefix` (where the data sits in a larger document).
+ */
+export function validateWithSchema(schema: object, data: unknown, prefix: ReadonlyArray<string | number> = []): { value: unknown; issues: SchemaIssue[] } {
+  let validate = validators.get(schema);
+  if (!validate) {
+    validate = newAjv().compile(schema);
+    validators.set(schema, validate);
+  }
+  const value: unknown = data === undefined ? {} : structuredClone(data);
+  if (validate(value)) return { value, issues: [] };
+  const issues = schemaIssues(validate.errors, value).map((i) => {
+    const segments = [...prefix, ...i.segments];
+    return { ...i, segments, path: formatPath(segments) };
+  });
+  return { value, issues };
 }

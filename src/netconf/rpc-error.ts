@@ -3,9 +3,9 @@
  * YANG validator. One reply may carry several errors.
  */
 import { HsvError } from '../errors.js';
-import { inScopeNamespaces, NETCONF_BASE_NS } from './xml/types.js';
-import type { XmlElement } from './xml/types.js';
-import { child, childText, el, elements, leaf, textOf } from './xml/build.js';
+import { inScopeNamespaces, NETCONF_BASE_NS } from './xml/index.js';
+import type { XmlElement } from './xml/index.js';
+import { child, childText, el, elements, leaf, textOf } from './xml/index.js';
 
 export type ErrorType = 'transport' | 'rpc' | 'protocol' | 'application';
 export type ErrorSeverity = 'error' | 'warning';

@@ -6,11 +6,10 @@
  * ERR_PLUGIN_CONFIG, ERR_PLUGIN_REQUIRES) and name the file and the field.
  */
 import { readFile } from 'node:fs/promises';
-import { Ajv } from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import { PluginError } from './errors.js';
 import { isValidRange, parseVersion, satisfies } from './semver.js';
-import { formatIssue, formatPath, schemaIssues } from '../config/schema-issues.js';
+import { formatIssue, newAjv, schemaIssues, validateWithSchema } from '../config/schema-issues.js';
 import type { SchemaIssue } from '../config/schema-issues.js';
 
 /** What a host can provide; a manifest's `requires` must be a subset of what the host offers. */
@@ -104,9 +103,7 @@ export const MANIFEST_SCHEMA = {
 
 let manifestValidator: ValidateFunction | undefined;
 
-export function newAjv(): Ajv {
-  return new Ajv({ allErrors: true, verbose: true, strict: false, useDefaults: true });
-}
+export { newAjv };
 
 function fail(source: string, issues: SchemaIssue[]): never {
   const lines = issues.map((i) => '  ' + formatIssue(source, i));
@@ -181,28 +178,17 @@ export function checkRequires(manifest: PluginManifest, provided: readonly strin
   }
 }
 
-const configValidators = new WeakMap<object, ValidateFunction>();
-
 /**
  * Validate (and default) a plugin's configuration against its configSchema. `source` and `prefix` let
  * errors name the file and where the plugin's section is in it. Returns the config with defaults applied
  * (a copy; the input is not changed).
  */
 export function validatePluginConfig(manifest: PluginManifest, config: unknown, source = `${manifest.name} config`, prefix: Array<string | number> = []): unknown {
-  let validate = configValidators.get(manifest.configSchema);
-  if (!validate) {
-    validate = newAjv().compile(manifest.configSchema);
-    configValidators.set(manifest.configSchema, validate);
-  }
-  const copy: unknown = config === undefined ? {} : structuredClone(config);
-  if (!validate(copy)) {
-    const issues = schemaIssues(validate.errors, copy).map((i) => {
-      const segments = [...prefix, ...i.segments];
-      return { ...i, segments, path: formatPath(segments) };
-    });
+  const { value, issues } = validateWithSchema(manifest.configSchema, config, prefix);
+  if (issues.length > 0) {
     const lines = issues.map((i) => '  ' + formatIssue(source, i));
     throw new PluginError('ERR_PLUGIN_CONFIG', `invalid configuration for plugin ${manifest.name}:\n${lines.join('\n')}`, { issues });
   }
-  return copy;
+  return value;
 }
 

@@ -9,42 +9,21 @@ import { colors } from '../color.js';
 import { ProgressBar } from '../progress.js';
 import { importComponent } from '../lazy.js';
 import { createLogger } from '../../log/logger.js';
-import type { Logger, LogLevel } from '../../log/logger.js';
+import type { LogLevel } from '../../log/logger.js';
 import { ReportWriter, loadReport, summarize, RolloutError } from '../rollout/report.js';
 import type { RolloutReport } from '../rollout/report.js';
 import { failures, planWaves, runRollout } from '../rollout/engine.js';
 import { waitForAbort } from '../../abort.js';
-import type { RolloutTarget } from '../rollout/engine.js';
 import { readHenbList } from '../rollout/henb-list.js';
 import { parseMaxFailures } from '../rollout/threshold.js';
 import { deviceTable, reasonOf, summaryTable } from '../rollout/render.js';
 
 export const PASSWORD_ENV = 'HENB_SW_VERIFY_PASSWORD';
 
-/** what the NETCONF side of a rollout offers (src/cli/rollout/netconf-target.ts) */
-export interface RolloutConnection extends RolloutTarget {
-  /** SHA256:... of the server's host key */
-  readonly fingerprint: string;
-  /** henb-ids in the server's inventory */
-  inventory(signal: AbortSignal): Promise<string[]>;
-  close(): Promise<void>;
-}
-
-export interface ConnectOptions {
-  host: string;
-  port: number;
-  username: string;
-  password?: string;
-  privateKey?: string;
-  /** pinned SHA256:... fingerprint; undefined accepts any key (and reports it) */
-  hostKey?: string;
-  software: RolloutReport['software'];
-  selfCheck?: boolean;
-  /** replay results from this time (resume: results that arrived while we were away) */
-  replayFrom?: Date;
-  log: Logger;
-  signal: AbortSignal;
-}
+// what the NETCONF side of a rollout offers and needs: defined with the rollout engine (src/cli/rollout), which
+// its implementation (rollout/netconf-target.ts) imports without reaching up into the commands
+export type { ConnectOptions, RolloutConnection } from '../rollout/engine.js';
+import type { ConnectOptions, RolloutConnection } from '../rollout/engine.js';
 
 interface TargetModule {
   connectRolloutTarget(o: ConnectOptions): Promise<RolloutConnection>;

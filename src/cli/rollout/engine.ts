@@ -6,6 +6,7 @@
  * Transport-free: the NETCONF side is the `RolloutTarget` (./netconf-target.ts).
  */
 import type { DeviceRecord, ResultStatus, RolloutReport } from './report.js';
+import type { Logger } from '../../log/logger.js';
 
 export interface DeviceResult {
   status: ResultStatus;
@@ -23,6 +24,31 @@ export interface RolloutTarget {
   start(henbId: string, signal: AbortSignal): Promise<{ jobId: string } | DeviceResult>;
   /** Wait for the final result of a started job (bounded by the signal). */
   wait(henbId: string, jobId: string, signal: AbortSignal): Promise<DeviceResult>;
+}
+
+/** what the NETCONF side of a rollout offers (./netconf-target.ts, loaded by the rollout and demo commands) */
+export interface RolloutConnection extends RolloutTarget {
+  /** SHA256:... of the server's host key */
+  readonly fingerprint: string;
+  /** henb-ids in the server's inventory */
+  inventory(signal: AbortSignal): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  username: string;
+  password?: string;
+  privateKey?: string;
+  /** pinned SHA256:... fingerprint; undefined accepts any key (and reports it) */
+  hostKey?: string;
+  software: RolloutReport['software'];
+  selfCheck?: boolean;
+  /** replay results from this time (resume: results that arrived while we were away) */
+  replayFrom?: Date;
+  log: Logger;
+  signal: AbortSignal;
 }
 
 export interface RolloutHooks {

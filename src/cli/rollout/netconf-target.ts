@@ -11,8 +11,7 @@ import { fingerprintOfBlob } from '../../netconf/server/index.js';
 import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS, child, childText, childrenNamed, el, elA, leaf } from '../../netconf/xml/index.js';
 import type { XmlElement } from '../../netconf/xml/index.js';
 import { HsvError } from '../../errors.js';
-import type { ConnectOptions, RolloutConnection } from '../commands/rollout.js';
-import type { DeviceResult } from './engine.js';
+import type { ConnectOptions, DeviceResult, RolloutConnection } from './engine.js';
 import { RESULT_STATUSES, RolloutError } from './report.js';
 import type { ResultStatus } from './report.js';
 

@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import { connect, createSecureContext } from 'node:tls';
 import type { ConnectionOptions, SecureContext, TLSSocket } from 'node:tls';
 import { TLS_VERSIONS, NETCONF_TLS_PORT, parseFingerprint } from '../tls/index.js';
-import { ClientSession } from '../session/client-session.js';
+import { ClientSession } from '../session/index.js';
 import { NetconfClientError, clientOf, sessionOptions } from './connect.js';
 import type { ConnectOptions, NetconfClient } from './connect.js';
 

@@ -10,9 +10,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import ssh2 from '../ssh/ssh2.js';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { HsvError } from '../../errors.js';
-import type { XmlElement } from '../xml/types.js';
-import { ClientSession } from '../session/client-session.js';
-import type { ClientSessionOptions, RpcOptions } from '../session/client-session.js';
+import type { XmlElement } from '../xml/index.js';
+import { ClientSession } from '../session/index.js';
+import type { ClientSessionOptions, RpcOptions } from '../session/index.js';
 
 export type NetconfClientErrorCode = 'ERR_NETCONF_CLIENT_HOST_KEY' | 'ERR_NETCONF_CLIENT_CONNECT' | 'ERR_NETCONF_CLIENT_OPTIONS';
 

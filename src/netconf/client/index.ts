@@ -3,6 +3,6 @@ export { connectNetconf, NetconfClientError } from './connect.js';
 export type { ConnectOptions, NetconfClient } from './connect.js';
 export { connectNetconfTls } from './connect-tls.js';
 export type { NetconfTlsClient, TlsConnectOptions } from './connect-tls.js';
-export type { RpcOptions } from '../session/client-session.js';
+export type { RpcOptions } from '../session/index.js';
 export { NetconfError } from '../rpc-error.js';
 export type { RpcErrorInfo } from '../rpc-error.js';

@@ -7,8 +7,8 @@
  *   (createKillSession) with a hook that releases the victim's locks first.
  */
 import { NetconfError, info } from '../rpc-error.js';
-import { NETCONF_BASE_NS } from '../xml/types.js';
-import { childText } from '../xml/build.js';
+import { NETCONF_BASE_NS } from '../xml/index.js';
+import { childText } from '../xml/index.js';
 import type { HostRegistry } from './host-registry.js';
 import type { CoreOperationContext } from './dispatch.js';
 import type { OperationContext, OperationHandler } from './operations.js';

@@ -13,8 +13,8 @@ import { HsvError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { silentLogger } from '../../log/logger.js';
 import { elements, el, parseXml, serializeXml } from '../xml/index.js';
-import { NETCONF_BASE_NS } from '../xml/types.js';
-import type { XmlElement } from '../xml/types.js';
+import { NETCONF_BASE_NS } from '../xml/index.js';
+import type { XmlElement } from '../xml/index.js';
 import type { ConfigListener } from './registry.js';
 import { clone } from './subtree-filter.js';
 

@@ -12,11 +12,11 @@
  */
 import { NetconfError, info, rpcErrorToXml } from '../rpc-error.js';
 import type { RpcErrorInfo } from '../rpc-error.js';
-import { NETCONF_BASE_NS } from '../xml/types.js';
-import type { XmlElement } from '../xml/types.js';
-import { el } from '../xml/build.js';
+import { NETCONF_BASE_NS } from '../xml/index.js';
+import type { XmlElement } from '../xml/index.js';
+import { el } from '../xml/index.js';
 import type { Logger } from '../../log/logger.js';
-import type { YangValidator } from '../../yang/types.js';
+import type { YangValidator } from '../../yang/index.js';
 import type { HostRegistry } from './host-registry.js';
 import type { OperationContext, ServerInfo, ServerSessionHandle } from './operations.js';
 

@@ -30,13 +30,13 @@
  */
 import type { RpcErrorInfo } from '../rpc-error.js';
 import { NetconfError, info } from '../rpc-error.js';
-import { attr, child, childText, elements, isElement, textOf } from '../xml/build.js';
-import { NETCONF_BASE_NS } from '../xml/types.js';
-import type { XmlAttr, XmlElement, XmlNode } from '../xml/types.js';
+import { attr, child, childText, elements, isElement, textOf } from '../xml/index.js';
+import { NETCONF_BASE_NS } from '../xml/index.js';
+import type { XmlAttr, XmlElement, XmlNode } from '../xml/index.js';
 import type { RunningDatastore } from './datastore.js';
 import type { LockManager } from './locks.js';
 import type { OperationContext, OperationHandler } from './operations.js';
-import type { YangValidator } from '../../yang/types.js';
+import type { YangValidator } from '../../yang/index.js';
 import { parseWithDefaults } from './with-defaults.js';
 import { checkParameters, requireRunning } from './params.js';
 import { clone } from './subtree-filter.js';

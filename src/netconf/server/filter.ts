@@ -12,9 +12,9 @@
  * the expression. Another type is bad-attribute (appendix A).
  */
 import { NetconfError, info } from '../rpc-error.js';
-import { attr, child, isElement } from '../xml/build.js';
-import { inScopeNamespaces, NETCONF_BASE_NS } from '../xml/types.js';
-import type { XmlElement } from '../xml/types.js';
+import { attr, child, isElement } from '../xml/index.js';
+import { inScopeNamespaces, NETCONF_BASE_NS } from '../xml/index.js';
+import type { XmlElement } from '../xml/index.js';
 import { XPathError, compileXPath } from '../xpath/index.js';
 import type { CompiledXPath, ListKeys, XPathLimits } from '../xpath/index.js';
 import { applySubtreeFilter, filterMayMatchTop } from './subtree-filter.js';

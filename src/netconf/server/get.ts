@@ -10,9 +10,9 @@
  * (checkParameters).
  */
 import { NetconfError } from '../rpc-error.js';
-import { childText, el, isElement, textOf } from '../xml/build.js';
-import { NETCONF_BASE_NS, NETMOD_NOTIFICATION_NS } from '../xml/types.js';
-import type { XmlElement, XmlNode } from '../xml/types.js';
+import { childText, el, isElement, textOf } from '../xml/index.js';
+import { NETCONF_BASE_NS, NETMOD_NOTIFICATION_NS } from '../xml/index.js';
+import type { XmlElement, XmlNode } from '../xml/index.js';
 import type { Logger } from '../../log/logger.js';
 import type { RunningDatastore } from './datastore.js';
 import type { OperationContext, OperationHandler } from './operations.js';

@@ -7,11 +7,11 @@
  */
 import { HsvError } from '../../errors.js';
 import { NetconfError } from '../rpc-error.js';
-import { NETCONF_BASE_NS } from '../xml/types.js';
-import type { XmlElement } from '../xml/types.js';
-import { el } from '../xml/build.js';
-import type { YangValidator } from '../../yang/types.js';
-import { BASE_10, BASE_11 } from '../session/hello.js';
+import { NETCONF_BASE_NS } from '../xml/index.js';
+import type { XmlElement } from '../xml/index.js';
+import { el } from '../xml/index.js';
+import type { YangValidator } from '../../yang/index.js';
+import { BASE_10, BASE_11 } from '../session/index.js';
 import type { ConfigListener, NetconfRegistry, ReplayLog, RpcHandler, StateProvider, StreamInfo, YangModuleInfo } from './registry.js';
 import type { OperationContext, OperationHandler, OperationRegistrar } from './operations.js';
 import { advertisedInHello, moduleCapability } from './yang-library.js';

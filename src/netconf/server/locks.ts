@@ -10,7 +10,7 @@
  * - while locked, edits from other sessions fail with in-use (error-info <session-id> of the holder).
  */
 import { NetconfError, info } from '../rpc-error.js';
-import type { XmlElement } from '../xml/types.js';
+import type { XmlElement } from '../xml/index.js';
 import type { OperationContext, OperationHandler } from './operations.js';
 import { checkParameters, requireRunning } from './params.js';
 

@@ -33,9 +33,9 @@
  */
 import type { RpcErrorInfo } from '../rpc-error.js';
 import { NetconfError } from '../rpc-error.js';
-import { childText, childrenNamed, el, elements, isElement, leaf, textOf } from '../xml/build.js';
-import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS } from '../xml/types.js';
-import type { XmlElement, XmlNode } from '../xml/types.js';
+import { childText, childrenNamed, el, elements, isElement, leaf, textOf } from '../xml/index.js';
+import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS } from '../xml/index.js';
+import type { XmlElement, XmlNode } from '../xml/index.js';
 import type { PathStep, SchemaHints } from './edit-config.js';
 import type { ServerSessionHandle } from './operations.js';
 import type { YangModuleInfo } from './registry.js';

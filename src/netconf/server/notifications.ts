@@ -24,11 +24,11 @@
  * - The nc-notifications `netconf/streams` state (section 3.2.1).
  */
 import { NetconfError, info } from '../rpc-error.js';
-import { child, childText, el, leaf } from '../xml/build.js';
-import { parseXml } from '../xml/parse.js';
-import { serializeXml } from '../xml/serialize.js';
-import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../xml/types.js';
-import type { XmlElement } from '../xml/types.js';
+import { child, childText, el, leaf } from '../xml/index.js';
+import { parseXml } from '../xml/index.js';
+import { serializeXml } from '../xml/index.js';
+import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../xml/index.js';
+import type { XmlElement } from '../xml/index.js';
 import type { Logger } from '../../log/logger.js';
 import type { OperationContext, OperationHandler, OperationRegistrar, ServerSessionHandle } from './operations.js';
 import type { LoggedEvent, ReplayLog, StreamInfo } from './registry.js';

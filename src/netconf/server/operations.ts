@@ -3,9 +3,9 @@
  * operation modules (datastore, filters, notifications, monitoring). The server core implements
  * ServerSessionHandle and ServerInfo; operation modules export `register(ops: OperationRegistrar, ...)`.
  */
-import type { XmlElement } from '../xml/types.js';
+import type { XmlElement } from '../xml/index.js';
 import type { ConfigListener, RpcContext, StateProvider, StreamInfo, YangModuleInfo } from './registry.js';
-import type { YangValidator } from '../../yang/types.js';
+import type { YangValidator } from '../../yang/index.js';
 
 export interface SessionCounters {
   inRpcs: number;

@@ -4,9 +4,9 @@
  * every operation module imports it, it imports none of them.
  */
 import { NetconfError, info } from '../rpc-error.js';
-import { child, elements } from '../xml/build.js';
-import { NETCONF_BASE_NS } from '../xml/types.js';
-import type { XmlElement } from '../xml/types.js';
+import { child, elements } from '../xml/index.js';
+import { NETCONF_BASE_NS } from '../xml/index.js';
+import type { XmlElement } from '../xml/index.js';
 
 /**
  * Parse <target> / <source>: only <running/> exists here (no :candidate, no :startup, no :url).

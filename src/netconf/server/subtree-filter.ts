@@ -17,8 +17,8 @@
  * keys (RFC 7950 section 7.8.5), so `<henb><status/></henb>` answers each status with its henb-id, as
  * other servers do. Keys come from `keysOf` (the YANG schema, plus the IETF state lists we serve).
  */
-import type { XmlElement, XmlNode } from '../xml/types.js';
-import { isElement, textOf } from '../xml/build.js';
+import type { XmlElement, XmlNode } from '../xml/index.js';
+import { isElement, textOf } from '../xml/index.js';
 
 /** 'all' = the whole subtree; a Map = only the listed data children (each with its own mask). */
 type Mask = 'all' | Map<XmlElement, Mask>;

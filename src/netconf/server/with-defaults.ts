@@ -21,9 +21,9 @@
  * no effect here: it governs the copy written to a <url> target (4.5.3), and this server has no :url.
  */
 import { NetconfError, info } from '../rpc-error.js';
-import { child, textOf } from '../xml/build.js';
-import type { XmlElement, XmlNode } from '../xml/types.js';
-import type { SchemaNode } from '../../yang/schema.js';
+import { child, textOf } from '../xml/index.js';
+import type { XmlElement, XmlNode } from '../xml/index.js';
+import type { SchemaNode } from '../../yang/index.js';
 
 export const WITH_DEFAULTS_NS = 'urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults';
 /** the namespace of the wd:default attribute (RFC 6243 section 6) */

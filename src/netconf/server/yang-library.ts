@@ -12,8 +12,8 @@
  *   /modules-state and fetch the modules with get-schema.
  */
 import { createHash } from 'node:crypto';
-import { el, leaf } from '../xml/build.js';
-import type { XmlElement } from '../xml/types.js';
+import { el, leaf } from '../xml/index.js';
+import type { XmlElement } from '../xml/index.js';
 import type { YangModuleInfo } from './registry.js';
 
 export const YANG_LIBRARY_NS = 'urn:ietf:params:xml:ns:yang:ietf-yang-library';

@@ -16,11 +16,11 @@
  * - RFC 5277 notifications are delivered in order through an async iterable.
  */
 import type { Duplex } from 'node:stream';
-import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS } from '../xml/types.js';
-import type { XmlElement } from '../xml/types.js';
-import { parseXml } from '../xml/parse.js';
-import { attr } from '../xml/build.js';
-import { serializeXml } from '../xml/serialize.js';
+import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS } from '../xml/index.js';
+import type { XmlElement } from '../xml/index.js';
+import { parseXml } from '../xml/index.js';
+import { attr } from '../xml/index.js';
+import { serializeXml } from '../xml/index.js';
 import { NetconfError, rpcErrorFromXml } from '../rpc-error.js';
 import { MessageConnection } from './connection.js';
 import type { ConnectionOptions } from './connection.js';

@@ -9,10 +9,10 @@
  *   around them.
  * - Chunked framing is used after the hellos when both list base:1.1.
  */
-import { NETCONF_BASE_NS } from '../xml/types.js';
-import type { XmlElement } from '../xml/types.js';
-import { child, childrenNamed, textOf } from '../xml/build.js';
-import { escapeText } from '../xml/serialize.js';
+import { NETCONF_BASE_NS } from '../xml/index.js';
+import type { XmlElement } from '../xml/index.js';
+import { child, childrenNamed, textOf } from '../xml/index.js';
+import { escapeText } from '../xml/index.js';
 import { SessionError } from './errors.js';
 
 export const BASE_10 = 'urn:ietf:params:netconf:base:1.0';

@@ -18,12 +18,12 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
-import { NETCONF_BASE_NS } from '../xml/types.js';
-import type { XmlElement } from '../xml/types.js';
-import { parseXml, resolveParseLimits } from '../xml/parse.js';
-import type { ParseLimits } from '../xml/parse.js';
-import { attr, elements, leaf } from '../xml/build.js';
-import { serializeXml } from '../xml/serialize.js';
+import { NETCONF_BASE_NS } from '../xml/index.js';
+import type { XmlElement } from '../xml/index.js';
+import { parseXml, resolveParseLimits } from '../xml/index.js';
+import type { ParseLimits } from '../xml/index.js';
+import { attr, elements, leaf } from '../xml/index.js';
+import { serializeXml } from '../xml/index.js';
 import { rpcErrorToXml } from '../rpc-error.js';
 import type { RpcErrorInfo } from '../rpc-error.js';
 import { MessageConnection } from './connection.js';

@@ -5,7 +5,7 @@
  * evaluator over the XNode model (nodes.ts, evaluate.ts, functions.ts) -> the selected data
  * with ancestors and list keys (select.ts).
  */
-import type { XmlElement } from '../xml/types.js';
+import type { XmlElement } from '../xml/index.js';
 import type { Expr } from './ast.js';
 import { XPathError, quoteExpr } from './errors.js';
 import { Evaluator } from './evaluate.js';

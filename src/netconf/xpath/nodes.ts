@@ -9,8 +9,8 @@
  * processing instructions are not kept by the XML layer, so comment() and processing-instruction()
  * match nothing.
  */
-import { inScopeNamespaces } from '../xml/types.js';
-import type { XmlAttr, XmlElement } from '../xml/types.js';
+import { inScopeNamespaces } from '../xml/index.js';
+import type { XmlAttr, XmlElement } from '../xml/index.js';
 
 export type NodeKind = 'root' | 'element' | 'text' | 'attribute' | 'namespace';
 

@@ -5,7 +5,7 @@
  * (RFC 7950 7.8.5: a list entry is encoded with its keys). A selected text or attribute node selects
  * its element; the root node selects everything.
  */
-import type { XmlElement, XmlNode } from '../xml/types.js';
+import type { XmlElement, XmlNode } from '../xml/index.js';
 import type { XNode } from './nodes.js';
 
 /** One step of a data path from the top, by namespace and local name. */
