@@ -17,6 +17,7 @@ import type { NetconfRegistry, RpcErrorInfo } from '../plugin/contract.js';
 import { child, childText, childrenNamed, el, leaf, textOf } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import { parseSoftwareUri } from '../integrity/index.js';
+import { DeviceWireError, parseTpm20Attestation } from '../device/index.js';
 import type { Store, JobRecord } from '../store/index.js';
 import type { Jwks } from '../tokens/index.js';
 import { CompletionRefused, JobRunner, STATE_STEP, STEP, isDigest, isTerminal, kindOf, oamErrorCode, systemClock } from '../oam/index.js';
@@ -467,8 +468,12 @@ function unknownHenb(rpc: string, henbId: string, step: string): NetconfError {
 }
 
 
-/** The evidence container of a relayed completion (the device notification's, in the OAM module's namespace). */
-function parseRelayedEvidence(e: XmlElement | undefined): CompletionEvidence | undefined {
+/**
+ * The evidence container of a relayed completion (the device notification's, in the OAM module's namespace). A
+ * tpm2-quote container's tpm20-attestation becomes the quote, its signature and the TCG event log the PVE
+ * appraises; a malformed one is an rpc-error (invalid-value, evidence-invalid) naming it, and changes nothing.
+ */
+export function parseRelayedEvidence(e: XmlElement | undefined): CompletionEvidence | undefined {
   if (e === undefined) return undefined;
   const text = (name: string): string | undefined => childText(e, HSV_NS, name)?.replace(/\s+/g, '');
   const format = text('evidence-format');
@@ -482,5 +487,19 @@ function parseRelayedEvidence(e: XmlElement | undefined): CompletionEvidence | u
   if (keyId !== undefined) out.keyId = keyId;
   const quote = text('quote');
   if (quote !== undefined) out.quote = quote;
+  const tpmEl = child(e, HSV_NS, 'tpm20-attestation');
+  if (tpmEl !== undefined) {
+    let t;
+    try {
+      t = parseTpm20Attestation(tpmEl, HSV_NS);
+    } catch (err) {
+      if (!(err instanceof DeviceWireError)) throw err;
+      throw rpcError('invalid-value', 'evidence-invalid', `the relayed ${err.message.replace(/^the device sent a malformed /, '')} is malformed`, '/hsv:completion-tim/hsv:evidence/hsv:tpm20-attestation');
+    }
+    out.signature = t.signature;
+    out.quote = t.quote;
+    out.eventLog = t.eventLog;
+    out.keyId ??= t.certificateName;
+  }
   return out;
 }

@@ -49,7 +49,7 @@ describe('yangcli xget (XPath filters) against our server', () => {
     expect(replies[0]).not.toContain('<schemas>');
     // our tree: the selected leaf with its ancestors and its list entry's key
     expect(replies[1]).toContain(`<data><henbs xmlns="${HSV}"><henb><henb-id>henb-2</henb-id><state>quarantined</state></henb></henbs></data>`);
-    expect(replies[2]).toContain('<data><modules-state xmlns="urn:ietf:params:xml:ns:yang:ietf-yang-library"><module><name>henb-sw-verify</name><revision>2026-11-28</revision></module></modules-state></data>');
+    expect(replies[2]).toContain('<data><modules-state xmlns="urn:ietf:params:xml:ns:yang:ietf-yang-library"><module><name>henb-sw-verify</name><revision>2026-12-03</revision></module></modules-state></data>');
     // with-defaults (RFC 6243): yangcli reads the capability and sends report-all; running is empty,
     // so the reply is the configuration containers with YANG defaults (henb-sw-verify pve, policies)
     expect(out).toContain('Default with-defaults behavior: explicit');

@@ -172,7 +172,7 @@ describe('OAM plugin: registration', () => {
   it('registers the module and its imports, the stream, three RPCs and three state nodes', async () => {
     await activate();
     expect(registry.modules.map((m) => `${m.name}@${m.revision}:${m.implemented}`).sort()).toEqual([
-      'henb-sw-verify@2026-11-28:true', 'ietf-inet-types@2013-07-15:false', 'ietf-yang-types@2013-07-15:false',
+      'henb-sw-verify@2026-12-03:true', 'ietf-inet-types@2013-07-15:false', 'ietf-yang-types@2013-07-15:false',
     ]);
     const text = await readFile(join(defaultYangDir(), 'henb-sw-verify.yang'), 'utf8');
     expect(registry.modules.find((m) => m.name === 'henb-sw-verify')?.text).toBe(text);

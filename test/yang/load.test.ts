@@ -16,7 +16,7 @@ beforeAll(async () => { y = await loadYang(YANG); });
 describe('loadYang(yang/)', () => {
   it('lists every module with its file text, implemented or import-only', async () => {
     const byName = new Map(y.modules.map((m) => [m.name, m]));
-    expect(byName.get('henb-sw-verify')).toMatchObject({ revision: '2026-11-28', namespace: HSV, prefix: 'hsv', implemented: true });
+    expect(byName.get('henb-sw-verify')).toMatchObject({ revision: '2026-12-03', namespace: HSV, prefix: 'hsv', implemented: true });
     expect(byName.get('henb-sw-verify-device')).toMatchObject({ namespace: HSVD, prefix: 'hsvd', implemented: true });
     expect(byName.get('henb-sw-verify-pve')).toMatchObject({ namespace: HSVP, prefix: 'hsvp', implemented: true });
     expect(byName.get('ietf-inet-types')?.implemented).toBe(false);
