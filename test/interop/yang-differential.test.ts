@@ -38,10 +38,10 @@ async function pool<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promi
 }
 
 /**
- * One yanglint process per document (about 1,900 since the device module's tpm20-attestation, 2026-12-03): real
+ * One yanglint process per document (about 2,250 since tpm20-attestation in the device and OAM modules, 2026-12-03): real
  * subprocess I/O, which takes longer than the interop default on a busy machine.
  */
-const CORPUS_TIMEOUT_MS = 240_000;
+const CORPUS_TIMEOUT_MS = 420_000;
 
 describe('differential: our validator vs yanglint', () => {
   let dir: string;
