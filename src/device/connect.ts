@@ -32,6 +32,8 @@ export interface DeviceTarget {
   hostKeySha256?: string;
   /** connect without a pinned host key (tests only; says so in its name) */
   insecureAcceptAnyHostKey?: boolean;
+  /** the device calls home (RFC 8071, ./call-home.ts): it is never dialled, host/port are not used */
+  callHome?: boolean;
 }
 
 /** What the driver and the PVE need from a session. */
@@ -78,6 +80,10 @@ export const connectDevice: DeviceConnector = (target, options) => {
     const where = `${target.host}:${target.port}`;
     if (options.signal?.aborted) {
       reject(new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: options.signal.reason }));
+      return;
+    }
+    if (target.callHome === true) {
+      reject(new DeviceConnectError('ERR_DEVICE_CONFIG', 'the device calls home: it is reached through the call-home listener, never dialled'));
       return;
     }
     let pin: Buffer | undefined;

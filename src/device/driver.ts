@@ -29,7 +29,8 @@ import type { XmlElement } from '../netconf/xml/index.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
 import type { DeviceCompletion, DeviceDriver, DeviceDriverErrorCode, SoftwareUpdateCommand } from '../oam/index.js';
-import { connectDevice } from './connect.js';
+import { DeviceConnectError, connectDevice } from './connect.js';
+import type { CallHomeListener } from './call-home.js';
 import type { DeviceConnector, DeviceSession, DeviceTarget } from './connect.js';
 import {
   COMPLETION_NOTIFICATION, DEVICE_NS, parseCompletion, parseStartedReply, rollbackXml, softwareUpdateXml,
@@ -68,6 +69,18 @@ export interface DeviceDriverOptions {
   log?: Logger;
   /** resume(): the replay starts this long before `since`, for clock skew with the device, ms (default 60000) */
   replayMarginMs?: number;
+  /**
+   * NETCONF Call Home (RFC 8071): entries with `callHome` are reached through this listener (a session on the
+   * connection the device opened) instead of being dialled; the driver enrols them with it (setDevice).
+   */
+  callHome?: CallHomeListener;
+}
+
+/** How a device is connected now (/hsv:henbs). */
+export interface DeviceConnectionInfo {
+  kind: 'dialled' | 'called-home';
+  /** epoch ms: when the session (dialled) or the device's call-home connection began */
+  since: number;
 }
 
 export interface NetconfDeviceDriver extends DeviceDriver {
@@ -79,6 +92,10 @@ export interface NetconfDeviceDriver extends DeviceDriver {
   setDevice(entry: DeviceInventoryEntry): void;
   /** whether a session is open now */
   connected(henbId: string): boolean;
+  /** how the device is connected now (a call-home device counts from its call, even before a session) */
+  connection(henbId: string): DeviceConnectionInfo | undefined;
+  /** forget a device (inventory change): its session is closed, pending calls fail */
+  removeDevice(henbId: string): void;
   /** close every session and timer; pending calls fail with ERR_DEVICE_CLOSED. Idempotent. */
   close(): Promise<void>;
 }
@@ -107,6 +124,8 @@ interface Link {
   coveredFrom: number | undefined;
   /** the device refused a replay (no event log): do not ask again */
   noReplay: boolean;
+  /** epoch ms: when the current session was established */
+  since: number | undefined;
 }
 
 /**
@@ -136,9 +155,22 @@ export function toDeviceCompletion(henbId: string, c: CompletionEvent): DeviceCo
   return out;
 }
 
+/** whether two entries reach the device the same way (same address, pin, login and mode) */
+function sameTarget(a: DeviceInventoryEntry, b: DeviceInventoryEntry): boolean {
+  return a.host === b.host && a.port === b.port && a.username === b.username && a.password === b.password && a.privateKey === b.privateKey
+    && a.hostKeySha256 === b.hostKeySha256 && (a.callHome === true) === (b.callHome === true) && a.insecureAcceptAnyHostKey === b.insecureAcceptAnyHostKey;
+}
+
 export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceDriver {
   const log = (options.log ?? silentLogger).child({ component: 'device-driver' });
-  const connector = options.connector ?? connectDevice;
+  const dial = options.connector ?? connectDevice;
+  const callHome = options.callHome;
+  // a call-home device is never dialled: its sessions open on the connection it made (./call-home.ts)
+  const connector: DeviceConnector = (target, o) => {
+    if (target.callHome !== true) return dial(target, o);
+    if (callHome === undefined) return Promise.reject(new DeviceConnectError('ERR_DEVICE_CONFIG', 'the device calls home, but no call-home listener is configured (call-home.listen)'));
+    return callHome.connect(target, o);
+  };
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const rpcTimeoutMs = options.rpcTimeoutMs ?? 15_000;
   const initialMs = options.backoff?.initialMs ?? 200;
@@ -156,16 +188,38 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
 
   function setDevice(entry: DeviceInventoryEntry): void {
     const old = links.get(entry.henbId);
+    if (old && sameTarget(old.entry, entry)) return; // unchanged: keep the session and what it awaits
     if (old) {
       old.generation++;
       if (old.reconnectTimer) clearTimeout(old.reconnectTimer);
       void old.session?.close();
     }
+    if (callHome !== undefined) {
+      if (entry.callHome === true && entry.hostKeySha256 !== undefined) {
+        callHome.setDevice({
+          henbId: entry.henbId, hostKeySha256: entry.hostKeySha256, username: entry.username,
+          ...(entry.password !== undefined ? { password: entry.password } : {}),
+          ...(entry.privateKey !== undefined ? { privateKey: entry.privateKey } : {}),
+        });
+      } else {
+        callHome.removeDevice(entry.henbId);
+      }
+    }
     links.set(entry.henbId, {
       entry: { ...entry }, session: undefined, connecting: undefined, awaiting: new Set(), rollingBack: new Set(), delivered: new Set(),
       lastEventTime: undefined, droppedAt: undefined, reconnectTimer: undefined, generation: 0,
-      replaySince: undefined, coveredFrom: undefined, noReplay: false,
+      replaySince: undefined, coveredFrom: undefined, noReplay: false, since: undefined,
     });
+  }
+
+  function removeDevice(henbId: string): void {
+    const l = links.get(henbId);
+    if (!l) return;
+    l.generation++;
+    if (l.reconnectTimer) clearTimeout(l.reconnectTimer);
+    void l.session?.close();
+    links.delete(henbId);
+    callHome?.removeDevice(henbId);
   }
   for (const d of options.devices) setDevice(d);
 
@@ -236,6 +290,7 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
       l.noReplay = true;
     }
     l.session = s;
+    l.since = Date.now();
     l.droppedAt = undefined;
     void pump(l, s);
   }
@@ -265,6 +320,7 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
     if (l.session === s) {
       l.session = undefined;
       l.coveredFrom = undefined;
+      l.since = undefined;
     }
     l.droppedAt = new Date();
     log.info('device session ended', { henbId: l.entry.henbId, awaiting: l.awaiting.size });
@@ -476,10 +532,21 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
     },
 
     setDevice,
+    removeDevice,
 
     connected(henbId) {
       const s = links.get(henbId)?.session;
       return s !== undefined && !s.closed;
+    },
+
+    connection(henbId) {
+      const l = links.get(henbId);
+      if (!l) return undefined;
+      if (l.entry.callHome === true) {
+        const c = callHome?.connection(henbId);
+        return c ? { kind: 'called-home', since: c.since.getTime() } : undefined;
+      }
+      return l.session && !l.session.closed && l.since !== undefined ? { kind: 'dialled', since: l.since } : undefined;
     },
 
     async close() {

@@ -1,12 +1,15 @@
 /**
  * The southbound side: a NETCONF/SSH client per H(e)NB (connect.ts, pinned host keys), the DeviceDriver port
  * of the flow over it (driver.ts), the device module's XML (wire.ts, shared with the simulator and the PVE's
- * evidence collector) and the device host key (host-key.ts). The femtocell simulator is src/simulator.
+ * evidence collector), the device host key (host-key.ts) and the NETCONF Call Home listener (call-home.ts,
+ * RFC 8071: devices that connect out). The femtocell simulator is src/simulator.
  */
 export { DeviceConnectError, connectDevice, fingerprintBytes, sshKeyFingerprint } from './connect.js';
 export type { DeviceConnector, DeviceSession, DeviceTarget } from './connect.js';
 export { DeviceDriverError, createDeviceDriver } from './driver.js';
-export type { BackoffOptions, DeviceDriverOptions, DeviceInventoryEntry, NetconfDeviceDriver } from './driver.js';
+export type { BackoffOptions, DeviceConnectionInfo, DeviceDriverOptions, DeviceInventoryEntry, NetconfDeviceDriver } from './driver.js';
+export { CallHomeError, NETCONF_CALL_HOME_SSH_PORT, createCallHomeListener } from './call-home.js';
+export type { CallHomeConnectionInfo, CallHomeDevice, CallHomeListener, CallHomeListenerOptions } from './call-home.js';
 export { loadOrCreateDeviceHostKey } from './host-key.js';
 export {
   COMPLETION_NOTIFICATION, DEVICE_MODULE, DEVICE_NS, DEVICE_PREFIX, DEVICE_REVISION, DeviceWireError, completionXml,

@@ -10,3 +10,5 @@ export { TRUST_ROOTS, TpmTrustRoot, isTrustRoot } from './tpm-root.js';
 export type { TrustRoot } from './tpm-root.js';
 export { TpmAttesterError, createTpmAttester, tpmToolsAvailable } from './tpm/index.js';
 export type { TpmAttester } from './tpm/index.js';
+export { callHomeDelay, callHomeLoop } from './call-home.js';
+export type { CallHomeBackoff, CallHomeLoopOptions } from './call-home.js';

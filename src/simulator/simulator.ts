@@ -30,6 +30,8 @@ import type { YangModuleInfo, YangValidator } from '../yang/index.js';
 import { completionMessage, fetchAndDigest } from '../integrity/index.js';
 import type { FetchAndDigestOptions } from '../integrity/index.js';
 import { DeviceError, Femtocell, PROFILES, factoryReferenceValues } from './model.js';
+import { callHomeLoop } from './call-home.js';
+import type { CallHomeBackoff } from './call-home.js';
 import type { Completion, DeviceProfile, ReferenceValues } from './model.js';
 import { packageRoot } from '../package-root.js';
 import { TpmTrustRoot, isTrustRoot } from './tpm-root.js';
@@ -96,6 +98,13 @@ export interface FleetOptions {
   validate?: boolean;
   /** keep an event log per device so subscriptions can replay (default true) */
   replay?: boolean;
+  /**
+   * NETCONF Call Home (RFC 8071): every device (but `unreachable` ones, which never call) connects out to each
+   * of these NETCONF clients and serves NETCONF over SSH on the connection, calling again with a jittered
+   * backoff when it drops. The devices still listen on their own ports too.
+   */
+  callHome?: Array<{ host: string; port: number }>;
+  callHomeBackoff?: CallHomeBackoff;
   log?: Logger;
 }
 
@@ -119,6 +128,8 @@ export interface SimulatedDevice {
   akPublic?: string;
   /** tpm: the AK's TPM Name, hex */
   akName?: string;
+  /** the device calls home (FleetOptions.callHome): an inventory reaches it through its call-home listener */
+  callHome?: boolean;
 }
 
 export interface Fleet {
@@ -131,6 +142,8 @@ export interface Fleet {
   tpm(henbId: string): TpmAttester | undefined;
   /** end every NETCONF session of one device (the server keeps listening): a network blip, for tests */
   dropSessions(henbId: string): Promise<void>;
+  /** cut the device's call-home TCP connections (a NAT timeout, for tests); it calls again after its backoff */
+  dropCallHome(henbId: string): void;
   /** stop every server and pending install; removes a temporary data dir. Idempotent. */
   close(): Promise<void>;
 }
@@ -364,11 +377,16 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const serverOf = new Map<string, NetconfServer>();
   const blackholes: Array<{ server: TcpServer; sockets: Set<Socket> }> = [];
   const devices: SimulatedDevice[] = [];
+  const callHomeStop = new AbortController();
+  const callHomeLoops: Array<Promise<void>> = [];
+  const callHomeSockets = new Map<string, Set<Socket>>();
   let closed = false;
 
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    callHomeStop.abort();
+    await Promise.all(callHomeLoops);
     for (const c of cells.values()) c.close();
     await Promise.all(servers.map((s) => s.close().catch((e: unknown) => log.warn('device server close failed', { err: e }))));
     await Promise.all([...tpms.values()].map((t) => t.close().catch((e: unknown) => log.warn('swtpm close failed', { err: e }))));
@@ -440,11 +458,24 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           serverOf.set(henbId, server);
           registerFemtocell(server, cell, dlog, tpm);
           actualPort = (await server.listen(host, port)).port;
+          for (const to of options.callHome ?? []) {
+            const mine = callHomeSockets.get(henbId) ?? new Set<Socket>();
+            callHomeSockets.set(henbId, mine);
+            callHomeLoops.push(callHomeLoop({
+              host: to.host, port: to.port, serve: (sock) => server.callHome(sock), log: dlog, signal: callHomeStop.signal,
+              ...(options.callHomeBackoff !== undefined ? { backoff: options.callHomeBackoff } : {}),
+              onConnected: (sock) => {
+                mine.add(sock);
+                sock.once('close', () => mine.delete(sock));
+              },
+            }));
+          }
         }
         const dev: SimulatedDevice = {
           henbId, profile, host, port: actualPort, hostKeySha256: hostKeyFingerprint(hostKey),
           username: id.username, password: id.password, devicePublicKey: cell.publicKeyPem(), keyId: cell.keyId(), trustRoot,
           ...(tpm !== undefined ? { akPublic: tpm.akPublic().toString('base64'), akName: tpm.akName } : {}),
+          ...(options.callHome !== undefined && options.callHome.length > 0 ? { callHome: true } : {}),
         };
         return dev;
       }));
@@ -464,6 +495,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       const server = serverOf.get(henbId);
       if (!server) return;
       await Promise.all(server.sessions().map((s) => server.info.killSession(s.id, 'simulated network failure')));
+    },
+    dropCallHome(henbId) {
+      for (const s of callHomeSockets.get(henbId) ?? []) s.destroy();
     },
     close,
   };

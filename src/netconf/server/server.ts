@@ -11,6 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import type { Logger } from '../../log/logger.js';
 import { silentLogger } from '../../log/logger.js';
 import type { YangValidator } from '../../yang/index.js';
@@ -104,6 +105,11 @@ export interface NetconfServer {
   listen(host?: string, port?: number): Promise<{ host: string; port: number }>;
   /** NETCONF over TLS (needs `tls` in the options); default port 6513 */
   listenTls(host?: string, port?: number): Promise<{ host: string; port: number }>;
+  /**
+   * NETCONF Call Home over SSH (RFC 8071): serve NETCONF, in the SSH server role, on a TCP connection this
+   * side opened to a NETCONF client's call-home port. False when refused (server closing, limits).
+   */
+  callHome(socket: Socket): boolean;
   /** accept a session on an already-authenticated byte stream (tests, other transports) */
   acceptStream(stream: Duplex, info: { username: string; sourceHost?: string; transport?: string }): ServerSessionHandle | undefined;
   sessions(): ServerSessionHandle[];
@@ -226,6 +232,26 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
   let tlsTransport: TlsTransport | undefined;
   // parsed here, so that a bad cert-to-name list fails at creation
   const certToName = options.tls ? parseCertToName(options.tls.certToName, 'tls.cert-to-name') : [];
+  const sshTransport = (): SshTransport => {
+    transport ??= new SshTransport({
+      hostKeys,
+      auth: options.auth,
+      log,
+      maxConnections: limits.maxConnections ?? maxSessions * 2,
+      loginGraceMs: limits.authTimeoutMs ?? 30_000,
+      ...(limits.maxUnauthenticated !== undefined ? { maxUnauthenticated: limits.maxUnauthenticated } : {}),
+      ...(limits.maxSessionsPerConnection !== undefined ? { maxSessionsPerConnection: limits.maxSessionsPerConnection } : {}),
+      ...(limits.maxSessionsPerUser !== undefined ? { maxSessionsPerUser: limits.maxSessionsPerUser } : {}),
+      ...(options.ssh?.penalties ? { penalties: options.ssh.penalties } : {}),
+      ...(options.ssh?.macs ? { macs: options.ssh.macs } : {}),
+      admit: () => !closing && live.size < maxSessions,
+      onChannel: (channel, ci) => {
+        acceptStream(channel, { username: ci.username, sourceHost: ci.remoteAddress, endConnection: ci.endConnection });
+      },
+    });
+    return transport;
+  };
+  let listening = false;
 
   return {
     registry,
@@ -236,25 +262,10 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
     acceptStream,
     sessions: () => info.sessions(),
     async listen(host = '127.0.0.1', port = 830) {
-      if (transport) throw new Error('already listening');
+      if (listening) throw new Error('already listening');
+      listening = true;
       registry.markServing();
-      transport = new SshTransport({
-        hostKeys,
-        auth: options.auth,
-        log,
-        maxConnections: limits.maxConnections ?? maxSessions * 2,
-        loginGraceMs: limits.authTimeoutMs ?? 30_000,
-        ...(limits.maxUnauthenticated !== undefined ? { maxUnauthenticated: limits.maxUnauthenticated } : {}),
-        ...(limits.maxSessionsPerConnection !== undefined ? { maxSessionsPerConnection: limits.maxSessionsPerConnection } : {}),
-        ...(limits.maxSessionsPerUser !== undefined ? { maxSessionsPerUser: limits.maxSessionsPerUser } : {}),
-        ...(options.ssh?.penalties ? { penalties: options.ssh.penalties } : {}),
-        ...(options.ssh?.macs ? { macs: options.ssh.macs } : {}),
-        admit: () => !closing && live.size < maxSessions,
-        onChannel: (channel, ci) => {
-          acceptStream(channel, { username: ci.username, sourceHost: ci.remoteAddress, endConnection: ci.endConnection });
-        },
-      });
-      const addr = await transport.listen(host, port);
+      const addr = await sshTransport().listen(host, port);
       log.info('NETCONF server listening', { host: addr.host, port: addr.port, hostKeys: hostKeyFingerprints });
       return addr;
     },
@@ -280,6 +291,14 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
       const addr = await tlsTransport.listen(host, port);
       log.info('NETCONF over TLS listening', { host: addr.host, port: addr.port });
       return addr;
+    },
+    callHome(socket) {
+      if (closing) {
+        socket.destroy();
+        return false;
+      }
+      registry.markServing();
+      return sshTransport().acceptOutbound(socket);
     },
     async close() {
       if (closing) return;

@@ -161,19 +161,31 @@ export class SshTransport {
     return this.unauthenticated;
   }
 
-  private onSocket(socket: Socket): void {
+  /**
+   * NETCONF Call Home (RFC 8071 section 3.1, S3): run the SSH server role on a TCP connection that this side
+   * opened to a listening NETCONF client. The connection gets the same hardening as an accepted one (login
+   * grace time, caps, authentication, channel limits). False when it was refused (and destroyed).
+   */
+  acceptOutbound(socket: Socket): boolean {
+    return this.onSocket(socket, true);
+  }
+
+  /** stopped: no new connection, accepted or outbound */
+  private stopped = false;
+
+  private onSocket(socket: Socket, outbound = false): boolean {
     socket.on('error', () => undefined); // a reset before or during the handshake; ssh2 reports its own
     const remoteAddress = socket.remoteAddress ?? '';
     const remotePort = socket.remotePort ?? 0;
     let refusal: string | undefined;
-    if (!this.listening) refusal = 'server closing';
+    if (this.stopped || (!outbound && !this.listening)) refusal = 'server closing';
     else if (this.conns.size >= this.opts.maxConnections) refusal = 'connection limit reached';
     else if (this.unauthenticated >= this.maxUnauthenticated) refusal = 'unauthenticated connection limit reached';
     else if (this.penalties.refusedForMs(remoteAddress) > 0) refusal = 'source penalised after failed logins';
     if (refusal !== undefined) {
       this.noteRefusal(refusal, remoteAddress, remotePort);
       socket.destroy();
-      return;
+      return false;
     }
     socket.setNoDelay(true);
     const log = this.opts.log.child({ remoteAddress, remotePort });
@@ -200,6 +212,7 @@ export class SshTransport {
       }
     });
     this.ssh.injectSocket(socket);
+    return true;
   }
 
   /** refusals at accept: one warn line, then at most one summary every 10 s (a flood must not flood the log) */
@@ -352,6 +365,7 @@ export class SshTransport {
 
   /** stop accepting connections */
   stopListening(): Promise<void> {
+    this.stopped = true;
     if (!this.listening) return Promise.resolve();
     this.listening = false;
     return new Promise((resolve) => this.tcp.close(() => resolve()));
