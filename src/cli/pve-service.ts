@@ -7,8 +7,9 @@
  *   reference-values: { <component>: [<sha256 hex>, ...], ... }   (default: the simulator's factory values)
  *   devices:
  *     - henb-id: healthy-1
- *       host: 127.0.0.1            (or address)
+ *       host: 127.0.0.1            (or address; not for a call-home device)
  *       port: 4830
+ *       call-home: true            (the device calls the PVE's --call-home-listen port; host-key required)
  *       username: oam
  *       password: secret           (or password-env: NAME)
  *       host-key: SHA256:...       (pinned SSH host key fingerprint)
@@ -79,10 +80,15 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
       return undefined;
     };
     const henbId = s(['henb-id', 'henbId'], true)!;
-    const host = s(['host', 'address'], true)!;
-    const port = d.port;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw configError(file, `${at}.port`, 'expected a port number 1..65535');
+    const ch = d['call-home'] ?? d.callHome;
+    if (ch !== undefined && typeof ch !== 'boolean') throw configError(file, `${at}.call-home`, 'expected true or false');
+    const callHome = ch === true;
+    // a call-home device is reached on the connection it opens (--call-home-listen): no address needed
+    const host = s(['host', 'address'], !callHome) ?? '';
+    const port = d.port ?? (callHome ? 0 : undefined);
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < (callHome ? 0 : 1) || port > 65535) throw configError(file, `${at}.port`, 'expected a port number 1..65535');
     const entry: PveDeviceEntry = { henbId, host, port, username: s(['username'], true)!, devicePublicKey: '' };
+    if (callHome) entry.callHome = true;
     const pw = s(['password'], false);
     const pwEnv = s(['password-env'], false);
     if (pw !== undefined) entry.password = pw;
@@ -91,7 +97,7 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
       if (v === undefined) throw configError(file, `${at}.password-env`, `environment variable ${pwEnv} is not set`);
       entry.password = v;
     }
-    const hk = s(['host-key', 'hostKeySha256'], false);
+    const hk = s(['host-key', 'hostKeySha256'], callHome);
     if (hk !== undefined) entry.hostKeySha256 = hk;
     const pem = s(['device-public-key', 'devicePublicKey'], false);
     const pemFile = s(['device-public-key-file'], false);
@@ -182,12 +188,25 @@ export async function runPveCommand(options: Record<string, unknown>, ctx: Comma
   const log = createLogger({ level: logLevelOf(options['log-level'], 'info'), write: (l) => ctx.stderr.write(l) });
   const file = typeof options.devices === 'string' ? resolve(ctx.cwd, options.devices) : undefined;
   const inv: PveDevicesFile = file !== undefined ? await loadPveDevicesFile(file, ctx.env ?? process.env) : { devices: [], referenceValues: factoryReferenceValues(), approvedSoftware: [] };
+  const chText = options['call-home-listen'];
+  let callHome: { host: string; port: number } | undefined;
+  if (chText !== undefined) {
+    try {
+      if (typeof chText !== 'string') throw new Error('expected HOST:PORT');
+      callHome = parseListen(chText);
+    } catch (e) {
+      throw new HsvError('ERR_CLI_USAGE', `pve: --call-home-listen: ${(e as Error).message}`);
+    }
+  } else if (inv.devices.some((d) => d.callHome === true)) {
+    throw new HsvError('ERR_CLI_USAGE', 'pve: the devices file has call-home devices: give --call-home-listen HOST:PORT (the port they call, 4334 by default)');
+  }
   const oamJwks = typeof options['oam-jwks'] === 'string' ? resolve(ctx.cwd, options['oam-jwks']) : inv.oamJwks;
   const pve = await startPve({
     listen, dataDir, devices: inv.devices, referenceValues: inv.referenceValues, approvedSoftware: inv.approvedSoftware, log,
     ...(inv.netconf !== undefined ? { netconf: inv.netconf } : {}),
     ...(oamJwks !== undefined ? { oamJwks } : {}),
     ...(inv.oamIssuer !== undefined ? { oamIssuer: inv.oamIssuer } : {}),
+    ...(callHome !== undefined ? { callHome: { listen: callHome } } : {}),
   });
   try {
     const jwksFile = join(dataDir, 'jwks.json');
@@ -196,8 +215,10 @@ export async function runPveCommand(options: Record<string, unknown>, ctx: Comma
     const ready = {
       event: 'listening', url: pve.url, host: pve.host, port: pve.port, ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, devices: inv.devices.length,
       ...(pve.netconf !== undefined ? { netconf: pve.netconf } : {}),
+      ...(pve.callHome !== undefined ? { callHome: pve.callHome } : {}),
     };
-    const nc = pve.netconf !== undefined ? `, NETCONF ${pve.netconf.host}:${pve.netconf.port} ssh host key ${pve.netconf.hostKeySha256}` : '';
+    const nc = (pve.netconf !== undefined ? `, NETCONF ${pve.netconf.host}:${pve.netconf.port} ssh host key ${pve.netconf.hostKeySha256}` : '')
+      + (pve.callHome !== undefined ? `, call home on ${pve.callHome.host}:${pve.callHome.port}` : '');
     if (options.json === true) ctx.stdout.write(JSON.stringify(ready) + '\n');
     else ctx.stdout.write(`henb-sw-verify: PVE listening on ${pve.url} (CA ${pve.caPath}, JWKS ${jwksFile}, issuer ${pve.issuer}, ${inv.devices.length} H(e)NB(s)${nc})\n`);
     await waitForAbort(ctx.signal);

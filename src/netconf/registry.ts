@@ -102,4 +102,11 @@ export interface NetconfRegistry {
    * the log of its own (call it as `registry.setReplayLog?.(log)`).
    */
   setReplayLog?(log: ReplayLog): void;
+  /**
+   * At start-up: make `node` (a top-level configuration node of a module this owner registered) part of
+   * running when running has no node of that namespace and name yet; persisted, listeners told. Resolves
+   * true when it was added, false when running already had one (it is never overwritten). Optional: a host
+   * without a writable running datastore leaves it out.
+   */
+  seedRunning?(node: XmlElement): Promise<boolean>;
 }

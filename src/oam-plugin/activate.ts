@@ -11,6 +11,7 @@
  * The store also holds the notification replay log, which the plugin hands to the server (setReplayLog).
  */
 import { readFile } from 'node:fs/promises';
+import type { XmlElement } from '../netconf/xml/index.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ActivateFn, PluginHandle, PluginHost } from '../plugin/contract.js';
@@ -24,10 +25,13 @@ import { createResultTokens } from '../oam/index.js';
 import type { Clock, DeviceDriver, PveClient, SoftwareFetcher, StepTimeouts } from '../oam/index.js';
 import { OamService } from './northbound.js';
 import type { OamPolicies } from './northbound.js';
-import { baseDirOf, policiesFromConfig, softwareFromConfig, storeFromConfig } from './config.js';
+import { OamConfigError, baseDirOf, policiesFromConfig, softwareFromConfig, storeFromConfig } from './config.js';
 import type { OamPluginConfig } from './config.js';
 import { devicesFromConfig, openConfiguredStore, pveFromConfig } from './ports.js';
 import { createSoftwareFetcher } from './software-fetcher.js';
+import { inventoryFromRunning, seedInventory } from './inventory.js';
+import type { InventoryEntry } from './inventory.js';
+import type { HenbConnection } from './northbound.js';
 
 export interface OamPluginDeps {
   pve: PveClient;
@@ -44,8 +48,16 @@ export interface OamPluginDeps {
   signingKey?: SigningKey;
   /** default: storeReplayCache(store) */
   replayCache?: ReplayCache;
-  /** the H(e)NB ids managed; default config henbs[].henb-id (the running config's /hsv:inventory adds to it) */
+  /**
+   * the H(e)NB ids managed, in addition to the running configuration's /hsv:inventory (tests). Default: none;
+   * the configuration's henbs seed running on the first start (./inventory.ts), and running is the inventory.
+   * A host without NetconfRegistry.seedRunning keeps config henbs[] as a second source.
+   */
   inventory?: string[] | (() => Iterable<string>);
+  /** told of the running inventory at activation and after every change (the composition root syncs the driver) */
+  onInventory?: (entries: InventoryEntry[]) => void;
+  /** how a device is connected now (/hsv:henbs connection, connected-since) */
+  connections?: (henbId: string) => HenbConnection | undefined;
   /** default: config policies (+ pve.timeout) */
   policies?: OamPolicies;
   /** the OAM's token lifetime in s (default config policies.token-lifetime or 86400) */
@@ -105,7 +117,10 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
       const fetcher: SoftwareFetcher = deps.fetcher ?? createSoftwareFetcher(software, host.log.child({ component: 'software-fetch' }));
       const inv = deps.inventory;
       const configured = (cfg.henbs ?? []).map((h) => h['henb-id']);
-      const inventory = typeof inv === 'function' ? inv : (): Iterable<string> => inv ?? configured;
+      // running is the inventory once seeding is possible (set below); until then, and on a host that cannot
+      // seed running, the configuration's henbs count as well
+      let runningOnly = false;
+      const inventory = typeof inv === 'function' ? inv : (): Iterable<string> => inv ?? (runningOnly ? [] : configured);
       const policies: OamPolicies = deps.policies ?? policiesFromConfig(cfg);
       const svc = new OamService({
         store, pve: deps.pve, devices: deps.devices, fetcher, tokens, inventory, policies,
@@ -116,12 +131,31 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
         confineSoftware: { allowHttpUrl: softwareAllowList(software.allow ?? []) },
         ...(cfg.store?.['instance-id'] !== undefined ? { instanceId: cfg.store['instance-id'] } : {}),
         ...(cfg.store?.lease !== undefined ? { leaseMs: cfg.store.lease * 1000 } : {}),
+        ...(deps.connections !== undefined ? { connections: deps.connections } : {}),
       });
       opened.unshift(() => svc.close());
       const yangDir = deps.yangDir ?? defaultYangDir();
       const texts = await Promise.all(OAM_MODULE_FILES.map(async (f) => ({ file: f, text: await readFile(join(yangDir, f), 'utf8') })));
       for (const m of compileTexts(texts).modules) host.registry.addModule(m);
       svc.register(host.registry);
+      const seeded = await seedInventory(host.registry, cfg.henbs ?? [], host.dataDir, host.log.child({ component: 'inventory' }));
+      runningOnly = seeded !== 'unsupported';
+      if (deps.onInventory) {
+        const tell = deps.onInventory;
+        const fileEntries: InventoryEntry[] = runningOnly ? [] : (cfg.henbs ?? []).map((h) => ({
+          henbId: h['henb-id'], port: h.port ?? 830, callHome: h['call-home'] === true,
+          ...(h.address !== undefined ? { address: h.address } : {}),
+          ...(h['ssh-host-key'] !== undefined ? { sshHostKey: h['ssh-host-key'] } : {}),
+          ...(h.username !== undefined ? { username: h.username } : {}),
+        }));
+        const current = (running: XmlElement): InventoryEntry[] => {
+          const fromRunning = inventoryFromRunning(running);
+          const ids = new Set(fromRunning.map((e) => e.henbId));
+          return [...fileEntries.filter((e) => !ids.has(e.henbId)), ...fromRunning];
+        };
+        tell(current(host.registry.getRunning()));
+        host.registry.onConfigChange((running) => tell(current(running)));
+      }
       service = svc;
       const resumed = await svc.resume();
       if (resumed.length > 0) host.log.info('jobs resumed after restart', { jobs: resumed });
@@ -151,13 +185,33 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
 export const activate: ActivateFn = async (host) => {
   const cfg = (host.config ?? {}) as OamPluginConfig;
   const { pve, pveJwks, pveIssuer } = await pveFromConfig(cfg, host);
-  const devices = await devicesFromConfig(cfg, host.log.child({ component: 'device-driver' }));
-  return createOamPlugin({
-    pve, devices, pveJwks,
+  let ports: Awaited<ReturnType<typeof devicesFromConfig>>;
+  try {
+    ports = await devicesFromConfig(cfg, host.log);
+  } catch (err) {
+    pve.close();
+    throw err;
+  }
+  const { devices, callHome, onInventory } = ports;
+  // the driver's resume() replays (RFC 5277 startTime) what a device sent while the OAM was down
+  const handle = await createOamPlugin({
+    pve, devices, pveJwks, onInventory,
+    connections: (id) => devices.connection(id),
     ...(pveIssuer !== undefined ? { pveIssuer } : {}),
     onClose: async () => {
+      await callHome?.close();
       await devices.close();
       pve.close();
     },
   }).activate(host);
+  if (callHome !== undefined) {
+    try {
+      const at = await callHome.listen();
+      host.log.info('NETCONF call home listening', at);
+    } catch (err) {
+      await handle.close();
+      throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: call-home.listen: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return handle;
 };

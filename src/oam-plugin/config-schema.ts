@@ -12,9 +12,28 @@ export const CONFIG_SCHEMA = {
         "type": "object",
         "additionalProperties": false,
         "required": [
-          "henb-id",
-          "address"
+          "henb-id"
         ],
+        "if": {
+          "properties": {
+            "call-home": {
+              "const": true
+            }
+          },
+          "required": [
+            "call-home"
+          ]
+        },
+        "then": {
+          "required": [
+            "ssh-host-key"
+          ]
+        },
+        "else": {
+          "required": [
+            "address"
+          ]
+        },
         "properties": {
           "henb-id": {
             "type": "string",
@@ -25,7 +44,7 @@ export const CONFIG_SCHEMA = {
           "address": {
             "type": "string",
             "minLength": 1,
-            "description": "host name or IP address"
+            "description": "host name or IP address (required unless call-home is true)"
           },
           "port": {
             "type": "integer",
@@ -36,7 +55,12 @@ export const CONFIG_SCHEMA = {
           "ssh-host-key": {
             "type": "string",
             "pattern": "^SHA256:[+/0-9A-Za-z]{43}$",
-            "description": "pinned host key fingerprint, as OpenSSH prints it"
+            "description": "pinned host key fingerprint, as OpenSSH prints it (required with call-home: the device is known by it)"
+          },
+          "call-home": {
+            "type": "boolean",
+            "default": false,
+            "description": "the device calls home (RFC 8071) to call-home.listen instead of being dialled"
           },
           "username": {
             "type": "string",
@@ -52,6 +76,19 @@ export const CONFIG_SCHEMA = {
           "description": {
             "type": "string"
           }
+        }
+      }
+    },
+    "call-home": {
+      "description": "NETCONF Call Home (RFC 8071): where devices that call home connect; the OAM runs the SSH client role on each connection and knows the device by its pinned host key",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "listen": {
+          "type": "string",
+          "minLength": 1,
+          "default": "0.0.0.0:4334",
+          "description": "HOST:PORT or HOST ([::] for IPv6); the port defaults to 4334 (IANA netconf-ch-ssh)"
         }
       }
     },

@@ -1,7 +1,9 @@
 /**
  * The built-in OAM plugin's configuration (plugin.json configSchema), after validation and secret
  * resolution, and the checks that turn its sections into options for the flow's ports:
- *     henbs[]   {henb-id, address, port=830, ssh-host-key?, username?, password?, private-key?}  -> device driver
+ *     henbs[]   {henb-id, address, port=830, ssh-host-key?, username?, password?, private-key?, call-home?}
+ *                 -> seeds the running inventory on first start (./inventory.ts) -> device driver
+ *     call-home {listen=0.0.0.0:4334} -> the NETCONF Call Home listener (src/device/call-home.ts)
  *     pve       transport=restconf: {endpoint (https://...), ca (PEM file), jwks (JWKS file), issuer?, timeout=30 s}
  *                 -> RESTCONF PVE client (src/pve/client.ts)
  *               transport=netconf:  {endpoint (ssh://HOST[:PORT=830]), ssh-host-key (SHA256:...), username,
@@ -171,4 +173,28 @@ export function storeFromConfig(storeCfg: OamPluginConfig['store'], dataDir: str
     ...(storeCfg?.password !== undefined ? { password: storeCfg.password } : {}),
     ...(storeCfg?.['pool-size'] !== undefined ? { poolSize: storeCfg['pool-size'] } : {}),
   };
+}
+
+/**
+ * config `call-home` and the henbs that call home, checked: the listener's address (port 4334 when only a host
+ * is given), or undefined without the section. A call-home henb needs its ssh-host-key (it is known by
+ * nothing else) and the section; every other henb needs an address.
+ */
+export function callHomeFromConfig(cfg: OamPluginConfig): { host: string; port: number } | undefined {
+  const bad = (field: string, expected: string): OamConfigError => new OamConfigError('ERR_OAM_CONFIG', `plugin config: ${field}: ${expected}`);
+  for (const [i, h] of (cfg.henbs ?? []).entries()) {
+    if (h['call-home'] === true) {
+      if (h['ssh-host-key'] === undefined) throw bad(`henbs[${i}].ssh-host-key`, `H(e)NB ${h['henb-id']} calls home: its pinned host key is required (a calling device is identified by it, never by its address)`);
+      if (cfg['call-home'] === undefined) throw bad('call-home', `H(e)NB ${h['henb-id']} calls home: add a call-home section (listen: HOST:PORT, default 0.0.0.0:4334)`);
+    } else if (h.address === undefined) {
+      throw bad(`henbs[${i}].address`, `H(e)NB ${h['henb-id']}: expected the address to dial (or call-home: true)`);
+    }
+  }
+  const section = cfg['call-home'];
+  if (section === undefined) return undefined;
+  const text = (section.listen ?? '0.0.0.0:4334').trim();
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]+))(?::(\d{1,5}))?$/.exec(text);
+  const port = m?.[3] !== undefined ? Number(m[3]) : 4334;
+  if (!m || port > 65535) throw bad('call-home.listen', `expected HOST:PORT or HOST (port 4334), got ${JSON.stringify(text)}`);
+  return { host: m[1] ?? m[2]!, port };
 }

@@ -72,6 +72,14 @@ export interface OamServiceOptions {
   /** this instance's id and job lease time (several instances on one store; see RunnerOptions) */
   instanceId?: string;
   leaseMs?: number;
+  /** how a device is connected now (/hsv:henbs connection, connected-since); without it every H(e)NB is not-connected */
+  connections?: (henbId: string) => HenbConnection | undefined;
+}
+
+/** How an H(e)NB is connected now: dialled by the OAM, or called home (RFC 8071), since epoch ms. */
+export interface HenbConnection {
+  kind: 'dialled' | 'called-home';
+  since: number;
 }
 
 export class OamService {
@@ -316,7 +324,9 @@ export class OamService {
 
   async henbsState(): Promise<XmlElement | undefined> {
     const recs = new Map((await this.o.store.listHenbs()).map((r) => [r.henbId, r]));
-    const ids = new Set<string>([...this.o.inventory(), ...this.runningInventory, ...recs.keys()]);
+    // exactly the inventory (what software-update accepts and the rollout tool reads): a removed H(e)NB's
+    // records stay in the store but are not listed
+    const ids = new Set<string>([...this.o.inventory(), ...this.runningInventory]);
     if (ids.size === 0) return undefined;
     // last job and last result: of software updates (integrity checks answer their RPC)
     const jobs = (await this.o.store.listJobs<Job>()).filter((j) => j.kind === 'software-update');
@@ -342,7 +352,9 @@ export class OamService {
         lj ? leaf(HSV_NS, 'last-job-id', lj.jobId) : undefined,
         ld ? leaf(HSV_NS, 'last-result', ld.state) : undefined,
         r?.lastResultToken ? leaf(HSV_NS, 'last-attestation-result', r.lastResultToken) : undefined,
-        r ? leaf(HSV_NS, 'last-change', dateTime(r.updatedAt)) : undefined);
+        r ? leaf(HSV_NS, 'last-change', dateTime(r.updatedAt)) : undefined,
+        leaf(HSV_NS, 'connection', this.o.connections?.(id)?.kind ?? 'not-connected'),
+        ((c) => (c ? leaf(HSV_NS, 'connected-since', dateTime(c.since)) : undefined))(this.o.connections?.(id)));
     });
     return el(HSV_NS, 'henbs', list);
   }

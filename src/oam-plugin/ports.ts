@@ -1,7 +1,7 @@
 /**
  * The ports the built-in plugin builds from its configuration (./config.ts): the PVE client (RESTCONF or NETCONF,
- * by pve.transport; or one that refuses every request when no PVE is configured), the NETCONF device driver of the
- * configured H(e)NBs, and the store. activate.ts wires them; nothing here runs the flow.
+ * by pve.transport; or one that refuses every request when no PVE is configured), the NETCONF device driver (that
+ * follows the running inventory) with the call-home listener, and the store. activate.ts wires them; nothing here runs the flow.
  */
 import { resolve } from 'node:path';
 import type { PluginHost } from '../plugin/contract.js';
@@ -9,8 +9,11 @@ import type { Logger } from '../log/logger.js';
 import type { OpenStoreOptions, Store } from '../store/index.js';
 import type { Jwks } from '../tokens/index.js';
 import { loadJwksFile } from '../tokens/index.js';
-import type { DeviceDriver, PveClient } from '../oam/index.js';
-import { OamConfigError, baseDirOf, pveTargetFromConfig, readPem } from './config.js';
+import type { PveClient } from '../oam/index.js';
+import type { CallHomeListener, NetconfDeviceDriver } from '../device/index.js';
+import { OamConfigError, baseDirOf, callHomeFromConfig, pveTargetFromConfig, readPem } from './config.js';
+import { deviceEntryOf } from './inventory.js';
+import type { InventoryEntry } from './inventory.js';
 import type { OamPluginConfig } from './config.js';
 
 /** The PVE port from config pve, the keys that verify its tokens and its issuer. */
@@ -34,20 +37,39 @@ export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost,
 }
 
 /**
- * The NETCONF device driver of config henbs (its resume() replays, RFC 5277 startTime, what a device sent while
- * the OAM was down).
+ * The NETCONF device driver (its resume() replays, RFC 5277 startTime, what a device sent while the OAM was
+ * down), the NETCONF Call Home listener when config `call-home` is given (src/device/call-home.ts; not yet
+ * listening: the caller starts it once the inventory is known), and `onInventory`, which makes the driver follow
+ * the running inventory (./inventory.ts): secrets from an entry's credentials or the config file's entry.
  */
-export async function devicesFromConfig(cfg: OamPluginConfig, log: Logger): Promise<DeviceDriver & { close(): Promise<void> }> {
-  const { createDeviceDriver } = await import('../device/index.js');
-  return createDeviceDriver({
-    log,
-    devices: (cfg.henbs ?? []).map((h) => ({
-      henbId: h['henb-id'], host: h.address, port: h.port ?? 830, username: h.username ?? 'admin',
-      ...(h.password !== undefined ? { password: h.password } : {}),
-      ...(h['private-key'] !== undefined ? { privateKey: h['private-key'] } : {}),
-      ...(h['ssh-host-key'] !== undefined ? { hostKeySha256: h['ssh-host-key'] } : {}),
-    })),
-  });
+export async function devicesFromConfig(cfg: OamPluginConfig, log: Logger): Promise<{
+  devices: NetconfDeviceDriver; callHome: CallHomeListener | undefined; onInventory: (entries: InventoryEntry[]) => void;
+}> {
+  const callHomeAt = callHomeFromConfig(cfg);
+  const { createDeviceDriver, createCallHomeListener } = await import('../device/index.js');
+  const callHome = callHomeAt !== undefined
+    ? createCallHomeListener({ host: callHomeAt.host, port: callHomeAt.port, log: log.child({ component: 'call-home' }) })
+    : undefined;
+  const devices = createDeviceDriver({ log: log.child({ component: 'device-driver' }), devices: [], ...(callHome !== undefined ? { callHome } : {}) });
+  const fileHenbs = cfg.henbs ?? [];
+  const ilog = log.child({ component: 'inventory' });
+  let known = new Set<string>();
+  const onInventory = (entries: InventoryEntry[]): void => {
+    const next = new Set<string>();
+    for (const e of entries) {
+      const d = deviceEntryOf(e, fileHenbs, process.env, ilog);
+      if (d === undefined) continue;
+      try {
+        devices.setDevice(d);
+        next.add(e.henbId);
+      } catch (err) {
+        ilog.warn('inventory entry not usable', { henbId: e.henbId, err });
+      }
+    }
+    for (const id of known) if (!next.has(id)) devices.removeDevice(id);
+    known = next;
+  };
+  return { devices, callHome, onInventory };
 }
 
 /** The PVE port when none is configured: every request fails with ERR_OAM_NO_PVE, which names the fix. */

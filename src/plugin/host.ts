@@ -248,6 +248,9 @@ class Scope implements NetconfRegistry {
     private readonly isSealed: () => boolean,
   ) {}
 
+  /** namespaces of the modules this plugin implements (what it may seed in running) */
+  private readonly implementedNs = new Set<string>();
+
   close(): void {
     this.closed = true;
   }
@@ -310,7 +313,10 @@ class Scope implements NetconfRegistry {
       this.registered.add(`module\u0000${key}`);
       return;
     }
-    if (!importOnly) this.registered.add(`module\u0000${module.name}`);
+    if (!importOnly) {
+      this.registered.add(`module\u0000${module.name}`);
+      this.implementedNs.add(module.namespace);
+    }
     this.target.addModule(module);
   }
 
@@ -331,6 +337,14 @@ class Scope implements NetconfRegistry {
 
   getRunning(): XmlElement {
     return this.target.getRunning();
+  }
+
+  seedRunning(node: XmlElement): Promise<boolean> {
+    this.guard(`seed configuration ${node.name}`);
+    if (!this.implementedNs.has(node.ns)) {
+      return Promise.reject(new PluginError('ERR_PLUGIN_SCOPE', `plugin ${this.manifest.name} cannot seed ${node.name}: it implements no module of namespace ${node.ns}`));
+    }
+    return this.target.seedRunning?.(node) ?? Promise.resolve(false);
   }
 
   onConfigChange(listener: ConfigListener): void {

@@ -38,6 +38,8 @@ import { checkProvideLeaves, openProvidedReferenceValues } from './provided.js';
 import type { RestconfErrorEntry } from './restconf.js';
 import { netconfEvidenceCollector } from './collector.js';
 import { MODULE_PATH_PREFIX, YANG_LIBRARY_REVISION, YANG_XML, errorsXml, jsonToXml, moduleText, modulesState, negotiate, pruneDepth, yangLibrary } from './restconf-resources.js';
+import { connectDevice, createCallHomeListener } from '../device/index.js';
+import type { CallHomeListener, DeviceConnector } from '../device/index.js';
 import { startPveNetconf } from './netconf-endpoint.js';
 import type { UserEntry } from '../netconf/server/index.js';
 import type { EvidenceCollector, IntegrityInput, IntegrityOutput, PveDeviceEntry } from './types.js';
@@ -79,6 +81,12 @@ export interface StartPveOptions {
   oamJwks?: Jwks | string;
   /** iss of the OAM's statements (default urn:henb-sw-verify:oam) */
   oamIssuer?: string | string[];
+  /**
+   * NETCONF Call Home (RFC 8071): the PVE's own call-home listener. Devices with `callHome` are reached on the
+   * connection they open to it (never dialled), identified by their pinned host key; the PVE collects its
+   * evidence itself, without the OAM in the path (docs/operator-guide.md, "Call home").
+   */
+  callHome?: { listen: string | { host: string; port: number } };
   log?: Logger;
 }
 
@@ -96,6 +104,8 @@ export interface PveHandle {
   readonly jwks: Jwks;
   /** the NETCONF endpoint, when options.netconf was given */
   readonly netconf?: { host: string; port: number; hostKeySha256: string };
+  /** the call-home listener's address, when options.callHome was given */
+  readonly callHome?: { host: string; port: number };
   /** add accepted digests for a component, for every H(e)NB (a vendor's published values) */
   addReferenceValue(component: string, digest: string): void;
   /** provide-reference-values without a transport: verify and accept one statement of the OAM (RestconfError when refused) */
@@ -165,7 +175,17 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
   const tls = await loadOrCreatePveTls(options.dataDir, [host]);
   const signingKey = options.signingKey ?? (await loadOrCreateSigningKey(`${options.dataDir}/keys`, 'pve'));
   const jwks: Jwks = { keys: [signingKey.publicJwk] };
-  const collector = options.collector ?? netconfEvidenceCollector({ log, timeoutMs: deviceTimeoutMs });
+  let callHome: CallHomeListener | undefined;
+  let callHomeAddr: { host: string; port: number } | undefined;
+  if (options.callHome) {
+    const l = parseListen(options.callHome.listen);
+    // devices are enrolled below (setDevice); it listens once the HTTPS server does
+    callHome = createCallHomeListener({ host: l.host, port: l.port, log, handshakeTimeoutMs: deviceTimeoutMs });
+  }
+  const ch = callHome;
+  // call-home devices are reached on the connection they opened to this PVE; the others are dialled
+  const connector: DeviceConnector = (target, o) => (target.callHome === true && ch !== undefined ? ch.connect(target, o) : connectDevice(target, o));
+  const collector = options.collector ?? netconfEvidenceCollector({ log, timeoutMs: deviceTimeoutMs, connector });
   const references: ReferenceValues = Object.fromEntries(
     Object.entries(options.referenceValues).map(([k, v]) => [k, [...v]]));
   const devices = new Map<string, Enrolled>();
@@ -183,6 +203,14 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
       const parsed = parseAkPublic(Buffer.from(d.akPublic, 'base64'));
       if (!parsed.ok) throw new PveServiceError('ERR_PVE_DEVICE_KEY', `device ${d.henbId}: akPublic is not an attestation key: ${parsed.reason}`);
       ak = parsed.value;
+    }
+    if (d.callHome === true && callHome !== undefined) {
+      if (d.hostKeySha256 === undefined) throw new PveServiceError('ERR_PVE_DEVICE_KEY', `device ${d.henbId}: a call-home device needs its pinned host key`);
+      callHome.setDevice({
+        henbId: d.henbId, hostKeySha256: d.hostKeySha256, username: d.username,
+        ...(d.password !== undefined ? { password: d.password } : {}),
+        ...(d.privateKey !== undefined ? { privateKey: d.privateKey } : {}),
+      });
     }
     devices.set(d.henbId, { entry: { ...d, trustRoot }, key, ...(ak !== undefined ? { ak } : {}) });
   };
@@ -517,6 +545,15 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     }
   }
   const urlHost = host.includes(':') ? `[${host}]` : host;
+  if (callHome) {
+    try {
+      callHomeAddr = await callHome.listen();
+    } catch (e) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await nc?.server.close();
+      throw e;
+    }
+  }
   log.info('PVE listening', { url: `https://${urlHost}:${actual}` });
   let closed: Promise<void> | undefined;
   return {
@@ -529,6 +566,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     audience,
     jwks,
     ...(nc !== undefined ? { netconf: { host: nc.host, port: nc.port, hostKeySha256: nc.hostKeySha256 } } : {}),
+    ...(callHomeAddr !== undefined ? { callHome: callHomeAddr } : {}),
     addReferenceValue(component, digest) {
       const list = references[component] ?? (references[component] = []);
       if (!list.includes(digest)) list.push(digest);
@@ -549,6 +587,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
         });
         await nc?.server.close();
         await collector.close?.();
+        await callHome?.close();
       })();
       return closed;
     },

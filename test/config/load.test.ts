@@ -170,6 +170,16 @@ polices: {}
     expect(e.message).toContain('config.yaml:2:5: henbs[0].address: expected a value (it is required)');
   });
 
+  it('call home (issue 12): a call-home henb needs its pinned host key instead of an address', async () => {
+    const e = await fail('henbs:\n  - henb-id: a\n    call-home: true\n');
+    expect(e.message).toContain('henbs[0].ssh-host-key: expected a value (it is required)');
+    expect(e.message).not.toContain('address');
+    const e2 = await fail('henbs:\n  - henb-id: a\n    call-home: false\n');
+    expect(e2.message).toContain('henbs[0].address: expected a value (it is required)');
+    const e3 = await fail('call-home:\n  listen: 4334\n');
+    expect(e3.message).toContain('call-home.listen');
+  });
+
   it('refuses literal secrets, and names a missing env var without any value', async () => {
     const e = await fail('users:\n  - name: admin\n    password: hunter2\n');
     expect(e.code).toBe('ERR_CONFIG_INVALID');

@@ -49,7 +49,7 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   private readonly listeners: NotifyListener[] = [];
   private readonly closeHooks: Array<() => void | Promise<void>> = [];
   private readonly moduleListeners: Array<(m: YangModuleInfo) => void> = [];
-  private datastore: { getRunning(): XmlElement; onConfigChange(listener: ConfigListener): void } | undefined;
+  private datastore: { getRunning(): XmlElement; onConfigChange(listener: ConfigListener): void; seed?(node: XmlElement): Promise<boolean> } | undefined;
   private readonly earlyConfigListeners: ConfigListener[] = [];
   private knownNs: Set<string> | undefined;
   private readonly byNs = new Map<string, Map<string, Found>>();
@@ -84,7 +84,7 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   onNotify(listener: NotifyListener): void {
     this.listeners.push(listener);
   }
-  setDatastore(ds: { getRunning(): XmlElement; onConfigChange(listener: ConfigListener): void }): void {
+  setDatastore(ds: { getRunning(): XmlElement; onConfigChange(listener: ConfigListener): void; seed?(node: XmlElement): Promise<boolean> }): void {
     this.datastore = ds;
     for (const l of this.earlyConfigListeners.splice(0)) ds.onConfigChange(l);
   }
@@ -163,6 +163,10 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   getRunning(): XmlElement {
     if (!this.datastore) return el(NETCONF_BASE_NS, 'data');
     return this.datastore.getRunning();
+  }
+  seedRunning(node: XmlElement): Promise<boolean> {
+    if (!this.datastore?.seed) return Promise.resolve(false);
+    return this.datastore.seed(node);
   }
   onConfigChange(listener: ConfigListener): void {
     if (this.datastore) this.datastore.onConfigChange(listener);

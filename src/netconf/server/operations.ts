@@ -74,7 +74,7 @@ export interface OperationRegistrar {
    * The running datastore behind NetconfRegistry.getRunning()/onConfigChange() (set by the datastore
    * module).
    */
-  setDatastore(ds: { getRunning(): XmlElement; onConfigChange(listener: ConfigListener): void }): void;
+  setDatastore(ds: { getRunning(): XmlElement; onConfigChange(listener: ConfigListener): void; seed?(node: XmlElement): Promise<boolean> }): void;
   /** the YANG validator in use, if any */
   readonly validator: YangValidator | undefined;
   /** the server's data directory (persistent state: running config, event log) */

@@ -125,7 +125,17 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   const modules = (): YangModuleInfo[] => [...ietfModules, ...reg.modules().filter((m) => !ownNames.has(`${m.name}@${m.revision}`))];
   const prefixes = (): Map<string, string> => new Map(modules().map((m) => [m.namespace, m.prefix]));
   const nacm = setUpNacm(reg, datastore, modules, options, log);
-  reg.setDatastore({ getRunning: () => datastore.getRunning(), onConfigChange: (l) => datastore.onConfigChange(l) });
+  reg.setDatastore({
+    getRunning: () => datastore.getRunning(),
+    onConfigChange: (l) => datastore.onConfigChange(l),
+    // a plugin's first-start configuration (NetconfRegistry.seedRunning): added only when absent
+    seed: (node) => datastore.exclusive(async () => {
+      const top = datastore.getTop();
+      if (top.some((e) => e.ns === node.ns && e.name === node.name)) return false;
+      await datastore.commit([...top, node]);
+      return true;
+    }),
+  });
   const locks = new LockManager();
   let own: Promise<EventLog> | undefined;
   const eventLogOptions = options.eventLog;
