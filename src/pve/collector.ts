@@ -1,6 +1,7 @@
 /**
  * The PVE's default evidence collector: a short NETCONF session to the H(e)NB (src/device/connect.ts, host
  * key pinned when the inventory gives it), one integrity-measurement with the PVE's own nonce, closed again.
+ * A call-home device (RFC 8071) is reached through the given connector (the PVE's own call-home listener).
  */
 import { NETCONF_BASE_NS, child, elements } from '../netconf/xml/index.js';
 import { connectDevice, integrityMeasurementXml, parseMeasurementReply } from '../device/index.js';
@@ -23,6 +24,7 @@ export function netconfEvidenceCollector(options: NetconfCollectorOptions): Evid
       if (device.password !== undefined) target.password = device.password;
       if (device.privateKey !== undefined) target.privateKey = device.privateKey;
       if (device.hostKeySha256 !== undefined) target.hostKeySha256 = device.hostKeySha256;
+      if (device.callHome === true) target.callHome = true;
       const session = await connect(target, { timeoutMs: options.timeoutMs, signal });
       try {
         const reply = await session.rpc(integrityMeasurementXml(nonce), { signal, timeoutMs: options.timeoutMs });

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { HsvError } from '../errors.js';
-import { parsePort } from '../host-port.js';
+import { parseHostPort, parsePort } from '../host-port.js';
 import { createLogger } from '../log/logger.js';
 import type { LogLevel } from '../log/logger.js';
 import { startFleet } from './simulator.js';
@@ -63,15 +63,17 @@ export async function runSimulateCommand(options: Record<string, unknown>, ctx: 
       throw usage(`simulate: cannot read --software-ca ${file}`);
     });
   }
+  const callHome = callHomeTargets(options['call-home']);
   const log = createLogger({ level: logLevelOf(options['log-level'], 'warn'), write: (l) => ctx.stderr.write(l) });
   const f = await startFleet({
-    fleet, trustRoot, host, basePort, ...(dataDir !== undefined ? { dataDir } : {}), ...(caPem !== undefined ? { fetchSoftware: { caPem } } : {}), log,
+    fleet, trustRoot, host, basePort, ...(dataDir !== undefined ? { dataDir } : {}), ...(caPem !== undefined ? { fetchSoftware: { caPem } } : {}),
+    ...(callHome.length > 0 ? { callHome } : {}), log,
   });
   try {
     if (json) {
       ctx.stdout.write(JSON.stringify({ event: 'ready', devices: f.devices, referenceValues: f.referenceValues }) + '\n');
     } else {
-      ctx.stdout.write(`henb-sw-verify: simulating ${f.devices.length} H(e)NB(s) on ${host}\n`);
+      ctx.stdout.write(`henb-sw-verify: simulating ${f.devices.length} H(e)NB(s) on ${host}${callHome.length > 0 ? `, calling home to ${callHome.map((t) => `${t.host}:${t.port}`).join(', ')}` : ''}\n`);
       for (const d of f.devices) {
         ctx.stdout.write(`${d.henbId} ${d.host}:${d.port} user ${d.username} password ${d.password} host-key ${d.hostKeySha256} profile ${d.profile} trust-root ${d.trustRoot}${d.akName !== undefined ? ` ak ${d.akName}` : ''}\n`);
       }
@@ -81,4 +83,16 @@ export async function runSimulateCommand(options: Record<string, unknown>, ctx: 
     await f.close();
   }
   return 0;
+}
+
+/** --call-home HOST:PORT[,HOST:PORT...] (a string, or the strings of a repeated option): where devices call */
+export function callHomeTargets(v: unknown): Array<{ host: string; port: number }> {
+  if (v === undefined) return [];
+  const texts = (Array.isArray(v) ? v : [v]).flatMap((x) => (typeof x === 'string' ? x.split(',') : [String(x)])).map((t) => t.trim()).filter(Boolean);
+  if (texts.length === 0) throw usage('simulate: --call-home names no HOST:PORT');
+  return texts.map((t) => {
+    const hp = parseHostPort(t);
+    if (hp === undefined || hp.port === 0) throw usage(`simulate: --call-home must be HOST:PORT (port 1..65535; 4334 is the IANA call-home port), got '${t}'`);
+    return hp;
+  });
 }

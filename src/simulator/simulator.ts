@@ -144,6 +144,8 @@ export interface Fleet {
   dropSessions(henbId: string): Promise<void>;
   /** cut the device's call-home TCP connections (a NAT timeout, for tests); it calls again after its backoff */
   dropCallHome(henbId: string): void;
+  /** every device (but `unreachable` ones) starts calling these NETCONF clients too (FleetOptions.callHome, later) */
+  startCallHome(targets: Array<{ host: string; port: number }>): void;
   /** stop every server and pending install; removes a temporary data dir. Idempotent. */
   close(): Promise<void>;
 }
@@ -380,6 +382,12 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const callHomeStop = new AbortController();
   const callHomeLoops: Array<Promise<void>> = [];
   const callHomeSockets = new Map<string, Set<Socket>>();
+  /** per device that can call: start calling one more client */
+  const callers: Array<(to: { host: string; port: number }) => void> = [];
+  const startCallHome = (targets: Array<{ host: string; port: number }>): void => {
+    if (closed) return;
+    for (const to of targets) for (const call of callers) call(to);
+  };
   let closed = false;
 
   const close = async (): Promise<void> => {
@@ -458,7 +466,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           serverOf.set(henbId, server);
           registerFemtocell(server, cell, dlog, tpm);
           actualPort = (await server.listen(host, port)).port;
-          for (const to of options.callHome ?? []) {
+          callers.push((to) => {
             const mine = callHomeSockets.get(henbId) ?? new Set<Socket>();
             callHomeSockets.set(henbId, mine);
             callHomeLoops.push(callHomeLoop({
@@ -469,7 +477,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
                 sock.once('close', () => mine.delete(sock));
               },
             }));
-          }
+          });
         }
         const dev: SimulatedDevice = {
           henbId, profile, host, port: actualPort, hostKeySha256: hostKeyFingerprint(hostKey),
@@ -485,6 +493,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     await close();
     throw e instanceof HsvError ? e : new SimulatorError('ERR_SIM_START', `cannot start the fleet: ${(e as Error).message}`, { cause: e });
   }
+  if (options.callHome !== undefined) startCallHome(options.callHome);
   log.info('fleet started', { devices: devices.length });
   return {
     devices,
@@ -495,6 +504,10 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       const server = serverOf.get(henbId);
       if (!server) return;
       await Promise.all(server.sessions().map((s) => server.info.killSession(s.id, 'simulated network failure')));
+    },
+    startCallHome(targets) {
+      startCallHome(targets);
+      for (const d of devices) d.callHome = true;
     },
     dropCallHome(henbId) {
       for (const s of callHomeSockets.get(henbId) ?? []) s.destroy();

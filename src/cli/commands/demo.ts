@@ -4,6 +4,7 @@
  * every device ends as its profile predicts; with --listen it prints a ready line and keeps serving.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { randomBytes, createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -46,7 +47,7 @@ export const EXPECTED_STATUS: Record<string, ResultStatus> = {
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'OAM server + reference PVE + simulated fleet in one process (embedded defaults)',
-  usage: '[--fleet PROFILE[@tpm]=N,...] [--trust-root software-key|tpm] [--listen HOST:PORT --data-dir DIR] [--json]',
+  usage: '[--fleet PROFILE[@tpm]=N,...] [--trust-root software-key|tpm] [--listen HOST:PORT --data-dir DIR] [--call-home-listen HOST:PORT] [--json]',
   description:
     'Starts a simulated fleet, the reference PVE and the OAM server with the henb-sw-verify plugin, all on loopback, with ' +
     'SQLite in the data dir (a temporary one by default). Without --listen it runs one software update over the whole fleet ' +
@@ -55,12 +56,14 @@ export const demoCommand: Command = {
     `With --listen it names the devices <profile>-<n>, prints one ready line and serves NETCONF clients (user admin, password in ${ADMIN_PASSWORD_ENV}) until SIGINT/SIGTERM. ` +
     'Evidence is signed with a software key per device; a device with trust root tpm (PROFILE@tpm in --fleet, or --trust-root tpm ' +
     'for all) answers with TPM 2.0 quotes from its own swtpm and is named <profile>-tpm-<n>. Without --fleet the demo adds ' +
-    'healthy@tpm=1 when swtpm and tpm2-tools are installed, and says so either way.',
+    'healthy@tpm=1 when swtpm and tpm2-tools are installed, and says so either way. ' +
+    'With --call-home-listen the devices are not dialled: each calls home (RFC 8071) to the OAM on that address and to the PVE\'s own call-home port, and is known by its host key.',
   options: {
     // no declared default: the demo must know whether --fleet was given (the default fleet gains a TPM device)
     fleet: { type: 'string', value: 'PROFILE[@tpm]=N,...', help: `profiles and counts (default: ${DEFAULT_FLEET}, and healthy@tpm=1 when swtpm is installed)` },
     'trust-root': { type: 'string', value: 'ROOT', help: 'software-key or tpm: what signs the devices\' evidence', default: 'software-key' },
     listen: { type: 'string', value: 'HOST:PORT', help: 'keep serving on this address instead of running one update' },
+    'call-home-listen': { type: 'string', value: 'HOST:PORT', help: 'devices call home (RFC 8071) to the OAM here (port 0: a free one; 4334 is the IANA port)' },
     'data-dir': { type: 'string', value: 'DIR', help: 'keep the state here (default: a temporary dir, removed at exit)' },
     timeout: { type: 'string', value: 'SECONDS', help: 'per-device limit of the one-shot update', default: '60' },
     'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn, error or silent', default: 'warn' },
@@ -88,6 +91,7 @@ interface SimDevice {
 interface FleetHandle {
   devices: SimDevice[];
   referenceValues: Record<string, string[]>;
+  startCallHome(targets: Array<{ host: string; port: number }>): void;
   close(): Promise<void>;
 }
 interface PveHandleLike {
@@ -95,6 +99,7 @@ interface PveHandleLike {
   caPath: string;
   issuer: string;
   jwks: unknown;
+  callHome?: { host: string; port: number };
   close(): Promise<void>;
 }
 
@@ -106,6 +111,8 @@ export interface DemoStack {
   adminPassword: string;
   softwareUri: string;
   expected: Map<string, ResultStatus>;
+  /** where the devices call the OAM (with callHomeListen) */
+  callHome?: { host: string; port: number };
   close(): Promise<void>;
 }
 
@@ -118,7 +125,7 @@ function oamJwksFile(dataDir: string): string {
 const DEMO_STEP_TIMEOUT_SEC = 10;
 
 /** Start fleet, PVE and OAM server; everything is closed again if a part fails. */
-export async function startDemoStack(opts: { fleet: FleetEntry[]; trustRoot?: 'software-key' | 'tpm'; listen: { host: string; port: number }; dataDir: string; adminPassword: string; env: NodeJS.ProcessEnv; log: Logger }): Promise<DemoStack> {
+export async function startDemoStack(opts: { fleet: FleetEntry[]; trustRoot?: 'software-key' | 'tpm'; listen: { host: string; port: number }; dataDir: string; adminPassword: string; env: NodeJS.ProcessEnv; log: Logger; callHomeListen?: { host: string; port: number } }): Promise<DemoStack> {
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
@@ -128,15 +135,19 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; trustRoot?: 's
     const pveMod = await importComponent<{ startPve(o: Record<string, unknown>): Promise<PveHandleLike> }>('../pve/index.js', 'the reference PVE (src/pve)', 'startPve');
     const fleet = await sim.startFleet({ fleet: opts.fleet, trustRoot: opts.trustRoot ?? 'software-key', host: '127.0.0.1', dataDir: join(opts.dataDir, 'fleet'), log: opts.log.child({ component: 'fleet' }) });
     closers.push(() => fleet.close());
+    // call home: the PVE collects its evidence on its own call-home port (the devices call both), so that the
+    // verifier's channel to a device never runs through the OAM it reports to (docs/operator-guide.md)
+    const callingHome = opts.callHomeListen !== undefined;
     const pve = await pveMod.startPve({
       listen: '127.0.0.1:0',
       dataDir: join(opts.dataDir, 'pve'),
-      devices: fleet.devices,
+      devices: callingHome ? fleet.devices.map((d) => ({ ...d, callHome: true })) : fleet.devices,
       referenceValues: fleet.referenceValues,
       // the OAM provides the reference values of each verified update, signed with its key (published here once
       // the OAM plugin starts; read at each statement)
       oamJwks: oamJwksFile(opts.dataDir),
       log: opts.log,
+      ...(callingHome ? { callHome: { listen: '127.0.0.1:0' } } : {}),
     });
     closers.push(() => pve.close());
     const jwksFile = join(opts.dataDir, 'pve', 'jwks.json');
@@ -149,11 +160,14 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; trustRoot?: 's
     // the examples drive the demo with Debian 12's yangcli, whose libssh2 1.10 has no ETM MAC: offer the
     // encrypt-and-MAC hmac-sha2-256 too (serve offers ETM MACs only unless ssh.macs says so; docs/security.md)
     config.ssh = { macs: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256'] };
+    const callHome = opts.callHomeListen !== undefined
+      ? { host: opts.callHomeListen.host, port: opts.callHomeListen.port === 0 ? await freePort(opts.callHomeListen.host) : opts.callHomeListen.port }
+      : undefined;
     config.builtin = {
+      ...(callHome !== undefined ? { 'call-home': { listen: formatHostPort(callHome) } } : {}),
       henbs: fleet.devices.map((d) => ({
         'henb-id': d.henbId,
-        address: d.host,
-        port: d.port,
+        ...(callHome !== undefined ? { 'call-home': true } : { address: d.host, port: d.port }),
         username: d.username,
         ...(d.password ? { password: { env: DEVICE_SECRET_ENV } } : {}),
         ...(d.hostKeySha256 ? { 'ssh-host-key': d.hostKeySha256.startsWith('SHA256:') ? d.hostKeySha256 : `SHA256:${d.hostKeySha256}` } : {}),
@@ -168,13 +182,17 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; trustRoot?: 's
     const env = { ...opts.env, [ADMIN_PASSWORD_ENV]: opts.adminPassword, ...(devicePassword ? { [DEVICE_SECRET_ENV]: devicePassword } : {}) };
     const server = await startOamServer({ listen: opts.listen, dataDir: join(opts.dataDir, 'oam'), config, env, log: opts.log });
     closers.push(() => server.close());
+    if (callHome !== undefined) fleet.startCallHome([callHome, ...(pve.callHome !== undefined ? [pve.callHome] : [])]);
 
     // the image every device gets: a small deterministic file
     const image = Buffer.concat([Buffer.from('henb-sw-verify demo image v2\n'), createHash('sha256').update('demo').digest()]);
     const imageFile = join(softwareDir, 'henb-firmware-2.0.0.bin');
     await writeFile(imageFile, image);
     const expected = new Map(fleet.devices.map((d) => [d.henbId, EXPECTED_STATUS[d.profile] ?? 'verified']));
-    return { server, fleet, pve, dataDir: opts.dataDir, adminPassword: opts.adminPassword, softwareUri: pathToFileURL(imageFile).href, expected, close: closeAll };
+    return {
+      server, fleet, pve, dataDir: opts.dataDir, adminPassword: opts.adminPassword, softwareUri: pathToFileURL(imageFile).href, expected, close: closeAll,
+      ...(callHome !== undefined ? { callHome } : {}),
+    };
   } catch (err) {
     await closeAll();
     throw err;
@@ -204,6 +222,8 @@ async function runDemo(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const listenText = str(args, 'listen');
   const serving = listenText !== undefined;
   const listen = serving ? parseHostPort(listenText) : { host: '127.0.0.1', port: 0 };
+  const chText = str(args, 'call-home-listen');
+  const callHomeListen = chText !== undefined ? parseHostPort(chText, '--call-home-listen') : undefined;
   const json = bool(args, 'json');
   const timeoutSec = int(args, 'demo', 'timeout', 60, { max: 3600 });
   const log = createLogger({ level: (str(args, 'log-level') ?? 'warn') as LogLevel, write: (l) => ctx.stderr.write(l) });
@@ -217,7 +237,7 @@ async function runDemo(args: ParsedArgs, ctx: CliContext): Promise<number> {
   ctx.stderr.write(roots.line + '\n');
   let stack: DemoStack | undefined;
   try {
-    stack = await startDemoStack({ fleet, trustRoot, listen, dataDir, adminPassword, env: ctx.env, log });
+    stack = await startDemoStack({ fleet, trustRoot, listen, dataDir, adminPassword, env: ctx.env, log, ...(callHomeListen !== undefined ? { callHomeListen } : {}) });
     if (serving) {
       ctx.stdout.write(readyLine(stack.server.address, stack.server.fingerprint, json, { publicKey: stack.server.publicKey, fleet: names.map((n) => n.id), software: stack.softwareUri, jwks: oamJwksFile(stack.dataDir) }) + (json ? '' : ` fleet ${names.map((n) => n.id).join(',')}`) + '\n');
       await waitForAbort(ctx.signal);
@@ -281,4 +301,16 @@ async function updateFleet(stack: DemoStack, timeoutSec: number, ctx: CliContext
   } finally {
     await conn.close();
   }
+}
+
+/** a TCP port free on `host` right now (the demo's --call-home-listen HOST:0: the devices must be told a port) */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
 }
