@@ -35,6 +35,12 @@ export class FakeRegistry implements NetconfRegistry {
   getRunning(): XmlElement {
     return this.running;
   }
+  async seedRunning(node: XmlElement): Promise<boolean> {
+    const top = this.running.children.filter((c): c is XmlElement => typeof c !== 'string');
+    if (top.some((c) => c.ns === node.ns && c.name === node.name)) return false;
+    await this.commit({ ...this.running, children: [...this.running.children, node] });
+    return true;
+  }
   onConfigChange(listener: ConfigListener): void {
     this.listeners.push(listener);
   }

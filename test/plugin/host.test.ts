@@ -92,6 +92,24 @@ describe('plugin host', () => {
     expect(registry.replayLogs).toEqual([log]);
   });
 
+  it('seedRunning: only a node of a module the plugin implements, added once, never overwritten; not after start', async () => {
+    let h0: PluginHost | undefined;
+    await host.activate(plugin('a', async (h) => {
+      h0 = h;
+      h.registry.addModule(mod('a-mod', '2026-01-01'));
+      h.registry.addModule(mod('shared-types', '2020-01-01', false));
+      expect(await h.registry.seedRunning?.(el('urn:a-mod', 'inventory'))).toBe(true);
+      expect(await h.registry.seedRunning?.(el('urn:a-mod', 'inventory'))).toBe(false);
+      // an imported module's namespace, or another plugin's, is not its own
+      await expect(h.registry.seedRunning!(el('urn:shared-types', 'x'))).rejects.toMatchObject({ code: 'ERR_PLUGIN_SCOPE' });
+      await expect(h.registry.seedRunning!(el('urn:b-mod', 'x'))).rejects.toMatchObject({ code: 'ERR_PLUGIN_SCOPE' });
+      return { close: async () => undefined };
+    }), {});
+    expect(registry.running.children).toEqual([el('urn:a-mod', 'inventory')]);
+    host.start();
+    expect(() => h0!.registry.seedRunning!(el('urn:a-mod', 'other'))).toThrow(expect.objectContaining({ code: 'ERR_PLUGIN_SEALED' }));
+  });
+
   it('a plugin cannot overwrite what another registered; shared import-only modules are fine', async () => {
     const reg = (h: PluginHost) => {
       h.registry.addModule(mod('shared-types', '2020-01-01', false));
