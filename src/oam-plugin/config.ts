@@ -186,6 +186,7 @@ export function callHomeFromConfig(cfg: OamPluginConfig): { host: string; port: 
     if (h['call-home'] === true) {
       if (h['ssh-host-key'] === undefined) throw bad(`henbs[${i}].ssh-host-key`, `H(e)NB ${h['henb-id']} calls home: its pinned host key is required (a calling device is identified by it, never by its address)`);
       if (cfg['call-home'] === undefined) throw bad('call-home', `H(e)NB ${h['henb-id']} calls home: add a call-home section (listen: HOST:PORT, default 0.0.0.0:4334)`);
+      if (h.address !== undefined) throw bad(`henbs[${i}].address`, `H(e)NB ${h['henb-id']} calls home and is never dialled: remove its address`);
     } else if (h.address === undefined) {
       throw bad(`henbs[${i}].address`, `H(e)NB ${h['henb-id']}: expected the address to dial (or call-home: true)`);
     }

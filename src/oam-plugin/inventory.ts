@@ -50,7 +50,7 @@ export function inventoryFromRunning(running: XmlElement): InventoryEntry[] {
     const henbId = text('henb-id');
     if (henbId === undefined) continue;
     const port = Number(text('port') ?? '830');
-    const e: InventoryEntry = { henbId, port: Number.isInteger(port) ? port : 830, callHome: text('call-home') === 'true' };
+    const e: InventoryEntry = { henbId, port: Number.isInteger(port) ? port : 830, callHome: child(h, HSV_NS, 'call-home') !== undefined };
     const set = <K extends keyof InventoryEntry>(k: K, v: InventoryEntry[K] | undefined): void => {
       if (v !== undefined) e[k] = v;
     };
@@ -68,10 +68,9 @@ export function inventoryFromRunning(running: XmlElement): InventoryEntry[] {
 export function inventoryXml(henbs: ConfigHenb[]): XmlElement {
   return el(HSV_NS, 'inventory', henbs.map((h) => el(HSV_NS, 'henb',
     leaf(HSV_NS, 'henb-id', h['henb-id']),
-    h.address !== undefined ? leaf(HSV_NS, 'address', h.address) : undefined,
+    h['call-home'] === true ? el(HSV_NS, 'call-home') : h.address !== undefined ? leaf(HSV_NS, 'address', h.address) : undefined,
     h.port !== undefined && h.port !== 830 ? leaf(HSV_NS, 'port', String(h.port)) : undefined,
     h['ssh-host-key'] !== undefined ? leaf(HSV_NS, 'ssh-host-key', h['ssh-host-key']) : undefined,
-    h['call-home'] === true ? leaf(HSV_NS, 'call-home', 'true') : undefined,
     h.username !== undefined ? leaf(HSV_NS, 'username', h.username) : undefined,
     h.description !== undefined ? leaf(HSV_NS, 'description', h.description) : undefined)));
 }

@@ -207,7 +207,7 @@ describe('NETCONF Call Home with the simulator, the reference PVE and the OAM as
 
     // the operator enrols it, and healthy-2 (which the file did not list), in running: secrets by reference
     const henb = (id: string, key: string, env: string): XmlElement => el(HSV, 'henb', leaf(HSV, 'henb-id', id), leaf(HSV, 'ssh-host-key', key),
-      leaf(HSV, 'call-home', 'true'), leaf(HSV, 'username', 'oam'), leaf(HSV, 'credentials', `env:${env}`));
+      el(HSV, 'call-home'), leaf(HSV, 'username', 'oam'), leaf(HSV, 'credentials', `env:${env}`));
     await nms.rpc(el(NC, 'edit-config', el(NC, 'target', el(NC, 'running')), el(NC, 'config', el(HSV, 'inventory',
       henb('stranger-1', fp, STRANGER_SECRET_ENV),
       henb('healthy-2', fleet.devices.find((d) => d.henbId === 'healthy-2')!.hostKeySha256, DEVICE_SECRET_ENV)))));

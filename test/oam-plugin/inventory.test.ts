@@ -92,7 +92,7 @@ henbs:
       // the operator removes b and adds c (a call-home device: no address)
       await s.nc.rpc(el(NC, 'edit-config', el(NC, 'target', el(NC, 'running')), el(NC, 'config', el(HSV, 'inventory',
         elA(HSV, 'henb', [{ ns: NC, name: 'operation', value: 'delete' }], leaf(HSV, 'henb-id', 'b')),
-        el(HSV, 'henb', leaf(HSV, 'henb-id', 'c'), leaf(HSV, 'call-home', 'true'), leaf(HSV, 'ssh-host-key', KEY_C), leaf(HSV, 'credentials', 'env:PW_C'))))));
+        el(HSV, 'henb', leaf(HSV, 'henb-id', 'c'), el(HSV, 'call-home'), leaf(HSV, 'ssh-host-key', KEY_C), leaf(HSV, 'credentials', 'env:PW_C'))))));
       v = await views(s);
       expect(ids(v.running)).toEqual(['a', 'c']);
       expect([...v.state.keys()].sort()).toEqual(['a', 'c']);

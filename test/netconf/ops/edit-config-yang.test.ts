@@ -93,6 +93,11 @@ describe('edit-config with the henb-sw-verify YANG modules', () => {
     expect(bad[0]!.path).toMatch(/henb.*port/);
     const missing = await fake.fail(s, ec(`<inventory xmlns="${H}"><henb><henb-id>c</henb-id></henb></inventory>`));
     expect(missing[0]!.tag).toMatch(/missing-element|data-missing/);
+    // henb-sw-verify 2026-12-03: an H(e)NB is dialled (address) or calls home, not both
+    const both = await fake.fail(s, ec(`<inventory xmlns="${H}"><henb><henb-id>c</henb-id><address>10.0.0.3</address><call-home/></henb></inventory>`));
+    expect(both[0]!.tag).toBe('bad-element');
+    await fake.call(s, ec(`<inventory xmlns="${H}"><henb><henb-id>c</henb-id><call-home/><ssh-host-key>SHA256:${'A'.repeat(43)}</ssh-host-key></henb></inventory>`));
+    await fake.call(s, ec(`<inventory xmlns="${H}"><henb xmlns:nc="${NC}" nc:operation="delete"><henb-id>c</henb-id></henb></inventory>`));
     const state = await fake.fail(s, ec(`<henbs xmlns="${H}"/>`));
     expect(state.length).toBeGreaterThan(0);
     const unknown = await fake.fail(s, ec(`<nothing xmlns="urn:not-a-module"/>`));
