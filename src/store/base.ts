@@ -23,6 +23,7 @@ export const OP_NAMES = [
   'putNonce', 'consumeNonce', 'rememberJti',
   'putReferenceLog', 'getReferenceLog', 'listReferenceLogs', 'purgeExpired',
   'appendNotification', 'lastNotificationId', 'listNotifications', 'pruneNotifications', 'notificationLogTimes',
+  'appendAudit', 'listAudit', 'lastAudit', 'putAuditHead', 'listAuditHeads',
 ] as const satisfies readonly (keyof StoreOps)[];
 export type OpName = (typeof OP_NAMES)[number];
 // compile-time check that OP_NAMES lists every operation
@@ -70,6 +71,11 @@ export abstract class StoreBase<C extends TxContext> implements Store {
   declare readonly listNotifications: StoreOps['listNotifications'];
   declare readonly pruneNotifications: StoreOps['pruneNotifications'];
   declare readonly notificationLogTimes: StoreOps['notificationLogTimes'];
+  declare readonly appendAudit: StoreOps['appendAudit'];
+  declare readonly listAudit: StoreOps['listAudit'];
+  declare readonly lastAudit: StoreOps['lastAudit'];
+  declare readonly putAuditHead: StoreOps['putAuditHead'];
+  declare readonly listAuditHeads: StoreOps['listAuditHeads'];
   private readonly als = new AsyncLocalStorage<C>();
   private txChain: Promise<void> = Promise.resolve();
   private txOpen = false;

@@ -1,6 +1,10 @@
 // Public surface of the persistence layer.
 export * from './types.js';
 export { StoreError } from './errors.js';
+export { AUDIT_GENESIS, auditHash, verifyAuditChain } from './audit.js';
+export type {
+  AuditHeadInput, AuditHeadRecord, AuditInput, AuditProblem, AuditProblemKind, AuditRecord, AuditVerdict, HeadChecker,
+} from './audit.js';
 export type { StoreErrorCode } from './errors.js';
 export { openPostgresStore, openStore } from './open.js';
 export type { OpenStoreOptions } from './open.js';

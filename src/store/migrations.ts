@@ -153,6 +153,31 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO notification_log (only_row, created_at) VALUES (1, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
     `,
   },
+  {
+    version: 7,
+    description: 'audit log: a hash chain (audit_log) and its signed heads (audit_heads)',
+    // ./audit.ts: one row per decision, seq without gaps, each row's hash over its fields and the previous hash
+    sql: `
+      CREATE TABLE audit_log (
+        seq       INTEGER PRIMARY KEY CHECK (seq >= 1),
+        at        INTEGER NOT NULL,
+        actor     TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        object    TEXT NOT NULL,
+        details   TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE audit_heads (
+        id        INTEGER PRIMARY KEY,
+        seq       INTEGER NOT NULL,
+        hash      TEXT NOT NULL,
+        kid       TEXT NOT NULL,
+        jws       TEXT NOT NULL,
+        signed_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

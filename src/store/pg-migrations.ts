@@ -162,6 +162,31 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       INSERT INTO notification_log (only_row, created_at) VALUES (1, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
     `,
   },
+  {
+    version: 7,
+    description: 'audit log: a hash chain (audit_log) and its signed heads (audit_heads)',
+    // appends are serialised by the transaction advisory lock (./postgres.ts), so seq has no gaps across instances
+    sql: `
+      CREATE TABLE audit_log (
+        seq       BIGINT PRIMARY KEY CHECK (seq >= 1),
+        at        BIGINT NOT NULL,
+        actor     TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        object    TEXT NOT NULL,
+        details   TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+      );
+      CREATE TABLE audit_heads (
+        id        BIGSERIAL PRIMARY KEY,
+        seq       BIGINT NOT NULL,
+        hash      TEXT NOT NULL,
+        kid       TEXT NOT NULL,
+        jws       TEXT NOT NULL,
+        signed_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;

@@ -40,6 +40,8 @@ import {
   notificationFromRow, notificationInput, notificationQuery, pruneInput,
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, NotificationRow, ResultRow, ReferenceLogRow } from './records.js';
+import { AUDITED_OPS, auditBefore, auditEntryFor, auditFromRow, auditHeadFromRow, auditHeadInput, auditLimit, nextAuditRecord } from './audit.js';
+import type { AuditHeadInput, AuditHeadRecord, AuditHeadRow, AuditInput, AuditRecord, AuditRow } from './audit.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
   NonceInput, NonceRecord, NotificationLogTimes, NotificationQuery, NotificationRecord, PostgresStoreOptions, ResultInput,
@@ -191,8 +193,17 @@ export class PostgresStore extends StoreBase<PgTx> {
     this.ops = new PgOps((sql, params) => this.pool.query(sql, params), this.shared);
   }
 
-  /** Inside a transaction on its client, else on the pool. */
+  /**
+   * Inside a transaction on its client, else on the pool. An operation that appends to the audit log (appendAudit,
+   * and the ones that record themselves, ./audit.ts) always runs in a transaction: its own when called outside one.
+   * Every transaction holds the advisory lock TX_LOCK, so of all connections and instances one appends at a time,
+   * and it reads the head and inserts the next record before anyone else can.
+   */
   protected call(ctx: PgTx | undefined, name: OpName, args: unknown[]): Promise<unknown> {
+    if (name === 'appendAudit' || AUDITED_OPS.has(name)) {
+      if (ctx === undefined) return this.runTransaction((c) => auditedOp(c.ops, name, args));
+      return auditedOp(ctx.ops, name, args);
+    }
     return callOp(ctx?.ops ?? this.ops, name, args);
   }
 
@@ -258,6 +269,17 @@ async function callOp(ops: PgOps, name: OpName, args: unknown[]): Promise<unknow
   } catch (err) {
     throw mapPgError(err);
   }
+}
+
+/** An operation and the audit record it appends, on a transaction's client (which holds TX_LOCK). */
+async function auditedOp(ops: PgOps, name: OpName, args: unknown[]): Promise<unknown> {
+  if (name === 'appendAudit') return callOp(ops, name, args);
+  const b = auditBefore(name, args);
+  const before = b === undefined ? undefined : b.op === 'getHenb' ? await ops.getHenb(b.id) : await ops.getJob(b.id);
+  const result = await callOp(ops, name, args);
+  const entry = auditEntryFor(name, args, result, before);
+  if (entry !== undefined) await callOp(ops, 'appendAudit', [entry]);
+  return result;
 }
 
 /** SQLSTATEs that mean the same as a StoreError code; anything else (connection lost, ...) passes through. */
@@ -540,6 +562,35 @@ class PgOps implements AsyncOps {
 
   async listReferenceLogs<T>(): Promise<ReferenceLogRecord<T>[]> {
     return (await this.q<ReferenceLogRow>('SELECT * FROM reference_logs ORDER BY created_at, henb_id')).rows.map((r) => referenceLogFromRow<T>(r));
+  }
+
+  // --- audit log (./audit.ts): called on a transaction's client only (PostgresStore.call), which holds TX_LOCK
+  async appendAudit(entry: AuditInput): Promise<AuditRecord> {
+    const head = (await this.q<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')).rows[0];
+    const rec = nextAuditRecord(entry, head);
+    await this.q('INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [rec.seq, rec.at, rec.actor, rec.action, rec.object, rec.details, rec.prevHash, rec.hash]);
+    return rec;
+  }
+
+  async listAudit(filter: { afterSeq?: number; limit?: number } = {}): Promise<AuditRecord[]> {
+    return (await this.q<AuditRow>('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [filter.afterSeq ?? 0, auditLimit(filter.limit)])).rows.map(auditFromRow);
+  }
+
+  async lastAudit(): Promise<AuditRecord | undefined> {
+    const row = (await this.q<AuditRow>('SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1')).rows[0];
+    return row && auditFromRow(row);
+  }
+
+  async putAuditHead(head: AuditHeadInput): Promise<AuditHeadRecord> {
+    const h = auditHeadInput(head);
+    const row = (await this.q<AuditHeadRow>('INSERT INTO audit_heads (seq, hash, kid, jws, signed_at) VALUES ($1, $2, $3, $4, $5) RETURNING *',
+      [h.seq, h.hash, h.kid, h.jws, h.signedAt])).rows[0] as AuditHeadRow;
+    return auditHeadFromRow(row);
+  }
+
+  async listAuditHeads(filter: { afterId?: number; limit?: number } = {}): Promise<AuditHeadRecord[]> {
+    return (await this.q<AuditHeadRow>('SELECT * FROM audit_heads WHERE id > $1 ORDER BY id LIMIT $2', [filter.afterId ?? 0, auditLimit(filter.limit)])).rows.map(auditHeadFromRow);
   }
 
   async purgeExpired(now: number = Date.now()): Promise<number> {

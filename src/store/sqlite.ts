@@ -23,6 +23,8 @@ import {
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, NotificationRow, ResultRow, ReferenceLogRow } from './records.js';
 import { SQLITE_FILE_NAME } from './types.js';
+import { AUDITED_OPS, auditBefore, auditEntryFor, auditFromRow, auditHeadFromRow, auditHeadInput, auditLimit, nextAuditRecord } from './audit.js';
+import type { AuditHeadInput, AuditHeadRecord, AuditHeadRow, AuditInput, AuditRecord, AuditRow } from './audit.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
   NonceInput, NonceRecord, NotificationLogTimes, NotificationQuery, NotificationRecord, ResultInput, ResultRecord,
@@ -103,6 +105,7 @@ export class SqliteStore extends StoreBase<TxContext> {
 
   /** One connection: inside a transaction or not, every operation runs on it, synchronously. */
   protected call(_ctx: TxContext | undefined, name: OpName, args: unknown[]): unknown {
+    if (AUDITED_OPS.has(name)) return this.ops.audited(name, args);
     return (this.ops[name] as (...a: unknown[]) => unknown).apply(this.ops, args);
   }
 
@@ -187,6 +190,18 @@ class SqliteOps implements SyncOps {
       this.stmts.set(sql, s);
     }
     return s;
+  }
+
+  /** An operation that records itself in the audit log: the change and its record commit together. */
+  audited(name: OpName, args: unknown[]): unknown {
+    return this.atomic(() => {
+      const b = auditBefore(name, args);
+      const before = b === undefined ? undefined : b.op === 'getHenb' ? this.getHenb(b.id) : this.getJob(b.id);
+      const result = (this[name] as (...a: unknown[]) => unknown).apply(this, args);
+      const entry = auditEntryFor(name, args, result, before);
+      if (entry !== undefined) this.appendAudit(entry);
+      return result;
+    });
   }
 
   private atomic<T>(fn: () => T): T {
@@ -417,6 +432,36 @@ class SqliteOps implements SyncOps {
 
   listReferenceLogs<T>(): ReferenceLogRecord<T>[] {
     return (this.st('SELECT * FROM reference_logs ORDER BY created_at, henb_id').all() as ReferenceLogRow[]).map((r) => referenceLogFromRow<T>(r));
+  }
+
+  // --- audit log (./audit.ts); BEGIN IMMEDIATE holds the write lock from the read of the head to the insert
+  appendAudit(entry: AuditInput): AuditRecord {
+    return this.atomic(() => {
+      const head = this.st('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+      const rec = nextAuditRecord(entry, head);
+      this.st('INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(rec.seq, rec.at, rec.actor, rec.action, rec.object, rec.details, rec.prevHash, rec.hash);
+      return rec;
+    });
+  }
+
+  listAudit(filter: { afterSeq?: number; limit?: number } = {}): AuditRecord[] {
+    return (this.st('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').all(filter.afterSeq ?? 0, auditLimit(filter.limit)) as AuditRow[]).map(auditFromRow);
+  }
+
+  lastAudit(): AuditRecord | undefined {
+    const row = this.st('SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1').get() as AuditRow | undefined;
+    return row && auditFromRow(row);
+  }
+
+  putAuditHead(head: AuditHeadInput): AuditHeadRecord {
+    const h = auditHeadInput(head);
+    const r = this.st('INSERT INTO audit_heads (seq, hash, kid, jws, signed_at) VALUES (?, ?, ?, ?, ?)').run(h.seq, h.hash, h.kid, h.jws, h.signedAt);
+    return { ...h, id: Number(r.lastInsertRowid) };
+  }
+
+  listAuditHeads(filter: { afterId?: number; limit?: number } = {}): AuditHeadRecord[] {
+    return (this.st('SELECT * FROM audit_heads WHERE id > ? ORDER BY id LIMIT ?').all(filter.afterId ?? 0, auditLimit(filter.limit)) as AuditHeadRow[]).map(auditHeadFromRow);
   }
 
   purgeExpired(now: number = Date.now()): number {

@@ -25,7 +25,8 @@
  *   ERR_STORE_OPEN       the database could not be opened or migrated (cause attached)
  */
 
-/** Trust state of one H(e)NB as the OAM sees it. */
+import type { AuditHeadInput, AuditHeadRecord, AuditInput, AuditRecord } from './audit.js';
+
 /**
  * Job kinds of which an H(e)NB has at most one active job altogether (a software update and an integrity check
  * exclude each other); any other kind: at most one active job of that kind. Enforced by unique indexes.
@@ -293,6 +294,22 @@ export interface StoreOps {
    */
   pruneNotifications(keep: number, olderThan: number): Promise<number>;
   notificationLogTimes(): Promise<NotificationLogTimes>;
+
+  // --- the audit log (migration 7; ./audit.ts): a hash chain and its signed heads
+  /**
+   * Appends one record after the current last one (seq + 1, chained to its hash), serialised across connections
+   * and OAM instances. createJob, saveJobTransition, putHenb, deleteHenb and putReferenceLog append their own
+   * record in the same transaction (actor `system`). ERR_STORE_INVALID for a bad input (nothing written).
+   */
+  appendAudit(entry: AuditInput): Promise<AuditRecord>;
+  /** records in seq order, after `afterSeq` (default 0), at most `limit` (default 1000, at most 100000) */
+  listAudit(filter?: { afterSeq?: number; limit?: number }): Promise<AuditRecord[]>;
+  /** the last record of the chain, if any */
+  lastAudit(): Promise<AuditRecord | undefined>;
+  /** keeps a signed head (the caller signed it; the store does not check the signature) */
+  putAuditHead(head: AuditHeadInput): Promise<AuditHeadRecord>;
+  /** signed heads in the order they were kept, after `afterId`, at most `limit` (default 1000, at most 100000) */
+  listAuditHeads(filter?: { afterId?: number; limit?: number }): Promise<AuditHeadRecord[]>;
 }
 
 export interface Store extends StoreOps {

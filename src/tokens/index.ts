@@ -13,3 +13,5 @@ export { memoryReplayCache, storeReplayCache } from './replay.js';
 export type { MemoryReplayCacheOptions } from './replay.js';
 export { REFERENCE_VALUES_TYP, referenceValuesProblem, signReferenceValues, verifyReferenceValues } from './reference-values.js';
 export type { ReferenceValue, ReferenceValuesClaims, ReferenceValuesClaimsInput, VerifyReferenceValuesOptions } from './reference-values.js';
+export { AUDIT_HEAD_TYP, auditHeadChecker, signAuditHead } from './audit-head.js';
+export type { AuditHeadCheck } from './audit-head.js';

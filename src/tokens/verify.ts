@@ -223,7 +223,7 @@ function sameString(a: unknown, b: string): boolean {
 }
 
 const keyCache = new Map<string, KeyObject>();
-function keyObject(jwk: PublicJwk): KeyObject {
+export function keyObject(jwk: PublicJwk): KeyObject {
   const id = `${jwk.kty}.${jwk.crv}.${jwk.x}.${jwk.y ?? ''}`;
   let k = keyCache.get(id);
   if (k === undefined) {

@@ -15,6 +15,7 @@ import { PG_MIGRATIONS, PG_SCHEMA_VERSION, StoreError, openPostgresStore, openSt
 import type { PostgresStoreOptions, Store } from '../../src/store/index.js';
 import { PG_SCHEMA_VERSION_TABLE } from '../../src/store/pg-migrations.js';
 import { storeContract } from '../store/contract.js';
+import { auditContract } from '../store/audit-contract.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/until.js';
 
@@ -88,6 +89,15 @@ storeContract('PostgreSQL', {
   fresh: async () => { contractDb = await createDb(); },
   open: () => openStore({ driver: 'postgres', url: urlOf(contractDb), poolSize: 4 }),
   cleanup: () => dropDb(contractDb),
+});
+
+let auditDb = '';
+auditContract('PostgreSQL', {
+  kind: 'postgres',
+  fresh: async () => { auditDb = await createDb(); },
+  open: () => openStore({ driver: 'postgres', url: urlOf(auditDb), poolSize: 4 }),
+  exec: async (text) => { await sql(auditDb, text); },
+  cleanup: () => dropDb(auditDb),
 });
 
 describe('PostgreSQL store: several instances on one database', () => {

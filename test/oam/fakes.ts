@@ -9,6 +9,8 @@ import type {
   NotificationLogTimes, NotificationQuery, NotificationRecord, ResultInput, ResultRecord, ReferenceLogRecord, Store, StoreTx,
 } from '../../src/store/types.js';
 import type { EarClaims, EarStatus } from '../../src/tokens/types.js';
+import { nextAuditRecord } from '../../src/store/audit.js';
+import type { AuditHeadInput, AuditHeadRecord, AuditInput, AuditRecord } from '../../src/store/audit.js';
 import type { DeviceCompletion, DeviceDriver, PveClient, PveIntegrityRequest, SoftwareFetcher, SoftwareUpdateCommand, MeasurementLogEntry } from '../../src/oam/ports.js';
 import type { ResultTokens } from '../../src/oam/runner.js';
 import { extendDigest, replayLog } from '../../src/oam/measure.js';
@@ -220,6 +222,27 @@ export class MemoryStore implements Store {
     return gone.length;
   }
   async notificationLogTimes(): Promise<NotificationLogTimes> { return { createdAt: this.logCreatedAt, agedAt: this.agedAt }; }
+
+  // the audit log, in memory (the chain as the real stores build it; the flow tests do not read it)
+  audit: AuditRecord[] = [];
+  auditHeads: AuditHeadRecord[] = [];
+  async appendAudit(entry: AuditInput): Promise<AuditRecord> {
+    const rec = nextAuditRecord(entry, this.audit.at(-1));
+    this.audit.push(rec);
+    return rec;
+  }
+  async listAudit(filter: { afterSeq?: number; limit?: number } = {}): Promise<AuditRecord[]> {
+    return this.audit.filter((r) => r.seq > (filter.afterSeq ?? 0)).slice(0, filter.limit ?? 1000);
+  }
+  async lastAudit(): Promise<AuditRecord | undefined> { return this.audit.at(-1); }
+  async putAuditHead(head: AuditHeadInput): Promise<AuditHeadRecord> {
+    const rec = { ...head, id: this.auditHeads.length + 1 };
+    this.auditHeads.push(rec);
+    return rec;
+  }
+  async listAuditHeads(filter: { afterId?: number; limit?: number } = {}): Promise<AuditHeadRecord[]> {
+    return this.auditHeads.filter((h) => h.id > (filter.afterId ?? 0)).slice(0, filter.limit ?? 1000);
+  }
 }
 
 // --- tokens: a transparent fake ("h.<base64url claims>.s") with the checks the real one makes on nonce and jti

@@ -1,0 +1,307 @@
+/**
+ * The tamper-evident audit log (issue 11): an append-only hash chain in the store (tables audit_log and audit_heads, migration 7 in
+ * both drivers) whose head is signed now and then with the OAM key (table audit_heads; the signing is the
+ * plugin's, ../tokens/audit-head.ts; the store only keeps the signed heads).
+ *
+ * One record: seq (1, 2, 3, ... without gaps), at (epoch ms), actor (`netconf:<user>@<session-id>`, `ssh:<address>`,
+ * `cli:<command>` or `system`), action, object, details (JSON text, hashed exactly as stored), prev_hash (the
+ * previous record's hash; 64 zeros before the first) and hash:
+ *     hash = SHA-256( JSON.stringify(['hsv-audit-v1', seq, at, actor, action, object, details, prev_hash]) )  (hex)
+ * so a change of any field of any record, a deleted or reordered record, changes a hash that the next record or a
+ * signed head holds. Appends are serialised: SQLite's write lock (BEGIN IMMEDIATE); on PostgreSQL every append
+ * runs in a transaction that holds the store's transaction advisory lock (./postgres.ts), so several OAM
+ * instances on one database extend one chain.
+ *
+ * The store records what it changes itself (auditEntryFor): job creations and transitions, RIM, state and
+ * software-version changes of an H(e)NB (quarantine included), deleted H(e)NBs and changed reference logs, each in
+ * the same transaction as the change (a change that rolls back leaves no record, a record never lacks its change).
+ * Everything else (NACM denials, config edits, failed logins, key rotations) is appended by its owner through
+ * Store.appendAudit.
+ *
+ * verifyAuditChain is the check `henb-sw-verify audit verify` runs: pure, over the records and heads as read.
+ */
+import { createHash } from 'node:crypto';
+import { StoreError } from './errors.js';
+import type { HenbRecord, JobRecord, NewJob, JobTransitionOptions, HenbInput } from './types.js';
+
+export const AUDIT_GENESIS = '0'.repeat(64);
+const HASH_DOMAIN = 'hsv-audit-v1';
+
+/** What a caller appends; the store adds seq, prev_hash and hash. */
+export interface AuditInput {
+  /** who: `netconf:<user>@<session-id>`, `ssh:<address>:<port>`, `cli:<command>`, `system` */
+  actor: string;
+  /** what kind of decision, e.g. job-transition, nacm-denial, config-edit (docs/security.md lists them) */
+  action: string;
+  /** what it concerns, e.g. job/<id>, henb/<id>, /nacm, the operation's name */
+  object: string;
+  /** any JSON value (default {}) */
+  details?: unknown;
+  /** epoch ms (default now) */
+  at?: number;
+}
+
+export interface AuditRecord {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  object: string;
+  /** the details as the JSON text that is hashed */
+  details: string;
+  prevHash: string;
+  hash: string;
+}
+
+/** A signed chain head: a JWS (compact) over {seq, hash, iat} signed with the OAM key `kid`. */
+export interface AuditHeadInput {
+  seq: number;
+  hash: string;
+  kid: string;
+  jws: string;
+  signedAt: number;
+}
+export interface AuditHeadRecord extends AuditHeadInput {
+  /** position in the heads table (increasing) */
+  id: number;
+}
+
+export interface AuditRow { seq: number; at: number; actor: string; action: string; object: string; details: string; prev_hash: string; hash: string }
+export interface AuditHeadRow { id: number; seq: number; hash: string; kid: string; jws: string; signed_at: number }
+
+export function auditFromRow(r: AuditRow): AuditRecord {
+  return { seq: r.seq, at: r.at, actor: r.actor, action: r.action, object: r.object, details: r.details, prevHash: r.prev_hash, hash: r.hash };
+}
+export function auditHeadFromRow(r: AuditHeadRow): AuditHeadRecord {
+  return { id: r.id, seq: r.seq, hash: r.hash, kid: r.kid, jws: r.jws, signedAt: r.signed_at };
+}
+
+/** The hash of one record (hex SHA-256 of its canonical form, see the top of this file). */
+export function auditHash(r: Omit<AuditRecord, 'hash'>): string {
+  return createHash('sha256')
+    .update(JSON.stringify([HASH_DOMAIN, r.seq, r.at, r.actor, r.action, r.object, r.details, r.prevHash]))
+    .digest('hex');
+}
+
+const MAX_TEXT = 1024;
+const MAX_DETAILS = 64 * 1024;
+
+/** Validates an input and builds the record that follows `head` (undefined: the chain is empty). */
+export function nextAuditRecord(input: AuditInput, head: { seq: number; hash: string } | undefined, now: number = Date.now()): AuditRecord {
+  const bad = (m: string): never => { throw new StoreError('ERR_STORE_INVALID', `audit record: ${m}`); };
+  if (typeof input !== 'object' || input === null) bad('expected an object');
+  for (const f of ['actor', 'action', 'object'] as const) {
+    const v = input[f];
+    if (typeof v !== 'string' || v === '' || v.length > MAX_TEXT || v.includes('\u0000')) bad(`${f} must be a non-empty string of at most ${MAX_TEXT} characters`);
+  }
+  const at = input.at ?? now;
+  if (!Number.isSafeInteger(at) || at < 0) bad('at must be epoch milliseconds');
+  let details: string;
+  try {
+    details = JSON.stringify(input.details ?? {});
+  } catch (cause) {
+    throw new StoreError('ERR_STORE_INVALID', 'audit record: details must be JSON-serialisable', { cause });
+  }
+  if (details === undefined) bad('details must be JSON-serialisable');
+  if (details.length > MAX_DETAILS) bad(`details must be at most ${MAX_DETAILS} characters of JSON`);
+  const rec = { seq: (head?.seq ?? 0) + 1, at, actor: input.actor, action: input.action, object: input.object, details, prevHash: head?.hash ?? AUDIT_GENESIS };
+  return { ...rec, hash: auditHash(rec) };
+}
+
+export function auditHeadInput(h: AuditHeadInput): AuditHeadInput {
+  const bad = (m: string): never => { throw new StoreError('ERR_STORE_INVALID', `audit head: ${m}`); };
+  if (!Number.isSafeInteger(h?.seq) || h.seq < 1) bad('seq must be a positive integer');
+  if (typeof h.hash !== 'string' || !/^[0-9a-f]{64}$/.test(h.hash)) bad('hash must be 64 lowercase hex characters');
+  if (typeof h.kid !== 'string' || h.kid === '') bad('kid must be a non-empty string');
+  if (typeof h.jws !== 'string' || h.jws.split('.').length !== 3) bad('jws must be a compact JWS');
+  if (!Number.isSafeInteger(h.signedAt) || h.signedAt < 0) bad('signedAt must be epoch milliseconds');
+  return { seq: h.seq, hash: h.hash, kid: h.kid, jws: h.jws, signedAt: h.signedAt };
+}
+
+export function auditLimit(limit: number | undefined): number {
+  if (limit === undefined) return 1000;
+  if (!(Number.isSafeInteger(limit) && limit > 0 && limit <= 100_000)) throw new StoreError('ERR_STORE_INVALID', 'limit must be an integer from 1 to 100000');
+  return limit;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What the store records of its own changes.
+
+/** Store operations that append an audit record of their own (in the same transaction). */
+export const AUDITED_OPS = new Set(['createJob', 'saveJobTransition', 'putHenb', 'deleteHenb', 'putReferenceLog']);
+
+/** The actor of the store's own records: the flow acting on its own (the job's owner, when known, is in details). */
+export const SYSTEM_ACTOR = 'system';
+
+/** What to read before an audited operation, so that its record can say what changed. */
+export function auditBefore(name: string, args: unknown[]): { op: 'getHenb' | 'getJob'; id: string } | undefined {
+  if (name === 'putHenb') {
+    const id = (args[0] as HenbInput | undefined)?.henbId;
+    return typeof id === 'string' ? { op: 'getHenb', id } : undefined;
+  }
+  if (name === 'saveJobTransition') return typeof args[0] === 'string' ? { op: 'getJob', id: args[0] } : undefined;
+  return undefined;
+}
+
+/** The record an audited operation appends (undefined: nothing audit-worthy changed). */
+export function auditEntryFor(name: string, args: unknown[], result: unknown, before: unknown): AuditInput | undefined {
+  switch (name) {
+    case 'createJob': {
+      const job = args[0] as NewJob;
+      const rec = result as JobRecord;
+      return {
+        actor: SYSTEM_ACTOR, action: 'job-created', object: `job/${rec.jobId}`, at: rec.createdAt,
+        details: { henbId: rec.henbId, kind: rec.kind, state: rec.state, ...(job.reason !== undefined ? { reason: job.reason } : {}), ...(rec.owner !== null ? { owner: rec.owner } : {}) },
+      };
+    }
+    case 'saveJobTransition': {
+      const o = args[2] as JobTransitionOptions;
+      const rec = result as JobRecord;
+      const prev = before as JobRecord | undefined;
+      return {
+        actor: SYSTEM_ACTOR, action: 'job-transition', object: `job/${rec.jobId}`, at: rec.updatedAt,
+        details: {
+          henbId: rec.henbId, kind: rec.kind, from: prev?.state ?? null, to: rec.state, version: rec.version,
+          ...(o.reason !== undefined ? { reason: o.reason } : {}),
+          ...(rec.terminal ? { terminal: true } : {}),
+          ...(rec.updateSent && prev?.updateSent !== true ? { updateSent: true } : {}),
+          ...(rec.owner !== null ? { owner: rec.owner } : {}),
+        },
+      };
+    }
+    case 'putHenb': {
+      const rec = result as HenbRecord;
+      const prev = before as HenbRecord | undefined;
+      const changes: Record<string, [unknown, unknown]> = {};
+      if (prev?.rim !== rec.rim) changes.rim = [prev?.rim ?? null, rec.rim];
+      if (prev?.state !== rec.state) changes.state = [prev?.state ?? null, rec.state];
+      if (prev?.softwareVersion !== rec.softwareVersion) changes.softwareVersion = [prev?.softwareVersion ?? null, rec.softwareVersion];
+      if (Object.keys(changes).length === 0) return undefined;
+      const action = prev === undefined ? 'henb-added'
+        : changes.rim ? 'rim-changed'
+          : changes.state && rec.state === 'quarantined' ? 'henb-quarantined'
+            : changes.state ? 'henb-state-changed' : 'henb-software-version';
+      return { actor: SYSTEM_ACTOR, action, object: `henb/${rec.henbId}`, at: rec.updatedAt, details: changes };
+    }
+    case 'deleteHenb':
+      return result === true ? { actor: SYSTEM_ACTOR, action: 'henb-deleted', object: `henb/${String(args[0])}` } : undefined;
+    case 'putReferenceLog': {
+      const json = JSON.stringify(args[1]);
+      return {
+        actor: SYSTEM_ACTOR, action: 'reference-log-changed', object: `henb/${String(args[0])}`,
+        details: { entries: Array.isArray(args[1]) ? args[1].length : null, sha256: createHash('sha256').update(json).digest('hex') },
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Verification.
+
+export type AuditProblemKind = 'modified' | 'deleted' | 'reordered' | 'truncated' | 'head-signature' | 'unsigned';
+
+export interface AuditProblem {
+  kind: AuditProblemKind;
+  /** the first seq that is wrong (for 'truncated': the first missing one; for 'unsigned': 1) */
+  seq: number;
+  message: string;
+}
+
+export interface AuditVerdict {
+  ok: boolean;
+  /** how many records were read */
+  records: number;
+  /** the last seq of the chain (0 when empty) */
+  lastSeq: number;
+  /** the seq the newest valid signed head covers (0 when none) */
+  signedSeq: number;
+  /** kid of that head */
+  signedKid: string | null;
+  /** records after the newest signed head (intact, not yet covered by a signature) */
+  unsignedTail: number;
+  heads: number;
+  problem: AuditProblem | null;
+}
+
+/** Checks one head's JWS: returns its payload {seq, hash} when the signature verifies with a known key, else a reason. */
+export type HeadChecker = (jws: string) => Promise<{ ok: true; seq: number; hash: string; kid: string } | { ok: false; reason: string }>;
+
+/**
+ * Recomputes the chain over `records` (in seq order as read) and checks every signed head against it.
+ * The first problem found (in chain order) is reported:
+ *  - modified: a record's hash is not the hash of its fields, or (its fields hashing right) is not the hash the next
+ *    record or a signed head holds for it;
+ *  - deleted: seq numbers skip (the record(s) in the gap are missing), or the first seq is not 1;
+ *  - reordered: a record chains to a record other than the one before it, or its fields hash right only under
+ *    another seq;
+ *  - truncated: a signed head covers seq numbers beyond the last record;
+ *  - head-signature: a head's JWS does not verify with the keys given (or disagrees with its columns);
+ *  - unsigned: records exist but no head was ever signed (nothing proves the chain was not rewritten wholesale).
+ */
+export async function verifyAuditChain(records: readonly AuditRecord[], heads: readonly AuditHeadRecord[], checkHead: HeadChecker): Promise<AuditVerdict> {
+  const verdict: AuditVerdict = {
+    ok: false, records: records.length, lastSeq: records.at(-1)?.seq ?? 0, signedSeq: 0, signedKid: null, unsignedTail: 0,
+    heads: heads.length, problem: null,
+  };
+  const fail = (p: AuditProblem): AuditVerdict => ({ ...verdict, problem: p });
+  const byHash = new Map<string, number>();
+  for (const r of records) byHash.set(r.hash, r.seq);
+  let prev: AuditRecord | undefined;
+  for (const r of records) {
+    const expectedSeq = (prev?.seq ?? 0) + 1;
+    const own = auditHash(r);
+    if (own !== r.hash) {
+      // the fields hash right under another position: the row was moved (seq rewritten)
+      const near = Array.from({ length: 64 }, (_, i) => r.seq + (i % 2 === 0 ? i / 2 + 1 : -(i + 1) / 2));
+      for (const s of [expectedSeq, (byHash.get(r.prevHash) ?? -1) + 1, ...near]) {
+        if (s > 0 && s !== r.seq && auditHash({ ...r, seq: s }) === r.hash) {
+          return fail({ kind: 'reordered', seq: r.seq, message: `record ${r.seq} was written as record ${s} (moved)` });
+        }
+      }
+      return fail({ kind: 'modified', seq: r.seq, message: `record ${r.seq} does not hash to its stored hash (a field was changed)` });
+    }
+    if (r.seq !== expectedSeq) {
+      if (r.seq > expectedSeq) {
+        const gap = r.seq - expectedSeq === 1 ? `record ${expectedSeq} is missing` : `records ${expectedSeq}..${r.seq - 1} are missing`;
+        return fail({ kind: 'deleted', seq: expectedSeq, message: `${gap} (the chain jumps from ${prev?.seq ?? 0} to ${r.seq})` });
+      }
+      return fail({ kind: 'reordered', seq: r.seq, message: `record ${r.seq} follows record ${prev?.seq ?? 0}` });
+    }
+    const want = prev?.hash ?? AUDIT_GENESIS;
+    if (r.prevHash !== want) {
+      const other = byHash.get(r.prevHash);
+      if (other !== undefined) return fail({ kind: 'reordered', seq: r.seq, message: `record ${r.seq} chains to record ${other}, not to record ${r.seq - 1}` });
+      if (prev === undefined) return fail({ kind: 'modified', seq: r.seq, message: `record ${r.seq} does not start the chain (its previous hash is not the genesis value)` });
+      return fail({ kind: 'modified', seq: prev.seq, message: `record ${prev.seq} is not the record that record ${r.seq} chains to (it was rewritten with a new hash)` });
+    }
+    prev = r;
+  }
+  // signed heads, newest last: each must verify and name a record of this chain by its hash
+  const bySeq = new Map(records.map((r) => [r.seq, r]));
+  for (const h of heads) {
+    const c = await checkHead(h.jws);
+    if (!c.ok) return fail({ kind: 'head-signature', seq: h.seq, message: `the signed head of record ${h.seq} (head ${h.id}) does not verify: ${c.reason}` });
+    if (c.seq !== h.seq || c.hash !== h.hash || c.kid !== h.kid) {
+      return fail({ kind: 'head-signature', seq: h.seq, message: `head ${h.id}: its columns (record ${h.seq}) disagree with what its signature covers (record ${c.seq})` });
+    }
+    const r = bySeq.get(c.seq);
+    if (r === undefined) {
+      if (c.seq > verdict.lastSeq) {
+        return fail({ kind: 'truncated', seq: verdict.lastSeq + 1, message: `a signed head covers record ${c.seq}, but the chain ends at record ${verdict.lastSeq} (records ${verdict.lastSeq + 1}..${c.seq} were removed)` });
+      }
+      return fail({ kind: 'deleted', seq: c.seq, message: `a signed head covers record ${c.seq}, which is missing` });
+    }
+    if (r.hash !== c.hash) return fail({ kind: 'modified', seq: c.seq, message: `record ${c.seq} is not the record its signed head covers (the chain was rewritten up to it)` });
+    if (c.seq >= verdict.signedSeq) {
+      verdict.signedSeq = c.seq;
+      verdict.signedKid = c.kid;
+    }
+  }
+  if (records.length > 0 && verdict.signedSeq === 0) {
+    return fail({ kind: 'unsigned', seq: 1, message: `${records.length} record(s) and no signed head: nothing proves the chain was not rewritten` });
+  }
+  verdict.unsignedTail = verdict.lastSeq - verdict.signedSeq;
+  return { ...verdict, ok: true };
+}

@@ -1,0 +1,201 @@
+/**
+ * The audit log (src/store/audit.ts) as one suite that every driver runs: test/store/audit.test.ts against SQLite,
+ * test/interop/postgres-store.test.ts against a real PostgreSQL. Every tamper case is made with SQL on the
+ * database, as someone with write access to it would, and `verifyAuditChain` must name the first bad record
+ * and what is wrong with it.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { auditHash, verifyAuditChain } from '../../src/store/index.js';
+import type { AuditRecord, Store } from '../../src/store/index.js';
+import { auditHeadChecker, generateSigningKey, signAuditHead } from '../../src/tokens/index.js';
+import type { SigningKey } from '../../src/tokens/index.js';
+
+export interface AuditHarness {
+  kind: Store['kind'];
+  fresh(): Promise<void>;
+  /** a Store on the current database; every call is another connection (another OAM instance) */
+  open(): Promise<Store>;
+  /** runs SQL on the current database outside any store (as an attacker with database access would) */
+  exec(sql: string): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export function auditContract(name: string, h: AuditHarness): void {
+  describe(`audit log: ${name}`, () => {
+    let store: Store;
+    let key: SigningKey;
+    const opened: Store[] = [];
+    async function open(): Promise<Store> {
+      const s = await h.open();
+      opened.push(s);
+      return s;
+    }
+    beforeEach(async () => {
+      await h.fresh();
+      store = await open();
+      key ??= await generateSigningKey('ES256', 'oam');
+    });
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close();
+      await h.cleanup();
+    });
+
+    async function append(n: number, s: Store = store): Promise<AuditRecord[]> {
+      const out: AuditRecord[] = [];
+      for (let i = 0; i < n; i++) {
+        out.push(await s.appendAudit({ actor: `netconf:admin@${i + 1}`, action: 'config-edit', object: 'running', details: { i, changed: [{ module: 'henb-sw-verify', node: 'inventory' }] } }));
+      }
+      return out;
+    }
+    async function seal(s: Store = store, k: SigningKey = key): Promise<void> {
+      const head = (await s.lastAudit())!;
+      await s.putAuditHead({ seq: head.seq, hash: head.hash, kid: k.kid, jws: await signAuditHead(head, k), signedAt: Date.now() });
+    }
+    async function verify(s: Store = store, k: SigningKey = key): Promise<Awaited<ReturnType<typeof verifyAuditChain>>> {
+      return verifyAuditChain(await s.listAudit({ limit: 100_000 }), await s.listAuditHeads(), auditHeadChecker({ keys: [k.publicJwk] }));
+    }
+
+    it('appends a chain: seq 1, 2, ...; each record holds the previous hash and its own', async () => {
+      const recs = await append(3);
+      expect(recs.map((r) => r.seq)).toEqual([1, 2, 3]);
+      expect(recs[0]!.prevHash).toBe('0'.repeat(64));
+      expect(recs[1]!.prevHash).toBe(recs[0]!.hash);
+      for (const r of recs) expect(auditHash(r)).toBe(r.hash);
+      expect(await store.listAudit()).toEqual(recs);
+      expect(await store.listAudit({ afterSeq: 1, limit: 1 })).toEqual([recs[1]]);
+      expect(await store.lastAudit()).toEqual(recs[2]);
+    });
+
+    it('refuses a bad record (ERR_STORE_INVALID) and writes nothing', async () => {
+      await expect(store.appendAudit({ actor: '', action: 'x', object: 'y' })).rejects.toMatchObject({ code: 'ERR_STORE_INVALID' });
+      await expect(store.appendAudit({ actor: 'a', action: 'x', object: 'y', details: { n: 1n } })).rejects.toMatchObject({ code: 'ERR_STORE_INVALID' });
+      await expect(store.putAuditHead({ seq: 0, hash: 'x', kid: 'k', jws: 'a.b.c', signedAt: 1 })).rejects.toMatchObject({ code: 'ERR_STORE_INVALID' });
+      expect(await store.listAudit()).toEqual([]);
+    });
+
+    it('an intact chain with a signed head verifies; records after the head are an unsigned tail', async () => {
+      expect((await verify()).ok).toBe(true); // empty
+      await append(4);
+      await seal();
+      await append(2);
+      const v = await verify();
+      expect(v).toMatchObject({ ok: true, records: 6, lastSeq: 6, signedSeq: 4, signedKid: key.kid, unsignedTail: 2, heads: 1, problem: null });
+    });
+
+    it('records without any signed head do not verify (unsigned)', async () => {
+      await append(2);
+      expect((await verify()).problem).toMatchObject({ kind: 'unsigned', seq: 1 });
+    });
+
+    it('records its own changes in the same transaction: job creation and transitions, RIM, quarantine, reference log', async () => {
+      await store.putHenb({ henbId: 'henb-1', rim: 'a'.repeat(64), softwareVersion: '1.0', state: 'trusted', lastResultToken: null });
+      await store.putHenb({ henbId: 'henb-1', rim: 'a'.repeat(64), softwareVersion: '1.0', state: 'trusted', lastResultToken: 'tok' }); // nothing audit-worthy
+      const job = await store.createJob({ jobId: 'job-1', henbId: 'henb-1', kind: 'software-update', state: 'created', data: {}, reason: 'by admin' });
+      await store.transaction(async (tx) => {
+        await tx.saveJobTransition('job-1', 'verified', { expectPrevVersion: job.version, terminal: true, reason: 'tim matches' });
+        await tx.putHenb({ henbId: 'henb-1', rim: 'b'.repeat(64), softwareVersion: '2.0', state: 'trusted', lastResultToken: null });
+        await tx.putReferenceLog('henb-1', [{ component: 'kernel', digest: 'c'.repeat(64) }]);
+      });
+      await store.putHenb({ henbId: 'henb-1', rim: 'b'.repeat(64), softwareVersion: '2.0', state: 'quarantined', lastResultToken: null });
+      // a transaction that rolls back leaves no record
+      await expect(store.transaction(async (tx) => {
+        await tx.putHenb({ henbId: 'henb-1', rim: 'd'.repeat(64), softwareVersion: '3.0', state: 'trusted', lastResultToken: null });
+        throw new Error('rolled back');
+      })).rejects.toThrow('rolled back');
+      // a refused transition leaves no record either
+      await expect(store.saveJobTransition('job-1', 'x', { expectPrevVersion: 1 })).rejects.toMatchObject({ code: 'ERR_STORE_CONFLICT' });
+      await store.deleteHenb('henb-1');
+      const recs = await store.listAudit();
+      expect(recs.map((r) => [r.action, r.object])).toEqual([
+        ['henb-added', 'henb/henb-1'], ['job-created', 'job/job-1'], ['job-transition', 'job/job-1'], ['rim-changed', 'henb/henb-1'],
+        ['reference-log-changed', 'henb/henb-1'], ['henb-quarantined', 'henb/henb-1'], ['henb-deleted', 'henb/henb-1'],
+      ]);
+      expect(recs.every((r) => r.actor === 'system')).toBe(true);
+      expect(JSON.parse(recs[2]!.details)).toMatchObject({ from: 'created', to: 'verified', reason: 'tim matches', terminal: true });
+      expect(JSON.parse(recs[3]!.details)).toEqual({ rim: ['a'.repeat(64), 'b'.repeat(64)], softwareVersion: ['1.0', '2.0'] });
+      expect(JSON.parse(recs[5]!.details)).toEqual({ state: ['trusted', 'quarantined'] });
+      await seal();
+      expect((await verify()).ok).toBe(true);
+    });
+
+    it('several instances appending at once extend one chain without gaps', async () => {
+      const others = [await open(), await open()];
+      await Promise.all([store, ...others].map((s, k) => Promise.all(Array.from({ length: 15 }, (_, i) =>
+        s.appendAudit({ actor: `system:${k}`, action: 'test', object: `o-${i}` })))));
+      const recs = await store.listAudit();
+      expect(recs.map((r) => r.seq)).toEqual(Array.from({ length: 45 }, (_, i) => i + 1));
+      await seal(others[1]);
+      expect((await verify()).ok).toBe(true);
+    });
+
+    describe('tampering', () => {
+      beforeEach(async () => {
+        await append(6);
+        await seal();
+      });
+
+      it('a modified field: the record is named as modified', async () => {
+        await h.exec("UPDATE audit_log SET details = '{\"i\":99}' WHERE seq = 3");
+        expect((await verify()).problem).toMatchObject({ kind: 'modified', seq: 3 });
+        expect((await verify()).ok).toBe(false);
+      });
+
+      it('a modified record whose hash was recomputed: named by the next record, which chains to the old hash', async () => {
+        const r3 = (await store.listAudit({ afterSeq: 2, limit: 1 }))[0]!;
+        const forged = { ...r3, actor: 'system' };
+        await h.exec(`UPDATE audit_log SET actor = 'system', hash = '${auditHash(forged)}' WHERE seq = 3`);
+        expect((await verify()).problem).toMatchObject({ kind: 'modified', seq: 3 });
+      });
+
+      it('a deleted record: the gap is named', async () => {
+        await h.exec('DELETE FROM audit_log WHERE seq = 4');
+        expect((await verify()).problem).toMatchObject({ kind: 'deleted', seq: 4 });
+      });
+
+      it('the first record deleted', async () => {
+        await h.exec('DELETE FROM audit_log WHERE seq = 1');
+        expect((await verify()).problem).toMatchObject({ kind: 'deleted', seq: 1 });
+      });
+
+      it('two records swapped: named as reordered', async () => {
+        await h.exec('UPDATE audit_log SET seq = 1000 WHERE seq = 3');
+        await h.exec('UPDATE audit_log SET seq = 3 WHERE seq = 4');
+        await h.exec('UPDATE audit_log SET seq = 4 WHERE seq = 1000');
+        expect((await verify()).problem).toMatchObject({ kind: 'reordered', seq: 3 });
+      });
+
+      it('truncated after the signed head: the first missing record is named', async () => {
+        await h.exec('DELETE FROM audit_log WHERE seq >= 5');
+        expect((await verify()).problem).toMatchObject({ kind: 'truncated', seq: 5 });
+      });
+
+      it('the whole chain rewritten consistently: the signed head no longer matches', async () => {
+        const recs = await store.listAudit();
+        let prev = '0'.repeat(64);
+        for (const r of recs) {
+          const fixed = { ...r, details: r.seq === 2 ? '{"i":"rewritten"}' : r.details, prevHash: prev };
+          const hash = auditHash(fixed);
+          await h.exec(`UPDATE audit_log SET details = '${fixed.details}', prev_hash = '${prev}', hash = '${hash}' WHERE seq = ${r.seq}`);
+          prev = hash;
+        }
+        expect((await verify()).problem).toMatchObject({ kind: 'modified', seq: 6 });
+      });
+
+      it('a head signed with another key, or altered, does not verify', async () => {
+        const other = await generateSigningKey('ES256', 'intruder');
+        const head = (await store.lastAudit())!;
+        await store.putAuditHead({ seq: head.seq, hash: head.hash, kid: key.kid, jws: await signAuditHead(head, other), signedAt: Date.now() });
+        expect((await verify()).problem).toMatchObject({ kind: 'head-signature', seq: 6 });
+        await h.exec('DELETE FROM audit_heads');
+        await seal();
+        await h.exec(`UPDATE audit_heads SET seq = 5`);
+        expect((await verify()).problem).toMatchObject({ kind: 'head-signature' });
+      });
+
+      it('every signed head deleted: unsigned', async () => {
+        await h.exec('DELETE FROM audit_heads');
+        expect((await verify()).problem).toMatchObject({ kind: 'unsigned' });
+      });
+    });
+  });
+}
