@@ -17,8 +17,9 @@ import { rolloutCommand } from './commands/rollout.js';
 import { verifyTokenCommand } from './commands/verify-token.js';
 import { rotateKeyCommand } from './commands/rotate-key.js';
 import { conformanceCommand } from './commands/conformance.js';
+import { auditCommand } from './commands/audit.js';
 
-export const COMMANDS: Command[] = [serveCommand, demoCommand, pveCommand, simulateCommand, rolloutCommand, verifyTokenCommand, rotateKeyCommand, conformanceCommand];
+export const COMMANDS: Command[] = [serveCommand, demoCommand, pveCommand, simulateCommand, rolloutCommand, verifyTokenCommand, rotateKeyCommand, conformanceCommand, auditCommand];
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -77,6 +77,21 @@ export interface ReplayLog {
 /** Called after a config change is committed to running (persisted). */
 export type ConfigListener = (running: XmlElement) => void | Promise<void>;
 
+/**
+ * A security decision of the server itself, for an audit trail (issue 11): an RFC 8341 denial, a committed
+ * configuration change, a failed login. The server keeps no audit log; a plugin that keeps one listens.
+ */
+export interface ServerAuditEvent {
+  /** 'nacm-denial' | 'config-edit' | 'login-failed' */
+  action: string;
+  /** `netconf:<user>@<session-id>` for a session, `ssh:<user>@<address>:<port>` before one exists */
+  actor: string;
+  /** what it concerns: the denied operation / data node / notification, the datastore, the login name */
+  object: string;
+  details: Record<string, unknown>;
+  at: Date;
+}
+
 export interface NetconfRegistry {
   /** register an RPC by namespace + local name of the operation element */
   addRpc(ns: string, name: string, handler: RpcHandler): void;
@@ -109,4 +124,9 @@ export interface NetconfRegistry {
    * without a writable running datastore leaves it out.
    */
   seedRunning?(node: XmlElement): Promise<boolean>;
+  /**
+   * be told of the server's security decisions (NACM denials, committed config edits with who made them,
+   * failed logins); optional: a host without it has nothing to tell. A listener must not throw or block.
+   */
+  onAudit?(listener: (event: ServerAuditEvent) => void): void;
 }

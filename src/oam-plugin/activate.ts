@@ -24,6 +24,7 @@ import { loadOrCreateSigningKey, newNonce as defaultNonce, publishJwks, storeRep
 import { createResultTokens } from '../oam/index.js';
 import type { Clock, DeviceDriver, PveClient, SoftwareFetcher, StepTimeouts } from '../oam/index.js';
 import { OamService } from './northbound.js';
+import { AuditTrail } from './audit.js';
 import type { OamPolicies } from './northbound.js';
 import { OamConfigError, baseDirOf, policiesFromConfig, softwareFromConfig, storeFromConfig } from './config.js';
 import type { OamPluginConfig } from './config.js';
@@ -109,6 +110,14 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
       const keysDir = join(host.dataDir, 'keys');
       const signingKey = deps.signingKey ?? await loadOrCreateSigningKey(keysDir, 'oam');
       const jwks: Jwks = deps.signingKey !== undefined ? { keys: [deps.signingKey.publicJwk] } : await publishJwks(keysDir);
+      // the audit log: the server's decisions go in, the head is signed with the OAM key (./audit.ts)
+      const audit = new AuditTrail({
+        store, key: signingKey, log: host.log.child({ component: 'audit' }),
+        sealIntervalMs: (cfg.audit?.['seal-interval'] ?? 60) * 1000,
+      });
+      opened.unshift(() => audit.close());
+      host.registry.onAudit?.((e) => audit.record({ actor: e.actor, action: e.action, object: e.object, details: e.details, at: e.at.getTime() }));
+      audit.start();
       const tokens = createResultTokens({
         signingKey, pveJwks: deps.pveJwks, replayCache: deps.replayCache ?? storeReplayCache(store),
         ...(deps.pveIssuer ?? cfg.pve?.issuer) !== undefined ? { pveIssuer: (deps.pveIssuer ?? cfg.pve?.issuer)! } : {},

@@ -298,6 +298,20 @@ export const CONFIG_SCHEMA = {
         }
       }
     },
+    "audit": {
+      "description": "the tamper-evident audit log in the store (docs/security.md): how often its head is signed with the OAM key",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "seal-interval": {
+          "type": "integer",
+          "minimum": 0,
+          "maximum": 86400,
+          "default": 60,
+          "description": "seconds between signatures of the chain head when it moved (0: only at shutdown); the head is also signed at every shutdown"
+        }
+      }
+    },
     "policies": {
       "description": "default policies of software updates (YANG /hsv:policies)",
       "type": "object",

@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ActivateFn, PluginHandle, PluginHost } from './contract.js';
 import { HOST_API_VERSION } from './contract.js';
-import type { NetconfRegistry, ReplayLog, StreamInfo, YangModuleInfo, ConfigListener } from './contract.js';
+import type { NetconfRegistry, ReplayLog, StreamInfo, YangModuleInfo, ConfigListener, ServerAuditEvent } from './contract.js';
 import type { Logger } from '../log/logger.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import { PluginError } from './errors.js';
@@ -350,5 +350,10 @@ class Scope implements NetconfRegistry {
   onConfigChange(listener: ConfigListener): void {
     this.guard('listen to config changes');
     this.target.onConfigChange((running) => (this.closed ? undefined : listener(running)));
+  }
+
+  onAudit(listener: (event: ServerAuditEvent) => void): void {
+    this.guard('listen to audit events');
+    this.target.onAudit?.((e) => (this.closed ? undefined : listener(e)));
   }
 }

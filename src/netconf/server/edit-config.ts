@@ -308,6 +308,8 @@ export interface EditConfigDeps {
   prefixes: () => Map<string, string>;
   /** access control (RFC 8341 3.4.5): throws access-denied when the session may not make this change */
   checkWrite?: (before: XmlElement[], after: XmlElement[], ctx: OperationContext) => void;
+  /** told after a change is committed to running (an audit trail); must not throw */
+  onCommitted?: (operation: string, before: XmlElement[], after: XmlElement[], ctx: OperationContext) => void;
 }
 
 /** Schema hints from the validator, when it offers them. */
@@ -355,6 +357,7 @@ export function createEditConfig(deps: EditConfigDeps): OperationHandler {
       if (testOption === 'test-only') return 'ok';
       await deps.datastore.commit(result.top);
       ctx.log.info('running configuration changed', { session: ctx.session.id });
+      deps.onCommitted?.('edit-config', before, result.top, ctx);
       return 'ok';
     });
   };
@@ -399,11 +402,13 @@ export function createCopyConfig(deps: EditConfigDeps): OperationHandler {
     const top = elements(inline).map((e) => stripped(e));
     return deps.datastore.exclusive(async (): Promise<'ok'> => {
       deps.locks.checkWrite(ctx.session.id);
-      deps.checkWrite?.(deps.datastore.getTop(), top, ctx);
+      const before = deps.datastore.getTop();
+      deps.checkWrite?.(before, top, ctx);
       const invalid = (deps.validator?.validateConfig(top) ?? []).filter((e) => (e.severity ?? 'error') === 'error');
       if (invalid.length > 0) throw new NetconfError(invalid);
       await deps.datastore.commit(top);
       ctx.log.info('running configuration replaced by copy-config', { session: ctx.session.id });
+      deps.onCommitted?.('copy-config', before, top, ctx);
       return 'ok';
     });
   };

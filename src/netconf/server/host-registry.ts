@@ -12,7 +12,7 @@ import type { XmlElement } from '../xml/index.js';
 import { el } from '../xml/index.js';
 import type { YangValidator } from '../../yang/index.js';
 import { BASE_10, BASE_11 } from '../session/index.js';
-import type { ConfigListener, NetconfRegistry, ReplayLog, RpcHandler, StateProvider, StreamInfo, YangModuleInfo } from './registry.js';
+import type { ConfigListener, NetconfRegistry, ReplayLog, RpcHandler, ServerAuditEvent, StateProvider, StreamInfo, YangModuleInfo } from './registry.js';
 import type { OperationContext, OperationHandler, OperationRegistrar } from './operations.js';
 import { advertisedInHello, moduleCapability } from './yang-library.js';
 
@@ -171,6 +171,21 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   onConfigChange(listener: ConfigListener): void {
     if (this.datastore) this.datastore.onConfigChange(listener);
     else this.earlyConfigListeners.push(listener);
+  }
+  private readonly auditListeners: Array<(e: ServerAuditEvent) => void> = [];
+  onAudit(listener: (e: ServerAuditEvent) => void): void {
+    this.auditListeners.push(listener);
+  }
+  /** tells the audit listeners of a security decision (extension of OperationRegistrar); a failing listener is ignored */
+  emitAudit(event: Omit<ServerAuditEvent, 'at'> & { at?: Date }): void {
+    const e: ServerAuditEvent = { ...event, at: event.at ?? new Date() };
+    for (const l of this.auditListeners) {
+      try {
+        l(e);
+      } catch {
+        // an observer does not change the decision
+      }
+    }
   }
 
   // ---- for the server core ----

@@ -248,6 +248,10 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
       onChannel: (channel, ci) => {
         acceptStream(channel, { username: ci.username, sourceHost: ci.remoteAddress, endConnection: ci.endConnection });
       },
+      onLoginFailed: (a) => registry.emitAudit({
+        action: 'login-failed', actor: `ssh:${a.remoteAddress}:${a.remotePort}`, object: a.username,
+        details: { method: a.method, attempt: a.attempts },
+      }),
     });
     return transport;
   };

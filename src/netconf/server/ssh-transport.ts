@@ -93,6 +93,8 @@ export interface SshTransportOptions extends SshHardeningOptions {
   /** whether a new netconf channel may open (session limit) */
   admit(): boolean;
   onChannel(channel: ServerChannel, info: SshChannelInfo): void;
+  /** told of every failed login attempt (an audit trail); must not throw */
+  onLoginFailed?(attempt: { username: string; method: string; remoteAddress: string; remotePort: number; attempts: number }): void;
 }
 
 interface ConnState {
@@ -267,6 +269,11 @@ export class SshTransport {
       }
       st.authFailed = true;
       failures++;
+      try {
+        this.opts.onLoginFailed?.({ username: ctx.username, method: ctx.method, remoteAddress: st.remoteAddress, remotePort: st.remotePort, attempts: failures });
+      } catch {
+        // an observer does not change the decision
+      }
       const delay = this.penalties.failedAttempt(st.remoteAddress);
       if (failures >= maxAttempts) {
         log.warn('too many failed authentication attempts; closing', { username: ctx.username, attempts: failures });

@@ -39,7 +39,7 @@ import { NACM_NS, Nacm, initialNacm } from './nacm.js';
 import type { NacmOptions, NacmSchema } from './nacm.js';
 import { elements } from '../xml/index.js';
 import type { XmlElement } from '../xml/index.js';
-import type { ReplayLog, YangModuleInfo } from './registry.js';
+import type { ReplayLog, ServerAuditEvent, YangModuleInfo } from './registry.js';
 import { packageRoot } from '../../package-root.js';
 
 export const WRITABLE_RUNNING_CAPABILITY = 'urn:ietf:params:netconf:capability:writable-running:1.0';
@@ -166,9 +166,18 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   const schema = schemaHintsOf(reg.validator);
   const defaults = defaultsSchemaOf(reg.validator);
   const pruneRead = nacm ? { pruneRead: (top: XmlElement[], ctx: OperationContext) => nacm.pruneRead(top, ctx.session) } : {};
-  const checkWrite = nacm
-    ? { checkWrite: (before: XmlElement[], after: XmlElement[], ctx: OperationContext) => nacm.checkWrite(before, after, ctx.session, schema, prefixes()) }
-    : {};
+  const checkWrite = {
+    ...(nacm ? { checkWrite: (before: XmlElement[], after: XmlElement[], ctx: OperationContext) => nacm.checkWrite(before, after, ctx.session, schema, prefixes()) } : {}),
+    // the audit trail: who changed which top-level nodes of running
+    onCommitted: (operation: string, before: XmlElement[], after: XmlElement[], ctx: OperationContext) => {
+      const changed = changedTopNodes(before, after, (ns) => modules().find((m) => m.namespace === ns)?.name ?? ns);
+      if (changed.length === 0) return;
+      emitAudit(reg, {
+        action: 'config-edit', actor: `netconf:${ctx.session.username}@${ctx.session.id}`, object: 'running',
+        details: { operation, changed },
+      });
+    },
+  };
   reg.addOperation(N, 'get', createGet({ datastore, stateSources, schema, defaults, ...pruneRead }));
   reg.addOperation(N, 'get-config', createGetConfig({ datastore, stateSources, schema, defaults, ...pruneRead }));
   reg.addOperation(N, 'edit-config', createEditConfig({ datastore, locks, validator: reg.validator, prefixes, ...checkWrite }));
@@ -212,6 +221,34 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   return handle;
 }
 
+/** tells the registry's audit listeners (HostRegistry.emitAudit), when the registry has them */
+function emitAudit(reg: OperationRegistrar, event: Omit<ServerAuditEvent, 'at'>): void {
+  const emit = (reg as OperationRegistrar & { emitAudit?: (e: Omit<ServerAuditEvent, 'at'>) => void }).emitAudit;
+  if (typeof emit === 'function') emit.call(reg, event);
+}
+
+/** the top-level nodes of running that a commit created, deleted or changed, by module */
+function changedTopNodes(before: XmlElement[], after: XmlElement[], moduleOf: (ns: string) => string): Array<{ module: string; node: string; change: 'created' | 'deleted' | 'modified' }> {
+  const key = (e: XmlElement): string => `${e.ns} ${e.name}`;
+  const text = (es: XmlElement[]): string => JSON.stringify(es, (k, v: unknown) => (k === 'nsContext' ? undefined : v));
+  const group = (top: XmlElement[]): Map<string, XmlElement[]> => {
+    const m = new Map<string, XmlElement[]>();
+    for (const e of top) m.set(key(e), [...(m.get(key(e)) ?? []), e]);
+    return m;
+  };
+  const b = group(before);
+  const a = group(after);
+  const out: Array<{ module: string; node: string; change: 'created' | 'deleted' | 'modified' }> = [];
+  for (const [k, es] of a) {
+    const first = es[0]!;
+    const old = b.get(k);
+    if (old === undefined) out.push({ module: moduleOf(first.ns), node: first.name, change: 'created' });
+    else if (text(old) !== text(es)) out.push({ module: moduleOf(first.ns), node: first.name, change: 'modified' });
+  }
+  for (const [k, es] of b) if (!a.has(k)) out.push({ module: moduleOf(es[0]!.ns), node: es[0]!.name, change: 'deleted' });
+  return out;
+}
+
 /**
  * RFC 8341: read /nacm from running (seeding the admin rule-list when there is none), follow its
  * changes, and give dispatch the operation check. undefined when access control is off.
@@ -223,6 +260,7 @@ function setUpNacm(reg: OperationRegistrar, datastore: RunningDatastore, modules
     ...given,
     onDenial: (d) => {
       if (d.kind !== 'notification') log.info('access denied (NACM)', { kind: d.kind, username: d.username, session: d.sessionId, what: d.what });
+      emitAudit(reg, { action: 'nacm-denial', actor: `netconf:${d.username}@${d.sessionId}`, object: d.what, details: { kind: d.kind } });
       given.onDenial?.(d);
     },
   };
