@@ -5,7 +5,8 @@
  * - python3-ncclient and yangcli as the read-only NOC user: reads work, /nacm is pruned, edits, lock,
  *   software-update and kill-session are access-denied;
  * - the ncclient examples and the yangcli example script as the rollout operator;
- * - yanglint accepts the /nacm configuration and counters the administrator reads.
+ * - yanglint accepts the /nacm configuration and counters the administrator reads;
+ * - an ncclient session the NOC role denies is in the audit log, which `audit verify` proves.
  * A missing peer fails the test.
  */
 import { execFile } from 'node:child_process';
@@ -83,6 +84,8 @@ software:
   file-root: ${join(dir, 'sw')}
 policies:
   step-timeout: 20
+audit:
+  seal-interval: 1
 `);
   const out = new BufferWritable();
   serving = runCli(['serve', '--config', join(dir, 'config.yaml'), '--json'], { stdout: out, stderr: new BufferWritable(), env, signal: stop.signal });
@@ -232,4 +235,40 @@ describe('the /nacm state', () => {
     expect(outText).toBe('');
     expect(code).toBe(0);
   }, 60_000);
+});
+
+describe('the audit log', () => {
+  async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+    const out = new BufferWritable();
+    const err = new BufferWritable();
+    const code = await runCli(args, { stdout: out, stderr: err, env, tty: false });
+    return { code, out: out.text(), err: err.text() };
+  }
+
+  it('an ncclient session denied by NACM: the denial is recorded, and the signed chain verifies', async () => {
+    const before = Date.now();
+    const { steps, stderr } = await runNcclient('ncclient_nacm.py', port, [], undefined, { user: 'noc', password: env.NOC_PW });
+    expect(steps.get('edit-inventory')!.error, stderr).toMatchObject({ tag: 'access-denied' });
+    const dataDir = join(dir, 'oam');
+    type Rec = { seq: number; at: number; actor: string; action: string; object: string; details: Record<string, unknown> };
+    let denials: Rec[] = [];
+    let verdict: { ok: boolean; signedSeq: number; problem: unknown } | undefined;
+    // the head is signed every second (audit.seal-interval: 1): wait until it covers the denials (bounded)
+    for (let i = 0; i < 60; i++) {
+      const shown = await cli(['audit', 'show', '--data-dir', dataDir, '--limit', '100000', '--json']);
+      expect(shown.code, shown.err).toBe(0);
+      denials = (JSON.parse(shown.out) as Rec[]).filter((r) => r.action === 'nacm-denial' && r.at >= before && r.actor.startsWith('netconf:noc@'));
+      const v = await cli(['audit', 'verify', '--data-dir', dataDir, '--json']);
+      verdict = JSON.parse(v.out) as typeof verdict;
+      expect(v.code, v.out).toBe(0);
+      if (denials.length >= 4 && verdict!.signedSeq >= Math.max(...denials.map((d) => d.seq))) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(verdict).toMatchObject({ ok: true, problem: null });
+    // edit-config (data write), lock, software-update and kill-session (operations), each from ncclient's session
+    expect(denials.find((d) => d.details.kind === 'data-write')?.object).toContain('inventory');
+    for (const op of ['lock', 'software-update', 'kill-session']) expect(denials.some((d) => d.details.kind === 'operation' && d.object.endsWith(` ${op}`)), op).toBe(true);
+    expect(new Set(denials.map((d) => d.actor)).size).toBe(1);
+    expect(verdict!.signedSeq).toBeGreaterThanOrEqual(Math.max(...denials.map((d) => d.seq)));
+  }, 90_000);
 });
