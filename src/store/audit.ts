@@ -133,7 +133,11 @@ export const AUDITED_OPS = new Set(['createJob', 'saveJobTransition', 'putHenb',
 /** The actor of the store's own records: the flow acting on its own (the job's owner, when known, is in details). */
 export const SYSTEM_ACTOR = 'system';
 
-/** What to read before an audited operation, so that its record can say what changed. */
+/**
+ * What to read before an audited operation, so that its record can say what changed: the H(e)NB record (putHenb),
+ * or the job's state and update-sent flag (saveJobTransition: a driver reads just those two, as a JobBefore).
+ */
+export interface JobBefore { state: string; updateSent: boolean }
 export function auditBefore(name: string, args: unknown[]): { op: 'getHenb' | 'getJob'; id: string } | undefined {
   if (name === 'putHenb') {
     const id = (args[0] as HenbInput | undefined)?.henbId;
@@ -157,7 +161,7 @@ export function auditEntryFor(name: string, args: unknown[], result: unknown, be
     case 'saveJobTransition': {
       const o = args[2] as JobTransitionOptions;
       const rec = result as JobRecord;
-      const prev = before as JobRecord | undefined;
+      const prev = before as JobBefore | undefined;
       return {
         actor: SYSTEM_ACTOR, action: 'job-transition', object: `job/${rec.jobId}`, at: rec.updatedAt,
         details: {

@@ -41,7 +41,7 @@ import {
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, NotificationRow, ResultRow, ReferenceLogRow } from './records.js';
 import { AUDITED_OPS, auditBefore, auditEntryFor, auditFromRow, auditHeadFromRow, auditHeadInput, auditLimit, nextAuditRecord } from './audit.js';
-import type { AuditHeadInput, AuditHeadRecord, AuditHeadRow, AuditInput, AuditRecord, AuditRow } from './audit.js';
+import type { AuditHeadInput, AuditHeadRecord, AuditHeadRow, AuditInput, AuditRecord, AuditRow, JobBefore } from './audit.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
   NonceInput, NonceRecord, NotificationLogTimes, NotificationQuery, NotificationRecord, PostgresStoreOptions, ResultInput,
@@ -275,7 +275,7 @@ async function callOp(ops: PgOps, name: OpName, args: unknown[]): Promise<unknow
 async function auditedOp(ops: PgOps, name: OpName, args: unknown[]): Promise<unknown> {
   if (name === 'appendAudit') return callOp(ops, name, args);
   const b = auditBefore(name, args);
-  const before = b === undefined ? undefined : b.op === 'getHenb' ? await ops.getHenb(b.id) : await ops.getJob(b.id);
+  const before = b === undefined ? undefined : b.op === 'getHenb' ? await ops.getHenb(b.id) : await ops.jobBefore(b.id);
   const result = await callOp(ops, name, args);
   const entry = auditEntryFor(name, args, result, before);
   if (entry !== undefined) await callOp(ops, 'appendAudit', [entry]);
@@ -562,6 +562,11 @@ class PgOps implements AsyncOps {
 
   async listReferenceLogs<T>(): Promise<ReferenceLogRecord<T>[]> {
     return (await this.q<ReferenceLogRow>('SELECT * FROM reference_logs ORDER BY created_at, henb_id')).rows.map((r) => referenceLogFromRow<T>(r));
+  }
+
+  async jobBefore(jobId: string): Promise<JobBefore | undefined> {
+    const row = (await this.q<{ state: string; update_sent: boolean }>('SELECT state, update_sent FROM jobs WHERE job_id = $1', [jobId])).rows[0];
+    return row && { state: row.state, updateSent: row.update_sent };
   }
 
   // --- audit log (./audit.ts): called on a transaction's client only (PostgresStore.call), which holds TX_LOCK
