@@ -22,49 +22,12 @@
  */
 import { createHash } from 'node:crypto';
 import { StoreError } from './errors.js';
-import type { HenbRecord, JobRecord, NewJob, JobTransitionOptions, HenbInput } from './types.js';
+import type { AuditHeadInput, AuditHeadRecord, AuditInput, AuditRecord, HenbRecord, JobRecord, NewJob, JobTransitionOptions, HenbInput } from './types.js';
+
+export type { AuditHeadInput, AuditHeadRecord, AuditInput, AuditRecord };
 
 export const AUDIT_GENESIS = '0'.repeat(64);
 const HASH_DOMAIN = 'hsv-audit-v1';
-
-/** What a caller appends; the store adds seq, prev_hash and hash. */
-export interface AuditInput {
-  /** who: `netconf:<user>@<session-id>`, `ssh:<address>:<port>`, `cli:<command>`, `system` */
-  actor: string;
-  /** what kind of decision, e.g. job-transition, nacm-denial, config-edit (docs/security.md lists them) */
-  action: string;
-  /** what it concerns, e.g. job/<id>, henb/<id>, /nacm, the operation's name */
-  object: string;
-  /** any JSON value (default {}) */
-  details?: unknown;
-  /** epoch ms (default now) */
-  at?: number;
-}
-
-export interface AuditRecord {
-  seq: number;
-  at: number;
-  actor: string;
-  action: string;
-  object: string;
-  /** the details as the JSON text that is hashed */
-  details: string;
-  prevHash: string;
-  hash: string;
-}
-
-/** A signed chain head: a JWS (compact) over {seq, hash, iat} signed with the OAM key `kid`. */
-export interface AuditHeadInput {
-  seq: number;
-  hash: string;
-  kid: string;
-  jws: string;
-  signedAt: number;
-}
-export interface AuditHeadRecord extends AuditHeadInput {
-  /** position in the heads table (increasing) */
-  id: number;
-}
 
 export interface AuditRow { seq: number; at: number; actor: string; action: string; object: string; details: string; prev_hash: string; hash: string }
 export interface AuditHeadRow { id: number; seq: number; hash: string; kid: string; jws: string; signed_at: number }

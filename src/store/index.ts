@@ -2,9 +2,7 @@
 export * from './types.js';
 export { StoreError } from './errors.js';
 export { AUDIT_GENESIS, auditHash, verifyAuditChain } from './audit.js';
-export type {
-  AuditHeadInput, AuditHeadRecord, AuditInput, AuditProblem, AuditProblemKind, AuditRecord, AuditVerdict, HeadChecker,
-} from './audit.js';
+export type { AuditProblem, AuditProblemKind, AuditVerdict, HeadChecker } from './audit.js';
 export type { StoreErrorCode } from './errors.js';
 export { openPostgresStore, openStore } from './open.js';
 export type { OpenStoreOptions } from './open.js';

@@ -25,8 +25,6 @@
  *   ERR_STORE_OPEN       the database could not be opened or migrated (cause attached)
  */
 
-import type { AuditHeadInput, AuditHeadRecord, AuditInput, AuditRecord } from './audit.js';
-
 /**
  * Job kinds of which an H(e)NB has at most one active job altogether (a software update and an integrity check
  * exclude each other); any other kind: at most one active job of that kind. Enforced by unique indexes.
@@ -202,6 +200,47 @@ export interface NotificationLogTimes {
   createdAt: number;
   /** the eventTime of the newest notification that retention removed, or null when none was */
   agedAt: number | null;
+}
+
+// --- the audit log (./audit.ts has the chain's rules)
+
+/** What a caller appends; the store adds seq, prev_hash and hash. */
+export interface AuditInput {
+  /** who: `netconf:<user>@<session-id>`, `ssh:<address>:<port>`, `cli:<command>`, `system` */
+  actor: string;
+  /** what kind of decision, e.g. job-transition, nacm-denial, config-edit (docs/security.md lists them) */
+  action: string;
+  /** what it concerns, e.g. job/<id>, henb/<id>, /nacm, the operation's name */
+  object: string;
+  /** any JSON value (default {}) */
+  details?: unknown;
+  /** epoch ms (default now) */
+  at?: number;
+}
+
+export interface AuditRecord {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  object: string;
+  /** the details as the JSON text that is hashed */
+  details: string;
+  prevHash: string;
+  hash: string;
+}
+
+/** A signed chain head: a JWS (compact) over {seq, hash, iat} signed with the OAM key `kid`. */
+export interface AuditHeadInput {
+  seq: number;
+  hash: string;
+  kid: string;
+  jws: string;
+  signedAt: number;
+}
+export interface AuditHeadRecord extends AuditHeadInput {
+  /** position in the heads table (increasing) */
+  id: number;
 }
 
 /** Everything you can do with the store, inside or outside a transaction. */
