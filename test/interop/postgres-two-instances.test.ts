@@ -27,6 +27,8 @@ import { HSV_NS, createOamPlugin } from '../../src/oam-plugin/index.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
 import { freePort } from '../helpers/net.js';
+import { runCli } from '../../src/cli/main.js';
+import { BufferWritable } from '../../src/cli/io.js';
 import { recordingRegistry } from '../helpers/registry.js';
 import type { RecordingRegistry } from '../helpers/registry.js';
 import { until } from '../helpers/until.js';
@@ -155,5 +157,31 @@ describe('two OAM instances on PostgreSQL: one software-update or integrity-chec
     expect((await db.listActiveJobs()).filter((j) => j.henbId === 'unreachable-1')).toEqual([]);
     const jobs = await db.listJobs({ henbId: 'unreachable-1' });
     expect(jobs.map((j) => [j.kind, j.owner, j.terminal])).toEqual([['integrity-check', 'oam-a', true]]);
+  }, 60_000);
+
+  it('both instances extend one audit chain; audit verify --config (the PostgreSQL store) proves it with both keys', async () => {
+    // each instance signs the head with its own key when it closes
+    for (const i of instances) await i.handle.close();
+    await writeFile(join(dir, 'audit-config.yaml'), `store:\n  driver: postgres\n  url: ${url}\n  password: { env: PGPW }\n`);
+    const out = new BufferWritable();
+    const err = new BufferWritable();
+    const code = await runCli(['audit', 'verify', '--data-dir', join(dir, 'cli'), '--config', join(dir, 'audit-config.yaml'),
+      '--jwks', join(dir, 'oam-a', 'keys', 'jwks.json'), '--jwks', join(dir, 'oam-b', 'keys', 'jwks.json'), '--json'],
+    { stdout: out, stderr: err, env: { PGPW: password }, tty: false });
+    expect(code, err.text() + out.text()).toBe(0);
+    const v = JSON.parse(out.text()) as { ok: boolean; records: number; heads: number; unsignedTail: number };
+    expect(v).toMatchObject({ ok: true, unsignedTail: 0 });
+    expect(v.heads).toBeGreaterThanOrEqual(2);
+    const recs = await db.listAudit({ limit: 100_000 });
+    expect(recs.map((r) => r.seq)).toEqual(recs.map((_, k) => k + 1));
+    const owners = new Set(recs.filter((r) => r.action === 'job-created').map((r) => (JSON.parse(r.details) as { owner?: string }).owner));
+    expect(owners).toEqual(new Set(['oam-a', 'oam-b']));
+    const kids = new Set((await db.listAuditHeads()).map((h) => h.kid));
+    expect(kids.size).toBe(2);
+    // one JWKS only: the other instance's heads do not verify
+    const one = new BufferWritable();
+    expect(await runCli(['audit', 'verify', '--data-dir', join(dir, 'cli'), '--config', join(dir, 'audit-config.yaml'),
+      '--jwks', join(dir, 'oam-a', 'keys', 'jwks.json')], { stdout: one, stderr: new BufferWritable(), env: { PGPW: password }, tty: false })).toBe(1);
+    expect(one.text()).toMatch(/head-signature: .*no key with kid/);
   }, 60_000);
 });
