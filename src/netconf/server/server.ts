@@ -291,6 +291,10 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
         onSession: (socket, ti) => {
           acceptStream(socket, { username: ti.username, sourceHost: ti.remoteAddress, transport: 'netconf-tls', endConnection: () => socket.end() });
         },
+        onLoginFailed: (a) => registry.emitAudit({
+          action: 'login-failed', actor: `tls:${a.remoteAddress}:${a.remotePort}`, object: a.subject ?? '(no client certificate)',
+          details: { transport: 'tls', reason: a.reason, ...(a.fingerprint !== undefined ? { fingerprint: a.fingerprint } : {}) },
+        }),
       });
       const addr = await tlsTransport.listen(host, port);
       log.info('NETCONF over TLS listening', { host: addr.host, port: addr.port });

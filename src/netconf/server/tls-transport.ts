@@ -43,6 +43,8 @@ export interface TlsTransportOptions {
   /** whether a new session may start (server session limit) */
   admit(): boolean;
   onSession(socket: TLSSocket, info: TlsSessionInfo): void;
+  /** told of every refused client certificate (an audit trail); must not throw */
+  onLoginFailed?(attempt: { reason: string; subject?: string; fingerprint?: string; remoteAddress: string; remotePort: number }): void;
 }
 
 export interface TlsSessionInfo {
@@ -142,6 +144,17 @@ export class TlsTransport {
     return this.sockets.size - this.established;
   }
 
+  private loginFailed(socket: TLSSocket, reason: string, leaf: X509Certificate | undefined): void {
+    try {
+      this.opts.onLoginFailed?.({
+        reason, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0,
+        ...(leaf ? { subject: leaf.subject.replace(/\n/g, ', '), fingerprint: leaf.fingerprint256 } : {}),
+      });
+    } catch {
+      // an observer does not change the decision
+    }
+  }
+
   private onSecure(socket: TLSSocket): void {
     this.established++;
     this.secure.add(socket);
@@ -156,6 +169,7 @@ export class TlsTransport {
     if (!leaf || !socket.authorized) {
       const reason = leaf ? String(socket.authorizationError ?? 'not authorized') : 'no client certificate';
       log.warn('TLS client certificate refused; closing', { reason, ...(leaf ? { subject: leaf.subject.replace(/\n/g, ', '), fingerprint: leaf.fingerprint256 } : {}) });
+      this.loginFailed(socket, reason, leaf);
       socket.destroy();
       return;
     }
@@ -165,6 +179,7 @@ export class TlsTransport {
     const fingerprint = leaf.fingerprint256;
     if (!mapped) {
       log.warn('TLS client certificate maps to no user (cert-to-name); closing', { subject: leaf.subject.replace(/\n/g, ', '), fingerprint });
+      this.loginFailed(socket, 'maps to no user (cert-to-name)', leaf);
       socket.destroy();
       return;
     }

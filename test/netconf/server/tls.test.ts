@@ -13,6 +13,8 @@ import { childText, elements, parseXml, serializeXml } from '../../../src/netcon
 import type { XmlElement } from '../../../src/netconf/xml/index.js';
 import { TlsConfigError } from '../../../src/netconf/tls/index.js';
 import { useTestServers } from '../../helpers/netconf-server.js';
+import { until } from '../../helpers/until.js';
+import type { ServerAuditEvent } from '../../../src/netconf/registry.js';
 import { createTestPki } from '../../helpers/tls-pki.js';
 import type { Issued, TestPki } from '../../helpers/tls-pki.js';
 
@@ -161,8 +163,14 @@ describe('NETCONF over TLS: mutual X.509 and cert-to-name', () => {
     it(`refuses ${what}: no session, a warn line that says why`, async () => {
       const lines: string[] = [];
       const { server } = start(lines);
+      const audited: ServerAuditEvent[] = [];
+      server.registry.onAudit?.((e) => audited.push(e));
       const { port } = await server.listenTls('127.0.0.1', 0);
       await expect(connectNetconfTls(opts(port, alice, over()))).rejects.toThrow();
+      // the refusal is told to the audit trail (docs/security.md: login-failed)
+      await until(() => audited.length > 0, 'the audit event');
+      expect(audited[0]).toMatchObject({ action: 'login-failed', actor: expect.stringMatching(/^tls:127\.0\.0\.1:\d+$/), details: { transport: 'tls' } });
+      expect(String(audited[0]!.details.reason)).toContain(logged);
       expect(server.info.counters.inSessions).toBe(0);
       expect(server.sessions()).toEqual([]);
       const warns = lines.map((l) => JSON.parse(l) as { level: string; msg: string; reason?: string }).filter((l) => l.level === 'warn');
