@@ -895,14 +895,21 @@ export class JobRunner {
     const t = this.clock.setTimeout(() => ac.abort(new OamError('ERR_OAM_TIMEOUT', 'providing the reference values timed out')), job.timeouts.pve);
     this.detached.add(ac);
     const what = e.values.map((v) => `${v.component}${v.version !== undefined ? ` ${v.version}` : ''}`).join(', ');
+    // the audit log (src/store/audit.ts): which reference values the OAM handed the PVE, or tried to
+    const audit = (outcome: Record<string, unknown>): Promise<void> => this.o.store.appendAudit({
+      actor: 'system', action: 'reference-values-provided', object: `henb/${e.henbId}`,
+      details: { jobId: e.jobId, values: e.values, ...outcome },
+    }).then(() => undefined, (err: unknown) => this.log.error('audit record not written', { jobId: job.jobId, err }));
     try {
       const jws = await sign({ henbId: e.henbId, jobId: e.jobId, values: e.values });
       await provide(jws, ac.signal);
+      await audit({ accepted: true });
       this.log.info('reference values provided to the PVE', { jobId: job.jobId, henbId: job.henbId, values: what });
       await this.o.events.progress(job, STEP.compare, `new reference values provided to the PVE (${what})`);
     } catch (err) {
       if (this.closed) return;
       const code = errorCode(err);
+      await audit({ accepted: false, code });
       this.log.warn('reference values not provided to the PVE', { jobId: job.jobId, henbId: job.henbId, code, err });
       await this.o.events.progress(job, STEP.compare, `new reference values not provided to the PVE (${code})`);
       await this.o.events.alarm(job, `the PVE did not take the reference values of H(e)NB ${job.henbId} after job ${job.jobId} (${code}): `

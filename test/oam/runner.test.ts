@@ -469,6 +469,9 @@ describe('runner: reference values follow the update (issue 10 item 4)', () => {
     expect(provided).toBeGreaterThan(-1);
     expect(provided).toBeLessThan(texts.findIndex((t) => t.startsWith('result:')));
     expect(events.list.filter((e) => e.kind === 'alarm')).toHaveLength(0);
+    // and the audit log says which values the PVE took
+    expect(store.audit.filter((a) => a.action === 'reference-values-provided').map((a) => [a.object, JSON.parse(a.details)])).toEqual([
+      ['henb/rv1', { jobId: job.jobId, values: tokens.referenceValues[0]!.values, accepted: true }]]);
     // the integrity check right after: affirming (contraindicated without the provided values)
     const check = await r.check('rv1', {});
     expect(check.state).toBe('verified');
@@ -490,6 +493,8 @@ describe('runner: reference values follow the update (issue 10 item 4)', () => {
     expect(events.list.filter((e) => e.kind === 'alarm').map((e) => e.text)).toEqual([
       `the PVE did not take the reference values of H(e)NB rv2 after job ${job.jobId} (ERR_PVE_REJECTED): its next integrity check may not affirm the verified software`,
     ]);
+    expect(store.audit.filter((a) => a.action === 'reference-values-provided').map((a) => JSON.parse(a.details) as unknown))
+      .toEqual([expect.objectContaining({ jobId: job.jobId, accepted: false, code: 'ERR_PVE_REJECTED' })]);
     const check = await r.check('rv2', {});
     expect(check.pve?.earStatus).toBe('contraindicated');
   });
