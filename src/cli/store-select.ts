@@ -24,12 +24,14 @@ export async function openCommandStore(command: string, dataDir: string, configF
   const pluginDir = oamPluginDir(dataDir);
   let options: OpenStoreOptions = { driver: 'sqlite', dataDir: pluginDir };
   if (configFile !== undefined) {
-    const [{ loadConfigFile }, { readManifest }, { builtinPluginDir }] = await Promise.all([
-      import('../config/load.js'), import('../plugin/manifest.js'), import('../plugin/host.js')]);
+    const [{ loadConfigFile }, { resolveSecrets }, { readManifest }, { builtinPluginDir }] = await Promise.all([
+      import('../config/load.js'), import('../config/secrets.js'), import('../plugin/manifest.js'), import('../plugin/host.js')]);
     const manifest = await readManifest(join(builtinPluginDir(), 'plugin.json'));
     const config = await loadConfigFile(resolve(ctx.cwd, configFile), { manifest, env: ctx.env });
+    // the plugin's secrets (store.password) are resolved as the plugin host resolves them for serve
+    const storeSection = await resolveSecrets((config.builtin as { store?: unknown }).store, ctx.env, config.baseDir, config.file ?? configFile, ['store']);
     const plugin = await importComponent<PluginModule>('../oam-plugin/index.js', 'the OAM plugin (src/oam-plugin)', 'storeFromConfig');
-    options = plugin.storeFromConfig((config.builtin as { store?: unknown }).store, pluginDir);
+    options = plugin.storeFromConfig(storeSection, pluginDir);
   }
   const store = await importComponent<StoreModule>('../store/index.js', 'the store (src/store)', 'openStore');
   if ((options.driver ?? 'sqlite') === 'sqlite') {
