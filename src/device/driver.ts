@@ -48,12 +48,21 @@ export interface DeviceInventoryEntry extends DeviceTarget {
 }
 
 export interface BackoffOptions {
-  /** first retry delay, ms (default 200) */
+  /** base of the exponential backoff, ms (default 200): the n-th retry waits uniform [0, min(maxMs, initialMs * 2^n)) (full jitter) */
   initialMs?: number;
   /** cap of a delay, ms (default 10000) */
   maxMs?: number;
-  /** connection attempts per call before giving up (default 3) */
+  /**
+   * connection attempts per call before giving up (default: 3 for a call without a deadline; unbounded, i.e. until
+   * the next retry would not end before the deadline, for a call given one)
+   */
   attempts?: number;
+  /** uniform [0, 1) for the jitter (default Math.random; tests inject their own) */
+  random?: () => number;
+  /** epoch ms now (default Date.now; tests inject their own) */
+  now?: () => number;
+  /** wait ms or reject when the signal aborts (default a timer; tests inject their own, no real sleeping) */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** background reconnect attempts after a session drops while completions are awaited (default 8) */
   reconnectAttempts?: number;
 }
@@ -100,6 +109,11 @@ export interface NetconfDeviceDriver extends DeviceDriver {
   close(): Promise<void>;
 }
 
+/**
+ * Transient failures of connection establishment (TCP refused/reset, SSH handshake cut, no session in time, the
+ * hello or subscription failed): retried. Auth, host key, config and rpc-error answers are final. Only the session's
+ * establishment is retried, never an rpc that was sent: see softwareUpdate.
+ */
 const RETRIABLE = new Set(['ERR_DEVICE_UNREACHABLE', 'ERR_DEVICE_TIMEOUT', 'ERR_DEVICE_NETCONF']);
 
 interface Link {
@@ -175,7 +189,9 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
   const rpcTimeoutMs = options.rpcTimeoutMs ?? 15_000;
   const initialMs = options.backoff?.initialMs ?? 200;
   const maxMs = options.backoff?.maxMs ?? 10_000;
-  const attempts = Math.max(1, options.backoff?.attempts ?? 3);
+  const attemptsCap = options.backoff?.attempts !== undefined ? Math.max(1, options.backoff.attempts) : undefined;
+  const random = options.backoff?.random ?? Math.random;
+  const now = options.backoff?.now ?? Date.now;
   const reconnectAttempts = options.backoff?.reconnectAttempts ?? 8;
   const replayMarginMs = Math.max(0, options.replayMarginMs ?? 60_000);
   const links = new Map<string, Link>();
@@ -184,7 +200,10 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
   setMaxListeners(0, closeCtl.signal); // every device's connect in flight listens on it (removed when it settles): no leak
   let closed = false;
 
+  /** the background reconnect's delay (no jitter needed: one timer per device) */
   const delay = (n: number): number => Math.min(maxMs, initialMs * 2 ** n);
+  /** full jitter (uniform [0, cap)) of the n-th retry of a call */
+  const jittered = (n: number): number => Math.floor(random() * Math.min(maxMs, initialMs * 2 ** Math.min(n, 52)));
 
   function setDevice(entry: DeviceInventoryEntry): void {
     const old = links.get(entry.henbId);
@@ -230,7 +249,8 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
     return l;
   }
 
-  function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  const sleep = options.backoff?.sleep ?? timerSleep;
+  function timerSleep(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason as Error);
       const t = setTimeout(() => {
@@ -245,29 +265,49 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
     });
   }
 
-  /** connect with up to `tries` attempts and exponential backoff; auth/host-key failures are final */
-  async function open(l: Link, tries: number, signal: AbortSignal): Promise<DeviceSession> {
+  /**
+   * connect, retrying transient failures with full-jitter exponential backoff: at most `tries` attempts, and with a
+   * deadline (epoch ms) only while the next attempt would start before it; each attempt's budget ends at the deadline.
+   * Auth/host-key/config failures are final. Giving up after a retry names the attempts and the last error.
+   */
+  async function open(l: Link, tries: number, signal: AbortSignal, deadline?: number): Promise<DeviceSession> {
     const gen = l.generation;
     let last: unknown;
+    let made = 0;
     for (let i = 0; i < tries; i++) {
-      if (i > 0) await sleep(delay(i - 1), signal);
+      if (i > 0) {
+        const wait = jittered(i - 1);
+        if (deadline !== undefined && now() + wait >= deadline) break;
+        await sleep(wait, signal);
+      }
+      const budget = deadline !== undefined ? Math.min(connectTimeoutMs, deadline - now()) : connectTimeoutMs;
+      if (budget <= 0) break;
+      made++;
       try {
-        const s = await connector(l.entry, { timeoutMs: connectTimeoutMs, signal });
+        const s = await connector(l.entry, { timeoutMs: budget, signal });
         if (gen !== l.generation || closed) {
           void s.close();
           throw new DeviceDriverError('ERR_DEVICE_CLOSED', 'the device entry changed or the driver closed');
         }
         await subscribe(l, s, signal);
+        if (made > 1) log.info('device session established after retries', { henbId: l.entry.henbId, attempts: made });
         return s;
       } catch (e) {
         last = e;
         const code = (e as { code?: unknown }).code;
-        if (signal.aborted || typeof code !== 'string' || !RETRIABLE.has(code)) break;
-        log.debug('connect attempt failed', { henbId: l.entry.henbId, attempt: i + 1, code });
+        if (signal.aborted || typeof code !== 'string' || !RETRIABLE.has(code)) {
+          if (signal.aborted) throw aborted(signal);
+          throw e instanceof HsvError ? e : new DeviceDriverError('ERR_DEVICE_UNREACHABLE', `cannot reach ${l.entry.henbId}`, { cause: e });
+        }
+        log.debug('connect attempt failed', { henbId: l.entry.henbId, attempt: made, code });
       }
     }
     if (signal.aborted) throw aborted(signal);
-    throw last instanceof HsvError ? last : new DeviceDriverError('ERR_DEVICE_UNREACHABLE', `cannot reach ${l.entry.henbId}`, { cause: last });
+    const code = ((last as { code?: unknown } | undefined)?.code ?? 'ERR_DEVICE_UNREACHABLE') as DeviceDriverErrorCode;
+    const why = last === undefined ? 'no time left before the deadline' : `last error: ${(last as Error).message ?? String(last)}`;
+    throw new DeviceDriverError(code,
+      `no session to ${l.entry.henbId} after ${made} attempt${made === 1 ? '' : 's'}${deadline !== undefined ? ' within the step\'s deadline' : ''}; ${why}`,
+      last !== undefined ? { cause: last } : undefined);
   }
 
   async function subscribe(l: Link, s: DeviceSession, signal: AbortSignal): Promise<void> {
@@ -415,11 +455,12 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
     return new DeviceDriverError('ERR_DEVICE_ABORTED', 'the device operation was aborted', { cause: signal.reason });
   }
 
-  async function ensure(l: Link, signal: AbortSignal, tries = attempts): Promise<DeviceSession> {
+  async function ensure(l: Link, signal: AbortSignal, tries?: number, deadline?: number): Promise<DeviceSession> {
     if (l.session && !l.session.closed) return l.session;
     if (!l.connecting) {
-      // the shared attempt is bound to the driver's life, each caller to its own signal
-      l.connecting = open(l, tries, closeCtl.signal).finally(() => {
+      // the shared attempt is bound to the driver's life (and the first caller's deadline), each caller to its own signal
+      const n = tries ?? attemptsCap ?? (deadline !== undefined ? Number.POSITIVE_INFINITY : 3);
+      l.connecting = open(l, n, closeCtl.signal, deadline).finally(() => {
         l.connecting = undefined;
       });
     }
@@ -438,8 +479,8 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
     });
   }
 
-  async function call(l: Link, op: XmlElement, signal: AbortSignal): Promise<XmlElement[]> {
-    const s = await ensure(l, signal);
+  async function call(l: Link, op: XmlElement, signal: AbortSignal, deadline?: number): Promise<XmlElement[]> {
+    const s = await ensure(l, signal, undefined, deadline);
     try {
       const reply = await s.rpc(op, { signal, timeoutMs: rpcTimeoutMs });
       return elements(reply);
@@ -465,17 +506,20 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
   }
 
   return {
-    async softwareUpdate(henbId: string, cmd: SoftwareUpdateCommand, signal: AbortSignal): Promise<void> {
+    async softwareUpdate(henbId: string, cmd: SoftwareUpdateCommand, signal: AbortSignal, deadline?: number): Promise<void> {
       const l = linkOf(henbId);
       if (signal.aborted) throw aborted(signal);
       const input = {
         jobId: cmd.jobId, uri: cmd.uri, softwareRim: cmd.softwareRim, selfCheck: cmd.selfCheck, nonce: cmd.nonce,
         ...(cmd.version !== undefined ? { version: cmd.version } : {}),
       };
-      await ensure(l, signal);
+      // Only the session's establishment is retried (nothing was sent to the device then). Once the software-update
+      // rpc is written it is never sent again: a lost session is ERR_DEVICE_SESSION_LOST and the completion is awaited
+      // (the device module does not promise that a repeated job-id is ignored, so a resend could install twice).
+      await ensure(l, signal, undefined, deadline);
       l.awaiting.add(cmd.jobId);
       try {
-        const reply = parseStartedReply(await call(l, softwareUpdateXml(input), signal));
+        const reply = parseStartedReply(await call(l, softwareUpdateXml(input), signal, deadline));
         if (reply.status !== 'started') {
           throw new DeviceDriverError('ERR_DEVICE_REFUSED', `${henbId} refused the software-update: ${reply.reason ?? 'no reason given'}`);
         }
@@ -486,11 +530,11 @@ export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceD
       }
     },
 
-    async rollback(henbId: string, jobId: string, signal: AbortSignal): Promise<void> {
+    async rollback(henbId: string, jobId: string, signal: AbortSignal, deadline?: number): Promise<void> {
       const l = linkOf(henbId);
       l.rollingBack.add(jobId);
       try {
-        const reply = parseStartedReply(await call(l, rollbackXml(jobId), signal));
+        const reply = parseStartedReply(await call(l, rollbackXml(jobId), signal, deadline));
         if (reply.status !== 'started') {
           throw new DeviceDriverError('ERR_DEVICE_REFUSED', `${henbId} refused the rollback: ${reply.reason ?? 'no reason given'}`);
         }

@@ -312,6 +312,27 @@ export const CONFIG_SCHEMA = {
         }
       }
     },
+    "retry": {
+      "description": "transient connection failures towards a device (reset, refused, timeout while connecting, SSH handshake cut) are retried within the step's deadline with full-jitter exponential backoff: the n-th retry waits uniform [0, min(max-delay, base-delay * 2^n)) ms",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "base-delay": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 60000,
+          "default": 200,
+          "description": "milliseconds"
+        },
+        "max-delay": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 600000,
+          "default": 10000,
+          "description": "milliseconds"
+        }
+      }
+    },
     "policies": {
       "description": "default policies of software updates (YANG /hsv:policies)",
       "type": "object",

@@ -50,7 +50,10 @@ export async function devicesFromConfig(cfg: OamPluginConfig, log: Logger): Prom
   const callHome = callHomeAt !== undefined
     ? createCallHomeListener({ host: callHomeAt.host, port: callHomeAt.port, log: log.child({ component: 'call-home' }) })
     : undefined;
-  const devices = createDeviceDriver({ log: log.child({ component: 'device-driver' }), devices: [], ...(callHome !== undefined ? { callHome } : {}) });
+  const devices = createDeviceDriver({
+    log: log.child({ component: 'device-driver' }), devices: [], ...(callHome !== undefined ? { callHome } : {}),
+    backoff: { initialMs: cfg.retry?.['base-delay'] ?? 200, maxMs: cfg.retry?.['max-delay'] ?? 10_000 },
+  });
   const fileHenbs = cfg.henbs ?? [];
   const ilog = log.child({ component: 'inventory' });
   let known = new Set<string>();

@@ -193,9 +193,10 @@ export interface DeviceDriver {
   /**
    * Step 6: send software-update. Resolves when the device ACCEPTED it (O-RAN style "started"); the
    * outcome arrives later through onCompletion. Rejects when the device is unreachable or refuses.
-   * The runner never calls this twice for the same jobId.
+   * The runner never calls this twice for the same jobId. `deadline` (epoch ms, the step's): transient connection
+   * failures are retried until then, and the rejection names the attempts made and the last error.
    */
-  softwareUpdate(henbId: string, cmd: SoftwareUpdateCommand, signal: AbortSignal): Promise<void>;
+  softwareUpdate(henbId: string, cmd: SoftwareUpdateCommand, signal: AbortSignal, deadline?: number): Promise<void>;
   /** A measure on mismatch: ask the device to go back to its previous slot. Resolves when accepted. */
   rollback(henbId: string, jobId: string, signal: AbortSignal): Promise<void>;
   /** Subscribe to completions from every device; returns the unsubscribe function. */

@@ -759,7 +759,7 @@ export class JobRunner {
           void this.track(this.fetch(job.jobId, e.uri, signal));
           return;
         case 'send-update':
-          l.sending = this.track(this.send(job.jobId, e, signal));
+          l.sending = this.track(this.send(job.jobId, e, signal, job.deadline));
           return;
         case 'rollback':
           void this.track(this.rollback(job));
@@ -864,9 +864,9 @@ export class JobRunner {
     }
   }
 
-  private async send(jobId: string, e: Extract<Effect, { type: 'send-update' }>, signal: AbortSignal): Promise<void> {
+  private async send(jobId: string, e: Extract<Effect, { type: 'send-update' }>, signal: AbortSignal, deadline: number | undefined): Promise<void> {
     try {
-      await this.o.devices.softwareUpdate(e.henbId, e.command, signal);
+      await this.o.devices.softwareUpdate(e.henbId, e.command, signal, deadline);
       if (signal.aborted) return;
       await this.dispatch(jobId, { type: 'device-accepted', at: this.clock.now() });
     } catch (err) {

@@ -89,7 +89,7 @@ beforeEach(() => {
   sessions = [];
   failures = [];
   attempts = 0;
-  driver = createDeviceDriver({ devices: [dev], connector, backoff: { initialMs: 100, maxMs: 1000, attempts: 3, reconnectAttempts: 4 } });
+  driver = createDeviceDriver({ devices: [dev], connector, backoff: { initialMs: 100, maxMs: 1000, attempts: 3, reconnectAttempts: 4, random: () => 0.5 } });
 });
 
 afterEach(async () => {
@@ -111,13 +111,16 @@ describe('device driver (fake sessions, fake timers)', () => {
     failures = ['ERR_DEVICE_UNREACHABLE', 'ERR_DEVICE_UNREACHABLE', 'ERR_DEVICE_UNREACHABLE'];
     const p = driver.connect('h1');
     const caught = p.catch((e: unknown) => e);
-    await vi.advanceTimersByTimeAsync(99);
+    // full jitter with random() = 0.5: half of 100, then half of 200
+    await vi.advanceTimersByTimeAsync(49);
     expect(attempts).toBe(1);
     await vi.advanceTimersByTimeAsync(1);
     expect(attempts).toBe(2);
-    await vi.advanceTimersByTimeAsync(200);
+    await vi.advanceTimersByTimeAsync(100);
     expect(attempts).toBe(3);
-    expect(await caught).toMatchObject({ code: 'ERR_DEVICE_UNREACHABLE' });
+    const e = await caught;
+    expect(e).toMatchObject({ code: 'ERR_DEVICE_UNREACHABLE' });
+    expect((e as Error).message).toMatch(/after 3 attempts; last error: ERR_DEVICE_UNREACHABLE/);
   });
 
   it('does not retry auth or host key failures', async () => {
@@ -276,7 +279,8 @@ describe('device driver resume() after an OAM restart', () => {
     failures = ['ERR_DEVICE_UNREACHABLE', 'ERR_DEVICE_UNREACHABLE', 'ERR_DEVICE_UNREACHABLE'];
     const since = Date.now() - 10_000;
     const p = driver.resume('h1', 'job-1', since, signal()).catch((e: unknown) => e);
-    await vi.advanceTimersByTimeAsync(300);
+    // three attempts at 0, 50, 150 ms (full jitter, random() = 0.5), the background reconnect 100 ms later
+    await vi.advanceTimersByTimeAsync(150);
     expect(await p).toMatchObject({ code: 'ERR_DEVICE_UNREACHABLE' });
     expect(sessions).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(100);
