@@ -313,7 +313,7 @@ export const CONFIG_SCHEMA = {
       }
     },
     "retry": {
-      "description": "transient connection failures towards a device (reset, refused, timeout while connecting, SSH handshake cut) are retried within the step's deadline with full-jitter exponential backoff: the n-th retry waits uniform [0, min(max-delay, base-delay * 2^n)) ms",
+      "description": "transient connection failures towards a device or the PVE (reset, refused, timeout while connecting, TLS/SSH handshake cut, before the request was sent) are retried within the step's deadline with full-jitter exponential backoff: the n-th retry waits uniform [0, min(max-delay, base-delay * 2^n)) ms",
       "type": "object",
       "additionalProperties": false,
       "properties": {

@@ -91,8 +91,9 @@ export interface PveClient {
    * Ask the PVE to check the H(e)NB. Resolves with the PVE's signed result (JWS compact, EAR claims). The
    * OAM verifies the token itself (allow-list, iss, aud, max age, nonce, jti) before trusting anything in
    * it; a rejection (transport error, RESTCONF error) means "not trusted" and the update is refused.
+   * `deadline` (epoch ms, the step's): a connection that failed before the request was sent is retried until then.
    */
-  integrityRequest(req: PveIntegrityRequest, signal: AbortSignal): Promise<{ token: string }>;
+  integrityRequest(req: PveIntegrityRequest, signal: AbortSignal, deadline?: number): Promise<{ token: string }>;
   /**
    * Optional. Step 9 after a verified update: hand the PVE the new reference values (a JWS signed with the OAM's
    * key; src/tokens reference-values). Resolves when the PVE accepted them; rejects (coded) otherwise.

@@ -524,7 +524,7 @@ export class JobRunner {
           ...(c.selfCheck !== undefined ? { selfCheck: c.selfCheck } : {}),
           ...(c.softwareVersion !== undefined ? { softwareVersion: c.softwareVersion } : {}),
         },
-      }, ac.signal)).token;
+      }, ac.signal, this.clock.now() + job.timeouts.pve)).token;
     } catch (err) {
       throw new CompletionRefused('ERR_OAM_PVE_UNREACHABLE', 'pve-unreachable', `the PVE could not appraise the completion (${errorCode(err)})`, { cause: err });
     } finally {
@@ -753,7 +753,7 @@ export class JobRunner {
           await ev.alarm(job, e.text);
           return;
         case 'request-pve':
-          void this.track(this.askPve(job.jobId, e.henbId, e.nonce, signal));
+          void this.track(this.askPve(job.jobId, e.henbId, e.nonce, signal, job.deadline));
           return;
         case 'fetch-software':
           void this.track(this.fetch(job.jobId, e.uri, signal));
@@ -782,10 +782,10 @@ export class JobRunner {
     }
   }
 
-  private async askPve(jobId: string, henbId: string, nonce: string, signal: AbortSignal): Promise<void> {
+  private async askPve(jobId: string, henbId: string, nonce: string, signal: AbortSignal, deadline: number | undefined): Promise<void> {
     let token: string;
     try {
-      token = (await this.o.pve.integrityRequest({ henbId, nonce, jobId }, signal)).token;
+      token = (await this.o.pve.integrityRequest({ henbId, nonce, jobId }, signal, deadline)).token;
     } catch (err) {
       if (signal.aborted) return; // our own timeout or a newer step: the timeout event speaks
       const code = errorCode(err);

@@ -17,6 +17,8 @@ import {
   INPUT_MEMBER, INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, PROVIDE_INPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, YANG_JSON, base64urlToBase64,
 } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
+import { retryUnsent } from './retry.js';
+import type { PveRetryOptions } from './retry.js';
 
 /** codes: the PveClient port's (src/oam/ports.ts); appTag as the port's PveFailure says */
 export class PveClientError extends HsvError<PveClientErrorCode> implements PveFailure {
@@ -24,6 +26,8 @@ export class PveClientError extends HsvError<PveClientErrorCode> implements PveF
   errorTag?: string;
   appTag?: string;
   httpStatus?: number;
+  /** ERR_PVE_UNREACHABLE only: the connection failed before the request was written (safe to retry: ./retry.ts) */
+  notSent?: boolean;
 }
 
 export interface PveClientOptions {
@@ -35,6 +39,8 @@ export interface PveClientOptions {
   timeoutMs?: number;
   /** TLS server name to check, when it differs from the URL's host */
   servername?: string;
+  /** retry of integrity requests whose connection failed before they were sent (./retry.ts) */
+  retry?: PveRetryOptions;
 }
 
 export interface PveIntegrityResult {
@@ -45,7 +51,7 @@ export interface PveIntegrityResult {
 }
 
 export interface RestconfPveClient extends PveClient {
-  integrityRequest(req: PveIntegrityRequest, signal: AbortSignal): Promise<PveIntegrityResult>;
+  integrityRequest(req: PveIntegrityRequest, signal: AbortSignal, deadline?: number): Promise<PveIntegrityResult>;
   provideReferenceValues(jws: string, signal: AbortSignal): Promise<void>;
   /** release pooled connections */
   close(): void;
@@ -78,7 +84,16 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
     close() {
       agent.destroy();
     },
-    async integrityRequest(req, signal) {
+    async integrityRequest(req, signal, deadline) {
+      return retryUnsent(() => integrityRequestOnce(req, signal), options.retry ?? {}, err, signal, 'the integrity request', deadline);
+    },
+    async provideReferenceValues(jws, signal) {
+      // RFC 8040 section 3.6.2: an operation without output answers 204 No Content
+      await post(provideTarget, { [PROVIDE_INPUT_MEMBER]: { 'reference-values': jws } }, signal, 'provide-reference-values');
+    },
+  };
+
+  async function integrityRequestOnce(req: PveIntegrityRequest, signal: AbortSignal): Promise<PveIntegrityResult> {
       const input: Record<string, unknown> = { 'henb-id': req.henbId, 'nonce-value': base64urlToBase64(req.nonce) };
       if (req.jobId) input['job-id'] = req.jobId;
       if (req.completion !== undefined) input.completion = completionJson(req.completion);
@@ -92,12 +107,7 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
       const v: PveIntegrityResult = { token, earStatus };
       if (typeof out?.reason === 'string') v.reason = out.reason;
       return v;
-    },
-    async provideReferenceValues(jws, signal) {
-      // RFC 8040 section 3.6.2: an operation without output answers 204 No Content
-      await post(provideTarget, { [PROVIDE_INPUT_MEMBER]: { 'reference-values': jws } }, signal, 'provide-reference-values');
-    },
-  };
+  }
 
   /** POST an operation's input; resolves with the 2xx answer (JSON when there is a body), rejects coded. */
   function post(url: URL, input: unknown, signal: AbortSignal, what: string): Promise<{ status: number; json: unknown }> {
@@ -121,6 +131,8 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
       const onAbort = (): void => finish(err('ERR_PVE_ABORTED', `${what} was aborted`, signal.reason));
       const timer = setTimeout(() => finish(err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`)), timeoutMs);
       signal.addEventListener('abort', onAbort, { once: true });
+      // written: the request may have reached the PVE (a new connection once its TLS handshake is done, a reused one at once)
+      let written = false;
       const r = request(url, {
         method: 'POST',
         agent,
@@ -148,11 +160,17 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
           else finish(undefined, { status, json });
         });
       });
+      r.on('socket', (sock) => {
+        if (sock.connecting || !(sock as { encrypted?: boolean; authorized?: boolean }).authorized) sock.once('secureConnect', () => { written = true; });
+        else written = true;
+      });
       r.on('error', (e: NodeJS.ErrnoException) => {
         if (e.code !== undefined && TLS_CODES.has(e.code)) {
           finish(err('ERR_PVE_TLS', `the PVE's certificate is not trusted (${e.code})`, e));
         } else {
-          finish(err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${base.host}${e.code !== undefined ? ` (${e.code})` : ''}`, e));
+          const x = err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${base.host}${e.code !== undefined ? ` (${e.code})` : ''}`, e);
+          if (!written) x.notSent = true;
+          finish(x);
         }
       });
       r.end(body);

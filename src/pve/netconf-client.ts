@@ -16,15 +16,19 @@ import { PVE_HENB_UNKNOWN } from '../oam/index.js';
 import { PveClientError } from './client.js';
 import type { PveIntegrityResult } from './client.js';
 import { PVE_NS, base64urlToBase64 } from './restconf.js';
+import { retryUnsent } from './retry.js';
+import type { PveRetryOptions } from './retry.js';
 
 export interface NetconfPveClientOptions extends DeviceTarget {
   /** connect + rpc budget, ms (default 15000) */
   timeoutMs?: number;
   connector?: DeviceConnector;
+  /** retry of integrity requests whose session could not be established (./retry.ts) */
+  retry?: PveRetryOptions;
 }
 
 export interface NetconfPveClient {
-  integrityRequest(req: PveIntegrityRequest, signal: AbortSignal): Promise<PveIntegrityResult>;
+  integrityRequest(req: PveIntegrityRequest, signal: AbortSignal, deadline?: number): Promise<PveIntegrityResult>;
   provideReferenceValues(jws: string, signal: AbortSignal): Promise<void>;
   close(): void;
 }
@@ -41,8 +45,8 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
     close() {
       // sessions are per request
     },
-    integrityRequest(req, signal) {
-      return call(signal, 'the integrity request', async (session, rpcSignal) => {
+    integrityRequest(req, signal, deadline) {
+      return retryUnsent(() => call(signal, 'the integrity request', async (session, rpcSignal) => {
         const reply = await session.rpc(el(PVE_NS, 'integrity-request',
           leaf(PVE_NS, 'henb-id', req.henbId),
           leaf(PVE_NS, 'nonce-value', base64urlToBase64(req.nonce)),
@@ -55,7 +59,7 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
         const reason = childText(reply, PVE_NS, 'reason');
         if (reason !== undefined) out.reason = reason;
         return out;
-      });
+      }), options.retry ?? {}, err, signal, 'the integrity request', deadline);
     },
     provideReferenceValues(jws, signal) {
       return call(signal, 'provide-reference-values', async (session, rpcSignal) => {
@@ -91,10 +95,15 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
       const code = (e as { code?: unknown }).code;
       if (code === 'ERR_DEVICE_AUTH') return err('ERR_PVE_AUTH', `the PVE at ${where} refused our credentials`, e);
       if (code === 'ERR_DEVICE_HOST_KEY') return err('ERR_PVE_HOST_KEY', `the PVE at ${where} is not the pinned host`, e);
-      return err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${where}${typeof code === 'string' ? ` (${code})` : ''}`, e);
+      const x = err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${where}${typeof code === 'string' ? ` (${code})` : ''}`, e);
+      // a session that was never established carried no request: safe to retry (./retry.ts)
+      if (!established && (code === 'ERR_DEVICE_UNREACHABLE' || code === 'ERR_DEVICE_NETCONF')) x.notSent = true;
+      return x;
     };
+    let established = false;
     try {
       const session = await connect(options, { timeoutMs, signal: ac.signal });
+      established = true;
       try {
         return await fn(session, ac.signal);
       } finally {

@@ -99,7 +99,7 @@ describe('device connection retry with full-jitter backoff (injected transport, 
       backoff: { initialMs: 100, maxMs: 1000, random: () => 0.999, now: clock.now, sleep: clock.sleep },
     });
     const deadline = clock.now() + 5_000;
-    const e = await driver.softwareUpdate('h1', cmd, new AbortController().signal, deadline).catch((x: unknown) => x as Error & { code: string });
+    const e = await driver.softwareUpdate('h1', cmd, new AbortController().signal, deadline).then(() => { throw new Error('expected a rejection'); }, (x: unknown) => x as Error & { code: string });
     expect(e).toMatchObject({ code: 'ERR_DEVICE_UNREACHABLE' });
     // 99 + 199 + 399 + 799 + 999 + 999 + 999 = 4493 ms of waiting: 8 attempts, the next wait would pass the deadline
     expect(tries).toBe(8);
@@ -165,7 +165,7 @@ describe('device connection retry over loopback TCP (real sockets, real SSH clie
       connectTimeoutMs: 5_000,
       backoff: { initialMs: 10, maxMs: 40, attempts: 4, random: () => 0.5, now: clock.now, sleep: clock.sleep },
     });
-    const e = await driver.softwareUpdate('h1', cmd, new AbortController().signal, clock.now() + 60_000).catch((x: unknown) => x as Error & { code: string });
+    const e = await driver.softwareUpdate('h1', cmd, new AbortController().signal, clock.now() + 60_000).then(() => { throw new Error('expected a rejection'); }, (x: unknown) => x as Error & { code: string });
     expect(e).toMatchObject({ code: 'ERR_DEVICE_UNREACHABLE' });
     expect(e.message).toMatch(/^no session to h1 after 4 attempts within the step's deadline; last error: /);
     expect(e.message).toMatch(/ECONNRESET|closed the connection/);
