@@ -19,6 +19,7 @@ import { compileTexts } from '../yang/index.js';
 import { softwareAllowList } from '../integrity/index.js';
 import { EventLog } from '../store/index.js';
 import type { Store } from '../store/index.js';
+import { DEFAULT_JOB_RETENTION_DAYS, startRetention } from './retention.js';
 import type { Jwks, SigningKey, ReplayCache } from '../tokens/index.js';
 import { loadOrCreateSigningKey, newNonce as defaultNonce, publishJwks, storeReplayCache } from '../tokens/index.js';
 import { createResultTokens } from '../oam/index.js';
@@ -166,6 +167,10 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
         host.registry.onConfigChange((running) => tell(current(running)));
       }
       service = svc;
+      // job retention: at start (before anything is served), then hourly
+      const retention = startRetention({ store, days: cfg.store?.['job-retention'] ?? DEFAULT_JOB_RETENTION_DAYS, log: host.log.child({ component: 'retention' }) });
+      opened.unshift(() => retention.close());
+      await retention.run();
       const resumed = await svc.resume();
       if (resumed.length > 0) host.log.info('jobs resumed after restart', { jobs: resumed });
     } catch (err) {

@@ -263,6 +263,13 @@ export const CONFIG_SCHEMA = {
           "maximum": 3600,
           "default": 60,
           "description": "seconds a job's lease lasts without renewal (renewed every lease/3)"
+        },
+        "job-retention": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 36500,
+          "default": 90,
+          "description": "days a finished job (its history and result tokens) is kept; older ones are pruned at start and hourly; active jobs and each H(e)NB's last result are kept"
         }
       },
       "if": {

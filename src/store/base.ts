@@ -21,7 +21,7 @@ export const OP_NAMES = [
   'claimJobs', 'takeJob', 'renewLeases', 'releaseJobs',
   'putResult', 'getResults', 'listResults',
   'putNonce', 'consumeNonce', 'rememberJti',
-  'putReferenceLog', 'getReferenceLog', 'listReferenceLogs', 'purgeExpired',
+  'putReferenceLog', 'getReferenceLog', 'listReferenceLogs', 'purgeExpired', 'pruneJobs',
   'appendNotification', 'lastNotificationId', 'listNotifications', 'pruneNotifications', 'notificationLogTimes',
   'appendAudit', 'listAudit', 'lastAudit', 'putAuditHead', 'listAuditHeads',
 ] as const satisfies readonly (keyof StoreOps)[];
@@ -76,6 +76,7 @@ export abstract class StoreBase<C extends TxContext> implements Store {
   declare readonly lastAudit: StoreOps['lastAudit'];
   declare readonly putAuditHead: StoreOps['putAuditHead'];
   declare readonly listAuditHeads: StoreOps['listAuditHeads'];
+  declare readonly pruneJobs: StoreOps['pruneJobs'];
   private readonly als = new AsyncLocalStorage<C>();
   private txChain: Promise<void> = Promise.resolve();
   private txOpen = false;

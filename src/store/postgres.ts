@@ -367,6 +367,10 @@ const SQL = {
     INSERT INTO jtis (jti, expires_at) VALUES ($1, $2::bigint)
     ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE jtis.expires_at <= $3::float8
     RETURNING jti`,
+  pruneJobs: `
+    WITH gone AS (DELETE FROM jobs WHERE terminal AND updated_at < $1::float8 RETURNING job_id),
+         r AS (DELETE FROM results WHERE job_id IN (SELECT job_id FROM gone) RETURNING 1)
+    SELECT (SELECT count(*) FROM gone)::int AS n`,
   purgeExpired: `
     WITH a AS (DELETE FROM jtis WHERE expires_at <= $1::float8 RETURNING 1),
          b AS (DELETE FROM nonces WHERE expires_at <= $1::float8 RETURNING 1)
@@ -627,5 +631,10 @@ class PgOps implements AsyncOps {
   async notificationLogTimes(): Promise<NotificationLogTimes> {
     const row = (await this.q<{ created_at: number; aged_at: number | null }>('SELECT created_at, aged_at FROM notification_log')).rows[0]!;
     return { createdAt: row.created_at, agedAt: row.aged_at };
+  }
+
+  async pruneJobs(before: number): Promise<number> {
+    // job_events go with their job (ON DELETE CASCADE); results by the job ids deleted, in the same statement
+    return Number((await this.q<{ n: number }>(SQL.pruneJobs, [before])).rows[0]?.n ?? 0);
   }
 }

@@ -531,6 +531,14 @@ class SqliteOps implements SyncOps {
     const row = this.st('SELECT created_at, aged_at FROM notification_log').get() as { created_at: number; aged_at: number | null };
     return { createdAt: row.created_at, agedAt: row.aged_at };
   }
+
+  pruneJobs(before: number): number {
+    return this.atomic(() => {
+      this.st('DELETE FROM results WHERE job_id IN (SELECT job_id FROM jobs WHERE terminal = 1 AND updated_at < ?)').run(before);
+      // job_events go with their job (ON DELETE CASCADE)
+      return this.st('DELETE FROM jobs WHERE terminal = 1 AND updated_at < ?').run(before).changes;
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

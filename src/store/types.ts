@@ -349,6 +349,13 @@ export interface StoreOps {
   putAuditHead(head: AuditHeadInput): Promise<AuditHeadRecord>;
   /** signed heads in the order they were kept, after `afterId`, at most `limit` (default 1000, at most 100000) */
   listAuditHeads(filter?: { afterId?: number; limit?: number }): Promise<AuditHeadRecord[]>;
+
+  /**
+   * Job retention: deletes the final jobs (terminal === true) last updated before `before` (epoch ms), with their
+   * events and their result tokens; active jobs stay whatever their age, and so does each H(e)NB's record (its
+   * RIM, state and last result token). Returns how many jobs went.
+   */
+  pruneJobs(before: number): Promise<number>;
 }
 
 export interface Store extends StoreOps {

@@ -243,6 +243,13 @@ export class MemoryStore implements Store {
   async listAuditHeads(filter: { afterId?: number; limit?: number } = {}): Promise<AuditHeadRecord[]> {
     return this.auditHeads.filter((h) => h.id > (filter.afterId ?? 0)).slice(0, filter.limit ?? 1000);
   }
+  async pruneJobs(before: number): Promise<number> {
+    const gone = [...this.d.jobs.values()].filter((j) => j.terminal && j.updatedAt < before).map((j) => j.jobId);
+    for (const id of gone) this.d.jobs.delete(id);
+    this.d.events = this.d.events.filter((e) => !gone.includes(e.jobId));
+    this.d.results = this.d.results.filter((r) => !gone.includes(r.jobId));
+    return gone.length;
+  }
 }
 
 // --- tokens: a transparent fake ("h.<base64url claims>.s") with the checks the real one makes on nonce and jti

@@ -155,6 +155,29 @@ export function storeContract(name: string, h: StoreHarness): void {
         expect(await store.listJobEvents('job-1')).toHaveLength(2);
       });
 
+      it('job retention: pruneJobs deletes final jobs older than the cutoff, with their events and results (issue 14 item 5)', async () => {
+        await store.putHenb(henb({ lastResultToken: 'kept-token' }));
+        await store.createJob({ ...newJob, jobId: 'old-final' });
+        await store.saveJobTransition('old-final', 'verified', { expectPrevVersion: 1, terminal: true, at: 1_000 });
+        await store.putResult({ jobId: 'old-final', kind: 'final', henbId: 'henb-1', earStatus: 'affirming', token: 'old', createdAt: 1_000 });
+        await store.createJob({ ...newJob, jobId: 'young-final' });
+        await store.saveJobTransition('young-final', 'verified', { expectPrevVersion: 1, terminal: true, at: 9_000 });
+        await store.putResult({ jobId: 'young-final', kind: 'final', henbId: 'henb-1', earStatus: 'affirming', token: 'young', createdAt: 9_000 });
+        // an active job is kept however old it is
+        await store.createJob({ ...newJob, jobId: 'old-active' });
+        await store.saveJobTransition('old-active', 'waiting', { expectPrevVersion: 1, at: 1_000 });
+        expect(await store.pruneJobs(5_000)).toBe(1);
+        expect(await store.getJob('old-final')).toBeUndefined();
+        expect(await store.listJobEvents('old-final')).toEqual([]);
+        expect(await store.getResults('old-final')).toEqual([]);
+        expect((await store.listJobs()).map((j) => j.jobId).sort()).toEqual(['old-active', 'young-final']);
+        expect((await store.getResults('young-final')).map((r) => r.token)).toEqual(['young']);
+        expect((await store.getHenb('henb-1'))?.lastResultToken).toBe('kept-token');
+        expect(await store.pruneJobs(5_000)).toBe(0);
+        expect(await store.pruneJobs(10_000)).toBe(1);
+        expect((await store.listJobs()).map((j) => j.jobId)).toEqual(['old-active']);
+      });
+
       it('final jobs leave listActiveJobs and cannot move again', async () => {
         await store.createJob(newJob);
         await store.saveJobTransition('job-1', 'verified', { expectPrevVersion: 1, terminal: true });
