@@ -1,11 +1,27 @@
 #!/usr/bin/env node
 // henb-sw-verify: runs the TypeScript sources through tsx, without a build step.
 // The exit code is the one documented in `henb-sw-verify --help` (see src/cli/exit-codes.ts).
-import { register } from 'tsx/esm/api';
 
+// Ctrl-C / SIGTERM are caught from the first line, before the CLI has loaded (that takes a second): the first
+// one aborts the command (or, while loading, stops it before it starts: exit 130 with one line saying so); a
+// second one finds no handler and ends the process at once, as an operator expects a second Ctrl-C to work.
+const ac = new AbortController();
+const onSignal = (sig) => {
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  ac.abort(new Error(sig));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+// `ps` shows the program's name (set once the signals are caught)
+process.title = 'henb-sw-verify';
+
+const { register } = await import('tsx/esm/api');
 register();
 const { runCli } = await import('../src/cli/main.ts');
-process.exitCode = await runCli(process.argv.slice(2));
+process.exitCode = await runCli(process.argv.slice(2), { signal: ac.signal });
+process.off('SIGINT', onSignal);
+process.off('SIGTERM', onSignal);
 // The command is done. Anything still holding the event loop (a file system call stuck in the thread pool,
 // a socket a peer keeps open) must not keep the process alive: leave after a short grace period.
 setTimeout(() => process.exit(), 3000).unref();

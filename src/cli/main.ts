@@ -55,6 +55,13 @@ export async function runCli(argv: string[], ctx: Partial<CliContext> = {}): Pro
   const jsonMode = argv.includes('--json');
   const tty = ctx.tty ?? (Boolean(stdout.isTTY) && env.NO_COLOR === undefined && !jsonMode);
   const full: CliContext = { stdout, stderr, env, cwd: ctx.cwd ?? process.cwd(), signal, tty };
+  if (signal.aborted) {
+    // a signal while the program was still loading (bin/henb-sw-verify.js catches it from its first line)
+    const sig = signal.reason instanceof Error ? signal.reason.message : 'a signal';
+    stderr.write(`henb-sw-verify: interrupted (${sig}) before the command started; nothing was done\n`);
+    cleanup();
+    return EXIT.INTERRUPTED;
+  }
   try {
     const [name, ...rest] = argv;
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {

@@ -7,7 +7,9 @@
  *
  * Wire names stay kebab-case; XML is built with the XML layer's el/leaf, matched by namespace URI.
  */
-import { realpath } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { dirname, basename, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.js';
@@ -88,6 +90,8 @@ export class OamService {
   private readonly o: OamServiceOptions;
   private readonly log: Logger;
   private readonly clock: Clock;
+  /** digests of local images (software-update with a sha256), by path, size and mtime */
+  private readonly digests = new Map<string, { key: string; digest: string }>();
   private runningInventory = new Set<string>();
 
   constructor(options: OamServiceOptions) {
@@ -230,6 +234,15 @@ export class OamService {
     }
     const version = sw ? childText(sw, HSV_NS, 'version')?.trim() : undefined;
     const sha256 = sw ? childText(sw, HSV_NS, 'sha256')?.trim() : undefined;
+    // a local image with an expected digest is checked now: a wrong sha256 is the same for every H(e)NB, so it is
+    // one rpc-error before any job starts (a rollout stops at it with exit 2), not one failed job per device
+    if (url.protocol === 'file:' && this.o.fileRoot !== undefined && sha256 !== undefined && sha256 !== '') {
+      const actual = await fileDigest(this.digests, url);
+      if (actual !== undefined && actual !== sha256.toLowerCase()) {
+        throw rpcError('invalid-value', 'software-unavailable',
+          `the software file's SHA-256 is ${actual}, not the given sha256 ${sha256.toLowerCase()}`, '/hsv:software-update/hsv:software/hsv:sha256');
+      }
+    }
     const sc = childText(op, HSV_NS, 'self-check')?.trim();
     const selfCheck = sc === undefined ? this.o.policies?.selfCheck ?? true : sc === 'true' || sc === '1';
     const listed = childrenNamed(op, HSV_NS, 'on-mismatch').map((e) => textOf(e).trim() as Measure);
@@ -424,6 +437,26 @@ function endStep(j: Job): Step {
  * Whether a file: URI names a path inside `root` (a real path). Symbolic links are resolved as far as the
  * path exists (the fetch checks again when it opens the file).
  */
+/** SHA-256 of a local file, cached by path, size and mtime; undefined when it cannot be read (the job then says so). */
+async function fileDigest(cache: Map<string, { key: string; digest: string }>, url: URL): Promise<string | undefined> {
+  try {
+    const file = fileURLToPath(url);
+    const st = await stat(file);
+    if (!st.isFile()) return undefined;
+    const key = `${st.size}:${st.mtimeMs}`;
+    const hit = cache.get(file);
+    if (hit?.key === key) return hit.digest;
+    const h = createHash('sha256');
+    for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+    const digest = h.digest('hex');
+    if (cache.size >= 64) cache.clear();
+    cache.set(file, { key, digest });
+    return digest;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function insideRoot(url: URL, root: string): Promise<boolean> {
   let file: string;
   try {

@@ -1,6 +1,6 @@
 // The real executable: tsx without a build step, exit codes, one ready line, clean stop on SIGTERM.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,5 +41,23 @@ describe('bin/henb-sw-verify.js', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }, 30_000);
+
+  // issue 14 item 4: Ctrl-C in the first second (the CLI still loading) was the default handler: exit 130, no word
+  it('Ctrl-C while the CLI is still loading: exit 130 with one line saying nothing was done', async () => {
+    const child = spawn(process.execPath, [bin, 'serve', '--check'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    // wait until the process catches SIGINT (it then names itself henb-sw-verify in /proc/PID/cmdline), then send
+    // it: the CLI is still loading then (tsx compiles the sources for most of a second)
+    const deadline = Date.now() + 10_000;
+    while (!(await readFile(`/proc/${child.pid}/cmdline`, 'utf8').catch(() => '')).startsWith('henb-sw-verify')) {
+      if (Date.now() > deadline) throw new Error('the process never named itself');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill('SIGINT');
+    expect(await exited).toEqual({ code: 130, signal: null });
+    expect(err).toBe('henb-sw-verify: interrupted (SIGINT) before the command started; nothing was done\n');
   }, 30_000);
 });

@@ -60,6 +60,10 @@ describe('rollout against the demo', () => {
     // issue 14: the halt says how to continue; progress came as lines (no terminal), one per device
     expect(first.out).toContain('to continue, either:\n  --resume --max-failures N   with N >= 1 (go on despite these failures)\n  --resume --retry-failed     redo the devices that did not verify\n');
     expect(first.err).toMatch(/^rollout: \[1\/5\] wave 1 bad-install-1 mismatch: .*component rootfs$/m);
+    // each device's start is a line too (a slow device is not minutes of silence), before its result
+    const started = first.err.search(/^rollout: wave 1 bad-install-1 started \(job [^)]+\)$/m);
+    expect(started).toBeGreaterThan(-1);
+    expect(started).toBeLessThan(first.err.search(/^rollout: \[1\/5\]/m));
     // the table fits 80 columns and the full reason is there (wrapped, not cut)
     for (const line of first.out.split('\n').filter((l) => !l.startsWith('report: '))) expect(line.length).toBeLessThanOrEqual(80);
     expect(halted.devices[0]!.reason!.length).toBeGreaterThan(70);
@@ -133,6 +137,17 @@ describe('rollout against the demo', () => {
     expect(badUri.code).toBe(2);
     await expect(readFile(join(dir, 'r-noscheme.json'), 'utf8')).rejects.toThrow();
     await expect(readFile(join(dir, 'r-host.json'), 'utf8')).rejects.toThrow();
+  }, 30_000);
+
+  it('a wrong --sha256 for a local image is one usage error (exit 2) before any device, not one failure per device (issue 14 item 4)', async () => {
+    const env = { HENB_SW_VERIFY_PASSWORD: PW };
+    const report = join(dir, 'r-sha.json');
+    const r = await run(['rollout', '--server', `127.0.0.1:${ready.port}`, '--host-key', ready.hostKey, '--software', ready.software,
+      '--sha256', 'ab'.repeat(32), '--report', report], env);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/ERR_ROLLOUT_SOFTWARE: the server refused --software .*: rpc-error invalid-value \(software-unavailable\): the software file's SHA-256 is [0-9a-f]{64}, not the given sha256 (ab){32}/);
+    expect(r.err).not.toMatch(/^rollout: \[/m);
+    await expect(readFile(report, 'utf8')).rejects.toThrow();
   }, 30_000);
 
   it('a wrong pinned host key is refused', async () => {

@@ -196,6 +196,8 @@ async function runRolloutCommand(args: ParsedArgs, ctx: CliContext): Promise<num
       final = await runRollout(report, conn, {
         onChange: async (r, d) => {
           await writer.save(r);
+          // a device that takes minutes is not silence: its start is a line too (job id to follow it on the server)
+          if (lines && d.state === 'started') ctx.stderr.write(`rollout: wave ${d.wave} ${d.henbId} started${d.jobId ? ` (job ${d.jobId})` : ''}\n`);
           if (d.state !== 'done') return;
           bar.tick(1, `${d.henbId} ${d.status}`);
           if (lines) {
