@@ -13,8 +13,8 @@ const onSignal = (sig) => {
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
-// `ps` shows the program's name (set once the signals are caught)
-process.title = 'henb-sw-verify';
+// `ps` shows the program's name and its arguments (set once the signals are caught)
+process.title = ['henb-sw-verify', ...process.argv.slice(2)].join(' ');
 
 const { register } = await import('tsx/esm/api');
 register();
