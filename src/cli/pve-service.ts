@@ -29,6 +29,7 @@ import { readFile, writeFile, rename } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { HsvError } from '../errors.js';
+import { HOST_KEY_FORMS, hostKeyFingerprint } from '../host-key.js';
 import { createLogger } from '../log/logger.js';
 import { factoryReferenceValues, logLevelOf } from '../simulator/index.js';
 import type { CommandContext, ReferenceValues } from '../simulator/index.js';
@@ -98,7 +99,11 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
       entry.password = v;
     }
     const hk = s(['host-key', 'hostKeySha256'], callHome);
-    if (hk !== undefined) entry.hostKeySha256 = hk;
+    if (hk !== undefined) {
+      const fp = hostKeyFingerprint(hk);
+      if (fp === undefined) throw configError(file, `${at}.host-key`, `expected ${HOST_KEY_FORMS}`);
+      entry.hostKeySha256 = fp;
+    }
     const pem = s(['device-public-key', 'devicePublicKey'], false);
     const pemFile = s(['device-public-key-file'], false);
     if (pem !== undefined) entry.devicePublicKey = pem;

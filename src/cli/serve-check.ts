@@ -15,12 +15,13 @@ import { access, mkdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
+import { HOST_KEY_FORMS, hostKeyFingerprint } from '../host-key.js';
 import { HsvError } from '../errors.js';
 import { loadJwksFile } from '../tokens/index.js';
 import type { HostPort } from './args.js';
 import type { ServeConfig } from '../config/load.js';
 
-export type ServeCheckCode = 'ERR_CONFIG_DATA_DIR' | 'ERR_CONFIG_FILE' | 'ERR_CONFIG_ADDRESS' | 'ERR_SERVE_LISTEN';
+export type ServeCheckCode = 'ERR_CONFIG_DATA_DIR' | 'ERR_CONFIG_FILE' | 'ERR_CONFIG_ADDRESS' | 'ERR_SERVE_LISTEN' | 'ERR_CONFIG_HOST_KEY';
 
 /**
  * A check of `serve` failed. `key` is where the value came from: a config key (`pve.ca`, `data-dir`,
@@ -196,12 +197,16 @@ async function checkDirectory(path: string, key: string, file: string | undefine
  */
 export async function checkPluginReferences(config: ServeConfig): Promise<void> {
   const b = config.builtin as {
-    pve?: { endpoint?: string; transport?: string; ca?: string; jwks?: string };
+    pve?: { endpoint?: string; transport?: string; ca?: string; jwks?: string; 'ssh-host-key'?: string };
     software?: { ca?: string; 'file-root'?: string };
-    henbs?: Array<{ address?: string }>;
+    henbs?: Array<{ address?: string; 'ssh-host-key'?: string }>;
   };
   const file = config.file;
-  for (const [i, h] of (b.henbs ?? []).entries()) if (typeof h.address === 'string') checkHost(h.address, `henbs[${i}].address`, file);
+  for (const [i, h] of (b.henbs ?? []).entries()) {
+    if (typeof h.address === 'string') checkHost(h.address, `henbs[${i}].address`, file);
+    if (typeof h['ssh-host-key'] === 'string') checkHostKey(h['ssh-host-key'], `henbs[${i}].ssh-host-key`, file);
+  }
+  if (typeof b.pve?.['ssh-host-key'] === 'string') checkHostKey(b.pve['ssh-host-key'], 'pve.ssh-host-key', file);
   if (b.pve) {
     const transport = b.pve.transport ?? 'restconf';
     if (typeof b.pve.endpoint === 'string') {
@@ -248,4 +253,11 @@ export async function checkTlsFiles(config: ServeConfig): Promise<void> {
     throw new ServeCheckError('ERR_CONFIG_FILE', 'tls.key', `${where('tls.key', file)}: ${tls.key}: not a usable private key (${(err as Error).message})`, { cause: err });
   }
   if (!ok) throw new ServeCheckError('ERR_CONFIG_FILE', 'tls.key', `${where('tls.key', file)}: ${tls.key}: does not belong to the certificate in ${tls.cert}`);
+}
+
+/** a pinned host key in either form (SHA256 fingerprint or public key); a public key that does not parse is refused here, not at start */
+function checkHostKey(text: string, key: string, file: string | undefined): void {
+  if (hostKeyFingerprint(text) === undefined) {
+    throw new ServeCheckError('ERR_CONFIG_HOST_KEY', key, `${where(key, file)}: expected ${HOST_KEY_FORMS}, got '${text.length > 60 ? `${text.slice(0, 60)}...` : text}'`);
+  }
 }

@@ -27,7 +27,7 @@ import type { Clock, DeviceDriver, PveClient, SoftwareFetcher, StepTimeouts } fr
 import { OamService } from './northbound.js';
 import { AuditTrail } from './audit.js';
 import type { OamPolicies } from './northbound.js';
-import { OamConfigError, baseDirOf, policiesFromConfig, softwareFromConfig, storeFromConfig } from './config.js';
+import { OamConfigError, baseDirOf, configOf, policiesFromConfig, softwareFromConfig, storeFromConfig } from './config.js';
 import type { OamPluginConfig } from './config.js';
 import { devicesFromConfig, openConfiguredStore, pveFromConfig } from './ports.js';
 import { createSoftwareFetcher } from './software-fetcher.js';
@@ -90,7 +90,7 @@ export interface OamPlugin {
 export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
   let service: OamService | undefined;
   const activate: ActivateFn = async (host: PluginHost): Promise<PluginHandle> => {
-    const cfg = (host.config ?? {}) as OamPluginConfig;
+    const cfg = configOf(host.config);
     const opened: Array<() => Promise<void> | void> = [];
     try {
       // config first: a bad one opens nothing
@@ -197,7 +197,7 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
 
 /** The built-in plugin's activate: the real ports from host.config (./ports.ts), wired by createOamPlugin. */
 export const activate: ActivateFn = async (host) => {
-  const cfg = (host.config ?? {}) as OamPluginConfig;
+  const cfg = configOf(host.config);
   const { pve, pveJwks, pveIssuer } = await pveFromConfig(cfg, host);
   let ports: Awaited<ReturnType<typeof devicesFromConfig>>;
   try {

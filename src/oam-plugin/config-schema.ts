@@ -54,8 +54,8 @@ export const CONFIG_SCHEMA = {
           },
           "ssh-host-key": {
             "type": "string",
-            "pattern": "^SHA256:[+/0-9A-Za-z]{43}$",
-            "description": "pinned host key fingerprint, as OpenSSH prints it (required with call-home: the device is known by it)"
+            "pattern": "^(SHA256:[A-Za-z0-9+/]{43}|[a-z0-9@.-]+ [A-Za-z0-9+/]+={0,2}( .*)?|AAAA[A-Za-z0-9+/]+={0,2})$",
+            "description": "pinned host key: its fingerprint as OpenSSH prints it (SHA256:...) or its public key (ssh-ed25519 AAAA...); required with call-home: the device is known by it"
           },
           "call-home": {
             "type": "boolean",
@@ -135,8 +135,8 @@ export const CONFIG_SCHEMA = {
         },
         "ssh-host-key": {
           "type": "string",
-          "pattern": "^SHA256:[+/0-9A-Za-z]{43}$",
-          "description": "transport netconf: the PVE's pinned SSH host key fingerprint, as OpenSSH prints it"
+          "pattern": "^(SHA256:[A-Za-z0-9+/]{43}|[a-z0-9@.-]+ [A-Za-z0-9+/]+={0,2}( .*)?|AAAA[A-Za-z0-9+/]+={0,2})$",
+          "description": "transport netconf: the PVE's pinned SSH host key, its fingerprint (SHA256:...) or its public key (ssh-ed25519 AAAA...)"
         },
         "username": {
           "type": "string",

@@ -21,6 +21,7 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { HsvError } from '../errors.js';
+import { HOST_KEY_FORMS, hostKeyFingerprint } from '../host-key.js';
 import { softwareAllowList } from '../integrity/index.js';
 import type { OpenStoreOptions } from '../store/index.js';
 import type { DeviceTarget } from '../device/index.js';
@@ -133,12 +134,17 @@ export function pveTargetFromConfig(pveCfg: NonNullable<OamPluginConfig['pve']>)
   if (transport !== 'netconf') throw bad('transport', `expected restconf or netconf, got ${String(transport)}`);
   if (url.protocol !== 'ssh:' || url.hostname === '') throw bad('endpoint', `expected ssh://HOST[:PORT] for transport netconf, got ${pveCfg.endpoint}`);
   if (url.username !== '' || url.password !== '') throw bad('endpoint', 'must not embed credentials (use pve.username and pve.password or pve.private-key)');
-  if (pveCfg['ssh-host-key'] === undefined) throw bad('ssh-host-key', 'expected the PVE\'s pinned SSH host key (SHA256:... as OpenSSH prints it) for transport netconf');
+  if (pveCfg['ssh-host-key'] === undefined) throw bad('ssh-host-key', 'expected the PVE\'s pinned SSH host key (SHA256:... as OpenSSH prints it, or its public key) for transport netconf');
+  const pinned = (text: string): string => {
+    const fp = hostKeyFingerprint(text);
+    if (fp === undefined) throw bad('ssh-host-key', `expected ${HOST_KEY_FORMS}`);
+    return fp;
+  };
   if (pveCfg.username === undefined) throw bad('username', 'expected the NETCONF user name at the PVE for transport netconf');
   if (pveCfg.password === undefined && pveCfg['private-key'] === undefined) throw bad('password', 'expected a password or a private-key (secret references) for transport netconf');
   return {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port !== '' ? Number(url.port) : 830,
-    username: pveCfg.username, hostKeySha256: pveCfg['ssh-host-key'],
+    username: pveCfg.username, hostKeySha256: pinned(pveCfg['ssh-host-key']),
     ...(pveCfg.password !== undefined ? { password: pveCfg.password } : {}),
     ...(pveCfg['private-key'] !== undefined ? { privateKey: pveCfg['private-key'] } : {}),
   };
@@ -173,6 +179,23 @@ export function storeFromConfig(storeCfg: OamPluginConfig['store'], dataDir: str
     ...(storeCfg?.password !== undefined ? { password: storeCfg.password } : {}),
     ...(storeCfg?.['pool-size'] !== undefined ? { poolSize: storeCfg['pool-size'] } : {}),
   };
+}
+
+/**
+ * The plugin's config as activate reads it: each henbs[].ssh-host-key given as a public key becomes its SHA256
+ * fingerprint, the one form the device driver pins and /hsv:inventory holds (ERR_OAM_CONFIG for neither form).
+ */
+export function configOf(raw: unknown): OamPluginConfig {
+  const cfg = (raw ?? {}) as OamPluginConfig;
+  if (cfg.henbs === undefined) return cfg;
+  const henbs = cfg.henbs.map((h, i) => {
+    const key = h['ssh-host-key'];
+    if (key === undefined) return h;
+    const fp = hostKeyFingerprint(key);
+    if (fp === undefined) throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: henbs[${i}].ssh-host-key: expected ${HOST_KEY_FORMS}`);
+    return { ...h, 'ssh-host-key': fp };
+  });
+  return { ...cfg, henbs };
 }
 
 /**

@@ -33,7 +33,7 @@ describe('bin/henb-sw-verify.js', () => {
           }
         });
       });
-      expect(out).toMatch(/^henb-sw-verify: listening on 127\.0\.0\.1:\d+ \(ssh host key SHA256:[A-Za-z0-9+/]{43}\)\n$/);
+      expect(out).toMatch(/^henb-sw-verify: listening on 127\.0\.0\.1:\d+ \(ssh host key SHA256:[A-Za-z0-9+/]{43}, ssh-ed25519 [A-Za-z0-9+/]+=*\)\n$/);
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       child.kill('SIGTERM');
       expect(await exited).toBe(0);

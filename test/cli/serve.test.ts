@@ -28,7 +28,7 @@ describe('serve', () => {
     const env = { HENB_SW_VERIFY_ADMIN_PASSWORD: 'pw-1' };
     const done = runCli(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn'], { stdout, stderr, env, signal: ac.signal });
     await until(() => stdout.text().includes('\n'), 'the ready line');
-    const m = /^henb-sw-verify: listening on 127\.0\.0\.1:(\d+) \(ssh host key (SHA256:[A-Za-z0-9+/]{43})\)\n$/.exec(stdout.text());
+    const m = /^henb-sw-verify: listening on 127\.0\.0\.1:(\d+) \(ssh host key (SHA256:[A-Za-z0-9+/]{43}), ssh-ed25519 [A-Za-z0-9+/]+=*\)\n$/.exec(stdout.text());
     expect(m).not.toBeNull();
     const c = await connectNetconf({ host: '127.0.0.1', port: Number(m![1]), username: 'admin', password: 'pw-1', hostKeySha256: m![2] });
     const reply = await c.rpc(el(NETCONF_BASE_NS, 'get-config', el(NETCONF_BASE_NS, 'source', el(NETCONF_BASE_NS, 'running'))));

@@ -1,5 +1,5 @@
 /** `henb-sw-verify rollout`: a fleet update driven over NETCONF against a running server. */
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command, CliContext, ParsedArgs } from '../command.js';
 import { bool, formatHostPort, int, parseHostPort, requireStr, str } from '../args.js';
@@ -16,7 +16,9 @@ import { failures, planWaves, runRollout } from '../rollout/engine.js';
 import { waitForAbort } from '../../abort.js';
 import { readHenbList } from '../rollout/henb-list.js';
 import { parseMaxFailures } from '../rollout/threshold.js';
+import { HOST_KEY_FORMS, hostKeyFingerprint } from '../../host-key.js';
 import { deviceTable, reasonOf, summaryTable } from '../rollout/render.js';
+import { renderRolloutHtml } from '../rollout/html.js';
 
 export const PASSWORD_ENV = 'HENB_SW_VERIFY_PASSWORD';
 
@@ -33,8 +35,8 @@ export const rolloutCommand: Command = {
   name: 'rollout',
   summary: 'update a fleet over NETCONF in waves, with a canary failure threshold, report and resume',
   usage: '--server HOST:PORT --software URI [--version VERSION] [--sha256 HEX] [-u NAME] [--password-env VAR | --key FILE] ' +
-    '[--host-key SHA256:...] [--henbs FILE] [--first-wave N] [--wave-size N] [--concurrency N] [--max-failures N|P%] ' +
-    '[--timeout SECONDS] [--no-self-check] [--report FILE] [--resume [--retry-failed]] [--log-level LEVEL] [--json]',
+    '[--host-key SHA256:...|KEY] [--henbs FILE] [--first-wave N] [--wave-size N] [--concurrency N] [--max-failures N|P%] ' +
+    '[--timeout SECONDS] [--no-self-check] [--report FILE] [--html FILE] [--resume [--retry-failed]] [--log-level LEVEL] [--json]',
   description:
     'Connects to a running henb-sw-verify server (serve or demo) as a NETCONF client, subscribes to the result stream, ' +
     'and sends software-update for each H(e)NB: the list comes from --henbs FILE (one id per line, or a YAML/JSON list) ' +
@@ -49,7 +51,7 @@ export const rolloutCommand: Command = {
     user: { type: 'string', short: 'u', value: 'NAME', help: 'SSH user', default: 'admin' },
     'password-env': { type: 'string', value: 'VAR', help: 'environment variable holding the password', default: PASSWORD_ENV },
     key: { type: 'string', value: 'FILE', help: 'private key file (public-key authentication)' },
-    'host-key': { type: 'string', value: 'SHA256:...', help: 'pinned host key fingerprint (as printed by serve/demo); without it the key is accepted and recorded' },
+    'host-key': { type: 'string', value: 'SHA256:...|KEY', help: "pinned host key: its SHA256 fingerprint or its public key 'ssh-ed25519 AAAA...' (both printed by serve/demo); without it the key is accepted and recorded" },
     software: { type: 'string', value: 'URI', help: 'the image (file:, http: or https:)' },
     version: { type: 'string', value: 'VERSION', help: 'software version label' },
     sha256: { type: 'string', value: 'HEX', help: 'expected SHA-256 of the image (the server refuses another)' },
@@ -61,6 +63,7 @@ export const rolloutCommand: Command = {
     timeout: { type: 'string', value: 'SECONDS', help: 'per-device limit', default: '600' },
     'no-self-check': { type: 'boolean', help: 'do not ask the devices for the self-check (step 7\')' },
     report: { type: 'string', value: 'FILE', help: 'JSON report (written after every device)', default: 'rollout-report.json' },
+    html: { type: 'string', value: 'FILE', help: 'also write the report as one self-contained HTML page to share (waves, outcomes, reasons, timeline)' },
     resume: { type: 'boolean', help: 'continue the rollout in --report without redoing finished devices' },
     'retry-failed': { type: 'boolean', help: 'with --resume: redo devices that did not verify' },
     'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn, error or silent', default: 'warn' },
@@ -87,8 +90,10 @@ async function runRolloutCommand(args: ParsedArgs, ctx: CliContext): Promise<num
     throw new CliUsageError(`rollout: --key: cannot read ${keyFile} (${err.code ?? 'error'})`);
   }) : undefined;
   if (!password && !privateKey) throw new CliUsageError(`rollout: no credentials: set ${passwordEnv} or give --key FILE`);
-  const hostKeyArg = str(args, 'host-key');
-  if (hostKeyArg !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(hostKeyArg)) throw new CliUsageError(`rollout: --host-key expects SHA256:<43 base64 chars>, got '${hostKeyArg}'`);
+  const hostKeyText = str(args, 'host-key');
+  // either form of the server's key: the fingerprint, or the public key line (both are in serve's ready line)
+  const hostKeyArg = hostKeyText !== undefined ? hostKeyFingerprint(hostKeyText) : undefined;
+  if (hostKeyText !== undefined && hostKeyArg === undefined) throw new CliUsageError(`rollout: --host-key expects ${HOST_KEY_FORMS}, got '${hostKeyText}'`);
   const json = bool(args, 'json');
   const log = createLogger({ level: (str(args, 'log-level') ?? 'warn') as LogLevel, write: (l) => ctx.stderr.write(l) });
 
@@ -221,6 +226,12 @@ async function runRolloutCommand(args: ParsedArgs, ctx: CliContext): Promise<num
     }
     await writer.save(final);
     bar.done();
+    const htmlFile = str(args, 'html');
+    if (htmlFile !== undefined) {
+      const target = resolve(ctx.cwd, htmlFile);
+      await writeFile(target, renderRolloutHtml(final), 'utf8');
+      if (!json) ctx.stdout.write(`html: ${target}\n`);
+    }
     if (ctx.signal.aborted && final.state === 'interrupted') {
       printOutcome(final, reportFile, json, ctx);
       return EXIT.INTERRUPTED;

@@ -29,7 +29,8 @@ export const serveCommand: Command = {
     'Starts the NETCONF server over SSH. On first start it creates an SSH host key in the data dir and keeps it. ' +
     'User admin logs in with the password in HENB_SW_VERIFY_ADMIN_PASSWORD; more users (passwords, public keys) come from the config file ' +
     'and from DIR/authorized_keys (OpenSSH format; a line may start with user="NAME", admin otherwise). ' +
-    'Prints exactly one line when it accepts sessions: `henb-sw-verify: listening on HOST:PORT (ssh host key SHA256:...)`, ' +
+    'Prints exactly one line when it accepts sessions: `henb-sw-verify: listening on HOST:PORT (ssh host key SHA256:..., ssh-ed25519 AAAA...)`: ' +
+    'the host key as its fingerprint and as its public key; every --host-key / ssh-host-key takes either form. ' +
     'followed on the same line by `; NETCONF over TLS on HOST:PORT` when the config has a `tls:` section (RFC 7589, default port 6513), ' +
     'and stops cleanly on SIGINT/SIGTERM. --check runs the checks a start makes, without starting anything: config, plugins, ' +
     'the files the config names (pve.ca, pve.jwks, software.*), the data dir (writable or creatable), every address, and the listen address (bound and released). ' +
@@ -127,7 +128,10 @@ async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
 
 export function readyLine(address: { host: string; port: number }, fingerprint: string, json: boolean, extra: Record<string, unknown> = {}, tls?: { host: string; port: number }): string {
   if (json) return JSON.stringify({ event: 'listening', host: address.host, port: address.port, hostKey: fingerprint, ...extra, ...(tls ? { tls: { host: tls.host, port: tls.port } } : {}) });
-  return `henb-sw-verify: listening on ${formatHostPort(address)} (ssh host key ${fingerprint})${tls ? `; NETCONF over TLS on ${formatHostPort(tls)}` : ''}`;
+  // both forms of the host key: the fingerprint (rollout --host-key, ssh-keygen -lf) and the public key (known_hosts,
+  // ncclient hostkey_b64); every place that pins a key takes either
+  const pub = typeof extra.publicKey === 'string' ? `, ${extra.publicKey}` : '';
+  return `henb-sw-verify: listening on ${formatHostPort(address)} (ssh host key ${fingerprint}${pub})${tls ? `; NETCONF over TLS on ${formatHostPort(tls)}` : ''}`;
 }
 
 /** a host as it goes before `:PORT` (IPv6 in brackets) */
