@@ -3,6 +3,7 @@
  * the YANG validator, the standard operations, and the plugins (the built-in OAM plugin plus any
  * `--plugin PATH`), activated through the plugin host. Used by `serve` and `demo`.
  */
+import { metrics } from '../metrics/index.js';
 import { mkdir, readFile } from 'node:fs/promises';
 import { NETCONF_TLS_PORT } from '../netconf/tls/index.js';
 import { join } from 'node:path';
@@ -103,6 +104,13 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
     dataDir: opts.dataDir,
     limits,
     ssh: { ...(ssh.macs ? { macs: ssh.macs } : {}), ...(ssh.penalties ? { penalties: ssh.penalties } : {}) },
+    // sessions, RPCs by operation and error-tag, failed logins: the process's metrics (served when `metrics:` is set)
+    observer: {
+      sessionOpened: () => { metrics.netconfSessions.inc(); metrics.netconfSessionsTotal.inc(); },
+      sessionClosed: () => metrics.netconfSessions.dec(),
+      rpcAnswered: (operation, errorTag) => metrics.rpcs.inc({ operation, error_tag: errorTag ?? 'none' }),
+      loginFailed: (method) => metrics.failedLogins.inc({ method }),
+    },
     operations: [(reg) => registerStandardOperations(reg, {
       log: netconfLog, ietfYangDir: join(builtinPluginDir(), 'yang', 'ietf'),
       // RFC 8341 access control; completion-tim of a device identity is bound to its own H(e)NB

@@ -67,6 +67,8 @@ export interface ServeConfig {
   ssh: ServeSshConfig;
   /** NETCONF over TLS (schema `tls`); absent = SSH only */
   tls?: ServeTlsConfig;
+  /** Prometheus metrics and health endpoints (schema `metrics`); absent = none */
+  metrics?: { listen: string };
   /** extra plugins: directory (absolute) and their raw config */
   plugins: Array<{ path: string; config: unknown; where: Array<string | number> }>;
   /**
@@ -219,6 +221,8 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
   };
   if (typeof raw.listen === 'string') config.listen = raw.listen;
   if (typeof raw['data-dir'] === 'string') config.dataDir = resolve(baseDir, raw['data-dir']);
+  const metrics = raw.metrics as { listen: string } | undefined;
+  if (metrics) config.metrics = { listen: metrics.listen };
   const tls = raw.tls as { listen?: string; cert: string; key: string; ca: string; 'cert-to-name': CertToNameEntry[] } | undefined;
   if (tls) {
     config.tls = { cert: resolve(baseDir, tls.cert), key: resolve(baseDir, tls.key), ca: resolve(baseDir, tls.ca), certToName: tls['cert-to-name'] };

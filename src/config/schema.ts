@@ -95,6 +95,15 @@ export const HOST_CONFIG_SCHEMA = {
         },
       },
     },
+    metrics: {
+      description: 'Prometheus metrics at /metrics and health at /healthz, /readyz over plain HTTP (docs/operator-guide.md, "Metrics and health"); bind it to a management address',
+      type: 'object',
+      additionalProperties: false,
+      required: ['listen'],
+      properties: {
+        listen: { type: 'string', pattern: `^(\\[[0-9A-Fa-f:.]+\\]|[^:\\s\\[\\]]+):${PORT}$`, description: 'HOST:PORT (e.g. 127.0.0.1:9464; port 0 = any free port)' },
+      },
+    },
     tls: {
       description: 'NETCONF over TLS (RFC 7589) beside SSH: mutual X.509, clients mapped to users by RFC 7407 cert-to-name (docs/security.md, "NETCONF over TLS")',
       type: 'object',

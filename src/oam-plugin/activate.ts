@@ -20,6 +20,7 @@ import { softwareAllowList } from '../integrity/index.js';
 import { EventLog } from '../store/index.js';
 import type { Store } from '../store/index.js';
 import { DEFAULT_JOB_RETENTION_DAYS, startRetention } from './retention.js';
+import { measuredDevices, measuredPve, observeResult, registerPluginMetrics } from './metrics.js';
 import type { Jwks, SigningKey, ReplayCache } from '../tokens/index.js';
 import { loadOrCreateSigningKey, newNonce as defaultNonce, publishJwks, storeReplayCache } from '../tokens/index.js';
 import { createResultTokens } from '../oam/index.js';
@@ -132,8 +133,10 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
       let runningOnly = false;
       const inventory = typeof inv === 'function' ? inv : (): Iterable<string> => inv ?? (runningOnly ? [] : configured);
       const policies: OamPolicies = deps.policies ?? policiesFromConfig(cfg);
+      const metricsStore = store;
       const svc = new OamService({
-        store, pve: deps.pve, devices: deps.devices, fetcher, tokens, inventory, policies,
+        store, pve: measuredPve(deps.pve), devices: measuredDevices(deps.devices), fetcher, tokens, inventory, policies,
+        onResult: (job) => void observeResult(metricsStore, job).catch((err: unknown) => host.log.debug('metrics: result not observed', { err })),
         newNonce: deps.newNonce ?? defaultNonce, jwks: () => jwks, log: host.log.child({ component: 'oam' }),
         ...(deps.clock !== undefined ? { clock: deps.clock } : {}),
         ...(deps.timeouts !== undefined ? { timeouts: deps.timeouts } : {}),
@@ -167,6 +170,9 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
         host.registry.onConfigChange((running) => tell(current(running)));
       }
       service = svc;
+      // metrics read when scraped, and the readiness checks of /readyz (store, signing key, PVE)
+      const unregisterMetrics = registerPluginMetrics({ store, signingKid: signingKey.kid, ...(cfg.pve?.endpoint !== undefined ? { pveEndpoint: cfg.pve.endpoint } : {}) });
+      opened.unshift(unregisterMetrics);
       // job retention: at start (before anything is served), then hourly
       const retention = startRetention({ store, days: cfg.store?.['job-retention'] ?? DEFAULT_JOB_RETENTION_DAYS, log: host.log.child({ component: 'retention' }) });
       opened.unshift(() => retention.close());

@@ -48,6 +48,8 @@ export interface OamPolicies {
 }
 
 export interface OamServiceOptions {
+  /** told of every job that reached its final state, of any kind (metrics) */
+  onResult?: (job: Job) => void;
   store: Store;
   pve: PveClient;
   devices: DeviceDriver;
@@ -102,7 +104,10 @@ export class OamService {
     const updates = (job: Job): boolean => kindOf(job) === 'software-update';
     const events: OamEvents = {
       progress: (job, step, text) => (updates(job) ? this.emit(progressXml(job, step, text)) : undefined),
-      result: (job) => (updates(job) ? this.emit(resultXml(job)) : undefined),
+      result: (job) => {
+        options.onResult?.(job);
+        return updates(job) ? this.emit(resultXml(job)) : undefined;
+      },
       alarm: (job, text) => (updates(job) ? this.emit(alarmXml(job, text)) : undefined),
     };
     this.runner = new JobRunner({

@@ -12,6 +12,8 @@ import { HOST_API_VERSION } from '../../plugin/contract.js';
 import { createLogger } from '../../log/logger.js';
 import type { LogLevel } from '../../log/logger.js';
 import { startOamServer } from '../oam-server.js';
+import { startMetricsServer } from '../metrics-server.js';
+import type { MetricsServer } from '../metrics-server.js';
 import { combinedSchema } from '../../config/schema.js';
 import { collectUsers } from '../users.js';
 import { resolve } from 'node:path';
@@ -92,10 +94,12 @@ async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
   await checkTlsFiles(config);
   const tlsListen = config.tls ? parseListen(config.tls.listen ?? `${hostForPort(listen?.host ?? '127.0.0.1')}:6513`, 'tls.listen', config.file) : undefined;
   if (dataDir !== undefined) await prepareDataDir(dataDir, dataDirKey, { create: !check, file: fileOf(dataDirKey) });
+  const metricsListen = config.metrics !== undefined ? parseListen(config.metrics.listen, 'metrics.listen', config.file) : undefined;
 
   if (check) {
     // the listen address is bound and released at once (a port in use fails here, as it would at start)
     if (listen) await probeListen(listen, listenKey, fileOf(listenKey));
+    if (metricsListen) await probeListen(metricsListen, 'metrics.listen', config.file);
     if (tlsListen) await probeListen(tlsListen, 'tls.listen', config.file);
     const users = dataDir ? await collectUsers(config.users, ctx.env, dataDir) : config.users;
     const henbs = ((config.builtin.henbs as unknown[] | undefined) ?? []).length;
@@ -119,9 +123,21 @@ async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
     return EXIT.INTERRUPTED;
   }
   const server = started;
-  ctx.stdout.write(readyLine(server.address, server.fingerprint, json, { publicKey: server.publicKey }, server.tlsAddress) + '\n');
+  let metricsServer: MetricsServer | undefined;
+  if (metricsListen) {
+    try {
+      metricsServer = await startMetricsServer(metricsListen, log.child({ component: 'metrics' }));
+    } catch (err) {
+      await server.close();
+      throw listenError(err, metricsListen, 'metrics.listen', config.file);
+    }
+  }
+  const readyExtra = { publicKey: server.publicKey, ...(metricsServer ? { metrics: metricsServer.address } : {}) };
+  ctx.stdout.write(readyLine(server.address, server.fingerprint, json, readyExtra, server.tlsAddress) +
+    (metricsServer && !json ? `; metrics http://${formatHostPort(metricsServer.address)}/metrics` : '') + '\n');
   await waitForAbort(ctx.signal);
   log.info('shutting down', { reason: String((ctx.signal.reason as Error | undefined)?.message ?? ctx.signal.reason) });
+  await metricsServer?.close();
   await server.close();
   return EXIT.OK;
 }

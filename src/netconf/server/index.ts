@@ -1,6 +1,6 @@
 /** The NETCONF server: SSH transport, sessions, dispatch, registry, host keys, auth. */
 export { createNetconfServer, DEFAULT_IDLE_TIMEOUT_MS } from './server.js';
-export type { NetconfServer, NetconfServerOptions, NetconfServerLimits, NetconfTlsOptions } from './server.js';
+export type { NetconfServer, NetconfServerOptions, NetconfServerLimits, NetconfTlsOptions, ServerObserver } from './server.js';
 export { TlsTransport } from './tls-transport.js';
 export type { TlsTransportOptions, TlsSessionInfo } from './tls-transport.js';
 export { HostRegistry, RegistryError, NETCONF_STREAM_INFO } from './host-registry.js';

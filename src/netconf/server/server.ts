@@ -16,7 +16,7 @@ import type { Logger } from '../../log/logger.js';
 import { silentLogger } from '../../log/logger.js';
 import type { YangValidator } from '../../yang/index.js';
 import type { XmlElement } from '../xml/index.js';
-import { serializeXml } from '../xml/index.js';
+import { serializeXml, textOf } from '../xml/index.js';
 import { resolveParseLimits } from '../xml/index.js';
 import type { ParseLimits } from '../xml/index.js';
 import { ServerSession } from '../session/index.js';
@@ -92,6 +92,18 @@ export interface NetconfServerOptions {
   tls?: NetconfTlsOptions;
   /** operation modules, e.g. (reg) => registerStandardOperations(reg) */
   operations?: Array<(reg: OperationRegistrar) => unknown>;
+  /** told of sessions, answered RPCs and failed logins (metrics); must not throw */
+  observer?: ServerObserver;
+}
+
+/** What the server tells an observer (the command line feeds its metrics from it). */
+export interface ServerObserver {
+  sessionOpened?(transport: string): void;
+  sessionClosed?(transport: string): void;
+  /** an RPC was answered: its operation's local name and the first rpc-error's error-tag (undefined for ok/data) */
+  rpcAnswered?(operation: string, errorTag: string | undefined): void;
+  /** an SSH authentication attempt failed (method: password, publickey, ...) */
+  loginFailed?(method: string): void;
 }
 
 export interface NetconfServer {
@@ -144,6 +156,7 @@ class SessionHandle implements ServerSessionHandle {
 
 export function createNetconfServer(options: NetconfServerOptions): NetconfServer {
   const log = options.log ?? silentLogger;
+  const observer = options.observer;
   const limits = options.limits ?? {};
   const maxSessions = limits.maxSessions ?? 100;
   const closeGraceMs = limits.closeGraceMs ?? 5_000;
@@ -187,6 +200,7 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
     const slog = log.child({ session: id, username: who.username });
     const h = new SessionHandle(id, who.username, who.transport ?? 'netconf-ssh', who.sourceHost ?? '', counters);
     const target = { handle: h, log: slog, closeAfterReply: () => h.session.closeAfterReply() };
+    let opened = false;
     h.session = new ServerSession(stream, {
       sessionId: id,
       capabilities: registry.capabilities(),
@@ -198,10 +212,20 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
       handleRpc: (_rpc, op) => {
         h.counters.inRpcs++;
         counters.inRpcs++;
-        return dispatch(op, target);
+        const answered = dispatch(op, target);
+        if (observer?.rpcAnswered) {
+          void answered.then((r) => {
+            const first = r.body[0];
+            const tag = first?.name === 'rpc-error' ? first.children.find((c): c is XmlElement => typeof c !== 'string' && c.name === 'error-tag') : undefined;
+            observer.rpcAnswered?.(op.name, tag !== undefined ? textOf(tag).trim() : undefined);
+          }, () => undefined);
+        }
+        return answered;
       },
       onEstablished: (caps) => {
         counters.inSessions++;
+        opened = true;
+        observer?.sessionOpened?.(h.transport);
         slog.info('session established', { base11: h.session.base11, clientCapabilities: caps.length });
       },
       onBadHello: (e) => {
@@ -219,6 +243,7 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
       },
       onClose: (err) => {
         live.delete(id);
+        if (opened) observer?.sessionClosed?.(h.transport);
         if (err && h.session.established && !(err instanceof SessionError && err.code === 'ERR_SESSION_KILLED')) counters.droppedSessions++;
         slog.info('session closed', err ? { reason: (err as { code?: string }).code ?? err.message } : {});
         who.endConnection?.();
@@ -248,10 +273,13 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
       onChannel: (channel, ci) => {
         acceptStream(channel, { username: ci.username, sourceHost: ci.remoteAddress, endConnection: ci.endConnection });
       },
-      onLoginFailed: (a) => registry.emitAudit({
-        action: 'login-failed', actor: `ssh:${a.remoteAddress}:${a.remotePort}`, object: a.username,
-        details: { method: a.method, attempt: a.attempts },
-      }),
+      onLoginFailed: (a) => {
+        observer?.loginFailed?.(a.method);
+        registry.emitAudit({
+          action: 'login-failed', actor: `ssh:${a.remoteAddress}:${a.remotePort}`, object: a.username,
+          details: { method: a.method, attempt: a.attempts },
+        });
+      },
     });
     return transport;
   };
@@ -291,10 +319,10 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
         onSession: (socket, ti) => {
           acceptStream(socket, { username: ti.username, sourceHost: ti.remoteAddress, transport: 'netconf-tls', endConnection: () => socket.end() });
         },
-        onLoginFailed: (a) => registry.emitAudit({
+        onLoginFailed: (a) => { observer?.loginFailed?.('tls-certificate'); registry.emitAudit({
           action: 'login-failed', actor: `tls:${a.remoteAddress}:${a.remotePort}`, object: a.subject ?? '(no client certificate)',
           details: { transport: 'tls', reason: a.reason, ...(a.fingerprint !== undefined ? { fingerprint: a.fingerprint } : {}) },
-        }),
+        }); },
       });
       const addr = await tlsTransport.listen(host, port);
       log.info('NETCONF over TLS listening', { host: addr.host, port: addr.port });
