@@ -67,6 +67,7 @@ const RULES: Rule[] = [
   { from: 'conformance/', forbid: ['cli/', 'simulator', 'oam/', 'oam-plugin', 'pve', 'plugin', 'store', 'config', 'netconf/server'], why: 'the conformance kit tests a device through the device layer, knowing neither our simulator nor the OAM it stands in for' },
   { from: 'pve/', forbid: ['simulator', 'oam-plugin', 'plugin', 'cli/'], why: 'the verifier does not depend on the simulator it verifies (its command, src/cli/pve-service.ts, defaults to the simulator\'s factory reference values)' },
   { from: 'plugin/', forbid: ['oam', 'pve', 'device', 'simulator', 'cli', 'netconf/server', 'netconf/session', 'netconf/client'], why: 'the plugin host knows the contract, not a plugin nor the server\'s internals' },
+  { from: 'metrics/', forbid: ['netconf', 'oam', 'pve', 'device', 'simulator', 'tokens', 'store', 'cli', 'plugin', 'yang', 'integrity', 'config'], why: 'the metrics registry is a leaf: the layers above feed it' },
   { from: '', forbid: ['cli/'], unless: (f) => f.startsWith('cli/'), why: 'nothing below the command line imports it' },
 ];
 
