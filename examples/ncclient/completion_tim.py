@@ -6,18 +6,18 @@ usage: completion_tim.py JOB_ID HENB_ID TIM_HEX
 """
 import sys
 
-from ncclient.operations.rpc import RPCError
 from ncclient.xml_ import to_ele
-from hsv_connect import HSV_NS, connect
+from hsv_connect import HSV_NS, connect, run
 
 if len(sys.argv) != 4:
     sys.exit(__doc__)
 job, henb, tim = sys.argv[1:]
-with connect() as m:
-    try:
+
+
+def main():
+    with connect() as m:
         m.dispatch(to_ele(f'<completion-tim xmlns="{HSV_NS}"><job-id>{job}</job-id><henb-id>{henb}</henb-id><tim>{tim}</tim></completion-tim>'))
         print("ok")
-    except RPCError as e:
-        print("rpc-error", e.tag, e.message)
-        print("error-app-tag", e.to_dict().get("app_tag"))
-        sys.exit(1)
+
+
+run(main)

@@ -5,9 +5,15 @@ usage: get_schema.py [MODULE]   (default: henb-sw-verify)
 """
 import sys
 
-from hsv_connect import connect
+from hsv_connect import connect, run
 
 name = sys.argv[1] if len(sys.argv) > 1 else "henb-sw-verify"
-with connect() as m:
-    # no `format`: ncclient would send the identity without its namespace (see docs)
-    print(m.get_schema(name).data)
+
+
+def main():
+    with connect() as m:
+        # no `format`: ncclient would send the identity without its namespace (see docs)
+        print(m.get_schema(name).data)
+
+
+run(main)

@@ -8,15 +8,21 @@ import sys
 
 from lxml import etree
 from ncclient.xml_ import to_ele
-from hsv_connect import HSV_NS, connect
+from hsv_connect import HSV_NS, connect, run
 
 if len(sys.argv) != 2:
     sys.exit(__doc__)
-with connect() as m:
-    reply = m.dispatch(to_ele(f'<integrity-request xmlns="{HSV_NS}"><henb-id>{sys.argv[1]}</henb-id></integrity-request>'))
-    out = etree.fromstring(reply.xml.encode())
-    print("ear-status", out.findtext(f".//{{{HSV_NS}}}ear-status"))
-    print("attestation-result", out.findtext(f".//{{{HSV_NS}}}attestation-result"))
-    reason = out.findtext(f".//{{{HSV_NS}}}reason")
-    if reason:
-        print("reason", reason)
+
+
+def main():
+    with connect() as m:
+        reply = m.dispatch(to_ele(f'<integrity-request xmlns="{HSV_NS}"><henb-id>{sys.argv[1]}</henb-id></integrity-request>'))
+        out = etree.fromstring(reply.xml.encode())
+        print("ear-status", out.findtext(f".//{{{HSV_NS}}}ear-status"))
+        print("attestation-result", out.findtext(f".//{{{HSV_NS}}}attestation-result"))
+        reason = out.findtext(f".//{{{HSV_NS}}}reason")
+        if reason:
+            print("reason", reason)
+
+
+run(main)

@@ -101,6 +101,32 @@ describe('examples against the demo', () => {
     expect(r.code).toBe(1);
     expect(r.out).toContain('rpc-error invalid-value');
     expect(r.out).toMatch(/^error-app-tag job-unknown$/m);
+    expect(r.out).not.toContain('Traceback');
+  });
+
+  // issue 14 item 8: rpc-errors as readable lines (no traceback), indented XML, step names
+  it('an rpc-error in any example is readable lines and exit 1, never a Python traceback', async () => {
+    const r = await py('integrity_request.py', 'no-such-henb');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^rpc-error invalid-value .*no-such-henb/m);
+    expect(r.out).toMatch(/^error-app-tag unknown-henb$/m);
+    expect(r.out).toMatch(/^error-path .*henb-id/m);
+    expect(r.out).not.toContain('Traceback');
+  });
+
+  it('get_state.py prints indented XML; software_update.py names the steps of its progress', async () => {
+    const state = await py('get_state.py', 'henbs');
+    expect(state.out).toMatch(/\n {2,}<henb>/);
+    const r = await py('software_update.py', ready.software, 'healthy-2');
+    expect(r.out).toMatch(/^progress healthy-2 4 pve-verdict: /m);
+    expect(r.out).toMatch(/^progress healthy-2 6 send-update: /m);
+  });
+
+  it('another user\'s password is HSV_PASSWORD, not admin\'s variable', async () => {
+    const r = await run(PYTHON, [join(root, 'examples', 'ncclient', 'get_state.py')], { env: { ...env, HSV_USER: 'nms' }, cwd: join(root, 'examples', 'ncclient') })
+      .then(() => ({ code: 0, out: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, out: e.stderr }));
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('set HSV_PASSWORD to the password of nms');
   });
 
   it('subscribe_replay.py replays the results kept in the store', async () => {
