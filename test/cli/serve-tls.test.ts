@@ -53,7 +53,7 @@ describe('serve with tls:', () => {
     const stdout = new BufferWritable();
     const done = runCli(['serve', '--config', file, '--log-level', 'silent'], { stdout, stderr: new BufferWritable(), env: {}, signal: ac.signal });
     await until(() => stdout.text().includes('\n'), 'the ready line');
-    const m = /^henb-sw-verify: listening on 127\.0\.0\.1:\d+ \(ssh host key SHA256:\S+\); NETCONF over TLS on 127\.0\.0\.1:(\d+)\n$/.exec(stdout.text());
+    const m = /^henb-sw-verify: listening on 127\.0\.0\.1:\d+ \(ssh host key SHA256:\S+, ssh-ed25519 \S+\); NETCONF over TLS on 127\.0\.0\.1:(\d+)\n$/.exec(stdout.text());
     expect(m, stdout.text()).not.toBeNull();
     const c = await connectNetconfTls({ host: '127.0.0.1', port: Number(m![1]), cert: noc.cert, key: noc.key, ca: pki.ca.cert });
     // write access: the group admin from users[] applies to the TLS login too
