@@ -29,7 +29,6 @@ import { OamService } from './northbound.js';
 import { AuditTrail } from './audit.js';
 import type { OamPolicies } from './northbound.js';
 import { OamConfigError, baseDirOf, configOf, policiesFromConfig, softwareFromConfig, storeFromConfig } from './config.js';
-import type { OamPluginConfig } from './config.js';
 import { devicesFromConfig, openConfiguredStore, pveFromConfig } from './ports.js';
 import { createSoftwareFetcher } from './software-fetcher.js';
 import { inventoryFromRunning, seedInventory } from './inventory.js';
