@@ -35,6 +35,8 @@ export interface FetchAndDigestOptions {
    * ERR_SOFTWARE_URI before any request to it
    */
   allowHttpUrl?: (url: URL) => boolean;
+  /** also return the bytes (result.bytes): for small documents only (a software manifest), with a small maxBytes */
+  keep?: boolean;
 }
 
 export interface FetchAndDigestResult extends DigestResult {
@@ -142,7 +144,7 @@ export async function fetchAndDigest(uri: string, options: FetchAndDigestOptions
   try {
     const result =
       url.protocol === 'file:'
-        ? await digestFile(url, maxBytes, ctl.signal, options.fileRoot)
+        ? await digestFile(url, maxBytes, ctl.signal, options.fileRoot, options.keep === true)
         : await digestHttp(url, maxBytes, ctl.signal, options, allowed);
     if (expected !== undefined && !digestsEqual(result.digest, expected)) {
       throw new IntegrityError('ERR_SOFTWARE_DIGEST_MISMATCH', 'software SHA-256 differs from the expected digest');
@@ -157,7 +159,7 @@ export async function fetchAndDigest(uri: string, options: FetchAndDigestOptions
   }
 }
 
-async function digestFile(url: URL, maxBytes: number, signal: AbortSignal, fileRoot?: string): Promise<FetchAndDigestResult> {
+async function digestFile(url: URL, maxBytes: number, signal: AbortSignal, fileRoot: string | undefined, keep: boolean): Promise<FetchAndDigestResult> {
   let file: string;
   try {
     file = fileURLToPath(url);
@@ -183,7 +185,7 @@ async function digestFile(url: URL, maxBytes: number, signal: AbortSignal, fileR
   }
   const stream = createReadStream(file, { highWaterMark: CHUNK });
   try {
-    const r = await digestStream(stream, { maxBytes, signal });
+    const r = await digestStream(stream, { maxBytes, signal, keep });
     return { ...r, uri: url.href };
   } catch (err) {
     throw mapFsError(err);
@@ -245,7 +247,7 @@ async function digestHttp(
       if (Number.isFinite(len) && len > maxBytes) {
         throw new IntegrityError('ERR_SOFTWARE_TOO_BIG', `software is larger than the limit of ${maxBytes} bytes`);
       }
-      const r = await digestStream(res, { maxBytes, signal });
+      const r = await digestStream(res, { maxBytes, signal, keep: options.keep === true });
       if (!res.complete) throw new IntegrityError('ERR_SOFTWARE_FETCH', 'software download was cut short');
       return { ...r, uri: url.href };
     } catch (err) {

@@ -7,6 +7,8 @@ export interface DigestResult {
   digest: DigestHex;
   /** bytes read */
   size: number;
+  /** the bytes themselves, when asked for (keep: small documents such as a software manifest) */
+  bytes?: Buffer;
 }
 
 export interface DigestStreamOptions {
@@ -14,6 +16,8 @@ export interface DigestStreamOptions {
   maxBytes?: number;
   /** abort the read (ERR_SOFTWARE_ABORTED unless the signal's reason is an HsvError, which is rethrown) */
   signal?: AbortSignal;
+  /** also return the bytes read (only with a small maxBytes: they are held in memory) */
+  keep?: boolean;
 }
 
 /** Anything that yields byte chunks: a node Readable, a web ReadableStream, an async generator. */
@@ -26,6 +30,7 @@ export type ByteSource = AsyncIterable<Uint8Array | string>;
 export async function digestStream(source: ByteSource, options: DigestStreamOptions = {}): Promise<DigestResult> {
   const { maxBytes = Number.POSITIVE_INFINITY, signal } = options;
   const hash = createHash('sha256');
+  const kept: Buffer[] | undefined = options.keep === true ? [] : undefined;
   let size = 0;
   throwIfAborted(signal);
   const onAbort = (): void => destroy(source, abortError(signal));
@@ -41,6 +46,7 @@ export async function digestStream(source: ByteSource, options: DigestStreamOpti
         throw err;
       }
       hash.update(bytes);
+      kept?.push(Buffer.from(bytes));
     }
     throwIfAborted(signal);
   } catch (err) {
@@ -49,7 +55,7 @@ export async function digestStream(source: ByteSource, options: DigestStreamOpti
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
-  return { digest: hash.digest('hex'), size };
+  return { digest: hash.digest('hex'), size, ...(kept !== undefined ? { bytes: Buffer.concat(kept) } : {}) };
 }
 
 function destroy(source: ByteSource, err: Error): void {

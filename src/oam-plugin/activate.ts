@@ -34,6 +34,7 @@ import { createSoftwareFetcher } from './software-fetcher.js';
 import { inventoryFromRunning, seedInventory } from './inventory.js';
 import type { InventoryEntry } from './inventory.js';
 import type { HenbConnection } from './northbound.js';
+import { manifestCheckFromConfig } from './software-manifest.js';
 
 export interface OamPluginDeps {
   pve: PveClient;
@@ -95,6 +96,7 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
     try {
       // config first: a bad one opens nothing
       const software = await softwareFromConfig(cfg, baseDirOf(host));
+      const softwareManifest = await manifestCheckFromConfig(cfg, software, baseDirOf(host), host.log.child({ component: 'software-manifest' }));
       const storeOptions = storeFromConfig(cfg.store, host.dataDir);
       let store = deps.store;
       if (store === undefined) {
@@ -136,6 +138,7 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
       const svc = new OamService({
         store, pve: measuredPve(deps.pve), devices: measuredDevices(deps.devices), fetcher, tokens, inventory, policies,
         onResult: (job) => void observeResult(metricsStore, job).catch((err: unknown) => host.log.debug('metrics: result not observed', { err })),
+        ...(softwareManifest !== undefined ? { softwareManifest } : {}),
         newNonce: deps.newNonce ?? defaultNonce, jwks: () => jwks, log: host.log.child({ component: 'oam' }),
         ...(deps.clock !== undefined ? { clock: deps.clock } : {}),
         ...(deps.timeouts !== undefined ? { timeouts: deps.timeouts } : {}),

@@ -222,6 +222,11 @@ export const CONFIG_SCHEMA = {
             "minLength": 1
           },
           "description": "http(s) software sources: hosts (HOST or HOST:PORT) or URL prefixes (https://HOST/PATH/); other http(s) URIs, and all of them without this list, are refused before any job starts"
+        },
+        "vendor-keys": {
+          "type": "string",
+          "minLength": 1,
+          "description": "JWKS file of the software vendors' keys: with policies.require-signed-software, each image's manifest (URI.jws) must be signed by one of them"
         }
       }
     },
@@ -373,6 +378,11 @@ export const CONFIG_SCHEMA = {
           "maximum": 31536000,
           "default": 86400,
           "description": "seconds"
+        },
+        "require-signed-software": {
+          "type": "boolean",
+          "default": false,
+          "description": "each image needs a manifest signed by a key of software.vendor-keys (a JWS at the image URI + .jws over its digest, version and component), checked before anything is sent to a device"
         }
       }
     }

@@ -10,12 +10,14 @@
  *                 password | private-key, jwks, issuer?, timeout}   -> NETCONF PVE client (src/pve/netconf-client.ts)
  *     software  {ca? (PEM file: https software URIs are trusted only with these CAs),
  *                file-root? (directory: file: URIs outside it, or any without it, are refused before any job starts),
- *                allow? (hosts or URL prefixes: http(s) URIs elsewhere, or any without it, are refused likewise)}
- *     policies  {self-check=true, on-mismatch=[alarm, rollback], step-timeout=300 s, token-lifetime=86400 s}
+ *                allow? (hosts or URL prefixes: http(s) URIs elsewhere, or any without it, are refused likewise),
+ *                vendor-keys? (JWKS file of the vendors' manifest keys; needed by policies.require-signed-software)}
+ *     policies  {self-check=true, on-mismatch=[alarm, rollback], step-timeout=300 s, token-lifetime=86400 s,
+ *                require-signed-software=false (each image needs a vendor-signed manifest at URI.jws)}
  *     store     {driver=sqlite} (a file in host.dataDir) or {driver: postgres, url (postgres://USER@HOST:PORT/DB,
  *                 no password), password? (secret), pool-size=10} -> src/store openStore;
  *               instance-id?, lease=60 s -> the runner's job leases (several instances on one database)
- *   Relative file names (pve.ca, pve.jwks, software.ca, software.file-root) resolve against the host's baseDir
+ *   Relative file names (pve.ca, pve.jwks, software.ca, software.file-root, software.vendor-keys) resolve against the host's baseDir
  *   (PluginHost.baseDir: the directory of the config file), never against the process's working directory.
  */
 import { readFile, realpath, stat } from 'node:fs/promises';

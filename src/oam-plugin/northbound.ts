@@ -24,7 +24,7 @@ import type { Store, JobRecord } from '../store/index.js';
 import type { Jwks } from '../tokens/index.js';
 import { CompletionRefused, JobRunner, STATE_STEP, STEP, isDigest, isTerminal, kindOf, oamErrorCode, systemClock } from '../oam/index.js';
 import type {
-  CompletionEvidence, Clock, DeviceCompletion, DeviceDriver, Job, Measure, MeasurementLogEntry, OamEvents, PveClient, ResultTokens, SoftwareFetcher,
+  CompletionEvidence, Clock, DeviceCompletion, DeviceDriver, Job, Measure, MeasurementLogEntry, OamEvents, PveClient, ResultTokens, SoftwareFetcher, SoftwareManifestCheck,
   Step, StepTimeouts,
 } from '../oam/index.js';
 import { errorCode } from '../errors.js';
@@ -54,6 +54,8 @@ export interface OamServiceOptions {
   pve: PveClient;
   devices: DeviceDriver;
   fetcher: SoftwareFetcher;
+  /** policy require-signed-software (see RunnerOptions.softwareManifest) */
+  softwareManifest?: SoftwareManifestCheck;
   tokens: ResultTokens;
   newNonce: () => string;
   /** the H(e)NB ids the OAM manages (config inventory); the running config's /hsv:inventory adds to it */
@@ -114,6 +116,7 @@ export class OamService {
       store: options.store, pve: options.pve, devices: options.devices, fetcher: options.fetcher, tokens: options.tokens,
       events, newNonce: options.newNonce, clock: this.clock, log: this.log,
       ...(options.updatedComponent !== undefined ? { updatedComponent: options.updatedComponent } : {}),
+      ...(options.softwareManifest !== undefined ? { softwareManifest: options.softwareManifest } : {}),
       ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
       ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     });

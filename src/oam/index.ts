@@ -19,7 +19,7 @@ export { PVE_HENB_UNKNOWN, PVE_HENB_UNREACHABLE, deviceRefused, pveFailureKind, 
 export type {
   PveIntegrityRequest, PveClient, SoftwareUpdateCommand, MeasurementLogEntry, DeviceCompletion, DeviceDriver,
   SoftwareFetcher, TimerHandle, Clock, DeviceDriverErrorCode, PveClientErrorCode, PveFailure, PveFailureKind,
-  AttestedCompletion, CompletionEvidence, EvidenceFormat, PostUpdateEvidence,
+  AttestedCompletion, CompletionEvidence, EvidenceFormat, PostUpdateEvidence, SoftwareManifestCheck,
 } from './ports.js';
 export { OamError, CompletionRefused, oamErrorCode, JobRunner, DEFAULT_LEASE_MS, SQLITE_INSTANCE_ID, finalEarStatus, componentResults } from './runner.js';
 export type { OamErrorCode, ResultTokens, OamEvents, RunnerOptions, StartRequest, ReferenceValuesInput } from './runner.js';

@@ -218,6 +218,18 @@ export interface SoftwareFetcher {
   fetchAndDigest(uri: string, signal: AbortSignal): Promise<{ sha256: string; size: number }>;
 }
 
+/**
+ * Step 5 under the policy require-signed-software: the image's vendor-signed manifest (JWS over digest, version and
+ * component), checked against the configured vendor keys before anything is sent to a device.
+ */
+export interface SoftwareManifestCheck {
+  /**
+   * Resolves when the manifest of `uri` is signed by a configured vendor key and names this digest, component and
+   * (when the request gives one) version; rejects with a coded HsvError (ERR_SOFTWARE_MANIFEST*) otherwise.
+   */
+  check(req: { uri: string; sha256: string; component: string; version?: string }, signal: AbortSignal): Promise<void>;
+}
+
 /** Opaque timer handle returned by Clock.setTimeout. */
 export type TimerHandle = unknown;
 

@@ -36,7 +36,9 @@ import type { Store, StoreOps, JobRecord, HenbRecord } from '../store/index.js';
 import type { EarClaims, EarStatus, EarSubmod, ResultClaimsInput, ComponentResult } from '../tokens/index.js';
 import { timingSafeEqual } from 'node:crypto';
 import { rebootLogAfterUpdate } from '../integrity/index.js';
-import type { AttestedCompletion, Clock, DeviceCompletion, DeviceDriver, PveClient, SoftwareFetcher, TimerHandle, MeasurementLogEntry } from './ports.js';
+import type {
+  AttestedCompletion, Clock, DeviceCompletion, DeviceDriver, PveClient, SoftwareFetcher, SoftwareManifestCheck, TimerHandle, MeasurementLogEntry,
+} from './ports.js';
 import { deviceRefused, pveFailureKind, systemClock } from './ports.js';
 import type { Effect, Job, JobEvent, JobKind, JobRequest, StepTimeouts } from './transition.js';
 import { STEP } from './steps.js';
@@ -113,6 +115,8 @@ export interface RunnerOptions {
   pve: PveClient;
   devices: DeviceDriver;
   fetcher: SoftwareFetcher;
+  /** policy require-signed-software: every image's vendor-signed manifest is checked before the software-update */
+  softwareManifest?: SoftwareManifestCheck;
   tokens: ResultTokens;
   events: OamEvents;
   newNonce: () => string;
@@ -850,6 +854,18 @@ export class JobRunner {
       if (signal.aborted) return;
       const job = this.live.get(jobId)?.job;
       if (job === undefined) return;
+      if (this.o.softwareManifest !== undefined) {
+        try {
+          await this.o.softwareManifest.check({
+            uri, sha256: d.sha256, component: job.updatedComponent, ...(job.request.version !== undefined ? { version: job.request.version } : {}),
+          }, signal);
+        } catch (err) {
+          if (signal.aborted) return;
+          await this.dispatch(jobId, { type: 'fetch-error', at: this.clock.now(), reason: `${messageOf(err)} (${errorCode(err)})`, manifest: true });
+          return;
+        }
+        if (signal.aborted) return;
+      }
       // the completion's nonce: stored (single use) before it leaves in the software-update
       const at = this.clock.now();
       const updateNonce = this.o.newNonce();

@@ -176,7 +176,8 @@ export type JobEvent =
   | { type: 'pve-error'; at: number; reason: string; timedOut?: boolean; cause?: PveFailureCause }
   /** updateNonce: fresh, single use (the runner makes and stores it): sent with the software-update */
   | { type: 'software-digest'; at: number; sha256: string; size: number; updateNonce: string }
-  | { type: 'fetch-error'; at: number; reason: string }
+  /** manifest: the image's vendor-signed manifest was refused (policy require-signed-software), not its fetch */
+  | { type: 'fetch-error'; at: number; reason: string; manifest?: boolean }
   | { type: 'device-accepted'; at: number }
   /** refused: the device (or the driver, before sending) said no, so nothing reached the install: H(e)NB stays trusted */
   | { type: 'device-error'; at: number; reason: string; refused?: boolean }
@@ -432,7 +433,11 @@ export function transition(job: Job, event: JobEvent): TransitionOutput {
           ],
         };
       }
-      if (event.type === 'fetch-error') return endUntouched(job, 'failed', at, STEP.fetch, `software fetch failed: ${event.reason}`);
+      if (event.type === 'fetch-error') {
+        return endUntouched(job, 'failed', at, STEP.fetch, event.manifest === true
+          ? `software not signed as required (require-signed-software): ${event.reason}; software-update not sent`
+          : `software fetch failed: ${event.reason}`);
+      }
       if (event.type === 'restart') {
         const out = startFetch(job, at);
         return { job: out.job, effects: [progress(STEP.fetch, `fetching the software again after ${restartCause(event)}`), ...out.effects.slice(1)] };

@@ -15,3 +15,5 @@ export { REFERENCE_VALUES_TYP, referenceValuesProblem, signReferenceValues, veri
 export type { ReferenceValue, ReferenceValuesClaims, ReferenceValuesClaimsInput, VerifyReferenceValuesOptions } from './reference-values.js';
 export { AUDIT_HEAD_TYP, auditHeadChecker, signAuditHead } from './audit-head.js';
 export type { AuditHeadCheck } from './audit-head.js';
+export { SOFTWARE_MANIFEST_TYP, signSoftwareManifest, softwareManifestProblem, verifySoftwareManifest } from './software-manifest.js';
+export type { SoftwareManifest, VerifySoftwareManifestOptions } from './software-manifest.js';

@@ -113,10 +113,12 @@ function earShape(claims: Record<string, unknown>): string | null {
  * key, signature (low-S), shape, issuer, audience, times, max age, jti replay. For src/tokens' other signed
  * statements (reference values, software manifests); the claims come back as the shape check accepted them.
  */
-export async function verifyTyped(token: string, options: Omit<VerifyOptions, 'expectedNonce' | 'replayCache'> & {
+export async function verifyTyped(token: string, options: Omit<VerifyOptions, 'expectedNonce' | 'replayCache' | 'issuer' | 'audience' | 'maxAgeSec'> & {
   typ: string; shape: (claims: Record<string, unknown>) => string | null; replayCache?: ReplayCache;
+  /** unchecked when absent (a vendor's manifest has no audience and no maximum age) */
+  issuer?: string | string[]; audience?: string | string[]; maxAgeSec?: number;
 }): Promise<{ claims: Record<string, unknown>; header: VerifiedResult['header'] }> {
-  if (!(options.maxAgeSec > 0)) throw new TokenError('ERR_TOKEN_CLAIMS', 'maxAgeSec must be a positive number');
+  if (options.maxAgeSec !== undefined && !(options.maxAgeSec > 0)) throw new TokenError('ERR_TOKEN_CLAIMS', 'maxAgeSec must be a positive number');
   const r = await verifyCore(token, {
     keys: collectKeys(options.jwks?.keys, options.keys),
     algorithms: allowList(options.algorithms),

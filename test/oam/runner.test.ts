@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { HsvError } from '../../src/errors.js';
 import { JobRunner } from '../../src/oam/runner.js';
 import type { OamEvents } from '../../src/oam/runner.js';
 import type { Job, JobRequest } from '../../src/oam/transition.js';
@@ -565,5 +566,26 @@ describe('runner: the rollback is checked with fresh evidence (issue 10 item 5)'
     await r.idle();
     const alarms = events.list.filter((e) => e.kind === 'alarm').map((e) => e.text);
     expect(alarms[1]).toMatch(/the rollback is not confirmed by fresh evidence after 2 attempt\(s\): no fresh evidence: the H\(e\)NB is unreachable \(ERR_PVE_REJECTED\)$/);
+  });
+});
+
+describe('runner: policy require-signed-software (issue 10 item 4)', () => {
+  it('the manifest check runs after the digest, before any software-update; a refusal fails the job with its reason, device untouched', async () => {
+    await seed('sw1');
+    const seen: Array<{ uri: string; sha256: string; component: string; version?: string }> = [];
+    const r = new JobRunner({
+      store, pve, devices, fetcher, tokens, events, timeouts: TIMEOUTS, newNonce: () => (nonceSeq++).toString(16).padStart(64, '0'),
+      softwareManifest: { check: async (req) => { seen.push(req); throw Object.assign(new HsvError('ERR_SOFTWARE_MANIFEST_UNTRUSTED', 'the software manifest is not signed by a configured vendor key')); } },
+    });
+    runners.push(r);
+    const job = await r.start({ henbId: 'sw1', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r.idle();
+    expect(seen).toEqual([{ uri: REQUEST.uri, sha256: SW_RIM, component: 'rootfs', version: '2.0.0' }]);
+    const rec = await store.getJob<Job>(job.jobId);
+    expect(rec?.state).toBe('failed');
+    expect(rec?.data.result?.reason).toBe('software not signed as required (require-signed-software): the software manifest is not signed by a configured vendor key (ERR_SOFTWARE_MANIFEST_UNTRUSTED); software-update not sent');
+    expect(devices.updates).toEqual([]);
+    expect(await store.getHenb('sw1')).toMatchObject({ rim: OLD_RIM, state: 'trusted' });
   });
 });
