@@ -116,7 +116,7 @@ async function example(user: string, password: string, script: string, ...args: 
   try {
     const r = await run(PYTHON, [join(ROOT, 'examples', 'ncclient', script), ...args], {
       cwd: join(ROOT, 'examples', 'ncclient'), timeout: 90_000,
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', HOME: dir, HSV_HOST: '127.0.0.1', HSV_PORT: String(port), HSV_HOST_KEY: publicKey, HSV_USER: user, HENB_SW_VERIFY_ADMIN_PASSWORD: password },
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', HOME: dir, HSV_HOST: '127.0.0.1', HSV_PORT: String(port), HSV_HOST_KEY: publicKey, HSV_USER: user, HSV_PASSWORD: password },
     });
     return { code: 0, out: r.stdout + r.stderr };
   } catch (err) {
