@@ -1,7 +1,9 @@
 /**
  * The verified-update flow without a transport: the pure transition table (transition.ts), RIM/TIM
  * arithmetic (measure.ts), the ports the flow drives (ports.ts), the JobRunner that persists each transition
- * and runs its effects (runner.ts), and the result tokens over src/tokens (tokens-adapter.ts).
+ * and runs its effects (runner.ts and its parts: job-queues, leases, persist, effects, pve-check, attest,
+ * rollback, reference-values, outbox, nonces), the result token and per-component results (result-token.ts,
+ * component-results.ts) and the result tokens over src/tokens (tokens-adapter.ts); the flow's errors (errors.ts).
  * The NETCONF side (northbound RPCs, notifications) and the composition root live in src/oam-plugin.
  */
 export {
@@ -21,7 +23,13 @@ export type {
   SoftwareFetcher, TimerHandle, Clock, DeviceDriverErrorCode, PveClientErrorCode, PveFailure, PveFailureKind,
   AttestedCompletion, CompletionEvidence, EvidenceFormat, PostUpdateEvidence, SoftwareManifestCheck,
 } from './ports.js';
-export { OamError, CompletionRefused, oamErrorCode, JobRunner, DEFAULT_LEASE_MS, SQLITE_INSTANCE_ID, finalEarStatus, componentResults } from './runner.js';
-export type { OamErrorCode, ResultTokens, OamEvents, RunnerOptions, StartRequest, ReferenceValuesInput } from './runner.js';
+export { OamError, CompletionRefused, oamErrorCode } from './errors.js';
+export type { OamErrorCode } from './errors.js';
+export { JobRunner } from './runner.js';
+export { DEFAULT_LEASE_MS, SQLITE_INSTANCE_ID } from './leases.js';
+export type { OamEvents, RunnerOptions, StartRequest } from './runner-options.js';
+export { finalEarStatus } from './result-token.js';
+export type { ResultTokens, ReferenceValuesInput } from './result-token.js';
+export { componentResults } from './component-results.js';
 export { OAM_ISSUER, NMS_AUDIENCE, PVE_ISSUER, OAM_VERIFIER_ID, createResultTokens } from './tokens-adapter.js';
 export type { ResultTokensOptions } from './tokens-adapter.js';

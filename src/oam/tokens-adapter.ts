@@ -5,7 +5,7 @@
  */
 import type { Jwks, ReplayCache, SigningAlg, SigningKey, VerifierId, EarClaims } from '../tokens/index.js';
 import { signReferenceValues, signResult, verifyResult } from '../tokens/index.js';
-import type { ResultTokens } from './runner.js';
+import type { ResultTokens } from './result-token.js';
 
 export const OAM_ISSUER = 'urn:henb-sw-verify:oam';
 export const NMS_AUDIENCE = 'urn:henb-sw-verify:nms';

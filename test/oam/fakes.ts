@@ -12,7 +12,7 @@ import type { EarClaims, EarStatus } from '../../src/tokens/types.js';
 import { nextAuditRecord } from '../../src/store/audit.js';
 import type { AuditHeadInput, AuditHeadRecord, AuditInput, AuditRecord } from '../../src/store/audit.js';
 import type { DeviceCompletion, DeviceDriver, PveClient, PveIntegrityRequest, SoftwareFetcher, SoftwareUpdateCommand, MeasurementLogEntry } from '../../src/oam/ports.js';
-import type { ResultTokens } from '../../src/oam/runner.js';
+import type { ResultTokens } from '../../src/oam/result-token.js';
 import { extendDigest, replayLog } from '../../src/oam/measure.js';
 import { BASE_LOG, SW_RIM, h } from './helpers.js';
 import { generateKeyPairSync } from 'node:crypto';

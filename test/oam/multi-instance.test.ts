@@ -12,7 +12,7 @@ import type { Logger } from '../../src/log/logger.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import type { SqliteStore, Store } from '../../src/store/index.js';
 import { JobRunner } from '../../src/oam/runner.js';
-import type { OamEvents } from '../../src/oam/runner.js';
+import type { OamEvents } from '../../src/oam/runner-options.js';
 import type { Clock } from '../../src/oam/ports.js';
 import type { Job, StepTimeouts } from '../../src/oam/transition.js';
 import { FakeDevices, FakeFetcher, FakePve, FakeTokens, signedCompletion } from './fakes.js';

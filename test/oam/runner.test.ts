@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HsvError } from '../../src/errors.js';
 import { JobRunner } from '../../src/oam/runner.js';
-import type { OamEvents } from '../../src/oam/runner.js';
+import type { OamEvents } from '../../src/oam/runner-options.js';
 import type { Job, JobRequest } from '../../src/oam/transition.js';
 import { FakeDevices, FakeFetcher, FakePve, FakeTokens, MemoryStore, decodeFake, signedCompletion } from './fakes.js';
 import type { DeviceProfile, PveBehaviour } from './fakes.js';

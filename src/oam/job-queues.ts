@@ -1,0 +1,139 @@
+/**
+ * The jobs this instance drives, in memory: one Live entry per job (its state and store version, its step's timer
+ * and calls, its event queue: one event at a time, in order), the H(e)NBs they hold (a fast answer for this
+ * instance; the store's one-active-job rule is the one across instances), the check() calls waiting for a job's
+ * end, and every promise started for a job (idle() and close() wait for them).
+ */
+import type { TimerHandle } from './ports.js';
+import type { Job } from './transition.js';
+
+export interface Live {
+  job: Job;
+  version: number;
+  timer?: TimerHandle;
+  step?: AbortController;
+  queue: Promise<void>;
+  /** set when the job was found driven by another instance and dropped here */
+  lost?: boolean;
+  /** the software-update call in flight (a device's completion waits for its acknowledgement) */
+  sending?: Promise<void>;
+}
+
+interface Waiter { resolve(job: Job): void; reject(err: unknown): void }
+
+export class JobQueues {
+  private readonly live = new Map<string, Live>();
+  private readonly busy = new Map<string, string>(); // henbId -> active jobId
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly waiters = new Map<string, Waiter>();
+
+  /** `closed()`: once true, queued work is skipped */
+  constructor(private readonly closed: () => boolean) {}
+
+  get(jobId: string): Live | undefined {
+    return this.live.get(jobId);
+  }
+
+  has(jobId: string): boolean {
+    return this.live.has(jobId);
+  }
+
+  all(): IterableIterator<Live> {
+    return this.live.values();
+  }
+
+  entries(): IterableIterator<[string, Live]> {
+    return this.live.entries();
+  }
+
+  /** whether `l` is still the entry this instance drives for its job */
+  isCurrent(l: Live): boolean {
+    return this.live.get(l.job.jobId) === l;
+  }
+
+  /** drive a job here from its stored version */
+  add(job: Job, version: number): Live {
+    const l: Live = { job, version, queue: Promise.resolve() };
+    this.live.set(job.jobId, l);
+    return l;
+  }
+
+  /** stop driving a job: its entry goes, and its H(e)NB when the job held it */
+  remove(jobId: string, henbId: string): void {
+    this.live.delete(jobId);
+    this.release(henbId, jobId);
+  }
+
+  /** the job holding an H(e)NB on this instance, if any */
+  holder(henbId: string): string | undefined {
+    return this.busy.get(henbId);
+  }
+
+  hold(henbId: string, jobId: string): void {
+    this.busy.set(henbId, jobId);
+  }
+
+  /** free an H(e)NB if `jobId` holds it */
+  release(henbId: string, jobId: string): void {
+    if (this.busy.get(henbId) === jobId) this.busy.delete(henbId);
+  }
+
+  /** Queue work for a job: one at a time, in order; skipped once the runner closed. */
+  enqueue(l: Live, fn: () => Promise<void>): Promise<void> {
+    const run = l.queue.then(() => (this.closed() ? undefined : fn()));
+    l.queue = run.catch(() => undefined);
+    return this.track(run);
+  }
+
+  /** remember a promise until it settles (idle(), close()) */
+  track<T>(p: Promise<T>): Promise<T> {
+    this.pending.add(p);
+    void p.then(() => this.pending.delete(p), () => this.pending.delete(p));
+    return p;
+  }
+
+  /** Wait until every promise tracked so far, and any they started, has settled. */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  /** wait once for the promises tracked so far */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+
+  /** a promise of the job's end (its final, delivered state); the rejection is handled if nobody awaits it */
+  awaitEnd(jobId: string): Promise<Job> {
+    const ended = new Promise<Job>((resolve, reject) => this.waiters.set(jobId, { resolve, reject }));
+    ended.catch(() => undefined);
+    return ended;
+  }
+
+  ended(jobId: string, job: Job): void {
+    this.waiters.get(jobId)?.resolve(job);
+    this.waiters.delete(jobId);
+  }
+
+  /** no job started after all: its waiter goes, unanswered */
+  forgetWaiter(jobId: string): void {
+    this.waiters.delete(jobId);
+  }
+
+  /** the job will not end here: its waiter (if any) rejects with `err` */
+  abandoned(jobId: string, err: unknown): void {
+    this.waiters.get(jobId)?.reject(err);
+    this.waiters.delete(jobId);
+  }
+
+  /** close(): every waiter rejects with `err` */
+  rejectWaiters(err: unknown): void {
+    for (const w of this.waiters.values()) w.reject(err);
+    this.waiters.clear();
+  }
+
+  /** close(): the entries and held H(e)NBs go (the jobs stay in the store) */
+  forgetAll(): void {
+    this.live.clear();
+    this.busy.clear();
+  }
+}

@@ -1,0 +1,52 @@
+/** What a JobRunner is built from (its ports and policies) and what it reports to. */
+import type { Logger } from '../log/logger.js';
+import type { Store } from '../store/index.js';
+import type { Clock, DeviceDriver, PveClient, SoftwareFetcher, SoftwareManifestCheck } from './ports.js';
+import type { ResultTokens } from './result-token.js';
+import type { Step } from './steps.js';
+import type { Job, JobRequest, StepTimeouts } from './transition.js';
+
+/** Where the runner reports what happens (the northbound adapter maps these to NETCONF notifications). */
+export interface OamEvents {
+  progress(job: Job, step: Step, text: string): void | Promise<void>;
+  result(job: Job): void | Promise<void>;
+  alarm(job: Job, text: string): void | Promise<void>;
+}
+
+export interface RunnerOptions {
+  store: Store;
+  pve: PveClient;
+  devices: DeviceDriver;
+  fetcher: SoftwareFetcher;
+  /** policy require-signed-software: every image's vendor-signed manifest is checked before the software-update */
+  softwareManifest?: SoftwareManifestCheck;
+  tokens: ResultTokens;
+  events: OamEvents;
+  newNonce: () => string;
+  clock?: Clock;
+  log?: Logger;
+  newJobId?: () => string;
+  /** defaults for every job (a request may override) */
+  timeouts?: Partial<StepTimeouts>;
+  /** the measurement-log component a software update replaces (default rootfs) */
+  updatedComponent?: string;
+  /**
+   * this OAM instance's id, the owner of its jobs' leases in the store (default: 'local' on a SQLite store, else
+   * host, pid and a random part, so that each process is an instance)
+   */
+  instanceId?: string;
+  /** how long a job's lease lasts without renewal, ms (default 60000); renewed every leaseMs/3 */
+  leaseMs?: number;
+  /**
+   * the check after a rollback (fresh evidence through the PVE must give the stored RIM): how many attempts
+   * (default 6) and the delay before the second one (default 2000 ms, doubled each time); all of them within the
+   * job's completion timeout (a rolled-back device reboots)
+   */
+  rollbackCheck?: { attempts?: number; firstDelayMs?: number };
+}
+
+export interface StartRequest {
+  henbId: string;
+  request: JobRequest;
+  timeouts?: Partial<StepTimeouts>;
+}
