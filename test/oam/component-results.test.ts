@@ -5,7 +5,7 @@ import { BASE_LOG, GOOD_LOG, SW_RIM, h, jobIn } from './helpers.js';
 
 const completed = (log: typeof GOOD_LOG, activation?: 'live' | 'reboot') => jobIn('verified', {
   referenceLog: BASE_LOG,
-  completion: { henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: 'x', measurementLog: log, ...(activation !== undefined ? { activation } : {}) },
+  completion: { status: 'completed', tim: 'x', measurementLog: log, ...(activation !== undefined ? { activation } : {}) },
 });
 
 describe('componentResults', () => {
