@@ -112,7 +112,7 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
       loginFailed: (method) => metrics.failedLogins.inc({ method }),
     },
     operations: [(reg) => registerStandardOperations(reg, {
-      log: netconfLog, ietfYangDir: join(builtinPluginDir(), 'yang', 'ietf'),
+      log: netconfLog, ietfYangDir: join(builtinPluginDir(), 'yang', 'ietf'), nmdaYangDir: join(builtinPluginDir(), 'yang-library'),
       // RFC 8341 access control; completion-tim of a device identity is bound to its own H(e)NB
       nacm: {
         externalGroups: (name) => groupsOf.get(name) ?? [],

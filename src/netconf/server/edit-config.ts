@@ -344,23 +344,42 @@ export function createEditConfig(deps: EditConfigDeps): OperationHandler {
     }
     const config = child(op, NETCONF_BASE_NS, 'config');
     if (!config) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: '<config> is required', info: [info.badElement('config')] });
-    return deps.datastore.exclusive(async (): Promise<'ok'> => {
-      deps.locks.checkWrite(ctx.session.id);
-      const before = deps.datastore.getTop();
-      const result = applyEdit(before, elements(config),
-        { defaultOperation, errorOption, schema: schemaHintsOf(deps.validator), prefixes: deps.prefixes() });
-      if (result.errors.length > 0) throw new NetconfError(result.errors);
-      deps.checkWrite?.(before, result.top, ctx);
-      const invalid = deps.validator?.validateConfig(result.top) ?? [];
-      const fatal = invalid.filter((e) => (e.severity ?? 'error') === 'error');
-      if (fatal.length > 0) throw new NetconfError(fatal);
-      if (testOption === 'test-only') return 'ok';
-      await deps.datastore.commit(result.top);
-      ctx.log.info('running configuration changed', { session: ctx.session.id });
-      deps.onCommitted?.('edit-config', before, result.top, ctx);
-      return 'ok';
-    });
+    return editRunning(deps, ctx, { operation: 'edit-config', defaultOperation, errorOption, testOption, config: elements(config) });
   };
+}
+
+/** What an edit of running asks for (edit-config, RFC 8526 edit-data). */
+export interface RunningEdit {
+  /** the operation's name (audit trail) */
+  operation: string;
+  defaultOperation: 'merge' | 'replace' | 'none';
+  errorOption: 'stop-on-error' | 'continue-on-error' | 'rollback-on-error';
+  testOption: 'test-then-set' | 'set' | 'test-only';
+  /** the nodes of <config> */
+  config: XmlElement[];
+}
+
+/**
+ * Edit running (RFC 6241 7.2): under the datastore's exclusive access, refused while another session
+ * holds the lock; the edit applied, access control (checkWrite), YANG validation, then the commit.
+ */
+export function editRunning(deps: EditConfigDeps, ctx: OperationContext, edit: RunningEdit): Promise<'ok'> {
+  return deps.datastore.exclusive(async (): Promise<'ok'> => {
+    deps.locks.checkWrite(ctx.session.id);
+    const before = deps.datastore.getTop();
+    const result = applyEdit(before, edit.config,
+      { defaultOperation: edit.defaultOperation, errorOption: edit.errorOption, schema: schemaHintsOf(deps.validator), prefixes: deps.prefixes() });
+    if (result.errors.length > 0) throw new NetconfError(result.errors);
+    deps.checkWrite?.(before, result.top, ctx);
+    const invalid = deps.validator?.validateConfig(result.top) ?? [];
+    const fatal = invalid.filter((e) => (e.severity ?? 'error') === 'error');
+    if (fatal.length > 0) throw new NetconfError(fatal);
+    if (edit.testOption === 'test-only') return 'ok';
+    await deps.datastore.commit(result.top);
+    ctx.log.info('running configuration changed', { session: ctx.session.id, operation: edit.operation });
+    deps.onCommitted?.(edit.operation, before, result.top, ctx);
+    return 'ok';
+  });
 }
 
 /** validate (RFC 6241 section 8.6) of <source><running/></source> or <source><config>..</config></source>. */
@@ -373,7 +392,7 @@ export function createValidate(deps: Pick<EditConfigDeps, 'datastore' | 'validat
     let top: XmlElement[];
     if (inline) top = elements(inline).map((e) => stripped(e)); // judged as copy-config would take it
     else {
-      requireRunning(op, 'source');
+      requireRunning(op, 'source', true);
       top = deps.datastore.getTop();
     }
     const invalid = (deps.validator?.validateConfig(top) ?? []).filter((e) => (e.severity ?? 'error') === 'error');

@@ -27,8 +27,11 @@ export interface DataFilter {
   readonly selectsNothing: boolean;
   /** whether the filter can reach a top-level node (so a get calls only the state providers needed) */
   mayMatchTop(ns: string, name: string): boolean;
-  /** the selected data (get, get-config) */
-  select(top: XmlElement[], keysOf?: ListKeys): XmlElement[];
+  /**
+   * the selected data (get, get-config, get-data); `onSelected` is told of each copy of a node the
+   * filter selects with its whole subtree (ancestors and list keys added on the way are not selected)
+   */
+  select(top: XmlElement[], keysOf?: ListKeys, onSelected?: (e: XmlElement) => void): XmlElement[];
   /** whether an event passes (create-subscription) */
   matches(event: XmlElement): boolean;
 }
@@ -42,30 +45,33 @@ class SubtreeFilter implements DataFilter {
   mayMatchTop(ns: string, name: string): boolean {
     return filterMayMatchTop(this.filter, ns, name);
   }
-  select(top: XmlElement[], keysOf?: ListKeys): XmlElement[] {
-    return applySubtreeFilter(top, this.filter, keysOf);
+  select(top: XmlElement[], keysOf?: ListKeys, onSelected?: (e: XmlElement) => void): XmlElement[] {
+    return applySubtreeFilter(top, this.filter, keysOf, onSelected);
   }
   matches(event: XmlElement): boolean {
     return applySubtreeFilter([event], this.filter).length > 0;
   }
 }
 
-function invalid(e: XPathError): NetconfError {
-  return new NetconfError({ type: 'protocol', tag: 'invalid-value', message: e.message, info: [info.badAttribute('select'), info.badElement('filter')] });
+function invalid(e: XPathError, where: 'filter' | 'xpath-filter' = 'filter'): NetconfError {
+  return new NetconfError({
+    type: 'protocol', tag: 'invalid-value', message: e.message,
+    info: where === 'filter' ? [info.badAttribute('select'), info.badElement('filter')] : [info.badElement('xpath-filter')],
+  });
 }
 
 class XPathFilter implements DataFilter {
   readonly type = 'xpath';
   readonly selectsNothing = false;
-  constructor(private readonly xpath: CompiledXPath) {}
+  constructor(private readonly xpath: CompiledXPath, private readonly where: 'filter' | 'xpath-filter' = 'filter') {}
   mayMatchTop(ns: string, name: string): boolean {
     return this.xpath.mayReachTop(ns, name);
   }
-  select(top: XmlElement[], keysOf?: ListKeys): XmlElement[] {
+  select(top: XmlElement[], keysOf?: ListKeys, onSelected?: (e: XmlElement) => void): XmlElement[] {
     try {
-      return this.xpath.select(top, keysOf);
+      return this.xpath.select(top, keysOf, onSelected);
     } catch (e) {
-      if (e instanceof XPathError) throw invalid(e);
+      if (e instanceof XPathError) throw invalid(e, this.where);
       throw e;
     }
   }
@@ -116,6 +122,25 @@ export function parseFilter(op: XmlElement, ns: string = NETCONF_BASE_NS, option
     return new XPathFilter(compileXPath(select, { namespaces: inScopeNamespaces(filter.nsContext), unprefixed: 'any', ...(options.limits ? { limits: options.limits } : {}) }));
   } catch (e) {
     if (e instanceof XPathError) throw invalid(e);
+    throw e;
+  }
+}
+
+/**
+ * get-data's filters (RFC 8526 section 3.1.1): `subtree-filter` (anydata: its children are the filter nodes,
+ * as a <filter type="subtree">'s are) and `xpath-filter` (a leaf: the expression, with the namespace
+ * declarations in scope on the leaf). An empty subtree-filter selects nothing, as an empty <filter> does.
+ */
+export function subtreeFilterOf(filter: XmlElement): DataFilter {
+  return new SubtreeFilter(filter);
+}
+
+export function xpathFilterOf(expression: XmlElement, options: FilterOptions = {}): DataFilter {
+  const select = expression.children.filter((c): c is string => typeof c === 'string').join('').trim();
+  try {
+    return new XPathFilter(compileXPath(select, { namespaces: inScopeNamespaces(expression.nsContext), unprefixed: 'any', ...(options.limits ? { limits: options.limits } : {}) }), 'xpath-filter');
+  } catch (e) {
+    if (e instanceof XPathError) throw invalid(e, 'xpath-filter');
     throw e;
   }
 }

@@ -4,7 +4,8 @@ export type { NetconfServer, NetconfServerOptions, NetconfServerLimits, NetconfT
 export { TlsTransport } from './tls-transport.js';
 export type { TlsTransportOptions, TlsSessionInfo } from './tls-transport.js';
 export { HostRegistry, RegistryError, NETCONF_STREAM_INFO } from './host-registry.js';
-export { YANG_LIBRARY_CAPABILITY, YANG_LIBRARY_NS, YANG_LIBRARY_REVISION, moduleCapability, moduleSetId, modulesState, yangLibraryCapability, yangVersionOf } from './yang-library.js';
+export { YANG_LIBRARY_CAPABILITY, YANG_LIBRARY_11_CAPABILITY, YANG_LIBRARY_NS, YANG_LIBRARY_REVISION, DATASTORES_NS, contentId, moduleCapability, moduleSetId, modulesState, yangLibrary, yangLibraryCapability, yangLibrary11Capability, yangVersionOf } from './yang-library.js';
+export { NMDA_NS, ORIGIN_NS, WITH_OPERATIONAL_DEFAULTS_CAPABILITY } from './nmda.js';
 export { createDispatcher } from './dispatch.js';
 export type { CoreOperationContext, DispatchResult, DispatchTarget } from './dispatch.js';
 export { registerBaseOperations } from './base-ops.js';

@@ -76,7 +76,7 @@ export class LockManager {
 export function createLock(locks: LockManager): OperationHandler {
   return async (op: XmlElement, ctx: OperationContext) => {
     checkParameters(op, ['target']);
-    requireRunning(op, 'target');
+    requireRunning(op, 'target', true);
     locks.lock(ctx.session.id, ctx.session.signal);
     return 'ok';
   };
@@ -85,7 +85,7 @@ export function createLock(locks: LockManager): OperationHandler {
 export function createUnlock(locks: LockManager): OperationHandler {
   return async (op: XmlElement, ctx: OperationContext) => {
     checkParameters(op, ['target']);
-    requireRunning(op, 'target');
+    requireRunning(op, 'target', true);
     locks.unlock(ctx.session.id);
     return 'ok';
   };

@@ -4,7 +4,7 @@
  * every operation module imports it, it imports none of them.
  */
 import { NetconfError, info } from '../rpc-error.js';
-import { child, elements } from '../xml/index.js';
+import { child, elements, inScopeNamespaces, textOf } from '../xml/index.js';
 import { NETCONF_BASE_NS } from '../xml/index.js';
 import type { XmlElement } from '../xml/index.js';
 
@@ -14,11 +14,28 @@ import type { XmlElement } from '../xml/index.js';
  * server they do not exist: unknown-element (RFC 7950 8.3.1, RFC 6241 appendix A). Two datastores are
  * "more than one case branch of a choice": bad-element (RFC 7950 8.3.1). None is missing-element.
  */
-export function requireRunning(op: XmlElement, param: 'target' | 'source'): void {
+export function requireRunning(op: XmlElement, param: 'target' | 'source', nmda = false): void {
   const t = child(op, NETCONF_BASE_NS, param);
   if (!t) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: `<${param}> is required`, info: [info.badElement(param)] });
   const ds = elements(t);
   if (ds.length === 0) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: `<${param}> must name a datastore: <running/>`, info: [info.badElement(param)] });
+  // RFC 8526 section 4: lock, unlock and validate also take ietf-netconf-nmda's <datastore> (an identity)
+  if (nmda && ds.length === 1 && ds[0]!.ns === NMDA_NS && ds[0]!.name === 'datastore') {
+    const d = ds[0]!;
+    const v = textOf(d).trim();
+    const i = v.indexOf(':');
+    const scope = inScopeNamespaces(d.nsContext);
+    const ns = i < 0 ? scope[''] ?? d.ns : scope[v.slice(0, i)];
+    const name = i < 0 ? v : v.slice(i + 1);
+    if (ns === DATASTORES_NS && name === 'running') return;
+    throw new NetconfError({
+      type: 'protocol', tag: 'invalid-value',
+      message: ns === DATASTORES_NS && (name === 'intended' || name === 'operational')
+        ? `${op.name} is not supported on ds:${name}; it takes ds:running`
+        : `"${v}" is not a datastore this server can ${op.name}; it takes ds:running (ds = ${DATASTORES_NS})`,
+      info: [info.badElement('datastore')],
+    });
+  }
   const other = ds.find((d) => d.ns !== NETCONF_BASE_NS || d.name !== 'running');
   if (other) {
     throw new NetconfError({
@@ -31,6 +48,8 @@ export function requireRunning(op: XmlElement, param: 'target' | 'source'): void
 }
 
 const WITH_DEFAULTS_NS = 'urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults';
+const NMDA_NS = 'urn:ietf:params:xml:ns:yang:ietf-netconf-nmda';
+const DATASTORES_NS = 'urn:ietf:params:xml:ns:yang:ietf-datastores';
 
 /**
  * Refuse parameters an operation does not define (appendix A): unknown-element (bad-element) in the

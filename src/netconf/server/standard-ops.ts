@@ -10,11 +10,16 @@
  * | create-subscription | RFC 5277 2.1.1 | notifications.ts |
  * | get-schema, netconf-state | RFC 6022 3.1, 2 | monitoring.ts |
  * | modules-state, yang-library capability | RFC 7895 2.2, RFC 7950 5.6.4 | yang-library.ts |
+ * | yang-library (NMDA), yang-library:1.1 capability | RFC 8525, RFC 8526 2 | yang-library.ts |
+ * | get-data, edit-data (ietf-netconf-nmda) | RFC 8526 3.1 | nmda.ts |
  *
  * close-session belongs to the server core. Capabilities added: :writable-running, :validate:1.1,
- * :rollback-on-error, :xpath, :with-defaults (basic-mode explicit), :notification, :interleave, yang-library:1.0 (with the module-set-id of every
- * module served), and the module capabilities of the YANG 1.0 modules ietf-netconf (with its features),
- * ietf-netconf-monitoring, ietf-yang-library, notifications and nc-notifications.
+ * :rollback-on-error, :xpath, :with-defaults (basic-mode explicit), :with-operational-defaults (basic-mode
+ * report-all, RFC 8526 3.1.1.2), :notification, :interleave, yang-library:1.1 (content-id, RFC 8526) and
+ * yang-library:1.0 (module-set-id, for RFC 7895 clients), and the module capabilities of the YANG 1.0 modules
+ * ietf-netconf (with its features), ietf-netconf-monitoring, ietf-netconf-with-defaults, notifications and
+ * nc-notifications. The YANG 1.1 modules (ietf-yang-library 2019-01-04, ietf-netconf-nmda, ietf-datastores,
+ * ietf-origin) are announced through the library only.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,7 +37,8 @@ import type { StateSource } from './get.js';
 import { createKillSession } from './base-ops.js';
 import { LockManager, createLock, createUnlock } from './locks.js';
 import { NCM_NS, createGetSchema, loadModuleFile, netconfState } from './monitoring.js';
-import { YANG_LIBRARY_NS, advertisedInHello, moduleCapability, modulesState, yangLibraryCapability, yangLibraryChange } from './yang-library.js';
+import { YANG_LIBRARY_NS, advertisedInHello, moduleCapability, modulesState, yangLibrary, yangLibrary11Capability, yangLibraryCapability, yangLibraryChange, yangLibraryUpdate } from './yang-library.js';
+import { NMDA_FEATURES, NMDA_NS, WITH_OPERATIONAL_DEFAULTS_CAPABILITY, createEditData, createGetData } from './nmda.js';
 import { NotificationService } from './notifications.js';
 import type { OperationContext, OperationRegistrar, ServerSessionHandle } from './operations.js';
 import { NACM_NS, Nacm, initialNacm } from './nacm.js';
@@ -53,6 +59,11 @@ export interface StandardOperationsOptions {
    * package's yang/ietf. Missing files are skipped (with a warning).
    */
   ietfYangDir?: string;
+  /**
+   * directory holding ietf-yang-library@2019-01-04, ietf-datastores, ietf-netconf-nmda, ietf-origin and
+   * ietf-yang-metadata (NMDA, RFC 8525/8526/8342/7952); default the package's yang-library/
+   */
+  nmdaYangDir?: string;
   /**
    * the server's own event log (`<dataDir>/event-log.sqlite`, opened when first needed) and its retention;
    * false = none (then replay only when a plugin provides a log through NetconfRegistry.setReplayLog)
@@ -87,12 +98,16 @@ export interface StandardOperations {
   close(): Promise<void>;
 }
 
-/** The IETF modules we advertise (implemented) or only serve (imports). */
-const IETF_FILES: Array<{ file: string; implemented: boolean; features?: string[] }> = [
+/** The IETF modules we advertise (implemented) or only serve (imports); `nmda`: in the NMDA directory. */
+const IETF_FILES: Array<{ file: string; implemented: boolean; features?: string[]; nmda?: boolean }> = [
   { file: 'ietf-netconf@2011-06-01.yang', implemented: true, features: ['writable-running', 'rollback-on-error', 'validate', 'xpath'] },
   { file: 'ietf-netconf-monitoring@2010-10-04.yang', implemented: true },
   { file: 'ietf-netconf-with-defaults@2011-06-01.yang', implemented: true },
-  { file: 'ietf-yang-library@2016-06-21.yang', implemented: true },
+  { file: 'ietf-yang-library@2019-01-04.yang', implemented: true, nmda: true },
+  { file: 'ietf-datastores@2018-02-14.yang', implemented: true, nmda: true },
+  { file: 'ietf-netconf-nmda@2019-01-07.yang', implemented: true, features: NMDA_FEATURES, nmda: true },
+  { file: 'ietf-origin@2018-02-14.yang', implemented: true, nmda: true },
+  { file: 'ietf-yang-metadata@2016-08-05.yang', implemented: false, nmda: true },
   { file: 'notifications@2008-07-14.yang', implemented: true },
   { file: 'nc-notifications@2008-07-14.yang', implemented: true },
   { file: 'ietf-yang-types@2013-07-15.yang', implemented: false },
@@ -102,12 +117,15 @@ const IETF_FILES: Array<{ file: string; implemented: boolean; features?: string[
 const NACM_FILE = 'ietf-netconf-acm@2018-02-14.yang';
 
 
-export function loadIetfModules(dir: string | undefined, log: Logger, nacm = false): YangModuleInfo[] {
+export function loadIetfModules(dir: string | undefined, log: Logger, nacm = false, nmdaDir?: string): YangModuleInfo[] {
   const base = dir ?? (packageRoot() ? join(packageRoot()!, 'yang', 'ietf') : undefined);
+  const nmdaBase = nmdaDir ?? (packageRoot() ? join(packageRoot()!, 'yang-library') : undefined);
   const out: YangModuleInfo[] = [];
   if (!base) return out;
-  for (const f of [...IETF_FILES, { file: NACM_FILE, implemented: nacm }]) {
-    const path = join(base, f.file);
+  for (const f of [...IETF_FILES, { file: NACM_FILE, implemented: nacm, nmda: false }]) {
+    const dirOf = f.nmda === true ? nmdaBase : base;
+    if (!dirOf) continue;
+    const path = join(dirOf, f.file);
     if (!existsSync(path)) {
       log.warn('IETF module file missing; not served', { file: path });
       continue;
@@ -120,7 +138,7 @@ export function loadIetfModules(dir: string | undefined, log: Logger, nacm = fal
 export function registerStandardOperations(reg: OperationRegistrar, options: StandardOperationsOptions = {}): StandardOperations {
   const log = options.log ?? silentLogger;
   const datastore = RunningDatastore.open(reg.dataDir, log);
-  const ietfModules = loadIetfModules(options.ietfYangDir, log, options.nacm !== undefined && options.nacm !== false);
+  const ietfModules = loadIetfModules(options.ietfYangDir, log, options.nacm !== undefined && options.nacm !== false, options.nmdaYangDir);
   const ownNames = new Set(ietfModules.map((m) => `${m.name}@${m.revision}`));
   const modules = (): YangModuleInfo[] => [...ietfModules, ...reg.modules().filter((m) => !ownNames.has(`${m.name}@${m.revision}`))];
   const prefixes = (): Map<string, string> => new Map(modules().map((m) => [m.namespace, m.prefix]));
@@ -149,6 +167,7 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   const stateSources = (ctx: OperationContext): StateSource[] => [
     ...reg.stateProviders(),
     { ns: NCM_NS, name: 'netconf-state', provider: () => netconfState(ctx.server, { modules, locks }) },
+    { ns: YANG_LIBRARY_NS, name: 'yang-library', provider: () => yangLibrary(modules()) },
     { ns: YANG_LIBRARY_NS, name: 'modules-state', provider: () => modulesState(modules()) },
     { ns: NETMOD_NOTIFICATION_NS, name: 'netconf', provider: () => notifications.streamsState() },
     ...(nacm ? [{ ns: NACM_NS, name: 'nacm', provider: () => nacm.state() }] : []),
@@ -159,7 +178,10 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   reg.addCapability(ROLLBACK_ON_ERROR_CAPABILITY);
   reg.addCapability(XPATH_CAPABILITY);
   reg.addCapability(WITH_DEFAULTS_CAPABILITY);
+  reg.addCapability(WITH_OPERATIONAL_DEFAULTS_CAPABILITY);
   for (const m of ietfModules) if (advertisedInHello(m)) reg.addCapability(moduleCapability(m));
+  // RFC 8526 section 2 (NMDA), and RFC 7950 5.6.4 for clients that read the deprecated /modules-state
+  reg.addCapability(() => yangLibrary11Capability(modules()));
   reg.addCapability(() => yangLibraryCapability(modules()));
 
   const N = NETCONF_BASE_NS;
@@ -183,6 +205,9 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   reg.addOperation(N, 'edit-config', createEditConfig({ datastore, locks, validator: reg.validator, prefixes, ...checkWrite }));
   reg.addOperation(N, 'copy-config', createCopyConfig({ datastore, locks, validator: reg.validator, prefixes, ...checkWrite }));
   reg.addOperation(N, 'delete-config', createDeleteConfig());
+  const editDeps = { datastore, locks, validator: reg.validator, prefixes, ...checkWrite };
+  reg.addOperation(NMDA_NS, 'get-data', createGetData({ datastore, stateSources, schema, defaults, ...pruneRead, edit: editDeps }));
+  reg.addOperation(NMDA_NS, 'edit-data', createEditData({ datastore, stateSources, schema, defaults, ...pruneRead, edit: editDeps }));
   reg.addOperation(N, 'validate', createValidate({ datastore, validator: reg.validator }));
   reg.addOperation(N, 'lock', createLock(locks));
   reg.addOperation(N, 'unlock', createUnlock(locks));
@@ -212,8 +237,11 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   const onModuleAdded = (reg as OperationRegistrar & { onModuleAdded?: (fn: (m: YangModuleInfo) => void) => void }).onModuleAdded;
   if (typeof onModuleAdded === 'function') {
     onModuleAdded.call(reg, () => {
-      notifications.publish('NETCONF', yangLibraryChange(modules()), (options.now ?? (() => new Date()))())
-        .catch((e: unknown) => log.error('yang-library-change not published', { err: e as Error }));
+      const now = (options.now ?? (() => new Date()))();
+      // RFC 8525 yang-library-update (the content-id), and RFC 7895's yang-library-change for older clients
+      notifications.publish('NETCONF', yangLibraryUpdate(modules()), now)
+        .then(() => notifications.publish('NETCONF', yangLibraryChange(modules()), now))
+        .catch((e: unknown) => log.error('yang-library-update / yang-library-change not published', { err: e as Error }));
     });
   }
   const onClose = (reg as OperationRegistrar & { onClose?: (fn: () => void | Promise<void>) => void }).onClose;

@@ -36,19 +36,26 @@ export type ListKeys = (path: DataStep[]) => string[] | undefined;
  * Apply a subtree filter (the <filter> element; its children are the filter nodes) to top-level data.
  * `keysOf` names list keys, so that partly selected list entries keep them (see above).
  */
-export function applySubtreeFilter(data: XmlElement[], filter: XmlElement, keysOf?: ListKeys): XmlElement[] {
+export function applySubtreeFilter(data: XmlElement[], filter: XmlElement, keysOf?: ListKeys, onSelected?: (e: XmlElement) => void): XmlElement[] {
   const filterNodes = filter.children.filter(isElement);
   if (filterNodes.length === 0) return [];
   const root: XmlElement = { ns: '', name: '', attrs: [], children: data };
   const mask = containmentMask(root, filterNodes);
   if (mask === undefined) return [];
-  if (mask === 'all') return data.map(clone);
+  if (mask === 'all') return data.map((d) => selectedCopy(d, onSelected));
   const out: XmlElement[] = [];
   for (const d of data) {
     const m = mask.get(d);
-    if (m !== undefined) out.push(materialize(d, m, [{ ns: d.ns, name: d.name }], keysOf));
+    if (m !== undefined) out.push(materialize(d, m, [{ ns: d.ns, name: d.name }], keysOf, onSelected));
   }
   return out;
+}
+
+/** the copy of a node the filter selects with its whole subtree, told to `onSelected` (get-data max-depth) */
+function selectedCopy(d: XmlElement, onSelected: ((e: XmlElement) => void) | undefined): XmlElement {
+  const c = clone(d);
+  onSelected?.(c);
+  return c;
 }
 
 /** Whether a filter node could select something under a top-level node with this ns/name. */
@@ -123,14 +130,14 @@ function mergeMasks(a: Mask, b: Mask): Mask {
   return out;
 }
 
-function materialize(d: XmlElement, m: Mask, path: DataStep[], keysOf: ListKeys | undefined): XmlElement {
-  if (m === 'all') return clone(d);
+function materialize(d: XmlElement, m: Mask, path: DataStep[], keysOf: ListKeys | undefined, onSelected?: (e: XmlElement) => void): XmlElement {
+  if (m === 'all') return selectedCopy(d, onSelected);
   const keys = keysOf?.(path);
   const children: XmlNode[] = [];
   for (const c of d.children) {
     if (!isElement(c)) continue;
     const cm = m.get(c) ?? (keys && c.ns === d.ns && keys.includes(c.name) && !hasElementChildren(c) ? 'all' : undefined);
-    if (cm !== undefined) children.push(materialize(c, cm, [...path, { ns: c.ns, name: c.name }], keysOf));
+    if (cm !== undefined) children.push(materialize(c, cm, [...path, { ns: c.ns, name: c.name }], keysOf, onSelected));
   }
   return withChildren(d, children);
 }

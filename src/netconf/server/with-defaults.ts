@@ -116,9 +116,11 @@ function defaultLeaf(s: Leaf | LeafList, value: string, tag: boolean): XmlElemen
 
 /**
  * The data as `mode` reports it. `configOnly`: get-config (configuration leaves only); get adds state
- * leaves' defaults too. Elements the schema does not know are left as they are.
+ * leaves' defaults too. Elements the schema does not know are left as they are. `onDefault` is told of each
+ * node report-all adds (get-data on operational: their origin is or:default).
  */
-export function applyWithDefaults(top: XmlElement[], mode: WithDefaultsMode | undefined, schema: DefaultsSchema | undefined, configOnly: boolean): XmlElement[] {
+export function applyWithDefaults(top: XmlElement[], mode: WithDefaultsMode | undefined, schema: DefaultsSchema | undefined, configOnly: boolean,
+  onDefault?: (e: XmlElement) => void): XmlElement[] {
   if (!mode || mode === 'explicit' || !schema) return top;
   const report = mode === 'report-all' || mode === 'report-all-tagged';
   const tag = mode === 'report-all-tagged';
@@ -146,7 +148,10 @@ export function applyWithDefaults(top: XmlElement[], mode: WithDefaultsMode | un
     if (report) {
       for (const k of kids) {
         if (!wanted(k) || present(k.module.namespace, k.name)) continue;
-        children.push(...missing(k));
+        for (const m of missing(k)) {
+          onDefault?.(m);
+          children.push(m);
+        }
       }
     }
     return { ...e, children };
@@ -174,7 +179,10 @@ export function applyWithDefaults(top: XmlElement[], mode: WithDefaultsMode | un
   if (report) {
     for (const t of tops) {
       if (!t.config || t.kind !== 'container' || out.some((e) => e.name === t.name && e.ns === t.module.namespace)) continue;
-      out.push(...missing(t));
+      for (const m of missing(t)) {
+        onDefault?.(m);
+        out.push(m);
+      }
     }
   }
   return out;

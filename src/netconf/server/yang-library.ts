@@ -1,9 +1,15 @@
 /**
- * How the server announces its YANG modules (RFC 7950 sections 1.1 and 5.6.4, RFC 7895, RFC 6020 5.6.4):
+ * How the server announces its YANG modules (RFC 8525, RFC 8526 section 2, RFC 7950 sections 1.1 and
+ * 5.6.4, RFC 7895, RFC 6020 5.6.4). The server implements ietf-yang-library 2019-01-04 (NMDA):
  *
- * - every module, implemented or only imported, is listed in ietf-yang-library's `/modules-state`
- *   (RFC 7895 section 2.2) with a `module-set-id` that changes whenever that list changes;
- * - the hello carries `urn:ietf:params:netconf:capability:yang-library:1.0?revision=2016-06-21&
+ * - `/yang-library` (RFC 8525 section 3): one module-set `complete` (implemented modules with their
+ *   features, imported ones as import-only-module), one schema `complete`, the datastores running,
+ *   intended and operational (all with that schema), and a `content-id` that changes whenever anything
+ *   else in the tree changes; the hello carries `urn:ietf:params:netconf:capability:yang-library:1.1?
+ *   revision=2019-01-04&content-id=<id>` (RFC 8526 section 2);
+ * - for clients of RFC 7895 (yangcli, ncclient): every module, implemented or only imported, is also
+ *   listed in the deprecated `/modules-state` of the same module revision with a `module-set-id`, and the
+ *   hello also carries `urn:ietf:params:netconf:capability:yang-library:1.0?revision=2019-01-04&
  *   module-set-id=<id>` (RFC 7950 section 5.6.4: both parameters MUST be present);
  * - YANG 1.0 modules the server implements are also listed as `<namespace>?module=..&revision=..`
  *   capabilities (RFC 6020 section 5.6.4, kept by RFC 7950 for 1.0 modules); YANG 1.1 modules are not
@@ -17,9 +23,17 @@ import type { XmlElement } from '../xml/index.js';
 import type { YangModuleInfo } from './registry.js';
 
 export const YANG_LIBRARY_NS = 'urn:ietf:params:xml:ns:yang:ietf-yang-library';
-/** the revision of ietf-yang-library we implement (RFC 7895; yang/ietf/ietf-yang-library@2016-06-21.yang) */
-export const YANG_LIBRARY_REVISION = '2016-06-21';
+/** the revision of ietf-yang-library we implement (RFC 8525; yang-library/ietf-yang-library@2019-01-04.yang) */
+export const YANG_LIBRARY_REVISION = '2019-01-04';
 export const YANG_LIBRARY_CAPABILITY = 'urn:ietf:params:netconf:capability:yang-library:1.0';
+/** RFC 8526 section 2: the NMDA server's YANG library capability */
+export const YANG_LIBRARY_11_CAPABILITY = 'urn:ietf:params:netconf:capability:yang-library:1.1';
+export const DATASTORES_NS = 'urn:ietf:params:xml:ns:yang:ietf-datastores';
+/** the datastores this server has (RFC 8342): no candidate, no startup; intended is running (nothing inactive) */
+export const DATASTORES = ['running', 'intended', 'operational'] as const;
+export type DatastoreName = (typeof DATASTORES)[number];
+/** the one module set and schema of /yang-library: every datastore has the same modules */
+export const MODULE_SET = 'complete';
 
 /** every hello asks for the version of every module: scan each module text once, not per session */
 const versionByText = new Map<string, '1' | '1.1'>();
@@ -86,7 +100,57 @@ export function yangLibraryCapability(modules: YangModuleInfo[]): string {
   return `${YANG_LIBRARY_CAPABILITY}?revision=${YANG_LIBRARY_REVISION}&module-set-id=${moduleSetId(modules)}`;
 }
 
-/** The `/modules-state` container (RFC 7895 section 2.2). No submodules or deviations are used. */
+/**
+ * The content-id of /yang-library (RFC 8525): a digest of the module list (as the module-set-id) and of
+ * the module sets, schemas and datastores, so it changes exactly when something else in the tree does.
+ */
+export function contentId(modules: YangModuleInfo[]): string {
+  const h = createHash('sha256');
+  h.update(`${moduleSetId(modules)}\n${MODULE_SET}\n${DATASTORES.join(',')}\n`);
+  return h.digest('hex').slice(0, 32);
+}
+
+/** The RFC 8526 section 2 capability for the hello. */
+export function yangLibrary11Capability(modules: YangModuleInfo[]): string {
+  return `${YANG_LIBRARY_11_CAPABILITY}?revision=${YANG_LIBRARY_REVISION}&content-id=${contentId(modules)}`;
+}
+
+/** The `/yang-library` container (RFC 8525 section 3). */
+export function yangLibrary(modules: YangModuleInfo[]): XmlElement {
+  const L = YANG_LIBRARY_NS;
+  // the module list is keyed by name: a second implemented revision of a YANG 1 module is listed as import-only
+  const seen = new Set<string>();
+  const list = libraryModules(modules).reverse().map((m) => {
+    if (m.implemented === false) return m;
+    if (seen.has(m.name)) return { ...m, implemented: false };
+    seen.add(m.name);
+    return m;
+  }).reverse();
+  const lib = el(L, 'yang-library',
+    el(L, 'module-set',
+      leaf(L, 'name', MODULE_SET),
+      list.filter((m) => m.implemented !== false).map((m) => el(L, 'module',
+        leaf(L, 'name', m.name),
+        leaf(L, 'revision', m.revision),
+        leaf(L, 'namespace', m.namespace),
+        (m.features ?? []).map((f) => leaf(L, 'feature', f)))),
+      list.filter((m) => m.implemented === false).map((m) => el(L, 'import-only-module',
+        leaf(L, 'name', m.name),
+        leaf(L, 'revision', m.revision),
+        leaf(L, 'namespace', m.namespace)))),
+    el(L, 'schema', leaf(L, 'name', MODULE_SET), leaf(L, 'module-set', MODULE_SET)),
+    DATASTORES.map((d) => el(L, 'datastore', leaf(L, 'name', `ds:${d}`), leaf(L, 'schema', MODULE_SET))),
+    leaf(L, 'content-id', contentId(modules)));
+  // the datastore names are identities of ietf-datastores: the prefix is declared where they are
+  return { ...lib, nsContext: { ds: DATASTORES_NS } };
+}
+
+/** The `yang-library-update` notification (RFC 8525): the new content-id. */
+export function yangLibraryUpdate(modules: YangModuleInfo[]): XmlElement {
+  return el(YANG_LIBRARY_NS, 'yang-library-update', leaf(YANG_LIBRARY_NS, 'content-id', contentId(modules)));
+}
+
+/** The `/modules-state` container (RFC 7895 section 2.2; deprecated in RFC 8525, served for RFC 7895 clients). No submodules or deviations are used. */
 export function modulesState(modules: YangModuleInfo[]): XmlElement {
   const L = YANG_LIBRARY_NS;
   return el(L, 'modules-state',

@@ -46,12 +46,12 @@ export class CompiledXPath {
   }
 
   /** RFC 6241 8.9: the selected data with its ancestors and list keys; the result must be a node-set */
-  select(top: readonly XmlElement[], keysOf?: ListKeys): XmlElement[] {
+  select(top: readonly XmlElement[], keysOf?: ListKeys, onSelected?: (e: XmlElement) => void): XmlElement[] {
     const v = this.evaluate(top);
     if (!isNodeSet(v)) {
       throw new XPathError('ERR_XPATH_EVAL', `XPath expression ${quoteExpr(this.source)} gives a ${typeof v}, not a node-set`);
     }
-    return selectData(top, v, keysOf);
+    return selectData(top, v, keysOf, onSelected);
   }
 
   /** true when the expression selects something, or is true (a notification filter, RFC 5277 3.6) */

@@ -19,11 +19,11 @@ export type ListKeys = (path: DataStep[]) => string[] | undefined;
 
 type Mask = 'all' | Map<XmlElement, Mask>;
 
-export function selectData(top: readonly XmlElement[], nodes: XNode[], keysOf?: ListKeys): XmlElement[] {
+export function selectData(top: readonly XmlElement[], nodes: XNode[], keysOf?: ListKeys, onSelected?: (e: XmlElement) => void): XmlElement[] {
   const root = new Map<XmlElement, Mask>();
   for (const n of nodes) {
     const elementNode = n.kind === 'element' ? n : n.kind === 'root' ? undefined : n.parent;
-    if (!elementNode || elementNode.kind === 'root') return top.map(clone);
+    if (!elementNode || elementNode.kind === 'root') return top.map((t) => selectedCopy(t, onSelected));
     // the chain of elements from the top down to the selected one
     const chain: XmlElement[] = [];
     for (let p: XNode | undefined = elementNode; p && p.kind === 'element'; p = p.parent) chain.push(p.element!);
@@ -45,23 +45,30 @@ export function selectData(top: readonly XmlElement[], nodes: XNode[], keysOf?: 
   const out: XmlElement[] = [];
   for (const t of top) {
     const m = root.get(t);
-    if (m !== undefined) out.push(materialize(t, m, [{ ns: t.ns, name: t.name }], keysOf));
+    if (m !== undefined) out.push(materialize(t, m, [{ ns: t.ns, name: t.name }], keysOf, onSelected));
   }
   return out;
+}
+
+/** the copy of a selected node (with its whole subtree), told to `onSelected` (get-data max-depth) */
+function selectedCopy(d: XmlElement, onSelected: ((e: XmlElement) => void) | undefined): XmlElement {
+  const c = clone(d);
+  onSelected?.(c);
+  return c;
 }
 
 function isLeaf(e: XmlElement): boolean {
   return !e.children.some((c) => typeof c !== 'string');
 }
 
-function materialize(d: XmlElement, m: Mask, path: DataStep[], keysOf: ListKeys | undefined): XmlElement {
-  if (m === 'all') return clone(d);
+function materialize(d: XmlElement, m: Mask, path: DataStep[], keysOf: ListKeys | undefined, onSelected?: (e: XmlElement) => void): XmlElement {
+  if (m === 'all') return selectedCopy(d, onSelected);
   const keys = keysOf?.(path);
   const children: XmlNode[] = [];
   for (const c of d.children) {
     if (typeof c === 'string') continue;
     const cm = m.get(c) ?? (keys && c.ns === d.ns && keys.includes(c.name) && isLeaf(c) ? 'all' : undefined);
-    if (cm !== undefined) children.push(materialize(c, cm, [...path, { ns: c.ns, name: c.name }], keysOf));
+    if (cm !== undefined) children.push(materialize(c, cm, [...path, { ns: c.ns, name: c.name }], keysOf, onSelected));
   }
   return withChildren(d, children);
 }

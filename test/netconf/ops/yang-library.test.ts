@@ -76,11 +76,12 @@ describe('ietf-yang-library (RFC 7895, RFC 7950 5.6.4)', () => {
     const lib = caps.filter((x) => x.startsWith(`${CAP}?`));
     expect(lib).toHaveLength(1);
     const params = new URLSearchParams(lib[0]!.slice(lib[0]!.indexOf('?') + 1));
-    expect(params.get('revision')).toBe('2016-06-21');
+    expect(params.get('revision')).toBe('2019-01-04');
     expect(params.get('module-set-id')).toMatch(/^[0-9a-f]{32}$/);
     for (const m of OURS) expect(caps.some((x) => x.includes(`?module=${m}&`))).toBe(false);
     expect(caps).toContain('urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring?module=ietf-netconf-monitoring&revision=2010-10-04');
-    expect(caps).toContain('urn:ietf:params:xml:ns:yang:ietf-yang-library?module=ietf-yang-library&revision=2016-06-21');
+    // ietf-yang-library 2019-01-04 is YANG 1.1: announced through the library only
+    expect(caps.some((x) => x.includes('module=ietf-yang-library'))).toBe(false);
     expect(caps.some((x) => x.includes('module=ietf-yang-types'))).toBe(false); // import-only: not a capability
   });
 
@@ -94,7 +95,9 @@ describe('ietf-yang-library (RFC 7895, RFC 7950 5.6.4)', () => {
     for (const m of OURS) expect(by.get(m)).toMatchObject({ revision: loadModuleFile(join(ROOT, 'yang', `${m}.yang`)).revision, conformance: 'implement' });
     expect(by.get('henb-sw-verify')!.namespace).toBe('urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify');
     expect(by.get('ietf-netconf')).toMatchObject({ conformance: 'implement', features: ['writable-running', 'rollback-on-error', 'validate', 'xpath'] });
-    expect(by.get('ietf-yang-library')).toMatchObject({ revision: '2016-06-21', conformance: 'implement' });
+    expect(by.get('ietf-yang-library')).toMatchObject({ revision: '2019-01-04', conformance: 'implement' });
+    expect(by.get('ietf-netconf-nmda')).toMatchObject({ revision: '2019-01-07', conformance: 'implement', features: ['origin', 'with-defaults'] });
+    expect(by.get('ietf-yang-metadata')).toMatchObject({ conformance: 'import' });
     expect(by.get('ietf-yang-types')).toMatchObject({ conformance: 'import' });
     expect(by.get('ietf-inet-types')).toMatchObject({ conformance: 'import' });
     // what get-schema serves is exactly what the library lists
@@ -123,7 +126,7 @@ describe('ietf-yang-library (RFC 7895, RFC 7950 5.6.4)', () => {
     expect(capId(c2.serverCapabilities)).toBe(after.id);
   });
 
-  it('a module added while serving sends yang-library-change with the new module-set-id; start-up modules do not', async () => {
+  it('a module added while serving sends yang-library-update (RFC 8525) and yang-library-change (RFC 7895) with the new ids; start-up modules do not', async () => {
     s = await start();
     const c = await s.connect();
     const notes = c.notifications()[Symbol.asyncIterator]();
@@ -132,6 +135,11 @@ describe('ietf-yang-library (RFC 7895, RFC 7950 5.6.4)', () => {
     const first = (await notes.next()).value!;
     expect(child(first, 'urn:ietf:params:xml:ns:netmod:notification', 'replayComplete')).toBeDefined();
     s.server.registry.addModule({ name: 'later', revision: '2026-11-28', namespace: 'urn:test:later', prefix: 'l', text: 'module later {\n  yang-version 1.1;\n}\n' });
+    const u = (await notes.next()).value!;
+    const update = child(u, L, 'yang-library-update');
+    expect(update).toBeDefined();
+    const lib = await c.rpc(`<get><filter type="subtree"><yang-library xmlns="${L}"><content-id/></yang-library></filter></get>`);
+    expect(childText(update!, L, 'content-id')).toBe(childText(child(child(lib, NC_BASE, 'data')!, L, 'yang-library')!, L, 'content-id'));
     const n = (await notes.next()).value!;
     const change = child(n, L, 'yang-library-change');
     expect(change).toBeDefined();

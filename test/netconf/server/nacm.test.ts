@@ -131,7 +131,7 @@ async function seedPlain(): Promise<void> {
 }
 
 function topNames(reply: XmlElement): string[] {
-  const data = child(reply, BASE, 'data')!;
+  const data = child(reply, BASE, 'data') ?? child(reply, 'urn:ietf:params:xml:ns:yang:ietf-netconf-nmda', 'data')!;
   return elements(data).filter((e) => e.ns === T).map((e) => e.name).sort();
 }
 
@@ -147,6 +147,10 @@ async function outcome(p: Promise<XmlElement>): Promise<string> {
 }
 
 const edit = (xml: string): string => `<edit-config><target><running/></target><config>${xml}</config></edit-config>`;
+const NMDA = 'urn:ietf:params:xml:ns:yang:ietf-netconf-nmda';
+const DS = 'urn:ietf:params:xml:ns:yang:ietf-datastores';
+/** get-data's reply is <data> in the ietf-netconf-nmda namespace: given back as the base <data> for topNames */
+const getData = (ds: string, more = ''): string => `<get-data xmlns="${NMDA}" xmlns:ds="${DS}"><datastore>ds:${ds}</datastore>${more}</get-data>`;
 
 describe('RFC 8341 3.4.5 read: get-config is pruned (operation x rule x default)', () => {
   const rows: Array<[string, string, string, string[]]> = [
@@ -163,6 +167,10 @@ describe('RFC 8341 3.4.5 read: get-config is pruned (operation x rule x default)
     const tester = await connect('tester');
     expect(topNames(await tester.rpc('<get-config><source><running/></source></get-config>'))).toEqual(visible);
     expect(topNames(await tester.rpc('<get/>'))).toEqual(visible);
+    // RFC 8526 get-data reads the same way, from every datastore
+    for (const ds of ['running', 'intended', 'operational']) {
+      expect(topNames(await tester.rpc(getData(ds))), ds).toEqual(visible);
+    }
     tester.destroy();
   });
 
@@ -396,5 +404,31 @@ describe('the recovery session (RFC 8341 3.4.4 step 2)', () => {
     expect(await outcome(fresh.rpc('<get/>'))).toBe('access-denied/protocol');
     fresh.destroy();
     await configure('', '');
+  });
+});
+
+describe('RFC 8341 with RFC 8526 edit-data: the same write rules as edit-config', () => {
+  const editData = (xml: string): string => `<edit-data xmlns="${NMDA}" xmlns:ds="${DS}"><datastore>ds:running</datastore><config>${xml}</config></edit-data>`;
+  it('write-default deny refuses edit-data; a module rule permits it; default-deny-write holds', async () => {
+    await seedPlain();
+    await configure('', '');
+    const tester = await connect('tester');
+    expect(await outcome(tester.rpc(editData(`<plain xmlns="${T}"><a>via-edit-data</a></plain>`)))).toBe('access-denied/application');
+    await configure('<write-default>permit</write-default>', '');
+    expect(await outcome(tester.rpc(editData(`<plain xmlns="${T}"><a>via-edit-data</a></plain>`)))).toBe('ok');
+    expect(await outcome(tester.rpc(editData(`<guarded xmlns="${T}"><a>x</a></guarded>`)))).toBe('access-denied/application');
+    const plain = child(child(await admin.rpc(getData('running', `<subtree-filter><plain xmlns="${T}"/></subtree-filter>`)), NMDA, 'data')!, T, 'plain')!;
+    expect(childText(plain, T, 'a')).toBe('via-edit-data');
+    tester.destroy();
+  });
+
+  it('a content-match subtree-filter or xpath-filter of get-data cannot probe a hidden entry', async () => {
+    await seedPlain();
+    await configure('', rule('r', `<path xmlns:t="${T}">/t:plain/t:item[t:name='x']</path>`, 'deny', 'read'));
+    const tester = await connect('tester');
+    expect(topNames(await tester.rpc(getData('operational', `<subtree-filter><plain xmlns="${T}"><item><name>x</name></item></plain></subtree-filter>`)))).toEqual([]);
+    expect(topNames(await tester.rpc(getData('running', `<xpath-filter xmlns:t="${T}">/t:plain/t:item[t:v='1']</xpath-filter>`)))).toEqual([]);
+    expect(topNames(await admin.rpc(getData('running', `<xpath-filter xmlns:t="${T}">/t:plain/t:item[t:v='1']</xpath-filter>`)))).toEqual(['plain']);
+    tester.destroy();
   });
 });
