@@ -1,8 +1,8 @@
 /**
  * Interop: what our standard operations put on the wire is valid for libyang (yanglint, the reference):
- * the RFC 6022 netconf-state, RFC 7895 modules-state and RFC 5277 netconf/streams state (with a replay
- * log that has aged events out) from a real get over SSH, and the replayComplete and yang-library-change
- * notifications. A missing /usr/bin/yanglint
+ * the RFC 6022 netconf-state, RFC 8525 yang-library (and the deprecated RFC 7895 modules-state of the
+ * same module) and RFC 5277 netconf/streams state (with a replay log that has aged events out) from a
+ * real get over SSH, and the replayComplete, yang-library-update and yang-library-change notifications. A missing /usr/bin/yanglint
  * fails the test.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,6 +14,11 @@ import { connectNetconf } from '../../src/netconf/client/index.js';
 import type { NetconfClient } from '../../src/netconf/client/index.js';
 import { child, el, elements, leaf, serializeXml } from '../../src/netconf/xml/index.js';
 import { IETF_YANG_DIR as IETF, PASSWORD, USER, useTestServers } from '../helpers/netconf-server.js';
+
+const NMDA = join(import.meta.dirname, '../../yang-library');
+const LIB = join(NMDA, 'ietf-yang-library@2019-01-04.yang');
+// implemented by the server (the datastore names are its identities): yanglint must implement it too
+const DATASTORES = join(NMDA, 'ietf-datastores@2018-02-14.yang');
 
 const run = promisify(execFile);
 const NC = 'urn:ietf:params:xml:ns:netconf:base:1.0';
@@ -38,7 +43,7 @@ describe('yanglint accepts our monitoring and notification data', () => {
     clients = [];
   });
 
-  it('netconf-state, modules-state, netconf/streams (with an aged replay log) and replayComplete are valid instance data', async () => {
+  it('netconf-state, yang-library, modules-state, netconf/streams (with an aged replay log) and replayComplete are valid instance data', async () => {
     // a replay log that keeps one event, so retention ages events out (replayLogAgedTime)
     const { server, dir, std } = servers.start({ standard: { eventLog: { maxEvents: 1 } } });
     server.registry.addStream({ name: 'henb', description: 'H(e)NB events', replaySupport: true });
@@ -62,11 +67,11 @@ describe('yanglint accepts our monitoring and notification data', () => {
 
     const reply = await b.rpc(`<get xmlns="${NC}"/>`);
     const data = elements(child(reply, NC, 'data')!);
-    expect(data.map((e) => e.name).sort()).toEqual(['modules-state', 'netconf', 'netconf-state']);
+    expect(data.map((e) => e.name).sort()).toEqual(['modules-state', 'netconf', 'netconf-state', 'yang-library']);
     const stateFile = join(dir, 'state.xml');
     writeFileSync(stateFile, data.map((e) => serializeXml(e)).join('\n'));
-    const mods = [join(IETF, 'ietf-netconf-monitoring@2010-10-04.yang'), join(IETF, 'nc-notifications@2008-07-14.yang'), join(IETF, 'ietf-yang-library@2016-06-21.yang')];
-    const st = await yanglint(['-p', IETF, '-t', 'data', ...mods, stateFile]);
+    const mods = [join(IETF, 'ietf-netconf-monitoring@2010-10-04.yang'), join(IETF, 'nc-notifications@2008-07-14.yang'), LIB, DATASTORES];
+    const st = await yanglint(['-p', IETF, '-p', NMDA, '-t', 'data', ...mods, stateFile]);
     expect(st.out).toBe('');
     expect(st.code).toBe(0);
     // the state says what it should (so the check above validated real content)
@@ -77,6 +82,8 @@ describe('yanglint accepts our monitoring and notification data', () => {
     expect(xml).toContain(`<replayLogAgedTime>${new Date(t + 1000).toISOString()}</replayLogAgedTime>`);
     expect(xml).toMatch(/<module><name>ietf-yang-types<\/name><revision>2013-07-15<\/revision><namespace>[^<]+<\/namespace><conformance-type>import<\/conformance-type><\/module>/);
     expect(xml).toMatch(/<module-set-id>[0-9a-f]{32}<\/module-set-id>/);
+    expect(xml).toMatch(/<content-id>[0-9a-f]{32}<\/content-id>/);
+    expect(xml).toContain('<datastore><name>ds:operational</name><schema>complete</schema></datastore>');
 
     const noteFile = join(dir, 'note.xml');
     writeFileSync(noteFile, serializeXml(replayComplete));
@@ -85,23 +92,27 @@ describe('yanglint accepts our monitoring and notification data', () => {
     expect(nt.out).toBe('');
     expect(nt.code).toBe(0);
 
-    // a module registered while serving: yang-library-change (RFC 7895), whose leafref points at the
-    // module-set-id of /modules-state (given to yanglint as the operational data it references)
+    // a module registered while serving: yang-library-update (RFC 8525) and yang-library-change (RFC 7895), whose
+    // leafrefs point at /yang-library/content-id and /modules-state/module-set-id (given to yanglint as the
+    // operational data they reference)
     server.registry.addModule({ name: 'added-later', revision: '2026-11-28', namespace: 'urn:example:added-later', prefix: 'al', text: 'module added-later {\n  yang-version 1.1;\n}\n' });
+    const update = (await notes.next()).value as NonNullable<Awaited<ReturnType<typeof notes.next>>['value']>;
+    expect(serializeXml(update)).toContain('yang-library-update');
     const change = (await notes.next()).value as NonNullable<Awaited<ReturnType<typeof notes.next>>['value']>;
     expect(serializeXml(change)).toContain('yang-library-change');
-    const after = await b.rpc(`<get xmlns="${NC}"><filter type="subtree"><modules-state xmlns="urn:ietf:params:xml:ns:yang:ietf-yang-library"/></filter></get>`);
-    const opFile = join(dir, 'modules-state.xml');
+    const after = await b.rpc(`<get xmlns="${NC}"><filter type="subtree"><modules-state xmlns="urn:ietf:params:xml:ns:yang:ietf-yang-library"/><yang-library xmlns="urn:ietf:params:xml:ns:yang:ietf-yang-library"/></filter></get>`);
+    const opFile = join(dir, 'library.xml');
     writeFileSync(opFile, elements(child(after, NC, 'data')!).map((e) => serializeXml(e)).join('\n'));
-    const changeFile = join(dir, 'change.xml');
-    writeFileSync(changeFile, serializeXml(change));
-    const lib = join(IETF, 'ietf-yang-library@2016-06-21.yang');
-    const ok = await yanglint(['-p', IETF, '-t', 'nc-notif', '-O', opFile, lib, changeFile]);
-    expect(ok.out).toBe('');
-    expect(ok.code).toBe(0);
-    // and the leafref is really checked: a module-set-id that /modules-state does not hold is refused
-    writeFileSync(changeFile, serializeXml(change).replace(/<module-set-id>[0-9a-f]+</, '<module-set-id>0000<'));
-    const bad = await yanglint(['-p', IETF, '-t', 'nc-notif', '-O', opFile, lib, changeFile]);
-    expect(bad.code).not.toBe(0);
+    for (const [note, leafName] of [[update, 'content-id'], [change, 'module-set-id']] as const) {
+      const noteFile2 = join(dir, `${leafName}.xml`);
+      writeFileSync(noteFile2, serializeXml(note));
+      const ok = await yanglint(['-p', IETF, '-p', NMDA, '-t', 'nc-notif', '-O', opFile, LIB, DATASTORES, noteFile2]);
+      expect(ok.out, leafName).toBe('');
+      expect(ok.code).toBe(0);
+      // and the leafref is really checked: an id that the library does not hold is refused
+      writeFileSync(noteFile2, serializeXml(note).replace(new RegExp(`<${leafName}>[0-9a-f]+<`), `<${leafName}>0000<`));
+      const bad = await yanglint(['-p', IETF, '-p', NMDA, '-t', 'nc-notif', '-O', opFile, LIB, DATASTORES, noteFile2]);
+      expect(bad.code, leafName).not.toBe(0);
+    }
   });
 });

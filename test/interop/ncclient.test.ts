@@ -35,7 +35,9 @@ describe('ncclient drives our server', () => {
     expect(caps).toContain('urn:ietf:params:netconf:base:1.1');
     expect(caps).toContain('urn:ietf:params:netconf:capability:notification:1.0');
     expect(caps).toContain('urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring?module=ietf-netconf-monitoring&revision=2010-10-04');
-    expect(caps.some((c) => /^urn:ietf:params:netconf:capability:yang-library:1\.0\?revision=2016-06-21&module-set-id=[0-9a-f]{32}$/.test(c))).toBe(true);
+    // RFC 8526 section 2 (NMDA), and RFC 7950 5.6.4's for clients of the deprecated /modules-state
+    expect(caps.some((c) => /^urn:ietf:params:netconf:capability:yang-library:1\.1\?revision=2019-01-04&content-id=[0-9a-f]{32}$/.test(c))).toBe(true);
+    expect(caps.some((c) => /^urn:ietf:params:netconf:capability:yang-library:1\.0\?revision=2019-01-04&module-set-id=[0-9a-f]{32}$/.test(c))).toBe(true);
 
     const got = steps.get('get-filter')!.xml as string;
     expect(got).toContain('<identifier>ietf-netconf-monitoring</identifier>');
