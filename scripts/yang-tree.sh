@@ -1,10 +1,12 @@
 #!/bin/sh
-# Print the YANG trees of our modules (yanglint -f tree, RFC 8340) as Markdown.
+# Print the YANG trees of our modules (yanglint -f tree, RFC 8340) as Markdown, and those of the IETF NMDA
+# modules the NETCONF server implements (yang-library/: ietf-netconf-nmda, ietf-yang-library 2019-01-04).
 # Usage: scripts/yang-tree.sh            rewrite docs/yang-tree.md
 #        scripts/yang-tree.sh --stdout   print it (test/interop/yanglint.test.ts compares the two)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 modules="henb-sw-verify henb-sw-verify-device henb-sw-verify-pve"
+nmda="ietf-netconf-nmda@2019-01-07 ietf-yang-library@2019-01-04"
 command -v yanglint >/dev/null 2>&1 || { echo "yanglint not found (scripts/install-peers.sh installs libyang2-tools)" >&2; exit 1; }
 render() {
   echo "# YANG trees"
@@ -18,6 +20,19 @@ render() {
     echo
     echo '```'
     yanglint -p "$root/yang/ietf" -f tree "$root/yang/$m.yang"
+    echo '```'
+  done
+  echo
+  echo "## NMDA modules of the NETCONF server (yang-library/)"
+  echo
+  echo "RFC 8526 get-data / edit-data and the RFC 8525 YANG library that every NETCONF server of this project serves"
+  echo "(docs/operator-guide.md, NMDA). ietf-datastores and ietf-origin define identities and the origin annotation only."
+  for m in $nmda; do
+    echo
+    echo "### ${m%@*}"
+    echo
+    echo '```'
+    yanglint -p "$root/yang/ietf" -p "$root/yang-library" -f tree "$root/yang-library/$m.yang"
     echo '```'
   done
 }
