@@ -1,0 +1,97 @@
+/**
+ * What the driver knows about one device (DeviceLink): its inventory entry, its session (when one is open), the
+ * jobs that wait for its completion, and what a re-opened session must replay (RFC 5277 startTime) so that a
+ * completion sent while no session was open is not lost. No I/O here: ./sessions.ts opens and closes, this file
+ * holds the state and the decisions that follow from it.
+ */
+import type { DeviceSession, DeviceTarget } from './connect.js';
+
+export interface DeviceInventoryEntry extends DeviceTarget {
+  henbId: string;
+}
+
+/** the most job ids remembered per device for "handed on once" and "the next completion is a rollback's" */
+const REMEMBERED = 1000;
+
+/** what to do with a completion the device sent (see DeviceLink.classify) */
+export type CompletionFate = 'rollback' | 'repeat' | 'deliver';
+
+export class DeviceLink {
+  readonly entry: DeviceInventoryEntry;
+  session: DeviceSession | undefined;
+  /** the shared establishment in flight (one per device) */
+  connecting: Promise<DeviceSession> | undefined;
+  /** jobs sent whose completion has not arrived */
+  readonly awaiting = new Set<string>();
+  /** jobs whose rollback we asked for: their next completion is the rollback's */
+  readonly rollingBack = new Set<string>();
+  /** jobs whose completion was handed on (a replay after reconnect may repeat it); bounded */
+  readonly delivered = new Set<string>();
+  /** last event time seen, the device's clock (replay start after a reconnect) */
+  lastEventTime: string | undefined;
+  /** when the session dropped (replay start when no event was seen) */
+  droppedAt: Date | undefined;
+  reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** bumped when the entry is replaced or removed, or the driver closes: work of an older generation stops */
+  generation = 0;
+  /** resume(): replay from here (epoch ms) on the next subscription, until its replayComplete */
+  replaySince: number | undefined;
+  /** epoch ms from which the open session's subscription delivers events (its startTime, or when it began) */
+  coveredFrom: number | undefined;
+  /** the device refused a replay (no event log): do not ask again */
+  noReplay = false;
+  /** epoch ms: when the current session was established */
+  since: number | undefined;
+
+  constructor(entry: DeviceInventoryEntry) {
+    this.entry = { ...entry };
+  }
+
+  get henbId(): string {
+    return this.entry.henbId;
+  }
+
+  /** an open session (not closed by either side) */
+  open(): DeviceSession | undefined {
+    return this.session !== undefined && !this.session.closed ? this.session : undefined;
+  }
+
+  /** whether `other` reaches the device the same way (same address, pin, login and mode) */
+  sameTarget(other: DeviceInventoryEntry): boolean {
+    const a = this.entry;
+    return a.host === other.host && a.port === other.port && a.username === other.username && a.password === other.password
+      && a.privateKey === other.privateKey && a.hostKeySha256 === other.hostKeySha256 && (a.callHome === true) === (other.callHome === true)
+      && a.insecureAcceptAnyHostKey === other.insecureAcceptAnyHostKey;
+  }
+
+  /** the replay start of the next subscription: the earliest of where the last session stopped and a pending resume() replay */
+  replayStart(): string | undefined {
+    const since = [this.lastEventTime ?? this.droppedAt?.toISOString(), this.replaySince !== undefined ? new Date(this.replaySince).toISOString() : undefined]
+      .filter((t): t is string => t !== undefined && Number.isFinite(Date.parse(t)));
+    if (since.length === 0) return undefined;
+    return since.reduce((a, b) => (Date.parse(a) <= Date.parse(b) ? a : b));
+  }
+
+  /**
+   * A completion for `jobId` arrived: the rollback's we asked for (logged only), a repeat of one handed on
+   * already (a replay overlapping the live stream), or one to hand on (then no longer awaited).
+   */
+  classify(jobId: string): CompletionFate {
+    if (this.rollingBack.delete(jobId)) return 'rollback';
+    if (this.delivered.has(jobId)) return 'repeat';
+    remember(this.delivered, jobId);
+    this.awaiting.delete(jobId);
+    return 'deliver';
+  }
+
+  /** the next completion of `jobId` is the rollback's */
+  expectRollback(jobId: string): void {
+    remember(this.rollingBack, jobId);
+  }
+}
+
+/** add to a bounded set, forgetting the oldest */
+function remember(set: Set<string>, id: string): void {
+  set.add(id);
+  if (set.size > REMEMBERED) set.delete(set.values().next().value as string);
+}
