@@ -77,7 +77,13 @@ export interface FleetOptions {
   perDeviceCredentials?: boolean;
   /** address to listen on (default 127.0.0.1) */
   host?: string;
-  /** 0 (default): free ports; otherwise device i listens on basePort + i */
+  /**
+   * several addresses to listen on (e.g. 127.0.1.1, 127.0.1.2, ...: Linux routes all of 127.0.0.0/8 to lo), for
+   * fleets larger than one address has ports: device i listens on hosts[i % hosts.length], at basePort +
+   * floor(i / hosts.length) when basePort is set. Replaces `host`.
+   */
+  hosts?: string[];
+  /** 0 (default): free ports; otherwise device i listens on basePort + i (with `hosts`: see there) */
   basePort?: number;
   /** keeps each device's host key, device key, credentials and event log; default a temporary dir removed at close */
   dataDir?: string;
@@ -347,7 +353,7 @@ export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: L
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const log = (options.log ?? silentLogger).child({ component: 'simulator' });
-  const host = options.host ?? '127.0.0.1';
+  const hosts = options.hosts !== undefined && options.hosts.length > 0 ? options.hosts : [options.host ?? '127.0.0.1'];
   const basePort = options.basePort ?? 0;
   const list = entries(options.profiles ?? options.fleet ?? [], options.trustRoot ?? 'software-key');
   if (list.length === 0) throw new SimulatorError('ERR_SIM_PROFILE', 'the fleet has no devices');
@@ -415,7 +421,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       const batch = plan.slice(b, b + BATCH);
       const started = await Promise.all(batch.map(async ({ henbId, profile, trustRoot }, j) => {
         const index = b + j;
-        const port = basePort === 0 ? 0 : basePort + index;
+        const host = hosts[index % hosts.length] as string;
+        const port = basePort === 0 ? 0 : basePort + Math.floor(index / hosts.length);
         const dir = join(root, henbId);
         const id = await loadOrCreateIdentity(dir, shared, username);
         const hostKey = await loadOrCreateDeviceHostKey(dir);

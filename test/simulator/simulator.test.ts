@@ -10,6 +10,8 @@ import { child, el, elements, leaf } from '../../src/netconf/xml/build.js';
 import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
 import { DEVICE_NS, parseSlots } from '../../src/device/wire.js';
 import type { DeviceCompletion } from '../../src/oam/ports.js';
+import { connectNetconf } from '../../src/netconf/client/index.js';
+import { freePort } from '../helpers/net.js';
 
 /** the OAM's nonce for a software-update (hex text is canonical base64: 48 octets) */
 const NONCE = 'a1'.repeat(32);
@@ -241,6 +243,24 @@ describe('fleet data dir', () => {
   it('refuses an unknown profile or an empty fleet with a coded error', async () => {
     await expect(startFleet({ profiles: { nope: 1 } as never })).rejects.toMatchObject({ code: 'ERR_SIM_PROFILE' });
     await expect(startFleet({ profiles: {} })).rejects.toMatchObject({ code: 'ERR_SIM_PROFILE' });
+  });
+});
+
+describe('several loopback addresses (fleets larger than one address has ports)', () => {
+  it('device i listens on hosts[i % n] at basePort + floor(i / n) and answers NETCONF there', async () => {
+    const base = await freePort();
+    const f = await startFleet({ profiles: { healthy: 4 }, hosts: ['127.0.1.1', '127.0.1.2'], basePort: base, validate: false, replay: false });
+    try {
+      expect(f.devices.map((d) => [d.henbId, d.host, d.port])).toEqual([
+        ['healthy-1', '127.0.1.1', base], ['healthy-2', '127.0.1.2', base], ['healthy-3', '127.0.1.1', base + 1], ['healthy-4', '127.0.1.2', base + 1]]);
+      for (const d of f.devices) {
+        const c = await connectNetconf({ host: d.host, port: d.port, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 });
+        expect(c.serverCapabilities.some((cap) => cap.startsWith('urn:ietf:params:netconf:base:1.1'))).toBe(true);
+        await c.close();
+      }
+    } finally {
+      await f.close();
+    }
   });
 });
 
