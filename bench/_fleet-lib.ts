@@ -5,12 +5,13 @@
  *   samples its own memory) and a bare NETCONF server for the session-setup baseline (`serveBare`); each prints
  *   one `READY <json>` line, answers `CPU` / `MEM` / `PEAK` / `FDS` lines on stdin with `CPU <us>` /
  *   `MEM <json>` / `PEAK <json>` / `FDS <n>`, and exits when stdin ends;
- * - the parent's side: spawning a child and talking to it (`spawnChild`), and a memory sampler.
+ * - the parent's side: spawning a child and talking to it (`spawnChild`, with its open-files limit raised when
+ *   asked), and a memory sampler.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,6 +29,22 @@ export interface FleetReady {
   pve: { url: string; caPath: string; issuer: string; jwks: unknown };
   softwareUri: string;
   startMs: number;
+  /** the fleet child's RSS after the start (bytes) */
+  rss: number;
+}
+
+/**
+ * Where the simulated devices listen: one address with free ports, or (more devices than one address has ports
+ * outside the ephemeral range) several loopback addresses with ports from basePort (FleetOptions.hosts). keysDir:
+ * the devices' keys and credentials, kept across runs (made once: key generation and file writes are most of a
+ * large fleet's start).
+ */
+export interface FleetLayout {
+  hosts: string[];
+  basePort: number;
+  keysDir: string;
+  /** the OAM instances' JWKS (written once they started): the PVE accepts the reference values they provide */
+  oamJwksFile: string;
 }
 
 export interface BareReady {
@@ -52,6 +69,13 @@ export interface OamReady {
   startMs: number;
   /** memory before the OAM started (after a gc when --expose-gc) */
   baseline: MemSample;
+}
+
+export interface PeakReport {
+  peak: MemSample;
+  samples: number;
+  /** most open file descriptors seen (sampled every second) */
+  fdsPeak: number;
 }
 
 /** open file descriptors of a process (Linux /proc; -1 elsewhere) */
@@ -85,7 +109,9 @@ function serveControl(stop: () => Promise<void>, sampler?: MemorySampler): void 
       console.log(`MEM ${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external })}`);
     } else if (l === 'PEAK' && sampler) {
       sampler.sample();
-      console.log(`PEAK ${JSON.stringify({ peak: sampler.peak, samples: sampler.samples })}`);
+      sampler.sampleFds();
+      const report: PeakReport = { peak: sampler.peak, samples: sampler.samples, fdsPeak: sampler.fdsPeak };
+      console.log(`PEAK ${JSON.stringify(report)}`);
     } else if (l === 'FDS') {
       console.log(`FDS ${countFds('self')}`);
     }
@@ -93,14 +119,17 @@ function serveControl(stop: () => Promise<void>, sampler?: MemorySampler): void 
 }
 
 /** Child: `count` healthy femtocells and the reference PVE, in this process. */
-export async function serveFleet(count: number, installMs: number, maxConcurrent: number): Promise<void> {
+export async function serveFleet(count: number, installMs: number, maxConcurrent: number, layout: FleetLayout): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hsv-bench-fleet-'));
   const t0 = performance.now();
+  mkdirSync(layout.keysDir, { recursive: true });
   // replay: false: no event log (SQLite) per device; the OAM's driver subscribes live, which is all it needs here
-  const fleet = await startFleet({ profiles: { healthy: count }, installMs, replay: false, dataDir: join(dir, 'fleet') });
+  const fleet = await startFleet({
+    profiles: { healthy: count }, installMs, replay: false, dataDir: layout.keysDir, hosts: layout.hosts, basePort: layout.basePort,
+  });
   const pve = await startPve({
     listen: '127.0.0.1:0', dataDir: join(dir, 'pve'), devices: fleet.devices, referenceValues: fleet.referenceValues, maxConcurrent,
-    deviceTimeoutMs: 60_000,
+    deviceTimeoutMs: 60_000, oamJwks: layout.oamJwksFile,
   });
   const image = Buffer.concat([Buffer.from('henb-sw-verify bench image v2\n'), createHash('sha256').update('bench').digest()]);
   const imageFile = join(dir, 'henb-firmware-2.0.0.bin');
@@ -111,6 +140,7 @@ export async function serveFleet(count: number, installMs: number, maxConcurrent
     pve: { url: pve.url, caPath: pve.caPath, issuer: pve.issuer, jwks: pve.jwks },
     softwareUri: pathToFileURL(imageFile).href,
     startMs: performance.now() - t0,
+    rss: process.memoryUsage().rss,
   };
   console.log(`READY ${JSON.stringify(ready)}`);
   serveControl(async () => {
@@ -149,7 +179,9 @@ export async function serveBare(ietfYangDir: string): Promise<void> {
     auth: { users: [{ username: 'bench', password: 'bench-pw' }] },
     dataDir: dir,
     operations: [(reg) => registerStandardOperations(reg, { ietfYangDir, eventLog: false })],
-    limits: { maxSessions: 1000 },
+    // the clients are the benchmark's own concurrent lanes: the SSH hardening caps (10 unauthenticated
+    // connections, 10 sessions per user) would refuse them
+    limits: { maxSessions: 1000, maxUnauthenticated: 1000, maxSessionsPerUser: 1000 },
   });
   const { port } = await server.listen('127.0.0.1', 0);
   const ready: BareReady = { port, fingerprint: server.hostKeyFingerprints[0] as string, username: 'bench', password: 'bench-pw' };
@@ -167,20 +199,48 @@ export interface Child<T> {
   /** the child's CPU time so far (user + system), microseconds */
   cpu(): Promise<number>;
   mem(): Promise<MemSample>;
-  /** peak memory since the child started (children with a sampler: the OAM) */
-  peak(): Promise<{ peak: MemSample; samples: number }>;
+  /** peak memory and open files since the child started (children with a sampler: the OAM) */
+  peak(): Promise<PeakReport>;
   /** open file descriptors */
   fds(): Promise<number>;
+  /** the child's open-files limit (soft), from /proc/PID/limits; -1 when unknown */
+  fdLimit: number;
   stop(): Promise<void>;
+  /** SIGKILL (the benchmark's own time limit) */
+  kill(): void;
 }
 
-export async function spawnChild<T>(script: string, args: string[], readyTimeoutMs: number, opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Child<T>> {
+/** every child still running, for the benchmark's time limit */
+export const liveChildren = new Set<ChildProcess>();
+
+/** the soft open-files limit of a process (Linux /proc); -1 when unknown */
+export function fdLimitOf(pid: number | 'self'): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const n = Number(line?.trim().split(/\s+/)[3]);
+    return Number.isFinite(n) ? n : -1;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Spawns `node [BENCH_CHILD_NODE_ARGS] [nodeArgs] --import tsx script args`. With `fdLimit` above this process's
+ * limit, through `sh -c 'ulimit -n N'` (root, or a hard limit high enough, may raise it; otherwise the child
+ * keeps the highest limit it may set, which `Child.fdLimit` reports).
+ */
+export async function spawnChild<T>(script: string, args: string[], readyTimeoutMs: number, opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; fdLimit?: number } = {}): Promise<Child<T>> {
   // BENCH_CHILD_NODE_ARGS: extra node options for the children (e.g. --cpu-prof --cpu-prof-dir=DIR to profile them)
   const extra = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const proc: ChildProcess = spawn(process.execPath, [...extra, ...(opts.nodeArgs ?? []), '--import', 'tsx', script, ...args], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: opts.env ?? process.env,
-  });
+  const argv = [...extra, ...(opts.nodeArgs ?? []), '--import', 'tsx', script, ...args];
+  const raise = opts.fdLimit !== undefined && opts.fdLimit > fdLimitOf('self');
+  const proc: ChildProcess = raise
+    // exec keeps the pid: the child is node itself; a refused raise falls back to the hard limit
+    ? spawn('/bin/sh', ['-c', 'ulimit -n "$0" 2>/dev/null || ulimit -n "$(ulimit -H -n)" 2>/dev/null; exec "$@"', String(opts.fdLimit), process.execPath, ...argv], {
+      stdio: ['pipe', 'pipe', 'inherit'], env: opts.env ?? process.env,
+    })
+    : spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: opts.env ?? process.env });
+  liveChildren.add(proc);
   const lines = createInterface({ input: proc.stdout! });
   const waiting: Array<{ prefix: string; resolve: (s: string) => void }> = [];
   let onReady: ((s: string) => void) | undefined;
@@ -192,7 +252,10 @@ export async function spawnChild<T>(script: string, args: string[], readyTimeout
       w.resolve(l.slice(w.prefix.length));
     }
   });
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => {
+    liveChildren.delete(proc);
+    r(code);
+  }));
   const readyText = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`child ${args.join(' ')} not ready within ${readyTimeoutMs} ms`)), readyTimeoutMs);
     onReady = (s) => {
@@ -216,8 +279,10 @@ export async function spawnChild<T>(script: string, args: string[], readyTimeout
     pid: proc.pid!,
     cpu: async () => Number(await ask('CPU')),
     mem: async () => JSON.parse(await ask('MEM')) as MemSample,
-    peak: async () => JSON.parse(await ask('PEAK')) as { peak: MemSample; samples: number },
+    peak: async () => JSON.parse(await ask('PEAK')) as PeakReport,
     fds: async () => Number(await ask('FDS')),
+    fdLimit: fdLimitOf(proc.pid!),
+    kill: () => proc.kill('SIGKILL'),
     async stop() {
       proc.stdin!.end();
       const t = setTimeout(() => proc.kill('SIGTERM'), 20_000);
@@ -231,11 +296,20 @@ export async function spawnChild<T>(script: string, args: string[], readyTimeout
 export class MemorySampler {
   peak: MemSample = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0 };
   samples = 0;
+  fdsPeak = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private fdTimer: ReturnType<typeof setInterval> | undefined;
 
   start(everyMs = 25): void {
     this.sample();
+    this.sampleFds();
     this.timer = setInterval(() => this.sample(), everyMs);
+    // reading /proc/self/fd costs ~0.3 us per open file: once a second
+    this.fdTimer = setInterval(() => this.sampleFds(), 1000);
+  }
+
+  sampleFds(): void {
+    this.fdsPeak = Math.max(this.fdsPeak, countFds('self'));
   }
 
   sample(): void {
@@ -251,6 +325,7 @@ export class MemorySampler {
 
   stop(): MemSample {
     if (this.timer) clearInterval(this.timer);
+    if (this.fdTimer) clearInterval(this.fdTimer);
     this.sample();
     return this.peak;
   }

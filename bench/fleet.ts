@@ -3,7 +3,7 @@
  * RPC over NETCONF/SSH naming every device -> per device: PVE integrity-request over RESTCONF/HTTPS (the PVE
  * collects signed evidence from the device over NETCONF/SSH), token check, software digest, software-update
  * to the device over NETCONF/SSH, completion notification, TIM check, signed result -> software-update-result
- * notification to the NMS), for 100 and 1,000 simulated healthy femtocells.
+ * notification to the NMS), for fleets of simulated healthy femtocells up to 100,000 and more.
  *
  * Baseline, measured in the same run: bare NETCONF session setups per second (SSH + password auth + hello +
  * close-session), our client against our server, 50 concurrent, server in a child process. Baseline rounds and
@@ -12,19 +12,36 @@
  * update needs two device sessions: the PVE's evidence session and the OAM driver's session, plus the rest).
  *
  * Processes: the simulated fleet and the reference PVE run in one child process, the OAM server (built-in
- * plugin, SQLite store, as `serve` runs it) in another, fresh for every round; this process is the NMS client
- * (and the baseline's client). The OAM samples its own memory (process.memoryUsage() every 25 ms), so the
- * figures are the OAM's alone.
+ * plugin, as `serve` runs it) in another (or one per instance), fresh for every run; this process is the NMS
+ * client (and the baseline's client). The OAM samples its own memory (process.memoryUsage() every 25 ms) and
+ * open files (every second), so the figures are the OAM's alone.
+ *
+ * Large fleets: one loopback address has ~28,000 ephemeral ports, so above BENCH_FLEET_PER_ADDRESS devices
+ * (default 20,000) the devices listen on several loopback addresses (127.0.1.1, 127.0.1.2, ...: Linux routes
+ * 127.0.0.0/8 to lo) at ports BENCH_FLEET_BASE_PORT.. (default 12000, below the ephemeral range, so that the
+ * listeners never take the ports outgoing connections need). The children's open-files limit is raised to
+ * what the size needs (`ulimit -n` in the child's shell; root may raise the hard limit, others get their hard
+ * limit, printed). The devices' keys are made once per benchmark and shared by its runs (BENCH_FLEET_KEYS_DIR
+ * keeps them across benchmarks).
+ *
+ * Several OAM instances (BENCH_FLEET_INSTANCES=1,2 with BENCH_FLEET_STORE=postgres): the instances share one
+ * PostgreSQL database (a throwaway cluster from scripts/postgres-peer-start.sh with durability on and
+ * pg_stat_statements), the NMS sends each instance every n-th H(e)NB, and the run also reports what it cost
+ * PostgreSQL per verified update (statements, transactions, rows, WAL bytes; bench/_fleet-pg.ts).
  *
  * Knobs (env): BENCH_FLEET_SIZES (default 100,1000), BENCH_FLEET_BATCH (henb-ids per software-update RPC,
  * default 0 = all in one RPC), BENCH_INSTALL_MS (simulated install, default 20), BENCH_PVE_MAX (PVE
  * evidence collections at once, default 64), BENCH_SETUP_CONCURRENCY (default 50), BENCH_ROUND_MS (baseline
- * round, default 2000), BENCH_FLEET_ROUNDS (default 2), BENCH_FLEET_LIMIT_S (per fleet run, default 120),
+ * round, default 2000), BENCH_FLEET_ROUNDS (default 2), BENCH_FLEET_LIMIT_S (how long a run waits for its
+ * results, default 120; with the start allowances below it bounds the whole benchmark, which stops itself
+ * after the total it prints at the start), BENCH_FLEET_STORE (sqlite | postgres), BENCH_FLEET_INSTANCES
+ * (default 1; a list runs each), BENCH_FLEET_PER_ADDRESS, BENCH_FLEET_BASE_PORT, BENCH_FLEET_KEYS_DIR,
  * BENCH_CHILD_NODE_ARGS (extra node options for the children, e.g. --cpu-prof --cpu-prof-dir=DIR).
  *
- * Run: node --expose-gc --import tsx bench/fleet.ts   (or npm run bench -- fleet)
+ * Run: node --expose-gc --import tsx bench/fleet.ts   (or npm run bench -- fleet, which stops any benchmark
+ * after 300 s: run 10,000 and more directly)
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,8 +51,10 @@ import { NETCONF_NOTIFICATION_NS, child, childText, childrenNamed, el, leaf } fr
 import type { XmlElement } from '../src/netconf/xml/index.js';
 import { defaultServeConfig } from '../src/config/load.js';
 import { ADMIN_PASSWORD_ENV } from '../src/cli/users.js';
-import { MiB, serveBare, serveFleet, serveOam, spawnChild } from './_fleet-lib.js';
-import type { BareReady, Child, FleetReady, MemSample, OamReady } from './_fleet-lib.js';
+import { MiB, fdLimitOf, liveChildren, serveBare, serveFleet, serveOam, spawnChild } from './_fleet-lib.js';
+import type { BareReady, Child, FleetLayout, FleetReady, MemSample, OamReady } from './_fleet-lib.js';
+import { startPgCluster } from './_fleet-pg.js';
+import type { PgCluster, PgLoad } from './_fleet-pg.js';
 
 const self = fileURLToPath(import.meta.url);
 const root = join(dirname(self), '..');
@@ -48,32 +67,51 @@ const envNum = (name: string, dflt: number): number => {
   return n;
 };
 
+const envList = (name: string, dflt: string): number[] =>
+  (process.env[name] ?? dflt).split(',').map((x) => Number(x.trim())).filter((n) => Number.isInteger(n) && n > 0);
+
+/** how long a child may take to start, ms: the fleet makes (first run) or loads every device's keys */
+const fleetStartMs = (size: number): number => 60_000 + 15 * size;
+const oamStartMs = (size: number): number => 60_000 + 2 * size;
+/** one run's bound: fleet start + OAM start + the wait for results + stopping; the benchmark's sum of these */
+const runBoundMs = (size: number, instances: number, limitMs: number, pg: boolean): number =>
+  fleetStartMs(size) + instances * oamStartMs(size) + limitMs + 60_000 + (pg ? 60_000 : 0);
+
 interface FleetFigures {
   size: number;
+  instances: number;
   verified: number;
   other: Map<string, number>;
   firstReasons: string[];
   /** fleet + PVE start in the child, ms */
   childStartMs: number;
-  /** OAM server start, ms */
+  /** fleet child RSS after its start / after the run */
+  childRss: { start: number; end: number };
+  /** OAM server start, ms (the slowest instance) */
   oamStartMs: number;
   /** from sending the first software-update RPC to its (last) reply: every job started */
   replyMs: number;
   /** from sending the first RPC to the last software-update-result notification */
   totalMs: number;
+  /** the whole run: children started, run, children stopped */
+  wallMs: number;
   updatesPerSec: number;
+  /** OAM memory: before its start and peak, summed over the instances; highest single instance */
   baseline: MemSample;
   peak: MemSample;
+  peakOne: number;
   samples: number;
   oamCpuMs: number;
   childCpuMs: number;
   timedOut: boolean;
-  /** open file descriptors after the run (before anything closed) */
-  fds: { oam: number; child: number };
+  /** OAM open file descriptors (summed over the instances): most seen, and after the run; the fleet child's after */
+  fds: { oamPeak: number; oam: number; child: number };
+  fdLimits: { oam: number; child: number };
   /** per phase: durations (ms) of every job, from its progress notifications */
   phases: Array<{ name: string; ms: number[] }>;
   /** arrival times of the results (ms after the first RPC), sorted */
   arrivals: number[];
+  pg?: PgLoad;
 }
 
 /** phases of a job, between the progress notifications' steps (the first notification of a step counts) */
@@ -109,38 +147,102 @@ async function measureSetups(lanes: number, ms: number): Promise<number> {
   }
 }
 
-async function fleetRun(size: number, o: { installMs: number; pveMax: number; batch: number; limitMs: number }): Promise<FleetFigures> {
-  const fleet: Child<FleetReady> = await spawnChild<FleetReady>(self, ['--child-fleet', String(size), String(o.installMs), String(o.pveMax)], 120_000);
+/** where `size` devices listen (see the header) */
+function layoutFor(size: number, perAddress: number, basePort: number, keysDir: string, oamJwksFile: string): FleetLayout {
+  if (size <= perAddress) return { hosts: ['127.0.0.1'], basePort: 0, keysDir, oamJwksFile };
+  const n = Math.ceil(size / perAddress);
+  if (n > 254) throw new Error(`BENCH_FLEET_PER_ADDRESS ${perAddress}: ${size} devices would need ${n} addresses (at most 254)`);
+  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const last = basePort + Math.ceil(size / n) - 1;
+  if (low !== undefined && basePort <= 65535 && last >= low) {
+    throw new Error(`ports ${basePort}..${last} reach the ephemeral range (from ${low}): lower BENCH_FLEET_BASE_PORT or BENCH_FLEET_PER_ADDRESS`);
+  }
+  return { hosts: Array.from({ length: n }, (_, k) => `127.0.1.${k + 1}`), basePort, keysDir, oamJwksFile };
+}
+
+/** the keys of an OAM's keys/jwks.json somewhere under its data dir */
+function jwksUnder(dir: string): unknown[] {
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile() && e.name === 'jwks.json' && e.parentPath.endsWith('keys')) {
+      return (JSON.parse(readFileSync(join(e.parentPath, e.name), 'utf8')) as { keys: unknown[] }).keys;
+    }
+  }
+  throw new Error(`no keys/jwks.json under ${dir}`);
+}
+
+interface RunOptions {
+  installMs: number;
+  pveMax: number;
+  batch: number;
+  limitMs: number;
+  perAddress: number;
+  basePort: number;
+  keysDir: string;
+  pg: PgCluster | undefined;
+}
+
+let runNo = 0;
+
+async function fleetRun(size: number, instances: number, o: RunOptions): Promise<FleetFigures> {
+  const tRun = performance.now();
   const dataDir = mkdtempSync(join(tmpdir(), 'hsv-bench-oam-'));
-  let client: NetconfClient | undefined;
-  let oam: Child<OamReady> | undefined;
+  const oamJwksFile = join(dataDir, 'oam-jwks.json');
+  const layout = layoutFor(size, o.perAddress, o.basePort, o.keysDir, oamJwksFile);
+  // the fleet child: a listener per device, and (while the OAM keeps them) a session per device from the OAM
+  // and at times from the PVE; an OAM: a session per device at most
+  const fleet: Child<FleetReady> = await spawnChild<FleetReady>(self, ['--child-fleet', String(size), String(o.installMs), String(o.pveMax), JSON.stringify(layout)],
+    fleetStartMs(size), { fdLimit: 3 * size + 4096 }).catch((e: unknown) => {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  });
+  const clients: NetconfClient[] = [];
+  const oams: Array<Child<OamReady>> = [];
   try {
     const { devices, pve, softwareUri } = fleet.ready;
     const jwksFile = join(dataDir, 'pve-jwks.json');
     writeFileSync(jwksFile, JSON.stringify(pve.jwks));
-    const config = defaultServeConfig();
-    config.logLevel = 'warn';
-    config.builtin = {
-      henbs: devices.map((d) => ({
-        'henb-id': d.henbId, address: d.host, port: d.port, username: d.username,
-        password: { env: 'HSV_BENCH_DEVICE_PASSWORD' },
-        'ssh-host-key': d.hostKeySha256.startsWith('SHA256:') ? d.hostKeySha256 : `SHA256:${d.hostKeySha256}`,
-      })),
-      pve: { endpoint: pve.url, transport: 'restconf', ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, timeout: Math.ceil(o.limitMs / 1000) },
-      policies: { 'self-check': true, 'on-mismatch': ['alarm'], 'step-timeout': Math.ceil(o.limitMs / 1000) },
-    };
-    const configFile = join(dataDir, 'oam-config.json');
-    writeFileSync(configFile, JSON.stringify({ config, dataDir: join(dataDir, 'oam') }));
+    let dbName: string | undefined;
+    let storeUrl: string | undefined;
+    if (o.pg) {
+      dbName = `hsv_run${++runNo}`;
+      storeUrl = await o.pg.createDatabase(dbName);
+    }
     const adminPassword = 'bench-admin-pw';
-    const env = { ...process.env, [ADMIN_PASSWORD_ENV]: adminPassword, HSV_BENCH_DEVICE_PASSWORD: devices[0]!.password };
-    // the OAM in its own process: its memory and CPU are its own (and each round starts from a fresh heap)
-    oam = await spawnChild<OamReady>(self, ['--child-oam', configFile], 60_000, { nodeArgs: ['--expose-gc'], env });
+    const env = {
+      ...process.env, [ADMIN_PASSWORD_ENV]: adminPassword, HSV_BENCH_DEVICE_PASSWORD: devices[0]!.password,
+      ...(o.pg ? { HSV_BENCH_PG_PASSWORD: o.pg.password } : {}),
+    };
+    for (let k = 0; k < instances; k++) {
+      const config = defaultServeConfig();
+      config.logLevel = 'warn';
+      config.builtin = {
+        henbs: devices.map((d) => ({
+          'henb-id': d.henbId, address: d.host, port: d.port, username: d.username,
+          password: { env: 'HSV_BENCH_DEVICE_PASSWORD' },
+          'ssh-host-key': d.hostKeySha256.startsWith('SHA256:') ? d.hostKeySha256 : `SHA256:${d.hostKeySha256}`,
+        })),
+        pve: { endpoint: pve.url, transport: 'restconf', ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, timeout: Math.ceil(o.limitMs / 1000) },
+        policies: { 'self-check': true, 'on-mismatch': ['alarm'], 'step-timeout': Math.ceil(o.limitMs / 1000) },
+        // file: software URIs only from a directory the config names
+        software: { 'file-root': dirname(fileURLToPath(softwareUri)) },
+        ...(storeUrl !== undefined ? { store: { driver: 'postgres', url: storeUrl, password: { env: 'HSV_BENCH_PG_PASSWORD' }, 'instance-id': `oam-${k + 1}` } } : {}),
+      };
+      const configFile = join(dataDir, `oam-config-${k + 1}.json`);
+      writeFileSync(configFile, JSON.stringify({ config, dataDir: join(dataDir, `oam-${k + 1}`) }));
+      // each OAM in its own process: its memory and CPU are its own (and each run starts from a fresh heap)
+      oams.push(await spawnChild<OamReady>(self, ['--child-oam', configFile], oamStartMs(size), { nodeArgs: ['--expose-gc'], env, fdLimit: 2 * size + 4096 }));
+    }
+    // the PVE trusts the OAM instances' keys (it reads this file at each provide-reference-values)
+    writeFileSync(oamJwksFile, JSON.stringify({ keys: oams.flatMap((_, k) => jwksUnder(join(dataDir, `oam-${k + 1}`))) }));
 
-    client = await connectNetconf({
-      host: oam.ready.host, port: oam.ready.port, username: 'admin', password: adminPassword,
-      hostKeySha256: oam.ready.fingerprint, rpcTimeoutMs: o.limitMs + 60_000,
-    });
-    await client.rpc(el(NETCONF_NOTIFICATION_NS, 'create-subscription', leaf(NETCONF_NOTIFICATION_NS, 'stream', 'henb-sw-verify')));
+    for (const oam of oams) {
+      const client = await connectNetconf({
+        host: oam.ready.host, port: oam.ready.port, username: 'admin', password: adminPassword,
+        hostKeySha256: oam.ready.fingerprint, rpcTimeoutMs: o.limitMs + 60_000,
+      });
+      clients.push(client);
+      await client.rpc(el(NETCONF_NOTIFICATION_NS, 'create-subscription', leaf(NETCONF_NOTIFICATION_NS, 'stream', 'henb-sw-verify')));
+    }
     const results = new Map<string, { status: string; reason?: string }>();
     /** jobId -> step -> ms after t0 (step 10: the result) */
     const stepAt = new Map<string, Map<number, number>>();
@@ -153,8 +255,8 @@ async function fleetRun(size: number, o: { installMs: number; pveMax: number; ba
     const expected = new Set<string>();
     let missing = 0;
     let allIn: (() => void) | undefined;
-    const c = client;
-    const pump = (async () => {
+    // with several instances an NMS subscribed to one gets the live notifications of that one only
+    const pumps = clients.map((c) => (async () => {
       for await (const n of c.notifications()) {
         const prog = child(n, HSV_NS, 'software-update-progress');
         if (prog) {
@@ -170,27 +272,32 @@ async function fleetRun(size: number, o: { installMs: number; pveMax: number; ba
         results.set(jobId, { status: childText(ev, HSV_NS, 'status')?.trim() ?? '?', ...(reason ? { reason } : {}) });
         if (expected.has(jobId) && --missing === 0) allIn?.();
       }
-    })().catch(() => undefined);
+    })().catch(() => undefined));
 
     const ids = devices.map((d) => d.henbId);
-    const batch = o.batch > 0 ? o.batch : ids.length;
-    const cpuOam0 = await oam.cpu();
+    const cpuOam0 = await Promise.all(oams.map((x) => x.cpu()));
     const cpuChild0 = await fleet.cpu();
+    const pgWindow = o.pg && dbName ? await o.pg.begin(dbName) : undefined;
     t0 = performance.now();
     const refused: string[] = [];
     const started: string[] = [];
-    for (let i = 0; i < ids.length; i += batch) {
-      const op = el(HSV_NS, 'software-update',
-        ids.slice(i, i + batch).map((id) => leaf(HSV_NS, 'henb-id', id)),
-        el(HSV_NS, 'software', leaf(HSV_NS, 'uri', softwareUri), leaf(HSV_NS, 'version', '2.0.0')),
-        leaf(HSV_NS, 'self-check', 'true'));
-      const reply: XmlElement = await client.rpc(op);
-      for (const job of childrenNamed(reply, HSV_NS, 'job')) {
-        const jobId = childText(job, HSV_NS, 'job-id')?.trim();
-        if (childText(job, HSV_NS, 'status')?.trim() === 'started' && jobId) started.push(jobId);
-        else refused.push(`${childText(job, HSV_NS, 'henb-id') ?? '?'}: ${childText(job, HSV_NS, 'reason') ?? 'refused'}`);
+    // instance k gets every n-th H(e)NB; the instances' RPCs run at once
+    await Promise.all(clients.map(async (client, k) => {
+      const mine = ids.filter((_, i) => i % instances === k);
+      const batch = o.batch > 0 ? o.batch : mine.length;
+      for (let i = 0; i < mine.length; i += batch) {
+        const op = el(HSV_NS, 'software-update',
+          mine.slice(i, i + batch).map((id) => leaf(HSV_NS, 'henb-id', id)),
+          el(HSV_NS, 'software', leaf(HSV_NS, 'uri', softwareUri), leaf(HSV_NS, 'version', '2.0.0')),
+          leaf(HSV_NS, 'self-check', 'true'));
+        const reply: XmlElement = await client.rpc(op);
+        for (const job of childrenNamed(reply, HSV_NS, 'job')) {
+          const jobId = childText(job, HSV_NS, 'job-id')?.trim();
+          if (childText(job, HSV_NS, 'status')?.trim() === 'started' && jobId) started.push(jobId);
+          else refused.push(`${childText(job, HSV_NS, 'henb-id') ?? '?'}: ${childText(job, HSV_NS, 'reason') ?? 'refused'}`);
+        }
       }
-    }
+    }));
     const replyMs = performance.now() - t0;
     for (const j of started) expected.add(j);
     missing = started.filter((j) => !results.has(j)).length;
@@ -200,7 +307,7 @@ async function fleetRun(size: number, o: { installMs: number; pveMax: number; ba
         const t = setTimeout(() => {
           timedOut = true;
           resolve();
-        }, o.limitMs);
+        }, Math.max(0, o.limitMs - replyMs));
         allIn = () => {
           clearTimeout(t);
           resolve();
@@ -208,10 +315,15 @@ async function fleetRun(size: number, o: { installMs: number; pveMax: number; ba
       });
     }
     const totalMs = performance.now() - t0;
-    const oamCpuMs = ((await oam.cpu()) - cpuOam0) / 1000;
+    const oamCpuMs = (await Promise.all(oams.map((x) => x.cpu()))).reduce((a, c, k) => a + c - cpuOam0[k]!, 0) / 1000;
     const childCpuMs = ((await fleet.cpu()) - cpuChild0) / 1000;
-    const { peak, samples } = await oam.peak();
-    const fds = { oam: await oam.fds(), child: await fleet.fds() };
+    const peaks = await Promise.all(oams.map((x) => x.peak()));
+    const fdsAfter = await Promise.all(oams.map((x) => x.fds()));
+    const fds = { oamPeak: peaks.reduce((a, p) => a + p.fdsPeak, 0), oam: fdsAfter.reduce((a, b) => a + b, 0), child: await fleet.fds() };
+    const childEnd = (await fleet.mem()).rss;
+    const pgLoad = pgWindow ? await pgWindow.end() : undefined;
+    const sum = (f: (m: MemSample) => number, xs: MemSample[]): number => xs.reduce((a, m) => a + f(m), 0);
+    const sumMem = (xs: MemSample[]): MemSample => ({ rss: sum((m) => m.rss, xs), heapUsed: sum((m) => m.heapUsed, xs), heapTotal: sum((m) => m.heapTotal, xs), external: sum((m) => m.external, xs) });
 
     let verified = 0;
     const other = new Map<string, number>();
@@ -226,13 +338,14 @@ async function fleetRun(size: number, o: { installMs: number; pveMax: number; ba
         if (firstReasons.length < 3) firstReasons.push(`${k}${r?.reason ? `: ${r.reason}` : ''}`);
       }
     }
-    await client.close().catch(() => undefined);
-    await pump;
-    client = undefined;
+    for (const c of clients.splice(0)) await c.close().catch(() => undefined);
+    await Promise.all(pumps);
     return {
-      size, verified, other, firstReasons, childStartMs: fleet.ready.startMs, oamStartMs: oam.ready.startMs, replyMs, totalMs,
-      updatesPerSec: (verified / totalMs) * 1000, baseline: oam.ready.baseline, peak, samples,
-      oamCpuMs, childCpuMs, timedOut, fds,
+      size, instances, verified, other, firstReasons, childStartMs: fleet.ready.startMs, childRss: { start: fleet.ready.rss, end: childEnd },
+      oamStartMs: Math.max(...oams.map((x) => x.ready.startMs)), replyMs, totalMs, wallMs: 0,
+      updatesPerSec: (verified / totalMs) * 1000, baseline: sumMem(oams.map((x) => x.ready.baseline)), peak: sumMem(peaks.map((p) => p.peak)),
+      peakOne: Math.max(...peaks.map((p) => p.peak.rss)), samples: peaks.reduce((a, p) => a + p.samples, 0),
+      oamCpuMs, childCpuMs, timedOut, fds, fdLimits: { oam: Math.min(...oams.map((x) => x.fdLimit)), child: fleet.fdLimit },
       phases: PHASES.map((p) => ({
         name: p.name,
         ms: started.flatMap((j) => {
@@ -246,67 +359,130 @@ async function fleetRun(size: number, o: { installMs: number; pveMax: number; ba
         const at = stepAt.get(j)?.get(10);
         return at !== undefined ? [at] : [];
       }).sort((a, b) => a - b),
+      ...(pgLoad ? { pg: pgLoad } : {}),
     };
   } finally {
-    await client?.close().catch(() => undefined);
-    await oam?.stop();
+    for (const c of clients) await c.close().catch(() => undefined);
+    for (const oam of oams) await oam.stop();
     await fleet.stop();
     rmSync(dataDir, { recursive: true, force: true });
+    // wallMs is set by the caller from this
+    lastRunWallMs = performance.now() - tRun;
   }
 }
+let lastRunWallMs = 0;
+
+const KiB = (n: number): string => (n / 1024).toFixed(1);
+const thousands = (n: number): string => n.toLocaleString('en-US');
 
 async function main(): Promise<void> {
-  const sizes = (process.env.BENCH_FLEET_SIZES ?? '100,1000').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
+  const sizes = envList('BENCH_FLEET_SIZES', '100,1000');
+  const instanceCounts = envList('BENCH_FLEET_INSTANCES', '1');
+  const storeKind = process.env.BENCH_FLEET_STORE ?? 'sqlite';
+  if (storeKind !== 'sqlite' && storeKind !== 'postgres') throw new Error(`BENCH_FLEET_STORE must be sqlite or postgres, got ${storeKind}`);
+  if (storeKind === 'sqlite' && instanceCounts.some((n) => n > 1)) throw new Error('BENCH_FLEET_INSTANCES above 1 needs BENCH_FLEET_STORE=postgres (instances share a PostgreSQL database)');
   const lanes = envNum('BENCH_SETUP_CONCURRENCY', 50);
   const roundMs = envNum('BENCH_ROUND_MS', 2000);
   const rounds = Math.max(1, envNum('BENCH_FLEET_ROUNDS', 2));
-  const o = {
+  const keysGiven = process.env.BENCH_FLEET_KEYS_DIR;
+  const o: RunOptions = {
     installMs: envNum('BENCH_INSTALL_MS', 20),
     pveMax: envNum('BENCH_PVE_MAX', 64),
     batch: envNum('BENCH_FLEET_BATCH', 0),
     limitMs: envNum('BENCH_FLEET_LIMIT_S', 120) * 1000,
+    perAddress: Math.max(1, envNum('BENCH_FLEET_PER_ADDRESS', 20_000)),
+    basePort: envNum('BENCH_FLEET_BASE_PORT', 12_000),
+    keysDir: keysGiven !== undefined && keysGiven !== '' ? keysGiven : mkdtempSync(join(tmpdir(), 'hsv-bench-fleet-keys-')),
+    pg: undefined,
   };
+  const pg = storeKind === 'postgres';
+  // the benchmark's own time limit: every run's bound, the baseline rounds, the cluster
+  const boundMs = rounds * sizes.reduce((a, n) => a + instanceCounts.reduce((b, k) => b + runBoundMs(n, k, o.limitMs, pg), 0), 0)
+    + (rounds + 1) * (roundMs + 40_000) + (pg ? 120_000 : 0);
   const tStart = performance.now();
-  console.log(`fleet: healthy devices ${sizes.join(', ')}; install ${o.installMs} ms; ${o.batch > 0 ? `${o.batch} henb-ids per software-update RPC` : 'one software-update RPC naming every device'}; PVE maxConcurrent ${o.pveMax}; simulator replay off`);
-  console.log('processes: simulated fleet + reference PVE in one child process, the OAM server (SQLite store) in another (fresh each round; the memory figures are its own), the NMS client in this one');
-  console.log(`${rounds} rounds, interleaved (setups, ${sizes.join(', ')}, setups, ...), best round of each kept: the machine is shared and noise only slows a round down`);
+  let cluster: PgCluster | undefined;
+  const cleanup = (): void => {
+    for (const p of liveChildren) p.kill('SIGKILL');
+    cluster?.stop();
+    if (keysGiven === undefined || keysGiven === '') rmSync(o.keysDir, { recursive: true, force: true });
+  };
+  const watchdog = setTimeout(() => {
+    console.log(`\nBENCHMARK TIME LIMIT: ${(boundMs / 1000).toFixed(0)} s passed; children killed, nothing more measured`);
+    cleanup();
+    process.exit(2);
+  }, boundMs);
 
-  // interleaved rounds: baseline, every size, baseline, every size, ..., baseline
-  const setups: number[] = [await measureSetups(lanes, roundMs)];
-  const runs = new Map<number, FleetFigures[]>(sizes.map((n) => [n, []]));
-  for (let r = 0; r < rounds; r++) {
-    for (const size of sizes) runs.get(size)!.push(await fleetRun(size, o));
+  console.log(`fleet: healthy devices ${sizes.join(', ')}; install ${o.installMs} ms; ${o.batch > 0 ? `${o.batch} henb-ids per software-update RPC` : 'one software-update RPC naming every device (per instance)'}; PVE maxConcurrent ${o.pveMax}; simulator replay off`);
+  console.log(`store ${storeKind}${pg ? ' (throwaway cluster, fsync/synchronous_commit/full_page_writes on, pg_stat_statements)' : ''}; OAM instances ${instanceCounts.join(', ')}`);
+  console.log('processes: simulated fleet + reference PVE in one child process, each OAM server in another (fresh each run; the memory figures are its own), the NMS client in this one');
+  console.log(`devices per loopback address ${o.perAddress} (above: 127.0.1.x at ports from ${o.basePort}); keys in ${o.keysDir}; this process's open-files limit ${fdLimitOf('self')}`);
+  console.log(`${rounds} rounds, interleaved (setups, ${sizes.join(', ')}, setups, ...), best round of each kept: the machine is shared and noise only slows a round down`);
+  console.log(`each run waits at most ${o.limitMs / 1000} s for its results; the benchmark stops itself after ${(boundMs / 1000).toFixed(0)} s at the latest`);
+
+  const runs = new Map<string, FleetFigures[]>();
+  const key = (size: number, inst: number): string => `${size}x${inst}`;
+  const setups: number[] = [];
+  let ok = true;
+  try {
+    if (pg) o.pg = cluster = await startPgCluster(root, join(tmpdir(), `hsv-bench-fleet-pg-${process.pid}`));
+    // interleaved rounds: baseline, every size (and instance count), baseline, ...
     setups.push(await measureSetups(lanes, roundMs));
+    for (let r = 0; r < rounds; r++) {
+      for (const size of sizes) {
+        for (const inst of instanceCounts) {
+          const fig = await fleetRun(size, inst, o);
+          fig.wallMs = lastRunWallMs;
+          const list = runs.get(key(size, inst)) ?? [];
+          list.push(fig);
+          runs.set(key(size, inst), list);
+          console.log(`  (run: ${thousands(size)} devices, ${inst} instance${inst > 1 ? 's' : ''}: ${fig.verified}/${fig.size} verified, ${fig.updatesPerSec.toFixed(1)}/s, run took ${(fig.wallMs / 1000).toFixed(0)} s)`);
+        }
+      }
+      setups.push(await measureSetups(lanes, roundMs));
+    }
+  } finally {
+    clearTimeout(watchdog);
+    cleanup();
   }
   const best = Math.max(...setups);
 
   console.log(`\nbaseline: bare NETCONF session setups (SSH + auth + hello + close-session, our client -> our server in a child, ${lanes} concurrent): ${setups.map((s) => s.toFixed(1)).join(' / ')} /s -> best ${best.toFixed(1)} /s`);
-  let ok = true;
   const q = (xs: number[], f: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(f * xs.length))] ?? NaN;
+  const table: string[] = [];
   for (const size of sizes) {
-    const all = runs.get(size)!;
-    for (const r of all) if (r.verified !== r.size) ok = false;
-    const r = all.reduce((a, b) => (b.updatesPerSec > a.updatesPerSec ? b : a));
-    const mem = all.reduce((a, b) => (b.peak.rss > a.peak.rss ? b : a));
-    const otherText = [...r.other].map(([k, v]) => `${k} ${v}`).join(', ');
-    console.log(`\nfleet of ${r.size}: rounds ${all.map((x) => `${x.verified}/${x.size} verified in ${(x.totalMs / 1000).toFixed(2)} s = ${x.updatesPerSec.toFixed(1)}/s`).join('; ')}`);
-    if (otherText) console.log(`  best round: others ${otherText}${r.timedOut ? `; stopped waiting after ${(o.limitMs / 1000).toFixed(0)} s` : ''}`);
-    for (const reason of r.firstReasons) console.log(`  e.g. ${reason}`);
-    console.log(`  THROUGHPUT ${r.updatesPerSec.toFixed(1)} verified updates/s; ratio to session setups/s: ${(r.updatesPerSec / best).toFixed(3)} (one verified update costs the time of ${(best / r.updatesPerSec).toFixed(1)} bare session setups)`);
-    console.log(`  best round: start of fleet + PVE ${(r.childStartMs / 1000).toFixed(1)} s (child), OAM server ${r.oamStartMs.toFixed(0)} ms; every job started (rpc-reply) after ${r.replyMs.toFixed(0)} ms; last result after ${(r.totalMs / 1000).toFixed(2)} s`);
-    console.log(`  results arrived (s after the RPC): 10% ${(q(r.arrivals, 0.1) / 1000).toFixed(2)}, 50% ${(q(r.arrivals, 0.5) / 1000).toFixed(2)}, 90% ${(q(r.arrivals, 0.9) / 1000).toFixed(2)}, 100% ${(q(r.arrivals, 1) / 1000).toFixed(2)}`);
-    console.log(`  per-job phases, median / max ms: ${r.phases.map((p) => `${p.name} ${q(p.ms, 0.5).toFixed(0)} / ${q(p.ms, 1).toFixed(0)}`).join('; ')}`);
-    console.log(`  CPU: OAM process ${r.oamCpuMs.toFixed(0)} ms (${(r.oamCpuMs / Math.max(1, r.verified)).toFixed(1)} ms per update), fleet+PVE child ${r.childCpuMs.toFixed(0)} ms (${(r.childCpuMs / Math.max(1, r.verified)).toFixed(1)} ms per update), wall ${r.totalMs.toFixed(0)} ms: on CPU ${((100 * r.oamCpuMs) / r.totalMs).toFixed(0)}% / ${((100 * r.childCpuMs) / r.totalMs).toFixed(0)}% of the wall time (fsync waits are not CPU)`);
-    console.log(`  OAM process memory (highest round, ${mem.samples} samples): peak RSS ${MiB(mem.peak.rss)} MiB (${MiB(mem.baseline.rss)} before the OAM started: +${MiB(mem.peak.rss - mem.baseline.rss)}), peak heapUsed ${MiB(mem.peak.heapUsed)} MiB (+${MiB(mem.peak.heapUsed - mem.baseline.heapUsed)}), peak heapTotal ${MiB(mem.peak.heapTotal)} MiB, peak external ${MiB(mem.peak.external)} MiB`);
-    console.log(`  open file descriptors after the run: OAM process ${mem.fds.oam}, fleet+PVE child ${mem.fds.child} (the OAM keeps one SSH session per device open)`);
+    for (const inst of instanceCounts) {
+      const all = runs.get(key(size, inst)) ?? [];
+      if (all.length === 0) continue;
+      for (const r of all) if (r.verified !== r.size) ok = false;
+      const r = all.reduce((a, b) => (b.updatesPerSec > a.updatesPerSec ? b : a));
+      const mem = all.reduce((a, b) => (b.peak.rss > a.peak.rss ? b : a));
+      const otherText = [...r.other].map(([k, v]) => `${k} ${v}`).join(', ');
+      const label = `${thousands(r.size)}${instanceCounts.length > 1 || inst > 1 ? `, ${inst} OAM instance${inst > 1 ? 's' : ''}` : ''}`;
+      console.log(`\nfleet of ${label}: rounds ${all.map((x) => `${x.verified}/${x.size} verified in ${(x.totalMs / 1000).toFixed(2)} s = ${x.updatesPerSec.toFixed(1)}/s (run ${(x.wallMs / 1000).toFixed(0)} s)`).join('; ')}`);
+      if (otherText) console.log(`  best round: others ${otherText}${r.timedOut ? `; stopped waiting after ${(o.limitMs / 1000).toFixed(0)} s` : ''}`);
+      for (const reason of r.firstReasons) console.log(`  e.g. ${reason}`);
+      console.log(`  THROUGHPUT ${r.updatesPerSec.toFixed(1)} verified updates/s; ratio to session setups/s: ${(r.updatesPerSec / best).toFixed(3)} (one verified update costs the time of ${(best / r.updatesPerSec).toFixed(1)} bare session setups)`);
+      console.log(`  best round: start of fleet + PVE ${(r.childStartMs / 1000).toFixed(1)} s (child), OAM server ${r.oamStartMs.toFixed(0)} ms; every job started (rpc-reply) after ${r.replyMs.toFixed(0)} ms; last result after ${(r.totalMs / 1000).toFixed(2)} s; the whole run (start, run, stop) ${(r.wallMs / 1000).toFixed(0)} s`);
+      console.log(`  results arrived (s after the RPC): 10% ${(q(r.arrivals, 0.1) / 1000).toFixed(2)}, 50% ${(q(r.arrivals, 0.5) / 1000).toFixed(2)}, 90% ${(q(r.arrivals, 0.9) / 1000).toFixed(2)}, 100% ${(q(r.arrivals, 1) / 1000).toFixed(2)}`);
+      console.log(`  per-job phases, median / max ms: ${r.phases.map((p) => `${p.name} ${q(p.ms, 0.5).toFixed(0)} / ${q(p.ms, 1).toFixed(0)}`).join('; ')}`);
+      const perUpd = (ms: number): string => (ms / Math.max(1, r.verified)).toFixed(1);
+      console.log(`  CPU: OAM ${r.oamCpuMs.toFixed(0)} ms (${perUpd(r.oamCpuMs)} ms per update), fleet+PVE child ${r.childCpuMs.toFixed(0)} ms (${perUpd(r.childCpuMs)} ms per update), wall ${r.totalMs.toFixed(0)} ms: on CPU ${((100 * r.oamCpuMs) / r.totalMs).toFixed(0)}% / ${((100 * r.childCpuMs) / r.totalMs).toFixed(0)}% of the wall time (fsync waits are not CPU)`);
+      console.log(`  OAM memory (highest round, ${mem.samples} samples${inst > 1 ? `, summed over ${inst} instances; the largest one ${MiB(mem.peakOne)} MiB` : ''}): peak RSS ${MiB(mem.peak.rss)} MiB (${MiB(mem.baseline.rss)} before the OAM started: +${MiB(mem.peak.rss - mem.baseline.rss)}, ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB per device), peak heapUsed ${MiB(mem.peak.heapUsed)} MiB (+${MiB(mem.peak.heapUsed - mem.baseline.heapUsed)}), peak heapTotal ${MiB(mem.peak.heapTotal)} MiB, peak external ${MiB(mem.peak.external)} MiB`);
+      console.log(`  open file descriptors: OAM at most ${mem.fds.oamPeak} (sampled every second), ${mem.fds.oam} after the run; fleet+PVE child ${mem.fds.child} after the run; open-files limits: OAM ${mem.fdLimits.oam}, fleet child ${mem.fdLimits.child}`);
+      console.log(`  fleet+PVE child RSS ${MiB(mem.childRss.start)} MiB after its start, ${MiB(mem.childRss.end)} MiB after the run (${KiB(mem.childRss.end / mem.size)} KiB per simulated device, PVE included)`);
+      if (r.pg) {
+        const p = r.pg;
+        const per = (n: number): string => (n / Math.max(1, r.verified)).toFixed(1);
+        console.log(`  PostgreSQL per verified update (whole run, ${r.verified} updates${p.noStatements ? '; pg_stat_statements missing: statements not counted' : ''}): ${per(p.statements)} statements, ${per(p.commits)} explicit transactions (COMMIT), ${per(p.xactCommit)} commits in all (pg_stat_database), ${per(p.rows)} rows returned or changed, tuples inserted/updated/deleted ${per(p.tupInserted)}/${per(p.tupUpdated)}/${per(p.tupDeleted)}; WAL ${KiB(p.walBytes / Math.max(1, r.verified))} KiB (cluster; statements' own ${KiB(p.stmtWalBytes / Math.max(1, r.verified))} KiB), database growth ${KiB(p.dbGrowthBytes / Math.max(1, r.verified))} KiB`);
+        console.log(`  PostgreSQL statements run most (calls per update, rows, WAL bytes per call, mean ms):`);
+        for (const t of p.top.slice(0, 10)) console.log(`    ${per(t.calls)}  rows ${(t.rows / Math.max(1, t.calls)).toFixed(1)}  wal ${(t.walBytes / Math.max(1, t.calls)).toFixed(0)} B  ${t.meanMs.toFixed(2)} ms  ${t.query}`);
+      }
+      table.push(`| ${thousands(r.size)} | ${inst} | ${r.verified}/${r.size}${otherText ? ` (${otherText})` : ''} | ${r.updatesPerSec.toFixed(1)}/s | ${(r.updatesPerSec / best).toFixed(3)} | ${MiB(mem.peak.rss)} MiB | ${mem.fds.oamPeak} (${mem.fds.oam} after) | ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB | ${perUpd(r.oamCpuMs)} / ${perUpd(r.childCpuMs)} ms | ${(r.wallMs / 1000).toFixed(0)} s |`);
+    }
   }
-  if (sizes.length >= 2) {
-    // each round's OAM is a fresh process: the difference between two fleet sizes is the per-device cost
-    const peakOf = (n: number): MemSample => runs.get(n)!.reduce((a, b) => (b.peak.rss > a.peak.rss ? b : a)).peak;
-    const [small, large] = [Math.min(...sizes), Math.max(...sizes)];
-    const d = (k: keyof MemSample): string => ((peakOf(large)[k] - peakOf(small)[k]) / 1024 / (large - small)).toFixed(0);
-    console.log(`\nOAM memory per additional device (peak of ${large} minus peak of ${small}, over ${large - small} devices): RSS ${d('rss')} KiB, heapUsed ${d('heapUsed')} KiB, external ${d('external')} KiB`);
-  }
+  console.log('\n| fleet | OAM instances | verified | throughput | ratio to bare session setups/s | OAM peak RSS | OAM open fds, peak (after) | OAM RSS per device | CPU per update, OAM / fleet+PVE | run (start, run, stop) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const row of table) console.log(row);
   console.log(`\ntotal bench time ${((performance.now() - tStart) / 1000).toFixed(0)} s`);
   if (!ok) {
     console.log('not every device ended verified in every round: the throughput figures above are not comparable');
@@ -316,7 +492,7 @@ async function main(): Promise<void> {
 
 // entry (last, so that every const above is initialised): a child mode, or the benchmark itself
 if (process.argv[2] === '--child-fleet') {
-  await serveFleet(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]));
+  await serveFleet(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), JSON.parse(process.argv[6] ?? '{}') as FleetLayout);
 } else if (process.argv[2] === '--child-oam') {
   await serveOam(process.argv[3] as string);
 } else if (process.argv[2] === '--child-bare') {

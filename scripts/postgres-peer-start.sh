@@ -7,6 +7,8 @@
 #                      `postgres` OS user when this runs as root.
 #   PG_BIN=/usr/lib/postgresql/15/bin    server binaries (default: the newest /usr/lib/postgresql/*/bin)
 #   PG_USER=hsv PG_DB=hsv                login role (LOGIN CREATEDB, not superuser) and its database
+#   PG_CONF_EXTRA='...'                  more postgresql.conf lines, appended last (they win), e.g.
+#                                        "shared_preload_libraries = 'pg_stat_statements'" (bench/fleet.ts)
 #
 # What it makes, all inside $PEERS_DIR (marked by the file .hsv-postgres-peer, which the stop script checks):
 #   data/          the cluster: initdb run as the `postgres` OS user when root (initdb refuses root), else as the
@@ -118,6 +120,9 @@ synchronous_commit = off
 full_page_writes = off
 log_min_messages = warning
 EOF
+if [[ -n "${PG_CONF_EXTRA:-}" ]]; then
+  printf '%s\n' "$PG_CONF_EXTRA" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+fi
 
 as_pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$DIR/postgres.log" -w -t 30 start >/dev/null \
   || { tail -20 "$DIR/postgres.log" >&2 || true; die "server did not start (log: $DIR/postgres.log)"; }
