@@ -23,26 +23,42 @@ import { startOamServer } from '../src/cli/oam-server.js';
 import type { ServeConfig } from '../src/config/load.js';
 import { createLogger } from '../src/log/logger.js';
 
-/** What the fleet child hands to the parent. */
+/** A simulated device as a fleet child reports it: what the OAM's inventory and the PVE need. */
+export interface FleetDevice {
+  henbId: string;
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  hostKeySha256: string;
+  devicePublicKey: string;
+  keyId: string;
+}
+
+/** What a fleet child hands to the parent (the PVE's part only from the child that runs the PVE). */
 export interface FleetReady {
-  devices: Array<{ henbId: string; host: string; port: number; username: string; password: string; hostKeySha256: string }>;
-  pve: { url: string; caPath: string; issuer: string; jwks: unknown };
-  softwareUri: string;
+  devices: FleetDevice[];
+  pve?: { url: string; caPath: string; issuer: string; jwks: unknown };
+  softwareUri?: string;
   startMs: number;
   /** the fleet child's RSS after the start (bytes) */
   rss: number;
 }
 
 /**
- * Where the simulated devices listen: one address with free ports, or (more devices than one address has ports
- * outside the ephemeral range) several loopback addresses with ports from basePort (FleetOptions.hosts). keysDir:
- * the devices' keys and credentials, kept across runs (made once: key generation and file writes are most of a
- * large fleet's start).
+ * One fleet child's share: its devices are numbered from firstIndex and listen on `hosts` (one address with free
+ * ports, or loopback addresses with ports from basePort, FleetOptions.hosts). A large fleet runs in several
+ * children (one process has too few file descriptors); the one with `pve` also runs the reference PVE for the
+ * whole fleet (its own devices and those in otherDevicesFile, JSON FleetDevice[]). keysDir: the devices' keys and
+ * credentials, kept across runs (made once: key generation and file writes are most of a large fleet's start).
  */
 export interface FleetLayout {
   hosts: string[];
   basePort: number;
+  firstIndex: number;
   keysDir: string;
+  pve: boolean;
+  otherDevicesFile?: string;
   /** the OAM instances' JWKS (written once they started): the PVE accepts the reference values they provide */
   oamJwksFile: string;
 }
@@ -118,7 +134,7 @@ function serveControl(stop: () => Promise<void>, sampler?: MemorySampler): void 
   });
 }
 
-/** Child: `count` healthy femtocells and the reference PVE, in this process. */
+/** Child: `count` healthy femtocells (and, with layout.pve, the reference PVE for the whole fleet), in this process. */
 export async function serveFleet(count: number, installMs: number, maxConcurrent: number, layout: FleetLayout): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hsv-bench-fleet-'));
   const t0 = performance.now();
@@ -126,25 +142,31 @@ export async function serveFleet(count: number, installMs: number, maxConcurrent
   // replay: false: no event log (SQLite) per device; the OAM's driver subscribes live, which is all it needs here
   const fleet = await startFleet({
     profiles: { healthy: count }, installMs, replay: false, dataDir: layout.keysDir, hosts: layout.hosts, basePort: layout.basePort,
+    firstIndex: layout.firstIndex,
   });
-  const pve = await startPve({
-    listen: '127.0.0.1:0', dataDir: join(dir, 'pve'), devices: fleet.devices, referenceValues: fleet.referenceValues, maxConcurrent,
-    deviceTimeoutMs: 60_000, oamJwks: layout.oamJwksFile,
-  });
-  const image = Buffer.concat([Buffer.from('henb-sw-verify bench image v2\n'), createHash('sha256').update('bench').digest()]);
-  const imageFile = join(dir, 'henb-firmware-2.0.0.bin');
-  writeFileSync(imageFile, image);
-  pve.addReferenceValue('rootfs', createHash('sha256').update(image).digest('hex'));
-  const ready: FleetReady = {
-    devices: fleet.devices.map((d) => ({ henbId: d.henbId, host: d.host, port: d.port, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 })),
-    pve: { url: pve.url, caPath: pve.caPath, issuer: pve.issuer, jwks: pve.jwks },
-    softwareUri: pathToFileURL(imageFile).href,
-    startMs: performance.now() - t0,
-    rss: process.memoryUsage().rss,
-  };
+  const devices: FleetDevice[] = fleet.devices.map((d) => ({
+    henbId: d.henbId, host: d.host, port: d.port, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256,
+    devicePublicKey: d.devicePublicKey, keyId: d.keyId,
+  }));
+  let pve: Awaited<ReturnType<typeof startPve>> | undefined;
+  let ready: FleetReady = { devices, startMs: 0, rss: 0 };
+  if (layout.pve) {
+    const others = layout.otherDevicesFile !== undefined ? JSON.parse(readFileSync(layout.otherDevicesFile, 'utf8')) as FleetDevice[] : [];
+    pve = await startPve({
+      listen: '127.0.0.1:0', dataDir: join(dir, 'pve'), devices: [...devices, ...others], referenceValues: fleet.referenceValues, maxConcurrent,
+      deviceTimeoutMs: 60_000, oamJwks: layout.oamJwksFile,
+    });
+    const image = Buffer.concat([Buffer.from('henb-sw-verify bench image v2\n'), createHash('sha256').update('bench').digest()]);
+    const imageFile = join(dir, 'henb-firmware-2.0.0.bin');
+    writeFileSync(imageFile, image);
+    pve.addReferenceValue('rootfs', createHash('sha256').update(image).digest('hex'));
+    ready = { ...ready, pve: { url: pve.url, caPath: pve.caPath, issuer: pve.issuer, jwks: pve.jwks }, softwareUri: pathToFileURL(imageFile).href };
+  }
+  ready.startMs = performance.now() - t0;
+  ready.rss = process.memoryUsage().rss;
   console.log(`READY ${JSON.stringify(ready)}`);
   serveControl(async () => {
-    await pve.close();
+    await pve?.close();
     await fleet.close();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -16,13 +16,17 @@
  * client (and the baseline's client). The OAM samples its own memory (process.memoryUsage() every 25 ms) and
  * open files (every second), so the figures are the OAM's alone.
  *
- * Large fleets: one loopback address has ~28,000 ephemeral ports, so above BENCH_FLEET_PER_ADDRESS devices
- * (default 20,000) the devices listen on several loopback addresses (127.0.1.1, 127.0.1.2, ...: Linux routes
- * 127.0.0.0/8 to lo) at ports BENCH_FLEET_BASE_PORT.. (default 12000, below the ephemeral range, so that the
- * listeners never take the ports outgoing connections need). The children's open-files limit is raised to
- * what the size needs (`ulimit -n` in the child's shell; root may raise the hard limit, others get their hard
- * limit, printed). The devices' keys are made once per benchmark and shared by its runs (BENCH_FLEET_KEYS_DIR
- * keeps them across benchmarks).
+ * Large fleets: a process has a limited number of file descriptors (a simulated device needs one for its listener
+ * and one per session to it) and one loopback address ~28,000 ephemeral ports. So the fleet runs in several
+ * children of at most BENCH_FLEET_PER_CHILD devices (default: what the hard open-files limit allows, (hard -
+ * 2048) / 2), each on a loopback address of its own (127.0.1.1, 127.0.1.2, ...: Linux routes 127.0.0.0/8 to lo)
+ * at ports from BENCH_FLEET_BASE_PORT (default 12000, below the ephemeral range, so that the listeners never take
+ * the ports outgoing connections need); the last child also runs the PVE for the whole fleet. One child with
+ * more than BENCH_FLEET_PER_ADDRESS devices (default 20,000) spreads them over several addresses the same way.
+ * Every child's open-files limit is raised to what its share needs (`ulimit -n` in the child's shell: root, or a
+ * high enough hard limit, may; otherwise the child keeps its hard limit; both are printed), and so is each OAM's.
+ * The devices' keys are made once per benchmark and shared by its runs (BENCH_FLEET_KEYS_DIR keeps them across
+ * benchmarks: making 100,000 devices' keys and files takes minutes).
  *
  * Several OAM instances (BENCH_FLEET_INSTANCES=1,2 with BENCH_FLEET_STORE=postgres): the instances share one
  * PostgreSQL database (a throwaway cluster from scripts/postgres-peer-start.sh with durability on and
@@ -35,7 +39,7 @@
  * round, default 2000), BENCH_FLEET_ROUNDS (default 2), BENCH_FLEET_LIMIT_S (how long a run waits for its
  * results, default 120; with the start allowances below it bounds the whole benchmark, which stops itself
  * after the total it prints at the start), BENCH_FLEET_STORE (sqlite | postgres), BENCH_FLEET_INSTANCES
- * (default 1; a list runs each), BENCH_FLEET_PER_ADDRESS, BENCH_FLEET_BASE_PORT, BENCH_FLEET_KEYS_DIR,
+ * (default 1; a list runs each), BENCH_FLEET_PER_CHILD, BENCH_FLEET_PER_ADDRESS, BENCH_FLEET_BASE_PORT, BENCH_FLEET_KEYS_DIR,
  * BENCH_CHILD_NODE_ARGS (extra node options for the children, e.g. --cpu-prof --cpu-prof-dir=DIR).
  *
  * Run: node --expose-gc --import tsx bench/fleet.ts   (or npm run bench -- fleet, which stops any benchmark
@@ -71,7 +75,7 @@ const envList = (name: string, dflt: string): number[] =>
   (process.env[name] ?? dflt).split(',').map((x) => Number(x.trim())).filter((n) => Number.isInteger(n) && n > 0);
 
 /** how long a child may take to start, ms: the fleet makes (first run) or loads every device's keys */
-const fleetStartMs = (size: number): number => 60_000 + 15 * size;
+const fleetStartMs = (size: number): number => 120_000 + 20 * size;
 const oamStartMs = (size: number): number => 60_000 + 2 * size;
 /** one run's bound: fleet start + OAM start + the wait for results + stopping; the benchmark's sum of these */
 const runBoundMs = (size: number, instances: number, limitMs: number, pg: boolean): number =>
@@ -83,8 +87,9 @@ interface FleetFigures {
   verified: number;
   other: Map<string, number>;
   firstReasons: string[];
-  /** fleet + PVE start in the child, ms */
+  /** fleet + PVE start in the child, ms (the slowest child) */
   childStartMs: number;
+  fleetChildren: number;
   /** fleet child RSS after its start / after the run */
   childRss: { start: number; end: number };
   /** OAM server start, ms (the slowest instance) */
@@ -147,17 +152,46 @@ async function measureSetups(lanes: number, ms: number): Promise<number> {
   }
 }
 
-/** where `size` devices listen (see the header) */
-function layoutFor(size: number, perAddress: number, basePort: number, keysDir: string, oamJwksFile: string): FleetLayout {
-  if (size <= perAddress) return { hosts: ['127.0.0.1'], basePort: 0, keysDir, oamJwksFile };
-  const n = Math.ceil(size / perAddress);
-  if (n > 254) throw new Error(`BENCH_FLEET_PER_ADDRESS ${perAddress}: ${size} devices would need ${n} addresses (at most 254)`);
-  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-  const last = basePort + Math.ceil(size / n) - 1;
-  if (low !== undefined && basePort <= 65535 && last >= low) {
-    throw new Error(`ports ${basePort}..${last} reach the ephemeral range (from ${low}): lower BENCH_FLEET_BASE_PORT or BENCH_FLEET_PER_ADDRESS`);
+/** the hard open-files limit of this process (what a child may raise its own to without privileges) */
+function hardFdLimit(): number {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const v = line?.trim().split(/\s+/)[4];
+    return v === 'unlimited' ? 1 << 20 : Number(v);
+  } catch {
+    return 1024;
   }
-  return { hosts: Array.from({ length: n }, (_, k) => `127.0.1.${k + 1}`), basePort, keysDir, oamJwksFile };
+}
+
+/**
+ * How `size` devices are spread (see the header): children of at most perChild devices (a child needs a file
+ * descriptor per device for its listener and one per OAM session to it), the last of them runs the PVE; one child
+ * listens on 127.0.0.1 with free ports, or on several addresses above perAddress; several children get an
+ * address each (127.0.1.k) with ports from basePort.
+ */
+function layoutsFor(size: number, o: RunOptions, oamJwksFile: string): Array<{ count: number; layout: FleetLayout }> {
+  const children = Math.ceil(size / o.perChild);
+  if (children > 254) throw new Error(`BENCH_FLEET_PER_CHILD ${o.perChild}: ${size} devices would need ${children} children (at most 254)`);
+  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const checkPorts = (n: number): void => {
+    const last = o.basePort + n - 1;
+    if (low !== undefined && last >= low) throw new Error(`ports ${o.basePort}..${last} reach the ephemeral range (from ${low}): lower BENCH_FLEET_BASE_PORT, BENCH_FLEET_PER_ADDRESS or BENCH_FLEET_PER_CHILD`);
+  };
+  const base = { keysDir: o.keysDir, oamJwksFile };
+  if (children === 1) {
+    if (size <= o.perAddress) return [{ count: size, layout: { ...base, hosts: ['127.0.0.1'], basePort: 0, firstIndex: 1, pve: true } }];
+    const n = Math.ceil(size / o.perAddress);
+    if (n > 254) throw new Error(`BENCH_FLEET_PER_ADDRESS ${o.perAddress}: ${size} devices would need ${n} addresses (at most 254)`);
+    checkPorts(Math.ceil(size / n));
+    return [{ count: size, layout: { ...base, hosts: Array.from({ length: n }, (_, k) => `127.0.1.${k + 1}`), basePort: o.basePort, firstIndex: 1, pve: true } }];
+  }
+  const per = Math.ceil(size / children);
+  checkPorts(per);
+  return Array.from({ length: children }, (_, k) => {
+    const first = k * per + 1;
+    const count = Math.min(per, size - k * per);
+    return { count, layout: { ...base, hosts: [`127.0.1.${k + 1}`], basePort: o.basePort, firstIndex: first, pve: k === children - 1 } };
+  });
 }
 
 /** the keys of an OAM's keys/jwks.json somewhere under its data dir */
@@ -176,6 +210,7 @@ interface RunOptions {
   batch: number;
   limitMs: number;
   perAddress: number;
+  perChild: number;
   basePort: number;
   keysDir: string;
   pg: PgCluster | undefined;
@@ -187,18 +222,37 @@ async function fleetRun(size: number, instances: number, o: RunOptions): Promise
   const tRun = performance.now();
   const dataDir = mkdtempSync(join(tmpdir(), 'hsv-bench-oam-'));
   const oamJwksFile = join(dataDir, 'oam-jwks.json');
-  const layout = layoutFor(size, o.perAddress, o.basePort, o.keysDir, oamJwksFile);
-  // the fleet child: a listener per device, and (while the OAM keeps them) a session per device from the OAM
-  // and at times from the PVE; an OAM: a session per device at most
-  const fleet: Child<FleetReady> = await spawnChild<FleetReady>(self, ['--child-fleet', String(size), String(o.installMs), String(o.pveMax), JSON.stringify(layout)],
-    fleetStartMs(size), { fdLimit: 3 * size + 4096 }).catch((e: unknown) => {
+  const plan = layoutsFor(size, o, oamJwksFile);
+  // a fleet child: a listener per device, and (while the OAM keeps them) a session per device from the OAM and
+  // at times from the PVE; an OAM: a session per device at most. The children without the PVE start together,
+  // then the one with the PVE (it needs every device).
+  const spawnFleet = (p: { count: number; layout: FleetLayout }): Promise<Child<FleetReady>> => spawnChild<FleetReady>(self,
+    ['--child-fleet', String(p.count), String(o.installMs), String(o.pveMax), JSON.stringify(p.layout)], fleetStartMs(size), { fdLimit: 3 * p.count + 4096 });
+  const fleets: Array<Child<FleetReady>> = [];
+  try {
+    const others = await Promise.allSettled(plan.filter((p) => !p.layout.pve).map(spawnFleet));
+    for (const r of others) if (r.status === 'fulfilled') fleets.push(r.value);
+    const failed = others.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const withPve = plan.find((p) => p.layout.pve)!;
+    if (fleets.length > 0) {
+      withPve.layout.otherDevicesFile = join(dataDir, 'other-devices.json');
+      writeFileSync(withPve.layout.otherDevicesFile, JSON.stringify(fleets.flatMap((f) => f.ready.devices)));
+    }
+    fleets.unshift(await spawnFleet(withPve));
+  } catch (e) {
+    for (const f of fleets) await f.stop();
     rmSync(dataDir, { recursive: true, force: true });
     throw e;
-  });
+  }
+  const fleet = fleets[0]!; // the one with the PVE
+  const fleetCpu = async (): Promise<number> => (await Promise.all(fleets.map((f) => f.cpu()))).reduce((a, b) => a + b, 0);
   const clients: NetconfClient[] = [];
   const oams: Array<Child<OamReady>> = [];
   try {
-    const { devices, pve, softwareUri } = fleet.ready;
+    const { pve, softwareUri } = fleet.ready;
+    if (!pve || softwareUri === undefined) throw new Error('the fleet child with the PVE did not report it');
+    const devices = fleets.flatMap((f) => f.ready.devices);
     const jwksFile = join(dataDir, 'pve-jwks.json');
     writeFileSync(jwksFile, JSON.stringify(pve.jwks));
     let dbName: string | undefined;
@@ -276,7 +330,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions): Promise
 
     const ids = devices.map((d) => d.henbId);
     const cpuOam0 = await Promise.all(oams.map((x) => x.cpu()));
-    const cpuChild0 = await fleet.cpu();
+    const cpuChild0 = await fleetCpu();
     const pgWindow = o.pg && dbName ? await o.pg.begin(dbName) : undefined;
     t0 = performance.now();
     const refused: string[] = [];
@@ -316,11 +370,11 @@ async function fleetRun(size: number, instances: number, o: RunOptions): Promise
     }
     const totalMs = performance.now() - t0;
     const oamCpuMs = (await Promise.all(oams.map((x) => x.cpu()))).reduce((a, c, k) => a + c - cpuOam0[k]!, 0) / 1000;
-    const childCpuMs = ((await fleet.cpu()) - cpuChild0) / 1000;
+    const childCpuMs = ((await fleetCpu()) - cpuChild0) / 1000;
     const peaks = await Promise.all(oams.map((x) => x.peak()));
     const fdsAfter = await Promise.all(oams.map((x) => x.fds()));
-    const fds = { oamPeak: peaks.reduce((a, p) => a + p.fdsPeak, 0), oam: fdsAfter.reduce((a, b) => a + b, 0), child: await fleet.fds() };
-    const childEnd = (await fleet.mem()).rss;
+    const fds = { oamPeak: peaks.reduce((a, p) => a + p.fdsPeak, 0), oam: fdsAfter.reduce((a, b) => a + b, 0), child: (await Promise.all(fleets.map((f) => f.fds()))).reduce((a, b) => a + b, 0) };
+    const childEnd = (await Promise.all(fleets.map((f) => f.mem()))).reduce((a, m) => a + m.rss, 0);
     const pgLoad = pgWindow ? await pgWindow.end() : undefined;
     const sum = (f: (m: MemSample) => number, xs: MemSample[]): number => xs.reduce((a, m) => a + f(m), 0);
     const sumMem = (xs: MemSample[]): MemSample => ({ rss: sum((m) => m.rss, xs), heapUsed: sum((m) => m.heapUsed, xs), heapTotal: sum((m) => m.heapTotal, xs), external: sum((m) => m.external, xs) });
@@ -341,11 +395,12 @@ async function fleetRun(size: number, instances: number, o: RunOptions): Promise
     for (const c of clients.splice(0)) await c.close().catch(() => undefined);
     await Promise.all(pumps);
     return {
-      size, instances, verified, other, firstReasons, childStartMs: fleet.ready.startMs, childRss: { start: fleet.ready.rss, end: childEnd },
+      size, instances, verified, other, firstReasons, childStartMs: Math.max(...fleets.map((f) => f.ready.startMs)), fleetChildren: fleets.length,
+      childRss: { start: fleets.reduce((a, f) => a + f.ready.rss, 0), end: childEnd },
       oamStartMs: Math.max(...oams.map((x) => x.ready.startMs)), replyMs, totalMs, wallMs: 0,
       updatesPerSec: (verified / totalMs) * 1000, baseline: sumMem(oams.map((x) => x.ready.baseline)), peak: sumMem(peaks.map((p) => p.peak)),
       peakOne: Math.max(...peaks.map((p) => p.peak.rss)), samples: peaks.reduce((a, p) => a + p.samples, 0),
-      oamCpuMs, childCpuMs, timedOut, fds, fdLimits: { oam: Math.min(...oams.map((x) => x.fdLimit)), child: fleet.fdLimit },
+      oamCpuMs, childCpuMs, timedOut, fds, fdLimits: { oam: Math.min(...oams.map((x) => x.fdLimit)), child: Math.min(...fleets.map((f) => f.fdLimit)) },
       phases: PHASES.map((p) => ({
         name: p.name,
         ms: started.flatMap((j) => {
@@ -364,7 +419,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions): Promise
   } finally {
     for (const c of clients) await c.close().catch(() => undefined);
     for (const oam of oams) await oam.stop();
-    await fleet.stop();
+    for (const f of fleets) await f.stop();
     rmSync(dataDir, { recursive: true, force: true });
     // wallMs is set by the caller from this
     lastRunWallMs = performance.now() - tRun;
@@ -391,6 +446,7 @@ async function main(): Promise<void> {
     batch: envNum('BENCH_FLEET_BATCH', 0),
     limitMs: envNum('BENCH_FLEET_LIMIT_S', 120) * 1000,
     perAddress: Math.max(1, envNum('BENCH_FLEET_PER_ADDRESS', 20_000)),
+    perChild: Math.max(1, envNum('BENCH_FLEET_PER_CHILD', Math.max(1000, Math.min(20_000, Math.floor((hardFdLimit() - 2048) / 2))))),
     basePort: envNum('BENCH_FLEET_BASE_PORT', 12_000),
     keysDir: keysGiven !== undefined && keysGiven !== '' ? keysGiven : mkdtempSync(join(tmpdir(), 'hsv-bench-fleet-keys-')),
     pg: undefined,
@@ -415,7 +471,7 @@ async function main(): Promise<void> {
   console.log(`fleet: healthy devices ${sizes.join(', ')}; install ${o.installMs} ms; ${o.batch > 0 ? `${o.batch} henb-ids per software-update RPC` : 'one software-update RPC naming every device (per instance)'}; PVE maxConcurrent ${o.pveMax}; simulator replay off`);
   console.log(`store ${storeKind}${pg ? ' (throwaway cluster, fsync/synchronous_commit/full_page_writes on, pg_stat_statements)' : ''}; OAM instances ${instanceCounts.join(', ')}`);
   console.log('processes: simulated fleet + reference PVE in one child process, each OAM server in another (fresh each run; the memory figures are its own), the NMS client in this one');
-  console.log(`devices per loopback address ${o.perAddress} (above: 127.0.1.x at ports from ${o.basePort}); keys in ${o.keysDir}; this process's open-files limit ${fdLimitOf('self')}`);
+  console.log(`fleet children of at most ${o.perChild} devices (above: one loopback address 127.0.1.k each, ports from ${o.basePort}); one child spreads over addresses above ${o.perAddress}; keys in ${o.keysDir}; open-files limit of this process ${fdLimitOf('self')} (hard ${hardFdLimit()})`);
   console.log(`${rounds} rounds, interleaved (setups, ${sizes.join(', ')}, setups, ...), best round of each kept: the machine is shared and noise only slows a round down`);
   console.log(`each run waits at most ${o.limitMs / 1000} s for its results; the benchmark stops itself after ${(boundMs / 1000).toFixed(0)} s at the latest`);
 
@@ -462,14 +518,14 @@ async function main(): Promise<void> {
       if (otherText) console.log(`  best round: others ${otherText}${r.timedOut ? `; stopped waiting after ${(o.limitMs / 1000).toFixed(0)} s` : ''}`);
       for (const reason of r.firstReasons) console.log(`  e.g. ${reason}`);
       console.log(`  THROUGHPUT ${r.updatesPerSec.toFixed(1)} verified updates/s; ratio to session setups/s: ${(r.updatesPerSec / best).toFixed(3)} (one verified update costs the time of ${(best / r.updatesPerSec).toFixed(1)} bare session setups)`);
-      console.log(`  best round: start of fleet + PVE ${(r.childStartMs / 1000).toFixed(1)} s (child), OAM server ${r.oamStartMs.toFixed(0)} ms; every job started (rpc-reply) after ${r.replyMs.toFixed(0)} ms; last result after ${(r.totalMs / 1000).toFixed(2)} s; the whole run (start, run, stop) ${(r.wallMs / 1000).toFixed(0)} s`);
+      console.log(`  best round: start of fleet + PVE ${(r.childStartMs / 1000).toFixed(1)} s (${r.fleetChildren} child${r.fleetChildren > 1 ? 'ren' : ''}), OAM server ${r.oamStartMs.toFixed(0)} ms; every job started (rpc-reply) after ${r.replyMs.toFixed(0)} ms; last result after ${(r.totalMs / 1000).toFixed(2)} s; the whole run (start, run, stop) ${(r.wallMs / 1000).toFixed(0)} s`);
       console.log(`  results arrived (s after the RPC): 10% ${(q(r.arrivals, 0.1) / 1000).toFixed(2)}, 50% ${(q(r.arrivals, 0.5) / 1000).toFixed(2)}, 90% ${(q(r.arrivals, 0.9) / 1000).toFixed(2)}, 100% ${(q(r.arrivals, 1) / 1000).toFixed(2)}`);
       console.log(`  per-job phases, median / max ms: ${r.phases.map((p) => `${p.name} ${q(p.ms, 0.5).toFixed(0)} / ${q(p.ms, 1).toFixed(0)}`).join('; ')}`);
       const perUpd = (ms: number): string => (ms / Math.max(1, r.verified)).toFixed(1);
       console.log(`  CPU: OAM ${r.oamCpuMs.toFixed(0)} ms (${perUpd(r.oamCpuMs)} ms per update), fleet+PVE child ${r.childCpuMs.toFixed(0)} ms (${perUpd(r.childCpuMs)} ms per update), wall ${r.totalMs.toFixed(0)} ms: on CPU ${((100 * r.oamCpuMs) / r.totalMs).toFixed(0)}% / ${((100 * r.childCpuMs) / r.totalMs).toFixed(0)}% of the wall time (fsync waits are not CPU)`);
       console.log(`  OAM memory (highest round, ${mem.samples} samples${inst > 1 ? `, summed over ${inst} instances; the largest one ${MiB(mem.peakOne)} MiB` : ''}): peak RSS ${MiB(mem.peak.rss)} MiB (${MiB(mem.baseline.rss)} before the OAM started: +${MiB(mem.peak.rss - mem.baseline.rss)}, ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB per device), peak heapUsed ${MiB(mem.peak.heapUsed)} MiB (+${MiB(mem.peak.heapUsed - mem.baseline.heapUsed)}), peak heapTotal ${MiB(mem.peak.heapTotal)} MiB, peak external ${MiB(mem.peak.external)} MiB`);
-      console.log(`  open file descriptors: OAM at most ${mem.fds.oamPeak} (sampled every second), ${mem.fds.oam} after the run; fleet+PVE child ${mem.fds.child} after the run; open-files limits: OAM ${mem.fdLimits.oam}, fleet child ${mem.fdLimits.child}`);
-      console.log(`  fleet+PVE child RSS ${MiB(mem.childRss.start)} MiB after its start, ${MiB(mem.childRss.end)} MiB after the run (${KiB(mem.childRss.end / mem.size)} KiB per simulated device, PVE included)`);
+      console.log(`  open file descriptors: OAM at most ${mem.fds.oamPeak} (sampled every second), ${mem.fds.oam} after the run; fleet+PVE children ${mem.fds.child} after the run; open-files limits: OAM ${mem.fdLimits.oam}, fleet children ${mem.fdLimits.child}`);
+      console.log(`  fleet+PVE ${mem.fleetChildren > 1 ? `${mem.fleetChildren} children` : 'child'} RSS ${MiB(mem.childRss.start)} MiB after the start, ${MiB(mem.childRss.end)} MiB after the run (${KiB(mem.childRss.end / mem.size)} KiB per simulated device, PVE included)`);
       if (r.pg) {
         const p = r.pg;
         const per = (n: number): string => (n / Math.max(1, r.verified)).toFixed(1);

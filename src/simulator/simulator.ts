@@ -85,6 +85,11 @@ export interface FleetOptions {
   hosts?: string[];
   /** 0 (default): free ports; otherwise device i listens on basePort + i (with `hosts`: see there) */
   basePort?: number;
+  /**
+   * the number of each profile's first device (default 1: healthy-1, healthy-2, ...): fleets started in several
+   * processes (one process has too few file descriptors for 100,000 devices) name their devices apart
+   */
+  firstIndex?: number;
   /** keeps each device's host key, device key, credentials and event log; default a temporary dir removed at close */
   dataDir?: string;
   /** install duration, ms (default 50) */
@@ -411,7 +416,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     if (temporary) await rm(root, { recursive: true, force: true });
   };
 
-  const plan = list.flatMap((e) => Array.from({ length: e.count }, (_, i) => ({ henbId: simulatedHenbId(e.profile, e.trustRoot, i + 1), profile: e.profile, trustRoot: e.trustRoot })));
+  const first = options.firstIndex ?? 1;
+  if (!(Number.isSafeInteger(first) && first >= 1)) throw new SimulatorError('ERR_SIM_PROFILE', `firstIndex must be an integer >= 1, got ${first}`);
+  const plan = list.flatMap((e) => Array.from({ length: e.count }, (_, i) => ({ henbId: simulatedHenbId(e.profile, e.trustRoot, i + first), profile: e.profile, trustRoot: e.trustRoot })));
   const dup = plan.find((p, i) => plan.findIndex((q) => q.henbId === p.henbId) !== i);
   if (dup) throw new SimulatorError('ERR_SIM_PROFILE', `the fleet names ${dup.henbId} twice (list each profile once per trust root)`);
   try {

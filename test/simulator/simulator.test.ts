@@ -247,12 +247,13 @@ describe('fleet data dir', () => {
 });
 
 describe('several loopback addresses (fleets larger than one address has ports)', () => {
-  it('device i listens on hosts[i % n] at basePort + floor(i / n) and answers NETCONF there', async () => {
+  it('device i listens on hosts[i % n] at basePort + floor(i / n) and answers NETCONF there; firstIndex numbers them', async () => {
     const base = await freePort();
-    const f = await startFleet({ profiles: { healthy: 4 }, hosts: ['127.0.1.1', '127.0.1.2'], basePort: base, validate: false, replay: false });
+    // firstIndex: a second process's share of a fleet names its devices apart
+    const f = await startFleet({ profiles: { healthy: 4 }, hosts: ['127.0.1.1', '127.0.1.2'], basePort: base, firstIndex: 11, validate: false, replay: false });
     try {
       expect(f.devices.map((d) => [d.henbId, d.host, d.port])).toEqual([
-        ['healthy-1', '127.0.1.1', base], ['healthy-2', '127.0.1.2', base], ['healthy-3', '127.0.1.1', base + 1], ['healthy-4', '127.0.1.2', base + 1]]);
+        ['healthy-11', '127.0.1.1', base], ['healthy-12', '127.0.1.2', base], ['healthy-13', '127.0.1.1', base + 1], ['healthy-14', '127.0.1.2', base + 1]]);
       for (const d of f.devices) {
         const c = await connectNetconf({ host: d.host, port: d.port, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 });
         expect(c.serverCapabilities.some((cap) => cap.startsWith('urn:ietf:params:netconf:base:1.1'))).toBe(true);
