@@ -50,6 +50,10 @@ export interface PgLoad {
   dbGrowthBytes: number;
   /** the statements run most often: calls, rows, wal bytes, mean ms, the text (first 100 chars) */
   top: Array<{ calls: number; rows: number; walBytes: number; meanMs: number; query: string }>;
+  /** time spent waiting for the transaction lock (pg_advisory_xact_lock: one holder at a time, all instances), ms */
+  lockWaitMs: number;
+  /** time of the COMMITs (the WAL flush with synchronous_commit on), ms */
+  commitMs: number;
   /** pg_stat_statements was not available (only the pg_stat_database and WAL figures are real) */
   noStatements: boolean;
 }
@@ -132,14 +136,17 @@ export async function startPgCluster(root: string, dir: string): Promise<PgClust
             let commits = 0;
             let rows = 0;
             let stmtWalBytes = 0;
+            let lockWaitMs = 0;
+            let commitMs = 0;
             if (!noStatements) {
-              const r = await c.query<{ query: string; calls: string; rows: string; wal_bytes: string; mean_exec_time: number }>(
-                `SELECT query, calls, rows, wal_bytes, mean_exec_time FROM pg_stat_statements
+              const r = await c.query<{ query: string; calls: string; rows: string; wal_bytes: string; mean_exec_time: number; total_exec_time: number }>(
+                `SELECT query, calls, rows, wal_bytes, mean_exec_time, total_exec_time FROM pg_stat_statements
                  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1) ORDER BY calls DESC`, [db]);
               for (const s of r.rows) {
                 const q = s.query.trim().replace(/\s+/g, ' ');
                 if (/^(BEGIN|START TRANSACTION)\b/i.test(q)) continue;
-                if (/^COMMIT\b/i.test(q)) { commits += Number(s.calls); continue; }
+                if (/^COMMIT\b/i.test(q)) { commits += Number(s.calls); commitMs += s.total_exec_time; continue; }
+                if (/pg_advisory_xact_lock/i.test(q)) lockWaitMs += s.total_exec_time;
                 if (/^(ROLLBACK|SELECT pg_stat_clear_snapshot|SELECT pg_current_wal_lsn)/i.test(q)) continue;
                 statements += Number(s.calls);
                 rows += Number(s.rows);
@@ -152,7 +159,7 @@ export async function startPgCluster(root: string, dir: string): Promise<PgClust
             const after = await dbStats();
             top = top.sort((a, b) => b.calls - a.calls);
             return {
-              statements, commits, rows, stmtWalBytes, walBytes, top, noStatements,
+              statements, commits, rows, stmtWalBytes, walBytes, top, noStatements, lockWaitMs, commitMs,
               xactCommit: (after.xact_commit ?? 0) - (before.xact_commit ?? 0),
               tupInserted: (after.tup_inserted ?? 0) - (before.tup_inserted ?? 0),
               tupUpdated: (after.tup_updated ?? 0) - (before.tup_updated ?? 0),

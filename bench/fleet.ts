@@ -530,6 +530,7 @@ async function main(): Promise<void> {
         const p = r.pg;
         const per = (n: number): string => (n / Math.max(1, r.verified)).toFixed(1);
         console.log(`  PostgreSQL per verified update (whole run, ${r.verified} updates${p.noStatements ? '; pg_stat_statements missing: statements not counted' : ''}): ${per(p.statements)} statements, ${per(p.commits)} explicit transactions (COMMIT), ${per(p.xactCommit)} commits in all (pg_stat_database), ${per(p.rows)} rows returned or changed, tuples inserted/updated/deleted ${per(p.tupInserted)}/${per(p.tupUpdated)}/${per(p.tupDeleted)}; WAL ${KiB(p.walBytes / Math.max(1, r.verified))} KiB (cluster; statements' own ${KiB(p.stmtWalBytes / Math.max(1, r.verified))} KiB), database growth ${KiB(p.dbGrowthBytes / Math.max(1, r.verified))} KiB`);
+        console.log(`  PostgreSQL time per verified update: waiting for the transaction lock (one transaction at a time over all instances) ${(p.lockWaitMs / Math.max(1, r.verified)).toFixed(1)} ms, COMMIT (WAL flush) ${(p.commitMs / Math.max(1, r.verified)).toFixed(1)} ms`);
         console.log(`  PostgreSQL statements run most (calls per update, rows, WAL bytes per call, mean ms):`);
         for (const t of p.top.slice(0, 10)) console.log(`    ${per(t.calls)}  rows ${(t.rows / Math.max(1, t.calls)).toFixed(1)}  wal ${(t.walBytes / Math.max(1, t.calls)).toFixed(0)} B  ${t.meanMs.toFixed(2)} ms  ${t.query}`);
       }
