@@ -19,7 +19,7 @@ import { HsvError } from '../errors.js';
 import { openSqliteStore } from './sqlite.js';
 import type { Store, StoreOps } from './types.js';
 
-export type EventLogErrorCode = 'ERR_EVENT_LOG_OPEN' | 'ERR_EVENT_LOG_CLOSED';
+export type EventLogErrorCode = 'ERR_EVENT_LOG_OPEN' | 'ERR_EVENT_LOG_CLOSED' | 'ERR_EVENT_LOG_IMPORT';
 
 export class EventLogError extends HsvError<EventLogErrorCode> {}
 

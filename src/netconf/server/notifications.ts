@@ -73,6 +73,11 @@ export interface NotificationOptions {
    * (useReplayLog) before; undefined: no log of its own (replay only with a provided log)
    */
   openLog: (() => Promise<ReplayLog>) | undefined;
+  /**
+   * runs once when a log is provided (useReplayLog), before the log is first used (e.g. importing the server's
+   * own log of an earlier version into it); a failure is the hook's to report, the log is used anyway
+   */
+  onProvidedLog?: (log: ReplayLog) => Promise<void>;
   log: Logger;
   /** clock (tests) */
   now?: () => Date;
@@ -121,6 +126,8 @@ export class NotificationService {
   /** the log in use once first needed: the provided one, or the server's own */
   private log: Promise<ReplayLog> | undefined;
   private provided: ReplayLog | undefined;
+  /** onProvidedLog's work on the provided log, which its first use waits for */
+  private providedReady: Promise<void> = Promise.resolve();
 
   constructor(private readonly reg: OperationRegistrar, private readonly options: NotificationOptions) {
     this.now = options.now ?? (() => new Date());
@@ -135,12 +142,14 @@ export class NotificationService {
   useReplayLog(log: ReplayLog): void {
     if (this.log !== undefined) throw new RegistryError('ERR_REGISTRY_INVALID', 'the replay log is already in use: provide it before the first notification');
     this.provided = log;
+    if (this.options.onProvidedLog !== undefined) this.providedReady = this.options.onProvidedLog(log).catch(() => undefined);
   }
 
   /** the log in use (opened on first use), or undefined when there is none */
   replayLog(): Promise<ReplayLog> | undefined {
     if (this.log === undefined) {
-      if (this.provided !== undefined) this.log = Promise.resolve(this.provided);
+      const provided = this.provided;
+      if (provided !== undefined) this.log = this.providedReady.then(() => provided);
       else if (this.options.openLog !== undefined) this.log = this.options.openLog();
     }
     return this.log;

@@ -23,9 +23,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorCode } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { silentLogger } from '../../log/logger.js';
-import { openEventLog } from '../../store/index.js';
+import { EVENT_LOG_FILE, importLegacyEventLog, openEventLog } from '../../store/index.js';
 import type { EventLog } from '../../store/index.js';
 import { NETCONF_BASE_NS, NETMOD_NOTIFICATION_NS } from '../xml/index.js';
 import { RunningDatastore } from './datastore.js';
@@ -161,6 +162,8 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
     (own ??= openEventLog({ dir: reg.dataDir, ...(eventLogOptions ?? {}), ...(options.now ? { now: options.now } : {}) }));
   const notifications = new NotificationService(reg, {
     openLog, log, ...options.notifications, ...(options.now ? { now: options.now } : {}),
+    // the server's own log of a version before the replay log moved into a store goes into the provided one
+    onProvidedLog: (provided) => importEarlierEventLog(provided, join(reg.dataDir, EVENT_LOG_FILE), log),
     ...(nacm ? { permits: (event: XmlElement, session: ServerSessionHandle) => nacm.permitsNotification(event, session) } : {}),
   });
 
@@ -302,4 +305,17 @@ function setUpNacm(reg: OperationRegistrar, datastore: RunningDatastore, modules
   if (typeof setAuthorizer !== 'function') throw new Error('access control needs a registry with setAuthorizer (HostRegistry)');
   setAuthorizer.call(reg, (op, ctx) => nacm.checkRpc(op, ctx.session));
   return nacm;
+}
+
+/**
+ * `<dataDir>/event-log.sqlite` of an earlier version (src/store/legacy-event-log.ts): imported into the replay log a
+ * plugin provides, then renamed; a file that cannot be imported is logged and left for the next start.
+ */
+async function importEarlierEventLog(into: ReplayLog, file: string, log: Logger): Promise<void> {
+  try {
+    const done = await importLegacyEventLog(into, file);
+    if (done !== undefined) log.info('notifications of the earlier event log imported into the replay log', { file, ...done });
+  } catch (err) {
+    log.warn('the earlier event log was not imported: its notifications are not replayed until it is', { file, code: errorCode(err), err });
+  }
 }

@@ -9,6 +9,7 @@ import { EVENT_LOG_FILE, EventLog, openSqliteStore } from '../../../src/store/in
 import type { Store } from '../../../src/store/index.js';
 import type { ReplayLog } from '../../../src/netconf/server/registry.js';
 import { createFake, NC } from './fake.js';
+import { writeOldEventLog } from '../../store/old-event-log.js';
 import type { Fake, FakeSession } from './fake.js';
 
 const N = 'urn:ietf:params:xml:ns:netconf:notification:1.0';
@@ -289,6 +290,32 @@ describe('RFC 5277 notifications', () => {
       expect(existsSync(join(fake.dataDir, EVENT_LOG_FILE))).toBe(false);
       const out = await fake.call(fake.session(), `<get xmlns="${NC}"><filter><netconf xmlns="urn:ietf:params:xml:ns:netmod:notification"/></filter></get>`);
       expect(out === 'ok' ? '' : serializeXml(out[0]!)).toContain(`<replayLogCreationTime>${new Date((await store.notificationLogTimes()).createdAt).toISOString()}</replayLogCreationTime>`);
+    });
+
+    it('the server\'s event-log.sqlite of an earlier version goes into the provided log before its first use, once', async () => {
+      const t = Date.now() - 60_000;
+      const dataDir = createFake().dataDir;
+      writeOldEventLog(dataDir, [
+        { stream: 'henb', at: t + 1000, xml: xmlOf(ev('old', '1')) },
+        { stream: 'NETCONF', at: t + 2000, xml: xmlOf(ev('old', '2')) },
+      ]);
+      store = await openSqliteStore({ path: ':memory:' });
+      for (const round of [1, 2]) {
+        fake = createFake({ dataDir });
+        std = registerStandardOperations(fake.reg, { ietfYangDir: '/nonexistent' });
+        std.notifications.useReplayLog(new EventLog(store));
+        await fake.notify('henb', ev('new', String(round)), new Date(t + 3000 + round));
+        const s = fake.session();
+        await fake.call(s, sub(`<startTime>${iso(t)}</startTime>`));
+        await tick();
+        await tick();
+        // the old events come first (imported before this server logged anything), and only once
+        expect(names(s)).toEqual(['old:1', 'old:2', ...(round === 2 ? ['new:1'] : []), `new:${round}`, 'replayComplete']);
+        expect(existsSync(join(dataDir, EVENT_LOG_FILE))).toBe(false);
+        expect(existsSync(join(dataDir, `${EVENT_LOG_FILE}.imported`))).toBe(true);
+        await std.close();
+      }
+      fake.cleanup();
     });
 
     it('is refused once the server\'s own log is in use (no event is split between two logs)', async () => {
