@@ -91,171 +91,210 @@ class StopEdit extends Error {}
 /** Apply the children of <config> to `current` (not modified). Pure: no I/O. */
 export function applyEdit(current: XmlElement[], config: XmlElement[], options: EditOptions = {}): EditResult {
   const root: XmlElement = { ns: '', name: '', attrs: [], children: current.map(clone) };
-  const errors: RpcErrorInfo[] = [];
-  const errorOption = options.errorOption ?? 'stop-on-error';
-  const prefixes = new Map(options.prefixes ?? []);
-  const pathNs: Record<string, string> = {};
-  const prefixOf = (ns: string): string => {
-    let p = prefixes.get(ns);
-    if (p === undefined) {
-      p = `n${prefixes.size}`;
-      prefixes.set(ns, p);
-    }
-    pathNs[p] = ns;
-    return p;
-  };
-  const fail = (e: RpcErrorInfo, path: ErrorStep[]): void => {
-    const withPath: RpcErrorInfo = { ...e };
-    if (path.length > 0) {
-      withPath.path = '/' + path.map((s) => {
-        const p = prefixOf(s.ns);
-        const keys = (s.keys ?? []).map((k) => `[${p}:${k.name}=${quoteXPath(k.value)}]`).join('');
-        return `${p}:${s.name}${keys}${s.value !== undefined ? `[.=${quoteXPath(s.value)}]` : ''}`;
-      }).join('/');
-      withPath.pathNs = { ...pathNs };
-    }
-    errors.push(withPath);
-    if (errorOption !== 'continue-on-error') throw new StopEdit();
-  };
-  const schema = options.schema ?? {};
+  const edit = new Edit(options);
+  const defaultOperation = options.defaultOperation ?? 'merge';
+  const touched = defaultOperation === 'replace' ? new Set<XmlElement>() : undefined;
+  try {
+    edit.editChildren(root, config, defaultOperation, [], [], touched);
+  } catch (e) {
+    if (!(e instanceof StopEdit)) throw e;
+  }
+  if (edit.errors.length > 0) return { top: current.map(clone), errors: edit.errors };
+  // default-operation replace: "the configuration data in the <config> parameter completely replaces
+  // the configuration in the target datastore" (7.2): what the config does not name is gone
+  const top = elements(root);
+  return { top: touched ? top.filter((t) => touched.has(t)) : top, errors: edit.errors };
+}
 
-  const keysOf = (e: XmlElement, path: PathStep[]): string[] => {
-    if (schema.listKeys) return schema.listKeys(path) ?? [];
-    const kids = elements(e);
-    if (kids.length === 0) return [];
-    return kids.filter((c) => !c.children.some(isElement) && (c.name === 'name' || c.name === 'id' || c.name.endsWith('-id')))
-      .map((c) => c.name);
-  };
+/** Where one edit element applies: the node it addresses under `target` (if any) and how to put a new one. */
+interface Site {
+  e: XmlElement;
+  target: XmlElement;
+  /** index of the existing node in target.children, -1 when none */
+  idx: number;
+  existing: XmlElement | undefined;
+  isLeaf: boolean;
+  path: PathStep[];
+  errPath: ErrorStep[];
+  /** the nodes of the top the edits address (default-operation replace) */
+  touched: Set<XmlElement> | undefined;
+}
+
+/** One edit's walk over the data: the errors found (error-path with the known modules' prefixes). */
+class Edit {
+  readonly errors: RpcErrorInfo[] = [];
+  private readonly errorOption: ErrorOption;
+  private readonly prefixes: Map<string, string>;
+  private readonly pathNs: Record<string, string> = {};
+  private readonly schema: SchemaHints;
+
+  constructor(options: EditOptions) {
+    this.errorOption = options.errorOption ?? 'stop-on-error';
+    this.prefixes = new Map(options.prefixes ?? []);
+    this.schema = options.schema ?? {};
+  }
+
+  /** `touched` collects the nodes of `target` the edits address (for default-operation replace at the top) */
+  editChildren(target: XmlElement, edits: XmlElement[], inherited: EditOperation, parentPath: PathStep[], parentErrPath: ErrorStep[], touched?: Set<XmlElement>): void {
+    for (const e of edits) {
+      const path = [...parentPath, { ns: e.ns, name: e.name }];
+      const { idx, step } = this.findExisting(target, e, path, parentErrPath, edits);
+      if (idx === -2) continue;
+      const errPath = [...parentErrPath, step];
+      const op = this.opOf(e, inherited, errPath);
+      if (op === undefined) continue;
+      const existing = idx >= 0 ? (target.children[idx] as XmlElement) : undefined;
+      this.apply(op, { e, target, idx, existing, isLeaf: !e.children.some(isElement), path, errPath, touched });
+    }
+  }
+
+  private apply(op: EditOperation, s: Site): void {
+    switch (op) {
+      case 'create':
+        if (s.existing) this.fail({ type: 'application', tag: 'data-exists', message: `${s.e.name} already exists` }, s.errPath);
+        else this.put(s, this.build(s.e, 'create', s.path, s.errPath));
+        return;
+      case 'merge':
+        return this.merge(s);
+      case 'replace':
+        return this.put(s, this.build(s.e, 'replace', s.path, s.errPath));
+      case 'delete':
+        if (!s.existing) this.fail({ type: 'application', tag: 'data-missing', message: `${s.e.name} does not exist` }, s.errPath);
+        else s.target.children.splice(s.idx, 1);
+        return;
+      case 'remove':
+        if (s.existing) s.target.children.splice(s.idx, 1);
+        return;
+      case 'none':
+        return this.none(s);
+    }
+  }
+
+  private merge(s: Site): void {
+    const { e, existing } = s;
+    if (!existing) this.put(s, this.build(e, 'merge', s.path, s.errPath));
+    else if (s.isLeaf) {
+      if (!existing.children.some(isElement) || e.children.length > 0) this.put(s, this.build(e, 'merge', s.path, s.errPath));
+      else s.touched?.add(existing);
+    } else {
+      this.editChildren(existing, elements(e), 'merge', s.path, s.errPath);
+      s.touched?.add(existing);
+    }
+  }
+
+  /** operation none: descend into what exists; a missing node is created only for a creating operation below */
+  private none(s: Site): void {
+    const { e, existing } = s;
+    if (existing) {
+      if (!s.isLeaf) this.editChildren(existing, elements(e), 'none', s.path, s.errPath);
+      s.touched?.add(existing);
+    } else if (hasCreatingOp(e)) {
+      this.put(s, this.build(e, 'none', s.path, s.errPath));
+    } else {
+      this.fail({ type: 'application', tag: 'data-missing', message: `${e.name} does not exist` }, s.errPath);
+    }
+  }
+
+  /** the node in place of the existing one, or added */
+  private put(s: Site, node: XmlElement): void {
+    if (s.existing) s.target.children.splice(s.idx, 1, node);
+    else s.target.children.push(node);
+    s.touched?.add(node);
+  }
+
+  /** a copy of `e` without protocol attributes, its subtree built by editing into an empty node */
+  private build(e: XmlElement, op: EditOperation, path: PathStep[], errPath: ErrorStep[]): XmlElement {
+    const node: XmlElement = { ns: e.ns, name: e.name, attrs: dataAttrs(e.attrs), children: [] };
+    if (!e.children.some(isElement)) return leafCopy(e, node);
+    this.editChildren(node, elements(e), op === 'none' ? 'merge' : op, path, errPath);
+    return node;
+  }
 
   /**
    * The index of the data node `e` addresses under `parent` (-1: none; -2: a key is missing, reported),
    * and the error-path step naming it.
    */
-  const findExisting = (parent: XmlElement, e: XmlElement, path: PathStep[], errPath: ErrorStep[], siblings: XmlElement[]): { idx: number; step: ErrorStep } => {
+  private findExisting(parent: XmlElement, e: XmlElement, path: PathStep[], errPath: ErrorStep[], siblings: XmlElement[]): { idx: number; step: ErrorStep } {
     const step: ErrorStep = { ns: e.ns, name: e.name };
     const same = (c: XmlNode): c is XmlElement => isElement(c) && c.ns === e.ns && c.name === e.name;
     const isLeaf = !e.children.some(isElement);
-    const keys = isLeaf ? [] : keysOf(e, path);
+    const keys = isLeaf ? [] : this.keysOf(e, path);
     if (keys.length > 0) {
       const want = keys.map((k) => childText(e, e.ns, k)?.trim());
       if (want.some((v) => v === undefined)) {
         const missing = keys[want.findIndex((v) => v === undefined)]!;
-        fail({ type: 'protocol', tag: 'missing-element', message: `list entry without key ${missing}`, info: [info.badElement(missing)] }, [...errPath, step]);
+        this.fail({ type: 'protocol', tag: 'missing-element', message: `list entry without key ${missing}`, info: [info.badElement(missing)] }, [...errPath, step]);
         return { idx: -2, step };
       }
       step.keys = keys.map((k, i) => ({ name: k, value: want[i]! }));
       return { idx: parent.children.findIndex((c) => same(c) && keys.every((k, i) => childText(c, c.ns, k)?.trim() === want[i])), step };
     }
-    if (isLeaf) {
-      const leafList = schema.isLeafList
-        ? schema.isLeafList(path)
-        : siblings.filter((s) => s.ns === e.ns && s.name === e.name).length > 1 ||
-          parent.children.filter(same).length > 1;
-      if (leafList) {
-        step.value = textOf(e).trim();
-        return { idx: parent.children.findIndex((c) => same(c) && textOf(c).trim() === step.value), step };
-      }
+    if (isLeaf && this.isLeafList(parent, e, path, siblings)) {
+      step.value = textOf(e).trim();
+      return { idx: parent.children.findIndex((c) => same(c) && textOf(c).trim() === step.value), step };
     }
     return { idx: parent.children.findIndex(same), step };
-  };
+  }
+
+  private keysOf(e: XmlElement, path: PathStep[]): string[] {
+    if (this.schema.listKeys) return this.schema.listKeys(path) ?? [];
+    const kids = elements(e);
+    if (kids.length === 0) return [];
+    return kids.filter((c) => !c.children.some(isElement) && (c.name === 'name' || c.name === 'id' || c.name.endsWith('-id')))
+      .map((c) => c.name);
+  }
+
+  /** the schema's answer, else: several siblings (in the edit or the data) share the leaf's name */
+  private isLeafList(parent: XmlElement, e: XmlElement, path: PathStep[], siblings: XmlElement[]): boolean {
+    if (this.schema.isLeafList) return this.schema.isLeafList(path);
+    const same = (c: XmlNode): boolean => isElement(c) && c.ns === e.ns && c.name === e.name;
+    return siblings.filter(same).length > 1 || parent.children.filter(same).length > 1;
+  }
 
   /** the operation of `e` (its own or inherited); undefined after reporting a bad or foreign attribute */
-  const opOf = (e: XmlElement, inherited: EditOperation, errPath: ErrorStep[]): EditOperation | undefined => {
+  private opOf(e: XmlElement, inherited: EditOperation, errPath: ErrorStep[]): EditOperation | undefined {
     const foreign = e.attrs.find((a) => !isProtocolAttr(a));
     if (foreign) {
-      fail(unknownAttribute(foreign, e), errPath);
+      this.fail(unknownAttribute(foreign, e), errPath);
       return undefined;
     }
     const v = attr(e, 'operation', NETCONF_BASE_NS);
     if (v === undefined) return inherited;
     if (!OPS.has(v)) {
-      fail({ type: 'protocol', tag: 'bad-attribute', message: `invalid operation "${v}"`, info: [info.badAttribute('operation'), info.badElement(e.name)] }, errPath);
+      this.fail({ type: 'protocol', tag: 'bad-attribute', message: `invalid operation "${v}"`, info: [info.badAttribute('operation'), info.badElement(e.name)] }, errPath);
       return undefined;
     }
     return v as EditOperation;
-  };
-
-  /** a copy of `e` without protocol attributes, its subtree built by editing into an empty node */
-  const build = (e: XmlElement, op: EditOperation, path: PathStep[], errPath: ErrorStep[]): XmlElement => {
-    const node: XmlElement = { ns: e.ns, name: e.name, attrs: dataAttrs(e.attrs), children: [] };
-    if (!e.children.some(isElement)) return leafCopy(e, node);
-    editChildren(node, elements(e), op === 'none' ? 'merge' : op, path, errPath);
-    return node;
-  };
-
-  /** `touched` collects the nodes of `target` the edits address (for default-operation replace at the top) */
-  const editChildren = (target: XmlElement, edits: XmlElement[], inherited: EditOperation, parentPath: PathStep[], parentErrPath: ErrorStep[], touched?: Set<XmlElement>): void => {
-    for (const e of edits) {
-      const path = [...parentPath, { ns: e.ns, name: e.name }];
-      const { idx, step } = findExisting(target, e, path, parentErrPath, edits);
-      if (idx === -2) continue;
-      const errPath = [...parentErrPath, step];
-      const op = opOf(e, inherited, errPath);
-      if (op === undefined) continue;
-      const existing = idx >= 0 ? (target.children[idx] as XmlElement) : undefined;
-      const isLeaf = !e.children.some(isElement);
-      const put = (node: XmlElement): void => {
-        if (existing) target.children.splice(idx, 1, node);
-        else target.children.push(node);
-        touched?.add(node);
-      };
-      switch (op) {
-        case 'create':
-          if (existing) {
-            fail({ type: 'application', tag: 'data-exists', message: `${e.name} already exists` }, errPath);
-            break;
-          }
-          put(build(e, 'create', path, errPath));
-          break;
-        case 'merge':
-          if (!existing) put(build(e, 'merge', path, errPath));
-          else if (isLeaf) {
-            if (!existing.children.some(isElement) || e.children.length > 0) put(build(e, 'merge', path, errPath));
-            else touched?.add(existing);
-          } else {
-            editChildren(existing, elements(e), 'merge', path, errPath);
-            touched?.add(existing);
-          }
-          break;
-        case 'replace':
-          put(build(e, 'replace', path, errPath));
-          break;
-        case 'delete':
-          if (!existing) {
-            fail({ type: 'application', tag: 'data-missing', message: `${e.name} does not exist` }, errPath);
-            break;
-          }
-          target.children.splice(idx, 1);
-          break;
-        case 'remove':
-          if (existing) target.children.splice(idx, 1);
-          break;
-        case 'none':
-          if (existing) {
-            if (!isLeaf) editChildren(existing, elements(e), 'none', path, errPath);
-            touched?.add(existing);
-          } else if (hasCreatingOp(e)) {
-            put(build(e, 'none', path, errPath));
-          } else {
-            fail({ type: 'application', tag: 'data-missing', message: `${e.name} does not exist` }, errPath);
-          }
-          break;
-      }
-    }
-  };
-
-  const defaultOperation = options.defaultOperation ?? 'merge';
-  const touched = defaultOperation === 'replace' ? new Set<XmlElement>() : undefined;
-  try {
-    editChildren(root, config, defaultOperation, [], [], touched);
-  } catch (e) {
-    if (!(e instanceof StopEdit)) throw e;
   }
-  if (errors.length > 0) return { top: current.map(clone), errors };
-  // default-operation replace: "the configuration data in the <config> parameter completely replaces
-  // the configuration in the target datastore" (7.2): what the config does not name is gone
-  const top = elements(root);
-  return { top: touched ? top.filter((t) => touched.has(t)) : top, errors };
+
+  /** report an error at `path`; the edit stops unless continue-on-error */
+  private fail(e: RpcErrorInfo, path: ErrorStep[]): void {
+    const withPath: RpcErrorInfo = { ...e };
+    if (path.length > 0) {
+      withPath.path = '/' + path.map((s) => this.stepText(s)).join('/');
+      withPath.pathNs = { ...this.pathNs };
+    }
+    this.errors.push(withPath);
+    if (this.errorOption !== 'continue-on-error') throw new StopEdit();
+  }
+
+  /** an error-path step: prefix:name and the predicate naming its instance */
+  private stepText(s: ErrorStep): string {
+    const p = this.prefixOf(s.ns);
+    const keys = (s.keys ?? []).map((k) => `[${p}:${k.name}=${quoteXPath(k.value)}]`).join('');
+    return `${p}:${s.name}${keys}${s.value !== undefined ? `[.=${quoteXPath(s.value)}]` : ''}`;
+  }
+
+  /** the module's prefix of a namespace (a generated one for others), bound in the error's pathNs */
+  private prefixOf(ns: string): string {
+    let p = this.prefixes.get(ns);
+    if (p === undefined) {
+      p = `n${this.prefixes.size}`;
+      this.prefixes.set(ns, p);
+    }
+    this.pathNs[p] = ns;
+    return p;
+  }
 }
 
 /** an XPath string literal for a predicate value (XPath 1.0 has no escapes: pick the other quote) */
