@@ -1,12 +1,8 @@
 /** Errors of the command line. Codes are listed in docs/errors.md. */
 import { HsvError } from '../errors.js';
 
-/** Bad command line: unknown command or option, missing or malformed value. Exit code 2. */
-export class CliUsageError extends HsvError<'ERR_CLI_USAGE'> {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_CLI_USAGE', message, options);
-  }
-}
+/** Bad command line: unknown command or option, missing or malformed value. Exit code 2. (src/errors.ts UsageError) */
+export { UsageError as CliUsageError } from '../errors.js';
 
 /**
  * A command (or the part of it it needs) is not available in this build, e.g. a component that is not

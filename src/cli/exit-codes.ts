@@ -3,6 +3,14 @@
  * listed in docs/operator-guide.md).
  */
 import { HsvError } from '../errors.js';
+import type { ConfigErrorCode } from '../config/errors.js';
+import type { CallHomeErrorCode, DeviceConnectErrorCode } from '../device/index.js';
+import type { TlsConfigErrorCode } from '../netconf/tls/index.js';
+import type { PveClientErrorCode } from '../oam/index.js';
+import type { OamConfigErrorCode } from '../oam-plugin/index.js';
+import type { PluginErrorCode } from '../plugin/errors.js';
+import type { TokenErrorCode } from '../tokens/index.js';
+import type { ServeCheckCode } from './serve-check.js';
 
 export const EXIT = {
   /** the command did what was asked; every device verified / the token verified / the config is valid */
@@ -30,20 +38,53 @@ export const EXIT_CODE_HELP: ReadonlyArray<[number, string]> = [
   [EXIT.INTERRUPTED, 'interrupted (SIGINT/SIGTERM) before it finished'],
 ];
 
-const USAGE_PREFIXES = ['ERR_CLI_USAGE', 'ERR_ROLLOUT_SOFTWARE', 'ERR_CONFIG_', 'ERR_PLUGIN_MANIFEST', 'ERR_PLUGIN_HOST_VERSION', 'ERR_PLUGIN_CONFIG', 'ERR_PLUGIN_REQUIRES', 'ERR_PLUGIN_LOAD'];
+const { FAILED, USAGE, UNAVAILABLE } = EXIT;
+
+/**
+ * The exit code of each coded error that is not a runtime problem (UNAVAILABLE), by its class's code union: a
+ * union that gains a code does not compile until the code is given its exit code here.
+ */
+const CONFIG_EXIT: Record<ConfigErrorCode | ServeCheckCode | 'ERR_CONFIG_PVE_DEVICES', ExitCode> = {
+  ERR_CONFIG_READ: USAGE, ERR_CONFIG_PARSE: USAGE, ERR_CONFIG_INVALID: USAGE, ERR_CONFIG_SECRET: USAGE,
+  ERR_CONFIG_DATA_DIR: USAGE, ERR_CONFIG_FILE: USAGE, ERR_CONFIG_ADDRESS: USAGE, ERR_CONFIG_HOST_KEY: USAGE,
+  ERR_CONFIG_PVE_DEVICES: USAGE,
+  // a runtime condition such as a port in use, not a mistake in the file
+  ERR_SERVE_LISTEN: UNAVAILABLE,
+};
+const PLUGIN_EXIT: Record<PluginErrorCode, ExitCode> = {
+  ERR_PLUGIN_MANIFEST: USAGE, ERR_PLUGIN_HOST_VERSION: USAGE, ERR_PLUGIN_CONFIG: USAGE, ERR_PLUGIN_REQUIRES: USAGE, ERR_PLUGIN_LOAD: USAGE,
+  ERR_PLUGIN_DUPLICATE: UNAVAILABLE, ERR_PLUGIN_CONFLICT: UNAVAILABLE, ERR_PLUGIN_UNDECLARED: UNAVAILABLE, ERR_PLUGIN_SEALED: UNAVAILABLE,
+  ERR_PLUGIN_SCOPE: UNAVAILABLE, ERR_PLUGIN_CLOSED: UNAVAILABLE, ERR_PLUGIN_ACTIVATE: UNAVAILABLE, ERR_PLUGIN_TIMEOUT: UNAVAILABLE,
+  ERR_PLUGIN_CLOSE: UNAVAILABLE,
+};
+const TOKEN_EXIT: Record<TokenErrorCode, ExitCode> = {
+  ERR_TOKEN_MALFORMED: FAILED, ERR_TOKEN_ALG_NOT_ALLOWED: FAILED, ERR_TOKEN_TYP: FAILED, ERR_TOKEN_KEY_UNKNOWN: FAILED,
+  ERR_TOKEN_SIGNATURE: FAILED, ERR_TOKEN_CLAIMS: FAILED, ERR_TOKEN_ISSUER: FAILED, ERR_TOKEN_AUDIENCE: FAILED,
+  ERR_TOKEN_EXPIRED: FAILED, ERR_TOKEN_NOT_YET_VALID: FAILED, ERR_TOKEN_TOO_OLD: FAILED, ERR_TOKEN_NONCE: FAILED,
+  ERR_TOKEN_REPLAY: FAILED, ERR_TOKEN_REPLAY_CACHE_FULL: FAILED, ERR_TOKEN_KEY_STORE: FAILED,
+  // a JWKS file that is missing or not a JWKS is bad input to the command, not a token that failed
+  ERR_TOKEN_JWKS: USAGE,
+};
+const OTHER_EXIT: Record<'ERR_CLI_USAGE' | 'ERR_ROLLOUT_SOFTWARE', ExitCode> = {
+  ERR_CLI_USAGE: USAGE,
+  // the server refused the rollout's --software: nothing was started
+  ERR_ROLLOUT_SOFTWARE: USAGE,
+};
+const EXIT_OF: ReadonlyMap<string, ExitCode> = new Map<string, ExitCode>(
+  [CONFIG_EXIT, PLUGIN_EXIT, TOKEN_EXIT, OTHER_EXIT].flatMap((m) => Object.entries(m) as Array<[string, ExitCode]>),
+);
+
+/** the configuration checks a plugin's activate may fail (ERR_PLUGIN_ACTIVATE's cause): its own and its ports' */
+const PLUGIN_CONFIG_CODES: ReadonlySet<string> = new Set<OamConfigErrorCode | PluginErrorCode | DeviceConnectErrorCode | CallHomeErrorCode | PveClientErrorCode | TlsConfigErrorCode>([
+  'ERR_OAM_CONFIG', 'ERR_PLUGIN_CONFIG', 'ERR_DEVICE_CONFIG', 'ERR_CALL_HOME_CONFIG', 'ERR_PVE_CONFIG', 'ERR_TLS_CONFIG',
+]);
 
 /** The exit code for an error that ended a command. */
 export function exitCodeFor(err: unknown): ExitCode {
-  if (err instanceof HsvError || (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string')) {
-    const code = (err as { code: string }).code;
-    if (USAGE_PREFIXES.some((p) => code.startsWith(p))) return EXIT.USAGE;
-    // a plugin that refused its configuration during activate (e.g. ERR_OAM_CONFIG) is a configuration error
-    const cause = (err as { cause?: { code?: unknown } }).cause;
-    if (code === 'ERR_PLUGIN_ACTIVATE' && typeof cause?.code === 'string' && cause.code.endsWith('_CONFIG')) return EXIT.USAGE;
-    // a JWKS file that is missing or not a JWKS is bad input to the command, not a token that failed
-    if (code === 'ERR_TOKEN_JWKS') return EXIT.USAGE;
-    if (code.startsWith('ERR_TOKEN_')) return EXIT.FAILED;
-    return EXIT.UNAVAILABLE;
-  }
-  return EXIT.UNAVAILABLE;
+  if (!(err instanceof HsvError || (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string'))) return UNAVAILABLE;
+  const code = (err as { code: string }).code;
+  // a plugin that refused its configuration during activate (e.g. ERR_OAM_CONFIG) is a configuration error
+  const cause = (err as { cause?: { code?: unknown } }).cause;
+  if (code === 'ERR_PLUGIN_ACTIVATE' && typeof cause?.code === 'string' && PLUGIN_CONFIG_CODES.has(cause.code)) return USAGE;
+  return EXIT_OF.get(code) ?? UNAVAILABLE;
 }

@@ -29,6 +29,7 @@ import { readFile, writeFile, rename } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { HsvError } from '../errors.js';
+import { CliUsageError } from './errors.js';
 import { HOST_KEY_FORMS, hostKeyFingerprint } from '../host-key.js';
 import { createLogger } from '../log/logger.js';
 import { factoryReferenceValues, logLevelOf } from '../simulator/index.js';
@@ -37,8 +38,15 @@ import { parseListen, startPve } from '../pve/index.js';
 import type { PveDeviceEntry } from '../pve/index.js';
 import { waitForAbort } from '../abort.js';
 
-function configError(file: string, where: string, message: string): HsvError {
-  return new HsvError('ERR_CONFIG_PVE_DEVICES', `${file}: ${where}: ${message}`);
+/** the `pve --devices FILE` inventory is invalid: the message names the file, the field and what was expected */
+export class PveDevicesFileError extends HsvError<'ERR_CONFIG_PVE_DEVICES'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CONFIG_PVE_DEVICES', message, options);
+  }
+}
+
+function configError(file: string, where: string, message: string): PveDevicesFileError {
+  return new PveDevicesFileError(`${file}: ${where}: ${message}`);
 }
 
 export interface PveDevicesFile {
@@ -59,7 +67,7 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
   try {
     doc = parseYaml(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new HsvError('ERR_CONFIG_PVE_DEVICES', `${file}: cannot read or parse: ${(e as Error).message}`, { cause: e });
+    throw new PveDevicesFileError(`${file}: cannot read or parse: ${(e as Error).message}`, { cause: e });
   }
   if (typeof doc !== 'object' || doc === null) throw configError(file, '(top)', 'expected a mapping with devices');
   const top = doc as Record<string, unknown>;
@@ -180,15 +188,15 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
  */
 export async function runPveCommand(options: Record<string, unknown>, ctx: CommandContext & { readonly env?: NodeJS.ProcessEnv }): Promise<number> {
   const listenText = options.listen;
-  if (typeof listenText !== 'string') throw new HsvError('ERR_CLI_USAGE', 'pve: --listen HOST:PORT is required');
+  if (typeof listenText !== 'string') throw new CliUsageError('pve: --listen HOST:PORT is required');
   let listen: { host: string; port: number };
   try {
     listen = parseListen(listenText);
   } catch (e) {
-    throw new HsvError('ERR_CLI_USAGE', `pve: ${(e as Error).message}`);
+    throw new CliUsageError(`pve: ${(e as Error).message}`);
   }
   const dirText = options['data-dir'];
-  if (typeof dirText !== 'string') throw new HsvError('ERR_CLI_USAGE', 'pve: --data-dir DIR is required');
+  if (typeof dirText !== 'string') throw new CliUsageError('pve: --data-dir DIR is required');
   const dataDir = resolve(ctx.cwd, dirText);
   const log = createLogger({ level: logLevelOf(options['log-level'], 'info'), write: (l) => ctx.stderr.write(l) });
   const file = typeof options.devices === 'string' ? resolve(ctx.cwd, options.devices) : undefined;
@@ -200,10 +208,10 @@ export async function runPveCommand(options: Record<string, unknown>, ctx: Comma
       if (typeof chText !== 'string') throw new Error('expected HOST:PORT');
       callHome = parseListen(chText);
     } catch (e) {
-      throw new HsvError('ERR_CLI_USAGE', `pve: --call-home-listen: ${(e as Error).message}`);
+      throw new CliUsageError(`pve: --call-home-listen: ${(e as Error).message}`);
     }
   } else if (inv.devices.some((d) => d.callHome === true)) {
-    throw new HsvError('ERR_CLI_USAGE', 'pve: the devices file has call-home devices: give --call-home-listen HOST:PORT (the port they call, 4334 by default)');
+    throw new CliUsageError('pve: the devices file has call-home devices: give --call-home-listen HOST:PORT (the port they call, 4334 by default)');
   }
   const oamJwks = typeof options['oam-jwks'] === 'string' ? resolve(ctx.cwd, options['oam-jwks']) : inv.oamJwks;
   const pve = await startPve({

@@ -28,7 +28,7 @@ export type ServeCheckCode = 'ERR_CONFIG_DATA_DIR' | 'ERR_CONFIG_FILE' | 'ERR_CO
  * `henbs[2].address`) or an option (`--data-dir`). Exit code 2, except ERR_SERVE_LISTEN (3: a runtime
  * condition such as a port in use, not a mistake in the file).
  */
-export class ServeCheckError extends HsvError {
+export class ServeCheckError extends HsvError<ServeCheckCode> {
   readonly key: string;
   constructor(code: ServeCheckCode, key: string, message: string, options?: { cause?: unknown }) {
     super(code, message, options);

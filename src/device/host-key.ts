@@ -5,6 +5,13 @@ import ssh2 from '../netconf/ssh/ssh2.js';
 import { HsvError } from '../errors.js';
 import { HOST_KEY_FILE, generateEd25519KeyPair } from '../netconf/server/index.js';
 
+/** the host key file of a simulated device (or the PVE's NETCONF endpoint) cannot be created */
+export class DeviceHostKeyError extends HsvError<'ERR_SIM_HOST_KEY'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_SIM_HOST_KEY', message, options);
+  }
+}
+
 /**
  * The device's SSH host key in DIR/ssh_host_ed25519_key, created when absent (generateEd25519KeyPair
  * discards the keys ssh2 cannot read back); an existing unreadable key is replaced.
@@ -24,6 +31,6 @@ export async function loadOrCreateDeviceHostKey(dir: string): Promise<string> {
     await rename(`${file}.tmp`, file);
     return pair.private;
   } catch (e) {
-    throw new HsvError('ERR_SIM_HOST_KEY', `cannot create the SSH host key ${file}`, { cause: e });
+    throw new DeviceHostKeyError(`cannot create the SSH host key ${file}`, { cause: e });
   }
 }

@@ -5,10 +5,12 @@
  * RFC 8071: devices that connect out). The femtocell simulator is src/simulator.
  */
 export { DeviceConnectError, connectDevice, fingerprintBytes, sshKeyFingerprint } from './connect.js';
+export type { DeviceConnectErrorCode } from './connect.js';
 export type { DeviceConnector, DeviceSession, DeviceTarget } from './connect.js';
 export { DeviceDriverError, createDeviceDriver } from './driver.js';
 export type { BackoffOptions, DeviceConnectionInfo, DeviceDriverOptions, DeviceInventoryEntry, NetconfDeviceDriver } from './driver.js';
 export { CallHomeError, NETCONF_CALL_HOME_SSH_PORT, createCallHomeListener } from './call-home.js';
+export type { CallHomeErrorCode } from './call-home.js';
 export type { CallHomeConnectionInfo, CallHomeDevice, CallHomeListener, CallHomeListenerOptions } from './call-home.js';
 export { loadOrCreateDeviceHostKey } from './host-key.js';
 export {

@@ -9,6 +9,7 @@ export { createSoftwareManifestCheck, manifestCheckFromConfig, manifestUriOf, SO
 export { devicesFromConfig, pveFromConfig } from './ports.js';
 export type { OamPlugin, OamPluginDeps } from './activate.js';
 export { OamConfigError, policiesFromConfig, pveTargetFromConfig, softwareFromConfig, storeFromConfig } from './config.js';
+export type { OamConfigErrorCode } from './config.js';
 export type { OamPluginConfig, SoftwareOptions } from './config.js';
 export { HSV_NS, HSV_PREFIX, HSV_STREAM, OamService, alarmXml, insideRoot, progressXml, resultXml } from './northbound.js';
 export type { OamPolicies, OamServiceOptions } from './northbound.js';

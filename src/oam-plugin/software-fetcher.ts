@@ -3,20 +3,30 @@
  * section: src/integrity fetchAndDigest with the source confinement and the CA pin, and one opaque reason
  * towards the NMS for every failure.
  */
-import { HsvError } from '../errors.js';
-import { fetchAndDigest, softwareAllowList } from '../integrity/index.js';
+import { IntegrityError, fetchAndDigest, softwareAllowList } from '../integrity/index.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { SoftwareFetcher } from '../oam/index.js';
 import type { SoftwareOptions } from './config.js';
 
-/** TLS verification failures of node:tls (the cause's code) */
-const TLS_TRUST = /^(ERR_TLS_CERT_ALTNAME_INVALID|CERT_[A-Z_]+|[A-Z_]*SELF_SIGNED[A-Z_]*|UNABLE_TO_[A-Z_]+)$/;
+/**
+ * TLS verification failures of node:tls (the cause's code): the X509 certificate error codes node documents
+ * (OpenSSL's verify results, "X509 certificate error codes" in node's tls docs) and its host name check
+ */
+const TLS_TRUST: ReadonlySet<string> = new Set([
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE', 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'UNABLE_TO_GET_CRL', 'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'CERT_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+  'CRL_SIGNATURE_FAILURE', 'CRL_NOT_YET_VALID', 'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD', 'ERROR_IN_CRL_LAST_UPDATE_FIELD', 'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE',
+]);
 
 function tlsCodeOf(err: unknown): string | undefined {
   for (let e = err, i = 0; e !== undefined && e !== null && i < 5; e = (e as { cause?: unknown }).cause, i++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && TLS_TRUST.test(code)) return code;
+    if (typeof code === 'string' && TLS_TRUST.has(code)) return code;
   }
   return undefined;
 }
@@ -37,7 +47,7 @@ export function createSoftwareFetcher(software: SoftwareOptions = {}, log: Logge
     fetchAndDigest: async (uri, signal) => {
       try {
         if (uri.startsWith('file:') && software.fileRoot === undefined) {
-          throw new HsvError('ERR_SOFTWARE_URI', 'file: software URIs are refused without software.file-root');
+          throw new IntegrityError('ERR_SOFTWARE_URI', 'file: software URIs are refused without software.file-root');
         }
         const r = await fetchAndDigest(uri, {
           signal,
@@ -55,7 +65,7 @@ export function createSoftwareFetcher(software: SoftwareOptions = {}, log: Logge
           uri, code: (err as { code?: unknown }).code, detail: causes.join(' <- '),
           ...(tls !== undefined ? { hint: `the https server's certificate is not trusted (${tls}); ` + (software.caPem !== undefined ? 'it is not issued by the CA pinned in software.ca' : 'pin its CA with software.ca') } : {}),
         });
-        throw new HsvError('ERR_SOFTWARE_FETCH', SOFTWARE_FETCH_FAILED);
+        throw new IntegrityError('ERR_SOFTWARE_FETCH', SOFTWARE_FETCH_FAILED);
       }
     },
   };

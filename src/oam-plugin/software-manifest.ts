@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { HsvError } from '../errors.js';
-import { fetchAndDigest, softwareAllowList } from '../integrity/index.js';
+import { IntegrityError, fetchAndDigest, softwareAllowList } from '../integrity/index.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { SoftwareManifestCheck } from '../oam/index.js';
@@ -25,6 +25,12 @@ export function manifestUriOf(uri: string): string {
 /** manifest fetch failures towards the NMS: one opaque reason, the detail in the log (as for the image) */
 export const SOFTWARE_MANIFEST_UNREADABLE = 'the software has no signed manifest the OAM could read at its URI + .jws (the OAM log has the detail)';
 
+/** A software manifest that does not vouch for the image (policy require-signed-software). */
+export type SoftwareManifestErrorCode =
+  | 'ERR_SOFTWARE_MANIFEST_MISSING' | 'ERR_SOFTWARE_MANIFEST_UNTRUSTED' | 'ERR_SOFTWARE_MANIFEST_INVALID' | 'ERR_SOFTWARE_MANIFEST_MISMATCH';
+
+export class SoftwareManifestError extends HsvError<SoftwareManifestErrorCode> {}
+
 /**
  * Policy require-signed-software: the image's manifest (URI.jws, fetched under the same source confinement, at most
  * 64 KiB) must verify with a key of software.vendor-keys (src/tokens verifySoftwareManifest: swm+jwt, alg allow-list,
@@ -40,7 +46,7 @@ export function createSoftwareManifestCheck(software: SoftwareOptions, vendorKey
       const at = manifestUriOf(req.uri);
       let text: string;
       try {
-        if (at.startsWith('file:') && software.fileRoot === undefined) throw new HsvError('ERR_SOFTWARE_URI', 'file: URIs are refused without software.file-root');
+        if (at.startsWith('file:') && software.fileRoot === undefined) throw new IntegrityError('ERR_SOFTWARE_URI', 'file: URIs are refused without software.file-root');
         const r = await fetchAndDigest(at, {
           signal, allowHttpUrl, keep: true, maxBytes: 64 * 1024, timeoutMs: 30_000,
           ...(software.caPem !== undefined ? { caPem: software.caPem } : {}),
@@ -50,7 +56,7 @@ export function createSoftwareManifestCheck(software: SoftwareOptions, vendorKey
       } catch (err) {
         if (signal.aborted) throw err;
         log.warn('software manifest not readable', { uri: at, code: (err as { code?: unknown }).code, err });
-        throw new HsvError('ERR_SOFTWARE_MANIFEST_MISSING', SOFTWARE_MANIFEST_UNREADABLE);
+        throw new SoftwareManifestError('ERR_SOFTWARE_MANIFEST_MISSING', SOFTWARE_MANIFEST_UNREADABLE);
       }
       let m;
       try {
@@ -59,14 +65,14 @@ export function createSoftwareManifestCheck(software: SoftwareOptions, vendorKey
         const code = (err as { code?: unknown }).code;
         log.warn('software manifest refused', { uri: at, code });
         if (code === 'ERR_TOKEN_CLAIMS' || code === 'ERR_TOKEN_EXPIRED' || code === 'ERR_TOKEN_NOT_YET_VALID') {
-          throw new HsvError('ERR_SOFTWARE_MANIFEST_INVALID', `the software manifest is not valid (${String(code)}): ${(err as Error).message}`);
+          throw new SoftwareManifestError('ERR_SOFTWARE_MANIFEST_INVALID', `the software manifest is not valid (${String(code)}): ${(err as Error).message}`);
         }
-        throw new HsvError('ERR_SOFTWARE_MANIFEST_UNTRUSTED', 'the software manifest is not signed by a configured vendor key');
+        throw new SoftwareManifestError('ERR_SOFTWARE_MANIFEST_UNTRUSTED', 'the software manifest is not signed by a configured vendor key');
       }
-      if (m.digest !== req.sha256) throw new HsvError('ERR_SOFTWARE_MANIFEST_MISMATCH', `the software manifest signs digest ${m.digest}, the image is ${req.sha256}`);
-      if (m.component !== req.component) throw new HsvError('ERR_SOFTWARE_MANIFEST_MISMATCH', `the software manifest is for component ${m.component}, the update replaces ${req.component}`);
+      if (m.digest !== req.sha256) throw new SoftwareManifestError('ERR_SOFTWARE_MANIFEST_MISMATCH', `the software manifest signs digest ${m.digest}, the image is ${req.sha256}`);
+      if (m.component !== req.component) throw new SoftwareManifestError('ERR_SOFTWARE_MANIFEST_MISMATCH', `the software manifest is for component ${m.component}, the update replaces ${req.component}`);
       if (req.version !== undefined && m.version !== req.version) {
-        throw new HsvError('ERR_SOFTWARE_MANIFEST_MISMATCH', `the software manifest is for version ${m.version}, the update asks for ${req.version}`);
+        throw new SoftwareManifestError('ERR_SOFTWARE_MANIFEST_MISMATCH', `the software manifest is for version ${m.version}, the update asks for ${req.version}`);
       }
       log.info('software manifest verified', { uri: at, vendor: m.iss, version: m.version, component: m.component });
     },

@@ -24,6 +24,13 @@ import { loadJwksFile, memoryReplayCache, verifyReferenceValues } from '../token
 import type { Jwks, ReferenceValue, ReferenceValuesClaims } from '../tokens/index.js';
 import { RestconfError } from './restconf.js';
 
+/** the PVE's record of provided reference values is damaged: the PVE does not start on it */
+export class ProvidedFileError extends HsvError<'ERR_PVE_PROVIDED_FILE'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_PVE_PROVIDED_FILE', message, options);
+  }
+}
+
 export const PROVIDE_INPUT_PATH = '/henb-sw-verify-pve:provide-reference-values/input/reference-values';
 
 /** one H(e)NB's accepted statement */
@@ -188,10 +195,10 @@ async function load(file: string): Promise<Record<string, ProvidedEntry>> {
   try {
     doc = JSON.parse(text) as typeof doc;
   } catch (cause) {
-    throw new HsvError('ERR_PVE_PROVIDED_FILE', `${file} is not JSON: the PVE does not start on a damaged record of provided reference values`, { cause });
+    throw new ProvidedFileError(`${file} is not JSON: the PVE does not start on a damaged record of provided reference values`, { cause });
   }
   if (doc.format !== FILE_FORMAT || typeof doc.henbs !== 'object' || doc.henbs === null || Array.isArray(doc.henbs)) {
-    throw new HsvError('ERR_PVE_PROVIDED_FILE', `${file} is not a ${FILE_FORMAT} file`);
+    throw new ProvidedFileError(`${file} is not a ${FILE_FORMAT} file`);
   }
   return doc.henbs as Record<string, ProvidedEntry>;
 }

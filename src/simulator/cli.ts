@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { HsvError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { parseHostPort, parsePort } from '../host-port.js';
 import { createLogger } from '../log/logger.js';
 import type { LogLevel } from '../log/logger.js';
@@ -26,8 +26,8 @@ export interface CommandContext {
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 
-function usage(message: string): HsvError {
-  return new HsvError('ERR_CLI_USAGE', message);
+function usage(message: string): UsageError {
+  return new UsageError(message);
 }
 
 export function logLevelOf(v: unknown, fallback: LogLevel): LogLevel {

@@ -10,8 +10,7 @@ export type StoreErrorCode =
   | 'ERR_STORE_CLOSED'
   | 'ERR_STORE_OPEN';
 
-export class StoreError extends HsvError {
-  declare readonly code: StoreErrorCode;
+export class StoreError extends HsvError<StoreErrorCode> {
   constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }

@@ -10,7 +10,6 @@ import type { NetconfClient } from '../../netconf/client/index.js';
 import { fingerprintOfBlob } from '../../netconf/server/index.js';
 import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS, child, childText, childrenNamed, el, elA, leaf } from '../../netconf/xml/index.js';
 import type { XmlElement } from '../../netconf/xml/index.js';
-import { HsvError } from '../../errors.js';
 import type { ConnectOptions, DeviceResult, RolloutConnection } from './engine.js';
 import { RESULT_STATUSES, RolloutError } from './report.js';
 import type { ResultStatus } from './report.js';
@@ -64,7 +63,7 @@ export async function connectRolloutTarget(o: ConnectOptions): Promise<RolloutCo
     await client.rpc(sub);
   } catch (err) {
     await client.close().catch(() => undefined);
-    throw new HsvError('ERR_ROLLOUT_SUBSCRIBE', `cannot subscribe to the ${RESULT_STREAM} stream on ${o.host}:${o.port}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new RolloutError('ERR_ROLLOUT_SUBSCRIBE', `cannot subscribe to the ${RESULT_STREAM} stream on ${o.host}:${o.port}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   const pump = (async () => {
     for await (const n of client.notifications()) {
@@ -142,7 +141,7 @@ export async function connectRolloutTarget(o: ConnectOptions): Promise<RolloutCo
           resolve(r);
         });
         client.done.then((err) => {
-          if (waiters.delete(jobId)) reject(new HsvError('ERR_ROLLOUT_SESSION', `the NETCONF session ended${err ? `: ${err.message}` : ''}`));
+          if (waiters.delete(jobId)) reject(new RolloutError('ERR_ROLLOUT_SESSION', `the NETCONF session ended${err ? `: ${err.message}` : ''}`));
         }, () => undefined);
       });
     },

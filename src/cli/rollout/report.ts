@@ -57,7 +57,7 @@ export interface RolloutReport {
   summary: Record<ResultStatus, number> & { total: number; pending: number };
 }
 
-export type RolloutErrorCode = 'ERR_ROLLOUT_REPORT' | 'ERR_ROLLOUT_RESUME' | 'ERR_ROLLOUT_SOFTWARE';
+export type RolloutErrorCode = 'ERR_ROLLOUT_REPORT' | 'ERR_ROLLOUT_RESUME' | 'ERR_ROLLOUT_SOFTWARE' | 'ERR_ROLLOUT_SUBSCRIBE' | 'ERR_ROLLOUT_SESSION';
 
 export class RolloutError extends HsvError<RolloutErrorCode> {}
 

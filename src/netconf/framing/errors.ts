@@ -13,8 +13,7 @@ export type FramingErrorCode =
   | 'ERR_FRAMING_TRUNCATED'
   | 'ERR_FRAMING_DELIMITER_IN_MESSAGE';
 
-export class FramingError extends HsvError {
-  declare readonly code: FramingErrorCode;
+export class FramingError extends HsvError<FramingErrorCode> {
   constructor(code: FramingErrorCode, message: string) {
     super(code, message);
   }

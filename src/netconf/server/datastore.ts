@@ -18,8 +18,10 @@ import type { XmlElement } from '../xml/index.js';
 import type { ConfigListener } from './registry.js';
 import { clone } from './subtree-filter.js';
 
-export class DatastoreError extends HsvError {
-  constructor(code: 'ERR_DATASTORE_CORRUPT' | 'ERR_DATASTORE_WRITE', message: string, options?: { cause?: unknown }) {
+export type DatastoreErrorCode = 'ERR_DATASTORE_CORRUPT' | 'ERR_DATASTORE_WRITE';
+
+export class DatastoreError extends HsvError<DatastoreErrorCode> {
+  constructor(code: DatastoreErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
 }

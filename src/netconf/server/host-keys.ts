@@ -13,7 +13,7 @@ import { HsvError } from '../../errors.js';
 
 export const HOST_KEY_FILE = 'ssh_host_ed25519_key';
 
-export class HostKeyError extends HsvError {
+export class HostKeyError extends HsvError<'ERR_SSH_HOST_KEY'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_SSH_HOST_KEY', message, options);
   }

@@ -16,8 +16,10 @@ import type { ConfigListener, NetconfRegistry, ReplayLog, RpcHandler, ServerAudi
 import type { OperationContext, OperationHandler, OperationRegistrar } from './operations.js';
 import { advertisedInHello, moduleCapability } from './yang-library.js';
 
-export class RegistryError extends HsvError {
-  constructor(code: 'ERR_REGISTRY_DUPLICATE' | 'ERR_REGISTRY_UNKNOWN_STREAM' | 'ERR_REGISTRY_INVALID' | 'ERR_REGISTRY_NO_DATASTORE', message: string) {
+export type RegistryErrorCode = 'ERR_REGISTRY_DUPLICATE' | 'ERR_REGISTRY_UNKNOWN_STREAM' | 'ERR_REGISTRY_INVALID' | 'ERR_REGISTRY_NO_DATASTORE';
+
+export class RegistryError extends HsvError<RegistryErrorCode> {
+  constructor(code: RegistryErrorCode, message: string) {
     super(code, message);
   }
 }

@@ -19,7 +19,7 @@ import type { LockManager } from './locks.js';
 
 export const NCM_NS = 'urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring';
 
-export class ModuleFileError extends HsvError {
+export class ModuleFileError extends HsvError<'ERR_YANG_MODULE_FILE'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_YANG_MODULE_FILE', message, options);
   }

@@ -13,8 +13,7 @@ export type SessionErrorCode =
   | 'ERR_SESSION_OUTPUT_OVERFLOW'
   | 'ERR_SESSION_KILLED';
 
-export class SessionError extends HsvError {
-  declare readonly code: SessionErrorCode;
+export class SessionError extends HsvError<SessionErrorCode> {
   constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }

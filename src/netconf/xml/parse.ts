@@ -16,7 +16,7 @@ import type { SaxesTagPlain } from 'saxes';
 import { HsvError } from '../../errors.js';
 import type { XmlAttr, XmlElement, XmlNode } from './types.js';
 
-export class XmlParseError extends HsvError {
+export class XmlParseError extends HsvError<'ERR_XML_MALFORMED'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_XML_MALFORMED', message, options);
   }
