@@ -354,130 +354,151 @@ function evaluate(job: Job, c: DeviceCompletion, attested: AttestedCompletion, a
 export function transition(job: Job, event: JobEvent): TransitionOutput {
   const s = job.state;
   if (isTerminal(s)) return ignore(job, `job ${job.jobId} already ended (${s})`);
-  const at = event.at;
+  if (event.type === 'timeout') return timedOut(job, s, event);
+  return IN_STATE[s](job, event);
+}
 
-  if (event.type === 'timeout') {
-    if (event.state !== s) return ignore(job, `stale timeout for state ${event.state}`);
-    const reason = `${STEP_NAME[s]} timed out after ${STATE_TIMEOUT[s] !== undefined ? job.timeouts[STATE_TIMEOUT[s]] : 0} ms`;
-    if (s === 'update-sending' || s === 'awaiting-completion') {
-      return endTouched(job, 'timeout', at, STATE_STEP[s], reason, { rollback: false });
+type Handler = (job: Job, event: Exclude<JobEvent, { type: 'timeout' }>) => TransitionOutput;
+type Of<T extends JobEvent['type']> = Extract<JobEvent, { type: T }>;
+
+/** what each active state does with an event (a timeout aside) */
+const IN_STATE: Record<ActiveState, Handler> = {
+  created: (job, event) => {
+    if (event.type === 'start') return withInit(startPve(job, event.at, job.nonce, 'integrity-request sent to the PVE'));
+    if (event.type === 'restart') return withInit(startPve(job, event.at, event.nonce, 'integrity-request sent to the PVE'));
+    return ignore(job, `${event.type} before the job started`);
+  },
+  'pve-requested': (job, event) => {
+    if (event.type === 'pve-result') return pveVerdict(job, event);
+    if (event.type === 'pve-error') return pveError(job, event);
+    if (event.type === 'restart') return startPve(job, event.at, event.nonce, `integrity-request sent to the PVE again after ${restartCause(event)}`);
+    return ignore(job, `${event.type} while waiting for the PVE`);
+  },
+  fetching: (job, event) => {
+    if (event.type === 'software-digest') return softwareDigest(job, event);
+    if (event.type === 'fetch-error') {
+      return endUntouched(job, 'failed', event.at, STEP.fetch, event.manifest === true
+        ? `software not signed as required (require-signed-software): ${event.reason}; software-update not sent`
+        : `software fetch failed: ${event.reason}`);
     }
-    return endUntouched(job, 'timeout', at, STATE_STEP[s], reason);
+    if (event.type === 'restart') {
+      const out = startFetch(job, event.at);
+      return { job: out.job, effects: [progress(STEP.fetch, `fetching the software again after ${restartCause(event)}`), ...out.effects.slice(1)] };
+    }
+    return ignore(job, `${event.type} while fetching the software`);
+  },
+  'update-sending': (job, event) => {
+    if (event.type === 'device-accepted') {
+      return { job: enter(job, 'awaiting-completion', event.at), effects: [progress(STEP.install, 'H(e)NB accepted the software-update; installing')] };
+    }
+    if (event.type === 'device-error') return deviceError(job, event);
+    // refused before the device acknowledged the software-update (the runner holds a device's own notification
+    // until the acknowledgement is processed)
+    if (event.type === 'completion') return ignore(job, 'completion before the H(e)NB acknowledged the software-update');
+    if (event.type === 'restart') {
+      return endTouched(job, 'failed', event.at, STEP.sendUpdate,
+        `${event.takenOverBy !== undefined ? `OAM instance ${event.takenOverBy} took the job over` : 'OAM restarted'} before the H(e)NB acknowledged the software-update; not resent (state unknown)`, { rollback: false });
+    }
+    return ignore(job, `${event.type} while sending the software-update`);
+  },
+  'awaiting-completion': (job, event) => {
+    if (event.type === 'completion') return completion(job, event);
+    if (event.type === 'restart') {
+      // keep the original deadline: a restart does not extend the device's time
+      return {
+        job: { ...job, updatedAt: event.at },
+        effects: [
+          progress(STEP.install, `${event.takenOverBy !== undefined ? `OAM instance ${event.takenOverBy} took the job over` : 'OAM restarted'}; still waiting for the completion`),
+          { type: 'watch-device', henbId: job.henbId, jobId: job.jobId, since: job.sentAt ?? job.createdAt },
+        ],
+      };
+    }
+    return ignore(job, `${event.type} while waiting for the completion`);
+  },
+};
+
+/** the state's timer fired: the job ends with a timeout (a stale timer, armed for an earlier state, is ignored) */
+function timedOut(job: Job, s: ActiveState, event: Of<'timeout'>): TransitionOutput {
+  if (event.state !== s) return ignore(job, `stale timeout for state ${event.state}`);
+  const reason = `${STEP_NAME[s]} timed out after ${STATE_TIMEOUT[s] !== undefined ? job.timeouts[STATE_TIMEOUT[s]] : 0} ms`;
+  if (s === 'update-sending' || s === 'awaiting-completion') {
+    return endTouched(job, 'timeout', event.at, STATE_STEP[s], reason, { rollback: false });
   }
+  return endUntouched(job, 'timeout', event.at, STATE_STEP[s], reason);
+}
 
-  switch (s) {
-    case 'created':
-      if (event.type === 'start') return withInit(startPve(job, at, job.nonce, 'integrity-request sent to the PVE'));
-      if (event.type === 'restart') return withInit(startPve(job, at, event.nonce, 'integrity-request sent to the PVE'));
-      return ignore(job, `${event.type} before the job started`);
-
-    case 'pve-requested':
-      if (event.type === 'pve-result') {
-        const pve: Job['pve'] = {
-          earStatus: event.earStatus, token: event.token, ...(event.attestedTim !== undefined ? { attestedTim: event.attestedTim } : {}),
-          ...(event.earStatus !== 'affirming' && event.verdictReason !== undefined ? { reason: event.verdictReason } : {}),
-        };
-        if (kindOf(job) === 'integrity-check') return checkVerdict({ ...job, pve }, event);
-        if (event.earStatus !== 'affirming') {
-          const out = endUntouched({ ...job, pve }, 'refused', at, STEP.pveVerdict,
-            `PVE verdict ${event.earStatus}: ${event.verdictReason ?? 'H(e)NB not trusted'}; software-update not sent`,
-            event.earStatus === 'contraindicated' ? 'quarantined' : undefined);
-          return out;
-        }
-        const oldRim = job.oldRim ?? event.attestedTim;
-        const trusted: Job = { ...job, pve, ...(oldRim !== undefined ? { oldRim } : {}),
-          ...(event.attestedLog !== undefined && event.attestedLog.length > 0 ? { preLog: event.attestedLog } : {}) };
-        const out = startFetch(trusted, at);
-        // no stored RIM yet: the TIM the PVE just affirmed becomes the reference (not an update's result)
-        const bootstrap: Effect[] = job.oldRim === undefined && isDigest(event.attestedTim)
-          ? [{ type: 'store-rim', henbId: job.henbId, rim: event.attestedTim }] : [];
-        return { job: out.job, effects: [progress(STEP.pveVerdict, 'PVE verdict affirming: H(e)NB trusted'), ...bootstrap, henbState(job, 'updating'), ...out.effects] };
-      }
-      if (event.type === 'pve-error') {
-        const out = endUntouched(job, event.timedOut === true ? 'timeout' : 'refused', at, STEP.pveVerdict,
-          kindOf(job) === 'integrity-check' ? `PVE integrity check failed: ${event.reason}` : `PVE integrity check failed: ${event.reason}; software-update not sent`);
-        return event.cause === undefined ? out : { ...out, job: { ...out.job, result: { ...out.job.result!, cause: event.cause } } };
-      }
-      if (event.type === 'restart') return startPve(job, at, event.nonce, `integrity-request sent to the PVE again after ${restartCause(event)}`);
-      return ignore(job, `${event.type} while waiting for the PVE`);
-
-    case 'fetching':
-      if (event.type === 'software-digest') {
-        if (!isDigest(event.sha256)) return endUntouched(job, 'failed', at, STEP.fetch, 'software digest is not a SHA-256 hex value');
-        if (job.request.sha256 !== undefined && job.request.sha256.toLowerCase() !== event.sha256) {
-          return endUntouched(job, 'failed', at, STEP.fetch,
-            `software image digest ${event.sha256} differs from the requested sha256 ${job.request.sha256.toLowerCase()}`);
-        }
-        if (!isDigest(job.oldRim)) {
-          return endUntouched(job, 'failed', at, STEP.fetch, 'no reference RIM known for the H(e)NB: cannot compute the expected RIM');
-        }
-        if (typeof event.updateNonce !== 'string' || event.updateNonce.length < 22) {
-          return endUntouched(job, 'failed', at, STEP.fetch, 'no fresh nonce for the software-update');
-        }
-        const expectedRim = extendDigest(job.oldRim, event.sha256);
-        const expectedRimReboot = rebootRim(job.preLog ?? job.referenceLog, job.updatedComponent, event.sha256);
-        const next = enter(job, 'update-sending', at, {
-          softwareRim: event.sha256, softwareSize: event.size, expectedRim, updateSent: true, sentAt: at, updateNonce: event.updateNonce,
-          ...(expectedRimReboot !== undefined ? { expectedRimReboot } : {}),
-        });
-        const command: SoftwareUpdateCommand = {
-          jobId: job.jobId, uri: job.request.uri, softwareRim: event.sha256, selfCheck: job.request.selfCheck, nonce: event.updateNonce,
-          ...(job.request.version !== undefined ? { version: job.request.version } : {}),
-        };
-        return {
-          job: next,
-          effects: [
-            progress(STEP.fetch, `software RIM ${event.sha256}; expected RIM ${expectedRim}`),
-            progress(STEP.sendUpdate, 'software-update sent to the H(e)NB'),
-            { type: 'send-update', henbId: job.henbId, command },
-          ],
-        };
-      }
-      if (event.type === 'fetch-error') {
-        return endUntouched(job, 'failed', at, STEP.fetch, event.manifest === true
-          ? `software not signed as required (require-signed-software): ${event.reason}; software-update not sent`
-          : `software fetch failed: ${event.reason}`);
-      }
-      if (event.type === 'restart') {
-        const out = startFetch(job, at);
-        return { job: out.job, effects: [progress(STEP.fetch, `fetching the software again after ${restartCause(event)}`), ...out.effects.slice(1)] };
-      }
-      return ignore(job, `${event.type} while fetching the software`);
-
-    case 'update-sending':
-      if (event.type === 'device-accepted') {
-        return { job: enter(job, 'awaiting-completion', at), effects: [progress(STEP.install, 'H(e)NB accepted the software-update; installing')] };
-      }
-      if (event.type === 'device-error') {
-        const reason = `software-update not accepted by the H(e)NB: ${event.reason}`;
-        // an explicit refusal: nothing was installed and the PVE has just affirmed the H(e)NB
-        if (event.refused === true) return endUntouched(job, 'failed', at, STEP.sendUpdate, reason, 'trusted');
-        // unreachable, session lost, no answer: the update may have reached the device
-        return endTouched(job, 'failed', at, STEP.sendUpdate, reason, { rollback: false });
-      }
-      // refused before the device acknowledged the software-update (the runner holds a device's own notification
-      // until the acknowledgement is processed)
-      if (event.type === 'completion') return ignore(job, 'completion before the H(e)NB acknowledged the software-update');
-      if (event.type === 'restart') {
-        return endTouched(job, 'failed', at, STEP.sendUpdate,
-          `${event.takenOverBy !== undefined ? `OAM instance ${event.takenOverBy} took the job over` : 'OAM restarted'} before the H(e)NB acknowledged the software-update; not resent (state unknown)`, { rollback: false });
-      }
-      return ignore(job, `${event.type} while sending the software-update`);
-
-    case 'awaiting-completion':
-      if (event.type === 'completion') return completion(job, event);
-      if (event.type === 'restart') {
-        // keep the original deadline: a restart does not extend the device's time
-        return {
-          job: { ...job, updatedAt: at },
-          effects: [
-            progress(STEP.install, `${event.takenOverBy !== undefined ? `OAM instance ${event.takenOverBy} took the job over` : 'OAM restarted'}; still waiting for the completion`),
-            { type: 'watch-device', henbId: job.henbId, jobId: job.jobId, since: job.sentAt ?? job.createdAt },
-          ],
-        };
-      }
-      return ignore(job, `${event.type} while waiting for the completion`);
+/** Step 4: the PVE's verified verdict; only affirming lets an update go on to step 5 */
+function pveVerdict(job: Job, event: Of<'pve-result'>): TransitionOutput {
+  const pve: Job['pve'] = {
+    earStatus: event.earStatus, token: event.token, ...(event.attestedTim !== undefined ? { attestedTim: event.attestedTim } : {}),
+    ...(event.earStatus !== 'affirming' && event.verdictReason !== undefined ? { reason: event.verdictReason } : {}),
+  };
+  if (kindOf(job) === 'integrity-check') return checkVerdict({ ...job, pve }, event);
+  if (event.earStatus !== 'affirming') {
+    return endUntouched({ ...job, pve }, 'refused', event.at, STEP.pveVerdict,
+      `PVE verdict ${event.earStatus}: ${event.verdictReason ?? 'H(e)NB not trusted'}; software-update not sent`,
+      event.earStatus === 'contraindicated' ? 'quarantined' : undefined);
   }
+  const oldRim = job.oldRim ?? event.attestedTim;
+  const trusted: Job = { ...job, pve, ...(oldRim !== undefined ? { oldRim } : {}),
+    ...(event.attestedLog !== undefined && event.attestedLog.length > 0 ? { preLog: event.attestedLog } : {}) };
+  const out = startFetch(trusted, event.at);
+  // no stored RIM yet: the TIM the PVE just affirmed becomes the reference (not an update's result)
+  const bootstrap: Effect[] = job.oldRim === undefined && isDigest(event.attestedTim)
+    ? [{ type: 'store-rim', henbId: job.henbId, rim: event.attestedTim }] : [];
+  return { job: out.job, effects: [progress(STEP.pveVerdict, 'PVE verdict affirming: H(e)NB trusted'), ...bootstrap, henbState(job, 'updating'), ...out.effects] };
+}
+
+/** steps 2-4 gave no verdict: refused (or timed out), with the cause when known */
+function pveError(job: Job, event: Of<'pve-error'>): TransitionOutput {
+  const out = endUntouched(job, event.timedOut === true ? 'timeout' : 'refused', event.at, STEP.pveVerdict,
+    kindOf(job) === 'integrity-check' ? `PVE integrity check failed: ${event.reason}` : `PVE integrity check failed: ${event.reason}; software-update not sent`);
+  return event.cause === undefined ? out : { ...out, job: { ...out.job, result: { ...out.job.result!, cause: event.cause } } };
+}
+
+/** Step 5 done: the software RIM and the expected RIM; then step 6, the software-update with the job's nonce */
+function softwareDigest(job: Job, event: Of<'software-digest'>): TransitionOutput {
+  const at = event.at;
+  const refused = digestRefusal(job, event);
+  if (refused !== undefined) return endUntouched(job, 'failed', at, STEP.fetch, refused);
+  const expectedRim = extendDigest(job.oldRim!, event.sha256);
+  const expectedRimReboot = rebootRim(job.preLog ?? job.referenceLog, job.updatedComponent, event.sha256);
+  const next = enter(job, 'update-sending', at, {
+    softwareRim: event.sha256, softwareSize: event.size, expectedRim, updateSent: true, sentAt: at, updateNonce: event.updateNonce,
+    ...(expectedRimReboot !== undefined ? { expectedRimReboot } : {}),
+  });
+  const command: SoftwareUpdateCommand = {
+    jobId: job.jobId, uri: job.request.uri, softwareRim: event.sha256, selfCheck: job.request.selfCheck, nonce: event.updateNonce,
+    ...(job.request.version !== undefined ? { version: job.request.version } : {}),
+  };
+  return {
+    job: next,
+    effects: [
+      progress(STEP.fetch, `software RIM ${event.sha256}; expected RIM ${expectedRim}`),
+      progress(STEP.sendUpdate, 'software-update sent to the H(e)NB'),
+      { type: 'send-update', henbId: job.henbId, command },
+    ],
+  };
+}
+
+/** why a fetched digest cannot go to the device, if it cannot */
+function digestRefusal(job: Job, event: Of<'software-digest'>): string | undefined {
+  if (!isDigest(event.sha256)) return 'software digest is not a SHA-256 hex value';
+  if (job.request.sha256 !== undefined && job.request.sha256.toLowerCase() !== event.sha256) {
+    return `software image digest ${event.sha256} differs from the requested sha256 ${job.request.sha256.toLowerCase()}`;
+  }
+  if (!isDigest(job.oldRim)) return 'no reference RIM known for the H(e)NB: cannot compute the expected RIM';
+  if (typeof event.updateNonce !== 'string' || event.updateNonce.length < 22) return 'no fresh nonce for the software-update';
+  return undefined;
+}
+
+/** Step 6 failed: an explicit refusal leaves the device untouched; anything else may have reached it */
+function deviceError(job: Job, event: Of<'device-error'>): TransitionOutput {
+  const reason = `software-update not accepted by the H(e)NB: ${event.reason}`;
+  // an explicit refusal: nothing was installed and the PVE has just affirmed the H(e)NB
+  if (event.refused === true) return endUntouched(job, 'failed', event.at, STEP.sendUpdate, reason, 'trusted');
+  // unreachable, session lost, no answer: the update may have reached the device
+  return endTouched(job, 'failed', event.at, STEP.sendUpdate, reason, { rollback: false });
 }
 
 /** how a progress text names a restart event */
