@@ -34,7 +34,8 @@
  * PostgreSQL per verified update (statements, transactions, rows, WAL bytes; bench/_fleet-pg.ts).
  *
  * Knobs (env): BENCH_FLEET_SIZES (default 100,1000), BENCH_FLEET_BATCH (henb-ids per software-update RPC,
- * default 0 = all in one RPC), BENCH_INSTALL_MS (simulated install, default 20), BENCH_PVE_MAX (PVE
+ * default 5000; 0 = all in one RPC, whose reply at 10,000 H(e)NBs our own client refuses: more than 10,000 namespace
+ * declarations in one message), BENCH_INSTALL_MS (simulated install, default 20), BENCH_PVE_MAX (PVE
  * evidence collections at once, default 64), BENCH_SETUP_CONCURRENCY (default 50), BENCH_ROUND_MS (baseline
  * round, default 2000), BENCH_FLEET_ROUNDS (default 2), BENCH_FLEET_LIMIT_S (how long a run waits for its
  * results, default 120; with the start allowances below it bounds the whole benchmark, which stops itself
@@ -430,6 +431,38 @@ let lastRunWallMs = 0;
 const KiB = (n: number): string => (n / 1024).toFixed(1);
 const thousands = (n: number): string => n.toLocaleString('en-US');
 
+const q = (xs: number[], f: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(f * xs.length))] ?? NaN;
+
+/** prints one fleet size's figures (its best round against the best baseline `best`), returns its table row */
+function report(all: FleetFigures[], best: number, showInstances: boolean, limitMs: number): string {
+  const inst = all[0]!.instances;
+  const r = all.reduce((a, b) => (b.updatesPerSec > a.updatesPerSec ? b : a));
+  const mem = all.reduce((a, b) => (b.peak.rss > a.peak.rss ? b : a));
+  const otherText = [...r.other].map(([k, v]) => `${k} ${v}`).join(', ');
+  const label = `${thousands(r.size)}${showInstances || inst > 1 ? `, ${inst} OAM instance${inst > 1 ? 's' : ''}` : ''}`;
+  console.log(`\nfleet of ${label}: rounds ${all.map((x) => `${x.verified}/${x.size} verified in ${(x.totalMs / 1000).toFixed(2)} s = ${x.updatesPerSec.toFixed(1)}/s (run ${(x.wallMs / 1000).toFixed(0)} s)`).join('; ')}`);
+  if (otherText) console.log(`  best round: others ${otherText}${r.timedOut ? `; stopped waiting after ${(limitMs / 1000).toFixed(0)} s` : ''}`);
+  for (const reason of r.firstReasons) console.log(`  e.g. ${reason}`);
+  console.log(`  THROUGHPUT ${r.updatesPerSec.toFixed(1)} verified updates/s; ratio to session setups/s: ${(r.updatesPerSec / best).toFixed(3)} (one verified update costs the time of ${(best / r.updatesPerSec).toFixed(1)} bare session setups)`);
+  console.log(`  best round: start of fleet + PVE ${(r.childStartMs / 1000).toFixed(1)} s (${r.fleetChildren} child${r.fleetChildren > 1 ? 'ren' : ''}), OAM server ${r.oamStartMs.toFixed(0)} ms; every job started (rpc-reply) after ${r.replyMs.toFixed(0)} ms; last result after ${(r.totalMs / 1000).toFixed(2)} s; the whole run (start, run, stop) ${(r.wallMs / 1000).toFixed(0)} s`);
+  console.log(`  results arrived (s after the RPC): 10% ${(q(r.arrivals, 0.1) / 1000).toFixed(2)}, 50% ${(q(r.arrivals, 0.5) / 1000).toFixed(2)}, 90% ${(q(r.arrivals, 0.9) / 1000).toFixed(2)}, 100% ${(q(r.arrivals, 1) / 1000).toFixed(2)}`);
+  console.log(`  per-job phases, median / max ms: ${r.phases.map((p) => `${p.name} ${q(p.ms, 0.5).toFixed(0)} / ${q(p.ms, 1).toFixed(0)}`).join('; ')}`);
+  const perUpd = (ms: number): string => (ms / Math.max(1, r.verified)).toFixed(1);
+  console.log(`  CPU: OAM ${r.oamCpuMs.toFixed(0)} ms (${perUpd(r.oamCpuMs)} ms per update), fleet+PVE child ${r.childCpuMs.toFixed(0)} ms (${perUpd(r.childCpuMs)} ms per update), wall ${r.totalMs.toFixed(0)} ms: on CPU ${((100 * r.oamCpuMs) / r.totalMs).toFixed(0)}% / ${((100 * r.childCpuMs) / r.totalMs).toFixed(0)}% of the wall time (fsync waits are not CPU)`);
+  console.log(`  OAM memory (highest round, ${mem.samples} samples${inst > 1 ? `, summed over ${inst} instances; the largest one ${MiB(mem.peakOne)} MiB` : ''}): peak RSS ${MiB(mem.peak.rss)} MiB (${MiB(mem.baseline.rss)} before the OAM started: +${MiB(mem.peak.rss - mem.baseline.rss)}, ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB per device), peak heapUsed ${MiB(mem.peak.heapUsed)} MiB (+${MiB(mem.peak.heapUsed - mem.baseline.heapUsed)}), peak heapTotal ${MiB(mem.peak.heapTotal)} MiB, peak external ${MiB(mem.peak.external)} MiB`);
+  console.log(`  open file descriptors: OAM at most ${mem.fds.oamPeak} (sampled every second), ${mem.fds.oam} after the run; fleet+PVE children ${mem.fds.child} after the run; open-files limits: OAM ${mem.fdLimits.oam}, fleet children ${mem.fdLimits.child}`);
+  console.log(`  fleet+PVE ${mem.fleetChildren > 1 ? `${mem.fleetChildren} children` : 'child'} RSS ${MiB(mem.childRss.start)} MiB after the start, ${MiB(mem.childRss.end)} MiB after the run (${KiB(mem.childRss.end / mem.size)} KiB per simulated device, PVE included)`);
+  if (r.pg) {
+    const p = r.pg;
+    const per = (n: number): string => (n / Math.max(1, r.verified)).toFixed(1);
+    console.log(`  PostgreSQL per verified update (whole run, ${r.verified} updates${p.noStatements ? '; pg_stat_statements missing: statements not counted' : ''}): ${per(p.statements)} statements, ${per(p.commits)} explicit transactions (COMMIT), ${per(p.xactCommit)} commits in all (pg_stat_database), ${per(p.rows)} rows returned or changed, tuples inserted/updated/deleted ${per(p.tupInserted)}/${per(p.tupUpdated)}/${per(p.tupDeleted)}; WAL ${KiB(p.walBytes / Math.max(1, r.verified))} KiB (cluster; statements' own ${KiB(p.stmtWalBytes / Math.max(1, r.verified))} KiB), database growth ${KiB(p.dbGrowthBytes / Math.max(1, r.verified))} KiB`);
+    console.log(`  PostgreSQL time per verified update: waiting for the transaction lock (one transaction at a time over all instances) ${(p.lockWaitMs / Math.max(1, r.verified)).toFixed(1)} ms, COMMIT (WAL flush) ${(p.commitMs / Math.max(1, r.verified)).toFixed(1)} ms`);
+    console.log(`  PostgreSQL statements run most (calls per update, rows, WAL bytes per call, mean ms):`);
+    for (const t of p.top.slice(0, 10)) console.log(`    ${per(t.calls)}  rows ${(t.rows / Math.max(1, t.calls)).toFixed(1)}  wal ${(t.walBytes / Math.max(1, t.calls)).toFixed(0)} B  ${t.meanMs.toFixed(2)} ms  ${t.query}`);
+  }
+  return `| ${thousands(r.size)} | ${inst} | ${r.verified}/${r.size}${otherText ? ` (${otherText})` : ''} | ${r.updatesPerSec.toFixed(1)}/s | ${(r.updatesPerSec / best).toFixed(3)} | ${MiB(mem.peak.rss)} MiB | ${mem.fds.oamPeak} (${mem.fds.oam} after) | ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB | ${perUpd(r.oamCpuMs)} / ${perUpd(r.childCpuMs)} ms | ${(r.wallMs / 1000).toFixed(0)} s |`;
+}
+
 async function main(): Promise<void> {
   const sizes = envList('BENCH_FLEET_SIZES', '100,1000');
   const instanceCounts = envList('BENCH_FLEET_INSTANCES', '1');
@@ -443,7 +476,9 @@ async function main(): Promise<void> {
   const o: RunOptions = {
     installMs: envNum('BENCH_INSTALL_MS', 20),
     pveMax: envNum('BENCH_PVE_MAX', 64),
-    batch: envNum('BENCH_FLEET_BATCH', 0),
+    // one RPC naming 10,000 H(e)NBs gets a reply with a namespace declaration per job, more than our client
+    // accepts in one message (10,000): an NMS sends batches
+    batch: envNum('BENCH_FLEET_BATCH', 5000),
     limitMs: envNum('BENCH_FLEET_LIMIT_S', 120) * 1000,
     perAddress: Math.max(1, envNum('BENCH_FLEET_PER_ADDRESS', 20_000)),
     perChild: Math.max(1, envNum('BENCH_FLEET_PER_CHILD', Math.max(1000, Math.min(20_000, Math.floor((hardFdLimit() - 2048) / 2))))),
@@ -491,7 +526,9 @@ async function main(): Promise<void> {
           const list = runs.get(key(size, inst)) ?? [];
           list.push(fig);
           runs.set(key(size, inst), list);
-          console.log(`  (run: ${thousands(size)} devices, ${inst} instance${inst > 1 ? 's' : ''}: ${fig.verified}/${fig.size} verified, ${fig.updatesPerSec.toFixed(1)}/s, run took ${(fig.wallMs / 1000).toFixed(0)} s)`);
+          // this run's figures at once (against the baselines so far), in case a later run does not end in time
+          console.log(`\n(run done: baseline so far ${Math.max(...setups).toFixed(1)} session setups/s)`);
+          report([fig], Math.max(...setups), instanceCounts.length > 1, o.limitMs);
         }
       }
       setups.push(await measureSetups(lanes, roundMs));
@@ -503,38 +540,13 @@ async function main(): Promise<void> {
   const best = Math.max(...setups);
 
   console.log(`\nbaseline: bare NETCONF session setups (SSH + auth + hello + close-session, our client -> our server in a child, ${lanes} concurrent): ${setups.map((s) => s.toFixed(1)).join(' / ')} /s -> best ${best.toFixed(1)} /s`);
-  const q = (xs: number[], f: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(f * xs.length))] ?? NaN;
   const table: string[] = [];
   for (const size of sizes) {
     for (const inst of instanceCounts) {
       const all = runs.get(key(size, inst)) ?? [];
       if (all.length === 0) continue;
       for (const r of all) if (r.verified !== r.size) ok = false;
-      const r = all.reduce((a, b) => (b.updatesPerSec > a.updatesPerSec ? b : a));
-      const mem = all.reduce((a, b) => (b.peak.rss > a.peak.rss ? b : a));
-      const otherText = [...r.other].map(([k, v]) => `${k} ${v}`).join(', ');
-      const label = `${thousands(r.size)}${instanceCounts.length > 1 || inst > 1 ? `, ${inst} OAM instance${inst > 1 ? 's' : ''}` : ''}`;
-      console.log(`\nfleet of ${label}: rounds ${all.map((x) => `${x.verified}/${x.size} verified in ${(x.totalMs / 1000).toFixed(2)} s = ${x.updatesPerSec.toFixed(1)}/s (run ${(x.wallMs / 1000).toFixed(0)} s)`).join('; ')}`);
-      if (otherText) console.log(`  best round: others ${otherText}${r.timedOut ? `; stopped waiting after ${(o.limitMs / 1000).toFixed(0)} s` : ''}`);
-      for (const reason of r.firstReasons) console.log(`  e.g. ${reason}`);
-      console.log(`  THROUGHPUT ${r.updatesPerSec.toFixed(1)} verified updates/s; ratio to session setups/s: ${(r.updatesPerSec / best).toFixed(3)} (one verified update costs the time of ${(best / r.updatesPerSec).toFixed(1)} bare session setups)`);
-      console.log(`  best round: start of fleet + PVE ${(r.childStartMs / 1000).toFixed(1)} s (${r.fleetChildren} child${r.fleetChildren > 1 ? 'ren' : ''}), OAM server ${r.oamStartMs.toFixed(0)} ms; every job started (rpc-reply) after ${r.replyMs.toFixed(0)} ms; last result after ${(r.totalMs / 1000).toFixed(2)} s; the whole run (start, run, stop) ${(r.wallMs / 1000).toFixed(0)} s`);
-      console.log(`  results arrived (s after the RPC): 10% ${(q(r.arrivals, 0.1) / 1000).toFixed(2)}, 50% ${(q(r.arrivals, 0.5) / 1000).toFixed(2)}, 90% ${(q(r.arrivals, 0.9) / 1000).toFixed(2)}, 100% ${(q(r.arrivals, 1) / 1000).toFixed(2)}`);
-      console.log(`  per-job phases, median / max ms: ${r.phases.map((p) => `${p.name} ${q(p.ms, 0.5).toFixed(0)} / ${q(p.ms, 1).toFixed(0)}`).join('; ')}`);
-      const perUpd = (ms: number): string => (ms / Math.max(1, r.verified)).toFixed(1);
-      console.log(`  CPU: OAM ${r.oamCpuMs.toFixed(0)} ms (${perUpd(r.oamCpuMs)} ms per update), fleet+PVE child ${r.childCpuMs.toFixed(0)} ms (${perUpd(r.childCpuMs)} ms per update), wall ${r.totalMs.toFixed(0)} ms: on CPU ${((100 * r.oamCpuMs) / r.totalMs).toFixed(0)}% / ${((100 * r.childCpuMs) / r.totalMs).toFixed(0)}% of the wall time (fsync waits are not CPU)`);
-      console.log(`  OAM memory (highest round, ${mem.samples} samples${inst > 1 ? `, summed over ${inst} instances; the largest one ${MiB(mem.peakOne)} MiB` : ''}): peak RSS ${MiB(mem.peak.rss)} MiB (${MiB(mem.baseline.rss)} before the OAM started: +${MiB(mem.peak.rss - mem.baseline.rss)}, ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB per device), peak heapUsed ${MiB(mem.peak.heapUsed)} MiB (+${MiB(mem.peak.heapUsed - mem.baseline.heapUsed)}), peak heapTotal ${MiB(mem.peak.heapTotal)} MiB, peak external ${MiB(mem.peak.external)} MiB`);
-      console.log(`  open file descriptors: OAM at most ${mem.fds.oamPeak} (sampled every second), ${mem.fds.oam} after the run; fleet+PVE children ${mem.fds.child} after the run; open-files limits: OAM ${mem.fdLimits.oam}, fleet children ${mem.fdLimits.child}`);
-      console.log(`  fleet+PVE ${mem.fleetChildren > 1 ? `${mem.fleetChildren} children` : 'child'} RSS ${MiB(mem.childRss.start)} MiB after the start, ${MiB(mem.childRss.end)} MiB after the run (${KiB(mem.childRss.end / mem.size)} KiB per simulated device, PVE included)`);
-      if (r.pg) {
-        const p = r.pg;
-        const per = (n: number): string => (n / Math.max(1, r.verified)).toFixed(1);
-        console.log(`  PostgreSQL per verified update (whole run, ${r.verified} updates${p.noStatements ? '; pg_stat_statements missing: statements not counted' : ''}): ${per(p.statements)} statements, ${per(p.commits)} explicit transactions (COMMIT), ${per(p.xactCommit)} commits in all (pg_stat_database), ${per(p.rows)} rows returned or changed, tuples inserted/updated/deleted ${per(p.tupInserted)}/${per(p.tupUpdated)}/${per(p.tupDeleted)}; WAL ${KiB(p.walBytes / Math.max(1, r.verified))} KiB (cluster; statements' own ${KiB(p.stmtWalBytes / Math.max(1, r.verified))} KiB), database growth ${KiB(p.dbGrowthBytes / Math.max(1, r.verified))} KiB`);
-        console.log(`  PostgreSQL time per verified update: waiting for the transaction lock (one transaction at a time over all instances) ${(p.lockWaitMs / Math.max(1, r.verified)).toFixed(1)} ms, COMMIT (WAL flush) ${(p.commitMs / Math.max(1, r.verified)).toFixed(1)} ms`);
-        console.log(`  PostgreSQL statements run most (calls per update, rows, WAL bytes per call, mean ms):`);
-        for (const t of p.top.slice(0, 10)) console.log(`    ${per(t.calls)}  rows ${(t.rows / Math.max(1, t.calls)).toFixed(1)}  wal ${(t.walBytes / Math.max(1, t.calls)).toFixed(0)} B  ${t.meanMs.toFixed(2)} ms  ${t.query}`);
-      }
-      table.push(`| ${thousands(r.size)} | ${inst} | ${r.verified}/${r.size}${otherText ? ` (${otherText})` : ''} | ${r.updatesPerSec.toFixed(1)}/s | ${(r.updatesPerSec / best).toFixed(3)} | ${MiB(mem.peak.rss)} MiB | ${mem.fds.oamPeak} (${mem.fds.oam} after) | ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB | ${perUpd(r.oamCpuMs)} / ${perUpd(r.childCpuMs)} ms | ${(r.wallMs / 1000).toFixed(0)} s |`);
+      table.push(report(all, best, instanceCounts.length > 1, o.limitMs));
     }
   }
   console.log('\n| fleet | OAM instances | verified | throughput | ratio to bare session setups/s | OAM peak RSS | OAM open fds, peak (after) | OAM RSS per device | CPU per update, OAM / fleet+PVE | run (start, run, stop) |');
