@@ -1,8 +1,10 @@
 /**
- * The southbound DeviceDriver (src/oam/ports.ts) over NETCONF/SSH: one client session per device, host
- * keys pinned, a RFC 5277 subscription on every session so that software-update-complete notifications
- * reach the listeners, reconnect with bounded exponential backoff, per-call timeouts, coded errors
- * (./driver-error.ts):
+ * The southbound DeviceDriver (src/oam/ports.ts) over NETCONF/SSH: at most one client session per device, held
+ * only while a job needs it (an rpc, or a completion awaited: then with a RFC 5277 subscription so that
+ * software-update-complete notifications reach the listeners), closed when idle, within a bound on the sessions
+ * open at once (./pool.ts: a session that only awaits a completion may be closed for another device's rpc and is
+ * re-opened with a replay from the last event seen); host keys pinned, connection retry with full-jitter backoff,
+ * reconnect with bounded exponential backoff, per-call timeouts, coded errors (./driver-error.ts):
  *   ERR_DEVICE_UNKNOWN      henb-id not in the driver's inventory
  *   ERR_DEVICE_UNREACHABLE  / ERR_DEVICE_TIMEOUT / ERR_DEVICE_AUTH / ERR_DEVICE_HOST_KEY / ERR_DEVICE_NETCONF
  *                           (from src/device/connect.ts; the last attempt's error)
@@ -22,7 +24,7 @@
  * without replay gets a live subscription (logged): then only the completion-tim RPC can bring it.
  *
  * The parts, one screen each: ./link.ts (a device's state and decisions), ./sessions.ts (establishing, retrying,
- * reconnecting), ./subscription.ts (RFC 5277 subscribe, read, replay window), ./rpc.ts (one rpc, coded failures),
+ * reconnecting, telling the pool what each session is for), ./pool.ts (the bound and idle expiry), ./subscription.ts (RFC 5277 subscribe, read, replay window), ./rpc.ts (one rpc, coded failures),
  * ./completion.ts (completions as the port has them, the listeners). This file is the port's operations.
  */
 import { silentLogger } from '../log/logger.js';
@@ -62,8 +64,15 @@ export interface DeviceDriverOptions {
   backoff?: BackoffOptions;
   connector?: DeviceConnector;
   log?: Logger;
-  /** resume(): the replay starts this long before `since`, for clock skew with the device, ms (default 60000) */
+  /**
+   * resume(): the replay starts this long before `since`, and a re-open after a dropped session this long before it
+   * dropped (when no event was seen), for clock skew with the device, ms (default 60000)
+   */
   replayMarginMs?: number;
+  /** device sessions open at once (default 1000; config devices.max-open-sessions): see ./pool.ts */
+  maxOpenSessions?: number;
+  /** a session no job needs is closed after this long, ms (default 5000; config devices.idle-timeout; 0: at once) */
+  idleTimeoutMs?: number;
   /**
    * NETCONF Call Home (RFC 8071): entries with `callHome` are reached through this listener (a session on the
    * connection the device opened) instead of being dialled; the driver enrols them with it (setDevice).
@@ -81,12 +90,16 @@ export interface DeviceConnectionInfo {
 export interface NetconfDeviceDriver extends DeviceDriver {
   /** after an OAM restart: await the job again, with a replay from `since` (epoch ms); see the header */
   resume(henbId: string, jobId: string, since: number, signal: AbortSignal): Promise<void>;
+  /** the job ended: its completion is no longer awaited; the session closes once nothing else needs it */
+  release(henbId: string, jobId: string): void;
   /** open (or reuse) the session to one device now, with its subscription */
   connect(henbId: string, signal?: AbortSignal): Promise<void>;
   /** add or replace a device (an open session to the old entry is closed) */
   setDevice(entry: DeviceInventoryEntry): void;
   /** whether a session is open now */
   connected(henbId: string): boolean;
+  /** sessions open now (or being opened) and callers waiting for a free one (devices.max-open-sessions) */
+  sessionCounts(): { open: number; queued: number };
   /** how the device is connected now (a call-home device counts from its call, even before a session) */
   connection(henbId: string): DeviceConnectionInfo | undefined;
   /** forget a device (inventory change): its session is closed, pending calls fail */
@@ -132,6 +145,7 @@ class NetconfDriver implements NetconfDeviceDriver {
     this.sessions = new LinkSessions({
       connect: this.connector, connectTimeoutMs: this.connectTimeoutMs, rpcTimeoutMs: this.rpcTimeoutMs, retry,
       reconnectAttempts: reconnectAttempts ?? 8, log: this.log, onCompletion: (l, ev) => this.onCompletionEvent(l, ev),
+      maxOpen: options.maxOpenSessions ?? 1000, idleMs: Math.max(0, options.idleTimeoutMs ?? 5000), replayMarginMs: this.replayMarginMs,
     });
     for (const d of options.devices) this.setDevice(d);
   }
@@ -146,25 +160,30 @@ class NetconfDriver implements NetconfDeviceDriver {
     // Only the session's establishment is retried (nothing was sent to the device then). Once the software-update
     // rpc is written it is never sent again: a lost session is ERR_DEVICE_SESSION_LOST and the completion is awaited
     // (the device module does not promise that a repeated job-id is ignored, so a resend could install twice).
-    await this.sessions.ensure(l, signal, undefined, deadline);
-    l.awaiting.add(cmd.jobId);
-    try {
-      const reply = parseStartedReply(await this.call(l, softwareUpdateXml(input), signal, deadline));
-      if (reply.status !== 'started') {
-        throw new DeviceDriverError('ERR_DEVICE_REFUSED', `${henbId} refused the software-update: ${reply.reason ?? 'no reason given'}`);
+    await this.using(l, async () => {
+      // subscribed before the rpc: the completion cannot pass unseen
+      const s = await this.sessions.ensure(l, signal, 'rpc', { deadline, subscribe: true });
+      await this.sessions.subscribed(l, s, signal);
+      l.awaiting.add(cmd.jobId);
+      try {
+        const reply = parseStartedReply(await deviceRpc(henbId, s, softwareUpdateXml(input), signal, this.rpcTimeoutMs));
+        if (reply.status !== 'started') {
+          throw new DeviceDriverError('ERR_DEVICE_REFUSED', `${henbId} refused the software-update: ${reply.reason ?? 'no reason given'}`);
+        }
+      } catch (e) {
+        // the outcome of a lost session is unknown: keep waiting for a completion then
+        if ((e as { code?: unknown }).code !== 'ERR_DEVICE_SESSION_LOST') l.awaiting.delete(cmd.jobId);
+        throw e;
       }
-    } catch (e) {
-      // the outcome of a lost session is unknown: keep waiting for a completion then
-      if ((e as { code?: unknown }).code !== 'ERR_DEVICE_SESSION_LOST') l.awaiting.delete(cmd.jobId);
-      throw e;
-    }
+    });
   }
 
   async rollback(henbId: string, jobId: string, signal: AbortSignal, deadline?: number): Promise<void> {
     const l = this.linkOf(henbId);
     l.expectRollback(jobId);
     try {
-      const reply = parseStartedReply(await this.call(l, rollbackXml(jobId), signal, deadline));
+      // no subscription needed: the rollback's completion is only logged (the flow checks the device through the PVE)
+      const reply = parseStartedReply(await this.using(l, () => this.call(l, rollbackXml(jobId), signal, deadline)));
       if (reply.status !== 'started') {
         throw new DeviceDriverError('ERR_DEVICE_REFUSED', `${henbId} refused the rollback: ${reply.reason ?? 'no reason given'}`);
       }
@@ -182,19 +201,26 @@ class NetconfDriver implements NetconfDeviceDriver {
     const seenBefore = l.delivered.delete(jobId);
     l.awaiting.add(jobId);
     if (!l.open()) l.replaySince = Math.min(l.replaySince ?? from, from);
-    try {
-      await this.sessions.ensure(l, signal);
-    } catch (e) {
-      // the device is down now: keep trying in the background (the replay still starts at `from`)
-      if (!signal.aborted && retriable(e)) this.sessions.scheduleReconnect(l, 0);
-      throw e;
-    }
-    // a session opened before this call may not cover `from`, or already passed the completion
-    const uncovered = l.coveredFrom === undefined || l.coveredFrom > from || seenBefore;
-    if (uncovered && !l.noReplay && !l.delivered.has(jobId)) {
-      await replayWindow(l, from, signal, this.connector, this.connectTimeoutMs, (x, ev) => this.onCompletionEvent(x, ev),
-        { log: this.log, rpcTimeoutMs: this.rpcTimeoutMs });
-    }
+    await this.using(l, async () => {
+      try {
+        const s = await this.sessions.ensure(l, signal, 'watch', { subscribe: true });
+        await this.sessions.subscribed(l, s, signal);
+      } catch (e) {
+        // the device is down now: keep trying in the background (the replay still starts at `from`)
+        if (!signal.aborted && retriable(e)) this.sessions.scheduleReconnect(l, 0);
+        throw e;
+      }
+      // a session opened before this call may not cover `from`, or already passed the completion
+      const uncovered = l.coveredFrom === undefined || l.coveredFrom > from || seenBefore;
+      if (uncovered && !l.noReplay && !l.delivered.has(jobId)) await this.replay(l, from, signal);
+    });
+  }
+
+  /** the job ended (or no longer waits for this device): its completion is not awaited; the session may close */
+  release(henbId: string, jobId: string): void {
+    const l = this.links.get(henbId);
+    if (l === undefined || !l.awaiting.delete(jobId)) return;
+    this.sessions.settle(l);
   }
 
   onCompletion(listener: (c: DeviceCompletion) => void): () => void {
@@ -202,7 +228,12 @@ class NetconfDriver implements NetconfDeviceDriver {
   }
 
   async connect(henbId: string, signal?: AbortSignal): Promise<void> {
-    await this.sessions.ensure(this.linkOf(henbId), signal ?? new AbortController().signal);
+    const l = this.linkOf(henbId);
+    const sig = signal ?? new AbortController().signal;
+    await this.using(l, async () => {
+      const s = await this.sessions.ensure(l, sig, 'rpc', { subscribe: true });
+      await this.sessions.subscribed(l, s, sig);
+    });
   }
 
   setDevice(entry: DeviceInventoryEntry): void {
@@ -223,6 +254,10 @@ class NetconfDriver implements NetconfDeviceDriver {
 
   connected(henbId: string): boolean {
     return this.links.get(henbId)?.open() !== undefined;
+  }
+
+  sessionCounts(): { open: number; queued: number } {
+    return { open: this.sessions.pool.open, queued: this.sessions.pool.queued };
   }
 
   connection(henbId: string): DeviceConnectionInfo | undefined {
@@ -264,8 +299,32 @@ class NetconfDriver implements NetconfDeviceDriver {
   }
 
   private async call(l: DeviceLink, op: XmlElement, signal: AbortSignal, deadline?: number): Promise<XmlElement[]> {
-    const s = await this.sessions.ensure(l, signal, undefined, deadline);
+    const s = await this.sessions.ensure(l, signal, 'rpc', deadline !== undefined ? { deadline } : {});
     return deviceRpc(l.henbId, s, op, signal, this.rpcTimeoutMs);
+  }
+
+  /** run `fn` while the device's session is busy (the pool does not close it); then tell the pool what it is for */
+  private async using<T>(l: DeviceLink, fn: () => Promise<T>): Promise<T> {
+    l.users++;
+    this.sessions.settle(l);
+    try {
+      return await fn();
+    } finally {
+      l.users--;
+      this.sessions.settle(l);
+    }
+  }
+
+  /** resume()'s replay window on a second, short session: it takes a pool slot of its own */
+  private async replay(l: DeviceLink, from: number, signal: AbortSignal): Promise<void> {
+    const slot = {};
+    await this.sessions.pool.acquire(slot, 'watch', signal);
+    try {
+      await replayWindow(l, from, signal, this.connector, this.connectTimeoutMs, (x, ev) => this.onCompletionEvent(x, ev),
+        { log: this.log, rpcTimeoutMs: this.rpcTimeoutMs });
+    } finally {
+      this.sessions.pool.release(slot);
+    }
   }
 
   private onCompletionEvent(l: DeviceLink, ev: XmlElement): void {
@@ -279,7 +338,10 @@ class NetconfDriver implements NetconfDeviceDriver {
     const fate = l.classify(c.jobId);
     if (fate === 'rollback') this.log.info('rollback completed', { henbId: l.henbId, jobId: c.jobId, status: c.status, tim: c.tim });
     else if (fate === 'repeat') this.log.debug('repeated completion ignored', { henbId: l.henbId, jobId: c.jobId });
-    // a completion for a job this driver did not send is still handed on: the flow decides (sent before a restart)
-    else this.listeners.emit(toDeviceCompletion(l.henbId, c));
+    else {
+      // a completion for a job this driver did not send is still handed on: the flow decides (sent before a restart)
+      this.listeners.emit(toDeviceCompletion(l.henbId, c));
+      this.sessions.settle(l); // no job may wait on the session any more
+    }
   }
 }

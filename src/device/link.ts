@@ -5,6 +5,7 @@
  * holds the state and the decisions that follow from it.
  */
 import type { DeviceSession, DeviceTarget } from './connect.js';
+import type { HolderState } from './pool.js';
 
 export interface DeviceInventoryEntry extends DeviceTarget {
   henbId: string;
@@ -19,6 +20,14 @@ export type CompletionFate = 'rollback' | 'repeat' | 'deliver';
 export class DeviceLink {
   readonly entry: DeviceInventoryEntry;
   session: DeviceSession | undefined;
+  /** the open session has its RFC 5277 subscription (made when a job first waits on it; there is no way to end one) */
+  subscribed = false;
+  /** the subscription being made */
+  subscribing: Promise<void> | undefined;
+  /** calls in flight that need the session now (an rpc, a resume) */
+  users = 0;
+  /** aborted when the device no longer needs a session: a wait for a pool slot ends */
+  slotWait = new AbortController();
   /** the shared establishment in flight (one per device) */
   connecting: Promise<DeviceSession> | undefined;
   /** jobs sent whose completion has not arrived */
@@ -56,6 +65,25 @@ export class DeviceLink {
     return this.session !== undefined && !this.session.closed ? this.session : undefined;
   }
 
+  /** what the session pool may do with the open session (./pool.ts) */
+  poolState(): HolderState {
+    return this.users > 0 ? 'busy' : this.awaiting.size > 0 ? 'watching' : 'idle';
+  }
+
+  /** whether a job needs a session (an rpc in flight, or a completion awaited) */
+  needed(): boolean {
+    return this.users > 0 || this.awaiting.size > 0;
+  }
+
+  /** the session is gone (dropped, closed, or taken back by the pool): a later replay starts from now */
+  detach(): void {
+    this.session = undefined;
+    this.subscribed = false;
+    this.coveredFrom = undefined;
+    this.since = undefined;
+    this.droppedAt = new Date();
+  }
+
   /** whether `other` reaches the device the same way (same address, pin, login and mode) */
   sameTarget(other: DeviceInventoryEntry): boolean {
     const a = this.entry;
@@ -64,9 +92,14 @@ export class DeviceLink {
       && a.insecureAcceptAnyHostKey === other.insecureAcceptAnyHostKey;
   }
 
-  /** the replay start of the next subscription: the earliest of where the last session stopped and a pending resume() replay */
-  replayStart(): string | undefined {
-    const since = [this.lastEventTime ?? this.droppedAt?.toISOString(), this.replaySince !== undefined ? new Date(this.replaySince).toISOString() : undefined]
+  /**
+   * The replay start of the next subscription: the earliest of where the last session stopped (the last event it
+   * delivered, by the device's clock; else when it ended, by ours, minus `marginMs` for clock skew) and a pending
+   * resume() replay. Overlap is harmless: a completion is handed on once (classify).
+   */
+  replayStart(marginMs = 0): string | undefined {
+    const stopped = this.lastEventTime ?? (this.droppedAt !== undefined ? new Date(this.droppedAt.getTime() - marginMs).toISOString() : undefined);
+    const since = [stopped, this.replaySince !== undefined ? new Date(this.replaySince).toISOString() : undefined]
       .filter((t): t is string => t !== undefined && Number.isFinite(Date.parse(t)));
     if (since.length === 0) return undefined;
     return since.reduce((a, b) => (Date.parse(a) <= Date.parse(b) ? a : b));

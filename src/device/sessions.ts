@@ -1,8 +1,10 @@
 /**
- * The sessions of the driver's devices (LinkSessions): one establishment at a time per device (retried with
- * full-jitter backoff within the caller's deadline, src/retry.ts), the subscription on each new session
- * (./subscription.ts), the reading of its notifications, and a background reconnect (with replay) when a session
- * drops while a job waits for a completion.
+ * The sessions of the driver's devices (LinkSessions): one establishment at a time per device (a slot of the
+ * session pool first, ./pool.ts; then connect, retried with full-jitter backoff within the caller's deadline,
+ * src/retry.ts), the subscription once a job waits on the session (./subscription.ts: with a replay from where the
+ * last session stopped), the reading of its notifications, the pool's state of each session (settle), and a
+ * background re-open (with replay) when a session drops or is taken back by the pool while a job still waits for
+ * a completion.
  */
 import { setMaxListeners } from 'node:events';
 import { HsvError } from '../errors.js';
@@ -14,6 +16,8 @@ import type { RetryOptions } from '../retry.js';
 import type { DeviceConnector, DeviceSession } from './connect.js';
 import { DeviceDriverError, abortedError, closedError, retriable } from './driver-error.js';
 import type { DeviceLink } from './link.js';
+import { SessionPool } from './pool.js';
+import type { SlotNeed } from './pool.js';
 import { readNotifications, subscribe } from './subscription.js';
 
 export interface LinkSessionsOptions {
@@ -28,46 +32,109 @@ export interface LinkSessionsOptions {
   log: Logger;
   /** a completion notification arrived on a device's session */
   onCompletion: (l: DeviceLink, ev: XmlElement) => void;
+  /** sessions open at once (devices.max-open-sessions) */
+  maxOpen: number;
+  /** a session no job needs is closed after this long, ms (devices.idle-timeout; 0: at once) */
+  idleMs: number;
+  /** a replay after a dropped session starts this long before it dropped (no event seen), ms */
+  replayMarginMs: number;
+}
+
+export interface EnsureOptions {
+  /** connection attempts (default: the retry options' cap, else 3 without a deadline and unbounded with one) */
+  tries?: number;
+  /** epoch ms: the wait for a slot and the attempts end here */
+  deadline?: number;
+  /** subscribe a new session even when no job waits on it yet (it is about to) */
+  subscribe?: boolean;
 }
 
 export class LinkSessions {
   private readonly closeCtl = new AbortController();
+  readonly pool: SessionPool<object>;
 
   constructor(private readonly o: LinkSessionsOptions) {
     setMaxListeners(0, this.closeCtl.signal); // every device's connect in flight listens on it (removed when it settles): no leak
+    this.pool = new SessionPool<object>({ maxOpen: o.maxOpen, idleMs: o.idleMs, evict: (holder, why) => this.evicted(holder as DeviceLink, why) });
   }
 
   get closed(): boolean {
     return this.closeCtl.signal.aborted;
   }
 
+  get signal(): AbortSignal {
+    return this.closeCtl.signal;
+  }
+
+  /** tell the pool what the device's open session is needed for now (after a call ends, a completion, a release) */
+  settle(l: DeviceLink): void {
+    if (l.open()) this.pool.mark(l, l.poolState());
+    else if (!l.needed()) {
+      // a wait for a slot (a re-open for a completion no job awaits any more) ends
+      l.slotWait.abort();
+      l.slotWait = new AbortController();
+    }
+  }
+
+  /** the open session's subscription, made now if it has none (live: nothing before it is needed) */
+  subscribed(l: DeviceLink, s: DeviceSession, signal: AbortSignal): Promise<void> {
+    if (l.subscribed && l.session === s) return Promise.resolve();
+    l.subscribing ??= subscribe(l, s, signal, this.ctx()).then(() => {
+      if (l.session === s) l.subscribed = true;
+    }).finally(() => {
+      l.subscribing = undefined;
+    });
+    return l.subscribing;
+  }
+
+  private ctx(): { log: Logger; rpcTimeoutMs: number; replayMarginMs: number } {
+    return { log: this.o.log, rpcTimeoutMs: this.o.rpcTimeoutMs, replayMarginMs: this.o.replayMarginMs };
+  }
+
   /**
    * The device's open session, or one established now (shared by concurrent callers; bound to the driver's life and
-   * the first caller's deadline; each caller waits on its own signal). `tries` caps the attempts (default: the retry
-   * options' cap, else 3 without a deadline and unbounded with one).
+   * the first caller's deadline; each caller waits on its own signal). `need`: what the pool may close to make room.
    */
-  ensure(l: DeviceLink, signal: AbortSignal, tries?: number, deadline?: number): Promise<DeviceSession> {
+  ensure(l: DeviceLink, signal: AbortSignal, need: SlotNeed, o: EnsureOptions = {}): Promise<DeviceSession> {
     const open = l.open();
     if (open) return Promise.resolve(open);
     if (!l.connecting) {
-      l.connecting = this.establish(l, tries, deadline).finally(() => {
+      l.connecting = this.establish(l, need, o).finally(() => {
         l.connecting = undefined;
       });
+    } else if (need === 'rpc') {
+      void this.pool.acquire(l, 'rpc', this.closeCtl.signal).catch(() => undefined); // upgrades a waiting re-open
     }
     return raceSignal(l.connecting, signal);
   }
 
-  /** connect + subscribe, retrying transient failures; giving up names the attempts and the last error */
-  private async establish(l: DeviceLink, tries: number | undefined, deadline: number | undefined): Promise<DeviceSession> {
+  /** a pool slot, then connect + subscribe, retrying transient failures; giving up names the attempts and the last error */
+  private async establish(l: DeviceLink, need: SlotNeed, o: EnsureOptions): Promise<DeviceSession> {
     const signal = this.closeCtl.signal;
     const gen = l.generation;
-    const retry = tries !== undefined ? { ...this.o.retry, attempts: tries } : this.o.retry;
+    try {
+      await this.pool.acquire(l, need, AbortSignal.any([signal, l.slotWait.signal]), o.deadline);
+    } catch (e) {
+      throw signal.aborted ? closedError() : e;
+    }
+    try {
+      return await this.connectRetrying(l, gen, o);
+    } catch (e) {
+      if (l.session === undefined) this.pool.release(l);
+      throw e;
+    }
+  }
+
+  private async connectRetrying(l: DeviceLink, gen: number, o: EnsureOptions): Promise<DeviceSession> {
+    const signal = this.closeCtl.signal;
+    const deadline = o.deadline;
+    const retry = o.tries !== undefined ? { ...this.o.retry, attempts: o.tries } : this.o.retry;
     let made = 0;
     try {
       const s = await retryTransient({
         attempt: (remaining) => {
           made++;
-          return this.attempt(l, gen, remaining === undefined ? this.o.connectTimeoutMs : Math.min(this.o.connectTimeoutMs, remaining));
+          return this.attempt(l, gen, remaining === undefined ? this.o.connectTimeoutMs : Math.min(this.o.connectTimeoutMs, remaining), o.subscribe === true);
         },
         transient: (e) => !signal.aborted && retriable(e),
         onTransient: (e, n) => this.o.log.debug('connect attempt failed', { henbId: l.henbId, attempt: n, code: (e as { code?: unknown }).code }),
@@ -82,34 +149,45 @@ export class LinkSessions {
     }
   }
 
-  private async attempt(l: DeviceLink, gen: number, budgetMs: number): Promise<DeviceSession> {
+  private async attempt(l: DeviceLink, gen: number, budgetMs: number, subscribeAnyway: boolean): Promise<DeviceSession> {
     const signal = this.closeCtl.signal;
     const s = await this.o.connect(l.entry, { timeoutMs: budgetMs, signal });
     if (gen !== l.generation || this.closed) {
       void s.close();
       throw new DeviceDriverError('ERR_DEVICE_CLOSED', 'the device entry changed or the driver closed');
     }
-    await subscribe(l, s, signal, { log: this.o.log, rpcTimeoutMs: this.o.rpcTimeoutMs });
+    // a job waits for a completion (a re-open, a resume): subscribe with the replay before anything else
+    const subscribing = l.awaiting.size > 0 || subscribeAnyway;
+    if (subscribing) await subscribe(l, s, signal, this.ctx());
     l.session = s;
+    l.subscribed = subscribing;
     l.since = Date.now();
     l.droppedAt = undefined;
     void this.watch(l, s);
+    this.settle(l);
     return s;
   }
 
-  /** read the session's notifications; when it ends, reconnect if a job still waits for a completion */
+  /** read the session's notifications; when it ends, its slot returns and a job still waiting gets a re-open */
   private async watch(l: DeviceLink, s: DeviceSession): Promise<void> {
     const gen = l.generation;
     await readNotifications(l, s, this.o.onCompletion, this.o.log);
-    if (gen !== l.generation || this.closed) return;
-    if (l.session === s) {
-      l.session = undefined;
-      l.coveredFrom = undefined;
-      l.since = undefined;
-    }
-    l.droppedAt = new Date();
+    // retired, closed, or taken back by the pool (./pool.ts evict: see evicted)
+    if (gen !== l.generation || this.closed || l.session !== s) return;
+    l.detach();
+    this.pool.release(l);
     this.o.log.info('device session ended', { henbId: l.henbId, awaiting: l.awaiting.size });
     if (l.awaiting.size > 0) this.scheduleReconnect(l, 0);
+  }
+
+  /** the pool took the slot back (idle expiry, or room for another device's rpc): close; a waiting job gets a re-open */
+  private evicted(l: DeviceLink, why: 'idle' | 'room'): Promise<void> {
+    const s = l.session;
+    if (s === undefined) return Promise.resolve();
+    l.detach();
+    this.o.log.debug('device session closed by the pool', { henbId: l.henbId, why, awaiting: l.awaiting.size });
+    if (l.awaiting.size > 0) this.scheduleReconnect(l, 0);
+    return s.close().catch(() => undefined);
   }
 
   /** the n-th background reconnect (no jitter needed: one timer per device), while a job waits for a completion */
@@ -122,7 +200,7 @@ export class LinkSessions {
     l.reconnectTimer = setTimeout(() => {
       l.reconnectTimer = undefined;
       if (this.closed || l.open() || l.awaiting.size === 0) return;
-      this.ensure(l, this.closeCtl.signal, 1).then(
+      this.ensure(l, this.closeCtl.signal, 'watch', { tries: 1 }).then(
         () => this.o.log.info('device session re-established', { henbId: l.henbId }),
         () => this.scheduleReconnect(l, n + 1));
     }, backoffCap(n, this.o.retry));
@@ -133,14 +211,17 @@ export class LinkSessions {
     l.generation++;
     if (l.reconnectTimer) clearTimeout(l.reconnectTimer);
     l.reconnectTimer = undefined;
+    l.slotWait.abort();
     const s = l.session;
     l.session = undefined;
+    this.pool.release(l);
     return s ? s.close().catch(() => undefined) : Promise.resolve();
   }
 
-  /** stop everything: establishments in flight fail ERR_DEVICE_CLOSED, sessions close */
+  /** stop everything: establishments in flight and waits for a slot fail ERR_DEVICE_CLOSED, sessions close */
   async close(links: Iterable<DeviceLink>): Promise<void> {
     this.closeCtl.abort(closedError());
+    this.pool.close(closedError());
     await Promise.all([...links].map((l) => this.retire(l)));
   }
 }

@@ -17,6 +17,8 @@ const N = NETCONF_NOTIFICATION_NS;
 export interface SubscriptionContext {
   log: Logger;
   rpcTimeoutMs: number;
+  /** a replay after a dropped session starts this long before it dropped (when no event was seen), ms */
+  replayMarginMs?: number;
 }
 
 /**
@@ -25,11 +27,13 @@ export interface SubscriptionContext {
  * subscription (logged) and is not asked again. Sets what the subscription covers (coveredFrom).
  */
 export async function subscribe(l: DeviceLink, s: DeviceSession, signal: AbortSignal, ctx: SubscriptionContext): Promise<void> {
-  const start = l.awaiting.size > 0 && !l.noReplay ? l.replayStart() : undefined;
+  const start = l.awaiting.size > 0 && !l.noReplay ? l.replayStart(ctx.replayMarginMs) : undefined;
   const began = Date.now();
   try {
     await s.rpc(el(N, 'create-subscription', start !== undefined ? leaf(N, 'startTime', start) : undefined), { signal, timeoutMs: ctx.rpcTimeoutMs });
     l.coveredFrom = start !== undefined ? Math.min(Date.parse(start), began) : began;
+    // a live subscription: what came before is not asked for again (a later replay starts at what this one sees)
+    if (start === undefined) l.lastEventTime = undefined;
   } catch (e) {
     if (start === undefined || !(e instanceof NetconfError)) {
       void s.close();
@@ -39,6 +43,7 @@ export async function subscribe(l: DeviceLink, s: DeviceSession, signal: AbortSi
     ctx.log.warn('device refused a replay; live subscription only', { henbId: l.henbId, startTime: start });
     await s.rpc(el(N, 'create-subscription'), { signal, timeoutMs: ctx.rpcTimeoutMs });
     l.coveredFrom = began;
+    l.lastEventTime = undefined;
     l.replaySince = undefined;
     l.noReplay = true;
   }

@@ -345,6 +345,27 @@ export const CONFIG_SCHEMA = {
         }
       }
     },
+    "devices": {
+      "description": "the OAM's NETCONF sessions to devices: a session is held only while a job needs it (an rpc, or a completion awaited), then kept idle-timeout seconds for reuse and closed; at most max-open-sessions are open at once (a session that only awaits a completion may be closed to make room for another device's rpc: its completion comes by RFC 5277 replay when it is re-opened)",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "idle-timeout": {
+          "type": "integer",
+          "minimum": 0,
+          "maximum": 86400,
+          "default": 5,
+          "description": "seconds a session no job needs stays open for reuse (0: closed at once)"
+        },
+        "max-open-sessions": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000000,
+          "default": 1000,
+          "description": "device sessions open at once; further jobs wait for a free one within their step's deadline"
+        }
+      }
+    },
     "policies": {
       "description": "default policies of software updates (YANG /hsv:policies)",
       "type": "object",

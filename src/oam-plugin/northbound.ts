@@ -108,6 +108,8 @@ export class OamService {
       progress: (job, step, text) => (updates(job) ? this.emit(progressXml(job, step, text)) : undefined),
       result: (job) => {
         options.onResult?.(job);
+        // the job is over: the device driver need not hold a session or a subscription for it any more
+        options.devices.release?.(job.henbId, job.jobId);
         return updates(job) ? this.emit(resultXml(job)) : undefined;
       },
       alarm: (job, text) => (updates(job) ? this.emit(alarmXml(job, text)) : undefined),

@@ -54,6 +54,7 @@ export async function devicesFromConfig(cfg: OamPluginConfig, log: Logger): Prom
   const devices = createDeviceDriver({
     log: log.child({ component: 'device-driver' }), devices: [], ...(callHome !== undefined ? { callHome } : {}),
     backoff: { initialMs: cfg.retry?.['base-delay'] ?? 200, maxMs: cfg.retry?.['max-delay'] ?? 10_000 },
+    idleTimeoutMs: (cfg.devices?.['idle-timeout'] ?? 5) * 1000, maxOpenSessions: cfg.devices?.['max-open-sessions'] ?? 1000,
   });
   const fileHenbs = cfg.henbs ?? [];
   const ilog = log.child({ component: 'inventory' });

@@ -210,6 +210,11 @@ export interface DeviceDriver {
    * through the completion-tim RPC (or the job times out).
    */
   resume?(henbId: string, jobId: string, since: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Optional. The job ended (whatever its outcome, e.g. timed out before a completion came): the driver stops
+   * awaiting its completion and may close the device's session when nothing else needs it. Idempotent.
+   */
+  release?(henbId: string, jobId: string): void;
 }
 
 /** Step 5: fetch the image by URI and hash it as a stream (constant memory). */

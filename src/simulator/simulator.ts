@@ -153,6 +153,8 @@ export interface Fleet {
   tpm(henbId: string): TpmAttester | undefined;
   /** end every NETCONF session of one device (the server keeps listening): a network blip, for tests */
   dropSessions(henbId: string): Promise<void>;
+  /** NETCONF sessions open on the device now, as the device counts them (tests: what a client holds open) */
+  sessionCount(henbId: string): number;
   /** cut the device's call-home TCP connections (a NAT timeout, for tests); it calls again after its backoff */
   dropCallHome(henbId: string): void;
   /** every device (but `unreachable` ones) starts calling these NETCONF clients too (FleetOptions.callHome, later) */
@@ -518,6 +520,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       const server = serverOf.get(henbId);
       if (!server) return;
       await Promise.all(server.sessions().map((s) => server.info.killSession(s.id, 'simulated network failure')));
+    },
+    sessionCount(henbId) {
+      return serverOf.get(henbId)?.sessions().length ?? 0;
     },
     startCallHome(targets) {
       startCallHome(targets);
