@@ -26,8 +26,8 @@ export class DeviceLink {
   subscribing: Promise<void> | undefined;
   /** calls in flight that need the session now (an rpc, a resume) */
   users = 0;
-  /** aborted when the device no longer needs a session: a wait for a pool slot ends */
-  slotWait = new AbortController();
+  /** aborted when the device no longer needs a session: a wait for a pool slot ends (made when one waits) */
+  slotWait: AbortController | undefined;
   /** the shared establishment in flight (one per device) */
   connecting: Promise<DeviceSession> | undefined;
   /** jobs sent whose completion has not arrived */

@@ -71,8 +71,8 @@ export class LinkSessions {
     if (l.open()) this.pool.mark(l, l.poolState());
     else if (!l.needed()) {
       // a wait for a slot (a re-open for a completion no job awaits any more) ends
-      l.slotWait.abort();
-      l.slotWait = new AbortController();
+      l.slotWait?.abort();
+      l.slotWait = undefined;
     }
   }
 
@@ -113,7 +113,7 @@ export class LinkSessions {
     const signal = this.closeCtl.signal;
     const gen = l.generation;
     try {
-      await this.pool.acquire(l, need, AbortSignal.any([signal, l.slotWait.signal]), o.deadline);
+      await this.slot(l, need, o.deadline);
     } catch (e) {
       throw signal.aborted ? closedError() : e;
     }
@@ -122,6 +122,27 @@ export class LinkSessions {
     } catch (e) {
       if (l.session === undefined) this.pool.release(l);
       throw e;
+    }
+  }
+
+  /**
+   * The link's pool slot; the wait ends when the driver closes or the device no longer needs a session. (Not
+   * AbortSignal.any: on Node 20 the combined signals stay referenced by the long-lived close signal.)
+   */
+  private async slot(l: DeviceLink, need: SlotNeed, deadline: number | undefined): Promise<void> {
+    const ctl = new AbortController();
+    const stop = (): void => ctl.abort();
+    const { signal } = this.closeCtl;
+    l.slotWait ??= new AbortController();
+    const wait = l.slotWait.signal;
+    signal.addEventListener('abort', stop, { once: true });
+    wait.addEventListener('abort', stop, { once: true });
+    if (signal.aborted || wait.aborted) ctl.abort();
+    try {
+      await this.pool.acquire(l, need, ctl.signal, deadline);
+    } finally {
+      signal.removeEventListener('abort', stop);
+      wait.removeEventListener('abort', stop);
     }
   }
 
@@ -211,7 +232,7 @@ export class LinkSessions {
     l.generation++;
     if (l.reconnectTimer) clearTimeout(l.reconnectTimer);
     l.reconnectTimer = undefined;
-    l.slotWait.abort();
+    l.slotWait?.abort();
     const s = l.session;
     l.session = undefined;
     this.pool.release(l);
