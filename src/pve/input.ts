@@ -1,0 +1,146 @@
+/**
+ * The checked inputs of the PVE's operations, the same for both transports: integrity-request's leaves (RESTCONF
+ * JSON members, or the NETCONF endpoint's leaf texts converted to RFC 7951 JSON) and provide-reference-values'
+ * body. Every refusal is a RestconfError naming the leaf (error-path); the NETCONF endpoint maps it to an rpc-error.
+ */
+import type { CompletionInput } from './appraise.js';
+import { checkProvideLeaves } from './provided.js';
+import { INPUT_MEMBER, PROVIDE_INPUT_MEMBER, RestconfError, decodeBase64Strict } from './restconf.js';
+import type { RestconfErrorEntry } from './restconf.js';
+import type { IntegrityInput } from './types.js';
+
+const HENB_ID = /^[0-9A-Za-z][-.0-9A-Z_a-z]*$/;
+const JOB_ID = /^[0-9A-Za-z][-.0-9:A-Z_a-z]*$/;
+const BASE = '/henb-sw-verify-pve:integrity-request/input';
+const C = `${BASE}/completion`;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function bad(tag: string, message: string, path?: string): RestconfError {
+  const entry: RestconfErrorEntry = { 'error-type': 'protocol', 'error-tag': tag, 'error-message': message };
+  if (path !== undefined) entry['error-path'] = path;
+  return new RestconfError(entry);
+}
+
+/** integrity-request's body: exactly the member henb-sw-verify-pve:input, whose leaves are checked. */
+export function readInput(body: unknown): IntegrityInput {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
+  }
+  const members = Object.keys(body);
+  const stray = members.find((k) => k !== INPUT_MEMBER);
+  if (stray !== undefined) throw bad('unknown-element', `unknown member "${stray}"`, `/${stray}`);
+  const input = (body as Record<string, unknown>)[INPUT_MEMBER];
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
+  }
+  return checkInputLeaves(input as Record<string, unknown>);
+}
+
+/** provide-reference-values' input: exactly the leaf reference-values (a string). */
+export function readProvideInput(body: unknown): string {
+  const BASE_P = '/henb-sw-verify-pve:provide-reference-values/input';
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('malformed-message', `the body must be an object with member "${PROVIDE_INPUT_MEMBER}"`);
+  const stray = Object.keys(body).find((k) => k !== PROVIDE_INPUT_MEMBER);
+  if (stray !== undefined) throw bad('unknown-element', `unknown member "${stray}"`, `/${stray}`);
+  const input = (body as Record<string, unknown>)[PROVIDE_INPUT_MEMBER];
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw bad('malformed-message', `the body must be an object with member "${PROVIDE_INPUT_MEMBER}"`);
+  return checkProvideLeaves(input as Record<string, unknown>, BASE_P);
+}
+
+/** Check the leaves of an integrity-request input (RESTCONF JSON members or NETCONF leaf texts). */
+export function checkInputLeaves(rec: Record<string, unknown>): IntegrityInput {
+  for (const k of Object.keys(rec)) {
+    if (k !== 'henb-id' && k !== 'nonce-value' && k !== 'job-id' && k !== 'completion') throw bad('unknown-element', `unknown input leaf "${k}"`, `${BASE}/${k}`);
+  }
+  const henbId = rec['henb-id'];
+  if (henbId === undefined) throw bad('missing-element', 'henb-id is mandatory', `${BASE}/henb-id`);
+  if (typeof henbId !== 'string' || henbId.length > 64 || !HENB_ID.test(henbId)) {
+    throw bad('invalid-value', 'henb-id must be 1..64 characters [0-9A-Za-z][-.0-9A-Z_a-z]*', `${BASE}/henb-id`);
+  }
+  const nonceText = rec['nonce-value'];
+  if (nonceText === undefined) throw bad('missing-element', 'nonce-value is mandatory', `${BASE}/nonce-value`);
+  const nonce = typeof nonceText === 'string' ? decodeBase64Strict(nonceText) : undefined;
+  if (typeof nonceText !== 'string' || !nonce || nonce.length < 16 || nonce.length > 64) {
+    throw bad('invalid-value', 'nonce-value must be base64 of 16..64 octets', `${BASE}/nonce-value`);
+  }
+  const jobId = rec['job-id'];
+  if (jobId !== undefined && (typeof jobId !== 'string' || jobId.length > 64 || !JOB_ID.test(jobId))) {
+    throw bad('invalid-value', 'job-id must be 1..64 characters [0-9A-Za-z][-.0-9:A-Z_a-z]*', `${BASE}/job-id`);
+  }
+  const out: IntegrityInput = { henbId, nonce, nonceText };
+  if (jobId !== undefined) out.jobId = jobId as string;
+  if (rec.completion !== undefined) {
+    if (jobId === undefined) throw bad('missing-element', 'job-id is mandatory with completion', `${BASE}/job-id`);
+    out.completion = checkCompletion(rec.completion);
+  }
+  return out;
+}
+
+function obj(x: unknown, path: string): Record<string, unknown> {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw bad('invalid-value', `${path.split('/').pop() ?? ''} must be a container`, path);
+  return x as Record<string, unknown>;
+}
+
+function str(o: Record<string, unknown>, k: string, path: string, mandatory: boolean): string | undefined {
+  const x = o[k];
+  if (x === undefined) {
+    if (mandatory) throw bad('missing-element', `${k} is mandatory`, `${path}/${k}`);
+    return undefined;
+  }
+  if (typeof x !== 'string') throw bad('invalid-value', `${k} must be a string`, `${path}/${k}`);
+  return x;
+}
+
+/** The completion container (RFC 7951 JSON shape; the NETCONF endpoint converts its XML to it). */
+export function checkCompletion(v: unknown): CompletionInput {
+  const c = obj(v, C);
+  for (const k of Object.keys(c)) {
+    if (!['status', 'self-check', 'software-version', 'tim', 'measurement-log', 'evidence'].includes(k)) throw bad('unknown-element', `unknown leaf "${k}"`, `${C}/${k}`);
+  }
+  const tim = str(c, 'tim', C, true) as string;
+  if (!HEX64.test(tim)) throw bad('invalid-value', 'tim must be 64 lowercase hex digits', `${C}/tim`);
+  const log = checkMeasurementLog(c['measurement-log']);
+  const evidence = checkCompletionEvidence(c.evidence);
+  const out: CompletionInput = { status: str(c, 'status', C, true) as string, tim, log, evidence };
+  const selfCheck = str(c, 'self-check', C, false);
+  if (selfCheck !== undefined) out.selfCheck = selfCheck;
+  const version = str(c, 'software-version', C, false);
+  if (version !== undefined) out.softwareVersion = version;
+  return out;
+}
+
+/** completion/measurement-log: its entries in index order (absent: empty) */
+function checkMeasurementLog(v: unknown): CompletionInput['log'] {
+  const entries = v === undefined ? [] : obj(v, `${C}/measurement-log`).entry;
+  if (entries !== undefined && !Array.isArray(entries)) throw bad('invalid-value', 'measurement-log entry must be a list', `${C}/measurement-log/entry`);
+  return (entries ?? []).map((e: unknown) => {
+    const o = obj(e, `${C}/measurement-log/entry`);
+    const component = o.component;
+    const digest = o.digest;
+    const index = Number(o.index);
+    if (typeof component !== 'string' || component === '' || typeof digest !== 'string' || !HEX64.test(digest) || !Number.isInteger(index) || index < 0) {
+      throw bad('invalid-value', 'a measurement-log entry needs index, component and a 64-hex digest', `${C}/measurement-log/entry`);
+    }
+    return { index, component, digest };
+  }).sort((a, b) => a.index - b.index).map(({ component, digest }) => ({ component, digest }));
+}
+
+/** completion/evidence (mandatory): format, nonce, signature and, for a TPM, quote and event log */
+function checkCompletionEvidence(v: unknown): CompletionInput['evidence'] {
+  const E = `${C}/evidence`;
+  if (v === undefined) throw bad('missing-element', 'evidence is mandatory', E);
+  const ev = obj(v, E);
+  const evidence: CompletionInput['evidence'] = {
+    format: str(ev, 'evidence-format', E, true) as string,
+    nonce: str(ev, 'nonce-value', E, true) as string,
+    signatureAlgorithm: str(ev, 'signature-algorithm', E, true) as string,
+    signature: str(ev, 'signature', E, true) as string,
+  };
+  const keyId = str(ev, 'key-id', E, false);
+  if (keyId !== undefined) evidence.keyId = keyId;
+  const quote = str(ev, 'quote', E, false);
+  if (quote !== undefined) evidence.quote = quote;
+  const eventLog = str(ev, 'event-log', E, false);
+  if (eventLog !== undefined) evidence.eventLog = eventLog;
+  return evidence;
+}

@@ -1,0 +1,108 @@
+/**
+ * The PVE's transport-neutral core, shared by the RESTCONF and NETCONF endpoints: an integrity-request in, a
+ * signed EAR result out. Pre-update (step 3): collect evidence from the H(e)NB with the PVE's OWN fresh nonce
+ * (at most `limit.max` collections at once, each bounded by deviceTimeoutMs), appraise it, sign. Post-update:
+ * appraise the completion the request carries (nothing is collected), sign. Errors are RestconfError (tag,
+ * app-tag, path), which the NETCONF endpoint maps to rpc-errors.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log/logger.js';
+import { signResult } from '../tokens/index.js';
+import type { ResultClaimsInput, SigningKey } from '../tokens/index.js';
+import type { CompletionInput, DeviceEvidence } from './appraise.js';
+import { appraisePostUpdate, appraisePreUpdate } from './appraise-phase.js';
+import { postUpdateClaims, preUpdateClaims } from './claims.js';
+import type { TokenParty } from './claims.js';
+import { PveServiceError } from './errors.js';
+import type { DeviceInventory, Enrolled } from './inventory.js';
+import type { ConcurrencyLimit } from './limiter.js';
+import type { PveReferences } from './references.js';
+import { RestconfError } from './restconf.js';
+import type { EvidenceCollector, IntegrityInput, IntegrityOutput } from './types.js';
+
+export interface VerifierParts {
+  inventory: DeviceInventory;
+  references: PveReferences;
+  collector: EvidenceCollector;
+  limit: ConcurrencyLimit;
+  signingKey: SigningKey;
+  party: TokenParty;
+  /** token lifetime, s */
+  ttlSec: number;
+  deviceTimeoutMs: number;
+  log: Logger;
+}
+
+export class PveVerifier {
+  private readonly inflight = new Set<AbortController>();
+
+  constructor(private readonly p: VerifierParts) {}
+
+  /** collect (pre-update) or take (post-update) the evidence, appraise it, sign the result */
+  async verify(input: IntegrityInput): Promise<IntegrityOutput> {
+    const dev = this.p.inventory.get(input.henbId);
+    if (!dev) {
+      throw new RestconfError({ 'error-type': 'application', 'error-tag': 'invalid-value', 'error-app-tag': 'unknown-henb',
+        'error-path': '/henb-sw-verify-pve:integrity-request/input/henb-id', 'error-message': `unknown H(e)NB ${input.henbId}` });
+    }
+    if (input.completion !== undefined) return this.postUpdate(input, input.completion, dev);
+    return this.preUpdate(input, dev);
+  }
+
+  /** abort every collection in progress and let the queued ones fail (the PVE is shutting down) */
+  abortAll(): void {
+    for (const ac of this.inflight) ac.abort(new PveServiceError('ERR_PVE_CLOSED', 'the PVE is shutting down'));
+    // queued requests go on with an aborted signal and fail at once
+    this.p.limit.releaseWaiting();
+  }
+
+  private async preUpdate(input: IntegrityInput, dev: Enrolled): Promise<IntegrityOutput> {
+    const ours = randomBytes(32);
+    const evidence = await this.collect(input.henbId, dev, ours);
+    const a = appraisePreUpdate(evidence, ours, dev, await this.p.references.for(input.henbId));
+    const token = await this.sign(preUpdateClaims(this.p.party, input, evidence, a));
+    this.p.log.info('integrity-request appraised', { henbId: input.henbId, jobId: input.jobId, evidenceFormat: a.format, earStatus: a.appraisal.status, reason: a.appraisal.reason });
+    return output(a.appraisal.status, token, a.appraisal.reason);
+  }
+
+  /** the device's evidence for our nonce, within a collection slot and the device timeout */
+  private async collect(henbId: string, dev: Enrolled, nonce: Buffer): Promise<DeviceEvidence> {
+    const ac = new AbortController();
+    this.inflight.add(ac);
+    const release = await this.p.limit.acquire().catch((e: unknown) => {
+      this.inflight.delete(ac);
+      throw e;
+    });
+    const timer = setTimeout(() => ac.abort(new PveServiceError('ERR_PVE_DEVICE_TIMEOUT', 'the H(e)NB did not answer in time')), this.p.deviceTimeoutMs);
+    try {
+      return await this.p.collector.collect(dev.entry, nonce, ac.signal);
+    } catch (e) {
+      this.p.log.warn('evidence collection failed', { henbId, err: e });
+      const code = (e as { code?: unknown }).code;
+      throw new RestconfError({ 'error-type': 'application', 'error-tag': 'operation-failed', 'error-app-tag': 'henb-unreachable',
+        'error-message': `cannot collect evidence from ${henbId}` + (typeof code === 'string' ? ` (${code})` : '') });
+    } finally {
+      clearTimeout(timer);
+      this.inflight.delete(ac);
+      release();
+    }
+  }
+
+  private async postUpdate(input: IntegrityInput, completion: CompletionInput, dev: Enrolled): Promise<IntegrityOutput> {
+    const jobId = input.jobId as string;
+    const { appraisal, hardware } = appraisePostUpdate(completion, { henbId: input.henbId, jobId, nonce: input.nonce }, dev);
+    const token = await this.sign(postUpdateClaims(this.p.party, input, completion, appraisal, hardware));
+    this.p.log.info('completion appraised', { henbId: input.henbId, jobId, earStatus: appraisal.status, reason: appraisal.reason });
+    return output(appraisal.status, token, appraisal.reason);
+  }
+
+  private sign(claims: ResultClaimsInput): Promise<string> {
+    return signResult(claims, this.p.signingKey, { ttlSec: this.p.ttlSec });
+  }
+}
+
+function output(earStatus: string, token: string, reason: string | undefined): IntegrityOutput {
+  const out: IntegrityOutput = { earStatus, token };
+  if (reason !== undefined) out.reason = reason;
+  return out;
+}
