@@ -124,11 +124,30 @@ export async function openProvidedReferenceValues(o: ProvidedReferenceValuesOpti
     }
   };
 
-  async function save(): Promise<void> {
+  async function write(): Promise<void> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ format: FILE_FORMAT, henbs: Object.fromEntries(entries) }, null, 2) + '\n', { mode: 0o600 });
+    await writeFile(tmp, JSON.stringify({ format: FILE_FORMAT, henbs: Object.fromEntries(entries) }) + '\n', { mode: 0o600 });
     await rename(tmp, file);
+  }
+
+  // Group save: the file holds every H(e)NB, so one write persists every statement accepted before it started.
+  // A statement accepted while a write runs waits for the next one, which all such statements share (a fleet's
+  // statements cost a few whole-file writes, not one each).
+  let writing: Promise<void> | undefined;
+  let next: Promise<void> | undefined;
+  function save(): Promise<void> {
+    if (writing === undefined) {
+      writing = write().finally(() => {
+        writing = undefined;
+      });
+      return writing;
+    }
+    next ??= writing.catch(() => undefined).then(() => {
+      next = undefined;
+      return save();
+    });
+    return next;
   }
 
   async function acceptNow(jws: string): Promise<ReferenceValuesClaims> {
@@ -160,17 +179,18 @@ export async function openProvidedReferenceValues(o: ProvidedReferenceValuesOpti
       throw refused('invalid-value', 'reference-values-stale', `the reference values are stale: older than those accepted for ${claims.sub} (job ${last.jobId})`);
     }
     entries.set(claims.sub, { iat: claims.iat, jti: claims.jti, jobId: claims['job-id'], values: claims['reference-values'], acceptedAt: Date.now() });
-    await save();
-    o.log.info('reference values accepted', { henbId: claims.sub, jobId: claims['job-id'], values: claims['reference-values'].map((v) => v.component) });
     return claims;
   }
 
   return {
-    accept(jws) {
-      // one at a time: the ordering check and the file see every accepted statement
+    async accept(jws) {
+      // checked one at a time: the ordering check sees every statement accepted before; then saved in a group
       const run = queue.then(() => acceptNow(jws));
       queue = run.catch(() => undefined);
-      return run;
+      const claims = await run;
+      await save();
+      o.log.info('reference values accepted', { henbId: claims.sub, jobId: claims['job-id'], values: claims['reference-values'].map((v) => v.component) });
+      return claims;
     },
     valuesFor(henbId) {
       const e = entries.get(henbId);

@@ -1,0 +1,49 @@
+/**
+ * provided.ts saves the statements of many H(e)NBs in groups (one whole-file write covers every statement accepted
+ * before it started): statements accepted at once are all on disk when their accept resolves, and a PVE that opens the
+ * file again has every one.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../../src/log/logger.js';
+import { openProvidedReferenceValues } from '../../src/pve/provided.js';
+import { generateSigningKey, signReferenceValues } from '../../src/tokens/index.js';
+import type { SigningKey } from '../../src/tokens/index.js';
+
+const OAM = 'urn:henb-sw-verify:oam';
+const PVE = 'urn:henb-sw-verify:pve';
+const digest = (i: number): string => i.toString(16).padStart(2, '0').repeat(32);
+
+let dir: string;
+let key: SigningKey;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hsv-pve-group-'));
+  key = await generateSigningKey('ES256', 'oam');
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('provided reference values, saved in groups', () => {
+  it('40 statements accepted at once: each is in the file when its accept resolves, and all are there after a reopen', async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `henb-${i}`);
+    const open = () => openProvidedReferenceValues({ dataDir: dir, audience: PVE, oamJwks: { keys: [key.publicJwk] }, knownHenb: (id) => ids.includes(id), log: silentLogger });
+    const provided = await open();
+    const file = join(dir, 'reference-values', 'provided.json');
+    const jws = await Promise.all(ids.map((id, i) => signReferenceValues({ iss: OAM, aud: PVE, sub: id, 'job-id': `job-${i}`, 'reference-values': [{ component: 'rootfs', digest: digest(i) }] }, key)));
+    await Promise.all(jws.map(async (j, i) => {
+      const claims = await provided.accept(j);
+      expect(claims.sub).toBe(ids[i]);
+      const onDisk = JSON.parse(await readFile(file, 'utf8')) as { henbs: Record<string, { jobId: string }> };
+      expect(onDisk.henbs[ids[i]!]?.jobId).toBe(`job-${i}`);
+    }));
+    const again = await open();
+    for (const [i, id] of ids.entries()) expect(again.valuesFor(id)).toEqual({ rootfs: [digest(i)] });
+    // a replay is still refused after the group save (the stored jti)
+    await expect(again.accept(jws[3]!)).rejects.toMatchObject({ entry: { 'error-app-tag': 'reference-values-replayed' } });
+  });
+});
