@@ -37,6 +37,11 @@ export interface TxContext {
   active: boolean;
   /** how many nested transactions (savepoints) are open inside it */
   depth: number;
+  /**
+   * set at commit when the commit must still become durable before the caller goes on (SQLite's sync barrier,
+   * run off the main thread): transaction() awaits it after the next transaction may already begin
+   */
+  durable?: Promise<void>;
 }
 
 export abstract class StoreBase<C extends TxContext> implements Store {
@@ -107,16 +112,24 @@ export abstract class StoreBase<C extends TxContext> implements Store {
     this.txChain = new Promise<void>((r) => (release = r));
     await prev;
     let doneResolve!: () => void;
+    let context: C | undefined;
+    let result: T;
     try {
       this.checkOpen();
       this.txOpen = true;
       this.txDone = new Promise<void>((r) => (doneResolve = r));
-      return await this.runTransaction(async (ctx) => this.als.run(ctx, () => fn(this.facade(ctx))));
+      result = await this.runTransaction(async (ctx) => {
+        context = ctx;
+        return this.als.run(ctx, () => fn(this.facade(ctx)));
+      });
     } finally {
       this.txOpen = false;
       doneResolve?.();
       release();
     }
+    // committed; the connection is free for the next transaction while this one's sync barrier completes
+    await context?.durable;
+    return result;
   }
 
   async close(): Promise<void> {
