@@ -236,8 +236,9 @@ type SyncOps = { [K in OpName]: (...args: never[]) => unknown };
 
 class SqliteOps implements SyncOps {
   /**
-   * Set by the writes that an outside effect follows (an update marked sent, a job made final, an H(e)NB's
-   * RIM or state changed): the transaction that holds them is followed by a sync barrier (commitDurably).
+   * Set by the writes that an outside effect follows (an update marked sent, an H(e)NB's RIM or state changed):
+   * the transaction that holds them is followed by a sync barrier (commitDurably). The terminal mark of a job
+   * whose outbox was delivered needs none (see saveJobTransition).
    */
   durable = false;
   readonly walSync: WalSync;
@@ -387,7 +388,9 @@ class SqliteOps implements SyncOps {
         throw new StoreError('ERR_STORE_CONFLICT', `job ${jobId} is at version ${row.version}, not ${o.expectPrevVersion}`);
       }
       if (row.terminal === 1) throw new StoreError('ERR_STORE_CONFLICT', `job ${jobId} is already final`);
-      if ((o.updateSent === true && row.update_sent === 0) || o.terminal === true) this.durable = true;
+      // terminal alone needs no barrier: it marks a final job's outbox delivered (what follows is only freeing the
+      // H(e)NB, and a later job's commits follow it in the WAL); a lost mark re-delivers the outbox after a restart
+      if (o.updateSent === true && row.update_sent === 0) this.durable = true;
       const r = this.st(`UPDATE jobs SET state = ?, data = ?, version = version + 1, deadline = ?, attempts = ?,
                            update_sent = ?, terminal = ?, updated_at = ? WHERE job_id = ? AND version = ?`)
         .run(newState, data ?? row.data, deadline === undefined ? row.deadline : deadline, o.attempts ?? row.attempts,

@@ -1,7 +1,7 @@
 /**
  * Durability rule of the SQLite store: commits run with synchronous = NORMAL, and a sync barrier (fdatasync of the
- * WAL, on the thread pool) follows exactly the commits that an outside effect follows (an update marked sent, a job
- * made final, an H(e)NB changed), so those survive a power loss together with everything committed before them. The
+ * WAL, on the thread pool) follows exactly the commits that an outside effect follows (an update marked sent, an
+ * H(e)NB changed; not the terminal mark of a job whose outbox was delivered), so those survive a power loss together with everything committed before them. The
  * operation resolves only once its barrier is done; commits made while a barrier runs share the next one.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -32,10 +32,13 @@ async function open(): Promise<{ store: SqliteStore; barriers: () => number }> {
 const RIM = 'a'.repeat(64);
 
 describe('SQLite store durability', () => {
-  it('ordinary job transitions commit without a barrier', async () => {
+  it('ordinary job transitions commit without a barrier, and so does the terminal mark alone (outbox delivered)', async () => {
     const { store: s, barriers } = await open();
     const j = await s.createJob({ jobId: 'j1', henbId: 'h1', kind: 'software-update', state: 'created', data: {} });
-    await s.saveJobTransition('j1', 'pve-requested', { expectPrevVersion: j.version, data: {} });
+    const r = await s.saveJobTransition('j1', 'pve-requested', { expectPrevVersion: j.version, data: {} });
+    expect(barriers()).toBe(0);
+    // the H(e)NB is free for the next job as soon as this resolves: the next job's commits follow in the WAL
+    await s.saveJobTransition('j1', 'failed', { expectPrevVersion: r.version, data: {}, terminal: true });
     expect(barriers()).toBe(0);
   });
 
