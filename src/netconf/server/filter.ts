@@ -16,7 +16,7 @@ import { attr, child, isElement } from '../xml/index.js';
 import { inScopeNamespaces, NETCONF_BASE_NS } from '../xml/index.js';
 import type { XmlElement } from '../xml/index.js';
 import { XPathError, compileXPath } from '../xpath/index.js';
-import type { CompiledXPath, ListKeys, XPathLimits } from '../xpath/index.js';
+import type { CompiledXPath, ListKeys, XPathLimits, YangFunctions } from '../xpath/index.js';
 import { applySubtreeFilter, filterMayMatchTop } from './subtree-filter.js';
 
 export const XPATH_CAPABILITY = 'urn:ietf:params:netconf:capability:xpath:1.0';
@@ -90,6 +90,8 @@ export interface FilterOptions {
   /** accept type="xpath" (the server advertises :xpath); default true */
   xpath?: boolean;
   limits?: XPathLimits;
+  /** the RFC 7950 section 10 functions (get-data's xpath-filter, RFC 8526 3.1.1) */
+  yang?: YangFunctions;
 }
 
 /** The filter of a get/get-config/create-subscription (in namespace `ns`), or undefined for "no filter". */
@@ -138,7 +140,10 @@ export function subtreeFilterOf(filter: XmlElement): DataFilter {
 export function xpathFilterOf(expression: XmlElement, options: FilterOptions = {}): DataFilter {
   const select = expression.children.filter((c): c is string => typeof c === 'string').join('').trim();
   try {
-    return new XPathFilter(compileXPath(select, { namespaces: inScopeNamespaces(expression.nsContext), unprefixed: 'any', ...(options.limits ? { limits: options.limits } : {}) }), 'xpath-filter');
+    return new XPathFilter(compileXPath(select, {
+      namespaces: inScopeNamespaces(expression.nsContext), unprefixed: 'any',
+      ...(options.limits ? { limits: options.limits } : {}), ...(options.yang ? { yang: options.yang } : {}),
+    }), 'xpath-filter');
   } catch (e) {
     if (e instanceof XPathError) throw invalid(e, 'xpath-filter');
     throw e;

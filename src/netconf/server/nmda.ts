@@ -33,7 +33,9 @@
 import { NetconfError, info } from '../rpc-error.js';
 import { el, elements, isElement, textOf, inScopeNamespaces } from '../xml/index.js';
 import type { XmlElement, XmlNode } from '../xml/index.js';
-import type { SchemaNode } from '../../yang/index.js';
+import type { CompiledModule, SchemaNode } from '../../yang/index.js';
+import { xsdToJsSource } from '../../yang/index.js';
+import type { YangFunctions } from '../xpath/index.js';
 import type { OperationContext, OperationHandler } from './operations.js';
 import { collectAll, listKeysOf } from './get.js';
 import type { GetDeps } from './get.js';
@@ -62,6 +64,8 @@ type Origin = (typeof ORIGINS)[number];
 
 export interface NmdaDeps extends GetDeps {
   edit: EditConfigDeps;
+  /** the RFC 7950 section 10 functions of xpath-filter (yangFunctionsOf) */
+  yang?: YangFunctions;
 }
 
 const GET_DATA_PARAMS = ['datastore', 'subtree-filter', 'xpath-filter', 'config-filter', 'origin-filter', 'negated-origin-filter', 'max-depth', 'with-origin'];
@@ -138,13 +142,13 @@ interface GetDataRequest {
   withDefaults: WithDefaultsMode | undefined;
 }
 
-function parseGetData(op: XmlElement): GetDataRequest {
+function parseGetData(op: XmlElement, yang: YangFunctions | undefined): GetDataRequest {
   const p = params(op, GET_DATA_PARAMS, ['origin-filter', 'negated-origin-filter']);
   const datastore = parseDatastore(p, 'get-data', false);
   const subtree = p.get('subtree-filter')?.[0];
   const xpath = p.get('xpath-filter')?.[0];
   if (subtree && xpath) throw bad('bad-element', 'give subtree-filter or xpath-filter, not both (one choice)', 'xpath-filter');
-  const filter = subtree ? subtreeFilterOf(subtree) : xpath ? xpathFilterOf(xpath) : undefined;
+  const filter = subtree ? subtreeFilterOf(subtree) : xpath ? xpathFilterOf(xpath, yang ? { yang } : {}) : undefined;
 
   let configFilter: boolean | undefined;
   const cf = p.get('config-filter')?.[0];
@@ -291,7 +295,7 @@ function markAll(e: XmlElement, set: WeakSet<XmlElement>): void {
 
 export function createGetData(deps: NmdaDeps): OperationHandler {
   return async (op: XmlElement, ctx: OperationContext) => {
-    const req = parseGetData(op);
+    const req = parseGetData(op, deps.yang);
     const keysOf = listKeysOf(deps.schema);
     const fromState = new WeakSet<XmlElement>();
     const defaults = new WeakSet<XmlElement>();
@@ -354,5 +358,87 @@ export function createEditData(deps: NmdaDeps): OperationHandler {
     if (!config) throw bad('missing-element', 'edit-data needs <config> (the edit-content choice is mandatory)', 'config');
     // RFC 8526 3.1.2: on an error the datastore is restored to its state at the start (rollback-on-error)
     return editRunning(deps.edit, ctx, { operation: 'edit-data', defaultOperation, errorOption: 'rollback-on-error', testOption: 'test-then-set', config: elements(config) });
+  };
+}
+
+/** ietf-datastores and ietf-origin identities (not compiled by the validator): identity -> its base */
+const BUILTIN_BASES = new Map<string, Map<string, string>>([
+  [DATASTORES_NS, new Map([['conventional', 'datastore'], ['dynamic', 'datastore'], ['operational', 'datastore'],
+    ['running', 'conventional'], ['candidate', 'conventional'], ['startup', 'conventional'], ['intended', 'conventional']])],
+  [ORIGIN_NS, new Map(ORIGINS.filter((o) => o !== 'origin').map((o) => [o, 'origin']))],
+]);
+
+/** longest pattern re-match accepts */
+const MAX_PATTERN = 256;
+
+/**
+ * A pattern whose matching can backtrack exponentially: a quantified group that holds a quantifier or an
+ * alternation (`(a+)+`, `(a|aa)*`, `(x{1,9})+`). JavaScript regular expressions have no time limit, and the
+ * server is single-threaded: such a pattern in a filter is refused rather than run.
+ */
+function catastrophic(pattern: string): boolean {
+  const open: Array<{ inner: boolean }> = [];
+  let escaped = false;
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (escaped) { escaped = false; continue; }
+    if (c === '\\') { escaped = true; continue; }
+    if (inClass) { if (c === ']') inClass = false; continue; }
+    if (c === '[') { inClass = true; continue; }
+    if (c === '(') { open.push({ inner: false }); continue; }
+    if ((c === '*' || c === '+' || c === '{' || c === '|' || c === '?') && open.length > 0) open[open.length - 1]!.inner = true;
+    if (c === ')') {
+      const g = open.pop();
+      const next = pattern[i + 1];
+      const quantified = next === '*' || next === '+' || next === '{' || next === '?';
+      if (g?.inner && quantified) return true;
+      if (g?.inner && open.length > 0) open[open.length - 1]!.inner = true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The RFC 7950 section 10 functions for get-data's xpath-filter (RFC 8526 3.1.1: "the XPath functions are
+ * defined in Section 10 of RFC 7950"): XSD patterns through the YANG layer's translation (not cached: a
+ * filter's pattern is the client's), the identity hierarchy of the compiled modules plus ietf-datastores and
+ * ietf-origin.
+ */
+export function yangFunctionsOf(validator: unknown): YangFunctions {
+  const modules = (validator as { modules?: unknown } | undefined)?.modules;
+  const compiled = modules instanceof Map ? [...(modules as Map<string, CompiledModule>).values()] : [];
+  const byNs = new Map(compiled.map((m) => [m.ref.namespace, m]));
+  const nsOfModule = new Map(compiled.map((m) => [m.ref.name, m.ref.namespace]));
+  const basesOf = (id: { ns: string; name: string }): Array<{ ns: string; name: string }> => {
+    const builtin = BUILTIN_BASES.get(id.ns);
+    if (builtin) {
+      const b = builtin.get(id.name);
+      return b === undefined ? [] : [{ ns: id.ns, name: b }];
+    }
+    return (byNs.get(id.ns)?.identities.get(id.name) ?? []).flatMap((r) => {
+      const ns = nsOfModule.get(r.module);
+      return ns === undefined ? [] : [{ ns, name: r.name }];
+    });
+  };
+  return {
+    regex(pattern) {
+      if (pattern.length > MAX_PATTERN) throw new Error(`longer than ${MAX_PATTERN} characters`);
+      if (catastrophic(pattern)) throw new Error('a quantified group holds a quantifier or an alternation (it could backtrack without end)');
+      return new RegExp(xsdToJsSource(pattern), 'u');
+    },
+    derivedFrom(id, base) {
+      const seen = new Set<string>();
+      const todo = basesOf(id);
+      while (todo.length > 0) {
+        const b = todo.pop()!;
+        if (b.ns === base.ns && b.name === base.name) return true;
+        const k = `${b.ns} ${b.name}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        todo.push(...basesOf(b));
+      }
+      return false;
+    },
   };
 }

@@ -39,7 +39,7 @@ import { createKillSession } from './base-ops.js';
 import { LockManager, createLock, createUnlock } from './locks.js';
 import { NCM_NS, createGetSchema, loadModuleFile, netconfState } from './monitoring.js';
 import { YANG_LIBRARY_NS, advertisedInHello, moduleCapability, modulesState, yangLibrary, yangLibrary11Capability, yangLibraryCapability, yangLibraryChange, yangLibraryUpdate } from './yang-library.js';
-import { NMDA_FEATURES, NMDA_NS, WITH_OPERATIONAL_DEFAULTS_CAPABILITY, createEditData, createGetData } from './nmda.js';
+import { NMDA_FEATURES, NMDA_NS, WITH_OPERATIONAL_DEFAULTS_CAPABILITY, createEditData, createGetData, yangFunctionsOf } from './nmda.js';
 import { NotificationService } from './notifications.js';
 import type { OperationContext, OperationRegistrar, ServerSessionHandle } from './operations.js';
 import { NACM_NS, Nacm, initialNacm } from './nacm.js';
@@ -209,7 +209,8 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   reg.addOperation(N, 'copy-config', createCopyConfig({ datastore, locks, validator: reg.validator, prefixes, ...checkWrite }));
   reg.addOperation(N, 'delete-config', createDeleteConfig());
   const editDeps = { datastore, locks, validator: reg.validator, prefixes, ...checkWrite };
-  reg.addOperation(NMDA_NS, 'get-data', createGetData({ datastore, stateSources, schema, defaults, ...pruneRead, edit: editDeps }));
+  const yang = yangFunctionsOf(reg.validator);
+  reg.addOperation(NMDA_NS, 'get-data', createGetData({ datastore, stateSources, schema, defaults, ...pruneRead, edit: editDeps, yang }));
   reg.addOperation(NMDA_NS, 'edit-data', createEditData({ datastore, stateSources, schema, defaults, ...pruneRead, edit: editDeps }));
   reg.addOperation(N, 'validate', createValidate({ datastore, validator: reg.validator }));
   reg.addOperation(N, 'lock', createLock(locks));

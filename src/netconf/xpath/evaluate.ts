@@ -11,7 +11,7 @@ import type { CallContext } from './functions.js';
 import { compareOrder } from './nodes.js';
 import type { XNode } from './nodes.js';
 import { DEFAULT_LIMITS } from './parse.js';
-import type { XPathLimits } from './parse.js';
+import type { XPathLimits, YangFunctions } from './parse.js';
 import type { Value } from './values.js';
 import { isNodeSet, toBoolean, toNumber, toStringValue } from './values.js';
 
@@ -26,13 +26,16 @@ export class Evaluator {
   private readonly maxSteps: number;
   private readonly maxNodeSet: number;
 
-  constructor(private readonly source: string, limits: XPathLimits = {}) {
+  private initial: XNode | undefined;
+
+  constructor(private readonly source: string, limits: XPathLimits = {}, private readonly yang?: { functions: YangFunctions; namespaces: Readonly<Record<string, string>> }) {
     this.maxSteps = limits.maxSteps ?? DEFAULT_LIMITS.maxSteps;
     this.maxNodeSet = limits.maxNodeSet ?? DEFAULT_LIMITS.maxNodeSet;
   }
 
-  /** evaluate with the root node as the context node (RFC 6241 8.9) */
+  /** evaluate with the root node as the context node (RFC 6241 8.9); it is also current()'s node */
   evaluateAtRoot(expr: Expr, root: XNode): Value {
+    this.initial = root;
     return this.eval(expr, { node: root, position: 1, size: 1 });
   }
 
@@ -99,7 +102,10 @@ export class Evaluator {
       case 'number': return e.value;
       case 'call': {
         const args = e.args.map((a) => this.eval(a, cx));
-        const call: CallContext = { ...cx, typeError: (m) => this.typeError(m) };
+        const call: CallContext = {
+          ...cx, typeError: (m) => this.typeError(m),
+          ...(this.yang ? { yang: this.yang.functions, namespaces: this.yang.namespaces, ...(this.initial ? { initial: this.initial } : {}) } : {}),
+        };
         return callFunction(e.name, args, call);
       }
       case 'variable': throw this.typeError(`variable $${e.name} is not bound`);

@@ -6,6 +6,7 @@
 import type { XNode } from './nodes.js';
 import type { Value } from './values.js';
 import { isNodeSet, toBoolean, toNumber, toStringValue } from './values.js';
+import type { YangFunctions } from './parse.js';
 
 /** name -> [min, max] arguments */
 export const FUNCTION_ARITY: ReadonlyMap<string, readonly [number, number]> = new Map<string, readonly [number, number]>([
@@ -24,6 +25,42 @@ export interface CallContext {
   size: number;
   /** an error for an argument of the wrong type */
   typeError(message: string): Error;
+  /** RFC 7950 section 10: the initial context node, and what the YANG functions need (parse.ts YangFunctions) */
+  initial?: XNode;
+  yang?: YangFunctions;
+  /** the expression's namespace declarations (an identity argument's prefix) */
+  namespaces?: Readonly<Record<string, string>>;
+}
+
+/** a prefix's namespace in scope on a node (walking up its ancestors' declarations) */
+function prefixOn(n: XNode, prefix: string): string | undefined {
+  for (let e: XNode | undefined = n; e; e = e.parent) {
+    const uri = e.element?.nsContext?.[prefix];
+    if (uri !== undefined) return uri;
+  }
+  return undefined;
+}
+
+/** an identityref value "prefix:name" as [namespace, name]; unprefixed = the node's own namespace */
+function identityOf(value: string, resolve: (prefix: string) => string | undefined, own: string): { ns: string; name: string } | undefined {
+  const v = value.trim();
+  const i = v.indexOf(':');
+  if (i < 0) return v === '' ? undefined : { ns: own, name: v };
+  const ns = resolve(v.slice(0, i));
+  return ns === undefined ? undefined : { ns, name: v.slice(i + 1) };
+}
+
+/** RFC 7950 10.4.1 / 10.4.2: some node of the set holds an identity derived from (or, `orSelf`, equal to) the argument */
+function derived(name: string, args: Value[], cx: CallContext, orSelf: boolean): boolean {
+  const nodes = nodeSetArg(name, args[0]!, cx);
+  const base = identityOf(toStringValue(args[1]!), (p) => cx.namespaces?.[p], cx.namespaces?.[''] ?? '');
+  if (!base) throw cx.typeError(`${name}(): the identity "${toStringValue(args[1]!)}" has an undeclared prefix`);
+  return nodes.some((n) => {
+    const id = identityOf(n.stringValue(), (p) => prefixOn(n, p), n.ns);
+    if (!id) return false;
+    if (orSelf && id.ns === base.ns && id.name === base.name) return true;
+    return cx.yang!.derivedFrom(id, base);
+  });
 }
 
 /** the functions whose argument must be a node-set */
@@ -134,6 +171,23 @@ export function callFunction(name: string, args: Value[], cx: CallContext): Valu
     case 'floor': return Math.floor(toNumber(args[0]!));
     case 'ceiling': return Math.ceil(toNumber(args[0]!));
     case 'round': return xround(toNumber(args[0]!));
+    // RFC 7950 section 10 (only parsed when the caller gave ParseOptions.yang)
+    case 'current': return cx.initial ? [cx.initial] : [];
+    case 're-match': {
+      let re: RegExp;
+      try {
+        re = cx.yang!.regex(str(1));
+      } catch (e) {
+        throw cx.typeError(`re-match(): the pattern "${str(1)}" is not a valid regular expression (${(e as Error).message})`);
+      }
+      return re.test(str(0));
+    }
+    case 'derived-from': return derived(name, args, cx, false);
+    case 'derived-from-or-self': return derived(name, args, cx, true);
+    case 'bit-is-set': {
+      const first = nodeSetArg(name, args[0]!, cx)[0];
+      return first !== undefined && first.stringValue().trim().split(/\s+/).includes(str(1).trim());
+    }
     default:
       // the parser accepts only the names above
       throw cx.typeError(`unknown function ${name}()`);

@@ -11,7 +11,7 @@ import { XPathError, quoteExpr } from './errors.js';
 import { Evaluator } from './evaluate.js';
 import { XNode } from './nodes.js';
 import { parseXPath } from './parse.js';
-import type { ParseOptions, XPathLimits } from './parse.js';
+import type { ParseOptions, XPathLimits, YangFunctions } from './parse.js';
 import { reachableTops } from './reach.js';
 import type { TopName } from './reach.js';
 import { selectData } from './select.js';
@@ -21,7 +21,8 @@ import { isNodeSet, toBoolean } from './values.js';
 
 export { XPathError } from './errors.js';
 export type { XPathErrorCode } from './errors.js';
-export type { XPathLimits, ParseOptions } from './parse.js';
+export type { XPathLimits, ParseOptions, YangFunctions } from './parse.js';
+export { YANG_FUNCTION_ARITY } from './parse.js';
 export { DEFAULT_LIMITS } from './parse.js';
 export type { ListKeys, DataStep } from './select.js';
 export type { TopName } from './reach.js';
@@ -33,16 +34,18 @@ export { XNode } from './nodes.js';
 export class CompiledXPath {
   readonly ast: Expr;
   private readonly limits: XPathLimits;
+  private readonly yang: { functions: YangFunctions; namespaces: Readonly<Record<string, string>> } | undefined;
   private tops: TopName[] | undefined | null = null;
 
   constructor(readonly source: string, options: ParseOptions) {
     this.limits = options.limits ?? {};
+    this.yang = options.yang ? { functions: options.yang, namespaces: options.namespaces } : undefined;
     this.ast = parseXPath(source, options);
   }
 
   /** the value with the root of `top` as the context node */
   evaluate(top: readonly XmlElement[]): Value {
-    return new Evaluator(this.source, this.limits).evaluateAtRoot(this.ast, XNode.root(top));
+    return new Evaluator(this.source, this.limits, this.yang).evaluateAtRoot(this.ast, XNode.root(top));
   }
 
   /** RFC 6241 8.9: the selected data with its ancestors and list keys; the result must be a node-set */

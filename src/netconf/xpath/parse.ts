@@ -34,7 +34,26 @@ export interface ParseOptions {
    */
   unprefixed?: 'none' | 'any';
   limits?: XPathLimits;
+  /**
+   * The YANG 1.1 functions (RFC 7950 section 10: current, re-match, derived-from, derived-from-or-self,
+   * bit-is-set), which need what only the caller knows (XSD regular expressions, the identity hierarchy).
+   * Without it the core library of XPath 1.0 only (RFC 6241 8.9).
+   */
+  yang?: YangFunctions;
 }
+
+/** What the RFC 7950 section 10 functions need from the schema layer (given by the caller). */
+export interface YangFunctions {
+  /** an XSD pattern (RFC 7950 9.4.5) as a RegExp matching the whole string; throws on a bad pattern */
+  regex(pattern: string): RegExp;
+  /** whether identity `id` is derived, directly or not, from `base` (strictly: not `id` itself) */
+  derivedFrom(id: { ns: string; name: string }, base: { ns: string; name: string }): boolean;
+}
+
+/** RFC 7950 section 10 functions -> [min, max] arguments (enum-value and deref need the schema of the node: not offered) */
+export const YANG_FUNCTION_ARITY: ReadonlyMap<string, readonly [number, number]> = new Map<string, readonly [number, number]>([
+  ['current', [0, 0]], ['re-match', [2, 2]], ['derived-from', [2, 2]], ['derived-from-or-self', [2, 2]], ['bit-is-set', [2, 2]],
+]);
 
 const NODE_TYPES = new Set(['node', 'text', 'comment', 'processing-instruction']);
 
@@ -294,7 +313,7 @@ class Parser {
         return e;
       }
       case 'function': {
-        const arity = FUNCTION_ARITY.get(t.value);
+        const arity = FUNCTION_ARITY.get(t.value) ?? (this.options.yang ? YANG_FUNCTION_ARITY.get(t.value) : undefined);
         if (!arity) this.fail(`unknown function ${t.value}()`, t);
         this.expect('punct', '(');
         const args: Expr[] = [];

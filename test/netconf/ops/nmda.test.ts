@@ -172,6 +172,39 @@ describe('NMDA get-data / edit-data (RFC 8526)', () => {
     expect(show(await fake.call(s, getData('<datastore>ds:operational</datastore><subtree-filter/>')))).toBe(`<data xmlns="${NM}"/>`);
   });
 
+  it('xpath-filter has the RFC 7950 section 10 functions (RFC 8526 3.1.1); get keeps the XPath 1.0 core library', async () => {
+    await setup();
+    const s = fake.session();
+    const names = async (xpath: string): Promise<string[]> => {
+      const d = dataOf(await fake.call(s, getData(`<datastore>ds:operational</datastore><xpath-filter xmlns:h="${HSV}" xmlns:y="${L}">${xpath}</xpath-filter>`)));
+      return [...show([d]).matchAll(/<(?:henb-id|name)>([^<]+)<\/(?:henb-id|name)>/g)].map((m) => m[1]!);
+    };
+    // identities: the datastore names of the YANG library (ietf-datastores' hierarchy)
+    expect(await names(`/y:yang-library/y:datastore[derived-from-or-self(y:name, 'ds:conventional')]/y:name`)).toEqual(['ds:running', 'ds:intended']);
+    expect(await names(`/y:yang-library/y:datastore[derived-from(y:name, 'ds:datastore')]/y:name`)).toEqual(['ds:running', 'ds:intended', 'ds:operational']);
+    expect(await names(`/y:yang-library/y:datastore[derived-from(y:name, 'ds:running')]/y:name`)).toEqual([]);
+    expect(await names(`/y:yang-library/y:datastore[derived-from-or-self(y:name, 'ds:operational')]/y:name`)).toEqual(['ds:operational']);
+    // re-match: an XSD pattern over the whole value; current(): the datastore's root
+    expect(await names(`/h:henbs/h:henb[re-match(h:henb-id, 'h[0-9]')]/h:henb-id`)).toEqual(['h1', 'h2']);
+    expect(await names(`/h:henbs/h:henb[re-match(h:henb-id, '1')]/h:henb-id`)).toEqual([]);
+    expect(await names(`/h:henbs/h:henb[h:henb-id = current()/h:henbs/h:henb[h:state = 'quarantined']/h:henb-id]/h:henb-id`)).toEqual(['h2']);
+    expect(await names(`/h:henbs/h:henb[bit-is-set(h:state, 'trusted')]/h:henb-id`)).toEqual(['h1']);
+    // refused: a pattern that could backtrack without end, one that does not compile, an undeclared identity prefix
+    for (const [xpath, says] of [
+      [`/h:henbs/h:henb[re-match(h:henb-id, '(h+)+x')]`, 'backtrack'],
+      [`/h:henbs/h:henb[re-match(h:henb-id, '[a-')]`, 'not a valid regular expression'],
+      [`/y:yang-library/y:datastore[derived-from(y:name, 'zz:running')]`, 'undeclared prefix'],
+    ] as const) {
+      const errs = await fake.fail(s, getData(`<datastore>ds:operational</datastore><xpath-filter xmlns:h="${HSV}" xmlns:y="${L}">${xpath}</xpath-filter>`));
+      expect(typeTagInfo(errs[0]!), xpath).toEqual({ type: 'protocol', tag: 'invalid-value', info: { 'bad-element': 'xpath-filter' } });
+      expect(errs[0]!.message, xpath).toContain(says);
+    }
+    // RFC 6241 8.9 gives get's filter the core library only
+    const get = await fake.fail(s, `<get xmlns="${NC}"><filter type="xpath" xmlns:h="${HSV}" select="/h:henbs/h:henb[h:henb-id = current()/h:henbs/h:henb/h:henb-id]"/></get>`);
+    expect(get[0]!.tag).toBe('invalid-value');
+    expect(get[0]!.message).toContain('unknown function current()');
+  });
+
   it('max-depth counts from each selected node (1 = the node alone; list entries keep their keys)', async () => {
     await setup();
     const s = fake.session();
