@@ -11,7 +11,8 @@ import type { CallContext } from './functions.js';
 import { compareOrder } from './nodes.js';
 import type { XNode } from './nodes.js';
 import { DEFAULT_LIMITS } from './parse.js';
-import type { XPathLimits, YangFunctions } from './parse.js';
+import type { XPathLimits } from './parse.js';
+import type { YangFunctions } from './functions.js';
 import type { Value } from './values.js';
 import { isNodeSet, toBoolean, toNumber, toStringValue } from './values.js';
 

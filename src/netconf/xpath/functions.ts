@@ -6,7 +6,6 @@
 import type { XNode } from './nodes.js';
 import type { Value } from './values.js';
 import { isNodeSet, toBoolean, toNumber, toStringValue } from './values.js';
-import type { YangFunctions } from './parse.js';
 
 /** name -> [min, max] arguments */
 export const FUNCTION_ARITY: ReadonlyMap<string, readonly [number, number]> = new Map<string, readonly [number, number]>([
@@ -19,13 +18,26 @@ export const FUNCTION_ARITY: ReadonlyMap<string, readonly [number, number]> = ne
   ['number', [0, 1]], ['sum', [1, 1]], ['floor', [1, 1]], ['ceiling', [1, 1]], ['round', [1, 1]],
 ]);
 
+/** What the RFC 7950 section 10 functions need from the schema layer (given by the caller). */
+export interface YangFunctions {
+  /** an XSD pattern (RFC 7950 9.4.5) as a RegExp matching the whole string; throws on a bad pattern */
+  regex(pattern: string): RegExp;
+  /** whether identity `id` is derived, directly or not, from `base` (strictly: not `id` itself) */
+  derivedFrom(id: { ns: string; name: string }, base: { ns: string; name: string }): boolean;
+}
+
+/** RFC 7950 section 10 functions -> [min, max] arguments (enum-value and deref need the schema of the node: not offered) */
+export const YANG_FUNCTION_ARITY: ReadonlyMap<string, readonly [number, number]> = new Map<string, readonly [number, number]>([
+  ['current', [0, 0]], ['re-match', [2, 2]], ['derived-from', [2, 2]], ['derived-from-or-self', [2, 2]], ['bit-is-set', [2, 2]],
+]);
+
 export interface CallContext {
   node: XNode;
   position: number;
   size: number;
   /** an error for an argument of the wrong type */
   typeError(message: string): Error;
-  /** RFC 7950 section 10: the initial context node, and what the YANG functions need (parse.ts YangFunctions) */
+  /** RFC 7950 section 10: the initial context node, and what the YANG functions need (YangFunctions above) */
   initial?: XNode;
   yang?: YangFunctions;
   /** the expression's namespace declarations (an identity argument's prefix) */

@@ -8,7 +8,8 @@
 import type { Axis, Expr, NodeTest, Step } from './ast.js';
 import { AXES } from './ast.js';
 import { XPathError, quoteExpr } from './errors.js';
-import { FUNCTION_ARITY } from './functions.js';
+import { FUNCTION_ARITY, YANG_FUNCTION_ARITY } from './functions.js';
+import type { YangFunctions } from './functions.js';
 import { tokenize } from './tokenize.js';
 import type { Token } from './tokenize.js';
 
@@ -42,18 +43,7 @@ export interface ParseOptions {
   yang?: YangFunctions;
 }
 
-/** What the RFC 7950 section 10 functions need from the schema layer (given by the caller). */
-export interface YangFunctions {
-  /** an XSD pattern (RFC 7950 9.4.5) as a RegExp matching the whole string; throws on a bad pattern */
-  regex(pattern: string): RegExp;
-  /** whether identity `id` is derived, directly or not, from `base` (strictly: not `id` itself) */
-  derivedFrom(id: { ns: string; name: string }, base: { ns: string; name: string }): boolean;
-}
 
-/** RFC 7950 section 10 functions -> [min, max] arguments (enum-value and deref need the schema of the node: not offered) */
-export const YANG_FUNCTION_ARITY: ReadonlyMap<string, readonly [number, number]> = new Map<string, readonly [number, number]>([
-  ['current', [0, 0]], ['re-match', [2, 2]], ['derived-from', [2, 2]], ['derived-from-or-self', [2, 2]], ['bit-is-set', [2, 2]],
-]);
 
 const NODE_TYPES = new Set(['node', 'text', 'comment', 'processing-instruction']);
 
