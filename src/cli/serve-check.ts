@@ -17,6 +17,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { HOST_KEY_FORMS, hostKeyFingerprint } from '../host-key.js';
 import { HsvError } from '../errors.js';
+import { parseHostPort } from '../host-port.js';
 import { loadJwksFile } from '../tokens/index.js';
 import type { HostPort } from './args.js';
 import type { ServeConfig } from '../config/load.js';
@@ -260,4 +261,39 @@ function checkHostKey(text: string, key: string, file: string | undefined): void
   if (hostKeyFingerprint(text) === undefined) {
     throw new ServeCheckError('ERR_CONFIG_HOST_KEY', key, `${where(key, file)}: expected ${HOST_KEY_FORMS}, got '${text.length > 60 ? `${text.slice(0, 60)}...` : text}'`);
   }
+}
+
+/** IANA netconf-ch-ssh, the call-home listener's port when `call-home.listen` names only a host (as the plugin reads it) */
+const CALL_HOME_PORT = 4334;
+
+/**
+ * The plugin's `call-home.listen` (HOST:PORT, [IPv6]:PORT or HOST alone for port 4334; default 0.0.0.0:4334 when
+ * the section has no listen), or undefined without a `call-home` section. Malformed: ERR_CONFIG_ADDRESS naming it.
+ */
+export function callHomeListen(config: ServeConfig): HostPort | undefined {
+  const section = (config.builtin as { 'call-home'?: { listen?: unknown } })['call-home'];
+  if (section === undefined) return undefined;
+  const key = 'call-home.listen';
+  const text = typeof section.listen === 'string' ? section.listen.trim() : `0.0.0.0:${CALL_HOME_PORT}`;
+  const hp = parseHostPort(text) ?? (/^\[[^\]]+\]$/.test(text) || /^[^:[\]]+$/.test(text) ? { host: text.replace(/^\[(.*)\]$/, '$1'), port: CALL_HOME_PORT } : undefined);
+  if (hp === undefined) {
+    throw new ServeCheckError('ERR_CONFIG_ADDRESS', key, `${where(key, config.file)}: expected HOST:PORT or HOST (port ${CALL_HOME_PORT}), got ${JSON.stringify(text)}`);
+  }
+  checkHost(hp.host, key, config.file);
+  return hp;
+}
+
+/**
+ * A start that failed because the call-home listener could not bind (the plugin reports ERR_CALL_HOME_LISTEN
+ * with the socket error as its cause, wrapped by the plugin host) as the ERR_SERVE_LISTEN that --check gives
+ * for the same address; any other error unchanged.
+ */
+export function callHomeListenError(err: unknown, listen: HostPort, file?: string): unknown {
+  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === 'ERR_CALL_HOME_LISTEN') {
+      const mapped = listenError((e as { cause?: unknown }).cause, listen, 'call-home.listen', file);
+      return mapped instanceof ServeCheckError ? mapped : err;
+    }
+  }
+  return err;
 }

@@ -123,6 +123,19 @@ describe('serve --check checks what a start would', () => {
     const f = await config('busy.yaml', `listen: 127.0.0.1:${busyPort}\ndata-dir: d6\n`);
     await both(f, 'ERR_SERVE_LISTEN', 3, `${f}: listen: cannot listen on 127.0.0.1:${busyPort} (EADDRINUSE`);
   });
+
+  it('call-home.listen in use: ERR_SERVE_LISTEN naming call-home.listen, exit 3, in --check and at start (was OK in --check, ERR_PLUGIN_ACTIVATE at start)', async () => {
+    const f = await config('ch-busy.yaml', `listen: 127.0.0.1:0\ndata-dir: d7\ncall-home:\n  listen: 127.0.0.1:${busyPort}\n`);
+    await both(f, 'ERR_SERVE_LISTEN', 3, `${f}: call-home.listen: cannot listen on 127.0.0.1:${busyPort} (EADDRINUSE: the port is in use`);
+  });
+
+  it('call-home.listen that is free passes --check; a malformed one is ERR_CONFIG_ADDRESS naming it', async () => {
+    const ok = await run(['--config', await config('ch-ok.yaml', 'listen: 127.0.0.1:0\ndata-dir: d8\ncall-home:\n  listen: 127.0.0.1:0\n'), '--check']);
+    expect(ok.err).toBe('');
+    expect(ok.code).toBe(0);
+    const f = await config('ch-bad.yaml', 'listen: 127.0.0.1:0\ndata-dir: d8\ncall-home:\n  listen: "127.0.0.1 x:4334"\n');
+    await both(f, 'ERR_CONFIG_ADDRESS', 2, `${f}: call-home.listen: expected an IP address or a host name, got "127.0.0.1 x"`);
+  });
 });
 
 describe('serve as a process', () => {

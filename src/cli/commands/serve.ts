@@ -18,7 +18,7 @@ import { combinedSchema } from '../../config/schema.js';
 import { collectUsers } from '../users.js';
 import { resolve } from 'node:path';
 import { waitForAbort } from '../../abort.js';
-import { checkHost, checkPluginReferences, checkTlsFiles, listenError, prepareDataDir, probeListen } from '../serve-check.js';
+import { callHomeListen, callHomeListenError, checkHost, checkPluginReferences, checkTlsFiles, listenError, prepareDataDir, probeListen } from '../serve-check.js';
 import type { HostPort } from '../args.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -95,12 +95,14 @@ async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const tlsListen = config.tls ? parseListen(config.tls.listen ?? `${hostForPort(listen?.host ?? '127.0.0.1')}:6513`, 'tls.listen', config.file) : undefined;
   if (dataDir !== undefined) await prepareDataDir(dataDir, dataDirKey, { create: !check, file: fileOf(dataDirKey) });
   const metricsListen = config.metrics !== undefined ? parseListen(config.metrics.listen, 'metrics.listen', config.file) : undefined;
+  const chListen = callHomeListen(config);
 
   if (check) {
     // the listen address is bound and released at once (a port in use fails here, as it would at start)
     if (listen) await probeListen(listen, listenKey, fileOf(listenKey));
     if (metricsListen) await probeListen(metricsListen, 'metrics.listen', config.file);
     if (tlsListen) await probeListen(tlsListen, 'tls.listen', config.file);
+    if (chListen) await probeListen(chListen, 'call-home.listen', config.file);
     const users = dataDir ? await collectUsers(config.users, ctx.env, dataDir) : config.users;
     const henbs = ((config.builtin.henbs as unknown[] | undefined) ?? []).length;
     const summary = { ok: true, file: config.file ?? null, listen: listen ? formatHostPort(listen) : null, dataDir: dataDir ?? null, users: users.map((u) => u.name), henbs, plugins: [manifest.name, ...extra.map((p) => p.path)] };
@@ -114,6 +116,10 @@ async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
   // a signal while starting stops the start: whatever opened is closed once the start returns
   const starting = startOamServer({ listen, dataDir, config, env: ctx.env, log, pluginPaths, ...(tlsListen ? { tlsListen } : {}) }).catch((err: unknown) => {
     if (tlsListen && (err as { tlsListen?: boolean } | null)?.tlsListen === true) throw listenError((err as { cause?: unknown }).cause, tlsListen, 'tls.listen', config.file);
+    if (chListen) {
+      const mapped = callHomeListenError(err, chListen, config.file);
+      if (mapped !== err) throw mapped;
+    }
     throw listenError(err, listen, listenKey, fileOf(listenKey));
   });
   const started = await Promise.race([starting, waitForAbort(ctx.signal).then(() => undefined)]);
