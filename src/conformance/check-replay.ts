@@ -1,6 +1,6 @@
 /**
  * HSV-CPL-03: the completion is not lost when the OAM's session drops. The kit closes its session after the
- * good update's completion, opens a new one and subscribes with a startTime shortly before it sent the update
+ * good update's completion, opens a new one (on a new connection: a device that calls home must call again) and subscribes with a startTime shortly before it sent the update
  * (a minute earlier, for clock skew): the completion must come again before <replayComplete/>. The new
  * session keeps the (live) subscription for the checks after this one.
  */
@@ -11,11 +11,10 @@ import { createSubscription, isReplayComplete } from './check-notifications.js';
 import type { GoodUpdate } from './check-update.js';
 
 export async function checkReplay(kit: Kit, good: GoodUpdate | undefined): Promise<void> {
-  await kit.session.close();
   kit.subscribed = false;
   let s: KitSession;
   try {
-    s = await kit.openSession();
+    s = await kit.reconnect();
   } catch (e) {
     kit.fail('HSV-CPL-03', `the kit could not reconnect: ${(e as Error).message}`, 'a new session after the old one was closed');
     return;

@@ -4,7 +4,7 @@
  * requirement; recording twice keeps the first verdict, so a check cannot hide an earlier fail).
  */
 import { randomBytes } from 'node:crypto';
-import type { DeviceTarget, SoftwareSlot } from '../device/index.js';
+import type { DeviceConnector, DeviceTarget, SoftwareSlot } from '../device/index.js';
 import { COMPLETION_NOTIFICATION, DEVICE_NS, parseMeasurementLog, parseSlots } from '../device/index.js';
 import { NETCONF_BASE_NS, child, childText, el, elA, elements } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
@@ -25,6 +25,13 @@ export interface DeviceState {
 
 export interface KitOptions {
   target: DeviceTarget;
+  /** how a session is opened: dialling (connectDevice) or on the device's call-home connection */
+  connect: DeviceConnector;
+  /**
+   * a device that calls home: end its call-home connection (resolves once it is closed), so that the kit's
+   * reconnect is a new transport connection, as when it dials (the device calls again)
+   */
+  dropConnection?: () => Promise<void>;
   /** the enrolled evidence key (software: SPKI; tpm: the AK); absent: signature checks are skipped as unpinned */
   enrolledKey?: EnrolledKey;
   /** the H(e)NB id the device signs into its completion statement */
@@ -51,10 +58,32 @@ export class Kit {
 
   constructor(readonly options: KitOptions, public session: KitSession, readonly image: ImageServer) {}
 
-  /** another session to the device (recorded in the same transcript) */
-  openSession(): Promise<KitSession> {
+  /**
+   * another session to the device (recorded in the same transcript). A device that calls home ends its
+   * connection when the kit's last session on it closes and calls again (RFC 8071 section 3.1; the kit's
+   * "reconnect"): a session opened on a connection that is just ending waits for the next call instead,
+   * within the same connect budget.
+   */
+  async openSession(): Promise<KitSession> {
     const o = this.options;
-    return KitSession.open(o.target, o.connectTimeoutMs, o.rpcTimeoutMs, o.transcript);
+    const deadline = Date.now() + o.connectTimeoutMs;
+    for (;;) {
+      try {
+        return await KitSession.open(o.connect, o.target, Math.max(1, deadline - Date.now()), o.rpcTimeoutMs, o.transcript);
+      } catch (e) {
+        if (o.target.callHome !== true || (e as { code?: unknown }).code !== 'ERR_DEVICE_UNREACHABLE' || Date.now() >= deadline) throw e;
+      }
+    }
+  }
+
+  /**
+   * the kit's "reconnect" (HSV-CPL-03): close the current session and open a new one on a new connection
+   * (dialled: a new SSH connection; calling home: the kit ends the device's connection and waits for its call)
+   */
+  async reconnect(): Promise<KitSession> {
+    await this.session.close();
+    await this.options.dropConnection?.();
+    return this.openSession();
   }
 
   newJobId(): string {

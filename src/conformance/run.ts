@@ -1,5 +1,6 @@
 /**
- * One conformance run: start the kit's image server, open a NETCONF session to the device, run the checks in
+ * One conformance run: start the kit's image server, open a NETCONF session to the device (dialled, or on the
+ * connection the device opens when it calls home: RFC 8071, src/device's call-home listener), run the checks in
  * their safe order (check-update.ts explains it), and return the report. Throws ConformanceError
  * ERR_CONFORMANCE_UNREACHABLE when no session can be opened at all (nothing was tested), and
  * ERR_CONFORMANCE_SETUP / ERR_CONFORMANCE_OPTIONS for the kit's own problems; every device behaviour, however
@@ -8,7 +9,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DeviceTarget } from '../device/index.js';
+import { connectDevice, createCallHomeListener } from '../device/index.js';
+import type { CallHomeDevice, CallHomeListener, DeviceConnector, DeviceTarget } from '../device/index.js';
+import { createLogger } from '../log/logger.js';
 import { ConformanceError } from './errors.js';
 import { parseEnrolledKey } from './evidence-key.js';
 import { Kit, describeSlots } from './context.js';
@@ -30,7 +33,16 @@ import { checkReplay } from './check-replay.js';
 import { checkRollback } from './check-rollback.js';
 
 export interface ConformanceOptions {
+  /** the device's login and pinned host key; host/port are dialled unless `callHomeListen` is given */
   target: DeviceTarget;
+  /**
+   * wait for the device to call home (RFC 8071 section 3.1) on this address instead of dialling: the kit runs
+   * the SSH client role on the TCP connection the device opens, accepts only the pinned host key (another one
+   * is refused before any credential is sent) and opens every session of the run on that connection
+   */
+  callHomeListen?: { host: string; port: number };
+  /** how long the kit waits for the device to call, at the start and after the kit's reconnect (default completionTimeoutMs) */
+  callHomeWaitMs?: number;
   /**
    * the enrolled evidence key (absent: signature checks are skipped as unpinned): software trust root an SPKI
    * PEM; tpm the attestation key's TPM2B_PUBLIC, binary or base64 (simulate --json's akPublic)
@@ -54,8 +66,8 @@ export interface ConformanceOptions {
    * update is still rolled back first, so the device is not left with the test image running
    */
   signal?: AbortSignal;
-  /** called when the image server is up (the CA the device must trust) */
-  onReady?: (info: { caPath: string; imageUrl: string }) => void;
+  /** called when the image server is up (the CA the device must trust) and, with callHomeListen, the kit listens */
+  onReady?: (info: { caPath: string; imageUrl: string; callHome?: { host: string; port: number } }) => void;
 }
 
 const ALL = REQUIREMENTS.map((r) => r.id);
@@ -69,24 +81,50 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
   try {
     const tls = await loadOrCreateKitTls(options.tlsDir ?? tmp!, [host]);
     const image = await startImageServer(tls, host, options.imagePort ?? 0);
+    let listener: CallHomeListener | undefined;
     try {
-      options.onReady?.({ caPath: tls.certPath, imageUrl: image.url('/image-*.bin') });
+      let connect: DeviceConnector = connectDevice;
+      let target = options.target;
+      let where = `${options.target.host}:${options.target.port}`;
+      const completionTimeoutMs = options.completionTimeoutMs ?? 120_000;
+      let firstConnectMs = options.connectTimeoutMs ?? 15_000;
+      const heard: string[] = []; // what the call-home listener warned about (a refused key, a failed login)
+      let callHome: { host: string; port: number } | undefined;
+      if (options.callHomeListen !== undefined) {
+        ({ listener, callHome } = await listenForCallHome(options, heard));
+        connect = listener.connect;
+        target = { ...options.target, callHome: true };
+        where = `the device calling home to ${callHome.host}:${callHome.port}`;
+        firstConnectMs = options.callHomeWaitMs ?? completionTimeoutMs;
+      }
+      options.onReady?.({ caPath: tls.certPath, imageUrl: image.url('/image-*.bin'), ...(callHome !== undefined ? { callHome } : {}) });
       const kitOptions = {
-        target: options.target, trustRoot,
-        connectTimeoutMs: options.connectTimeoutMs ?? 15_000, rpcTimeoutMs: options.rpcTimeoutMs ?? 30_000,
-        completionTimeoutMs: options.completionTimeoutMs ?? 120_000,
+        target, connect, trustRoot,
+        ...(listener !== undefined ? { dropConnection: dropper(listener, options) } : {}),
+        // calling home, every session waits for the device's next call, which its reconnect backoff may delay
+        connectTimeoutMs: firstConnectMs, rpcTimeoutMs: options.rpcTimeoutMs ?? 30_000,
+        completionTimeoutMs,
         ...(key !== undefined ? { enrolledKey: key } : {}),
         ...(options.henbId !== undefined ? { henbId: options.henbId } : {}),
         ...(options.transcript !== undefined ? { transcript: options.transcript } : {}),
       };
       let session: KitSession;
-      const where = `${options.target.host}:${options.target.port}`;
       try {
-        session = await KitSession.open(options.target, kitOptions.connectTimeoutMs, kitOptions.rpcTimeoutMs, options.transcript);
+        session = await KitSession.open(connect, target, firstConnectMs, kitOptions.rpcTimeoutMs, options.transcript, options.signal);
       } catch (e) {
         const code = (e as { code?: unknown }).code;
+        if (code === 'ERR_DEVICE_ABORTED' && options.signal?.aborted === true) {
+          const results: RequirementResult[] = REQUIREMENTS.map((r) => ({ id: r.id, title: r.title, level: r.level, exchanges: [], outcome: 'skip' as const, detail: 'interrupted before a session was open' }));
+          return { device: where, trustRoot, keyPinned: key !== undefined, startedAt, finishedAt: new Date().toISOString(), results, ok: false, leftState: 'unchanged (no session)', interrupted: true };
+        }
         if (code !== 'ERR_DEVICE_NETCONF') {
-          throw new ConformanceError('ERR_CONFORMANCE_UNREACHABLE', `cannot open a NETCONF session to ${where}: ${(e as Error).message}`, { cause: e });
+          let message = `cannot open a NETCONF session to ${where}: ${(e as Error).message}`;
+          if (listener !== undefined && code === 'ERR_DEVICE_TIMEOUT') {
+            message = `no device with host key ${options.target.hostKeySha256 ?? '?'} called home to ${callHome!.host}:${callHome!.port} within ${Math.round(firstConnectMs / 1000)} s` +
+              (listener.refused.size > 0 ? `; calls from other host keys were refused: ${[...listener.refused.keys()].join(', ')} (is --host-key right?)` : '') +
+              (own(heard).length > 0 ? `; the device with that key called, but: ${own(heard).slice(-3).join('; ')}` : '');
+          }
+          throw new ConformanceError('ERR_CONFORMANCE_UNREACHABLE', message, { cause: e });
         }
         // reached over SSH, but no NETCONF: that is the device's failure, reported
         const results: RequirementResult[] = REQUIREMENTS.map((r) => ({
@@ -96,6 +134,10 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
             : { outcome: 'skip' as const, detail: 'no NETCONF session (HSV-NC-01)' }),
         }));
         return { device: where, trustRoot, keyPinned: key !== undefined, startedAt, finishedAt: new Date().toISOString(), results, ok: false, leftState: 'unchanged (no session)' };
+      }
+      if (listener !== undefined) {
+        const c = listener.connection(CALL_HOME_ID);
+        if (c !== undefined) where = `${c.remoteAddress}:${c.remotePort} (called home to ${callHome!.host}:${callHome!.port})`;
       }
       const kit = new Kit(kitOptions, session, image);
       let leftState = 'unknown';
@@ -122,11 +164,89 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
         };
       }
     } finally {
+      await listener?.close();
       await image.close();
     }
   } finally {
     if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** the listener's warnings about the pinned device (a refused key is listed on its own), each once */
+const own = (heard: readonly string[]): string[] => [...new Set(heard.filter((h) => !h.startsWith('call-home from an unknown host key')))];
+
+/** the name the kit's call-home listener gives the one device it expects */
+const CALL_HOME_ID = 'device-under-test';
+
+/**
+ * The kit's call-home listener, with the device under test as its one enrolled device (known by its pinned host
+ * key, logged in with the run's credentials). `heard` collects the listener's warnings (a host key refused, a
+ * login the device refused) so that a device that never gets a session is told why.
+ */
+async function listenForCallHome(options: ConformanceOptions, heard: string[]): Promise<{ listener: CallHomeListener; callHome: { host: string; port: number } }> {
+  const t = options.target;
+  const at = options.callHomeListen!;
+  if (t.hostKeySha256 === undefined) throw new ConformanceError('ERR_CONFORMANCE_OPTIONS', 'a device that calls home is known only by its host key: pin it (--host-key)');
+  const log = createLogger({
+    level: 'warn',
+    write: (line) => {
+      try {
+        const r = JSON.parse(line) as Record<string, unknown>;
+        const { time: _t, level: _l, component: _c, msg, ...fields } = r;
+        heard.push(`${String(msg)} (${Object.entries(fields).map(([k, v]) => `${k} ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')})`);
+      } catch {
+        heard.push(line.trim());
+      }
+    },
+  });
+  const listener = createCallHomeListener({ host: at.host, port: at.port, log, maxPending: 4 });
+  try {
+    listener.setDevice(callHomeDevice(t));
+  } catch (e) {
+    throw new ConformanceError('ERR_CONFORMANCE_OPTIONS', (e as Error).message, { cause: e });
+  }
+  try {
+    return { listener, callHome: await listener.listen() };
+  } catch (e) {
+    await listener.close();
+    throw new ConformanceError('ERR_CONFORMANCE_SETUP', `the kit cannot listen for call home: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * End the device's call-home connection and wait (at most 5 s) until it is closed (or already replaced by the
+ * next call); the device calls again and
+ * the next session waits for that call. (The listener ends a device's connection when the device is removed;
+ * it is enrolled again at once.)
+ */
+function dropper(listener: CallHomeListener, options: ConformanceOptions): () => Promise<void> {
+  return async () => {
+    const old = listener.connection(CALL_HOME_ID);
+    if (old === undefined) return;
+    const t = options.target;
+    const gone = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5000);
+      const poll = setInterval(() => {
+        const now = listener.connection(CALL_HOME_ID);
+        if (now === undefined || now.remotePort !== old.remotePort || now.since !== old.since) {
+          clearInterval(poll);
+          clearTimeout(timer);
+          resolve();
+        }
+      }, 20);
+      timer.unref();
+    });
+    listener.removeDevice(CALL_HOME_ID);
+    listener.setDevice(callHomeDevice(t));
+    await gone;
+  };
+}
+
+function callHomeDevice(t: DeviceTarget): CallHomeDevice {
+  return {
+    henbId: CALL_HOME_ID, hostKeySha256: t.hostKeySha256!, username: t.username,
+    ...(t.password !== undefined ? { password: t.password } : {}), ...(t.privateKey !== undefined ? { privateKey: t.privateKey } : {}),
+  };
 }
 
 function missing(id: RequirementId): RequirementResult {

@@ -1,10 +1,10 @@
 /**
  * The kit's NETCONF session to the device under test: src/device's connectDevice (pinned host key, coded
- * connection failures) with every rpc and notification recorded as XML text, and the notifications kept in a
+ * connection failures) or, when the device calls home, a session on its call-home connection (src/device's
+ * call-home listener: the same DeviceConnector port), with every rpc and notification recorded as XML text, and the notifications kept in a
  * queue the checks wait on (bounded by the caller's timeout). Nothing here judges: the checks do.
  */
-import { connectDevice } from '../device/index.js';
-import type { DeviceSession, DeviceTarget } from '../device/index.js';
+import type { DeviceConnector, DeviceSession, DeviceTarget } from '../device/index.js';
 import { NetconfError } from '../netconf/client/index.js';
 import { rpcErrorToXml } from '../netconf/rpc-error.js';
 import { NETCONF_BASE_NS, el, serializeXml } from '../netconf/xml/index.js';
@@ -35,9 +35,9 @@ export class KitSession {
 
   private constructor(readonly session: DeviceSession, private readonly rpcTimeoutMs: number, private readonly transcript: Exchange[] | undefined) {}
 
-  /** `transcript`: every rpc and notification of the session is appended to it, in order */
-  static async open(target: DeviceTarget, timeoutMs: number, rpcTimeoutMs: number, transcript?: Exchange[]): Promise<KitSession> {
-    return new KitSession(await connectDevice(target, { timeoutMs }), rpcTimeoutMs, transcript);
+  /** `connect`: dial (connectDevice) or the call-home listener's; `transcript`: every rpc and notification of the session is appended to it, in order */
+  static async open(connect: DeviceConnector, target: DeviceTarget, timeoutMs: number, rpcTimeoutMs: number, transcript?: Exchange[], signal?: AbortSignal): Promise<KitSession> {
+    return new KitSession(await connect(target, { timeoutMs, ...(signal !== undefined ? { signal } : {}) }), rpcTimeoutMs, transcript);
   }
 
   get capabilities(): readonly string[] {

@@ -325,6 +325,8 @@ export function createCallHomeListener(options: CallHomeListenerOptions = {}): C
           resolve({
             rpc: (op, ro) => s.rpc(op, ro ?? {}),
             notifications: () => s.notifications(),
+            serverCapabilities: s.serverCapabilities,
+            base11: s.base11,
             get closed() {
               return s.closed;
             },

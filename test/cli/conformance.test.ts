@@ -78,7 +78,7 @@ describe('henb-sw-verify conformance', () => {
     expect((await run(args(d), {})).err).toContain('DEV_PW (--password-env) is not set');
     const noDevice = await run(['conformance', '--username', 'u', '--password-env', 'P', '--host-key', d.hostKeySha256], { P: 'x' });
     expect(noDevice.code).toBe(2);
-    expect(noDevice.err).toContain('--device is required');
+    expect(noDevice.err).toContain('give exactly one of --device HOST:PORT');
     const tr = await run(args(d, '--trust-root', 'hsm'), { DEV_PW: 'p' });
     expect(tr.code).toBe(2);
     expect(tr.err).toContain('--trust-root must be software or tpm');
@@ -112,11 +112,41 @@ describe('henb-sw-verify conformance', () => {
     expect(r.err).toMatch(/ERR_CONFORMANCE_UNREACHABLE: cannot open a NETCONF session to 127\.0\.0\.1:\d+/);
   });
 
-  it('--call-home-listen says it needs NETCONF Call Home (exit 3), it does not pretend', async () => {
+  it('--call-home-listen: the kit listens (port 0: a free one, printed), the device calls it and is tested over that connection; exit 0', async () => {
     const d = dev('healthy');
-    const r = await run(args(d, '--call-home-listen', '127.0.0.1:4334'), { DEV_PW: d.password });
+    const stdout = new BufferWritable();
+    const stderr = new BufferWritable();
+    const argv = ['conformance', '--call-home-listen', '127.0.0.1:0', '--username', d.username, '--password-env', 'DEV_PW', '--host-key', d.hostKeySha256,
+      '--device-public-key', `${d.henbId}.pem`, '--henb-id', d.henbId, '--tls-dir', 'tls', '--timeout', '10', '--json'];
+    const running = runCli(argv, { stdout, stderr, env: { DEV_PW: d.password }, cwd: dir, signal: new AbortController().signal });
+    // whoever starts the device reads the address from the kit's stderr (also with --json)
+    let at: RegExpExecArray | null = null;
+    for (let i = 0; i < 200 && at === null; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      at = /waiting up to 10 s for the device with host key (\S+) to call home to 127\.0\.0\.1:(\d+)/.exec(stderr.text());
+    }
+    expect(at?.[1]).toBe(d.hostKeySha256);
+    // both simulated devices call: the kit takes the one its --host-key pins and refuses the other by its key
+    fleet.startCallHome([{ host: '127.0.0.1', port: Number(at![2]) }]);
+    const code = await running;
+    const rep = JSON.parse(stdout.text()) as { ok: boolean; device: string; results: Array<{ outcome: string }> };
+    expect(code).toBe(0);
+    expect(rep.ok).toBe(true);
+    expect(rep.results.filter((x) => x.outcome === 'pass')).toHaveLength(22);
+    expect(rep.device).toContain(`(called home to 127.0.0.1:${at![2]})`);
+  });
+
+  it('--call-home-listen and no device with that host key calls: exit 3 naming what called; with --device too: usage, exit 2', async () => {
+    const d = dev('healthy');
+    const other = { fingerprint: `SHA256:${Buffer.alloc(32, 7).toString('base64').replace(/=+$/, '')}` }; // no device has it
+    const port = await freePort();
+    const r = await run(['conformance', '--call-home-listen', `127.0.0.1:${port}`, '--username', 'u', '--password-env', 'P', '--host-key', other.fingerprint, '--timeout', '1'], { P: 'x' });
     expect(r.code).toBe(3);
-    expect(r.err).toContain('ERR_CLI_NOT_AVAILABLE');
-    expect(r.err).toContain('Call Home');
+    expect(r.err).toContain(`ERR_CONFORMANCE_UNREACHABLE: no device with host key ${other.fingerprint} called home to 127.0.0.1:${port} within 1 s`);
+    const both = await run(args(d, '--call-home-listen', '127.0.0.1:4334'), { DEV_PW: d.password });
+    expect(both.code).toBe(2);
+    expect(both.err).toContain('give exactly one of --device HOST:PORT');
+    const none = await run(['conformance', '--username', 'u', '--password-env', 'P', '--host-key', d.hostKeySha256], { P: 'x' });
+    expect(none.code).toBe(2);
   });
 });

@@ -12,6 +12,8 @@ import type { ConformanceOptions, ConformanceReport, Exchange } from '../../src/
 import { startFleet } from '../../src/simulator/index.js';
 import type { Fleet, SimulatedDevice } from '../../src/simulator/index.js';
 import { parseXml } from '../../src/netconf/xml/index.js';
+import { createServer } from 'node:net';
+import { freePort } from '../helpers/net.js';
 
 const EXPECTED_FAILS: Record<string, string[]> = {
   'healthy': [],
@@ -143,5 +145,99 @@ describe('conformance kit against simulated femtocells', () => {
     const d = device('healthy');
     await expect(runConformance(options(d, { target: { host: d.host, port: d.port, username: d.username, password: 'wrong', hostKeySha256: d.hostKeySha256 }, connectTimeoutMs: 5_000 })))
       .rejects.toMatchObject({ code: 'ERR_CONFORMANCE_UNREACHABLE' });
+  });
+});
+
+describe('conformance kit with a device that calls home (RFC 8071: the kit listens, the device dials it)', () => {
+  // two simulated devices call the same kit port from 127.0.0.1: the kit must take the one its --host-key pins
+  let chFleet: Fleet;
+  let port: number;
+  beforeAll(async () => {
+    port = await freePort();
+    chFleet = await startFleet({
+      profiles: { 'healthy': 1, 'flaw-unsigned-completion': 1, 'flaw-no-replay': 1 }, fetchSoftware: { caPem: (await loadOrCreateKitTls(join(dir, 'tls'))).cert, timeoutMs: 10_000 },
+      installMs: 20, dataDir: join(dir, 'ch-fleet'), callHome: [{ host: '127.0.0.1', port }], callHomeBackoff: { initialMs: 50, maxMs: 400, stableMs: 1000 },
+    });
+  }, 30_000);
+  afterAll(async () => {
+    await chFleet?.close();
+  });
+
+  const chDevice = (profile: string): SimulatedDevice => chFleet.devices.find((x) => x.profile === profile)!;
+  const chOptions = (d: SimulatedDevice, over: Partial<ConformanceOptions> = {}): ConformanceOptions => ({
+    // no address to dial: host/port are not used with callHomeListen (0 would refuse if the kit dialled)
+    ...options(d), target: { host: '127.0.0.1', port: 0, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 },
+    callHomeListen: { host: '127.0.0.1', port }, callHomeWaitMs: 10_000, ...over,
+  });
+
+  it('a healthy device that calls home passes all 22 over its call-home connection; the other caller is refused by host key', async () => {
+    const d = chDevice('healthy');
+    const timBefore = chFleet.cell(d.henbId)!.tim();
+    let ready: { callHome?: { host: string; port: number } } | undefined;
+    const transcript: Exchange[] = [];
+    const r = await runConformance(chOptions(d, { transcript, onReady: (i) => { ready = i; } }));
+    expect(ready?.callHome).toEqual({ host: '127.0.0.1', port });
+    expect(outcomes(r, 'fail')).toEqual([]);
+    expect(outcomes(r, 'skip')).toEqual([]);
+    expect(r.results).toHaveLength(REQUIREMENTS.length);
+    expect(r.ok).toBe(true);
+    // the report names the connection the device opened (its source port is not the kit's)
+    expect(r.device).toMatch(new RegExp(`^127\\.0\\.0\\.1:\\d+ \\(called home to 127\\.0\\.0\\.1:${port}\\)$`));
+    expect(r.leftState).toContain('(as found)');
+    expect(chFleet.cell(d.henbId)!.tim()).toBe(timBefore);
+    // the replay check reconnected (a second session with a startTime) on the call-home connection
+    expect(transcript.some((e) => e.sent.includes('<startTime>'))).toBe(true);
+    expect(chFleet.cell(d.henbId)!.busy()).toBe(false);
+  });
+
+  it.each([['flaw-unsigned-completion', ['HSV-CPL-02']], ['flaw-no-replay', ['HSV-NC-04', 'HSV-CPL-03']]])('%s calling home fails exactly %j', async (profile, fails) => {
+    const r = await runConformance(chOptions(chDevice(profile)));
+    if (outcomes(r, 'fail').length !== fails.length) console.log(JSON.stringify(r.results.filter((x) => x.outcome === 'fail'), null, 1));
+    expect(outcomes(r, 'fail')).toEqual(fails);
+    expect(outcomes(r, 'skip')).toEqual([]);
+  });
+
+  it('no device with the pinned host key calls: ERR_CONFORMANCE_UNREACHABLE naming the refused keys', async () => {
+    const d = chDevice('healthy');
+    const other = device('healthy'); // a key no call-home device has
+    const started = Date.now();
+    const e = await runConformance(chOptions(d, { target: { host: '127.0.0.1', port: 0, username: d.username, password: d.password, hostKeySha256: other.hostKeySha256 }, callHomeWaitMs: 1500 }))
+      .then(() => undefined, (x: unknown) => x as Error & { code?: string });
+    expect(e?.code).toBe('ERR_CONFORMANCE_UNREACHABLE');
+    expect(e?.message).toContain(`no device with host key ${other.hostKeySha256} called home to 127.0.0.1:${port} within 2 s`);
+    expect(e?.message).toContain(chDevice('healthy').hostKeySha256);
+    expect(e?.message).toContain('is --host-key right?');
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+
+  it('the device calls but refuses the credentials: unreachable, and the message says the login failed', async () => {
+    const d = chDevice('healthy');
+    const e = await runConformance(chOptions(d, { target: { host: '127.0.0.1', port: 0, username: d.username, password: 'wrong', hostKeySha256: d.hostKeySha256 }, callHomeWaitMs: 1500 }))
+      .then(() => undefined, (x: unknown) => x as Error & { code?: string });
+    expect(e?.code).toBe('ERR_CONFORMANCE_UNREACHABLE');
+    expect(e?.message).toContain('the device with that key called, but: call-home SSH connection failed');
+    expect(e?.message).toContain('All configured authentication methods failed');
+  });
+
+  it('interrupted while waiting for the call: every requirement skipped, interrupted, nothing sent', async () => {
+    const d = device('healthy');
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('SIGINT')), 300);
+    const r = await runConformance(chOptions(d, { target: { host: '127.0.0.1', port: 0, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 }, signal: ac.signal }));
+    expect(r.interrupted).toBe(true);
+    expect(outcomes(r, 'skip')).toHaveLength(REQUIREMENTS.length);
+    expect(r.leftState).toBe('unchanged (no session)');
+  });
+
+  it('a port the kit cannot bind is ERR_CONFORMANCE_SETUP', async () => {
+    const busy = createServer();
+    await new Promise<void>((ok) => busy.listen(0, '127.0.0.1', ok));
+    const busyPort = (busy.address() as { port: number }).port;
+    try {
+      await expect(runConformance(chOptions(chDevice('healthy'), { callHomeListen: { host: '127.0.0.1', port: busyPort } })))
+        .rejects.toMatchObject({ code: 'ERR_CONFORMANCE_SETUP', message: expect.stringContaining('EADDRINUSE') });
+    } finally {
+      await new Promise<void>((ok) => busy.close(() => ok()));
+    }
   });
 });

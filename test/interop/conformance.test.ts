@@ -2,6 +2,8 @@
  * Interop of the conformance kit, as a vendor runs it: the real executable against
  *  - the simulator in its own process (`simulate --software-ca`, software trust root) over real SSH: a healthy
  *    device conforms (exit 0), a flawed one fails exactly its requirement (exit 1);
+ *  - the same with NETCONF Call Home (RFC 8071): `simulate --call-home` in its own process dials the kit's
+ *    `--call-home-listen` port, the kit takes the device by its pinned host key and runs every check on it;
  *  - simulated devices with the TPM trust root (one swtpm each): quotes by the enrolled AK verified for the
  *    measurements and the completion; another device's AK fails exactly the three evidence requirements;
  *  - netconfd (yuma123, a real NETCONF server that does not implement the device module) behind OpenSSH:
@@ -97,6 +99,64 @@ describe('the kit against the simulator in its own process (software trust root)
     const rep = JSON.parse(r.stdout) as Report;
     expect(rep.results.filter((x) => x.outcome !== 'pass').map((x) => x.id)).toEqual(['HSV-CPL-02']);
   });
+});
+
+describe('the kit listening for a device that calls home (simulate --call-home in its own process)', () => {
+  let sim: ChildProcess | undefined;
+  let port: number;
+  let devices: Array<{ henbId: string; profile: string; hostKeySha256: string; username: string; password: string; devicePublicKey: string; callHome?: boolean }> = [];
+
+  beforeAll(async () => {
+    const tls = await loadOrCreateKitTls(join(dir, 'tls'));
+    port = await freePort();
+    // the devices call 127.0.0.1:port from the start and back off while nobody listens there
+    sim = spawn(process.execPath, [bin, 'simulate', '--fleet', 'healthy=1,flaw-no-replay=1', '--call-home', `127.0.0.1:${port}`, '--software-ca', tls.certPath,
+      '--data-dir', join(dir, 'ch-sim'), '--json', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`simulate printed no inventory: ${out}`)), 30_000);
+      sim!.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+    devices = (JSON.parse(out.split('\n')[0]!) as { devices: typeof devices }).devices;
+    for (const d of devices) await writeFile(join(dir, `${d.henbId}.pem`), d.devicePublicKey);
+  });
+
+  afterAll(async () => {
+    if (sim && sim.exitCode === null) {
+      const exited = new Promise((r) => sim!.once('exit', r));
+      sim.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  const args = (d: (typeof devices)[number]): string[] => ['--call-home-listen', `127.0.0.1:${port}`, '--username', d.username, '--password-env', 'DEV_PW',
+    '--host-key', d.hostKeySha256, '--device-public-key', `${d.henbId}.pem`, '--henb-id', d.henbId, '--tls-dir', 'tls', '--timeout', '40'];
+
+  it('a healthy device that calls the kit passes all 22 over its call-home connection: exit 0, clean JUnit', async () => {
+    const d = devices.find((x) => x.profile === 'healthy')!;
+    expect(d.callHome).toBe(true);
+    const r = await kit([...args(d), '--junit', 'ch-healthy.xml'], { DEV_PW: d.password }, dir);
+    expect(r.stderr).toContain(`to call home to 127.0.0.1:${port}`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^conformance of 127\\.0\\.0\\.1:\\d+ \\(called home to 127\\.0\\.0\\.1:${port}\\)`, 'm'));
+    expect(r.stdout).toContain(`${REQUIREMENTS.length} passed, 0 failed, 0 skipped`);
+    expect(r.stdout).toContain('(as found)');
+    expect(await readFile(join(dir, 'ch-healthy.xml'), 'utf8')).toContain(`tests="${REQUIREMENTS.length}" failures="0" skipped="0"`);
+  }, 150_000); // waits for real calls: the device's backoff (up to 30 s) before each call it makes
+
+  it('a device without an event log fails exactly its requirements over call home too: exit 1', async () => {
+    const d = devices.find((x) => x.profile === 'flaw-no-replay')!;
+    const r = await kit([...args(d), '--json'], { DEV_PW: d.password }, dir);
+    expect(r.code).toBe(1);
+    const rep = JSON.parse(r.stdout) as Report;
+    expect(rep.results.filter((x) => x.outcome !== 'pass').map((x) => x.id)).toEqual(['HSV-NC-04', 'HSV-CPL-03']);
+  }, 150_000);
 });
 
 describe('the kit with the TPM trust root (swtpm-rooted simulated devices)', () => {

@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command, CliContext, ParsedArgs } from '../command.js';
 import { bool, int, parseHostPort, requireStr, str } from '../args.js';
-import { CliNotAvailableError, CliUsageError } from '../errors.js';
+import { CliUsageError } from '../errors.js';
+import { formatHostPort } from '../../host-port.js';
 import { EXIT } from '../exit-codes.js';
 import { colors } from '../color.js';
 import { formatTable } from '../table.js';
@@ -22,8 +23,8 @@ type DeviceModule = Pick<typeof Device, 'sshKeyFingerprint' | 'fingerprintBytes'
 export const conformanceCommand: Command = {
   name: 'conformance',
   summary: 'test a femtocell against the device module contract (the vendor conformance kit)',
-  usage: '--device HOST:PORT --username U (--password-env VAR | --key FILE) --host-key FP [--device-public-key FILE] ' +
-    '[--henb-id ID] [--call-home-listen HOST:PORT] [--trust-root software|tpm] [--json] [--junit FILE]',
+  usage: '(--device HOST:PORT | --call-home-listen HOST[:PORT]) --username U (--password-env VAR | --key FILE) --host-key FP ' +
+    '[--device-public-key FILE] [--henb-id ID] [--trust-root software|tpm] [--json] [--junit FILE]',
   description:
     'Runs a device through everything the OAM and the PVE rely on (requirement ids HSV-*, docs/device-vendor-guide.md): ' +
     'NETCONF over SSH with base:1.1, RFC 5277 notifications with replay, the device module announced and served, signed ' +
@@ -31,6 +32,9 @@ export const conformanceCommand: Command = {
     'unreachable-URI and slot-busy cases, the attested completion and its replay, and rollback, which leaves a conforming ' +
     'device running the software it ran before. The device must trust the kit\'s certificate (--tls-dir keeps it between runs). ' +
     'Without --device-public-key, signature checks are skipped as unpinned; without --henb-id, the completion signature too. ' +
+    'With --call-home-listen the kit does not dial: it listens (RFC 8071 NETCONF Call Home, port 4334 when only a host is given) ' +
+    'and waits up to --timeout for the device to connect; the device is known only by its pinned --host-key (another key is refused ' +
+    'before any credential is sent), and every session of the run is opened on the connection it made. ' +
     'Exit 0 when every MUST requirement passes, 1 when one fails or cannot be checked, 2 usage error, 3 device unreachable, ' +
     '130 interrupted (the first Ctrl-C stops after the current check and still rolls back the kit\'s update; a second one ends at once).',
   options: {
@@ -41,11 +45,11 @@ export const conformanceCommand: Command = {
     'host-key': { type: 'string', value: 'FP', help: 'the device\'s SSH host key: SHA256:... fingerprint, or its public key (line or .pub file)' },
     'device-public-key': { type: 'string', value: 'FILE', help: 'the enrolled evidence key: PEM, or with --trust-root tpm the AK\'s TPM2B_PUBLIC (binary or base64); without it signatures are "unpinned"' },
     'henb-id': { type: 'string', value: 'ID', help: 'the H(e)NB id the device signs into its completions' },
-    'call-home-listen': { type: 'string', value: 'HOST:PORT', help: 'wait for the device to call home (RFC 8071) instead of dialling' },
+    'call-home-listen': { type: 'string', value: 'HOST[:PORT]', help: 'instead of --device: listen here and wait for the device to call home (RFC 8071; port 4334 by default)' },
     'trust-root': { type: 'string', value: 'software|tpm', help: 'the evidence the completion must carry', default: 'software' },
     'tls-dir': { type: 'string', value: 'DIR', help: 'keep the kit\'s image-server certificate (kit-ca.pem) here; default: a new one per run' },
     'image-listen': { type: 'string', value: 'HOST:PORT', help: 'the kit\'s HTTPS image server (the device fetches from it)', default: '127.0.0.1:0' },
-    timeout: { type: 'string', value: 'SECONDS', help: 'wait this long for each completion (install, download, rollback)', default: '120' },
+    timeout: { type: 'string', value: 'SECONDS', help: 'wait this long for each completion (install, download, rollback) and, with --call-home-listen, for the device\'s call', default: '120' },
     transcript: { type: 'string', value: 'FILE', help: 'write every rpc and notification of the run (XML) to FILE' },
     json: { type: 'boolean', help: 'print the report as JSON (with the exchanges)' },
     junit: { type: 'string', value: 'FILE', help: 'write a JUnit XML report to FILE' },
@@ -53,10 +57,18 @@ export const conformanceCommand: Command = {
   examples: [
     'DEVICE_PW=secret henb-sw-verify conformance --device 192.0.2.10:830 --username oam --password-env DEVICE_PW ' +
       '--host-key SHA256:... --device-public-key enrolled.pem --henb-id femto-0042 --image-listen 192.0.2.1:8443 --tls-dir ./kit-tls --junit kit.xml',
+    'DEVICE_PW=secret henb-sw-verify conformance --call-home-listen 192.0.2.1:4334 --username oam --password-env DEVICE_PW ' +
+      '--host-key SHA256:... --device-public-key enrolled.pem --henb-id femto-0042 --image-listen 192.0.2.1:8443 --tls-dir ./kit-tls',
   ],
   exitCodes: [EXIT.OK, EXIT.FAILED, EXIT.USAGE, EXIT.UNAVAILABLE, EXIT.INTERRUPTED],
   run: runConformanceCommand,
 };
+
+/** --call-home-listen HOST:PORT, [IPv6]:PORT, or HOST alone for the IANA netconf-ch-ssh port 4334 */
+function parseCallHomeListen(text: string): { host: string; port: number } {
+  if (/^(?:\[[^\]]+\]|[^:[\]\s]+)$/.test(text)) return { host: text.replace(/^\[(.*)\]$/, '$1'), port: 4334 };
+  return parseHostPort(text, '--call-home-listen');
+}
 
 /** --host-key: a fingerprint, an OpenSSH public key line, or a file holding one */
 function hostKeyPin(text: string, cwd: string, dev: DeviceModule): string {
@@ -71,7 +83,13 @@ function hostKeyPin(text: string, cwd: string, dev: DeviceModule): string {
 
 async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const cmd = 'conformance';
-  const device = parseHostPort(requireStr(args, cmd, 'device'), '--device');
+  const deviceText = str(args, 'device');
+  const chText = str(args, 'call-home-listen');
+  if ((deviceText === undefined) === (chText === undefined)) {
+    throw new CliUsageError('conformance: give exactly one of --device HOST:PORT (the kit dials the device) and --call-home-listen HOST[:PORT] (the device calls the kit)');
+  }
+  const device = deviceText !== undefined ? parseHostPort(deviceText, '--device') : undefined;
+  const callHome = chText !== undefined ? parseCallHomeListen(chText) : undefined;
   const username = requireStr(args, cmd, 'username');
   const pwEnv = str(args, 'password-env');
   const keyFile = str(args, 'key');
@@ -80,9 +98,6 @@ async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise
   if (trustRoot !== 'software' && trustRoot !== 'tpm') throw new CliUsageError(`conformance: --trust-root must be software or tpm, got '${trustRoot}'`);
   const timeoutS = int(args, cmd, 'timeout', 120, { max: 86_400 });
   const image = parseHostPort(str(args, 'image-listen') ?? '127.0.0.1:0', '--image-listen');
-  if (str(args, 'call-home-listen') !== undefined) {
-    throw new CliNotAvailableError('--call-home-listen (the kit waiting for a device that calls home needs NETCONF Call Home, RFC 8071, issue 12 section 2; dial the device with --device)');
-  }
   const dev = await importComponent<DeviceModule>('../device/index.js', 'the device driver (src/device)', 'sshKeyFingerprint');
   const pin = hostKeyPin(requireStr(args, cmd, 'host-key'), ctx.cwd, dev);
   let password: string | undefined;
@@ -110,13 +125,18 @@ async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise
   let report: Kit.ConformanceReport;
   try {
     report = await kit.runConformance({
-      target: { host: device.host, port: device.port, username, hostKeySha256: pin, ...(password !== undefined ? { password } : { privateKey: privateKey! }) },
+      target: { host: device?.host ?? '', port: device?.port ?? 0, username, hostKeySha256: pin, ...(password !== undefined ? { password } : { privateKey: privateKey! }) },
+      ...(callHome !== undefined ? { callHomeListen: callHome } : {}),
       trustRoot, completionTimeoutMs: timeoutS * 1000, imageHost: image.host, imagePort: image.port, transcript, signal: ctx.signal,
       ...(devicePublicKey !== undefined ? { devicePublicKey } : {}),
       ...(henbId !== undefined ? { henbId } : {}),
       ...(tlsDir !== undefined ? { tlsDir: resolve(ctx.cwd, tlsDir) } : {}),
       onReady: (info) => {
         if (!json) ctx.stderr.write(`conformance: the device fetches test images from ${info.imageUrl} and must trust ${info.caPath}\n`);
+        if (info.callHome !== undefined) {
+          // also with --json (on stderr): whoever starts the device needs the address, which may be a free port
+          ctx.stderr.write(`conformance: waiting up to ${timeoutS} s for the device with host key ${pin} to call home to ${formatHostPort(info.callHome)}\n`);
+        }
       },
     });
   } catch (e) {
