@@ -37,11 +37,33 @@ export interface FetchAndDigestOptions {
   allowHttpUrl?: (url: URL) => boolean;
   /** also return the bytes (result.bytes): for small documents only (a software manifest), with a small maxBytes */
   keep?: boolean;
+  /**
+   * http(s): digests of earlier downloads by URL with their validators (ETag, Last-Modified). A URL in it is
+   * asked for conditionally (If-None-Match / If-Modified-Since, RFC 9110 13.1); HTTP 304 answers with the
+   * cached digest without a download. A 200 with a validator is stored. For a check ahead of the real fetch
+   * only: the validator is the server's word that the bytes did not change.
+   */
+  cache?: HttpDigestCache;
 }
+
+export interface HttpDigestCacheEntry {
+  etag?: string;
+  lastModified?: string;
+  digest: string;
+  size: number;
+}
+
+/** URL (after redirects) -> the digest of its last download and that response's validators; bounded by the caller */
+export type HttpDigestCache = Map<string, HttpDigestCacheEntry>;
+
+/** entries an HttpDigestCache keeps (oldest dropped first) */
+const CACHE_MAX = 64;
 
 export interface FetchAndDigestResult extends DigestResult {
   /** the URI finally read (after redirects) */
   uri: string;
+  /** the digest came from `cache` after HTTP 304 (nothing was downloaded) */
+  cached?: boolean;
 }
 
 const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
@@ -213,9 +235,16 @@ async function digestHttp(
   const maxRedirects = options.maxRedirects ?? 5;
   let url = start;
   for (let hop = 0; ; hop++) {
-    const res = await get(url, signal, options.caPem);
+    const hit = options.cache?.get(url.href);
+    const conditional: Record<string, string> = {};
+    if (hit?.etag !== undefined) conditional['if-none-match'] = hit.etag;
+    if (hit?.lastModified !== undefined) conditional['if-modified-since'] = hit.lastModified;
+    const res = await get(url, signal, options.caPem, conditional);
     try {
       const status = res.statusCode ?? 0;
+      if (status === 304 && hit !== undefined) {
+        return { digest: hit.digest, size: hit.size, uri: url.href, cached: true };
+      }
       if ([301, 302, 303, 307, 308].includes(status)) {
         const loc = res.headers.location;
         if (loc === undefined) throw new IntegrityError('ERR_SOFTWARE_FETCH', `HTTP ${status} without a Location`);
@@ -249,6 +278,16 @@ async function digestHttp(
       }
       const r = await digestStream(res, { maxBytes, signal, keep: options.keep === true });
       if (!res.complete) throw new IntegrityError('ERR_SOFTWARE_FETCH', 'software download was cut short');
+      const cache = options.cache;
+      if (cache !== undefined) {
+        const etag = res.headers.etag;
+        const lastModified = res.headers['last-modified'];
+        cache.delete(url.href);
+        if (etag !== undefined || lastModified !== undefined) {
+          if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+          cache.set(url.href, { digest: r.digest, size: r.size, ...(etag !== undefined ? { etag } : {}), ...(lastModified !== undefined ? { lastModified } : {}) });
+        }
+      }
       return { ...r, uri: url.href };
     } catch (err) {
       if (err instanceof IntegrityError) throw err;
@@ -259,11 +298,11 @@ async function digestHttp(
   }
 }
 
-function get(url: URL, signal: AbortSignal, caPem?: string | string[]): Promise<IncomingMessage> {
+function get(url: URL, signal: AbortSignal, caPem?: string | string[], extraHeaders: Record<string, string> = {}): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
     // agent: false: a fresh connection per download, never a pooled socket shared with other callers or CAs
-    const opts: https.RequestOptions = { signal, agent: false, headers: { accept: '*/*' } };
+    const opts: https.RequestOptions = { signal, agent: false, headers: { accept: '*/*', ...extraHeaders } };
     if (url.protocol === 'https:' && caPem !== undefined) opts.ca = caPem;
     const req = mod.get(url, opts, resolve);
     req.on('error', (err: Error) => {

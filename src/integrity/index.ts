@@ -6,7 +6,7 @@ export type { DigestHex } from './digest.js';
 export { digestStream } from './stream.js';
 export type { ByteSource, DigestResult, DigestStreamOptions } from './stream.js';
 export { SUPPORTED_SCHEMES, fetchAndDigest, parseSoftwareUri, softwareAllowList } from './fetch.js';
-export type { FetchAndDigestOptions, FetchAndDigestResult, SoftwareScheme } from './fetch.js';
+export type { FetchAndDigestOptions, FetchAndDigestResult, HttpDigestCache, HttpDigestCacheEntry, SoftwareScheme } from './fetch.js';
 export { appraiseUpdatedLog, compareLogs, liveLogAfterUpdate, normalizeLog, rebootLogAfterUpdate, replayLog, replayLogByPcr } from './log.js';
 export type { ComponentComparison, ComponentStatus, LogComparison, MeasurementEntry, UpdateAppraisal } from './log.js';
 export {

@@ -34,6 +34,12 @@ export const HSV_PREFIX = 'hsv';
 export const HSV_STREAM = 'henb-sw-verify';
 /** jobs of one software-update request started at the same time */
 const START_CONCURRENCY = 16;
+/**
+ * how long a software-update waits for the digest of an http(s) image before it starts the jobs anyway (they
+ * check it); a download still running then goes on in the background (within the fetch step's timeout) and
+ * fills the cache that the next request (the next wave) finds
+ */
+const PRECHECK_MS = 20_000;
 
 /** Default policies of software updates (YANG /hsv:policies; plugin config `policies`). */
 export interface OamPolicies {
@@ -264,6 +270,15 @@ export class OamService {
       fetch: stepMs, send: stepMs, completion: stepMs,
       ...(this.o.timeouts ?? {}),
     };
+    // an http(s) image with an expected digest too: fetched and hashed once for the request (a later request for an
+    // unchanged image costs a conditional request: ETag / Last-Modified), bounded so that the reply stays prompt
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && sha256 !== undefined && sha256 !== '' && this.o.fetcher.digestAhead !== undefined) {
+      const actual = await this.httpDigest(url.href, timeouts.fetch);
+      if (actual !== undefined && actual !== sha256.toLowerCase()) {
+        throw rpcError('invalid-value', 'software-unavailable',
+          `the SHA-256 of the software at the URI is ${actual}, not the given sha256 ${sha256.toLowerCase()}`, '/hsv:software-update/hsv:software/hsv:sha256');
+      }
+    }
     const request = {
       uri, selfCheck, measures,
       ...(version !== undefined && version !== '' ? { version } : {}),
@@ -291,6 +306,33 @@ export class OamService {
     };
     await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, ids.length) }, worker));
     return out;
+  }
+
+  /**
+   * The digest of an http(s) image for the check before any job (SoftwareFetcher.digestAhead), or undefined when
+   * it cannot be had within PRECHECK_MS or the fetch fails: then the jobs check it, as before (each job's step 5
+   * fetches the image itself and reports a failure in its reason).
+   */
+  private async httpDigest(uri: string, fetchMs: number): Promise<string | undefined> {
+    const started = this.clock.now();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), PRECHECK_MS);
+    });
+    try {
+      const r = await Promise.race([this.o.fetcher.digestAhead!(uri, AbortSignal.timeout(fetchMs)), late]);
+      if (r === 'late') {
+        this.log.info('software digest not checked before the jobs: the download takes longer (each job fetches and checks it; the next request finds the digest)', { uri, waitedMs: PRECHECK_MS });
+        return undefined;
+      }
+      this.log.info('software digest checked before the jobs', { uri, sha256: r.sha256, size: r.size, cached: r.cached, ms: this.clock.now() - started });
+      return r.sha256.toLowerCase();
+    } catch (err) {
+      this.log.info('software digest not checked before the jobs (each job fetches and checks it)', { uri, err: errorCode(err) });
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** completion-tim: step 8 reported by RPC. */

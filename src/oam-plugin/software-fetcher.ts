@@ -4,6 +4,7 @@
  * towards the NMS for every failure.
  */
 import { IntegrityError, fetchAndDigest, softwareAllowList } from '../integrity/index.js';
+import type { HttpDigestCache } from '../integrity/index.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { SoftwareFetcher } from '../oam/index.js';
@@ -43,8 +44,27 @@ export const SOFTWARE_FETCH_FAILED = 'the software could not be fetched (the OAM
  */
 export function createSoftwareFetcher(software: SoftwareOptions = {}, log: Logger = silentLogger): SoftwareFetcher {
   const allowHttpUrl = softwareAllowList(software.allow ?? []);
-  return {
+  // digestAhead: earlier downloads by URL with their validators, and the downloads under way by URI
+  const cache: HttpDigestCache = new Map();
+  const inflight = new Map<string, Promise<{ sha256: string; size: number; cached: boolean }>>();
+  const fetcher: Required<SoftwareFetcher> = {
+    digestAhead: (uri, signal) => {
+      const running = inflight.get(uri);
+      if (running !== undefined) return running;
+      const p = fetchOne(uri, signal, cache).then((r) => ({ sha256: r.sha256, size: r.size, cached: r.cached }));
+      inflight.set(uri, p);
+      void p.finally(() => inflight.delete(uri)).catch(() => undefined);
+      return p;
+    },
     fetchAndDigest: async (uri, signal) => {
+      const r = await fetchOne(uri, signal);
+      return { sha256: r.sha256, size: r.size };
+    },
+  };
+  return fetcher;
+
+  async function fetchOne(uri: string, signal: AbortSignal, digestCache?: HttpDigestCache): Promise<{ sha256: string; size: number; cached: boolean }> {
+    {
       try {
         if (uri.startsWith('file:') && software.fileRoot === undefined) {
           throw new IntegrityError('ERR_SOFTWARE_URI', 'file: software URIs are refused without software.file-root');
@@ -54,8 +74,9 @@ export function createSoftwareFetcher(software: SoftwareOptions = {}, log: Logge
           allowHttpUrl,
           ...(software.caPem !== undefined ? { caPem: software.caPem } : {}),
           ...(software.fileRoot !== undefined ? { fileRoot: software.fileRoot } : {}),
+          ...(digestCache !== undefined ? { cache: digestCache } : {}),
         });
-        return { sha256: r.digest, size: r.size };
+        return { sha256: r.digest, size: r.size, cached: r.cached === true };
       } catch (err) {
         if (signal.aborted) throw err; // the job's own cancellation or step timeout: the runner says so
         const tls = tlsCodeOf(err);
@@ -67,6 +88,6 @@ export function createSoftwareFetcher(software: SoftwareOptions = {}, log: Logge
         });
         throw new IntegrityError('ERR_SOFTWARE_FETCH', SOFTWARE_FETCH_FAILED);
       }
-    },
-  };
+    }
+  }
 }

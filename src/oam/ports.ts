@@ -221,6 +221,12 @@ export interface DeviceDriver {
 export interface SoftwareFetcher {
   /** Resolves with the hex SHA-256 and the byte size; rejects with a coded HsvError (not found, too big...). */
   fetchAndDigest(uri: string, signal: AbortSignal): Promise<{ sha256: string; size: number }>;
+  /**
+   * The same digest for a check before any job starts (a wrong sha256 refused once, not per H(e)NB): may come
+   * from an earlier download that the server says is unchanged (ETag / Last-Modified), and concurrent calls for
+   * one URI share one download. Never a substitute for step 5, which fetches and digests for the job itself.
+   */
+  digestAhead?(uri: string, signal: AbortSignal): Promise<{ sha256: string; size: number; cached: boolean }>;
 }
 
 /**

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { digestStream, fetchAndDigest, parseSoftwareUri, sha256Hex, softwareAllowList } from '../../src/integrity/index.js';
+import type { HttpDigestCache } from '../../src/integrity/index.js';
 
 const code = (c: string): unknown => expect.objectContaining({ code: c });
 
@@ -125,6 +126,14 @@ describe('fetchAndDigest http:', () => {
         case '/cut': res.writeHead(200, { 'content-length': '1000' }); res.write(Buffer.alloc(10)); setTimeout(() => res.destroy(), 20); return;
         case '/hang': return;
         case '/fail': res.writeHead(500).end(); return;
+        case '/dated': {
+          // validated by Last-Modified only; answers 304 to a matching If-Modified-Since
+          const lm = 'Tue, 01 Dec 2026 10:00:00 GMT';
+          if (req.headers['if-modified-since'] === lm) { res.writeHead(304).end(); return; }
+          res.writeHead(200, { 'last-modified': lm }).end('dated image');
+          return;
+        }
+        case '/plain': res.writeHead(req.headers['if-none-match'] !== undefined ? 400 : 200).end('no validators'); return;
         default: res.writeHead(404).end();
       }
     });
@@ -155,6 +164,19 @@ describe('fetchAndDigest http:', () => {
     await expect(fetchAndDigest(`${base}/ok`, { maxBytes: 1024 * 1024 })).rejects.toThrow(code('ERR_SOFTWARE_TOO_BIG'));
     await expect(fetchAndDigest(`${base}/cut`)).rejects.toThrow(code('ERR_SOFTWARE_FETCH'));
     await expect(fetchAndDigest(`${base}/ok`, { expectedDigest: sha256Hex('x') })).rejects.toThrow(code('ERR_SOFTWARE_DIGEST_MISMATCH'));
+  });
+  it('with a cache: a Last-Modified download is asked for again conditionally and 304 gives the cached digest; no validator, no entry', async () => {
+    const cache: HttpDigestCache = new Map();
+    const first = await fetchAndDigest(`${base}/dated`, { cache });
+    expect(first).toEqual({ digest: sha256Hex('dated image'), size: 11, uri: `${base}/dated` });
+    expect(cache.get(`${base}/dated`)).toEqual({ digest: sha256Hex('dated image'), size: 11, lastModified: 'Tue, 01 Dec 2026 10:00:00 GMT' });
+    await expect(fetchAndDigest(`${base}/dated`, { cache })).resolves.toEqual({ digest: sha256Hex('dated image'), size: 11, uri: `${base}/dated`, cached: true });
+    // a response without ETag or Last-Modified is not cached (and no conditional header is sent next time)
+    await expect(fetchAndDigest(`${base}/plain`, { cache })).resolves.toMatchObject({ digest: sha256Hex('no validators') });
+    expect(cache.has(`${base}/plain`)).toBe(false);
+    await expect(fetchAndDigest(`${base}/plain`, { cache })).resolves.toMatchObject({ digest: sha256Hex('no validators') });
+    // without a cache nothing is conditional: 304 is never asked for
+    await expect(fetchAndDigest(`${base}/dated`)).resolves.not.toHaveProperty('cached');
   });
   it('fails with ERR_SOFTWARE_TIMEOUT instead of hanging', async () => {
     await expect(fetchAndDigest(`${base}/hang`, { timeoutMs: 150 })).rejects.toThrow(code('ERR_SOFTWARE_TIMEOUT'));
