@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { HOST_KEY_FORMS, hostKeyFingerprint } from '../host-key.js';
 import type { Logger } from '../log/logger.js';
 import type { NetconfRegistry } from '../plugin/contract.js';
 import { child, childText, childrenNamed, el, leaf } from '../netconf/xml/index.js';
@@ -114,10 +115,16 @@ export function deviceEntryOf(e: InventoryEntry, fileHenbs: ConfigHenb[], env: N
     log.warn('inventory entry unusable: no address to dial (or set call-home true)', { henbId: e.henbId });
     return undefined;
   }
+  // the leaf holds the fingerprint or the public key (typedef ssh-host-key); the driver pins the fingerprint
+  const pin = e.sshHostKey !== undefined ? hostKeyFingerprint(e.sshHostKey) : undefined;
+  if (e.sshHostKey !== undefined && pin === undefined) {
+    log.warn(`inventory entry unusable: its ssh-host-key is not ${HOST_KEY_FORMS} (a public key whose blob is not an SSH key of its type?)`, { henbId: e.henbId });
+    return undefined;
+  }
   const file = fileHenbs.find((h) => h['henb-id'] === e.henbId);
   const out: DeviceInventoryEntry = {
     henbId: e.henbId, host: e.address ?? '', port: e.port, username: e.username ?? file?.username ?? 'admin',
-    ...(e.sshHostKey !== undefined ? { hostKeySha256: e.sshHostKey } : {}),
+    ...(pin !== undefined ? { hostKeySha256: pin } : {}),
     ...(e.callHome ? { callHome: true } : {}),
   };
   if (e.credentials === undefined) {

@@ -5,10 +5,14 @@
  * prints today.
  */
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadYang } from '../../src/yang/index.js';
+import { parseXml } from '../../src/netconf/xml/index.js';
+import { generateEd25519KeyPair } from '../../src/netconf/server/index.js';
+import ssh2 from '../../src/netconf/ssh/ssh2.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const YANG = join(ROOT, 'yang');
@@ -85,6 +89,31 @@ describe('yanglint accepts the modules', () => {
       expect(r.out).toContain(`module ${m.name}`);
       expect(r.out).toContain(m.namespace);
       expect(file).toMatch(new RegExp(`revision\\s+"?${m.revision}"?`));
+    }
+  });
+
+  it('typedef ssh-host-key (henb-sw-verify 2026-12-03): yanglint and our validator accept and refuse the same inventory values', async () => {
+    const parsed = ssh2.utils.parseKey(generateEd25519KeyPair('lint').public);
+    if (parsed instanceof Error) throw parsed;
+    const blob = (Array.isArray(parsed) ? parsed[0] : parsed).getPublicSSH().toString('base64');
+    const cases: Array<[string, boolean]> = [
+      [`SHA256:${'A'.repeat(43)}`, true], [`ssh-ed25519 ${blob}`, true], [`ssh-ed25519 ${blob} henb@bench`, true],
+      [`ecdsa-sha2-nistp256 ${blob}`, true], // the pattern: the blob's own type is checked where the key is used
+      ['SHA256:short', false], ['ssh-ed25519', false], [`ssh-foo ${blob}`, false], ['md5:aa:bb', false], [`ssh-ed25519 ${blob}\nx`, false],
+    ];
+    const y = await loadYang(YANG);
+    const tmp = await mkdtemp(join(tmpdir(), 'hsv-yanglint-key-'));
+    try {
+      for (const [value, ok] of cases) {
+        const xml = `<inventory xmlns="urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify"><henb><henb-id>a</henb-id><address>192.0.2.1</address><ssh-host-key>${value}</ssh-host-key></henb></inventory>`;
+        const f = join(tmp, 'inv.xml');
+        await writeFile(f, xml);
+        const lint = await run('yanglint', ['-p', IETF, '-t', 'config', join(YANG, 'henb-sw-verify.yang'), f]);
+        expect(lint.code === 0, `yanglint on ${JSON.stringify(value)}: ${lint.err}`).toBe(ok);
+        expect(y.validator.validateConfig([parseXml(xml)]).length === 0, `ours on ${JSON.stringify(value)}`).toBe(ok);
+      }
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
     }
   });
 

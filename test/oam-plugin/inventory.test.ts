@@ -23,6 +23,9 @@ import { HSV_NS as HSV } from '../../src/oam-plugin/index.js';
 import { deviceEntryOf, inventoryFromRunning, inventoryXml } from '../../src/oam-plugin/inventory.js';
 import { builtinPluginDir } from '../../src/plugin/host.js';
 import { readManifest } from '../../src/plugin/manifest.js';
+import { fingerprintOfKeyBlob } from '../../src/host-key.js';
+import { generateEd25519KeyPair } from '../../src/netconf/server/index.js';
+import ssh2 from '../../src/netconf/ssh/ssh2.js';
 
 const SUBTREE = [{ ns: '', name: 'type', value: 'subtree' }];
 const KEY_A = 'SHA256:' + 'A'.repeat(43);
@@ -159,5 +162,17 @@ describe('inventory entries', () => {
     expect(deviceEntryOf({ henbId: 'z', port: 830, callHome: false }, file, {}, log)).toBeUndefined(); // nothing to dial
     expect(deviceEntryOf({ henbId: 'z', port: 830, callHome: true }, file, {}, log)).toBeUndefined(); // call home without a key
     expect(deviceEntryOf({ henbId: 'z', port: 830, callHome: true, sshHostKey: KEY_C }, file, {}, log)).toMatchObject({ callHome: true, hostKeySha256: KEY_C });
+  });
+
+  it('an ssh-host-key given as the public key (typedef ssh-host-key) is pinned by its fingerprint; a blob that is no SSH key is unusable', () => {
+    const pair = generateEd25519KeyPair('inv');
+    const parsed = ssh2.utils.parseKey(pair.public);
+    if (parsed instanceof Error) throw parsed;
+    const blob = (Array.isArray(parsed) ? parsed[0] : parsed).getPublicSSH();
+    const line = `ssh-ed25519 ${blob.toString('base64')} henb@bench`;
+    expect(deviceEntryOf({ henbId: 'p', address: 'h', port: 830, callHome: false, sshHostKey: line }, [], {}, log)).toMatchObject({ hostKeySha256: fingerprintOfKeyBlob(blob) });
+    expect(deviceEntryOf({ henbId: 'p', port: 830, callHome: true, sshHostKey: line }, [], {}, log)).toMatchObject({ callHome: true, hostKeySha256: fingerprintOfKeyBlob(blob) });
+    // matches the YANG pattern, but the blob is cut short: not pinned to anything, the entry is not used
+    expect(deviceEntryOf({ henbId: 'p', address: 'h', port: 830, callHome: false, sshHostKey: `ssh-ed25519 ${blob.subarray(0, 20).toString('base64')}` }, [], {}, log)).toBeUndefined();
   });
 });

@@ -97,6 +97,15 @@ describe('edit-config with the henb-sw-verify YANG modules', () => {
     const both = await fake.fail(s, ec(`<inventory xmlns="${H}"><henb><henb-id>c</henb-id><address>10.0.0.3</address><call-home/></henb></inventory>`));
     expect(both[0]!.tag).toBe('bad-element');
     await fake.call(s, ec(`<inventory xmlns="${H}"><henb><henb-id>c</henb-id><call-home/><ssh-host-key>SHA256:${'A'.repeat(43)}</ssh-host-key></henb></inventory>`));
+    // henb-sw-verify 2026-12-03 typedef ssh-host-key: the OpenSSH public key line is taken too; other text is not
+    const pub = `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${'B'.repeat(43)} oam@bench`;
+    await fake.call(s, ec(`<inventory xmlns="${H}"><henb><henb-id>c</henb-id><ssh-host-key>${pub}</ssh-host-key></henb></inventory>`));
+    expect(running()).toContain(`<ssh-host-key>${pub}</ssh-host-key>`);
+    for (const badKey of ['SHA256:short', 'md5:aa:bb', 'ssh-ed25519', 'ssh-ed25519 !!!', 'ssh-foo AAAA']) {
+      const refused = await fake.fail(s, ec(`<inventory xmlns="${H}"><henb><henb-id>c</henb-id><ssh-host-key>${badKey}</ssh-host-key></henb></inventory>`));
+      expect(refused[0]!.tag, badKey).toBe('invalid-value');
+      expect(refused[0]!.path, badKey).toMatch(/henb.*ssh-host-key/);
+    }
     await fake.call(s, ec(`<inventory xmlns="${H}"><henb xmlns:nc="${NC}" nc:operation="delete"><henb-id>c</henb-id></henb></inventory>`));
     const state = await fake.fail(s, ec(`<henbs xmlns="${H}"/>`));
     expect(state.length).toBeGreaterThan(0);
