@@ -145,4 +145,19 @@ describe('examples against the demo', () => {
     expect(r.stdout).toMatch(/<ear-status[^>]*>affirming<\/ear-status>/);
     expect(r.stdout).toContain('<jwks>{"keys":[');
   });
+
+  it('yangcli/run.sh checks the pinned host key (either form) before it starts yangcli; a wrong pin is exit 3 and yangcli never runs', async () => {
+    const sh = join(root, 'examples', 'yangcli', 'run.sh');
+    for (const pin of [ready.publicKey, ready.hostKey]) {
+      const r = await run('/bin/sh', [sh], { env: { ...env, HSV_HOST_KEY: pin }, timeout: 90_000 });
+      expect(r.stderr).toContain(`host key of 127.0.0.1:${ready.port} is the pinned ${ready.hostKey}`);
+      expect(r.stdout).toContain('<henb-id>healthy-1</henb-id>');
+    }
+    const wrong = `SHA256:${'A'.repeat(43)}`;
+    const bad = await run('/bin/sh', [sh], { env: { ...env, HSV_HOST_KEY: wrong }, timeout: 60_000 }).then(
+      () => ({ code: 0, stdout: '', stderr: '' }), (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }));
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain(`is ${ready.hostKey} not the pinned ${wrong}; yangcli not started`);
+    expect(bad.stdout).not.toContain('henb-id');
+  });
 });
