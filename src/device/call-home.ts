@@ -21,6 +21,10 @@
  *   ERR_DEVICE_ABORTED      the caller's signal was aborted
  * Listener errors: ERR_CALL_HOME_LISTEN (cannot listen), ERR_CALL_HOME_CONFIG (a host key that is not a
  * fingerprint, or one pinned by two devices).
+ *
+ * With `tls` in the options the listener also accepts NETCONF Call Home over TLS (RFC 8071 section 4, IANA port
+ * 4335: ./call-home-tls.ts): devices enrolled with transport tls are identified by their certificate (pinned
+ * SHA-256, or CA + name) and reached through the same `connect` (target.transport 'tls', by henbId).
  */
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -33,18 +37,25 @@ import type { Logger } from '../log/logger.js';
 import { ClientSession } from '../netconf/session/index.js';
 import { DeviceConnectError, fingerprintBytes, sshKeyFingerprint } from './connect.js';
 import type { DeviceConnector, DeviceSession, DeviceTarget } from './connect.js';
+import { createTlsCallHome } from './call-home-tls.js';
+import type { CallHomeConnectionInfo, CallHomeTlsDevice, CallHomeTlsSettings, TlsCallHome } from './call-home-tls.js';
+
+export type { CallHomeConnectionInfo, CallHomeTlsDevice, CallHomeTlsSettings } from './call-home-tls.js';
 
 /** IANA "netconf-ch-ssh" (RFC 8071 section 7) */
 export const NETCONF_CALL_HOME_SSH_PORT = 4334;
 
-/** what the listener needs of an inventory entry: its pinned host key and the login */
+/** what the listener needs of an inventory entry: its pinned host key and the login (SSH), or how its certificate identifies it (TLS) */
 export interface CallHomeDevice {
   henbId: string;
-  /** 'SHA256:<base64>' (or the other forms fingerprintBytes accepts) */
-  hostKeySha256: string;
+  /** SSH (default): 'SHA256:<base64>' (or the other forms fingerprintBytes accepts); required for SSH */
+  hostKeySha256?: string;
   username: string;
   password?: string;
   privateKey?: string;
+  /** ssh (default, RFC 8071 section 3) or tls (section 4: needs the listener's `tls` and this entry's `tls`) */
+  transport?: 'ssh' | 'tls';
+  tls?: Omit<CallHomeTlsDevice, 'henbId'>;
 }
 
 export interface CallHomeListenerOptions {
@@ -60,17 +71,16 @@ export interface CallHomeListenerOptions {
   log?: Logger;
   /** told when a device's connection comes and goes (state for /hsv:henbs) */
   onChange?: (henbId: string, since: Date | undefined) => void;
-}
-
-export interface CallHomeConnectionInfo {
-  henbId: string;
-  since: Date;
-  remoteAddress: string;
-  remotePort: number;
+  /**
+   * also accept NETCONF Call Home over TLS (RFC 8071 section 4) on tls.port (default 4335, host default `host`),
+   * presenting tls.cert/key as our client certificate
+   */
+  tls?: CallHomeTlsSettings;
 }
 
 export interface CallHomeListener {
-  listen(): Promise<{ host: string; port: number }>;
+  /** listen for SSH call home, and for TLS call home when configured (its address in `tls`) */
+  listen(): Promise<{ host: string; port: number; tls?: { host: string; port: number } }>;
   /** add or replace a device (by henb-id); its host key must not be another device's */
   setDevice(device: CallHomeDevice): void;
   removeDevice(henbId: string): void;
@@ -81,6 +91,28 @@ export interface CallHomeListener {
   /** host keys refused since start (fingerprint -> count), for tests and diagnostics */
   readonly refused: ReadonlyMap<string, number>;
   close(): Promise<void>;
+}
+
+/**
+ * The call-home enrolment of an inventory entry (the driver's and the PVE's): undefined when it does not call
+ * home, or when it lacks what identifies it (SSH: the pinned host key; TLS: a pinned certificate or CA, or the
+ * listener's CA).
+ */
+export function callHomeDeviceOf(entry: DeviceTarget & { henbId: string }): CallHomeDevice | undefined {
+  if (entry.callHome !== true) return undefined;
+  const login = {
+    henbId: entry.henbId, username: entry.username,
+    ...(entry.password !== undefined ? { password: entry.password } : {}),
+    ...(entry.privateKey !== undefined ? { privateKey: entry.privateKey } : {}),
+  };
+  if (entry.transport === 'tls') {
+    const t = entry.tls;
+    return {
+      ...login, transport: 'tls',
+      tls: { ...(t?.ca !== undefined ? { ca: t.ca } : {}), ...(t?.certSha256 !== undefined ? { certSha256: t.certSha256 } : {}), ...(t?.serverName !== undefined ? { serverName: t.serverName } : {}) },
+    };
+  }
+  return entry.hostKeySha256 !== undefined ? { ...login, hostKeySha256: entry.hostKeySha256 } : undefined;
 }
 
 export type CallHomeErrorCode = 'ERR_CALL_HOME_CONFIG' | 'ERR_CALL_HOME_LISTEN';
@@ -114,7 +146,22 @@ export function createCallHomeListener(options: CallHomeListenerOptions = {}): C
   let closed = false;
   let server: NetServer | undefined;
 
+  const tlsCh: TlsCallHome | undefined = options.tls !== undefined ? createTlsCallHome({
+    ...options.tls, log, handshakeTimeoutMs, maxPending, refused,
+    configError: (m) => new CallHomeError('ERR_CALL_HOME_CONFIG', m),
+    listenError: (m, cause) => new CallHomeError('ERR_CALL_HOME_LISTEN', m, cause !== undefined ? { cause } : undefined),
+    ...(options.onChange !== undefined ? { onChange: options.onChange } : {}),
+  }) : undefined;
+
   function setDevice(d: CallHomeDevice): void {
+    if (d.transport === 'tls') {
+      if (tlsCh === undefined) throw new CallHomeError('ERR_CALL_HOME_CONFIG', `call home: ${d.henbId} calls home over TLS, but the listener has no TLS settings (call-home.tls-listen and the OAM's device client certificate)`);
+      removeSsh(d.henbId);
+      tlsCh.setDevice({ henbId: d.henbId, ...d.tls });
+      return;
+    }
+    tlsCh?.removeDevice(d.henbId);
+    if (d.hostKeySha256 === undefined) throw new CallHomeError('ERR_CALL_HOME_CONFIG', `call home: ${d.henbId} has no pinned host key (a call-home device over SSH is identified by it)`);
     const key = fpKey(d.hostKeySha256);
     if (key === undefined) throw new CallHomeError('ERR_CALL_HOME_CONFIG', `call home: the host key of ${d.henbId} is not a SHA-256 fingerprint`);
     const owner = byKey.get(key);
@@ -128,6 +175,11 @@ export function createCallHomeListener(options: CallHomeListenerOptions = {}): C
   }
 
   function removeDevice(henbId: string): void {
+    tlsCh?.removeDevice(henbId);
+    removeSsh(henbId);
+  }
+
+  function removeSsh(henbId: string): void {
     const key = keyOf.get(henbId);
     if (key === undefined) return;
     keyOf.delete(henbId);
@@ -267,6 +319,11 @@ export function createCallHomeListener(options: CallHomeListenerOptions = {}): C
   }
 
   const connect: DeviceConnector = async (target: DeviceTarget, o) => {
+    if (target.transport === 'tls') {
+      if (tlsCh === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', 'a device calls home over TLS, but the call-home listener has no TLS settings');
+      if (target.henbId === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', 'a TLS call-home target needs its henb-id');
+      return tlsCh.connect(target.henbId, o.timeoutMs, o.signal);
+    }
     const where = target.hostKeySha256 !== undefined ? `the device with host key ${target.hostKeySha256}` : 'a call-home device';
     if (o.signal?.aborted) throw new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: o.signal.reason });
     const key = target.hostKeySha256 !== undefined ? fpKey(target.hostKeySha256) : undefined;
@@ -357,7 +414,13 @@ export function createCallHomeListener(options: CallHomeListenerOptions = {}): C
       });
       srv.on('error', (e) => log.error('call-home listener error', { err: e }));
       log.info('listening for NETCONF call home (SSH)', addr);
-      return addr;
+      if (tlsCh === undefined) return addr;
+      try {
+        return { ...addr, tls: await tlsCh.listen(host) };
+      } catch (e) {
+        await new Promise<void>((resolve) => srv.close(() => resolve()));
+        throw e;
+      }
     },
     setDevice,
     removeDevice,
@@ -365,7 +428,7 @@ export function createCallHomeListener(options: CallHomeListenerOptions = {}): C
     connection(henbId) {
       const key = keyOf.get(henbId);
       const h = key !== undefined ? held.get(key) : undefined;
-      return h ? { ...h.info } : undefined;
+      return h ? { ...h.info } : tlsCh?.connection(henbId);
     },
     refused,
     async close() {
@@ -378,7 +441,7 @@ export function createCallHomeListener(options: CallHomeListenerOptions = {}): C
         setTimeout(resolve, 1000).unref();
       }));
       held.clear();
-      await Promise.all(ends);
+      await Promise.all([...ends, tlsCh?.close()]);
       for (const s of sockets) s.destroy();
       if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
     },

@@ -1,10 +1,15 @@
 /**
- * One NETCONF-over-SSH client session to a device (RFC 6242), with the host key pinned (fail closed) and the
- * failures a southbound caller must tell apart coded:
- *   ERR_DEVICE_UNREACHABLE  TCP refused/reset/unreachable, or the SSH handshake was cut
+ * One NETCONF client session to a device, by the target's transport: NETCONF over SSH (RFC 6242, the default)
+ * with the host key pinned (fail closed), or NETCONF over TLS (RFC 7589, `transport: 'tls'`) with mutual X.509
+ * authentication: the device's certificate checked against the pinned CA and name (RFC 6125) and/or its pinned
+ * SHA-256, ours (client certificate) for the device's cert-to-name. The TLS handshake is the northbound
+ * client's (src/netconf/client tlsHandshake); the failures a southbound caller must tell apart are coded:
+ *   ERR_DEVICE_UNREACHABLE  TCP refused/reset/unreachable, or the SSH/TLS handshake was cut
  *   ERR_DEVICE_TIMEOUT      no session within timeoutMs
- *   ERR_DEVICE_AUTH         the device refused our credentials
+ *   ERR_DEVICE_AUTH         the device refused our credentials (SSH login; TLS: an alert refusing our certificate)
  *   ERR_DEVICE_HOST_KEY     the device's host key is not the pinned one (or none is pinned)
+ *   ERR_DEVICE_CERTIFICATE  TLS: the device's certificate is not trusted (wrong CA, expired, not issued to the
+ *                           expected name, not the pinned one)
  *   ERR_DEVICE_NETCONF      the netconf subsystem or the hello failed
  *   ERR_DEVICE_ABORTED      the caller's signal was aborted
  *   ERR_DEVICE_CONFIG       the target's settings are unusable (no password or key, bad fingerprint)
@@ -20,8 +25,31 @@ import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { HsvError } from '../errors.js';
 import { ClientSession } from '../netconf/session/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
+import { NETCONF_TLS_PORT } from '../netconf/tls/index.js';
+import { TlsHandshakeError, tlsHandshake } from '../netconf/client/index.js';
+import type { TlsConnectOptions } from '../netconf/client/index.js';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+
+/** NETCONF over TLS to a device (RFC 7589): how the OAM authenticates the device, and itself. */
+export interface DeviceTlsSettings {
+  /** PEM of the CA(s) the device's certificate must chain to (not the system store); optional when certSha256 pins it */
+  ca?: string;
+  /** the device certificate's pinned SHA-256, hex (colons allowed) */
+  certSha256?: string;
+  /**
+   * the name the device's certificate must carry (RFC 6125: a DNS or IP subjectAltName). Default: the address
+   * dialled; a call-home device (which has no address): its henb-id. Only checked with `ca`.
+   */
+  serverName?: string;
+  /** our client certificate (PEM, with intermediates) and its private key, which the device maps to a user (RFC 7407) */
+  cert: string;
+  key: string;
+}
 
 export interface DeviceTarget {
+  /** the device's name in the inventory (a TLS call-home connection is matched to its enrolled entry by it) */
+  henbId?: string;
   host: string;
   port: number;
   username: string;
@@ -34,6 +62,9 @@ export interface DeviceTarget {
   insecureAcceptAnyHostKey?: boolean;
   /** the device calls home (RFC 8071, ./call-home.ts): it is never dialled, host/port are not used */
   callHome?: boolean;
+  /** ssh (default: RFC 6242, username and password or key) or tls (RFC 7589: `tls` is required; no username or password is sent) */
+  transport?: 'ssh' | 'tls';
+  tls?: DeviceTlsSettings;
 }
 
 /** What the driver and the PVE need from a session. */
@@ -56,7 +87,7 @@ export type DeviceConnector = (target: DeviceTarget, options: { timeoutMs: numbe
 
 export type DeviceConnectErrorCode =
   | 'ERR_DEVICE_ABORTED' | 'ERR_DEVICE_AUTH' | 'ERR_DEVICE_CONFIG' | 'ERR_DEVICE_HOST_KEY' | 'ERR_DEVICE_NETCONF'
-  | 'ERR_DEVICE_TIMEOUT' | 'ERR_DEVICE_UNREACHABLE';
+  | 'ERR_DEVICE_TIMEOUT' | 'ERR_DEVICE_UNREACHABLE' | 'ERR_DEVICE_CERTIFICATE';
 
 export class DeviceConnectError extends HsvError<DeviceConnectErrorCode> {}
 
@@ -74,8 +105,109 @@ export function fingerprintBytes(f: string): Buffer | undefined {
   return b.length === 32 ? b : undefined;
 }
 
-/** Connect over SSH, open the netconf subsystem, exchange hellos; bounded by timeoutMs and the signal. */
+/** Connect by the target's transport (SSH or TLS), exchange hellos; bounded by timeoutMs and the signal. */
 export const connectDevice: DeviceConnector = (target, options) => {
+  if (target.transport === 'tls') return connectDeviceTls(target, options);
+  return connectDeviceSsh(target, options);
+};
+
+/** the NETCONF port of a transport when none is configured: 830 (SSH, RFC 6242) or 6513 (TLS, RFC 7589) */
+export function defaultNetconfPort(transport: 'ssh' | 'tls' | undefined): number {
+  return transport === 'tls' ? NETCONF_TLS_PORT : 830;
+}
+
+/** the TLS handshake's failure as the driver's code (certificate problems and refusals are final, network ones retried) */
+export function deviceTlsError(e: unknown, where: string): DeviceConnectError {
+  if (e instanceof TlsHandshakeError) {
+    switch (e.failure) {
+      case 'certificate':
+      case 'pin': return new DeviceConnectError('ERR_DEVICE_CERTIFICATE', e.message, { cause: e });
+      case 'refused-by-peer': return new DeviceConnectError('ERR_DEVICE_AUTH', `${e.message}; check that the device trusts our client certificate's CA and maps it to a user (cert-to-name)`, { cause: e });
+      case 'timeout': return new DeviceConnectError('ERR_DEVICE_TIMEOUT', e.message, { cause: e });
+      case 'aborted': return new DeviceConnectError('ERR_DEVICE_ABORTED', e.message, { cause: e });
+      case 'network': return new DeviceConnectError('ERR_DEVICE_UNREACHABLE', e.message, { cause: e });
+    }
+  }
+  if ((e as { code?: unknown } | undefined)?.code === 'ERR_NETCONF_CLIENT_OPTIONS') return new DeviceConnectError('ERR_DEVICE_CONFIG', `TLS settings of ${where}: ${(e as Error).message}`, { cause: e });
+  return new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `cannot reach ${where} over TLS: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+}
+
+/** the client side's TLS options for a device (dialled: host/port; call home: over `socket`) */
+export function deviceTlsOptions(target: DeviceTarget, tls: DeviceTlsSettings, timeoutMs: number, extra: { socket?: Socket; servername?: string; signal?: AbortSignal } = {}): TlsConnectOptions {
+  return {
+    host: target.host, port: target.port, cert: tls.cert, key: tls.key, connectTimeoutMs: timeoutMs,
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.certSha256 !== undefined ? { serverCertSha256: tls.certSha256 } : {}),
+    ...(extra.servername ?? tls.serverName) !== undefined ? { servername: (extra.servername ?? tls.serverName)! } : {},
+    ...(extra.socket !== undefined ? { socket: extra.socket } : {}),
+    ...(extra.signal !== undefined ? { signal: extra.signal } : {}),
+  };
+}
+
+/**
+ * The NETCONF session on a TLS connection to a device (dialled or called home): hellos within the budget, then
+ * a DeviceSession whose close ends the TLS connection (RFC 7589: one session per connection). A connection that
+ * ends right after the handshake, before the device's hello, most often means the device refused our client
+ * certificate after the handshake (TLS 1.3 checks it then): the error says so.
+ */
+export async function deviceSessionOverTls(socket: TLSSocket, where: string, timeoutMs: number, signal?: AbortSignal): Promise<DeviceSession> {
+  socket.on('error', () => undefined); // after the handshake, errors surface as the session's close reason
+  let s: ClientSession;
+  const onAbort = (): void => {
+    socket.destroy();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    s = await ClientSession.open(socket, { helloTimeoutMs: timeoutMs });
+  } catch (e) {
+    socket.destroy();
+    if (signal?.aborted === true) throw new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: signal.reason });
+    throw new DeviceConnectError('ERR_DEVICE_NETCONF', `no NETCONF hello from ${where} over TLS: the connection ended after the TLS handshake (does the device trust our client certificate and map it to a user? see its log)`, { cause: e });
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  socket.once('close', () => s.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the TLS connection`)));
+  const closedP = s.conn.whenClosed().then(() => {
+    socket.end();
+    return s.closeReason;
+  });
+  return {
+    rpc: (op, o) => s.rpc(op, o ?? {}),
+    notifications: () => s.notifications(),
+    serverCapabilities: s.serverCapabilities,
+    base11: s.base11,
+    get closed() {
+      return s.closed;
+    },
+    whenClosed: () => closedP,
+    async close() {
+      await s.close(2000).catch(() => undefined);
+      socket.end();
+      socket.destroy();
+    },
+  };
+}
+
+/** NETCONF over TLS (RFC 7589) to a dialled device. */
+async function connectDeviceTls(target: DeviceTarget, options: { timeoutMs: number; signal?: AbortSignal }): Promise<DeviceSession> {
+  const where = `${target.host}:${target.port}`;
+  if (options.signal?.aborted) throw new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: options.signal.reason });
+  if (target.callHome === true) throw new DeviceConnectError('ERR_DEVICE_CONFIG', 'the device calls home: it is reached through the call-home listener, never dialled');
+  const tls = target.tls;
+  if (tls === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', `transport tls for ${where}, but no TLS settings (client certificate, key, CA or pinned certificate)`);
+  if (tls.ca === undefined && tls.certSha256 === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', `transport tls for ${where}: neither a CA nor a pinned certificate to authenticate the device with`);
+  const started = Date.now();
+  let socket: TLSSocket;
+  try {
+    socket = await tlsHandshake(deviceTlsOptions(target, tls, options.timeoutMs, options.signal !== undefined ? { signal: options.signal } : {}));
+  } catch (e) {
+    throw deviceTlsError(e, where);
+  }
+  return deviceSessionOverTls(socket, where, Math.max(1, options.timeoutMs - (Date.now() - started)), options.signal);
+}
+
+/** Connect over SSH, open the netconf subsystem, exchange hellos; bounded by timeoutMs and the signal. */
+const connectDeviceSsh: DeviceConnector = (target, options) => {
   return new Promise<DeviceSession>((resolve, reject) => {
     const where = `${target.host}:${target.port}`;
     if (options.signal?.aborted) {

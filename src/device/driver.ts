@@ -32,6 +32,7 @@ import type { Logger } from '../log/logger.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import type { DeviceCompletion, DeviceDriver, SoftwareUpdateCommand } from '../oam/index.js';
 import type { RetryOptions } from '../retry.js';
+import { callHomeDeviceOf } from './call-home.js';
 import type { CallHomeListener } from './call-home.js';
 import { DeviceConnectError, connectDevice } from './connect.js';
 import type { DeviceConnector } from './connect.js';
@@ -284,18 +285,12 @@ class NetconfDriver implements NetconfDeviceDriver {
     return l;
   }
 
-  /** a call-home entry with a pinned key is enrolled with the listener; any other entry is not (or no longer) */
+  /** a call-home entry with what identifies it (SSH: pinned key; TLS: certificate) is enrolled with the listener; any other entry is not (or no longer) */
   private enrolCallHome(entry: DeviceInventoryEntry): void {
     if (this.callHome === undefined) return;
-    if (entry.callHome === true && entry.hostKeySha256 !== undefined) {
-      this.callHome.setDevice({
-        henbId: entry.henbId, hostKeySha256: entry.hostKeySha256, username: entry.username,
-        ...(entry.password !== undefined ? { password: entry.password } : {}),
-        ...(entry.privateKey !== undefined ? { privateKey: entry.privateKey } : {}),
-      });
-    } else {
-      this.callHome.removeDevice(entry.henbId);
-    }
+    const enrol = callHomeDeviceOf(entry);
+    if (enrol !== undefined) this.callHome.setDevice(enrol);
+    else this.callHome.removeDevice(entry.henbId);
   }
 
   private async call(l: DeviceLink, op: XmlElement, signal: AbortSignal, deadline?: number): Promise<XmlElement[]> {

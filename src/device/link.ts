@@ -89,7 +89,8 @@ export class DeviceLink {
     const a = this.entry;
     return a.host === other.host && a.port === other.port && a.username === other.username && a.password === other.password
       && a.privateKey === other.privateKey && a.hostKeySha256 === other.hostKeySha256 && (a.callHome === true) === (other.callHome === true)
-      && a.insecureAcceptAnyHostKey === other.insecureAcceptAnyHostKey;
+      && a.insecureAcceptAnyHostKey === other.insecureAcceptAnyHostKey
+      && (a.transport ?? 'ssh') === (other.transport ?? 'ssh') && JSON.stringify(a.tls ?? null) === JSON.stringify(other.tls ?? null);
   }
 
   /**

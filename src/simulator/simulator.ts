@@ -5,6 +5,11 @@
  * integrity-measurement (signed evidence), rollback, and the software-slots / integrity state. RFC 5277
  * subscriptions (with replay from the device's event log) come from the standard operations.
  *
+ * With `tls`, every device also serves NETCONF over TLS (RFC 7589) on a second port, with a certificate issued
+ * by the fleet's CA (./tls-pki.ts) and mutual authentication: the fleet's client certificate (or one from
+ * `tls.clientCa`) maps to the device's NETCONF user (RFC 7407 cert-to-name). Call home may be over TLS too
+ * (RFC 8071 section 4: the device dials, then acts as the TLS server).
+ *
  * Profiles (src/device/model.ts): healthy, healthy-reboot, compromised, bad-install, bad-install-reboot, self-check-fail, slow; `unreachable`
  * listens on a port but never speaks SSH (mode 'refuse': closes every connection at once; 'blackhole':
  * holds it open silently).
@@ -35,6 +40,10 @@ import type { CallHomeBackoff } from './call-home.js';
 import type { Completion, DeviceProfile, ReferenceValues } from './model.js';
 import { packageRoot } from '../package-root.js';
 import { TpmTrustRoot, isTrustRoot } from './tpm-root.js';
+import { loadOrCreateDeviceCert, loadOrCreateFleetPki } from './tls-pki.js';
+import type { FleetPki } from './tls-pki.js';
+import { certificatesOfPem } from '../netconf/tls/index.js';
+import type { CertToNameEntry } from '../netconf/tls/index.js';
 import type { TrustRoot } from './tpm-root.js';
 import type { TpmAttester } from './tpm/index.js';
 import {
@@ -114,9 +123,37 @@ export interface FleetOptions {
    * of these NETCONF clients and serves NETCONF over SSH on the connection, calling again with a jittered
    * backoff when it drops. The devices still listen on their own ports too.
    */
-  callHome?: Array<{ host: string; port: number }>;
+  callHome?: CallHomeTarget[];
   callHomeBackoff?: CallHomeBackoff;
+  /**
+   * NETCONF over TLS (RFC 7589) besides SSH: each device listens on a TLS port too (free ports, or tlsBasePort + i)
+   * with its certificate from the fleet CA (DATA_DIR/tls); clients authenticate with the fleet's client
+   * certificate (DATA_DIR/tls/client.pem), or with any certificate issued by `clientCa` (PEM), mapped to the
+   * device's user. Implied by a call-home target with transport tls.
+   */
+  tls?: boolean | { clientCa?: string; tlsBasePort?: number };
   log?: Logger;
+}
+
+/** where simulated devices call home, and how: SSH (RFC 8071 section 3.1, default) or TLS (section 4) */
+export interface CallHomeTarget {
+  host: string;
+  port: number;
+  transport?: 'ssh' | 'tls';
+}
+
+/** How to reach a simulated device over TLS (SimulatedDevice.netconfTls). */
+export interface SimulatedDeviceTls {
+  /** the device's NETCONF-over-TLS port */
+  port: number;
+  /** the device certificate's SHA-256 (hex with colons): what an inventory may pin */
+  certSha256: string;
+  /** the name in the device's certificate (its henb-id) */
+  serverName: string;
+  /** PEM files: the fleet CA (the devices' certificates chain to it), and the client certificate and key the devices accept */
+  caFile: string;
+  clientCertFile: string;
+  clientKeyFile: string;
 }
 
 /** What an OAM / PVE inventory needs to reach one simulated device. */
@@ -141,6 +178,10 @@ export interface SimulatedDevice {
   akName?: string;
   /** the device calls home (FleetOptions.callHome): an inventory reaches it through its call-home listener */
   callHome?: boolean;
+  /** the device calls home over TLS (a target with transport tls) */
+  callHomeTransport?: 'ssh' | 'tls';
+  /** NETCONF over TLS (FleetOptions.tls): its port, certificate and the PEM files a client needs */
+  netconfTls?: SimulatedDeviceTls;
 }
 
 export interface Fleet {
@@ -158,7 +199,9 @@ export interface Fleet {
   /** cut the device's call-home TCP connections (a NAT timeout, for tests); it calls again after its backoff */
   dropCallHome(henbId: string): void;
   /** every device (but `unreachable` ones) starts calling these NETCONF clients too (FleetOptions.callHome, later) */
-  startCallHome(targets: Array<{ host: string; port: number }>): void;
+  startCallHome(targets: CallHomeTarget[]): void;
+  /** the fleet's TLS material (FleetOptions.tls): the CA and the client certificate the devices accept */
+  readonly tls?: FleetPki;
   /** stop every server and pending install; removes a temporary data dir. Idempotent. */
   close(): Promise<void>;
 }
@@ -358,6 +401,11 @@ export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: L
   });
 }
 
+/** the transport of the call-home targets (TLS when any target is TLS: a device entry names one) */
+function callHomeTransportOf(targets: CallHomeTarget[]): 'ssh' | 'tls' {
+  return targets.some((t) => t.transport === 'tls') ? 'tls' : 'ssh';
+}
+
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const log = (options.log ?? silentLogger).child({ component: 'simulator' });
   const hosts = options.hosts !== undefined && options.hosts.length > 0 ? options.hosts : [options.host ?? '127.0.0.1'];
@@ -395,9 +443,10 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const callHomeStop = new AbortController();
   const callHomeLoops: Array<Promise<void>> = [];
   const callHomeSockets = new Map<string, Set<Socket>>();
+  const tlsOf = new Map<string, SimulatedDeviceTls>();
   /** per device that can call: start calling one more client */
-  const callers: Array<(to: { host: string; port: number }) => void> = [];
-  const startCallHome = (targets: Array<{ host: string; port: number }>): void => {
+  const callers: Array<(to: CallHomeTarget) => void> = [];
+  const startCallHome = (targets: CallHomeTarget[]): void => {
     if (closed) return;
     for (const to of targets) for (const call of callers) call(to);
   };
@@ -423,7 +472,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const plan = list.flatMap((e) => Array.from({ length: e.count }, (_, i) => ({ henbId: simulatedHenbId(e.profile, e.trustRoot, i + first), profile: e.profile, trustRoot: e.trustRoot })));
   const dup = plan.find((p, i) => plan.findIndex((q) => q.henbId === p.henbId) !== i);
   if (dup) throw new SimulatorError('ERR_SIM_PROFILE', `the fleet names ${dup.henbId} twice (list each profile once per trust root)`);
+  const tlsWanted = options.tls !== undefined && options.tls !== false || (options.callHome ?? []).some((t) => t.transport === 'tls');
+  const tlsOpts = typeof options.tls === 'object' ? options.tls : {};
+  let pki: FleetPki | undefined;
+  const clientCas = tlsOpts.clientCa !== undefined ? certificatesOfPem(tlsOpts.clientCa) : [];
+  if (tlsOpts.clientCa !== undefined && clientCas.length === 0) throw new SimulatorError('ERR_SIM_START', 'tls.clientCa holds no PEM certificate');
   try {
+    if (tlsWanted) pki = await loadOrCreateFleetPki(join(root, 'tls'));
     // start in batches: bounded parallelism, ports in order when basePort is set
     const BATCH = 32;
     for (let b = 0; b < plan.length; b += BATCH) {
@@ -468,8 +523,17 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
             tcp.listen(port, host, () => resolve((tcp.address() as { port: number }).port));
           });
         } else {
+          const deviceCert = pki !== undefined ? await loadOrCreateDeviceCert(dir, henbId, host, pki.ca) : undefined;
+          // the fleet's client certificate (pinned) and any certificate of the extra client CA map to the device's user
+          const certToName: CertToNameEntry[] = pki === undefined ? [] : [
+            { fingerprint: pki.client.sha256, 'map-type': 'specified', name: id.username },
+            ...clientCas.map((c) => ({ fingerprint: c.fingerprint256, 'map-type': 'specified' as const, name: id.username })),
+          ];
           const server = createNetconfServer({
             hostKeys: [hostKey],
+            ...(pki !== undefined && deviceCert !== undefined ? {
+              tls: { cert: deviceCert.cert, key: deviceCert.key, ca: pki.ca.cert + (tlsOpts.clientCa ?? ''), certToName },
+            } : {}),
             auth: { users: [{ username: id.username, password: id.password }] },
             ...(validate ? { validator: yang.validator } : {}),
             log: dlog,
@@ -482,11 +546,22 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           serverOf.set(henbId, server);
           registerFemtocell(server, cell, dlog, tpm);
           actualPort = (await server.listen(host, port)).port;
+          if (pki !== undefined && deviceCert !== undefined) {
+            const tlsPort = (await server.listenTls(host, tlsOpts.tlsBasePort !== undefined ? tlsOpts.tlsBasePort + index : 0)).port;
+            tlsOf.set(henbId, {
+              port: tlsPort, certSha256: deviceCert.sha256, serverName: henbId,
+              caFile: pki.ca.certFile, clientCertFile: pki.client.certFile, clientKeyFile: pki.client.keyFile,
+            });
+          }
           callers.push((to) => {
+            if (to.transport === 'tls' && pki === undefined) {
+              dlog.error('call home over TLS needs the fleet started with tls', { to: `${to.host}:${to.port}` });
+              return;
+            }
             const mine = callHomeSockets.get(henbId) ?? new Set<Socket>();
             callHomeSockets.set(henbId, mine);
             callHomeLoops.push(callHomeLoop({
-              host: to.host, port: to.port, serve: (sock) => server.callHome(sock), log: dlog, signal: callHomeStop.signal,
+              host: to.host, port: to.port, serve: (sock) => server.callHome(sock, to.transport ?? 'ssh'), log: dlog, signal: callHomeStop.signal,
               ...(options.callHomeBackoff !== undefined ? { backoff: options.callHomeBackoff } : {}),
               onConnected: (sock) => {
                 mine.add(sock);
@@ -499,7 +574,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           henbId, profile, host, port: actualPort, hostKeySha256: hostKeyFingerprint(hostKey),
           username: id.username, password: id.password, devicePublicKey: cell.publicKeyPem(), keyId: cell.keyId(), trustRoot,
           ...(tpm !== undefined ? { akPublic: tpm.akPublic().toString('base64'), akName: tpm.akName } : {}),
-          ...(options.callHome !== undefined && options.callHome.length > 0 ? { callHome: true } : {}),
+          ...(options.callHome !== undefined && options.callHome.length > 0 ? { callHome: true, callHomeTransport: callHomeTransportOf(options.callHome) } : {}),
+          ...(tlsOf.has(henbId) ? { netconfTls: tlsOf.get(henbId)! } : {}),
         };
         return dev;
       }));
@@ -526,8 +602,12 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     },
     startCallHome(targets) {
       startCallHome(targets);
-      for (const d of devices) d.callHome = true;
+      for (const d of devices) {
+        d.callHome = true;
+        d.callHomeTransport = callHomeTransportOf(targets);
+      }
     },
+    ...(pki !== undefined ? { tls: pki } : {}),
     dropCallHome(henbId) {
       for (const s of callHomeSockets.get(henbId) ?? []) s.destroy();
     },

@@ -5,11 +5,18 @@
  * certificate SHA-256. TLS 1.3 preferred, 1.2 allowed. The session layer does hello and framing (end-of-
  * message, chunked after both hellos list base:1.1) as over SSH. TCP_NODELAY is set.
  *
+ * `tlsHandshake` is the handshake alone (also over a TCP connection the server opened: NETCONF Call Home over
+ * TLS, RFC 8071 section 4, where the NETCONF client is the TLS client on an accepted socket); the device
+ * driver (src/device) builds its sessions on it. Without `ca`, a pinned certificate (`serverCertSha256`) is
+ * the only trust: the chain is not checked, the pin and the certificate's validity dates are.
+ *
  * `session` resumes an earlier TLS session (TLS 1.3 ticket: no certificate exchange, one round trip
  * fewer): pass what `tlsSession()` of an earlier client returned.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import type { Socket } from 'node:net';
 import { connect, createSecureContext } from 'node:tls';
 import type { ConnectionOptions, SecureContext, TLSSocket } from 'node:tls';
 import { TLS_VERSIONS, NETCONF_TLS_PORT, parseFingerprint } from '../tls/index.js';
@@ -21,14 +28,44 @@ export interface TlsConnectOptions extends Pick<ConnectOptions, 'host' | 'port' 
   /** our certificate (PEM, with intermediates) and private key */
   cert: string | Buffer;
   key: string | Buffer;
-  /** the CA(s) the server's certificate must chain to (PEM); the system store is not used */
-  ca: string | Buffer;
+  /**
+   * the CA(s) the server's certificate must chain to (PEM); the system store is not used. May be left out
+   * only when serverCertSha256 pins the certificate (a self-signed device certificate).
+   */
+  ca?: string | Buffer;
   /** the name the server's certificate must carry (RFC 6125); default `host` */
   servername?: string;
   /** also pin the server certificate: its SHA-256 in hex (colons allowed) */
   serverCertSha256?: string;
   /** a TLS session to resume (from tlsSession() of an earlier client) */
   session?: Buffer;
+  /** run TLS over this connected TCP socket instead of connecting to host:port (call home; host names the peer in messages) */
+  socket?: Socket;
+  /** ends the handshake early (the socket is destroyed; the error's cause is the signal's reason) */
+  signal?: AbortSignal;
+}
+
+/** why a TLS handshake failed: the peer's certificate, its refusal of ours, or the network */
+export type TlsHandshakeFailure = 'certificate' | 'pin' | 'refused-by-peer' | 'network' | 'timeout' | 'aborted';
+
+/**
+ * The kind of a TLS handshake error (node:tls / OpenSSL codes): our check of the peer's certificate
+ * (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, ERR_TLS_CERT_ALTNAME_INVALID...), an alert the peer sent
+ * because it refused our certificate (ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED, ..._ALERT_UNKNOWN_CA,
+ * ..._ALERT_BAD_CERTIFICATE...), or the network (reset, refused, closed during the handshake).
+ */
+export function tlsFailureOf(e: unknown): Exclude<TlsHandshakeFailure, 'pin' | 'timeout' | 'aborted'> {
+  const code = String((e as { code?: unknown } | undefined)?.code ?? '');
+  if (/^ERR_SSL_.*ALERT_(CERTIFICATE_REQUIRED|UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED|HANDSHAKE_FAILURE)$/.test(code)) return 'refused-by-peer';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY)|ALTNAME|HOSTNAME|INVALID_CA|PATH_LENGTH|INVALID_PURPOSE|CHAIN_TOO_LONG/.test(code)) return 'certificate';
+  return 'network';
+}
+
+/** A handshake failure, with its kind and OpenSSL's code (when there was one). */
+export class TlsHandshakeError extends NetconfClientError {
+  constructor(readonly failure: TlsHandshakeFailure, readonly tlsCode: string | undefined, message: string, options?: { cause?: unknown }) {
+    super(failure === 'pin' ? 'ERR_NETCONF_CLIENT_HOST_KEY' : 'ERR_NETCONF_CLIENT_CONNECT', message, options);
+  }
 }
 
 export interface NetconfTlsClient extends NetconfClient {
@@ -50,59 +87,135 @@ export interface NetconfTlsClient extends NetconfClient {
  */
 const contexts = new Map<string, SecureContext>();
 
-function contextFor(o: TlsConnectOptions): SecureContext {
-  const id = createHash('sha256').update(String(o.cert)).update('\0').update(String(o.key)).update('\0').update(String(o.ca)).digest('hex');
+/** The (cached) client secure context for this certificate, key and CA bundle. */
+export function tlsClientContext(o: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer | undefined }): SecureContext {
+  const id = createHash('sha256').update(String(o.cert)).update('\0').update(String(o.key)).update('\0').update(String(o.ca ?? '')).digest('hex');
   let ctx = contexts.get(id);
   if (!ctx) {
-    ctx = createSecureContext({ cert: o.cert, key: o.key, ca: o.ca, ...TLS_VERSIONS });
+    ctx = createSecureContext({ cert: o.cert, key: o.key, ...(o.ca !== undefined ? { ca: o.ca } : {}), ...TLS_VERSIONS });
     contexts.set(id, ctx);
     if (contexts.size > 16) contexts.delete(contexts.keys().next().value!);
   }
   return ctx;
 }
 
-export async function connectNetconfTls(options: TlsConnectOptions): Promise<NetconfTlsClient> {
+/** what an OpenSSL verification code means, in words an operator can act on */
+export function describeCertificateError(code: string | undefined, fallback: string): string {
+  switch (code) {
+    case 'CERT_HAS_EXPIRED': return 'its certificate has expired';
+    case 'CERT_NOT_YET_VALID': return 'its certificate is not yet valid (check the clocks)';
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY': return 'its certificate is not signed by a trusted CA (wrong or missing CA)';
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT': return 'its certificate is self-signed and not pinned (pin its SHA-256 or give the CA)';
+    case 'SELF_SIGNED_CERT_IN_CHAIN': return 'its certificate chains to a CA that is not trusted (wrong CA)';
+    case 'ERR_TLS_CERT_ALTNAME_INVALID': return 'its certificate is not issued to the name or address we expected';
+    case 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED': return 'it requires a client certificate';
+    case 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA': return 'it does not trust the CA of our client certificate';
+    case 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE': return 'it refused our client certificate (bad certificate)';
+    case 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED': return 'it says our client certificate has expired';
+    default: return fallback;
+  }
+}
+
+/**
+ * The TLS handshake of a NETCONF client: connect (or take `socket`), verify the server by the pinned CA and
+ * name or by the pinned certificate, return the TLS socket (TCP_NODELAY set). Errors are TlsHandshakeError.
+ */
+export function tlsHandshake(options: TlsConnectOptions): Promise<TLSSocket & { latestSession(): Buffer | undefined }> {
   const port = options.port ?? NETCONF_TLS_PORT;
+  const where = options.socket ? options.host : `${options.host}:${port}`;
   const pin = options.serverCertSha256 !== undefined ? parseFingerprint(options.serverCertSha256) : undefined;
-  if (options.serverCertSha256 !== undefined && !pin) throw new NetconfClientError('ERR_NETCONF_CLIENT_OPTIONS', `not a SHA-256 fingerprint: ${options.serverCertSha256}`);
-  let latestSession: Buffer | undefined;
-  const socket = await new Promise<TLSSocket>((resolve, reject) => {
+  if (options.serverCertSha256 !== undefined && !pin) return Promise.reject(new NetconfClientError('ERR_NETCONF_CLIENT_OPTIONS', `not a SHA-256 fingerprint: ${options.serverCertSha256}`));
+  if (options.ca === undefined && !pin) return Promise.reject(new NetconfClientError('ERR_NETCONF_CLIENT_OPTIONS', `no CA and no pinned certificate for ${where}: nothing to authenticate the server with`));
+  const timeoutMs = options.connectTimeoutMs ?? 20_000;
+  return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) {
+      options.socket?.destroy();
+      reject(new TlsHandshakeError('aborted', undefined, `TLS connection to ${where} aborted`, { cause: options.signal.reason }));
+      return;
+    }
+    let latest: Buffer | undefined;
     const cfg: ConnectionOptions = {
-      host: options.host,
-      port,
-      secureContext: contextFor(options),
+      ...(options.socket ? { socket: options.socket } : { host: options.host, port }),
+      secureContext: tlsClientContext(options),
       // SNI carries names only (RFC 6066); for an address, node checks the certificate's IP SANs against host
       ...(options.servername !== undefined || isIP(options.host) === 0 ? { servername: options.servername ?? options.host } : {}),
-      rejectUnauthorized: true,
+      // pinned only (no CA): the pin is the trust, checked below with the validity dates
+      rejectUnauthorized: options.ca !== undefined,
       ...TLS_VERSIONS,
       ...(options.session ? { session: options.session } : {}),
     };
     const s = connect(cfg);
     s.on('session', (b: Buffer) => {
-      latestSession = b;
+      latest = b;
     });
-    const timer = setTimeout(() => fail(new Error(`no TLS handshake within ${options.connectTimeoutMs ?? 20_000} ms`)), options.connectTimeoutMs ?? 20_000);
-    const fail = (e: Error): void => {
+    let settled = false;
+    const fail = (e: TlsHandshakeError): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
       s.destroy();
-      reject(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', `cannot connect to ${options.host}:${port} over TLS: ${e.message}`, { cause: e }));
+      options.socket?.destroy();
+      reject(e);
     };
-    s.once('error', fail);
+    const onAbort = (): void => fail(new TlsHandshakeError('aborted', undefined, `TLS connection to ${where} aborted`, { cause: options.signal?.reason }));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => fail(new TlsHandshakeError('timeout', undefined, `no TLS handshake with ${where} within ${timeoutMs} ms`)), timeoutMs);
+    const onError = (e: Error & { code?: string }): void => {
+      const kind = tlsFailureOf(e);
+      // the operator's words first, then OpenSSL's code and node's own message (it names e.g. the altnames)
+      const why = (): string => {
+        const d = describeCertificateError(e.code, e.message);
+        return d === e.message ? `${d}${e.code !== undefined ? ` (${e.code})` : ''}` : `${d} (${e.code ?? ''}: ${e.message})`;
+      };
+      const what = kind === 'certificate' ? `${where} is not trusted: ${why()}`
+        : kind === 'refused-by-peer' ? `${where} refused the TLS handshake: ${why()}`
+          : `cannot connect to ${where} over TLS: ${e.message}`;
+      fail(new TlsHandshakeError(kind, e.code, what, { cause: e }));
+    };
+    s.once('error', onError);
+    const onClose = (): void => fail(new TlsHandshakeError('network', undefined, `${where} closed the connection during the TLS handshake`));
+    s.once('close', onClose);
     s.once('secureConnect', () => {
-      clearTimeout(timer);
-      s.off('error', fail);
+      if (settled) return;
       if (pin) {
-        const got = Buffer.from(s.getPeerX509Certificate()?.fingerprint256.replace(/:/g, '') ?? '', 'hex');
+        const peer = s.getPeerX509Certificate();
+        const got = Buffer.from(peer?.fingerprint256.replace(/:/g, '') ?? '', 'hex');
         if (got.length !== pin.length || !timingSafeEqual(got, pin)) {
-          s.destroy();
-          reject(new NetconfClientError('ERR_NETCONF_CLIENT_HOST_KEY', 'server certificate does not match the pinned SHA-256'));
+          fail(new TlsHandshakeError('pin', undefined, `${where} is not trusted: its certificate (SHA-256 ${peer?.fingerprint256 ?? 'none'}) is not the pinned one`));
           return;
         }
+        if (options.ca === undefined && peer) {
+          const dated = validityProblem(peer);
+          if (dated !== undefined) {
+            fail(new TlsHandshakeError('certificate', dated.code, `${where} is not trusted: ${describeCertificateError(dated.code, dated.code)} (${dated.code})`));
+            return;
+          }
+        }
       }
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      s.off('error', onError);
+      s.off('close', onClose);
       s.setNoDelay(true);
-      resolve(s);
+      resolve(Object.assign(s, { latestSession: () => latest }));
     });
   });
+}
+
+/** a pinned certificate outside its validity period (the check OpenSSL makes when a CA is given) */
+function validityProblem(cert: X509Certificate): { code: string } | undefined {
+  const now = Date.now();
+  if (Date.parse(cert.validTo) < now) return { code: 'CERT_HAS_EXPIRED' };
+  if (Date.parse(cert.validFrom) > now) return { code: 'CERT_NOT_YET_VALID' };
+  return undefined;
+}
+
+export async function connectNetconfTls(options: TlsConnectOptions): Promise<NetconfTlsClient> {
+  const socket = await tlsHandshake(options);
   socket.on('error', () => undefined); // after setup, errors surface through the session's close reason
   let session: ClientSession;
   try {
@@ -116,6 +229,6 @@ export async function connectNetconfTls(options: TlsConnectOptions): Promise<Net
   return Object.defineProperties(clientOf(session, () => socket.end()), {
     protocol: { value: socket.getProtocol() ?? '', enumerable: true },
     resumed: { value: socket.isSessionReused(), enumerable: true },
-    tlsSession: { value: () => latestSession ?? socket.getSession(), enumerable: true },
+    tlsSession: { value: () => socket.latestSession() ?? socket.getSession(), enumerable: true },
   }) as NetconfTlsClient;
 }

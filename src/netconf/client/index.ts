@@ -1,8 +1,8 @@
 /** The NETCONF client: SSH connect with host key pinning, rpc, notifications, close. */
 export { connectNetconf, NetconfClientError } from './connect.js';
 export type { ConnectOptions, NetconfClient } from './connect.js';
-export { connectNetconfTls } from './connect-tls.js';
-export type { NetconfTlsClient, TlsConnectOptions } from './connect-tls.js';
+export { TlsHandshakeError, connectNetconfTls, describeCertificateError, tlsClientContext, tlsFailureOf, tlsHandshake } from './connect-tls.js';
+export type { NetconfTlsClient, TlsConnectOptions, TlsHandshakeFailure } from './connect-tls.js';
 export type { RpcOptions } from '../session/index.js';
 export { NetconfError } from '../rpc-error.js';
 export type { RpcErrorInfo } from '../rpc-error.js';

@@ -118,10 +118,11 @@ export interface NetconfServer {
   /** NETCONF over TLS (needs `tls` in the options); default port 6513 */
   listenTls(host?: string, port?: number): Promise<{ host: string; port: number }>;
   /**
-   * NETCONF Call Home over SSH (RFC 8071): serve NETCONF, in the SSH server role, on a TCP connection this
-   * side opened to a NETCONF client's call-home port. False when refused (server closing, limits).
+   * NETCONF Call Home (RFC 8071): serve NETCONF, in the SSH server role (section 3.1, default) or the TLS server
+   * role (section 4, needs `tls` in the options), on a TCP connection this side opened to a NETCONF client's
+   * call-home port. False when refused (server closing, limits).
    */
-  callHome(socket: Socket): boolean;
+  callHome(socket: Socket, transport?: 'ssh' | 'tls'): boolean;
   /** accept a session on an already-authenticated byte stream (tests, other transports) */
   acceptStream(stream: Duplex, info: { username: string; sourceHost?: string; transport?: string }): ServerSessionHandle | undefined;
   sessions(): ServerSessionHandle[];
@@ -283,6 +284,29 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
     });
     return transport;
   };
+  let tlsListening = false;
+  const tlsTransportOf = (tls: NetconfTlsOptions): TlsTransport => {
+    tlsTransport ??= new TlsTransport({
+      cert: tls.cert,
+      key: tls.key,
+      ca: tls.ca,
+      certToName,
+      log,
+      maxConnections: limits.maxConnections ?? maxSessions * 2,
+      handshakeTimeoutMs: limits.authTimeoutMs ?? 30_000,
+      ...(tls.maxHandshaking !== undefined ? { maxHandshaking: tls.maxHandshaking } : limits.maxUnauthenticated !== undefined ? { maxHandshaking: limits.maxUnauthenticated } : {}),
+      ...(limits.maxSessionsPerUser !== undefined ? { maxSessionsPerUser: limits.maxSessionsPerUser } : {}),
+      admit: () => !closing && live.size < maxSessions,
+      onSession: (socket, ti) => {
+        acceptStream(socket, { username: ti.username, sourceHost: ti.remoteAddress, transport: 'netconf-tls', endConnection: () => socket.end() });
+      },
+      onLoginFailed: (a) => { observer?.loginFailed?.('tls-certificate'); registry.emitAudit({
+        action: 'login-failed', actor: `tls:${a.remoteAddress}:${a.remotePort}`, object: a.subject ?? '(no client certificate)',
+        details: { transport: 'tls', reason: a.reason, ...(a.fingerprint !== undefined ? { fingerprint: a.fingerprint } : {}) },
+      }); },
+    });
+    return tlsTransport;
+  };
   let listening = false;
 
   return {
@@ -303,38 +327,20 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
     },
     async listenTls(host = '127.0.0.1', port = NETCONF_TLS_PORT) {
       if (!options.tls) throw new Error('no tls options');
-      if (tlsTransport) throw new Error('already listening on TLS');
+      if (tlsListening) throw new Error('already listening on TLS');
+      tlsListening = true;
       registry.markServing();
-      tlsTransport = new TlsTransport({
-        cert: options.tls.cert,
-        key: options.tls.key,
-        ca: options.tls.ca,
-        certToName,
-        log,
-        maxConnections: limits.maxConnections ?? maxSessions * 2,
-        handshakeTimeoutMs: limits.authTimeoutMs ?? 30_000,
-        ...(options.tls.maxHandshaking !== undefined ? { maxHandshaking: options.tls.maxHandshaking } : limits.maxUnauthenticated !== undefined ? { maxHandshaking: limits.maxUnauthenticated } : {}),
-        ...(limits.maxSessionsPerUser !== undefined ? { maxSessionsPerUser: limits.maxSessionsPerUser } : {}),
-        admit: () => !closing && live.size < maxSessions,
-        onSession: (socket, ti) => {
-          acceptStream(socket, { username: ti.username, sourceHost: ti.remoteAddress, transport: 'netconf-tls', endConnection: () => socket.end() });
-        },
-        onLoginFailed: (a) => { observer?.loginFailed?.('tls-certificate'); registry.emitAudit({
-          action: 'login-failed', actor: `tls:${a.remoteAddress}:${a.remotePort}`, object: a.subject ?? '(no client certificate)',
-          details: { transport: 'tls', reason: a.reason, ...(a.fingerprint !== undefined ? { fingerprint: a.fingerprint } : {}) },
-        }); },
-      });
-      const addr = await tlsTransport.listen(host, port);
+      const addr = await tlsTransportOf(options.tls).listen(host, port);
       log.info('NETCONF over TLS listening', { host: addr.host, port: addr.port });
       return addr;
     },
-    callHome(socket) {
-      if (closing) {
+    callHome(socket, transport = 'ssh') {
+      if (closing || (transport === 'tls' && !options.tls)) {
         socket.destroy();
         return false;
       }
       registry.markServing();
-      return sshTransport().acceptOutbound(socket);
+      return transport === 'tls' ? tlsTransportOf(options.tls!).acceptOutbound(socket) : sshTransport().acceptOutbound(socket);
     },
     async close() {
       if (closing) return;

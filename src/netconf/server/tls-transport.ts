@@ -14,12 +14,12 @@
  * - limits: connections (authenticated or not), handshakes in progress, the handshake time (login grace)
  *   and NETCONF sessions per user, like the SSH transport; TCP_NODELAY on every socket.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { createServer } from 'node:tls';
-import type { PeerCertificate, Server as TlsServer, TLSSocket } from 'node:tls';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../log/logger.js';
-import { TLS_VERSIONS, certificatesOfPem, mapCertificate, verifiedChain } from '../tls/index.js';
+import { TLS_VERSIONS, certificatesOfPem, mapCertificate, peerCertificateChain, verifiedChain } from '../tls/index.js';
 import type { CertToNameRule } from '../tls/index.js';
 
 export interface TlsTransportOptions {
@@ -58,27 +58,6 @@ export interface TlsSessionInfo {
   resumed: boolean;
 }
 
-/**
- * The client's certificate and the ones after it (node's legacy PeerCertificate chain: what the client sent,
- * completed from our trust store), as X509Certificate. Read once, before anything else asks for the peer
- * certificate: in Node 20, after getPeerX509Certificate() this chain comes back without its issuers.
- */
-function peerChain(socket: TLSSocket): X509Certificate[] {
-  const out: X509Certificate[] = [];
-  let c: PeerCertificate & { issuerCertificate?: PeerCertificate } = socket.getPeerCertificate(true) as PeerCertificate & { issuerCertificate?: PeerCertificate };
-  const seen = new Set<PeerCertificate>();
-  while (c && c.raw && !seen.has(c) && out.length < 10) {
-    seen.add(c);
-    try {
-      out.push(new X509Certificate(c.raw));
-    } catch {
-      break;
-    }
-    c = c.issuerCertificate as typeof c;
-  }
-  return out;
-}
-
 export class TlsTransport {
   private readonly server: TlsServer;
   /** accepted TCP sockets */
@@ -90,6 +69,10 @@ export class TlsTransport {
   /** TLS connections past the handshake (mapped or being closed) */
   private established = 0;
   private listening = false;
+  /** stopped for good (server closing): no outbound connection either */
+  private stopped = false;
+  /** TCP connections this side opened (NETCONF Call Home over TLS), served although not listening */
+  private readonly outbound = new WeakSet<Socket>();
   private readonly maxHandshaking: number;
   private readonly maxPerUser: number;
 
@@ -126,7 +109,7 @@ export class TlsTransport {
   private onTcp(socket: Socket): void {
     socket.on('error', () => undefined);
     let refusal: string | undefined;
-    if (!this.listening) refusal = 'server closing';
+    if (this.stopped || (!this.listening && !this.outbound.has(socket))) refusal = 'server closing';
     else if (this.sockets.size >= this.opts.maxConnections) refusal = 'connection limit reached';
     else if (this.handshakingCount >= this.maxHandshaking) refusal = 'handshake limit reached';
     if (refusal !== undefined) {
@@ -164,7 +147,7 @@ export class TlsTransport {
     });
     socket.on('error', (e: Error) => this.opts.log.debug('tls connection error', { err: e }));
     const log = this.opts.log.child({ remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
-    const sent = peerChain(socket);
+    const sent = peerCertificateChain(socket); // first: see peerCertificateChain
     const leaf = sent[0];
     if (!leaf || !socket.authorized) {
       const reason = leaf ? String(socket.authorizationError ?? 'not authorized') : 'no client certificate';
@@ -207,6 +190,17 @@ export class TlsTransport {
     this.opts.onSession(socket, { username, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, entry: mapped.entry, fingerprint, protocol, resumed });
   }
 
+  /**
+   * NETCONF Call Home over TLS (RFC 8071 section 4): serve, in the TLS SERVER role, a TCP connection this side
+   * opened to a NETCONF client's call-home port (the client starts the TLS handshake on it). The same checks as
+   * an accepted connection (client certificate, cert-to-name, limits). False when refused at once.
+   */
+  acceptOutbound(socket: Socket): boolean {
+    this.outbound.add(socket);
+    this.server.emit('connection', socket);
+    return !socket.destroyed;
+  }
+
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
     return new Promise((resolve, reject) => {
       const onError = (e: Error): void => reject(e);
@@ -221,6 +215,7 @@ export class TlsTransport {
   }
 
   stopListening(): Promise<void> {
+    this.stopped = true;
     if (!this.listening) return Promise.resolve();
     this.listening = false;
     return new Promise((resolve) => this.server.close(() => resolve()));
