@@ -31,7 +31,7 @@ import type { OamPolicies } from './northbound.js';
 import { OamConfigError, baseDirOf, configOf, policiesFromConfig, softwareFromConfig, storeFromConfig } from './config.js';
 import { devicesFromConfig, openConfiguredStore, pveFromConfig } from './ports.js';
 import { createSoftwareFetcher } from './software-fetcher.js';
-import { inventoryFromRunning, seedInventory } from './inventory.js';
+import { inventoryEntryOfFile, inventoryFromRunning, seedInventory } from './inventory.js';
 import type { InventoryEntry } from './inventory.js';
 import type { HenbConnection } from './northbound.js';
 import { manifestCheckFromConfig } from './software-manifest.js';
@@ -153,16 +153,11 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
       const texts = await Promise.all(OAM_MODULE_FILES.map(async (f) => ({ file: f, text: await readFile(join(yangDir, f), 'utf8') })));
       for (const m of compileTexts(texts).modules) host.registry.addModule(m);
       svc.register(host.registry);
-      const seeded = await seedInventory(host.registry, cfg.henbs ?? [], host.dataDir, host.log.child({ component: 'inventory' }));
+      const seeded = await seedInventory(host.registry, cfg.henbs ?? [], host.dataDir, host.log.child({ component: 'inventory' }), baseDirOf(host));
       runningOnly = seeded !== 'unsupported';
       if (deps.onInventory) {
         const tell = deps.onInventory;
-        const fileEntries: InventoryEntry[] = runningOnly ? [] : (cfg.henbs ?? []).map((h) => ({
-          henbId: h['henb-id'], port: h.port ?? 830, callHome: h['call-home'] === true,
-          ...(h.address !== undefined ? { address: h.address } : {}),
-          ...(h['ssh-host-key'] !== undefined ? { sshHostKey: h['ssh-host-key'] } : {}),
-          ...(h.username !== undefined ? { username: h.username } : {}),
-        }));
+        const fileEntries: InventoryEntry[] = runningOnly ? [] : (cfg.henbs ?? []).map((h) => inventoryEntryOfFile(h, baseDirOf(host)));
         const current = (running: XmlElement): InventoryEntry[] => {
           const fromRunning = inventoryFromRunning(running);
           const ids = new Set(fromRunning.map((e) => e.henbId));
@@ -209,7 +204,7 @@ export const activate: ActivateFn = async (host) => {
   const { pve, pveJwks, pveIssuer } = await pveFromConfig(cfg, host);
   let ports: Awaited<ReturnType<typeof devicesFromConfig>>;
   try {
-    ports = await devicesFromConfig(cfg, host.log);
+    ports = await devicesFromConfig(cfg, host.log, baseDirOf(host));
   } catch (err) {
     pve.close();
     throw err;

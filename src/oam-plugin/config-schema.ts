@@ -25,9 +25,21 @@ export const CONFIG_SCHEMA = {
           ]
         },
         "then": {
-          "required": [
-            "ssh-host-key"
-          ]
+          "if": {
+            "properties": {
+              "transport": {
+                "const": "tls"
+              }
+            },
+            "required": [
+              "transport"
+            ]
+          },
+          "else": {
+            "required": [
+              "ssh-host-key"
+            ]
+          }
         },
         "else": {
           "required": [
@@ -50,7 +62,7 @@ export const CONFIG_SCHEMA = {
             "type": "integer",
             "minimum": 1,
             "maximum": 65535,
-            "default": 830
+            "description": "the H(e)NB's NETCONF port; default 830 (ssh) or 6513 (transport tls)"
           },
           "ssh-host-key": {
             "type": "string",
@@ -60,7 +72,39 @@ export const CONFIG_SCHEMA = {
           "call-home": {
             "type": "boolean",
             "default": false,
-            "description": "the device calls home (RFC 8071) to call-home.listen instead of being dialled"
+            "description": "the device calls home (RFC 8071) to call-home.listen (transport tls: call-home.tls-listen) instead of being dialled"
+          },
+          "transport": {
+            "enum": [
+              "ssh",
+              "tls"
+            ],
+            "default": "ssh",
+            "description": "ssh: NETCONF over SSH (RFC 6242); tls: NETCONF over TLS (RFC 7589) with mutual X.509 authentication (the OAM's certificate from tls-client-cert or device-tls)"
+          },
+          "tls-ca": {
+            "type": "string",
+            "minLength": 1,
+            "description": "transport tls: PEM file of the CA(s) the H(e)NB's certificate must chain to (default device-tls.ca)"
+          },
+          "tls-certificate": {
+            "type": "string",
+            "pattern": "^(04:?)?[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){31}$",
+            "description": "transport tls: the pinned SHA-256 of the H(e)NB's certificate in hex, colons allowed (openssl x509 -noout -fingerprint -sha256); with call-home, a calling H(e)NB that presents this certificate is this entry"
+          },
+          "tls-server-name": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 253,
+            "description": "transport tls: the name the H(e)NB's certificate must carry (DNS or IP subjectAltName, RFC 6125); default the address dialled, or the henb-id for a call-home H(e)NB"
+          },
+          "tls-client-cert": {
+            "type": "string",
+            "minLength": 1,
+            "description": "transport tls: PEM file of the OAM's client certificate (with intermediates) for this H(e)NB (default device-tls.cert)"
+          },
+          "tls-client-key": {
+            "$ref": "#/definitions/secret"
           },
           "username": {
             "type": "string",
@@ -79,8 +123,32 @@ export const CONFIG_SCHEMA = {
         }
       }
     },
+    "device-tls": {
+      "description": "NETCONF over TLS to H(e)NBs (RFC 7589): the OAM's client certificate, which the H(e)NBs map to a NETCONF user (RFC 7407 cert-to-name), and the default CA of their certificates (henbs[].tls-* override per H(e)NB); also what the OAM presents on TLS call-home connections",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "cert",
+        "key"
+      ],
+      "properties": {
+        "cert": {
+          "type": "string",
+          "minLength": 1,
+          "description": "PEM file of the OAM's client certificate (with intermediates)"
+        },
+        "key": {
+          "$ref": "#/definitions/secret"
+        },
+        "ca": {
+          "type": "string",
+          "minLength": 1,
+          "description": "PEM file of the CA(s) H(e)NB certificates chain to"
+        }
+      }
+    },
     "call-home": {
-      "description": "NETCONF Call Home (RFC 8071): where devices that call home connect; the OAM runs the SSH client role on each connection and knows the device by its pinned host key",
+      "description": "NETCONF Call Home (RFC 8071): where devices that call home connect; over SSH (listen) the OAM runs the SSH client role on each connection and knows the device by its pinned host key; over TLS (tls-listen) the TLS client role, and knows the device by its certificate (tls-certificate, or the CA and its name)",
       "type": "object",
       "additionalProperties": false,
       "properties": {
@@ -89,6 +157,11 @@ export const CONFIG_SCHEMA = {
           "minLength": 1,
           "default": "0.0.0.0:4334",
           "description": "HOST:PORT or HOST ([::] for IPv6); the port defaults to 4334 (IANA netconf-ch-ssh)"
+        },
+        "tls-listen": {
+          "type": "string",
+          "minLength": 1,
+          "description": "call home over TLS (RFC 8071 section 4): HOST:PORT or HOST; the port defaults to 4335 (IANA netconf-ch-tls). Needs device-tls"
         }
       }
     },

@@ -1,9 +1,10 @@
 /**
  * The built-in OAM plugin's configuration (plugin.json configSchema), after validation and secret
  * resolution, and the checks that turn its sections into options for the flow's ports:
- *     henbs[]   {henb-id, address, port=830, ssh-host-key?, username?, password?, private-key?, call-home?}
+ *     henbs[]   {henb-id, address, port=830|6513, ssh-host-key?, username?, password?, private-key?, call-home?, transport?, tls-*?}
  *                 -> seeds the running inventory on first start (./inventory.ts) -> device driver
- *     call-home {listen=0.0.0.0:4334} -> the NETCONF Call Home listener (src/device/call-home.ts)
+ *     call-home {listen=0.0.0.0:4334, tls-listen?} -> the NETCONF Call Home listener (src/device/call-home.ts)
+ *     device-tls {cert, key, ca?} -> the OAM's client certificate towards TLS H(e)NBs (RFC 7589)
  *     pve       transport=restconf: {endpoint (https://...), ca (PEM file), jwks (JWKS file), issuer?, timeout=30 s}
  *                 -> RESTCONF PVE client (src/pve/client.ts)
  *               transport=netconf:  {endpoint (ssh://HOST[:PORT=830]), ssh-host-key (SHA256:...), username,
@@ -202,15 +203,24 @@ export function configOf(raw: unknown): OamPluginConfig {
 
 /**
  * config `call-home` and the henbs that call home, checked: the listener's address (port 4334 when only a host
- * is given), or undefined without the section. A call-home henb needs its ssh-host-key (it is known by
- * nothing else) and the section; every other henb needs an address.
+ * is given) and, with `tls-listen`, the TLS call-home address (port 4335), or undefined without the section. A
+ * call-home henb needs what identifies it (SSH: its ssh-host-key; TLS: tls-certificate, or a CA, and then
+ * device-tls and tls-listen) and the section; every other henb needs an address.
  */
-export function callHomeFromConfig(cfg: OamPluginConfig): { host: string; port: number } | undefined {
+export function callHomeFromConfig(cfg: OamPluginConfig): { host: string; port: number; tls?: { host: string; port: number } } | undefined {
   const bad = (field: string, expected: string): OamConfigError => new OamConfigError('ERR_OAM_CONFIG', `plugin config: ${field}: ${expected}`);
   for (const [i, h] of (cfg.henbs ?? []).entries()) {
+    const tls = h.transport === 'tls';
+    if (tls && cfg['device-tls'] === undefined && (h['tls-client-cert'] === undefined || h['tls-client-key'] === undefined)) {
+      throw bad('device-tls', `H(e)NB ${h['henb-id']} uses transport tls: give the OAM's client certificate (device-tls: {cert, key}, or henbs[${i}].tls-client-cert and tls-client-key)`);
+    }
+    if (tls && h['tls-ca'] === undefined && h['tls-certificate'] === undefined && cfg['device-tls']?.ca === undefined) {
+      throw bad(`henbs[${i}].tls-ca`, `H(e)NB ${h['henb-id']} uses transport tls: give the CA of its certificate (tls-ca or device-tls.ca) or pin its certificate (tls-certificate)`);
+    }
     if (h['call-home'] === true) {
-      if (h['ssh-host-key'] === undefined) throw bad(`henbs[${i}].ssh-host-key`, `H(e)NB ${h['henb-id']} calls home: its pinned host key is required (a calling device is identified by it, never by its address)`);
-      if (cfg['call-home'] === undefined) throw bad('call-home', `H(e)NB ${h['henb-id']} calls home: add a call-home section (listen: HOST:PORT, default 0.0.0.0:4334)`);
+      if (!tls && h['ssh-host-key'] === undefined) throw bad(`henbs[${i}].ssh-host-key`, `H(e)NB ${h['henb-id']} calls home: its pinned host key is required (a calling device is identified by it, never by its address)`);
+      if (cfg['call-home'] === undefined) throw bad('call-home', `H(e)NB ${h['henb-id']} calls home: add a call-home section (listen: HOST:PORT, default 0.0.0.0:4334${tls ? '; tls-listen: HOST:PORT, default port 4335' : ''})`);
+      if (tls && cfg['call-home']['tls-listen'] === undefined) throw bad('call-home.tls-listen', `H(e)NB ${h['henb-id']} calls home over TLS: add call-home.tls-listen (HOST:PORT, the IANA port is 4335)`);
       if (h.address !== undefined) throw bad(`henbs[${i}].address`, `H(e)NB ${h['henb-id']} calls home and is never dialled: remove its address`);
     } else if (h.address === undefined) {
       throw bad(`henbs[${i}].address`, `H(e)NB ${h['henb-id']}: expected the address to dial (or call-home: true)`);
@@ -218,9 +228,23 @@ export function callHomeFromConfig(cfg: OamPluginConfig): { host: string; port: 
   }
   const section = cfg['call-home'];
   if (section === undefined) return undefined;
-  const text = (section.listen ?? '0.0.0.0:4334').trim();
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]+))(?::(\d{1,5}))?$/.exec(text);
-  const port = m?.[3] !== undefined ? Number(m[3]) : 4334;
-  if (!m || port > 65535) throw bad('call-home.listen', `expected HOST:PORT or HOST (port 4334), got ${JSON.stringify(text)}`);
-  return { host: m[1] ?? m[2]!, port };
+  const parse = (field: string, text: string, dflt: number): { host: string; port: number } => {
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]+))(?::(\d{1,5}))?$/.exec(text.trim());
+    const port = m?.[3] !== undefined ? Number(m[3]) : dflt;
+    if (!m || port > 65535) throw bad(field, `expected HOST:PORT or HOST (port ${dflt}), got ${JSON.stringify(text)}`);
+    return { host: m[1] ?? m[2]!, port };
+  };
+  const ssh = parse('call-home.listen', section.listen ?? '0.0.0.0:4334', 4334);
+  if (section['tls-listen'] === undefined) return ssh;
+  if (cfg['device-tls'] === undefined) throw bad('device-tls', 'call-home.tls-listen needs the OAM\'s client certificate (device-tls: {cert, key}): it is what the OAM presents to calling H(e)NBs');
+  return { ...ssh, tls: parse('call-home.tls-listen', section['tls-listen'], 4335) };
+}
+
+/** The OAM's TLS material towards H(e)NBs (config device-tls), read: PEM texts, or undefined without the section. */
+export async function deviceTlsFromConfig(cfg: OamPluginConfig, baseDir: string): Promise<{ cert: string; key: string; ca?: string } | undefined> {
+  const t = cfg['device-tls'];
+  if (t === undefined) return undefined;
+  const cert = await readPem(t.cert, 'device-tls.cert', baseDir);
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(t.key)) throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: device-tls.key: expected a PEM private key (a secret reference: file: or env:)');
+  return { cert, key: t.key, ...(t.ca !== undefined ? { ca: await readPem(t.ca, 'device-tls.ca', baseDir) } : {}) };
 }

@@ -31,6 +31,20 @@ export interface InventoryEntry {
   username?: string;
   credentials?: string;
   description?: string;
+  /** NETCONF over TLS (RFC 7589): absent = ssh */
+  transport?: 'ssh' | 'tls';
+  tlsCa?: string;
+  tlsCertificate?: string;
+  tlsServerName?: string;
+  tlsClientCertificate?: string;
+}
+
+/** The OAM's defaults for TLS H(e)NBs (config device-tls, read) and where relative file names start. */
+export interface DeviceTlsDefaults {
+  baseDir: string;
+  cert?: string;
+  key?: string;
+  ca?: string;
 }
 
 export type ConfigHenb = NonNullable<OamPluginConfig['henbs']>[number];
@@ -60,20 +74,52 @@ export function inventoryFromRunning(running: XmlElement): InventoryEntry[] {
     set('username', text('username'));
     set('credentials', text('credentials'));
     set('description', text('description'));
+    const transport = text('transport');
+    if (transport === 'tls' || transport === 'ssh') e.transport = transport;
+    set('tlsCa', text('tls-ca'));
+    set('tlsCertificate', text('tls-certificate'));
+    set('tlsServerName', text('tls-server-name'));
+    set('tlsClientCertificate', text('tls-client-certificate'));
     out.push(e);
   }
   return out;
 }
 
-/** /hsv:inventory holding the configuration file's henbs, secrets left out */
-export function inventoryXml(henbs: ConfigHenb[]): XmlElement {
+/** the port of a configuration-file henb: its own, or 830 (ssh) / 6513 (tls) */
+export function configPort(h: ConfigHenb): number {
+  return h.port ?? (h.transport === 'tls' ? 6513 : 830);
+}
+
+/** /hsv:inventory holding the configuration file's henbs, secrets left out (file names made absolute) */
+export function inventoryXml(henbs: ConfigHenb[], baseDir: string = process.cwd()): XmlElement {
+  const port = (h: ConfigHenb): number => configPort(h);
   return el(HSV_NS, 'inventory', henbs.map((h) => el(HSV_NS, 'henb',
     leaf(HSV_NS, 'henb-id', h['henb-id']),
     h['call-home'] === true ? el(HSV_NS, 'call-home') : h.address !== undefined ? leaf(HSV_NS, 'address', h.address) : undefined,
-    h.port !== undefined && h.port !== 830 ? leaf(HSV_NS, 'port', String(h.port)) : undefined,
+    port(h) !== 830 ? leaf(HSV_NS, 'port', String(port(h))) : undefined,
     h['ssh-host-key'] !== undefined ? leaf(HSV_NS, 'ssh-host-key', h['ssh-host-key']) : undefined,
     h.username !== undefined ? leaf(HSV_NS, 'username', h.username) : undefined,
-    h.description !== undefined ? leaf(HSV_NS, 'description', h.description) : undefined)));
+    h.description !== undefined ? leaf(HSV_NS, 'description', h.description) : undefined,
+    h.transport === 'tls' ? leaf(HSV_NS, 'transport', 'tls') : undefined,
+    h['tls-ca'] !== undefined ? leaf(HSV_NS, 'tls-ca', resolve(baseDir, h['tls-ca'])) : undefined,
+    h['tls-certificate'] !== undefined ? leaf(HSV_NS, 'tls-certificate', h['tls-certificate']) : undefined,
+    h['tls-server-name'] !== undefined ? leaf(HSV_NS, 'tls-server-name', h['tls-server-name']) : undefined,
+    h['tls-client-cert'] !== undefined ? leaf(HSV_NS, 'tls-client-certificate', resolve(baseDir, h['tls-client-cert'])) : undefined)));
+}
+
+/** The inventory entry of a configuration-file henb (hosts without seedRunning use the file as it is). */
+export function inventoryEntryOfFile(h: ConfigHenb, baseDir: string = process.cwd()): InventoryEntry {
+  return {
+    henbId: h['henb-id'], port: configPort(h), callHome: h['call-home'] === true,
+    ...(h.address !== undefined ? { address: h.address } : {}),
+    ...(h['ssh-host-key'] !== undefined ? { sshHostKey: h['ssh-host-key'] } : {}),
+    ...(h.username !== undefined ? { username: h.username } : {}),
+    ...(h.transport === 'tls' ? { transport: 'tls' as const } : {}),
+    ...(h['tls-ca'] !== undefined ? { tlsCa: resolve(baseDir, h['tls-ca']) } : {}),
+    ...(h['tls-certificate'] !== undefined ? { tlsCertificate: h['tls-certificate'] } : {}),
+    ...(h['tls-server-name'] !== undefined ? { tlsServerName: h['tls-server-name'] } : {}),
+    ...(h['tls-client-cert'] !== undefined ? { tlsClientCertificate: resolve(baseDir, h['tls-client-cert']) } : {}),
+  };
 }
 
 /**
@@ -82,13 +128,13 @@ export function inventoryXml(henbs: ConfigHenb[]): XmlElement {
  * 'seeded', 'kept' (running already had an inventory, or the marker says seeding was done before),
  * 'unsupported' (a host without seedRunning: the file stays a second source, as before).
  */
-export async function seedInventory(registry: NetconfRegistry, henbs: ConfigHenb[], dataDir: string, log: Logger): Promise<'seeded' | 'kept' | 'unsupported'> {
+export async function seedInventory(registry: NetconfRegistry, henbs: ConfigHenb[], dataDir: string, log: Logger, baseDir: string = process.cwd()): Promise<'seeded' | 'kept' | 'unsupported'> {
   if (registry.seedRunning === undefined) return 'unsupported';
   const marker = join(dataDir, INVENTORY_SEEDED_FILE);
   const done = await access(marker).then(() => true, () => false);
   let outcome: 'seeded' | 'kept' = 'kept';
   if (!done) {
-    if (henbs.length > 0 && await registry.seedRunning(inventoryXml(henbs))) outcome = 'seeded';
+    if (henbs.length > 0 && await registry.seedRunning(inventoryXml(henbs, baseDir))) outcome = 'seeded';
     await mkdir(dataDir, { recursive: true });
     await writeFile(marker, `${new Date().toISOString()} ${outcome === 'seeded' ? `seeded ${henbs.length} henb(s) from the plugin configuration` : 'running already had an inventory'}\n`);
   }
@@ -106,7 +152,8 @@ export async function seedInventory(registry: NetconfRegistry, henbs: ConfigHenb
  * credentials reference or, without one, from the configuration file's entry of the same henb-id. Undefined
  * (and logged) when the entry cannot be used: dialled without an address, call-home without a pinned key.
  */
-export function deviceEntryOf(e: InventoryEntry, fileHenbs: ConfigHenb[], env: NodeJS.ProcessEnv, log: Logger): DeviceInventoryEntry | undefined {
+export function deviceEntryOf(e: InventoryEntry, fileHenbs: ConfigHenb[], env: NodeJS.ProcessEnv, log: Logger, tlsDefaults?: DeviceTlsDefaults): DeviceInventoryEntry | undefined {
+  if (e.transport === 'tls') return tlsDeviceEntryOf(e, fileHenbs, env, log, tlsDefaults);
   if (e.callHome && e.sshHostKey === undefined) {
     log.warn('inventory entry unusable: a call-home H(e)NB is identified by its ssh-host-key, which it lacks', { henbId: e.henbId });
     return undefined;
@@ -156,4 +203,62 @@ function readCredentials(ref: string, env: NodeJS.ProcessEnv): string | undefine
     }
   }
   return undefined;
+}
+
+/** a PEM file of a TLS entry, or undefined (logged) when unreadable */
+function pemFile(path: string, baseDir: string, what: string, henbId: string, log: Logger): string | undefined {
+  try {
+    const text = readFileSync(resolve(baseDir, path), 'utf8');
+    if (text.includes('-----BEGIN ')) return text;
+  } catch {
+    // logged below
+  }
+  log.warn(`inventory entry unusable: its ${what} is not a readable PEM file`, { henbId, file: resolve(baseDir, path) });
+  return undefined;
+}
+
+/**
+ * A TLS entry (RFC 7589): the H(e)NB's CA (tls-ca, else device-tls.ca) and/or pinned certificate, the name, and
+ * the OAM's client certificate: tls-client-certificate with the key from credentials (file:PATH), else the
+ * file entry's tls-client-cert / tls-client-key, else device-tls. Undefined (logged) when something is missing.
+ */
+function tlsDeviceEntryOf(e: InventoryEntry, fileHenbs: ConfigHenb[], env: NodeJS.ProcessEnv, log: Logger, d: DeviceTlsDefaults | undefined): DeviceInventoryEntry | undefined {
+  const baseDir = d?.baseDir ?? process.cwd();
+  if (!e.callHome && e.address === undefined) {
+    log.warn('inventory entry unusable: no address to dial (or set call-home)', { henbId: e.henbId });
+    return undefined;
+  }
+  const file = fileHenbs.find((h) => h['henb-id'] === e.henbId);
+  const ca = e.tlsCa !== undefined ? pemFile(e.tlsCa, baseDir, 'tls-ca', e.henbId, log) : d?.ca;
+  if (e.tlsCa !== undefined && ca === undefined) return undefined;
+  if (ca === undefined && e.tlsCertificate === undefined) {
+    log.warn('inventory entry unusable: transport tls needs tls-ca (or device-tls.ca) or a pinned tls-certificate', { henbId: e.henbId });
+    return undefined;
+  }
+  let cert: string | undefined;
+  let key: string | undefined;
+  if (e.tlsClientCertificate !== undefined) {
+    cert = pemFile(e.tlsClientCertificate, baseDir, 'tls-client-certificate', e.henbId, log);
+    if (cert === undefined) return undefined;
+    key = e.credentials !== undefined ? readCredentials(e.credentials, env) : file?.['tls-client-key'];
+  } else if (file?.['tls-client-cert'] !== undefined) {
+    cert = pemFile(file['tls-client-cert'], baseDir, 'tls-client-cert', e.henbId, log);
+    key = file['tls-client-key'];
+  } else {
+    cert = d?.cert;
+    key = e.credentials !== undefined ? readCredentials(e.credentials, env) : d?.key;
+  }
+  if (cert === undefined || key === undefined || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
+    log.warn('inventory entry unusable: transport tls needs the OAM\'s client certificate and key (device-tls, or tls-client-certificate with credentials file:KEY)', { henbId: e.henbId });
+    return undefined;
+  }
+  return {
+    henbId: e.henbId, host: e.address ?? '', port: e.port, username: e.username ?? file?.username ?? 'admin', transport: 'tls',
+    ...(e.callHome ? { callHome: true } : {}),
+    tls: {
+      cert, key, ...(ca !== undefined ? { ca } : {}),
+      ...(e.tlsCertificate !== undefined ? { certSha256: e.tlsCertificate } : {}),
+      ...(e.tlsServerName !== undefined ? { serverName: e.tlsServerName } : {}),
+    },
+  };
 }

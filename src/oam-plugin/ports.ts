@@ -11,7 +11,7 @@ import type { Jwks } from '../tokens/index.js';
 import { loadJwksFile } from '../tokens/index.js';
 import type { PveClient } from '../oam/index.js';
 import type { CallHomeListener, NetconfDeviceDriver } from '../device/index.js';
-import { OamConfigError, baseDirOf, callHomeFromConfig, pveTargetFromConfig, readPem } from './config.js';
+import { OamConfigError, baseDirOf, callHomeFromConfig, deviceTlsFromConfig, pveTargetFromConfig, readPem } from './config.js';
 import { deviceEntryOf } from './inventory.js';
 import type { InventoryEntry } from './inventory.js';
 import type { OamPluginConfig } from './config.js';
@@ -43,14 +43,22 @@ export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost,
  * listening: the caller starts it once the inventory is known), and `onInventory`, which makes the driver follow
  * the running inventory (./inventory.ts): secrets from an entry's credentials or the config file's entry.
  */
-export async function devicesFromConfig(cfg: OamPluginConfig, log: Logger): Promise<{
+export async function devicesFromConfig(cfg: OamPluginConfig, log: Logger, baseDir: string = process.cwd()): Promise<{
   devices: NetconfDeviceDriver; callHome: CallHomeListener | undefined; onInventory: (entries: InventoryEntry[]) => void;
 }> {
   const callHomeAt = callHomeFromConfig(cfg);
   const { createDeviceDriver, createCallHomeListener } = await import('../device/index.js');
+  // NETCONF over TLS to H(e)NBs (RFC 7589): the OAM's client certificate, also presented on TLS call home
+  const deviceTls = await deviceTlsFromConfig(cfg, baseDir);
   const callHome = callHomeAt !== undefined
-    ? createCallHomeListener({ host: callHomeAt.host, port: callHomeAt.port, log: log.child({ component: 'call-home' }) })
+    ? createCallHomeListener({
+      host: callHomeAt.host, port: callHomeAt.port, log: log.child({ component: 'call-home' }),
+      ...(callHomeAt.tls !== undefined && deviceTls !== undefined ? {
+        tls: { host: callHomeAt.tls.host, port: callHomeAt.tls.port, cert: deviceTls.cert, key: deviceTls.key, ...(deviceTls.ca !== undefined ? { ca: deviceTls.ca } : {}) },
+      } : {}),
+    })
     : undefined;
+  const tlsDefaults = { baseDir, ...(deviceTls ?? {}) };
   const devices = createDeviceDriver({
     log: log.child({ component: 'device-driver' }), devices: [], ...(callHome !== undefined ? { callHome } : {}),
     backoff: { initialMs: cfg.retry?.['base-delay'] ?? 200, maxMs: cfg.retry?.['max-delay'] ?? 10_000 },
@@ -62,7 +70,7 @@ export async function devicesFromConfig(cfg: OamPluginConfig, log: Logger): Prom
   const onInventory = (entries: InventoryEntry[]): void => {
     const next = new Set<string>();
     for (const e of entries) {
-      const d = deviceEntryOf(e, fileHenbs, process.env, ilog);
+      const d = deviceEntryOf(e, fileHenbs, process.env, ilog, tlsDefaults);
       if (d === undefined) continue;
       try {
         devices.setDevice(d);

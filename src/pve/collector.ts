@@ -1,6 +1,6 @@
 /**
- * The PVE's default evidence collector: a short NETCONF session to the H(e)NB (src/device/connect.ts, host
- * key pinned when the inventory gives it), one integrity-measurement with the PVE's own nonce, closed again.
+ * The PVE's default evidence collector: a short NETCONF session to the H(e)NB (src/device/connect.ts: over
+ * SSH, host key pinned when the inventory gives it, or over TLS with the entry's certificate settings), one integrity-measurement with the PVE's own nonce, closed again.
  * A call-home device (RFC 8071) is reached through the given connector (the PVE's own call-home listener).
  */
 import { NETCONF_BASE_NS, child, elements } from '../netconf/xml/index.js';
@@ -25,6 +25,10 @@ export function netconfEvidenceCollector(options: NetconfCollectorOptions): Evid
       if (device.privateKey !== undefined) target.privateKey = device.privateKey;
       if (device.hostKeySha256 !== undefined) target.hostKeySha256 = device.hostKeySha256;
       if (device.callHome === true) target.callHome = true;
+      // NETCONF over TLS (RFC 7589): the device's certificate checks and the PVE's client certificate
+      target.henbId = device.henbId;
+      if (device.transport !== undefined) target.transport = device.transport;
+      if (device.tls !== undefined) target.tls = device.tls;
       const session = await connect(target, { timeoutMs: options.timeoutMs, signal });
       try {
         const reply = await session.rpc(integrityMeasurementXml(nonce), { signal, timeoutMs: options.timeoutMs });

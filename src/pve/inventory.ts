@@ -5,6 +5,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { callHomeDeviceOf } from '../device/index.js';
 import type { CallHomeListener } from '../device/index.js';
 import { parseAkPublic } from '../integrity/tpm/index.js';
 import type { TpmPublic } from '../integrity/tpm/index.js';
@@ -43,12 +44,10 @@ export class DeviceInventory {
     const trustRoot = d.trustRoot ?? (d.akPublic !== undefined ? 'tpm' : 'software-key');
     const ak = trustRoot === 'tpm' ? attestationKey(d) : undefined;
     if (d.callHome === true && this.callHome !== undefined) {
-      if (d.hostKeySha256 === undefined) throw new PveServiceError('ERR_PVE_DEVICE_KEY', `device ${d.henbId}: a call-home device needs its pinned host key`);
-      this.callHome.setDevice({
-        henbId: d.henbId, hostKeySha256: d.hostKeySha256, username: d.username,
-        ...(d.password !== undefined ? { password: d.password } : {}),
-        ...(d.privateKey !== undefined ? { privateKey: d.privateKey } : {}),
-      });
+      // SSH: known by its pinned host key; TLS: by its certificate (pin, or CA + name)
+      const enrol = callHomeDeviceOf(d);
+      if (enrol === undefined) throw new PveServiceError('ERR_PVE_DEVICE_KEY', `device ${d.henbId}: a call-home device needs its pinned host key (or transport tls)`);
+      this.callHome.setDevice(enrol);
     }
     this.devices.set(d.henbId, { entry: { ...d, trustRoot }, key, ...(ak !== undefined ? { ak } : {}) });
   }

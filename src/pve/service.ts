@@ -84,7 +84,14 @@ export interface StartPveOptions {
    * connection they open to it (never dialled), identified by their pinned host key; the PVE collects its
    * evidence itself, without the OAM in the path (docs/operator-guide.md, "Call home").
    */
-  callHome?: { listen: string | { host: string; port: number } };
+  callHome?: {
+    listen: string | { host: string; port: number };
+    /**
+     * also NETCONF Call Home over TLS (RFC 8071 section 4): devices with transport tls call this address (port
+     * 4335 by default) and are known by their certificate; cert/key is the PVE's client certificate (PEM)
+     */
+    tls?: { listen: string | { host: string; port: number }; cert: string; key: string; ca?: string };
+  };
   log?: Logger;
 }
 
@@ -102,8 +109,8 @@ export interface PveHandle {
   readonly jwks: Jwks;
   /** the NETCONF endpoint, when options.netconf was given */
   readonly netconf?: { host: string; port: number; hostKeySha256: string };
-  /** the call-home listener's address, when options.callHome was given */
-  readonly callHome?: { host: string; port: number };
+  /** the call-home listener's address, when options.callHome was given (tls: its TLS call-home address) */
+  readonly callHome?: { host: string; port: number; tls?: { host: string; port: number } };
   /** add accepted digests for a component, for every H(e)NB (a vendor's published values) */
   addReferenceValue(component: string, digest: string): void;
   /** provide-reference-values without a transport: verify and accept one statement of the OAM (RestconfError when refused) */
@@ -135,7 +142,11 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
   const signingKey = options.signingKey ?? (await loadOrCreateSigningKey(`${options.dataDir}/keys`, 'pve'));
   const jwks: Jwks = { keys: [signingKey.publicJwk] };
   // devices are enrolled with it below (inventory); it listens once the HTTPS server does
-  const callHome = options.callHome ? createCallHomeListener({ ...parseListen(options.callHome.listen), log, handshakeTimeoutMs: deviceTimeoutMs }) : undefined;
+  const chTls = options.callHome?.tls;
+  const callHome = options.callHome ? createCallHomeListener({
+    ...parseListen(options.callHome.listen), log, handshakeTimeoutMs: deviceTimeoutMs,
+    ...(chTls !== undefined ? { tls: { ...parseListen(chTls.listen), cert: chTls.cert, key: chTls.key, ...(chTls.ca !== undefined ? { ca: chTls.ca } : {}) } } : {}),
+  }) : undefined;
   const collector = options.collector ?? netconfEvidenceCollector({ log, timeoutMs: deviceTimeoutMs, connector: connectorVia(callHome) });
   const inventory = new DeviceInventory(callHome);
   for (const d of options.devices) inventory.set(d);

@@ -66,7 +66,7 @@ describe('serve configuration', () => {
     expect(c.logLevel).toBe('debug');
     expect(c.users).toEqual([{ name: 'nms', password: 'nms-pass', authorizedKeys: [KEY] }]);
     const henbs = c.builtin.henbs as Array<Record<string, unknown>>;
-    expect(henbs[0]?.port).toBe(830);
+    expect(henbs[0]?.port).toBeUndefined(); // no schema default: the plugin dials 830 (ssh) or 6513 (transport tls)
     expect(henbs[0]?.password).toEqual({ file: 'device.secret' });
     expect(henbs[1]?.port).toBe(8300);
     // the plugin's file names stay as written: the plugin resolves them against baseDir (PluginHost.baseDir)

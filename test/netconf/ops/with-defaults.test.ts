@@ -68,7 +68,8 @@ describe('with-defaults (RFC 6243) with the defaults of our YANG modules', () =>
   it('report-all: every default, in list entries, present containers and configuration containers not set', async () => {
     await setup();
     expect(show(await fake.call(fake.session(), getConfig('report-all')))).toBe(
-      `<data xmlns="${NC}">${inventory('<port>830</port>', '<port>2022</port>', '<port>830</port>')}` +
+      // transport (default ssh, revision 2026-12-03) follows port in every entry
+      `<data xmlns="${NC}">${inventory('<port>830</port><transport>ssh</transport>', '<port>2022</port><transport>ssh</transport>', '<port>830</port><transport>ssh</transport>')}` +
       // on-mismatch is a leaf-list with two default entries (YANG 1.1)
       `<policies xmlns="${HSV}"><step-timeout>300</step-timeout><token-lifetime>100</token-lifetime><self-check>true</self-check><on-mismatch>alarm</on-mismatch><on-mismatch>rollback</on-mismatch></policies>` +
       `<pve xmlns="${HSV}"><transport>restconf</transport><timeout>30</timeout></pve></data>`);
@@ -78,7 +79,7 @@ describe('with-defaults (RFC 6243) with the defaults of our YANG modules', () =>
     await setup();
     const t = (name: string, v: string): string => `<${name} xmlns:wd="${WDA}" wd:default="true">${v}</${name}>`;
     expect(show(await fake.call(fake.session(), getConfig('report-all-tagged')))).toBe(
-      `<data xmlns="${NC}">${inventory(t('port', '830'), '<port>2022</port>', t('port', '830'))}` +
+      `<data xmlns="${NC}">${inventory(t('port', '830') + t('transport', 'ssh'), '<port>2022</port>' + t('transport', 'ssh'), t('port', '830') + t('transport', 'ssh'))}` +
       `<policies xmlns="${HSV}">${t('step-timeout', '300')}<token-lifetime>100</token-lifetime>${t('self-check', 'true')}${t('on-mismatch', 'alarm')}${t('on-mismatch', 'rollback')}</policies>` +
       `<pve xmlns="${HSV}">${t('transport', 'restconf')}${t('timeout', '30')}</pve></data>`);
   });
@@ -99,7 +100,7 @@ describe('with-defaults (RFC 6243) with the defaults of our YANG modules', () =>
     const trimmed = show(await fake.call(s, get('trim')));
     expect(trimmed).toContain(inventory('', '<port>2022</port>', ''));
     expect(trimmed).toContain(`<henbs xmlns="${HSV}"><henb><henb-id>h1</henb-id><state>trusted</state></henb></henbs>`);
-    expect(show(await fake.call(s, get('report-all')))).toContain(inventory('<port>830</port>', '<port>2022</port>', '<port>830</port>'));
+    expect(show(await fake.call(s, get('report-all')))).toContain(inventory('<port>830</port><transport>ssh</transport>', '<port>2022</port><transport>ssh</transport>', '<port>830</port><transport>ssh</transport>'));
   });
 
   it('copy-config accepts the parameter (it governs a <url> target: none here); other values and operations are refused', async () => {
