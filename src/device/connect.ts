@@ -26,7 +26,7 @@ import { HsvError } from '../errors.js';
 import { ClientSession } from '../netconf/session/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import { NETCONF_TLS_PORT } from '../netconf/tls/index.js';
-import { TlsHandshakeError, tlsHandshake } from '../netconf/client/index.js';
+import { TlsHandshakeError, describeCertificateError, tlsFailureOf, tlsHandshake } from '../netconf/client/index.js';
 import type { TlsConnectOptions } from '../netconf/client/index.js';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -151,7 +151,14 @@ export function deviceTlsOptions(target: DeviceTarget, tls: DeviceTlsSettings, t
  * certificate after the handshake (TLS 1.3 checks it then): the error says so.
  */
 export async function deviceSessionOverTls(socket: TLSSocket, where: string, timeoutMs: number, signal?: AbortSignal): Promise<DeviceSession> {
-  socket.on('error', () => undefined); // after the handshake, errors surface as the session's close reason
+  // after the handshake, errors surface as the session's close reason; one before the hello may be the device's
+  // alert refusing our certificate (TLS 1.3 sends it after the client's Finished)
+  let early: (Error & { code?: string }) | undefined;
+  const onEarly = (e: Error & { code?: string }): void => {
+    early ??= e;
+  };
+  socket.on('error', onEarly);
+  socket.on('error', () => undefined);
   let s: ClientSession;
   const onAbort = (): void => {
     socket.destroy();
@@ -162,9 +169,13 @@ export async function deviceSessionOverTls(socket: TLSSocket, where: string, tim
   } catch (e) {
     socket.destroy();
     if (signal?.aborted === true) throw new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: signal.reason });
+    if (early !== undefined && tlsFailureOf(early) === 'refused-by-peer') {
+      throw new DeviceConnectError('ERR_DEVICE_AUTH', `${where} refused our client certificate: ${describeCertificateError(early.code, early.message)} (${early.code ?? early.message}); check that the device trusts its CA and maps it to a user (cert-to-name)`, { cause: early });
+    }
     throw new DeviceConnectError('ERR_DEVICE_NETCONF', `no NETCONF hello from ${where} over TLS: the connection ended after the TLS handshake (does the device trust our client certificate and map it to a user? see its log)`, { cause: e });
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    socket.off('error', onEarly);
   }
   socket.once('close', () => s.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the TLS connection`)));
   const closedP = s.conn.whenClosed().then(() => {
