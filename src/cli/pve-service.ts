@@ -15,6 +15,13 @@
  *       host-key: SHA256:...       (pinned SSH host key fingerprint)
  *       device-public-key: |       (SPKI PEM; or device-public-key-file: PATH)
  *         -----BEGIN PUBLIC KEY-----
+ *       transport: tls             (NETCONF over TLS, RFC 7589; port is then the TLS port; no username/password needed)
+ *       tls:                       (transport tls; file names relative to the devices file)
+ *         ca-file: FILE            (the CA the device's certificate chains to) and/or
+ *         certificate: SHA-256     (its pinned certificate, hex, colons allowed)
+ *         server-name: NAME        (the name its certificate carries; default the host, or the henb-id when calling home)
+ *         client-cert-file: FILE   (the PVE's client certificate and key, which the device maps to a user)
+ *         client-key-file: FILE
  *       trust-root: tpm            (software-key by default; tpm: only quotes by the AK below are accepted)
  *       ak-public: <base64>        (the TPM attestation key, TPM2B_PUBLIC; or ak-public-file: PATH to the
  *                                   binary file `tpm2_readpublic -c AK -f tss -o PATH` writes)
@@ -23,7 +30,9 @@
  *   oam-jwks: FILE            (the OAM's JWKS: the only keys whose provide-reference-values statements are accepted;
  *                              read at each statement, so the OAM's key rotation is picked up; --oam-jwks overrides)
  *   oam-issuer: NAME          (iss of the OAM's statements, default urn:henb-sw-verify:oam)
- * camelCase names (henbId, hostKeySha256, devicePublicKey, trustRoot, akPublic, referenceValues) are accepted too.
+ * camelCase names (henbId, hostKeySha256, devicePublicKey, trustRoot, akPublic, referenceValues) are accepted too;
+ * `simulate --json` output as it is: a device with callHomeTransport tls is reached over TLS with its netconfTls
+ * files (and so is any device given `transport: tls` and netconfTls).
  */
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -61,6 +70,48 @@ export interface PveDevicesFile {
   oamIssuer?: string;
 }
 
+/**
+ * A TLS device's settings: `tls: {ca-file, certificate, server-name, client-cert-file, client-key-file}`, or the
+ * `netconfTls` of `simulate --json` ({port, certSha256, caFile, clientCertFile, clientKeyFile}); files relative to
+ * the devices file.
+ */
+function tlsOfDevice(file: string, at: string, d: Record<string, unknown>): { settings: Promise<NonNullable<PveDeviceEntry['tls']>>; port?: number } {
+  const raw = (d.tls ?? d.netconfTls) as Record<string, unknown> | undefined;
+  const where = d.tls !== undefined ? `${at}.tls` : `${at}.netconfTls`;
+  if (typeof raw !== 'object' || raw === null) throw configError(file, `${at}.tls`, 'transport tls needs tls: {ca-file and/or certificate, client-cert-file, client-key-file}');
+  const str = (names: string[]): string | undefined => {
+    for (const n of names) {
+      const v = raw[n];
+      if (v === undefined) continue;
+      if (typeof v !== 'string' || v === '') throw configError(file, `${where}.${n}`, 'expected a non-empty string');
+      return v;
+    }
+    return undefined;
+  };
+  const read = async (name: string, path: string): Promise<string> => {
+    try {
+      return await readFile(resolve(dirname(file), path), 'utf8');
+    } catch (e) {
+      throw configError(file, `${where}.${name}`, `cannot read ${path}: ${(e as Error).message}`);
+    }
+  };
+  const caFile = str(['ca-file', 'caFile']);
+  const pin = str(['certificate', 'certSha256']);
+  const serverName = str(['server-name', 'serverName']);
+  const certFile = str(['client-cert-file', 'clientCertFile']);
+  const keyFile = str(['client-key-file', 'clientKeyFile']);
+  if (caFile === undefined && pin === undefined) throw configError(file, `${where}.ca-file`, 'give the CA of the device\'s certificate (ca-file) or pin the certificate (certificate)');
+  if (certFile === undefined || keyFile === undefined) throw configError(file, `${where}.client-cert-file`, 'give the PVE\'s client certificate and key (client-cert-file, client-key-file)');
+  const port = typeof raw.port === 'number' ? raw.port : undefined;
+  const settings = (async () => ({
+    cert: await read('client-cert-file', certFile), key: await read('client-key-file', keyFile),
+    ...(caFile !== undefined ? { ca: await read('ca-file', caFile) } : {}),
+    ...(pin !== undefined ? { certSha256: pin } : {}),
+    ...(serverName !== undefined ? { serverName } : {}),
+  }))();
+  return { settings, ...(port !== undefined ? { port } : {}) };
+}
+
 /** Read and check a devices file; errors name the file, the field and what was expected. */
 export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<PveDevicesFile> {
   let doc: unknown;
@@ -96,8 +147,17 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
     const host = s(['host', 'address'], !callHome) ?? '';
     const port = d.port ?? (callHome ? 0 : undefined);
     if (typeof port !== 'number' || !Number.isInteger(port) || port < (callHome ? 0 : 1) || port > 65535) throw configError(file, `${at}.port`, 'expected a port number 1..65535');
-    const entry: PveDeviceEntry = { henbId, host, port, username: s(['username'], true)!, devicePublicKey: '' };
+    const transport = d.transport ?? (d.callHomeTransport === 'tls' ? 'tls' : undefined);
+    if (transport !== undefined && transport !== 'ssh' && transport !== 'tls') throw configError(file, `${at}.transport`, 'expected ssh or tls');
+    const tls = transport === 'tls';
+    const entry: PveDeviceEntry = { henbId, host, port, username: s(['username'], !tls) ?? 'oam', devicePublicKey: '' };
     if (callHome) entry.callHome = true;
+    if (tls) {
+      entry.transport = 'tls';
+      const t = tlsOfDevice(file, at, d);
+      entry.tls = await t.settings;
+      if (t.port !== undefined && !callHome) entry.port = t.port;
+    }
     const pw = s(['password'], false);
     const pwEnv = s(['password-env'], false);
     if (pw !== undefined) entry.password = pw;
@@ -106,7 +166,7 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
       if (v === undefined) throw configError(file, `${at}.password-env`, `environment variable ${pwEnv} is not set`);
       entry.password = v;
     }
-    const hk = s(['host-key', 'hostKeySha256'], callHome);
+    const hk = s(['host-key', 'hostKeySha256'], callHome && !tls);
     if (hk !== undefined) {
       const fp = hostKeyFingerprint(hk);
       if (fp === undefined) throw configError(file, `${at}.host-key`, `expected ${HOST_KEY_FORMS}`);
@@ -213,13 +273,33 @@ export async function runPveCommand(options: Record<string, unknown>, ctx: Comma
   } else if (inv.devices.some((d) => d.callHome === true)) {
     throw new CliUsageError('pve: the devices file has call-home devices: give --call-home-listen HOST:PORT (the port they call, 4334 by default)');
   }
+  // call home over TLS (RFC 8071 section 4): the PVE presents the client certificate of its TLS devices
+  const chTlsText = options['call-home-tls-listen'];
+  let callHomeTls: { listen: { host: string; port: number }; cert: string; key: string } | undefined;
+  const tlsCalling = inv.devices.filter((d) => d.callHome === true && d.transport === 'tls');
+  if (chTlsText !== undefined) {
+    let at: { host: string; port: number };
+    try {
+      if (typeof chTlsText !== 'string') throw new Error('expected HOST:PORT');
+      at = parseListen(chTlsText);
+    } catch (e) {
+      throw new HsvError('ERR_CLI_USAGE', `pve: --call-home-tls-listen: ${(e as Error).message}`);
+    }
+    const first = tlsCalling[0]?.tls;
+    if (first === undefined) throw new HsvError('ERR_CLI_USAGE', 'pve: --call-home-tls-listen: the devices file has no device calling home over TLS (transport tls, call-home true) to take the PVE\'s client certificate from');
+    if (tlsCalling.some((d) => d.tls?.cert !== first.cert)) throw new HsvError('ERR_CLI_USAGE', 'pve: --call-home-tls-listen: the TLS call-home devices name different client certificates; the PVE presents one');
+    callHomeTls = { listen: at, cert: first.cert, key: first.key };
+    if (callHome === undefined) throw new HsvError('ERR_CLI_USAGE', 'pve: --call-home-tls-listen needs --call-home-listen too (SSH call home)');
+  } else if (tlsCalling.length > 0) {
+    throw new HsvError('ERR_CLI_USAGE', 'pve: the devices file has devices calling home over TLS: give --call-home-tls-listen HOST:PORT (4335 by default)');
+  }
   const oamJwks = typeof options['oam-jwks'] === 'string' ? resolve(ctx.cwd, options['oam-jwks']) : inv.oamJwks;
   const pve = await startPve({
     listen, dataDir, devices: inv.devices, referenceValues: inv.referenceValues, approvedSoftware: inv.approvedSoftware, log,
     ...(inv.netconf !== undefined ? { netconf: inv.netconf } : {}),
     ...(oamJwks !== undefined ? { oamJwks } : {}),
     ...(inv.oamIssuer !== undefined ? { oamIssuer: inv.oamIssuer } : {}),
-    ...(callHome !== undefined ? { callHome: { listen: callHome } } : {}),
+    ...(callHome !== undefined ? { callHome: { listen: callHome, ...(callHomeTls !== undefined ? { tls: callHomeTls } : {}) } } : {}),
   });
   try {
     const jwksFile = join(dataDir, 'jwks.json');
@@ -231,7 +311,8 @@ export async function runPveCommand(options: Record<string, unknown>, ctx: Comma
       ...(pve.callHome !== undefined ? { callHome: pve.callHome } : {}),
     };
     const nc = (pve.netconf !== undefined ? `, NETCONF ${pve.netconf.host}:${pve.netconf.port} ssh host key ${pve.netconf.hostKeySha256}` : '')
-      + (pve.callHome !== undefined ? `, call home on ${pve.callHome.host}:${pve.callHome.port}` : '');
+      + (pve.callHome !== undefined ? `, call home on ${pve.callHome.host}:${pve.callHome.port}` : '')
+      + (pve.callHome?.tls !== undefined ? `, call home over TLS on ${pve.callHome.tls.host}:${pve.callHome.tls.port}` : '');
     if (options.json === true) ctx.stdout.write(JSON.stringify(ready) + '\n');
     else ctx.stdout.write(`henb-sw-verify: PVE listening on ${pve.url} (CA ${pve.caPath}, JWKS ${jwksFile}, issuer ${pve.issuer}, ${inv.devices.length} H(e)NB(s)${nc})\n`);
     await waitForAbort(ctx.signal);

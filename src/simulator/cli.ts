@@ -11,7 +11,7 @@ import { parseHostPort, parsePort } from '../host-port.js';
 import { createLogger } from '../log/logger.js';
 import type { LogLevel } from '../log/logger.js';
 import { startFleet } from './simulator.js';
-import type { FleetEntry } from './simulator.js';
+import type { CallHomeTarget, FleetEntry } from './simulator.js';
 import { isTrustRoot } from './tpm-root.js';
 import { tpmToolsAvailable } from './tpm/index.js';
 import { waitForAbort } from '../abort.js';
@@ -67,15 +67,17 @@ export async function runSimulateCommand(options: Record<string, unknown>, ctx: 
   const log = createLogger({ level: logLevelOf(options['log-level'], 'warn'), write: (l) => ctx.stderr.write(l) });
   const f = await startFleet({
     fleet, trustRoot, host, basePort, ...(dataDir !== undefined ? { dataDir } : {}), ...(caPem !== undefined ? { fetchSoftware: { caPem } } : {}),
-    ...(callHome.length > 0 ? { callHome } : {}), log,
+    ...(callHome.length > 0 ? { callHome } : {}), ...(options.tls === true ? { tls: true } : {}), log,
   });
   try {
     if (json) {
       ctx.stdout.write(JSON.stringify({ event: 'ready', devices: f.devices, referenceValues: f.referenceValues }) + '\n');
     } else {
-      ctx.stdout.write(`henb-sw-verify: simulating ${f.devices.length} H(e)NB(s) on ${host}${callHome.length > 0 ? `, calling home to ${callHome.map((t) => `${t.host}:${t.port}`).join(', ')}` : ''}\n`);
+      ctx.stdout.write(`henb-sw-verify: simulating ${f.devices.length} H(e)NB(s) on ${host}${callHome.length > 0 ? `, calling home to ${callHome.map((t) => `${t.transport === 'tls' ? 'tls://' : ''}${t.host}:${t.port}`).join(', ')}` : ''}\n`);
+      if (f.tls !== undefined) ctx.stdout.write(`NETCONF over TLS: devices' CA ${f.tls.ca.certFile}, client certificate ${f.tls.client.certFile} key ${f.tls.client.keyFile}\n`);
       for (const d of f.devices) {
-        ctx.stdout.write(`${d.henbId} ${d.host}:${d.port} user ${d.username} password ${d.password} host-key ${d.hostKeySha256} profile ${d.profile} trust-root ${d.trustRoot}${d.akName !== undefined ? ` ak ${d.akName}` : ''}\n`);
+        const tls = d.netconfTls !== undefined ? ` tls-port ${d.netconfTls.port} tls-certificate ${d.netconfTls.certSha256}` : '';
+        ctx.stdout.write(`${d.henbId} ${d.host}:${d.port} user ${d.username} password ${d.password} host-key ${d.hostKeySha256}${tls} profile ${d.profile} trust-root ${d.trustRoot}${d.akName !== undefined ? ` ak ${d.akName}` : ''}\n`);
       }
     }
     await waitForAbort(ctx.signal);
@@ -85,14 +87,15 @@ export async function runSimulateCommand(options: Record<string, unknown>, ctx: 
   return 0;
 }
 
-/** --call-home HOST:PORT[,HOST:PORT...] (a string, or the strings of a repeated option): where devices call */
-export function callHomeTargets(v: unknown): Array<{ host: string; port: number }> {
+/** --call-home [tls://|ssh://]HOST:PORT[,...] (a string, or the strings of a repeated option): where devices call, and how */
+export function callHomeTargets(v: unknown): CallHomeTarget[] {
   if (v === undefined) return [];
   const texts = (Array.isArray(v) ? v : [v]).flatMap((x) => (typeof x === 'string' ? x.split(',') : [String(x)])).map((t) => t.trim()).filter(Boolean);
   if (texts.length === 0) throw usage('simulate: --call-home names no HOST:PORT');
   return texts.map((t) => {
-    const hp = parseHostPort(t);
-    if (hp === undefined || hp.port === 0) throw usage(`simulate: --call-home must be HOST:PORT (port 1..65535; 4334 is the IANA call-home port), got '${t}'`);
-    return hp;
+    const m = /^(ssh|tls):\/\/(.*)$/i.exec(t);
+    const hp = parseHostPort(m ? m[2]! : t);
+    if (hp === undefined || hp.port === 0) throw usage(`simulate: --call-home must be [tls://]HOST:PORT (port 1..65535; the IANA call-home ports are 4334 for SSH, 4335 for TLS), got '${t}'`);
+    return m?.[1]?.toLowerCase() === 'tls' ? { ...hp, transport: 'tls' as const } : hp;
   });
 }

@@ -9,7 +9,7 @@ interface PveCliModule {
 export const pveCommand: Command = {
   name: 'pve',
   summary: 'run the reference PVE (Platform Validation Entity) over RESTCONF/HTTPS',
-  usage: '--listen HOST:PORT --data-dir DIR [--devices FILE] [--oam-jwks FILE] [--call-home-listen HOST:PORT] [--json]',
+  usage: '--listen HOST:PORT --data-dir DIR [--devices FILE] [--oam-jwks FILE] [--call-home-listen HOST:PORT] [--call-home-tls-listen HOST:PORT] [--json]',
   description:
     'Serves the integrity-request operation (RFC 8040 POST, RFC 7951 JSON) over HTTPS. For each request it collects ' +
     'evidence from the H(e)NB (integrity measurement with its own nonce over NETCONF), checks the device signature and ' +
@@ -23,6 +23,7 @@ export const pveCommand: Command = {
     devices: { type: 'string', value: 'FILE', help: 'the H(e)NBs it may check and their reference values (YAML/JSON)' },
     'oam-jwks': { type: 'string', value: 'FILE', help: 'the OAM\'s JWKS: whose signed reference values are accepted' },
     'call-home-listen': { type: 'string', value: 'HOST:PORT', help: 'NETCONF Call Home (RFC 8071): where call-home devices connect (4334 is the IANA port)' },
+    'call-home-tls-listen': { type: 'string', value: 'HOST:PORT', help: 'NETCONF Call Home over TLS (RFC 8071 section 4): where devices with transport tls call (4335 is the IANA port); the PVE presents their tls client certificate' },
     'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn, error or silent' },
     json: { type: 'boolean', help: 'ready line as JSON' },
   },

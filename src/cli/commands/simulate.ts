@@ -11,7 +11,7 @@ interface SimulateCliModule {
 export const simulateCommand: Command = {
   name: 'simulate',
   summary: 'run simulated femtocells (NETCONF servers on loopback) with behaviour profiles',
-  usage: '[--fleet PROFILE[@tpm]=N,...] [--trust-root software-key|tpm] [--host HOST] [--base-port PORT] [--call-home HOST:PORT,...] [--data-dir DIR] [--software-ca FILE] [--json]',
+  usage: '[--fleet PROFILE[@tpm]=N,...] [--trust-root software-key|tpm] [--host HOST] [--base-port PORT] [--call-home [tls://]HOST:PORT,...] [--tls] [--data-dir DIR] [--software-ca FILE] [--json]',
   description:
     'Starts one NETCONF/SSH server per simulated H(e)NB, each on its own port, with components (bootloader, kernel, ' +
     'rootfs, config) measured into a TIM with a measurement log, a device key that signs evidence, two software slots ' +
@@ -26,14 +26,15 @@ export const simulateCommand: Command = {
     fleet: { type: 'string', value: 'PROFILE=N,...', help: 'profiles and counts', default: DEFAULT_FLEET },
     host: { type: 'string', value: 'HOST', help: 'address to listen on', default: '127.0.0.1' },
     'base-port': { type: 'string', value: 'PORT', help: 'first port (0 = free ports)', default: '0' },
-    'call-home': { type: 'string', value: 'HOST:PORT,...', help: 'NETCONF Call Home (RFC 8071): each device also connects out to these clients (OAM, PVE) and reconnects with a jittered backoff' },
+    'call-home': { type: 'string', value: '[tls://]HOST:PORT,...', help: 'NETCONF Call Home (RFC 8071): each device also connects out to these clients (OAM, PVE) and reconnects with a jittered backoff; tls://HOST:PORT calls home over TLS (section 4, IANA port 4335; implies --tls), HOST:PORT or ssh:// over SSH (4334)' },
+    tls: { type: 'boolean', help: 'devices also serve NETCONF over TLS (RFC 7589) on a second port, with certificates from the fleet CA (DATA_DIR/tls/ca.pem); clients authenticate with DATA_DIR/tls/client.pem and client.key' },
     'data-dir': { type: 'string', value: 'DIR', help: 'keep device keys and state here (default: a temporary dir)' },
     'trust-root': { type: 'string', value: 'ROOT', help: 'software-key or tpm (a swtpm per device)', default: 'software-key' },
     'software-ca': { type: 'string', value: 'FILE', help: 'devices fetch software-update images over https trusting this CA and check their digest' },
     'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn, error or silent' },
     json: { type: 'boolean', help: 'inventory as JSON' },
   },
-  examples: ['henb-sw-verify simulate --fleet healthy=10,slow=2 --json', 'henb-sw-verify simulate --fleet healthy=2,healthy@tpm=1 --json', 'henb-sw-verify simulate --fleet healthy=2 --call-home 127.0.0.1:4334,127.0.0.1:4335 --json'],
+  examples: ['henb-sw-verify simulate --fleet healthy=10,slow=2 --json', 'henb-sw-verify simulate --fleet healthy=2,healthy@tpm=1 --json', 'henb-sw-verify simulate --fleet healthy=2 --call-home 127.0.0.1:4334,127.0.0.1:4335 --json', 'henb-sw-verify simulate --fleet healthy=2 --tls --call-home tls://127.0.0.1:4335 --data-dir fleet --json'],
   run: async (args: ParsedArgs, ctx: CliContext) => {
     const fleet = parseFleet(str(args, 'fleet') ?? DEFAULT_FLEET);
     parseTrustRoot(str(args, 'trust-root'));
