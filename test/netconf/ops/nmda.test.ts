@@ -142,7 +142,8 @@ describe('NMDA get-data / edit-data (RFC 8526)', () => {
     await setup();
     const s = fake.session();
     const defaults = dataOf(await fake.call(s, getData(`<datastore>ds:operational</datastore><origin-filter>or:default</origin-filter><subtree-filter><inventory xmlns="${HSV}"/><policies xmlns="${HSV}"/><henbs xmlns="${HSV}"/></subtree-filter>`)));
-    expect(show([defaults])).toBe(`<data xmlns="${NM}"><inventory xmlns="${HSV}"><henb><henb-id>a</henb-id><port>830</port></henb></inventory>` +
+    // port and transport (ssh, henb-sw-verify 2026-12-03) are the inventory entry's defaults in use
+    expect(show([defaults])).toBe(`<data xmlns="${NM}"><inventory xmlns="${HSV}"><henb><henb-id>a</henb-id><port>830</port><transport>ssh</transport></henb></inventory>` +
       `<policies xmlns="${HSV}"><self-check>true</self-check><on-mismatch>alarm</on-mismatch><on-mismatch>rollback</on-mismatch><token-lifetime>86400</token-lifetime></policies>` +
       `<henbs xmlns="${HSV}"><henb><henb-id>h1</henb-id><state>trusted</state></henb><henb><henb-id>h2</henb-id><state>quarantined</state></henb></henbs></data>`);
     const notDefault = show(await fake.call(s, getData(`<datastore>ds:operational</datastore><negated-origin-filter>or:default</negated-origin-filter><subtree-filter><inventory xmlns="${HSV}"/><policies xmlns="${HSV}"/></subtree-filter>`)));
