@@ -283,15 +283,15 @@ export async function runPveCommand(options: Record<string, unknown>, ctx: Comma
       if (typeof chTlsText !== 'string') throw new Error('expected HOST:PORT');
       at = parseListen(chTlsText);
     } catch (e) {
-      throw new HsvError('ERR_CLI_USAGE', `pve: --call-home-tls-listen: ${(e as Error).message}`);
+      throw new CliUsageError(`pve: --call-home-tls-listen: ${(e as Error).message}`);
     }
     const first = tlsCalling[0]?.tls;
-    if (first === undefined) throw new HsvError('ERR_CLI_USAGE', 'pve: --call-home-tls-listen: the devices file has no device calling home over TLS (transport tls, call-home true) to take the PVE\'s client certificate from');
-    if (tlsCalling.some((d) => d.tls?.cert !== first.cert)) throw new HsvError('ERR_CLI_USAGE', 'pve: --call-home-tls-listen: the TLS call-home devices name different client certificates; the PVE presents one');
+    if (first === undefined) throw new CliUsageError('pve: --call-home-tls-listen: the devices file has no device calling home over TLS (transport tls, call-home true) to take the PVE\'s client certificate from');
+    if (tlsCalling.some((d) => d.tls?.cert !== first.cert)) throw new CliUsageError('pve: --call-home-tls-listen: the TLS call-home devices name different client certificates; the PVE presents one');
     callHomeTls = { listen: at, cert: first.cert, key: first.key };
-    if (callHome === undefined) throw new HsvError('ERR_CLI_USAGE', 'pve: --call-home-tls-listen needs --call-home-listen too (SSH call home)');
+    if (callHome === undefined) throw new CliUsageError('pve: --call-home-tls-listen needs --call-home-listen too (SSH call home)');
   } else if (tlsCalling.length > 0) {
-    throw new HsvError('ERR_CLI_USAGE', 'pve: the devices file has devices calling home over TLS: give --call-home-tls-listen HOST:PORT (4335 by default)');
+    throw new CliUsageError('pve: the devices file has devices calling home over TLS: give --call-home-tls-listen HOST:PORT (4335 by default)');
   }
   const oamJwks = typeof options['oam-jwks'] === 'string' ? resolve(ctx.cwd, options['oam-jwks']) : inv.oamJwks;
   const pve = await startPve({

@@ -56,10 +56,25 @@ export type TlsHandshakeFailure = 'certificate' | 'pin' | 'refused-by-peer' | 'n
  */
 export function tlsFailureOf(e: unknown): Exclude<TlsHandshakeFailure, 'pin' | 'timeout' | 'aborted'> {
   const code = String((e as { code?: unknown } | undefined)?.code ?? '');
-  if (/^ERR_SSL_.*ALERT_(CERTIFICATE_REQUIRED|UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED|HANDSHAKE_FAILURE)$/.test(code)) return 'refused-by-peer';
-  if (/CERT|SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY)|ALTNAME|HOSTNAME|INVALID_CA|PATH_LENGTH|INVALID_PURPOSE|CHAIN_TOO_LONG/.test(code)) return 'certificate';
+  if (PEER_REFUSALS.has(code)) return 'refused-by-peer';
+  if (CERTIFICATE_CODES.has(code)) return 'certificate';
   return 'network';
 }
+
+/** alerts a TLS server sends when it refuses the client's certificate (node's names of OpenSSL's reasons) */
+const PEER_REFUSALS: ReadonlySet<string> = new Set([
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED',
+  'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE', 'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED', 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
+]);
+
+/** our own verification of the server's certificate failed (OpenSSL's X509_V_ERR names, and node's name check) */
+const CERTIFICATE_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE', 'CERT_CHAIN_TOO_LONG', 'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_TLS_CERT_ALTNAME_FORMAT',
+]);
 
 /** A handshake failure, with its kind and OpenSSL's code (when there was one). */
 export class TlsHandshakeError extends NetconfClientError {
