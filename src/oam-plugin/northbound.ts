@@ -108,7 +108,9 @@ export class OamService {
     this.o = options;
     this.log = options.log ?? silentLogger;
     this.clock = options.clock ?? systemClock;
-    // the notifications are about software updates: an integrity-check answers its RPC instead
+    // progress and result notifications are about software updates: an integrity-check answers its RPC instead.
+    // Alarms pass for both kinds: an integrity-check raises one only when it refuses an affirming verdict because
+    // the H(e)NB runs other software than the version recorded for it (a downgrade outside the OAM, issue 10)
     const updates = (job: Job): boolean => kindOf(job) === 'software-update';
     const events: OamEvents = {
       progress: (job, step, text) => (updates(job) ? this.emit(progressXml(job, step, text)) : undefined),
@@ -118,7 +120,7 @@ export class OamService {
         options.devices.release?.(job.henbId, job.jobId);
         return updates(job) ? this.emit(resultXml(job)) : undefined;
       },
-      alarm: (job, text) => (updates(job) ? this.emit(alarmXml(job, text)) : undefined),
+      alarm: (job, text) => this.emit(alarmXml(job, text)),
     };
     this.runner = new JobRunner({
       store: options.store, pve: options.pve, devices: options.devices, fetcher: options.fetcher, tokens: options.tokens,
@@ -202,6 +204,11 @@ export class OamService {
       throw err;
     }
     const pve = job.pve;
+    if (pve !== undefined && job.state === 'refused' && pve.earStatus === 'affirming') {
+      // the PVE affirmed the evidence, the OAM refused it: other software than the version recorded for the H(e)NB
+      // (transition.ts softwareDrift); the token stays the PVE's own, the reason names both versions
+      return [leaf(HSV_NS, 'ear-status', 'contraindicated'), leaf(HSV_NS, 'attestation-result', pve.token), leaf(HSV_NS, 'reason', job.result?.reason ?? 'refused')];
+    }
     if (pve !== undefined) {
       const out = [leaf(HSV_NS, 'ear-status', pve.earStatus), leaf(HSV_NS, 'attestation-result', pve.token)];
       if (pve.reason !== undefined) out.push(leaf(HSV_NS, 'reason', pve.reason));
@@ -472,7 +479,8 @@ export function resultXml(job: Job): XmlElement {
 export function alarmXml(job: Job, text: string): XmlElement {
   return el(HSV_NS, 'integrity-alarm',
     leaf(HSV_NS, 'henb-id', job.henbId), leaf(HSV_NS, 'job-id', job.jobId),
-    leaf(HSV_NS, 'severity', job.state === 'mismatch' ? 'critical' : 'major'), leaf(HSV_NS, 'reason', text));
+    leaf(HSV_NS, 'severity', job.state === 'mismatch' || (kindOf(job) === 'integrity-check' && job.state === 'refused') ? 'critical' : 'major'),
+    leaf(HSV_NS, 'reason', text));
 }
 
 /** the step an ended job stopped at */

@@ -124,6 +124,8 @@ export class JobRunner {
       ...(o.updatedComponent !== undefined ? { updatedComponent: o.updatedComponent } : {}),
       ...(henb?.rim !== undefined && henb.rim !== null ? { oldRim: henb.rim } : {}),
       ...(referenceLog !== undefined ? { referenceLog: referenceLog.log } : {}),
+      // what /hsv:henbs records: an integrity-check compares the attested version with it (transition.ts softwareDrift)
+      ...(henb?.softwareVersion !== undefined && henb.softwareVersion !== null ? { recordedVersion: henb.softwareVersion } : {}),
     });
   }
 

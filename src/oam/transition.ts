@@ -16,7 +16,9 @@
  *
  * A job of kind `integrity-check` (the integrity-request RPC) is steps 2-4 alone: the same created and
  * pve-requested handling, then the PVE's verdict ends it (affirming -> verified and the H(e)NB trusted, else
- * refused; contraindicated quarantines). One active job per H(e)NB, whatever its kind, is the store's rule.
+ * refused; contraindicated quarantines). An affirming verdict on software other than the verified version recorded
+ * for the H(e)NB (softwareDrift: a downgrade outside the OAM) is refused too, quarantines and raises an alarm.
+ * One active job per H(e)NB, whatever its kind, is the store's rule.
  *
  * A completion counts only in awaiting-completion (after the device acknowledged the software-update) and only
  * with `attested`: the PVE appraised the device's signature over the job's update nonce (the runner checked the
@@ -142,6 +144,11 @@ export interface Job {
   oldRim?: string;
   /** the stored reference log, when known */
   referenceLog?: MeasurementLogEntry[];
+  /**
+   * the software version /hsv:henbs records for the H(e)NB when the job started (the one its last verified update
+   * or first check reported): an integrity-check compares the attested one with it
+   */
+  recordedVersion?: string;
   /** the PVE's verdict: its token, the TIM it attested and, when not affirming, its reason */
   pve?: { earStatus: EarStatus; token: string; attestedTim?: string; reason?: string };
   /** the measurement log the PVE attested before the update (what the expected post-update log derives from) */
@@ -439,14 +446,21 @@ function pveVerdict(job: Job, event: Of<'pve-result'>): TransitionOutput {
       `PVE verdict ${event.earStatus}: ${event.verdictReason ?? 'H(e)NB not trusted'}; software-update not sent`,
       event.earStatus === 'contraindicated' ? 'quarantined' : undefined);
   }
-  const oldRim = job.oldRim ?? event.attestedTim;
+  // software other than the recorded one (changed outside the OAM): the update is the remedy, and the device's TIM
+  // before it is the one the PVE just affirmed, not the stored RIM (which the device no longer runs)
+  const drift = softwareDrift(job, event);
+  const fromAttested = drift !== undefined && isDigest(event.attestedTim);
+  const oldRim = fromAttested ? event.attestedTim : job.oldRim ?? event.attestedTim;
   const trusted: Job = { ...job, pve, ...(oldRim !== undefined ? { oldRim } : {}),
     ...(event.attestedLog !== undefined && event.attestedLog.length > 0 ? { preLog: event.attestedLog } : {}) };
   const out = startFetch(trusted, event.at);
   // no stored RIM yet: the TIM the PVE just affirmed becomes the reference (not an update's result)
   const bootstrap: Effect[] = job.oldRim === undefined && isDigest(event.attestedTim)
     ? [{ type: 'store-rim', henbId: job.henbId, rim: event.attestedTim }] : [];
-  return { job: out.job, effects: [progress(STEP.pveVerdict, 'PVE verdict affirming: H(e)NB trusted'), ...bootstrap, henbState(job, 'updating'), ...out.effects] };
+  const drifted: Effect[] = fromAttested
+    ? [progress(STEP.pveVerdict, `the H(e)NB runs other software than recorded (${drift.what}): the expected RIM derives from the TIM the PVE attested`)]
+    : [];
+  return { job: out.job, effects: [progress(STEP.pveVerdict, 'PVE verdict affirming: H(e)NB trusted'), ...drifted, ...bootstrap, henbState(job, 'updating'), ...out.effects] };
 }
 
 /** steps 2-4 gave no verdict: refused (or timed out), with the cause when known */
@@ -539,6 +553,21 @@ function withInit(out: TransitionOutput): TransitionOutput {
  */
 function checkVerdict(job: Job, event: Extract<JobEvent, { type: 'pve-result' }>): TransitionOutput {
   const affirming = event.earStatus === 'affirming';
+  const drift = affirming ? softwareDrift(job, event) : undefined;
+  if (drift !== undefined) {
+    // the PVE affirms the evidence (the older software's digests are reference values too), the Relying Party's
+    // policy does not: the H(e)NB runs other software than the verified one recorded for it
+    const reason = `software changed outside the OAM (downgrade?): ${drift.what}; H(e)NB quarantined`;
+    const done = finish(job, 'refused', event.at, reason, {}, drift.component);
+    return {
+      job: done,
+      effects: [
+        { type: 'set-henb-state', henbId: job.henbId, state: 'quarantined' },
+        progress(STEP.pveVerdict, `refused: ${reason}`), { type: 'emit-result' },
+        { type: 'raise-alarm', text: `H(e)NB ${job.henbId} integrity check ${job.jobId} refused: ${reason}` },
+      ],
+    };
+  }
   const state: HenbState = affirming ? 'trusted' : event.earStatus === 'contraindicated' ? 'quarantined' : job.priorHenbState;
   const text = affirming ? 'PVE verdict affirming: H(e)NB trusted' : `PVE verdict ${event.earStatus}: ${event.verdictReason ?? 'H(e)NB not trusted'}`;
   const bootstrap: Effect[] = affirming && job.oldRim === undefined && isDigest(event.attestedTim)
@@ -553,10 +582,31 @@ function checkVerdict(job: Job, event: Extract<JobEvent, { type: 'pve-result' }>
   };
 }
 
+/**
+ * An affirming integrity check of an H(e)NB that runs other software than the verified one recorded for it
+ * (issue 10: a downgrade outside the OAM, e.g. a device rolled back by hand to a release whose digests are still
+ * reference values): the software version the PVE's token attests differs from the recorded one, or the attested
+ * log's last entry for the updated component has another digest than the stored reference log's. Undefined when
+ * both agree or nothing is recorded to compare with.
+ */
+export function softwareDrift(job: Job, event: { attestedVersion?: string; attestedLog?: MeasurementLogEntry[] }): { what: string; component?: string } | undefined {
+  const recorded = job.recordedVersion;
+  const attested = event.attestedVersion;
+  const versionDiffers = recorded !== undefined && attested !== undefined && recorded !== attested;
+  const last = (log: MeasurementLogEntry[] | undefined): string | undefined => log?.filter((e) => e.component === job.updatedComponent).at(-1)?.digest;
+  const want = last(job.referenceLog);
+  const got = last(event.attestedLog);
+  const digestDiffers = want !== undefined && got !== undefined && want !== got;
+  if (!versionDiffers && !digestDiffers) return undefined;
+  const versions = `software version ${attested ?? '(not reported)'} attested, ${recorded ?? '(none)'} recorded for the H(e)NB`;
+  const digest = digestDiffers ? `; its ${job.updatedComponent} measures ${got}, not the verified ${want}` : '';
+  return { what: `${versions}${digest}`, ...(digestDiffers ? { component: job.updatedComponent } : {}) };
+}
+
 /** A new job in state created (the runner persists it, then sends `start`). */
 export function newJob(args: {
   jobId: string; henbId: string; kind?: JobKind; request: JobRequest; nonce: string; at: number; priorHenbState: HenbState;
-  timeouts?: Partial<StepTimeouts>; updatedComponent?: string; oldRim?: string; referenceLog?: MeasurementLogEntry[];
+  timeouts?: Partial<StepTimeouts>; updatedComponent?: string; oldRim?: string; referenceLog?: MeasurementLogEntry[]; recordedVersion?: string;
 }): Job {
   const job: Job = {
     jobId: args.jobId, henbId: args.henbId, state: 'created', request: args.request,
@@ -567,5 +617,6 @@ export function newJob(args: {
   if (args.kind !== undefined && args.kind !== 'software-update') job.kind = args.kind;
   if (args.oldRim !== undefined) job.oldRim = args.oldRim;
   if (args.referenceLog !== undefined) job.referenceLog = args.referenceLog;
+  if (args.recordedVersion !== undefined) job.recordedVersion = args.recordedVersion;
   return job;
 }

@@ -43,3 +43,37 @@ describe('operator guide: what a refused update does to the H(e)NB', () => {
     }
   });
 });
+
+describe('operator guide: what an integrity-request of other software than the recorded version does (issue 10)', () => {
+  const checkRow = (start: string): string[] => {
+    const line = guide.split('\n').find((l) => l.startsWith(`| ${start}`));
+    if (line === undefined) throw new Error(`no row starting ${start}`);
+    return line.split(' | ').map((c) => c.trim());
+  };
+  const checking = (over: Partial<Job> = {}): Job => ({
+    ...pveRequested('trusted'), kind: 'integrity-check', jobId: 'ir-1', recordedVersion: '2.0.0', ...over,
+  }) as Job;
+
+  it('the guide\'s row and the flow agree: refused, quarantined, one alarm, reason naming both versions, RIM untouched', () => {
+    const row = checkRow('`contraindicated`, reason `software changed outside the OAM');
+    expect(row[2]).toMatch(/`quarantined`; RIM and recorded version untouched; the job ends `refused`/);
+    expect(row[3]).toMatch(/one `integrity-alarm` \(severity `critical`/);
+    const out = transition(checking(), { type: 'pve-result', at: 1, earStatus: 'affirming', token: 't', attestedVersion: '1.0.0' });
+    expect(out.job.state).toBe('refused');
+    expect(out.job.result?.reason).toMatch(/^software changed outside the OAM \(downgrade\?\): software version 1\.0\.0 attested, 2\.0\.0 recorded for the H\(e\)NB/);
+    const states = out.effects.filter((e) => e.type === 'set-henb-state').map((e) => (e as { state: string }).state);
+    expect(states).toEqual(['quarantined']);
+    expect(out.effects.filter((e) => e.type === 'raise-alarm')).toHaveLength(1);
+    expect(out.effects.some((e) => e.type === 'store-rim')).toBe(false);
+  });
+
+  it('the affirming row: the recorded software (or nothing recorded) -> trusted, no alarm', () => {
+    expect(checkRow('`affirming` | the PVE affirms')[2]).toMatch(/^`trusted`/);
+    for (const over of [{}, { recordedVersion: undefined }] as Array<Partial<Job>>) {
+      const out = transition(checking(over), { type: 'pve-result', at: 1, earStatus: 'affirming', token: 't', attestedVersion: '2.0.0' });
+      expect(out.job.state).toBe('verified');
+      expect(out.effects.some((e) => e.type === 'raise-alarm')).toBe(false);
+      expect(out.effects.find((e) => e.type === 'set-henb-state')).toMatchObject({ state: 'trusted' });
+    }
+  });
+});

@@ -16,7 +16,7 @@ import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
 import type { XmlElement } from '../../src/netconf/xml/types.js';
 import type { PluginHandle, PluginHost } from '../../src/plugin/contract.js';
 import { HOST_API_VERSION } from '../../src/plugin/contract.js';
-import { generateSigningKey, memoryReplayCache, signResult, verifyResult } from '../../src/tokens/index.js';
+import { decodeResultUnverified, generateSigningKey, memoryReplayCache, signResult, verifyResult } from '../../src/tokens/index.js';
 import type { EarStatus, SigningKey } from '../../src/tokens/types.js';
 import { compileTexts } from '../../src/yang/index.js';
 import type { SchemaValidator } from '../../src/yang/index.js';
@@ -98,7 +98,7 @@ class TestRegistry implements NetconfRegistry {
   events(name: string): XmlElement[] { return this.notes.filter((n) => n.event.name === name).map((n) => n.event); }
 }
 
-type PveMode = 'affirming' | 'contraindicated' | 'down' | 'foreign-key' | 'hang';
+type PveMode = 'affirming' | 'contraindicated' | 'down' | 'foreign-key' | 'hang' | 'older-version';
 
 let dataDir: string;
 let registry: TestRegistry;
@@ -124,7 +124,10 @@ const pve: PveClient = {
     const token = await signResult({
       iss: PVE_ISSUER, aud: OAM_ISSUER, sub: req.henbId, ear_status: status, eat_nonce: req.nonce,
       ear_verifier_id: { developer: 'test', build: '1' },
-      submods: { platform: { ear_status: status, 'job-id': req.jobId, phase: 'pre-update', 'reported-tim': OLD_RIM, ...(status !== 'affirming' ? { reason: 'kernel differs', 'first-mismatch': 'kernel' } : {}) } },
+      submods: { platform: {
+        ear_status: status, 'job-id': req.jobId, phase: 'pre-update', 'reported-tim': OLD_RIM, ...(status !== 'affirming' ? { reason: 'kernel differs', 'first-mismatch': 'kernel' } : {}),
+        ...(mode === 'older-version' ? { 'software-version': '0.9.0' } : {}),
+      } },
     }, mode === 'foreign-key' ? oamKey : pveKey);
     return { token };
   },
@@ -355,6 +358,31 @@ describe('OAM plugin: integrity-request', () => {
     expect(textOf(out[0]!)).toBe('affirming');
     expect(out[1]?.name).toBe('attestation-result');
     expect((await store.getHenb('henb-1'))?.state).toBe('trusted');
+  });
+
+  it('software other than the recorded version (downgrade outside the OAM): contraindicated naming both versions, quarantined, an integrity-alarm', async () => {
+    pveMode.set('henb-3', 'older-version');
+    await activate();
+    const out = (await registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'henb-3'))) as XmlElement[];
+    expect(out.map((e) => e.name)).toEqual(['ear-status', 'attestation-result', 'reason']);
+    expect(textOf(out[0]!)).toBe('contraindicated');
+    expect(textOf(out[2]!)).toContain('software version 0.9.0 attested, 1.0.0 recorded for the H(e)NB');
+    // the token is the PVE's own (it affirmed the evidence); the refusal is the OAM's policy
+    expect(decodeResultUnverified(textOf(out[1]!)).claims).toMatchObject({ ear_status: 'affirming', iss: PVE_ISSUER });
+    expect(await store.getHenb('henb-3')).toMatchObject({ state: 'quarantined', softwareVersion: '1.0.0', rim: OLD_RIM });
+    const alarms = registry.events('integrity-alarm');
+    expect(alarms).toHaveLength(1);
+    expect(childText(alarms[0]!, HSV_NS, 'henb-id')).toBe('henb-3');
+    expect(childText(alarms[0]!, HSV_NS, 'job-id')).toMatch(/^ir-/);
+    expect(childText(alarms[0]!, HSV_NS, 'severity')).toBe('critical');
+    expect(childText(alarms[0]!, HSV_NS, 'reason')).toContain('0.9.0 attested, 1.0.0 recorded');
+    // still no progress or result notification for an integrity-check
+    expect(registry.events('software-update-progress')).toEqual([]);
+    expect(registry.events('software-update-result')).toEqual([]);
+    // the recorded version affirmed: no alarm
+    const ok = (await registry.call('integrity-request', leaf(HSV_NS, 'henb-id', 'henb-1'))) as XmlElement[];
+    expect(textOf(ok[0]!)).toBe('affirming');
+    expect(registry.events('integrity-alarm')).toHaveLength(1);
   });
 
   it('contraindicated: verdict with the reason, H(e)NB quarantined', async () => {

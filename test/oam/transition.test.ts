@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ACTIVE_STATES, TERMINAL_STATES, transition } from '../../src/oam/transition.js';
-import type { Effect, EventType, JobEvent, JobState } from '../../src/oam/transition.js';
+import type { Effect, EventType, Job, JobEvent, JobState } from '../../src/oam/transition.js';
+import type { MeasurementLogEntry } from '../../src/oam/ports.js';
 import type { DeviceCompletion } from '../../src/oam/ports.js';
 import { extendDigest, replayLog } from '../../src/oam/measure.js';
 import { rebootLogAfterUpdate } from '../../src/integrity/index.js';
@@ -445,5 +446,75 @@ describe('transition: the version the device reports (issue 10 item 5)', () => {
   it('without a reported version the requested one is kept', () => {
     const out = transition(jobIn('awaiting-completion'), comp({ henbId: 'henb-1', jobId: 'job-1', status: 'completed', tim: EXPECTED, measurementLog: GOOD_LOG }));
     expect(out.effects).toContainEqual(expect.objectContaining({ type: 'store-rim', version: '2.0.0' }));
+  });
+});
+
+describe('transition: an integrity-check of software other than the recorded version (issue 10, downgrade outside the OAM)', () => {
+  const FACTORY_ROOTFS = BASE_LOG.find((e) => e.component === 'rootfs')!.digest;
+  // the H(e)NB after a verified live update to 2.0.0: /hsv:henbs records 2.0.0, the reference log ends with the new rootfs
+  const updated = (over: Partial<Job> = {}): Job => jobIn('pve-requested', { kind: 'integrity-check', jobId: 'ir-9', recordedVersion: '2.0.0', referenceLog: GOOD_LOG, priorHenbState: 'trusted', ...over });
+  const affirm = (attestedVersion: string | undefined, attestedLog: MeasurementLogEntry[]): JobEvent => ({
+    type: 'pve-result', at: T0 + 7, earStatus: 'affirming', token: 'p.v.e', attestedTim: replayLog(attestedLog), attestedLog,
+    ...(attestedVersion !== undefined ? { attestedVersion } : {}),
+  });
+
+  it('an older attested version: refused naming both versions and the differing digest, quarantined, an alarm; no RIM change', () => {
+    const out = transition(updated(), affirm('1.0.0', BASE_LOG));
+    expect(out.job.state).toBe('refused');
+    expect(out.job.pve).toMatchObject({ earStatus: 'affirming', token: 'p.v.e' });
+    expect(out.job.result?.reason).toContain('software version 1.0.0 attested, 2.0.0 recorded for the H(e)NB');
+    expect(out.job.result?.reason).toContain(`its rootfs measures ${FACTORY_ROOTFS}, not the verified ${SW_RIM}`);
+    expect(out.job.result?.component).toBe('rootfs');
+    expect(out.effects).toEqual([
+      { type: 'set-henb-state', henbId: 'henb-1', state: 'quarantined' },
+      { type: 'emit-progress', step: 4, text: `refused: ${out.job.result!.reason}` },
+      { type: 'emit-result' },
+      { type: 'raise-alarm', text: `H(e)NB henb-1 integrity check ir-9 refused: ${out.job.result!.reason}` },
+    ]);
+  });
+
+  it('the version alone differs (no reference log): refused; the digest alone differs (same version claimed): refused naming it', () => {
+    const byVersion = transition(updated({ referenceLog: undefined }), affirm('1.0.0', BASE_LOG));
+    expect(byVersion.job.state).toBe('refused');
+    expect(byVersion.job.result?.component).toBeUndefined();
+    const byDigest = transition(updated(), affirm('2.0.0', BASE_LOG));
+    expect(byDigest.job.state).toBe('refused');
+    expect(byDigest.job.result?.reason).toMatch(/software version 2\.0\.0 attested, 2\.0\.0 recorded.*its rootfs measures/);
+    const unreported = transition(updated(), affirm(undefined, BASE_LOG));
+    expect(unreported.job.result?.reason).toContain('software version (not reported) attested, 2.0.0 recorded');
+  });
+
+  it('the verified software, live or after a reboot (rootfs in its place): verified and trusted', () => {
+    const live = transition(updated(), affirm('2.0.0', GOOD_LOG));
+    expect(live.job.state).toBe('verified');
+    expect(live.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'trusted', versionIfUnset: '2.0.0' });
+    const rebooted = transition(updated(), affirm('2.0.0', rebootLogAfterUpdate(BASE_LOG, 'rootfs', SW_RIM)));
+    expect(rebooted.job.state).toBe('verified');
+    expect(types(rebooted.effects)).not.toContain('raise-alarm');
+  });
+
+  it('nothing recorded to compare with: the PVE\'s verdict decides (first check records the attested version)', () => {
+    const out = transition(updated({ recordedVersion: undefined, referenceLog: undefined }), affirm('1.0.0', BASE_LOG));
+    expect(out.job.state).toBe('verified');
+    expect(out.effects).toContainEqual({ type: 'set-henb-state', henbId: 'henb-1', state: 'trusted', versionIfUnset: '1.0.0' });
+  });
+
+  it('a verdict that is not affirming keeps the PVE\'s reason (no alarm); a software update\'s pre-check is not refused by the version', () => {
+    const bad = transition(updated(), { type: 'pve-result', at: T0, earStatus: 'contraindicated', token: 't', verdictReason: 'component kernel is not a reference value', attestedVersion: '1.0.0' });
+    expect(bad.job.result?.reason).toBe('PVE verdict contraindicated: component kernel is not a reference value');
+    expect(types(bad.effects)).not.toContain('raise-alarm');
+    // the remedy for a downgraded H(e)NB is an update: its steps 2-4 take the PVE's verdict alone
+    const update = transition(jobIn('pve-requested', { recordedVersion: '2.0.0', referenceLog: GOOD_LOG, oldRim: EXPECTED }), affirm('1.0.0', BASE_LOG));
+    expect(update.job.state).toBe('fetching');
+    expect(types(update.effects)).not.toContain('raise-alarm');
+    // ... and its expected RIM derives from the TIM the PVE attested (the device no longer runs the stored RIM)
+    expect(update.job.oldRim).toBe(OLD_RIM);
+    expect(update.effects).toContainEqual({ type: 'emit-progress', step: 4,
+      text: expect.stringContaining('the H(e)NB runs other software than recorded (software version 1.0.0 attested, 2.0.0 recorded') as unknown as string });
+    const next = transition(update.job, { type: 'software-digest', at: T0 + 8, sha256: SW_RIM, size: 1, updateNonce: UPDATE_NONCE });
+    expect(next.job.expectedRim).toBe(EXPECTED);
+    // no drift: the stored RIM stays the reference
+    const same = transition(jobIn('pve-requested', { recordedVersion: '2.0.0', referenceLog: GOOD_LOG, oldRim: EXPECTED }), affirm('2.0.0', GOOD_LOG));
+    expect(same.job.oldRim).toBe(EXPECTED);
   });
 });
