@@ -8,6 +8,8 @@ import type { ReferenceValues } from '../integrity/index.js';
 import { appraiseCompletion, appraiseEvidence } from './appraise.js';
 import type { Appraisal, CompletionInput, DeviceEvidence } from './appraise.js';
 import { appraiseTpmCompletion, appraiseTpmEvidence } from './appraise-tpm.js';
+import type { TpmEvidenceAppraisal } from './appraise-tpm.js';
+import type { TpmClock } from './tpm-clocks.js';
 import type { Enrolled } from './inventory.js';
 
 export type EvidenceFormat = 'software-key' | 'tpm2-quote';
@@ -19,6 +21,8 @@ export interface PreUpdateAppraisal {
   tim: string;
   log: DeviceEvidence['log'];
   hardware?: number;
+  /** tpm2-quote: the quote's appraisal (its clock: the device's last TPM clock, the token's tpm-clock and rebooted) */
+  tpm?: TpmEvidenceAppraisal;
 }
 
 function invalid(reason: string): Appraisal {
@@ -26,7 +30,7 @@ function invalid(reason: string): Appraisal {
 }
 
 /** Step 3: the evidence the PVE collected with its own nonce. */
-export function appraisePreUpdate(evidence: DeviceEvidence, nonce: Buffer, dev: Enrolled, refs: ReferenceValues): PreUpdateAppraisal {
+export function appraisePreUpdate(evidence: DeviceEvidence, nonce: Buffer, dev: Enrolled, refs: ReferenceValues, previousClock?: TpmClock): PreUpdateAppraisal {
   const refused = (reason: string, format: EvidenceFormat): PreUpdateAppraisal => ({ appraisal: invalid(reason), format, tim: evidence.tim, log: [] });
   if (dev.ak === undefined) {
     if (evidence.format === 'tpm2-quote') return refused(`${dev.entry.henbId} sent a TPM quote but has no enrolled attestation key (its trust root is software-key)`, 'tpm2-quote');
@@ -39,20 +43,20 @@ export function appraisePreUpdate(evidence: DeviceEvidence, nonce: Buffer, dev: 
   if (t.certificateName.toLowerCase() !== dev.ak.name.toString('hex')) {
     return { ...refused('the quote names another attestation key than the one enrolled for this H(e)NB (certificate-name)', 'tpm2-quote'), hardware: 97 };
   }
-  const r = appraiseTpmEvidence({ attest: Buffer.from(t.quote, 'base64'), signature: Buffer.from(t.signature, 'base64'), log: Buffer.from(t.eventLog, 'base64') }, nonce, dev.ak, refs);
+  const r = appraiseTpmEvidence({ attest: Buffer.from(t.quote, 'base64'), signature: Buffer.from(t.signature, 'base64'), log: Buffer.from(t.eventLog, 'base64') }, nonce, dev.ak, refs, previousClock);
   // what the token states is what the TPM vouched for, not the unsigned leaves beside the quote
-  return { appraisal: r, format: 'tpm2-quote', tim: r.tim ?? evidence.tim, log: r.measurements, ...(r.hardware !== undefined ? { hardware: r.hardware } : {}) };
+  return { appraisal: r, format: 'tpm2-quote', tim: r.tim ?? evidence.tim, log: r.measurements, ...(r.hardware !== undefined ? { hardware: r.hardware } : {}), tpm: r };
 }
 
 /** Phase post-update: the completion's evidence, appraised as given (nothing is collected from the device). */
-export function appraisePostUpdate(completion: CompletionInput, ctx: { henbId: string; jobId: string; nonce: Buffer }, dev: Enrolled): { appraisal: Appraisal; hardware?: number } {
+export function appraisePostUpdate(completion: CompletionInput, ctx: { henbId: string; jobId: string; nonce: Buffer }, dev: Enrolled, previousClock?: TpmClock): { appraisal: Appraisal; hardware?: number; tpm?: TpmEvidenceAppraisal } {
   if (dev.ak !== undefined) {
     // trust root tpm: only a quote by the enrolled AK counts (a software-key completion is a downgrade)
     if (completion.evidence.format !== 'tpm2-quote') {
       return { appraisal: invalid(`${ctx.henbId} is enrolled with a TPM attestation key; ${completion.evidence.format} evidence is not accepted from it`) };
     }
-    const r = appraiseTpmCompletion(completion, ctx, dev.ak);
-    return { appraisal: r, ...(r.hardware !== undefined ? { hardware: r.hardware } : {}) };
+    const r = appraiseTpmCompletion(completion, ctx, dev.ak, previousClock);
+    return { appraisal: r, ...(r.hardware !== undefined ? { hardware: r.hardware } : {}), tpm: r };
   }
   if (completion.evidence.format === 'tpm2-quote') {
     return { appraisal: invalid(`${ctx.henbId} has no enrolled TPM attestation key (its trust root is software-key)`) };

@@ -42,14 +42,14 @@ export interface TpmEvidenceAppraisal extends Appraisal {
 }
 
 /** Failures of the evidence itself (not of the device's state) read like the software-key path's. */
-const INVALID: ReadonlySet<TpmCheck> = new Set(['ak', 'signature', 'attest', 'nonce', 'log', 'pcr-selection', 'pcr-digest']);
+const INVALID: ReadonlySet<TpmCheck> = new Set(['ak', 'signature', 'attest', 'nonce', 'clock', 'log', 'pcr-selection', 'pcr-digest']);
 
 export function appraiseTpmEvidence(
   evidence: TpmDeviceEvidence,
   nonce: Buffer,
   akPublic: Uint8Array | TpmPublic,
   referenceValues: ReferenceValues | null,
-  previousClock?: { resetCount: number; restartCount: number },
+  previousClock?: { resetCount: number; restartCount: number; clock?: number },
 ): TpmEvidenceAppraisal {
   const r = verifyQuote({ evidence, nonce, ak: akPublic, referenceValues, ...(previousClock ? { previousClock } : {}) });
   const out: TpmEvidenceAppraisal = {
@@ -92,6 +92,7 @@ export function appraiseTpmCompletion(
   c: CompletionInput,
   ctx: { henbId: string; jobId: string; nonce: Buffer },
   ak: TpmPublic,
+  previousClock?: { resetCount: number; restartCount: number; clock?: number },
 ): TpmEvidenceAppraisal {
   const base: TpmEvidenceAppraisal = { evidenceFormat: 'tpm2-quote', status: 'contraindicated', signatureValid: false, logReplays: false, components: [], pcrs: [], measurements: [], hardware: 97 };
   const fail = (reason: string, over: Partial<TpmEvidenceAppraisal> = {}): TpmEvidenceAppraisal => ({ ...base, ...over, status: 'contraindicated', reason: `evidence-invalid: ${reason}` });
@@ -113,7 +114,7 @@ export function appraiseTpmCompletion(
   } catch {
     return fail('the completion statement cannot be encoded');
   }
-  const r = appraiseTpmEvidence({ attest: Buffer.from(ev.quote, 'base64'), signature: Buffer.from(ev.signature, 'base64'), log: Buffer.from(ev.eventLog, 'base64') }, qualifying, ak, null);
+  const r = appraiseTpmEvidence({ attest: Buffer.from(ev.quote, 'base64'), signature: Buffer.from(ev.signature, 'base64'), log: Buffer.from(ev.eventLog, 'base64') }, qualifying, ak, null, previousClock);
   if (r.status !== 'affirming') {
     if (r.failedCheck === 'nonce') {
       // the quote is genuine but was made for other content: another completion, job, nonce or device
@@ -130,6 +131,25 @@ export function appraiseTpmCompletion(
   } catch {
     timReplays = false;
   }
-  if (!timReplays) return fail('the measurement log does not replay to the TIM', { signatureValid: true, hardware: 2, pcrs: r.pcrs });
+  if (!timReplays) return fail('the measurement log does not replay to the TIM', { signatureValid: true, hardware: 2, pcrs: r.pcrs, ...(r.clockInfo !== undefined ? { clockInfo: r.clockInfo } : {}) });
   return r;
+}
+
+/**
+ * The TPM clock of a genuine quote (signed by the enrolled AK, over the right qualifying data, its clock not
+ * going backwards): what the PVE records as the device's last clock. Undefined for any other quote.
+ */
+export function genuineClock(r: TpmEvidenceAppraisal): { resetCount: number; restartCount: number; clock: number } | undefined {
+  if (r.clockInfo === undefined || !r.signatureValid || r.failedCheck === 'nonce' || r.failedCheck === 'clock') return undefined;
+  return { resetCount: r.clockInfo.resetCount, restartCount: r.clockInfo.restartCount, clock: r.clockInfo.clock };
+}
+
+/**
+ * The token claims of a quote's clock: `tpm-clock` (reset-count, restart-count, clock in ms) and `rebooted` (the TPM
+ * was reset or restarted since the PVE's previous quote of the device; absent when there was none).
+ */
+export function clockClaims(r: TpmEvidenceAppraisal): { 'tpm-clock'?: { 'reset-count': number; 'restart-count': number; clock: number }; rebooted?: boolean } {
+  const c = genuineClock(r);
+  if (c === undefined) return {};
+  return { 'tpm-clock': { 'reset-count': c.resetCount, 'restart-count': c.restartCount, clock: c.clock }, ...(r.rebooted !== undefined ? { rebooted: r.rebooted } : {}) };
 }

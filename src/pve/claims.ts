@@ -6,6 +6,8 @@
 import type { EarClaims, ResultClaimsInput } from '../tokens/index.js';
 import type { Appraisal, CompletionInput, DeviceEvidence } from './appraise.js';
 import type { PreUpdateAppraisal } from './appraise-phase.js';
+import { clockClaims } from './appraise-tpm.js';
+import type { TpmEvidenceAppraisal } from './appraise-tpm.js';
 import { base64ToBase64url } from './restconf.js';
 import type { IntegrityInput } from './types.js';
 
@@ -29,7 +31,7 @@ function envelope(party: TokenParty, input: IntegrityInput, appraisal: Appraisal
 
 /** step 3: what the PVE appraised from the evidence it collected */
 export function preUpdateClaims(party: TokenParty, input: IntegrityInput, evidence: DeviceEvidence, a: PreUpdateAppraisal): ResultClaimsInput {
-  const { appraisal, format, tim, log, hardware } = a;
+  const { appraisal, format, tim, log, hardware, tpm } = a;
   return {
     ...envelope(party, input, appraisal),
     submods: {
@@ -40,6 +42,7 @@ export function preUpdateClaims(party: TokenParty, input: IntegrityInput, eviden
         'reported-tim': tim,
         'evidence-format': format,
         ...(hardware !== undefined ? { ear_trustworthiness_vector: { hardware } } : {}),
+        ...(tpm !== undefined ? clockClaims(tpm) : {}),
         ...(appraisal.signatureValid ? { 'measurement-log': log.map((e) => ({ component: e.component, digest: e.digest })) } : {}),
         components: appraisal.components,
         ...(evidence.softwareVersion !== undefined ? { 'software-version': evidence.softwareVersion } : {}),
@@ -51,7 +54,7 @@ export function preUpdateClaims(party: TokenParty, input: IntegrityInput, eviden
 }
 
 /** post-update: the completion's evidence as appraised (its TIM and log only when its signature verified) */
-export function postUpdateClaims(party: TokenParty, input: IntegrityInput, completion: CompletionInput, appraisal: Appraisal, hardware: number | undefined): ResultClaimsInput {
+export function postUpdateClaims(party: TokenParty, input: IntegrityInput, completion: CompletionInput, appraisal: Appraisal, hardware: number | undefined, tpm?: TpmEvidenceAppraisal): ResultClaimsInput {
   return {
     ...envelope(party, input, appraisal),
     submods: {
@@ -61,6 +64,7 @@ export function postUpdateClaims(party: TokenParty, input: IntegrityInput, compl
         phase: 'post-update' as const,
         'evidence-format': completion.evidence.format,
         ...(hardware !== undefined ? { ear_trustworthiness_vector: { hardware } } : {}),
+        ...(tpm !== undefined ? clockClaims(tpm) : {}),
         ...(appraisal.signatureValid ? {
           'reported-tim': completion.tim,
           'measurement-log': completion.log.map((e) => ({ component: e.component, digest: e.digest })),

@@ -36,6 +36,7 @@ import { ConcurrencyLimit } from './limiter.js';
 import { PveReferences } from './references.js';
 import { createRestconfServer } from './restconf-server.js';
 import { PveVerifier } from './verifier.js';
+import { openTpmClocks } from './tpm-clocks.js';
 import type { EvidenceCollector, PveDeviceEntry } from './types.js';
 
 export { PveServiceError } from './errors.js';
@@ -151,10 +152,12 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
   const inventory = new DeviceInventory(callHome);
   for (const d of options.devices) inventory.set(d);
   const provided = await openProvided(options, issuer, inventory, log);
+  // the last TPM clock of each TPM-rooted device (rebooted claim, clock going backwards refused)
+  const clocks = await openTpmClocks({ dataDir: options.dataDir, log });
   const approved = approvedSoftware(options.approvedSoftware ?? [], (path, err) => log.warn('approved software unreadable', { path, err }));
   const references = new PveReferences(options.referenceValues, approved, provided);
   const verifier = new PveVerifier({
-    inventory, references, collector, signingKey, log, deviceTimeoutMs,
+    inventory, references, collector, signingKey, log, deviceTimeoutMs, clocks,
     limit: new ConcurrencyLimit(options.maxConcurrent ?? 64),
     party: { issuer, audience },
     ttlSec: options.tokenTtlSec ?? 300,

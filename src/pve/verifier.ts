@@ -19,6 +19,9 @@ import type { ConcurrencyLimit } from './limiter.js';
 import type { PveReferences } from './references.js';
 import { RestconfError } from './restconf.js';
 import type { EvidenceCollector, IntegrityInput, IntegrityOutput } from './types.js';
+import { genuineClock } from './appraise-tpm.js';
+import type { TpmEvidenceAppraisal } from './appraise-tpm.js';
+import type { TpmClock, TpmClocks } from './tpm-clocks.js';
 
 export interface VerifierParts {
   inventory: DeviceInventory;
@@ -31,6 +34,8 @@ export interface VerifierParts {
   ttlSec: number;
   deviceTimeoutMs: number;
   log: Logger;
+  /** each TPM device's last TPM clock (tpm-clocks.ts): the rebooted claim, a clock going backwards refused */
+  clocks?: TpmClocks;
 }
 
 export class PveVerifier {
@@ -59,7 +64,8 @@ export class PveVerifier {
   private async preUpdate(input: IntegrityInput, dev: Enrolled): Promise<IntegrityOutput> {
     const ours = randomBytes(32);
     const evidence = await this.collect(input.henbId, dev, ours);
-    const a = appraisePreUpdate(evidence, ours, dev, await this.p.references.for(input.henbId));
+    const a = appraisePreUpdate(evidence, ours, dev, await this.p.references.for(input.henbId), this.previousClock(input.henbId, dev));
+    await this.recordClock(input.henbId, dev, a.tpm);
     const token = await this.sign(preUpdateClaims(this.p.party, input, evidence, a));
     this.p.log.info('integrity-request appraised', { henbId: input.henbId, jobId: input.jobId, evidenceFormat: a.format, earStatus: a.appraisal.status, reason: a.appraisal.reason });
     return output(a.appraisal.status, token, a.appraisal.reason);
@@ -90,10 +96,22 @@ export class PveVerifier {
 
   private async postUpdate(input: IntegrityInput, completion: CompletionInput, dev: Enrolled): Promise<IntegrityOutput> {
     const jobId = input.jobId as string;
-    const { appraisal, hardware } = appraisePostUpdate(completion, { henbId: input.henbId, jobId, nonce: input.nonce }, dev);
-    const token = await this.sign(postUpdateClaims(this.p.party, input, completion, appraisal, hardware));
+    const { appraisal, hardware, tpm } = appraisePostUpdate(completion, { henbId: input.henbId, jobId, nonce: input.nonce }, dev, this.previousClock(input.henbId, dev));
+    await this.recordClock(input.henbId, dev, tpm);
+    const token = await this.sign(postUpdateClaims(this.p.party, input, completion, appraisal, hardware, tpm));
     this.p.log.info('completion appraised', { henbId: input.henbId, jobId, earStatus: appraisal.status, reason: appraisal.reason });
     return output(appraisal.status, token, appraisal.reason);
+  }
+
+  /** the device's last recorded TPM clock under its enrolled AK (as it is when this appraisal begins) */
+  private previousClock(henbId: string, dev: Enrolled): TpmClock | undefined {
+    return dev.ak !== undefined ? this.p.clocks?.previous(henbId, dev.ak.name.toString('hex')) : undefined;
+  }
+
+  /** after a genuine quote: its clock becomes the device's record (forward only) */
+  private async recordClock(henbId: string, dev: Enrolled, tpm: TpmEvidenceAppraisal | undefined): Promise<void> {
+    const clock = tpm !== undefined ? genuineClock(tpm) : undefined;
+    if (clock !== undefined && dev.ak !== undefined) await this.p.clocks?.record(henbId, dev.ak.name.toString('hex'), clock);
   }
 
   private sign(claims: ResultClaimsInput): Promise<string> {

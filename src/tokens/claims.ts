@@ -35,6 +35,11 @@ export function claimsProblem(c: Record<string, unknown>): string | null {
         if (typeof v !== 'number' || !Number.isInteger(v) || v < -128 || v > 127) return `submod ${name} ear_trustworthiness_vector.${k} must be an integer -128..127`;
       }
     }
+    if (sm.rebooted !== undefined && typeof sm.rebooted !== 'boolean') return `submod ${name} rebooted must be a boolean`;
+    const tc = sm['tpm-clock'];
+    if (tc !== undefined && !(isObject(tc) && ['reset-count', 'restart-count', 'clock'].every((k) => Number.isSafeInteger(tc[k]) && (tc[k] as number) >= 0))) {
+      return `submod ${name} tpm-clock must be {reset-count, restart-count, clock} (non-negative integers)`;
+    }
     const ml = sm['measurement-log'];
     if (ml !== undefined && !(Array.isArray(ml) && ml.every((e) => isObject(e) && typeof e.component === 'string' && e.component !== ''
       && typeof e.digest === 'string' && /^[0-9a-f]{64}$/.test(e.digest)))) {

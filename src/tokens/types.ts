@@ -81,6 +81,13 @@ export interface EarSubmod {
   'measurement-log'?: Array<{ component: string; digest: string }>;
   /** post-update: how the device activated the update (live: extend chain; reboot: log replay) */
   activation?: 'live' | 'reboot';
+  /** tpm2-quote: the quote's TPMS_CLOCK_INFO (resetCount, restartCount, clock in ms) */
+  'tpm-clock'?: { 'reset-count': number; 'restart-count': number; clock: number };
+  /**
+   * tpm2-quote: the TPM was reset (power cycle) or restarted since the verifier's previous quote of the device
+   * (resetCount or restartCount advanced); absent when the verifier knew no previous quote
+   */
+  rebooted?: boolean;
   /**
    * EAR trustworthiness vector (draft-ietf-rats-ear `ear.trustworthiness-vector`, AR4SI claim values), in this
    * profile's underscore spelling. Set when the evidence is TPM-rooted: `hardware` 2 (the quote verified with

@@ -13,7 +13,10 @@
  *   6. every measurement event's SHA-256 digest is a reference value for its component (the event data
  *      names it) and every reference component was measured (skipped when referenceValues is null).
  * clockInfo (resetCount, restartCount) is reported so the appraiser knows whether the device rebooted since
- * a previous quote (`rebooted` when the caller gives the previous values).
+ * a previous quote (`rebooted` when the caller gives the previous values). With previousClock, a TPM whose
+ * counters went backwards, or whose clock went backwards without a reset or restart, is refused (check
+ * `clock`, right after the nonce): the TPM's clock only moves forward while it runs, so such a quote comes from
+ * a TPM state that was restored (rolled back) or is a replay.
  */
 import { createHash, timingSafeEqual, verify as cryptoVerify, constants } from 'node:crypto';
 import type { ComponentComparison, MeasurementEntry, ReferenceValues } from '../index.js';
@@ -46,11 +49,14 @@ export interface TpmVerifyInput {
    * completion, whose measurements the relying party compares with its expected RIM)
    */
   referenceValues: ReferenceValues | null;
-  /** the clockInfo counters of the device's previous quote, when known */
-  previousClock?: { resetCount: number; restartCount: number };
+  /**
+   * the clockInfo of the device's previous quote, when known (clock in ms; without it only the counters are
+   * compared)
+   */
+  previousClock?: { resetCount: number; restartCount: number; clock?: number };
 }
 
-export type TpmCheck = 'ak' | 'signature' | 'attest' | 'nonce' | 'log' | 'pcr-selection' | 'pcr-digest' | 'reference-values';
+export type TpmCheck = 'ak' | 'signature' | 'attest' | 'nonce' | 'clock' | 'log' | 'pcr-selection' | 'pcr-digest' | 'reference-values';
 
 export interface TpmAppraisal {
   status: 'affirming' | 'contraindicated';
@@ -106,8 +112,13 @@ function appraise(input: TpmVerifyInput): TpmAppraisal {
   if (nonce.length === 0 || q.extraData.length !== nonce.length || !timingSafeEqual(q.extraData, nonce)) {
     return fail(base, 'nonce', 'the quote is not over this nonce (extraData differs): stale or replayed');
   }
-  const rebooted = input.previousClock
-    ? q.clockInfo.resetCount !== input.previousClock.resetCount || q.clockInfo.restartCount !== input.previousClock.restartCount
+  const prev = input.previousClock;
+  if (prev !== undefined) {
+    const backwards = clockRegression(q.clockInfo, prev);
+    if (backwards !== null) return fail(base, 'clock', backwards);
+  }
+  const rebooted = prev
+    ? q.clockInfo.resetCount !== prev.resetCount || q.clockInfo.restartCount !== prev.restartCount
     : undefined;
   const withClock = rebooted === undefined ? base : { ...base, rebooted };
 
@@ -141,6 +152,24 @@ function appraise(input: TpmVerifyInput): TpmAppraisal {
 
 function fail(partial: Partial<TpmAppraisal>, failedCheck: TpmCheck, reason: string): TpmAppraisal {
   return { pcrs: [], measurements: [], components: [], logReplays: false, signatureValid: false, ...partial, status: 'contraindicated', failedCheck, reason };
+}
+
+/**
+ * Why a quote's clockInfo cannot follow the previous one, or null. resetCount counts TPM Resets (power cycles);
+ * restartCount counts TPM Restarts since the last Reset (it starts again at 0 after one); clock (ms) only moves
+ * forward while the TPM runs (a Reset may bring it back to its last saved value: allowed).
+ */
+export function clockRegression(now: ClockInfo, prev: { resetCount: number; restartCount: number; clock?: number }): string | null {
+  if (now.resetCount < prev.resetCount) {
+    return `the TPM's resetCount went back from ${prev.resetCount} to ${now.resetCount}: a restored (rolled back) TPM state or a replayed quote`;
+  }
+  if (now.resetCount === prev.resetCount && now.restartCount < prev.restartCount) {
+    return `the TPM's restartCount went back from ${prev.restartCount} to ${now.restartCount} without a reset: a restored (rolled back) TPM state or a replayed quote`;
+  }
+  if (now.resetCount === prev.resetCount && now.restartCount === prev.restartCount && prev.clock !== undefined && Number(now.clock) < prev.clock) {
+    return `the TPM clock went backwards (${now.clock} ms, previously ${prev.clock} ms) without a reset or restart: a restored (rolled back) TPM state or a replayed quote`;
+  }
+  return null;
 }
 
 function clockReport(c: ClockInfo): NonNullable<TpmAppraisal['clockInfo']> {

@@ -60,6 +60,21 @@ describe('verifyQuote: valid quotes affirm', () => {
     expect(verifyQuote({ evidence: q, nonce, ak: ecc.public, referenceValues: refs, previousClock: { resetCount: 3, restartCount: 0 } }).rebooted).toBe(true);
     expect(verifyQuote({ evidence: q, nonce, ak: ecc.public, referenceValues: refs, previousClock: { resetCount: 4, restartCount: 0 } }).rebooted).toBe(false);
   });
+
+  it('refuses a clock that went backwards without a reset or restart, and counters that went back (check clock)', () => {
+    const at = (clock: bigint, resetCount: number, restartCount: number) => softQuote(ecc, nonce, boot, { fields: { clock, resetCount, restartCount } });
+    const v = (q: SoftQuote, prev: { resetCount: number; restartCount: number; clock?: number }) => verifyQuote({ evidence: q, nonce, ak: ecc.public, referenceValues: refs, previousClock: prev });
+    expect(v(at(900n, 4, 1), { resetCount: 4, restartCount: 1, clock: 1000 })).toMatchObject({ status: 'contraindicated', failedCheck: 'clock', signatureValid: true,
+      reason: 'the TPM clock went backwards (900 ms, previously 1000 ms) without a reset or restart: a restored (rolled back) TPM state or a replayed quote' });
+    expect(v(at(5000n, 3, 0), { resetCount: 4, restartCount: 0 })).toMatchObject({ failedCheck: 'clock', reason: expect.stringContaining('resetCount went back from 4 to 3') });
+    expect(v(at(5000n, 4, 0), { resetCount: 4, restartCount: 2 })).toMatchObject({ failedCheck: 'clock', reason: expect.stringContaining('restartCount went back from 2 to 0 without a reset') });
+    // allowed: the same clock, a later one, a Reset (clock back to its saved value, restartCount from 0 again), a Restart
+    expect(v(at(1000n, 4, 1), { resetCount: 4, restartCount: 1, clock: 1000 })).toMatchObject({ status: 'affirming', rebooted: false });
+    expect(v(at(10n, 5, 0), { resetCount: 4, restartCount: 3, clock: 1000 })).toMatchObject({ status: 'affirming', rebooted: true });
+    expect(v(at(10n, 4, 2), { resetCount: 4, restartCount: 1, clock: 1000 })).toMatchObject({ status: 'affirming', rebooted: true });
+    // the nonce is checked first: a quote over another nonce is refused as such, whatever its clock
+    expect(verifyQuote({ evidence: at(1n, 0, 0), nonce: Buffer.alloc(16, 1), ak: ecc.public, referenceValues: refs, previousClock: { resetCount: 9, restartCount: 0 } }).failedCheck).toBe('nonce');
+  });
 });
 
 /** Re-signs a changed attest, so that only the changed field can be what refuses it. */
