@@ -30,6 +30,9 @@
  *   oam-jwks: FILE            (the OAM's JWKS: the only keys whose provide-reference-values statements are accepted;
  *                              read at each statement, so the OAM's key rotation is picked up; --oam-jwks overrides)
  *   oam-issuer: NAME          (iss of the OAM's statements, default urn:henb-sw-verify:oam)
+ *   ek-ca: [FILE, ...]        (TPM manufacturer CAs, PEM: every trust-root tpm device then needs ek-certificate
+ *                              (base64 DER or PEM; or ek-certificate-file) chaining to one of them, optionally with
+ *                              ek-intermediates (PEM list) and ek-public / ek-public-file (its EK, TPM2B_PUBLIC))
  * camelCase names (henbId, hostKeySha256, devicePublicKey, trustRoot, akPublic, referenceValues) are accepted too;
  * `simulate --json` output as it is: a device with callHomeTransport tls is reached over TLS with its netconfTls
  * files (and so is any device given `transport: tls` and netconfTls).
@@ -68,6 +71,27 @@ export interface PveDevicesFile {
   /** oam-jwks: the OAM's JWKS file (relative to the devices file) */
   oamJwks?: string;
   oamIssuer?: string;
+  /** ek-ca: the TPM manufacturer CAs (PEM texts read from the listed files) */
+  ekCa?: string[];
+}
+
+async function readOr(file: string, where: string, path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw configError(file, where, `cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** a certificate given as PEM, or DER (raw or base64): its DER as base64 */
+function derBase64(v: string | Buffer, file: string, where: string): string {
+  const text = typeof v === 'string' ? v : v.toString('latin1');
+  const pem = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(text);
+  if (pem !== null) return pem[1]!.replace(/\s+/g, '');
+  if (typeof v !== 'string') return v.toString('base64');
+  const b64 = v.replace(/\s+/g, '');
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(b64) || b64 === '') throw configError(file, where, 'expected a PEM certificate or base64 DER');
+  return b64;
 }
 
 /**
@@ -192,6 +216,20 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
       }
     }
     if (trustRoot === 'tpm' && entry.akPublic === undefined) throw configError(file, `${at}.ak-public`, 'is required with trust-root tpm (the AK\'s TPM2B_PUBLIC)');
+    // the EK certificate (DER base64 or PEM; or a file holding either) and the EK public (TPM2B_PUBLIC base64 or file)
+    const ekCert = s(['ek-certificate', 'ekCertificate'], false);
+    const ekCertFile = s(['ek-certificate-file'], false);
+    const certText = ekCert ?? (ekCertFile !== undefined ? await readOr(file, `${at}.ek-certificate-file`, resolve(dirname(file), ekCertFile)) : undefined);
+    if (certText !== undefined) entry.ekCertificate = derBase64(certText, file, `${at}.ek-certificate`);
+    const ekPub = s(['ek-public', 'ekPublic'], false);
+    const ekPubFile = s(['ek-public-file'], false);
+    if (ekPub !== undefined) entry.ekPublic = ekPub.replace(/\s+/g, '');
+    else if (ekPubFile !== undefined) entry.ekPublic = (await readOr(file, `${at}.ek-public-file`, resolve(dirname(file), ekPubFile))).toString('base64');
+    const inter = d['ek-intermediates'] ?? d.ekIntermediates;
+    if (inter !== undefined) {
+      if (!Array.isArray(inter) || !inter.every((x) => typeof x === 'string' && x.includes('-----BEGIN CERTIFICATE-----'))) throw configError(file, `${at}.ek-intermediates`, 'expected a list of PEM certificates');
+      entry.ekIntermediates = inter as string[];
+    }
     if (trustRoot !== undefined) entry.trustRoot = trustRoot;
     devices.push(entry);
   }
@@ -217,6 +255,16 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
   if (oamJwks !== undefined) {
     if (typeof oamJwks !== 'string' || oamJwks === '') throw configError(file, 'oam-jwks', 'expected the path of the OAM\'s JWKS file');
     out.oamJwks = resolve(dirname(file), oamJwks);
+  }
+  const ekCa = top['ek-ca'] ?? top.ekCa;
+  if (ekCa !== undefined) {
+    if (!Array.isArray(ekCa) || ekCa.length === 0 || !ekCa.every((x) => typeof x === 'string' && x !== '')) throw configError(file, 'ek-ca', 'expected a list of PEM files (TPM manufacturer CAs)');
+    out.ekCa = [];
+    for (const [i, f] of (ekCa as string[]).entries()) {
+      const pem = (await readOr(file, `ek-ca[${i}]`, resolve(dirname(file), f))).toString('utf8');
+      if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw configError(file, `ek-ca[${i}]`, `${f} holds no PEM certificate`);
+      out.ekCa.push(pem);
+    }
   }
   const oamIssuer = top['oam-issuer'] ?? top.oamIssuer;
   if (oamIssuer !== undefined) {
@@ -299,6 +347,7 @@ export async function runPveCommand(options: Record<string, unknown>, ctx: Comma
     ...(inv.netconf !== undefined ? { netconf: inv.netconf } : {}),
     ...(oamJwks !== undefined ? { oamJwks } : {}),
     ...(inv.oamIssuer !== undefined ? { oamIssuer: inv.oamIssuer } : {}),
+    ...(inv.ekCa !== undefined ? { ekCa: inv.ekCa } : {}),
     ...(callHome !== undefined ? { callHome: { listen: callHome, ...(callHomeTls !== undefined ? { tls: callHomeTls } : {}) } } : {}),
   });
   try {

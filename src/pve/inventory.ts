@@ -10,6 +10,7 @@ import type { CallHomeListener } from '../device/index.js';
 import { parseAkPublic } from '../integrity/tpm/index.js';
 import type { TpmPublic } from '../integrity/tpm/index.js';
 import { PveServiceError } from './errors.js';
+import { checkEk } from './enrol-ek.js';
 import type { PveDeviceEntry } from './types.js';
 
 /** A device of the inventory with its parsed keys: the software evidence key, and the TPM AK when enrolled. */
@@ -23,7 +24,8 @@ export class DeviceInventory {
   private readonly devices = new Map<string, Enrolled>();
 
   /** callHome: the PVE's call-home listener, when it has one (call-home devices are enrolled with it) */
-  constructor(private readonly callHome?: CallHomeListener) {}
+  /** ekCa: TPM manufacturer CAs; with them a tpm device's EK certificate must chain to one (enrol-ek.ts) */
+  constructor(private readonly callHome?: CallHomeListener, private readonly ekCa?: string[]) {}
 
   get(henbId: string): Enrolled | undefined {
     return this.devices.get(henbId);
@@ -43,6 +45,7 @@ export class DeviceInventory {
     }
     const trustRoot = d.trustRoot ?? (d.akPublic !== undefined ? 'tpm' : 'software-key');
     const ak = trustRoot === 'tpm' ? attestationKey(d) : undefined;
+    if (ak !== undefined && this.ekCa !== undefined) checkEk(d, this.ekCa);
     if (d.callHome === true && this.callHome !== undefined) {
       // SSH: known by its pinned host key; TLS: by its certificate (pin, or CA + name)
       const enrol = callHomeDeviceOf(d);

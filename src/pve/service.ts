@@ -93,6 +93,12 @@ export interface StartPveOptions {
      */
     tls?: { listen: string | { host: string; port: number }; cert: string; key: string; ca?: string };
   };
+  /**
+   * the TPM manufacturer CAs (PEM certificates) the PVE trusts: with them every trust-root tpm device must be enrolled
+   * with an EK certificate that chains to one of them (src/integrity/tpm verifyEkCertificate), else the start (or
+   * setDevice) fails with ERR_PVE_DEVICE_KEY naming the device and why; without them EK certificates are not checked
+   */
+  ekCa?: string[];
   log?: Logger;
 }
 
@@ -149,7 +155,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     ...(chTls !== undefined ? { tls: { ...parseListen(chTls.listen), cert: chTls.cert, key: chTls.key, ...(chTls.ca !== undefined ? { ca: chTls.ca } : {}) } } : {}),
   }) : undefined;
   const collector = options.collector ?? netconfEvidenceCollector({ log, timeoutMs: deviceTimeoutMs, connector: connectorVia(callHome) });
-  const inventory = new DeviceInventory(callHome);
+  const inventory = new DeviceInventory(callHome, options.ekCa);
   for (const d of options.devices) inventory.set(d);
   const provided = await openProvided(options, issuer, inventory, log);
   // the last TPM clock of each TPM-rooted device (rebooted claim, clock going backwards refused)

@@ -17,6 +17,15 @@ export interface PveDeviceEntry extends DeviceTarget {
   trustRoot?: 'software-key' | 'tpm';
   /** the enrolled TPM attestation key (trust root tpm): TPM2B_PUBLIC, base64 (what tpm2_readpublic -f tss writes) */
   akPublic?: string;
+  /**
+   * the TPM's EK certificate (DER, base64), checked at enrolment against the PVE's manufacturer CAs (StartPveOptions.ekCa):
+   * it must chain to one of them, and be for ekPublic when that is given
+   */
+  ekCertificate?: string;
+  /** intermediate certificates (PEM) the device's vendor ships with the EK certificate */
+  ekIntermediates?: string[];
+  /** the TPM's EK: TPM2B_PUBLIC, base64 (what tpm2_readpublic -c 0x81010001 -f tss writes) */
+  ekPublic?: string;
 }
 
 /** How the PVE obtains evidence from a device (NETCONF by default; tests may inject another). */

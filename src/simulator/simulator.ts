@@ -77,6 +77,12 @@ export interface FleetOptions {
   /** the TPM attestation key's type (default ecc) */
   tpmKeyType?: 'ecc' | 'rsa';
   /**
+   * manufacture each new swtpm with an EK certificate from this local CA directory (swtpm_localca; its
+   * swtpm-localca-rootca-cert.pem is the manufacturer CA a PVE trusts): the devices then list ekCertificate,
+   * ekIntermediates and ekPublic
+   */
+  tpmEkCa?: string;
+  /**
    * SSH login of the devices. Default: user 'oam' with ONE random password for the whole fleet (kept in
    * DATA_DIR/credentials.json), so an OAM config can name it once; with perDeviceCredentials every device
    * gets its own password (DATA_DIR/<henb-id>/credentials.json).
@@ -176,6 +182,10 @@ export interface SimulatedDevice {
   akPublic?: string;
   /** tpm: the AK's TPM Name, hex */
   akName?: string;
+  /** tpm with FleetOptions.tpmEkCa: the EK certificate (DER, base64), the local CA's issuer (PEM), the EK (TPM2B_PUBLIC, base64) */
+  ekCertificate?: string;
+  ekIntermediates?: string[];
+  ekPublic?: string;
   /** the device calls home (FleetOptions.callHome): an inventory reaches it through its call-home listener */
   callHome?: boolean;
   /** the device calls home over TLS (a target with transport tls) */
@@ -501,7 +511,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         cells.set(henbId, cell);
         let tpm: TpmTrustRoot | undefined;
         if (trustRoot === 'tpm' && profile !== 'unreachable') {
-          tpm = await TpmTrustRoot.start(dir, cell.measurementLog(), options.tpmKeyType ?? 'ecc');
+          tpm = await TpmTrustRoot.start(dir, cell.measurementLog(), options.tpmKeyType ?? 'ecc', options.tpmEkCa);
           tpms.set(henbId, tpm);
         }
         let actualPort: number;
@@ -573,7 +583,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         const dev: SimulatedDevice = {
           henbId, profile, host, port: actualPort, hostKeySha256: hostKeyFingerprint(hostKey),
           username: id.username, password: id.password, devicePublicKey: cell.publicKeyPem(), keyId: cell.keyId(), trustRoot,
-          ...(tpm !== undefined ? { akPublic: tpm.akPublic().toString('base64'), akName: tpm.akName } : {}),
+          ...(tpm !== undefined ? { akPublic: tpm.akPublic().toString('base64'), akName: tpm.akName, ...tpm.ekEnrolment() } : {}),
           ...(options.callHome !== undefined && options.callHome.length > 0 ? { callHome: true, callHomeTransport: callHomeTransportOf(options.callHome) } : {}),
           ...(tlsOf.has(henbId) ? { netconfTls: tlsOf.get(henbId)! } : {}),
         };

@@ -11,6 +11,7 @@
  * statement for a completion) and the TCG event log. PCR 9 replayed from zero equals the model's TIM, since
  * both are the same extend chain over the same digests.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MeasurementLogEntry } from '../oam/index.js';
 import type { Tpm20Attestation } from '../device/index.js';
@@ -45,10 +46,11 @@ export class TpmTrustRoot {
    * Starts the device's swtpm with its state in DIR/tpm (the EK and AK persist there: a restarted simulator
    * keeps its enrolled AK) and measures the boot log.
    */
-  static async start(dir: string, bootLog: readonly MeasurementLogEntry[], keyType: 'ecc' | 'rsa' = 'ecc'): Promise<TpmTrustRoot> {
-    const attester = await createTpmAttester({ stateDir: join(dir, 'tpm'), keyType });
+  static async start(dir: string, bootLog: readonly MeasurementLogEntry[], keyType: 'ecc' | 'rsa' = 'ecc', ekCertificateCa?: string): Promise<TpmTrustRoot> {
+    const attester = await createTpmAttester({ stateDir: join(dir, 'tpm'), keyType, ...(ekCertificateCa !== undefined ? { ekCertificateCa } : {}) });
     try {
       const root = new TpmTrustRoot(attester);
+      if (ekCertificateCa !== undefined) root.issuer = await readFile(join(ekCertificateCa, 'issuercert.pem'), 'utf8');
       await root.serial(() => root.sync(bootLog));
       return root;
     } catch (err) {
@@ -60,6 +62,16 @@ export class TpmTrustRoot {
   /** the AK as TPM2B_PUBLIC (what the PVE enrolls) */
   akPublic(): Buffer {
     return this.attester.akPublic();
+  }
+
+  /** the local CA's issuer certificate (PEM), when the TPM was manufactured with an EK certificate */
+  private issuer: string | undefined;
+
+  /** what the PVE enrolls besides the AK when the TPM has an EK certificate (base64 DER, issuer PEM, EK TPM2B_PUBLIC) */
+  ekEnrolment(): { ekCertificate?: string; ekIntermediates?: string[]; ekPublic?: string } {
+    const cert = this.attester.ekCertificate();
+    if (cert === undefined) return {};
+    return { ekCertificate: cert.toString('base64'), ...(this.issuer !== undefined ? { ekIntermediates: [this.issuer] } : {}), ekPublic: this.attester.ekPublic().toString('base64') };
   }
 
   /** The TPM's answer for this log: brought up to the log, then quoted over `qualifying` (1..64 octets). */

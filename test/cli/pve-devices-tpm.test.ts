@@ -52,3 +52,30 @@ describe('PVE devices file: TPM attestation keys', () => {
     await expect(loadPveDevicesFile(f)).rejects.toMatchObject({ message: expect.stringContaining('devices[0].ak-public: expected base64') });
   });
 });
+
+describe('PVE devices file: EK certificates and manufacturer CAs (issue 10)', () => {
+  const fx = (name: string): URL => new URL(`../integrity/tpm/fixtures/${name}`, import.meta.url);
+
+  it('reads ek-ca (PEM files), ek-certificate-file (DER), ek-public-file and ek-intermediates; simulate --json\'s camelCase too', async () => {
+    const { readFile, copyFile } = await import('node:fs/promises');
+    for (const n of ['ek-root-ca.pem', 'ek-cert.der', 'ek.pub']) await copyFile(fx(n), join(dir, n));
+    const issuer = await readFile(fx('ek-issuer-ca.pem'), 'utf8');
+    const f = join(dir, 'ek.yaml');
+    await writeFile(f, `ek-ca: [ek-root-ca.pem]\n${device(`    trust-root: tpm\n    ak-public: ${ak.toString('base64')}\n    ek-certificate-file: ek-cert.der\n    ek-public-file: ek.pub\n    ek-intermediates:\n      - |\n${issuer.trim().split('\n').map((l) => `        ${l}`).join('\n')}\n`)}`);
+    const inv = await loadPveDevicesFile(f);
+    const der = await readFile(fx('ek-cert.der'));
+    expect(inv.ekCa).toEqual([await readFile(fx('ek-root-ca.pem'), 'utf8')]);
+    expect(inv.devices[0]).toMatchObject({ ekCertificate: der.toString('base64'), ekPublic: (await readFile(fx('ek.pub'))).toString('base64'), ekIntermediates: [issuer.trim() + '\n'] });
+    const j = join(dir, 'ek.json');
+    await writeFile(j, JSON.stringify({ ekCa: ['ek-root-ca.pem'], devices: [{ henbId: 'h', host: '127.0.0.1', port: 1, username: 'u', devicePublicKey: pem, trustRoot: 'tpm', akPublic: ak.toString('base64'), ekCertificate: der.toString('base64'), ekIntermediates: [issuer] }] }));
+    expect((await loadPveDevicesFile(j)).devices[0]).toMatchObject({ ekCertificate: der.toString('base64'), ekIntermediates: [issuer] });
+  });
+
+  it('a bad ek-ca or ek-certificate is ERR_CONFIG_PVE_DEVICES naming the field', async () => {
+    const f = join(dir, 'bad.yaml');
+    await writeFile(f, `ek-ca: [missing.pem]\n${device('')}`);
+    await expect(loadPveDevicesFile(f)).rejects.toMatchObject({ code: 'ERR_CONFIG_PVE_DEVICES', message: expect.stringContaining('ek-ca[0]: cannot read') });
+    await writeFile(f, device('    ek-certificate: "not base64!"\n'));
+    await expect(loadPveDevicesFile(f)).rejects.toMatchObject({ code: 'ERR_CONFIG_PVE_DEVICES', message: expect.stringContaining('devices[0].ek-certificate: expected a PEM certificate or base64 DER') });
+  });
+});

@@ -24,6 +24,7 @@ export const TPM_ALG = {
   ECDAA: 0x001a,
   ECC: 0x0023,
   AES: 0x0006,
+  CFB: 0x0043,
 } as const;
 
 /** TPM_ECC_CURVE -> JWK curve name. */

@@ -27,6 +27,8 @@ export interface TpmPublic {
   curve?: string;
   /** for RSA keys */
   keyBits?: number;
+  /** the symmetric definition of a storage or endorsement key (absent: TPM_ALG_NULL, as for signing keys) */
+  symmetric?: { alg: number; keyBits: number; mode: number };
   key: KeyObject;
   /** the TPM name: nameAlg || H_nameAlg(TPMT_PUBLIC) */
   name: Buffer;
@@ -52,8 +54,8 @@ export function parsePublic(octets: Uint8Array): ParseResult<TpmPublic> {
     if (!nameHash) throw new MalformedTpm(`TPMT_PUBLIC: nameAlg ${algName(nameAlg)} is not accepted`);
     const objectAttributes = r.u32('objectAttributes');
     r.tpm2b('authPolicy', LIMITS.policy);
-    readSymmetric(r);
-    let out: Omit<TpmPublic, 'name' | 'raw' | 'nameAlg' | 'objectAttributes'>;
+    const symmetric = readSymmetric(r);
+    let out: Omit<TpmPublic, 'name' | 'raw' | 'nameAlg' | 'objectAttributes' | 'symmetric'>;
     if (type === TPM_ALG.RSA) {
       const scheme = readScheme(r, 'rsa');
       const keyBits = r.u16('keyBits');
@@ -85,7 +87,7 @@ export function parsePublic(octets: Uint8Array): ParseResult<TpmPublic> {
     const raw = Buffer.from(buf);
     const name = Buffer.alloc(2);
     name.writeUInt16BE(nameAlg);
-    return { ...out, nameAlg, objectAttributes, raw, name: Buffer.concat([name, createHash(nameHash.name).update(raw).digest()]) };
+    return { ...out, nameAlg, objectAttributes, raw, name: Buffer.concat([name, createHash(nameHash.name).update(raw).digest()]), ...(symmetric !== undefined ? { symmetric } : {}) };
   });
 }
 
@@ -101,11 +103,12 @@ export function parseAkPublic(octets: Uint8Array): ParseResult<TpmPublic> {
   return p;
 }
 
-function readSymmetric(r: Reader): void {
+function readSymmetric(r: Reader): { alg: number; keyBits: number; mode: number } | undefined {
   const alg = r.u16('symmetric.algorithm');
-  if (alg === TPM_ALG.NULL) return;
-  r.u16('symmetric.keyBits');
-  r.u16('symmetric.mode');
+  if (alg === TPM_ALG.NULL) return undefined;
+  const keyBits = r.u16('symmetric.keyBits');
+  const mode = r.u16('symmetric.mode');
+  return { alg, keyBits, mode };
 }
 
 /** TPMT_RSA_SCHEME / TPMT_ECC_SCHEME: the scheme, then its details (a hash, and a count for ECDAA). */

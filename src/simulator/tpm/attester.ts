@@ -13,7 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EV, TPM_ALG, encodeEventLog } from '../../integrity/tpm/index.js';
@@ -23,6 +23,8 @@ import { Swtpm } from './swtpm.js';
 
 export const EK_HANDLE = '0x81010001';
 export const AK_HANDLE = '0x81010002';
+/** the NV index of the RSA 2048 EK certificate (TCG EK Credential Profile) */
+export const EK_CERT_NV = '0x1c00002';
 /** PCR 9: where a boot loader measures the files it loads (TCG PC Client; GRUB does the same) */
 export const DEFAULT_PCR = 9;
 
@@ -53,6 +55,16 @@ export interface TpmAttester {
   quote(nonce: Buffer): Promise<TpmQuote>;
   /** power cycle: PCRs reset, resetCount + 1, empty log */
   reboot(): Promise<void>;
+  /**
+   * the RSA EK's certificate (DER) from NV index 0x01c00002, when the TPM was manufactured with one
+   * (TpmAttesterOptions.ekCertificateCa); undefined otherwise
+   */
+  ekCertificate(): Buffer | undefined;
+  /**
+   * TPM2_ActivateCredential with the AK and the EK (policy session PolicySecret(endorsement)): the credential a
+   * verifier made for this EK and the AK's Name (src/integrity/tpm makeCredential); fails for another AK or EK
+   */
+  activateCredential(credentialBlob: Buffer, secret: Buffer): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -62,6 +74,33 @@ export interface TpmAttesterOptions {
   stateDir?: string;
   /** per tpm2-tools command (default 10000 ms) */
   commandTimeoutMs?: number;
+  /**
+   * manufacture the TPM with an EK certificate signed by a local CA (swtpm_setup --create-ek-cert with
+   * swtpm_localca, as a TPM vendor does): the CA's state directory (created with its root and issuer
+   * certificates on first use; `swtpm-localca-rootca-cert.pem` is the manufacturer CA a PVE trusts, `issuercert.pem`
+   * the intermediate). Only when the state directory holds no TPM yet.
+   */
+  ekCertificateCa?: string;
+}
+
+/** swtpm_setup: a new TPM state with RSA and ECC EKs and their certificates from swtpm_localca in `caDir`. */
+async function manufacture(stateDir: string, caDir: string, work: string, timeoutMs: number): Promise<void> {
+  if (existsSync(join(stateDir, 'tpm2-00.permall'))) return;
+  await mkdir(caDir, { recursive: true });
+  await mkdir(stateDir, { recursive: true });
+  const localca = join(work, 'swtpm-localca.conf');
+  const options = join(work, 'swtpm-localca.options');
+  const setup = join(work, 'swtpm_setup.conf');
+  await writeFile(localca, `statedir = ${caDir}\nsigningkey = ${join(caDir, 'signkey.pem')}\nissuercert = ${join(caDir, 'issuercert.pem')}\ncertserial = ${join(caDir, 'certserial')}\n`);
+  await writeFile(options, '--platform-manufacturer henb-sw-verify\n--platform-version 1.0\n--platform-model femtocell-simulator\n');
+  await writeFile(setup, `create_certs_tool = /usr/bin/swtpm_localca\ncreate_certs_tool_config = ${localca}\ncreate_certs_tool_options = ${options}\nactive_pcr_banks = sha256\n`);
+  await new Promise<void>((resolve, reject) => {
+    execFile('/usr/bin/swtpm_setup', ['--tpm2', '--tpmstate', stateDir, '--create-ek-cert', '--config', setup, '--overwrite'],
+      { timeout: Math.max(timeoutMs, 60_000) }, (err, stdout, stderr) => {
+        if (err) reject(new TpmAttesterError('ERR_TPM_START', 'swtpm_setup could not manufacture the TPM with an EK certificate', { cause: new Error(String(stderr || stdout).trim() || err.message) }));
+        else resolve();
+      });
+  });
 }
 
 const TOOLS = '/usr/bin';
@@ -81,6 +120,7 @@ export async function createTpmAttester(opts: TpmAttesterOptions = {}): Promise<
   const tpm = new Swtpm({ stateDir });
   const a = new SwtpmAttester(tpm, work, ownState ? stateDir : null, opts.commandTimeoutMs ?? 10_000, opts.keyType ?? 'ecc');
   try {
+    if (opts.ekCertificateCa !== undefined) await manufacture(stateDir, opts.ekCertificateCa, work, opts.commandTimeoutMs ?? 10_000);
     await tpm.start();
     await a.provision();
   } catch (err) {
@@ -94,6 +134,7 @@ class SwtpmAttester implements TpmAttester {
   private events: EventToWrite[] = [];
   private ak: Buffer = Buffer.alloc(0);
   private ek: Buffer = Buffer.alloc(0);
+  private ekCert: Buffer | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private seq = 0;
@@ -134,6 +175,38 @@ class SwtpmAttester implements TpmAttester {
       await this.flush();
       this.ak = await readFile(this.file('akp.pub'));
       this.ek = await readFile(this.file('ekp.pub'));
+      const nv = await this.tool('tpm2_getcap', ['handles-nv-index']);
+      if (nv.toLowerCase().includes(EK_CERT_NV)) {
+        await this.tool('tpm2_nvread', [EK_CERT_NV, '-o', this.file('ek.der')]);
+        this.ekCert = await readFile(this.file('ek.der'));
+      }
+    });
+  }
+
+  ekCertificate(): Buffer | undefined {
+    return this.ekCert === undefined ? undefined : Buffer.from(this.ekCert);
+  }
+
+  async activateCredential(credentialBlob: Buffer, secret: Buffer): Promise<Buffer> {
+    return this.serial(async () => {
+      const n = ++this.seq;
+      const [input, output, session] = [this.file(`c${n}.cred`), this.file(`c${n}.out`), this.file(`c${n}.session`)];
+      // the tpm2-tools credential file: magic 0xBADCC0DE, version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET
+      const header = Buffer.alloc(8);
+      header.writeUInt32BE(0xbadcc0de, 0);
+      header.writeUInt32BE(1, 4);
+      await writeFile(input, Buffer.concat([header, credentialBlob, secret]));
+      try {
+        // the EK's policy: PolicySecret of the endorsement hierarchy
+        await this.tool('tpm2_startauthsession', ['--policy-session', '-S', session]);
+        await this.tool('tpm2_policysecret', ['-S', session, '-c', 'e']);
+        await this.tool('tpm2_activatecredential', ['-c', AK_HANDLE, '-C', EK_HANDLE, '-i', input, '-o', output, '-P', `session:${session}`]);
+        return await readFile(output);
+      } finally {
+        await this.tool('tpm2_flushcontext', [session]).catch(() => undefined);
+        await this.flush().catch(() => undefined);
+        await Promise.all([input, output, session].map((f) => rm(f, { force: true })));
+      }
     });
   }
 
