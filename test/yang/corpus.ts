@@ -54,6 +54,8 @@ const STRING_POOL = [
   'healthy-1', 'job-42:1', 'a'.repeat(64), '0123456789abcdef'.repeat(4),
   'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJoZWFsdGh5LTEifQ.c2lnbmF0dXJl', 'https://example.com/fw-2.0.bin',
   'SHA256:' + 'A'.repeat(43), '2026-11-28T05:00:00Z', 'x', '192.0.2.10', '2001:db8::1', 'femto-1.example.net', 'abc',
+  // an OpenSSH public key line (the ssh-host-key typedef's second form)
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINot2p5dO34BKVyeXOD1jZIWtu8PK4uk2klmiPGaIgk1',
 ];
 
 function ctxOf(modules: Map<string, CompiledModule>) {
