@@ -35,7 +35,7 @@ import { HsvError } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
 import { ClientSession } from '../netconf/session/index.js';
-import { DeviceConnectError, fingerprintBytes, sshKeyFingerprint } from './connect.js';
+import { DeviceConnectError, deviceSessionOf, fingerprintBytes, sshKeyFingerprint } from './connect.js';
 import type { DeviceConnector, DeviceSession, DeviceTarget } from './connect.js';
 import { createTlsCallHome } from './call-home-tls.js';
 import type { CallHomeConnectionInfo, CallHomeTlsDevice, CallHomeTlsSettings, TlsCallHome } from './call-home-tls.js';
@@ -374,25 +374,10 @@ export function createCallHomeListener(options: CallHomeListenerOptions = {}): C
           // the session ends with its connection (a paused channel may never see its own end)
           const onConnGone = (): void => s.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} dropped its call-home connection`));
           h.client.once('close', onConnGone);
-          const closedP = s.conn.whenClosed().then(() => {
+          resolve(deviceSessionOf(s, () => {
             h.client.off('close', onConnGone);
             ch.destroy();
-            return s.closeReason;
-          });
-          resolve({
-            rpc: (op, ro) => s.rpc(op, ro ?? {}),
-            notifications: () => s.notifications(),
-            serverCapabilities: s.serverCapabilities,
-            base11: s.base11,
-            get closed() {
-              return s.closed;
-            },
-            whenClosed: () => closedP,
-            async close() {
-              await s.close(2000).catch(() => undefined);
-              ch.destroy();
-            },
-          });
+          }, () => ch.destroy()));
         }, (e: unknown) => fail('ERR_DEVICE_NETCONF', `no NETCONF hello from ${where}`, e));
       });
     });

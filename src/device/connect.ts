@@ -178,8 +178,19 @@ export async function deviceSessionOverTls(socket: TLSSocket, where: string, tim
     socket.off('error', onEarly);
   }
   socket.once('close', () => s.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the TLS connection`)));
-  const closedP = s.conn.whenClosed().then(() => {
+  return deviceSessionOf(s, () => socket.end(), () => {
     socket.end();
+    socket.destroy();
+  });
+}
+
+/**
+ * The DeviceSession port over an open NETCONF client session, whatever carries it (SSH dialled or called home,
+ * TLS): `ended` runs once when the session has closed (its carrier may go), `teardown` after close().
+ */
+export function deviceSessionOf(s: ClientSession, ended: () => void, teardown: () => void): DeviceSession {
+  const closedP = s.conn.whenClosed().then(() => {
+    ended();
     return s.closeReason;
   });
   return {
@@ -193,8 +204,7 @@ export async function deviceSessionOverTls(socket: TLSSocket, where: string, tim
     whenClosed: () => closedP,
     async close() {
       await s.close(2000).catch(() => undefined);
-      socket.end();
-      socket.destroy();
+      teardown();
     },
   };
 }
@@ -310,25 +320,10 @@ const connectDeviceSsh: DeviceConnector = (target, options) => {
           session = s;
           clearTimeout(timer);
           options.signal?.removeEventListener('abort', onAbort);
-          const closedP = s.conn.whenClosed().then(() => {
+          resolve(deviceSessionOf(s, () => client.end(), () => {
             client.end();
-            return s.closeReason;
-          });
-          resolve({
-            rpc: (op, o) => s.rpc(op, o ?? {}),
-            notifications: () => s.notifications(),
-            serverCapabilities: s.serverCapabilities,
-            base11: s.base11,
-            get closed() {
-              return s.closed;
-            },
-            whenClosed: () => closedP,
-            async close() {
-              await s.close(2000).catch(() => undefined);
-              client.end();
-              client.destroy();
-            },
-          });
+            client.destroy();
+          }));
         }, (e: unknown) => fail('ERR_DEVICE_NETCONF', `no NETCONF hello from ${where}`, e));
       });
     });
