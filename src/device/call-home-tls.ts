@@ -26,6 +26,8 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.js';
 import { TLS_VERSIONS, certSha256, certificatesOfPem, parseFingerprint, peerCertificateChain, verifiedChain } from '../netconf/tls/index.js';
 import { describeCertificateError, tlsClientContext } from '../netconf/client/index.js';
+import { CallAdmission, CallWaiters, closeServer, countRefused, listenForCalls } from './call-home-accept.js';
+import type { Admitted } from './call-home-accept.js';
 import { DeviceConnectError, deviceSessionOverTls } from './connect.js';
 import type { DeviceSession } from './connect.js';
 
@@ -63,7 +65,8 @@ export interface CallHomeTlsSettings {
   ca?: string;
 }
 
-interface Enrolled {
+/** an enrolled device with its pin and CA(s) parsed (its own `ca`, else the listener's) */
+export interface Enrolled {
   device: CallHomeTlsDevice;
   pin: Buffer | undefined;
   cas: X509Certificate[];
@@ -73,12 +76,6 @@ interface HeldTls {
   henbId: string;
   session: DeviceSession;
   info: CallHomeConnectionInfo;
-  claimed: boolean;
-}
-
-interface Waiter {
-  resolve(h: HeldTls): void;
-  reject(e: Error): void;
 }
 
 export interface TlsCallHome {
@@ -94,260 +91,300 @@ export interface TlsCallHome {
 
 export type TlsCallHomeConfigError = (message: string) => Error;
 
-export function createTlsCallHome(o: CallHomeTlsSettings & {
-  log: Logger; handshakeTimeoutMs: number; maxPending: number; refused: Map<string, number>; configError: TlsCallHomeConfigError;
-  listenError: (message: string, cause: unknown) => Error; onChange?: (henbId: string, since: Date | undefined) => void;
-}): TlsCallHome {
-  const log = o.log;
-  const enrolled = new Map<string, Enrolled>();
-  const held = new Map<string, HeldTls>(); // henb-id -> the unclaimed session
-  const live = new Map<string, Set<HeldTls>>(); // henb-id -> every open call-home session (claimed or not)
-  const waiters = new Map<string, Set<Waiter>>();
-  const sockets = new Set<Socket>();
-  const baseCas = o.ca !== undefined ? certificatesOfPem(o.ca) : [];
-  if (o.ca !== undefined && baseCas.length === 0) throw o.configError('call home over TLS: ca holds no PEM certificate');
-  let pending = 0;
-  let closed = false;
-  let server: NetServer | undefined;
+export interface TlsCallHomeOptions extends CallHomeTlsSettings {
+  log: Logger;
+  handshakeTimeoutMs: number;
+  maxPending: number;
+  /** refused certificates (SHA-256 fingerprint -> count), shared with the SSH listener */
+  refused: Map<string, number>;
+  configError: TlsCallHomeConfigError;
+  listenError: (message: string, cause: unknown) => Error;
+  onChange?: (henbId: string, since: Date | undefined) => void;
+}
 
-  function setDevice(d: CallHomeTlsDevice): void {
+export function createTlsCallHome(o: TlsCallHomeOptions): TlsCallHome {
+  return new TlsCallHomeListener(o);
+}
+
+/** The devices enrolled for call home over TLS, by henb-id, with what identifies each (pin, CA + name). */
+export class TlsEnrolment {
+  private readonly enrolled = new Map<string, Enrolled>();
+  private readonly baseCas: X509Certificate[];
+
+  /** `ca`: the listener's CA(s), for devices without their own */
+  constructor(private readonly ca: string | undefined, private readonly configError: TlsCallHomeConfigError) {
+    this.baseCas = ca !== undefined ? certificatesOfPem(ca) : [];
+    if (ca !== undefined && this.baseCas.length === 0) throw configError('call home over TLS: ca holds no PEM certificate');
+  }
+
+  /**
+   * Enrol (or update) `d`; the config error for a pin that is no fingerprint or that another device has, a CA
+   * without a certificate, or nothing to identify it by. True when an enrolled device's identity changed (its
+   * unclaimed session must go).
+   */
+  set(d: CallHomeTlsDevice): boolean {
     const pin = d.certSha256 !== undefined ? parseFingerprint(d.certSha256) : undefined;
-    if (d.certSha256 !== undefined && pin === undefined) throw o.configError(`call home: the pinned certificate of ${d.henbId} is not a SHA-256 fingerprint (64 hex digits, colons allowed)`);
+    if (d.certSha256 !== undefined && pin === undefined) throw this.configError(`call home: the pinned certificate of ${d.henbId} is not a SHA-256 fingerprint (64 hex digits, colons allowed)`);
     const cas = d.ca !== undefined ? certificatesOfPem(d.ca) : [];
-    if (d.ca !== undefined && cas.length === 0) throw o.configError(`call home: the CA of ${d.henbId} holds no PEM certificate`);
-    if (pin === undefined && cas.length === 0 && baseCas.length === 0) throw o.configError(`call home over TLS: ${d.henbId} has neither a pinned certificate nor a CA to identify it by`);
+    if (d.ca !== undefined && cas.length === 0) throw this.configError(`call home: the CA of ${d.henbId} holds no PEM certificate`);
+    if (pin === undefined && cas.length === 0 && this.baseCas.length === 0) throw this.configError(`call home over TLS: ${d.henbId} has neither a pinned certificate nor a CA to identify it by`);
     if (pin !== undefined) {
-      for (const [id, e] of enrolled) {
-        if (id !== d.henbId && e.pin?.equals(pin) === true) throw o.configError(`call home: ${d.henbId} and ${id} pin the same certificate; a calling device would be ambiguous`);
+      for (const [id, e] of this.enrolled) {
+        if (id !== d.henbId && e.pin?.equals(pin) === true) throw this.configError(`call home: ${d.henbId} and ${id} pin the same certificate; a calling device would be ambiguous`);
       }
     }
-    const old = enrolled.get(d.henbId);
-    enrolled.set(d.henbId, { device: { ...d }, pin, cas: cas.length > 0 ? cas : baseCas });
-    if (old !== undefined && (old.device.ca !== d.ca || old.device.certSha256 !== d.certSha256 || old.device.serverName !== d.serverName)) dropHeld(d.henbId);
+    const old = this.enrolled.get(d.henbId);
+    this.enrolled.set(d.henbId, { device: { ...d }, pin, cas: cas.length > 0 ? cas : this.baseCas });
+    return old !== undefined && (old.device.ca !== d.ca || old.device.certSha256 !== d.certSha256 || old.device.serverName !== d.serverName);
   }
 
-  function dropHeld(henbId: string): void {
-    const h = held.get(henbId);
-    held.delete(henbId);
-    void h?.session.close();
+  /** false when it was not enrolled */
+  remove(henbId: string): boolean {
+    return this.enrolled.delete(henbId);
   }
 
-  function removeDevice(henbId: string): void {
-    if (!enrolled.delete(henbId)) return;
-    dropHeld(henbId);
+  has(henbId: string): boolean {
+    return this.enrolled.has(henbId);
+  }
+
+  all(): Enrolled[] {
+    return [...this.enrolled.values()];
   }
 
   /** the trust anchors of the handshake: every enrolled CA and the listener's */
-  function caBundle(): string | undefined {
+  caBundle(): string | undefined {
     const pems = new Set<string>();
-    if (o.ca !== undefined) pems.add(o.ca);
-    for (const e of enrolled.values()) if (e.device.ca !== undefined) pems.add(e.device.ca);
+    if (this.ca !== undefined) pems.add(this.ca);
+    for (const e of this.enrolled.values()) if (e.device.ca !== undefined) pems.add(e.device.ca);
     return pems.size > 0 ? [...pems].join('\n') : undefined;
   }
+}
 
-  /** which enrolled device this certificate chain is, or why none */
-  function identify(sent: X509Certificate[], socket: TLSSocket): { henbId: string } | { reason: string } {
-    const leaf = sent[0];
-    if (!leaf) return { reason: 'no certificate' };
-    const fp = certSha256(leaf);
-    const chainsTo = (e: Enrolled): boolean => {
-      const chain = verifiedChain(leaf, [...e.cas, ...sent.slice(1)]);
-      const root = chain[chain.length - 1]!;
-      return e.cas.some((c) => c.raw.equals(root.raw)) || chain.slice(1).some((c) => e.cas.some((x) => x.raw.equals(c.raw)));
-    };
-    const pinned = [...enrolled.values()].find((e) => e.pin?.equals(fp) === true);
-    if (pinned !== undefined) {
-      if (pinned.device.ca !== undefined) {
-        if (!socket.authorized) return { reason: describeCertificateError(String(socket.authorizationError), String(socket.authorizationError)) + ` (${String(socket.authorizationError)})` };
-        if (!chainsTo(pinned)) return { reason: `pinned for ${pinned.device.henbId}, but not issued by its CA` };
-      } else {
-        const now = Date.now();
-        if (Date.parse(leaf.validTo) < now) return { reason: `pinned for ${pinned.device.henbId}, but ${describeCertificateError('CERT_HAS_EXPIRED', '')} (CERT_HAS_EXPIRED)` };
-        if (Date.parse(leaf.validFrom) > now) return { reason: `pinned for ${pinned.device.henbId}, but ${describeCertificateError('CERT_NOT_YET_VALID', '')} (CERT_NOT_YET_VALID)` };
-      }
-      return { henbId: pinned.device.henbId };
-    }
-    if (!socket.authorized) {
-      const code = String(socket.authorizationError ?? 'not authorized');
-      return { reason: `no device pins it, and ${describeCertificateError(code, code)} (${code})` };
-    }
-    const peer = { subject: { CN: leaf.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3) ?? '' }, subjectaltname: leaf.subjectAltName ?? '' } as unknown as PeerCertificate;
-    const byName = [...enrolled.values()].filter((e) => e.pin === undefined && e.cas.length > 0 && chainsTo(e)
-      && checkServerIdentity(e.device.serverName ?? e.device.henbId, peer) === undefined);
-    if (byName.length === 1) return { henbId: byName[0]!.device.henbId };
-    if (byName.length > 1) return { reason: `its name fits several devices (${byName.map((e) => e.device.henbId).join(', ')}); pin their certificates` };
-    return { reason: 'issued by a trusted CA, but to no enrolled device\'s name (its henb-id or tls server-name)' };
+/** OpenSSL's verdict on the presented chain against the handshake's CA bundle */
+export interface TlsVerdict {
+  authorized: boolean;
+  authorizationError?: unknown;
+}
+
+/** `sent` (leaf first) chains to one of the entry's CAs */
+function chainsTo(sent: X509Certificate[], e: Enrolled): boolean {
+  const chain = verifiedChain(sent[0]!, [...e.cas, ...sent.slice(1)]);
+  const root = chain[chain.length - 1]!;
+  return e.cas.some((c) => c.raw.equals(root.raw)) || chain.slice(1).some((c) => e.cas.some((x) => x.raw.equals(c.raw)));
+}
+
+/**
+ * Which enrolled device this certificate chain (leaf first) is, or why none: by pin first (and its CA, when the
+ * entry has one; else the leaf's validity dates), else by CA and name among the entries without a pin.
+ */
+export function identifyCaller(sent: X509Certificate[], verdict: TlsVerdict, enrolled: Enrolled[]): { henbId: string } | { reason: string } {
+  const leaf = sent[0];
+  if (!leaf) return { reason: 'no certificate' };
+  const fp = certSha256(leaf);
+  const pinned = enrolled.find((e) => e.pin?.equals(fp) === true);
+  if (pinned !== undefined) return checkPinned(pinned, sent, verdict);
+  if (!verdict.authorized) {
+    const code = String(verdict.authorizationError ?? 'not authorized');
+    return { reason: `no device pins it, and ${describeCertificateError(code, code)} (${code})` };
+  }
+  return byCaAndName(sent, enrolled);
+}
+
+/** the entry pinning the leaf: with a CA the chain must verify to it, without one the leaf must be in its dates */
+function checkPinned(pinned: Enrolled, sent: X509Certificate[], verdict: TlsVerdict): { henbId: string } | { reason: string } {
+  const leaf = sent[0]!;
+  const henbId = pinned.device.henbId;
+  if (pinned.device.ca !== undefined) {
+    if (!verdict.authorized) return { reason: describeCertificateError(String(verdict.authorizationError), String(verdict.authorizationError)) + ` (${String(verdict.authorizationError)})` };
+    if (!chainsTo(sent, pinned)) return { reason: `pinned for ${henbId}, but not issued by its CA` };
+    return { henbId };
+  }
+  const now = Date.now();
+  if (Date.parse(leaf.validTo) < now) return { reason: `pinned for ${henbId}, but ${describeCertificateError('CERT_HAS_EXPIRED', '')} (CERT_HAS_EXPIRED)` };
+  if (Date.parse(leaf.validFrom) > now) return { reason: `pinned for ${henbId}, but ${describeCertificateError('CERT_NOT_YET_VALID', '')} (CERT_NOT_YET_VALID)` };
+  return { henbId };
+}
+
+/** the one unpinned entry whose CA issued the chain and whose name (server-name, else henb-id) the leaf carries */
+function byCaAndName(sent: X509Certificate[], enrolled: Enrolled[]): { henbId: string } | { reason: string } {
+  const leaf = sent[0]!;
+  const peer = { subject: { CN: leaf.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3) ?? '' }, subjectaltname: leaf.subjectAltName ?? '' } as unknown as PeerCertificate;
+  const byName = enrolled.filter((e) => e.pin === undefined && e.cas.length > 0 && chainsTo(sent, e)
+    && checkServerIdentity(e.device.serverName ?? e.device.henbId, peer) === undefined);
+  if (byName.length === 1) return { henbId: byName[0]!.device.henbId };
+  if (byName.length > 1) return { reason: `its name fits several devices (${byName.map((e) => e.device.henbId).join(', ')}); pin their certificates` };
+  return { reason: 'issued by a trusted CA, but to no enrolled device\'s name (its henb-id or tls server-name)' };
+}
+
+/**
+ * The TLS call-home listener: accepted connections get our TLS client handshake, an identified device's NETCONF
+ * session is opened at once and held (one per device, unclaimed) until `connect` claims it.
+ */
+class TlsCallHomeListener implements TlsCallHome {
+  private readonly log: Logger;
+  private readonly enrolment: TlsEnrolment;
+  private readonly held = new Map<string, HeldTls>(); // henb-id -> the unclaimed session
+  private readonly live = new Map<string, Set<HeldTls>>(); // henb-id -> every open call-home session (claimed or not)
+  private readonly waiters = new CallWaiters<string, HeldTls>();
+  private readonly admission: CallAdmission;
+  private closed = false;
+  private server: NetServer | undefined;
+
+  constructor(private readonly o: TlsCallHomeOptions) {
+    this.log = o.log;
+    this.enrolment = new TlsEnrolment(o.ca, o.configError);
+    this.admission = new CallAdmission({ maxPending: o.maxPending, log: this.log, isClosed: () => this.closed, transport: 'tls', identified: 'identified' });
   }
 
-  function onSocket(socket: Socket): void {
-    socket.on('error', () => undefined);
-    const remoteAddress = socket.remoteAddress ?? '';
-    const remotePort = socket.remotePort ?? 0;
-    if (closed || pending >= o.maxPending) {
-      log.warn('call-home connection refused', { transport: 'tls', reason: closed ? 'closing' : 'too many connections not yet identified', remoteAddress, remotePort });
-      socket.destroy();
-      return;
-    }
-    socket.setNoDelay(true);
-    sockets.add(socket);
-    pending++;
-    let counted = true;
-    const uncount = (): void => {
-      if (counted) pending--;
-      counted = false;
-    };
-    socket.once('close', () => {
-      sockets.delete(socket);
-      uncount();
+  setDevice(d: CallHomeTlsDevice): void {
+    if (this.enrolment.set(d)) this.dropHeld(d.henbId);
+  }
+
+  private dropHeld(henbId: string): void {
+    const h = this.held.get(henbId);
+    this.held.delete(henbId);
+    void h?.session.close();
+  }
+
+  removeDevice(henbId: string): void {
+    if (this.enrolment.remove(henbId)) this.dropHeld(henbId);
+  }
+
+  has(henbId: string): boolean {
+    return this.enrolment.has(henbId);
+  }
+
+  async listen(defaultHost: string): Promise<{ host: string; port: number }> {
+    if (this.server) throw this.o.listenError('call home over TLS: already listening', undefined);
+    const host = this.o.host ?? defaultHost;
+    const port = this.o.port ?? NETCONF_CALL_HOME_TLS_PORT;
+    const server = createServer((s) => this.onSocket(s));
+    this.server = server;
+    return listenForCalls(server, {
+      host, port, log: this.log, transport: 'TLS',
+      error: (detail, cause) => this.o.listenError(`call home: cannot listen on ${host}:${port} for TLS (${detail})`, cause),
     });
-    // RFC 8071 section 4.1 C3: the NETCONF client starts the TLS handshake on the accepted connection
-    const ca = caBundle();
+  }
+
+  /** RFC 8071 section 4.1 C3: the NETCONF client starts the TLS handshake on the accepted connection */
+  private onSocket(socket: Socket): void {
+    const call = this.admission.admit(socket);
+    if (call === undefined) return;
     const t = tlsConnect({
-      socket, secureContext: tlsClientContext({ cert: o.cert, key: o.key, ca }), ...TLS_VERSIONS,
+      socket, secureContext: tlsClientContext({ cert: this.o.cert, key: this.o.key, ca: this.enrolment.caBundle() }), ...TLS_VERSIONS,
       // identified below by certificate (pin or CA + name); authorizationError still reports OpenSSL's verdict
       rejectUnauthorized: false,
     });
+    const { remoteAddress, remotePort } = call;
     const timer = setTimeout(() => {
-      log.warn('call-home TLS handshake timed out; closing', { remoteAddress, remotePort, ms: o.handshakeTimeoutMs });
+      this.log.warn('call-home TLS handshake timed out; closing', { remoteAddress, remotePort, ms: this.o.handshakeTimeoutMs });
       t.destroy();
-    }, o.handshakeTimeoutMs);
+    }, this.o.handshakeTimeoutMs);
     t.on('error', (e: Error & { code?: string }) => {
-      if (counted) log.warn('call-home TLS handshake failed', { remoteAddress, remotePort, reason: describeCertificateError(e.code, e.message), code: e.code });
+      if (call.counted) this.log.warn('call-home TLS handshake failed', { remoteAddress, remotePort, reason: describeCertificateError(e.code, e.message), code: e.code });
     });
     t.once('close', () => clearTimeout(timer));
-    t.once('secureConnect', () => {
-      const sent = peerCertificateChain(t); // first: see peerCertificateChain
-      const who = identify(sent, t);
-      if ('reason' in who) {
-        const leaf = sent[0];
-        const fingerprint = leaf?.fingerprint256 ?? '(none)';
-        o.refused.set(fingerprint, (o.refused.get(fingerprint) ?? 0) + 1);
-        log.warn('call-home over TLS refused: the device certificate identifies no enrolled H(e)NB; enrol it by pinning this fingerprint (tls-certificate) or by its CA and name', {
-          fingerprint, subject: leaf?.subject.replace(/\n/g, ', '), reason: who.reason, remoteAddress, remotePort,
-        });
-        clearTimeout(timer);
-        uncount();
-        t.destroy();
+    t.once('secureConnect', () => this.onSecure(t, call, timer));
+  }
+
+  /** the handshake is done: identify the device by its certificate, then open its NETCONF session */
+  private onSecure(t: TLSSocket, call: Admitted, timer: ReturnType<typeof setTimeout>): void {
+    const sent = peerCertificateChain(t); // first: see peerCertificateChain
+    const who = identifyCaller(sent, { authorized: t.authorized, authorizationError: t.authorizationError }, this.enrolment.all());
+    if ('reason' in who) {
+      this.refuse(sent[0], who.reason, call);
+      clearTimeout(timer);
+      call.uncount();
+      t.destroy();
+      return;
+    }
+    const henbId = who.henbId;
+    deviceSessionOverTls(t, henbId, Math.max(1, this.o.handshakeTimeoutMs)).then((session) => {
+      clearTimeout(timer);
+      call.uncount();
+      if (this.closed || !this.enrolment.has(henbId)) {
+        void session.close();
         return;
       }
-      const henbId = who.henbId;
-      const timeLeft = Math.max(1, o.handshakeTimeoutMs);
-      deviceSessionOverTls(t, henbId, timeLeft).then((session) => {
-        clearTimeout(timer);
-        uncount();
-        if (closed || !enrolled.has(henbId)) {
-          void session.close();
-          return;
-        }
-        const h: HeldTls = { henbId, session, info: { henbId, since: new Date(), remoteAddress, remotePort }, claimed: false };
-        const set = live.get(henbId) ?? new Set<HeldTls>();
-        live.set(henbId, set);
-        set.add(h);
-        void session.whenClosed().then(() => {
-          set.delete(h);
-          if (set.size === 0 && live.get(henbId) === set) live.delete(henbId);
-          if (held.get(henbId) === h) held.delete(henbId);
-          log.info('call-home connection ended', { henbId, transport: 'tls', remoteAddress, remotePort });
-          if (!live.has(henbId)) o.onChange?.(henbId, undefined);
-        });
-        log.info('device called home', { henbId, transport: 'tls', remoteAddress, remotePort, protocol: t.getProtocol() });
-        o.onChange?.(henbId, h.info.since);
-        const ws = waiters.get(henbId);
-        const w = ws !== undefined ? ws.values().next().value : undefined;
-        if (w !== undefined) {
-          h.claimed = true;
-          w.resolve(h);
-          return;
-        }
-        const old = held.get(henbId);
-        held.set(henbId, h);
-        if (old) {
-          log.info('device called home again; the older unclaimed connection is closed', { henbId, transport: 'tls' });
-          void old.session.close();
-        }
-      }, (e: unknown) => {
-        clearTimeout(timer);
-        uncount();
-        log.warn('call-home over TLS: no NETCONF session', { henbId, remoteAddress, remotePort, err: (e as Error).message });
-      });
+      this.hold({ henbId, session, info: { henbId, since: new Date(), remoteAddress: call.remoteAddress, remotePort: call.remotePort } }, t.getProtocol());
+    }, (e: unknown) => {
+      clearTimeout(timer);
+      call.uncount();
+      this.log.warn('call-home over TLS: no NETCONF session', { henbId, remoteAddress: call.remoteAddress, remotePort: call.remotePort, err: (e as Error).message });
     });
   }
 
-  function waitFor(henbId: string, timeoutMs: number, signal?: AbortSignal): Promise<HeldTls> {
-    const h = held.get(henbId);
-    if (h && !h.session.closed) {
-      held.delete(henbId);
-      h.claimed = true;
-      return Promise.resolve(h);
+  private refuse(leaf: X509Certificate | undefined, reason: string, call: Admitted): void {
+    const fingerprint = leaf?.fingerprint256 ?? '(none)';
+    countRefused(this.o.refused, fingerprint);
+    this.log.warn('call-home over TLS refused: the device certificate identifies no enrolled H(e)NB; enrol it by pinning this fingerprint (tls-certificate) or by its CA and name', {
+      fingerprint, subject: leaf?.subject.replace(/\n/g, ', '), reason, remoteAddress: call.remoteAddress, remotePort: call.remotePort,
+    });
+  }
+
+  /** a device's new session: live until it closes; handed to the longest waiting caller, else held unclaimed */
+  private hold(h: HeldTls, protocol: string | null): void {
+    const { henbId, info: { remoteAddress, remotePort } } = h;
+    this.track(h);
+    this.log.info('device called home', { henbId, transport: 'tls', remoteAddress, remotePort, protocol });
+    this.o.onChange?.(henbId, h.info.since);
+    if (this.waiters.resolveFirst(henbId, h)) return;
+    const old = this.held.get(henbId);
+    this.held.set(henbId, h);
+    if (old) {
+      this.log.info('device called home again; the older unclaimed connection is closed', { henbId, transport: 'tls' });
+      void old.session.close();
     }
-    return new Promise<HeldTls>((resolve, reject) => {
-      const set = waiters.get(henbId) ?? new Set<Waiter>();
-      waiters.set(henbId, set);
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        set.delete(w);
-        if (set.size === 0 && waiters.get(henbId) === set) waiters.delete(henbId);
-      };
-      const w: Waiter = {
-        resolve: (x) => {
-          done();
-          resolve(x);
-        },
-        reject: (e) => {
-          done();
-          reject(e);
-        },
-      };
-      const onAbort = (): void => w.reject(new DeviceConnectError('ERR_DEVICE_ABORTED', `waiting for ${henbId} to call home aborted`, { cause: signal?.reason }));
-      const timer = setTimeout(() => w.reject(new DeviceConnectError('ERR_DEVICE_TIMEOUT', `${henbId} did not call home over TLS within ${timeoutMs} ms (or its session is in use: NETCONF over TLS has one session per connection)`)), timeoutMs);
-      set.add(w);
-      signal?.addEventListener('abort', onAbort, { once: true });
+  }
+
+  /** count the session among the device's live ones until it closes (then the connection is reported gone) */
+  private track(h: HeldTls): void {
+    const { henbId, info: { remoteAddress, remotePort } } = h;
+    const set = this.live.get(henbId) ?? new Set<HeldTls>();
+    this.live.set(henbId, set);
+    set.add(h);
+    void h.session.whenClosed().then(() => {
+      set.delete(h);
+      if (set.size === 0 && this.live.get(henbId) === set) this.live.delete(henbId);
+      if (this.held.get(henbId) === h) this.held.delete(henbId);
+      this.log.info('call-home connection ended', { henbId, transport: 'tls', remoteAddress, remotePort });
+      if (!this.live.has(henbId)) this.o.onChange?.(henbId, undefined);
     });
   }
 
-  return {
-    async listen(defaultHost) {
-      if (server) throw o.listenError('call home over TLS: already listening', undefined);
-      const srv = createServer(onSocket);
-      server = srv;
-      const host = o.host ?? defaultHost;
-      const port = o.port ?? NETCONF_CALL_HOME_TLS_PORT;
-      const addr = await new Promise<{ host: string; port: number }>((resolve, reject) => {
-        srv.once('error', (e) => reject(o.listenError(`call home: cannot listen on ${host}:${port} for TLS (${(e as NodeJS.ErrnoException).code ?? e.message})`, e)));
-        srv.listen(port, host, () => {
-          const a = srv.address() as { address: string; port: number };
-          resolve({ host: a.address, port: a.port });
-        });
-      });
-      srv.on('error', (e) => log.error('call-home TLS listener error', { err: e }));
-      log.info('listening for NETCONF call home (TLS)', addr);
-      return addr;
-    },
-    setDevice,
-    removeDevice,
-    has: (henbId) => enrolled.has(henbId),
-    async connect(henbId, timeoutMs, signal) {
-      if (signal?.aborted === true) throw new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${henbId} aborted`, { cause: signal.reason });
-      if (!enrolled.has(henbId)) throw new DeviceConnectError('ERR_DEVICE_CONFIG', `${henbId} is not enrolled for call home over TLS`);
-      if (closed) throw new DeviceConnectError('ERR_DEVICE_UNREACHABLE', 'the call-home listener is closed');
-      const h = await waitFor(henbId, timeoutMs, signal);
-      return h.session;
-    },
-    connection(henbId) {
-      const set = live.get(henbId);
-      if (!set || set.size === 0) return undefined;
-      const newest = [...set].reduce((a, b) => (b.info.since >= a.info.since ? b : a));
-      return { ...newest.info };
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      for (const ws of [...waiters.values()]) for (const w of [...ws]) w.reject(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', 'the call-home listener is closed'));
-      await Promise.all([...live.values()].flatMap((s) => [...s]).map((h) => h.session.close().catch(() => undefined)));
-      held.clear();
-      for (const s of sockets) s.destroy();
-      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
-    },
-  };
+  async connect(henbId: string, timeoutMs: number, signal?: AbortSignal): Promise<DeviceSession> {
+    if (signal?.aborted === true) throw new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${henbId} aborted`, { cause: signal.reason });
+    if (!this.enrolment.has(henbId)) throw new DeviceConnectError('ERR_DEVICE_CONFIG', `${henbId} is not enrolled for call home over TLS`);
+    if (this.closed) throw new DeviceConnectError('ERR_DEVICE_UNREACHABLE', 'the call-home listener is closed');
+    const h = this.claimHeld(henbId) ?? await this.waiters.wait(henbId, {
+      where: henbId, timeoutMs, signal,
+      timedOut: `${henbId} did not call home over TLS within ${timeoutMs} ms (or its session is in use: NETCONF over TLS has one session per connection)`,
+    });
+    return h.session;
+  }
+
+  /** the device's unclaimed open session, now claimed */
+  private claimHeld(henbId: string): HeldTls | undefined {
+    const h = this.held.get(henbId);
+    if (!h || h.session.closed) return undefined;
+    this.held.delete(henbId);
+    return h;
+  }
+
+  connection(henbId: string): CallHomeConnectionInfo | undefined {
+    const set = this.live.get(henbId);
+    if (!set || set.size === 0) return undefined;
+    const newest = [...set].reduce((a, b) => (b.info.since >= a.info.since ? b : a));
+    return { ...newest.info };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.waiters.rejectAll(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', 'the call-home listener is closed'));
+    await Promise.all([...this.live.values()].flatMap((s) => [...s]).map((h) => h.session.close().catch(() => undefined)));
+    this.held.clear();
+    this.admission.destroyAll();
+    await closeServer(this.server);
+  }
 }

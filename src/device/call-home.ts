@@ -30,12 +30,14 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { Server as NetServer, Socket } from 'node:net';
 import ssh2 from '../netconf/ssh/ssh2.js';
-import type { Client, ClientChannel } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { HsvError } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
-import { ClientSession } from '../netconf/session/index.js';
-import { DeviceConnectError, deviceSessionOf, fingerprintBytes, sshKeyFingerprint } from './connect.js';
+import { Bounded } from './bounded.js';
+import { CallAdmission, CallWaiters, closeServer, countRefused, listenForCalls } from './call-home-accept.js';
+import type { Admitted } from './call-home-accept.js';
+import { DeviceConnectError, deviceSessionOf, fingerprintBytes, openNetconfChannel, sshKeyFingerprint } from './connect.js';
 import type { DeviceConnector, DeviceSession, DeviceTarget } from './connect.js';
 import { createTlsCallHome } from './call-home-tls.js';
 import type { CallHomeConnectionInfo, CallHomeTlsDevice, CallHomeTlsSettings, TlsCallHome } from './call-home-tls.js';
@@ -119,316 +121,315 @@ export type CallHomeErrorCode = 'ERR_CALL_HOME_CONFIG' | 'ERR_CALL_HOME_LISTEN';
 
 export class CallHomeError extends HsvError<CallHomeErrorCode> {}
 
+/** an authenticated call-home SSH connection */
 interface Held {
   device: CallHomeDevice;
   client: Client;
   info: CallHomeConnectionInfo;
 }
 
-interface Waiter {
-  resolve(h: Held): void;
-  reject(e: Error): void;
+/** the device a calling connection's host key names, once the key exchange has shown it */
+interface Caller {
+  device?: CallHomeDevice;
+  key?: string;
 }
 
-const fpKey = (f: string): string | undefined => fingerprintBytes(f)?.toString('hex');
+/** the hex SHA-256 of a host key fingerprint in any accepted form (the enrolment's key), or undefined */
+export const fpKey = (f: string): string | undefined => fingerprintBytes(f)?.toString('hex');
+
+const configError = (message: string): CallHomeError => new CallHomeError('ERR_CALL_HOME_CONFIG', message);
+
+/**
+ * The devices enrolled for call home over SSH, by the SHA-256 of their pinned host key (hex): one device per key,
+ * so that a calling host key names exactly one inventory entry.
+ */
+export class SshEnrolment {
+  private readonly byKey = new Map<string, CallHomeDevice>(); // fingerprint hex -> device
+  private readonly keyOf = new Map<string, string>(); // henb-id -> fingerprint hex
+
+  /**
+   * Enrol (or update) `d`; ERR_CALL_HOME_CONFIG without a pinned SHA-256 host key or for one another device pins.
+   * `replaced`: the key it was enrolled with before, when the key changed (its connection must go).
+   */
+  set(d: CallHomeDevice): { key: string; replaced?: string } {
+    if (d.hostKeySha256 === undefined) throw configError(`call home: ${d.henbId} has no pinned host key (a call-home device over SSH is identified by it)`);
+    const key = fpKey(d.hostKeySha256);
+    if (key === undefined) throw configError(`call home: the host key of ${d.henbId} is not a SHA-256 fingerprint`);
+    const owner = this.byKey.get(key);
+    if (owner !== undefined && owner.henbId !== d.henbId) {
+      throw configError(`call home: ${d.henbId} and ${owner.henbId} pin the same host key; a calling device would be ambiguous`);
+    }
+    const old = this.keyOf.get(d.henbId);
+    if (old !== undefined && old !== key) this.remove(d.henbId);
+    this.byKey.set(key, { ...d });
+    this.keyOf.set(d.henbId, key);
+    return old !== undefined && old !== key ? { key, replaced: old } : { key };
+  }
+
+  /** the key the device was enrolled with, if it was */
+  remove(henbId: string): string | undefined {
+    const key = this.keyOf.get(henbId);
+    if (key === undefined) return undefined;
+    this.keyOf.delete(henbId);
+    this.byKey.delete(key);
+    return key;
+  }
+
+  device(key: string): CallHomeDevice | undefined {
+    return this.byKey.get(key);
+  }
+
+  key(henbId: string): string | undefined {
+    return this.keyOf.get(henbId);
+  }
+}
+
+/** the SSH login methods of an enrolled device, in the order tried: its key, then its password */
+export function sshAuthMethods(d: CallHomeDevice): unknown[] {
+  const methods: unknown[] = [];
+  if (d.privateKey !== undefined) methods.push({ type: 'publickey', username: d.username, key: d.privateKey });
+  if (d.password !== undefined) methods.push({ type: 'password', username: d.username, password: d.password });
+  return methods;
+}
+
+/** how a call-home target names its device in errors */
+function whereOf(target: DeviceTarget): string {
+  return target.hostKeySha256 !== undefined ? `the device with host key ${target.hostKeySha256}` : 'a call-home device';
+}
 
 export function createCallHomeListener(options: CallHomeListenerOptions = {}): CallHomeListener {
-  const log = (options.log ?? silentLogger).child({ component: 'call-home' });
-  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
-  const maxPending = options.maxPending ?? 32;
-  const byKey = new Map<string, CallHomeDevice>(); // fingerprint hex -> device
-  const keyOf = new Map<string, string>(); // henb-id -> fingerprint hex
-  const held = new Map<string, Held>(); // fingerprint hex -> connection
-  const waiters = new Map<string, Set<Waiter>>();
-  const sockets = new Set<Socket>();
-  const refused = new Map<string, number>();
-  let pending = 0;
-  let closed = false;
-  let server: NetServer | undefined;
+  return new SshCallHome(options);
+}
 
-  const tlsCh: TlsCallHome | undefined = options.tls !== undefined ? createTlsCallHome({
-    ...options.tls, log, handshakeTimeoutMs, maxPending, refused,
-    configError: (m) => new CallHomeError('ERR_CALL_HOME_CONFIG', m),
-    listenError: (m, cause) => new CallHomeError('ERR_CALL_HOME_LISTEN', m, cause !== undefined ? { cause } : undefined),
-    ...(options.onChange !== undefined ? { onChange: options.onChange } : {}),
-  }) : undefined;
+/**
+ * The listener: SSH call home here (enrolment, the held connections, sessions on them), TLS call home delegated
+ * to ./call-home-tls.ts; a device is enrolled on one of the two by its transport.
+ */
+class SshCallHome implements CallHomeListener {
+  private readonly log: Logger;
+  private readonly handshakeTimeoutMs: number;
+  private readonly enrolment = new SshEnrolment();
+  private readonly held = new Map<string, Held>(); // fingerprint hex -> connection
+  private readonly waiters = new CallWaiters<string, Held>();
+  private readonly admission: CallAdmission;
+  private readonly tlsCh: TlsCallHome | undefined;
+  readonly refused = new Map<string, number>();
+  private closed = false;
+  private server: NetServer | undefined;
 
-  function setDevice(d: CallHomeDevice): void {
+  constructor(private readonly options: CallHomeListenerOptions) {
+    this.log = (options.log ?? silentLogger).child({ component: 'call-home' });
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    const maxPending = options.maxPending ?? 32;
+    this.admission = new CallAdmission({ maxPending, log: this.log, isClosed: () => this.closed, identified: 'authenticated' });
+    this.tlsCh = options.tls !== undefined ? createTlsCallHome({
+      ...options.tls, log: this.log, handshakeTimeoutMs: this.handshakeTimeoutMs, maxPending, refused: this.refused,
+      configError,
+      listenError: (m, cause) => new CallHomeError('ERR_CALL_HOME_LISTEN', m, cause !== undefined ? { cause } : undefined),
+      ...(options.onChange !== undefined ? { onChange: options.onChange } : {}),
+    }) : undefined;
+    for (const d of options.devices ?? []) this.setDevice(d);
+  }
+
+  setDevice(d: CallHomeDevice): void {
     if (d.transport === 'tls') {
-      if (tlsCh === undefined) throw new CallHomeError('ERR_CALL_HOME_CONFIG', `call home: ${d.henbId} calls home over TLS, but the listener has no TLS settings (call-home.tls-listen and the OAM's device client certificate)`);
-      removeSsh(d.henbId);
-      tlsCh.setDevice({ henbId: d.henbId, ...d.tls });
+      if (this.tlsCh === undefined) throw configError(`call home: ${d.henbId} calls home over TLS, but the listener has no TLS settings (call-home.tls-listen and the OAM's device client certificate)`);
+      this.removeSsh(d.henbId);
+      this.tlsCh.setDevice({ henbId: d.henbId, ...d.tls });
       return;
     }
-    tlsCh?.removeDevice(d.henbId);
-    if (d.hostKeySha256 === undefined) throw new CallHomeError('ERR_CALL_HOME_CONFIG', `call home: ${d.henbId} has no pinned host key (a call-home device over SSH is identified by it)`);
-    const key = fpKey(d.hostKeySha256);
-    if (key === undefined) throw new CallHomeError('ERR_CALL_HOME_CONFIG', `call home: the host key of ${d.henbId} is not a SHA-256 fingerprint`);
-    const owner = byKey.get(key);
-    if (owner !== undefined && owner.henbId !== d.henbId) {
-      throw new CallHomeError('ERR_CALL_HOME_CONFIG', `call home: ${d.henbId} and ${owner.henbId} pin the same host key; a calling device would be ambiguous`);
-    }
-    const old = keyOf.get(d.henbId);
-    if (old !== undefined && old !== key) removeDevice(d.henbId);
-    byKey.set(key, { ...d });
-    keyOf.set(d.henbId, key);
+    this.tlsCh?.removeDevice(d.henbId);
+    const { replaced } = this.enrolment.set(d);
+    if (replaced !== undefined) this.dropConnection(replaced);
   }
 
-  function removeDevice(henbId: string): void {
-    tlsCh?.removeDevice(henbId);
-    removeSsh(henbId);
+  removeDevice(henbId: string): void {
+    this.tlsCh?.removeDevice(henbId);
+    this.removeSsh(henbId);
   }
 
-  function removeSsh(henbId: string): void {
-    const key = keyOf.get(henbId);
-    if (key === undefined) return;
-    keyOf.delete(henbId);
-    byKey.delete(key);
-    const h = held.get(key);
-    if (h) h.client.end();
+  private removeSsh(henbId: string): void {
+    const key = this.enrolment.remove(henbId);
+    if (key !== undefined) this.dropConnection(key);
   }
-  for (const d of options.devices ?? []) setDevice(d);
 
-  function onSocket(socket: Socket): void {
-    socket.on('error', () => undefined); // ssh2 reports its own
-    const remoteAddress = socket.remoteAddress ?? '';
-    const remotePort = socket.remotePort ?? 0;
-    if (closed || pending >= maxPending) {
-      log.warn('call-home connection refused', { reason: closed ? 'closing' : 'too many connections not yet authenticated', remoteAddress, remotePort });
-      socket.destroy();
-      return;
-    }
-    socket.setNoDelay(true);
-    sockets.add(socket);
-    pending++;
-    let counted = true;
-    const uncount = (): void => {
-      if (counted) pending--;
-      counted = false;
-    };
-    socket.once('close', () => {
-      sockets.delete(socket);
-      uncount();
+  private dropConnection(key: string): void {
+    this.held.get(key)?.client.end();
+  }
+
+  async listen(): Promise<{ host: string; port: number; tls?: { host: string; port: number } }> {
+    if (this.server) throw new CallHomeError('ERR_CALL_HOME_LISTEN', 'call home: already listening');
+    const host = this.options.host ?? '0.0.0.0';
+    const port = this.options.port ?? NETCONF_CALL_HOME_SSH_PORT;
+    const server = createServer((s) => this.onSocket(s));
+    this.server = server;
+    const address = await listenForCalls(server, {
+      host, port, log: this.log, transport: 'SSH',
+      error: (detail, cause) => new CallHomeError('ERR_CALL_HOME_LISTEN', `call home: cannot listen on ${host}:${port} (${detail})`, { cause }),
     });
-    const client = new ssh2.Client();
-    let device: CallHomeDevice | undefined;
-    let key: string | undefined;
-    let tried = 0;
-    client.on('error', (e: Error & { level?: string }) => {
-      if (device === undefined) return; // an unknown host key: already logged
-      log.warn('call-home SSH connection failed', { henbId: device.henbId, remoteAddress, remotePort, level: e.level, err: e.message });
-    });
-    client.on('ready', () => {
-      uncount();
-      if (device === undefined || key === undefined || closed) {
-        client.end();
-        return;
-      }
-      const info: CallHomeConnectionInfo = { henbId: device.henbId, since: new Date(), remoteAddress, remotePort };
-      const h: Held = { device, client, info };
-      const old = held.get(key);
-      held.set(key, h);
-      if (old) {
-        log.info('device called home again; the older connection is closed', { henbId: device.henbId });
-        old.client.end();
-      }
-      log.info('device called home', { henbId: device.henbId, remoteAddress, remotePort });
-      options.onChange?.(device.henbId, info.since);
-      const ws = waiters.get(key);
-      if (ws) {
-        waiters.delete(key);
-        for (const w of ws) w.resolve(h);
-      }
-    });
-    client.on('close', () => {
-      if (key !== undefined && held.get(key)?.client === client) {
-        held.delete(key);
-        log.info('call-home connection ended', { henbId: device?.henbId, remoteAddress, remotePort });
-        if (device) options.onChange?.(device.henbId, undefined);
-      }
-    });
+    if (this.tlsCh === undefined) return address;
     try {
-      client.connect({
-        sock: socket,
-        // ssh2 wants a name up front; the real one comes from the entry the host key names (authHandler)
-        username: 'call-home',
-        readyTimeout: handshakeTimeoutMs,
-        keepaliveInterval: 0,
-        hostVerifier: (blob: Buffer): boolean => {
-          const digest = createHash('sha256').update(blob).digest('hex');
-          const d = byKey.get(digest);
-          if (d === undefined) {
-            const fingerprint = sshKeyFingerprint(blob);
-            refused.set(fingerprint, (refused.get(fingerprint) ?? 0) + 1);
-            log.warn('call-home from an unknown host key refused; enrol it by pinning this fingerprint in the inventory', { fingerprint, remoteAddress, remotePort });
-            return false;
-          }
-          device = d;
-          key = digest;
-          return true;
-        },
-        authHandler: (_methodsLeft: string[] | null, _partial: boolean | null, next: (auth: unknown) => void): void => {
-          const d = device;
-          if (d === undefined) return next(false);
-          const methods: unknown[] = [];
-          if (d.privateKey !== undefined) methods.push({ type: 'publickey', username: d.username, key: d.privateKey });
-          if (d.password !== undefined) methods.push({ type: 'password', username: d.username, password: d.password });
-          next(methods[tried++] ?? false);
-        },
-      } as Parameters<Client['connect']>[0]);
+      return { ...address, tls: await this.tlsCh.listen(host) };
     } catch (e) {
-      log.warn('call-home connection not started', { remoteAddress, err: (e as Error).message });
+      await closeServer(server);
+      throw e;
+    }
+  }
+
+  /** a device's TCP connection: the SSH client role on it, the device known by its host key (hostVerifier) */
+  private onSocket(socket: Socket): void {
+    const call = this.admission.admit(socket);
+    if (call === undefined) return;
+    const client = new ssh2.Client();
+    const caller: Caller = {};
+    client.on('error', (e: Error & { level?: string }) => {
+      if (caller.device === undefined) return; // an unknown host key: already logged
+      this.log.warn('call-home SSH connection failed', { henbId: caller.device.henbId, remoteAddress: call.remoteAddress, remotePort: call.remotePort, level: e.level, err: e.message });
+    });
+    client.on('ready', () => this.onAuthenticated(client, caller, call));
+    client.on('close', () => this.onConnectionClosed(client, caller, call));
+    try {
+      client.connect(this.sshClientConfig(socket, caller, call));
+    } catch (e) {
+      this.log.warn('call-home connection not started', { remoteAddress: call.remoteAddress, err: (e as Error).message });
       socket.destroy();
     }
   }
 
-  /** the held connection of `key`, or wait for the device to call (bounded by timeoutMs and the signal) */
-  function waitFor(key: string, where: string, timeoutMs: number, signal?: AbortSignal): Promise<Held> {
-    const h = held.get(key);
-    if (h) return Promise.resolve(h);
-    return new Promise<Held>((resolve, reject) => {
-      const set = waiters.get(key) ?? new Set<Waiter>();
-      waiters.set(key, set);
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        set.delete(w);
-        if (set.size === 0 && waiters.get(key) === set) waiters.delete(key);
-      };
-      const w: Waiter = {
-        resolve: (x) => {
-          done();
-          resolve(x);
-        },
-        reject: (e) => {
-          done();
-          reject(e);
-        },
-      };
-      const onAbort = (): void => {
-        done();
-        reject(new DeviceConnectError('ERR_DEVICE_ABORTED', `waiting for ${where} to call home aborted`, { cause: signal?.reason }));
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new DeviceConnectError('ERR_DEVICE_TIMEOUT', `${where} did not call home within ${timeoutMs} ms`));
-      }, timeoutMs);
-      set.add(w);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+  /** ssh2's client settings over the accepted socket: the host key names the device, whose login we then use */
+  private sshClientConfig(socket: Socket, caller: Caller, call: Admitted): ConnectConfig {
+    let tried = 0;
+    return {
+      sock: socket,
+      // ssh2 wants a name up front; the real one comes from the entry the host key names (authHandler)
+      username: 'call-home',
+      readyTimeout: this.handshakeTimeoutMs,
+      keepaliveInterval: 0,
+      hostVerifier: (blob: Buffer): boolean => this.verifyHostKey(blob, caller, call),
+      authHandler: (_methodsLeft: string[] | null, _partial: boolean | null, next: (auth: unknown) => void): void => {
+        if (caller.device === undefined) return next(false);
+        next(sshAuthMethods(caller.device)[tried++] ?? false);
+      },
+    } as ConnectConfig;
   }
 
-  const connect: DeviceConnector = async (target: DeviceTarget, o) => {
-    if (target.transport === 'tls') {
-      if (tlsCh === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', 'a device calls home over TLS, but the call-home listener has no TLS settings');
-      if (target.henbId === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', 'a TLS call-home target needs its henb-id');
-      return tlsCh.connect(target.henbId, o.timeoutMs, o.signal);
+  /** the host key names an enrolled device, or the call is refused before any credential is sent */
+  private verifyHostKey(blob: Buffer, caller: Caller, call: Admitted): boolean {
+    const digest = createHash('sha256').update(blob).digest('hex');
+    const d = this.enrolment.device(digest);
+    if (d === undefined) {
+      const fingerprint = sshKeyFingerprint(blob);
+      countRefused(this.refused, fingerprint);
+      this.log.warn('call-home from an unknown host key refused; enrol it by pinning this fingerprint in the inventory', { fingerprint, remoteAddress: call.remoteAddress, remotePort: call.remotePort });
+      return false;
     }
-    const where = target.hostKeySha256 !== undefined ? `the device with host key ${target.hostKeySha256}` : 'a call-home device';
+    caller.device = d;
+    caller.key = digest;
+    return true;
+  }
+
+  /** hold the authenticated connection (replacing the device's older one) and hand it to the waiting callers */
+  private onAuthenticated(client: Client, caller: Caller, call: Admitted): void {
+    call.uncount();
+    const { device, key } = caller;
+    if (device === undefined || key === undefined || this.closed) {
+      client.end();
+      return;
+    }
+    const { remoteAddress, remotePort } = call;
+    const h: Held = { device, client, info: { henbId: device.henbId, since: new Date(), remoteAddress, remotePort } };
+    const old = this.held.get(key);
+    this.held.set(key, h);
+    if (old) {
+      this.log.info('device called home again; the older connection is closed', { henbId: device.henbId });
+      old.client.end();
+    }
+    this.log.info('device called home', { henbId: device.henbId, remoteAddress, remotePort });
+    this.options.onChange?.(device.henbId, h.info.since);
+    this.waiters.resolveAll(key, h);
+  }
+
+  private onConnectionClosed(client: Client, caller: Caller, call: Admitted): void {
+    const { device, key } = caller;
+    if (key === undefined || this.held.get(key)?.client !== client) return;
+    this.held.delete(key);
+    this.log.info('call-home connection ended', { henbId: device?.henbId, remoteAddress: call.remoteAddress, remotePort: call.remotePort });
+    if (device) this.options.onChange?.(device.henbId, undefined);
+  }
+
+  /** the DeviceConnector for call-home targets: a NETCONF session on the device's held connection */
+  readonly connect: DeviceConnector = async (target, o) => {
+    if (target.transport === 'tls') {
+      if (this.tlsCh === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', 'a device calls home over TLS, but the call-home listener has no TLS settings');
+      if (target.henbId === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', 'a TLS call-home target needs its henb-id');
+      return this.tlsCh.connect(target.henbId, o.timeoutMs, o.signal);
+    }
+    const where = whereOf(target);
     if (o.signal?.aborted) throw new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: o.signal.reason });
     const key = target.hostKeySha256 !== undefined ? fpKey(target.hostKeySha256) : undefined;
     if (key === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', 'a call-home device needs a pinned host key (it is identified by nothing else)');
-    if (!byKey.has(key)) throw new DeviceConnectError('ERR_DEVICE_CONFIG', `${where} is not enrolled for call home`);
-    if (closed) throw new DeviceConnectError('ERR_DEVICE_UNREACHABLE', 'the call-home listener is closed');
+    const device = this.enrolment.device(key);
+    if (device === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', `${where} is not enrolled for call home`);
+    if (this.closed) throw new DeviceConnectError('ERR_DEVICE_UNREACHABLE', 'the call-home listener is closed');
     const started = Date.now();
-    const h = await waitFor(key, byKey.get(key)?.henbId ?? where, o.timeoutMs, o.signal);
+    const h = this.held.get(key) ?? await this.waiters.wait(key, { where: device.henbId, timeoutMs: o.timeoutMs, signal: o.signal });
     const left = Math.max(1, o.timeoutMs - (Date.now() - started));
     return openSession(h, left, o.signal);
   };
 
-  function openSession(h: Held, timeoutMs: number, signal?: AbortSignal): Promise<DeviceSession> {
-    const where = h.device.henbId;
-    return new Promise<DeviceSession>((resolve, reject) => {
-      let settled = false;
-      let channel: ClientChannel | undefined;
-      const fail = (code: ConstructorParameters<typeof DeviceConnectError>[0], message: string, cause?: unknown): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        h.client.off('close', onGone);
-        channel?.destroy();
-        reject(new DeviceConnectError(code, message, cause !== undefined ? { cause } : undefined));
-      };
-      const onAbort = (): void => fail('ERR_DEVICE_ABORTED', `session to ${where} aborted`, signal?.reason);
-      const onGone = (): void => fail('ERR_DEVICE_UNREACHABLE', `${where} dropped its call-home connection`);
-      const timer = setTimeout(() => fail('ERR_DEVICE_TIMEOUT', `no NETCONF session with ${where} within ${timeoutMs} ms`), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      h.client.once('close', onGone);
-      h.client.subsys('netconf', (err: Error | undefined, ch: ClientChannel) => {
-        if (err) return fail('ERR_DEVICE_NETCONF', `${where} refused the netconf subsystem`, err);
-        channel = ch;
-        if (settled) {
-          ch.destroy();
-          return;
-        }
-        ClientSession.open(ch, { helloTimeoutMs: timeoutMs }).then((s) => {
-          if (settled) {
-            s.destroy();
-            return;
-          }
-          settled = true;
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          h.client.off('close', onGone);
-          // the session ends with its connection (a paused channel may never see its own end)
-          const onConnGone = (): void => s.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} dropped its call-home connection`));
-          h.client.once('close', onConnGone);
-          resolve(deviceSessionOf(s, () => {
-            h.client.off('close', onConnGone);
-            ch.destroy();
-          }, () => ch.destroy()));
-        }, (e: unknown) => fail('ERR_DEVICE_NETCONF', `no NETCONF hello from ${where}`, e));
-      });
-    });
+  connection(henbId: string): CallHomeConnectionInfo | undefined {
+    const key = this.enrolment.key(henbId);
+    const h = key !== undefined ? this.held.get(key) : undefined;
+    return h ? { ...h.info } : this.tlsCh?.connection(henbId);
   }
 
-  return {
-    async listen() {
-      if (server) throw new CallHomeError('ERR_CALL_HOME_LISTEN', 'call home: already listening');
-      const srv = createServer(onSocket);
-      server = srv;
-      const host = options.host ?? '0.0.0.0';
-      const port = options.port ?? NETCONF_CALL_HOME_SSH_PORT;
-      const addr = await new Promise<{ host: string; port: number }>((resolve, reject) => {
-        srv.once('error', (e) => reject(new CallHomeError('ERR_CALL_HOME_LISTEN', `call home: cannot listen on ${host}:${port} (${(e as NodeJS.ErrnoException).code ?? e.message})`, { cause: e })));
-        srv.listen(port, host, () => {
-          const a = srv.address() as { address: string; port: number };
-          resolve({ host: a.address, port: a.port });
-        });
-      });
-      srv.on('error', (e) => log.error('call-home listener error', { err: e }));
-      log.info('listening for NETCONF call home (SSH)', addr);
-      if (tlsCh === undefined) return addr;
-      try {
-        return { ...addr, tls: await tlsCh.listen(host) };
-      } catch (e) {
-        await new Promise<void>((resolve) => srv.close(() => resolve()));
-        throw e;
-      }
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.waiters.rejectAll(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', 'the call-home listener is closed'));
+    const ends = [...this.held.values()].map((h) => endWithin(h.client, 1000));
+    this.held.clear();
+    await Promise.all([...ends, this.tlsCh?.close()]);
+    this.admission.destroyAll();
+    await closeServer(this.server);
+  }
+}
+
+/** end an SSH connection; resolves when it closed, or after `ms` */
+function endWithin(client: Client, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    client.once('close', () => resolve());
+    client.end();
+    setTimeout(resolve, ms).unref();
+  });
+}
+
+/** a NETCONF session on a new netconf channel of the held connection; closing it closes that channel only */
+function openSession(h: Held, timeoutMs: number, signal?: AbortSignal): Promise<DeviceSession> {
+  const where = h.device.henbId;
+  const attempt = new Bounded<DeviceSession>({
+    timeoutMs, signal,
+    timedOut: () => new DeviceConnectError('ERR_DEVICE_TIMEOUT', `no NETCONF session with ${where} within ${timeoutMs} ms`),
+    aborted: () => new DeviceConnectError('ERR_DEVICE_ABORTED', `session to ${where} aborted`, { cause: signal?.reason }),
+  });
+  const onGone = (): void => attempt.fail(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} dropped its call-home connection`));
+  h.client.once('close', onGone);
+  attempt.onSettle(() => h.client.off('close', onGone));
+  let channel: ClientChannel | undefined;
+  attempt.onFail(() => channel?.destroy());
+  openNetconfChannel(h.client, where, timeoutMs, attempt, {
+    onChannel: (ch) => {
+      channel = ch;
     },
-    setDevice,
-    removeDevice,
-    connect,
-    connection(henbId) {
-      const key = keyOf.get(henbId);
-      const h = key !== undefined ? held.get(key) : undefined;
-      return h ? { ...h.info } : tlsCh?.connection(henbId);
+    opened: (s, ch) => {
+      // the session ends with its connection (a paused channel may never see its own end)
+      const onConnGone = (): void => s.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} dropped its call-home connection`));
+      h.client.once('close', onConnGone);
+      return deviceSessionOf(s, () => {
+        h.client.off('close', onConnGone);
+        ch.destroy();
+      }, () => ch.destroy());
     },
-    refused,
-    async close() {
-      if (closed) return;
-      closed = true;
-      for (const ws of [...waiters.values()]) for (const w of [...ws]) w.reject(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', 'the call-home listener is closed'));
-      const ends = [...held.values()].map((h) => new Promise<void>((resolve) => {
-        h.client.once('close', () => resolve());
-        h.client.end();
-        setTimeout(resolve, 1000).unref();
-      }));
-      held.clear();
-      await Promise.all([...ends, tlsCh?.close()]);
-      for (const s of sockets) s.destroy();
-      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
-    },
-  };
+  });
+  return attempt.promise;
 }

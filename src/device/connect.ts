@@ -21,8 +21,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import ssh2 from '../netconf/ssh/ssh2.js';
-import type { ClientChannel, ConnectConfig } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { HsvError } from '../errors.js';
+import type { Bounded } from './bounded.js';
 import { ClientSession } from '../netconf/session/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import { NETCONF_TLS_PORT } from '../netconf/tls/index.js';
@@ -207,6 +208,32 @@ export function deviceSessionOf(s: ClientSession, ended: () => void, teardown: (
       teardown();
     },
   };
+}
+
+/**
+ * Open the netconf subsystem (RFC 6242) on an authenticated SSH connection and exchange hellos within the
+ * attempt: `opened` makes the DeviceSession that the attempt resolves with. A channel or session that arrives
+ * after the attempt settled (time limit, signal) is destroyed at once.
+ */
+export function openNetconfChannel(client: Client, where: string, timeoutMs: number, attempt: Bounded<DeviceSession>, o: {
+  onChannel?: (channel: ClientChannel) => void;
+  opened: (s: ClientSession, channel: ClientChannel) => DeviceSession;
+}): void {
+  client.subsys('netconf', (err: Error | undefined, channel: ClientChannel) => {
+    if (err) return attempt.fail(new DeviceConnectError('ERR_DEVICE_NETCONF', `${where} refused the netconf subsystem`, { cause: err }));
+    o.onChannel?.(channel);
+    if (attempt.settled) {
+      channel.destroy();
+      return;
+    }
+    ClientSession.open(channel, { helloTimeoutMs: timeoutMs }).then((s) => {
+      if (attempt.settled) {
+        s.destroy();
+        return;
+      }
+      attempt.succeed(o.opened(s, channel));
+    }, (e: unknown) => attempt.fail(new DeviceConnectError('ERR_DEVICE_NETCONF', `no NETCONF hello from ${where}`, { cause: e })));
+  });
 }
 
 /** NETCONF over TLS (RFC 7589) to a dialled device. */

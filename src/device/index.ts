@@ -2,8 +2,9 @@
  * The southbound side: a NETCONF/SSH client per H(e)NB (connect.ts, pinned host keys), the DeviceDriver port
  * of the flow over it (driver.ts), the device module's XML (wire.ts, shared with the simulator and the PVE's
  * evidence collector), the device host key (host-key.ts) and the NETCONF Call Home listener (call-home.ts,
- * RFC 8071: devices that connect out, over SSH or TLS: call-home-tls.ts). Devices are reached over SSH or TLS
- * (RFC 7589; the TLS handshake is src/netconf/client's). The femtocell simulator is src/simulator.
+ * RFC 8071: devices that connect out, over SSH or TLS: call-home-tls.ts; what both share: call-home-accept.ts).
+ * Devices are reached over SSH or TLS (RFC 7589; the TLS handshake is src/netconf/client's). The femtocell
+ * simulator is src/simulator.
  */
 export { DeviceConnectError, connectDevice, defaultNetconfPort, fingerprintBytes, sshKeyFingerprint } from './connect.js';
 export type { DeviceConnectErrorCode } from './connect.js';
