@@ -23,7 +23,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import ssh2 from '../netconf/ssh/ssh2.js';
 import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { HsvError } from '../errors.js';
-import type { Bounded } from './bounded.js';
+import { Bounded } from './bounded.js';
 import { ClientSession } from '../netconf/session/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import { NETCONF_TLS_PORT } from '../netconf/tls/index.js';
@@ -255,110 +255,101 @@ async function connectDeviceTls(target: DeviceTarget, options: { timeoutMs: numb
 }
 
 /** Connect over SSH, open the netconf subsystem, exchange hellos; bounded by timeoutMs and the signal. */
-const connectDeviceSsh: DeviceConnector = (target, options) => {
-  return new Promise<DeviceSession>((resolve, reject) => {
-    const where = `${target.host}:${target.port}`;
-    if (options.signal?.aborted) {
-      reject(new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: options.signal.reason }));
-      return;
-    }
-    if (target.callHome === true) {
-      reject(new DeviceConnectError('ERR_DEVICE_CONFIG', 'the device calls home: it is reached through the call-home listener, never dialled'));
-      return;
-    }
-    let pin: Buffer | undefined;
-    if (target.hostKeySha256 !== undefined) {
-      pin = fingerprintBytes(target.hostKeySha256);
-      if (!pin) {
-        reject(new DeviceConnectError('ERR_DEVICE_CONFIG', `the pinned host key of ${where} is not a SHA-256 fingerprint`));
-        return;
-      }
-    } else if (target.insecureAcceptAnyHostKey !== true) {
-      reject(new DeviceConnectError('ERR_DEVICE_HOST_KEY', `no host key pinned for ${where}`));
-      return;
-    }
-    if (target.password === undefined && target.privateKey === undefined) {
-      reject(new DeviceConnectError('ERR_DEVICE_CONFIG', `no password or private key for ${where}`));
-      return;
-    }
-    const client = new ssh2.Client();
-    let settled = false;
-    let hostKeyMismatch = false;
-    let session: ClientSession | undefined;
-    // ssh2 may emit errors at any time, also after we gave up: always listen
-    client.on('error', (e: Error & { level?: string }) => {
-      if (session) session.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `SSH connection to ${where} failed`, { cause: e }));
-      else if (hostKeyMismatch) fail('ERR_DEVICE_HOST_KEY', `the host key of ${where} is not the pinned one`, e);
-      else if (e.level === 'client-authentication') fail('ERR_DEVICE_AUTH', `${where} refused the credentials of ${target.username}`, e);
-      else if (e.level === 'client-timeout') fail('ERR_DEVICE_TIMEOUT', `no SSH handshake with ${where} within ${options.timeoutMs} ms`, e);
-      else {
-        const errno = (e as NodeJS.ErrnoException).code;
-        fail('ERR_DEVICE_UNREACHABLE', `cannot reach ${where}${errno !== undefined ? ` (${errno})` : ''}`, e);
-      }
-    });
-    client.on('close', () => {
-      if (session) session.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the SSH connection`));
-      else fail('ERR_DEVICE_UNREACHABLE', `${where} closed the connection`);
-    });
-    function fail(code: DeviceConnectErrorCode, message: string, cause?: unknown): void {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      session?.destroy();
-      client.end();
-      client.destroy();
-      reject(new DeviceConnectError(code, message, cause !== undefined ? { cause } : undefined));
-    }
-    const onAbort = (): void => fail('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, options.signal?.reason);
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => fail('ERR_DEVICE_TIMEOUT', `no NETCONF session with ${where} within ${options.timeoutMs} ms`), options.timeoutMs);
-    const cfg: ConnectConfig = {
-      host: target.host,
-      port: target.port,
-      username: target.username,
-      readyTimeout: options.timeoutMs,
-      keepaliveInterval: 0,
-      hostVerifier: (key: Buffer) => {
-        if (!pin) return true;
-        const ok = timingSafeEqual(createHash('sha256').update(key).digest(), pin);
-        if (!ok) hostKeyMismatch = true;
-        return ok;
-      },
-    };
-    if (target.password !== undefined) cfg.password = target.password;
-    if (target.privateKey !== undefined) cfg.privateKey = target.privateKey;
-    client.on('ready', () => {
-      client.subsys('netconf', (err: Error | undefined, channel: ClientChannel) => {
-        if (err) {
-          fail('ERR_DEVICE_NETCONF', `${where} refused the netconf subsystem`, err);
-          return;
-        }
-        if (settled) {
-          channel.destroy();
-          return;
-        }
-        ClientSession.open(channel, { helloTimeoutMs: options.timeoutMs }).then((s) => {
-          if (settled) {
-            s.destroy();
-            return;
-          }
-          settled = true;
-          session = s;
-          clearTimeout(timer);
-          options.signal?.removeEventListener('abort', onAbort);
-          resolve(deviceSessionOf(s, () => client.end(), () => {
-            client.end();
-            client.destroy();
-          }));
-        }, (e: unknown) => fail('ERR_DEVICE_NETCONF', `no NETCONF hello from ${where}`, e));
-      });
-    });
-    try {
-      client.connect(cfg);
-      client.setNoDelay(true);
-    } catch (e) {
-      fail('ERR_DEVICE_CONFIG', `cannot connect to ${where}: bad settings`, e);
-    }
-  });
+const connectDeviceSsh: DeviceConnector = async (target, options) => {
+  const where = `${target.host}:${target.port}`;
+  if (options.signal?.aborted) throw new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: options.signal.reason });
+  const pin = sshTargetPin(target, where);
+  return dialSsh(target, where, pin, options);
 };
+
+/**
+ * The pinned host key's digest (undefined: any key, tests only), after checking that the target can be dialled
+ * over SSH at all: not a call-home device, a pinned key that is a SHA-256 fingerprint, a password or a key.
+ */
+export function sshTargetPin(target: DeviceTarget, where: string): Buffer | undefined {
+  if (target.callHome === true) throw new DeviceConnectError('ERR_DEVICE_CONFIG', 'the device calls home: it is reached through the call-home listener, never dialled');
+  let pin: Buffer | undefined;
+  if (target.hostKeySha256 !== undefined) {
+    pin = fingerprintBytes(target.hostKeySha256);
+    if (!pin) throw new DeviceConnectError('ERR_DEVICE_CONFIG', `the pinned host key of ${where} is not a SHA-256 fingerprint`);
+  } else if (target.insecureAcceptAnyHostKey !== true) {
+    throw new DeviceConnectError('ERR_DEVICE_HOST_KEY', `no host key pinned for ${where}`);
+  }
+  if (target.password === undefined && target.privateKey === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', `no password or private key for ${where}`);
+  return pin;
+}
+
+/** an ssh2 client error before the session opened, as the driver's code */
+export function sshConnectError(e: Error & { level?: string }, o: { where: string; username: string; timeoutMs: number; hostKeyMismatch: boolean }): DeviceConnectError {
+  const { where } = o;
+  if (o.hostKeyMismatch) return new DeviceConnectError('ERR_DEVICE_HOST_KEY', `the host key of ${where} is not the pinned one`, { cause: e });
+  if (e.level === 'client-authentication') return new DeviceConnectError('ERR_DEVICE_AUTH', `${where} refused the credentials of ${o.username}`, { cause: e });
+  if (e.level === 'client-timeout') return new DeviceConnectError('ERR_DEVICE_TIMEOUT', `no SSH handshake with ${where} within ${o.timeoutMs} ms`, { cause: e });
+  const errno = (e as NodeJS.ErrnoException).code;
+  return new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `cannot reach ${where}${errno !== undefined ? ` (${errno})` : ''}`, { cause: e });
+}
+
+/** ssh2's settings to dial the target; the host key must digest to `pin` (any key without one) */
+function sshDialConfig(target: DeviceTarget, timeoutMs: number, pin: Buffer | undefined, onMismatch: () => void): ConnectConfig {
+  const cfg: ConnectConfig = {
+    host: target.host,
+    port: target.port,
+    username: target.username,
+    readyTimeout: timeoutMs,
+    keepaliveInterval: 0,
+    hostVerifier: (key: Buffer) => {
+      if (!pin) return true;
+      const ok = timingSafeEqual(createHash('sha256').update(key).digest(), pin);
+      if (!ok) onMismatch();
+      return ok;
+    },
+  };
+  if (target.password !== undefined) cfg.password = target.password;
+  if (target.privateKey !== undefined) cfg.privateKey = target.privateKey;
+  return cfg;
+}
+
+/**
+ * Dial, log in, open the NETCONF session. ssh2 may emit errors at any time, also after we gave up: the client
+ * keeps its error listener for its whole life; once the session is open, a connection error ends the session.
+ */
+function dialSsh(target: DeviceTarget, where: string, pin: Buffer | undefined, options: { timeoutMs: number; signal?: AbortSignal }): Promise<DeviceSession> {
+  const client = new ssh2.Client();
+  const attempt = new Bounded<DeviceSession>({
+    timeoutMs: options.timeoutMs, signal: options.signal,
+    timedOut: () => new DeviceConnectError('ERR_DEVICE_TIMEOUT', `no NETCONF session with ${where} within ${options.timeoutMs} ms`),
+    aborted: () => new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: options.signal?.reason }),
+  });
+  attempt.onFail(() => {
+    client.end();
+    client.destroy();
+  });
+  let hostKeyMismatch = false;
+  let session: ClientSession | undefined;
+  client.on('error', (e: Error & { level?: string }) => {
+    if (session) session.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `SSH connection to ${where} failed`, { cause: e }));
+    else attempt.fail(sshConnectError(e, { where, username: target.username, timeoutMs: options.timeoutMs, hostKeyMismatch }));
+  });
+  client.on('close', () => {
+    if (session) session.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the SSH connection`));
+    else attempt.fail(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the connection`));
+  });
+  client.on('ready', () => openNetconfChannel(client, where, options.timeoutMs, attempt, {
+    opened: (s) => {
+      session = s;
+      return deviceSessionOf(s, () => client.end(), () => {
+        client.end();
+        client.destroy();
+      });
+    },
+  }));
+  try {
+    client.connect(sshDialConfig(target, options.timeoutMs, pin, () => {
+      hostKeyMismatch = true;
+    }));
+    client.setNoDelay(true);
+  } catch (e) {
+    attempt.fail(new DeviceConnectError('ERR_DEVICE_CONFIG', `cannot connect to ${where}: bad settings`, { cause: e }));
+  }
+  return attempt.promise;
+}
