@@ -2,7 +2,8 @@
  * HSV-CPL-01, HSV-CPL-02: what the OAM's step 9 and the PVE's post-update appraisal rely on in the completion
  * of the kit's good update: the attested TIM (its log replays to it, it is the value the update should give
  * from the TIM before, and the device's self-check agrees) and the evidence (the update's nonce echoed, the
- * enrolled key's signature over the completion statement, src/integrity/evidence.ts completionMessage).
+ * enrolled key's (unpinned: the presented key's) signature over the completion statement, src/integrity/evidence.ts
+ * completionMessage).
  */
 import type { CompletionEvent } from '../device/index.js';
 import { extend, replayLog } from '../integrity/index.js';
@@ -42,7 +43,7 @@ export function checkCompletion(kit: Kit, args: { c: CompletionEvent; before: De
   }
   // HSV-CPL-02
   const ev = c.evidence;
-  const expectedEv = `an evidence container (evidence-format ${kit.options.trustRoot === 'tpm' ? 'tpm2-quote' : 'software-key'}), nonce-value = the software-update's, and a signature by the enrolled key over the completion statement (docs/device-obligations.md)`;
+  const expectedEv = `an evidence container (evidence-format ${kit.options.trustRoot === 'tpm' ? 'tpm2-quote' : 'software-key'}), nonce-value = the software-update's, and a signature by ${kit.keyName()} over the completion statement (docs/device-obligations.md)`;
   if (!ev) {
     kit.fail('HSV-CPL-02', 'the completion carries no evidence: the OAM refuses an unsigned completion', expectedEv, exchanges);
     return;
@@ -56,9 +57,9 @@ export function checkCompletion(kit: Kit, args: { c: CompletionEvent; before: De
     kit.fail('HSV-CPL-02', `evidence nonce-value ${ev.nonce} is not the software-update's ${nonce.toString('base64')}`, expectedEv, exchanges);
     return;
   }
-  const key = kit.options.enrolledKey;
+  const key = kit.signing?.key;
   if (!key) {
-    kit.skip('HSV-CPL-02', 'unpinned: nonce echoed, but without --device-public-key the signature cannot be checked', exchanges);
+    kit.skip('HSV-CPL-02', 'unpinned: nonce echoed, but without --device-public-key or a usable presented key (HSV-KEY-01) the signature cannot be checked', exchanges);
     return;
   }
   if (kit.options.henbId === undefined) {
@@ -68,11 +69,11 @@ export function checkCompletion(kit: Kit, args: { c: CompletionEvent; before: De
   const problem = completionProblem(key, {
     henbId: kit.options.henbId, jobId, nonce, status: c.status, selfCheck: c.selfCheck ?? '', softwareVersion: c.softwareVersion ?? '',
     tim: c.tim ?? '', log: c.log ?? [],
-  }, { signature: ev.signature, ...(ev.quote !== undefined ? { quote: ev.quote } : {}), ...(ev.eventLog !== undefined ? { eventLog: ev.eventLog } : {}) });
+  }, { signature: ev.signature, ...(ev.quote !== undefined ? { quote: ev.quote } : {}), ...(ev.eventLog !== undefined ? { eventLog: ev.eventLog } : {}) }, kit.keyName());
   if (problem === undefined) {
-    kit.pass('HSV-CPL-02', ev.format === 'tpm2-quote'
-      ? `TPM2_Quote by the enrolled AK over SHA-256 of the completion statement (henb-id ${kit.options.henbId}), nonce echoed, its event log is the completion's log`
-      : `${ev.signatureAlgorithm} signature by the enrolled key over the completion statement (henb-id ${kit.options.henbId}), nonce echoed`, exchanges);
+    kit.passSigned('HSV-CPL-02', ev.format === 'tpm2-quote'
+      ? `TPM2_Quote by the ${kit.signing?.source === 'presented' ? 'presented' : 'enrolled'} AK over SHA-256 of the completion statement (henb-id ${kit.options.henbId}), nonce echoed, its event log is the completion's log`
+      : `${ev.signatureAlgorithm} signature by ${kit.keyName()} over the completion statement (henb-id ${kit.options.henbId}), nonce echoed`, exchanges);
   } else {
     kit.fail('HSV-CPL-02', `${problem} (henb-id ${kit.options.henbId})`, expectedEv, exchanges);
   }

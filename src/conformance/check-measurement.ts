@@ -2,14 +2,16 @@
  * HSV-MEAS-01..03: integrity-measurement (step 3, what the PVE collects). Two measurements with distinct
  * fresh nonces: the first's signature must verify over nonce-value || TIM with the enrolled key (01), the
  * second must verify over its own nonce, not an earlier one (02), and each log must replay to its TIM (03).
- * Without an enrolled key the signatures cannot be checked ("unpinned"): 01 is skipped, and 02 fails only
- * when the second answer repeats the first signature.
+ * The key is the enrolled one (--device-public-key) or, unpinned, the one the device presents when HSV-KEY-01
+ * found it usable (a pass then says "unpinned key (presented by the device)"); with neither, the signatures
+ * cannot be checked: 01 is skipped, and 02 fails only when the second answer repeats the first signature. The
+ * key-id a measurement names must be that key's.
  */
 import { integrityMeasurementXml, parseMeasurementReply } from '../device/index.js';
 import type { MeasurementReply } from '../device/index.js';
 import { elements } from '../netconf/xml/index.js';
 import { replayLog } from '../integrity/index.js';
-import { measurementVerifies } from './evidence-key.js';
+import { keyIdOf, measurementVerifies } from './evidence-key.js';
 import type { Kit } from './context.js';
 import type { Exchange } from './types.js';
 
@@ -34,7 +36,11 @@ export async function checkMeasurement(kit: Kit): Promise<void> {
   }
   const n2 = kit.nonce();
   const m2 = await measure(kit, n2);
-  const key = kit.options.enrolledKey;
+  const key = kit.signing?.key;
+  const keyId = key !== undefined ? keyIdOf(key) : undefined;
+  // the key-id a reply names (a TPM Name is hex: case does not matter)
+  const namesOther = (r: MeasurementReply): boolean => keyId !== undefined && r.keyId !== undefined &&
+    (key!.kind === 'tpm' ? r.keyId.toLowerCase() : r.keyId) !== keyId;
   const r1 = m1.reply;
   const wantFormat = kit.options.trustRoot === 'tpm' ? 'tpm2-quote' : 'software-key';
   const verifies = (nonce: Buffer, r: MeasurementReply): boolean => key !== undefined && measurementVerifies(key, nonce, r);
@@ -49,14 +55,16 @@ export async function checkMeasurement(kit: Kit): Promise<void> {
   } else if (r1.format === 'software-key' && !['ES256', 'Ed25519'].includes(r1.signatureAlgorithm)) {
     kit.fail('HSV-MEAS-01', `signature-algorithm ${r1.signatureAlgorithm}`, 'ES256 or Ed25519', [m1.exchange]);
   } else if (!key) {
-    kit.skip('HSV-MEAS-01', `unpinned: the device module presents no public key (key-id ${r1.keyId ?? 'absent'}); give --device-public-key to check the signature`, [m1.exchange]);
+    kit.skip('HSV-MEAS-01', `unpinned: no --device-public-key and no usable key presented by the device (HSV-KEY-01; key-id ${r1.keyId ?? 'absent'}); give --device-public-key to check the signature`, [m1.exchange]);
+  } else if (namesOther(r1)) {
+    kit.fail('HSV-MEAS-01', `the measurement names key-id ${r1.keyId ?? ''}, ${kit.keyName()} is key-id ${keyId ?? ''}`, `evidence by ${kit.keyName()}, named by its key-id`, [m1.exchange]);
   } else if (verifies(n1, r1)) {
-    kit.pass('HSV-MEAS-01', r1.format === 'tpm2-quote'
-      ? 'TPM2_Quote by the enrolled AK over the nonce; its event log replays to the quoted PCRs and to the TIM'
-      : `${r1.signatureAlgorithm} signature over nonce-value || TIM verifies with the enrolled key`, [m1.exchange]);
+    kit.passSigned('HSV-MEAS-01', r1.format === 'tpm2-quote'
+      ? `TPM2_Quote by ${kit.signing?.source === 'presented' ? 'the presented' : 'the enrolled'} AK over the nonce; its event log replays to the quoted PCRs and to the TIM`
+      : `${r1.signatureAlgorithm} signature over nonce-value || TIM verifies with ${kit.keyName()}`, [m1.exchange]);
   } else {
-    kit.fail('HSV-MEAS-01', r1.format === 'tpm2-quote' ? 'the quote does not verify with the enrolled AK over the nonce (or its log does not replay to the TIM)' : 'the signature does not verify with the enrolled key over nonce-value || TIM',
-      r1.format === 'tpm2-quote' ? 'a TPM2_Quote by the enrolled AK with extraData = the nonce-value sent, and the event log that replays to the quoted PCRs' : `a ${r1.signatureAlgorithm} signature (P1363 for ES256, base64) over the 32-octet nonce-value sent followed by the 32 TIM octets`, [m1.exchange]);
+    kit.fail('HSV-MEAS-01', r1.format === 'tpm2-quote' ? `the quote does not verify with ${kit.keyName()} (AK) over the nonce (or its log does not replay to the TIM)` : `the signature does not verify with ${kit.keyName()} over nonce-value || TIM`,
+      r1.format === 'tpm2-quote' ? `a TPM2_Quote by ${kit.keyName()} (AK) with extraData = the nonce-value sent, and the event log that replays to the quoted PCRs` : `a ${r1.signatureAlgorithm} signature by ${kit.keyName()} (P1363 for ES256, base64) over the 32-octet nonce-value sent followed by the 32 TIM octets`, [m1.exchange]);
   }
   // 02: bound to the fresh nonce
   if (!m2.reply) {
@@ -68,12 +76,12 @@ export async function checkMeasurement(kit: Kit): Promise<void> {
   if (same(r1, r2)) {
     kit.fail('HSV-MEAS-02', 'the second measurement, with a fresh nonce, answered the first one\'s signature (stale evidence)', 'a signature over the new nonce-value || TIM', [sent, m2.exchange]);
   } else if (!key) {
-    kit.skip('HSV-MEAS-02', 'unpinned: the two signatures differ, but without --device-public-key the kit cannot tell which nonce they cover', [m2.exchange]);
+    kit.skip('HSV-MEAS-02', 'unpinned: the two signatures differ, but without --device-public-key or a usable presented key (HSV-KEY-01) the kit cannot tell which nonce they cover', [m2.exchange]);
   } else if (verifies(n2, r2)) {
-    kit.pass('HSV-MEAS-02', 'a second measurement with a fresh nonce is signed over that nonce', [m2.exchange]);
+    kit.passSigned('HSV-MEAS-02', `a second measurement with a fresh nonce is signed over that nonce (${kit.keyName()})`, [m2.exchange]);
   } else if (verifies(n1, r2)) {
     kit.fail('HSV-MEAS-02', 'the second measurement is signed over the FIRST nonce: the device ignores the nonce it is given', 'a signature over the nonce-value of this request', [sent, m2.exchange]);
   } else {
-    kit.fail('HSV-MEAS-02', 'the second measurement\'s signature verifies over neither nonce', 'a signature over the nonce-value of this request || TIM', [sent, m2.exchange]);
+    kit.fail('HSV-MEAS-02', `the second measurement's signature verifies over neither nonce with ${kit.keyName()}`, 'a signature over the nonce-value of this request || TIM', [sent, m2.exchange]);
   }
 }

@@ -17,6 +17,9 @@ import { KitSession } from './session.js';
 import type { RpcOutcome } from './session.js';
 import type { Exchange, RequirementResult } from './types.js';
 
+/** how a signature check that used the key the device presents is marked */
+export const UNPINNED_KEY = 'unpinned key (presented by the device)';
+
 export interface DeviceState {
   slots: SoftwareSlot[];
   tim: string;
@@ -53,10 +56,17 @@ export class Kit {
   subscribed = false;
   /** state read before any update (HSV-STATE-01) */
   before: DeviceState | undefined;
+  /**
+   * the key the signature checks use: the enrolled one (pinned), else the one the device presents when
+   * HSV-KEY-01 found it usable (check-key.ts), else none (the checks skip as unpinned)
+   */
+  signing: { key: EnrolledKey; source: 'pinned' | 'presented' } | undefined;
   private jobs = 0;
   private readonly runId = Date.now().toString(36);
 
-  constructor(readonly options: KitOptions, public session: KitSession, readonly image: ImageServer) {}
+  constructor(readonly options: KitOptions, public session: KitSession, readonly image: ImageServer) {
+    this.signing = options.enrolledKey !== undefined ? { key: options.enrolledKey, source: 'pinned' } : undefined;
+  }
 
   /**
    * another session to the device (recorded in the same transcript). A device that calls home ends its
@@ -103,6 +113,20 @@ export class Kit {
 
   pass(id: RequirementId, detail: string, exchanges: Exchange[] = []): void {
     this.record(id, { outcome: 'pass', detail, exchanges });
+  }
+
+  /**
+   * a signature check passed with `signing`: with the key the device presents (not pinned) the pass says so, in
+   * its detail and as `unpinned`, so that it reads differently from a pass with the enrolled key
+   */
+  passSigned(id: RequirementId, detail: string, exchanges: Exchange[] = []): void {
+    if (this.signing?.source === 'presented') this.record(id, { outcome: 'pass', detail: `${UNPINNED_KEY}: ${detail}`, exchanges, unpinned: true });
+    else this.record(id, { outcome: 'pass', detail, exchanges });
+  }
+
+  /** how a failed signature check names the key it used */
+  keyName(): string {
+    return this.signing?.source === 'presented' ? 'the key the device presents (unpinned)' : 'the enrolled key';
   }
 
   fail(id: RequirementId, detail: string, expected: string, exchanges: Exchange[] = []): void {

@@ -23,6 +23,7 @@ export function reportJunit(r: ConformanceReport): string {
   const seconds = ((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(3);
   const cases = r.results.map((x) => {
     const head = `    <testcase classname="henb-sw-verify.conformance" name="${esc(`${x.id} ${x.title}`)}">`;
+    if (x.outcome === 'pass' && x.unpinned === true) return `${head}\n      <system-out>${esc(x.detail)}</system-out>\n    </testcase>`;
     if (x.outcome === 'pass') return `${head}</testcase>`;
     if (x.outcome === 'skip') return `${head}\n      <skipped message="${esc(x.detail)}"/>\n    </testcase>`;
     const body = [`expected: ${x.expected ?? ''}`, ...x.exchanges.flatMap((e) => [`sent: ${e.sent}`, `received: ${e.received}`])].join('\n');

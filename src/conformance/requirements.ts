@@ -21,6 +21,7 @@ export const REQUIREMENTS = [
   { id: 'HSV-YANG-01', level: 'MUST', needsModule: false, title: 'device module announced in ietf-yang-library with its namespace' },
   { id: 'HSV-YANG-02', level: 'MUST', needsModule: true, title: 'get-schema serves the device module (ours, or a compatible revision)' },
   { id: 'HSV-STATE-01', level: 'MUST', needsModule: true, title: 'software-slots and integrity state: one running VALID slot, TIM replays its log' },
+  { id: 'HSV-KEY-01', level: 'MUST', needsModule: true, title: 'attestation-key state: the signing key presented with its key-id (and it is the enrolled key)' },
   { id: 'HSV-MEAS-01', level: 'MUST', needsModule: true, title: 'integrity-measurement signed over nonce||TIM by the enrolled key' },
   { id: 'HSV-MEAS-02', level: 'MUST', needsModule: true, title: 'integrity-measurement bound to each fresh nonce (no stale evidence)' },
   { id: 'HSV-MEAS-03', level: 'MUST', needsModule: true, title: 'integrity-measurement log replays to the TIM' },

@@ -25,6 +25,7 @@ import { checkTransport } from './check-transport.js';
 import { checkNotifications } from './check-notifications.js';
 import { checkModule } from './check-module.js';
 import { checkState } from './check-state.js';
+import { checkKey } from './check-key.js';
 import { checkMeasurement } from './check-measurement.js';
 import { checkRefusals } from './check-refusals.js';
 import { checkUpdates } from './check-update.js';
@@ -115,7 +116,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
         const code = (e as { code?: unknown }).code;
         if (code === 'ERR_DEVICE_ABORTED' && options.signal?.aborted === true) {
           const results: RequirementResult[] = REQUIREMENTS.map((r) => ({ id: r.id, title: r.title, level: r.level, exchanges: [], outcome: 'skip' as const, detail: 'interrupted before a session was open' }));
-          return { device: where, trustRoot, keyPinned: key !== undefined, startedAt, finishedAt: new Date().toISOString(), results, ok: false, leftState: 'unchanged (no session)', interrupted: true };
+          return { device: where, trustRoot, keyPinned: key !== undefined, keySource: key !== undefined ? 'pinned' : 'none', startedAt, finishedAt: new Date().toISOString(), results, ok: false, leftState: 'unchanged (no session)', interrupted: true };
         }
         if (code !== 'ERR_DEVICE_NETCONF') {
           let message = `cannot open a NETCONF session to ${where}: ${(e as Error).message}`;
@@ -133,7 +134,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
             ? { outcome: 'fail' as const, detail: (e as Error).message, expected: 'the SSH subsystem "netconf" and a <hello> (RFC 6242 3)' }
             : { outcome: 'skip' as const, detail: 'no NETCONF session (HSV-NC-01)' }),
         }));
-        return { device: where, trustRoot, keyPinned: key !== undefined, startedAt, finishedAt: new Date().toISOString(), results, ok: false, leftState: 'unchanged (no session)' };
+        return { device: where, trustRoot, keyPinned: key !== undefined, keySource: key !== undefined ? 'pinned' : 'none', startedAt, finishedAt: new Date().toISOString(), results, ok: false, leftState: 'unchanged (no session)' };
       }
       if (listener !== undefined) {
         const c = listener.connection(CALL_HOME_ID);
@@ -158,7 +159,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       function finish(): ConformanceReport {
         const results = ALL.map((id) => kit.results.get(id) ?? missing(id));
         return {
-          device: where, trustRoot, keyPinned: key !== undefined, startedAt, finishedAt: new Date().toISOString(), results,
+          device: where, trustRoot, keyPinned: key !== undefined, keySource: kit.signing?.source ?? 'none', startedAt, finishedAt: new Date().toISOString(), results,
           ok: results.every((r) => r.level !== 'MUST' || r.outcome === 'pass'), leftState,
           ...(options.signal?.aborted === true ? { interrupted: true } : {}),
         };
@@ -280,6 +281,8 @@ async function runChecks(kit: Kit, signal: AbortSignal | undefined): Promise<voi
   }
   if (stopped()) return;
   await guarded(kit, ['HSV-STATE-01'], () => checkState(kit));
+  if (stopped()) return;
+  await guarded(kit, ['HSV-KEY-01'], () => checkKey(kit));
   if (stopped()) return;
   await guarded(kit, ['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-MEAS-03'], () => checkMeasurement(kit));
   if (stopped()) return;

@@ -22,6 +22,11 @@ export interface RequirementResult {
   expected?: string;
   /** the exchanges behind the verdict (for a fail: what was sent and what came back) */
   exchanges: Exchange[];
+  /**
+   * a signature check that passed with the key the device presents (state attestation-key), not an enrolled
+   * one: the device signs consistently with the key it shows, but nothing proves it is the device one enrolled
+   */
+  unpinned?: boolean;
 }
 
 export interface ConformanceReport {
@@ -29,6 +34,11 @@ export interface ConformanceReport {
   trustRoot: 'software' | 'tpm';
   /** whether signature checks used an enrolled key (--device-public-key) */
   keyPinned: boolean;
+  /**
+   * the key the signature checks used: pinned (--device-public-key), presented (unpinned: the device's
+   * attestation-key, HSV-KEY-01 passed), none (unpinned and no usable presented key: the checks skipped)
+   */
+  keySource: 'pinned' | 'presented' | 'none';
   startedAt: string;
   finishedAt: string;
   results: RequirementResult[];

@@ -17,12 +17,12 @@ export type { CallHomeConnectionInfo, CallHomeDevice, CallHomeListener, CallHome
 export { NETCONF_CALL_HOME_TLS_PORT } from './call-home-tls.js';
 export { loadOrCreateDeviceHostKey } from './host-key.js';
 export {
-  COMPLETION_NOTIFICATION, DEVICE_MODULE, DEVICE_NS, DEVICE_PREFIX, DEVICE_REVISION, DeviceWireError, completionXml,
+  COMPLETION_NOTIFICATION, DEVICE_MODULE, DEVICE_NS, DEVICE_PREFIX, DEVICE_REVISION, DeviceWireError, attestationKeyXml, completionXml,
   elementChildren, integrityMeasurementXml, integrityStateXml, measurementLogXml, measurementReplyXml, parseCompletion,
-  parseIntegrityMeasurement, parseMeasurementLog, parseMeasurementReply, parseRollback, parseSlots, parseSoftwareUpdate,
+  parseAttestationKey, parseIntegrityMeasurement, parseMeasurementLog, parseMeasurementReply, parseRollback, parseSlots, parseSoftwareUpdate,
   parseStartedReply, parseTpm20Attestation, rollbackXml, slotsXml, softwareUpdateXml, startedReplyXml, tpm20AttestationXml,
 } from './wire.js';
 export type {
-  CompletionEvent, CompletionEvidenceXml, CompletionStatus, MeasurementReply, SlotStatus, SoftwareSlot, SoftwareUpdateInput, StartedReply,
+  AttestationKey, CompletionEvent, CompletionEvidenceXml, CompletionStatus, MeasurementReply, SlotStatus, SoftwareSlot, SoftwareUpdateInput, StartedReply,
   Tpm20Attestation,
 } from './wire.js';

@@ -418,6 +418,45 @@ export function integrityStateXml(tim: string, log: readonly MeasurementLogEntry
   return el(n, 'integrity', leaf(n, 'tim', tim), measurementLogXml(log));
 }
 
+// ---- attestation-key (state) --------------------------------------------------------------------------
+
+/**
+ * The device module's attestation-key state container (revision 2026-12-03): the public half of the key that
+ * signs the device's evidence, as the device presents it. Every leaf is optional on the wire: a reader judges.
+ */
+export interface AttestationKey {
+  format?: string;
+  signatureAlgorithm?: string;
+  keyId?: string;
+  /** base64: software-key the DER SubjectPublicKeyInfo, tpm2-quote the AK's TPM2B_PUBLIC */
+  publicKey?: string;
+}
+
+export function attestationKeyXml(k: AttestationKey): XmlElement {
+  return el(n, 'attestation-key',
+    k.format !== undefined ? leaf(n, 'evidence-format', k.format) : undefined,
+    k.signatureAlgorithm !== undefined ? leaf(n, 'signature-algorithm', k.signatureAlgorithm) : undefined,
+    k.keyId !== undefined ? leaf(n, 'key-id', k.keyId) : undefined,
+    k.publicKey !== undefined ? leaf(n, 'public-key', k.publicKey) : undefined);
+}
+
+export function parseAttestationKey(container: XmlElement): AttestationKey {
+  const out: AttestationKey = {};
+  const t = (name: string): string | undefined => {
+    const v = childText(container, n, name);
+    return v === undefined ? undefined : v.trim();
+  };
+  const format = t('evidence-format');
+  if (format !== undefined) out.format = format;
+  const alg = t('signature-algorithm');
+  if (alg !== undefined) out.signatureAlgorithm = alg;
+  const keyId = t('key-id');
+  if (keyId !== undefined) out.keyId = keyId;
+  const pk = childText(container, n, 'public-key');
+  if (pk !== undefined) out.publicKey = pk.replace(/\s+/g, '');
+  return out;
+}
+
 /** the element children of a parsed element (helper for reply bodies) */
 export function elementChildren(e: XmlElement): XmlElement[] {
   return elements(e);

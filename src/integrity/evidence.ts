@@ -7,7 +7,7 @@
  * IEEE P1363 r||s, or Ed25519; base64 on the wire, over nonce-value || TIM (32 raw bytes). The measurement log is not
  * signed itself: its digests are bound by the TIM (the verifier replays it, RFC 9683 style).
  */
-import { createPublicKey, sign as cryptoSign, verify } from 'node:crypto';
+import { createHash, createPublicKey, sign as cryptoSign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 
 /** Reference values: component name -> accepted digests (lowercase hex SHA-256). */
@@ -130,4 +130,19 @@ export function verifyCompletion(s: CompletionStatement, signature: string, publ
   } catch {
     return false;
   }
+}
+
+/**
+ * RFC 7638 JWK thumbprint (SHA-256, base64url) of a device key: the key-id of software-key evidence and of the
+ * device module's attestation-key. EC (crv, kty, x, y), OKP (crv, kty, x) and RSA (e, kty, n) members in
+ * lexicographic order, as RFC 7638 section 3.2 requires.
+ */
+export function jwkThumbprint(key: KeyObject): string {
+  const jwk = key.export({ format: 'jwk' });
+  const canon = jwk.kty === 'EC'
+    ? JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })
+    : jwk.kty === 'RSA'
+      ? JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n })
+      : JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x });
+  return createHash('sha256').update(canon).digest('base64url');
 }

@@ -10,7 +10,7 @@ export type { FetchAndDigestOptions, FetchAndDigestResult, HttpDigestCache, Http
 export { appraiseUpdatedLog, compareLogs, liveLogAfterUpdate, normalizeLog, rebootLogAfterUpdate, replayLog, replayLogByPcr } from './log.js';
 export type { ComponentComparison, ComponentStatus, LogComparison, MeasurementEntry, UpdateAppraisal } from './log.js';
 export {
-  COMPLETION_EVIDENCE_LABEL, EVIDENCE_FORMATS, SOFTWARE_COMPONENT, completionMessage, evidenceMessage, isEvidenceFormat, signCompletion,
+  COMPLETION_EVIDENCE_LABEL, EVIDENCE_FORMATS, SOFTWARE_COMPONENT, completionMessage, evidenceMessage, isEvidenceFormat, jwkThumbprint, signCompletion,
   verifyCompletion, verifyEvidence,
 } from './evidence.js';
 export type { CompletionStatement, EvidenceFormat, ReferenceValues } from './evidence.js';

@@ -24,11 +24,11 @@
 import { createHash, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { HsvError } from '../errors.js';
-import { SOFTWARE_COMPONENT, evidenceMessage, extend, rebootLogAfterUpdate, replayLog, signCompletion, verifyEvidence } from '../integrity/index.js';
+import { SOFTWARE_COMPONENT, evidenceMessage, extend, jwkThumbprint, rebootLogAfterUpdate, replayLog, signCompletion, verifyEvidence } from '../integrity/index.js';
 import type { ReferenceValues } from '../integrity/index.js';
 import type { SlotStatus, SoftwareSlot } from '../device/index.js';
 
-export { evidenceMessage, verifyEvidence };
+export { evidenceMessage, jwkThumbprint, verifyEvidence };
 export type { ReferenceValues };
 import type { MeasurementLogEntry } from '../oam/index.js';
 
@@ -50,9 +50,16 @@ export const UPDATED_COMPONENT: ComponentName = SOFTWARE_COMPONENT;
  * - flaw-digest-unchecked: fetches the image but does not check its SHA-256 against software-rim (simulator.ts);
  * - flaw-unsigned-completion: its software-update-complete carries no evidence container;
  * - flaw-wrong-namespace: announces and serves the device module under another namespace (simulator.ts),
- *   while it answers in the right one.
+ *   while it answers in the right one;
+ * - flaw-foreign-key: presents (state attestation-key) another key than the one it signs with, with that other
+ *   key's own key-id (a device whose presented key cannot verify its evidence);
+ * - flaw-key-id-mismatch: presents its own key, but with a key-id that is not that key's (RFC 7638 thumbprint, or
+ *   for a tpm device the AK's Name with its last octet changed).
  */
-export const FLAW_PROFILES = ['flaw-no-replay', 'flaw-nonce-ignored', 'flaw-digest-unchecked', 'flaw-unsigned-completion', 'flaw-wrong-namespace'] as const;
+export const FLAW_PROFILES = [
+  'flaw-no-replay', 'flaw-nonce-ignored', 'flaw-digest-unchecked', 'flaw-unsigned-completion', 'flaw-wrong-namespace', 'flaw-foreign-key',
+  'flaw-key-id-mismatch',
+] as const;
 export type FlawProfile = (typeof FLAW_PROFILES)[number];
 export const PROFILES = ['healthy', 'compromised', 'bad-install', 'self-check-fail', 'unreachable', 'slow', 'healthy-reboot', 'bad-install-reboot', ...FLAW_PROFILES] as const;
 export type DeviceProfile = (typeof PROFILES)[number];
@@ -84,15 +91,6 @@ function decodeNonce(text: string): Buffer | undefined {
 /** Replay a measurement log from the zero TIM. */
 export function replayTim(log: readonly MeasurementLogEntry[]): string {
   return replayLog(null, log);
-}
-
-/** RFC 7638 JWK thumbprint (SHA-256, base64url) of an EC P-256 or Ed25519 public key. */
-export function jwkThumbprint(key: KeyObject): string {
-  const jwk = key.export({ format: 'jwk' });
-  const canon = jwk.kty === 'EC'
-    ? JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })
-    : JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x });
-  return createHash('sha256').update(canon).digest('base64url');
 }
 
 /** Digest of a component of a firmware release (deterministic, so a fleet shares reference values). */
@@ -213,6 +211,8 @@ export class Femtocell {
   /** flaw-nonce-ignored: the first measurement's evidence, answered to every later request */
   private staleEvidence: Evidence | undefined;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  /** flaw-foreign-key / flaw-key-id-mismatch: the other key it presents or names */
+  private foreignKey: KeyObject | undefined;
 
   constructor(options: FemtocellOptions) {
     this.henbId = options.henbId;
@@ -244,6 +244,19 @@ export class Femtocell {
   /** RFC 7638 thumbprint of the device public key (the key-id leaf) */
   keyId(): string {
     return jwkThumbprint(this.publicKey);
+  }
+
+  /**
+   * The software key as the device presents it (state attestation-key): its SPKI (DER) and key-id. The
+   * flaw-foreign-key profile presents another key (with that key's key-id), flaw-key-id-mismatch its own key
+   * with another key's key-id.
+   */
+  presentedKey(): { spki: Buffer; keyId: string } {
+    const own = this.publicKey.export({ type: 'spki', format: 'der' });
+    if (this.profile !== 'flaw-foreign-key' && this.profile !== 'flaw-key-id-mismatch') return { spki: own, keyId: this.keyId() };
+    this.foreignKey ??= createPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+    if (this.profile === 'flaw-key-id-mismatch') return { spki: own, keyId: jwkThumbprint(this.foreignKey) };
+    return { spki: this.foreignKey.export({ type: 'spki', format: 'der' }), keyId: jwkThumbprint(this.foreignKey) };
   }
 
   tim(): string {

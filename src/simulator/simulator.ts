@@ -47,9 +47,10 @@ import type { CertToNameEntry } from '../netconf/tls/index.js';
 import type { TrustRoot } from './tpm-root.js';
 import type { TpmAttester } from './tpm/index.js';
 import {
-  DEVICE_MODULE, DEVICE_NS, completionXml, integrityStateXml, loadOrCreateDeviceHostKey, measurementReplyXml,
+  DEVICE_MODULE, DEVICE_NS, attestationKeyXml, completionXml, integrityStateXml, loadOrCreateDeviceHostKey, measurementReplyXml,
   parseIntegrityMeasurement, parseRollback, parseSoftwareUpdate, slotsXml, startedReplyXml,
 } from '../device/index.js';
+import type { AttestationKey } from '../device/index.js';
 
 export type SimulatorErrorCode = 'ERR_SIM_PROFILE' | 'ERR_SIM_START' | 'ERR_SIM_YANG';
 
@@ -338,6 +339,22 @@ async function tpmCompletion(c: Completion, tpm: TpmTrustRoot): Promise<Paramete
   return ev;
 }
 
+/**
+ * The device module's attestation-key state: the key that signs this device's evidence (the software key's SPKI
+ * and RFC 7638 thumbprint, or the TPM AK's TPM2B_PUBLIC and Name). flaw-key-id-mismatch names a tpm device's AK
+ * with its last Name octet changed; flaw-foreign-key presents another key for software-key devices only (a
+ * simulated TPM has one AK).
+ */
+function presentedKey(cell: Femtocell, tpm: TpmTrustRoot | undefined): AttestationKey {
+  if (tpm !== undefined) {
+    const name = Buffer.from(tpm.akName, 'hex');
+    if (cell.profile === 'flaw-key-id-mismatch') name[name.length - 1] = (name[name.length - 1] ?? 0) ^ 0xff;
+    return { format: 'tpm2-quote', signatureAlgorithm: tpm.signatureAlgorithm, keyId: name.toString('hex'), publicKey: tpm.akPublic().toString('base64') };
+  }
+  const k = cell.presentedKey();
+  return { format: 'software-key', signatureAlgorithm: 'ES256', keyId: k.keyId, publicKey: k.spki.toString('base64') };
+}
+
 /** Register the device module's RPCs, state and notifications for one femtocell on a NETCONF server. */
 export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: Logger, tpm?: TpmTrustRoot): void {
   const reg = server.registry;
@@ -400,6 +417,7 @@ export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: L
   });
   reg.addState(DEVICE_NS, 'software-slots', () => slotsXml(cell.slots()));
   reg.addState(DEVICE_NS, 'integrity', () => integrityStateXml(cell.tim(), cell.measurementLog()));
+  reg.addState(DEVICE_NS, 'attestation-key', () => attestationKeyXml(presentedKey(cell, tpm)));
   // completions leave in the order they happened, even when a TPM quote makes one of them wait
   let sending: Promise<unknown> = Promise.resolve();
   cell.onCompletion((c) => {

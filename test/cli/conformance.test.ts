@@ -46,11 +46,28 @@ describe('henb-sw-verify conformance', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^HSV-NC-01 +MUST +pass +NETCONF over SSH/m);
     expect(r.out).toMatch(/^HSV-RBK-01 +MUST +pass/m);
-    expect(r.out).toContain('22 passed, 0 failed, 0 skipped; every MUST requirement passed');
+    expect(r.out).toContain('23 passed, 0 failed, 0 skipped; every MUST requirement passed');
+    expect(r.out).toContain('(trust root software, enrolled key pinned)');
+    expect(r.out).not.toContain('unpinned');
     expect(r.out).toContain('(as found)');
     expect(r.err).toContain('must trust');
     const junit = await readFile(join(dir, 'kit.xml'), 'utf8');
-    expect(junit).toContain('tests="22" failures="0" skipped="0"');
+    expect(junit).toContain('tests="23" failures="0" skipped="0"');
+  });
+
+  it('without --device-public-key: signatures checked with the key the device presents, shown as "pass (unpinned key)"; exit 0', async () => {
+    const d = dev('healthy');
+    const r = await run(args(d).filter((a, i, all) => a !== '--device-public-key' && all[i - 1] !== '--device-public-key'), { DEV_PW: d.password });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('(trust root software, unpinned: no --device-public-key, signatures checked with the key the device presents)');
+    expect(r.out).toMatch(/^HSV-KEY-01 +MUST +pass +attestation-key state/m);
+    for (const id of ['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-CPL-02']) expect(r.out).toMatch(new RegExp(`^${id} +MUST +pass \\(unpinned key\\)`, 'm'));
+    expect(r.out).toContain('HSV-MEAS-01, HSV-MEAS-02, HSV-CPL-02 pass (unpinned key): verified with the key the device presents');
+    expect(r.out).toContain('23 passed, 0 failed, 0 skipped; every MUST requirement passed');
+    const j = await run([...args(d).filter((a, i, all) => a !== '--device-public-key' && all[i - 1] !== '--device-public-key'), '--json'], { DEV_PW: d.password });
+    const doc = JSON.parse(j.out) as { keyPinned: boolean; keySource: string; results: Array<{ id: string; unpinned?: boolean }> };
+    expect(doc).toMatchObject({ keyPinned: false, keySource: 'presented' });
+    expect(doc.results.filter((x) => x.unpinned === true).map((x) => x.id)).toEqual(['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-CPL-02']);
   });
 
   it('a flawed device: the failing requirement with what was sent, what came back and what was expected; exit 1; --json', async () => {
@@ -132,7 +149,7 @@ describe('henb-sw-verify conformance', () => {
     const rep = JSON.parse(stdout.text()) as { ok: boolean; device: string; results: Array<{ outcome: string }> };
     expect(code).toBe(0);
     expect(rep.ok).toBe(true);
-    expect(rep.results.filter((x) => x.outcome === 'pass')).toHaveLength(22);
+    expect(rep.results.filter((x) => x.outcome === 'pass')).toHaveLength(23);
     expect(rep.device).toContain(`(called home to 127.0.0.1:${at![2]})`);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { evidenceMessage, verifyEvidence } from '../../src/integrity/evidence.js';
+import { createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { evidenceMessage, jwkThumbprint, verifyEvidence } from '../../src/integrity/evidence.js';
 import { sha256Hex } from '../../src/integrity/index.js';
 
 describe('device evidence', () => {
@@ -26,5 +26,24 @@ describe('device evidence', () => {
     expect(verifyEvidence({ nonce, tim: sha256Hex('other'), signature: edSig }, ed.publicKey)).toBe(false);
     expect(verifyEvidence({ nonce, tim, signature: esSig }, ed.publicKey)).toBe(false);
     expect(verifyEvidence({ nonce, tim, signature: esSig }, 'not a key')).toBe(false);
+  });
+});
+
+describe('jwkThumbprint (RFC 7638: the key-id of software-key evidence and of attestation-key)', () => {
+  it('gives the RFC 7638 section 3.1 example thumbprint for its RSA key', () => {
+    const n = '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMs' +
+      'tn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91Cb' +
+      'OpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw';
+    const key = createPublicKey({ key: { kty: 'RSA', n, e: 'AQAB' }, format: 'jwk' });
+    expect(jwkThumbprint(key)).toBe('NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
+  });
+
+  it('takes only the required members, in order, for EC and OKP keys (the same key from PEM or JWK gives one id)', () => {
+    for (const k of [generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey, generateKeyPairSync('ed25519').publicKey]) {
+      const pem = k.export({ type: 'spki', format: 'pem' }).toString();
+      const jwk = { ...k.export({ format: 'jwk' }), kid: 'ignored', use: 'sig' };
+      expect(jwkThumbprint(createPublicKey(pem))).toBe(jwkThumbprint(createPublicKey({ key: jwk, format: 'jwk' })));
+      expect(jwkThumbprint(k)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    }
   });
 });

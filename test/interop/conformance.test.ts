@@ -5,7 +5,8 @@
  *  - the same with NETCONF Call Home (RFC 8071): `simulate --call-home` in its own process dials the kit's
  *    `--call-home-listen` port, the kit takes the device by its pinned host key and runs every check on it;
  *  - simulated devices with the TPM trust root (one swtpm each): quotes by the enrolled AK verified for the
- *    measurements and the completion; another device's AK fails exactly the three evidence requirements;
+ *    measurements and the completion; another device's AK fails HSV-KEY-01 and the three evidence requirements;
+ *    unpinned, the quotes are verified with the AK the device presents (attestation-key);
  *  - netconfd (yuma123, a real NETCONF server that does not implement the device module) behind OpenSSH:
  *    the module is reported missing, everything that depends on it is skipped, exit 1, no crash.
  * A missing netconfd/sshd fails this suite with the script's message (never a skip).
@@ -92,6 +93,19 @@ describe('the kit against the simulator in its own process (software trust root)
     expect(await readFile(join(dir, 'healthy.xml'), 'utf8')).toContain(`tests="${REQUIREMENTS.length}" failures="0" skipped="0"`);
   });
 
+  it('without --device-public-key the kit checks signatures with the key the device presents: "pass (unpinned key)", exit 0', async () => {
+    const d = devices.find((x) => x.profile === 'healthy')!;
+    const a = args(d);
+    const i = a.indexOf('--device-public-key');
+    a.splice(i, 2);
+    const r = await kit(a, { DEV_PW: d.password }, dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('unpinned: no --device-public-key, signatures checked with the key the device presents');
+    expect(r.stdout).toMatch(/^HSV-MEAS-01 +MUST +pass \(unpinned key\)/m);
+    expect(r.stdout).toMatch(/^HSV-CPL-02 +MUST +pass \(unpinned key\)/m);
+    expect(r.stdout).toContain(`${REQUIREMENTS.length} passed, 0 failed, 0 skipped`);
+  });
+
   it('a device whose completion is unsigned fails HSV-CPL-02 only: exit 1', async () => {
     const d = devices.find((x) => x.profile === 'flaw-unsigned-completion')!;
     const r = await kit([...args(d), '--json'], { DEV_PW: d.password }, dir);
@@ -138,7 +152,7 @@ describe('the kit listening for a device that calls home (simulate --call-home i
   const args = (d: (typeof devices)[number]): string[] => ['--call-home-listen', `127.0.0.1:${port}`, '--username', d.username, '--password-env', 'DEV_PW',
     '--host-key', d.hostKeySha256, '--device-public-key', `${d.henbId}.pem`, '--henb-id', d.henbId, '--tls-dir', 'tls', '--timeout', '40'];
 
-  it('a healthy device that calls the kit passes all 22 over its call-home connection: exit 0, clean JUnit', async () => {
+  it('a healthy device that calls the kit passes every requirement over its call-home connection: exit 0, clean JUnit', async () => {
     const d = devices.find((x) => x.profile === 'healthy')!;
     expect(d.callHome).toBe(true);
     const r = await kit([...args(d), '--junit', 'ch-healthy.xml'], { DEV_PW: d.password }, dir);
@@ -164,19 +178,23 @@ describe('the kit with the TPM trust root (swtpm-rooted simulated devices)', () 
   beforeAll(async () => {
     const tls = await loadOrCreateKitTls(join(dir, 'tls'));
     fleet = await startFleet({
-      profiles: [{ profile: 'healthy', count: 1, trustRoot: 'tpm' }, { profile: 'flaw-unsigned-completion', count: 1, trustRoot: 'tpm' }],
+      profiles: [
+        { profile: 'healthy', count: 1, trustRoot: 'tpm' }, { profile: 'flaw-unsigned-completion', count: 1, trustRoot: 'tpm' },
+        { profile: 'flaw-key-id-mismatch', count: 1, trustRoot: 'tpm' },
+      ],
       fetchSoftware: { caPem: tls.cert }, installMs: 30,
     });
   });
   afterAll(async () => {
     await fleet?.close();
   });
-  const run = (henbId: string, akOf: string): Promise<ConformanceReport> => {
+  /** akOf: whose AK to pin (undefined: unpinned, the kit uses the AK the device presents) */
+  const run = (henbId: string, akOf: string | undefined): Promise<ConformanceReport> => {
     const d = fleet.devices.find((x) => x.henbId === henbId)!;
-    const ak = fleet.devices.find((x) => x.henbId === akOf)!.akPublic!;
+    const ak = akOf !== undefined ? fleet.devices.find((x) => x.henbId === akOf)!.akPublic! : undefined;
     return runConformance({
       target: { host: d.host, port: d.port, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 },
-      trustRoot: 'tpm', devicePublicKey: ak, henbId: d.henbId, tlsDir: join(dir, 'tls'), completionTimeoutMs: 20_000, rpcTimeoutMs: 10_000,
+      trustRoot: 'tpm', ...(ak !== undefined ? { devicePublicKey: ak } : {}), henbId: d.henbId, tlsDir: join(dir, 'tls'), completionTimeoutMs: 20_000, rpcTimeoutMs: 10_000,
     });
   };
   const notPassed = (r: ConformanceReport): string[] => r.results.filter((x) => x.outcome !== 'pass').map((x) => x.id);
@@ -188,9 +206,27 @@ describe('the kit with the TPM trust root (swtpm-rooted simulated devices)', () 
     expect(r.leftState).toContain('(as found)');
   });
 
-  it('another device\'s AK: exactly the measurement and completion evidence fail', async () => {
+  it('another device\'s AK pinned: the presented AK is not the enrolled one (HSV-KEY-01), and the evidence checks fail', async () => {
     const r = await run('healthy-tpm-1', 'flaw-unsigned-completion-tpm-1');
-    expect(notPassed(r)).toEqual(['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-CPL-02']);
+    expect(notPassed(r)).toEqual(['HSV-KEY-01', 'HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-CPL-02']);
+    const other = fleet.devices.find((x) => x.henbId === 'flaw-unsigned-completion-tpm-1')!.akName!;
+    expect(r.results.find((x) => x.id === 'HSV-KEY-01')!.detail).toContain(`not the enrolled key (--device-public-key, key-id ${other})`);
+  });
+
+  it('unpinned: the quotes are verified with the AK the device presents (its TPM2B_PUBLIC, key-id its TPM Name), marked unpinned', async () => {
+    const d = fleet.devices.find((x) => x.henbId === 'healthy-tpm-1')!;
+    const r = await run('healthy-tpm-1', undefined);
+    expect(notPassed(r)).toEqual([]);
+    expect(r.keySource).toBe('presented');
+    expect(r.results.find((x) => x.id === 'HSV-KEY-01')!.detail).toContain(`key-id ${d.akName!} (the AK's TPM Name)`);
+    expect(r.results.filter((x) => x.unpinned === true).map((x) => x.id)).toEqual(['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-CPL-02']);
+    expect(r.results.find((x) => x.id === 'HSV-CPL-02')!.detail).toMatch(/^unpinned key \(presented by the device\): TPM2_Quote by the presented AK over SHA-256 of the completion statement/);
+  });
+
+  it('a TPM device naming its AK by another Name fails HSV-KEY-01; pinned, nothing else fails', async () => {
+    const r = await run('flaw-key-id-mismatch-tpm-1', 'flaw-key-id-mismatch-tpm-1');
+    expect(notPassed(r)).toEqual(['HSV-KEY-01']);
+    expect(r.results.find((x) => x.id === 'HSV-KEY-01')!.detail).toMatch(/key-id [0-9a-f]+ is not the presented key's \(TPM Name [0-9a-f]+\)/);
   });
 
   it('an unsigned completion fails HSV-CPL-02 under the TPM trust root too', async () => {

@@ -31,7 +31,9 @@ export const conformanceCommand: Command = {
     'integrity measurements, software-update from the kit\'s own HTTPS server (a test image it makes), the wrong-digest, ' +
     'unreachable-URI and slot-busy cases, the attested completion and its replay, and rollback, which leaves a conforming ' +
     'device running the software it ran before. The device must trust the kit\'s certificate (--tls-dir keeps it between runs). ' +
-    'Without --device-public-key, signature checks are skipped as unpinned; without --henb-id, the completion signature too. ' +
+    'Without --device-public-key, signature checks use the key the device presents (state attestation-key, HSV-KEY-01) and pass as ' +
+    '"unpinned key (presented by the device)", or skip when it presents none; with it, a presented key that differs fails HSV-KEY-01. ' +
+    'Without --henb-id the completion signature is not checked. ' +
     'With --call-home-listen the kit does not dial: it listens (RFC 8071 NETCONF Call Home, port 4334 when only a host is given) ' +
     'and waits up to --timeout for the device to connect; the device is known only by its pinned --host-key (another key is refused ' +
     'before any credential is sent), and every session of the run is opened on the connection it made. ' +
@@ -43,7 +45,7 @@ export const conformanceCommand: Command = {
     'password-env': { type: 'string', value: 'VAR', help: 'read the SSH password from this environment variable' },
     key: { type: 'string', value: 'FILE', help: 'SSH private key file (instead of a password)' },
     'host-key': { type: 'string', value: 'FP', help: 'the device\'s SSH host key: SHA256:... fingerprint, or its public key (line or .pub file)' },
-    'device-public-key': { type: 'string', value: 'FILE', help: 'the enrolled evidence key: PEM, or with --trust-root tpm the AK\'s TPM2B_PUBLIC (binary or base64); without it signatures are "unpinned"' },
+    'device-public-key': { type: 'string', value: 'FILE', help: 'the enrolled evidence key: PEM, or with --trust-root tpm the AK\'s TPM2B_PUBLIC (binary or base64); without it signatures are checked with the key the device presents ("unpinned")' },
     'henb-id': { type: 'string', value: 'ID', help: 'the H(e)NB id the device signs into its completions' },
     'call-home-listen': { type: 'string', value: 'HOST[:PORT]', help: 'instead of --device: listen here and wait for the device to call home (RFC 8071; port 4334 by default)' },
     'trust-root': { type: 'string', value: 'software|tpm', help: 'the evidence the completion must carry', default: 'software' },
@@ -159,8 +161,11 @@ const cut = (s: string): string => (s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHO
 export function formatReport(r: Kit.ConformanceReport, tty: boolean): string {
   const c = colors(tty);
   const shown = (o: Kit.Outcome): string => (o === 'pass' ? c.green('pass') : o === 'fail' ? c.red('fail') : c.yellow('skip'));
-  const rows = r.results.map((x) => [x.id, x.level, shown(x.outcome), x.title]);
-  let out = `conformance of ${r.device} (trust root ${r.trustRoot}, ${r.keyPinned ? 'enrolled key pinned' : 'unpinned: no --device-public-key'})\n`;
+  const rows = r.results.map((x) => [x.id, x.level, x.unpinned === true ? c.yellow('pass (unpinned key)') : shown(x.outcome), x.title]);
+  const keyLine = r.keySource === 'pinned' ? 'enrolled key pinned'
+    : r.keySource === 'presented' ? 'unpinned: no --device-public-key, signatures checked with the key the device presents'
+      : 'unpinned: no --device-public-key and no usable presented key';
+  let out = `conformance of ${r.device} (trust root ${r.trustRoot}, ${keyLine})\n`;
   out += formatTable([{ header: 'requirement' }, { header: 'level' }, { header: 'result' }, { header: 'title', wrap: true }], rows);
   for (const x of r.results.filter((y) => y.outcome === 'fail')) {
     out += `\n${x.id} fail: ${x.detail}\n`;
@@ -174,6 +179,11 @@ export function formatReport(r: Kit.ConformanceReport, tty: boolean): string {
   const skips = new Map<string, string[]>();
   for (const x of r.results.filter((y) => y.outcome === 'skip')) skips.set(x.detail, [...(skips.get(x.detail) ?? []), x.id]);
   for (const [why, ids] of skips) out += `\n${ids.join(', ')} skip: ${why}\n`;
+  const unpinned = r.results.filter((x) => x.unpinned === true).map((x) => x.id);
+  if (unpinned.length > 0) {
+    out += `\n${unpinned.join(', ')} pass (unpinned key): verified with the key the device presents (attestation-key, HSV-KEY-01), not an enrolled one: ` +
+      'the device signs consistently with the key it shows, which does not prove it is the device you enrolled; give --device-public-key to pin it\n';
+  }
   const count = (o: Kit.Outcome): number => r.results.filter((x) => x.outcome === o).length;
   out += `\n${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped; ${r.ok ? c.green('every MUST requirement passed') : c.red('not conforming: a MUST requirement failed or could not be checked')}\n`;
   out += `device left: ${r.leftState}\n`;

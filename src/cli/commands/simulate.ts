@@ -18,7 +18,7 @@ export const simulateCommand: Command = {
     'and the device module RPCs and notifications. Profiles: healthy, compromised (fails the PVE check), bad-install ' +
     '(the TIM after install is not the expected one), self-check-fail, unreachable, slow, healthy-reboot, bad-install-reboot, ' +
     'and the conformance kit\'s negative controls flaw-no-replay, flaw-nonce-ignored, flaw-digest-unchecked, ' +
-    'flaw-unsigned-completion, flaw-wrong-namespace (docs/device-vendor-guide.md). Devices are named ' +
+    'flaw-unsigned-completion, flaw-wrong-namespace, flaw-foreign-key, flaw-key-id-mismatch (docs/device-vendor-guide.md). Devices are named ' +
     '<profile>-<n>. With --trust-root tpm (or PROFILE@tpm in --fleet) a device\'s evidence is a TPM 2.0 quote by its own swtpm ' +
     '(swtpm and tpm2-tools must be installed; scripts/install-peers.sh), and it is named <profile>-tpm-<n>; the JSON inventory ' +
     'then carries its attestation key (akPublic) for the PVE. Prints the inventory (one line per device, or JSON) and serves until SIGINT/SIGTERM.',
