@@ -29,7 +29,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { X509Certificate } from 'node:crypto';
-import { connectNetconf, connectNetconfTls } from '../src/netconf/client/index.js';
+import { TlsSessionCache, connectNetconf, connectNetconfTls } from '../src/netconf/client/index.js';
 import type { ConnectOptions, NetconfClient, TlsConnectOptions } from '../src/netconf/client/index.js';
 import { createTestPki } from '../test/helpers/tls-pki.js';
 import { createNetconfServer, hostKeyFingerprint, registerStandardOperations } from '../src/netconf/server/index.js';
@@ -166,17 +166,9 @@ function overSsh(opts: ConnectOptions): Connect {
 }
 
 function overTls(opts: TlsConnectOptions, resume = false): Connect {
-  let ticket: Buffer | undefined;
-  return async (depth) => {
-    const c = await connectNetconfTls({ ...opts, maxInFlight: depth, rpcTimeoutMs: RPC_TIMEOUT_MS, ...(resume && ticket ? { session: ticket } : {}) });
-    if (!resume) return c;
-    // the tickets arrive after the server has read our first data: take the newest one after close
-    const close = c.close.bind(c);
-    return Object.defineProperty(c, 'close', { value: async () => {
-      await close();
-      ticket = c.tlsSession() ?? ticket;
-    } });
-  };
+  // resumed: each session's newest ticket is kept (the tickets arrive after the server has read our first data)
+  const sessions = resume ? new TlsSessionCache({ max: 1 }) : undefined;
+  return (depth) => connectNetconfTls({ ...opts, maxInFlight: depth, rpcTimeoutMs: RPC_TIMEOUT_MS, ...(sessions ? { sessions } : {}) });
 }
 
 interface Target {

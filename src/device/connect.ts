@@ -14,6 +14,12 @@
  *   ERR_DEVICE_ABORTED      the caller's signal was aborted
  *   ERR_DEVICE_CONFIG       the target's settings are unusable (no password or key, bad fingerprint)
  *
+ * TLS sessions are resumed (RFC 8446 tickets; one round trip and no certificate exchange fewer): the newest
+ * session per device is kept in `deviceTlsSessions` (bounded, least recently used dropped), keyed by the
+ * address, the expected name, the CA, the pinned certificate and our client certificate, so a session is
+ * only offered under the settings its device was verified with; any change (a new CA or pin in the inventory,
+ * a new client certificate) makes a full handshake with full verification (src/netconf/client/tls-sessions.ts).
+ *
  * The session layer is src/netconf/session (ClientSession, shared with src/netconf/client); this file owns
  * the SSH connection because a device driver must never crash on a device's late SSH errors: the ssh2 client
  * keeps an 'error' listener for its whole life (a connection that fails, times out or is aborted may still
@@ -27,8 +33,8 @@ import { Bounded } from './bounded.js';
 import { ClientSession } from '../netconf/session/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import { NETCONF_TLS_PORT } from '../netconf/tls/index.js';
-import { TlsHandshakeError, describeCertificateError, tlsFailureOf, tlsHandshake } from '../netconf/client/index.js';
-import type { TlsConnectOptions } from '../netconf/client/index.js';
+import { TlsHandshakeError, TlsSessionCache, describeCertificateError, tlsFailureOf, tlsHandshake } from '../netconf/client/index.js';
+import type { TlsConnectOptions, TlsHandshakeSocket } from '../netconf/client/index.js';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 
@@ -81,6 +87,8 @@ export interface DeviceSession {
   readonly base11?: boolean;
   /** resolves when the session is gone, with the reason */
   whenClosed(): Promise<Error | undefined>;
+  /** over TLS: the protocol, whether the TLS session was resumed, and the device certificate's SHA-256 (verified when the TLS session was made) */
+  readonly tls?: { protocol: string; resumed: boolean; peerSha256: string };
   close(): Promise<void>;
 }
 
@@ -105,6 +113,12 @@ export function fingerprintBytes(f: string): Buffer | undefined {
   const b = Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
   return b.length === 32 ? b : undefined;
 }
+
+/**
+ * The TLS sessions dialled devices may resume (one per device and settings; 4096 devices, a session at most an
+ * hour old, never past the device certificate's notAfter). Shared by every dialled TLS connection in the process.
+ */
+export const deviceTlsSessions = new TlsSessionCache({ max: 4096, maxAgeMs: 3_600_000 });
 
 /** Connect by the target's transport (SSH or TLS), exchange hellos; bounded by timeoutMs and the signal. */
 export const connectDevice: DeviceConnector = (target, options) => {
@@ -134,7 +148,7 @@ export function deviceTlsError(e: unknown, where: string): DeviceConnectError {
 }
 
 /** the client side's TLS options for a device (dialled: host/port; call home: over `socket`) */
-export function deviceTlsOptions(target: DeviceTarget, tls: DeviceTlsSettings, timeoutMs: number, extra: { socket?: Socket; servername?: string; signal?: AbortSignal } = {}): TlsConnectOptions {
+export function deviceTlsOptions(target: DeviceTarget, tls: DeviceTlsSettings, timeoutMs: number, extra: { socket?: Socket; servername?: string; signal?: AbortSignal; sessions?: TlsSessionCache } = {}): TlsConnectOptions {
   return {
     host: target.host, port: target.port, cert: tls.cert, key: tls.key, connectTimeoutMs: timeoutMs,
     ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
@@ -142,6 +156,7 @@ export function deviceTlsOptions(target: DeviceTarget, tls: DeviceTlsSettings, t
     ...(extra.servername ?? tls.serverName) !== undefined ? { servername: (extra.servername ?? tls.serverName)! } : {},
     ...(extra.socket !== undefined ? { socket: extra.socket } : {}),
     ...(extra.signal !== undefined ? { signal: extra.signal } : {}),
+    ...(extra.sessions !== undefined ? { sessions: extra.sessions } : {}),
   };
 }
 
@@ -151,7 +166,7 @@ export function deviceTlsOptions(target: DeviceTarget, tls: DeviceTlsSettings, t
  * ends right after the handshake, before the device's hello, most often means the device refused our client
  * certificate after the handshake (TLS 1.3 checks it then): the error says so.
  */
-export async function deviceSessionOverTls(socket: TLSSocket, where: string, timeoutMs: number, signal?: AbortSignal): Promise<DeviceSession> {
+export async function deviceSessionOverTls(socket: TLSSocket | TlsHandshakeSocket, where: string, timeoutMs: number, signal?: AbortSignal): Promise<DeviceSession> {
   // after the handshake, errors surface as the session's close reason; one before the hello may be the device's
   // alert refusing our certificate (TLS 1.3 sends it after the client's Finished)
   let early: (Error & { code?: string }) | undefined;
@@ -179,10 +194,13 @@ export async function deviceSessionOverTls(socket: TLSSocket, where: string, tim
     socket.off('error', onEarly);
   }
   socket.once('close', () => s.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the TLS connection`)));
-  return deviceSessionOf(s, () => socket.end(), () => {
+  const verified = (socket as Partial<TlsHandshakeSocket>).verifiedPeer;
+  const session = deviceSessionOf(s, () => socket.end(), () => {
     socket.end();
     socket.destroy();
   });
+  if (verified === undefined) return session;
+  return Object.defineProperty(session, 'tls', { value: { protocol: socket.getProtocol() ?? '', resumed: socket.isSessionReused(), peerSha256: verified.sha256 }, enumerable: true });
 }
 
 /**
@@ -245,9 +263,9 @@ async function connectDeviceTls(target: DeviceTarget, options: { timeoutMs: numb
   if (tls === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', `transport tls for ${where}, but no TLS settings (client certificate, key, CA or pinned certificate)`);
   if (tls.ca === undefined && tls.certSha256 === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', `transport tls for ${where}: neither a CA nor a pinned certificate to authenticate the device with`);
   const started = Date.now();
-  let socket: TLSSocket;
+  let socket: TlsHandshakeSocket;
   try {
-    socket = await tlsHandshake(deviceTlsOptions(target, tls, options.timeoutMs, options.signal !== undefined ? { signal: options.signal } : {}));
+    socket = await tlsHandshake(deviceTlsOptions(target, tls, options.timeoutMs, { sessions: deviceTlsSessions, ...(options.signal !== undefined ? { signal: options.signal } : {}) }));
   } catch (e) {
     throw deviceTlsError(e, where);
   }

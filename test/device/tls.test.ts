@@ -15,7 +15,7 @@ import type { Server as TlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet } from '../../src/simulator/simulator.js';
 import type { Fleet, SimulatedDevice } from '../../src/simulator/simulator.js';
-import { connectDevice } from '../../src/device/connect.js';
+import { connectDevice, deviceTlsSessions } from '../../src/device/connect.js';
 import type { DeviceTarget, DeviceTlsSettings } from '../../src/device/connect.js';
 import { createCallHomeListener } from '../../src/device/call-home.js';
 import type { CallHomeListener } from '../../src/device/call-home.js';
@@ -80,6 +80,33 @@ describe('NETCONF over TLS to a dialled device', () => {
     const s = await connectDevice(dialled(a), { timeoutMs: 5000 });
     expect(s.base11).toBe(true);
     expect(await keyIdOver(s)).toBe(a.keyId);
+  });
+
+  it('a second connection to the device resumes the TLS session of the first; the device maps our certificate again', async () => {
+    deviceTlsSessions.clear();
+    const first = await connectDevice(dialled(a), { timeoutMs: 5000 });
+    expect(first.tls).toEqual({ protocol: 'TLSv1.3', resumed: false, peerSha256: a.netconfTls!.certSha256 });
+    expect(await keyIdOver(first)).toBe(a.keyId);
+    await until(() => deviceTlsSessions.size === 1, 'the device\'s ticket kept');
+    const second = await connectDevice(dialled(a), { timeoutMs: 5000 });
+    expect(second.tls).toEqual({ protocol: 'TLSv1.3', resumed: true, peerSha256: a.netconfTls!.certSha256 });
+    expect(await keyIdOver(second)).toBe(a.keyId);
+    // device b: its own session, not a's
+    const other = await connectDevice(dialled(b), { timeoutMs: 5000 });
+    expect(other.tls).toMatchObject({ resumed: false, peerSha256: b.netconfTls!.certSha256 });
+    expect(await keyIdOver(other)).toBe(b.keyId);
+    // a's certificate pinned instead of the CA: other settings, so a full handshake (then resumed under them)
+    const pinned = { ca: undefined, certSha256: a.netconfTls!.certSha256 };
+    const third = await connectDevice(dialled(a, pinned), { timeoutMs: 5000 });
+    expect(third.tls?.resumed).toBe(false);
+    await keyIdOver(third);
+    await until(() => deviceTlsSessions.size === 3, 'three sessions kept');
+    const fourth = await connectDevice(dialled(a, pinned), { timeoutMs: 5000 });
+    expect(fourth.tls?.resumed).toBe(true);
+    await keyIdOver(fourth);
+    // b's pin on a's address: never offered a's session; the certificate shown in full is refused
+    await expect(connectDevice(dialled(a, { ca: undefined, certSha256: b.netconfTls!.certSha256 }), { timeoutMs: 5000 }))
+      .rejects.toMatchObject({ code: 'ERR_DEVICE_CERTIFICATE', message: expect.stringContaining(`its certificate (SHA-256 ${a.netconfTls!.certSha256}) is not the pinned one`) });
   });
 
   it('the device certificate pinned by its SHA-256 alone (no CA)', async () => {

@@ -44,14 +44,14 @@ afterEach(() => {
 });
 afterAll(() => pki.cleanup());
 
-interface SServer { port: number; received: () => string; stderr: () => string }
+interface SServer { port: number; received: () => string; stderr: () => string; send: (s: string) => void }
 
 /**
  * `openssl s_server` on a free port (it prints `ACCEPT 127.0.0.1:PORT`) with the given certificate, demanding a
  * client certificate from `clientCa` (-Verify); it sends the device's hello from stdin once a client is connected.
  */
-async function sServer(cert: Issued, opts: { clientCa?: Issued; extra?: string[] } = {}): Promise<SServer> {
-  const args = ['s_server', '-accept', '127.0.0.1:0', '-naccept', '1', '-cert', cert.certFile, '-key', cert.keyFile,
+async function sServer(cert: Issued, opts: { clientCa?: Issued; extra?: string[]; naccept?: number } = {}): Promise<SServer> {
+  const args = ['s_server', '-accept', '127.0.0.1:0', '-naccept', String(opts.naccept ?? 1), '-cert', cert.certFile, '-key', cert.keyFile,
     '-CAfile', (opts.clientCa ?? pki.ca).certFile, '-Verify', '1', '-verify_return_error', ...(opts.extra ?? [])];
   const p = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 20_000 });
   procs.push(p);
@@ -67,7 +67,7 @@ async function sServer(cert: Issued, opts: { clientCa?: Issued; extra?: string[]
   p.stdin.write(HELLO);
   await until(() => /ACCEPT \S+:\d+/.test(out), 's_server listening', 10_000);
   const port = Number(/ACCEPT \S+:(\d+)/.exec(out)![1]);
-  return { port, received: () => out, stderr: () => err };
+  return { port, received: () => out, stderr: () => err, send: (s) => p.stdin.write(s) };
 }
 
 const client = (): Pick<DeviceTlsSettings, 'cert' | 'key'> => ({ cert: oam.cert, key: oam.key });
@@ -86,6 +86,26 @@ describe('our NETCONF-over-TLS client against openssl s_server (a device)', () =
       await until(() => srv.received().includes(']]>]]>'), 'our hello at s_server', 5000);
       expect(srv.received()).toMatch(/<hello[^>]*urn:ietf:params:xml:ns:netconf:base:1\.0[\s\S]*base:1\.1[\s\S]*\]\]>\]\]>/);
       await s.close();
+    });
+  }
+
+  for (const version of ['-tls1_3', '-tls1_2']) {
+    it(`resumes the TLS session with OpenSSL's server (${version.slice(1)}): the second connection is resumed on both ends`, async () => {
+      const srv = await sServer(device, { extra: [version], naccept: 2 });
+      const first = await connectDevice(target(srv.port, { ca: pki.ca.cert }), { timeoutMs: 8000 });
+      expect(first.tls).toMatchObject({ resumed: false, peerSha256: device.sha256 });
+      await until(() => srv.received().includes(']]>]]>'), 'our hello at s_server', 5000);
+      // s_server sends its tickets after the handshake; our client reads them with the device's hello
+      await first.close();
+      srv.send(HELLO); // the hello for the second connection (s_server reads its stdin once that one is up)
+      const second = await connectDevice(target(srv.port, { ca: pki.ca.cert }), { timeoutMs: 8000 });
+      expect(second.tls).toMatchObject({ resumed: true, peerSha256: device.sha256 });
+      expect(second.base11).toBe(true);
+      // s_server got our hello on both connections but verified our client certificate once: no certificate
+      // was exchanged on the second (its verify callback prints the chain on every full handshake)
+      await until(() => srv.received().split('<hello').length - 1 === 2, 'our second hello at s_server', 5000);
+      expect(srv.stderr().split('depth=0 CN = oam').length - 1).toBe(1);
+      await second.close();
     });
   }
 

@@ -9,6 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createLogger } from '../../src/log/logger.js';
 import { useTestServers } from '../helpers/netconf-server.js';
 import { createTestPki } from '../helpers/tls-pki.js';
 import type { Issued, TestPki } from '../helpers/tls-pki.js';
@@ -29,9 +31,10 @@ beforeAll(() => {
 });
 afterAll(() => pki.cleanup());
 
-async function serve(): Promise<number> {
+async function serve(lines?: string[]): Promise<number> {
   const { server } = servers.start({
     standard: true,
+    ...(lines ? { log: createLogger({ level: 'info', write: (l) => void lines.push(l) }) } : {}),
     tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca.cert, certToName: [{ fingerprint: pki.ca.sha256, 'map-type': 'san-rfc822-name' }] },
   });
   return (await server.listenTls('127.0.0.1', 0)).port;
@@ -97,6 +100,21 @@ describe('openssl s_client speaks NETCONF over TLS to our server', () => {
     expect(r.stdout).toMatch(/message-id="101"[\s\S]*<username>alice@example\.com<\/username>/);
     expect(r.stdout).toMatch(/message-id="102"[^>]*>\s*<ok\/>/);
   });
+
+  for (const version of [[], ['-tls1_2']]) {
+    it(`issues session tickets: s_client ${version.length ? 'TLS 1.2' : 'TLS 1.3'} resumes with -sess_in; our server maps the certificate again`, async () => {
+      const lines: string[] = [];
+      const port = await serve(lines);
+      const file = join(pki.dir, `session${version.length}.pem`);
+      const first = await conversation(port, alice, [...version, '-sess_out', file]);
+      expect(first.stdout).toMatch(/message-id="102"[^>]*>\s*<ok\/>/);
+      const second = await conversation(port, alice, [...version, '-sess_in', file]);
+      expect(second.stdout).toMatch(/message-id="101"[\s\S]*<username>alice@example\.com<\/username>/);
+      expect(second.stdout).toMatch(/message-id="102"[^>]*>\s*<ok\/>/);
+      const auth = lines.map((l) => JSON.parse(l) as { msg: string; resumed?: boolean; username?: string }).filter((l) => l.msg === 'authenticated');
+      expect(auth.map((l) => [l.username, l.resumed])).toEqual([['alice@example.com', false], ['alice@example.com', true]]);
+    });
+  }
 
   const refused: Array<[string, () => Issued | undefined]> = [
     ['no client certificate', () => undefined],

@@ -10,8 +10,10 @@
  * driver (src/device) builds its sessions on it. Without `ca`, a pinned certificate (`serverCertSha256`) is
  * the only trust: the chain is not checked, the pin and the certificate's validity dates are.
  *
- * `session` resumes an earlier TLS session (TLS 1.3 ticket: no certificate exchange, one round trip
- * fewer): pass what `tlsSession()` of an earlier client returned.
+ * `sessions` resumes earlier TLS sessions (TLS 1.3 ticket: no certificate exchange, one round trip fewer):
+ * a TlsSessionCache keeps the newest session per server and per trust settings (./tls-sessions.ts), so a
+ * session is only offered under the settings its server was verified with; a changed CA, pin, name or client
+ * certificate makes a full handshake with full verification.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { X509Certificate } from 'node:crypto';
@@ -21,6 +23,8 @@ import { connect, createSecureContext } from 'node:tls';
 import type { ConnectionOptions, SecureContext, TLSSocket } from 'node:tls';
 import { TLS_VERSIONS, NETCONF_TLS_PORT, parseFingerprint } from '../tls/index.js';
 import { ClientSession } from '../session/index.js';
+import { TlsSessionCache } from './tls-sessions.js';
+import type { TlsSessionPeer } from './tls-sessions.js';
 import { NetconfClientError, clientOf, sessionOptions } from './connect.js';
 import type { ConnectOptions, NetconfClient } from './connect.js';
 
@@ -37,8 +41,8 @@ export interface TlsConnectOptions extends Pick<ConnectOptions, 'host' | 'port' 
   servername?: string;
   /** also pin the server certificate: its SHA-256 in hex (colons allowed) */
   serverCertSha256?: string;
-  /** a TLS session to resume (from tlsSession() of an earlier client) */
-  session?: Buffer;
+  /** sessions to resume and to keep this connection's sessions in (./tls-sessions.ts) */
+  sessions?: TlsSessionCache;
   /** run TLS over this connected TCP socket instead of connecting to host:port (call home; host names the peer in messages) */
   socket?: Socket;
   /** ends the handshake early (the socket is destroyed; the error's cause is the signal's reason) */
@@ -86,14 +90,17 @@ export class TlsHandshakeError extends NetconfClientError {
 export interface NetconfTlsClient extends NetconfClient {
   /** TLSv1.3 or TLSv1.2 */
   readonly protocol: string;
-  /** the TLS session was resumed */
+  /** the TLS session was resumed (from `sessions`) */
   readonly resumed: boolean;
-  /**
-   * the session to resume later. A TLS 1.3 server sends its tickets once it has read the client's first
-   * data, so ask after the first reply (or after close()); asked earlier, it may not be resumable.
-   */
-  tlsSession(): Buffer | undefined;
+  /** the server certificate's SHA-256 (hex with colons): on a resumed session, the one verified when it was made */
+  readonly peerSha256: string;
 }
+
+/** the TLS socket of a finished handshake, and whom it reached */
+export type TlsHandshakeSocket = TLSSocket & {
+  /** the server certificate verified (for a resumed session: when the session was made) */
+  readonly verifiedPeer: TlsSessionPeer;
+};
 
 /**
  * Secure contexts by (cert, key, ca): building one parses the PEMs and the CA store, which cost more than
@@ -137,7 +144,7 @@ export function describeCertificateError(code: string | undefined, fallback: str
  * The TLS handshake of a NETCONF client: connect (or take `socket`), verify the server by the pinned CA and
  * name or by the pinned certificate, return the TLS socket (TCP_NODELAY set). Errors are TlsHandshakeError.
  */
-export function tlsHandshake(options: TlsConnectOptions): Promise<TLSSocket & { latestSession(): Buffer | undefined }> {
+export function tlsHandshake(options: TlsConnectOptions): Promise<TlsHandshakeSocket> {
   const port = options.port ?? NETCONF_TLS_PORT;
   const where = options.socket ? options.host : `${options.host}:${port}`;
   const pin = options.serverCertSha256 !== undefined ? parseFingerprint(options.serverCertSha256) : undefined;
@@ -150,7 +157,10 @@ export function tlsHandshake(options: TlsConnectOptions): Promise<TLSSocket & { 
       reject(new TlsHandshakeError('aborted', undefined, `TLS connection to ${where} aborted`, { cause: options.signal.reason }));
       return;
     }
-    let latest: Buffer | undefined;
+    // resumption: only a session made under these very settings (a dialled server; not over a given socket)
+    const cache = options.socket === undefined ? options.sessions : undefined;
+    const cacheKey = cache !== undefined ? TlsSessionCache.keyOf({ ...options, port }) : undefined;
+    const offered = cache !== undefined && cacheKey !== undefined ? cache.get(cacheKey) : undefined;
     const cfg: ConnectionOptions = {
       ...(options.socket ? { socket: options.socket } : { host: options.host, port }),
       secureContext: tlsClientContext(options),
@@ -159,18 +169,26 @@ export function tlsHandshake(options: TlsConnectOptions): Promise<TLSSocket & { 
       // pinned only (no CA): the pin is the trust, checked below with the validity dates
       rejectUnauthorized: options.ca !== undefined,
       ...TLS_VERSIONS,
-      ...(options.session ? { session: options.session } : {}),
+      ...(offered !== undefined ? { session: offered.session } : {}),
     };
     const s = connect(cfg);
-    s.on('session', (b: Buffer) => {
-      latest = b;
-    });
+    // sessions to keep: TLS 1.2 may send its ticket before secureConnect, TLS 1.3 sends them after the server
+    // read our first data; kept only once the server is verified (verified), under the peer it was verified as
+    let verified: TlsSessionPeer | undefined;
+    let early: Buffer | undefined;
+    if (cache !== undefined && cacheKey !== undefined) {
+      s.on('session', (b: Buffer) => {
+        if (verified !== undefined) cache.set(cacheKey, b, verified);
+        else early = b;
+      });
+    }
     let settled = false;
     const fail = (e: TlsHandshakeError): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
+      if (cacheKey !== undefined) cache?.delete(cacheKey);
       s.destroy();
       options.socket?.destroy();
       reject(e);
@@ -195,28 +213,48 @@ export function tlsHandshake(options: TlsConnectOptions): Promise<TLSSocket & { 
     s.once('close', onClose);
     s.once('secureConnect', () => {
       if (settled) return;
-      if (pin) {
-        const peer = s.getPeerX509Certificate();
-        const got = Buffer.from(peer?.fingerprint256.replace(/:/g, '') ?? '', 'hex');
-        if (got.length !== pin.length || !timingSafeEqual(got, pin)) {
-          fail(new TlsHandshakeError('pin', undefined, `${where} is not trusted: its certificate (SHA-256 ${peer?.fingerprint256 ?? 'none'}) is not the pinned one`));
+      if (s.isSessionReused()) {
+        // no certificate is shown on a resumed session and OpenSSL reports the first handshake's verification:
+        // only a session this cache offered under the same settings is accepted, as the peer verified then
+        if (offered === undefined) {
+          fail(new TlsHandshakeError('certificate', undefined, `${where} resumed a TLS session we did not offer: refused`));
           return;
         }
-        if (options.ca === undefined && peer) {
-          const dated = validityProblem(peer);
-          if (dated !== undefined) {
-            fail(new TlsHandshakeError('certificate', dated.code, `${where} is not trusted: ${describeCertificateError(dated.code, dated.code)} (${dated.code})`));
+        if (pin && !pin.equals(Buffer.from(offered.peer.sha256.replace(/:/g, ''), 'hex'))) {
+          fail(new TlsHandshakeError('pin', undefined, `${where} is not trusted: the resumed session's certificate (SHA-256 ${offered.peer.sha256}) is not the pinned one`));
+          return;
+        }
+        verified = offered.peer;
+      } else {
+        const peer = s.getPeerX509Certificate();
+        if (pin) {
+          const got = Buffer.from(peer?.fingerprint256.replace(/:/g, '') ?? '', 'hex');
+          if (got.length !== pin.length || !timingSafeEqual(got, pin)) {
+            fail(new TlsHandshakeError('pin', undefined, `${where} is not trusted: its certificate (SHA-256 ${peer?.fingerprint256 ?? 'none'}) is not the pinned one`));
             return;
           }
+          if (options.ca === undefined && peer) {
+            const dated = validityProblem(peer);
+            if (dated !== undefined) {
+              fail(new TlsHandshakeError('certificate', dated.code, `${where} is not trusted: ${describeCertificateError(dated.code, dated.code)} (${dated.code})`));
+              return;
+            }
+          }
         }
+        if (!peer) {
+          fail(new TlsHandshakeError('certificate', undefined, `${where} is not trusted: it presented no certificate`));
+          return;
+        }
+        verified = { sha256: peer.fingerprint256, validTo: Date.parse(peer.validTo) };
       }
+      if (early !== undefined && cacheKey !== undefined) cache?.set(cacheKey, early, verified);
       settled = true;
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       s.off('error', onError);
       s.off('close', onClose);
       s.setNoDelay(true);
-      resolve(Object.assign(s, { latestSession: () => latest }));
+      resolve(Object.assign(s, { verifiedPeer: verified }));
     });
   });
 }
@@ -244,6 +282,6 @@ export async function connectNetconfTls(options: TlsConnectOptions): Promise<Net
   return Object.defineProperties(clientOf(session, () => socket.end()), {
     protocol: { value: socket.getProtocol() ?? '', enumerable: true },
     resumed: { value: socket.isSessionReused(), enumerable: true },
-    tlsSession: { value: () => socket.latestSession() ?? socket.getSession(), enumerable: true },
+    peerSha256: { value: socket.verifiedPeer.sha256, enumerable: true },
   }) as NetconfTlsClient;
 }
