@@ -184,8 +184,16 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   reg.addCapability(WITH_OPERATIONAL_DEFAULTS_CAPABILITY);
   for (const m of ietfModules) if (advertisedInHello(m)) reg.addCapability(moduleCapability(m));
   // RFC 8526 section 2 (NMDA), and RFC 7950 5.6.4 for clients that read the deprecated /modules-state
-  reg.addCapability(() => yangLibrary11Capability(modules()));
-  reg.addCapability(() => yangLibraryCapability(modules()));
+  // digests of the module list, asked for in every hello: computed again only when a module was added (modules
+  // are only ever added, so the count names the list)
+  let libraryCaps: { count: number; v11: string; v10: string } | undefined;
+  const libraryCap = (which: 'v11' | 'v10'): string => {
+    const list = modules();
+    if (libraryCaps?.count !== list.length) libraryCaps = { count: list.length, v11: yangLibrary11Capability(list), v10: yangLibraryCapability(list) };
+    return libraryCaps[which];
+  };
+  reg.addCapability(() => libraryCap('v11'));
+  reg.addCapability(() => libraryCap('v10'));
 
   const N = NETCONF_BASE_NS;
   const schema = schemaHintsOf(reg.validator);

@@ -13,14 +13,23 @@
  *   framing until both hellos list base:1.1, then chunked, exactly as over SSH;
  * - limits: connections (authenticated or not), handshakes in progress, the handshake time (login grace)
  *   and NETCONF sessions per user, like the SSH transport; TCP_NODELAY on every socket.
+ *
+ * Cost per connection: the certificates are read as the connection's own X509Certificate objects (no second
+ * parse), and the chain check and cert-to-name mapping of a certificate chain already seen is remembered (by
+ * the SHA-256s of the certificates sent, up to 256 chains; the list and the trusted CAs are fixed for the
+ * transport's life): a client that connects again costs no signature verification. The handshake's own
+ * verification (OpenSSL: chain to `ca`, validity now) runs on every full handshake regardless.
  */
 import type { X509Certificate } from 'node:crypto';
 import { createServer } from 'node:tls';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../log/logger.js';
-import { TLS_VERSIONS, certificatesOfPem, mapCertificate, peerCertificateChain, verifiedChain } from '../tls/index.js';
-import type { CertToNameRule } from '../tls/index.js';
+import { TLS_VERSIONS, certificatesOfPem, mapCertificate, sentCertificates, verifiedChain } from '../tls/index.js';
+import type { CertMapping, CertToNameRule } from '../tls/index.js';
+
+/** chains whose mapping is remembered */
+const MAPPINGS_KEPT = 256;
 
 export interface TlsTransportOptions {
   /** our certificate chain (PEM) */
@@ -75,6 +84,8 @@ export class TlsTransport {
   private readonly outbound = new WeakSet<Socket>();
   private readonly maxHandshaking: number;
   private readonly maxPerUser: number;
+  /** cert-to-name result (or none) by the SHA-256s of the certificates sent, least recently used first */
+  private readonly mappings = new Map<string, CertMapping | null>();
 
   constructor(private readonly opts: TlsTransportOptions) {
     this.maxHandshaking = opts.maxHandshaking ?? 10;
@@ -147,7 +158,7 @@ export class TlsTransport {
     });
     socket.on('error', (e: Error) => this.opts.log.debug('tls connection error', { err: e }));
     const log = this.opts.log.child({ remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
-    const sent = peerCertificateChain(socket); // first: see peerCertificateChain
+    const sent = sentCertificates(socket);
     const leaf = sent[0];
     if (!leaf || !socket.authorized) {
       const reason = leaf ? String(socket.authorizationError ?? 'not authorized') : 'no client certificate';
@@ -156,9 +167,7 @@ export class TlsTransport {
       socket.destroy();
       return;
     }
-    // each link checked by signature: cert-to-name may match a CA fingerprint only on a real chain
-    const chain = verifiedChain(leaf, [...this.trusted, ...sent.slice(1)]);
-    const mapped = mapCertificate(this.opts.certToName, chain);
+    const mapped = this.mapped(sent);
     const fingerprint = leaf.fingerprint256;
     if (!mapped) {
       log.warn('TLS client certificate maps to no user (cert-to-name); closing', { subject: leaf.subject.replace(/\n/g, ', '), fingerprint });
@@ -188,6 +197,21 @@ export class TlsTransport {
     const resumed = socket.isSessionReused();
     log.info('authenticated', { username, transport: 'tls', certToNameEntry: mapped.entry, fingerprint, protocol, resumed });
     this.opts.onSession(socket, { username, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, entry: mapped.entry, fingerprint, protocol, resumed });
+  }
+
+  /** the user a certificate chain maps to (remembered per chain: the rules and trusted CAs do not change) */
+  private mapped(sent: X509Certificate[]): CertMapping | undefined {
+    const key = sent.map((c) => c.fingerprint256).join('/');
+    let m = this.mappings.get(key);
+    if (m !== undefined) {
+      this.mappings.delete(key);
+    } else {
+      // each link checked by signature: cert-to-name may match a CA fingerprint only on a real chain
+      m = mapCertificate(this.opts.certToName, verifiedChain(sent[0]!, [...this.trusted, ...sent.slice(1)])) ?? null;
+    }
+    this.mappings.set(key, m);
+    if (this.mappings.size > MAPPINGS_KEPT) this.mappings.delete(this.mappings.keys().next().value!);
+    return m ?? undefined;
   }
 
   /**

@@ -2,4 +2,4 @@
 export { MAP_TYPES, TlsConfigError, certSha256, certificatesOfPem, commonName, ipName, mapCertificate, parseCertToName, parseFingerprint, subjectAltNames, verifiedChain } from './cert-to-name.js';
 export type { CertMapping, CertToNameEntry, CertToNameRule, MapType, SanEntry, TlsConfigErrorCode } from './cert-to-name.js';
 export { NETCONF_TLS_PORT, TLS_VERSIONS } from './settings.js';
-export { peerCertificateChain } from './peer.js';
+export { peerCertificateChain, sentCertificates } from './peer.js';

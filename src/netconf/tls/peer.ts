@@ -25,3 +25,20 @@ export function peerCertificateChain(socket: TLSSocket): X509Certificate[] {
   }
   return out;
 }
+
+/**
+ * The certificates the peer sent, leaf first, as node's X509Certificate objects of the connection (no second
+ * parse, unlike peerCertificateChain's legacy objects): cheaper, for servers that map a client on every
+ * connection. A resumed TLS session keeps the peer's certificate only (OpenSSL does not store its chain).
+ * Do not mix with peerCertificateChain on one socket (see there).
+ */
+export function sentCertificates(socket: TLSSocket): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  const seen = new Set<string>();
+  for (let c: X509Certificate | undefined = socket.getPeerX509Certificate(); c !== undefined && out.length < 10; c = c.issuerCertificate) {
+    if (seen.has(c.fingerprint256)) break;
+    seen.add(c.fingerprint256);
+    out.push(c);
+  }
+  return out;
+}

@@ -156,6 +156,18 @@ describe('NETCONF over TLS: mutual X.509 and cert-to-name', () => {
     await again.close();
   });
 
+  it('a chain seen before maps as the first time (the mapping is remembered per chain), refusals included', async () => {
+    const { server } = start();
+    const { port } = await server.listenTls('127.0.0.1', 0);
+    for (let i = 0; i < 2; i++) {
+      const c = await connectNetconfTls(opts(port, alice));
+      expect(sessionsOf(await c.rpc(GET_SESSIONS))).toEqual([{ user: 'Alice@example.com', transport: 'netconf-tls' }]);
+      await c.close();
+      await expect(connectNetconfTls(opts(port, nobody))).rejects.toThrow();
+    }
+    expect(server.info.counters.inSessions).toBe(2);
+  });
+
   const refusals: Array<[string, () => Partial<TlsConnectOptions>, string]> = [
     ['no client certificate', () => ({ cert: undefined as unknown as string, key: undefined as unknown as string }), 'no client certificate'],
     ['an expired certificate', () => ({ cert: expired.cert, key: expired.key }), 'CERT_HAS_EXPIRED'],
