@@ -188,7 +188,10 @@ export class Compiler {
     let t: YType;
     if (!tname.includes(':') && BUILTINS.has(tname)) {
       t = { base: tname as YType['base'], name: tname, lengths: [], ranges: [], patterns: [] };
-      if (tname === 'enumeration') t.enums = subsOf(typeStmt, 'enum').map((e) => e.arg ?? '');
+      if (tname === 'enumeration') {
+        t.enums = subsOf(typeStmt, 'enum').map((e) => e.arg ?? '');
+        t.enumValues = enumValuesOf(typeStmt, undefined);
+      }
       if (tname === 'bits') t.bits = subsOf(typeStmt, 'bit').map((e) => e.arg ?? '');
       if (tname === 'decimal64') {
         const fd = Number(subArg(typeStmt, 'fraction-digits'));
@@ -223,6 +226,10 @@ export class Compiler {
           ...(steps ? { steps } : {}),
           absolute: raw.startsWith('/'),
           requireInstance: subArg(typeStmt, 'require-instance') !== 'false',
+          xpathNamespaces: () => ({
+            namespaces: Object.fromEntries([...ctx.prefixes].map(([p, m]) => [p, this.ctxOf(m).ref.namespace])),
+            defaultNs: ctx.ref.namespace,
+          }),
         };
       }
     } else {
@@ -236,7 +243,10 @@ export class Compiler {
         this.typedefCache.set(td.stmt, baseT);
       }
       t = { ...baseT, name: tname, lengths: [...baseT.lengths], ranges: [...baseT.ranges], patterns: [...baseT.patterns] };
-      if (t.base === 'enumeration' && subsOf(typeStmt, 'enum').length > 0) t.enums = subsOf(typeStmt, 'enum').map((e) => e.arg ?? '');
+      if (t.base === 'enumeration' && subsOf(typeStmt, 'enum').length > 0) {
+        t.enums = subsOf(typeStmt, 'enum').map((e) => e.arg ?? '');
+        t.enumValues = enumValuesOf(typeStmt, baseT.enumValues);
+      }
     }
     // restrictions written on this type statement
     const len = sub(typeStmt, 'length');
@@ -538,6 +548,24 @@ export function flatten(nodes: SchemaNode[]): SchemaNode[] {
   for (const n of nodes) {
     if (n.kind === 'choice') for (const c of n.cases) out.push(...flatten(c.children));
     else out.push(n);
+  }
+  return out;
+}
+
+/**
+ * The integer values of an enumeration's enums (RFC 7950 9.6.4.2): an explicit `value`, else (first enum) 0 or
+ * one above the highest value so far; in a restriction of a derived enumeration, an enum without `value` keeps
+ * its base's.
+ */
+function enumValuesOf(typeStmt: Stmt, base: ReadonlyMap<string, number> | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  let highest: number | undefined;
+  for (const e of subsOf(typeStmt, 'enum')) {
+    const name = e.arg ?? '';
+    const explicit = subArg(e, 'value');
+    const v = explicit !== undefined ? Number(explicit) : base?.get(name) ?? (highest === undefined ? 0 : highest + 1);
+    out.set(name, v);
+    if (highest === undefined || v > highest) highest = v;
   }
   return out;
 }

@@ -7,6 +7,7 @@ export type { Stmt } from './parse.js';
 export { YangSchemaError } from './compile.js';
 export { compileXsdPattern, xsdToJsSource, YangRegexError } from './regex.js';
 export { checkValue } from './value.js';
+export { schemaNodeAt } from './data-types.js';
 export type * from './schema.js';
 export { parseJsonText, fromParsed, operationFromJson, restconfOperationFromJson, YangJsonError } from './json.js';
 export type { JValue, JNumber, JObject, JsonConversion } from './json.js';

@@ -50,6 +50,8 @@ export interface YType {
   ranges: Restriction[];
   patterns: PatternRestriction[];
   enums?: string[];
+  /** each enum's integer value (RFC 7950 9.6.4.2: explicit, else one above the highest before it; a restricted enum keeps its base's) */
+  enumValues?: ReadonlyMap<string, number>;
   bits?: string[];
   fractionDigits?: number;
   members?: YType[];
@@ -63,6 +65,11 @@ export interface YType {
     absolute: boolean;
     /** RFC 7950 section 9.9.3, default true */
     requireInstance: boolean;
+    /**
+     * the path's prefix bindings (the module that wrote it: its own prefix and its imports) and the namespace
+     * of unprefixed names in it (that module's), for evaluating it as XPath (deref(), RFC 7950 10.3.1)
+     */
+    xpathNamespaces?: () => { namespaces: Readonly<Record<string, string>>; defaultNs: string };
   };
 }
 

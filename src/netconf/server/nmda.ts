@@ -33,8 +33,8 @@
 import { NetconfError, info } from '../rpc-error.js';
 import { el, elements, isElement, textOf, inScopeNamespaces } from '../xml/index.js';
 import type { XmlElement, XmlNode } from '../xml/index.js';
-import type { CompiledModule, SchemaNode } from '../../yang/index.js';
-import { xsdToJsSource } from '../../yang/index.js';
+import type { CompiledModule, SchemaNode, YType } from '../../yang/index.js';
+import { compileTexts, schemaNodeAt, xsdToJsSource } from '../../yang/index.js';
 import type { YangFunctions } from '../xpath/index.js';
 import type { OperationContext, OperationHandler } from './operations.js';
 import { collectAll, listKeysOf } from './get.js';
@@ -403,9 +403,13 @@ function catastrophic(pattern: string): boolean {
  * The RFC 7950 section 10 functions for get-data's xpath-filter (RFC 8526 3.1.1: "the XPath functions are
  * defined in Section 10 of RFC 7950"): XSD patterns through the YANG layer's translation (not cached: a
  * filter's pattern is the client's), the identity hierarchy of the compiled modules plus ietf-datastores and
- * ietf-origin.
+ * ietf-origin, and the types of data nodes for deref() and enum-value() (the schema node by the element names;
+ * its declared type, as libyang does: a union or a leafref to an enumeration is not "of type enumeration", a
+ * union holding a leafref is not followed). `moreSchema` are module texts for data the validator has no schema
+ * for (the server's own ietf-yang-library 2019-01-04 /yang-library, whose datastore/schema and schema/module-set
+ * are leafrefs); compiled on first use, left out (with no error) if they do not compile.
  */
-export function yangFunctionsOf(validator: unknown): YangFunctions {
+export function yangFunctionsOf(validator: unknown, moreSchema?: () => Array<{ file: string; text: string }>): YangFunctions {
   const modules = (validator as { modules?: unknown } | undefined)?.modules;
   const compiled = modules instanceof Map ? [...(modules as Map<string, CompiledModule>).values()] : [];
   const byNs = new Map(compiled.map((m) => [m.ref.namespace, m]));
@@ -421,7 +425,35 @@ export function yangFunctionsOf(validator: unknown): YangFunctions {
       return ns === undefined ? [] : [{ ns, name: r.name }];
     });
   };
+  const moduleMap = modules instanceof Map ? (modules as Map<string, CompiledModule>) : new Map<string, CompiledModule>();
+  let more: Map<string, CompiledModule> | undefined;
+  const moreModules = (): Map<string, CompiledModule> => {
+    if (more === undefined) {
+      try {
+        const m = (compileTexts(moreSchema?.() ?? []).validator as { modules?: unknown }).modules;
+        more = m instanceof Map ? (m as Map<string, CompiledModule>) : new Map();
+      } catch {
+        more = new Map();
+      }
+    }
+    return more;
+  };
+  const typeAt = (path: ReadonlyArray<{ ns: string; name: string }>): YType | undefined => {
+    const n = schemaNodeAt(moduleMap, path) ?? (moreSchema ? schemaNodeAt(moreModules(), path) : undefined);
+    return n && (n.kind === 'leaf' || n.kind === 'leaf-list') ? n.type : undefined;
+  };
   return {
+    enumValue(path, value) {
+      const t = typeAt(path);
+      return t?.base === 'enumeration' ? t.enumValues?.get(value) : undefined;
+    },
+    reference(path) {
+      const t = typeAt(path);
+      if (t?.base === 'instance-identifier') return { kind: 'instance-identifier' };
+      const lr = t?.base === 'leafref' ? t.leafref : undefined;
+      if (!lr?.xpathNamespaces) return undefined;
+      return { kind: 'leafref', path: lr.path, ...lr.xpathNamespaces() };
+    },
     regex(pattern) {
       if (pattern.length > MAX_PATTERN) throw new Error(`longer than ${MAX_PATTERN} characters`);
       if (catastrophic(pattern)) throw new Error('a quantified group holds a quantifier or an alternation (it could backtrack without end)');

@@ -217,7 +217,9 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   reg.addOperation(N, 'copy-config', createCopyConfig({ datastore, locks, validator: reg.validator, prefixes, ...checkWrite }));
   reg.addOperation(N, 'delete-config', createDeleteConfig());
   const editDeps = { datastore, locks, validator: reg.validator, prefixes, ...checkWrite };
-  const yang = yangFunctionsOf(reg.validator);
+  // /yang-library (2019-01-04) is served without being in the validator: its schema for deref()/enum-value()
+  const librarySchema = new Set(['ietf-yang-library@2019-01-04', 'ietf-datastores@2018-02-14', 'ietf-yang-types@2013-07-15', 'ietf-inet-types@2013-07-15']);
+  const yang = yangFunctionsOf(reg.validator, () => ietfModules.filter((m) => librarySchema.has(`${m.name}@${m.revision}`)).map((m) => ({ file: `${m.name}@${m.revision}.yang`, text: m.text })));
   reg.addOperation(NMDA_NS, 'get-data', createGetData({ datastore, stateSources, schema, defaults, ...pruneRead, edit: editDeps, yang }));
   reg.addOperation(NMDA_NS, 'edit-data', createEditData({ datastore, stateSources, schema, defaults, ...pruneRead, edit: editDeps }));
   reg.addOperation(N, 'validate', createValidate({ datastore, validator: reg.validator }));

@@ -10,7 +10,7 @@ import { callFunction } from './functions.js';
 import type { CallContext } from './functions.js';
 import { compareOrder } from './nodes.js';
 import type { XNode } from './nodes.js';
-import { DEFAULT_LIMITS } from './parse.js';
+import { DEFAULT_LIMITS, parseXPath } from './parse.js';
 import type { XPathLimits } from './parse.js';
 import type { YangFunctions } from './functions.js';
 import type { Value } from './values.js';
@@ -39,6 +39,40 @@ export class Evaluator {
     this.initial = root;
     return this.eval(expr, { node: root, position: 1, size: 1 });
   }
+
+  /** parsed leafref paths and instance-identifiers (deref()), by text and bindings; at most 64 */
+  private readonly others = new Map<string, Expr | null>();
+
+  /**
+   * deref(): another expression evaluated with `context` as context node and current(), under this evaluation's
+   * step and node-set limits; undefined when it does not parse or gives no node-set (data, not the filter, is wrong)
+   */
+  private readonly evaluateOther = (expr: string, o: { namespaces: Readonly<Record<string, string>>; defaultNs?: string }, context: XNode): XNode[] | undefined => {
+    const key = `${o.defaultNs ?? ''}\u0000${Object.entries(o.namespaces).map(([p, u]) => `${p}=${u}`).join(' ')}\u0000${expr}`;
+    let ast = this.others.get(key);
+    if (ast === undefined) {
+      try {
+        ast = parseXPath(expr, { namespaces: o.namespaces, ...(o.defaultNs !== undefined ? { unprefixed: { ns: o.defaultNs } } : {}), ...(this.yang ? { yang: this.yang.functions } : {}) });
+      } catch {
+        ast = null;
+      }
+      if (this.others.size >= 64) this.others.delete(this.others.keys().next().value!);
+      this.others.set(key, ast);
+    }
+    if (ast === null) return undefined;
+    const outer = this.initial;
+    this.initial = context;
+    try {
+      const v = this.eval(ast, { node: context, position: 1, size: 1 });
+      return isNodeSet(v) ? v : undefined;
+    } catch (e) {
+      // a limit is the filter's; an expression in the data that does not evaluate refers to nothing
+      if (e instanceof XPathError && e.code === 'ERR_XPATH_EVAL') return undefined;
+      throw e;
+    } finally {
+      this.initial = outer;
+    }
+  };
 
   private typeError(message: string): XPathError {
     return new XPathError('ERR_XPATH_EVAL', `XPath expression ${quoteExpr(this.source)}: ${message}`);
@@ -105,7 +139,7 @@ export class Evaluator {
         const args = e.args.map((a) => this.eval(a, cx));
         const call: CallContext = {
           ...cx, typeError: (m) => this.typeError(m),
-          ...(this.yang ? { yang: this.yang.functions, namespaces: this.yang.namespaces, ...(this.initial ? { initial: this.initial } : {}) } : {}),
+          ...(this.yang ? { yang: this.yang.functions, namespaces: this.yang.namespaces, ...(this.initial ? { initial: this.initial } : {}), evaluateOther: this.evaluateOther } : {}),
         };
         return callFunction(e.name, args, call);
       }

@@ -24,11 +24,33 @@ export interface YangFunctions {
   regex(pattern: string): RegExp;
   /** whether identity `id` is derived, directly or not, from `base` (strictly: not `id` itself) */
   derivedFrom(id: { ns: string; name: string }, base: { ns: string; name: string }): boolean;
+  /**
+   * enum-value() (RFC 7950 10.5.1): the integer value of `value` when the data node at `path` (element names
+   * from the top) is of type enumeration; undefined otherwise (NaN), or when the schema does not know the node
+   */
+  enumValue?(path: readonly DataName[], value: string): number | undefined;
+  /**
+   * deref() (RFC 7950 10.3.1): what the data node at `path` refers to by its type: a leafref's path (an XPath
+   * with its module's prefix bindings, unprefixed names in `defaultNs`), an instance-identifier; undefined
+   * for any other type or a node the schema does not know
+   */
+  reference?(path: readonly DataName[]): YangReference | undefined;
 }
 
-/** RFC 7950 section 10 functions -> [min, max] arguments (enum-value and deref need the schema of the node: not offered) */
+/** an element's namespace and name */
+export interface DataName {
+  ns: string;
+  name: string;
+}
+
+export type YangReference =
+  | { kind: 'leafref'; path: string; namespaces: Readonly<Record<string, string>>; defaultNs: string }
+  | { kind: 'instance-identifier' };
+
+/** RFC 7950 section 10 functions -> [min, max] arguments */
 export const YANG_FUNCTION_ARITY: ReadonlyMap<string, readonly [number, number]> = new Map<string, readonly [number, number]>([
   ['current', [0, 0]], ['re-match', [2, 2]], ['derived-from', [2, 2]], ['derived-from-or-self', [2, 2]], ['bit-is-set', [2, 2]],
+  ['deref', [1, 1]], ['enum-value', [1, 1]],
 ]);
 
 export interface CallContext {
@@ -42,6 +64,53 @@ export interface CallContext {
   yang?: YangFunctions;
   /** the expression's namespace declarations (an identity argument's prefix) */
   namespaces?: Readonly<Record<string, string>>;
+  /**
+   * deref(): evaluate another expression (a leafref path, an instance-identifier value) with `context` as the
+   * context node and current(), under the same step budget; undefined when it does not parse
+   */
+  evaluateOther?(expr: string, options: { namespaces: Readonly<Record<string, string>>; defaultNs?: string }, context: XNode): XNode[] | undefined;
+}
+
+/** the element names from the top down to an element node */
+function dataPath(n: XNode): DataName[] {
+  const out: DataName[] = [];
+  for (let e: XNode | undefined = n; e && e.kind === 'element'; e = e.parent) out.push({ ns: e.ns, name: e.localName });
+  return out.reverse();
+}
+
+/** every prefix declared in scope on an element (its own declarations and its ancestors'), nearest first */
+function prefixesOn(n: XNode): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let e: XNode | undefined = n; e; e = e.parent) {
+    const ctx = e.element?.nsContext;
+    if (!ctx) continue;
+    // a parsed element's context inherits its parent's (prototype chain): for-in sees those too
+    for (const p in ctx) if (!(p in out) && ctx[p] !== undefined) out[p] = ctx[p]!;
+  }
+  return out;
+}
+
+/** RFC 7950 10.3.1: the nodes the first node of the set refers to (leafref: the path's nodes with its value) */
+function deref(args: Value[], cx: CallContext): XNode[] {
+  const first = nodeSetArg('deref', args[0]!, cx)[0];
+  if (first === undefined || first.kind !== 'element' || !cx.yang?.reference || !cx.evaluateOther) return [];
+  const value = first.stringValue().trim();
+  const ref = cx.yang.reference(dataPath(first));
+  if (ref === undefined) return [];
+  if (ref.kind === 'instance-identifier') {
+    // the value is an absolute path whose prefixes are declared where the value appears
+    const found = cx.evaluateOther(value, { namespaces: prefixesOn(first) }, first);
+    return found === undefined ? [] : found.slice(0, 1);
+  }
+  const targets = cx.evaluateOther(ref.path, { namespaces: ref.namespaces, defaultNs: ref.defaultNs }, first) ?? [];
+  return targets.filter((t) => t.stringValue().trim() === value);
+}
+
+/** RFC 7950 10.5.1: the integer value of the first node's enum, NaN when it is not of type enumeration */
+function enumValue(args: Value[], cx: CallContext): number {
+  const first = nodeSetArg('enum-value', args[0]!, cx)[0];
+  if (first === undefined || first.kind !== 'element' || !cx.yang?.enumValue) return NaN;
+  return cx.yang.enumValue(dataPath(first), first.stringValue().trim()) ?? NaN;
 }
 
 /** a prefix's namespace in scope on a node (walking up its ancestors' declarations) */
@@ -196,6 +265,8 @@ export function callFunction(name: string, args: Value[], cx: CallContext): Valu
     }
     case 'derived-from': return derived(name, args, cx, false);
     case 'derived-from-or-self': return derived(name, args, cx, true);
+    case 'deref': return deref(args, cx);
+    case 'enum-value': return enumValue(args, cx);
     case 'bit-is-set': {
       const first = nodeSetArg(name, args[0]!, cx)[0];
       return first !== undefined && first.stringValue().trim().split(/\s+/).includes(str(1).trim());

@@ -31,9 +31,10 @@ export interface ParseOptions {
   namespaces: Readonly<Record<string, string>>;
   /**
    * How an unprefixed name test matches: 'none' = only nodes in no namespace (XPath 1.0 2.3, the
-   * default); 'any' = the local name in any namespace (as an xmlns="" subtree filter node, RFC 6241 6.2.1).
+   * default); 'any' = the local name in any namespace (as an xmlns="" subtree filter node, RFC 6241 6.2.1);
+   * { ns } = nodes in that namespace (a YANG expression: its module's, RFC 7950 6.4.1).
    */
-  unprefixed?: 'none' | 'any';
+  unprefixed?: 'none' | 'any' | { ns: string };
   limits?: XPathLimits;
   /**
    * The YANG 1.1 functions (RFC 7950 section 10: current, re-match, derived-from, derived-from-or-self,
@@ -262,8 +263,10 @@ class Parser {
     const colon = t.value.indexOf(':');
     if (colon < 0) {
       // attributes in YANG data are unqualified: an unprefixed attribute name is in no namespace
-      const any = this.options.unprefixed === 'any' && axis !== 'attribute' && axis !== 'namespace';
-      return { kind: 'name', ns: any ? undefined : '', local: t.value };
+      const u = this.options.unprefixed;
+      const element = axis !== 'attribute' && axis !== 'namespace';
+      if (element && typeof u === 'object') return { kind: 'name', ns: u.ns, local: t.value };
+      return { kind: 'name', ns: element && u === 'any' ? undefined : '', local: t.value };
     }
     const prefix = t.value.slice(0, colon);
     return { kind: 'name', ns: this.resolve(prefix, t), local: t.value.slice(colon + 1) };

@@ -42,6 +42,8 @@ function walk(e: Expr, atRoot: boolean, out: TopName[]): void {
       return;
     case 'call':
       if (atRoot && e.args.length === 0 && CONTEXT_FUNCTIONS.has(e.name)) throw new All();
+      // deref() follows a leafref path or an instance-identifier: anywhere in the tree
+      if (e.name === 'deref') throw new All();
       for (const a of e.args) walk(a, atRoot, out);
       return;
     case 'filter':

@@ -190,6 +190,13 @@ describe('NMDA get-data / edit-data (RFC 8526)', () => {
     expect(await names(`/h:henbs/h:henb[re-match(h:henb-id, '1')]/h:henb-id`)).toEqual([]);
     expect(await names(`/h:henbs/h:henb[h:henb-id = current()/h:henbs/h:henb[h:state = 'quarantined']/h:henb-id]/h:henb-id`)).toEqual(['h2']);
     expect(await names(`/h:henbs/h:henb[bit-is-set(h:state, 'trusted')]/h:henb-id`)).toEqual(['h1']);
+    // deref(): /yang-library's datastore/schema is a leafref to schema/name (RFC 8525); enum-value(): the
+    // pve transport (restconf 0, netconf 1), its default reported in operational
+    expect(await names(`/y:yang-library/y:datastore[deref(y:schema)/../y:module-set = 'complete']/y:name`)).toEqual(['ds:running', 'ds:intended', 'ds:operational']);
+    expect(await names(`/y:yang-library/y:schema[count(deref(y:module-set)) = 1]/y:name`)).toEqual(['complete']);
+    const pveTransport = async (xpath: string): Promise<string> => show([dataOf(await fake.call(s, getData(`<datastore>ds:operational</datastore><xpath-filter xmlns:h="${HSV}">${xpath}</xpath-filter>`)))]);
+    expect(await pveTransport(`/h:pve[enum-value(h:transport) = 0]/h:transport`)).toBe(`<data xmlns="${NM}"><pve xmlns="${HSV}"><transport>restconf</transport></pve></data>`);
+    expect(await pveTransport(`/h:pve[enum-value(h:transport) = 1]/h:transport`)).toBe(`<data xmlns="${NM}"/>`);
     // refused: a pattern that could backtrack without end, one that does not compile, an undeclared identity prefix
     for (const [xpath, says] of [
       [`/h:henbs/h:henb[re-match(h:henb-id, '(h+)+x')]`, 'backtrack'],
@@ -204,6 +211,8 @@ describe('NMDA get-data / edit-data (RFC 8526)', () => {
     const get = await fake.fail(s, `<get xmlns="${NC}"><filter type="xpath" xmlns:h="${HSV}" select="/h:henbs/h:henb[h:henb-id = current()/h:henbs/h:henb/h:henb-id]"/></get>`);
     expect(get[0]!.tag).toBe('invalid-value');
     expect(get[0]!.message).toContain('unknown function current()');
+    const getDeref = await fake.fail(s, `<get xmlns="${NC}"><filter type="xpath" xmlns:y="${L}" select="/y:yang-library/y:datastore[deref(y:schema)]"/></get>`);
+    expect(getDeref[0]!.message).toContain('unknown function deref()');
   });
 
   it('max-depth counts from each selected node (1 = the node alone; list entries keep their keys)', async () => {
