@@ -17,12 +17,13 @@ export type { CallHomeConnectionInfo, CallHomeDevice, CallHomeListener, CallHome
 export { NETCONF_CALL_HOME_TLS_PORT } from './call-home-tls.js';
 export { loadOrCreateDeviceHostKey } from './host-key.js';
 export {
-  COMPLETION_NOTIFICATION, DEVICE_MODULE, DEVICE_NS, DEVICE_PREFIX, DEVICE_REVISION, DeviceWireError, attestationKeyXml, completionXml,
+  COMPLETION_NOTIFICATION, DEVICE_MODULE, DEVICE_NS, DEVICE_PREFIX, DEVICE_REVISION, DeviceWireError, activateCredentialReplyXml, activateCredentialXml, attestationKeyXml, completionXml,
+  parseActivateCredential, parseActivateCredentialReply,
   elementChildren, integrityMeasurementXml, integrityStateXml, measurementLogXml, measurementReplyXml, parseCompletion,
   parseAttestationKey, parseIntegrityMeasurement, parseMeasurementLog, parseMeasurementReply, parseRollback, parseSlots, parseSoftwareUpdate,
   parseStartedReply, parseTpm20Attestation, rollbackXml, slotsXml, softwareUpdateXml, startedReplyXml, tpm20AttestationXml,
 } from './wire.js';
 export type {
-  AttestationKey, CompletionEvent, CompletionEvidenceXml, CompletionStatus, MeasurementReply, SlotStatus, SoftwareSlot, SoftwareUpdateInput, StartedReply,
+  ActivatedCredential, AttestationKey, CompletionEvent, CompletionEvidenceXml, CompletionStatus, CredentialChallenge, MeasurementReply, SlotStatus, SoftwareSlot, SoftwareUpdateInput, StartedReply,
   Tpm20Attestation,
 } from './wire.js';

@@ -281,6 +281,56 @@ export function parseMeasurementReply(children: XmlElement[]): MeasurementReply 
   return out;
 }
 
+// ---- activate-credential ------------------------------------------------------------------------------
+
+/** TPM2_MakeCredential's output as the verifier sends it: TPM2B_ID_OBJECT and TPM2B_ENCRYPTED_SECRET (size first) */
+export interface CredentialChallenge {
+  credentialBlob: Buffer;
+  secret: Buffer;
+}
+
+export function activateCredentialXml(c: CredentialChallenge): XmlElement {
+  return el(n, 'activate-credential',
+    leaf(n, 'credential-blob', c.credentialBlob.toString('base64')),
+    leaf(n, 'encrypted-secret', c.secret.toString('base64')));
+}
+
+function base64Octets(text: string | undefined): Buffer | undefined {
+  const t = (text ?? '').replace(/\s+/g, '');
+  if (t.length === 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 !== 0) return undefined;
+  return Buffer.from(t, 'base64');
+}
+
+/** the device side: the challenge's octets, or undefined when a leaf is missing or not base64 */
+export function parseActivateCredential(op: XmlElement): CredentialChallenge | undefined {
+  const credentialBlob = base64Octets(childText(op, n, 'credential-blob'));
+  const secret = base64Octets(childText(op, n, 'encrypted-secret'));
+  return credentialBlob !== undefined && secret !== undefined ? { credentialBlob, secret } : undefined;
+}
+
+export interface ActivatedCredential {
+  /** what the TPM released */
+  secret: Buffer;
+  /** the AK's TPM Name (hex), when the device names it */
+  certificateName?: string;
+}
+
+export function activateCredentialReplyXml(r: ActivatedCredential): XmlElement[] {
+  return [
+    ...(r.certificateName !== undefined ? [leaf(n, 'certificate-name', r.certificateName)] : []),
+    leaf(n, 'secret', r.secret.toString('base64')),
+  ];
+}
+
+export function parseActivateCredentialReply(children: XmlElement[]): ActivatedCredential {
+  const wrap = el(n, 'output', children);
+  const secret = base64Octets(childText(wrap, n, 'secret'));
+  if (secret === undefined) throw malformed('activate-credential reply (secret)');
+  const name = childText(wrap, n, 'certificate-name')?.trim();
+  if (name !== undefined && !/^[0-9a-f]{2,134}$/.test(name)) throw malformed('activate-credential reply (certificate-name)');
+  return { secret, ...(name !== undefined ? { certificateName: name } : {}) };
+}
+
 // ---- software-update-complete -------------------------------------------------------------------------
 
 export type CompletionStatus = 'completed' | 'download-error' | 'integrity-error' | 'install-error' | 'self-check-failed';

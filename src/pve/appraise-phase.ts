@@ -63,3 +63,14 @@ export function appraisePostUpdate(completion: CompletionInput, ctx: { henbId: s
   }
   return { appraisal: appraiseCompletion(completion, ctx, dev.key) };
 }
+
+/**
+ * The device's AK failed the credential challenge (ak-binding.ts): nothing it signs is trusted. Pre-update (with
+ * the evidence collected) the token still reports what was collected, without a measurement log; hardware 97.
+ */
+export function akRefused(reason: string): { appraisal: Appraisal; hardware: number; tpm?: TpmEvidenceAppraisal };
+export function akRefused(reason: string, evidence: DeviceEvidence): PreUpdateAppraisal;
+export function akRefused(reason: string, evidence?: DeviceEvidence): PreUpdateAppraisal | { appraisal: Appraisal; hardware: number; tpm?: TpmEvidenceAppraisal } {
+  if (evidence === undefined) return { appraisal: invalid(reason), hardware: 97 };
+  return { appraisal: invalid(reason), format: evidence.format ?? 'software-key', tim: evidence.tim, log: [], hardware: 97 };
+}

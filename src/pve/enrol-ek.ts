@@ -5,7 +5,7 @@
  * setDevice); a refusal names the device and the reason (ERR_PVE_DEVICE_KEY), nothing is enrolled.
  *
  * That the AK lives in the TPM of that EK is proved by TPM2_ActivateCredential over a credential the PVE makes
- * (src/integrity/tpm makeCredential); the PVE does not send that challenge to devices yet (docs/evidence-formats.md).
+ * (src/integrity/tpm makeCredential), which the PVE sends to the device at first contact (ak-binding.ts).
  */
 import { PveServiceError } from './errors.js';
 import { parsePublic, verifyEkCertificate } from '../integrity/tpm/index.js';

@@ -9,7 +9,7 @@ export { createNetconfPveClient } from './netconf-client.js';
 export type { NetconfPveClient, NetconfPveClientOptions } from './netconf-client.js';
 export { PveServiceError, checkInputLeaves, parseListen, startPve } from './service.js';
 export type { PveHandle, StartPveOptions } from './service.js';
-export type { EvidenceCollector, IntegrityInput, IntegrityOutput, PveDeviceEntry } from './types.js';
+export type { CredentialAnswer, EvidenceCollector, IntegrityInput, IntegrityOutput, PveDeviceEntry } from './types.js';
 export { appraiseEvidence } from './appraise.js';
 export type { Appraisal, CompletionInput, DeviceEvidence } from './appraise.js';
 export { appraiseTpmCompletion, appraiseTpmEvidence, completionQualifyingData } from './appraise-tpm.js';

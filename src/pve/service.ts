@@ -37,6 +37,7 @@ import { PveReferences } from './references.js';
 import { createRestconfServer } from './restconf-server.js';
 import { PveVerifier } from './verifier.js';
 import { openTpmClocks } from './tpm-clocks.js';
+import { AkBindings } from './ak-binding.js';
 import type { EvidenceCollector, PveDeviceEntry } from './types.js';
 
 export { PveServiceError } from './errors.js';
@@ -163,7 +164,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
   const approved = approvedSoftware(options.approvedSoftware ?? [], (path, err) => log.warn('approved software unreadable', { path, err }));
   const references = new PveReferences(options.referenceValues, approved, provided);
   const verifier = new PveVerifier({
-    inventory, references, collector, signingKey, log, deviceTimeoutMs, clocks,
+    inventory, references, collector, signingKey, log, deviceTimeoutMs, clocks, bindings: new AkBindings(log),
     limit: new ConcurrencyLimit(options.maxConcurrent ?? 64),
     party: { issuer, audience },
     ttlSec: options.tokenTtlSec ?? 300,

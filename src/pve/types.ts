@@ -2,7 +2,7 @@
  * The PVE's own vocabulary, shared by the service (service.ts), its transports (RESTCONF in service.ts,
  * NETCONF in netconf-endpoint.ts) and the evidence collector (collector.ts), so that none imports another.
  */
-import type { DeviceTarget } from '../device/index.js';
+import type { CredentialChallenge, DeviceTarget } from '../device/index.js';
 import type { CompletionInput, DeviceEvidence } from './appraise.js';
 
 /** A device the PVE collects evidence from: how to reach it (as the southbound driver does) and its key. */
@@ -28,9 +28,20 @@ export interface PveDeviceEntry extends DeviceTarget {
   ekPublic?: string;
 }
 
+/**
+ * A device's answer to activate-credential: what its TPM released (and the AK's Name when it says), or why it
+ * refused (its rpc-error, as text)
+ */
+export type CredentialAnswer = { secret: Buffer; certificateName?: string } | { refused: string };
+
 /** How the PVE obtains evidence from a device (NETCONF by default; tests may inject another). */
 export interface EvidenceCollector {
   collect(device: PveDeviceEntry, nonce: Buffer, signal: AbortSignal): Promise<DeviceEvidence>;
+  /**
+   * the AK's credential challenge (henb-sw-verify-device activate-credential, ak-binding.ts); rejects only when
+   * the device is not reached. A collector without it cannot bind an AK to its EK: such devices are refused.
+   */
+  activateCredential?(device: PveDeviceEntry, challenge: CredentialChallenge, signal: AbortSignal): Promise<CredentialAnswer>;
   close?(): Promise<void> | void;
 }
 

@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.js';
 import { signResult } from '../tokens/index.js';
 import type { ResultClaimsInput, SigningKey } from '../tokens/index.js';
 import type { CompletionInput, DeviceEvidence } from './appraise.js';
-import { appraisePostUpdate, appraisePreUpdate } from './appraise-phase.js';
+import { akRefused, appraisePostUpdate, appraisePreUpdate } from './appraise-phase.js';
 import { postUpdateClaims, preUpdateClaims } from './claims.js';
 import type { TokenParty } from './claims.js';
 import { PveServiceError } from './errors.js';
@@ -22,6 +22,8 @@ import type { EvidenceCollector, IntegrityInput, IntegrityOutput } from './types
 import { genuineClock } from './appraise-tpm.js';
 import type { TpmEvidenceAppraisal } from './appraise-tpm.js';
 import type { TpmClock, TpmClocks } from './tpm-clocks.js';
+import type { AkBindings } from './ak-binding.js';
+import type { CredentialAnswer } from './types.js';
 
 export interface VerifierParts {
   inventory: DeviceInventory;
@@ -36,6 +38,8 @@ export interface VerifierParts {
   log: Logger;
   /** each TPM device's last TPM clock (tpm-clocks.ts): the rebooted claim, a clock going backwards refused */
   clocks?: TpmClocks;
+  /** the AKs that passed the credential challenge (ak-binding.ts); without it no challenge is made */
+  bindings?: AkBindings;
 }
 
 export class PveVerifier {
@@ -63,8 +67,11 @@ export class PveVerifier {
 
   private async preUpdate(input: IntegrityInput, dev: Enrolled): Promise<IntegrityOutput> {
     const ours = randomBytes(32);
+    // first contact with a TPM device enrolled with its EK: its AK must pass the credential challenge
+    const unbound = await this.bindAk(input.henbId, dev);
     const evidence = await this.collect(input.henbId, dev, ours);
-    const a = appraisePreUpdate(evidence, ours, dev, await this.p.references.for(input.henbId), this.previousClock(input.henbId, dev));
+    const a = unbound !== undefined ? akRefused(unbound, evidence)
+      : appraisePreUpdate(evidence, ours, dev, await this.p.references.for(input.henbId), this.previousClock(input.henbId, dev));
     await this.recordClock(input.henbId, dev, a.tpm);
     const token = await this.sign(preUpdateClaims(this.p.party, input, evidence, a));
     this.p.log.info('integrity-request appraised', { henbId: input.henbId, jobId: input.jobId, evidenceFormat: a.format, earStatus: a.appraisal.status, reason: a.appraisal.reason });
@@ -72,7 +79,24 @@ export class PveVerifier {
   }
 
   /** the device's evidence for our nonce, within a collection slot and the device timeout */
-  private async collect(henbId: string, dev: Enrolled, nonce: Buffer): Promise<DeviceEvidence> {
+  private collect(henbId: string, dev: Enrolled, nonce: Buffer): Promise<DeviceEvidence> {
+    return this.withDevice(henbId, 'cannot collect evidence from', (signal) => this.p.collector.collect(dev.entry, nonce, signal));
+  }
+
+  /**
+   * undefined when the device's AK is bound to its enrolled EK (or it has none to be bound to), else the refusal
+   * reason; the challenge goes to the device like a collection (slot, timeout, henb-unreachable when not reached)
+   */
+  private async bindAk(henbId: string, dev: Enrolled): Promise<string | undefined> {
+    const bindings = this.p.bindings;
+    if (bindings === undefined || !bindings.needs(dev)) return undefined;
+    const activate = this.p.collector.activateCredential?.bind(this.p.collector);
+    return bindings.check(henbId, dev, (challenge) => activate === undefined
+      ? Promise.resolve<CredentialAnswer>({ refused: 'the PVE\'s evidence collector cannot send activate-credential' })
+      : this.withDevice(henbId, 'cannot challenge the attestation key of', (signal) => activate(dev.entry, challenge, signal)));
+  }
+
+  private async withDevice<T>(henbId: string, what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ac = new AbortController();
     this.inflight.add(ac);
     const release = await this.p.limit.acquire().catch((e: unknown) => {
@@ -81,12 +105,12 @@ export class PveVerifier {
     });
     const timer = setTimeout(() => ac.abort(new PveServiceError('ERR_PVE_DEVICE_TIMEOUT', 'the H(e)NB did not answer in time')), this.p.deviceTimeoutMs);
     try {
-      return await this.p.collector.collect(dev.entry, nonce, ac.signal);
+      return await fn(ac.signal);
     } catch (e) {
-      this.p.log.warn('evidence collection failed', { henbId, err: e });
+      this.p.log.warn(`${what} the H(e)NB`, { henbId, err: e });
       const code = (e as { code?: unknown }).code;
       throw new RestconfError({ 'error-type': 'application', 'error-tag': 'operation-failed', 'error-app-tag': 'henb-unreachable',
-        'error-message': `cannot collect evidence from ${henbId}` + (typeof code === 'string' ? ` (${code})` : '') });
+        'error-message': `${what} ${henbId}` + (typeof code === 'string' ? ` (${code})` : '') });
     } finally {
       clearTimeout(timer);
       this.inflight.delete(ac);
@@ -96,7 +120,10 @@ export class PveVerifier {
 
   private async postUpdate(input: IntegrityInput, completion: CompletionInput, dev: Enrolled): Promise<IntegrityOutput> {
     const jobId = input.jobId as string;
-    const { appraisal, hardware, tpm } = appraisePostUpdate(completion, { henbId: input.henbId, jobId, nonce: input.nonce }, dev, this.previousClock(input.henbId, dev));
+    // a PVE that restarted since step 3 has not challenged the AK yet: it does so now
+    const unbound = await this.bindAk(input.henbId, dev);
+    const { appraisal, hardware, tpm } = unbound !== undefined ? akRefused(unbound)
+      : appraisePostUpdate(completion, { henbId: input.henbId, jobId, nonce: input.nonce }, dev, this.previousClock(input.henbId, dev));
     await this.recordClock(input.henbId, dev, tpm);
     const token = await this.sign(postUpdateClaims(this.p.party, input, completion, appraisal, hardware, tpm));
     this.p.log.info('completion appraised', { henbId: input.henbId, jobId, earStatus: appraisal.status, reason: appraisal.reason });

@@ -47,8 +47,8 @@ import type { CertToNameEntry } from '../netconf/tls/index.js';
 import type { TrustRoot } from './tpm-root.js';
 import type { TpmAttester } from './tpm/index.js';
 import {
-  DEVICE_MODULE, DEVICE_NS, attestationKeyXml, completionXml, integrityStateXml, loadOrCreateDeviceHostKey, measurementReplyXml,
-  parseIntegrityMeasurement, parseRollback, parseSoftwareUpdate, slotsXml, startedReplyXml,
+  DEVICE_MODULE, DEVICE_NS, activateCredentialReplyXml, attestationKeyXml, completionXml, integrityStateXml, loadOrCreateDeviceHostKey, measurementReplyXml,
+  parseActivateCredential, parseIntegrityMeasurement, parseRollback, parseSoftwareUpdate, slotsXml, startedReplyXml,
 } from '../device/index.js';
 import type { AttestationKey } from '../device/index.js';
 
@@ -400,6 +400,18 @@ export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: L
       format: 'software-key', tim: ev.tim, log: ev.log, signatureAlgorithm: 'ES256', keyId: cell.keyId(), signature: ev.signature,
       ...(version !== undefined ? { softwareVersion: version } : {}),
     });
+  });
+  reg.addRpc(DEVICE_NS, 'activate-credential', async (op) => {
+    // TPM2_ActivateCredential with the AK and the EK: the verifier's proof that the AK lives in this TPM
+    if (tpm === undefined) throw rpcError('operation-not-supported', 'no-tpm', 'this device has no TPM (trust root software-key)');
+    const c = parseActivateCredential(op);
+    if (c === undefined) throw rpcError('invalid-value', undefined, 'credential-blob and encrypted-secret must be base64');
+    try {
+      return activateCredentialReplyXml({ secret: await tpm.activateCredential(c), certificateName: tpm.akName });
+    } catch (e) {
+      log.warn('TPM2_ActivateCredential refused', { err: e });
+      throw rpcError('operation-failed', 'credential-refused', 'the TPM did not release the credential (not made for this attestation key and endorsement key)');
+    }
   });
   reg.addRpc(DEVICE_NS, 'rollback', async (op) => {
     const { jobId } = parseRollback(op);

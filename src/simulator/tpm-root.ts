@@ -89,6 +89,11 @@ export class TpmTrustRoot {
     });
   }
 
+  /** TPM2_ActivateCredential with this TPM's AK and EK (the activate-credential RPC); rejects when the TPM refuses */
+  activateCredential(c: { credentialBlob: Buffer; secret: Buffer }): Promise<Buffer> {
+    return this.attester.activateCredential(c.credentialBlob, c.secret);
+  }
+
   close(): Promise<void> {
     return this.attester.close();
   }

@@ -5,6 +5,7 @@ import { el, elements, leaf } from '../../src/netconf/xml/build.js';
 import {
   DEVICE_NS, completionXml, measurementReplyXml, parseCompletion, parseMeasurementReply, parseSoftwareUpdate,
   softwareUpdateXml, parseStartedReply, startedReplyXml, DeviceWireError, parseTpm20Attestation, tpm20AttestationXml,
+  activateCredentialReplyXml, activateCredentialXml, parseActivateCredential, parseActivateCredentialReply,
 } from '../../src/device/wire.js';
 import type { CompletionEvent, MeasurementReply, Tpm20Attestation } from '../../src/device/wire.js';
 import { EV, TPM_ALG, encodeEventLog } from '../../src/integrity/tpm/index.js';
@@ -17,6 +18,22 @@ const log = fc.array(fc.record({ component: fc.constantFrom('bootloader', 'kerne
 const wire = (e: ReturnType<typeof el>): ReturnType<typeof el> => parseXml(serializeXml(e));
 
 describe('device module XML', () => {
+  it('activate-credential round-trips (request on the device side, reply on the verifier side)', () => {
+    const octets = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max }).map((b) => Buffer.from(b));
+    fc.assert(fc.property(octets(4, 300), octets(4, 300), octets(1, 64), fc.option(hex64.map((h) => '000b' + h), { nil: undefined }), (credentialBlob, secret, released, certificateName) => {
+      expect(parseActivateCredential(wire(activateCredentialXml({ credentialBlob, secret })))).toEqual({ credentialBlob, secret });
+      const reply = { secret: released, ...(certificateName !== undefined ? { certificateName } : {}) };
+      expect(parseActivateCredentialReply(elements(wire(el(DEVICE_NS, 'output', activateCredentialReplyXml(reply)))))).toEqual(reply);
+    }));
+  });
+
+  it('activate-credential: a missing or non-base64 leaf is undefined (device) / a malformed reply (verifier)', () => {
+    expect(parseActivateCredential(el(DEVICE_NS, 'activate-credential', leaf(DEVICE_NS, 'credential-blob', 'AAAA')))).toBeUndefined();
+    expect(parseActivateCredential(el(DEVICE_NS, 'activate-credential', leaf(DEVICE_NS, 'credential-blob', 'AAAA'), leaf(DEVICE_NS, 'encrypted-secret', 'not base64!')))).toBeUndefined();
+    expect(() => parseActivateCredentialReply([])).toThrow(DeviceWireError);
+    expect(() => parseActivateCredentialReply([leaf(DEVICE_NS, 'secret', 'AAAA'), leaf(DEVICE_NS, 'certificate-name', 'XYZ')])).toThrow('activate-credential reply (certificate-name)');
+  });
+
   it('software-update round-trips', () => {
     fc.assert(fc.property(text, text, hex64, fc.boolean(), fc.option(text, { nil: undefined }), hex64, (jobId, uri, softwareRim, selfCheck, version, nonce) => {
       const input = { jobId, uri, softwareRim, selfCheck, nonce, ...(version !== undefined ? { version } : {}) };

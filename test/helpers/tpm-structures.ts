@@ -3,9 +3,9 @@
  * TPMS_ATTEST of a quote, its TPMT_SIGNATURE, and a quote over an event log. The encoding follows TPM 2.0
  * Part 2; test/interop/tpm-*.test.ts checks the same code paths against swtpm + tpm2-tools.
  */
-import { createHash, generateKeyPairSync, sign, constants } from 'node:crypto';
+import { createDecipheriv, createHash, createHmac, generateKeyPairSync, privateDecrypt, sign, constants, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { EV, TPM_ALG, encodeEventLog, parseEventLog, replayPcrs } from '../../src/integrity/tpm/index.js';
+import { EV, TPM_ALG, encodeEventLog, kdfa, parseEventLog, replayPcrs } from '../../src/integrity/tpm/index.js';
 import type { EventToWrite } from '../../src/integrity/tpm/index.js';
 
 const u16 = (v: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b; };
@@ -136,4 +136,43 @@ export function softQuote(ak: SoftAk, nonce: Buffer, events: EventToWrite[], opt
   const pcrDigest = createHash('sha256').update(Buffer.concat(values)).digest();
   const attest = encodeAttest({ extraData: nonce, selection: banks.map((b) => [b, pcrs]), pcrDigest, ...opts.fields });
   return { attest, signature: signAttest(ak, attest), log };
+}
+
+/** TPMA_OBJECT of the TCG default EK (template L-1): fixedTPM, fixedParent, sensitiveDataOrigin, adminWithPolicy, restricted, decrypt */
+export const EK_ATTRIBUTES = 0x000300b2;
+
+export interface SoftEk {
+  privateKey: KeyObject;
+  /** TPM2B_PUBLIC of an RSA 2048 EK, SHA-256, AES-128-CFB (the TCG default template's shape) */
+  public: Buffer;
+}
+
+/** an RSA "EK" in software whose private key plays the TPM's part of TPM2_ActivateCredential (activateSoft) */
+export function makeEk(): SoftEk {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const n = Buffer.from(publicKey.export({ format: 'jwk' }).n as string, 'base64url');
+  const t = Buffer.concat([
+    u16(TPM_ALG.RSA), u16(TPM_ALG.SHA256), u32(EK_ATTRIBUTES), tpm2b(Buffer.alloc(32, 0x83)),
+    u16(TPM_ALG.AES), u16(128), u16(TPM_ALG.CFB), u16(TPM_ALG.NULL), u16(2048), u32(0), tpm2b(n),
+  ]);
+  return { privateKey, public: tpm2b(t) };
+}
+
+/**
+ * The TPM's side of TPM2_ActivateCredential (Part 1, 24.6) with the EK's private key (RSA, SHA-256, AES-128-CFB):
+ * the credential when the blob was made for this EK and `akName`; throws 'integrity check failed' otherwise.
+ */
+export function activateSoft(ekPrivate: KeyObject, akName: Buffer, blob: Buffer, secret: Buffer): Buffer {
+  const seed = privateDecrypt({ key: ekPrivate, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: Buffer.from('IDENTITY\0') }, secret.subarray(2));
+  const idObject = blob.subarray(2);
+  const hmacSize = idObject.readUInt16BE(0);
+  const outerHmac = idObject.subarray(2, 2 + hmacSize);
+  const encIdentity = idObject.subarray(2 + hmacSize);
+  const hmacKey = kdfa('sha256', seed, 'INTEGRITY', Buffer.alloc(0), Buffer.alloc(0), 256);
+  const want = createHmac('sha256', hmacKey).update(Buffer.concat([encIdentity, akName])).digest();
+  if (want.length !== outerHmac.length || !timingSafeEqual(want, outerHmac)) throw new Error('integrity check failed');
+  const symKey = kdfa('sha256', seed, 'STORAGE', akName, Buffer.alloc(0), 128);
+  const d = createDecipheriv('aes-128-cfb', symKey, Buffer.alloc(16));
+  const plain = Buffer.concat([d.update(encIdentity), d.final()]);
+  return plain.subarray(2, 2 + plain.readUInt16BE(0));
 }

@@ -15,6 +15,7 @@
  * target include the RSA 2048 EK (docs/evidence-formats.md).
  */
 import { createCipheriv, createHmac, constants, publicEncrypt, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { HsvError } from '../../errors.js';
 import { HASHES, TPM_ALG } from './constants.js';
 import type { TpmPublic } from './public.js';
@@ -77,4 +78,18 @@ export function makeCredential(ek: TpmPublic, akName: Buffer, credential: Buffer
   const hmacKey = kdfa(hash.name, s, 'INTEGRITY', Buffer.alloc(0), Buffer.alloc(0), digestSize * 8);
   const outerHmac = createHmac(hash.name, hmacKey).update(Buffer.concat([encIdentity, akName])).digest();
   return { credentialBlob: tpm2b(Buffer.concat([tpm2b(outerHmac), encIdentity])), secret: tpm2b(encryptedSeed) };
+}
+
+/**
+ * The EK as MakeCredential needs it when only its certificate is known: an RSA key under the TCG default EK template
+ * (EK Credential Profile, template L-1: RSA 2048, nameAlg SHA-256, AES-128-CFB), which is the key the certificate at NV
+ * 0x01c00002 certifies. Name and raw are empty (MakeCredential does not use the EK's Name).
+ */
+export function rsaEkOfCertificateKey(key: KeyObject): TpmPublic {
+  if (key.asymmetricKeyType !== 'rsa') throw new CredentialError(`the EK certificate's key is ${key.asymmetricKeyType ?? 'unknown'}, not RSA: MakeCredential needs the EK public (ek-public) for it`);
+  const keyBits = key.asymmetricKeyDetails?.modulusLength ?? 2048;
+  return {
+    type: 'rsa', nameAlg: TPM_ALG.SHA256, objectAttributes: 0, scheme: { alg: TPM_ALG.NULL, hashAlg: null }, keyBits,
+    symmetric: { alg: TPM_ALG.AES, keyBits: 128, mode: TPM_ALG.CFB }, key, name: Buffer.alloc(0), raw: Buffer.alloc(0),
+  };
 }

@@ -5,14 +5,14 @@
  * EK's private key, and by nobody with another Name. Against swtpm's own TPM2_ActivateCredential:
  * test/interop/tpm-ek.test.ts.
  */
-import { createDecipheriv, createHmac, constants, generateKeyPairSync, privateDecrypt, timingSafeEqual } from 'node:crypto';
+import { X509Certificate, createHmac, generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestPki } from '../../helpers/tls-pki.js';
-import { CredentialError, kdfa, makeCredential, parsePublic, verifyEkCertificate } from '../../../src/integrity/tpm/index.js';
+import { CredentialError, kdfa, makeCredential, parsePublic, rsaEkOfCertificateKey, verifyEkCertificate } from '../../../src/integrity/tpm/index.js';
 import type { TpmPublic } from '../../../src/integrity/tpm/index.js';
-import { makeAk } from '../../helpers/tpm-structures.js';
+import { activateSoft, makeAk, makeEk } from '../../helpers/tpm-structures.js';
 
 const fx = (name: string): Buffer => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const root = fx('ek-root-ca.pem').toString('utf8');
@@ -61,21 +61,7 @@ describe('verifyEkCertificate (a chain made by swtpm_localca)', () => {
   });
 });
 
-/** the TPM's side of ActivateCredential (Part 1, 24.6), with the EK's private key */
-function activate(ekPrivate: KeyObject, akName: Buffer, blob: Buffer, secret: Buffer): Buffer {
-  const seed = privateDecrypt({ key: ekPrivate, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: Buffer.from('IDENTITY\0') }, secret.subarray(2));
-  const idObject = blob.subarray(2);
-  const hmacSize = idObject.readUInt16BE(0);
-  const outerHmac = idObject.subarray(2, 2 + hmacSize);
-  const encIdentity = idObject.subarray(2 + hmacSize);
-  const hmacKey = kdfa('sha256', seed, 'INTEGRITY', Buffer.alloc(0), Buffer.alloc(0), 256);
-  const want = createHmac('sha256', hmacKey).update(Buffer.concat([encIdentity, akName])).digest();
-  if (!timingSafeEqual(want, outerHmac)) throw new Error('integrity check failed');
-  const symKey = kdfa('sha256', seed, 'STORAGE', akName, Buffer.alloc(0), 128);
-  const d = createDecipheriv('aes-128-cfb', symKey, Buffer.alloc(16));
-  const plain = Buffer.concat([d.update(encIdentity), d.final()]);
-  return plain.subarray(2, 2 + plain.readUInt16BE(0));
-}
+const activate = activateSoft;
 
 /** a software RSA "EK" with the TCG template's AES-128-CFB symmetric definition */
 function softEk(): { pub: TpmPublic; priv: KeyObject } {
@@ -115,5 +101,25 @@ describe('makeCredential', () => {
     expect(() => makeCredential(ecc.value, akName, credential)).toThrow(CredentialError);
     expect(() => makeCredential(rsaAk.value, akName, credential)).toThrow(/no AES-CFB symmetric definition/);
     expect(() => makeCredential(softEk().pub, akName, Buffer.alloc(33))).toThrow(/1\.\.32 octets/);
+  });
+});
+
+describe('the EK MakeCredential is made for', () => {
+  it('a TPM2B_PUBLIC of the TCG template (test helper makeEk) parses as an RSA EK with AES-128-CFB, and its holder activates', () => {
+    const soft = makeEk();
+    const p = parsePublic(soft.public);
+    if (!p.ok) throw new Error(p.reason);
+    expect(p.value).toMatchObject({ type: 'rsa', keyBits: 2048, symmetric: { keyBits: 128 } });
+    const akName = Buffer.concat([Buffer.from('000b', 'hex'), Buffer.alloc(32, 7)]);
+    const m = makeCredential(p.value, akName, Buffer.from('bound'));
+    expect(activateSoft(soft.privateKey, akName, m.credentialBlob, m.secret).toString()).toBe('bound');
+  });
+
+  it('rsaEkOfCertificateKey: the EK certificate\'s RSA key under the default template is the same EK for MakeCredential', () => {
+    const fromCert = rsaEkOfCertificateKey(new X509Certificate(cert).publicKey);
+    expect(fromCert).toMatchObject({ type: 'rsa', nameAlg: ek.nameAlg, keyBits: 2048, symmetric: ek.symmetric });
+    expect(fromCert.key.equals(ek.key)).toBe(true);
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    expect(() => rsaEkOfCertificateKey(publicKey)).toThrow(CredentialError);
   });
 });
