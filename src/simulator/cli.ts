@@ -4,8 +4,10 @@
  * values, which `henb-sw-verify pve --devices FILE` reads as it is), serve until the context's signal is
  * aborted (SIGINT/SIGTERM), close everything and return the exit code.
  */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parseHostPort, parsePort } from '../host-port.js';
 import { createLogger } from '../log/logger.js';
@@ -37,7 +39,7 @@ export function logLevelOf(v: unknown, fallback: LogLevel): LogLevel {
 }
 
 /**
- * options: { fleet: Array<{profile, count, trustRoot?}>, 'trust-root'?: string, host?: string, 'base-port'?: string,
+ * options: { fleet: Array<{profile, count, trustRoot?}>, 'trust-root'?: string, 'tpm-ek-ca'?: string, host?: string, 'base-port'?: string,
  * 'data-dir'?: string, 'software-ca'?: string, 'log-level'?: string, json?: boolean }. Returns 0 after a clean stop.
  */
 export async function runSimulateCommand(options: Record<string, unknown>, ctx: CommandContext): Promise<number> {
@@ -48,6 +50,7 @@ export async function runSimulateCommand(options: Record<string, unknown>, ctx: 
   if ((trustRoot === 'tpm' || fleet.some((e) => e.trustRoot === 'tpm')) && !tpmToolsAvailable()) {
     throw usage('simulate: trust root tpm needs swtpm and tpm2-tools (scripts/install-peers.sh installs them)');
   }
+  const tpmEkCa = ekCaDir(options['tpm-ek-ca'], trustRoot === 'tpm' || fleet.some((e) => e.trustRoot === 'tpm'), ctx.cwd);
   const host = typeof options.host === 'string' ? options.host : '127.0.0.1';
   const portText = typeof options['base-port'] === 'string' ? options['base-port'] : '0';
   const basePort = parsePort(portText);
@@ -67,17 +70,20 @@ export async function runSimulateCommand(options: Record<string, unknown>, ctx: 
   const log = createLogger({ level: logLevelOf(options['log-level'], 'warn'), write: (l) => ctx.stderr.write(l) });
   const f = await startFleet({
     fleet, trustRoot, host, basePort, ...(dataDir !== undefined ? { dataDir } : {}), ...(caPem !== undefined ? { fetchSoftware: { caPem } } : {}),
-    ...(callHome.length > 0 ? { callHome } : {}), ...(options.tls === true ? { tls: true } : {}), log,
+    ...(callHome.length > 0 ? { callHome } : {}), ...(options.tls === true ? { tls: true } : {}), ...(tpmEkCa !== undefined ? { tpmEkCa } : {}), log,
   });
+  // the manufacturer CA a PVE trusts for these EK certificates (pve --devices reads ekCa as ek-ca)
+  const ekCa = tpmEkCa !== undefined ? join(tpmEkCa, 'swtpm-localca-rootca-cert.pem') : undefined;
   try {
     if (json) {
-      ctx.stdout.write(JSON.stringify({ event: 'ready', devices: f.devices, referenceValues: f.referenceValues }) + '\n');
+      ctx.stdout.write(JSON.stringify({ event: 'ready', devices: f.devices, referenceValues: f.referenceValues, ...(ekCa !== undefined ? { ekCa: [ekCa] } : {}) }) + '\n');
     } else {
       ctx.stdout.write(`henb-sw-verify: simulating ${f.devices.length} H(e)NB(s) on ${host}${callHome.length > 0 ? `, calling home to ${callHome.map((t) => `${t.transport === 'tls' ? 'tls://' : ''}${t.host}:${t.port}`).join(', ')}` : ''}\n`);
       if (f.tls !== undefined) ctx.stdout.write(`NETCONF over TLS: devices' CA ${f.tls.ca.certFile}, client certificate ${f.tls.client.certFile} key ${f.tls.client.keyFile}\n`);
+      if (ekCa !== undefined) ctx.stdout.write(`TPM EK certificates: manufacturer CA ${ekCa} (the PVE's ek-ca), intermediate ${join(tpmEkCa!, 'issuercert.pem')}\n`);
       for (const d of f.devices) {
         const tls = d.netconfTls !== undefined ? ` tls-port ${d.netconfTls.port} tls-certificate ${d.netconfTls.certSha256}` : '';
-        ctx.stdout.write(`${d.henbId} ${d.host}:${d.port} user ${d.username} password ${d.password} host-key ${d.hostKeySha256}${tls} profile ${d.profile} trust-root ${d.trustRoot}${d.akName !== undefined ? ` ak ${d.akName}` : ''}\n`);
+        ctx.stdout.write(`${d.henbId} ${d.host}:${d.port} user ${d.username} password ${d.password} host-key ${d.hostKeySha256}${tls} profile ${d.profile} trust-root ${d.trustRoot}${d.akName !== undefined ? ` ak ${d.akName}` : ''}${ekCertOf(d.ekCertificate)}\n`);
       }
     }
     await waitForAbort(ctx.signal);
@@ -85,6 +91,25 @@ export async function runSimulateCommand(options: Record<string, unknown>, ctx: 
     await f.close();
   }
   return 0;
+}
+
+/**
+ * --tpm-ek-ca DIR: the local CA directory the swtpms' EK certificates come from (absolute); only with tpm devices, and
+ * only when swtpm_setup and swtpm_localca are installed
+ */
+export function ekCaDir(v: unknown, anyTpm: boolean, cwd: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') throw usage('simulate: --tpm-ek-ca needs a directory');
+  if (!anyTpm) throw usage('simulate: --tpm-ek-ca makes EK certificates for TPM devices: add --trust-root tpm or PROFILE@tpm in --fleet');
+  if (!existsSync('/usr/bin/swtpm_setup') || !existsSync('/usr/bin/swtpm_localca')) {
+    throw usage('simulate: --tpm-ek-ca needs swtpm_setup and swtpm_localca (package swtpm-tools; scripts/install-peers.sh installs it)');
+  }
+  return resolve(cwd, v);
+}
+
+/** the text inventory's EK certificate column: its SHA-256 fingerprint */
+function ekCertOf(der: string | undefined): string {
+  return der !== undefined ? ` ek-certificate ${createHash('sha256').update(Buffer.from(der, 'base64')).digest('hex')}` : '';
 }
 
 /** --call-home [tls://|ssh://]HOST:PORT[,...] (a string, or the strings of a repeated option): where devices call, and how */

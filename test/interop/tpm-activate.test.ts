@@ -8,9 +8,12 @@
  *  - a device enrolled with another TPM's (genuine, chaining) EK certificate and EK: its AK is not in that TPM, its
  *    TPM refuses the credential, the PVE answers contraindicated with the reason (its quotes alone would verify);
  *  - the same for an AK from the other TPM enrolled beside this TPM's EK.
+ * And from the command line: `simulate --trust-root tpm --tpm-ek-ca DIR --json` is a devices file that `pve --devices`
+ * reads as it is (ekCa included): the PVE checks each EK certificate's chain and challenges each AK.
  * A missing swtpm, swtpm_setup or tpm2-tools fails (scripts/install-peers.sh installs them).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +23,8 @@ import { createPveClient, startPve } from '../../src/pve/index.js';
 import type { PveDeviceEntry, PveHandle, RestconfPveClient } from '../../src/pve/index.js';
 import { newNonce } from '../../src/tokens/index.js';
 import { createLogger } from '../../src/log/logger.js';
+import { runSimulateCommand } from '../../src/simulator/cli.js';
+import { runPveCommand } from '../../src/cli/pve-service.js';
 
 let dir: string;
 let fleet: Fleet;
@@ -95,4 +100,73 @@ describe('activate-credential at first contact (swtpm)', () => {
       await p.close();
     }
   }, 60_000);
+});
+
+class Out {
+  text = '';
+  write(s: string): boolean {
+    this.text += s;
+    return true;
+  }
+}
+
+async function firstLine(out: Out, running: Promise<number>): Promise<string> {
+  let ended: unknown;
+  running.then((rc) => { ended = new Error(`the command ended with ${rc} before printing`); }, (e: unknown) => { ended = e; });
+  for (let i = 0; i < 3000 && !out.text.includes('\n'); i++) {
+    if (ended !== undefined) throw ended;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return out.text.split('\n')[0]!;
+}
+
+describe('simulate --tpm-ek-ca (the command line)', () => {
+  it('its JSON names ekCa and each device\'s EK; pve --devices reads it as it is, checks the chain and challenges the AK; the text inventory shows the CA and each EK certificate', async () => {
+    const cwd = join(dir, 'cli');
+    const simOut = new Out();
+    const simStop = new AbortController();
+    const sim = runSimulateCommand({ fleet: [{ profile: 'healthy', count: 1 }], 'trust-root': 'tpm', 'tpm-ek-ca': 'cli-vendor-ca', 'data-dir': 'cli-fleet', json: true, 'log-level': 'silent' },
+      { stdout: simOut, stderr: new Out(), signal: simStop.signal, cwd: dir });
+    const inv = JSON.parse(await firstLine(simOut, sim)) as { ekCa: string[]; devices: Array<{ henbId: string; ekCertificate?: string; ekIntermediates?: string[]; ekPublic?: string }> };
+    expect(inv.ekCa).toEqual([join(dir, 'cli-vendor-ca', 'swtpm-localca-rootca-cert.pem')]);
+    const d = inv.devices[0]!;
+    expect(d.henbId).toBe('healthy-tpm-1');
+    expect(d.ekCertificate).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(d.ekIntermediates).toHaveLength(1);
+    expect(d.ekPublic).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    await rm(cwd, { recursive: true, force: true });
+    await mkdir(cwd, { recursive: true });
+    await writeFile(join(cwd, 'fleet.json'), JSON.stringify(inv));
+    const pveOut = new Out();
+    const pveErr = new Out();
+    const pveStop = new AbortController();
+    const pveRun = runPveCommand({ listen: '127.0.0.1:0', 'data-dir': 'pve', devices: 'fleet.json', json: true, 'log-level': 'info' },
+      { stdout: pveOut, stderr: pveErr, signal: pveStop.signal, cwd, env: {} });
+    const ready = JSON.parse(await firstLine(pveOut, pveRun)) as { url: string; ca: string; devices: number };
+    expect(ready.devices).toBe(1);
+    const c = createPveClient({ url: ready.url, ca: await readFile(ready.ca, 'utf8'), timeoutMs: 30_000 });
+    try {
+      expect((await c.integrityRequest({ henbId: 'healthy-tpm-1', nonce: newNonce(), jobId: 'cli' }, new AbortController().signal)).earStatus).toBe('affirming');
+    } finally {
+      c.close();
+    }
+    expect(pveErr.text).toContain('attestation key bound to the EK');
+    pveStop.abort();
+    simStop.abort();
+    expect(await pveRun).toBe(0);
+    expect(await sim).toBe(0);
+
+    // again in text: the same TPM (kept in the data dir) with its EK certificate
+    const textOut = new Out();
+    const textStop = new AbortController();
+    const text = runSimulateCommand({ fleet: [{ profile: 'healthy', count: 1 }], 'trust-root': 'tpm', 'tpm-ek-ca': 'cli-vendor-ca', 'data-dir': 'cli-fleet', 'log-level': 'silent' },
+      { stdout: textOut, stderr: new Out(), signal: textStop.signal, cwd: dir });
+    await firstLine(textOut, text);
+    for (let i = 0; i < 500 && !textOut.text.includes('healthy-tpm-1 '); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(textOut.text).toContain(`TPM EK certificates: manufacturer CA ${join(dir, 'cli-vendor-ca', 'swtpm-localca-rootca-cert.pem')} (the PVE's ek-ca), intermediate ${join(dir, 'cli-vendor-ca', 'issuercert.pem')}`);
+    const fp = createHash('sha256').update(Buffer.from(d.ekCertificate!, 'base64')).digest('hex');
+    expect(textOut.text).toMatch(new RegExp(`^healthy-tpm-1 .* trust-root tpm ak [0-9a-f]+ ek-certificate ${fp}$`, 'm'));
+    textStop.abort();
+    expect(await text).toBe(0);
+  }, 180_000);
 });
