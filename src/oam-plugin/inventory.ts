@@ -18,6 +18,7 @@ import type { NetconfRegistry } from '../plugin/contract.js';
 import { child, childText, childrenNamed, el, leaf } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import type { DeviceInventoryEntry } from '../device/index.js';
+import { defaultNetconfPort } from '../device/index.js';
 import { HSV_NS } from './northbound.js';
 import type { OamPluginConfig } from './config.js';
 
@@ -64,8 +65,10 @@ export function inventoryFromRunning(running: XmlElement): InventoryEntry[] {
     };
     const henbId = text('henb-id');
     if (henbId === undefined) continue;
-    const port = Number(text('port') ?? '830');
-    const e: InventoryEntry = { henbId, port: Number.isInteger(port) ? port : 830, callHome: child(h, HSV_NS, 'call-home') !== undefined };
+    // no port: the transport's (YANG has no default for it: 830 for ssh, 6513 for tls)
+    const dflt = defaultNetconfPort(text('transport') === 'tls' ? 'tls' : 'ssh');
+    const port = Number(text('port') ?? dflt);
+    const e: InventoryEntry = { henbId, port: Number.isInteger(port) ? port : dflt, callHome: child(h, HSV_NS, 'call-home') !== undefined };
     const set = <K extends keyof InventoryEntry>(k: K, v: InventoryEntry[K] | undefined): void => {
       if (v !== undefined) e[k] = v;
     };
@@ -87,7 +90,7 @@ export function inventoryFromRunning(running: XmlElement): InventoryEntry[] {
 
 /** the port of a configuration-file henb: its own, or 830 (ssh) / 6513 (tls) */
 export function configPort(h: ConfigHenb): number {
-  return h.port ?? (h.transport === 'tls' ? 6513 : 830);
+  return h.port ?? defaultNetconfPort(h.transport === 'tls' ? 'tls' : 'ssh');
 }
 
 /** /hsv:inventory holding the configuration file's henbs, secrets left out (file names made absolute) */
@@ -96,7 +99,8 @@ export function inventoryXml(henbs: ConfigHenb[], baseDir: string = process.cwd(
   return el(HSV_NS, 'inventory', henbs.map((h) => el(HSV_NS, 'henb',
     leaf(HSV_NS, 'henb-id', h['henb-id']),
     h['call-home'] === true ? el(HSV_NS, 'call-home') : h.address !== undefined ? leaf(HSV_NS, 'address', h.address) : undefined,
-    port(h) !== 830 ? leaf(HSV_NS, 'port', String(port(h))) : undefined,
+    // written unless it is the transport's port (what running means without it)
+    port(h) !== defaultNetconfPort(h.transport === 'tls' ? 'tls' : 'ssh') ? leaf(HSV_NS, 'port', String(port(h))) : undefined,
     h['ssh-host-key'] !== undefined ? leaf(HSV_NS, 'ssh-host-key', h['ssh-host-key']) : undefined,
     h.username !== undefined ? leaf(HSV_NS, 'username', h.username) : undefined,
     h.description !== undefined ? leaf(HSV_NS, 'description', h.description) : undefined,

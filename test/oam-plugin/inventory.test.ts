@@ -148,6 +148,21 @@ describe('inventory entries', () => {
     ]);
   });
 
+  it('no port: the transport\'s (830 ssh, 6513 tls), for an entry from the file and one written by edit-config alike', () => {
+    const xml = inventoryXml([
+      { 'henb-id': 't1', address: '192.0.2.1', transport: 'tls', 'tls-certificate': 'AB'.repeat(32) },
+      { 'henb-id': 't2', address: '192.0.2.2', transport: 'tls', port: 830, 'tls-certificate': 'AB'.repeat(32) },
+      { 'henb-id': 's1', address: '192.0.2.3', port: 6513, 'ssh-host-key': KEY_A },
+    ]);
+    // running holds a port only where it is not the transport's own
+    expect(childrenNamed(xml, HSV, 'henb').map((h) => childText(h, HSV, 'port'))).toEqual([undefined, '830', '6513']);
+    expect(inventoryFromRunning(el(NC, 'data', xml)).map((e) => [e.henbId, e.port])).toEqual([['t1', 6513], ['t2', 830], ['s1', 6513]]);
+    // as an NMS writes it with edit-config: transport tls and no port
+    const edited = el(NC, 'data', el(HSV, 'inventory', el(HSV, 'henb', leaf(HSV, 'henb-id', 'e1'), leaf(HSV, 'address', '192.0.2.9'), leaf(HSV, 'transport', 'tls')),
+      el(HSV, 'henb', leaf(HSV, 'henb-id', 'e2'), leaf(HSV, 'address', '192.0.2.10'))));
+    expect(inventoryFromRunning(edited).map((e) => [e.henbId, e.port, e.transport])).toEqual([['e1', 6513, 'tls'], ['e2', 830, undefined]]);
+  });
+
   it('the secret: from credentials env:/file:, else the file entry of the same henb-id; unusable entries are refused', async () => {
     const file = [{ 'henb-id': 'a', address: 'h', username: 'from-file', password: 'file-pw' }];
     expect(deviceEntryOf({ henbId: 'a', address: 'h', port: 830, callHome: false }, file, {}, log)).toMatchObject({ username: 'from-file', password: 'file-pw' });

@@ -102,8 +102,9 @@ describe('NMDA get-data / edit-data (RFC 8526)', () => {
     const op = dataOf(await fake.call(s, getData('<datastore>ds:operational</datastore>')));
     const names = elements(op).map((e) => e.name);
     expect(names).toEqual(expect.arrayContaining(['inventory', 'policies', 'henbs', 'netconf-state', 'yang-library', 'modules-state', 'pve']));
-    // the port default is in use for henb a, token-lifetime for the policies
-    expect(childText(child(child(op, HSV, 'inventory')!, HSV, 'henb')!, HSV, 'port')).toBe('830');
+    // the transport default is in use for henb a (port has none: the transport's port), token-lifetime for the policies
+    expect(childText(child(child(op, HSV, 'inventory')!, HSV, 'henb')!, HSV, 'transport')).toBe('ssh');
+    expect(child(child(child(op, HSV, 'inventory')!, HSV, 'henb')!, HSV, 'port')).toBeUndefined();
     expect(childText(child(op, HSV, 'policies')!, HSV, 'token-lifetime')).toBe('86400');
   });
 
@@ -115,7 +116,7 @@ describe('NMDA get-data / edit-data (RFC 8526)', () => {
     const henb = child(inv, HSV, 'henb')!;
     expect(originOf(henb)).toBeUndefined(); // same as its parent
     expect(originOf(child(henb, HSV, 'address'))).toBeUndefined();
-    expect(originOf(child(henb, HSV, 'port'))).toBe('or:default');
+    expect(originOf(child(henb, HSV, 'transport'))).toBe('or:default');
     const pol = child(op, HSV, 'policies')!;
     expect(originOf(child(pol, HSV, 'step-timeout'))).toBeUndefined(); // set by a client, though equal to the default
     expect(originOf(child(pol, HSV, 'token-lifetime'))).toBe('or:default');
@@ -142,8 +143,8 @@ describe('NMDA get-data / edit-data (RFC 8526)', () => {
     await setup();
     const s = fake.session();
     const defaults = dataOf(await fake.call(s, getData(`<datastore>ds:operational</datastore><origin-filter>or:default</origin-filter><subtree-filter><inventory xmlns="${HSV}"/><policies xmlns="${HSV}"/><henbs xmlns="${HSV}"/></subtree-filter>`)));
-    // port and transport (ssh, henb-sw-verify 2026-12-03) are the inventory entry's defaults in use
-    expect(show([defaults])).toBe(`<data xmlns="${NM}"><inventory xmlns="${HSV}"><henb><henb-id>a</henb-id><port>830</port><transport>ssh</transport></henb></inventory>` +
+    // transport (ssh, henb-sw-verify 2026-12-03) is the inventory entry's default in use (port has no default)
+    expect(show([defaults])).toBe(`<data xmlns="${NM}"><inventory xmlns="${HSV}"><henb><henb-id>a</henb-id><transport>ssh</transport></henb></inventory>` +
       `<policies xmlns="${HSV}"><self-check>true</self-check><on-mismatch>alarm</on-mismatch><on-mismatch>rollback</on-mismatch><token-lifetime>86400</token-lifetime></policies>` +
       `<henbs xmlns="${HSV}"><henb><henb-id>h1</henb-id><state>trusted</state></henb><henb><henb-id>h2</henb-id><state>quarantined</state></henb></henbs></data>`);
     const notDefault = show(await fake.call(s, getData(`<datastore>ds:operational</datastore><negated-origin-filter>or:default</negated-origin-filter><subtree-filter><inventory xmlns="${HSV}"/><policies xmlns="${HSV}"/></subtree-filter>`)));

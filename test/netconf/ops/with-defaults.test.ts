@@ -34,9 +34,10 @@ describe('with-defaults (RFC 6243) with the defaults of our YANG modules', () =>
     fake = createFake({ validator: yang.validator });
     fake.states.push({ ns: HSV, name: 'henbs', provider: () => el(HSV, 'henbs', el(HSV, 'henb', leaf(HSV, 'henb-id', 'h1'), leaf(HSV, 'state', 'trusted'))) });
     std = registerStandardOperations(fake.reg, { ietfYangDir: join(import.meta.dirname, '../../../yang/ietf'), eventLog: false });
-    // port 830 and step-timeout 300 are set to their defaults on purpose; token-lifetime is not a default
+    // transport ssh and step-timeout 300 are set to their defaults on purpose; token-lifetime is not a default, nor is
+    // port (no default statement since 2026-12-03: 830 for ssh, 6513 for tls, decided by the transport)
     await fake.call(fake.session(), `<edit-config xmlns="${NC}"><target><running/></target><config>` +
-      `<inventory xmlns="${HSV}"><henb><henb-id>a</henb-id><address>10.0.0.1</address><port>830</port></henb>` +
+      `<inventory xmlns="${HSV}"><henb><henb-id>a</henb-id><address>10.0.0.1</address><transport>ssh</transport></henb>` +
       `<henb><henb-id>b</henb-id><address>10.0.0.2</address><port>2022</port></henb><henb><henb-id>c</henb-id><address>10.0.0.3</address></henb></inventory>` +
       `<policies xmlns="${HSV}"><step-timeout>300</step-timeout><token-lifetime>100</token-lifetime></policies></config></edit-config>`);
   };
@@ -53,7 +54,7 @@ describe('with-defaults (RFC 6243) with the defaults of our YANG modules', () =>
   it('explicit (the basic mode, and no parameter): what clients set, defaults set explicitly included', async () => {
     await setup();
     const s = fake.session();
-    const want = `<data xmlns="${NC}">${inventory('<port>830</port>', '<port>2022</port>', '')}` +
+    const want = `<data xmlns="${NC}">${inventory('<transport>ssh</transport>', '<port>2022</port>', '')}` +
       `<policies xmlns="${HSV}"><step-timeout>300</step-timeout><token-lifetime>100</token-lifetime></policies></data>`;
     expect(show(await fake.call(s, getConfig('')))).toBe(want);
     expect(show(await fake.call(s, getConfig('explicit')))).toBe(want);
@@ -68,8 +69,8 @@ describe('with-defaults (RFC 6243) with the defaults of our YANG modules', () =>
   it('report-all: every default, in list entries, present containers and configuration containers not set', async () => {
     await setup();
     expect(show(await fake.call(fake.session(), getConfig('report-all')))).toBe(
-      // transport (default ssh, revision 2026-12-03) follows port in every entry
-      `<data xmlns="${NC}">${inventory('<port>830</port><transport>ssh</transport>', '<port>2022</port><transport>ssh</transport>', '<port>830</port><transport>ssh</transport>')}` +
+      // transport (default ssh, revision 2026-12-03) in every entry; port has no default
+      `<data xmlns="${NC}">${inventory('<transport>ssh</transport>', '<port>2022</port><transport>ssh</transport>', '<transport>ssh</transport>')}` +
       // on-mismatch is a leaf-list with two default entries (YANG 1.1)
       `<policies xmlns="${HSV}"><step-timeout>300</step-timeout><token-lifetime>100</token-lifetime><self-check>true</self-check><on-mismatch>alarm</on-mismatch><on-mismatch>rollback</on-mismatch></policies>` +
       `<pve xmlns="${HSV}"><transport>restconf</transport><timeout>30</timeout></pve></data>`);
@@ -79,7 +80,7 @@ describe('with-defaults (RFC 6243) with the defaults of our YANG modules', () =>
     await setup();
     const t = (name: string, v: string): string => `<${name} xmlns:wd="${WDA}" wd:default="true">${v}</${name}>`;
     expect(show(await fake.call(fake.session(), getConfig('report-all-tagged')))).toBe(
-      `<data xmlns="${NC}">${inventory(t('port', '830') + t('transport', 'ssh'), '<port>2022</port>' + t('transport', 'ssh'), t('port', '830') + t('transport', 'ssh'))}` +
+      `<data xmlns="${NC}">${inventory(t('transport', 'ssh'), '<port>2022</port>' + t('transport', 'ssh'), t('transport', 'ssh'))}` +
       `<policies xmlns="${HSV}">${t('step-timeout', '300')}<token-lifetime>100</token-lifetime>${t('self-check', 'true')}${t('on-mismatch', 'alarm')}${t('on-mismatch', 'rollback')}</policies>` +
       `<pve xmlns="${HSV}">${t('transport', 'restconf')}${t('timeout', '30')}</pve></data>`);
   });
@@ -100,7 +101,7 @@ describe('with-defaults (RFC 6243) with the defaults of our YANG modules', () =>
     const trimmed = show(await fake.call(s, get('trim')));
     expect(trimmed).toContain(inventory('', '<port>2022</port>', ''));
     expect(trimmed).toContain(`<henbs xmlns="${HSV}"><henb><henb-id>h1</henb-id><state>trusted</state></henb></henbs>`);
-    expect(show(await fake.call(s, get('report-all')))).toContain(inventory('<port>830</port><transport>ssh</transport>', '<port>2022</port><transport>ssh</transport>', '<port>830</port><transport>ssh</transport>'));
+    expect(show(await fake.call(s, get('report-all')))).toContain(inventory('<transport>ssh</transport>', '<port>2022</port><transport>ssh</transport>', '<transport>ssh</transport>'));
   });
 
   it('copy-config accepts the parameter (it governs a <url> target: none here); other values and operations are refused', async () => {
