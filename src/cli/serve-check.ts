@@ -19,6 +19,7 @@ import { HOST_KEY_FORMS, hostKeyFingerprint } from '../host-key.js';
 import { HsvError } from '../errors.js';
 import { parseHostPort } from '../host-port.js';
 import { loadJwksFile } from '../tokens/index.js';
+import { resolveSecrets } from '../config/secrets.js';
 import type { HostPort } from './args.js';
 import type { ServeConfig } from '../config/load.js';
 
@@ -228,6 +229,45 @@ export async function checkPluginReferences(config: ServeConfig): Promise<void> 
   }
   if (b.software?.ca !== undefined) await readPemCertificates(resolve(config.baseDir, b.software.ca), 'software.ca', file);
   if (b.software?.['file-root'] !== undefined) await checkDirectory(resolve(config.baseDir, b.software['file-root']), 'software.file-root', file);
+  await checkDeviceTlsFiles(config);
+}
+
+/**
+ * NETCONF over TLS to H(e)NBs: `device-tls` {cert, key, ca?} and each TLS henb's tls-ca, tls-client-cert and
+ * tls-client-key, read as the plugin reads them when it starts (PEM certificates; a private key that belongs to
+ * its certificate).
+ */
+async function checkDeviceTlsFiles(config: ServeConfig): Promise<void> {
+  const b = config.builtin as {
+    'device-tls'?: { cert?: string; key?: unknown; ca?: string };
+    henbs?: Array<{ transport?: string; 'tls-ca'?: string; 'tls-client-cert'?: string; 'tls-client-key'?: unknown }>;
+  };
+  const file = config.file;
+  const pair = async (cert: string, key: unknown, certKey: string, keyKey: string): Promise<void> => {
+    const certPath = resolve(config.baseDir, cert);
+    await readPemCertificates(certPath, certKey, file);
+    let keyText: unknown;
+    try {
+      keyText = await resolveSecrets(key, process.env, config.baseDir, file ?? 'config', keyKey.split('.'));
+    } catch (err) {
+      throw new ServeCheckError('ERR_CONFIG_FILE', keyKey, `${where(keyKey, file)}: cannot read the private key (${(err as Error).message})`, { cause: err });
+    }
+    let ok = false;
+    try {
+      ok = new X509Certificate(await readFile(certPath, 'utf8')).checkPrivateKey(createPrivateKey(String(keyText)));
+    } catch (err) {
+      throw new ServeCheckError('ERR_CONFIG_FILE', keyKey, `${where(keyKey, file)}: not a usable PEM private key (${(err as Error).message})`, { cause: err });
+    }
+    if (!ok) throw new ServeCheckError('ERR_CONFIG_FILE', keyKey, `${where(keyKey, file)}: does not belong to the certificate in ${certPath}`);
+  };
+  const d = b['device-tls'];
+  if (d?.cert !== undefined) await pair(d.cert, d.key, 'device-tls.cert', 'device-tls.key');
+  if (d?.ca !== undefined) await readPemCertificates(resolve(config.baseDir, d.ca), 'device-tls.ca', file);
+  for (const [i, h] of (b.henbs ?? []).entries()) {
+    if (h.transport !== 'tls') continue;
+    if (h['tls-ca'] !== undefined) await readPemCertificates(resolve(config.baseDir, h['tls-ca']), `henbs[${i}].tls-ca`, file);
+    if (h['tls-client-cert'] !== undefined) await pair(h['tls-client-cert'], h['tls-client-key'], `henbs[${i}].tls-client-cert`, `henbs[${i}].tls-client-key`);
+  }
 }
 
 /**

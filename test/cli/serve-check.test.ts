@@ -13,6 +13,7 @@ import { runCli } from '../../src/cli/main.js';
 import { BufferWritable } from '../../src/cli/io.js';
 import { loadOrCreatePveTls } from '../../src/pve/tls.js';
 import { generateSigningKey } from '../../src/tokens/index.js';
+import { createTestPki } from '../helpers/tls-pki.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 let dir: string;
@@ -95,6 +96,30 @@ describe('serve --check checks what a start would', () => {
     await writeFile(join(dir, 'empty-jwks.json'), '{"keys":[]}');
     await both(await config('bad-ca.yaml', `listen: 127.0.0.1:0\ndata-dir: d3\n${pve('not-a-ca.pem', jwksPath)}`), 'ERR_CONFIG_FILE', 2, 'pve.ca');
     await both(await config('bad-jwks.yaml', `listen: 127.0.0.1:0\ndata-dir: d3\n${pve(caPath, 'empty-jwks.json')}`), 'ERR_CONFIG_FILE', 2, 'the keys list is empty');
+  });
+
+  it('NETCONF over TLS to H(e)NBs: device-tls and a henb\'s tls-ca / tls-client-cert / tls-client-key are read as a start reads them', async () => {
+    const pki = createTestPki();
+    try {
+      const oam = pki.issue('oam', { san: 'DNS:oam' });
+      const other = pki.issue('other', { san: 'DNS:other' });
+      const yaml = (deviceTls: string, henb: string): string => `listen: 127.0.0.1:0\ndata-dir: dt\n${pve(caPath, jwksPath)}` +
+        `device-tls:\n${deviceTls}henbs:\n  - henb-id: t1\n    address: 127.0.0.1\n    transport: tls\n${henb}`;
+      const good = `  cert: ${oam.certFile}\n  key: { file: ${oam.keyFile} }\n  ca: ${pki.ca.certFile}\n`;
+      const ok = await run(['--config', await config('tls-good.yaml', yaml(good, `    tls-ca: ${pki.ca.certFile}\n    tls-client-cert: ${other.certFile}\n    tls-client-key: { file: ${other.keyFile} }\n`)), '--check']);
+      expect(ok.err).toBe('');
+      expect(ok.code).toBe(0);
+      const f1 = await config('tls-ca.yaml', yaml(good, '    tls-ca: missing-ca.pem\n'));
+      await both(f1, 'ERR_CONFIG_FILE', 2, `${f1}: henbs[0].tls-ca: ${join(dir, 'missing-ca.pem')}: cannot read the PEM file (ENOENT: does not exist)`);
+      const f2 = await config('tls-dev-ca.yaml', yaml(`  cert: ${oam.certFile}\n  key: { file: ${oam.keyFile} }\n  ca: missing-ca.pem\n`, ''));
+      await both(f2, 'ERR_CONFIG_FILE', 2, `${f2}: device-tls.ca: ${join(dir, 'missing-ca.pem')}: cannot read the PEM file`);
+      const f3 = await config('tls-key.yaml', yaml(`  cert: ${oam.certFile}\n  key: { file: ${other.keyFile} }\n  ca: ${pki.ca.certFile}\n`, ''));
+      await both(f3, 'ERR_CONFIG_FILE', 2, `${f3}: device-tls.key: does not belong to the certificate in ${oam.certFile}`);
+      const f4 = await config('tls-client.yaml', yaml(good, `    tls-client-cert: ${oam.keyFile}\n    tls-client-key: { file: ${oam.keyFile} }\n`));
+      await both(f4, 'ERR_CONFIG_FILE', 2, `${f4}: henbs[0].tls-client-cert: ${oam.keyFile}: holds no PEM certificate`);
+    } finally {
+      pki.cleanup();
+    }
   });
 
   it('a data dir that cannot be created (under /proc): ERR_CONFIG_DATA_DIR naming data-dir, exit 2, and no hang', async () => {
