@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import { createServer as createTcpServer } from 'node:net';
 import type { Server as TcpServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -446,211 +446,298 @@ function callHomeTransportOf(targets: CallHomeTarget[]): 'ssh' | 'tls' {
   return targets.some((t) => t.transport === 'tls') ? 'tls' : 'ssh';
 }
 
-export async function startFleet(options: FleetOptions): Promise<Fleet> {
-  const log = (options.log ?? silentLogger).child({ component: 'simulator' });
+/** one device of the fleet as planned: its name, profile, trust root and where it listens */
+export interface PlannedDevice {
+  henbId: string;
+  profile: DeviceProfile;
+  trustRoot: TrustRoot;
+  /** its place in the fleet, from 0 */
+  index: number;
+  host: string;
+  /** 0: a free port */
+  port: number;
+}
+
+/**
+ * The devices a fleet's options name, in order: each entry's profile and count (ERR_SIM_PROFILE for an unknown
+ * profile, a bad count, no device, a bad firstIndex, a name twice), device i on hosts[i % hosts.length] at
+ * basePort + floor(i / hosts.length) (a free port without basePort).
+ */
+export function fleetPlan(options: FleetOptions): PlannedDevice[] {
   const hosts = options.hosts !== undefined && options.hosts.length > 0 ? options.hosts : [options.host ?? '127.0.0.1'];
   const basePort = options.basePort ?? 0;
   const list = entries(options.profiles ?? options.fleet ?? [], options.trustRoot ?? 'software-key');
   if (list.length === 0) throw new SimulatorError('ERR_SIM_PROFILE', 'the fleet has no devices');
+  const first = options.firstIndex ?? 1;
+  if (!(Number.isSafeInteger(first) && first >= 1)) throw new SimulatorError('ERR_SIM_PROFILE', `firstIndex must be an integer >= 1, got ${first}`);
+  const named = list.flatMap((e) => Array.from({ length: e.count }, (_, i) => ({ henbId: simulatedHenbId(e.profile, e.trustRoot, i + first), profile: e.profile, trustRoot: e.trustRoot })));
+  const dup = named.find((p, i) => named.findIndex((q) => q.henbId === p.henbId) !== i);
+  if (dup) throw new SimulatorError('ERR_SIM_PROFILE', `the fleet names ${dup.henbId} twice (list each profile once per trust root)`);
+  return named.map((p, index) => ({
+    ...p, index, host: hosts[index % hosts.length]!, port: basePort === 0 ? 0 : basePort + Math.floor(index / hosts.length),
+  }));
+}
+
+type ImageFetch = (uri: string, rim: string, signal: AbortSignal) => Promise<void>;
+
+/**
+ * How devices fetch the software-update image (FleetOptions.fetchSoftware; none by default): `checked` compares
+ * its SHA-256 with software-rim, `unchecked` (flaw-digest-unchecked) fetches the whole image and never compares.
+ */
+export function imageFetchers(fetchSoftware: FleetOptions['fetchSoftware']): { checked: ImageFetch; unchecked: ImageFetch } | undefined {
+  const cfg = fetchSoftware === true ? {} : fetchSoftware === false ? undefined : fetchSoftware;
+  if (cfg === undefined) return undefined;
+  const fetchOptions = (signal: AbortSignal, expectedDigest?: string): FetchAndDigestOptions => ({
+    ...(expectedDigest !== undefined ? { expectedDigest } : {}), signal, timeoutMs: cfg.timeoutMs ?? 60_000,
+    ...(cfg.fileRoot !== undefined ? { fileRoot: cfg.fileRoot } : {}),
+    ...(cfg.caPem !== undefined ? { caPem: cfg.caPem } : {}),
+  });
+  return {
+    checked: async (uri, rim, signal) => {
+      await fetchAndDigest(uri, fetchOptions(signal, rim));
+    },
+    unchecked: async (uri, _rim, signal) => {
+      await fetchAndDigest(uri, fetchOptions(signal));
+    },
+  };
+}
+
+/** the cert-to-name map of a device's TLS server: the fleet's client certificate and any of the extra client CA, to its user */
+export function fleetCertToName(pki: FleetPki | undefined, clientCas: X509Certificate[], username: string): CertToNameEntry[] {
+  if (pki === undefined) return [];
+  return [
+    { fingerprint: pki.client.sha256, 'map-type': 'specified', name: username },
+    ...clientCas.map((c) => ({ fingerprint: c.fingerprint256, 'map-type': 'specified' as const, name: username })),
+  ];
+}
+
+export async function startFleet(options: FleetOptions): Promise<Fleet> {
+  const log = (options.log ?? silentLogger).child({ component: 'simulator' });
+  const plan = fleetPlan(options);
+  const tlsOpts = typeof options.tls === 'object' ? options.tls : {};
+  const clientCas = tlsOpts.clientCa !== undefined ? certificatesOfPem(tlsOpts.clientCa) : [];
+  if (tlsOpts.clientCa !== undefined && clientCas.length === 0) throw new SimulatorError('ERR_SIM_START', 'tls.clientCa holds no PEM certificate');
   const temporary = options.dataDir === undefined;
   const root = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'hsv-fleet-')));
-  const validate = options.validate !== false;
   const username = options.username ?? 'oam';
   let shared: { username: string; password: string } | undefined;
   if (options.password !== undefined) shared = { username, password: options.password };
   else if (options.perDeviceCredentials !== true) shared = await loadOrCreateCredentials(root, username);
-  const yang = deviceYangModule();
-  const fetchCfg = options.fetchSoftware === true ? {} : options.fetchSoftware === false ? undefined : options.fetchSoftware;
-  const fetchImage = fetchCfg === undefined ? undefined : async (uri: string, rim: string, signal: AbortSignal): Promise<void> => {
-    const o: FetchAndDigestOptions = { expectedDigest: rim, signal, timeoutMs: fetchCfg.timeoutMs ?? 60_000 };
-    if (fetchCfg.fileRoot !== undefined) o.fileRoot = fetchCfg.fileRoot;
-    if (fetchCfg.caPem !== undefined) o.caPem = fetchCfg.caPem;
-    await fetchAndDigest(uri, o);
-  };
-  // flaw-digest-unchecked: fetches the whole image, never compares its digest with software-rim
-  const fetchUnchecked = fetchCfg === undefined ? undefined : async (uri: string, _rim: string, signal: AbortSignal): Promise<void> => {
-    const o: FetchAndDigestOptions = { signal, timeoutMs: fetchCfg.timeoutMs ?? 60_000 };
-    if (fetchCfg.fileRoot !== undefined) o.fileRoot = fetchCfg.fileRoot;
-    if (fetchCfg.caPem !== undefined) o.caPem = fetchCfg.caPem;
-    await fetchAndDigest(uri, o);
-  };
-  const cells = new Map<string, Femtocell>();
-  const tpms = new Map<string, TpmTrustRoot>();
-  const servers: NetconfServer[] = [];
-  const serverOf = new Map<string, NetconfServer>();
-  const blackholes: Array<{ server: TcpServer; sockets: Set<Socket> }> = [];
+  const fleet = new FleetRuntime({ options, log, root, temporary, shared, username, tlsOpts, clientCas });
   const devices: SimulatedDevice[] = [];
-  const callHomeStop = new AbortController();
-  const callHomeLoops: Array<Promise<void>> = [];
-  const callHomeSockets = new Map<string, Set<Socket>>();
-  const tlsOf = new Map<string, SimulatedDeviceTls>();
-  /** per device that can call: start calling one more client */
-  const callers: Array<(to: CallHomeTarget) => void> = [];
-  const startCallHome = (targets: CallHomeTarget[]): void => {
-    if (closed) return;
-    for (const to of targets) for (const call of callers) call(to);
-  };
-  let closed = false;
-
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    callHomeStop.abort();
-    await Promise.all(callHomeLoops);
-    for (const c of cells.values()) c.close();
-    await Promise.all(servers.map((s) => s.close().catch((e: unknown) => log.warn('device server close failed', { err: e }))));
-    await Promise.all([...tpms.values()].map((t) => t.close().catch((e: unknown) => log.warn('swtpm close failed', { err: e }))));
-    await Promise.all(blackholes.map((b) => new Promise<void>((resolve) => {
-      for (const s of b.sockets) s.destroy();
-      b.server.close(() => resolve());
-    })));
-    if (temporary) await rm(root, { recursive: true, force: true });
-  };
-
-  const first = options.firstIndex ?? 1;
-  if (!(Number.isSafeInteger(first) && first >= 1)) throw new SimulatorError('ERR_SIM_PROFILE', `firstIndex must be an integer >= 1, got ${first}`);
-  const plan = list.flatMap((e) => Array.from({ length: e.count }, (_, i) => ({ henbId: simulatedHenbId(e.profile, e.trustRoot, i + first), profile: e.profile, trustRoot: e.trustRoot })));
-  const dup = plan.find((p, i) => plan.findIndex((q) => q.henbId === p.henbId) !== i);
-  if (dup) throw new SimulatorError('ERR_SIM_PROFILE', `the fleet names ${dup.henbId} twice (list each profile once per trust root)`);
-  const tlsWanted = options.tls !== undefined && options.tls !== false || (options.callHome ?? []).some((t) => t.transport === 'tls');
-  const tlsOpts = typeof options.tls === 'object' ? options.tls : {};
-  let pki: FleetPki | undefined;
-  const clientCas = tlsOpts.clientCa !== undefined ? certificatesOfPem(tlsOpts.clientCa) : [];
-  if (tlsOpts.clientCa !== undefined && clientCas.length === 0) throw new SimulatorError('ERR_SIM_START', 'tls.clientCa holds no PEM certificate');
   try {
-    if (tlsWanted) pki = await loadOrCreateFleetPki(join(root, 'tls'));
+    await fleet.loadPki();
     // start in batches: bounded parallelism, ports in order when basePort is set
     const BATCH = 32;
-    for (let b = 0; b < plan.length; b += BATCH) {
-      const batch = plan.slice(b, b + BATCH);
-      const started = await Promise.all(batch.map(async ({ henbId, profile, trustRoot }, j) => {
-        const index = b + j;
-        const host = hosts[index % hosts.length] as string;
-        const port = basePort === 0 ? 0 : basePort + Math.floor(index / hosts.length);
-        const dir = join(root, henbId);
-        const id = await loadOrCreateIdentity(dir, shared, username);
-        const hostKey = await loadOrCreateDeviceHostKey(dir);
-        const dlog = log.child({ henbId });
-        const cell = new Femtocell({
-          henbId, profile, privateKey: id.key,
-          ...(fetchImage !== undefined ? { fetchImage: profile === 'flaw-digest-unchecked' ? fetchUnchecked : fetchImage } : {}),
-          ...(options.installMs !== undefined ? { installMs: options.installMs } : {}),
-          ...(options.slowInstallMs !== undefined ? { slowInstallMs: options.slowInstallMs } : {}),
-          ...(options.rollbackMs !== undefined ? { rollbackMs: options.rollbackMs } : {}),
-        });
-        cells.set(henbId, cell);
-        let tpm: TpmTrustRoot | undefined;
-        if (trustRoot === 'tpm' && profile !== 'unreachable') {
-          tpm = await TpmTrustRoot.start(dir, cell.measurementLog(), options.tpmKeyType ?? 'ecc', options.tpmEkCa);
-          tpms.set(henbId, tpm);
-        }
-        let actualPort: number;
-        if (profile === 'unreachable') {
-          const sockets = new Set<Socket>();
-          const mode = options.unreachableMode ?? 'refuse';
-          const tcp = createTcpServer((s) => {
-            if (mode === 'refuse') {
-              s.destroy();
-              return;
-            }
-            sockets.add(s);
-            s.on('close', () => sockets.delete(s));
-            s.on('error', () => undefined);
-          });
-          blackholes.push({ server: tcp, sockets });
-          actualPort = await new Promise<number>((resolve, reject) => {
-            tcp.once('error', reject);
-            tcp.listen(port, host, () => resolve((tcp.address() as { port: number }).port));
-          });
-        } else {
-          const deviceCert = pki !== undefined ? await loadOrCreateDeviceCert(dir, henbId, host, pki.ca) : undefined;
-          // the fleet's client certificate (pinned) and any certificate of the extra client CA map to the device's user
-          const certToName: CertToNameEntry[] = pki === undefined ? [] : [
-            { fingerprint: pki.client.sha256, 'map-type': 'specified', name: id.username },
-            ...clientCas.map((c) => ({ fingerprint: c.fingerprint256, 'map-type': 'specified' as const, name: id.username })),
-          ];
-          const server = createNetconfServer({
-            hostKeys: [hostKey],
-            ...(pki !== undefined && deviceCert !== undefined ? {
-              tls: { cert: deviceCert.cert, key: deviceCert.key, ca: pki.ca.cert + (tlsOpts.clientCa ?? ''), certToName },
-            } : {}),
-            auth: { users: [{ username: id.username, password: id.password }] },
-            ...(validate ? { validator: yang.validator } : {}),
-            log: dlog,
-            dataDir: dir,
-            operations: [(reg) => registerStandardOperations(reg, {
-              log: dlog, ...(options.replay === false || profile === 'flaw-no-replay' ? { eventLog: false as const } : {}),
-            })],
-          });
-          servers.push(server);
-          serverOf.set(henbId, server);
-          registerFemtocell(server, cell, dlog, tpm);
-          actualPort = (await server.listen(host, port)).port;
-          if (pki !== undefined && deviceCert !== undefined) {
-            const tlsPort = (await server.listenTls(host, tlsOpts.tlsBasePort !== undefined ? tlsOpts.tlsBasePort + index : 0)).port;
-            tlsOf.set(henbId, {
-              port: tlsPort, certSha256: deviceCert.sha256, serverName: henbId,
-              caFile: pki.ca.certFile, clientCertFile: pki.client.certFile, clientKeyFile: pki.client.keyFile,
-            });
-          }
-          callers.push((to) => {
-            if (to.transport === 'tls' && pki === undefined) {
-              dlog.error('call home over TLS needs the fleet started with tls', { to: `${to.host}:${to.port}` });
-              return;
-            }
-            const mine = callHomeSockets.get(henbId) ?? new Set<Socket>();
-            callHomeSockets.set(henbId, mine);
-            callHomeLoops.push(callHomeLoop({
-              host: to.host, port: to.port, serve: (sock) => server.callHome(sock, to.transport ?? 'ssh'), log: dlog, signal: callHomeStop.signal,
-              ...(options.callHomeBackoff !== undefined ? { backoff: options.callHomeBackoff } : {}),
-              onConnected: (sock) => {
-                mine.add(sock);
-                sock.once('close', () => mine.delete(sock));
-              },
-            }));
-          });
-        }
-        const dev: SimulatedDevice = {
-          henbId, profile, host, port: actualPort, hostKeySha256: hostKeyFingerprint(hostKey),
-          username: id.username, password: id.password, devicePublicKey: cell.publicKeyPem(), keyId: cell.keyId(), trustRoot,
-          ...(tpm !== undefined ? { akPublic: tpm.akPublic().toString('base64'), akName: tpm.akName, ...tpm.ekEnrolment() } : {}),
-          ...(options.callHome !== undefined && options.callHome.length > 0 ? { callHome: true, callHomeTransport: callHomeTransportOf(options.callHome) } : {}),
-          ...(tlsOf.has(henbId) ? { netconfTls: tlsOf.get(henbId)! } : {}),
-        };
-        return dev;
-      }));
-      devices.push(...started);
-    }
+    for (let b = 0; b < plan.length; b += BATCH) devices.push(...await Promise.all(plan.slice(b, b + BATCH).map((p) => fleet.startDevice(p))));
   } catch (e) {
-    await close();
+    await fleet.close();
     throw e instanceof HsvError ? e : new SimulatorError('ERR_SIM_START', `cannot start the fleet: ${(e as Error).message}`, { cause: e });
   }
-  if (options.callHome !== undefined) startCallHome(options.callHome);
+  if (options.callHome !== undefined) fleet.startCallHome(options.callHome);
   log.info('fleet started', { devices: devices.length });
-  return {
-    devices,
-    referenceValues: factoryReferenceValues(),
-    cell: (henbId) => cells.get(henbId),
-    tpm: (henbId) => tpms.get(henbId)?.attester,
-    async dropSessions(henbId) {
-      const server = serverOf.get(henbId);
-      if (!server) return;
-      await Promise.all(server.sessions().map((s) => server.info.killSession(s.id, 'simulated network failure')));
-    },
-    sessionCount(henbId) {
-      return serverOf.get(henbId)?.sessions().length ?? 0;
-    },
-    startCallHome(targets) {
-      startCallHome(targets);
-      for (const d of devices) {
-        d.callHome = true;
-        d.callHomeTransport = callHomeTransportOf(targets);
+  return fleet.handle(devices);
+}
+
+interface FleetSettings {
+  options: FleetOptions;
+  log: Logger;
+  /** the data dir (each device in <root>/<henb-id>) and whether it is removed at close */
+  root: string;
+  temporary: boolean;
+  /** the fleet's one login (undefined: per device) */
+  shared: { username: string; password: string } | undefined;
+  username: string;
+  tlsOpts: { clientCa?: string; tlsBasePort?: number };
+  clientCas: X509Certificate[];
+}
+
+/** A running fleet: its devices' models, TPMs, servers and call-home loops, and closing them all. */
+class FleetRuntime {
+  private readonly cells = new Map<string, Femtocell>();
+  private readonly tpms = new Map<string, TpmTrustRoot>();
+  private readonly servers: NetconfServer[] = [];
+  private readonly serverOf = new Map<string, NetconfServer>();
+  private readonly blackholes: Array<{ server: TcpServer; sockets: Set<Socket> }> = [];
+  private readonly callHomeStop = new AbortController();
+  private readonly callHomeLoops: Array<Promise<void>> = [];
+  private readonly callHomeSockets = new Map<string, Set<Socket>>();
+  /** per device that can call: start calling one more client */
+  private readonly callers: Array<(to: CallHomeTarget) => void> = [];
+  private readonly fetchers: ReturnType<typeof imageFetchers>;
+  private readonly yang = deviceYangModule();
+  private pki: FleetPki | undefined;
+  private closed = false;
+
+  constructor(private readonly s: FleetSettings) {
+    this.fetchers = imageFetchers(s.options.fetchSoftware);
+  }
+
+  /** the fleet CA and client certificate, when devices serve TLS or call home over it */
+  async loadPki(): Promise<void> {
+    const o = this.s.options;
+    const tlsWanted = o.tls !== undefined && o.tls !== false || (o.callHome ?? []).some((t) => t.transport === 'tls');
+    if (tlsWanted) this.pki = await loadOrCreateFleetPki(join(this.s.root, 'tls'));
+  }
+
+  async startDevice(p: PlannedDevice): Promise<SimulatedDevice> {
+    const { henbId, profile, trustRoot } = p;
+    const o = this.s.options;
+    const dir = join(this.s.root, henbId);
+    const id = await loadOrCreateIdentity(dir, this.s.shared, this.s.username);
+    const hostKey = await loadOrCreateDeviceHostKey(dir);
+    const dlog = this.s.log.child({ henbId });
+    const cell = new Femtocell({
+      henbId, profile, privateKey: id.key,
+      ...(this.fetchers !== undefined ? { fetchImage: profile === 'flaw-digest-unchecked' ? this.fetchers.unchecked : this.fetchers.checked } : {}),
+      ...(o.installMs !== undefined ? { installMs: o.installMs } : {}),
+      ...(o.slowInstallMs !== undefined ? { slowInstallMs: o.slowInstallMs } : {}),
+      ...(o.rollbackMs !== undefined ? { rollbackMs: o.rollbackMs } : {}),
+    });
+    this.cells.set(henbId, cell);
+    let tpm: TpmTrustRoot | undefined;
+    if (trustRoot === 'tpm' && profile !== 'unreachable') {
+      tpm = await TpmTrustRoot.start(dir, cell.measurementLog(), o.tpmKeyType ?? 'ecc', o.tpmEkCa);
+      this.tpms.set(henbId, tpm);
+    }
+    const served = profile === 'unreachable' ? { port: await this.listenUnreachable(p) } : await this.serveDevice(p, { dir, id, hostKey, cell, tpm, dlog });
+    return {
+      henbId, profile, host: p.host, port: served.port, hostKeySha256: hostKeyFingerprint(hostKey),
+      username: id.username, password: id.password, devicePublicKey: cell.publicKeyPem(), keyId: cell.keyId(), trustRoot,
+      ...(tpm !== undefined ? { akPublic: tpm.akPublic().toString('base64'), akName: tpm.akName, ...tpm.ekEnrolment() } : {}),
+      ...(o.callHome !== undefined && o.callHome.length > 0 ? { callHome: true, callHomeTransport: callHomeTransportOf(o.callHome) } : {}),
+      ...('tls' in served && served.tls !== undefined ? { netconfTls: served.tls } : {}),
+    };
+  }
+
+  /** an `unreachable` device: a port that refuses every connection, or (blackhole) holds it without a byte */
+  private async listenUnreachable(p: PlannedDevice): Promise<number> {
+    const sockets = new Set<Socket>();
+    const mode = this.s.options.unreachableMode ?? 'refuse';
+    const tcp = createTcpServer((sock) => {
+      if (mode === 'refuse') {
+        sock.destroy();
+        return;
       }
-    },
-    ...(pki !== undefined ? { tls: pki } : {}),
-    dropCallHome(henbId) {
-      for (const s of callHomeSockets.get(henbId) ?? []) s.destroy();
-    },
-    close,
-  };
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock));
+      sock.on('error', () => undefined);
+    });
+    this.blackholes.push({ server: tcp, sockets });
+    return new Promise<number>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(p.port, p.host, () => resolve((tcp.address() as { port: number }).port));
+    });
+  }
+
+  /** the device's NETCONF server (SSH, and TLS with the fleet PKI) with the femtocell's module, and its call-home caller */
+  private async serveDevice(p: PlannedDevice, d: {
+    dir: string; id: Persisted; hostKey: string; cell: Femtocell; tpm: TpmTrustRoot | undefined; dlog: Logger;
+  }): Promise<{ port: number; tls?: SimulatedDeviceTls }> {
+    const { pki } = this;
+    const deviceCert = pki !== undefined ? await loadOrCreateDeviceCert(d.dir, p.henbId, p.host, pki.ca) : undefined;
+    const server = this.deviceServer(p, d, deviceCert);
+    this.servers.push(server);
+    this.serverOf.set(p.henbId, server);
+    registerFemtocell(server, d.cell, d.dlog, d.tpm);
+    const port = (await server.listen(p.host, p.port)).port;
+    let tls: SimulatedDeviceTls | undefined;
+    if (pki !== undefined && deviceCert !== undefined) {
+      const tlsBasePort = this.s.tlsOpts.tlsBasePort;
+      const tlsPort = (await server.listenTls(p.host, tlsBasePort !== undefined ? tlsBasePort + p.index : 0)).port;
+      tls = {
+        port: tlsPort, certSha256: deviceCert.sha256, serverName: p.henbId,
+        caFile: pki.ca.certFile, clientCertFile: pki.client.certFile, clientKeyFile: pki.client.keyFile,
+      };
+    }
+    this.callers.push(this.callerFor(p.henbId, server, d.dlog));
+    return tls !== undefined ? { port, tls } : { port };
+  }
+
+  private deviceServer(p: PlannedDevice, d: { dir: string; id: Persisted; hostKey: string; dlog: Logger }, deviceCert: { cert: string; key: string } | undefined): NetconfServer {
+    const { pki } = this;
+    const o = this.s.options;
+    return createNetconfServer({
+      hostKeys: [d.hostKey],
+      ...(pki !== undefined && deviceCert !== undefined ? {
+        tls: { cert: deviceCert.cert, key: deviceCert.key, ca: pki.ca.cert + (this.s.tlsOpts.clientCa ?? ''), certToName: fleetCertToName(pki, this.s.clientCas, d.id.username) },
+      } : {}),
+      auth: { users: [{ username: d.id.username, password: d.id.password }] },
+      ...(o.validate !== false ? { validator: this.yang.validator } : {}),
+      log: d.dlog,
+      dataDir: d.dir,
+      operations: [(reg) => registerStandardOperations(reg, {
+        log: d.dlog, ...(o.replay === false || p.profile === 'flaw-no-replay' ? { eventLog: false as const } : {}),
+      })],
+    });
+  }
+
+  /** the device's call-home starter: one loop per client it calls, serving NETCONF on each connection it makes */
+  private callerFor(henbId: string, server: NetconfServer, dlog: Logger): (to: CallHomeTarget) => void {
+    return (to) => {
+      if (to.transport === 'tls' && this.pki === undefined) {
+        dlog.error('call home over TLS needs the fleet started with tls', { to: `${to.host}:${to.port}` });
+        return;
+      }
+      const mine = this.callHomeSockets.get(henbId) ?? new Set<Socket>();
+      this.callHomeSockets.set(henbId, mine);
+      this.callHomeLoops.push(callHomeLoop({
+        host: to.host, port: to.port, serve: (sock) => server.callHome(sock, to.transport ?? 'ssh'), log: dlog, signal: this.callHomeStop.signal,
+        ...(this.s.options.callHomeBackoff !== undefined ? { backoff: this.s.options.callHomeBackoff } : {}),
+        onConnected: (sock) => {
+          mine.add(sock);
+          sock.once('close', () => mine.delete(sock));
+        },
+      }));
+    };
+  }
+
+  startCallHome(targets: CallHomeTarget[]): void {
+    if (this.closed) return;
+    for (const to of targets) for (const call of this.callers) call(to);
+  }
+
+  /** the Fleet handed to the caller */
+  handle(devices: SimulatedDevice[]): Fleet {
+    return {
+      devices,
+      referenceValues: factoryReferenceValues(),
+      cell: (henbId) => this.cells.get(henbId),
+      tpm: (henbId) => this.tpms.get(henbId)?.attester,
+      dropSessions: async (henbId) => {
+        const server = this.serverOf.get(henbId);
+        if (!server) return;
+        await Promise.all(server.sessions().map((s) => server.info.killSession(s.id, 'simulated network failure')));
+      },
+      sessionCount: (henbId) => this.serverOf.get(henbId)?.sessions().length ?? 0,
+      startCallHome: (targets) => {
+        this.startCallHome(targets);
+        for (const d of devices) {
+          d.callHome = true;
+          d.callHomeTransport = callHomeTransportOf(targets);
+        }
+      },
+      ...(this.pki !== undefined ? { tls: this.pki } : {}),
+      dropCallHome: (henbId) => {
+        for (const sock of this.callHomeSockets.get(henbId) ?? []) sock.destroy();
+      },
+      close: () => this.close(),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const { log } = this.s;
+    this.callHomeStop.abort();
+    await Promise.all(this.callHomeLoops);
+    for (const c of this.cells.values()) c.close();
+    await Promise.all(this.servers.map((srv) => srv.close().catch((e: unknown) => log.warn('device server close failed', { err: e }))));
+    await Promise.all([...this.tpms.values()].map((t) => t.close().catch((e: unknown) => log.warn('swtpm close failed', { err: e }))));
+    await Promise.all(this.blackholes.map((b) => new Promise<void>((resolve) => {
+      for (const sock of b.sockets) sock.destroy();
+      b.server.close(() => resolve());
+    })));
+    if (this.s.temporary) await rm(this.s.root, { recursive: true, force: true });
+  }
 }
