@@ -155,72 +155,129 @@ class SessionHandle implements ServerSessionHandle {
   }
 }
 
+/** the error-tag of a reply's first rpc-error, or undefined for ok / data (what an observer counts) */
+export function firstErrorTag(reply: { body: Array<XmlElement | string> }): string | undefined {
+  const first = reply.body[0];
+  if (typeof first === 'string' || first?.name !== 'rpc-error') return undefined;
+  const tag = first.children.find((c): c is XmlElement => typeof c !== 'string' && c.name === 'error-tag');
+  return tag !== undefined ? textOf(tag).trim() : undefined;
+}
+
 export function createNetconfServer(options: NetconfServerOptions): NetconfServer {
-  const log = options.log ?? silentLogger;
-  const observer = options.observer;
-  const limits = options.limits ?? {};
-  const maxSessions = limits.maxSessions ?? 100;
-  const closeGraceMs = limits.closeGraceMs ?? 5_000;
-  // validated here, so that a bad limit fails at creation, not at the first message
-  const xmlLimits = resolveParseLimits(limits.xml);
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'henb-sw-verify-'));
-  const hostKeys = options.hostKeys && options.hostKeys.length > 0 ? options.hostKeys : [loadOrCreateHostKey(dataDir)];
-  const hostKeyFingerprints = hostKeys.map((k) => hostKeyFingerprint(k));
-
-  const registry = new HostRegistry(options.validator, dataDir);
-  const live = new Map<number, SessionHandle>();
-  let nextSessionId = 1;
-  let closing = false;
-  const counters = { inBadHellos: 0, inSessions: 0, droppedSessions: 0, inRpcs: 0, inBadRpcs: 0, outRpcErrors: 0, outNotifications: 0 };
-
-  const info: ServerInfo = {
-    startTime: new Date(),
-    counters,
-    sessions: () => [...live.values()],
-    capabilities: () => registry.capabilities(),
-    async killSession(id, reason) {
-      const h = live.get(id);
-      if (!h) return;
-      log.info('killing session', { session: id, reason });
-      h.session.kill(new SessionError('ERR_SESSION_KILLED', reason));
-      await h.session.conn.whenClosed();
-    },
+  const core = new ServerCore(options);
+  return {
+    registry: core.registry,
+    registrar: core.registry,
+    info: core.info,
+    hostKeyFingerprints: core.hostKeyFingerprints,
+    dataDir: core.dataDir,
+    acceptStream: (stream, who) => core.acceptStream(stream, who),
+    sessions: () => core.info.sessions(),
+    listen: (host, port) => core.listen(host, port),
+    listenTls: (host, port) => core.listenTls(host, port),
+    callHome: (socket, transport) => core.callHome(socket, transport),
+    close: () => core.close(),
   };
+}
 
-  for (const register of options.operations ?? []) register(registry);
-  registerBaseOperations(registry);
-  const dispatch = createDispatcher(registry, info, options.validator, log);
+type AcceptInfo = { username: string; sourceHost?: string; transport?: string; endConnection?: () => void };
 
-  function acceptStream(stream: Duplex, who: { username: string; sourceHost?: string; transport?: string; endConnection?: () => void }): ServerSessionHandle | undefined {
-    if (closing || live.size >= maxSessions) {
+/**
+ * The server: the registry and dispatch, the live sessions with their counters (RFC 6022), and the SSH and TLS
+ * transports (made on first use) that hand it authenticated streams.
+ */
+class ServerCore {
+  readonly registry: HostRegistry;
+  readonly info: ServerInfo;
+  readonly hostKeyFingerprints: string[];
+  readonly dataDir: string;
+  private readonly log: Logger;
+  private readonly limits: NetconfServerLimits;
+  private readonly maxSessions: number;
+  private readonly xmlLimits: ReturnType<typeof resolveParseLimits>;
+  private readonly hostKeys: Array<string | Buffer>;
+  private readonly certToName: ReturnType<typeof parseCertToName>;
+  private readonly live = new Map<number, SessionHandle>();
+  private readonly counters = { inBadHellos: 0, inSessions: 0, droppedSessions: 0, inRpcs: 0, inBadRpcs: 0, outRpcErrors: 0, outNotifications: 0 };
+  private readonly dispatch: ReturnType<typeof createDispatcher>;
+  private nextSessionId = 1;
+  private closing = false;
+  private listening = false;
+  private tlsListening = false;
+  private ssh: SshTransport | undefined;
+  private tls: TlsTransport | undefined;
+
+  constructor(private readonly options: NetconfServerOptions) {
+    this.log = options.log ?? silentLogger;
+    this.limits = options.limits ?? {};
+    this.maxSessions = this.limits.maxSessions ?? 100;
+    // validated here, so that a bad limit fails at creation, not at the first message
+    this.xmlLimits = resolveParseLimits(this.limits.xml);
+    this.dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'henb-sw-verify-'));
+    this.hostKeys = options.hostKeys && options.hostKeys.length > 0 ? options.hostKeys : [loadOrCreateHostKey(this.dataDir)];
+    this.hostKeyFingerprints = this.hostKeys.map((k) => hostKeyFingerprint(k));
+    this.registry = new HostRegistry(options.validator, this.dataDir);
+    this.info = this.serverInfo();
+    for (const register of options.operations ?? []) register(this.registry);
+    registerBaseOperations(this.registry);
+    this.dispatch = createDispatcher(this.registry, this.info, options.validator, this.log);
+    // parsed here, so that a bad cert-to-name list fails at creation
+    this.certToName = options.tls ? parseCertToName(options.tls.certToName, 'tls.cert-to-name') : [];
+  }
+
+  private serverInfo(): ServerInfo {
+    const { live, log, registry } = this;
+    return {
+      startTime: new Date(),
+      counters: this.counters,
+      sessions: () => [...live.values()],
+      capabilities: () => registry.capabilities(),
+      async killSession(id, reason) {
+        const h = live.get(id);
+        if (!h) return;
+        log.info('killing session', { session: id, reason });
+        h.session.kill(new SessionError('ERR_SESSION_KILLED', reason));
+        await h.session.conn.whenClosed();
+      },
+    };
+  }
+
+  private admits(): boolean {
+    return !this.closing && this.live.size < this.maxSessions;
+  }
+
+  acceptStream(stream: Duplex, who: AcceptInfo): ServerSessionHandle | undefined {
+    if (!this.admits()) {
       stream.destroy();
       return undefined;
     }
-    registry.markServing();
-    const id = nextSessionId++;
-    const slog = log.child({ session: id, username: who.username });
-    const h = new SessionHandle(id, who.username, who.transport ?? 'netconf-ssh', who.sourceHost ?? '', counters);
+    this.registry.markServing();
+    const id = this.nextSessionId++;
+    const h = new SessionHandle(id, who.username, who.transport ?? 'netconf-ssh', who.sourceHost ?? '', this.counters);
+    h.session = new ServerSession(stream, this.sessionOptions(h, who));
+    this.live.set(id, h);
+    return h;
+  }
+
+  /** a session's settings and what it reports: dispatch, counters (per session and server-wide), the observer, the log */
+  private sessionOptions(h: SessionHandle, who: AcceptInfo): ConstructorParameters<typeof ServerSession>[1] {
+    const { counters, limits, options: { observer } } = this;
+    const slog = this.log.child({ session: h.id, username: who.username });
     const target = { handle: h, log: slog, closeAfterReply: () => h.session.closeAfterReply() };
     let opened = false;
-    h.session = new ServerSession(stream, {
-      sessionId: id,
-      capabilities: registry.capabilities(),
+    return {
+      sessionId: h.id,
+      capabilities: this.registry.capabilities(),
       helloTimeoutMs: limits.helloTimeoutMs ?? 30_000,
       idleTimeoutMs: limits.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       maxMessageBytes: limits.maxMessageBytes ?? 16 * 1024 * 1024,
       maxPending: limits.maxPendingPerSession ?? 64,
-      parseLimits: xmlLimits,
+      parseLimits: this.xmlLimits,
       handleRpc: (_rpc, op) => {
         h.counters.inRpcs++;
         counters.inRpcs++;
-        const answered = dispatch(op, target);
-        if (observer?.rpcAnswered) {
-          void answered.then((r) => {
-            const first = r.body[0];
-            const tag = first?.name === 'rpc-error' ? first.children.find((c): c is XmlElement => typeof c !== 'string' && c.name === 'error-tag') : undefined;
-            observer.rpcAnswered?.(op.name, tag !== undefined ? textOf(tag).trim() : undefined);
-          }, () => undefined);
-        }
+        const answered = this.dispatch(op, target);
+        if (observer?.rpcAnswered) void answered.then((r) => observer.rpcAnswered?.(op.name, firstErrorTag(r)), () => undefined);
         return answered;
       },
       onEstablished: (caps) => {
@@ -243,116 +300,109 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
         counters.outRpcErrors++;
       },
       onClose: (err) => {
-        live.delete(id);
+        this.live.delete(h.id);
         if (opened) observer?.sessionClosed?.(h.transport);
         if (err && h.session.established && !(err instanceof SessionError && err.code === 'ERR_SESSION_KILLED')) counters.droppedSessions++;
         slog.info('session closed', err ? { reason: (err as { code?: string }).code ?? err.message } : {});
         who.endConnection?.();
       },
-    });
-    live.set(id, h);
-    return h;
+    };
   }
 
-  let transport: SshTransport | undefined;
-  let tlsTransport: TlsTransport | undefined;
-  // parsed here, so that a bad cert-to-name list fails at creation
-  const certToName = options.tls ? parseCertToName(options.tls.certToName, 'tls.cert-to-name') : [];
-  const sshTransport = (): SshTransport => {
-    transport ??= new SshTransport({
-      hostKeys,
+  private sshTransport(): SshTransport {
+    const { limits, options } = this;
+    this.ssh ??= new SshTransport({
+      hostKeys: this.hostKeys,
       auth: options.auth,
-      log,
-      maxConnections: limits.maxConnections ?? maxSessions * 2,
+      log: this.log,
+      maxConnections: limits.maxConnections ?? this.maxSessions * 2,
       loginGraceMs: limits.authTimeoutMs ?? 30_000,
       ...(limits.maxUnauthenticated !== undefined ? { maxUnauthenticated: limits.maxUnauthenticated } : {}),
       ...(limits.maxSessionsPerConnection !== undefined ? { maxSessionsPerConnection: limits.maxSessionsPerConnection } : {}),
       ...(limits.maxSessionsPerUser !== undefined ? { maxSessionsPerUser: limits.maxSessionsPerUser } : {}),
       ...(options.ssh?.penalties ? { penalties: options.ssh.penalties } : {}),
       ...(options.ssh?.macs ? { macs: options.ssh.macs } : {}),
-      admit: () => !closing && live.size < maxSessions,
+      admit: () => this.admits(),
       onChannel: (channel, ci) => {
-        acceptStream(channel, { username: ci.username, sourceHost: ci.remoteAddress, endConnection: ci.endConnection });
+        this.acceptStream(channel, { username: ci.username, sourceHost: ci.remoteAddress, endConnection: ci.endConnection });
       },
       onLoginFailed: (a) => {
-        observer?.loginFailed?.(a.method);
-        registry.emitAudit({
+        options.observer?.loginFailed?.(a.method);
+        this.registry.emitAudit({
           action: 'login-failed', actor: `ssh:${a.remoteAddress}:${a.remotePort}`, object: a.username,
           details: { method: a.method, attempt: a.attempts },
         });
       },
     });
-    return transport;
-  };
-  let tlsListening = false;
-  const tlsTransportOf = (tls: NetconfTlsOptions): TlsTransport => {
-    tlsTransport ??= new TlsTransport({
+    return this.ssh;
+  }
+
+  private tlsTransport(tls: NetconfTlsOptions): TlsTransport {
+    const { limits } = this;
+    this.tls ??= new TlsTransport({
       cert: tls.cert,
       key: tls.key,
       ca: tls.ca,
-      certToName,
-      log,
-      maxConnections: limits.maxConnections ?? maxSessions * 2,
+      certToName: this.certToName,
+      log: this.log,
+      maxConnections: limits.maxConnections ?? this.maxSessions * 2,
       handshakeTimeoutMs: limits.authTimeoutMs ?? 30_000,
       ...(tls.maxHandshaking !== undefined ? { maxHandshaking: tls.maxHandshaking } : limits.maxUnauthenticated !== undefined ? { maxHandshaking: limits.maxUnauthenticated } : {}),
       ...(limits.maxSessionsPerUser !== undefined ? { maxSessionsPerUser: limits.maxSessionsPerUser } : {}),
-      admit: () => !closing && live.size < maxSessions,
+      admit: () => this.admits(),
       onSession: (socket, ti) => {
-        acceptStream(socket, { username: ti.username, sourceHost: ti.remoteAddress, transport: 'netconf-tls', endConnection: () => socket.end() });
+        this.acceptStream(socket, { username: ti.username, sourceHost: ti.remoteAddress, transport: 'netconf-tls', endConnection: () => socket.end() });
       },
-      onLoginFailed: (a) => { observer?.loginFailed?.('tls-certificate'); registry.emitAudit({
-        action: 'login-failed', actor: `tls:${a.remoteAddress}:${a.remotePort}`, object: a.subject ?? '(no client certificate)',
-        details: { transport: 'tls', reason: a.reason, ...(a.fingerprint !== undefined ? { fingerprint: a.fingerprint } : {}) },
-      }); },
+      onLoginFailed: (a) => {
+        this.options.observer?.loginFailed?.('tls-certificate');
+        this.registry.emitAudit({
+          action: 'login-failed', actor: `tls:${a.remoteAddress}:${a.remotePort}`, object: a.subject ?? '(no client certificate)',
+          details: { transport: 'tls', reason: a.reason, ...(a.fingerprint !== undefined ? { fingerprint: a.fingerprint } : {}) },
+        });
+      },
     });
-    return tlsTransport;
-  };
-  let listening = false;
+    return this.tls;
+  }
 
-  return {
-    registry,
-    registrar: registry,
-    info,
-    hostKeyFingerprints,
-    dataDir,
-    acceptStream,
-    sessions: () => info.sessions(),
-    async listen(host = '127.0.0.1', port = 830) {
-      if (listening) throw new Error('already listening');
-      listening = true;
-      registry.markServing();
-      const addr = await sshTransport().listen(host, port);
-      log.info('NETCONF server listening', { host: addr.host, port: addr.port, hostKeys: hostKeyFingerprints });
-      return addr;
-    },
-    async listenTls(host = '127.0.0.1', port = NETCONF_TLS_PORT) {
-      if (!options.tls) throw new Error('no tls options');
-      if (tlsListening) throw new Error('already listening on TLS');
-      tlsListening = true;
-      registry.markServing();
-      const addr = await tlsTransportOf(options.tls).listen(host, port);
-      log.info('NETCONF over TLS listening', { host: addr.host, port: addr.port });
-      return addr;
-    },
-    callHome(socket, transport = 'ssh') {
-      if (closing || (transport === 'tls' && !options.tls)) {
-        socket.destroy();
-        return false;
-      }
-      registry.markServing();
-      return transport === 'tls' ? tlsTransportOf(options.tls!).acceptOutbound(socket) : sshTransport().acceptOutbound(socket);
-    },
-    async close() {
-      if (closing) return;
-      closing = true;
-      const stopped = transport?.stopListening();
-      const tlsStopped = tlsTransport?.stopListening();
-      await Promise.all([...live.values()].map((h) => h.session.close(closeGraceMs)));
-      await transport?.endConnections(closeGraceMs);
-      await tlsTransport?.endConnections(closeGraceMs);
-      await stopped;
-      await tlsStopped;
-      await registry.runCloseHooks((e) => log.error('close hook failed', { err: e as Error }));
-    },
-  };
+  async listen(host = '127.0.0.1', port = 830): Promise<{ host: string; port: number }> {
+    if (this.listening) throw new Error('already listening');
+    this.listening = true;
+    this.registry.markServing();
+    const addr = await this.sshTransport().listen(host, port);
+    this.log.info('NETCONF server listening', { host: addr.host, port: addr.port, hostKeys: this.hostKeyFingerprints });
+    return addr;
+  }
+
+  async listenTls(host = '127.0.0.1', port = NETCONF_TLS_PORT): Promise<{ host: string; port: number }> {
+    if (!this.options.tls) throw new Error('no tls options');
+    if (this.tlsListening) throw new Error('already listening on TLS');
+    this.tlsListening = true;
+    this.registry.markServing();
+    const addr = await this.tlsTransport(this.options.tls).listen(host, port);
+    this.log.info('NETCONF over TLS listening', { host: addr.host, port: addr.port });
+    return addr;
+  }
+
+  callHome(socket: Socket, transport: 'ssh' | 'tls' = 'ssh'): boolean {
+    if (this.closing || (transport === 'tls' && !this.options.tls)) {
+      socket.destroy();
+      return false;
+    }
+    this.registry.markServing();
+    return transport === 'tls' ? this.tlsTransport(this.options.tls!).acceptOutbound(socket) : this.sshTransport().acceptOutbound(socket);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const closeGraceMs = this.limits.closeGraceMs ?? 5_000;
+    const stopped = this.ssh?.stopListening();
+    const tlsStopped = this.tls?.stopListening();
+    await Promise.all([...this.live.values()].map((h) => h.session.close(closeGraceMs)));
+    await this.ssh?.endConnections(closeGraceMs);
+    await this.tls?.endConnections(closeGraceMs);
+    await stopped;
+    await tlsStopped;
+    await this.registry.runCloseHooks((e) => this.log.error('close hook failed', { err: e as Error }));
+  }
 }

@@ -20,7 +20,7 @@
 import { createServer } from 'node:net';
 import type { Server as NetServer, Socket } from 'node:net';
 import ssh2 from '../ssh/ssh2.js';
-import type { AuthContext, Connection, Server, ServerChannel } from 'ssh2';
+import type { AuthContext, Connection, Server, ServerChannel, Session } from 'ssh2';
 import type { Logger } from '../../log/logger.js';
 import { createAuthenticator } from './auth.js';
 import type { Authenticator, AuthOptions } from './auth.js';
@@ -109,6 +109,27 @@ interface ConnState {
   graceTimer: NodeJS.Timeout;
   client?: Connection;
   delayed: Set<NodeJS.Timeout>;
+}
+
+/** an SSH connection once ssh2 knows it: who logs in, failed attempts, its channels */
+interface SshConn {
+  st: ConnState;
+  client: Connection;
+  username: string;
+  failures: number;
+  sessionChannels: number;
+  netconfChannels: number;
+}
+
+/**
+ * Why a subsystem request is refused, or undefined: only netconf is served, at most maxPerUser NETCONF sessions
+ * per user, and only while the server admits sessions (asked last).
+ */
+export function subsystemRefusal(name: string, userSessions: number, maxPerUser: number, admit: () => boolean): { level: 'info' | 'warn'; msg: string; limit?: number } | undefined {
+  if (name !== 'netconf') return { level: 'info', msg: 'subsystem refused' };
+  if (userSessions >= maxPerUser) return { level: 'warn', msg: 'netconf session refused: per-user limit', limit: maxPerUser };
+  if (!admit()) return { level: 'warn', msg: 'netconf session refused: server session limit' };
+  return undefined;
 }
 
 export class SshTransport {
@@ -240,121 +261,123 @@ export class SshTransport {
       return;
     }
     st.client = client;
-    const { log } = st;
-    const auth = this.auth;
-    const maxAttempts = this.opts.auth.maxAttempts ?? 6;
-    let username = '';
-    let failures = 0;
-    let sessionChannels = 0;
-    let netconfChannels = 0;
+    const conn: SshConn = { st, client, username: '', failures: 0, sessionChannels: 0, netconfChannels: 0 };
+    client.on('authentication', (ctx) => this.onAuthentication(ctx, conn));
+    client.on('ready', () => this.onAuthenticated(conn));
+    client.on('error', (e) => st.log.debug('ssh connection error', { err: e }));
+  }
 
-    client.on('authentication', (ctx) => {
-      // ssh2 emits 'ready' from inside ctx.accept(): the name must be known before handle() runs
-      username = ctx.username;
-      if (ctx.method === 'none') {
-        auth.handle(ctx, log); // the method list: not an attempt
-        return;
-      }
-      // hold the rejection back: a failed attempt is answered after the source's delay
-      let held: Parameters<AuthContext['reject']> | undefined;
-      const reject = ctx.reject.bind(ctx);
-      (ctx as { reject: AuthContext['reject'] }).reject = (...args) => {
-        held = args;
-      };
-      const r = auth.handle(ctx, log);
-      if (held === undefined) return;
-      if (r === 'query') {
-        reject(...held);
-        return;
-      }
-      st.authFailed = true;
-      failures++;
-      try {
-        this.opts.onLoginFailed?.({ username: ctx.username, method: ctx.method, remoteAddress: st.remoteAddress, remotePort: st.remotePort, attempts: failures });
-      } catch {
-        // an observer does not change the decision
-      }
-      const delay = this.penalties.failedAttempt(st.remoteAddress);
-      if (failures >= maxAttempts) {
-        log.warn('too many failed authentication attempts; closing', { username: ctx.username, attempts: failures });
-        client.end();
-        return;
-      }
-      const answer = held;
-      const t = setTimeout(() => {
-        st.delayed.delete(t);
-        if (!st.socket.destroyed) reject(...answer);
-      }, delay);
-      st.delayed.add(t);
-    });
+  /** one authentication attempt: a failure is answered after the source's delay, and ends the connection at maxAttempts */
+  private onAuthentication(ctx: AuthContext, conn: SshConn): void {
+    const { st } = conn;
+    // ssh2 emits 'ready' from inside ctx.accept(): the name must be known before handle() runs
+    conn.username = ctx.username;
+    if (ctx.method === 'none') {
+      this.auth.handle(ctx, st.log); // the method list: not an attempt
+      return;
+    }
+    // hold the rejection back: a failed attempt is answered after the source's delay
+    let held: Parameters<AuthContext['reject']> | undefined;
+    const reject = ctx.reject.bind(ctx);
+    (ctx as { reject: AuthContext['reject'] }).reject = (...args) => {
+      held = args;
+    };
+    const r = this.auth.handle(ctx, st.log);
+    if (held === undefined) return;
+    if (r === 'query') {
+      reject(...held);
+      return;
+    }
+    const answer = held;
+    this.onFailedAttempt(ctx, conn, () => reject(...answer));
+  }
 
-    client.on('ready', () => {
-      clearTimeout(st.graceTimer);
-      st.authenticated = true;
-      this.unauthenticated--;
-      log.info('authenticated', { username });
-      client.on('session', (accept, reject) => {
-        if (sessionChannels >= this.maxPerConnection) {
-          log.warn('session channel refused: per-connection limit', { username, limit: this.maxPerConnection });
-          reject?.();
-          return;
-        }
-        const session = accept?.();
-        if (!session) return;
-        sessionChannels++;
-        let sessionClosed = false;
-        session.once('close', () => {
-          if (sessionClosed) return;
-          sessionClosed = true;
-          sessionChannels--;
-        });
-        session.on('subsystem', (acceptSub, rejectSub, sub) => {
-          if (sub.name !== 'netconf') {
-            log.info('subsystem refused', { name: sub.name });
-            rejectSub?.();
-            return;
-          }
-          const userCount = this.perUser.get(username) ?? 0;
-          if (userCount >= this.maxPerUser) {
-            log.warn('netconf session refused: per-user limit', { username, limit: this.maxPerUser });
-            rejectSub?.();
-            return;
-          }
-          if (!this.opts.admit()) {
-            log.warn('netconf session refused: server session limit', { username });
-            rejectSub?.();
-            return;
-          }
-          const channel = acceptSub?.();
-          if (!channel) return;
-          this.perUser.set(username, userCount + 1);
-          netconfChannels++;
-          let counted = true;
-          const uncount = (): void => {
-            if (!counted) return;
-            counted = false;
-            const n = (this.perUser.get(username) ?? 1) - 1;
-            if (n <= 0) this.perUser.delete(username);
-            else this.perUser.set(username, n);
-          };
-          channel.once('close', uncount);
-          // a paused channel never sees 'end', so it would never close: close it with its connection
-          client.once('close', () => {
-            uncount();
-            channel.destroy();
-          });
-          let ended = false;
-          const endConnection = (): void => {
-            if (ended) return;
-            ended = true;
-            uncount();
-            if (--netconfChannels === 0) client.end();
-          };
-          this.opts.onChannel(channel, { username, remoteAddress: st.remoteAddress, remotePort: st.remotePort, endConnection });
-        });
-      });
+  private onFailedAttempt(ctx: AuthContext, conn: SshConn, answer: () => void): void {
+    const { st } = conn;
+    st.authFailed = true;
+    conn.failures++;
+    try {
+      this.opts.onLoginFailed?.({ username: ctx.username, method: ctx.method, remoteAddress: st.remoteAddress, remotePort: st.remotePort, attempts: conn.failures });
+    } catch {
+      // an observer does not change the decision
+    }
+    const delay = this.penalties.failedAttempt(st.remoteAddress);
+    if (conn.failures >= (this.opts.auth.maxAttempts ?? 6)) {
+      st.log.warn('too many failed authentication attempts; closing', { username: ctx.username, attempts: conn.failures });
+      conn.client.end();
+      return;
+    }
+    const t = setTimeout(() => {
+      st.delayed.delete(t);
+      if (!st.socket.destroyed) answer();
+    }, delay);
+    st.delayed.add(t);
+  }
+
+  private onAuthenticated(conn: SshConn): void {
+    const { st } = conn;
+    clearTimeout(st.graceTimer);
+    st.authenticated = true;
+    this.unauthenticated--;
+    st.log.info('authenticated', { username: conn.username });
+    conn.client.on('session', (accept, reject) => this.onSessionChannel(conn, accept, reject));
+  }
+
+  /** a session channel, within the per-connection limit; only its netconf subsystem is served */
+  private onSessionChannel(conn: SshConn, accept: (() => Session) | undefined, reject: (() => void) | undefined): void {
+    if (conn.sessionChannels >= this.maxPerConnection) {
+      conn.st.log.warn('session channel refused: per-connection limit', { username: conn.username, limit: this.maxPerConnection });
+      reject?.();
+      return;
+    }
+    const session = accept?.();
+    if (!session) return;
+    conn.sessionChannels++;
+    let sessionClosed = false;
+    session.once('close', () => {
+      if (sessionClosed) return;
+      sessionClosed = true;
+      conn.sessionChannels--;
     });
-    client.on('error', (e) => log.debug('ssh connection error', { err: e }));
+    session.on('subsystem', (acceptSub, rejectSub, sub) => this.onSubsystem(conn, sub.name, acceptSub, rejectSub));
+  }
+
+  private onSubsystem(conn: SshConn, name: string, acceptSub: (() => ServerChannel) | undefined, rejectSub: (() => void) | undefined): void {
+    const { username, st } = conn;
+    const userCount = this.perUser.get(username) ?? 0;
+    const refusal = subsystemRefusal(name, userCount, this.maxPerUser, () => this.opts.admit());
+    if (refusal !== undefined) {
+      if (refusal.level === 'info') st.log.info(refusal.msg, { name });
+      else st.log.warn(refusal.msg, { username, ...(refusal.limit !== undefined ? { limit: refusal.limit } : {}) });
+      rejectSub?.();
+      return;
+    }
+    const channel = acceptSub?.();
+    if (!channel) return;
+    this.perUser.set(username, userCount + 1);
+    conn.netconfChannels++;
+    let counted = true;
+    const uncount = (): void => {
+      if (!counted) return;
+      counted = false;
+      const n = (this.perUser.get(username) ?? 1) - 1;
+      if (n <= 0) this.perUser.delete(username);
+      else this.perUser.set(username, n);
+    };
+    channel.once('close', uncount);
+    // a paused channel never sees 'end', so it would never close: close it with its connection
+    conn.client.once('close', () => {
+      uncount();
+      channel.destroy();
+    });
+    let ended = false;
+    const endConnection = (): void => {
+      if (ended) return;
+      ended = true;
+      uncount();
+      if (--conn.netconfChannels === 0) conn.client.end();
+    };
+    this.opts.onChannel(channel, { username, remoteAddress: st.remoteAddress, remotePort: st.remotePort, endConnection });
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {

@@ -1,0 +1,34 @@
+/** The server's pure parts: what an observer is told of a reply, and why a subsystem request is refused. */
+import { describe, expect, it } from 'vitest';
+import { firstErrorTag } from '../../../src/netconf/server/server.js';
+import { subsystemRefusal } from '../../../src/netconf/server/ssh-transport.js';
+import { el } from '../../../src/netconf/xml/index.js';
+
+const NS = 'urn:ietf:params:xml:ns:netconf:base:1.0';
+
+describe('firstErrorTag', () => {
+  it('the first rpc-error\'s error-tag, trimmed; undefined for ok, data or an empty reply', () => {
+    const err = (tag: string) => el(NS, 'rpc-error', el(NS, 'error-type', 'protocol'), el(NS, 'error-tag', tag));
+    expect(firstErrorTag({ body: [err(' in-use\n'), err('access-denied')] })).toBe('in-use');
+    expect(firstErrorTag({ body: [el(NS, 'ok')] })).toBeUndefined();
+    expect(firstErrorTag({ body: [el(NS, 'data'), err('in-use')] })).toBeUndefined();
+    expect(firstErrorTag({ body: [] })).toBeUndefined();
+    expect(firstErrorTag({ body: [el(NS, 'rpc-error')] })).toBeUndefined();
+  });
+});
+
+describe('subsystemRefusal', () => {
+  it('only netconf; then the per-user limit; the server limit asked last', () => {
+    let asked = 0;
+    const admit = (ok: boolean) => () => {
+      asked++;
+      return ok;
+    };
+    expect(subsystemRefusal('sftp', 0, 10, admit(true))).toEqual({ level: 'info', msg: 'subsystem refused' });
+    expect(subsystemRefusal('netconf', 10, 10, admit(true))).toEqual({ level: 'warn', msg: 'netconf session refused: per-user limit', limit: 10 });
+    expect(asked).toBe(0);
+    expect(subsystemRefusal('netconf', 9, 10, admit(false))).toEqual({ level: 'warn', msg: 'netconf session refused: server session limit' });
+    expect(subsystemRefusal('netconf', 9, 10, admit(true))).toBeUndefined();
+    expect(asked).toBe(2);
+  });
+});
