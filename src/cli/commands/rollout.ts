@@ -78,65 +78,30 @@ export const rolloutCommand: Command = {
 };
 
 async function runRolloutCommand(args: ParsedArgs, ctx: CliContext): Promise<number> {
-  const cmd = 'rollout';
-  const server = parseHostPort(requireStr(args, cmd, 'server'), '--server');
+  const server = parseHostPort(requireStr(args, 'rollout', 'server'), '--server');
   const reportFile = resolve(ctx.cwd, str(args, 'report') ?? 'rollout-report.json');
   const resume = bool(args, 'resume');
   if (bool(args, 'retry-failed') && !resume) throw new CliUsageError('rollout: --retry-failed needs --resume');
-  const passwordEnv = str(args, 'password-env') ?? PASSWORD_ENV;
-  const password = ctx.env[passwordEnv] || undefined;
-  const keyFile = str(args, 'key');
-  const privateKey = keyFile ? await readFile(resolve(ctx.cwd, keyFile), 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new CliUsageError(`rollout: --key: cannot read ${keyFile} (${err.code ?? 'error'})`);
-  }) : undefined;
-  if (!password && !privateKey) throw new CliUsageError(`rollout: no credentials: set ${passwordEnv} or give --key FILE`);
-  const hostKeyText = str(args, 'host-key');
-  // either form of the server's key: the fingerprint, or the public key line (both are in serve's ready line)
-  const hostKeyArg = hostKeyText !== undefined ? hostKeyFingerprint(hostKeyText) : undefined;
-  if (hostKeyText !== undefined && hostKeyArg === undefined) throw new CliUsageError(`rollout: --host-key expects ${HOST_KEY_FORMS}, got '${hostKeyText}'`);
+  const credentials = await rolloutCredentials(args, ctx);
+  const hostKeyArg = hostKeyOption(args);
   const json = bool(args, 'json');
   const log = createLogger({ level: (str(args, 'log-level') ?? 'warn') as LogLevel, write: (l) => ctx.stderr.write(l) });
-
-  let report: RolloutReport | undefined;
-  if (resume) {
-    report = await loadReport(reportFile);
-    if (report.server !== formatHostPort(server)) throw new RolloutError('ERR_ROLLOUT_RESUME', `the report ${reportFile} is for server ${report.server}, not ${formatHostPort(server)}`);
-    const sw = str(args, 'software');
-    if (sw !== undefined && sw !== report.software.uri) throw new RolloutError('ERR_ROLLOUT_RESUME', `the report ${reportFile} rolls out ${report.software.uri}, not ${sw}`);
-  } else if (str(args, 'software') === undefined) {
-    throw new CliUsageError('rollout: --software URI is required (or --resume)');
-  }
-  const software: RolloutReport['software'] = report?.software ?? { uri: checkSoftwareUri(str(args, 'software') as string) };
-  if (!report) {
-    if (str(args, 'version')) software.version = str(args, 'version');
-    const sha = str(args, 'sha256');
-    if (sha !== undefined) {
-      if (!/^[0-9a-fA-F]{64}$/.test(sha)) throw new CliUsageError(`rollout: --sha256 expects 64 hex digits, got '${sha}'`);
-      software.sha256 = sha.toLowerCase();
-    }
-  }
-  if (report?.state === 'halted' && (report.haltedBy === 'threshold' || report.haltReason?.includes('--max-failures')) && !bool(args, 'retry-failed')) {
-    const failed = failures(report);
-    const raised = str(args, 'max-failures') !== undefined ? parseMaxFailures(str(args, 'max-failures'), report.devices.length) : report.plan.maxFailures;
-    if (raised !== null && failed > raised) {
-      throw new CliUsageError(`rollout: ${reportFile} halted because ${failed} device(s) did not verify, more than --max-failures ${report.plan.maxFailures}; ` +
-        `resuming with ${str(args, 'max-failures') !== undefined ? `--max-failures ${raised}` : 'the same limit'} would halt again at once. ` +
-        `Either raise the limit (--resume --max-failures ${failed} or more) or redo the devices that did not verify (--resume --retry-failed)`);
-    }
-  }
-  const pinned = hostKeyArg ?? report?.hostKey;
+  const resumed = resume ? await loadResumedReport(args, reportFile, server) : undefined;
+  if (!resumed && str(args, 'software') === undefined) throw new CliUsageError('rollout: --software URI is required (or --resume)');
+  const software = resumed?.software ?? softwareOption(args);
+  if (resumed) checkResumeThreshold(resumed, args, reportFile);
+  const pinned = hostKeyArg ?? resumed?.hostKey;
 
   const mod = await importComponent<TargetModule>('./rollout/netconf-target.js', 'the NETCONF client (src/netconf/client)', 'connectRolloutTarget');
   const connecting = mod.connectRolloutTarget({
     host: server.host,
     port: server.port,
     username: str(args, 'user') ?? 'admin',
-    ...(password ? { password } : {}),
-    ...(privateKey ? { privateKey } : {}),
+    ...credentials,
     ...(pinned ? { hostKey: pinned } : {}),
     software,
     selfCheck: !bool(args, 'no-self-check'),
-    ...(report ? { replayFrom: new Date(report.startedAt) } : {}),
+    ...(resumed ? { replayFrom: new Date(resumed.startedAt) } : {}),
     log,
     signal: ctx.signal,
   });
@@ -144,102 +109,188 @@ async function runRolloutCommand(args: ParsedArgs, ctx: CliContext): Promise<num
     if (ctx.signal.aborted) return undefined;
     throw err;
   });
-  if (conn === undefined) {
-    void connecting.then((c) => c.close(), () => undefined);
-    if (report) {
-      report.state = 'interrupted';
-      report.haltReason = `interrupted (${signalName(ctx.signal)}) while connecting`;
-      await new ReportWriter(reportFile).save(report);
-    }
-    ctx.stderr.write(`henb-sw-verify: rollout interrupted (${signalName(ctx.signal)}) while connecting to ${formatHostPort(server)}; ${report ? `report ${reportFile} marked interrupted` : 'no device was started, no report written'}\n`);
-    return EXIT.INTERRUPTED;
-  }
+  if (conn === undefined) return interruptedWhileConnecting(connecting, resumed, reportFile, server, ctx);
   try {
     if (!pinned) ctx.stderr.write(`henb-sw-verify: warning: host key not pinned; server presented ${conn.fingerprint} (pin it with --host-key)\n`);
-    if (!report) {
-      const henbsFile = str(args, 'henbs');
-      const henbs = henbsFile ? await readHenbList(resolve(ctx.cwd, henbsFile)) : await conn.inventory(ctx.signal);
-      if (henbs.length === 0) throw new CliUsageError('rollout: the server\'s inventory is empty; give --henbs FILE');
-      const waveSize = int(args, cmd, 'wave-size', henbs.length);
-      const firstWave = int(args, cmd, 'first-wave', waveSize);
-      const now = new Date().toISOString();
-      report = {
-        format: 'henb-sw-verify-rollout/1',
-        server: formatHostPort(server),
-        software,
-        plan: {
-          waveSize,
-          firstWave,
-          concurrency: int(args, cmd, 'concurrency', 4, { max: 1000 }),
-          maxFailures: parseMaxFailures(str(args, 'max-failures'), henbs.length),
-          timeoutSec: int(args, cmd, 'timeout', 600, { max: 86400 }),
-        },
-        startedAt: now,
-        updatedAt: now,
-        state: 'running',
-        devices: planWaves(henbs, waveSize, firstWave),
-        summary: summarize([]),
-      };
-    } else if (str(args, 'max-failures') !== undefined) {
-      report.plan.maxFailures = parseMaxFailures(str(args, 'max-failures'), report.devices.length);
-    }
+    const report = resumed ?? newRolloutReport(args, server, software, await henbsToUpdate(args, ctx, conn));
+    if (resumed && str(args, 'max-failures') !== undefined) report.plan.maxFailures = parseMaxFailures(str(args, 'max-failures'), report.devices.length);
     report.hostKey = conn.fingerprint;
     const writer = new ReportWriter(reportFile);
     await writer.save(report);
-
-    const bar = new ProgressBar(ctx.stderr, { total: report.devices.length, label: 'rollout', enabled: ctx.tty && !json });
-    // without a terminal (output redirected, CI, journald): one full line per finished device, as it happens
-    const lines = !ctx.tty && !json;
-    const total = report.devices.length;
-    bar.update(report.devices.filter((d) => d.state === 'done').length);
-    if (lines) {
-      const waves = new Set(report.devices.map((d) => d.wave)).size;
-      ctx.stderr.write(`rollout: ${total} device(s) in ${waves} wave(s), ${report.devices.filter((d) => d.state !== 'done').length} to do; report ${reportFile}\n`);
-    }
-    let final: RolloutReport;
-    try {
-      final = await runRollout(report, conn, {
-        onChange: async (r, d) => {
-          await writer.save(r);
-          // a device that takes minutes is not silence: its start is a line too (job id to follow it on the server)
-          if (lines && d.state === 'started') ctx.stderr.write(`rollout: wave ${d.wave} ${d.henbId} started${d.jobId ? ` (job ${d.jobId})` : ''}\n`);
-          if (d.state !== 'done') return;
-          bar.tick(1, `${d.henbId} ${d.status}`);
-          if (lines) {
-            const done = r.devices.filter((x) => x.state === 'done').length;
-            const why = reasonOf(d);
-            ctx.stderr.write(`rollout: [${done}/${total}] wave ${d.wave} ${d.henbId} ${d.status}${why ? `: ${why}` : ''}\n`);
-          }
-        },
-      }, { deviceTimeoutMs: report.plan.timeoutSec * 1000, signal: ctx.signal, retryFailed: bool(args, 'retry-failed') });
-    } catch (err) {
-      bar.done();
-      if ((err as { code?: unknown }).code === 'ERR_ROLLOUT_SOFTWARE') {
-        // the same refusal for every device: nothing was started; a fresh rollout leaves no report behind
-        if (!resume && report.devices.every((d) => d.state === 'pending')) await rm(reportFile, { force: true });
-        else await writer.save(report);
-      }
-      throw err;
-    }
-    if (ctx.signal.aborted && final.state === 'interrupted' && final.haltReason === undefined) {
-      final.haltReason = `interrupted (${signalName(ctx.signal)})`;
-    }
-    await writer.save(final);
-    bar.done();
-    const htmlFile = str(args, 'html');
-    if (htmlFile !== undefined) {
-      const target = resolve(ctx.cwd, htmlFile);
-      await writeFile(target, renderRolloutHtml(final), 'utf8');
-      if (!json) ctx.stdout.write(`html: ${target}\n`);
-    }
-    if (ctx.signal.aborted && final.state === 'interrupted') {
-      printOutcome(final, reportFile, json, ctx);
-      return EXIT.INTERRUPTED;
-    }
-    return printOutcome(final, reportFile, json, ctx);
+    const final = await followRollout(report, conn, writer, { args, ctx, json, resume, reportFile });
+    return await finishRollout(final, { args, ctx, json, reportFile });
   } finally {
     await conn.close();
   }
+}
+
+/** the password (from the environment variable --password-env names) and/or the --key file; one is required */
+async function rolloutCredentials(args: ParsedArgs, ctx: CliContext): Promise<{ password?: string; privateKey?: string }> {
+  const passwordEnv = str(args, 'password-env') ?? PASSWORD_ENV;
+  const password = ctx.env[passwordEnv] || undefined;
+  const keyFile = str(args, 'key');
+  const privateKey = keyFile ? await readFile(resolve(ctx.cwd, keyFile), 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new CliUsageError(`rollout: --key: cannot read ${keyFile} (${err.code ?? 'error'})`);
+  }) : undefined;
+  if (!password && !privateKey) throw new CliUsageError(`rollout: no credentials: set ${passwordEnv} or give --key FILE`);
+  return { ...(password ? { password } : {}), ...(privateKey ? { privateKey } : {}) };
+}
+
+/** --host-key in either form of the server's key (the fingerprint, or the public key line: both are in serve's ready line) */
+export function hostKeyOption(args: ParsedArgs): string | undefined {
+  const text = str(args, 'host-key');
+  if (text === undefined) return undefined;
+  const fingerprint = hostKeyFingerprint(text);
+  if (fingerprint === undefined) throw new CliUsageError(`rollout: --host-key expects ${HOST_KEY_FORMS}, got '${text}'`);
+  return fingerprint;
+}
+
+/** --resume: the report, which must be for this server and (when --software is given) this software */
+async function loadResumedReport(args: ParsedArgs, reportFile: string, server: { host: string; port: number }): Promise<RolloutReport> {
+  const report = await loadReport(reportFile);
+  if (report.server !== formatHostPort(server)) throw new RolloutError('ERR_ROLLOUT_RESUME', `the report ${reportFile} is for server ${report.server}, not ${formatHostPort(server)}`);
+  const sw = str(args, 'software');
+  if (sw !== undefined && sw !== report.software.uri) throw new RolloutError('ERR_ROLLOUT_RESUME', `the report ${reportFile} rolls out ${report.software.uri}, not ${sw}`);
+  return report;
+}
+
+/** a new rollout's software: --software (checked), --version, --sha256 (64 hex digits, kept in lower case) */
+export function softwareOption(args: ParsedArgs): RolloutReport['software'] {
+  const software: RolloutReport['software'] = { uri: checkSoftwareUri(str(args, 'software') as string) };
+  if (str(args, 'version')) software.version = str(args, 'version');
+  const sha = str(args, 'sha256');
+  if (sha !== undefined) {
+    if (!/^[0-9a-fA-F]{64}$/.test(sha)) throw new CliUsageError(`rollout: --sha256 expects 64 hex digits, got '${sha}'`);
+    software.sha256 = sha.toLowerCase();
+  }
+  return software;
+}
+
+/**
+ * A rollout halted by its failure threshold resumes only with a limit its failures do not already exceed, or with
+ * --retry-failed: otherwise it would halt again at once (a usage error that says both ways on).
+ */
+export function checkResumeThreshold(report: RolloutReport, args: ParsedArgs, reportFile: string): void {
+  if (report.state !== 'halted' || !(report.haltedBy === 'threshold' || report.haltReason?.includes('--max-failures') === true) || bool(args, 'retry-failed')) return;
+  const failed = failures(report);
+  const given = str(args, 'max-failures');
+  const raised = given !== undefined ? parseMaxFailures(given, report.devices.length) : report.plan.maxFailures;
+  if (raised === null || failed <= raised) return;
+  throw new CliUsageError(`rollout: ${reportFile} halted because ${failed} device(s) did not verify, more than --max-failures ${report.plan.maxFailures}; ` +
+    `resuming with ${given !== undefined ? `--max-failures ${raised}` : 'the same limit'} would halt again at once. ` +
+    `Either raise the limit (--resume --max-failures ${failed} or more) or redo the devices that did not verify (--resume --retry-failed)`);
+}
+
+/** interrupted before the connection was up: a resumed report is marked interrupted, a new rollout leaves none */
+async function interruptedWhileConnecting(connecting: Promise<RolloutConnection>, report: RolloutReport | undefined, reportFile: string, server: { host: string; port: number }, ctx: CliContext): Promise<number> {
+  void connecting.then((c) => c.close(), () => undefined);
+  if (report) {
+    report.state = 'interrupted';
+    report.haltReason = `interrupted (${signalName(ctx.signal)}) while connecting`;
+    await new ReportWriter(reportFile).save(report);
+  }
+  ctx.stderr.write(`henb-sw-verify: rollout interrupted (${signalName(ctx.signal)}) while connecting to ${formatHostPort(server)}; ${report ? `report ${reportFile} marked interrupted` : 'no device was started, no report written'}\n`);
+  return EXIT.INTERRUPTED;
+}
+
+/** the H(e)NBs of a new rollout: --henbs FILE, else the server's inventory (which must not be empty) */
+async function henbsToUpdate(args: ParsedArgs, ctx: CliContext, conn: RolloutConnection): Promise<string[]> {
+  const henbsFile = str(args, 'henbs');
+  const henbs = henbsFile ? await readHenbList(resolve(ctx.cwd, henbsFile)) : await conn.inventory(ctx.signal);
+  if (henbs.length === 0) throw new CliUsageError('rollout: the server\'s inventory is empty; give --henbs FILE');
+  return henbs;
+}
+
+/** a new rollout's report: the plan from the options (waves, concurrency, threshold, timeout), every device pending */
+export function newRolloutReport(args: ParsedArgs, server: { host: string; port: number }, software: RolloutReport['software'], henbs: string[], now = new Date().toISOString()): RolloutReport {
+  const cmd = 'rollout';
+  const waveSize = int(args, cmd, 'wave-size', henbs.length);
+  const firstWave = int(args, cmd, 'first-wave', waveSize);
+  return {
+    format: 'henb-sw-verify-rollout/1',
+    server: formatHostPort(server),
+    software,
+    plan: {
+      waveSize,
+      firstWave,
+      concurrency: int(args, cmd, 'concurrency', 4, { max: 1000 }),
+      maxFailures: parseMaxFailures(str(args, 'max-failures'), henbs.length),
+      timeoutSec: int(args, cmd, 'timeout', 600, { max: 86400 }),
+    },
+    startedAt: now,
+    updatedAt: now,
+    state: 'running',
+    devices: planWaves(henbs, waveSize, firstWave),
+    summary: summarize([]),
+  };
+}
+
+interface RolloutRun {
+  args: ParsedArgs;
+  ctx: CliContext;
+  json: boolean;
+  resume: boolean;
+  reportFile: string;
+}
+
+/**
+ * Run the rollout, saving the report at every change and showing progress: a bar on a terminal, otherwise one
+ * line per started and finished device. A software refusal (the same for every device) leaves no report of a
+ * fresh rollout that started nothing.
+ */
+async function followRollout(report: RolloutReport, conn: RolloutConnection, writer: ReportWriter, run: RolloutRun): Promise<RolloutReport> {
+  const { ctx, json } = run;
+  const bar = new ProgressBar(ctx.stderr, { total: report.devices.length, label: 'rollout', enabled: ctx.tty && !json });
+  // without a terminal (output redirected, CI, journald): one full line per finished device, as it happens
+  const lines = !ctx.tty && !json;
+  const total = report.devices.length;
+  bar.update(report.devices.filter((d) => d.state === 'done').length);
+  if (lines) {
+    const waves = new Set(report.devices.map((d) => d.wave)).size;
+    ctx.stderr.write(`rollout: ${total} device(s) in ${waves} wave(s), ${report.devices.filter((d) => d.state !== 'done').length} to do; report ${run.reportFile}\n`);
+  }
+  let final: RolloutReport;
+  try {
+    final = await runRollout(report, conn, {
+      onChange: async (r, d) => {
+        await writer.save(r);
+        // a device that takes minutes is not silence: its start is a line too (job id to follow it on the server)
+        if (lines && d.state === 'started') ctx.stderr.write(`rollout: wave ${d.wave} ${d.henbId} started${d.jobId ? ` (job ${d.jobId})` : ''}\n`);
+        if (d.state !== 'done') return;
+        bar.tick(1, `${d.henbId} ${d.status}`);
+        if (lines) {
+          const done = r.devices.filter((x) => x.state === 'done').length;
+          const why = reasonOf(d);
+          ctx.stderr.write(`rollout: [${done}/${total}] wave ${d.wave} ${d.henbId} ${d.status}${why ? `: ${why}` : ''}\n`);
+        }
+      },
+    }, { deviceTimeoutMs: report.plan.timeoutSec * 1000, signal: ctx.signal, retryFailed: bool(run.args, 'retry-failed') });
+  } catch (err) {
+    bar.done();
+    if ((err as { code?: unknown }).code === 'ERR_ROLLOUT_SOFTWARE') {
+      // the same refusal for every device: nothing was started; a fresh rollout leaves no report behind
+      if (!run.resume && report.devices.every((d) => d.state === 'pending')) await rm(run.reportFile, { force: true });
+      else await writer.save(report);
+    }
+    throw err;
+  }
+  if (ctx.signal.aborted && final.state === 'interrupted' && final.haltReason === undefined) final.haltReason = `interrupted (${signalName(ctx.signal)})`;
+  await writer.save(final);
+  bar.done();
+  return final;
+}
+
+/** --html, then the outcome (table or JSON) and its exit code (130 when a signal interrupted it) */
+async function finishRollout(final: RolloutReport, run: Omit<RolloutRun, 'resume'>): Promise<number> {
+  const { ctx, json } = run;
+  const htmlFile = str(run.args, 'html');
+  if (htmlFile !== undefined) {
+    const target = resolve(ctx.cwd, htmlFile);
+    await writeFile(target, renderRolloutHtml(final), 'utf8');
+    if (!json) ctx.stdout.write(`html: ${target}\n`);
+  }
+  const code = printOutcome(final, run.reportFile, json, ctx);
+  return ctx.signal.aborted && final.state === 'interrupted' ? EXIT.INTERRUPTED : code;
 }
 
 export function printOutcome(report: RolloutReport, reportFile: string | undefined, json: boolean, ctx: CliContext): number {
