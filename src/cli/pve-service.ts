@@ -149,145 +149,196 @@ export async function loadPveDevicesFile(file: string, env: NodeJS.ProcessEnv = 
   const list = top.devices ?? [];
   if (!Array.isArray(list)) throw configError(file, 'devices', 'expected a list');
   const devices: PveDeviceEntry[] = [];
-  for (const [i, raw] of list.entries()) {
-    const at = `devices[${i}]`;
-    if (typeof raw !== 'object' || raw === null) throw configError(file, at, 'expected a mapping');
-    const d = raw as Record<string, unknown>;
-    const s = (names: string[], required: boolean): string | undefined => {
-      for (const n of names) {
-        const v = d[n];
-        if (v === undefined) continue;
-        if (typeof v !== 'string' || v.length === 0) throw configError(file, `${at}.${n}`, 'expected a non-empty string');
-        return v;
-      }
-      if (required) throw configError(file, `${at}.${names[0]}`, 'is required');
-      return undefined;
-    };
-    const henbId = s(['henb-id', 'henbId'], true)!;
-    const ch = d['call-home'] ?? d.callHome;
-    if (ch !== undefined && typeof ch !== 'boolean') throw configError(file, `${at}.call-home`, 'expected true or false');
-    const callHome = ch === true;
-    // a call-home device is reached on the connection it opens (--call-home-listen): no address needed
-    const host = s(['host', 'address'], !callHome) ?? '';
-    const port = d.port ?? (callHome ? 0 : undefined);
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < (callHome ? 0 : 1) || port > 65535) throw configError(file, `${at}.port`, 'expected a port number 1..65535');
-    const transport = d.transport ?? (d.callHomeTransport === 'tls' ? 'tls' : undefined);
-    if (transport !== undefined && transport !== 'ssh' && transport !== 'tls') throw configError(file, `${at}.transport`, 'expected ssh or tls');
-    const tls = transport === 'tls';
-    const entry: PveDeviceEntry = { henbId, host, port, username: s(['username'], !tls) ?? 'oam', devicePublicKey: '' };
-    if (callHome) entry.callHome = true;
-    if (tls) {
-      entry.transport = 'tls';
-      const t = tlsOfDevice(file, at, d);
-      entry.tls = await t.settings;
-      if (t.port !== undefined && !callHome) entry.port = t.port;
-    }
-    const pw = s(['password'], false);
-    const pwEnv = s(['password-env'], false);
-    if (pw !== undefined) entry.password = pw;
-    else if (pwEnv !== undefined) {
-      const v = env[pwEnv];
-      if (v === undefined) throw configError(file, `${at}.password-env`, `environment variable ${pwEnv} is not set`);
-      entry.password = v;
-    }
-    const hk = s(['host-key', 'hostKeySha256'], callHome && !tls);
-    if (hk !== undefined) {
-      const fp = hostKeyFingerprint(hk);
-      if (fp === undefined) throw configError(file, `${at}.host-key`, `expected ${HOST_KEY_FORMS}`);
-      entry.hostKeySha256 = fp;
-    }
-    const pem = s(['device-public-key', 'devicePublicKey'], false);
-    const pemFile = s(['device-public-key-file'], false);
-    if (pem !== undefined) entry.devicePublicKey = pem;
-    else if (pemFile !== undefined) entry.devicePublicKey = await readFile(resolve(dirname(file), pemFile), 'utf8');
-    else throw configError(file, `${at}.device-public-key`, 'is required (SPKI PEM)');
-    const trustRoot = s(['trust-root', 'trustRoot'], false);
-    if (trustRoot !== undefined && trustRoot !== 'software-key' && trustRoot !== 'tpm') throw configError(file, `${at}.trust-root`, 'expected software-key or tpm');
-    const ak = s(['ak-public', 'akPublic'], false);
-    const akFile = s(['ak-public-file'], false);
-    if (ak !== undefined) {
-      if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(ak.replace(/\s+/g, ''))) throw configError(file, `${at}.ak-public`, 'expected base64 of a TPM2B_PUBLIC');
-      entry.akPublic = ak.replace(/\s+/g, '');
-    } else if (akFile !== undefined) {
-      try {
-        entry.akPublic = (await readFile(resolve(dirname(file), akFile))).toString('base64');
-      } catch (e) {
-        throw configError(file, `${at}.ak-public-file`, `cannot read ${akFile}: ${(e as Error).message}`);
-      }
-    }
-    if (trustRoot === 'tpm' && entry.akPublic === undefined) throw configError(file, `${at}.ak-public`, 'is required with trust-root tpm (the AK\'s TPM2B_PUBLIC)');
-    // the EK certificate (DER base64 or PEM; or a file holding either) and the EK public (TPM2B_PUBLIC base64 or file)
-    const ekCert = s(['ek-certificate', 'ekCertificate'], false);
-    const ekCertFile = s(['ek-certificate-file'], false);
-    const certText = ekCert ?? (ekCertFile !== undefined ? await readOr(file, `${at}.ek-certificate-file`, resolve(dirname(file), ekCertFile)) : undefined);
-    if (certText !== undefined) entry.ekCertificate = derBase64(certText, file, `${at}.ek-certificate`);
-    const ekPub = s(['ek-public', 'ekPublic'], false);
-    const ekPubFile = s(['ek-public-file'], false);
-    if (ekPub !== undefined) entry.ekPublic = ekPub.replace(/\s+/g, '');
-    else if (ekPubFile !== undefined) entry.ekPublic = (await readOr(file, `${at}.ek-public-file`, resolve(dirname(file), ekPubFile))).toString('base64');
-    const inter = d['ek-intermediates'] ?? d.ekIntermediates;
-    if (inter !== undefined) {
-      if (!Array.isArray(inter) || !inter.every((x) => typeof x === 'string' && x.includes('-----BEGIN CERTIFICATE-----'))) throw configError(file, `${at}.ek-intermediates`, 'expected a list of PEM certificates');
-      entry.ekIntermediates = inter as string[];
-    }
-    if (trustRoot !== undefined) entry.trustRoot = trustRoot;
-    devices.push(entry);
-  }
-  const refRaw = top['reference-values'] ?? top.referenceValues;
-  let referenceValues = factoryReferenceValues();
-  if (refRaw !== undefined) {
-    if (typeof refRaw !== 'object' || refRaw === null || Array.isArray(refRaw)) throw configError(file, 'reference-values', 'expected a mapping component -> list of digests');
-    referenceValues = {};
-    for (const [k, v] of Object.entries(refRaw as Record<string, unknown>)) {
-      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && /^[0-9a-f]{64}$/.test(x))) {
-        throw configError(file, `reference-values.${k}`, 'expected a list of SHA-256 digests (64 lowercase hex)');
-      }
-      referenceValues[k] = v as string[];
-    }
-  }
-  const appRaw = top['approved-software'] ?? top.approvedSoftware ?? [];
-  if (!Array.isArray(appRaw) || !appRaw.every((x) => typeof x === 'string' && x.length > 0)) {
-    throw configError(file, 'approved-software', 'expected a list of file or directory paths');
-  }
-  const approvedSoftware = (appRaw as string[]).map((x) => resolve(dirname(file), x));
-  const out: PveDevicesFile = { devices, referenceValues, approvedSoftware };
+  for (const [i, raw] of list.entries()) devices.push(await deviceEntryOf(file, `devices[${i}]`, raw, env));
+  const out: PveDevicesFile = { devices, referenceValues: referenceValuesOf(file, top), approvedSoftware: approvedSoftwareOf(file, top) };
   const oamJwks = top['oam-jwks'] ?? top.oamJwks;
   if (oamJwks !== undefined) {
     if (typeof oamJwks !== 'string' || oamJwks === '') throw configError(file, 'oam-jwks', 'expected the path of the OAM\'s JWKS file');
     out.oamJwks = resolve(dirname(file), oamJwks);
   }
   const ekCa = top['ek-ca'] ?? top.ekCa;
-  if (ekCa !== undefined) {
-    if (!Array.isArray(ekCa) || ekCa.length === 0 || !ekCa.every((x) => typeof x === 'string' && x !== '')) throw configError(file, 'ek-ca', 'expected a list of PEM files (TPM manufacturer CAs)');
-    out.ekCa = [];
-    for (const [i, f] of (ekCa as string[]).entries()) {
-      const pem = (await readOr(file, `ek-ca[${i}]`, resolve(dirname(file), f))).toString('utf8');
-      if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw configError(file, `ek-ca[${i}]`, `${f} holds no PEM certificate`);
-      out.ekCa.push(pem);
-    }
-  }
+  if (ekCa !== undefined) out.ekCa = await ekCaOf(file, ekCa);
   const oamIssuer = top['oam-issuer'] ?? top.oamIssuer;
   if (oamIssuer !== undefined) {
     if (typeof oamIssuer !== 'string' || oamIssuer === '') throw configError(file, 'oam-issuer', 'expected a non-empty string');
     out.oamIssuer = oamIssuer;
   }
-  const ncRaw = top.netconf;
-  if (ncRaw !== undefined) {
-    if (typeof ncRaw !== 'object' || ncRaw === null) throw configError(file, 'netconf', 'expected a mapping {listen, users}');
-    const nc = ncRaw as Record<string, unknown>;
-    if (typeof nc.listen !== 'string') throw configError(file, 'netconf.listen', 'expected HOST:PORT');
-    if (!Array.isArray(nc.users) || nc.users.length === 0) throw configError(file, 'netconf.users', 'expected a list of {username, password | password-env}');
-    const users = nc.users.map((u: unknown, i: number) => {
-      const r = (u ?? {}) as Record<string, unknown>;
-      if (typeof r.username !== 'string' || r.username.length === 0) throw configError(file, `netconf.users[${i}].username`, 'expected a non-empty string');
-      let password = r.password;
-      if (password === undefined && typeof r['password-env'] === 'string') password = env[r['password-env']];
-      if (typeof password !== 'string' || password.length === 0) throw configError(file, `netconf.users[${i}].password`, 'expected a password or password-env naming a set variable');
-      return { username: r.username, password };
-    });
-    out.netconf = { listen: nc.listen, users };
+  if (top.netconf !== undefined) out.netconf = netconfOf(file, top.netconf, env);
+  return out;
+}
+
+/** a reader of one device's string fields: the first of `names` given (a non-empty string), or required */
+type FieldReader = (names: string[], required: boolean) => string | undefined;
+
+export function fieldReader(file: string, at: string, d: Record<string, unknown>): FieldReader {
+  return (names, required) => {
+    for (const n of names) {
+      const v = d[n];
+      if (v === undefined) continue;
+      if (typeof v !== 'string' || v.length === 0) throw configError(file, `${at}.${n}`, 'expected a non-empty string');
+      return v;
+    }
+    if (required) throw configError(file, `${at}.${names[0]}`, 'is required');
+    return undefined;
+  };
+}
+
+/** one entry of `devices`: name, address or call home, transport, login, pins, evidence keys */
+async function deviceEntryOf(file: string, at: string, raw: unknown, env: NodeJS.ProcessEnv): Promise<PveDeviceEntry> {
+  if (typeof raw !== 'object' || raw === null) throw configError(file, at, 'expected a mapping');
+  const d = raw as Record<string, unknown>;
+  const s = fieldReader(file, at, d);
+  const henbId = s(['henb-id', 'henbId'], true)!;
+  const { host, port, callHome, transport } = reachOf(file, at, d, s);
+  const tls = transport === 'tls';
+  const entry: PveDeviceEntry = { henbId, host, port, username: s(['username'], !tls) ?? 'oam', devicePublicKey: '' };
+  if (callHome) entry.callHome = true;
+  if (tls) {
+    entry.transport = 'tls';
+    const t = tlsOfDevice(file, at, d);
+    entry.tls = await t.settings;
+    if (t.port !== undefined && !callHome) entry.port = t.port;
+  }
+  const password = passwordOf(file, at, s, env);
+  if (password !== undefined) entry.password = password;
+  const hk = s(['host-key', 'hostKeySha256'], callHome && !tls);
+  if (hk !== undefined) {
+    const fp = hostKeyFingerprint(hk);
+    if (fp === undefined) throw configError(file, `${at}.host-key`, `expected ${HOST_KEY_FORMS}`);
+    entry.hostKeySha256 = fp;
+  }
+  entry.devicePublicKey = await devicePublicKeyOf(file, at, s);
+  await addTpmEnrolment(file, at, d, s, entry);
+  return entry;
+}
+
+/**
+ * How the PVE reaches the device: host and port (a call-home device is reached on the connection it opens:
+ * no address needed), over ssh or tls (`simulate --json`'s callHomeTransport tls means tls)
+ */
+export function reachOf(file: string, at: string, d: Record<string, unknown>, s: FieldReader): { host: string; port: number; callHome: boolean; transport: 'ssh' | 'tls' | undefined } {
+  const ch = d['call-home'] ?? d.callHome;
+  if (ch !== undefined && typeof ch !== 'boolean') throw configError(file, `${at}.call-home`, 'expected true or false');
+  const callHome = ch === true;
+  const host = s(['host', 'address'], !callHome) ?? '';
+  const port = d.port ?? (callHome ? 0 : undefined);
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < (callHome ? 0 : 1) || port > 65535) throw configError(file, `${at}.port`, 'expected a port number 1..65535');
+  const transport = d.transport ?? (d.callHomeTransport === 'tls' ? 'tls' : undefined);
+  if (transport !== undefined && transport !== 'ssh' && transport !== 'tls') throw configError(file, `${at}.transport`, 'expected ssh or tls');
+  return { host, port, callHome, transport };
+}
+
+/** password, else the environment variable password-env names (which must be set), else none */
+function passwordOf(file: string, at: string, s: FieldReader, env: NodeJS.ProcessEnv): string | undefined {
+  const pw = s(['password'], false);
+  const pwEnv = s(['password-env'], false);
+  if (pw !== undefined) return pw;
+  if (pwEnv === undefined) return undefined;
+  const v = env[pwEnv];
+  if (v === undefined) throw configError(file, `${at}.password-env`, `environment variable ${pwEnv} is not set`);
+  return v;
+}
+
+/** device-public-key (SPKI PEM) or the file device-public-key-file names (relative to the devices file); required */
+async function devicePublicKeyOf(file: string, at: string, s: FieldReader): Promise<string> {
+  const pem = s(['device-public-key', 'devicePublicKey'], false);
+  const pemFile = s(['device-public-key-file'], false);
+  if (pem !== undefined) return pem;
+  if (pemFile !== undefined) return readFile(resolve(dirname(file), pemFile), 'utf8');
+  throw configError(file, `${at}.device-public-key`, 'is required (SPKI PEM)');
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** trust-root, the AK (required with tpm), and the EK certificate, intermediates and public key when given */
+async function addTpmEnrolment(file: string, at: string, d: Record<string, unknown>, s: FieldReader, entry: PveDeviceEntry): Promise<void> {
+  const trustRoot = s(['trust-root', 'trustRoot'], false);
+  if (trustRoot !== undefined && trustRoot !== 'software-key' && trustRoot !== 'tpm') throw configError(file, `${at}.trust-root`, 'expected software-key or tpm');
+  const ak = s(['ak-public', 'akPublic'], false);
+  const akFile = s(['ak-public-file'], false);
+  if (ak !== undefined) {
+    if (!BASE64.test(ak.replace(/\s+/g, ''))) throw configError(file, `${at}.ak-public`, 'expected base64 of a TPM2B_PUBLIC');
+    entry.akPublic = ak.replace(/\s+/g, '');
+  } else if (akFile !== undefined) {
+    try {
+      entry.akPublic = (await readFile(resolve(dirname(file), akFile))).toString('base64');
+    } catch (e) {
+      throw configError(file, `${at}.ak-public-file`, `cannot read ${akFile}: ${(e as Error).message}`);
+    }
+  }
+  if (trustRoot === 'tpm' && entry.akPublic === undefined) throw configError(file, `${at}.ak-public`, 'is required with trust-root tpm (the AK\'s TPM2B_PUBLIC)');
+  await addEkEnrolment(file, at, d, s, entry);
+  if (trustRoot !== undefined) entry.trustRoot = trustRoot;
+}
+
+/** the EK certificate (DER base64 or PEM; or a file holding either), its intermediates (PEM list) and the EK public (TPM2B_PUBLIC base64 or file) */
+async function addEkEnrolment(file: string, at: string, d: Record<string, unknown>, s: FieldReader, entry: PveDeviceEntry): Promise<void> {
+  const ekCert = s(['ek-certificate', 'ekCertificate'], false);
+  const ekCertFile = s(['ek-certificate-file'], false);
+  const certText = ekCert ?? (ekCertFile !== undefined ? await readOr(file, `${at}.ek-certificate-file`, resolve(dirname(file), ekCertFile)) : undefined);
+  if (certText !== undefined) entry.ekCertificate = derBase64(certText, file, `${at}.ek-certificate`);
+  const ekPub = s(['ek-public', 'ekPublic'], false);
+  const ekPubFile = s(['ek-public-file'], false);
+  if (ekPub !== undefined) entry.ekPublic = ekPub.replace(/\s+/g, '');
+  else if (ekPubFile !== undefined) entry.ekPublic = (await readOr(file, `${at}.ek-public-file`, resolve(dirname(file), ekPubFile))).toString('base64');
+  const inter = d['ek-intermediates'] ?? d.ekIntermediates;
+  if (inter !== undefined) {
+    if (!Array.isArray(inter) || !inter.every((x) => typeof x === 'string' && x.includes('-----BEGIN CERTIFICATE-----'))) throw configError(file, `${at}.ek-intermediates`, 'expected a list of PEM certificates');
+    entry.ekIntermediates = inter as string[];
+  }
+}
+
+/** reference-values: component -> SHA-256 digests (default: the simulator's factory values) */
+export function referenceValuesOf(file: string, top: Record<string, unknown>): ReferenceValues {
+  const refRaw = top['reference-values'] ?? top.referenceValues;
+  if (refRaw === undefined) return factoryReferenceValues();
+  if (typeof refRaw !== 'object' || refRaw === null || Array.isArray(refRaw)) throw configError(file, 'reference-values', 'expected a mapping component -> list of digests');
+  const referenceValues: ReferenceValues = {};
+  for (const [k, v] of Object.entries(refRaw as Record<string, unknown>)) {
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && /^[0-9a-f]{64}$/.test(x))) {
+      throw configError(file, `reference-values.${k}`, 'expected a list of SHA-256 digests (64 lowercase hex)');
+    }
+    referenceValues[k] = v as string[];
+  }
+  return referenceValues;
+}
+
+/** approved-software: paths of images or directories, made absolute against the devices file */
+function approvedSoftwareOf(file: string, top: Record<string, unknown>): string[] {
+  const appRaw = top['approved-software'] ?? top.approvedSoftware ?? [];
+  if (!Array.isArray(appRaw) || !appRaw.every((x) => typeof x === 'string' && x.length > 0)) {
+    throw configError(file, 'approved-software', 'expected a list of file or directory paths');
+  }
+  return (appRaw as string[]).map((x) => resolve(dirname(file), x));
+}
+
+/** ek-ca: the TPM manufacturer CAs, read from the listed PEM files */
+async function ekCaOf(file: string, ekCa: unknown): Promise<string[]> {
+  if (!Array.isArray(ekCa) || ekCa.length === 0 || !ekCa.every((x) => typeof x === 'string' && x !== '')) throw configError(file, 'ek-ca', 'expected a list of PEM files (TPM manufacturer CAs)');
+  const out: string[] = [];
+  for (const [i, f] of (ekCa as string[]).entries()) {
+    const pem = (await readOr(file, `ek-ca[${i}]`, resolve(dirname(file), f))).toString('utf8');
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw configError(file, `ek-ca[${i}]`, `${f} holds no PEM certificate`);
+    out.push(pem);
   }
   return out;
+}
+
+/** netconf: {listen, users} to also serve integrity-request over NETCONF/SSH */
+export function netconfOf(file: string, ncRaw: unknown, env: NodeJS.ProcessEnv): NonNullable<PveDevicesFile['netconf']> {
+  if (typeof ncRaw !== 'object' || ncRaw === null) throw configError(file, 'netconf', 'expected a mapping {listen, users}');
+  const nc = ncRaw as Record<string, unknown>;
+  if (typeof nc.listen !== 'string') throw configError(file, 'netconf.listen', 'expected HOST:PORT');
+  if (!Array.isArray(nc.users) || nc.users.length === 0) throw configError(file, 'netconf.users', 'expected a list of {username, password | password-env}');
+  const users = nc.users.map((u: unknown, i: number) => {
+    const r = (u ?? {}) as Record<string, unknown>;
+    if (typeof r.username !== 'string' || r.username.length === 0) throw configError(file, `netconf.users[${i}].username`, 'expected a non-empty string');
+    let password = r.password;
+    if (password === undefined && typeof r['password-env'] === 'string') password = env[r['password-env']];
+    if (typeof password !== 'string' || password.length === 0) throw configError(file, `netconf.users[${i}].password`, 'expected a password or password-env naming a set variable');
+    return { username: r.username, password };
+  });
+  return { listen: nc.listen, users };
 }
 
 /**
