@@ -287,12 +287,15 @@ export function parseMeasurementReply(children: XmlElement[]): MeasurementReply 
 export interface CredentialChallenge {
   credentialBlob: Buffer;
   secret: Buffer;
+  /** which EK it was made for (default rsa: the RSA 2048 EK; ecc: the ECC P-256 EK) */
+  endorsementKey?: 'rsa' | 'ecc';
 }
 
 export function activateCredentialXml(c: CredentialChallenge): XmlElement {
   return el(n, 'activate-credential',
     leaf(n, 'credential-blob', c.credentialBlob.toString('base64')),
-    leaf(n, 'encrypted-secret', c.secret.toString('base64')));
+    leaf(n, 'encrypted-secret', c.secret.toString('base64')),
+    c.endorsementKey === 'ecc' ? leaf(n, 'endorsement-key', 'ecc') : undefined);
 }
 
 function base64Octets(text: string | undefined): Buffer | undefined {
@@ -301,11 +304,14 @@ function base64Octets(text: string | undefined): Buffer | undefined {
   return Buffer.from(t, 'base64');
 }
 
-/** the device side: the challenge's octets, or undefined when a leaf is missing or not base64 */
+/** the device side: the challenge (endorsementKey only when ecc), or undefined when a leaf is missing, not base64 or not rsa/ecc */
 export function parseActivateCredential(op: XmlElement): CredentialChallenge | undefined {
   const credentialBlob = base64Octets(childText(op, n, 'credential-blob'));
   const secret = base64Octets(childText(op, n, 'encrypted-secret'));
-  return credentialBlob !== undefined && secret !== undefined ? { credentialBlob, secret } : undefined;
+  if (credentialBlob === undefined || secret === undefined) return undefined;
+  const ek = childText(op, n, 'endorsement-key')?.trim();
+  if (ek !== undefined && ek !== 'rsa' && ek !== 'ecc') return undefined;
+  return { credentialBlob, secret, ...(ek === 'ecc' ? { endorsementKey: 'ecc' as const } : {}) };
 }
 
 export interface ActivatedCredential {

@@ -1,6 +1,6 @@
 /**
  * The AK's binding to the EK, checked by the PVE at first contact (issue 10): for a TPM device enrolled with its EK
- * (ekPublic, or the EK certificate's RSA key under the TCG default template) the PVE makes a credential for that EK
+ * (ekPublic, or the EK certificate's key under the TCG default template: RSA 2048 or ECC P-256) the PVE makes a credential for that EK
  * and the enrolled AK's Name (TPM2_MakeCredential, src/integrity/tpm) and sends it to the device
  * (henb-sw-verify-device activate-credential). Only a TPM holding that EK with an object of that Name loaded releases
  * the secret (TPM2_ActivateCredential), so a device that returns it proves that the AK whose quotes the PVE appraises
@@ -55,7 +55,7 @@ export class AkBindings {
   private async challenge(henbId: string, ak: TpmPublic, ek: TpmPublic, ask: AskDevice): Promise<string | undefined> {
     const credential = randomBytes(32);
     const made = makeCredential(ek, ak.name, credential);
-    const answer = await ask({ credentialBlob: made.credentialBlob, secret: made.secret });
+    const answer = await ask({ credentialBlob: made.credentialBlob, secret: made.secret, ...(ek.type === 'ecc' ? { endorsementKey: 'ecc' as const } : {}) });
     let why: string | undefined;
     if ('refused' in answer) why = answer.refused;
     else if (answer.secret.length !== credential.length || !timingSafeEqual(answer.secret, credential)) why = 'the device answered with another secret than the credential';

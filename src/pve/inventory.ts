@@ -7,7 +7,7 @@ import { X509Certificate, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { callHomeDeviceOf } from '../device/index.js';
 import type { CallHomeListener } from '../device/index.js';
-import { parseAkPublic, parsePublic, rsaEkOfCertificateKey } from '../integrity/tpm/index.js';
+import { TPM_ALG, ekOfCertificateKey, parseAkPublic, parsePublic } from '../integrity/tpm/index.js';
 import type { TpmPublic } from '../integrity/tpm/index.js';
 import { PveServiceError } from './errors.js';
 import { checkEk } from './enrol-ek.js';
@@ -19,8 +19,8 @@ export interface Enrolled {
   key: KeyObject;
   ak?: TpmPublic;
   /**
-   * the EK the AK's credential challenge is made for (ak-binding.ts): ekPublic, else the EK certificate's RSA key
-   * under the TCG default template; absent when neither is enrolled (the AK is then trusted as enrolled)
+   * the EK the AK's credential challenge is made for (ak-binding.ts): ekPublic, else the EK certificate's key (RSA
+   * 2048 or ECC P-256) under the TCG default template; absent when neither is enrolled (the AK is then trusted as enrolled)
    */
   ek?: TpmPublic;
 }
@@ -71,7 +71,7 @@ function attestationKey(d: PveDeviceEntry): TpmPublic {
 }
 
 /**
- * the EK a tpm device's AK is challenged for (MakeCredential needs an RSA EK with an AES-CFB symmetric definition):
+ * the EK a tpm device's AK is challenged for (MakeCredential needs an RSA or ECC EK with an AES-CFB symmetric definition):
  * its TPM2B_PUBLIC when enrolled, else its certificate's key under the TCG default template; undefined without either
  */
 function endorsementKey(d: PveDeviceEntry): TpmPublic | undefined {
@@ -91,13 +91,13 @@ function endorsementKey(d: PveDeviceEntry): TpmPublic | undefined {
       return refuse('ekCertificate is not an X.509 certificate (DER, base64)');
     }
     try {
-      ek = rsaEkOfCertificateKey(cert.publicKey);
+      ek = ekOfCertificateKey(cert.publicKey);
     } catch (e) {
       refuse(`the AK cannot be challenged: ${(e as Error).message}`);
     }
   }
-  if (ek !== undefined && (ek.type !== 'rsa' || ek.symmetric === undefined)) {
-    refuse('the AK cannot be challenged for this EK: MakeCredential needs an RSA EK with an AES-CFB symmetric definition (an ECC EK is not supported yet)');
+  if (ek !== undefined && (ek.symmetric === undefined || ek.symmetric.alg !== TPM_ALG.AES || ek.symmetric.mode !== TPM_ALG.CFB)) {
+    refuse('the AK cannot be challenged for this EK: MakeCredential needs an endorsement key with an AES-CFB symmetric definition');
   }
   return ek;
 }

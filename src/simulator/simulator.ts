@@ -405,7 +405,7 @@ export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: L
     // TPM2_ActivateCredential with the AK and the EK: the verifier's proof that the AK lives in this TPM
     if (tpm === undefined) throw rpcError('operation-not-supported', 'no-tpm', 'this device has no TPM (trust root software-key)');
     const c = parseActivateCredential(op);
-    if (c === undefined) throw rpcError('invalid-value', undefined, 'credential-blob and encrypted-secret must be base64');
+    if (c === undefined) throw rpcError('invalid-value', undefined, 'credential-blob and encrypted-secret must be base64 (endorsement-key rsa or ecc)');
     try {
       return activateCredentialReplyXml({ secret: await tpm.activateCredential(c), certificateName: tpm.akName });
     } catch (e) {

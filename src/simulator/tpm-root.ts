@@ -89,9 +89,9 @@ export class TpmTrustRoot {
     });
   }
 
-  /** TPM2_ActivateCredential with this TPM's AK and EK (the activate-credential RPC); rejects when the TPM refuses */
-  activateCredential(c: { credentialBlob: Buffer; secret: Buffer }): Promise<Buffer> {
-    return this.attester.activateCredential(c.credentialBlob, c.secret);
+  /** TPM2_ActivateCredential with this TPM's AK and its RSA or ECC EK (the activate-credential RPC); rejects when the TPM refuses */
+  activateCredential(c: { credentialBlob: Buffer; secret: Buffer; endorsementKey?: 'rsa' | 'ecc' }): Promise<Buffer> {
+    return this.attester.activateCredential(c.credentialBlob, c.secret, c.endorsementKey ?? 'rsa');
   }
 
   close(): Promise<void> {

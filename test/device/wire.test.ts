@@ -20,8 +20,9 @@ const wire = (e: ReturnType<typeof el>): ReturnType<typeof el> => parseXml(seria
 describe('device module XML', () => {
   it('activate-credential round-trips (request on the device side, reply on the verifier side)', () => {
     const octets = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max }).map((b) => Buffer.from(b));
-    fc.assert(fc.property(octets(4, 300), octets(4, 300), octets(1, 64), fc.option(hex64.map((h) => '000b' + h), { nil: undefined }), (credentialBlob, secret, released, certificateName) => {
-      expect(parseActivateCredential(wire(activateCredentialXml({ credentialBlob, secret })))).toEqual({ credentialBlob, secret });
+    fc.assert(fc.property(octets(4, 300), octets(4, 300), octets(1, 64), fc.option(hex64.map((h) => '000b' + h), { nil: undefined }), fc.boolean(), (credentialBlob, secret, released, certificateName, ecc) => {
+      const challenge = { credentialBlob, secret, ...(ecc ? { endorsementKey: 'ecc' as const } : {}) };
+      expect(parseActivateCredential(wire(activateCredentialXml(challenge)))).toEqual(challenge);
       const reply = { secret: released, ...(certificateName !== undefined ? { certificateName } : {}) };
       expect(parseActivateCredentialReply(elements(wire(el(DEVICE_NS, 'output', activateCredentialReplyXml(reply)))))).toEqual(reply);
     }));
@@ -30,6 +31,8 @@ describe('device module XML', () => {
   it('activate-credential: a missing or non-base64 leaf is undefined (device) / a malformed reply (verifier)', () => {
     expect(parseActivateCredential(el(DEVICE_NS, 'activate-credential', leaf(DEVICE_NS, 'credential-blob', 'AAAA')))).toBeUndefined();
     expect(parseActivateCredential(el(DEVICE_NS, 'activate-credential', leaf(DEVICE_NS, 'credential-blob', 'AAAA'), leaf(DEVICE_NS, 'encrypted-secret', 'not base64!')))).toBeUndefined();
+    expect(parseActivateCredential(el(DEVICE_NS, 'activate-credential', leaf(DEVICE_NS, 'credential-blob', 'AAAA'), leaf(DEVICE_NS, 'encrypted-secret', 'AAAA'), leaf(DEVICE_NS, 'endorsement-key', 'dsa')))).toBeUndefined();
+    expect(parseActivateCredential(el(DEVICE_NS, 'activate-credential', leaf(DEVICE_NS, 'credential-blob', 'AAAA'), leaf(DEVICE_NS, 'encrypted-secret', 'AAAA'), leaf(DEVICE_NS, 'endorsement-key', 'rsa')))).toEqual({ credentialBlob: Buffer.from('AAAA', 'base64'), secret: Buffer.from('AAAA', 'base64') });
     expect(() => parseActivateCredentialReply([])).toThrow(DeviceWireError);
     expect(() => parseActivateCredentialReply([leaf(DEVICE_NS, 'secret', 'AAAA'), leaf(DEVICE_NS, 'certificate-name', 'XYZ')])).toThrow('activate-credential reply (certificate-name)');
   });

@@ -3,9 +3,9 @@
  * TPMS_ATTEST of a quote, its TPMT_SIGNATURE, and a quote over an event log. The encoding follows TPM 2.0
  * Part 2; test/interop/tpm-*.test.ts checks the same code paths against swtpm + tpm2-tools.
  */
-import { createDecipheriv, createHash, createHmac, generateKeyPairSync, privateDecrypt, sign, constants, timingSafeEqual } from 'node:crypto';
+import { createDecipheriv, createECDH, createHash, createHmac, generateKeyPairSync, privateDecrypt, sign, constants, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { EV, TPM_ALG, encodeEventLog, kdfa, parseEventLog, replayPcrs } from '../../src/integrity/tpm/index.js';
+import { EV, TPM_ALG, encodeEventLog, kdfa, kdfe, parseEventLog, replayPcrs } from '../../src/integrity/tpm/index.js';
 import type { EventToWrite } from '../../src/integrity/tpm/index.js';
 
 const u16 = (v: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b; };
@@ -147,6 +147,18 @@ export interface SoftEk {
   public: Buffer;
 }
 
+/** an ECC NIST P-256 "EK" in software (template L-2's shape: SHA-256, AES-128-CFB) for activateSoft */
+export function makeEccEk(): SoftEk {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = publicKey.export({ format: 'jwk' });
+  const t = Buffer.concat([
+    u16(TPM_ALG.ECC), u16(TPM_ALG.SHA256), u32(EK_ATTRIBUTES), tpm2b(Buffer.alloc(32, 0x83)),
+    u16(TPM_ALG.AES), u16(128), u16(TPM_ALG.CFB), u16(TPM_ALG.NULL), u16(0x0003), u16(TPM_ALG.NULL),
+    tpm2b(Buffer.from(jwk.x as string, 'base64url')), tpm2b(Buffer.from(jwk.y as string, 'base64url')),
+  ]);
+  return { privateKey, public: tpm2b(t) };
+}
+
 /** an RSA "EK" in software whose private key plays the TPM's part of TPM2_ActivateCredential (activateSoft) */
 export function makeEk(): SoftEk {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -163,7 +175,7 @@ export function makeEk(): SoftEk {
  * the credential when the blob was made for this EK and `akName`; throws 'integrity check failed' otherwise.
  */
 export function activateSoft(ekPrivate: KeyObject, akName: Buffer, blob: Buffer, secret: Buffer): Buffer {
-  const seed = privateDecrypt({ key: ekPrivate, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: Buffer.from('IDENTITY\0') }, secret.subarray(2));
+  const seed = ekPrivate.asymmetricKeyType === 'ec' ? eccSeedOf(ekPrivate, secret) : privateDecrypt({ key: ekPrivate, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: Buffer.from('IDENTITY\0') }, secret.subarray(2));
   const idObject = blob.subarray(2);
   const hmacSize = idObject.readUInt16BE(0);
   const outerHmac = idObject.subarray(2, 2 + hmacSize);
@@ -175,4 +187,17 @@ export function activateSoft(ekPrivate: KeyObject, akName: Buffer, blob: Buffer,
   const d = createDecipheriv('aes-128-cfb', symKey, Buffer.alloc(16));
   const plain = Buffer.concat([d.update(encIdentity), d.final()]);
   return plain.subarray(2, 2 + plain.readUInt16BE(0));
+}
+
+/** the ECC EK holder's seed (Part 1, C.6.4): Z = d * ephemeral point, KDFe(SHA-256, Z, IDENTITY, ephemeral x, EK x) */
+function eccSeedOf(ekPrivate: KeyObject, secret: Buffer): Buffer {
+  const inner = secret.subarray(2);
+  const xLen = inner.readUInt16BE(0);
+  const qx = inner.subarray(2, 2 + xLen);
+  const qy = inner.subarray(4 + xLen, 4 + xLen + inner.readUInt16BE(2 + xLen));
+  const jwk = ekPrivate.export({ format: 'jwk' });
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(Buffer.from(jwk.d as string, 'base64url'));
+  const z = ecdh.computeSecret(Buffer.concat([Buffer.from([4]), qx, qy]));
+  return kdfe('sha256', z, 'IDENTITY', qx, Buffer.from(jwk.x as string, 'base64url'), 256);
 }

@@ -85,6 +85,27 @@ describe('activate-credential at first contact (swtpm)', () => {
     }
   }, 60_000);
 
+  it('enrolled with the TPM\'s ECC P-256 EK: the PVE sends endorsement-key ecc, the device activates with that EK, affirming', async () => {
+    const eccEk = (await fleet.tpm(a.henbId)!.eccEkPublic()).toString('base64');
+    const entry: PveDeviceEntry = { ...a, henbId: 'a-ecc-ek', ekPublic: eccEk };
+    delete entry.ekCertificate;
+    delete entry.ekIntermediates;
+    const own: string[] = [];
+    const p = await startPve({ listen: '127.0.0.1:0', dataDir: join(dir, 'pve-ecc'), referenceValues: fleet.referenceValues, devices: [entry, { ...entry, henbId: 'b-ecc-ek-of-a', akPublic: b.akPublic! }],
+      log: createLogger({ level: 'info', write: (l: string) => own.push(l) }) });
+    const c = createPveClient({ url: p.url, ca: p.ca, timeoutMs: 30_000 });
+    try {
+      expect((await c.integrityRequest({ henbId: 'a-ecc-ek', nonce: newNonce(), jobId: 'x' }, new AbortController().signal)).earStatus).toBe('affirming');
+      expect(own.some((l) => l.includes('attestation key bound to the EK') && l.includes('a-ecc-ek'))).toBe(true);
+      // B's AK with A's ECC EK: A's TPM holds no object with B's AK Name
+      const r = await c.integrityRequest({ henbId: 'b-ecc-ek-of-a', nonce: newNonce(), jobId: 'x' }, new AbortController().signal);
+      expect(r).toMatchObject({ earStatus: 'contraindicated', reason: REFUSED });
+    } finally {
+      c.close();
+      await p.close();
+    }
+  }, 60_000);
+
   it('the refusal is the binding\'s: without its EK the same device entry\'s quotes are affirming', async () => {
     const d = join(dir, 'pve-no-ek');
     const bare: PveDeviceEntry = { ...a, henbId: 'a-no-ek' };

@@ -114,4 +114,19 @@ describe('the AK is bound to the EK: TPM2_MakeCredential (ours) / TPM2_ActivateC
     const again = makeCredential(ek.value, (() => { const a = parseAkPublic(Buffer.from(dev.akPublic!, 'base64')); if (!a.ok) throw new Error(a.reason); return a.value.name; })(), Buffer.from('ok'));
     expect((await fleet.tpm(dev.henbId)!.activateCredential(again.credentialBlob, again.secret)).toString()).toBe('ok');
   });
+
+  it('the ECC P-256 EK (template L-2, tpm2_createek -G ecc): the TPM recovers our ECDH-seeded credential for its AK, not for another Name', async () => {
+    const tpm = fleet.tpm(dev.henbId)!;
+    const ek = parsePublic(await tpm.eccEkPublic());
+    const ak = parseAkPublic(Buffer.from(dev.akPublic!, 'base64'));
+    if (!ek.ok || !ak.ok) throw new Error('EK or AK does not parse');
+    expect(ek.value).toMatchObject({ type: 'ecc', curve: 'P-256', symmetric: { keyBits: 128 } });
+    const credential = randomBytes(32);
+    const made = makeCredential(ek.value, ak.value.name, credential);
+    expect(await tpm.activateCredential(made.credentialBlob, made.secret, 'ecc')).toEqual(credential);
+    const other = makeCredential(ek.value, Buffer.concat([Buffer.from('000b', 'hex'), randomBytes(32)]), credential);
+    await expect(tpm.activateCredential(other.credentialBlob, other.secret, 'ecc')).rejects.toMatchObject({ code: 'ERR_TPM_COMMAND' });
+    // made for the ECC EK, it is not the RSA EK's
+    await expect(tpm.activateCredential(made.credentialBlob, made.secret, 'rsa')).rejects.toMatchObject({ code: 'ERR_TPM_COMMAND' });
+  }, 60_000);
 });

@@ -22,7 +22,7 @@ import { newNonce } from '../../src/tokens/nonce.js';
 import type { EarClaims } from '../../src/tokens/types.js';
 import { base64urlToBase64 } from '../../src/pve/restconf.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { activateSoft, makeAk, makeEk, softQuote } from '../helpers/tpm-structures.js';
+import { activateSoft, makeAk, makeEccEk, makeEk, softQuote } from '../helpers/tpm-structures.js';
 import type { SoftEk } from '../helpers/tpm-structures.js';
 
 const ak = makeAk('ecc');
@@ -39,6 +39,8 @@ const tpmEk = new Map<string, SoftEk>();
 /** what each device does with a challenge besides activating it honestly */
 const behaviour = new Map<string, 'honest' | 'wrong-secret' | 'other-name' | 'unreachable' | 'no-tpm'>();
 const challenges = new Map<string, number>();
+/** which EK each device was told the credential is for */
+const endorsementKeys = new Map<string, 'rsa' | 'ecc'>();
 const cell = new Femtocell({ henbId: 'model', profile: 'healthy' });
 
 const collector: EvidenceCollector = {
@@ -52,6 +54,7 @@ const collector: EvidenceCollector = {
   },
   async activateCredential(device, challenge): Promise<CredentialAnswer> {
     challenges.set(device.henbId, (challenges.get(device.henbId) ?? 0) + 1);
+    endorsementKeys.set(device.henbId, challenge.endorsementKey ?? 'rsa');
     await new Promise((r) => setTimeout(r, 20));
     const how = behaviour.get(device.henbId) ?? 'honest';
     if (how === 'unreachable') throw Object.assign(new Error('connection refused'), { code: 'ERR_DEVICE_UNREACHABLE' });
@@ -72,6 +75,7 @@ let pve: PveHandle;
 let client: RestconfPveClient;
 const enrolledEk = makeEk();
 const otherTpmEk = makeEk();
+const eccEk = makeEccEk();
 
 function entry(id: string, over: Partial<PveDeviceEntry> = {}): PveDeviceEntry {
   return {
@@ -80,20 +84,22 @@ function entry(id: string, over: Partial<PveDeviceEntry> = {}): PveDeviceEntry {
   };
 }
 
-const IDS = ['bound', 'other-tpm', 'wrong-secret', 'other-name', 'no-tpm', 'unreachable', 'concurrent', 'no-ek', 'no-activate'] as const;
+const IDS = ['bound', 'other-tpm', 'wrong-secret', 'other-name', 'no-tpm', 'unreachable', 'concurrent', 'no-ek', 'no-activate', 'ecc-ek'] as const;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'hsv-ak-binding-'));
   for (const id of IDS) tpmEk.set(id, enrolledEk);
   // the AK lives in another TPM than the one whose EK was enrolled: that TPM cannot decrypt the seed
   tpmEk.set('other-tpm', otherTpmEk);
+  tpmEk.set('ecc-ek', eccEk);
   behaviour.set('wrong-secret', 'wrong-secret');
   behaviour.set('other-name', 'other-name');
   behaviour.set('no-tpm', 'no-tpm');
   behaviour.set('unreachable', 'unreachable');
   pve = await startPve({
     listen: '127.0.0.1:0', dataDir, referenceValues: factoryReferenceValues(), collector,
-    devices: IDS.filter((id) => id !== 'no-ek').map((id) => entry(id)).concat([(({ ekPublic: _e, ...rest }) => rest)(entry('no-ek'))]),
+    devices: IDS.filter((id) => id !== 'no-ek' && id !== 'ecc-ek').map((id) => entry(id))
+      .concat([(({ ekPublic: _e, ...rest }) => rest)(entry('no-ek')), entry('ecc-ek', { ekPublic: eccEk.public.toString('base64') })]),
   });
   client = createPveClient({ url: pve.url, ca: pve.ca, timeoutMs: 10_000 });
 });
@@ -120,6 +126,12 @@ describe('the AK credential challenge at first contact', () => {
     expect(challenges.get('bound')).toBe(1);
     expect((await ask('bound')).earStatus).toBe('affirming');
     expect(challenges.get('bound')).toBe(1);
+  });
+
+  it('an ECC P-256 EK: the credential is made with an ephemeral ECDH point and named endorsement-key ecc; the device passes', async () => {
+    expect((await ask('ecc-ek')).earStatus).toBe('affirming');
+    expect(endorsementKeys.get('ecc-ek')).toBe('ecc');
+    expect(endorsementKeys.get('bound')).toBe('rsa');
   });
 
   it('an AK from another TPM than the enrolled EK\'s: contraindicated, hardware 97, no measurement log; challenged again next time', async () => {
@@ -209,8 +221,9 @@ describe('the AK credential challenge at first contact', () => {
   it('an EK MakeCredential cannot use is refused at enrolment (ERR_PVE_DEVICE_KEY naming the device)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hsv-ak-binding-ecc-'));
     try {
-      await expect(startPve({ listen: '127.0.0.1:0', dataDir: dir, referenceValues: {}, collector, devices: [entry('ecc-ek', { ekPublic: makeAk('ecc').public.toString('base64') })] }))
-        .rejects.toMatchObject({ code: 'ERR_PVE_DEVICE_KEY', message: expect.stringContaining('device ecc-ek: the AK cannot be challenged for this EK') });
+      // a signing key (no symmetric definition) is no endorsement key
+      await expect(startPve({ listen: '127.0.0.1:0', dataDir: dir, referenceValues: {}, collector, devices: [entry('ak-as-ek', { ekPublic: makeAk('ecc').public.toString('base64') })] }))
+        .rejects.toMatchObject({ code: 'ERR_PVE_DEVICE_KEY', message: expect.stringContaining('device ak-as-ek: the AK cannot be challenged for this EK') });
       await expect(startPve({ listen: '127.0.0.1:0', dataDir: dir, referenceValues: {}, collector, devices: [entry('bad-cert', { ekPublic: undefined, ekCertificate: 'AAAA' })] }))
         .rejects.toMatchObject({ code: 'ERR_PVE_DEVICE_KEY', message: expect.stringContaining('device bad-cert: ekCertificate is not an X.509 certificate') });
     } finally {

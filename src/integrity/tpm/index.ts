@@ -14,7 +14,7 @@ export { encodeEvent2, encodeEventLog, specIdEvent } from './eventlog-writer.js'
 export type { EventToWrite } from './eventlog-writer.js';
 export { eventComponent, measurementsOf, verifyQuote } from './verify.js';
 export type { TpmAppraisal, TpmCheck, TpmQuoteEvidence, TpmVerifyInput } from './verify.js';
-export { CredentialError, kdfa, makeCredential, rsaEkOfCertificateKey } from './credential.js';
+export { CredentialError, ekOfCertificateKey, kdfa, kdfe, makeCredential } from './credential.js';
 export type { MadeCredential } from './credential.js';
 export { verifyEkCertificate } from './ek-cert.js';
 export type { EkCertCheck, EkCertInput } from './ek-cert.js';

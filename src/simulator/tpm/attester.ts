@@ -23,6 +23,8 @@ import { Swtpm } from './swtpm.js';
 
 export const EK_HANDLE = '0x81010001';
 export const AK_HANDLE = '0x81010002';
+/** the ECC NIST P-256 EK (TCG default template L-2), made when first asked for */
+export const ECC_EK_HANDLE = '0x81010003';
 /** the NV index of the RSA 2048 EK certificate (TCG EK Credential Profile) */
 export const EK_CERT_NV = '0x1c00002';
 /** PCR 9: where a boot loader measures the files it loads (TCG PC Client; GRUB does the same) */
@@ -64,7 +66,9 @@ export interface TpmAttester {
    * TPM2_ActivateCredential with the AK and the EK (policy session PolicySecret(endorsement)): the credential a
    * verifier made for this EK and the AK's Name (src/integrity/tpm makeCredential); fails for another AK or EK
    */
-  activateCredential(credentialBlob: Buffer, secret: Buffer): Promise<Buffer>;
+  activateCredential(credentialBlob: Buffer, secret: Buffer, ek?: 'rsa' | 'ecc'): Promise<Buffer>;
+  /** the ECC P-256 EK as TPM2B_PUBLIC (created at 0x81010003 under the default template when first asked for) */
+  eccEkPublic(): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -187,8 +191,27 @@ class SwtpmAttester implements TpmAttester {
     return this.ekCert === undefined ? undefined : Buffer.from(this.ekCert);
   }
 
-  async activateCredential(credentialBlob: Buffer, secret: Buffer): Promise<Buffer> {
+  async eccEkPublic(): Promise<Buffer> {
     return this.serial(async () => {
+      await this.ensureEccEk();
+      return readFile(this.file('ecc-ek.pub'));
+    });
+  }
+
+  /** the ECC EK: tpm2_createek -G ecc (the same key every time: derived from the endorsement seed) */
+  private async ensureEccEk(): Promise<void> {
+    const handles = await this.tool('tpm2_getcap', ['handles-persistent']);
+    if (!handles.includes(ECC_EK_HANDLE)) {
+      await this.tool('tpm2_createek', ['-c', ECC_EK_HANDLE, '-G', 'ecc', '-u', this.file('ecc-ek.created')]);
+      await this.flush();
+    }
+    await this.tool('tpm2_readpublic', ['-c', ECC_EK_HANDLE, '-f', 'tss', '-o', this.file('ecc-ek.pub')]);
+    await this.flush();
+  }
+
+  async activateCredential(credentialBlob: Buffer, secret: Buffer, ek: 'rsa' | 'ecc' = 'rsa'): Promise<Buffer> {
+    return this.serial(async () => {
+      if (ek === 'ecc') await this.ensureEccEk();
       const n = ++this.seq;
       const [input, output, session] = [this.file(`c${n}.cred`), this.file(`c${n}.out`), this.file(`c${n}.session`)];
       // the tpm2-tools credential file: magic 0xBADCC0DE, version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET
@@ -200,7 +223,7 @@ class SwtpmAttester implements TpmAttester {
         // the EK's policy: PolicySecret of the endorsement hierarchy
         await this.tool('tpm2_startauthsession', ['--policy-session', '-S', session]);
         await this.tool('tpm2_policysecret', ['-S', session, '-c', 'e']);
-        await this.tool('tpm2_activatecredential', ['-c', AK_HANDLE, '-C', EK_HANDLE, '-i', input, '-o', output, '-P', `session:${session}`]);
+        await this.tool('tpm2_activatecredential', ['-c', AK_HANDLE, '-C', ek === 'ecc' ? ECC_EK_HANDLE : EK_HANDLE, '-i', input, '-o', output, '-P', `session:${session}`]);
         return await readFile(output);
       } finally {
         await this.tool('tpm2_flushcontext', [session]).catch(() => undefined);

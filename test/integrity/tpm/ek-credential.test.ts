@@ -5,14 +5,14 @@
  * EK's private key, and by nobody with another Name. Against swtpm's own TPM2_ActivateCredential:
  * test/interop/tpm-ek.test.ts.
  */
-import { X509Certificate, createHmac, generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, createHash, createHmac, generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestPki } from '../../helpers/tls-pki.js';
-import { CredentialError, kdfa, makeCredential, parsePublic, rsaEkOfCertificateKey, verifyEkCertificate } from '../../../src/integrity/tpm/index.js';
+import { CredentialError, ekOfCertificateKey, kdfa, kdfe, makeCredential, parsePublic, verifyEkCertificate } from '../../../src/integrity/tpm/index.js';
 import type { TpmPublic } from '../../../src/integrity/tpm/index.js';
-import { activateSoft, makeAk, makeEk } from '../../helpers/tpm-structures.js';
+import { activateSoft, makeAk, makeEccEk, makeEk } from '../../helpers/tpm-structures.js';
 
 const fx = (name: string): Buffer => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const root = fx('ek-root-ca.pem').toString('utf8');
@@ -94,11 +94,11 @@ describe('makeCredential', () => {
     expect(kdfa('sha256', Buffer.alloc(32, 1), 'INTEGRITY', Buffer.alloc(0), Buffer.alloc(0), 512)).toHaveLength(64);
   });
 
-  it('refuses an ECC EK, a key without a symmetric definition, and a credential longer than the digest', () => {
-    const ecc = parsePublic(makeAk('ecc').public);
+  it('refuses a key without a symmetric definition (RSA or ECC) and a credential longer than the digest', () => {
+    const eccAk = parsePublic(makeAk('ecc').public);
     const rsaAk = parsePublic(makeAk('rsa').public);
-    if (!ecc.ok || !rsaAk.ok) throw new Error('parse');
-    expect(() => makeCredential(ecc.value, akName, credential)).toThrow(CredentialError);
+    if (!eccAk.ok || !rsaAk.ok) throw new Error('parse');
+    expect(() => makeCredential(eccAk.value, akName, credential)).toThrow(CredentialError);
     expect(() => makeCredential(rsaAk.value, akName, credential)).toThrow(/no AES-CFB symmetric definition/);
     expect(() => makeCredential(softEk().pub, akName, Buffer.alloc(33))).toThrow(/1\.\.32 octets/);
   });
@@ -115,11 +115,38 @@ describe('the EK MakeCredential is made for', () => {
     expect(activateSoft(soft.privateKey, akName, m.credentialBlob, m.secret).toString()).toBe('bound');
   });
 
-  it('rsaEkOfCertificateKey: the EK certificate\'s RSA key under the default template is the same EK for MakeCredential', () => {
-    const fromCert = rsaEkOfCertificateKey(new X509Certificate(cert).publicKey);
+  it('ekOfCertificateKey: the EK certificate\'s key under the default template is the same EK for MakeCredential (RSA 2048, ECC P-256)', () => {
+    const fromCert = ekOfCertificateKey(new X509Certificate(cert).publicKey);
     expect(fromCert).toMatchObject({ type: 'rsa', nameAlg: ek.nameAlg, keyBits: 2048, symmetric: ek.symmetric });
     expect(fromCert.key.equals(ek.key)).toBe(true);
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    expect(() => rsaEkOfCertificateKey(publicKey)).toThrow(CredentialError);
+    expect(ekOfCertificateKey(publicKey)).toMatchObject({ type: 'ecc', curve: 'P-256', nameAlg: ek.nameAlg, symmetric: ek.symmetric });
+    expect(() => ekOfCertificateKey(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey)).toThrow(/not one of the default EK templates/);
+    expect(() => ekOfCertificateKey(generateKeyPairSync('ed25519').publicKey)).toThrow(CredentialError);
+  });
+
+  it('an ECC P-256 EK (template L-2 shape): the seed comes from an ephemeral ECDH point; its holder activates, for that AK Name only', () => {
+    const soft = makeEccEk();
+    const p = parsePublic(soft.public);
+    if (!p.ok) throw new Error(p.reason);
+    expect(p.value).toMatchObject({ type: 'ecc', curve: 'P-256', symmetric: { keyBits: 128 } });
+    const akName = Buffer.concat([Buffer.from('000b', 'hex'), Buffer.alloc(32, 9)]);
+    const m = makeCredential(p.value, akName, Buffer.from('bound to ecc'));
+    // TPM2B_ENCRYPTED_SECRET = TPMS_ECC_POINT: two 32-octet coordinates, each size first
+    expect(m.secret.readUInt16BE(0)).toBe(68);
+    expect([m.secret.readUInt16BE(2), m.secret.readUInt16BE(36)]).toEqual([32, 32]);
+    expect(activateSoft(soft.privateKey, akName, m.credentialBlob, m.secret).toString()).toBe('bound to ecc');
+    expect(() => activateSoft(soft.privateKey, Buffer.concat([Buffer.from('000b', 'hex'), Buffer.alloc(32, 8)]), m.credentialBlob, m.secret)).toThrow('integrity check failed');
+    // another ECC EK's holder derives another seed
+    expect(() => activateSoft(makeEccEk().privateKey, akName, m.credentialBlob, m.secret)).toThrow('integrity check failed');
+    // a fresh ephemeral key each time
+    expect(makeCredential(p.value, akName, Buffer.from('x')).secret.equals(makeCredential(p.value, akName, Buffer.from('x')).secret)).toBe(false);
+  });
+
+  it('KDFe (Part 1, 11.4.10.3): H(counter || Z || label NUL || partyU || partyV), truncated to the bits asked', () => {
+    const [z, u, v] = [Buffer.alloc(32, 1), Buffer.from('u'), Buffer.from('v')];
+    const block = (i: number): Buffer => createHash('sha256').update(Buffer.concat([Buffer.from([0, 0, 0, i]), z, Buffer.from('IDENTITY\0'), u, v])).digest();
+    expect(kdfe('sha256', z, 'IDENTITY', u, v, 256)).toEqual(block(1));
+    expect(kdfe('sha256', z, 'IDENTITY', u, v, 384)).toEqual(Buffer.concat([block(1), block(2)]).subarray(0, 48));
   });
 });
