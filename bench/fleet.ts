@@ -41,7 +41,8 @@
  * results, default 120; with the start allowances below it bounds the whole benchmark, which stops itself
  * after the total it prints at the start), BENCH_FLEET_STORE (sqlite | postgres), BENCH_FLEET_INSTANCES
  * (default 1; a list runs each), BENCH_FLEET_PER_CHILD, BENCH_FLEET_PER_ADDRESS, BENCH_FLEET_BASE_PORT, BENCH_FLEET_KEYS_DIR,
- * BENCH_CHILD_NODE_ARGS (extra node options for the children, e.g. --cpu-prof --cpu-prof-dir=DIR).
+ * BENCH_CHILD_NODE_ARGS (extra node options for the children, e.g. --cpu-prof --cpu-prof-dir=DIR), BENCH_FLEET_MAX_ACTIVE
+ * (the OAM's jobs.max-active, jobs driven at once; default the plugin's, 500; the others wait in the store).
  *
  * Run: node --expose-gc --import tsx bench/fleet.ts   (or npm run bench -- fleet, which stops any benchmark
  * after 300 s: run 10,000 and more directly)
@@ -215,6 +216,8 @@ interface RunOptions {
   basePort: number;
   keysDir: string;
   pg: PgCluster | undefined;
+  /** jobs.max-active of each OAM (undefined: the plugin's default) */
+  maxActive: number | undefined;
 }
 
 let runNo = 0;
@@ -280,6 +283,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions): Promise
         policies: { 'self-check': true, 'on-mismatch': ['alarm'], 'step-timeout': Math.ceil(o.limitMs / 1000) },
         // file: software URIs only from a directory the config names
         software: { 'file-root': dirname(fileURLToPath(softwareUri)) },
+        ...(o.maxActive !== undefined ? { jobs: { 'max-active': o.maxActive } } : {}),
         ...(storeUrl !== undefined ? { store: { driver: 'postgres', url: storeUrl, password: { env: 'HSV_BENCH_PG_PASSWORD' }, 'instance-id': `oam-${k + 1}` } } : {}),
       };
       const configFile = join(dataDir, `oam-config-${k + 1}.json`);
@@ -485,6 +489,7 @@ async function main(): Promise<void> {
     basePort: envNum('BENCH_FLEET_BASE_PORT', 12_000),
     keysDir: keysGiven !== undefined && keysGiven !== '' ? keysGiven : mkdtempSync(join(tmpdir(), 'hsv-bench-fleet-keys-')),
     pg: undefined,
+    maxActive: process.env.BENCH_FLEET_MAX_ACTIVE !== undefined && process.env.BENCH_FLEET_MAX_ACTIVE !== '' ? Math.max(1, envNum('BENCH_FLEET_MAX_ACTIVE', 500)) : undefined,
   };
   const pg = storeKind === 'postgres';
   // the benchmark's own time limit: every run's bound, the baseline rounds, the cluster
@@ -504,6 +509,7 @@ async function main(): Promise<void> {
   }, boundMs);
 
   console.log(`fleet: healthy devices ${sizes.join(', ')}; install ${o.installMs} ms; ${o.batch > 0 ? `${o.batch} henb-ids per software-update RPC` : 'one software-update RPC naming every device (per instance)'}; PVE maxConcurrent ${o.pveMax}; simulator replay off`);
+  console.log(`OAM jobs.max-active ${o.maxActive ?? 'default (500)'}: jobs driven at once, the others wait in the store`);
   console.log(`store ${storeKind}${pg ? ' (throwaway cluster, fsync/synchronous_commit/full_page_writes on, pg_stat_statements)' : ''}; OAM instances ${instanceCounts.join(', ')}`);
   console.log('processes: simulated fleet + reference PVE in one child process, each OAM server in another (fresh each run; the memory figures are its own), the NMS client in this one');
   console.log(`fleet children of at most ${o.perChild} devices (above: one loopback address 127.0.1.k each, ports from ${o.basePort}); one child spreads over addresses above ${o.perAddress}; keys in ${o.keysDir}; open-files limit of this process ${fdLimitOf('self')} (hard ${hardFdLimit()})`);

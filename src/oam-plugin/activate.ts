@@ -147,6 +147,7 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
         ...(cfg.store?.['instance-id'] !== undefined ? { instanceId: cfg.store['instance-id'] } : {}),
         ...(cfg.store?.lease !== undefined ? { leaseMs: cfg.store.lease * 1000 } : {}),
         ...(deps.connections !== undefined ? { connections: deps.connections } : {}),
+        ...(cfg.jobs?.['max-active'] !== undefined ? { maxActiveJobs: cfg.jobs['max-active'] } : {}),
       });
       opened.unshift(() => svc.close());
       const yangDir = deps.yangDir ?? defaultYangDir();

@@ -397,6 +397,20 @@ export const CONFIG_SCHEMA = {
         }
       }
     },
+    "jobs": {
+      "description": "jobs driven at once: a software-update or integrity-request beyond max-active is stored (state created, its H(e)NB held) and waits for a slot in submission order (integrity checks first), so the OAM's memory follows max-active, not the number of jobs submitted",
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "max-active": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000000,
+          "default": 500,
+          "description": "jobs driven at once (keep it below devices.max-open-sessions: each job waiting for its completion holds a device session)"
+        }
+      }
+    },
     "retry": {
       "description": "transient connection failures towards a device or the PVE (reset, refused, timeout while connecting, TLS/SSH handshake cut, before the request was sent) are retried within the step's deadline with full-jitter exponential backoff: the n-th retry waits uniform [0, min(max-delay, base-delay * 2^n)) ms",
       "type": "object",

@@ -84,6 +84,8 @@ export interface OamServiceOptions {
   /** this instance's id and job lease time (several instances on one store; see RunnerOptions) */
   instanceId?: string;
   leaseMs?: number;
+  /** jobs driven at once (RunnerOptions.maxActiveJobs; plugin config jobs.max-active) */
+  maxActiveJobs?: number;
   /** how a device is connected now (/hsv:henbs connection, connected-since); without it every H(e)NB is not-connected */
   connections?: (henbId: string) => HenbConnection | undefined;
 }
@@ -129,6 +131,7 @@ export class OamService {
       ...(options.softwareManifest !== undefined ? { softwareManifest: options.softwareManifest } : {}),
       ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
       ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+      ...(options.maxActiveJobs !== undefined ? { maxActiveJobs: options.maxActiveJobs } : {}),
     });
   }
 

@@ -25,7 +25,7 @@ export type {
 } from './ports.js';
 export { OamError, CompletionRefused, oamErrorCode } from './errors.js';
 export type { OamErrorCode } from './errors.js';
-export { JobRunner } from './runner.js';
+export { DEFAULT_MAX_ACTIVE_JOBS, JobRunner } from './runner.js';
 export { DEFAULT_LEASE_MS, SQLITE_INSTANCE_ID } from './leases.js';
 export type { OamEvents, RunnerOptions, StartRequest } from './runner-options.js';
 export { finalEarStatus } from './result-token.js';

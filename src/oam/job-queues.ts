@@ -27,8 +27,13 @@ export class JobQueues {
   private readonly pending = new Set<Promise<unknown>>();
   private readonly waiters = new Map<string, Waiter>();
 
-  /** `closed()`: once true, queued work is skipped */
-  constructor(private readonly closed: () => boolean) {}
+  /** `closed()`: once true, queued work is skipped; `removed()`: a job stopped being driven here (a slot is free) */
+  constructor(private readonly closed: () => boolean, private readonly removed: () => void = () => undefined) {}
+
+  /** how many jobs are driven here */
+  get size(): number {
+    return this.live.size;
+  }
 
   get(jobId: string): Live | undefined {
     return this.live.get(jobId);
@@ -60,8 +65,9 @@ export class JobQueues {
 
   /** stop driving a job: its entry goes, and its H(e)NB when the job held it */
   remove(jobId: string, henbId: string): void {
-    this.live.delete(jobId);
+    const had = this.live.delete(jobId);
     this.release(henbId, jobId);
+    if (had) this.removed();
   }
 
   /** the job holding an H(e)NB on this instance, if any */

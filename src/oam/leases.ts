@@ -73,10 +73,14 @@ export class LeaseKeeper {
     this.ticking = true;
     try {
       await ctx.jobs.track((async () => {
-        // one statement renews this instance's leases and takes the expired ones (claimJobs covers its own jobs)
-        const recs = await this.claim();
+        // this instance's leases renewed in one statement, without reading its jobs back (many may wait for a slot:
+        // admission.ts); then only the jobs of others whose leases expired are read, and taken
+        const now = ctx.clock.now();
+        await ctx.o.store.renewLeases(ctx.instanceId, ctx.leaseMs, now);
         if (ctx.closed()) return;
-        this.checkHeld(new Set(recs.map((r) => r.jobId)));
+        this.checkHeld();
+        const recs = await ctx.o.store.claimExpiredJobs<Job>(ctx.instanceId, ctx.leaseMs, now);
+        if (ctx.closed()) return;
         const taken = await this.takeOver(recs, 'takeover');
         if (taken.length > 0) ctx.log.info('jobs taken over from an instance whose lease expired', { instanceId: ctx.instanceId, jobs: taken });
       })());
@@ -88,14 +92,13 @@ export class LeaseKeeper {
   }
 
   /**
-   * Jobs live here that the store no longer gives this instance (another took one, e.g. for its completion-tim):
-   * each is checked in its queue (after any transition under way) and dropped when its owner or version moved,
-   * so that it holds no timer, call or H(e)NB here while it waits for an event that would find out.
+   * Jobs driven here that another instance took meanwhile (e.g. for its completion-tim): each driven job (at most
+   * jobs.max-active) is checked in its queue (after any transition under way) and dropped when its owner or version
+   * moved, so that it holds no timer, call or H(e)NB here while it waits for an event that would find out.
    */
-  private checkHeld(held: Set<string>): void {
+  private checkHeld(): void {
     const { ctx } = this;
     for (const [jobId, l] of ctx.jobs.entries()) {
-      if (held.has(jobId)) continue;
       void ctx.jobs.enqueue(l, async () => {
         if (ctx.jobs.get(jobId) !== l) return;
         const rec = await ctx.o.store.getJob(jobId);

@@ -43,6 +43,11 @@ export interface RunnerOptions {
    * job's completion timeout (a rolled-back device reboots)
    */
   rollbackCheck?: { attempts?: number; firstDelayMs?: number };
+  /**
+   * jobs driven at once (default 500, runner.ts DEFAULT_MAX_ACTIVE_JOBS): further submitted jobs are stored and
+   * wait for a slot as compact records (admission.ts)
+   */
+  maxActiveJobs?: number;
 }
 
 export interface StartRequest {

@@ -13,6 +13,10 @@
  * One job per H(e)NB: the in-memory hold answers fast for this instance; the store's createJob is the rule
  * across instances sharing a database (ERR_STORE_HENB_BUSY, reported as ERR_OAM_HENB_BUSY).
  *
+ * Bounded admission (admission.ts): at most maxActiveJobs jobs are driven at once; a job submitted beyond that is
+ * created in the store (state created) and waits as a compact record until one ends; it gets its PVE nonce when it
+ * is admitted, so that a long wait never outlives the nonce.
+ *
  * Several instances on a shared store divide the jobs by leases (leases.ts); a completion-tim RPC for a job another
  * instance drives takes that job when it awaits its completion. close() releases this instance's jobs.
  *
@@ -25,6 +29,8 @@ import { randomUUID } from 'node:crypto';
 import { errorCode } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import type { JobRecord } from '../store/index.js';
+import { Admission } from './admission.js';
+import type { WaitingJob } from './admission.js';
 import { attest } from './attest.js';
 import { perform } from './effects.js';
 import { CompletionRefused, OamError, messageOf, notWaiting } from './errors.js';
@@ -46,12 +52,16 @@ import { JOB_KINDS, isTerminal, kindOf, newJob, transition } from './transition.
 /** the request of an integrity-check job: no software (never read: the job ends with the PVE's verdict) */
 const NO_SOFTWARE: JobRequest = { uri: '', selfCheck: false, measures: [] };
 
+/** jobs driven at once by default (RunnerOptions.maxActiveJobs; plugin config jobs.max-active) */
+export const DEFAULT_MAX_ACTIVE_JOBS = 500;
+
 export class JobRunner {
   /** the owner of this instance's job leases */
   readonly instanceId: string;
   private readonly ctx: RunnerContext;
   private readonly jobs: JobQueues;
   private readonly leases: LeaseKeeper;
+  private readonly admission: Admission;
   private readonly unsubscribe: () => void;
   private closed = false;
 
@@ -59,7 +69,8 @@ export class JobRunner {
     const { instanceId, leaseMs } = leaseSettings(options);
     this.instanceId = instanceId;
     const clock = options.clock ?? systemClock;
-    this.jobs = new JobQueues(() => this.closed);
+    this.jobs = new JobQueues(() => this.closed, () => this.pump());
+    this.admission = new Admission(options.maxActiveJobs ?? DEFAULT_MAX_ACTIVE_JOBS, () => this.jobs.size);
     this.ctx = {
       o: options, clock, log: options.log ?? silentLogger, instanceId, leaseMs, jobs: this.jobs, calls: new DetachedCalls(clock),
       closed: () => this.closed,
@@ -71,7 +82,10 @@ export class JobRunner {
     this.leases = new LeaseKeeper(this.ctx, (recs, cause) => this.takeOver(recs, cause));
   }
 
-  /** Step 1: create and start a job. Resolves once the job is persisted and its first step is under way. */
+  /**
+   * Step 1: create and start a job. Resolves once the job is persisted and its first step is under way, or, when
+   * maxActiveJobs are driven already, once it is persisted and waits for its turn (state created).
+   */
   start(req: StartRequest): Promise<Job> {
     return this.create('software-update', (this.ctx.o.newJobId ?? (() => `job-${randomUUID()}`))(), req);
   }
@@ -99,17 +113,79 @@ export class JobRunner {
     const active = this.jobs.holder(req.henbId);
     if (active !== undefined) throw new OamError('ERR_OAM_HENB_BUSY', `a job (${active}) is already running for H(e)NB ${req.henbId}`);
     this.jobs.hold(req.henbId, jobId);
+    // integrity checks (an RPC waits for each) go before the software updates that wait for a slot
+    const first = kind === 'integrity-check';
+    let reserved = this.admission.tryReserve(first);
     try {
       const at = this.ctx.clock.now();
       const job = await this.newJob(kind, jobId, req, at);
-      const version = await this.insert(job, at);
+      const version = await this.insert(job, at, reserved);
+      if (!reserved) {
+        this.admission.enqueue({ jobId, henbId: req.henbId }, first);
+        this.pump(); // a slot may have come free meanwhile
+        return job;
+      }
       this.jobs.add(job, version);
+      this.admission.settled();
+      reserved = false;
       await this.dispatch(jobId, { type: 'start', at });
       return this.jobs.get(jobId)?.job ?? job;
     } catch (err) {
+      if (reserved) this.admission.settled();
       await this.abandonStart(jobId, req.henbId, err);
       throw err;
     }
+  }
+
+  /** Admit waiting jobs while slots are free (a job ended, or a start gave its slot back). */
+  private pump(): void {
+    if (this.closed) return;
+    for (let w = this.admission.next(); w !== undefined; w = this.admission.next()) void this.jobs.track(this.admit(w));
+  }
+
+  /**
+   * A waiting job's turn (its slot is reserved): read back from the store (still created and this instance's, else
+   * it moved meanwhile and is left alone), a fresh PVE nonce stored, then started.
+   */
+  private async admit(w: WaitingJob): Promise<void> {
+    let rec: JobRecord<Job> | undefined;
+    let admitted = false;
+    try {
+      rec = await this.ctx.o.store.getJob<Job>(w.jobId);
+      if (this.closed) return;
+      if (rec === undefined || rec.terminal || rec.owner !== this.instanceId || rec.data.state !== 'created') {
+        this.ctx.log.warn('waiting job not started here: it moved meanwhile', { jobId: w.jobId, henbId: w.henbId, state: rec?.data.state, owner: rec?.owner });
+        this.jobs.release(w.henbId, w.jobId);
+        this.jobs.abandoned(w.jobId, new OamError('ERR_OAM_LEASE_LOST', `job ${w.jobId} is driven by ${rec?.owner ?? 'nobody'} (${rec?.data.state ?? 'gone'})`));
+        return;
+      }
+      const at = this.ctx.clock.now();
+      const nonce = await freshPveNonce(this.ctx, w.jobId, w.henbId, at, rec.data.timeouts.pve);
+      if (this.closed) return;
+      this.jobs.add({ ...reconcile(rec), nonce }, rec.version);
+      admitted = true;
+    } catch (err) {
+      this.ctx.log.error('waiting job could not start', { jobId: w.jobId, henbId: w.henbId, err });
+      if (rec !== undefined) {
+        const reason = `job could not start (${errorCode(err)})`;
+        await this.ctx.o.store.saveJobTransition(w.jobId, 'failed', {
+          expectPrevVersion: rec.version, terminal: true, deadline: null, reason,
+          data: { ...rec.data, state: 'failed', result: { status: 'failed', reason, at: this.ctx.clock.now() } },
+        }).catch((e: unknown) => this.ctx.log.error('failed job not recorded', { jobId: w.jobId, err: e }));
+      }
+      this.jobs.release(w.henbId, w.jobId);
+      this.jobs.abandoned(w.jobId, err);
+      return;
+    } finally {
+      this.admission.settled();
+      if (!admitted) this.pump();
+    }
+    await this.dispatch(w.jobId, { type: 'start', at: this.ctx.clock.now() });
+  }
+
+  /** jobs driven now and jobs waiting for a slot (metrics, tests) */
+  load(): { active: number; waiting: number; max: number } {
+    return { active: this.jobs.size, waiting: this.admission.waiting, max: this.admission.max };
   }
 
   /** a new job from what the store knows of the H(e)NB (state, RIM, reference log), with a fresh nonce */
@@ -131,13 +207,14 @@ export class JobRunner {
 
   /**
    * The nonce and the job together: the database allows one active job per H(e)NB (across OAM instances); when
-   * another holds it, nothing of this one is left behind. Returns the job's version.
+   * another holds it, nothing of this one is left behind. Returns the job's version. A job that will wait for a slot
+   * stores no nonce yet (it gets a fresh one when admitted).
    */
-  private async insert(job: Job, at: number): Promise<number> {
+  private async insert(job: Job, at: number, withNonce: boolean): Promise<number> {
     const { o } = this.ctx;
     const kind = kindOf(job);
     const rec = await o.store.transaction(async (tx) => {
-      await putPveNonce(tx, job.nonce, job.jobId, job.henbId, at, job.timeouts.pve);
+      if (withNonce) await putPveNonce(tx, job.nonce, job.jobId, job.henbId, at, job.timeouts.pve);
       return tx.createJob<Job>({
         jobId: job.jobId, henbId: job.henbId, kind, state: job.state, data: job, deadline: null, reason: `${kind} requested`,
         owner: this.instanceId, leaseUntil: at + this.ctx.leaseMs,
@@ -173,9 +250,18 @@ export class JobRunner {
   /** Drive claimed jobs this instance does not run yet: a `restart` event each (or the delivery of a final one). */
   private async takeOver(recs: JobRecord<Job>[], cause: 'restart' | 'takeover' = 'restart'): Promise<string[]> {
     const ids: string[] = [];
+    let waiting = false;
     for (const rec of recs) {
-      // live here already, or being started by start() (its H(e)NB is held before its createJob commits)
+      // live here already, or being started by start() (its H(e)NB is held before its createJob commits), or waiting
       if (!isJobKind(rec.kind) || this.jobs.has(rec.jobId) || this.jobs.holder(rec.henbId) !== undefined) continue;
+      if (rec.data.state === 'created' && !rec.terminal) {
+        // never started: it waits for a slot like a new job (and gets its nonce when admitted)
+        this.jobs.hold(rec.henbId, rec.jobId);
+        this.admission.enqueue({ jobId: rec.jobId, henbId: rec.henbId }, rec.kind === 'integrity-check');
+        waiting = true;
+        ids.push(rec.jobId);
+        continue;
+      }
       const job = reconcile(rec);
       this.jobs.add(job, rec.version);
       this.jobs.hold(job.henbId, job.jobId);
@@ -195,6 +281,7 @@ export class JobRunner {
         ...(cause === 'takeover' ? { takenOverBy: this.instanceId } : {}),
       });
     }
+    if (waiting) this.pump();
     return ids;
   }
 
@@ -265,6 +352,7 @@ export class JobRunner {
       l.step?.abort(closed());
     }
     this.ctx.calls.stop(closed());
+    this.admission.clear();
     this.jobs.rejectWaiters(closed());
     await this.jobs.settle();
     this.jobs.forgetAll();

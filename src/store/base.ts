@@ -18,7 +18,7 @@ import type { Store, StoreOps, StoreTx } from './types.js';
 export const OP_NAMES = [
   'getHenb', 'putHenb', 'listHenbs', 'deleteHenb',
   'createJob', 'getJob', 'saveJobTransition', 'listActiveJobs', 'listJobs', 'listJobEvents',
-  'claimJobs', 'takeJob', 'renewLeases', 'releaseJobs',
+  'claimJobs', 'claimExpiredJobs', 'takeJob', 'renewLeases', 'releaseJobs',
   'putResult', 'getResults', 'listResults',
   'putNonce', 'consumeNonce', 'rememberJti',
   'putReferenceLog', 'getReferenceLog', 'listReferenceLogs', 'purgeExpired', 'pruneJobs',
@@ -58,6 +58,7 @@ export abstract class StoreBase<C extends TxContext> implements Store {
   declare readonly listJobs: StoreOps['listJobs'];
   declare readonly listJobEvents: StoreOps['listJobEvents'];
   declare readonly claimJobs: StoreOps['claimJobs'];
+  declare readonly claimExpiredJobs: StoreOps['claimExpiredJobs'];
   declare readonly takeJob: StoreOps['takeJob'];
   declare readonly renewLeases: StoreOps['renewLeases'];
   declare readonly releaseJobs: StoreOps['releaseJobs'];

@@ -350,6 +350,15 @@ const SQL = {
       RETURNING *
     )
     SELECT * FROM c ORDER BY created_at, job_id`,
+  // as claimJobs for the jobs not held by $1 yet (every one taken is returned; $1's own are not touched)
+  claimExpiredJobs: `
+    WITH c AS (
+      UPDATE jobs SET version = version + (CASE WHEN owner IS NOT NULL THEN 1 ELSE 0 END),
+        owner = $1::text, lease_until = $2::bigint
+      WHERE NOT terminal AND (owner IS NULL OR (owner <> $1::text AND (lease_until IS NULL OR lease_until <= $3::bigint)))
+      RETURNING *
+    )
+    SELECT * FROM c ORDER BY created_at, job_id`,
   // One job, whatever its lease, in one statement: of instances taking it at once, the second waits for the first's
   // row lock and re-checks the WHERE on the committed row: it then takes the job from the first (version + 1), or,
   // with an expected version, finds the version moved and matches nothing.
@@ -469,6 +478,11 @@ class PgOps implements AsyncOps {
   async claimJobs<T>(owner: string, leaseMs: number, now: number = Date.now()): Promise<JobRecord<T>[]> {
     const lease = leaseInput(owner, leaseMs, now);
     return (await this.q<JobRow>(SQL.claimJobs, [owner, lease.until, lease.now])).rows.map((r) => jobFromRow<T>(r));
+  }
+
+  async claimExpiredJobs<T>(owner: string, leaseMs: number, now: number = Date.now()): Promise<JobRecord<T>[]> {
+    const lease = leaseInput(owner, leaseMs, now);
+    return (await this.q<JobRow>(SQL.claimExpiredJobs, [owner, lease.until, lease.now])).rows.map((r) => jobFromRow<T>(r));
   }
 
   async takeJob<T>(jobId: string, owner: string, leaseMs: number, now: number = Date.now(), expectVersion?: number): Promise<JobRecord<T> | undefined> {

@@ -421,6 +421,18 @@ class SqliteOps implements SyncOps {
     });
   }
 
+  claimExpiredJobs<T>(owner: string, leaseMs: number, now: number = Date.now()): JobRecord<T>[] {
+    const lease = leaseInput(owner, leaseMs, now);
+    return this.atomic(() => {
+      const ids = (this.st(`SELECT job_id FROM jobs WHERE terminal = 0 AND (owner IS NULL OR (owner <> ? AND (lease_until IS NULL OR lease_until <= ?)))
+                            ORDER BY created_at, job_id`).all(owner, lease.now) as Array<{ job_id: string }>).map((r) => r.job_id);
+      const take = this.st(`UPDATE jobs SET version = version + (CASE WHEN owner IS NOT NULL THEN 1 ELSE 0 END), owner = ?, lease_until = ?
+                            WHERE job_id = ?`);
+      for (const id of ids) take.run(owner, lease.until, id);
+      return ids.map((id) => this.getJob<T>(id) as JobRecord<T>);
+    });
+  }
+
   takeJob<T>(jobId: string, owner: string, leaseMs: number, now: number = Date.now(), expectVersion?: number): JobRecord<T> | undefined {
     const take = takeInput(jobId, owner, leaseMs, now, expectVersion);
     return this.atomic(() => {

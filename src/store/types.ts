@@ -281,6 +281,12 @@ export interface StoreOps {
    */
   claimJobs<T = unknown>(owner: string, leaseMs: number, now?: number): Promise<JobRecord<T>[]>;
   /**
+   * As claimJobs for the jobs `owner` does not hold yet (unowned, or another owner's whose lease expired), and
+   * returns only those, oldest first: `owner`'s own jobs are neither renewed nor read (renewLeases does that), so an
+   * instance with many jobs waiting for a slot does not read them all back at every renewal.
+   */
+  claimExpiredJobs<T = unknown>(owner: string, leaseMs: number, now?: number): Promise<JobRecord<T>[]>;
+  /**
    * Atomically takes one specific active job for `owner`, whatever its current lease (e.g. an instance that gets
    * a request for a job another instance drives): owner = `owner`, leaseUntil = now + leaseMs; a job taken from
    * another owner gets version + 1 (so that owner fails its next transition with ERR_STORE_CONFLICT), an unowned

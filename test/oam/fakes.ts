@@ -145,6 +145,17 @@ export class MemoryStore implements Store {
     }
     return out;
   }
+  async claimExpiredJobs<T>(owner: string, leaseMs: number, now = Date.now()): Promise<JobRecord<T>[]> {
+    const out: JobRecord<T>[] = [];
+    for (const [id, j] of this.d.jobs) {
+      if (j.terminal || j.owner === owner) continue;
+      if (j.owner !== null && j.leaseUntil !== null && j.leaseUntil > now) continue;
+      const next = { ...j, owner, leaseUntil: now + leaseMs, version: j.owner !== null ? j.version + 1 : j.version };
+      this.d.jobs.set(id, next);
+      out.push(clone(next) as JobRecord<T>);
+    }
+    return out;
+  }
   async takeJob<T>(jobId: string, owner: string, leaseMs: number, now = Date.now(), expectVersion?: number): Promise<JobRecord<T> | undefined> {
     const j = this.d.jobs.get(jobId);
     if (j === undefined || j.terminal || (expectVersion !== undefined && j.version !== expectVersion)) return undefined;

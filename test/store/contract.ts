@@ -295,6 +295,23 @@ export function storeContract(name: string, h: StoreHarness): void {
         expect(await store.saveJobTransition('j-a', 'moved', { expectPrevVersion: 2 })).toMatchObject({ owner: 'C', leaseUntil: T + 1500, version: 3 });
       });
 
+      it('claimExpiredJobs takes (and returns) only jobs the owner does not hold: unowned and expired; its own are left as they are', async () => {
+        await store.createJob(job('j-a', 'h1', { owner: 'A', leaseUntil: T + 1000 })); // A's, live
+        await store.createJob(job('j-b', 'h2', { owner: 'B', leaseUntil: T - 1 })); // B's, expired
+        await store.createJob(job('j-n', 'h3')); // nobody's
+        await store.createJob(job('j-c', 'h4', { owner: 'C', leaseUntil: T + 10 })); // C's own
+        await store.createJob(job('j-f', 'h5'));
+        await store.saveJobTransition('j-f', 'done', { expectPrevVersion: 1, terminal: true }); // final: never claimed
+        expect(view(await store.claimExpiredJobs('C', 500, T))).toEqual([['j-b', 'C', T + 500, 2], ['j-n', 'C', T + 500, 1]]);
+        expect(await store.getJob('j-c')).toMatchObject({ owner: 'C', leaseUntil: T + 10, version: 1 }); // not renewed, not read
+        expect(await store.getJob('j-a')).toMatchObject({ owner: 'A', leaseUntil: T + 1000, version: 1 });
+        expect(await store.getJob('j-f')).toMatchObject({ owner: null, version: 2 });
+        // nothing left to take; A's lease ends at T+1000, then C takes that one only
+        expect(await store.claimExpiredJobs('C', 500, T + 100)).toEqual([]);
+        expect(view(await store.claimExpiredJobs('C', 500, T + 1000))).toEqual([['j-a', 'C', T + 1500, 2]]);
+        await expect(store.claimExpiredJobs('', 1000, T)).rejects.toThrow(code('ERR_STORE_INVALID'));
+      });
+
       it('renewLeases extends only the owner\'s active jobs; releaseJobs frees them for anyone', async () => {
         await store.createJob(job('j1', 'h1', { owner: 'A', leaseUntil: T + 100 }));
         await store.createJob(job('j2', 'h2', { owner: 'B', leaseUntil: T + 100 }));
