@@ -3,7 +3,8 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,7 @@ let dir: string;
 let demo: ChildProcess;
 let ready: { port: number; hostKey: string; publicKey: string; software: string; fleet: string[] };
 let env: NodeJS.ProcessEnv;
+let demoErr = '';
 
 async function py(script: string, ...args: string[]): Promise<{ code: number; out: string }> {
   try {
@@ -40,6 +42,7 @@ beforeAll(async () => {
   demo = spawn(process.execPath, [join(root, 'bin', 'henb-sw-verify.js'), 'demo', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'demo'), '--fleet', 'healthy=2,compromised=1', '--json', '--log-level', 'warn'],
     { env: { ...process.env, HENB_SW_VERIFY_ADMIN_PASSWORD: PW }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  demo.stderr!.on('data', (d: Buffer) => { demoErr += d.toString(); });
   ready = await new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no ready line from the demo: ${out}`)), 60_000);
     demo.stdout!.on('data', (d: Buffer) => {
@@ -146,18 +149,77 @@ describe('examples against the demo', () => {
     expect(r.stdout).toContain('<jwks>{"keys":[');
   });
 
-  it('yangcli/run.sh checks the pinned host key (either form) before it starts yangcli; a wrong pin is exit 3 and yangcli never runs', async () => {
+  it('yangcli/run.sh: the SSH connection that carries the session is held to the pinned key (public key line or fingerprint)', async () => {
     const sh = join(root, 'examples', 'yangcli', 'run.sh');
     for (const pin of [ready.publicKey, ready.hostKey]) {
-      const r = await run('/bin/sh', [sh], { env: { ...env, HSV_HOST_KEY: pin }, timeout: 90_000 });
-      expect(r.stderr).toContain(`host key of 127.0.0.1:${ready.port} is the pinned ${ready.hostKey}`);
+      const r = await sh5(sh, { HSV_HOST_KEY: pin });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`SSH to 127.0.0.1:${ready.port} verified the pinned host key ${ready.hostKey}; starting yangcli`);
+      // yangcli loaded our module through get-schema over the tunnel and ran the script
       expect(r.stdout).toContain('<henb-id>healthy-1</henb-id>');
+      expect(r.stdout).toMatch(/<ear-status[^>]*>affirming<\/ear-status>/);
+      expect(r.stdout).toContain('<jwks>{"keys":[');
     }
-    const wrong = `SHA256:${'A'.repeat(43)}`;
-    const bad = await run('/bin/sh', [sh], { env: { ...env, HSV_HOST_KEY: wrong }, timeout: 60_000 }).then(
-      () => ({ code: 0, stdout: '', stderr: '' }), (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }));
-    expect(bad.code).toBe(3);
-    expect(bad.stderr).toContain(`is ${ready.hostKey} not the pinned ${wrong}; yangcli not started`);
+  });
+
+  it('yangcli/run.sh: a server with another key is refused by OpenSSH before any password is sent; exit 3, yangcli never runs', async () => {
+    const sh = join(root, 'examples', 'yangcli', 'run.sh');
+    await run('ssh-keygen', ['-t', 'ed25519', '-N', '', '-q', '-f', join(dir, 'other-key')]);
+    const other = (await readFile(join(dir, 'other-key.pub'), 'utf8')).split(' ').slice(0, 2).join(' ');
+    const failedLogins = (demoErr.match(/authentication failed/g) ?? []).length;
+    const bad = await sh5(sh, { HSV_HOST_KEY: other });
+    expect(bad.code, bad.stderr).toBe(3);
+    expect(bad.stderr).toContain('Host key verification failed.');
+    expect(bad.stderr).toContain(`no NETCONF session with 127.0.0.1:${ready.port} over SSH`);
+    expect(bad.stderr).toContain('yangcli not started');
     expect(bad.stdout).not.toContain('henb-id');
+    expect((demoErr.match(/authentication failed/g) ?? []).length, 'no login was attempted').toBe(failedLogins);
+    // a fingerprint that is not the server's: refused before any SSH login
+    const wrong = `SHA256:${'A'.repeat(43)}`;
+    const badFp = await sh5(sh, { HSV_HOST_KEY: wrong });
+    expect(badFp.code).toBe(3);
+    expect(badFp.stderr).toContain(`is ${ready.hostKey} not the pinned ${wrong}; yangcli not started`);
+    expect(badFp.stdout).not.toContain('henb-id');
+    // a wrong password with the right key: exit 3, the server saw one failed login
+    const badPw = await sh5(sh, { HSV_HOST_KEY: ready.publicKey, HENB_SW_VERIFY_ADMIN_PASSWORD: 'not-the-password' });
+    expect(badPw.code).toBe(3);
+    expect(badPw.stderr).toContain('Permission denied');
+    expect(badPw.stdout).not.toContain('henb-id');
+  });
+
+  it('yangcli/ssh-bridge.py gives the session to no other client: a wrong header closes it, exit 3', async () => {
+    // the SSH command replaced by a process that says hello and echoes: the bridge's own checks only
+    const portFile = join(dir, 'bridge-port');
+    const bridge = spawn(PYTHON, [join(root, 'examples', 'yangcli', 'ssh-bridge.py'), '--port-file', portFile, '--user', 'one-time-name', '--',
+      '/bin/sh', '-c', 'printf "<hello/>]]>]]>"; exec cat'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...env, HSV_BRIDGE_TIMEOUT: '20' } });
+    let err = '';
+    bridge.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    const exited = new Promise<number | null>((r) => bridge.once('exit', (code) => r(code)));
+    let port = 0;
+    for (let i = 0; i < 200 && !port; i++) {
+      port = Number((await readFile(portFile, 'utf8').catch(() => '')).trim());
+      if (!port) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(port).toBeGreaterThan(0);
+    const sock = connect(port, '127.0.0.1');
+    let got = '';
+    sock.on('data', (d: Buffer) => { got += d.toString(); });
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write('[someone-else;10.0.0.0/10000;tcp;0;0;;/root;;]\n<hello/>]]>]]>');
+    expect(await exited).toBe(3);
+    expect(err).toContain('not the yangcli run.sh started (wrong header): session closed');
+    expect(got).toBe('<hello/>]]>]]>');   // the server's hello only: nothing of what the client sent came back
+    sock.destroy();
   });
 });
+
+/** examples/yangcli/run.sh with env overrides; never rejects */
+async function sh5(script: string, over: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run('/bin/sh', [script], { env: { ...env, ...over }, timeout: 90_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof x.code === 'number' ? x.code : -1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
+  }
+}
