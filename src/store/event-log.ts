@@ -15,13 +15,13 @@
  * bound, lastId(), then never passes an event that is still being written by this process).
  */
 import { join } from 'node:path';
-import { HsvError } from '../errors.js';
+import { EventLogError } from './event-log-error.js';
+import { importLegacyEventsInPlace } from './legacy-event-log.js';
 import { openSqliteStore } from './sqlite.js';
 import type { Store, StoreOps } from './types.js';
 
-export type EventLogErrorCode = 'ERR_EVENT_LOG_OPEN' | 'ERR_EVENT_LOG_CLOSED' | 'ERR_EVENT_LOG_IMPORT';
-
-export class EventLogError extends HsvError<EventLogErrorCode> {}
+export { EventLogError } from './event-log-error.js';
+export type { EventLogErrorCode } from './event-log-error.js';
 
 export const EVENT_LOG_FILE = 'event-log.sqlite';
 
@@ -57,6 +57,11 @@ export interface EventLogOptions extends EventLogRetention {
   /** directory for the database file (created when missing) */
   dir: string;
   fileName?: string;
+  /**
+   * Told what became of the events of an earlier version's file at this path (its `events` table): imported
+   * (counts), or not (the error; they stay for the next open). Not called when there were none.
+   */
+  onEarlierEvents?: (outcome: { imported: number; skipped: number } | { error: EventLogError }) => void;
 }
 
 type NotificationOps = Pick<StoreOps, 'appendNotification' | 'lastNotificationId' | 'listNotifications' | 'pruneNotifications' | 'notificationLogTimes'>;
@@ -153,7 +158,12 @@ export class EventLog {
   }
 }
 
-/** An event log of its own for a server without a Store: a SQLite Store in `<dir>/event-log.sqlite`. */
+/**
+ * An event log of its own for a server without a Store: a SQLite Store in `<dir>/event-log.sqlite`.
+ * The file of a version before migration 6 (a simulated femtocell's, a server's without a plugin's log) is the
+ * same path: opening it as a Store migrates it in place, and its events, still in the old table `events`, are then
+ * appended to the log (oldest first, once: src/store/legacy-event-log.ts) so that a replay delivers them.
+ */
 export async function openEventLog(options: EventLogOptions): Promise<EventLog> {
   const file = join(options.dir, options.fileName ?? EVENT_LOG_FILE);
   let store: Store;
@@ -163,6 +173,12 @@ export async function openEventLog(options: EventLogOptions): Promise<EventLog> 
     throw new EventLogError('ERR_EVENT_LOG_OPEN', `cannot open the event log ${file}`, { cause: e });
   }
   const log = new EventLog(store, options, () => store.close());
+  try {
+    const earlier = await importLegacyEventsInPlace(log, file);
+    if (earlier !== undefined) options.onEarlierEvents?.(earlier);
+  } catch (e) {
+    options.onEarlierEvents?.({ error: e as EventLogError });
+  }
   await log.prune();
   return log;
 }

@@ -16,5 +16,5 @@ export { openDatabase } from './sqlite-driver.js';
 export type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
 export { EVENT_LOG_FILE, EventLog, EventLogError, openEventLog } from './event-log.js';
 export type { EventLogErrorCode, EventLogOptions, EventLogRetention, ReplayQuery, StoredEvent } from './event-log.js';
-export { importLegacyEventLog } from './legacy-event-log.js';
+export { importLegacyEventLog, importLegacyEventsInPlace } from './legacy-event-log.js';
 export type { ImportTarget, LegacyEventLogImport } from './legacy-event-log.js';

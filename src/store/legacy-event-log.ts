@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, renameSync } from 'node:fs';
-import { EventLogError } from './event-log.js';
+import { EventLogError } from './event-log-error.js';
 import { openDatabase } from './sqlite-driver.js';
 import type { SqliteDatabase } from './sqlite-driver.js';
 
@@ -62,6 +62,30 @@ export async function importLegacyEventLog(log: ImportTarget, file: string): Pro
     db.close(); // the last connection: SQLite folds the WAL into the file
   }
   return { ...counts, renamedTo: renameAside(file) };
+}
+
+/**
+ * The same import for a file that is now itself the log's SQLite Store (openEventLog: a server's own log, migrated
+ * in place, the old events still in its table `events`): they are appended to `log`, then the table is renamed
+ * `events_imported`, so that later opens leave it. Idempotent as above (a crash before the rename skips what the
+ * log holds). Resolves undefined when the file has no `events` table.
+ */
+export async function importLegacyEventsInPlace(log: ImportTarget, file: string): Promise<{ imported: number; skipped: number } | undefined> {
+  let db: SqliteDatabase | undefined;
+  try {
+    db = openDatabase(file, { fileMustExist: true });
+    if (!hasEventsTable(db)) {
+      db.close();
+      return undefined;
+    }
+    const counts = await appendAll(log, db, await loggedKeys(log, db));
+    db.exec('ALTER TABLE events RENAME TO events_imported');
+    return counts;
+  } catch (e) {
+    throw new EventLogError('ERR_EVENT_LOG_IMPORT', `cannot import the events of an earlier version in ${file}: they stay there for the next start`, { cause: e });
+  } finally {
+    if (db?.open === true) db.close();
+  }
 }
 
 function hasEventsTable(db: SqliteDatabase): boolean {

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EVENT_LOG_FILE, EventLog, importLegacyEventLog, openEventLog, openSqliteStore } from '../../src/store/index.js';
+import { EVENT_LOG_FILE, EventLog, importLegacyEventLog, openDatabase, openEventLog, openSqliteStore } from '../../src/store/index.js';
 import { writeOldEventLog } from './old-event-log.js';
 import type { Store } from '../../src/store/index.js';
 
@@ -83,5 +83,68 @@ describe('importLegacyEventLog', () => {
   it('no file: nothing to do', async () => {
     const { dir, store } = await setup();
     expect(await importLegacyEventLog(new EventLog(store), join(dir, EVENT_LOG_FILE))).toBeUndefined();
+  });
+});
+
+describe('openEventLog on a file of an earlier version (a server\'s own log: a simulated femtocell\'s)', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const dir = (): string => {
+    const d = mkdtempSync(join(tmpdir(), 'hsv-legacy-own-'));
+    dirs.push(d);
+    return d;
+  };
+  const all = async (log: EventLog) => (await log.replayPage({ startTime: new Date(0) }, 0, 100)).map((e) => ({ stream: e.stream, at: e.eventTime.getTime(), xml: e.xml }));
+  const tables = (file: string): string[] => {
+    const db = openDatabase(file, { fileMustExist: true, readonly: true });
+    try {
+      return (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'events%'`).all() as Array<{ name: string }>).map((r) => r.name);
+    } finally {
+      db.close();
+    }
+  };
+
+  it('migrates the file in place and imports its old events into the log, once; the old table is renamed', async () => {
+    const d = dir();
+    const file = writeOldEventLog(d, OLD);
+    const outcomes: unknown[] = [];
+    const log = await openEventLog({ dir: d, onEarlierEvents: (o) => outcomes.push(o) });
+    expect(outcomes).toEqual([{ imported: 3, skipped: 0 }]);
+    expect(await all(log)).toEqual(OLD);
+    await log.append('NETCONF', new Date(T + 10), '<after/>');
+    await log.close();
+    expect(tables(file)).toEqual(['events_imported']);
+    const again = await openEventLog({ dir: d, onEarlierEvents: (o) => outcomes.push(o) });
+    expect(outcomes).toHaveLength(1);
+    expect(await all(again)).toEqual([...OLD, { stream: 'NETCONF', at: T + 10, xml: '<after/>' }]);
+    await again.close();
+  });
+
+  it('a file the previous version already migrated in place (old events left in `events`): they are imported after what it logged since', async () => {
+    const d = dir();
+    const file = writeOldEventLog(d, OLD);
+    const migrated = await openSqliteStore({ path: file }); // what openEventLog did before: the old rows stay unread
+    await migrated.appendNotification('henb-sw-verify', T + 20, '<since-upgrade/>');
+    await migrated.close();
+    const log = await openEventLog({ dir: d });
+    expect(await all(log)).toEqual([{ stream: 'henb-sw-verify', at: T + 20, xml: '<since-upgrade/>' }, ...OLD]);
+    await log.close();
+  });
+
+  it('old events that cannot be read: the log opens anyway, ERR_EVENT_LOG_IMPORT is reported, the table stays for the next open', async () => {
+    const d = dir();
+    const db = openDatabase(join(d, EVENT_LOG_FILE));
+    db.exec('CREATE TABLE events (something_else TEXT)');
+    db.close();
+    const outcomes: Array<{ error?: { code: string } }> = [];
+    const log = await openEventLog({ dir: d, onEarlierEvents: (o) => outcomes.push(o as { error?: { code: string } }) });
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]!.error?.code).toBe('ERR_EVENT_LOG_IMPORT');
+    await log.append('NETCONF', new Date(T), '<still-works/>');
+    expect(await all(log)).toHaveLength(1);
+    await log.close();
+    expect(tables(join(d, EVENT_LOG_FILE))).toEqual(['events']);
   });
 });

@@ -159,7 +159,14 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   let own: Promise<EventLog> | undefined;
   const eventLogOptions = options.eventLog;
   const openLog = eventLogOptions === false ? undefined : (): Promise<EventLog> =>
-    (own ??= openEventLog({ dir: reg.dataDir, ...(eventLogOptions ?? {}), ...(options.now ? { now: options.now } : {}) }));
+    (own ??= openEventLog({
+      dir: reg.dataDir, ...(eventLogOptions ?? {}), ...(options.now ? { now: options.now } : {}),
+      // the same file of a version before the replay log moved into a store: its events are imported in place
+      onEarlierEvents: (outcome) => {
+        if ('error' in outcome) log.warn('the earlier events in the event log were not imported: they are not replayed until they are', { dir: reg.dataDir, code: errorCode(outcome.error), err: outcome.error });
+        else log.info('notifications of the earlier event log imported into the replay log', { dir: reg.dataDir, ...outcome });
+      },
+    }));
   const notifications = new NotificationService(reg, {
     openLog, log, ...options.notifications, ...(options.now ? { now: options.now } : {}),
     // the server's own log of a version before the replay log moved into a store goes into the provided one

@@ -318,6 +318,29 @@ describe('RFC 5277 notifications', () => {
       fake.cleanup();
     });
 
+    it('a server without a provided log (a simulated femtocell): its own event-log.sqlite of an earlier version is replayed, once', async () => {
+      const t = Date.now() - 60_000;
+      const dataDir = createFake().dataDir;
+      writeOldEventLog(dataDir, [
+        { stream: 'henb', at: t + 1000, xml: xmlOf(ev('old', '1')) },
+        { stream: 'NETCONF', at: t + 2000, xml: xmlOf(ev('old', '2')) },
+      ]);
+      for (const round of [1, 2]) {
+        fake = createFake({ dataDir });
+        std = registerStandardOperations(fake.reg, { ietfYangDir: '/nonexistent' });
+        await fake.notify('henb', ev('new', String(round)), new Date(t + 3000 + round));
+        const s = fake.session();
+        await fake.call(s, sub(`<startTime>${iso(t)}</startTime>`));
+        await tick();
+        await tick();
+        // the file is the server's own log (migrated in place); the old events are in it once, by time
+        expect(names(s)).toEqual(['old:1', 'old:2', ...(round === 2 ? ['new:1'] : []), `new:${round}`, 'replayComplete']);
+        expect(existsSync(join(dataDir, EVENT_LOG_FILE))).toBe(true);
+        await std.close();
+      }
+      fake.cleanup();
+    });
+
     it('is refused once the server\'s own log is in use (no event is split between two logs)', async () => {
       setup();
       await fake.notify('henb', ev('a', '1'));
