@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import type { Command, ParsedArgs } from './command.js';
 import { CliUsageError } from './errors.js';
-import { closest } from './suggest.js';
+import { closest } from '../suggest.js';
 import { parseHostPort as parseHostPortText } from '../host-port.js';
 import type { HostPort } from '../host-port.js';
 

@@ -7,7 +7,7 @@ import type { CliContext, Command } from './command.js';
 import { parseCommandArgs } from './args.js';
 import { commandHelp, mainHelp } from './help.js';
 import { CliUsageError } from './errors.js';
-import { closest } from './suggest.js';
+import { closest } from '../suggest.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { serveCommand } from './commands/serve.js';
 import { demoCommand } from './commands/demo.js';

@@ -5,6 +5,7 @@
  */
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
+import { closest } from '../suggest.js';
 
 export interface SchemaIssue {
   /** the path in the document, e.g. `henbs[2].port`; `(top level)` for the root */
@@ -124,7 +125,9 @@ export function schemaIssues(errors: ErrorObject[] | null | undefined, data: unk
     if (e.keyword === 'additionalProperties') {
       segments.push(String(p.additionalProperty));
       const props = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
-      expected = `no such key (allowed here: ${props ? Object.keys(props).join(', ') : 'none'})`;
+      const allowed = props ? Object.keys(props) : [];
+      const near = closest(String(p.additionalProperty), allowed);
+      expected = `no such key${near !== undefined ? `; did you mean ${near}?` : ''} (allowed here: ${allowed.length > 0 ? allowed.join(', ') : 'none'})`;
     }
     const issue: SchemaIssue = { path: formatPath(segments), segments, expected };
     if (e.keyword !== 'required' && e.keyword !== 'additionalProperties') {

@@ -100,11 +100,19 @@ polices: {}
     const file = join(dir, 'config.yaml');
     expect(e.message).toContain(`${file}:10:11: henbs[2].port: expected a number <= 65535, got 70000`);
     expect(e.message).toContain(`${file}:12:13: pve.endpoint: expected https://HOST:PORT/restconf (RESTCONF) or ssh://HOST:PORT (NETCONF)`);
-    expect(e.message).toMatch(/:13:1: polices: expected no such key \(allowed here: listen, data-dir, .*policies\)/);
+    // a mistyped key is named with the key it is closest to (issue 14 item 7: `listne`, `polices`)
+    expect(e.message).toMatch(/:13:1: polices: expected no such key; did you mean policies\? \(allowed here: listen, data-dir, .*policies\)/);
     // the schema's cross-field rule (transport restconf, the default: an https endpoint and a CA) also speaks
     expect(e.message).toContain(`${file}:12:13: pve.endpoint: expected https://HOST:PORT/restconf for transport restconf (ssh:// needs pve.transport: netconf)`);
     expect(e.message).toMatch(/:11:1: pve\.ca: expected the PEM file of the PVE's CA \(transport restconf\)/);
     expect(e.issues.map((i) => i.path).sort()).toEqual(['henbs[2].port', 'polices', 'pve.ca', 'pve.endpoint', 'pve.endpoint']);
+  });
+
+  it('an unknown key says which key it is closest to, and nothing when none is close', async () => {
+    const e = await fail('listne: 127.0.0.1:8830\nlogging:\n  levle: info\nzzzzzz: 1\n');
+    expect(e.message).toMatch(/:1:1: listne: expected no such key; did you mean listen\? \(allowed here: listen,/);
+    expect(e.message).toMatch(/:3:3: logging\.levle: expected no such key; did you mean level\? \(allowed here: /);
+    expect(e.message).toMatch(/:4:1: zzzzzz: expected no such key \(allowed here: listen,/);
   });
 
   it('cross-field rules of the plugin schema (if/then): pve transport, store driver', async () => {

@@ -1,4 +1,4 @@
-/** "did you mean ...?" for a mistyped command or option: the closest known name by edit distance. */
+/** "did you mean ...?" for a mistyped command, option or configuration key: the closest known name by edit distance. */
 
 /**
  * Edit distance with adjacent transpositions (optimal string alignment): `listne` is one edit from `listen`.
