@@ -1,7 +1,9 @@
 /**
  * HSV-NC-03, HSV-NC-04: RFC 5277 notifications and replay. The live subscription is made on the kit's main
  * session (completions arrive on it); replay is probed on a second session that asks for the last ten minutes
- * and must see <replayComplete/>.
+ * and must see <replayComplete/>. A device that calls home over TLS has one session per connection (RFC 7589)
+ * and one connection at a time: there the kit ends the first session, takes the device's next call, and makes
+ * the replay subscription (which goes on live after replayComplete, RFC 5277 2.1.1) its main one.
  */
 import { el, leaf, elements, NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../netconf/xml/index.js';
 import type { Kit } from './context.js';
@@ -39,26 +41,43 @@ export async function checkNotifications(kit: Kit): Promise<void> {
     kit.skip('HSV-NC-04', 'no subscription at all (HSV-NC-03)');
     return;
   }
+  const t = kit.options.target;
+  const oneAtATime = t.callHome === true && t.transport === 'tls';
   let probe: KitSession;
   try {
-    probe = await kit.openSession();
+    probe = oneAtATime ? await kit.reconnect() : await kit.openSession();
   } catch (e) {
-    kit.fail('HSV-NC-04', `a second session for the replay could not be opened: ${(e as Error).message}`, 'a second NETCONF session (the OAM and the PVE may hold two)');
+    if (oneAtATime) kit.subscribed = false;
+    kit.fail('HSV-NC-04', oneAtATime
+      ? `after the kit closed its session, the device did not call home again: ${(e as Error).message}`
+      : `a second session for the replay could not be opened: ${(e as Error).message}`,
+    oneAtATime ? 'the device calls home again when its TLS connection is closed (RFC 8071 section 4.1)' : 'a second NETCONF session (the OAM and the PVE may hold two)');
     return;
+  }
+  if (oneAtATime) {
+    // the replay subscription becomes the main one: live notifications follow replayComplete on it
+    kit.session = probe;
+    kit.subscribed = false;
   }
   try {
     const since = new Date(Date.now() - 10 * 60_000);
     const r = await probe.rpc(createSubscription(since));
     if (!r.reply) {
       kit.fail('HSV-NC-04', 'create-subscription with a startTime was refused', 'an <ok/> reply, the stored events since startTime, then <replayComplete/>', [r.exchange]);
+      if (oneAtATime && (await probe.rpc(createSubscription())).reply) {
+        // the main session still needs its live subscription for the completions
+        kit.subscribed = true;
+        probe.startPump();
+      }
       return;
     }
     probe.startPump();
+    if (oneAtATime) kit.subscribed = true;
     const done = await probe.waitFor(isReplayComplete, kit.options.rpcTimeoutMs);
     const got = { sent: '(waiting for the replay)', received: probe.received.map((x) => x.xml).join('\n') || 'no notification' };
-    if (done) kit.pass('HSV-NC-04', `replay accepted; replayComplete after ${probe.received.length - 1} replayed event(s)`, [r.exchange, got]);
+    if (done) kit.pass('HSV-NC-04', `replay accepted; replayComplete after ${probe.received.length - 1} replayed event(s)${oneAtATime ? ' (on the device\'s next call: one TLS session at a time)' : ''}`, [r.exchange, got]);
     else kit.fail('HSV-NC-04', `no replayComplete within ${kit.options.rpcTimeoutMs} ms`, '<replayComplete/> after the replayed events (RFC 5277 2.1.1)', [r.exchange, got]);
   } finally {
-    await probe.close();
+    if (!oneAtATime) await probe.close();
   }
 }

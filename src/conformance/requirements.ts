@@ -14,7 +14,7 @@ export interface Requirement {
 }
 
 export const REQUIREMENTS = [
-  { id: 'HSV-NC-01', level: 'MUST', needsModule: false, title: 'NETCONF over SSH (RFC 6242): netconf subsystem, hello with a session-id' },
+  { id: 'HSV-NC-01', level: 'MUST', needsModule: false, title: 'NETCONF over SSH (RFC 6242: netconf subsystem) or TLS (RFC 7589), hello with a session-id' },
   { id: 'HSV-NC-02', level: 'MUST', needsModule: false, title: 'base:1.1 announced and chunked framing used' },
   { id: 'HSV-NC-03', level: 'MUST', needsModule: false, title: 'RFC 5277 notifications: :notification, create-subscription on NETCONF' },
   { id: 'HSV-NC-04', level: 'MUST', needsModule: false, title: 'RFC 5277 replay: create-subscription with startTime, replayComplete' },

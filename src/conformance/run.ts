@@ -86,7 +86,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     try {
       let connect: DeviceConnector = connectDevice;
       let target = options.target;
-      let where = `${options.target.host}:${options.target.port}`;
+      const overTls = options.target.transport === 'tls';
+      let where = `${options.target.host}:${options.target.port}${overTls ? ' (NETCONF over TLS)' : ''}`;
       const completionTimeoutMs = options.completionTimeoutMs ?? 120_000;
       let firstConnectMs = options.connectTimeoutMs ?? 15_000;
       const heard: string[] = []; // what the call-home listener warned about (a refused key, a failed login)
@@ -94,8 +95,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       if (options.callHomeListen !== undefined) {
         ({ listener, callHome } = await listenForCallHome(options, heard));
         connect = listener.connect;
-        target = { ...options.target, callHome: true };
-        where = `the device calling home to ${callHome.host}:${callHome.port}`;
+        target = { ...options.target, callHome: true, henbId: CALL_HOME_ID };
+        where = `the device calling home${overTls ? ' over TLS' : ''} to ${callHome.host}:${callHome.port}`;
         firstConnectMs = options.callHomeWaitMs ?? completionTimeoutMs;
       }
       options.onReady?.({ caPath: tls.certPath, imageUrl: image.url('/image-*.bin'), ...(callHome !== undefined ? { callHome } : {}) });
@@ -121,24 +122,24 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
         if (code !== 'ERR_DEVICE_NETCONF') {
           let message = `cannot open a NETCONF session to ${where}: ${(e as Error).message}`;
           if (listener !== undefined && code === 'ERR_DEVICE_TIMEOUT') {
-            message = `no device with host key ${options.target.hostKeySha256 ?? '?'} called home to ${callHome!.host}:${callHome!.port} within ${Math.round(firstConnectMs / 1000)} s` +
-              (listener.refused.size > 0 ? `; calls from other host keys were refused: ${[...listener.refused.keys()].join(', ')} (is --host-key right?)` : '') +
+            message = `no device with ${deviceIdentity(options.target)} called home${overTls ? ' over TLS' : ''} to ${callHome!.host}:${callHome!.port} within ${Math.round(firstConnectMs / 1000)} s` +
+              (listener.refused.size > 0 ? `; calls from other ${overTls ? 'certificates' : 'host keys'} were refused: ${[...listener.refused.keys()].join(', ')} (is ${overTls ? '--tls-certificate / --tls-ca' : '--host-key'} right?)` : '') +
               (own(heard).length > 0 ? `; the device with that key called, but: ${own(heard).slice(-3).join('; ')}` : '');
           }
           throw new ConformanceError('ERR_CONFORMANCE_UNREACHABLE', message, { cause: e });
         }
-        // reached over SSH, but no NETCONF: that is the device's failure, reported
+        // reached over SSH (or TLS), but no NETCONF: that is the device's failure, reported
         const results: RequirementResult[] = REQUIREMENTS.map((r) => ({
           id: r.id, title: r.title, level: r.level, exchanges: [],
           ...(r.id === 'HSV-NC-01'
-            ? { outcome: 'fail' as const, detail: (e as Error).message, expected: 'the SSH subsystem "netconf" and a <hello> (RFC 6242 3)' }
+            ? { outcome: 'fail' as const, detail: (e as Error).message, expected: overTls ? 'a <hello> on the TLS connection (RFC 7589 3)' : 'the SSH subsystem "netconf" and a <hello> (RFC 6242 3)' }
             : { outcome: 'skip' as const, detail: 'no NETCONF session (HSV-NC-01)' }),
         }));
         return { device: where, trustRoot, keyPinned: key !== undefined, keySource: key !== undefined ? 'pinned' : 'none', startedAt, finishedAt: new Date().toISOString(), results, ok: false, leftState: 'unchanged (no session)' };
       }
       if (listener !== undefined) {
         const c = listener.connection(CALL_HOME_ID);
-        if (c !== undefined) where = `${c.remoteAddress}:${c.remotePort} (called home to ${callHome!.host}:${callHome!.port})`;
+        if (c !== undefined) where = `${c.remoteAddress}:${c.remotePort} (called home${overTls ? ' over TLS' : ''} to ${callHome!.host}:${callHome!.port})`;
       }
       const kit = new Kit(kitOptions, session, image);
       let leftState = 'unknown';
@@ -174,7 +175,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
 }
 
 /** the listener's warnings about the pinned device (a refused key is listed on its own), each once */
-const own = (heard: readonly string[]): string[] => [...new Set(heard.filter((h) => !h.startsWith('call-home from an unknown host key')))];
+const own = (heard: readonly string[]): string[] => [...new Set(heard.filter((h) => !h.startsWith('call-home from an unknown host key') && !h.startsWith('call-home over TLS refused')))];
 
 /** the name the kit's call-home listener gives the one device it expects */
 const CALL_HOME_ID = 'device-under-test';
@@ -187,7 +188,14 @@ const CALL_HOME_ID = 'device-under-test';
 async function listenForCallHome(options: ConformanceOptions, heard: string[]): Promise<{ listener: CallHomeListener; callHome: { host: string; port: number } }> {
   const t = options.target;
   const at = options.callHomeListen!;
-  if (t.hostKeySha256 === undefined) throw new ConformanceError('ERR_CONFORMANCE_OPTIONS', 'a device that calls home is known only by its host key: pin it (--host-key)');
+  const tls = t.transport === 'tls';
+  if (!tls && t.hostKeySha256 === undefined) throw new ConformanceError('ERR_CONFORMANCE_OPTIONS', 'a device that calls home is known only by its host key: pin it (--host-key)');
+  if (tls && (t.tls === undefined || (t.tls.ca === undefined && t.tls.certSha256 === undefined))) {
+    throw new ConformanceError('ERR_CONFORMANCE_OPTIONS', 'a device that calls home over TLS is known only by its certificate: pin it (--tls-certificate) or give its CA (--tls-ca)');
+  }
+  if (tls && t.tls!.certSha256 === undefined && t.tls!.serverName === undefined) {
+    throw new ConformanceError('ERR_CONFORMANCE_OPTIONS', 'a device that calls home over TLS and is known by its CA needs the name its certificate carries (--tls-server-name): it has no address to check');
+  }
   const log = createLogger({
     level: 'warn',
     write: (line) => {
@@ -200,14 +208,19 @@ async function listenForCallHome(options: ConformanceOptions, heard: string[]): 
       }
     },
   });
-  const listener = createCallHomeListener({ host: at.host, port: at.port, log, maxPending: 4 });
+  // over TLS (RFC 8071 section 4) the kit listens on the given address for TLS only; the SSH listener it also
+  // starts is bound to a free loopback port nobody is told about
+  const listener = tls
+    ? createCallHomeListener({ host: '127.0.0.1', port: 0, log, maxPending: 4, tls: { host: at.host, port: at.port, cert: t.tls!.cert, key: t.tls!.key } })
+    : createCallHomeListener({ host: at.host, port: at.port, log, maxPending: 4 });
   try {
     listener.setDevice(callHomeDevice(t));
   } catch (e) {
     throw new ConformanceError('ERR_CONFORMANCE_OPTIONS', (e as Error).message, { cause: e });
   }
   try {
-    return { listener, callHome: await listener.listen() };
+    const bound = await listener.listen();
+    return { listener, callHome: tls ? bound.tls! : { host: bound.host, port: bound.port } };
   } catch (e) {
     await listener.close();
     throw new ConformanceError('ERR_CONFORMANCE_SETUP', `the kit cannot listen for call home: ${(e as Error).message}`, { cause: e });
@@ -243,7 +256,20 @@ function dropper(listener: CallHomeListener, options: ConformanceOptions): () =>
   };
 }
 
+/** how the device under test is known: its pinned host key (SSH), or its certificate (TLS: pin, or CA and name) */
+function deviceIdentity(t: DeviceTarget): string {
+  if (t.transport !== 'tls') return `host key ${t.hostKeySha256 ?? '?'}`;
+  return t.tls?.certSha256 !== undefined ? `certificate ${t.tls.certSha256}` : `a certificate from --tls-ca naming ${t.tls?.serverName ?? CALL_HOME_ID}`;
+}
+
 function callHomeDevice(t: DeviceTarget): CallHomeDevice {
+  if (t.transport === 'tls') {
+    const x = t.tls!;
+    return {
+      henbId: CALL_HOME_ID, username: t.username, transport: 'tls',
+      tls: { ...(x.ca !== undefined ? { ca: x.ca } : {}), ...(x.certSha256 !== undefined ? { certSha256: x.certSha256 } : {}), ...(x.serverName !== undefined ? { serverName: x.serverName } : {}) },
+    };
+  }
   return {
     henbId: CALL_HOME_ID, hostKeySha256: t.hostKeySha256!, username: t.username,
     ...(t.password !== undefined ? { password: t.password } : {}), ...(t.privateKey !== undefined ? { privateKey: t.privateKey } : {}),

@@ -24,7 +24,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code:
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hsv-kit-cli-'));
   const tls = await loadOrCreateKitTls(join(dir, 'tls'));
-  fleet = await startFleet({ profiles: { 'healthy': 1, 'flaw-digest-unchecked': 1 }, fetchSoftware: { caPem: tls.cert }, installMs: 20, dataDir: join(dir, 'fleet') });
+  fleet = await startFleet({ profiles: { 'healthy': 1, 'flaw-digest-unchecked': 1 }, fetchSoftware: { caPem: tls.cert }, installMs: 20, dataDir: join(dir, 'fleet'), tls: true });
   for (const d of fleet.devices) await writeFile(join(dir, `${d.henbId}.pem`), d.devicePublicKey);
 }, 30_000);
 
@@ -85,6 +85,36 @@ describe('henb-sw-verify conformance', () => {
     expect(doc.ok).toBe(false);
     expect(doc.results.filter((x) => x.outcome === 'fail').map((x) => x.id)).toEqual(['HSV-UPD-02']);
     expect(await readFile(join(dir, 't.txt'), 'utf8')).toContain('>>> <integrity-measurement');
+  });
+
+  it('--transport tls: NETCONF over TLS with the kit\'s client certificate, the device checked by CA and name; exit 0', async () => {
+    const d = dev('healthy');
+    const t = d.netconfTls!;
+    const tlsArgs = ['conformance', '--device', `127.0.0.1:${t.port}`, '--transport', 'tls', '--tls-client-cert', t.clientCertFile, '--tls-client-key', t.clientKeyFile,
+      '--tls-ca', t.caFile, '--tls-server-name', t.serverName, '--device-public-key', `${d.henbId}.pem`, '--henb-id', d.henbId, '--tls-dir', 'tls', '--timeout', '10'];
+    const r = await run(tlsArgs);
+    expect(r.err).toContain('must trust');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`conformance of 127.0.0.1:${t.port} (NETCONF over TLS) (trust root software, enrolled key pinned)`);
+    expect(r.out).toContain('23 passed, 0 failed, 0 skipped; every MUST requirement passed');
+    // pinned by its certificate's SHA-256 instead, without a CA
+    const pinned = await run([...tlsArgs.filter((a, i, all) => !['--tls-ca', '--tls-server-name'].includes(a) && !['--tls-ca', '--tls-server-name'].includes(all[i - 1]!)), '--tls-certificate', t.certSha256]);
+    expect(pinned.code).toBe(0);
+    // another device's certificate pinned: cannot be reached, nothing tested
+    const wrong = await run([...tlsArgs.filter((a, i, all) => !['--tls-ca', '--tls-server-name'].includes(a) && !['--tls-ca', '--tls-server-name'].includes(all[i - 1]!)),
+      '--tls-certificate', dev('flaw-digest-unchecked').netconfTls!.certSha256]);
+    expect(wrong.code).toBe(3);
+    expect(wrong.err).toContain('ERR_CONFORMANCE_UNREACHABLE');
+    // usage: SSH options with TLS, TLS options with SSH, nothing to check the device's certificate against
+    const mixed = await run([...tlsArgs, '--host-key', d.hostKeySha256]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.err).toContain('--host-key is for SSH');
+    const sshWithTls = await run([...args(d), '--tls-ca', t.caFile], { DEV_PW: d.password });
+    expect(sshWithTls.code).toBe(2);
+    expect(sshWithTls.err).toContain('--tls-ca is for --transport tls');
+    const noCheck = await run(tlsArgs.filter((a, i, all) => !['--tls-ca', '--tls-server-name'].includes(a) && !['--tls-ca', '--tls-server-name'].includes(all[i - 1]!)));
+    expect(noCheck.code).toBe(2);
+    expect(noCheck.err).toContain('--transport tls needs --tls-ca FILE or --tls-certificate FP');
   });
 
   it('usage errors exit 2 and name the problem', async () => {

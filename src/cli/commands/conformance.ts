@@ -23,7 +23,8 @@ type DeviceModule = Pick<typeof Device, 'sshKeyFingerprint' | 'fingerprintBytes'
 export const conformanceCommand: Command = {
   name: 'conformance',
   summary: 'test a femtocell against the device module contract (the vendor conformance kit)',
-  usage: '(--device HOST:PORT | --call-home-listen HOST[:PORT]) --username U (--password-env VAR | --key FILE) --host-key FP ' +
+  usage: '(--device HOST:PORT | --call-home-listen HOST[:PORT]) (--username U (--password-env VAR | --key FILE) --host-key FP | ' +
+    '--transport tls --tls-client-cert FILE --tls-client-key FILE (--tls-ca FILE | --tls-certificate FP) [--tls-server-name NAME]) ' +
     '[--device-public-key FILE] [--henb-id ID] [--trust-root software|tpm] [--json] [--junit FILE]',
   description:
     'Runs a device through everything the OAM and the PVE rely on (requirement ids HSV-*, docs/device-vendor-guide.md): ' +
@@ -37,6 +38,11 @@ export const conformanceCommand: Command = {
     'With --call-home-listen the kit does not dial: it listens (RFC 8071 NETCONF Call Home, port 4334 when only a host is given) ' +
     'and waits up to --timeout for the device to connect; the device is known only by its pinned --host-key (another key is refused ' +
     'before any credential is sent), and every session of the run is opened on the connection it made. ' +
+    'With --transport tls the kit speaks NETCONF over TLS (RFC 7589; port 6513 is the IANA one) as the OAM does for a TLS H(e)NB ' +
+    '(docs/operator-guide.md): it presents --tls-client-cert/--tls-client-key, which the device maps to a NETCONF user, and checks the ' +
+    'device\'s certificate against --tls-ca (chain, and the address dialled or --tls-server-name) and/or the pinned --tls-certificate ' +
+    '(SHA-256); with --call-home-listen the device calls home over TLS (RFC 8071 section 4, port 4335 when only a host is given) and is ' +
+    'known by that certificate. ' +
     'Exit 0 when every MUST requirement passes, 1 when one fails or cannot be checked, 2 usage error, 3 device unreachable, ' +
     '130 interrupted (the first Ctrl-C stops after the current check and still rolls back the kit\'s update; a second one ends at once).',
   options: {
@@ -45,6 +51,12 @@ export const conformanceCommand: Command = {
     'password-env': { type: 'string', value: 'VAR', help: 'read the SSH password from this environment variable' },
     key: { type: 'string', value: 'FILE', help: 'SSH private key file (instead of a password)' },
     'host-key': { type: 'string', value: 'FP', help: 'the device\'s SSH host key: SHA256:... fingerprint, or its public key (line or .pub file)' },
+    transport: { type: 'string', value: 'ssh|tls', help: 'NETCONF over SSH (RFC 6242) or over TLS (RFC 7589), as an inventory entry\'s transport', default: 'ssh' },
+    'tls-client-cert': { type: 'string', value: 'FILE', help: 'TLS: the kit\'s client certificate (PEM, with intermediates), which the device maps to a user (as device-tls.cert / tls-client-cert)' },
+    'tls-client-key': { type: 'string', value: 'FILE', help: 'TLS: the private key of --tls-client-cert (as device-tls.key / tls-client-key)' },
+    'tls-ca': { type: 'string', value: 'FILE', help: 'TLS: the CA(s) the device\'s certificate must chain to (PEM; as device-tls.ca / tls-ca)' },
+    'tls-certificate': { type: 'string', value: 'FP', help: 'TLS: the device certificate\'s pinned SHA-256 (hex, colons allowed; as tls-certificate)' },
+    'tls-server-name': { type: 'string', value: 'NAME', help: 'TLS: the name the device\'s certificate carries, when not the address dialled (as tls-server-name)' },
     'device-public-key': { type: 'string', value: 'FILE', help: 'the enrolled evidence key: PEM, or with --trust-root tpm the AK\'s TPM2B_PUBLIC (binary or base64); without it signatures are checked with the key the device presents ("unpinned")' },
     'henb-id': { type: 'string', value: 'ID', help: 'the H(e)NB id the device signs into its completions' },
     'call-home-listen': { type: 'string', value: 'HOST[:PORT]', help: 'instead of --device: listen here and wait for the device to call home (RFC 8071; port 4334 by default)' },
@@ -66,10 +78,39 @@ export const conformanceCommand: Command = {
   run: runConformanceCommand,
 };
 
-/** --call-home-listen HOST:PORT, [IPv6]:PORT, or HOST alone for the IANA netconf-ch-ssh port 4334 */
-function parseCallHomeListen(text: string): { host: string; port: number } {
-  if (/^(?:\[[^\]]+\]|[^:[\]\s]+)$/.test(text)) return { host: text.replace(/^\[(.*)\]$/, '$1'), port: 4334 };
+/** --call-home-listen HOST:PORT, [IPv6]:PORT, or HOST alone for the IANA port: netconf-ch-ssh 4334, netconf-ch-tls 4335 */
+function parseCallHomeListen(text: string, tls: boolean): { host: string; port: number } {
+  if (/^(?:\[[^\]]+\]|[^:[\]\s]+)$/.test(text)) return { host: text.replace(/^\[(.*)\]$/, '$1'), port: tls ? 4335 : 4334 };
   return parseHostPort(text, '--call-home-listen');
+}
+
+const SSH_ONLY = ['username', 'password-env', 'key', 'host-key'] as const;
+const TLS_ONLY = ['tls-client-cert', 'tls-client-key', 'tls-ca', 'tls-certificate', 'tls-server-name'] as const;
+
+/** --transport tls: the kit's client certificate and what the device's certificate is checked against (DeviceTlsSettings) */
+async function tlsSettings(args: ParsedArgs, ctx: CliContext): Promise<NonNullable<Device.DeviceTarget['tls']>> {
+  const cmd = 'conformance';
+  const read = async (opt: string): Promise<string> => {
+    const file = requireStr(args, cmd, opt);
+    return readFile(resolve(ctx.cwd, file), 'utf8').catch((e: unknown) => {
+      throw new CliUsageError(`conformance: cannot read --${opt} ${file}`, { cause: e });
+    });
+  };
+  const cert = await read('tls-client-cert');
+  const key = await read('tls-client-key');
+  const caFile = str(args, 'tls-ca');
+  const pin = str(args, 'tls-certificate');
+  if (caFile === undefined && pin === undefined) throw new CliUsageError('conformance: --transport tls needs --tls-ca FILE or --tls-certificate FP (what the device\'s certificate is checked against)');
+  if (pin !== undefined && !/^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$/.test(pin.trim())) {
+    throw new CliUsageError(`conformance: --tls-certificate expects a SHA-256 fingerprint (64 hex digits, colons allowed), got '${pin}'`);
+  }
+  const serverName = str(args, 'tls-server-name');
+  return {
+    cert, key,
+    ...(caFile !== undefined ? { ca: await read('tls-ca') } : {}),
+    ...(pin !== undefined ? { certSha256: pin.trim() } : {}),
+    ...(serverName !== undefined ? { serverName } : {}),
+  };
 }
 
 /** --host-key: a fingerprint, an OpenSSH public key line, or a file holding one */
@@ -90,26 +131,37 @@ async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise
   if ((deviceText === undefined) === (chText === undefined)) {
     throw new CliUsageError('conformance: give exactly one of --device HOST:PORT (the kit dials the device) and --call-home-listen HOST[:PORT] (the device calls the kit)');
   }
+  const transport = str(args, 'transport') ?? 'ssh';
+  if (transport !== 'ssh' && transport !== 'tls') throw new CliUsageError(`conformance: --transport must be ssh or tls, got '${transport}'`);
+  const overTls = transport === 'tls';
+  for (const o of overTls ? SSH_ONLY : TLS_ONLY) {
+    if (str(args, o) !== undefined) {
+      throw new CliUsageError(overTls
+        ? `conformance: --${o} is for SSH; over TLS the kit is known by --tls-client-cert and the device by its certificate (--tls-ca / --tls-certificate)`
+        : `conformance: --${o} is for --transport tls`);
+    }
+  }
   const device = deviceText !== undefined ? parseHostPort(deviceText, '--device') : undefined;
-  const callHome = chText !== undefined ? parseCallHomeListen(chText) : undefined;
-  const username = requireStr(args, cmd, 'username');
+  const callHome = chText !== undefined ? parseCallHomeListen(chText, overTls) : undefined;
+  const username = overTls ? '' : requireStr(args, cmd, 'username');
   const pwEnv = str(args, 'password-env');
   const keyFile = str(args, 'key');
-  if ((pwEnv === undefined) === (keyFile === undefined)) throw new CliUsageError('conformance: give exactly one of --password-env VAR and --key FILE');
+  if (!overTls && (pwEnv === undefined) === (keyFile === undefined)) throw new CliUsageError('conformance: give exactly one of --password-env VAR and --key FILE');
   const trustRoot = str(args, 'trust-root') ?? 'software';
   if (trustRoot !== 'software' && trustRoot !== 'tpm') throw new CliUsageError(`conformance: --trust-root must be software or tpm, got '${trustRoot}'`);
   const timeoutS = int(args, cmd, 'timeout', 120, { max: 86_400 });
   const image = parseHostPort(str(args, 'image-listen') ?? '127.0.0.1:0', '--image-listen');
   const dev = await importComponent<DeviceModule>('../device/index.js', 'the device driver (src/device)', 'sshKeyFingerprint');
-  const pin = hostKeyPin(requireStr(args, cmd, 'host-key'), ctx.cwd, dev);
+  const pin = overTls ? undefined : hostKeyPin(requireStr(args, cmd, 'host-key'), ctx.cwd, dev);
+  const tls = overTls ? await tlsSettings(args, ctx) : undefined;
   let password: string | undefined;
   let privateKey: string | undefined;
   if (pwEnv !== undefined) {
     password = ctx.env[pwEnv];
     if (password === undefined || password === '') throw new CliUsageError(`conformance: the environment variable ${pwEnv} (--password-env) is not set`);
-  } else {
-    privateKey = await readFile(resolve(ctx.cwd, keyFile!), 'utf8').catch((e: unknown) => {
-      throw new CliUsageError(`conformance: cannot read --key ${keyFile!}`, { cause: e });
+  } else if (keyFile !== undefined) {
+    privateKey = await readFile(resolve(ctx.cwd, keyFile), 'utf8').catch((e: unknown) => {
+      throw new CliUsageError(`conformance: cannot read --key ${keyFile}`, { cause: e });
     });
   }
   const pkFile = str(args, 'device-public-key');
@@ -127,7 +179,12 @@ async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise
   let report: Kit.ConformanceReport;
   try {
     report = await kit.runConformance({
-      target: { host: device?.host ?? '', port: device?.port ?? 0, username, hostKeySha256: pin, ...(password !== undefined ? { password } : { privateKey: privateKey! }) },
+      target: {
+        host: device?.host ?? '', port: device?.port ?? 0, username,
+        ...(pin !== undefined ? { hostKeySha256: pin } : {}),
+        ...(password !== undefined ? { password } : {}), ...(privateKey !== undefined ? { privateKey } : {}),
+        ...(tls !== undefined ? { transport: 'tls' as const, tls } : {}),
+      },
       ...(callHome !== undefined ? { callHomeListen: callHome } : {}),
       trustRoot, completionTimeoutMs: timeoutS * 1000, imageHost: image.host, imagePort: image.port, transcript, signal: ctx.signal,
       ...(devicePublicKey !== undefined ? { devicePublicKey } : {}),
@@ -137,7 +194,8 @@ async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise
         if (!json) ctx.stderr.write(`conformance: the device fetches test images from ${info.imageUrl} and must trust ${info.caPath}\n`);
         if (info.callHome !== undefined) {
           // also with --json (on stderr): whoever starts the device needs the address, which may be a free port
-          ctx.stderr.write(`conformance: waiting up to ${timeoutS} s for the device with host key ${pin} to call home to ${formatHostPort(info.callHome)}\n`);
+          const who = pin !== undefined ? `host key ${pin}` : tls?.certSha256 !== undefined ? `certificate ${tls.certSha256}` : `a certificate from --tls-ca naming ${tls?.serverName ?? '?'}`;
+          ctx.stderr.write(`conformance: waiting up to ${timeoutS} s for the device with ${who} to call home${overTls ? ' over TLS' : ''} to ${formatHostPort(info.callHome)}\n`);
         }
       },
     });
