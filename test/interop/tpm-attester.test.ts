@@ -126,6 +126,18 @@ describe.each(['ecc', 'rsa'] as const)('attester with an %s AK', (keyType) => {
     expect(again).toMatchObject({ status: 'affirming', rebooted: true });
     expect(again.pcrs).toEqual(before.pcrs); // the same boot measures to the same PCR
   });
+
+  it('regression: reboot after reboot, the AK still quotes (each reboot shuts down in order: no DA lockout, TPM_RC_LOCKOUT 0x921)', async () => {
+    // before the fix, a reset without TPM2_Shutdown after the AK was used counted as a failed authorization: the third
+    // locked the AK out, and every later quote failed (found by the conformance kit's fourth run on one TPM device)
+    for (let i = 0; i < 5; i++) {
+      await a.quote(randomBytes(16));
+      await a.reboot();
+    }
+    await measureBoot(a);
+    const n = randomBytes(16);
+    expect(verifyQuote({ evidence: await a.quote(n), nonce: n, ak: a.akPublic(), referenceValues: refs }).status).toBe('affirming');
+  });
 });
 
 describe('lifecycle', () => {

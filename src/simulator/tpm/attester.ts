@@ -271,6 +271,9 @@ class SwtpmAttester implements TpmAttester {
 
   async reboot(): Promise<void> {
     await this.serial(async () => {
+      // an orderly shutdown first, as an OS does before it reboots: a TPM reset without TPM2_Shutdown counts as a
+      // possible dictionary attack (failedTries + 1), and after a few the TPM refuses the AK (DA lockout, 0x921)
+      await this.tool('tpm2_shutdown', ['-c']);
       await this.tpm.restart();
       this.events = [];
     });
