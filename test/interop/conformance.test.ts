@@ -6,7 +6,8 @@
  *    `--call-home-listen` port, the kit takes the device by its pinned host key and runs every check on it;
  *  - simulated devices with the TPM trust root (one swtpm each): quotes by the enrolled AK verified for the
  *    measurements and the completion; another device's AK fails HSV-KEY-01 and the three evidence requirements;
- *    unpinned, the quotes are verified with the AK the device presents (attestation-key);
+ *    unpinned, the quotes are verified with the AK the device presents (attestation-key); the same devices calling
+ *    home to the kit (RFC 8071 over SSH);
  *  - netconfd (yuma123, a real NETCONF server that does not implement the device module) behind OpenSSH:
  *    the module is reported missing, everything that depends on it is skipped, exit 1, no crash.
  * A missing netconfd/sshd fails this suite with the script's message (never a skip).
@@ -175,9 +176,11 @@ describe('the kit listening for a device that calls home (simulate --call-home i
 
 describe('the kit with the TPM trust root (swtpm-rooted simulated devices)', () => {
   let fleet: Fleet;
+  let chPort: number;
   beforeAll(async () => {
     const tls = await loadOrCreateKitTls(join(dir, 'tls'));
     fleet = await startFleet({
+      callHomeBackoff: { initialMs: 50, maxMs: 400, stableMs: 1000 },
       profiles: [
         { profile: 'healthy', count: 1, trustRoot: 'tpm' }, { profile: 'flaw-unsigned-completion', count: 1, trustRoot: 'tpm' },
         { profile: 'flaw-key-id-mismatch', count: 1, trustRoot: 'tpm' },
@@ -227,6 +230,50 @@ describe('the kit with the TPM trust root (swtpm-rooted simulated devices)', () 
     const r = await run('flaw-key-id-mismatch-tpm-1', 'flaw-key-id-mismatch-tpm-1');
     expect(notPassed(r)).toEqual(['HSV-KEY-01']);
     expect(r.results.find((x) => x.id === 'HSV-KEY-01')!.detail).toMatch(/key-id [0-9a-f]+ is not the presented key's \(TPM Name [0-9a-f]+\)/);
+  });
+
+  describe('calling home (RFC 8071 over SSH: the kit listens, the TPM device dials it)', () => {
+    beforeAll(async () => {
+      // picked after the fleet (and its swtpm) took their ports; the devices call it from now on, refused with
+      // backoff whenever no kit listens
+      chPort = await freePort();
+      fleet.startCallHome([{ host: '127.0.0.1', port: chPort }]);
+    });
+
+    const runCh = (henbId: string, akOf: string | undefined): Promise<ConformanceReport> => {
+      const d = fleet.devices.find((x) => x.henbId === henbId)!;
+      const ak = akOf !== undefined ? fleet.devices.find((x) => x.henbId === akOf)!.akPublic! : undefined;
+      return runConformance({
+        target: { host: '127.0.0.1', port: 0, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 },
+        callHomeListen: { host: '127.0.0.1', port: chPort }, callHomeWaitMs: 20_000,
+        trustRoot: 'tpm', ...(ak !== undefined ? { devicePublicKey: ak } : {}), henbId: d.henbId, tlsDir: join(dir, 'tls'), completionTimeoutMs: 20_000, rpcTimeoutMs: 10_000,
+      });
+    };
+
+    it('a healthy TPM device passes every requirement over its call-home connection, quotes by the enrolled AK, left as found', async () => {
+      const d = fleet.devices.find((x) => x.henbId === 'healthy-tpm-1')!;
+      expect(d.callHome).toBe(true);
+      const pcrBefore = fleet.cell(d.henbId)!.tim();
+      const r = await runCh('healthy-tpm-1', 'healthy-tpm-1');
+      expect(notPassed(r)).toEqual([]);
+      expect(r.device).toMatch(new RegExp(`^127\\.0\\.0\\.1:\\d+ \\(called home to 127\\.0\\.0\\.1:${chPort}\\)$`));
+      expect(r.results.find((x) => x.id === 'HSV-MEAS-01')!.detail).toContain('TPM2_Quote by the enrolled AK over the nonce');
+      expect(r.results.find((x) => x.id === 'HSV-CPL-02')!.detail).toContain('TPM2_Quote by the enrolled AK');
+      expect(r.leftState).toContain('(as found)');
+      expect(fleet.cell(d.henbId)!.tim()).toBe(pcrBefore);
+    }, 120_000);
+
+    it('unpinned over call home: the AK the device presents verifies its quotes (marked unpinned)', async () => {
+      const r = await runCh('healthy-tpm-1', undefined);
+      expect(notPassed(r)).toEqual([]);
+      expect(r.keySource).toBe('presented');
+      expect(r.results.filter((x) => x.unpinned === true).map((x) => x.id)).toEqual(['HSV-MEAS-01', 'HSV-MEAS-02', 'HSV-CPL-02']);
+    });
+
+    it('an unsigned completion over call home fails HSV-CPL-02 only', async () => {
+      const r = await runCh('flaw-unsigned-completion-tpm-1', 'flaw-unsigned-completion-tpm-1');
+      expect(notPassed(r)).toEqual(['HSV-CPL-02']);
+    });
   });
 
   it('an unsigned completion fails HSV-CPL-02 under the TPM trust root too', async () => {
