@@ -34,8 +34,8 @@
  * PostgreSQL per verified update (statements, transactions, rows, WAL bytes; bench/_fleet-pg.ts).
  *
  * Knobs (env): BENCH_FLEET_SIZES (default 100,1000), BENCH_FLEET_BATCH (henb-ids per software-update RPC,
- * default 5000; 0 = all in one RPC, whose reply at 10,000 H(e)NBs our own client refuses: more than 10,000 namespace
- * declarations in one message), BENCH_INSTALL_MS (simulated install, default 20), BENCH_PVE_MAX (PVE
+ * default 5000, as an NMS would send waves; 0 = all in one RPC: its reply declares the namespace once, so 10,000 and
+ * more H(e)NBs in one RPC parse, test/oam-plugin/software-update-reply.test.ts), BENCH_INSTALL_MS (simulated install, default 20), BENCH_PVE_MAX (PVE
  * evidence collections at once, default 64), BENCH_SETUP_CONCURRENCY (default 50), BENCH_ROUND_MS (baseline
  * round, default 2000), BENCH_FLEET_ROUNDS (default 2), BENCH_FLEET_LIMIT_S (how long a run waits for its
  * results, default 120; with the start allowances below it bounds the whole benchmark, which stops itself
@@ -480,8 +480,8 @@ async function main(): Promise<void> {
   const o: RunOptions = {
     installMs: envNum('BENCH_INSTALL_MS', 20),
     pveMax: envNum('BENCH_PVE_MAX', 64),
-    // one RPC naming 10,000 H(e)NBs gets a reply with a namespace declaration per job, more than our client
-    // accepts in one message (10,000): an NMS sends batches
+    // an NMS sends waves (until the reply declared its namespace once, one RPC naming 10,000 H(e)NBs got a reply our
+    // own client refused: a declaration per job, more than 10,000 in one message)
     batch: envNum('BENCH_FLEET_BATCH', 5000),
     limitMs: envNum('BENCH_FLEET_LIMIT_S', 120) * 1000,
     perAddress: Math.max(1, envNum('BENCH_FLEET_PER_ADDRESS', 20_000)),

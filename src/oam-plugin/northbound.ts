@@ -32,6 +32,8 @@ import { errorCode } from '../errors.js';
 export const HSV_NS = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
 export const HSV_PREFIX = 'hsv';
 export const HSV_STREAM = 'henb-sw-verify';
+/** the prefix of the software-update reply's job entries (declared once, on the rpc-reply) */
+const JOB_NS_CONTEXT: Readonly<Record<string, string>> = Object.freeze({ [HSV_PREFIX]: HSV_NS });
 /** jobs of one software-update request started at the same time */
 const START_CONCURRENCY = 16;
 /**
@@ -294,15 +296,18 @@ export class OamService {
       ...(version !== undefined && version !== '' ? { version } : {}),
       ...(sha256 !== undefined && sha256 !== '' ? { sha256 } : {}),
     };
+    // each job entry names the module's prefix: the server declares it once on the rpc-reply (one declaration for
+    // the whole list instead of one per H(e)NB: a reply naming 10,000 H(e)NBs stays within a client's limits)
+    const job = (...leaves: XmlElement[]): XmlElement => ({ ...el(HSV_NS, 'job', ...leaves), nsContext: JOB_NS_CONTEXT });
     const startOne = async (henbId: string): Promise<XmlElement> => {
       try {
-        const job = await this.runner.start({ henbId, timeouts, request });
-        return el(HSV_NS, 'job', leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'job-id', job.jobId), leaf(HSV_NS, 'status', 'started'));
+        const started = await this.runner.start({ henbId, timeouts, request });
+        return job(leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'job-id', started.jobId), leaf(HSV_NS, 'status', 'started'));
       } catch (err) {
         const busy = oamErrorCode(err) === 'ERR_OAM_HENB_BUSY';
         if (!busy) this.log.error('job not started', { henbId, err });
         const reason = busy ? `henb-busy: ${(err as Error).message}` : `job not started (${errorCode(err)})`;
-        return el(HSV_NS, 'job', leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'status', 'refused'), leaf(HSV_NS, 'reason', reason));
+        return job(leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'status', 'refused'), leaf(HSV_NS, 'reason', reason));
       }
     };
     // jobs start concurrently (a bounded pool); the reply lists them in request order

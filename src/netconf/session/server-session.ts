@@ -22,7 +22,7 @@ import { NETCONF_BASE_NS } from '../xml/index.js';
 import type { XmlElement } from '../xml/index.js';
 import { parseXml, resolveParseLimits } from '../xml/index.js';
 import type { ParseLimits } from '../xml/index.js';
-import { attr, elements, leaf } from '../xml/index.js';
+import { attr, elements, inScopeNamespaces, leaf } from '../xml/index.js';
 import { serializeXml } from '../xml/index.js';
 import { rpcErrorToXml } from '../rpc-error.js';
 import type { RpcErrorInfo } from '../rpc-error.js';
@@ -334,9 +334,10 @@ export class ServerSession {
    */
   private sendReply(rpc: XmlElement | undefined, body: XmlElement[]): void {
     if (body.some((b) => b.ns === NETCONF_BASE_NS && b.name === 'rpc-error')) this.opts.onRpcErrorSent?.();
-    const reply: XmlElement = rpc
-      ? { ns: NETCONF_BASE_NS, name: 'rpc-reply', attrs: rpc.attrs, children: body, nsContext: rpc.nsContext }
-      : { ns: NETCONF_BASE_NS, name: 'rpc-reply', attrs: [], children: body };
+    const nsContext = hoistedNamespaces(rpc?.nsContext, body);
+    const reply: XmlElement = {
+      ns: NETCONF_BASE_NS, name: 'rpc-reply', attrs: rpc?.attrs ?? [], children: body, ...(nsContext !== undefined ? { nsContext } : {}),
+    };
     this.touch();
     this.conn.send(serializeXml(reply));
   }
@@ -354,5 +355,37 @@ export class ServerSession {
     for (const w of ws) w();
     this.opts.onClose?.(err);
   }
+}
+
+/**
+ * The namespace context of an rpc-reply: the rpc's own declarations (echoed), plus a prefix for every namespace
+ * that more than one top-level element of the body is in (an RPC's output list: the software-update reply has one
+ * `job` per H(e)NB), so that the serializer declares it once on the reply instead of once per element (a reply of
+ * 10,000 entries otherwise carries 10,000 declarations, past what a careful parser accepts in one message). The
+ * prefix is the one the first such element declares for its namespace (nsContext), else n1, n2, ...
+ */
+export function hoistedNamespaces(echoed: Readonly<Record<string, string>> | undefined, body: XmlElement[]): Readonly<Record<string, string>> | undefined {
+  const seen = new Map<string, XmlElement>();
+  let repeated: Map<string, XmlElement> | undefined;
+  for (const b of body) {
+    if (b.ns === '' || b.ns === NETCONF_BASE_NS) continue;
+    const first = seen.get(b.ns);
+    if (first === undefined) seen.set(b.ns, b);
+    else (repeated ??= new Map()).set(b.ns, first);
+  }
+  if (repeated === undefined) return echoed;
+  const ctx: Record<string, string> = inScopeNamespaces(echoed);
+  let n = 0;
+  for (const [ns, first] of repeated) {
+    if (Object.keys(ctx).some((p) => p !== '' && ctx[p] === ns)) continue;
+    const own = first.nsContext;
+    let prefix: string | undefined;
+    if (own !== undefined) for (const p in own) if (p !== '' && own[p] === ns && ctx[p] === undefined) { prefix = p; break; }
+    if (prefix === undefined) {
+      do prefix = `n${++n}`; while (ctx[prefix] !== undefined);
+    }
+    ctx[prefix] = ns;
+  }
+  return ctx;
 }
 

@@ -1,6 +1,8 @@
 /**
- * Serialise an element tree. The default namespace is declared wherever an element's namespace differs
- * from its parent's; prefixes from `nsContext` that an element's text may use (identityref, XPath) are
+ * Serialise an element tree. An element in the default namespace in scope is written unprefixed; one in another
+ * namespace that an ancestor declared a prefix for is written with that prefix (so a namespace declared once on a
+ * parent, e.g. the rpc-reply of a list of thousands of entries, is not re-declared on each); otherwise the default
+ * namespace is declared on it. Prefixes from `nsContext` that an element's text may use (identityref, XPath) are
  * re-declared where they are new; namespaced attributes get generated prefixes.
  */
 import type { XmlElement } from './types.js';
@@ -17,12 +19,29 @@ export function serializeXml(el: XmlElement, options: SerializeOptions = {}): st
 
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
 
-/** String concatenation (V8 ropes), not an array and join: fewer allocations per element. */
-function write(el: XmlElement, parentNs: string | undefined, parentCtx: Readonly<Record<string, string>>): string {
-  let out = '<' + el.name;
-  if (el.ns !== parentNs) out += ' xmlns="' + escapeAttr(el.ns) + '"';
-  let ctx: Record<string, string> = parentCtx as Record<string, string>;
+/**
+ * String concatenation (V8 ropes), not an array and join: fewer allocations per element. `defaultNs`: the default
+ * namespace in scope (undefined at the root); `parentCtx`: the prefixes in scope.
+ */
+function write(el: XmlElement, defaultNs: string | undefined, parentCtx: Readonly<Record<string, string>>): string {
   const declared = el.nsContext;
+  let qname = el.name;
+  let elDefault = defaultNs;
+  let out: string;
+  if (el.ns === defaultNs) {
+    out = '<' + qname;
+  } else {
+    const prefix = el.ns === '' || parentCtx === EMPTY ? undefined : prefixOf(parentCtx, el.ns);
+    // a prefix the element itself re-binds to another namespace cannot name it
+    if (prefix !== undefined && (declared === undefined || declared[prefix] === undefined || declared[prefix] === el.ns)) {
+      qname = prefix + ':' + el.name;
+      out = '<' + qname;
+    } else {
+      out = '<' + qname + ' xmlns="' + escapeAttr(el.ns) + '"';
+      elDefault = el.ns;
+    }
+  }
+  let ctx: Record<string, string> = parentCtx as Record<string, string>;
   if (declared) {
     for (const prefix in declared) {
       const uri = declared[prefix]!;
@@ -55,9 +74,15 @@ function write(el: XmlElement, parentNs: string | undefined, parentCtx: Readonly
   out += '>';
   for (let i = 0; i < children.length; i++) {
     const c = children[i]!;
-    out += typeof c === 'string' ? escapeText(c) : write(c, el.ns, ctx);
+    out += typeof c === 'string' ? escapeText(c) : write(c, elDefault, ctx);
   }
-  return out + '</' + el.name + '>';
+  return out + '</' + qname + '>';
+}
+
+/** a prefix (not the default) bound to `ns` in scope */
+function prefixOf(ctx: Readonly<Record<string, string>>, ns: string): string | undefined {
+  for (const p in ctx) if (p !== '' && ctx[p] === ns) return p;
+  return undefined;
 }
 
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
