@@ -100,6 +100,31 @@ export async function loadConfigFile(file: string, options: LoadConfigOptions): 
 
 /** Validate config text; `file` names it in errors and is the base of relative paths. */
 export async function parseConfig(text: string, file: string, options: LoadConfigOptions): Promise<ServeConfig> {
+  const { doc, at } = parseConfigDocument(text, file);
+  const data: unknown = doc.toJS() ?? {};
+  const builtin = validateConfig(data, file, options.manifest, at);
+  const baseDir = dirname(resolve(file));
+  const env = options.env ?? process.env;
+  const raw = data as Record<string, unknown>;
+  // resolve once to fail early (missing variable or file); the values are dropped here
+  await resolveSecrets(builtin, env, baseDir, file);
+  // the plugin's own file names (pve.ca, software.file-root, ...) stay as written: the plugin resolves them
+  // against baseDir (PluginHost.baseDir), which the host hands it with the config
+  const users = await usersOf(raw, env, baseDir, file);
+  checkListedOnce(users.map((u) => u.name), (i) => ['users', i, 'name'], 'a user name listed once', file, at);
+  const henbs = (builtin.henbs as Array<Record<string, unknown>> | undefined) ?? [];
+  checkListedOnce(henbs.map((h) => h['henb-id'] as string), (i) => ['henbs', i, 'henb-id'], 'a henb-id listed once', file, at);
+  const limits = limitsOf(raw);
+  const ssh = sshConfig((raw.ssh as Record<string, unknown> | undefined) ?? {});
+  checkPenaltyExempt(ssh, file, at);
+  return serveConfigOf(raw, { file, users, limits, ssh, builtin, baseDir });
+}
+
+/** where a path of the document is: line and column (of the value when `preferValue`) */
+type Locator = (segments: ReadonlyArray<string | number>, preferValue?: boolean) => { line?: number; col?: number };
+
+/** the YAML (or JSON) document and a locator into it; ERR_CONFIG_PARSE listing every syntax error with its place */
+function parseConfigDocument(text: string, file: string): { doc: Document; at: Locator } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -109,91 +134,82 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
     });
     throw new ConfigError('ERR_CONFIG_PARSE', `${file} is not valid YAML/JSON:\n${issues.map((i) => `  ${locate(i)}: ${i.expected}`).join('\n')}`, { issues });
   }
-  const data: unknown = doc.toJS() ?? {};
-  const pluginSchema = options.manifest.configSchema as { properties?: Record<string, unknown> };
-  const pluginKeys = Object.keys(pluginSchema.properties ?? {});
+  return { doc, at: (segments, preferValue) => position(doc, lineCounter, segments, preferValue) };
+}
 
+/**
+ * The host schema (with the plugin's keys allowed) and the built-in plugin's configSchema, every problem at once
+ * (ERR_CONFIG_INVALID); the plugin's section, defaults applied.
+ */
+function validateConfig(data: unknown, file: string, manifest: LoadConfigOptions['manifest'], at: Locator): Record<string, unknown> {
+  const pluginSchema = manifest.configSchema as { properties?: Record<string, unknown> };
+  const pluginKeys = Object.keys(pluginSchema.properties ?? {});
   const issues: SchemaIssue[] = [];
   const validateHost = newAjv().compile(hostSchemaWith(pluginKeys));
   if (!validateHost(data)) issues.push(...schemaIssues(validateHost.errors, data));
-
-  let builtinRaw: Record<string, unknown> = {};
+  let builtin: Record<string, unknown> = {};
   if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
-    builtinRaw = Object.fromEntries(Object.entries(data).filter(([k]) => pluginKeys.includes(k)));
-    const checked = validateWithSchema(options.manifest.configSchema, builtinRaw);
-    builtinRaw = checked.value as Record<string, unknown>;
+    const checked = validateWithSchema(manifest.configSchema, Object.fromEntries(Object.entries(data).filter(([k]) => pluginKeys.includes(k))));
+    builtin = checked.value as Record<string, unknown>;
     issues.push(...checked.issues);
   }
   if (issues.length > 0) {
-    const located = issues.map((i) => ({ ...i, file, ...position(doc, lineCounter, i.segments, i.got !== undefined) }));
+    const located = issues.map((i) => ({ ...i, file, ...at(i.segments, i.got !== undefined) }));
     const lines = located.map((i) => `  ${locate(i)}: ${i.path}: expected ${i.expected}${i.got !== undefined ? `, got ${i.got}` : ''}`);
     throw new ConfigError('ERR_CONFIG_INVALID', `invalid configuration in ${file} (${located.length} problem${located.length > 1 ? 's' : ''}):\n${lines.join('\n')}`, { issues: located });
   }
+  return builtin;
+}
 
-  const baseDir = dirname(resolve(file));
-  const env = options.env ?? process.env;
-  const raw = data as Record<string, unknown>;
-  // resolve once to fail early (missing variable or file); the values are dropped here
-  await resolveSecrets(builtinRaw, env, baseDir, file);
-  const builtin = builtinRaw;
-  // the plugin's own file names (pve.ca, software.file-root, ...) stay as written: the plugin resolves them
-  // against baseDir (PluginHost.baseDir), which the host hands it with the config
+/** ERR_CONFIG_INVALID for one value at `segments` */
+function invalidAt(file: string, segments: Array<string | number>, expected: string, got: string, at: Locator): ConfigError {
+  const issue: LocatedIssue = { file, path: formatPath(segments), segments, expected, got, ...at(segments) };
+  return new ConfigError('ERR_CONFIG_INVALID', `invalid configuration in ${file}:\n  ${locate(issue)}: ${issue.path}: expected ${issue.expected}, got ${issue.got}`, { issues: [issue] });
+}
 
+/** each value once: the second of two equal ones is the error (at its own place) */
+function checkListedOnce(values: string[], segmentsOf: (i: number) => Array<string | number>, expected: string, file: string, at: Locator): void {
+  const seen = new Set<string>();
+  for (const [i, v] of values.entries()) {
+    if (seen.has(v)) throw invalidAt(file, segmentsOf(i), expected, JSON.stringify(v), at);
+    seen.add(v);
+  }
+}
+
+/** users, secrets resolved, authorized keys from the list and the authorized-keys-file */
+async function usersOf(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, baseDir: string, file: string): Promise<UserConfig[]> {
   const users: UserConfig[] = [];
   for (const [i, u] of ((raw.users as Array<Record<string, unknown>> | undefined) ?? []).entries()) {
     const resolved = (await resolveSecrets(u, env, baseDir, file, ['users', i])) as Record<string, unknown>;
     const keys = ((resolved['authorized-keys'] as string[] | undefined) ?? []).flatMap((k, j) => parseAuthorizedKeys(k, `${file}: users[${i}].authorized-keys[${j}]`).map((a) => a.key));
     const keyFile = resolved['authorized-keys-file'] as string | undefined;
-    if (keyFile) {
-      const path = resolve(baseDir, keyFile);
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (err) {
-        throw new ConfigError('ERR_CONFIG_READ', `${file}: users[${i}].authorized-keys-file: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
-      }
-      keys.push(...parseAuthorizedKeys(text).map((k) => k.key));
-    }
+    if (keyFile) keys.push(...await authorizedKeysFile(resolve(baseDir, keyFile), `${file}: users[${i}].authorized-keys-file`));
     const user: UserConfig = { name: resolved.name as string, authorizedKeys: keys };
     if (typeof resolved.password === 'string') user.password = resolved.password;
     if (Array.isArray(resolved.groups)) user.groups = resolved.groups as string[];
     users.push(user);
   }
-  const names = new Set<string>();
-  for (const [i, u] of users.entries()) {
-    if (names.has(u.name)) {
-      const issue: LocatedIssue = { file, path: `users[${i}].name`, segments: ['users', i, 'name'], expected: 'a user name listed once', got: JSON.stringify(u.name), ...position(doc, lineCounter, ['users', i, 'name']) };
-      throw new ConfigError('ERR_CONFIG_INVALID', `invalid configuration in ${file}:\n  ${locate(issue)}: ${issue.path}: expected ${issue.expected}, got ${issue.got}`, { issues: [issue] });
-    }
-    names.add(u.name);
-  }
-  const henbs = (builtin.henbs as Array<Record<string, unknown>> | undefined) ?? [];
-  const ids = new Set<string>();
-  for (const [i, h] of henbs.entries()) {
-    const id = h['henb-id'] as string;
-    if (ids.has(id)) {
-      const issue: LocatedIssue = { file, path: `henbs[${i}].henb-id`, segments: ['henbs', i, 'henb-id'], expected: 'a henb-id listed once', got: JSON.stringify(id), ...position(doc, lineCounter, ['henbs', i, 'henb-id']) };
-      throw new ConfigError('ERR_CONFIG_INVALID', `invalid configuration in ${file}:\n  ${locate(issue)}: ${issue.path}: expected ${issue.expected}, got ${issue.got}`, { issues: [issue] });
-    }
-    ids.add(id);
-  }
+  return users;
+}
 
+async function authorizedKeysFile(path: string, where: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('ERR_CONFIG_READ', `${where}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+  }
+  return parseAuthorizedKeys(text).map((k) => k.key);
+}
+
+/** limits, in the server's units (seconds in the file, ms here) and names */
+export function limitsOf(raw: Record<string, unknown>): ServeConfig['limits'] {
   const limitsRaw = (raw.limits as Record<string, number> | undefined) ?? {};
   const limits: ServeConfig['limits'] = {};
   if (limitsRaw['max-sessions'] !== undefined) limits.maxSessions = limitsRaw['max-sessions'];
   if (limitsRaw['hello-timeout'] !== undefined) limits.helloTimeoutMs = limitsRaw['hello-timeout'] * 1000;
   if (limitsRaw['idle-timeout'] !== undefined) limits.idleTimeoutMs = limitsRaw['idle-timeout'] * 1000;
   if (limitsRaw['max-message-size'] !== undefined) limits.maxMessageSize = limitsRaw['max-message-size'];
-  const ssh = sshConfig((raw.ssh as Record<string, unknown> | undefined) ?? {});
-  for (const [i, e] of (ssh.penalties?.exempt ?? []).entries()) {
-    const [addr = '', bits] = e.split('/');
-    const family = isIP(addr);
-    if (family === 0 || (bits !== undefined && Number(bits) > (family === 4 ? 32 : 128))) {
-      const segments = ['ssh', 'source-penalties', 'exempt', i];
-      const issue: LocatedIssue = { file, path: `ssh.source-penalties.exempt[${i}]`, segments, expected: 'an IP address or CIDR prefix', got: JSON.stringify(e), ...position(doc, lineCounter, segments) };
-      throw new ConfigError('ERR_CONFIG_INVALID', `invalid configuration in ${file}:\n  ${locate(issue)}: ${issue.path}: expected ${issue.expected}, got ${issue.got}`, { issues: [issue] });
-    }
-  }
   const xmlRaw = (raw.limits as { xml?: Record<string, number> } | undefined)?.xml;
   if (xmlRaw) {
     const xml: XmlLimitsConfig = {};
@@ -204,19 +220,35 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
     if (xmlRaw['max-prefixes-in-scope'] !== undefined) xml.maxPrefixesInScope = xmlRaw['max-prefixes-in-scope'];
     limits.xml = xml;
   }
+  return limits;
+}
 
+/** ssh.source-penalties.exempt: IP addresses or CIDR prefixes whose length fits the family */
+function checkPenaltyExempt(ssh: ServeSshConfig, file: string, at: Locator): void {
+  for (const [i, e] of (ssh.penalties?.exempt ?? []).entries()) {
+    const [addr = '', bits] = e.split('/');
+    const family = isIP(addr);
+    if (family === 0 || (bits !== undefined && Number(bits) > (family === 4 ? 32 : 128))) {
+      throw invalidAt(file, ['ssh', 'source-penalties', 'exempt', i], 'an IP address or CIDR prefix', JSON.stringify(e), at);
+    }
+  }
+}
+
+/** the ServeConfig: paths made absolute against baseDir (data-dir, plugins, TLS files) */
+function serveConfigOf(raw: Record<string, unknown>, parts: Pick<ServeConfig, 'users' | 'limits' | 'ssh' | 'builtin' | 'baseDir'> & { file: string }): ServeConfig {
+  const { baseDir } = parts;
   const config: ServeConfig = {
-    file,
+    file: parts.file,
     logLevel: ((raw.logging as { level?: LogLevel } | undefined)?.level) ?? 'info',
-    users,
-    limits,
-    ssh,
+    users: parts.users,
+    limits: parts.limits,
+    ssh: parts.ssh,
     plugins: ((raw.plugins as Array<{ path: string; config?: unknown }> | undefined) ?? []).map((p, i) => ({
       path: resolve(baseDir, p.path),
       config: p.config ?? {},
       where: ['plugins', i, 'config'],
     })),
-    builtin,
+    builtin: parts.builtin,
     baseDir,
   };
   if (typeof raw.listen === 'string') config.listen = raw.listen;
