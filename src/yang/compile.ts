@@ -396,128 +396,189 @@ export class Compiler {
 
   private dataNode(ctx: ModCtx, scope: Scope, s: Stmt, inheritedConfig: boolean, parent: InnerNode | undefined,
     refines: Stmt[]): SchemaNode | SchemaNode[] | undefined {
-    const where = `${ctx.file}:${s.line}`;
-    const name = s.arg ?? '';
-    const refine = refines.filter((r) => r.arg === name);
-    const pick = (kw: string): string | undefined => {
-      for (const r of refine) { const v = subArg(r, kw); if (v !== undefined) return v; }
-      return subArg(s, kw);
-    };
-    const cfgArg = subArg(s, 'config');
-    const config = inheritedConfig && cfgArg !== 'false';
-    const deeperRefines = refines
-      .filter((r) => (r.arg ?? '').startsWith(`${name}/`))
-      .map((r) => ({ ...r, arg: (r.arg ?? '').slice(name.length + 1) }));
+    const d = definitionOf(ctx, scope, s, inheritedConfig, parent, refines);
     switch (s.keyword) {
-      case 'container': {
-        const n: ContainerNode = { kind: 'container', name, module: ctx.ref, config, presence: pick('presence') !== undefined, children: [] };
-        if (parent) n.parent = parent;
-        n.children.push(...this.dataNodes(ctx, this.scopeOf(s, scope), s.subs, config, n, deeperRefines));
-        return n;
-      }
-      case 'leaf': {
-        const typeStmt = sub(s, 'type');
-        if (!typeStmt) throw new YangSchemaError(`${where}: leaf ${name} without type`);
-        const holder: { n?: LeafNode } = {};
-        const def = pick('default');
-        const n: LeafNode = {
-          kind: 'leaf', name, module: ctx.ref, config,
-          type: this.resolveType(ctx, scope, typeStmt, () => holder.n), mandatory: pick('mandatory') === 'true',
-          ...(def !== undefined ? { default: def } : {}),
-        };
-        if (parent) n.parent = parent;
-        holder.n = n;
-        return n;
-      }
-      case 'leaf-list': {
-        const typeStmt = sub(s, 'type');
-        if (!typeStmt) throw new YangSchemaError(`${where}: leaf-list ${name} without type`);
-        const holder: { n?: LeafListNode } = {};
-        const max = pick('max-elements');
-        // every default statement (a leaf-list may have several); those of a refine replace the original ones
-        const refined = refine.flatMap((r) => subsOf(r, 'default'));
-        const defaults = (refined.length > 0 ? refined : subsOf(s, 'default')).map((d) => d.arg ?? '');
-        const n: LeafListNode = {
-          kind: 'leaf-list', name, module: ctx.ref, config,
-          type: this.resolveType(ctx, scope, typeStmt, () => holder.n),
-          min: Number(pick('min-elements') ?? '0'),
-          max: max === undefined || max === 'unbounded' ? Infinity : Number(max),
-          ...(defaults.length > 0 ? { defaults } : {}),
-        };
-        if (parent) n.parent = parent;
-        holder.n = n;
-        return n;
-      }
-      case 'list': {
-        const max = pick('max-elements');
-        const keys = (subArg(s, 'key') ?? '').split(/\s+/).filter((k) => k.length > 0).map((k) => k.replace(/^.*:/, ''));
-        const n: ListNode = {
-          kind: 'list', name, module: ctx.ref, config, keys,
-          unique: subsOf(s, 'unique').map((u) => (u.arg ?? '').split(/\s+/).filter((x) => x.length > 0)
-            .map((p) => p.split('/').map((x) => x.replace(/^.*:/, '')))),
-          min: Number(pick('min-elements') ?? '0'),
-          max: max === undefined || max === 'unbounded' ? Infinity : Number(max),
-          children: [],
-        };
-        if (parent) n.parent = parent;
-        n.children.push(...this.dataNodes(ctx, this.scopeOf(s, scope), s.subs, config, n, deeperRefines));
-        if (config && keys.length === 0) throw new YangSchemaError(`${where}: config list ${name} needs a key`);
-        for (const k of keys) {
-          if (!n.children.some((c) => c.kind === 'leaf' && c.name === k)) throw new YangSchemaError(`${where}: key leaf ${k} not found in list ${name}`);
-        }
-        return n;
-      }
-      case 'choice': {
-        const n: ChoiceNode = {
-          kind: 'choice', name, module: ctx.ref, config, mandatory: pick('mandatory') === 'true', cases: [],
-          ...(pick('default') !== undefined ? { defaultCase: pick('default')! } : {}),
-        };
-        if (parent) n.parent = parent;
-        const cscope = this.scopeOf(s, scope);
-        for (const c of s.subs) {
-          if (c.keyword === 'case') {
-            const cn: CaseNode = { kind: 'case', name: c.arg ?? '', module: ctx.ref, config, children: [], parent: n };
-            cn.children.push(...this.dataNodes(ctx, this.scopeOf(c, cscope), c.subs, config, cn, deeperRefines));
-            n.cases.push(cn);
-          } else if (['container', 'leaf', 'leaf-list', 'list', 'anyxml', 'anydata', 'choice', 'uses'].includes(c.keyword)) {
-            // shorthand case (RFC 7950 section 7.9.2)
-            const cn: CaseNode = { kind: 'case', name: c.arg ?? '', module: ctx.ref, config, children: [], parent: n };
-            cn.children.push(...this.dataNodes(ctx, cscope, [c], config, cn, deeperRefines));
-            n.cases.push(cn);
-          }
-        }
-        return n;
-      }
+      case 'container': return this.containerNode(d);
+      case 'leaf': return this.leafNode(d);
+      case 'leaf-list': return this.leafListNode(d);
+      case 'list': return this.listNode(d);
+      case 'choice': return this.choiceNode(d);
       case 'anyxml':
       case 'anydata': {
-        const n: AnyNode = { kind: s.keyword, name, module: ctx.ref, config, mandatory: pick('mandatory') === 'true' };
+        const n: AnyNode = { kind: s.keyword, name: d.name, module: ctx.ref, config: d.config, mandatory: d.pick('mandatory') === 'true' };
         if (parent) n.parent = parent;
         return n;
       }
-      case 'uses': {
-        const g = this.findGrouping(ctx, scope, name, where);
-        const nested = [...subsOf(s, 'refine'), ...refines.filter((r) => r.arg !== undefined)];
-        const nodes = this.dataNodes(g.ctx, g.scope, g.stmt.subs, inheritedConfig, parent, nested)
-          // nodes defined in a grouping belong to the module that uses them (RFC 7950 section 7.13)
-          .map((x) => rehome(x, ctx.ref));
-        for (const a of subsOf(s, 'augment')) {
-          const path = (a.arg ?? '').split('/').map((x) => x.replace(/^.*:/, ''));
-          let list: SchemaNode[] = nodes;
-          let target: SchemaNode | undefined;
-          for (const step of path) {
-            target = list.find((x) => x.name === step);
-            if (!target) throw new YangSchemaError(`${where}: uses augment target '${a.arg}' not found`);
-            list = 'children' in target ? target.children : [];
-          }
-          if (!target || !('children' in target)) throw new YangSchemaError(`${where}: uses augment target '${a.arg}' cannot hold nodes`);
-          target.children.push(...this.dataNodes(ctx, this.scopeOf(a, scope), a.subs, target.config, target as InnerNode));
-        }
-        return nodes;
-      }
+      case 'uses': return this.usesNodes(d);
       default:
         return undefined;
     }
   }
+
+  private containerNode(d: Definition): ContainerNode {
+    const { ctx, s } = d;
+    const n: ContainerNode = { kind: 'container', name: d.name, module: ctx.ref, config: d.config, presence: d.pick('presence') !== undefined, children: [] };
+    if (d.parent) n.parent = d.parent;
+    n.children.push(...this.dataNodes(ctx, this.scopeOf(s, d.scope), s.subs, d.config, n, d.deeperRefines));
+    return n;
+  }
+
+  private leafNode(d: Definition): LeafNode {
+    const typeStmt = sub(d.s, 'type');
+    if (!typeStmt) throw new YangSchemaError(`${d.where}: leaf ${d.name} without type`);
+    const holder: { n?: LeafNode } = {};
+    const def = d.pick('default');
+    const n: LeafNode = {
+      kind: 'leaf', name: d.name, module: d.ctx.ref, config: d.config,
+      type: this.resolveType(d.ctx, d.scope, typeStmt, () => holder.n), mandatory: d.pick('mandatory') === 'true',
+      ...(def !== undefined ? { default: def } : {}),
+    };
+    if (d.parent) n.parent = d.parent;
+    holder.n = n;
+    return n;
+  }
+
+  private leafListNode(d: Definition): LeafListNode {
+    const typeStmt = sub(d.s, 'type');
+    if (!typeStmt) throw new YangSchemaError(`${d.where}: leaf-list ${d.name} without type`);
+    const holder: { n?: LeafListNode } = {};
+    // every default statement (a leaf-list may have several); those of a refine replace the original ones
+    const refined = d.refine.flatMap((r) => subsOf(r, 'default'));
+    const defaults = (refined.length > 0 ? refined : subsOf(d.s, 'default')).map((x) => x.arg ?? '');
+    const n: LeafListNode = {
+      kind: 'leaf-list', name: d.name, module: d.ctx.ref, config: d.config,
+      type: this.resolveType(d.ctx, d.scope, typeStmt, () => holder.n),
+      ...elementBounds(d.pick('min-elements'), d.pick('max-elements')),
+      ...(defaults.length > 0 ? { defaults } : {}),
+    };
+    if (d.parent) n.parent = d.parent;
+    holder.n = n;
+    return n;
+  }
+
+  private listNode(d: Definition): ListNode {
+    const { ctx, s, name, where } = d;
+    const keys = listKeys(subArg(s, 'key'));
+    const n: ListNode = {
+      kind: 'list', name, module: ctx.ref, config: d.config, keys,
+      unique: subsOf(s, 'unique').map((u) => uniqueSpec(u.arg)),
+      ...elementBounds(d.pick('min-elements'), d.pick('max-elements')),
+      children: [],
+    };
+    if (d.parent) n.parent = d.parent;
+    n.children.push(...this.dataNodes(ctx, this.scopeOf(s, d.scope), s.subs, d.config, n, d.deeperRefines));
+    if (d.config && keys.length === 0) throw new YangSchemaError(`${where}: config list ${name} needs a key`);
+    for (const k of keys) {
+      if (!n.children.some((c) => c.kind === 'leaf' && c.name === k)) throw new YangSchemaError(`${where}: key leaf ${k} not found in list ${name}`);
+    }
+    return n;
+  }
+
+  private choiceNode(d: Definition): ChoiceNode {
+    const { ctx, s, config } = d;
+    const n: ChoiceNode = {
+      kind: 'choice', name: d.name, module: ctx.ref, config, mandatory: d.pick('mandatory') === 'true', cases: [],
+      ...(d.pick('default') !== undefined ? { defaultCase: d.pick('default')! } : {}),
+    };
+    if (d.parent) n.parent = d.parent;
+    const cscope = this.scopeOf(s, d.scope);
+    for (const c of s.subs) {
+      if (c.keyword === 'case') {
+        const cn: CaseNode = { kind: 'case', name: c.arg ?? '', module: ctx.ref, config, children: [], parent: n };
+        cn.children.push(...this.dataNodes(ctx, this.scopeOf(c, cscope), c.subs, config, cn, d.deeperRefines));
+        n.cases.push(cn);
+      } else if (SHORTHAND_CASE.includes(c.keyword)) {
+        // shorthand case (RFC 7950 section 7.9.2)
+        const cn: CaseNode = { kind: 'case', name: c.arg ?? '', module: ctx.ref, config, children: [], parent: n };
+        cn.children.push(...this.dataNodes(ctx, cscope, [c], config, cn, d.deeperRefines));
+        n.cases.push(cn);
+      }
+    }
+    return n;
+  }
+
+  /** the grouping's nodes, refined, in the using module, with the uses' own augments applied */
+  private usesNodes(d: Definition): SchemaNode[] {
+    const { ctx, s, where } = d;
+    const g = this.findGrouping(ctx, d.scope, d.name, where);
+    const nested = [...subsOf(s, 'refine'), ...d.refines.filter((r) => r.arg !== undefined)];
+    const nodes = this.dataNodes(g.ctx, g.scope, g.stmt.subs, d.inheritedConfig, d.parent, nested)
+      // nodes defined in a grouping belong to the module that uses them (RFC 7950 section 7.13)
+      .map((x) => rehome(x, ctx.ref));
+    for (const a of subsOf(s, 'augment')) {
+      const target = usesAugmentTarget(nodes, a.arg ?? '', where);
+      target.children.push(...this.dataNodes(ctx, this.scopeOf(a, d.scope), a.subs, target.config, target as InnerNode));
+    }
+    return nodes;
+  }
+}
+
+/** the statements a choice takes as shorthand cases (RFC 7950 section 7.9.2) */
+const SHORTHAND_CASE = ['container', 'leaf', 'leaf-list', 'list', 'anyxml', 'anydata', 'choice', 'uses'];
+
+/** one data definition statement with what its compilation needs: where it is, its config, its refines */
+interface Definition {
+  ctx: ModCtx;
+  scope: Scope;
+  s: Stmt;
+  where: string;
+  name: string;
+  inheritedConfig: boolean;
+  config: boolean;
+  parent: InnerNode | undefined;
+  refines: Stmt[];
+  /** the refines of this node (by its name) */
+  refine: Stmt[];
+  /** the refines of nodes below it, their paths relative to it */
+  deeperRefines: Stmt[];
+  /** a substatement's argument, a refine's first */
+  pick(kw: string): string | undefined;
+}
+
+function definitionOf(ctx: ModCtx, scope: Scope, s: Stmt, inheritedConfig: boolean, parent: InnerNode | undefined, refines: Stmt[]): Definition {
+  const name = s.arg ?? '';
+  const refine = refines.filter((r) => r.arg === name);
+  return {
+    ctx, scope, s, where: `${ctx.file}:${s.line}`, name, inheritedConfig,
+    config: inheritedConfig && subArg(s, 'config') !== 'false',
+    parent, refines, refine,
+    deeperRefines: refines
+      .filter((r) => (r.arg ?? '').startsWith(`${name}/`))
+      .map((r) => ({ ...r, arg: (r.arg ?? '').slice(name.length + 1) })),
+    pick: (kw) => {
+      for (const r of refine) { const v = subArg(r, kw); if (v !== undefined) return v; }
+      return subArg(s, kw);
+    },
+  };
+}
+
+/** min-elements / max-elements as numbers (0 and Infinity by default; 'unbounded' is Infinity) */
+export function elementBounds(min: string | undefined, max: string | undefined): { min: number; max: number } {
+  return { min: Number(min ?? '0'), max: max === undefined || max === 'unbounded' ? Infinity : Number(max) };
+}
+
+/** a list's key statement: the key leaf names, prefixes dropped */
+export function listKeys(arg: string | undefined): string[] {
+  return (arg ?? '').split(/\s+/).filter((k) => k.length > 0).map((k) => k.replace(/^.*:/, ''));
+}
+
+/** a unique statement: each descendant path as its steps, prefixes dropped */
+export function uniqueSpec(arg: string | undefined): string[][] {
+  return (arg ?? '').split(/\s+/).filter((x) => x.length > 0).map((p) => p.split('/').map((x) => x.replace(/^.*:/, '')));
+}
+
+/** the node a uses' augment names (a descendant path, prefixes dropped), which must hold nodes */
+function usesAugmentTarget(nodes: SchemaNode[], arg: string, where: string): Extract<SchemaNode, { children: SchemaNode[] }> {
+  const path = arg.split('/').map((x) => x.replace(/^.*:/, ''));
+  let list: SchemaNode[] = nodes;
+  let target: SchemaNode | undefined;
+  for (const step of path) {
+    target = list.find((x) => x.name === step);
+    if (!target) throw new YangSchemaError(`${where}: uses augment target '${arg}' not found`);
+    list = 'children' in target ? target.children : [];
+  }
+  if (!target || !('children' in target)) throw new YangSchemaError(`${where}: uses augment target '${arg}' cannot hold nodes`);
+  return target;
 }
 
 /** RFC 8341 3.1.3: nacm:default-deny-all / default-deny-write on a statement (any prefix bound to ietf-netconf-acm) */
