@@ -1,0 +1,44 @@
+/**
+ * The long-function ratchet (issue 9): `node scripts/long-functions.mjs` counts the functions of src/ longer
+ * than 50 lines (nested ones on their own). The count may fall, never rise: split a long function into named
+ * pieces rather than raise MAX_LONG_FUNCTIONS; lower it when you split one (docs/architecture.md says where it stands).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/** 56 on 2026-12-03 (73 before the closure factories were split; 55 after them, then conformance checkNotifications arrived) */
+const MAX_LONG_FUNCTIONS = 56;
+
+function count(args: string[] = []): { count: number; listing: string } {
+  const listing = execFileSync(process.execPath, ['scripts/long-functions.mjs', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const m = /(\d+) functions longer than \d+ lines\s*$/.exec(listing);
+  if (m === null) throw new Error(`unexpected output of scripts/long-functions.mjs:\n${listing}`);
+  return { count: Number(m[1]), listing };
+}
+
+describe('long functions in src/', () => {
+  it(`at most ${MAX_LONG_FUNCTIONS} functions over 50 lines`, () => {
+    const { count: n, listing } = count();
+    expect(n, `functions over 50 lines rose above ${MAX_LONG_FUNCTIONS}; split the new one:\n${listing}`).toBeLessThanOrEqual(MAX_LONG_FUNCTIONS);
+  }, 60_000);
+
+  it('the script counts a planted long function, nested ones on their own, and not a 50-line one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'long-fn-'));
+    try {
+      const body = (n: number): string => Array.from({ length: n }, (_, i) => `  const v${i} = ${i};`).join('\n');
+      // outer: 1 + 52 + inner (1 + 49 + 1) + 1 lines; inner: 51 lines; short: 50 lines
+      writeFileSync(join(dir, 'a.ts'), `export function outer(): void {\n${body(52)}\n  const inner = (): void => {\n${body(49)}\n  };\n}\n` +
+        `export function short(): void {\n${body(48)}\n}\n`);
+      const { count: n, listing } = count(['50', dir]);
+      expect(n).toBe(2);
+      expect(listing).toMatch(/outer/);
+      expect(listing).toMatch(/inner/);
+      expect(listing).not.toMatch(/short/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
