@@ -8,6 +8,9 @@
  *   ERR_PVE_UNKNOWN_HENB  the PVE answered that the H(e)NB is not in its devices file (app-tag unknown-henb)
  *   ERR_PVE_BAD_RESPONSE  the answer is not the operation's output
  *   ERR_PVE_ABORTED       the caller's signal was aborted (the signal's reason is the cause)
+ * A request written on a reused keep-alive connection that the PVE had already closed (reset or closed before any
+ * byte of an answer: the race of a server's idle timeout with our write, RFC 9112 section 9.3.1) is sent once more
+ * on a new connection of its own, at once: see staleConnection below.
  */
 import { Agent, request } from 'node:https';
 import { HsvError } from '../errors.js';
@@ -28,7 +31,20 @@ export class PveClientError extends HsvError<PveClientErrorCode> implements PveF
   httpStatus?: number;
   /** ERR_PVE_UNREACHABLE only: the connection failed before the request was written (safe to retry: ./retry.ts) */
   notSent?: boolean;
+  /**
+   * ERR_PVE_UNREACHABLE only: written on a reused keep-alive connection that failed (reset, EPIPE, closed) before any
+   * byte of an answer came back. The PVE closes an idle connection without reading what arrives after; that race is
+   * the only failure after writing that the client repeats, once, on a new connection (Node's http documentation,
+   * request.reusedSocket; undici does the same for idempotent requests). Safe for this module: an integrity request
+   * asks for a verdict (pre-update: the PVE collects fresh evidence for the same nonce; completion: the same evidence
+   * is appraised again, the TPM clock record only refuses clocks that go back), and provide-reference-values stores
+   * the same signed set again.
+   */
+  staleConnection?: boolean;
 }
+
+/** socket errors of a connection the peer had already closed */
+const STALE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 export interface PveClientOptions {
   /** base URL, e.g. https://127.0.0.1:8443 */
@@ -110,8 +126,18 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
   }
 
   /** POST an operation's input; resolves with the 2xx answer (JSON when there is a body), rejects coded. */
-  function post(url: URL, input: unknown, signal: AbortSignal, what: string): Promise<{ status: number; json: unknown }> {
+  async function post(url: URL, input: unknown, signal: AbortSignal, what: string): Promise<{ status: number; json: unknown }> {
     const body = JSON.stringify(input);
+    try {
+      return await postOnce(url, body, signal, what, false);
+    } catch (e) {
+      if (!(e instanceof PveClientError) || e.staleConnection !== true) throw e;
+      return postOnce(url, body, signal, what, true);
+    }
+  }
+
+  /** one POST; fresh: on a connection of its own (not from the keep-alive pool) */
+  function postOnce(url: URL, body: string, signal: AbortSignal, what: string, fresh: boolean): Promise<{ status: number; json: unknown }> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) {
         reject(err('ERR_PVE_ABORTED', `${what} was aborted`, signal.reason));
@@ -133,12 +159,16 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
       signal.addEventListener('abort', onAbort, { once: true });
       // written: the request may have reached the PVE (a new connection once its TLS handshake is done, a reused one at once)
       let written = false;
+      // reused: the request went on a pooled keep-alive connection; answered: a byte of the answer came back
+      let reused = false;
+      let answered = false;
       const r = request(url, {
         method: 'POST',
-        agent,
+        ...(fresh ? { agent: false as const, ca: options.ca, minVersion: 'TLSv1.2' as const } : { agent }),
         ...(options.servername !== undefined ? { servername: options.servername } : {}),
         headers: { 'Content-Type': YANG_JSON, Accept: YANG_JSON, 'Content-Length': Buffer.byteLength(body) },
       }, (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -161,6 +191,7 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
         });
       });
       r.on('socket', (sock) => {
+        reused = r.reusedSocket;
         if (sock.connecting || !(sock as { encrypted?: boolean; authorized?: boolean }).authorized) sock.once('secureConnect', () => { written = true; });
         else written = true;
       });
@@ -170,6 +201,7 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
         } else {
           const x = err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${base.host}${e.code !== undefined ? ` (${e.code})` : ''}`, e);
           if (!written) x.notSent = true;
+          else if (reused && !answered && !fresh && e.code !== undefined && STALE_CODES.has(e.code)) x.staleConnection = true;
           finish(x);
         }
       });

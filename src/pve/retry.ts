@@ -4,7 +4,9 @@
  * backoff (the n-th retry waits uniform [0, min(maxMs, initialMs * 2^n))), within the caller's deadline, and then
  * fails ERR_PVE_UNREACHABLE naming the attempts and the last error. A failure after the request may have reached
  * the PVE (a broken answer, a timeout, an rpc-error or RESTCONF error, a verdict) is never retried: the PVE module
- * does not promise that a repeated integrity-request is harmless.
+ * does not promise that a repeated integrity-request is harmless. One exception lives in the RESTCONF client
+ * (./client.ts staleConnection): a request on a reused keep-alive connection the PVE had already closed, failed
+ * before any byte of an answer, is sent once more at once on a new connection (the idle-timeout race).
  */
 import type { PveClientErrorCode } from '../oam/index.js';
 import { RetryExhausted, retryTransient } from '../retry.js';
