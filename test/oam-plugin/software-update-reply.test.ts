@@ -65,4 +65,17 @@ describe('software-update reply: one namespace declaration for the whole job lis
     const parsed = parseXml(text);
     expect(childrenNamed(parsed, HSV_NS, 'job').map((j) => childText(j, HSV_NS, 'henb-id'))).toEqual(['a', 'b', 'c']);
   });
+
+  it('a few output leaves without a prefix hint keep their own declarations; a long list without one is hoisted', () => {
+    const base = { '': NETCONF_BASE_NS };
+    const leaves = [leaf(HSV_NS, 'ear-status', 'affirming'), leaf(HSV_NS, 'attestation-result', 'a.b.c'), leaf(HSV_NS, 'reason', 'r')];
+    expect(hoistedNamespaces(base, leaves)).toBe(base);
+    const text = serializeXml({ ns: NETCONF_BASE_NS, name: 'rpc-reply', attrs: [], children: leaves, nsContext: base });
+    expect(text).toContain(`<ear-status xmlns="${HSV_NS}">affirming</ear-status>`);
+    const hinted = [leaves[0]!, leaves[1]!].map((l) => ({ ...l, nsContext: { hsv: HSV_NS } }));
+    expect(hoistedNamespaces(base, hinted)).toEqual({ '': NETCONF_BASE_NS, hsv: HSV_NS });
+    const list = (k: number): ReturnType<typeof leaf>[] => Array.from({ length: k }, (_, i) => leaf(HSV_NS, 'henb-id', `h${i}`));
+    expect(hoistedNamespaces(base, list(64))).toBe(base);
+    expect(hoistedNamespaces(base, list(65))).toEqual({ '': NETCONF_BASE_NS, n1: HSV_NS });
+  });
 });

@@ -358,34 +358,48 @@ export class ServerSession {
 }
 
 /**
- * The namespace context of an rpc-reply: the rpc's own declarations (echoed), plus a prefix for every namespace
- * that more than one top-level element of the body is in (an RPC's output list: the software-update reply has one
- * `job` per H(e)NB), so that the serializer declares it once on the reply instead of once per element (a reply of
- * 10,000 entries otherwise carries 10,000 declarations, past what a careful parser accepts in one message). The
- * prefix is the one the first such element declares for its namespace (nsContext), else n1, n2, ...
+ * The namespace context of an rpc-reply: the rpc's own declarations (echoed), plus a prefix for a namespace that
+ * several top-level elements of the body are in (an RPC's output list: the software-update reply has one `job` per
+ * H(e)NB), so that the serializer declares it once on the reply instead of once per element (a reply of 10,000
+ * entries otherwise carries 10,000 declarations, past what a careful parser accepts in one message). Hoisted: when
+ * the first such element names a prefix for its namespace (nsContext; that prefix is used), or when more than
+ * HOIST_WITHOUT_PREFIX elements share it (prefix n1, n2, ...). A few output leaves without a prefix hint (the
+ * integrity-request reply) keep their plain xmlns="..." declarations.
  */
 export function hoistedNamespaces(echoed: Readonly<Record<string, string>> | undefined, body: XmlElement[]): Readonly<Record<string, string>> | undefined {
-  const seen = new Map<string, XmlElement>();
-  let repeated: Map<string, XmlElement> | undefined;
+  const seen = new Map<string, { first: XmlElement; count: number }>();
   for (const b of body) {
     if (b.ns === '' || b.ns === NETCONF_BASE_NS) continue;
-    const first = seen.get(b.ns);
-    if (first === undefined) seen.set(b.ns, b);
-    else (repeated ??= new Map()).set(b.ns, first);
+    const entry = seen.get(b.ns);
+    if (entry === undefined) seen.set(b.ns, { first: b, count: 1 });
+    else entry.count++;
   }
-  if (repeated === undefined) return echoed;
-  const ctx: Record<string, string> = inScopeNamespaces(echoed);
+  let ctx: Record<string, string> | undefined;
   let n = 0;
-  for (const [ns, first] of repeated) {
-    if (Object.keys(ctx).some((p) => p !== '' && ctx[p] === ns)) continue;
-    const own = first.nsContext;
-    let prefix: string | undefined;
-    if (own !== undefined) for (const p in own) if (p !== '' && own[p] === ns && ctx[p] === undefined) { prefix = p; break; }
+  for (const [ns, { first, count }] of seen) {
+    if (count < 2) continue;
+    const own = ownPrefix(first, ns);
+    // a few output leaves keep their plain xmlns="..." (what clients and scripts see from other servers); a list
+    // hoists with its module's prefix, and a long one without a prefix hint still gets a single declaration
+    if (own === undefined && count <= HOIST_WITHOUT_PREFIX) continue;
+    ctx ??= inScopeNamespaces(echoed);
+    const scope = ctx;
+    if (Object.keys(scope).some((p) => p !== '' && scope[p] === ns)) continue;
+    let prefix = own !== undefined && scope[own] === undefined ? own : undefined;
     if (prefix === undefined) {
-      do prefix = `n${++n}`; while (ctx[prefix] !== undefined);
+      do prefix = `n${++n}`; while (scope[prefix] !== undefined);
     }
-    ctx[prefix] = ns;
+    scope[prefix] = ns;
   }
-  return ctx;
+  return ctx ?? echoed;
+}
+
+/** top-level elements of one namespace, without a prefix of their own, that still share one declaration */
+const HOIST_WITHOUT_PREFIX = 64;
+
+function ownPrefix(e: XmlElement, ns: string): string | undefined {
+  const own = e.nsContext;
+  if (own !== undefined) for (const p in own) if (p !== '' && own[p] === ns) return p;
+  return undefined;
 }
 
