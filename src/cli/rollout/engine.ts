@@ -98,31 +98,54 @@ export function failures(report: RolloutReport): number {
   return report.devices.filter((d) => d.state === 'done' && d.status !== 'verified').length;
 }
 
-/** Run (or resume) a rollout. Resolves with the report in its final state. */
-export async function runRollout(report: RolloutReport, target: RolloutTarget, hooks: RolloutHooks, opts: RunOptions): Promise<RolloutReport> {
-  if (opts.retryFailed) {
-    for (const d of report.devices) {
-      if (d.state === 'done' && d.status !== 'verified') {
-        d.state = 'pending';
-        delete d.status;
-        delete d.jobId;
-        delete d.reason;
-        delete d.token;
-        delete d.differingComponent;
-        delete d.finishedAt;
-      }
+/** --retry-failed: devices whose earlier outcome was not verified are pending again */
+function resetFailed(report: RolloutReport): void {
+  for (const d of report.devices) {
+    if (d.state === 'done' && d.status !== 'verified') {
+      d.state = 'pending';
+      delete d.status;
+      delete d.jobId;
+      delete d.reason;
+      delete d.token;
+      delete d.differingComponent;
+      delete d.finishedAt;
     }
   }
-  report.state = 'running';
-  delete report.haltReason;
-  delete report.haltedBy;
-  const max = report.plan.maxFailures;
-  let lost: string | undefined;
-  let fatal: unknown;
-  const overThreshold = () => max !== null && failures(report) > max;
-  const waves = [...new Set(report.devices.map((d) => d.wave))].sort((a, b) => a - b);
+}
 
-  const finish = async (d: DeviceRecord, r: DeviceResult): Promise<void> => {
+/** One run of a rollout: its devices one at a time per worker, and why it stopped early (if it did). */
+class RolloutRun {
+  /** the session to the server was lost (the outcome of a device is unknown) */
+  lost: string | undefined;
+  /** an error the same for every device (FATAL_FOR_ALL) */
+  fatal: unknown;
+
+  constructor(private readonly report: RolloutReport, private readonly target: RolloutTarget, private readonly hooks: RolloutHooks, private readonly opts: RunOptions) {}
+
+  overThreshold(): boolean {
+    const max = this.report.plan.maxFailures;
+    return max !== null && failures(this.report) > max;
+  }
+
+  /** may another device start? */
+  private going(): boolean {
+    return !this.opts.signal.aborted && this.lost === undefined && this.fatal === undefined && !this.overThreshold();
+  }
+
+  /** the devices of one wave not done yet, `concurrency` at a time */
+  async runWave(wave: number): Promise<void> {
+    const todo = this.report.devices.filter((d) => d.wave === wave && d.state !== 'done');
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < todo.length && this.going()) {
+        const d = todo[next++] as DeviceRecord;
+        await this.runDevice(d);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.report.plan.concurrency, todo.length) }, worker));
+  }
+
+  private async finish(d: DeviceRecord, r: DeviceResult): Promise<void> {
     d.state = 'done';
     d.status = r.status;
     if (r.jobId) d.jobId = r.jobId;
@@ -131,73 +154,86 @@ export async function runRollout(report: RolloutReport, target: RolloutTarget, h
     if (r.token) d.token = r.token;
     if (r.differingComponent) d.differingComponent = r.differingComponent;
     d.finishedAt = new Date().toISOString();
-    await hooks.onChange(report, d);
-  };
+    await this.hooks.onChange(this.report, d);
+  }
 
-  const runDevice = async (d: DeviceRecord): Promise<void> => {
+  /** start (unless a resume follows a started job) and wait, within the device's time limit */
+  private async runDevice(d: DeviceRecord): Promise<void> {
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new Error('device timeout')), opts.deviceTimeoutMs);
-    const onAbort = () => ac.abort(opts.signal.reason);
-    opts.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => ac.abort(new Error('device timeout')), this.opts.deviceTimeoutMs);
+    const onAbort = () => ac.abort(this.opts.signal.reason);
+    this.opts.signal.addEventListener('abort', onAbort, { once: true });
     try {
       let jobId = d.state === 'started' ? d.jobId : undefined;
       if (!jobId) {
         d.startedAt = new Date().toISOString();
-        const started = await target.start(d.henbId, ac.signal);
-        if ('status' in started) return await finish(d, started);
+        const started = await this.target.start(d.henbId, ac.signal);
+        if ('status' in started) return await this.finish(d, started);
         jobId = started.jobId;
         d.state = 'started';
         d.jobId = jobId;
-        await hooks.onChange(report, d);
+        await this.hooks.onChange(this.report, d);
       }
-      await finish(d, await target.wait(d.henbId, jobId, ac.signal));
+      await this.finish(d, await this.target.wait(d.henbId, jobId, ac.signal));
     } catch (err) {
-      if (opts.signal.aborted) return; // interrupted: the device stays pending/started for resume
-      const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && FATAL_FOR_ALL.has(code)) {
-        fatal ??= err;
-        if (d.state === 'pending') delete d.startedAt;
-        return;
-      }
-      if (typeof code === 'string' && CONNECTION_LOST.has(code)) {
-        lost ??= `lost the session to the server (${code}) at ${d.henbId}`;
-        return; // outcome unknown: the device stays pending/started for resume
-      }
-      const msg = err instanceof Error ? err.message : String(err);
-      const timedOut = ac.signal.aborted;
-      await finish(d, { status: timedOut ? 'timeout' : 'failed', ...(d.jobId ? { jobId: d.jobId } : {}), reason: timedOut ? `no result within ${Math.round(opts.deviceTimeoutMs / 1000)} s` : msg });
+      await this.failed(d, err, ac.signal.aborted);
     } finally {
       clearTimeout(timer);
-      opts.signal.removeEventListener('abort', onAbort);
+      this.opts.signal.removeEventListener('abort', onAbort);
     }
-  };
+  }
 
-  for (const wave of waves) {
-    const todo = report.devices.filter((d) => d.wave === wave && d.state !== 'done');
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < todo.length && !opts.signal.aborted && lost === undefined && fatal === undefined && !overThreshold()) {
-        const d = todo[next++] as DeviceRecord;
-        await runDevice(d);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(report.plan.concurrency, todo.length) }, worker));
-    if (fatal !== undefined) {
+  /** a device whose start or wait threw: interrupted, fatal for all, session lost, or failed / timed out */
+  private async failed(d: DeviceRecord, err: unknown, timedOut: boolean): Promise<void> {
+    if (this.opts.signal.aborted) return; // interrupted: the device stays pending/started for resume
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && FATAL_FOR_ALL.has(code)) {
+      this.fatal ??= err;
+      if (d.state === 'pending') delete d.startedAt;
+      return;
+    }
+    if (typeof code === 'string' && CONNECTION_LOST.has(code)) {
+      this.lost ??= `lost the session to the server (${code}) at ${d.henbId}`;
+      return; // outcome unknown: the device stays pending/started for resume
+    }
+    const msg = err instanceof Error ? err.message : String(err);
+    await this.finish(d, { status: timedOut ? 'timeout' : 'failed', ...(d.jobId ? { jobId: d.jobId } : {}), reason: timedOut ? `no result within ${Math.round(this.opts.deviceTimeoutMs / 1000)} s` : msg });
+  }
+
+  /** after a wave: stop here (halted, interrupted) or go on (true); a fatal error is rethrown */
+  afterWave(wave: number): boolean {
+    const { report } = this;
+    if (this.fatal !== undefined) {
       report.state = 'halted';
-      report.haltReason = fatal instanceof Error ? fatal.message : String(fatal);
-      throw fatal;
+      report.haltReason = this.fatal instanceof Error ? this.fatal.message : String(this.fatal);
+      throw this.fatal;
     }
-    if (opts.signal.aborted || lost !== undefined) {
+    if (this.opts.signal.aborted || this.lost !== undefined) {
       report.state = 'interrupted';
-      if (lost !== undefined) report.haltReason = lost;
-      return report;
+      if (this.lost !== undefined) report.haltReason = this.lost;
+      return false;
     }
-    if (overThreshold()) {
+    if (this.overThreshold()) {
       report.state = 'halted';
       report.haltedBy = 'threshold';
-      report.haltReason = `after wave ${wave}: ${failures(report)} device(s) did not verify (--max-failures ${max})`;
-      return report;
+      report.haltReason = `after wave ${wave}: ${failures(report)} device(s) did not verify (--max-failures ${report.plan.maxFailures})`;
+      return false;
     }
+    return true;
+  }
+}
+
+/** Run (or resume) a rollout. Resolves with the report in its final state. */
+export async function runRollout(report: RolloutReport, target: RolloutTarget, hooks: RolloutHooks, opts: RunOptions): Promise<RolloutReport> {
+  if (opts.retryFailed) resetFailed(report);
+  report.state = 'running';
+  delete report.haltReason;
+  delete report.haltedBy;
+  const run = new RolloutRun(report, target, hooks, opts);
+  const waves = [...new Set(report.devices.map((d) => d.wave))].sort((a, b) => a - b);
+  for (const wave of waves) {
+    await run.runWave(wave);
+    if (!run.afterWave(wave)) return report;
   }
   report.state = 'completed';
   return report;
