@@ -10,8 +10,9 @@ import { builtinPluginDir, loadPlugin } from '../../plugin/host.js';
 import { readManifest, validatePluginConfig, checkHostVersion, checkRequires, HOST_SERVICES } from '../../plugin/manifest.js';
 import { HOST_API_VERSION } from '../../plugin/contract.js';
 import { createLogger } from '../../log/logger.js';
-import type { LogLevel } from '../../log/logger.js';
+import type { LogLevel, Logger } from '../../log/logger.js';
 import { startOamServer } from '../oam-server.js';
+import type { RunningOamServer } from '../oam-server.js';
 import { startMetricsServer } from '../metrics-server.js';
 import type { MetricsServer } from '../metrics-server.js';
 import { combinedSchema } from '../../config/schema.js';
@@ -56,12 +57,24 @@ export const serveCommand: Command = {
   run: runServe,
 };
 
-async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
-  const manifest = await readManifest(join(builtinPluginDir(), 'plugin.json'));
-  if (bool(args, 'print-schema')) {
-    ctx.stdout.write(JSON.stringify(combinedSchema(manifest.configSchema), null, 2) + '\n');
-    return EXIT.OK;
-  }
+/** what the command line and the config file say, resolved (listen and data dir: the option wins over the file) */
+interface ServeSettings {
+  manifest: Awaited<ReturnType<typeof readManifest>>;
+  config: ServeConfig;
+  listen: HostPort | undefined;
+  listenKey: string;
+  dataDir: string | undefined;
+  dataDirKey: string;
+  level: string;
+  pluginPaths: string[];
+  json: boolean;
+  check: boolean;
+  env: NodeJS.ProcessEnv;
+  /** the config file a key comes from (undefined for an option) */
+  fileOf(key: string): string | undefined;
+}
+
+async function serveSettings(args: ParsedArgs, ctx: CliContext, manifest: ServeSettings['manifest']): Promise<ServeSettings> {
   const configFile = str(args, 'config');
   const config: ServeConfig = configFile ? await loadConfigFile(resolve(ctx.cwd, configFile), { manifest, env: ctx.env }) : defaultServeConfig();
   const listenText = str(args, 'listen') ?? config.listen;
@@ -79,8 +92,20 @@ async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const check = bool(args, 'check');
   if (!check && !listen) throw new CliUsageError('serve: --listen HOST:PORT is required (or `listen:` in the config file)');
   if (!check && !dataDir) throw new CliUsageError('serve: --data-dir DIR is required (or `data-dir:` in the config file)');
+  return { manifest, config, listen, listenKey, dataDir, dataDirKey, level, pluginPaths, json, check, env: ctx.env, fileOf };
+}
 
-  // the same checks for --check and for a start (src/cli/serve-check.ts): what --check accepts, start accepts
+/** what the checks resolved: the extra plugins, and the other addresses the server would listen on */
+interface Checked {
+  extra: Array<{ path: string; config: unknown; where: Array<string | number> | undefined }>;
+  tlsListen: HostPort | undefined;
+  metricsListen: HostPort | undefined;
+  chListen: HostPort | undefined;
+}
+
+/** the same checks for --check and for a start (src/cli/serve-check.ts): what --check accepts, start accepts */
+async function checkServe(s: ServeSettings): Promise<Checked> {
+  const { manifest, config, pluginPaths } = s;
   validatePluginConfig(manifest, config.builtin, config.file);
   checkHostVersion(manifest, HOST_API_VERSION);
   const extra = [...pluginPaths.map((p) => ({ path: p, config: config.plugins.find((c) => c.path === p)?.config ?? {}, where: undefined as Array<string | number> | undefined })), ...config.plugins.filter((p) => !pluginPaths.includes(p.path))];
@@ -92,57 +117,82 @@ async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
   }
   await checkPluginReferences(config);
   await checkTlsFiles(config);
-  const tlsListen = config.tls ? parseListen(config.tls.listen ?? `${hostForPort(listen?.host ?? '127.0.0.1')}:6513`, 'tls.listen', config.file) : undefined;
-  if (dataDir !== undefined) await prepareDataDir(dataDir, dataDirKey, { create: !check, file: fileOf(dataDirKey) });
+  const tlsListen = config.tls ? parseListen(config.tls.listen ?? `${hostForPort(s.listen?.host ?? '127.0.0.1')}:6513`, 'tls.listen', config.file) : undefined;
+  if (s.dataDir !== undefined) await prepareDataDir(s.dataDir, s.dataDirKey, { create: !s.check, file: s.fileOf(s.dataDirKey) });
   const metricsListen = config.metrics !== undefined ? parseListen(config.metrics.listen, 'metrics.listen', config.file) : undefined;
-  const chListen = callHomeListen(config);
+  return { extra, tlsListen, metricsListen, chListen: callHomeListen(config) };
+}
 
-  if (check) {
-    // the listen address is bound and released at once (a port in use fails here, as it would at start)
-    if (listen) await probeListen(listen, listenKey, fileOf(listenKey));
-    if (metricsListen) await probeListen(metricsListen, 'metrics.listen', config.file);
-    if (tlsListen) await probeListen(tlsListen, 'tls.listen', config.file);
-    if (chListen) await probeListen(chListen, 'call-home.listen', config.file);
-    const users = dataDir ? await collectUsers(config.users, ctx.env, dataDir) : config.users;
-    const henbs = ((config.builtin.henbs as unknown[] | undefined) ?? []).length;
-    const summary = { ok: true, file: config.file ?? null, listen: listen ? formatHostPort(listen) : null, dataDir: dataDir ?? null, users: users.map((u) => u.name), henbs, plugins: [manifest.name, ...extra.map((p) => p.path)] };
-    if (json) ctx.stdout.write(JSON.stringify(summary) + '\n');
-    else ctx.stdout.write(`henb-sw-verify: configuration OK${config.file ? ` (${config.file})` : ''}: ${henbs} H(e)NB(s), users ${summary.users.join(', ') || '(none)'}, plugins ${summary.plugins.length}\n`);
-    return EXIT.OK;
-  }
-  if (!listen || !dataDir) throw new CliUsageError('serve: --listen and --data-dir are required');
+/** --check: every address bound and released at once (a port in use fails here, as it would at start), then the summary */
+async function reportCheck(s: ServeSettings, c: Checked, ctx: CliContext): Promise<number> {
+  const { config, listen, dataDir } = s;
+  if (listen) await probeListen(listen, s.listenKey, s.fileOf(s.listenKey));
+  if (c.metricsListen) await probeListen(c.metricsListen, 'metrics.listen', config.file);
+  if (c.tlsListen) await probeListen(c.tlsListen, 'tls.listen', config.file);
+  if (c.chListen) await probeListen(c.chListen, 'call-home.listen', config.file);
+  const users = dataDir ? await collectUsers(config.users, ctx.env, dataDir) : config.users;
+  const henbs = ((config.builtin.henbs as unknown[] | undefined) ?? []).length;
+  const summary = { ok: true, file: config.file ?? null, listen: listen ? formatHostPort(listen) : null, dataDir: dataDir ?? null, users: users.map((u) => u.name), henbs, plugins: [s.manifest.name, ...c.extra.map((p) => p.path)] };
+  if (s.json) ctx.stdout.write(JSON.stringify(summary) + '\n');
+  else ctx.stdout.write(`henb-sw-verify: configuration OK${config.file ? ` (${config.file})` : ''}: ${henbs} H(e)NB(s), users ${summary.users.join(', ') || '(none)'}, plugins ${summary.plugins.length}\n`);
+  return EXIT.OK;
+}
 
-  const log = createLogger({ level: level as LogLevel, write: (l) => ctx.stderr.write(l) });
-  // a signal while starting stops the start: whatever opened is closed once the start returns
-  const starting = startOamServer({ listen, dataDir, config, env: ctx.env, log, pluginPaths, ...(tlsListen ? { tlsListen } : {}) }).catch((err: unknown) => {
+/** startOamServer, an unusable address named as the key it came from (listen, tls.listen, call-home.listen) */
+function startServer(s: ServeSettings, c: Checked, listen: HostPort, dataDir: string, log: Logger): Promise<RunningOamServer> {
+  const { config, pluginPaths } = s;
+  const { tlsListen, chListen } = c;
+  return startOamServer({ listen, dataDir, config, env: s.env, log, pluginPaths, ...(tlsListen ? { tlsListen } : {}) }).catch((err: unknown) => {
     if (tlsListen && (err as { tlsListen?: boolean } | null)?.tlsListen === true) throw listenError((err as { cause?: unknown }).cause, tlsListen, 'tls.listen', config.file);
     if (chListen) {
       const mapped = callHomeListenError(err, chListen, config.file);
       if (mapped !== err) throw mapped;
     }
-    throw listenError(err, listen, listenKey, fileOf(listenKey));
+    throw listenError(err, listen, s.listenKey, s.fileOf(s.listenKey));
   });
+}
+
+/** the metrics endpoint (config metrics.listen), or the server closed again and the address named */
+async function startMetrics(server: RunningOamServer, metricsListen: HostPort | undefined, log: Logger, file: string | undefined): Promise<MetricsServer | undefined> {
+  if (!metricsListen) return undefined;
+  try {
+    return await startMetricsServer(metricsListen, log.child({ component: 'metrics' }));
+  } catch (err) {
+    await server.close();
+    throw listenError(err, metricsListen, 'metrics.listen', file);
+  }
+}
+
+const reasonOf = (signal: AbortSignal): string => String((signal.reason as Error | undefined)?.message ?? signal.reason);
+
+async function runServe(args: ParsedArgs, ctx: CliContext): Promise<number> {
+  const manifest = await readManifest(join(builtinPluginDir(), 'plugin.json'));
+  if (bool(args, 'print-schema')) {
+    ctx.stdout.write(JSON.stringify(combinedSchema(manifest.configSchema), null, 2) + '\n');
+    return EXIT.OK;
+  }
+  const s = await serveSettings(args, ctx, manifest);
+  const c = await checkServe(s);
+  if (s.check) return reportCheck(s, c, ctx);
+  const { listen, dataDir, json } = s;
+  if (!listen || !dataDir) throw new CliUsageError('serve: --listen and --data-dir are required');
+
+  const log = createLogger({ level: s.level as LogLevel, write: (l) => ctx.stderr.write(l) });
+  // a signal while starting stops the start: whatever opened is closed once the start returns
+  const starting = startServer(s, c, listen, dataDir, log);
   const started = await Promise.race([starting, waitForAbort(ctx.signal).then(() => undefined)]);
   if (started === undefined) {
-    log.warn('interrupted while starting', { reason: String((ctx.signal.reason as Error | undefined)?.message ?? ctx.signal.reason) });
-    void starting.then((s) => s.close(), () => undefined);
+    log.warn('interrupted while starting', { reason: reasonOf(ctx.signal) });
+    void starting.then((x) => x.close(), () => undefined);
     return EXIT.INTERRUPTED;
   }
   const server = started;
-  let metricsServer: MetricsServer | undefined;
-  if (metricsListen) {
-    try {
-      metricsServer = await startMetricsServer(metricsListen, log.child({ component: 'metrics' }));
-    } catch (err) {
-      await server.close();
-      throw listenError(err, metricsListen, 'metrics.listen', config.file);
-    }
-  }
+  const metricsServer = await startMetrics(server, c.metricsListen, log, s.config.file);
   const readyExtra = { publicKey: server.publicKey, ...(metricsServer ? { metrics: metricsServer.address } : {}) };
   ctx.stdout.write(readyLine(server.address, server.fingerprint, json, readyExtra, server.tlsAddress) +
     (metricsServer && !json ? `; metrics http://${formatHostPort(metricsServer.address)}/metrics` : '') + '\n');
   await waitForAbort(ctx.signal);
-  log.info('shutting down', { reason: String((ctx.signal.reason as Error | undefined)?.message ?? ctx.signal.reason) });
+  log.info('shutting down', { reason: reasonOf(ctx.signal) });
   await metricsServer?.close();
   await server.close();
   return EXIT.OK;
