@@ -24,10 +24,11 @@ import { measuredDevices, measuredPve, observeResult, registerPluginMetrics } fr
 import type { Jwks, SigningKey, ReplayCache } from '../tokens/index.js';
 import { loadOrCreateSigningKey, newNonce as defaultNonce, publishJwks, storeReplayCache } from '../tokens/index.js';
 import { createResultTokens } from '../oam/index.js';
-import type { Clock, DeviceDriver, PveClient, SoftwareFetcher, StepTimeouts } from '../oam/index.js';
+import type { Clock, DeviceDriver, PveClient, SoftwareFetcher, SoftwareManifestCheck, StepTimeouts } from '../oam/index.js';
 import { OamService } from './northbound.js';
 import { AuditTrail } from './audit.js';
 import type { OamPolicies } from './northbound.js';
+import type { OamPluginConfig, SoftwareOptions } from './config.js';
 import { OamConfigError, baseDirOf, configOf, policiesFromConfig, softwareFromConfig, storeFromConfig } from './config.js';
 import { devicesFromConfig, openConfiguredStore, pveFromConfig } from './ports.js';
 import { createSoftwareFetcher } from './software-fetcher.js';
@@ -88,97 +89,174 @@ export interface OamPlugin {
   readonly service: OamService | undefined;
 }
 
+/** What an activation opened, closed in the reverse order of opening; at a failed activation, closed quietly. */
+class Opened {
+  private readonly closers: Array<() => Promise<void> | void> = [];
+
+  add(close: () => Promise<void> | void): void {
+    this.closers.unshift(close);
+  }
+
+  async closeAll(onError: (err: unknown) => void): Promise<void> {
+    for (const c of this.closers) await Promise.resolve(c()).catch(onError);
+  }
+}
+
+/** one activation's inputs: the host, its parsed config, the caller's ports, what it opened so far */
+interface Activation {
+  host: PluginHost;
+  cfg: OamPluginConfig;
+  deps: OamPluginDeps;
+  opened: Opened;
+}
+
+/**
+ * The store (the caller's, or the configured one, closed with the plugin) and the RFC 5277 replay log in it: with
+ * several instances on one PostgreSQL database, an NMS subscribed to any of them replays the notifications of all
+ * (the server keeps no file of its own then).
+ */
+async function openStore({ host, cfg, deps, opened }: Activation): Promise<Store> {
+  const storeOptions = storeFromConfig(cfg.store, host.dataDir);
+  let store = deps.store;
+  if (store === undefined) {
+    const s = await openConfiguredStore(storeOptions);
+    store = s;
+    opened.add(() => s.close());
+  }
+  const events = new EventLog(store);
+  await events.prune();
+  host.registry.setReplayLog?.(events);
+  opened.add(() => events.close());
+  return store;
+}
+
+/** the OAM signing key and the JWKS it publishes (the caller's key, or keys/ in the data dir) */
+async function signingKeys({ host, deps }: Activation): Promise<{ signingKey: SigningKey; jwks: Jwks }> {
+  const keysDir = join(host.dataDir, 'keys');
+  const signingKey = deps.signingKey ?? await loadOrCreateSigningKey(keysDir, 'oam');
+  const jwks: Jwks = deps.signingKey !== undefined ? { keys: [deps.signingKey.publicJwk] } : await publishJwks(keysDir);
+  return { signingKey, jwks };
+}
+
+/** the audit log: the server's decisions go in, the head is signed with the OAM key (./audit.ts) */
+function startAudit({ host, cfg, opened }: Activation, store: Store, signingKey: SigningKey): void {
+  const audit = new AuditTrail({
+    store, key: signingKey, log: host.log.child({ component: 'audit' }),
+    sealIntervalMs: (cfg.audit?.['seal-interval'] ?? 60) * 1000,
+  });
+  opened.add(() => audit.close());
+  host.registry.onAudit?.((e) => audit.record({ actor: e.actor, action: e.action, object: e.object, details: e.details, at: e.at.getTime() }));
+  audit.start();
+}
+
+/**
+ * The managed H(e)NB ids: the caller's, else running once seeding is possible (`runningOnly`, set after
+ * seedInventory); until then, and on a host that cannot seed running, the configuration's henbs count as well.
+ */
+function inventorySource(a: Activation): { inventory: () => Iterable<string>; setRunningOnly(v: boolean): void } {
+  const inv = a.deps.inventory;
+  const configured = (a.cfg.henbs ?? []).map((h) => h['henb-id']);
+  let runningOnly = false;
+  const inventory = typeof inv === 'function' ? inv : (): Iterable<string> => inv ?? (runningOnly ? [] : configured);
+  return { inventory, setRunningOnly: (v) => { runningOnly = v; } };
+}
+
+interface ServiceParts {
+  store: Store;
+  software: SoftwareOptions;
+  softwareManifest: SoftwareManifestCheck | undefined;
+  signingKey: SigningKey;
+  jwks: Jwks;
+  inventory: () => Iterable<string>;
+}
+
+/** The flow's service over the ports: result tokens, fetcher, policies, the config's jobs/store/software settings. */
+function createService({ host, cfg, deps, opened }: Activation, p: ServiceParts): OamService {
+  const { store, software, softwareManifest, signingKey, jwks, inventory } = p;
+  const tokens = createResultTokens({
+    signingKey, pveJwks: deps.pveJwks, replayCache: deps.replayCache ?? storeReplayCache(store),
+    ...(deps.pveIssuer ?? cfg.pve?.issuer) !== undefined ? { pveIssuer: (deps.pveIssuer ?? cfg.pve?.issuer)! } : {},
+    ttlSec: deps.tokenLifetimeSec ?? cfg.policies?.['token-lifetime'] ?? 86_400,
+  });
+  const fetcher: SoftwareFetcher = deps.fetcher ?? createSoftwareFetcher(software, host.log.child({ component: 'software-fetch' }));
+  const policies: OamPolicies = deps.policies ?? policiesFromConfig(cfg);
+  const svc = new OamService({
+    store, pve: measuredPve(deps.pve), devices: measuredDevices(deps.devices), fetcher, tokens, inventory, policies,
+    onResult: (job) => void observeResult(store, job).catch((err: unknown) => host.log.debug('metrics: result not observed', { err })),
+    ...(softwareManifest !== undefined ? { softwareManifest } : {}),
+    newNonce: deps.newNonce ?? defaultNonce, jwks: () => jwks, log: host.log.child({ component: 'oam' }),
+    ...(deps.clock !== undefined ? { clock: deps.clock } : {}),
+    ...(deps.timeouts !== undefined ? { timeouts: deps.timeouts } : {}),
+    ...(software.fileRoot !== undefined ? { fileRoot: software.fileRoot } : {}),
+    confineSoftware: { allowHttpUrl: softwareAllowList(software.allow ?? []) },
+    ...(cfg.store?.['instance-id'] !== undefined ? { instanceId: cfg.store['instance-id'] } : {}),
+    ...(cfg.store?.lease !== undefined ? { leaseMs: cfg.store.lease * 1000 } : {}),
+    ...(deps.connections !== undefined ? { connections: deps.connections } : {}),
+    ...(cfg.jobs?.['max-active'] !== undefined ? { maxActiveJobs: cfg.jobs['max-active'] } : {}),
+  });
+  opened.add(() => svc.close());
+  return svc;
+}
+
+/** the modules the plugin implements or imports, added to the registry */
+async function addModules({ host, deps }: Activation): Promise<void> {
+  const yangDir = deps.yangDir ?? defaultYangDir();
+  const texts = await Promise.all(OAM_MODULE_FILES.map(async (f) => ({ file: f, text: await readFile(join(yangDir, f), 'utf8') })));
+  for (const m of compileTexts(texts).modules) host.registry.addModule(m);
+}
+
+/** tell deps.onInventory the running inventory now and after every change (plus the file's henbs when running cannot be seeded) */
+function followInventory({ host, cfg, deps }: Activation, runningOnly: boolean): void {
+  if (!deps.onInventory) return;
+  const tell = deps.onInventory;
+  const fileEntries: InventoryEntry[] = runningOnly ? [] : (cfg.henbs ?? []).map((h) => inventoryEntryOfFile(h, baseDirOf(host)));
+  const current = (running: XmlElement): InventoryEntry[] => {
+    const fromRunning = inventoryFromRunning(running);
+    const ids = new Set(fromRunning.map((e) => e.henbId));
+    return [...fileEntries.filter((e) => !ids.has(e.henbId)), ...fromRunning];
+  };
+  tell(current(host.registry.getRunning()));
+  host.registry.onConfigChange((running) => tell(current(running)));
+}
+
+/** metrics read when scraped and the readiness checks of /readyz; job retention at start (before anything is served), then hourly */
+async function startHousekeeping({ host, cfg, opened }: Activation, store: Store, signingKey: SigningKey): Promise<void> {
+  const unregisterMetrics = registerPluginMetrics({ store, signingKid: signingKey.kid, ...(cfg.pve?.endpoint !== undefined ? { pveEndpoint: cfg.pve.endpoint } : {}) });
+  opened.add(unregisterMetrics);
+  const retention = startRetention({ store, days: cfg.store?.['job-retention'] ?? DEFAULT_JOB_RETENTION_DAYS, log: host.log.child({ component: 'retention' }) });
+  opened.add(() => retention.close());
+  await retention.run();
+}
+
+/** Everything an activation opens, in order (config first: a bad one opens nothing); `onService` sees the service once registered. */
+async function activateOam(a: Activation, onService: (svc: OamService) => void): Promise<void> {
+  const { host, cfg } = a;
+  const software = await softwareFromConfig(cfg, baseDirOf(host));
+  const softwareManifest = await manifestCheckFromConfig(cfg, software, baseDirOf(host), host.log.child({ component: 'software-manifest' }));
+  const store = await openStore(a);
+  const { signingKey, jwks } = await signingKeys(a);
+  startAudit(a, store, signingKey);
+  const source = inventorySource(a);
+  const svc = createService(a, { store, software, softwareManifest, signingKey, jwks, inventory: source.inventory });
+  await addModules(a);
+  svc.register(host.registry);
+  const seeded = await seedInventory(host.registry, cfg.henbs ?? [], host.dataDir, host.log.child({ component: 'inventory' }), baseDirOf(host));
+  source.setRunningOnly(seeded !== 'unsupported');
+  followInventory(a, seeded !== 'unsupported');
+  onService(svc);
+  await startHousekeeping(a, store, signingKey);
+  const resumed = await svc.resume();
+  if (resumed.length > 0) host.log.info('jobs resumed after restart', { jobs: resumed });
+}
+
 export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
   let service: OamService | undefined;
   const activate: ActivateFn = async (host: PluginHost): Promise<PluginHandle> => {
-    const cfg = configOf(host.config);
-    const opened: Array<() => Promise<void> | void> = [];
+    const opened = new Opened();
     try {
-      // config first: a bad one opens nothing
-      const software = await softwareFromConfig(cfg, baseDirOf(host));
-      const softwareManifest = await manifestCheckFromConfig(cfg, software, baseDirOf(host), host.log.child({ component: 'software-manifest' }));
-      const storeOptions = storeFromConfig(cfg.store, host.dataDir);
-      let store = deps.store;
-      if (store === undefined) {
-        const s = await openConfiguredStore(storeOptions);
-        store = s;
-        opened.push(() => s.close());
-      }
-      // the RFC 5277 replay log lives in the store: with several instances on one PostgreSQL database, an NMS
-      // subscribed to any of them replays the notifications of all (the server keeps no file of its own then)
-      const events = new EventLog(store);
-      await events.prune();
-      host.registry.setReplayLog?.(events);
-      opened.unshift(() => events.close());
-      const keysDir = join(host.dataDir, 'keys');
-      const signingKey = deps.signingKey ?? await loadOrCreateSigningKey(keysDir, 'oam');
-      const jwks: Jwks = deps.signingKey !== undefined ? { keys: [deps.signingKey.publicJwk] } : await publishJwks(keysDir);
-      // the audit log: the server's decisions go in, the head is signed with the OAM key (./audit.ts)
-      const audit = new AuditTrail({
-        store, key: signingKey, log: host.log.child({ component: 'audit' }),
-        sealIntervalMs: (cfg.audit?.['seal-interval'] ?? 60) * 1000,
-      });
-      opened.unshift(() => audit.close());
-      host.registry.onAudit?.((e) => audit.record({ actor: e.actor, action: e.action, object: e.object, details: e.details, at: e.at.getTime() }));
-      audit.start();
-      const tokens = createResultTokens({
-        signingKey, pveJwks: deps.pveJwks, replayCache: deps.replayCache ?? storeReplayCache(store),
-        ...(deps.pveIssuer ?? cfg.pve?.issuer) !== undefined ? { pveIssuer: (deps.pveIssuer ?? cfg.pve?.issuer)! } : {},
-        ttlSec: deps.tokenLifetimeSec ?? cfg.policies?.['token-lifetime'] ?? 86_400,
-      });
-      const fetcher: SoftwareFetcher = deps.fetcher ?? createSoftwareFetcher(software, host.log.child({ component: 'software-fetch' }));
-      const inv = deps.inventory;
-      const configured = (cfg.henbs ?? []).map((h) => h['henb-id']);
-      // running is the inventory once seeding is possible (set below); until then, and on a host that cannot
-      // seed running, the configuration's henbs count as well
-      let runningOnly = false;
-      const inventory = typeof inv === 'function' ? inv : (): Iterable<string> => inv ?? (runningOnly ? [] : configured);
-      const policies: OamPolicies = deps.policies ?? policiesFromConfig(cfg);
-      const metricsStore = store;
-      const svc = new OamService({
-        store, pve: measuredPve(deps.pve), devices: measuredDevices(deps.devices), fetcher, tokens, inventory, policies,
-        onResult: (job) => void observeResult(metricsStore, job).catch((err: unknown) => host.log.debug('metrics: result not observed', { err })),
-        ...(softwareManifest !== undefined ? { softwareManifest } : {}),
-        newNonce: deps.newNonce ?? defaultNonce, jwks: () => jwks, log: host.log.child({ component: 'oam' }),
-        ...(deps.clock !== undefined ? { clock: deps.clock } : {}),
-        ...(deps.timeouts !== undefined ? { timeouts: deps.timeouts } : {}),
-        ...(software.fileRoot !== undefined ? { fileRoot: software.fileRoot } : {}),
-        confineSoftware: { allowHttpUrl: softwareAllowList(software.allow ?? []) },
-        ...(cfg.store?.['instance-id'] !== undefined ? { instanceId: cfg.store['instance-id'] } : {}),
-        ...(cfg.store?.lease !== undefined ? { leaseMs: cfg.store.lease * 1000 } : {}),
-        ...(deps.connections !== undefined ? { connections: deps.connections } : {}),
-        ...(cfg.jobs?.['max-active'] !== undefined ? { maxActiveJobs: cfg.jobs['max-active'] } : {}),
-      });
-      opened.unshift(() => svc.close());
-      const yangDir = deps.yangDir ?? defaultYangDir();
-      const texts = await Promise.all(OAM_MODULE_FILES.map(async (f) => ({ file: f, text: await readFile(join(yangDir, f), 'utf8') })));
-      for (const m of compileTexts(texts).modules) host.registry.addModule(m);
-      svc.register(host.registry);
-      const seeded = await seedInventory(host.registry, cfg.henbs ?? [], host.dataDir, host.log.child({ component: 'inventory' }), baseDirOf(host));
-      runningOnly = seeded !== 'unsupported';
-      if (deps.onInventory) {
-        const tell = deps.onInventory;
-        const fileEntries: InventoryEntry[] = runningOnly ? [] : (cfg.henbs ?? []).map((h) => inventoryEntryOfFile(h, baseDirOf(host)));
-        const current = (running: XmlElement): InventoryEntry[] => {
-          const fromRunning = inventoryFromRunning(running);
-          const ids = new Set(fromRunning.map((e) => e.henbId));
-          return [...fileEntries.filter((e) => !ids.has(e.henbId)), ...fromRunning];
-        };
-        tell(current(host.registry.getRunning()));
-        host.registry.onConfigChange((running) => tell(current(running)));
-      }
-      service = svc;
-      // metrics read when scraped, and the readiness checks of /readyz (store, signing key, PVE)
-      const unregisterMetrics = registerPluginMetrics({ store, signingKid: signingKey.kid, ...(cfg.pve?.endpoint !== undefined ? { pveEndpoint: cfg.pve.endpoint } : {}) });
-      opened.unshift(unregisterMetrics);
-      // job retention: at start (before anything is served), then hourly
-      const retention = startRetention({ store, days: cfg.store?.['job-retention'] ?? DEFAULT_JOB_RETENTION_DAYS, log: host.log.child({ component: 'retention' }) });
-      opened.unshift(() => retention.close());
-      await retention.run();
-      const resumed = await svc.resume();
-      if (resumed.length > 0) host.log.info('jobs resumed after restart', { jobs: resumed });
+      await activateOam({ host, cfg: configOf(host.config), deps, opened }, (svc) => { service = svc; });
     } catch (err) {
-      for (const c of opened) await Promise.resolve(c()).catch(() => undefined);
+      await opened.closeAll(() => undefined);
       await Promise.resolve(deps.onClose?.()).catch(() => undefined);
       throw err;
     }
@@ -186,7 +264,7 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
     return {
       close(): Promise<void> {
         closing ??= (async () => {
-          for (const c of opened) await Promise.resolve(c()).catch((err: unknown) => host.log.warn('close failed', { err }));
+          await opened.closeAll((err: unknown) => host.log.warn('close failed', { err }));
           await deps.onClose?.();
         })();
         return closing;

@@ -25,7 +25,7 @@ import type { Jwks } from '../tokens/index.js';
 import { CompletionRefused, JobRunner, STATE_STEP, STEP, isDigest, isTerminal, kindOf, oamErrorCode, systemClock } from '../oam/index.js';
 import type {
   CompletionEvidence, Clock, DeviceCompletion, DeviceDriver, Job, Measure, MeasurementLogEntry, OamEvents, PveClient, ResultTokens, SoftwareFetcher, SoftwareManifestCheck,
-  Step, StepTimeouts,
+  Step, StepTimeouts, StartRequest,
 } from '../oam/index.js';
 import { errorCode } from '../errors.js';
 
@@ -233,14 +233,56 @@ export class OamService {
 
   /** software-update: check everything first (no job starts on bad input), then one job per H(e)NB. */
   async softwareUpdate(op: XmlElement): Promise<XmlElement[]> {
+    const ids = this.requestedHenbs(op);
+    const sw = child(op, HSV_NS, 'software');
+    const uri = (sw ? childText(sw, HSV_NS, 'uri') : undefined)?.trim() ?? '';
+    const url = await this.allowedSoftware(uri);
+    const version = sw ? childText(sw, HSV_NS, 'version')?.trim() : undefined;
+    const sha256 = sw ? childText(sw, HSV_NS, 'sha256')?.trim() : undefined;
+    // a local image with an expected digest is checked now: a wrong sha256 is the same for every H(e)NB, so it is
+    // one rpc-error before any job starts (a rollout stops at it with exit 2), not one failed job per device
+    if (url.protocol === 'file:' && this.o.fileRoot !== undefined && sha256 !== undefined && sha256 !== '') {
+      const actual = await fileDigest(this.digests, url);
+      if (actual !== undefined && actual !== sha256.toLowerCase()) {
+        throw rpcError('invalid-value', 'software-unavailable',
+          `the software file's SHA-256 is ${actual}, not the given sha256 ${sha256.toLowerCase()}`, '/hsv:software-update/hsv:software/hsv:sha256');
+      }
+    }
+    const sc = childText(op, HSV_NS, 'self-check')?.trim();
+    const selfCheck = sc === undefined ? this.o.policies?.selfCheck ?? true : sc === 'true' || sc === '1';
+    const listed = childrenNamed(op, HSV_NS, 'on-mismatch').map((e) => textOf(e).trim() as Measure);
+    const measures = listed.length > 0 ? listed : this.o.policies?.onMismatch ?? ['alarm', 'rollback'];
+    const timeouts = this.stepTimeouts(op);
+    // an http(s) image with an expected digest too: fetched and hashed once for the request (a later request for an
+    // unchanged image costs a conditional request: ETag / Last-Modified), bounded so that the reply stays prompt
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && sha256 !== undefined && sha256 !== '' && this.o.fetcher.digestAhead !== undefined) {
+      const actual = await this.httpDigest(url.href, timeouts.fetch);
+      if (actual !== undefined && actual !== sha256.toLowerCase()) {
+        throw rpcError('invalid-value', 'software-unavailable',
+          `the SHA-256 of the software at the URI is ${actual}, not the given sha256 ${sha256.toLowerCase()}`, '/hsv:software-update/hsv:software/hsv:sha256');
+      }
+    }
+    const request = {
+      uri, selfCheck, measures,
+      ...(version !== undefined && version !== '' ? { version } : {}),
+      ...(sha256 !== undefined && sha256 !== '' ? { sha256 } : {}),
+    };
+    return this.startJobs(ids, timeouts, request);
+  }
+
+  /** the software-update's henb-ids: at least one, every one in the inventory (all unknown ones named in one reply) */
+  private requestedHenbs(op: XmlElement): string[] {
     const ids = childrenNamed(op, HSV_NS, 'henb-id').map((e) => textOf(e).trim());
     if (ids.length === 0) throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: 'henb-id is missing', path: '/hsv:software-update', pathNs: { hsv: HSV_NS } });
     const unknown = ids.filter((id) => !this.knows(id));
     if (unknown.length > 0) {
       throw new NetconfError(unknown.map((id) => unknownHenbInfo('software-update', id, `henb-id[.=${xpathLiteral(id)}]`)));
     }
-    const sw = child(op, HSV_NS, 'software');
-    const uri = (sw ? childText(sw, HSV_NS, 'uri') : undefined)?.trim() ?? '';
+    return ids;
+  }
+
+  /** the software URI, parsed and confined (file: inside software.file-root, http(s): in software.allow) */
+  private async allowedSoftware(uri: string): Promise<URL> {
     let url: URL;
     try {
       url = parseSoftwareUri(uri);
@@ -260,42 +302,22 @@ export class OamService {
       throw rpcError('operation-failed', 'software-unavailable',
         'the software file is outside the directory the OAM may read (software.file-root)', '/hsv:software-update/hsv:software/hsv:uri');
     }
-    const version = sw ? childText(sw, HSV_NS, 'version')?.trim() : undefined;
-    const sha256 = sw ? childText(sw, HSV_NS, 'sha256')?.trim() : undefined;
-    // a local image with an expected digest is checked now: a wrong sha256 is the same for every H(e)NB, so it is
-    // one rpc-error before any job starts (a rollout stops at it with exit 2), not one failed job per device
-    if (url.protocol === 'file:' && this.o.fileRoot !== undefined && sha256 !== undefined && sha256 !== '') {
-      const actual = await fileDigest(this.digests, url);
-      if (actual !== undefined && actual !== sha256.toLowerCase()) {
-        throw rpcError('invalid-value', 'software-unavailable',
-          `the software file's SHA-256 is ${actual}, not the given sha256 ${sha256.toLowerCase()}`, '/hsv:software-update/hsv:software/hsv:sha256');
-      }
-    }
-    const sc = childText(op, HSV_NS, 'self-check')?.trim();
-    const selfCheck = sc === undefined ? this.o.policies?.selfCheck ?? true : sc === 'true' || sc === '1';
-    const listed = childrenNamed(op, HSV_NS, 'on-mismatch').map((e) => textOf(e).trim() as Measure);
-    const measures = listed.length > 0 ? listed : this.o.policies?.onMismatch ?? ['alarm', 'rollback'];
+    return url;
+  }
+
+  /** per-step time limits: the request's timeout, else the policies' (the PVE step its own), overridden by options.timeouts */
+  private stepTimeouts(op: XmlElement): StepTimeouts {
     const tSec = childText(op, HSV_NS, 'timeout')?.trim();
     const stepMs = (tSec !== undefined ? Number(tSec) : this.o.policies?.stepTimeoutSec ?? 300) * 1000;
-    const timeouts: StepTimeouts = {
+    return {
       pve: tSec !== undefined ? stepMs : (this.o.policies?.pveTimeoutSec ?? 30) * 1000,
       fetch: stepMs, send: stepMs, completion: stepMs,
       ...(this.o.timeouts ?? {}),
     };
-    // an http(s) image with an expected digest too: fetched and hashed once for the request (a later request for an
-    // unchanged image costs a conditional request: ETag / Last-Modified), bounded so that the reply stays prompt
-    if ((url.protocol === 'http:' || url.protocol === 'https:') && sha256 !== undefined && sha256 !== '' && this.o.fetcher.digestAhead !== undefined) {
-      const actual = await this.httpDigest(url.href, timeouts.fetch);
-      if (actual !== undefined && actual !== sha256.toLowerCase()) {
-        throw rpcError('invalid-value', 'software-unavailable',
-          `the SHA-256 of the software at the URI is ${actual}, not the given sha256 ${sha256.toLowerCase()}`, '/hsv:software-update/hsv:software/hsv:sha256');
-      }
-    }
-    const request = {
-      uri, selfCheck, measures,
-      ...(version !== undefined && version !== '' ? { version } : {}),
-      ...(sha256 !== undefined && sha256 !== '' ? { sha256 } : {}),
-    };
+  }
+
+  /** one job per H(e)NB, started concurrently (a bounded pool); the reply lists them in request order */
+  private async startJobs(ids: string[], timeouts: StepTimeouts, request: StartRequest['request']): Promise<XmlElement[]> {
     // each job entry names the module's prefix: the server declares it once on the rpc-reply (one declaration for
     // the whole list instead of one per H(e)NB: a reply naming 10,000 H(e)NBs stays within a client's limits)
     const job = (...leaves: XmlElement[]): XmlElement => ({ ...el(HSV_NS, 'job', ...leaves), nsContext: JOB_NS_CONTEXT });
@@ -310,7 +332,6 @@ export class OamService {
         return job(leaf(HSV_NS, 'henb-id', henbId), leaf(HSV_NS, 'status', 'refused'), leaf(HSV_NS, 'reason', reason));
       }
     };
-    // jobs start concurrently (a bounded pool); the reply lists them in request order
     const out: XmlElement[] = new Array<XmlElement>(ids.length);
     let next = 0;
     const worker = async (): Promise<void> => {
