@@ -32,97 +32,119 @@ export interface ImageServer {
   close(): Promise<void>;
 }
 
-export async function startImageServer(tls: KitTls, host: string, port: number, imageBytes = 256 * 1024): Promise<ImageServer> {
-  const image = randomBytes(imageBytes);
-  const digest = createHash('sha256').update(image).digest('hex');
-  const requests: string[] = [];
-  const held = new Map<string, Array<() => void>>();
-  const holding = new Set<string>();
-  const waiters: Array<{ path: string; resolve: (v: boolean) => void }> = [];
-  const sockets = new Set<Socket>();
+/** The image server's state: the image, the requests seen, the held answers, who waits for a request. */
+class KitImageServer implements ImageServer {
+  readonly digest: string;
+  readonly requests: string[] = [];
+  private readonly held = new Map<string, Array<() => void>>();
+  private readonly holding = new Set<string>();
+  private readonly waiters: Array<{ path: string; resolve: (v: boolean) => void }> = [];
+  private readonly sockets = new Set<Socket>();
+  readonly server: Server;
+  private bound = 0;
+  private readonly urlHost: string;
 
-  const serve = (res: ServerResponse): void => {
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(image.length) });
-    res.end(image);
-  };
-  const server: Server = createServer({ cert: tls.cert, key: tls.key }, (req: IncomingMessage, res: ServerResponse) => {
+  constructor(tls: KitTls, private readonly host: string, private readonly image: Buffer) {
+    this.digest = createHash('sha256').update(image).digest('hex');
+    this.urlHost = isIP(host) === 6 ? `[${host}]` : host;
+    this.server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => this.answer(req, res));
+    this.server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    this.server.on('tlsClientError', () => undefined);
+  }
+
+  get size(): number {
+    return this.image.length;
+  }
+
+  async listen(port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', (e) => reject(new ConformanceError('ERR_CONFORMANCE_SETUP', `the kit's image server cannot listen on ${this.host}:${port}`, { cause: e })));
+      this.server.listen(port, this.host, () => resolve());
+    });
+    this.bound = (this.server.address() as AddressInfo).port;
+  }
+
+  private serve(res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(this.image.length) });
+    res.end(this.image);
+  }
+
+  /** log the request, tell who waits for it, then the image (held while its path is held), or 404 */
+  private answer(req: IncomingMessage, res: ServerResponse): void {
     const path = new URL(req.url ?? '/', 'https://kit').pathname;
-    requests.push(path);
-    for (const w of waiters.filter((x) => x.path === path)) {
-      waiters.splice(waiters.indexOf(w), 1);
+    this.requests.push(path);
+    for (const w of this.waiters.filter((x) => x.path === path)) {
+      this.waiters.splice(this.waiters.indexOf(w), 1);
       w.resolve(true);
     }
     if (req.method !== 'GET' || !path.startsWith('/image-')) {
       res.writeHead(404).end();
       return;
     }
-    if (holding.has(path)) {
-      const list = held.get(path) ?? [];
-      list.push(() => serve(res));
-      held.set(path, list);
+    if (this.holding.has(path)) {
+      const list = this.held.get(path) ?? [];
+      list.push(() => this.serve(res));
+      this.held.set(path, list);
       return;
     }
-    serve(res);
-  });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  server.on('tlsClientError', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new ConformanceError('ERR_CONFORMANCE_SETUP', `the kit's image server cannot listen on ${host}:${port}`, { cause: e })));
-    server.listen(port, host, () => resolve());
-  });
-  const bound = (server.address() as AddressInfo).port;
-  const urlHost = isIP(host) === 6 ? `[${host}]` : host;
-  const release = (path: string): void => {
-    holding.delete(path);
-    for (const send of held.get(path) ?? []) send();
-    held.delete(path);
-  };
+    this.serve(res);
+  }
 
-  return {
-    digest,
-    size: image.length,
-    url: (path) => `https://${urlHost}:${bound}${path}`,
-    async unreachableUrl() {
-      // a port that was free a moment ago and is closed now: the connection is refused
-      const tcp = createTcpServer();
-      const p = await new Promise<number>((resolve, reject) => {
-        tcp.once('error', reject);
-        tcp.listen(0, host, () => resolve((tcp.address() as AddressInfo).port));
-      });
-      await new Promise<void>((resolve) => tcp.close(() => resolve()));
-      return `https://${urlHost}:${p}/image-unreachable.bin`;
-    },
-    get requests() {
-      return requests;
-    },
-    hold(path) {
-      holding.add(path);
-    },
-    release,
-    requested(path, timeoutMs) {
-      if (requests.includes(path)) return Promise.resolve(true);
-      return new Promise<boolean>((resolve) => {
-        const w = { path, resolve: (v: boolean) => {
-          clearTimeout(t);
-          resolve(v);
-        } };
-        const t = setTimeout(() => {
-          waiters.splice(waiters.indexOf(w), 1);
-          resolve(false);
-        }, timeoutMs);
-        waiters.push(w);
-      });
-    },
-    async close() {
-      for (const p of [...holding]) release(p);
-      for (const w of waiters.splice(0)) w.resolve(false);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-    },
-  };
+  url(path: string): string {
+    return `https://${this.urlHost}:${this.bound}${path}`;
+  }
+
+  async unreachableUrl(): Promise<string> {
+    // a port that was free a moment ago and is closed now: the connection is refused
+    const tcp = createTcpServer();
+    const p = await new Promise<number>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(0, this.host, () => resolve((tcp.address() as AddressInfo).port));
+    });
+    await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    return `https://${this.urlHost}:${p}/image-unreachable.bin`;
+  }
+
+  hold(path: string): void {
+    this.holding.add(path);
+  }
+
+  release(path: string): void {
+    this.holding.delete(path);
+    for (const send of this.held.get(path) ?? []) send();
+    this.held.delete(path);
+  }
+
+  requested(path: string, timeoutMs: number): Promise<boolean> {
+    if (this.requests.includes(path)) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const w = { path, resolve: (v: boolean) => {
+        clearTimeout(t);
+        resolve(v);
+      } };
+      const t = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        resolve(false);
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const p of [...this.holding]) this.release(p);
+    for (const w of this.waiters.splice(0)) w.resolve(false);
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const s of this.sockets) s.destroy();
+    });
+  }
+}
+
+export async function startImageServer(tls: KitTls, host: string, port: number, imageBytes = 256 * 1024): Promise<ImageServer> {
+  const server = new KitImageServer(tls, host, randomBytes(imageBytes));
+  await server.listen(port);
+  return server;
 }

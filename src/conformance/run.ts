@@ -15,11 +15,14 @@ import { createLogger } from '../log/logger.js';
 import { ConformanceError } from './errors.js';
 import { parseEnrolledKey } from './evidence-key.js';
 import { Kit, describeSlots } from './context.js';
+import type { KitOptions } from './context.js';
 import { startImageServer } from './image-server.js';
+import type { ImageServer } from './image-server.js';
 import { REQUIREMENTS } from './requirements.js';
 import type { RequirementId } from './requirements.js';
 import { KitSession } from './session.js';
 import { loadOrCreateKitTls } from './tls.js';
+import type { KitTls } from './tls.js';
 import type { ConformanceReport, Exchange, RequirementResult } from './types.js';
 import { checkTransport } from './check-transport.js';
 import { checkNotifications } from './check-notifications.js';
@@ -73,100 +76,164 @@ export interface ConformanceOptions {
 
 const ALL = REQUIREMENTS.map((r) => r.id);
 
+/** what a run knows before its session: the options, when it started, the trust root and the enrolled key */
+interface RunFrame {
+  options: ConformanceOptions;
+  startedAt: string;
+  trustRoot: 'software' | 'tpm';
+  key: ReturnType<typeof parseEnrolledKey> | undefined;
+  overTls: boolean;
+  completionTimeoutMs: number;
+}
+
+/** how the kit reaches the device: dialling it, or waiting for its call on the kit's call-home listener */
+interface Reach {
+  connect: DeviceConnector;
+  target: DeviceTarget;
+  /** the device, as the report names it */
+  where: string;
+  /** the first session's time limit (calling home: the wait for the device's call) */
+  firstConnectMs: number;
+  listener?: CallHomeListener;
+  callHome?: { host: string; port: number };
+  /** what the call-home listener warned about (a refused key, a failed login) */
+  heard: string[];
+}
+
+async function reachDevice(f: RunFrame): Promise<Reach> {
+  const { options, overTls } = f;
+  const heard: string[] = [];
+  if (options.callHomeListen === undefined) {
+    const where = `${options.target.host}:${options.target.port}${overTls ? ' (NETCONF over TLS)' : ''}`;
+    return { connect: connectDevice, target: options.target, where, firstConnectMs: options.connectTimeoutMs ?? 15_000, heard };
+  }
+  const { listener, callHome } = await listenForCallHome(options, heard);
+  return {
+    connect: listener.connect,
+    target: { ...options.target, callHome: true, henbId: CALL_HOME_ID },
+    where: `the device calling home${overTls ? ' over TLS' : ''} to ${callHome.host}:${callHome.port}`,
+    firstConnectMs: options.callHomeWaitMs ?? f.completionTimeoutMs,
+    listener, callHome, heard,
+  };
+}
+
+function kitOptionsOf(f: RunFrame, r: Reach): KitOptions {
+  const { options, key } = f;
+  return {
+    target: r.target, connect: r.connect, trustRoot: f.trustRoot,
+    ...(r.listener !== undefined ? { dropConnection: dropper(r.listener, options) } : {}),
+    // calling home, every session waits for the device's next call, which its reconnect backoff may delay
+    connectTimeoutMs: r.firstConnectMs, rpcTimeoutMs: options.rpcTimeoutMs ?? 30_000,
+    completionTimeoutMs: f.completionTimeoutMs,
+    ...(key !== undefined ? { enrolledKey: key } : {}),
+    ...(options.henbId !== undefined ? { henbId: options.henbId } : {}),
+    ...(options.transcript !== undefined ? { transcript: options.transcript } : {}),
+  };
+}
+
+/** a report of a run that got no session (interrupted, or no NETCONF on the connection) */
+function noSessionReport(f: RunFrame, where: string, results: RequirementResult[], interrupted: boolean): ConformanceReport {
+  return {
+    device: where, trustRoot: f.trustRoot, keyPinned: f.key !== undefined, keySource: f.key !== undefined ? 'pinned' : 'none',
+    startedAt: f.startedAt, finishedAt: new Date().toISOString(), results, ok: false, leftState: 'unchanged (no session)',
+    ...(interrupted ? { interrupted: true } : {}),
+  };
+}
+
+/** why no session could be opened at all (calling home: which calls were refused, what the device was told) */
+function unreachableMessage(f: RunFrame, r: Reach, e: unknown): string {
+  const { overTls } = f;
+  const code = (e as { code?: unknown }).code;
+  if (r.listener === undefined || code !== 'ERR_DEVICE_TIMEOUT') return `cannot open a NETCONF session to ${r.where}: ${(e as Error).message}`;
+  const { listener, heard } = r;
+  return `no device with ${deviceIdentity(f.options.target)} called home${overTls ? ' over TLS' : ''} to ${r.callHome!.host}:${r.callHome!.port} within ${Math.round(r.firstConnectMs / 1000)} s` +
+    (listener.refused.size > 0 ? `; calls from other ${overTls ? 'certificates' : 'host keys'} were refused: ${[...listener.refused.keys()].join(', ')} (is ${overTls ? '--tls-certificate / --tls-ca' : '--host-key'} right?)` : '') +
+    (own(heard).length > 0 ? `; the device with that key called, but: ${own(heard).slice(-3).join('; ')}` : '');
+}
+
+/**
+ * The first session, or the report of a run without one: interrupted before it opened, or reached over SSH (or
+ * TLS) but no NETCONF (the device's failure, reported). Anything else: ERR_CONFORMANCE_UNREACHABLE.
+ */
+async function openSession(f: RunFrame, r: Reach, rpcTimeoutMs: number): Promise<KitSession | ConformanceReport> {
+  const { options, overTls } = f;
+  try {
+    return await KitSession.open(r.connect, r.target, r.firstConnectMs, rpcTimeoutMs, options.transcript, options.signal);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ERR_DEVICE_ABORTED' && options.signal?.aborted === true) {
+      const results: RequirementResult[] = REQUIREMENTS.map((q) => ({ id: q.id, title: q.title, level: q.level, exchanges: [], outcome: 'skip' as const, detail: 'interrupted before a session was open' }));
+      return noSessionReport(f, r.where, results, true);
+    }
+    if (code !== 'ERR_DEVICE_NETCONF') throw new ConformanceError('ERR_CONFORMANCE_UNREACHABLE', unreachableMessage(f, r, e), { cause: e });
+    const results: RequirementResult[] = REQUIREMENTS.map((q) => ({
+      id: q.id, title: q.title, level: q.level, exchanges: [],
+      ...(q.id === 'HSV-NC-01'
+        ? { outcome: 'fail' as const, detail: (e as Error).message, expected: overTls ? 'a <hello> on the TLS connection (RFC 7589 3)' : 'the SSH subsystem "netconf" and a <hello> (RFC 6242 3)' }
+        : { outcome: 'skip' as const, detail: 'no NETCONF session (HSV-NC-01)' }),
+    }));
+    return noSessionReport(f, r.where, results, false);
+  }
+}
+
+/** the device's state as the kit leaves it (slots, TIM, as found or not) */
+async function leftStateOf(kit: Kit): Promise<string> {
+  if (!kit.moduleAnnounced) return 'untouched: without the device module the kit sent nothing that changes a device';
+  const end = await kit.readState();
+  return end.state
+    ? `${describeSlots(end.state.slots)}; TIM ${end.state.tim}${kit.before ? (end.state.tim === kit.before.tim ? ' (as found)' : ` (found with ${kit.before.tim})`) : ''}`
+    : `unknown (${end.problem ?? 'state unreadable'})`;
+}
+
+/** the checks on an open session, then the report (the session is closed in any case) */
+async function checkDevice(f: RunFrame, kit: Kit, where: string): Promise<ConformanceReport> {
+  let leftState = 'unknown';
+  try {
+    await runChecks(kit, f.options.signal);
+    leftState = await leftStateOf(kit);
+  } finally {
+    await kit.session.close();
+  }
+  const results = ALL.map((id) => kit.results.get(id) ?? missing(id));
+  return {
+    device: where, trustRoot: f.trustRoot, keyPinned: f.key !== undefined, keySource: kit.signing?.source ?? 'none', startedAt: f.startedAt, finishedAt: new Date().toISOString(), results,
+    ok: results.every((r) => r.level !== 'MUST' || r.outcome === 'pass'), leftState,
+    ...(f.options.signal?.aborted === true ? { interrupted: true } : {}),
+  };
+}
+
+/** reach the device, open the first session, run the checks (the image server is up; the listener is closed in any case) */
+async function runWithImage(f: RunFrame, tls: KitTls, image: ImageServer): Promise<ConformanceReport> {
+  let listener: CallHomeListener | undefined;
+  try {
+    const r = await reachDevice(f);
+    listener = r.listener;
+    f.options.onReady?.({ caPath: tls.certPath, imageUrl: image.url('/image-*.bin'), ...(r.callHome !== undefined ? { callHome: r.callHome } : {}) });
+    const kitOptions = kitOptionsOf(f, r);
+    const session = await openSession(f, r, kitOptions.rpcTimeoutMs);
+    if (!(session instanceof KitSession)) return session;
+    let where = r.where;
+    const c = listener?.connection(CALL_HOME_ID);
+    if (c !== undefined) where = `${c.remoteAddress}:${c.remotePort} (called home${f.overTls ? ' over TLS' : ''} to ${r.callHome!.host}:${r.callHome!.port})`;
+    return await checkDevice(f, new Kit(kitOptions, session, image), where);
+  } finally {
+    await listener?.close();
+  }
+}
+
 export async function runConformance(options: ConformanceOptions): Promise<ConformanceReport> {
   const startedAt = new Date().toISOString();
   const trustRoot = options.trustRoot ?? 'software';
   const key = options.devicePublicKey !== undefined ? parseEnrolledKey(Buffer.from(options.devicePublicKey), trustRoot) : undefined;
   const tmp = options.tlsDir === undefined ? await mkdtemp(join(tmpdir(), 'hsv-kit-')) : undefined;
   const host = options.imageHost ?? '127.0.0.1';
+  const frame: RunFrame = { options, startedAt, trustRoot, key, overTls: options.target.transport === 'tls', completionTimeoutMs: options.completionTimeoutMs ?? 120_000 };
   try {
     const tls = await loadOrCreateKitTls(options.tlsDir ?? tmp!, [host]);
     const image = await startImageServer(tls, host, options.imagePort ?? 0);
-    let listener: CallHomeListener | undefined;
     try {
-      let connect: DeviceConnector = connectDevice;
-      let target = options.target;
-      const overTls = options.target.transport === 'tls';
-      let where = `${options.target.host}:${options.target.port}${overTls ? ' (NETCONF over TLS)' : ''}`;
-      const completionTimeoutMs = options.completionTimeoutMs ?? 120_000;
-      let firstConnectMs = options.connectTimeoutMs ?? 15_000;
-      const heard: string[] = []; // what the call-home listener warned about (a refused key, a failed login)
-      let callHome: { host: string; port: number } | undefined;
-      if (options.callHomeListen !== undefined) {
-        ({ listener, callHome } = await listenForCallHome(options, heard));
-        connect = listener.connect;
-        target = { ...options.target, callHome: true, henbId: CALL_HOME_ID };
-        where = `the device calling home${overTls ? ' over TLS' : ''} to ${callHome.host}:${callHome.port}`;
-        firstConnectMs = options.callHomeWaitMs ?? completionTimeoutMs;
-      }
-      options.onReady?.({ caPath: tls.certPath, imageUrl: image.url('/image-*.bin'), ...(callHome !== undefined ? { callHome } : {}) });
-      const kitOptions = {
-        target, connect, trustRoot,
-        ...(listener !== undefined ? { dropConnection: dropper(listener, options) } : {}),
-        // calling home, every session waits for the device's next call, which its reconnect backoff may delay
-        connectTimeoutMs: firstConnectMs, rpcTimeoutMs: options.rpcTimeoutMs ?? 30_000,
-        completionTimeoutMs,
-        ...(key !== undefined ? { enrolledKey: key } : {}),
-        ...(options.henbId !== undefined ? { henbId: options.henbId } : {}),
-        ...(options.transcript !== undefined ? { transcript: options.transcript } : {}),
-      };
-      let session: KitSession;
-      try {
-        session = await KitSession.open(connect, target, firstConnectMs, kitOptions.rpcTimeoutMs, options.transcript, options.signal);
-      } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        if (code === 'ERR_DEVICE_ABORTED' && options.signal?.aborted === true) {
-          const results: RequirementResult[] = REQUIREMENTS.map((r) => ({ id: r.id, title: r.title, level: r.level, exchanges: [], outcome: 'skip' as const, detail: 'interrupted before a session was open' }));
-          return { device: where, trustRoot, keyPinned: key !== undefined, keySource: key !== undefined ? 'pinned' : 'none', startedAt, finishedAt: new Date().toISOString(), results, ok: false, leftState: 'unchanged (no session)', interrupted: true };
-        }
-        if (code !== 'ERR_DEVICE_NETCONF') {
-          let message = `cannot open a NETCONF session to ${where}: ${(e as Error).message}`;
-          if (listener !== undefined && code === 'ERR_DEVICE_TIMEOUT') {
-            message = `no device with ${deviceIdentity(options.target)} called home${overTls ? ' over TLS' : ''} to ${callHome!.host}:${callHome!.port} within ${Math.round(firstConnectMs / 1000)} s` +
-              (listener.refused.size > 0 ? `; calls from other ${overTls ? 'certificates' : 'host keys'} were refused: ${[...listener.refused.keys()].join(', ')} (is ${overTls ? '--tls-certificate / --tls-ca' : '--host-key'} right?)` : '') +
-              (own(heard).length > 0 ? `; the device with that key called, but: ${own(heard).slice(-3).join('; ')}` : '');
-          }
-          throw new ConformanceError('ERR_CONFORMANCE_UNREACHABLE', message, { cause: e });
-        }
-        // reached over SSH (or TLS), but no NETCONF: that is the device's failure, reported
-        const results: RequirementResult[] = REQUIREMENTS.map((r) => ({
-          id: r.id, title: r.title, level: r.level, exchanges: [],
-          ...(r.id === 'HSV-NC-01'
-            ? { outcome: 'fail' as const, detail: (e as Error).message, expected: overTls ? 'a <hello> on the TLS connection (RFC 7589 3)' : 'the SSH subsystem "netconf" and a <hello> (RFC 6242 3)' }
-            : { outcome: 'skip' as const, detail: 'no NETCONF session (HSV-NC-01)' }),
-        }));
-        return { device: where, trustRoot, keyPinned: key !== undefined, keySource: key !== undefined ? 'pinned' : 'none', startedAt, finishedAt: new Date().toISOString(), results, ok: false, leftState: 'unchanged (no session)' };
-      }
-      if (listener !== undefined) {
-        const c = listener.connection(CALL_HOME_ID);
-        if (c !== undefined) where = `${c.remoteAddress}:${c.remotePort} (called home${overTls ? ' over TLS' : ''} to ${callHome!.host}:${callHome!.port})`;
-      }
-      const kit = new Kit(kitOptions, session, image);
-      let leftState = 'unknown';
-      try {
-        await runChecks(kit, options.signal);
-        if (!kit.moduleAnnounced) {
-          leftState = 'untouched: without the device module the kit sent nothing that changes a device';
-          return finish();
-        }
-        const end = await kit.readState();
-        leftState = end.state
-          ? `${describeSlots(end.state.slots)}; TIM ${end.state.tim}${kit.before ? (end.state.tim === kit.before.tim ? ' (as found)' : ` (found with ${kit.before.tim})`) : ''}`
-          : `unknown (${end.problem ?? 'state unreadable'})`;
-      } finally {
-        await kit.session.close();
-      }
-      return finish();
-      function finish(): ConformanceReport {
-        const results = ALL.map((id) => kit.results.get(id) ?? missing(id));
-        return {
-          device: where, trustRoot, keyPinned: key !== undefined, keySource: kit.signing?.source ?? 'none', startedAt, finishedAt: new Date().toISOString(), results,
-          ok: results.every((r) => r.level !== 'MUST' || r.outcome === 'pass'), leftState,
-          ...(options.signal?.aborted === true ? { interrupted: true } : {}),
-        };
-      }
+      return await runWithImage(frame, tls, image);
     } finally {
-      await listener?.close();
       await image.close();
     }
   } finally {

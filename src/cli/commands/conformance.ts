@@ -124,8 +124,8 @@ function hostKeyPin(text: string, cwd: string, dev: DeviceModule): string {
   throw new CliUsageError(`conformance: --host-key expects a SHA256:... fingerprint or an OpenSSH public key, got '${text}'`);
 }
 
-async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise<number> {
-  const cmd = 'conformance';
+/** where the device is (dialled, or calling the kit) and over which transport; the other transport's options refused */
+function reachOf(args: ParsedArgs): { device?: { host: string; port: number }; callHome?: { host: string; port: number }; overTls: boolean } {
   const deviceText = str(args, 'device');
   const chText = str(args, 'call-home-listen');
   if ((deviceText === undefined) === (chText === undefined)) {
@@ -141,8 +141,40 @@ async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise
         : `conformance: --${o} is for --transport tls`);
     }
   }
-  const device = deviceText !== undefined ? parseHostPort(deviceText, '--device') : undefined;
-  const callHome = chText !== undefined ? parseCallHomeListen(chText, overTls) : undefined;
+  return {
+    ...(deviceText !== undefined ? { device: parseHostPort(deviceText, '--device') } : {}),
+    ...(chText !== undefined ? { callHome: parseCallHomeListen(chText, overTls) } : {}),
+    overTls,
+  };
+}
+
+/** the password from --password-env, or the private key from --key (SSH) */
+async function sshSecret(pwEnv: string | undefined, keyFile: string | undefined, ctx: CliContext): Promise<{ password?: string; privateKey?: string }> {
+  if (pwEnv !== undefined) {
+    const password = ctx.env[pwEnv];
+    if (password === undefined || password === '') throw new CliUsageError(`conformance: the environment variable ${pwEnv} (--password-env) is not set`);
+    return { password };
+  }
+  if (keyFile === undefined) return {};
+  const privateKey = await readFile(resolve(ctx.cwd, keyFile), 'utf8').catch((e: unknown) => {
+    throw new CliUsageError(`conformance: cannot read --key ${keyFile}`, { cause: e });
+  });
+  return { privateKey };
+}
+
+/** --device-public-key FILE, read */
+async function devicePublicKeyOf(args: ParsedArgs, ctx: CliContext): Promise<Buffer | undefined> {
+  const pkFile = str(args, 'device-public-key');
+  if (pkFile === undefined) return undefined;
+  return readFile(resolve(ctx.cwd, pkFile)).catch((e: unknown) => {
+    throw new CliUsageError(`conformance: cannot read --device-public-key ${pkFile}`, { cause: e });
+  });
+}
+
+/** the kit's run options from the command line (every usage error before anything is started) */
+async function kitOptionsOf(args: ParsedArgs, ctx: CliContext): Promise<Kit.ConformanceOptions & { completionTimeoutMs: number }> {
+  const cmd = 'conformance';
+  const { device, callHome, overTls } = reachOf(args);
   const username = overTls ? '' : requireStr(args, cmd, 'username');
   const pwEnv = str(args, 'password-env');
   const keyFile = str(args, 'key');
@@ -154,51 +186,48 @@ async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise
   const dev = await importComponent<DeviceModule>('../device/index.js', 'the device driver (src/device)', 'sshKeyFingerprint');
   const pin = overTls ? undefined : hostKeyPin(requireStr(args, cmd, 'host-key'), ctx.cwd, dev);
   const tls = overTls ? await tlsSettings(args, ctx) : undefined;
-  let password: string | undefined;
-  let privateKey: string | undefined;
-  if (pwEnv !== undefined) {
-    password = ctx.env[pwEnv];
-    if (password === undefined || password === '') throw new CliUsageError(`conformance: the environment variable ${pwEnv} (--password-env) is not set`);
-  } else if (keyFile !== undefined) {
-    privateKey = await readFile(resolve(ctx.cwd, keyFile), 'utf8').catch((e: unknown) => {
-      throw new CliUsageError(`conformance: cannot read --key ${keyFile}`, { cause: e });
-    });
-  }
-  const pkFile = str(args, 'device-public-key');
-  let devicePublicKey: Buffer | undefined;
-  if (pkFile !== undefined) {
-    devicePublicKey = await readFile(resolve(ctx.cwd, pkFile)).catch((e: unknown) => {
-      throw new CliUsageError(`conformance: cannot read --device-public-key ${pkFile}`, { cause: e });
-    });
-  }
+  const { password, privateKey } = await sshSecret(pwEnv, keyFile, ctx);
+  const devicePublicKey = await devicePublicKeyOf(args, ctx);
+  const tlsDir = str(args, 'tls-dir');
+  const henbId = str(args, 'henb-id');
+  return {
+    target: {
+      host: device?.host ?? '', port: device?.port ?? 0, username,
+      ...(pin !== undefined ? { hostKeySha256: pin } : {}),
+      ...(password !== undefined ? { password } : {}), ...(privateKey !== undefined ? { privateKey } : {}),
+      ...(tls !== undefined ? { transport: 'tls' as const, tls } : {}),
+    },
+    ...(callHome !== undefined ? { callHomeListen: callHome } : {}),
+    trustRoot, completionTimeoutMs: timeoutS * 1000, imageHost: image.host, imagePort: image.port, signal: ctx.signal,
+    ...(devicePublicKey !== undefined ? { devicePublicKey } : {}),
+    ...(henbId !== undefined ? { henbId } : {}),
+    ...(tlsDir !== undefined ? { tlsDir: resolve(ctx.cwd, tlsDir) } : {}),
+  };
+}
+
+/** what the person starting the device must know: the image URL and CA, and (also with --json) where to call home */
+function announceReady(o: Kit.ConformanceOptions, json: boolean, ctx: CliContext): NonNullable<Kit.ConformanceOptions['onReady']> {
+  const { hostKeySha256: pin, tls } = o.target;
+  const overTls = tls !== undefined;
+  const timeoutS = (o.completionTimeoutMs ?? 0) / 1000;
+  return (info) => {
+    if (!json) ctx.stderr.write(`conformance: the device fetches test images from ${info.imageUrl} and must trust ${info.caPath}\n`);
+    if (info.callHome !== undefined) {
+      // also with --json (on stderr): whoever starts the device needs the address, which may be a free port
+      const who = pin !== undefined ? `host key ${pin}` : tls?.certSha256 !== undefined ? `certificate ${tls.certSha256}` : `a certificate from --tls-ca naming ${tls?.serverName ?? '?'}`;
+      ctx.stderr.write(`conformance: waiting up to ${timeoutS} s for the device with ${who} to call home${overTls ? ' over TLS' : ''} to ${formatHostPort(info.callHome)}\n`);
+    }
+  };
+}
+
+async function runConformanceCommand(args: ParsedArgs, ctx: CliContext): Promise<number> {
+  const options = await kitOptionsOf(args, ctx);
   const kit = await importComponent<KitModule>('../conformance/index.js', 'the conformance kit (src/conformance)', 'runConformance');
   const json = bool(args, 'json');
   const transcript: Kit.Exchange[] = [];
-  const tlsDir = str(args, 'tls-dir');
-  const henbId = str(args, 'henb-id');
   let report: Kit.ConformanceReport;
   try {
-    report = await kit.runConformance({
-      target: {
-        host: device?.host ?? '', port: device?.port ?? 0, username,
-        ...(pin !== undefined ? { hostKeySha256: pin } : {}),
-        ...(password !== undefined ? { password } : {}), ...(privateKey !== undefined ? { privateKey } : {}),
-        ...(tls !== undefined ? { transport: 'tls' as const, tls } : {}),
-      },
-      ...(callHome !== undefined ? { callHomeListen: callHome } : {}),
-      trustRoot, completionTimeoutMs: timeoutS * 1000, imageHost: image.host, imagePort: image.port, transcript, signal: ctx.signal,
-      ...(devicePublicKey !== undefined ? { devicePublicKey } : {}),
-      ...(henbId !== undefined ? { henbId } : {}),
-      ...(tlsDir !== undefined ? { tlsDir: resolve(ctx.cwd, tlsDir) } : {}),
-      onReady: (info) => {
-        if (!json) ctx.stderr.write(`conformance: the device fetches test images from ${info.imageUrl} and must trust ${info.caPath}\n`);
-        if (info.callHome !== undefined) {
-          // also with --json (on stderr): whoever starts the device needs the address, which may be a free port
-          const who = pin !== undefined ? `host key ${pin}` : tls?.certSha256 !== undefined ? `certificate ${tls.certSha256}` : `a certificate from --tls-ca naming ${tls?.serverName ?? '?'}`;
-          ctx.stderr.write(`conformance: waiting up to ${timeoutS} s for the device with ${who} to call home${overTls ? ' over TLS' : ''} to ${formatHostPort(info.callHome)}\n`);
-        }
-      },
-    });
+    report = await kit.runConformance({ ...options, transcript, onReady: announceReady(options, json, ctx) });
   } catch (e) {
     if ((e as { code?: unknown }).code === 'ERR_CONFORMANCE_OPTIONS') throw new CliUsageError(`conformance: ${(e as Error).message}`, { cause: e });
     throw e;
