@@ -351,15 +351,7 @@ export class Femtocell {
     const expectedTim = reboot
       ? replayTim(rebootLogAfterUpdate(previousLog, UPDATED_COMPONENT, req.softwareRim))
       : extendHex(previousTim, req.softwareRim);
-    // what the device measures for the installed image
-    const corrupt = this.profile === 'bad-install' || this.profile === 'self-check-fail' || this.profile === 'bad-install-reboot';
-    const measured = corrupt
-      ? createHash('sha256').update(Buffer.from(req.softwareRim, 'hex')).update('corrupted-on-flash').digest('hex')
-      : req.softwareRim;
-    // live: the image's measurement is appended; reboot: the boot chain is measured again, rootfs in its place
-    this.log = reboot
-      ? rebootLogAfterUpdate(previousLog, UPDATED_COMPONENT, measured)
-      : [...this.log, { component: UPDATED_COMPONENT, digest: measured }];
+    const measured = this.measureInstalled(req.softwareRim, previousLog, reboot);
     const tim = this.tim();
     // 7': the self-check; the bad-install devices have none (model a device that just reports)
     let selfCheck: Completion['selfCheck'] = 'not-performed';
@@ -367,19 +359,7 @@ export class Femtocell {
     target.version = req.version;
     target.rim = measured;
     this.previousLog = previousLog;
-    if (selfCheck === 'failed') {
-      // the image is not trusted: the slot is INVALID and the old slot keeps running
-      target.status = 'INVALID';
-    } else {
-      const old = this.slotList.find((s) => s.active);
-      if (old) {
-        old.active = false;
-        old.running = false;
-      }
-      target.status = 'VALID';
-      target.active = true;
-      target.running = true;
-    }
+    this.activateSlot(target, selfCheck !== 'failed');
     const c: Completion = {
       henbId: this.henbId,
       jobId: req.jobId,
@@ -398,6 +378,37 @@ export class Femtocell {
       c.reason = `self-check failed: TIM is not the expected ${expectedTim}; component ${UPDATED_COMPONENT} measured ${measured}`;
     }
     this.emit(this.signed(c, req.nonce));
+  }
+
+  /**
+   * What the device measures for the installed image (the bad-install profiles: a corrupted flash), into its log:
+   * live, the image's measurement is appended; reboot, the boot chain is measured again, rootfs in its place.
+   */
+  private measureInstalled(softwareRim: string, previousLog: MeasurementLogEntry[], reboot: boolean): string {
+    const corrupt = this.profile === 'bad-install' || this.profile === 'self-check-fail' || this.profile === 'bad-install-reboot';
+    const measured = corrupt
+      ? createHash('sha256').update(Buffer.from(softwareRim, 'hex')).update('corrupted-on-flash').digest('hex')
+      : softwareRim;
+    this.log = reboot
+      ? rebootLogAfterUpdate(previousLog, UPDATED_COMPONENT, measured)
+      : [...this.log, { component: UPDATED_COMPONENT, digest: measured }];
+    return measured;
+  }
+
+  /** a trusted image: its slot VALID, active and running; an untrusted one: the slot INVALID, the old slot keeps running */
+  private activateSlot(target: SoftwareSlot, trusted: boolean): void {
+    if (!trusted) {
+      target.status = 'INVALID';
+      return;
+    }
+    const old = this.slotList.find((s) => s.active);
+    if (old) {
+      old.active = false;
+      old.running = false;
+    }
+    target.status = 'VALID';
+    target.active = true;
+    target.running = true;
   }
 
   /** The completion with its evidence: the device key's signature over the completion statement. */

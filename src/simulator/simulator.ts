@@ -32,6 +32,7 @@ import { createNetconfServer, hostKeyFingerprint, registerStandardOperations } f
 import type { NetconfServer } from '../netconf/server/index.js';
 import { compileTexts } from '../yang/index.js';
 import type { YangModuleInfo, YangValidator } from '../yang/index.js';
+import type { XmlElement } from '../netconf/xml/index.js';
 import { completionMessage, fetchAndDigest } from '../integrity/index.js';
 import type { FetchAndDigestOptions } from '../integrity/index.js';
 import { DeviceError, Femtocell, PROFILES, factoryReferenceValues } from './model.js';
@@ -355,90 +356,105 @@ function presentedKey(cell: Femtocell, tpm: TpmTrustRoot | undefined): Attestati
   return { format: 'software-key', signatureAlgorithm: 'ES256', keyId: k.keyId, publicKey: k.spki.toString('base64') };
 }
 
-/** Register the device module's RPCs, state and notifications for one femtocell on a NETCONF server. */
-export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: Logger, tpm?: TpmTrustRoot): void {
-  const reg = server.registry;
-  reg.addModule(cell.profile === 'flaw-wrong-namespace' ? wrongNamespaceModule() : deviceYangModule().module);
-  reg.addRpc(DEVICE_NS, 'software-update', async (op) => {
-    const req = parseSoftwareUpdate(op);
-    if (!JOB_ID.test(req.jobId) || req.jobId.length > 64) throw rpcError('invalid-value', undefined, 'job-id is not a job id');
-    if (!URI_SCHEME.test(req.uri)) throw rpcError('invalid-value', 'unsupported-uri-scheme', 'the uri scheme must be file, http or https');
+/** software-update: the job starts in the background (a duplicate job-id is refused in the reply, a busy slot is in-use) */
+function softwareUpdateRpc(cell: Femtocell, log: Logger, op: XmlElement): XmlElement[] {
+  const req = parseSoftwareUpdate(op);
+  if (!JOB_ID.test(req.jobId) || req.jobId.length > 64) throw rpcError('invalid-value', undefined, 'job-id is not a job id');
+  if (!URI_SCHEME.test(req.uri)) throw rpcError('invalid-value', 'unsupported-uri-scheme', 'the uri scheme must be file, http or https');
+  try {
+    cell.startUpdate(req);
+  } catch (e) {
+    if (!(e instanceof DeviceError)) throw e;
+    if (e.code === 'ERR_DEVICE_BUSY') throw rpcError('in-use', 'slot-busy', e.message);
+    if (e.code === 'ERR_DEVICE_DUPLICATE_JOB') return startedReplyXml({ status: 'refused', reason: e.message });
+    if (e.code === 'ERR_DEVICE_BAD_NONCE') throw rpcError('invalid-value', undefined, e.message);
+    throw rpcError('invalid-value', undefined, e.message);
+  }
+  log.info('software-update started', { jobId: req.jobId });
+  return startedReplyXml({ status: 'started' });
+}
+
+/** integrity-measurement: the TIM and its log, signed over the verifier's nonce (by the software key, or quoted by the TPM) */
+async function measurementRpc(cell: Femtocell, log: Logger, tpm: TpmTrustRoot | undefined, op: XmlElement): Promise<XmlElement[]> {
+  const nonce = parseIntegrityMeasurement(op);
+  if (!nonce || nonce.length < 16 || nonce.length > 64) throw rpcError('invalid-value', undefined, 'nonce-value must be base64 of 16..64 octets');
+  const version = cell.runningVersion();
+  if (tpm !== undefined) {
+    // the TPM answers: a quote over the verifier's nonce and the event log behind PCR 9
+    const measured = cell.measurementLog();
+    const tim = cell.tim();
+    let t;
     try {
-      cell.startUpdate(req);
+      t = await tpm.quote(measured, nonce);
     } catch (e) {
-      if (!(e instanceof DeviceError)) throw e;
-      if (e.code === 'ERR_DEVICE_BUSY') throw rpcError('in-use', 'slot-busy', e.message);
-      if (e.code === 'ERR_DEVICE_DUPLICATE_JOB') return startedReplyXml({ status: 'refused', reason: e.message });
-      if (e.code === 'ERR_DEVICE_BAD_NONCE') throw rpcError('invalid-value', undefined, e.message);
-      throw rpcError('invalid-value', undefined, e.message);
+      log.error('TPM quote failed', { err: e });
+      throw rpcError('operation-failed', undefined, 'the TPM could not quote');
     }
-    log.info('software-update started', { jobId: req.jobId });
-    return startedReplyXml({ status: 'started' });
-  });
-  reg.addRpc(DEVICE_NS, 'integrity-measurement', async (op) => {
-    const nonce = parseIntegrityMeasurement(op);
-    if (!nonce || nonce.length < 16 || nonce.length > 64) throw rpcError('invalid-value', undefined, 'nonce-value must be base64 of 16..64 octets');
-    const version = cell.runningVersion();
-    if (tpm !== undefined) {
-      // the TPM answers: a quote over the verifier's nonce and the event log behind PCR 9
-      const measured = cell.measurementLog();
-      const tim = cell.tim();
-      let t;
-      try {
-        t = await tpm.quote(measured, nonce);
-      } catch (e) {
-        log.error('TPM quote failed', { err: e });
-        throw rpcError('operation-failed', undefined, 'the TPM could not quote');
-      }
-      return measurementReplyXml({
-        format: 'tpm2-quote', tim, log: measured, signatureAlgorithm: tpm.signatureAlgorithm, keyId: t.certificateName, signature: '', tpm: t,
-        ...(version !== undefined ? { softwareVersion: version } : {}),
-      });
-    }
-    const ev = cell.measure(nonce);
     return measurementReplyXml({
-      format: 'software-key', tim: ev.tim, log: ev.log, signatureAlgorithm: 'ES256', keyId: cell.keyId(), signature: ev.signature,
+      format: 'tpm2-quote', tim, log: measured, signatureAlgorithm: tpm.signatureAlgorithm, keyId: t.certificateName, signature: '', tpm: t,
       ...(version !== undefined ? { softwareVersion: version } : {}),
     });
+  }
+  const ev = cell.measure(nonce);
+  return measurementReplyXml({
+    format: 'software-key', tim: ev.tim, log: ev.log, signatureAlgorithm: 'ES256', keyId: cell.keyId(), signature: ev.signature,
+    ...(version !== undefined ? { softwareVersion: version } : {}),
   });
-  reg.addRpc(DEVICE_NS, 'activate-credential', async (op) => {
-    // TPM2_ActivateCredential with the AK and the EK: the verifier's proof that the AK lives in this TPM
-    if (tpm === undefined) throw rpcError('operation-not-supported', 'no-tpm', 'this device has no TPM (trust root software-key)');
-    const c = parseActivateCredential(op);
-    if (c === undefined) throw rpcError('invalid-value', undefined, 'credential-blob and encrypted-secret must be base64 (endorsement-key rsa or ecc)');
-    try {
-      return activateCredentialReplyXml({ secret: await tpm.activateCredential(c), certificateName: tpm.akName });
-    } catch (e) {
-      log.warn('TPM2_ActivateCredential refused', { err: e });
-      throw rpcError('operation-failed', 'credential-refused', 'the TPM did not release the credential (not made for this attestation key and endorsement key)');
-    }
-  });
-  reg.addRpc(DEVICE_NS, 'rollback', async (op) => {
-    const { jobId } = parseRollback(op);
-    try {
-      cell.rollback(jobId);
-    } catch (e) {
-      if (!(e instanceof DeviceError)) throw e;
-      if (e.code === 'ERR_DEVICE_BUSY') throw rpcError('in-use', 'slot-busy', e.message);
-      if (e.code === 'ERR_DEVICE_JOB_UNKNOWN') throw rpcError('invalid-value', 'job-unknown', e.message);
-      if (e.code === 'ERR_DEVICE_NO_ROLLBACK') throw rpcError('operation-failed', 'no-rollback-slot', e.message);
-      throw rpcError('operation-failed', undefined, e.message);
-    }
-    log.info('rollback started', { jobId });
-    return startedReplyXml({ status: 'started' });
-  });
-  reg.addState(DEVICE_NS, 'software-slots', () => slotsXml(cell.slots()));
-  reg.addState(DEVICE_NS, 'integrity', () => integrityStateXml(cell.tim(), cell.measurementLog()));
-  reg.addState(DEVICE_NS, 'attestation-key', () => attestationKeyXml(presentedKey(cell, tpm)));
-  // completions leave in the order they happened, even when a TPM quote makes one of them wait
+}
+
+/** activate-credential: TPM2_ActivateCredential with the AK and the EK, the verifier's proof that the AK lives in this TPM */
+async function activateCredentialRpc(log: Logger, tpm: TpmTrustRoot | undefined, op: XmlElement): Promise<XmlElement[]> {
+  if (tpm === undefined) throw rpcError('operation-not-supported', 'no-tpm', 'this device has no TPM (trust root software-key)');
+  const c = parseActivateCredential(op);
+  if (c === undefined) throw rpcError('invalid-value', undefined, 'credential-blob and encrypted-secret must be base64 (endorsement-key rsa or ecc)');
+  try {
+    return activateCredentialReplyXml({ secret: await tpm.activateCredential(c), certificateName: tpm.akName });
+  } catch (e) {
+    log.warn('TPM2_ActivateCredential refused', { err: e });
+    throw rpcError('operation-failed', 'credential-refused', 'the TPM did not release the credential (not made for this attestation key and endorsement key)');
+  }
+}
+
+/** rollback: back to the slot that ran before the job (busy, unknown job, no slot to go back to: refused) */
+function rollbackRpc(cell: Femtocell, log: Logger, op: XmlElement): XmlElement[] {
+  const { jobId } = parseRollback(op);
+  try {
+    cell.rollback(jobId);
+  } catch (e) {
+    if (!(e instanceof DeviceError)) throw e;
+    if (e.code === 'ERR_DEVICE_BUSY') throw rpcError('in-use', 'slot-busy', e.message);
+    if (e.code === 'ERR_DEVICE_JOB_UNKNOWN') throw rpcError('invalid-value', 'job-unknown', e.message);
+    if (e.code === 'ERR_DEVICE_NO_ROLLBACK') throw rpcError('operation-failed', 'no-rollback-slot', e.message);
+    throw rpcError('operation-failed', undefined, e.message);
+  }
+  log.info('rollback started', { jobId });
+  return startedReplyXml({ status: 'started' });
+}
+
+/** software-update-complete notifications, in the order they happened, even when a TPM quote makes one of them wait */
+function sendCompletions(server: NetconfServer, cell: Femtocell, log: Logger, tpm: TpmTrustRoot | undefined): void {
   let sending: Promise<unknown> = Promise.resolve();
   cell.onCompletion((c) => {
     log.info('software-update-complete', { jobId: c.jobId, kind: c.kind, status: c.status, tim: c.tim });
     sending = sending.then(async () => {
       const ev = tpm !== undefined ? await tpmCompletion(c, tpm) : completionEvent(c);
-      await reg.notify('NETCONF', completionXml(ev));
+      await server.registry.notify('NETCONF', completionXml(ev));
     }).catch((e: unknown) => log.error('completion notification failed', { err: e }));
   });
+}
+
+/** Register the device module's RPCs, state and notifications for one femtocell on a NETCONF server. */
+export function registerFemtocell(server: NetconfServer, cell: Femtocell, log: Logger, tpm?: TpmTrustRoot): void {
+  const reg = server.registry;
+  reg.addModule(cell.profile === 'flaw-wrong-namespace' ? wrongNamespaceModule() : deviceYangModule().module);
+  reg.addRpc(DEVICE_NS, 'software-update', async (op) => softwareUpdateRpc(cell, log, op));
+  reg.addRpc(DEVICE_NS, 'integrity-measurement', (op) => measurementRpc(cell, log, tpm, op));
+  reg.addRpc(DEVICE_NS, 'activate-credential', (op) => activateCredentialRpc(log, tpm, op));
+  reg.addRpc(DEVICE_NS, 'rollback', async (op) => rollbackRpc(cell, log, op));
+  reg.addState(DEVICE_NS, 'software-slots', () => slotsXml(cell.slots()));
+  reg.addState(DEVICE_NS, 'integrity', () => integrityStateXml(cell.tim(), cell.measurementLog()));
+  reg.addState(DEVICE_NS, 'attestation-key', () => attestationKeyXml(presentedKey(cell, tpm)));
+  sendCompletions(server, cell, log, tpm);
 }
 
 /** the transport of the call-home targets (TLS when any target is TLS: a device entry names one) */
