@@ -27,6 +27,68 @@ export function packageVersion(): string {
 }
 
 /**
+ * An abort signal for SIGINT/SIGTERM: the first one asks the command to stop cleanly; a second one (of either kind)
+ * finds no handler and ends the process at once, the way an operator expects a second Ctrl-C to work.
+ */
+function abortOnSignals(): { signal: AbortSignal; cleanup: () => void } {
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    cleanup();
+    ac.abort(new Error(sig));
+  };
+  const cleanup = (): void => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { signal: ac.signal, cleanup };
+}
+
+/** help, version, or the command named by argv[0] with its parsed options */
+async function dispatch(argv: string[], ctx: Partial<CliContext>, full: CliContext): Promise<number> {
+  const { stdout } = full;
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    if (name === 'help' && rest[0]) return await runCli([rest[0], '--help'], ctx);
+    stdout.write(mainHelp(COMMANDS, packageVersion()));
+    return name === undefined ? EXIT.USAGE : EXIT.OK;
+  }
+  if (name === '--version' || name === '-v') {
+    stdout.write(packageVersion() + '\n');
+    return EXIT.OK;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    const guess = closest(name, COMMANDS.map((c) => c.name));
+    throw new CliUsageError(`unknown command '${name}'${guess !== undefined ? `; did you mean '${guess}'?` : ''}; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see \`henb-sw-verify --help\`)`);
+  }
+  // `<command> --version` prints the version, unless the command has a --version option of its own
+  // (rollout: the software's version label)
+  if (rest.includes('--version') && !('version' in cmd.options)) {
+    stdout.write(packageVersion() + '\n');
+    return EXIT.OK;
+  }
+  const args = parseCommandArgs(cmd, rest);
+  if (args.values.help === true) {
+    stdout.write(commandHelp(cmd));
+    return EXIT.OK;
+  }
+  return await cmd.run(args, full);
+}
+
+/** an error on stderr (and as JSON on stdout with --json); its exit code */
+function reportError(err: unknown, jsonMode: boolean, { stdout, stderr }: Pick<CliContext, 'stdout' | 'stderr'>): number {
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (jsonMode) {
+    stdout.write(JSON.stringify({ ok: false, error: { code: typeof code === 'string' ? code : 'ERR_INTERNAL', message } }) + '\n');
+  }
+  stderr.write(`henb-sw-verify: error${typeof code === 'string' ? ` ${code}` : ''}: ${message}\n`);
+  return exitCodeFor(err);
+}
+
+/**
  * Run the CLI. `ctx` overrides the process streams (tests); without a signal, SIGINT/SIGTERM abort the
  * command (servers then stop cleanly and the command returns 0).
  */
@@ -34,24 +96,7 @@ export async function runCli(argv: string[], ctx: Partial<CliContext> = {}): Pro
   const stdout = ctx.stdout ?? process.stdout;
   const stderr = ctx.stderr ?? process.stderr;
   const env = ctx.env ?? process.env;
-  let cleanup = (): void => {};
-  let signal = ctx.signal;
-  if (!signal) {
-    const ac = new AbortController();
-    // the first SIGINT/SIGTERM asks the command to stop cleanly; a second one (of either kind) finds no
-    // handler and ends the process at once, the way an operator expects a second Ctrl-C to work
-    const onSignal = (sig: NodeJS.Signals): void => {
-      cleanup();
-      ac.abort(new Error(sig));
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    cleanup = () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    };
-    signal = ac.signal;
-  }
+  const { signal, cleanup } = ctx.signal ? { signal: ctx.signal, cleanup: (): void => {} } : abortOnSignals();
   const jsonMode = argv.includes('--json');
   const tty = ctx.tty ?? (Boolean(stdout.isTTY) && env.NO_COLOR === undefined && !jsonMode);
   const full: CliContext = { stdout, stderr, env, cwd: ctx.cwd ?? process.cwd(), signal, tty };
@@ -63,41 +108,9 @@ export async function runCli(argv: string[], ctx: Partial<CliContext> = {}): Pro
     return EXIT.INTERRUPTED;
   }
   try {
-    const [name, ...rest] = argv;
-    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-      if (name === 'help' && rest[0]) return await runCli([rest[0], '--help'], ctx);
-      stdout.write(mainHelp(COMMANDS, packageVersion()));
-      return name === undefined ? EXIT.USAGE : EXIT.OK;
-    }
-    if (name === '--version' || name === '-v') {
-      stdout.write(packageVersion() + '\n');
-      return EXIT.OK;
-    }
-    const cmd = COMMANDS.find((c) => c.name === name);
-    if (!cmd) {
-      const guess = closest(name, COMMANDS.map((c) => c.name));
-      throw new CliUsageError(`unknown command '${name}'${guess !== undefined ? `; did you mean '${guess}'?` : ''}; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see \`henb-sw-verify --help\`)`);
-    }
-    // `<command> --version` prints the version, unless the command has a --version option of its own
-    // (rollout: the software's version label)
-    if (rest.includes('--version') && !('version' in cmd.options)) {
-      stdout.write(packageVersion() + '\n');
-      return EXIT.OK;
-    }
-    const args = parseCommandArgs(cmd, rest);
-    if (args.values.help === true) {
-      stdout.write(commandHelp(cmd));
-      return EXIT.OK;
-    }
-    return await cmd.run(args, full);
+    return await dispatch(argv, ctx, full);
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    const message = err instanceof Error ? err.message : String(err);
-    if (jsonMode) {
-      stdout.write(JSON.stringify({ ok: false, error: { code: typeof code === 'string' ? code : 'ERR_INTERNAL', message } }) + '\n');
-    }
-    stderr.write(`henb-sw-verify: error${typeof code === 'string' ? ` ${code}` : ''}: ${message}\n`);
-    return exitCodeFor(err);
+    return reportError(err, jsonMode, full);
   } finally {
     cleanup();
   }

@@ -341,6 +341,61 @@ export function netconfOf(file: string, ncRaw: unknown, env: NodeJS.ProcessEnv):
   return { listen: nc.listen, users };
 }
 
+/** an address option (HOST:PORT), a usage error naming the option when malformed */
+function listenOption(text: unknown, what: string): { host: string; port: number } {
+  try {
+    if (typeof text !== 'string') throw new Error('expected HOST:PORT');
+    return parseListen(text);
+  } catch (e) {
+    throw new CliUsageError(`pve: ${what}: ${(e as Error).message}`);
+  }
+}
+
+/** --call-home-listen: required when the devices file has call-home devices */
+function callHomeOption(options: Record<string, unknown>, inv: PveDevicesFile): { host: string; port: number } | undefined {
+  const chText = options['call-home-listen'];
+  if (chText !== undefined) return listenOption(chText, '--call-home-listen');
+  if (inv.devices.some((d) => d.callHome === true)) {
+    throw new CliUsageError('pve: the devices file has call-home devices: give --call-home-listen HOST:PORT (the port they call, 4334 by default)');
+  }
+  return undefined;
+}
+
+type CallHomeTls = { listen: { host: string; port: number }; cert: string; key: string };
+
+/** --call-home-tls-listen (RFC 8071 section 4): the PVE presents the one client certificate of its TLS call-home devices */
+function callHomeTlsOption(options: Record<string, unknown>, inv: PveDevicesFile, callHome: unknown): CallHomeTls | undefined {
+  const chTlsText = options['call-home-tls-listen'];
+  const tlsCalling = inv.devices.filter((d) => d.callHome === true && d.transport === 'tls');
+  if (chTlsText === undefined) {
+    if (tlsCalling.length > 0) throw new CliUsageError('pve: the devices file has devices calling home over TLS: give --call-home-tls-listen HOST:PORT (4335 by default)');
+    return undefined;
+  }
+  const at = listenOption(chTlsText, '--call-home-tls-listen');
+  const first = tlsCalling[0]?.tls;
+  if (first === undefined) throw new CliUsageError('pve: --call-home-tls-listen: the devices file has no device calling home over TLS (transport tls, call-home true) to take the PVE\'s client certificate from');
+  if (tlsCalling.some((d) => d.tls?.cert !== first.cert)) throw new CliUsageError('pve: --call-home-tls-listen: the TLS call-home devices name different client certificates; the PVE presents one');
+  if (callHome === undefined) throw new CliUsageError('pve: --call-home-tls-listen needs --call-home-listen too (SSH call home)');
+  return { listen: at, cert: first.cert, key: first.key };
+}
+
+/** the JWKS file next to the data, then the ready line (JSON with --json) */
+async function announcePve(pve: Awaited<ReturnType<typeof startPve>>, dataDir: string, devices: number, json: boolean, ctx: CommandContext): Promise<void> {
+  const jwksFile = join(dataDir, 'jwks.json');
+  await writeFile(`${jwksFile}.tmp`, JSON.stringify(pve.jwks, null, 2) + '\n');
+  await rename(`${jwksFile}.tmp`, jwksFile);
+  const ready = {
+    event: 'listening', url: pve.url, host: pve.host, port: pve.port, ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, devices,
+    ...(pve.netconf !== undefined ? { netconf: pve.netconf } : {}),
+    ...(pve.callHome !== undefined ? { callHome: pve.callHome } : {}),
+  };
+  const nc = (pve.netconf !== undefined ? `, NETCONF ${pve.netconf.host}:${pve.netconf.port} ssh host key ${pve.netconf.hostKeySha256}` : '')
+    + (pve.callHome !== undefined ? `, call home on ${pve.callHome.host}:${pve.callHome.port}` : '')
+    + (pve.callHome?.tls !== undefined ? `, call home over TLS on ${pve.callHome.tls.host}:${pve.callHome.tls.port}` : '');
+  if (json) ctx.stdout.write(JSON.stringify(ready) + '\n');
+  else ctx.stdout.write(`henb-sw-verify: PVE listening on ${pve.url} (CA ${pve.caPath}, JWKS ${jwksFile}, issuer ${pve.issuer}, ${devices} H(e)NB(s)${nc})\n`);
+}
+
 /**
  * options: { listen: 'HOST:PORT', 'data-dir': DIR, devices?: FILE, 'log-level'?: string, json?: boolean }.
  * ctx.env (when present) resolves password-env references.
@@ -360,38 +415,8 @@ export async function runPveCommand(options: Record<string, unknown>, ctx: Comma
   const log = createLogger({ level: logLevelOf(options['log-level'], 'info'), write: (l) => ctx.stderr.write(l) });
   const file = typeof options.devices === 'string' ? resolve(ctx.cwd, options.devices) : undefined;
   const inv: PveDevicesFile = file !== undefined ? await loadPveDevicesFile(file, ctx.env ?? process.env) : { devices: [], referenceValues: factoryReferenceValues(), approvedSoftware: [] };
-  const chText = options['call-home-listen'];
-  let callHome: { host: string; port: number } | undefined;
-  if (chText !== undefined) {
-    try {
-      if (typeof chText !== 'string') throw new Error('expected HOST:PORT');
-      callHome = parseListen(chText);
-    } catch (e) {
-      throw new CliUsageError(`pve: --call-home-listen: ${(e as Error).message}`);
-    }
-  } else if (inv.devices.some((d) => d.callHome === true)) {
-    throw new CliUsageError('pve: the devices file has call-home devices: give --call-home-listen HOST:PORT (the port they call, 4334 by default)');
-  }
-  // call home over TLS (RFC 8071 section 4): the PVE presents the client certificate of its TLS devices
-  const chTlsText = options['call-home-tls-listen'];
-  let callHomeTls: { listen: { host: string; port: number }; cert: string; key: string } | undefined;
-  const tlsCalling = inv.devices.filter((d) => d.callHome === true && d.transport === 'tls');
-  if (chTlsText !== undefined) {
-    let at: { host: string; port: number };
-    try {
-      if (typeof chTlsText !== 'string') throw new Error('expected HOST:PORT');
-      at = parseListen(chTlsText);
-    } catch (e) {
-      throw new CliUsageError(`pve: --call-home-tls-listen: ${(e as Error).message}`);
-    }
-    const first = tlsCalling[0]?.tls;
-    if (first === undefined) throw new CliUsageError('pve: --call-home-tls-listen: the devices file has no device calling home over TLS (transport tls, call-home true) to take the PVE\'s client certificate from');
-    if (tlsCalling.some((d) => d.tls?.cert !== first.cert)) throw new CliUsageError('pve: --call-home-tls-listen: the TLS call-home devices name different client certificates; the PVE presents one');
-    callHomeTls = { listen: at, cert: first.cert, key: first.key };
-    if (callHome === undefined) throw new CliUsageError('pve: --call-home-tls-listen needs --call-home-listen too (SSH call home)');
-  } else if (tlsCalling.length > 0) {
-    throw new CliUsageError('pve: the devices file has devices calling home over TLS: give --call-home-tls-listen HOST:PORT (4335 by default)');
-  }
+  const callHome = callHomeOption(options, inv);
+  const callHomeTls = callHomeTlsOption(options, inv, callHome);
   const oamJwks = typeof options['oam-jwks'] === 'string' ? resolve(ctx.cwd, options['oam-jwks']) : inv.oamJwks;
   const pve = await startPve({
     listen, dataDir, devices: inv.devices, referenceValues: inv.referenceValues, approvedSoftware: inv.approvedSoftware, log,
@@ -402,19 +427,7 @@ export async function runPveCommand(options: Record<string, unknown>, ctx: Comma
     ...(callHome !== undefined ? { callHome: { listen: callHome, ...(callHomeTls !== undefined ? { tls: callHomeTls } : {}) } } : {}),
   });
   try {
-    const jwksFile = join(dataDir, 'jwks.json');
-    await writeFile(`${jwksFile}.tmp`, JSON.stringify(pve.jwks, null, 2) + '\n');
-    await rename(`${jwksFile}.tmp`, jwksFile);
-    const ready = {
-      event: 'listening', url: pve.url, host: pve.host, port: pve.port, ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, devices: inv.devices.length,
-      ...(pve.netconf !== undefined ? { netconf: pve.netconf } : {}),
-      ...(pve.callHome !== undefined ? { callHome: pve.callHome } : {}),
-    };
-    const nc = (pve.netconf !== undefined ? `, NETCONF ${pve.netconf.host}:${pve.netconf.port} ssh host key ${pve.netconf.hostKeySha256}` : '')
-      + (pve.callHome !== undefined ? `, call home on ${pve.callHome.host}:${pve.callHome.port}` : '')
-      + (pve.callHome?.tls !== undefined ? `, call home over TLS on ${pve.callHome.tls.host}:${pve.callHome.tls.port}` : '');
-    if (options.json === true) ctx.stdout.write(JSON.stringify(ready) + '\n');
-    else ctx.stdout.write(`henb-sw-verify: PVE listening on ${pve.url} (CA ${pve.caPath}, JWKS ${jwksFile}, issuer ${pve.issuer}, ${inv.devices.length} H(e)NB(s)${nc})\n`);
+    await announcePve(pve, dataDir, inv.devices.length, options.json === true, ctx);
     await waitForAbort(ctx.signal);
   } finally {
     await pve.close();

@@ -124,31 +124,69 @@ function oamJwksFile(dataDir: string): string {
 }
 const DEMO_STEP_TIMEOUT_SEC = 10;
 
+type PveModule = { startPve(o: Record<string, unknown>): Promise<PveHandleLike> };
+type DemoOptions = { fleet: FleetEntry[]; trustRoot?: 'software-key' | 'tpm'; listen: { host: string; port: number }; dataDir: string; adminPassword: string; env: NodeJS.ProcessEnv; log: Logger; callHomeListen?: { host: string; port: number } };
+
+/**
+ * The reference PVE for the fleet. Calling home, the PVE collects its evidence on its own call-home port (the
+ * devices call both), so that the verifier's channel to a device never runs through the OAM it reports to
+ * (docs/operator-guide.md).
+ */
+async function startDemoPve(pveMod: PveModule, opts: DemoOptions, fleet: FleetHandle): Promise<PveHandleLike> {
+  const callingHome = opts.callHomeListen !== undefined;
+  return pveMod.startPve({
+    listen: '127.0.0.1:0',
+    dataDir: join(opts.dataDir, 'pve'),
+    devices: callingHome ? fleet.devices.map((d) => ({ ...d, callHome: true })) : fleet.devices,
+    referenceValues: fleet.referenceValues,
+    // the OAM provides the reference values of each verified update, signed with its key (published here once
+    // the OAM plugin starts; read at each statement)
+    oamJwks: oamJwksFile(opts.dataDir),
+    log: opts.log,
+    ...(callingHome ? { callHome: { listen: '127.0.0.1:0' } } : {}),
+  });
+}
+
+/** the OAM plugin's configuration for the demo: the fleet's devices (dialled or calling home), the PVE, short steps, the image directory */
+function demoPluginConfig(fleet: FleetHandle, pve: PveHandleLike, jwksFile: string, softwareDir: string, callHome: { host: string; port: number } | undefined): Record<string, unknown> {
+  return {
+    ...(callHome !== undefined ? { 'call-home': { listen: formatHostPort(callHome) } } : {}),
+    henbs: fleet.devices.map((d) => ({
+      'henb-id': d.henbId,
+      ...(callHome !== undefined ? { 'call-home': true } : { address: d.host, port: d.port }),
+      username: d.username,
+      ...(d.password ? { password: { env: DEVICE_SECRET_ENV } } : {}),
+      ...(d.hostKeySha256 ? { 'ssh-host-key': d.hostKeySha256.startsWith('SHA256:') ? d.hostKeySha256 : `SHA256:${d.hostKeySha256}` } : {}),
+      description: `simulated, profile ${d.profile}, trust root ${d.trustRoot ?? 'software-key'}`,
+    })),
+    pve: { endpoint: pve.url, transport: 'restconf', ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, timeout: 30 },
+    // short steps so that unreachable and slow devices end as timeout within the demo
+    policies: { 'self-check': true, 'on-mismatch': ['alarm', 'rollback'], 'step-timeout': DEMO_STEP_TIMEOUT_SEC },
+    // the demo's image directory is the only place file: software URIs may name (docs/security.md)
+    software: { 'file-root': softwareDir },
+  };
+}
+
+/** the image every device gets: a small deterministic file in the software directory; its file: URI */
+async function writeDemoImage(softwareDir: string): Promise<string> {
+  const image = Buffer.concat([Buffer.from('henb-sw-verify demo image v2\n'), createHash('sha256').update('demo').digest()]);
+  const imageFile = join(softwareDir, 'henb-firmware-2.0.0.bin');
+  await writeFile(imageFile, image);
+  return pathToFileURL(imageFile).href;
+}
+
 /** Start fleet, PVE and OAM server; everything is closed again if a part fails. */
-export async function startDemoStack(opts: { fleet: FleetEntry[]; trustRoot?: 'software-key' | 'tpm'; listen: { host: string; port: number }; dataDir: string; adminPassword: string; env: NodeJS.ProcessEnv; log: Logger; callHomeListen?: { host: string; port: number } }): Promise<DemoStack> {
+export async function startDemoStack(opts: DemoOptions): Promise<DemoStack> {
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
   try {
     const sim = await importComponent<{ startFleet(o: Record<string, unknown>): Promise<FleetHandle> }>('../simulator/index.js', 'the femtocell simulator (src/simulator)', 'startFleet');
-    const pveMod = await importComponent<{ startPve(o: Record<string, unknown>): Promise<PveHandleLike> }>('../pve/index.js', 'the reference PVE (src/pve)', 'startPve');
+    const pveMod = await importComponent<PveModule>('../pve/index.js', 'the reference PVE (src/pve)', 'startPve');
     const fleet = await sim.startFleet({ fleet: opts.fleet, trustRoot: opts.trustRoot ?? 'software-key', host: '127.0.0.1', dataDir: join(opts.dataDir, 'fleet'), log: opts.log.child({ component: 'fleet' }) });
     closers.push(() => fleet.close());
-    // call home: the PVE collects its evidence on its own call-home port (the devices call both), so that the
-    // verifier's channel to a device never runs through the OAM it reports to (docs/operator-guide.md)
-    const callingHome = opts.callHomeListen !== undefined;
-    const pve = await pveMod.startPve({
-      listen: '127.0.0.1:0',
-      dataDir: join(opts.dataDir, 'pve'),
-      devices: callingHome ? fleet.devices.map((d) => ({ ...d, callHome: true })) : fleet.devices,
-      referenceValues: fleet.referenceValues,
-      // the OAM provides the reference values of each verified update, signed with its key (published here once
-      // the OAM plugin starts; read at each statement)
-      oamJwks: oamJwksFile(opts.dataDir),
-      log: opts.log,
-      ...(callingHome ? { callHome: { listen: '127.0.0.1:0' } } : {}),
-    });
+    const pve = await startDemoPve(pveMod, opts, fleet);
     closers.push(() => pve.close());
     const jwksFile = join(opts.dataDir, 'pve', 'jwks.json');
     await writeFile(jwksFile, JSON.stringify(pve.jwks, null, 2) + '\n');
@@ -163,34 +201,15 @@ export async function startDemoStack(opts: { fleet: FleetEntry[]; trustRoot?: 's
     const callHome = opts.callHomeListen !== undefined
       ? { host: opts.callHomeListen.host, port: opts.callHomeListen.port === 0 ? await freePort(opts.callHomeListen.host) : opts.callHomeListen.port }
       : undefined;
-    config.builtin = {
-      ...(callHome !== undefined ? { 'call-home': { listen: formatHostPort(callHome) } } : {}),
-      henbs: fleet.devices.map((d) => ({
-        'henb-id': d.henbId,
-        ...(callHome !== undefined ? { 'call-home': true } : { address: d.host, port: d.port }),
-        username: d.username,
-        ...(d.password ? { password: { env: DEVICE_SECRET_ENV } } : {}),
-        ...(d.hostKeySha256 ? { 'ssh-host-key': d.hostKeySha256.startsWith('SHA256:') ? d.hostKeySha256 : `SHA256:${d.hostKeySha256}` } : {}),
-        description: `simulated, profile ${d.profile}, trust root ${d.trustRoot ?? 'software-key'}`,
-      })),
-      pve: { endpoint: pve.url, transport: 'restconf', ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, timeout: 30 },
-      // short steps so that unreachable and slow devices end as timeout within the demo
-      policies: { 'self-check': true, 'on-mismatch': ['alarm', 'rollback'], 'step-timeout': DEMO_STEP_TIMEOUT_SEC },
-      // the demo's image directory is the only place file: software URIs may name (docs/security.md)
-      software: { 'file-root': softwareDir },
-    };
+    config.builtin = demoPluginConfig(fleet, pve, jwksFile, softwareDir, callHome);
     const env = { ...opts.env, [ADMIN_PASSWORD_ENV]: opts.adminPassword, ...(devicePassword ? { [DEVICE_SECRET_ENV]: devicePassword } : {}) };
     const server = await startOamServer({ listen: opts.listen, dataDir: join(opts.dataDir, 'oam'), config, env, log: opts.log });
     closers.push(() => server.close());
     if (callHome !== undefined) fleet.startCallHome([callHome, ...(pve.callHome !== undefined ? [pve.callHome] : [])]);
-
-    // the image every device gets: a small deterministic file
-    const image = Buffer.concat([Buffer.from('henb-sw-verify demo image v2\n'), createHash('sha256').update('demo').digest()]);
-    const imageFile = join(softwareDir, 'henb-firmware-2.0.0.bin');
-    await writeFile(imageFile, image);
+    const softwareUri = await writeDemoImage(softwareDir);
     const expected = new Map(fleet.devices.map((d) => [d.henbId, EXPECTED_STATUS[d.profile] ?? 'verified']));
     return {
-      server, fleet, pve, dataDir: opts.dataDir, adminPassword: opts.adminPassword, softwareUri: pathToFileURL(imageFile).href, expected, close: closeAll,
+      server, fleet, pve, dataDir: opts.dataDir, adminPassword: opts.adminPassword, softwareUri, expected, close: closeAll,
       ...(callHome !== undefined ? { callHome } : {}),
     };
   } catch (err) {
