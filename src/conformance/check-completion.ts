@@ -23,9 +23,10 @@ export function updatedLogShape(before: readonly MeasurementEntry[], after: read
   return undefined;
 }
 
-export function checkCompletion(kit: Kit, args: { c: CompletionEvent; before: DeviceState; rim: string; nonce: Buffer; jobId: string; stateAfterTim?: string; exchanges: Exchange[] }): void {
-  const { c, before, rim, nonce, jobId, exchanges } = args;
-  // HSV-CPL-01
+type CompletionArgs = { c: CompletionEvent; before: DeviceState; rim: string; nonce: Buffer; jobId: string; stateAfterTim?: string; exchanges: Exchange[] };
+
+/** HSV-CPL-01: what is wrong with the completion's TIM, log and self-check (none: a pass) */
+function measuredProblems({ c, before, rim, stateAfterTim }: CompletionArgs): string[] {
   const problems: string[] = [];
   if (c.tim === undefined || c.log === undefined) problems.push(`the completion lacks ${c.tim === undefined ? 'tim' : 'measurement-log'}`);
   else {
@@ -33,39 +34,25 @@ export function checkCompletion(kit: Kit, args: { c: CompletionEvent; before: De
     const shape = updatedLogShape(before.log, c.log, rim);
     if (!shape) problems.push('its log is neither the log before plus one entry with the software-rim (live activation) nor the log before with one component\'s digest replaced by it (reboot)');
     else if (shape === 'live' && c.tim !== extend(before.tim, rim)) problems.push(`tim is not extend(TIM before, software-rim) = ${extend(before.tim, rim)}`);
-    if (args.stateAfterTim !== undefined && args.stateAfterTim !== c.tim) problems.push(`integrity/tim after the update (${args.stateAfterTim}) differs from the completion's tim`);
+    if (stateAfterTim !== undefined && stateAfterTim !== c.tim) problems.push(`integrity/tim after the update (${stateAfterTim}) differs from the completion's tim`);
   }
   if (c.selfCheck !== 'passed') problems.push(`self-check is ${c.selfCheck ?? 'absent'} (the kit asked for it and installed a correct image)`);
-  if (problems.length > 0) {
-    kit.fail('HSV-CPL-01', problems.join('; '), 'tim and measurement-log of the running software, the log replaying to the tim, tim = extend(old TIM, software-rim) for a live activation or the replay of the old log with the updated component replaced (reboot), self-check passed', exchanges);
-  } else {
-    kit.pass('HSV-CPL-01', `tim ${c.tim!.slice(0, 16)}... replays from its log, is the expected value from the TIM before, self-check passed`, exchanges);
-  }
-  // HSV-CPL-02
+  return problems;
+}
+
+/** HSV-CPL-02: the completion's evidence: its format, the echoed nonce, the signature over the completion statement */
+function checkEvidence(kit: Kit, { c, nonce, jobId, exchanges }: CompletionArgs): void {
   const ev = c.evidence;
-  const expectedEv = `an evidence container (evidence-format ${kit.options.trustRoot === 'tpm' ? 'tpm2-quote' : 'software-key'}), nonce-value = the software-update's, and a signature by ${kit.keyName()} over the completion statement (docs/device-obligations.md)`;
-  if (!ev) {
-    kit.fail('HSV-CPL-02', 'the completion carries no evidence: the OAM refuses an unsigned completion', expectedEv, exchanges);
-    return;
-  }
   const wanted = kit.options.trustRoot === 'tpm' ? 'tpm2-quote' : 'software-key';
-  if (ev.format !== wanted) {
-    kit.fail('HSV-CPL-02', `evidence-format ${ev.format}, the kit runs with --trust-root ${kit.options.trustRoot}`, expectedEv, exchanges);
-    return;
-  }
+  const expectedEv = `an evidence container (evidence-format ${wanted}), nonce-value = the software-update's, and a signature by ${kit.keyName()} over the completion statement (docs/device-obligations.md)`;
+  if (!ev) return kit.fail('HSV-CPL-02', 'the completion carries no evidence: the OAM refuses an unsigned completion', expectedEv, exchanges);
+  if (ev.format !== wanted) return kit.fail('HSV-CPL-02', `evidence-format ${ev.format}, the kit runs with --trust-root ${kit.options.trustRoot}`, expectedEv, exchanges);
   if (Buffer.from(ev.nonce, 'base64').toString('base64') !== ev.nonce || !Buffer.from(ev.nonce, 'base64').equals(nonce)) {
-    kit.fail('HSV-CPL-02', `evidence nonce-value ${ev.nonce} is not the software-update's ${nonce.toString('base64')}`, expectedEv, exchanges);
-    return;
+    return kit.fail('HSV-CPL-02', `evidence nonce-value ${ev.nonce} is not the software-update's ${nonce.toString('base64')}`, expectedEv, exchanges);
   }
   const key = kit.signing?.key;
-  if (!key) {
-    kit.skip('HSV-CPL-02', 'unpinned: nonce echoed, but without --device-public-key or a usable presented key (HSV-KEY-01) the signature cannot be checked', exchanges);
-    return;
-  }
-  if (kit.options.henbId === undefined) {
-    kit.skip('HSV-CPL-02', 'the completion statement binds the H(e)NB id: give --henb-id to check the signature', exchanges);
-    return;
-  }
+  if (!key) return kit.skip('HSV-CPL-02', 'unpinned: nonce echoed, but without --device-public-key or a usable presented key (HSV-KEY-01) the signature cannot be checked', exchanges);
+  if (kit.options.henbId === undefined) return kit.skip('HSV-CPL-02', 'the completion statement binds the H(e)NB id: give --henb-id to check the signature', exchanges);
   const problem = completionProblem(key, {
     henbId: kit.options.henbId, jobId, nonce, status: c.status, selfCheck: c.selfCheck ?? '', softwareVersion: c.softwareVersion ?? '',
     tim: c.tim ?? '', log: c.log ?? [],
@@ -77,4 +64,15 @@ export function checkCompletion(kit: Kit, args: { c: CompletionEvent; before: De
   } else {
     kit.fail('HSV-CPL-02', `${problem} (henb-id ${kit.options.henbId})`, expectedEv, exchanges);
   }
+}
+
+export function checkCompletion(kit: Kit, args: CompletionArgs): void {
+  const { c, exchanges } = args;
+  const problems = measuredProblems(args);
+  if (problems.length > 0) {
+    kit.fail('HSV-CPL-01', problems.join('; '), 'tim and measurement-log of the running software, the log replaying to the tim, tim = extend(old TIM, software-rim) for a live activation or the replay of the old log with the updated component replaced (reboot), self-check passed', exchanges);
+  } else {
+    kit.pass('HSV-CPL-01', `tim ${c.tim!.slice(0, 16)}... replays from its log, is the expected value from the TIM before, self-check passed`, exchanges);
+  }
+  checkEvidence(kit, args);
 }
