@@ -1,7 +1,7 @@
 // issue 14: rollout tables fit 80 columns; a long reason wraps onto more lines and is never cut.
 import { describe, expect, it } from 'vitest';
 import { formatTable, wrapText } from '../../src/cli/table.js';
-import { deviceTable, summaryTable } from '../../src/cli/rollout/render.js';
+import { deviceTable, reasonOf, summaryTable } from '../../src/cli/rollout/render.js';
 import { colors } from '../../src/cli/color.js';
 import { summarize } from '../../src/cli/rollout/report.js';
 import type { RolloutReport } from '../../src/cli/rollout/report.js';
@@ -33,5 +33,15 @@ describe('tables', () => {
     const summary = summaryTable(report, colors(false));
     expect(summary).toMatch(/^refused +1 +by the PVE$/m);
     expect(summary).toMatch(/^rejected +1 +invalid input$/m);
+  });
+
+  it('a device\'s reason names the differing component once: appended only when the reason does not name it', () => {
+    const base = { henbId: 'bad-install-1', wave: 1, state: 'done', status: 'mismatch', differingComponent: 'rootfs' } as const;
+    expect(reasonOf({ ...base, reason })).toBe(reason);
+    expect(reasonOf({ ...base, reason }).match(/component rootfs/g)).toHaveLength(1);
+    expect(reasonOf({ ...base, reason: 'H(e)NB self-check failed' })).toBe('H(e)NB self-check failed; component rootfs');
+    // another component with the same prefix is not this one
+    expect(reasonOf({ ...base, reason: 'component rootfs2 is missing from the measurement log' })).toBe('component rootfs2 is missing from the measurement log; component rootfs');
+    expect(reasonOf(base)).toBe('component rootfs');
   });
 });

@@ -6,6 +6,7 @@
  */
 import { RESULT_STATUSES, STATUS_LABELS } from './report.js';
 import type { DeviceRecord, ResultStatus, RolloutReport } from './report.js';
+import { namesComponent } from './render.js';
 
 const COLORS: Record<ResultStatus | 'pending', string> = {
   verified: '#1a7f37', mismatch: '#cf222e', refused: '#8250df', rejected: '#9a6700', failed: '#d1242f', timeout: '#bc4c00', pending: '#6e7781',
@@ -71,35 +72,7 @@ function timeline(report: RolloutReport): string {
   return `<svg role="img" aria-label="results over time" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg">${parts.join('')}</svg>`;
 }
 
-export function renderRolloutHtml(report: RolloutReport): string {
-  const counts = new Map<ResultStatus | 'pending', number>();
-  for (const d of report.devices) counts.set(outcomeOf(d), (counts.get(outcomeOf(d)) ?? 0) + 1);
-  const order: Array<ResultStatus | 'pending'> = [...RESULT_STATUSES, 'pending'];
-  const sw = report.software;
-  const waves = [...new Set(report.devices.map((d) => d.wave))].sort((a, b) => a - b);
-  const countRows = order.filter((o) => (counts.get(o) ?? 0) > 0 || o === 'verified')
-    .map((o) => `<tr><td><span class="dot" style="background:${COLORS[o]}"></span>${esc(labelOf(o))}</td><td class="num" data-count="${o}">${counts.get(o) ?? 0}</td></tr>`).join('');
-  const waveSections = waves.map((w) => {
-    const ds = report.devices.filter((d) => d.wave === w);
-    const rows = ds.map((d) => {
-      const o = outcomeOf(d);
-      const tok = tokenStatus(d.token);
-      return `<tr data-henb="${esc(d.henbId)}"><td>${esc(d.henbId)}</td>` +
-        `<td><span class="badge" style="background:${COLORS[o]}">${esc(o)}</span></td>` +
-        `<td class="reason">${d.reason !== undefined ? esc(d.reason) : ''}${d.differingComponent !== undefined ? ` <em>(component ${esc(d.differingComponent)})</em>` : ''}</td>` +
-        `<td>${esc(tok.text)}</td><td class="mono">${esc(d.jobId ?? '')}</td><td class="mono">${esc(d.finishedAt ?? d.startedAt ?? '')}</td></tr>`;
-    }).join('');
-    return `<section class="wave"><h3>Wave ${w}${w === waves[0] && waves.length > 1 ? ' (canary)' : ''}: ${ds.length} device(s)</h3>` +
-      '<table><colgroup><col style="width:14%"><col style="width:10%"><col style="width:34%"><col style="width:20%"><col style="width:12%"><col style="width:10%"></colgroup>' +
-      '<thead><tr><th>H(e)NB</th><th>outcome</th><th>reason</th><th>result token</th><th>job</th><th>finished</th></tr></thead>' +
-      `<tbody>${rows}</tbody></table></section>`;
-  }).join('');
-  const state = report.state === 'halted' ? `halted: ${report.haltReason ?? ''}` : report.state === 'interrupted' ? `interrupted${report.haltReason ? `: ${report.haltReason}` : ''}` : report.state;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Rollout report: ${esc(sw.version ?? sw.uri)}</title>
-<style>
+const STYLE = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;margin:24px;max-width:1200px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px}h3{font-size:15px;margin:18px 0 6px}
 table{border-collapse:collapse;width:100%}.wave table{table-layout:fixed}.wave td:first-child{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}th,td{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
@@ -108,7 +81,47 @@ th{background:#f6f8fa}.num{text-align:right;font-variant-numeric:tabular-nums}.m
 .dot{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:6px}.muted{color:#57606a}
 .meta td:first-child{color:#57606a;width:160px}.counts{width:auto;min-width:320px}svg .axis{font-size:11px;fill:#57606a}
 .state-halted,.state-interrupted{color:#cf222e;font-weight:600}
-</style></head><body>
+`;
+
+/** the outcome counts, one row per outcome seen (verified always) */
+function countRows(report: RolloutReport): string {
+  const counts = new Map<ResultStatus | 'pending', number>();
+  for (const d of report.devices) counts.set(outcomeOf(d), (counts.get(outcomeOf(d)) ?? 0) + 1);
+  const order: Array<ResultStatus | 'pending'> = [...RESULT_STATUSES, 'pending'];
+  return order.filter((o) => (counts.get(o) ?? 0) > 0 || o === 'verified')
+    .map((o) => `<tr><td><span class="dot" style="background:${COLORS[o]}"></span>${esc(labelOf(o))}</td><td class="num" data-count="${o}">${counts.get(o) ?? 0}</td></tr>`).join('');
+}
+
+/** one device's row: outcome, full reason, token status, job, when */
+function deviceRow(d: DeviceRecord): string {
+  const o = outcomeOf(d);
+  const tok = tokenStatus(d.token);
+  return `<tr data-henb="${esc(d.henbId)}"><td>${esc(d.henbId)}</td>` +
+    `<td><span class="badge" style="background:${COLORS[o]}">${esc(o)}</span></td>` +
+    `<td class="reason">${d.reason !== undefined ? esc(d.reason) : ''}${d.differingComponent !== undefined && !namesComponent(d.reason, d.differingComponent) ? ` <em>(component ${esc(d.differingComponent)})</em>` : ''}</td>` +
+    `<td>${esc(tok.text)}</td><td class="mono">${esc(d.jobId ?? '')}</td><td class="mono">${esc(d.finishedAt ?? d.startedAt ?? '')}</td></tr>`;
+}
+
+/** one section per wave (the first is the canary when there are several) */
+function waveSections(report: RolloutReport, waves: number[]): string {
+  return waves.map((w) => {
+    const ds = report.devices.filter((d) => d.wave === w);
+    return `<section class="wave"><h3>Wave ${w}${w === waves[0] && waves.length > 1 ? ' (canary)' : ''}: ${ds.length} device(s)</h3>` +
+      '<table><colgroup><col style="width:14%"><col style="width:10%"><col style="width:34%"><col style="width:20%"><col style="width:12%"><col style="width:10%"></colgroup>' +
+      '<thead><tr><th>H(e)NB</th><th>outcome</th><th>reason</th><th>result token</th><th>job</th><th>finished</th></tr></thead>' +
+      `<tbody>${ds.map(deviceRow).join('')}</tbody></table></section>`;
+  }).join('');
+}
+
+export function renderRolloutHtml(report: RolloutReport): string {
+  const sw = report.software;
+  const waves = [...new Set(report.devices.map((d) => d.wave))].sort((a, b) => a - b);
+  const state = report.state === 'halted' ? `halted: ${report.haltReason ?? ''}` : report.state === 'interrupted' ? `interrupted${report.haltReason ? `: ${report.haltReason}` : ''}` : report.state;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Rollout report: ${esc(sw.version ?? sw.uri)}</title>
+<style>${STYLE}</style></head><body>
 <h1>Rollout report</h1>
 <p class="muted">henb-sw-verify rollout, written ${esc(report.updatedAt)}</p>
 <table class="meta">
@@ -119,11 +132,11 @@ th{background:#f6f8fa}.num{text-align:right;font-variant-numeric:tabular-nums}.m
 <tr><td>plan</td><td>${report.devices.length} device(s) in ${waves.length} wave(s); first wave ${report.plan.firstWave}, then ${report.plan.waveSize} per wave; ${report.plan.concurrency} at a time; ${report.plan.maxFailures === null ? 'no failure threshold' : `halts when more than ${report.plan.maxFailures} device(s) did not verify`}</td></tr>
 </table>
 <h2>Outcomes</h2>
-<table class="counts"><tbody>${countRows}<tr><th>total</th><th class="num" data-count="total">${report.devices.length}</th></tr></tbody></table>
+<table class="counts"><tbody>${countRows(report)}<tr><th>total</th><th class="num" data-count="total">${report.devices.length}</th></tr></tbody></table>
 <h2>Results over time</h2>
 ${timeline(report)}
 <h2>Waves</h2>
-${waveSections}
+${waveSections(report, waves)}
 </body></html>
 `;
 }

@@ -15,9 +15,18 @@ export function summaryTable(report: RolloutReport, c: Colors): string {
   return formatTable([{ header: 'status' }, { header: 'devices', align: 'right' }, { header: 'meaning' }], rows);
 }
 
-/** the full reason of a device's outcome (the differing component appended) */
+/** does the reason already name `component <name>` (the OAM's step-9 reasons do)? */
+export function namesComponent(reason: string | undefined, component: string): boolean {
+  if (reason === undefined) return false;
+  const at = reason.indexOf(`component ${component}`);
+  const after = reason.charAt(at + `component ${component}`.length);
+  return at >= 0 && !/[\w.-]/.test(after);
+}
+
+/** the full reason of a device's outcome (the differing component appended, unless the reason names it already) */
 export function reasonOf(d: DeviceRecord): string {
-  return [d.reason, d.differingComponent ? `component ${d.differingComponent}` : undefined].filter(Boolean).join('; ');
+  const named = d.differingComponent !== undefined && namesComponent(d.reason, d.differingComponent);
+  return [d.reason, d.differingComponent && !named ? `component ${d.differingComponent}` : undefined].filter(Boolean).join('; ');
 }
 
 /** job ids are shown by their first 8 characters (the full id is in the JSON report) */
