@@ -185,89 +185,83 @@ export class Compiler {
   private resolveType(ctx: ModCtx, scope: Scope, typeStmt: Stmt, holder: () => SchemaNode | undefined): YType {
     const where = `${ctx.file}:${typeStmt.line}`;
     const tname = typeStmt.arg ?? '';
-    let t: YType;
-    if (!tname.includes(':') && BUILTINS.has(tname)) {
-      t = { base: tname as YType['base'], name: tname, lengths: [], ranges: [], patterns: [] };
-      if (tname === 'enumeration') {
-        t.enums = subsOf(typeStmt, 'enum').map((e) => e.arg ?? '');
-        t.enumValues = enumValuesOf(typeStmt, undefined);
-      }
-      if (tname === 'bits') t.bits = subsOf(typeStmt, 'bit').map((e) => e.arg ?? '');
-      if (tname === 'decimal64') {
-        const fd = Number(subArg(typeStmt, 'fraction-digits'));
-        if (!Number.isInteger(fd) || fd < 1 || fd > 18) throw new YangSchemaError(`${where}: decimal64 needs fraction-digits 1..18`);
-        t.fractionDigits = fd;
-      }
-      if (tname === 'union') t.members = subsOf(typeStmt, 'type').map((m) => this.resolveType(ctx, scope, m, holder));
-      if (tname === 'identityref') {
-        t.identityBases = subsOf(typeStmt, 'base').map((b) => {
-          const q = this.qualify(ctx, b.arg ?? '', where);
-          return { module: q.mod.ref.name, name: q.name };
-        });
-      }
-      if (tname === 'leafref') {
-        const path = subArg(typeStmt, 'path') ?? '';
-        let cached: YType | undefined | null = null;
-        const raw = path.trim();
-        let steps: Array<'..' | { ns: string; name: string }> | undefined;
-        if (!raw.includes('[')) {
-          steps = raw.split('/').filter((x) => x.length > 0).map((x) => {
-            if (x === '..') return '..' as const;
-            const q = this.qualify(ctx, x, where);
-            return { ns: q.mod.ref.namespace, name: q.name };
-          });
-        }
-        t.leafref = {
-          path,
-          resolve: () => {
-            if (cached === null) cached = this.resolveLeafref(ctx, path, holder());
-            return cached;
-          },
-          ...(steps ? { steps } : {}),
-          absolute: raw.startsWith('/'),
-          requireInstance: subArg(typeStmt, 'require-instance') !== 'false',
-          xpathNamespaces: () => ({
-            namespaces: Object.fromEntries([...ctx.prefixes].map(([p, m]) => [p, this.ctxOf(m).ref.namespace])),
-            defaultNs: ctx.ref.namespace,
-          }),
-        };
-      }
-    } else {
-      const td = this.findTypedef(ctx, scope, tname, where);
-      if (!td) throw new YangSchemaError(`${where}: type '${tname}' not found`);
-      let baseT = this.typedefCache.get(td.stmt);
-      if (!baseT) {
-        const inner = sub(td.stmt, 'type');
-        if (!inner) throw new YangSchemaError(`${td.ctx.file}:${td.stmt.line}: typedef without type`);
-        baseT = { ...this.resolveType(td.ctx, td.scope, inner, holder), name: tname };
-        this.typedefCache.set(td.stmt, baseT);
-      }
-      t = { ...baseT, name: tname, lengths: [...baseT.lengths], ranges: [...baseT.ranges], patterns: [...baseT.patterns] };
-      if (t.base === 'enumeration' && subsOf(typeStmt, 'enum').length > 0) {
-        t.enums = subsOf(typeStmt, 'enum').map((e) => e.arg ?? '');
-        t.enumValues = enumValuesOf(typeStmt, baseT.enumValues);
-      }
+    const t = !tname.includes(':') && BUILTINS.has(tname)
+      ? this.builtinType(ctx, scope, typeStmt, holder, where)
+      : this.derivedType(ctx, scope, typeStmt, holder, where);
+    addRestrictions(t, typeStmt, where);
+    return t;
+  }
+
+  /** a built-in type with what its statement says (enums, bits, fraction-digits, union members, bases, leafref path) */
+  private builtinType(ctx: ModCtx, scope: Scope, typeStmt: Stmt, holder: () => SchemaNode | undefined, where: string): YType {
+    const tname = typeStmt.arg ?? '';
+    const t: YType = { base: tname as YType['base'], name: tname, lengths: [], ranges: [], patterns: [] };
+    if (tname === 'enumeration') {
+      t.enums = subsOf(typeStmt, 'enum').map((e) => e.arg ?? '');
+      t.enumValues = enumValuesOf(typeStmt, undefined);
     }
-    // restrictions written on this type statement
-    const len = sub(typeStmt, 'length');
-    if (len) t.lengths.push(restriction(len, parseIntervals(len.arg ?? '', { lo: 0n, hi: 18446744073709551615n }, undefined, false, where)));
-    const rng = sub(typeStmt, 'range');
-    if (rng) {
-      const isDec = t.base === 'decimal64';
-      const bounds = isDec ? { lo: -9223372036854775808n, hi: 9223372036854775807n } : INT_BOUNDS[t.base];
-      if (!bounds) throw new YangSchemaError(`${where}: range on non-numeric type ${t.base}`);
-      t.ranges.push(restriction(rng, parseIntervals(rng.arg ?? '', bounds, t.fractionDigits, isDec, where)));
+    if (tname === 'bits') t.bits = subsOf(typeStmt, 'bit').map((e) => e.arg ?? '');
+    if (tname === 'decimal64') {
+      const fd = Number(subArg(typeStmt, 'fraction-digits'));
+      if (!Number.isInteger(fd) || fd < 1 || fd > 18) throw new YangSchemaError(`${where}: decimal64 needs fraction-digits 1..18`);
+      t.fractionDigits = fd;
     }
-    for (const p of subsOf(typeStmt, 'pattern')) {
-      const src = p.arg ?? '';
-      const pr: YType['patterns'][number] = {
-        re: compileXsdPattern(src), source: src, invert: subArg(p, 'modifier') === 'invert-match',
-      };
-      const appTag = subArg(p, 'error-app-tag');
-      const message = subArg(p, 'error-message');
-      if (appTag !== undefined) pr.appTag = appTag;
-      if (message !== undefined) pr.message = message;
-      t.patterns.push(pr);
+    if (tname === 'union') t.members = subsOf(typeStmt, 'type').map((m) => this.resolveType(ctx, scope, m, holder));
+    if (tname === 'identityref') {
+      t.identityBases = subsOf(typeStmt, 'base').map((b) => {
+        const q = this.qualify(ctx, b.arg ?? '', where);
+        return { module: q.mod.ref.name, name: q.name };
+      });
+    }
+    if (tname === 'leafref') t.leafref = this.leafrefOf(ctx, typeStmt, holder, where);
+    return t;
+  }
+
+  /** a leafref's path: its steps when it has no predicate, its target's type resolved once on first use */
+  private leafrefOf(ctx: ModCtx, typeStmt: Stmt, holder: () => SchemaNode | undefined, where: string): NonNullable<YType['leafref']> {
+    const path = subArg(typeStmt, 'path') ?? '';
+    let cached: YType | undefined | null = null;
+    const raw = path.trim();
+    let steps: Array<'..' | { ns: string; name: string }> | undefined;
+    if (!raw.includes('[')) {
+      steps = raw.split('/').filter((x) => x.length > 0).map((x) => {
+        if (x === '..') return '..' as const;
+        const q = this.qualify(ctx, x, where);
+        return { ns: q.mod.ref.namespace, name: q.name };
+      });
+    }
+    return {
+      path,
+      resolve: () => {
+        if (cached === null) cached = this.resolveLeafref(ctx, path, holder());
+        return cached;
+      },
+      ...(steps ? { steps } : {}),
+      absolute: raw.startsWith('/'),
+      requireInstance: subArg(typeStmt, 'require-instance') !== 'false',
+      xpathNamespaces: () => ({
+        namespaces: Object.fromEntries([...ctx.prefixes].map(([p, m]) => [p, this.ctxOf(m).ref.namespace])),
+        defaultNs: ctx.ref.namespace,
+      }),
+    };
+  }
+
+  /** a typedef's type (resolved once per typedef), copied so that this use can add restrictions; enums may be restricted */
+  private derivedType(ctx: ModCtx, scope: Scope, typeStmt: Stmt, holder: () => SchemaNode | undefined, where: string): YType {
+    const tname = typeStmt.arg ?? '';
+    const td = this.findTypedef(ctx, scope, tname, where);
+    if (!td) throw new YangSchemaError(`${where}: type '${tname}' not found`);
+    let baseT = this.typedefCache.get(td.stmt);
+    if (!baseT) {
+      const inner = sub(td.stmt, 'type');
+      if (!inner) throw new YangSchemaError(`${td.ctx.file}:${td.stmt.line}: typedef without type`);
+      baseT = { ...this.resolveType(td.ctx, td.scope, inner, holder), name: tname };
+      this.typedefCache.set(td.stmt, baseT);
+    }
+    const t: YType = { ...baseT, name: tname, lengths: [...baseT.lengths], ranges: [...baseT.ranges], patterns: [...baseT.patterns] };
+    if (t.base === 'enumeration' && subsOf(typeStmt, 'enum').length > 0) {
+      t.enums = subsOf(typeStmt, 'enum').map((e) => e.arg ?? '');
+      t.enumValues = enumValuesOf(typeStmt, baseT.enumValues);
     }
     return t;
   }
@@ -629,4 +623,28 @@ function enumValuesOf(typeStmt: Stmt, base: ReadonlyMap<string, number> | undefi
     if (highest === undefined || v > highest) highest = v;
   }
   return out;
+}
+
+/** the restrictions written on this type statement (length, range, patterns) added to `t` */
+function addRestrictions(t: YType, typeStmt: Stmt, where: string): void {
+  const len = sub(typeStmt, 'length');
+  if (len) t.lengths.push(restriction(len, parseIntervals(len.arg ?? '', { lo: 0n, hi: 18446744073709551615n }, undefined, false, where)));
+  const rng = sub(typeStmt, 'range');
+  if (rng) {
+    const isDec = t.base === 'decimal64';
+    const bounds = isDec ? { lo: -9223372036854775808n, hi: 9223372036854775807n } : INT_BOUNDS[t.base];
+    if (!bounds) throw new YangSchemaError(`${where}: range on non-numeric type ${t.base}`);
+    t.ranges.push(restriction(rng, parseIntervals(rng.arg ?? '', bounds, t.fractionDigits, isDec, where)));
+  }
+  for (const p of subsOf(typeStmt, 'pattern')) {
+    const src = p.arg ?? '';
+    const pr: YType['patterns'][number] = {
+      re: compileXsdPattern(src), source: src, invert: subArg(p, 'modifier') === 'invert-match',
+    };
+    const appTag = subArg(p, 'error-app-tag');
+    const message = subArg(p, 'error-message');
+    if (appTag !== undefined) pr.appTag = appTag;
+    if (message !== undefined) pr.message = message;
+    t.patterns.push(pr);
+  }
 }

@@ -32,77 +32,108 @@ function isObj(v: JValue): v is JObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && 'members' in v;
 }
 
-/** Parse JSON text keeping number lexemes and duplicate members (RFC 8259 grammar). */
-export function parseJsonText(text: string, maxDepth = 64): JValue {
-  let i = 0;
-  const ws = () => { while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++; };
-  const fail = (m: string): never => { throw new YangJsonError(`JSON: ${m} at offset ${i}`); };
-  const str = (): string => {
+/** A recursive-descent reader of RFC 8259 JSON text: one method per production, `i` the offset read to. */
+class JsonReader {
+  private i = 0;
+
+  constructor(private readonly text: string, private readonly maxDepth: number) {}
+
+  /** the whole text: one value, then only whitespace */
+  document(): JValue {
+    const v = this.value(0);
+    this.ws();
+    if (this.i !== this.text.length) this.fail('text after the value');
+    return v;
+  }
+
+  private ws(): void {
+    while (this.i < this.text.length && ' \t\n\r'.includes(this.text[this.i]!)) this.i++;
+  }
+
+  private fail(m: string): never {
+    throw new YangJsonError(`JSON: ${m} at offset ${this.i}`);
+  }
+
+  private str(): string {
+    const { text } = this;
     // scan to the closing quote; control characters must be escaped (RFC 8259 section 7)
-    let j = i + 1;
+    let j = this.i + 1;
     while (j < text.length && text[j] !== '"') {
-      if (text.charCodeAt(j) < 0x20) fail('control character in a string');
+      if (text.charCodeAt(j) < 0x20) this.fail('control character in a string');
       j += text[j] === '\\' ? 2 : 1;
     }
-    if (j >= text.length) fail('unterminated string');
+    if (j >= text.length) this.fail('unterminated string');
     let out: string;
     try {
-      out = JSON.parse(text.slice(i, j + 1)) as string;
+      out = JSON.parse(text.slice(this.i, j + 1)) as string;
     } catch {
-      return fail('bad escape in a string');
+      return this.fail('bad escape in a string');
     }
-    i = j + 1;
+    this.i = j + 1;
     return out;
-  };
-  const value = (depth: number): JValue => {
-    if (depth > maxDepth) fail('nesting too deep');
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      const members: Array<[string, JValue]> = [];
-      ws();
-      if (text[i] === '}') { i++; return { members }; }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail('expected a member name');
-        const k = str();
-        ws();
-        if (text[i] !== ':') fail("expected ':'");
-        i++;
-        members.push([k, value(depth + 1)]);
-        ws();
-        if (text[i] === ',') { i++; continue; }
-        if (text[i] === '}') { i++; return { members }; }
-        fail("expected ',' or '}'");
-      }
+  }
+
+  private value(depth: number): JValue {
+    if (depth > this.maxDepth) this.fail('nesting too deep');
+    this.ws();
+    const c = this.text[this.i];
+    if (c === '{') return this.object(depth);
+    if (c === '[') return this.array(depth);
+    if (c === '"') return this.str();
+    return this.scalar();
+  }
+
+  private object(depth: number): JObject {
+    const { text } = this;
+    this.i++;
+    const members: Array<[string, JValue]> = [];
+    this.ws();
+    if (text[this.i] === '}') { this.i++; return { members }; }
+    for (;;) {
+      this.ws();
+      if (text[this.i] !== '"') this.fail('expected a member name');
+      const k = this.str();
+      this.ws();
+      if (text[this.i] !== ':') this.fail("expected ':'");
+      this.i++;
+      members.push([k, this.value(depth + 1)]);
+      this.ws();
+      if (text[this.i] === ',') { this.i++; continue; }
+      if (text[this.i] === '}') { this.i++; return { members }; }
+      this.fail("expected ',' or '}'");
     }
-    if (c === '[') {
-      i++;
-      const arr: JValue[] = [];
-      ws();
-      if (text[i] === ']') { i++; return arr; }
-      for (;;) {
-        arr.push(value(depth + 1));
-        ws();
-        if (text[i] === ',') { i++; continue; }
-        if (text[i] === ']') { i++; return arr; }
-        fail("expected ',' or ']'");
-      }
+  }
+
+  private array(depth: number): JValue[] {
+    const { text } = this;
+    this.i++;
+    const arr: JValue[] = [];
+    this.ws();
+    if (text[this.i] === ']') { this.i++; return arr; }
+    for (;;) {
+      arr.push(this.value(depth + 1));
+      this.ws();
+      if (text[this.i] === ',') { this.i++; continue; }
+      if (text[this.i] === ']') { this.i++; return arr; }
+      this.fail("expected ',' or ']'");
     }
-    if (c === '"') return str();
+  }
+
+  /** true, false, null, or a number (its lexeme kept) */
+  private scalar(): JValue {
     for (const [lit, v] of [['true', true], ['false', false], ['null', null]] as const) {
-      if (text.startsWith(lit, i)) { i += lit.length; return v; }
+      if (this.text.startsWith(lit, this.i)) { this.i += lit.length; return v; }
     }
-    const m = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/.exec(text.slice(i));
-    if (!m) return fail('unexpected character');
-    i += m[0].length;
+    const m = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/.exec(this.text.slice(this.i));
+    if (!m) return this.fail('unexpected character');
+    this.i += m[0].length;
     return { num: m[0] };
-  };
-  const v = value(0);
-  ws();
-  if (i !== text.length) fail('text after the value');
-  return v;
+  }
+}
+
+/** Parse JSON text keeping number lexemes and duplicate members (RFC 8259 grammar). */
+export function parseJsonText(text: string, maxDepth = 64): JValue {
+  return new JsonReader(text, maxDepth).document();
 }
 
 /** Convert a value from JSON.parse (numbers become their JS string form) to JValue. */

@@ -280,44 +280,55 @@ export class InstanceValidator {
         ? keyNodes.map((kn, i) => `[${kn.module.prefix}:${kn.name}=${quoteXPath(keyVals[i]!)}]`).join('')
         : `[${idx + 1}]`;
       const p = parentPath.step(node, pred);
-      for (const [i, kn] of keyNodes.entries()) {
-        if (!elems.some((c) => c.name === kn.name && c.ns === kn.module.namespace)) {
-          this.err({
-            type: 'application', tag: 'missing-element', ...this.at(p.step(kn)),
-            message: `list entry "${node.name}" lacks its key "${kn.name}"`, info: [info.badElement(kn.name)],
-          });
-        } else if (i === 0 && allKeys) {
-          // duplicates are judged on the whole key
-          const id = keyNodes.map((k, j) => canonical(k.type, keyVals[j]!)).join('\u0000');
-          const first = seenKeys.get(id);
-          if (first !== undefined) {
-            this.err({
-              type: 'application', tag: 'operation-failed', appTag: 'data-not-unique', ...this.at(p),
-              message: `list "${node.name}" has two entries with the key ${pred}`,
-            });
-          } else seenKeys.set(id, idx);
-        }
-      }
+      this.entryKeys(node, keyNodes, elems, allKeys ? keyVals : undefined, pred, p, idx, seenKeys);
       const t = textOnly(e);
       this.children(elems, node.children, p, t, e);
-      node.unique.forEach((u, ui) => {
-        const vals: string[] = [];
-        for (const path of u) {
-          let cur: XmlElement | undefined = e;
-          for (const step of path) cur = cur ? cur.children.find((c): c is XmlElement => typeof c !== 'string' && c.name === step) : undefined;
-          if (!cur) return; // unique applies only when every leaf is present
-          vals.push(textOnly(cur).text);
-        }
-        const id = vals.join('\u0000');
-        if (uniqueSeen[ui]!.has(id)) {
-          this.err({
-            type: 'application', tag: 'operation-failed', appTag: 'data-not-unique', ...this.at(p),
-            message: `list "${node.name}": values of (${u.map((x) => x.join('/')).join(' ')}) are not unique`,
-          });
-        } else uniqueSeen[ui]!.set(id, idx);
-      });
+      this.uniqueValues(node, e, p, idx, uniqueSeen);
     });
     this.counts(node, es.length, parentPath);
+  }
+
+  /** every key of a list entry present; the whole key (`keyVals`, when all are present) not seen before */
+  private entryKeys(node: ListNode, keyNodes: LeafNode[], elems: XmlElement[], keyVals: string[] | undefined, pred: string, p: PathCtx,
+    idx: number, seenKeys: Map<string, number>): void {
+    for (const [i, kn] of keyNodes.entries()) {
+      if (!elems.some((c) => c.name === kn.name && c.ns === kn.module.namespace)) {
+        this.err({
+          type: 'application', tag: 'missing-element', ...this.at(p.step(kn)),
+          message: `list entry "${node.name}" lacks its key "${kn.name}"`, info: [info.badElement(kn.name)],
+        });
+      } else if (i === 0 && keyVals !== undefined) {
+        // duplicates are judged on the whole key
+        const id = keyNodes.map((k, j) => canonical(k.type, keyVals[j]!)).join('\u0000');
+        const first = seenKeys.get(id);
+        if (first !== undefined) {
+          this.err({
+            type: 'application', tag: 'operation-failed', appTag: 'data-not-unique', ...this.at(p),
+            message: `list "${node.name}" has two entries with the key ${pred}`,
+          });
+        } else seenKeys.set(id, idx);
+      }
+    }
+  }
+
+  /** the list's unique statements: an entry whose leaves are all present has values no earlier entry has */
+  private uniqueValues(node: ListNode, e: XmlElement, p: PathCtx, idx: number, uniqueSeen: Array<Map<string, number>>): void {
+    node.unique.forEach((u, ui) => {
+      const vals: string[] = [];
+      for (const path of u) {
+        let cur: XmlElement | undefined = e;
+        for (const step of path) cur = cur ? cur.children.find((c): c is XmlElement => typeof c !== 'string' && c.name === step) : undefined;
+        if (!cur) return; // unique applies only when every leaf is present
+        vals.push(textOnly(cur).text);
+      }
+      const id = vals.join('\u0000');
+      if (uniqueSeen[ui]!.has(id)) {
+        this.err({
+          type: 'application', tag: 'operation-failed', appTag: 'data-not-unique', ...this.at(p),
+          message: `list "${node.name}": values of (${u.map((x) => x.join('/')).join(' ')}) are not unique`,
+        });
+      } else uniqueSeen[ui]!.set(id, idx);
+    });
   }
 
   /** mandatory nodes that are absent (RFC 7950 section 3, "mandatory node") */

@@ -62,53 +62,79 @@ function derivesFrom(modules: Map<string, CompiledModule>, id: IdentityRef, base
   return bases.some((b) => (b.module === base.module && b.name === base.name) || derivesFrom(modules, b, base, depth + 1));
 }
 
+function checkString(t: YType, value: string): ValueProblem | undefined {
+  const p = checkLength([...value].length, t, 'string', value);
+  if (p) return p;
+  for (const pat of t.patterns) {
+    if (pat.re.test(value) === pat.invert) {
+      return {
+        message: pat.message ?? `"${clip(value)}" does not match the pattern '${pat.source}'${pat.invert ? ' (invert-match)' : ''} of ${t.name}`,
+        ...(pat.appTag !== undefined ? { appTag: pat.appTag } : {}),
+      };
+    }
+  }
+  return undefined;
+}
+
+function checkInteger(t: YType, value: string): ValueProblem | undefined {
+  const s = value.replace(XML_WS, '');
+  if (!/^[+-]?[0-9]+$/.test(s)) return { message: `"${clip(value)}" is not a valid ${t.base} (${t.name})` };
+  const v = BigInt(s);
+  const [lo, hi] = INT_BOUNDS[t.base]!;
+  if (v < lo || v > hi) return { message: `${s} is out of the bounds of ${t.base} (${t.name})` };
+  for (const r of t.ranges) if (!inIntervals(v, r)) return { message: r.message ?? `${s} is not in the range ${r.text} of ${t.name}`, ...(r.appTag !== undefined ? { appTag: r.appTag } : {}) };
+  return undefined;
+}
+
+function checkDecimal(t: YType, value: string): ValueProblem | undefined {
+  const fd = t.fractionDigits ?? 1;
+  const s = value.replace(XML_WS, '');
+  const v = parseDecimal(s, fd);
+  if (v === undefined) return { message: `"${clip(value)}" is not a valid decimal64 with ${fd} fraction digits (${t.name})` };
+  if (v < -9223372036854775808n || v > 9223372036854775807n) return { message: `${s} is out of the bounds of decimal64 (${t.name})` };
+  for (const r of t.ranges) if (!inIntervals(v, r)) return { message: r.message ?? `${fmtScaled(v, fd)} is not in the range ${r.text} of ${t.name}`, ...(r.appTag !== undefined ? { appTag: r.appTag } : {}) };
+  return undefined;
+}
+
+function checkBits(t: YType, value: string): ValueProblem | undefined {
+  const names = value.split(/[ \t\r\n]+/).filter((x) => x.length > 0);
+  const bad = names.find((b) => !t.bits?.includes(b));
+  if (bad !== undefined) return { message: `"${clip(bad)}" is not a bit of ${t.name}: ${(t.bits ?? []).join(', ')}` };
+  if (new Set(names).size !== names.length) return { message: `bits value "${clip(value)}" names a bit twice` };
+  return undefined;
+}
+
+/** an identity named by prefix:name (the prefix bound in the value's namespace context), derived from the type's bases */
+function checkIdentityref(t: YType, value: string, ctx: ValueContext): ValueProblem | undefined {
+  const s = value.replace(XML_WS, '');
+  const i = s.indexOf(':');
+  const prefix = i < 0 ? '' : s.slice(0, i);
+  const name = i < 0 ? s : s.slice(i + 1);
+  const ns = ctx.nsContext?.[prefix];
+  const mod = [...ctx.modules.values()].find((m) => m.ref.namespace === ns);
+  if (!mod || !mod.identities.has(name)) return { message: `"${clip(value)}" is not a known identity` };
+  const id = { module: mod.ref.name, name };
+  const ok = (t.identityBases ?? []).every((b) => derivesFrom(ctx.modules, id, b));
+  return ok ? undefined : { message: `identity "${clip(value)}" is not derived from the base of ${t.name}` };
+}
+
 /** undefined when the value is valid for the type */
 export function checkValue(t: YType, value: string, ctx: ValueContext): ValueProblem | undefined {
   switch (t.base) {
-    case 'string': {
-      const p = checkLength([...value].length, t, 'string', value);
-      if (p) return p;
-      for (const pat of t.patterns) {
-        if (pat.re.test(value) === pat.invert) {
-          return {
-            message: pat.message ?? `"${clip(value)}" does not match the pattern '${pat.source}'${pat.invert ? ' (invert-match)' : ''} of ${t.name}`,
-            ...(pat.appTag !== undefined ? { appTag: pat.appTag } : {}),
-          };
-        }
-      }
-      return undefined;
-    }
+    case 'string':
+      return checkString(t, value);
     case 'int8': case 'int16': case 'int32': case 'int64':
-    case 'uint8': case 'uint16': case 'uint32': case 'uint64': {
-      const s = value.replace(XML_WS, '');
-      if (!/^[+-]?[0-9]+$/.test(s)) return { message: `"${clip(value)}" is not a valid ${t.base} (${t.name})` };
-      const v = BigInt(s);
-      const [lo, hi] = INT_BOUNDS[t.base]!;
-      if (v < lo || v > hi) return { message: `${s} is out of the bounds of ${t.base} (${t.name})` };
-      for (const r of t.ranges) if (!inIntervals(v, r)) return { message: r.message ?? `${s} is not in the range ${r.text} of ${t.name}`, ...(r.appTag !== undefined ? { appTag: r.appTag } : {}) };
-      return undefined;
-    }
-    case 'decimal64': {
-      const fd = t.fractionDigits ?? 1;
-      const s = value.replace(XML_WS, '');
-      const v = parseDecimal(s, fd);
-      if (v === undefined) return { message: `"${clip(value)}" is not a valid decimal64 with ${fd} fraction digits (${t.name})` };
-      if (v < -9223372036854775808n || v > 9223372036854775807n) return { message: `${s} is out of the bounds of decimal64 (${t.name})` };
-      for (const r of t.ranges) if (!inIntervals(v, r)) return { message: r.message ?? `${fmtScaled(v, fd)} is not in the range ${r.text} of ${t.name}`, ...(r.appTag !== undefined ? { appTag: r.appTag } : {}) };
-      return undefined;
-    }
+    case 'uint8': case 'uint16': case 'uint32': case 'uint64':
+      return checkInteger(t, value);
+    case 'decimal64':
+      return checkDecimal(t, value);
     case 'boolean':
       return value === 'true' || value === 'false' ? undefined : { message: `"${clip(value)}" is not a boolean (true or false)` };
     case 'enumeration':
       return t.enums?.includes(value) ? undefined
         : { message: `"${clip(value)}" is not one of the values of ${t.name}: ${(t.enums ?? []).join(', ')}` };
-    case 'bits': {
-      const names = value.split(/[ \t\r\n]+/).filter((x) => x.length > 0);
-      const bad = names.find((b) => !t.bits?.includes(b));
-      if (bad !== undefined) return { message: `"${clip(bad)}" is not a bit of ${t.name}: ${(t.bits ?? []).join(', ')}` };
-      if (new Set(names).size !== names.length) return { message: `bits value "${clip(value)}" names a bit twice` };
-      return undefined;
-    }
+    case 'bits':
+      return checkBits(t, value);
     case 'binary': {
       const b = checkBase64(value);
       if ('message' in b) return b;
@@ -120,18 +146,8 @@ export function checkValue(t: YType, value: string, ctx: ValueContext): ValuePro
       for (const m of t.members ?? []) if (!checkValue(m, value, ctx)) return undefined;
       return { message: `"${clip(value)}" matches none of the member types of ${t.name}` };
     }
-    case 'identityref': {
-      const s = value.replace(XML_WS, '');
-      const i = s.indexOf(':');
-      const prefix = i < 0 ? '' : s.slice(0, i);
-      const name = i < 0 ? s : s.slice(i + 1);
-      const ns = ctx.nsContext?.[prefix];
-      const mod = [...ctx.modules.values()].find((m) => m.ref.namespace === ns);
-      if (!mod || !mod.identities.has(name)) return { message: `"${clip(value)}" is not a known identity` };
-      const id = { module: mod.ref.name, name };
-      const ok = (t.identityBases ?? []).every((b) => derivesFrom(ctx.modules, id, b));
-      return ok ? undefined : { message: `identity "${clip(value)}" is not derived from the base of ${t.name}` };
-    }
+    case 'identityref':
+      return checkIdentityref(t, value, ctx);
     case 'leafref': {
       const target = t.leafref?.resolve();
       return target ? checkValue(target, value, ctx) : undefined;
