@@ -284,8 +284,8 @@ function startFetch(job: Job, at: number): TransitionOutput {
   };
 }
 
-/** step 9: compare the completion with the expectation */
-function evaluate(job: Job, c: DeviceCompletion, attested: AttestedCompletion, at: number): TransitionOutput {
+/** what the job keeps of a completion (the device's report and the PVE's appraisal of its evidence) */
+function completionRecord(c: DeviceCompletion, attested: AttestedCompletion): NonNullable<Job['completion']> {
   const completion: NonNullable<Job['completion']> = { status: c.status, evidenceFormat: attested.format, pveToken: attested.token };
   if (c.tim !== undefined) completion.tim = c.tim;
   if (c.measurementLog !== undefined) completion.measurementLog = c.measurementLog;
@@ -293,6 +293,41 @@ function evaluate(job: Job, c: DeviceCompletion, attested: AttestedCompletion, a
   if (c.reason !== undefined) completion.reason = c.reason;
   if (c.softwareVersion !== undefined) completion.softwareVersion = c.softwareVersion;
   if (c.deviceStatus !== undefined) completion.deviceStatus = c.deviceStatus;
+  return completion;
+}
+
+/** the reference values a verified update provides: the verified log's components (the new software's entry carries the version), or the updated component alone */
+function verifiedValues(job: Job, c: DeviceCompletion): Array<{ component: string; digest: string; version?: string }> {
+  const version = c.softwareVersion ?? job.request.version;
+  return c.measurementLog !== undefined && c.measurementLog.length > 0
+    ? c.measurementLog.filter((e, i, all) => all.findIndex((x) => x.component === e.component && x.digest === e.digest) === i)
+      .map((e) => ({ component: e.component, digest: e.digest, ...(e.component === job.updatedComponent && e.digest === job.softwareRim && version !== undefined ? { version } : {}) }))
+    : [{ component: job.updatedComponent, digest: job.softwareRim ?? '', ...(version !== undefined ? { version } : {}) }];
+}
+
+/** step 9 passed: the new RIM stored (with the version and log), the H(e)NB trusted, the reference values provided */
+function verifiedUpdate(job: Job, c: DeviceCompletion & { tim: string }, at: number, patch: Partial<Job>, rebooted: boolean): TransitionOutput {
+  const done = finish(job, 'verified', at, rebooted
+    ? `TIM equals the expected RIM after a reboot ${c.tim} (pre-update log, ${job.updatedComponent} replaced by the software RIM)`
+    : `TIM equals the expected RIM ${job.expectedRim ?? ''}`, patch);
+  const store: Effect = {
+    type: 'store-rim', henbId: job.henbId, rim: c.tim,
+    // the version the device reports it runs (signed in its completion), else the one the NMS asked for
+    ...((c.softwareVersion ?? job.request.version) !== undefined ? { version: (c.softwareVersion ?? job.request.version)! } : {}),
+    ...(c.measurementLog !== undefined && c.measurementLog.length > 0 ? { measurementLog: c.measurementLog } : {}),
+  };
+  return {
+    job: done,
+    effects: [
+      store, henbState(job, 'trusted'), progress(STEP.compare, `verified: TIM equals the expected RIM; new RIM stored`),
+      { type: 'provide-reference-values', henbId: job.henbId, jobId: job.jobId, values: verifiedValues(job, c) }, { type: 'emit-result' },
+    ],
+  };
+}
+
+/** step 9: compare the completion with the expectation */
+function evaluate(job: Job, c: DeviceCompletion, attested: AttestedCompletion, at: number): TransitionOutput {
+  const completion = completionRecord(c, attested);
   const patch: Partial<Job> = { completion, updateSent: true };
   const got = c.tim !== undefined ? ` with TIM ${c.tim}` : '';
   const received = progress(STEP.completion, `completion received${got}`);
@@ -334,28 +369,7 @@ function evaluate(job: Job, c: DeviceCompletion, attested: AttestedCompletion, a
   }
   if (activation === 'reboot' || tolerated) patch.completion = { ...completion, activation: 'reboot' };
   else if (activation === 'live') patch.completion = { ...completion, activation: 'live' };
-  const done = finish(job, 'verified', at, activation === 'reboot' || tolerated
-    ? `TIM equals the expected RIM after a reboot ${c.tim} (pre-update log, ${job.updatedComponent} replaced by the software RIM)`
-    : `TIM equals the expected RIM ${expected}`, patch);
-  const store: Effect = {
-    type: 'store-rim', henbId: job.henbId, rim: c.tim,
-    // the version the device reports it runs (signed in its completion), else the one the NMS asked for
-    ...((c.softwareVersion ?? job.request.version) !== undefined ? { version: (c.softwareVersion ?? job.request.version)! } : {}),
-    ...(c.measurementLog !== undefined && c.measurementLog.length > 0 ? { measurementLog: c.measurementLog } : {}),
-  };
-  const version = c.softwareVersion ?? job.request.version;
-  // the verified log's components (the new software's entry carries the version), or the updated component alone
-  const values = c.measurementLog !== undefined && c.measurementLog.length > 0
-    ? c.measurementLog.filter((e, i, all) => all.findIndex((x) => x.component === e.component && x.digest === e.digest) === i)
-      .map((e) => ({ component: e.component, digest: e.digest, ...(e.component === job.updatedComponent && e.digest === job.softwareRim && version !== undefined ? { version } : {}) }))
-    : [{ component: job.updatedComponent, digest: job.softwareRim ?? '', ...(version !== undefined ? { version } : {}) }];
-  return withReceived({
-    job: done,
-    effects: [
-      store, henbState(job, 'trusted'), progress(STEP.compare, `verified: TIM equals the expected RIM; new RIM stored`),
-      { type: 'provide-reference-values', henbId: job.henbId, jobId: job.jobId, values }, { type: 'emit-result' },
-    ],
-  });
+  return withReceived(verifiedUpdate(job, { ...c, tim: c.tim }, at, patch, activation === 'reboot' || tolerated));
 }
 
 export function transition(job: Job, event: JobEvent): TransitionOutput {
