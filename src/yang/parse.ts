@@ -25,111 +25,155 @@ interface Token {
   line: number;
 }
 
-function tokenize(text: string, file: string): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  let line = 1;
-  let lineStart = 0;
-  const n = text.length;
-  const fail = (msg: string): never => {
-    throw new YangParseError(`${file}:${line}: ${msg}`);
-  };
-  while (i < n) {
-    const c = text[i]!;
-    if (c === '\n') { line++; i++; lineStart = i; continue; }
-    if (c === ' ' || c === '\t' || c === '\r') { i++; continue; }
-    if (c === '/' && text[i + 1] === '/') {
-      while (i < n && text[i] !== '\n') i++;
-      continue;
+/** The YANG lexer (RFC 7950 section 6.1): one method per kind of token; `i` the offset read to, `line` its line. */
+class Lexer {
+  private readonly out: Token[] = [];
+  private i = 0;
+  private line = 1;
+  private lineStart = 0;
+
+  constructor(private readonly text: string, private readonly file: string) {}
+
+  private fail(msg: string): never {
+    throw new YangParseError(`${this.file}:${this.line}: ${msg}`);
+  }
+
+  tokens(): Token[] {
+    const { text } = this;
+    while (this.i < text.length) {
+      const c = text[this.i]!;
+      if (c === '\n') { this.line++; this.i++; this.lineStart = this.i; continue; }
+      if (c === ' ' || c === '\t' || c === '\r') { this.i++; continue; }
+      if (c === '/' && text[this.i + 1] === '/') this.lineComment();
+      else if (c === '/' && text[this.i + 1] === '*') this.blockComment();
+      else if (c === ';') this.single('semi', c);
+      else if (c === '{') this.single('lbrace', c);
+      else if (c === '}') this.single('rbrace', c);
+      else if (c === "'") this.singleQuoted();
+      else if (c === '"') this.doubleQuoted();
+      else if (!this.plus(c)) this.unquoted();
     }
-    if (c === '/' && text[i + 1] === '*') {
-      const end = text.indexOf('*/', i + 2);
-      if (end < 0) fail('unterminated comment');
-      for (let k = i; k < end; k++) if (text[k] === '\n') { line++; lineStart = k + 1; }
-      i = end + 2;
-      continue;
-    }
-    if (c === ';') { out.push({ kind: 'semi', value: c, line }); i++; continue; }
-    if (c === '{') { out.push({ kind: 'lbrace', value: c, line }); i++; continue; }
-    if (c === '}') { out.push({ kind: 'rbrace', value: c, line }); i++; continue; }
-    if (c === "'") {
-      const end = text.indexOf("'", i + 1);
-      if (end < 0) fail('unterminated single-quoted string');
-      const value = text.slice(i + 1, end);
-      const startLine = line;
-      for (let k = i; k < end; k++) if (text[k] === '\n') { line++; lineStart = k + 1; }
-      out.push({ kind: 'qstr', value, line: startLine });
-      i = end + 1;
-      continue;
-    }
-    if (c === '"') {
-      // RFC 7950 section 6.1.3: escapes, and indentation up to the column after the quote is removed
-      // from continuation lines; trailing whitespace before a line break is removed.
-      const startLine = line;
-      const indentCol = i - lineStart + 1;
-      let j = i + 1;
-      let cur = '';
-      const lines: string[] = [];
-      let closed = false;
-      while (j < n) {
-        const d = text[j]!;
-        if (d === '\\') {
-          const e = text[j + 1];
-          if (e === 'n') cur += '\n';
-          else if (e === 't') cur += '\t';
-          else if (e === '"') cur += '"';
-          else if (e === '\\') cur += '\\';
-          else fail(`invalid escape \\${e ?? ''} in double-quoted string`);
-          j += 2;
-          continue;
-        }
-        if (d === '"') { closed = true; j++; break; }
-        if (d === '\n') {
-          lines.push(cur.replace(/[ \t]+$/, ''));
-          cur = '';
-          line++;
-          j++;
-          lineStart = j;
-          // strip leading whitespace up to indentCol (tab counts as 8 columns)
-          let col = 0;
-          while (j < n && col < indentCol && (text[j] === ' ' || text[j] === '\t')) {
-            col += text[j] === '\t' ? 8 : 1;
-            j++;
-          }
-          continue;
-        }
-        cur += d;
-        j++;
-      }
-      if (!closed) fail('unterminated double-quoted string');
-      lines.push(cur);
-      out.push({ kind: 'qstr', value: lines.join('\n'), line: startLine });
-      i = j;
-      continue;
-    }
-    if (c === '+' && out.length > 0 && out[out.length - 1]!.kind === 'qstr') {
-      // concatenation only between quoted strings; otherwise '+' starts an unquoted string
-      let j = i + 1;
-      while (j < n && /\s/.test(text[j]!)) j++;
-      if (text[j] === '"' || text[j] === "'") {
-        out.push({ kind: 'plus', value: '+', line });
-        i++;
+    return this.out;
+  }
+
+  private single(kind: Token['kind'], c: string): void {
+    this.out.push({ kind, value: c, line: this.line });
+    this.i++;
+  }
+
+  /** count the line breaks in text[from, to) */
+  private linesIn(from: number, to: number): void {
+    for (let k = from; k < to; k++) if (this.text[k] === '\n') { this.line++; this.lineStart = k + 1; }
+  }
+
+  private lineComment(): void {
+    while (this.i < this.text.length && this.text[this.i] !== '\n') this.i++;
+  }
+
+  private blockComment(): void {
+    const end = this.text.indexOf('*/', this.i + 2);
+    if (end < 0) this.fail('unterminated comment');
+    this.linesIn(this.i, end);
+    this.i = end + 2;
+  }
+
+  private singleQuoted(): void {
+    const end = this.text.indexOf("'", this.i + 1);
+    if (end < 0) this.fail('unterminated single-quoted string');
+    const value = this.text.slice(this.i + 1, end);
+    const startLine = this.line;
+    this.linesIn(this.i, end);
+    this.out.push({ kind: 'qstr', value, line: startLine });
+    this.i = end + 1;
+  }
+
+  /**
+   * RFC 7950 section 6.1.3: escapes, and indentation up to the column after the quote is removed from
+   * continuation lines; trailing whitespace before a line break is removed.
+   */
+  private doubleQuoted(): void {
+    const { text } = this;
+    const n = text.length;
+    const startLine = this.line;
+    const indentCol = this.i - this.lineStart + 1;
+    let j = this.i + 1;
+    let cur = '';
+    const lines: string[] = [];
+    let closed = false;
+    while (j < n) {
+      const d = text[j]!;
+      if (d === '\\') {
+        cur += this.escaped(text[j + 1]);
+        j += 2;
         continue;
       }
+      if (d === '"') { closed = true; j++; break; }
+      if (d === '\n') {
+        lines.push(cur.replace(/[ \t]+$/, ''));
+        cur = '';
+        this.line++;
+        j++;
+        this.lineStart = j;
+        j = this.skipIndent(j, indentCol);
+        continue;
+      }
+      cur += d;
+      j++;
     }
-    // unquoted string
-    let j = i;
-    while (j < n) {
+    if (!closed) this.fail('unterminated double-quoted string');
+    lines.push(cur);
+    this.out.push({ kind: 'qstr', value: lines.join('\n'), line: startLine });
+    this.i = j;
+  }
+
+  /** the character an escape in a double-quoted string stands for (\n, \t, \" and \\ only) */
+  private escaped(e: string | undefined): string {
+    if (e === 'n') return '\n';
+    if (e === 't') return '\t';
+    if (e === '"') return '"';
+    if (e === '\\') return '\\';
+    return this.fail(`invalid escape \\${e ?? ''} in double-quoted string`);
+  }
+
+  /** leading whitespace of a continuation line up to indentCol (a tab counts as 8 columns); the offset after it */
+  private skipIndent(j: number, indentCol: number): number {
+    const { text } = this;
+    let col = 0;
+    while (j < text.length && col < indentCol && (text[j] === ' ' || text[j] === '\t')) {
+      col += text[j] === '\t' ? 8 : 1;
+      j++;
+    }
+    return j;
+  }
+
+  /** '+' between quoted strings is concatenation (true); otherwise it starts an unquoted string (false) */
+  private plus(c: string): boolean {
+    const { out, text } = this;
+    if (c !== '+' || out.length === 0 || out[out.length - 1]!.kind !== 'qstr') return false;
+    let j = this.i + 1;
+    while (j < text.length && /\s/.test(text[j]!)) j++;
+    if (text[j] !== '"' && text[j] !== "'") return false;
+    this.single('plus', '+');
+    return true;
+  }
+
+  private unquoted(): void {
+    const { text } = this;
+    let j = this.i;
+    while (j < text.length) {
       const d = text[j]!;
       if (d === ' ' || d === '\t' || d === '\n' || d === '\r' || d === ';' || d === '{' || d === '}') break;
       if (d === '/' && (text[j + 1] === '/' || text[j + 1] === '*')) break;
-      if (d === '"' || d === "'") fail('quote inside an unquoted string');
+      if (d === '"' || d === "'") this.fail('quote inside an unquoted string');
       j++;
     }
-    out.push({ kind: 'str', value: text.slice(i, j), line });
-    i = j;
+    this.out.push({ kind: 'str', value: text.slice(this.i, j), line: this.line });
+    this.i = j;
   }
-  return out;
+}
+
+function tokenize(text: string, file: string): Token[] {
+  return new Lexer(text, file).tokens();
 }
 
 /** Parse the text of one module or submodule into its top statement. */
