@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-/** 46 on 2026-12-04 (73 before the closure factories were split; 55 after them; 57 with conformance checkNotifications and the XML serializer's write; 46 after the second round of splits in src/cli, src/conformance, src/oam-plugin) */
-const MAX_LONG_FUNCTIONS = 46;
+/** 29 on 2026-12-04 (73 before the closure factories were split; 55 after them; 57 with conformance checkNotifications and the XML serializer's write; 29 after the second round of splits in src/cli, src/conformance, src/oam-plugin, src/simulator, src/yang, src/oam) */
+const MAX_LONG_FUNCTIONS = 29;
 
 function count(args: string[] = []): { count: number; listing: string } {
   const listing = execFileSync(process.execPath, ['scripts/long-functions.mjs', ...args], { encoding: 'utf8', timeout: 60_000 });
