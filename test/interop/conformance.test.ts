@@ -89,7 +89,7 @@ describe('the kit against the simulator in its own process (software trust root)
     const d = devices.find((x) => x.profile === 'healthy')!;
     const r = await kit([...args(d), '--junit', 'healthy.xml'], { DEV_PW: d.password }, dir);
     expect(r.stderr).toContain('must trust');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`${REQUIREMENTS.length} passed, 0 failed, 0 skipped`);
     expect(await readFile(join(dir, 'healthy.xml'), 'utf8')).toContain(`tests="${REQUIREMENTS.length}" failures="0" skipped="0"`);
   });
@@ -100,7 +100,7 @@ describe('the kit against the simulator in its own process (software trust root)
     const i = a.indexOf('--device-public-key');
     a.splice(i, 2);
     const r = await kit(a, { DEV_PW: d.password }, dir);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('unpinned: no --device-public-key, signatures checked with the key the device presents');
     expect(r.stdout).toMatch(/^HSV-MEAS-01 +MUST +pass \(unpinned key\)/m);
     expect(r.stdout).toMatch(/^HSV-CPL-02 +MUST +pass \(unpinned key\)/m);
@@ -110,7 +110,7 @@ describe('the kit against the simulator in its own process (software trust root)
   it('a device whose completion is unsigned fails HSV-CPL-02 only: exit 1', async () => {
     const d = devices.find((x) => x.profile === 'flaw-unsigned-completion')!;
     const r = await kit([...args(d), '--json'], { DEV_PW: d.password }, dir);
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     const rep = JSON.parse(r.stdout) as Report;
     expect(rep.results.filter((x) => x.outcome !== 'pass').map((x) => x.id)).toEqual(['HSV-CPL-02']);
   });
@@ -158,7 +158,7 @@ describe('the kit listening for a device that calls home (simulate --call-home i
     expect(d.callHome).toBe(true);
     const r = await kit([...args(d), '--junit', 'ch-healthy.xml'], { DEV_PW: d.password }, dir);
     expect(r.stderr).toContain(`to call home to 127.0.0.1:${port}`);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^conformance of 127\\.0\\.0\\.1:\\d+ \\(called home to 127\\.0\\.0\\.1:${port}\\)`, 'm'));
     expect(r.stdout).toContain(`${REQUIREMENTS.length} passed, 0 failed, 0 skipped`);
     expect(r.stdout).toContain('(as found)');
@@ -168,7 +168,7 @@ describe('the kit listening for a device that calls home (simulate --call-home i
   it('a device without an event log fails exactly its requirements over call home too: exit 1', async () => {
     const d = devices.find((x) => x.profile === 'flaw-no-replay')!;
     const r = await kit([...args(d), '--json'], { DEV_PW: d.password }, dir);
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     const rep = JSON.parse(r.stdout) as Report;
     expect(rep.results.filter((x) => x.outcome !== 'pass').map((x) => x.id)).toEqual(['HSV-NC-04', 'HSV-CPL-03']);
   }, 150_000);
@@ -308,7 +308,7 @@ describe('the kit against netconfd (no device module)', () => {
     const fp = hostKeyFingerprint(readFileSync(join(PEERS_DIR, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8'));
     const r = await kit(['--device', `127.0.0.1:${port}`, '--username', 'ncuser', '--password-env', 'NC_PW', '--host-key', fp, '--json', '--timeout', '20'], { NC_PW: 'ncpass' }, dir);
     expect(r.stderr).not.toMatch(/TypeError|ReferenceError|at .*\.ts:\d+/);
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     const rep = JSON.parse(r.stdout) as Report;
     const by = new Map(rep.results.map((x) => [x.id, x]));
     expect(by.get('HSV-NC-01')!.outcome).toBe('pass');
@@ -324,7 +324,7 @@ describe('the kit against netconfd (no device module)', () => {
 
   it('pinning the wrong host key: exit 3 (cannot be reached), nothing tested', async () => {
     const r = await kit(['--device', `127.0.0.1:${port}`, '--username', 'ncuser', '--password-env', 'NC_PW', '--host-key', 'SHA256:' + Buffer.alloc(32, 7).toString('base64').replace(/=+$/, '')], { NC_PW: 'ncpass' }, dir);
-    expect(r.code).toBe(3);
+    expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toContain('ERR_CONFORMANCE_UNREACHABLE');
     expect(r.stderr).toContain('host key');
   });
