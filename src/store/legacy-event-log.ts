@@ -44,15 +44,11 @@ export async function importLegacyEventLog(log: ImportTarget, file: string): Pro
   if (!existsSync(file)) return undefined;
   let db: SqliteDatabase | undefined;
   try {
-    db = openDatabase(file, { fileMustExist: true });
-    if (!hasEventsTable(db)) {
-      db.close();
-      return undefined;
-    }
+    db = openWithEvents(file);
   } catch (e) {
-    if (db?.open === true) db.close();
     throw new EventLogError('ERR_EVENT_LOG_IMPORT', `cannot read the event log of an earlier version ${file}: it is left in place`, { cause: e });
   }
+  if (db === undefined) return undefined;
   let counts: { imported: number; skipped: number };
   try {
     counts = await appendAll(log, db, await loggedKeys(log, db));
@@ -73,11 +69,8 @@ export async function importLegacyEventLog(log: ImportTarget, file: string): Pro
 export async function importLegacyEventsInPlace(log: ImportTarget, file: string): Promise<{ imported: number; skipped: number } | undefined> {
   let db: SqliteDatabase | undefined;
   try {
-    db = openDatabase(file, { fileMustExist: true });
-    if (!hasEventsTable(db)) {
-      db.close();
-      return undefined;
-    }
+    db = openWithEvents(file);
+    if (db === undefined) return undefined;
     const counts = await appendAll(log, db, await loggedKeys(log, db));
     db.exec('ALTER TABLE events RENAME TO events_imported');
     return counts;
@@ -86,6 +79,19 @@ export async function importLegacyEventsInPlace(log: ImportTarget, file: string)
   } finally {
     if (db?.open === true) db.close();
   }
+}
+
+/** `file` opened, if it has an old-format `events` table; else closed again and undefined */
+function openWithEvents(file: string): SqliteDatabase | undefined {
+  const db = openDatabase(file, { fileMustExist: true });
+  try {
+    if (hasEventsTable(db)) return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  db.close();
+  return undefined;
 }
 
 function hasEventsTable(db: SqliteDatabase): boolean {
