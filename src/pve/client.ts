@@ -118,6 +118,7 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
   };
 }
 
+/** one integrity request and the attestation result in its answer (retryUnsent repeats it when it was not sent) */
 async function integrityRequestOnce(poster: RestconfPoster, target: URL, req: PveIntegrityRequest, signal: AbortSignal): Promise<PveIntegrityResult> {
   const input: Record<string, unknown> = { 'henb-id': req.henbId, 'nonce-value': base64urlToBase64(req.nonce) };
   if (req.jobId) input['job-id'] = req.jobId;
@@ -244,6 +245,7 @@ class PostAttempt {
     res.on('end', () => this.onEnd(res, Buffer.concat(chunks).toString('utf8')));
   }
 
+  /** the whole answer: its JSON (when it parses); a 2xx resolves, any other status is the PVE's refusal */
   private onEnd(res: IncomingMessage, text: string): void {
     let json: unknown;
     try {
@@ -256,6 +258,7 @@ class PostAttempt {
     else this.finish(undefined, { status, json });
   }
 
+  /** written once the TLS handshake of a new connection is done, at once on a pooled one */
   private onSocket(sock: Socket): void {
     this.reused = this.req.reusedSocket;
     if (sock.connecting || !(sock as { encrypted?: boolean; authorized?: boolean }).authorized) sock.once('secureConnect', () => { this.written = true; });
