@@ -236,65 +236,82 @@ async function digestHttp(
   let url = start;
   for (let hop = 0; ; hop++) {
     const hit = options.cache?.get(url.href);
-    const conditional: Record<string, string> = {};
-    if (hit?.etag !== undefined) conditional['if-none-match'] = hit.etag;
-    if (hit?.lastModified !== undefined) conditional['if-modified-since'] = hit.lastModified;
-    const res = await get(url, signal, options.caPem, conditional);
+    const res = await get(url, signal, options.caPem, conditionalHeaders(hit));
     try {
       const status = res.statusCode ?? 0;
       if (status === 304 && hit !== undefined) {
         return { digest: hit.digest, size: hit.size, uri: url.href, cached: true };
       }
       if ([301, 302, 303, 307, 308].includes(status)) {
-        const loc = res.headers.location;
-        if (loc === undefined) throw new IntegrityError('ERR_SOFTWARE_FETCH', `HTTP ${status} without a Location`);
-        if (hop >= maxRedirects) throw new IntegrityError('ERR_SOFTWARE_FETCH', 'too many redirects');
-        let next: URL;
-        try {
-          next = new URL(loc, url);
-        } catch (cause) {
-          throw new IntegrityError('ERR_SOFTWARE_FETCH', 'redirect to an invalid URI', { cause });
-        }
-        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-          throw new IntegrityError('ERR_SOFTWARE_SCHEME', 'redirect to a non-HTTP scheme refused');
-        }
-        if (url.protocol === 'https:' && next.protocol === 'http:') {
-          throw new IntegrityError('ERR_SOFTWARE_FETCH', 'redirect from https to http refused');
-        }
-        parseSoftwareUri(next.href, allowed);
-        if (options.allowHttpUrl !== undefined && !options.allowHttpUrl(next)) {
-          throw new IntegrityError('ERR_SOFTWARE_URI', 'redirect to a URI that is not an allowed software source');
-        }
-        url = next;
+        url = redirectTarget(res, status, url, hop >= maxRedirects, options, allowed);
         continue;
       }
-      if (status === 404 || status === 410) {
-        throw new IntegrityError('ERR_SOFTWARE_NOT_FOUND', `software not found (HTTP ${status})`);
-      }
-      if (status !== 200) throw new IntegrityError('ERR_SOFTWARE_FETCH', `software fetch failed with HTTP ${status}`);
-      const len = Number(res.headers['content-length']);
-      if (Number.isFinite(len) && len > maxBytes) {
-        throw new IntegrityError('ERR_SOFTWARE_TOO_BIG', `software is larger than the limit of ${maxBytes} bytes`);
-      }
-      const r = await digestStream(res, { maxBytes, signal, keep: options.keep === true });
-      if (!res.complete) throw new IntegrityError('ERR_SOFTWARE_FETCH', 'software download was cut short');
-      const cache = options.cache;
-      if (cache !== undefined) {
-        const etag = res.headers.etag;
-        const lastModified = res.headers['last-modified'];
-        cache.delete(url.href);
-        if (etag !== undefined || lastModified !== undefined) {
-          if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-          cache.set(url.href, { digest: r.digest, size: r.size, ...(etag !== undefined ? { etag } : {}), ...(lastModified !== undefined ? { lastModified } : {}) });
-        }
-      }
-      return { ...r, uri: url.href };
+      return await downloaded(res, status, url, maxBytes, signal, options);
     } catch (err) {
       if (err instanceof IntegrityError) throw err;
       throw new IntegrityError('ERR_SOFTWARE_FETCH', 'software download failed', { cause: err });
     } finally {
       res.destroy();
     }
+  }
+}
+
+/** If-None-Match / If-Modified-Since from a cached download's validators */
+function conditionalHeaders(hit: HttpDigestCacheEntry | undefined): Record<string, string> {
+  const conditional: Record<string, string> = {};
+  if (hit?.etag !== undefined) conditional['if-none-match'] = hit.etag;
+  if (hit?.lastModified !== undefined) conditional['if-modified-since'] = hit.lastModified;
+  return conditional;
+}
+
+/** where a redirect leads: a valid http(s) URI (never https -> http), allowed, within the redirect limit */
+function redirectTarget(res: IncomingMessage, status: number, url: URL, tooMany: boolean, options: FetchAndDigestOptions, allowed: readonly string[]): URL {
+  const loc = res.headers.location;
+  if (loc === undefined) throw new IntegrityError('ERR_SOFTWARE_FETCH', `HTTP ${status} without a Location`);
+  if (tooMany) throw new IntegrityError('ERR_SOFTWARE_FETCH', 'too many redirects');
+  let next: URL;
+  try {
+    next = new URL(loc, url);
+  } catch (cause) {
+    throw new IntegrityError('ERR_SOFTWARE_FETCH', 'redirect to an invalid URI', { cause });
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+    throw new IntegrityError('ERR_SOFTWARE_SCHEME', 'redirect to a non-HTTP scheme refused');
+  }
+  if (url.protocol === 'https:' && next.protocol === 'http:') {
+    throw new IntegrityError('ERR_SOFTWARE_FETCH', 'redirect from https to http refused');
+  }
+  parseSoftwareUri(next.href, allowed);
+  if (options.allowHttpUrl !== undefined && !options.allowHttpUrl(next)) {
+    throw new IntegrityError('ERR_SOFTWARE_URI', 'redirect to a URI that is not an allowed software source');
+  }
+  return next;
+}
+
+/** a final answer: 200 with the whole software (at most maxBytes), digested and remembered in the cache */
+async function downloaded(res: IncomingMessage, status: number, url: URL, maxBytes: number, signal: AbortSignal, options: FetchAndDigestOptions): Promise<FetchAndDigestResult> {
+  if (status === 404 || status === 410) {
+    throw new IntegrityError('ERR_SOFTWARE_NOT_FOUND', `software not found (HTTP ${status})`);
+  }
+  if (status !== 200) throw new IntegrityError('ERR_SOFTWARE_FETCH', `software fetch failed with HTTP ${status}`);
+  const len = Number(res.headers['content-length']);
+  if (Number.isFinite(len) && len > maxBytes) {
+    throw new IntegrityError('ERR_SOFTWARE_TOO_BIG', `software is larger than the limit of ${maxBytes} bytes`);
+  }
+  const r = await digestStream(res, { maxBytes, signal, keep: options.keep === true });
+  if (!res.complete) throw new IntegrityError('ERR_SOFTWARE_FETCH', 'software download was cut short');
+  if (options.cache !== undefined) remember(options.cache, url, res, r);
+  return { ...r, uri: url.href };
+}
+
+/** the download's digest under its URL, when the answer has a validator (the oldest entry dropped at CACHE_MAX) */
+function remember(cache: HttpDigestCache, url: URL, res: IncomingMessage, r: DigestResult): void {
+  const etag = res.headers.etag;
+  const lastModified = res.headers['last-modified'];
+  cache.delete(url.href);
+  if (etag !== undefined || lastModified !== undefined) {
+    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+    cache.set(url.href, { digest: r.digest, size: r.size, ...(etag !== undefined ? { etag } : {}), ...(lastModified !== undefined ? { lastModified } : {}) });
   }
 }
 

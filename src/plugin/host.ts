@@ -110,6 +110,16 @@ interface Active {
 
 type OwnerKind = 'rpc' | 'state' | 'stream' | 'module' | 'replay-log';
 
+/** a capability the manifest declares (?module=NAME) whose module the plugin did not register: a warning */
+function warnUnregisteredModules(manifest: PluginManifest, scope: Scope, log: Logger): void {
+  for (const cap of manifest.capabilities) {
+    const m = /[?&]module=([^&]+)/.exec(cap);
+    if (m && !scope.registered.has(`module\u0000${decodeURIComponent(m[1] ?? '')}`)) {
+      log.warn('declared capability has no registered module', { capability: cap });
+    }
+  }
+}
+
 /** Runs plugins: validate, activate (time-limited, scoped), seal, close in reverse order. */
 export class PluginHostRuntime {
   private readonly owners = new Map<string, string>();
@@ -133,13 +143,7 @@ export class PluginHostRuntime {
    */
   async activate(plugin: LoadedPlugin, rawConfig: unknown, options: ActivatePluginOptions = {}): Promise<void> {
     const { manifest } = plugin;
-    if (this.closing) throw new PluginError('ERR_PLUGIN_CLOSED', `the host is closed; cannot activate ${manifest.name}`);
-    if (this.sealed) throw new PluginError('ERR_PLUGIN_SEALED', `the host has started; cannot activate ${manifest.name}`);
-    if (this.active.some((a) => a.name === manifest.name)) {
-      throw new PluginError('ERR_PLUGIN_DUPLICATE', `plugin ${manifest.name} is already active`);
-    }
-    checkHostVersion(manifest, this.apiVersion);
-    checkRequires(manifest, this.opts.provides ?? HOST_SERVICES);
+    this.checkActivatable(manifest);
     const valid = validatePluginConfig(manifest, rawConfig, options.source, options.prefix);
     // secrets are resolved only after validation, and only for the plugin
     const baseDir = resolve(options.baseDir ?? process.cwd());
@@ -152,6 +156,34 @@ export class PluginHostRuntime {
     const scope = new Scope(manifest, this.opts.registry, this.owners, () => this.sealed);
     const host: PluginHost = Object.freeze({ apiVersion: this.apiVersion, registry: scope, log, dataDir, config, baseDir, signal: controller.signal });
 
+    const handle = await this.timedActivate(plugin, host, scope, controller, log);
+    if (!handle || typeof handle.close !== 'function') {
+      scope.close();
+      controller.abort();
+      throw new PluginError('ERR_PLUGIN_ACTIVATE', `plugin ${manifest.name}: activate() must resolve to a handle with close()`);
+    }
+    this.active.push({ name: manifest.name, version: manifest.version, scope, handle, controller });
+    warnUnregisteredModules(manifest, scope, log);
+    log.info('plugin active', { version: manifest.version });
+  }
+
+  /** the host is open and not started, the plugin not active yet; its manifest fits this host's API and services */
+  private checkActivatable(manifest: PluginManifest): void {
+    if (this.closing) throw new PluginError('ERR_PLUGIN_CLOSED', `the host is closed; cannot activate ${manifest.name}`);
+    if (this.sealed) throw new PluginError('ERR_PLUGIN_SEALED', `the host has started; cannot activate ${manifest.name}`);
+    if (this.active.some((a) => a.name === manifest.name)) {
+      throw new PluginError('ERR_PLUGIN_DUPLICATE', `plugin ${manifest.name} is already active`);
+    }
+    checkHostVersion(manifest, this.apiVersion);
+    checkRequires(manifest, this.opts.provides ?? HOST_SERVICES);
+  }
+
+  /**
+   * The plugin's activate(host) within the time limit (the manifest's, at most the host's). On a failure its scope
+   * is closed and its signal aborted; one that finishes after its time limit is closed at once.
+   */
+  private async timedActivate(plugin: LoadedPlugin, host: PluginHost, scope: Scope, controller: AbortController, log: Logger): Promise<PluginHandle> {
+    const { manifest } = plugin;
     const limit = Math.min(manifest.activationTimeoutMs ?? Infinity, this.opts.activationTimeoutMs ?? 10_000);
     let timer: ReturnType<typeof setTimeout> | undefined;
     let timedOut = false;
@@ -162,9 +194,8 @@ export class PluginHostRuntime {
         reject(new PluginError('ERR_PLUGIN_TIMEOUT', `plugin ${manifest.name} did not finish activating within ${limit} ms`));
       }, limit);
     });
-    let handle: PluginHandle;
     try {
-      handle = await Promise.race([started, timeout]);
+      return await Promise.race([started, timeout]);
     } catch (err) {
       scope.close();
       controller.abort(err);
@@ -178,19 +209,6 @@ export class PluginHostRuntime {
     } finally {
       clearTimeout(timer);
     }
-    if (!handle || typeof handle.close !== 'function') {
-      scope.close();
-      controller.abort();
-      throw new PluginError('ERR_PLUGIN_ACTIVATE', `plugin ${manifest.name}: activate() must resolve to a handle with close()`);
-    }
-    this.active.push({ name: manifest.name, version: manifest.version, scope, handle, controller });
-    for (const cap of manifest.capabilities) {
-      const m = /[?&]module=([^&]+)/.exec(cap);
-      if (m && !scope.registered.has(`module\u0000${decodeURIComponent(m[1] ?? '')}`)) {
-        log.warn('declared capability has no registered module', { capability: cap });
-      }
-    }
-    log.info('plugin active', { version: manifest.version });
   }
 
   /** Seal every scope: no plugin can register anything from now on. */

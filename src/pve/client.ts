@@ -12,7 +12,10 @@
  * byte of an answer: the race of a server's idle timeout with our write, RFC 9112 section 9.3.1) is sent once more
  * on a new connection of its own, at once: see staleConnection below.
  */
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
+import type { RequestOptions } from 'node:https';
+import type { Socket } from 'node:net';
 import { HsvError } from '../errors.js';
 import type { PostUpdateEvidence, PveClient, PveClientErrorCode, PveFailure, PveIntegrityRequest } from '../oam/index.js';
 import { PVE_HENB_UNKNOWN } from '../oam/index.js';
@@ -83,130 +86,195 @@ function err(code: PveClientErrorCode, message: string, cause?: unknown): PveCli
   return new PveClientError(code, message, cause !== undefined ? { cause } : undefined);
 }
 
-export function createPveClient(options: PveClientOptions): RestconfPveClient {
+/** the PVE's base URL: a URL, and https */
+function baseUrlOf(url: string): URL {
   let base: URL;
   try {
-    base = new URL(options.url);
+    base = new URL(url);
   } catch (e) {
-    throw err('ERR_PVE_CONFIG', `PVE url is not a URL: ${JSON.stringify(options.url)}`, e);
+    throw err('ERR_PVE_CONFIG', `PVE url is not a URL: ${JSON.stringify(url)}`, e);
   }
   if (base.protocol !== 'https:') throw err('ERR_PVE_CONFIG', 'PVE url must be https:');
-  const timeoutMs = options.timeoutMs ?? 15_000;
-  const agent = new Agent({ ca: options.ca, keepAlive: true, maxSockets: 16, minVersion: 'TLSv1.2' });
+  return base;
+}
+
+export function createPveClient(options: PveClientOptions): RestconfPveClient {
+  const base = baseUrlOf(options.url);
+  const poster = new RestconfPoster(options, base);
   const target = new URL(INTEGRITY_REQUEST_PATH, base);
   const provideTarget = new URL(PROVIDE_REFERENCE_VALUES_PATH, base);
 
   return {
     close() {
-      agent.destroy();
+      poster.close();
     },
     async integrityRequest(req, signal, deadline) {
-      return retryUnsent(() => integrityRequestOnce(req, signal), options.retry ?? {}, err, signal, 'the integrity request', deadline);
+      return retryUnsent(() => integrityRequestOnce(poster, target, req, signal), options.retry ?? {}, err, signal, 'the integrity request', deadline);
     },
     async provideReferenceValues(jws, signal) {
       // RFC 8040 section 3.6.2: an operation without output answers 204 No Content
-      await post(provideTarget, { [PROVIDE_INPUT_MEMBER]: { 'reference-values': jws } }, signal, 'provide-reference-values');
+      await poster.post(provideTarget, { [PROVIDE_INPUT_MEMBER]: { 'reference-values': jws } }, signal, 'provide-reference-values');
     },
   };
+}
 
-  async function integrityRequestOnce(req: PveIntegrityRequest, signal: AbortSignal): Promise<PveIntegrityResult> {
-      const input: Record<string, unknown> = { 'henb-id': req.henbId, 'nonce-value': base64urlToBase64(req.nonce) };
-      if (req.jobId) input['job-id'] = req.jobId;
-      if (req.completion !== undefined) input.completion = completionJson(req.completion);
-      const { json } = await post(target, { [INPUT_MEMBER]: input }, signal, 'the integrity request');
-      const out = (json as Record<string, unknown> | undefined)?.[OUTPUT_MEMBER] as Record<string, unknown> | undefined;
-      const token = out?.['attestation-result'];
-      const earStatus = out?.['ear-status'];
-      if (typeof token !== 'string' || typeof earStatus !== 'string') {
-        throw err('ERR_PVE_BAD_RESPONSE', `the PVE answer is not ${OUTPUT_MEMBER} with attestation-result`);
-      }
-      const v: PveIntegrityResult = { token, earStatus };
-      if (typeof out?.reason === 'string') v.reason = out.reason;
-      return v;
+/** one integrity request and the attestation result in its answer (retryUnsent repeats it when it was not sent) */
+async function integrityRequestOnce(poster: RestconfPoster, target: URL, req: PveIntegrityRequest, signal: AbortSignal): Promise<PveIntegrityResult> {
+  const input: Record<string, unknown> = { 'henb-id': req.henbId, 'nonce-value': base64urlToBase64(req.nonce) };
+  if (req.jobId) input['job-id'] = req.jobId;
+  if (req.completion !== undefined) input.completion = completionJson(req.completion);
+  const { json } = await poster.post(target, { [INPUT_MEMBER]: input }, signal, 'the integrity request');
+  const out = (json as Record<string, unknown> | undefined)?.[OUTPUT_MEMBER] as Record<string, unknown> | undefined;
+  const token = out?.['attestation-result'];
+  const earStatus = out?.['ear-status'];
+  if (typeof token !== 'string' || typeof earStatus !== 'string') {
+    throw err('ERR_PVE_BAD_RESPONSE', `the PVE answer is not ${OUTPUT_MEMBER} with attestation-result`);
+  }
+  const v: PveIntegrityResult = { token, earStatus };
+  if (typeof out?.reason === 'string') v.reason = out.reason;
+  return v;
+}
+
+/** a 2xx answer: its status, and its JSON when there is a body */
+interface PostAnswer {
+  status: number;
+  json: unknown;
+}
+
+/** POSTs to the PVE: the keep-alive pool, the time limit, the TLS options of a connection of its own. */
+class RestconfPoster {
+  readonly timeoutMs: number;
+  private readonly agent: Agent;
+
+  constructor(private readonly options: PveClientOptions, readonly base: URL) {
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.agent = new Agent({ ca: options.ca, keepAlive: true, maxSockets: 16, minVersion: 'TLSv1.2' });
+  }
+
+  /** release pooled connections */
+  close(): void {
+    this.agent.destroy();
   }
 
   /** POST an operation's input; resolves with the 2xx answer (JSON when there is a body), rejects coded. */
-  async function post(url: URL, input: unknown, signal: AbortSignal, what: string): Promise<{ status: number; json: unknown }> {
+  async post(url: URL, input: unknown, signal: AbortSignal, what: string): Promise<PostAnswer> {
     const body = JSON.stringify(input);
     try {
-      return await postOnce(url, body, signal, what, false);
+      return await this.postOnce(url, body, signal, what, false);
     } catch (e) {
       if (!(e instanceof PveClientError) || e.staleConnection !== true) throw e;
-      return postOnce(url, body, signal, what, true);
+      return this.postOnce(url, body, signal, what, true);
     }
   }
 
   /** one POST; fresh: on a connection of its own (not from the keep-alive pool) */
-  function postOnce(url: URL, body: string, signal: AbortSignal, what: string, fresh: boolean): Promise<{ status: number; json: unknown }> {
+  private postOnce(url: URL, body: string, signal: AbortSignal, what: string, fresh: boolean): Promise<PostAnswer> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) {
         reject(err('ERR_PVE_ABORTED', `${what} was aborted`, signal.reason));
         return;
       }
-      let settled = false;
-      const finish = (e: PveClientError | undefined, v?: { status: number; json: unknown }): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        if (e) {
-          r.destroy();
-          reject(e);
-        } else resolve(v!);
-      };
-      const onAbort = (): void => finish(err('ERR_PVE_ABORTED', `${what} was aborted`, signal.reason));
-      const timer = setTimeout(() => finish(err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`)), timeoutMs);
-      signal.addEventListener('abort', onAbort, { once: true });
-      // written: the request may have reached the PVE (a new connection once its TLS handshake is done, a reused one at once)
-      let written = false;
-      // reused: the request went on a pooled keep-alive connection; answered: a byte of the answer came back
-      let reused = false;
-      let answered = false;
-      const r = request(url, {
-        method: 'POST',
-        ...(fresh ? { agent: false as const, ca: options.ca, minVersion: 'TLSv1.2' as const } : { agent }),
-        ...(options.servername !== undefined ? { servername: options.servername } : {}),
-        headers: { 'Content-Type': YANG_JSON, Accept: YANG_JSON, 'Content-Length': Buffer.byteLength(body) },
-      }, (res) => {
-        answered = true;
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > 1024 * 1024) finish(err('ERR_PVE_BAD_RESPONSE', 'the PVE answer is too large'));
-          else chunks.push(c);
-        });
-        res.on('error', (e) => finish(err('ERR_PVE_UNREACHABLE', 'the PVE connection broke', e)));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = text === '' ? undefined : JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status > 299) finish(rejected(status, json, what));
-          else finish(undefined, { status, json });
-        });
-      });
-      r.on('socket', (sock) => {
-        reused = r.reusedSocket;
-        if (sock.connecting || !(sock as { encrypted?: boolean; authorized?: boolean }).authorized) sock.once('secureConnect', () => { written = true; });
-        else written = true;
-      });
-      r.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code !== undefined && TLS_CODES.has(e.code)) {
-          finish(err('ERR_PVE_TLS', `the PVE's certificate is not trusted (${e.code})`, e));
-        } else {
-          const x = err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${base.host}${e.code !== undefined ? ` (${e.code})` : ''}`, e);
-          if (!written) x.notSent = true;
-          else if (reused && !answered && !fresh && e.code !== undefined && STALE_CODES.has(e.code)) x.staleConnection = true;
-          finish(x);
-        }
-      });
-      r.end(body);
+      new PostAttempt(this, signal, what, fresh, resolve, reject).send(url, body);
     });
+  }
+
+  /** the request's options: pooled, or fresh on a connection of its own */
+  requestOptions(body: string, fresh: boolean): RequestOptions {
+    const { options } = this;
+    return {
+      method: 'POST',
+      ...(fresh ? { agent: false as const, ca: options.ca, minVersion: 'TLSv1.2' as const } : { agent: this.agent }),
+      ...(options.servername !== undefined ? { servername: options.servername } : {}),
+      headers: { 'Content-Type': YANG_JSON, Accept: YANG_JSON, 'Content-Length': Buffer.byteLength(body) },
+    };
+  }
+}
+
+/** One POST on its way, settled once: by its answer, a request error, the time limit or the caller's signal. */
+class PostAttempt {
+  private settled = false;
+  private timer!: NodeJS.Timeout;
+  private req!: ClientRequest;
+  // written: the request may have reached the PVE (a new connection once its TLS handshake is done, a reused one at once)
+  private written = false;
+  // reused: the request went on a pooled keep-alive connection; answered: a byte of the answer came back
+  private reused = false;
+  private answered = false;
+  private readonly onAbort = (): void => this.finish(err('ERR_PVE_ABORTED', `${this.what} was aborted`, this.signal.reason));
+
+  constructor(
+    private readonly poster: RestconfPoster,
+    private readonly signal: AbortSignal,
+    private readonly what: string,
+    private readonly fresh: boolean,
+    private readonly resolve: (v: PostAnswer) => void,
+    private readonly reject: (e: PveClientError) => void,
+  ) {}
+
+  send(url: URL, body: string): void {
+    this.timer = setTimeout(() => this.finish(err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${this.poster.timeoutMs} ms`)), this.poster.timeoutMs);
+    this.signal.addEventListener('abort', this.onAbort, { once: true });
+    this.req = request(url, this.poster.requestOptions(body, this.fresh), (res) => this.onResponse(res));
+    this.req.on('socket', (sock) => this.onSocket(sock));
+    this.req.on('error', (e: NodeJS.ErrnoException) => this.onError(e));
+    this.req.end(body);
+  }
+
+  private finish(e: PveClientError | undefined, v?: PostAnswer): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.signal.removeEventListener('abort', this.onAbort);
+    if (e) {
+      this.req.destroy();
+      this.reject(e);
+    } else this.resolve(v!);
+  }
+
+  /** the answer's body (at most 1 MiB), then its status */
+  private onResponse(res: IncomingMessage): void {
+    this.answered = true;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > 1024 * 1024) this.finish(err('ERR_PVE_BAD_RESPONSE', 'the PVE answer is too large'));
+      else chunks.push(c);
+    });
+    res.on('error', (e) => this.finish(err('ERR_PVE_UNREACHABLE', 'the PVE connection broke', e)));
+    res.on('end', () => this.onEnd(res, Buffer.concat(chunks).toString('utf8')));
+  }
+
+  /** the whole answer: its JSON (when it parses); a 2xx resolves, any other status is the PVE's refusal */
+  private onEnd(res: IncomingMessage, text: string): void {
+    let json: unknown;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) this.finish(rejected(status, json, this.what));
+    else this.finish(undefined, { status, json });
+  }
+
+  /** written once the TLS handshake of a new connection is done, at once on a pooled one */
+  private onSocket(sock: Socket): void {
+    this.reused = this.req.reusedSocket;
+    if (sock.connecting || !(sock as { encrypted?: boolean; authorized?: boolean }).authorized) sock.once('secureConnect', () => { this.written = true; });
+    else this.written = true;
+  }
+
+  /** a TLS failure, or the PVE unreachable: before the request was written (notSent), or a stale keep-alive connection */
+  private onError(e: NodeJS.ErrnoException): void {
+    if (e.code !== undefined && TLS_CODES.has(e.code)) {
+      this.finish(err('ERR_PVE_TLS', `the PVE's certificate is not trusted (${e.code})`, e));
+    } else {
+      const x = err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${this.poster.base.host}${e.code !== undefined ? ` (${e.code})` : ''}`, e);
+      if (!this.written) x.notSent = true;
+      else if (this.reused && !this.answered && !this.fresh && e.code !== undefined && STALE_CODES.has(e.code)) x.staleConnection = true;
+      this.finish(x);
+    }
   }
 }
 

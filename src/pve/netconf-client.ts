@@ -37,72 +37,80 @@ function err(code: PveClientErrorCode, message: string, cause?: unknown): PveCli
   return new PveClientError(code, message, cause !== undefined ? { cause } : undefined);
 }
 
+/** a session to the PVE's NETCONF endpoint */
+type PveSession = Awaited<ReturnType<DeviceConnector>>;
+
 export function createNetconfPveClient(options: NetconfPveClientOptions): NetconfPveClient {
-  const timeoutMs = options.timeoutMs ?? 15_000;
-  const connect = options.connector ?? connectDevice;
-  const where = `${options.host}:${options.port}`;
+  const pve = new PveSessions(options);
   return {
     close() {
       // sessions are per request
     },
     integrityRequest(req, signal, deadline) {
-      return retryUnsent(() => call(signal, 'the integrity request', async (session, rpcSignal) => {
-        const reply = await session.rpc(el(PVE_NS, 'integrity-request',
-          leaf(PVE_NS, 'henb-id', req.henbId),
-          leaf(PVE_NS, 'nonce-value', base64urlToBase64(req.nonce)),
-          req.jobId ? leaf(PVE_NS, 'job-id', req.jobId) : undefined,
-          req.completion !== undefined ? completionXml(req.completion) : undefined), { signal: rpcSignal, timeoutMs });
-        const token = childText(reply, PVE_NS, 'attestation-result')?.trim();
-        const earStatus = childText(reply, PVE_NS, 'ear-status')?.trim();
-        if (!token || !earStatus) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE reply has no attestation-result');
-        const out: PveIntegrityResult = { token, earStatus };
-        const reason = childText(reply, PVE_NS, 'reason');
-        if (reason !== undefined) out.reason = reason;
-        return out;
-      }), options.retry ?? {}, err, signal, 'the integrity request', deadline);
+      return retryUnsent(() => pve.call(signal, 'the integrity request', (session, rpcSignal) => integrityRequestOn(session, rpcSignal, req, pve.timeoutMs)),
+        options.retry ?? {}, err, signal, 'the integrity request', deadline);
     },
     provideReferenceValues(jws, signal) {
-      return call(signal, 'provide-reference-values', async (session, rpcSignal) => {
-        const reply = await session.rpc(el(PVE_NS, 'provide-reference-values', leaf(PVE_NS, 'reference-values', jws)), { signal: rpcSignal, timeoutMs });
+      return pve.call(signal, 'provide-reference-values', async (session, rpcSignal) => {
+        const reply = await session.rpc(el(PVE_NS, 'provide-reference-values', leaf(PVE_NS, 'reference-values', jws)), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
         if (child(reply, NETCONF_BASE_NS, 'ok') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE did not answer provide-reference-values with ok');
       });
     },
   };
+}
 
-  /** One short session for one RPC, within timeoutMs; every failure coded (see the module comment). */
-  async function call<T>(signal: AbortSignal, what: string, fn: (session: Awaited<ReturnType<DeviceConnector>>, rpcSignal: AbortSignal) => Promise<T>): Promise<T> {
+/** the integrity-request RPC on a session, and its attestation result */
+async function integrityRequestOn(session: PveSession, rpcSignal: AbortSignal, req: PveIntegrityRequest, timeoutMs: number): Promise<PveIntegrityResult> {
+  const reply = await session.rpc(el(PVE_NS, 'integrity-request',
+    leaf(PVE_NS, 'henb-id', req.henbId),
+    leaf(PVE_NS, 'nonce-value', base64urlToBase64(req.nonce)),
+    req.jobId ? leaf(PVE_NS, 'job-id', req.jobId) : undefined,
+    req.completion !== undefined ? completionXml(req.completion) : undefined), { signal: rpcSignal, timeoutMs });
+  const token = childText(reply, PVE_NS, 'attestation-result')?.trim();
+  const earStatus = childText(reply, PVE_NS, 'ear-status')?.trim();
+  if (!token || !earStatus) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE reply has no attestation-result');
+  const out: PveIntegrityResult = { token, earStatus };
+  const reason = childText(reply, PVE_NS, 'reason');
+  if (reason !== undefined) out.reason = reason;
+  return out;
+}
+
+/** an rpc-error of the PVE: an unknown H(e)NB, or a refusal (errorTag, appTag) */
+function rejectedBy(e: NetconfError, what: string): PveClientError {
+  const f = e.errors[0];
+  const x = f?.appTag === PVE_HENB_UNKNOWN
+    ? err('ERR_PVE_UNKNOWN_HENB', `the PVE does not know this H(e)NB (${f.appTag}${f.message !== undefined ? `: ${f.message}` : ''}); add it to the PVE's devices file`, e)
+    : err('ERR_PVE_REJECTED', `the PVE refused ${what}: ${f?.tag ?? 'rpc-error'}` +
+      (f?.appTag !== undefined ? ` (${f.appTag})` : '') + (f?.message !== undefined ? `: ${f.message}` : ''), e);
+  if (f) {
+    x.errorTag = f.tag;
+    if (f.appTag !== undefined) x.appTag = f.appTag;
+  }
+  return x;
+}
+
+/** One short session per RPC to the PVE, within timeoutMs; every failure coded (see the module comment). */
+class PveSessions {
+  readonly timeoutMs: number;
+  private readonly connect: DeviceConnector;
+  private readonly where: string;
+
+  constructor(private readonly options: NetconfPveClientOptions) {
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.connect = options.connector ?? connectDevice;
+    this.where = `${options.host}:${options.port}`;
+  }
+
+  async call<T>(signal: AbortSignal, what: string, fn: (session: PveSession, rpcSignal: AbortSignal) => Promise<T>): Promise<T> {
+    const { timeoutMs } = this;
     if (signal.aborted) throw err('ERR_PVE_ABORTED', `${what} was aborted`, signal.reason);
     const ac = new AbortController();
     const onAbort = (): void => ac.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => ac.abort(err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`)), timeoutMs);
-    const failed = (e: unknown): PveClientError => {
-      if (signal.aborted) return err('ERR_PVE_ABORTED', `${what} was aborted`, signal.reason);
-      if (ac.signal.aborted) return err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`, e);
-      if (e instanceof NetconfError) {
-        const f = e.errors[0];
-        const x = f?.appTag === PVE_HENB_UNKNOWN
-          ? err('ERR_PVE_UNKNOWN_HENB', `the PVE does not know this H(e)NB (${f.appTag}${f.message !== undefined ? `: ${f.message}` : ''}); add it to the PVE's devices file`, e)
-          : err('ERR_PVE_REJECTED', `the PVE refused ${what}: ${f?.tag ?? 'rpc-error'}` +
-            (f?.appTag !== undefined ? ` (${f.appTag})` : '') + (f?.message !== undefined ? `: ${f.message}` : ''), e);
-        if (f) {
-          x.errorTag = f.tag;
-          if (f.appTag !== undefined) x.appTag = f.appTag;
-        }
-        return x;
-      }
-      if (e instanceof PveClientError) return e;
-      const code = (e as { code?: unknown }).code;
-      if (code === 'ERR_DEVICE_AUTH') return err('ERR_PVE_AUTH', `the PVE at ${where} refused our credentials`, e);
-      if (code === 'ERR_DEVICE_HOST_KEY') return err('ERR_PVE_HOST_KEY', `the PVE at ${where} is not the pinned host`, e);
-      const x = err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${where}${typeof code === 'string' ? ` (${code})` : ''}`, e);
-      // a session that was never established carried no request: safe to retry (./retry.ts)
-      if (!established && (code === 'ERR_DEVICE_UNREACHABLE' || code === 'ERR_DEVICE_NETCONF')) x.notSent = true;
-      return x;
-    };
     let established = false;
     try {
-      const session = await connect(options, { timeoutMs, signal: ac.signal });
+      const session = await this.connect(this.options, { timeoutMs, signal: ac.signal });
       established = true;
       try {
         return await fn(session, ac.signal);
@@ -110,11 +118,32 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
         void session.close();
       }
     } catch (e) {
-      throw failed(e);
+      throw this.failed(e, what, signal, ac.signal, established);
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** a failed call: aborted, timed out, refused by the PVE, or a session failure */
+  private failed(e: unknown, what: string, signal: AbortSignal, callSignal: AbortSignal, established: boolean): PveClientError {
+    if (signal.aborted) return err('ERR_PVE_ABORTED', `${what} was aborted`, signal.reason);
+    if (callSignal.aborted) return err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${this.timeoutMs} ms`, e);
+    if (e instanceof NetconfError) return rejectedBy(e, what);
+    if (e instanceof PveClientError) return e;
+    return this.sessionFailure(e, established);
+  }
+
+  /** the session could not be had: credentials, host key, or unreachable */
+  private sessionFailure(e: unknown, established: boolean): PveClientError {
+    const { where } = this;
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ERR_DEVICE_AUTH') return err('ERR_PVE_AUTH', `the PVE at ${where} refused our credentials`, e);
+    if (code === 'ERR_DEVICE_HOST_KEY') return err('ERR_PVE_HOST_KEY', `the PVE at ${where} is not the pinned host`, e);
+    const x = err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${where}${typeof code === 'string' ? ` (${code})` : ''}`, e);
+    // a session that was never established carried no request: safe to retry (./retry.ts)
+    if (!established && (code === 'ERR_DEVICE_UNREACHABLE' || code === 'ERR_DEVICE_NETCONF')) x.notSent = true;
+    return x;
   }
 }
 

@@ -73,6 +73,20 @@ export async function startPveNetconf(o: PveNetconfOptions): Promise<{ server: N
     operations: [(reg) => registerStandardOperations(reg, { log, eventLog: false })],
   });
   server.registry.addModule(module);
+  addIntegrityRequest(server, o);
+  const provide = o.provide;
+  if (provide !== undefined) addProvideReferenceValues(server, provide);
+  try {
+    const addr = await server.listen(o.host, o.port);
+    return { server, host: addr.host, port: addr.port, hostKeySha256: hostKeyFingerprint(hostKey) };
+  } catch (e) {
+    await server.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** hsvp:integrity-request: its leaves (the completion as JSON) checked and verified by the core */
+function addIntegrityRequest(server: NetconfServer, o: PveNetconfOptions): void {
   server.registry.addRpc(PVE_NS, 'integrity-request', async (op) => {
     const leaves: Record<string, unknown> = {};
     for (const c of elements(op)) {
@@ -90,27 +104,21 @@ export async function startPveNetconf(o: PveNetconfOptions): Promise<{ server: N
       throw e;
     }
   });
-  const provide = o.provide;
-  if (provide !== undefined) {
-    server.registry.addRpc(PVE_NS, 'provide-reference-values', async (op) => {
-      const leaves: Record<string, unknown> = {};
-      for (const c of elements(op)) leaves[c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`] = textOf(c).trim();
-      try {
-        await provide(checkProvideLeaves(leaves));
-        return [];
-      } catch (e) {
-        if (e instanceof RestconfError) throw toNetconf(e, 'provide-reference-values');
-        throw e;
-      }
-    });
-  }
-  try {
-    const addr = await server.listen(o.host, o.port);
-    return { server, host: addr.host, port: addr.port, hostKeySha256: hostKeyFingerprint(hostKey) };
-  } catch (e) {
-    await server.close().catch(() => undefined);
-    throw e;
-  }
+}
+
+/** hsvp:provide-reference-values: the OAM's signed statement, accepted by `provide` */
+function addProvideReferenceValues(server: NetconfServer, provide: (jws: string) => Promise<void>): void {
+  server.registry.addRpc(PVE_NS, 'provide-reference-values', async (op) => {
+    const leaves: Record<string, unknown> = {};
+    for (const c of elements(op)) leaves[c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`] = textOf(c).trim();
+    try {
+      await provide(checkProvideLeaves(leaves));
+      return [];
+    } catch (e) {
+      if (e instanceof RestconfError) throw toNetconf(e, 'provide-reference-values');
+      throw e;
+    }
+  });
 }
 
 /** The completion container as RFC 7951 JSON (what checkCompletion reads): leaves as strings, log entries as a list. */

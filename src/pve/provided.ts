@@ -21,7 +21,7 @@ import { HsvError, errorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ReferenceValues } from '../integrity/index.js';
 import { loadJwksFile, memoryReplayCache, verifyReferenceValues } from '../tokens/index.js';
-import type { Jwks, ReferenceValue, ReferenceValuesClaims } from '../tokens/index.js';
+import type { Jwks, ReferenceValue, ReferenceValuesClaims, ReplayCache } from '../tokens/index.js';
 import { RestconfError } from './restconf.js';
 
 /** the PVE's record of provided reference values is damaged: the PVE does not start on it */
@@ -110,67 +110,124 @@ export async function openProvidedReferenceValues(o: ProvidedReferenceValuesOpti
   const file = join(dir, 'provided.json');
   const now = o.now ?? ((): number => Date.now() / 1000);
   const entries = new Map<string, ProvidedEntry>(Object.entries(await load(file)));
-  const replay = memoryReplayCache({ now });
-  let queue: Promise<unknown> = Promise.resolve();
+  return new Provided(o, now, entries, new GroupSave(dir, file, entries));
+}
 
-  const keys = async (): Promise<Jwks | undefined> => {
-    if (o.oamJwks === undefined) return undefined;
-    if (typeof o.oamJwks !== 'string') return o.oamJwks;
-    try {
-      return await loadJwksFile(o.oamJwks);
-    } catch (err) {
-      o.log.warn('the OAM JWKS file is unreadable: reference values are refused', { file: o.oamJwks, err });
-      return undefined;
-    }
-  };
-
-  async function write(): Promise<void> {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ format: FILE_FORMAT, henbs: Object.fromEntries(entries) }) + '\n', { mode: 0o600 });
-    await rename(tmp, file);
+/** the OAM's keys: the configured JWKS, or the JWKS file read now (none when it is unreadable) */
+async function oamKeys(o: ProvidedReferenceValuesOptions): Promise<Jwks | undefined> {
+  if (o.oamJwks === undefined) return undefined;
+  if (typeof o.oamJwks !== 'string') return o.oamJwks;
+  try {
+    return await loadJwksFile(o.oamJwks);
+  } catch (err) {
+    o.log.warn('the OAM JWKS file is unreadable: reference values are refused', { file: o.oamJwks, err });
+    return undefined;
   }
+}
 
-  // Group save: the file holds every H(e)NB, so one write persists every statement accepted before it started.
-  // A statement accepted while a write runs waits for the next one, which all such statements share (a fleet's
-  // statements cost a few whole-file writes, not one each).
-  let writing: Promise<void> | undefined;
-  let next: Promise<void> | undefined;
-  function save(): Promise<void> {
-    if (writing === undefined) {
-      writing = write().finally(() => {
-        writing = undefined;
+/**
+ * Group save: the file holds every H(e)NB, so one write persists every statement accepted before it started.
+ * A statement accepted while a write runs waits for the next one, which all such statements share (a fleet's
+ * statements cost a few whole-file writes, not one each).
+ */
+class GroupSave {
+  private writing: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
+
+  constructor(private readonly dir: string, private readonly file: string, private readonly entries: Map<string, ProvidedEntry>) {}
+
+  save(): Promise<void> {
+    if (this.writing === undefined) {
+      this.writing = this.write().finally(() => {
+        this.writing = undefined;
       });
-      return writing;
+      return this.writing;
     }
-    next ??= writing.catch(() => undefined).then(() => {
-      next = undefined;
-      return save();
+    this.next ??= this.writing.catch(() => undefined).then(() => {
+      this.next = undefined;
+      return this.save();
     });
-    return next;
+    return this.next;
   }
 
-  async function acceptNow(jws: string): Promise<ReferenceValuesClaims> {
+  /** the whole file, written atomically */
+  private async write(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ format: FILE_FORMAT, henbs: Object.fromEntries(this.entries) }) + '\n', { mode: 0o600 });
+    await rename(tmp, this.file);
+  }
+}
+
+/** The accepted statements by H(e)NB: checked one at a time, saved in a group. */
+class Provided implements ProvidedReferenceValues {
+  private readonly replay: ReplayCache;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly o: ProvidedReferenceValuesOptions,
+    private readonly now: () => number,
+    private readonly entries: Map<string, ProvidedEntry>,
+    private readonly saver: GroupSave,
+  ) {
+    this.replay = memoryReplayCache({ now });
+  }
+
+  async accept(jws: string): Promise<ReferenceValuesClaims> {
+    // checked one at a time: the ordering check sees every statement accepted before; then saved in a group
+    const run = this.queue.then(() => this.acceptNow(jws));
+    this.queue = run.catch(() => undefined);
+    const claims = await run;
+    await this.saver.save();
+    this.o.log.info('reference values accepted', { henbId: claims.sub, jobId: claims['job-id'], values: claims['reference-values'].map((v) => v.component) });
+    return claims;
+  }
+
+  valuesFor(henbId: string): ReferenceValues {
+    const e = this.entries.get(henbId);
+    if (e === undefined) return {};
+    const out: Record<string, string[]> = {};
+    for (const v of e.values) (out[v.component] ??= []).push(v.digest);
+    return out;
+  }
+
+  entry(henbId: string): ProvidedEntry | undefined {
+    return this.entries.get(henbId);
+  }
+
+  private async acceptNow(jws: string): Promise<ReferenceValuesClaims> {
+    const claims = await this.verified(jws);
+    this.checkForHenb(claims);
+    this.entries.set(claims.sub, { iat: claims.iat, jti: claims.jti, jobId: claims['job-id'], values: claims['reference-values'], acceptedAt: Date.now() });
+    return claims;
+  }
+
+  /** the statement's claims, verified with the OAM's keys (refusals: unsigned, untrusted, stale, replayed, invalid) */
+  private async verified(jws: string): Promise<ReferenceValuesClaims> {
+    const { o } = this;
     if (typeof jws !== 'string' || jws.trim() === '') throw refused('invalid-value', 'reference-values-unsigned', 'reference-values must be a JWS');
-    const jwks = await keys();
+    const jwks = await oamKeys(o);
     if (jwks === undefined || jwks.keys.length === 0) {
       throw refused('access-denied', 'reference-values-untrusted', 'this PVE trusts no OAM key: reference values are refused (configure oam-jwks)');
     }
-    let claims: ReferenceValuesClaims;
     try {
-      claims = await verifyReferenceValues(jws.trim(), {
-        jwks, issuer: o.oamIssuer ?? 'urn:henb-sw-verify:oam', audience: o.audience, maxAgeSec: o.maxAgeSec ?? 300, replayCache: replay, now,
+      return await verifyReferenceValues(jws.trim(), {
+        jwks, issuer: o.oamIssuer ?? 'urn:henb-sw-verify:oam', audience: o.audience, maxAgeSec: o.maxAgeSec ?? 300, replayCache: this.replay, now: this.now,
       });
     } catch (err) {
       const e = refusalOf(errorCode(err), err instanceof Error ? err.message : 'refused');
       o.log.warn('reference values refused', { appTag: e.entry['error-app-tag'], code: errorCode(err) });
       throw e;
     }
-    if (!o.knownHenb(claims.sub)) {
+  }
+
+  /** a known H(e)NB, and a statement newer than (and not the same as) the one accepted for it last */
+  private checkForHenb(claims: ReferenceValuesClaims): void {
+    if (!this.o.knownHenb(claims.sub)) {
       throw new RestconfError({ 'error-type': 'application', 'error-tag': 'invalid-value', 'error-app-tag': 'unknown-henb',
         'error-path': PROVIDE_INPUT_PATH, 'error-message': `unknown H(e)NB ${claims.sub}` });
     }
-    const last = entries.get(claims.sub);
+    const last = this.entries.get(claims.sub);
     if (last !== undefined && last.jti === claims.jti) {
       // after a restart the replay cache is empty: the stored statement still says it was seen
       throw refused('invalid-value', 'reference-values-replayed', 'these reference values were provided before (replay)');
@@ -178,29 +235,7 @@ export async function openProvidedReferenceValues(o: ProvidedReferenceValuesOpti
     if (last !== undefined && claims.iat < last.iat) {
       throw refused('invalid-value', 'reference-values-stale', `the reference values are stale: older than those accepted for ${claims.sub} (job ${last.jobId})`);
     }
-    entries.set(claims.sub, { iat: claims.iat, jti: claims.jti, jobId: claims['job-id'], values: claims['reference-values'], acceptedAt: Date.now() });
-    return claims;
   }
-
-  return {
-    async accept(jws) {
-      // checked one at a time: the ordering check sees every statement accepted before; then saved in a group
-      const run = queue.then(() => acceptNow(jws));
-      queue = run.catch(() => undefined);
-      const claims = await run;
-      await save();
-      o.log.info('reference values accepted', { henbId: claims.sub, jobId: claims['job-id'], values: claims['reference-values'].map((v) => v.component) });
-      return claims;
-    },
-    valuesFor(henbId) {
-      const e = entries.get(henbId);
-      if (e === undefined) return {};
-      const out: Record<string, string[]> = {};
-      for (const v of e.values) (out[v.component] ??= []).push(v.digest);
-      return out;
-    },
-    entry: (henbId) => entries.get(henbId),
-  };
 }
 
 async function load(file: string): Promise<Record<string, ProvidedEntry>> {

@@ -36,6 +36,7 @@ import { ConcurrencyLimit } from './limiter.js';
 import { PveReferences } from './references.js';
 import { createRestconfServer } from './restconf-server.js';
 import { PveVerifier } from './verifier.js';
+import type { VerifierParts } from './verifier.js';
 import { openTpmClocks } from './tpm-clocks.js';
 import { AkBindings } from './ak-binding.js';
 import type { EvidenceCollector, PveDeviceEntry } from './types.js';
@@ -150,25 +151,12 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
   const signingKey = options.signingKey ?? (await loadOrCreateSigningKey(`${options.dataDir}/keys`, 'pve'));
   const jwks: Jwks = { keys: [signingKey.publicJwk] };
   // devices are enrolled with it below (inventory); it listens once the HTTPS server does
-  const chTls = options.callHome?.tls;
-  const callHome = options.callHome ? createCallHomeListener({
-    ...parseListen(options.callHome.listen), log, handshakeTimeoutMs: deviceTimeoutMs,
-    ...(chTls !== undefined ? { tls: { ...parseListen(chTls.listen), cert: chTls.cert, key: chTls.key, ...(chTls.ca !== undefined ? { ca: chTls.ca } : {}) } } : {}),
-  }) : undefined;
+  const callHome = callHomeListenerOf(options, log, deviceTimeoutMs);
   const collector = options.collector ?? netconfEvidenceCollector({ log, timeoutMs: deviceTimeoutMs, connector: connectorVia(callHome) });
   const inventory = new DeviceInventory(callHome, options.ekCa);
   for (const d of options.devices) inventory.set(d);
   const provided = await openProvided(options, issuer, inventory, log);
-  // the last TPM clock of each TPM-rooted device (rebooted claim, clock going backwards refused)
-  const clocks = await openTpmClocks({ dataDir: options.dataDir, log });
-  const approved = approvedSoftware(options.approvedSoftware ?? [], (path, err) => log.warn('approved software unreadable', { path, err }));
-  const references = new PveReferences(options.referenceValues, approved, provided);
-  const verifier = new PveVerifier({
-    inventory, references, collector, signingKey, log, deviceTimeoutMs, clocks, bindings: new AkBindings(log),
-    limit: new ConcurrencyLimit(options.maxConcurrent ?? 64),
-    party: { issuer, audience },
-    ttlSec: options.tokenTtlSec ?? 300,
-  });
+  const { verifier, references } = await openVerifier(options, provided, { inventory, collector, signingKey, log, deviceTimeoutMs, party: { issuer, audience } });
   const verify = verifier.verify.bind(verifier);
   const provide = async (jws: string): Promise<void> => {
     await provided.accept(jws);
@@ -178,7 +166,6 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     startPveNetconf({ host: l.host, port: l.port, users: l.users, dataDir: options.dataDir, log, check: checkInputLeaves, verify, provide }));
   const urlHost = host.includes(':') ? `[${host}]` : host;
   log.info('PVE listening', { url: `https://${urlHost}:${endpoints.port}` });
-  let closed: Promise<void> | undefined;
   return {
     url: `https://${urlHost}:${endpoints.port}`,
     host,
@@ -194,16 +181,52 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     setDevice: (d) => inventory.set(d),
     provideReferenceValues: provide,
     providedReferenceValues: (henbId) => provided.valuesFor(henbId),
-    close() {
-      closed ??= (async () => {
-        verifier.abortAll();
-        await closeServer(server, sockets);
-        await endpoints.nc?.server.close();
-        await collector.close?.();
-        await callHome?.close();
-      })();
-      return closed;
-    },
+    close: closeOnce(verifier, server, sockets, endpoints.nc, collector, callHome),
+  };
+}
+
+/** the PVE's own call-home listener (SSH, and TLS when configured), when options.callHome is given */
+function callHomeListenerOf(options: StartPveOptions, log: Logger, deviceTimeoutMs: number): CallHomeListener | undefined {
+  const chTls = options.callHome?.tls;
+  return options.callHome ? createCallHomeListener({
+    ...parseListen(options.callHome.listen), log, handshakeTimeoutMs: deviceTimeoutMs,
+    ...(chTls !== undefined ? { tls: { ...parseListen(chTls.listen), cert: chTls.cert, key: chTls.key, ...(chTls.ca !== undefined ? { ca: chTls.ca } : {}) } } : {}),
+  }) : undefined;
+}
+
+/** the core that collects, appraises and signs, with its reference values: the PVE's own, approved software's, the OAM's */
+async function openVerifier(
+  options: StartPveOptions, provided: ProvidedReferenceValues,
+  p: Pick<VerifierParts, 'inventory' | 'collector' | 'signingKey' | 'log' | 'deviceTimeoutMs' | 'party'>,
+): Promise<{ verifier: PveVerifier; references: PveReferences }> {
+  const { inventory, collector, signingKey, log, deviceTimeoutMs, party } = p;
+  // the last TPM clock of each TPM-rooted device (rebooted claim, clock going backwards refused)
+  const clocks = await openTpmClocks({ dataDir: options.dataDir, log });
+  const approved = approvedSoftware(options.approvedSoftware ?? [], (path, err) => log.warn('approved software unreadable', { path, err }));
+  const references = new PveReferences(options.referenceValues, approved, provided);
+  const verifier = new PveVerifier({
+    inventory, references, collector, signingKey, log, deviceTimeoutMs, clocks, bindings: new AkBindings(log),
+    limit: new ConcurrencyLimit(options.maxConcurrent ?? 64),
+    party,
+    ttlSec: options.tokenTtlSec ?? 300,
+  });
+  return { verifier, references };
+}
+
+/** the handle's close(), done once: collections aborted, then HTTPS, NETCONF, the collector, call home closed in turn */
+function closeOnce(
+  verifier: PveVerifier, server: Server, sockets: Set<Socket>, nc: PveNetconf | undefined, collector: EvidenceCollector, callHome: CallHomeListener | undefined,
+): () => Promise<void> {
+  let closed: Promise<void> | undefined;
+  return () => {
+    closed ??= (async () => {
+      verifier.abortAll();
+      await closeServer(server, sockets);
+      await nc?.server.close();
+      await collector.close?.();
+      await callHome?.close();
+    })();
+    return closed;
   };
 }
 

@@ -113,55 +113,62 @@ export function auditBefore(name: string, args: unknown[]): { op: 'getHenb' | 'g
 /** The record an audited operation appends (undefined: nothing audit-worthy changed). */
 export function auditEntryFor(name: string, args: unknown[], result: unknown, before: unknown): AuditInput | undefined {
   switch (name) {
-    case 'createJob': {
-      const job = args[0] as NewJob;
-      const rec = result as JobRecord;
-      return {
-        actor: SYSTEM_ACTOR, action: 'job-created', object: `job/${rec.jobId}`, at: rec.createdAt,
-        details: { henbId: rec.henbId, kind: rec.kind, state: rec.state, ...(job.reason !== undefined ? { reason: job.reason } : {}), ...(rec.owner !== null ? { owner: rec.owner } : {}) },
-      };
-    }
-    case 'saveJobTransition': {
-      const o = args[2] as JobTransitionOptions;
-      const rec = result as JobRecord;
-      const prev = before as JobBefore | undefined;
-      return {
-        actor: SYSTEM_ACTOR, action: 'job-transition', object: `job/${rec.jobId}`, at: rec.updatedAt,
-        details: {
-          henbId: rec.henbId, kind: rec.kind, from: prev?.state ?? null, to: rec.state, version: rec.version,
-          ...(o.reason !== undefined ? { reason: o.reason } : {}),
-          ...(rec.terminal ? { terminal: true } : {}),
-          ...(rec.updateSent && prev?.updateSent !== true ? { updateSent: true } : {}),
-          ...(rec.owner !== null ? { owner: rec.owner } : {}),
-        },
-      };
-    }
-    case 'putHenb': {
-      const rec = result as HenbRecord;
-      const prev = before as HenbRecord | undefined;
-      const changes: Record<string, [unknown, unknown]> = {};
-      if (prev?.rim !== rec.rim) changes.rim = [prev?.rim ?? null, rec.rim];
-      if (prev?.state !== rec.state) changes.state = [prev?.state ?? null, rec.state];
-      if (prev?.softwareVersion !== rec.softwareVersion) changes.softwareVersion = [prev?.softwareVersion ?? null, rec.softwareVersion];
-      if (Object.keys(changes).length === 0) return undefined;
-      const action = prev === undefined ? 'henb-added'
-        : changes.rim ? 'rim-changed'
-          : changes.state && rec.state === 'quarantined' ? 'henb-quarantined'
-            : changes.state ? 'henb-state-changed' : 'henb-software-version';
-      return { actor: SYSTEM_ACTOR, action, object: `henb/${rec.henbId}`, at: rec.updatedAt, details: changes };
-    }
+    case 'createJob':
+      return jobCreated(args[0] as NewJob, result as JobRecord);
+    case 'saveJobTransition':
+      return jobTransition(args[2] as JobTransitionOptions, result as JobRecord, before as JobBefore | undefined);
+    case 'putHenb':
+      return henbChanged(result as HenbRecord, before as HenbRecord | undefined);
     case 'deleteHenb':
       return result === true ? { actor: SYSTEM_ACTOR, action: 'henb-deleted', object: `henb/${String(args[0])}` } : undefined;
-    case 'putReferenceLog': {
-      const json = JSON.stringify(args[1]);
-      return {
-        actor: SYSTEM_ACTOR, action: 'reference-log-changed', object: `henb/${String(args[0])}`,
-        details: { entries: Array.isArray(args[1]) ? args[1].length : null, sha256: createHash('sha256').update(json).digest('hex') },
-      };
-    }
+    case 'putReferenceLog':
+      return referenceLogChanged(args[0], args[1]);
     default:
       return undefined;
   }
+}
+
+function jobCreated(job: NewJob, rec: JobRecord): AuditInput {
+  return {
+    actor: SYSTEM_ACTOR, action: 'job-created', object: `job/${rec.jobId}`, at: rec.createdAt,
+    details: { henbId: rec.henbId, kind: rec.kind, state: rec.state, ...(job.reason !== undefined ? { reason: job.reason } : {}), ...(rec.owner !== null ? { owner: rec.owner } : {}) },
+  };
+}
+
+function jobTransition(o: JobTransitionOptions, rec: JobRecord, prev: JobBefore | undefined): AuditInput {
+  return {
+    actor: SYSTEM_ACTOR, action: 'job-transition', object: `job/${rec.jobId}`, at: rec.updatedAt,
+    details: {
+      henbId: rec.henbId, kind: rec.kind, from: prev?.state ?? null, to: rec.state, version: rec.version,
+      ...(o.reason !== undefined ? { reason: o.reason } : {}),
+      ...(rec.terminal ? { terminal: true } : {}),
+      ...(rec.updateSent && prev?.updateSent !== true ? { updateSent: true } : {}),
+      ...(rec.owner !== null ? { owner: rec.owner } : {}),
+    },
+  };
+}
+
+/** an H(e)NB added, or its RIM, state (quarantine) or software version changed; undefined when none of them changed */
+function henbChanged(rec: HenbRecord, prev: HenbRecord | undefined): AuditInput | undefined {
+  const changes: Record<string, [unknown, unknown]> = {};
+  if (prev?.rim !== rec.rim) changes.rim = [prev?.rim ?? null, rec.rim];
+  if (prev?.state !== rec.state) changes.state = [prev?.state ?? null, rec.state];
+  if (prev?.softwareVersion !== rec.softwareVersion) changes.softwareVersion = [prev?.softwareVersion ?? null, rec.softwareVersion];
+  if (Object.keys(changes).length === 0) return undefined;
+  const action = prev === undefined ? 'henb-added'
+    : changes.rim ? 'rim-changed'
+      : changes.state && rec.state === 'quarantined' ? 'henb-quarantined'
+        : changes.state ? 'henb-state-changed' : 'henb-software-version';
+  return { actor: SYSTEM_ACTOR, action, object: `henb/${rec.henbId}`, at: rec.updatedAt, details: changes };
+}
+
+/** a reference log changed: its number of entries and the SHA-256 of its JSON */
+function referenceLogChanged(henbId: unknown, log: unknown): AuditInput {
+  const json = JSON.stringify(log);
+  return {
+    actor: SYSTEM_ACTOR, action: 'reference-log-changed', object: `henb/${String(henbId)}`,
+    details: { entries: Array.isArray(log) ? log.length : null, sha256: createHash('sha256').update(json).digest('hex') },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -213,62 +220,88 @@ export async function verifyAuditChain(records: readonly AuditRecord[], heads: r
     heads: heads.length, problem: null,
   };
   const fail = (p: AuditProblem): AuditVerdict => ({ ...verdict, problem: p });
-  const byHash = new Map<string, number>();
-  for (const r of records) byHash.set(r.hash, r.seq);
-  let prev: AuditRecord | undefined;
-  for (const r of records) {
-    const expectedSeq = (prev?.seq ?? 0) + 1;
-    const own = auditHash(r);
-    if (own !== r.hash) {
-      // the fields hash right under another position: the row was moved (seq rewritten)
-      const near = Array.from({ length: 64 }, (_, i) => r.seq + (i % 2 === 0 ? i / 2 + 1 : -(i + 1) / 2));
-      for (const s of [expectedSeq, (byHash.get(r.prevHash) ?? -1) + 1, ...near]) {
-        if (s > 0 && s !== r.seq && auditHash({ ...r, seq: s }) === r.hash) {
-          return fail({ kind: 'reordered', seq: r.seq, message: `record ${r.seq} was written as record ${s} (moved)` });
-        }
-      }
-      return fail({ kind: 'modified', seq: r.seq, message: `record ${r.seq} does not hash to its stored hash (a field was changed)` });
-    }
-    if (r.seq !== expectedSeq) {
-      if (r.seq > expectedSeq) {
-        const gap = r.seq - expectedSeq === 1 ? `record ${expectedSeq} is missing` : `records ${expectedSeq}..${r.seq - 1} are missing`;
-        return fail({ kind: 'deleted', seq: expectedSeq, message: `${gap} (the chain jumps from ${prev?.seq ?? 0} to ${r.seq})` });
-      }
-      return fail({ kind: 'reordered', seq: r.seq, message: `record ${r.seq} follows record ${prev?.seq ?? 0}` });
-    }
-    const want = prev?.hash ?? AUDIT_GENESIS;
-    if (r.prevHash !== want) {
-      const other = byHash.get(r.prevHash);
-      if (other !== undefined) return fail({ kind: 'reordered', seq: r.seq, message: `record ${r.seq} chains to record ${other}, not to record ${r.seq - 1}` });
-      if (prev === undefined) return fail({ kind: 'modified', seq: r.seq, message: `record ${r.seq} does not start the chain (its previous hash is not the genesis value)` });
-      return fail({ kind: 'modified', seq: prev.seq, message: `record ${prev.seq} is not the record that record ${r.seq} chains to (it was rewritten with a new hash)` });
-    }
-    prev = r;
-  }
-  // signed heads, newest last: each must verify and name a record of this chain by its hash
-  const bySeq = new Map(records.map((r) => [r.seq, r]));
-  for (const h of heads) {
-    const c = await checkHead(h.jws);
-    if (!c.ok) return fail({ kind: 'head-signature', seq: h.seq, message: `the signed head of record ${h.seq} (head ${h.id}) does not verify: ${c.reason}` });
-    if (c.seq !== h.seq || c.hash !== h.hash || c.kid !== h.kid) {
-      return fail({ kind: 'head-signature', seq: h.seq, message: `head ${h.id}: its columns (record ${h.seq}) disagree with what its signature covers (record ${c.seq})` });
-    }
-    const r = bySeq.get(c.seq);
-    if (r === undefined) {
-      if (c.seq > verdict.lastSeq) {
-        return fail({ kind: 'truncated', seq: verdict.lastSeq + 1, message: `a signed head covers record ${c.seq}, but the chain ends at record ${verdict.lastSeq} (records ${verdict.lastSeq + 1}..${c.seq} were removed)` });
-      }
-      return fail({ kind: 'deleted', seq: c.seq, message: `a signed head covers record ${c.seq}, which is missing` });
-    }
-    if (r.hash !== c.hash) return fail({ kind: 'modified', seq: c.seq, message: `record ${c.seq} is not the record its signed head covers (the chain was rewritten up to it)` });
-    if (c.seq >= verdict.signedSeq) {
-      verdict.signedSeq = c.seq;
-      verdict.signedKid = c.kid;
-    }
-  }
+  const broken = chainProblem(records);
+  if (broken !== null) return fail(broken);
+  const badHead = await headsProblem(records, heads, checkHead, verdict);
+  if (badHead !== null) return fail(badHead);
   if (records.length > 0 && verdict.signedSeq === 0) {
     return fail({ kind: 'unsigned', seq: 1, message: `${records.length} record(s) and no signed head: nothing proves the chain was not rewritten` });
   }
   verdict.unsignedTail = verdict.lastSeq - verdict.signedSeq;
   return { ...verdict, ok: true };
+}
+
+/** the first record (in chain order) that does not hash right or does not follow the one before it; null when none */
+function chainProblem(records: readonly AuditRecord[]): AuditProblem | null {
+  const byHash = new Map<string, number>();
+  for (const r of records) byHash.set(r.hash, r.seq);
+  let prev: AuditRecord | undefined;
+  for (const r of records) {
+    const problem = recordProblem(r, prev, byHash);
+    if (problem !== null) return problem;
+    prev = r;
+  }
+  return null;
+}
+
+/** one record after `prev`: its own hash, its seq, then the hash it chains to */
+function recordProblem(r: AuditRecord, prev: AuditRecord | undefined, byHash: ReadonlyMap<string, number>): AuditProblem | null {
+  const expectedSeq = (prev?.seq ?? 0) + 1;
+  const own = auditHash(r);
+  if (own !== r.hash) return movedOrModified(r, expectedSeq, byHash);
+  if (r.seq !== expectedSeq) {
+    if (r.seq > expectedSeq) {
+      const gap = r.seq - expectedSeq === 1 ? `record ${expectedSeq} is missing` : `records ${expectedSeq}..${r.seq - 1} are missing`;
+      return { kind: 'deleted', seq: expectedSeq, message: `${gap} (the chain jumps from ${prev?.seq ?? 0} to ${r.seq})` };
+    }
+    return { kind: 'reordered', seq: r.seq, message: `record ${r.seq} follows record ${prev?.seq ?? 0}` };
+  }
+  const want = prev?.hash ?? AUDIT_GENESIS;
+  if (r.prevHash !== want) {
+    const other = byHash.get(r.prevHash);
+    if (other !== undefined) return { kind: 'reordered', seq: r.seq, message: `record ${r.seq} chains to record ${other}, not to record ${r.seq - 1}` };
+    if (prev === undefined) return { kind: 'modified', seq: r.seq, message: `record ${r.seq} does not start the chain (its previous hash is not the genesis value)` };
+    return { kind: 'modified', seq: prev.seq, message: `record ${prev.seq} is not the record that record ${r.seq} chains to (it was rewritten with a new hash)` };
+  }
+  return null;
+}
+
+/** a record whose fields do not hash to its hash: moved when they hash right under another seq nearby, else modified */
+function movedOrModified(r: AuditRecord, expectedSeq: number, byHash: ReadonlyMap<string, number>): AuditProblem {
+  // the fields hash right under another position: the row was moved (seq rewritten)
+  const near = Array.from({ length: 64 }, (_, i) => r.seq + (i % 2 === 0 ? i / 2 + 1 : -(i + 1) / 2));
+  for (const s of [expectedSeq, (byHash.get(r.prevHash) ?? -1) + 1, ...near]) {
+    if (s > 0 && s !== r.seq && auditHash({ ...r, seq: s }) === r.hash) {
+      return { kind: 'reordered', seq: r.seq, message: `record ${r.seq} was written as record ${s} (moved)` };
+    }
+  }
+  return { kind: 'modified', seq: r.seq, message: `record ${r.seq} does not hash to its stored hash (a field was changed)` };
+}
+
+/**
+ * The signed heads, newest last: each must verify and name a record of this chain by its hash. The newest one
+ * that does is the verdict's signedSeq and signedKid (set as the heads are read); the first problem, or null.
+ */
+async function headsProblem(records: readonly AuditRecord[], heads: readonly AuditHeadRecord[], checkHead: HeadChecker, verdict: AuditVerdict): Promise<AuditProblem | null> {
+  const bySeq = new Map(records.map((r) => [r.seq, r]));
+  for (const h of heads) {
+    const c = await checkHead(h.jws);
+    if (!c.ok) return { kind: 'head-signature', seq: h.seq, message: `the signed head of record ${h.seq} (head ${h.id}) does not verify: ${c.reason}` };
+    if (c.seq !== h.seq || c.hash !== h.hash || c.kid !== h.kid) {
+      return { kind: 'head-signature', seq: h.seq, message: `head ${h.id}: its columns (record ${h.seq}) disagree with what its signature covers (record ${c.seq})` };
+    }
+    const r = bySeq.get(c.seq);
+    if (r === undefined) {
+      if (c.seq > verdict.lastSeq) {
+        return { kind: 'truncated', seq: verdict.lastSeq + 1, message: `a signed head covers record ${c.seq}, but the chain ends at record ${verdict.lastSeq} (records ${verdict.lastSeq + 1}..${c.seq} were removed)` };
+      }
+      return { kind: 'deleted', seq: c.seq, message: `a signed head covers record ${c.seq}, which is missing` };
+    }
+    if (r.hash !== c.hash) return { kind: 'modified', seq: c.seq, message: `record ${c.seq} is not the record its signed head covers (the chain was rewritten up to it)` };
+    if (c.seq >= verdict.signedSeq) {
+      verdict.signedSeq = c.seq;
+      verdict.signedKid = c.kid;
+    }
+  }
+  return null;
 }

@@ -136,6 +136,29 @@ export async function verifyTyped(token: string, options: Omit<VerifyOptions, 'e
 }
 
 async function verifyCore(token: string, c: Checks): Promise<VerifiedResult> {
+  const { header, alg, kid } = checkedHeader(token, c);
+  const payload = await verifiedPayload(token, c.keys, alg, kid);
+  const claims = shapedClaims(payload, c);
+  // iss, aud, iat, exp, jti are checked by every shape; the rest of the EAR claims only by earShape
+  const ear = claims as unknown as EarClaims;
+  checkParty(ear, c);
+  checkTimes(ear, claims.nbf as number | undefined, c);
+  if (c.expectedNonce !== undefined && !sameString(ear.eat_nonce, c.expectedNonce)) {
+    throw new TokenError('ERR_TOKEN_NONCE', 'token eat_nonce is missing or not the expected nonce');
+  }
+  if (c.replayCache !== undefined) {
+    const until = Math.min(ear.exp, c.maxAgeSec === undefined ? ear.exp : ear.iat + c.maxAgeSec) + c.toleranceSec;
+    if (!(await c.replayCache.checkAndRemember(ear.jti, until))) {
+      throw new TokenError('ERR_TOKEN_REPLAY', 'token jti was seen before (replay)');
+    }
+  }
+  const out: VerifiedResult['header'] = { alg: alg as SigningAlg, typ: header.typ as string };
+  if (kid !== undefined) out.kid = kid;
+  return { claims: ear, header: out };
+}
+
+/** compact form, then the protected header: alg allow-list (before any key is touched), typ, no crit, kid */
+function checkedHeader(token: string, c: Checks): { header: Record<string, unknown>; alg: string; kid: string | undefined } {
   if (typeof token !== 'string' || !COMPACT_RE.test(token)) throw new TokenError('ERR_TOKEN_MALFORMED', 'not a JWS compact token');
   let header: Record<string, unknown>;
   try {
@@ -153,8 +176,12 @@ async function verifyCore(token: string, c: Checks): Promise<VerifiedResult> {
   if (header.crit !== undefined) throw new TokenError('ERR_TOKEN_MALFORMED', 'token has crit header parameters we do not understand');
   const kid = header.kid;
   if (kid !== undefined && typeof kid !== 'string') throw new TokenError('ERR_TOKEN_MALFORMED', 'token kid must be a string');
+  return { header, alg, kid };
+}
 
-  const candidates = c.keys.filter((k) => k.alg === alg && (kid === undefined || k.kid === kid));
+/** the payload, verified with a key of the token's alg (and kid, when it has one); one message for every failure */
+async function verifiedPayload(token: string, keys: PublicJwk[], alg: string, kid: string | undefined): Promise<Uint8Array> {
+  const candidates = keys.filter((k) => k.alg === alg && (kid === undefined || k.kid === kid));
   if (candidates.length === 0) throw new TokenError('ERR_TOKEN_KEY_UNKNOWN', 'no verification key matches the token kid/alg');
 
   let payload: Uint8Array | undefined;
@@ -170,7 +197,11 @@ async function verifyCore(token: string, c: Checks): Promise<VerifiedResult> {
     }
   }
   if (payload === undefined) throw new TokenError('ERR_TOKEN_SIGNATURE', 'token signature verification failed');
+  return payload;
+}
 
+/** the payload as a JSON object that passes the shape check (default: the EAR claims and eat_profile) */
+function shapedClaims(payload: Uint8Array, c: Checks): Record<string, unknown> {
   let claims: Record<string, unknown>;
   try {
     const parsed = JSON.parse(Buffer.from(payload).toString('utf8')) as unknown;
@@ -181,9 +212,11 @@ async function verifyCore(token: string, c: Checks): Promise<VerifiedResult> {
   }
   const problem = (c.shape ?? earShape)(claims);
   if (problem !== null) throw new TokenError('ERR_TOKEN_CLAIMS', problem);
-  // iss, aud, iat, exp, jti are checked by every shape; the rest of the EAR claims only by earShape
-  const ear = claims as unknown as EarClaims;
+  return claims;
+}
 
+/** issuer, then audience (each when expected) */
+function checkParty(ear: EarClaims, c: Checks): void {
   if (c.issuer !== undefined && !asList(c.issuer).includes(ear.iss)) {
     throw new TokenError('ERR_TOKEN_ISSUER', 'token issuer is not the expected one');
   }
@@ -191,26 +224,17 @@ async function verifyCore(token: string, c: Checks): Promise<VerifiedResult> {
     const want = asList(c.audience);
     if (!asList(ear.aud).some((a) => want.includes(a))) throw new TokenError('ERR_TOKEN_AUDIENCE', 'token audience is not ours');
   }
+}
+
+/** exp, iat, nbf, then the maximum age, each within the clock tolerance */
+function checkTimes(ear: EarClaims, nbf: number | undefined, c: Checks): void {
   const tol = c.toleranceSec;
   if (c.now >= ear.exp + tol) throw new TokenError('ERR_TOKEN_EXPIRED', 'token has expired');
   if (ear.iat > c.now + tol) throw new TokenError('ERR_TOKEN_NOT_YET_VALID', 'token iat is in the future');
-  const nbf = claims.nbf as number | undefined;
   if (nbf !== undefined && nbf > c.now + tol) throw new TokenError('ERR_TOKEN_NOT_YET_VALID', 'token is not valid yet (nbf)');
   if (c.maxAgeSec !== undefined && c.now - ear.iat > c.maxAgeSec + tol) {
     throw new TokenError('ERR_TOKEN_TOO_OLD', `token is older than ${c.maxAgeSec} s`);
   }
-  if (c.expectedNonce !== undefined && !sameString(ear.eat_nonce, c.expectedNonce)) {
-    throw new TokenError('ERR_TOKEN_NONCE', 'token eat_nonce is missing or not the expected nonce');
-  }
-  if (c.replayCache !== undefined) {
-    const until = Math.min(ear.exp, c.maxAgeSec === undefined ? ear.exp : ear.iat + c.maxAgeSec) + tol;
-    if (!(await c.replayCache.checkAndRemember(ear.jti, until))) {
-      throw new TokenError('ERR_TOKEN_REPLAY', 'token jti was seen before (replay)');
-    }
-  }
-  const out: VerifiedResult['header'] = { alg: alg as SigningAlg, typ: header.typ as string };
-  if (kid !== undefined) out.kid = kid;
-  return { claims: ear, header: out };
 }
 
 function asList(v: string | string[]): string[] {

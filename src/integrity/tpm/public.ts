@@ -39,13 +39,7 @@ export interface TpmPublic {
 /** Parses a TPM2B_PUBLIC (UINT16 size first) or a bare TPMT_PUBLIC. */
 export function parsePublic(octets: Uint8Array): ParseResult<TpmPublic> {
   return guard('TPMT_PUBLIC', () => {
-    let buf = Buffer.from(octets.buffer, octets.byteOffset, octets.byteLength);
-    // A TPMT_PUBLIC starts with its type (RSA or ECC); anything else is read as a TPM2B_PUBLIC (size first).
-    if (buf.length >= 2 && buf.readUInt16BE(0) !== TPM_ALG.RSA && buf.readUInt16BE(0) !== TPM_ALG.ECC) {
-      const size = buf.readUInt16BE(0);
-      if (size !== buf.length - 2) throw new MalformedTpm(`TPM2B_PUBLIC: size ${size}, but ${buf.length - 2} octets follow`);
-      buf = buf.subarray(2);
-    }
+    const buf = tpmtOctets(octets);
     const r = new Reader(buf, 'TPMT_PUBLIC');
     const type = r.u16('type');
     if (type !== TPM_ALG.RSA && type !== TPM_ALG.ECC) throw new MalformedTpm(`TPMT_PUBLIC: key type ${algName(type)} is not rsa or ecc`);
@@ -55,40 +49,59 @@ export function parsePublic(octets: Uint8Array): ParseResult<TpmPublic> {
     const objectAttributes = r.u32('objectAttributes');
     r.tpm2b('authPolicy', LIMITS.policy);
     const symmetric = readSymmetric(r);
-    let out: Omit<TpmPublic, 'name' | 'raw' | 'nameAlg' | 'objectAttributes' | 'symmetric'>;
-    if (type === TPM_ALG.RSA) {
-      const scheme = readScheme(r, 'rsa');
-      const keyBits = r.u16('keyBits');
-      if (keyBits < 2048 || keyBits > LIMITS.rsaKey * 8 || keyBits % 8 !== 0) throw new MalformedTpm(`TPMT_PUBLIC: RSA keyBits ${keyBits} not accepted (2048..4096)`);
-      const exp = r.u32('exponent');
-      const modulus = r.tpm2b('unique.rsa', LIMITS.rsaKey);
-      if (modulus.length !== keyBits / 8) throw new MalformedTpm(`TPMT_PUBLIC: modulus is ${modulus.length} octets, keyBits says ${keyBits / 8}`);
-      const e = exp === 0 ? 65537 : exp;
-      const eBytes = Buffer.alloc(4);
-      eBytes.writeUInt32BE(e);
-      const key = createPublicKey({ key: { kty: 'RSA', n: modulus.toString('base64url'), e: stripZeros(eBytes).toString('base64url') }, format: 'jwk' });
-      out = { type: 'rsa', scheme, keyBits, key };
-    } else {
-      const scheme = readScheme(r, 'ecc');
-      const curveId = r.u16('curveID');
-      const curve = ECC_CURVES[curveId];
-      if (!curve) throw new MalformedTpm(`TPMT_PUBLIC: ECC curve 0x${curveId.toString(16)} is not accepted (P-256, P-384, P-521)`);
-      const kdf = r.u16('kdf.scheme');
-      if (kdf !== TPM_ALG.NULL) r.u16('kdf.hash');
-      const x = r.tpm2b('unique.ecc.x', LIMITS.eccPoint);
-      const y = r.tpm2b('unique.ecc.y', LIMITS.eccPoint);
-      if (x.length > curve.size || y.length > curve.size || x.length === 0 || y.length === 0) {
-        throw new MalformedTpm(`TPMT_PUBLIC: ECC point does not fit ${curve.crv}`);
-      }
-      const key = createPublicKey({ key: { kty: 'EC', crv: curve.crv, x: pad(x, curve.size).toString('base64url'), y: pad(y, curve.size).toString('base64url') }, format: 'jwk' });
-      out = { type: 'ecc', scheme, curve: curve.crv, key };
-    }
+    const out = type === TPM_ALG.RSA ? readRsaKey(r) : readEccKey(r);
     r.end();
     const raw = Buffer.from(buf);
     const name = Buffer.alloc(2);
     name.writeUInt16BE(nameAlg);
     return { ...out, nameAlg, objectAttributes, raw, name: Buffer.concat([name, createHash(nameHash.name).update(raw).digest()]), ...(symmetric !== undefined ? { symmetric } : {}) };
   });
+}
+
+/** the TPMT_PUBLIC octets: a TPMT_PUBLIC starts with its type (RSA or ECC); anything else is read as a TPM2B_PUBLIC (size first) */
+function tpmtOctets(octets: Uint8Array): Buffer {
+  let buf = Buffer.from(octets.buffer, octets.byteOffset, octets.byteLength);
+  if (buf.length >= 2 && buf.readUInt16BE(0) !== TPM_ALG.RSA && buf.readUInt16BE(0) !== TPM_ALG.ECC) {
+    const size = buf.readUInt16BE(0);
+    if (size !== buf.length - 2) throw new MalformedTpm(`TPM2B_PUBLIC: size ${size}, but ${buf.length - 2} octets follow`);
+    buf = buf.subarray(2);
+  }
+  return buf;
+}
+
+/** what the type-specific parameters and the unique field give: the key, its scheme, its size or curve */
+type KeyPart = Omit<TpmPublic, 'name' | 'raw' | 'nameAlg' | 'objectAttributes' | 'symmetric'>;
+
+/** RSA parameters (scheme, keyBits 2048..4096, exponent) and the modulus */
+function readRsaKey(r: Reader): KeyPart {
+  const scheme = readScheme(r, 'rsa');
+  const keyBits = r.u16('keyBits');
+  if (keyBits < 2048 || keyBits > LIMITS.rsaKey * 8 || keyBits % 8 !== 0) throw new MalformedTpm(`TPMT_PUBLIC: RSA keyBits ${keyBits} not accepted (2048..4096)`);
+  const exp = r.u32('exponent');
+  const modulus = r.tpm2b('unique.rsa', LIMITS.rsaKey);
+  if (modulus.length !== keyBits / 8) throw new MalformedTpm(`TPMT_PUBLIC: modulus is ${modulus.length} octets, keyBits says ${keyBits / 8}`);
+  const e = exp === 0 ? 65537 : exp;
+  const eBytes = Buffer.alloc(4);
+  eBytes.writeUInt32BE(e);
+  const key = createPublicKey({ key: { kty: 'RSA', n: modulus.toString('base64url'), e: stripZeros(eBytes).toString('base64url') }, format: 'jwk' });
+  return { type: 'rsa', scheme, keyBits, key };
+}
+
+/** ECC parameters (scheme, curve P-256/384/521, kdf) and the point */
+function readEccKey(r: Reader): KeyPart {
+  const scheme = readScheme(r, 'ecc');
+  const curveId = r.u16('curveID');
+  const curve = ECC_CURVES[curveId];
+  if (!curve) throw new MalformedTpm(`TPMT_PUBLIC: ECC curve 0x${curveId.toString(16)} is not accepted (P-256, P-384, P-521)`);
+  const kdf = r.u16('kdf.scheme');
+  if (kdf !== TPM_ALG.NULL) r.u16('kdf.hash');
+  const x = r.tpm2b('unique.ecc.x', LIMITS.eccPoint);
+  const y = r.tpm2b('unique.ecc.y', LIMITS.eccPoint);
+  if (x.length > curve.size || y.length > curve.size || x.length === 0 || y.length === 0) {
+    throw new MalformedTpm(`TPMT_PUBLIC: ECC point does not fit ${curve.crv}`);
+  }
+  const key = createPublicKey({ key: { kty: 'EC', crv: curve.crv, x: pad(x, curve.size).toString('base64url'), y: pad(y, curve.size).toString('base64url') }, format: 'jwk' });
+  return { type: 'ecc', scheme, curve: curve.crv, key };
 }
 
 /** Parses an attestation key and checks its attributes (see the file comment). */

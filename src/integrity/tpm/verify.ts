@@ -89,54 +89,21 @@ export function verifyQuote(input: TpmVerifyInput): TpmAppraisal {
 }
 
 function appraise(input: TpmVerifyInput): TpmAppraisal {
-  let ak: TpmPublic;
-  if (input.ak instanceof Uint8Array) {
-    const p = parseAkPublic(input.ak);
-    if (!p.ok) return fail({ signatureValid: false }, 'ak', p.reason);
-    ak = p.value;
-  } else ak = input.ak;
-
-  const sig = parseSignature(input.evidence.signature);
-  if (!sig.ok) return fail({ signatureValid: false }, 'signature', sig.reason);
-  const quote = parseQuoteAttest(input.evidence.attest);
-  if (!quote.ok) return fail({ signatureValid: false }, 'attest', quote.reason);
-  const schemeProblem = schemeMismatch(ak, sig.value);
-  if (schemeProblem) return fail({ signatureValid: false }, 'signature', schemeProblem);
-  // one message for every signature failure: no oracle
-  if (!signatureVerifies(ak, sig.value, quote.value.raw)) return fail({ signatureValid: false }, 'signature', 'the quote signature did not verify with the enrolled attestation key');
+  const signed = signedQuote(input);
+  if (!signed.ok) return signed.appraisal;
 
   // From here on the TPMS_ATTEST is the TPM's own statement.
-  const q = quote.value;
-  const base = { signatureValid: true, clockInfo: clockReport(q.clockInfo), firmwareVersion: q.firmwareVersion.toString(16).padStart(16, '0') };
-  const nonce = Buffer.from(input.nonce);
-  if (nonce.length === 0 || q.extraData.length !== nonce.length || !timingSafeEqual(q.extraData, nonce)) {
-    return fail(base, 'nonce', 'the quote is not over this nonce (extraData differs): stale or replayed');
-  }
-  const prev = input.previousClock;
-  if (prev !== undefined) {
-    const backwards = clockRegression(q.clockInfo, prev);
-    if (backwards !== null) return fail(base, 'clock', backwards);
-  }
-  const rebooted = prev
-    ? q.clockInfo.resetCount !== prev.resetCount || q.clockInfo.restartCount !== prev.restartCount
-    : undefined;
-  const withClock = rebooted === undefined ? base : { ...base, rebooted };
+  const { quote: q, sig } = signed.value;
+  const fresh = freshQuote(q, input);
+  if (!fresh.ok) return fresh.appraisal;
+  const withClock = fresh.value;
 
   const log = parseEventLog(input.evidence.log);
   if (!log.ok) return fail(withClock, 'log', log.reason);
   const measurements = measurementsOf(log.value);
-
-  const coverage = selectionProblem(q, log.value);
-  if (coverage) return fail({ ...withClock, measurements }, 'pcr-selection', coverage);
-
-  const replayed = replaySelection(q, log.value);
-  if (!replayed.ok) return fail({ ...withClock, measurements }, 'log', replayed.reason);
-  const digestAlg = HASHES[sig.value.hashAlg]!;
-  const pcrDigest = createHash(digestAlg.name).update(Buffer.concat(replayed.values.map((v) => v.value))).digest();
-  if (q.pcrDigest.length !== pcrDigest.length || !timingSafeEqual(q.pcrDigest, pcrDigest)) {
-    return fail({ ...withClock, measurements }, 'pcr-digest', 'the event log does not replay to the quoted PCR digest');
-  }
-  const pcrs = replayed.values.map((v) => ({ bank: HASHES[v.bank]!.name, pcr: v.pcr, value: v.value.toString('hex') }));
+  const quoted = quotedPcrs(q, log.value, sig.hashAlg, { ...withClock, measurements });
+  if (!quoted.ok) return quoted.appraisal;
+  const pcrs = quoted.value;
 
   const { components, firstMismatch } = input.referenceValues === null ? { components: [] as ComponentComparison[], firstMismatch: undefined } : compareReferences(measurements, input.referenceValues);
   const out: TpmAppraisal = { status: 'affirming', ...withClock, logReplays: true, pcrs, measurements, components };
@@ -148,6 +115,69 @@ function appraise(input: TpmVerifyInput): TpmAppraisal {
     out.reason = `component ${firstMismatch} ${c?.status === 'missing' ? 'was not measured' : 'is not a reference value'}`;
   }
   return out;
+}
+
+/** a check passed (its value), or the appraisal it ended with */
+type Checked<T> = { ok: true; value: T } | { ok: false; appraisal: TpmAppraisal };
+
+/** what a valid quote says of the TPM before its PCRs: its clock (and whether it rebooted), its firmware */
+type QuoteFacts = Pick<TpmAppraisal, 'signatureValid' | 'clockInfo' | 'firmwareVersion' | 'rebooted'>;
+
+function failed(partial: Partial<TpmAppraisal>, failedCheck: TpmCheck, reason: string): { ok: false; appraisal: TpmAppraisal } {
+  return { ok: false, appraisal: fail(partial, failedCheck, reason) };
+}
+
+/** checks 1 and 2: the AK, the signature and the TPMS_ATTEST parse; the signature fits the key and verifies */
+function signedQuote(input: TpmVerifyInput): Checked<{ quote: QuoteAttest; sig: TpmSignature }> {
+  let ak: TpmPublic;
+  if (input.ak instanceof Uint8Array) {
+    const p = parseAkPublic(input.ak);
+    if (!p.ok) return failed({ signatureValid: false }, 'ak', p.reason);
+    ak = p.value;
+  } else ak = input.ak;
+
+  const sig = parseSignature(input.evidence.signature);
+  if (!sig.ok) return failed({ signatureValid: false }, 'signature', sig.reason);
+  const quote = parseQuoteAttest(input.evidence.attest);
+  if (!quote.ok) return failed({ signatureValid: false }, 'attest', quote.reason);
+  const schemeProblem = schemeMismatch(ak, sig.value);
+  if (schemeProblem) return failed({ signatureValid: false }, 'signature', schemeProblem);
+  // one message for every signature failure: no oracle
+  if (!signatureVerifies(ak, sig.value, quote.value.raw)) return failed({ signatureValid: false }, 'signature', 'the quote signature did not verify with the enrolled attestation key');
+  return { ok: true, value: { quote: quote.value, sig: sig.value } };
+}
+
+/** check 3 and the clock: the quote is over this nonce, and its clockInfo can follow the previous one */
+function freshQuote(q: QuoteAttest, input: TpmVerifyInput): Checked<QuoteFacts> {
+  const base = { signatureValid: true, clockInfo: clockReport(q.clockInfo), firmwareVersion: q.firmwareVersion.toString(16).padStart(16, '0') };
+  const nonce = Buffer.from(input.nonce);
+  if (nonce.length === 0 || q.extraData.length !== nonce.length || !timingSafeEqual(q.extraData, nonce)) {
+    return failed(base, 'nonce', 'the quote is not over this nonce (extraData differs): stale or replayed');
+  }
+  const prev = input.previousClock;
+  if (prev !== undefined) {
+    const backwards = clockRegression(q.clockInfo, prev);
+    if (backwards !== null) return failed(base, 'clock', backwards);
+  }
+  const rebooted = prev
+    ? q.clockInfo.resetCount !== prev.resetCount || q.clockInfo.restartCount !== prev.restartCount
+    : undefined;
+  return { ok: true, value: rebooted === undefined ? base : { ...base, rebooted } };
+}
+
+/** checks 4 and 5: the selection covers the log, and the log replays to the quoted PCR digest; the PCRs, hex */
+function quotedPcrs(q: QuoteAttest, log: EventLog, hashAlg: number, partial: Partial<TpmAppraisal>): Checked<TpmAppraisal['pcrs']> {
+  const coverage = selectionProblem(q, log);
+  if (coverage) return failed(partial, 'pcr-selection', coverage);
+
+  const replayed = replaySelection(q, log);
+  if (!replayed.ok) return failed(partial, 'log', replayed.reason);
+  const digestAlg = HASHES[hashAlg]!;
+  const pcrDigest = createHash(digestAlg.name).update(Buffer.concat(replayed.values.map((v) => v.value))).digest();
+  if (q.pcrDigest.length !== pcrDigest.length || !timingSafeEqual(q.pcrDigest, pcrDigest)) {
+    return failed(partial, 'pcr-digest', 'the event log does not replay to the quoted PCR digest');
+  }
+  return { ok: true, value: replayed.values.map((v) => ({ bank: HASHES[v.bank]!.name, pcr: v.pcr, value: v.value.toString('hex') })) };
 }
 
 function fail(partial: Partial<TpmAppraisal>, failedCheck: TpmCheck, reason: string): TpmAppraisal {
