@@ -76,14 +76,7 @@ export class Kit {
    */
   async openSession(): Promise<KitSession> {
     const o = this.options;
-    const deadline = Date.now() + o.connectTimeoutMs;
-    for (;;) {
-      try {
-        return await KitSession.open(o.connect, o.target, Math.max(1, deadline - Date.now()), o.rpcTimeoutMs, o.transcript);
-      } catch (e) {
-        if (o.target.callHome !== true || (e as { code?: unknown }).code !== 'ERR_DEVICE_UNREACHABLE' || Date.now() >= deadline) throw e;
-      }
-    }
+    return KitSession.open(o.connect, o.target, o.connectTimeoutMs, o.rpcTimeoutMs, o.transcript);
   }
 
   /**

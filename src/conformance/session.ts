@@ -27,6 +27,9 @@ export interface Received {
   xml: string;
 }
 
+/** between two attempts at a session on a call-home device whose connection was ending */
+const RETRY_PAUSE_MS = 50;
+
 export class KitSession {
   private readonly queue: Received[] = [];
   private readonly waiters = new Set<() => void>();
@@ -35,9 +38,25 @@ export class KitSession {
 
   private constructor(readonly session: DeviceSession, private readonly rpcTimeoutMs: number, private readonly transcript: Exchange[] | undefined) {}
 
-  /** `connect`: dial (connectDevice) or the call-home listener's; `transcript`: every rpc and notification of the session is appended to it, in order */
+  /**
+   * `connect`: dial (connectDevice) or the call-home listener's; `transcript`: every rpc and notification of the
+   * session is appended to it, in order. A device that calls home ends its connection when the kit's last session
+   * on it closes, and calls again (RFC 8071 section 3.1; the kit's "reconnect"): a session that lands on a
+   * connection just ending (ERR_DEVICE_UNREACHABLE) waits for the next call instead, within the same `timeoutMs`
+   * (the first session too: a device whose call comes a little late is not given up on before that budget).
+   */
   static async open(connect: DeviceConnector, target: DeviceTarget, timeoutMs: number, rpcTimeoutMs: number, transcript?: Exchange[], signal?: AbortSignal): Promise<KitSession> {
-    return new KitSession(await connect(target, { timeoutMs, ...(signal !== undefined ? { signal } : {}) }), rpcTimeoutMs, transcript);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const session = await connect(target, { timeoutMs: Math.max(1, deadline - Date.now()), ...(signal !== undefined ? { signal } : {}) });
+        return new KitSession(session, rpcTimeoutMs, transcript);
+      } catch (e) {
+        if (target.callHome !== true || (e as { code?: unknown }).code !== 'ERR_DEVICE_UNREACHABLE' || Date.now() >= deadline) throw e;
+        // a short pause: a connector that keeps failing at once is not spun on until the deadline
+        await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_PAUSE_MS, Math.max(0, deadline - Date.now()))));
+      }
+    }
   }
 
   get capabilities(): readonly string[] {

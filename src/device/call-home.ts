@@ -125,8 +125,16 @@ export class CallHomeError extends HsvError<CallHomeErrorCode> {}
 interface Held {
   device: CallHomeDevice;
   client: Client;
+  /** the accepted TCP connection under `client` */
+  socket: Socket;
   info: CallHomeConnectionInfo;
 }
+
+/**
+ * still usable for a new session: not ended by us (dropConnection, a newer call) nor by the device, though its
+ * 'close' (which removes it from `held`) may not have come yet; ssh2 would refuse a channel on it ("Not connected")
+ */
+const usable = (h: Held): boolean => !h.socket.destroyed && h.socket.writable && !h.socket.readableEnded;
 
 /** the device a calling connection's host key names, once the key exchange has shown it */
 interface Caller {
@@ -286,7 +294,7 @@ class SshCallHome implements CallHomeListener {
       if (caller.device === undefined) return; // an unknown host key: already logged
       this.log.warn('call-home SSH connection failed', { henbId: caller.device.henbId, remoteAddress: call.remoteAddress, remotePort: call.remotePort, level: e.level, err: e.message });
     });
-    client.on('ready', () => this.onAuthenticated(client, caller, call));
+    client.on('ready', () => this.onAuthenticated(client, socket, caller, call));
     client.on('close', () => this.onConnectionClosed(client, caller, call));
     try {
       client.connect(this.sshClientConfig(socket, caller, call));
@@ -329,7 +337,7 @@ class SshCallHome implements CallHomeListener {
   }
 
   /** hold the authenticated connection (replacing the device's older one) and hand it to the waiting callers */
-  private onAuthenticated(client: Client, caller: Caller, call: Admitted): void {
+  private onAuthenticated(client: Client, socket: Socket, caller: Caller, call: Admitted): void {
     call.uncount();
     const { device, key } = caller;
     if (device === undefined || key === undefined || this.closed) {
@@ -337,7 +345,7 @@ class SshCallHome implements CallHomeListener {
       return;
     }
     const { remoteAddress, remotePort } = call;
-    const h: Held = { device, client, info: { henbId: device.henbId, since: new Date(), remoteAddress, remotePort } };
+    const h: Held = { device, client, socket, info: { henbId: device.henbId, since: new Date(), remoteAddress, remotePort } };
     const old = this.held.get(key);
     this.held.set(key, h);
     if (old) {
@@ -372,7 +380,10 @@ class SshCallHome implements CallHomeListener {
     if (device === undefined) throw new DeviceConnectError('ERR_DEVICE_CONFIG', `${where} is not enrolled for call home`);
     if (this.closed) throw new DeviceConnectError('ERR_DEVICE_UNREACHABLE', 'the call-home listener is closed');
     const started = Date.now();
-    const h = this.held.get(key) ?? await this.waiters.wait(key, { where: device.henbId, timeoutMs: o.timeoutMs, signal: o.signal });
+    // a connection that is ending (ended by us, or by the device after its last session) is not handed out: the
+    // session waits for the device's next call instead, within the same budget
+    const held = this.held.get(key);
+    const h = held !== undefined && usable(held) ? held : await this.waiters.wait(key, { where: device.henbId, timeoutMs: o.timeoutMs, signal: o.signal });
     const left = Math.max(1, o.timeoutMs - (Date.now() - started));
     return openSession(h, left, o.signal);
   };
@@ -412,9 +423,23 @@ function openSession(h: Held, timeoutMs: number, signal?: AbortSignal): Promise<
     timedOut: () => new DeviceConnectError('ERR_DEVICE_TIMEOUT', `no NETCONF session with ${where} within ${timeoutMs} ms`),
     aborted: () => new DeviceConnectError('ERR_DEVICE_ABORTED', `session to ${where} aborted`, { cause: signal?.reason }),
   });
-  const onGone = (): void => attempt.fail(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} dropped its call-home connection`));
+  const gone = (cause?: unknown): void => attempt.fail(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} dropped its call-home connection`, cause !== undefined ? { cause } : undefined));
+  const onGone = (): void => gone();
   h.client.once('close', onGone);
   attempt.onSettle(() => h.client.off('close', onGone));
+  try {
+    openChannelOn(h, where, timeoutMs, attempt);
+  } catch (e) {
+    // ssh2 refuses a channel at once on a connection that ended after it was handed out ("Not connected"):
+    // the same coded failure as its close, and the attempt settled (its timer and listener cleared), never
+    // left to reject later with nobody waiting
+    gone(e);
+  }
+  return attempt.promise;
+}
+
+/** the netconf channel and its NETCONF session on the held connection, settling `attempt` */
+function openChannelOn(h: Held, where: string, timeoutMs: number, attempt: Bounded<DeviceSession>): void {
   let channel: ClientChannel | undefined;
   attempt.onFail(() => channel?.destroy());
   openNetconfChannel(h.client, where, timeoutMs, attempt, {
@@ -431,5 +456,4 @@ function openSession(h: Held, timeoutMs: number, signal?: AbortSignal): Promise<
       }, () => ch.destroy());
     },
   });
-  return attempt.promise;
 }

@@ -122,6 +122,23 @@ describe('the call-home listener (SSH client role on the accepted connection)', 
     await other.close();
   });
 
+  it('a session asked for just after the listener ended the device\'s connection (as the kit\'s reconnect does) waits for its next call', async () => {
+    // regression: the ended connection was still held until its 'close', ssh2 refused the channel at once with an
+    // uncoded "Not connected", and the abandoned attempt rejected later with nobody waiting (an unhandled rejection)
+    await until(() => listener.connection(a.henbId) !== undefined, 'a called home', 10_000);
+    const before = listener.connection(a.henbId)!;
+    listener.removeDevice(a.henbId);
+    listener.setDevice(enrol(a));
+    const s = await listener.connect(target(a), { timeoutMs: 5000 });
+    try {
+      const now = listener.connection(a.henbId)!;
+      expect(now.remotePort !== before.remotePort || now.since !== before.since).toBe(true);
+      expect(s.closed).toBe(false);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('the device driver reaches a call-home device through the listener and says how it is connected', async () => {
     const driver: NetconfDeviceDriver = createDeviceDriver({
       devices: [{ henbId: b.henbId, ...target(b) }], callHome: listener, connectTimeoutMs: 3000, rpcTimeoutMs: 3000,
