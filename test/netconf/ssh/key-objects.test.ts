@@ -7,7 +7,7 @@ const cjsCrypto = require('node:crypto') as typeof nodeCrypto;
 const original = { sign: cjsCrypto.sign, verify: cjsCrypto.verify };
 // loaded after the originals are captured: the loader must put them back
 const { default: ssh2 } = await import('../../../src/netconf/ssh/ssh2.js');
-const { KeyObjectCache, cachedSign, cachedVerify, privateKeyObjects, publicKeyObjects } = await import('../../../src/netconf/ssh/key-objects.js');
+const { KeyObjectCache, cachedSign, cachedVerify, fastCreatePublicKey, fastX25519Pairs, privateKeyObjects, privateKeyOfPem, publicKeyObjects, publicKeyOfPem } = await import('../../../src/netconf/ssh/key-objects.js');
 
 interface ParsedKey {
   sign(data: Buffer, algo?: string): Buffer | Error;
@@ -100,5 +100,57 @@ describe('ssh2 loader: host keys as KeyObjects made once', () => {
     expect(made).toBe(3);
     cache.get('b');
     expect(made).toBe(4);
+  });
+});
+
+describe('Curve25519 keys from their raw bytes (no OpenSSL 3 decoder)', () => {
+  it('an Ed25519 key from PEM is the same key: equal objects, the same signatures', () => {
+    const { privateKey, publicKey } = nodeCrypto.generateKeyPairSync('ed25519');
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const pub = publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    const k = privateKeyOfPem(pem);
+    expect(k.equals(nodeCrypto.createPrivateKey(pem))).toBe(true);
+    expect(publicKeyOfPem(pub).equals(publicKey)).toBe(true);
+    const data = Buffer.from('exchange hash');
+    expect(original.sign(null, data, k).equals(original.sign(null, data, privateKey))).toBe(true);
+    // a CRLF PEM too
+    expect(privateKeyOfPem(pem.replace(/\n/g, '\r\n')).equals(privateKey)).toBe(true);
+  });
+
+  it('any other key takes the general path, and a damaged PEM fails there', () => {
+    const ec = nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = ec.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    expect(privateKeyOfPem(pem).equals(ec.privateKey)).toBe(true);
+    expect(publicKeyOfPem(ec.publicKey.export({ type: 'spki', format: 'pem' }) as string).equals(ec.publicKey)).toBe(true);
+    const ed = nodeCrypto.generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    expect(() => privateKeyOfPem(ed.replace(/[A-Za-z](?=[^-]*-----END)/, (c) => (c === 'A' ? 'B' : 'A')).slice(0, -30))).toThrow();
+  });
+
+  it("ssh2's X25519 exchange: the peer key from SPKI DER and our key written as SPKI DER are what node makes", () => {
+    const calls: unknown[] = [];
+    const create = fastCreatePublicKey(((input: unknown) => {
+      calls.push(input);
+      return nodeCrypto.createPublicKey(input as Parameters<typeof nodeCrypto.createPublicKey>[0]);
+    }) as typeof nodeCrypto.createPublicKey);
+    const generate = fastX25519Pairs(nodeCrypto.generateKeyPairSync);
+    const a = generate('x25519');
+    const b = nodeCrypto.generateKeyPairSync('x25519');
+    const der = a.publicKey.export({ type: 'spki', format: 'der' });
+    const nodeExport = (Object.getPrototypeOf(a.publicKey) as { export: (o: unknown) => Buffer }).export;
+    expect(der.equals(nodeExport.call(a.publicKey, { type: 'spki', format: 'der' }))).toBe(true);
+    expect(a.publicKey.export({ type: 'spki', format: 'pem' })).toMatch(/BEGIN PUBLIC KEY/); // other formats: node's
+    const peer = create({ key: b.publicKey.export({ type: 'spki', format: 'der' }), type: 'spki', format: 'der' });
+    expect(peer.equals(b.publicKey)).toBe(true);
+    expect(nodeCrypto.diffieHellman({ privateKey: a.privateKey, publicKey: peer })
+      .equals(nodeCrypto.diffieHellman({ privateKey: b.privateKey, publicKey: create({ key: der, type: 'spki', format: 'der' }) }))).toBe(true);
+    expect(calls.every((c) => (c as { format?: string }).format === 'jwk')).toBe(true);
+    // not an X25519 key (an Ed25519 SPKI, a short DER): passed on as given
+    const ed = nodeCrypto.generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' });
+    create({ key: ed, type: 'spki', format: 'der' });
+    expect(calls.at(-1)).toMatchObject({ format: 'der' });
+    expect(() => create({ key: der.subarray(0, 40), type: 'spki', format: 'der' })).toThrow();
+    // other key types and generator options: untouched
+    const rsaLike = generate('ed25519');
+    expect(Object.getOwnPropertyNames(rsaLike.publicKey)).not.toContain('export');
   });
 });
