@@ -4,8 +4,8 @@
  * keys (src/tokens verifyReferenceValues: typ rv+jwt, alg allow-list, signature, iss, aud = this PVE, age, jti
  * once) and is about a known H(e)NB and newer than the last one accepted for it. The accepted values of an H(e)NB
  * replace its previous ones and count, for that H(e)NB only, in addition to the PVE's own reference values.
- * They are kept in DATA_DIR/reference-values/provided.json (written atomically), so a PVE restart keeps them and
- * still refuses an older statement.
+ * They are kept in DATA_DIR/reference-values (a snapshot provided.json and a journal of the statements since: see
+ * provided-record.ts), so a PVE restart keeps them and still refuses an older statement.
  *
  * Refusals are RESTCONF errors (the NETCONF endpoint maps them to rpc-errors) with these error-app-tags:
  *   reference-values-unsigned   not a JWS signed with an allowed algorithm (alg none, HMAC, malformed)
@@ -15,33 +15,21 @@
  *   reference-values-invalid    not reference values for this PVE (typ, claims, issuer, audience)
  *   unknown-henb                about an H(e)NB this PVE does not know
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HsvError, errorCode } from '../errors.js';
+import { errorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ReferenceValues } from '../integrity/index.js';
 import { loadJwksFile, memoryReplayCache, verifyReferenceValues } from '../tokens/index.js';
-import type { Jwks, ReferenceValue, ReferenceValuesClaims, ReplayCache } from '../tokens/index.js';
+import type { Jwks, ReferenceValuesClaims, ReplayCache } from '../tokens/index.js';
 import { RestconfError } from './restconf.js';
+import { ProvidedRecord } from './provided-record.js';
+import type { ProvidedEntry } from './provided-record.js';
 
-/** the PVE's record of provided reference values is damaged: the PVE does not start on it */
-export class ProvidedFileError extends HsvError<'ERR_PVE_PROVIDED_FILE'> {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_PVE_PROVIDED_FILE', message, options);
-  }
-}
+export { ProvidedFileError } from './provided-record.js';
+export type { ProvidedEntry } from './provided-record.js';
 
 export const PROVIDE_INPUT_PATH = '/henb-sw-verify-pve:provide-reference-values/input/reference-values';
 
-/** one H(e)NB's accepted statement */
-export interface ProvidedEntry {
-  iat: number;
-  jti: string;
-  jobId: string;
-  values: ReferenceValue[];
-  /** ms since the epoch */
-  acceptedAt: number;
-}
 
 export interface ProvidedReferenceValuesOptions {
   dataDir: string;
@@ -78,8 +66,6 @@ export function checkProvideLeaves(rec: Record<string, unknown>, base = '/henb-s
   return v;
 }
 
-const FILE_FORMAT = 'henb-sw-verify-provided-reference-values/1';
-
 function refused(tag: string, appTag: string, message: string): RestconfError {
   return new RestconfError({ 'error-type': 'application', 'error-tag': tag, 'error-app-tag': appTag, 'error-path': PROVIDE_INPUT_PATH, 'error-message': message });
 }
@@ -107,10 +93,9 @@ function refusalOf(code: string, message: string): RestconfError {
 
 export async function openProvidedReferenceValues(o: ProvidedReferenceValuesOptions): Promise<ProvidedReferenceValues> {
   const dir = join(o.dataDir, 'reference-values');
-  const file = join(dir, 'provided.json');
   const now = o.now ?? ((): number => Date.now() / 1000);
-  const entries = new Map<string, ProvidedEntry>(Object.entries(await load(file)));
-  return new Provided(o, now, entries, new GroupSave(dir, file, entries));
+  const record = await ProvidedRecord.open(dir);
+  return new Provided(o, now, record.entries, new GroupSave(record));
 }
 
 /** the OAM's keys: the configured JWKS, or the JWKS file read now (none when it is unreadable) */
@@ -126,15 +111,15 @@ async function oamKeys(o: ProvidedReferenceValuesOptions): Promise<Jwks | undefi
 }
 
 /**
- * Group save: the file holds every H(e)NB, so one write persists every statement accepted before it started.
- * A statement accepted while a write runs waits for the next one, which all such statements share (a fleet's
- * statements cost a few whole-file writes, not one each).
+ * Group save: one write (an append of the entries changed since the last, provided-record.ts) persists every
+ * statement accepted before it started. A statement accepted while a write runs waits for the next one, which all
+ * such statements share (a fleet's statements cost a few appends, not one each).
  */
 class GroupSave {
   private writing: Promise<void> | undefined;
   private next: Promise<void> | undefined;
 
-  constructor(private readonly dir: string, private readonly file: string, private readonly entries: Map<string, ProvidedEntry>) {}
+  constructor(private readonly record: ProvidedRecord) {}
 
   save(): Promise<void> {
     if (this.writing === undefined) {
@@ -150,12 +135,9 @@ class GroupSave {
     return this.next;
   }
 
-  /** the whole file, written atomically */
-  private async write(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ format: FILE_FORMAT, henbs: Object.fromEntries(this.entries) }) + '\n', { mode: 0o600 });
-    await rename(tmp, this.file);
+  /** the entries changed since the last write, appended to the record's journal */
+  private write(): Promise<void> {
+    return this.record.write();
   }
 }
 
@@ -236,24 +218,4 @@ class Provided implements ProvidedReferenceValues {
       throw refused('invalid-value', 'reference-values-stale', `the reference values are stale: older than those accepted for ${claims.sub} (job ${last.jobId})`);
     }
   }
-}
-
-async function load(file: string): Promise<Record<string, ProvidedEntry>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw err;
-  }
-  let doc: { format?: unknown; henbs?: unknown };
-  try {
-    doc = JSON.parse(text) as typeof doc;
-  } catch (cause) {
-    throw new ProvidedFileError(`${file} is not JSON: the PVE does not start on a damaged record of provided reference values`, { cause });
-  }
-  if (doc.format !== FILE_FORMAT || typeof doc.henbs !== 'object' || doc.henbs === null || Array.isArray(doc.henbs)) {
-    throw new ProvidedFileError(`${file} is not a ${FILE_FORMAT} file`);
-  }
-  return doc.henbs as Record<string, ProvidedEntry>;
 }

@@ -14,9 +14,9 @@
  * newer one) is the consumer's: it knows what it accepted last.
  */
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 import { isObject } from './claims.js';
 import { TokenError } from './errors.js';
+import { signCompact } from './jws.js';
 import { toLowS } from './low-s.js';
 import { verifyTyped } from './verify.js';
 import type { ReplayCache, SignOptions, SigningAlg, SigningKey, Jwks, PublicJwk } from './types.js';
@@ -104,9 +104,7 @@ export async function signReferenceValues(input: ReferenceValuesClaimsInput, key
   const problem = referenceValuesProblem(claims as unknown as Record<string, unknown>);
   if (problem !== null) throw new TokenError('ERR_TOKEN_CLAIMS', `cannot sign: ${problem}`);
   if (claims.exp <= claims.iat) throw new TokenError('ERR_TOKEN_CLAIMS', 'cannot sign: exp must be after iat');
-  const jws = await new SignJWT(claims as unknown as Record<string, unknown>)
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: REFERENCE_VALUES_TYP })
-    .sign(key.privateKey);
+  const jws = signCompact({ alg: key.alg, kid: key.kid, typ: REFERENCE_VALUES_TYP }, claims as unknown as Record<string, unknown>, key.privateKey);
   return toLowS(jws, key.alg);
 }
 

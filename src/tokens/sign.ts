@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 import { claimsProblem } from './claims.js';
+import { signCompact } from './jws.js';
 import { toLowS } from './low-s.js';
 import { TokenError } from './errors.js';
 import { EAR_PROFILE, TOKEN_TYP } from './types.js';
@@ -32,8 +32,6 @@ export async function signResult(claims: ResultClaimsInput, key: SigningKey, opt
   const problem = claimsProblem(full as unknown as Record<string, unknown>);
   if (problem !== null) throw new TokenError('ERR_TOKEN_CLAIMS', `cannot sign: ${problem}`);
   if (full.exp <= full.iat) throw new TokenError('ERR_TOKEN_CLAIMS', 'cannot sign: exp must be after iat');
-  const token = await new SignJWT(full as unknown as Record<string, unknown>)
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: TOKEN_TYP })
-    .sign(key.privateKey);
+  const token = signCompact({ alg: key.alg, kid: key.kid, typ: TOKEN_TYP }, full as unknown as Record<string, unknown>, key.privateKey);
   return toLowS(token, key.alg); // one valid byte string per token (see low-s.ts)
 }

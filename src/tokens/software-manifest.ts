@@ -9,8 +9,8 @@
  * Verification fails closed with verifyResult's order and codes (alg allow-list, typ, key, signature, claims,
  * exp / iat); comparing digest, version and component with the update is the caller's.
  */
-import { SignJWT } from 'jose';
 import { TokenError } from './errors.js';
+import { signCompact } from './jws.js';
 import { toLowS } from './low-s.js';
 import { verifyTyped } from './verify.js';
 import type { Jwks, PublicJwk, SigningAlg, SigningKey } from './types.js';
@@ -57,7 +57,7 @@ export async function signSoftwareManifest(m: Omit<SoftwareManifest, 'iat'> & { 
   const claims: SoftwareManifest = { ...m, iat: m.iat ?? Math.floor(options.now?.() ?? Date.now() / 1000) };
   const problem = softwareManifestProblem(claims as unknown as Record<string, unknown>);
   if (problem !== null) throw new TokenError('ERR_TOKEN_CLAIMS', `cannot sign: ${problem}`);
-  const jws = await new SignJWT(claims as unknown as Record<string, unknown>).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: SOFTWARE_MANIFEST_TYP }).sign(key.privateKey);
+  const jws = signCompact({ alg: key.alg, kid: key.kid, typ: SOFTWARE_MANIFEST_TYP }, claims as unknown as Record<string, unknown>, key.privateKey);
   return toLowS(jws, key.alg);
 }
 

@@ -1,14 +1,15 @@
 /**
- * provided.ts saves the statements of many H(e)NBs in groups (one whole-file write covers every statement accepted
- * before it started): statements accepted at once are all on disk when their accept resolves, and a PVE that opens the
- * file again has every one.
+ * provided.ts saves the statements of many H(e)NBs in groups (one append to the record's journal covers every
+ * statement accepted before it started): statements accepted at once are all on disk when their accept resolves, and
+ * a PVE that opens the record again has every one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/log/logger.js';
 import { openProvidedReferenceValues } from '../../src/pve/provided.js';
+import { readProvidedRecord } from '../../src/pve/provided-record.js';
 import { generateSigningKey, signReferenceValues } from '../../src/tokens/index.js';
 import type { SigningKey } from '../../src/tokens/index.js';
 
@@ -33,12 +34,12 @@ describe('provided reference values, saved in groups', () => {
     const ids = Array.from({ length: 40 }, (_, i) => `henb-${i}`);
     const open = () => openProvidedReferenceValues({ dataDir: dir, audience: PVE, oamJwks: { keys: [key.publicJwk] }, knownHenb: (id) => ids.includes(id), log: silentLogger });
     const provided = await open();
-    const file = join(dir, 'reference-values', 'provided.json');
+    const record = join(dir, 'reference-values');
     const jws = await Promise.all(ids.map((id, i) => signReferenceValues({ iss: OAM, aud: PVE, sub: id, 'job-id': `job-${i}`, 'reference-values': [{ component: 'rootfs', digest: digest(i) }] }, key)));
     await Promise.all(jws.map(async (j, i) => {
       const claims = await provided.accept(j);
       expect(claims.sub).toBe(ids[i]);
-      const onDisk = JSON.parse(await readFile(file, 'utf8')) as { henbs: Record<string, { jobId: string }> };
+      const onDisk = await readProvidedRecord(record); // read from disk, as a PVE starting now would
       expect(onDisk.henbs[ids[i]!]?.jobId).toBe(`job-${i}`);
     }));
     const again = await open();

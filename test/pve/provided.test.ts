@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:https';
@@ -18,6 +18,7 @@ import type { PveClientError, RestconfPveClient } from '../../src/pve/client.js'
 import { createNetconfPveClient } from '../../src/pve/netconf-client.js';
 import type { NetconfPveClient } from '../../src/pve/netconf-client.js';
 import { PROVIDE_REFERENCE_VALUES_PATH } from '../../src/pve/restconf.js';
+import { readProvidedRecord } from '../../src/pve/provided-record.js';
 import { generateSigningKey, newNonce, signReferenceValues, signResult } from '../../src/tokens/index.js';
 import type { ReferenceValuesClaimsInput, SigningKey } from '../../src/tokens/index.js';
 import { claims as earClaims } from '../tokens/helpers.js';
@@ -186,7 +187,7 @@ describe('provide-reference-values', () => {
   it('kept across a PVE restart: still affirming, and the last statement is still refused as a replay', async () => {
     const jws = await signReferenceValues(statement({ 'job-id': 'job-4' }), oamKey);
     await rest.provideReferenceValues(jws, signal());
-    const file = JSON.parse(await readFile(join(dir, 'pve', 'reference-values', 'provided.json'), 'utf8')) as { henbs: Record<string, { jobId: string }> };
+    const file = await readProvidedRecord(join(dir, 'pve', 'reference-values'));
     expect(file.henbs['updated-1']?.jobId).toBe('job-4');
     rest.close();
     await pve.close();

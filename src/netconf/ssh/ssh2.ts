@@ -13,10 +13,15 @@
  * the pooled function, and the original is put back before this module finishes: nothing else in the
  * process (jose, our own key generation) ever sees the pool. If ssh2 was already loaded by someone else, it
  * keeps the plain generator (correct, only slower).
+ *
+ * The same way, ssh2's keyParser gets crypto.sign / crypto.verify that turn its PEM text keys into KeyObjects made
+ * once per key (key-objects.ts: node parsed the host key's PEM for every handshake's signature, ~1 ms each), and
+ * its key exchange a createPublicKey / generateKeyPairSync that read and write X25519 keys as raw bytes.
  */
 import { createRequire } from 'node:module';
 import * as nodeCrypto from 'node:crypto';
 import type * as Ssh2Module from 'ssh2';
+import { cachedSign, cachedVerify, fastCreatePublicKey, fastX25519Pairs } from './key-objects.js';
 
 type Ssh2 = typeof Ssh2Module;
 
@@ -54,12 +59,19 @@ function load(): Ssh2 {
   const require = createRequire(import.meta.url);
   // the CommonJS exports object of 'crypto', which ssh2's require('crypto') returns (an ES namespace is read-only)
   const crypto = require('node:crypto') as typeof nodeCrypto;
-  const original = crypto.randomFillSync;
-  crypto.randomFillSync = pooledRandomFill(original);
+  const original = {
+    randomFillSync: crypto.randomFillSync, sign: crypto.sign, verify: crypto.verify,
+    createPublicKey: crypto.createPublicKey, generateKeyPairSync: crypto.generateKeyPairSync,
+  };
+  crypto.randomFillSync = pooledRandomFill(original.randomFillSync);
+  crypto.sign = cachedSign(original.sign);
+  crypto.verify = cachedVerify(original.verify);
+  crypto.createPublicKey = fastCreatePublicKey(original.createPublicKey);
+  crypto.generateKeyPairSync = fastX25519Pairs(original.generateKeyPairSync);
   try {
     return require('ssh2') as Ssh2;
   } finally {
-    crypto.randomFillSync = original;
+    Object.assign(crypto, original);
   }
 }
 
