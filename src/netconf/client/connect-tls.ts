@@ -24,7 +24,7 @@ import type { ConnectionOptions, SecureContext, TLSSocket } from 'node:tls';
 import { TLS_VERSIONS, NETCONF_TLS_PORT, parseFingerprint } from '../tls/index.js';
 import { ClientSession } from '../session/index.js';
 import { TlsSessionCache } from './tls-sessions.js';
-import type { TlsSessionPeer } from './tls-sessions.js';
+import type { TlsSessionEntry, TlsSessionPeer } from './tls-sessions.js';
 import { NetconfClientError, clientOf, sessionOptions } from './connect.js';
 import type { ConnectOptions, NetconfClient } from './connect.js';
 
@@ -150,19 +150,61 @@ export function tlsHandshake(options: TlsConnectOptions): Promise<TlsHandshakeSo
   const pin = options.serverCertSha256 !== undefined ? parseFingerprint(options.serverCertSha256) : undefined;
   if (options.serverCertSha256 !== undefined && !pin) return Promise.reject(new NetconfClientError('ERR_NETCONF_CLIENT_OPTIONS', `not a SHA-256 fingerprint: ${options.serverCertSha256}`));
   if (options.ca === undefined && !pin) return Promise.reject(new NetconfClientError('ERR_NETCONF_CLIENT_OPTIONS', `no CA and no pinned certificate for ${where}: nothing to authenticate the server with`));
-  const timeoutMs = options.connectTimeoutMs ?? 20_000;
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) {
       options.socket?.destroy();
       reject(new TlsHandshakeError('aborted', undefined, `TLS connection to ${where} aborted`, { cause: options.signal.reason }));
       return;
     }
-    // resumption: only a session made under these very settings (a dialled server; not over a given socket)
-    const cache = options.socket === undefined ? options.sessions : undefined;
-    const cacheKey = cache !== undefined ? TlsSessionCache.keyOf({ ...options, port }) : undefined;
-    const offered = cache !== undefined && cacheKey !== undefined ? cache.get(cacheKey) : undefined;
-    const cfg: ConnectionOptions = {
-      ...(options.socket ? { socket: options.socket } : { host: options.host, port }),
+    new TlsHandshake(options, { port, where, pin }, resolve, reject);
+  });
+}
+
+/** whom a handshake reaches: the port dialled, the peer's name in messages, the pinned certificate's SHA-256 */
+interface HandshakeTarget {
+  port: number;
+  where: string;
+  pin: Buffer | undefined;
+}
+
+/**
+ * One handshake under way (the constructor starts it): the socket, the session offered for resumption and the
+ * sessions kept, and its end (settled once: verified, or failed by an error, a close, the time limit or the signal).
+ */
+class TlsHandshake {
+  /** resumption: only a session made under these very settings (a dialled server; not over a given socket) */
+  private readonly cache: TlsSessionCache | undefined;
+  private readonly cacheKey: string | undefined;
+  private readonly offered: TlsSessionEntry | undefined;
+  private readonly s: TLSSocket;
+  /** the server as verified (on a resumed session: when the session was made) */
+  private verified: TlsSessionPeer | undefined;
+  /** a session that came before the server was verified */
+  private early: Buffer | undefined;
+  private settled = false;
+  private readonly timer: ReturnType<typeof setTimeout>;
+
+  constructor(
+    private readonly options: TlsConnectOptions, private readonly target: HandshakeTarget,
+    private readonly resolve: (s: TlsHandshakeSocket) => void, private readonly reject: (e: TlsHandshakeError) => void,
+  ) {
+    this.cache = options.socket === undefined ? options.sessions : undefined;
+    this.cacheKey = this.cache !== undefined ? TlsSessionCache.keyOf({ ...options, port: target.port }) : undefined;
+    this.offered = this.cache !== undefined && this.cacheKey !== undefined ? this.cache.get(this.cacheKey) : undefined;
+    this.s = connect(this.connectionOptions());
+    this.keepSessions();
+    options.signal?.addEventListener('abort', this.onAbort, { once: true });
+    const timeoutMs = options.connectTimeoutMs ?? 20_000;
+    this.timer = setTimeout(() => this.fail(new TlsHandshakeError('timeout', undefined, `no TLS handshake with ${target.where} within ${timeoutMs} ms`)), timeoutMs);
+    this.s.once('error', this.onError);
+    this.s.once('close', this.onClose);
+    this.s.once('secureConnect', () => this.onSecureConnect());
+  }
+
+  private connectionOptions(): ConnectionOptions {
+    const { options, offered } = this;
+    return {
+      ...(options.socket ? { socket: options.socket } : { host: options.host, port: this.target.port }),
       secureContext: tlsClientContext(options),
       // SNI carries names only (RFC 6066); for an address, node checks the certificate's IP SANs against host
       ...(options.servername !== undefined || isIP(options.host) === 0 ? { servername: options.servername ?? options.host } : {}),
@@ -171,92 +213,114 @@ export function tlsHandshake(options: TlsConnectOptions): Promise<TlsHandshakeSo
       ...TLS_VERSIONS,
       ...(offered !== undefined ? { session: offered.session } : {}),
     };
-    const s = connect(cfg);
-    // sessions to keep: TLS 1.2 may send its ticket before secureConnect, TLS 1.3 sends them after the server
-    // read our first data; kept only once the server is verified (verified), under the peer it was verified as
-    let verified: TlsSessionPeer | undefined;
-    let early: Buffer | undefined;
-    if (cache !== undefined && cacheKey !== undefined) {
-      s.on('session', (b: Buffer) => {
-        if (verified !== undefined) cache.set(cacheKey, b, verified);
-        else early = b;
-      });
-    }
-    let settled = false;
-    const fail = (e: TlsHandshakeError): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      if (cacheKey !== undefined) cache?.delete(cacheKey);
-      s.destroy();
-      options.socket?.destroy();
-      reject(e);
-    };
-    const onAbort = (): void => fail(new TlsHandshakeError('aborted', undefined, `TLS connection to ${where} aborted`, { cause: options.signal?.reason }));
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => fail(new TlsHandshakeError('timeout', undefined, `no TLS handshake with ${where} within ${timeoutMs} ms`)), timeoutMs);
-    const onError = (e: Error & { code?: string }): void => {
-      const kind = tlsFailureOf(e);
-      // the operator's words first, then OpenSSL's code and node's own message (it names e.g. the altnames)
-      const why = (): string => {
-        const d = describeCertificateError(e.code, e.message);
-        return d === e.message ? `${d}${e.code !== undefined ? ` (${e.code})` : ''}` : `${d} (${e.code ?? ''}: ${e.message})`;
-      };
-      const what = kind === 'certificate' ? `${where} is not trusted: ${why()}`
-        : kind === 'refused-by-peer' ? `${where} refused the TLS handshake: ${why()}`
-          : `cannot connect to ${where} over TLS: ${e.message}`;
-      fail(new TlsHandshakeError(kind, e.code, what, { cause: e }));
-    };
-    s.once('error', onError);
-    const onClose = (): void => fail(new TlsHandshakeError('network', undefined, `${where} closed the connection during the TLS handshake`));
-    s.once('close', onClose);
-    s.once('secureConnect', () => {
-      if (settled) return;
-      if (s.isSessionReused()) {
-        // no certificate is shown on a resumed session and OpenSSL reports the first handshake's verification:
-        // only a session this cache offered under the same settings is accepted, as the peer verified then
-        if (offered === undefined) {
-          fail(new TlsHandshakeError('certificate', undefined, `${where} resumed a TLS session we did not offer: refused`));
-          return;
-        }
-        if (pin && !pin.equals(Buffer.from(offered.peer.sha256.replace(/:/g, ''), 'hex'))) {
-          fail(new TlsHandshakeError('pin', undefined, `${where} is not trusted: the resumed session's certificate (SHA-256 ${offered.peer.sha256}) is not the pinned one`));
-          return;
-        }
-        verified = offered.peer;
-      } else {
-        const peer = s.getPeerX509Certificate();
-        if (pin) {
-          const got = Buffer.from(peer?.fingerprint256.replace(/:/g, '') ?? '', 'hex');
-          if (got.length !== pin.length || !timingSafeEqual(got, pin)) {
-            fail(new TlsHandshakeError('pin', undefined, `${where} is not trusted: its certificate (SHA-256 ${peer?.fingerprint256 ?? 'none'}) is not the pinned one`));
-            return;
-          }
-          if (options.ca === undefined && peer) {
-            const dated = validityProblem(peer);
-            if (dated !== undefined) {
-              fail(new TlsHandshakeError('certificate', dated.code, `${where} is not trusted: ${describeCertificateError(dated.code, dated.code)} (${dated.code})`));
-              return;
-            }
-          }
-        }
-        if (!peer) {
-          fail(new TlsHandshakeError('certificate', undefined, `${where} is not trusted: it presented no certificate`));
-          return;
-        }
-        verified = { sha256: peer.fingerprint256, validTo: Date.parse(peer.validTo) };
-      }
-      if (early !== undefined && cacheKey !== undefined) cache?.set(cacheKey, early, verified);
-      settled = true;
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      s.off('error', onError);
-      s.off('close', onClose);
-      s.setNoDelay(true);
-      resolve(Object.assign(s, { verifiedPeer: verified }));
+  }
+
+  /**
+   * sessions to keep: TLS 1.2 may send its ticket before secureConnect, TLS 1.3 sends them after the server
+   * read our first data; kept only once the server is verified (verified), under the peer it was verified as
+   */
+  private keepSessions(): void {
+    const { cache, cacheKey } = this;
+    if (cache === undefined || cacheKey === undefined) return;
+    this.s.on('session', (b: Buffer) => {
+      if (this.verified !== undefined) cache.set(cacheKey, b, this.verified);
+      else this.early = b;
     });
-  });
+  }
+
+  private fail(e: TlsHandshakeError): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    if (this.cacheKey !== undefined) this.cache?.delete(this.cacheKey);
+    this.s.destroy();
+    this.options.socket?.destroy();
+    this.reject(e);
+  }
+
+  private readonly onAbort = (): void => this.fail(new TlsHandshakeError('aborted', undefined, `TLS connection to ${this.target.where} aborted`, { cause: this.options.signal?.reason }));
+
+  private readonly onError = (e: Error & { code?: string }): void => {
+    const kind = tlsFailureOf(e);
+    this.fail(new TlsHandshakeError(kind, e.code, handshakeErrorText(this.target.where, kind, e), { cause: e }));
+  };
+
+  private readonly onClose = (): void => this.fail(new TlsHandshakeError('network', undefined, `${this.target.where} closed the connection during the TLS handshake`));
+
+  private onSecureConnect(): void {
+    if (this.settled) return;
+    const verified = this.s.isSessionReused() ? this.resumedPeer() : this.presentedPeer();
+    if (verified === undefined) return;
+    this.verified = verified;
+    if (this.early !== undefined && this.cacheKey !== undefined) this.cache?.set(this.cacheKey, this.early, verified);
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    this.s.off('error', this.onError);
+    this.s.off('close', this.onClose);
+    this.s.setNoDelay(true);
+    this.resolve(Object.assign(this.s, { verifiedPeer: verified }));
+  }
+
+  /**
+   * no certificate is shown on a resumed session and OpenSSL reports the first handshake's verification:
+   * only a session this cache offered under the same settings is accepted, as the peer verified then
+   * (undefined: the handshake failed)
+   */
+  private resumedPeer(): TlsSessionPeer | undefined {
+    const { offered, target: { where, pin } } = this;
+    if (offered === undefined) {
+      this.fail(new TlsHandshakeError('certificate', undefined, `${where} resumed a TLS session we did not offer: refused`));
+      return undefined;
+    }
+    if (pin && !pin.equals(Buffer.from(offered.peer.sha256.replace(/:/g, ''), 'hex'))) {
+      this.fail(new TlsHandshakeError('pin', undefined, `${where} is not trusted: the resumed session's certificate (SHA-256 ${offered.peer.sha256}) is not the pinned one`));
+      return undefined;
+    }
+    return offered.peer;
+  }
+
+  /** the certificate the server presented, checked against the pin (undefined: the handshake failed) */
+  private presentedPeer(): TlsSessionPeer | undefined {
+    const { where, pin } = this.target;
+    const peer = this.s.getPeerX509Certificate();
+    if (pin && !this.pinned(peer, pin)) return undefined;
+    if (!peer) {
+      this.fail(new TlsHandshakeError('certificate', undefined, `${where} is not trusted: it presented no certificate`));
+      return undefined;
+    }
+    return { sha256: peer.fingerprint256, validTo: Date.parse(peer.validTo) };
+  }
+
+  /** the certificate is the pinned one and, when the pin is the only trust (no CA), within its validity dates */
+  private pinned(peer: X509Certificate | undefined, pin: Buffer): boolean {
+    const { where } = this.target;
+    const got = Buffer.from(peer?.fingerprint256.replace(/:/g, '') ?? '', 'hex');
+    if (got.length !== pin.length || !timingSafeEqual(got, pin)) {
+      this.fail(new TlsHandshakeError('pin', undefined, `${where} is not trusted: its certificate (SHA-256 ${peer?.fingerprint256 ?? 'none'}) is not the pinned one`));
+      return false;
+    }
+    if (this.options.ca === undefined && peer) {
+      const dated = validityProblem(peer);
+      if (dated !== undefined) {
+        this.fail(new TlsHandshakeError('certificate', dated.code, `${where} is not trusted: ${describeCertificateError(dated.code, dated.code)} (${dated.code})`));
+        return false;
+      }
+    }
+    return true;
+  }
+}
+
+/** a handshake error in words: the operator's words first, then OpenSSL's code and node's own message (it names e.g. the altnames) */
+function handshakeErrorText(where: string, kind: ReturnType<typeof tlsFailureOf>, e: Error & { code?: string }): string {
+  const why = (): string => {
+    const d = describeCertificateError(e.code, e.message);
+    return d === e.message ? `${d}${e.code !== undefined ? ` (${e.code})` : ''}` : `${d} (${e.code ?? ''}: ${e.message})`;
+  };
+  return kind === 'certificate' ? `${where} is not trusted: ${why()}`
+    : kind === 'refused-by-peer' ? `${where} refused the TLS handshake: ${why()}`
+      : `cannot connect to ${where} over TLS: ${e.message}`;
 }
 
 /** a pinned certificate outside its validity period (the check OpenSSL makes when a CA is given) */

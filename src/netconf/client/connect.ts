@@ -72,39 +72,74 @@ function normaliseFingerprint(f: string): Buffer | undefined {
 }
 
 export async function connectNetconf(options: ConnectOptions): Promise<NetconfClient> {
-  const pins = (Array.isArray(options.hostKeySha256) ? options.hostKeySha256 : options.hostKeySha256 ? [options.hostKeySha256] : [])
-    .map((f) => {
-      const b = normaliseFingerprint(f);
-      if (!b) throw new NetconfClientError('ERR_NETCONF_CLIENT_OPTIONS', `not a SHA-256 fingerprint: ${f}`);
-      return b;
-    });
+  const pins = pinsOf(options.hostKeySha256);
   if (pins.length === 0 && !options.hostVerifier && options.insecureAcceptAnyHostKey !== true) {
     throw new NetconfClientError('ERR_NETCONF_CLIENT_OPTIONS', 'no host key check: give hostKeySha256 or hostVerifier');
   }
   if (options.password === undefined && options.privateKey === undefined) {
     throw new NetconfClientError('ERR_NETCONF_CLIENT_OPTIONS', 'give a password or a privateKey');
   }
-  let hostKeyMismatch = false;
-  const verify = (key: Buffer): boolean => {
+  const hostKey = new HostKeyCheck(pins, options.hostVerifier);
+  const conn = new ssh2.Client();
+  const cfg = connectConfig(options, hostKey.verify);
+  // ssh2 may emit more than one 'error' (a timeout, then "Connection lost before handshake" when the
+  // peer goes away): keep a listener for the connection's whole life, or a late one crashes the process.
+  conn.on('error', () => undefined); // after setup, errors surface through the session's close reason
+  const channel = await openSubsystem(conn, cfg, hostKey);
+
+  let session: ClientSession;
+  try {
+    session = await ClientSession.open(channel, sessionOptions(options));
+  } catch (e) {
+    conn.end();
+    throw e;
+  }
+  conn.on('close', () => session.destroy(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', 'SSH connection closed')));
+  return clientOf(session, () => conn.end());
+}
+
+/** the pinned host key fingerprints as SHA-256 digests; a malformed one is an options error */
+function pinsOf(hostKeySha256: ConnectOptions['hostKeySha256']): Buffer[] {
+  return (Array.isArray(hostKeySha256) ? hostKeySha256 : hostKeySha256 ? [hostKeySha256] : [])
+    .map((f) => {
+      const b = normaliseFingerprint(f);
+      if (!b) throw new NetconfClientError('ERR_NETCONF_CLIENT_OPTIONS', `not a SHA-256 fingerprint: ${f}`);
+      return b;
+    });
+}
+
+/**
+ * The host key check ssh2 calls: the pins when there are some, else the caller's verifier, else any key
+ * (insecureAcceptAnyHostKey); remembers a refusal, so that the connection's failure can say why.
+ */
+class HostKeyCheck {
+  mismatch = false;
+
+  constructor(private readonly pins: Buffer[], private readonly hostVerifier: ((keyBlob: Buffer) => boolean) | undefined) {}
+
+  readonly verify = (key: Buffer): boolean => {
     let ok: boolean;
-    if (pins.length > 0) {
+    if (this.pins.length > 0) {
       const d = createHash('sha256').update(key).digest();
-      ok = pins.some((p) => timingSafeEqual(p, d));
-    } else if (options.hostVerifier) {
-      ok = options.hostVerifier(key) === true;
+      ok = this.pins.some((p) => timingSafeEqual(p, d));
+    } else if (this.hostVerifier) {
+      ok = this.hostVerifier(key) === true;
     } else {
       ok = true;
     }
-    if (!ok) hostKeyMismatch = true;
+    if (!ok) this.mismatch = true;
     return ok;
   };
+}
 
-  // `algorithms` is left at ssh2's default on purpose: it proposes aes128-gcm@openssh.com first (native
-  // binding, AES-NI), which both our server and OpenSSH accept. Measured against chacha20-poly1305 (also
-  // native) in lockstep on one session, gcm was ~10% faster (8.5-9.7k vs 7.4-8.6k rpc/s, 3 A/B runs).
-  // Per lockstep rpc the client makes one write, one read, one epoll_pwait (ssh2's padding comes from a
-  // pool: src/netconf/ssh/ssh2.ts); most of its remaining CPU is kernel wake-up and ssh2/Node internals.
-  const conn = new ssh2.Client();
+/**
+ * ssh2's settings. `algorithms` is left at ssh2's default on purpose: it proposes aes128-gcm@openssh.com first (native
+ * binding, AES-NI), which both our server and OpenSSH accept. Measured against chacha20-poly1305 (also
+ * native) in lockstep on one session, gcm was ~10% faster (8.5-9.7k vs 7.4-8.6k rpc/s, 3 A/B runs).
+ * Per lockstep rpc the client makes one write, one read, one epoll_pwait (ssh2's padding comes from a
+ * pool: src/netconf/ssh/ssh2.ts); most of its remaining CPU is kernel wake-up and ssh2/Node internals.
+ */
+function connectConfig(options: ConnectOptions, verify: (key: Buffer) => boolean): ConnectConfig {
   const cfg: ConnectConfig = {
     host: options.host,
     port: options.port ?? 830,
@@ -116,18 +151,19 @@ export async function connectNetconf(options: ConnectOptions): Promise<NetconfCl
   if (options.password !== undefined) cfg.password = options.password;
   if (options.privateKey !== undefined) cfg.privateKey = options.privateKey;
   if (options.passphrase !== undefined) cfg.passphrase = options.passphrase;
+  return cfg;
+}
 
-  // ssh2 may emit more than one 'error' (a timeout, then "Connection lost before handshake" when the
-  // peer goes away): keep a listener for the connection's whole life, or a late one crashes the process.
-  conn.on('error', () => undefined); // after setup, errors surface through the session's close reason
-  const channel = await new Promise<ClientChannel>((resolve, reject) => {
+/** connect, authenticate and open the `netconf` subsystem; fails once, with the host key mismatch or the connection's error */
+function openSubsystem(conn: InstanceType<typeof ssh2.Client>, cfg: ConnectConfig, hostKey: HostKeyCheck): Promise<ClientChannel> {
+  return new Promise<ClientChannel>((resolve, reject) => {
     let settled = false;
     const fail = (e: Error): void => {
       if (settled) return;
       settled = true;
       conn.destroy();
-      if (hostKeyMismatch) reject(new NetconfClientError('ERR_NETCONF_CLIENT_HOST_KEY', 'server host key does not match the pinned key', { cause: e }));
-      else reject(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', `cannot connect to ${options.host}:${cfg.port}: ${e.message}`, { cause: e }));
+      if (hostKey.mismatch) reject(new NetconfClientError('ERR_NETCONF_CLIENT_HOST_KEY', 'server host key does not match the pinned key', { cause: e }));
+      else reject(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', `cannot connect to ${cfg.host}:${cfg.port}: ${e.message}`, { cause: e }));
     };
     conn.on('error', fail);
     conn.once('close', () => fail(new Error('connection closed before the NETCONF subsystem opened')));
@@ -142,16 +178,6 @@ export async function connectNetconf(options: ConnectOptions): Promise<NetconfCl
     conn.connect(cfg);
     conn.setNoDelay(true);
   });
-
-  let session: ClientSession;
-  try {
-    session = await ClientSession.open(channel, sessionOptions(options));
-  } catch (e) {
-    conn.end();
-    throw e;
-  }
-  conn.on('close', () => session.destroy(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', 'SSH connection closed')));
-  return clientOf(session, () => conn.end());
 }
 
 /** the ClientSession options of a connect call */

@@ -164,54 +164,72 @@ export function parseNacm(top: readonly XmlElement[], modules: readonly YangModu
   };
   const nacm = top.find((t) => t.ns === N && t.name === 'nacm');
   if (!nacm) return cfg;
-  const bool = (name: string, dflt: boolean): boolean => {
-    const v = childText(nacm, N, name)?.trim();
-    return v === undefined ? dflt : v === 'true';
-  };
-  const action = (name: string, dflt: Action): Action => {
-    const v = childText(nacm, N, name)?.trim();
-    return v === 'permit' || v === 'deny' ? v : dflt;
-  };
-  cfg.enabled = bool('enable-nacm', true);
-  cfg.readDefault = action('read-default', 'permit');
-  cfg.writeDefault = action('write-default', 'deny');
-  cfg.execDefault = action('exec-default', 'permit');
-  cfg.externalGroups = bool('enable-external-groups', true);
-  for (const groups of childrenNamed(nacm, N, 'groups')) {
-    for (const g of childrenNamed(groups, N, 'group')) {
-      const name = childText(g, N, 'name')?.trim();
-      if (!name) continue;
-      cfg.groups.set(name, new Set(childrenNamed(g, N, 'user-name').map((u) => textOf(u).trim())));
-    }
-  }
-  for (const rl of childrenNamed(nacm, N, 'rule-list')) {
-    const list: RuleList = {
-      name: childText(rl, N, 'name')?.trim() ?? '',
-      groups: childrenNamed(rl, N, 'group').map((g) => textOf(g).trim()),
-      rules: [],
-    };
-    for (const r of childrenNamed(rl, N, 'rule')) {
-      const act = childText(r, N, 'action')?.trim();
-      if (act !== 'permit' && act !== 'deny') continue; // mandatory in the schema; validation refuses it
-      const rpc = childText(r, N, 'rpc-name')?.trim();
-      const notif = childText(r, N, 'notification-name')?.trim();
-      const pathEl = childrenNamed(r, N, 'path')[0];
-      const type: RuleType = rpc !== undefined ? { kind: 'rpc', name: rpc }
-        : notif !== undefined ? { kind: 'notification', name: notif }
-          : pathEl ? { kind: 'path', steps: parsePath(textOf(pathEl).trim(), pathEl.nsContext ?? {}, modules) }
-            : { kind: 'any' };
-      const opsText = childText(r, N, 'access-operations')?.trim() ?? '*';
-      list.rules.push({
-        name: childText(r, N, 'name')?.trim() ?? '',
-        module: childText(r, N, 'module-name')?.trim() ?? '*',
-        type,
-        ops: opsText === '*' ? '*' : new Set(opsText.split(/\s+/).filter((o): o is AccessOperation => ALL_OPS.has(o as AccessOperation))),
-        action: act,
-      });
-    }
-    cfg.ruleLists.push(list);
-  }
+  cfg.enabled = flagOf(nacm, 'enable-nacm', true);
+  cfg.readDefault = actionOf(nacm, 'read-default', 'permit');
+  cfg.writeDefault = actionOf(nacm, 'write-default', 'deny');
+  cfg.execDefault = actionOf(nacm, 'exec-default', 'permit');
+  cfg.externalGroups = flagOf(nacm, 'enable-external-groups', true);
+  for (const groups of childrenNamed(nacm, N, 'groups')) addGroups(groups, cfg.groups);
+  for (const rl of childrenNamed(nacm, N, 'rule-list')) cfg.ruleLists.push(ruleListOf(rl, modules));
   return cfg;
+}
+
+/** a boolean leaf of /nacm ('true', anything else false), `dflt` when absent */
+function flagOf(nacm: XmlElement, name: string, dflt: boolean): boolean {
+  const v = childText(nacm, NACM_NS, name)?.trim();
+  return v === undefined ? dflt : v === 'true';
+}
+
+/** a default action leaf of /nacm, `dflt` when absent or neither permit nor deny */
+function actionOf(nacm: XmlElement, name: string, dflt: Action): Action {
+  const v = childText(nacm, NACM_NS, name)?.trim();
+  return v === 'permit' || v === 'deny' ? v : dflt;
+}
+
+/** /nacm/groups/group: its user names by group name (a group without a name is skipped) */
+function addGroups(groups: XmlElement, into: Map<string, Set<string>>): void {
+  const N = NACM_NS;
+  for (const g of childrenNamed(groups, N, 'group')) {
+    const name = childText(g, N, 'name')?.trim();
+    if (!name) continue;
+    into.set(name, new Set(childrenNamed(g, N, 'user-name').map((u) => textOf(u).trim())));
+  }
+}
+
+function ruleListOf(rl: XmlElement, modules: readonly YangModuleInfo[]): RuleList {
+  const N = NACM_NS;
+  const list: RuleList = {
+    name: childText(rl, N, 'name')?.trim() ?? '',
+    groups: childrenNamed(rl, N, 'group').map((g) => textOf(g).trim()),
+    rules: [],
+  };
+  for (const r of childrenNamed(rl, N, 'rule')) {
+    const rule = ruleOf(r, modules);
+    if (rule !== undefined) list.rules.push(rule);
+  }
+  return list;
+}
+
+/** a rule; undefined without a valid action (mandatory in the schema; validation refuses it) */
+function ruleOf(r: XmlElement, modules: readonly YangModuleInfo[]): Rule | undefined {
+  const N = NACM_NS;
+  const act = childText(r, N, 'action')?.trim();
+  if (act !== 'permit' && act !== 'deny') return undefined;
+  const rpc = childText(r, N, 'rpc-name')?.trim();
+  const notif = childText(r, N, 'notification-name')?.trim();
+  const pathEl = childrenNamed(r, N, 'path')[0];
+  const type: RuleType = rpc !== undefined ? { kind: 'rpc', name: rpc }
+    : notif !== undefined ? { kind: 'notification', name: notif }
+      : pathEl ? { kind: 'path', steps: parsePath(textOf(pathEl).trim(), pathEl.nsContext ?? {}, modules) }
+        : { kind: 'any' };
+  const opsText = childText(r, N, 'access-operations')?.trim() ?? '*';
+  return {
+    name: childText(r, N, 'name')?.trim() ?? '',
+    module: childText(r, N, 'module-name')?.trim() ?? '*',
+    type,
+    ops: opsText === '*' ? '*' : new Set(opsText.split(/\s+/).filter((o): o is AccessOperation => ALL_OPS.has(o as AccessOperation))),
+    action: act,
+  };
 }
 
 /**

@@ -35,7 +35,7 @@ import { el, elements, isElement, textOf, inScopeNamespaces } from '../xml/index
 import type { XmlElement, XmlNode } from '../xml/index.js';
 import type { CompiledModule, SchemaNode, YType } from '../../yang/index.js';
 import { compileTexts, schemaNodeAt, xsdToJsSource } from '../../yang/index.js';
-import type { YangFunctions } from '../xpath/index.js';
+import type { DataName, YangFunctions, YangReference } from '../xpath/index.js';
 import type { OperationContext, OperationHandler } from './operations.js';
 import { collectAll, listKeysOf } from './get.js';
 import type { GetDeps } from './get.js';
@@ -411,66 +411,82 @@ function catastrophic(pattern: string): boolean {
  */
 export function yangFunctionsOf(validator: unknown, moreSchema?: () => Array<{ file: string; text: string }>): YangFunctions {
   const modules = (validator as { modules?: unknown } | undefined)?.modules;
-  const compiled = modules instanceof Map ? [...(modules as Map<string, CompiledModule>).values()] : [];
-  const byNs = new Map(compiled.map((m) => [m.ref.namespace, m]));
-  const nsOfModule = new Map(compiled.map((m) => [m.ref.name, m.ref.namespace]));
-  const basesOf = (id: { ns: string; name: string }): Array<{ ns: string; name: string }> => {
+  return new SchemaFunctions(modules instanceof Map ? (modules as Map<string, CompiledModule>) : new Map<string, CompiledModule>(), moreSchema);
+}
+
+/** yangFunctionsOf's functions over the compiled modules (and `moreSchema`, compiled when first needed) */
+class SchemaFunctions implements YangFunctions {
+  private readonly byNs: Map<string, CompiledModule>;
+  private readonly nsOfModule: Map<string, string>;
+  private more: Map<string, CompiledModule> | undefined;
+
+  constructor(private readonly modules: Map<string, CompiledModule>, private readonly moreSchema: (() => Array<{ file: string; text: string }>) | undefined) {
+    const compiled = [...modules.values()];
+    this.byNs = new Map(compiled.map((m) => [m.ref.namespace, m]));
+    this.nsOfModule = new Map(compiled.map((m) => [m.ref.name, m.ref.namespace]));
+  }
+
+  enumValue(path: readonly DataName[], value: string): number | undefined {
+    const t = this.typeAt(path);
+    return t?.base === 'enumeration' ? t.enumValues?.get(value) : undefined;
+  }
+
+  reference(path: readonly DataName[]): YangReference | undefined {
+    const t = this.typeAt(path);
+    if (t?.base === 'instance-identifier') return { kind: 'instance-identifier' };
+    const lr = t?.base === 'leafref' ? t.leafref : undefined;
+    if (!lr?.xpathNamespaces) return undefined;
+    return { kind: 'leafref', path: lr.path, ...lr.xpathNamespaces() };
+  }
+
+  regex(pattern: string): RegExp {
+    if (pattern.length > MAX_PATTERN) throw new Error(`longer than ${MAX_PATTERN} characters`);
+    if (catastrophic(pattern)) throw new Error('a quantified group holds a quantifier or an alternation (it could backtrack without end)');
+    return new RegExp(xsdToJsSource(pattern), 'u');
+  }
+
+  derivedFrom(id: DataName, base: DataName): boolean {
+    const seen = new Set<string>();
+    const todo = this.basesOf(id);
+    while (todo.length > 0) {
+      const b = todo.pop()!;
+      if (b.ns === base.ns && b.name === base.name) return true;
+      const k = `${b.ns} ${b.name}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      todo.push(...this.basesOf(b));
+    }
+    return false;
+  }
+
+  /** an identity's direct bases: ietf-datastores' and ietf-origin's built in, else the compiled module's */
+  private basesOf(id: DataName): DataName[] {
     const builtin = BUILTIN_BASES.get(id.ns);
     if (builtin) {
       const b = builtin.get(id.name);
       return b === undefined ? [] : [{ ns: id.ns, name: b }];
     }
-    return (byNs.get(id.ns)?.identities.get(id.name) ?? []).flatMap((r) => {
-      const ns = nsOfModule.get(r.module);
+    return (this.byNs.get(id.ns)?.identities.get(id.name) ?? []).flatMap((r) => {
+      const ns = this.nsOfModule.get(r.module);
       return ns === undefined ? [] : [{ ns, name: r.name }];
     });
-  };
-  const moduleMap = modules instanceof Map ? (modules as Map<string, CompiledModule>) : new Map<string, CompiledModule>();
-  let more: Map<string, CompiledModule> | undefined;
-  const moreModules = (): Map<string, CompiledModule> => {
-    if (more === undefined) {
+  }
+
+  /** the declared type of the leaf or leaf-list at `path`, in the validator's modules or else in moreSchema's */
+  private typeAt(path: ReadonlyArray<DataName>): YType | undefined {
+    const n = schemaNodeAt(this.modules, path) ?? (this.moreSchema ? schemaNodeAt(this.moreModules(), path) : undefined);
+    return n && (n.kind === 'leaf' || n.kind === 'leaf-list') ? n.type : undefined;
+  }
+
+  private moreModules(): Map<string, CompiledModule> {
+    if (this.more === undefined) {
       try {
-        const m = (compileTexts(moreSchema?.() ?? []).validator as { modules?: unknown }).modules;
-        more = m instanceof Map ? (m as Map<string, CompiledModule>) : new Map();
+        const m = (compileTexts(this.moreSchema?.() ?? []).validator as { modules?: unknown }).modules;
+        this.more = m instanceof Map ? (m as Map<string, CompiledModule>) : new Map();
       } catch {
-        more = new Map();
+        this.more = new Map();
       }
     }
-    return more;
-  };
-  const typeAt = (path: ReadonlyArray<{ ns: string; name: string }>): YType | undefined => {
-    const n = schemaNodeAt(moduleMap, path) ?? (moreSchema ? schemaNodeAt(moreModules(), path) : undefined);
-    return n && (n.kind === 'leaf' || n.kind === 'leaf-list') ? n.type : undefined;
-  };
-  return {
-    enumValue(path, value) {
-      const t = typeAt(path);
-      return t?.base === 'enumeration' ? t.enumValues?.get(value) : undefined;
-    },
-    reference(path) {
-      const t = typeAt(path);
-      if (t?.base === 'instance-identifier') return { kind: 'instance-identifier' };
-      const lr = t?.base === 'leafref' ? t.leafref : undefined;
-      if (!lr?.xpathNamespaces) return undefined;
-      return { kind: 'leafref', path: lr.path, ...lr.xpathNamespaces() };
-    },
-    regex(pattern) {
-      if (pattern.length > MAX_PATTERN) throw new Error(`longer than ${MAX_PATTERN} characters`);
-      if (catastrophic(pattern)) throw new Error('a quantified group holds a quantifier or an alternation (it could backtrack without end)');
-      return new RegExp(xsdToJsSource(pattern), 'u');
-    },
-    derivedFrom(id, base) {
-      const seen = new Set<string>();
-      const todo = basesOf(id);
-      while (todo.length > 0) {
-        const b = todo.pop()!;
-        if (b.ns === base.ns && b.name === base.name) return true;
-        const k = `${b.ns} ${b.name}`;
-        if (seen.has(k)) continue;
-        seen.add(k);
-        todo.push(...basesOf(b));
-      }
-      return false;
-    },
-  };
+    return this.more;
+  }
 }

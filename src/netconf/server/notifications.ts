@@ -67,6 +67,9 @@ interface Subscription {
   onAbort: () => void;
 }
 
+/** what a create-subscription asks for */
+type SubscriptionRequest = Pick<Subscription, 'stream' | 'filter' | 'startTime' | 'stopTime'>;
+
 export interface NotificationOptions {
   /**
    * opens the server's own persistent log when it is first needed, unless a plugin provided one
@@ -211,65 +214,88 @@ export class NotificationService {
   }
 
   private createSubscription(): OperationHandler {
-    return async (op: XmlElement, ctx: OperationContext) => {
-      const session = ctx.session;
-      if (session.attachments.has(ATTACHMENT)) {
-        // RFC 5277 section 6.5: operation-failed, protocol, no error-info
-        throw new NetconfError({ type: 'protocol', tag: 'operation-failed', message: 'this session already has an active subscription (one per session)' });
+    return (op: XmlElement, ctx: OperationContext) => this.subscribe(op, ctx);
+  }
+
+  /**
+   * create-subscription: one per session; the request checked (subscriptionRequest), the subscription added,
+   * a replay's bound read from the log, and the subscription activated once the reply is on its way
+   */
+  private async subscribe(op: XmlElement, ctx: OperationContext): Promise<'ok'> {
+    const session = ctx.session;
+    if (session.attachments.has(ATTACHMENT)) {
+      // RFC 5277 section 6.5: operation-failed, protocol, no error-info
+      throw new NetconfError({ type: 'protocol', tag: 'operation-failed', message: 'this session already has an active subscription (one per session)' });
+    }
+    const request = this.subscriptionRequest(op);
+    const log = request.startTime ? this.replayLog() : undefined;
+    // a replay's bound is the log's newest id (read below; other instances may share the log), else none
+    const sub = this.addSubscription(session, request, log ? undefined : this.lastLiveId);
+    if (log) {
+      try {
+        // subscribed first, bound read second: an event logged meanwhile is queued and sent live if the bound
+        // does not cover it, or dropped from the queue because the replay sends it
+        sub.upToId = await (await log).lastId();
+      } catch (e) {
+        this.end(sub);
+        this.options.log.error('the replay log cannot be read', { session: session.id, err: e as Error });
+        throw new NetconfError({ type: 'application', tag: 'operation-failed', message: 'the replay log cannot be read' });
       }
-      const N = NETCONF_NOTIFICATION_NS;
-      const streamName = childText(op, N, 'stream')?.trim() ?? NETCONF_STREAM;
-      const stream = this.streams().find((s) => s.name === streamName);
-      if (!stream) {
-        throw new NetconfError({ type: 'application', tag: 'invalid-value', message: `no stream named ${streamName}`, info: [info.badElement('stream')] });
-      }
-      const filter = child(op, N, 'filter') ? parseFilter(op, N) : parseFilter(op, NETCONF_BASE_NS);
-      const startTime = parseDateTime(childText(op, N, 'startTime'), 'startTime');
-      const stopTime = parseDateTime(childText(op, N, 'stopTime'), 'stopTime');
-      if (stopTime && !startTime) {
-        throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: 'stopTime needs startTime', info: [info.badElement('startTime')] });
-      }
-      const now = this.now();
-      if (startTime && startTime > now) {
-        throw new NetconfError({ type: 'protocol', tag: 'bad-element', message: 'startTime is in the future', info: [info.badElement('startTime')] });
-      }
-      if (startTime && stopTime && stopTime < startTime) {
-        throw new NetconfError({ type: 'protocol', tag: 'bad-element', message: 'stopTime is earlier than startTime', info: [info.badElement('stopTime')] });
-      }
-      if (startTime && !this.replaySupported(stream)) {
-        // RFC 5277 section 2.1.1: operation-failed, protocol, no error-info
-        throw new NetconfError({ type: 'protocol', tag: 'operation-failed', message: `stream ${streamName} does not support replay` });
-      }
-      const log = startTime ? this.replayLog() : undefined;
-      const sub: Subscription = {
-        session, stream: streamName, filter,
-        // a replay's bound is the log's newest id (read below; other instances may share the log), else none
-        startTime, stopTime, state: 'pending', upToId: log ? undefined : this.lastLiveId, queue: [], timer: undefined,
-        onAbort: () => this.end(sub),
-      };
-      session.attachments.set(ATTACHMENT, sub);
-      this.subs.add(sub);
-      session.signal.addEventListener('abort', sub.onAbort, { once: true });
-      if (session.signal.aborted) this.end(sub);
-      if (log) {
-        try {
-          // subscribed first, bound read second: an event logged meanwhile is queued and sent live if the bound
-          // does not cover it, or dropped from the queue because the replay sends it
-          sub.upToId = await (await log).lastId();
-        } catch (e) {
-          this.end(sub);
-          this.options.log.error('the replay log cannot be read', { session: session.id, err: e as Error });
-          throw new NetconfError({ type: 'application', tag: 'operation-failed', message: 'the replay log cannot be read' });
-        }
-      }
-      // replay and live events start once the <ok/> reply is on its way (the server core's afterReply
-      // hook; without one, on the next turn of the event loop)
-      const core = ctx as OperationContext & { afterReply?: (fn: () => void) => void };
-      const activate = (): void => this.activate(sub);
-      if (typeof core.afterReply === 'function') core.afterReply(activate);
-      else setImmediate(activate);
-      return 'ok';
+    }
+    // replay and live events start once the <ok/> reply is on its way (the server core's afterReply
+    // hook; without one, on the next turn of the event loop)
+    const core = ctx as OperationContext & { afterReply?: (fn: () => void) => void };
+    const activate = (): void => this.activate(sub);
+    if (typeof core.afterReply === 'function') core.afterReply(activate);
+    else setImmediate(activate);
+    return 'ok';
+  }
+
+  /** the stream, filter, startTime and stopTime of a create-subscription, checked as RFC 5277 section 2.1.1 says */
+  private subscriptionRequest(op: XmlElement): SubscriptionRequest {
+    const N = NETCONF_NOTIFICATION_NS;
+    const streamName = childText(op, N, 'stream')?.trim() ?? NETCONF_STREAM;
+    const stream = this.streams().find((s) => s.name === streamName);
+    if (!stream) {
+      throw new NetconfError({ type: 'application', tag: 'invalid-value', message: `no stream named ${streamName}`, info: [info.badElement('stream')] });
+    }
+    const filter = child(op, N, 'filter') ? parseFilter(op, N) : parseFilter(op, NETCONF_BASE_NS);
+    const startTime = parseDateTime(childText(op, N, 'startTime'), 'startTime');
+    const stopTime = parseDateTime(childText(op, N, 'stopTime'), 'stopTime');
+    this.checkTimes(startTime, stopTime);
+    if (startTime && !this.replaySupported(stream)) {
+      // RFC 5277 section 2.1.1: operation-failed, protocol, no error-info
+      throw new NetconfError({ type: 'protocol', tag: 'operation-failed', message: `stream ${streamName} does not support replay` });
+    }
+    return { stream: streamName, filter, startTime, stopTime };
+  }
+
+  /** stopTime needs startTime; startTime not in the future; stopTime not earlier than startTime */
+  private checkTimes(startTime: Date | undefined, stopTime: Date | undefined): void {
+    if (stopTime && !startTime) {
+      throw new NetconfError({ type: 'protocol', tag: 'missing-element', message: 'stopTime needs startTime', info: [info.badElement('startTime')] });
+    }
+    const now = this.now();
+    if (startTime && startTime > now) {
+      throw new NetconfError({ type: 'protocol', tag: 'bad-element', message: 'startTime is in the future', info: [info.badElement('startTime')] });
+    }
+    if (startTime && stopTime && stopTime < startTime) {
+      throw new NetconfError({ type: 'protocol', tag: 'bad-element', message: 'stopTime is earlier than startTime', info: [info.badElement('stopTime')] });
+    }
+  }
+
+  /** a pending subscription of the session (its attachment), ended when the session ends */
+  private addSubscription(session: ServerSessionHandle, request: SubscriptionRequest, upToId: number | undefined): Subscription {
+    const sub: Subscription = {
+      session, stream: request.stream, filter: request.filter,
+      startTime: request.startTime, stopTime: request.stopTime, state: 'pending', upToId, queue: [], timer: undefined,
+      onAbort: () => this.end(sub),
     };
+    session.attachments.set(ATTACHMENT, sub);
+    this.subs.add(sub);
+    session.signal.addEventListener('abort', sub.onAbort, { once: true });
+    if (session.signal.aborted) this.end(sub);
+    return sub;
   }
 
   /** after the <ok/> reply: replay (in pages), replayComplete, queued live events, then live */

@@ -31,6 +31,7 @@ import type { EventLog } from '../../store/index.js';
 import { NETCONF_BASE_NS, NETMOD_NOTIFICATION_NS } from '../xml/index.js';
 import { RunningDatastore } from './datastore.js';
 import { createCopyConfig, createDeleteConfig, createEditConfig, createValidate, schemaHintsOf } from './edit-config.js';
+import type { EditConfigDeps, SchemaHints } from './edit-config.js';
 import { XPATH_CAPABILITY } from './filter.js';
 import { WITH_DEFAULTS_CAPABILITY, defaultsSchemaOf } from './with-defaults.js';
 import { createGet, createGetConfig } from './get.js';
@@ -140,11 +141,43 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   const log = options.log ?? silentLogger;
   const datastore = RunningDatastore.open(reg.dataDir, log);
   const ietfModules = loadIetfModules(options.ietfYangDir, log, options.nacm !== undefined && options.nacm !== false, options.nmdaYangDir);
-  const ownNames = new Set(ietfModules.map((m) => `${m.name}@${m.revision}`));
-  const modules = (): YangModuleInfo[] => [...ietfModules, ...reg.modules().filter((m) => !ownNames.has(`${m.name}@${m.revision}`))];
-  const prefixes = (): Map<string, string> => new Map(modules().map((m) => [m.namespace, m.prefix]));
+  const modules = modulesOf(reg, ietfModules);
   const nacm = setUpNacm(reg, datastore, modules, options, log);
-  reg.setDatastore({
+  reg.setDatastore(datastoreAccess(datastore));
+  const locks = new LockManager();
+  const ownLog = new OwnEventLog(reg.dataDir, options, log);
+  const notifications = createNotificationService(reg, ownLog, nacm, options, log);
+  const parts: Parts = { reg, datastore, locks, notifications, nacm, ietfModules, modules };
+  addCapabilities(reg, ietfModules, modules);
+  addOperations(parts, options);
+  notifications.register();
+  const handle = standardOperationsHandle(parts, ownLog);
+  followRegistry(parts, handle, options, log);
+  return handle;
+}
+
+/** what the operations share: the registry, running, its locks, notifications, access control, the modules served */
+interface Parts {
+  reg: OperationRegistrar;
+  datastore: RunningDatastore;
+  locks: LockManager;
+  notifications: NotificationService;
+  nacm: Nacm | undefined;
+  /** the IETF modules this module serves */
+  ietfModules: YangModuleInfo[];
+  /** those and the registry's modules (an IETF module the registry also has is listed once) */
+  modules: () => YangModuleInfo[];
+}
+
+/** the IETF modules, then the registry's modules but those of the same name and revision */
+function modulesOf(reg: OperationRegistrar, ietfModules: YangModuleInfo[]): () => YangModuleInfo[] {
+  const ownNames = new Set(ietfModules.map((m) => `${m.name}@${m.revision}`));
+  return () => [...ietfModules, ...reg.modules().filter((m) => !ownNames.has(`${m.name}@${m.revision}`))];
+}
+
+/** running as the registry offers it to plugins */
+function datastoreAccess(datastore: RunningDatastore): Parameters<OperationRegistrar['setDatastore']>[0] {
+  return {
     getRunning: () => datastore.getRunning(),
     onConfigChange: (l) => datastore.onConfigChange(l),
     // a plugin's first-start configuration (NetconfRegistry.seedRunning): added only when absent
@@ -154,35 +187,44 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
       await datastore.commit([...top, node]);
       return true;
     }),
-  });
-  const locks = new LockManager();
-  let own: Promise<EventLog> | undefined;
-  const eventLogOptions = options.eventLog;
-  const openLog = eventLogOptions === false ? undefined : (): Promise<EventLog> =>
-    (own ??= openEventLog({
-      dir: reg.dataDir, ...(eventLogOptions ?? {}), ...(options.now ? { now: options.now } : {}),
+  };
+}
+
+/** the server's own event log (`<dataDir>/event-log.sqlite`), opened when first needed; none when options.eventLog is false */
+class OwnEventLog {
+  /** the log once opening began */
+  opened: Promise<EventLog> | undefined;
+  /** opens the log (once); undefined when the server has none */
+  readonly open: (() => Promise<EventLog>) | undefined;
+
+  constructor(private readonly dir: string, private readonly options: StandardOperationsOptions, private readonly log: Logger) {
+    const retention = options.eventLog;
+    this.open = retention === false ? undefined : (): Promise<EventLog> => (this.opened ??= this.openFile(retention));
+  }
+
+  private openFile(retention: { maxEvents?: number; maxAgeMs?: number } | undefined): Promise<EventLog> {
+    const { dir, log, options } = this;
+    return openEventLog({
+      dir, ...(retention ?? {}), ...(options.now ? { now: options.now } : {}),
       // the same file of a version before the replay log moved into a store: its events are imported in place
       onEarlierEvents: (outcome) => {
-        if ('error' in outcome) log.warn('the earlier events in the event log were not imported: they are not replayed until they are', { dir: reg.dataDir, code: errorCode(outcome.error), err: outcome.error });
-        else log.info('notifications of the earlier event log imported into the replay log', { dir: reg.dataDir, ...outcome });
+        if ('error' in outcome) log.warn('the earlier events in the event log were not imported: they are not replayed until they are', { dir, code: errorCode(outcome.error), err: outcome.error });
+        else log.info('notifications of the earlier event log imported into the replay log', { dir, ...outcome });
       },
-    }));
-  const notifications = new NotificationService(reg, {
-    openLog, log, ...options.notifications, ...(options.now ? { now: options.now } : {}),
+    });
+  }
+}
+
+function createNotificationService(reg: OperationRegistrar, ownLog: OwnEventLog, nacm: Nacm | undefined, options: StandardOperationsOptions, log: Logger): NotificationService {
+  return new NotificationService(reg, {
+    openLog: ownLog.open, log, ...options.notifications, ...(options.now ? { now: options.now } : {}),
     // the server's own log of a version before the replay log moved into a store goes into the provided one
     onProvidedLog: (provided) => importEarlierEventLog(provided, join(reg.dataDir, EVENT_LOG_FILE), log),
     ...(nacm ? { permits: (event: XmlElement, session: ServerSessionHandle) => nacm.permitsNotification(event, session) } : {}),
   });
+}
 
-  const stateSources = (ctx: OperationContext): StateSource[] => [
-    ...reg.stateProviders(),
-    { ns: NCM_NS, name: 'netconf-state', provider: () => netconfState(ctx.server, { modules, locks }) },
-    { ns: YANG_LIBRARY_NS, name: 'yang-library', provider: () => yangLibrary(modules()) },
-    { ns: YANG_LIBRARY_NS, name: 'modules-state', provider: () => modulesState(modules()) },
-    { ns: NETMOD_NOTIFICATION_NS, name: 'netconf', provider: () => notifications.streamsState() },
-    ...(nacm ? [{ ns: NACM_NS, name: 'nacm', provider: () => nacm.state() }] : []),
-  ];
-
+function addCapabilities(reg: OperationRegistrar, ietfModules: YangModuleInfo[], modules: () => YangModuleInfo[]): void {
   reg.addCapability(WRITABLE_RUNNING_CAPABILITY);
   reg.addCapability(VALIDATE_CAPABILITY);
   reg.addCapability(ROLLBACK_ON_ERROR_CAPABILITY);
@@ -190,23 +232,68 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   reg.addCapability(WITH_DEFAULTS_CAPABILITY);
   reg.addCapability(WITH_OPERATIONAL_DEFAULTS_CAPABILITY);
   for (const m of ietfModules) if (advertisedInHello(m)) reg.addCapability(moduleCapability(m));
-  // RFC 8526 section 2 (NMDA), and RFC 7950 5.6.4 for clients that read the deprecated /modules-state
-  // digests of the module list, asked for in every hello: computed again only when a module was added (modules
-  // are only ever added, so the count names the list)
+  const libraryCap = libraryCapabilities(modules);
+  reg.addCapability(() => libraryCap('v11'));
+  reg.addCapability(() => libraryCap('v10'));
+}
+
+/**
+ * RFC 8526 section 2 (NMDA), and RFC 7950 5.6.4 for clients that read the deprecated /modules-state
+ * digests of the module list, asked for in every hello: computed again only when a module was added (modules
+ * are only ever added, so the count names the list)
+ */
+function libraryCapabilities(modules: () => YangModuleInfo[]): (which: 'v11' | 'v10') => string {
   let libraryCaps: { count: number; v11: string; v10: string } | undefined;
-  const libraryCap = (which: 'v11' | 'v10'): string => {
+  return (which) => {
     const list = modules();
     if (libraryCaps?.count !== list.length) libraryCaps = { count: list.length, v11: yangLibrary11Capability(list), v10: yangLibraryCapability(list) };
     return libraryCaps[which];
   };
-  reg.addCapability(() => libraryCap('v11'));
-  reg.addCapability(() => libraryCap('v10'));
+}
 
+/** get, get-config, the edits, get-data/edit-data, validate, lock/unlock, kill-session, get-schema */
+function addOperations(parts: Parts, options: StandardOperationsOptions): void {
+  const { reg, datastore, locks, nacm, modules } = parts;
   const N = NETCONF_BASE_NS;
+  const stateSources = stateSourcesOf(parts);
+  const prefixes = (): Map<string, string> => new Map(modules().map((m) => [m.namespace, m.prefix]));
   const schema = schemaHintsOf(reg.validator);
   const defaults = defaultsSchemaOf(reg.validator);
   const pruneRead = nacm ? { pruneRead: (top: XmlElement[], ctx: OperationContext) => nacm.pruneRead(top, ctx.session) } : {};
-  const checkWrite = {
+  const checkWrite = writeHooks(parts, schema, prefixes);
+  reg.addOperation(N, 'get', createGet({ datastore, stateSources, schema, defaults, ...pruneRead }));
+  reg.addOperation(N, 'get-config', createGetConfig({ datastore, stateSources, schema, defaults, ...pruneRead }));
+  reg.addOperation(N, 'edit-config', createEditConfig({ datastore, locks, validator: reg.validator, prefixes, ...checkWrite }));
+  reg.addOperation(N, 'copy-config', createCopyConfig({ datastore, locks, validator: reg.validator, prefixes, ...checkWrite }));
+  reg.addOperation(N, 'delete-config', createDeleteConfig());
+  const editDeps = { datastore, locks, validator: reg.validator, prefixes, ...checkWrite };
+  const yang = libraryYangFunctions(reg, parts.ietfModules);
+  reg.addOperation(NMDA_NS, 'get-data', createGetData({ datastore, stateSources, schema, defaults, ...pruneRead, edit: editDeps, yang }));
+  reg.addOperation(NMDA_NS, 'edit-data', createEditData({ datastore, stateSources, schema, defaults, ...pruneRead, edit: editDeps }));
+  reg.addOperation(N, 'validate', createValidate({ datastore, validator: reg.validator }));
+  reg.addOperation(N, 'lock', createLock(locks));
+  reg.addOperation(N, 'unlock', createUnlock(locks));
+  if (options.killSession !== false) reg.addOperation(N, 'kill-session', createKillSession((id) => locks.releaseIfHeldBy(id)));
+  reg.addOperation(NCM_NS, 'get-schema', createGetSchema({ modules, locks }));
+}
+
+/** the state get and get-data read: the plugins' providers, netconf-state, the YANG library, the streams, /nacm */
+function stateSourcesOf(parts: Parts): (ctx: OperationContext) => StateSource[] {
+  const { reg, locks, notifications, nacm, modules } = parts;
+  return (ctx) => [
+    ...reg.stateProviders(),
+    { ns: NCM_NS, name: 'netconf-state', provider: () => netconfState(ctx.server, { modules, locks }) },
+    { ns: YANG_LIBRARY_NS, name: 'yang-library', provider: () => yangLibrary(modules()) },
+    { ns: YANG_LIBRARY_NS, name: 'modules-state', provider: () => modulesState(modules()) },
+    { ns: NETMOD_NOTIFICATION_NS, name: 'netconf', provider: () => notifications.streamsState() },
+    ...(nacm ? [{ ns: NACM_NS, name: 'nacm', provider: () => nacm.state() }] : []),
+  ];
+}
+
+/** what the edits call: the NACM write check (when enabled), and the audit trail after a commit */
+function writeHooks(parts: Parts, schema: SchemaHints | undefined, prefixes: () => Map<string, string>): Pick<EditConfigDeps, 'checkWrite' | 'onCommitted'> {
+  const { reg, nacm, modules } = parts;
+  return {
     ...(nacm ? { checkWrite: (before: XmlElement[], after: XmlElement[], ctx: OperationContext) => nacm.checkWrite(before, after, ctx.session, schema, prefixes()) } : {}),
     // the audit trail: who changed which top-level nodes of running
     onCommitted: (operation: string, before: XmlElement[], after: XmlElement[], ctx: OperationContext) => {
@@ -218,40 +305,37 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
       });
     },
   };
-  reg.addOperation(N, 'get', createGet({ datastore, stateSources, schema, defaults, ...pruneRead }));
-  reg.addOperation(N, 'get-config', createGetConfig({ datastore, stateSources, schema, defaults, ...pruneRead }));
-  reg.addOperation(N, 'edit-config', createEditConfig({ datastore, locks, validator: reg.validator, prefixes, ...checkWrite }));
-  reg.addOperation(N, 'copy-config', createCopyConfig({ datastore, locks, validator: reg.validator, prefixes, ...checkWrite }));
-  reg.addOperation(N, 'delete-config', createDeleteConfig());
-  const editDeps = { datastore, locks, validator: reg.validator, prefixes, ...checkWrite };
-  // /yang-library (2019-01-04) is served without being in the validator: its schema for deref()/enum-value()
-  const librarySchema = new Set(['ietf-yang-library@2019-01-04', 'ietf-datastores@2018-02-14', 'ietf-yang-types@2013-07-15', 'ietf-inet-types@2013-07-15']);
-  const yang = yangFunctionsOf(reg.validator, () => ietfModules.filter((m) => librarySchema.has(`${m.name}@${m.revision}`)).map((m) => ({ file: `${m.name}@${m.revision}.yang`, text: m.text })));
-  reg.addOperation(NMDA_NS, 'get-data', createGetData({ datastore, stateSources, schema, defaults, ...pruneRead, edit: editDeps, yang }));
-  reg.addOperation(NMDA_NS, 'edit-data', createEditData({ datastore, stateSources, schema, defaults, ...pruneRead, edit: editDeps }));
-  reg.addOperation(N, 'validate', createValidate({ datastore, validator: reg.validator }));
-  reg.addOperation(N, 'lock', createLock(locks));
-  reg.addOperation(N, 'unlock', createUnlock(locks));
-  if (options.killSession !== false) reg.addOperation(N, 'kill-session', createKillSession((id) => locks.releaseIfHeldBy(id)));
-  reg.addOperation(NCM_NS, 'get-schema', createGetSchema({ modules, locks }));
-  notifications.register();
+}
 
+/** /yang-library (2019-01-04) is served without being in the validator: its schema for deref()/enum-value() */
+function libraryYangFunctions(reg: OperationRegistrar, ietfModules: YangModuleInfo[]): ReturnType<typeof yangFunctionsOf> {
+  const librarySchema = new Set(['ietf-yang-library@2019-01-04', 'ietf-datastores@2018-02-14', 'ietf-yang-types@2013-07-15', 'ietf-inet-types@2013-07-15']);
+  return yangFunctionsOf(reg.validator, () => ietfModules.filter((m) => librarySchema.has(`${m.name}@${m.revision}`)).map((m) => ({ file: `${m.name}@${m.revision}.yang`, text: m.text })));
+}
+
+function standardOperationsHandle(parts: Parts, ownLog: OwnEventLog): StandardOperations {
+  const { datastore, locks, notifications, ietfModules, nacm } = parts;
   let closed: Promise<void> | undefined;
-  const handle: StandardOperations = {
+  return {
     datastore, locks, notifications, ietfModules, nacm,
     async eventLog() {
       const inUse = notifications.replayLog();
-      return inUse !== undefined && own !== undefined ? own : undefined;
+      return inUse !== undefined && ownLog.opened !== undefined ? ownLog.opened : undefined;
     },
     close() {
       closed ??= (async () => {
         notifications.close();
-        const log = await own?.catch(() => undefined);
+        const log = await ownLog.opened?.catch(() => undefined);
         await log?.close();
       })();
       return closed;
     },
   };
+}
+
+/** the registry's optional hooks (HostRegistry): a provided replay log, modules added after start, close */
+function followRegistry(parts: Parts, handle: StandardOperations, options: StandardOperationsOptions, log: Logger): void {
+  const { reg, notifications, modules } = parts;
   const onReplayLog = (reg as OperationRegistrar & { onReplayLog?: (fn: (l: ReplayLog) => void) => void }).onReplayLog;
   if (typeof onReplayLog === 'function') onReplayLog.call(reg, (l) => notifications.useReplayLog(l));
   // a module registered after start changes /modules-state: tell subscribers (RFC 7895 section 2.2)
@@ -267,7 +351,6 @@ export function registerStandardOperations(reg: OperationRegistrar, options: Sta
   }
   const onClose = (reg as OperationRegistrar & { onClose?: (fn: () => void | Promise<void>) => void }).onClose;
   if (typeof onClose === 'function') onClose.call(reg, () => handle.close());
-  return handle;
 }
 
 /** tells the registry's audit listeners (HostRegistry.emitAudit), when the registry has them */

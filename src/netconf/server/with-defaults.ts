@@ -122,19 +122,64 @@ function defaultLeaf(s: Leaf | LeafList, value: string, tag: boolean): XmlElemen
 export function applyWithDefaults(top: XmlElement[], mode: WithDefaultsMode | undefined, schema: DefaultsSchema | undefined, configOnly: boolean,
   onDefault?: (e: XmlElement) => void): XmlElement[] {
   if (!mode || mode === 'explicit' || !schema) return top;
-  const report = mode === 'report-all' || mode === 'report-all-tagged';
-  const tag = mode === 'report-all-tagged';
-  const wanted = (s: SchemaNode): boolean => s.config || !configOnly;
+  return new DefaultsReport(mode, configOnly, onDefault).apply(top, schema.tops());
+}
 
-  const visit = (e: XmlElement, s: SchemaNode): XmlElement | undefined => {
-    if (s.kind === 'leaf') {
-      if (s.default === undefined || !isLeafEl(e) || !sameValue(textOf(e), s.default)) return e;
-      if (mode === 'trim') return undefined;
-      return tag ? tagged(e) : e;
+/** One retrieval in a mode other than explicit: trim drops the leaves at their default, report-all(-tagged) adds the missing ones. */
+class DefaultsReport {
+  private readonly report: boolean;
+  private readonly tag: boolean;
+
+  constructor(private readonly mode: WithDefaultsMode, private readonly configOnly: boolean, private readonly onDefault: ((e: XmlElement) => void) | undefined) {
+    this.report = mode === 'report-all' || mode === 'report-all-tagged';
+    this.tag = mode === 'report-all-tagged';
+  }
+
+  /** the top-level elements, and with report-all the configuration containers of defaults that are not in them */
+  apply(top: XmlElement[], tops: SchemaNode[]): XmlElement[] {
+    const out: XmlElement[] = [];
+    for (const e of top) {
+      const s = tops.find((t) => t.name === e.name && t.module.namespace === e.ns);
+      const v = s ? this.visit(e, s) : e;
+      if (v) out.push(v);
     }
+    if (this.report) {
+      for (const t of tops) {
+        if (!t.config || t.kind !== 'container' || out.some((e) => e.name === t.name && e.ns === t.module.namespace)) continue;
+        this.addMissing(t, out);
+      }
+    }
+    return out;
+  }
+
+  private wanted(s: SchemaNode): boolean {
+    return s.config || !this.configOnly;
+  }
+
+  private visit(e: XmlElement, s: SchemaNode): XmlElement | undefined {
+    if (s.kind === 'leaf') return this.leaf(e, s);
     if (s.kind !== 'container' && s.kind !== 'list') return e;
     const present = (ns: string, name: string): boolean => e.children.some((c) => typeof c !== 'string' && c.ns === ns && c.name === name);
     const kids = effective(childrenOf(s), present);
+    const children = this.visitChildren(e, kids);
+    if (this.report) {
+      for (const k of kids) {
+        if (!this.wanted(k) || present(k.module.namespace, k.name)) continue;
+        this.addMissing(k, children);
+      }
+    }
+    return { ...e, children };
+  }
+
+  /** a leaf at its default: left out (trim), tagged (report-all-tagged) or kept */
+  private leaf(e: XmlElement, s: Leaf): XmlElement | undefined {
+    if (s.default === undefined || !isLeafEl(e) || !sameValue(textOf(e), s.default)) return e;
+    if (this.mode === 'trim') return undefined;
+    return this.tag ? tagged(e) : e;
+  }
+
+  /** the element's children, each known to the schema (`kids`) visited */
+  private visitChildren(e: XmlElement, kids: SchemaNode[]): XmlNode[] {
     const children: XmlNode[] = [];
     for (const c of e.children) {
       if (typeof c === 'string') {
@@ -142,48 +187,29 @@ export function applyWithDefaults(top: XmlElement[], mode: WithDefaultsMode | un
         continue;
       }
       const cs = kids.find((k) => k.name === c.name && k.module.namespace === c.ns);
-      const out = cs ? visit(c, cs) : c;
+      const out = cs ? this.visit(c, cs) : c;
       if (out) children.push(out);
     }
-    if (report) {
-      for (const k of kids) {
-        if (!wanted(k) || present(k.module.namespace, k.name)) continue;
-        for (const m of missing(k)) {
-          onDefault?.(m);
-          children.push(m);
-        }
-      }
+    return children;
+  }
+
+  /** adds what missing(k) reports to `into`, telling onDefault of each */
+  private addMissing(k: SchemaNode, into: XmlNode[]): void {
+    for (const m of this.missing(k)) {
+      this.onDefault?.(m);
+      into.push(m);
     }
-    return { ...e, children };
-  };
+  }
 
   /**
    * a node that is not in the data, as report-all shows it: a default leaf, the default entries of a
    * leaf-list, or a container of defaults; nothing when it has no default
    */
-  const missing = (k: SchemaNode): XmlElement[] => {
-    if (k.kind === 'leaf') return k.default !== undefined ? [defaultLeaf(k, k.default, tag)] : [];
-    if (k.kind === 'leaf-list') return (k.defaults ?? []).map((v) => defaultLeaf(k, v, tag));
+  private missing(k: SchemaNode): XmlElement[] {
+    if (k.kind === 'leaf') return k.default !== undefined ? [defaultLeaf(k, k.default, this.tag)] : [];
+    if (k.kind === 'leaf-list') return (k.defaults ?? []).map((v) => defaultLeaf(k, v, this.tag));
     if (k.kind !== 'container' || (k as Container).presence) return [];
-    const filled = visit({ ns: k.module.namespace, name: k.name, attrs: [], children: [] }, k);
+    const filled = this.visit({ ns: k.module.namespace, name: k.name, attrs: [], children: [] }, k);
     return filled && filled.children.length > 0 ? [filled] : [];
-  };
-
-  const tops = schema.tops();
-  const out: XmlElement[] = [];
-  for (const e of top) {
-    const s = tops.find((t) => t.name === e.name && t.module.namespace === e.ns);
-    const v = s ? visit(e, s) : e;
-    if (v) out.push(v);
   }
-  if (report) {
-    for (const t of tops) {
-      if (!t.config || t.kind !== 'container' || out.some((e) => e.name === t.name && e.ns === t.module.namespace)) continue;
-      for (const m of missing(t)) {
-        onDefault?.(m);
-        out.push(m);
-      }
-    }
-  }
-  return out;
 }

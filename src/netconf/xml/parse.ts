@@ -117,6 +117,10 @@ function splitQName(st: ParseState, name: string): [string, string] {
   return [prefix, local];
 }
 
+/**
+ * An element opens: its namespace declarations first (they apply to its own name and attributes), then its name
+ * and the other attributes are resolved; every limit is checked as it is reached.
+ */
 function openTag(st: ParseState, t: SaxesTagPlain): void {
   const { stack, limits } = st;
   const depth = stack.length;
@@ -129,36 +133,59 @@ function openTag(st: ParseState, t: SaxesTagPlain): void {
   let prefixed = 0;
   const raw: Array<[string, string]> = [];
   const all = t.attributes;
-  // first the declarations (they apply to the element's own name and attributes), then the attributes
   for (const name in all) {
     if (++count > limits.maxAttributes) abort(st, `more than ${limits.maxAttributes} attributes on <${t.name}>`);
     const value = all[name]!;
-    let prefix: string;
-    if (name === 'xmlns') prefix = '';
-    else if (name.startsWith('xmlns:')) {
-      prefix = name.slice(6);
-      if (prefix === '' || prefix.includes(':')) abort(st, `malformed namespace declaration "${name}"`);
-    } else {
+    const prefix = declaredPrefix(st, name);
+    if (prefix === undefined) {
       raw.push([name, value]);
       if (name.includes(':')) prefixed++;
       continue;
     }
-    if (++decls > limits.maxNsDeclarationsPerElement) abort(st, `more than ${limits.maxNsDeclarationsPerElement} namespace declarations on <${t.name}>`);
-    if (++st.declarations > limits.maxNsDeclarations) abort(st, `more than ${limits.maxNsDeclarations} namespace declarations in one message`);
-    const uri = value.trim();
-    checkDeclaration(st, prefix, uri);
-    const previous = st.bindings.get(prefix);
-    if (previous === undefined && st.bindings.size >= limits.maxPrefixesInScope) {
-      abort(st, `more than ${limits.maxPrefixesInScope} namespace prefixes in scope at <${t.name}>`);
-    }
-    st.undo.push([prefix, previous]);
-    st.bindings.set(prefix, uri);
+    const uri = declare(st, t.name, prefix, value, ++decls);
     if (ctx === parentCtx) ctx = Object.create(parentCtx) as Record<string, string>;
     (ctx as Record<string, string>)[prefix] = uri;
   }
   const [prefix, local] = splitQName(st, t.name);
   if (prefix === 'xmlns') abort(st, 'an element name must not have the xmlns prefix');
   const ns = prefix === '' ? (st.bindings.get('') ?? '') : resolvePrefix(st, prefix, `<${t.name}>`);
+  const el: XmlElement = { ns, name: local, attrs: resolveAttributes(st, raw, prefixed), children: [], nsContext: ctx };
+  if (depth > 0) stack[depth - 1]!.children.push(el);
+  else if (st.root) abort(st, 'more than one root element');
+  else st.root = el;
+  stack.push(el);
+}
+
+/** the prefix an attribute declares ('' for xmlns), undefined when it is no declaration */
+function declaredPrefix(st: ParseState, name: string): string | undefined {
+  if (name === 'xmlns') return '';
+  if (!name.startsWith('xmlns:')) return undefined;
+  const prefix = name.slice(6);
+  if (prefix === '' || prefix.includes(':')) abort(st, `malformed namespace declaration "${name}"`);
+  return prefix;
+}
+
+/**
+ * The element's `decls`-th declaration binds `prefix` (the limits checked, the previous binding kept for
+ * closeTag to restore); its namespace URI.
+ */
+function declare(st: ParseState, element: string, prefix: string, value: string, decls: number): string {
+  const { limits } = st;
+  if (decls > limits.maxNsDeclarationsPerElement) abort(st, `more than ${limits.maxNsDeclarationsPerElement} namespace declarations on <${element}>`);
+  if (++st.declarations > limits.maxNsDeclarations) abort(st, `more than ${limits.maxNsDeclarations} namespace declarations in one message`);
+  const uri = value.trim();
+  checkDeclaration(st, prefix, uri);
+  const previous = st.bindings.get(prefix);
+  if (previous === undefined && st.bindings.size >= limits.maxPrefixesInScope) {
+    abort(st, `more than ${limits.maxPrefixesInScope} namespace prefixes in scope at <${element}>`);
+  }
+  st.undo.push([prefix, previous]);
+  st.bindings.set(prefix, uri);
+  return uri;
+}
+
+/** the attributes other than declarations, by namespace; `prefixed` of them have a prefix (two may clash) */
+function resolveAttributes(st: ParseState, raw: Array<[string, string]>, prefixed: number): XmlAttr[] {
   const attrs: XmlAttr[] = [];
   let seen: Set<string> | undefined;
   for (const [name, value] of raw) {
@@ -176,11 +203,7 @@ function openTag(st: ParseState, t: SaxesTagPlain): void {
     }
     attrs.push({ ns: auri, name: al, value });
   }
-  const el: XmlElement = { ns, name: local, attrs, children: [], nsContext: ctx };
-  if (depth > 0) stack[depth - 1]!.children.push(el);
-  else if (st.root) abort(st, 'more than one root element');
-  else st.root = el;
-  stack.push(el);
+  return attrs;
 }
 
 function closeTag(st: ParseState): void {

@@ -24,31 +24,20 @@ const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
  * namespace in scope (undefined at the root); `parentCtx`: the prefixes in scope.
  */
 function write(el: XmlElement, defaultNs: string | undefined, parentCtx: Readonly<Record<string, string>>): string {
+  const prefix = el.ns === defaultNs ? undefined : elementPrefix(el, parentCtx);
+  const qname = prefix === undefined ? el.name : prefix + ':' + el.name;
+  // neither the default namespace in scope nor a prefix names it: it becomes the default namespace here
+  const declareDefault = prefix === undefined && el.ns !== defaultNs;
+  let out = declareDefault ? '<' + qname + ' xmlns="' + escapeAttr(el.ns) + '"' : '<' + qname;
   const declared = el.nsContext;
-  let qname = el.name;
-  let elDefault = defaultNs;
-  let out: string;
-  if (el.ns === defaultNs) {
-    out = '<' + qname;
-  } else {
-    const prefix = el.ns === '' || parentCtx === EMPTY ? undefined : prefixOf(parentCtx, el.ns);
-    // a prefix the element itself re-binds to another namespace cannot name it
-    if (prefix !== undefined && (declared === undefined || declared[prefix] === undefined || declared[prefix] === el.ns)) {
-      qname = prefix + ':' + el.name;
-      out = '<' + qname;
-    } else {
-      out = '<' + qname + ' xmlns="' + escapeAttr(el.ns) + '"';
-      elDefault = el.ns;
-    }
-  }
   let ctx: Record<string, string> = parentCtx as Record<string, string>;
   if (declared) {
-    for (const prefix in declared) {
-      const uri = declared[prefix]!;
-      if (prefix === '' || parentCtx[prefix] === uri) continue;
+    for (const p in declared) {
+      const uri = declared[p]!;
+      if (p === '' || parentCtx[p] === uri) continue;
       if (ctx === parentCtx) ctx = { ...parentCtx };
-      ctx[prefix] = uri;
-      out += ' xmlns:' + prefix + '="' + escapeAttr(uri) + '"';
+      ctx[p] = uri;
+      out += ' xmlns:' + p + '="' + escapeAttr(uri) + '"';
     }
   }
   let n = 0;
@@ -58,25 +47,37 @@ function write(el: XmlElement, defaultNs: string | undefined, parentCtx: Readonl
     } else if (a.ns === XML_NS) {
       out += ' xml:' + a.name + '="' + escapeAttr(a.value) + '"';
     } else {
-      let prefix = Object.keys(ctx).find((p) => p !== '' && ctx[p] === a.ns);
-      if (!prefix) {
-        prefix = `a${n++}`;
-        while (ctx[prefix] !== undefined) prefix = `a${n++}`;
+      let ap = Object.keys(ctx).find((k) => k !== '' && ctx[k] === a.ns);
+      if (!ap) {
+        ap = `a${n++}`;
+        while (ctx[ap] !== undefined) ap = `a${n++}`;
         if (ctx === parentCtx) ctx = { ...parentCtx };
-        ctx[prefix] = a.ns;
-        out += ' xmlns:' + prefix + '="' + escapeAttr(a.ns) + '"';
+        ctx[ap] = a.ns;
+        out += ' xmlns:' + ap + '="' + escapeAttr(a.ns) + '"';
       }
-      out += ' ' + prefix + ':' + a.name + '="' + escapeAttr(a.value) + '"';
+      out += ' ' + ap + ':' + a.name + '="' + escapeAttr(a.value) + '"';
     }
   }
   const children = el.children;
   if (children.length === 0) return out + '/>';
   out += '>';
+  const elDefault = declareDefault ? el.ns : defaultNs;
   for (let i = 0; i < children.length; i++) {
     const c = children[i]!;
     out += typeof c === 'string' ? escapeText(c) : write(c, elDefault, ctx);
   }
   return out + '</' + qname + '>';
+}
+
+/**
+ * The prefix in scope that names the element's namespace (not the default one), unless the element itself
+ * re-binds that prefix to another namespace.
+ */
+function elementPrefix(el: XmlElement, parentCtx: Readonly<Record<string, string>>): string | undefined {
+  const prefix = el.ns === '' || parentCtx === EMPTY ? undefined : prefixOf(parentCtx, el.ns);
+  const declared = el.nsContext;
+  if (prefix !== undefined && (declared === undefined || declared[prefix] === undefined || declared[prefix] === el.ns)) return prefix;
+  return undefined;
 }
 
 /** a prefix (not the default) bound to `ns` in scope */

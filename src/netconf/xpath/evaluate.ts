@@ -300,31 +300,39 @@ function* axis(n: XNode, a: Axis): Generator<XNode> {
     case 'preceding-sibling':
       if (n.parent && (n.kind === 'element' || n.kind === 'text')) yield* n.parent.children().slice(0, n.index).reverse();
       return;
-    case 'following': {
-      let a2 = n;
-      if (n.kind === 'attribute' || n.kind === 'namespace') {
-        // the element's children follow its attributes in document order
-        a2 = n.parent!;
-        yield* descendants(a2);
-      }
-      for (; a2.parent; a2 = a2.parent) {
-        for (const s of a2.parent.children().slice(a2.index + 1)) {
-          yield s;
-          yield* descendants(s);
-        }
-      }
+    case 'following':
+      yield* following(n);
       return;
+    case 'preceding':
+      yield* preceding(n);
+      return;
+  }
+}
+
+/** the following axis: every node after n in document order that is not its descendant */
+function* following(n: XNode): Generator<XNode> {
+  let a2 = n;
+  if (n.kind === 'attribute' || n.kind === 'namespace') {
+    // the element's children follow its attributes in document order
+    a2 = n.parent!;
+    yield* descendants(a2);
+  }
+  for (; a2.parent; a2 = a2.parent) {
+    for (const s of a2.parent.children().slice(a2.index + 1)) {
+      yield s;
+      yield* descendants(s);
     }
-    case 'preceding': {
-      let a2 = n.kind === 'attribute' || n.kind === 'namespace' ? n.parent! : n;
-      for (; a2.parent; a2 = a2.parent) {
-        const before = a2.parent.children().slice(0, a2.index);
-        for (let i = before.length - 1; i >= 0; i--) {
-          yield* descendantsReversed(before[i]!);
-          yield before[i]!;
-        }
-      }
-      return;
+  }
+}
+
+/** the preceding axis, nearest first: every node before n in document order that is not its ancestor */
+function* preceding(n: XNode): Generator<XNode> {
+  let a2 = n.kind === 'attribute' || n.kind === 'namespace' ? n.parent! : n;
+  for (; a2.parent; a2 = a2.parent) {
+    const before = a2.parent.children().slice(0, a2.index);
+    for (let i = before.length - 1; i >= 0; i--) {
+      yield* descendantsReversed(before[i]!);
+      yield before[i]!;
     }
   }
 }

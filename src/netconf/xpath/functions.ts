@@ -183,7 +183,6 @@ function xround(n: number): number {
 }
 
 export function callFunction(name: string, args: Value[], cx: CallContext): Value {
-  const str = (i: number): string => (args.length > i ? toStringValue(args[i]!) : cx.node.stringValue());
   switch (name) {
     case 'last': return cx.size;
     case 'position': return cx.position;
@@ -199,54 +198,21 @@ export function callFunction(name: string, args: Value[], cx: CallContext): Valu
       const n = firstNode(name, args, cx);
       return n ? qname(n) : '';
     }
-    case 'string': return str(0);
+    case 'string': return str(args, 0, cx);
     case 'concat': return args.map((a) => toStringValue(a)).join('');
-    case 'starts-with': return str(0).startsWith(str(1));
-    case 'contains': return str(0).includes(str(1));
-    case 'substring-before': {
-      const s = str(0);
-      const i = s.indexOf(str(1));
-      return i < 0 ? '' : s.slice(0, i);
-    }
-    case 'substring-after': {
-      const s = str(0);
-      const t = str(1);
-      const i = s.indexOf(t);
-      return i < 0 ? '' : s.slice(i + t.length);
-    }
-    case 'substring': {
-      const s = chars(str(0));
-      const start = xround(toNumber(args[1]!));
-      const end = args.length > 2 ? start + xround(toNumber(args[2]!)) : Infinity;
-      // characters at positions p (from 1) with start <= p < end; NaN compares false
-      return s.filter((_c, i) => i + 1 >= start && i + 1 < end).join('');
-    }
-    case 'string-length': return chars(str(0)).length;
-    case 'normalize-space': return str(0).replace(/[\t\n\r ]+/g, ' ').replace(/^ | $/g, '');
-    case 'translate': {
-      const from = chars(str(1));
-      const to = chars(str(2));
-      const map = new Map<string, string>();
-      from.forEach((c, i) => {
-        if (!map.has(c)) map.set(c, to[i] ?? '');
-      });
-      return chars(str(0)).map((c) => map.get(c) ?? c).join('');
-    }
+    case 'starts-with': return str(args, 0, cx).startsWith(str(args, 1, cx));
+    case 'contains': return str(args, 0, cx).includes(str(args, 1, cx));
+    case 'substring-before': return substringBefore(str(args, 0, cx), str(args, 1, cx));
+    case 'substring-after': return substringAfter(str(args, 0, cx), str(args, 1, cx));
+    case 'substring': return substring(args, cx);
+    case 'string-length': return chars(str(args, 0, cx)).length;
+    case 'normalize-space': return str(args, 0, cx).replace(/[\t\n\r ]+/g, ' ').replace(/^ | $/g, '');
+    case 'translate': return translate(args, cx);
     case 'boolean': return toBoolean(args[0]!);
     case 'not': return !toBoolean(args[0]!);
     case 'true': return true;
     case 'false': return false;
-    case 'lang': {
-      const want = toStringValue(args[0]!).toLowerCase();
-      for (let n: XNode | undefined = cx.node.kind === 'element' ? cx.node : cx.node.parent; n; n = n.parent) {
-        const a = n.element?.attrs.find((x) => x.name === 'lang' && x.ns === 'http://www.w3.org/XML/1998/namespace');
-        if (a) {
-          const have = a.value.toLowerCase();
-          return have === want || have.startsWith(`${want}-`);
-        }
-      }
-      return false;
-    }
+    case 'lang': return lang(args, cx);
     case 'number': return args.length > 0 ? toNumber(args[0]!) : toNumber(cx.node.stringValue());
     case 'sum': return nodeSetArg(name, args[0]!, cx).reduce((acc, n) => acc + toNumber(n.stringValue()), 0);
     case 'floor': return Math.floor(toNumber(args[0]!));
@@ -254,25 +220,77 @@ export function callFunction(name: string, args: Value[], cx: CallContext): Valu
     case 'round': return xround(toNumber(args[0]!));
     // RFC 7950 section 10 (only parsed when the caller gave ParseOptions.yang)
     case 'current': return cx.initial ? [cx.initial] : [];
-    case 're-match': {
-      let re: RegExp;
-      try {
-        re = cx.yang!.regex(str(1));
-      } catch (e) {
-        throw cx.typeError(`re-match(): the pattern "${str(1)}" is not a valid regular expression (${(e as Error).message})`);
-      }
-      return re.test(str(0));
-    }
+    case 're-match': return reMatch(args, cx);
     case 'derived-from': return derived(name, args, cx, false);
     case 'derived-from-or-self': return derived(name, args, cx, true);
     case 'deref': return deref(args, cx);
     case 'enum-value': return enumValue(args, cx);
-    case 'bit-is-set': {
-      const first = nodeSetArg(name, args[0]!, cx)[0];
-      return first !== undefined && first.stringValue().trim().split(/\s+/).includes(str(1).trim());
-    }
+    case 'bit-is-set': return bitIsSet(name, args, cx);
     default:
       // the parser accepts only the names above
       throw cx.typeError(`unknown function ${name}()`);
   }
+}
+
+/** argument i as a string; absent = the context node's string-value (4.2) */
+function str(args: Value[], i: number, cx: CallContext): string {
+  return args.length > i ? toStringValue(args[i]!) : cx.node.stringValue();
+}
+
+function substringBefore(s: string, t: string): string {
+  const i = s.indexOf(t);
+  return i < 0 ? '' : s.slice(0, i);
+}
+
+function substringAfter(s: string, t: string): string {
+  const i = s.indexOf(t);
+  return i < 0 ? '' : s.slice(i + t.length);
+}
+
+function substring(args: Value[], cx: CallContext): string {
+  const s = chars(str(args, 0, cx));
+  const start = xround(toNumber(args[1]!));
+  const end = args.length > 2 ? start + xround(toNumber(args[2]!)) : Infinity;
+  // characters at positions p (from 1) with start <= p < end; NaN compares false
+  return s.filter((_c, i) => i + 1 >= start && i + 1 < end).join('');
+}
+
+function translate(args: Value[], cx: CallContext): string {
+  const from = chars(str(args, 1, cx));
+  const to = chars(str(args, 2, cx));
+  const map = new Map<string, string>();
+  from.forEach((c, i) => {
+    if (!map.has(c)) map.set(c, to[i] ?? '');
+  });
+  return chars(str(args, 0, cx)).map((c) => map.get(c) ?? c).join('');
+}
+
+/** 4.3: the xml:lang of the context node (or its nearest ancestor's) is the argument or a sub-language of it */
+function lang(args: Value[], cx: CallContext): boolean {
+  const want = toStringValue(args[0]!).toLowerCase();
+  for (let n: XNode | undefined = cx.node.kind === 'element' ? cx.node : cx.node.parent; n; n = n.parent) {
+    const a = n.element?.attrs.find((x) => x.name === 'lang' && x.ns === 'http://www.w3.org/XML/1998/namespace');
+    if (a) {
+      const have = a.value.toLowerCase();
+      return have === want || have.startsWith(`${want}-`);
+    }
+  }
+  return false;
+}
+
+/** RFC 7950 10.2.1: the string matches the XSD pattern */
+function reMatch(args: Value[], cx: CallContext): boolean {
+  let re: RegExp;
+  try {
+    re = cx.yang!.regex(str(args, 1, cx));
+  } catch (e) {
+    throw cx.typeError(`re-match(): the pattern "${str(args, 1, cx)}" is not a valid regular expression (${(e as Error).message})`);
+  }
+  return re.test(str(args, 0, cx));
+}
+
+/** RFC 7950 10.6.1: the first node of the set is a bits value with the named bit set */
+function bitIsSet(name: string, args: Value[], cx: CallContext): boolean {
+  const first = nodeSetArg(name, args[0]!, cx)[0];
+  return first !== undefined && first.stringValue().trim().split(/\s+/).includes(str(args, 1, cx).trim());
 }

@@ -23,7 +23,7 @@ import { isNodeSet, toBoolean } from './values.js';
 export { XPathError } from './errors.js';
 export type { XPathErrorCode } from './errors.js';
 export type { XPathLimits, ParseOptions } from './parse.js';
-export type { YangFunctions } from './functions.js';
+export type { DataName, YangFunctions, YangReference } from './functions.js';
 export { YANG_FUNCTION_ARITY } from './functions.js';
 export { DEFAULT_LIMITS } from './parse.js';
 export type { ListKeys, DataStep } from './select.js';

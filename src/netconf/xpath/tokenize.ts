@@ -50,105 +50,133 @@ function operandEnded(prev: Token | undefined): boolean {
 }
 
 export function tokenize(expr: string): Token[] {
-  const out: Token[] = [];
-  const bad = (pos: number, what: string): never => {
-    throw new XPathError('ERR_XPATH_SYNTAX', `XPath expression ${quoteExpr(expr)}: ${what} at offset ${pos}`);
-  };
-  let i = 0;
-  const n = expr.length;
-  const readNCName = (): string => {
-    const start = i;
-    i++;
-    while (i < n && isNameChar(expr[i])) i++;
-    return expr.slice(start, i);
-  };
-  const nextNonSpace = (from: number): number => {
-    let j = from;
-    while (j < n && isSpace(expr[j])) j++;
-    return j;
-  };
-  while (i < n) {
-    const c = expr[i]!;
-    const pos = i;
-    if (isSpace(c)) {
-      i++;
-      continue;
-    }
-    const prev = out[out.length - 1];
-    const push = (kind: TokenKind, value: string): void => {
-      out.push({ kind, value, pos });
-    };
-    if (c === '(' || c === ')' || c === '[' || c === ']' || c === '@' || c === ',') {
-      i++;
-      push('punct', c);
-    } else if (c === '.' && expr[i + 1] === '.') {
-      i += 2;
-      push('punct', '..');
-    } else if (c === '.' && !/[0-9]/.test(expr[i + 1] ?? '')) {
-      i++;
-      push('punct', '.');
-    } else if (/[0-9.]/.test(c)) {
-      const m = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)/.exec(expr.slice(i))!;
-      i += m[0].length;
-      push('number', m[0]);
-    } else if (c === '"' || c === "'") {
-      const end = expr.indexOf(c, i + 1);
-      if (end < 0) bad(pos, 'unterminated string literal');
-      push('literal', expr.slice(i + 1, end));
-      i = end + 1;
-    } else if (c === ':' && expr[i + 1] === ':') {
-      i += 2;
-      push('punct', '::');
-    } else if (c === '/' && expr[i + 1] === '/') {
-      i += 2;
-      push('operator', '//');
-    } else if (c === '/' || c === '|' || c === '+' || c === '-' || c === '=') {
-      i++;
-      push('operator', c);
-    } else if (c === '!' && expr[i + 1] === '=') {
-      i += 2;
-      push('operator', '!=');
-    } else if (c === '<' || c === '>') {
-      const eq = expr[i + 1] === '=';
-      i += eq ? 2 : 1;
-      push('operator', eq ? `${c}=` : c);
-    } else if (c === '*') {
-      i++;
-      push(operandEnded(prev) ? 'operator' : 'name', '*');
-    } else if (c === '$') {
-      i++;
-      if (!isNameStart(expr[i])) bad(pos, 'a variable name expected after "$"');
-      let name = readNCName();
-      if (expr[i] === ':' && isNameStart(expr[i + 1])) {
-        i++;
-        name += `:${readNCName()}`;
-      }
-      push('variable', name);
-    } else if (isNameStart(c)) {
-      const first = readNCName();
-      if (operandEnded(prev)) {
-        if (!OPERATOR_NAMES.has(first)) bad(pos, `an operator expected, found "${first}"`);
-        push('operator', first);
+  return new Lexer(expr).tokens();
+}
+
+/** The lexer of one expression: `i` the offset read to, `out` the tokens so far; one method per kind of token. */
+class Lexer {
+  private readonly out: Token[] = [];
+  private i = 0;
+
+  constructor(private readonly expr: string) {}
+
+  private bad(pos: number, what: string): never {
+    throw new XPathError('ERR_XPATH_SYNTAX', `XPath expression ${quoteExpr(this.expr)}: ${what} at offset ${pos}`);
+  }
+
+  tokens(): Token[] {
+    const { expr } = this;
+    const n = expr.length;
+    while (this.i < n) {
+      const c = expr[this.i]!;
+      if (isSpace(c)) {
+        this.i++;
         continue;
       }
-      let name = first;
-      if (expr[i] === ':' && expr[i + 1] !== ':') {
-        if (expr[i + 1] === '*') {
-          i += 2;
-          push('name', `${first}:*`);
-          continue;
-        }
-        if (!isNameStart(expr[i + 1])) bad(i, 'a local name expected after the prefix');
-        i++;
-        name += `:${readNCName()}`;
-      }
-      const j = nextNonSpace(i);
-      if (expr[j] === '(') push('function', name);
-      else if (expr[j] === ':' && expr[j + 1] === ':' && name === first) push('axis', name);
-      else push('name', name);
-    } else {
-      bad(pos, `unexpected character "${c}"`);
+      const pos = this.i;
+      const next = expr[pos + 1];
+      if (c === '(' || c === ')' || c === '[' || c === ']' || c === '@' || c === ',') this.take('punct', c, pos, 1);
+      else if (c === '.' && next === '.') this.take('punct', '..', pos, 2);
+      else if (c === '.' && !/[0-9]/.test(next ?? '')) this.take('punct', '.', pos, 1);
+      else if (/[0-9.]/.test(c)) this.number(pos);
+      else if (c === '"' || c === "'") this.literal(c, pos);
+      else if (c === ':' && next === ':') this.take('punct', '::', pos, 2);
+      else if (c === '/' && next === '/') this.take('operator', '//', pos, 2);
+      else if (c === '/' || c === '|' || c === '+' || c === '-' || c === '=') this.take('operator', c, pos, 1);
+      else if (c === '!' && next === '=') this.take('operator', '!=', pos, 2);
+      else if (c === '<' || c === '>') this.comparison(c, next, pos);
+      else if (c === '*') this.take(operandEnded(this.out[this.out.length - 1]) ? 'operator' : 'name', '*', pos, 1);
+      else if (c === '$') this.variable(pos);
+      else if (isNameStart(c)) this.name(pos);
+      else this.bad(pos, `unexpected character "${c}"`);
     }
+    return this.out;
   }
-  return out;
+
+  /** a token of `length` characters at pos */
+  private take(kind: TokenKind, value: string, pos: number, length: number): void {
+    this.i += length;
+    this.push(kind, value, pos);
+  }
+
+  private push(kind: TokenKind, value: string, pos: number): void {
+    this.out.push({ kind, value, pos });
+  }
+
+  /** < <= > >= */
+  private comparison(c: string, next: string | undefined, pos: number): void {
+    const eq = next === '=';
+    this.take('operator', eq ? `${c}=` : c, pos, eq ? 2 : 1);
+  }
+
+  private number(pos: number): void {
+    const m = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)/.exec(this.expr.slice(this.i))!;
+    this.take('number', m[0], pos, m[0].length);
+  }
+
+  /** a string literal, up to the next quote of its kind (no escapes in XPath 1.0) */
+  private literal(quote: string, pos: number): void {
+    const end = this.expr.indexOf(quote, this.i + 1);
+    if (end < 0) this.bad(pos, 'unterminated string literal');
+    this.push('literal', this.expr.slice(this.i + 1, end), pos);
+    this.i = end + 1;
+  }
+
+  /** $name or $prefix:name */
+  private variable(pos: number): void {
+    const { expr } = this;
+    this.i++;
+    if (!isNameStart(expr[this.i])) this.bad(pos, 'a variable name expected after "$"');
+    let name = this.readNCName();
+    if (expr[this.i] === ':' && isNameStart(expr[this.i + 1])) {
+      this.i++;
+      name += `:${this.readNCName()}`;
+    }
+    this.push('variable', name, pos);
+  }
+
+  /**
+   * An NCName: an operator name after an operand; else `prefix:*`, or a (prefixed) name that is a function
+   * name or node type before `(`, an axis name before `::`, a NameTest otherwise.
+   */
+  private name(pos: number): void {
+    const { expr } = this;
+    const prev = this.out[this.out.length - 1];
+    const first = this.readNCName();
+    if (operandEnded(prev)) {
+      if (!OPERATOR_NAMES.has(first)) this.bad(pos, `an operator expected, found "${first}"`);
+      this.push('operator', first, pos);
+      return;
+    }
+    let name = first;
+    if (expr[this.i] === ':' && expr[this.i + 1] !== ':') {
+      if (expr[this.i + 1] === '*') {
+        this.take('name', `${first}:*`, pos, 2);
+        return;
+      }
+      if (!isNameStart(expr[this.i + 1])) this.bad(this.i, 'a local name expected after the prefix');
+      this.i++;
+      name += `:${this.readNCName()}`;
+    }
+    const j = this.nextNonSpace(this.i);
+    if (expr[j] === '(') this.push('function', name, pos);
+    else if (expr[j] === ':' && expr[j + 1] === ':' && name === first) this.push('axis', name, pos);
+    else this.push('name', name, pos);
+  }
+
+  /** the NCName at i (its first character already checked) */
+  private readNCName(): string {
+    const { expr } = this;
+    const start = this.i;
+    this.i++;
+    while (this.i < expr.length && isNameChar(expr[this.i])) this.i++;
+    return expr.slice(start, this.i);
+  }
+
+  private nextNonSpace(from: number): number {
+    const { expr } = this;
+    let j = from;
+    while (j < expr.length && isSpace(expr[j])) j++;
+    return j;
+  }
 }
