@@ -1,7 +1,7 @@
 /**
  * The long-function ratchet (issue 9): `node scripts/long-functions.mjs` counts the functions of src/ longer
  * than 50 lines (nested ones on their own). The count may fall, never rise: split a long function into named
- * pieces rather than raise MAX_LONG_FUNCTIONS(docs/architecture.md says where it stands).
+ * pieces rather than raise MAX_LONG_FUNCTIONS (docs/architecture.md says where it stands).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
