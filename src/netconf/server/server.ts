@@ -23,7 +23,8 @@ import { ServerSession } from '../session/index.js';
 import { SessionError } from '../session/index.js';
 import type { AuthOptions } from './auth.js';
 import { registerBaseOperations } from './base-ops.js';
-import { createDispatcher } from './dispatch.js';
+import { createDispatcher, isPromise } from './dispatch.js';
+import type { DispatchResult } from './dispatch.js';
 import { HostRegistry } from './host-registry.js';
 import { hostKeyFingerprint, loadOrCreateHostKey } from './host-keys.js';
 import type { OperationRegistrar, ServerInfo, ServerSessionHandle, SessionCounters } from './operations.js';
@@ -277,7 +278,11 @@ class ServerCore {
         h.counters.inRpcs++;
         counters.inRpcs++;
         const answered = this.dispatch(op, target);
-        if (observer?.rpcAnswered) void answered.then((r) => observer.rpcAnswered?.(op.name, firstErrorTag(r)), () => undefined);
+        if (observer?.rpcAnswered) {
+          const tell = (r: DispatchResult): void => observer.rpcAnswered?.(op.name, firstErrorTag(r));
+          if (isPromise(answered)) void answered.then(tell, () => undefined);
+          else tell(answered);
+        }
         return answered;
       },
       onEstablished: (caps) => {

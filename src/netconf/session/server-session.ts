@@ -45,9 +45,10 @@ export interface ServerSessionOptions extends ConnectionOptions {
   /**
    * Handles one valid <rpc> (message-id present, one operation child). Returns the children of the
    * <rpc-reply> (<ok/>, data, or <rpc-error>s), optionally with callbacks to run right after the reply
-   * is written. Must not throw (a throw is answered with a generic operation-failed).
+   * is written. Must not throw (a throw is answered with a generic operation-failed). An answer known at once may be
+   * returned without a promise: it is sent in the same turn.
    */
-  handleRpc: (rpc: XmlElement, operation: XmlElement) => Promise<XmlElement[] | RpcOutcome>;
+  handleRpc: (rpc: XmlElement, operation: XmlElement) => XmlElement[] | RpcOutcome | Promise<XmlElement[] | RpcOutcome>;
   /** the client hello was accepted */
   onEstablished?: (clientCapabilities: string[]) => void;
   /** a bad or missing hello (ietf-netconf-monitoring inBadHellos) */
@@ -297,7 +298,9 @@ export class ServerSession {
         }
         let out: XmlElement[] | RpcOutcome;
         try {
-          out = await this.opts.handleRpc(item.rpc!, item.op!);
+          // an answer known at once is not awaited: no microtask hop per request in lockstep
+          const answer = this.opts.handleRpc(item.rpc!, item.op!);
+          out = typeof (answer as { then?: unknown }).then === 'function' ? await answer : (answer as XmlElement[] | RpcOutcome);
         } catch {
           out = [rpcErrorToXml(GENERIC_FAILURE)];
         }
@@ -367,6 +370,8 @@ export class ServerSession {
  * integrity-request reply) keep their plain xmlns="..." declarations.
  */
 export function hoistedNamespaces(echoed: Readonly<Record<string, string>> | undefined, body: XmlElement[]): Readonly<Record<string, string>> | undefined {
+  // one element (ok, data, one rpc-error) shares its namespace with none: nothing to hoist, no map per reply
+  if (body.length < 2) return echoed;
   const seen = new Map<string, { first: XmlElement; count: number }>();
   for (const b of body) {
     if (b.ns === '' || b.ns === NETCONF_BASE_NS) continue;
