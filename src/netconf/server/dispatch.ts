@@ -53,7 +53,6 @@ const NO_CALLBACKS: Array<() => void> = [];
 class RequestContext implements CoreOperationContext {
   readonly sessionId: number;
   readonly username: string;
-  readonly signal: AbortSignal;
   readonly log: Logger;
   readonly session: ServerSessionHandle;
   callbacks: Array<() => void> | undefined = undefined;
@@ -61,9 +60,12 @@ class RequestContext implements CoreOperationContext {
     const s = target.handle;
     this.sessionId = s.id;
     this.username = s.username;
-    this.signal = s.signal;
     this.log = target.log;
     this.session = s;
+  }
+  /** the session's (read when a handler asks: the session makes its AbortController only then) */
+  get signal(): AbortSignal {
+    return this.session.signal;
   }
   afterReply(fn: () => void): void {
     (this.callbacks ??= []).push(fn);

@@ -181,6 +181,11 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
   };
 }
 
+/** end a TLS connection's output unless already ended (Socket.end on an ended socket only makes an error object) */
+function endOnce(socket: Socket): void {
+  if (!socket.writableEnded && !socket.destroyed) socket.end();
+}
+
 type AcceptInfo = { username: string; sourceHost?: string; transport?: string; endConnection?: () => void };
 
 /**
@@ -356,7 +361,7 @@ class ServerCore {
       ...(limits.maxSessionsPerUser !== undefined ? { maxSessionsPerUser: limits.maxSessionsPerUser } : {}),
       admit: () => this.admits(),
       onSession: (socket, ti) => {
-        this.acceptStream(socket, { username: ti.username, sourceHost: ti.remoteAddress, transport: 'netconf-tls', endConnection: () => socket.end() });
+        this.acceptStream(socket, { username: ti.username, sourceHost: ti.remoteAddress, transport: 'netconf-tls', endConnection: () => endOnce(socket) });
       },
       onLoginFailed: (a) => {
         this.options.observer?.loginFailed?.('tls-certificate');

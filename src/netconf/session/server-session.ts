@@ -102,7 +102,8 @@ export class ServerSession {
   private readonly maxPending: number;
   private readonly idleMs: number;
   private readonly parseLimits: Required<ParseLimits>;
-  private readonly controller = new AbortController();
+  /** made when the signal is first asked for: a session nobody asked it of ends without an abort event or reason */
+  private controller: AbortController | undefined;
   private closeWaiters: Array<() => void> = [];
   private endReason: Error | undefined;
 
@@ -139,9 +140,16 @@ export class ServerSession {
   get closed(): boolean {
     return this.state === 'closed';
   }
-  /** aborted when the session ends */
+  /** aborted when the session ends (with the reason the session ended for) */
   get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.state === 'closed') this.controller.abort(this.abortReason());
+    }
     return this.controller.signal;
+  }
+  private abortReason(): Error {
+    return this.endReason ?? new SessionError('ERR_SESSION_CLOSED', 'session closed');
   }
   get closeReason(): Error | undefined {
     return this.endReason;
@@ -352,7 +360,7 @@ export class ServerSession {
     clearTimeout(this.helloTimer);
     clearTimeout(this.idleTimer);
     this.queue.length = 0;
-    this.controller.abort(err ?? new SessionError('ERR_SESSION_CLOSED', 'session closed'));
+    this.controller?.abort(this.abortReason());
     const ws = this.closeWaiters;
     this.closeWaiters = [];
     for (const w of ws) w();

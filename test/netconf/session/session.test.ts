@@ -318,6 +318,24 @@ describe('rpc handling (RFC 6241 section 4)', () => {
     expect(JSON.stringify((boom as NetconfError).errors)).not.toContain('secret detail');
   });
 
+  it('the signal, asked for before or only after the end, is aborted with the reason the session ended for', async () => {
+    const early = await pair();
+    const signal = early.srv.signal;
+    expect(signal.aborted).toBe(false);
+    early.srv.kill(new SessionError('ERR_SESSION_KILLED', 'by test'));
+    expect(signal.aborted).toBe(true);
+    expect((signal.reason as SessionError).code).toBe('ERR_SESSION_KILLED');
+    const late = await pair();
+    late.srv.kill(new SessionError('ERR_SESSION_KILLED', 'by test'));
+    await late.srv.conn.whenClosed();
+    expect(late.srv.signal.aborted).toBe(true);
+    expect((late.srv.signal.reason as SessionError).code).toBe('ERR_SESSION_KILLED');
+    const orderly = await pair();
+    await orderly.cli.close();
+    await orderly.srv.conn.whenClosed();
+    expect((orderly.srv.signal.reason as SessionError).code).toBe('ERR_SESSION_CLOSED');
+  });
+
   it('close-after-reply ends the session after the reply is sent', async () => {
     const ref: { srv?: ServerSession } = {};
     const { srv, cli } = await pair({
