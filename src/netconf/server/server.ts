@@ -286,7 +286,13 @@ class ServerCore {
         if (observer?.rpcAnswered) {
           const tell = (r: DispatchResult): void => observer.rpcAnswered?.(op.name, firstErrorTag(r));
           if (isPromise(answered)) void answered.then(tell, () => undefined);
-          else tell(answered);
+          else {
+            try {
+              tell(answered);
+            } catch {
+              // an observer does not change the reply (it must not throw)
+            }
+          }
         }
         return answered;
       },

@@ -63,3 +63,29 @@ describe('answers given at once (get-config) and awaited ones', () => {
     }
   });
 });
+
+describe('an observer that throws', () => {
+  it('does not change the reply to a get-config answered at once', async () => {
+    const { createNetconfServer, registerStandardOperations } = await import('../../../src/netconf/server/index.js');
+    const { ClientSession, duplexPair } = await import('../../../src/netconf/session/index.js');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dataDir = mkdtempSync(join(tmpdir(), 'hsv-parts-'));
+    const server = createNetconfServer({
+      auth: { users: [] }, dataDir, observer: { rpcAnswered: () => { throw new Error('observer bug'); } },
+      operations: [(reg) => registerStandardOperations(reg, { eventLog: false })],
+    });
+    try {
+      const [a, b] = duplexPair();
+      server.acceptStream(a, { username: 'u' });
+      const cli = await ClientSession.open(b);
+      const reply = await cli.rpc('<get-config><source><running/></source></get-config>');
+      expect(reply.children.some((c) => typeof c !== 'string' && c.name === 'data')).toBe(true);
+      await cli.close();
+    } finally {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
