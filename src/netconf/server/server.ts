@@ -186,6 +186,20 @@ function endOnce(socket: Socket): void {
   if (!socket.writableEnded && !socket.destroyed) socket.end();
 }
 
+/** tells the observer of an answer, given at once or to come; a throwing observer does not change the reply */
+function tellObserver(observer: ServerObserver, operation: string, answered: DispatchResult | Promise<DispatchResult>): void {
+  const tell = (r: DispatchResult): void => observer.rpcAnswered?.(operation, firstErrorTag(r));
+  if (isPromise(answered)) {
+    void answered.then(tell, () => undefined);
+    return;
+  }
+  try {
+    tell(answered);
+  } catch {
+    // an observer must not throw; if it does, the reply stays as it is
+  }
+}
+
 type AcceptInfo = { username: string; sourceHost?: string; transport?: string; endConnection?: () => void };
 
 /**
@@ -283,17 +297,7 @@ class ServerCore {
         h.counters.inRpcs++;
         counters.inRpcs++;
         const answered = this.dispatch(op, target);
-        if (observer?.rpcAnswered) {
-          const tell = (r: DispatchResult): void => observer.rpcAnswered?.(op.name, firstErrorTag(r));
-          if (isPromise(answered)) void answered.then(tell, () => undefined);
-          else {
-            try {
-              tell(answered);
-            } catch {
-              // an observer does not change the reply (it must not throw)
-            }
-          }
-        }
+        if (observer?.rpcAnswered) tellObserver(observer, op.name, answered);
         return answered;
       },
       onEstablished: (caps) => {
