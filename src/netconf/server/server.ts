@@ -186,18 +186,20 @@ function endOnce(socket: Socket): void {
   if (!socket.writableEnded && !socket.destroyed) socket.end();
 }
 
-/** tells the observer of an answer, given at once or to come; a throwing observer does not change the reply */
+/**
+ * tells the observer of an answer, given at once or to come. An observer must not throw; one that does changes
+ * neither the reply nor the process (before, a throw on an awaited answer was an unhandled rejection)
+ */
 function tellObserver(observer: ServerObserver, operation: string, answered: DispatchResult | Promise<DispatchResult>): void {
-  const tell = (r: DispatchResult): void => observer.rpcAnswered?.(operation, firstErrorTag(r));
-  if (isPromise(answered)) {
-    void answered.then(tell, () => undefined);
-    return;
-  }
-  try {
-    tell(answered);
-  } catch {
-    // an observer must not throw; if it does, the reply stays as it is
-  }
+  const tell = (r: DispatchResult): void => {
+    try {
+      observer.rpcAnswered?.(operation, firstErrorTag(r));
+    } catch {
+      // ignored: see above
+    }
+  };
+  if (isPromise(answered)) void answered.then(tell, () => undefined);
+  else tell(answered);
 }
 
 type AcceptInfo = { username: string; sourceHost?: string; transport?: string; endConnection?: () => void };

@@ -65,7 +65,7 @@ describe('answers given at once (get-config) and awaited ones', () => {
 });
 
 describe('an observer that throws', () => {
-  it('does not change the reply to a get-config answered at once', async () => {
+  it('does not change the reply to a get-config answered at once, nor make an unhandled rejection on an awaited one (close-session)', async () => {
     const { createNetconfServer, registerStandardOperations } = await import('../../../src/netconf/server/index.js');
     const { ClientSession, duplexPair } = await import('../../../src/netconf/session/index.js');
     const { mkdtempSync, rmSync } = await import('node:fs');
