@@ -17,7 +17,7 @@ import { checkParameters } from './params.js';
 export function registerBaseOperations(reg: HostRegistry): void {
   const N = NETCONF_BASE_NS;
   if (!reg.hasOperation(N, 'close-session')) {
-    reg.addOperation(N, 'close-session', async (_op, ctx: OperationContext) => {
+    reg.addOperation(N, 'close-session', async (_op, ctx: OperationContext): Promise<'ok'> => {
       (ctx as CoreOperationContext).closeAfterReply();
       return 'ok';
     });

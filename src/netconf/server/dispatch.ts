@@ -19,6 +19,7 @@ import type { Logger } from '../../log/logger.js';
 import type { YangValidator } from '../../yang/index.js';
 import type { HostRegistry } from './host-registry.js';
 import type { OperationContext, ServerInfo, ServerSessionHandle } from './operations.js';
+import type { RpcHandler } from './registry.js';
 
 export interface DispatchResult {
   body: XmlElement[];
@@ -52,7 +53,6 @@ const NO_CALLBACKS: Array<() => void> = [];
 class RequestContext implements CoreOperationContext {
   readonly sessionId: number;
   readonly username: string;
-  readonly signal: AbortSignal;
   readonly log: Logger;
   readonly session: ServerSessionHandle;
   callbacks: Array<() => void> | undefined = undefined;
@@ -60,9 +60,12 @@ class RequestContext implements CoreOperationContext {
     const s = target.handle;
     this.sessionId = s.id;
     this.username = s.username;
-    this.signal = s.signal;
     this.log = target.log;
     this.session = s;
+  }
+  /** the session's (read when a handler asks: the session makes its AbortController only then) */
+  get signal(): AbortSignal {
+    return this.session.signal;
   }
   afterReply(fn: () => void): void {
     (this.callbacks ??= []).push(fn);
@@ -73,40 +76,58 @@ class RequestContext implements CoreOperationContext {
 }
 
 export function createDispatcher(registry: HostRegistry, server: ServerInfo, validator: YangValidator | undefined, log: Logger) {
-  return async function dispatch(op: XmlElement, target: DispatchTarget): Promise<DispatchResult> {
+  /** a plugin RPC: its input validated against YANG before the handler, its output after */
+  async function pluginRpc(handler: RpcHandler, op: XmlElement, ctx: RequestContext): Promise<XmlElement[] | 'ok'> {
+    const checked = validator?.hasRpc(op.ns, op.name) === true;
+    if (checked) {
+      const errs = validator!.validateRpcInput(op);
+      if (errs.length > 0) throw new NetconfError(errs);
+    }
+    const out = await handler(op, ctx);
+    if (checked && out !== 'ok') {
+      const errs = validator!.validateRpcOutput(op.ns, op.name, out);
+      if (errs.length > 0) {
+        ctx.log.error('RPC output failed YANG validation', { ns: op.ns, rpc: op.name, errors: errs.map((e) => `${e.tag} ${e.path ?? ''} ${e.message ?? ''}`) });
+        throw new NetconfError(GENERIC);
+      }
+    }
+    return out;
+  }
+  function failed(e: unknown, op: XmlElement, target: DispatchTarget): DispatchResult {
+    if (e instanceof NetconfError) {
+      const errors = e.errors.length > 0 ? e.errors : [GENERIC];
+      return { body: (target.handle.base11 ? errors : errors.map(forBase10)).map(rpcErrorToXml), afterReply: NO_CALLBACKS };
+    }
+    (target.log ?? log).error('operation failed unexpectedly', { ns: op.ns, rpc: op.name, err: e as Error, stack: (e as Error)?.stack });
+    return { body: [rpcErrorToXml(GENERIC)], afterReply: NO_CALLBACKS };
+  }
+  /**
+   * The reply to one request. An operation whose handler has its answer at once (get-config) is answered in the same
+   * turn, without a promise: in lockstep every await per request was a microtask hop and a promise on the server's
+   * path (bench/netconf.ts, NETCONF over TLS in docs/performance.md). A handler's promise is awaited as before.
+   */
+  return function dispatch(op: XmlElement, target: DispatchTarget): DispatchResult | Promise<DispatchResult> {
     const ctx = new RequestContext(target, server);
     try {
       const found = registry.lookup(op.ns, op.name);
       if (!found) throw unknownOperation(registry, op);
       registry.authorizer?.(op, ctx);
-      let out: XmlElement[] | 'ok';
-      if (found.kind === 'operation') {
-        out = await found.handler(op, ctx);
-      } else {
-        const checked = validator?.hasRpc(op.ns, op.name) === true;
-        if (checked) {
-          const errs = validator!.validateRpcInput(op);
-          if (errs.length > 0) throw new NetconfError(errs);
-        }
-        out = await found.handler(op, ctx);
-        if (checked && out !== 'ok') {
-          const errs = validator!.validateRpcOutput(op.ns, op.name, out);
-          if (errs.length > 0) {
-            target.log.error('RPC output failed YANG validation', { ns: op.ns, rpc: op.name, errors: errs.map((e) => `${e.tag} ${e.path ?? ''} ${e.message ?? ''}`) });
-            throw new NetconfError(GENERIC);
-          }
-        }
-      }
-      return { body: out === 'ok' || out.length === 0 ? [OK()] : out, afterReply: ctx.callbacks ?? NO_CALLBACKS };
+      const out = found.kind === 'operation' ? found.handler(op, ctx) : pluginRpc(found.handler, op, ctx);
+      if (isPromise(out)) return out.then((o) => answered(o, ctx), (e: unknown) => failed(e, op, target));
+      return answered(out, ctx);
     } catch (e) {
-      if (e instanceof NetconfError) {
-        const errors = e.errors.length > 0 ? e.errors : [GENERIC];
-        return { body: (target.handle.base11 ? errors : errors.map(forBase10)).map(rpcErrorToXml), afterReply: NO_CALLBACKS };
-      }
-      (target.log ?? log).error('operation failed unexpectedly', { ns: op.ns, rpc: op.name, err: e as Error, stack: (e as Error)?.stack });
-      return { body: [rpcErrorToXml(GENERIC)], afterReply: NO_CALLBACKS };
+      return failed(e, op, target);
     }
   };
+}
+
+function answered(out: XmlElement[] | 'ok', ctx: RequestContext): DispatchResult {
+  return { body: out === 'ok' || out.length === 0 ? [OK()] : out, afterReply: ctx.callbacks ?? NO_CALLBACKS };
+}
+
+/** a handler's answer still to come (any thenable: what await would wait for) */
+export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
 
 /** RFC 6241 appendix A: no malformed-message to a base:1.0 session; operation-failed says the same. */

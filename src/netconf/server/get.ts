@@ -15,7 +15,7 @@ import { NETCONF_BASE_NS, NETMOD_NOTIFICATION_NS } from '../xml/index.js';
 import type { XmlElement, XmlNode } from '../xml/index.js';
 import type { Logger } from '../../log/logger.js';
 import type { RunningDatastore } from './datastore.js';
-import type { OperationContext, OperationHandler } from './operations.js';
+import type { ImmediateOperationHandler, OperationContext, OperationHandler } from './operations.js';
 import type { StateProvider } from './registry.js';
 import { checkParameters, requireRunning } from './params.js';
 import type { PathStep, SchemaHints } from './edit-config.js';
@@ -81,8 +81,9 @@ function filtered(top: XmlElement[], filter: DataFilter | undefined, schema: Sch
   return filter ? filter.select(top, listKeysOf(schema)) : top;
 }
 
-export function createGetConfig(deps: GetDeps): OperationHandler {
-  return async (op, ctx) => {
+/** answered at once, without a promise (ImmediateOperationHandler): get-config is the lockstep benchmark's request */
+export function createGetConfig(deps: GetDeps): ImmediateOperationHandler {
+  return (op, ctx) => {
     checkParameters(op, ['source', 'filter'], true);
     requireRunning(op, 'source');
     const filter = parseFilter(op);

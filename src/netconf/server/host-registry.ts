@@ -13,7 +13,7 @@ import { el } from '../xml/index.js';
 import type { YangValidator } from '../../yang/index.js';
 import { BASE_10, BASE_11 } from '../session/index.js';
 import type { ConfigListener, NetconfRegistry, ReplayLog, RpcHandler, ServerAuditEvent, StateProvider, StreamInfo, YangModuleInfo } from './registry.js';
-import type { OperationContext, OperationHandler, OperationRegistrar } from './operations.js';
+import type { OperationContext, ImmediateOperationHandler, OperationHandler, OperationRegistrar } from './operations.js';
 import { advertisedInHello, moduleCapability } from './yang-library.js';
 
 export type RegistryErrorCode = 'ERR_REGISTRY_DUPLICATE' | 'ERR_REGISTRY_UNKNOWN_STREAM' | 'ERR_REGISTRY_INVALID' | 'ERR_REGISTRY_NO_DATASTORE';
@@ -35,12 +35,12 @@ export type RpcAuthorizer = (operation: XmlElement, ctx: OperationContext) => vo
 
 type NotifyListener = (stream: string, event: XmlElement, eventTime: Date) => Promise<void>;
 
-type Found = { kind: 'operation'; handler: OperationHandler } | { kind: 'rpc'; handler: RpcHandler };
+type Found = { kind: 'operation'; handler: OperationHandler | ImmediateOperationHandler } | { kind: 'rpc'; handler: RpcHandler };
 
 const key = (ns: string, name: string): string => `${ns}\u0000${name}`;
 
 export class HostRegistry implements NetconfRegistry, OperationRegistrar {
-  readonly operations = new Map<string, OperationHandler>();
+  readonly operations = new Map<string, OperationHandler | ImmediateOperationHandler>();
   readonly rpcs = new Map<string, RpcHandler>();
   private readonly states = new Map<string, { ns: string; name: string; provider: StateProvider }>();
   private readonly streamMap = new Map<string, StreamInfo>([[NETCONF_STREAM_INFO.name, NETCONF_STREAM_INFO]]);
@@ -59,7 +59,7 @@ export class HostRegistry implements NetconfRegistry, OperationRegistrar {
   constructor(readonly validator: YangValidator | undefined, readonly dataDir: string) {}
 
   // ---- OperationRegistrar ----
-  addOperation(ns: string, name: string, handler: OperationHandler): void {
+  addOperation(ns: string, name: string, handler: OperationHandler | ImmediateOperationHandler): void {
     const k = key(ns, name);
     if (this.operations.has(k) || this.rpcs.has(k)) throw new RegistryError('ERR_REGISTRY_DUPLICATE', `operation ${name} in ${ns} is already registered`);
     this.operations.set(k, handler);

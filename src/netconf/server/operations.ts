@@ -52,11 +52,16 @@ export interface OperationContext extends RpcContext {
 
 /** Same shape as RpcHandler, with the session and server in the context. */
 export type OperationHandler = (operation: XmlElement, ctx: OperationContext) => Promise<XmlElement[] | 'ok'>;
+/**
+ * An operation that has its answer at once (get-config) returns it without a promise: dispatch then answers in the
+ * same turn, with no await per request on the lockstep path. A throw is a failure, as a rejection is.
+ */
+export type ImmediateOperationHandler = (operation: XmlElement, ctx: OperationContext) => XmlElement[] | 'ok';
 
 /** What the server core exposes to the standard-operation modules when they register. */
 export interface OperationRegistrar {
   /** register a standard operation (base namespace or RFC 5277/6022 namespaces) */
-  addOperation(ns: string, name: string, handler: OperationHandler): void;
+  addOperation(ns: string, name: string, handler: OperationHandler | ImmediateOperationHandler): void;
   /** add capability URIs to the hello (call before listen) */
   addCapability(uri: string | (() => string)): void;
   /** modules registered through NetconfRegistry.addModule (for hello, monitoring, get-schema) */

@@ -23,7 +23,8 @@ import { ServerSession } from '../session/index.js';
 import { SessionError } from '../session/index.js';
 import type { AuthOptions } from './auth.js';
 import { registerBaseOperations } from './base-ops.js';
-import { createDispatcher } from './dispatch.js';
+import { createDispatcher, isPromise } from './dispatch.js';
+import type { DispatchResult } from './dispatch.js';
 import { HostRegistry } from './host-registry.js';
 import { hostKeyFingerprint, loadOrCreateHostKey } from './host-keys.js';
 import type { OperationRegistrar, ServerInfo, ServerSessionHandle, SessionCounters } from './operations.js';
@@ -180,6 +181,27 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
   };
 }
 
+/** end a TLS connection's output unless already ended (Socket.end on an ended socket only makes an error object) */
+function endOnce(socket: Socket): void {
+  if (!socket.writableEnded && !socket.destroyed) socket.end();
+}
+
+/**
+ * tells the observer of an answer, given at once or to come. An observer must not throw; one that does changes
+ * neither the reply nor the process (before, a throw on an awaited answer was an unhandled rejection)
+ */
+function tellObserver(observer: ServerObserver, operation: string, answered: DispatchResult | Promise<DispatchResult>): void {
+  const tell = (r: DispatchResult): void => {
+    try {
+      observer.rpcAnswered?.(operation, firstErrorTag(r));
+    } catch {
+      // ignored: see above
+    }
+  };
+  if (isPromise(answered)) void answered.then(tell, () => undefined);
+  else tell(answered);
+}
+
 type AcceptInfo = { username: string; sourceHost?: string; transport?: string; endConnection?: () => void };
 
 /**
@@ -277,7 +299,7 @@ class ServerCore {
         h.counters.inRpcs++;
         counters.inRpcs++;
         const answered = this.dispatch(op, target);
-        if (observer?.rpcAnswered) void answered.then((r) => observer.rpcAnswered?.(op.name, firstErrorTag(r)), () => undefined);
+        if (observer?.rpcAnswered) tellObserver(observer, op.name, answered);
         return answered;
       },
       onEstablished: (caps) => {
@@ -351,7 +373,7 @@ class ServerCore {
       ...(limits.maxSessionsPerUser !== undefined ? { maxSessionsPerUser: limits.maxSessionsPerUser } : {}),
       admit: () => this.admits(),
       onSession: (socket, ti) => {
-        this.acceptStream(socket, { username: ti.username, sourceHost: ti.remoteAddress, transport: 'netconf-tls', endConnection: () => socket.end() });
+        this.acceptStream(socket, { username: ti.username, sourceHost: ti.remoteAddress, transport: 'netconf-tls', endConnection: () => endOnce(socket) });
       },
       onLoginFailed: (a) => {
         this.options.observer?.loginFailed?.('tls-certificate');

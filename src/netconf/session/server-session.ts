@@ -45,9 +45,10 @@ export interface ServerSessionOptions extends ConnectionOptions {
   /**
    * Handles one valid <rpc> (message-id present, one operation child). Returns the children of the
    * <rpc-reply> (<ok/>, data, or <rpc-error>s), optionally with callbacks to run right after the reply
-   * is written. Must not throw (a throw is answered with a generic operation-failed).
+   * is written. Must not throw (a throw is answered with a generic operation-failed). An answer known at once may be
+   * returned without a promise: it is sent in the same turn.
    */
-  handleRpc: (rpc: XmlElement, operation: XmlElement) => Promise<XmlElement[] | RpcOutcome>;
+  handleRpc: (rpc: XmlElement, operation: XmlElement) => XmlElement[] | RpcOutcome | Promise<XmlElement[] | RpcOutcome>;
   /** the client hello was accepted */
   onEstablished?: (clientCapabilities: string[]) => void;
   /** a bad or missing hello (ietf-netconf-monitoring inBadHellos) */
@@ -101,7 +102,8 @@ export class ServerSession {
   private readonly maxPending: number;
   private readonly idleMs: number;
   private readonly parseLimits: Required<ParseLimits>;
-  private readonly controller = new AbortController();
+  /** made when the signal is first asked for: a session nobody asked it of ends without an abort event or reason */
+  private controller: AbortController | undefined;
   private closeWaiters: Array<() => void> = [];
   private endReason: Error | undefined;
 
@@ -138,9 +140,16 @@ export class ServerSession {
   get closed(): boolean {
     return this.state === 'closed';
   }
-  /** aborted when the session ends */
+  /** aborted when the session ends (with the reason the session ended for) */
   get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.state === 'closed') this.controller.abort(this.abortReason());
+    }
     return this.controller.signal;
+  }
+  private abortReason(): Error {
+    return this.endReason ?? new SessionError('ERR_SESSION_CLOSED', 'session closed');
   }
   get closeReason(): Error | undefined {
     return this.endReason;
@@ -297,7 +306,9 @@ export class ServerSession {
         }
         let out: XmlElement[] | RpcOutcome;
         try {
-          out = await this.opts.handleRpc(item.rpc!, item.op!);
+          // an answer known at once is not awaited: no microtask hop per request in lockstep
+          const answer = this.opts.handleRpc(item.rpc!, item.op!);
+          out = typeof (answer as { then?: unknown }).then === 'function' ? await answer : (answer as XmlElement[] | RpcOutcome);
         } catch {
           out = [rpcErrorToXml(GENERIC_FAILURE)];
         }
@@ -349,7 +360,7 @@ export class ServerSession {
     clearTimeout(this.helloTimer);
     clearTimeout(this.idleTimer);
     this.queue.length = 0;
-    this.controller.abort(err ?? new SessionError('ERR_SESSION_CLOSED', 'session closed'));
+    this.controller?.abort(this.abortReason());
     const ws = this.closeWaiters;
     this.closeWaiters = [];
     for (const w of ws) w();
@@ -367,6 +378,8 @@ export class ServerSession {
  * integrity-request reply) keep their plain xmlns="..." declarations.
  */
 export function hoistedNamespaces(echoed: Readonly<Record<string, string>> | undefined, body: XmlElement[]): Readonly<Record<string, string>> | undefined {
+  // one element (ok, data, one rpc-error) shares its namespace with none: nothing to hoist, no map per reply
+  if (body.length < 2) return echoed;
   const seen = new Map<string, { first: XmlElement; count: number }>();
   for (const b of body) {
     if (b.ns === '' || b.ns === NETCONF_BASE_NS) continue;

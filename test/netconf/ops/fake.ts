@@ -64,7 +64,8 @@ export function createFake(options: { dataDir?: string; validator?: YangValidato
     addOperation(ns, name, handler) {
       const k = `${ns} ${name}`;
       if (ops.has(k)) throw new Error(`duplicate ${k}`);
-      ops.set(k, handler);
+      // a handler that answers at once (get-config) is called as the async ones are: a throw becomes a rejection
+      ops.set(k, async (op, ctx) => handler(op, ctx));
     },
     addCapability: (uri) => void capabilities.push(uri),
     modules: () => [...modules],

@@ -32,3 +32,60 @@ describe('subsystemRefusal', () => {
     expect(asked).toBe(2);
   });
 });
+
+describe('answers given at once (get-config) and awaited ones', () => {
+  it('the observer is told of each, in order, with the first error-tag; get-config answers the running datastore', async () => {
+    const { createNetconfServer, registerStandardOperations } = await import('../../../src/netconf/server/index.js');
+    const { ClientSession, duplexPair } = await import('../../../src/netconf/session/index.js');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dataDir = mkdtempSync(join(tmpdir(), 'hsv-parts-'));
+    const told: Array<[string, string | undefined]> = [];
+    const server = createNetconfServer({
+      auth: { users: [] }, dataDir, observer: { rpcAnswered: (op, tag) => void told.push([op, tag]) },
+      operations: [(reg) => registerStandardOperations(reg, { eventLog: false })],
+    });
+    try {
+      const [a, b] = duplexPair();
+      server.acceptStream(a, { username: 'u' });
+      const cli = await ClientSession.open(b);
+      await cli.rpc('<edit-config><target><running/></target><config><x xmlns="urn:t">1</x></config></edit-config>');
+      const data = await cli.rpc('<get-config><source><running/></source></get-config>');
+      expect(JSON.stringify(data)).toContain('"urn:t"');
+      await expect(cli.rpc('<get-config><source><candidate/></source></get-config>')).rejects.toThrow();
+      await cli.rpc('<get-config><source><running/></source></get-config>');
+      expect(told).toEqual([['edit-config', undefined], ['get-config', undefined], ['get-config', 'unknown-element'], ['get-config', undefined]]);
+      await cli.close();
+    } finally {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('an observer that throws', () => {
+  it('does not change the reply to a get-config answered at once, nor make an unhandled rejection on an awaited one (close-session)', async () => {
+    const { createNetconfServer, registerStandardOperations } = await import('../../../src/netconf/server/index.js');
+    const { ClientSession, duplexPair } = await import('../../../src/netconf/session/index.js');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dataDir = mkdtempSync(join(tmpdir(), 'hsv-parts-'));
+    const server = createNetconfServer({
+      auth: { users: [] }, dataDir, observer: { rpcAnswered: () => { throw new Error('observer bug'); } },
+      operations: [(reg) => registerStandardOperations(reg, { eventLog: false })],
+    });
+    try {
+      const [a, b] = duplexPair();
+      server.acceptStream(a, { username: 'u' });
+      const cli = await ClientSession.open(b);
+      const reply = await cli.rpc('<get-config><source><running/></source></get-config>');
+      expect(reply.children.some((c) => typeof c !== 'string' && c.name === 'data')).toBe(true);
+      await cli.close();
+    } finally {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

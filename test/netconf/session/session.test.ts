@@ -292,6 +292,50 @@ describe('rpc handling (RFC 6241 section 4)', () => {
     for (const n of writes) expect(n).toBeLessThan(1000 + 300);
   });
 
+  it('answers returned without a promise go out in request order with awaited ones; a throw is operation-failed', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const { cli } = await pair({
+      handleRpc: (_r, op) => {
+        if (op.name === 'slow') return gate.then(() => [el(NS, 'data', leaf('urn:t', 'v', 'slow'))]);
+        if (op.name === 'boom') throw new Error('secret detail');
+        return [el(NS, 'data', leaf('urn:t', 'v', op.name))];
+      },
+    });
+    const order: string[] = [];
+    const ask = (name: string): Promise<XmlElement | NetconfError> => cli.rpc(`<${name}/>`).then(
+      (r) => { order.push(name); return r; },
+      (e: NetconfError) => { order.push(name); return e; });
+    const replies = Promise.all([ask('slow'), ask('now1'), ask('boom'), ask('now2')]);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(order).toEqual([]);
+    release();
+    const [, now1, boom] = await replies;
+    expect(order).toEqual(['slow', 'now1', 'boom', 'now2']);
+    expect(childText(child(now1 as XmlElement, NS, 'data')!, 'urn:t', 'v')).toBe('now1');
+    expect(boom).toBeInstanceOf(NetconfError);
+    expect((boom as NetconfError).errors[0]!.tag).toBe('operation-failed');
+    expect(JSON.stringify((boom as NetconfError).errors)).not.toContain('secret detail');
+  });
+
+  it('the signal, asked for before or only after the end, is aborted with the reason the session ended for', async () => {
+    const early = await pair();
+    const signal = early.srv.signal;
+    expect(signal.aborted).toBe(false);
+    early.srv.kill(new SessionError('ERR_SESSION_KILLED', 'by test'));
+    expect(signal.aborted).toBe(true);
+    expect((signal.reason as SessionError).code).toBe('ERR_SESSION_KILLED');
+    const late = await pair();
+    late.srv.kill(new SessionError('ERR_SESSION_KILLED', 'by test'));
+    await late.srv.conn.whenClosed();
+    expect(late.srv.signal.aborted).toBe(true);
+    expect((late.srv.signal.reason as SessionError).code).toBe('ERR_SESSION_KILLED');
+    const orderly = await pair();
+    await orderly.cli.close();
+    await orderly.srv.conn.whenClosed();
+    expect((orderly.srv.signal.reason as SessionError).code).toBe('ERR_SESSION_CLOSED');
+  });
+
   it('close-after-reply ends the session after the reply is sent', async () => {
     const ref: { srv?: ServerSession } = {};
     const { srv, cli } = await pair({
