@@ -22,10 +22,9 @@ import type { Socket } from 'node:net';
 import { connect, createSecureContext } from 'node:tls';
 import type { ConnectionOptions, SecureContext, TLSSocket } from 'node:tls';
 import { TLS_VERSIONS, NETCONF_TLS_PORT, parseFingerprint } from '../tls/index.js';
-import { ClientSession } from '../session/index.js';
 import { TlsSessionCache } from './tls-sessions.js';
 import type { TlsSessionEntry, TlsSessionPeer } from './tls-sessions.js';
-import { NetconfClientError, clientOf, sessionOptions } from './connect.js';
+import { NetconfClientError, clientOf, sessionOver } from './connect.js';
 import type { ConnectOptions, NetconfClient } from './connect.js';
 
 export interface TlsConnectOptions extends Pick<ConnectOptions, 'host' | 'port' | 'connectTimeoutMs' | 'helloTimeoutMs' | 'rpcTimeoutMs' | 'maxInFlight' | 'maxMessageBytes' | 'capabilities'> {
@@ -334,14 +333,7 @@ function validityProblem(cert: X509Certificate): { code: string } | undefined {
 export async function connectNetconfTls(options: TlsConnectOptions): Promise<NetconfTlsClient> {
   const socket = await tlsHandshake(options);
   socket.on('error', () => undefined); // after setup, errors surface through the session's close reason
-  let session: ClientSession;
-  try {
-    session = await ClientSession.open(socket, sessionOptions(options));
-  } catch (e) {
-    socket.destroy();
-    throw e;
-  }
-  socket.on('close', () => session.destroy(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', 'TLS connection closed')));
+  const session = await sessionOver(socket, options, { name: 'TLS', abort: () => socket.destroy(), onClose: (l) => socket.on('close', l) });
   // defineProperties, not a spread: the client's `closed` is a getter
   return Object.defineProperties(clientOf(session, () => socket.end()), {
     protocol: { value: socket.getProtocol() ?? '', enumerable: true },

@@ -7,6 +7,7 @@
  * / hex digest) or a `hostVerifier`; `insecureAcceptAnyHostKey: true` must be said explicitly.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import ssh2 from '../ssh/ssh2.js';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { HsvError } from '../../errors.js';
@@ -86,16 +87,24 @@ export async function connectNetconf(options: ConnectOptions): Promise<NetconfCl
   // peer goes away): keep a listener for the connection's whole life, or a late one crashes the process.
   conn.on('error', () => undefined); // after setup, errors surface through the session's close reason
   const channel = await openSubsystem(conn, cfg, hostKey);
+  const session = await sessionOver(channel, options, { name: 'SSH', abort: () => conn.end(), onClose: (l) => conn.on('close', l) });
+  return clientOf(session, () => conn.end());
+}
 
+/**
+ * The NETCONF session (hellos) over an established transport (an SSH channel, a TLS socket): the transport is
+ * aborted when the hellos fail, and its close ends the session.
+ */
+export async function sessionOver(stream: Duplex, options: Parameters<typeof sessionOptions>[0], transport: { name: 'SSH' | 'TLS'; abort: () => void; onClose: (l: () => void) => void }): Promise<ClientSession> {
   let session: ClientSession;
   try {
-    session = await ClientSession.open(channel, sessionOptions(options));
+    session = await ClientSession.open(stream, sessionOptions(options));
   } catch (e) {
-    conn.end();
+    transport.abort();
     throw e;
   }
-  conn.on('close', () => session.destroy(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', 'SSH connection closed')));
-  return clientOf(session, () => conn.end());
+  transport.onClose(() => session.destroy(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', `${transport.name} connection closed`)));
+  return session;
 }
 
 /** the pinned host key fingerprints as SHA-256 digests; a malformed one is an options error */
