@@ -17,6 +17,7 @@
  */
 import { join } from 'node:path';
 import { errorCode } from '../errors.js';
+import { GroupedRun } from '../grouped-run.js';
 import type { Logger } from '../log/logger.js';
 import type { ReferenceValues } from '../integrity/index.js';
 import { loadJwksFile, memoryReplayCache, verifyReferenceValues } from '../tokens/index.js';
@@ -95,7 +96,7 @@ export async function openProvidedReferenceValues(o: ProvidedReferenceValuesOpti
   const dir = join(o.dataDir, 'reference-values');
   const now = o.now ?? ((): number => Date.now() / 1000);
   const record = await ProvidedRecord.open(dir);
-  return new Provided(o, now, record.entries, new GroupSave(record));
+  return new Provided(o, now, record.entries, new GroupedRun(() => record.write()));
 }
 
 /** the OAM's keys: the configured JWKS, or the JWKS file read now (none when it is unreadable) */
@@ -110,37 +111,6 @@ async function oamKeys(o: ProvidedReferenceValuesOptions): Promise<Jwks | undefi
   }
 }
 
-/**
- * Group save: one write (an append of the entries changed since the last, provided-record.ts) persists every
- * statement accepted before it started. A statement accepted while a write runs waits for the next one, which all
- * such statements share (a fleet's statements cost a few appends, not one each).
- */
-class GroupSave {
-  private writing: Promise<void> | undefined;
-  private next: Promise<void> | undefined;
-
-  constructor(private readonly record: ProvidedRecord) {}
-
-  save(): Promise<void> {
-    if (this.writing === undefined) {
-      this.writing = this.write().finally(() => {
-        this.writing = undefined;
-      });
-      return this.writing;
-    }
-    this.next ??= this.writing.catch(() => undefined).then(() => {
-      this.next = undefined;
-      return this.save();
-    });
-    return this.next;
-  }
-
-  /** the entries changed since the last write, appended to the record's journal */
-  private write(): Promise<void> {
-    return this.record.write();
-  }
-}
-
 /** The accepted statements by H(e)NB: checked one at a time, saved in a group. */
 class Provided implements ProvidedReferenceValues {
   private readonly replay: ReplayCache;
@@ -150,7 +120,9 @@ class Provided implements ProvidedReferenceValues {
     private readonly o: ProvidedReferenceValuesOptions,
     private readonly now: () => number,
     private readonly entries: Map<string, ProvidedEntry>,
-    private readonly saver: GroupSave,
+    /** group save: one write (an append of the entries changed since the last, provided-record.ts) persists every
+     * statement accepted before it started; statements accepted while it runs share the next one */
+    private readonly saver: GroupedRun,
   ) {
     this.replay = memoryReplayCache({ now });
   }
@@ -160,7 +132,7 @@ class Provided implements ProvidedReferenceValues {
     const run = this.queue.then(() => this.acceptNow(jws));
     this.queue = run.catch(() => undefined);
     const claims = await run;
-    await this.saver.save();
+    await this.saver.run();
     this.o.log.info('reference values accepted', { henbId: claims.sub, jobId: claims['job-id'], values: claims['reference-values'].map((v) => v.component) });
     return claims;
   }

@@ -10,6 +10,7 @@
  */
 import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { GroupedRun } from '../grouped-run.js';
 import { StoreError } from './errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { openDatabase } from './sqlite-driver.js';
@@ -183,34 +184,23 @@ class WalSync {
   /** barriers run (tests count them) */
   count = 0;
   private fd: number | undefined;
-  private running: Promise<void> | undefined;
-  private next: Promise<void> | undefined;
+  /** a barrier that started before a commit was written does not cover it: the next one does */
+  private readonly barriers = new GroupedRun(() => this.once());
 
   constructor(private readonly walFile: string | undefined) {}
 
   sync(): Promise<void> {
     if (this.walFile === undefined) return Promise.resolve();
-    if (this.running === undefined) {
-      this.running = this.once().finally(() => {
-        this.running = undefined;
-      });
-      return this.running;
-    }
-    // a barrier that started before this commit was written does not cover it: the next one does
-    this.next ??= this.running.catch(() => undefined).then(() => {
-      this.next = undefined;
-      return this.sync();
-    });
-    return this.next;
+    return this.barriers.run();
   }
 
   get busy(): boolean {
-    return this.running !== undefined || this.next !== undefined;
+    return this.barriers.busy;
   }
 
   /** resolves when no barrier runs or waits */
-  async idle(): Promise<void> {
-    while (this.running !== undefined || this.next !== undefined) await (this.next ?? this.running)?.catch(() => undefined);
+  idle(): Promise<void> {
+    return this.barriers.idle();
   }
 
   close(): void {

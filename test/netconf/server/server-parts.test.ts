@@ -3,6 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { firstErrorTag } from '../../../src/netconf/server/server.js';
 import { subsystemRefusal } from '../../../src/netconf/server/ssh-transport.js';
 import { el } from '../../../src/netconf/xml/index.js';
+import { createNetconfServer, registerStandardOperations } from '../../../src/netconf/server/index.js';
+import type { ServerObserver } from '../../../src/netconf/server/index.js';
+import { ClientSession, duplexPair } from '../../../src/netconf/session/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const NS = 'urn:ietf:params:xml:ns:netconf:base:1.0';
 
@@ -33,59 +39,44 @@ describe('subsystemRefusal', () => {
   });
 });
 
+/** a client session to a server with the standard operations and `observer`, over an in-memory pair */
+async function withServer(observer: ServerObserver, use: (cli: ClientSession) => Promise<void>): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hsv-parts-'));
+  const server = createNetconfServer({
+    auth: { users: [] }, dataDir, observer,
+    operations: [(reg) => registerStandardOperations(reg, { eventLog: false })],
+  });
+  try {
+    const [a, b] = duplexPair();
+    server.acceptStream(a, { username: 'u' });
+    const cli = await ClientSession.open(b);
+    await use(cli);
+    await cli.close();
+  } finally {
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 describe('answers given at once (get-config) and awaited ones', () => {
   it('the observer is told of each, in order, with the first error-tag; get-config answers the running datastore', async () => {
-    const { createNetconfServer, registerStandardOperations } = await import('../../../src/netconf/server/index.js');
-    const { ClientSession, duplexPair } = await import('../../../src/netconf/session/index.js');
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dataDir = mkdtempSync(join(tmpdir(), 'hsv-parts-'));
     const told: Array<[string, string | undefined]> = [];
-    const server = createNetconfServer({
-      auth: { users: [] }, dataDir, observer: { rpcAnswered: (op, tag) => void told.push([op, tag]) },
-      operations: [(reg) => registerStandardOperations(reg, { eventLog: false })],
-    });
-    try {
-      const [a, b] = duplexPair();
-      server.acceptStream(a, { username: 'u' });
-      const cli = await ClientSession.open(b);
+    await withServer({ rpcAnswered: (op, tag) => void told.push([op, tag]) }, async (cli) => {
       await cli.rpc('<edit-config><target><running/></target><config><x xmlns="urn:t">1</x></config></edit-config>');
       const data = await cli.rpc('<get-config><source><running/></source></get-config>');
       expect(JSON.stringify(data)).toContain('"urn:t"');
       await expect(cli.rpc('<get-config><source><candidate/></source></get-config>')).rejects.toThrow();
       await cli.rpc('<get-config><source><running/></source></get-config>');
       expect(told).toEqual([['edit-config', undefined], ['get-config', undefined], ['get-config', 'unknown-element'], ['get-config', undefined]]);
-      await cli.close();
-    } finally {
-      await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('an observer that throws', () => {
   it('does not change the reply to a get-config answered at once, nor make an unhandled rejection on an awaited one (close-session)', async () => {
-    const { createNetconfServer, registerStandardOperations } = await import('../../../src/netconf/server/index.js');
-    const { ClientSession, duplexPair } = await import('../../../src/netconf/session/index.js');
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dataDir = mkdtempSync(join(tmpdir(), 'hsv-parts-'));
-    const server = createNetconfServer({
-      auth: { users: [] }, dataDir, observer: { rpcAnswered: () => { throw new Error('observer bug'); } },
-      operations: [(reg) => registerStandardOperations(reg, { eventLog: false })],
-    });
-    try {
-      const [a, b] = duplexPair();
-      server.acceptStream(a, { username: 'u' });
-      const cli = await ClientSession.open(b);
+    await withServer({ rpcAnswered: () => { throw new Error('observer bug'); } }, async (cli) => {
       const reply = await cli.rpc('<get-config><source><running/></source></get-config>');
       expect(reply.children.some((c) => typeof c !== 'string' && c.name === 'data')).toBe(true);
-      await cli.close();
-    } finally {
-      await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    }
+    });
   });
 });
