@@ -66,6 +66,9 @@ const self = fileURLToPath(import.meta.url);
 const root = join(dirname(self), '..');
 const HSV_NS = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
 
+/** the plugin's largest pve.timeout (plugin.json): a run limit above it still waits the PVE that long at most */
+const PVE_TIMEOUT_MAX_S = 3600;
+
 const envNum = (name: string, dflt: number): number => {
   const v = process.env[name];
   const n = v === undefined || v === '' ? dflt : Number(v);
@@ -279,7 +282,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions): Promise
           password: { env: 'HSV_BENCH_DEVICE_PASSWORD' },
           'ssh-host-key': d.hostKeySha256.startsWith('SHA256:') ? d.hostKeySha256 : `SHA256:${d.hostKeySha256}`,
         })),
-        pve: { endpoint: pve.url, transport: 'restconf', ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, timeout: Math.ceil(o.limitMs / 1000) },
+        pve: { endpoint: pve.url, transport: 'restconf', ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, timeout: Math.min(PVE_TIMEOUT_MAX_S, Math.ceil(o.limitMs / 1000)) },
         policies: { 'self-check': true, 'on-mismatch': ['alarm'], 'step-timeout': Math.ceil(o.limitMs / 1000) },
         // file: software URIs only from a directory the config names
         software: { 'file-root': dirname(fileURLToPath(softwareUri)) },
