@@ -171,7 +171,10 @@ export async function startOamServer(opts: OamServerOptions): Promise<RunningOam
   const parsedKey = parseSshKey(hostKey);
   const tls = await readTls(opts.config);
   const server = await createServer(opts, { hostKey, users, tls });
-  const host = new PluginHostRuntime({ registry: server.registry, log, dataDir: opts.dataDir });
+  const host = new PluginHostRuntime({
+    registry: server.registry, log, dataDir: opts.dataDir,
+    ...(opts.config.limits.pluginActivationMs !== undefined ? { activationTimeoutMs: opts.config.limits.pluginActivationMs } : {}),
+  });
   try {
     const listening = await activateAndListen(opts, server, host, plugins, tls !== undefined);
     let closing: Promise<void> | undefined;

@@ -62,7 +62,7 @@ export interface ServeConfig {
   dataDir?: string;
   logLevel: LogLevel;
   users: UserConfig[];
-  limits: { maxSessions?: number; helloTimeoutMs?: number; idleTimeoutMs?: number; maxMessageSize?: number; xml?: XmlLimitsConfig };
+  limits: { maxSessions?: number; helloTimeoutMs?: number; idleTimeoutMs?: number; maxMessageSize?: number; xml?: XmlLimitsConfig; pluginActivationMs?: number };
   /** SSH hardening (schema `ssh`), in ms; absent = the server's defaults */
   ssh: ServeSshConfig;
   /** NETCONF over TLS (schema `tls`); absent = SSH only */
@@ -209,6 +209,7 @@ export function limitsOf(raw: Record<string, unknown>): ServeConfig['limits'] {
   if (limitsRaw['max-sessions'] !== undefined) limits.maxSessions = limitsRaw['max-sessions'];
   if (limitsRaw['hello-timeout'] !== undefined) limits.helloTimeoutMs = limitsRaw['hello-timeout'] * 1000;
   if (limitsRaw['idle-timeout'] !== undefined) limits.idleTimeoutMs = limitsRaw['idle-timeout'] * 1000;
+  if (limitsRaw['plugin-activation'] !== undefined) limits.pluginActivationMs = limitsRaw['plugin-activation'] * 1000;
   if (limitsRaw['max-message-size'] !== undefined) limits.maxMessageSize = limitsRaw['max-message-size'];
   const xmlRaw = (raw.limits as { xml?: Record<string, number> } | undefined)?.xml;
   if (xmlRaw) {

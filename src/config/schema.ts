@@ -53,6 +53,7 @@ export const HOST_CONFIG_SCHEMA = {
         'max-sessions': { type: 'integer', minimum: 1, maximum: 100000 },
         'hello-timeout': { type: 'integer', minimum: 1, maximum: 3600, description: 'seconds' },
         'idle-timeout': { type: 'integer', minimum: 0, maximum: 86400, description: 'seconds, 0 = none' },
+        'plugin-activation': { type: 'integer', minimum: 1, maximum: 3600, description: 'seconds one plugin may take to activate (default 10; an inventory of 100,000 H(e)NBs takes 10-20 s here)' },
         'max-message-size': { type: 'integer', minimum: 4096, description: 'bytes' },
         xml: {
           type: 'object',

@@ -12,7 +12,7 @@ import { loadJwksFile } from '../tokens/index.js';
 import type { PveClient } from '../oam/index.js';
 import type { CallHomeListener, NetconfDeviceDriver } from '../device/index.js';
 import { OamConfigError, baseDirOf, callHomeFromConfig, deviceTlsFromConfig, pveTargetFromConfig, readPem } from './config.js';
-import { deviceEntryOf } from './inventory.js';
+import { deviceEntryOf, fileHenbsById } from './inventory.js';
 import type { InventoryEntry } from './inventory.js';
 import type { OamPluginConfig } from './config.js';
 
@@ -64,7 +64,7 @@ export async function devicesFromConfig(cfg: OamPluginConfig, log: Logger, baseD
     backoff: { initialMs: cfg.retry?.['base-delay'] ?? 200, maxMs: cfg.retry?.['max-delay'] ?? 10_000 },
     idleTimeoutMs: (cfg.devices?.['idle-timeout'] ?? 5) * 1000, maxOpenSessions: cfg.devices?.['max-open-sessions'] ?? 1000,
   });
-  const fileHenbs = cfg.henbs ?? [];
+  const fileHenbs = fileHenbsById(cfg.henbs ?? []);
   const ilog = log.child({ component: 'inventory' });
   let known = new Set<string>();
   const onInventory = (entries: InventoryEntry[]): void => {

@@ -20,7 +20,7 @@ import type { NetconfClient } from '../../src/netconf/client/index.js';
 import { NETCONF_BASE_NS as NC, child, childText, childrenNamed, el, elA, leaf } from '../../src/netconf/xml/index.js';
 import type { XmlElement } from '../../src/netconf/xml/index.js';
 import { HSV_NS as HSV } from '../../src/oam-plugin/index.js';
-import { deviceEntryOf, inventoryFromRunning, inventoryXml } from '../../src/oam-plugin/inventory.js';
+import { deviceEntryOf, fileHenbsById, inventoryFromRunning, inventoryXml } from '../../src/oam-plugin/inventory.js';
 import { builtinPluginDir } from '../../src/plugin/host.js';
 import { readManifest } from '../../src/plugin/manifest.js';
 import { fingerprintOfKeyBlob } from '../../src/host-key.js';
@@ -163,20 +163,31 @@ describe('inventory entries', () => {
     expect(inventoryFromRunning(edited).map((e) => [e.henbId, e.port, e.transport])).toEqual([['e1', 6513, 'tls'], ['e2', 830, undefined]]);
   });
 
+  it('the file entry of a henb-id: the first of the file wins, as before the lookup by id', () => {
+    const file = fileHenbsById([
+      { 'henb-id': 'a', address: 'h', username: 'first', password: 'pw-1' },
+      { 'henb-id': 'b', address: 'h', username: 'other', password: 'pw-b' },
+      { 'henb-id': 'a', address: 'h', username: 'second', password: 'pw-2' },
+    ]);
+    expect(deviceEntryOf({ henbId: 'a', address: 'h', port: 830, callHome: false }, file, {}, log)).toMatchObject({ username: 'first', password: 'pw-1' });
+    expect(deviceEntryOf({ henbId: 'b', address: 'h', port: 830, callHome: false }, file, {}, log)).toMatchObject({ username: 'other', password: 'pw-b' });
+    expect(deviceEntryOf({ henbId: 'c', address: 'h', port: 830, callHome: false }, file, {}, log)).toMatchObject({ username: 'admin' });
+  });
+
   it('the secret: from credentials env:/file:, else the file entry of the same henb-id; unusable entries are refused', async () => {
     const file = [{ 'henb-id': 'a', address: 'h', username: 'from-file', password: 'file-pw' }];
-    expect(deviceEntryOf({ henbId: 'a', address: 'h', port: 830, callHome: false }, file, {}, log)).toMatchObject({ username: 'from-file', password: 'file-pw' });
-    expect(deviceEntryOf({ henbId: 'a', address: 'h', port: 830, callHome: false, credentials: 'env:X' }, file, { X: 'env-pw' }, log)).toMatchObject({ password: 'env-pw' });
+    expect(deviceEntryOf({ henbId: 'a', address: 'h', port: 830, callHome: false }, fileHenbsById(file), {}, log)).toMatchObject({ username: 'from-file', password: 'file-pw' });
+    expect(deviceEntryOf({ henbId: 'a', address: 'h', port: 830, callHome: false, credentials: 'env:X' }, fileHenbsById(file), { X: 'env-pw' }, log)).toMatchObject({ password: 'env-pw' });
     const keyFile = join(dir, 'key.pem');
     await writeFile(keyFile, '-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n');
-    const withKey = deviceEntryOf({ henbId: 'z', address: 'h', port: 830, callHome: false, credentials: `file:${keyFile}` }, file, {}, log)!;
+    const withKey = deviceEntryOf({ henbId: 'z', address: 'h', port: 830, callHome: false, credentials: `file:${keyFile}` }, fileHenbsById(file), {}, log)!;
     expect(withKey.privateKey).toContain('OPENSSH PRIVATE KEY');
     expect(withKey.password).toBeUndefined();
-    const missing = deviceEntryOf({ henbId: 'z', address: 'h', port: 830, callHome: false, credentials: 'env:NOPE' }, file, {}, log)!;
+    const missing = deviceEntryOf({ henbId: 'z', address: 'h', port: 830, callHome: false, credentials: 'env:NOPE' }, fileHenbsById(file), {}, log)!;
     expect(missing.password).toBeUndefined(); // connects fail with ERR_DEVICE_CONFIG, logged
-    expect(deviceEntryOf({ henbId: 'z', port: 830, callHome: false }, file, {}, log)).toBeUndefined(); // nothing to dial
-    expect(deviceEntryOf({ henbId: 'z', port: 830, callHome: true }, file, {}, log)).toBeUndefined(); // call home without a key
-    expect(deviceEntryOf({ henbId: 'z', port: 830, callHome: true, sshHostKey: KEY_C }, file, {}, log)).toMatchObject({ callHome: true, hostKeySha256: KEY_C });
+    expect(deviceEntryOf({ henbId: 'z', port: 830, callHome: false }, fileHenbsById(file), {}, log)).toBeUndefined(); // nothing to dial
+    expect(deviceEntryOf({ henbId: 'z', port: 830, callHome: true }, fileHenbsById(file), {}, log)).toBeUndefined(); // call home without a key
+    expect(deviceEntryOf({ henbId: 'z', port: 830, callHome: true, sshHostKey: KEY_C }, fileHenbsById(file), {}, log)).toMatchObject({ callHome: true, hostKeySha256: KEY_C });
   });
 
   it('an ssh-host-key given as the public key (typedef ssh-host-key) is pinned by its fingerprint; a blob that is no SSH key is unusable', () => {
@@ -185,9 +196,9 @@ describe('inventory entries', () => {
     if (parsed instanceof Error) throw parsed;
     const blob = (Array.isArray(parsed) ? parsed[0] : parsed).getPublicSSH();
     const line = `ssh-ed25519 ${blob.toString('base64')} henb@bench`;
-    expect(deviceEntryOf({ henbId: 'p', address: 'h', port: 830, callHome: false, sshHostKey: line }, [], {}, log)).toMatchObject({ hostKeySha256: fingerprintOfKeyBlob(blob) });
-    expect(deviceEntryOf({ henbId: 'p', port: 830, callHome: true, sshHostKey: line }, [], {}, log)).toMatchObject({ callHome: true, hostKeySha256: fingerprintOfKeyBlob(blob) });
+    expect(deviceEntryOf({ henbId: 'p', address: 'h', port: 830, callHome: false, sshHostKey: line }, fileHenbsById([]), {}, log)).toMatchObject({ hostKeySha256: fingerprintOfKeyBlob(blob) });
+    expect(deviceEntryOf({ henbId: 'p', port: 830, callHome: true, sshHostKey: line }, fileHenbsById([]), {}, log)).toMatchObject({ callHome: true, hostKeySha256: fingerprintOfKeyBlob(blob) });
     // matches the YANG pattern, but the blob is cut short: not pinned to anything, the entry is not used
-    expect(deviceEntryOf({ henbId: 'p', address: 'h', port: 830, callHome: false, sshHostKey: `ssh-ed25519 ${blob.subarray(0, 20).toString('base64')}` }, [], {}, log)).toBeUndefined();
+    expect(deviceEntryOf({ henbId: 'p', address: 'h', port: 830, callHome: false, sshHostKey: `ssh-ed25519 ${blob.subarray(0, 20).toString('base64')}` }, fileHenbsById([]), {}, log)).toBeUndefined();
   });
 });
