@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Lists the functions of src/ longer than N lines (default 50), longest first: `node scripts/long-functions.mjs [N] [dir]`.
+// Lists the functions of src/ longer than N lines (default 50), longest first: `node scripts/long-functions.mjs [N] [dir or file]`.
 // A function is any function declaration, method, accessor, constructor, function expression or arrow function;
 // its length is from its first to its last line. Nested functions are counted on their own as well.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -8,8 +8,13 @@ import ts from 'typescript';
 
 const limit = Number(process.argv[2] ?? 50);
 const root = process.argv[3] ?? 'src';
+if (!Number.isInteger(limit) || limit < 1) {
+  console.error(`usage: node scripts/long-functions.mjs [N] [dir or file]: N must be a whole number of lines, got ${process.argv[2]}`);
+  process.exit(2);
+}
 
 function files(dir) {
+  if (!statSync(dir).isDirectory()) return [dir];
   return readdirSync(dir).flatMap((n) => {
     const p = join(dir, n);
     return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];

@@ -37,8 +37,23 @@ describe('long functions in src/', () => {
       expect(listing).toMatch(/outer/);
       expect(listing).toMatch(/inner/);
       expect(listing).not.toMatch(/short/);
+      // one file given instead of a folder: the same functions (it stopped with ENOTDIR)
+      const one = count(['50', join(dir, 'a.ts')]);
+      expect(one.count).toBe(2);
+      expect(one.listing).toMatch(/inner/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }, 60_000);
+
+  it('a limit that is not a whole number of lines is refused with a usage line (a path in its place counted nothing)', () => {
+    let out: { status?: number | null; stderr?: string } = {};
+    try {
+      execFileSync(process.execPath, ['scripts/long-functions.mjs', 'src/index.ts'], { encoding: 'utf8', timeout: 60_000, stdio: 'pipe' });
+    } catch (e) {
+      out = e as { status?: number | null; stderr?: string };
+    }
+    expect(out.status).toBe(2);
+    expect(out.stderr).toMatch(/usage: .*N must be a whole number of lines, got src\/index\.ts/);
   }, 60_000);
 });
