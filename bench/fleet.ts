@@ -13,8 +13,12 @@
  *
  * Processes: the simulated fleet and the reference PVE run in one child process, the OAM server (built-in
  * plugin, as `serve` runs it) in another (or one per instance), fresh for every run; this process is the NMS
- * client (and the baseline's client). The OAM samples its own memory (process.memoryUsage() every 25 ms) and
- * open files (every second), so the figures are the OAM's alone.
+ * client (and the baseline's client). The OAM measures its own memory and open files, so the figures are the
+ * OAM's alone, cheaply, so that the measurement does not count as CPU per update (MemorySampler in _fleet-lib.ts):
+ * heapUsed, heapTotal and external every 25 ms (v8.getHeapStatistics(), ~2.5 us; process.memoryUsage(), as until
+ * 4 December, cost ~20-300 us a sample with its RSS read), the peak RSS as the kernel keeps it (VmHWM of
+ * /proc/self/status: the exact peak of the process's life, not a sample; without /proc, sampled every 250 ms), open
+ * files every second.
  *
  * Large fleets: a process has a limited number of file descriptors (a simulated device needs one for its listener
  * and one per session to it) and one loopback address ~28,000 ephemeral ports. So the fleet runs in several

@@ -22,7 +22,7 @@ export const OP_NAMES = [
   'putResult', 'getResults', 'listResults',
   'putNonce', 'consumeNonce', 'rememberJti',
   'putReferenceLog', 'getReferenceLog', 'listReferenceLogs', 'purgeExpired', 'pruneJobs',
-  'appendNotification', 'lastNotificationId', 'listNotifications', 'pruneNotifications', 'notificationLogTimes',
+  'appendNotification', 'appendNotifications', 'lastNotificationId', 'listNotifications', 'pruneNotifications', 'notificationLogTimes',
   'appendAudit', 'listAudit', 'lastAudit', 'putAuditHead', 'listAuditHeads',
 ] as const satisfies readonly (keyof StoreOps)[];
 export type OpName = (typeof OP_NAMES)[number];
@@ -73,6 +73,7 @@ export abstract class StoreBase<C extends TxContext> implements Store {
   declare readonly listReferenceLogs: StoreOps['listReferenceLogs'];
   declare readonly purgeExpired: StoreOps['purgeExpired'];
   declare readonly appendNotification: StoreOps['appendNotification'];
+  declare readonly appendNotifications: StoreOps['appendNotifications'];
   declare readonly lastNotificationId: StoreOps['lastNotificationId'];
   declare readonly listNotifications: StoreOps['listNotifications'];
   declare readonly pruneNotifications: StoreOps['pruneNotifications'];

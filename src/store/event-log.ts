@@ -12,13 +12,15 @@
  * Events are stored once, with the stream they were emitted on; a query without a stream replays every event
  * (RFC 5277 section 3.2.3: the NETCONF stream carries all notifications). Appends of one EventLog are
  * serialised, so that within one process ids commit in the order they were taken (a subscription's replay
- * bound, lastId(), then never passes an event that is still being written by this process).
+ * bound, lastId(), then never passes an event that is still being written by this process); those made while the
+ * one before is written share one transaction (group commit; issue 15: one commit per notification was 4% of the OAM's main
+ * thread at 1,000 devices).
  */
 import { join } from 'node:path';
 import { EventLogError } from './event-log-error.js';
 import { importLegacyEventsInPlace } from './legacy-event-log.js';
 import { openSqliteStore } from './sqlite.js';
-import type { Store, StoreOps } from './types.js';
+import type { NewNotification, Store, StoreOps } from './types.js';
 
 export { EventLogError } from './event-log-error.js';
 export type { EventLogErrorCode } from './event-log-error.js';
@@ -64,7 +66,13 @@ export interface EventLogOptions extends EventLogRetention {
   onEarlierEvents?: (outcome: { imported: number; skipped: number } | { error: EventLogError }) => void;
 }
 
-type NotificationOps = Pick<StoreOps, 'appendNotification' | 'lastNotificationId' | 'listNotifications' | 'pruneNotifications' | 'notificationLogTimes'>;
+type NotificationOps = Pick<StoreOps, 'appendNotifications' | 'lastNotificationId' | 'listNotifications' | 'pruneNotifications' | 'notificationLogTimes'>;
+
+interface PendingAppend {
+  event: NewNotification;
+  resolve: (id: number) => void;
+  reject: (err: unknown) => void;
+}
 
 /** Appends between two retention runs. */
 const PRUNE_EVERY = 256;
@@ -74,6 +82,10 @@ export class EventLog {
   private readonly maxAgeMs: number;
   private readonly now: () => Date;
   private appendsSincePrune = 0;
+  /** groups written so far (each one transaction; tests) */
+  groups = 0;
+  /** appends not yet written (the next group) */
+  private pending: PendingAppend[] = [];
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -87,17 +99,53 @@ export class EventLog {
     this.now = retention.now ?? (() => new Date());
   }
 
-  /** Append one event; returns its id. Appends run one after the other. */
+  /**
+   * Append one event; resolves with its id once it is committed. Appends are written in groups (group commit): the
+   * appends made while a group is being written (or waits for the store, e.g. for a transaction open on it), and
+   * those made in the same synchronous run, form the next group, written in call order in one transaction
+   * (Store.appendNotifications: one commit for all of them instead of one each); a group starts when the one
+   * before it has ended, so ids commit in the order appends were called. No append waits for a timer. A group that fails stores none of its events and rejects each of their appends with the error, except a
+   * bad event (ERR_STORE_INVALID, found before anything is written): then each of the group's events is appended
+   * alone, so that only the bad one fails.
+   */
   append(stream: string, eventTime: Date, xml: string): Promise<number> {
-    const run = async (): Promise<number> => {
+    return new Promise<number>((resolve, reject) => {
+      this.pending.push({ event: { stream, eventTime: eventTime.getTime(), xml }, resolve, reject });
+      if (this.pending.length > 1) return;
+      const write = (): Promise<void> => this.writeGroup();
+      this.tail = this.tail.then(write, write);
+    });
+  }
+
+  /** the appends waiting now, as one transaction (see append) */
+  private async writeGroup(): Promise<void> {
+    const group = this.pending.splice(0);
+    this.groups++;
+    try {
       this.assertOpen();
-      const id = await this.store.appendNotification(stream, eventTime.getTime(), xml);
-      if (++this.appendsSincePrune >= PRUNE_EVERY) await this.prune();
-      return id;
-    };
-    const p = this.tail.then(run, run);
-    this.tail = p.catch(() => undefined);
-    return p;
+      const ids = await this.store.appendNotifications(group.map((p) => p.event));
+      group.forEach((p, i) => p.resolve(ids[i]!));
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ERR_STORE_INVALID' && group.length > 1) await this.appendEach(group);
+      else for (const p of group) p.reject(err);
+      return;
+    }
+    this.appendsSincePrune += group.length;
+    // retention is not the appends' business: they are committed; a failed run is tried again after the next group
+    if (this.appendsSincePrune >= PRUNE_EVERY) await this.prune().catch(() => undefined);
+  }
+
+  /** a group refused for a bad event: each event alone, so only the bad one fails */
+  private async appendEach(group: PendingAppend[]): Promise<void> {
+    for (const p of group) {
+      try {
+        const [id] = await this.store.appendNotifications([p.event]);
+        this.appendsSincePrune++;
+        p.resolve(id!);
+      } catch (err) {
+        p.reject(err);
+      }
+    }
   }
 
   /** Id of the newest event (0 when empty). */
@@ -141,8 +189,8 @@ export class EventLog {
   /** Apply retention now (also done every 256 appends, and by openEventLog at open). */
   async prune(): Promise<void> {
     this.assertOpen();
-    this.appendsSincePrune = 0;
     await this.store.pruneNotifications(this.maxEvents, this.now().getTime() - this.maxAgeMs);
+    this.appendsSincePrune = 0;
   }
 
   /** Waits for the appends under way, then releases the log (idempotent). */

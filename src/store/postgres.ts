@@ -37,14 +37,14 @@ import {
   eventFromRow, henbFromRow, henbRecord, jobFromRow, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
   nonceRecord, resultFromRow, resultRecord, referenceLogFromRow, referenceLogInput, takeInput, transitionInput,
-  notificationFromRow, notificationInput, notificationQuery, pruneInput,
+  notificationFromRow, notificationInput, notificationsInput, notificationQuery, pruneInput,
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, NotificationRow, ResultRow, ReferenceLogRow } from './records.js';
 import { AUDITED_OPS, auditBefore, auditEntryFor, auditFromRow, auditHeadFromRow, auditHeadInput, auditLimit, nextAuditRecord } from './audit.js';
 import type { AuditHeadInput, AuditHeadRecord, AuditHeadRow, AuditInput, AuditRecord, AuditRow, JobBefore } from './audit.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
-  NonceInput, NonceRecord, NotificationLogTimes, NotificationQuery, NotificationRecord, PostgresStoreOptions, ResultInput,
+  NewNotification, NonceInput, NonceRecord, NotificationLogTimes, NotificationQuery, NotificationRecord, PostgresStoreOptions, ResultInput,
   ResultRecord, ReferenceLogRecord, StoreTx,
 } from './types.js';
 /** Key of the advisory lock every transaction holds (serialises transactions across OAM instances). */
@@ -625,6 +625,19 @@ class PgOps implements AsyncOps {
     const n = notificationInput(stream, eventTime, xml);
     return (await this.q<{ id: number }>('INSERT INTO notifications (stream, event_time, xml) VALUES ($1, $2, $3) RETURNING id',
       [n.stream, n.eventTime, n.xml])).rows[0]!.id;
+  }
+
+  /**
+   * One statement (atomic on its own: every row or none): the rows in the given order (WITH ORDINALITY ... ORDER BY),
+   * so the identity gives them increasing ids in that order; RETURNING's order is not promised, hence the sort.
+   */
+  async appendNotifications(events: readonly NewNotification[]): Promise<number[]> {
+    const rows = notificationsInput(events);
+    if (rows.length === 0) return [];
+    const r = await this.q<{ id: number }>(`INSERT INTO notifications (stream, event_time, xml)
+        SELECT s, t, x FROM unnest($1::text[], $2::bigint[], $3::text[]) WITH ORDINALITY AS e(s, t, x, n) ORDER BY n
+        RETURNING id`, [rows.map((n) => n.stream), rows.map((n) => n.eventTime), rows.map((n) => n.xml)]);
+    return r.rows.map((x) => x.id).sort((a, b) => a - b);
   }
 
   async lastNotificationId(): Promise<number> {

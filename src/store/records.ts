@@ -8,7 +8,7 @@ import { StoreError } from './errors.js';
 import { EXCLUSIVE_JOB_KINDS, HENB_STATES } from './types.js';
 import type {
   HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob, NonceInput, NonceRecord,
-  NotificationQuery, NotificationRecord, ResultInput, ResultRecord, ReferenceLogRecord,
+  NewNotification, NotificationQuery, NotificationRecord, ResultInput, ResultRecord, ReferenceLogRecord,
 } from './types.js';
 
 /** A SHA-256 digest as hex (either case on input; stored lowercase). */
@@ -194,6 +194,19 @@ export function notificationInput(stream: string, eventTime: number, xml: string
   if (typeof eventTime !== 'number' || !Number.isSafeInteger(eventTime)) invalid('eventTime must be whole epoch milliseconds');
   if (typeof xml !== 'string') invalid('xml must be a string');
   return { stream, eventTime, xml };
+}
+
+/** appendNotifications: every event checked (before anything is written), in order. */
+export function notificationsInput(events: readonly NewNotification[]): Array<{ stream: string; eventTime: number; xml: string }> {
+  if (!Array.isArray(events)) invalid('events must be an array');
+  return events.map((e, i) => {
+    if (typeof e !== 'object' || e === null) invalid(`events[${i}] must be an object`);
+    try {
+      return notificationInput(e.stream, e.eventTime, e.xml);
+    } catch (err) {
+      invalid(`events[${i}]: ${(err as Error).message}`);
+    }
+  });
 }
 
 /** listNotifications: the query with every bound a number (no bound: one that matches everything). */

@@ -21,7 +21,7 @@ import {
   eventFromRow, henbFromRow, henbRecord, jobFromRow, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
   nonceRecord, resultFromRow, resultRecord, referenceLogFromRow, referenceLogInput, takeInput, transitionInput,
-  notificationFromRow, notificationInput, notificationQuery, pruneInput,
+  notificationFromRow, notificationInput, notificationsInput, notificationQuery, pruneInput,
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, NotificationRow, ResultRow, ReferenceLogRow } from './records.js';
 import { SQLITE_FILE_NAME } from './types.js';
@@ -29,7 +29,7 @@ import { AUDITED_OPS, auditBefore, auditEntryFor, auditFromRow, auditHeadFromRow
 import type { AuditHeadInput, AuditHeadRecord, AuditHeadRow, AuditInput, AuditRecord, AuditRow, JobBefore } from './audit.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
-  NonceInput, NonceRecord, NotificationLogTimes, NotificationQuery, NotificationRecord, ResultInput, ResultRecord,
+  NewNotification, NonceInput, NonceRecord, NotificationLogTimes, NotificationQuery, NotificationRecord, ResultInput, ResultRecord,
   ReferenceLogRecord, SqliteStoreOptions, StoreTx,
 } from './types.js';
 
@@ -579,6 +579,16 @@ class SqliteOps implements SyncOps {
   appendNotification(stream: string, eventTime: number, xml: string): number {
     const n = notificationInput(stream, eventTime, xml);
     return Number(this.st('INSERT INTO notifications (stream, event_time, xml) VALUES (?, ?, ?)').run(n.stream, n.eventTime, n.xml).lastInsertRowid);
+  }
+
+  /** one transaction (BEGIN IMMEDIATE ... COMMIT, or a savepoint in the caller's): every row or none */
+  appendNotifications(events: readonly NewNotification[]): number[] {
+    const rows = notificationsInput(events);
+    if (rows.length === 0) return [];
+    return this.atomic(() => {
+      const insert = this.st('INSERT INTO notifications (stream, event_time, xml) VALUES (?, ?, ?)');
+      return rows.map((n) => Number(insert.run(n.stream, n.eventTime, n.xml).lastInsertRowid));
+    });
   }
 
   lastNotificationId(): number {

@@ -180,6 +180,9 @@ export interface NotificationRecord {
   xml: string;
 }
 
+/** One notification to append (appendNotifications). */
+export type NewNotification = Omit<NotificationRecord, 'id'>;
+
 /** listNotifications: eventTime in [since, until], id in (afterId, upToId], oldest (by id) first. */
 export interface NotificationQuery {
   /** only notifications of this stream (undefined: every stream) */
@@ -330,6 +333,12 @@ export interface StoreOps {
   // --- the notification log behind RFC 5277 replay (migration 6), shared by the instances on one database
   /** appends one notification; returns its id */
   appendNotification(stream: string, eventTime: number, xml: string): Promise<number>;
+  /**
+   * Appends several notifications in one transaction, in the given order; returns their ids in that order
+   * (increasing). All or nothing: when it rejects, none of them was stored; when it resolves, all are committed.
+   * ERR_STORE_INVALID for a bad input anywhere in the list (checked before anything is written); [] for [].
+   */
+  appendNotifications(events: readonly NewNotification[]): Promise<number[]>;
   /** the newest notification's id, 0 when the log is empty */
   lastNotificationId(): Promise<number>;
   listNotifications(query: NotificationQuery): Promise<NotificationRecord[]>;

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +92,23 @@ describe('fetchAndDigest file:', () => {
     await expect(fetchAndDigest(pathToFileURL(join(jail, 'escape.bin')).href, { fileRoot: jail })).rejects.toThrow(code('ERR_SOFTWARE_NOT_FOUND'));
     writeFileSync(join(jail, 'inside.bin'), 'inside');
     await expect(fetchAndDigest(pathToFileURL(join(jail, 'inside.bin')).href, { fileRoot: jail })).resolves.toMatchObject({ digest: sha256Hex('inside') });
+  });
+  it('the root jail with a root that is not its own realpath (a symlink, a trailing separator, a ..) and a sibling sharing its prefix (issue 15: one realpath per fetch)', async () => {
+    const jail = mkdtempSync(join(dir, 'jail-'));
+    writeFileSync(join(jail, 'inside.bin'), 'inside');
+    const link = join(dir, `link-${Date.now()}`);
+    symlinkSync(jail, link);
+    const inside = sha256Hex('inside');
+    for (const root of [link, `${jail}/`, `${jail}/../${basename(jail)}`]) {
+      await expect(fetchAndDigest(pathToFileURL(join(jail, 'inside.bin')).href, { fileRoot: root })).resolves.toMatchObject({ digest: inside });
+      await expect(fetchAndDigest(pathToFileURL(join(link, 'inside.bin')).href, { fileRoot: root })).resolves.toMatchObject({ digest: inside });
+      await expect(fetchAndDigest(pathToFileURL(join(dir, 'image.bin')).href, { fileRoot: root })).rejects.toThrow(code('ERR_SOFTWARE_NOT_FOUND'));
+    }
+    const sibling = `${jail}-sibling`;
+    mkdirSync(sibling);
+    writeFileSync(join(sibling, 'x.bin'), 'x');
+    await expect(fetchAndDigest(pathToFileURL(join(sibling, 'x.bin')).href, { fileRoot: jail })).rejects.toThrow(code('ERR_SOFTWARE_NOT_FOUND'));
+    await expect(fetchAndDigest(pathToFileURL(join(sibling, 'x.bin')).href, { fileRoot: link })).rejects.toThrow(code('ERR_SOFTWARE_NOT_FOUND'));
   });
   it('refuses a scheme that is not allowed before touching anything', async () => {
     await expect(fetchAndDigest(pathToFileURL(join(dir, 'image.bin')).href, { allowedSchemes: ['https:'] })).rejects.toThrow(code('ERR_SOFTWARE_SCHEME'));

@@ -89,6 +89,11 @@ storeContract('PostgreSQL', {
   fresh: async () => { contractDb = await createDb(); },
   open: () => openStore({ driver: 'postgres', url: urlOf(contractDb), poolSize: 4 }),
   cleanup: () => dropDb(contractDb),
+  refuseNotificationXml: async (xml) => {
+    await sql(contractDb, `CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.xml = '${xml}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER test_refuse BEFORE INSERT ON notifications FOR EACH ROW EXECUTE FUNCTION test_refuse()`);
+  },
 });
 
 let auditDb = '';

@@ -6,7 +6,7 @@
 import { HsvError } from '../../src/errors.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, JobEvent, JobRecord, JobTransitionOptions, NewJob, NonceInput, NonceRecord,
-  NotificationLogTimes, NotificationQuery, NotificationRecord, ResultInput, ResultRecord, ReferenceLogRecord, Store, StoreTx,
+  NewNotification, NotificationLogTimes, NotificationQuery, NotificationRecord, ResultInput, ResultRecord, ReferenceLogRecord, Store, StoreTx,
 } from '../../src/store/types.js';
 import type { EarClaims, EarStatus } from '../../src/tokens/types.js';
 import { nextAuditRecord } from '../../src/store/audit.js';
@@ -220,6 +220,11 @@ export class MemoryStore implements Store {
   async appendNotification(stream: string, eventTime: number, xml: string): Promise<number> {
     this.notifications.push({ id: ++this.lastNotification, stream, eventTime, xml });
     return this.lastNotification;
+  }
+  async appendNotifications(events: readonly NewNotification[]): Promise<number[]> {
+    const ids: number[] = [];
+    for (const e of events) ids.push(await this.appendNotification(e.stream, e.eventTime, e.xml));
+    return ids;
   }
   async lastNotificationId(): Promise<number> { return this.lastNotification; }
   async listNotifications(q: NotificationQuery): Promise<NotificationRecord[]> {

@@ -16,6 +16,8 @@ export interface StoreHarness {
   open(): Promise<Store>;
   /** after each test, once every store it opened is closed */
   cleanup(): Promise<void>;
+  /** makes the database itself refuse (a trigger raising an error) every notification INSERT whose xml is `xml` */
+  refuseNotificationXml(xml: string): Promise<void>;
 }
 
 const code = (c: string): unknown => expect.objectContaining({ code: c });
@@ -707,6 +709,54 @@ export function storeContract(name: string, h: StoreHarness): void {
         // an older removal does not move agedAt back
         expect(await store.pruneNotifications(0, 0)).toBe(1);
         expect((await store.notificationLogTimes()).agedAt).toBe(T + 9000);
+      });
+      it('appendNotifications: several in one transaction, ids increasing in the given order, after and before single appends (issue 15)', async () => {
+        const a = await store.appendNotification('henb', T, '<a/>');
+        const ids = await store.appendNotifications([
+          { stream: 'henb', eventTime: T + 3000, xml: '<b/>' },
+          { stream: 'NETCONF', eventTime: T + 1000, xml: '<c/>' },
+          { stream: 'henb', eventTime: T + 2000, xml: '<d/>' },
+        ]);
+        expect(ids).toHaveLength(3);
+        expect(ids[0]).toBeGreaterThan(a);
+        expect(ids[1]).toBeGreaterThan(ids[0]!);
+        expect(ids[2]).toBeGreaterThan(ids[1]!);
+        const e = await store.appendNotification('henb', T, '<e/>');
+        expect(e).toBeGreaterThan(ids[2]!);
+        expect(await store.appendNotifications([])).toEqual([]);
+        expect(await store.lastNotificationId()).toBe(e);
+        // replay order is id order, whatever the event times
+        expect((await store.listNotifications({ since: 0 })).map((n) => [n.id, n.stream, n.xml])).toEqual([
+          [a, 'henb', '<a/>'], [ids[0], 'henb', '<b/>'], [ids[1], 'NETCONF', '<c/>'], [ids[2], 'henb', '<d/>'], [e, 'henb', '<e/>'],
+        ]);
+      });
+      it('appendNotifications: a bad event anywhere is ERR_STORE_INVALID and nothing of the list is written', async () => {
+        const ok = { stream: 'henb', eventTime: T, xml: '<ok/>' };
+        await expect(store.appendNotifications([ok, { ...ok, eventTime: 1.5 }])).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.appendNotifications([ok, ok, { ...ok, stream: '' }])).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.appendNotifications([{ ...ok, xml: undefined as unknown as string }, ok])).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.appendNotifications([ok, null as unknown as typeof ok])).rejects.toThrow(code('ERR_STORE_INVALID'));
+        await expect(store.appendNotifications('x' as unknown as [])).rejects.toThrow(code('ERR_STORE_INVALID'));
+        expect(await store.lastNotificationId()).toBe(0);
+      });
+      it('appendNotifications: the database failing on the third of five rows stores none of them; what was committed before stays', async () => {
+        const before = await store.appendNotifications([{ stream: 'henb', eventTime: T, xml: '<kept/>' }]);
+        await h.refuseNotificationXml('<boom/>');
+        const list = ['<1/>', '<2/>', '<boom/>', '<4/>', '<5/>'].map((xml, i) => ({ stream: 'henb', eventTime: T + i, xml }));
+        await expect(store.appendNotifications(list)).rejects.toThrow();
+        expect((await store.listNotifications({ since: 0 })).map((n) => [n.id, n.xml])).toEqual([[before[0], '<kept/>']]);
+        expect(await store.lastNotificationId()).toBe(before[0]);
+        // the store stays usable, and the next ids are still increasing
+        const next = await store.appendNotifications([list[0]!, list[1]!]);
+        expect(next[0]).toBeGreaterThan(before[0]!);
+        expect((await store.listNotifications({ since: 0 })).map((n) => n.xml)).toEqual(['<kept/>', '<1/>', '<2/>']);
+      });
+      it('appendNotifications inside a transaction that rolls back stores nothing', async () => {
+        await expect(store.transaction(async (tx) => {
+          await tx.appendNotifications([{ stream: 'henb', eventTime: T, xml: '<a/>' }, { stream: 'henb', eventTime: T, xml: '<b/>' }]);
+          throw new Error('rolled back');
+        })).rejects.toThrow('rolled back');
+        expect(await store.lastNotificationId()).toBe(0);
       });
       it('refuses bad input with ERR_STORE_INVALID and writes nothing', async () => {
         await expect(store.appendNotification('', T, '<a/>')).rejects.toThrow(code('ERR_STORE_INVALID'));

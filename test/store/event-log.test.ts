@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventLog, EventLogError, openEventLog, openSqliteStore } from '../../src/store/index.js';
-import type { Store } from '../../src/store/index.js';
+import { EventLog, EventLogError, SQLITE_FILE_NAME, openDatabase, openEventLog, openSqliteStore } from '../../src/store/index.js';
+import type { SqliteStore, Store } from '../../src/store/index.js';
 
 describe('EventLog', () => {
   const dirs: string[] = [];
@@ -86,6 +86,95 @@ describe('EventLog', () => {
     expect(await store.listNotifications({ since: 0 })).toEqual([{ id, stream: 'henb', eventTime: 1000, xml: '<a/>' }]);
     await l.close();
     expect(await store.lastNotificationId()).toBe(id);
+  });
+
+  describe('appends in groups, one transaction each (issue 15)', () => {
+    const T = new Date(1_800_000_000_000);
+    const ownStore = async (): Promise<{ store: SqliteStore; file: string }> => {
+      const d = mkdtempSync(join(tmpdir(), 'hsv-evlog-'));
+      dirs.push(d);
+      const store = await openSqliteStore({ dataDir: d });
+      stores.push(store);
+      return { store, file: join(d, SQLITE_FILE_NAME) };
+    };
+    /** what another connection (another process) reads from the database file: what is committed */
+    const committed = (file: string): string[] => {
+      const db = openDatabase(file, { readonly: true });
+      try {
+        return (db.prepare('SELECT xml FROM notifications ORDER BY id').all() as Array<{ xml: string }>).map((r) => r.xml);
+      } finally {
+        db.close();
+      }
+    };
+
+    it('appends made together are one group, ids in call order; each resolves only once committed', async () => {
+      const { store, file } = await ownStore();
+      const l = new EventLog(store);
+      const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => l.append(i % 2 ? 'henb' : 'NETCONF', T, `<e${i}/>`)));
+      expect(l.groups).toBe(1);
+      expect(ids).toEqual([...ids].sort((a, b) => a - b));
+      expect(new Set(ids).size).toBe(10);
+      expect(committed(file)).toEqual(Array.from({ length: 10 }, (_, i) => `<e${i}/>`));
+      const one = l.append('henb', T, '<alone/>');
+      await expect(one).resolves.toBeGreaterThan(ids[9]!);
+      expect(committed(file)).toContain('<alone/>');
+      expect(l.groups).toBe(2);
+    });
+
+    it('appends made while a store transaction is open wait for it and then share one group, in call order', async () => {
+      const { store } = await ownStore();
+      const l = new EventLog(store);
+      let release!: () => void;
+      const held = store.transaction(() => new Promise<void>((r) => (release = r)));
+      const first = l.append('henb', T, '<a/>');
+      await new Promise((r) => setImmediate(r));
+      const more = [l.append('henb', T, '<b/>'), l.append('henb', T, '<c/>')];
+      release();
+      await held;
+      const ids = await Promise.all([first, ...more]);
+      expect(ids).toEqual([...ids].sort((a, b) => a - b));
+      expect(l.groups).toBe(2);
+      expect((await store.listNotifications({ since: 0 })).map((n) => n.xml)).toEqual(['<a/>', '<b/>', '<c/>']);
+    });
+
+    it('a group the database fails mid-way stores none of it and rejects each of its appends; acknowledged ones stay, later ones go on', async () => {
+      const { store, file } = await ownStore();
+      const l = new EventLog(store);
+      const kept = await Promise.all([l.append('henb', T, '<k1/>'), l.append('henb', T, '<k2/>')]);
+      const db = openDatabase(file);
+      db.exec("CREATE TRIGGER test_refuse BEFORE INSERT ON notifications WHEN NEW.xml = '<boom/>' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+      db.close();
+      const group = ['<g1/>', '<g2/>', '<boom/>', '<g4/>'].map((x) => l.append('henb', T, x));
+      const outcomes = await Promise.allSettled(group);
+      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+      expect(committed(file)).toEqual(['<k1/>', '<k2/>']);
+      const later = await l.append('henb', T, '<later/>');
+      expect(later).toBeGreaterThan(kept[1]!);
+      expect((await l.replayPage({ startTime: new Date(0) }, 0, 100)).map((e) => [e.id, e.xml])).toEqual([[kept[0], '<k1/>'], [kept[1], '<k2/>'], [later, '<later/>']]);
+    });
+
+    it('a bad event fails only its own append: the others of its group are stored, in call order', async () => {
+      const { store } = await ownStore();
+      const l = new EventLog(store);
+      const outcomes = await Promise.allSettled([
+        l.append('henb', T, '<a/>'), l.append('henb', new Date(Number.NaN), '<bad/>'), l.append('', T, '<bad2/>'), l.append('henb', T, '<b/>'),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+      expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_STORE_INVALID' });
+      const [a, b] = [outcomes[0], outcomes[3]].map((o) => (o as PromiseFulfilledResult<number>).value);
+      expect(b).toBeGreaterThan(a!);
+      expect((await store.listNotifications({ since: 0 })).map((n) => [n.id, n.xml])).toEqual([[a, '<a/>'], [b, '<b/>']]);
+    });
+
+    it('close waits for the group being written; an append after close is ERR_EVENT_LOG_CLOSED and writes nothing', async () => {
+      const { store } = await ownStore();
+      const l = new EventLog(store);
+      const p = [l.append('henb', T, '<a/>'), l.append('henb', T, '<b/>')];
+      await l.close();
+      expect(await Promise.all(p)).toHaveLength(2);
+      await expect(l.append('henb', T, '<c/>')).rejects.toThrow(expect.objectContaining({ code: 'ERR_EVENT_LOG_CLOSED' }));
+      expect((await store.listNotifications({ since: 0 })).map((n) => n.xml)).toEqual(['<a/>', '<b/>']);
+    });
   });
 
   it('fails with coded errors', async () => {

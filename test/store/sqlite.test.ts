@@ -16,6 +16,14 @@ storeContract('SQLite', {
   fresh: async () => { contractDir = mkdtempSync(join(tmpdir(), 'hsv-store-')); },
   open: () => openSqliteStore({ dataDir: contractDir }),
   cleanup: async () => rmSync(contractDir, { recursive: true, force: true }),
+  refuseNotificationXml: async (xml) => {
+    const db = openDatabase(join(contractDir, SQLITE_FILE_NAME), { timeout: 5000 });
+    try {
+      db.exec(`CREATE TRIGGER test_refuse BEFORE INSERT ON notifications WHEN NEW.xml = '${xml}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+    } finally {
+      db.close();
+    }
+  },
 });
 
 describe('SQLite only', () => {
