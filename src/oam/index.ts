@@ -21,7 +21,7 @@ export { PVE_HENB_UNKNOWN, PVE_HENB_UNREACHABLE, deviceRefused, pveFailureKind, 
 export type {
   PveIntegrityRequest, PveClient, SoftwareUpdateCommand, MeasurementLogEntry, DeviceCompletion, DeviceDriver,
   SoftwareFetcher, TimerHandle, Clock, DeviceDriverErrorCode, PveClientErrorCode, PveFailure, PveFailureKind,
-  AttestedCompletion, CompletionEvidence, EvidenceFormat, PostUpdateEvidence, SoftwareManifestCheck,
+  AttestedCompletion, CompletionEvidence, EvidenceFormat, PostUpdateEvidence, PreUpdateEvidence, SoftwareManifestCheck,
 } from './ports.js';
 export { OamError, CompletionRefused, oamErrorCode } from './errors.js';
 export type { OamErrorCode } from './errors.js';

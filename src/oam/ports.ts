@@ -73,6 +73,26 @@ export interface PveIntegrityRequest {
    * nonce above is then the job's update nonce, the one the device signed over.
    */
   completion?: PostUpdateEvidence;
+  /**
+   * phase pre-update, background-check model (RFC 9334; config pve.evidence: relay): appraise this evidence, which
+   * the OAM collected from the H(e)NB with integrity-measurement and `nonce`, instead of collecting it
+   */
+  evidence?: PreUpdateEvidence;
+}
+
+/** integrity-measurement's reply (step 3) as the OAM relays it to the PVE: appraised there as if the PVE had collected it. */
+export interface PreUpdateEvidence {
+  format: EvidenceFormat;
+  tim: string;
+  measurementLog: MeasurementLogEntry[];
+  softwareVersion?: string;
+  /** ES256 | Ed25519 (software-key); the AK's for tpm2-quote ('' when the device sent none) */
+  signatureAlgorithm: string;
+  keyId?: string;
+  /** software-key: base64 signature over nonce-value || TIM; '' for tpm2-quote */
+  signature: string;
+  /** tpm2-quote: the AK's Name (hex), base64 TPMS_ATTEST, its TPMT_SIGNATURE and the TCG event log */
+  tpm?: { certificateName: string; quote: string; signature: string; eventLog: string };
 }
 
 /** The signed content of a completion, as the PVE appraises it (src/integrity/evidence.ts CompletionStatement). */
