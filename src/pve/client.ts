@@ -39,7 +39,8 @@ export class PveClientError extends HsvError<PveClientErrorCode> implements PveF
    * byte of an answer came back. The PVE closes an idle connection without reading what arrives after; that race is
    * the only failure after writing that the client repeats, once, on a new connection (Node's http documentation,
    * request.reusedSocket; undici does the same for idempotent requests). Safe for this module: an integrity request
-   * asks for a verdict (pre-update: the PVE collects fresh evidence for the same nonce; completion: the same evidence
+   * asks for a verdict (pre-update: the PVE collects fresh evidence for the same nonce, or, with relayed evidence, had
+   * not read the request, so the nonce is still fresh to it; completion: the same evidence
    * is appraised again, the TPM clock record only refuses clocks that go back), and provide-reference-values stores
    * the same signed set again.
    */
