@@ -1,7 +1,8 @@
 /**
  * Steps 2-4 as the runner performs them (effect request-pve): the integrity-request to the PVE with the job's
- * nonce (pve.evidence relay: with the evidence the OAM collected from the H(e)NB over that nonce first), the PVE's signed verdict verified (and the nonce used up), and the outcome fed back to the job as an
- * event (pve-result or pve-error with its cause).
+ * nonce (pve.evidence relay: with the evidence the OAM collected from the H(e)NB over that nonce first), the PVE's
+ * signed verdict verified (and the nonce used up), and the outcome fed back to the job as an event (pve-result or
+ * pve-error with its cause).
  */
 import { errorCode } from '../errors.js';
 import type { EarClaims } from '../tokens/index.js';
