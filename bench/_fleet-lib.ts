@@ -105,7 +105,7 @@ export function countFds(pid: string): number {
 }
 
 /** stdin protocol shared by the children; `stop` runs when the parent closes stdin (or sends SIGTERM) */
-function serveControl(stop: () => Promise<void>, sampler?: MemorySampler): void {
+function serveControl(stop: () => Promise<void>, sampler?: MemorySampler, sessionsOpened?: () => number): void {
   let stopping = false;
   const end = (): void => {
     if (stopping) return;
@@ -131,6 +131,8 @@ function serveControl(stop: () => Promise<void>, sampler?: MemorySampler): void 
       console.log(`PEAK ${JSON.stringify(report)}`);
     } else if (l === 'FDS') {
       console.log(`FDS ${countFds('self')}`);
+    } else if (l === 'SESSIONS' && sessionsOpened) {
+      console.log(`SESSIONS ${sessionsOpened()}`);
     }
   });
 }
@@ -166,11 +168,13 @@ export async function serveFleet(count: number, installMs: number, maxConcurrent
   ready.startMs = performance.now() - t0;
   ready.rss = process.memoryUsage().rss;
   console.log(`READY ${JSON.stringify(ready)}`);
+  // NETCONF sessions the child's devices accepted since they started (RFC 6022 in-sessions), from the OAM and the PVE
+  const sessionsOpened = (): number => fleet.devices.reduce((n, d) => n + fleet.sessionsOpened(d.henbId), 0);
   serveControl(async () => {
     await pve?.close();
     await fleet.close();
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, undefined, sessionsOpened);
 }
 
 /**
@@ -226,6 +230,8 @@ export interface Child<T> {
   peak(): Promise<PeakReport>;
   /** open file descriptors */
   fds(): Promise<number>;
+  /** fleet children only: NETCONF sessions their devices accepted so far (others never answer) */
+  sessions(): Promise<number>;
   /** the child's open-files limit (soft), from /proc/PID/limits; -1 when unknown */
   fdLimit: number;
   stop(): Promise<void>;
@@ -304,6 +310,7 @@ export async function spawnChild<T>(script: string, args: string[], readyTimeout
     mem: async () => JSON.parse(await ask('MEM')) as MemSample,
     peak: async () => JSON.parse(await ask('PEAK')) as PeakReport,
     fds: async () => Number(await ask('FDS')),
+    sessions: async () => Number(await ask('SESSIONS')),
     fdLimit: fdLimitOf(proc.pid!),
     kill: () => proc.kill('SIGKILL'),
     async stop() {

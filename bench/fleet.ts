@@ -9,7 +9,8 @@
  * close-session), our client against our server, 50 concurrent, server in a child process. Baseline rounds and
  * fleet rounds are interleaved and the best round of each is kept (noise only ever slows a round down). The
  * ratio updates/s / setups/s says how many session setups' worth of work one verified update costs (each
- * update needs two device sessions: the PVE's evidence session and the OAM driver's session, plus the rest).
+ * update needs two device sessions with BENCH_PVE_EVIDENCE=collect: the PVE's evidence session and the OAM
+ * driver's session, plus the rest; one with relay: the OAM relays the evidence it measured on its own session).
  *
  * Processes: the simulated fleet and the reference PVE run in one child process, the OAM server (built-in
  * plugin, as `serve` runs it) in another (or one per instance), fresh for every run; this process is the NMS
@@ -44,7 +45,9 @@
  * round, default 2000), BENCH_FLEET_ROUNDS (default 2), BENCH_FLEET_LIMIT_S (how long a run waits for its
  * results, default 120; with the start allowances below it bounds the whole benchmark, which stops itself
  * after the total it prints at the start), BENCH_FLEET_STORE (sqlite | postgres), BENCH_FLEET_INSTANCES
- * (default 1; a list runs each), BENCH_FLEET_PER_CHILD, BENCH_FLEET_PER_ADDRESS, BENCH_FLEET_BASE_PORT, BENCH_FLEET_KEYS_DIR,
+ * (default 1; a list runs each), BENCH_PVE_EVIDENCE (collect, the default: the PVE collects step 3's evidence over its
+ * own device session; relay: the OAM collects it on the job's session and relays it, config pve.evidence; collect,relay
+ * runs both in every round, paired), BENCH_FLEET_PER_CHILD, BENCH_FLEET_PER_ADDRESS, BENCH_FLEET_BASE_PORT, BENCH_FLEET_KEYS_DIR,
  * BENCH_CHILD_NODE_ARGS (extra node options for the children, e.g. --cpu-prof --cpu-prof-dir=DIR), BENCH_FLEET_MAX_ACTIVE
  * (the OAM's jobs.max-active, jobs driven at once; default the plugin's, 500; the others wait in the store).
  *
@@ -93,6 +96,10 @@ const runBoundMs = (size: number, instances: number, limitMs: number, pg: boolea
 interface FleetFigures {
   size: number;
   instances: number;
+  /** step 3's evidence (BENCH_PVE_EVIDENCE): collected by the PVE, or relayed by the OAM */
+  mode: EvidenceMode;
+  /** NETCONF sessions the devices accepted during the run (OAM and PVE), per job started */
+  sessionsPerUpdate: number;
   verified: number;
   other: Map<string, number>;
   firstReasons: string[];
@@ -229,7 +236,17 @@ interface RunOptions {
 
 let runNo = 0;
 
-async function fleetRun(size: number, instances: number, o: RunOptions): Promise<FleetFigures> {
+type EvidenceMode = 'collect' | 'relay';
+
+/** BENCH_PVE_EVIDENCE: collect (default), relay, or both (collect,relay: each round runs both, in that order) */
+function evidenceModes(): EvidenceMode[] {
+  const v = process.env.BENCH_PVE_EVIDENCE;
+  const modes = (v === undefined || v === '' ? 'collect' : v).split(',').map((x) => x.trim());
+  for (const m of modes) if (m !== 'collect' && m !== 'relay') throw new Error(`BENCH_PVE_EVIDENCE must be collect, relay or collect,relay, got ${v}`);
+  return [...new Set(modes)] as EvidenceMode[];
+}
+
+async function fleetRun(size: number, instances: number, o: RunOptions, mode: EvidenceMode = 'collect'): Promise<FleetFigures> {
   const tRun = performance.now();
   const dataDir = mkdtempSync(join(tmpdir(), 'hsv-bench-oam-'));
   const oamJwksFile = join(dataDir, 'oam-jwks.json');
@@ -288,7 +305,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions): Promise
           password: { env: 'HSV_BENCH_DEVICE_PASSWORD' },
           'ssh-host-key': d.hostKeySha256.startsWith('SHA256:') ? d.hostKeySha256 : `SHA256:${d.hostKeySha256}`,
         })),
-        pve: { endpoint: pve.url, transport: 'restconf', ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, timeout: Math.min(PVE_TIMEOUT_MAX_S, Math.ceil(o.limitMs / 1000)) },
+        pve: { endpoint: pve.url, transport: 'restconf', evidence: mode, ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, timeout: Math.min(PVE_TIMEOUT_MAX_S, Math.ceil(o.limitMs / 1000)) },
         policies: { 'self-check': true, 'on-mismatch': ['alarm'], 'step-timeout': Math.ceil(o.limitMs / 1000) },
         // file: software URIs only from a directory the config names
         software: { 'file-root': dirname(fileURLToPath(softwareUri)) },
@@ -345,6 +362,8 @@ async function fleetRun(size: number, instances: number, o: RunOptions): Promise
     const ids = devices.map((d) => d.henbId);
     const cpuOam0 = await Promise.all(oams.map((x) => x.cpu()));
     const cpuChild0 = await fleetCpu();
+    const fleetSessions = async (): Promise<number> => (await Promise.all(fleets.map((f) => f.sessions()))).reduce((a, b) => a + b, 0);
+    const sessions0 = await fleetSessions();
     const pgWindow = o.pg && dbName ? await o.pg.begin(dbName) : undefined;
     t0 = performance.now();
     const refused: string[] = [];
@@ -385,6 +404,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions): Promise
     const totalMs = performance.now() - t0;
     const oamCpuMs = (await Promise.all(oams.map((x) => x.cpu()))).reduce((a, c, k) => a + c - cpuOam0[k]!, 0) / 1000;
     const childCpuMs = ((await fleetCpu()) - cpuChild0) / 1000;
+    const sessionsPerUpdate = ((await fleetSessions()) - sessions0) / Math.max(1, started.length);
     const peaks = await Promise.all(oams.map((x) => x.peak()));
     const fdsAfter = await Promise.all(oams.map((x) => x.fds()));
     const fds = { oamPeak: peaks.reduce((a, p) => a + p.fdsPeak, 0), oam: fdsAfter.reduce((a, b) => a + b, 0), child: (await Promise.all(fleets.map((f) => f.fds()))).reduce((a, b) => a + b, 0) };
@@ -409,7 +429,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions): Promise
     for (const c of clients.splice(0)) await c.close().catch(() => undefined);
     await Promise.all(pumps);
     return {
-      size, instances, verified, other, firstReasons, childStartMs: Math.max(...fleets.map((f) => f.ready.startMs)), fleetChildren: fleets.length,
+      size, instances, mode, sessionsPerUpdate, verified, other, firstReasons, childStartMs: Math.max(...fleets.map((f) => f.ready.startMs)), fleetChildren: fleets.length,
       childRss: { start: fleets.reduce((a, f) => a + f.ready.rss, 0), end: childEnd },
       oamStartMs: Math.max(...oams.map((x) => x.ready.startMs)), replyMs, totalMs, wallMs: 0,
       updatesPerSec: (verified / totalMs) * 1000, baseline: sumMem(oams.map((x) => x.ready.baseline)), peak: sumMem(peaks.map((p) => p.peak)),
@@ -452,11 +472,12 @@ function report(all: FleetFigures[], best: number, showInstances: boolean, limit
   const r = all.reduce((a, b) => (b.updatesPerSec > a.updatesPerSec ? b : a));
   const mem = all.reduce((a, b) => (b.peak.rss > a.peak.rss ? b : a));
   const otherText = [...r.other].map(([k, v]) => `${k} ${v}`).join(', ');
-  const label = `${thousands(r.size)}${showInstances || inst > 1 ? `, ${inst} OAM instance${inst > 1 ? 's' : ''}` : ''}`;
+  const label = `${thousands(r.size)}${showInstances || inst > 1 ? `, ${inst} OAM instance${inst > 1 ? 's' : ''}` : ''}, evidence ${r.mode}`;
   console.log(`\nfleet of ${label}: rounds ${all.map((x) => `${x.verified}/${x.size} verified in ${(x.totalMs / 1000).toFixed(2)} s = ${x.updatesPerSec.toFixed(1)}/s (run ${(x.wallMs / 1000).toFixed(0)} s)`).join('; ')}`);
   if (otherText) console.log(`  best round: others ${otherText}${r.timedOut ? `; stopped waiting after ${(limitMs / 1000).toFixed(0)} s` : ''}`);
   for (const reason of r.firstReasons) console.log(`  e.g. ${reason}`);
   console.log(`  THROUGHPUT ${r.updatesPerSec.toFixed(1)} verified updates/s; ratio to session setups/s: ${(r.updatesPerSec / best).toFixed(3)} (one verified update costs the time of ${(best / r.updatesPerSec).toFixed(1)} bare session setups)`);
+  console.log(`  step 3's evidence: ${r.mode === 'relay' ? 'relayed by the OAM (background-check model)' : 'collected by the PVE'}; device sessions per update ${r.sessionsPerUpdate.toFixed(2)} (accepted by the devices during the run, OAM and PVE, per job started)`);
   console.log(`  best round: start of fleet + PVE ${(r.childStartMs / 1000).toFixed(1)} s (${r.fleetChildren} child${r.fleetChildren > 1 ? 'ren' : ''}), OAM server ${r.oamStartMs.toFixed(0)} ms; every job started (rpc-reply) after ${r.replyMs.toFixed(0)} ms; last result after ${(r.totalMs / 1000).toFixed(2)} s; the whole run (start, run, stop) ${(r.wallMs / 1000).toFixed(0)} s`);
   console.log(`  results arrived (s after the RPC): 10% ${(q(r.arrivals, 0.1) / 1000).toFixed(2)}, 50% ${(q(r.arrivals, 0.5) / 1000).toFixed(2)}, 90% ${(q(r.arrivals, 0.9) / 1000).toFixed(2)}, 100% ${(q(r.arrivals, 1) / 1000).toFixed(2)}`);
   console.log(`  per-job phases, median / max ms: ${r.phases.map((p) => `${p.name} ${q(p.ms, 0.5).toFixed(0)} / ${q(p.ms, 1).toFixed(0)}`).join('; ')}`);
@@ -473,7 +494,7 @@ function report(all: FleetFigures[], best: number, showInstances: boolean, limit
     console.log(`  PostgreSQL statements run most (calls per update, rows, WAL bytes per call, mean ms):`);
     for (const t of p.top.slice(0, 10)) console.log(`    ${per(t.calls)}  rows ${(t.rows / Math.max(1, t.calls)).toFixed(1)}  wal ${(t.walBytes / Math.max(1, t.calls)).toFixed(0)} B  ${t.meanMs.toFixed(2)} ms  ${t.query}`);
   }
-  return `| ${thousands(r.size)} | ${inst} | ${r.verified}/${r.size}${otherText ? ` (${otherText})` : ''} | ${r.updatesPerSec.toFixed(1)}/s | ${(r.updatesPerSec / best).toFixed(3)} | ${MiB(mem.peak.rss)} MiB | ${mem.fds.oamPeak} (${mem.fds.oam} after) | ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB | ${perUpd(r.oamCpuMs)} / ${perUpd(r.childCpuMs)} ms | ${(r.wallMs / 1000).toFixed(0)} s |`;
+  return `| ${thousands(r.size)} | ${inst} | ${r.mode} | ${r.sessionsPerUpdate.toFixed(2)} | ${r.verified}/${r.size}${otherText ? ` (${otherText})` : ''} | ${r.updatesPerSec.toFixed(1)}/s | ${(r.updatesPerSec / best).toFixed(3)} | ${MiB(mem.peak.rss)} MiB | ${mem.fds.oamPeak} (${mem.fds.oam} after) | ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB | ${perUpd(r.oamCpuMs)} / ${perUpd(r.childCpuMs)} ms | ${(r.wallMs / 1000).toFixed(0)} s |`;
 }
 
 async function main(): Promise<void> {
@@ -485,6 +506,7 @@ async function main(): Promise<void> {
   const lanes = envNum('BENCH_SETUP_CONCURRENCY', 50);
   const roundMs = envNum('BENCH_ROUND_MS', 2000);
   const rounds = Math.max(1, envNum('BENCH_FLEET_ROUNDS', 2));
+  const modes = evidenceModes();
   const keysGiven = process.env.BENCH_FLEET_KEYS_DIR;
   const o: RunOptions = {
     installMs: envNum('BENCH_INSTALL_MS', 20),
@@ -502,7 +524,7 @@ async function main(): Promise<void> {
   };
   const pg = storeKind === 'postgres';
   // the benchmark's own time limit: every run's bound, the baseline rounds, the cluster
-  const boundMs = rounds * sizes.reduce((a, n) => a + instanceCounts.reduce((b, k) => b + runBoundMs(n, k, o.limitMs, pg), 0), 0)
+  const boundMs = rounds * modes.length * sizes.reduce((a, n) => a + instanceCounts.reduce((b, k) => b + runBoundMs(n, k, o.limitMs, pg), 0), 0)
     + (rounds + 1) * (roundMs + 40_000) + (pg ? 120_000 : 0);
   const tStart = performance.now();
   let cluster: PgCluster | undefined;
@@ -519,6 +541,7 @@ async function main(): Promise<void> {
 
   console.log(`fleet: healthy devices ${sizes.join(', ')}; install ${o.installMs} ms; ${o.batch > 0 ? `${o.batch} henb-ids per software-update RPC` : 'one software-update RPC naming every device (per instance)'}; PVE maxConcurrent ${o.pveMax}; simulator replay off`);
   console.log(`OAM jobs.max-active ${o.maxActive ?? 'default (500)'}: jobs driven at once, the others wait in the store`);
+  console.log(`step 3's evidence (BENCH_PVE_EVIDENCE): ${modes.map((m) => (m === 'relay' ? 'relay (the OAM collects on the job\'s device session and relays: one session per update)' : 'collect (the PVE collects over its own session: two per update)')).join(', then ')}`);
   console.log(`store ${storeKind}${pg ? ' (throwaway cluster, fsync/synchronous_commit/full_page_writes on, pg_stat_statements)' : ''}; OAM instances ${instanceCounts.join(', ')}`);
   console.log('processes: simulated fleet + reference PVE in one child process, each OAM server in another (fresh each run; the memory figures are its own), the NMS client in this one');
   console.log(`fleet children of at most ${o.perChild} devices (above: one loopback address 127.0.1.k each, ports from ${o.basePort}); one child spreads over addresses above ${o.perAddress}; keys in ${o.keysDir}; open-files limit of this process ${fdLimitOf('self')} (hard ${hardFdLimit()})`);
@@ -526,7 +549,7 @@ async function main(): Promise<void> {
   console.log(`each run waits at most ${o.limitMs / 1000} s for its results; the benchmark stops itself after ${(boundMs / 1000).toFixed(0)} s at the latest`);
 
   const runs = new Map<string, FleetFigures[]>();
-  const key = (size: number, inst: number): string => `${size}x${inst}`;
+  const key = (size: number, inst: number, mode: EvidenceMode): string => `${size}x${inst}x${mode}`;
   const setups: number[] = [];
   let ok = true;
   try {
@@ -536,14 +559,16 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       for (const size of sizes) {
         for (const inst of instanceCounts) {
-          const fig = await fleetRun(size, inst, o);
-          fig.wallMs = lastRunWallMs;
-          const list = runs.get(key(size, inst)) ?? [];
-          list.push(fig);
-          runs.set(key(size, inst), list);
-          // this run's figures at once (against the baselines so far), in case a later run does not end in time
-          console.log(`\n(run done: baseline so far ${Math.max(...setups).toFixed(1)} session setups/s)`);
-          report([fig], Math.max(...setups), instanceCounts.length > 1, o.limitMs);
+          for (const mode of modes) {
+            const fig = await fleetRun(size, inst, o, mode);
+            fig.wallMs = lastRunWallMs;
+            const list = runs.get(key(size, inst, mode)) ?? [];
+            list.push(fig);
+            runs.set(key(size, inst, mode), list);
+            // this run's figures at once (against the baselines so far), in case a later run does not end in time
+            console.log(`\n(run done: baseline so far ${Math.max(...setups).toFixed(1)} session setups/s)`);
+            report([fig], Math.max(...setups), instanceCounts.length > 1, o.limitMs);
+          }
         }
       }
       setups.push(await measureSetups(lanes, roundMs));
@@ -558,14 +583,16 @@ async function main(): Promise<void> {
   const table: string[] = [];
   for (const size of sizes) {
     for (const inst of instanceCounts) {
-      const all = runs.get(key(size, inst)) ?? [];
-      if (all.length === 0) continue;
-      for (const r of all) if (r.verified !== r.size) ok = false;
-      table.push(report(all, best, instanceCounts.length > 1, o.limitMs));
+      for (const mode of modes) {
+        const all = runs.get(key(size, inst, mode)) ?? [];
+        if (all.length === 0) continue;
+        for (const r of all) if (r.verified !== r.size) ok = false;
+        table.push(report(all, best, instanceCounts.length > 1, o.limitMs));
+      }
     }
   }
-  console.log('\n| fleet | OAM instances | verified | throughput | ratio to bare session setups/s | OAM peak RSS | OAM open fds, peak (after) | OAM RSS per device | CPU per update, OAM / fleet+PVE | run (start, run, stop) |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| fleet | OAM instances | evidence | device sessions per update | verified | throughput | ratio to bare session setups/s | OAM peak RSS | OAM open fds, peak (after) | OAM RSS per device | CPU per update, OAM / fleet+PVE | run (start, run, stop) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const row of table) console.log(row);
   console.log(`\ntotal bench time ${((performance.now() - tStart) / 1000).toFixed(0)} s`);
   if (!ok) {

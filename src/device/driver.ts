@@ -30,7 +30,7 @@
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
 import type { XmlElement } from '../netconf/xml/index.js';
-import type { DeviceCompletion, DeviceDriver, SoftwareUpdateCommand } from '../oam/index.js';
+import type { DeviceCompletion, DeviceDriver, PreUpdateEvidence, SoftwareUpdateCommand } from '../oam/index.js';
 import type { RetryOptions } from '../retry.js';
 import { callHomeDeviceOf } from './call-home.js';
 import type { CallHomeListener } from './call-home.js';
@@ -43,7 +43,7 @@ import type { DeviceInventoryEntry } from './link.js';
 import { deviceRpc } from './rpc.js';
 import { LinkSessions } from './sessions.js';
 import { replayWindow } from './subscription.js';
-import { parseCompletion, parseStartedReply, rollbackXml, softwareUpdateXml } from './wire.js';
+import { integrityMeasurementXml, parseCompletion, parseMeasurementReply, parseStartedReply, rollbackXml, softwareUpdateXml } from './wire.js';
 import type { CompletionEvent } from './wire.js';
 
 export { DeviceDriverError } from './driver-error.js';
@@ -91,7 +91,9 @@ export interface DeviceConnectionInfo {
 export interface NetconfDeviceDriver extends DeviceDriver {
   /** after an OAM restart: await the job again, with a replay from `since` (epoch ms); see the header */
   resume(henbId: string, jobId: string, since: number, signal: AbortSignal): Promise<void>;
-  /** the job ended: its completion is no longer awaited; the session closes once nothing else needs it */
+  /** step 3 relayed (pve.evidence: relay): integrity-measurement on the device's session, held for the job's software-update */
+  integrityMeasurement(henbId: string, jobId: string, nonce: string, signal: AbortSignal, deadline?: number): Promise<PreUpdateEvidence>;
+  /** the job ended: its completion is no longer awaited (nor its session held); the session closes once nothing else needs it */
   release(henbId: string, jobId: string): void;
   /** open (or reuse) the session to one device now, with its subscription */
   connect(henbId: string, signal?: AbortSignal): Promise<void>;
@@ -111,6 +113,22 @@ export interface NetconfDeviceDriver extends DeviceDriver {
 
 export function createDeviceDriver(options: DeviceDriverOptions): NetconfDeviceDriver {
   return new NetconfDriver(options);
+}
+
+/** integrity-measurement's reply as the port has it (PreUpdateEvidence); a malformed reply is ERR_DEVICE_NETCONF */
+function relayedEvidence(henbId: string, out: XmlElement[]): PreUpdateEvidence {
+  let r;
+  try {
+    r = parseMeasurementReply(out);
+  } catch (e) {
+    throw new DeviceDriverError('ERR_DEVICE_NETCONF', `${henbId} answered integrity-measurement with a malformed reply`, { cause: e });
+  }
+  return {
+    format: r.format, tim: r.tim, measurementLog: r.log, signatureAlgorithm: r.signatureAlgorithm, signature: r.signature,
+    ...(r.keyId !== undefined ? { keyId: r.keyId } : {}),
+    ...(r.softwareVersion !== undefined ? { softwareVersion: r.softwareVersion } : {}),
+    ...(r.tpm !== undefined ? { tpm: { certificateName: r.tpm.certificateName, quote: r.tpm.quote, signature: r.tpm.signature, eventLog: r.tpm.eventLog } } : {}),
+  };
 }
 
 /** a call-home device is never dialled: its sessions open on the connection it made (./call-home.ts) */
@@ -166,6 +184,7 @@ class NetconfDriver implements NetconfDeviceDriver {
       const s = await this.sessions.ensure(l, signal, 'rpc', { deadline, subscribe: true });
       await this.sessions.subscribed(l, s, signal);
       l.awaiting.add(cmd.jobId);
+      l.held.delete(cmd.jobId); // held since its integrity-measurement (relay mode): awaited from now on
       try {
         const reply = parseStartedReply(await deviceRpc(henbId, s, softwareUpdateXml(input), signal, this.rpcTimeoutMs));
         if (reply.status !== 'started') {
@@ -177,6 +196,24 @@ class NetconfDriver implements NetconfDeviceDriver {
         throw e;
       }
     });
+  }
+
+  async integrityMeasurement(henbId: string, jobId: string, nonce: string, signal: AbortSignal, deadline?: number): Promise<PreUpdateEvidence> {
+    const l = this.linkOf(henbId);
+    if (signal.aborted) throw abortedError(signal);
+    // the session is held for the job from here: its software-update follows on it (no subscription needed yet)
+    l.held.add(jobId);
+    try {
+      const out = await this.using(l, async () => {
+        const s = await this.sessions.ensure(l, signal, 'rpc', { ...(deadline !== undefined ? { deadline } : {}) });
+        return deviceRpc(henbId, s, integrityMeasurementXml(Buffer.from(nonce, 'base64url')), signal, this.rpcTimeoutMs);
+      });
+      return relayedEvidence(henbId, out);
+    } catch (e) {
+      l.held.delete(jobId);
+      this.sessions.settle(l);
+      throw e;
+    }
   }
 
   async rollback(henbId: string, jobId: string, signal: AbortSignal, deadline?: number): Promise<void> {
@@ -220,7 +257,9 @@ class NetconfDriver implements NetconfDeviceDriver {
   /** the job ended (or no longer waits for this device): its completion is not awaited; the session may close */
   release(henbId: string, jobId: string): void {
     const l = this.links.get(henbId);
-    if (l === undefined || !l.awaiting.delete(jobId)) return;
+    if (l === undefined) return;
+    const awaited = l.awaiting.delete(jobId);
+    if (!l.held.delete(jobId) && !awaited) return;
     this.sessions.settle(l);
   }
 

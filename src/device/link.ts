@@ -32,6 +32,8 @@ export class DeviceLink {
   connecting: Promise<DeviceSession> | undefined;
   /** jobs sent whose completion has not arrived */
   readonly awaiting = new Set<string>();
+  /** jobs whose integrity-measurement went on the session and whose software-update is to follow on it (relay mode) */
+  readonly held = new Set<string>();
   /** jobs whose rollback we asked for: their next completion is the rollback's */
   readonly rollingBack = new Set<string>();
   /** jobs whose completion was handed on (a replay after reconnect may repeat it); bounded */
@@ -67,12 +69,12 @@ export class DeviceLink {
 
   /** what the session pool may do with the open session (./pool.ts) */
   poolState(): HolderState {
-    return this.users > 0 ? 'busy' : this.awaiting.size > 0 ? 'watching' : 'idle';
+    return this.users > 0 ? 'busy' : this.awaiting.size > 0 || this.held.size > 0 ? 'watching' : 'idle';
   }
 
-  /** whether a job needs a session (an rpc in flight, or a completion awaited) */
+  /** whether a job needs a session (an rpc in flight, a completion awaited, or a software-update to follow) */
   needed(): boolean {
-    return this.users > 0 || this.awaiting.size > 0;
+    return this.users > 0 || this.awaiting.size > 0 || this.held.size > 0;
   }
 
   /** the session is gone (dropped, closed, or taken back by the pool): a later replay starts from now */

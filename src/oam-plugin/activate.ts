@@ -29,7 +29,7 @@ import { OamService } from './northbound.js';
 import { AuditTrail } from './audit.js';
 import type { OamPolicies } from './northbound.js';
 import type { OamPluginConfig, SoftwareOptions } from './config.js';
-import { OamConfigError, baseDirOf, configOf, policiesFromConfig, softwareFromConfig, storeFromConfig } from './config.js';
+import { OamConfigError, baseDirOf, configOf, policiesFromConfig, pveEvidenceOf, softwareFromConfig, storeFromConfig } from './config.js';
 import { devicesFromConfig, openConfiguredStore, pveFromConfig } from './ports.js';
 import { createSoftwareFetcher } from './software-fetcher.js';
 import { inventoryEntryOfFile, inventoryFromRunning, seedInventory } from './inventory.js';
@@ -193,6 +193,7 @@ function createService({ host, cfg, deps, opened }: Activation, p: ServiceParts)
     ...(cfg.store?.lease !== undefined ? { leaseMs: cfg.store.lease * 1000 } : {}),
     ...(deps.connections !== undefined ? { connections: deps.connections } : {}),
     ...(cfg.jobs?.['max-active'] !== undefined ? { maxActiveJobs: cfg.jobs['max-active'] } : {}),
+    ...(cfg.pve !== undefined ? { pveEvidence: pveEvidenceOf(cfg.pve.evidence) } : {}),
   });
   opened.add(() => svc.close());
   return svc;

@@ -185,6 +185,14 @@ export const CONFIG_SCHEMA = {
           ],
           "default": "restconf"
         },
+        "evidence": {
+          "enum": [
+            "collect",
+            "relay"
+          ],
+          "default": "collect",
+          "description": "step 3: collect (the PVE collects the H(e)NB's evidence over its own device session) or relay (the background-check model: the OAM collects it with integrity-measurement over the job's device session, which the software-update then uses too, and relays it to the PVE: one device session per update)"
+        },
         "ca": {
           "type": "string",
           "minLength": 1,

@@ -29,6 +29,7 @@ import { softwareAllowList } from '../integrity/index.js';
 import type { OpenStoreOptions } from '../store/index.js';
 import type { DeviceTarget } from '../device/index.js';
 import type { OamPolicies } from './northbound.js';
+import type { PveEvidenceMode } from '../oam/index.js';
 import type { FromSchema } from 'json-schema-to-ts';
 import type { CONFIG_SCHEMA } from './config-schema.js';
 
@@ -117,6 +118,17 @@ export async function readPem(name: string, field: string, baseDir: string = pro
 }
 
 /**
+ * pve.evidence (step 3): collect (the PVE collects, the default) or relay (the OAM collects over the job's device
+ * session and relays, one device session per update). The schema allows only these; a configuration handed over
+ * without the schema check gets the same readable refusal here.
+ */
+export function pveEvidenceOf(v: unknown): PveEvidenceMode {
+  if (v === undefined) return 'collect';
+  if (v === 'collect' || v === 'relay') return v;
+  throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: pve.evidence: expected collect or relay, got ${JSON.stringify(v)}`);
+}
+
+/**
  * Checks pve.transport against the endpoint and the fields each transport needs. Returns the NETCONF target
  * for transport netconf, undefined for restconf (whose ca is then present).
  */
@@ -185,11 +197,12 @@ export function storeFromConfig(storeCfg: OamPluginConfig['store'], dataDir: str
 }
 
 /**
- * The plugin's config as activate reads it: each henbs[].ssh-host-key given as a public key becomes its SHA256
+ * The plugin's config as activate reads it (pve.evidence checked): each henbs[].ssh-host-key given as a public key becomes its SHA256
  * fingerprint, the one form the device driver pins and /hsv:inventory holds (ERR_OAM_CONFIG for neither form).
  */
 export function configOf(raw: unknown): OamPluginConfig {
   const cfg = (raw ?? {}) as OamPluginConfig;
+  if (cfg.pve !== undefined) pveEvidenceOf(cfg.pve.evidence); // refused before anything is opened
   if (cfg.henbs === undefined) return cfg;
   const henbs = cfg.henbs.map((h, i) => {
     const key = h['ssh-host-key'];

@@ -35,7 +35,7 @@ export function measuredPve<P extends PveClient>(pve: P): P {
   });
 }
 
-const DEVICE_OPS = new Set(['softwareUpdate', 'rollback', 'resume']);
+const DEVICE_OPS = new Set(['softwareUpdate', 'integrityMeasurement', 'rollback', 'resume']);
 
 /** the device driver, counting failures: hsv_device_errors_total{operation, code} */
 export function measuredDevices<D extends DeviceDriver>(devices: D): D {

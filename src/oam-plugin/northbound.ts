@@ -22,6 +22,7 @@ import { parseSoftwareUri } from '../integrity/index.js';
 import { DeviceWireError, parseTpm20Attestation } from '../device/index.js';
 import type { Store, JobRecord } from '../store/index.js';
 import type { Jwks } from '../tokens/index.js';
+import type { PveEvidenceMode } from '../oam/index.js';
 import { CompletionRefused, JobRunner, STATE_STEP, STEP, isDigest, isTerminal, kindOf, oamErrorCode, systemClock } from '../oam/index.js';
 import type {
   CompletionEvidence, Clock, DeviceCompletion, DeviceDriver, Job, Measure, MeasurementLogEntry, OamEvents, PveClient, ResultTokens, SoftwareFetcher, SoftwareManifestCheck,
@@ -88,6 +89,8 @@ export interface OamServiceOptions {
   leaseMs?: number;
   /** jobs driven at once (RunnerOptions.maxActiveJobs; plugin config jobs.max-active) */
   maxActiveJobs?: number;
+  /** step 3's evidence: collected by the PVE (default) or relayed by the OAM (RunnerOptions.pveEvidence; plugin config pve.evidence) */
+  pveEvidence?: PveEvidenceMode;
   /** how a device is connected now (/hsv:henbs connection, connected-since); without it every H(e)NB is not-connected */
   connections?: (henbId: string) => HenbConnection | undefined;
 }
@@ -134,6 +137,7 @@ export class OamService {
       ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
       ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
       ...(options.maxActiveJobs !== undefined ? { maxActiveJobs: options.maxActiveJobs } : {}),
+      ...(options.pveEvidence !== undefined ? { pveEvidence: options.pveEvidence } : {}),
     });
   }
 

@@ -21,13 +21,13 @@ export { PVE_HENB_UNKNOWN, PVE_HENB_UNREACHABLE, deviceRefused, pveFailureKind, 
 export type {
   PveIntegrityRequest, PveClient, SoftwareUpdateCommand, MeasurementLogEntry, DeviceCompletion, DeviceDriver,
   SoftwareFetcher, TimerHandle, Clock, DeviceDriverErrorCode, PveClientErrorCode, PveFailure, PveFailureKind,
-  AttestedCompletion, CompletionEvidence, EvidenceFormat, PostUpdateEvidence, SoftwareManifestCheck,
+  AttestedCompletion, CompletionEvidence, EvidenceFormat, PostUpdateEvidence, PreUpdateEvidence, SoftwareManifestCheck,
 } from './ports.js';
 export { OamError, CompletionRefused, oamErrorCode } from './errors.js';
 export type { OamErrorCode } from './errors.js';
 export { DEFAULT_MAX_ACTIVE_JOBS, JobRunner } from './runner.js';
 export { DEFAULT_LEASE_MS, SQLITE_INSTANCE_ID } from './leases.js';
-export type { OamEvents, RunnerOptions, StartRequest } from './runner-options.js';
+export type { OamEvents, PveEvidenceMode, RunnerOptions, StartRequest } from './runner-options.js';
 export { finalEarStatus } from './result-token.js';
 export type { ResultTokens, ReferenceValuesInput } from './result-token.js';
 export { componentResults } from './component-results.js';

@@ -73,6 +73,26 @@ export interface PveIntegrityRequest {
    * nonce above is then the job's update nonce, the one the device signed over.
    */
   completion?: PostUpdateEvidence;
+  /**
+   * phase pre-update, background-check model (RFC 9334; config pve.evidence: relay): appraise this evidence, which
+   * the OAM collected from the H(e)NB with integrity-measurement and `nonce`, instead of collecting it
+   */
+  evidence?: PreUpdateEvidence;
+}
+
+/** integrity-measurement's reply (step 3) as the OAM relays it to the PVE: appraised there as if the PVE had collected it. */
+export interface PreUpdateEvidence {
+  format: EvidenceFormat;
+  tim: string;
+  measurementLog: MeasurementLogEntry[];
+  softwareVersion?: string;
+  /** ES256 | Ed25519 (software-key); the AK's for tpm2-quote ('' when the device sent none) */
+  signatureAlgorithm: string;
+  keyId?: string;
+  /** software-key: base64 signature over nonce-value || TIM; '' for tpm2-quote */
+  signature: string;
+  /** tpm2-quote: the AK's Name (hex), base64 TPMS_ATTEST, its TPMT_SIGNATURE and the TCG event log */
+  tpm?: { certificateName: string; quote: string; signature: string; eventLog: string };
 }
 
 /** The signed content of a completion, as the PVE appraises it (src/integrity/evidence.ts CompletionStatement). */
@@ -198,6 +218,14 @@ export interface DeviceDriver {
    * failures are retried until then, and the rejection names the attempts made and the last error.
    */
   softwareUpdate(henbId: string, cmd: SoftwareUpdateCommand, signal: AbortSignal, deadline?: number): Promise<void>;
+  /**
+   * Optional (config pve.evidence: relay). Step 3 in the background-check model (RFC 9334): integrity-measurement
+   * with `nonce` (the job's PVE nonce, base64url) on the device's session; resolves with the reply, which the flow
+   * relays to the PVE. The session is then held for the job (idle expiry does not close it; the bound on open
+   * sessions may, for another device's rpc), so that its software-update goes on the same session; the hold ends with
+   * softwareUpdate or release(henbId, jobId). `deadline`: as softwareUpdate's. Rejects like softwareUpdate (coded).
+   */
+  integrityMeasurement?(henbId: string, jobId: string, nonce: string, signal: AbortSignal, deadline?: number): Promise<PreUpdateEvidence>;
   /** A measure on mismatch: ask the device to go back to its previous slot. Resolves when accepted. */
   rollback(henbId: string, jobId: string, signal: AbortSignal): Promise<void>;
   /** Subscribe to completions from every device; returns the unsubscribe function. */
@@ -212,7 +240,8 @@ export interface DeviceDriver {
   resume?(henbId: string, jobId: string, since: number, signal: AbortSignal): Promise<void>;
   /**
    * Optional. The job ended (whatever its outcome, e.g. timed out before a completion came): the driver stops
-   * awaiting its completion and may close the device's session when nothing else needs it. Idempotent.
+   * awaiting its completion (or holding the session integrityMeasurement kept for it) and may close the device's
+   * session when nothing else needs it. Idempotent.
    */
   release?(henbId: string, jobId: string): void;
 }

@@ -1,14 +1,16 @@
 /**
  * Steps 2-4 as the runner performs them (effect request-pve): the integrity-request to the PVE with the job's
- * nonce, the PVE's signed verdict verified (and the nonce used up), and the outcome fed back to the job as an
- * event (pve-result or pve-error with its cause).
+ * nonce (pve.evidence relay: with the evidence the OAM collected from the H(e)NB over that nonce first), the PVE's
+ * signed verdict verified (and the nonce used up), and the outcome fed back to the job as an event (pve-result or
+ * pve-error with its cause).
  */
 import { errorCode } from '../errors.js';
 import type { EarClaims } from '../tokens/index.js';
-import { messageOf } from './errors.js';
+import { OamError, messageOf } from './errors.js';
 import type { OamErrorCode } from './errors.js';
 import { verifiedVerdict } from './nonces.js';
 import { pveFailureKind } from './ports.js';
+import type { PreUpdateEvidence } from './ports.js';
 import type { RunnerContext } from './runner-context.js';
 import type { JobEvent } from './transition.js';
 
@@ -16,9 +18,14 @@ type PveError = Extract<JobEvent, { type: 'pve-error' }>;
 type PveResult = Extract<JobEvent, { type: 'pve-result' }>;
 
 export async function askPve(ctx: RunnerContext, jobId: string, henbId: string, nonce: string, signal: AbortSignal, deadline: number | undefined): Promise<void> {
+  let evidence: PreUpdateEvidence | undefined;
+  if (ctx.o.pveEvidence === 'relay') {
+    evidence = await measured(ctx, jobId, henbId, nonce, signal, deadline);
+    if (evidence === undefined) return;
+  }
   let token: string;
   try {
-    token = (await ctx.o.pve.integrityRequest({ henbId, nonce, jobId }, signal, deadline)).token;
+    token = (await ctx.o.pve.integrityRequest({ henbId, nonce, jobId, ...(evidence !== undefined ? { evidence } : {}) }, signal, deadline)).token;
   } catch (err) {
     if (signal.aborted) return; // our own timeout or a newer step: the timeout event speaks
     // the PVE answered: it is reachable, but the H(e)NB is not in its devices file
@@ -46,6 +53,28 @@ export async function askPve(ctx: RunnerContext, jobId: string, henbId: string, 
     return;
   }
   await ctx.dispatch(jobId, verdictEvent(claims, token, ctx.clock.now()));
+}
+
+/**
+ * Step 3 relayed (pve.evidence: relay, the background-check model): the device's integrity-measurement with the job's
+ * PVE nonce, on the job's device session (held for its software-update). undefined when there is none: then the job
+ * has its pve-error already (the device not reached or in error: the cause and outcome of a PVE that reports the
+ * H(e)NB unreachable), or the step was aborted.
+ */
+async function measured(ctx: RunnerContext, jobId: string, henbId: string, nonce: string, signal: AbortSignal, deadline: number | undefined): Promise<PreUpdateEvidence | undefined> {
+  const measure = ctx.o.devices.integrityMeasurement?.bind(ctx.o.devices);
+  try {
+    if (measure === undefined) throw new OamError('ERR_OAM_CONFIG', 'pve.evidence relay needs a device driver with integrity-measurement');
+    return await measure(henbId, jobId, nonce, signal, deadline);
+  } catch (err) {
+    if (signal.aborted) return undefined;
+    const code = errorCode(err);
+    await ctx.dispatch(jobId, {
+      type: 'pve-error', at: ctx.clock.now(), timedOut: true, cause: { kind: 'henb-unreachable', code },
+      reason: `no evidence collected for the PVE: H(e)NB unreachable (${code}): ${messageOf(err)}`,
+    });
+    return undefined;
+  }
 }
 
 /**

@@ -2,6 +2,9 @@
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/index.js';
 import type { Clock, DeviceDriver, PveClient, SoftwareFetcher, SoftwareManifestCheck } from './ports.js';
+
+/** how step 3's evidence reaches the PVE (RunnerOptions.pveEvidence) */
+export type PveEvidenceMode = 'collect' | 'relay';
 import type { ResultTokens } from './result-token.js';
 import type { Step } from './steps.js';
 import type { Job, JobRequest, StepTimeouts } from './transition.js';
@@ -16,6 +19,12 @@ export interface OamEvents {
 export interface RunnerOptions {
   store: Store;
   pve: PveClient;
+  /**
+   * step 3 (config pve.evidence): collect (default) the PVE collects the evidence over its own device session; relay
+   * (the background-check model, RFC 9334) the OAM collects it with devices.integrityMeasurement on the job's device
+   * session, which its software-update then uses too, and relays it to the PVE (one device session per update)
+   */
+  pveEvidence?: PveEvidenceMode;
   devices: DeviceDriver;
   fetcher: SoftwareFetcher;
   /** policy require-signed-software: every image's vendor-signed manifest is checked before the software-update */

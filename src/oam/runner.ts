@@ -66,6 +66,9 @@ export class JobRunner {
   private closed = false;
 
   constructor(options: RunnerOptions) {
+    if (options.pveEvidence === 'relay' && options.devices.integrityMeasurement === undefined) {
+      throw new OamError('ERR_OAM_CONFIG', 'pve.evidence relay needs a device driver with integrity-measurement (DeviceDriver.integrityMeasurement)');
+    }
     const { instanceId, leaseMs } = leaseSettings(options);
     this.instanceId = instanceId;
     const clock = options.clock ?? systemClock;

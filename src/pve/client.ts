@@ -17,7 +17,7 @@ import { Agent, request } from 'node:https';
 import type { RequestOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import { HsvError } from '../errors.js';
-import type { PostUpdateEvidence, PveClient, PveClientErrorCode, PveFailure, PveIntegrityRequest } from '../oam/index.js';
+import type { PostUpdateEvidence, PreUpdateEvidence, PveClient, PveClientErrorCode, PveFailure, PveIntegrityRequest } from '../oam/index.js';
 import { PVE_HENB_UNKNOWN } from '../oam/index.js';
 import {
   INPUT_MEMBER, INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, PROVIDE_INPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, YANG_JSON, base64urlToBase64,
@@ -39,7 +39,8 @@ export class PveClientError extends HsvError<PveClientErrorCode> implements PveF
    * byte of an answer came back. The PVE closes an idle connection without reading what arrives after; that race is
    * the only failure after writing that the client repeats, once, on a new connection (Node's http documentation,
    * request.reusedSocket; undici does the same for idempotent requests). Safe for this module: an integrity request
-   * asks for a verdict (pre-update: the PVE collects fresh evidence for the same nonce; completion: the same evidence
+   * asks for a verdict (pre-update: the PVE collects fresh evidence for the same nonce, or, with relayed evidence, had
+   * not read the request, so the nonce is still fresh to it; completion: the same evidence
    * is appraised again, the TPM clock record only refuses clocks that go back), and provide-reference-values stores
    * the same signed set again.
    */
@@ -123,6 +124,7 @@ async function integrityRequestOnce(poster: RestconfPoster, target: URL, req: Pv
   const input: Record<string, unknown> = { 'henb-id': req.henbId, 'nonce-value': base64urlToBase64(req.nonce) };
   if (req.jobId) input['job-id'] = req.jobId;
   if (req.completion !== undefined) input.completion = completionJson(req.completion);
+  if (req.evidence !== undefined) input.evidence = relayedEvidenceJson(req.evidence);
   const { json } = await poster.post(target, { [INPUT_MEMBER]: input }, signal, 'the integrity request');
   const out = (json as Record<string, unknown> | undefined)?.[OUTPUT_MEMBER] as Record<string, unknown> | undefined;
   const token = out?.['attestation-result'];
@@ -310,5 +312,21 @@ export function completionJson(c: PostUpdateEvidence): Record<string, unknown> {
       ...(ev.quote !== undefined ? { quote: ev.quote } : {}),
       ...(ev.eventLog !== undefined ? { 'event-log': ev.eventLog } : {}),
     },
+  };
+}
+
+/** The relayed pre-update evidence as the PVE module's RFC 7951 JSON (integrity-request input/evidence). */
+export function relayedEvidenceJson(ev: PreUpdateEvidence): Record<string, unknown> {
+  return {
+    'evidence-format': ev.format,
+    tim: ev.tim,
+    'measurement-log': { entry: ev.measurementLog.map((e, index) => ({ index, component: e.component, digest: e.digest })) },
+    ...(ev.softwareVersion !== undefined ? { 'software-version': ev.softwareVersion } : {}),
+    ...(ev.signatureAlgorithm !== '' ? { 'signature-algorithm': ev.signatureAlgorithm } : {}),
+    ...(ev.keyId !== undefined ? { 'key-id': ev.keyId } : {}),
+    ...(ev.signature !== '' ? { signature: ev.signature } : {}),
+    ...(ev.tpm !== undefined ? {
+      'tpm2-quote': { 'certificate-name': ev.tpm.certificateName, quote: ev.tpm.quote, 'quote-signature': ev.tpm.signature, 'event-log': ev.tpm.eventLog },
+    } : {}),
   };
 }

@@ -3,7 +3,7 @@
  * JSON members, or the NETCONF endpoint's leaf texts converted to RFC 7951 JSON) and provide-reference-values'
  * body. Every refusal is a RestconfError naming the leaf (error-path); the NETCONF endpoint maps it to an rpc-error.
  */
-import type { CompletionInput } from './appraise.js';
+import type { CompletionInput, DeviceEvidence } from './appraise.js';
 import { checkProvideLeaves } from './provided.js';
 import { INPUT_MEMBER, PROVIDE_INPUT_MEMBER, RestconfError, decodeBase64Strict } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
@@ -50,7 +50,7 @@ export function readProvideInput(body: unknown): string {
 /** Check the leaves of an integrity-request input (RESTCONF JSON members or NETCONF leaf texts). */
 export function checkInputLeaves(rec: Record<string, unknown>): IntegrityInput {
   for (const k of Object.keys(rec)) {
-    if (k !== 'henb-id' && k !== 'nonce-value' && k !== 'job-id' && k !== 'completion') throw bad('unknown-element', `unknown input leaf "${k}"`, `${BASE}/${k}`);
+    if (k !== 'henb-id' && k !== 'nonce-value' && k !== 'job-id' && k !== 'completion' && k !== 'evidence') throw bad('unknown-element', `unknown input leaf "${k}"`, `${BASE}/${k}`);
   }
   const henbId = rec['henb-id'];
   if (henbId === undefined) throw bad('missing-element', 'henb-id is mandatory', `${BASE}/henb-id`);
@@ -72,6 +72,10 @@ export function checkInputLeaves(rec: Record<string, unknown>): IntegrityInput {
   if (rec.completion !== undefined) {
     if (jobId === undefined) throw bad('missing-element', 'job-id is mandatory with completion', `${BASE}/job-id`);
     out.completion = checkCompletion(rec.completion);
+  }
+  if (rec.evidence !== undefined) {
+    if (rec.completion !== undefined) throw bad('invalid-value', 'evidence (pre-update) and completion (post-update) are exclusive', `${BASE}/evidence`);
+    out.evidence = checkRelayedEvidence(rec.evidence);
   }
   return out;
 }
@@ -99,7 +103,7 @@ export function checkCompletion(v: unknown): CompletionInput {
   }
   const tim = str(c, 'tim', C, true) as string;
   if (!HEX64.test(tim)) throw bad('invalid-value', 'tim must be 64 lowercase hex digits', `${C}/tim`);
-  const log = checkMeasurementLog(c['measurement-log']);
+  const log = checkMeasurementLog(c['measurement-log'], C);
   const evidence = checkCompletionEvidence(c.evidence);
   const out: CompletionInput = { status: str(c, 'status', C, true) as string, tim, log, evidence };
   const selfCheck = str(c, 'self-check', C, false);
@@ -109,17 +113,17 @@ export function checkCompletion(v: unknown): CompletionInput {
   return out;
 }
 
-/** completion/measurement-log: its entries in index order (absent: empty) */
-function checkMeasurementLog(v: unknown): CompletionInput['log'] {
-  const entries = v === undefined ? [] : obj(v, `${C}/measurement-log`).entry;
-  if (entries !== undefined && !Array.isArray(entries)) throw bad('invalid-value', 'measurement-log entry must be a list', `${C}/measurement-log/entry`);
+/** completion/measurement-log or evidence/measurement-log (under `at`): its entries in index order (absent: empty) */
+function checkMeasurementLog(v: unknown, at: string): CompletionInput['log'] {
+  const entries = v === undefined ? [] : obj(v, `${at}/measurement-log`).entry;
+  if (entries !== undefined && !Array.isArray(entries)) throw bad('invalid-value', 'measurement-log entry must be a list', `${at}/measurement-log/entry`);
   return (entries ?? []).map((e: unknown) => {
-    const o = obj(e, `${C}/measurement-log/entry`);
+    const o = obj(e, `${at}/measurement-log/entry`);
     const component = o.component;
     const digest = o.digest;
     const index = Number(o.index);
     if (typeof component !== 'string' || component === '' || typeof digest !== 'string' || !HEX64.test(digest) || !Number.isInteger(index) || index < 0) {
-      throw bad('invalid-value', 'a measurement-log entry needs index, component and a 64-hex digest', `${C}/measurement-log/entry`);
+      throw bad('invalid-value', 'a measurement-log entry needs index, component and a 64-hex digest', `${at}/measurement-log/entry`);
     }
     return { index, component, digest };
   }).sort((a, b) => a.index - b.index).map(({ component, digest }) => ({ component, digest }));
@@ -143,4 +147,61 @@ function checkCompletionEvidence(v: unknown): CompletionInput['evidence'] {
   const eventLog = str(ev, 'event-log', E, false);
   if (eventLog !== undefined) evidence.eventLog = eventLog;
   return evidence;
+}
+
+const EV = `${BASE}/evidence`;
+const EVIDENCE_LEAVES = ['evidence-format', 'tim', 'measurement-log', 'software-version', 'signature-algorithm', 'key-id', 'signature', 'tpm2-quote'];
+
+/**
+ * evidence (phase pre-update, background-check model): integrity-measurement's reply as the requester relays it,
+ * checked as the PVE's collector checks a reply it reads itself (src/device parseMeasurementReply): a 64-hex TIM,
+ * software-key with a signature, tpm2-quote with its quote container.
+ */
+export function checkRelayedEvidence(v: unknown): DeviceEvidence {
+  const ev = obj(v, EV);
+  for (const k of Object.keys(ev)) if (!EVIDENCE_LEAVES.includes(k)) throw bad('unknown-element', `unknown leaf "${k}"`, `${EV}/${k}`);
+  const format = str(ev, 'evidence-format', EV, false) ?? 'software-key';
+  if (format !== 'software-key' && format !== 'tpm2-quote') throw bad('invalid-value', 'evidence-format must be software-key or tpm2-quote', `${EV}/evidence-format`);
+  const tim = str(ev, 'tim', EV, true) as string;
+  if (!HEX64.test(tim)) throw bad('invalid-value', 'tim must be 64 lowercase hex digits', `${EV}/tim`);
+  const signature = binary(ev, 'signature', EV, format === 'software-key') ?? '';
+  const out: DeviceEvidence = {
+    format, tim, log: checkMeasurementLog(ev['measurement-log'], EV), signature,
+    signatureAlgorithm: str(ev, 'signature-algorithm', EV, format === 'software-key') ?? '',
+  };
+  const keyId = str(ev, 'key-id', EV, false);
+  if (keyId !== undefined) out.keyId = keyId;
+  const version = str(ev, 'software-version', EV, false);
+  if (version !== undefined) out.softwareVersion = version;
+  if (format === 'tpm2-quote') {
+    if (ev['tpm2-quote'] === undefined) throw bad('missing-element', 'tpm2-quote is mandatory with evidence-format tpm2-quote', `${EV}/tpm2-quote`);
+  }
+  if (ev['tpm2-quote'] !== undefined) out.tpm = checkQuote(ev['tpm2-quote']);
+  return out;
+}
+
+/** evidence/tpm2-quote: the AK's Name, the TPMS_ATTEST, its TPMT_SIGNATURE and the event log */
+function checkQuote(v: unknown): NonNullable<DeviceEvidence['tpm']> {
+  const Q = `${EV}/tpm2-quote`;
+  const q = obj(v, Q);
+  for (const k of Object.keys(q)) {
+    if (!['certificate-name', 'quote', 'quote-signature', 'event-log'].includes(k)) throw bad('unknown-element', `unknown leaf "${k}"`, `${Q}/${k}`);
+  }
+  const certificateName = str(q, 'certificate-name', Q, true) as string;
+  if (!/^[0-9a-f]{1,134}$/.test(certificateName)) throw bad('invalid-value', 'certificate-name must be 1..134 lowercase hex digits', `${Q}/certificate-name`);
+  return {
+    certificateName,
+    quote: binary(q, 'quote', Q, true) as string,
+    signature: binary(q, 'quote-signature', Q, true) as string,
+    eventLog: binary(q, 'event-log', Q, true) as string,
+  };
+}
+
+/** a binary leaf (canonical base64, not empty when mandatory) */
+function binary(o: Record<string, unknown>, k: string, path: string, mandatory: boolean): string | undefined {
+  const t = str(o, k, path, mandatory);
+  if (t === undefined) return undefined;
+  const b = decodeBase64Strict(t);
+  if (b === undefined || (mandatory && b.length === 0)) throw bad('invalid-value', `${k} must be base64${mandatory ? ' (not empty)' : ''}`, `${path}/${k}`);
+  return t;
 }

@@ -11,7 +11,7 @@ import type { DeviceConnector, DeviceTarget } from '../device/index.js';
 import { NetconfError } from '../netconf/rpc-error.js';
 import { NETCONF_BASE_NS, child, childText, el, leaf } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
-import type { PostUpdateEvidence, PveClientErrorCode, PveIntegrityRequest } from '../oam/index.js';
+import type { PostUpdateEvidence, PreUpdateEvidence, PveClientErrorCode, PveIntegrityRequest } from '../oam/index.js';
 import { PVE_HENB_UNKNOWN } from '../oam/index.js';
 import { PveClientError } from './client.js';
 import type { PveIntegrityResult } from './client.js';
@@ -65,7 +65,8 @@ async function integrityRequestOn(session: PveSession, rpcSignal: AbortSignal, r
     leaf(PVE_NS, 'henb-id', req.henbId),
     leaf(PVE_NS, 'nonce-value', base64urlToBase64(req.nonce)),
     req.jobId ? leaf(PVE_NS, 'job-id', req.jobId) : undefined,
-    req.completion !== undefined ? completionXml(req.completion) : undefined), { signal: rpcSignal, timeoutMs });
+    req.completion !== undefined ? completionXml(req.completion) : undefined,
+    req.evidence !== undefined ? relayedEvidenceXml(req.evidence) : undefined), { signal: rpcSignal, timeoutMs });
   const token = childText(reply, PVE_NS, 'attestation-result')?.trim();
   const earStatus = childText(reply, PVE_NS, 'ear-status')?.trim();
   if (!token || !earStatus) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE reply has no attestation-result');
@@ -165,4 +166,21 @@ function completionXml(c: PostUpdateEvidence): XmlElement {
       leaf(n, 'signature', ev.signature),
       ev.quote !== undefined ? leaf(n, 'quote', ev.quote) : undefined,
       ev.eventLog !== undefined ? leaf(n, 'event-log', ev.eventLog) : undefined));
+}
+
+/** The relayed pre-update evidence as the PVE module's XML (integrity-request input/evidence). */
+function relayedEvidenceXml(ev: PreUpdateEvidence): XmlElement {
+  const n = PVE_NS;
+  return el(n, 'evidence',
+    leaf(n, 'evidence-format', ev.format),
+    leaf(n, 'tim', ev.tim),
+    el(n, 'measurement-log', ev.measurementLog.map((e, i) => el(n, 'entry', leaf(n, 'index', i), leaf(n, 'component', e.component), leaf(n, 'digest', e.digest)))),
+    ev.softwareVersion !== undefined ? leaf(n, 'software-version', ev.softwareVersion) : undefined,
+    ev.signatureAlgorithm !== '' ? leaf(n, 'signature-algorithm', ev.signatureAlgorithm) : undefined,
+    ev.keyId !== undefined ? leaf(n, 'key-id', ev.keyId) : undefined,
+    ev.signature !== '' ? leaf(n, 'signature', ev.signature) : undefined,
+    ev.tpm !== undefined
+      ? el(n, 'tpm2-quote', leaf(n, 'certificate-name', ev.tpm.certificateName), leaf(n, 'quote', ev.tpm.quote),
+        leaf(n, 'quote-signature', ev.tpm.signature), leaf(n, 'event-log', ev.tpm.eventLog))
+      : undefined);
 }

@@ -90,7 +90,8 @@ function addIntegrityRequest(server: NetconfServer, o: PveNetconfOptions): void 
   server.registry.addRpc(PVE_NS, 'integrity-request', async (op) => {
     const leaves: Record<string, unknown> = {};
     for (const c of elements(op)) {
-      leaves[c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`] = c.ns === PVE_NS && c.name === 'completion' ? completionJson(c) : textOf(c).trim();
+      leaves[c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`] = c.ns === PVE_NS && c.name === 'completion' ? completionJson(c)
+        : c.ns === PVE_NS && c.name === 'evidence' ? evidenceJson(c) : textOf(c).trim();
     }
     try {
       const r = await o.verify(o.check(leaves));
@@ -128,14 +129,33 @@ function completionJson(c: XmlElement): Record<string, unknown> {
     if (e.ns !== PVE_NS) {
       out[`{${e.ns}}${e.name}`] = textOf(e);
     } else if (e.name === 'measurement-log') {
-      out['measurement-log'] = {
-        entry: elements(e).filter((x) => x.ns === PVE_NS && x.name === 'entry').map((x) => Object.fromEntries(elements(x).map((l) => [l.name, textOf(l).trim()]))),
-      };
+      out['measurement-log'] = measurementLogJson(e);
     } else if (e.name === 'evidence') {
       out.evidence = Object.fromEntries(elements(e).map((l) => [l.ns === PVE_NS ? l.name : `{${l.ns}}${l.name}`, textOf(l).replace(/\s+/g, '')]));
     } else {
       out[e.name] = e.name === 'software-version' ? textOf(e) : textOf(e).trim();
     }
+  }
+  return out;
+}
+
+/** a measurement-log container as RFC 7951 JSON: its entries' leaves as strings */
+function measurementLogJson(e: XmlElement): Record<string, unknown> {
+  return {
+    entry: elements(e).filter((x) => x.ns === PVE_NS && x.name === 'entry').map((x) => Object.fromEntries(elements(x).map((l) => [l.name, textOf(l).trim()]))),
+  };
+}
+
+/** The evidence container (phase pre-update, relayed) as RFC 7951 JSON (what checkRelayedEvidence reads). */
+function evidenceJson(c: XmlElement): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const binaryText = (x: XmlElement): string => textOf(x).replace(/\s+/g, '');
+  for (const e of elements(c)) {
+    if (e.ns !== PVE_NS) out[`{${e.ns}}${e.name}`] = textOf(e);
+    else if (e.name === 'measurement-log') out['measurement-log'] = measurementLogJson(e);
+    else if (e.name === 'tpm2-quote') out['tpm2-quote'] = Object.fromEntries(elements(e).map((l) => [l.ns === PVE_NS ? l.name : `{${l.ns}}${l.name}`, binaryText(l)]));
+    else if (e.name === 'signature') out.signature = binaryText(e);
+    else out[e.name] = e.name === 'software-version' ? textOf(e) : textOf(e).trim();
   }
   return out;
 }

@@ -60,4 +60,6 @@ export interface IntegrityInput {
   jobId?: string;
   /** phase post-update: the completion to appraise */
   completion?: CompletionInput;
+  /** phase pre-update, background-check model: the evidence the requester collected with nonce-value, to appraise */
+  evidence?: DeviceEvidence;
 }

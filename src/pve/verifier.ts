@@ -2,7 +2,9 @@
  * The PVE's transport-neutral core, shared by the RESTCONF and NETCONF endpoints: an integrity-request in, a
  * signed EAR result out. Pre-update (step 3): collect evidence from the H(e)NB with the PVE's OWN fresh nonce
  * (at most `limit.max` collections at once, each bounded by deviceTimeoutMs), appraise it, sign. Post-update:
- * appraise the completion the request carries (nothing is collected), sign. Errors are RestconfError (tag,
+ * appraise the completion the request carries (nothing is collected), sign. Pre-update with relayed evidence (the
+ * background-check model, RFC 9334: the requester collected it with its nonce-value): appraised exactly as collected
+ * evidence, against that nonce, which must be fresh for the H(e)NB (nonce-memory.ts). Errors are RestconfError (tag,
  * app-tag, path), which the NETCONF endpoint maps to rpc-errors.
  */
 import { randomBytes } from 'node:crypto';
@@ -24,6 +26,11 @@ import type { TpmEvidenceAppraisal } from './appraise-tpm.js';
 import type { TpmClock, TpmClocks } from './tpm-clocks.js';
 import type { AkBindings } from './ak-binding.js';
 import type { CredentialAnswer } from './types.js';
+import { NonceMemory } from './nonce-memory.js';
+
+/** relayed evidence: how long, and how many, appraised nonces are remembered by default (nonce-memory.ts) */
+export const DEFAULT_NONCE_WINDOW_MS = 3_600_000;
+export const DEFAULT_NONCES_REMEMBERED = 200_000;
 
 export interface VerifierParts {
   inventory: DeviceInventory;
@@ -40,12 +47,17 @@ export interface VerifierParts {
   clocks?: TpmClocks;
   /** the AKs that passed the credential challenge (ak-binding.ts); without it no challenge is made */
   bindings?: AkBindings;
+  /** the nonces of relayed evidence appraised so far (nonce-memory.ts; default: one hour, at most 200,000) */
+  relayedNonces?: NonceMemory;
 }
 
 export class PveVerifier {
   private readonly inflight = new Set<AbortController>();
+  private readonly relayedNonces: NonceMemory;
 
-  constructor(private readonly p: VerifierParts) {}
+  constructor(private readonly p: VerifierParts) {
+    this.relayedNonces = p.relayedNonces ?? new NonceMemory({ windowMs: DEFAULT_NONCE_WINDOW_MS, max: DEFAULT_NONCES_REMEMBERED });
+  }
 
   /** collect (pre-update) or take (post-update) the evidence, appraise it, sign the result */
   async verify(input: IntegrityInput): Promise<IntegrityOutput> {
@@ -55,6 +67,7 @@ export class PveVerifier {
         'error-path': '/henb-sw-verify-pve:integrity-request/input/henb-id', 'error-message': `unknown H(e)NB ${input.henbId}` });
     }
     if (input.completion !== undefined) return this.postUpdate(input, input.completion, dev);
+    if (input.evidence !== undefined) return this.relayed(input, input.evidence, dev);
     return this.preUpdate(input, dev);
   }
 
@@ -70,11 +83,32 @@ export class PveVerifier {
     // first contact with a TPM device enrolled with its EK: its AK must pass the credential challenge
     const unbound = await this.bindAk(input.henbId, dev);
     const evidence = await this.collect(input.henbId, dev, ours);
+    return this.appraised(input, dev, evidence, ours, unbound, 'collected');
+  }
+
+  /**
+   * Pre-update, background-check model: the evidence the requester collected with its nonce-value, appraised as if
+   * collected here (the same appraisal, against that nonce). The nonce must be fresh for the H(e)NB (nonce-memory.ts).
+   * The AK's credential challenge still needs the device: made over the PVE's own session when the AK is not bound.
+   */
+  private async relayed(input: IntegrityInput, evidence: DeviceEvidence, dev: Enrolled): Promise<IntegrityOutput> {
+    if (!this.relayedNonces.claim(input.henbId, input.nonceText)) {
+      this.p.log.warn('relayed evidence refused: nonce reused', { henbId: input.henbId, jobId: input.jobId, code: 'ERR_PVE_NONCE_REUSED' });
+      throw new RestconfError({ 'error-type': 'application', 'error-tag': 'invalid-value', 'error-app-tag': 'nonce-reused',
+        'error-path': '/henb-sw-verify-pve:integrity-request/input/nonce-value',
+        'error-message': `nonce-value was appraised already for ${input.henbId}: the nonce of relayed evidence must be fresh` });
+    }
+    const unbound = await this.bindAk(input.henbId, dev);
+    return this.appraised(input, dev, evidence, input.nonce, unbound, 'relayed');
+  }
+
+  /** step 3's appraisal of evidence over `nonce` (or the AK's refusal), the TPM clock recorded, the result signed */
+  private async appraised(input: IntegrityInput, dev: Enrolled, evidence: DeviceEvidence, nonce: Buffer, unbound: string | undefined, how: 'collected' | 'relayed'): Promise<IntegrityOutput> {
     const a = unbound !== undefined ? akRefused(unbound, evidence)
-      : appraisePreUpdate(evidence, ours, dev, await this.p.references.for(input.henbId), this.previousClock(input.henbId, dev));
+      : appraisePreUpdate(evidence, nonce, dev, await this.p.references.for(input.henbId), this.previousClock(input.henbId, dev));
     await this.recordClock(input.henbId, dev, a.tpm);
     const token = await this.sign(preUpdateClaims(this.p.party, input, evidence, a));
-    this.p.log.info('integrity-request appraised', { henbId: input.henbId, jobId: input.jobId, evidenceFormat: a.format, earStatus: a.appraisal.status, reason: a.appraisal.reason });
+    this.p.log.info('integrity-request appraised', { henbId: input.henbId, jobId: input.jobId, evidence: how, evidenceFormat: a.format, earStatus: a.appraisal.status, reason: a.appraisal.reason });
     return output(a.appraisal.status, token, a.appraisal.reason);
   }
 

@@ -208,6 +208,8 @@ export interface Fleet {
   dropSessions(henbId: string): Promise<void>;
   /** NETCONF sessions open on the device now, as the device counts them (tests: what a client holds open) */
   sessionCount(henbId: string): number;
+  /** NETCONF sessions opened on the device since it started (RFC 6022 in-sessions; tests: sessions per update) */
+  sessionsOpened(henbId: string): number;
   /** cut the device's call-home TCP connections (a NAT timeout, for tests); it calls again after its backoff */
   dropCallHome(henbId: string): void;
   /** every device (but `unreachable` ones) starts calling these NETCONF clients too (FleetOptions.callHome, later) */
@@ -726,6 +728,7 @@ class FleetRuntime {
         await Promise.all(server.sessions().map((s) => server.info.killSession(s.id, 'simulated network failure')));
       },
       sessionCount: (henbId) => this.serverOf.get(henbId)?.sessions().length ?? 0,
+      sessionsOpened: (henbId) => this.serverOf.get(henbId)?.info.counters.inSessions ?? 0,
       startCallHome: (targets) => {
         this.startCallHome(targets);
         for (const d of devices) {

@@ -203,6 +203,44 @@ describe('the AK credential challenge at first contact', () => {
     }
   });
 
+  it('relayed evidence (issue 15, pve.evidence relay): the AK is challenged over the PVE\'s own session at first contact only, nothing is collected', async () => {
+    const relayed = (nonceText: string) => {
+      const log = cell.measurementLog();
+      const q = softQuote(ak, Buffer.from(base64urlToBase64(nonceText), 'base64'), events(log));
+      return {
+        format: 'tpm2-quote' as const, tim: cell.tim(), measurementLog: log, signature: '', signatureAlgorithm: 'ES256',
+        tpm: { quote: q.attest.toString('base64'), signature: q.signature.toString('base64'), eventLog: q.log.toString('base64'), certificateName: akName.toString('hex') },
+      };
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'hsv-ak-binding-relay-'));
+    challenges.clear();
+    let collected = 0;
+    const counting: EvidenceCollector = {
+      collect: async (...a) => { collected++; return collector.collect(...a); },
+      activateCredential: collector.activateCredential!.bind(collector),
+    };
+    const fresh = await startPve({ listen: '127.0.0.1:0', dataDir: dir, referenceValues: factoryReferenceValues(), collector: counting, devices: [entry('bound'), entry('other-tpm')] });
+    const c = createPveClient({ url: fresh.url, ca: fresh.ca, timeoutMs: 10_000 });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const n = newNonce();
+        const r = await c.integrityRequest({ henbId: 'bound', nonce: n, jobId: 'j', evidence: relayed(n) }, new AbortController().signal);
+        expect(r.earStatus).toBe('affirming');
+      }
+      expect(challenges.get('bound')).toBe(1); // first contact only
+      const n = newNonce();
+      const bad = await c.integrityRequest({ henbId: 'other-tpm', nonce: n, jobId: 'j', evidence: relayed(n) }, new AbortController().signal);
+      expect(bad).toMatchObject({ earStatus: 'contraindicated', reason: `${PREFIX}the device answered activate-credential with operation-failed (credential-refused)` });
+      const { payload } = await jwtVerify(bad.token, createLocalJWKSet(fresh.jwks as never), { issuer: fresh.issuer, audience: fresh.audience as string });
+      expect((payload as unknown as EarClaims).submods.platform).toMatchObject({ ear_trustworthiness_vector: { hardware: 97 } });
+      expect(collected).toBe(0);
+    } finally {
+      c.close();
+      await fresh.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a collector that cannot send activate-credential: such a device is refused, not trusted', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hsv-ak-binding-noact-'));
     const bare: EvidenceCollector = { collect: collector.collect.bind(collector) };
