@@ -175,6 +175,8 @@ export class MessageConnection {
   }
 
   resumeInput(reason: string): void {
+    // the server asks this after every request: nothing paused is the common case, without a Set lookup
+    if (this.pauses.size === 0) return;
     if (!this.pauses.delete(reason) || this.pauses.size > 0 || this.isClosed) return;
     this.stream.resume();
     queueMicrotask(() => this.drain());
