@@ -68,7 +68,8 @@ if (process.argv[2] === '--serve') {
     ...(tlsDir ? { tls: tlsFiles(tlsDir) } : {}),
   });
   server.registry.addRpc('urn:bench', 'noop', async () => 'ok');
-  const { port } = await server.listen('127.0.0.1', 0);
+  // BENCH_SERVE=tls: NETCONF over TLS only (no SSH listener), for A/B runs against the usual both-transports server
+  const { port } = process.env.BENCH_SERVE === 'tls' ? { port: 0 } : await server.listen('127.0.0.1', 0);
   const tlsPort = tlsDir ? (await server.listenTls('127.0.0.1', 0)).port : 0;
   console.log(`READY ${port} ${server.hostKeyFingerprints[0]} ${op} ${tlsPort}`);
   const stop = async (): Promise<void> => {

@@ -98,7 +98,8 @@ export class MessageConnection {
 
   /**
    * Frame and queue one message. Messages queued in the same tick are written together (one SSH
-   * packet for several pipelined replies). Returns false when the transport asked us to wait.
+   * packet for several pipelined replies); those queued while a read's messages are delivered are written
+   * when that delivery ends. Returns false when the transport asked us to wait.
    */
   send(message: string | Buffer): boolean {
     if (this.isClosed || this.ended) return false;
@@ -120,7 +121,8 @@ export class MessageConnection {
     this.outQueue.push(frame);
     this.outBytes += bytes;
     if (this.outBytes >= this.flushBytes) this.writeQueued();
-    else if (!this.flushScheduled) {
+    // a message sent while input is drained (a reply known at once) is written when the drain ends
+    else if (!this.flushScheduled && !this.draining) {
       this.flushScheduled = true;
       process.nextTick(this.flushFn);
     }
@@ -138,17 +140,20 @@ export class MessageConnection {
   private writeQueued(): void {
     if (this.outQueue.length === 0 || this.isClosed) return;
     const q = this.outQueue;
-    let data: Buffer;
+    let data: Buffer | string;
     if (this.outAllText) {
-      // one allocation and one UTF-8 encoding for the whole batch
-      data = Buffer.from(q.length === 1 ? (q[0] as string) : q.join(''), 'utf8');
+      const text = q.length === 1 ? (q[0] as string) : q.join('');
+      // ASCII text (as many UTF-8 bytes as characters: any other character takes more) goes to the stream as a
+      // string: a socket encodes it straight into its write request, with no Buffer per reply, and counts it in
+      // writableLength as the same number of bytes; other text is encoded here, once for the whole batch
+      data = text.length === this.outBytes ? text : Buffer.from(text, 'utf8');
     } else {
       data = Buffer.concat(q.map((f) => (typeof f === 'string' ? Buffer.from(f, 'utf8') : f)), this.outBytes);
     }
     this.outQueue = [];
     this.outBytes = 0;
     this.outAllText = true;
-    const ok = this.stream.write(data);
+    const ok = typeof data === 'string' ? this.stream.write(data, 'latin1') : this.stream.write(data);
     if (!ok) this.pauseInput('output');
   }
 
@@ -170,6 +175,8 @@ export class MessageConnection {
   }
 
   resumeInput(reason: string): void {
+    // the server asks this after every request: nothing paused is the common case, without a Set lookup
+    if (this.pauses.size === 0) return;
     if (!this.pauses.delete(reason) || this.pauses.size > 0 || this.isClosed) return;
     this.stream.resume();
     queueMicrotask(() => this.drain());
@@ -219,6 +226,9 @@ export class MessageConnection {
     } finally {
       this.draining = false;
     }
+    // the replies to what this input held, in one write and without waiting for the end of the tick (the
+    // messages of one read are drained together; a reply sent later, by an async handler, is flushed in its tick)
+    this.writeQueued();
   }
 
   private finish(err: Error | undefined): void {

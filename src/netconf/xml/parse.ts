@@ -131,14 +131,15 @@ function openTag(st: ParseState, t: SaxesTagPlain): void {
   let count = 0;
   let decls = 0;
   let prefixed = 0;
-  const raw: Array<[string, string]> = [];
+  // the attributes other than declarations (none on most elements: no array then)
+  let raw: Array<[string, string]> | undefined;
   const all = t.attributes;
   for (const name in all) {
     if (++count > limits.maxAttributes) abort(st, `more than ${limits.maxAttributes} attributes on <${t.name}>`);
     const value = all[name]!;
     const prefix = declaredPrefix(st, name);
     if (prefix === undefined) {
-      raw.push([name, value]);
+      (raw ??= []).push([name, value]);
       if (name.includes(':')) prefixed++;
       continue;
     }
@@ -149,7 +150,8 @@ function openTag(st: ParseState, t: SaxesTagPlain): void {
   const [prefix, local] = splitQName(st, t.name);
   if (prefix === 'xmlns') abort(st, 'an element name must not have the xmlns prefix');
   const ns = prefix === '' ? (st.bindings.get('') ?? '') : resolvePrefix(st, prefix, `<${t.name}>`);
-  const el: XmlElement = { ns, name: local, attrs: resolveAttributes(st, raw, prefixed), children: [], nsContext: ctx };
+  const attrs = raw === undefined ? [] : resolveAttributes(st, raw, prefixed);
+  const el: XmlElement = { ns, name: local, attrs, children: [], nsContext: ctx };
   if (depth > 0) stack[depth - 1]!.children.push(el);
   else if (st.root) abort(st, 'more than one root element');
   else st.root = el;

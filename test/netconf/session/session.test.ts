@@ -379,6 +379,59 @@ describe('limits', () => {
   });
 });
 
+describe('reply writes (issue 13)', () => {
+  /** a server session on `a` with replies known at once (no promise), base:1.1 after the hello on `b` */
+  async function immediate(a: Duplex, b: Duplex, text: (name: string) => string): Promise<RawPeer> {
+    server(a, { handleRpc: (_r, op) => [el(NS, 'data', leaf('urn:t', 'v', text(op.name)))] });
+    const peer = new RawPeer(b, { chunked: true });
+    await peer.message(1);
+    peer.sendEom(CLIENT_HELLO_11);
+    await new Promise((r) => setImmediate(r));
+    return peer;
+  }
+  const rpcs = (names: string[]): Buffer => Buffer.concat(names.map((n, i) => {
+    const m = `<rpc xmlns="${NS}" message-id="${i}"><${n}/></rpc>`;
+    return Buffer.from(`\n#${Buffer.byteLength(m)}\n${m}\n##\n`);
+  }));
+
+  it('the replies known at once to the rpcs of one read go out in one write before that read returns', async () => {
+    const [a, b] = duplexPair();
+    const writes: unknown[] = [];
+    const write = a.write.bind(a);
+    a.write = ((chunk: unknown, ...rest: never[]) => {
+      writes.push(chunk);
+      return write(chunk as Buffer, ...rest);
+    }) as typeof a.write;
+    const peer = await immediate(a, b, (n) => n);
+    writes.length = 0;
+    a.emit('data', rpcs(['x', 'y', 'z']));
+    expect(writes).toHaveLength(1); // written in the read, not at the end of the tick
+    await peer.waitFor(() => peer.messages.length >= 4);
+    expect(peer.messages.slice(1).map((m) => childText(child(parseXml(m), NS, 'data')!, 'urn:t', 'v'))).toEqual(['x', 'y', 'z']);
+  });
+
+  it('replies with and without non-ASCII text, alone and in one write, arrive as UTF-8 with chunk sizes in bytes (in-memory and TCP)', async () => {
+    const text = (n: string): string => (n === 'u' ? 'é € 😀 ü' : 'plain');
+    const { createServer, connect } = await import('node:net');
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const accepted = new Promise<Duplex>((r) => srv.once('connection', r));
+    const tcpClient = connect((srv.address() as { port: number }).port, '127.0.0.1');
+    const tcpServer = await accepted;
+    cleanup.push(() => { tcpClient.destroy(); tcpServer.destroy(); srv.close(); });
+    for (const [a, b] of [duplexPair(), [tcpServer, tcpClient] as [Duplex, Duplex]]) {
+      const peer = await immediate(a, b, text);
+      b.write(rpcs(['a']));
+      await peer.waitFor(() => peer.messages.length >= 2);
+      b.write(rpcs(['u']));
+      await peer.waitFor(() => peer.messages.length >= 3);
+      b.write(rpcs(['a', 'u', 'a']));
+      await peer.waitFor(() => peer.messages.length >= 6);
+      expect(peer.messages.slice(1).map((m) => childText(child(parseXml(m), NS, 'data')!, 'urn:t', 'v'))).toEqual(['plain', 'é € 😀 ü', 'plain', 'é € 😀 ü', 'plain']);
+    }
+  });
+});
+
 describe('backpressure', () => {
   it('pauses input while the peer does not read its replies, resumes when it does', async () => {
     const [a, b] = duplexPair({ highWaterMark: 1024 });
