@@ -14,6 +14,8 @@
 import { SaxesParser } from 'saxes';
 import type { SaxesTagPlain } from 'saxes';
 import { HsvError } from '../../errors.js';
+import { scanSimple } from './fast-scan.js';
+import type { ScanHandlers } from './fast-scan.js';
 import type { XmlAttr, XmlElement, XmlNode } from './types.js';
 
 export class XmlParseError extends HsvError<'ERR_XML_MALFORMED'> {
@@ -83,6 +85,8 @@ interface ParseState {
   failure: Error | undefined;
 }
 
+const NO_ATTRS: readonly string[] = Object.freeze([]);
+
 let current: ParseState | undefined;
 let shared: SaxesParser | undefined;
 
@@ -107,55 +111,83 @@ function resolvePrefix(st: ParseState, prefix: string, what: string): string {
   return uri;
 }
 
-/** [prefix, local] of a qualified name; '' prefix when unprefixed */
-function splitQName(st: ParseState, name: string): [string, string] {
-  const colon = name.indexOf(':');
-  if (colon < 0) return ['', name];
-  const prefix = name.slice(0, colon);
-  const local = name.slice(colon + 1);
-  if (prefix === '' || local === '' || local.includes(':')) abort(st, `malformed qualified name "${name}"`);
-  return [prefix, local];
+/** the prefix of a prefixed name (its first colon at `colon`), the name checked as a QName */
+function checkedPrefix(st: ParseState, name: string, colon: number): string {
+  if (colon === 0 || colon === name.length - 1 || name.indexOf(':', colon + 1) >= 0) abort(st, `malformed qualified name "${name}"`);
+  return name.slice(0, colon);
 }
 
 /**
  * An element opens: its namespace declarations first (they apply to its own name and attributes), then its name
- * and the other attributes are resolved; every limit is checked as it is reached.
+ * and the other attributes are resolved; every limit is checked as it is reached. `attrs` holds the element's
+ * first `n` attributes as name, value, name, value... in document order (NO_ATTRS when it has none).
  */
-function openTag(st: ParseState, t: SaxesTagPlain): void {
+function openTag(st: ParseState, name: string, attrs: readonly string[], n: number): void {
   const { stack, limits } = st;
   const depth = stack.length;
   if (depth >= limits.maxDepth) abort(st, `element nesting deeper than ${limits.maxDepth}`);
   const parentCtx = depth > 0 ? stack[depth - 1]!.nsContext! : EMPTY_CTX;
   st.marks.push(st.undo.length);
-  let ctx = parentCtx;
-  let count = 0;
   let decls = 0;
-  let prefixed = 0;
-  // the attributes other than declarations (none on most elements: no array then)
-  let raw: Array<[string, string]> | undefined;
-  const all = t.attributes;
-  for (const name in all) {
-    if (++count > limits.maxAttributes) abort(st, `more than ${limits.maxAttributes} attributes on <${t.name}>`);
-    const value = all[name]!;
-    const prefix = declaredPrefix(st, name);
-    if (prefix === undefined) {
-      (raw ??= []).push([name, value]);
-      if (name.includes(':')) prefixed++;
-      continue;
-    }
-    const uri = declare(st, t.name, prefix, value, ++decls);
-    if (ctx === parentCtx) ctx = Object.create(parentCtx) as Record<string, string>;
-    (ctx as Record<string, string>)[prefix] = uri;
+  // the element's declarations as "prefix\0uri" pairs (NUL is no XML character, so the key is unambiguous)
+  let key = '';
+  for (let i = 0; i < n; i++) {
+    if (i >= limits.maxAttributes) abort(st, `more than ${limits.maxAttributes} attributes on <${name}>`);
+    const prefix = declaredPrefix(st, attrs[2 * i]!);
+    if (prefix === undefined) continue;
+    const uri = declare(st, name, prefix, attrs[2 * i + 1]!, ++decls);
+    key = decls === 1 ? prefix + '\0' + uri : key + '\0' + prefix + '\0' + uri;
   }
-  const [prefix, local] = splitQName(st, t.name);
-  if (prefix === 'xmlns') abort(st, 'an element name must not have the xmlns prefix');
-  const ns = prefix === '' ? (st.bindings.get('') ?? '') : resolvePrefix(st, prefix, `<${t.name}>`);
-  const attrs = raw === undefined ? [] : resolveAttributes(st, raw, prefixed);
-  const el: XmlElement = { ns, name: local, attrs, children: [], nsContext: ctx };
+  const ctx = decls === 0 ? parentCtx : childContext(parentCtx, key);
+  const colon = name.indexOf(':');
+  let ns = '';
+  if (colon < 0) ns = st.bindings.get('') ?? '';
+  else {
+    const prefix = checkedPrefix(st, name, colon);
+    if (prefix === 'xmlns') abort(st, 'an element name must not have the xmlns prefix');
+    ns = resolvePrefix(st, prefix, `<${name}>`);
+  }
+  // no attribute array for an element whose only attributes are declarations (most elements)
+  const el: XmlElement = { ns, name: colon < 0 ? name : name.slice(colon + 1), attrs: n > decls ? resolveAttributes(st, attrs, n) : [], children: [], nsContext: ctx };
   if (depth > 0) stack[depth - 1]!.children.push(el);
   else if (st.root) abort(st, 'more than one root element');
   else st.root = el;
   stack.push(el);
+}
+
+/**
+ * Interned namespace contexts: for each interned context (the empty one first), the child contexts made from it by
+ * one element's declarations, by their key. Most messages declare the same namespaces in the same places, so their
+ * elements share frozen contexts instead of making a prototype chain per message: making a fresh object the
+ * prototype of another costs V8 a new hidden class each time (a plugin rpc declaring its own namespace parsed
+ * about twice as slowly as get-config). Bounded: at most MAX_INTERNED contexts, keys of at most MAX_INTERNED_KEY
+ * characters; past the count the whole table is dropped and starts again (contexts already handed out stay valid),
+ * and a context that is not interned, or whose key is too long, gets a fresh frozen object, as before.
+ */
+let interned = new Map<object, Map<string, Readonly<Record<string, string>>>>([[EMPTY_CTX, new Map()]]);
+let internedCount = 0;
+const MAX_INTERNED = 256;
+const MAX_INTERNED_KEY = 1024;
+
+/** the context of an element declaring `key` ("prefix\0uri" pairs joined by NUL) under `parent` */
+function childContext(parent: Readonly<Record<string, string>>, key: string): Readonly<Record<string, string>> {
+  const children = key.length <= MAX_INTERNED_KEY ? interned.get(parent) : undefined;
+  const known = children?.get(key);
+  if (known !== undefined) return known;
+  const ctx = Object.create(parent) as Record<string, string>;
+  const parts = key.split('\0');
+  // defined, not assigned: an assignment cannot shadow a prefix that a frozen parent already binds
+  for (let i = 0; i < parts.length; i += 2) Object.defineProperty(ctx, parts[i]!, { value: parts[i + 1]!, enumerable: true });
+  Object.freeze(ctx);
+  if (children === undefined) return ctx;
+  if (++internedCount > MAX_INTERNED) {
+    interned = new Map([[EMPTY_CTX, new Map()]]);
+    internedCount = 0;
+    return ctx;
+  }
+  children.set(key, ctx);
+  interned.set(ctx, new Map());
+  return ctx;
 }
 
 /** the prefix an attribute declares ('' for xmlns), undefined when it is no declaration */
@@ -186,26 +218,33 @@ function declare(st: ParseState, element: string, prefix: string, value: string,
   return uri;
 }
 
-/** the attributes other than declarations, by namespace; `prefixed` of them have a prefix (two may clash) */
-function resolveAttributes(st: ParseState, raw: Array<[string, string]>, prefixed: number): XmlAttr[] {
-  const attrs: XmlAttr[] = [];
+/** the attributes other than declarations (the first `n` of `attrs`), by namespace; no two prefixed ones may clash */
+function resolveAttributes(st: ParseState, attrs: readonly string[], n: number): XmlAttr[] {
+  const out: XmlAttr[] = [];
+  let first: string | undefined;
   let seen: Set<string> | undefined;
-  for (const [name, value] of raw) {
-    const [ap, al] = splitQName(st, name);
-    if (ap === '') {
-      attrs.push({ ns: '', name: al, value });
+  for (let i = 0; i < n; i++) {
+    const name = attrs[2 * i]!;
+    const value = attrs[2 * i + 1]!;
+    if (name === 'xmlns' || name.startsWith('xmlns:')) continue;
+    const colon = name.indexOf(':');
+    if (colon < 0) {
+      out.push({ ns: '', name, value });
       continue;
     }
+    const ap = checkedPrefix(st, name, colon);
+    const al = name.slice(colon + 1);
     const auri = resolvePrefix(st, ap, `attribute ${name}`);
-    if (prefixed > 1) {
-      seen ??= new Set();
-      const key = auri + ' ' + al;
+    const key = auri + ' ' + al;
+    if (first === undefined) first = key;
+    else {
+      seen ??= new Set([first]);
       if (seen.has(key)) abort(st, `duplicate attribute {${auri}}${al}`);
       seen.add(key);
     }
-    attrs.push({ ns: auri, name: al, value });
+    out.push({ ns: auri, name: al, value });
   }
-  return attrs;
+  return out;
 }
 
 function closeTag(st: ParseState): void {
@@ -235,16 +274,8 @@ function sharedParser(): SaxesParser {
   if (shared) return shared;
   const parser = new SaxesParser({ xmlns: false, position: false });
   parser.on('doctype', () => abort(current!, 'DOCTYPE is not allowed in NETCONF messages'));
-  parser.on('opentag', (tag) => openTag(current!, tag as SaxesTagPlain));
-  parser.on('text', (s) => {
-    const st = current!;
-    const depth = st.stack.length;
-    if (depth === 0) {
-      if (s.trim() !== '') abort(st, 'text outside the root element');
-      return;
-    }
-    appendText(st.stack[depth - 1]!.children, s);
-  });
+  parser.on('opentag', (tag) => saxesOpenTag(current!, tag as SaxesTagPlain));
+  parser.on('text', (s) => onText(current!, s));
   parser.on('cdata', (s) => {
     const st = current!;
     if (st.stack.length === 0) return;
@@ -255,19 +286,65 @@ function sharedParser(): SaxesParser {
   return parser;
 }
 
-/** Parse one XML document into an element tree. Throws XmlParseError on any malformation or excess. */
+/** saxes' tag to openTag's arguments (at most one attribute past the limit: openTag stops there) */
+function saxesOpenTag(st: ParseState, tag: SaxesTagPlain): void {
+  let attrs: string[] | undefined;
+  let n = 0;
+  const all = tag.attributes;
+  for (const name in all) {
+    (attrs ??= []).push(name, all[name]!);
+    if (++n > st.limits.maxAttributes) break;
+  }
+  openTag(st, tag.name, attrs ?? NO_ATTRS, n);
+}
+
+function onText(st: ParseState, s: string): void {
+  const depth = st.stack.length;
+  if (depth === 0) {
+    if (s.trim() !== '') abort(st, 'text outside the root element');
+    return;
+  }
+  appendText(st.stack[depth - 1]!.children, s);
+}
+
+/** the fast scanner's events go to the same handlers as saxes' (so every limit and namespace rule is the same) */
+const FAST_HANDLERS: ScanHandlers = {
+  open: (name, attrs, n) => openTag(current!, name, attrs, n),
+  close: () => closeTag(current!),
+  text: (s) => onText(current!, s),
+};
+
+function newState(limits: Required<ParseLimits>): ParseState {
+  return { limits, stack: [], marks: [], bindings: new Map(), undo: [], declarations: 0, root: undefined, failure: undefined };
+}
+
+/**
+ * Parse one XML document into an element tree. Throws XmlParseError on any malformation or excess.
+ * A message in the plain subset of fast-scan.ts is scanned there; any other (or one it gives up on half way) is
+ * parsed by saxes from the start. A limit is checked on the same events in the same order either way.
+ */
 export function parseXml(input: string | Buffer, limits: ParseLimits = DEFAULT_PARSE_LIMITS): XmlElement {
   const text = typeof input === 'string' ? input : input.toString('utf8');
-  const st: ParseState = {
-    limits: resolveParseLimits(limits),
-    stack: [],
-    marks: [],
-    bindings: new Map(),
-    undo: [],
-    declarations: 0,
-    root: undefined,
-    failure: undefined,
-  };
+  const resolved = resolveParseLimits(limits);
+  const st = newState(resolved);
+  current = st;
+  let scanned = false;
+  try {
+    scanned = scanSimple(text, FAST_HANDLERS);
+  } catch (e) {
+    // only a limit or namespace rule throws here (abort); anything else is left to saxes' parse below
+    if (st.failure === undefined || e !== st.failure) scanned = false;
+    else throw e;
+  } finally {
+    current = undefined;
+  }
+  if (scanned && st.root) return st.root;
+  return parseWithSaxes(text, resolved);
+}
+
+/** Parse with saxes only (what parseXml does outside the fast scanner's subset; exported for tests and benches). */
+export function parseWithSaxes(text: string, limits: ParseLimits = DEFAULT_PARSE_LIMITS): XmlElement {
+  const st = newState(resolveParseLimits(limits));
   const parser = sharedParser();
   current = st;
   try {

@@ -1,0 +1,180 @@
+/**
+ * A strict scanner for the plain subset of XML that NETCONF clients send in small rpcs, tried before saxes
+ * (parse.ts): printable ASCII with tabs and newlines; at most an XML declaration of one of a few exact forms; no
+ * DOCTYPE, comment, processing instruction or CDATA section; names of ASCII name characters; attribute values in
+ * quotes without '<', '&', tabs or newlines; text with only the five predefined entity references. It delivers the
+ * same events as saxes, in saxes' order (open, with the attributes in document order; close; text decoded, one
+ * event per run between tags), and each only after checking what came before it as saxes would. At the first
+ * thing outside the subset, malformed or not, it gives up (`false`): the caller then parses the whole message
+ * again with saxes, from a fresh state, so every error message and every input outside the subset is saxes'
+ * answer, as before. One pass over the input, linear in its size; at most two passes in all.
+ */
+
+/** what a scan delivers; the handlers may throw (a limit), which ends the scan */
+export interface ScanHandlers {
+  /** `attrs` holds the first `n` attributes as name, value, ... in document order (read it before returning) */
+  open(name: string, attrs: readonly string[], n: number): void;
+  close(): void;
+  text(s: string): void;
+}
+
+/** the XML declarations taken as they are (others go to saxes, which checks them) */
+const DECLARATIONS = [
+  '<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0" encoding="utf-8"?>', '<?xml version="1.0"?>',
+  "<?xml version='1.0' encoding='UTF-8'?>", "<?xml version='1.0' encoding='utf-8'?>", "<?xml version='1.0'?>",
+];
+
+/**
+ * Attributes on one element beyond which the scan gives up (saxes finds duplicates with a hash; here the check is a
+ * linear search, kept short so that the scan stays linear in the input)
+ */
+const MAX_ATTRIBUTES = 16;
+
+const LT = 60;
+const GT = 62;
+const SLASH = 47;
+const EQ = 61;
+const DQUOTE = 34;
+const AMP = 38;
+const RBRACKET = 93;
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 10 || c === 9;
+}
+
+/** an ASCII NameStartChar (XML 1.0 fifth edition): letter, '_' or ':' */
+function isNameStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58;
+}
+
+/** an ASCII NameChar: a NameStartChar, digit, '-' or '.' */
+function isNameChar(c: number): boolean {
+  return isNameStart(c) || (c >= 48 && c <= 57) || c === 45 || c === 46;
+}
+
+/** the end of the name starting at i (i itself when there is none) */
+function nameEnd(s: string, i: number): number {
+  if (!isNameStart(s.charCodeAt(i))) return i;
+  let j = i + 1;
+  while (isNameChar(s.charCodeAt(j))) j++;
+  return j;
+}
+
+/** Scan `s`; false when something in it is outside the subset (then nothing is known about it: ask saxes). */
+export function scanSimple(s: string, h: ScanHandlers): boolean {
+  let i = 0;
+  if (s.startsWith('<?')) {
+    const decl = DECLARATIONS.find((d) => s.startsWith(d));
+    if (decl === undefined) return false;
+    i = decl.length;
+  }
+  const open: string[] = [];
+  const attrs: string[] = [];
+  let rootClosed = false;
+  while (i < s.length) {
+    const lt = s.indexOf('<', i);
+    const end = lt < 0 ? s.length : lt;
+    if (end > i && !scanText(s, i, end, open.length > 0, h)) return false;
+    if (lt < 0) break;
+    if (rootClosed) return false;
+    i = s.charCodeAt(lt + 1) === SLASH ? endTag(s, lt, open, h) : startTag(s, lt, open, attrs, h);
+    if (i < 0) return false;
+    rootClosed = open.length === 0;
+  }
+  return rootClosed;
+}
+
+/**
+ * Text from i to end (the next '<' or the end of input): inside the root, delivered decoded; outside it, only
+ * whitespace is taken (and not delivered: the parser ignores it there).
+ */
+function scanText(s: string, i: number, end: number, inRoot: boolean, h: ScanHandlers): boolean {
+  if (!inRoot) {
+    for (let j = i; j < end; j++) if (!isSpace(s.charCodeAt(j))) return false;
+    return true;
+  }
+  let out = '';
+  let from = i;
+  for (let j = i; j < end; j++) {
+    const c = s.charCodeAt(j);
+    if (c >= 32 && c <= 126) {
+      if (c === GT && s.charCodeAt(j - 1) === RBRACKET && s.charCodeAt(j - 2) === RBRACKET && j - 2 >= i) return false;
+      if (c !== AMP) continue;
+      const ref = entityAt(s, j);
+      if (ref === undefined) return false;
+      out += s.slice(from, j) + ref[0];
+      j += ref[1] - 1;
+      from = j + 1;
+    } else if (c !== 10 && c !== 9) return false;
+  }
+  h.text(from === i ? s.slice(i, end) : out + s.slice(from, end));
+  return true;
+}
+
+/** the five predefined entity references: [character, length of the reference] */
+function entityAt(s: string, j: number): [string, number] | undefined {
+  if (s.startsWith('&amp;', j)) return ['&', 5];
+  if (s.startsWith('&lt;', j)) return ['<', 4];
+  if (s.startsWith('&gt;', j)) return ['>', 4];
+  if (s.startsWith('&quot;', j)) return ['"', 6];
+  if (s.startsWith('&apos;', j)) return ["'", 6];
+  return undefined;
+}
+
+/** `<name attributes>` or `<name attributes/>` at lt; the index after it, -1 outside the subset */
+function startTag(s: string, lt: number, open: string[], attrs: string[], h: ScanHandlers): number {
+  const ne = nameEnd(s, lt + 1);
+  if (ne === lt + 1) return -1;
+  const name = s.slice(lt + 1, ne);
+  let n = 0;
+  let i = ne;
+  for (;;) {
+    let c = s.charCodeAt(i);
+    if (c === GT) {
+      open.push(name);
+      h.open(name, attrs, n);
+      return i + 1;
+    }
+    if (c === SLASH) {
+      if (s.charCodeAt(i + 1) !== GT) return -1;
+      h.open(name, attrs, n);
+      h.close();
+      return i + 2;
+    }
+    if (!isSpace(c)) return -1;
+    while (isSpace(c)) c = s.charCodeAt(++i);
+    if (c === GT || c === SLASH) continue;
+    const ae = nameEnd(s, i);
+    if (ae === i || s.charCodeAt(ae) !== EQ || n === MAX_ATTRIBUTES) return -1;
+    const ve = attributeValueEnd(s, ae + 1);
+    if (ve < 0) return -1;
+    const aname = s.slice(i, ae);
+    for (let k = 0; k < n; k++) if (attrs[2 * k] === aname) return -1;
+    attrs[2 * n] = aname;
+    attrs[2 * n + 1] = s.slice(ae + 2, ve);
+    n++;
+    i = ve + 1;
+  }
+}
+
+/** the index of the closing quote of the value quoted at q, -1 when it is not plain (or not quoted) */
+function attributeValueEnd(s: string, q: number): number {
+  const quote = s.charCodeAt(q);
+  if (quote !== DQUOTE && quote !== 39) return -1;
+  for (let j = q + 1; j < s.length; j++) {
+    const c = s.charCodeAt(j);
+    if (c === quote) return j;
+    if (c < 32 || c > 126 || c === LT || c === AMP) return -1;
+  }
+  return -1;
+}
+
+/** `</name>` at lt, closing the innermost open element; the index after it, -1 otherwise */
+function endTag(s: string, lt: number, open: string[], h: ScanHandlers): number {
+  const top = open[open.length - 1];
+  const ne = lt + 2 + (top?.length ?? 0);
+  if (top === undefined || !s.startsWith(top, lt + 2) || s.charCodeAt(ne) !== GT) return -1;
+  open.pop();
+  h.close();
+  return ne + 1;
+}
