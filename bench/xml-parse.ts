@@ -83,14 +83,14 @@ export function bestUs(f: () => unknown, rounds: number, roundMs: number): numbe
 }
 
 function main(): void {
-  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 15);
+  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 10);
   const roundMs = Number(process.env['BENCH_ROUND_MS'] ?? 100);
   const limits = resolveParseLimits();
   const items = CORPUS.map((c) => ({ name: c.name, buf: Buffer.from(c.xml), json: equivalentJson(c.xml) }));
   const gc = (globalThis as { gc?: () => void }).gc;
   const rows = items.map((it) => ({ name: it.name, bytes: it.buf.length, rpc: Infinity, base: Infinity }));
   // interleaved: every round of every item and its baseline, then again, so load hits both alike
-  for (let pass = 0; pass < 3; pass++) {
+  for (let pass = 0; pass < 2; pass++) {
     items.forEach((it, i) => {
       gc?.();
       rows[i]!.rpc = Math.min(rows[i]!.rpc, bestUs(() => takeRpc(it.buf, limits), rounds, roundMs));
