@@ -356,6 +356,11 @@ export const CONFIG_SCHEMA = {
           "maximum": 36500,
           "default": 90,
           "description": "days a finished job (its history and result tokens) is kept; older ones are pruned at start and hourly; active jobs and each H(e)NB's last result are kept"
+        },
+        "group-commit": {
+          "type": "boolean",
+          "default": false,
+          "description": "commit the job transactions made at the same time together (one COMMIT, a savepoint each; each still acknowledged only after that COMMIT) instead of one COMMIT each"
         }
       },
       "if": {

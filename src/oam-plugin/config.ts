@@ -16,7 +16,7 @@
  *     policies  {self-check=true, on-mismatch=[alarm, rollback], step-timeout=300 s, token-lifetime=86400 s,
  *                require-signed-software=false (each image needs a vendor-signed manifest at URI.jws)}
  *     store     {driver=sqlite} (a file in host.dataDir) or {driver: postgres, url (postgres://USER@HOST:PORT/DB,
- *                 no password), password? (secret), pool-size=10} -> src/store openStore;
+ *                 no password), password? (secret), pool-size=10}, either with group-commit=false -> src/store openStore;
  *               instance-id?, lease=60 s -> the runner's job leases (several instances on one database)
  *   Relative file names (pve.ca, pve.jwks, software.ca, software.file-root, software.vendor-keys) resolve against the host's baseDir
  *   (PluginHost.baseDir: the directory of the config file), never against the process's working directory.
@@ -176,7 +176,7 @@ export function storeFromConfig(storeCfg: OamPluginConfig['store'], dataDir: str
     for (const f of ['url', 'password', 'pool-size'] as const) {
       if (storeCfg?.[f] !== undefined) throw bad(f, 'is for driver postgres (driver is sqlite: the database is a file in the data directory)');
     }
-    return { driver: 'sqlite', dataDir };
+    return { driver: 'sqlite', dataDir, ...groupCommitOf(storeCfg) };
   }
   if (driver !== 'postgres') throw bad('driver', `expected sqlite or postgres, got ${String(driver)}`);
   const raw = storeCfg?.url;
@@ -193,7 +193,13 @@ export function storeFromConfig(storeCfg: OamPluginConfig['store'], dataDir: str
     driver: 'postgres', url: raw,
     ...(storeCfg?.password !== undefined ? { password: storeCfg.password } : {}),
     ...(storeCfg?.['pool-size'] !== undefined ? { poolSize: storeCfg['pool-size'] } : {}),
+    ...groupCommitOf(storeCfg),
   };
+}
+
+/** store.group-commit, either driver (default false: one COMMIT per transaction) */
+function groupCommitOf(storeCfg: OamPluginConfig['store']): { groupCommit?: boolean } {
+  return storeCfg?.['group-commit'] === true ? { groupCommit: true } : {};
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Persist before effect: a job's new state, the effects that are database writes (store-rim, set-henb-state),
  * the nonce a completion uses up, the PVE's and the final result, all in one store transaction; and the small
- * saves of a final job's outbox.
+ * saves of a final job's outbox (each a transaction too: with the store's group commit, the transactions of
+ * several jobs made at the same time share one COMMIT, each acknowledged only after it).
  */
 import type { HenbRecord, JobRecord, Store, StoreOps } from '../store/index.js';
 import { CompletionRefused } from './errors.js';
@@ -65,12 +66,15 @@ async function persistResult(tx: StoreOps, job: Job): Promise<void> {
   await setHenb(tx, job.henbId, { lastResultToken: token });
 }
 
-/** Save a job at the next version (no effects): the outbox's steps and its end. */
+/**
+ * Save a job at the next version (no effects): the outbox's steps and its end. A transaction of its own, so that
+ * with the store's group commit it shares a COMMIT with the other jobs' transactions of the moment.
+ */
 export async function save(store: Store, l: Live, job: Job, terminal: boolean, reason: string, at: number): Promise<void> {
-  const rec = await store.saveJobTransition<Job>(job.jobId, job.state, {
+  const rec = await store.transaction((tx) => tx.saveJobTransition<Job>(job.jobId, job.state, {
     expectPrevVersion: l.version, data: job, deadline: null, reason, at,
     ...(terminal ? { terminal: true } : {}),
-  });
+  }));
   l.job = rec.data;
   l.version = rec.version;
 }

@@ -3,6 +3,11 @@
  * persistence layer): the operations a store and its transaction handles offer, and their order in this process.
  * - transaction(fn) runs one transaction at a time, in call order; a transaction opened from inside fn's async
  *   context is nested (the driver makes it a SAVEPOINT);
+ * - with group commit (the `groupCommit` option), the transactions called while the writer is busy, or in the
+ *   same turn of the event loop as the first one, run together as one database transaction (BEGIN, then each in
+ *   call order inside a SAVEPOINT of its own, then one COMMIT); a failing one rolls back to its savepoint and
+ *   rejects alone, every other resolves only after the shared COMMIT (and its sync barrier), and a failed COMMIT
+ *   rejects them all and stores none of them (see runGroup);
  * - a plain call made from inside fn's async context joins that transaction; any other plain call waits until no
  *   transaction is open;
  * - a transaction handle used after its transaction ended, and any call after close(), is ERR_STORE_CLOSED;
@@ -42,6 +47,45 @@ export interface TxContext {
    * run off the main thread): transaction() awaits it after the next transaction may already begin
    */
   durable?: Promise<void>;
+  /**
+   * which transaction of a group runs now (set by StoreBase): a handle refuses calls once its own transaction has
+   * ended, even while the group's database transaction goes on
+   */
+  member?: number;
+}
+
+/** Options every driver takes. */
+export interface StoreBaseOptions {
+  /** group commit of concurrent transactions (see the header); default false: one COMMIT per transaction */
+  groupCommit?: boolean;
+}
+
+/** COMMITs of top-level transactions, and the transactions they committed (tests and benchmarks read them). */
+export interface CommitStats {
+  /** database COMMITs of transaction(): one per group */
+  commits: number;
+  /** transactions committed by them (a transaction that failed alone in its group is not counted) */
+  transactions: number;
+}
+
+/** A top-level transaction waiting for its group. */
+interface Queued {
+  fn: (tx: StoreTx) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/**
+ * The next turn of the event loop (its check phase, after the I/O callbacks of this one), so the transactions
+ * requested by this turn's callbacks form one group; node's own setImmediate, taken before a test may fake timers.
+ */
+const realSetImmediate = globalThis.setImmediate;
+function nextTurn(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    realSetImmediate(resolve);
+  });
 }
 
 export abstract class StoreBase<C extends TxContext> implements Store {
@@ -89,8 +133,16 @@ export abstract class StoreBase<C extends TxContext> implements Store {
   private txOpen = false;
   private txDone: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly groupCommit: boolean;
+  /** transactions called and not yet taken into a group */
+  private readonly queued: Queued[] = [];
+  /** groups scheduled on txChain that have not ended */
+  private groupsScheduled = 0;
+  private members = 0;
+  readonly commitStats: CommitStats = { commits: 0, transactions: 0 };
 
-  constructor() {
+  constructor(options: StoreBaseOptions = {}) {
+    this.groupCommit = options.groupCommit === true;
     for (const name of OP_NAMES) {
       (this as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => this.run(name, args);
     }
@@ -109,29 +161,81 @@ export abstract class StoreBase<C extends TxContext> implements Store {
     this.checkOpen();
     const outer = this.als.getStore();
     if (outer?.active) return this.nested(outer, fn);
-    const prev = this.txChain;
-    let release!: () => void;
-    this.txChain = new Promise<void>((r) => (release = r));
-    await prev;
-    let doneResolve!: () => void;
+    return new Promise<T>((resolve, reject) => {
+      this.queued.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      // with group commit, a transaction called while one waits for its group joins that group
+      if (this.groupCommit && this.queued.length > 1) return;
+      this.schedule();
+    });
+  }
+
+  /**
+   * Schedules the next group behind the ones under way: with group commit, every transaction queued when it starts
+   * (and, when the writer was idle, it starts in the next turn of the event loop, so that this turn's transactions
+   * join it); without, the first one queued alone.
+   */
+  private schedule(): void {
+    // the writer is idle: start in the next turn (asked for now, so it comes before what this turn asks for later)
+    const turn = this.groupCommit && this.groupsScheduled === 0 ? nextTurn() : undefined;
+    this.groupsScheduled++;
+    this.txChain = this.txChain
+      .then(() => turn)
+      .then(() => this.runGroup(this.groupCommit ? this.queued.splice(0) : this.queued.splice(0, 1)))
+      .finally(() => { this.groupsScheduled--; });
+  }
+
+  /**
+   * One database transaction for `group`, in call order. A transaction that fails alone (its savepoint rolled
+   * back) rejects with its own error; when the database transaction fails (BEGIN, a failure the database ended the
+   * transaction for, COMMIT), every other rejects with that error and none of them is stored. The others resolve
+   * after the COMMIT and its sync barrier; the next group may begin while the barrier runs. Never rejects.
+   */
+  private async runGroup(group: Queued[]): Promise<void> {
+    if (group.length === 0) return;
+    const outcomes: Outcome[] = [];
     let context: C | undefined;
-    let result: T;
+    let doneResolve: (() => void) | undefined;
     try {
       this.checkOpen();
       this.txOpen = true;
       this.txDone = new Promise<void>((r) => (doneResolve = r));
-      result = await this.runTransaction(async (ctx) => {
+      await this.runTransaction((ctx) => {
         context = ctx;
-        return this.als.run(ctx, () => fn(this.facade(ctx)));
+        return this.als.run(ctx, () => this.runMembers(ctx, group, outcomes));
       });
+    } catch (err) {
+      group.forEach((m, i) => m.reject(failure(outcomes[i]) ?? err));
+      return;
     } finally {
       this.txOpen = false;
       doneResolve?.();
-      release();
     }
-    // committed; the connection is free for the next transaction while this one's sync barrier completes
-    await context?.durable;
-    return result;
+    this.commitStats.commits++;
+    this.commitStats.transactions += outcomes.filter((o) => o.ok).length;
+    void settle(group, outcomes, context?.durable);
+  }
+
+  /** each transaction of the group in turn: alone as it is, several each in a savepoint of its own */
+  private async runMembers(ctx: C, group: Queued[], outcomes: Outcome[]): Promise<void> {
+    for (const m of group) {
+      ctx.member = ++this.members;
+      if (group.length === 1) {
+        outcomes.push({ ok: true, value: await m.fn(this.facade(ctx)) });
+        continue;
+      }
+      try {
+        outcomes.push({ ok: true, value: await this.nested(ctx, m.fn) });
+      } catch (error) {
+        outcomes.push({ ok: false, error });
+        // the database ended the whole transaction (SQLite does for e.g. a full disk): nothing more may run in it
+        if (this.transactionLost(ctx)) throw error;
+      }
+    }
+  }
+
+  /** whether the database ended transaction `ctx` by itself (a driver that can tell overrides this) */
+  protected transactionLost(_ctx: C): boolean {
+    return false;
   }
 
   async close(): Promise<void> {
@@ -144,9 +248,11 @@ export abstract class StoreBase<C extends TxContext> implements Store {
   /** The handle fn gets: every operation runs inside ctx, and only while ctx is active. */
   protected facade(ctx: C): StoreTx {
     const tx: Record<string, unknown> = {};
+    const member = ctx.member;
+    const ended = (): boolean => !ctx.active || ctx.member !== member;
     for (const name of OP_NAMES) {
       tx[name] = (...args: unknown[]) => {
-        if (!ctx.active) return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'the transaction has finished'));
+        if (ended()) return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'the transaction has finished'));
         try {
           return Promise.resolve(this.call(ctx, name, args));
         } catch (err) {
@@ -155,7 +261,7 @@ export abstract class StoreBase<C extends TxContext> implements Store {
       };
     }
     tx.transaction = <T>(fn: (t: StoreTx) => Promise<T> | T): Promise<T> => {
-      if (!ctx.active) return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'the transaction has finished'));
+      if (ended()) return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'the transaction has finished'));
       return this.nested(ctx, fn);
     };
     return tx as unknown as StoreTx;
@@ -174,4 +280,25 @@ export abstract class StoreBase<C extends TxContext> implements Store {
   private checkOpen(): void {
     if (this.closed) throw new StoreError('ERR_STORE_CLOSED', 'the store is closed');
   }
+}
+
+/** the error of a transaction that failed alone, if it did */
+function failure(o: Outcome | undefined): unknown {
+  return o !== undefined && !o.ok ? o.error : undefined;
+}
+
+/** after the group's COMMIT: each transaction's outcome, once the sync barrier (if any) is done */
+async function settle(group: Queued[], outcomes: Outcome[], durable: Promise<void> | undefined): Promise<void> {
+  let barrier: { error: unknown } | undefined;
+  try {
+    await durable;
+  } catch (error) {
+    barrier = { error };
+  }
+  group.forEach((m, i) => {
+    const o = outcomes[i]!;
+    if (!o.ok) m.reject(o.error);
+    else if (barrier !== undefined) m.reject(barrier.error);
+    else m.resolve(o.value);
+  });
 }

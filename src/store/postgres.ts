@@ -17,7 +17,8 @@
  * - transaction(fn): one pooled client per transaction (BEGIN ... COMMIT / ROLLBACK); nested transactions are
  *   SAVEPOINTs; plain calls made from fn's async context join it (AsyncLocalStorage, ./base.ts).
  *   Transactions are serialised as the contract says: in this process by a queue (plain calls wait for an open
- *   transaction, as with SQLite), and across instances by a transaction-scoped advisory lock taken right after
+ *   transaction, as with SQLite; with group commit, the transactions queued behind one run together on one
+ *   client, each in a savepoint, with one COMMIT: ./base.ts), and across instances by a transaction-scoped advisory lock taken right after
  *   BEGIN, the counterpart of SQLite's BEGIN IMMEDIATE; without it a read-modify-write such as the OAM's H(e)NB
  *   update would lose writes between instances under READ COMMITTED.
  * - epoch-ms BIGINT columns are read back as numbers (a per-pool type parser), never as strings.
@@ -32,7 +33,7 @@ import { StoreError } from './errors.js';
 import type { StoreErrorCode } from './errors.js';
 import { PG_MIGRATIONS, PG_MIGRATION_LOCK, PG_SCHEMA_VERSION, PG_SCHEMA_VERSION_TABLE } from './pg-migrations.js';
 import { StoreBase } from './base.js';
-import type { OpName, TxContext } from './base.js';
+import type { OpName, StoreBaseOptions, TxContext } from './base.js';
 import {
   eventFromRow, henbFromRow, henbRecord, jobFromRow, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
@@ -76,7 +77,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     const why = redact(cause instanceof Error ? cause.message : String(cause), target.password);
     throw new StoreError('ERR_STORE_OPEN', `cannot open the PostgreSQL store ${target.name}: ${why}`, { cause: redactError(cause, target.password) });
   }
-  return new PostgresStore(pool, target.name);
+  return new PostgresStore(pool, target.name, { groupCommit: options.groupCommit === true });
 }
 
 /**
@@ -181,6 +182,8 @@ interface PgTx extends TxContext {
   ops: PgOps;
   /** the first database error inside the transaction: PostgreSQL then refuses everything up to ROLLBACK */
   failed: unknown;
+  /** a savepoint could not be rolled back to (the connection failed) */
+  lost?: boolean;
 }
 
 export class PostgresStore extends StoreBase<PgTx> {
@@ -188,8 +191,8 @@ export class PostgresStore extends StoreBase<PgTx> {
   private readonly shared = { jtiCalls: 0 };
   private readonly ops: PgOps;
 
-  constructor(private readonly pool: pg.Pool, readonly target: string) {
-    super();
+  constructor(private readonly pool: pg.Pool, readonly target: string, options: StoreBaseOptions = {}) {
+    super(options);
     this.ops = new PgOps((sql, params) => this.pool.query(sql, params), this.shared);
   }
 
@@ -249,13 +252,23 @@ export class PostgresStore extends StoreBase<PgTx> {
       await ctx.client.query(`RELEASE SAVEPOINT ${sp}`);
       return result;
     } catch (err) {
-      await ctx.client.query(`ROLLBACK TO SAVEPOINT ${sp}`);
-      await ctx.client.query(`RELEASE SAVEPOINT ${sp}`);
+      try {
+        await ctx.client.query(`ROLLBACK TO SAVEPOINT ${sp}`);
+        await ctx.client.query(`RELEASE SAVEPOINT ${sp}`);
+      } catch {
+        // the connection failed: nothing more runs in this transaction (its COMMIT cannot succeed either)
+        ctx.lost = true;
+        throw err;
+      }
       ctx.failed = failedBefore; // the savepoint undid the failure: the transaction is usable again
       throw err;
     } finally {
       ctx.depth--;
     }
+  }
+
+  protected override transactionLost(ctx: PgTx): boolean {
+    return ctx.lost === true;
   }
 
   protected async closeDatabase(): Promise<void> {

@@ -16,7 +16,7 @@ import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { openDatabase } from './sqlite-driver.js';
 import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
 import { StoreBase } from './base.js';
-import type { OpName, TxContext } from './base.js';
+import type { OpName, StoreBaseOptions, TxContext } from './base.js';
 import {
   eventFromRow, henbFromRow, henbRecord, jobFromRow, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
@@ -59,7 +59,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
       ? ' (corrupted or not a database; restore it from a backup)' : '';
     throw new StoreError('ERR_STORE_OPEN', `cannot open the store database ${file}${why}`, { cause });
   }
-  return new SqliteStore(db);
+  return new SqliteStore(db, { groupCommit: options.groupCommit === true });
 }
 
 /**
@@ -95,8 +95,8 @@ export class SqliteStore extends StoreBase<TxContext> {
   readonly kind = 'sqlite' as const;
   private readonly ops: SqliteOps;
 
-  constructor(private readonly db: SqliteDatabase) {
-    super();
+  constructor(private readonly db: SqliteDatabase, options: StoreBaseOptions = {}) {
+    super(options);
     this.ops = new SqliteOps(db);
   }
 
@@ -150,12 +150,19 @@ export class SqliteStore extends StoreBase<TxContext> {
       this.db.exec(`RELEASE ${sp}`);
       return result;
     } catch (err) {
-      this.db.exec(`ROLLBACK TO ${sp}`);
-      this.db.exec(`RELEASE ${sp}`);
+      // unless SQLite ended the whole transaction itself (e.g. SQLITE_FULL): then there is no savepoint left
+      if (this.db.inTransaction) {
+        this.db.exec(`ROLLBACK TO ${sp}`);
+        this.db.exec(`RELEASE ${sp}`);
+      }
       throw err;
     } finally {
       ctx.depth--;
     }
+  }
+
+  protected override transactionLost(): boolean {
+    return !this.db.inTransaction;
   }
 
   protected async closeDatabase(): Promise<void> {

@@ -381,6 +381,11 @@ export interface Store extends StoreOps {
    * from inside fn's own async context, which join the transaction (so calling `store.x()` instead of `tx.x()`
    * inside fn does not deadlock). Nested tx.transaction() uses a savepoint. Do not await network I/O inside fn:
    * it holds the database.
+   * With the `groupCommit` option, transactions called while the store is busy with one (or in the same turn of
+   * the event loop) share one database transaction and one COMMIT, each in a savepoint of its own, in call order
+   * (each sees what the earlier ones wrote): one that fails is rolled back alone and rejects; the others resolve
+   * only once the shared COMMIT is done (durable as without grouping); a failed COMMIT rejects them all and stores
+   * none of them.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T> | T): Promise<T>;
   close(): Promise<void>;
@@ -397,6 +402,8 @@ export interface SqliteStoreOptions {
   path?: string;
   /** busy timeout in ms (default 5000) */
   busyTimeoutMs?: number;
+  /** group commit of concurrent transactions (Store.transaction); default false */
+  groupCommit?: boolean;
 }
 
 /** The file name used inside dataDir. */
@@ -418,6 +425,8 @@ export interface PostgresStoreOptions {
   applicationName?: string;
   /** called when an idle pooled connection fails (e.g. the server restarted); the pool replaces it */
   onPoolError?: (err: Error) => void;
+  /** group commit of concurrent transactions (Store.transaction); default false */
+  groupCommit?: boolean;
 }
 
 /**
