@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +94,8 @@ export interface PeakReport {
   samples: number;
   /** most open file descriptors seen (sampled every second) */
   fdsPeak: number;
+  /** the OAM: SQLite COMMITs run since it started (-1 when not counted) */
+  commits: number;
 }
 
 /** open file descriptors of a process (Linux /proc; -1 elsewhere) */
@@ -105,7 +108,7 @@ export function countFds(pid: string): number {
 }
 
 /** stdin protocol shared by the children; `stop` runs when the parent closes stdin (or sends SIGTERM) */
-function serveControl(stop: () => Promise<void>, sampler?: MemorySampler, sessionsOpened?: () => number): void {
+function serveControl(stop: () => Promise<void>, sampler?: MemorySampler, sessionsOpened?: () => number, commits?: () => number): void {
   let stopping = false;
   const end = (): void => {
     if (stopping) return;
@@ -127,7 +130,7 @@ function serveControl(stop: () => Promise<void>, sampler?: MemorySampler, sessio
     } else if (l === 'PEAK' && sampler) {
       sampler.sample();
       sampler.sampleFds();
-      const report: PeakReport = { peak: sampler.peak, samples: sampler.samples, fdsPeak: sampler.fdsPeak };
+      const report: PeakReport = { peak: sampler.peak, samples: sampler.samples, fdsPeak: sampler.fdsPeak, commits: commits?.() ?? -1 };
       console.log(`PEAK ${JSON.stringify(report)}`);
     } else if (l === 'FDS') {
       console.log(`FDS ${countFds('self')}`);
@@ -184,6 +187,7 @@ export async function serveFleet(count: number, installMs: number, maxConcurrent
  */
 export async function serveOam(configFile: string): Promise<void> {
   const { config, dataDir } = JSON.parse(readFileSync(configFile, 'utf8')) as { config: ServeConfig; dataDir: string };
+  const commits = countSqliteCommits();
   const log = createLogger({ level: 'warn', write: (l) => process.stderr.write(l) });
   (globalThis as { gc?: () => void }).gc?.();
   const baseline = now();
@@ -196,7 +200,22 @@ export async function serveOam(configFile: string): Promise<void> {
   serveControl(async () => {
     sampler.stop();
     await server.close();
-  }, sampler);
+  }, sampler, undefined, commits);
+}
+
+/**
+ * Counts the COMMITs the SQLite store runs in this process (each `exec('COMMIT')` of better-sqlite3: a transaction,
+ * a group of them, or an operation's own; statements autocommitted without BEGIN are not counted). ~0.1 us each.
+ */
+function countSqliteCommits(): () => number {
+  const Database = createRequire(import.meta.url)('better-sqlite3') as { prototype: { exec(sql: string): unknown } };
+  const exec = Database.prototype.exec;
+  let n = 0;
+  Database.prototype.exec = function (this: unknown, sql: string) {
+    if (sql === 'COMMIT') n++;
+    return exec.call(this, sql);
+  };
+  return () => n;
 }
 
 /** Child: a bare NETCONF server (standard operations, no event log), password auth. */

@@ -49,7 +49,9 @@
  * own device session; relay: the OAM collects it on the job's session and relays it, config pve.evidence; collect,relay
  * runs both in every round, paired), BENCH_FLEET_PER_CHILD, BENCH_FLEET_PER_ADDRESS, BENCH_FLEET_BASE_PORT, BENCH_FLEET_KEYS_DIR,
  * BENCH_CHILD_NODE_ARGS (extra node options for the children, e.g. --cpu-prof --cpu-prof-dir=DIR), BENCH_FLEET_MAX_ACTIVE
- * (the OAM's jobs.max-active, jobs driven at once; default the plugin's, 500; the others wait in the store).
+ * (the OAM's jobs.max-active, jobs driven at once; default the plugin's, 500; the others wait in the store),
+ * BENCH_FLEET_GROUP_COMMIT (the OAM's store.group-commit: on, off, or off,on: each round runs both, one after the
+ * other; unset: the plugin's default). With SQLite the OAM counts its COMMITs (reported per verified update).
  *
  * Run: node --expose-gc --import tsx bench/fleet.ts   (or npm run bench -- fleet, which stops any benchmark
  * after 300 s: run 10,000 and more directly)
@@ -98,6 +100,10 @@ interface FleetFigures {
   instances: number;
   /** step 3's evidence (BENCH_PVE_EVIDENCE): collected by the PVE, or relayed by the OAM */
   mode: EvidenceMode;
+  /** the OAM's store.group-commit (BENCH_FLEET_GROUP_COMMIT); undefined: the plugin's default */
+  groupCommit: boolean | undefined;
+  /** SQLite COMMITs in the OAM instances, from their start to the end of the run (-1: not counted, e.g. PostgreSQL) */
+  commits: number;
   /** NETCONF sessions the devices accepted during the run (OAM and PVE), per job started */
   sessionsPerUpdate: number;
   verified: number;
@@ -246,7 +252,20 @@ function evidenceModes(): EvidenceMode[] {
   return [...new Set(modes)] as EvidenceMode[];
 }
 
-async function fleetRun(size: number, instances: number, o: RunOptions, mode: EvidenceMode = 'collect'): Promise<FleetFigures> {
+/** BENCH_FLEET_GROUP_COMMIT: on, off, or both (off,on: each round runs both, in that order); unset: the plugin's default */
+function groupCommitSettings(): Array<boolean | undefined> {
+  const v = process.env.BENCH_FLEET_GROUP_COMMIT;
+  if (v === undefined || v === '') return [undefined];
+  const out = v.split(',').map((x) => x.trim()).map((x) => {
+    if (x !== 'on' && x !== 'off') throw new Error(`BENCH_FLEET_GROUP_COMMIT must be on, off or a list of them, got ${v}`);
+    return x === 'on';
+  });
+  return [...new Set(out)];
+}
+
+const groupCommitText = (gc: boolean | undefined): string => (gc === undefined ? '' : `, group commit ${gc ? 'on' : 'off'}`);
+
+async function fleetRun(size: number, instances: number, o: RunOptions, mode: EvidenceMode = 'collect', groupCommit?: boolean): Promise<FleetFigures> {
   const tRun = performance.now();
   const dataDir = mkdtempSync(join(tmpdir(), 'hsv-bench-oam-'));
   const oamJwksFile = join(dataDir, 'oam-jwks.json');
@@ -294,6 +313,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
       ...process.env, [ADMIN_PASSWORD_ENV]: adminPassword, HSV_BENCH_DEVICE_PASSWORD: devices[0]!.password,
       ...(o.pg ? { HSV_BENCH_PG_PASSWORD: o.pg.password } : {}),
     };
+    const gcConfig = groupCommit !== undefined ? { 'group-commit': groupCommit } : {};
     for (let k = 0; k < instances; k++) {
       const config = defaultServeConfig();
       // the plugin's activation loads the inventory: 10-20 s at 100,000 H(e)NBs here, above the host's default 10 s
@@ -310,7 +330,9 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
         // file: software URIs only from a directory the config names
         software: { 'file-root': dirname(fileURLToPath(softwareUri)) },
         ...(o.maxActive !== undefined ? { jobs: { 'max-active': o.maxActive } } : {}),
-        ...(storeUrl !== undefined ? { store: { driver: 'postgres', url: storeUrl, password: { env: 'HSV_BENCH_PG_PASSWORD' }, 'instance-id': `oam-${k + 1}` } } : {}),
+        ...(storeUrl !== undefined
+          ? { store: { driver: 'postgres', url: storeUrl, password: { env: 'HSV_BENCH_PG_PASSWORD' }, 'instance-id': `oam-${k + 1}`, ...gcConfig } }
+          : groupCommit !== undefined ? { store: gcConfig } : {}),
       };
       const configFile = join(dataDir, `oam-config-${k + 1}.json`);
       writeFileSync(configFile, JSON.stringify({ config, dataDir: join(dataDir, `oam-${k + 1}`) }));
@@ -429,7 +451,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
     for (const c of clients.splice(0)) await c.close().catch(() => undefined);
     await Promise.all(pumps);
     return {
-      size, instances, mode, sessionsPerUpdate, verified, other, firstReasons, childStartMs: Math.max(...fleets.map((f) => f.ready.startMs)), fleetChildren: fleets.length,
+      size, instances, mode, groupCommit, commits: peaks.some((p) => p.commits < 0) ? -1 : peaks.reduce((a, p) => a + p.commits, 0), sessionsPerUpdate, verified, other, firstReasons, childStartMs: Math.max(...fleets.map((f) => f.ready.startMs)), fleetChildren: fleets.length,
       childRss: { start: fleets.reduce((a, f) => a + f.ready.rss, 0), end: childEnd },
       oamStartMs: Math.max(...oams.map((x) => x.ready.startMs)), replyMs, totalMs, wallMs: 0,
       updatesPerSec: (verified / totalMs) * 1000, baseline: sumMem(oams.map((x) => x.ready.baseline)), peak: sumMem(peaks.map((p) => p.peak)),
@@ -472,7 +494,7 @@ function report(all: FleetFigures[], best: number, showInstances: boolean, limit
   const r = all.reduce((a, b) => (b.updatesPerSec > a.updatesPerSec ? b : a));
   const mem = all.reduce((a, b) => (b.peak.rss > a.peak.rss ? b : a));
   const otherText = [...r.other].map(([k, v]) => `${k} ${v}`).join(', ');
-  const label = `${thousands(r.size)}${showInstances || inst > 1 ? `, ${inst} OAM instance${inst > 1 ? 's' : ''}` : ''}, evidence ${r.mode}`;
+  const label = `${thousands(r.size)}${showInstances || inst > 1 ? `, ${inst} OAM instance${inst > 1 ? 's' : ''}` : ''}, evidence ${r.mode}${groupCommitText(r.groupCommit)}`;
   console.log(`\nfleet of ${label}: rounds ${all.map((x) => `${x.verified}/${x.size} verified in ${(x.totalMs / 1000).toFixed(2)} s = ${x.updatesPerSec.toFixed(1)}/s (run ${(x.wallMs / 1000).toFixed(0)} s)`).join('; ')}`);
   if (otherText) console.log(`  best round: others ${otherText}${r.timedOut ? `; stopped waiting after ${(limitMs / 1000).toFixed(0)} s` : ''}`);
   for (const reason of r.firstReasons) console.log(`  e.g. ${reason}`);
@@ -482,6 +504,7 @@ function report(all: FleetFigures[], best: number, showInstances: boolean, limit
   console.log(`  results arrived (s after the RPC): 10% ${(q(r.arrivals, 0.1) / 1000).toFixed(2)}, 50% ${(q(r.arrivals, 0.5) / 1000).toFixed(2)}, 90% ${(q(r.arrivals, 0.9) / 1000).toFixed(2)}, 100% ${(q(r.arrivals, 1) / 1000).toFixed(2)}`);
   console.log(`  per-job phases, median / max ms: ${r.phases.map((p) => `${p.name} ${q(p.ms, 0.5).toFixed(0)} / ${q(p.ms, 1).toFixed(0)}`).join('; ')}`);
   const perUpd = (ms: number): string => (ms / Math.max(1, r.verified)).toFixed(1);
+  if (r.commits >= 0) console.log(`  SQLite COMMITs in the OAM (its whole life): ${r.commits}, ${(r.commits / Math.max(1, r.verified)).toFixed(2)} per verified update`);
   console.log(`  CPU: OAM ${r.oamCpuMs.toFixed(0)} ms (${perUpd(r.oamCpuMs)} ms per update), fleet+PVE child ${r.childCpuMs.toFixed(0)} ms (${perUpd(r.childCpuMs)} ms per update), wall ${r.totalMs.toFixed(0)} ms: on CPU ${((100 * r.oamCpuMs) / r.totalMs).toFixed(0)}% / ${((100 * r.childCpuMs) / r.totalMs).toFixed(0)}% of the wall time (fsync waits are not CPU)`);
   console.log(`  OAM memory (highest round, ${mem.samples} samples${inst > 1 ? `, summed over ${inst} instances; the largest one ${MiB(mem.peakOne)} MiB` : ''}): peak RSS ${MiB(mem.peak.rss)} MiB (${MiB(mem.baseline.rss)} before the OAM started: +${MiB(mem.peak.rss - mem.baseline.rss)}, ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB per device), peak heapUsed ${MiB(mem.peak.heapUsed)} MiB (+${MiB(mem.peak.heapUsed - mem.baseline.heapUsed)}), peak heapTotal ${MiB(mem.peak.heapTotal)} MiB, peak external ${MiB(mem.peak.external)} MiB`);
   console.log(`  open file descriptors: OAM at most ${mem.fds.oamPeak} (sampled every second), ${mem.fds.oam} after the run; fleet+PVE children ${mem.fds.child} after the run; open-files limits: OAM ${mem.fdLimits.oam}, fleet children ${mem.fdLimits.child}`);
@@ -494,7 +517,7 @@ function report(all: FleetFigures[], best: number, showInstances: boolean, limit
     console.log(`  PostgreSQL statements run most (calls per update, rows, WAL bytes per call, mean ms):`);
     for (const t of p.top.slice(0, 10)) console.log(`    ${per(t.calls)}  rows ${(t.rows / Math.max(1, t.calls)).toFixed(1)}  wal ${(t.walBytes / Math.max(1, t.calls)).toFixed(0)} B  ${t.meanMs.toFixed(2)} ms  ${t.query}`);
   }
-  return `| ${thousands(r.size)} | ${inst} | ${r.mode} | ${r.sessionsPerUpdate.toFixed(2)} | ${r.verified}/${r.size}${otherText ? ` (${otherText})` : ''} | ${r.updatesPerSec.toFixed(1)}/s | ${(r.updatesPerSec / best).toFixed(3)} | ${MiB(mem.peak.rss)} MiB | ${mem.fds.oamPeak} (${mem.fds.oam} after) | ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB | ${perUpd(r.oamCpuMs)} / ${perUpd(r.childCpuMs)} ms | ${(r.wallMs / 1000).toFixed(0)} s |`;
+  return `| ${thousands(r.size)} | ${inst} | ${r.mode}${groupCommitText(r.groupCommit)} | ${r.sessionsPerUpdate.toFixed(2)} | ${r.verified}/${r.size}${otherText ? ` (${otherText})` : ''} | ${r.updatesPerSec.toFixed(1)}/s | ${(r.updatesPerSec / best).toFixed(3)} | ${MiB(mem.peak.rss)} MiB | ${mem.fds.oamPeak} (${mem.fds.oam} after) | ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB | ${perUpd(r.oamCpuMs)} / ${perUpd(r.childCpuMs)} ms | ${(r.wallMs / 1000).toFixed(0)} s |`;
 }
 
 async function main(): Promise<void> {
@@ -507,6 +530,7 @@ async function main(): Promise<void> {
   const roundMs = envNum('BENCH_ROUND_MS', 2000);
   const rounds = Math.max(1, envNum('BENCH_FLEET_ROUNDS', 2));
   const modes = evidenceModes();
+  const gcs = groupCommitSettings();
   const keysGiven = process.env.BENCH_FLEET_KEYS_DIR;
   const o: RunOptions = {
     installMs: envNum('BENCH_INSTALL_MS', 20),
@@ -524,7 +548,7 @@ async function main(): Promise<void> {
   };
   const pg = storeKind === 'postgres';
   // the benchmark's own time limit: every run's bound, the baseline rounds, the cluster
-  const boundMs = rounds * modes.length * sizes.reduce((a, n) => a + instanceCounts.reduce((b, k) => b + runBoundMs(n, k, o.limitMs, pg), 0), 0)
+  const boundMs = rounds * modes.length * gcs.length * sizes.reduce((a, n) => a + instanceCounts.reduce((b, k) => b + runBoundMs(n, k, o.limitMs, pg), 0), 0)
     + (rounds + 1) * (roundMs + 40_000) + (pg ? 120_000 : 0);
   const tStart = performance.now();
   let cluster: PgCluster | undefined;
@@ -549,7 +573,7 @@ async function main(): Promise<void> {
   console.log(`each run waits at most ${o.limitMs / 1000} s for its results; the benchmark stops itself after ${(boundMs / 1000).toFixed(0)} s at the latest`);
 
   const runs = new Map<string, FleetFigures[]>();
-  const key = (size: number, inst: number, mode: EvidenceMode): string => `${size}x${inst}x${mode}`;
+  const key = (size: number, inst: number, mode: EvidenceMode, gc: boolean | undefined): string => `${size}x${inst}x${mode}x${String(gc)}`;
   const setups: number[] = [];
   let ok = true;
   try {
@@ -559,12 +583,12 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       for (const size of sizes) {
         for (const inst of instanceCounts) {
-          for (const mode of modes) {
-            const fig = await fleetRun(size, inst, o, mode);
+          for (const [mode, gc] of modes.flatMap((m) => gcs.map((g) => [m, g] as const))) {
+            const fig = await fleetRun(size, inst, o, mode, gc);
             fig.wallMs = lastRunWallMs;
-            const list = runs.get(key(size, inst, mode)) ?? [];
+            const list = runs.get(key(size, inst, mode, gc)) ?? [];
             list.push(fig);
-            runs.set(key(size, inst, mode), list);
+            runs.set(key(size, inst, mode, gc), list);
             // this run's figures at once (against the baselines so far), in case a later run does not end in time
             console.log(`\n(run done: baseline so far ${Math.max(...setups).toFixed(1)} session setups/s)`);
             report([fig], Math.max(...setups), instanceCounts.length > 1, o.limitMs);
@@ -583,8 +607,8 @@ async function main(): Promise<void> {
   const table: string[] = [];
   for (const size of sizes) {
     for (const inst of instanceCounts) {
-      for (const mode of modes) {
-        const all = runs.get(key(size, inst, mode)) ?? [];
+      for (const [mode, gc] of modes.flatMap((m) => gcs.map((g) => [m, g] as const))) {
+        const all = runs.get(key(size, inst, mode, gc)) ?? [];
         if (all.length === 0) continue;
         for (const r of all) if (r.verified !== r.size) ok = false;
         table.push(report(all, best, instanceCounts.length > 1, o.limitMs));
