@@ -335,8 +335,7 @@ export const CONFIG_SCHEMA = {
           "type": "integer",
           "minimum": 1,
           "maximum": 100,
-          "default": 10,
-          "description": "driver postgres: most connections this instance opens"
+          "description": "driver postgres: most connections this instance opens (default 10; no schema default, which would put it in every store section, where driver sqlite refuses it)"
         },
         "instance-id": {
           "type": "string",

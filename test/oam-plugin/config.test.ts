@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../src/log/logger.js';
 import { HOST_API_VERSION } from '../../src/plugin/contract.js';
+import { readManifest, validatePluginConfig } from '../../src/plugin/manifest.js';
 import { activate, createSoftwareFetcher, SOFTWARE_FETCH_FAILED, pveTargetFromConfig, softwareFromConfig, storeFromConfig } from '../../src/oam-plugin/index.js';
 import type { OamPluginConfig } from '../../src/oam-plugin/index.js';
 import { insideRoot } from '../../src/oam-plugin/index.js';
@@ -108,6 +109,21 @@ describe('store config', () => {
     expect(storeFromConfig({ driver: 'sqlite' }, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data' });
     expect(storeFromConfig({ driver: 'postgres', url: 'postgres://oam@db.example:5432/hsv', password: 'pw', 'pool-size': 4 }, '/data'))
       .toEqual({ driver: 'postgres', url: 'postgres://oam@db.example:5432/hsv', password: 'pw', poolSize: 4 });
+  });
+
+  it('group-commit for either driver (off unless true)', () => {
+    expect(storeFromConfig({ 'group-commit': true }, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data', groupCommit: true });
+    expect(storeFromConfig({ 'group-commit': false }, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data' });
+    expect(storeFromConfig({ driver: 'postgres', url: 'postgres://oam@db.example:5432/hsv', 'group-commit': true }, '/data'))
+      .toEqual({ driver: 'postgres', url: 'postgres://oam@db.example:5432/hsv', groupCommit: true });
+  });
+
+  it('a sqlite store section as the host validates it (defaults applied) is accepted (it was refused: a pool-size default)', async () => {
+    const manifest = await readManifest(join(process.cwd(), 'plugin.json'));
+    for (const store of [{ 'job-retention': 7 }, { 'group-commit': true }, {}]) {
+      const cfg = validatePluginConfig(manifest, { store }) as OamPluginConfig;
+      expect(storeFromConfig(cfg.store, '/data')).toMatchObject({ driver: 'sqlite', dataDir: '/data' });
+    }
   });
 
   it('names the field and what it expected', () => {
