@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS, SCHEMA_VERSION, SQLITE_FILE_NAME, openDatabase, openSqliteStore, openStore } from '../../src/store/index.js';
 import type { SqliteStore } from '../../src/store/index.js';
 import { storeContract } from './contract.js';
+import { groupCommitContract } from './group-commit-contract.js';
 
 const code = (c: string): unknown => expect.objectContaining({ code: c });
 
@@ -24,6 +25,60 @@ storeContract('SQLite', {
       db.close();
     }
   },
+});
+
+// the whole contract again with group commit on: every promise of Store.transaction holds for grouped transactions
+let groupedDir = '';
+storeContract('SQLite, group commit', {
+  kind: 'sqlite',
+  fresh: async () => { groupedDir = mkdtempSync(join(tmpdir(), 'hsv-store-')); },
+  open: () => openSqliteStore({ dataDir: groupedDir, groupCommit: true }),
+  cleanup: async () => rmSync(groupedDir, { recursive: true, force: true }),
+  refuseNotificationXml: (xml) => sqlOn(groupedDir, `CREATE TRIGGER test_refuse BEFORE INSERT ON notifications WHEN NEW.xml = '${xml}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`),
+});
+
+groupCommitContract('SQLite', {
+  fresh: async () => { groupedDir = mkdtempSync(join(tmpdir(), 'hsv-store-')); },
+  open: (options) => openSqliteStore({ dataDir: groupedDir, ...options }),
+  cleanup: async () => rmSync(groupedDir, { recursive: true, force: true }),
+  // a deferred foreign key: the INSERT passes, the COMMIT fails (SQLITE_CONSTRAINT_FOREIGNKEY)
+  failCommitOf: (henbId) => sqlOn(groupedDir, `CREATE TABLE test_parent (id INTEGER PRIMARY KEY);
+    CREATE TABLE test_child (pid INTEGER REFERENCES test_parent (id) DEFERRABLE INITIALLY DEFERRED);
+    CREATE TRIGGER test_fail_commit AFTER INSERT ON henbs WHEN NEW.henb_id = '${henbId}' BEGIN INSERT INTO test_child (pid) VALUES (1); END`),
+});
+
+/** runs `sql` on the store database in `dir` through a connection of its own */
+async function sqlOn(dir: string, sql: string): Promise<void> {
+  const db = openDatabase(join(dir, SQLITE_FILE_NAME), { timeout: 5000 });
+  try {
+    db.exec(sql);
+  } finally {
+    db.close();
+  }
+}
+
+describe('SQLite only: group commit and the sync barrier', () => {
+  let dir: string;
+  let store: SqliteStore;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hsv-store-'));
+    store = await openSqliteStore({ dataDir: dir, groupCommit: true });
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a group of durable transactions needs one sync barrier, and each resolves after it', async () => {
+    const before = store.barriers;
+    let syncingAtResolve: boolean[] = [];
+    await Promise.all([1, 2, 3, 4].map((i) => store.transaction((tx) => tx.putHenb({
+      henbId: `henb-${i}`, rim: 'a'.repeat(64), softwareVersion: '1.0', state: 'updating', lastResultToken: null,
+    })).then(() => { syncingAtResolve = [...syncingAtResolve, store.syncing]; })));
+    expect(store.barriers).toBe(before + 1);
+    expect(syncingAtResolve).toEqual([false, false, false, false]);
+    expect(store.commitStats).toMatchObject({ commits: 1, transactions: 4 });
+  });
 });
 
 describe('SQLite only', () => {
