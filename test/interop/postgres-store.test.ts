@@ -15,6 +15,7 @@ import { PG_MIGRATIONS, PG_SCHEMA_VERSION, StoreError, openPostgresStore, openSt
 import type { PostgresStoreOptions, Store } from '../../src/store/index.js';
 import { PG_SCHEMA_VERSION_TABLE } from '../../src/store/pg-migrations.js';
 import { storeContract } from '../store/contract.js';
+import { groupCommitContract } from '../store/group-commit-contract.js';
 import { auditContract } from '../store/audit-contract.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/until.js';
@@ -93,6 +94,32 @@ storeContract('PostgreSQL', {
     await sql(contractDb, `CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.xml = '${xml}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
       CREATE TRIGGER test_refuse BEFORE INSERT ON notifications FOR EACH ROW EXECUTE FUNCTION test_refuse()`);
+  },
+});
+
+// the whole contract again with group commit on: every promise of Store.transaction holds for grouped transactions
+storeContract('PostgreSQL, group commit', {
+  kind: 'postgres',
+  fresh: async () => { contractDb = await createDb(); },
+  open: () => openStore({ driver: 'postgres', url: urlOf(contractDb), poolSize: 4, groupCommit: true }),
+  cleanup: () => dropDb(contractDb),
+  refuseNotificationXml: async (xml) => {
+    await sql(contractDb, `CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.xml = '${xml}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER test_refuse BEFORE INSERT ON notifications FOR EACH ROW EXECUTE FUNCTION test_refuse()`);
+  },
+});
+
+groupCommitContract('PostgreSQL', {
+  fresh: async () => { contractDb = await createDb(); },
+  open: (options) => openStore({ driver: 'postgres', url: urlOf(contractDb), poolSize: 4, ...options }),
+  cleanup: () => dropDb(contractDb),
+  // a deferred constraint trigger: the INSERT passes, the COMMIT fails
+  failCommitOf: async (henbId) => {
+    await sql(contractDb, `CREATE FUNCTION test_fail_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'commit refused by the test'; END $$;
+      CREATE CONSTRAINT TRIGGER test_fail_commit AFTER INSERT ON henbs DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW WHEN (NEW.henb_id = '${henbId}') EXECUTE FUNCTION test_fail_commit()`);
   },
 });
 
