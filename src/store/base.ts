@@ -7,7 +7,8 @@
  *   same turn of the event loop as the first one, run together as one database transaction (BEGIN, then each in
  *   call order inside a SAVEPOINT of its own, then one COMMIT); a failing one rolls back to its savepoint and
  *   rejects alone, every other resolves only after the shared COMMIT (and its sync barrier), and a failed COMMIT
- *   rejects them all and stores none of them (see runGroup);
+ *   rejects them all and stores none of them (see runGroup); the driver may have plain writes join the groups too
+ *   (plainWriteJoinsGroup: SQLite's every write, PostgreSQL's audited ones, which take the lock anyway);
  * - a plain call made from inside fn's async context joins that transaction; any other plain call waits until no
  *   transaction is open;
  * - a transaction handle used after its transaction ended, and any call after close(), is ERR_STORE_CLOSED;
@@ -31,6 +32,13 @@ export const OP_NAMES = [
   'appendAudit', 'listAudit', 'lastAudit', 'putAuditHead', 'listAuditHeads',
 ] as const satisfies readonly (keyof StoreOps)[];
 export type OpName = (typeof OP_NAMES)[number];
+
+/** The operations that write (the others only read). */
+export const WRITE_OPS: ReadonlySet<OpName> = new Set<OpName>([
+  'putHenb', 'deleteHenb', 'createJob', 'saveJobTransition', 'claimJobs', 'claimExpiredJobs', 'takeJob', 'renewLeases', 'releaseJobs',
+  'putResult', 'putNonce', 'consumeNonce', 'rememberJti', 'putReferenceLog', 'purgeExpired', 'pruneJobs',
+  'appendNotification', 'appendNotifications', 'pruneNotifications', 'appendAudit', 'putAuditHead',
+]);
 // compile-time check that OP_NAMES lists every operation
 type MissingOps = Exclude<keyof StoreOps, OpName>;
 const _allOpsListed: MissingOps extends never ? true : never = true;
@@ -233,6 +241,14 @@ export abstract class StoreBase<C extends TxContext> implements Store {
     }
   }
 
+  /**
+   * With group commit: whether a plain call of `name` outside any transaction runs as a transaction of the next
+   * group (a write that commits anyway: one COMMIT fewer) rather than on its own. None by default.
+   */
+  protected plainWriteJoinsGroup(_name: OpName): boolean {
+    return false;
+  }
+
   /** whether the database ended transaction `ctx` by itself (a driver that can tell overrides this) */
   protected transactionLost(_ctx: C): boolean {
     return false;
@@ -272,6 +288,10 @@ export abstract class StoreBase<C extends TxContext> implements Store {
     this.checkOpen();
     const ctx = this.als.getStore();
     if (ctx?.active) return this.call(ctx, name, args);
+    // with group commit, a write that would commit on its own shares the next group's COMMIT instead
+    if (this.groupCommit && this.plainWriteJoinsGroup(name)) {
+      return this.transaction((tx) => (tx[name] as (...a: unknown[]) => Promise<unknown>)(...args));
+    }
     while (this.txOpen) await this.txDone;
     this.checkOpen();
     return this.call(undefined, name, args);

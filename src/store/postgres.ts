@@ -267,6 +267,14 @@ export class PostgresStore extends StoreBase<PgTx> {
     }
   }
 
+  /**
+   * The writes that are transactions of their own anyway (holding TX_LOCK: the audit log's); the others are single
+   * statements that take no lock, which a group would make wait for it.
+   */
+  protected override plainWriteJoinsGroup(name: OpName): boolean {
+    return name === 'appendAudit' || AUDITED_OPS.has(name);
+  }
+
   protected override transactionLost(ctx: PgTx): boolean {
     return ctx.lost === true;
   }

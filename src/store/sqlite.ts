@@ -15,7 +15,7 @@ import { StoreError } from './errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { openDatabase } from './sqlite-driver.js';
 import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
-import { StoreBase } from './base.js';
+import { StoreBase, WRITE_OPS } from './base.js';
 import type { OpName, StoreBaseOptions, TxContext } from './base.js';
 import {
   eventFromRow, henbFromRow, henbRecord, jobFromRow, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
@@ -159,6 +159,11 @@ export class SqliteStore extends StoreBase<TxContext> {
     } finally {
       ctx.depth--;
     }
+  }
+
+  /** every write: on its own it would be a COMMIT (and maybe a sync barrier) of its own */
+  protected override plainWriteJoinsGroup(name: OpName): boolean {
+    return WRITE_OPS.has(name);
   }
 
   protected override transactionLost(): boolean {

@@ -66,6 +66,26 @@ export function groupCommitContract(name: string, h: GroupCommitHarness): void {
       expect(await ids(store)).toEqual(['henb-1', 'henb-2', 'henb-3', 'henb-4', 'henb-5']);
     });
 
+    it('plain writes that would commit on their own share the group (the audited ones with every driver)', async () => {
+      const before = statsOf(store);
+      await store.putNonce({ nonce: 'n1', purpose: 'p', expiresAt: Date.now() + 60_000 });
+      const outcomes = await Promise.allSettled([
+        store.putHenb(henb('henb-1')),
+        store.transaction((tx) => tx.putHenb(henb('henb-2'))),
+        store.putNonce({ nonce: 'n1', purpose: 'p', expiresAt: Date.now() + 60_000 }), // a duplicate: fails alone
+        store.saveJobTransition('missing', 's', { expectPrevVersion: 1 }), // fails alone
+        store.putHenb(henb('henb-3')),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
+      expect((outcomes[2] as PromiseRejectedResult).reason).toEqual(code('ERR_STORE_DUPLICATE'));
+      expect((outcomes[3] as PromiseRejectedResult).reason).toEqual(code('ERR_STORE_NOT_FOUND'));
+      const after = statsOf(store);
+      expect(after.commits - before.commits).toBeLessThanOrEqual(2); // the putNonce before, and one group
+      expect(after.transactions - before.transactions).toBeGreaterThanOrEqual(3);
+      expect(await ids(store)).toEqual(['henb-1', 'henb-2', 'henb-3']);
+      expect((await store.listAudit()).map((a) => a.object)).toEqual(['henb/henb-1', 'henb/henb-2', 'henb/henb-3']);
+    });
+
     it('without the option, each transaction has its own COMMIT', async () => {
       const single = await open(false);
       const before = statsOf(single);
