@@ -358,8 +358,7 @@ export const CONFIG_SCHEMA = {
         },
         "group-commit": {
           "type": "boolean",
-          "default": false,
-          "description": "commit the job transactions made at the same time together (one COMMIT, a savepoint each; each still acknowledged only after that COMMIT) instead of one COMMIT each"
+          "description": "commit the store writes made at the same time together (one COMMIT, a savepoint each; each still acknowledged only after that COMMIT) instead of one COMMIT each; default true with driver sqlite, false with postgres"
         }
       },
       "if": {

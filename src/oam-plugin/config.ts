@@ -16,7 +16,8 @@
  *     policies  {self-check=true, on-mismatch=[alarm, rollback], step-timeout=300 s, token-lifetime=86400 s,
  *                require-signed-software=false (each image needs a vendor-signed manifest at URI.jws)}
  *     store     {driver=sqlite} (a file in host.dataDir) or {driver: postgres, url (postgres://USER@HOST:PORT/DB,
- *                 no password), password? (secret), pool-size=10}, either with group-commit=false -> src/store openStore;
+ *                 no password), password? (secret), pool-size=10}, either with group-commit (default: true with
+ *                 sqlite, false with postgres) -> src/store openStore;
  *               instance-id?, lease=60 s -> the runner's job leases (several instances on one database)
  *   Relative file names (pve.ca, pve.jwks, software.ca, software.file-root, software.vendor-keys) resolve against the host's baseDir
  *   (PluginHost.baseDir: the directory of the config file), never against the process's working directory.
@@ -197,9 +198,13 @@ export function storeFromConfig(storeCfg: OamPluginConfig['store'], dataDir: str
   };
 }
 
-/** store.group-commit, either driver (default false: one COMMIT per transaction) */
+/**
+ * store.group-commit, either driver. Default: on with SQLite (measured: docs/performance.md, 5 December 2026),
+ * off with PostgreSQL (not measured there yet: one COMMIT per transaction, as before).
+ */
 function groupCommitOf(storeCfg: OamPluginConfig['store']): { groupCommit?: boolean } {
-  return storeCfg?.['group-commit'] === true ? { groupCommit: true } : {};
+  const on = storeCfg?.['group-commit'] ?? (storeCfg?.driver ?? 'sqlite') === 'sqlite';
+  return on ? { groupCommit: true } : {};
 }
 
 /**

@@ -105,17 +105,19 @@ describe('relative file names', () => {
 
 describe('store config', () => {
   it('sqlite in the data directory by default; postgres needs a url without a password', () => {
-    expect(storeFromConfig(undefined, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data' });
-    expect(storeFromConfig({ driver: 'sqlite' }, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data' });
+    expect(storeFromConfig(undefined, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data', groupCommit: true });
+    expect(storeFromConfig({ driver: 'sqlite' }, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data', groupCommit: true });
     expect(storeFromConfig({ driver: 'postgres', url: 'postgres://oam@db.example:5432/hsv', password: 'pw', 'pool-size': 4 }, '/data'))
       .toEqual({ driver: 'postgres', url: 'postgres://oam@db.example:5432/hsv', password: 'pw', poolSize: 4 });
   });
 
-  it('group-commit for either driver (off unless true)', () => {
+  it('group-commit for either driver: on by default with sqlite, off by default with postgres', () => {
+    const pgUrl = 'postgres://oam@db.example:5432/hsv';
     expect(storeFromConfig({ 'group-commit': true }, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data', groupCommit: true });
+    expect(storeFromConfig({}, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data', groupCommit: true });
     expect(storeFromConfig({ 'group-commit': false }, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data' });
-    expect(storeFromConfig({ driver: 'postgres', url: 'postgres://oam@db.example:5432/hsv', 'group-commit': true }, '/data'))
-      .toEqual({ driver: 'postgres', url: 'postgres://oam@db.example:5432/hsv', groupCommit: true });
+    expect(storeFromConfig({ driver: 'postgres', url: pgUrl, 'group-commit': true }, '/data')).toEqual({ driver: 'postgres', url: pgUrl, groupCommit: true });
+    expect(storeFromConfig({ driver: 'postgres', url: pgUrl }, '/data')).toEqual({ driver: 'postgres', url: pgUrl });
   });
 
   it('a sqlite store section as the host validates it (defaults applied) is accepted (it was refused: a pool-size default)', async () => {
