@@ -4,7 +4,8 @@
  * - the child processes: the simulated fleet + reference PVE (`serveFleet`), the OAM server (`serveOam`, which
  *   samples its own memory) and a bare NETCONF server for the session-setup baseline (`serveBare`); each prints
  *   one `READY <json>` line, answers `CPU` / `MEM` / `PEAK` / `FDS` lines on stdin with `CPU <us>` /
- *   `MEM <json>` / `PEAK <json>` / `FDS <n>`, and exits when stdin ends;
+ *   `MEM <json>` / `PEAK <json>` / `FDS <n>` (and `HEAP [path]` with `HEAP <json>`: the live heap after full GCs,
+ *   and a heap snapshot written to path when given), and exits when stdin ends;
  * - the parent's side: spawning a child and talking to it (`spawnChild`, with its open-files limit raised when
  *   asked), and a memory sampler.
  */
@@ -17,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { startFleet } from '../src/simulator/simulator.js';
 import { startPve } from '../src/pve/service.js';
 import { createNetconfServer, registerStandardOperations } from '../src/netconf/server/index.js';
@@ -132,12 +133,35 @@ function serveControl(stop: () => Promise<void>, sampler?: MemorySampler, sessio
       sampler.sampleFds();
       const report: PeakReport = { peak: sampler.peak, samples: sampler.samples, fdsPeak: sampler.fdsPeak, commits: commits?.() ?? -1 };
       console.log(`PEAK ${JSON.stringify(report)}`);
+    } else if (l === 'HEAP' || l.startsWith('HEAP ')) {
+      const path = l.slice(5).trim();
+      console.log(`HEAP ${JSON.stringify(liveHeap(path === '' ? undefined : path))}`);
     } else if (l === 'FDS') {
       console.log(`FDS ${countFds('self')}`);
     } else if (l === 'SESSIONS' && sessionsOpened) {
       console.log(`SESSIONS ${sessionsOpened()}`);
     }
   });
+}
+
+/** What `HEAP` answers: the live heap (bytes in use after full GCs) and the snapshot written, if asked. */
+export interface HeapReport {
+  live: number;
+  snapshot?: string;
+}
+
+/**
+ * The live heap of this process: heap in use after full GCs (needs --expose-gc; without it, the heap in use as
+ * it is), and a heap snapshot at `snapshotPath` when given (v8.writeHeapSnapshot: seconds for a large heap, the
+ * process stands still meanwhile).
+ */
+function liveHeap(snapshotPath?: string): HeapReport {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  // two: what a finalizer or weak callback frees shows at the next
+  gc?.();
+  gc?.();
+  const live = getHeapStatistics().used_heap_size;
+  return snapshotPath !== undefined ? { live, snapshot: writeHeapSnapshot(snapshotPath) } : { live };
 }
 
 /** Child: `count` healthy femtocells (and, with layout.pve, the reference PVE for the whole fleet), in this process. */
@@ -249,6 +273,8 @@ export interface Child<T> {
   peak(): Promise<PeakReport>;
   /** open file descriptors */
   fds(): Promise<number>;
+  /** the live heap after full GCs, and a heap snapshot at snapshotPath when given */
+  heap(snapshotPath?: string): Promise<HeapReport>;
   /** fleet children only: NETCONF sessions their devices accepted so far (others never answer) */
   sessions(): Promise<number>;
   /** the child's open-files limit (soft), from /proc/PID/limits; -1 when unknown */
@@ -329,6 +355,14 @@ export async function spawnChild<T>(script: string, args: string[], readyTimeout
     mem: async () => JSON.parse(await ask('MEM')) as MemSample,
     peak: async () => JSON.parse(await ask('PEAK')) as PeakReport,
     fds: async () => Number(await ask('FDS')),
+    heap: async (snapshotPath?: string) => {
+      // the answer's prefix is `HEAP ` whatever was asked
+      const text = await new Promise<string>((resolve) => {
+        waiting.push({ prefix: 'HEAP ', resolve });
+        proc.stdin!.write(`HEAP${snapshotPath !== undefined ? ` ${snapshotPath}` : ''}\n`);
+      });
+      return JSON.parse(text) as HeapReport;
+    },
     sessions: async () => Number(await ask('SESSIONS')),
     fdLimit: fdLimitOf(proc.pid!),
     kill: () => proc.kill('SIGKILL'),

@@ -67,7 +67,7 @@ import type { XmlElement } from '../src/netconf/xml/index.js';
 import { defaultServeConfig } from '../src/config/load.js';
 import { ADMIN_PASSWORD_ENV } from '../src/cli/users.js';
 import { MiB, fdLimitOf, liveChildren, serveBare, serveFleet, serveOam, spawnChild } from './_fleet-lib.js';
-import type { BareReady, Child, FleetLayout, FleetReady, MemSample, OamReady } from './_fleet-lib.js';
+import type { BareReady, Child, FleetLayout, FleetReady, HeapReport, MemSample, OamReady } from './_fleet-lib.js';
 import { startPgCluster } from './_fleet-pg.js';
 import type { PgCluster, PgLoad } from './_fleet-pg.js';
 
@@ -139,6 +139,46 @@ interface FleetFigures {
   /** arrival times of the results (ms after the first RPC), sorted */
   arrivals: number[];
   pg?: PgLoad;
+  /** the OAM's live heap (after full GCs, summed over the instances) when results.size first reached each mark */
+  heapMarks: HeapMark[];
+}
+
+/** the OAM's live heap at a point of the run: `verified` results had arrived (any status) */
+interface HeapMark {
+  verified: number;
+  live: number;
+  snapshots: string[];
+}
+
+/**
+ * BENCH_FLEET_HEAP_AT: fractions of the fleet (default 0.25,0.75; empty or 0: none) at which the OAM's live heap
+ * is measured after full GCs (the OAM stands still meanwhile: a fraction of a second per 100 MiB), while jobs are in
+ * flight at both marks (bounded by jobs.max-active), so that the difference is what stays per job DONE:
+ * "heap growth per verified job after the warm-up". BENCH_FLEET_SNAPSHOT_DIR: also a heap snapshot at each mark.
+ */
+function heapFractions(): number[] {
+  const v = process.env.BENCH_FLEET_HEAP_AT ?? '0.25,0.75';
+  const xs = v.split(',').map((x) => x.trim()).filter((x) => x !== '').map(Number);
+  for (const x of xs) if (!Number.isFinite(x) || x < 0 || x >= 1) throw new Error(`BENCH_FLEET_HEAP_AT must be fractions in [0, 1), got ${v}`);
+  return xs.filter((x) => x > 0).sort((a, b) => a - b);
+}
+
+/** measures the OAMs' live heap (and writes snapshots, BENCH_FLEET_SNAPSHOT_DIR) when `count` results reached a mark */
+function heapMarker(size: number, oams: Array<Child<OamReady>>, runLabel: string): { onResult(count: number): void; done(): Promise<HeapMark[]> } {
+  const marks = heapFractions().map((f) => Math.max(1, Math.round(f * size)));
+  const dir = process.env.BENCH_FLEET_SNAPSHOT_DIR;
+  const taken: Array<Promise<HeapMark>> = [];
+  let next = 0;
+  return {
+    onResult(count) {
+      while (next < marks.length && count >= marks[next]!) {
+        next++;
+        taken.push(Promise.all(oams.map((x, k): Promise<HeapReport> => x.heap(dir !== undefined && dir !== '' ? join(dir, `oam-${runLabel}-${k + 1}-at-${count}.heapsnapshot`) : undefined)))
+          .then((rs) => ({ verified: count, live: rs.reduce((a, r) => a + r.live, 0), snapshots: rs.flatMap((r) => (r.snapshot !== undefined ? [r.snapshot] : [])) })));
+      }
+    },
+    done: () => Promise.all(taken),
+  };
 }
 
 /** phases of a job, between the progress notifications' steps (the first notification of a step counts) */
@@ -359,6 +399,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
       if (!m) stepAt.set(jobId, (m = new Map()));
       if (!m.has(step)) m.set(step, performance.now() - t0);
     };
+    const heap = heapMarker(size, oams, `${size}-${mode}-${Date.now()}`);
     const expected = new Set<string>();
     let missing = 0;
     let allIn: (() => void) | undefined;
@@ -377,6 +418,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
         mark(jobId, 10);
         const reason = childText(ev, HSV_NS, 'reason')?.trim();
         results.set(jobId, { status: childText(ev, HSV_NS, 'status')?.trim() ?? '?', ...(reason ? { reason } : {}) });
+        heap.onResult(results.size);
         if (expected.has(jobId) && --missing === 0) allIn?.();
       }
     })().catch(() => undefined));
@@ -427,6 +469,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
     const oamCpuMs = (await Promise.all(oams.map((x) => x.cpu()))).reduce((a, c, k) => a + c - cpuOam0[k]!, 0) / 1000;
     const childCpuMs = ((await fleetCpu()) - cpuChild0) / 1000;
     const sessionsPerUpdate = ((await fleetSessions()) - sessions0) / Math.max(1, started.length);
+    const heapMarks = await heap.done();
     const peaks = await Promise.all(oams.map((x) => x.peak()));
     const fdsAfter = await Promise.all(oams.map((x) => x.fds()));
     const fds = { oamPeak: peaks.reduce((a, p) => a + p.fdsPeak, 0), oam: fdsAfter.reduce((a, b) => a + b, 0), child: (await Promise.all(fleets.map((f) => f.fds()))).reduce((a, b) => a + b, 0) };
@@ -471,6 +514,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
         return at !== undefined ? [at] : [];
       }).sort((a, b) => a - b),
       ...(pgLoad ? { pg: pgLoad } : {}),
+      heapMarks,
     };
   } finally {
     for (const c of clients) await c.close().catch(() => undefined);
@@ -507,6 +551,15 @@ function report(all: FleetFigures[], best: number, showInstances: boolean, limit
   if (r.commits >= 0) console.log(`  SQLite COMMITs in the OAM (its whole life): ${r.commits}, ${(r.commits / Math.max(1, r.verified)).toFixed(2)} per verified update`);
   console.log(`  CPU: OAM ${r.oamCpuMs.toFixed(0)} ms (${perUpd(r.oamCpuMs)} ms per update), fleet+PVE child ${r.childCpuMs.toFixed(0)} ms (${perUpd(r.childCpuMs)} ms per update), wall ${r.totalMs.toFixed(0)} ms: on CPU ${((100 * r.oamCpuMs) / r.totalMs).toFixed(0)}% / ${((100 * r.childCpuMs) / r.totalMs).toFixed(0)}% of the wall time (fsync waits are not CPU)`);
   console.log(`  OAM memory (highest round, ${mem.samples} samples${inst > 1 ? `, summed over ${inst} instances; the largest one ${MiB(mem.peakOne)} MiB` : ''}): peak RSS ${MiB(mem.peak.rss)} MiB (${MiB(mem.baseline.rss)} before the OAM started: +${MiB(mem.peak.rss - mem.baseline.rss)}, ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB per device), peak heapUsed ${MiB(mem.peak.heapUsed)} MiB (+${MiB(mem.peak.heapUsed - mem.baseline.heapUsed)}), peak heapTotal ${MiB(mem.peak.heapTotal)} MiB, peak external ${MiB(mem.peak.external)} MiB`);
+  const hm = mem.heapMarks;
+  if (hm.length > 0) {
+    console.log(`  OAM live heap (after full GCs) at ${hm.map((m) => `${m.verified} results ${MiB(m.live)} MiB`).join(', ')}${hm.some((m) => m.snapshots.length > 0) ? `; snapshots ${hm.flatMap((m) => m.snapshots).join(', ')}` : ''}`);
+  }
+  if (hm.length >= 2) {
+    const a = hm[0]!;
+    const b = hm.at(-1)!;
+    console.log(`  HEAP GROWTH per verified job after the warm-up: ${((b.live - a.live) / Math.max(1, b.verified - a.verified)).toFixed(0)} bytes (live heap ${MiB(a.live)} -> ${MiB(b.live)} MiB from ${a.verified} to ${b.verified} results; jobs in flight at both: bounded by jobs.max-active)`);
+  }
   console.log(`  open file descriptors: OAM at most ${mem.fds.oamPeak} (sampled every second), ${mem.fds.oam} after the run; fleet+PVE children ${mem.fds.child} after the run; open-files limits: OAM ${mem.fdLimits.oam}, fleet children ${mem.fdLimits.child}`);
   console.log(`  fleet+PVE ${mem.fleetChildren > 1 ? `${mem.fleetChildren} children` : 'child'} RSS ${MiB(mem.childRss.start)} MiB after the start, ${MiB(mem.childRss.end)} MiB after the run (${KiB(mem.childRss.end / mem.size)} KiB per simulated device, PVE included)`);
   if (r.pg) {
