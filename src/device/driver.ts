@@ -88,6 +88,17 @@ export interface DeviceConnectionInfo {
   since: number;
 }
 
+/** NetconfDeviceDriver.remembered: what the driver keeps about one device between its jobs */
+export interface DeviceMemory {
+  delivered: number;
+  awaiting: number;
+  held: number;
+  rollingBack: number;
+  /** a wait for a pool slot is kept (only while one is under way) */
+  slotWait: boolean;
+  lastEventTime?: string;
+}
+
 export interface NetconfDeviceDriver extends DeviceDriver {
   /** after an OAM restart: await the job again, with a replay from `since` (epoch ms); see the header */
   resume(henbId: string, jobId: string, since: number, signal: AbortSignal): Promise<void>;
@@ -103,6 +114,12 @@ export interface NetconfDeviceDriver extends DeviceDriver {
   connected(henbId: string): boolean;
   /** sessions open now (or being opened) and callers waiting for a free one (devices.max-open-sessions) */
   sessionCounts(): { open: number; queued: number };
+  /**
+   * What the driver keeps about one device between its jobs (tests and diagnostics of memory, issue 15): job ids
+   * remembered (completions handed on, bounded), awaited, held and rolling back; whether a wait for a pool slot is
+   * kept; the last event time. undefined for a device not in the inventory.
+   */
+  remembered(henbId: string): DeviceMemory | undefined;
   /** how the device is connected now (a call-home device counts from its call, even before a session) */
   connection(henbId: string): DeviceConnectionInfo | undefined;
   /** forget a device (inventory change): its session is closed, pending calls fail */
@@ -298,6 +315,15 @@ class NetconfDriver implements NetconfDeviceDriver {
 
   sessionCounts(): { open: number; queued: number } {
     return { open: this.sessions.pool.open, queued: this.sessions.pool.queued };
+  }
+
+  remembered(henbId: string): DeviceMemory | undefined {
+    const l = this.links.get(henbId);
+    if (!l) return undefined;
+    return {
+      delivered: l.delivered.size, awaiting: l.awaiting.size, held: l.held.size, rollingBack: l.rollingBack.size, slotWait: l.slotWait !== undefined,
+      ...(l.lastEventTime !== undefined ? { lastEventTime: l.lastEventTime } : {}),
+    };
   }
 
   connection(henbId: string): DeviceConnectionInfo | undefined {

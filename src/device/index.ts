@@ -10,7 +10,7 @@ export { DeviceConnectError, connectDevice, defaultNetconfPort, fingerprintBytes
 export type { DeviceConnectErrorCode } from './connect.js';
 export type { DeviceConnector, DeviceSession, DeviceTarget, DeviceTlsSettings } from './connect.js';
 export { DeviceDriverError, createDeviceDriver } from './driver.js';
-export type { BackoffOptions, DeviceConnectionInfo, DeviceDriverOptions, DeviceInventoryEntry, NetconfDeviceDriver } from './driver.js';
+export type { BackoffOptions, DeviceConnectionInfo, DeviceDriverOptions, DeviceInventoryEntry, DeviceMemory, NetconfDeviceDriver } from './driver.js';
 export { CallHomeError, NETCONF_CALL_HOME_SSH_PORT, callHomeDeviceOf, createCallHomeListener } from './call-home.js';
 export type { CallHomeErrorCode } from './call-home.js';
 export type { CallHomeConnectionInfo, CallHomeDevice, CallHomeListener, CallHomeListenerOptions, CallHomeTlsDevice, CallHomeTlsSettings } from './call-home.js';

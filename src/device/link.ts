@@ -36,12 +36,15 @@ export class DeviceLink {
   readonly held = new Set<string>();
   /** jobs whose rollback we asked for: their next completion is the rollback's */
   readonly rollingBack = new Set<string>();
-  /** jobs whose completion was handed on (a replay after reconnect may repeat it); bounded */
+  /**
+   * jobs whose completion was handed on (a replay after reconnect may repeat it); bounded (REMEMBERED), each id a
+   * copy of its own (ownString: never a slice of the notification's text)
+   */
   readonly delivered = new Set<string>();
-  /** last event time seen, the device's clock (replay start after a reconnect) */
+  /** last event time seen, the device's clock (replay start after a reconnect); set by noteEventTime */
   lastEventTime: string | undefined;
-  /** when the session dropped (replay start when no event was seen) */
-  droppedAt: Date | undefined;
+  /** when the session dropped, epoch ms (replay start when no event was seen) */
+  droppedAt: number | undefined;
   reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   /** bumped when the entry is replaced or removed, or the driver closes: work of an older generation stops */
   generation = 0;
@@ -83,7 +86,12 @@ export class DeviceLink {
     this.subscribed = false;
     this.coveredFrom = undefined;
     this.since = undefined;
-    this.droppedAt = new Date();
+    this.droppedAt = Date.now();
+  }
+
+  /** the eventTime of a notification the session delivered (kept as a string of its own: see ownString) */
+  noteEventTime(text: string): void {
+    this.lastEventTime = ownString(text);
   }
 
   /** whether `other` reaches the device the same way (same address, pin, login and mode) */
@@ -101,7 +109,7 @@ export class DeviceLink {
    * resume() replay. Overlap is harmless: a completion is handed on once (classify).
    */
   replayStart(marginMs = 0): string | undefined {
-    const stopped = this.lastEventTime ?? (this.droppedAt !== undefined ? new Date(this.droppedAt.getTime() - marginMs).toISOString() : undefined);
+    const stopped = this.lastEventTime ?? (this.droppedAt !== undefined ? new Date(this.droppedAt - marginMs).toISOString() : undefined);
     const since = [stopped, this.replaySince !== undefined ? new Date(this.replaySince).toISOString() : undefined]
       .filter((t): t is string => t !== undefined && Number.isFinite(Date.parse(t)));
     if (since.length === 0) return undefined;
@@ -115,7 +123,7 @@ export class DeviceLink {
   classify(jobId: string): CompletionFate {
     if (this.rollingBack.delete(jobId)) return 'rollback';
     if (this.delivered.has(jobId)) return 'repeat';
-    remember(this.delivered, jobId);
+    remember(this.delivered, ownString(jobId));
     this.awaiting.delete(jobId);
     return 'deliver';
   }
@@ -124,6 +132,17 @@ export class DeviceLink {
   expectRollback(jobId: string): void {
     remember(this.rollingBack, jobId);
   }
+}
+
+/**
+ * A copy of `s` that shares no memory with the text it was cut from. The XML parser's texts are V8 "sliced strings":
+ * views into the whole message they came from, which stay alive as long as any slice does. A DeviceLink outlives its
+ * jobs (one per inventory entry), so a slice kept there (the last eventTime, a delivered job id) kept the device's
+ * last notification message alive: ~1.4 KB per device after its job, measured by heap snapshots of the OAM in
+ * bench/fleet.ts (docs/performance.md, issue 15, 5 December 2026).
+ */
+export function ownString(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 /** add to a bounded set, forgetting the oldest */

@@ -143,6 +143,9 @@ export class LinkSessions {
     } finally {
       signal.removeEventListener('abort', stop);
       wait.removeEventListener('abort', stop);
+      // the wait is over (one establishment per device at a time: l.connecting): the link keeps no controller
+      // after it (one per device touched, ~0.5 KB with its signal, grew with the devices updated)
+      if (l.slotWait?.signal === wait) l.slotWait = undefined;
     }
   }
 

@@ -66,7 +66,7 @@ export async function readNotifications(l: DeviceLink, s: DeviceSession, onCompl
     for await (const note of s.notifications()) {
       const eventTime = child(note, N, 'eventTime');
       const ev = eventOf(note);
-      if (eventTime) l.lastEventTime = eventTime.children.join('').trim();
+      if (eventTime) l.noteEventTime(eventTime.children.join('').trim());
       if (isCompletion(ev)) onCompletion(l, ev);
       else if (isNetmod(ev, 'replayComplete') && l.session === s) l.replaySince = undefined;
     }
