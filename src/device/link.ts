@@ -6,6 +6,7 @@
  */
 import type { DeviceSession, DeviceTarget } from './connect.js';
 import type { HolderState } from './pool.js';
+import { SmallSet } from './small-set.js';
 
 export interface DeviceInventoryEntry extends DeviceTarget {
   henbId: string;
@@ -31,16 +32,16 @@ export class DeviceLink {
   /** the shared establishment in flight (one per device) */
   connecting: Promise<DeviceSession> | undefined;
   /** jobs sent whose completion has not arrived */
-  readonly awaiting = new Set<string>();
+  readonly awaiting = new SmallSet();
   /** jobs whose integrity-measurement went on the session and whose software-update is to follow on it (relay mode) */
-  readonly held = new Set<string>();
+  readonly held = new SmallSet();
   /** jobs whose rollback we asked for: their next completion is the rollback's */
-  readonly rollingBack = new Set<string>();
+  readonly rollingBack = new SmallSet();
   /**
    * jobs whose completion was handed on (a replay after reconnect may repeat it); bounded (REMEMBERED), each id a
    * copy of its own (ownString: never a slice of the notification's text)
    */
-  readonly delivered = new Set<string>();
+  readonly delivered = new SmallSet();
   /** last event time seen, the device's clock (replay start after a reconnect); set by noteEventTime */
   lastEventTime: string | undefined;
   /** when the session dropped, epoch ms (replay start when no event was seen) */
@@ -146,7 +147,7 @@ export function ownString(s: string): string {
 }
 
 /** add to a bounded set, forgetting the oldest */
-function remember(set: Set<string>, id: string): void {
+function remember(set: SmallSet, id: string): void {
   set.add(id);
-  if (set.size > REMEMBERED) set.delete(set.values().next().value as string);
+  if (set.size > REMEMBERED) set.delete(set.oldest()!);
 }
