@@ -141,6 +141,8 @@ interface FleetFigures {
   pg?: PgLoad;
   /** the OAM's live heap (after full GCs, summed over the instances) when results.size first reached each mark */
   heapMarks: HeapMark[];
+  /** the OAM's live heap (after full GCs, summed over the instances) before the first RPC and after the last result */
+  heapEnds: { before: number; after: number };
 }
 
 /** the OAM's live heap at a point of the run: `verified` results had arrived (any status) */
@@ -428,6 +430,9 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
     const cpuChild0 = await fleetCpu();
     const fleetSessions = async (): Promise<number> => (await Promise.all(fleets.map((f) => f.sessions()))).reduce((a, b) => a + b, 0);
     const sessions0 = await fleetSessions();
+    // the OAM's live heap before the first RPC and after the last result (nothing in flight at either)
+    const liveOf = async (): Promise<number> => (await Promise.all(oams.map((x) => x.heap()))).reduce((a, r) => a + r.live, 0);
+    const heapBefore = await liveOf();
     const pgWindow = o.pg && dbName ? await o.pg.begin(dbName) : undefined;
     t0 = performance.now();
     const refused: string[] = [];
@@ -470,6 +475,9 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
     const childCpuMs = ((await fleetCpu()) - cpuChild0) / 1000;
     const sessionsPerUpdate = ((await fleetSessions()) - sessions0) / Math.max(1, started.length);
     const heapMarks = await heap.done();
+    // device sessions left idle by the last jobs close after devices.idle-timeout (5 s): not what stays per job
+    await new Promise((r) => setTimeout(r, 6000));
+    const heapEnds = { before: heapBefore, after: await liveOf() };
     const peaks = await Promise.all(oams.map((x) => x.peak()));
     const fdsAfter = await Promise.all(oams.map((x) => x.fds()));
     const fds = { oamPeak: peaks.reduce((a, p) => a + p.fdsPeak, 0), oam: fdsAfter.reduce((a, b) => a + b, 0), child: (await Promise.all(fleets.map((f) => f.fds()))).reduce((a, b) => a + b, 0) };
@@ -514,7 +522,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
         return at !== undefined ? [at] : [];
       }).sort((a, b) => a - b),
       ...(pgLoad ? { pg: pgLoad } : {}),
-      heapMarks,
+      heapMarks, heapEnds,
     };
   } finally {
     for (const c of clients) await c.close().catch(() => undefined);
@@ -551,6 +559,8 @@ function report(all: FleetFigures[], best: number, showInstances: boolean, limit
   if (r.commits >= 0) console.log(`  SQLite COMMITs in the OAM (its whole life): ${r.commits}, ${(r.commits / Math.max(1, r.verified)).toFixed(2)} per verified update`);
   console.log(`  CPU: OAM ${r.oamCpuMs.toFixed(0)} ms (${perUpd(r.oamCpuMs)} ms per update), fleet+PVE child ${r.childCpuMs.toFixed(0)} ms (${perUpd(r.childCpuMs)} ms per update), wall ${r.totalMs.toFixed(0)} ms: on CPU ${((100 * r.oamCpuMs) / r.totalMs).toFixed(0)}% / ${((100 * r.childCpuMs) / r.totalMs).toFixed(0)}% of the wall time (fsync waits are not CPU)`);
   console.log(`  OAM memory (highest round, ${mem.samples} samples${inst > 1 ? `, summed over ${inst} instances; the largest one ${MiB(mem.peakOne)} MiB` : ''}): peak RSS ${MiB(mem.peak.rss)} MiB (${MiB(mem.baseline.rss)} before the OAM started: +${MiB(mem.peak.rss - mem.baseline.rss)}, ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB per device), peak heapUsed ${MiB(mem.peak.heapUsed)} MiB (+${MiB(mem.peak.heapUsed - mem.baseline.heapUsed)}), peak heapTotal ${MiB(mem.peak.heapTotal)} MiB, peak external ${MiB(mem.peak.external)} MiB`);
+  const he = mem.heapEnds;
+  console.log(`  OAM live heap (after full GCs) before the first RPC ${MiB(he.before)} MiB, after the last result ${MiB(he.after)} MiB: +${((he.after - he.before) / Math.max(1, mem.verified)).toFixed(0)} bytes per verified job (nothing in flight at either; the warm-up included)`);
   const hm = mem.heapMarks;
   if (hm.length > 0) {
     console.log(`  OAM live heap (after full GCs) at ${hm.map((m) => `${m.verified} results ${MiB(m.live)} MiB`).join(', ')}${hm.some((m) => m.snapshots.length > 0) ? `; snapshots ${hm.flatMap((m) => m.snapshots).join(', ')}` : ''}`);
