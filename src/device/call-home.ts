@@ -423,18 +423,10 @@ function openSession(h: Held, timeoutMs: number, signal?: AbortSignal): Promise<
     timedOut: () => new DeviceConnectError('ERR_DEVICE_TIMEOUT', `no NETCONF session with ${where} within ${timeoutMs} ms`),
     aborted: () => new DeviceConnectError('ERR_DEVICE_ABORTED', `session to ${where} aborted`, { cause: signal?.reason }),
   });
-  const gone = (cause?: unknown): void => attempt.fail(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} dropped its call-home connection`, cause !== undefined ? { cause } : undefined));
-  const onGone = (): void => gone();
+  const onGone = (): void => attempt.fail(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} dropped its call-home connection`));
   h.client.once('close', onGone);
   attempt.onSettle(() => h.client.off('close', onGone));
-  try {
-    openChannelOn(h, where, timeoutMs, attempt);
-  } catch (e) {
-    // ssh2 refuses a channel at once on a connection that ended after it was handed out ("Not connected"):
-    // the same coded failure as its close, and the attempt settled (its timer and listener cleared), never
-    // left to reject later with nobody waiting
-    gone(e);
-  }
+  openChannelOn(h, where, timeoutMs, attempt);
   return attempt.promise;
 }
 
@@ -443,6 +435,10 @@ function openChannelOn(h: Held, where: string, timeoutMs: number, attempt: Bound
   let channel: ClientChannel | undefined;
   attempt.onFail(() => channel?.destroy());
   openNetconfChannel(h.client, where, timeoutMs, attempt, {
+    // ssh2 refuses a channel at once on a connection that ended after it was handed out ("Not connected"):
+    // the same coded failure as its close, and the attempt settled (its timer and listener cleared), never
+    // left to reject later with nobody waiting
+    notConnected: (cause) => new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} dropped its call-home connection`, { cause }),
     onChannel: (ch) => {
       channel = ch;
     },

@@ -231,9 +231,24 @@ export function deviceSessionOf(s: ClientSession, ended: () => void, teardown: (
 /**
  * Open the netconf subsystem (RFC 6242) on an authenticated SSH connection and exchange hellos within the
  * attempt: `opened` makes the DeviceSession that the attempt resolves with. A channel or session that arrives
- * after the attempt settled (time limit, signal) is destroyed at once.
+ * after the attempt settled (time limit, signal) is destroyed at once. ssh2 refuses a channel synchronously
+ * ("Not connected") on a connection that ended before the request: that fails the attempt (`notConnected`
+ * words it, ERR_DEVICE_UNREACHABLE by default) instead of throwing out of an event handler, where nothing
+ * would catch it.
  */
 export function openNetconfChannel(client: Client, where: string, timeoutMs: number, attempt: Bounded<DeviceSession>, o: {
+  onChannel?: (channel: ClientChannel) => void;
+  opened: (s: ClientSession, channel: ClientChannel) => DeviceSession;
+  notConnected?: (cause: unknown) => DeviceConnectError;
+}): void {
+  try {
+    requestNetconfSubsystem(client, where, timeoutMs, attempt, o);
+  } catch (e) {
+    attempt.fail(o.notConnected?.(e) ?? new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the connection before its netconf channel opened`, { cause: e }));
+  }
+}
+
+function requestNetconfSubsystem(client: Client, where: string, timeoutMs: number, attempt: Bounded<DeviceSession>, o: {
   onChannel?: (channel: ClientChannel) => void;
   opened: (s: ClientSession, channel: ClientChannel) => DeviceSession;
 }): void {

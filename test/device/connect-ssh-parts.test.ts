@@ -1,7 +1,9 @@
 /** The dialled SSH connector's pure parts: what a target needs before dialling, and how ssh2's errors are coded. */
 import { describe, expect, it } from 'vitest';
-import { sshConnectError, sshTargetPin } from '../../src/device/connect.js';
-import type { DeviceTarget } from '../../src/device/connect.js';
+import type { Client } from 'ssh2';
+import { Bounded } from '../../src/device/bounded.js';
+import { DeviceConnectError, openNetconfChannel, sshConnectError, sshTargetPin } from '../../src/device/connect.js';
+import type { DeviceSession, DeviceTarget } from '../../src/device/connect.js';
 
 const KEY = 'SHA256:' + Buffer.alloc(32, 7).toString('base64').replace(/=+$/, '');
 const base: DeviceTarget = { host: '192.0.2.1', port: 830, username: 'oam', password: 'p', hostKeySha256: KEY };
@@ -40,5 +42,29 @@ describe('sshConnectError', () => {
     expect(sshConnectError(err('client-socket', 'ECONNREFUSED'), o)).toMatchObject({ code: 'ERR_DEVICE_UNREACHABLE', message: 'cannot reach dev:830 (ECONNREFUSED)' });
     expect(sshConnectError(err(), o)).toMatchObject({ code: 'ERR_DEVICE_UNREACHABLE', message: 'cannot reach dev:830' });
     expect(sshConnectError(err(), o).cause).toBeInstanceOf(Error);
+  });
+});
+
+describe('openNetconfChannel on a connection that already ended', () => {
+  // ssh2's Client.subsys throws "Not connected" synchronously when its socket is no longer writable; from the
+  // dialler's 'ready' handler that throw reached nobody (an uncaught exception in the OAM)
+  const ended = { subsys: () => { throw new Error('Not connected'); } } as unknown as Client;
+  const attemptOf = (): Bounded<DeviceSession> => new Bounded<DeviceSession>({ timeoutMs: 5000, timedOut: () => new Error('timed out'), aborted: () => new Error('aborted') });
+  const opened = (): DeviceSession => { throw new Error('never opened'); };
+
+  it('fails the attempt with ERR_DEVICE_UNREACHABLE (its timer cleared), never throws', async () => {
+    const attempt = attemptOf();
+    expect(() => openNetconfChannel(ended, 'dev:830', 5000, attempt, { opened })).not.toThrow();
+    expect(attempt.settled).toBe(true);
+    const e = await attempt.promise.catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DeviceConnectError);
+    expect(e).toMatchObject({ code: 'ERR_DEVICE_UNREACHABLE', message: 'dev:830 closed the connection before its netconf channel opened' });
+    expect((e as Error).cause).toMatchObject({ message: 'Not connected' });
+  });
+
+  it('the caller words the failure (call home: the device dropped its connection)', async () => {
+    const attempt = attemptOf();
+    openNetconfChannel(ended, 'henb-1', 5000, attempt, { opened, notConnected: (cause) => new DeviceConnectError('ERR_DEVICE_UNREACHABLE', 'henb-1 dropped its call-home connection', { cause }) });
+    await expect(attempt.promise).rejects.toMatchObject({ code: 'ERR_DEVICE_UNREACHABLE', message: 'henb-1 dropped its call-home connection' });
   });
 });
