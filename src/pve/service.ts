@@ -38,6 +38,7 @@ import { createRestconfServer } from './restconf-server.js';
 import { PveVerifier } from './verifier.js';
 import type { VerifierParts } from './verifier.js';
 import { openTpmClocks } from './tpm-clocks.js';
+import type { TpmClocks } from './tpm-clocks.js';
 import { AkBindings } from './ak-binding.js';
 import type { EvidenceCollector, PveDeviceEntry } from './types.js';
 
@@ -156,7 +157,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
   const inventory = new DeviceInventory(callHome, options.ekCa);
   for (const d of options.devices) inventory.set(d);
   const provided = await openProvided(options, issuer, inventory, log);
-  const { verifier, references } = await openVerifier(options, provided, { inventory, collector, signingKey, log, deviceTimeoutMs, party: { issuer, audience } });
+  const { verifier, references, clocks } = await openVerifier(options, provided, { inventory, collector, signingKey, log, deviceTimeoutMs, party: { issuer, audience } });
   const verify = verifier.verify.bind(verifier);
   const provide = async (jws: string): Promise<void> => {
     await provided.accept(jws);
@@ -181,7 +182,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     setDevice: (d) => inventory.set(d),
     provideReferenceValues: provide,
     providedReferenceValues: (henbId) => provided.valuesFor(henbId),
-    close: closeOnce(verifier, server, sockets, endpoints.nc, collector, callHome),
+    close: closeOnce(verifier, clocks, server, sockets, { nc: endpoints.nc, collector, callHome }),
   };
 }
 
@@ -198,7 +199,7 @@ function callHomeListenerOf(options: StartPveOptions, log: Logger, deviceTimeout
 async function openVerifier(
   options: StartPveOptions, provided: ProvidedReferenceValues,
   p: Pick<VerifierParts, 'inventory' | 'collector' | 'signingKey' | 'log' | 'deviceTimeoutMs' | 'party'>,
-): Promise<{ verifier: PveVerifier; references: PveReferences }> {
+): Promise<{ verifier: PveVerifier; references: PveReferences; clocks: TpmClocks }> {
   const { inventory, collector, signingKey, log, deviceTimeoutMs, party } = p;
   // the last TPM clock of each TPM-rooted device (rebooted claim, clock going backwards refused)
   const clocks = await openTpmClocks({ dataDir: options.dataDir, log });
@@ -210,12 +211,16 @@ async function openVerifier(
     party,
     ttlSec: options.tokenTtlSec ?? 300,
   });
-  return { verifier, references };
+  return { verifier, references, clocks };
 }
 
-/** the handle's close(), done once: collections aborted, then HTTPS, NETCONF, the collector, call home closed in turn */
+/**
+ * the handle's close(), done once: collections aborted, then HTTPS, NETCONF, the collector, call home closed in turn;
+ * last, the TPM clocks' journal folded into clocks.json (no appraisal can record one any more)
+ */
 function closeOnce(
-  verifier: PveVerifier, server: Server, sockets: Set<Socket>, nc: PveNetconf | undefined, collector: EvidenceCollector, callHome: CallHomeListener | undefined,
+  verifier: PveVerifier, clocks: TpmClocks, server: Server, sockets: Set<Socket>,
+  { nc, collector, callHome }: { nc: PveNetconf | undefined; collector: EvidenceCollector; callHome: CallHomeListener | undefined },
 ): () => Promise<void> {
   let closed: Promise<void> | undefined;
   return () => {
@@ -225,6 +230,7 @@ function closeOnce(
       await nc?.server.close();
       await collector.close?.();
       await callHome?.close();
+      await clocks.close();
     })();
     return closed;
   };
