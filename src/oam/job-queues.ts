@@ -26,6 +26,7 @@ export class JobQueues {
   private readonly busy = new Map<string, string>(); // henbId -> active jobId
   private readonly pending = new Set<Promise<unknown>>();
   private readonly waiters = new Map<string, Waiter>();
+  private readonly freeWaiters = new Map<string, Array<() => void>>(); // henbId -> whenFree() callers
 
   /** `closed()`: once true, queued work is skipped; `removed()`: a job stopped being driven here (a slot is free) */
   constructor(private readonly closed: () => boolean, private readonly removed: () => void = () => undefined) {}
@@ -79,9 +80,38 @@ export class JobQueues {
     this.busy.set(henbId, jobId);
   }
 
-  /** free an H(e)NB if `jobId` holds it */
+  /** free an H(e)NB if `jobId` holds it (and tell whoever waits for it to be free) */
   release(henbId: string, jobId: string): void {
-    if (this.busy.get(henbId) === jobId) this.busy.delete(henbId);
+    if (this.busy.get(henbId) !== jobId) return;
+    this.busy.delete(henbId);
+    const waiting = this.freeWaiters.get(henbId);
+    if (waiting === undefined) return;
+    this.freeWaiters.delete(henbId);
+    for (const w of waiting) w();
+  }
+
+  /**
+   * Resolves true once nothing holds the H(e)NB (at once when free), false after `ms` (the timer is unref'd).
+   * Whoever resumes first may hold it again: a caller checks `holder()` after.
+   */
+  whenFree(henbId: string, ms: number): Promise<boolean> {
+    if (!this.busy.has(henbId)) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const list = this.freeWaiters.get(henbId) ?? [];
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const left = (this.freeWaiters.get(henbId) ?? []).filter((w) => w !== done);
+        if (left.length > 0) this.freeWaiters.set(henbId, left);
+        else this.freeWaiters.delete(henbId);
+        resolve(false);
+      }, ms);
+      timer.unref();
+      list.push(done);
+      this.freeWaiters.set(henbId, list);
+    });
   }
 
   /** Queue work for a job: one at a time, in order; skipped once the runner closed. */

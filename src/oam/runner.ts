@@ -49,6 +49,9 @@ import type { RunnerOptions, StartRequest } from './runner-options.js';
 import type { Job, JobEvent, JobKind, JobRequest, StepTimeouts, TransitionOutput } from './transition.js';
 import { JOB_KINDS, isTerminal, kindOf, newJob, transition } from './transition.js';
 
+/** how long a new request waits for a decided job of its H(e)NB to deliver its outbox before henb-busy */
+const DELIVERY_WAIT_MS = 5000;
+
 /** the request of an integrity-check job: no software (never read: the job ends with the PVE's verdict) */
 const NO_SOFTWARE: JobRequest = { uri: '', selfCheck: false, measures: [] };
 
@@ -113,6 +116,7 @@ export class JobRunner {
 
   private async create(kind: JobKind, jobId: string, req: StartRequest): Promise<Job> {
     this.ensureOpen();
+    await this.untilDelivered(req.henbId);
     const active = this.jobs.holder(req.henbId);
     if (active !== undefined) throw new OamError('ERR_OAM_HENB_BUSY', `a job (${active}) is already running for H(e)NB ${req.henbId}`);
     this.jobs.hold(req.henbId, jobId);
@@ -227,6 +231,20 @@ export class JobRunner {
       throw new OamError('ERR_OAM_HENB_BUSY', `a job is already running for H(e)NB ${job.henbId}: ${(err as Error).message}`, { cause: err });
     });
     return rec.version;
+  }
+
+  /**
+   * A job whose result is decided (final state stored) still holds its H(e)NB while it delivers its outbox (the
+   * result notification, then its end saved): an NMS that answers the result notification at once with a new
+   * request for the H(e)NB would be refused henb-busy by bookkeeping. Such a request waits for the delivery, at
+   * most DELIVERY_WAIT_MS (a rollback in the outbox may take longer: then henb-busy, as before).
+   */
+  private async untilDelivered(henbId: string): Promise<void> {
+    const active = this.jobs.holder(henbId);
+    const l = active !== undefined ? this.jobs.get(active) : undefined;
+    if (l === undefined || !isTerminal(l.job.state)) return;
+    await this.jobs.whenFree(henbId, DELIVERY_WAIT_MS);
+    this.ensureOpen();
   }
 
   /** the job could not start (e.g. the database failed): never leave it half-started */

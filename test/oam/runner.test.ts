@@ -292,6 +292,28 @@ describe('runner: profiles', () => {
     await expect(r.start({ henbId: 'busy', request: REQUEST })).rejects.toMatchObject({ code: 'ERR_OAM_HENB_BUSY' });
   });
 
+  it('a request sent as soon as the result is notified waits for the job\'s outbox instead of henb-busy', async () => {
+    // regression: the result notification goes out before the job's end is saved and its H(e)NB freed (the outbox);
+    // with the store's group commit that save waits a little longer, and an NMS answering the notification at once
+    // (test/oam-plugin/e2e-reference-values: an integrity-request right after a verified update) got henb-busy
+    await seed('n1');
+    const r = runner();
+    let next: Promise<unknown> | undefined;
+    const result = events.result.bind(events);
+    events.result = (job: Job): void => {
+      result(job);
+      next ??= r.start({ henbId: 'n1', request: REQUEST }).then((j) => j.jobId, (e: unknown) => e);
+    };
+    const first = await r.start({ henbId: 'n1', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r.idle();
+    expect(events.results().map((x) => x.state)).toEqual(['verified']);
+    const second = await next;
+    expect(second).toEqual(expect.stringMatching(/^job-/));
+    expect(second).not.toBe(first.jobId);
+    expect((await store.getJob<Job>(first.jobId))?.terminal).toBe(true);
+  });
+
   it('completion by RPC: unknown job, wrong H(e)NB, and a good one', async () => {
     await seed('k1', undefined, 'slow');
     const r = runner();
