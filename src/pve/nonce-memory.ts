@@ -6,7 +6,20 @@
  * request is accepted for appraisal, before anything else is done with it, so that two concurrent requests with one
  * nonce cannot both be appraised. The requester's own rules (a nonce per job, single use, the token's eat_nonce
  * checked against it) stay the main defence; this is the PVE's.
+ *
+ * Kept across restarts when opened with openNonceMemory (the PVE service does): each remembered nonce is appended to
+ * DATA_DIR/nonces/relayed.journal as {"h": henb-id, "n": nonce, "u": until} (appends made at once share one write),
+ * and `persisted()` resolves once what was claimed so far is written: the appraisal awaits it before it signs, so a
+ * restart cannot make an appraised nonce fresh again within its window. On open, the lines still within their window
+ * are remembered again (a last line cut short by a crash is ignored; any other damaged line stops the start:
+ * ERR_PVE_NONCE_FILE); the file is rewritten with only the live ones when it holds more than twice as many lines
+ * (at least 1,024).
  */
+import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GroupedRun } from '../grouped-run.js';
+import { PveServiceError } from './errors.js';
+import type { Logger } from '../log/logger.js';
 
 export interface NonceMemoryOptions {
   /** how long a nonce is remembered, ms */
@@ -14,6 +27,8 @@ export interface NonceMemoryOptions {
   /** the most nonces remembered */
   max: number;
   now?: () => number;
+  /** where claims are kept across restarts (openNonceMemory) */
+  journal?: NonceJournal;
 }
 
 export class NonceMemory {
@@ -37,9 +52,20 @@ export class NonceMemory {
     this.expire(t);
     const key = `${henbId}\0${nonce}`;
     if (this.seen.has(key)) return false;
-    this.seen.set(key, t + this.o.windowMs);
-    if (this.seen.size > this.o.max) this.seen.delete(this.seen.keys().next().value as string);
+    this.remember(key, t + this.o.windowMs);
+    this.o.journal?.add(henbId, nonce, t + this.o.windowMs, this.seen);
     return true;
+  }
+
+  /** resolves once every nonce claimed so far is on disk (at once without a journal); a failed write is logged */
+  persisted(): Promise<void> {
+    return this.o.journal?.flush() ?? Promise.resolve();
+  }
+
+  /** remember `key` until `until` (a claim, or a line read back at start) */
+  remember(key: string, until: number): void {
+    this.seen.set(key, until);
+    if (this.seen.size > this.o.max) this.seen.delete(this.seen.keys().next().value as string);
   }
 
   private expire(t: number): void {
@@ -48,4 +74,86 @@ export class NonceMemory {
       this.seen.delete(k);
     }
   }
+}
+
+const MIN_REWRITE_LINES = 1024;
+
+/** The file behind a NonceMemory: appends in groups, rewritten with the live nonces when it is mostly expired. */
+export class NonceJournal {
+  private pending: string[] = [];
+  private lines: number;
+  private live: Map<string, number> | undefined;
+  private readonly writer = new GroupedRun(() => this.write());
+
+  constructor(private readonly file: string, private readonly log: Logger, lines: number) {
+    this.lines = lines;
+  }
+
+  add(henbId: string, nonce: string, until: number, live: Map<string, number>): void {
+    this.pending.push(JSON.stringify({ h: henbId, n: nonce, u: until }) + '\n');
+    this.live = live;
+  }
+
+  flush(): Promise<void> {
+    if (this.pending.length === 0 && !this.writer.busy) return Promise.resolve();
+    return this.writer.run().catch((err: unknown) => {
+      // the memory still refuses the nonce in this run; a restart would forget what this write held
+      this.log.warn('the relayed nonces were not written', { file: this.file, err });
+    });
+  }
+
+  private async write(): Promise<void> {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    await mkdir(join(this.file, '..'), { recursive: true, mode: 0o700 });
+    const live = this.live;
+    if (live !== undefined && this.lines + batch.length > Math.max(MIN_REWRITE_LINES, 2 * live.size)) {
+      // mostly expired or forgotten lines: the live nonces alone (they include this batch's)
+      const text = [...live].map(([key, until]) => {
+        const at = key.indexOf('\0');
+        return JSON.stringify({ h: key.slice(0, at), n: key.slice(at + 1), u: until }) + '\n';
+      }).join('');
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      await writeFile(tmp, text, { mode: 0o600 });
+      await rename(tmp, this.file);
+      this.lines = live.size;
+      return;
+    }
+    await appendFile(this.file, batch.join(''), { mode: 0o600 });
+    this.lines += batch.length;
+  }
+}
+
+/** A NonceMemory kept in DATA_DIR/nonces/relayed.journal: the nonces still within their window remembered again. */
+export async function openNonceMemory(o: NonceMemoryOptions & { dataDir: string; log: Logger }): Promise<NonceMemory> {
+  const file = join(o.dataDir, 'nonces', 'relayed.journal');
+  let text = '';
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new PveServiceError('ERR_PVE_NONCE_FILE', `${file} cannot be read`, { cause: err });
+  }
+  const lines = text.split('\n');
+  lines.pop(); // '' after the last newline, or an append cut short
+  const journal = new NonceJournal(file, o.log, lines.length);
+  const memory = new NonceMemory({ ...o, journal });
+  const t = (o.now ?? Date.now)();
+  for (const [i, line] of lines.entries()) {
+    const rec = nonceLine(line);
+    if (rec === undefined) throw new PveServiceError('ERR_PVE_NONCE_FILE', `${file} line ${i + 1} is not {h, n, u}: the PVE does not start on a damaged record of relayed nonces`);
+    if (rec.u > t) memory.remember(`${rec.h}\0${rec.n}`, rec.u);
+  }
+  return memory;
+}
+
+function nonceLine(line: string): { h: string; n: string; u: number } | undefined {
+  let r: { h?: unknown; n?: unknown; u?: unknown };
+  try {
+    r = JSON.parse(line) as typeof r;
+  } catch {
+    return undefined;
+  }
+  if (typeof r !== 'object' || r === null || typeof r.h !== 'string' || typeof r.n !== 'string' || typeof r.u !== 'number' || !Number.isSafeInteger(r.u)) return undefined;
+  return { h: r.h, n: r.n, u: r.u };
 }

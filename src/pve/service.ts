@@ -35,7 +35,8 @@ import { DeviceInventory } from './inventory.js';
 import { ConcurrencyLimit } from './limiter.js';
 import { PveReferences } from './references.js';
 import { createRestconfServer } from './restconf-server.js';
-import { PveVerifier } from './verifier.js';
+import { DEFAULT_NONCES_REMEMBERED, DEFAULT_NONCE_WINDOW_MS, PveVerifier } from './verifier.js';
+import { openNonceMemory } from './nonce-memory.js';
 import type { VerifierParts } from './verifier.js';
 import { openTpmClocks } from './tpm-clocks.js';
 import type { TpmClocks } from './tpm-clocks.js';
@@ -205,8 +206,10 @@ async function openVerifier(
   const clocks = await openTpmClocks({ dataDir: options.dataDir, log });
   const approved = approvedSoftware(options.approvedSoftware ?? [], (path, err) => log.warn('approved software unreadable', { path, err }));
   const references = new PveReferences(options.referenceValues, approved, provided);
+  // the nonces of relayed evidence appraised within the last hour, kept across restarts
+  const relayedNonces = await openNonceMemory({ dataDir: options.dataDir, log, windowMs: DEFAULT_NONCE_WINDOW_MS, max: DEFAULT_NONCES_REMEMBERED });
   const verifier = new PveVerifier({
-    inventory, references, collector, signingKey, log, deviceTimeoutMs, clocks, bindings: new AkBindings(log),
+    inventory, references, collector, signingKey, log, deviceTimeoutMs, clocks, relayedNonces, bindings: new AkBindings(log),
     limit: new ConcurrencyLimit(options.maxConcurrent ?? 64),
     party,
     ttlSec: options.tokenTtlSec ?? 300,

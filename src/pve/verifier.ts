@@ -98,6 +98,8 @@ export class PveVerifier {
         'error-path': '/henb-sw-verify-pve:integrity-request/input/nonce-value',
         'error-message': `nonce-value was appraised already for ${input.henbId}: the nonce of relayed evidence must be fresh` });
     }
+    // on disk before anything is signed over it: a restart does not make this nonce fresh again
+    await this.relayedNonces.persisted();
     const unbound = await this.bindAk(input.henbId, dev);
     return this.appraised(input, dev, evidence, input.nonce, unbound, 'relayed');
   }

@@ -169,6 +169,33 @@ describe('PVE: relayed pre-update evidence (background-check model)', () => {
     expect(other.earStatus).toBe('contraindicated'); // appraised: the nonce is fresh for that H(e)NB
   });
 
+  it('a PVE restarted on the same data directory still refuses a nonce it appraised before (DATA_DIR/nonces/relayed.journal)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hsv-pve-relay-restart-'));
+    const start = (): ReturnType<typeof startPve> => startPve({ listen: '127.0.0.1:0', dataDir: dir, referenceValues: factoryReferenceValues(), collector, devices: [entry('healthy-1')] });
+    try {
+      const nonce = newNonce();
+      const ev = softwareEvidence('healthy-1', nonce);
+      const first = await start();
+      const c1 = createPveClient({ url: first.url, ca: first.ca, timeoutMs: 10_000 });
+      await expect(c1.integrityRequest({ henbId: 'healthy-1', nonce, jobId: 'j', evidence: ev }, signal())).resolves.toMatchObject({ earStatus: 'affirming' });
+      c1.close();
+      await first.close();
+      const second = await start();
+      const c2 = createPveClient({ url: second.url, ca: second.ca, timeoutMs: 10_000 });
+      try {
+        await expect(c2.integrityRequest({ henbId: 'healthy-1', nonce, jobId: 'j', evidence: ev }, signal()))
+          .rejects.toMatchObject({ code: 'ERR_PVE_REJECTED', appTag: 'nonce-reused' });
+        const fresh = newNonce();
+        await expect(c2.integrityRequest({ henbId: 'healthy-1', nonce: fresh, jobId: 'j', evidence: softwareEvidence('healthy-1', fresh) }, signal())).resolves.toMatchObject({ earStatus: 'affirming' });
+      } finally {
+        c2.close();
+        await second.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a TPM quote over nonce-value by the enrolled AK: affirming; over another nonce, or a software-key downgrade: contraindicated', async () => {
     const nonce = newNonce();
     const r = await client.integrityRequest({ henbId: 'healthy-tpm-1', nonce, jobId: 'jt', evidence: tpmEvidence('healthy-tpm-1', nonce) }, signal());
