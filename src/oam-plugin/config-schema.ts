@@ -358,7 +358,7 @@ export const CONFIG_SCHEMA = {
         },
         "group-commit": {
           "type": "boolean",
-          "description": "commit the store writes made at the same time together (one COMMIT, a savepoint each; each still acknowledged only after that COMMIT) instead of one COMMIT each; default true with driver sqlite, false with postgres"
+          "description": "commit the store writes made at the same time together (one COMMIT, a savepoint each; each still acknowledged only after that COMMIT) instead of one COMMIT each; default true"
         }
       },
       "if": {

@@ -199,11 +199,11 @@ export function storeFromConfig(storeCfg: OamPluginConfig['store'], dataDir: str
 }
 
 /**
- * store.group-commit, either driver. Default: on with SQLite (measured: docs/performance.md, 5 December 2026),
- * off with PostgreSQL (not measured there yet: one COMMIT per transaction, as before).
+ * store.group-commit, either driver. Default: on (measured with both: docs/performance.md, 5 December 2026; with
+ * PostgreSQL at 1,000 devices 1.8x the verified updates/s, explicit COMMITs per update 8.0 -> 0.5).
  */
 function groupCommitOf(storeCfg: OamPluginConfig['store']): { groupCommit?: boolean } {
-  const on = storeCfg?.['group-commit'] ?? (storeCfg?.driver ?? 'sqlite') === 'sqlite';
+  const on = storeCfg?.['group-commit'] ?? true;
   return on ? { groupCommit: true } : {};
 }
 

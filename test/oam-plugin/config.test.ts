@@ -108,16 +108,17 @@ describe('store config', () => {
     expect(storeFromConfig(undefined, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data', groupCommit: true });
     expect(storeFromConfig({ driver: 'sqlite' }, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data', groupCommit: true });
     expect(storeFromConfig({ driver: 'postgres', url: 'postgres://oam@db.example:5432/hsv', password: 'pw', 'pool-size': 4 }, '/data'))
-      .toEqual({ driver: 'postgres', url: 'postgres://oam@db.example:5432/hsv', password: 'pw', poolSize: 4 });
+      .toEqual({ driver: 'postgres', url: 'postgres://oam@db.example:5432/hsv', password: 'pw', poolSize: 4, groupCommit: true });
   });
 
-  it('group-commit for either driver: on by default with sqlite, off by default with postgres', () => {
+  it('group-commit for either driver: on by default with both, off when asked', () => {
     const pgUrl = 'postgres://oam@db.example:5432/hsv';
     expect(storeFromConfig({ 'group-commit': true }, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data', groupCommit: true });
     expect(storeFromConfig({}, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data', groupCommit: true });
     expect(storeFromConfig({ 'group-commit': false }, '/data')).toEqual({ driver: 'sqlite', dataDir: '/data' });
     expect(storeFromConfig({ driver: 'postgres', url: pgUrl, 'group-commit': true }, '/data')).toEqual({ driver: 'postgres', url: pgUrl, groupCommit: true });
-    expect(storeFromConfig({ driver: 'postgres', url: pgUrl }, '/data')).toEqual({ driver: 'postgres', url: pgUrl });
+    expect(storeFromConfig({ driver: 'postgres', url: pgUrl }, '/data')).toEqual({ driver: 'postgres', url: pgUrl, groupCommit: true });
+    expect(storeFromConfig({ driver: 'postgres', url: pgUrl, 'group-commit': false }, '/data')).toEqual({ driver: 'postgres', url: pgUrl });
   });
 
   it('a sqlite store section as the host validates it (defaults applied) is accepted (it was refused: a pool-size default)', async () => {
