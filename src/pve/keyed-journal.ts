@@ -21,8 +21,9 @@
  * which are not journalled yet), so a crash after the snapshot's rename and before the journal is emptied leaves
  * lines that replay to the same entries.
  */
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readIfPresent } from './read-if-present.js';
 
 /** What one record's files are called and hold. */
 export interface JournalSpec<E> {
@@ -115,15 +116,6 @@ export class KeyedJournal<E> {
     await rename(tmp, file);
     await writeFile(join(this.dir, this.spec.journal), '', { mode: 0o600 });
     this.journalLines = 0;
-  }
-}
-
-async function readIfPresent(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
   }
 }
 

@@ -15,10 +15,11 @@
  * ERR_PVE_NONCE_FILE); the file is rewritten with only the live ones when it holds more than twice as many lines
  * (at least 1,024).
  */
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GroupedRun } from '../grouped-run.js';
 import { PveServiceError } from './errors.js';
+import { readIfPresent } from './read-if-present.js';
 import type { Logger } from '../log/logger.js';
 
 export interface NonceMemoryOptions {
@@ -27,18 +28,20 @@ export interface NonceMemoryOptions {
   /** the most nonces remembered */
   max: number;
   now?: () => number;
-  /** where claims are kept across restarts (openNonceMemory) */
-  journal?: NonceJournal;
+  /** where claims are kept across restarts (openNonceMemory): made once, given the memory's live nonces */
+  journal?: (live: ReadonlyMap<string, number>) => NonceJournal;
 }
 
 export class NonceMemory {
   /** henb-id NUL nonce -> until when it is remembered; insertion order is expiry order (one window for all) */
   private readonly seen = new Map<string, number>();
   private readonly now: () => number;
+  private readonly journal: NonceJournal | undefined;
 
   constructor(private readonly o: NonceMemoryOptions) {
     if (!(o.windowMs > 0) || !(Number.isInteger(o.max) && o.max >= 1)) throw new RangeError('NonceMemory: windowMs > 0 and an integer max >= 1');
     this.now = o.now ?? Date.now;
+    this.journal = o.journal?.(this.seen);
   }
 
   /** how many nonces are remembered now */
@@ -53,13 +56,13 @@ export class NonceMemory {
     const key = `${henbId}\0${nonce}`;
     if (this.seen.has(key)) return false;
     this.remember(key, t + this.o.windowMs);
-    this.o.journal?.add(henbId, nonce, t + this.o.windowMs, this.seen);
+    this.journal?.add(henbId, nonce, t + this.o.windowMs);
     return true;
   }
 
   /** resolves once every nonce claimed so far is on disk (at once without a journal); a failed write is logged */
   persisted(): Promise<void> {
-    return this.o.journal?.flush() ?? Promise.resolve();
+    return this.journal?.flush() ?? Promise.resolve();
   }
 
   /** remember `key` until `until` (a claim, or a line read back at start) */
@@ -81,17 +84,13 @@ const MIN_REWRITE_LINES = 1024;
 /** The file behind a NonceMemory: appends in groups, rewritten with the live nonces when it is mostly expired. */
 export class NonceJournal {
   private pending: string[] = [];
-  private lines: number;
-  private live: Map<string, number> | undefined;
   private readonly writer = new GroupedRun(() => this.write());
 
-  constructor(private readonly file: string, private readonly log: Logger, lines: number) {
-    this.lines = lines;
-  }
+  /** `lines`: how many the file holds now; `live`: the memory's nonces (henb-id NUL nonce -> until), read when rewriting */
+  constructor(private readonly file: string, private readonly log: Logger, private lines: number, private readonly live: ReadonlyMap<string, number>) {}
 
-  add(henbId: string, nonce: string, until: number, live: Map<string, number>): void {
+  add(henbId: string, nonce: string, until: number): void {
     this.pending.push(JSON.stringify({ h: henbId, n: nonce, u: until }) + '\n');
-    this.live = live;
   }
 
   flush(): Promise<void> {
@@ -108,7 +107,7 @@ export class NonceJournal {
     this.pending = [];
     await mkdir(join(this.file, '..'), { recursive: true, mode: 0o700 });
     const live = this.live;
-    if (live !== undefined && this.lines + batch.length > Math.max(MIN_REWRITE_LINES, 2 * live.size)) {
+    if (this.lines + batch.length > Math.max(MIN_REWRITE_LINES, 2 * live.size)) {
       // mostly expired or forgotten lines: the live nonces alone (they include this batch's)
       const text = [...live].map(([key, until]) => {
         const at = key.indexOf('\0');
@@ -128,16 +127,15 @@ export class NonceJournal {
 /** A NonceMemory kept in DATA_DIR/nonces/relayed.journal: the nonces still within their window remembered again. */
 export async function openNonceMemory(o: NonceMemoryOptions & { dataDir: string; log: Logger }): Promise<NonceMemory> {
   const file = join(o.dataDir, 'nonces', 'relayed.journal');
-  let text = '';
+  let text: string | undefined;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readIfPresent(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new PveServiceError('ERR_PVE_NONCE_FILE', `${file} cannot be read`, { cause: err });
+    throw new PveServiceError('ERR_PVE_NONCE_FILE', `${file} cannot be read`, { cause: err });
   }
-  const lines = text.split('\n');
+  const lines = (text ?? '').split('\n');
   lines.pop(); // '' after the last newline, or an append cut short
-  const journal = new NonceJournal(file, o.log, lines.length);
-  const memory = new NonceMemory({ ...o, journal });
+  const memory = new NonceMemory({ ...o, journal: (live) => new NonceJournal(file, o.log, lines.length, live) });
   const t = (o.now ?? Date.now)();
   for (const [i, line] of lines.entries()) {
     const rec = nonceLine(line);
