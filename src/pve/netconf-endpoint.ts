@@ -16,6 +16,7 @@ import type { XmlElement } from '../netconf/xml/index.js';
 import { compileTexts } from '../yang/index.js';
 import { loadOrCreateDeviceHostKey } from '../device/index.js';
 import { PVE_MODULE, PVE_NS, RestconfError } from './restconf.js';
+import { netconfClient } from './types.js';
 import type { IntegrityInput, IntegrityOutput } from './types.js';
 import { checkProvideLeaves } from './provided.js';
 
@@ -26,7 +27,8 @@ export interface PveNetconfOptions {
   dataDir: string;
   log: Logger;
   check: (leaves: Record<string, unknown>) => IntegrityInput;
-  verify: (input: IntegrityInput) => Promise<IntegrityOutput>;
+  /** the core; `client` is who asked (types.ts netconfClient of the session's user) */
+  verify: (input: IntegrityInput, client: string) => Promise<IntegrityOutput>;
   /** provide-reference-values: accept the OAM's signed statement (RestconfError when refused) */
   provide?: (jws: string) => Promise<void>;
 }
@@ -87,14 +89,14 @@ export async function startPveNetconf(o: PveNetconfOptions): Promise<{ server: N
 
 /** hsvp:integrity-request: its leaves (the completion as JSON) checked and verified by the core */
 function addIntegrityRequest(server: NetconfServer, o: PveNetconfOptions): void {
-  server.registry.addRpc(PVE_NS, 'integrity-request', async (op) => {
+  server.registry.addRpc(PVE_NS, 'integrity-request', async (op, ctx) => {
     const leaves: Record<string, unknown> = {};
     for (const c of elements(op)) {
       leaves[c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`] = c.ns === PVE_NS && c.name === 'completion' ? completionJson(c)
         : c.ns === PVE_NS && c.name === 'evidence' ? evidenceJson(c) : textOf(c).trim();
     }
     try {
-      const r = await o.verify(o.check(leaves));
+      const r = await o.verify(o.check(leaves), netconfClient(ctx.username));
       return [
         leaf(PVE_NS, 'ear-status', r.earStatus),
         leaf(PVE_NS, 'attestation-result', r.token),

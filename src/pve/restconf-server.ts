@@ -15,6 +15,7 @@ import { readInput, readProvideInput } from './input.js';
 import { INTEGRITY_REQUEST_PATH, JWKS_PATH, OUTPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, PVE_MODULE, RestconfError, YANG_JSON, errorsDocument } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
 import { MODULE_PATH_PREFIX, YANG_LIBRARY_REVISION, YANG_XML, errorsXml, jsonToXml, moduleText, modulesState, negotiate, pruneDepth, yangLibrary } from './restconf-resources.js';
+import { RESTCONF_CLIENT } from './types.js';
 import type { IntegrityInput, IntegrityOutput } from './types.js';
 
 const MAX_BODY = 64 * 1024;
@@ -22,7 +23,8 @@ const MAX_BODY = 64 * 1024;
 export interface RestconfEndpointOptions {
   tls: { key: string; cert: string };
   jwks: Jwks;
-  verify: (input: IntegrityInput) => Promise<IntegrityOutput>;
+  /** the core; `client` is who asked (types.ts RESTCONF_CLIENT here) */
+  verify: (input: IntegrityInput, client: string) => Promise<IntegrityOutput>;
   provide: (jws: string) => Promise<void>;
   /** the longest an integrity-request may take (the device timeout), ms */
   deviceTimeoutMs: number;
@@ -88,7 +90,7 @@ async function operation(o: RestconfEndpointOptions, req: IncomingMessage, res: 
   if (req.method !== 'POST') throw methodNotAllowed('POST, OPTIONS');
   noQuery(query);
   if (path === INTEGRITY_REQUEST_PATH) {
-    const r = await o.verify(readInput(await readJson(req)));
+    const r = await o.verify(readInput(await readJson(req)), RESTCONF_CLIENT);
     const out: Record<string, unknown> = { 'ear-status': r.earStatus, 'attestation-result': r.token };
     if (r.reason !== undefined) out.reason = r.reason;
     send(res, 200, YANG_JSON, JSON.stringify({ [OUTPUT_MEMBER]: out }));

@@ -51,6 +51,15 @@ export interface IntegrityOutput {
   reason?: string;
 }
 
+/**
+ * Who sent an integrity request, for answering a repeat from the first request's outcome (request-outcomes.ts):
+ * the NETCONF endpoint's authenticated user; every RESTCONF requester is one client (that endpoint authenticates none).
+ */
+export const RESTCONF_CLIENT = 'restconf';
+export function netconfClient(username: string): string {
+  return `netconf:${username}`;
+}
+
 /** the checked input of integrity-request (both transports) */
 export interface IntegrityInput {
   henbId: string;

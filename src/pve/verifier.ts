@@ -7,7 +7,7 @@
  * evidence, against that nonce, which must be fresh for the H(e)NB (nonce-memory.ts). Errors are RestconfError (tag,
  * app-tag, path), which the NETCONF endpoint maps to rpc-errors.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
 import { signResult } from '../tokens/index.js';
 import type { ResultClaimsInput, SigningKey } from '../tokens/index.js';
@@ -27,10 +27,13 @@ import type { TpmClock, TpmClocks } from './tpm-clocks.js';
 import type { AkBindings } from './ak-binding.js';
 import type { CredentialAnswer } from './types.js';
 import { NonceMemory } from './nonce-memory.js';
+import { RequestOutcomes } from './request-outcomes.js';
 
 /** relayed evidence: how long, and how many, appraised nonces are remembered by default (nonce-memory.ts) */
 export const DEFAULT_NONCE_WINDOW_MS = 3_600_000;
 export const DEFAULT_NONCES_REMEMBERED = 200_000;
+/** the outcomes kept for repeated requests (request-outcomes.ts): at most this many, for the token lifetime */
+export const DEFAULT_OUTCOMES_KEPT = 10_000;
 
 export interface VerifierParts {
   inventory: DeviceInventory;
@@ -49,18 +52,46 @@ export interface VerifierParts {
   bindings?: AkBindings;
   /** the nonces of relayed evidence appraised so far (nonce-memory.ts; default: one hour, at most 200,000) */
   relayedNonces?: NonceMemory;
+  /** the outcomes kept for repeated requests (request-outcomes.ts; default: the token lifetime, at most 10,000) */
+  outcomes?: RequestOutcomes<IntegrityOutput>;
 }
 
 export class PveVerifier {
   private readonly inflight = new Set<AbortController>();
   private readonly relayedNonces: NonceMemory;
+  private readonly outcomes: RequestOutcomes<IntegrityOutput>;
 
   constructor(private readonly p: VerifierParts) {
     this.relayedNonces = p.relayedNonces ?? new NonceMemory({ windowMs: DEFAULT_NONCE_WINDOW_MS, max: DEFAULT_NONCES_REMEMBERED });
+    this.outcomes = p.outcomes ?? new RequestOutcomes({ windowMs: Math.min(p.ttlSec * 1000, DEFAULT_NONCE_WINDOW_MS), max: DEFAULT_OUTCOMES_KEPT });
+  }
+
+  /**
+   * An integrity request from `client` (types.ts RESTCONF_CLIENT, netconfClient(user)). The same request again (same client,
+   * H(e)NB, nonce-value and checked input) is answered with the first one's outcome, joined while it runs
+   * (request-outcomes.ts); anything else is a new request (verifyOnce), and the first of its key is kept.
+   */
+  verify(input: IntegrityInput, client: string): Promise<IntegrityOutput> {
+    const key = `${client}\0${input.henbId}\0${input.nonceText}`;
+    const digest = inputDigest(input);
+    const kept = this.outcomes.find(key, digest);
+    if (kept !== undefined && kept !== 'other') {
+      this.p.log.info('integrity-request repeated: answered with the first one\'s outcome', { henbId: input.henbId, jobId: input.jobId, client });
+      return kept;
+    }
+    const outcome = this.verifyOnce(input);
+    if (kept === undefined) {
+      this.outcomes.keep(key, digest, outcome);
+      // a refusal (RestconfError) is an answer, repeated as given; an unexpected failure is not kept
+      outcome.catch((e: unknown) => {
+        if (!(e instanceof RestconfError)) this.outcomes.forget(key, outcome);
+      });
+    }
+    return outcome;
   }
 
   /** collect (pre-update) or take (post-update) the evidence, appraise it, sign the result */
-  async verify(input: IntegrityInput): Promise<IntegrityOutput> {
+  private async verifyOnce(input: IntegrityInput): Promise<IntegrityOutput> {
     const dev = this.p.inventory.get(input.henbId);
     if (!dev) {
       throw new RestconfError({ 'error-type': 'application', 'error-tag': 'invalid-value', 'error-app-tag': 'unknown-henb',
@@ -180,6 +211,12 @@ export class PveVerifier {
   private sign(claims: ResultClaimsInput): Promise<string> {
     return signResult(claims, this.p.signingKey, { ttlSec: this.p.ttlSec });
   }
+}
+
+/** SHA-256 of a request's checked input (both transports check into the same shape, in the same member order) */
+function inputDigest(input: IntegrityInput): string {
+  const { henbId, nonceText, jobId, completion, evidence } = input;
+  return createHash('sha256').update(JSON.stringify({ henbId, nonceText, jobId, completion, evidence })).digest('base64url');
 }
 
 function output(earStatus: string, token: string, reason: string | undefined): IntegrityOutput {

@@ -157,12 +157,17 @@ describe('PVE: relayed pre-update evidence (background-check model)', () => {
     expect((await claimsOf(r.token)).submods.platform?.['first-mismatch']).toBe('kernel');
   });
 
-  it('a replayed nonce is refused (nonce-reused) on both transports; another H(e)NB may use it', async () => {
+  it('a replayed nonce is refused (nonce-reused) on both transports; the same request again from the same client gets the first result; another H(e)NB may use it', async () => {
     const nonce = newNonce();
     const ev = softwareEvidence('healthy-1', nonce);
-    await expect(client.integrityRequest({ henbId: 'healthy-1', nonce, jobId: 'j', evidence: ev }, signal())).resolves.toMatchObject({ earStatus: 'affirming' });
-    await expect(client.integrityRequest({ henbId: 'healthy-1', nonce, jobId: 'j', evidence: ev }, signal()))
+    const first = await client.integrityRequest({ henbId: 'healthy-1', nonce, jobId: 'j', evidence: ev }, signal());
+    expect(first.earStatus).toBe('affirming');
+    // a retry after a lost answer (same client, nonce and body): the first one's signed result, not a refusal
+    await expect(client.integrityRequest({ henbId: 'healthy-1', nonce, jobId: 'j', evidence: ev }, signal())).resolves.toEqual(first);
+    // the same nonce with another body: a replay
+    await expect(client.integrityRequest({ henbId: 'healthy-1', nonce, jobId: 'j2', evidence: ev }, signal()))
       .rejects.toMatchObject({ code: 'ERR_PVE_REJECTED', appTag: 'nonce-reused', errorTag: 'invalid-value' });
+    // the same body from another client (the NETCONF endpoint's user): a replay
     await expect(nc.integrityRequest({ henbId: 'healthy-1', nonce, jobId: 'j', evidence: ev }, signal()))
       .rejects.toMatchObject({ code: 'ERR_PVE_REJECTED', appTag: 'nonce-reused' });
     const other = await client.integrityRequest({ henbId: 'compromised-1', nonce, jobId: 'j', evidence: softwareEvidence('compromised-1', nonce) }, signal());
