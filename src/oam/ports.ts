@@ -111,7 +111,9 @@ export interface PveClient {
    * Ask the PVE to check the H(e)NB. Resolves with the PVE's signed result (JWS compact, EAR claims). The
    * OAM verifies the token itself (allow-list, iss, aud, max age, nonce, jti) before trusting anything in
    * it; a rejection (transport error, RESTCONF error) means "not trusted" and the update is refused.
-   * `deadline` (epoch ms, the step's): a connection that failed before the request was sent is retried until then.
+   * `deadline` (epoch ms, the step's): a connection that failed before an answer (before the request was sent, or
+   * reset/closed after it) is retried until then, with the same nonce and body (the PVE answers a repeat with the
+   * first request's outcome).
    */
   integrityRequest(req: PveIntegrityRequest, signal: AbortSignal, deadline?: number): Promise<{ token: string }>;
   /**

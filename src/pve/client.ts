@@ -8,7 +8,10 @@
  *   ERR_PVE_UNKNOWN_HENB  the PVE answered that the H(e)NB is not in its devices file (app-tag unknown-henb)
  *   ERR_PVE_BAD_RESPONSE  the answer is not the operation's output
  *   ERR_PVE_ABORTED       the caller's signal was aborted (the signal's reason is the cause)
- * A request written on a reused keep-alive connection that the PVE had already closed (reset or closed before any
+ * An integrity request whose connection failed before any answer (before it was sent, or after: a reset, a connection
+ * closed before the answer) is sent again, same nonce and body, with jittered backoff within the step's deadline
+ * (./retry.ts; the PVE answers a repeat with the first request's outcome). A request written on a reused keep-alive
+ * connection that the PVE had already closed (reset or closed before any
  * byte of an answer: the race of a server's idle timeout with our write, RFC 9112 section 9.3.1) is sent once more
  * on a new connection of its own, at once: see staleConnection below.
  */
@@ -23,7 +26,7 @@ import {
   INPUT_MEMBER, INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, PROVIDE_INPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, YANG_JSON, base64urlToBase64,
 } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
-import { retryUnsent } from './retry.js';
+import { retryUnanswered } from './retry.js';
 import type { PveRetryOptions } from './retry.js';
 
 /** codes: the PveClient port's (src/oam/ports.ts); appTag as the port's PveFailure says */
@@ -35,19 +38,23 @@ export class PveClientError extends HsvError<PveClientErrorCode> implements PveF
   /** ERR_PVE_UNREACHABLE only: the connection failed before the request was written (safe to retry: ./retry.ts) */
   notSent?: boolean;
   /**
+   * ERR_PVE_UNREACHABLE only: the connection failed (reset, closed) after the request was written, before a whole
+   * answer came back: the PVE may have received it. An integrity request is sent again with the same nonce and body
+   * (./retry.ts): the PVE answers a repeat with the first request's outcome.
+   */
+  unanswered?: boolean;
+  /**
    * ERR_PVE_UNREACHABLE only: written on a reused keep-alive connection that failed (reset, EPIPE, closed) before any
    * byte of an answer came back. The PVE closes an idle connection without reading what arrives after; that race is
    * the only failure after writing that the client repeats, once, on a new connection (Node's http documentation,
-   * request.reusedSocket; undici does the same for idempotent requests). Safe for this module: an integrity request
-   * asks for a verdict (pre-update: the PVE collects fresh evidence for the same nonce, or, with relayed evidence, had
-   * not read the request, so the nonce is still fresh to it; completion: the same evidence
-   * is appraised again, the TPM clock record only refuses clocks that go back), and provide-reference-values stores
-   * the same signed set again.
+   * request.reusedSocket; undici does the same for idempotent requests). Safe for this module: the PVE answers a
+   * repeated integrity request with the first one's outcome (src/pve/request-outcomes.ts), and
+   * provide-reference-values stores the same signed set again.
    */
   staleConnection?: boolean;
 }
 
-/** socket errors of a connection the peer had already closed */
+/** socket errors of a connection the peer closed or reset ('socket hang up' is ECONNRESET) */
 const STALE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 export interface PveClientOptions {
@@ -110,7 +117,7 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
       poster.close();
     },
     async integrityRequest(req, signal, deadline) {
-      return retryUnsent(() => integrityRequestOnce(poster, target, req, signal), options.retry ?? {}, err, signal, 'the integrity request', deadline);
+      return retryUnanswered(() => integrityRequestOnce(poster, target, req, signal), options.retry ?? {}, err, signal, 'the integrity request', deadline);
     },
     async provideReferenceValues(jws, signal) {
       // RFC 8040 section 3.6.2: an operation without output answers 204 No Content
@@ -119,7 +126,7 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
   };
 }
 
-/** one integrity request and the attestation result in its answer (retryUnsent repeats it when it was not sent) */
+/** one integrity request and the attestation result in its answer (retryUnanswered repeats it, same nonce and body, when its connection failed before an answer) */
 async function integrityRequestOnce(poster: RestconfPoster, target: URL, req: PveIntegrityRequest, signal: AbortSignal): Promise<PveIntegrityResult> {
   const input: Record<string, unknown> = { 'henb-id': req.henbId, 'nonce-value': base64urlToBase64(req.nonce) };
   if (req.jobId) input['job-id'] = req.jobId;
@@ -243,7 +250,11 @@ class PostAttempt {
       if (size > 1024 * 1024) this.finish(err('ERR_PVE_BAD_RESPONSE', 'the PVE answer is too large'));
       else chunks.push(c);
     });
-    res.on('error', (e) => this.finish(err('ERR_PVE_UNREACHABLE', 'the PVE connection broke', e)));
+    res.on('error', (e) => {
+      const x = err('ERR_PVE_UNREACHABLE', 'the PVE connection broke during its answer', e);
+      x.unanswered = true;
+      this.finish(x);
+    });
     res.on('end', () => this.onEnd(res, Buffer.concat(chunks).toString('utf8')));
   }
 
@@ -267,7 +278,10 @@ class PostAttempt {
     else this.written = true;
   }
 
-  /** a TLS failure, or the PVE unreachable: before the request was written (notSent), or a stale keep-alive connection */
+  /**
+   * a TLS failure, or the PVE unreachable: before the request was written (notSent), on a stale keep-alive connection
+   * (sent once more at once), or after it was written, before the answer (unanswered)
+   */
   private onError(e: NodeJS.ErrnoException): void {
     if (e.code !== undefined && TLS_CODES.has(e.code)) {
       this.finish(err('ERR_PVE_TLS', `the PVE's certificate is not trusted (${e.code})`, e));
@@ -275,6 +289,7 @@ class PostAttempt {
       const x = err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${this.poster.base.host}${e.code !== undefined ? ` (${e.code})` : ''}`, e);
       if (!this.written) x.notSent = true;
       else if (this.reused && !this.answered && !this.fresh && e.code !== undefined && STALE_CODES.has(e.code)) x.staleConnection = true;
+      else if (e.code !== undefined && STALE_CODES.has(e.code)) x.unanswered = true;
       this.finish(x);
     }
   }

@@ -16,14 +16,14 @@ import { PVE_HENB_UNKNOWN } from '../oam/index.js';
 import { PveClientError } from './client.js';
 import type { PveIntegrityResult } from './client.js';
 import { PVE_NS, base64urlToBase64 } from './restconf.js';
-import { retryUnsent } from './retry.js';
+import { retryUnanswered } from './retry.js';
 import type { PveRetryOptions } from './retry.js';
 
 export interface NetconfPveClientOptions extends DeviceTarget {
   /** connect + rpc budget, ms (default 15000) */
   timeoutMs?: number;
   connector?: DeviceConnector;
-  /** retry of integrity requests whose session could not be established (./retry.ts) */
+  /** retry of integrity requests whose session could not be established, or ended before the answer (./retry.ts) */
   retry?: PveRetryOptions;
 }
 
@@ -47,7 +47,7 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
       // sessions are per request
     },
     integrityRequest(req, signal, deadline) {
-      return retryUnsent(() => pve.call(signal, 'the integrity request', (session, rpcSignal) => integrityRequestOn(session, rpcSignal, req, pve.timeoutMs)),
+      return retryUnanswered(() => pve.call(signal, 'the integrity request', (session, rpcSignal) => integrityRequestOn(session, rpcSignal, req, pve.timeoutMs)),
         options.retry ?? {}, err, signal, 'the integrity request', deadline);
     },
     provideReferenceValues(jws, signal) {
@@ -144,6 +144,9 @@ class PveSessions {
     const x = err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${where}${typeof code === 'string' ? ` (${code})` : ''}`, e);
     // a session that was never established carried no request: safe to retry (./retry.ts)
     if (!established && (code === 'ERR_DEVICE_UNREACHABLE' || code === 'ERR_DEVICE_NETCONF')) x.notSent = true;
+    // one that ended (transport reset or closed) before the reply: the PVE may have the request; sent again, same
+    // nonce and body, it is answered with the first one's outcome (./retry.ts)
+    if (established && (code === 'ERR_SESSION_CLOSED' || code === 'ERR_DEVICE_UNREACHABLE')) x.unanswered = true;
     return x;
   }
 }
