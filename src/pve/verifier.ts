@@ -5,7 +5,8 @@
  * appraise the completion the request carries (nothing is collected), sign. Pre-update with relayed evidence (the
  * background-check model, RFC 9334: the requester collected it with its nonce-value): appraised exactly as collected
  * evidence, against that nonce, which must be fresh for the H(e)NB (nonce-memory.ts). Errors are RestconfError (tag,
- * app-tag, path), which the NETCONF endpoint maps to rpc-errors.
+ * app-tag, path), which the NETCONF endpoint maps to rpc-errors. The same request again from the same client is
+ * answered with the first one's outcome (request-outcomes.ts): a requester whose answer was lost may send it again.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
