@@ -120,8 +120,11 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
       return retryUnanswered(() => integrityRequestOnce(poster, target, req, signal), options.retry ?? {}, err, signal, 'the integrity request', deadline);
     },
     async provideReferenceValues(jws, signal) {
-      // RFC 8040 section 3.6.2: an operation without output answers 204 No Content
-      await poster.post(provideTarget, { [PROVIDE_INPUT_MEMBER]: { 'reference-values': jws } }, signal, 'provide-reference-values');
+      // RFC 8040 section 3.6.2: an operation without output answers 204 No Content. Sent again like an integrity
+      // request when its answer was lost: the PVE answers a repeat of the statement it holds as accepted
+      // (src/pve/provided.ts)
+      await retryUnanswered(() => poster.post(provideTarget, { [PROVIDE_INPUT_MEMBER]: { 'reference-values': jws } }, signal, 'provide-reference-values'),
+        options.retry ?? {}, err, signal, 'provide-reference-values');
     },
   };
 }

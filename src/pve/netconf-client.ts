@@ -51,10 +51,11 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
         options.retry ?? {}, err, signal, 'the integrity request', deadline);
     },
     provideReferenceValues(jws, signal) {
-      return pve.call(signal, 'provide-reference-values', async (session, rpcSignal) => {
+      // sent again when its answer was lost: the PVE answers a repeat of the statement it holds as accepted
+      return retryUnanswered(() => pve.call(signal, 'provide-reference-values', async (session, rpcSignal) => {
         const reply = await session.rpc(el(PVE_NS, 'provide-reference-values', leaf(PVE_NS, 'reference-values', jws)), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
         if (child(reply, NETCONF_BASE_NS, 'ok') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE did not answer provide-reference-values with ok');
-      });
+      }), options.retry ?? {}, err, signal, 'provide-reference-values');
     },
   };
 }

@@ -7,11 +7,15 @@
  * They are kept in DATA_DIR/reference-values (a snapshot provided.json and a journal of the statements since: see
  * provided-record.ts), so a PVE restart keeps them and still refuses an older statement.
  *
+ * A repeat of the statement accepted last for its H(e)NB (same jti, verified again) is answered as accepted and
+ * changes nothing: the OAM sends it again when its connection failed after sending, before the answer (issue 15,
+ * src/pve/retry.ts), and must not read a lost answer as a refusal. Any other statement seen before is refused.
+ *
  * Refusals are RESTCONF errors (the NETCONF endpoint maps them to rpc-errors) with these error-app-tags:
  *   reference-values-unsigned   not a JWS signed with an allowed algorithm (alg none, HMAC, malformed)
  *   reference-values-untrusted  signed, but not by a configured OAM key (or no OAM key is configured)
  *   reference-values-stale      too old, expired, or older than the statement accepted last for the H(e)NB
- *   reference-values-replayed   this very statement (jti) was accepted before
+ *   reference-values-replayed   this very statement (jti) was accepted before and is no longer the H(e)NB's current one
  *   reference-values-invalid    not reference values for this PVE (typ, claims, issuer, audience)
  *   unknown-henb                about an H(e)NB this PVE does not know
  */
@@ -114,6 +118,8 @@ async function oamKeys(o: ProvidedReferenceValuesOptions): Promise<Jwks | undefi
 /** The accepted statements by H(e)NB: checked one at a time, saved in a group. */
 class Provided implements ProvidedReferenceValues {
   private readonly replay: ReplayCache;
+  /** the jti of every H(e)NB's current statement (entries is changed only by acceptNow, which keeps this in step) */
+  private readonly currentJtis = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -125,15 +131,27 @@ class Provided implements ProvidedReferenceValues {
     private readonly saver: GroupedRun,
   ) {
     this.replay = memoryReplayCache({ now });
+    for (const e of entries.values()) this.currentJtis.add(e.jti);
   }
+
+  /**
+   * The replay cache, except that the jti of a statement that is some H(e)NB's current one passes: acceptNow then
+   * answers it as a repeat only if it is the current statement of its own H(e)NB (the jti is signed with the sub).
+   */
+  private readonly replayOrCurrent: ReplayCache = {
+    checkAndRemember: async (jti, expiresAtSec) => this.currentJtis.has(jti) || this.replay.checkAndRemember(jti, expiresAtSec),
+  };
 
   async accept(jws: string): Promise<ReferenceValuesClaims> {
     // checked one at a time: the ordering check sees every statement accepted before; then saved in a group
     const run = this.queue.then(() => this.acceptNow(jws));
     this.queue = run.catch(() => undefined);
-    const claims = await run;
+    const { claims, repeat } = await run;
+    // a repeat waits for the save too: its first copy may still be in the group being written
     await this.saver.run();
-    this.o.log.info('reference values accepted', { henbId: claims.sub, jobId: claims['job-id'], values: claims['reference-values'].map((v) => v.component) });
+    const fields = { henbId: claims.sub, jobId: claims['job-id'], values: claims['reference-values'].map((v) => v.component) };
+    if (repeat) this.o.log.info('reference values provided again: already accepted, nothing changed', fields);
+    else this.o.log.info('reference values accepted', fields);
     return claims;
   }
 
@@ -149,11 +167,15 @@ class Provided implements ProvidedReferenceValues {
     return this.entries.get(henbId);
   }
 
-  private async acceptNow(jws: string): Promise<ReferenceValuesClaims> {
+  private async acceptNow(jws: string): Promise<{ claims: ReferenceValuesClaims; repeat: boolean }> {
     const claims = await this.verified(jws);
+    if (this.entries.get(claims.sub)?.jti === claims.jti) return { claims, repeat: true };
     this.checkForHenb(claims);
+    const before = this.entries.get(claims.sub);
+    if (before !== undefined) this.currentJtis.delete(before.jti);
+    this.currentJtis.add(claims.jti);
     this.entries.set(claims.sub, { iat: claims.iat, jti: claims.jti, jobId: claims['job-id'], values: claims['reference-values'], acceptedAt: Date.now() });
-    return claims;
+    return { claims, repeat: false };
   }
 
   /** the statement's claims, verified with the OAM's keys (refusals: unsigned, untrusted, stale, replayed, invalid) */
@@ -166,7 +188,7 @@ class Provided implements ProvidedReferenceValues {
     }
     try {
       return await verifyReferenceValues(jws.trim(), {
-        jwks, issuer: o.oamIssuer ?? 'urn:henb-sw-verify:oam', audience: o.audience, maxAgeSec: o.maxAgeSec ?? 300, replayCache: this.replay, now: this.now,
+        jwks, issuer: o.oamIssuer ?? 'urn:henb-sw-verify:oam', audience: o.audience, maxAgeSec: o.maxAgeSec ?? 300, replayCache: this.replayOrCurrent, now: this.now,
       });
     } catch (err) {
       const e = refusalOf(errorCode(err), err instanceof Error ? err.message : 'refused');
@@ -175,17 +197,15 @@ class Provided implements ProvidedReferenceValues {
     }
   }
 
-  /** a known H(e)NB, and a statement newer than (and not the same as) the one accepted for it last */
+  /** a known H(e)NB, and a statement newer than the one accepted for it last */
   private checkForHenb(claims: ReferenceValuesClaims): void {
     if (!this.o.knownHenb(claims.sub)) {
       throw new RestconfError({ 'error-type': 'application', 'error-tag': 'invalid-value', 'error-app-tag': 'unknown-henb',
         'error-path': PROVIDE_INPUT_PATH, 'error-message': `unknown H(e)NB ${claims.sub}` });
     }
+    // (the H(e)NB's current statement itself is a repeat, answered before this; after a restart the replay cache is
+    // empty, and an older statement seen before is refused here as stale)
     const last = this.entries.get(claims.sub);
-    if (last !== undefined && last.jti === claims.jti) {
-      // after a restart the replay cache is empty: the stored statement still says it was seen
-      throw refused('invalid-value', 'reference-values-replayed', 'these reference values were provided before (replay)');
-    }
     if (last !== undefined && claims.iat < last.iat) {
       throw refused('invalid-value', 'reference-values-stale', `the reference values are stale: older than those accepted for ${claims.sub} (job ${last.jobId})`);
     }

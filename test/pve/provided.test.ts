@@ -19,6 +19,7 @@ import { createNetconfPveClient } from '../../src/pve/netconf-client.js';
 import type { NetconfPveClient } from '../../src/pve/netconf-client.js';
 import { PROVIDE_REFERENCE_VALUES_PATH } from '../../src/pve/restconf.js';
 import { readProvidedRecord } from '../../src/pve/provided-record.js';
+import type { ProvidedEntry } from '../../src/pve/provided-record.js';
 import { generateSigningKey, newNonce, signReferenceValues, signResult } from '../../src/tokens/index.js';
 import type { ReferenceValuesClaimsInput, SigningKey } from '../../src/tokens/index.js';
 import { claims as earClaims } from '../tokens/helpers.js';
@@ -55,6 +56,11 @@ async function install(cell: Femtocell): Promise<void> {
 
 function statement(over: Partial<ReferenceValuesClaimsInput> = {}): ReferenceValuesClaimsInput {
   return { iss: OAM, aud: PVE, sub: 'updated-1', 'job-id': 'job-1', 'reference-values': [{ component: 'rootfs', digest: NEW_ROOTFS, version: '2.0.0' }], ...over };
+}
+
+/** the statement the PVE's record (DATA_DIR/reference-values) holds for an H(e)NB: what a restart reads back */
+async function recorded(henbId: string): Promise<ProvidedEntry | undefined> {
+  return (await readProvidedRecord(join(dir, 'pve', 'reference-values'))).henbs[henbId];
 }
 
 async function verdict(henbId: string): Promise<string> {
@@ -169,11 +175,32 @@ describe('provide-reference-values', () => {
     expect(await verdict('updated-2')).toBe('affirming');
   });
 
-  it('replayed: the same statement again is refused, over either transport', async () => {
+  it('repeated: the current statement again is answered as accepted and changes nothing, over either transport (a retry after a lost answer)', async () => {
     const jws = await signReferenceValues(statement({ 'job-id': 'job-3' }), oamKey);
     await rest.provideReferenceValues(jws, signal());
-    expect(await refusal(rest.provideReferenceValues(jws, signal()))).toMatchObject({ appTag: 'reference-values-replayed' });
-    expect(await refusal(nc.provideReferenceValues(jws, signal()))).toMatchObject({ appTag: 'reference-values-replayed' });
+    const before = await recorded('updated-1');
+    await rest.provideReferenceValues(jws, signal());
+    await nc.provideReferenceValues(jws, signal());
+    expect(await recorded('updated-1')).toEqual(before);
+    expect(pve.providedReferenceValues('updated-1')).toEqual({ rootfs: [NEW_ROOTFS] });
+  });
+
+  it('replayed: a statement accepted before and since superseded is refused, over either transport', async () => {
+    const first = await signReferenceValues(statement({ 'job-id': 'job-3a' }), oamKey);
+    await rest.provideReferenceValues(first, signal());
+    await rest.provideReferenceValues(await signReferenceValues(statement({ 'job-id': 'job-3b' }), oamKey), signal());
+    expect(await refusal(rest.provideReferenceValues(first, signal()))).toMatchObject({ appTag: 'reference-values-replayed' });
+    expect(await refusal(nc.provideReferenceValues(first, signal()))).toMatchObject({ appTag: 'reference-values-replayed' });
+    expect((await recorded('updated-1'))?.jobId).toBe('job-3b');
+  });
+
+  it('a repeat of the current statement of another H(e)NB is not a repeat for this one', async () => {
+    // the jti of updated-2's current statement passes the replay cache; only its own H(e)NB's entry makes it a repeat
+    const jws = await signReferenceValues(statement({ sub: 'updated-2', 'job-id': 'job-3c' }), oamKey);
+    await nc.provideReferenceValues(jws, signal());
+    expect((await recorded('updated-2'))?.jobId).toBe('job-3c');
+    await nc.provideReferenceValues(jws, signal());
+    expect((await recorded('updated-1'))?.jobId).not.toBe('job-3c');
   });
 
   it('stale: a statement older than the one accepted last for the H(e)NB is refused (it would undo a newer update)', async () => {
@@ -184,8 +211,10 @@ describe('provide-reference-values', () => {
     expect(pve.providedReferenceValues('updated-1')).toEqual({ rootfs: [NEW_ROOTFS] });
   });
 
-  it('kept across a PVE restart: still affirming, and the last statement is still refused as a replay', async () => {
-    const jws = await signReferenceValues(statement({ 'job-id': 'job-4' }), oamKey);
+  it('kept across a PVE restart: still affirming, the last statement is still a repeat, an older one is refused', async () => {
+    const older = await signReferenceValues(statement({ 'job-id': 'job-4a' }), oamKey, { now: () => Date.now() / 1000 + 2 });
+    const jws = await signReferenceValues(statement({ 'job-id': 'job-4' }), oamKey, { now: () => Date.now() / 1000 + 3 });
+    await rest.provideReferenceValues(older, signal());
     await rest.provideReferenceValues(jws, signal());
     const file = await readProvidedRecord(join(dir, 'pve', 'reference-values'));
     expect(file.henbs['updated-1']?.jobId).toBe('job-4');
@@ -195,7 +224,11 @@ describe('provide-reference-values', () => {
     rest = createPveClient({ url: pve.url, ca: pve.ca });
     nc = createNetconfPveClient({ host: pve.netconf!.host, port: pve.netconf!.port, username: 'oam', password: 'pve-secret', hostKeySha256: pve.netconf!.hostKeySha256 });
     expect(await verdict('updated-1')).toBe('affirming');
-    expect(await refusal(rest.provideReferenceValues(jws, signal()))).toMatchObject({ appTag: 'reference-values-replayed' });
+    // the replay cache is empty after the restart: the stored record still knows which statement is current
+    await rest.provideReferenceValues(jws, signal());
+    expect((await recorded('updated-1'))?.jobId).toBe('job-4');
+    expect(await refusal(rest.provideReferenceValues(older, signal()))).toMatchObject({ appTag: 'reference-values-stale' });
+    expect((await recorded('updated-1'))?.jobId).toBe('job-4');
   });
 
   it('a PVE that trusts no OAM key refuses every statement, saying so', async () => {
