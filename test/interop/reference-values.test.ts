@@ -3,11 +3,12 @@
  * python3-ncclient over NETCONF/SSH (provide-reference-values, <ok/> or an rpc-error with its error-app-tag) and
  * curl over RESTCONF/HTTPS (POST, 204 or an RFC 8040 errors document). The PVE's verdict on the updated femtocell
  * (a simulated one, appraised over NETCONF) turns affirming only after the statement signed with the OAM key;
- * the ones signed with another key, replayed or stale change nothing. A missing python3/ncclient/curl fails.
+ * the ones signed with another key, replayed after a newer one or stale change nothing; the current one sent again
+ * is answered ok (the OAM's retry after a lost answer). A missing python3/ncclient/curl fails.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,24 +71,29 @@ async function curlPost(path: string, body: unknown): Promise<{ status: number; 
 }
 
 async function verdict(henbId: string): Promise<string> {
-  const r = await curlPost(INTEGRITY_REQUEST_PATH, { 'henb-sw-verify-pve:input': { 'henb-id': henbId, 'nonce-value': Buffer.alloc(32, 3).toString('base64') } });
+  // a fresh nonce each time: the PVE answers a repeated request (same nonce and body) with the first one's outcome
+  const r = await curlPost(INTEGRITY_REQUEST_PATH, { 'henb-sw-verify-pve:input': { 'henb-id': henbId, 'nonce-value': randomBytes(32).toString('base64') } });
   expect(r.status).toBe(200);
   return (JSON.parse(r.body) as Record<string, Record<string, string>>)['henb-sw-verify-pve:output']!['ear-status']!;
 }
 
 describe('provide-reference-values with clients we did not write', () => {
-  it('ncclient over NETCONF: another key is refused (untrusted), the OAM key is accepted (ok), its replay refused', async () => {
+  it('ncclient over NETCONF: another key is refused (untrusted), the OAM key is accepted (ok), sent again ok (a retry), its replay after a newer one refused', async () => {
     const [id] = henbs as [string];
     expect(await verdict(id)).toBe('contraindicated');
     const good = await signReferenceValues(statement(id), oam);
+    const newer = await signReferenceValues(statement(id), oam, { now: () => Date.now() / 1000 + 1 });
     const byOther = await signReferenceValues(statement(id), other);
-    const { steps, code, stderr } = await runNcclient('ncclient_provide.py', pve.netconf!.port, [byOther, good, good], undefined, { user: 'oam', password: 'pve-secret' });
+    const { steps, code, stderr } = await runNcclient('ncclient_provide.py', pve.netconf!.port, [byOther, good, good, newer, good], undefined, { user: 'oam', password: 'pve-secret' });
     expect(steps.get('exception'), stderr).toBeUndefined();
     expect(code, stderr).toBe(0);
     expect(steps.get('provide-0')).toMatchObject({ ok: false, error: { tag: 'access-denied', type: 'application', app_tag: 'reference-values-untrusted' } });
     expect(steps.get('provide-1')).toMatchObject({ ok: true });
     expect(steps.get('provide-1')!.xml as string).toMatch(/<ok\/>/);
-    expect(steps.get('provide-2')).toMatchObject({ ok: false, error: { tag: 'invalid-value', app_tag: 'reference-values-replayed' } });
+    // the current statement again (what the OAM sends when the answer was lost): ok, nothing changed
+    expect(steps.get('provide-2')).toMatchObject({ ok: true });
+    expect(steps.get('provide-3')).toMatchObject({ ok: true });
+    expect(steps.get('provide-4')).toMatchObject({ ok: false, error: { tag: 'invalid-value', app_tag: 'reference-values-replayed' } });
     expect(await verdict(id)).toBe('affirming');
   }, 60_000);
 
