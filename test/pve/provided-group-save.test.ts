@@ -44,7 +44,14 @@ describe('provided reference values, saved in groups', () => {
     }));
     const again = await open();
     for (const [i, id] of ids.entries()) expect(again.valuesFor(id)).toEqual({ rootfs: [digest(i)] });
-    // a replay is still refused after the group save (the stored jti)
-    await expect(again.accept(jws[3]!)).rejects.toMatchObject({ entry: { 'error-app-tag': 'reference-values-replayed' } });
+    // after the reopen the stored jti still says which statement is current: sent again (a retry after a lost
+    // answer), it is answered as accepted and changes nothing
+    const before = (await readProvidedRecord(record)).henbs['henb-3'];
+    await expect(again.accept(jws[3]!)).resolves.toMatchObject({ sub: 'henb-3', 'job-id': 'job-3' });
+    expect((await readProvidedRecord(record)).henbs['henb-3']).toEqual(before);
+    // once a newer statement replaced it, it is refused
+    await again.accept(await signReferenceValues({ iss: OAM, aud: PVE, sub: 'henb-3', 'job-id': 'job-3b', 'reference-values': [{ component: 'rootfs', digest: digest(99) }] }, key, { now: () => Date.now() / 1000 + 2 }));
+    await expect(again.accept(jws[3]!)).rejects.toMatchObject({ entry: { 'error-app-tag': 'reference-values-stale' } });
+    expect(again.valuesFor('henb-3')).toEqual({ rootfs: [digest(99)] });
   });
 });
