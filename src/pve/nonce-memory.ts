@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { GroupedRun } from '../grouped-run.js';
 import { PveServiceError } from './errors.js';
 import { readIfPresent } from './read-if-present.js';
+import { WindowMap } from './window-map.js';
 import type { Logger } from '../log/logger.js';
 
 export interface NonceMemoryOptions {
@@ -33,15 +34,15 @@ export interface NonceMemoryOptions {
 }
 
 export class NonceMemory {
-  /** henb-id NUL nonce -> until when it is remembered; insertion order is expiry order (one window for all) */
-  private readonly seen = new Map<string, number>();
+  /** henb-id NUL nonce -> until when it is remembered */
+  private readonly seen: WindowMap<number>;
   private readonly now: () => number;
   private readonly journal: NonceJournal | undefined;
 
   constructor(private readonly o: NonceMemoryOptions) {
-    if (!(o.windowMs > 0) || !(Number.isInteger(o.max) && o.max >= 1)) throw new RangeError('NonceMemory: windowMs > 0 and an integer max >= 1');
+    this.seen = new WindowMap<number>('NonceMemory', o.windowMs, o.max, (until) => until);
     this.now = o.now ?? Date.now;
-    this.journal = o.journal?.(this.seen);
+    this.journal = o.journal?.(this.seen.live);
   }
 
   /** how many nonces are remembered now */
@@ -52,7 +53,7 @@ export class NonceMemory {
   /** true: the nonce is fresh for this H(e)NB, and remembered from now on; false: it was seen within the window */
   claim(henbId: string, nonce: string): boolean {
     const t = this.now();
-    this.expire(t);
+    this.seen.expire(t);
     const key = `${henbId}\0${nonce}`;
     if (this.seen.has(key)) return false;
     this.remember(key, t + this.o.windowMs);
@@ -68,14 +69,6 @@ export class NonceMemory {
   /** remember `key` until `until` (a claim, or a line read back at start) */
   remember(key: string, until: number): void {
     this.seen.set(key, until);
-    if (this.seen.size > this.o.max) this.seen.delete(this.seen.keys().next().value as string);
-  }
-
-  private expire(t: number): void {
-    for (const [k, until] of this.seen) {
-      if (until > t) return;
-      this.seen.delete(k);
-    }
   }
 }
 

@@ -10,9 +10,11 @@
  * RESTCONF endpoint authenticates none), the H(e)NB and the nonce-value; an entry holds the SHA-256 of the request's
  * checked input, and only a request with the same digest is answered from it. Anything else (another body, another
  * client) is not answered from here: the verifier handles it as a new request, so the nonce rules stay as they were
- * (relayed evidence: nonce-reused). Memory is bounded: an entry is kept for `windowMs` after the request was accepted
- * (one window for all, so insertion order is expiry order) and at most `max` entries (the oldest forgotten first).
+ * (relayed evidence: nonce-reused). Memory is bounded (window-map.ts): an entry is kept for `windowMs` after the
+ * request was accepted, at most `max` entries (the oldest forgotten first).
  */
+import { WindowMap } from './window-map.js';
+
 export interface RequestOutcomesOptions {
   /** how long an outcome is kept after its request was accepted, ms */
   windowMs: number;
@@ -28,11 +30,11 @@ interface Kept<T> {
 }
 
 export class RequestOutcomes<T> {
-  private readonly kept = new Map<string, Kept<T>>();
+  private readonly kept: WindowMap<Kept<T>>;
   private readonly now: () => number;
 
   constructor(private readonly o: RequestOutcomesOptions) {
-    if (!(o.windowMs > 0) || !(Number.isInteger(o.max) && o.max >= 1)) throw new RangeError('RequestOutcomes: windowMs > 0 and an integer max >= 1');
+    this.kept = new WindowMap<Kept<T>>('RequestOutcomes', o.windowMs, o.max, (k) => k.until);
     this.now = o.now ?? Date.now;
   }
 
@@ -46,7 +48,7 @@ export class RequestOutcomes<T> {
    * request with another digest is kept under it; undefined when none is
    */
   find(key: string, digest: string): Promise<T> | 'other' | undefined {
-    this.expire(this.now());
+    this.kept.expire(this.now());
     const k = this.kept.get(key);
     if (k === undefined) return undefined;
     return k.digest === digest ? k.outcome : 'other';
@@ -54,20 +56,11 @@ export class RequestOutcomes<T> {
 
   /** keep `outcome` (settled or not) under `key` for the window; the oldest is forgotten beyond `max` */
   keep(key: string, digest: string, outcome: Promise<T>): void {
-    this.kept.delete(key);
     this.kept.set(key, { digest, outcome, until: this.now() + this.o.windowMs });
-    if (this.kept.size > this.o.max) this.kept.delete(this.kept.keys().next().value as string);
   }
 
   /** forget `key` when it still holds `outcome` (an outcome not worth repeating: an unexpected failure) */
   forget(key: string, outcome: Promise<T>): void {
     if (this.kept.get(key)?.outcome === outcome) this.kept.delete(key);
-  }
-
-  private expire(t: number): void {
-    for (const [k, e] of this.kept) {
-      if (e.until > t) return;
-      this.kept.delete(k);
-    }
   }
 }

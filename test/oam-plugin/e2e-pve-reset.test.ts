@@ -16,9 +16,7 @@ import type { Fleet } from '../../src/simulator/simulator.js';
 import { startPve } from '../../src/pve/service.js';
 import type { PveHandle } from '../../src/pve/service.js';
 import { createLogger, silentLogger } from '../../src/log/logger.js';
-import type { NetconfRegistry, RpcHandler } from '../../src/netconf/server/registry.js';
 import { childText, el, leaf } from '../../src/netconf/xml/build.js';
-import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
 import type { XmlElement } from '../../src/netconf/xml/types.js';
 import type { PluginHandle } from '../../src/plugin/contract.js';
 import { HOST_API_VERSION } from '../../src/plugin/contract.js';
@@ -28,6 +26,8 @@ import { HSV_NS } from '../../src/oam-plugin/index.js';
 import { verifyTokenCli } from '../../src/tokens/index.js';
 import { startCutProxy } from '../helpers/cut-proxy.js';
 import type { CutProxy } from '../helpers/cut-proxy.js';
+import { recordingRegistry } from '../helpers/registry.js';
+import type { RecordingRegistry } from '../helpers/registry.js';
 import { until } from '../helpers/until.js';
 
 const PRE = 'integrity-request appraised';
@@ -76,22 +76,18 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 }, 30_000);
 
-async function startOam(pve: OamPluginConfig['pve'], sub: string, notes: XmlElement[]): Promise<Map<string, RpcHandler>> {
-  const rpcs = new Map<string, RpcHandler>();
+async function startOam(pve: OamPluginConfig['pve'], sub: string): Promise<RecordingRegistry> {
   const config: OamPluginConfig = {
     henbs: fleet.devices.map((d) => ({ 'henb-id': d.henbId, address: d.host, port: d.port, username: d.username, password: d.password, 'ssh-host-key': d.hostKeySha256 })),
     pve, policies: { 'on-mismatch': ['alarm'], 'step-timeout': 20 }, software: { 'file-root': dir },
   };
-  const registry: NetconfRegistry = {
-    addRpc: (_ns, name, h) => { rpcs.set(name, h); }, addState: () => undefined, addStream: () => undefined, addModule: () => undefined,
-    notify: async (_s, e) => { notes.push(e); }, getRunning: () => el(NETCONF_BASE_NS, 'data'), onConfigChange: () => undefined,
-  };
+  const registry = recordingRegistry();
   handle = await activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: join(dir, sub), config, signal: new AbortController().signal });
-  return rpcs;
+  return registry;
 }
 
 /** a software update of `henbId`, to its result notification */
-async function updated(rpcs: Map<string, RpcHandler>, henbId: string, notes: XmlElement[]): Promise<XmlElement> {
+async function updated({ rpcs, notes }: RecordingRegistry, henbId: string): Promise<XmlElement> {
   await rpcs.get('software-update')!(el(HSV_NS, 'software-update', leaf(HSV_NS, 'henb-id', henbId),
     el(HSV_NS, 'software', leaf(HSV_NS, 'uri', pathToFileURL(join(dir, 'image.bin')).href), leaf(HSV_NS, 'version', '6.0.0'))),
   { sessionId: 1, username: 'admin', signal: new AbortController().signal, log: silentLogger });
@@ -115,27 +111,24 @@ describe('the PVE answer lost after the request arrived (connection reset by a p
   it('RESTCONF: steps 3 and 8 sent again with the same nonce; verified, each appraised once', async () => {
     said = [];
     proxy = await startCutProxy(pveSvc.port);
-    const notes: XmlElement[] = [];
-    const rpcs = await startOam({ endpoint: `https://127.0.0.1:${proxy.port}`, ca: pveSvc.caPath, jwks: join(dir, 'pve-jwks.json'), timeout: 10 }, 'oam-rc', notes);
-    await expectVerifiedOnce(await updated(rpcs, fleet.devices[0]!.henbId, notes), 'oam-rc');
+    const registry = await startOam({ endpoint: `https://127.0.0.1:${proxy.port}`, ca: pveSvc.caPath, jwks: join(dir, 'pve-jwks.json'), timeout: 10 }, 'oam-rc');
+    await expectVerifiedOnce(await updated(registry, fleet.devices[0]!.henbId), 'oam-rc');
   }, 60_000);
 
   it('NETCONF: the same over SSH sessions', async () => {
     said = [];
     proxy = await startCutProxy(pveSvc.netconf!.port);
-    const notes: XmlElement[] = [];
-    const rpcs = await startOam({
+    const registry = await startOam({
       endpoint: `ssh://127.0.0.1:${proxy.port}`, transport: 'netconf', 'ssh-host-key': pveSvc.netconf!.hostKeySha256,
       username: 'oam', password: 'pve-secret', jwks: join(dir, 'pve-jwks.json'), timeout: 10,
-    }, 'oam-nc', notes);
-    await expectVerifiedOnce(await updated(rpcs, fleet.devices[1]!.henbId, notes), 'oam-nc');
+    }, 'oam-nc');
+    await expectVerifiedOnce(await updated(registry, fleet.devices[1]!.henbId), 'oam-nc');
   }, 60_000);
 
   it('relayed evidence (pve.evidence: relay): the repeat is not refused as nonce-reused', async () => {
     said = [];
     proxy = await startCutProxy(pveSvc.port);
-    const notes: XmlElement[] = [];
-    const rpcs = await startOam({ endpoint: `https://127.0.0.1:${proxy.port}`, ca: pveSvc.caPath, jwks: join(dir, 'pve-jwks.json'), timeout: 10, evidence: 'relay' }, 'oam-relay', notes);
-    await expectVerifiedOnce(await updated(rpcs, fleet.devices[2]!.henbId, notes), 'oam-relay');
+    const registry = await startOam({ endpoint: `https://127.0.0.1:${proxy.port}`, ca: pveSvc.caPath, jwks: join(dir, 'pve-jwks.json'), timeout: 10, evidence: 'relay' }, 'oam-relay');
+    await expectVerifiedOnce(await updated(registry, fleet.devices[2]!.henbId), 'oam-relay');
   }, 60_000);
 });

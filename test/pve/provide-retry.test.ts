@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Femtocell, factoryReferenceValues } from '../../src/simulator/model.js';
 import { startPve } from '../../src/pve/service.js';
 import type { PveHandle } from '../../src/pve/service.js';
-import type { EvidenceCollector, PveDeviceEntry } from '../../src/pve/types.js';
+import { cellCollector, cellEntry } from './cells.js';
 import { createPveClient } from '../../src/pve/client.js';
 import { createNetconfPveClient } from '../../src/pve/netconf-client.js';
 import { readProvidedRecord } from '../../src/pve/provided-record.js';
@@ -36,14 +36,8 @@ let proxy: CutProxy | undefined;
 let said: string[] = [];
 const cells = new Map<string, Femtocell>();
 
-const collector: EvidenceCollector = {
-  async collect(device, nonce) {
-    const cell = cells.get(device.henbId)!;
-    const ev = cell.measure(nonce);
-    return { tim: ev.tim, log: ev.log, signature: ev.signature, signatureAlgorithm: 'ES256', keyId: cell.keyId() };
-  },
-};
-const entry = (cell: Femtocell): PveDeviceEntry => ({ henbId: cell.henbId, host: '127.0.0.1', port: 1, username: 'u', password: 'p', devicePublicKey: cell.publicKeyPem() });
+const collector = cellCollector(cells);
+const entry = cellEntry;
 
 /** the PVE's log; the proxy armed when the PVE accepted a statement (its answer is next) */
 const log = createLogger({
@@ -86,35 +80,23 @@ async function recordedJob(henbId: string): Promise<string | undefined> {
 }
 
 describe('provide-reference-values whose answer was lost after the PVE accepted it', () => {
-  it('RESTCONF: sent again, answered as accepted; the values are the PVE\'s once', async () => {
+  const clients = {
+    RESTCONF: (port: number) => createPveClient({ url: `https://127.0.0.1:${port}`, ca: pve.ca, retry }),
+    NETCONF: (port: number) => createNetconfPveClient({ host: '127.0.0.1', port, username: 'oam', password: 'pve-secret', hostKeySha256: pve.netconf!.hostKeySha256, retry }),
+  };
+  it.each([['RESTCONF', 'cell-rc'], ['NETCONF', 'cell-nc']] as const)('%s: sent again, answered as accepted; the values are the PVE\'s once', async (transport, henbId) => {
     said = [];
-    proxy = await startCutProxy(pve.port);
-    const client = createPveClient({ url: `https://127.0.0.1:${proxy.port}`, ca: pve.ca, retry });
+    proxy = await startCutProxy(transport === 'RESTCONF' ? pve.port : pve.netconf!.port);
+    const client = clients[transport](proxy.port);
     try {
-      await client.provideReferenceValues(await statement('cell-rc'), signal());
+      await client.provideReferenceValues(await statement(henbId), signal());
     } finally {
       client.close();
     }
     expect(proxy.resets).toBe(1);
     expect(said.filter((m) => m === ACCEPTED)).toHaveLength(1);
     expect(said.filter((m) => m === AGAIN)).toHaveLength(1);
-    expect(pve.providedReferenceValues('cell-rc')).toEqual({ rootfs: [DIGEST] });
-    expect(await recordedJob('cell-rc')).toBe('job-cell-rc');
-  });
-
-  it('NETCONF: the same over SSH sessions', async () => {
-    said = [];
-    proxy = await startCutProxy(pve.netconf!.port);
-    const client = createNetconfPveClient({ host: '127.0.0.1', port: proxy.port, username: 'oam', password: 'pve-secret', hostKeySha256: pve.netconf!.hostKeySha256, retry });
-    try {
-      await client.provideReferenceValues(await statement('cell-nc'), signal());
-    } finally {
-      client.close();
-    }
-    expect(proxy.resets).toBe(1);
-    expect(said.filter((m) => m === ACCEPTED)).toHaveLength(1);
-    expect(said.filter((m) => m === AGAIN)).toHaveLength(1);
-    expect(pve.providedReferenceValues('cell-nc')).toEqual({ rootfs: [DIGEST] });
-    expect(await recordedJob('cell-nc')).toBe('job-cell-nc');
+    expect(pve.providedReferenceValues(henbId)).toEqual({ rootfs: [DIGEST] });
+    expect(await recordedJob(henbId)).toBe(`job-${henbId}`);
   });
 });

@@ -12,7 +12,7 @@ import { request } from 'node:https';
 import { Femtocell, factoryReferenceValues } from '../../src/simulator/model.js';
 import { startPve } from '../../src/pve/service.js';
 import type { PveHandle } from '../../src/pve/service.js';
-import type { EvidenceCollector, PveDeviceEntry } from '../../src/pve/types.js';
+import { cellCollector, cellEntry } from './cells.js';
 import { createPveClient } from '../../src/pve/client.js';
 import type { PveClientError, RestconfPveClient } from '../../src/pve/client.js';
 import { createNetconfPveClient } from '../../src/pve/netconf-client.js';
@@ -37,15 +37,8 @@ let pve: PveHandle;
 let rest: RestconfPveClient;
 let nc: NetconfPveClient;
 
-const collector: EvidenceCollector = {
-  async collect(device, nonce) {
-    const cell = cells.get(device.henbId)!;
-    const ev = cell.measure(nonce);
-    return { tim: ev.tim, log: ev.log, signature: ev.signature, signatureAlgorithm: 'ES256', keyId: cell.keyId() };
-  },
-};
-
-const entry = (cell: Femtocell): PveDeviceEntry => ({ henbId: cell.henbId, host: '127.0.0.1', port: 1, username: 'u', password: 'p', devicePublicKey: cell.publicKeyPem() });
+const collector = cellCollector(cells);
+const entry = cellEntry;
 
 /** install NEW_ROOTFS on a cell (live activation: its rootfs measurement is appended) */
 async function install(cell: Femtocell): Promise<void> {
