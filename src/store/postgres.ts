@@ -20,7 +20,8 @@
  *   transaction, as with SQLite; with group commit, the transactions queued behind one run together on one
  *   client, each in a savepoint, with one COMMIT: ./base.ts), and across instances by a transaction-scoped advisory lock taken right after
  *   BEGIN, the counterpart of SQLite's BEGIN IMMEDIATE; without it a read-modify-write such as the OAM's H(e)NB
- *   update would lose writes between instances under READ COMMITTED.
+ *   update would lose writes between instances under READ COMMITTED. The lease writes (claims, renewals,
+ *   release, takeJob) take it too (LEASE_OPS): every write of job rows holds it, so none deadlocks with another.
  * - epoch-ms BIGINT columns are read back as numbers (a per-pool type parser), never as strings.
  * - migrations (./pg-migrations.ts) run once under an advisory lock; a newer schema is refused (ERR_STORE_OPEN).
  * - open failures (bad URL, server down, authentication) are ERR_STORE_OPEN naming user, host and database,
@@ -48,6 +49,17 @@ import type {
   NewNotification, NonceInput, NonceRecord, NotificationLogTimes, NotificationQuery, NotificationRecord, PostgresStoreOptions, ResultInput,
   ResultRecord, ReferenceLogRecord, StoreTx,
 } from './types.js';
+/**
+ * The lease writes: each one statement over several job rows (renewLeases and releaseJobs: every active job of an
+ * instance; the claims: every job they match), so they run under TX_LOCK too, as transactions of their own (or in
+ * the next group). Without the lock, a renewal locking an instance's job rows one after the other beside a
+ * transaction updating two of them in the other order was a deadlock: PostgreSQL ended one of the two (40P01,
+ * ERR_STORE_CONFLICT), and a transition failed that way looked to the runner like a lost lease (bench/fleet.ts with
+ * two instances, 5 December 2026). Every write of job rows now holds TX_LOCK, so they never wait for each other's
+ * rows in a cycle.
+ */
+const LEASE_OPS: ReadonlySet<OpName> = new Set<OpName>(['claimJobs', 'claimExpiredJobs', 'takeJob', 'renewLeases', 'releaseJobs']);
+
 /** Key of the advisory lock every transaction holds (serialises transactions across OAM instances). */
 const TX_LOCK = 0x6873_7602; // 'hsv' 02
 const INT8_OID = 20;
@@ -207,6 +219,7 @@ export class PostgresStore extends StoreBase<PgTx> {
       if (ctx === undefined) return this.runTransaction((c) => auditedOp(c.ops, name, args));
       return auditedOp(ctx.ops, name, args);
     }
+    if (ctx === undefined && LEASE_OPS.has(name)) return this.runTransaction((c) => callOp(c.ops, name, args));
     return callOp(ctx?.ops ?? this.ops, name, args);
   }
 
@@ -272,7 +285,7 @@ export class PostgresStore extends StoreBase<PgTx> {
    * statements that take no lock, which a group would make wait for it.
    */
   protected override plainWriteJoinsGroup(name: OpName): boolean {
-    return name === 'appendAudit' || AUDITED_OPS.has(name);
+    return name === 'appendAudit' || AUDITED_OPS.has(name) || LEASE_OPS.has(name);
   }
 
   protected override transactionLost(ctx: PgTx): boolean {

@@ -288,6 +288,34 @@ describe('PostgreSQL store: several instances on one database', () => {
                           VALUES ('x', 'henb-0', 'software-update', 's', '{}', 1, 1, 1)`)).rejects.toMatchObject({ code: '23505' });
   });
 
+  // found by bench/fleet.ts with two instances (5 December 2026): a lease renewal (one UPDATE of all the instance's
+  // jobs, row after row) ran beside a transaction that updated two of them in the other order; PostgreSQL ended one
+  // with 'deadlock detected' (ERR_STORE_CONFLICT), and the runner took a failed transition for a lost lease and
+  // stopped driving jobs that no other instance had taken. The lease writes now hold the transaction lock too.
+  it('a lease renewal beside a transaction moving the same jobs in the other order: both succeed, no deadlock', async () => {
+    const [a, b] = [await open({ groupCommit: true }), await open({ groupCommit: true })];
+    const T = 1_800_000_000_000;
+    // y first: the renewal's scan meets y before x
+    for (const jobId of ['y', 'x']) {
+      await a.createJob({ jobId, henbId: `h-${jobId}`, kind: 'software-update', state: 's', data: {}, owner: 'A', leaseUntil: T + 60_000 });
+    }
+    const waiting = async (): Promise<number> => (await sql<{ n: number }>(db,
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))[0]!.n;
+    let renewal: Promise<number> | undefined;
+    const moved = a.transaction(async (tx) => {
+      await tx.saveJobTransition('x', 's2', { expectPrevVersion: 1 });
+      // the other instance renews A's leases meanwhile (here: b renews them; in an instance, its own renewal
+      // statement started before its next group): it waits, for the lock or for row x
+      renewal = b.renewLeases('A', 60_000, T);
+      await until(async () => (await waiting()) >= 1, 'the renewal waiting', 10_000);
+      await tx.saveJobTransition('y', 's2', { expectPrevVersion: 1 });
+    });
+    const [t, r] = await Promise.allSettled([moved, (async () => { await until(() => renewal !== undefined, 'renewal started', 10_000); return renewal!; })()]);
+    expect(t).toMatchObject({ status: 'fulfilled' });
+    expect(r).toEqual({ status: 'fulfilled', value: 2 });
+    expect((await a.listActiveJobs()).map((j) => [j.jobId, j.state, j.version, j.owner])).toEqual([['y', 's2', 2, 'A'], ['x', 's2', 2, 'A']]);
+  });
+
   it('instances claiming the jobs of an instance whose lease expired: each job goes to exactly one, once', async () => {
     const stores = [await open(), await open(), await open(), await open()];
     const T = 1_800_000_000_000;
