@@ -99,6 +99,17 @@ export interface PeakReport {
   commits: number;
 }
 
+/** fleet children: software-update RPCs their devices accepted (each started an install), since they started */
+export interface UpdateCounts {
+  /** accepted in all */
+  total: number;
+  /** devices that accepted exactly one / more than one */
+  once: number;
+  twice: number;
+  /** most accepted by one device */
+  max: number;
+}
+
 /** open file descriptors of a process (Linux /proc; -1 elsewhere) */
 export function countFds(pid: string): number {
   try {
@@ -109,7 +120,7 @@ export function countFds(pid: string): number {
 }
 
 /** stdin protocol shared by the children; `stop` runs when the parent closes stdin (or sends SIGTERM) */
-function serveControl(stop: () => Promise<void>, sampler?: MemorySampler, sessionsOpened?: () => number, commits?: () => number): void {
+function serveControl(stop: () => Promise<void>, sampler?: MemorySampler, sessionsOpened?: () => number, commits?: () => number, updates?: () => UpdateCounts): void {
   let stopping = false;
   const end = (): void => {
     if (stopping) return;
@@ -140,6 +151,8 @@ function serveControl(stop: () => Promise<void>, sampler?: MemorySampler, sessio
       console.log(`FDS ${countFds('self')}`);
     } else if (l === 'SESSIONS' && sessionsOpened) {
       console.log(`SESSIONS ${sessionsOpened()}`);
+    } else if (l === 'UPDATES' && updates) {
+      console.log(`UPDATES ${JSON.stringify(updates())}`);
     }
   });
 }
@@ -197,11 +210,34 @@ export async function serveFleet(count: number, installMs: number, maxConcurrent
   console.log(`READY ${JSON.stringify(ready)}`);
   // NETCONF sessions the child's devices accepted since they started (RFC 6022 in-sessions), from the OAM and the PVE
   const sessionsOpened = (): number => fleet.devices.reduce((n, d) => n + fleet.sessionsOpened(d.henbId), 0);
+  // software-update RPCs each device accepted (an install started): a job run twice, by one instance or by two,
+  // shows as a device that installed twice (as test/interop/postgres-shared-fleet.test.ts counts them)
+  const accepted = new Map<string, number>();
+  for (const d of fleet.devices) {
+    const cell = fleet.cell(d.henbId);
+    if (!cell) continue;
+    const original = cell.startUpdate.bind(cell);
+    cell.startUpdate = (req) => {
+      const r = original(req); // throws when the device refuses it (busy, duplicate job-id): not an install
+      accepted.set(d.henbId, (accepted.get(d.henbId) ?? 0) + 1);
+      return r;
+    };
+  }
+  const updates = (): UpdateCounts => {
+    const c: UpdateCounts = { total: 0, once: 0, twice: 0, max: 0 };
+    for (const n of accepted.values()) {
+      c.total += n;
+      if (n === 1) c.once++;
+      else c.twice++;
+      c.max = Math.max(c.max, n);
+    }
+    return c;
+  };
   serveControl(async () => {
     await pve?.close();
     await fleet.close();
     rmSync(dir, { recursive: true, force: true });
-  }, undefined, sessionsOpened);
+  }, undefined, sessionsOpened, undefined, updates);
 }
 
 /**
@@ -277,6 +313,8 @@ export interface Child<T> {
   heap(snapshotPath?: string): Promise<HeapReport>;
   /** fleet children only: NETCONF sessions their devices accepted so far (others never answer) */
   sessions(): Promise<number>;
+  /** fleet children only: software-update RPCs their devices accepted so far */
+  updates(): Promise<UpdateCounts>;
   /** the child's open-files limit (soft), from /proc/PID/limits; -1 when unknown */
   fdLimit: number;
   stop(): Promise<void>;
@@ -364,6 +402,7 @@ export async function spawnChild<T>(script: string, args: string[], readyTimeout
       return JSON.parse(text) as HeapReport;
     },
     sessions: async () => Number(await ask('SESSIONS')),
+    updates: async () => JSON.parse(await ask('UPDATES')) as UpdateCounts,
     fdLimit: fdLimitOf(proc.pid!),
     kill: () => proc.kill('SIGKILL'),
     async stop() {

@@ -10,7 +10,7 @@
  * - WAL written by the whole cluster (pg_current_wal_lsn before/after) and the growth of the database.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 
@@ -23,7 +23,29 @@ export interface PgCluster {
   createDatabase(name: string): Promise<string>;
   /** snapshot for one database (call at the start of the measured window) */
   begin(db: string): Promise<PgWindow>;
+  /** what the database holds of the run's software-update jobs (call after the last result) */
+  jobs(db: string): Promise<JobCheck>;
   stop(): void;
+}
+
+/**
+ * No job run twice, as the database records it: one software-update job per H(e)NB, and in each job's audit
+ * records (job-created, job-transition: the owner of every step) one step that sent the update and one owner.
+ */
+export interface JobCheck {
+  jobs: number;
+  henbs: number;
+  /** most software-update jobs of one H(e)NB */
+  maxJobsPerHenb: number;
+  terminal: number;
+  /** jobs whose audit records show the software-update sent once / more than once / never */
+  sentOnce: number;
+  sentTwice: number;
+  sentNever: number;
+  /** jobs whose steps were taken by more than one instance (a lease taken over) */
+  ownersTwo: number;
+  /** steps per job (audit records), mean */
+  stepsPerJob: number;
 }
 
 export interface PgWindow {
@@ -50,12 +72,44 @@ export interface PgLoad {
   dbGrowthBytes: number;
   /** the statements run most often: calls, rows, wal bytes, mean ms, the text (first 100 chars) */
   top: Array<{ calls: number; rows: number; walBytes: number; meanMs: number; query: string }>;
+  /** the lease renewals (UPDATE jobs SET lease_until ...: every active job of an instance, every lease/3), however rarely run */
+  renewals: { calls: number; rows: number; walBytes: number };
   /** time spent waiting for the transaction lock (pg_advisory_xact_lock: one holder at a time, all instances), ms */
   lockWaitMs: number;
   /** time of the COMMITs (the WAL flush with synchronous_commit on), ms */
   commitMs: number;
   /** pg_stat_statements was not available (only the pg_stat_database and WAL figures are real) */
   noStatements: boolean;
+  /** CPU time of the whole cluster in the window (postmaster and every process under it, ended ones included), ms; -1 without /proc */
+  cpuMs: number;
+}
+
+/**
+ * CPU time of the cluster so far, ms (Linux /proc; -1 elsewhere): the postmaster's own and its ended children's
+ * (utime, stime, cutime, cstime: a backend that exits is added to its parent's c-times when reaped), plus every
+ * live child's (backends, WAL writer, checkpointer, ...). The cluster serves only the benchmark's databases.
+ */
+export function clusterCpuMs(dataDir: string): number {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const hz = 100; // USER_HZ: 100 on Linux whatever the kernel's HZ
+    const stat = (p: string): string[] => {
+      const t = readFileSync(`/proc/${p}/stat`, 'utf8');
+      return t.slice(t.lastIndexOf(')') + 2).split(' '); // [0] state, [1] ppid, ..., [11..14] utime stime cutime cstime
+    };
+    const cpu = (f: string[]): number => Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    let ticks = cpu(stat(String(pid)));
+    for (const p of readdirSync('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      try {
+        const f = stat(p);
+        if (Number(f[1]) === pid) ticks += cpu(f);
+      } catch { /* ended meanwhile */ }
+    }
+    return (ticks * 1000) / hz;
+  } catch {
+    return -1;
+  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -127,10 +181,12 @@ export async function startPgCluster(root: string, dir: string): Promise<PgClust
       const lsn0 = await lsn();
       let noStatements = false;
       await c.query('SELECT pg_stat_statements_reset()').catch(() => { noStatements = true; });
+      const cpu0 = clusterCpuMs(join(dir, 'data'));
       return {
         async end(): Promise<PgLoad> {
           try {
             const lsn1 = await lsn();
+            const cpu1 = clusterCpuMs(join(dir, 'data'));
             let top: PgLoad['top'] = [];
             let statements = 0;
             let commits = 0;
@@ -138,6 +194,7 @@ export async function startPgCluster(root: string, dir: string): Promise<PgClust
             let stmtWalBytes = 0;
             let lockWaitMs = 0;
             let commitMs = 0;
+            const renewals = { calls: 0, rows: 0, walBytes: 0 };
             if (!noStatements) {
               const r = await c.query<{ query: string; calls: string; rows: string; wal_bytes: string; mean_exec_time: number; total_exec_time: number }>(
                 `SELECT query, calls, rows, wal_bytes, mean_exec_time, total_exec_time FROM pg_stat_statements
@@ -148,6 +205,11 @@ export async function startPgCluster(root: string, dir: string): Promise<PgClust
                 if (/^COMMIT\b/i.test(q)) { commits += Number(s.calls); commitMs += s.total_exec_time; continue; }
                 if (/pg_advisory_xact_lock/i.test(q)) lockWaitMs += s.total_exec_time;
                 if (/^(ROLLBACK|SELECT pg_stat_clear_snapshot|SELECT pg_current_wal_lsn)/i.test(q)) continue;
+                if (/^UPDATE jobs SET lease_until\b/i.test(q)) {
+                  renewals.calls += Number(s.calls);
+                  renewals.rows += Number(s.rows);
+                  renewals.walBytes += Number(s.wal_bytes);
+                }
                 statements += Number(s.calls);
                 rows += Number(s.rows);
                 stmtWalBytes += Number(s.wal_bytes);
@@ -159,7 +221,8 @@ export async function startPgCluster(root: string, dir: string): Promise<PgClust
             const after = await dbStats();
             top = top.sort((a, b) => b.calls - a.calls);
             return {
-              statements, commits, rows, stmtWalBytes, walBytes, top, noStatements, lockWaitMs, commitMs,
+              statements, commits, rows, stmtWalBytes, walBytes, top, renewals, noStatements, lockWaitMs, commitMs,
+              cpuMs: cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0,
               xactCommit: (after.xact_commit ?? 0) - (before.xact_commit ?? 0),
               tupInserted: (after.tup_inserted ?? 0) - (before.tup_inserted ?? 0),
               tupUpdated: (after.tup_updated ?? 0) - (before.tup_updated ?? 0),
@@ -171,6 +234,25 @@ export async function startPgCluster(root: string, dir: string): Promise<PgClust
           }
         },
       };
+    },
+    async jobs(db) {
+      return admin(db, async (c) => {
+        const j = (await c.query<Record<string, string>>(
+          `SELECT count(*) AS jobs, count(DISTINCT henb_id) AS henbs, count(*) FILTER (WHERE terminal) AS terminal,
+                  coalesce((SELECT max(n) FROM (SELECT count(*) AS n FROM jobs WHERE kind = 'software-update' GROUP BY henb_id) x), 0) AS max_per_henb
+           FROM jobs WHERE kind = 'software-update'`)).rows[0]!;
+        const a = (await c.query<Record<string, string>>(
+          `SELECT count(*) FILTER (WHERE sent = 1) AS once, count(*) FILTER (WHERE sent > 1) AS twice, count(*) FILTER (WHERE sent = 0) AS never,
+                  count(*) FILTER (WHERE owners > 1) AS owners_two, coalesce(avg(steps), 0) AS steps
+           FROM (SELECT a.object, count(*) FILTER (WHERE (a.details::json->>'updateSent') = 'true') AS sent,
+                        count(DISTINCT a.details::json->>'owner') AS owners, count(*) AS steps
+                 FROM audit_log a JOIN jobs ON a.object = 'job/' || jobs.job_id
+                 WHERE jobs.kind = 'software-update' GROUP BY a.object) per_job`)).rows[0]!;
+        return {
+          jobs: Number(j.jobs), henbs: Number(j.henbs), maxJobsPerHenb: Number(j.max_per_henb), terminal: Number(j.terminal),
+          sentOnce: Number(a.once), sentTwice: Number(a.twice), sentNever: Number(a.never), ownersTwo: Number(a.owners_two), stepsPerJob: Number(a.steps),
+        };
+      });
     },
     stop() {
       try {

@@ -67,9 +67,9 @@ import type { XmlElement } from '../src/netconf/xml/index.js';
 import { defaultServeConfig } from '../src/config/load.js';
 import { ADMIN_PASSWORD_ENV } from '../src/cli/users.js';
 import { MiB, fdLimitOf, liveChildren, serveBare, serveFleet, serveOam, spawnChild } from './_fleet-lib.js';
-import type { BareReady, Child, FleetLayout, FleetReady, HeapReport, MemSample, OamReady } from './_fleet-lib.js';
+import type { BareReady, Child, FleetLayout, FleetReady, HeapReport, MemSample, OamReady, UpdateCounts } from './_fleet-lib.js';
 import { startPgCluster } from './_fleet-pg.js';
-import type { PgCluster, PgLoad } from './_fleet-pg.js';
+import type { JobCheck, PgCluster, PgLoad } from './_fleet-pg.js';
 
 const self = fileURLToPath(import.meta.url);
 const root = join(dirname(self), '..');
@@ -106,6 +106,8 @@ interface FleetFigures {
   commits: number;
   /** NETCONF sessions the devices accepted during the run (OAM and PVE), per job started */
   sessionsPerUpdate: number;
+  /** jobs started (the software-update replies' `started` entries) */
+  started: number;
   verified: number;
   other: Map<string, number>;
   firstReasons: string[];
@@ -139,6 +141,8 @@ interface FleetFigures {
   /** arrival times of the results (ms after the first RPC), sorted */
   arrivals: number[];
   pg?: PgLoad;
+  /** no job run twice: software-update RPCs the devices accepted (installs started), and (PostgreSQL) the jobs as stored */
+  twice: { devices: UpdateCounts; store?: JobCheck };
   /** the OAM's live heap (after full GCs, summed over the instances) when results.size first reached each mark */
   heapMarks: HeapMark[];
   /** the OAM's live heap (after full GCs, summed over the instances) before the first RPC and after the last result */
@@ -483,6 +487,10 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
     const fds = { oamPeak: peaks.reduce((a, p) => a + p.fdsPeak, 0), oam: fdsAfter.reduce((a, b) => a + b, 0), child: (await Promise.all(fleets.map((f) => f.fds()))).reduce((a, b) => a + b, 0) };
     const childEnd = (await Promise.all(fleets.map((f) => f.mem()))).reduce((a, m) => a + m.rss, 0);
     const pgLoad = pgWindow ? await pgWindow.end() : undefined;
+    const updates = (await Promise.all(fleets.map((f) => f.updates()))).reduce((a, u) => ({
+      total: a.total + u.total, once: a.once + u.once, twice: a.twice + u.twice, max: Math.max(a.max, u.max),
+    }), { total: 0, once: 0, twice: 0, max: 0 });
+    const jobCheck = o.pg && dbName ? await o.pg.jobs(dbName) : undefined;
     const sum = (f: (m: MemSample) => number, xs: MemSample[]): number => xs.reduce((a, m) => a + f(m), 0);
     const sumMem = (xs: MemSample[]): MemSample => ({ rss: sum((m) => m.rss, xs), heapUsed: sum((m) => m.heapUsed, xs), heapTotal: sum((m) => m.heapTotal, xs), external: sum((m) => m.external, xs) });
 
@@ -502,7 +510,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
     for (const c of clients.splice(0)) await c.close().catch(() => undefined);
     await Promise.all(pumps);
     return {
-      size, instances, mode, groupCommit, commits: peaks.some((p) => p.commits < 0) ? -1 : peaks.reduce((a, p) => a + p.commits, 0), sessionsPerUpdate, verified, other, firstReasons, childStartMs: Math.max(...fleets.map((f) => f.ready.startMs)), fleetChildren: fleets.length,
+      size, instances, mode, groupCommit, commits: peaks.some((p) => p.commits < 0) ? -1 : peaks.reduce((a, p) => a + p.commits, 0), sessionsPerUpdate, started: started.length, verified, other, firstReasons, childStartMs: Math.max(...fleets.map((f) => f.ready.startMs)), fleetChildren: fleets.length,
       childRss: { start: fleets.reduce((a, f) => a + f.ready.rss, 0), end: childEnd },
       oamStartMs: Math.max(...oams.map((x) => x.ready.startMs)), replyMs, totalMs, wallMs: 0,
       updatesPerSec: (verified / totalMs) * 1000, baseline: sumMem(oams.map((x) => x.ready.baseline)), peak: sumMem(peaks.map((p) => p.peak)),
@@ -522,6 +530,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
         return at !== undefined ? [at] : [];
       }).sort((a, b) => a - b),
       ...(pgLoad ? { pg: pgLoad } : {}),
+      twice: { devices: updates, ...(jobCheck ? { store: jobCheck } : {}) },
       heapMarks, heapEnds,
     };
   } finally {
@@ -536,6 +545,14 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
 let lastRunWallMs = 0;
 
 const KiB = (n: number): string => (n / 1024).toFixed(1);
+
+/** every started job installed once on its device, and (PostgreSQL) one job per H(e)NB, each sent once, by one owner */
+function twiceOk(x: FleetFigures): boolean {
+  const d = x.twice.devices;
+  const st = x.twice.store;
+  return d.twice === 0 && d.total === x.started
+    && (st === undefined || (st.maxJobsPerHenb <= 1 && st.sentTwice === 0 && st.ownersTwo === 0 && st.jobs === x.started));
+}
 const thousands = (n: number): string => n.toLocaleString('en-US');
 
 const q = (xs: number[], f: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(f * xs.length))] ?? NaN;
@@ -572,11 +589,20 @@ function report(all: FleetFigures[], best: number, showInstances: boolean, limit
   }
   console.log(`  open file descriptors: OAM at most ${mem.fds.oamPeak} (sampled every second), ${mem.fds.oam} after the run; fleet+PVE children ${mem.fds.child} after the run; open-files limits: OAM ${mem.fdLimits.oam}, fleet children ${mem.fdLimits.child}`);
   console.log(`  fleet+PVE ${mem.fleetChildren > 1 ? `${mem.fleetChildren} children` : 'child'} RSS ${MiB(mem.childRss.start)} MiB after the start, ${MiB(mem.childRss.end)} MiB after the run (${KiB(mem.childRss.end / mem.size)} KiB per simulated device, PVE included)`);
+  for (const x of all) {
+    const d = x.twice.devices;
+    const st = x.twice.store;
+    const storeText = st === undefined ? '' : `; the store: ${st.jobs} software-update jobs for ${st.henbs} H(e)NBs (at most ${st.maxJobsPerHenb} per H(e)NB), ${st.terminal} ended; in their audit records ${st.sentOnce} jobs sent the update once, ${st.sentTwice} more than once, ${st.sentNever} never; ${st.ownersTwo} jobs had steps taken by two instances; ${st.stepsPerJob.toFixed(1)} steps per job`;
+    console.log(`  ${twiceOk(x) ? 'NO JOB RUN TWICE' : 'A JOB RAN TWICE OR NOT AT ALL'} (round of ${x.verified}/${x.size}): the devices accepted ${d.total} software-update RPCs for ${x.started} jobs started, ${d.once} devices one each, ${d.twice} more than one (most ${d.max})${storeText}`);
+  }
   if (r.pg) {
     const p = r.pg;
     const per = (n: number): string => (n / Math.max(1, r.verified)).toFixed(1);
     console.log(`  PostgreSQL per verified update (whole run, ${r.verified} updates${p.noStatements ? '; pg_stat_statements missing: statements not counted' : ''}): ${per(p.statements)} statements, ${per(p.commits)} explicit transactions (COMMIT), ${per(p.xactCommit)} commits in all (pg_stat_database), ${per(p.rows)} rows returned or changed, tuples inserted/updated/deleted ${per(p.tupInserted)}/${per(p.tupUpdated)}/${per(p.tupDeleted)}; WAL ${KiB(p.walBytes / Math.max(1, r.verified))} KiB (cluster; statements' own ${KiB(p.stmtWalBytes / Math.max(1, r.verified))} KiB), database growth ${KiB(p.dbGrowthBytes / Math.max(1, r.verified))} KiB`);
+    if (p.cpuMs >= 0) console.log(`  PostgreSQL CPU (the whole cluster, from the first RPC to the end of the window): ${p.cpuMs.toFixed(0)} ms, ${perUpd(p.cpuMs)} ms per verified update`);
     console.log(`  PostgreSQL time per verified update: waiting for the transaction lock (one transaction at a time over all instances) ${(p.lockWaitMs / Math.max(1, r.verified)).toFixed(1)} ms, COMMIT (WAL flush) ${(p.commitMs / Math.max(1, r.verified)).toFixed(1)} ms`);
+    const rn = p.renewals;
+    console.log(`  PostgreSQL lease renewals (every active job of an instance, queued ones too, every lease/3): ${rn.calls} statements, ${rn.rows} job rows (${per(rn.rows)} per verified update), ${KiB(rn.walBytes)} KiB of WAL (${rn.rows > 0 ? (rn.walBytes / rn.rows).toFixed(0) : '-'} bytes per row; ${KiB(rn.walBytes / Math.max(1, r.verified))} KiB per verified update)`);
     console.log(`  PostgreSQL statements run most (calls per update, rows, WAL bytes per call, mean ms):`);
     for (const t of p.top.slice(0, 10)) console.log(`    ${per(t.calls)}  rows ${(t.rows / Math.max(1, t.calls)).toFixed(1)}  wal ${(t.walBytes / Math.max(1, t.calls)).toFixed(0)} B  ${t.meanMs.toFixed(2)} ms  ${t.query}`);
   }
@@ -673,7 +699,7 @@ async function main(): Promise<void> {
       for (const [mode, gc] of modes.flatMap((m) => gcs.map((g) => [m, g] as const))) {
         const all = runs.get(key(size, inst, mode, gc)) ?? [];
         if (all.length === 0) continue;
-        for (const r of all) if (r.verified !== r.size) ok = false;
+        for (const r of all) if (r.verified !== r.size || !twiceOk(r)) ok = false;
         table.push(report(all, best, instanceCounts.length > 1, o.limitMs));
       }
     }
