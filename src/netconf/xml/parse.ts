@@ -131,14 +131,30 @@ function openTag(st: ParseState, name: string, attrs: readonly string[], n: numb
   let decls = 0;
   // the element's declarations as "prefix\0uri" pairs (NUL is no XML character, so the key is unambiguous)
   let key = '';
+  let first = '';
+  let firstUri = '';
   for (let i = 0; i < n; i++) {
     if (i >= limits.maxAttributes) abort(st, `more than ${limits.maxAttributes} attributes on <${name}>`);
     const prefix = declaredPrefix(st, attrs[2 * i]!);
     if (prefix === undefined) continue;
     const uri = declare(st, name, prefix, attrs[2 * i + 1]!, ++decls);
-    key = decls === 1 ? prefix + '\0' + uri : key + '\0' + prefix + '\0' + uri;
+    if (decls === 1) {
+      first = prefix;
+      firstUri = uri;
+    } else key = (decls === 2 ? first + '\0' + firstUri : key) + '\0' + prefix + '\0' + uri;
   }
-  const ctx = decls === 0 ? parentCtx : childContext(parentCtx, key);
+  const ctx = decls === 0 ? parentCtx : decls === 1 ? oneDeclaration(parentCtx, first, firstUri) : childContext(parentCtx, key);
+  // the bindings take the context's own strings: one string per namespace for every message that shares the
+  // context (an interned one), so the layers above compare namespaces by reference and find them in maps
+  // without hashing them again (see internalized)
+  if (decls === 1) st.bindings.set(first, ctx[first]!);
+  else if (decls > 1) {
+    // the element's own declarations again (never a walk of the context's prototype chain: deep scopes are long)
+    for (let i = 0; i < n; i++) {
+      const prefix = declaredPrefix(st, attrs[2 * i]!);
+      if (prefix !== undefined) st.bindings.set(prefix, ctx[prefix]!);
+    }
+  }
   const colon = name.indexOf(':');
   let ns = '';
   if (colon < 0) ns = st.bindings.get('') ?? '';
@@ -169,6 +185,20 @@ let internedCount = 0;
 const MAX_INTERNED = 256;
 const MAX_INTERNED_KEY = 1024;
 
+/**
+ * The last context made for one declaration (an rpc's xmlns): the same declaration under the same parent context is
+ * found by comparing two short strings, without building, hashing and looking up its key in the table.
+ */
+let lastOne: { parent: object; prefix: string; uri: string; ctx: Readonly<Record<string, string>> } | undefined;
+
+function oneDeclaration(parent: Readonly<Record<string, string>>, prefix: string, uri: string): Readonly<Record<string, string>> {
+  const last = lastOne;
+  if (last !== undefined && last.parent === parent && last.uri === uri && last.prefix === prefix) return last.ctx;
+  const ctx = childContext(parent, prefix + '\0' + uri);
+  lastOne = { parent, prefix, uri: ctx[prefix]!, ctx };
+  return ctx;
+}
+
 /** the context of an element declaring `key` ("prefix\0uri" pairs joined by NUL) under `parent` */
 function childContext(parent: Readonly<Record<string, string>>, key: string): Readonly<Record<string, string>> {
   const children = key.length <= MAX_INTERNED_KEY ? interned.get(parent) : undefined;
@@ -177,7 +207,7 @@ function childContext(parent: Readonly<Record<string, string>>, key: string): Re
   const ctx = Object.create(parent) as Record<string, string>;
   const parts = key.split('\0');
   // defined, not assigned: an assignment cannot shadow a prefix that a frozen parent already binds
-  for (let i = 0; i < parts.length; i += 2) Object.defineProperty(ctx, parts[i]!, { value: parts[i + 1]!, enumerable: true });
+  for (let i = 0; i < parts.length; i += 2) Object.defineProperty(ctx, parts[i]!, { value: internalized(parts[i + 1]!), enumerable: true });
   Object.freeze(ctx);
   if (children === undefined) return ctx;
   if (++internedCount > MAX_INTERNED) {
@@ -188,6 +218,16 @@ function childContext(parent: Readonly<Record<string, string>>, key: string): Re
   children.set(key, ctx);
   interned.set(ctx, new Map());
   return ctx;
+}
+
+/**
+ * The engine's one copy of a string (V8 keeps property names in its string table): equal to a string constant of
+ * the code, e.g. NETCONF_BASE_NS, it is the same string, so a comparison with it is one pointer compare and a Map
+ * keyed by it finds its hash already computed. Once per interned context, not per message.
+ */
+function internalized(s: string): string {
+  for (const k in { [s]: 0 }) return k;
+  return s;
 }
 
 /** the prefix an attribute declares ('' for xmlns), undefined when it is no declaration */
@@ -314,8 +354,21 @@ const FAST_HANDLERS: ScanHandlers = {
   text: (s) => onText(current!, s),
 };
 
+/**
+ * The parse's working arrays, kept from one parse to the next (parseXml is synchronous and never re-entered; a
+ * parse that fails leaves them to be emptied by the next): a fresh array grows its backing store on the first
+ * push, three allocations per message for nothing. They hold nothing once a parse has returned its tree.
+ */
+const STACK: XmlElement[] = [];
+const MARKS: number[] = [];
+const UNDO: Array<[string, string | undefined]> = [];
+
 function newState(limits: Required<ParseLimits>): ParseState {
-  return { limits, stack: [], marks: [], bindings: new Map(), undo: [], declarations: 0, root: undefined, failure: undefined };
+  // empty after any parse that returned a tree; setting length costs a call into the runtime, so only after a failure
+  if (STACK.length !== 0) STACK.length = 0;
+  if (MARKS.length !== 0) MARKS.length = 0;
+  if (UNDO.length !== 0) UNDO.length = 0;
+  return { limits, stack: STACK, marks: MARKS, bindings: new Map(), undo: UNDO, declarations: 0, root: undefined, failure: undefined };
 }
 
 /**
@@ -325,12 +378,14 @@ function newState(limits: Required<ParseLimits>): ParseState {
  */
 export function parseXml(input: string | Buffer, limits: ParseLimits = DEFAULT_PARSE_LIMITS): XmlElement {
   const text = typeof input === 'string' ? input : input.toString('utf8');
+  // the scanner reads bytes (fast-scan.ts): a string is encoded for it (messages arrive as Buffers)
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
   const resolved = resolveParseLimits(limits);
   const st = newState(resolved);
   current = st;
   let scanned = false;
   try {
-    scanned = scanSimple(text, FAST_HANDLERS);
+    scanned = scanSimple(text, bytes, FAST_HANDLERS);
   } catch (e) {
     // only a limit or namespace rule throws here (abort); anything else is left to saxes' parse below
     if (st.failure === undefined || e !== st.failure) scanned = false;

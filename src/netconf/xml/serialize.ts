@@ -97,9 +97,24 @@ export function escapeText(s: string): string {
 }
 
 export function escapeAttr(s: string): string {
-  if (!ATTR_SPECIAL.test(s)) return s;
+  // a short value (a message-id) is checked in a loop: the regular expression's call costs more than the scan
+  if (s.length <= 16) {
+    let plain = true;
+    for (let i = 0; i < s.length && plain; i++) {
+      const c = s.charCodeAt(i);
+      plain = c > 62 || (c !== 38 && c !== 60 && c !== 62 && c !== 34 && c !== 13 && c !== 10 && c !== 9);
+    }
+    if (plain) return s;
+  } else if (s === lastPlainAttr || !ATTR_SPECIAL.test(s)) {
+    // a namespace declared on every reply is one string (the parser's, see internalized in parse.ts): checked once
+    lastPlainAttr = s;
+    return s;
+  }
   return s.replace(/[&<>"\r\n\t]/g, (c) => ATTR_ESCAPES[c]!);
 }
+
+/** the last long attribute value found plain (compared by reference first: one namespace URI across replies) */
+let lastPlainAttr = '';
 
 const ATTR_ESCAPES: Record<string, string> = {
   '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\r': '&#13;', '\n': '&#10;', '\t': '&#9;',

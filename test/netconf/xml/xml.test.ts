@@ -3,6 +3,17 @@ import { parseXml, serializeXml, XmlParseError, child, textOf, el, leaf, NETCONF
 import { NetconfError, rpcErrorFromXml, rpcErrorToXml } from '../../../src/netconf/rpc-error.js';
 
 describe('xml parse', () => {
+  it('gives each message its own namespaces when one declaration alternates under the same parent (issue 13: the last one is remembered)', () => {
+    const doc = (ns: string, p = ''): string => `<${p}r xmlns${p ? ':' + p.slice(0, -1) : ''}="${ns}"><${p}c/></${p}r>`;
+    for (const [ns, p] of [['urn:a', ''], ['urn:b', ''], ['urn:a', ''], ['urn:a', 'x:'], ['urn:b', 'x:'], ['urn:a', '']] as const) {
+      const r = parseXml(Buffer.from(doc(ns, p)));
+      expect([r.ns, child(r, ns, 'c')?.ns]).toEqual([ns, ns]);
+      expect(r.nsContext?.[p ? 'x' : '']).toBe(ns);
+    }
+    // the namespace of the base constant is that very string: compared by reference by the layers above
+    expect(parseXml(Buffer.from(`<rpc xmlns="${NETCONF_BASE_NS}"/>`)).ns).toBe(NETCONF_BASE_NS);
+  });
+
   it('resolves namespaces by URI, not prefix', () => {
     const a = parseXml('<nc:rpc xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="1"><nc:get/></nc:rpc>');
     const b = parseXml('<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="1"><get/></rpc>');
@@ -64,6 +75,19 @@ describe('xml serialize', () => {
     const e = { ...el('urn:a', 'a'), attrs: [{ ns: 'urn:ietf:params:xml:ns:netconf:base:1.0', name: 'operation', value: 'delete' }] };
     const back = parseXml(serializeXml(e));
     expect(back.attrs).toEqual([{ ns: 'urn:ietf:params:xml:ns:netconf:base:1.0', name: 'operation', value: 'delete' }]);
+  });
+
+  it('escapes a long attribute value after a plain one of the same length was let through (issue 13: the last plain value is remembered)', () => {
+    const plain = 'urn:example:plain:namespace:value';
+    const special = 'urn:example:plain:namespace:v&l"e';
+    expect(special.length).toBe(plain.length);
+    expect(serializeXml(el(plain, 'a'))).toBe(`<a xmlns="${plain}"/>`);
+    expect(serializeXml(el(plain, 'a'))).toBe(`<a xmlns="${plain}"/>`);
+    expect(serializeXml(el(special, 'a'))).toBe('<a xmlns="urn:example:plain:namespace:v&amp;l&quot;e"/>');
+    // short values (a message-id) take the loop: each special character
+    for (const [v, out] of [['1', '1'], ['a&b', 'a&amp;b'], ['<', '&lt;'], ['>', '&gt;'], ['"', '&quot;'], ['\r\n\t', '&#13;&#10;&#9;'], ['~}|{', '~}|{']]) {
+      expect(serializeXml({ ...el('urn:a', 'a'), attrs: [{ ns: '', name: 'x', value: v! }] })).toBe(`<a xmlns="urn:a" x="${out}"/>`);
+    }
   });
 
   it('undeclares the default namespace for no-namespace children', () => {
