@@ -84,13 +84,29 @@ function filtered(top: XmlElement[], filter: DataFilter | undefined, schema: Sch
 /** answered at once, without a promise (ImmediateOperationHandler): get-config is the lockstep benchmark's request */
 export function createGetConfig(deps: GetDeps): ImmediateOperationHandler {
   return (op, ctx) => {
-    checkParameters(op, ['source', 'filter'], true);
-    requireRunning(op, 'source');
-    const filter = parseFilter(op);
-    const top = applyWithDefaults(deps.datastore.getTop(), parseWithDefaults(op), deps.defaults, true);
+    // <source><running/></source> and nothing else (what a client asks most): no parameter left to check or parse
+    const plain = isPlainRunning(op);
+    if (!plain) checkParameters(op, ['source', 'filter'], true);
+    if (!plain) requireRunning(op, 'source');
+    const filter = plain ? undefined : parseFilter(op);
+    const top = applyWithDefaults(deps.datastore.getTop(), plain ? undefined : parseWithDefaults(op), deps.defaults, true);
     // pruned before filtering: a content match cannot probe a value the session may not read
     return [el(NETCONF_BASE_NS, 'data', filtered(deps.pruneRead ? deps.pruneRead(top, ctx) : top, filter, deps.schema))];
   };
+}
+
+/**
+ * The operation holds one element, <source> (base namespace), which holds one element, <running> (base namespace):
+ * what checkParameters, requireRunning, parseFilter and parseWithDefaults would accept without a filter or a
+ * with-defaults mode (whitespace between them is gone after the parse).
+ */
+export function isPlainRunning(op: XmlElement): boolean {
+  const params = op.children;
+  if (params.length !== 1) return false;
+  const source = params[0]!;
+  if (typeof source === 'string' || source.ns !== NETCONF_BASE_NS || source.name !== 'source' || source.children.length !== 1) return false;
+  const ds = source.children[0]!;
+  return typeof ds !== 'string' && ds.ns === NETCONF_BASE_NS && ds.name === 'running';
 }
 
 /** Collect config + state top nodes (state merged into a config node of the same name). */

@@ -106,6 +106,8 @@ export class ServerSession {
   private controller: AbortController | undefined;
   private closeWaiters: Array<() => void> = [];
   private endReason: Error | undefined;
+  /** a received message is being handled (onMessage): the idle timer was refreshed for it */
+  private delivering = false;
 
   constructor(stream: Duplex, private readonly opts: ServerSessionOptions) {
     this.conn = new MessageConnection(stream, { ...opts, flushBytes: opts.flushBytes ?? SERVER_FLUSH_BYTES });
@@ -209,6 +211,16 @@ export class ServerSession {
 
   private onMessage(m: Buffer): void {
     this.touch();
+    // a reply sent before this returns (an answer known at once) needs no second refresh of the idle timer
+    this.delivering = true;
+    try {
+      this.deliver(m);
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  private deliver(m: Buffer): void {
     if (this.state === 'hello') return this.onHello(m);
     if (this.state !== 'open') return;
     let root: XmlElement;
@@ -349,7 +361,7 @@ export class ServerSession {
     const reply: XmlElement = {
       ns: NETCONF_BASE_NS, name: 'rpc-reply', attrs: rpc?.attrs ?? [], children: body, ...(nsContext !== undefined ? { nsContext } : {}),
     };
-    this.touch();
+    if (!this.delivering) this.touch();
     this.conn.send(serializeXml(reply));
   }
 

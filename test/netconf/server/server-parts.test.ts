@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { firstErrorTag } from '../../../src/netconf/server/server.js';
 import { subsystemRefusal } from '../../../src/netconf/server/ssh-transport.js';
-import { el } from '../../../src/netconf/xml/index.js';
+import { el, elements, parseXml } from '../../../src/netconf/xml/index.js';
+import type { XmlElement } from '../../../src/netconf/xml/index.js';
+import { isPlainRunning } from '../../../src/netconf/server/get.js';
 import { createNetconfServer, registerStandardOperations } from '../../../src/netconf/server/index.js';
 import type { ServerObserver } from '../../../src/netconf/server/index.js';
 import { ClientSession, duplexPair } from '../../../src/netconf/session/index.js';
@@ -78,5 +80,34 @@ describe('an observer that throws', () => {
       const reply = await cli.rpc('<get-config><source><running/></source></get-config>');
       expect(reply.children.some((c) => typeof c !== 'string' && c.name === 'data')).toBe(true);
     });
+  });
+});
+
+describe('get-config of <source><running/></source> alone: answered without the parameter checks (issue 13)', () => {
+  it('takes the short way only for that shape, and every near miss is answered as before', async () => {
+    const op = (inner: string): XmlElement => elements(parseXml(`<rpc xmlns="${NS}" message-id="1"><get-config>${inner}</get-config></rpc>`))[0]!;
+    expect(isPlainRunning(op('<source><running/></source>'))).toBe(true);
+    expect(isPlainRunning(op('<source>\n  <running/>\n</source>'))).toBe(true);
+    expect(isPlainRunning(op('<nc:source xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0"><nc:running/></nc:source>'))).toBe(true);
+    for (const inner of ['', '<source/>', '<source><candidate/></source>', '<source><running/><running/></source>', '<source>x</source>',
+      '<source><running xmlns="urn:x"/></source>', '<source xmlns="urn:x"><running/></source>', '<source><running/></source><filter/>',
+      '<source><running/></source><with-defaults xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults">trim</with-defaults>']) {
+      expect(isPlainRunning(op(inner)), inner).toBe(false);
+    }
+    const tags: Array<string | undefined> = [];
+    const held: string[] = [];
+    await withServer({ rpcAnswered: (_op, tag) => void tags.push(tag) }, async (cli) => {
+      await cli.rpc('<edit-config><target><running/></target><config><x xmlns="urn:t">1</x><y xmlns="urn:t"/></config></edit-config>');
+      for (const inner of ['<source><running/></source>', '<source>\n <running/>\n</source>', '<source><running>t</running></source>',
+        '<source><running/></source><filter type="subtree"><x xmlns="urn:t"/></filter>', '<source><running/><running/></source>',
+        '<source><candidate/></source>', '<source xmlns="urn:x"><running/></source>', '<source><running xmlns="urn:x"/></source>', '<source/>', '']) {
+        const reply = JSON.stringify(await cli.rpc(`<get-config>${inner}</get-config>`).catch(() => 'error'));
+        held.push(reply === '"error"' ? 'error' : reply.includes('"y"') ? 'x+y' : reply.includes('"x"') ? 'x' : 'none');
+      }
+    });
+    expect(held).toEqual(['x+y', 'x+y', 'x+y', 'x', 'error', 'error', 'error', 'error', 'error', 'error']);
+    // the observer's error-tags (the edit-config first, the close-session last)
+    expect(tags).toEqual([undefined, undefined, undefined, undefined, undefined, 'bad-element', 'unknown-element', 'unknown-namespace',
+      'unknown-element', 'missing-element', 'missing-element', undefined]);
   });
 });

@@ -366,6 +366,24 @@ describe('limits', () => {
     expect(cli.closed).toBe(true);
   });
 
+  it('a reply sent later (an async handler) counts as activity; one sent at once needs no second refresh (fake timers)', async () => {
+    const { srv, cli } = await pair({ idleTimeoutMs: 1000, handleRpc: async (_r, op) => {
+      if (op.name === 'slow') await new Promise((r) => setTimeout(r, 800));
+      return [ok()];
+    } });
+    vi.useFakeTimers();
+    await cli.rpc('<fast/>');
+    const slow = cli.rpc('<slow/>');
+    await vi.advanceTimersByTimeAsync(850);
+    await slow;
+    // the reply at 800 ms refreshed the timer: still open at 1500 ms, 700 ms after it
+    await vi.advanceTimersByTimeAsync(650);
+    expect(srv.closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(400);
+    await srv.conn.whenClosed();
+    expect((srv.closeReason as SessionError).code).toBe('ERR_SESSION_IDLE_TIMEOUT');
+  });
+
   it('pauses input while maxPending requests are queued, and resumes', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => { release = r; });
