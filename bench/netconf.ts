@@ -219,7 +219,9 @@ async function compare(targets: Target[], depth: number): Promise<{ best: Figure
   }
   for (const [i, t] of targets.entries()) {
     const f = best[i]!;
-    console.log(`${t.name.padEnd(13)} lockstep ${f.lockstep.toFixed(0).padStart(7)} rpc/s   pipelined(${depth}) ${f.pipelined.toFixed(0).padStart(7)} rpc/s   session setups ${(Number.isNaN(f.setups) ? '-' : f.setups.toFixed(1)).padStart(7)} /s   server CPU per rpc: lockstep ${f.cpuLockstep.toFixed(0)} us, pipelined ${f.cpuPipelined.toFixed(0)} us; client CPU per rpc ${f.clientLockstep.toFixed(0)} / ${f.clientPipelined.toFixed(0)} us`);
+    // a figure this target does not measure (setups of the floor, rpcs of the resumption target) prints as '-'
+    const fig = (v: number, digits = 0): string => (Number.isFinite(v) ? v.toFixed(digits) : '-');
+    console.log(`${t.name.padEnd(13)} lockstep ${fig(f.lockstep).padStart(7)} rpc/s   pipelined(${depth}) ${fig(f.pipelined).padStart(7)} rpc/s   session setups ${fig(f.setups, 1).padStart(7)} /s   server CPU per rpc: lockstep ${fig(f.cpuLockstep)} us, pipelined ${fig(f.cpuPipelined)} us; client CPU per rpc ${fig(f.clientLockstep)} / ${fig(f.clientPipelined)} us`);
   }
   return { best, others };
 }
