@@ -4,40 +4,29 @@
  * database, as someone with write access to it would, and `verifyAuditChain` must name the first bad record
  * and what is wrong with it.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { auditHash, verifyAuditChain } from '../../src/store/index.js';
 import type { AuditRecord, Store } from '../../src/store/index.js';
 import { auditHeadChecker, generateSigningKey, signAuditHead } from '../../src/tokens/index.js';
 import type { SigningKey } from '../../src/tokens/index.js';
+import { useStores } from './use-stores.js';
+import type { FreshDatabase } from './use-stores.js';
 
-export interface AuditHarness {
+export interface AuditHarness extends FreshDatabase {
   kind: Store['kind'];
-  fresh(): Promise<void>;
   /** a Store on the current database; every call is another connection (another OAM instance) */
   open(): Promise<Store>;
   /** runs SQL on the current database outside any store (as an attacker with database access would) */
   exec(sql: string): Promise<void>;
-  cleanup(): Promise<void>;
 }
 
 export function auditContract(name: string, h: AuditHarness): void {
   describe(`audit log: ${name}`, () => {
     let store: Store;
     let key: SigningKey;
-    const opened: Store[] = [];
-    async function open(): Promise<Store> {
-      const s = await h.open();
-      opened.push(s);
-      return s;
-    }
+    const open = useStores(h, () => h.open(), (s) => (store = s));
     beforeEach(async () => {
-      await h.fresh();
-      store = await open();
       key ??= await generateSigningKey('ES256', 'oam');
-    });
-    afterEach(async () => {
-      for (const s of opened.splice(0)) await s.close();
-      await h.cleanup();
     });
 
     async function append(n: number, s: Store = store): Promise<AuditRecord[]> {

@@ -4,18 +4,16 @@
  * Only driver-independent behaviour is here; a driver's own cases (SQLite's WAL and sync barriers, PostgreSQL's
  * several instances) stay in its test file.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HenbInput, JobRecord, NewJob, Store, StoreTx } from '../../src/store/index.js';
 import { generateSigningKey, signResult, storeReplayCache, verifyResult } from '../../src/tokens/index.js';
+import { useStores } from './use-stores.js';
+import type { FreshDatabase } from './use-stores.js';
 
-export interface StoreHarness {
+export interface StoreHarness extends FreshDatabase {
   kind: Store['kind'];
-  /** before each test: a new, empty database */
-  fresh(): Promise<void>;
   /** a Store on the current database; every call is another connection (another OAM instance) */
   open(): Promise<Store>;
-  /** after each test, once every store it opened is closed */
-  cleanup(): Promise<void>;
   /** makes the database itself refuse (a trigger raising an error) every notification INSERT whose xml is `xml` */
   refuseNotificationXml(xml: string): Promise<void>;
 }
@@ -36,20 +34,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 export function storeContract(name: string, h: StoreHarness): void {
   describe(`Store contract: ${name}`, () => {
     let store: Store;
-    const opened: Store[] = [];
-    async function open(): Promise<Store> {
-      const s = await h.open();
-      opened.push(s);
-      return s;
-    }
-    beforeEach(async () => {
-      await h.fresh();
-      store = await open();
-    });
-    afterEach(async () => {
-      for (const s of opened.splice(0)) await s.close();
-      await h.cleanup();
-    });
+    const open = useStores(h, () => h.open(), (s) => (store = s));
 
     describe('opening', () => {
       it(`is a ${h.kind} store`, () => {

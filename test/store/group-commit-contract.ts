@@ -3,17 +3,15 @@
  * that both drivers run: test/store/sqlite.test.ts against SQLite, test/interop/postgres-store.test.ts against a
  * real PostgreSQL. COMMITs are counted with the store's commitStats; nothing here depends on time.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CommitStats } from '../../src/store/base.js';
 import type { HenbInput, Store, StoreTx } from '../../src/store/index.js';
+import { useStores } from './use-stores.js';
+import type { FreshDatabase } from './use-stores.js';
 
-export interface GroupCommitHarness {
-  /** before each test: a new, empty database */
-  fresh(): Promise<void>;
+export interface GroupCommitHarness extends FreshDatabase {
   /** a Store on the current database (another connection each call) */
   open(options: { groupCommit: boolean }): Promise<Store>;
-  /** after each test, once every store it opened is closed */
-  cleanup(): Promise<void>;
   /**
    * makes the database refuse the COMMIT (a deferred check, not the INSERT itself) of every transaction that
    * inserted the H(e)NB `henbId`
@@ -40,20 +38,7 @@ async function turns(n = 5): Promise<void> {
 export function groupCommitContract(name: string, h: GroupCommitHarness): void {
   describe(`group commit: ${name}`, () => {
     let store: Store;
-    const opened: Store[] = [];
-    async function open(groupCommit = true): Promise<Store> {
-      const s = await h.open({ groupCommit });
-      opened.push(s);
-      return s;
-    }
-    beforeEach(async () => {
-      await h.fresh();
-      store = await open();
-    });
-    afterEach(async () => {
-      for (const s of opened.splice(0)) await s.close();
-      await h.cleanup();
-    });
+    const open = useStores(h, (groupCommit: boolean = true) => h.open({ groupCommit }), (s) => (store = s));
 
     it('transactions asked for together share one COMMIT; each resolves with its own value', async () => {
       const before = statsOf(store);
