@@ -1,7 +1,7 @@
 /**
  * HSV-UPD-01..05 and HSV-ERR-03: software-update (steps 6-8) against the kit's own HTTPS server, in an order that
  * leaves a conforming device as it was found and a flawed one recoverable by a normal OAM:
- *   1. an unreachable URI (a loopback port the kit closed): download-error, nothing installed (UPD-01);
+ *   1. an unreachable URI (a port the kit holds and never listens on): download-error, nothing installed (UPD-01);
  *   2. the same job-id again: refused, nothing started (ERR-03);
  *   3. the kit's image announced with a wrong software-rim: integrity-error, nothing installed (UPD-02); a
  *      device that installs it anyway is rolled back at once;
@@ -97,7 +97,7 @@ async function expectFailedUpdate(kit: Kit, id: RequirementId, status: 'download
   }
 }
 
-/** 1. an unreachable URI (a loopback port the kit closed): download-error, nothing installed (UPD-01); returns its job id */
+/** 1. an unreachable URI (a port the kit holds and never listens on): download-error, nothing installed (UPD-01); returns its job id */
 async function checkUnreachable(kit: Kit, before: DeviceState): Promise<{ jobId: string; uri: string }> {
   const jobId = kit.newJobId();
   const uri = await kit.image.unreachableUrl();

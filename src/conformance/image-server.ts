@@ -8,8 +8,8 @@ import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
-import type { AddressInfo, Socket } from 'node:net';
-import { createServer as createTcpServer } from 'node:net';
+import type { AddressInfo, Server as TcpServer, Socket } from 'node:net';
+import { createConnection, createServer as createTcpServer } from 'node:net';
 import { isIP } from 'node:net';
 import { ConformanceError } from './errors.js';
 import type { KitTls } from './tls.js';
@@ -20,7 +20,10 @@ export interface ImageServer {
   readonly size: number;
   /** https URL of the image under `path` (e.g. '/image-JOB.bin') */
   url(path: string): string;
-  /** an https URL on the server's host where nothing listens (a port the kit bound and closed) */
+  /**
+   * an https URL on the server's host where nothing listens: a connection to it is refused, and the port stays the
+   * kit's (no other process can listen on it) until close()
+   */
   unreachableUrl(): Promise<string>;
   /** paths requested so far, in order */
   readonly requests: readonly string[];
@@ -43,6 +46,9 @@ class KitImageServer implements ImageServer {
   readonly server: Server;
   private bound = 0;
   private readonly urlHost: string;
+  /** unreachableUrl's: a listener of the kit's, and the connections to it whose local ends hold the ports */
+  private holder: Promise<TcpServer> | undefined;
+  private readonly holds = new Set<Socket>();
 
   constructor(tls: KitTls, private readonly host: string, private readonly image: Buffer) {
     this.digest = createHash('sha256').update(image).digest('hex');
@@ -98,14 +104,34 @@ class KitImageServer implements ImageServer {
   }
 
   async unreachableUrl(): Promise<string> {
-    // a port that was free a moment ago and is closed now: the connection is refused
-    const tcp = createTcpServer();
-    const p = await new Promise<number>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen(0, this.host, () => resolve((tcp.address() as AddressInfo).port));
+    // The local end of a connection from the kit to a listener of its own: a port the kernel chose among those no
+    // one has bound, bound now and never listened on. A connection to it is refused, and while the kit holds it no
+    // other process can bind it (a port bound and closed could be taken before the device dials it). Not bound
+    // explicitly (no localAddress), so it is not SO_REUSEADDR: even a listener with that option is refused it.
+    const holder = await (this.holder ??= this.listenHolder());
+    const at = holder.address() as AddressInfo;
+    const c = createConnection(at.port, at.address);
+    this.holds.add(c);
+    c.on('close', () => this.holds.delete(c));
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', resolve);
+      c.once('error', (e) => reject(new ConformanceError('ERR_CONFORMANCE_SETUP', `the kit cannot hold a closed port on ${this.host}`, { cause: e })));
     });
-    await new Promise<void>((resolve) => tcp.close(() => resolve()));
-    return `https://${this.urlHost}:${p}/image-unreachable.bin`;
+    c.on('error', () => undefined);
+    return `https://${this.urlHost}:${c.localPort!}/image-unreachable.bin`;
+  }
+
+  private async listenHolder(): Promise<TcpServer> {
+    const holder = createTcpServer((s) => {
+      this.holds.add(s);
+      s.on('close', () => this.holds.delete(s));
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve, reject) => {
+      holder.once('error', (e) => reject(new ConformanceError('ERR_CONFORMANCE_SETUP', `the kit cannot listen on ${this.host}`, { cause: e })));
+      holder.listen(0, this.host, () => resolve());
+    });
+    return holder;
   }
 
   hold(path: string): void {
@@ -140,6 +166,13 @@ class KitImageServer implements ImageServer {
       this.server.close(() => resolve());
       for (const s of this.sockets) s.destroy();
     });
+    // reset, not closed: a closed end would keep its port in TIME_WAIT, not bindable by others for a minute
+    await Promise.all([...this.holds].map((s) => new Promise<void>((resolve) => {
+      s.once('close', () => resolve());
+      s.resetAndDestroy();
+    })));
+    const holder = await this.holder?.catch(() => undefined);
+    if (holder !== undefined) await new Promise<void>((resolve) => holder.close(() => resolve()));
   }
 }
 
