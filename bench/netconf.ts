@@ -22,7 +22,7 @@
  *
  * Run: node --import tsx bench/netconf.ts   (needs root for the netconfd peer, like the interop tests)
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -34,7 +34,7 @@ import type { ConnectOptions, NetconfClient, TlsConnectOptions } from '../src/ne
 import { createTestPki } from '../test/helpers/tls-pki.js';
 import { createNetconfServer, hostKeyFingerprint, registerStandardOperations } from '../src/netconf/server/index.js';
 import type { OperationRegistrar } from '../src/netconf/server/index.js';
-import { freePort } from '../test/helpers/net.js';
+import { withFreePort } from '../test/helpers/net.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1000);
@@ -337,16 +337,23 @@ async function main(): Promise<void> {
   let floor: Child | undefined;
   let tlsFloor: Child | undefined;
   const peersDir = mkdtempSync(join(tmpdir(), 'hsv-bench-netconfd-'));
-  const ncPort = await freePort();
+  let ncPort = 0;
+  /** a peer script; its stderr is shown, and is on the error when it fails (withFreePort reads it) */
   const script = (name: string, args: string[]): void => {
-    execFileSync('bash', [join(root, 'scripts', name), ...args], { env: { ...process.env, PEERS_DIR: peersDir, NC_LOG_LEVEL: 'error' }, stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
+    const r = spawnSync('bash', [join(root, 'scripts', name), ...args], { env: { ...process.env, PEERS_DIR: peersDir, NC_LOG_LEVEL: 'error' }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 60_000 });
+    process.stderr.write(r.stderr ?? '');
+    if (r.status !== 0) throw Object.assign(new Error(`scripts/${name} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`), { stderr: r.stderr });
   };
   let ncStarted = false;
   try {
     floor = await startFloor();
     tlsFloor = await startTlsFloor(pki.dir);
     const tlsOpts = (port: number): TlsConnectOptions => ({ host: '127.0.0.1', port, cert: client.cert, key: client.key, ca: pki.ca.cert });
-    script('netconfd-peer-start.sh', [String(ncPort)]);
+    // netconfd's sshd must be told its port: a free one, another if some process takes it before sshd binds it
+    ncPort = await withFreePort((port) => {
+      script('netconfd-peer-start.sh', [String(port)]);
+      return port;
+    }, { cleanUp: (port) => script('netconfd-peer-stop.sh', [String(port)]) });
     ncStarted = true;
     const ncFp = hostKeyFingerprint(readFileSync(join(peersDir, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8'));
     const rpc = ours.op === 'get-config' ? GET_CONFIG : '<noop xmlns="urn:bench"/>';

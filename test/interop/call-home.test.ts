@@ -8,7 +8,6 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +26,7 @@ import { startPve } from '../../src/pve/index.js';
 import type { PveHandle } from '../../src/pve/index.js';
 import { startFleet } from '../../src/simulator/index.js';
 import type { Fleet } from '../../src/simulator/index.js';
+import { withFreePort } from '../helpers/net.js';
 import { until } from '../helpers/until.js';
 
 const HSV = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
@@ -48,17 +48,6 @@ let callHomePort: number;
 let imageUri: string;
 const oamLog: Array<Record<string, unknown>> = [];
 const notes: XmlElement[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
 
 const get = async (top: XmlElement): Promise<XmlElement | undefined> =>
   child(child(await nms.rpc(el(NC, 'get', elA(NC, 'filter', SUBTREE, top))), NC, 'data')!, HSV, top.name);
@@ -102,11 +91,9 @@ beforeAll(async () => {
   pve.addReferenceValue('rootfs', createHash('sha256').update(image).digest('hex'));
   await writeFile(join(dir, 'pve-jwks.json'), JSON.stringify(pve.jwks));
 
-  callHomePort = await freePort();
   const config = defaultServeConfig();
   // healthy-2 is not in the file: it is added by edit-config below
   config.builtin = {
-    'call-home': { listen: `127.0.0.1:${callHomePort}` },
     henbs: fleet.devices.filter((d) => d.henbId !== 'healthy-2').map((d) => ({
       'henb-id': d.henbId, 'call-home': true, 'ssh-host-key': d.hostKeySha256, username: d.username, password: { env: DEVICE_SECRET_ENV },
     })),
@@ -115,9 +102,14 @@ beforeAll(async () => {
     software: { 'file-root': softwareDir },
   };
   const log = createLogger({ level: 'info', write: (l) => oamLog.push(JSON.parse(l) as Record<string, unknown>) });
-  server = await startOamServer({
-    listen: { host: '127.0.0.1', port: 0 }, dataDir: join(dir, 'oam'), config, log,
-    env: { [ADMIN_PASSWORD_ENV]: PW, [DEVICE_SECRET_ENV]: fleet.devices[0]!.password },
+  // the devices must be told the call-home port: a free one, tried again if another process takes it first
+  server = await withFreePort((port) => {
+    callHomePort = port;
+    config.builtin['call-home'] = { listen: `127.0.0.1:${port}` };
+    return startOamServer({
+      listen: { host: '127.0.0.1', port: 0 }, dataDir: join(dir, 'oam'), config, log,
+      env: { [ADMIN_PASSWORD_ENV]: PW, [DEVICE_SECRET_ENV]: fleet.devices[0]!.password },
+    });
   });
   process.env[DEVICE_SECRET_ENV] = fleet.devices[0]!.password; // what edit-config's credentials env:NAME reads
   // every device calls the OAM and the PVE; a device nobody enrolled calls the OAM too

@@ -25,7 +25,7 @@ import type { ConformanceReport } from '../../src/conformance/index.js';
 import { startFleet } from '../../src/simulator/index.js';
 import type { Fleet } from '../../src/simulator/index.js';
 import { hostKeyFingerprint } from '../../src/netconf/server/index.js';
-import { freePort } from '../helpers/net.js';
+import { freePort, withFreePort } from '../helpers/net.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 'henb-sw-verify.js');
@@ -296,8 +296,10 @@ describe('the kit against netconfd (no device module)', () => {
   }
 
   beforeAll(async () => {
-    port = await freePort();
-    peerScript('netconfd-peer-start.sh', [String(port)]);
+    port = await withFreePort((p) => {
+      peerScript('netconfd-peer-start.sh', [String(p)]);
+      return p;
+    }, { cleanUp: (p) => void peerScript('netconfd-peer-stop.sh', [String(p)]) });
   });
 
   afterAll(() => {

@@ -12,7 +12,7 @@ import { connectNetconf, NetconfError } from '../../src/netconf/client/index.js'
 import type { ConnectOptions, NetconfClient } from '../../src/netconf/client/index.js';
 import { hostKeyFingerprint } from '../../src/netconf/server/index.js';
 import { child, childText, elements, NETCONF_BASE_NS, serializeXml } from '../../src/netconf/xml/index.js';
-import { freePort } from '../helpers/net.js';
+import { withFreePort } from '../helpers/net.js';
 
 const N = NETCONF_BASE_NS;
 const TOASTER = 'http://netconfcentral.org/ns/toaster';
@@ -40,8 +40,10 @@ async function connect(over: Partial<ConnectOptions> = {}): Promise<NetconfClien
 }
 
 beforeAll(async () => {
-  port = await freePort();
-  peerScript('netconfd-peer-start.sh', [String(port)]);
+  port = await withFreePort((p) => {
+    peerScript('netconfd-peer-start.sh', [String(p)]);
+    return p;
+  }, { cleanUp: (p) => void peerScript('netconfd-peer-stop.sh', [String(p)]) });
   const pub = readFileSync(join(PEERS_DIR, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8');
   base = {
     host: '127.0.0.1', port, username: 'ncuser', password: 'ncpass',

@@ -32,7 +32,7 @@ import { HSV_NS } from '../../src/oam-plugin/index.js';
 import { extendDigest } from '../../src/oam/measure.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
-import { freePort } from '../helpers/net.js';
+import { withFreePort } from '../helpers/net.js';
 import { recordingRegistry } from '../helpers/registry.js';
 import { until } from '../helpers/until.js';
 
@@ -86,7 +86,7 @@ const resultFor = (henbId: string): XmlElement | undefined =>
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hsv-pg-flow-'));
   peerScript('postgres-peer-stop.sh'); // a cluster left by an interrupted run
-  const out = peerScript('postgres-peer-start.sh', [String(await freePort())]).trim().split('\n');
+  const out = (await withFreePort((port) => peerScript('postgres-peer-start.sh', [String(port)]), { cleanUp: () => void peerScript('postgres-peer-stop.sh') })).trim().split('\n');
   // the password goes into the plugin config as its own (resolved) secret, the URL without it
   const u = new URL(out[out.length - 1] ?? '');
   password = decodeURIComponent(u.password);

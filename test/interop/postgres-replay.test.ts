@@ -24,7 +24,7 @@ import { child, childText } from '../../src/netconf/xml/index.js';
 import { HSV_NS } from '../../src/oam-plugin/index.js';
 import { EVENT_LOG_FILE, openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
-import { freePort } from '../helpers/net.js';
+import { withFreePort } from '../helpers/net.js';
 import { until } from '../helpers/until.js';
 import { runNcclient } from './helpers/ncclient.js';
 
@@ -90,7 +90,7 @@ beforeAll(async () => {
   if (!existsSync('/usr/bin/python3')) throw new Error('/usr/bin/python3 is missing: run sudo scripts/install-peers.sh');
   dir = await mkdtemp(join(tmpdir(), 'hsv-pg-replay-'));
   peerScript('postgres-peer-stop.sh'); // a cluster left by an interrupted run
-  const lines = peerScript('postgres-peer-start.sh', [String(await freePort())]).trim().split('\n');
+  const lines = (await withFreePort((port) => peerScript('postgres-peer-start.sh', [String(port)]), { cleanUp: () => void peerScript('postgres-peer-stop.sh') })).trim().split('\n');
   const u = new URL(lines[lines.length - 1] ?? '');
   pgPassword = decodeURIComponent(u.password);
   u.password = '';

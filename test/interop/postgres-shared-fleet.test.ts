@@ -33,7 +33,7 @@ import type { PluginHandle } from '../../src/plugin/contract.js';
 import { HSV_NS, createOamPlugin } from '../../src/oam-plugin/index.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
-import { freePort } from '../helpers/net.js';
+import { withFreePort } from '../helpers/net.js';
 import { recordingRegistry } from '../helpers/registry.js';
 import type { RecordingRegistry } from '../helpers/registry.js';
 import { until } from '../helpers/until.js';
@@ -135,7 +135,7 @@ const runs = (xs: string[]): string[] => xs.filter((x, k) => k === 0 || xs[k - 1
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hsv-pg-shared-'));
   peerScript('postgres-peer-stop.sh'); // a cluster left by an interrupted run
-  const out = peerScript('postgres-peer-start.sh', [String(await freePort())]).trim().split('\n');
+  const out = (await withFreePort((port) => peerScript('postgres-peer-start.sh', [String(port)]), { cleanUp: () => void peerScript('postgres-peer-stop.sh') })).trim().split('\n');
   const u = new URL(out[out.length - 1] ?? '');
   password = decodeURIComponent(u.password);
   u.password = '';

@@ -17,7 +17,7 @@ import { PG_SCHEMA_VERSION_TABLE } from '../../src/store/pg-migrations.js';
 import { storeContract } from '../store/contract.js';
 import { groupCommitContract } from '../store/group-commit-contract.js';
 import { auditContract } from '../store/audit-contract.js';
-import { freePort } from '../helpers/net.js';
+import { freePort, withFreePort } from '../helpers/net.js';
 import { until } from '../helpers/until.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -72,7 +72,7 @@ async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(db: string, 
 
 beforeAll(async () => {
   peerScript('postgres-peer-stop.sh'); // a cluster left by an interrupted run
-  const out = peerScript('postgres-peer-start.sh', [String(await freePort())]).trim().split('\n');
+  const out = (await withFreePort((port) => peerScript('postgres-peer-start.sh', [String(port)]), { cleanUp: () => void peerScript('postgres-peer-stop.sh') })).trim().split('\n');
   baseUrl = out[out.length - 1] ?? '';
   expect(baseUrl).toMatch(/^postgres:\/\/hsv:[^@]+@127\.0\.0\.1:\d+\/hsv$/);
   admin = new pg.Client({ connectionString: baseUrl });

@@ -26,7 +26,7 @@ import type { PluginHandle } from '../../src/plugin/contract.js';
 import { HSV_NS, createOamPlugin } from '../../src/oam-plugin/index.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
-import { freePort } from '../helpers/net.js';
+import { withFreePort } from '../helpers/net.js';
 import { runCli } from '../../src/cli/main.js';
 import { BufferWritable } from '../../src/cli/io.js';
 import { recordingRegistry } from '../helpers/registry.js';
@@ -98,7 +98,7 @@ async function rpcErrorOf(p: Promise<unknown>): Promise<NetconfError> {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hsv-pg-two-'));
   peerScript('postgres-peer-stop.sh'); // a cluster left by an interrupted run
-  const out = peerScript('postgres-peer-start.sh', [String(await freePort())]).trim().split('\n');
+  const out = (await withFreePort((port) => peerScript('postgres-peer-start.sh', [String(port)]), { cleanUp: () => void peerScript('postgres-peer-stop.sh') })).trim().split('\n');
   const u = new URL(out[out.length - 1] ?? '');
   password = decodeURIComponent(u.password);
   u.password = '';

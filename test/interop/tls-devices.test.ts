@@ -9,7 +9,6 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +26,7 @@ import { startPve } from '../../src/pve/index.js';
 import type { PveHandle } from '../../src/pve/index.js';
 import { startFleet } from '../../src/simulator/index.js';
 import type { Fleet } from '../../src/simulator/index.js';
+import { withFreePort } from '../helpers/net.js';
 import { until } from '../helpers/until.js';
 
 const HSV = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
@@ -44,17 +44,6 @@ let nms: NetconfClient;
 let imageUri: string;
 const oamLog: Array<Record<string, unknown>> = [];
 const notes: XmlElement[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
 
 const get = async (top: XmlElement): Promise<XmlElement | undefined> =>
   child(child(await nms.rpc(el(NC, 'get', elA(NC, 'filter', SUBTREE, top))), NC, 'data')!, HSV, top.name);
@@ -107,11 +96,10 @@ beforeAll(async () => {
   pve.addReferenceValue('rootfs', createHash('sha256').update(image).digest('hex'));
   await writeFile(join(dir, 'pve-jwks.json'), JSON.stringify(pve.jwks));
 
-  const tlsCallHomePort = await freePort();
+  let tlsCallHomePort = 0;
   const config = defaultServeConfig();
   config.builtin = {
     'device-tls': { cert: pki.client.certFile, key: { file: pki.client.keyFile }, ca: pki.ca.certFile },
-    'call-home': { listen: `127.0.0.1:${await freePort()}`, 'tls-listen': `127.0.0.1:${tlsCallHomePort}` },
     henbs: [
       // CA + name: the certificate carries IP 127.0.0.1, the address dialled
       { 'henb-id': healthy.henbId, address: '127.0.0.1', port: healthy.netconfTls!.port, transport: 'tls', username: 'oam' },
@@ -125,7 +113,13 @@ beforeAll(async () => {
     software: { 'file-root': softwareDir },
   };
   const log = createLogger({ level: 'info', write: (l) => oamLog.push(JSON.parse(l) as Record<string, unknown>) });
-  server = await startOamServer({ listen: { host: '127.0.0.1', port: 0 }, dataDir: join(dir, 'oam'), config, log, env: { [ADMIN_PASSWORD_ENV]: PW } });
+  // the calling device must be told the TLS call-home port: a free one, tried again if another process takes it
+  // first (the SSH call-home listener, which no device here calls, gets a port of its own choosing)
+  server = await withFreePort((port) => {
+    tlsCallHomePort = port;
+    config.builtin['call-home'] = { listen: '127.0.0.1:0', 'tls-listen': `127.0.0.1:${port}` };
+    return startOamServer({ listen: { host: '127.0.0.1', port: 0 }, dataDir: join(dir, 'oam'), config, log, env: { [ADMIN_PASSWORD_ENV]: PW } });
+  });
   calling.startCallHome([{ host: '127.0.0.1', port: tlsCallHomePort, transport: 'tls' }, { ...pve.callHome!.tls!, transport: 'tls' }]);
 
   nms = await connectNetconf({ host: '127.0.0.1', port: server.address.port, username: 'admin', password: PW, hostKeySha256: server.fingerprint });

@@ -11,7 +11,7 @@ import { NETCONF_BASE_NS } from '../../src/netconf/xml/types.js';
 import { DEVICE_NS, parseSlots } from '../../src/device/wire.js';
 import type { DeviceCompletion } from '../../src/oam/ports.js';
 import { connectNetconf } from '../../src/netconf/client/index.js';
-import { freePort } from '../helpers/net.js';
+import { withFreePort } from '../helpers/net.js';
 
 /** the OAM's nonce for a software-update (hex text is canonical base64: 48 octets) */
 const NONCE = 'a1'.repeat(32);
@@ -248,9 +248,9 @@ describe('fleet data dir', () => {
 
 describe('several loopback addresses (fleets larger than one address has ports)', () => {
   it('device i listens on hosts[i % n] at basePort + floor(i / n) and answers NETCONF there; firstIndex numbers them', async () => {
-    const base = await freePort();
-    // firstIndex: a second process's share of a fleet names its devices apart
-    const f = await startFleet({ profiles: { healthy: 4 }, hosts: ['127.0.1.1', '127.0.1.2'], basePort: base, firstIndex: 11, validate: false, replay: false });
+    // a base port free now (and base + 1), another one if a device finds its port taken: firstIndex: a second
+    // process's share of a fleet names its devices apart
+    const [base, f] = await withFreePort(async (port) => [port, await startFleet({ profiles: { healthy: 4 }, hosts: ['127.0.1.1', '127.0.1.2'], basePort: port, firstIndex: 11, validate: false, replay: false })] as const);
     try {
       expect(f.devices.map((d) => [d.henbId, d.host, d.port])).toEqual([
         ['healthy-11', '127.0.1.1', base], ['healthy-12', '127.0.1.2', base], ['healthy-13', '127.0.1.1', base + 1], ['healthy-14', '127.0.1.2', base + 1]]);

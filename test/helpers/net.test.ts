@@ -1,0 +1,53 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import type { Server } from 'node:net';
+import { addressInUse, withFreePort } from './net.js';
+
+const listen = (port: number): Promise<Server> => new Promise((resolve, reject) => {
+  const s = createServer();
+  s.once('error', reject);
+  s.listen(port, '127.0.0.1', () => resolve(s));
+});
+
+describe('withFreePort (a port handed to a peer that binds it later)', () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
+  });
+
+  it('a start that fails because another process took the port meanwhile is tried again on another port', async () => {
+    const tried: number[] = [];
+    const cleaned: number[] = [];
+    const s = await withFreePort(async (port) => {
+      tried.push(port);
+      if (tried.length === 1) servers.push(await listen(port)); // the other process, between the pick and the bind
+      return listen(port);
+    }, { cleanUp: (port) => void cleaned.push(port) });
+    servers.push(s);
+    expect(tried).toHaveLength(2);
+    expect(cleaned).toEqual([tried[0]]);
+    expect((s.address() as { port: number }).port).toBe(tried[1]);
+  });
+
+  it('other failures are thrown at once; EADDRINUSE at most `attempts` times', async () => {
+    let n = 0;
+    await expect(withFreePort(() => {
+      n++;
+      throw new Error('no');
+    })).rejects.toThrow('no');
+    expect(n).toBe(1);
+    n = 0;
+    await expect(withFreePort(() => {
+      n++;
+      throw Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' });
+    }, { attempts: 3 })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    expect(n).toBe(3);
+  });
+
+  it('addressInUse: the code on the error or its causes, or a child process saying so', () => {
+    expect(addressInUse(new Error('activate failed', { cause: new Error('call home', { cause: Object.assign(new Error('x'), { code: 'EADDRINUSE' }) }) }))).toBe(true);
+    expect(addressInUse(Object.assign(new Error('Command failed'), { stderr: 'Bind to port 5 on 127.0.0.1 failed: Address already in use.' }))).toBe(true);
+    expect(addressInUse(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(false);
+    expect(addressInUse('EADDRINUSE')).toBe(false);
+  });
+});
