@@ -86,8 +86,10 @@ export function createGetConfig(deps: GetDeps): ImmediateOperationHandler {
   return (op, ctx) => {
     // <source><running/></source> and nothing else (what a client asks most): no parameter left to check or parse
     const plain = isPlainRunning(op);
-    if (!plain) checkParameters(op, ['source', 'filter'], true);
-    if (!plain) requireRunning(op, 'source');
+    if (!plain) {
+      checkParameters(op, ['source', 'filter'], true);
+      requireRunning(op, 'source');
+    }
     const filter = plain ? undefined : parseFilter(op);
     const top = applyWithDefaults(deps.datastore.getTop(), plain ? undefined : parseWithDefaults(op), deps.defaults, true);
     // pruned before filtering: a content match cannot probe a value the session may not read
