@@ -67,6 +67,14 @@ const OPEN: string[] = [];
 const ATTRS: string[] = [];
 
 /**
+ * Where the root element's attribute values that declare no namespace lie in the bytes of the last scan: for the k-th
+ * (k < rootValueCount) its value's start, its end (the closing quote) and its index among those attributes, at
+ * ROOT_VALUES[3k..3k+2]. Meaningful once a scan has returned true (repeat.ts reads it then).
+ */
+export const ROOT_VALUES = new Int32Array(3 * MAX_ATTRIBUTES);
+export let rootValueCount = 0;
+
+/**
  * Scan `s`, whose UTF-8 encoding is `b` (the message as received; parseXml encodes a string input); false when
  * something in it is outside the subset (then nothing is known about it: ask saxes). The characters are read from
  * `b`: a byte of a Uint8Array costs a few instructions where `charCodeAt` costs a string-shape dispatch each time
@@ -86,6 +94,7 @@ export function scanSimple(s: string, b: Uint8Array, h: ScanHandlers): boolean {
   // empty after a scan that got through (setting length calls into the runtime); ATTRS is read up to n only
   if (open.length !== 0) open.length = 0;
   const attrs = ATTRS;
+  rootValueCount = 0;
   let rootClosed = false;
   while (i < len) {
     // the text up to the next '<' (checked, and delivered inside the root); its end, -1 outside the subset
@@ -173,6 +182,12 @@ function startTag(s: string, b: Uint8Array, lt: number, open: string[], attrs: s
     attrs[2 * n] = aname;
     attrs[2 * n + 1] = s.slice(ae + 2, ve);
     n++;
+    if (open.length === 0 && aname !== 'xmlns' && !aname.startsWith('xmlns:')) {
+      const k = rootValueCount++;
+      ROOT_VALUES[3 * k] = ae + 2;
+      ROOT_VALUES[3 * k + 1] = ve;
+      ROOT_VALUES[3 * k + 2] = k;
+    }
     i = ve + 1;
   }
 }

@@ -16,6 +16,7 @@ import type { SaxesTagPlain } from 'saxes';
 import { HsvError } from '../../errors.js';
 import { scanSimple } from './fast-scan.js';
 import type { ScanHandlers } from './fast-scan.js';
+import { parsed, repeated } from './repeat.js';
 import type { XmlAttr, XmlElement, XmlNode } from './types.js';
 
 export class XmlParseError extends HsvError<'ERR_XML_MALFORMED'> {
@@ -374,13 +375,20 @@ function newState(limits: Required<ParseLimits>): ParseState {
 /**
  * Parse one XML document into an element tree. Throws XmlParseError on any malformation or excess.
  * A message in the plain subset of fast-scan.ts is scanned there; any other (or one it gives up on half way) is
- * parsed by saxes from the start. A limit is checked on the same events in the same order either way.
+ * parsed by saxes from the start. A limit is checked on the same events in the same order either way. A Buffer that
+ * repeats the last one the scanner took but for one attribute value on its root gets that tree again (repeat.ts).
  */
 export function parseXml(input: string | Buffer, limits: ParseLimits = DEFAULT_PARSE_LIMITS): XmlElement {
-  const text = typeof input === 'string' ? input : input.toString('utf8');
-  // the scanner reads bytes (fast-scan.ts): a string is encoded for it (messages arrive as Buffers)
-  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
   const resolved = resolveParseLimits(limits);
+  const received = typeof input !== 'string';
+  // a message as received that repeats the last one the scanner took, but for one value on its root (repeat.ts)
+  if (received) {
+    const again = repeated(input, resolved);
+    if (again !== undefined) return again;
+  }
+  const text = received ? input.toString('utf8') : input;
+  // the scanner reads bytes (fast-scan.ts): a string is encoded for it (messages arrive as Buffers)
+  const bytes = received ? input : Buffer.from(input, 'utf8');
   const st = newState(resolved);
   current = st;
   let scanned = false;
@@ -393,7 +401,10 @@ export function parseXml(input: string | Buffer, limits: ParseLimits = DEFAULT_P
   } finally {
     current = undefined;
   }
-  if (scanned && st.root) return st.root;
+  if (scanned && st.root) {
+    if (received) parsed(bytes, st.root, resolved);
+    return st.root;
+  }
   return parseWithSaxes(text, resolved);
 }
 
