@@ -271,7 +271,7 @@ export class ServerSession {
   private enqueue(rpc: XmlElement | undefined, op: XmlElement | undefined, error: RpcErrorInfo | undefined, end: Error | undefined): void {
     this.queue.push({ rpc, op, error, end });
     if (this.queue.length >= this.maxPending) this.conn.pauseInput('queue');
-    if (!this.working) void this.work();
+    if (!this.working) this.work();
   }
 
   /**
@@ -303,8 +303,14 @@ export class ServerSession {
     this.opts.onEstablished?.(this.clientCaps);
   }
 
-  private async work(): Promise<void> {
+  /**
+   * Answer the queued messages in turn. Synchronous while the answers are known at once (get-config in lockstep: no
+   * async function, so no promise per request); a handler's promise hands the rest of the queue to `resume`, which
+   * awaits it and then comes back here. `working` stays true until the queue is done either way.
+   */
+  private work(): void {
     this.working = true;
+    let awaiting = false;
     try {
       for (let item = this.queue.shift(); item && this.state === 'open'; item = this.queue.shift()) {
         if (this.queue.length < this.maxPending) this.conn.resumeInput('queue');
@@ -316,38 +322,65 @@ export class ServerSession {
           this.sendReply(item.rpc, [rpcErrorToXml(item.error)]);
           continue;
         }
-        let out: XmlElement[] | RpcOutcome;
+        let answer: XmlElement[] | RpcOutcome | Promise<XmlElement[] | RpcOutcome>;
         try {
-          // an answer known at once is not awaited: no microtask hop per request in lockstep
-          const answer = this.opts.handleRpc(item.rpc!, item.op!);
-          out = typeof (answer as { then?: unknown }).then === 'function' ? await answer : (answer as XmlElement[] | RpcOutcome);
+          answer = this.opts.handleRpc(item.rpc!, item.op!);
         } catch {
-          out = [rpcErrorToXml(GENERIC_FAILURE)];
+          answer = [rpcErrorToXml(GENERIC_FAILURE)];
         }
-        if ((this.state as string) === 'closed') break;
-        this.sendReply(item.rpc, Array.isArray(out) ? out : out.body);
-        if (!Array.isArray(out) && out.afterReply) {
-          for (const fn of out.afterReply) {
-            try {
-              fn();
-            } catch {
-              /* a callback's failure does not end the session */
-            }
-          }
+        if (typeof (answer as { then?: unknown }).then === 'function') {
+          awaiting = true;
+          void this.resume(item, answer as Promise<XmlElement[] | RpcOutcome>);
+          return;
         }
-        if (this.closeAfterCurrent) {
-          this.closeAfterCurrent = false;
-          this.working = false;
-          void this.close();
-          break;
-        }
+        if (!this.answered(item, answer as XmlElement[] | RpcOutcome)) break;
       }
     } finally {
-      this.working = false;
-      const ws = this.closeWaiters;
-      this.closeWaiters = [];
-      for (const w of ws) w();
+      if (!awaiting) this.idle();
     }
+  }
+
+  /** the answer to `item` still to come: send it when it does, then go on with the queue */
+  private async resume(item: Item, answer: Promise<XmlElement[] | RpcOutcome>): Promise<void> {
+    let out: XmlElement[] | RpcOutcome;
+    try {
+      out = await answer;
+    } catch {
+      out = [rpcErrorToXml(GENERIC_FAILURE)];
+    }
+    if ((this.state as string) === 'closed' || !this.answered(item, out)) return this.idle();
+    this.work();
+  }
+
+  /** reply to `item` and run its callbacks; false when the queue is not to go on (the session closed, close-session) */
+  private answered(item: Item, out: XmlElement[] | RpcOutcome): boolean {
+    if ((this.state as string) === 'closed') return false;
+    this.sendReply(item.rpc, Array.isArray(out) ? out : out.body);
+    if (!Array.isArray(out) && out.afterReply) {
+      for (const fn of out.afterReply) {
+        try {
+          fn();
+        } catch {
+          /* a callback's failure does not end the session */
+        }
+      }
+    }
+    if (this.closeAfterCurrent) {
+      this.closeAfterCurrent = false;
+      this.working = false;
+      void this.close();
+      return false;
+    }
+    return true;
+  }
+
+  /** the queue is done: whoever waits for the request in progress to finish (close) goes on */
+  private idle(): void {
+    this.working = false;
+    if (this.closeWaiters.length === 0) return;
+    const ws = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const w of ws) w();
   }
 
   /**
