@@ -214,6 +214,13 @@ export const CONFIG_SCHEMA = {
           "default": 30,
           "description": "seconds"
         },
+        "connect-timeout": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 3600,
+          "default": 10,
+          "description": "seconds to open a connection to the PVE before a request is sent (TCP connect and TLS handshake; over NETCONF also the SSH handshake and the hello); a connection not made in time is retried like a refused one (retry), within the step's deadline; at most timeout"
+        },
         "ssh-host-key": {
           "type": "string",
           "pattern": "^(SHA256:[A-Za-z0-9+/]{43}|[a-z0-9@.-]+ [A-Za-z0-9+/]+={0,2}( .*)?|AAAA[A-Za-z0-9+/]+={0,2})$",

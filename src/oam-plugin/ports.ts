@@ -30,10 +30,12 @@ export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost,
   if (pveCfg.jwks === undefined) throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: pve.jwks: expected the JWKS file of the PVE keys');
   const pveJwks = await loadJwksFile(resolve(baseDirOf(host), pveCfg.jwks));
   const timeoutMs = (pveCfg.timeout ?? 30) * 1000;
+  // a connection not made within connect-timeout was never sent a request: retried (src/pve/retry.ts notSent)
+  const connectTimeoutMs = (pveCfg['connect-timeout'] ?? 10) * 1000;
   const retry = { initialMs: cfg.retry?.['base-delay'] ?? 200, maxMs: cfg.retry?.['max-delay'] ?? 10_000 };
   const pve = pveTarget !== undefined
-    ? createNetconfPveClient({ ...pveTarget, timeoutMs, retry })
-    : createPveClient({ url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca', baseDirOf(host)), timeoutMs, retry });
+    ? createNetconfPveClient({ ...pveTarget, timeoutMs, connectTimeoutMs, retry })
+    : createPveClient({ url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca', baseDirOf(host)), timeoutMs, connectTimeoutMs, retry });
   return { pve, pveJwks, ...(pveCfg.issuer !== undefined ? { pveIssuer: pveCfg.issuer } : {}) };
 }
 

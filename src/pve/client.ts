@@ -1,9 +1,11 @@
 /**
  * PveClient (src/oam/ports.ts) over RESTCONF (RFC 8040) / HTTPS with a pinned CA: POST of the
  * henb-sw-verify-pve:integrity-request operation with RFC 7951 JSON. Failures are coded:
- *   ERR_PVE_UNREACHABLE   connection refused / reset / DNS / TLS handshake cut
+ *   ERR_PVE_UNREACHABLE   connection refused / reset / DNS / TLS handshake cut, or no connection (TCP and TLS
+ *                         handshake) within connectTimeoutMs ("timed out connecting"): the request was not sent
  *   ERR_PVE_TLS           the server certificate does not chain to the pinned CA (or wrong host name)
- *   ERR_PVE_TIMEOUT       no complete answer within timeoutMs
+ *   ERR_PVE_TIMEOUT       the request was sent (or waited for a free pooled connection) and no complete answer came
+ *                         within timeoutMs: never retried, the PVE may be appraising it
  *   ERR_PVE_REJECTED      the PVE answered with a RESTCONF error (errorTag, appTag, httpStatus, message)
  *   ERR_PVE_UNKNOWN_HENB  the PVE answered that the H(e)NB is not in its devices file (app-tag unknown-henb)
  *   ERR_PVE_BAD_RESPONSE  the answer is not the operation's output
@@ -64,6 +66,12 @@ export interface PveClientOptions {
   ca: string;
   /** whole-request timeout, ms (default 15000) */
   timeoutMs?: number;
+  /**
+   * connect timeout, ms (default 10000; at most timeoutMs): a new connection's TCP connect and TLS handshake must be
+   * done within it, else the attempt fails before the request was written (notSent: retried, ./retry.ts). Counted
+   * from the moment the request gets its connection, not while it waits in the pool for a free one.
+   */
+  connectTimeoutMs?: number;
   /** TLS server name to check, when it differs from the URL's host */
   servername?: string;
   /** retry of integrity requests whose connection failed before they were sent (./retry.ts) */
@@ -156,10 +164,12 @@ interface PostAnswer {
 /** POSTs to the PVE: the keep-alive pool, the time limit, the TLS options of a connection of its own. */
 class RestconfPoster {
   readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
   private readonly agent: Agent;
 
   constructor(private readonly options: PveClientOptions, readonly base: URL) {
     this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.connectTimeoutMs = Math.min(options.connectTimeoutMs ?? 10_000, this.timeoutMs);
     this.agent = new Agent({ ca: options.ca, keepAlive: true, maxSockets: 16, minVersion: 'TLSv1.2' });
   }
 
@@ -206,7 +216,10 @@ class RestconfPoster {
 class PostAttempt {
   private settled = false;
   private timer!: NodeJS.Timeout;
+  private connectTimer: NodeJS.Timeout | undefined;
   private req!: ClientRequest;
+  // the connection the request got (undefined while it waits in the agent's pool for a free one)
+  private sock: Socket | undefined;
   // written: the request may have reached the PVE (a new connection once its TLS handshake is done, a reused one at once)
   private written = false;
   // reused: the request went on a pooled keep-alive connection; answered: a byte of the answer came back
@@ -224,7 +237,9 @@ class PostAttempt {
   ) {}
 
   send(url: URL, body: string): void {
-    this.timer = setTimeout(() => this.finish(err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${this.poster.timeoutMs} ms`)), this.poster.timeoutMs);
+    this.timer = setTimeout(() => this.finish(this.sock !== undefined && !this.written
+      ? this.connectTimedOut(this.poster.timeoutMs)
+      : err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${this.poster.timeoutMs} ms`)), this.poster.timeoutMs);
     this.signal.addEventListener('abort', this.onAbort, { once: true });
     this.req = request(url, this.poster.requestOptions(body, this.fresh), (res) => this.onResponse(res));
     this.req.on('socket', (sock) => this.onSocket(sock));
@@ -236,6 +251,7 @@ class PostAttempt {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
+    clearTimeout(this.connectTimer);
     this.signal.removeEventListener('abort', this.onAbort);
     if (e) {
       this.req.destroy();
@@ -274,11 +290,31 @@ class PostAttempt {
     else this.finish(undefined, { status, json });
   }
 
-  /** written once the TLS handshake of a new connection is done, at once on a pooled one */
+  /**
+   * written once the TLS handshake of a new connection is done, at once on a pooled one; a new connection has
+   * connectTimeoutMs for its TCP connect and TLS handshake
+   */
   private onSocket(sock: Socket): void {
+    this.sock = sock;
     this.reused = this.req.reusedSocket;
-    if (sock.connecting || !(sock as { encrypted?: boolean; authorized?: boolean }).authorized) sock.once('secureConnect', () => { this.written = true; });
-    else this.written = true;
+    if (sock.connecting || !(sock as { encrypted?: boolean; authorized?: boolean }).authorized) {
+      this.connectTimer = setTimeout(() => this.finish(this.connectTimedOut(this.poster.connectTimeoutMs)), this.poster.connectTimeoutMs);
+      sock.once('secureConnect', () => {
+        this.written = true;
+        clearTimeout(this.connectTimer);
+      });
+    } else this.written = true;
+  }
+
+  /**
+   * no connection within `ms`: the TCP connect or the TLS handshake did not finish, so the request was not written
+   * (notSent: retried within the step's deadline, ./retry.ts); the message names the phase that timed out
+   */
+  private connectTimedOut(ms: number): PveClientError {
+    const phase = this.sock?.connecting === true ? 'no TCP connection' : 'no TLS handshake';
+    const x = err('ERR_PVE_UNREACHABLE', `timed out connecting to the PVE at ${this.poster.base.host}: ${phase} within ${ms} ms`);
+    x.notSent = true;
+    return x;
   }
 
   /**

@@ -1,10 +1,11 @@
 /**
  * PveClient (src/oam/ports.ts) over NETCONF/SSH: the hsvp:integrity-request RPC on the PVE's NETCONF
  * endpoint, host key pinned, one short session per request. Errors use the codes of the RESTCONF client
- * (./client.ts): ERR_PVE_UNREACHABLE (connection; the device-layer code is in the message), ERR_PVE_AUTH,
- * ERR_PVE_HOST_KEY (host key not the pinned one, or none pinned),
- * ERR_PVE_TIMEOUT, ERR_PVE_REJECTED (rpc-error: errorTag, appTag), ERR_PVE_UNKNOWN_HENB (app-tag unknown-henb),
- * ERR_PVE_BAD_RESPONSE, ERR_PVE_ABORTED.
+ * (./client.ts): ERR_PVE_UNREACHABLE (connection; the device-layer code is in the message; or no NETCONF session,
+ * i.e. TCP connect, SSH or TLS handshake and hello, within connectTimeoutMs: "timed out connecting", the request not
+ * sent), ERR_PVE_AUTH, ERR_PVE_HOST_KEY (host key not the pinned one, or none pinned),
+ * ERR_PVE_TIMEOUT (the request was sent and no reply came within timeoutMs: never retried), ERR_PVE_REJECTED
+ * (rpc-error: errorTag, appTag), ERR_PVE_UNKNOWN_HENB (app-tag unknown-henb), ERR_PVE_BAD_RESPONSE, ERR_PVE_ABORTED.
  */
 import { connectDevice } from '../device/index.js';
 import type { DeviceConnector, DeviceTarget } from '../device/index.js';
@@ -22,6 +23,11 @@ import type { PveRetryOptions } from './retry.js';
 export interface NetconfPveClientOptions extends DeviceTarget {
   /** connect + rpc budget, ms (default 15000) */
   timeoutMs?: number;
+  /**
+   * connect timeout, ms (default 10000; at most timeoutMs): the session (TCP connect, SSH or TLS handshake, hello)
+   * must be established within it, else the attempt fails before the request was sent (notSent: retried, ./retry.ts)
+   */
+  connectTimeoutMs?: number;
   connector?: DeviceConnector;
   /** retry of integrity requests whose session could not be established, or ended before the answer (./retry.ts) */
   retry?: PveRetryOptions;
@@ -94,11 +100,13 @@ function rejectedBy(e: NetconfError, what: string): PveClientError {
 /** One short session per RPC to the PVE, within timeoutMs; every failure coded (see the module comment). */
 class PveSessions {
   readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
   private readonly connect: DeviceConnector;
   private readonly where: string;
 
   constructor(private readonly options: NetconfPveClientOptions) {
     this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.connectTimeoutMs = Math.min(options.connectTimeoutMs ?? 10_000, this.timeoutMs);
     this.connect = options.connector ?? connectDevice;
     this.where = `${options.host}:${options.port}`;
   }
@@ -112,7 +120,7 @@ class PveSessions {
     const timer = setTimeout(() => ac.abort(err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${timeoutMs} ms`)), timeoutMs);
     let established = false;
     try {
-      const session = await this.connect(this.options, { timeoutMs, signal: ac.signal });
+      const session = await this.connect(this.options, { timeoutMs: this.connectTimeoutMs, signal: ac.signal });
       established = true;
       try {
         return await fn(session, ac.signal);
@@ -127,10 +135,13 @@ class PveSessions {
     }
   }
 
-  /** a failed call: aborted, timed out, refused by the PVE, or a session failure */
+  /** a failed call: aborted, timed out (connecting, or waiting for the reply), refused by the PVE, or a session failure */
   private failed(e: unknown, what: string, signal: AbortSignal, callSignal: AbortSignal, established: boolean): PveClientError {
     if (signal.aborted) return err('ERR_PVE_ABORTED', `${what} was aborted`, signal.reason);
-    if (callSignal.aborted) return err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${this.timeoutMs} ms`, e);
+    if (callSignal.aborted) {
+      return established ? err('ERR_PVE_TIMEOUT', `the PVE did not answer within ${this.timeoutMs} ms`, e)
+        : this.connectTimedOut(`no NETCONF session within ${this.timeoutMs} ms`, e);
+    }
     if (e instanceof NetconfError) return rejectedBy(e, what);
     if (e instanceof PveClientError) return e;
     return this.sessionFailure(e, established);
@@ -142,12 +153,23 @@ class PveSessions {
     const code = (e as { code?: unknown }).code;
     if (code === 'ERR_DEVICE_AUTH') return err('ERR_PVE_AUTH', `the PVE at ${where} refused our credentials`, e);
     if (code === 'ERR_DEVICE_HOST_KEY') return err('ERR_PVE_HOST_KEY', `the PVE at ${where} is not the pinned host`, e);
+    if (!established && code === 'ERR_DEVICE_TIMEOUT') return this.connectTimedOut((e as Error).message, e);
     const x = err('ERR_PVE_UNREACHABLE', `cannot reach the PVE at ${where}${typeof code === 'string' ? ` (${code})` : ''}`, e);
     // a session that was never established carried no request: safe to retry (./retry.ts)
     if (!established && (code === 'ERR_DEVICE_UNREACHABLE' || code === 'ERR_DEVICE_NETCONF')) x.notSent = true;
     // one that ended (transport reset or closed) before the reply: the PVE may have the request; sent again, same
     // nonce and body, it is answered with the first one's outcome (./retry.ts)
     if (established && (code === 'ERR_SESSION_CLOSED' || code === 'ERR_DEVICE_UNREACHABLE')) x.unanswered = true;
+    return x;
+  }
+
+  /**
+   * no session within the connect budget (TCP connect, SSH or TLS handshake, or hello timed out): the request was not
+   * sent (notSent: retried within the step's deadline, ./retry.ts); `detail` says which phase, as the connector saw it
+   */
+  private connectTimedOut(detail: string, cause: unknown): PveClientError {
+    const x = err('ERR_PVE_UNREACHABLE', `timed out connecting to the PVE at ${this.where}: ${detail}`, cause);
+    x.notSent = true;
     return x;
   }
 }

@@ -3,14 +3,16 @@
  * load), with full-jitter exponential backoff (the n-th retry waits uniform [0, min(maxMs, initialMs * 2^n))), within
  * the caller's deadline, and then ERR_PVE_UNREACHABLE naming the attempts and the last error. Two failures are
  * retried, each coded by the client that saw it:
- * - notSent: the connection failed before the request was written (TCP refused or reset, a TLS or SSH handshake cut);
+ * - notSent: the connection failed before the request was written (TCP refused or reset, a TLS or SSH handshake cut,
+ *   or no connection within the client's connect timeout: "timed out connecting");
  * - unanswered: it failed after the request may have reached the PVE and before a whole answer came back (a reset, a
  *   connection or session closed before the answer). The repeat carries the same nonce and body: the PVE answers it
  *   with the first request's outcome (src/pve/request-outcomes.ts: it joins the first while it runs, else returns
  *   the same signed result) instead of appraising again or refusing the relayed nonce as reused. A PVE without that
  *   rule appraises a collected check or a completion again (harmless: the OAM uses its nonce once) and refuses
  *   relayed evidence as nonce-reused (the job fails, as it would have without the retry).
- * Never retried: a timeout (ERR_PVE_TIMEOUT), an answer (an rpc-error or RESTCONF error, a verdict), a TLS, host-key
+ * Never retried: a timeout after the request was written (ERR_PVE_TIMEOUT: the PVE may still be appraising it, a
+ * repeat would only queue more work there), an answer (an rpc-error or RESTCONF error, a verdict), a TLS, host-key
  * or credential failure. The RESTCONF client also sends a request once more at once on a new connection when a reused
  * keep-alive connection turns out closed (./client.ts staleConnection, the idle-timeout race).
  */

@@ -8,10 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../src/log/logger.js';
 import { HOST_API_VERSION } from '../../src/plugin/contract.js';
 import { readManifest, validatePluginConfig } from '../../src/plugin/manifest.js';
-import { activate, createSoftwareFetcher, SOFTWARE_FETCH_FAILED, pveTargetFromConfig, softwareFromConfig, storeFromConfig } from '../../src/oam-plugin/index.js';
+import { activate, createSoftwareFetcher, SOFTWARE_FETCH_FAILED, pveFromConfig, pveTargetFromConfig, softwareFromConfig, storeFromConfig } from '../../src/oam-plugin/index.js';
 import type { OamPluginConfig } from '../../src/oam-plugin/index.js';
 import { insideRoot } from '../../src/oam-plugin/index.js';
 import { recordingRegistry } from '../helpers/registry.js';
+import { startStallProxy } from '../helpers/stall-proxy.js';
 
 const KEY = `SHA256:${'A'.repeat(43)}`;
 let dir: string;
@@ -81,6 +82,33 @@ describe('pve transport', () => {
     // nothing was written: no store, no keys
     await expect(readdir(dataDir)).rejects.toMatchObject({ code: 'ENOENT' });
   });
+});
+
+describe('pve connect-timeout', () => {
+  it('seconds, 1..3600, default 10; reaches the client: a connection not made in that time is retried, the reason says so', async () => {
+    const manifest = await readManifest(join(process.cwd(), 'plugin.json'));
+    const restconf = { endpoint: 'https://pve.example:8443/restconf', ca: 'ca.pem', jwks: 'jwks.json' };
+    expect((validatePluginConfig(manifest, { pve: restconf }) as OamPluginConfig).pve?.['connect-timeout']).toBe(10);
+    for (const bad of [0, 3601, 1.5]) {
+      expect(() => validatePluginConfig(manifest, { pve: { ...restconf, 'connect-timeout': bad } })).toThrow(/pve\/connect-timeout|connect-timeout/);
+    }
+    // a PVE that accepts TCP and never sends its SSH banner: each attempt ends after 1 s, until the deadline
+    const proxy = await startStallProxy(1, Number.POSITIVE_INFINITY);
+    try {
+      // validated as the host does (the secret still a reference), then resolved
+      const pveSection = { ...nc({ endpoint: `ssh://127.0.0.1:${proxy.port}`, 'connect-timeout': 1 }), password: { env: 'HSV_TEST_PVE_PASSWORD' } };
+      const cfg = validatePluginConfig(manifest, { pve: pveSection, retry: { 'base-delay': 1, 'max-delay': 1 } }) as OamPluginConfig;
+      const { pve } = await pveFromConfig({ ...cfg, pve: { ...cfg.pve!, password: 's3cret' } }, { log: silentLogger, baseDir: dir });
+      const e = await pve.integrityRequest({ henbId: 'h1', nonce: 'a1'.repeat(32), jobId: 'job-1' }, new AbortController().signal, Date.now() + 1_500)
+        .then(() => undefined, (x: unknown) => x as Error);
+      pve.close();
+      expect(e).toMatchObject({ code: 'ERR_PVE_UNREACHABLE' });
+      expect(e?.message).toMatch(/^the integrity request: no connection to the PVE after 2 attempts within the step's deadline; last error: timed out connecting to the PVE at 127\.0\.0\.1:\d+: no (SSH handshake|NETCONF session) with 127\.0\.0\.1:\d+ within 1000 ms$/);
+      expect(proxy.stalled).toBe(2);
+    } finally {
+      await proxy.close();
+    }
+  }, 20_000);
 });
 
 describe('relative file names', () => {
