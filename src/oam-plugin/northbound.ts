@@ -35,8 +35,12 @@ export const HSV_PREFIX = 'hsv';
 export const HSV_STREAM = 'henb-sw-verify';
 /** the prefix of the software-update reply's job entries (declared once, on the rpc-reply) */
 const JOB_NS_CONTEXT: Readonly<Record<string, string>> = Object.freeze({ [HSV_PREFIX]: HSV_NS });
-/** jobs of one software-update request started at the same time */
-const START_CONCURRENCY = 16;
+/**
+ * jobs of one software-update request started at the same time: each start is two reads and the job's insert, and
+ * with group commit the inserts under way together share one COMMIT, so the reply to a request naming thousands of
+ * H(e)NBs comes after a few groups rather than one group per 16 (bench/fleet.ts, 1,000 devices: 1.2 s -> 0.6 s)
+ */
+const START_CONCURRENCY = 256;
 /**
  * how long a software-update waits for the digest of an http(s) image before it starts the jobs anyway (they
  * check it); a download still running then goes on in the background (within the fetch step's timeout) and

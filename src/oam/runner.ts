@@ -89,8 +89,11 @@ export class JobRunner {
   }
 
   /**
-   * Step 1: create and start a job. Resolves once the job is persisted and its first step is under way, or, when
-   * maxActiveJobs are driven already, once it is persisted and waits for its turn (state created).
+   * Step 1: create and start a job. Resolves once the job is persisted: its first step (the start event's
+   * transition, progress notification and PVE request) runs on without the caller, as a waiting job's does when
+   * maxActiveJobs are driven already (state created). A software-update naming many H(e)NBs answers after their
+   * inserts, not after the first steps of the jobs it started; a first step that fails ends its job failed (the
+   * reason stored), as a waiting job's does in admit().
    */
   start(req: StartRequest): Promise<Job> {
     return this.create('software-update', (this.ctx.o.newJobId ?? (() => `job-${randomUUID()}`))(), req);
@@ -135,7 +138,12 @@ export class JobRunner {
       this.jobs.add(job, version);
       this.admission.settled();
       reserved = false;
-      await this.dispatch(jobId, { type: 'start', at });
+      const started = this.dispatch(jobId, { type: 'start', at });
+      if (kind === 'software-update') {
+        void this.jobs.track(started.catch((err: unknown) => this.startFailed(jobId, req.henbId, err)));
+        return job;
+      }
+      await started;
       return this.jobs.get(jobId)?.job ?? job;
     } catch (err) {
       if (reserved) this.admission.settled();
@@ -245,6 +253,12 @@ export class JobRunner {
     if (l === undefined || !isTerminal(l.job.state)) return;
     await this.jobs.whenFree(henbId, DELIVERY_WAIT_MS);
     this.ensureOpen();
+  }
+
+  /** the first step of a started software-update failed after start() resolved: the job ends failed, nothing waits */
+  private async startFailed(jobId: string, henbId: string, err: unknown): Promise<void> {
+    this.ctx.log.error('job could not start', { jobId, henbId, err });
+    await this.abandonStart(jobId, henbId, err);
   }
 
   /** the job could not start (e.g. the database failed): never leave it half-started */

@@ -334,15 +334,38 @@ describe('runner: profiles', () => {
     await seed('d1');
     const r = runner();
     store.failNextSave = true;
-    await expect(r.start({ henbId: 'd1', request: REQUEST })).rejects.toMatchObject({ code: 'ERR_STORE_OPEN' });
+    // start() answers once the job is inserted; its first step (the start transition) fails after that
+    const job = await r.start({ henbId: 'd1', request: REQUEST });
+    expect(job.state).toBe('created');
+    await r.idle();
     expect(pve.calls).toEqual([]);
     // the half-started job is recorded as failed, and the H(e)NB is free for the next request
     const [rec] = await store.listJobs<Job>();
-    expect(rec).toMatchObject({ state: 'failed', terminal: true });
+    expect(rec).toMatchObject({ jobId: job.jobId, state: 'failed', terminal: true, data: { result: { reason: 'job could not start (ERR_STORE_OPEN)' } } });
     expect(r.activeJobFor('d1')).toBeUndefined();
     expect(await r.resume()).toEqual([]);
     const next = await r.start({ henbId: 'd1', request: REQUEST });
-    expect(next.state).toBe('pve-requested');
+    await vi.waitFor(() => expect(pve.calls).toHaveLength(1));
+    expect(r.activeJobFor('d1')).toBe(next.jobId);
+  });
+
+  it("start() answers once the job is stored, without waiting for its first step's notification and PVE request", async () => {
+    await seed('d1');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    const progress = events.progress.bind(events);
+    events.progress = async (...args): Promise<void> => { await held; progress(...args); };
+    const r = runner();
+    try {
+      const job = await r.start({ henbId: 'd1', request: REQUEST });
+      expect(job.state).toBe('created');
+      // the start transition is stored after start() answered ...
+      await vi.waitFor(async () => expect((await store.getJob(job.jobId))?.state).toBe('pve-requested'));
+      expect(pve.calls).toEqual([]); // ... and its progress notification is still held, so no PVE request yet
+    } finally {
+      release();
+    }
+    await vi.waitFor(() => expect(pve.calls).toHaveLength(1));
   });
 });
 
