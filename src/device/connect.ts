@@ -188,6 +188,10 @@ export async function deviceSessionOverTls(socket: TLSSocket | TlsHandshakeSocke
     if (early !== undefined && tlsFailureOf(early) === 'refused-by-peer') {
       throw new DeviceConnectError('ERR_DEVICE_AUTH', `${where} refused our client certificate: ${describeCertificateError(early.code, early.message)} (${early.code ?? early.message}); check that the device trusts its CA and maps it to a user (cert-to-name)`, { cause: early });
     }
+    if ((e as { code?: unknown }).code === 'ERR_SESSION_HELLO_TIMEOUT' && early === undefined) {
+      // the connection stayed up and silent: not a refusal, a device (or the port's listener) that never speaks NETCONF
+      throw new DeviceConnectError('ERR_DEVICE_TIMEOUT', `no NETCONF hello from ${where} within ${timeoutMs} ms after the TLS handshake (the connection stayed open: is this port the device's NETCONF over TLS, and is its NETCONF server running?)`, { cause: e });
+    }
     throw new DeviceConnectError('ERR_DEVICE_NETCONF', `no NETCONF hello from ${where} over TLS: the connection ended after the TLS handshake (does the device trust our client certificate and map it to a user? see its log)`, { cause: e });
   } finally {
     signal?.removeEventListener('abort', onAbort);

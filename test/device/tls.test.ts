@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
+import type { Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet } from '../../src/simulator/simulator.js';
@@ -151,6 +152,29 @@ describe('NETCONF over TLS to a dialled device', () => {
     const stranger = pki.issue('stranger-client', { san: 'DNS:stranger' });
     await expect(connectDevice(dialled(a, { cert: stranger.cert, key: stranger.key }), { timeoutMs: 5000 }))
       .rejects.toMatchObject({ message: expect.stringMatching(/client certificate/) });
+  });
+
+  it('a listener that completes the TLS handshake and never says hello: ERR_DEVICE_TIMEOUT (retried), not a refusal', async () => {
+    const silent = pki.issue('silent-dev', { san: 'IP:127.0.0.1' });
+    const held: Socket[] = [];
+    const srv: TlsServer = createTlsServer({ cert: silent.cert, key: silent.key, requestCert: true, rejectUnauthorized: false }, (s) => {
+      held.push(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    try {
+      const t: DeviceTarget = { host: '127.0.0.1', port, username: 'x', transport: 'tls', tls: { ca: pki.ca.cert, cert: client.cert, key: client.key } };
+      await expect(connectDevice(t, { timeoutMs: 700 })).rejects.toMatchObject({
+        code: 'ERR_DEVICE_TIMEOUT',
+        message: expect.stringMatching(/no NETCONF hello from 127\.0\.0\.1:\d+ within \d+ ms after the TLS handshake \(the connection stayed open/),
+      });
+      // the connection was up (handshake done) when the budget ran out
+      expect(held.length).toBe(1);
+    } finally {
+      for (const s of held) s.destroy();
+      srv.close();
+    }
   });
 
   it('config errors: no TLS settings, neither CA nor pin', async () => {
