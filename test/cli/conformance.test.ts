@@ -9,7 +9,7 @@ import { loadOrCreateKitTls } from '../../src/conformance/index.js';
 import { startFleet } from '../../src/simulator/index.js';
 import type { Fleet, SimulatedDevice } from '../../src/simulator/index.js';
 import { loadOrCreateDeviceHostKey } from '../../src/device/index.js';
-import { freePort } from '../helpers/net.js';
+import { refusedPort } from '../helpers/net.js';
 
 let dir: string;
 let fleet: Fleet;
@@ -153,10 +153,15 @@ describe('henb-sw-verify conformance', () => {
 
   it('a device that cannot be reached: exit 3, ERR_CONFORMANCE_UNREACHABLE, nothing tested', async () => {
     const d = dev('healthy');
-    const port = await freePort();
-    const r = await run(['conformance', '--device', `127.0.0.1:${port}`, '--username', 'u', '--password-env', 'P', '--host-key', d.hostKeySha256], { P: 'x' });
-    expect(r.code).toBe(3);
-    expect(r.err).toMatch(/ERR_CONFORMANCE_UNREACHABLE: cannot open a NETCONF session to 127\.0\.0\.1:\d+/);
+    // a port where nothing listens and no other process can start to (a port found free could be taken meanwhile)
+    const { port, release } = await refusedPort();
+    try {
+      const r = await run(['conformance', '--device', `127.0.0.1:${port}`, '--username', 'u', '--password-env', 'P', '--host-key', d.hostKeySha256], { P: 'x' });
+      expect(r.code).toBe(3);
+      expect(r.err).toContain(`ERR_CONFORMANCE_UNREACHABLE: cannot open a NETCONF session to 127.0.0.1:${port}`);
+    } finally {
+      await release();
+    }
   });
 
   it('--call-home-listen: the kit listens (port 0: a free one, printed), the device calls it and is tested over that connection; exit 0', async () => {
@@ -186,9 +191,11 @@ describe('henb-sw-verify conformance', () => {
   it('--call-home-listen and no device with that host key calls: exit 3 naming what called; with --device too: usage, exit 2', async () => {
     const d = dev('healthy');
     const other = { fingerprint: `SHA256:${Buffer.alloc(32, 7).toString('base64').replace(/=+$/, '')}` }; // no device has it
-    const port = await freePort();
-    const r = await run(['conformance', '--call-home-listen', `127.0.0.1:${port}`, '--username', 'u', '--password-env', 'P', '--host-key', other.fingerprint, '--timeout', '1'], { P: 'x' });
+    // port 0: the kit listens on a port of its own choosing (a port found free could be taken before the kit binds it)
+    const r = await run(['conformance', '--call-home-listen', '127.0.0.1:0', '--username', 'u', '--password-env', 'P', '--host-key', other.fingerprint, '--timeout', '1'], { P: 'x' });
     expect(r.code).toBe(3);
+    const port = /waiting up to 1 s for the device with host key \S+ to call home to 127\.0\.0\.1:(\d+)/.exec(r.err)?.[1];
+    expect(Number(port)).toBeGreaterThan(0);
     expect(r.err).toContain(`ERR_CONFORMANCE_UNREACHABLE: no device with host key ${other.fingerprint} called home to 127.0.0.1:${port} within 1 s`);
     const both = await run(args(d, '--call-home-listen', '127.0.0.1:4334'), { DEV_PW: d.password });
     expect(both.code).toBe(2);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { Server } from 'node:net';
-import { addressInUse, withFreePort } from './net.js';
+import { addressInUse, refusedPort, withFreePort } from './net.js';
 
 const listen = (port: number): Promise<Server> => new Promise((resolve, reject) => {
   const s = createServer();
@@ -49,5 +49,29 @@ describe('withFreePort (a port handed to a peer that binds it later)', () => {
     expect(addressInUse(Object.assign(new Error('Command failed'), { stderr: 'Bind to port 5 on 127.0.0.1 failed: Address already in use.' }))).toBe(true);
     expect(addressInUse(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(false);
     expect(addressInUse('EADDRINUSE')).toBe(false);
+  });
+});
+
+describe('refusedPort (a port where nothing listens, for tests that expect a refusal)', () => {
+  const refused = (port: number): Promise<unknown> => new Promise((resolve) => {
+    const c = connect(port, '127.0.0.1', () => {
+      c.destroy();
+      resolve('connected');
+    });
+    c.once('error', (e: NodeJS.ErrnoException) => resolve(e.code));
+  });
+
+  it('a connection to it is refused, and no other process can listen on it until released', async () => {
+    const r = await refusedPort();
+    try {
+      expect(await refused(r.port)).toBe('ECONNREFUSED');
+      // the other process that would take a port found free before the test dials it
+      await expect(listen(r.port)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      expect(await refused(r.port)).toBe('ECONNREFUSED');
+    } finally {
+      await r.release();
+    }
+    const s = await listen(r.port); // free again at once (reset, no TIME_WAIT)
+    await new Promise((res) => s.close(res));
   });
 });

@@ -4,7 +4,8 @@
  * on another port when the start fails with the address in use. A server of our own listens on port 0 instead and
  * reads its port back.
  */
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
 
 /** A TCP port free on 127.0.0.1 right now (no longer held: use withFreePort to hand it to a peer). */
 export async function freePort(): Promise<number> {
@@ -16,6 +17,43 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(p));
     });
   });
+}
+
+/**
+ * A port on 127.0.0.1 where a connection is refused and that no other process can bind until `release()`: the
+ * local end of a loopback connection to a listener of our own (bound, never listened on; not bound explicitly, so
+ * not SO_REUSEADDR: even a listener with that option is refused it). For a test that needs "nothing listens there";
+ * a port found free and closed could be taken before the test dials it. The same technique as the conformance
+ * kit's unreachableUrl (src/conformance/image-server.ts).
+ */
+export async function refusedPort(): Promise<{ port: number; release: () => Promise<void> }> {
+  const held = new Set<Socket>();
+  const srv: Server = createServer((s) => {
+    held.add(s);
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => resolve());
+  });
+  const c = createConnection((srv.address() as { port: number }).port, '127.0.0.1');
+  held.add(c);
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', resolve);
+    c.once('error', reject);
+  });
+  c.on('error', () => undefined);
+  return {
+    port: c.localPort!,
+    // reset, not closed: a closed end would keep the port in TIME_WAIT for a minute
+    release: async () => {
+      await Promise.all([...held].map((s) => new Promise<void>((resolve) => {
+        s.once('close', () => resolve());
+        s.resetAndDestroy();
+      })));
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    },
+  };
 }
 
 /** how a child process words EADDRINUSE (sshd, PostgreSQL, netconfd-peer-start.sh's own check) */

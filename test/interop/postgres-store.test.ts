@@ -17,7 +17,7 @@ import { PG_SCHEMA_VERSION_TABLE } from '../../src/store/pg-migrations.js';
 import { storeContract } from '../store/contract.js';
 import { groupCommitContract } from '../store/group-commit-contract.js';
 import { auditContract } from '../store/audit-contract.js';
-import { freePort, withFreePort } from '../helpers/net.js';
+import { refusedPort, withFreePort } from '../helpers/net.js';
 import { until } from '../helpers/until.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -410,7 +410,9 @@ describe('PostgreSQL store: several instances on one database', () => {
   it('open failures are ERR_STORE_OPEN naming user, host and database, never the password', async () => {
     const right = decodeURIComponent(new URL(baseUrl).password);
     const port = new URL(baseUrl).port;
-    const downPort = await freePort();
+    // a port where no server listens and none can start to (a port found free could be taken before the store dials it)
+    const down = await refusedPort();
+    const downPort = down.port;
     const failures: Array<[string, () => Promise<unknown>]> = [
       ['wrong password in the URL', () => openPostgresStore({ url: urlOf(db, { password: 'Wr0ng-pw-%40-9' }) })],
       ['wrong password option', () => openPostgresStore({ url: urlOf(db), password: 'Other-wr0ng-pw' })],
@@ -422,13 +424,17 @@ describe('PostgreSQL store: several instances on one database', () => {
       ['no url', () => openStore({ driver: 'postgres' })],
     ];
     const errors: unknown[] = [];
-    for (const [what, attempt] of failures) {
-      const err = await attempt().then(() => undefined, (e: unknown) => e);
-      errors.push(err);
-      expect(err, what).toBeInstanceOf(StoreError);
-      expect(err, what).toMatchObject({ code: 'ERR_STORE_OPEN' });
-      const text = `${(err as Error).message} ${String((err as Error).cause ?? '')} ${JSON.stringify(err)}`;
-      for (const secret of [right, 'Wr0ng-pw-@-9', 'Wr0ng-pw-%40-9', 'Other-wr0ng-pw']) expect(text, what).not.toContain(secret);
+    try {
+      for (const [what, attempt] of failures) {
+        const err = await attempt().then(() => undefined, (e: unknown) => e);
+        errors.push(err);
+        expect(err, what).toBeInstanceOf(StoreError);
+        expect(err, what).toMatchObject({ code: 'ERR_STORE_OPEN' });
+        const text = `${(err as Error).message} ${String((err as Error).cause ?? '')} ${JSON.stringify(err)}`;
+        for (const secret of [right, 'Wr0ng-pw-@-9', 'Wr0ng-pw-%40-9', 'Other-wr0ng-pw']) expect(text, what).not.toContain(secret);
+      }
+    } finally {
+      await down.release();
     }
     const wrong = errors[0] as Error;
     expect(wrong.message).toContain(`hsv@127.0.0.1:${port}/${db}`);
