@@ -1,23 +1,12 @@
 /**
- * Ports for peers that must be told theirs up front (netconfd, PostgreSQL, a listener named in a config). A port
- * found free is free only until another process binds it, so it is handed over with withFreePort, which tries again
- * on another port when the start fails with the address in use. A server of our own listens on port 0 instead and
- * reads its port back.
+ * Ports for peers that must be told theirs up front (netconfd, PostgreSQL, a listener named in a config): withFreePort
+ * (src/free-port.ts), which tries again on another port when the start fails with the address in use. A server of
+ * our own listens on port 0 instead and reads its port back; a port where nothing must listen is refusedPort.
  */
 import { createConnection, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 
-/** A TCP port free on 127.0.0.1 right now (no longer held: use withFreePort to hand it to a peer). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
+export { addressInUse, freePort, withFreePort } from '../../src/free-port.js';
 
 /**
  * A port on 127.0.0.1 where a connection is refused and that no other process can bind until `release()`: the
@@ -54,38 +43,4 @@ export async function refusedPort(): Promise<{ port: number; release: () => Prom
       await new Promise<void>((resolve) => srv.close(() => resolve()));
     },
   };
-}
-
-/** how a child process words EADDRINUSE (sshd, PostgreSQL, netconfd-peer-start.sh's own check) */
-const IN_USE_WORDS = /already in use/i;
-
-/**
- * Whether `err` failed on an address in use: the code EADDRINUSE on it or on an error of its cause chain, or, for
- * a child process (whose errors carry its output, not a code), its words for it in the message or stderr.
- */
-export function addressInUse(err: unknown): boolean {
-  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
-    const x = e as { code?: unknown; message?: unknown; stderr?: unknown };
-    if (x.code === 'EADDRINUSE') return true;
-    if ((typeof x.message === 'string' && IN_USE_WORDS.test(x.message)) || (typeof x.stderr === 'string' && IN_USE_WORDS.test(x.stderr))) return true;
-  }
-  return false;
-}
-
-/**
- * `start(port)` on a port free right now; when it fails with the address in use (another process took the port
- * in between: addressInUse), `cleanUp(port)` if given, then again on another port, `attempts` times at most. Any
- * other failure, or the last one, is thrown.
- */
-export async function withFreePort<T>(start: (port: number) => Promise<T> | T, o: { attempts?: number; cleanUp?: (port: number) => Promise<void> | void } = {}): Promise<T> {
-  const attempts = o.attempts ?? 5;
-  for (let i = 1; ; i++) {
-    const port = await freePort();
-    try {
-      return await start(port);
-    } catch (err) {
-      if (i >= attempts || !addressInUse(err)) throw err;
-      await o.cleanUp?.(port);
-    }
-  }
 }

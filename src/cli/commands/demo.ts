@@ -4,7 +4,8 @@
  * every device ends as its profile predicts; with --listen it prints a ready line and keeps serving.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { withFreePort } from '../../free-port.js';
+import type { HostPort } from '../../host-port.js';
 import { randomBytes, createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -198,12 +199,17 @@ export async function startDemoStack(opts: DemoOptions): Promise<DemoStack> {
     // the examples drive the demo with Debian 12's yangcli, whose libssh2 1.10 has no ETM MAC: offer the
     // encrypt-and-MAC hmac-sha2-256 too (serve offers ETM MACs only unless ssh.macs says so; docs/security.md)
     config.ssh = { macs: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256'] };
-    const callHome = opts.callHomeListen !== undefined
-      ? { host: opts.callHomeListen.host, port: opts.callHomeListen.port === 0 ? await freePort(opts.callHomeListen.host) : opts.callHomeListen.port }
-      : undefined;
-    config.builtin = demoPluginConfig(fleet, pve, jwksFile, softwareDir, callHome);
     const env = { ...opts.env, [ADMIN_PASSWORD_ENV]: opts.adminPassword, ...(devicePassword ? { [DEVICE_SECRET_ENV]: devicePassword } : {}) };
-    const server = await startOamServer({ listen: opts.listen, dataDir: join(opts.dataDir, 'oam'), config, env, log: opts.log });
+    const startOam = async (callHome: HostPort | undefined): Promise<{ server: RunningOamServer; callHome: HostPort | undefined }> => {
+      config.builtin = demoPluginConfig(fleet, pve, jwksFile, softwareDir, callHome);
+      return { server: await startOamServer({ listen: opts.listen, dataDir: join(opts.dataDir, 'oam'), config, env, log: opts.log }), callHome };
+    };
+    const at = opts.callHomeListen;
+    // --call-home-listen HOST:0: the devices are told the port, and the OAM's plugin binds it: a port free now, and
+    // another one if some other process takes it before the OAM binds it (the devices are told only after)
+    const { server, callHome } = at === undefined ? await startOam(undefined)
+      : at.port !== 0 ? await startOam(at)
+        : await withFreePort((port) => startOam({ host: at.host, port }), { host: at.host });
     closers.push(() => server.close());
     if (callHome !== undefined) fleet.startCallHome([callHome, ...(pve.callHome !== undefined ? [pve.callHome] : [])]);
     const softwareUri = await writeDemoImage(softwareDir);
@@ -320,16 +326,4 @@ async function updateFleet(stack: DemoStack, timeoutSec: number, ctx: CliContext
   } finally {
     await conn.close();
   }
-}
-
-/** a TCP port free on `host` right now (the demo's --call-home-listen HOST:0: the devices must be told a port) */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
 }
