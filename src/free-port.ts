@@ -18,6 +18,30 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+function listenOn(port: number, host: string): Promise<number | null> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(null));
+    srv.listen(port, host, () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
+}
+
+/**
+ * A port P free on `host` right now with P + 1 free too (at most 20 tries), for a peer that binds two adjacent
+ * ports itself (swtpm: TPM commands on P, its control channel on P + 1). Not held either: the peer's start must
+ * be tried again on another pair when it finds one taken.
+ */
+export async function freePortPair(host = '127.0.0.1'): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const p = await listenOn(0, host);
+    if (p !== null && p < 65535 && (await listenOn(p + 1, host)) !== null) return p;
+  }
+  throw new Error(`no two adjacent free ports on ${host}`);
+}
+
 /** how a child process words EADDRINUSE (sshd, PostgreSQL, swtpm, netconfd-peer-start.sh's own check) */
 const IN_USE_WORDS = /already in use/i;
 

@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
+import { addressInUse, freePortPair } from '../../free-port.js';
 import { TpmAttesterError } from './errors.js';
 
 export const SWTPM = '/usr/bin/swtpm';
@@ -46,14 +47,17 @@ export class Swtpm {
     if (!existsSync(SWTPM)) throw new TpmAttesterError('ERR_TPM_UNAVAILABLE', `${SWTPM} is not installed (scripts/install-peers.sh installs swtpm)`);
     if (this.child) return;
     let last: unknown;
-    // a free port can be taken between our probe and swtpm's bind: try again with other ports
-    for (let attempt = 0; attempt < 3; attempt++) {
+    // swtpm binds its two ports itself, so a pair found free can be taken by another process before it does: it
+    // then exits saying the address is in use, and is started again on another pair (up to 10 times); any other
+    // failure at most 3 times
+    for (let attempt = 0, other = 0; attempt < 10 && other < 3; attempt++) {
       try {
         await this.spawnOnce();
         process.once('exit', this.onExit);
         return;
       } catch (err) {
         last = err;
+        if (!addressInUse(err)) other++;
       }
     }
     throw new TpmAttesterError('ERR_TPM_START', 'swtpm did not start', { cause: last });
@@ -61,7 +65,7 @@ export class Swtpm {
 
   private async spawnOnce(): Promise<void> {
     // the swtpm TCTI of tpm2-tools talks to the control channel on port + 1
-    const port = await freePortPair();
+    const port = await freePortPair('127.0.0.1');
     const ctrl = port + 1;
     const child = spawn(SWTPM, [
       'socket', '--tpm2',
@@ -80,7 +84,9 @@ export class Swtpm {
     });
     exited.catch(() => undefined);
     try {
-      await Promise.race([waitForPort(port, this.opts.startTimeoutMs ?? 5000), exited]);
+      // swtpm's own answer on its control port: a listener that merely accepts there or on the server port may be
+      // another process's (the port was taken before swtpm bound it, and swtpm is exiting)
+      await Promise.race([waitForSwtpm(ctrl, this.opts.startTimeoutMs ?? 5000), exited]);
     } catch (err) {
       child.kill('SIGKILL');
       throw err;
@@ -115,39 +121,35 @@ export class Swtpm {
   }
 }
 
-function listenOn(port: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(null));
-    srv.listen(port, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
-
-/** A port P free on 127.0.0.1 with P + 1 free too (at most 20 tries). */
-async function freePortPair(): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const p = await listenOn(0);
-    if (p !== null && p < 65535 && (await listenOn(p + 1)) !== null) return p;
-  }
-  throw new Error('no two adjacent free ports on 127.0.0.1');
-}
-
-/** Polls a TCP connect to 127.0.0.1:port every 25 ms until it succeeds or `timeoutMs` passes. */
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+/**
+ * Polls swtpm's control channel on 127.0.0.1:ctrlPort every 25 ms with CMD_GET_CAPABILITY until it answers
+ * (result 0 and the capabilities), or `timeoutMs` passes. swtpm answers only once it serves both ports; a
+ * listener of another process does not answer so.
+ */
+async function waitForSwtpm(ctrlPort: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port }, () => {
+      let got = Buffer.alloc(0);
+      const s = connect({ host: '127.0.0.1', port: ctrlPort }, () => s.write(CMD_GET_CAPABILITY));
+      const done = (v: boolean): void => {
+        clearTimeout(t);
         s.destroy();
-        resolve(true);
+        resolve(v);
+      };
+      const t = setTimeout(() => done(false), Math.max(1, Math.min(500, deadline - Date.now())));
+      s.on('data', (d: Buffer) => {
+        got = Buffer.concat([got, d]);
+        if (got.length >= 8) done(got.readUInt32BE(0) === 0);
       });
-      s.once('error', () => resolve(false));
+      s.once('error', () => done(false));
+      s.once('close', () => done(false));
     });
     if (ok) return;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`swtpm did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
+  throw new Error(`swtpm did not answer on its control port 127.0.0.1:${ctrlPort} within ${timeoutMs} ms`);
 }
+
+/** swtpm's control channel command CMD_GET_CAPABILITY (big-endian 1); the answer: result (0: success), capabilities */
+const CMD_GET_CAPABILITY = Buffer.from([0, 0, 0, 1]);
