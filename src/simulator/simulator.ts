@@ -212,8 +212,11 @@ export interface Fleet {
   sessionsOpened(henbId: string): number;
   /** cut the device's call-home TCP connections (a NAT timeout, for tests); it calls again after its backoff */
   dropCallHome(henbId: string): void;
-  /** every device (but `unreachable` ones) starts calling these NETCONF clients too (FleetOptions.callHome, later) */
-  startCallHome(targets: CallHomeTarget[]): void;
+  /**
+   * every device (but `unreachable` ones) starts calling these NETCONF clients too (FleetOptions.callHome, later);
+   * the returned stop() ends these calls (loops and connections) only, e.g. a client that listened on port 0 for one run
+   */
+  startCallHome(targets: CallHomeTarget[]): () => Promise<void>;
   /** the fleet's TLS material (FleetOptions.tls): the CA and the client certificate the devices accept */
   readonly tls?: FleetPki;
   /** stop every server and pending install; removes a temporary data dir. Idempotent. */
@@ -581,7 +584,7 @@ class FleetRuntime {
   private readonly callHomeLoops: Array<Promise<void>> = [];
   private readonly callHomeSockets = new Map<string, Set<Socket>>();
   /** per device that can call: start calling one more client */
-  private readonly callers: Array<(to: CallHomeTarget) => void> = [];
+  private readonly callers: Array<(to: CallHomeTarget, signal: AbortSignal) => Promise<void> | undefined> = [];
   private readonly fetchers: ReturnType<typeof imageFetchers>;
   private readonly yang = deviceYangModule();
   private pki: FleetPki | undefined;
@@ -691,28 +694,45 @@ class FleetRuntime {
   }
 
   /** the device's call-home starter: one loop per client it calls, serving NETCONF on each connection it makes */
-  private callerFor(henbId: string, server: NetconfServer, dlog: Logger): (to: CallHomeTarget) => void {
-    return (to) => {
+  private callerFor(henbId: string, server: NetconfServer, dlog: Logger): (to: CallHomeTarget, signal: AbortSignal) => Promise<void> | undefined {
+    return (to, signal) => {
       if (to.transport === 'tls' && this.pki === undefined) {
         dlog.error('call home over TLS needs the fleet started with tls', { to: `${to.host}:${to.port}` });
-        return;
+        return undefined;
       }
       const mine = this.callHomeSockets.get(henbId) ?? new Set<Socket>();
       this.callHomeSockets.set(henbId, mine);
-      this.callHomeLoops.push(callHomeLoop({
-        host: to.host, port: to.port, serve: (sock) => server.callHome(sock, to.transport ?? 'ssh'), log: dlog, signal: this.callHomeStop.signal,
+      const loop = callHomeLoop({
+        host: to.host, port: to.port, serve: (sock) => server.callHome(sock, to.transport ?? 'ssh'), log: dlog, signal,
         ...(this.s.options.callHomeBackoff !== undefined ? { backoff: this.s.options.callHomeBackoff } : {}),
         onConnected: (sock) => {
           mine.add(sock);
           sock.once('close', () => mine.delete(sock));
         },
-      }));
+      });
+      this.callHomeLoops.push(loop);
+      return loop;
     };
   }
 
-  startCallHome(targets: CallHomeTarget[]): void {
-    if (this.closed) return;
-    for (const to of targets) for (const call of this.callers) call(to);
+  startCallHome(targets: CallHomeTarget[]): () => Promise<void> {
+    if (this.closed) return async () => undefined;
+    // these calls end with the fleet, or on stop()
+    const stop = new AbortController();
+    const onClose = (): void => stop.abort();
+    this.callHomeStop.signal.addEventListener('abort', onClose, { once: true });
+    const loops: Array<Promise<void>> = [];
+    for (const to of targets) {
+      for (const call of this.callers) {
+        const loop = call(to, stop.signal);
+        if (loop !== undefined) loops.push(loop);
+      }
+    }
+    return async () => {
+      this.callHomeStop.signal.removeEventListener('abort', onClose);
+      stop.abort();
+      await Promise.all(loops);
+    };
   }
 
   /** the Fleet handed to the caller */
@@ -730,11 +750,12 @@ class FleetRuntime {
       sessionCount: (henbId) => this.serverOf.get(henbId)?.sessions().length ?? 0,
       sessionsOpened: (henbId) => this.serverOf.get(henbId)?.info.counters.inSessions ?? 0,
       startCallHome: (targets) => {
-        this.startCallHome(targets);
+        const stop = this.startCallHome(targets);
         for (const d of devices) {
           d.callHome = true;
           d.callHomeTransport = callHomeTransportOf(targets);
         }
+        return stop;
       },
       ...(this.pki !== undefined ? { tls: this.pki } : {}),
       dropCallHome: (henbId) => {

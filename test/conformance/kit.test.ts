@@ -13,7 +13,6 @@ import { startFleet } from '../../src/simulator/index.js';
 import type { Fleet, SimulatedDevice } from '../../src/simulator/index.js';
 import { parseXml } from '../../src/netconf/xml/index.js';
 import { createServer } from 'node:net';
-import { freePort } from '../helpers/net.js';
 
 const EXPECTED_FAILS: Record<string, string[]> = {
   'healthy': [],
@@ -198,12 +197,12 @@ describe('conformance kit against simulated femtocells', () => {
 describe('conformance kit with a device that calls home (RFC 8071: the kit listens, the device dials it)', () => {
   // two simulated devices call the same kit port from 127.0.0.1: the kit must take the one its --host-key pins
   let chFleet: Fleet;
+  /** the port the kit listened on in the last run (it listens on port 0: a port found free could be taken first) */
   let port: number;
   beforeAll(async () => {
-    port = await freePort();
     chFleet = await startFleet({
       profiles: { 'healthy': 1, 'flaw-unsigned-completion': 1, 'flaw-no-replay': 1 }, fetchSoftware: { caPem: (await loadOrCreateKitTls(join(dir, 'tls'))).cert, timeoutMs: 10_000 },
-      installMs: 20, dataDir: join(dir, 'ch-fleet'), callHome: [{ host: '127.0.0.1', port }], callHomeBackoff: { initialMs: 50, maxMs: 400, stableMs: 1000 },
+      installMs: 20, dataDir: join(dir, 'ch-fleet'), callHomeBackoff: { initialMs: 50, maxMs: 400, stableMs: 1000 },
     });
   }, 30_000);
   afterAll(async () => {
@@ -214,15 +213,33 @@ describe('conformance kit with a device that calls home (RFC 8071: the kit liste
   const chOptions = (d: SimulatedDevice, over: Partial<ConformanceOptions> = {}): ConformanceOptions => ({
     // no address to dial: host/port are not used with callHomeListen (0 would refuse if the kit dialled)
     ...options(d), target: { host: '127.0.0.1', port: 0, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 },
-    callHomeListen: { host: '127.0.0.1', port }, callHomeWaitMs: 10_000, ...over,
+    callHomeListen: { host: '127.0.0.1', port: 0 }, callHomeWaitMs: 10_000, ...over,
   });
+  /** a run of the kit: once it listens, the devices are told its port and call it until the run ends */
+  const runCh = async (o: ConformanceOptions): Promise<ConformanceReport> => {
+    let stop: (() => Promise<void>) | undefined;
+    try {
+      return await runConformance({
+        ...o,
+        onReady: (i) => {
+          if (i.callHome !== undefined) {
+            port = i.callHome.port;
+            stop = chFleet.startCallHome([{ host: '127.0.0.1', port }]);
+          }
+          o.onReady?.(i);
+        },
+      });
+    } finally {
+      await stop?.();
+    }
+  };
 
   it('a healthy device that calls home passes every requirement over its call-home connection; the other caller is refused by host key', async () => {
     const d = chDevice('healthy');
     const timBefore = chFleet.cell(d.henbId)!.tim();
     let ready: { callHome?: { host: string; port: number } } | undefined;
     const transcript: Exchange[] = [];
-    const r = await runConformance(chOptions(d, { transcript, onReady: (i) => { ready = i; } }));
+    const r = await runCh(chOptions(d, { transcript, onReady: (i) => { ready = i; } }));
     expect(ready?.callHome).toEqual({ host: '127.0.0.1', port });
     expect(outcomes(r, 'fail')).toEqual([]);
     expect(outcomes(r, 'skip')).toEqual([]);
@@ -238,7 +255,7 @@ describe('conformance kit with a device that calls home (RFC 8071: the kit liste
   });
 
   it.each([['flaw-unsigned-completion', ['HSV-CPL-02']], ['flaw-no-replay', ['HSV-NC-04', 'HSV-CPL-03']]])('%s calling home fails exactly %j', async (profile, fails) => {
-    const r = await runConformance(chOptions(chDevice(profile)));
+    const r = await runCh(chOptions(chDevice(profile)));
     if (outcomes(r, 'fail').length !== fails.length) console.log(JSON.stringify(r.results.filter((x) => x.outcome === 'fail'), null, 1));
     expect(outcomes(r, 'fail')).toEqual(fails);
     expect(outcomes(r, 'skip')).toEqual([]);
@@ -248,7 +265,7 @@ describe('conformance kit with a device that calls home (RFC 8071: the kit liste
     const d = chDevice('healthy');
     const other = device('healthy'); // a key no call-home device has
     const started = Date.now();
-    const e = await runConformance(chOptions(d, { target: { host: '127.0.0.1', port: 0, username: d.username, password: d.password, hostKeySha256: other.hostKeySha256 }, callHomeWaitMs: 1500 }))
+    const e = await runCh(chOptions(d, { target: { host: '127.0.0.1', port: 0, username: d.username, password: d.password, hostKeySha256: other.hostKeySha256 }, callHomeWaitMs: 1500 }))
       .then(() => undefined, (x: unknown) => x as Error & { code?: string });
     expect(e?.code).toBe('ERR_CONFORMANCE_UNREACHABLE');
     expect(e?.message).toContain(`no device with host key ${other.hostKeySha256} called home to 127.0.0.1:${port} within 2 s`);
@@ -259,7 +276,7 @@ describe('conformance kit with a device that calls home (RFC 8071: the kit liste
 
   it('the device calls but refuses the credentials: unreachable, and the message says the login failed', async () => {
     const d = chDevice('healthy');
-    const e = await runConformance(chOptions(d, { target: { host: '127.0.0.1', port: 0, username: d.username, password: 'wrong', hostKeySha256: d.hostKeySha256 }, callHomeWaitMs: 1500 }))
+    const e = await runCh(chOptions(d, { target: { host: '127.0.0.1', port: 0, username: d.username, password: 'wrong', hostKeySha256: d.hostKeySha256 }, callHomeWaitMs: 1500 }))
       .then(() => undefined, (x: unknown) => x as Error & { code?: string });
     expect(e?.code).toBe('ERR_CONFORMANCE_UNREACHABLE');
     expect(e?.message).toContain('the device with that key called, but: call-home SSH connection failed');
@@ -270,7 +287,7 @@ describe('conformance kit with a device that calls home (RFC 8071: the kit liste
     const d = device('healthy');
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error('SIGINT')), 300);
-    const r = await runConformance(chOptions(d, { target: { host: '127.0.0.1', port: 0, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 }, signal: ac.signal }));
+    const r = await runCh(chOptions(d, { target: { host: '127.0.0.1', port: 0, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 }, signal: ac.signal }));
     expect(r.interrupted).toBe(true);
     expect(outcomes(r, 'skip')).toHaveLength(REQUIREMENTS.length);
     expect(r.leftState).toBe('unchanged (no session)');
