@@ -12,11 +12,11 @@ import { REQUIREMENTS, loadOrCreateKitTls, runConformance } from '../../src/conf
 import type { ConformanceOptions, ConformanceReport, Exchange } from '../../src/conformance/index.js';
 import { startFleet } from '../../src/simulator/index.js';
 import type { Fleet, SimulatedDevice } from '../../src/simulator/index.js';
-import { freePort } from '../helpers/net.js';
 
 let dir: string;
 let fleet: Fleet;
 let chFleet: Fleet;
+/** the port the kit listened on for calls home in the last run (port 0: a port found free could be taken first) */
 let chPort: number;
 
 beforeAll(async () => {
@@ -26,10 +26,10 @@ beforeAll(async () => {
     profiles: { 'healthy': 1, 'flaw-unsigned-completion': 1 }, tls: true,
     fetchSoftware: { caPem: kitTls.cert, timeoutMs: 10_000 }, installMs: 20, dataDir: join(dir, 'fleet'),
   });
-  chPort = await freePort();
+  // told where to call home by each run, once the kit listens (runCh); tls: the fleet PKI the calls over TLS need
   chFleet = await startFleet({
-    profiles: { 'healthy': 1, 'flaw-no-replay': 1 }, fetchSoftware: { caPem: kitTls.cert, timeoutMs: 10_000 }, installMs: 20, dataDir: join(dir, 'ch-fleet'),
-    callHome: [{ host: '127.0.0.1', port: chPort, transport: 'tls' }], callHomeBackoff: { initialMs: 50, maxMs: 400, stableMs: 1000 },
+    profiles: { 'healthy': 1, 'flaw-no-replay': 1 }, tls: true, fetchSoftware: { caPem: kitTls.cert, timeoutMs: 10_000 }, installMs: 20, dataDir: join(dir, 'ch-fleet'),
+    callHomeBackoff: { initialMs: 50, maxMs: 400, stableMs: 1000 },
   });
 }, 60_000);
 
@@ -114,16 +114,35 @@ describe('the kit listening for a device that calls home over TLS (RFC 8071 sect
   const chDev = (p: string): SimulatedDevice => chFleet.devices.find((x) => x.profile === p)!;
   const chOptions = async (d: SimulatedDevice, check: { ca?: boolean; pin?: string; serverName?: string }, over: Partial<ConformanceOptions> = {}): Promise<ConformanceOptions> => ({
     ...(await dialled(d, check)), target: { host: '127.0.0.1', port: 0, username: '', transport: 'tls', tls: await tlsOf(d, check) },
-    callHomeListen: { host: '127.0.0.1', port: chPort }, callHomeWaitMs: 10_000, ...over,
+    callHomeListen: { host: '127.0.0.1', port: 0 }, callHomeWaitMs: 10_000, ...over,
   });
+  /** a run of the kit: once it listens, the devices are told its port and call it over TLS until the run ends */
+  const runCh = async (o: ConformanceOptions): Promise<ConformanceReport> => {
+    let stop: (() => Promise<void>) | undefined;
+    try {
+      return await runConformance({
+        ...o,
+        onReady: (i) => {
+          if (i.callHome !== undefined) {
+            chPort = i.callHome.port;
+            stop = chFleet.startCallHome([{ host: '127.0.0.1', port: chPort, transport: 'tls' }]);
+          }
+          o.onReady?.(i);
+        },
+      });
+    } finally {
+      await stop?.();
+    }
+  };
 
   it('a healthy device known by its pinned certificate passes every requirement (the other device of the fleet calls the same port)', async () => {
     const d = chDev('healthy');
-    expect(d.callHomeTransport).toBe('tls');
     const transcript: Exchange[] = [];
     let ready: { callHome?: { host: string; port: number } } | undefined;
-    const r = await runConformance(await chOptions(d, { pin: d.netconfTls!.certSha256 }, { transcript, onReady: (i) => { ready = i; } }));
+    const r = await runCh(await chOptions(d, { pin: d.netconfTls!.certSha256 }, { transcript, onReady: (i) => { ready = i; } }));
     expect(ready?.callHome).toEqual({ host: '127.0.0.1', port: chPort });
+    expect(chPort).not.toBe(0);
+    expect(d.callHomeTransport).toBe('tls');
     expect(outcomes(r, 'fail')).toEqual([]);
     expect(outcomes(r, 'skip')).toEqual([]);
     expect(r.ok).toBe(true);
@@ -134,18 +153,18 @@ describe('the kit listening for a device that calls home over TLS (RFC 8071 sect
 
   it('known by the CA and the name in its certificate: a device without an event log fails exactly its requirements', async () => {
     const d = chDev('flaw-no-replay');
-    const r = await runConformance(await chOptions(d, { ca: true, serverName: d.henbId }));
+    const r = await runCh(await chOptions(d, { ca: true, serverName: d.henbId }));
     expect(outcomes(r, 'fail')).toEqual(['HSV-NC-04', 'HSV-CPL-03']);
     expect(outcomes(r, 'skip')).toEqual([]);
   });
 
   it('by CA without the name it carries: an options error (the kit has no address to check it against)', async () => {
-    await expect(runConformance(await chOptions(chDev('healthy'), { ca: true }))).rejects.toMatchObject({ code: 'ERR_CONFORMANCE_OPTIONS', message: expect.stringContaining('--tls-server-name') });
+    await expect(runCh(await chOptions(chDev('healthy'), { ca: true }))).rejects.toMatchObject({ code: 'ERR_CONFORMANCE_OPTIONS', message: expect.stringContaining('--tls-server-name') });
   });
 
   it('no device with the pinned certificate calls: unreachable, naming the certificates that were refused', async () => {
     const d = chDev('healthy');
-    const e = await runConformance(await chOptions(d, { pin: fleet.devices[0]!.netconfTls!.certSha256 }, { callHomeWaitMs: 1500 })).then(() => undefined, (x: unknown) => x as Error & { code?: string });
+    const e = await runCh(await chOptions(d, { pin: fleet.devices[0]!.netconfTls!.certSha256 }, { callHomeWaitMs: 1500 })).then(() => undefined, (x: unknown) => x as Error & { code?: string });
     expect(e?.code).toBe('ERR_CONFORMANCE_UNREACHABLE');
     expect(e?.message).toContain(`no device with certificate ${fleet.devices[0]!.netconfTls!.certSha256} called home over TLS to 127.0.0.1:${chPort}`);
     expect(e?.message).toContain('is --tls-certificate / --tls-ca right?');
