@@ -2,8 +2,9 @@
  * Interop of the conformance kit, as a vendor runs it: the real executable against
  *  - the simulator in its own process (`simulate --software-ca`, software trust root) over real SSH: a healthy
  *    device conforms (exit 0), a flawed one fails exactly its requirement (exit 1);
- *  - the same with NETCONF Call Home (RFC 8071): `simulate --call-home` in its own process dials the kit's
- *    `--call-home-listen` port, the kit takes the device by its pinned host key and runs every check on it;
+ *  - the same with NETCONF Call Home (RFC 8071): the kit listens on port 0 (`--call-home-listen 127.0.0.1:0`),
+ *    `simulate --call-home` in its own process, started once the kit printed its port, dials it, the kit takes the
+ *    device by its pinned host key and runs every check on it;
  *  - simulated devices with the TPM trust root (one swtpm each): quotes by the enrolled AK verified for the
  *    measurements and the completion; another device's AK fails HSV-KEY-01 and the three evidence requirements;
  *    unpinned, the quotes are verified with the AK the device presents (attestation-key); the same devices calling
@@ -25,7 +26,7 @@ import type { ConformanceReport } from '../../src/conformance/index.js';
 import { startFleet } from '../../src/simulator/index.js';
 import type { Fleet } from '../../src/simulator/index.js';
 import { hostKeyFingerprint } from '../../src/netconf/server/index.js';
-import { freePort, withFreePort } from '../helpers/net.js';
+import { withFreePort } from '../helpers/net.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 'henb-sw-verify.js');
@@ -40,6 +41,41 @@ function kit(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ cod
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** `simulate ARGS --json` in its own process, once it printed its inventory (bounded: 30 s) */
+function startSimulate<D>(args: string[]): Promise<{ sim: ChildProcess; devices: D[] }> {
+  const sim = spawn(process.execPath, [bin, 'simulate', ...args, '--json', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const fail = (why: string): void => {
+      clearTimeout(t);
+      sim.kill('SIGKILL');
+      reject(new Error(`simulate ${why}: ${out}${err}`));
+    };
+    const t = setTimeout(() => fail('printed no inventory within 30 s'), 30_000);
+    sim.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const early = (code: number | null): void => fail(`exited (${code}) before its inventory`);
+    sim.once('exit', early);
+    sim.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) {
+        clearTimeout(t);
+        sim.off('exit', early);
+        resolve({ sim, devices: (JSON.parse(out.split('\n')[0]!) as { devices: D[] }).devices });
+      }
+    });
+  });
+}
+
+async function stopSimulate(sim: ChildProcess | undefined): Promise<void> {
+  if (sim === undefined || sim.exitCode !== null || sim.signalCode !== null) return;
+  const exited = new Promise((r) => sim.once('exit', r));
+  sim.kill('SIGTERM');
+  await exited;
 }
 
 let dir: string;
@@ -58,28 +94,12 @@ describe('the kit against the simulator in its own process (software trust root)
 
   beforeAll(async () => {
     const tls = await loadOrCreateKitTls(join(dir, 'tls'));
-    sim = spawn(process.execPath, [bin, 'simulate', '--fleet', 'healthy=1,flaw-unsigned-completion=1', '--software-ca', tls.certPath, '--json', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`simulate printed no inventory: ${out}`)), 30_000);
-      sim!.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('\n')) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
-    devices = (JSON.parse(out.split('\n')[0]!) as { devices: typeof devices }).devices;
+    ({ sim, devices } = await startSimulate<(typeof devices)[number]>(['--fleet', 'healthy=1,flaw-unsigned-completion=1', '--software-ca', tls.certPath]));
     for (const d of devices) await writeFile(join(dir, `${d.henbId}.pem`), d.devicePublicKey);
   });
 
   afterAll(async () => {
-    if (sim && sim.exitCode === null) {
-      const exited = new Promise((r) => sim!.once('exit', r));
-      sim.kill('SIGTERM');
-      await exited;
-    }
+    await stopSimulate(sim);
   });
 
   const args = (d: (typeof devices)[number]): string[] => ['--device', `${d.host}:${d.port}`, '--username', d.username, '--password-env', 'DEV_PW',
@@ -117,57 +137,71 @@ describe('the kit against the simulator in its own process (software trust root)
 });
 
 describe('the kit listening for a device that calls home (simulate --call-home in its own process)', () => {
-  let sim: ChildProcess | undefined;
-  let port: number;
-  let devices: Array<{ henbId: string; profile: string; hostKeySha256: string; username: string; password: string; devicePublicKey: string; callHome?: boolean }> = [];
+  // Each run: the kit listens on 127.0.0.1:0 and prints the port it got; only then is `simulate --call-home` started
+  // and told that port, and it is stopped when the kit exits (was: a port found free in beforeAll, which another
+  // process could take before the kit listened on it, in any run). The same data dir each time: the same devices.
+  type Device = { henbId: string; profile: string; hostKeySha256: string; username: string; password: string; devicePublicKey: string; callHome?: boolean };
+  let devices: Device[] = [];
+  let simArgs: string[] = [];
 
   beforeAll(async () => {
     const tls = await loadOrCreateKitTls(join(dir, 'tls'));
-    port = await freePort();
-    // the devices call 127.0.0.1:port from the start and back off while nobody listens there
-    sim = spawn(process.execPath, [bin, 'simulate', '--fleet', 'healthy=1,flaw-no-replay=1', '--call-home', `127.0.0.1:${port}`, '--software-ca', tls.certPath,
-      '--data-dir', join(dir, 'ch-sim'), '--json', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`simulate printed no inventory: ${out}`)), 30_000);
-      sim!.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('\n')) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
-    devices = (JSON.parse(out.split('\n')[0]!) as { devices: typeof devices }).devices;
+    simArgs = ['--fleet', 'healthy=1,flaw-no-replay=1', '--software-ca', tls.certPath, '--data-dir', join(dir, 'ch-sim')];
+    // a first start, calling nobody, creates the devices' keys: what the kit is told to pin
+    const first = await startSimulate<Device>(simArgs);
+    devices = first.devices;
+    await stopSimulate(first.sim);
     for (const d of devices) await writeFile(join(dir, `${d.henbId}.pem`), d.devicePublicKey);
   });
 
-  afterAll(async () => {
-    if (sim && sim.exitCode === null) {
-      const exited = new Promise((r) => sim!.once('exit', r));
-      sim.kill('SIGTERM');
-      await exited;
-    }
-  });
+  /**
+   * The kit with `--call-home-listen 127.0.0.1:0` and `args`; once its stderr names the port it listens on, the
+   * fleet in its own process calls that port until the kit has exited (bounded: the kit is killed after 120 s).
+   */
+  async function kitCalledHome(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string; port: number; called: Device[] }> {
+    const child = spawn(process.execPath, [bin, 'conformance', '--call-home-listen', '127.0.0.1:0', ...args], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let port = 0;
+    let caller: Promise<{ sim: ChildProcess; devices: Device[] } | Error> | undefined;
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const at = /to call home to 127\.0\.0\.1:(\d+)/.exec(stderr);
+      if (at !== null && caller === undefined) {
+        port = Number(at[1]);
+        caller = startSimulate<Device>([...simArgs, '--call-home', `127.0.0.1:${port}`]).catch((e: unknown) => e as Error);
+      }
+    });
+    const kill = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const code = await new Promise<number>((resolve) => child.once('close', (c) => resolve(c ?? -1)));
+    clearTimeout(kill);
+    const sim = await caller;
+    if (sim instanceof Error) throw sim;
+    await stopSimulate(sim?.sim);
+    return { code, stdout, stderr, port, called: sim?.devices ?? [] };
+  }
 
-  const args = (d: (typeof devices)[number]): string[] => ['--call-home-listen', `127.0.0.1:${port}`, '--username', d.username, '--password-env', 'DEV_PW',
+  const args = (d: Device): string[] => ['--username', d.username, '--password-env', 'DEV_PW',
     '--host-key', d.hostKeySha256, '--device-public-key', `${d.henbId}.pem`, '--henb-id', d.henbId, '--tls-dir', 'tls', '--timeout', '40'];
 
   it('a healthy device that calls the kit passes every requirement over its call-home connection: exit 0, clean JUnit', async () => {
     const d = devices.find((x) => x.profile === 'healthy')!;
-    expect(d.callHome).toBe(true);
-    const r = await kit([...args(d), '--junit', 'ch-healthy.xml'], { DEV_PW: d.password }, dir);
-    expect(r.stderr).toContain(`to call home to 127.0.0.1:${port}`);
+    const r = await kitCalledHome([...args(d), '--junit', 'ch-healthy.xml'], { DEV_PW: d.password });
+    expect(r.port, r.stderr).toBeGreaterThan(0);
+    expect(r.called.find((x) => x.henbId === d.henbId)?.callHome).toBe(true);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^conformance of 127\\.0\\.0\\.1:\\d+ \\(called home to 127\\.0\\.0\\.1:${port}\\)`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^conformance of 127\\.0\\.0\\.1:\\d+ \\(called home to 127\\.0\\.0\\.1:${r.port}\\)`, 'm'));
     expect(r.stdout).toContain(`${REQUIREMENTS.length} passed, 0 failed, 0 skipped`);
     expect(r.stdout).toContain('(as found)');
     expect(await readFile(join(dir, 'ch-healthy.xml'), 'utf8')).toContain(`tests="${REQUIREMENTS.length}" failures="0" skipped="0"`);
-  }, 150_000); // waits for real calls: the device's backoff (up to 30 s) before each call it makes
+  }, 150_000);
 
   it('a device without an event log fails exactly its requirements over call home too: exit 1', async () => {
     const d = devices.find((x) => x.profile === 'flaw-no-replay')!;
-    const r = await kit([...args(d), '--json'], { DEV_PW: d.password }, dir);
+    const r = await kitCalledHome([...args(d), '--json'], { DEV_PW: d.password });
     expect(r.code, r.stderr).toBe(1);
     const rep = JSON.parse(r.stdout) as Report;
     expect(rep.results.filter((x) => x.outcome !== 'pass').map((x) => x.id)).toEqual(['HSV-NC-04', 'HSV-CPL-03']);
@@ -176,7 +210,8 @@ describe('the kit listening for a device that calls home (simulate --call-home i
 
 describe('the kit with the TPM trust root (swtpm-rooted simulated devices)', () => {
   let fleet: Fleet;
-  let chPort: number;
+  /** the port the kit listened on for calls home in the last run (port 0: a port found free could be taken first) */
+  let chPort = 0;
   beforeAll(async () => {
     const tls = await loadOrCreateKitTls(join(dir, 'tls'));
     fleet = await startFleet({
@@ -233,28 +268,33 @@ describe('the kit with the TPM trust root (swtpm-rooted simulated devices)', () 
   });
 
   describe('calling home (RFC 8071 over SSH: the kit listens, the TPM device dials it)', () => {
-    beforeAll(async () => {
-      // picked after the fleet (and its swtpm) took their ports; the devices call it from now on, refused with
-      // backoff whenever no kit listens
-      chPort = await freePort();
-      fleet.startCallHome([{ host: '127.0.0.1', port: chPort }]);
-    });
-
-    const runCh = (henbId: string, akOf: string | undefined): Promise<ConformanceReport> => {
+    /** a run of the kit on port 0: once it listens, the devices are told its port and call it until the run ends */
+    const runCh = async (henbId: string, akOf: string | undefined): Promise<ConformanceReport> => {
       const d = fleet.devices.find((x) => x.henbId === henbId)!;
       const ak = akOf !== undefined ? fleet.devices.find((x) => x.henbId === akOf)!.akPublic! : undefined;
-      return runConformance({
-        target: { host: '127.0.0.1', port: 0, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 },
-        callHomeListen: { host: '127.0.0.1', port: chPort }, callHomeWaitMs: 20_000,
-        trustRoot: 'tpm', ...(ak !== undefined ? { devicePublicKey: ak } : {}), henbId: d.henbId, tlsDir: join(dir, 'tls'), completionTimeoutMs: 20_000, rpcTimeoutMs: 10_000,
-      });
+      let stop: (() => Promise<void>) | undefined;
+      try {
+        return await runConformance({
+          target: { host: '127.0.0.1', port: 0, username: d.username, password: d.password, hostKeySha256: d.hostKeySha256 },
+          callHomeListen: { host: '127.0.0.1', port: 0 }, callHomeWaitMs: 20_000,
+          trustRoot: 'tpm', ...(ak !== undefined ? { devicePublicKey: ak } : {}), henbId: d.henbId, tlsDir: join(dir, 'tls'), completionTimeoutMs: 20_000, rpcTimeoutMs: 10_000,
+          onReady: (i) => {
+            if (i.callHome === undefined) return;
+            chPort = i.callHome.port;
+            stop = fleet.startCallHome([{ host: '127.0.0.1', port: chPort }]);
+          },
+        });
+      } finally {
+        await stop?.();
+      }
     };
 
     it('a healthy TPM device passes every requirement over its call-home connection, quotes by the enrolled AK, left as found', async () => {
       const d = fleet.devices.find((x) => x.henbId === 'healthy-tpm-1')!;
-      expect(d.callHome).toBe(true);
       const pcrBefore = fleet.cell(d.henbId)!.tim();
       const r = await runCh('healthy-tpm-1', 'healthy-tpm-1');
+      expect(d.callHome).toBe(true);
+      expect(chPort).toBeGreaterThan(0);
       expect(notPassed(r)).toEqual([]);
       expect(r.device).toMatch(new RegExp(`^127\\.0\\.0\\.1:\\d+ \\(called home to 127\\.0\\.0\\.1:${chPort}\\)$`));
       expect(r.results.find((x) => x.id === 'HSV-MEAS-01')!.detail).toContain('TPM2_Quote by the enrolled AK over the nonce');
