@@ -306,7 +306,8 @@ export class ServerSession {
   /**
    * Answer the queued messages in turn. Synchronous while the answers are known at once (get-config in lockstep: no
    * async function, so no promise per request); a handler's promise hands the rest of the queue to `resume`, which
-   * awaits it and then comes back here. `working` stays true until the queue is done either way.
+   * awaits it and then comes back here. `working` stays true until the queue is done either way. A reply that cannot
+   * be written throws out of here to the caller (the connection's drain, or resume), which ends the connection.
    */
   private work(): void {
     this.working = true;
@@ -340,7 +341,12 @@ export class ServerSession {
     }
   }
 
-  /** the answer to `item` still to come: send it when it does, then go on with the queue */
+  /**
+   * The answer to `item` still to come: send it when it does, then go on with the queue. A reply that cannot be written
+   * (a body the serialiser or the framing throws on) ends the connection with that error, as it does for an answer
+   * known at once (work() throws into MessageConnection's drain, which ends the connection): never an unhandled
+   * rejection, never a session left waiting with its queue stopped.
+   */
   private async resume(item: Item, answer: Promise<XmlElement[] | RpcOutcome>): Promise<void> {
     let out: XmlElement[] | RpcOutcome;
     try {
@@ -348,8 +354,13 @@ export class ServerSession {
     } catch {
       out = [rpcErrorToXml(GENERIC_FAILURE)];
     }
-    if ((this.state as string) === 'closed' || !this.answered(item, out)) return this.idle();
-    this.work();
+    try {
+      if ((this.state as string) === 'closed' || !this.answered(item, out)) return this.idle();
+      this.work();
+    } catch (e) {
+      this.idle();
+      this.conn.destroy(e as Error);
+    }
   }
 
   /** reply to `item` and run its callbacks; false when the queue is not to go on (the session closed, close-session) */

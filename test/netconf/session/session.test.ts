@@ -318,6 +318,40 @@ describe('rpc handling (RFC 6241 section 4)', () => {
     expect(JSON.stringify((boom as NetconfError).errors)).not.toContain('secret detail');
   });
 
+  // 81d8078: the queue is answered synchronously; a reply that cannot be written (here: a body element the serialiser
+  // throws on) ends the connection with that error, whether the answer was known at once or awaited. Not swallowed (the
+  // client would wait for a reply that never comes while the session looks alive), not an unhandled rejection.
+  for (const mode of ['known at once', 'awaited'] as const) {
+    it(`a reply that cannot be written ends the connection with its error (answer ${mode}); later requests are not handled`, async () => {
+      const boom = new Error('reply cannot be serialised');
+      const unwritable = { ns: 'urn:t', get name(): string { throw boom; }, attrs: [], children: [] } as unknown as XmlElement;
+      const handled: string[] = [];
+      const unhandled: unknown[] = [];
+      const onUnhandled = (e: unknown): void => { unhandled.push(e); };
+      process.on('unhandledRejection', onUnhandled);
+      cleanup.push(() => process.off('unhandledRejection', onUnhandled));
+      const { srv, cli } = await pair({
+        handleRpc: (_r, op) => {
+          handled.push(op.name);
+          const body = op.name === 'bad' ? [unwritable] : [ok()];
+          return mode === 'awaited' ? Promise.resolve(body) : body;
+        },
+      });
+      await cli.rpc('<good/>');
+      const replies = Promise.allSettled([cli.rpc('<bad/>'), cli.rpc('<after/>')]);
+      for (let i = 0; i < 200 && !srv.closed; i++) await new Promise((r) => setImmediate(r));
+      expect(srv.closed).toBe(true);
+      expect(srv.closeReason).toBe(boom);
+      const [bad, after] = await replies;
+      expect(bad.status).toBe('rejected');
+      expect(after.status).toBe('rejected');
+      expect(cli.closed).toBe(true);
+      expect(handled).toEqual(['good', 'bad']);
+      await new Promise((r) => setImmediate(r));
+      expect(unhandled).toEqual([]);
+    });
+  }
+
   it('the signal, asked for before or only after the end, is aborted with the reason the session ended for', async () => {
     const early = await pair();
     const signal = early.srv.signal;
