@@ -19,10 +19,10 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { NETCONF_BASE_NS } from '../xml/index.js';
-import type { XmlElement } from '../xml/index.js';
+import type { XmlElement, XmlNode } from '../xml/index.js';
 import { parseXml, resolveParseLimits } from '../xml/index.js';
 import type { ParseLimits } from '../xml/index.js';
-import { attr, elements, inScopeNamespaces, leaf } from '../xml/index.js';
+import { attr, inScopeNamespaces, leaf } from '../xml/index.js';
 import { serializeXml } from '../xml/index.js';
 import { rpcErrorToXml } from '../rpc-error.js';
 import type { RpcErrorInfo } from '../rpc-error.js';
@@ -255,17 +255,19 @@ export class ServerSession {
       return this.reject(root, { type: 'rpc', tag: 'missing-attribute', message: 'rpc without message-id (RFC 6241 section 4.1)',
         info: [leaf(NETCONF_BASE_NS, 'bad-attribute', 'message-id'), leaf(NETCONF_BASE_NS, 'bad-element', 'rpc')] });
     }
-    const ops = elements(root);
-    const op = ops[0];
-    if (!op) {
+    // the operation, and a second element child if there is one (no array of them per message)
+    const children = root.children;
+    const op = nextElement(children, 0);
+    if (op < 0) {
       return this.reject(root, { type: 'rpc', tag: 'missing-element', message: 'rpc without an operation',
         info: [leaf(NETCONF_BASE_NS, 'bad-element', 'rpc')] });
     }
-    if (ops.length > 1) {
+    const second = nextElement(children, op + 1);
+    if (second >= 0) {
       return this.reject(root, { type: 'rpc', tag: 'unknown-element', message: 'rpc with more than one operation',
-        info: [leaf(NETCONF_BASE_NS, 'bad-element', ops[1]!.name)] });
+        info: [leaf(NETCONF_BASE_NS, 'bad-element', (children[second] as XmlElement).name)] });
     }
-    this.enqueue(root, op, undefined, undefined);
+    this.enqueue(root, children[op] as XmlElement, undefined, undefined);
   }
 
   private enqueue(rpc: XmlElement | undefined, op: XmlElement | undefined, error: RpcErrorInfo | undefined, end: Error | undefined): void {
@@ -400,10 +402,10 @@ export class ServerSession {
    * own prefix (RFC 6241 section 4.2 and its example).
    */
   private sendReply(rpc: XmlElement | undefined, body: XmlElement[]): void {
-    if (body.some((b) => b.ns === NETCONF_BASE_NS && b.name === 'rpc-error')) this.opts.onRpcErrorSent?.();
-    const nsContext = hoistedNamespaces(rpc?.nsContext, body);
+    if (hasRpcError(body)) this.opts.onRpcErrorSent?.();
+    // one object shape whether or not there is a context (an undefined nsContext is none to the serialiser)
     const reply: XmlElement = {
-      ns: NETCONF_BASE_NS, name: 'rpc-reply', attrs: rpc?.attrs ?? [], children: body, ...(nsContext !== undefined ? { nsContext } : {}),
+      ns: NETCONF_BASE_NS, name: 'rpc-reply', attrs: rpc?.attrs ?? [], children: body, nsContext: hoistedNamespaces(rpc?.nsContext, body),
     };
     if (!this.delivering) this.touch();
     this.conn.send(serializeXml(reply));
@@ -422,6 +424,20 @@ export class ServerSession {
     for (const w of ws) w();
     this.opts.onClose?.(err);
   }
+}
+
+/** the index of the first element among children[from..], -1 when there is none */
+function nextElement(children: XmlNode[], from: number): number {
+  for (let i = from; i < children.length; i++) if (typeof children[i] !== 'string') return i;
+  return -1;
+}
+
+function hasRpcError(body: XmlElement[]): boolean {
+  for (let i = 0; i < body.length; i++) {
+    const b = body[i]!;
+    if (b.ns === NETCONF_BASE_NS && b.name === 'rpc-error') return true;
+  }
+  return false;
 }
 
 /**
