@@ -50,6 +50,21 @@ export function repeated(b: Uint8Array, limits: object): XmlElement | undefined 
   if (lt < 0 || keptLimits !== limits || lb > MAX_REPEAT_BYTES) return undefined;
   const t = bytes;
   const spans = keptSpans;
+  // the usual repeat (lockstep: one root value, the message-id, of the same length): one native comparison of the whole
+  // message, once the new value is written over the kept one (the kept bytes there are never compared: see above)
+  if (keptSpanCount === 1 && lb === lt) {
+    const vs = spans[0]!;
+    const ve = spans[1]!;
+    const quote = t[ve]!;
+    if (b[ve] !== quote) return undefined;
+    for (let i = vs; i < ve; i++) {
+      const c = b[i]!;
+      if (c < 32 || c > 126 || c === LT || c === AMP || c === quote) return undefined;
+      t[i] = c;
+    }
+    if (Buffer.compare(b, keptView(lt)) !== 0) return undefined;
+    return found(spans[2]!, b, vs, ve);
+  }
   // per value [vs, ve) of the kept message: the bytes before it and after it the same in b (compared natively: a loop
   // over the bytes in JIT code cost ~40 instructions per byte here), the bytes between them a value the scanner takes
   for (let s = 0; s < 3 * keptSpanCount; s += 3) {
@@ -63,9 +78,32 @@ export function repeated(b: Uint8Array, limits: object): XmlElement | undefined 
       const c = b[i]!;
       if (c < 32 || c > 126 || c === LT || c === AMP || c === quote) return undefined;
     }
-    return found(spans[s + 2]!, b, vs, end);
+    const tree = found(spans[s + 2]!, b, vs, end);
+    // b is kept in place of the message it matched (the value's length changed: message-id 9 -> 10), so that the
+    // repeats after it take the one-comparison way above
+    if (tree !== undefined) rekeep(b, s, lb - lt);
+    return tree;
   }
   return undefined;
+}
+
+/** keep `b`, which matched the kept message but for value `s` (3 x its index), `delta` bytes longer or shorter there */
+function rekeep(b: Uint8Array, s: number, delta: number): void {
+  bytes.set(b, 0);
+  keptLength = b.length;
+  const spans = keptSpans;
+  spans[s + 1] = spans[s + 1]! + delta;
+  for (let k = s + 3; k < 3 * keptSpanCount; k += 3) {
+    spans[k] = spans[k]! + delta;
+    spans[k + 1] = spans[k + 1]! + delta;
+  }
+}
+
+/** the first `n` kept bytes as a Buffer of their own length (made again only when the length changes) */
+let view: Buffer | undefined;
+function keptView(n: number): Buffer {
+  if (view === undefined || view.length !== n) view = bytes.subarray(0, n);
+  return view;
 }
 
 /** Buffer's compare of source[sourceStart, sourceEnd) with target[targetStart, targetEnd) (memcmp), for any Uint8Array */
@@ -88,8 +126,22 @@ function found(attr: number, b: Uint8Array, vs: number, end: number): XmlElement
   return { ns: tree.ns, name: tree.name, attrs, children: copyChildren(tree.children), nsContext: tree.nsContext };
 }
 
-/** the string of bytes [a, e), each byte one character (ASCII here): a short one built in JS (a message-id), without a call into the runtime */
+/**
+ * The string of bytes [a, e), each byte one character (ASCII here). A number without a leading zero (a message-id) is
+ * read as one and converted back (the same digits), one string instead of a concatenation per digit; another short one
+ * is built in JS, without a call into the runtime.
+ */
 function latin1(b: Uint8Array, a: number, e: number): string {
+  if (e > a && e - a <= 15 && b[a] !== 48) {
+    let v = 0;
+    let i = a;
+    for (; i < e; i++) {
+      const d = b[i]! - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+    }
+    if (i === e) return String(v);
+  }
   if (e - a > 16) return Buffer.prototype.toString.call(b, 'latin1', a, e);
   let s = '';
   for (let i = a; i < e; i++) s += String.fromCharCode(b[i]!);
