@@ -73,7 +73,7 @@ export class LeaseKeeper {
     this.ticking = true;
     try {
       await ctx.jobs.track((async () => {
-        // this instance's leases renewed in one statement, without reading its jobs back (many may wait for a slot:
+        // this instance's leases renewed by its heartbeat (one row, whatever the jobs: many may wait for a slot,
         // admission.ts); then only the jobs of others whose leases expired are read, and taken
         const now = ctx.clock.now();
         await ctx.o.store.renewLeases(ctx.instanceId, ctx.leaseMs, now);

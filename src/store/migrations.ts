@@ -178,6 +178,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 8,
+    description: 'job leases: one heartbeat row per OAM instance (instances)',
+    // renewLeases writes the instance's row instead of every active job of the instance (issue 15: 100,000 queued
+    // jobs meant 100,000 rows rewritten every leaseMs/3); a job's lease expires when its lease_until passed and its
+    // owner has no live heartbeat. jobs_owner_lease serves the claims by owner (and owner IS NULL) and releaseJobs.
+    sql: `
+      CREATE TABLE instances (
+        instance_id TEXT PRIMARY KEY,
+        alive_until INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX jobs_owner_lease ON jobs (owner, lease_until) WHERE terminal = 0;
+      DROP INDEX jobs_owner;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

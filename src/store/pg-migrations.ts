@@ -187,6 +187,19 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    description: 'job leases: one heartbeat row per OAM instance (instances)',
+    // as ./migrations.ts version 8: renewLeases writes one row, not every active job of the instance
+    sql: `
+      CREATE TABLE instances (
+        instance_id TEXT COLLATE "C" PRIMARY KEY,
+        alive_until BIGINT NOT NULL
+      );
+      CREATE INDEX jobs_owner_lease ON jobs (owner, lease_until) WHERE NOT terminal;
+      DROP INDEX jobs_owner;
+    `,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;

@@ -50,8 +50,8 @@ import type {
   ResultRecord, ReferenceLogRecord, StoreTx,
 } from './types.js';
 /**
- * The lease writes: each one statement over several job rows (renewLeases and releaseJobs: every active job of an
- * instance; the claims: every job they match), so they run under TX_LOCK too, as transactions of their own (or in
+ * The lease writes: statements over several job rows (releaseJobs: every active job of an instance; the claims:
+ * every job they match; renewLeases writes only the instance's heartbeat row in `instances`), so they run under TX_LOCK too, as transactions of their own (or in
  * the next group). Without the lock, a renewal locking an instance's job rows one after the other beside a
  * transaction updating two of them in the other order was a deadlock: PostgreSQL ended one of the two (40P01,
  * ERR_STORE_CONFLICT), and a transition failed that way looked to the runner like a lost lease (bench/fleet.ts with
@@ -373,26 +373,44 @@ const SQL = {
       FROM upd LEFT JOIN prev ON true
     )
     SELECT * FROM upd`,
-  // One statement: of instances claiming at once, the second waits for the first's row locks, re-checks the WHERE
-  // on the committed rows (now owned, lease fresh) and skips them. SET reads the old row: the version moves only
-  // when the job is taken from another owner.
+  // A job's lease expired: lease_until passed (or null) and its owner ($1 is the caller) has no live heartbeat
+  // (instances.alive_until, renewLeases). The claims run under the transaction lock (LEASE_OPS); the WHERE of
+  // each UPDATE re-checks the row all the same. SET reads the old row: the version moves only when the job is taken
+  // from another owner.
   claimJobs: `
     WITH c AS (
       UPDATE jobs SET version = version + (CASE WHEN owner IS NOT NULL AND owner <> $1::text THEN 1 ELSE 0 END),
         owner = $1::text, lease_until = $2::bigint
-      WHERE NOT terminal AND (owner IS NULL OR owner = $1::text OR lease_until IS NULL OR lease_until <= $3::bigint)
+      WHERE NOT terminal AND (owner IS NULL OR owner = $1::text OR lease_until IS NULL OR (lease_until <= $3::bigint
+        AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.instance_id = jobs.owner AND i.alive_until > $3::bigint)))
       RETURNING *
     )
     SELECT * FROM c ORDER BY created_at, job_id`,
-  // as claimJobs for the jobs not held by $1 yet (every one taken is returned; $1's own are not touched)
+  // the distinct owners of active jobs, one probe of jobs_owner_lease each (not a scan of every active job)
+  jobOwners: `
+    WITH RECURSIVE o(owner) AS (
+      SELECT (SELECT owner FROM jobs WHERE NOT terminal AND owner IS NOT NULL ORDER BY owner LIMIT 1)
+      UNION ALL
+      SELECT (SELECT j.owner FROM jobs j WHERE NOT j.terminal AND j.owner > o.owner ORDER BY j.owner LIMIT 1) FROM o WHERE o.owner IS NOT NULL
+    )
+    SELECT owner FROM o WHERE owner IS NOT NULL`,
+  // as claimJobs for the jobs not held by $1 yet (every one taken is returned; $1's own are not touched): unowned
+  // ones, those of the other owners ($4) without a lease, and those of the owners without a live heartbeat ($5)
+  // whose lease_until passed; each arm an index condition on jobs_owner_lease, so neither $1's own jobs, however
+  // many, nor a live instance's are read. The WHERE re-checks the expiry against the heartbeats all the same.
   claimExpiredJobs: `
     WITH c AS (
       UPDATE jobs SET version = version + (CASE WHEN owner IS NOT NULL THEN 1 ELSE 0 END),
         owner = $1::text, lease_until = $2::bigint
-      WHERE NOT terminal AND (owner IS NULL OR (owner <> $1::text AND (lease_until IS NULL OR lease_until <= $3::bigint)))
+      WHERE NOT terminal AND (owner IS NULL OR (owner = ANY($4::text[]) AND lease_until IS NULL) OR (owner = ANY($5::text[]) AND lease_until <= $3::bigint))
+        AND (owner IS NULL OR (owner <> $1::text AND (lease_until IS NULL
+          OR (lease_until <= $3::bigint AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.instance_id = jobs.owner AND i.alive_until > $3::bigint)))))
       RETURNING *
     )
     SELECT * FROM c ORDER BY created_at, job_id`,
+  heartbeat: `
+    INSERT INTO instances (instance_id, alive_until) VALUES ($1::text, $2::bigint)
+    ON CONFLICT (instance_id) DO UPDATE SET alive_until = excluded.alive_until`,
   // One job, whatever its lease, in one statement: of instances taking it at once, the second waits for the first's
   // row lock and re-checks the WHERE on the committed row: it then takes the job from the first (version + 1), or,
   // with an expected version, finds the version moved and matches nothing.
@@ -511,12 +529,20 @@ class PgOps implements AsyncOps {
   // --- job leases
   async claimJobs<T>(owner: string, leaseMs: number, now: number = Date.now()): Promise<JobRecord<T>[]> {
     const lease = leaseInput(owner, leaseMs, now);
+    // the heartbeat first: this instance's jobs are its own in the claim's WHERE anyway (owner = $1)
+    await this.q(SQL.heartbeat, [owner, lease.until]);
     return (await this.q<JobRow>(SQL.claimJobs, [owner, lease.until, lease.now])).rows.map((r) => jobFromRow<T>(r));
   }
 
   async claimExpiredJobs<T>(owner: string, leaseMs: number, now: number = Date.now()): Promise<JobRecord<T>[]> {
     const lease = leaseInput(owner, leaseMs, now);
-    return (await this.q<JobRow>(SQL.claimExpiredJobs, [owner, lease.until, lease.now])).rows.map((r) => jobFromRow<T>(r));
+    const others = (await this.q<{ owner: string }>(SQL.jobOwners)).rows.map((r) => r.owner).filter((o) => o !== owner);
+    const alive = new Set((await this.q<{ instance_id: string }>('SELECT instance_id FROM instances WHERE instance_id = ANY($1::text[]) AND alive_until > $2::bigint',
+      [others, lease.now])).rows.map((r) => r.instance_id));
+    const rows = (await this.q<JobRow>(SQL.claimExpiredJobs, [owner, lease.until, lease.now, others, others.filter((o) => !alive.has(o))])).rows;
+    // heartbeats that passed hold nothing: not kept (each start of an instance has a new id, so a crash leaves one)
+    await this.q('DELETE FROM instances WHERE alive_until <= $1::bigint AND instance_id <> $2', [lease.now, owner]);
+    return rows.map((r) => jobFromRow<T>(r));
   }
 
   async takeJob<T>(jobId: string, owner: string, leaseMs: number, now: number = Date.now(), expectVersion?: number): Promise<JobRecord<T> | undefined> {
@@ -527,11 +553,14 @@ class PgOps implements AsyncOps {
 
   async renewLeases(owner: string, leaseMs: number, now: number = Date.now()): Promise<number> {
     const lease = leaseInput(owner, leaseMs, now);
-    return (await this.q('UPDATE jobs SET lease_until = $1::bigint WHERE NOT terminal AND owner = $2', [lease.until, owner])).rowCount ?? 0;
+    // one row: the instance's heartbeat holds the leases of all its jobs (not one row version per job)
+    await this.q(SQL.heartbeat, [owner, lease.until]);
+    return 1;
   }
 
   async releaseJobs(owner: string): Promise<number> {
-    return (await this.q('UPDATE jobs SET owner = NULL, lease_until = NULL WHERE NOT terminal AND owner = $1', [ownerInput(owner)])).rowCount ?? 0;
+    await this.q('DELETE FROM instances WHERE instance_id = $1', [ownerInput(owner)]);
+    return (await this.q('UPDATE jobs SET owner = NULL, lease_until = NULL WHERE NOT terminal AND owner = $1', [owner])).rowCount ?? 0;
   }
 
   async listJobs<T>(filter: { henbId?: string; limit?: number } = {}): Promise<JobRecord<T>[]> {

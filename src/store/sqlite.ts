@@ -410,14 +410,16 @@ class SqliteOps implements SyncOps {
   }
 
   // --- job leases
+  // A job's lease holds while its lease_until (set when it is created, claimed or taken) is in the future, or while
+  // its owner's heartbeat (instances.alive_until, renewLeases) is: renewing writes one row, not every active job of
+  // the instance. Expired: lease_until passed (or null) and the owner has no live heartbeat (none, or passed).
   claimJobs<T>(owner: string, leaseMs: number, now: number = Date.now()): JobRecord<T>[] {
     const lease = leaseInput(owner, leaseMs, now);
     return this.atomic(() => {
-      // SET reads the row as it was: the version moves only when the job is taken from another owner
-      this.st(`UPDATE jobs SET version = version + (CASE WHEN owner IS NOT NULL AND owner <> ? THEN 1 ELSE 0 END), owner = ?,
-                 lease_until = ?
-               WHERE terminal = 0 AND (owner IS NULL OR owner = ? OR lease_until IS NULL OR lease_until <= ?)`)
-        .run(owner, owner, lease.until, owner, lease.now);
+      this.heartbeat(owner, lease.until);
+      this.takeExpired(owner, lease);
+      // its own jobs too: their lease_until from now (once, at a start; the heartbeat keeps them afterwards)
+      this.st('UPDATE jobs SET lease_until = ? WHERE terminal = 0 AND owner = ?').run(lease.until, owner);
       return (this.st('SELECT * FROM jobs WHERE terminal = 0 AND owner = ? ORDER BY created_at, job_id').all(owner) as JobRow[])
         .map((r) => jobFromRow<T>(r));
     });
@@ -425,20 +427,53 @@ class SqliteOps implements SyncOps {
 
   claimExpiredJobs<T>(owner: string, leaseMs: number, now: number = Date.now()): JobRecord<T>[] {
     const lease = leaseInput(owner, leaseMs, now);
-    return this.atomic(() => {
-      const ids = (this.st(`SELECT job_id FROM jobs WHERE terminal = 0 AND (owner IS NULL OR (owner <> ? AND (lease_until IS NULL OR lease_until <= ?)))
-                            ORDER BY created_at, job_id`).all(owner, lease.now) as Array<{ job_id: string }>).map((r) => r.job_id);
-      const take = this.st(`UPDATE jobs SET version = version + (CASE WHEN owner IS NOT NULL THEN 1 ELSE 0 END), owner = ?, lease_until = ?
-                            WHERE job_id = ?`);
-      for (const id of ids) take.run(owner, lease.until, id);
-      return ids.map((id) => this.getJob<T>(id) as JobRecord<T>);
-    });
+    return this.atomic(() => this.takeExpired(owner, lease).map((id) => this.getJob<T>(id) as JobRecord<T>));
+  }
+
+  /**
+   * Takes the active jobs `owner` does not hold that are unowned or whose lease expired; returns their ids, oldest
+   * first. By index (jobs_owner_lease): the distinct owners of active jobs (one index seek each), then per other
+   * owner only its jobs without a lease, or, when its heartbeat is not live, those whose lease_until passed; so an
+   * instance's own jobs, however many, and a live instance's are not read.
+   */
+  private takeExpired(owner: string, lease: { until: number; now: number }): string[] {
+    // INDEXED BY: without statistics the planner prefers jobs_active (terminal, created_at), a scan of every active job
+    const owners = (this.st(`WITH RECURSIVE o(owner) AS (
+                               SELECT (SELECT owner FROM jobs INDEXED BY jobs_owner_lease WHERE terminal = 0 AND owner IS NOT NULL ORDER BY owner LIMIT 1)
+                               UNION ALL
+                               SELECT (SELECT j.owner FROM jobs j INDEXED BY jobs_owner_lease WHERE j.terminal = 0 AND j.owner > o.owner ORDER BY j.owner LIMIT 1)
+                               FROM o WHERE o.owner IS NOT NULL
+                             ) SELECT owner FROM o WHERE owner IS NOT NULL`).all() as Array<{ owner: string }>).map((r) => r.owner);
+    const alive = this.st('SELECT 1 FROM instances WHERE instance_id = ? AND alive_until > ?');
+    const rows: Array<{ job_id: string; created_at: number }> = [];
+    rows.push(...(this.st('SELECT job_id, created_at FROM jobs INDEXED BY jobs_owner_lease WHERE terminal = 0 AND owner IS NULL').all() as typeof rows));
+    for (const o of owners) {
+      if (o === owner) continue;
+      rows.push(...(this.st('SELECT job_id, created_at FROM jobs INDEXED BY jobs_owner_lease WHERE terminal = 0 AND owner = ? AND lease_until IS NULL').all(o) as typeof rows));
+      if (alive.get(o, lease.now) === undefined) {
+        rows.push(...(this.st('SELECT job_id, created_at FROM jobs INDEXED BY jobs_owner_lease WHERE terminal = 0 AND owner = ? AND lease_until <= ?').all(o, lease.now) as typeof rows));
+      }
+    }
+    rows.sort((a, b) => a.created_at - b.created_at || (a.job_id < b.job_id ? -1 : a.job_id > b.job_id ? 1 : 0));
+    const take = this.st(`UPDATE jobs SET version = version + (CASE WHEN owner IS NOT NULL THEN 1 ELSE 0 END), owner = ?, lease_until = ?
+                          WHERE job_id = ?`);
+    for (const r of rows) take.run(owner, lease.until, r.job_id);
+    // heartbeats that passed hold nothing (a dead instance's row is as good as none): not kept (an instance with a
+    // random id per start, PostgreSQL, leaves one behind at each crash)
+    this.st('DELETE FROM instances WHERE alive_until <= ? AND instance_id <> ?').run(lease.now, owner);
+    return rows.map((r) => r.job_id);
+  }
+
+  /** the instance's heartbeat: its jobs' leases hold until `until` */
+  private heartbeat(owner: string, until: number): void {
+    this.st('INSERT INTO instances (instance_id, alive_until) VALUES (?, ?) ON CONFLICT (instance_id) DO UPDATE SET alive_until = excluded.alive_until')
+      .run(owner, until);
   }
 
   takeJob<T>(jobId: string, owner: string, leaseMs: number, now: number = Date.now(), expectVersion?: number): JobRecord<T> | undefined {
     const take = takeInput(jobId, owner, leaseMs, now, expectVersion);
     return this.atomic(() => {
-      // as claimJobs: SET reads the row as it was, the version moves only when the job is taken from another owner
+      // SET reads the row as it was, the version moves only when the job is taken from another owner
       const r = this.st(`UPDATE jobs SET version = version + (CASE WHEN owner IS NOT NULL AND owner <> ? THEN 1 ELSE 0 END), owner = ?,
                            lease_until = ?
                          WHERE job_id = ? AND terminal = 0 AND (? IS NULL OR version = ?)`)
@@ -449,11 +484,15 @@ class SqliteOps implements SyncOps {
 
   renewLeases(owner: string, leaseMs: number, now: number = Date.now()): number {
     const lease = leaseInput(owner, leaseMs, now);
-    return this.st('UPDATE jobs SET lease_until = ? WHERE terminal = 0 AND owner = ?').run(lease.until, owner).changes;
+    this.heartbeat(owner, lease.until);
+    return 1;
   }
 
   releaseJobs(owner: string): number {
-    return this.st('UPDATE jobs SET owner = NULL, lease_until = NULL WHERE terminal = 0 AND owner = ?').run(ownerInput(owner)).changes;
+    return this.atomic(() => {
+      this.st('DELETE FROM instances WHERE instance_id = ?').run(ownerInput(owner));
+      return this.st('UPDATE jobs SET owner = NULL, lease_until = NULL WHERE terminal = 0 AND owner = ?').run(owner).changes;
+    });
   }
 
   listJobs<T>(filter: { henbId?: string; limit?: number } = {}): JobRecord<T>[] {

@@ -300,9 +300,14 @@ export interface StoreOps {
    * other's version is stale; with the version they read, only the first takes it. `now` defaults to Date.now().
    */
   takeJob<T = unknown>(jobId: string, owner: string, leaseMs: number, now?: number, expectVersion?: number): Promise<JobRecord<T> | undefined>;
-  /** leaseUntil = now + leaseMs for the active jobs `owner` holds; returns how many */
+  /**
+   * Renews the leases of all the active jobs `owner` holds until now + leaseMs by writing one heartbeat row of
+   * `owner` (the jobs' rows, their leaseUntil and versions, are not written: O(1), not O(jobs)); returns 1. A job's
+   * lease holds while its own leaseUntil (set by createJob, the claims, takeJob) or its owner's heartbeat is in the
+   * future; it expired when both passed (or the job has an owner but no leaseUntil).
+   */
   renewLeases(owner: string, leaseMs: number, now?: number): Promise<number>;
-  /** gives up `owner`'s active jobs (owner and leaseUntil null), e.g. at an orderly shutdown; returns how many */
+  /** gives up `owner`'s active jobs (owner and leaseUntil null) and its heartbeat, e.g. at an orderly shutdown; returns how many jobs */
   releaseJobs(owner: string): Promise<number>;
 
   // --- result tokens

@@ -135,10 +135,11 @@ export class MemoryStore implements Store {
   // job leases, as the real stores keep them (claim: unowned, own or expired; take: one job, any lease; taken from
   // another: version + 1)
   async claimJobs<T>(owner: string, leaseMs: number, now = Date.now()): Promise<JobRecord<T>[]> {
+    this.alive.set(owner, now + leaseMs);
     const out: JobRecord<T>[] = [];
     for (const [id, j] of this.d.jobs) {
       if (j.terminal) continue;
-      if (j.owner !== null && j.owner !== owner && j.leaseUntil !== null && j.leaseUntil > now) continue;
+      if (j.owner !== null && j.owner !== owner && j.leaseUntil !== null && (j.leaseUntil > now || (this.alive.get(j.owner) ?? 0) > now)) continue;
       const next = { ...j, owner, leaseUntil: now + leaseMs, version: j.owner !== null && j.owner !== owner ? j.version + 1 : j.version };
       this.d.jobs.set(id, next);
       out.push(clone(next) as JobRecord<T>);
@@ -149,7 +150,7 @@ export class MemoryStore implements Store {
     const out: JobRecord<T>[] = [];
     for (const [id, j] of this.d.jobs) {
       if (j.terminal || j.owner === owner) continue;
-      if (j.owner !== null && j.leaseUntil !== null && j.leaseUntil > now) continue;
+      if (j.owner !== null && j.leaseUntil !== null && (j.leaseUntil > now || (this.alive.get(j.owner) ?? 0) > now)) continue;
       const next = { ...j, owner, leaseUntil: now + leaseMs, version: j.owner !== null ? j.version + 1 : j.version };
       this.d.jobs.set(id, next);
       out.push(clone(next) as JobRecord<T>);
@@ -163,12 +164,14 @@ export class MemoryStore implements Store {
     this.d.jobs.set(jobId, next);
     return clone(next) as JobRecord<T>;
   }
+  // as the stores: one heartbeat per instance holds the leases of its jobs (their rows are not written)
+  private readonly alive = new Map<string, number>();
   async renewLeases(owner: string, leaseMs: number, now = Date.now()): Promise<number> {
-    let n = 0;
-    for (const j of this.d.jobs.values()) if (!j.terminal && j.owner === owner) { j.leaseUntil = now + leaseMs; n++; }
-    return n;
+    this.alive.set(owner, now + leaseMs);
+    return 1;
   }
   async releaseJobs(owner: string): Promise<number> {
+    this.alive.delete(owner);
     let n = 0;
     for (const j of this.d.jobs.values()) if (!j.terminal && j.owner === owner) { j.owner = null; j.leaseUntil = null; n++; }
     return n;

@@ -245,6 +245,32 @@ describe('job leases: instances divide the active jobs', () => {
     expect(devices.updates.map((u) => u.henbId).sort()).toEqual(['h1', 'h2']);
   });
 
+  // issue 15: a renewal rewrote every active job of the instance (100,000 queued jobs: 100,000 rows every leaseMs/3);
+  // now it writes the instance's heartbeat, and the job rows stay as they were
+  it('an instance that keeps renewing keeps its jobs past their own leases without its job rows being written; once it stops, another takes them', async () => {
+    const clock = testClock();
+    const a = instance({ instanceId: 'A', leaseMs: 300, clock, store: crashing(store) });
+    const b = instance({ instanceId: 'B', leaseMs: 300, clock });
+    expect(await b.resume()).toEqual([]);
+    const job = await a.start({ henbId: 'h1', request: REQUEST });
+    await until(() => waiting(job.jobId), 'awaiting-completion');
+    await a.idle();
+    const row = await store.getJob(job.jobId);
+    for (let i = 0; i < 6; i++) { // 1,200 ms of the test's time, four leases: A renews (every 100 ms), B claims
+      clock.t += 200;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(await store.getJob(job.jobId)).toEqual(row); // not rewritten, not taken
+    expect(a.activeJobFor('h1')).toBe(job.jobId);
+    expect(b.activeJobFor('h1')).toBeUndefined();
+    await a.close(); // A crashes: no more heartbeats, nothing released
+    clock.t += 1000;
+    await until(() => b.activeJobFor('h1') === job.jobId, 'B taking over A\'s job');
+    const taken = await store.getJob(job.jobId);
+    expect(taken).toMatchObject({ owner: 'B' });
+    expect(taken!.version).toBeGreaterThan(row!.version); // taken from A (its next transition would fail)
+  });
+
   it('an orderly close releases the jobs: another instance resumes them at once', async () => {
     const a = instance({ instanceId: 'A' });
     const job = await a.start({ henbId: 'h1', request: REQUEST });

@@ -299,19 +299,54 @@ export function storeContract(name: string, h: StoreHarness): void {
         await expect(store.claimExpiredJobs('', 1000, T)).rejects.toThrow(code('ERR_STORE_INVALID'));
       });
 
-      it('renewLeases extends only the owner\'s active jobs; releaseJobs frees them for anyone', async () => {
+      it('renewLeases holds only the owner\'s active jobs, without writing their rows; releaseJobs frees them for anyone', async () => {
         await store.createJob(job('j1', 'h1', { owner: 'A', leaseUntil: T + 100 }));
         await store.createJob(job('j2', 'h2', { owner: 'B', leaseUntil: T + 100 }));
         await store.createJob(job('j3', 'h3', { owner: 'A', leaseUntil: T + 100 }));
         await store.saveJobTransition('j3', 'done', { expectPrevVersion: 1, terminal: true });
         expect(await store.renewLeases('A', 1000, T)).toBe(1);
+        // the job rows are as they were (issue 15: a renewal no longer rewrites every active job of the instance)
         expect(view([(await store.getJob('j1'))!, (await store.getJob('j2'))!, (await store.getJob('j3'))!]))
-          .toEqual([['j1', 'A', T + 1000, 1], ['j2', 'B', T + 100, 1], ['j3', 'A', T + 100, 2]]);
+          .toEqual([['j1', 'A', T + 100, 1], ['j2', 'B', T + 100, 1], ['j3', 'A', T + 100, 2]]);
         expect(view(await store.claimJobs('B', 1000, T + 500))).toEqual([['j2', 'B', T + 1500, 1]]); // A's renewed lease holds
-        expect(await store.renewLeases('nobody', 1000, T)).toBe(0);
+        expect(await store.claimExpiredJobs('C', 1000, T + 999)).toEqual([]); // for anyone, until T+1000
+        expect(await store.renewLeases('nobody', 1000, T)).toBe(1);
         expect(await store.releaseJobs('A')).toBe(1);
         expect(await store.getJob('j1')).toMatchObject({ owner: null, leaseUntil: null, version: 1 });
         expect(view(await store.claimJobs('B', 1000, T + 500))).toEqual([['j1', 'B', T + 1500, 1], ['j2', 'B', T + 1500, 1]]); // released: version kept
+      });
+
+      it('an instance that stops renewing loses its jobs once its heartbeat and their leases passed; a claim then moves their versions', async () => {
+        for (let i = 0; i < 5; i++) await store.createJob(job(`a${i}`, `ha${i}`, { owner: 'A', leaseUntil: T + 100 }));
+        await store.createJob(job('b0', 'hb0', { owner: 'B', leaseUntil: T + 100 }));
+        // A renews (O(1)) for as long as it lives: nobody takes its jobs, their rows stay as they were
+        for (let t = T; t < T + 3000; t += 300) {
+          expect(await store.renewLeases('A', 1000, t)).toBe(1);
+          expect(await store.claimExpiredJobs('B', 1000, t + 1)).toEqual([]);
+        }
+        expect((await store.listActiveJobs()).filter((j) => j.owner === 'A').map((j) => [j.leaseUntil, j.version])).toEqual(Array(5).fill([T + 100, 1]));
+        // A's last heartbeat: T+2700+1000; B (renewing too) takes A's jobs from then, each version + 1, only once
+        await store.renewLeases('B', 1000, T + 3000);
+        expect(await store.claimExpiredJobs('B', 1000, T + 3699)).toEqual([]);
+        expect(view(await store.claimExpiredJobs('B', 1000, T + 3700))).toEqual([0, 1, 2, 3, 4].map((i) => [`a${i}`, 'B', T + 4700, 2]));
+        expect(await store.claimExpiredJobs('B', 1000, T + 3700)).toEqual([]);
+        await expect(store.saveJobTransition('a0', 'x', { expectPrevVersion: 1 })).rejects.toThrow(code('ERR_STORE_CONFLICT'));
+        // B's own jobs were never read nor written by its claims: b0 still has the lease it was created with
+        expect(await store.getJob('b0')).toMatchObject({ owner: 'B', leaseUntil: T + 100, version: 1 });
+        // an owner without a lease (leaseUntil null) counts as expired even while its heartbeat lives
+        await store.createJob(job('c0', 'hc0', { owner: 'C' }));
+        await store.renewLeases('C', 1000, T + 3700);
+        expect(view(await store.claimExpiredJobs('B', 1000, T + 3701))).toEqual([['c0', 'B', T + 4701, 2]]);
+      });
+
+      it('releaseJobs ends the heartbeat too: a job the instance takes afterwards is held only by its own lease', async () => {
+        await store.renewLeases('A', 10_000, T);
+        await store.createJob(job('j1', 'h1'));
+        expect(await store.takeJob('j1', 'A', 100, T)).toMatchObject({ owner: 'A', leaseUntil: T + 100 });
+        expect(await store.claimExpiredJobs('B', 100, T + 5000)).toEqual([]); // A's heartbeat holds it
+        expect(await store.releaseJobs('A')).toBe(1);
+        expect(await store.takeJob('j1', 'A', 100, T + 5000)).toMatchObject({ owner: 'A', version: 1 });
+        expect(view(await store.claimExpiredJobs('B', 100, T + 5100))).toEqual([['j1', 'B', T + 5200, 2]]);
       });
 
       it('takeJob takes one job whatever its lease; from another owner the version moves, so that owner\'s next move fails', async () => {
