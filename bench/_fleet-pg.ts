@@ -72,7 +72,8 @@ export interface PgLoad {
   dbGrowthBytes: number;
   /** the statements run most often: calls, rows, wal bytes, mean ms, the text (first 100 chars) */
   top: Array<{ calls: number; rows: number; walBytes: number; meanMs: number; query: string }>;
-  /** the lease renewals (UPDATE jobs SET lease_until ...: every active job of an instance, every lease/3), however rarely run */
+  /** the lease renewals (since schema migration 8 the instance's heartbeat, INSERT INTO instances ...: one row per instance every lease/3,
+   * and at claimJobs; before, UPDATE jobs SET lease_until ...: every active job of an instance), however rarely run */
   renewals: { calls: number; rows: number; walBytes: number };
   /** time spent waiting for the transaction lock (pg_advisory_xact_lock: one holder at a time, all instances), ms */
   lockWaitMs: number;
@@ -205,7 +206,7 @@ export async function startPgCluster(root: string, dir: string): Promise<PgClust
                 if (/^COMMIT\b/i.test(q)) { commits += Number(s.calls); commitMs += s.total_exec_time; continue; }
                 if (/pg_advisory_xact_lock/i.test(q)) lockWaitMs += s.total_exec_time;
                 if (/^(ROLLBACK|SELECT pg_stat_clear_snapshot|SELECT pg_current_wal_lsn)/i.test(q)) continue;
-                if (/^UPDATE jobs SET lease_until\b/i.test(q)) {
+                if (/^(UPDATE jobs SET lease_until|INSERT INTO instances)\b/i.test(q)) {
                   renewals.calls += Number(s.calls);
                   renewals.rows += Number(s.rows);
                   renewals.walBytes += Number(s.wal_bytes);

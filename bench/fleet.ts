@@ -602,7 +602,7 @@ function report(all: FleetFigures[], best: number, showInstances: boolean, limit
     if (p.cpuMs >= 0) console.log(`  PostgreSQL CPU (the whole cluster, from the first RPC to the end of the window): ${p.cpuMs.toFixed(0)} ms, ${perUpd(p.cpuMs)} ms per verified update`);
     console.log(`  PostgreSQL time per verified update: waiting for the transaction lock (one transaction at a time over all instances) ${(p.lockWaitMs / Math.max(1, r.verified)).toFixed(1)} ms, COMMIT (WAL flush) ${(p.commitMs / Math.max(1, r.verified)).toFixed(1)} ms`);
     const rn = p.renewals;
-    console.log(`  PostgreSQL lease renewals (every active job of an instance, queued ones too, every lease/3): ${rn.calls} statements, ${rn.rows} job rows (${per(rn.rows)} per verified update), ${KiB(rn.walBytes)} KiB of WAL (${rn.rows > 0 ? (rn.walBytes / rn.rows).toFixed(0) : '-'} bytes per row; ${KiB(rn.walBytes / Math.max(1, r.verified))} KiB per verified update)`);
+    console.log(`  PostgreSQL lease renewals (one heartbeat row per instance every lease/3; before migration 8 every active job of an instance): ${rn.calls} statements, ${rn.rows} rows (${per(rn.rows)} per verified update), ${KiB(rn.walBytes)} KiB of WAL (${rn.rows > 0 ? (rn.walBytes / rn.rows).toFixed(0) : '-'} bytes per row; ${KiB(rn.walBytes / Math.max(1, r.verified))} KiB per verified update)`);
     console.log(`  PostgreSQL statements run most (calls per update, rows, WAL bytes per call, mean ms):`);
     for (const t of p.top.slice(0, 10)) console.log(`    ${per(t.calls)}  rows ${(t.rows / Math.max(1, t.calls)).toFixed(1)}  wal ${(t.walBytes / Math.max(1, t.calls)).toFixed(0)} B  ${t.meanMs.toFixed(2)} ms  ${t.query}`);
   }

@@ -76,7 +76,7 @@ export interface JobRecord<T = unknown> {
   terminal: boolean;
   /** the OAM instance that drives the job (its lease), or null when none does (see claimJobs) */
   owner: string | null;
-  /** epoch ms until which `owner` holds the job unless it renews the lease, or null */
+  /** epoch ms until which `owner` holds the job (set when it is created, claimed or taken; afterwards the owner's heartbeat, renewLeases, holds it), or null */
   leaseUntil: number | null;
   createdAt: number;
   updatedAt: number;
