@@ -100,9 +100,14 @@ describe('metrics and health', () => {
       await until(async () => {
         await new Promise((r) => setTimeout(r, 100));
         text = (await get('/metrics')).body;
+        // the result counter is counted when the result is notified; the jobs gauge is read from the store and the
+        // step durations are observed after a read of the job's history: wait for all three, then check them exactly
         return (sample(text, 'hsv_job_results_total{kind="software-update",outcome="verified"}') ?? 0) >= 1
-          && (sample(text, 'hsv_job_results_total{kind="software-update",outcome="refused"}') ?? 0) >= 1;
-      }, 'both results in /metrics', 30_000);
+          && (sample(text, 'hsv_job_results_total{kind="software-update",outcome="refused"}') ?? 0) >= 1
+          && sample(text, 'hsv_jobs{kind="software-update",state="verified",final="true"}') !== undefined
+          && sample(text, 'hsv_jobs{kind="software-update",state="refused",final="true"}') !== undefined
+          && (sample(text, 'hsv_job_step_duration_seconds_count{kind="software-update",state="pve-requested"}') ?? 0) >= 2;
+      }, 'both results, both final jobs and their step durations in /metrics', 30_000);
       expect(sample(text, 'hsv_jobs{kind="software-update",state="verified",final="true"}')).toBe(1);
       expect(sample(text, 'hsv_jobs{kind="software-update",state="refused",final="true"}')).toBe(1);
       expect(sample(text, 'hsv_job_step_duration_seconds_count{kind="software-update",state="awaiting-completion"}')).toBe(1);
