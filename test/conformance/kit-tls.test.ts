@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { REQUIREMENTS, loadOrCreateKitTls, runConformance } from '../../src/conformance/index.js';
 import type { ConformanceOptions, ConformanceReport, Exchange } from '../../src/conformance/index.js';
 import { startFleet } from '../../src/simulator/index.js';
+import { runCalledHome } from '../helpers/kit-call-home.js';
 import type { Fleet, SimulatedDevice } from '../../src/simulator/index.js';
 
 let dir: string;
@@ -117,23 +118,7 @@ describe('the kit listening for a device that calls home over TLS (RFC 8071 sect
     callHomeListen: { host: '127.0.0.1', port: 0 }, callHomeWaitMs: 10_000, ...over,
   });
   /** a run of the kit: once it listens, the devices are told its port and call it over TLS until the run ends */
-  const runCh = async (o: ConformanceOptions): Promise<ConformanceReport> => {
-    let stop: (() => Promise<void>) | undefined;
-    try {
-      return await runConformance({
-        ...o,
-        onReady: (i) => {
-          if (i.callHome !== undefined) {
-            chPort = i.callHome.port;
-            stop = chFleet.startCallHome([{ host: '127.0.0.1', port: chPort, transport: 'tls' }]);
-          }
-          o.onReady?.(i);
-        },
-      });
-    } finally {
-      await stop?.();
-    }
-  };
+  const runCh = (o: ConformanceOptions): Promise<ConformanceReport> => runCalledHome(chFleet, o, (p) => { chPort = p; }, 'tls');
 
   it('a healthy device known by its pinned certificate passes every requirement (the other device of the fleet calls the same port)', async () => {
     const d = chDev('healthy');

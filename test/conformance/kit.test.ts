@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { REQUIREMENTS, loadOrCreateKitTls, reportJunit, runConformance } from '../../src/conformance/index.js';
 import type { ConformanceOptions, ConformanceReport, Exchange } from '../../src/conformance/index.js';
 import { startFleet } from '../../src/simulator/index.js';
+import { runCalledHome } from '../helpers/kit-call-home.js';
 import type { Fleet, SimulatedDevice } from '../../src/simulator/index.js';
 import { parseXml } from '../../src/netconf/xml/index.js';
 import { createServer } from 'node:net';
@@ -216,23 +217,7 @@ describe('conformance kit with a device that calls home (RFC 8071: the kit liste
     callHomeListen: { host: '127.0.0.1', port: 0 }, callHomeWaitMs: 10_000, ...over,
   });
   /** a run of the kit: once it listens, the devices are told its port and call it until the run ends */
-  const runCh = async (o: ConformanceOptions): Promise<ConformanceReport> => {
-    let stop: (() => Promise<void>) | undefined;
-    try {
-      return await runConformance({
-        ...o,
-        onReady: (i) => {
-          if (i.callHome !== undefined) {
-            port = i.callHome.port;
-            stop = chFleet.startCallHome([{ host: '127.0.0.1', port }]);
-          }
-          o.onReady?.(i);
-        },
-      });
-    } finally {
-      await stop?.();
-    }
-  };
+  const runCh = (o: ConformanceOptions): Promise<ConformanceReport> => runCalledHome(chFleet, o, (p) => { port = p; });
 
   it('a healthy device that calls home passes every requirement over its call-home connection; the other caller is refused by host key', async () => {
     const d = chDevice('healthy');
