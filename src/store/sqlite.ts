@@ -445,13 +445,14 @@ class SqliteOps implements SyncOps {
                                FROM o WHERE o.owner IS NOT NULL
                              ) SELECT owner FROM o WHERE owner IS NOT NULL`).all() as Array<{ owner: string }>).map((r) => r.owner);
     const alive = this.st('SELECT 1 FROM instances WHERE instance_id = ? AND alive_until > ?');
-    const rows: Array<{ job_id: string; created_at: number }> = [];
-    rows.push(...(this.st('SELECT job_id, created_at FROM jobs INDEXED BY jobs_owner_lease WHERE terminal = 0 AND owner IS NULL').all() as typeof rows));
+    type Row = { job_id: string; created_at: number };
+    // concat, not push(...rows): a dead instance may leave more jobs than a call's arguments can hold
+    let rows = this.st('SELECT job_id, created_at FROM jobs INDEXED BY jobs_owner_lease WHERE terminal = 0 AND owner IS NULL').all() as Row[];
     for (const o of owners) {
       if (o === owner) continue;
-      rows.push(...(this.st('SELECT job_id, created_at FROM jobs INDEXED BY jobs_owner_lease WHERE terminal = 0 AND owner = ? AND lease_until IS NULL').all(o) as typeof rows));
+      rows = rows.concat(this.st('SELECT job_id, created_at FROM jobs INDEXED BY jobs_owner_lease WHERE terminal = 0 AND owner = ? AND lease_until IS NULL').all(o) as Row[]);
       if (alive.get(o, lease.now) === undefined) {
-        rows.push(...(this.st('SELECT job_id, created_at FROM jobs INDEXED BY jobs_owner_lease WHERE terminal = 0 AND owner = ? AND lease_until <= ?').all(o, lease.now) as typeof rows));
+        rows = rows.concat(this.st('SELECT job_id, created_at FROM jobs INDEXED BY jobs_owner_lease WHERE terminal = 0 AND owner = ? AND lease_until <= ?').all(o, lease.now) as Row[]);
       }
     }
     rows.sort((a, b) => a.created_at - b.created_at || (a.job_id < b.job_id ? -1 : a.job_id > b.job_id ? 1 : 0));
