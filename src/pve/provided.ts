@@ -24,7 +24,7 @@ import { errorCode } from '../errors.js';
 import { GroupedRun } from '../grouped-run.js';
 import type { Logger } from '../log/logger.js';
 import type { ReferenceValues } from '../integrity/index.js';
-import { loadJwksFile, memoryReplayCache, verifyReferenceValues } from '../tokens/index.js';
+import { jwksFileReader, memoryReplayCache, verifyReferenceValues } from '../tokens/index.js';
 import type { Jwks, ReferenceValuesClaims, ReplayCache } from '../tokens/index.js';
 import { RestconfError } from './restconf.js';
 import { ProvidedRecord } from './provided-record.js';
@@ -38,7 +38,7 @@ export const PROVIDE_INPUT_PATH = '/henb-sw-verify-pve:provide-reference-values/
 
 export interface ProvidedReferenceValuesOptions {
   dataDir: string;
-  /** the OAM's verification keys: a JWKS, or a JWKS file read at each statement (a rotated key is picked up) */
+  /** the OAM's verification keys: a JWKS, or a JWKS file (checked per statement, read again when it changed) */
   oamJwks?: Jwks | string;
   /** iss the statements must carry (default urn:henb-sw-verify:oam) */
   oamIssuer?: string | string[];
@@ -103,21 +103,29 @@ export async function openProvidedReferenceValues(o: ProvidedReferenceValuesOpti
   return new Provided(o, now, record.entries, new GroupedRun(() => record.write()));
 }
 
-/** the OAM's keys: the configured JWKS, or the JWKS file read now (none when it is unreadable) */
-async function oamKeys(o: ProvidedReferenceValuesOptions): Promise<Jwks | undefined> {
-  if (o.oamJwks === undefined) return undefined;
-  if (typeof o.oamJwks !== 'string') return o.oamJwks;
-  try {
-    return await loadJwksFile(o.oamJwks);
-  } catch (err) {
-    o.log.warn('the OAM JWKS file is unreadable: reference values are refused', { file: o.oamJwks, err });
-    return undefined;
-  }
+/**
+ * The OAM's keys: the configured JWKS, or the JWKS file's keys (none when it is unreadable). The file is stat'ed per
+ * statement and read again only when it changed (tokens jwksFileReader: inode, size, mtime, ctime), so a replaced
+ * file is used from the next statement on.
+ */
+function oamKeys(o: ProvidedReferenceValuesOptions): () => Promise<Jwks | undefined> {
+  const configured = o.oamJwks;
+  if (configured === undefined || typeof configured !== 'string') return async () => configured;
+  const read = jwksFileReader(configured);
+  return async () => {
+    try {
+      return await read();
+    } catch (err) {
+      o.log.warn('the OAM JWKS file is unreadable: reference values are refused', { file: configured, err });
+      return undefined;
+    }
+  };
 }
 
 /** The accepted statements by H(e)NB: checked one at a time, saved in a group. */
 class Provided implements ProvidedReferenceValues {
   private readonly replay: ReplayCache;
+  private readonly oamKeys: () => Promise<Jwks | undefined>;
   /** the jti of every H(e)NB's current statement (entries is changed only by acceptNow, which keeps this in step) */
   private readonly currentJtis = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -131,6 +139,7 @@ class Provided implements ProvidedReferenceValues {
     private readonly saver: GroupedRun,
   ) {
     this.replay = memoryReplayCache({ now });
+    this.oamKeys = oamKeys(o);
     for (const e of entries.values()) this.currentJtis.add(e.jti);
   }
 
@@ -182,7 +191,7 @@ class Provided implements ProvidedReferenceValues {
   private async verified(jws: string): Promise<ReferenceValuesClaims> {
     const { o } = this;
     if (typeof jws !== 'string' || jws.trim() === '') throw refused('invalid-value', 'reference-values-unsigned', 'reference-values must be a JWS');
-    const jwks = await oamKeys(o);
+    const jwks = await this.oamKeys();
     if (jwks === undefined || jwks.keys.length === 0) {
       throw refused('access-denied', 'reference-values-untrusted', 'this PVE trusts no OAM key: reference values are refused (configure oam-jwks)');
     }
