@@ -15,9 +15,10 @@
  * ERR_PVE_NONCE_FILE); the file is rewritten with only the live ones when it holds more than twice as many lines
  * (at least 1,024).
  */
-import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GroupedRun } from '../grouped-run.js';
+import { AppendFile } from './append-file.js';
 import { PveServiceError } from './errors.js';
 import { readIfPresent } from './read-if-present.js';
 import { WindowMap } from './window-map.js';
@@ -66,6 +67,11 @@ export class NonceMemory {
     return this.journal?.flush() ?? Promise.resolve();
   }
 
+  /** after the last claim: what was claimed is written, and the journal's file is closed */
+  async close(): Promise<void> {
+    await this.journal?.close();
+  }
+
   /** remember `key` until `until` (a claim, or a line read back at start) */
   remember(key: string, until: number): void {
     this.seen.set(key, until);
@@ -78,9 +84,13 @@ const MIN_REWRITE_LINES = 1024;
 export class NonceJournal {
   private pending: string[] = [];
   private readonly writer = new GroupedRun(() => this.write());
+  /** kept open between appends (append-file.ts) */
+  private readonly appends: AppendFile;
 
   /** `lines`: how many the file holds now; `live`: the memory's nonces (henb-id NUL nonce -> until), read when rewriting */
-  constructor(private readonly file: string, private readonly log: Logger, private lines: number, private readonly live: ReadonlyMap<string, number>) {}
+  constructor(private readonly file: string, private readonly log: Logger, private lines: number, private readonly live: ReadonlyMap<string, number>) {
+    this.appends = new AppendFile(file);
+  }
 
   add(henbId: string, nonce: string, until: number): void {
     this.pending.push(JSON.stringify({ h: henbId, n: nonce, u: until }) + '\n');
@@ -94,13 +104,18 @@ export class NonceJournal {
     });
   }
 
+  async close(): Promise<void> {
+    await this.flush();
+    await this.appends.close();
+  }
+
   private async write(): Promise<void> {
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
-    await mkdir(join(this.file, '..'), { recursive: true, mode: 0o700 });
     const live = this.live;
     if (this.lines + batch.length > Math.max(MIN_REWRITE_LINES, 2 * live.size)) {
+      await mkdir(join(this.file, '..'), { recursive: true, mode: 0o700 }); // (once per rewrite: O(1) per claim)
       // mostly expired or forgotten lines: the live nonces alone (they include this batch's)
       const text = [...live].map(([key, until]) => {
         const at = key.indexOf('\0');
@@ -109,10 +124,12 @@ export class NonceJournal {
       const tmp = `${this.file}.${process.pid}.tmp`;
       await writeFile(tmp, text, { mode: 0o600 });
       await rename(tmp, this.file);
+      // a new file at the path: the next append opens it
+      await this.appends.reopen();
       this.lines = live.size;
       return;
     }
-    await appendFile(this.file, batch.join(''), { mode: 0o600 });
+    await this.appends.append(batch.join(''));
     this.lines += batch.length;
   }
 }

@@ -29,6 +29,7 @@ import type { Jwks, ReferenceValuesClaims, ReplayCache } from '../tokens/index.j
 import { RestconfError } from './restconf.js';
 import { ProvidedRecord } from './provided-record.js';
 import type { ProvidedEntry } from './provided-record.js';
+import type { KeyedJournal } from './keyed-journal.js';
 
 export { ProvidedFileError } from './provided-record.js';
 export type { ProvidedEntry } from './provided-record.js';
@@ -58,6 +59,8 @@ export interface ProvidedReferenceValues {
   /** the values accepted for an H(e)NB (component -> digests), none when nothing was provided */
   valuesFor(henbId: string): ReferenceValues;
   entry(henbId: string): ProvidedEntry | undefined;
+  /** after the last statement: the statements being saved are saved, and the journal's file is closed */
+  close(): Promise<void>;
 }
 
 /** The leaves of a provide-reference-values input (RESTCONF JSON members or NETCONF leaf texts): the JWS. */
@@ -100,7 +103,7 @@ export async function openProvidedReferenceValues(o: ProvidedReferenceValuesOpti
   const dir = join(o.dataDir, 'reference-values');
   const now = o.now ?? ((): number => Date.now() / 1000);
   const record = await ProvidedRecord.open(dir);
-  return new Provided(o, now, record.entries, new GroupedRun(() => record.write()));
+  return new Provided(o, now, record, new GroupedRun(() => record.write()));
 }
 
 /**
@@ -133,7 +136,8 @@ class Provided implements ProvidedReferenceValues {
   constructor(
     private readonly o: ProvidedReferenceValuesOptions,
     private readonly now: () => number,
-    private readonly entries: Map<string, ProvidedEntry>,
+    /** the record: `set` marks an H(e)NB's entry for the next save */
+    private readonly entries: KeyedJournal<ProvidedEntry>,
     /** group save: one write (an append of the entries changed since the last, provided-record.ts) persists every
      * statement accepted before it started; statements accepted while it runs share the next one */
     private readonly saver: GroupedRun,
@@ -174,6 +178,12 @@ class Provided implements ProvidedReferenceValues {
 
   entry(henbId: string): ProvidedEntry | undefined {
     return this.entries.get(henbId);
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    await this.saver.idle();
+    await this.entries.close();
   }
 
   private async acceptNow(jws: string): Promise<{ claims: ReferenceValuesClaims; repeat: boolean }> {

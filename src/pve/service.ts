@@ -37,6 +37,7 @@ import { PveReferences } from './references.js';
 import { createRestconfServer } from './restconf-server.js';
 import { DEFAULT_NONCES_REMEMBERED, DEFAULT_NONCE_WINDOW_MS, PveVerifier } from './verifier.js';
 import { openNonceMemory } from './nonce-memory.js';
+import type { NonceMemory } from './nonce-memory.js';
 import type { VerifierParts } from './verifier.js';
 import { openTpmClocks } from './tpm-clocks.js';
 import type { TpmClocks } from './tpm-clocks.js';
@@ -158,7 +159,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
   const inventory = new DeviceInventory(callHome, options.ekCa);
   for (const d of options.devices) inventory.set(d);
   const provided = await openProvided(options, issuer, inventory, log);
-  const { verifier, references, clocks } = await openVerifier(options, provided, { inventory, collector, signingKey, log, deviceTimeoutMs, party: { issuer, audience } });
+  const { verifier, references, clocks, relayedNonces } = await openVerifier(options, provided, { inventory, collector, signingKey, log, deviceTimeoutMs, party: { issuer, audience } });
   const verify = verifier.verify.bind(verifier);
   const provide = async (jws: string): Promise<void> => {
     await provided.accept(jws);
@@ -183,7 +184,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     setDevice: (d) => inventory.set(d),
     provideReferenceValues: provide,
     providedReferenceValues: (henbId) => provided.valuesFor(henbId),
-    close: closeOnce(verifier, clocks, server, sockets, { nc: endpoints.nc, collector, callHome }),
+    close: closeOnce(verifier, { clocks, provided, relayedNonces }, server, sockets, { nc: endpoints.nc, collector, callHome }),
   };
 }
 
@@ -200,7 +201,7 @@ function callHomeListenerOf(options: StartPveOptions, log: Logger, deviceTimeout
 async function openVerifier(
   options: StartPveOptions, provided: ProvidedReferenceValues,
   p: Pick<VerifierParts, 'inventory' | 'collector' | 'signingKey' | 'log' | 'deviceTimeoutMs' | 'party'>,
-): Promise<{ verifier: PveVerifier; references: PveReferences; clocks: TpmClocks }> {
+): Promise<{ verifier: PveVerifier; references: PveReferences; clocks: TpmClocks; relayedNonces: NonceMemory }> {
   const { inventory, collector, signingKey, log, deviceTimeoutMs, party } = p;
   // the last TPM clock of each TPM-rooted device (rebooted claim, clock going backwards refused)
   const clocks = await openTpmClocks({ dataDir: options.dataDir, log });
@@ -214,15 +215,17 @@ async function openVerifier(
     party,
     ttlSec: options.tokenTtlSec ?? 300,
   });
-  return { verifier, references, clocks };
+  return { verifier, references, clocks, relayedNonces };
 }
 
 /**
  * the handle's close(), done once: collections aborted, then HTTPS, NETCONF, the collector, call home closed in turn;
- * last, the TPM clocks' journal folded into clocks.json (no appraisal can record one any more)
+ * last, the TPM clocks' journal folded into clocks.json (no appraisal can record one any more), and the records' files
+ * (provided reference values, relayed nonces) closed
  */
 function closeOnce(
-  verifier: PveVerifier, clocks: TpmClocks, server: Server, sockets: Set<Socket>,
+  verifier: PveVerifier, { clocks, provided, relayedNonces }: { clocks: TpmClocks; provided: ProvidedReferenceValues; relayedNonces: NonceMemory },
+  server: Server, sockets: Set<Socket>,
   { nc, collector, callHome }: { nc: PveNetconf | undefined; collector: EvidenceCollector; callHome: CallHomeListener | undefined },
 ): () => Promise<void> {
   let closed: Promise<void> | undefined;
@@ -234,6 +237,8 @@ function closeOnce(
       await collector.close?.();
       await callHome?.close();
       await clocks.close();
+      await provided.close();
+      await relayedNonces.close();
     })();
     return closed;
   };

@@ -55,19 +55,18 @@ export async function openTpmClocks(o: { dataDir: string; log: Logger; now?: () 
   const dir = join(o.dataDir, 'tpm-clock');
   const now = o.now ?? Date.now;
   const record = await KeyedJournal.open(dir, SPEC, o.compactAfter);
-  const entries = record.entries;
   // one append persists every record made before it started; records made while it runs share the next one
   const saver = new GroupedRun(() => record.write());
 
   return {
     previous(henbId, akName) {
-      const r = entries.get(henbId);
+      const r = record.get(henbId);
       return r === undefined || r.akName !== akName ? undefined : { resetCount: r.resetCount, restartCount: r.restartCount, clock: r.clock };
     },
     async record(henbId, akName, clock) {
-      const cur = entries.get(henbId);
+      const cur = record.get(henbId);
       if (cur !== undefined && cur.akName === akName && !laterClock(clock, cur)) return;
-      entries.set(henbId, { akName, resetCount: clock.resetCount, restartCount: clock.restartCount, clock: clock.clock, seenAt: now() });
+      record.set(henbId, { akName, resetCount: clock.resetCount, restartCount: clock.restartCount, clock: clock.clock, seenAt: now() });
       await saver.run().catch((err: unknown) => {
         // the record in memory still protects this run; a restart would forget what this write held
         o.log.warn('the TPM clock record was not written', { dir, err });
@@ -76,6 +75,7 @@ export async function openTpmClocks(o: { dataDir: string; log: Logger; now?: () 
     async close() {
       await saver.idle();
       await record.fold().catch((err: unknown) => o.log.warn('the TPM clock record was not folded into its snapshot (the journal still holds it)', { dir, err }));
+      await record.close();
     },
   };
 }

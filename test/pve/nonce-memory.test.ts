@@ -65,6 +65,8 @@ describe('NonceMemory kept across restarts (openNonceMemory)', () => {
     expect(again.claim('a', 'n1')).toBe(false);
     expect(again.claim('c', 'n1')).toBe(true);
     await again.persisted();
+    await m.close();
+    await again.close();
     now = 61_000; // a's and b's n1 expired, a's n2 not
     const later = await openNonceMemory(o);
     expect(later.size).toBe(2); // a's n2 and c's n1 (claimed by `again` at 31,000)
@@ -99,5 +101,6 @@ describe('NonceMemory kept across restarts (openNonceMemory)', () => {
     const reopened = await openNonceMemory({ dataDir, log: silentLogger, windowMs: 1_000, max: 10_000, now: () => now });
     expect(reopened.claim('a', 'n2999')).toBe(false);
     expect(reopened.size).toBeLessThanOrEqual(101);
+    await m.close();
   });
 });

@@ -53,5 +53,7 @@ describe('provided reference values, saved in groups', () => {
     await again.accept(await signReferenceValues({ iss: OAM, aud: PVE, sub: 'henb-3', 'job-id': 'job-3b', 'reference-values': [{ component: 'rootfs', digest: digest(99) }] }, key, { now: () => Date.now() / 1000 + 2 }));
     await expect(again.accept(jws[3]!)).rejects.toMatchObject({ entry: { 'error-app-tag': 'reference-values-stale' } });
     expect(again.valuesFor('henb-3')).toEqual({ rootfs: [digest(99)] });
+    await provided.close();
+    await again.close();
   });
 });

@@ -72,6 +72,7 @@ describe('the OAM JWKS file', () => {
     await expect(provided.accept(await statement(keyB))).rejects.toMatchObject({ entry: { 'error-app-tag': 'reference-values-untrusted' } });
     await expect(provided.accept(await statement(keyA))).resolves.toMatchObject({ sub: 'henb-1' });
     expect(reads.jwks).toBe(3);
+    await provided.close();
   });
 
   it('a file gone or unreadable refuses statements (untrusted) until it is back; a failed read is not kept', async () => {

@@ -14,21 +14,28 @@ let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hsv-pve-record-'));
 });
+const records: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
+  for (const r of records.splice(0)) await r.close();
   await rm(dir, { recursive: true, force: true });
 });
+const openRecord = async (...a: Parameters<typeof ProvidedRecord.open>): ReturnType<typeof ProvidedRecord.open> => {
+  const r = await ProvidedRecord.open(...a);
+  records.push(r);
+  return r;
+};
 
 const entry = (i: number, job = `job-${i}`): ProvidedEntry => ({ iat: 1_700_000_000 + i, jti: `jti-${job}`, jobId: job, values: [{ component: 'rootfs', digest: 'ab'.repeat(32) }], acceptedAt: 1 });
 const journal = (): Promise<string> => readFile(join(dir, JOURNAL_FILE), 'utf8');
 
 describe('provided reference values: snapshot and journal', () => {
   it('a write appends only the entries changed since the last one', async () => {
-    const r = await ProvidedRecord.open(dir, 100);
-    r.entries.set('a', entry(1));
-    r.entries.set('b', entry(2));
+    const r = await openRecord(dir, 100);
+    r.set('a', entry(1));
+    r.set('b', entry(2));
     await r.write();
     expect((await journal()).trim().split('\n')).toHaveLength(2);
-    r.entries.set('b', entry(3, 'job-b2'));
+    r.set('b', entry(3, 'job-b2'));
     await r.write();
     await r.write(); // nothing changed: nothing appended
     const lines = (await journal()).trim().split('\n');
@@ -38,34 +45,34 @@ describe('provided reference values: snapshot and journal', () => {
   });
 
   it('a long journal is folded into the snapshot; a reopen has every entry', async () => {
-    const r = await ProvidedRecord.open(dir, 10);
+    const r = await openRecord(dir, 10);
     for (let i = 0; i < 25; i++) {
-      r.entries.set(`henb-${i % 12}`, entry(i));
+      r.set(`henb-${i % 12}`, entry(i));
       await r.write();
     }
     const { henbs, journalLines } = await readProvidedRecord(dir);
     expect(journalLines).toBeLessThan(12); // folded at 12 lines (as many as H(e)NBs) at least once
     expect(Object.keys(henbs)).toHaveLength(12);
     for (let i = 13; i < 25; i++) expect(henbs[`henb-${i % 12}`]).toEqual(entry(i));
-    const again = await ProvidedRecord.open(dir, 10);
-    expect(Object.fromEntries(again.entries)).toEqual(henbs);
+    const again = await openRecord(dir, 10);
+    expect(Object.fromEntries(again)).toEqual(henbs);
     expect((await stat(join(dir, JOURNAL_FILE))).size).toBe(0); // folded on open
   });
 
   it('reads a record written before the journal existed (provided.json alone)', async () => {
     await writeFile(join(dir, 'provided.json'), JSON.stringify({ format: 'henb-sw-verify-provided-reference-values/1', henbs: { a: entry(1) } }) + '\n');
-    const r = await ProvidedRecord.open(dir);
-    expect(r.entries.get('a')).toEqual(entry(1));
+    const r = await openRecord(dir);
+    expect(r.get('a')).toEqual(entry(1));
   });
 
   it('an append cut short (no newline) is ignored and dropped on open; its statement was never acknowledged', async () => {
-    const r = await ProvidedRecord.open(dir, 100);
-    r.entries.set('a', entry(1));
+    const r = await openRecord(dir, 100);
+    r.set('a', entry(1));
     await r.write();
     await appendFile(join(dir, JOURNAL_FILE), '{"henb":"b","entry":{"iat":');
     expect(Object.keys((await readProvidedRecord(dir)).henbs)).toEqual(['a']);
-    const again = await ProvidedRecord.open(dir, 100);
-    again.entries.set('c', entry(3));
+    const again = await openRecord(dir, 100);
+    again.set('c', entry(3));
     await again.write(); // appended after a clean journal, not glued to the cut line
     expect((await readProvidedRecord(dir)).henbs).toEqual({ a: entry(1), c: entry(3) });
   });
@@ -81,12 +88,12 @@ describe('provided reference values: snapshot and journal', () => {
   });
 
   it('a compaction interrupted after its snapshot (journal not yet emptied) replays to the same entries', async () => {
-    const r = await ProvidedRecord.open(dir, 3);
-    r.entries.set('a', entry(1));
-    r.entries.set('b', entry(2));
+    const r = await openRecord(dir, 3);
+    r.set('a', entry(1));
+    r.set('b', entry(2));
     await r.write();
     const lines = await journal();
-    r.entries.set('a', entry(5, 'job-a2'));
+    r.set('a', entry(5, 'job-a2'));
     await r.write(); // 3 lines: folded, journal emptied
     expect(await journal()).toBe('');
     const snapshot = (await readProvidedRecord(dir)).henbs;

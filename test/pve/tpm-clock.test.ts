@@ -189,6 +189,7 @@ describe('the record file', () => {
     await c.record('h', 'aa', { resetCount: 2, restartCount: 0, clock: 40 });
     expect(c.previous('h', 'aa')).toEqual({ resetCount: 2, restartCount: 0, clock: 50 });
     expect(c.previous('h', 'bb')).toBeUndefined();
+    await c.close();
     expect((await openTpmClocks({ dataDir: dir, log: silentLogger })).previous('h', 'aa')).toEqual({ resetCount: 2, restartCount: 0, clock: 50 });
     for (const text of ['{', JSON.stringify({ format: 'other', devices: {} }), JSON.stringify({ format: 'henb-sw-verify-pve-tpm-clocks/1', devices: { h: { akName: 'aa', resetCount: -1, restartCount: 0, clock: 1, seenAt: 1 } } })]) {
       const bad = await mkdtemp(join(tmpdir(), 'hsv-clock-bad-'));
@@ -222,6 +223,7 @@ describe('the record file', () => {
     expect(Object.keys(read)).toHaveLength(200);
     expect(read.h1).toMatchObject(clockOf(50));
     expect((await openTpmClocks({ dataDir: dir, log: silentLogger })).previous('h0', 'aa')).toEqual(clockOf(0));
+    await c.close();
   });
 
   it('the journal is folded into clocks.json when it is long, on open and at close: after a clean stop clocks.json alone holds the record', async () => {
