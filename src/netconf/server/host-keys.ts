@@ -39,9 +39,11 @@ export function fingerprintOfBlob(blob: Buffer): string {
 }
 
 /**
- * An ed25519 key pair in OpenSSH format that ssh2 can read back. ssh2's generateKeyPairSync drops a
- * leading zero byte of the public key about once in 128 keys (the key is then 31 bytes and unreadable:
- * "Malformed OpenSSH private key"); such pairs are discarded and generated again.
+ * An ed25519 key pair in OpenSSH format that ssh2 can read back. ssh2's generateKeyPairSync (1.17.0,
+ * lib/keygen.js) strips every leading zero byte of the SPKI BIT STRING, meant to drop only its unused-bits
+ * byte, so a public key whose first byte is 0 loses it: 1 key in 256 expected (19 in 4000 counted, about 1 in
+ * 210). Such a key is written 31 bytes long (or shorter) and ssh2 cannot read it back ("Malformed OpenSSH
+ * private key"); the pair is discarded and generated again (64 tries: all failing has a chance of 256^-64).
  */
 export function generateEd25519KeyPair(comment = ''): { private: string; public: string } {
   for (let i = 0; i < 64; i++) {

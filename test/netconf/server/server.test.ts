@@ -320,7 +320,7 @@ describe('host key', () => {
 });
 
 describe('generateEd25519KeyPair', () => {
-  it('always yields keys that ssh2 reads back (ssh2 alone fails about 1 in 128)', () => {
+  it('always yields keys that ssh2 reads back (ssh2 alone fails 1 key in 256)', () => {
     for (let i = 0; i < 300; i++) {
       const k = generateEd25519KeyPair();
       expect(hostKeyFingerprint(k.private)).toBe(hostKeyFingerprint(k.public));
