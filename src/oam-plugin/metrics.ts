@@ -6,7 +6,7 @@
  */
 import { connect } from 'node:net';
 import type { DeviceDriver, PveClient } from '../oam/index.js';
-import { kindOf } from '../oam/index.js';
+import { isTerminal, kindOf } from '../oam/index.js';
 import type { Job } from '../oam/index.js';
 import { errorCode } from '../errors.js';
 import type { Store } from '../store/index.js';
@@ -91,9 +91,12 @@ export function registerPluginMetrics(o: { store: Store; signingKid: string; pve
   const removers = [
     addJobSource(async () => {
       const counts = new Map<string, { kind: string; state: string; final: boolean; count: number }>();
-      for (const j of await o.store.listJobs()) {
-        const key = `${j.kind}\u0000${j.state}\u0000${j.terminal}`;
-        const c = counts.get(key) ?? { kind: j.kind, state: j.state, final: j.terminal, count: 0 };
+      for (const j of await o.store.listJobs<Job>()) {
+        // final: the job's final state is stored (the result notification follows it); the record's terminal flag
+        // is set only after the outbox (that notification included) is delivered, so it would lag behind
+        const final = isTerminal(j.data.state);
+        const key = `${j.kind}\u0000${j.state}\u0000${final}`;
+        const c = counts.get(key) ?? { kind: j.kind, state: j.state, final, count: 0 };
         c.count++;
         counts.set(key, c);
       }

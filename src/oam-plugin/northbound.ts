@@ -444,7 +444,8 @@ export class OamService {
     for (const j of jobs) {
       const a = last.get(j.henbId);
       if (!a || j.createdAt >= a.createdAt) last.set(j.henbId, j);
-      if (j.terminal) {
+      // finished: its final state is stored (the terminal flag follows once the result is notified)
+      if (isTerminal(j.data.state)) {
         const b = lastDone.get(j.henbId);
         if (!b || j.updatedAt >= b.updatedAt) lastDone.set(j.henbId, j);
       }

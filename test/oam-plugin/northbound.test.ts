@@ -21,6 +21,7 @@ import type { EarStatus, SigningKey } from '../../src/tokens/types.js';
 import { compileTexts } from '../../src/yang/index.js';
 import type { SchemaValidator } from '../../src/yang/index.js';
 import { OAM_MODULE_FILES, createOamPlugin, defaultYangDir } from '../../src/oam-plugin/index.js';
+import { jobsGauge } from '../../src/metrics/index.js';
 import type { OamPlugin } from '../../src/oam-plugin/index.js';
 import { HSV_NS, HSV_STREAM } from '../../src/oam-plugin/index.js';
 import { NMS_AUDIENCE, OAM_ISSUER, PVE_ISSUER } from '../../src/oam/tokens-adapter.js';
@@ -66,6 +67,8 @@ class TestRegistry implements NetconfRegistry {
   notes: Array<{ stream: string; event: XmlElement }> = [];
   listeners: ConfigListener[] = [];
   running: XmlElement = el(NETCONF_BASE_NS, 'data');
+  /** an NMS that reads as soon as a notification reaches it: awaited before the emitting code goes on */
+  onNotify: ((event: XmlElement) => Promise<void>) | undefined;
   addRpc(ns: string, name: string, handler: RpcHandler): void { this.rpcs.set(`${ns} ${name}`, handler); }
   addState(ns: string, name: string, p: StateProvider): void { this.states.set(`${ns} ${name}`, p); }
   addStream(info: StreamInfo): void { this.streams.push(info); }
@@ -73,6 +76,7 @@ class TestRegistry implements NetconfRegistry {
   async notify(stream: string, event: XmlElement): Promise<void> {
     const errors = validator.validateNotification(event);
     if (errors.length > 0) throw new Error(`invalid notification ${event.name}: ${JSON.stringify(errors)}`);
+    await this.onNotify?.(event);
     this.notes.push({ stream, event });
   }
   getRunning(): XmlElement { return this.running; }
@@ -229,6 +233,32 @@ describe('OAM plugin: software-update', () => {
     expect(childText(j, HSV_NS, 'status')).toBe('verified');
     expect(childText(j, HSV_NS, 'step')).toBe('9');
     expect(elements(j)[0]?.name).toBe('job-id');
+  });
+
+  it('an NMS that reads on the result notification sees the job final: /hsv:jobs, /hsv:henbs last-result and hsv_jobs', async () => {
+    // read while the notification is being sent, before the OAM delivers the rest of the job's outbox and marks it
+    // terminal: what an NMS that answers the notification at once may see
+    const seen: Array<{ henbId: string; status?: string; lastResult?: string; gauge: Array<{ state: string; final: string }> }> = [];
+    registry.onNotify = async (event) => {
+      if (event.name !== 'software-update-result') return;
+      const henbId = childText(event, HSV_NS, 'henb-id')!;
+      const job = childrenNamed((await registry.state('jobs'))!, HSV_NS, 'job').find((j) => childText(j, HSV_NS, 'henb-id') === henbId);
+      const henb = childrenNamed((await registry.state('henbs'))!, HSV_NS, 'henb').find((e) => childText(e, HSV_NS, 'henb-id') === henbId);
+      const gauge = (await jobsGauge.get()).values.filter((v) => v.value > 0).map((v) => ({ state: String(v.labels.state), final: String(v.labels.final) }));
+      seen.push({ henbId, ...(job ? { status: childText(job, HSV_NS, 'status') } : {}), ...(henb ? { lastResult: childText(henb, HSV_NS, 'last-result') } : {}), gauge });
+    };
+    devices.profiles.set('henb-3', 'bad-install');
+    await activate();
+    await swUpdate(['henb-1']);
+    await until(() => seen.length === 1, 'the first result');
+    await swUpdate(['henb-3']);
+    await until(() => seen.length === 2, 'the second result');
+    expect(seen).toEqual([
+      { henbId: 'henb-1', status: 'verified', lastResult: 'verified', gauge: [{ state: 'verified', final: 'true' }] },
+      // the mismatch's outbox goes on after the result (integrity-alarm, rollback)
+      { henbId: 'henb-3', status: 'mismatch', lastResult: 'mismatch', gauge: expect.arrayContaining([{ state: 'verified', final: 'true' }, { state: 'mismatch', final: 'true' }]) as unknown },
+    ]);
+    expect(seen[1]!.gauge).toHaveLength(2);
   });
 
   it('several H(e)NBs in one request: one job each; a compromised one is refused and its device untouched', async () => {
