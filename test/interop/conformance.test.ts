@@ -14,10 +14,9 @@
  * A missing netconfd/sshd fails this suite with the script's message (never a skip).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +24,8 @@ import { REQUIREMENTS, loadOrCreateKitTls, runConformance } from '../../src/conf
 import type { ConformanceReport } from '../../src/conformance/index.js';
 import { startFleet } from '../../src/simulator/index.js';
 import type { Fleet } from '../../src/simulator/index.js';
-import { hostKeyFingerprint } from '../../src/netconf/server/index.js';
-import { withFreePort } from '../helpers/net.js';
+import { startNetconfdPeer } from '../helpers/peers.js';
+import type { NetconfdPeer } from '../helpers/peers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 'henb-sw-verify.js');
@@ -323,32 +322,18 @@ describe('the kit with the TPM trust root (swtpm-rooted simulated devices)', () 
 });
 
 describe('the kit against netconfd (no device module)', () => {
-  let port = 0;
-  function peerScript(name: string, a: string[]): string {
-    try {
-      return execFileSync('bash', [join(root, 'scripts', name), ...a], {
-        env: { ...process.env, PEERS_DIR, NC_MODULES: 'toaster' }, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'],
-      });
-    } catch (e) {
-      const err = e as { stderr?: string; stdout?: string; message: string };
-      throw new Error(`scripts/${name} failed (is netconfd installed? run scripts/install-peers.sh):\n${err.stderr ?? ''}${err.stdout ?? ''}${err.message}`);
-    }
-  }
+  let peer: NetconfdPeer | undefined;
 
   beforeAll(async () => {
-    port = await withFreePort((p) => {
-      peerScript('netconfd-peer-start.sh', [String(p)]);
-      return p;
-    }, { cleanUp: (p) => void peerScript('netconfd-peer-stop.sh', [String(p)]) });
+    peer = await startNetconfdPeer(PEERS_DIR);
   });
 
   afterAll(() => {
-    if (port) peerScript('netconfd-peer-stop.sh', [String(port)]);
+    peer?.stop();
   });
 
   it('reports the module missing, skips what depends on it, exits 1 without a crash', async () => {
-    const fp = hostKeyFingerprint(readFileSync(join(PEERS_DIR, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8'));
-    const r = await kit(['--device', `127.0.0.1:${port}`, '--username', 'ncuser', '--password-env', 'NC_PW', '--host-key', fp, '--json', '--timeout', '20'], { NC_PW: 'ncpass' }, dir);
+    const r = await kit(['--device', `127.0.0.1:${peer!.port}`, '--username', 'ncuser', '--password-env', 'NC_PW', '--host-key', peer!.hostKeySha256, '--json', '--timeout', '20'], { NC_PW: 'ncpass' }, dir);
     expect(r.stderr).not.toMatch(/TypeError|ReferenceError|at .*\.ts:\d+/);
     expect(r.code, r.stderr).toBe(1);
     const rep = JSON.parse(r.stdout) as Report;
@@ -365,7 +350,7 @@ describe('the kit against netconfd (no device module)', () => {
   });
 
   it('pinning the wrong host key: exit 3 (cannot be reached), nothing tested', async () => {
-    const r = await kit(['--device', `127.0.0.1:${port}`, '--username', 'ncuser', '--password-env', 'NC_PW', '--host-key', 'SHA256:' + Buffer.alloc(32, 7).toString('base64').replace(/=+$/, '')], { NC_PW: 'ncpass' }, dir);
+    const r = await kit(['--device', `127.0.0.1:${peer!.port}`, '--username', 'ncuser', '--password-env', 'NC_PW', '--host-key', 'SHA256:' + Buffer.alloc(32, 7).toString('base64').replace(/=+$/, '')], { NC_PW: 'ncpass' }, dir);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toContain('ERR_CONFORMANCE_UNREACHABLE');
     expect(r.stderr).toContain('host key');

@@ -4,34 +4,20 @@
  * netconfd/sshd fails this suite with the script's message (never a skip).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { connectNetconf, NetconfError } from '../../src/netconf/client/index.js';
 import type { ConnectOptions, NetconfClient } from '../../src/netconf/client/index.js';
-import { hostKeyFingerprint } from '../../src/netconf/server/index.js';
 import { child, childText, elements, NETCONF_BASE_NS, serializeXml } from '../../src/netconf/xml/index.js';
-import { withFreePort } from '../helpers/net.js';
+import { startNetconfdPeer } from '../helpers/peers.js';
+import type { NetconfdPeer } from '../helpers/peers.js';
 
 const N = NETCONF_BASE_NS;
 const TOASTER = 'http://netconfcentral.org/ns/toaster';
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PEERS_DIR = '/tmp/hsv-interop-netconfd-client';
-let port = 0;
+let peer: NetconfdPeer | undefined;
 let base: ConnectOptions;
 const clients: NetconfClient[] = [];
-
-function peerScript(name: string, args: string[]): string {
-  try {
-    return execFileSync('bash', [join(root, 'scripts', name), ...args], {
-      env: { ...process.env, PEERS_DIR, NC_MODULES: 'toaster' }, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`scripts/${name} failed (is netconfd installed? run scripts/install-peers.sh):\n${err.stderr ?? ''}${err.stdout ?? ''}${err.message}`);
-  }
-}
 
 async function connect(over: Partial<ConnectOptions> = {}): Promise<NetconfClient> {
   const c = await connectNetconf({ ...base, ...over });
@@ -40,20 +26,16 @@ async function connect(over: Partial<ConnectOptions> = {}): Promise<NetconfClien
 }
 
 beforeAll(async () => {
-  port = await withFreePort((p) => {
-    peerScript('netconfd-peer-start.sh', [String(p)]);
-    return p;
-  }, { cleanUp: (p) => void peerScript('netconfd-peer-stop.sh', [String(p)]) });
-  const pub = readFileSync(join(PEERS_DIR, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8');
+  peer = await startNetconfdPeer(PEERS_DIR);
   base = {
-    host: '127.0.0.1', port, username: 'ncuser', password: 'ncpass',
-    hostKeySha256: hostKeyFingerprint(pub), rpcTimeoutMs: 20_000,
+    host: '127.0.0.1', port: peer.port, username: 'ncuser', password: 'ncpass',
+    hostKeySha256: peer.hostKeySha256, rpcTimeoutMs: 20_000,
   };
 });
 
 afterAll(() => {
   for (const c of clients) c.destroy();
-  if (port) peerScript('netconfd-peer-stop.sh', [String(port)]);
+  peer?.stop();
 });
 
 describe('our client against netconfd', () => {

@@ -6,12 +6,11 @@
  * would have, sees the stored RIMs, jobs and results; a restarted plugin finds them again.
  * A missing PostgreSQL fails this suite with the script's message (never a skip).
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet } from '../../src/simulator/simulator.js';
 import type { Fleet } from '../../src/simulator/simulator.js';
@@ -32,14 +31,15 @@ import { HSV_NS } from '../../src/oam-plugin/index.js';
 import { extendDigest } from '../../src/oam/measure.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
-import { withFreePort } from '../helpers/net.js';
+import { startPostgresPeer } from '../helpers/peers.js';
+import type { PostgresPeer } from '../helpers/peers.js';
 import { recordingRegistry } from '../helpers/registry.js';
 import { until } from '../helpers/until.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PEERS_DIR = '/tmp/hsv-interop-postgres-flow';
 
 let dir: string;
+let cluster: PostgresPeer | undefined;
 let url: string;
 let password: string;
 let fleet: Fleet;
@@ -54,15 +54,6 @@ const initialTim = new Map<string, string>();
 
 const registry = recordingRegistry();
 const { rpcs, states, notes } = registry;
-
-function peerScript(name: string, args: string[] = []): string {
-  try {
-    return execFileSync('bash', [join(root, 'scripts', name), ...args], { env: { ...process.env, PEERS_DIR }, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`scripts/${name} failed (is PostgreSQL installed? run scripts/install-peers.sh):\n${err.stderr ?? ''}${err.stdout ?? ''}${err.message}`);
-  }
-}
 
 const storeConfig = (): OamPluginConfig['store'] => ({ driver: 'postgres', url, password, 'instance-id': 'oam-a', lease: 30 });
 
@@ -85,13 +76,9 @@ const resultFor = (henbId: string): XmlElement | undefined =>
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hsv-pg-flow-'));
-  peerScript('postgres-peer-stop.sh'); // a cluster left by an interrupted run
-  const out = (await withFreePort((port) => peerScript('postgres-peer-start.sh', [String(port)]), { cleanUp: () => void peerScript('postgres-peer-stop.sh') })).trim().split('\n');
+  cluster = await startPostgresPeer(PEERS_DIR);
   // the password goes into the plugin config as its own (resolved) secret, the URL without it
-  const u = new URL(out[out.length - 1] ?? '');
-  password = decodeURIComponent(u.password);
-  u.password = '';
-  url = u.href;
+  ({ url, password } = cluster.credentials());
   expect(url).toMatch(/^postgres:\/\/hsv@127\.0\.0\.1:\d+\/hsv$/);
 
   const image = Buffer.from('henb firmware 2.0.0 '.repeat(5000));
@@ -115,7 +102,7 @@ afterAll(async () => {
   await pveSvc?.close();
   await fleet?.close();
   try {
-    peerScript('postgres-peer-stop.sh');
+    cluster?.stop();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

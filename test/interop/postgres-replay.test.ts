@@ -6,12 +6,10 @@
  * (RFC 5277 replay): it gets A's software-update-result, then replayComplete. Neither server writes a replay log
  * file of its own. A missing PostgreSQL or ncclient fails this suite (never a skip).
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { BufferWritable } from '../../src/cli/io.js';
@@ -24,17 +22,18 @@ import { child, childText } from '../../src/netconf/xml/index.js';
 import { HSV_NS } from '../../src/oam-plugin/index.js';
 import { EVENT_LOG_FILE, openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
-import { withFreePort } from '../helpers/net.js';
+import { startPostgresPeer } from '../helpers/peers.js';
+import type { PostgresPeer } from '../helpers/peers.js';
 import { until } from '../helpers/until.js';
 import { runNcclient } from './helpers/ncclient.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PEERS_DIR = '/tmp/hsv-interop-postgres-replay';
 const ADMIN_PW = 'replay-admin-pw';
 
 interface Serving { port: number; hostKey: string; stop: AbortController; done: Promise<number>; dataDir: string }
 
 let dir: string;
+let cluster: PostgresPeer | undefined;
 let url: string;
 let pgPassword: string;
 let fleet: Fleet;
@@ -42,15 +41,6 @@ let pve: PveHandle;
 let db: Store;
 let software: string;
 const servers: Serving[] = [];
-
-function peerScript(name: string, args: string[] = []): string {
-  try {
-    return execFileSync('bash', [join(root, 'scripts', name), ...args], { env: { ...process.env, PEERS_DIR }, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`scripts/${name} failed (is PostgreSQL installed? run scripts/install-peers.sh):\n${err.stderr ?? ''}${err.stdout ?? ''}${err.message}`);
-  }
-}
 
 /** one `serve` instance: its own data directory and instance-id, the shared database */
 async function serve(id: string): Promise<Serving> {
@@ -89,12 +79,8 @@ policies:
 beforeAll(async () => {
   if (!existsSync('/usr/bin/python3')) throw new Error('/usr/bin/python3 is missing: run sudo scripts/install-peers.sh');
   dir = await mkdtemp(join(tmpdir(), 'hsv-pg-replay-'));
-  peerScript('postgres-peer-stop.sh'); // a cluster left by an interrupted run
-  const lines = (await withFreePort((port) => peerScript('postgres-peer-start.sh', [String(port)]), { cleanUp: () => void peerScript('postgres-peer-stop.sh') })).trim().split('\n');
-  const u = new URL(lines[lines.length - 1] ?? '');
-  pgPassword = decodeURIComponent(u.password);
-  u.password = '';
-  url = u.href;
+  cluster = await startPostgresPeer(PEERS_DIR);
+  ({ url, password: pgPassword } = cluster.credentials());
   fleet = await startFleet({ fleet: [{ profile: 'healthy', count: 1 }], dataDir: join(dir, 'fleet') });
   pve = await startPve({ listen: '127.0.0.1:0', dataDir: join(dir, 'pve'), devices: fleet.devices, referenceValues: fleet.referenceValues });
   await writeFile(join(dir, 'pve-jwks.json'), JSON.stringify(pve.jwks));
@@ -113,7 +99,7 @@ afterAll(async () => {
   await pve?.close();
   await fleet?.close();
   try {
-    peerScript('postgres-peer-stop.sh');
+    cluster?.stop();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

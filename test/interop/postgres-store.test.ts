@@ -7,9 +7,6 @@
  * A missing PostgreSQL fails this suite with the script's message (never a skip).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION, StoreError, openPostgresStore, openStore } from '../../src/store/index.js';
 import type { PostgresStoreOptions, Store } from '../../src/store/index.js';
@@ -17,27 +14,18 @@ import { PG_SCHEMA_VERSION_TABLE } from '../../src/store/pg-migrations.js';
 import { storeContract } from '../store/contract.js';
 import { groupCommitContract } from '../store/group-commit-contract.js';
 import { auditContract } from '../store/audit-contract.js';
-import { refusedPort, withFreePort } from '../helpers/net.js';
+import { refusedPort } from '../helpers/net.js';
+import { startPostgresPeer } from '../helpers/peers.js';
+import type { PostgresPeer } from '../helpers/peers.js';
 import { until } from '../helpers/until.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PEERS_DIR = '/tmp/hsv-interop-postgres-store';
 const code = (c: string): unknown => expect.objectContaining({ code: c });
 
+let cluster: PostgresPeer | undefined;
 let baseUrl = '';
 let admin: pg.Client | undefined;
 let dbCount = 0;
-
-function peerScript(name: string, args: string[] = []): string {
-  try {
-    return execFileSync('bash', [join(root, 'scripts', name), ...args], {
-      env: { ...process.env, PEERS_DIR }, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`scripts/${name} failed (is PostgreSQL installed? run scripts/install-peers.sh):\n${err.stderr ?? ''}${err.stdout ?? ''}${err.message}`);
-  }
-}
 
 /** the URL of database `db` for the test role */
 function urlOf(db: string, over: { password?: string; port?: number } = {}): string {
@@ -71,9 +59,8 @@ async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(db: string, 
 }
 
 beforeAll(async () => {
-  peerScript('postgres-peer-stop.sh'); // a cluster left by an interrupted run
-  const out = (await withFreePort((port) => peerScript('postgres-peer-start.sh', [String(port)]), { cleanUp: () => void peerScript('postgres-peer-stop.sh') })).trim().split('\n');
-  baseUrl = out[out.length - 1] ?? '';
+  cluster = await startPostgresPeer(PEERS_DIR);
+  baseUrl = cluster.url;
   expect(baseUrl).toMatch(/^postgres:\/\/hsv:[^@]+@127\.0\.0\.1:\d+\/hsv$/);
   admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
@@ -81,7 +68,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await admin?.end();
-  if (baseUrl) peerScript('postgres-peer-stop.sh');
+  cluster?.stop();
 });
 
 let contractDb = '';

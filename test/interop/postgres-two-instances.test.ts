@@ -6,11 +6,10 @@
  * one instance while the other updates the same H(e)NB is refused with henb-busy, and the other way round.
  * A missing PostgreSQL fails this suite with the script's message (never a skip).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet } from '../../src/simulator/index.js';
 import type { Fleet } from '../../src/simulator/index.js';
@@ -26,14 +25,14 @@ import type { PluginHandle } from '../../src/plugin/contract.js';
 import { HSV_NS, createOamPlugin } from '../../src/oam-plugin/index.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
-import { withFreePort } from '../helpers/net.js';
+import { startPostgresPeer } from '../helpers/peers.js';
+import type { PostgresPeer } from '../helpers/peers.js';
 import { runCli } from '../../src/cli/main.js';
 import { BufferWritable } from '../../src/cli/io.js';
 import { recordingRegistry } from '../helpers/registry.js';
 import type { RecordingRegistry } from '../helpers/registry.js';
 import { until } from '../helpers/until.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PEERS_DIR = '/tmp/hsv-interop-postgres-two-instances';
 
 interface Instance {
@@ -44,6 +43,7 @@ interface Instance {
 }
 
 let dir: string;
+let cluster: PostgresPeer | undefined;
 let url: string;
 let password: string;
 let fleet: Fleet;
@@ -51,15 +51,6 @@ let pveSvc: PveHandle;
 let db: Store;
 let imageUri: string;
 const instances: Instance[] = [];
-
-function peerScript(name: string, args: string[] = []): string {
-  try {
-    return execFileSync('bash', [join(root, 'scripts', name), ...args], { env: { ...process.env, PEERS_DIR }, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`scripts/${name} failed (is PostgreSQL installed? run scripts/install-peers.sh):\n${err.stderr ?? ''}${err.stdout ?? ''}${err.message}`);
-  }
-}
 
 /** one OAM instance: its own ports and registry, the shared database */
 async function instance(id: string): Promise<Instance> {
@@ -97,12 +88,8 @@ async function rpcErrorOf(p: Promise<unknown>): Promise<NetconfError> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hsv-pg-two-'));
-  peerScript('postgres-peer-stop.sh'); // a cluster left by an interrupted run
-  const out = (await withFreePort((port) => peerScript('postgres-peer-start.sh', [String(port)]), { cleanUp: () => void peerScript('postgres-peer-stop.sh') })).trim().split('\n');
-  const u = new URL(out[out.length - 1] ?? '');
-  password = decodeURIComponent(u.password);
-  u.password = '';
-  url = u.href;
+  cluster = await startPostgresPeer(PEERS_DIR);
+  ({ url, password } = cluster.credentials());
   await writeFile(join(dir, 'image-2.0.0.bin'), Buffer.from('henb firmware 2.0.0 '.repeat(1000)));
   imageUri = pathToFileURL(join(dir, 'image-2.0.0.bin')).href;
   // slow: installs for minutes (its update stays awaiting-completion); unreachable: takes connections and never
@@ -122,7 +109,7 @@ afterAll(async () => {
   await pveSvc?.close();
   await fleet?.close();
   try {
-    peerScript('postgres-peer-stop.sh');
+    cluster?.stop();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
