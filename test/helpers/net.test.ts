@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { addressInUse, refusedPort, withFreePort } from './net.js';
@@ -52,6 +53,15 @@ describe('withFreePort (a port handed to a peer that binds it later)', () => {
   });
 });
 
+/** the IPv4 TCP sockets in TIME_WAIT between 127.0.0.1:a and 127.0.0.1:b, either way (Linux: /proc/net/tcp, state 06) */
+function timeWait(a: number, b: number): string[] {
+  const end = (port: number): string => `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).filter((line) => {
+    const [, local, remote, state] = line.trim().split(/\s+/);
+    return state === '06' && ((local === end(a) && remote === end(b)) || (local === end(b) && remote === end(a)));
+  });
+}
+
 describe('refusedPort (a port where nothing listens, for tests that expect a refusal)', () => {
   const refused = (port: number): Promise<unknown> => new Promise((resolve) => {
     const c = connect(port, '127.0.0.1', () => {
@@ -71,7 +81,9 @@ describe('refusedPort (a port where nothing listens, for tests that expect a ref
     } finally {
       await r.release();
     }
-    const s = await listen(r.port); // free again at once (reset, no TIME_WAIT)
-    await new Promise((res) => s.close(res));
+    // free again at once: reset, so neither end of the held connection is left in TIME_WAIT. (Listening on the
+    // port here to show it raced with the rest of the machine: a port just released is one the kernel may hand
+    // to any other process's outgoing connection at once, which made that check fail under load.)
+    expect(timeWait(r.port, r.listenerPort)).toEqual([]);
   });
 });

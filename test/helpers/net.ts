@@ -15,7 +15,7 @@ export { addressInUse, freePort, withFreePort } from '../../src/free-port.js';
  * a port found free and closed could be taken before the test dials it. The same technique as the conformance
  * kit's unreachableUrl (src/conformance/image-server.ts).
  */
-export async function refusedPort(): Promise<{ port: number; release: () => Promise<void> }> {
+export async function refusedPort(): Promise<{ port: number; listenerPort: number; release: () => Promise<void> }> {
   const held = new Set<Socket>();
   const srv: Server = createServer((s) => {
     held.add(s);
@@ -34,6 +34,8 @@ export async function refusedPort(): Promise<{ port: number; release: () => Prom
   c.on('error', () => undefined);
   return {
     port: c.localPort!,
+    /** the port of our own listener, the held connection's other end */
+    listenerPort: (srv.address() as { port: number }).port,
     // reset, not closed: a closed end would keep the port in TIME_WAIT for a minute
     release: async () => {
       await Promise.all([...held].map((s) => new Promise<void>((resolve) => {
