@@ -7,7 +7,7 @@
  * object (a changed host key is parsed anew). Anything that is not a string key is passed through unchanged, and
  * so are the errors of a text node cannot parse (createPrivateKey / createPublicKey throw what crypto.sign would).
  *
- * Ed25519 keys are read from their raw bytes, and ssh2's per-handshake X25519 keys are read and written that way
+ * Ed25519 keys are read from their raw bytes, and ssh2's per-handshake X25519 keys are made, read and written that way
  * (below: OpenSSL 3's decoders made each of these 10x dearer). The caches are bounded (least recently used dropped first): private keys are the host keys of this process's
  * servers (a simulated fleet holds thousands), public keys the peers' host keys seen by its clients.
  */
@@ -107,26 +107,51 @@ export function fastCreatePublicKey(create: typeof nodeCrypto.createPublicKey = 
 }
 
 /**
- * crypto.generateKeyPairSync for ssh2's key exchange: an X25519 pair (made by `generate`, unchanged) whose public key
- * writes itself as SPKI DER from its raw bytes (ssh2 asks for that DER once per handshake to send the key's last 32
- * bytes). Every other call goes to `generate` unchanged.
+ * crypto.generateKeyPairSync for ssh2's key exchange: an X25519 pair (x25519Pair) whose public key writes itself as
+ * SPKI DER from its raw bytes (ssh2 asks for that DER once per handshake to send the key's last 32 bytes). Every other
+ * call goes to `generate` unchanged.
  */
 export function fastX25519Pairs(generate: typeof nodeCrypto.generateKeyPairSync = nodeCrypto.generateKeyPairSync): typeof nodeCrypto.generateKeyPairSync {
   return ((type: string, ...rest: unknown[]) => {
-    const pair = (generate as (...a: unknown[]) => { publicKey: KeyObject; privateKey: KeyObject })(type, ...rest);
-    if (type !== 'x25519' || rest.length > 0) return pair;
-    const pub = pair.publicKey;
-    const write = pub.export.bind(pub) as (o?: unknown) => unknown;
-    Object.defineProperty(pub, 'export', {
-      value: (o?: { type?: unknown; format?: unknown; [k: string]: unknown }): unknown => {
-        if (o !== undefined && o.type === 'spki' && o.format === 'der' && Object.keys(o).length === 2) {
-          return Buffer.concat([X25519_SPKI, Buffer.from((write({ format: 'jwk' }) as { x: string }).x, 'base64url')]);
-        }
-        return write(o);
-      },
-    });
-    return pair;
+    if (type !== 'x25519' || rest.length > 0) return (generate as (...a: unknown[]) => unknown)(type, ...rest);
+    return x25519Pair();
   }) as typeof nodeCrypto.generateKeyPairSync;
+}
+
+/**
+ * An X25519 key pair made from 32 bytes of `random` (RFC 7748 section 5: any 32 bytes are a private key; they are
+ * clamped here as OpenSSL's own generator stores them), its public key derived by node, and that public key's SPKI
+ * DER (the fixed prefix and the 32 bytes of its JWK) written once.
+ *
+ * Not generateKeyPairSync('x25519') and then an export as JWK: node 20 holds a key's mutex while it writes the key
+ * as JWK, allocating the strings; a garbage collection in that allocation may free the generator's job (unreachable
+ * once the pair is returned), whose destructor takes the same mutex, and the thread waits on itself forever (gdb:
+ * ~KeyGenJob under ExportJWKEdKey, in a futex). That stalled a benchmark's 50 client lanes for good on 6 December
+ * (every socket of the process left in CLOSE-WAIT); a loop of the two calls alone deadlocks within a few
+ * thousand pairs. A key made from its bytes has no such job.
+ */
+export function x25519Pair(random: (n: number) => Buffer = nodeCrypto.randomBytes): { publicKey: KeyObject; privateKey: KeyObject } {
+  const d = random(32);
+  d[0]! &= 248;
+  d[31]! &= 127;
+  d[31]! |= 64;
+  let privateKey: KeyObject;
+  try {
+    // node makes an OKP private key from d alone (x is only type-checked)
+    privateKey = nodeCrypto.createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: d.toString('base64url'), x: '' }, format: 'jwk' });
+  } finally {
+    d.fill(0);
+  }
+  const publicKey = nodeCrypto.createPublicKey(privateKey);
+  const spki = Buffer.concat([X25519_SPKI, Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url')]);
+  const write = publicKey.export.bind(publicKey) as (o?: unknown) => unknown;
+  Object.defineProperty(publicKey, 'export', {
+    value: (o?: { type?: unknown; format?: unknown; [k: string]: unknown }): unknown => {
+      if (o !== undefined && o.type === 'spki' && o.format === 'der' && Object.keys(o).length === 2) return Buffer.from(spki);
+      return write(o);
+    },
+  });
+  return { publicKey, privateKey };
 }
 
 /** crypto.sign with a string key served from privateKeyObjects (the one-shot form ssh2 uses: no callback). */

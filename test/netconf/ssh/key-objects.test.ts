@@ -7,7 +7,7 @@ const cjsCrypto = require('node:crypto') as typeof nodeCrypto;
 const original = { sign: cjsCrypto.sign, verify: cjsCrypto.verify };
 // loaded after the originals are captured: the loader must put them back
 const { default: ssh2 } = await import('../../../src/netconf/ssh/ssh2.js');
-const { KeyObjectCache, cachedSign, cachedVerify, fastCreatePublicKey, fastX25519Pairs, privateKeyObjects, privateKeyOfPem, publicKeyObjects, publicKeyOfPem } = await import('../../../src/netconf/ssh/key-objects.js');
+const { KeyObjectCache, cachedSign, cachedVerify, fastCreatePublicKey, fastX25519Pairs, privateKeyObjects, privateKeyOfPem, publicKeyObjects, publicKeyOfPem, x25519Pair } = await import('../../../src/netconf/ssh/key-objects.js');
 const { generateEd25519KeyPair } = await import('../../../src/netconf/server/index.js');
 
 interface ParsedKey {
@@ -155,5 +155,47 @@ describe('Curve25519 keys from their raw bytes (no OpenSSL 3 decoder)', () => {
     // other key types and generator options: untouched
     const rsaLike = generate('ed25519');
     expect(Object.getOwnPropertyNames(rsaLike.publicKey)).not.toContain('export');
+  });
+
+  // node 20: generateKeyPairSync('x25519') and then an export as JWK deadlocked the thread when a garbage collection
+  // ran inside the export (the generator's job, freed there, takes the key's mutex the export holds): a benchmark's
+  // client stalled for good on 6 December. The pairs are made from their bytes, with no generator job at all.
+  it('an X25519 pair for ssh2 never comes from generateKeyPairSync (the deadlock of 6 December)', () => {
+    const asked: unknown[] = [];
+    const generate = fastX25519Pairs(((...a: unknown[]) => {
+      asked.push(a[0]);
+      return (nodeCrypto.generateKeyPairSync as (...x: unknown[]) => unknown)(...a);
+    }) as typeof nodeCrypto.generateKeyPairSync);
+    for (let i = 0; i < 3; i++) {
+      const pair = generate('x25519');
+      expect(pair.privateKey.asymmetricKeyType).toBe('x25519');
+      expect(pair.publicKey.export({ type: 'spki', format: 'der' })).toHaveLength(44);
+    }
+    expect(asked).toEqual([]);
+    generate('ed25519');
+    expect(asked).toEqual(['ed25519']); // other types: the generator, unchanged
+  });
+
+  it('x25519Pair: RFC 7748 section 6.1 (the public key and the shared secret from the private bytes)', () => {
+    const hex = (h: string): Buffer => Buffer.from(h, 'hex');
+    const alicePriv = '77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a';
+    const alicePub = '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a';
+    const bobPub = 'de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f';
+    const shared = '4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742';
+    const drawn = hex(alicePriv);
+    const pair = x25519Pair(() => drawn);
+    expect(drawn.equals(Buffer.alloc(32))).toBe(true); // the drawn bytes are wiped
+    const der = pair.publicKey.export({ type: 'spki', format: 'der' });
+    expect(der.toString('hex')).toBe(`302a300506032b656e032100${alicePub}`);
+    const nodeExport = (Object.getPrototypeOf(pair.publicKey) as { export: (o: unknown) => Buffer }).export;
+    expect(der.equals(nodeExport.call(pair.publicKey, { type: 'spki', format: 'der' }))).toBe(true);
+    expect(nodeCrypto.createPublicKey(pair.privateKey).equals(pair.publicKey)).toBe(true);
+    const bob = nodeCrypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: hex(bobPub).toString('base64url') }, format: 'jwk' });
+    expect(nodeCrypto.diffieHellman({ privateKey: pair.privateKey, publicKey: bob }).toString('hex')).toBe(shared);
+    // each DER asked for is a copy: a caller that changes it does not change the next one
+    der.fill(0);
+    expect(pair.publicKey.export({ type: 'spki', format: 'der' }).toString('hex')).toBe(`302a300506032b656e032100${alicePub}`);
+    // two pairs from the real generator differ
+    expect(x25519Pair().publicKey.equals(x25519Pair().publicKey)).toBe(false);
   });
 });
