@@ -33,7 +33,7 @@ export interface ConnectOptions {
   hostVerifier?: (keyBlob: Buffer) => boolean;
   /** accept any host key (tests only; says so in its name) */
   insecureAcceptAnyHostKey?: boolean;
-  /** TCP + SSH handshake + auth; default 20 s */
+  /** TCP + SSH handshake + auth + the netconf subsystem opened; default 20 s */
   connectTimeoutMs?: number;
   /** server hello; default 30 s */
   helloTimeoutMs?: number;
@@ -163,13 +163,21 @@ function connectConfig(options: ConnectOptions, verify: (key: Buffer) => boolean
   return cfg;
 }
 
-/** connect, authenticate and open the `netconf` subsystem; fails once, with the host key mismatch or the connection's error */
+/**
+ * connect, authenticate and open the `netconf` subsystem, all within cfg.readyTimeout (ssh2's own timer ends at
+ * authentication: a server that never answers the session channel or the subsystem request is bounded here); fails
+ * once, with the host key mismatch or the connection's error
+ */
 function openSubsystem(conn: InstanceType<typeof ssh2.Client>, cfg: ConnectConfig, hostKey: HostKeyCheck): Promise<ClientChannel> {
   return new Promise<ClientChannel>((resolve, reject) => {
+    const limitMs = cfg.readyTimeout ?? 20_000;
+    const deadline = Date.now() + limitMs;
+    let timer: NodeJS.Timeout | undefined;
     let settled = false;
     const fail = (e: Error): void => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       conn.destroy();
       if (hostKey.mismatch) reject(new NetconfClientError('ERR_NETCONF_CLIENT_HOST_KEY', 'server host key does not match the pinned key', { cause: e }));
       else reject(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', `cannot connect to ${cfg.host}:${cfg.port}: ${e.message}`, { cause: e }));
@@ -177,10 +185,17 @@ function openSubsystem(conn: InstanceType<typeof ssh2.Client>, cfg: ConnectConfi
     conn.on('error', fail);
     conn.once('close', () => fail(new Error('connection closed before the NETCONF subsystem opened')));
     conn.once('ready', () => {
+      if (settled) return;
+      timer = setTimeout(() => fail(new Error(`the netconf subsystem did not open within ${limitMs} ms`)), Math.max(0, deadline - Date.now()));
       conn.subsys('netconf', (err, ch) => {
         conn.off('error', fail);
         if (err) return fail(err);
+        if (settled) {
+          ch.destroy(); // too late: the connection is being torn down
+          return;
+        }
         settled = true;
+        clearTimeout(timer);
         resolve(ch);
       });
     });

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { connectNetconf, NetconfClientError } from '../../../src/netconf/client/index.js';
-import { parseSshKey } from '../../../src/netconf/server/index.js';
+import { generateEd25519KeyPair, parseSshKey } from '../../../src/netconf/server/index.js';
+import ssh2 from '../../../src/netconf/ssh/ssh2.js';
 import { childText, el, leaf, NETCONF_NOTIFICATION_NS } from '../../../src/netconf/xml/index.js';
 import { startServer } from '../server/helpers.js';
 import type { Started } from '../server/helpers.js';
@@ -110,4 +111,43 @@ describe('connectNetconf against a peer that never speaks SSH (regression: late 
       await new Promise<void>((r) => rude.close(() => r()));
     }
   });
+});
+
+describe('connectNetconf against an SSH server that never answers the netconf subsystem request', () => {
+  // ssh2's readyTimeout ends at authentication: the subsystem request had no bound, and a connect could wait forever
+  it('rejects with ERR_NETCONF_CLIENT_CONNECT within connectTimeoutMs and closes the connection', async () => {
+    let closed = 0;
+    let asked = 0;
+    const clients: Array<{ end(): unknown }> = [];
+    const mute = new ssh2.Server({ hostKeys: [generateEd25519KeyPair().private] }, (client) => {
+      clients.push(client);
+      client.on('error', () => undefined);
+      client.on('close', () => closed++);
+      client.on('authentication', (ctx) => ctx.accept());
+      client.on('ready', () => client.on('session', (accept) => {
+        accept().on('subsystem', () => {
+          asked++; // neither accepted nor rejected
+        });
+      }));
+    });
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    const port = (mute.address() as AddressInfo).port;
+    try {
+      const started = Date.now();
+      const settled = await Promise.race([
+        connectNetconf({ host: '127.0.0.1', port, username: 'u', password: 'p', insecureAcceptAnyHostKey: true, connectTimeoutMs: 1_000 })
+          .then(() => 'connected', (e: unknown) => e),
+        new Promise((r) => setTimeout(() => r('still waiting after 8 s'), 8_000)),
+      ]);
+      expect(settled).toMatchObject({ code: 'ERR_NETCONF_CLIENT_CONNECT', message: expect.stringContaining('netconf subsystem did not open within 1000 ms') });
+      expect(asked).toBe(1);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // our side tore the connection down: the server sees it close
+      for (let i = 0; i < 100 && closed === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(closed).toBe(1);
+    } finally {
+      for (const c of clients) c.end(); // without the bound, the client would still be waiting here
+      await new Promise<void>((r) => mute.close(() => r()));
+    }
+  }, 15_000);
 });
