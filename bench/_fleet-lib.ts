@@ -25,6 +25,7 @@ import { createNetconfServer, registerStandardOperations } from '../src/netconf/
 import { startOamServer } from '../src/cli/oam-server.js';
 import type { ServeConfig } from '../src/config/load.js';
 import { createLogger } from '../src/log/logger.js';
+import { backstopChild } from './_bounded.js';
 
 /** A simulated device as a fleet child reports it: what the OAM's inventory and the PVE need. */
 export interface FleetDevice {
@@ -353,6 +354,7 @@ export async function spawnChild<T>(script: string, args: string[], readyTimeout
     })
     : spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: opts.env ?? process.env });
   liveChildren.add(proc);
+  backstopChild(proc.pid, true);
   const lines = createInterface({ input: proc.stdout! });
   const waiting: Array<{ prefix: string; resolve: (s: string) => void }> = [];
   let onReady: ((s: string) => void) | undefined;
@@ -366,6 +368,7 @@ export async function spawnChild<T>(script: string, args: string[], readyTimeout
   });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => {
     liveChildren.delete(proc);
+    backstopChild(proc.pid, false);
     r(code);
   }));
   const readyText = await new Promise<string>((resolve, reject) => {
@@ -408,8 +411,15 @@ export async function spawnChild<T>(script: string, args: string[], readyTimeout
     async stop() {
       proc.stdin!.end();
       const t = setTimeout(() => proc.kill('SIGTERM'), 20_000);
+      // a child already stopping ignores SIGTERM (serveControl), one whose main thread is blocked never sees it; a
+      // large fleet or OAM may take a while to close (and a --cpu-prof child writes its profile then): 120 s
+      const k = setTimeout(() => {
+        console.log(`child ${args[0] ?? ''} (pid ${proc.pid}) did not stop within 120 s: killed`);
+        proc.kill('SIGKILL');
+      }, 120_000);
       await exited;
       clearTimeout(t);
+      clearTimeout(k);
     },
   };
 }

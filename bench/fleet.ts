@@ -53,6 +53,10 @@
  * BENCH_FLEET_GROUP_COMMIT (the OAM's store.group-commit: on, off, or off,on: each round runs both, one after the
  * other; unset: the plugin's default). With SQLite the OAM counts its COMMITs (reported per verified update).
  *
+ * Bounds (bench/_bounded.ts): each baseline setup and close settles within 90 s or the benchmark fails naming the lane;
+ * a child not stopped 120 s after it was asked is killed; the time limit is also kept by a worker thread, 30 s later,
+ * for a blocked main thread (6 December: a deadlock inside node's crypto stalled the baseline round for good).
+ *
  * Run: node --expose-gc --import tsx bench/fleet.ts   (or npm run bench -- fleet, which stops any benchmark
  * after 300 s: run 10,000 and more directly)
  */
@@ -69,6 +73,7 @@ import { ADMIN_PASSWORD_ENV } from '../src/cli/users.js';
 import { MiB, fdLimitOf, liveChildren, serveBare, serveFleet, serveOam, spawnChild } from './_fleet-lib.js';
 import type { BareReady, Child, FleetLayout, FleetReady, HeapReport, MemSample, OamReady, UpdateCounts } from './_fleet-lib.js';
 import { startPgCluster } from './_fleet-pg.js';
+import { startBackstop, within } from './_bounded.js';
 import type { JobCheck, PgCluster, PgLoad } from './_fleet-pg.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -195,15 +200,21 @@ const PHASES: Array<{ name: string; from: number; to: number }> = [
   { name: 'install+completion+check+result', from: 7, to: 10 },
 ];
 
+/**
+ * Each setup and each close within SETUP_BOUND_MS: beyond it the round fails, naming the lane (the client's own
+ * timers end a connect within 20 s + 30 s for the hello, a close within ~10 s).
+ */
+const SETUP_BOUND_MS = 90_000;
+
 async function setupRound(b: BareReady, lanes: number, ms: number): Promise<number> {
   const opts = { host: '127.0.0.1', port: b.port, username: b.username, password: b.password, hostKeySha256: b.fingerprint };
   let n = 0;
   const t0 = performance.now();
   const end = t0 + ms;
-  await Promise.all(Array.from({ length: lanes }, async () => {
+  await Promise.all(Array.from({ length: lanes }, async (_, lane) => {
     while (performance.now() < end) {
-      const c = await connectNetconf(opts);
-      await c.close();
+      const c = await within(connectNetconf(opts), SETUP_BOUND_MS, () => `baseline lane ${lane}: session setup ${n + 1} of the round (connect)`);
+      await within(c.close(), SETUP_BOUND_MS, () => `baseline lane ${lane}: close of session ${c.sessionId}`);
       n++;
     }
   }));
@@ -651,6 +662,8 @@ async function main(): Promise<void> {
     cleanup();
     process.exit(2);
   }, boundMs);
+  // the same limit when the main thread is blocked (the timer above then never fires): 30 s later, from a worker
+  startBackstop(boundMs + 30_000, `time limit ${(boundMs / 1000).toFixed(0)} s`);
 
   console.log(`fleet: healthy devices ${sizes.join(', ')}; install ${o.installMs} ms; ${o.batch > 0 ? `${o.batch} henb-ids per software-update RPC` : 'one software-update RPC naming every device (per instance)'}; PVE maxConcurrent ${o.pveMax}; simulator replay off`);
   console.log(`OAM jobs.max-active ${o.maxActive ?? 'default (500)'}: jobs driven at once, the others wait in the store`);

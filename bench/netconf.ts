@@ -35,6 +35,7 @@ import { createTestPki } from '../test/helpers/tls-pki.js';
 import { createNetconfServer, hostKeyFingerprint, registerStandardOperations } from '../src/netconf/server/index.js';
 import type { OperationRegistrar } from '../src/netconf/server/index.js';
 import { withFreePort } from '../test/helpers/net.js';
+import { within } from './_bounded.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1000);
@@ -128,8 +129,9 @@ async function measureOne(fig: Figure, connect: Connect, rpc: string, depth: num
   const end = t0 + ms;
   if (fig === 'setups') {
     while (performance.now() < end) {
-      const s = await connect(1);
-      await s.close();
+      // bounded: a setup or close that never settles fails the benchmark instead of stalling it
+      const s = await within(connect(1), 90_000, () => `session setup ${n + 1} (connect)`);
+      await within(s.close(), 90_000, () => `close of session ${s.sessionId}`);
       n++;
     }
   } else {
