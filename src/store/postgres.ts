@@ -235,7 +235,7 @@ export class PostgresStore extends StoreBase<PgTx> {
         ctx.failed ??= err;
         throw err;
       }
-    }, this.shared);
+    }, this.shared, true);
     try {
       // one round trip: BEGIN and the lock that serialises transactions across instances
       await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${TX_LOCK})`);
@@ -265,6 +265,7 @@ export class PostgresStore extends StoreBase<PgTx> {
       await ctx.client.query(`RELEASE SAVEPOINT ${sp}`);
       return result;
     } catch (err) {
+      ctx.ops.auditHead = undefined;
       try {
         await ctx.client.query(`ROLLBACK TO SAVEPOINT ${sp}`);
         await ctx.client.query(`RELEASE SAVEPOINT ${sp}`);
@@ -456,7 +457,15 @@ const SQL = {
 } as const;
 
 class PgOps implements AsyncOps {
-  constructor(private readonly q: Query, private readonly shared: { jtiCalls: number }) {}
+  /**
+   * A transaction's ops (inTransaction): the audit chain's head as this transaction's last append left it, so the
+   * next append of the transaction (of a group: of its next member) reads no head. Valid while the transaction holds
+   * TX_LOCK, which every append takes: forgotten when a savepoint rolls back (PostgresStore.nested). The pool's ops
+   * never append (PostgresStore.call) and keep none.
+   */
+  auditHead: { seq: number; hash: string } | undefined;
+
+  constructor(private readonly q: Query, private readonly shared: { jtiCalls: number }, private readonly inTransaction = false) {}
 
   // --- H(e)NBs
   async getHenb(henbId: string): Promise<HenbRecord | undefined> {
@@ -652,10 +661,11 @@ class PgOps implements AsyncOps {
 
   // --- audit log (./audit.ts): called on a transaction's client only (PostgresStore.call), which holds TX_LOCK
   async appendAudit(entry: AuditInput): Promise<AuditRecord> {
-    const head = (await this.q<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')).rows[0];
+    const head = this.auditHead ?? (await this.q<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')).rows[0];
     const rec = nextAuditRecord(entry, head);
     await this.q('INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
       [rec.seq, rec.at, rec.actor, rec.action, rec.object, rec.details, rec.prevHash, rec.hash]);
+    if (this.inTransaction) this.auditHead = { seq: rec.seq, hash: rec.hash };
     return rec;
   }
 

@@ -117,6 +117,31 @@ export function auditContract(name: string, h: AuditHarness): void {
       expect((await verify()).ok).toBe(true);
     });
 
+    it('appends within a transaction follow what rolls back to a savepoint, and what another instance appended before', async () => {
+      // the chain head is read once per transaction and then followed (drivers keep it): a savepoint rolled back
+      // takes its records with it, and the next transaction reads the head again
+      const other = await open();
+      const entry = (object: string): Parameters<Store['appendAudit']>[0] => ({ actor: 'system', action: 'test', object });
+      await store.transaction(async (tx) => {
+        await tx.appendAudit(entry('a'));
+        await expect(tx.transaction(async (inner) => {
+          await inner.appendAudit(entry('undone'));
+          throw new Error('rolled back');
+        })).rejects.toThrow('rolled back');
+        await tx.appendAudit(entry('b'));
+      });
+      await other.appendAudit(entry('by another instance'));
+      await store.transaction(async (tx) => {
+        await tx.putHenb({ henbId: 'henb-1', rim: null, softwareVersion: null, state: 'unknown', lastResultToken: null });
+        await tx.appendAudit(entry('c'));
+      });
+      const recs = await store.listAudit();
+      expect(recs.map((r) => [r.seq, r.object])).toEqual([[1, 'a'], [2, 'b'], [3, 'by another instance'], [4, 'henb/henb-1'], [5, 'c']]);
+      for (let i = 1; i < recs.length; i++) expect(recs[i]!.prevHash).toBe(recs[i - 1]!.hash);
+      await seal();
+      expect((await verify()).ok).toBe(true);
+    });
+
     describe('tampering', () => {
       beforeEach(async () => {
         await append(6);

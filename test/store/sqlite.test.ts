@@ -8,6 +8,8 @@ import { MIGRATIONS, SCHEMA_VERSION, SQLITE_FILE_NAME, openDatabase, openSqliteS
 import type { SqliteStore } from '../../src/store/index.js';
 import { storeContract } from './contract.js';
 import { groupCommitContract } from './group-commit-contract.js';
+import { openCountingSqliteStore } from '../helpers/counting-sqlite.js';
+import type { StatementCounts } from '../helpers/counting-sqlite.js';
 
 const code = (c: string): unknown => expect.objectContaining({ code: c });
 
@@ -159,5 +161,102 @@ describe('SQLite only', () => {
     await s.close();
     await expect(s.getHenb('x')).rejects.toThrow(code('ERR_STORE_CLOSED'));
     await expect(s.transaction(() => 1)).rejects.toThrow(code('ERR_STORE_CLOSED'));
+  });
+});
+
+describe('SQLite only: the statements an operation runs (issue 15)', () => {
+  let dir: string;
+  let store: SqliteStore;
+  let counts: StatementCounts;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hsv-store-'));
+    ({ store, counts } = openCountingSqliteStore(dir));
+    await store.putHenb({ henbId: 'h1', rim: 'a'.repeat(64), softwareVersion: '1.0', state: 'trusted', lastResultToken: null });
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a job transition: its checks, one UPDATE that returns the row, the event, the audit record; what it returns is what a read gives', async () => {
+    const created = await store.createJob({ jobId: 'j1', henbId: 'h1', kind: 'software-update', state: 'created', data: { n: 1 }, reason: 'r' });
+    expect(await store.getJob('j1')).toEqual(created);
+    counts.reset();
+    const moved = await store.saveJobTransition('j1', 'pve-requested', { expectPrevVersion: 1, data: { n: 2, big: 'x'.repeat(3000) }, deadline: 5, reason: 'start', at: 7 });
+    // BEGIN, the checks, UPDATE ... RETURNING, the event, the chain head, the audit record, COMMIT (was 12: the job read
+    // twice more, its state read for the audit record, its next event seq, a savepoint around the move)
+    expect(counts.total()).toBe(7);
+    expect(counts.matching(/^SELECT \* FROM jobs/)).toBe(0);
+    // an active job's UPDATE does not name terminal (the four indexes on it would be rewritten); the final one does
+    expect(counts.matching(/^UPDATE jobs SET .*terminal/)).toBe(0);
+    expect(await store.getJob('j1')).toEqual(moved);
+    expect(moved).toMatchObject({ version: 2, state: 'pve-requested', deadline: 5, updatedAt: 7, terminal: false, data: { n: 2 } });
+    // options left out keep the job's values: data, deadline, attempts, update-sent
+    const kept = await store.saveJobTransition('j1', 'fetching', { expectPrevVersion: 2, updateSent: true, attempts: 3 });
+    expect(kept).toMatchObject({ data: moved.data, deadline: 5, attempts: 3, updateSent: true });
+    const again = await store.saveJobTransition('j1', 'update-sending', { expectPrevVersion: 3, deadline: null });
+    expect(again).toMatchObject({ data: moved.data, deadline: null, attempts: 3, updateSent: true });
+    expect(await store.getJob('j1')).toEqual(again);
+    counts.reset();
+    const final = await store.saveJobTransition('j1', 'verified', { expectPrevVersion: 4, terminal: true });
+    expect(counts.matching(/^UPDATE jobs SET .*terminal = 1/)).toBe(1);
+    expect(await store.getJob('j1')).toEqual(final);
+    expect(final.terminal).toBe(true);
+    expect(await store.listActiveJobs()).toEqual([]);
+    // the final move took the job out of the one-active-job indexes: the H(e)NB takes a new job
+    await store.createJob({ jobId: 'j2', henbId: 'h1', kind: 'software-update', state: 'created', data: {} });
+    expect((await store.listJobEvents('j1')).map((e) => [e.seq, e.fromState, e.toState])).toEqual([
+      [1, null, 'created'], [2, 'created', 'pve-requested'], [3, 'pve-requested', 'fetching'], [4, 'fetching', 'update-sending'], [5, 'update-sending', 'verified'],
+    ]);
+    const audit = (await store.listAudit()).filter((r) => r.object === 'job/j1').map((r) => JSON.parse(r.details) as Record<string, unknown>);
+    expect(audit.map((d) => [d.from, d.to, d.version, d.updateSent, d.terminal])).toEqual([
+      [undefined, undefined, undefined, undefined, undefined], ['created', 'pve-requested', 2, undefined, undefined],
+      ['pve-requested', 'fetching', 3, true, undefined], ['fetching', 'update-sending', 4, undefined, undefined], ['update-sending', 'verified', 5, undefined, true],
+    ]);
+  });
+
+  it('a transaction reads the audit chain head once, however many records it appends', async () => {
+    const job = await store.createJob({ jobId: 'j1', henbId: 'h1', kind: 'software-update', state: 'created', data: {} });
+    counts.reset();
+    const log = await store.transaction(async (tx) => {
+      await tx.saveJobTransition('j1', 'verified', { expectPrevVersion: job.version, terminal: true });
+      await tx.putHenb({ henbId: 'h1', rim: 'b'.repeat(64), softwareVersion: '2.0', state: 'trusted', lastResultToken: null });
+      return tx.putReferenceLog('h1', [{ component: 'kernel', digest: 'c'.repeat(64) }]);
+    });
+    expect(counts.matching(/FROM audit_log ORDER BY seq DESC/)).toBe(1);
+    expect(counts.matching(/^INSERT INTO audit_log/)).toBe(3);
+    // the reference log as stored, without a read back
+    expect(counts.matching(/FROM reference_logs/)).toBe(0);
+    expect(await store.getReferenceLog('h1')).toEqual(log);
+  });
+
+  it('an audited operation that fails after its write, in a transaction that goes on, leaves neither its write nor a record', async () => {
+    const job = await store.createJob({ jobId: 'j1', henbId: 'h1', kind: 'software-update', state: 'created', data: {} });
+    const before = await store.listAudit();
+    await store.transaction(async (tx) => {
+      // the move is written, then its audit record is refused (details over 64 KiB): the move must go with it
+      await expect(tx.saveJobTransition('j1', 'fetching', { expectPrevVersion: job.version, reason: 'r'.repeat(70_000) }))
+        .rejects.toMatchObject({ code: 'ERR_STORE_INVALID' });
+      await tx.putHenb({ henbId: 'h1', rim: 'a'.repeat(64), softwareVersion: '1.0', state: 'updating', lastResultToken: null });
+    });
+    expect(await store.getJob('j1')).toEqual(job);
+    expect(await store.listJobEvents('j1')).toHaveLength(1);
+    expect((await store.listAudit()).map((r) => r.action)).toEqual([...before.map((r) => r.action), 'henb-state-changed']);
+  });
+
+  it('a nonce used up and a jti remembered: one statement each; the reasons of a refusal are told apart', async () => {
+    await store.putNonce({ nonce: 'n1', purpose: 'p', expiresAt: 10_000 });
+    await store.putNonce({ nonce: 'n2', purpose: 'p', expiresAt: 1_000 });
+    counts.reset();
+    expect(await store.consumeNonce('n1', 5_000)).toMatchObject({ ok: true, record: { nonce: 'n1', consumedAt: 5_000, expiresAt: 10_000 } });
+    expect(await store.rememberJti('t1', 10_000, 5_000)).toBe(true);
+    expect(counts.total()).toBe(2);
+    expect(await store.consumeNonce('n1', 5_000)).toEqual({ ok: false, reason: 'consumed' });
+    expect(await store.consumeNonce('n2', 5_000)).toEqual({ ok: false, reason: 'expired' });
+    expect(await store.consumeNonce('n3', 5_000)).toEqual({ ok: false, reason: 'unknown' });
+    expect(await store.rememberJti('t1', 20_000, 6_000)).toBe(false);
+    // an expired jti is remembered again, with its new expiry
+    expect(await store.rememberJti('t1', 20_000, 10_000)).toBe(true);
+    expect(await store.rememberJti('t1', 30_000, 15_000)).toBe(false);
   });
 });
