@@ -4,7 +4,7 @@
  * saves of a final job's outbox (each a transaction too: with the store's group commit, the transactions of
  * several jobs made at the same time share one COMMIT, each acknowledged only after it).
  */
-import type { HenbRecord, JobRecord, Store, StoreOps } from '../store/index.js';
+import type { HenbInput, HenbRecord, JobRecord, Store, StoreOps } from '../store/index.js';
 import { CompletionRefused } from './errors.js';
 import type { Live } from './job-queues.js';
 import { finalEarStatus } from './result-token.js';
@@ -23,22 +23,23 @@ export function persist(store: Store, l: Live, job: Job, effects: Effect[], even
       reason: terminal ? job.result?.reason ?? event.type : event.type,
       at: job.updatedAt,
     });
-    for (const e of effects) await persistEffect(tx, e);
+    const henbs = new Map<string, HenbWrites>();
+    const henb = (id: string): HenbWrites => henbs.get(id) ?? henbs.set(id, new HenbWrites(tx, id)).get(id)!;
+    for (const e of effects) persistEffect(henb, e);
     await persistEvent(tx, job, event);
-    if (terminal) await persistResult(tx, job);
+    if (terminal) await persistResult(tx, henb(job.henbId), job);
+    for (const w of henbs.values()) await w.write();
     return rec;
   });
 }
 
 /** the effects that are writes: the H(e)NB's state (and a first version), the new RIM and reference log */
-async function persistEffect(tx: StoreOps, e: Effect): Promise<void> {
+function persistEffect(henb: (henbId: string) => HenbWrites, e: Effect): void {
   if (e.type === 'set-henb-state') {
-    const cur = e.versionIfUnset !== undefined ? await tx.getHenb(e.henbId) : undefined;
-    const version = e.versionIfUnset !== undefined && (cur?.softwareVersion ?? null) === null ? { softwareVersion: e.versionIfUnset } : {};
-    await setHenb(tx, e.henbId, { state: e.state, ...version });
+    henb(e.henbId).patch({ state: e.state }, e.versionIfUnset);
   } else if (e.type === 'store-rim') {
-    await setHenb(tx, e.henbId, { rim: e.rim, ...(e.version !== undefined ? { softwareVersion: e.version } : {}) });
-    if (e.measurementLog !== undefined) await tx.putReferenceLog(e.henbId, e.measurementLog);
+    henb(e.henbId).patch({ rim: e.rim, ...(e.version !== undefined ? { softwareVersion: e.version } : {}) });
+    if (e.measurementLog !== undefined) henb(e.henbId).referenceLog(e.measurementLog);
   }
 }
 
@@ -57,13 +58,13 @@ async function persistEvent(tx: StoreOps, job: Job, event: JobEvent): Promise<vo
 }
 
 /** a final job's token: the OAM's final result (an integrity check's is the PVE's, stored as its pve result) */
-async function persistResult(tx: StoreOps, job: Job): Promise<void> {
+async function persistResult(tx: StoreOps, henb: HenbWrites, job: Job): Promise<void> {
   const token = job.result?.token;
   if (token === undefined) return;
   if (kindOf(job) !== 'integrity-check') {
     await tx.putResult({ jobId: job.jobId, kind: 'final', henbId: job.henbId, earStatus: finalEarStatus(job), token, createdAt: job.updatedAt });
   }
-  await setHenb(tx, job.henbId, { lastResultToken: token });
+  henb.token(token);
 }
 
 /**
@@ -79,17 +80,57 @@ export async function save(store: Store, l: Live, job: Job, terminal: boolean, r
   l.version = rec.version;
 }
 
-type HenbPatch = Partial<Pick<HenbRecord, 'rim' | 'softwareVersion' | 'state' | 'lastResultToken'>>;
+type HenbPatch = Partial<Pick<HenbRecord, 'rim' | 'softwareVersion' | 'state'>>;
 
-/** change some fields of an H(e)NB's record (created when missing) */
-async function setHenb(tx: StoreOps, henbId: string, patch: HenbPatch): Promise<void> {
-  const cur = await tx.getHenb(henbId);
-  await tx.putHenb({
+/**
+ * The writes of one transaction to its job's H(e)NB, made after the transaction's other writes, in the order the
+ * effects asked for them: each a putHenb of the whole record, which the store audits on its own (a RIM change and a
+ * state change stay two records, as when each effect wrote by itself), and the reference log right after the write
+ * of its RIM. The record is read once: each write starts from the one before it. The result token goes into the last
+ * write (putHenb records no token change: the audit records are the same as with a write of its own), or into a write
+ * of its own when the transaction has no other.
+ */
+class HenbWrites {
+  private readonly steps: Array<{ patch: HenbPatch; versionIfUnset?: string; log?: unknown }> = [];
+  private lastResultToken: string | undefined;
+
+  constructor(private readonly tx: StoreOps, private readonly henbId: string) {}
+
+  patch(patch: HenbPatch, versionIfUnset?: string): void {
+    this.steps.push({ patch, ...(versionIfUnset !== undefined ? { versionIfUnset } : {}) });
+  }
+
+  /** the reference log written with the RIM just patched */
+  referenceLog(log: unknown): void {
+    const last = this.steps.at(-1);
+    if (last !== undefined) last.log = log;
+  }
+
+  token(token: string): void {
+    this.lastResultToken = token;
+  }
+
+  async write(): Promise<void> {
+    if (this.steps.length === 0 && this.lastResultToken === undefined) return;
+    if (this.steps.length === 0) this.steps.push({ patch: {} });
+    let cur = recordOf(this.henbId, await this.tx.getHenb(this.henbId));
+    for (const [i, s] of this.steps.entries()) {
+      const version = s.versionIfUnset !== undefined && cur.softwareVersion === null ? { softwareVersion: s.versionIfUnset } : {};
+      const token = i === this.steps.length - 1 && this.lastResultToken !== undefined ? { lastResultToken: this.lastResultToken } : {};
+      cur = recordOf(this.henbId, await this.tx.putHenb({ ...cur, ...s.patch, ...version, ...token }));
+      if (s.log !== undefined) await this.tx.putReferenceLog(this.henbId, s.log);
+    }
+  }
+}
+
+/** an H(e)NB's record as putHenb takes it (a missing one: unknown, nothing recorded) */
+function recordOf(henbId: string, cur: HenbRecord | undefined): HenbInput {
+  // the record as stored (putHenb's answer: the RIM lowercased), what a read would give
+  return {
     henbId,
     rim: cur?.rim ?? null,
     softwareVersion: cur?.softwareVersion ?? null,
     state: cur?.state ?? 'unknown',
     lastResultToken: cur?.lastResultToken ?? null,
-    ...patch,
-  });
+  };
 }

@@ -1,0 +1,103 @@
+/**
+ * Ad-hoc (issue 15, branch stmts): what the OAM runner does in a SQLite store per verified update, counted by
+ * statement (load-independent). N H(e)NBs, one software-update job each (relay evidence, fakes for the device, the PVE,
+ * the fetcher and the tokens, a real SQLite store in a temporary directory, group commit on); better-sqlite3's
+ * statements counted by SQL text from the first start to the last result.
+ *   node --import tsx bench/_store-count.ts [N]
+ */
+import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JobRunner } from '../src/oam/runner.js';
+import { openSqliteStore } from '../src/store/index.js';
+import type { PreUpdateEvidence } from '../src/oam/ports.js';
+import type { Job } from '../src/oam/transition.js';
+import { replayLog } from '../src/oam/measure.js';
+import { FakeDevices, FakeFetcher, FakePve, FakeTokens } from '../test/oam/fakes.js';
+import { OLD_RIM } from '../test/oam/helpers.js';
+
+const N = Number(process.argv[2] ?? 20);
+const counts = new Map<string, { n: number; bytes: number }>();
+let counting = false;
+const norm = (sql: string): string => sql.replace(/\s+/g, ' ').trim().slice(0, 120);
+function bump(key: string, bytes: number): void {
+  if (!counting) return;
+  const c = counts.get(key) ?? { n: 0, bytes: 0 };
+  c.n++;
+  c.bytes += bytes;
+  counts.set(key, c);
+}
+const require = createRequire(import.meta.url);
+const Database = require('better-sqlite3') as { prototype: Record<string, (...a: unknown[]) => unknown> };
+const origPrepare = Database.prototype.prepare!;
+let patched = false;
+Database.prototype.prepare = function (this: unknown, sql: unknown) {
+  const st = origPrepare.call(this, sql) as object;
+  if (!patched) {
+    patched = true;
+    const proto = Object.getPrototypeOf(st) as Record<string, (...a: unknown[]) => unknown>;
+    for (const m of ['run', 'get', 'all']) {
+      const orig = proto[m]!;
+      proto[m] = function (this: { source: string }, ...args: unknown[]) {
+        bump(`${m} ${norm(this.source)}`, /^(INSERT|UPDATE|DELETE)/i.test(this.source.trim()) ? args.reduce<number>((s, a) => s + (typeof a === 'string' ? Buffer.byteLength(a) : 0), 0) : 0);
+        return orig.apply(this, args);
+      };
+    }
+  }
+  return st;
+};
+const origExec = Database.prototype.exec!;
+Database.prototype.exec = function (this: unknown, sql: unknown) {
+  bump(`exec ${norm(String(sql))}`, 0);
+  return origExec.call(this, sql);
+};
+
+class MeasuringDevices extends FakeDevices {
+  async integrityMeasurement(henbId: string): Promise<PreUpdateEvidence> {
+    const log = this.logOf(henbId);
+    return { format: 'software-key', tim: replayLog(log), measurementLog: log, signature: 'c2ln', signatureAlgorithm: 'ES256' };
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'store-count-'));
+const store = await openSqliteStore({ dataDir: dir, groupCommit: true });
+const devices = new MeasuringDevices();
+devices.installMs = 5;
+const results: Job[] = [];
+let nonce = 0;
+const runner = new JobRunner({
+  store, pve: new FakePve(), devices, fetcher: new FakeFetcher(), tokens: new FakeTokens(),
+  timeouts: { pve: 5000, fetch: 5000, send: 5000, completion: 5000 }, pveEvidence: 'relay',
+  events: { progress: () => undefined, alarm: () => undefined, result: (j) => { results.push(j); } },
+  newNonce: () => (++nonce).toString(16).padStart(64, 'a'),
+});
+for (let i = 0; i < N; i++) await store.putHenb({ henbId: `h${i}`, rim: OLD_RIM, softwareVersion: '1.0.0', state: 'trusted', lastResultToken: null });
+const request = { uri: 'file:///img', version: '2.0.0', selfCheck: true, measures: ['alarm' as const] };
+counting = true;
+for (let i = 0; i < N; i++) await runner.start({ henbId: `h${i}`, request });
+const t0 = Date.now();
+while (results.length < N && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 10));
+await runner.idle();
+counting = false;
+const verified = results.filter((j) => j.state === 'verified').length;
+await runner.close();
+await store.close();
+rmSync(dir, { recursive: true, force: true });
+
+const rows = [...counts].sort((a, b) => b[1].n - a[1].n);
+let total = 0;
+let bytes = 0;
+for (const [k, c] of rows) {
+  total += c.n;
+  bytes += c.bytes;
+  console.log(`${(c.n / N).toFixed(2).padStart(7)} ${(c.bytes / N).toFixed(0).padStart(7)} B  ${k}`);
+}
+const kinds = new Map<string, number>();
+for (const [k, c] of rows) {
+  const verb = k.split(' ')[0]!;
+  const w = (k.split(' ')[1] ?? '').toUpperCase();
+  kinds.set(`${verb} ${w}`, (kinds.get(`${verb} ${w}`) ?? 0) + c.n);
+}
+console.log(`\n${verified}/${N} verified; per update: ${(total / N).toFixed(2)} statements, ${(bytes / N).toFixed(0)} bytes of string parameters written`);
+console.log([...kinds].map(([k, n]) => `${k} ${(n / N).toFixed(2)}`).join('; '));
