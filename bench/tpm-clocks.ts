@@ -22,7 +22,8 @@ const { values } = parseArgs({ options: { sizes: { type: 'string', default: '100
 const sizes = values.sizes.split(',').map(Number);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000)) throw new Error(`--sizes: whole numbers from 1 to 100000, got ${values.sizes}`);
 
-type Recorder = (henbId: string, clock: TpmClock) => Promise<void>;
+/** records a quote's clock; `close` (after the clock stopped) closes the record's files */
+type Recorder = ((henbId: string, clock: TpmClock) => Promise<void>) & { close?: () => Promise<void> };
 const AK = 'ab'.repeat(34);
 
 /** the baseline: the record as it was, the whole file rewritten per quote, in turn */
@@ -44,7 +45,7 @@ function rewriting(dir: string): Recorder {
 
 async function journalling(dir: string): Promise<Recorder> {
   const c = await openTpmClocks({ dataDir: dir, log: silentLogger });
-  return (henbId, clock) => c.record(henbId, AK, clock);
+  return Object.assign((henbId: string, clock: TpmClock) => c.record(henbId, AK, clock), { close: () => c.close() });
 }
 
 async function measure(n: number, make: (dir: string) => Recorder | Promise<Recorder>, together: boolean): Promise<{ cpuUs: number; wallUs: number }> {
@@ -58,6 +59,7 @@ async function measure(n: number, make: (dir: string) => Recorder | Promise<Reco
     else for (let i = 0; i < n; i++) await record(`henb-${i}`, clock(i));
     const wall = performance.now() - t0;
     const u = process.cpuUsage(cpu);
+    await record.close?.();
     return { cpuUs: (u.user + u.system) / n, wallUs: (wall * 1000) / n };
   } finally {
     rmSync(dir, { recursive: true, force: true });
