@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import type { Server } from 'node:net';
-import { addressInUse, refusedPort, withFreePort } from './net.js';
+import { addressInUse, refusedPort, timeWait, withFreePort } from './net.js';
 
 const listen = (port: number): Promise<Server> => new Promise((resolve, reject) => {
   const s = createServer();
@@ -52,15 +51,6 @@ describe('withFreePort (a port handed to a peer that binds it later)', () => {
     expect(addressInUse('EADDRINUSE')).toBe(false);
   });
 });
-
-/** the IPv4 TCP sockets in TIME_WAIT between 127.0.0.1:a and 127.0.0.1:b, either way (Linux: /proc/net/tcp, state 06) */
-function timeWait(a: number, b: number): string[] {
-  const end = (port: number): string => `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).filter((line) => {
-    const [, local, remote, state] = line.trim().split(/\s+/);
-    return state === '06' && ((local === end(a) && remote === end(b)) || (local === end(b) && remote === end(a)));
-  });
-}
 
 describe('refusedPort (a port where nothing listens, for tests that expect a refusal)', () => {
   const refused = (port: number): Promise<unknown> => new Promise((resolve) => {

@@ -3,6 +3,7 @@
  * (src/free-port.ts), which tries again on another port when the start fails with the address in use. A server of
  * our own listens on port 0 instead and reads its port back; a port where nothing must listen is refusedPort.
  */
+import { readFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 
@@ -45,4 +46,30 @@ export async function refusedPort(): Promise<{ port: number; listenerPort: numbe
       await new Promise<void>((resolve) => srv.close(() => resolve()));
     },
   };
+}
+
+/** the lines of /proc/net/tcp (Linux; IPv4) as [local, remote, state], e.g. ['0100007F:A4B2', '0100007F:68BF', '06'] */
+function tcpTable(): Array<[string, string, string]> {
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((line) => {
+    const [, local = '', remote = '', state = ''] = line.trim().split(/\s+/);
+    return [local, remote, state];
+  });
+}
+
+const loopbackEnd = (port: number): string => `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/**
+ * The TCP sockets in TIME_WAIT between 127.0.0.1:a and 127.0.0.1:b, either way: a test that a connection was
+ * reset (which leaves none), without listening on the port afterwards (a released port may be taken at once by
+ * any process's outgoing connection, so a listen there races with the machine).
+ */
+export function timeWait(a: number, b: number): string[] {
+  return tcpTable().filter(([l, r, st]) => st === '06' && ((l === loopbackEnd(a) && r === loopbackEnd(b)) || (l === loopbackEnd(b) && r === loopbackEnd(a))))
+    .map((row) => row.join(' '));
+}
+
+/** the other ends (ports on 127.0.0.1) of the established connections whose local end is 127.0.0.1:port */
+export function loopbackPeers(port: number): number[] {
+  return tcpTable().filter(([l, r, st]) => st === '01' && l === loopbackEnd(port) && r.startsWith('0100007F:'))
+    .map(([, r]) => parseInt(r.slice(9), 16));
 }
