@@ -23,6 +23,8 @@ export const metrics = {
   netconfSessions: new client.Gauge({ name: 'hsv_netconf_sessions', help: 'NETCONF sessions open now', registers: [registry] }),
   netconfSessionsTotal: new client.Counter({ name: 'hsv_netconf_sessions_total', help: 'NETCONF sessions established', registers: [registry] }),
   rpcs: new client.Counter({ name: 'hsv_netconf_rpcs_total', help: 'NETCONF RPCs answered, by operation and error-tag (none for <ok/> or data)', labelNames: ['operation', 'error_tag'], registers: [registry] }),
+  /** the SQLite store's WAL checkpointer thread: failed checkpoints, the thread ending (src/store/sqlite-checkpointer.ts) */
+  storeCheckpointErrors: new client.Counter({ name: 'hsv_store_checkpoint_errors_total', help: 'SQLite WAL checkpoints in the checkpointer thread that failed, and the thread ending (then SQLite checkpoints on the store connection)', registers: [registry] }),
   failedLogins: new client.Counter({ name: 'hsv_failed_logins_total', help: 'SSH authentication attempts that failed, by method', labelNames: ['method'], registers: [registry] }),
 } as const;
 

@@ -21,6 +21,7 @@ import { EventLog } from '../store/index.js';
 import type { Store } from '../store/index.js';
 import { DEFAULT_JOB_RETENTION_DAYS, startRetention } from './retention.js';
 import { measuredDevices, measuredPve, observeResult, registerPluginMetrics } from './metrics.js';
+import { metrics } from '../metrics/index.js';
 import type { Jwks, SigningKey, ReplayCache } from '../tokens/index.js';
 import { loadOrCreateSigningKey, newNonce as defaultNonce, publishJwks, storeReplayCache } from '../tokens/index.js';
 import { createResultTokens } from '../oam/index.js';
@@ -119,7 +120,11 @@ async function openStore({ host, cfg, deps, opened }: Activation): Promise<Store
   const storeOptions = storeFromConfig(cfg.store, host.dataDir);
   let store = deps.store;
   if (store === undefined) {
-    const s = await openConfiguredStore(storeOptions);
+    // SQLite: a failed WAL checkpoint in the store's checkpointer thread is logged and counted, never thrown
+    const s = await openConfiguredStore({ ...storeOptions, onCheckpointError: (err) => {
+      metrics.storeCheckpointErrors.inc();
+      host.log.warn('store: WAL checkpoint failed', { err });
+    } });
     store = s;
     opened.add(() => s.close());
   }

@@ -8,7 +8,8 @@ export type StoreErrorCode =
   | 'ERR_STORE_HENB_BUSY'
   | 'ERR_STORE_INVALID'
   | 'ERR_STORE_CLOSED'
-  | 'ERR_STORE_OPEN';
+  | 'ERR_STORE_OPEN'
+  | 'ERR_STORE_CHECKPOINT';
 
 export class StoreError extends HsvError<StoreErrorCode> {
   constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {

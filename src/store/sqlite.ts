@@ -2,7 +2,9 @@
  * The default Store: SQLite through better-sqlite3, WAL journal, synchronous=NORMAL with a sync barrier (fdatasync of
  * the WAL, off the main thread, shared by the commits made while one runs) after every commit that an outside effect
  * follows (so a committed `updateSent` survives power loss, so a restart never sends a software-update twice), in
- * `<dataDir>/henb-sw-verify.sqlite`.
+ * `<dataDir>/henb-sw-verify.sqlite`. WAL checkpoints run in a worker thread with a connection of its own, never in a
+ * COMMIT on the main thread (the store's connection checkpoints itself only at a far bound, or when that thread is
+ * gone): ./sqlite-checkpointer.ts, which also says why the sync barrier still holds while a checkpoint runs.
  *
  * better-sqlite3 is synchronous; the Store contract is async (so PostgreSQL can implement it). Every statement runs
  * to completion synchronously; `transaction(fn)` holds the connection across fn's awaits, and plain calls wait for
@@ -14,6 +16,7 @@ import { GroupedRun } from '../grouped-run.js';
 import { StoreError } from './errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { openDatabase } from './sqlite-driver.js';
+import { WalCheckpointer, sqliteHasNoopCheckpoint } from './sqlite-checkpointer.js';
 import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
 import { StoreBase, WRITE_OPS } from './base.js';
 import type { OpName, StoreBaseOptions, TxContext } from './base.js';
@@ -40,6 +43,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   else if (options.dataDir !== undefined) file = join(options.dataDir, SQLITE_FILE_NAME);
   else throw new StoreError('ERR_STORE_OPEN', 'openSqliteStore needs dataDir or path');
   let db: SqliteDatabase | undefined;
+  let checkpointer: WalCheckpointer | undefined;
   try {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     db = openDatabase(file, { timeout: options.busyTimeoutMs ?? 5000 });
@@ -52,6 +56,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     db.pragma('foreign_keys = ON');
     if (file !== ':memory:') quickCheck(db, file);
     migrate(db);
+    checkpointer = checkpointerFor(db, options);
   } catch (cause) {
     db?.close();
     if (cause instanceof StoreError) throw cause;
@@ -59,7 +64,17 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
       ? ' (corrupted or not a database; restore it from a backup)' : '';
     throw new StoreError('ERR_STORE_OPEN', `cannot open the store database ${file}${why}`, { cause });
   }
-  return new SqliteStore(db, { groupCommit: options.groupCommit === true });
+  return new SqliteStore(db, { groupCommit: options.groupCommit === true }, checkpointer);
+}
+
+/** the WAL checkpointer thread (./sqlite-checkpointer.ts) of a database file, unless turned off or unsupported */
+function checkpointerFor(db: SqliteDatabase, options: SqliteStoreOptions): WalCheckpointer | undefined {
+  if (db.memory || options.checkpointer === false || !sqliteHasNoopCheckpoint(db)) return undefined;
+  const o = typeof options.checkpointer === 'object' ? options.checkpointer : {};
+  return new WalCheckpointer(db, {
+    ...o, busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+    ...(options.onCheckpointError !== undefined ? { onError: options.onCheckpointError } : {}),
+  });
 }
 
 /**
@@ -95,9 +110,14 @@ export class SqliteStore extends StoreBase<TxContext> {
   readonly kind = 'sqlite' as const;
   private readonly ops: SqliteOps;
 
-  constructor(private readonly db: SqliteDatabase, options: StoreBaseOptions = {}) {
+  constructor(private readonly db: SqliteDatabase, options: StoreBaseOptions = {}, checkpointer?: WalCheckpointer) {
     super(options);
-    this.ops = new SqliteOps(db);
+    this.ops = new SqliteOps(db, checkpointer);
+  }
+
+  /** the WAL checkpointer thread's handle (undefined: in memory, turned off, or an SQLite without NOOP checkpoints) */
+  get checkpointer(): WalCheckpointer | undefined {
+    return this.ops.checkpointer;
   }
 
   /** The underlying better-sqlite3 handle (for diagnostics; do not write to the store's tables directly). */
@@ -174,7 +194,9 @@ export class SqliteStore extends StoreBase<TxContext> {
   }
 
   protected async closeDatabase(): Promise<void> {
-    await this.ops.walSync.idle();
+    // the checkpoint under way finishes and the thread's connection closes before ours: ours, the last, then
+    // checkpoints what is left and deletes the WAL
+    await Promise.all([this.ops.walSync.idle(), this.ops.checkpointer?.close()]);
     this.db.close();
     this.ops.walSync.close();
   }
@@ -189,6 +211,7 @@ export class SqliteStore extends StoreBase<TxContext> {
  */
 function commitDurably(db: SqliteDatabase, ops: SqliteOps): Promise<void> | undefined {
   db.exec('COMMIT');
+  ops.checkpointer?.afterCommit();
   if (!ops.durable) return undefined;
   ops.durable = false;
   return ops.walSync.sync();
@@ -260,7 +283,7 @@ class SqliteOps implements SyncOps {
    * savepoint (SqliteStore's too: forgetAuditHead), so an append by another connection is always read.
    */
   auditHead: { seq: number; hash: string } | undefined;
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(private readonly db: SqliteDatabase, readonly checkpointer?: WalCheckpointer) {
     this.walSync = new WalSync(db.memory ? undefined : `${db.name}-wal`);
   }
 

@@ -23,6 +23,8 @@
  *   ERR_STORE_INVALID    a record failed validation (bad digest, bad state name, non-JSON blob, ...); nothing written
  *   ERR_STORE_CLOSED     the store was closed
  *   ERR_STORE_OPEN       the database could not be opened or migrated (cause attached)
+ *   ERR_STORE_CHECKPOINT SQLite: a WAL checkpoint in the checkpointer thread failed, or the thread ended; never
+ *                        thrown to a caller, only reported (SqliteStoreOptions.onCheckpointError)
  */
 
 /**
@@ -409,6 +411,16 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** group commit of concurrent transactions (Store.transaction); default false */
   groupCommit?: boolean;
+  /**
+   * WAL checkpoints in a worker thread with a connection of its own (./sqlite-checkpointer.ts), so that no COMMIT
+   * on the main thread runs one: default on for a database file (off in memory). `false`: SQLite's own automatic
+   * checkpoint on the store's connection (1,000 pages). `pages`: ask the thread at this many WAL frames (default
+   * 1,000); `walMaxPages`: the store's connection checkpoints itself at this many (a bound; default 10x pages);
+   * `gate`: tests only (see CheckpointerOptions).
+   */
+  checkpointer?: boolean | { pages?: number; walMaxPages?: number; gate?: Int32Array; closeTimeoutMs?: number };
+  /** told of a failed WAL checkpoint, or of the checkpointer thread ending (ERR_STORE_CHECKPOINT); default: a process warning */
+  onCheckpointError?: (err: Error) => void;
 }
 
 /** The file name used inside dataDir. */
@@ -432,6 +444,16 @@ export interface PostgresStoreOptions {
   onPoolError?: (err: Error) => void;
   /** group commit of concurrent transactions (Store.transaction); default false */
   groupCommit?: boolean;
+  /**
+   * WAL checkpoints in a worker thread with a connection of its own (./sqlite-checkpointer.ts), so that no COMMIT
+   * on the main thread runs one: default on for a database file (off in memory). `false`: SQLite's own automatic
+   * checkpoint on the store's connection (1,000 pages). `pages`: ask the thread at this many WAL frames (default
+   * 1,000); `walMaxPages`: the store's connection checkpoints itself at this many (a bound; default 10x pages);
+   * `gate`: tests only (see CheckpointerOptions).
+   */
+  checkpointer?: boolean | { pages?: number; walMaxPages?: number; gate?: Int32Array; closeTimeoutMs?: number };
+  /** told of a failed WAL checkpoint, or of the checkpointer thread ending (ERR_STORE_CHECKPOINT); default: a process warning */
+  onCheckpointError?: (err: Error) => void;
 }
 
 /**
