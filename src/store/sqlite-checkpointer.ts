@@ -146,8 +146,8 @@ export class WalCheckpointer {
   private start(): Worker {
     const w = new Worker(new URL('./sqlite-checkpoint-worker.mjs', import.meta.url), {
       workerData: { file: this.db.name, busyTimeoutMs: this.options.busyTimeoutMs ?? 5000, gate: this.options.gate },
-      // no stdin/stdout of its own to keep open; its errors come back as messages
-      stdout: false, stderr: false,
+      // plain JavaScript: none of the process's node options (a TypeScript loader, a profiler) is needed there
+      execArgv: [],
     });
     w.unref(); // a store left open does not keep the process alive
     w.on('message', (m: FromWorker) => this.onMessage(m));
