@@ -21,9 +21,10 @@
  *   SHA-256, IEEE P1363 r||s, base64 on the wire) over the octets nonce-value || TIM (32 raw bytes). The log
  *   is not signed itself: its digests are bound by the TIM (the verifier replays it), its names are not.
  */
-import { createHash, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, createPublicKey, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { HsvError } from '../errors.js';
+import { generatePrivateKey } from '../generate-key.js';
 import { SOFTWARE_COMPONENT, evidenceMessage, extend, jwkThumbprint, rebootLogAfterUpdate, replayLog, signCompletion, verifyEvidence } from '../integrity/index.js';
 import type { ReferenceValues } from '../integrity/index.js';
 import type { SlotStatus, SoftwareSlot } from '../device/index.js';
@@ -223,7 +224,7 @@ export class Femtocell {
     if (options.privateKey) {
       this.privateKey = options.privateKey;
     } else {
-      this.privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      this.privateKey = generatePrivateKey('P-256');
     }
     this.publicKey = createPublicKey(this.privateKey);
     const release = options.release ?? '1.0.0';
@@ -254,7 +255,7 @@ export class Femtocell {
   presentedKey(): { spki: Buffer; keyId: string } {
     const own = this.publicKey.export({ type: 'spki', format: 'der' });
     if (this.profile !== 'flaw-foreign-key' && this.profile !== 'flaw-key-id-mismatch') return { spki: own, keyId: this.keyId() };
-    this.foreignKey ??= createPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+    this.foreignKey ??= createPublicKey(generatePrivateKey('P-256'));
     if (this.profile === 'flaw-key-id-mismatch') return { spki: own, keyId: jwkThumbprint(this.foreignKey) };
     return { spki: this.foreignKey.export({ type: 'spki', format: 'der' }), keyId: jwkThumbprint(this.foreignKey) };
   }

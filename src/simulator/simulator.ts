@@ -17,13 +17,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { createServer as createTcpServer } from 'node:net';
 import type { Server as TcpServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HsvError } from '../errors.js';
+import { generatePrivateKey } from '../generate-key.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
 import { NetconfError } from '../netconf/rpc-error.js';
@@ -300,7 +301,7 @@ async function loadOrCreateIdentity(dir: string, shared: { username: string; pas
   try {
     key = createPrivateKey(await readFile(keyFile, 'utf8'));
   } catch {
-    key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    key = generatePrivateKey('P-256');
     await writeFile(keyFile, key.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   }
   return { username: cred.username, password: cred.password, key };

@@ -9,11 +9,12 @@
  * Writes go to a temporary file that is renamed into place, so a crash never leaves half a key. A single writer
  * per directory is assumed (one OAM or PVE process).
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { chmod, link, mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint } from 'jose';
+import { generatePrivateKey as generateKey } from '../generate-key.js';
 import { TokenError } from './errors.js';
 import type { Jwks, KeyOptions, PublicJwk, SigningAlg, SigningKey } from './types.js';
 
@@ -184,8 +185,8 @@ export function parsePublicJwk(k: unknown, i = 0): PublicJwk {
 // ---------------------------------------------------------------------------------------------------------------
 
 function generatePrivateKey(alg: SigningAlg): KeyObject {
-  if (alg === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-  if (alg === 'EdDSA') return generateKeyPairSync('ed25519').privateKey;
+  if (alg === 'ES256') return generateKey('P-256');
+  if (alg === 'EdDSA') return generateKey('ed25519');
   throw new TokenError('ERR_TOKEN_KEY_STORE', `unsupported signing algorithm ${String(alg)}`);
 }
 
