@@ -4,6 +4,8 @@
  * the fetcher and the tokens, a real SQLite store in a temporary directory, group commit on); better-sqlite3's
  * statements counted by SQL text from the first start to the last result.
  *   node --import tsx bench/_store-count.ts [N]
+ * With STORE_COUNT_CPU=1 nothing is counted: the process's CPU time (process.cpuUsage) from the first start to the
+ * last result, per job (the fakes' work included; compare two trees with the same script, interleaved).
  */
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,11 +30,12 @@ function bump(key: string, bytes: number): void {
   c.bytes += bytes;
   counts.set(key, c);
 }
+const cpuOnly = process.env.STORE_COUNT_CPU === '1';
 const require = createRequire(import.meta.url);
 const Database = require('better-sqlite3') as { prototype: Record<string, (...a: unknown[]) => unknown> };
 const origPrepare = Database.prototype.prepare!;
-let patched = false;
-Database.prototype.prepare = function (this: unknown, sql: unknown) {
+let patched = cpuOnly;
+if (!cpuOnly) Database.prototype.prepare = function (this: unknown, sql: unknown) {
   const st = origPrepare.call(this, sql) as object;
   if (!patched) {
     patched = true;
@@ -48,7 +51,7 @@ Database.prototype.prepare = function (this: unknown, sql: unknown) {
   return st;
 };
 const origExec = Database.prototype.exec!;
-Database.prototype.exec = function (this: unknown, sql: unknown) {
+if (!cpuOnly) Database.prototype.exec = function (this: unknown, sql: unknown) {
   bump(`exec ${norm(String(sql))}`, 0);
   return origExec.call(this, sql);
 };
@@ -70,21 +73,27 @@ const runner = new JobRunner({
   store, pve: new FakePve(), devices, fetcher: new FakeFetcher(), tokens: new FakeTokens(),
   timeouts: { pve: 5000, fetch: 5000, send: 5000, completion: 5000 }, pveEvidence: 'relay',
   events: { progress: () => undefined, alarm: () => undefined, result: (j) => { results.push(j); } },
-  newNonce: () => (++nonce).toString(16).padStart(64, 'a'),
+  newNonce: () => (++nonce).toString(16).padStart(64, '0'),
 });
 for (let i = 0; i < N; i++) await store.putHenb({ henbId: `h${i}`, rim: OLD_RIM, softwareVersion: '1.0.0', state: 'trusted', lastResultToken: null });
 const request = { uri: 'file:///img', version: '2.0.0', selfCheck: true, measures: ['alarm' as const] };
 counting = true;
+const cpu0 = process.cpuUsage();
 for (let i = 0; i < N; i++) await runner.start({ henbId: `h${i}`, request });
 const t0 = Date.now();
 while (results.length < N && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 10));
 await runner.idle();
 counting = false;
+const cpu = process.cpuUsage(cpu0);
 const verified = results.filter((j) => j.state === 'verified').length;
 await runner.close();
 await store.close();
 rmSync(dir, { recursive: true, force: true });
 
+if (cpuOnly) {
+  console.log(`${verified}/${N} verified; CPU ${((cpu.user + cpu.system) / 1000 / N).toFixed(3)} ms per job`);
+  process.exit(0);
+}
 const rows = [...counts].sort((a, b) => b[1].n - a[1].n);
 let total = 0;
 let bytes = 0;
