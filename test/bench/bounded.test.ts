@@ -1,17 +1,9 @@
 import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { within } from '../../bench/_bounded.js';
+import { alive } from '../helpers/process.js';
 
 const fixture = new URL('./fixtures/blocked-main.ts', import.meta.url).pathname;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('bench bounds', () => {
   it('within: the value when it settles in time, else an error naming the step', async () => {

@@ -15,6 +15,7 @@ import { createTpmAttester } from '../../src/simulator/tpm/index.js';
 import type { TpmAttester } from '../../src/simulator/tpm/index.js';
 import { TPM_ALG, parseEventLog, parseQuoteAttest, replayPcrs, verifyQuote } from '../../src/integrity/tpm/index.js';
 import { sha256Hex } from '../../src/integrity/index.js';
+import { alive } from '../helpers/process.js';
 
 const boot = { bootloader: sha256Hex('u-boot 2024.04'), kernel: sha256Hex('linux 6.1.90'), rootfs: sha256Hex('rootfs 2.3.0'), config: sha256Hex('config 7') };
 const refs = Object.fromEntries(Object.entries(boot).map(([k, v]) => [k, [v]]));
@@ -23,15 +24,6 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stdout: strin
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }));
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function measureBoot(a: TpmAttester, over: Partial<typeof boot> = {}): Promise<void> {
