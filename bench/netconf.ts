@@ -10,8 +10,12 @@
  * Figures, measured on all targets in this run (rounds in rotating order, best round kept):
  *   - lockstep get-config RPCs/s on one session (one outstanding)
  *   - pipelined get-config RPCs/s on one session (32 outstanding; netconfd hangs beyond a few hundred)
- *   - session setups/s (SSH + password auth + hello + close-session), sequential
+ *   - session setups/s (SSH + password auth + hello + close-session), sequential, with the server's and the
+ *     client's CPU per setup
  *   - server CPU per rpc (our process; netconfd + sshd + netconf-subsystem from /proc; the floor's process)
+ * Over TLS (RFC 7589) the same figures for our server and for the TLS floor (bench/_tls-floor.ts), and session
+ * setups resuming a TLS 1.3 ticket on both: the TLS floor's setups, full and resumed, are the ceiling of the
+ * setups target (2x our SSH) for any server on node:tls driven by this client.
  * and the ratio ours/netconfd (target >= 2x), plus the ceiling floor/netconfd that no server on ssh2 can
  * exceed in this run. Total run time is bounded (< 60 s).
  *
@@ -111,6 +115,9 @@ interface Figures {
   /** the client's CPU (this process) per rpc in the same windows: the same client for both servers */
   clientLockstep: number;
   clientPipelined: number;
+  /** server CPU and client CPU per session setup (sequential setups: the two run in series with the wake-ups) */
+  cpuSetup: number;
+  clientSetup: number;
 }
 
 type Figure = 'lockstep' | 'pipelined' | 'setups';
@@ -128,12 +135,20 @@ async function measureOne(fig: Figure, connect: Connect, rpc: string, depth: num
   const t0 = performance.now();
   const end = t0 + ms;
   if (fig === 'setups') {
+    const cpu0 = await cpu();
+    const own0 = process.cpuUsage();
     while (performance.now() < end) {
       // bounded: a setup or close that never settles fails the benchmark instead of stalling it
       const s = await within(connect(1), 90_000, () => `session setup ${n + 1} (connect)`);
       await within(s.close(), 90_000, () => `close of session ${s.sessionId}`);
       n++;
     }
+    const rate = (n / (performance.now() - t0)) * 1000;
+    const own = process.cpuUsage(own0);
+    // the server's CPU for these setups: read after the last close, so a close still running on its side may be
+    // missed (one setup's worth at most)
+    const server = await cpu() - cpu0;
+    return { rate, cpuPerRpc: server / n, clientCpuPerRpc: (own.user + own.system) / n, others: NaN };
   } else {
     const c = await connect(depth);
     for (let i = 0; i < 20; i++) await c.rpc(rpc); // warm-up
@@ -191,7 +206,7 @@ interface Target {
  * ever slows a run down).
  */
 async function compare(targets: Target[], depth: number): Promise<{ best: Figures[]; others: number }> {
-  const zero = (): Figures => ({ lockstep: 0, pipelined: 0, setups: 0, cpuLockstep: Infinity, cpuPipelined: Infinity, clientLockstep: Infinity, clientPipelined: Infinity });
+  const zero = (): Figures => ({ lockstep: 0, pipelined: 0, setups: 0, cpuLockstep: Infinity, cpuPipelined: Infinity, clientLockstep: Infinity, clientPipelined: Infinity, cpuSetup: Infinity, clientSetup: Infinity });
   const best: Figures[] = targets.map((t) => ({ ...zero(), setups: t.setups === false ? NaN : 0, ...(t.setupsOnly ? { lockstep: NaN, pipelined: NaN } : {}) }));
   let others = -Infinity;
   for (let r = 0; r < ROUNDS; r++) {
@@ -216,6 +231,10 @@ async function compare(targets: Target[], depth: number): Promise<{ best: Figure
           b.cpuPipelined = Math.min(b.cpuPipelined, v.cpuPerRpc);
           b.clientPipelined = Math.min(b.clientPipelined, v.clientCpuPerRpc);
         }
+        if (fig === 'setups') {
+          b.cpuSetup = Math.min(b.cpuSetup, v.cpuPerRpc);
+          b.clientSetup = Math.min(b.clientSetup, v.clientCpuPerRpc);
+        }
       }
     }
   }
@@ -223,7 +242,7 @@ async function compare(targets: Target[], depth: number): Promise<{ best: Figure
     const f = best[i]!;
     // a figure this target does not measure (setups of the floor, rpcs of the resumption target) prints as '-'
     const fig = (v: number, digits = 0): string => (Number.isFinite(v) ? v.toFixed(digits) : '-');
-    console.log(`${t.name.padEnd(13)} lockstep ${fig(f.lockstep).padStart(7)} rpc/s   pipelined(${depth}) ${fig(f.pipelined).padStart(7)} rpc/s   session setups ${fig(f.setups, 1).padStart(7)} /s   server CPU per rpc: lockstep ${fig(f.cpuLockstep)} us, pipelined ${fig(f.cpuPipelined)} us; client CPU per rpc ${fig(f.clientLockstep)} / ${fig(f.clientPipelined)} us`);
+    console.log(`${t.name.padEnd(13)} lockstep ${fig(f.lockstep).padStart(7)} rpc/s   pipelined(${depth}) ${fig(f.pipelined).padStart(7)} rpc/s   session setups ${fig(f.setups, 1).padStart(7)} /s   server CPU per rpc: lockstep ${fig(f.cpuLockstep)} us, pipelined ${fig(f.cpuPipelined)} us; client CPU per rpc ${fig(f.clientLockstep)} / ${fig(f.clientPipelined)} us; CPU per setup: server ${fig(f.cpuSetup)} us, client ${fig(f.clientSetup)} us`);
   }
   return { best, others };
 }
@@ -368,8 +387,9 @@ async function main(): Promise<void> {
       { name: 'ours-tls', connect: overTls(tlsOpts(ours.tlsPort)), rpc, cpu: ours.cpu },
       { name: 'tls-floor', connect: overTls(tlsOpts(tlsFloor.port)), rpc: GET_CONFIG, cpu: tlsFloor.cpu },
       { name: 'ours-tls-res', connect: overTls(tlsOpts(ours.tlsPort), true), rpc, cpu: ours.cpu, setupsOnly: true },
+      { name: 'tls-floor-res', connect: overTls(tlsOpts(tlsFloor.port), true), rpc: GET_CONFIG, cpu: tlsFloor.cpu, setupsOnly: true },
     ], 32);
-    const [a, b, f, t, tf, tr] = best as [Figures, Figures, Figures, Figures, Figures, Figures];
+    const [a, b, f, t, tf, tr, tfr] = best as [Figures, Figures, Figures, Figures, Figures, Figures, Figures];
     const ratio = (x: number, y: number): string => `${(x / y).toFixed(2)}x`;
     console.log(`ratio ours/netconfd: lockstep ${ratio(a.lockstep, b.lockstep)}, pipelined ${ratio(a.pipelined, b.pipelined)}, session setups ${ratio(a.setups, b.setups)} (target >= 2x)`);
     console.log(`server CPU per rpc, netconfd/ours (higher = ours cheaper): lockstep ${ratio(b.cpuLockstep, a.cpuLockstep)}, pipelined ${ratio(b.cpuPipelined, a.cpuPipelined)}`);
@@ -377,6 +397,9 @@ async function main(): Promise<void> {
     console.log(`pipelined ceiling: ssh2 floor/netconfd ${ratio(f.pipelined, b.pipelined)} (same client, a server doing no NETCONF work; not a strict bound: reply batching differs); ours/floor ${(a.pipelined / f.pipelined).toFixed(2)}`);
     console.log(`TLS: ours-tls/tls-floor lockstep ${(t.lockstep / tf.lockstep).toFixed(2)} (target >= 0.9), pipelined ${(t.pipelined / tf.pipelined).toFixed(2)}, session setups ${(t.setups / tf.setups).toFixed(2)}`);
     console.log(`TLS against SSH: ours-tls/ours lockstep ${ratio(t.lockstep, a.lockstep)}, pipelined ${ratio(t.pipelined, a.pipelined)}, session setups ${ratio(t.setups, a.setups)} full handshake, ${ratio(tr.setups, a.setups)} resumed (target >= 2x); tls-floor/ssh2 floor lockstep ${ratio(tf.lockstep, f.lockstep)}`);
+    // the setups target (2x our SSH) against what a bare node:tls server reaches with the same client: a session setup
+    // is sequential (client CPU, server CPU and the loopback wake-ups in series), so the floor's rate is a ceiling
+    console.log(`TLS setups ceiling: tls-floor/ours over SSH ${ratio(tf.setups, a.setups)} full handshake, ${ratio(tfr.setups, a.setups)} resumed (no server on node:tls reaches more with this client in this run); ours-tls/tls-floor ${(t.setups / tf.setups).toFixed(2)} full, ${(tr.setups / tfr.setups).toFixed(2)} resumed`);
     console.log(`TLS against netconfd (SSH): ours-tls/netconfd lockstep ${ratio(t.lockstep, b.lockstep)}, pipelined ${ratio(t.pipelined, b.pipelined)}, session setups ${ratio(t.setups, b.setups)}; tls-floor/netconfd lockstep ${ratio(tf.lockstep, b.lockstep)} (the ceiling for any server on node:tls)`);
     const othersPct = `${Math.max(0, others * 100).toFixed(0)}% of a core`;
     if (others > OTHERS_MAX) console.log(`warning: other processes used up to ${othersPct} during the measured rounds; a busy neighbour keeps the vCPUs from sleeping and raises lockstep rates (the floor's about 3x), so this run's figures are not comparable: run again on an idle machine`);
