@@ -23,6 +23,20 @@ export class UsageError extends HsvError<'ERR_CLI_USAGE'> {
   }
 }
 
+/**
+ * An error made without capturing a stack: for a reason that only says why (an AbortSignal's reason on a normal path,
+ * e.g. a job's step that ended), where the stack, which V8 captures at construction (5-10 us), would say nothing.
+ */
+export function withoutStack<E extends Error>(make: () => E): E {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** The stable code of an error (any `code` string, ours or Node's), or ERR_UNEXPECTED. */
 export function errorCode(err: unknown): string {
   const c = (err as { code?: unknown } | null)?.code;

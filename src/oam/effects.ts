@@ -6,7 +6,7 @@
  */
 import { errorCode } from '../errors.js';
 import { messageOf } from './errors.js';
-import type { Live } from './job-queues.js';
+import type { Live, Step } from './job-queues.js';
 import { freshUpdateNonce } from './nonces.js';
 import { deviceRefused } from './ports.js';
 import { askPve } from './pve-check.js';
@@ -15,7 +15,8 @@ import { rollback } from './rollback.js';
 import type { RunnerContext } from './runner-context.js';
 import type { Effect, Job } from './transition.js';
 
-export async function perform(ctx: RunnerContext, l: Live, job: Job, e: Effect, signal: AbortSignal): Promise<void> {
+/** one effect of the job's step `step` (a call to the PVE, the software server or the device takes its signal) */
+export async function perform(ctx: RunnerContext, l: Live, job: Job, e: Effect, step: Step): Promise<void> {
   const ev = ctx.o.events;
   const track = <T>(p: Promise<T>): Promise<T> => ctx.jobs.track(p);
   try {
@@ -33,13 +34,13 @@ export async function perform(ctx: RunnerContext, l: Live, job: Job, e: Effect, 
         await ev.alarm(job, e.text);
         return;
       case 'request-pve':
-        void track(askPve(ctx, job.jobId, e.henbId, e.nonce, signal, job.deadline));
+        void track(askPve(ctx, job.jobId, e.henbId, e.nonce, step.signal, job.deadline));
         return;
       case 'fetch-software':
-        void track(fetchSoftware(ctx, job.jobId, e.uri, signal));
+        void track(fetchSoftware(ctx, job.jobId, e.uri, step.signal));
         return;
       case 'send-update':
-        l.sending = track(sendUpdate(ctx, job.jobId, e, signal, job.deadline));
+        l.sending = track(sendUpdate(ctx, job.jobId, e, step.signal, job.deadline));
         return;
       case 'rollback':
         void track(rollback(ctx, job));
@@ -49,7 +50,7 @@ export async function perform(ctx: RunnerContext, l: Live, job: Job, e: Effect, 
         await track(provideReferenceValues(ctx, job, e));
         return;
       case 'watch-device':
-        watchDevice(ctx, e, signal);
+        watchDevice(ctx, e, step);
         return;
     }
   } catch (err) {
@@ -104,8 +105,9 @@ async function sendUpdate(ctx: RunnerContext, jobId: string, e: Extract<Effect, 
 }
 
 /** After a restart: the device is watched again for the completion of a job that waits for it (if it can be). */
-function watchDevice(ctx: RunnerContext, e: Extract<Effect, { type: 'watch-device' }>, signal: AbortSignal): void {
+function watchDevice(ctx: RunnerContext, e: Extract<Effect, { type: 'watch-device' }>, step: Step): void {
   if (!ctx.o.devices.resume) return;
+  const signal = step.signal;
   const resume = ctx.o.devices.resume.bind(ctx.o.devices);
   void ctx.jobs.track(resume(e.henbId, e.jobId, e.since, signal).catch((err: unknown) => {
     if (!signal.aborted) ctx.log.warn('device not watched after restart; completion-tim RPC or timeout', { jobId: e.jobId, err });

@@ -11,12 +11,40 @@ export interface Live {
   job: Job;
   version: number;
   timer?: TimerHandle;
-  step?: AbortController;
+  step?: Step;
   queue: Promise<void>;
   /** set when the job was found driven by another instance and dropped here */
   lost?: boolean;
   /** the software-update call in flight (a device's completion waits for its acknowledgement) */
   sending?: Promise<void>;
+}
+
+/**
+ * A step's calls and their signal. Most steps start no call (a notification, a final state), so the signal is made
+ * when the first call takes it, and the reason of an abort only when a signal has it: abort() before that remembers
+ * how to make the reason, and a signal taken later is made aborted. The first abort wins, as AbortController's.
+ * (issue 15: an AbortController, its signal and an OamError with its stack per step cost the OAM ~1 s at 10,000
+ * devices.)
+ */
+export class Step {
+  private controller: AbortController | undefined;
+  private why: (() => unknown) | undefined;
+
+  /** the signal of the step's calls, the same one for each (aborted already when the step has ended) */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.why !== undefined) this.controller.abort(this.why());
+    }
+    return this.controller.signal;
+  }
+
+  /** the step ends: its signal aborts with `reason()`, made once and only if a call has taken the signal (or takes it) */
+  abort(reason: () => unknown): void {
+    if (this.why !== undefined) return;
+    this.why = reason;
+    this.controller?.abort(reason());
+  }
 }
 
 interface Waiter { resolve(job: Job): void; reject(err: unknown): void }

@@ -155,7 +155,7 @@ export function drop(ctx: RunnerContext, l: Live, err: unknown): void {
   if (ctx.jobs.isCurrent(l)) ctx.jobs.remove(jobId, henbId);
   else ctx.jobs.release(henbId, jobId);
   if (l.timer !== undefined) { ctx.clock.clearTimeout(l.timer); delete l.timer; }
-  l.step?.abort(new OamError('ERR_OAM_LEASE_LOST', `job ${jobId} is driven by another OAM instance`));
+  l.step?.abort(() => new OamError('ERR_OAM_LEASE_LOST', `job ${jobId} is driven by another OAM instance`));
   ctx.jobs.abandoned(jobId, new OamError('ERR_OAM_LEASE_LOST', `job ${jobId} is driven by another OAM instance`));
   ctx.log.warn('job moved by another OAM instance (lease lost); no longer driven here', { jobId, henbId, instanceId: ctx.instanceId, err });
 }

@@ -5,6 +5,7 @@
  * a rollback is never asked twice (rollbackSent is saved before it is asked).
  */
 import { perform } from './effects.js';
+import { Step } from './job-queues.js';
 import type { Live } from './job-queues.js';
 import { dropIfLost } from './leases.js';
 import { save } from './persist.js';
@@ -36,7 +37,7 @@ async function deliverOutbox(ctx: RunnerContext, l: Live): Promise<void> {
       }
       await save(ctx.o.store, l, { ...l.job, rollbackSent: true }, false, 'rollback requested', ctx.clock.now());
     }
-    await perform(ctx, l, l.job, e, l.step?.signal ?? new AbortController().signal);
+    await perform(ctx, l, l.job, e, l.step ?? new Step());
   }
   const done: Job = { ...l.job };
   delete done.outbox;

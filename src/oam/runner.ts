@@ -26,7 +26,7 @@
  * updateSent = true before the driver is called.
  */
 import { randomUUID } from 'node:crypto';
-import { errorCode } from '../errors.js';
+import { errorCode, withoutStack } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import type { JobRecord } from '../store/index.js';
 import { Admission } from './admission.js';
@@ -35,6 +35,7 @@ import { attest } from './attest.js';
 import { perform } from './effects.js';
 import { CompletionRefused, OamError, messageOf, notWaiting } from './errors.js';
 import { JobQueues } from './job-queues.js';
+import { Step } from './job-queues.js';
 import type { Live } from './job-queues.js';
 import { LeaseKeeper, dropIfLost, leaseSettings } from './leases.js';
 import { freshPveNonce, putPveNonce } from './nonces.js';
@@ -384,7 +385,7 @@ export class JobRunner {
     const closed = (): OamError => new OamError('ERR_OAM_CLOSED', 'OAM runner closed');
     for (const l of this.jobs.all()) {
       if (l.timer !== undefined) this.ctx.clock.clearTimeout(l.timer);
-      l.step?.abort(closed());
+      l.step?.abort(closed);
     }
     this.ctx.calls.stop(closed());
     this.admission.clear();
@@ -466,13 +467,13 @@ export class JobRunner {
       jobId: job.jobId, henbId: job.henbId, event: event.type, from, to: job.state,
       ...(terminal ? { reason: job.result?.reason } : {}),
     });
-    const signal = this.nextStep(l);
+    const step = this.nextStep(l);
     if (terminal) {
       await deliver(this.ctx, l);
       return;
     }
     this.armTimer(l, job);
-    for (const e of out.effects) await perform(this.ctx, l, job, e, signal);
+    for (const e of out.effects) await perform(this.ctx, l, job, e, step);
   }
 
   /**
@@ -496,12 +497,12 @@ export class JobRunner {
     return { ...job, outbox: outboxOf(out.effects) };
   }
 
-  /** the previous state's timer and in-flight calls stop; returns the new step's signal */
-  private nextStep(l: Live): AbortSignal {
+  /** the previous state's timer and in-flight calls stop; returns the new step (its signal made when a call takes it) */
+  private nextStep(l: Live): Step {
     if (l.timer !== undefined) { this.ctx.clock.clearTimeout(l.timer); delete l.timer; }
-    l.step?.abort(new OamError('ERR_OAM_STEP_ENDED', 'step ended'));
-    l.step = new AbortController();
-    return l.step.signal;
+    l.step?.abort(stepEnded);
+    l.step = new Step();
+    return l.step;
   }
 
   /** the state's timeout, from the job's deadline: a `timeout` event naming the state */
@@ -522,6 +523,11 @@ function reconcile(rec: JobRecord<Job>): Job {
   const job = { ...rec.data };
   if (rec.updateSent) job.updateSent = true;
   return job;
+}
+
+/** why a step's calls stop when its job moves on (a reason only: its stack would name this function) */
+function stepEnded(): OamError {
+  return withoutStack(() => new OamError('ERR_OAM_STEP_ENDED', 'step ended'));
 }
 
 function isJobKind(kind: string): kind is JobKind {
