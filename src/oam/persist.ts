@@ -76,7 +76,7 @@ export async function save(store: Store, l: Live, job: Job, terminal: boolean, r
     expectPrevVersion: l.version, data: job, deadline: null, reason, at,
     ...(terminal ? { terminal: true } : {}),
   }));
-  l.job = rec.data;
+  l.job = job; // as written (the record's data is a copy of it, parsed only when read)
   l.version = rec.version;
 }
 

@@ -456,7 +456,8 @@ export class JobRunner {
     const from = l.job.state;
     try {
       const rec = await persist(this.ctx.o.store, l, job, out.effects, event);
-      l.job = rec.data;
+      // the job as written (the record's data is a copy of it, parsed only when read: not needed)
+      l.job = job;
       l.version = rec.version;
     } catch (err) {
       if (dropIfLost(this.ctx, l, err)) return;

@@ -36,7 +36,7 @@ import { PG_MIGRATIONS, PG_MIGRATION_LOCK, PG_SCHEMA_VERSION, PG_SCHEMA_VERSION_
 import { StoreBase } from './base.js';
 import type { OpName, StoreBaseOptions, TxContext } from './base.js';
 import {
-  eventFromRow, henbFromRow, henbRecord, jobFromRow, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
+  JOB_COLUMNS_BUT_DATA, eventFromRow, henbFromRow, henbRecord, jobFromRow, jobWritten, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
   nonceRecord, resultFromRow, resultRecord, referenceLogFromRow, referenceLogInput, takeInput, transitionInput,
   notificationFromRow, notificationInput, notificationsInput, notificationQuery, pruneInput,
@@ -342,23 +342,14 @@ type Query = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Prom
 
 type AsyncOps = { [K in OpName]: (...args: never[]) => Promise<unknown> };
 
-const SQL = {
-  createJob: `
-    WITH j AS (
-      INSERT INTO jobs (job_id, henb_id, kind, state, data, version, deadline, attempts, update_sent, terminal, owner, lease_until,
-        created_at, updated_at)
-      VALUES ($1, $2, $3, $4, $5, 1, $6, 0, false, false, $9::text, $10::bigint, $7, $7)
-      ON CONFLICT DO NOTHING
-      RETURNING *
-    ), e AS (
-      INSERT INTO job_events (job_id, seq, from_state, to_state, at, reason, detail)
-      SELECT job_id, 1, NULL, state, created_at, $8::text, NULL FROM j
-    )
-    SELECT * FROM j`,
-  // The version check and the move in one statement: of two concurrent callers with the same expected version, the
-  // second waits for the first's row lock, re-checks `version = $2` on the committed row, and matches nothing.
-  // The event's from_state is the last event's to_state, which is the job's state before this move.
-  saveJobTransition: `
+/**
+ * saveJobTransition's statement, returning `columns` of the moved row. The version check and the move in one
+ * statement: of two concurrent callers with the same expected version, the second waits for the first's row lock,
+ * re-checks `version = $2` on the committed row, and matches nothing. The event's from_state is the last event's
+ * to_state, which is the job's state before this move.
+ */
+function saveJobTransitionSql(columns: string): string {
+  return `
     WITH upd AS (
       UPDATE jobs SET state = $3, data = COALESCE($4::text, data), version = version + 1,
         deadline = CASE WHEN $5::boolean THEN $6::bigint ELSE deadline END,
@@ -373,7 +364,25 @@ const SQL = {
       SELECT upd.job_id, COALESCE(prev.seq, 0) + 1, prev.to_state, upd.state, $10::bigint, $11::text, $12::text
       FROM upd LEFT JOIN prev ON true
     )
-    SELECT * FROM upd`,
+    SELECT ${columns} FROM upd`;
+}
+
+const SQL = {
+  createJob: `
+    WITH j AS (
+      INSERT INTO jobs (job_id, henb_id, kind, state, data, version, deadline, attempts, update_sent, terminal, owner, lease_until,
+        created_at, updated_at)
+      VALUES ($1, $2, $3, $4, $5, 1, $6, 0, false, false, $9::text, $10::bigint, $7, $7)
+      ON CONFLICT DO NOTHING
+      RETURNING *
+    ), e AS (
+      INSERT INTO job_events (job_id, seq, from_state, to_state, at, reason, detail)
+      SELECT job_id, 1, NULL, state, created_at, $8::text, NULL FROM j
+    )
+    SELECT ${JOB_COLUMNS_BUT_DATA} FROM j`,
+  saveJobTransition: saveJobTransitionSql('*'),
+  // the same when the move gives the data: the row but its data (the record's data is what was written: jobWritten)
+  saveJobTransitionWritten: saveJobTransitionSql(JOB_COLUMNS_BUT_DATA),
   // A job's lease expired: lease_until passed (or null) and its owner ($1 is the caller) has no live heartbeat
   // (instances.alive_until, renewLeases). The claims run under the transaction lock (LEASE_OPS); the WHERE of
   // each UPDATE re-checks the row all the same. SET reads the old row: the version moves only when the job is taken
@@ -498,9 +507,9 @@ class PgOps implements AsyncOps {
   async createJob<T>(job: NewJob<T>): Promise<JobRecord<T>> {
     const { data, deadline, owner, leaseUntil } = newJobInput(job);
     const now = Date.now();
-    const row = (await this.q<JobRow>(SQL.createJob,
+    const row = (await this.q<Omit<JobRow, 'data'>>(SQL.createJob,
       [job.jobId, job.henbId, job.kind, job.state, data, deadline, now, job.reason ?? null, owner, leaseUntil])).rows[0];
-    if (row !== undefined) return jobFromRow<T>(row);
+    if (row !== undefined) return jobWritten<T>(row, data);
     // a unique key refused it (ON CONFLICT DO NOTHING, no target: the job id or jobs_one_active); say which
     const idTaken = (await this.q('SELECT 1 FROM jobs WHERE job_id = $1', [job.jobId])).rowCount === 1;
     const active = (await this.q<{ job_id: string }>('SELECT job_id FROM jobs WHERE henb_id = $1 AND kind = ANY($2::text[]) AND NOT terminal',
@@ -516,11 +525,12 @@ class PgOps implements AsyncOps {
   async saveJobTransition<T>(jobId: string, newState: string, o: JobTransitionOptions<T>): Promise<JobRecord<T>> {
     const { data, deadline, detail, at } = transitionInput(newState, o);
     if (typeof jobId !== 'string') throw new StoreError('ERR_STORE_NOT_FOUND', `job ${String(jobId)} does not exist`);
-    const row = (await this.q<JobRow>(SQL.saveJobTransition, [
+    // a move that gives the data gets the row but its data back (jobWritten)
+    const row = (await this.q<JobRow>(data === undefined ? SQL.saveJobTransition : SQL.saveJobTransitionWritten, [
       jobId, o.expectPrevVersion, newState, data ?? null, deadline !== undefined, deadline ?? null, o.attempts ?? null,
       o.updateSent === true, o.terminal === true, at, o.reason ?? null, detail,
     ])).rows[0];
-    if (row !== undefined) return jobFromRow<T>(row);
+    if (row !== undefined) return data === undefined ? jobFromRow<T>(row) : jobWritten<T>(row, data);
     // nothing moved: say why, as the SQLite store does
     const cur = (await this.q<{ version: number; terminal: boolean }>('SELECT version, terminal FROM jobs WHERE job_id = $1', [jobId])).rows[0];
     if (cur === undefined) throw new StoreError('ERR_STORE_NOT_FOUND', `job ${jobId} does not exist`);

@@ -21,7 +21,7 @@ import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
 import { StoreBase, WRITE_OPS } from './base.js';
 import type { OpName, StoreBaseOptions, TxContext } from './base.js';
 import {
-  eventFromRow, henbFromRow, henbRecord, jobFromRow, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
+  JOB_COLUMNS_BUT_DATA, eventFromRow, henbFromRow, henbRecord, jobFromRow, jobWritten, excludingKinds, jobRefused, jtiExpiry, leaseInput, limitOf, newJobInput, nonceFromRow,
   ownerInput,
   nonceRecord, resultFromRow, resultRecord, referenceLogFromRow, referenceLogInput, takeInput, transitionInput,
   notificationFromRow, notificationInput, notificationsInput, notificationQuery, pruneInput,
@@ -409,12 +409,12 @@ class SqliteOps implements SyncOps {
     const { data, deadline, owner, leaseUntil } = newJobInput(job);
     const now = Date.now();
     return this.atomic(() => {
-      let row: JobRow;
+      let row: Omit<JobRow, 'data'>;
       try {
-        // RETURNING: the record as stored, without reading the row back
+        // RETURNING: the record as stored, without reading the row back (the data is what was written: jobWritten)
         row = this.st(`INSERT INTO jobs (job_id, henb_id, kind, state, data, version, deadline, attempts, update_sent, terminal,
-                   owner, lease_until, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, 0, 0, 0, ?, ?, ?, ?) RETURNING *`)
-          .get(job.jobId, job.henbId, job.kind, job.state, data, deadline, owner, leaseUntil, now, now) as JobRow;
+                   owner, lease_until, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, 0, 0, 0, ?, ?, ?, ?) RETURNING ${JOB_COLUMNS_BUT_DATA}`)
+          .get(job.jobId, job.henbId, job.kind, job.state, data, deadline, owner, leaseUntil, now, now) as Omit<JobRow, 'data'>;
       } catch (cause) {
         const err = refused(cause, `job ${job.jobId} already exists`);
         if (!(err instanceof StoreError) || err.code !== 'ERR_STORE_DUPLICATE') throw err;
@@ -426,7 +426,7 @@ class SqliteOps implements SyncOps {
       }
       this.st('INSERT INTO job_events (job_id, seq, from_state, to_state, at, reason, detail) VALUES (?, 1, NULL, ?, ?, ?, NULL)')
         .run(job.jobId, job.state, now, job.reason ?? null);
-      return jobFromRow<T>(row);
+      return jobWritten<T>(row, data);
     });
   }
 
@@ -442,7 +442,8 @@ class SqliteOps implements SyncOps {
   /**
    * saveJobTransition, and the job's state and update-sent flag before the move (for its audit record). Three
    * statements: the checks read the row's small columns (not its data), the UPDATE returns the row as stored
-   * (RETURNING: no read back), the event takes the next seq in its INSERT.
+   * (RETURNING: no read back; not the data when the move gives it: jobWritten), the event takes the next seq in its
+   * INSERT.
    */
   private moveJob<T>(jobId: string, newState: string, o: JobTransitionOptions<T>): { rec: JobRecord<T>; before: JobBefore } {
     const { data, deadline, detail, at } = transitionInput(newState, o);
@@ -463,14 +464,14 @@ class SqliteOps implements SyncOps {
       const updated = this.st(`UPDATE jobs SET state = ?, data = COALESCE(?, data), version = version + 1,
                            deadline = CASE WHEN ? THEN ? ELSE deadline END, attempts = COALESCE(?, attempts),
                            update_sent = MAX(update_sent, ?), updated_at = ?${o.terminal === true ? ', terminal = 1' : ''}
-                         WHERE job_id = ? AND version = ? RETURNING *`)
+                         WHERE job_id = ? AND version = ? RETURNING ${data === undefined ? '*' : JOB_COLUMNS_BUT_DATA}`)
         .get(newState, data ?? null, deadline === undefined ? 0 : 1, deadline ?? null, o.attempts ?? null,
           o.updateSent === true ? 1 : 0, at, jobId, row.version) as JobRow | undefined;
       if (updated === undefined) throw new StoreError('ERR_STORE_CONFLICT', `job ${jobId} changed concurrently`);
       this.st(`INSERT INTO job_events (job_id, seq, from_state, to_state, at, reason, detail)
                SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM job_events WHERE job_id = ?`)
         .run(jobId, row.state, newState, at, o.reason ?? null, detail, jobId);
-      return { rec: jobFromRow<T>(updated), before: { state: row.state, updateSent: row.update_sent === 1 } };
+      return { rec: data === undefined ? jobFromRow<T>(updated) : jobWritten<T>(updated, data), before: { state: row.state, updateSent: row.update_sent === 1 } };
     });
   }
 

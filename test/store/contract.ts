@@ -4,7 +4,7 @@
  * Only driver-independent behaviour is here; a driver's own cases (SQLite's WAL and sync barriers, PostgreSQL's
  * several instances) stay in its test file.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { HenbInput, JobRecord, NewJob, Store, StoreTx } from '../../src/store/index.js';
 import { generateSigningKey, signResult, storeReplayCache, verifyResult } from '../../src/tokens/index.js';
 import { useStores } from './use-stores.js';
@@ -96,6 +96,38 @@ export function storeContract(name: string, h: StoreHarness): void {
         await expect(store.createJob({ ...newJob, state: 'other' })).rejects.toThrow(code('ERR_STORE_DUPLICATE'));
         expect(await store.getJob('job-1')).toEqual(j);
         expect(await store.listJobEvents('job-1')).toHaveLength(1);
+      });
+
+      it('a write that gives the data returns it as a copy of what was written, parsed only when read (issue 15)', async () => {
+        const data = { step: 6, nested: { list: [1, 'two'] }, gone: undefined as unknown, when: new Date(5000) };
+        const parse = vi.spyOn(JSON, 'parse');
+        let created: JobRecord<typeof data>;
+        let moved: JobRecord<typeof data>;
+        try {
+          created = await store.createJob({ ...newJob, data });
+          moved = await store.saveJobTransition('job-1', 'update-sent', { expectPrevVersion: 1, data, reason: 'sent' });
+          // the database's copy of the data is neither returned nor parsed again
+          expect(parse).not.toHaveBeenCalled();
+        } finally {
+          parse.mockRestore();
+        }
+        const stored = JSON.parse(JSON.stringify(data)) as unknown;
+        // as stored (JSON: undefined gone, the Date a string), a copy: not the object given, nor changed with it
+        expect(moved.data).toStrictEqual(stored);
+        expect(created.data).toStrictEqual(stored);
+        expect(moved.data).not.toBe(data);
+        data.nested.list.push(3);
+        expect(moved.data.nested.list).toEqual([1, 'two']);
+        expect(moved.data).toBe(moved.data);
+        expect(await store.getJob('job-1')).toEqual(moved);
+        expect({ ...moved }).toEqual(await store.getJob('job-1'));
+        expect(JSON.parse(JSON.stringify(moved))).toEqual(JSON.parse(JSON.stringify(await store.getJob('job-1'))));
+        // assignable, as any record's
+        const other = { step: 7, nested: { list: [] }, gone: undefined, when: new Date(0) };
+        moved.data = other;
+        expect(moved.data).toBe(other);
+        // a move without data returns the stored one
+        expect((await store.saveJobTransition<typeof data>('job-1', 'x', { expectPrevVersion: 2 })).data).toStrictEqual(stored);
       });
 
       it('saves transitions with optimistic concurrency and appends history', async () => {
