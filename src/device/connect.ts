@@ -197,7 +197,10 @@ export async function deviceSessionOverTls(socket: TLSSocket | TlsHandshakeSocke
     signal?.removeEventListener('abort', onAbort);
     socket.off('error', onEarly);
   }
-  socket.once('close', () => s.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the TLS connection`)));
+  socket.once('close', () => {
+    // a session that ended first needs no reason
+    if (!s.closed) s.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the TLS connection`));
+  });
   const verified = (socket as Partial<TlsHandshakeSocket>).verifiedPeer;
   const session = deviceSessionOf(s, () => socket.end(), () => {
     socket.end();
@@ -212,10 +215,7 @@ export async function deviceSessionOverTls(socket: TLSSocket | TlsHandshakeSocke
  * TLS): `ended` runs once when the session has closed (its carrier may go), `teardown` after close().
  */
 export function deviceSessionOf(s: ClientSession, ended: () => void, teardown: () => void): DeviceSession {
-  const closedP = s.conn.whenClosed().then(() => {
-    ended();
-    return s.closeReason;
-  });
+  const closedP = s.conn.whenClosed().then(ended);
   return {
     rpc: (op, o) => s.rpc(op, o ?? {}),
     notifications: () => s.notifications(),
@@ -224,7 +224,8 @@ export function deviceSessionOf(s: ClientSession, ended: () => void, teardown: (
     get closed() {
       return s.closed;
     },
-    whenClosed: () => closedP,
+    // the reason read when asked for: an orderly end's is made only then (ClientSession.closeReason)
+    whenClosed: () => closedP.then(() => s.closeReason),
     async close() {
       await s.close(2000).catch(() => undefined);
       teardown();
@@ -368,8 +369,9 @@ function dialSsh(target: DeviceTarget, where: string, pin: Buffer | undefined, o
     else attempt.fail(sshConnectError(e, { where, username: target.username, timeoutMs: options.timeoutMs, hostKeyMismatch }));
   });
   client.on('close', () => {
-    if (session) session.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the SSH connection`));
-    else attempt.fail(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the connection`));
+    if (!session) attempt.fail(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the connection`));
+    // a session that ended first (every orderly close: close-session, then the connection) needs no reason
+    else if (!session.closed) session.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the SSH connection`));
   });
   client.on('ready', () => openNetconfChannel(client, where, options.timeoutMs, attempt, {
     opened: (s) => {

@@ -84,6 +84,7 @@ export class ClientSession {
   private noteWaiters: Array<{ resolve: (r: IteratorResult<XmlElement>) => void; reject: (e: Error) => void }> = [];
   private droppedNotes = 0;
   private helloDone: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  /** why the session ended; an orderly end's ERR_SESSION_CLOSED is made when first asked for (closeError) */
   private closedErr: Error | undefined;
   private isClosed = false;
   private closeSent = false;
@@ -101,7 +102,7 @@ export class ClientSession {
     this.maxNotes = opts.maxQueuedNotifications ?? 10_000;
     this.conn.onMessage = (m) => this.onMessage(m);
     this.conn.onInputEnd = () => void this.conn.end();
-    this.conn.onClose = (err) => this.finish(err ?? new SessionError('ERR_SESSION_CLOSED', 'session closed'));
+    this.conn.onClose = (err) => this.finish(err);
   }
 
   /** Exchange hellos over `stream`; resolves when the session is established. */
@@ -131,7 +132,7 @@ export class ClientSession {
 
   /** Why the session ended (undefined while open). */
   get closeReason(): Error | undefined {
-    return this.closedErr;
+    return this.isClosed ? this.closeError() : undefined;
   }
 
   get inFlight(): number {
@@ -162,7 +163,7 @@ export class ClientSession {
    * when a signal is given): the timer calls a per-session function with the message-id.
    */
   private send(operation: XmlElement | string, options: RpcOptions, deadline: number): Promise<XmlElement> {
-    if (this.isClosed) return Promise.reject(this.closedErr ?? new SessionError('ERR_SESSION_CLOSED', 'session closed'));
+    if (this.isClosed) return Promise.reject(this.closeError());
     const timeoutMs = options.timeoutMs ?? this.rpcTimeoutMs;
     const id = String(this.nextId++);
     let opXml: string;
@@ -249,6 +250,7 @@ export class ClientSession {
 
   /** End at once; every pending request fails with `err`. */
   destroy(err?: Error): void {
+    if (this.isClosed) return; // ended already: the connection is closed, no reason to make
     this.conn.destroy(err ?? new SessionError('ERR_SESSION_CLOSED', 'session destroyed'));
   }
 
@@ -337,6 +339,11 @@ export class ClientSession {
     settle(p, replyOutcome(reply));
   }
 
+  /** the reason of the ended session: as given, else (an orderly end) ERR_SESSION_CLOSED, made once */
+  private closeError(): Error {
+    return (this.closedErr ??= new SessionError('ERR_SESSION_CLOSED', 'session closed'));
+  }
+
   private onNotification(n: XmlElement): void {
     const w = this.noteWaiters.shift();
     if (w) return w.resolve({ value: n, done: false });
@@ -347,14 +354,19 @@ export class ClientSession {
     this.notes.push(n);
   }
 
-  private finish(err: Error): void {
+  /**
+   * The session ended (`err`: why, none for an orderly end). An orderly end's reason is made only when something
+   * gets it (a hello or request still waiting, closeReason, a later request): most sessions end with nothing
+   * waiting, and an error's stack costs more than the rest of the end (issue 15: 0.39 s at 10,000 devices).
+   */
+  private finish(err: Error | undefined): void {
     if (this.isClosed) return;
     this.isClosed = true;
     this.closedErr = err;
-    this.helloDone?.reject(err);
+    if (this.helloDone !== undefined) this.helloDone.reject(this.closeError());
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
-      settle(p, pendingError(err, id));
+      settle(p, pendingError(this.closeError(), id));
     }
     this.pending.clear();
     this.unanswered.clear();
