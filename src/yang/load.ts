@@ -63,19 +63,19 @@ export class SchemaValidator implements YangValidator {
   validateRpcInput(operation: XmlElement): RpcErrorInfo[] {
     const rpc = this.byNs.get(operation.ns)?.rpcs.get(operation.name);
     if (!rpc) return [this.unknownOperation(operation.ns, operation.name, 'RPC')];
-    return this.part(rpc.input, operation.children.filter(isEl), operation);
+    return this.part(rpc.input, operation.children, true);
   }
 
   validateRpcOutput(ns: string, rpcName: string, output: XmlElement[]): RpcErrorInfo[] {
     const rpc = this.byNs.get(ns)?.rpcs.get(rpcName);
     if (!rpc) return [this.unknownOperation(ns, rpcName, 'RPC')];
-    return this.part(rpc.output, output, undefined);
+    return this.part(rpc.output, output, false);
   }
 
   validateNotification(event: XmlElement): RpcErrorInfo[] {
     const n = this.byNs.get(event.ns)?.notifications.get(event.name);
     if (!n) return [this.unknownOperation(event.ns, event.name, 'notification')];
-    return this.part(n, event.children.filter(isEl), event);
+    return this.part(n, event.children, true);
   }
 
   validateConfig(topLevel: XmlElement[]): RpcErrorInfo[] {
@@ -183,11 +183,12 @@ export class SchemaValidator implements YangValidator {
     return node;
   }
 
-  private part(schema: OperationPart, elems: XmlElement[], op: XmlElement | undefined): RpcErrorInfo[] {
+  /** the content of an operation element (`withText`: its text, which must be whitespace, is in `nodes` too) */
+  private part(schema: OperationPart, nodes: ReadonlyArray<XmlElement | string>, withText: boolean): RpcErrorInfo[] {
     const v = new InstanceValidator(this.modules, { configOnly: false });
     const root = emptyPath().step({ name: schema.name, module: schema.module });
-    const text = op ? op.children.filter((c): c is string => typeof c === 'string').join('') : '';
-    v.children(elems, schema.children, root, { text });
+    if (withText) v.content(nodes, schema.children, root);
+    else v.children(nodes, schema.children, root);
     return v.result();
   }
 
