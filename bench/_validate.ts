@@ -10,7 +10,7 @@
  * (test/yang/corpus.ts: valid documents and their mutations, XML and RFC 7951 JSON) and fails on any difference.
  *
  * Not run by bench/run.ts (leading underscore). Re-executes itself with --expose-gc --max-semi-space-size=64 (room for the allocation loops) when not given.
- * Run: node --expose-gc --import tsx bench/_validate.ts [--baseline ../main] [--check] [--n 2000] [--rounds 6]
+ * Run: node --expose-gc --import tsx bench/_validate.ts [--baseline ../main] [--check] [--n 2000] [--rounds 6] [--case text]
  *      node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/_validate.ts --n 20000 --rounds 1 --only new
  */
 import { spawnSync } from 'node:child_process';
@@ -41,6 +41,7 @@ const ROUNDS = Number(opt('--rounds') ?? 6);
 const BASELINE = opt('--baseline');
 const ONLY = opt('--only');
 const CHECK = argv.includes('--check');
+const CASE = opt('--case'); // only the cases whose name contains this
 
 const HSV = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
 const PVE = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify-pve';
@@ -140,7 +141,7 @@ const su1 = nmsSoftwareUpdate(1);
 const su50 = nmsSoftwareUpdate(50);
 const su50bad = nmsSoftwareUpdate(50, 5);
 const su50reply = nmsSoftwareUpdateReply(50);
-const CASES: Case[] = [
+const ALL_CASES: Case[] = [
   { name: 'nms software-update input, 1 device', valid: true, run: (i) => i.v.validateRpcInput(su1) },
   { name: 'nms software-update input, 50 devices', valid: true, run: (i) => i.v.validateRpcInput(su50) },
   { name: 'nms software-update input, 50 (5 bad ids)', valid: false, run: (i) => i.v.validateRpcInput(su50bad) },
@@ -154,6 +155,8 @@ const CASES: Case[] = [
   { name: 'device integrity-measurement output', valid: true, run: (i) => i.v.validateRpcOutput(DEVICE_NS, 'integrity-measurement', measurementReply) },
   { name: 'device get reply (state tree)', valid: true, run: (i) => i.state(deviceGet) },
 ];
+
+const CASES = ALL_CASES.filter((c) => CASE === undefined || c.name.includes(CASE));
 
 // --- measuring ---------------------------------------------------------------------------------------------
 

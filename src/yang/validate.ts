@@ -220,13 +220,10 @@ function keyNodesOf(node: ListNode): LeafNode[] {
   return k;
 }
 
-/** the elements found for each slot of a SchemaIndex (one element, or several), and the order slots were first met */
-interface Groups {
-  els: Array<XmlElement | XmlElement[] | undefined>;
-  order: Slot[];
-}
+/** the elements found for each slot of a SchemaIndex: one element, or several */
+type Found = Array<XmlElement | XmlElement[] | undefined>;
 
-const NO_GROUPS: Groups = { els: [], order: [] };
+const NOTHING_FOUND: Found = [];
 
 function instancesOf(g: XmlElement | XmlElement[]): XmlElement[] {
   return Array.isArray(g) ? g : [g];
@@ -234,13 +231,15 @@ function instancesOf(g: XmlElement | XmlElement[]): XmlElement[] {
 
 export class InstanceValidator {
   private readonly errors: RpcErrorInfo[] = [];
-  private readonly parentOf = new Map<XmlElement, XmlElement>();
+  /** each element's parent, for leafref paths (configuration only: no other mode checks leafrefs) */
+  private readonly parentOf: Map<XmlElement, XmlElement> | undefined;
   private readonly leafrefs: Array<{ el: XmlElement; type: LeafNode['type']; value: string; p: PathCtx; name: string }> = [];
   /** one context for every leaf, its nsContext set per leaf (checkValue keeps nothing) */
   private readonly valueCtx: ValueContext;
 
   constructor(private readonly modules: Map<string, CompiledModule>, private readonly mode: Mode) {
     this.valueCtx = { modules, nsContext: undefined };
+    this.parentOf = mode.configOnly ? new Map() : undefined;
   }
 
   result(): RpcErrorInfo[] {
@@ -289,23 +288,26 @@ export class InstanceValidator {
   /** the elements of `nodes` (text skipped) against `schema` */
   private elements(nodes: ReadonlyArray<XmlNode>, schema: SchemaNode[], parentPath: PathCtx, parentEl: XmlElement | undefined): void {
     const ix = indexOf(schema);
-    const groups: Groups = { els: new Array<XmlElement | XmlElement[] | undefined>(ix.slots.length), order: [] };
-    const track = parentEl !== undefined && this.mode.configOnly; // parents matter for leafref paths only
+    const found: Found = new Array<XmlElement | XmlElement[] | undefined>(ix.slots.length);
+    const order = new Array<Slot>(ix.slots.length); // the slots in the order first met (sized once: no growing)
+    let met = 0;
+    const parentOf = parentEl !== undefined ? this.parentOf : undefined;
     for (const e of nodes) {
       if (typeof e === 'string') continue;
-      if (track) this.parentOf.set(e, parentEl);
+      parentOf?.set(e, parentEl!);
       const slot = slotFor(ix, e);
       if (!slot || (this.mode.configOnly && !slot.node.config)) {
         this.unknown(e, parentPath, slot !== undefined);
         continue;
       }
-      const g = groups.els[slot.index];
-      if (g === undefined) { groups.els[slot.index] = e; groups.order.push(slot); } else if (Array.isArray(g)) g.push(e);
-      else groups.els[slot.index] = [g, e];
+      const g = found[slot.index];
+      if (g === undefined) { found[slot.index] = e; order[met++] = slot; } else if (Array.isArray(g)) g.push(e);
+      else found[slot.index] = [g, e];
     }
     // choices: at most one case present
     let chosen: Map<ChoiceNode, string> | undefined;
-    for (const slot of groups.order) {
+    for (let i = 0; i < met; i++) {
+      const slot = order[i]!;
       for (const w of slot.within) {
         chosen ??= new Map();
         const have = chosen.get(w.choice);
@@ -318,9 +320,9 @@ export class InstanceValidator {
           });
         }
       }
-      this.instances(slot.node, groups.els[slot.index]!, parentPath);
+      this.instances(slot.node, found[slot.index]!, parentPath);
     }
-    this.mandatory(ix.mandatory[this.mode.configOnly ? 1 : 0], groups, chosen, parentPath);
+    this.mandatory(ix.mandatory[this.mode.configOnly ? 1 : 0], found, chosen, parentPath);
   }
 
   /**
@@ -332,7 +334,7 @@ export class InstanceValidator {
       const lr = r.type.leafref!;
       let set: XmlElement[] = lr.absolute ? [root] : [r.el];
       for (const step of lr.steps!) {
-        if (step === '..') set = set.map((x) => this.parentOf.get(x)).filter((x): x is XmlElement => x !== undefined);
+        if (step === '..') set = set.map((x) => this.parentOf?.get(x)).filter((x): x is XmlElement => x !== undefined);
         else set = set.flatMap((x) => x.children.filter((c): c is XmlElement => typeof c !== 'string' && c.ns === step.ns && c.name === step.name));
       }
       const target = lr.resolve();
@@ -533,7 +535,7 @@ export class InstanceValidator {
   }
 
   /** mandatory nodes that are absent (RFC 7950 section 3, "mandatory node"); `items` from the schema's index */
-  private mandatory(items: MandatoryItem[], groups: Groups, chosen: Map<ChoiceNode, string> | undefined, parentPath: PathCtx): void {
+  private mandatory(items: MandatoryItem[], found: Found, chosen: Map<ChoiceNode, string> | undefined, parentPath: PathCtx): void {
     for (const { node: n, index, cases } of items) {
       if (n.kind === 'choice') {
         const c = chosen?.get(n);
@@ -548,14 +550,14 @@ export class InstanceValidator {
           continue;
         }
         const cs = cases!.get(c);
-        if (cs) this.mandatory(cs, groups, chosen, parentPath);
+        if (cs) this.mandatory(cs, found, chosen, parentPath);
         continue;
       }
-      if (groups.els[index] !== undefined) continue;
+      if (found[index] !== undefined) continue;
       if (n.kind === 'list' || n.kind === 'leaf-list') this.counts(n, 0, parentPath);
       else if (n.kind === 'container') {
         // an absent non-presence container still needs its mandatory descendants
-        this.mandatory(indexOf(n.children).mandatory[this.mode.configOnly ? 1 : 0], NO_GROUPS, undefined, parentPath.step(n));
+        this.mandatory(indexOf(n.children).mandatory[this.mode.configOnly ? 1 : 0], NOTHING_FOUND, undefined, parentPath.step(n));
       } else {
         this.err({
           type: 'application', tag: 'missing-element', ...this.at(parentPath.step(n)),

@@ -14,19 +14,46 @@ export interface ValueProblem {
 
 export interface ValueContext {
   /** prefix -> namespace in scope at the element ('' = default namespace) */
-  nsContext?: Readonly<Record<string, string>>;
+  nsContext?: Readonly<Record<string, string>> | undefined;
   modules: Map<string, CompiledModule>;
 }
 
 const XML_WS = /^[ \t\r\n]+|[ \t\r\n]+$/g;
+const INTEGER = /^[+-]?[0-9]+$/;
+const BASE64 = /^[A-Za-z0-9+/]*(={0,2})$/;
 
-function inIntervals(v: bigint, r: Restriction): boolean {
-  return r.intervals.some((i) => v >= i.lo && v <= i.hi);
+function isXmlSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
+}
+
+/** the value without surrounding XML whitespace (value.replace(XML_WS, ''), which it calls only when there is some) */
+function xmlTrim(value: string): string {
+  if (value.length === 0) return value;
+  return isXmlSpace(value.charCodeAt(0)) || isXmlSpace(value.charCodeAt(value.length - 1)) ? value.replace(XML_WS, '') : value;
+}
+
+/** `v` (a number compares with the bigint bounds exactly) in one of the intervals */
+function inIntervals(v: bigint | number, r: Restriction): boolean {
+  for (const i of r.intervals) if (v >= i.lo && v <= i.hi) return true;
+  return false;
+}
+
+/** the number of code points ([...s].length: a surrogate pair is one, a lone surrogate one), without an array */
+function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) { n--; i++; }
+    }
+  }
+  return n;
 }
 
 function checkLength(len: number, t: YType, what: string, value: string): ValueProblem | undefined {
   for (const r of t.lengths) {
-    if (!inIntervals(BigInt(len), r)) {
+    if (!inIntervals(len, r)) {
       return { message: r.message ?? `${what} "${clip(value)}" has length ${len}, not in ${r.text}`, ...(r.appTag !== undefined ? { appTag: r.appTag } : {}) };
     }
   }
@@ -51,7 +78,7 @@ const INT_BOUNDS: Record<string, [bigint, bigint]> = {
 
 function checkBase64(value: string): { bytes: number } | ValueProblem {
   if (value.length % 4 !== 0) return { message: `"${clip(value)}" is not base64: its length is not a multiple of 4` };
-  const m = /^[A-Za-z0-9+/]*(={0,2})$/.exec(value);
+  const m = BASE64.exec(value);
   if (!m) return { message: `"${clip(value)}" is not base64: invalid character` };
   return { bytes: (value.length / 4) * 3 - m[1]!.length };
 }
@@ -63,8 +90,10 @@ function derivesFrom(modules: Map<string, CompiledModule>, id: IdentityRef, base
 }
 
 function checkString(t: YType, value: string): ValueProblem | undefined {
-  const p = checkLength([...value].length, t, 'string', value);
-  if (p) return p;
+  if (t.lengths.length > 0) {
+    const p = checkLength(codePoints(value), t, 'string', value);
+    if (p) return p;
+  }
   for (const pat of t.patterns) {
     if (pat.re.test(value) === pat.invert) {
       return {
@@ -77,9 +106,10 @@ function checkString(t: YType, value: string): ValueProblem | undefined {
 }
 
 function checkInteger(t: YType, value: string): ValueProblem | undefined {
-  const s = value.replace(XML_WS, '');
-  if (!/^[+-]?[0-9]+$/.test(s)) return { message: `"${clip(value)}" is not a valid ${t.base} (${t.name})` };
-  const v = BigInt(s);
+  const s = xmlTrim(value);
+  if (!INTEGER.test(s)) return { message: `"${clip(value)}" is not a valid ${t.base} (${t.name})` };
+  // up to 15 digits a number is exact (and compares exactly with the bigint bounds)
+  const v = s.length <= 15 ? Number(s) : BigInt(s);
   const [lo, hi] = INT_BOUNDS[t.base]!;
   if (v < lo || v > hi) return { message: `${s} is out of the bounds of ${t.base} (${t.name})` };
   for (const r of t.ranges) if (!inIntervals(v, r)) return { message: r.message ?? `${s} is not in the range ${r.text} of ${t.name}`, ...(r.appTag !== undefined ? { appTag: r.appTag } : {}) };
@@ -88,7 +118,7 @@ function checkInteger(t: YType, value: string): ValueProblem | undefined {
 
 function checkDecimal(t: YType, value: string): ValueProblem | undefined {
   const fd = t.fractionDigits ?? 1;
-  const s = value.replace(XML_WS, '');
+  const s = xmlTrim(value);
   const v = parseDecimal(s, fd);
   if (v === undefined) return { message: `"${clip(value)}" is not a valid decimal64 with ${fd} fraction digits (${t.name})` };
   if (v < -9223372036854775808n || v > 9223372036854775807n) return { message: `${s} is out of the bounds of decimal64 (${t.name})` };
@@ -106,12 +136,13 @@ function checkBits(t: YType, value: string): ValueProblem | undefined {
 
 /** an identity named by prefix:name (the prefix bound in the value's namespace context), derived from the type's bases */
 function checkIdentityref(t: YType, value: string, ctx: ValueContext): ValueProblem | undefined {
-  const s = value.replace(XML_WS, '');
+  const s = xmlTrim(value);
   const i = s.indexOf(':');
   const prefix = i < 0 ? '' : s.slice(0, i);
   const name = i < 0 ? s : s.slice(i + 1);
   const ns = ctx.nsContext?.[prefix];
-  const mod = [...ctx.modules.values()].find((m) => m.ref.namespace === ns);
+  let mod: CompiledModule | undefined;
+  for (const m of ctx.modules.values()) if (m.ref.namespace === ns) { mod = m; break; }
   if (!mod || !mod.identities.has(name)) return { message: `"${clip(value)}" is not a known identity` };
   const id = { module: mod.ref.name, name };
   const ok = (t.identityBases ?? []).every((b) => derivesFrom(ctx.modules, id, b));
@@ -153,7 +184,7 @@ export function checkValue(t: YType, value: string, ctx: ValueContext): ValuePro
       return target ? checkValue(target, value, ctx) : undefined;
     }
     case 'instance-identifier':
-      return value.replace(XML_WS, '').startsWith('/') ? undefined : { message: `"${clip(value)}" is not an instance-identifier` };
+      return xmlTrim(value).startsWith('/') ? undefined : { message: `"${clip(value)}" is not an instance-identifier` };
   }
 }
 
@@ -162,11 +193,12 @@ export function canonical(t: YType, value: string): string {
   switch (t.base) {
     case 'int8': case 'int16': case 'int32': case 'int64':
     case 'uint8': case 'uint16': case 'uint32': case 'uint64': {
-      const s = value.replace(XML_WS, '');
-      return /^[+-]?[0-9]+$/.test(s) ? BigInt(s).toString() : value;
+      const s = xmlTrim(value);
+      if (!INTEGER.test(s)) return value;
+      return s.length <= 15 ? String(Number(s)) : BigInt(s).toString();
     }
     case 'decimal64': {
-      const v = parseDecimal(value.replace(XML_WS, ''), t.fractionDigits ?? 1);
+      const v = parseDecimal(xmlTrim(value), t.fractionDigits ?? 1);
       return v === undefined ? value : v.toString();
     }
     default:
