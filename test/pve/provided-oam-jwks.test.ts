@@ -88,4 +88,13 @@ describe('the OAM JWKS file', () => {
     expect(reads.jwks).toBe(3);
     expect(Object.isFrozen((await read()).keys)).toBe(true);
   });
+
+  it('statements at once share one read of the file (src/file-cache.ts)', async () => {
+    await writeFile(jwksFile(), jwksOf(keyA));
+    const read = jwksFileReader(jwksFile());
+    const all = await Promise.all(Array.from({ length: 10 }, () => read()));
+    expect(all.every((j) => j === all[0])).toBe(true);
+    expect(all[0]!.keys).toEqual([keyA.publicJwk]);
+    expect(reads.jwks).toBe(1);
+  });
 });

@@ -1,0 +1,84 @@
+/**
+ * Files read per request, kept until they change (issue 15: at 10,000 devices, a file read per request showed in the
+ * profiles: the PVE's open and parse of the OAM's JWKS per statement was 1.6 s of its CPU). A leaf, shared by the
+ * layers that read such files (tokens: a JWKS file; the PVE: approved software; the OAM plugin: a local image's
+ * digest); it knows no error codes: the caller makes its own of what get() throws.
+ *
+ * The rule: every get() stats the path (one stat, no open) and the content is read again only when the file's
+ * identity changed: (dev, ino, size, mtime, ctime), the times in ns. So a file replaced by a rename onto the path (a
+ * new inode) or rewritten in place (a new ctime, even with the same size and mtime) is read at the next call. The
+ * identity is the one seen before the read: a change during the read is read again at the next call.
+ * - a path that cannot be stat'ed (removed, no permission) throws the stat's own error (ENOENT ...), as a read of the
+ *   path would, and drops what was held for it;
+ * - a failed read is not kept: the callers that were waiting for it get its error, the next call reads again;
+ * - concurrent callers that see the same identity share one read (the first one's), finished or in flight.
+ */
+import { stat } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+
+/**
+ * Reads the content of `file` (e.g. readFile and parse, or a streaming digest). `st` is the stat the identity was
+ * taken from: a caller that must not open anything but a regular file (a FIFO would block) checks st.isFile().
+ */
+export type FileRead<T> = (file: string, st: BigIntStats) => Promise<T>;
+
+export interface FileCacheOptions {
+  /** paths held at most (default unbounded); a new path beyond it drops the one held longest */
+  max?: number;
+}
+
+interface Held<T> {
+  id: string;
+  value: Promise<T>;
+}
+
+/** The identity of a file's content: a new inode, size, modification or change time is a new identity. */
+export function fileIdentity(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+export class FileCache<T> {
+  private readonly held = new Map<string, Held<T>>();
+
+  constructor(private readonly read: FileRead<T>, private readonly options: FileCacheOptions = {}) {}
+
+  /** the content of `file` (by the cache's read), read again only when the file changed */
+  async get(file: string): Promise<T> {
+    let st: BigIntStats;
+    try {
+      st = await stat(file, { bigint: true });
+    } catch (err) {
+      this.held.delete(file);
+      throw err;
+    }
+    const id = fileIdentity(st);
+    const h = this.held.get(file);
+    if (h !== undefined && h.id === id) return h.value;
+    const entry: Held<T> = { id, value: this.readOnce(file, st) };
+    if (h === undefined) this.makeRoom();
+    this.held.set(file, entry);
+    // a failure is not kept (only this read's own entry is dropped: a newer one may have replaced it)
+    entry.value.catch(() => {
+      if (this.held.get(file) === entry) this.held.delete(file);
+    });
+    return entry.value;
+  }
+
+  /** paths held (finished or in flight) */
+  get size(): number {
+    return this.held.size;
+  }
+
+  private async readOnce(file: string, st: BigIntStats): Promise<T> {
+    return this.read(file, st);
+  }
+
+  private makeRoom(): void {
+    const max = this.options.max;
+    if (max === undefined) return;
+    for (const oldest of this.held.keys()) {
+      if (this.held.size < max) break;
+      this.held.delete(oldest);
+    }
+  }
+}
