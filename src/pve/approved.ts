@@ -1,13 +1,17 @@
 /**
  * Approved software as reference values: the operator (Reference Value Provider) publishes the images it
  * approves in files or directories; their SHA-256 digests are accepted for the component a software update
- * replaces (rootfs in the simulator's model). Digests are cached by path, size and mtime, so a request
- * re-reads only what changed. A missing path contributes nothing (it is logged by the caller).
+ * replaces (rootfs in the simulator's model). The paths are listed on every request (a stat each, a readdir per
+ * directory: an image added or removed counts at once); each file's digest is kept until the file changes
+ * (src/file-cache.ts: dev, inode, size, mtime, ctime), so a request hashes only what changed, an image replaced by a
+ * rename onto its name is hashed again even with the same size and mtime, and requests at once share one hash.
+ * A missing path contributes nothing (it is logged by the caller).
  */
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { FileCache } from '../file-cache.js';
 
 export interface ApprovedSoftware {
   /** the digests of every regular file under the paths (one level of directory), hex */
@@ -21,7 +25,10 @@ async function sha256File(path: string): Promise<string> {
 }
 
 export function approvedSoftware(paths: string[], onError: (path: string, err: unknown) => void = () => undefined): ApprovedSoftware {
-  const cache = new Map<string, { key: string; digest: string }>();
+  const cache = new FileCache<string>(async (f, st) => {
+    if (!st.isFile()) throw new Error(`${f} is not a regular file`);
+    return sha256File(f);
+  });
   return {
     async digests() {
       const files: string[] = [];
@@ -39,14 +46,7 @@ export function approvedSoftware(paths: string[], onError: (path: string, err: u
       const out = new Set<string>();
       for (const f of files) {
         try {
-          const st = await stat(f);
-          const key = `${st.size}:${st.mtimeMs}`;
-          let c = cache.get(f);
-          if (!c || c.key !== key) {
-            c = { key, digest: await sha256File(f) };
-            cache.set(f, c);
-          }
-          out.add(c.digest);
+          out.add(await cache.get(f));
         } catch (e) {
           onError(f, e);
         }
