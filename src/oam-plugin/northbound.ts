@@ -8,7 +8,7 @@
  * Wire names stay kebab-case; XML is built with the XML layer's el/leaf, matched by namespace URI.
  */
 import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, basename, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,7 @@ import type {
   Step, StepTimeouts, StartRequest,
 } from '../oam/index.js';
 import { errorCode } from '../errors.js';
+import { FileCache } from '../file-cache.js';
 
 export const HSV_NS = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify';
 export const HSV_PREFIX = 'hsv';
@@ -111,8 +112,8 @@ export class OamService {
   private readonly o: OamServiceOptions;
   private readonly log: Logger;
   private readonly clock: Clock;
-  /** digests of local images (software-update with a sha256), by path, size and mtime */
-  private readonly digests = new Map<string, { key: string; digest: string }>();
+  /** digests of local images (software-update with a sha256), kept until the file changes */
+  private readonly digests = localDigests();
   private runningInventory = new Set<string>();
 
   constructor(options: OamServiceOptions) {
@@ -532,29 +533,32 @@ function endStep(j: Job): Step {
 }
 
 /**
- * Whether a file: URI names a path inside `root` (a real path). Symbolic links are resolved as far as the
- * path exists (the fetch checks again when it opens the file).
+ * SHA-256 of local images by path, each read again only when the file changes (src/file-cache.ts: dev, inode, size,
+ * mtime, ctime: an image replaced by a rename onto its name is hashed again even with the same size and mtime), and
+ * once for requests at once; at most 64 paths.
  */
-/** SHA-256 of a local file, cached by path, size and mtime; undefined when it cannot be read (the job then says so). */
-async function fileDigest(cache: Map<string, { key: string; digest: string }>, url: URL): Promise<string | undefined> {
-  try {
-    const file = fileURLToPath(url);
-    const st = await stat(file);
-    if (!st.isFile()) return undefined;
-    const key = `${st.size}:${st.mtimeMs}`;
-    const hit = cache.get(file);
-    if (hit?.key === key) return hit.digest;
+function localDigests(): FileCache<string> {
+  return new FileCache<string>(async (file, st) => {
+    if (!st.isFile()) throw new Error(`${file} is not a regular file`);
     const h = createHash('sha256');
     for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-    const digest = h.digest('hex');
-    if (cache.size >= 64) cache.clear();
-    cache.set(file, { key, digest });
-    return digest;
+    return h.digest('hex');
+  }, { max: 64 });
+}
+
+/** SHA-256 of a local file; undefined when it cannot be read (the job then says so). */
+async function fileDigest(cache: FileCache<string>, url: URL): Promise<string | undefined> {
+  try {
+    return await cache.get(fileURLToPath(url));
   } catch {
     return undefined;
   }
 }
 
+/**
+ * Whether a file: URI names a path inside `root` (a real path). Symbolic links are resolved as far as the
+ * path exists (the fetch checks again when it opens the file).
+ */
 export async function insideRoot(url: URL, root: string): Promise<boolean> {
   let file: string;
   try {
