@@ -39,7 +39,7 @@ interface Rule {
   why: string;
 }
 
-const ALL_NETCONF = ['netconf/framing', 'netconf/ssh', 'netconf/xml', 'netconf/session', 'netconf/server', 'netconf/client', 'netconf/registry', 'netconf/rpc-error', 'netconf/xpath', 'netconf/tls'];
+const ALL_NETCONF = ['netconf/framing', 'netconf/ssh', 'netconf/xml', 'netconf/session', 'netconf/server', 'netconf/client', 'netconf/registry', 'netconf/rpc-error', 'netconf/xpath', 'netconf/tls', 'netconf/peer-close'];
 /** the plugin host's internals: a plugin sees src/plugin/contract.ts only */
 const PLUGIN_INTERNALS = ['plugin/host', 'plugin/manifest', 'plugin/errors', 'plugin/semver'];
 
@@ -53,6 +53,7 @@ const RULES: Rule[] = [
   { from: 'netconf/client/', forbid: ['netconf/server', 'oam', 'pve', 'device', 'simulator', 'cli', 'plugin'], why: 'the client knows no server' },
   { from: 'netconf/server/', forbid: ['netconf/client', 'oam', 'pve', 'device', 'simulator', 'cli', 'plugin', 'tokens', 'integrity'], why: 'the server hosts plugins and does not know the flow' },
   { from: 'netconf/registry.ts', forbid: ['netconf/server', 'netconf/session', 'netconf/client', 'netconf/framing', 'plugin', 'oam', 'store'], why: 'the registry contract is a leaf (types of XML, logger and YANG modules only)' },
+  { from: 'netconf/peer-close.ts', forbid: [''], why: 'the bound on a peer\'s close after we end a connection is a leaf every transport uses (node:net only)' },
   { from: 'integrity/', forbid: ['netconf', 'oam', 'pve', 'device', 'simulator', 'store', 'cli', 'plugin', 'yang'], why: 'integrity knows no transport' },
   { from: 'tokens/', forbid: ['netconf', 'oam', 'pve', 'device', 'simulator', 'cli', 'plugin', 'yang'], why: 'tokens know no transport' },
   { from: 'yang/', forbid: ['netconf/session', 'netconf/client', 'netconf/framing', 'netconf/server', 'netconf/registry', 'oam', 'pve', 'device', 'simulator', 'cli', 'plugin', 'store'], why: 'YANG validation knows no transport (it owns the module-info type the registry uses)' },
@@ -102,7 +103,8 @@ const ENTRY_POINTS = ['index.ts', 'cli/main.ts'];
  * The node of a file in the folder graph: its folder, except
  *  - the files directly in src/ (errors.ts, abort.ts, host-port.ts: leaves every layer may use),
  *  - the files directly in src/netconf/ (registry.ts and rpc-error.ts: the NETCONF contracts, each a leaf module
- *    that RULES names on its own; src/yang produces rpc-errors and the registry names YANG module info),
+ *    that RULES names on its own; src/yang produces rpc-errors and the registry names YANG module info; peer-close.ts,
+ *    the transports' bound on a peer's close),
  *  - the entry points,
  * which are nodes of their own.
  */
