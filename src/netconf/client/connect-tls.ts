@@ -3,7 +3,9 @@
  * the server checked against a pinned CA (`ca`, not the system store) and, by RFC 6125 rules, against the
  * name we connect to (RFC 7589 section 6: `servername`, default the host), optionally also against a pinned
  * certificate SHA-256. TLS 1.3 preferred, 1.2 allowed. The session layer does hello and framing (end-of-
- * message, chunked after both hellos list base:1.1) as over SSH. TCP_NODELAY is set.
+ * message, chunked after both hellos list base:1.1) as over SSH. TCP_NODELAY is set. When we end the connection
+ * (close(), or the session ends it), a server that does not close its side within `peerCloseMs` has its socket
+ * destroyed (../peer-close.ts).
  *
  * `tlsHandshake` is the handshake alone (also over a TCP connection the server opened: NETCONF Call Home over
  * TLS, RFC 8071 section 4, where the NETCONF client is the TLS client on an accepted socket); the device
@@ -25,9 +27,10 @@ import { TLS_VERSIONS, NETCONF_TLS_PORT, parseFingerprint } from '../tls/index.j
 import { TlsSessionCache } from './tls-sessions.js';
 import type { TlsSessionEntry, TlsSessionPeer } from './tls-sessions.js';
 import { NetconfClientError, clientOf, sessionOver } from './connect.js';
+import { PEER_CLOSE_MS, destroyUnlessClosedAfterEnd, endSocket } from '../peer-close.js';
 import type { ConnectOptions, NetconfClient } from './connect.js';
 
-export interface TlsConnectOptions extends Pick<ConnectOptions, 'host' | 'port' | 'connectTimeoutMs' | 'helloTimeoutMs' | 'rpcTimeoutMs' | 'maxInFlight' | 'maxMessageBytes' | 'capabilities'> {
+export interface TlsConnectOptions extends Pick<ConnectOptions, 'host' | 'port' | 'connectTimeoutMs' | 'helloTimeoutMs' | 'rpcTimeoutMs' | 'maxInFlight' | 'maxMessageBytes' | 'capabilities' | 'peerCloseMs'> {
   /** our certificate (PEM, with intermediates) and private key */
   cert: string | Buffer;
   key: string | Buffer;
@@ -333,9 +336,11 @@ function validityProblem(cert: X509Certificate): { code: string } | undefined {
 export async function connectNetconfTls(options: TlsConnectOptions): Promise<NetconfTlsClient> {
   const socket = await tlsHandshake(options);
   socket.on('error', () => undefined); // after setup, errors surface through the session's close reason
+  const peerCloseMs = options.peerCloseMs ?? PEER_CLOSE_MS;
+  destroyUnlessClosedAfterEnd(socket, peerCloseMs); // the session ends the socket itself (close-session sent)
   const session = await sessionOver(socket, options, { name: 'TLS', abort: () => socket.destroy(), onClose: (l) => socket.on('close', l) });
   // defineProperties, not a spread: the client's `closed` is a getter
-  return Object.defineProperties(clientOf(session, () => socket.end()), {
+  return Object.defineProperties(clientOf(session, () => endSocket(socket, peerCloseMs)), {
     protocol: { value: socket.getProtocol() ?? '', enumerable: true },
     resumed: { value: socket.isSessionReused(), enumerable: true },
     peerSha256: { value: socket.verifiedPeer.sha256, enumerable: true },

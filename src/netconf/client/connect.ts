@@ -1,7 +1,8 @@
 /**
  * NETCONF client over SSH (RFC 6242): connects with ssh2, pins the server's host key, opens the
  * `netconf` subsystem and runs a ClientSession on it (hello, chunked or end-of-message framing, rpc
- * with timeouts and bounded pipelining, notifications). TCP_NODELAY is set on the socket.
+ * with timeouts and bounded pipelining, notifications). TCP_NODELAY is set on the socket. When we end the
+ * connection, a server that does not close its side within `peerCloseMs` has its socket destroyed (../peer-close.ts).
  *
  * Host key checking fails closed: give `hostKeySha256` (OpenSSH `SHA256:...` fingerprint, or its base64
  * / hex digest) or a `hostVerifier`; `insecureAcceptAnyHostKey: true` must be said explicitly.
@@ -14,6 +15,7 @@ import { HsvError } from '../../errors.js';
 import type { XmlElement } from '../xml/index.js';
 import { ClientSession } from '../session/index.js';
 import type { ClientSessionOptions, RpcOptions } from '../session/index.js';
+import { PEER_CLOSE_MS, destroyUnlessClosedAfterEnd, endSshConnection, sshSocketOf } from '../peer-close.js';
 
 export type NetconfClientErrorCode = 'ERR_NETCONF_CLIENT_HOST_KEY' | 'ERR_NETCONF_CLIENT_CONNECT' | 'ERR_NETCONF_CLIENT_OPTIONS';
 
@@ -46,6 +48,8 @@ export interface ConnectOptions {
   capabilities?: string[];
   /** SSH keepalive interval; default 0 (off) */
   keepaliveIntervalMs?: number;
+  /** after we end the connection, the time the server has to close its side before the socket is destroyed; default PEER_CLOSE_MS (5 s) */
+  peerCloseMs?: number;
 }
 
 export interface NetconfClient {
@@ -87,8 +91,12 @@ export async function connectNetconf(options: ConnectOptions): Promise<NetconfCl
   // peer goes away): keep a listener for the connection's whole life, or a late one crashes the process.
   conn.on('error', () => undefined); // after setup, errors surface through the session's close reason
   const channel = await openSubsystem(conn, cfg, hostKey);
-  const session = await sessionOver(channel, options, { name: 'SSH', abort: () => conn.end(), onClose: (l) => conn.on('close', l) });
-  return clientOf(session, () => conn.end());
+  const peerCloseMs = options.peerCloseMs ?? PEER_CLOSE_MS;
+  const end = (): void => endSshConnection(conn, peerCloseMs);
+  const socket = sshSocketOf(conn);
+  if (socket !== undefined) destroyUnlessClosedAfterEnd(socket, peerCloseMs); // ssh2's own end (the server's disconnect)
+  const session = await sessionOver(channel, options, { name: 'SSH', abort: end, onClose: (l) => conn.on('close', l) });
+  return clientOf(session, end);
 }
 
 /**
