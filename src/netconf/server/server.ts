@@ -72,6 +72,11 @@ export interface NetconfServerLimits {
   /** how long close() and close-session wait for requests in progress; default 5 s */
   closeGraceMs?: number;
   /**
+   * after we end an SSH or TLS connection (its last session closed), how long the client has to close its side
+   * before the socket is destroyed; default PEER_CLOSE_MS, 5 s (src/netconf/peer-close.ts)
+   */
+  peerCloseMs?: number;
+  /**
    * XML limits checked while every message, hello included, is parsed (depth, attributes, namespace
    * declarations per element and per message, prefixes in scope); defaults: DEFAULT_PARSE_LIMITS
    */
@@ -179,11 +184,6 @@ export function createNetconfServer(options: NetconfServerOptions): NetconfServe
     callHome: (socket, transport) => core.callHome(socket, transport),
     close: () => core.close(),
   };
-}
-
-/** end a TLS connection's output unless already ended (Socket.end on an ended socket only makes an error object) */
-function endOnce(socket: Socket): void {
-  if (!socket.writableEnded && !socket.destroyed) socket.end();
 }
 
 /**
@@ -342,6 +342,7 @@ class ServerCore {
       ...(limits.maxUnauthenticated !== undefined ? { maxUnauthenticated: limits.maxUnauthenticated } : {}),
       ...(limits.maxSessionsPerConnection !== undefined ? { maxSessionsPerConnection: limits.maxSessionsPerConnection } : {}),
       ...(limits.maxSessionsPerUser !== undefined ? { maxSessionsPerUser: limits.maxSessionsPerUser } : {}),
+      ...(limits.peerCloseMs !== undefined ? { peerCloseMs: limits.peerCloseMs } : {}),
       ...(options.ssh?.penalties ? { penalties: options.ssh.penalties } : {}),
       ...(options.ssh?.macs ? { macs: options.ssh.macs } : {}),
       admit: () => this.admits(),
@@ -371,9 +372,10 @@ class ServerCore {
       handshakeTimeoutMs: limits.authTimeoutMs ?? 30_000,
       ...(tls.maxHandshaking !== undefined ? { maxHandshaking: tls.maxHandshaking } : limits.maxUnauthenticated !== undefined ? { maxHandshaking: limits.maxUnauthenticated } : {}),
       ...(limits.maxSessionsPerUser !== undefined ? { maxSessionsPerUser: limits.maxSessionsPerUser } : {}),
+      ...(limits.peerCloseMs !== undefined ? { peerCloseMs: limits.peerCloseMs } : {}),
       admit: () => this.admits(),
       onSession: (socket, ti) => {
-        this.acceptStream(socket, { username: ti.username, sourceHost: ti.remoteAddress, transport: 'netconf-tls', endConnection: () => endOnce(socket) });
+        this.acceptStream(socket, { username: ti.username, sourceHost: ti.remoteAddress, transport: 'netconf-tls', endConnection: ti.endConnection });
       },
       onLoginFailed: (a) => {
         this.options.observer?.loginFailed?.('tls-certificate');

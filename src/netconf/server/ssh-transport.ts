@@ -14,7 +14,10 @@
  *   forwarding are refused);
  * - algorithms (SERVER_ALGORITHMS): curve25519 key exchange first, no NIST-curve or SHA-1 key exchange, ETM
  *   MACs only (no hmac-sha1*), compression none or zlib@openssh.com (after authentication) only;
- * - TCP_NODELAY on every accepted socket (without it ssh2 session setup measured 43.8 ms instead of 1.65 ms).
+ * - TCP_NODELAY on every accepted socket (without it ssh2 session setup measured 43.8 ms instead of 1.65 ms);
+ * - a connection we end (its last session closed, too many failed logins, ssh2's own end) is destroyed when the
+ *   client has not closed its side within `peerCloseMs` (../peer-close.ts): a client that never closes does not
+ *   hold a half-closed socket, nor a place under `maxConnections`.
  * Each netconf channel (a Duplex) goes to the server core.
  */
 import { createServer } from 'node:net';
@@ -26,6 +29,7 @@ import { createAuthenticator } from './auth.js';
 import type { Authenticator, AuthOptions } from './auth.js';
 import { SourcePenalties } from './source-penalties.js';
 import type { SourcePenaltyOptions } from './source-penalties.js';
+import { PEER_CLOSE_MS, destroyUnlessClosedAfterEnd, endSshConnection } from '../peer-close.js';
 
 /** MACs without encrypt-then-MAC, for clients that have no ETM MAC (libssh2 < 1.11, e.g. Debian 12's yangcli) */
 export const ENCRYPT_AND_MAC_MACS = ['hmac-sha2-256', 'hmac-sha2-512'] as const;
@@ -73,6 +77,8 @@ export interface SshHardeningOptions {
   penalties?: SourcePenaltyOptions;
   /** MACs offered; default the ETM ones only. hmac-sha2-256/-512 (encrypt-and-MAC) for old clients */
   macs?: ServerMac[];
+  /** after we end a connection, the time the client has to close its side before the socket is destroyed; default PEER_CLOSE_MS (5 s) */
+  peerCloseMs?: number;
 }
 
 export const SSH_HARDENING_DEFAULTS = {
@@ -148,12 +154,14 @@ export class SshTransport {
   private readonly maxUnauthenticated: number;
   private readonly maxPerConnection: number;
   private readonly maxPerUser: number;
+  private readonly peerCloseMs: number;
 
   constructor(private readonly opts: SshTransportOptions) {
     this.loginGraceMs = opts.loginGraceMs ?? opts.authTimeoutMs ?? SSH_HARDENING_DEFAULTS.loginGraceMs;
     this.maxUnauthenticated = opts.maxUnauthenticated ?? SSH_HARDENING_DEFAULTS.maxUnauthenticated;
     this.maxPerConnection = opts.maxSessionsPerConnection ?? SSH_HARDENING_DEFAULTS.maxSessionsPerConnection;
     this.maxPerUser = opts.maxSessionsPerUser ?? SSH_HARDENING_DEFAULTS.maxSessionsPerUser;
+    this.peerCloseMs = opts.peerCloseMs ?? PEER_CLOSE_MS;
     this.penalties = new SourcePenalties(opts.penalties);
     this.auth = createAuthenticator(opts.auth, opts.log);
     const macs = opts.macs && opts.macs.length > 0 ? opts.macs : SERVER_ALGORITHMS.hmac;
@@ -211,6 +219,7 @@ export class SshTransport {
       return false;
     }
     socket.setNoDelay(true);
+    destroyUnlessClosedAfterEnd(socket, this.peerCloseMs);
     const log = this.opts.log.child({ remoteAddress, remotePort });
     const st: ConnState = {
       socket, remoteAddress, remotePort, log,
@@ -257,7 +266,7 @@ export class SshTransport {
       // not one of ours (cannot happen: every socket comes through onSocket)
       this.opts.log.error('ssh connection without an accepted socket; closing', { remoteAddress: ip, remotePort: port });
       client.on('error', () => undefined);
-      client.end();
+      endSshConnection(client, this.peerCloseMs);
       return;
     }
     st.client = client;
@@ -304,7 +313,7 @@ export class SshTransport {
     const delay = this.penalties.failedAttempt(st.remoteAddress);
     if (conn.failures >= (this.opts.auth.maxAttempts ?? 6)) {
       st.log.warn('too many failed authentication attempts; closing', { username: ctx.username, attempts: conn.failures });
-      conn.client.end();
+      endSshConnection(conn.client, this.peerCloseMs);
       return;
     }
     const t = setTimeout(() => {
@@ -375,7 +384,7 @@ export class SshTransport {
       if (ended) return;
       ended = true;
       uncount();
-      if (--conn.netconfChannels === 0) conn.client.end();
+      if (--conn.netconfChannels === 0) endSshConnection(conn.client, this.peerCloseMs);
     };
     this.opts.onChannel(channel, { username, remoteAddress: st.remoteAddress, remotePort: st.remotePort, endConnection });
   }

@@ -12,7 +12,9 @@
  * - framing (section 4): the TLS stream is the session's byte stream; the session layer sends end-of-message
  *   framing until both hellos list base:1.1, then chunked, exactly as over SSH;
  * - limits: connections (authenticated or not), handshakes in progress, the handshake time (login grace)
- *   and NETCONF sessions per user, like the SSH transport; TCP_NODELAY on every socket.
+ *   and NETCONF sessions per user, like the SSH transport; TCP_NODELAY on every socket;
+ * - a connection we end (close-session: the session ends the TLS socket; `endConnection`) is destroyed when the
+ *   client has not closed its side within `peerCloseMs` (../peer-close.ts).
  *
  * Cost per connection: the certificates are read as the connection's own X509Certificate objects (no second
  * parse), and the chain check and cert-to-name mapping of a certificate chain already seen is remembered (by
@@ -27,6 +29,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../log/logger.js';
 import { TLS_VERSIONS, certificatesOfPem, mapCertificate, sentCertificates, verifiedChain } from '../tls/index.js';
 import type { CertMapping, CertToNameRule } from '../tls/index.js';
+import { PEER_CLOSE_MS, destroyUnlessClosedAfterEnd, endSocket } from '../peer-close.js';
 
 /** chains whose mapping is remembered */
 const MAPPINGS_KEPT = 256;
@@ -49,6 +52,8 @@ export interface TlsTransportOptions {
   handshakeTimeoutMs?: number;
   /** NETCONF sessions open at once per user; default 10 */
   maxSessionsPerUser?: number;
+  /** after we end a connection, the time the client has to close its side before the socket is destroyed; default PEER_CLOSE_MS (5 s) */
+  peerCloseMs?: number;
   /** whether a new session may start (server session limit) */
   admit(): boolean;
   onSession(socket: TLSSocket, info: TlsSessionInfo): void;
@@ -65,6 +70,8 @@ export interface TlsSessionInfo {
   fingerprint: string;
   protocol: string;
   resumed: boolean;
+  /** this connection's session is over: end it (the socket is destroyed if the client does not close within peerCloseMs) */
+  endConnection(): void;
 }
 
 export class TlsTransport {
@@ -84,12 +91,14 @@ export class TlsTransport {
   private readonly outbound = new WeakSet<Socket>();
   private readonly maxHandshaking: number;
   private readonly maxPerUser: number;
+  private readonly peerCloseMs: number;
   /** cert-to-name result (or none) by the SHA-256s of the certificates sent, least recently used first */
   private readonly mappings = new Map<string, CertMapping | null>();
 
   constructor(private readonly opts: TlsTransportOptions) {
     this.maxHandshaking = opts.maxHandshaking ?? 10;
     this.maxPerUser = opts.maxSessionsPerUser ?? 10;
+    this.peerCloseMs = opts.peerCloseMs ?? PEER_CLOSE_MS;
     this.trusted = certificatesOfPem(opts.ca);
     if (this.trusted.length === 0) throw new RangeError('tls: ca holds no certificate');
     this.server = createServer({
@@ -149,7 +158,8 @@ export class TlsTransport {
     }
   }
 
-  private onSecure(socket: TLSSocket): void {
+  /** a connection past its handshake: counted until it closes, and destroyed when we ended it and the client does not close */
+  private trackSecure(socket: TLSSocket): void {
     this.established++;
     this.secure.add(socket);
     socket.once('close', () => {
@@ -157,6 +167,11 @@ export class TlsTransport {
       this.secure.delete(socket);
     });
     socket.on('error', (e: Error) => this.opts.log.debug('tls connection error', { err: e }));
+    destroyUnlessClosedAfterEnd(socket, this.peerCloseMs);
+  }
+
+  private onSecure(socket: TLSSocket): void {
+    this.trackSecure(socket);
     const log = this.opts.log.child({ remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
     const sent = sentCertificates(socket);
     const leaf = sent[0];
@@ -196,7 +211,10 @@ export class TlsTransport {
     const protocol = socket.getProtocol() ?? '';
     const resumed = socket.isSessionReused();
     log.info('authenticated', { username, transport: 'tls', certToNameEntry: mapped.entry, fingerprint, protocol, resumed });
-    this.opts.onSession(socket, { username, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, entry: mapped.entry, fingerprint, protocol, resumed });
+    this.opts.onSession(socket, {
+      username, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, entry: mapped.entry, fingerprint, protocol, resumed,
+      endConnection: () => endSocket(socket, this.peerCloseMs),
+    });
   }
 
   /** the user a certificate chain maps to (remembered per chain: the rules and trusted CAs do not change) */

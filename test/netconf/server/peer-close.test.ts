@@ -1,0 +1,148 @@
+/**
+ * Regression (half-closed sockets, 6 December 2026): a connection the server ends stayed half-closed, FIN-WAIT-2
+ * here and CLOSE-WAIT at the client, for as long as the client did not close its side, and counted against
+ * maxConnections all that time. Now the server destroys it `peerCloseMs` after ending it (src/netconf/peer-close.ts).
+ * The client here sits behind a proxy that withholds every FIN (test/helpers/never-close-proxy.ts); the bound is
+ * 100 ms and each wait below allows 25 times that or more.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { connectNetconf, connectNetconfTls } from '../../../src/netconf/client/index.js';
+import type { NetconfClient } from '../../../src/netconf/client/index.js';
+import { startServer } from './helpers.js';
+import type { Started } from './helpers.js';
+import { startNeverCloseProxy } from '../../helpers/never-close-proxy.js';
+import type { NeverCloseProxy } from '../../helpers/never-close-proxy.js';
+import { createTestPki } from '../../helpers/tls-pki.js';
+import type { Issued, TestPki } from '../../helpers/tls-pki.js';
+import { until } from '../../helpers/until.js';
+
+const PEER_CLOSE_MS = 100;
+
+let s: Started | undefined;
+let proxy: NeverCloseProxy | undefined;
+const clients: NetconfClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.destroy();
+  await proxy?.close();
+  proxy = undefined;
+  await s?.stop();
+  s = undefined;
+});
+
+let pki: TestPki;
+let admin: Issued;
+beforeAll(() => {
+  pki = createTestPki();
+  admin = pki.issue('admin-client', { san: 'email:admin@example.com' });
+});
+afterAll(() => pki.cleanup());
+
+const tlsOptions = () => ({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca.cert, certToName: [{ fingerprint: admin.sha256, 'map-type': 'specified' as const, name: 'admin' }] });
+
+/** whether a new SSH connection is served (the server sends its identification line) rather than closed at accept */
+function sshServed(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = tcpConnect({ host: '127.0.0.1', port });
+    sock.on('error', () => undefined);
+    sock.once('data', (b: Buffer) => {
+      sock.destroy();
+      resolve(b.toString('latin1').startsWith('SSH-2.0-'));
+    });
+    sock.once('close', () => resolve(false));
+  });
+}
+
+/** whether a new TLS connection gets through the handshake rather than being closed at accept */
+function tlsServed(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = tlsConnect({ host: '127.0.0.1', port, cert: admin.cert, key: admin.key, ca: pki.ca.cert });
+    t.on('error', () => undefined);
+    t.once('secureConnect', () => {
+      t.destroy();
+      resolve(true);
+    });
+    t.once('close', () => resolve(false));
+  });
+}
+
+async function sshClientViaProxy(st: Started): Promise<NetconfClient> {
+  proxy = await startNeverCloseProxy(st.port);
+  const c = await connectNetconf({ host: '127.0.0.1', port: proxy.port, username: 'admin', password: 'secret-pw', hostKeySha256: st.fingerprint, peerCloseMs: PEER_CLOSE_MS });
+  clients.push(c);
+  return c;
+}
+
+async function tlsClientViaProxy(tlsPort: number): Promise<NetconfClient> {
+  proxy = await startNeverCloseProxy(tlsPort);
+  const c = await connectNetconfTls({ host: '127.0.0.1', port: proxy.port, cert: admin.cert, key: admin.key, ca: pki.ca.cert, peerCloseMs: PEER_CLOSE_MS });
+  clients.push(c);
+  return c;
+}
+
+/** rejects after `ms` (the bound on a wait that must end much sooner) */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => { t = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms); })]).finally(() => clearTimeout(t));
+}
+
+describe('a connection the server ends, to a client that never closes its side', () => {
+  it('SSH: the idle session\'s connection is destroyed and no longer counts against maxConnections', async () => {
+    s = await startServer({ limits: { maxConnections: 1, idleTimeoutMs: 300, peerCloseMs: PEER_CLOSE_MS } });
+    await sshClientViaProxy(s);
+    expect(await sshServed(s.port)).toBe(false); // the one place is taken
+    // the idle timeout ends the session, then the connection (SSH_MSG_DISCONNECT and FIN); the proxy withholds the
+    // client's FIN: the server's socket must go on its own
+    await until(() => proxy!.frozen === 1, 'the server to end the connection', 5_000);
+    await until(() => sshServed(s!.port), 'the ended connection to stop counting against maxConnections', 3_000);
+  });
+
+  it('SSH: close() with a long grace does not wait for a client that never closes', async () => {
+    s = await startServer({ limits: { closeGraceMs: 30_000, peerCloseMs: PEER_CLOSE_MS } });
+    await sshClientViaProxy(s);
+    await within(s.server.close(), 3_000, 'server close');
+    expect(proxy!.frozen).toBe(1);
+  });
+
+  it('TLS: after close-session the connection is destroyed and no longer counts against maxConnections', async () => {
+    s = await startServer({ tls: tlsOptions(), limits: { maxConnections: 1, peerCloseMs: PEER_CLOSE_MS } });
+    const { port } = await s.server.listenTls('127.0.0.1', 0);
+    const c = await tlsClientViaProxy(port);
+    expect(await tlsServed(port)).toBe(false);
+    await c.close(); // close-session: the server ends the TLS connection after its reply
+    // the session's own end is bounded at 5 s (ServerSession.close); the wait here is shorter than that
+    await until(() => tlsServed(port), 'the ended connection to stop counting against maxConnections', 2_500);
+  });
+
+  it('TLS: close() with a long grace does not wait for a client that never closes', async () => {
+    s = await startServer({ tls: tlsOptions(), limits: { closeGraceMs: 30_000, peerCloseMs: PEER_CLOSE_MS } });
+    const { port } = await s.server.listenTls('127.0.0.1', 0);
+    await tlsClientViaProxy(port);
+    await within(s.server.close(), 3_000, 'server close');
+    expect(proxy!.frozen).toBe(1);
+  });
+});
+
+describe('a client that closes at once', () => {
+  const resets = (st: Started): string[] => st.logLines.filter((l) => /ECONNRESET|EPIPE/.test(l));
+
+  it('SSH: close-session and the connection end in order, without a reset on either side', async () => {
+    s = await startServer({ limits: { peerCloseMs: PEER_CLOSE_MS } });
+    const c = await s.connect({ peerCloseMs: PEER_CLOSE_MS });
+    await c.close();
+    expect(await c.done).toBeUndefined();
+    await until(() => sshServed(s!.port), 'a new connection', 3_000);
+    expect(resets(s)).toEqual([]);
+  });
+
+  it('TLS: close-session and the connection end in order, without a reset on either side', async () => {
+    s = await startServer({ tls: tlsOptions(), limits: { peerCloseMs: PEER_CLOSE_MS } });
+    const { port } = await s.server.listenTls('127.0.0.1', 0);
+    const c = await connectNetconfTls({ host: '127.0.0.1', port, cert: admin.cert, key: admin.key, ca: pki.ca.cert, peerCloseMs: PEER_CLOSE_MS });
+    clients.push(c);
+    await c.close();
+    expect(await c.done).toBeUndefined();
+    expect(resets(s)).toEqual([]);
+  });
+});
