@@ -100,6 +100,8 @@ export interface TlsCallHomeOptions extends CallHomeTlsSettings {
   configError: TlsCallHomeConfigError;
   listenError: (message: string, cause: unknown) => Error;
   onChange?: (henbId: string, since: Date | undefined) => void;
+  /** after we end a connection, the time the device has to close its side before the socket is destroyed; default PEER_CLOSE_MS (5 s) */
+  peerCloseMs?: number;
 }
 
 export function createTlsCallHome(o: TlsCallHomeOptions): TlsCallHome {
@@ -299,7 +301,7 @@ class TlsCallHomeListener implements TlsCallHome {
       return;
     }
     const henbId = who.henbId;
-    deviceSessionOverTls(t, henbId, Math.max(1, this.o.handshakeTimeoutMs)).then((session) => {
+    deviceSessionOverTls(t, henbId, Math.max(1, this.o.handshakeTimeoutMs), undefined, this.o.peerCloseMs).then((session) => {
       clearTimeout(timer);
       call.uncount();
       if (this.closed || !this.enrolment.has(henbId)) {

@@ -22,6 +22,9 @@
  * Listener errors: ERR_CALL_HOME_LISTEN (cannot listen), ERR_CALL_HOME_CONFIG (a host key that is not a
  * fingerprint, or one pinned by two devices).
  *
+ * A connection we end (a device removed or re-keyed, an older connection replaced, the listener closed) is destroyed
+ * when the device has not closed its side within `peerCloseMs` (src/netconf/peer-close.ts).
+ *
  * With `tls` in the options the listener also accepts NETCONF Call Home over TLS (RFC 8071 section 4, IANA port
  * 4335: ./call-home-tls.ts): devices enrolled with transport tls are identified by their certificate (pinned
  * SHA-256, or CA + name) and reached through the same `connect` (target.transport 'tls', by henbId).
@@ -40,6 +43,7 @@ import type { Admitted } from './call-home-accept.js';
 import { DeviceConnectError, deviceSessionOf, fingerprintBytes, openNetconfChannel, sshKeyFingerprint } from './connect.js';
 import type { DeviceConnector, DeviceSession, DeviceTarget } from './connect.js';
 import { createTlsCallHome } from './call-home-tls.js';
+import { PEER_CLOSE_MS, destroyUnlessClosedAfterEnd, endSshConnection } from '../netconf/peer-close.js';
 import type { CallHomeConnectionInfo, CallHomeTlsDevice, CallHomeTlsSettings, TlsCallHome } from './call-home-tls.js';
 
 export type { CallHomeConnectionInfo, CallHomeTlsDevice, CallHomeTlsSettings } from './call-home-tls.js';
@@ -78,6 +82,8 @@ export interface CallHomeListenerOptions {
    * presenting tls.cert/key as our client certificate
    */
   tls?: CallHomeTlsSettings;
+  /** after we end a connection, the time the device has to close its side before the socket is destroyed; default PEER_CLOSE_MS (5 s) */
+  peerCloseMs?: number;
 }
 
 export interface CallHomeListener {
@@ -216,6 +222,7 @@ export function createCallHomeListener(options: CallHomeListenerOptions = {}): C
 class SshCallHome implements CallHomeListener {
   private readonly log: Logger;
   private readonly handshakeTimeoutMs: number;
+  private readonly peerCloseMs: number;
   private readonly enrolment = new SshEnrolment();
   private readonly held = new Map<string, Held>(); // fingerprint hex -> connection
   private readonly waiters = new CallWaiters<string, Held>();
@@ -228,6 +235,7 @@ class SshCallHome implements CallHomeListener {
   constructor(private readonly options: CallHomeListenerOptions) {
     this.log = (options.log ?? silentLogger).child({ component: 'call-home' });
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    this.peerCloseMs = options.peerCloseMs ?? PEER_CLOSE_MS;
     const maxPending = options.maxPending ?? 32;
     this.admission = new CallAdmission({ maxPending, log: this.log, isClosed: () => this.closed, identified: 'authenticated' });
     this.tlsCh = options.tls !== undefined ? createTlsCallHome({
@@ -235,6 +243,7 @@ class SshCallHome implements CallHomeListener {
       configError,
       listenError: (m, cause) => new CallHomeError('ERR_CALL_HOME_LISTEN', m, cause !== undefined ? { cause } : undefined),
       ...(options.onChange !== undefined ? { onChange: options.onChange } : {}),
+      peerCloseMs: this.peerCloseMs,
     }) : undefined;
     for (const d of options.devices ?? []) this.setDevice(d);
   }
@@ -262,7 +271,8 @@ class SshCallHome implements CallHomeListener {
   }
 
   private dropConnection(key: string): void {
-    this.held.get(key)?.client.end();
+    const h = this.held.get(key);
+    if (h !== undefined) endSshConnection(h.client, this.peerCloseMs);
   }
 
   async listen(): Promise<{ host: string; port: number; tls?: { host: string; port: number } }> {
@@ -288,6 +298,7 @@ class SshCallHome implements CallHomeListener {
   private onSocket(socket: Socket): void {
     const call = this.admission.admit(socket);
     if (call === undefined) return;
+    destroyUnlessClosedAfterEnd(socket, this.peerCloseMs); // ssh2's own end of it
     const client = new ssh2.Client();
     const caller: Caller = {};
     client.on('error', (e: Error & { level?: string }) => {
@@ -341,7 +352,7 @@ class SshCallHome implements CallHomeListener {
     call.uncount();
     const { device, key } = caller;
     if (device === undefined || key === undefined || this.closed) {
-      client.end();
+      endSshConnection(client, this.peerCloseMs);
       return;
     }
     const { remoteAddress, remotePort } = call;
@@ -350,7 +361,7 @@ class SshCallHome implements CallHomeListener {
     this.held.set(key, h);
     if (old) {
       this.log.info('device called home again; the older connection is closed', { henbId: device.henbId });
-      old.client.end();
+      endSshConnection(old.client, this.peerCloseMs);
     }
     this.log.info('device called home', { henbId: device.henbId, remoteAddress, remotePort });
     this.options.onChange?.(device.henbId, h.info.since);
@@ -398,7 +409,7 @@ class SshCallHome implements CallHomeListener {
     if (this.closed) return;
     this.closed = true;
     this.waiters.rejectAll(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', 'the call-home listener is closed'));
-    const ends = [...this.held.values()].map((h) => endWithin(h.client, 1000));
+    const ends = [...this.held.values()].map((h) => endWithin(h.client, 1000, this.peerCloseMs));
     this.held.clear();
     await Promise.all([...ends, this.tlsCh?.close()]);
     this.admission.destroyAll();
@@ -406,11 +417,11 @@ class SshCallHome implements CallHomeListener {
   }
 }
 
-/** end an SSH connection; resolves when it closed, or after `ms` */
-function endWithin(client: Client, ms: number): Promise<void> {
+/** end an SSH connection (destroyed if the device has not closed it within peerCloseMs); resolves when it closed, or after `ms` */
+function endWithin(client: Client, ms: number, peerCloseMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
     client.once('close', () => resolve());
-    client.end();
+    endSshConnection(client, peerCloseMs);
     setTimeout(resolve, ms).unref();
   });
 }

@@ -23,7 +23,9 @@
  * The session layer is src/netconf/session (ClientSession, shared with src/netconf/client); this file owns
  * the SSH connection because a device driver must never crash on a device's late SSH errors: the ssh2 client
  * keeps an 'error' listener for its whole life (a connection that fails, times out or is aborted may still
- * emit "Connection lost before handshake" afterwards). TCP_NODELAY is set (ssh2 never sets it).
+ * emit "Connection lost before handshake" afterwards). TCP_NODELAY is set (ssh2 never sets it). A connection we
+ * end (a session released or closed, a failed attempt) is destroyed when the device has not closed its side within
+ * `peerCloseMs` (src/netconf/peer-close.ts; ssh2's destroy() after its end() does nothing).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import ssh2 from '../netconf/ssh/ssh2.js';
@@ -37,6 +39,7 @@ import { TlsHandshakeError, TlsSessionCache, describeCertificateError, tlsFailur
 import type { TlsConnectOptions, TlsHandshakeSocket } from '../netconf/client/index.js';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { PEER_CLOSE_MS, destroyUnlessClosedAfterEnd, endSocket, endSshConnection } from '../netconf/peer-close.js';
 
 /** NETCONF over TLS to a device (RFC 7589): how the OAM authenticates the device, and itself. */
 export interface DeviceTlsSettings {
@@ -92,7 +95,14 @@ export interface DeviceSession {
   close(): Promise<void>;
 }
 
-export type DeviceConnector = (target: DeviceTarget, options: { timeoutMs: number; signal?: AbortSignal }) => Promise<DeviceSession>;
+export interface DeviceConnectOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** after we end the connection, the time the device has to close its side before the socket is destroyed; default PEER_CLOSE_MS (5 s) */
+  peerCloseMs?: number;
+}
+
+export type DeviceConnector = (target: DeviceTarget, options: DeviceConnectOptions) => Promise<DeviceSession>;
 
 export type DeviceConnectErrorCode =
   | 'ERR_DEVICE_ABORTED' | 'ERR_DEVICE_AUTH' | 'ERR_DEVICE_CONFIG' | 'ERR_DEVICE_HOST_KEY' | 'ERR_DEVICE_NETCONF'
@@ -166,7 +176,7 @@ export function deviceTlsOptions(target: DeviceTarget, tls: DeviceTlsSettings, t
  * ends right after the handshake, before the device's hello, most often means the device refused our client
  * certificate after the handshake (TLS 1.3 checks it then): the error says so.
  */
-export async function deviceSessionOverTls(socket: TLSSocket | TlsHandshakeSocket, where: string, timeoutMs: number, signal?: AbortSignal): Promise<DeviceSession> {
+export async function deviceSessionOverTls(socket: TLSSocket | TlsHandshakeSocket, where: string, timeoutMs: number, signal?: AbortSignal, peerCloseMs = PEER_CLOSE_MS): Promise<DeviceSession> {
   // after the handshake, errors surface as the session's close reason; one before the hello may be the device's
   // alert refusing our certificate (TLS 1.3 sends it after the client's Finished)
   let early: (Error & { code?: string }) | undefined;
@@ -201,8 +211,9 @@ export async function deviceSessionOverTls(socket: TLSSocket | TlsHandshakeSocke
     // a session that ended first needs no reason
     if (!s.closed) s.destroy(new DeviceConnectError('ERR_DEVICE_UNREACHABLE', `${where} closed the TLS connection`));
   });
+  destroyUnlessClosedAfterEnd(socket, peerCloseMs); // the session ends the socket itself (close-session sent)
   const verified = (socket as Partial<TlsHandshakeSocket>).verifiedPeer;
-  const session = deviceSessionOf(s, () => socket.end(), () => {
+  const session = deviceSessionOf(s, () => endSocket(socket, peerCloseMs), () => {
     socket.end();
     socket.destroy();
   });
@@ -275,7 +286,7 @@ function requestNetconfSubsystem(client: Client, where: string, timeoutMs: numbe
 }
 
 /** NETCONF over TLS (RFC 7589) to a dialled device. */
-async function connectDeviceTls(target: DeviceTarget, options: { timeoutMs: number; signal?: AbortSignal }): Promise<DeviceSession> {
+async function connectDeviceTls(target: DeviceTarget, options: DeviceConnectOptions): Promise<DeviceSession> {
   const where = `${target.host}:${target.port}`;
   if (options.signal?.aborted) throw new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: options.signal.reason });
   if (target.callHome === true) throw new DeviceConnectError('ERR_DEVICE_CONFIG', 'the device calls home: it is reached through the call-home listener, never dialled');
@@ -289,7 +300,7 @@ async function connectDeviceTls(target: DeviceTarget, options: { timeoutMs: numb
   } catch (e) {
     throw deviceTlsError(e, where);
   }
-  return deviceSessionOverTls(socket, where, Math.max(1, options.timeoutMs - (Date.now() - started)), options.signal);
+  return deviceSessionOverTls(socket, where, Math.max(1, options.timeoutMs - (Date.now() - started)), options.signal, options.peerCloseMs);
 }
 
 /** Connect over SSH, open the netconf subsystem, exchange hellos; bounded by timeoutMs and the signal. */
@@ -351,17 +362,15 @@ function sshDialConfig(target: DeviceTarget, timeoutMs: number, pin: Buffer | un
  * Dial, log in, open the NETCONF session. ssh2 may emit errors at any time, also after we gave up: the client
  * keeps its error listener for its whole life; once the session is open, a connection error ends the session.
  */
-function dialSsh(target: DeviceTarget, where: string, pin: Buffer | undefined, options: { timeoutMs: number; signal?: AbortSignal }): Promise<DeviceSession> {
+function dialSsh(target: DeviceTarget, where: string, pin: Buffer | undefined, options: DeviceConnectOptions): Promise<DeviceSession> {
   const client = new ssh2.Client();
   const attempt = new Bounded<DeviceSession>({
     timeoutMs: options.timeoutMs, signal: options.signal,
     timedOut: () => new DeviceConnectError('ERR_DEVICE_TIMEOUT', `no NETCONF session with ${where} within ${options.timeoutMs} ms`),
     aborted: () => new DeviceConnectError('ERR_DEVICE_ABORTED', `connection to ${where} aborted`, { cause: options.signal?.reason }),
   });
-  attempt.onFail(() => {
-    client.end();
-    client.destroy();
-  });
+  const end = (): void => endSshConnection(client, options.peerCloseMs ?? PEER_CLOSE_MS);
+  attempt.onFail(end);
   let hostKeyMismatch = false;
   let session: ClientSession | undefined;
   client.on('error', (e: Error & { level?: string }) => {
@@ -376,10 +385,7 @@ function dialSsh(target: DeviceTarget, where: string, pin: Buffer | undefined, o
   client.on('ready', () => openNetconfChannel(client, where, options.timeoutMs, attempt, {
     opened: (s) => {
       session = s;
-      return deviceSessionOf(s, () => client.end(), () => {
-        client.end();
-        client.destroy();
-      });
+      return deviceSessionOf(s, end, end);
     },
   }));
   try {
