@@ -6,6 +6,8 @@
  *   node --import tsx bench/_store-count.ts [N]
  * With STORE_COUNT_CPU=1 nothing is counted: the process's CPU time (process.cpuUsage) from the first start to the
  * last result, per job (the fakes' work included; compare two trees with the same script, interleaved).
+ * STORE_COUNT_TEMP_STORE=FILE|MEMORY sets PRAGMA temp_store on the store's connection after it opened (an A/B of the
+ * store's own setting within one tree; see bench/_sql-temp.ts).
  */
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -65,6 +67,8 @@ class MeasuringDevices extends FakeDevices {
 
 const dir = mkdtempSync(join(tmpdir(), 'store-count-'));
 const store = await openSqliteStore({ dataDir: dir, groupCommit: true });
+const tempStore = process.env.STORE_COUNT_TEMP_STORE;
+if (tempStore === 'FILE' || tempStore === 'MEMORY') store.database.pragma(`temp_store = ${tempStore}`);
 const devices = new MeasuringDevices();
 devices.installMs = 5;
 const results: Job[] = [];
