@@ -12,7 +12,9 @@
  *   path would, and drops what was held for it;
  * - a failed read is not kept: the callers that were waiting for it get its error, the next call reads again;
  * - concurrent callers that see the same identity share one read (the first one's), finished or in flight.
+ * SyncFileCache is the same rule for a caller that must stay synchronous.
  */
+import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 
@@ -80,5 +82,49 @@ export class FileCache<T> {
       if (this.held.size < max) break;
       this.held.delete(oldest);
     }
+  }
+}
+
+/** Reads the content of `file` synchronously; `st` as for FileRead. */
+export type SyncFileRead<T> = (file: string, st: BigIntStats) => T;
+
+/**
+ * FileCache's rule for a caller that must stay synchronous (the OAM plugin's inventory listener hands the device
+ * driver every entry in one pass): get() stats the path (statSync, no open) and reads it again only when its identity
+ * changed. A failed stat throws its error and drops what was held for the path; a failed read throws and keeps
+ * nothing; only a regular file's content is kept (a FIFO or a device is read at every get, as a plain read would).
+ * The caller says which paths it still needs (retain): the others are dropped.
+ */
+export class SyncFileCache<T> {
+  private readonly held = new Map<string, { id: string; value: T }>();
+
+  constructor(private readonly read: SyncFileRead<T>) {}
+
+  /** the content of `file` (by the cache's read), read again only when the file changed */
+  get(file: string): T {
+    let st: BigIntStats;
+    try {
+      st = statSync(file, { bigint: true });
+    } catch (err) {
+      this.held.delete(file);
+      throw err;
+    }
+    const id = fileIdentity(st);
+    const h = this.held.get(file);
+    if (h !== undefined && h.id === id) return h.value;
+    this.held.delete(file);
+    const value = this.read(file, st);
+    if (st.isFile()) this.held.set(file, { id, value });
+    return value;
+  }
+
+  /** drops every path but these */
+  retain(paths: ReadonlySet<string>): void {
+    for (const file of this.held.keys()) if (!paths.has(file)) this.held.delete(file);
+  }
+
+  /** paths held */
+  get size(): number {
+    return this.held.size;
   }
 }

@@ -7,6 +7,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mkdtemp, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import type * as FsPromises from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { until } from './helpers/until.js';
 
@@ -27,7 +29,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 });
 
 // (vi.mock is hoisted: the cache stats with the spied stat)
-import { FileCache } from '../src/file-cache.js';
+import { FileCache, SyncFileCache } from '../src/file-cache.js';
 
 let dir: string;
 let file: string;
@@ -207,5 +209,67 @@ describe('FileCache', () => {
     await cache.get(files[0]!); // dropped: read again
     expect(reads).toBe(4);
     expect(cache.size).toBe(2);
+  });
+});
+
+describe('SyncFileCache', () => {
+  function countedSync(): { cache: SyncFileCache<string>; reads: () => number } {
+    let n = 0;
+    const cache = new SyncFileCache<string>((f) => {
+      n++;
+      return readFileSync(f, 'utf8');
+    });
+    return { cache, reads: () => n };
+  }
+
+  it('reads a file once while unchanged; again when rewritten in place (same size and mtime) or replaced by a rename', async () => {
+    const { cache, reads } = countedSync();
+    await writeFile(file, 'one');
+    await pinTimes(file);
+    expect([cache.get(file), cache.get(file), cache.get(file)]).toEqual(['one', 'one', 'one']);
+    expect(reads()).toBe(1);
+    await writeFile(file, 'two');
+    await pinTimes(file);
+    expect(cache.get(file)).toBe('two');
+    await writeFile(join(dir, 'g'), 'six');
+    await pinTimes(join(dir, 'g'));
+    await rename(join(dir, 'g'), file);
+    expect(cache.get(file)).toBe('six');
+    expect(reads()).toBe(3);
+  });
+
+  it('a removed file throws the stat\'s ENOENT and is dropped; a failed read is not kept', async () => {
+    let fail = true;
+    const cache = new SyncFileCache<string>((f) => {
+      if (fail) throw new Error('read failed');
+      return readFileSync(f, 'utf8');
+    });
+    await writeFile(file, 'one');
+    expect(() => cache.get(file)).toThrow('read failed');
+    expect(cache.size).toBe(0);
+    fail = false;
+    expect(cache.get(file)).toBe('one');
+    await unlink(file);
+    expect(() => cache.get(file)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(cache.size).toBe(0);
+  });
+
+  it('keeps only a regular file\'s content (a FIFO is read at every get); retain drops the paths not named', async () => {
+    const { cache, reads } = countedSync();
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    let fifoReads = 0;
+    const fifos = new SyncFileCache<string>(() => String(++fifoReads));
+    expect([fifos.get(fifo), fifos.get(fifo)]).toEqual(['1', '2']);
+    expect(fifos.size).toBe(0);
+    await writeFile(file, 'one');
+    await writeFile(join(dir, 'g'), 'two');
+    cache.get(file);
+    cache.get(join(dir, 'g'));
+    cache.retain(new Set([file]));
+    expect(cache.size).toBe(1);
+    cache.get(file);
+    cache.get(join(dir, 'g'));
+    expect(reads()).toBe(3);
   });
 });

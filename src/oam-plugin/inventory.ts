@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { SyncFileCache } from '../file-cache.js';
 import { HOST_KEY_FORMS, hostKeyFingerprint } from '../host-key.js';
 import type { Logger } from '../log/logger.js';
 import type { NetconfRegistry } from '../plugin/contract.js';
@@ -162,13 +163,69 @@ export async function seedInventory(registry: NetconfRegistry, henbs: ConfigHenb
   return outcome;
 }
 
+/** The text of a file an inventory entry names (an absolute path), or undefined when it cannot be read. */
+export interface InventoryFileReader {
+  text(file: string): string | undefined;
+}
+
+/** every call reads the file (what deviceEntryOf does without an InventoryFiles) */
+const readEveryTime: InventoryFileReader = {
+  text: (file) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+/**
+ * The files the inventory names (credentials file:PATH, tls-ca, tls-client-certificate, a file entry's
+ * tls-client-cert), for the device driver, which is handed every entry again at every change of running (issue 15:
+ * at 10,000 H(e)NBs naming one password file and one CA, an edit-config read them 10,000 times, synchronously).
+ * In a pass (one change of running) a path is stat'ed once, whatever the number of entries naming it, and its content
+ * is read again only when the file changed (SyncFileCache: dev, ino, size, mtime, ctime), so a file replaced on disk
+ * is read at the next change, and one that cannot be read is unreadable for every entry of the pass, as before.
+ * After a pass only the paths it used are kept.
+ */
+export class InventoryFiles implements InventoryFileReader {
+  private readonly cache = new SyncFileCache<string>((file) => readFileSync(file, 'utf8'));
+  private seen: Map<string, string | undefined> | undefined;
+
+  /** one pass over the inventory: the files are stat'ed again at their first use in `fn` */
+  pass<T>(fn: () => T): T {
+    const seen = new Map<string, string | undefined>();
+    this.seen = seen;
+    try {
+      return fn();
+    } finally {
+      this.seen = undefined;
+      this.cache.retain(new Set(seen.keys()));
+    }
+  }
+
+  text(file: string): string | undefined {
+    const seen = this.seen;
+    if (seen?.has(file) === true) return seen.get(file);
+    let v: string | undefined;
+    try {
+      v = this.cache.get(file);
+    } catch {
+      v = undefined;
+    }
+    seen?.set(file, v);
+    return v;
+  }
+}
+
 /**
  * The device driver's entry for an inventory entry: address, pin and login from running, the secret from its
  * credentials reference or, without one, from the configuration file's entry of the same henb-id. Undefined
  * (and logged) when the entry cannot be used: dialled without an address, call-home without a pinned key.
  */
-export function deviceEntryOf(e: InventoryEntry, fileHenbs: FileHenbs, env: NodeJS.ProcessEnv, log: Logger, tlsDefaults?: DeviceTlsDefaults): DeviceInventoryEntry | undefined {
-  if (e.transport === 'tls') return tlsDeviceEntryOf(e, fileHenbs, env, log, tlsDefaults);
+export function deviceEntryOf(e: InventoryEntry, fileHenbs: FileHenbs, env: NodeJS.ProcessEnv, log: Logger, tlsDefaults?: DeviceTlsDefaults,
+  files: InventoryFileReader = readEveryTime): DeviceInventoryEntry | undefined {
+  if (e.transport === 'tls') return tlsDeviceEntryOf(e, fileHenbs, { env, log, files }, tlsDefaults);
   if (e.callHome && e.sshHostKey === undefined) {
     log.warn('inventory entry unusable: a call-home H(e)NB is identified by its ssh-host-key, which it lacks', { henbId: e.henbId });
     return undefined;
@@ -194,7 +251,7 @@ export function deviceEntryOf(e: InventoryEntry, fileHenbs: FileHenbs, env: Node
     if (file?.['private-key'] !== undefined) out.privateKey = file['private-key'];
     return out;
   }
-  const secret = readCredentials(e.credentials, env);
+  const secret = readCredentials(e.credentials, env, files);
   if (secret === undefined) {
     log.warn('inventory entry: its credentials reference cannot be read (env:NAME or file:PATH); connections will fail', { henbId: e.henbId, credentials: e.credentials.replace(/^(env|file):.*$/, '$1:...') });
     return out;
@@ -204,30 +261,29 @@ export function deviceEntryOf(e: InventoryEntry, fileHenbs: FileHenbs, env: Node
   return out;
 }
 
-function readCredentials(ref: string, env: NodeJS.ProcessEnv): string | undefined {
+function readCredentials(ref: string, env: NodeJS.ProcessEnv, files: InventoryFileReader): string | undefined {
   if (ref.startsWith('env:')) {
     const v = env[ref.slice(4)];
     return v === undefined || v === '' ? undefined : v;
   }
   if (ref.startsWith('file:')) {
-    try {
-      const v = readFileSync(resolve(ref.slice(5)), 'utf8').replace(/\r?\n$/, '');
-      return v === '' ? undefined : v;
-    } catch {
-      return undefined;
-    }
+    const v = files.text(resolve(ref.slice(5)))?.replace(/\r?\n$/, '');
+    return v === '' ? undefined : v;
   }
   return undefined;
 }
 
+/** what an entry's secrets and files are read from, and where an unusable entry is told */
+interface EntryReads {
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  files: InventoryFileReader;
+}
+
 /** a PEM file of a TLS entry, or undefined (logged) when unreadable */
-function pemFile(path: string, baseDir: string, what: string, henbId: string, log: Logger): string | undefined {
-  try {
-    const text = readFileSync(resolve(baseDir, path), 'utf8');
-    if (text.includes('-----BEGIN ')) return text;
-  } catch {
-    // logged below
-  }
+function pemFile(path: string, baseDir: string, what: string, henbId: string, { log, files }: EntryReads): string | undefined {
+  const text = files.text(resolve(baseDir, path));
+  if (text?.includes('-----BEGIN ') === true) return text;
   log.warn(`inventory entry unusable: its ${what} is not a readable PEM file`, { henbId, file: resolve(baseDir, path) });
   return undefined;
 }
@@ -237,14 +293,15 @@ function pemFile(path: string, baseDir: string, what: string, henbId: string, lo
  * the OAM's client certificate: tls-client-certificate with the key from credentials (file:PATH), else the
  * file entry's tls-client-cert / tls-client-key, else device-tls. Undefined (logged) when something is missing.
  */
-function tlsDeviceEntryOf(e: InventoryEntry, fileHenbs: FileHenbs, env: NodeJS.ProcessEnv, log: Logger, d: DeviceTlsDefaults | undefined): DeviceInventoryEntry | undefined {
+function tlsDeviceEntryOf(e: InventoryEntry, fileHenbs: FileHenbs, r: EntryReads, d: DeviceTlsDefaults | undefined): DeviceInventoryEntry | undefined {
+  const { env, log, files } = r;
   const baseDir = d?.baseDir ?? process.cwd();
   if (!e.callHome && e.address === undefined) {
     log.warn('inventory entry unusable: no address to dial (or set call-home)', { henbId: e.henbId });
     return undefined;
   }
   const file = fileHenbs.get(e.henbId);
-  const ca = e.tlsCa !== undefined ? pemFile(e.tlsCa, baseDir, 'tls-ca', e.henbId, log) : d?.ca;
+  const ca = e.tlsCa !== undefined ? pemFile(e.tlsCa, baseDir, 'tls-ca', e.henbId, r) : d?.ca;
   if (e.tlsCa !== undefined && ca === undefined) return undefined;
   if (ca === undefined && e.tlsCertificate === undefined) {
     log.warn('inventory entry unusable: transport tls needs tls-ca (or device-tls.ca) or a pinned tls-certificate', { henbId: e.henbId });
@@ -253,15 +310,15 @@ function tlsDeviceEntryOf(e: InventoryEntry, fileHenbs: FileHenbs, env: NodeJS.P
   let cert: string | undefined;
   let key: string | undefined;
   if (e.tlsClientCertificate !== undefined) {
-    cert = pemFile(e.tlsClientCertificate, baseDir, 'tls-client-certificate', e.henbId, log);
+    cert = pemFile(e.tlsClientCertificate, baseDir, 'tls-client-certificate', e.henbId, r);
     if (cert === undefined) return undefined;
-    key = e.credentials !== undefined ? readCredentials(e.credentials, env) : file?.['tls-client-key'];
+    key = e.credentials !== undefined ? readCredentials(e.credentials, env, files) : file?.['tls-client-key'];
   } else if (file?.['tls-client-cert'] !== undefined) {
-    cert = pemFile(file['tls-client-cert'], baseDir, 'tls-client-cert', e.henbId, log);
+    cert = pemFile(file['tls-client-cert'], baseDir, 'tls-client-cert', e.henbId, r);
     key = file['tls-client-key'];
   } else {
     cert = d?.cert;
-    key = e.credentials !== undefined ? readCredentials(e.credentials, env) : d?.key;
+    key = e.credentials !== undefined ? readCredentials(e.credentials, env, files) : d?.key;
   }
   if (cert === undefined || key === undefined || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
     log.warn('inventory entry unusable: transport tls needs the OAM\'s client certificate and key (device-tls, or tls-client-certificate with credentials file:KEY)', { henbId: e.henbId });

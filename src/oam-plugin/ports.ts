@@ -12,7 +12,7 @@ import { loadJwksFile } from '../tokens/index.js';
 import type { PveClient } from '../oam/index.js';
 import type { CallHomeListener, NetconfDeviceDriver } from '../device/index.js';
 import { OamConfigError, baseDirOf, callHomeFromConfig, deviceTlsFromConfig, pveTargetFromConfig, readPem } from './config.js';
-import { deviceEntryOf, fileHenbsById } from './inventory.js';
+import { InventoryFiles, deviceEntryOf, fileHenbsById } from './inventory.js';
 import type { InventoryEntry } from './inventory.js';
 import type { OamPluginConfig } from './config.js';
 
@@ -68,19 +68,23 @@ export async function devicesFromConfig(cfg: OamPluginConfig, log: Logger, baseD
   });
   const fileHenbs = fileHenbsById(cfg.henbs ?? []);
   const ilog = log.child({ component: 'inventory' });
+  // the files entries name: stat'ed once per change of running, read again only when changed (./inventory.ts)
+  const files = new InventoryFiles();
   let known = new Set<string>();
   const onInventory = (entries: InventoryEntry[]): void => {
     const next = new Set<string>();
-    for (const e of entries) {
-      const d = deviceEntryOf(e, fileHenbs, process.env, ilog, tlsDefaults);
-      if (d === undefined) continue;
-      try {
-        devices.setDevice(d);
-        next.add(e.henbId);
-      } catch (err) {
-        ilog.warn('inventory entry not usable', { henbId: e.henbId, err });
+    files.pass(() => {
+      for (const e of entries) {
+        const d = deviceEntryOf(e, fileHenbs, process.env, ilog, tlsDefaults, files);
+        if (d === undefined) continue;
+        try {
+          devices.setDevice(d);
+          next.add(e.henbId);
+        } catch (err) {
+          ilog.warn('inventory entry not usable', { henbId: e.henbId, err });
+        }
       }
-    }
+    });
     for (const id of known) if (!next.has(id)) devices.removeDevice(id);
     known = next;
   };
