@@ -22,6 +22,10 @@
  *   BEGIN, the counterpart of SQLite's BEGIN IMMEDIATE; without it a read-modify-write such as the OAM's H(e)NB
  *   update would lose writes between instances under READ COMMITTED. The lease writes (claims, renewals,
  *   release, takeJob) take it too (LEASE_OPS): every write of job rows holds it, so none deadlocks with another.
+ * - an audited operation (./audit.ts) and its record commit together or not at all, also when fn catches its
+ *   failure and goes on (e.g. a record refused after the write: details over 64 KiB): it runs in a transaction of
+ *   its own, or in a caller's from a savepoint, which a failure rolls back to (PostgresStore.auditedIn), as SQLite
+ *   keeps one around it (./sqlite.ts, atomic).
  * - epoch-ms BIGINT columns are read back as numbers (a per-pool type parser), never as strings.
  * - migrations (./pg-migrations.ts) run once under an advisory lock; a newer schema is refused (ERR_STORE_OPEN).
  * - open failures (bad URL, server down, authentication) are ERR_STORE_OPEN naming user, host and database,
@@ -196,7 +200,17 @@ interface PgTx extends TxContext {
   failed: unknown;
   /** a savepoint could not be rolled back to (the connection failed) */
   lost?: boolean;
+  /**
+   * no statement has run at the innermost level (the transaction since BEGIN, or the savepoint nested() opened)
+   * since it began: an audited operation then needs no savepoint of its own (auditedIn)
+   */
+  atStart: boolean;
+  /** an audited operation's savepoint (OP_SAVEPOINT) is left to release with the next savepoint (auditedIn) */
+  unreleased: boolean;
 }
+
+/** the savepoint an audited operation takes in a caller's transaction (auditedIn) */
+const OP_SAVEPOINT = 'hsv_op';
 
 export class PostgresStore extends StoreBase<PgTx> {
   readonly kind = 'postgres' as const;
@@ -217,7 +231,7 @@ export class PostgresStore extends StoreBase<PgTx> {
   protected call(ctx: PgTx | undefined, name: OpName, args: unknown[]): Promise<unknown> {
     if (name === 'appendAudit' || AUDITED_OPS.has(name)) {
       if (ctx === undefined) return this.runTransaction((c) => auditedOp(c.ops, name, args));
-      return auditedOp(ctx.ops, name, args);
+      return this.auditedIn(ctx, name, args);
     }
     if (ctx === undefined && LEASE_OPS.has(name)) return this.runTransaction((c) => callOp(c.ops, name, args));
     return callOp(ctx?.ops ?? this.ops, name, args);
@@ -227,8 +241,9 @@ export class PostgresStore extends StoreBase<PgTx> {
     const client = await this.pool.connect();
     const lost = keepConnectionErrors(client);
     let broken = false;
-    const ctx: PgTx = { active: true, depth: 0, client, ops: undefined as unknown as PgOps, failed: undefined };
+    const ctx: PgTx = { active: true, depth: 0, client, ops: undefined as unknown as PgOps, failed: undefined, atStart: true, unreleased: false };
     ctx.ops = new PgOps(async (sql, params) => {
+      ctx.atStart = false;
       try {
         return await client.query(sql, params);
       } catch (err) {
@@ -242,6 +257,7 @@ export class PostgresStore extends StoreBase<PgTx> {
       const result = await enter(ctx);
       ctx.active = false;
       if (ctx.failed !== undefined) throw ctx.failed; // COMMIT would only roll back
+      ctx.unreleased = false; // COMMIT releases every savepoint
       const r = await client.query('COMMIT');
       if (r.command !== 'COMMIT') throw new StoreError('ERR_STORE_CONFLICT', 'the transaction was rolled back by the server');
       return result;
@@ -258,14 +274,17 @@ export class PostgresStore extends StoreBase<PgTx> {
   protected async nested<T>(ctx: PgTx, fn: (tx: StoreTx) => Promise<T> | T): Promise<T> {
     const sp = `sp_${++ctx.depth}`;
     const failedBefore = ctx.failed;
-    await ctx.client.query(`SAVEPOINT ${sp}`);
+    await savepoint(ctx, sp);
+    ctx.atStart = true;
     try {
       const result = await fn(this.facade(ctx));
       if (ctx.failed !== failedBefore) throw ctx.failed;
+      ctx.unreleased = false; // released with sp
       await ctx.client.query(`RELEASE SAVEPOINT ${sp}`);
       return result;
     } catch (err) {
       ctx.ops.auditHead = undefined;
+      ctx.unreleased = false; // rolled back to and released with sp
       try {
         await ctx.client.query(`ROLLBACK TO SAVEPOINT ${sp}`);
         await ctx.client.query(`RELEASE SAVEPOINT ${sp}`);
@@ -278,6 +297,45 @@ export class PostgresStore extends StoreBase<PgTx> {
       throw err;
     } finally {
       ctx.depth--;
+      ctx.atStart = false;
+    }
+  }
+
+  /**
+   * An audited operation in a caller's transaction: when it fails, after its write or not, the transaction is left
+   * as it was before it (its write and its record together or neither) and stays usable, as SQLite's savepoint
+   * around it does (./sqlite.ts, atomic). The savepoint costs no round trip where none is needed:
+   * - at the start of its level (the first statement since BEGIN, or since nested()'s SAVEPOINT: a plain call
+   *   joining a group, a transaction that begins with its move): none; a failure rolls back to the level's savepoint,
+   *   or, the first in the transaction, rolls the transaction back and begins it again with the lock, which loses
+   *   nothing (nothing ran in it);
+   * - else a SAVEPOINT before it; on success its RELEASE goes with the next savepoint (nested()'s or the next
+   *   audited operation's, in the same round trip) or is left to COMMIT, RELEASE or ROLLBACK TO of a savepoint
+   *   outside it, each of which releases it too (a savepoint that is not rolled back to changes nothing before then).
+   * appendAudit needs none: its one INSERT comes after its checks.
+   */
+  private async auditedIn(ctx: PgTx, name: OpName, args: unknown[]): Promise<unknown> {
+    if (name === 'appendAudit') return auditedOp(ctx.ops, name, args);
+    const failedBefore = ctx.failed;
+    const atStart = ctx.atStart;
+    if (!atStart) await savepoint(ctx, OP_SAVEPOINT);
+    try {
+      const result = await auditedOp(ctx.ops, name, args);
+      if (!atStart) ctx.unreleased = true;
+      return result;
+    } catch (err) {
+      ctx.ops.auditHead = undefined;
+      try {
+        if (!atStart) await ctx.client.query(`ROLLBACK TO SAVEPOINT ${OP_SAVEPOINT}; RELEASE SAVEPOINT ${OP_SAVEPOINT}`);
+        else if (ctx.depth > 0) await ctx.client.query(`ROLLBACK TO SAVEPOINT sp_${ctx.depth}`);
+        else await ctx.client.query(`ROLLBACK; BEGIN; SELECT pg_advisory_xact_lock(${TX_LOCK})`);
+      } catch {
+        ctx.lost = true; // the connection failed: nothing more runs in this transaction
+        throw err;
+      }
+      ctx.failed = failedBefore; // rolled back to before the operation: the transaction is usable again
+      ctx.atStart = atStart;
+      throw err;
     }
   }
 
@@ -296,6 +354,13 @@ export class PostgresStore extends StoreBase<PgTx> {
   protected async closeDatabase(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** SAVEPOINT `name`, in one round trip with the RELEASE of an audited operation's savepoint left open (auditedIn) */
+async function savepoint(ctx: PgTx, name: string): Promise<void> {
+  const release = ctx.unreleased ? `RELEASE SAVEPOINT ${OP_SAVEPOINT}; ` : '';
+  ctx.unreleased = false;
+  await ctx.client.query(`${release}SAVEPOINT ${name}`);
 }
 
 async function callOp(ops: PgOps, name: OpName, args: unknown[]): Promise<unknown> {

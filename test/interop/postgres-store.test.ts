@@ -457,4 +457,45 @@ describe('PostgreSQL store: several instances on one database', () => {
     await until(async () => (await count()) === 0, 'the closed store to leave pg_stat_activity', 10_000);
     await expect(a.getHenb('x')).rejects.toThrow(code('ERR_STORE_CLOSED'));
   });
+
+  it('an audited operation takes a savepoint only when it is not the first statement of its transaction or savepoint; its RELEASE rides with the next one', async () => {
+    const a = await open();
+    const g = await open({ groupCommit: true });
+    const henb = (henbId: string, state: 'trusted' | 'updating'): Parameters<Store['putHenb']>[0] =>
+      ({ henbId, rim: null, softwareVersion: null, state, lastResultToken: null });
+    await a.putHenb(henb('henb-1', 'trusted'));
+    let v = (await a.createJob({ jobId: 'job-1', henbId: 'henb-1', kind: 'software-update', state: 'created', data: {} })).version;
+    // the statements that are no operation's own (the transaction's, the savepoints'), as the server gets them
+    const sent: string[] = [];
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const text = typeof args[0] === 'string' ? args[0] : '';
+      if (/^(BEGIN|COMMIT|ROLLBACK|RELEASE|SAVEPOINT)/.test(text)) sent.push(text.replace(/SELECT pg_advisory_xact_lock\(\d+\)/, 'lock'));
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    try {
+      v = (await a.saveJobTransition('job-1', 's1', { expectPrevVersion: v })).version; // a transaction of its own
+      v = (await a.transaction(async (tx) => {
+        const moved = await tx.saveJobTransition('job-1', 's2', { expectPrevVersion: v }); // its first statement
+        await tx.putHenb(henb('henb-1', 'updating'));
+        await tx.putReferenceLog('henb-1', [{ component: 'kernel', digest: 'c'.repeat(64) }]);
+        await tx.transaction((inner) => inner.putHenb(henb('henb-1', 'trusted')));
+        return moved;
+      })).version;
+      // group commit: plain calls at once share a transaction, each in a savepoint of the group's, none of its own
+      await Promise.all([g.putHenb(henb('henb-2', 'trusted')), g.putHenb(henb('henb-3', 'trusted'))]);
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+    expect(sent).toEqual([
+      'BEGIN; lock', 'COMMIT',
+      'BEGIN; lock', 'SAVEPOINT hsv_op', 'RELEASE SAVEPOINT hsv_op; SAVEPOINT hsv_op', 'RELEASE SAVEPOINT hsv_op; SAVEPOINT sp_1', 'RELEASE SAVEPOINT sp_1', 'COMMIT',
+      'BEGIN; lock', 'SAVEPOINT sp_1', 'RELEASE SAVEPOINT sp_1', 'SAVEPOINT sp_1', 'RELEASE SAVEPOINT sp_1', 'COMMIT',
+    ]);
+    expect(await a.getJob('job-1')).toMatchObject({ state: 's2', version: v });
+    expect((await a.listAudit()).map((r) => `${r.action} ${r.object}`).slice(-7)).toEqual([
+      'job-transition job/job-1', 'job-transition job/job-1', 'henb-state-changed henb/henb-1', 'reference-log-changed henb/henb-1',
+      'henb-state-changed henb/henb-1', 'henb-added henb/henb-2', 'henb-added henb/henb-3',
+    ]);
+  });
 });

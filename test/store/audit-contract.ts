@@ -142,6 +142,45 @@ export function auditContract(name: string, h: AuditHarness): void {
       expect((await verify()).ok).toBe(true);
     });
 
+    it('an audited operation whose record is refused after its write leaves neither, in a transaction that goes on and commits the rest', async () => {
+      // a reason of 70,000 characters: the job's move or creation is written, then its record is refused (details over 64 KiB)
+      const huge = 'r'.repeat(70_000);
+      const henb = (state: 'trusted' | 'updating' | 'unknown', rim: string): Parameters<Store['putHenb']>[0] =>
+        ({ henbId: 'henb-1', rim, softwareVersion: '1.0', state, lastResultToken: null });
+      await store.putHenb(henb('trusted', 'a'.repeat(64)));
+      const job = await store.createJob({ jobId: 'job-1', henbId: 'henb-1', kind: 'software-update', state: 'created', data: { n: 1 } });
+      const before = (await store.listAudit()).map((r) => r.action);
+      const refused = { code: 'ERR_STORE_INVALID' };
+      await store.transaction(async (tx) => {
+        // the transaction's first statement
+        await expect(tx.saveJobTransition('job-1', 'fetching', { expectPrevVersion: job.version, data: { n: 2 }, reason: huge })).rejects.toMatchObject(refused);
+        await tx.putHenb(henb('updating', 'a'.repeat(64)));
+        // after other work of the transaction
+        await expect(tx.saveJobTransition('job-1', 'fetching', { expectPrevVersion: job.version, updateSent: true, reason: huge })).rejects.toMatchObject(refused);
+        await expect(tx.createJob({ jobId: 'job-2', henbId: 'henb-2', kind: 'software-update', state: 'created', data: {}, reason: huge })).rejects.toMatchObject(refused);
+        await tx.putNonce({ nonce: 'n-1', purpose: 'update', expiresAt: Date.now() + 60_000 });
+        // the first statement of a nested transaction, then that one goes on too
+        await tx.transaction(async (inner) => {
+          await expect(inner.saveJobTransition('job-1', 'fetching', { expectPrevVersion: job.version, reason: huge })).rejects.toMatchObject(refused);
+          await inner.putReferenceLog('henb-1', [{ component: 'kernel', digest: 'c'.repeat(64) }]);
+        });
+        await tx.putHenb(henb('updating', 'b'.repeat(64)));
+      });
+      // a plain call: a transaction of its own
+      await expect(store.saveJobTransition('job-1', 'fetching', { expectPrevVersion: job.version, reason: huge })).rejects.toMatchObject(refused);
+      expect(await store.getJob('job-1')).toEqual(job);
+      expect(await store.getJob('job-2')).toBeUndefined();
+      expect(await store.listJobEvents('job-1')).toHaveLength(1);
+      expect(await store.getHenb('henb-1')).toMatchObject({ state: 'updating', rim: 'b'.repeat(64) });
+      expect(await store.consumeNonce('n-1')).toMatchObject({ ok: true });
+      expect(await store.getReferenceLog('henb-1')).toBeDefined();
+      expect((await store.listAudit()).map((r) => r.action)).toEqual([...before, 'henb-state-changed', 'reference-log-changed', 'rim-changed']);
+      // the job moves from where it was
+      expect(await store.saveJobTransition('job-1', 'fetching', { expectPrevVersion: job.version, reason: 'r' })).toMatchObject({ version: job.version + 1 });
+      await seal();
+      expect((await verify()).ok).toBe(true);
+    });
+
     describe('tampering', () => {
       beforeEach(async () => {
         await append(6);

@@ -230,20 +230,6 @@ describe('SQLite only: the statements an operation runs (issue 15)', () => {
     expect(await store.getReferenceLog('h1')).toEqual(log);
   });
 
-  it('an audited operation that fails after its write, in a transaction that goes on, leaves neither its write nor a record', async () => {
-    const job = await store.createJob({ jobId: 'j1', henbId: 'h1', kind: 'software-update', state: 'created', data: {} });
-    const before = await store.listAudit();
-    await store.transaction(async (tx) => {
-      // the move is written, then its audit record is refused (details over 64 KiB): the move must go with it
-      await expect(tx.saveJobTransition('j1', 'fetching', { expectPrevVersion: job.version, reason: 'r'.repeat(70_000) }))
-        .rejects.toMatchObject({ code: 'ERR_STORE_INVALID' });
-      await tx.putHenb({ henbId: 'h1', rim: 'a'.repeat(64), softwareVersion: '1.0', state: 'updating', lastResultToken: null });
-    });
-    expect(await store.getJob('j1')).toEqual(job);
-    expect(await store.listJobEvents('j1')).toHaveLength(1);
-    expect((await store.listAudit()).map((r) => r.action)).toEqual([...before.map((r) => r.action), 'henb-state-changed']);
-  });
-
   it('a nonce used up and a jti remembered: one statement each; the reasons of a refusal are told apart', async () => {
     await store.putNonce({ nonce: 'n1', purpose: 'p', expiresAt: 10_000 });
     await store.putNonce({ nonce: 'n2', purpose: 'p', expiresAt: 1_000 });
