@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostKeyFingerprint } from '../../src/netconf/server/index.js';
@@ -69,6 +70,26 @@ export async function startPostgresPeer(peersDir: string): Promise<PostgresPeer>
     },
     stop: () => void run('postgres-peer-stop.sh'),
   };
+}
+
+/**
+ * The afterAll of an interop file with a PostgreSQL peer: `steps` (closing what the file started) in the order given,
+ * each run even when one before it failed, then the cluster stopped and the file's directory removed whatever failed
+ * before; the first failure is thrown at the end.
+ */
+export async function endPostgresFile(steps: ReadonlyArray<() => unknown>, cluster: PostgresPeer | undefined, dir?: string): Promise<void> {
+  let failed: { error: unknown } | undefined;
+  const attempt = async (step: () => unknown): Promise<void> => {
+    try {
+      await step();
+    } catch (error) {
+      failed ??= { error };
+    }
+  };
+  for (const step of steps) await attempt(step);
+  await attempt(() => cluster?.stop());
+  if (dir !== undefined) await attempt(() => rm(dir, { recursive: true, force: true }));
+  if (failed !== undefined) throw failed.error;
 }
 
 export interface NetconfdPeer {

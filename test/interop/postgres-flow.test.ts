@@ -7,7 +7,7 @@
  * A missing PostgreSQL fails this suite with the script's message (never a skip).
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -31,7 +31,7 @@ import { HSV_NS } from '../../src/oam-plugin/index.js';
 import { extendDigest } from '../../src/oam/measure.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
-import { startPostgresPeer } from '../helpers/peers.js';
+import { endPostgresFile, startPostgresPeer } from '../helpers/peers.js';
 import type { PostgresPeer } from '../helpers/peers.js';
 import { recordingRegistry } from '../helpers/registry.js';
 import { until } from '../helpers/until.js';
@@ -94,19 +94,9 @@ beforeAll(async () => {
   other = await openStore({ driver: 'postgres', url, password });
 }, 90_000);
 
-afterAll(async () => {
-  await handle?.close();
-  await other?.close();
-  await driver?.close();
-  pveClient?.close();
-  await pveSvc?.close();
-  await fleet?.close();
-  try {
-    cluster?.stop();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}, 60_000);
+afterAll(() => endPostgresFile([
+  () => handle?.close(), () => other?.close(), () => driver?.close(), () => pveClient?.close(), () => pveSvc?.close(), () => fleet?.close(),
+], cluster, dir), 60_000);
 
 describe('the OAM plugin on PostgreSQL (store.driver: postgres)', () => {
   it('verified and mismatch end as with SQLite, and a second instance reads the same RIMs, jobs and results', async () => {

@@ -7,7 +7,7 @@
  * file of its own. A missing PostgreSQL or ncclient fails this suite (never a skip).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ import { child, childText } from '../../src/netconf/xml/index.js';
 import { HSV_NS } from '../../src/oam-plugin/index.js';
 import { EVENT_LOG_FILE, openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
-import { startPostgresPeer } from '../helpers/peers.js';
+import { endPostgresFile, startPostgresPeer } from '../helpers/peers.js';
 import type { PostgresPeer } from '../helpers/peers.js';
 import { until } from '../helpers/until.js';
 import { runNcclient } from './helpers/ncclient.js';
@@ -90,20 +90,15 @@ beforeAll(async () => {
   db = await openStore({ driver: 'postgres', url, password: pgPassword });
 }, 90_000);
 
-afterAll(async () => {
-  for (const s of servers) {
-    s.stop.abort();
-    expect(await s.done).toBe(0);
-  }
-  await db?.close();
-  await pve?.close();
-  await fleet?.close();
-  try {
-    cluster?.stop();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}, 60_000);
+afterAll(() => endPostgresFile([
+  async () => {
+    for (const s of servers) {
+      s.stop.abort();
+      expect(await s.done).toBe(0);
+    }
+  },
+  () => db?.close(), () => pve?.close(), () => fleet?.close(),
+], cluster, dir), 60_000);
 
 describe('two serve instances on PostgreSQL share the notification replay log', () => {
   it('an NMS subscribed to instance B replays (startTime) the result that instance A produced', async () => {

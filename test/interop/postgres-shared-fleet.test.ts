@@ -13,7 +13,7 @@
  *   never sends the software-update again; each job's history shows the first owner, then the second, once.
  * A missing PostgreSQL fails this suite with the script's message (never a skip).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -32,7 +32,7 @@ import type { PluginHandle } from '../../src/plugin/contract.js';
 import { HSV_NS, createOamPlugin } from '../../src/oam-plugin/index.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
-import { startPostgresPeer } from '../helpers/peers.js';
+import { endPostgresFile, startPostgresPeer } from '../helpers/peers.js';
 import type { PostgresPeer } from '../helpers/peers.js';
 import { recordingRegistry } from '../helpers/registry.js';
 import type { RecordingRegistry } from '../helpers/registry.js';
@@ -144,17 +144,9 @@ beforeAll(async () => {
   db = await openStore({ driver: 'postgres', url, password });
 }, 120_000);
 
-afterAll(async () => {
-  for (const i of instances) await stop(i);
-  await db?.close();
-  await pveSvc?.close();
-  await fleet?.close();
-  try {
-    cluster?.stop();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}, 60_000);
+afterAll(() => endPostgresFile([
+  async () => { for (const i of instances) await stop(i); }, () => db?.close(), () => pveSvc?.close(), () => fleet?.close(),
+], cluster, dir), 60_000);
 
 describe('two OAM instances on PostgreSQL working one fleet: no job runs twice', () => {
   it('both asked to update every device at once: one job and one software-update RPC per device, each job with one owner', async () => {

@@ -15,7 +15,7 @@ import { storeContract } from '../store/contract.js';
 import { groupCommitContract } from '../store/group-commit-contract.js';
 import { auditContract } from '../store/audit-contract.js';
 import { refusedPort } from '../helpers/net.js';
-import { startPostgresPeer } from '../helpers/peers.js';
+import { endPostgresFile, startPostgresPeer } from '../helpers/peers.js';
 import type { PostgresPeer } from '../helpers/peers.js';
 import { until } from '../helpers/until.js';
 
@@ -66,10 +66,7 @@ beforeAll(async () => {
   await admin.connect();
 });
 
-afterAll(async () => {
-  await admin?.end();
-  cluster?.stop();
-});
+afterAll(() => endPostgresFile([() => admin?.end()], cluster));
 
 let contractDb = '';
 storeContract('PostgreSQL', {

@@ -6,7 +6,7 @@
  * one instance while the other updates the same H(e)NB is refused with henb-busy, and the other way round.
  * A missing PostgreSQL fails this suite with the script's message (never a skip).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,7 +25,7 @@ import type { PluginHandle } from '../../src/plugin/contract.js';
 import { HSV_NS, createOamPlugin } from '../../src/oam-plugin/index.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
-import { startPostgresPeer } from '../helpers/peers.js';
+import { endPostgresFile, startPostgresPeer } from '../helpers/peers.js';
 import type { PostgresPeer } from '../helpers/peers.js';
 import { runCli } from '../../src/cli/main.js';
 import { BufferWritable } from '../../src/cli/io.js';
@@ -99,21 +99,16 @@ beforeAll(async () => {
   db = await openStore({ driver: 'postgres', url, password });
 }, 90_000);
 
-afterAll(async () => {
-  for (const i of instances) {
-    await i.handle.close();
-    await i.driver.close();
-    i.pve.close();
-  }
-  await db?.close();
-  await pveSvc?.close();
-  await fleet?.close();
-  try {
-    cluster?.stop();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}, 60_000);
+afterAll(() => endPostgresFile([
+  async () => {
+    for (const i of instances) {
+      await i.handle.close();
+      await i.driver.close();
+      i.pve.close();
+    }
+  },
+  () => db?.close(), () => pveSvc?.close(), () => fleet?.close(),
+], cluster, dir), 60_000);
 
 describe('two OAM instances on PostgreSQL: one software-update or integrity-check per H(e)NB', () => {
   it('an integrity-check on instance A while instance B updates the H(e)NB is refused with henb-busy', async () => {
