@@ -22,6 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import { StoreError } from './errors.js';
+import { henbRecord, referenceLogInput } from './records.js';
 import type { AuditHeadInput, AuditHeadRecord, AuditInput, AuditRecord, HenbRecord, JobRecord, NewJob, JobTransitionOptions, HenbInput } from './types.js';
 
 export type { AuditHeadInput, AuditHeadRecord, AuditInput, AuditRecord };
@@ -51,6 +52,13 @@ const MAX_DETAILS = 64 * 1024;
 
 /** Validates an input and builds the record that follows `head` (undefined: the chain is empty). */
 export function nextAuditRecord(input: AuditInput, head: { seq: number; hash: string } | undefined, now: number = Date.now()): AuditRecord {
+  const { at, details } = checkedAuditInput(input, now);
+  const rec = { seq: (head?.seq ?? 0) + 1, at, actor: input.actor, action: input.action, object: input.object, details, prevHash: head?.hash ?? AUDIT_GENESIS };
+  return { ...rec, hash: auditHash(rec) };
+}
+
+/** an input's checks (ERR_STORE_INVALID), and its time and details as a record holds them */
+function checkedAuditInput(input: AuditInput, now: number): { at: number; details: string } {
   const bad = (m: string): never => { throw new StoreError('ERR_STORE_INVALID', `audit record: ${m}`); };
   if (typeof input !== 'object' || input === null) bad('expected an object');
   for (const f of ['actor', 'action', 'object'] as const) {
@@ -67,8 +75,7 @@ export function nextAuditRecord(input: AuditInput, head: { seq: number; hash: st
   }
   if (details === undefined) bad('details must be JSON-serialisable');
   if (details.length > MAX_DETAILS) bad(`details must be at most ${MAX_DETAILS} characters of JSON`);
-  const rec = { seq: (head?.seq ?? 0) + 1, at, actor: input.actor, action: input.action, object: input.object, details, prevHash: head?.hash ?? AUDIT_GENESIS };
-  return { ...rec, hash: auditHash(rec) };
+  return { at, details };
 }
 
 export function auditHeadInput(h: AuditHeadInput): AuditHeadInput {
@@ -126,6 +133,24 @@ export function auditEntryFor(name: string, args: unknown[], result: unknown, be
     default:
       return undefined;
   }
+}
+
+/**
+ * For the audited operations whose record follows from their arguments and what was read before them (putHenb,
+ * putReferenceLog): checks their input and that record before their write (ERR_STORE_INVALID, as the operation or
+ * its append would), so that after the write nothing but the database can refuse the record. Returns whether it
+ * did: false for the others (createJob and saveJobTransition record what their write returns; deleteHenb records
+ * only a deletion).
+ */
+export function auditCheckedBefore(name: string, args: unknown[], before: unknown, now: number = Date.now()): boolean {
+  let entry: AuditInput | undefined;
+  if (name === 'putHenb') entry = henbChanged(henbRecord(args[0] as HenbInput, now), before as HenbRecord | undefined);
+  else if (name === 'putReferenceLog') {
+    referenceLogInput(args[0] as string, args[1]);
+    entry = referenceLogChanged(args[0], args[1]);
+  } else return false;
+  if (entry !== undefined) checkedAuditInput(entry, now);
+  return true;
 }
 
 function jobCreated(job: NewJob, rec: JobRecord): AuditInput {

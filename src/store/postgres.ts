@@ -46,7 +46,7 @@ import {
   notificationFromRow, notificationInput, notificationsInput, notificationQuery, pruneInput,
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, NotificationRow, ResultRow, ReferenceLogRow } from './records.js';
-import { AUDITED_OPS, auditBefore, auditEntryFor, auditFromRow, auditHeadFromRow, auditHeadInput, auditLimit, nextAuditRecord } from './audit.js';
+import { AUDITED_OPS, auditBefore, auditCheckedBefore, auditEntryFor, auditFromRow, auditHeadFromRow, auditHeadInput, auditLimit, nextAuditRecord } from './audit.js';
 import type { AuditHeadInput, AuditHeadRecord, AuditHeadRow, AuditInput, AuditRecord, AuditRow, JobBefore } from './audit.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
@@ -309,7 +309,10 @@ export class PostgresStore extends StoreBase<PgTx> {
    *   joining a group, a transaction that begins with its move): none; a failure rolls back to the level's savepoint,
    *   or, the first in the transaction, rolls the transaction back and begins it again with the lock, which loses
    *   nothing (nothing ran in it);
-   * - else a SAVEPOINT before it; on success its RELEASE goes with the next savepoint (nested()'s or the next
+   * - when its record follows from its arguments and what it read before the write (putHenb, putReferenceLog), that
+   *   record is checked before the write (auditCheckedBefore), so that after it only the database can refuse the
+   *   record, and a database error fails the transaction (ctx.failed: no COMMIT) or the savepoint around it: none;
+   * - else a SAVEPOINT before its write; on success its RELEASE goes with the next savepoint (nested()'s or the next
    *   audited operation's, in the same round trip) or is left to COMMIT, RELEASE or ROLLBACK TO of a savepoint
    *   outside it, each of which releases it too (a savepoint that is not rolled back to changes nothing before then).
    * appendAudit needs none: its one INSERT comes after its checks.
@@ -318,15 +321,22 @@ export class PostgresStore extends StoreBase<PgTx> {
     if (name === 'appendAudit') return auditedOp(ctx.ops, name, args);
     const failedBefore = ctx.failed;
     const atStart = ctx.atStart;
-    if (!atStart) await savepoint(ctx, OP_SAVEPOINT);
+    let own = false;
     try {
-      const result = await auditedOp(ctx.ops, name, args);
-      if (!atStart) ctx.unreleased = true;
+      const result = await auditedOp(ctx.ops, name, args, async (before) => {
+        if (atStart || auditCheckedBefore(name, args, before)) return;
+        await savepoint(ctx, OP_SAVEPOINT);
+        own = true;
+      });
+      if (own) ctx.unreleased = true;
       return result;
     } catch (err) {
       ctx.ops.auditHead = undefined;
+      // no savepoint of its own and not at the start of its level: it failed before its write (its read, its
+      // checks), or its record in the database, which failed the transaction
+      if (!own && !atStart) throw err;
       try {
-        if (!atStart) await ctx.client.query(`ROLLBACK TO SAVEPOINT ${OP_SAVEPOINT}; RELEASE SAVEPOINT ${OP_SAVEPOINT}`);
+        if (own) await ctx.client.query(`ROLLBACK TO SAVEPOINT ${OP_SAVEPOINT}; RELEASE SAVEPOINT ${OP_SAVEPOINT}`);
         else if (ctx.depth > 0) await ctx.client.query(`ROLLBACK TO SAVEPOINT sp_${ctx.depth}`);
         else await ctx.client.query(`ROLLBACK; BEGIN; SELECT pg_advisory_xact_lock(${TX_LOCK})`);
       } catch {
@@ -371,11 +381,15 @@ async function callOp(ops: PgOps, name: OpName, args: unknown[]): Promise<unknow
   }
 }
 
-/** An operation and the audit record it appends, on a transaction's client (which holds TX_LOCK). */
-async function auditedOp(ops: PgOps, name: OpName, args: unknown[]): Promise<unknown> {
+/**
+ * An operation and the audit record it appends, on a transaction's client (which holds TX_LOCK); `beforeWrite` runs
+ * after what the record needs was read, before the write.
+ */
+async function auditedOp(ops: PgOps, name: OpName, args: unknown[], beforeWrite?: (before: unknown) => Promise<void>): Promise<unknown> {
   if (name === 'appendAudit') return callOp(ops, name, args);
   const b = auditBefore(name, args);
   const before = b === undefined ? undefined : b.op === 'getHenb' ? await ops.getHenb(b.id) : await ops.jobBefore(b.id);
+  await beforeWrite?.(before);
   const result = await callOp(ops, name, args);
   const entry = auditEntryFor(name, args, result, before);
   if (entry !== undefined) await callOp(ops, 'appendAudit', [entry]);

@@ -455,7 +455,7 @@ describe('PostgreSQL store: several instances on one database', () => {
     await expect(a.getHenb('x')).rejects.toThrow(code('ERR_STORE_CLOSED'));
   });
 
-  it('an audited operation takes a savepoint only when it is not the first statement of its transaction or savepoint; its RELEASE rides with the next one', async () => {
+  it('an audited operation takes a savepoint only when it is not the first statement of its transaction or savepoint and its record is not checked before its write; its RELEASE rides with the next one', async () => {
     const a = await open();
     const g = await open({ groupCommit: true });
     const henb = (henbId: string, state: 'trusted' | 'updating'): Parameters<Store['putHenb']>[0] =>
@@ -474,8 +474,11 @@ describe('PostgreSQL store: several instances on one database', () => {
       v = (await a.saveJobTransition('job-1', 's1', { expectPrevVersion: v })).version; // a transaction of its own
       v = (await a.transaction(async (tx) => {
         const moved = await tx.saveJobTransition('job-1', 's2', { expectPrevVersion: v }); // its first statement
+        // records known before the write (checked first): no savepoint
         await tx.putHenb(henb('henb-1', 'updating'));
         await tx.putReferenceLog('henb-1', [{ component: 'kernel', digest: 'c'.repeat(64) }]);
+        // a record that holds what the write returns: a savepoint
+        await tx.createJob({ jobId: 'job-2', henbId: 'henb-4', kind: 'software-update', state: 'created', data: {} });
         await tx.transaction((inner) => inner.putHenb(henb('henb-1', 'trusted')));
         return moved;
       })).version;
@@ -486,13 +489,13 @@ describe('PostgreSQL store: several instances on one database', () => {
     }
     expect(sent).toEqual([
       'BEGIN; lock', 'COMMIT',
-      'BEGIN; lock', 'SAVEPOINT hsv_op', 'RELEASE SAVEPOINT hsv_op; SAVEPOINT hsv_op', 'RELEASE SAVEPOINT hsv_op; SAVEPOINT sp_1', 'RELEASE SAVEPOINT sp_1', 'COMMIT',
+      'BEGIN; lock', 'SAVEPOINT hsv_op', 'RELEASE SAVEPOINT hsv_op; SAVEPOINT sp_1', 'RELEASE SAVEPOINT sp_1', 'COMMIT',
       'BEGIN; lock', 'SAVEPOINT sp_1', 'RELEASE SAVEPOINT sp_1', 'SAVEPOINT sp_1', 'RELEASE SAVEPOINT sp_1', 'COMMIT',
     ]);
     expect(await a.getJob('job-1')).toMatchObject({ state: 's2', version: v });
-    expect((await a.listAudit()).map((r) => `${r.action} ${r.object}`).slice(-7)).toEqual([
+    expect((await a.listAudit()).map((r) => `${r.action} ${r.object}`).slice(-8)).toEqual([
       'job-transition job/job-1', 'job-transition job/job-1', 'henb-state-changed henb/henb-1', 'reference-log-changed henb/henb-1',
-      'henb-state-changed henb/henb-1', 'henb-added henb/henb-2', 'henb-added henb/henb-3',
+      'job-created job/job-2', 'henb-state-changed henb/henb-1', 'henb-added henb/henb-2', 'henb-added henb/henb-3',
     ]);
   });
 });

@@ -158,6 +158,7 @@ export function auditContract(name: string, h: AuditHarness): void {
         // after other work of the transaction
         await expect(tx.saveJobTransition('job-1', 'fetching', { expectPrevVersion: job.version, updateSent: true, reason: huge })).rejects.toMatchObject(refused);
         await expect(tx.createJob({ jobId: 'job-2', henbId: 'henb-2', kind: 'software-update', state: 'created', data: {}, reason: huge })).rejects.toMatchObject(refused);
+        await expect(tx.putHenb({ ...henb('trusted', 'b'.repeat(64)), softwareVersion: 'v'.repeat(70_000) })).rejects.toMatchObject(refused);
         await tx.putNonce({ nonce: 'n-1', purpose: 'update', expiresAt: Date.now() + 60_000 });
         // the first statement of a nested transaction, then that one goes on too
         await tx.transaction(async (inner) => {
