@@ -72,6 +72,8 @@ export interface PgLoad {
   dbGrowthBytes: number;
   /** the statements run most often: calls, rows, wal bytes, mean ms, the text (first 100 chars) */
   top: Array<{ calls: number; rows: number; walBytes: number; meanMs: number; query: string }>;
+  /** every statement pg_stat_statements kept for the database, BEGIN/COMMIT/ROLLBACK included, most calls first (full text) */
+  all: Array<{ calls: number; rows: number; walBytes: number; meanMs: number; query: string }>;
   /** the lease renewals (since schema migration 8 the instance's heartbeat, INSERT INTO instances ...: one row per instance every lease/3,
    * and at claimJobs; before, UPDATE jobs SET lease_until ...: every active job of an instance), however rarely run */
   renewals: { calls: number; rows: number; walBytes: number };
@@ -189,6 +191,7 @@ export async function startPgCluster(root: string, dir: string): Promise<PgClust
             const lsn1 = await lsn();
             const cpu1 = clusterCpuMs(join(dir, 'data'));
             let top: PgLoad['top'] = [];
+            const all: PgLoad['all'] = [];
             let statements = 0;
             let commits = 0;
             let rows = 0;
@@ -202,6 +205,7 @@ export async function startPgCluster(root: string, dir: string): Promise<PgClust
                  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1) ORDER BY calls DESC`, [db]);
               for (const s of r.rows) {
                 const q = s.query.trim().replace(/\s+/g, ' ');
+                all.push({ calls: Number(s.calls), rows: Number(s.rows), walBytes: Number(s.wal_bytes), meanMs: s.mean_exec_time, query: q });
                 if (/^(BEGIN|START TRANSACTION)\b/i.test(q)) continue;
                 if (/^COMMIT\b/i.test(q)) { commits += Number(s.calls); commitMs += s.total_exec_time; continue; }
                 if (/pg_advisory_xact_lock/i.test(q)) lockWaitMs += s.total_exec_time;
@@ -222,7 +226,7 @@ export async function startPgCluster(root: string, dir: string): Promise<PgClust
             const after = await dbStats();
             top = top.sort((a, b) => b.calls - a.calls);
             return {
-              statements, commits, rows, stmtWalBytes, walBytes, top, renewals, noStatements, lockWaitMs, commitMs,
+              statements, commits, rows, stmtWalBytes, walBytes, top, all, renewals, noStatements, lockWaitMs, commitMs,
               cpuMs: cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0,
               xactCommit: (after.xact_commit ?? 0) - (before.xact_commit ?? 0),
               tupInserted: (after.tup_inserted ?? 0) - (before.tup_inserted ?? 0),
