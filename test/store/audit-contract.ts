@@ -4,7 +4,7 @@
  * database, as someone with write access to it would, and `verifyAuditChain` must name the first bad record
  * and what is wrong with it.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { auditHash, verifyAuditChain } from '../../src/store/index.js';
 import type { AuditRecord, Store } from '../../src/store/index.js';
 import { auditHeadChecker, generateSigningKey, signAuditHead } from '../../src/tokens/index.js';
@@ -180,6 +180,66 @@ export function auditContract(name: string, h: AuditHarness): void {
       expect(await store.saveJobTransition('job-1', 'fetching', { expectPrevVersion: job.version, reason: 'r' })).toMatchObject({ version: job.version + 1 });
       await seal();
       expect((await verify()).ok).toBe(true);
+    });
+
+    it('job moves record exactly the state and update-sent flag they replaced: the same records, byte for byte, on every driver', async () => {
+      // a fixed sequence of operations at fixed times: creation, moves with and without data, update-sent set and set
+      // again, the job taken by another instance, the moves refused (wrong version, no such job, a record refused after
+      // the write, the old owner's, a final job's), a move in a transaction; the records' text and hashes are golden
+      // (the same before and after the PostgreSQL store's move returned the state it replaced instead of reading it)
+      vi.useFakeTimers({ toFake: ['Date'] });
+      try {
+        const T = Date.UTC(2026, 11, 6, 12);
+        vi.setSystemTime(T);
+        await store.putHenb({ henbId: 'henb-1', rim: 'a'.repeat(64), softwareVersion: '1.0', state: 'trusted', lastResultToken: null });
+        vi.setSystemTime(T + 1);
+        await store.createJob({ jobId: 'job-1', henbId: 'henb-1', kind: 'software-update', state: 'created', data: { n: 1 }, reason: 'by admin', owner: 'oam-a', leaseUntil: T + 60_000 });
+        await store.saveJobTransition('job-1', 'fetching', { expectPrevVersion: 1, data: { n: 2 }, reason: 'fetch', at: T + 2 });
+        await store.saveJobTransition('job-1', 'sending', { expectPrevVersion: 2, updateSent: true, deadline: T + 9_000, attempts: 1, at: T + 3 });
+        const refused = (c: string, message: string): unknown => expect.objectContaining({ code: c, message });
+        await expect(store.saveJobTransition('job-1', 'x', { expectPrevVersion: 2, at: T + 4 })).rejects.toEqual(refused('ERR_STORE_CONFLICT', 'job job-1 is at version 3, not 2'));
+        await expect(store.saveJobTransition('job-9', 'x', { expectPrevVersion: 1, at: T + 4 })).rejects.toEqual(refused('ERR_STORE_NOT_FOUND', 'job job-9 does not exist'));
+        await expect(store.saveJobTransition('job-1', 'x', { expectPrevVersion: 3, reason: 'r'.repeat(70_000), at: T + 4 }))
+          .rejects.toEqual(refused('ERR_STORE_INVALID', 'audit record: details must be at most 65536 characters of JSON'));
+        vi.setSystemTime(T + 5);
+        await store.transaction(async (tx) => {
+          await tx.putHenb({ henbId: 'henb-1', rim: 'a'.repeat(64), softwareVersion: '1.0', state: 'updating', lastResultToken: null });
+          await tx.saveJobTransition('job-1', 'installing', { expectPrevVersion: 3, updateSent: true, reason: 'again', at: T + 5 });
+        });
+        const other = await open();
+        expect(await other.takeJob('job-1', 'oam-b', 30_000, T + 6)).toMatchObject({ owner: 'oam-b', version: 5 });
+        await expect(store.saveJobTransition('job-1', 'x', { expectPrevVersion: 4, at: T + 7 })).rejects.toEqual(refused('ERR_STORE_CONFLICT', 'job job-1 is at version 5, not 4'));
+        await other.saveJobTransition('job-1', 'verified', { expectPrevVersion: 5, terminal: true, deadline: null, reason: 'tim matches', detail: { ok: true }, at: T + 8 });
+        await expect(other.saveJobTransition('job-1', 'x', { expectPrevVersion: 6, at: T + 9 })).rejects.toEqual(refused('ERR_STORE_CONFLICT', 'job job-1 is already final'));
+        expect((await store.listAudit()).map((r) => [r.seq, r.at, r.actor, r.action, r.object, r.details, r.prevHash, r.hash])).toEqual([
+          [1, T + 0, 'system', 'henb-added', 'henb/henb-1', '{"rim":[null,"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"],"state":[null,"trusted"],"softwareVersion":[null,"1.0"]}',
+            '0000000000000000000000000000000000000000000000000000000000000000', '4a7754be2fc5d1e8ae16878e3559c8f631e84bff69977322f42be1e8dd533e1e'],
+          [2, T + 1, 'system', 'job-created', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","state":"created","reason":"by admin","owner":"oam-a"}',
+            '4a7754be2fc5d1e8ae16878e3559c8f631e84bff69977322f42be1e8dd533e1e', '90c454fb9a98400ee2db92c6f2ea4b6cb11fa5d798824a2552c6ed1cd0434818'],
+          [3, T + 2, 'system', 'job-transition', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","from":"created","to":"fetching","version":2,"reason":"fetch","owner":"oam-a"}',
+            '90c454fb9a98400ee2db92c6f2ea4b6cb11fa5d798824a2552c6ed1cd0434818', '30c41e2b8f4ec07c1664815b451712f0619ac744d0cb78dff8f7ae762a4a017b'],
+          [4, T + 3, 'system', 'job-transition', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","from":"fetching","to":"sending","version":3,"updateSent":true,"owner":"oam-a"}',
+            '30c41e2b8f4ec07c1664815b451712f0619ac744d0cb78dff8f7ae762a4a017b', 'd9b3013981a8b24f807f26d1c6f2482dd5fcf0e56123f81606f7024d0a199b75'],
+          [5, T + 5, 'system', 'henb-state-changed', 'henb/henb-1', '{"state":["trusted","updating"]}',
+            'd9b3013981a8b24f807f26d1c6f2482dd5fcf0e56123f81606f7024d0a199b75', '019c7472b717fa6695dee7331104124fe1d455f49bfab08cb5d5878a4a34ec00'],
+          [6, T + 5, 'system', 'job-transition', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","from":"sending","to":"installing","version":4,"reason":"again","owner":"oam-a"}',
+            '019c7472b717fa6695dee7331104124fe1d455f49bfab08cb5d5878a4a34ec00', '91c91190f81d3ccdca8637f2b4271347f7d6c4f9e148a5e13fbe4dc8447e5944'],
+          [7, T + 8, 'system', 'job-transition', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","from":"installing","to":"verified","version":6,"reason":"tim matches","terminal":true,"owner":"oam-b"}',
+            '91c91190f81d3ccdca8637f2b4271347f7d6c4f9e148a5e13fbe4dc8447e5944', '6c65a8b860070515cf7d00eea2283b40d581b38a8a8b28cbab36008968e86959'],
+        ]);
+        expect(await store.getJob('job-1')).toEqual({
+          jobId: 'job-1', henbId: 'henb-1', kind: 'software-update', state: 'verified', data: { n: 2 }, version: 6, deadline: null,
+          attempts: 1, updateSent: true, terminal: true, owner: 'oam-b', leaseUntil: T + 30_006, createdAt: T + 1, updatedAt: T + 8,
+        });
+        const event = (seq: number, fromState: string | null, toState: string, at: number, reason: string | null, detail: unknown = null): unknown =>
+          ({ jobId: 'job-1', seq, fromState, toState, at: T + at, reason, detail });
+        expect(await store.listJobEvents('job-1')).toEqual([
+          event(1, null, 'created', 1, 'by admin'), event(2, 'created', 'fetching', 2, 'fetch'), event(3, 'fetching', 'sending', 3, null),
+          event(4, 'sending', 'installing', 5, 'again'), event(5, 'installing', 'verified', 8, 'tim matches', { ok: true }),
+        ]);
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     describe('tampering', () => {
