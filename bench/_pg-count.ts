@@ -41,7 +41,7 @@ const norm = (sql: string): string => sql.replace(/\s+/g, ' ').trim();
 const kindOf = (stmt: string): string => {
   const s = norm(stmt);
   const m = /^(WITH\b.*?\)\s*)?(SELECT|INSERT INTO \w+|UPDATE \w+|DELETE FROM \w+|BEGIN|COMMIT|ROLLBACK TO SAVEPOINT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT)/i.exec(s);
-  if (s.startsWith('WITH upd AS')) return 'saveJobTransition (UPDATE jobs + INSERT job_events)';
+  if (s.startsWith('WITH upd AS') || s.startsWith('WITH old AS')) return 'saveJobTransition (UPDATE jobs + INSERT job_events)';
   if (s.startsWith('WITH j AS')) return 'createJob (INSERT jobs + job_events)';
   if (/^SELECT pg_advisory_xact_lock/.test(s)) return 'SELECT pg_advisory_xact_lock';
   if (/^SELECT .* FROM (\w+)/.test(s)) return `SELECT ${/FROM (\w+)/.exec(s)![1]} (${s.slice(7, 40)}...)`;
@@ -146,6 +146,11 @@ try {
   console.log(`  WAL written by the cluster ${KiB(load.walBytes)} KiB (the statements' own ${KiB(load.stmtWalBytes)} KiB); database growth ${KiB(load.dbGrowthBytes)} KiB`);
   console.log(`  CPU: PostgreSQL cluster ${load.cpuMs < 0 ? '-' : per(load.cpuMs)} ms; this process (runner and fakes) ${per((cpu.user + cpu.system) / 1000)} ms`);
   console.log(`  time: the transaction lock ${per(load.lockWaitMs)} ms, COMMIT (WAL flush) ${per(load.commitMs)} ms`);
+  // the server's execution of the statements (sum of calls x mean time): neither BEGIN, COMMIT, ROLLBACK nor the lock's wait
+  const execMs = (f: (q: string) => boolean): number => load.all.filter((s) => f(s.query)).reduce((a, s) => a + s.calls * s.meanMs, 0);
+  const executed = (q: string): boolean => !/^(BEGIN|START TRANSACTION|COMMIT|ROLLBACK\b(?! TO))/i.test(q) && !/pg_advisory_xact_lock/i.test(q);
+  console.log(`  server execution of the statements (pg_stat_statements calls x mean, without BEGIN/COMMIT/ROLLBACK and the lock's wait) ${per(execMs(executed), 3)} ms,`
+    + ` of which the job moves ${per(execMs((q) => /^WITH (upd|old) AS/i.test(q)), 3)} ms and \`SELECT state, update_sent FROM jobs\` ${per(execMs((q) => /^SELECT state, update_sent FROM jobs/i.test(q)), 3)} ms`);
   console.log('\n  calls  rows/call  WAL B/call  mean ms  statement (pg_stat_statements)');
   for (const s of load.all) {
     if (s.calls / v < 0.05 && !utility.test(s.query)) continue;
