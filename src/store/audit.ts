@@ -104,16 +104,17 @@ export const AUDITED_OPS = new Set(['createJob', 'saveJobTransition', 'putHenb',
 export const SYSTEM_ACTOR = 'system';
 
 /**
- * What to read before an audited operation, so that its record can say what changed: the H(e)NB record (putHenb),
- * or the job's state and update-sent flag (saveJobTransition: a driver reads just those two, as a JobBefore).
+ * What a job's move replaced, for its record: the job's state and update-sent flag before it. Each driver's move
+ * returns them itself (SQLite: its checks read them; PostgreSQL: its one statement returns them).
  */
 export interface JobBefore { state: string; updateSent: boolean }
-export function auditBefore(name: string, args: unknown[]): { op: 'getHenb' | 'getJob'; id: string } | undefined {
+
+/** What to read before an audited operation, so that its record can say what changed: the H(e)NB record (putHenb). */
+export function auditBefore(name: string, args: unknown[]): { op: 'getHenb'; id: string } | undefined {
   if (name === 'putHenb') {
     const id = (args[0] as HenbInput | undefined)?.henbId;
     return typeof id === 'string' ? { op: 'getHenb', id } : undefined;
   }
-  if (name === 'saveJobTransition') return typeof args[0] === 'string' ? { op: 'getJob', id: args[0] } : undefined;
   return undefined;
 }
 

@@ -6,7 +6,7 @@
  * How each guarantee of the contract is kept with a server and a connection pool:
  * - single-statement atomicity instead of SQLite's one connection: createJob (job row + creation event),
  *   saveJobTransition (`UPDATE jobs ... WHERE job_id = $1 AND version = $2 AND NOT terminal RETURNING *` plus the
- *   event), consumeNonce (`UPDATE ... WHERE consumed_at IS NULL AND expires_at > now RETURNING *`), rememberJti
+ *   event, and the job's state before the move for its audit record), consumeNonce (`UPDATE ... WHERE consumed_at IS NULL AND expires_at > now RETURNING *`), rememberJti
  *   (`INSERT ... ON CONFLICT DO UPDATE ... WHERE expired RETURNING`) and purgeExpired are each one statement, so
  *   of two instances racing for the same row exactly one wins (the loser's UPDATE re-checks the row after the
  *   winner commits and matches nothing). When such a statement matches nothing, a read tells why (same codes).
@@ -383,14 +383,26 @@ async function callOp(ops: PgOps, name: OpName, args: unknown[]): Promise<unknow
 
 /**
  * An operation and the audit record it appends, on a transaction's client (which holds TX_LOCK); `beforeWrite` runs
- * after what the record needs was read, before the write.
+ * after what the record needs was read, before the write. A job's move reads nothing before it: its one statement
+ * returns the state it replaced (PgOps.moveJob).
  */
 async function auditedOp(ops: PgOps, name: OpName, args: unknown[], beforeWrite?: (before: unknown) => Promise<void>): Promise<unknown> {
   if (name === 'appendAudit') return callOp(ops, name, args);
-  const b = auditBefore(name, args);
-  const before = b === undefined ? undefined : b.op === 'getHenb' ? await ops.getHenb(b.id) : await ops.jobBefore(b.id);
-  await beforeWrite?.(before);
-  const result = await callOp(ops, name, args);
+  let before: unknown;
+  let result: unknown;
+  if (name === 'saveJobTransition') {
+    await beforeWrite?.(undefined);
+    try {
+      ({ rec: result, before } = await ops.moveJob(...(args as Parameters<PgOps['moveJob']>)));
+    } catch (err) {
+      throw mapPgError(err);
+    }
+  } else {
+    const b = auditBefore(name, args);
+    before = b === undefined ? undefined : await ops.getHenb(b.id);
+    await beforeWrite?.(before);
+    result = await callOp(ops, name, args);
+  }
   const entry = auditEntryFor(name, args, result, before);
   if (entry !== undefined) await callOp(ops, 'appendAudit', [entry]);
   return result;
@@ -422,19 +434,28 @@ type Query = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Prom
 type AsyncOps = { [K in OpName]: (...args: never[]) => Promise<unknown> };
 
 /**
- * saveJobTransition's statement, returning `columns` of the moved row. The version check and the move in one
- * statement: of two concurrent callers with the same expected version, the second waits for the first's row lock,
- * re-checks `version = $2` on the committed row, and matches nothing. The event's from_state is the last event's
- * to_state, which is the job's state before this move.
+ * saveJobTransition's statement, returning `columns` of the moved row and the row's state and update-sent flag
+ * before the move (before_state, before_update_sent: its audit record's, read in the same round trip). The version
+ * check and the move in one statement: of two concurrent callers with the same expected version, the second waits
+ * for the first's row lock, re-checks `version = $2` on the committed row, and matches nothing.
+ * `old` locks the row (FOR NO KEY UPDATE: the UPDATE's own lock, taken first) and the UPDATE waits for it (EXISTS:
+ * `old` is evaluated before any row is updated), so the values it returns are those of the row version the UPDATE
+ * replaces, as the SELECT before the UPDATE under TX_LOCK read them, even if a writer outside the lock changed the
+ * row after the statement's snapshot (a locking read returns the newest committed version; the UPDATE then finds
+ * the snapshot's version updated and re-checks its WHERE on that newest one). The lock is held to the end of the
+ * transaction also when the move matches nothing (a version conflict, a final job), as the UPDATE's would be.
+ * The event's from_state is the last event's to_state, which is the job's state before this move.
  */
 function saveJobTransitionSql(columns: string): string {
   return `
-    WITH upd AS (
+    WITH old AS (
+      SELECT state AS before_state, update_sent AS before_update_sent FROM jobs WHERE job_id = $1 FOR NO KEY UPDATE
+    ), upd AS (
       UPDATE jobs SET state = $3, data = COALESCE($4::text, data), version = version + 1,
         deadline = CASE WHEN $5::boolean THEN $6::bigint ELSE deadline END,
         attempts = COALESCE($7::integer, attempts), update_sent = update_sent OR $8::boolean, terminal = $9::boolean,
         updated_at = $10::bigint
-      WHERE job_id = $1 AND version = $2 AND NOT terminal
+      WHERE job_id = $1 AND version = $2 AND NOT terminal AND EXISTS (SELECT FROM old)
       RETURNING *
     ), prev AS (
       SELECT seq, to_state FROM job_events WHERE job_id = $1 ORDER BY seq DESC LIMIT 1
@@ -443,7 +464,7 @@ function saveJobTransitionSql(columns: string): string {
       SELECT upd.job_id, COALESCE(prev.seq, 0) + 1, prev.to_state, upd.state, $10::bigint, $11::text, $12::text
       FROM upd LEFT JOIN prev ON true
     )
-    SELECT ${columns} FROM upd`;
+    SELECT ${columns}, before_state, before_update_sent FROM upd CROSS JOIN old`;
 }
 
 const SQL = {
@@ -459,7 +480,7 @@ const SQL = {
       SELECT job_id, 1, NULL, state, created_at, $8::text, NULL FROM j
     )
     SELECT ${JOB_COLUMNS_BUT_DATA} FROM j`,
-  saveJobTransition: saveJobTransitionSql('*'),
+  saveJobTransition: saveJobTransitionSql('upd.*'),
   // the same when the move gives the data: the row but its data (the record's data is what was written: jobWritten)
   saveJobTransitionWritten: saveJobTransitionSql(JOB_COLUMNS_BUT_DATA),
   // A job's lease expired: lease_until passed (or null) and its owner ($1 is the caller) has no live heartbeat
@@ -602,14 +623,22 @@ class PgOps implements AsyncOps {
   }
 
   async saveJobTransition<T>(jobId: string, newState: string, o: JobTransitionOptions<T>): Promise<JobRecord<T>> {
+    return (await this.moveJob<T>(jobId, newState, o)).rec;
+  }
+
+  /** saveJobTransition, and the job's state and update-sent flag the move replaced (for its audit record), in one statement */
+  async moveJob<T>(jobId: string, newState: string, o: JobTransitionOptions<T>): Promise<{ rec: JobRecord<T>; before: JobBefore }> {
     const { data, deadline, detail, at } = transitionInput(newState, o);
     if (typeof jobId !== 'string') throw new StoreError('ERR_STORE_NOT_FOUND', `job ${String(jobId)} does not exist`);
     // a move that gives the data gets the row but its data back (jobWritten)
-    const row = (await this.q<JobRow>(data === undefined ? SQL.saveJobTransition : SQL.saveJobTransitionWritten, [
+    const row = (await this.q<JobRow & { before_state: string; before_update_sent: boolean }>(data === undefined ? SQL.saveJobTransition : SQL.saveJobTransitionWritten, [
       jobId, o.expectPrevVersion, newState, data ?? null, deadline !== undefined, deadline ?? null, o.attempts ?? null,
       o.updateSent === true, o.terminal === true, at, o.reason ?? null, detail,
     ])).rows[0];
-    if (row !== undefined) return data === undefined ? jobFromRow<T>(row) : jobWritten<T>(row, data);
+    if (row !== undefined) {
+      const before = { state: row.before_state, updateSent: row.before_update_sent };
+      return { rec: data === undefined ? jobFromRow<T>(row) : jobWritten<T>(row, data), before };
+    }
     // nothing moved: say why, as the SQLite store does
     const cur = (await this.q<{ version: number; terminal: boolean }>('SELECT version, terminal FROM jobs WHERE job_id = $1', [jobId])).rows[0];
     if (cur === undefined) throw new StoreError('ERR_STORE_NOT_FOUND', `job ${jobId} does not exist`);
@@ -741,11 +770,6 @@ class PgOps implements AsyncOps {
 
   async listReferenceLogs<T>(): Promise<ReferenceLogRecord<T>[]> {
     return (await this.q<ReferenceLogRow>('SELECT * FROM reference_logs ORDER BY created_at, henb_id')).rows.map((r) => referenceLogFromRow<T>(r));
-  }
-
-  async jobBefore(jobId: string): Promise<JobBefore | undefined> {
-    const row = (await this.q<{ state: string; update_sent: boolean }>('SELECT state, update_sent FROM jobs WHERE job_id = $1', [jobId])).rows[0];
-    return row && { state: row.state, updateSent: row.update_sent };
   }
 
   // --- audit log (./audit.ts): called on a transaction's client only (PostgresStore.call), which holds TX_LOCK

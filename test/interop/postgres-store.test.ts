@@ -156,6 +156,64 @@ describe('PostgreSQL store: several instances on one database', () => {
     }
   });
 
+  it('a job\'s move is one statement: the job is not read before it, its record gets the state and flag from the move', async () => {
+    const a = await open();
+    await a.createJob({ jobId: 'job-1', henbId: 'henb-1', kind: 'software-update', state: 'created', data: {} });
+    const sent: string[] = [];
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text ?? '';
+      sent.push(text.replace(/SELECT pg_advisory_xact_lock\(\d+\)/, 'lock').replace(/\s+/g, ' ').trim().split(' ').slice(0, 4).join(' '));
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    try {
+      await a.saveJobTransition('job-1', 'fetching', { expectPrevVersion: 1, updateSent: true });
+      await a.saveJobTransition('job-1', 'sending', { expectPrevVersion: 2, data: { n: 1 }, updateSent: true });
+      // refused: the move matches nothing, then a read says why
+      await expect(a.saveJobTransition('job-1', 'x', { expectPrevVersion: 2 })).rejects.toMatchObject({ code: 'ERR_STORE_CONFLICT', message: 'job job-1 is at version 3, not 2' });
+      await expect(a.saveJobTransition('job-2', 'x', { expectPrevVersion: 1 })).rejects.toMatchObject({ code: 'ERR_STORE_NOT_FOUND', message: 'job job-2 does not exist' });
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+    // the first words of each round trip
+    const [move, head, append, why] = ['WITH old AS (', 'SELECT seq, hash FROM', 'INSERT INTO audit_log (seq,', 'SELECT version, terminal FROM'];
+    expect(sent).toEqual([
+      'BEGIN; lock', move, head, append, 'COMMIT',
+      'BEGIN; lock', move, head, append, 'COMMIT',
+      'BEGIN; lock', move, why, 'ROLLBACK',
+      'BEGIN; lock', move, why, 'ROLLBACK',
+    ]);
+    expect((await a.listAudit()).slice(1).map((r) => JSON.parse(r.details) as unknown)).toEqual([
+      { henbId: 'henb-1', kind: 'software-update', from: 'created', to: 'fetching', version: 2, updateSent: true },
+      { henbId: 'henb-1', kind: 'software-update', from: 'fetching', to: 'sending', version: 3 },
+    ]);
+  });
+
+  it('a job\'s record names the state its move replaced, also when a writer outside the store\'s lock changed the row after the move\'s statement began', async () => {
+    // a writer that takes neither the transaction lock nor a new version (no store does that): its uncommitted UPDATE
+    // holds the row; the move waits for it, then moves the row as that writer left it, and its record says so
+    const name = `hsv-fold-${process.pid}`;
+    const a = await open({ applicationName: name });
+    await a.createJob({ jobId: 'job-1', henbId: 'henb-1', kind: 'software-update', state: 'created', data: {} });
+    const outside = new pg.Client({ connectionString: urlOf(db) });
+    await outside.connect();
+    let moved: Promise<unknown> | undefined;
+    try {
+      await outside.query("BEGIN; UPDATE jobs SET state = 'elsewhere', update_sent = true WHERE job_id = 'job-1'");
+      moved = a.saveJobTransition('job-1', 'fetching', { expectPrevVersion: 1, updateSent: true });
+      moved.catch(() => undefined);
+      await until(async () => (await sql<{ n: number }>(db, `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE application_name = $1 AND wait_event_type = 'Lock' AND wait_event = 'transactionid'`, [name]))[0]!.n === 1, 'the move to wait for the row', 10_000);
+      await outside.query('COMMIT');
+      expect(await moved).toMatchObject({ state: 'fetching', version: 2, updateSent: true });
+    } finally {
+      await outside.end();
+    }
+    const rec = (await a.listAudit()).at(-1)!;
+    // updateSent is not in it: the row it replaced had the flag already
+    expect(JSON.parse(rec.details)).toEqual({ henbId: 'henb-1', kind: 'software-update', from: 'elsewhere', to: 'fetching', version: 2 });
+  });
+
   it('consumeNonce from both instances: exactly one succeeds per nonce', async () => {
     const [a, b] = [await open(), await open()];
     const nonces = Array.from({ length: 20 }, (_, i) => `n-${i}`);
