@@ -6,7 +6,8 @@
  * How each guarantee of the contract is kept with a server and a connection pool:
  * - single-statement atomicity instead of SQLite's one connection: createJob (job row + creation event),
  *   saveJobTransition (`UPDATE jobs ... WHERE job_id = $1 AND version = $2 AND NOT terminal RETURNING *` plus the
- *   event, and the job's state before the move for its audit record), consumeNonce (`UPDATE ... WHERE consumed_at IS NULL AND expires_at > now RETURNING *`), rememberJti
+ *   event, and the state and flag the move replaced, for its audit record), consumeNonce (`UPDATE ... WHERE
+ *   consumed_at IS NULL AND expires_at > now RETURNING *`), rememberJti
  *   (`INSERT ... ON CONFLICT DO UPDATE ... WHERE expired RETURNING`) and purgeExpired are each one statement, so
  *   of two instances racing for the same row exactly one wins (the loser's UPDATE re-checks the row after the
  *   winner commits and matches nothing). When such a statement matches nothing, a read tells why (same codes).
