@@ -19,7 +19,7 @@ import type { XmlElement } from '../xml/index.js';
 import { serializeXml, textOf } from '../xml/index.js';
 import { resolveParseLimits } from '../xml/index.js';
 import type { ParseLimits } from '../xml/index.js';
-import { ServerSession } from '../session/index.js';
+import { DEFAULT_CLOSE_GRACE_MS, ServerSession } from '../session/index.js';
 import { SessionError } from '../session/index.js';
 import type { AuthOptions } from './auth.js';
 import { registerBaseOperations } from './base-ops.js';
@@ -69,7 +69,10 @@ export interface NetconfServerLimits {
   maxMessageBytes?: number;
   /** requests queued per session before its input is paused; default 64 */
   maxPendingPerSession?: number;
-  /** how long close() and close-session wait for requests in progress; default 5 s */
+  /**
+   * how long an orderly end of a session (close(), close-session, a client that ends its side) waits for the request
+   * in progress, and then for the transport to close, before tearing it down; default 5 s (DEFAULT_CLOSE_GRACE_MS)
+   */
   closeGraceMs?: number;
   /**
    * after we end an SSH or TLS connection (its last session closed), how long the client has to close its side
@@ -216,6 +219,7 @@ class ServerCore {
   private readonly log: Logger;
   private readonly limits: NetconfServerLimits;
   private readonly maxSessions: number;
+  private readonly closeGraceMs: number;
   private readonly xmlLimits: ReturnType<typeof resolveParseLimits>;
   private readonly hostKeys: Array<string | Buffer>;
   private readonly certToName: ReturnType<typeof parseCertToName>;
@@ -233,6 +237,7 @@ class ServerCore {
     this.log = options.log ?? silentLogger;
     this.limits = options.limits ?? {};
     this.maxSessions = this.limits.maxSessions ?? 100;
+    this.closeGraceMs = this.limits.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
     // validated here, so that a bad limit fails at creation, not at the first message
     this.xmlLimits = resolveParseLimits(this.limits.xml);
     this.dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'henb-sw-verify-'));
@@ -295,6 +300,7 @@ class ServerCore {
       maxMessageBytes: limits.maxMessageBytes ?? 16 * 1024 * 1024,
       maxPending: limits.maxPendingPerSession ?? 64,
       parseLimits: this.xmlLimits,
+      closeGraceMs: this.closeGraceMs,
       handleRpc: (_rpc, op) => {
         h.counters.inRpcs++;
         counters.inRpcs++;
@@ -419,12 +425,12 @@ class ServerCore {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const closeGraceMs = this.limits.closeGraceMs ?? 5_000;
     const stopped = this.ssh?.stopListening();
     const tlsStopped = this.tls?.stopListening();
-    await Promise.all([...this.live.values()].map((h) => h.session.close(closeGraceMs)));
-    await this.ssh?.endConnections(closeGraceMs);
-    await this.tls?.endConnections(closeGraceMs);
+    // each session closes with its closeGraceMs (sessionOptions), as close-session and a client's end do
+    await Promise.all([...this.live.values()].map((h) => h.session.close()));
+    await this.ssh?.endConnections(this.closeGraceMs);
+    await this.tls?.endConnections(this.closeGraceMs);
     await stopped;
     await tlsStopped;
     await this.registry.runCloseHooks((e) => this.log.error('close hook failed', { err: e as Error }));

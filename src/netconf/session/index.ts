@@ -1,7 +1,7 @@
 /** NETCONF sessions independent of the transport: hello, framing switch, rpc matching, notifications. */
 export { MessageConnection } from './connection.js';
 export type { ConnectionOptions } from './connection.js';
-export { ServerSession } from './server-session.js';
+export { DEFAULT_CLOSE_GRACE_MS, ServerSession } from './server-session.js';
 export type { ServerSessionOptions, RpcOutcome } from './server-session.js';
 export { ClientSession } from './client-session.js';
 export type { ClientSessionOptions, RpcOptions } from './client-session.js';

@@ -43,6 +43,11 @@ export interface ServerSessionOptions extends ConnectionOptions {
   /** XML limits checked while each message (hello included) is parsed; defaults in DEFAULT_PARSE_LIMITS */
   parseLimits?: ParseLimits;
   /**
+   * how long an orderly close (close-session, the client's end of its input, close() without an argument) waits for
+   * the request in progress, then for the transport to close, before it is torn down; default DEFAULT_CLOSE_GRACE_MS
+   */
+  closeGraceMs?: number;
+  /**
    * Handles one valid <rpc> (message-id present, one operation child). Returns the children of the
    * <rpc-reply> (<ok/>, data, or <rpc-error>s), optionally with callbacks to run right after the reply
    * is written. Must not throw (a throw is answered with a generic operation-failed). An answer known at once may be
@@ -74,6 +79,9 @@ export interface RpcOutcome {
  */
 const SERVER_FLUSH_BYTES = 1536;
 
+/** the default of ServerSessionOptions.closeGraceMs (and of the server's limits.closeGraceMs) */
+export const DEFAULT_CLOSE_GRACE_MS = 5_000;
+
 const GENERIC_FAILURE: RpcErrorInfo = { type: 'application', tag: 'operation-failed', message: 'internal error' };
 const MALFORMED: RpcErrorInfo = { type: 'rpc', tag: 'malformed-message', message: 'malformed XML message' };
 
@@ -101,6 +109,7 @@ export class ServerSession {
   private closeAfterCurrent = false;
   private readonly maxPending: number;
   private readonly idleMs: number;
+  private readonly closeGraceMs: number;
   private readonly parseLimits: Required<ParseLimits>;
   /** made when the signal is first asked for: a session nobody asked it of ends without an abort event or reason */
   private controller: AbortController | undefined;
@@ -113,6 +122,7 @@ export class ServerSession {
     this.conn = new MessageConnection(stream, { ...opts, flushBytes: opts.flushBytes ?? SERVER_FLUSH_BYTES });
     this.maxPending = opts.maxPending ?? 64;
     this.idleMs = opts.idleTimeoutMs ?? 0;
+    this.closeGraceMs = opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
     this.parseLimits = resolveParseLimits(opts.parseLimits);
     this.conn.onMessage = (m) => this.onMessage(m);
     this.conn.onInputEnd = () => void this.close();
@@ -171,9 +181,10 @@ export class ServerSession {
 
   /**
    * Orderly close: stop reading, let the request in progress finish (bounded by graceMs), then end the
-   * transport. Queued requests not started are dropped.
+   * transport (destroyed when it has not closed within graceMs more). Queued requests not started are dropped.
+   * close-session and the client's end of its input close with the session's closeGraceMs.
    */
-  async close(graceMs = 5_000): Promise<void> {
+  async close(graceMs = this.closeGraceMs): Promise<void> {
     if (this.state === 'closed') return;
     if (this.state !== 'closing') {
       this.state = 'closing';

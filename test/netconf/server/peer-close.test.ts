@@ -114,7 +114,7 @@ describe('a connection the server ends, to a client that never closes its side',
     const c = await tlsClientViaProxy(port);
     expect(await tlsServed(port)).toBe(false);
     await c.close(); // close-session: the server ends the TLS connection after its reply
-    // the session's own end is bounded at 5 s (ServerSession.close); the wait here is shorter than that
+    // the session's own end is bounded by limits.closeGraceMs (5 s by default); the wait here is shorter than that
     await until(() => tlsServed(port), 'the ended connection to stop counting against maxConnections', 2_500);
   });
 
