@@ -101,7 +101,9 @@ export async function connectNetconf(options: ConnectOptions): Promise<NetconfCl
 
 /**
  * The NETCONF session (hellos) over an established transport (an SSH channel, a TLS socket): the transport is
- * aborted when the hellos fail, and its close ends the session.
+ * aborted when the hellos fail, and its close ends the session. A session that ended first (every orderly close:
+ * close-session, then the transport) gets no ERR_NETCONF_CLIENT_CONNECT: the error, and its stack, is made only for a
+ * transport that closes under an open session.
  */
 export async function sessionOver(stream: Duplex, options: Parameters<typeof sessionOptions>[0], transport: { name: 'SSH' | 'TLS'; abort: () => void; onClose: (l: () => void) => void }): Promise<ClientSession> {
   let session: ClientSession;
@@ -111,7 +113,9 @@ export async function sessionOver(stream: Duplex, options: Parameters<typeof ses
     transport.abort();
     throw e;
   }
-  transport.onClose(() => session.destroy(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', `${transport.name} connection closed`)));
+  transport.onClose(() => {
+    if (!session.closed) session.destroy(new NetconfClientError('ERR_NETCONF_CLIENT_CONNECT', `${transport.name} connection closed`));
+  });
   return session;
 }
 
@@ -223,13 +227,18 @@ export function sessionOptions(options: Pick<ConnectOptions, 'capabilities' | 'h
   return sopts;
 }
 
-/** A NetconfClient over an open session; `endTransport` ends the connection under it (SSH or TLS). */
+/**
+ * A NetconfClient over an open session; `endTransport` ends the connection under it (SSH or TLS). `done` reads the
+ * session's close reason only when first asked for: an orderly end's ERR_SESSION_CLOSED is made then (ClientSession).
+ */
 export function clientOf(session: ClientSession, endTransport: () => void): NetconfClient {
   let closedByUs = false;
-  const done = session.conn.whenClosed().then(() => {
+  // whether the session ended after our close(), as it was when the session ended
+  const ended = session.conn.whenClosed().then(() => {
     endTransport();
-    return closedByUs ? undefined : session.closeReason;
+    return closedByUs;
   });
+  let done: Promise<Error | undefined> | undefined;
   return {
     serverCapabilities: session.serverCapabilities,
     sessionId: session.sessionId,
@@ -240,7 +249,7 @@ export function clientOf(session: ClientSession, endTransport: () => void): Netc
       closedByUs = true;
       await session.close();
       endTransport();
-      await done;
+      await ended;
     },
     destroy(err) {
       session.destroy(err);
@@ -249,6 +258,8 @@ export function clientOf(session: ClientSession, endTransport: () => void): Netc
     get closed() {
       return session.closed;
     },
-    done,
+    get done() {
+      return (done ??= ended.then((byUs) => (byUs ? undefined : session.closeReason)));
+    },
   };
 }
