@@ -29,7 +29,7 @@ import { describeCertificateError, tlsClientContext } from '../netconf/client/in
 import { CallAdmission, CallWaiters, closeServer, countRefused, listenForCalls } from './call-home-accept.js';
 import type { Admitted } from './call-home-accept.js';
 import { DeviceConnectError, deviceSessionOverTls } from './connect.js';
-import type { DeviceSession } from './connect.js';
+import type { DeviceSession, OwnDeviceSession } from './connect.js';
 
 /** IANA "netconf-ch-tls" (RFC 8071 section 7) */
 export const NETCONF_CALL_HOME_TLS_PORT = 4335;
@@ -74,7 +74,7 @@ export interface Enrolled {
 
 interface HeldTls {
   henbId: string;
-  session: DeviceSession;
+  session: OwnDeviceSession;
   info: CallHomeConnectionInfo;
 }
 
@@ -339,13 +339,16 @@ class TlsCallHomeListener implements TlsCallHome {
     }
   }
 
-  /** count the session among the device's live ones until it closes (then the connection is reported gone) */
+  /**
+   * count the session among the device's live ones until it closes (then the connection is reported gone); waits on
+   * `ended`, not whenClosed(): an orderly end's reason (an error and its stack) is made only for a caller that asks
+   */
   private track(h: HeldTls): void {
     const { henbId, info: { remoteAddress, remotePort } } = h;
     const set = this.live.get(henbId) ?? new Set<HeldTls>();
     this.live.set(henbId, set);
     set.add(h);
-    void h.session.whenClosed().then(() => {
+    void h.session.ended.then(() => {
       set.delete(h);
       if (set.size === 0 && this.live.get(henbId) === set) this.live.delete(henbId);
       if (this.held.get(henbId) === h) this.held.delete(henbId);

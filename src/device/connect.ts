@@ -95,6 +95,14 @@ export interface DeviceSession {
   close(): Promise<void>;
 }
 
+/**
+ * A DeviceSession as deviceSessionOf makes it: `ended` resolves when the session has gone without reading why, so that
+ * bookkeeping on every close (call-home-tls.ts) makes no error; whenClosed() makes an orderly end's reason when asked.
+ */
+export interface OwnDeviceSession extends DeviceSession {
+  readonly ended: Promise<void>;
+}
+
 export interface DeviceConnectOptions {
   timeoutMs: number;
   signal?: AbortSignal;
@@ -176,7 +184,7 @@ export function deviceTlsOptions(target: DeviceTarget, tls: DeviceTlsSettings, t
  * ends right after the handshake, before the device's hello, most often means the device refused our client
  * certificate after the handshake (TLS 1.3 checks it then): the error says so.
  */
-export async function deviceSessionOverTls(socket: TLSSocket | TlsHandshakeSocket, where: string, timeoutMs: number, signal?: AbortSignal, peerCloseMs = PEER_CLOSE_MS): Promise<DeviceSession> {
+export async function deviceSessionOverTls(socket: TLSSocket | TlsHandshakeSocket, where: string, timeoutMs: number, signal?: AbortSignal, peerCloseMs = PEER_CLOSE_MS): Promise<OwnDeviceSession> {
   // after the handshake, errors surface as the session's close reason; one before the hello may be the device's
   // alert refusing our certificate (TLS 1.3 sends it after the client's Finished)
   let early: (Error & { code?: string }) | undefined;
@@ -225,9 +233,10 @@ export async function deviceSessionOverTls(socket: TLSSocket | TlsHandshakeSocke
  * The DeviceSession port over an open NETCONF client session, whatever carries it (SSH dialled or called home,
  * TLS): `ended` runs once when the session has closed (its carrier may go), `teardown` after close().
  */
-export function deviceSessionOf(s: ClientSession, ended: () => void, teardown: () => void): DeviceSession {
+export function deviceSessionOf(s: ClientSession, ended: () => void, teardown: () => void): OwnDeviceSession {
   const closedP = s.conn.whenClosed().then(ended);
   return {
+    ended: closedP,
     rpc: (op, o) => s.rpc(op, o ?? {}),
     notifications: () => s.notifications(),
     serverCapabilities: s.serverCapabilities,
