@@ -22,7 +22,7 @@ import type { Store } from '../store/index.js';
 import { DEFAULT_JOB_RETENTION_DAYS, startRetention } from './retention.js';
 import { measuredDevices, measuredPve, observeResult, registerPluginMetrics } from './metrics.js';
 import { metrics } from '../metrics/index.js';
-import type { Jwks, SigningKey, ReplayCache } from '../tokens/index.js';
+import type { Jwks, JwksSource, SigningKey, ReplayCache } from '../tokens/index.js';
 import { loadOrCreateSigningKey, newNonce as defaultNonce, publishJwks, storeReplayCache } from '../tokens/index.js';
 import { createResultTokens } from '../oam/index.js';
 import type { Clock, DeviceDriver, PveClient, SoftwareFetcher, SoftwareManifestCheck, StepTimeouts } from '../oam/index.js';
@@ -41,8 +41,8 @@ import { manifestCheckFromConfig } from './software-manifest.js';
 export interface OamPluginDeps {
   pve: PveClient;
   devices: DeviceDriver;
-  /** keys that verify the PVE's tokens */
-  pveJwks: Jwks;
+  /** keys that verify the PVE's tokens: fixed, or asked at each verification (./ports.ts pveJwksFile over config pve.jwks) */
+  pveJwks: Jwks | JwksSource;
   /** expected iss of the PVE's tokens (default urn:henb-sw-verify:pve, or config pve.issuer) */
   pveIssuer?: string | string[];
   /** default: src/integrity fetchAndDigest (file/http/https, streaming) with the config's software section */

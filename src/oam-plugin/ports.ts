@@ -7,8 +7,9 @@ import { resolve } from 'node:path';
 import type { PluginHost } from '../plugin/contract.js';
 import type { Logger } from '../log/logger.js';
 import type { OpenStoreOptions, Store } from '../store/index.js';
-import type { Jwks } from '../tokens/index.js';
-import { loadJwksFile } from '../tokens/index.js';
+import type { Jwks, JwksSource } from '../tokens/index.js';
+import { JwksFile } from '../tokens/index.js';
+import { metrics } from '../metrics/index.js';
 import type { PveClient } from '../oam/index.js';
 import type { CallHomeListener, NetconfDeviceDriver } from '../device/index.js';
 import { OamConfigError, baseDirOf, callHomeFromConfig, deviceTlsFromConfig, pveTargetFromConfig, readPem } from './config.js';
@@ -16,8 +17,11 @@ import { InventoryFiles, deviceEntryOf, fileHenbsById } from './inventory.js';
 import type { InventoryEntry } from './inventory.js';
 import type { OamPluginConfig } from './config.js';
 
-/** The PVE port from config pve, the keys that verify its tokens and its issuer. */
-export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost, 'log' | 'baseDir'>): Promise<{ pve: PveClient & { close(): void }; pveJwks: Jwks; pveIssuer?: string }> {
+/**
+ * The PVE port from config pve, the keys that verify its tokens and its issuer. The keys are pve.jwks as it is at
+ * each verification (pveJwksFile), whichever the transport (RESTCONF or NETCONF: both hand the token to the flow).
+ */
+export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost, 'log' | 'baseDir'>): Promise<{ pve: PveClient & { close(): void }; pveJwks: Jwks | JwksSource; pveIssuer?: string }> {
   const pveCfg = cfg.pve;
   if (pveCfg === undefined) {
     // Without a PVE the plugin still serves its modules, state and inventory; the flow cannot trust any
@@ -28,7 +32,7 @@ export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost,
   const { createPveClient, createNetconfPveClient } = await import('../pve/index.js');
   const pveTarget = pveTargetFromConfig(pveCfg);
   if (pveCfg.jwks === undefined) throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: pve.jwks: expected the JWKS file of the PVE keys');
-  const pveJwks = await loadJwksFile(resolve(baseDirOf(host), pveCfg.jwks));
+  const pveJwks = await pveJwksFile(resolve(baseDirOf(host), pveCfg.jwks), host.log);
   const timeoutMs = (pveCfg.timeout ?? 30) * 1000;
   // a connection not made within connect-timeout was never sent a request: retried (src/pve/retry.ts notSent)
   const connectTimeoutMs = (pveCfg['connect-timeout'] ?? 10) * 1000;
@@ -37,6 +41,26 @@ export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost,
     ? createNetconfPveClient({ ...pveTarget, timeoutMs, connectTimeoutMs, retry })
     : createPveClient({ url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca', baseDirOf(host)), timeoutMs, connectTimeoutMs, retry });
   return { pve, pveJwks, ...(pveCfg.issuer !== undefined ? { pveIssuer: pveCfg.issuer } : {}) };
+}
+
+/**
+ * The PVE's JWKS file (config pve.jwks), read at start (a file that cannot be used fails the start, as before) and then
+ * at each verification of a PVE token when it changed (src/tokens JwksFile: a stat per verification), so the PVE's key
+ * rotation (it writes its jwks.json anew) is used without a restart. A change that cannot be used (the file removed,
+ * unreadable, not a JWKS, no key) keeps the last good key set, is logged once per change with the file and the error,
+ * and counted in hsv_pve_jwks_errors_total{reason}.
+ */
+export async function pveJwksFile(file: string, log: Logger): Promise<JwksFile> {
+  const jwks = new JwksFile(file, {
+    onProblem: ({ reason, error, kept }) => {
+      metrics.pveJwksErrors.inc({ reason });
+      log.warn('the PVE\'s JWKS file changed and cannot be used: PVE tokens are verified with the last good key set', {
+        file, reason, err: error, keptKids: kept.keys.map((k) => k.kid),
+      });
+    },
+  });
+  await jwks.current();
+  return jwks;
 }
 
 /**

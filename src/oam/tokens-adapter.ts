@@ -2,8 +2,13 @@
  * ResultTokens (runner.ts) backed by src/tokens: the PVE's token is verified fail-closed (algorithm allow-list,
  * signature against the PVE's JWKS, issuer, audience, max age, eat_nonce, jti replay cache) and the OAM's final
  * result and the reference values it provides to the PVE after a verified update are signed with the OAM's key.
+ *
+ * The PVE's keys may be a JwksSource (src/tokens JwksFile over config pve.jwks): asked once per verification (a stat;
+ * the file read again only when it changed), and once more when the token's kid is not in the set (a rotation that
+ * lands between that stat and the verification); a token whose key the file really lacks stays ERR_TOKEN_KEY_UNKNOWN.
  */
-import type { Jwks, ReplayCache, SigningAlg, SigningKey, VerifierId, EarClaims } from '../tokens/index.js';
+import { errorCode } from '../errors.js';
+import type { Jwks, JwksSource, ReplayCache, SigningAlg, SigningKey, VerifierId, EarClaims } from '../tokens/index.js';
 import { signReferenceValues, signResult, verifyResult } from '../tokens/index.js';
 import type { ResultTokens } from './result-token.js';
 
@@ -15,8 +20,8 @@ export const OAM_VERIFIER_ID: VerifierId = { developer: 'henb-sw-verify', build:
 export interface ResultTokensOptions {
   /** the OAM's signing key (loadOrCreateSigningKey(dataDir, 'oam')) */
   signingKey: SigningKey;
-  /** keys that verify the PVE's tokens */
-  pveJwks: Jwks;
+  /** keys that verify the PVE's tokens: fixed, or read per verification (a JwksFile over config pve.jwks) */
+  pveJwks: Jwks | JwksSource;
   /** expected iss of PVE tokens (default urn:henb-sw-verify:pve) */
   pveIssuer?: string | string[];
   /** the OAM's own name: iss of its tokens and the audience PVE tokens must name (default urn:henb-sw-verify:oam) */
@@ -35,19 +40,33 @@ export interface ResultTokensOptions {
 
 export function createResultTokens(o: ResultTokensOptions): ResultTokens {
   const oam = o.oamIssuer ?? OAM_ISSUER;
+  const keys = o.pveJwks;
+  const verify = async (jwks: Jwks, token: string, expectedNonce: string): Promise<EarClaims> => {
+    const v = await verifyResult(token, {
+      jwks,
+      issuer: o.pveIssuer ?? PVE_ISSUER,
+      audience: oam,
+      maxAgeSec: o.maxAgeSec ?? 300,
+      expectedNonce,
+      replayCache: o.replayCache,
+      ...(o.algorithms !== undefined ? { algorithms: o.algorithms } : {}),
+      ...(o.now !== undefined ? { now: o.now } : {}),
+    });
+    return v.claims;
+  };
   return {
     async verifyPve(token: string, expectedNonce: string): Promise<EarClaims> {
-      const v = await verifyResult(token, {
-        jwks: o.pveJwks,
-        issuer: o.pveIssuer ?? PVE_ISSUER,
-        audience: oam,
-        maxAgeSec: o.maxAgeSec ?? 300,
-        expectedNonce,
-        replayCache: o.replayCache,
-        ...(o.algorithms !== undefined ? { algorithms: o.algorithms } : {}),
-        ...(o.now !== undefined ? { now: o.now } : {}),
-      });
-      return v.claims;
+      if (!('current' in keys)) return verify(keys, token, expectedNonce);
+      const jwks = await keys.current();
+      try {
+        return await verify(jwks, token, expectedNonce);
+      } catch (err) {
+        // the key is looked up before the replay check: this attempt used no jti
+        if (errorCode(err) !== 'ERR_TOKEN_KEY_UNKNOWN') throw err;
+        const again = await keys.current();
+        if (again === jwks) throw err;
+        return verify(again, token, expectedNonce);
+      }
     },
     async signReferenceValues(input): Promise<string> {
       // for the PVE: aud is the name its tokens carry as iss (the PVE checks that it is the audience)

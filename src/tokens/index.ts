@@ -9,6 +9,8 @@ export {
   generateSigningKey, jwksFileReader, loadJwksFile, loadOrCreateSigningKey, parseJwks, publishJwks, readJwks, rotateSigningKey,
   signingKeyFromPem,
 } from './keys.js';
+export { JwksFile } from './jwks-file.js';
+export type { JwksFileOptions, JwksFileProblem, JwksFileProblemReason, JwksSource } from './jwks-file.js';
 export { memoryReplayCache, storeReplayCache } from './replay.js';
 export type { MemoryReplayCacheOptions } from './replay.js';
 export { REFERENCE_VALUES_TYP, referenceValuesProblem, signReferenceValues, verifyReferenceValues } from './reference-values.js';

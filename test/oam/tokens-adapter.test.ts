@@ -1,5 +1,9 @@
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { generateSigningKey, memoryReplayCache, newNonce, signResult, verifyResult } from '../../src/tokens/index.js';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { JwksFile, generateSigningKey, memoryReplayCache, newNonce, signResult, verifyResult } from '../../src/tokens/index.js';
+import type { Jwks, JwksSource } from '../../src/tokens/index.js';
 import type { EarStatus, SigningKey } from '../../src/tokens/types.js';
 import { NMS_AUDIENCE, OAM_ISSUER, PVE_ISSUER, createResultTokens } from '../../src/oam/tokens-adapter.js';
 import { JobRunner } from '../../src/oam/runner.js';
@@ -79,6 +83,74 @@ describe('createResultTokens', () => {
     const v = await verifyResult(t, { jwks: { keys: [oamKey.publicJwk] }, issuer: OAM_ISSUER, audience: NMS_AUDIENCE, maxAgeSec: 60, replayCache: memoryReplayCache() });
     expect(v.claims.submods['software-update']?.['reported-tim']).toBe(EXPECTED);
     expect(v.header.typ).toBe('eat+jwt');
+  });
+});
+
+/** the PVE's keys as config pve.jwks gives them: a file the PVE replaces (tmp + rename) when it rotates its key */
+describe("createResultTokens over the PVE's JWKS file", () => {
+  let dir: string;
+  let file: string;
+  const publish = async (...keys: SigningKey[]): Promise<void> => {
+    await writeFile(`${file}.tmp`, JSON.stringify({ keys: keys.map((k) => k.publicJwk) }));
+    await rename(`${file}.tmp`, file);
+  };
+  const over = (pveJwks: Jwks | JwksSource) => createResultTokens({ signingKey: oamKey, pveJwks, replayCache: memoryReplayCache() });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hsv-adapter-jwks-'));
+    file = join(dir, 'jwks.json');
+  });
+  afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+
+  it('a rotation by rename: the new key verifies without a restart; the old one as the file says', async () => {
+    await publish(pveKey);
+    const a = over(new JwksFile(file));
+    let n = newNonce();
+    await expect(a.verifyPve(await pveToken(n), n)).resolves.toMatchObject({ eat_nonce: n });
+    // the PVE rotated: the new key first, the old one kept (tokens signed before the rotation)
+    await publish(otherKey, pveKey);
+    n = newNonce();
+    await expect(a.verifyPve(await pveToken(n, { key: otherKey }), n)).resolves.toMatchObject({ eat_nonce: n });
+    n = newNonce();
+    await expect(a.verifyPve(await pveToken(n), n)).resolves.toMatchObject({ eat_nonce: n });
+    // the old key dropped from the file: its tokens are refused, with the error of any unknown key
+    await publish(otherKey);
+    n = newNonce();
+    await expect(a.verifyPve(await pveToken(n), n)).rejects.toMatchObject({ code: 'ERR_TOKEN_KEY_UNKNOWN' });
+    n = newNonce();
+    await expect(a.verifyPve(await pveToken(n, { key: otherKey }), n)).resolves.toMatchObject({ eat_nonce: n });
+  });
+
+  it('an unknown kid: the file is checked once more (a rotation between the stat and the verification)', async () => {
+    await publish(pveKey);
+    const jwks = new JwksFile(file);
+    let asked = 0;
+    // the PVE's new jwks.json lands just after this verification's stat
+    const racing: JwksSource = {
+      async current() {
+        const keys = await jwks.current();
+        if (++asked === 1) await publish(otherKey, pveKey);
+        return keys;
+      },
+    };
+    const n = newNonce();
+    await expect(over(racing).verifyPve(await pveToken(n, { key: otherKey, jti: 'rotated' }), n)).resolves.toMatchObject({ eat_nonce: n });
+    expect(asked).toBe(2);
+  });
+
+  it('an unknown kid the file really lacks: asked twice, then ERR_TOKEN_KEY_UNKNOWN as with fixed keys; the jti stays unused', async () => {
+    const keys: Jwks = { keys: [pveKey.publicJwk] };
+    let asked = 0;
+    const a = over({ current: async () => { asked++; return keys; } });
+    const n = newNonce();
+    await expect(a.verifyPve(await pveToken(n, { key: otherKey, jti: 'j-1' }), n)).rejects.toMatchObject({ code: 'ERR_TOKEN_KEY_UNKNOWN' });
+    expect(asked).toBe(2);
+    // another failure is not a reason to look again
+    asked = 0;
+    await expect(a.verifyPve(await pveToken(newNonce()), n)).rejects.toMatchObject({ code: 'ERR_TOKEN_NONCE' });
+    expect(asked).toBe(1);
+    // the refused token's jti was not remembered: the same jti from the right key still verifies
+    await expect(a.verifyPve(await pveToken(n, { jti: 'j-1' }), n)).resolves.toMatchObject({ jti: 'j-1' });
   });
 });
 
