@@ -43,19 +43,14 @@ export interface JwksSource {
 /** what one identity of the file holds: its keys, or why they cannot be used (kept per identity: parsed once) */
 type Content = { seq: number; jwks: Jwks } | { id: string; reason: 'invalid' | 'empty'; error: TokenError };
 
-/** a read that failed (not kept: the next call reads again), with the identity it was for */
-class ReadFailed extends Error {
-  constructor(readonly id: string, readonly err: unknown) {
-    super('read failed', { cause: err });
-  }
-}
-
 export class JwksFile implements JwksSource {
   private readonly cache: FileCache<Content>;
   private good: { seq: number; jwks: Jwks } | undefined;
   /** the problem last reported (so each change is reported once) */
   private reported: string | undefined;
   private reads = 0;
+  /** the last read that failed (not kept by the cache: the next call reads again), with the identity it was for */
+  private failedRead: { id: string; err: unknown } | undefined;
 
   constructor(readonly file: string, private readonly options: JwksFileOptions = {}) {
     this.cache = new FileCache<Content>((f, st) => this.read(f, st));
@@ -67,8 +62,9 @@ export class JwksFile implements JwksSource {
     try {
       content = await this.cache.get(this.file);
     } catch (err) {
-      return this.unusable(err instanceof ReadFailed
-        ? { id: `${err.id}:unreadable`, reason: 'unreadable', error: err.err }
+      const read = this.failedRead?.err === err ? this.failedRead : undefined;
+      return this.unusable(read !== undefined
+        ? { id: `${read.id}:unreadable`, reason: 'unreadable', error: err }
         : { id: `stat:${codeOf(err)}`, reason: codeOf(err) === 'ENOENT' ? 'missing' : 'unreadable', error: err });
     }
     if ('jwks' in content) {
@@ -100,7 +96,8 @@ export class JwksFile implements JwksSource {
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      throw new ReadFailed(id, err);
+      this.failedRead = { id, err };
+      throw err;
     }
     let jwks: Jwks;
     try {

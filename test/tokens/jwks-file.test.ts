@@ -3,7 +3,7 @@
  * The keys follow the file without a restart; a change that cannot be used keeps the last good set and is reported
  * once per change.
  */
-import { mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -95,6 +95,20 @@ describe('JwksFile', () => {
     await unlink(file);
     expect(await kids(f)).toEqual([k2.kid]);
     expect(problems).toHaveLength(2);
+  });
+
+  it('a path that cannot be read (a directory in its place) keeps the last good set, reported once for it', async () => {
+    await publish(jwksOf(k1));
+    const f = open();
+    await f.current();
+    await unlink(file);
+    await mkdir(file);
+    for (let i = 0; i < 3; i++) expect(await kids(f)).toEqual([k1.kid]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ file, reason: 'unreadable', error: { code: 'EISDIR' } });
+    await rmdir(file);
+    await publish(jwksOf(k2));
+    expect(await kids(f)).toEqual([k2.kid]);
   });
 
   it('without a good set there is nothing to keep: ERR_TOKEN_JWKS naming the file', async () => {
