@@ -4,7 +4,7 @@
  * completion sent while no session was open is not lost. No I/O here: ./sessions.ts opens and closes, this file
  * holds the state and the decisions that follow from it.
  */
-import type { DeviceSession, DeviceTarget } from './connect.js';
+import type { DeviceSession, DeviceTarget, DeviceTlsSettings } from './connect.js';
 import type { HolderState } from './pool.js';
 import { SmallSet } from './small-set.js';
 
@@ -101,7 +101,7 @@ export class DeviceLink {
     return a.host === other.host && a.port === other.port && a.username === other.username && a.password === other.password
       && a.privateKey === other.privateKey && a.hostKeySha256 === other.hostKeySha256 && (a.callHome === true) === (other.callHome === true)
       && a.insecureAcceptAnyHostKey === other.insecureAcceptAnyHostKey
-      && (a.transport ?? 'ssh') === (other.transport ?? 'ssh') && JSON.stringify(a.tls ?? null) === JSON.stringify(other.tls ?? null);
+      && (a.transport ?? 'ssh') === (other.transport ?? 'ssh') && sameTls(a.tls, other.tls);
   }
 
   /**
@@ -133,6 +133,17 @@ export class DeviceLink {
   expectRollback(jobId: string): void {
     remember(this.rollingBack, jobId);
   }
+}
+
+/**
+ * The same TLS settings, field by field (DeviceTlsSettings: the PEMs compared as strings; an absent field and one
+ * set to undefined are the same, as they were when the settings were compared as JSON). Was JSON.stringify of both
+ * at every change of running, for every TLS entry: ~0.45 s at 10,000 entries (issue 15, branch editcut).
+ */
+function sameTls(a: DeviceTlsSettings | undefined, b: DeviceTlsSettings | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return a.ca === b.ca && a.certSha256 === b.certSha256 && a.serverName === b.serverName && a.cert === b.cert && a.key === b.key;
 }
 
 /**

@@ -5,6 +5,11 @@
  * writes a temporary file, fsyncs it, renames it over the old file and fsyncs the directory, so a crash
  * leaves either the old or the new configuration, never a mix. Commits are serialised; listeners are
  * told after the new configuration is on disk.
+ *
+ * Running is held as a frozen tree (xml/frozen.ts): a commit freezes only the nodes an edit made and reuses the
+ * rest of the previous configuration, `snapshot()` hands it out without a copy, and the listeners are given a frozen
+ * <data> element over it, so no reader can change running (or what the next listener sees) through what it was
+ * given. getTop() and getRunning() still return deep copies, for callers that change what they get.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, existsSync, renameSync, writeSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
@@ -16,6 +21,7 @@ import { elements, el, parseXml, serializeXml } from '../xml/index.js';
 import { NETCONF_BASE_NS } from '../xml/index.js';
 import type { XmlElement } from '../xml/index.js';
 import type { ConfigListener } from './registry.js';
+import { frozenTree } from '../xml/frozen.js';
 import { clone } from './subtree-filter.js';
 
 export type DatastoreErrorCode = 'ERR_DATASTORE_CORRUPT' | 'ERR_DATASTORE_WRITE';
@@ -30,7 +36,8 @@ export const RUNNING_FILE = 'running.xml';
 
 export class RunningDatastore {
   readonly file: string;
-  private top: XmlElement[];
+  /** frozen (frozenTree), the array too */
+  private top: readonly XmlElement[];
   private readonly listeners: ConfigListener[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private seq = 0;
@@ -38,7 +45,7 @@ export class RunningDatastore {
 
   private constructor(private readonly dir: string, top: XmlElement[], log: Logger) {
     this.file = join(dir, RUNNING_FILE);
-    this.top = top;
+    this.top = frozenTop(top);
     this.log = log;
   }
 
@@ -67,6 +74,14 @@ export class RunningDatastore {
     return this.top.map(clone);
   }
 
+  /**
+   * The top-level configuration nodes as they are: frozen, no copy (a write through them throws). Unchanged
+   * subtrees are the same objects from one snapshot to the next.
+   */
+  snapshot(): readonly XmlElement[] {
+    return this.top;
+  }
+
   /** The configuration as a <data> element in the base namespace (a deep copy). */
   getRunning(): XmlElement {
     return el(NETCONF_BASE_NS, 'data', this.getTop());
@@ -91,8 +106,8 @@ export class RunningDatastore {
    * No listener is told (nothing has subscribed yet that could act on it). Used for the initial NACM
    * rule-list (nacm.ts initialNacm).
    */
-  initialize(top: XmlElement[]): void {
-    const text = serializeXml(el(NETCONF_BASE_NS, 'data', top), { declaration: true }) + '\n';
+  initialize(top: readonly XmlElement[]): void {
+    const text = serializeXml(el(NETCONF_BASE_NS, 'data', [...top]), { declaration: true }) + '\n';
     const tmp = join(this.dir, `.${RUNNING_FILE}.${process.pid}.${++this.seq}.tmp`);
     try {
       const fd = openSync(tmp, 'w', 0o600);
@@ -107,12 +122,12 @@ export class RunningDatastore {
     } catch (e) {
       throw new DatastoreError('ERR_DATASTORE_WRITE', 'cannot persist the running configuration', { cause: e });
     }
-    this.top = top.map(clone);
+    this.top = frozenTop(top);
   }
 
   /** Persist `top` atomically and make it the running configuration; then tell the listeners. */
-  async commit(top: XmlElement[]): Promise<void> {
-    const text = serializeXml(el(NETCONF_BASE_NS, 'data', top), { declaration: true }) + '\n';
+  async commit(top: readonly XmlElement[]): Promise<void> {
+    const text = serializeXml(el(NETCONF_BASE_NS, 'data', [...top]), { declaration: true }) + '\n';
     const tmp = join(this.dir, `.${RUNNING_FILE}.${process.pid}.${++this.seq}.tmp`);
     try {
       const fh = await open(tmp, 'w', 0o600);
@@ -128,8 +143,9 @@ export class RunningDatastore {
       await unlink(tmp).catch(() => undefined);
       throw new DatastoreError('ERR_DATASTORE_WRITE', 'cannot persist the running configuration', { cause: e });
     }
-    this.top = top.map(clone);
-    const running = this.getRunning();
+    this.top = frozenTop(top);
+    // one frozen view for every listener: none can change running or what the next one sees
+    const running = frozenTree(el(NETCONF_BASE_NS, 'data', [...this.top]));
     for (const l of this.listeners) {
       try {
         await l(running);
@@ -138,6 +154,11 @@ export class RunningDatastore {
       }
     }
   }
+}
+
+/** `top` frozen: its nodes through frozenTree (which reuses the ones frozen before), the array too */
+function frozenTop(top: readonly XmlElement[]): readonly XmlElement[] {
+  return Object.freeze(top.map(frozenTree));
 }
 
 function syncDir(dir: string): void {

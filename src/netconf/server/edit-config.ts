@@ -88,9 +88,13 @@ const OPS: ReadonlySet<string> = new Set(['merge', 'replace', 'create', 'delete'
 
 class StopEdit extends Error {}
 
-/** Apply the children of <config> to `current` (not modified). Pure: no I/O. */
-export function applyEdit(current: XmlElement[], config: XmlElement[], options: EditOptions = {}): EditResult {
-  const root: XmlElement = { ns: '', name: '', attrs: [], children: current.map(clone) };
+/**
+ * Apply the children of <config> to `current` (not modified). Pure: no I/O. Copy on write: the nodes on the path
+ * to a change are copied, every other subtree of the result is the one in `current` (the datastore's are frozen,
+ * so neither side can change the other).
+ */
+export function applyEdit(current: readonly XmlElement[], config: XmlElement[], options: EditOptions = {}): EditResult {
+  const root: XmlElement = { ns: '', name: '', attrs: [], children: [...current] };
   const edit = new Edit(options);
   const defaultOperation = options.defaultOperation ?? 'merge';
   const touched = defaultOperation === 'replace' ? new Set<XmlElement>() : undefined;
@@ -177,8 +181,9 @@ class Edit {
       if (!existing.children.some(isElement) || e.children.length > 0) this.put(s, this.build(e, 'merge', s.path, s.errPath));
       else s.touched?.add(existing);
     } else {
-      this.editChildren(existing, elements(e), 'merge', s.path, s.errPath);
-      s.touched?.add(existing);
+      const own = ownCopy(s);
+      this.editChildren(own, elements(e), 'merge', s.path, s.errPath);
+      s.touched?.add(own);
     }
   }
 
@@ -186,8 +191,12 @@ class Edit {
   private none(s: Site): void {
     const { e, existing } = s;
     if (existing) {
-      if (!s.isLeaf) this.editChildren(existing, elements(e), 'none', s.path, s.errPath);
-      s.touched?.add(existing);
+      if (s.isLeaf) s.touched?.add(existing);
+      else {
+        const own = ownCopy(s);
+        this.editChildren(own, elements(e), 'none', s.path, s.errPath);
+        s.touched?.add(own);
+      }
     } else if (hasCreatingOp(e)) {
       this.put(s, this.build(e, 'none', s.path, s.errPath));
     } else {
@@ -297,6 +306,20 @@ class Edit {
   }
 }
 
+/**
+ * The existing node of `s` replaced, in its parent, by a shallow copy the edit may change (copy on write: its
+ * children are still the old ones until replaced in turn). The parent is always the edit's own (the root's copy of
+ * the top, a copy made here, or a node the edit built).
+ */
+function ownCopy(s: Site): XmlElement {
+  const e = s.existing!;
+  const own: XmlElement = e.nsContext !== undefined
+    ? { ns: e.ns, name: e.name, attrs: [...e.attrs], children: [...e.children], nsContext: e.nsContext }
+    : { ns: e.ns, name: e.name, attrs: [...e.attrs], children: [...e.children] };
+  s.target.children[s.idx] = own;
+  return own;
+}
+
 /** an XPath string literal for a predicate value (XPath 1.0 has no escapes: pick the other quote) */
 function quoteXPath(v: string): string {
   return v.includes("'") ? `"${v}"` : `'${v}'`;
@@ -346,9 +369,9 @@ export interface EditConfigDeps {
   /** namespace -> prefix of the known modules, for error-path */
   prefixes: () => Map<string, string>;
   /** access control (RFC 8341 3.4.5): throws access-denied when the session may not make this change */
-  checkWrite?: (before: XmlElement[], after: XmlElement[], ctx: OperationContext) => void;
-  /** told after a change is committed to running (an audit trail); must not throw */
-  onCommitted?: (operation: string, before: XmlElement[], after: XmlElement[], ctx: OperationContext) => void;
+  checkWrite?: (before: readonly XmlElement[], after: XmlElement[], ctx: OperationContext) => void;
+  /** told after a change is committed to running (an audit trail); must not throw. `before` is frozen, `after` shares its unchanged subtrees */
+  onCommitted?: (operation: string, before: readonly XmlElement[], after: XmlElement[], ctx: OperationContext) => void;
 }
 
 /** Schema hints from the validator, when it offers them. */
@@ -405,7 +428,7 @@ export interface RunningEdit {
 export function editRunning(deps: EditConfigDeps, ctx: OperationContext, edit: RunningEdit): Promise<'ok'> {
   return deps.datastore.exclusive(async (): Promise<'ok'> => {
     deps.locks.checkWrite(ctx.session.id);
-    const before = deps.datastore.getTop();
+    const before = deps.datastore.snapshot();
     const result = applyEdit(before, edit.config,
       { defaultOperation: edit.defaultOperation, errorOption: edit.errorOption, schema: schemaHintsOf(deps.validator), prefixes: deps.prefixes() });
     if (result.errors.length > 0) throw new NetconfError(result.errors);
@@ -460,7 +483,7 @@ export function createCopyConfig(deps: EditConfigDeps): OperationHandler {
     const top = elements(inline).map((e) => stripped(e));
     return deps.datastore.exclusive(async (): Promise<'ok'> => {
       deps.locks.checkWrite(ctx.session.id);
-      const before = deps.datastore.getTop();
+      const before = deps.datastore.snapshot();
       deps.checkWrite?.(before, top, ctx);
       const invalid = (deps.validator?.validateConfig(top) ?? []).filter((e) => (e.severity ?? 'error') === 'error');
       if (invalid.length > 0) throw new NetconfError(invalid);

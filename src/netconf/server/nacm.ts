@@ -505,6 +505,7 @@ export class Nacm {
           whole(y, path, 'create');
           continue;
         }
+        if (x === y) continue; // a subtree the edit did not touch (edit-config shares them with running): no write in it
         const xLeaf = !x.children.some(isElement);
         const yLeaf = !y.children.some(isElement);
         if (xLeaf && yLeaf) {

@@ -46,6 +46,7 @@ import type { OperationContext, OperationRegistrar, ServerSessionHandle } from '
 import { NACM_NS, Nacm, initialNacm } from './nacm.js';
 import type { NacmOptions, NacmSchema } from './nacm.js';
 import { elements } from '../xml/index.js';
+import { sameTrees } from '../xml/frozen.js';
 import type { XmlElement } from '../xml/index.js';
 import type { ReplayLog, ServerAuditEvent, YangModuleInfo } from './registry.js';
 import { packageRoot } from '../../package-root.js';
@@ -182,7 +183,7 @@ function datastoreAccess(datastore: RunningDatastore): Parameters<OperationRegis
     onConfigChange: (l) => datastore.onConfigChange(l),
     // a plugin's first-start configuration (NetconfRegistry.seedRunning): added only when absent
     seed: (node) => datastore.exclusive(async () => {
-      const top = datastore.getTop();
+      const top = datastore.snapshot();
       if (top.some((e) => e.ns === node.ns && e.name === node.name)) return false;
       await datastore.commit([...top, node]);
       return true;
@@ -294,9 +295,9 @@ function stateSourcesOf(parts: Parts): (ctx: OperationContext) => StateSource[] 
 function writeHooks(parts: Parts, schema: SchemaHints | undefined, prefixes: () => Map<string, string>): Pick<EditConfigDeps, 'checkWrite' | 'onCommitted'> {
   const { reg, nacm, modules } = parts;
   return {
-    ...(nacm ? { checkWrite: (before: XmlElement[], after: XmlElement[], ctx: OperationContext) => nacm.checkWrite(before, after, ctx.session, schema, prefixes()) } : {}),
+    ...(nacm ? { checkWrite: (before: readonly XmlElement[], after: XmlElement[], ctx: OperationContext) => nacm.checkWrite(before, after, ctx.session, schema, prefixes()) } : {}),
     // the audit trail: who changed which top-level nodes of running
-    onCommitted: (operation: string, before: XmlElement[], after: XmlElement[], ctx: OperationContext) => {
+    onCommitted: (operation: string, before: readonly XmlElement[], after: XmlElement[], ctx: OperationContext) => {
       const changed = changedTopNodes(before, after, (ns) => modules().find((m) => m.namespace === ns)?.name ?? ns);
       if (changed.length === 0) return;
       emitAudit(reg, {
@@ -359,11 +360,14 @@ function emitAudit(reg: OperationRegistrar, event: Omit<ServerAuditEvent, 'at'>)
   if (typeof emit === 'function') emit.call(reg, event);
 }
 
-/** the top-level nodes of running that a commit created, deleted or changed, by module */
-function changedTopNodes(before: XmlElement[], after: XmlElement[], moduleOf: (ns: string) => string): Array<{ module: string; node: string; change: 'created' | 'deleted' | 'modified' }> {
+/**
+ * The top-level nodes of running that a commit created, deleted or changed, by module. Compared with sameTrees (as
+ * their JSON text without nsContext was): an edit's result shares the subtrees it did not change with `before`, so
+ * the comparison stops at them.
+ */
+export function changedTopNodes(before: readonly XmlElement[], after: readonly XmlElement[], moduleOf: (ns: string) => string): Array<{ module: string; node: string; change: 'created' | 'deleted' | 'modified' }> {
   const key = (e: XmlElement): string => `${e.ns} ${e.name}`;
-  const text = (es: XmlElement[]): string => JSON.stringify(es, (k, v: unknown) => (k === 'nsContext' ? undefined : v));
-  const group = (top: XmlElement[]): Map<string, XmlElement[]> => {
+  const group = (top: readonly XmlElement[]): Map<string, XmlElement[]> => {
     const m = new Map<string, XmlElement[]>();
     for (const e of top) m.set(key(e), [...(m.get(key(e)) ?? []), e]);
     return m;
@@ -375,7 +379,7 @@ function changedTopNodes(before: XmlElement[], after: XmlElement[], moduleOf: (n
     const first = es[0]!;
     const old = b.get(k);
     if (old === undefined) out.push({ module: moduleOf(first.ns), node: first.name, change: 'created' });
-    else if (text(old) !== text(es)) out.push({ module: moduleOf(first.ns), node: first.name, change: 'modified' });
+    else if (!sameTrees(old, es)) out.push({ module: moduleOf(first.ns), node: first.name, change: 'modified' });
   }
   for (const [k, es] of b) if (!a.has(k)) out.push({ module: moduleOf(es[0]!.ns), node: es[0]!.name, change: 'deleted' });
   return out;

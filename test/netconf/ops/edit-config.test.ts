@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyEdit } from '../../../src/netconf/server/edit-config.js';
+import { tmpdir } from 'node:os';
+import { applyEdit, editRunning } from '../../../src/netconf/server/edit-config.js';
+import type { EditConfigDeps } from '../../../src/netconf/server/edit-config.js';
+import type { OperationContext } from '../../../src/netconf/server/operations.js';
+import { frozenTree } from '../../../src/netconf/xml/frozen.js';
+import { silentLogger } from '../../../src/log/logger.js';
 import type { EditOptions } from '../../../src/netconf/server/edit-config.js';
 import { registerStandardOperations } from '../../../src/netconf/server/standard-ops.js';
 import type { StandardOperations } from '../../../src/netconf/server/standard-ops.js';
@@ -77,6 +82,31 @@ describe('applyEdit (RFC 6241 section 7.2)', () => {
     const r = edit(`<t xmlns="${X}"><e><k>1</k><v>y</v></e><e><k>2</k></e></t>`, { schema: hints }, base);
     expect(show(r.top)).toBe(show(top(`<t xmlns="${X}"><e><k>1</k><v>y</v></e><e><k>2</k></e></t>`)));
     expect(edit(`<t xmlns="${X}"><e><v>z</v></e></t>`, { schema: hints }, base).errors[0]!.tag).toBe('missing-element');
+  });
+  it('copies only the path to a change (copy on write): every other subtree is current\'s, and current is not written', () => {
+    // current frozen as the datastore holds it: a write into it would throw
+    const current = top(BASE).map(frozenTree);
+    const [henbA, henbB, policy] = elements(current[0]!);
+    const cases: Array<[string, EditOptions, (r: XmlElement[]) => void]> = [
+      [`<inv xmlns="${X}"><henb><henb-id>b</henb-id><ip>10.0.0.9</ip></henb></inv>`, {}, (r) => {
+        expect(elements(r[0]!)[0]).toBe(henbA);
+        expect(elements(r[0]!)[2]).toBe(policy);
+        expect(elements(r[0]!)[1]).not.toBe(henbB);
+      }],
+      [`<inv xmlns="${X}"><henb nc:operation="delete"><henb-id>a</henb-id></henb></inv>`, {}, (r) => expect(elements(r[0]!)).toEqual([henbB, policy])],
+      [`<inv xmlns="${X}"><policy nc:operation="replace"><max-age>5</max-age></policy></inv>`, {}, (r) => expect(elements(r[0]!).slice(0, 2)).toEqual([henbA, henbB])],
+      [`<inv xmlns="${X}"><henb><henb-id>a</henb-id><ip nc:operation="delete"/></henb></inv>`, { defaultOperation: 'none' }, (r) => {
+        expect(elements(r[0]!)[1]).toBe(henbB);
+        expect(elements(r[0]!)[2]).toBe(policy);
+      }],
+      [`<inv xmlns="${X}" nc:operation="merge"><henb><henb-id>c</henb-id></henb></inv>`, { defaultOperation: 'replace' }, (r) => expect(elements(r[0]!).slice(0, 3)).toEqual([henbA, henbB, policy])],
+    ];
+    for (const [cfg, options, check] of cases) {
+      const r = applyEdit(current, top(cfg), options);
+      expect(r.errors, cfg).toEqual([]);
+      check(r.top);
+      expect(show(current), cfg).toBe(show(top(BASE)));
+    }
   });
   it('operation attributes are not stored', () => {
     const r = edit(`<inv xmlns="${X}"><henb nc:operation="create"><henb-id>n</henb-id></henb></inv>`);
@@ -472,3 +502,78 @@ describe('edit-config, lock, unlock, validate over the running datastore', () =>
     for (let i = 0; i < 10; i++) expect(cfg).toContain(`<henb-id>h${i}</henb-id>`);
   });
 });
+
+describe('the running datastore\'s snapshots (issue 15, branch editcut: no deep copy of running per edit)', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const open = (): RunningDatastore => {
+    const d = join(tmpdir(), `hsv-snapshot-${process.pid}-${dirs.length}-${Date.now()}`);
+    dirs.push(d);
+    return RunningDatastore.open(d);
+  };
+  const ctx = { session: { id: 1, username: 'admin' }, log: silentLogger } as unknown as OperationContext;
+  const depsOf = (datastore: RunningDatastore, validator?: YangValidator): EditConfigDeps =>
+    ({ datastore, locks: { checkWrite: () => undefined }, validator, prefixes: () => new Map() }) as unknown as EditConfigDeps;
+  const run = (deps: EditConfigDeps, cfg: string, testOption: 'test-then-set' | 'set' | 'test-only' = 'test-then-set') =>
+    editRunning(deps, ctx, { operation: 'edit-config', defaultOperation: 'merge', errorOption: 'rollback-on-error', testOption, config: top(cfg) });
+
+  it('a listener cannot change running, nor what the next listener sees, through the element it was given', async () => {
+    const ds = open();
+    const seen: string[] = [];
+    const refused: unknown[] = [];
+    ds.onConfigChange((r) => {
+      try {
+        (r.children[0] as XmlElement).children.splice(0);
+      } catch (e) {
+        refused.push(e);
+      }
+      try {
+        r.children.push(leafOf('injected'));
+      } catch (e) {
+        refused.push(e);
+      }
+    });
+    ds.onConfigChange((r) => void seen.push(serializeXml(r)));
+    await run(depsOf(ds), BASE);
+    expect(refused.map((e) => (e as Error).constructor.name)).toEqual(['TypeError', 'TypeError']);
+    expect(seen).toEqual([`<data xmlns="${NC}">${plain(BASE)}</data>`]);
+    expect(show([...ds.snapshot()])).toBe(plain(BASE));
+    expect(readFileSync(ds.file, 'utf8')).toContain('<henb-id>b</henb-id>');
+    // getTop is still a copy its caller may change
+    const copy = ds.getTop();
+    copy[0]!.children.splice(0);
+    expect(show([...ds.snapshot()])).toBe(plain(BASE));
+  });
+
+  it('an edit that fails validation, or is test-only, leaves running byte-identical (the file and the same objects)', async () => {
+    const validator: YangValidator = {
+      hasRpc: () => false, validateRpcInput: () => [], validateRpcOutput: () => [], validateNotification: () => [],
+      validateConfig: (t) => (t.map((x) => serializeXml(x)).join('').includes('bad') ? [{ type: 'application', tag: 'invalid-value', message: 'bad value' }] : []),
+    };
+    const ds = open();
+    const deps = depsOf(ds, validator);
+    await run(deps, BASE);
+    const file = readFileSync(ds.file);
+    const snap = ds.snapshot();
+    const text = show([...snap]);
+    await expect(run(deps, `<inv xmlns="${X}"><henb><henb-id>a</henb-id><ip>bad</ip></henb></inv>`)).rejects.toThrow(/bad value/);
+    await expect(run(deps, `<inv xmlns="${X}"><henb><henb-id>b</henb-id><ip>bad</ip></henb><henb nc:operation="create"><henb-id>a</henb-id></henb></inv>`)).rejects.toThrow();
+    expect(await run(deps, `<inv xmlns="${X}"><henb><henb-id>a</henb-id><ip>10.9.9.9</ip></henb></inv>`, 'test-only')).toBe('ok');
+    expect(readFileSync(ds.file).equals(file)).toBe(true);
+    expect(ds.snapshot()).toBe(snap);
+    expect(show([...ds.snapshot()])).toBe(text);
+    // a good edit then shares what it did not change with the snapshot before it
+    await run(deps, `<inv xmlns="${X}"><henb><henb-id>b</henb-id><ip>10.0.0.8</ip></henb></inv>`);
+    const after = ds.snapshot();
+    expect(after).not.toBe(snap);
+    expect(elements(after[0]!)[0]).toBe(elements(snap[0]!)[0]);
+    expect(elements(after[0]!)[2]).toBe(elements(snap[0]!)[2]);
+    expect(show([...snap])).toBe(text);
+  });
+});
+
+function leafOf(name: string): XmlElement {
+  return { ns: X, name, attrs: [], children: ['x'] };
+}
