@@ -74,7 +74,11 @@ export interface ReplayLog {
   times(): Promise<{ created: Date; aged: Date | undefined }>;
 }
 
-/** Called after a config change is committed to running (persisted). */
+/**
+ * Called after a config change is committed to running (persisted). `running` is frozen and shared by every
+ * listener (and its unchanged subtrees with the previous commit's): read it, or copy what you change; a write into
+ * it throws a TypeError.
+ */
 export type ConfigListener = (running: XmlElement) => void | Promise<void>;
 
 /**
@@ -106,9 +110,9 @@ export interface NetconfRegistry {
    * the NETCONF stream; it is validated, logged for replay, and sent to every matching subscription.
    */
   notify(stream: string, event: XmlElement, eventTime?: Date): Promise<void>;
-  /** the current running configuration (a <data> element in the base namespace) */
+  /** the current running configuration (a <data> element in the base namespace; a copy the caller may change) */
   getRunning(): XmlElement;
-  /** be told of committed changes to running */
+  /** be told of committed changes to running (the element given is frozen: see ConfigListener) */
   onConfigChange(listener: ConfigListener): void;
   /**
    * Keep the notification replay log in `log` instead of the server's own file: every event notify()ed (by any
