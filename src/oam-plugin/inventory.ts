@@ -17,6 +17,7 @@ import { HOST_KEY_FORMS, hostKeyFingerprint } from '../host-key.js';
 import type { Logger } from '../log/logger.js';
 import type { NetconfRegistry } from '../plugin/contract.js';
 import { child, childText, childrenNamed, el, leaf } from '../netconf/xml/index.js';
+import { isFrozenTree } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import type { DeviceInventoryEntry } from '../device/index.js';
 import { defaultNetconfPort } from '../device/index.js';
@@ -64,39 +65,58 @@ export function fileHenbsById(list: readonly ConfigHenb[]): FileHenbs {
 /** the marker of a done seeding, in the plugin's data directory */
 export const INVENTORY_SEEDED_FILE = 'inventory-seeded';
 
+/**
+ * The entries read from frozen henb elements (running's, src/netconf/xml/frozen.ts): such an element cannot change,
+ * and an edit shares the entries it did not touch with the configuration before, so each is read once (issue 15).
+ */
+const readEntries = new WeakMap<XmlElement, InventoryEntry | null>();
+
 /** The entries of /hsv:inventory in a running configuration (<data>), in document order. */
 export function inventoryFromRunning(running: XmlElement): InventoryEntry[] {
   const inv = child(running, HSV_NS, 'inventory');
   if (!inv) return [];
   const out: InventoryEntry[] = [];
   for (const h of childrenNamed(inv, HSV_NS, 'henb')) {
-    const text = (name: string): string | undefined => {
-      const v = childText(h, HSV_NS, name)?.trim();
-      return v === undefined || v === '' ? undefined : v;
-    };
-    const henbId = text('henb-id');
-    if (henbId === undefined) continue;
-    // no port: the transport's (YANG has no default for it: 830 for ssh, 6513 for tls)
-    const dflt = defaultNetconfPort(text('transport') === 'tls' ? 'tls' : 'ssh');
-    const port = Number(text('port') ?? dflt);
-    const e: InventoryEntry = { henbId, port: Number.isInteger(port) ? port : dflt, callHome: child(h, HSV_NS, 'call-home') !== undefined };
-    const set = <K extends keyof InventoryEntry>(k: K, v: InventoryEntry[K] | undefined): void => {
-      if (v !== undefined) e[k] = v;
-    };
-    set('address', text('address'));
-    set('sshHostKey', text('ssh-host-key'));
-    set('username', text('username'));
-    set('credentials', text('credentials'));
-    set('description', text('description'));
-    const transport = text('transport');
-    if (transport === 'tls' || transport === 'ssh') e.transport = transport;
-    set('tlsCa', text('tls-ca'));
-    set('tlsCertificate', text('tls-certificate'));
-    set('tlsServerName', text('tls-server-name'));
-    set('tlsClientCertificate', text('tls-client-certificate'));
-    out.push(e);
+    const frozen = isFrozenTree(h);
+    const known = frozen ? readEntries.get(h) : undefined;
+    if (known !== undefined) {
+      if (known !== null) out.push({ ...known });
+      continue;
+    }
+    const e = inventoryEntryOf(h);
+    if (frozen) readEntries.set(h, e === undefined ? null : { ...e });
+    if (e !== undefined) out.push(e);
   }
   return out;
+}
+
+/** one /hsv:inventory/hsv:henb element read; undefined without a henb-id */
+function inventoryEntryOf(h: XmlElement): InventoryEntry | undefined {
+  const text = (name: string): string | undefined => {
+    const v = childText(h, HSV_NS, name)?.trim();
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const henbId = text('henb-id');
+  if (henbId === undefined) return undefined;
+  // no port: the transport's (YANG has no default for it: 830 for ssh, 6513 for tls)
+  const dflt = defaultNetconfPort(text('transport') === 'tls' ? 'tls' : 'ssh');
+  const port = Number(text('port') ?? dflt);
+  const e: InventoryEntry = { henbId, port: Number.isInteger(port) ? port : dflt, callHome: child(h, HSV_NS, 'call-home') !== undefined };
+  const set = <K extends keyof InventoryEntry>(k: K, v: InventoryEntry[K] | undefined): void => {
+    if (v !== undefined) e[k] = v;
+  };
+  set('address', text('address'));
+  set('sshHostKey', text('ssh-host-key'));
+  set('username', text('username'));
+  set('credentials', text('credentials'));
+  set('description', text('description'));
+  const transport = text('transport');
+  if (transport === 'tls' || transport === 'ssh') e.transport = transport;
+  set('tlsCa', text('tls-ca'));
+  set('tlsCertificate', text('tls-certificate'));
+  set('tlsServerName', text('tls-server-name'));
+  set('tlsClientCertificate', text('tls-client-certificate'));
+  return e;
 }
 
 /** the port of a configuration-file henb: its own, or 830 (ssh) / 6513 (tls) */

@@ -21,7 +21,7 @@ import { elements, el, parseXml, serializeXml } from '../xml/index.js';
 import { NETCONF_BASE_NS } from '../xml/index.js';
 import type { XmlElement } from '../xml/index.js';
 import type { ConfigListener } from './registry.js';
-import { frozenTree } from '../xml/frozen.js';
+import { frozenTree } from '../xml/index.js';
 import { clone } from './subtree-filter.js';
 
 export type DatastoreErrorCode = 'ERR_DATASTORE_CORRUPT' | 'ERR_DATASTORE_WRITE';

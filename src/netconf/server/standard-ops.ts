@@ -46,7 +46,7 @@ import type { OperationContext, OperationRegistrar, ServerSessionHandle } from '
 import { NACM_NS, Nacm, initialNacm } from './nacm.js';
 import type { NacmOptions, NacmSchema } from './nacm.js';
 import { elements } from '../xml/index.js';
-import { sameTrees } from '../xml/frozen.js';
+import { sameTrees } from '../xml/index.js';
 import type { XmlElement } from '../xml/index.js';
 import type { ReplayLog, ServerAuditEvent, YangModuleInfo } from './registry.js';
 import { packageRoot } from '../../package-root.js';
