@@ -400,11 +400,12 @@ function setUpNacm(reg: OperationRegistrar, datastore: RunningDatastore, modules
       given.onDenial?.(d);
     },
   };
-  if (!datastore.getTop().some((t) => t.ns === NACM_NS && t.name === 'nacm')) {
-    datastore.initialize([...datastore.getTop(), initialNacm()]);
+  // running's frozen snapshot, not a copy: three deep copies of a 10,000-entry inventory at start (issue 15)
+  if (!datastore.snapshot().some((t) => t.ns === NACM_NS && t.name === 'nacm')) {
+    datastore.initialize([...datastore.snapshot(), initialNacm()]);
     log.info('access control: created rule-list admin (group admin may do everything)');
   }
-  const nacm = new Nacm(datastore.getTop(), modules, reg.validator as NacmSchema | undefined, nacmOptions);
+  const nacm = new Nacm(datastore.snapshot(), modules, reg.validator as NacmSchema | undefined, nacmOptions);
   datastore.onConfigChange((running) => nacm.update(elements(running)));
   const setAuthorizer = (reg as OperationRegistrar & { setAuthorizer?: (fn: (op: XmlElement, ctx: OperationContext) => void) => void }).setAuthorizer;
   if (typeof setAuthorizer !== 'function') throw new Error('access control needs a registry with setAuthorizer (HostRegistry)');
