@@ -25,8 +25,8 @@ export const metrics = {
   rpcs: new client.Counter({ name: 'hsv_netconf_rpcs_total', help: 'NETCONF RPCs answered, by operation and error-tag (none for <ok/> or data)', labelNames: ['operation', 'error_tag'], registers: [registry] }),
   /** the SQLite store's WAL checkpointer thread: failed checkpoints, the thread ending (src/store/sqlite-checkpointer.ts) */
   storeCheckpointErrors: new client.Counter({ name: 'hsv_store_checkpoint_errors_total', help: 'SQLite WAL checkpoints in the checkpointer thread that failed, and the thread ending (then SQLite checkpoints on the store connection)', registers: [registry] }),
-  /** changes of the PVE's JWKS file (config pve.jwks) not used, by reason (missing, unreadable, invalid, empty): the last good keys stay in use */
-  pveJwksErrors: new client.Counter({ name: 'hsv_pve_jwks_errors_total', help: 'Changes of the PVE\'s JWKS file (pve.jwks) that could not be used, by reason (missing, unreadable, invalid, empty); the last good key set stays in use', labelNames: ['reason'], registers: [registry] }),
+  /** changes of a followed JWKS file (file: pve.jwks or software.vendor-keys) not used, by reason (missing, unreadable, invalid, empty): the last good keys stay in use */
+  jwksFileErrors: new client.Counter({ name: 'hsv_jwks_file_errors_total', help: 'Changes of a JWKS file of the OAM\'s config (file: pve.jwks, software.vendor-keys) that could not be used, by reason (missing, unreadable, invalid, empty); the last good key set stays in use', labelNames: ['file', 'reason'], registers: [registry] }),
   failedLogins: new client.Counter({ name: 'hsv_failed_logins_total', help: 'SSH authentication attempts that failed, by method', labelNames: ['method'], registers: [registry] }),
 } as const;
 

@@ -7,9 +7,8 @@ import { resolve } from 'node:path';
 import type { PluginHost } from '../plugin/contract.js';
 import type { Logger } from '../log/logger.js';
 import type { OpenStoreOptions, Store } from '../store/index.js';
-import type { Jwks, JwksSource } from '../tokens/index.js';
-import { JwksFile } from '../tokens/index.js';
-import { metrics } from '../metrics/index.js';
+import type { Jwks, JwksFile, JwksSource } from '../tokens/index.js';
+import { followedJwksFile } from './jwks-files.js';
 import type { PveClient } from '../oam/index.js';
 import type { CallHomeListener, NetconfDeviceDriver } from '../device/index.js';
 import { OamConfigError, baseDirOf, callHomeFromConfig, deviceTlsFromConfig, pveTargetFromConfig, readPem } from './config.js';
@@ -43,24 +42,9 @@ export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost,
   return { pve, pveJwks, ...(pveCfg.issuer !== undefined ? { pveIssuer: pveCfg.issuer } : {}) };
 }
 
-/**
- * The PVE's JWKS file (config pve.jwks), read at start (a file that cannot be used fails the start, as before) and then
- * at each verification of a PVE token when it changed (src/tokens JwksFile: a stat per verification), so the PVE's key
- * rotation (it writes its jwks.json anew) is used without a restart. A change that cannot be used (the file removed,
- * unreadable, not a JWKS, no key) keeps the last good key set, is logged once per change with the file and the error,
- * and counted in hsv_pve_jwks_errors_total{reason}.
- */
+/** The PVE's JWKS file (config pve.jwks): read at start, then followed at each verification of a PVE token (./jwks-files.ts). */
 export async function pveJwksFile(file: string, log: Logger): Promise<JwksFile> {
-  const jwks = new JwksFile(file, {
-    onProblem: ({ reason, error, kept }) => {
-      metrics.pveJwksErrors.inc({ reason });
-      log.warn('the PVE\'s JWKS file changed and cannot be used: PVE tokens are verified with the last good key set', {
-        file, reason, err: error, keptKids: kept.keys.map((k) => k.kid),
-      });
-    },
-  });
-  await jwks.current();
-  return jwks;
+  return followedJwksFile('pve.jwks', file, log);
 }
 
 /**

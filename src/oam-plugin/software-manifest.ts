@@ -3,13 +3,14 @@
  * software source confinement and verified with the configured vendor keys before anything is sent to a device.
  */
 import { resolve } from 'node:path';
-import { HsvError } from '../errors.js';
+import { HsvError, errorCode } from '../errors.js';
 import { IntegrityError, fetchAndDigest, softwareAllowList } from '../integrity/index.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { SoftwareManifestCheck } from '../oam/index.js';
-import type { Jwks } from '../tokens/index.js';
-import { loadJwksFile, verifySoftwareManifest } from '../tokens/index.js';
+import type { Jwks, JwksSource, SoftwareManifest } from '../tokens/index.js';
+import { verifySoftwareManifest } from '../tokens/index.js';
+import { followedJwksFile } from './jwks-files.js';
 import { OamConfigError } from './config.js';
 import type { OamPluginConfig, SoftwareOptions } from './config.js';
 
@@ -35,11 +36,14 @@ export class SoftwareManifestError extends HsvError<SoftwareManifestErrorCode> {
  * Policy require-signed-software: the image's manifest (URI.jws, fetched under the same source confinement, at most
  * 64 KiB) must verify with a key of software.vendor-keys (src/tokens verifySoftwareManifest: swm+jwt, alg allow-list,
  * signature, claims, exp) and name the fetched digest, the updated component and the requested version.
+ * The vendor keys may be a JwksSource (./jwks-files.ts over software.vendor-keys): asked once per manifest (a stat;
+ * the file read again only when it changed), and once more when the manifest's kid is not in the set (a key added
+ * between that stat and the verification); a manifest whose key the file really lacks is refused as before.
  * Codes: ERR_SOFTWARE_MANIFEST_MISSING (not readable), ERR_SOFTWARE_MANIFEST_UNTRUSTED (not signed by a vendor key;
  * one message), ERR_SOFTWARE_MANIFEST_INVALID (claims, expired), ERR_SOFTWARE_MANIFEST_MISMATCH (another digest,
  * component or version).
  */
-export function createSoftwareManifestCheck(software: SoftwareOptions, vendorKeys: Jwks, log: Logger = silentLogger): SoftwareManifestCheck {
+export function createSoftwareManifestCheck(software: SoftwareOptions, vendorKeys: Jwks | JwksSource, log: Logger = silentLogger): SoftwareManifestCheck {
   const allowHttpUrl = softwareAllowList(software.allow ?? []);
   return {
     async check(req, signal) {
@@ -60,7 +64,7 @@ export function createSoftwareManifestCheck(software: SoftwareOptions, vendorKey
       }
       let m;
       try {
-        m = await verifySoftwareManifest(text, { jwks: vendorKeys });
+        m = await verifiedManifest(text, vendorKeys);
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         log.warn('software manifest refused', { uri: at, code });
@@ -79,19 +83,37 @@ export function createSoftwareManifestCheck(software: SoftwareOptions, vendorKey
   };
 }
 
-/** config policies.require-signed-software and software.vendor-keys: the check, or none when the policy is off */
+/** the manifest verified with the vendor keys as they are now; an unknown kid looks at the keys once more */
+async function verifiedManifest(text: string, keys: Jwks | JwksSource): Promise<SoftwareManifest> {
+  if (!('current' in keys)) return verifySoftwareManifest(text, { jwks: keys });
+  const jwks = await keys.current();
+  try {
+    return await verifySoftwareManifest(text, { jwks });
+  } catch (err) {
+    if (errorCode(err) !== 'ERR_TOKEN_KEY_UNKNOWN') throw err;
+    const again = await keys.current();
+    if (again === jwks) throw err;
+    return verifySoftwareManifest(text, { jwks: again });
+  }
+}
+
+/**
+ * config policies.require-signed-software and software.vendor-keys: the check, or none when the policy is off. The
+ * file is read at start (one that cannot be used fails the start) and followed after (./jwks-files.ts): a vendor key
+ * added to it is used from the next manifest on, without a restart.
+ */
 export async function manifestCheckFromConfig(cfg: OamPluginConfig, software: SoftwareOptions, baseDir: string, log: Logger): Promise<SoftwareManifestCheck | undefined> {
   if (cfg.policies?.['require-signed-software'] !== true) return undefined;
   const file = cfg.software?.['vendor-keys'];
   if (file === undefined) {
     throw new OamConfigError('ERR_OAM_CONFIG', 'plugin config: software.vendor-keys: expected the JWKS file of the vendors\' keys (policies.require-signed-software is on)');
   }
-  let jwks: Jwks;
+  const path = resolve(baseDir, file);
+  let jwks: JwksSource;
   try {
-    jwks = await loadJwksFile(resolve(baseDir, file));
+    jwks = await followedJwksFile('software.vendor-keys', path, log);
   } catch (cause) {
-    throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: software.vendor-keys: ${resolve(baseDir, file)} is not a readable JWKS file`, { cause });
+    throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: software.vendor-keys: ${path} is not a readable JWKS file with a key`, { cause });
   }
-  if (jwks.keys.length === 0) throw new OamConfigError('ERR_OAM_CONFIG', `plugin config: software.vendor-keys: ${resolve(baseDir, file)} holds no key`);
   return createSoftwareManifestCheck(software, jwks, log);
 }

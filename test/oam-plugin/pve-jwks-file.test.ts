@@ -1,7 +1,7 @@
 /**
  * Config pve.jwks as the OAM plugin uses it (./ports.ts pveJwksFile): read at start (a file that cannot be used fails
  * the start), then followed at each verification; a change that cannot be used keeps the last good set, is logged
- * once per change (file and error) and counted in hsv_pve_jwks_errors_total{reason}.
+ * once per change (file and error) and counted in hsv_jwks_file_errors_total{file="pve.jwks", reason}.
  */
 import { mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,7 +35,7 @@ function recordingLog(): { log: ReturnType<typeof createLogger>; lines: Array<Re
   return { lines, log: createLogger({ level: 'debug', write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) }) };
 }
 async function counted(reason: string): Promise<number> {
-  return (await metrics.pveJwksErrors.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+  return (await metrics.jwksFileErrors.get()).values.find((v) => v.labels.file === 'pve.jwks' && v.labels.reason === reason)?.value ?? 0;
 }
 
 describe('pve.jwks (pveJwksFile)', () => {
