@@ -28,7 +28,8 @@
  *   approved-software: [DIR-or-FILE, ...]   (images whose SHA-256 is accepted for rootfs)
  *   netconf: { listen: HOST:PORT, users: [{ username, password | password-env }] }   (also serve NETCONF)
  *   oam-jwks: FILE            (the OAM's JWKS: the only keys whose provide-reference-values statements are accepted;
- *                              read at each statement, so the OAM's key rotation is picked up; --oam-jwks overrides)
+ *                              stat'ed at each statement and read again when it changed, so the OAM's key rotation is
+ *                              picked up; a broken change keeps the last good keys; --oam-jwks overrides)
  *   oam-issuer: NAME          (iss of the OAM's statements, default urn:henb-sw-verify:oam)
  *   ek-ca: [FILE, ...]        (TPM manufacturer CAs, PEM: every trust-root tpm device then needs ek-certificate
  *                              (base64 DER or PEM; or ek-certificate-file) chaining to one of them, optionally with

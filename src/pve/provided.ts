@@ -24,7 +24,7 @@ import { errorCode } from '../errors.js';
 import { GroupedRun } from '../grouped-run.js';
 import type { Logger } from '../log/logger.js';
 import type { ReferenceValues } from '../integrity/index.js';
-import { jwksFileReader, memoryReplayCache, verifyReferenceValues } from '../tokens/index.js';
+import { JwksFile, memoryReplayCache, verifyReferenceValues } from '../tokens/index.js';
 import type { Jwks, ReferenceValuesClaims, ReplayCache } from '../tokens/index.js';
 import { RestconfError } from './restconf.js';
 import { ProvidedRecord } from './provided-record.js';
@@ -107,19 +107,35 @@ export async function openProvidedReferenceValues(o: ProvidedReferenceValuesOpti
 }
 
 /**
- * The OAM's keys: the configured JWKS, or the JWKS file's keys (none when it is unreadable). The file is stat'ed per
- * statement and read again only when it changed (tokens jwksFileReader: inode, size, mtime, ctime), so a replaced
- * file is used from the next statement on.
+ * The OAM's keys: the configured JWKS, or the JWKS file's keys by the rule the OAM follows for its own key files
+ * (src/tokens JwksFile): stat'ed per statement and read again only when it changed, so a replaced file (the OAM's
+ * key rotation) is used from the next statement on. A change that cannot be used (removed, unreadable, not a JWKS,
+ * no key) keeps the last good set, with one warning per change. Before any good read (the file missing or bad since
+ * the PVE started) there are no keys: statements are refused as untrusted, with one warning per problem until a good
+ * file is read.
  */
 function oamKeys(o: ProvidedReferenceValuesOptions): () => Promise<Jwks | undefined> {
   const configured = o.oamJwks;
   if (configured === undefined || typeof configured !== 'string') return async () => configured;
-  const read = jwksFileReader(configured);
+  const file = new JwksFile(configured, {
+    onProblem: ({ reason, error, kept }) => {
+      o.log.warn('the OAM JWKS file changed and cannot be used: reference values are verified with the last good key set', {
+        file: configured, reason, err: error, keptKids: kept.keys.map((k) => k.kid),
+      });
+    },
+  });
+  let warned: string | undefined;
   return async () => {
     try {
-      return await read();
+      const jwks = await file.current();
+      warned = undefined;
+      return jwks;
     } catch (err) {
-      o.log.warn('the OAM JWKS file is unreadable: reference values are refused', { file: configured, err });
+      const problem = `${errorCode(err)}:${errorCode((err as { cause?: unknown }).cause)}`;
+      if (warned !== problem) {
+        warned = problem;
+        o.log.warn('the OAM JWKS file is unreadable: reference values are refused', { file: configured, err });
+      }
       return undefined;
     }
   };
@@ -205,10 +221,20 @@ class Provided implements ProvidedReferenceValues {
     if (jwks === undefined || jwks.keys.length === 0) {
       throw refused('access-denied', 'reference-values-untrusted', 'this PVE trusts no OAM key: reference values are refused (configure oam-jwks)');
     }
+    const verify = (keys: Jwks): Promise<ReferenceValuesClaims> => verifyReferenceValues(jws.trim(), {
+      jwks: keys, issuer: o.oamIssuer ?? 'urn:henb-sw-verify:oam', audience: o.audience, maxAgeSec: o.maxAgeSec ?? 300, replayCache: this.replayOrCurrent, now: this.now,
+    });
     try {
-      return await verifyReferenceValues(jws.trim(), {
-        jwks, issuer: o.oamIssuer ?? 'urn:henb-sw-verify:oam', audience: o.audience, maxAgeSec: o.maxAgeSec ?? 300, replayCache: this.replayOrCurrent, now: this.now,
-      });
+      try {
+        return await verify(jwks);
+      } catch (err) {
+        // an unknown kid: the keys once more (a rotation between the stat and the verification); the key is looked up
+        // before the replay check, so the first attempt used no jti
+        if (errorCode(err) !== 'ERR_TOKEN_KEY_UNKNOWN') throw err;
+        const again = await this.oamKeys();
+        if (again === undefined || again === jwks || again.keys.length === 0) throw err;
+        return await verify(again);
+      }
     } catch (err) {
       const e = refusalOf(errorCode(err), err instanceof Error ? err.message : 'refused');
       o.log.warn('reference values refused', { appTag: e.entry['error-app-tag'], code: errorCode(err) });

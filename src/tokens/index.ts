@@ -6,7 +6,7 @@ export { NONCE_BYTES, isNonce, newNonce } from './nonce.js';
 export { signResult } from './sign.js';
 export { decodeResultUnverified, verifyResult, verifyTokenCli } from './verify.js';
 export {
-  generateSigningKey, jwksFileReader, loadJwksFile, loadOrCreateSigningKey, parseJwks, publishJwks, readJwks, rotateSigningKey,
+  generateSigningKey, loadJwksFile, loadOrCreateSigningKey, parseJwks, publishJwks, readJwks, rotateSigningKey,
   signingKeyFromPem,
 } from './keys.js';
 export { JwksFile } from './jwks-file.js';

@@ -14,7 +14,6 @@ import type { KeyObject } from 'node:crypto';
 import { chmod, link, mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint } from 'jose';
-import { FileCache } from '../file-cache.js';
 import { generatePrivateKey as generateKey } from '../generate-key.js';
 import { TokenError } from './errors.js';
 import type { Jwks, KeyOptions, PublicJwk, SigningAlg, SigningKey } from './types.js';
@@ -128,30 +127,6 @@ export async function loadJwksFile(file: string): Promise<Jwks> {
     throw new TokenError('ERR_TOKEN_JWKS', `JWKS file ${file} is not JSON`, { cause });
   }
   return parseJwks(json);
-}
-
-/**
- * A JWKS file read when it changes (src/file-cache.ts): each call stats the file (one stat, no open or parse) and reads
- * it again only when its dev, inode, size, modification or change time (ns) differs from the read it holds, so an
- * operator who replaces the file (a rename onto it, or a rewrite in place) has the new keys used from the next call
- * on. A failed read is not kept: the next call tries again; calls at once share one read. Throws ERR_TOKEN_JWKS as
- * loadJwksFile does (a file that cannot be stat'ed is "not readable"). For a file read per request (the PVE's OAM
- * keys, read per statement: its open was 1.6 s of a 10,000-device run's PVE CPU, issue 15).
- */
-export function jwksFileReader(file: string): () => Promise<Jwks> {
-  const cache = new FileCache<Jwks>(async (f) => {
-    const jwks = await loadJwksFile(f);
-    Object.freeze(jwks.keys);
-    return Object.freeze(jwks);
-  });
-  return async () => {
-    try {
-      return await cache.get(file);
-    } catch (cause) {
-      if (cause instanceof TokenError) throw cause;
-      throw new TokenError('ERR_TOKEN_JWKS', `JWKS file ${file} is not readable`, { cause });
-    }
-  };
 }
 
 /** Validates a JWKS object and returns its keys reduced to their public members. Throws ERR_TOKEN_JWKS. */

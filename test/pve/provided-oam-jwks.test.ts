@@ -1,7 +1,8 @@
 /**
- * The OAM's JWKS file (provided.ts, tokens jwksFileReader): read once and again only when it changes (issue 15: it
+ * The OAM's JWKS file (provided.ts, tokens JwksFile): read once and again only when it changes (issue 15: it
  * was read per statement), and a file an operator replaces (renamed onto the path, or rewritten in place) is used
- * from the next statement on.
+ * from the next statement on. A change that cannot be used keeps the last good set, warned once per change (it
+ * refused every statement, with a warning each); an unknown kid looks at the file once more.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
@@ -9,8 +10,8 @@ import type * as FsPromises from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-// how often the JWKS file is read (readFile of that path, spied on)
-const reads = vi.hoisted(() => ({ jwks: 0 }));
+// how often the JWKS file is read (readFile of that path, spied on); afterStat: run once after the next stat of it
+const reads = vi.hoisted(() => ({ jwks: 0, afterStat: undefined as (() => Promise<void>) | undefined }));
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof FsPromises>();
   return {
@@ -19,13 +20,21 @@ vi.mock('node:fs/promises', async (importOriginal) => {
       if (String(a[0]).endsWith('oam-jwks.json')) reads.jwks++;
       return fs.readFile(...a);
     }) as typeof fs.readFile,
+    stat: (async (...a: Parameters<typeof fs.stat>) => {
+      const st = await fs.stat(...a);
+      const after = String(a[0]).endsWith('oam-jwks.json') ? reads.afterStat : undefined;
+      reads.afterStat = undefined;
+      await after?.();
+      return st;
+    }) as typeof fs.stat,
   };
 });
 
 // (vi.mock is hoisted: the modules below read the file with the spied readFile)
-import { silentLogger } from '../../src/log/logger.js';
+import { createLogger, silentLogger } from '../../src/log/logger.js';
 import { openProvidedReferenceValues } from '../../src/pve/provided.js';
-import { generateSigningKey, jwksFileReader, signReferenceValues } from '../../src/tokens/index.js';
+import type { ProvidedReferenceValues } from '../../src/pve/provided.js';
+import { generateSigningKey, signReferenceValues } from '../../src/tokens/index.js';
 import type { SigningKey } from '../../src/tokens/index.js';
 
 const OAM = 'urn:henb-sw-verify:oam';
@@ -35,7 +44,7 @@ let dir: string;
 let keyA: SigningKey;
 let keyB: SigningKey;
 const jwksFile = (): string => join(dir, 'oam-jwks.json');
-const jwksOf = (k: SigningKey): string => JSON.stringify({ keys: [k.publicJwk] });
+const jwksOf = (...ks: SigningKey[]): string => JSON.stringify({ keys: ks.map((k) => k.publicJwk) });
 let n = 0;
 const statement = (k: SigningKey): Promise<string> =>
   signReferenceValues({ iss: OAM, aud: PVE, sub: 'henb-1', 'job-id': `job-${++n}`, 'reference-values': [{ component: 'rootfs', digest: 'ab'.repeat(32) }] }, k, { now: () => Date.now() / 1000 + n });
@@ -47,6 +56,7 @@ beforeAll(async () => {
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hsv-oam-jwks-'));
   reads.jwks = 0;
+  reads.afterStat = undefined;
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -75,26 +85,67 @@ describe('the OAM JWKS file', () => {
     await provided.close();
   });
 
-  it('a file gone or unreadable refuses statements (untrusted) until it is back; a failed read is not kept', async () => {
-    const read = jwksFileReader(jwksFile());
-    await expect(read()).rejects.toMatchObject({ code: 'ERR_TOKEN_JWKS' });
-    await writeFile(jwksFile(), '{"keys": not json');
-    await expect(read()).rejects.toMatchObject({ code: 'ERR_TOKEN_JWKS' });
-    await expect(read()).rejects.toMatchObject({ code: 'ERR_TOKEN_JWKS' });
-    expect(reads.jwks).toBe(2); // each call with a bad file reads it again (nothing kept)
+  it('a file broken after a good read keeps the last good set: statements verify, one warning per change; a good file is used again', async () => {
     await writeFile(jwksFile(), jwksOf(keyA));
-    expect((await read()).keys).toEqual([keyA.publicJwk]);
-    expect(await read()).toBe(await read()); // unchanged: the same keys, not read again
-    expect(reads.jwks).toBe(3);
-    expect(Object.isFrozen((await read()).keys)).toBe(true);
+    const { log, warned } = recordingLog();
+    const provided = await openProvided(log);
+    await provided.accept(await statement(keyA));
+    await publish('{"keys": [{"kty": "EC"');
+    for (let i = 0; i < 3; i++) await expect(provided.accept(await statement(keyA))).resolves.toMatchObject({ sub: 'henb-1' });
+    await rm(jwksFile());
+    for (let i = 0; i < 2; i++) await expect(provided.accept(await statement(keyA))).resolves.toMatchObject({ sub: 'henb-1' });
+    expect(warned()).toMatchObject([
+      { file: jwksFile(), reason: 'invalid', keptKids: [keyA.kid], err: { code: 'ERR_TOKEN_JWKS' } },
+      { file: jwksFile(), reason: 'missing', keptKids: [keyA.kid], err: { code: 'ENOENT' } },
+    ]);
+    expect(warned()[0]!.msg).toMatch(/last good key set/);
+    expect(reads.jwks).toBe(2); // the bad file read once, not per statement
+    await publish(jwksOf(keyB));
+    await expect(provided.accept(await statement(keyB))).resolves.toMatchObject({ sub: 'henb-1' });
+    await expect(provided.accept(await statement(keyA))).rejects.toMatchObject({ entry: { 'error-app-tag': 'reference-values-untrusted' } });
+    await provided.close();
   });
 
-  it('statements at once share one read of the file (src/file-cache.ts)', async () => {
-    await writeFile(jwksFile(), jwksOf(keyA));
-    const read = jwksFileReader(jwksFile());
-    const all = await Promise.all(Array.from({ length: 10 }, () => read()));
-    expect(all.every((j) => j === all[0])).toBe(true);
-    expect(all[0]!.keys).toEqual([keyA.publicJwk]);
+  it('without a good file since start statements are refused (untrusted), warned once per problem, until a good file is read', async () => {
+    const { log, warned } = recordingLog();
+    const provided = await openProvided(log);
+    for (let i = 0; i < 2; i++) await expect(provided.accept(await statement(keyA))).rejects.toMatchObject({ entry: { 'error-app-tag': 'reference-values-untrusted' } });
+    await publish('garbage');
+    for (let i = 0; i < 2; i++) await expect(provided.accept(await statement(keyA))).rejects.toMatchObject({ entry: { 'error-app-tag': 'reference-values-untrusted' } });
+    expect(warned()).toMatchObject([{ file: jwksFile(), err: { code: 'ERR_TOKEN_JWKS' } }, { file: jwksFile(), err: { code: 'ERR_TOKEN_JWKS' } }]);
     expect(reads.jwks).toBe(1);
+    await publish(jwksOf(keyA));
+    await expect(provided.accept(await statement(keyA))).resolves.toMatchObject({ sub: 'henb-1' });
+    await provided.close();
+  });
+
+  it('an unknown kid looks at the file once more: a rotation landing between the stat and the verification is used', async () => {
+    await writeFile(jwksFile(), jwksOf(keyA));
+    const provided = await openProvided(silentLogger);
+    await provided.accept(await statement(keyA));
+    const byB = await statement(keyB);
+    // the OAM rotates just after the PVE's stat for this statement: that stat still sees keyA's file
+    reads.afterStat = () => publish(jwksOf(keyA, keyB));
+    await expect(provided.accept(byB)).resolves.toMatchObject({ sub: 'henb-1' });
+    expect(reads.afterStat).toBeUndefined();
+    // a key the file really lacks: looked at once more, then refused as before
+    const stranger = await generateSigningKey('ES256', 'oam');
+    await expect(provided.accept(await statement(stranger))).rejects.toMatchObject({
+      entry: { 'error-tag': 'access-denied', 'error-app-tag': 'reference-values-untrusted', 'error-message': 'the reference values are not signed by the configured OAM key' },
+    });
+    await provided.close();
   });
 });
+
+async function publish(text: string): Promise<void> {
+  await writeFile(join(dir, 'new.json'), text);
+  await rename(join(dir, 'new.json'), jwksFile());
+}
+function openProvided(log: ReturnType<typeof createLogger>): Promise<ProvidedReferenceValues> {
+  return openProvidedReferenceValues({ dataDir: dir, audience: PVE, oamJwks: jwksFile(), knownHenb: () => true, log });
+}
+function recordingLog(): { log: ReturnType<typeof createLogger>; warned: () => Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = createLogger({ level: 'debug', write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+  return { log, warned: () => lines.filter((l) => l.level === 'warn' && String(l.msg).includes('OAM JWKS file')) };
+}
