@@ -1,6 +1,6 @@
 /**
  * Ad-hoc (issue 15): what the OAM runner costs PostgreSQL per verified update, counted (load-independent except the
- * CPU figures). The set-up of bench/_store-count.ts (N H(e)NBs, one software-update job each, relay evidence, the
+ * CPU figures). The set-up of bench/_store-count.ts (bench/_count-jobs.ts: N H(e)NBs, one software-update job each, relay evidence, the
  * fakes of test/oam/fakes.ts for the devices, the PVE, the fetcher and the tokens, group commit on as the plugin's
  * default), on the PostgreSQL store, in a throwaway cluster of bench/_fleet-pg.ts (scripts/postgres-peer-start.sh
  * with fsync, synchronous_commit and full_page_writes on, and pg_stat_statements). Only the runner: not the
@@ -24,13 +24,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { JobRunner } from '../src/oam/runner.js';
 import { openPostgresStore } from '../src/store/index.js';
-import type { PreUpdateEvidence } from '../src/oam/ports.js';
-import type { Job } from '../src/oam/transition.js';
-import { replayLog } from '../src/oam/measure.js';
-import { FakeDevices, FakeFetcher, FakePve, FakeTokens } from '../test/oam/fakes.js';
-import { OLD_RIM } from '../test/oam/helpers.js';
+import { countJobs } from './_count-jobs.js';
 import { startPgCluster } from './_fleet-pg.js';
 
 const N = Number(process.argv[2] ?? 500);
@@ -86,13 +81,6 @@ function wire(): { sent: number; received: number } {
   return { sent, received };
 }
 
-class MeasuringDevices extends FakeDevices {
-  async integrityMeasurement(henbId: string): Promise<PreUpdateEvidence> {
-    const log = this.logOf(henbId);
-    return { format: 'software-key', tim: replayLog(log), measurementLog: log, signature: 'c2ln', signatureAlgorithm: 'ES256' };
-  }
-}
-
 const clusterDir = mkdtempSync(join(tmpdir(), 'hsv-pg-count-'));
 const cluster = await startPgCluster(root, clusterDir);
 try {
@@ -100,24 +88,13 @@ try {
   const url = new URL(await cluster.createDatabase(dbName));
   url.password = encodeURIComponent(cluster.password);
   const store = await openPostgresStore({ url: url.href, groupCommit: true });
-  const devices = new MeasuringDevices();
-  devices.installMs = 5;
-  const results: Job[] = [];
-  let nonce = 0;
-  const runner = new JobRunner({
-    store, pve: new FakePve(), devices, fetcher: new FakeFetcher(), tokens: new FakeTokens(),
-    timeouts: { pve: 5000, fetch: 5000, send: 5000, completion: 5000 }, pveEvidence: 'relay',
-    events: { progress: () => undefined, alarm: () => undefined, result: (j) => { results.push(j); } },
-    newNonce: () => (++nonce).toString(16).padStart(64, '0'),
-  });
-  for (let i = 0; i < N; i++) await store.putHenb({ henbId: `h${i}`, rim: OLD_RIM, softwareVersion: '1.0.0', state: 'trusted', lastResultToken: null });
-  const request = { uri: 'file:///img', version: '2.0.0', selfCheck: true, measures: ['alarm' as const] };
+  const { runner, results, startAll } = await countJobs(store, N);
   const window = await cluster.begin(dbName); // waits 11 s for the set-up's counters to be flushed, then resets
   for (const [s, b] of sockets) { b.written = s.bytesWritten; b.read = s.bytesRead; }
   counting = true;
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
-  for (let i = 0; i < N; i++) await runner.start({ henbId: `h${i}`, request });
+  await startAll();
   while (results.length < N && Date.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 10));
   await runner.idle();
   counting = false;

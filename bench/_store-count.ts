@@ -13,13 +13,8 @@ import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JobRunner } from '../src/oam/runner.js';
 import { openSqliteStore } from '../src/store/index.js';
-import type { PreUpdateEvidence } from '../src/oam/ports.js';
-import type { Job } from '../src/oam/transition.js';
-import { replayLog } from '../src/oam/measure.js';
-import { FakeDevices, FakeFetcher, FakePve, FakeTokens } from '../test/oam/fakes.js';
-import { OLD_RIM } from '../test/oam/helpers.js';
+import { countJobs } from './_count-jobs.js';
 
 const N = Number(process.argv[2] ?? 20);
 const counts = new Map<string, { n: number; bytes: number }>();
@@ -58,32 +53,14 @@ if (!cpuOnly) Database.prototype.exec = function (this: unknown, sql: unknown) {
   return origExec.call(this, sql);
 };
 
-class MeasuringDevices extends FakeDevices {
-  async integrityMeasurement(henbId: string): Promise<PreUpdateEvidence> {
-    const log = this.logOf(henbId);
-    return { format: 'software-key', tim: replayLog(log), measurementLog: log, signature: 'c2ln', signatureAlgorithm: 'ES256' };
-  }
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'store-count-'));
 const store = await openSqliteStore({ dataDir: dir, groupCommit: true });
 const tempStore = process.env.STORE_COUNT_TEMP_STORE;
 if (tempStore === 'FILE' || tempStore === 'MEMORY') store.database.pragma(`temp_store = ${tempStore}`);
-const devices = new MeasuringDevices();
-devices.installMs = 5;
-const results: Job[] = [];
-let nonce = 0;
-const runner = new JobRunner({
-  store, pve: new FakePve(), devices, fetcher: new FakeFetcher(), tokens: new FakeTokens(),
-  timeouts: { pve: 5000, fetch: 5000, send: 5000, completion: 5000 }, pveEvidence: 'relay',
-  events: { progress: () => undefined, alarm: () => undefined, result: (j) => { results.push(j); } },
-  newNonce: () => (++nonce).toString(16).padStart(64, '0'),
-});
-for (let i = 0; i < N; i++) await store.putHenb({ henbId: `h${i}`, rim: OLD_RIM, softwareVersion: '1.0.0', state: 'trusted', lastResultToken: null });
-const request = { uri: 'file:///img', version: '2.0.0', selfCheck: true, measures: ['alarm' as const] };
+const { runner, results, startAll } = await countJobs(store, N);
 counting = true;
 const cpu0 = process.cpuUsage();
-for (let i = 0; i < N; i++) await runner.start({ henbId: `h${i}`, request });
+await startAll();
 const t0 = Date.now();
 while (results.length < N && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 10));
 await runner.idle();

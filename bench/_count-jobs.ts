@@ -1,0 +1,48 @@
+/**
+ * The set-up shared by bench/_store-count.ts and bench/_pg-count.ts (issue 15): N H(e)NBs in the store, one
+ * software-update job each, relay evidence, the fakes of test/oam/fakes.ts for the devices (measuring: a real
+ * measurement log replayed into the TIM), the PVE, the fetcher and the tokens.
+ */
+import { JobRunner } from '../src/oam/runner.js';
+import type { PreUpdateEvidence } from '../src/oam/ports.js';
+import type { Job } from '../src/oam/transition.js';
+import { replayLog } from '../src/oam/measure.js';
+import { FakeDevices, FakeFetcher, FakePve, FakeTokens } from '../test/oam/fakes.js';
+import { OLD_RIM } from '../test/oam/helpers.js';
+
+class MeasuringDevices extends FakeDevices {
+  async integrityMeasurement(henbId: string): Promise<PreUpdateEvidence> {
+    const log = this.logOf(henbId);
+    return { format: 'software-key', tim: replayLog(log), measurementLog: log, signature: 'c2ln', signatureAlgorithm: 'ES256' };
+  }
+}
+
+export interface CountJobs {
+  runner: JobRunner;
+  /** the jobs' results, in the order they arrived */
+  results: Job[];
+  /** starts the N jobs, one after the other (h0 ... h{N-1}) */
+  startAll(): Promise<void>;
+}
+
+/** a runner on `store` with N trusted H(e)NBs h0 ... h{N-1} put in the store (before any counting begins) */
+export async function countJobs(store: ConstructorParameters<typeof JobRunner>[0]['store'], N: number): Promise<CountJobs> {
+  const devices = new MeasuringDevices();
+  devices.installMs = 5;
+  const results: Job[] = [];
+  let nonce = 0;
+  const runner = new JobRunner({
+    store, pve: new FakePve(), devices, fetcher: new FakeFetcher(), tokens: new FakeTokens(),
+    timeouts: { pve: 5000, fetch: 5000, send: 5000, completion: 5000 }, pveEvidence: 'relay',
+    events: { progress: () => undefined, alarm: () => undefined, result: (j) => { results.push(j); } },
+    newNonce: () => (++nonce).toString(16).padStart(64, '0'),
+  });
+  for (let i = 0; i < N; i++) await store.putHenb({ henbId: `h${i}`, rim: OLD_RIM, softwareVersion: '1.0.0', state: 'trusted', lastResultToken: null });
+  const request = { uri: 'file:///img', version: '2.0.0', selfCheck: true, measures: ['alarm' as const] };
+  return {
+    runner, results,
+    startAll: async () => {
+      for (let i = 0; i < N; i++) await runner.start({ henbId: `h${i}`, request });
+    },
+  };
+}
