@@ -11,16 +11,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type * as Errors from '../../src/errors.js';
 
 const made = vi.hoisted(() => ({ names: [] as string[] }));
-vi.mock('../../src/errors.js', async (original) => {
-  const m = await original<typeof Errors>();
-  class CountedHsvError<C extends string = string> extends m.HsvError<C> {
-    constructor(...args: ConstructorParameters<typeof m.HsvError<C>>) {
-      super(...args);
-      made.names.push(`${new.target.name} ${args[0]}`);
-    }
-  }
-  return { ...m, HsvError: CountedHsvError };
-});
+vi.mock('../../src/errors.js', async (original) =>
+  (await import('../helpers/counted-errors.js')).countHsvErrors(await original<typeof Errors>(), made.names));
 
 const { startFleet } = await import('../../src/simulator/simulator.js');
 const { loadOrCreateFleetPki } = await import('../../src/simulator/tls-pki.js');
