@@ -5,7 +5,7 @@
  * server sits behind a proxy that withholds every FIN (test/helpers/never-close-proxy.ts); over TLS it is a server
  * that answers close-session and never ends its side. The bound is 100 ms and each wait below allows 25 times that.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
@@ -17,8 +17,7 @@ import { startNeverCloseProxy } from '../../helpers/never-close-proxy.js';
 import type { NeverCloseProxy } from '../../helpers/never-close-proxy.js';
 import { captureConnects } from '../../helpers/socket-capture.js';
 import type { ConnectCapture } from '../../helpers/socket-capture.js';
-import { createTestPki } from '../../helpers/tls-pki.js';
-import type { Issued, TestPki } from '../../helpers/tls-pki.js';
+import { useAdminPki } from '../../helpers/admin-pki.js';
 import { until } from '../../helpers/until.js';
 
 const PEER_CLOSE_MS = 100;
@@ -44,13 +43,7 @@ afterEach(async () => {
   s = undefined;
 });
 
-let pki: TestPki;
-let admin: Issued;
-beforeAll(() => {
-  pki = createTestPki();
-  admin = pki.issue('admin-client', { san: 'email:admin@example.com' });
-});
-afterAll(() => pki.cleanup());
+const tls = useAdminPki();
 
 /** our one socket to the proxy */
 function ourSocket(): ReturnType<ConnectCapture['to']>[number] {
@@ -86,7 +79,7 @@ describe('the client ends the connection; the server never closes its side', () 
   it('TLS close(): the socket is destroyed', async () => {
     // a NETCONF over TLS server that answers close-session and never ends its side (allowHalfOpen: our close_notify
     // and FIN do not make it end its own); a proxy would not do here: the server's own close_notify is data it passes
-    const hung = createTlsServer({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca.cert, requestCert: true, allowHalfOpen: true }, (t) => {
+    const hung = createTlsServer({ cert: tls.pki.server.cert, key: tls.pki.server.key, ca: tls.pki.ca.cert, requestCert: true, allowHalfOpen: true }, (t) => {
       t.on('error', () => undefined);
       hungSockets.push(t);
       t.write(`<hello xmlns="${BASE}"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability></capabilities><session-id>7</session-id></hello>]]>]]>`);
@@ -101,7 +94,7 @@ describe('the client ends the connection; the server never closes its side', () 
     servers.push(hung);
     await new Promise<void>((r) => hung.listen(0, '127.0.0.1', () => r()));
     const port = (hung.address() as AddressInfo).port;
-    const c = await connectNetconfTls({ host: '127.0.0.1', port, cert: admin.cert, key: admin.key, ca: pki.ca.cert, peerCloseMs: PEER_CLOSE_MS });
+    const c = await connectNetconfTls({ host: '127.0.0.1', port, cert: tls.admin.cert, key: tls.admin.key, ca: tls.pki.ca.cert, peerCloseMs: PEER_CLOSE_MS });
     clients.push(c);
     const [sock] = capture.to(port);
     const closing = c.close();

@@ -6,7 +6,7 @@
  * 100 ms and each wait below allows 25 times that or more. That the bound is not cut short is shown with a client
  * that goes on sending after the server's end (the fake-timer tests of the helper: test/netconf/peer-close.test.ts).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { ConnectionOptions } from 'node:tls';
@@ -16,8 +16,7 @@ import { startServer } from './helpers.js';
 import type { Started } from './helpers.js';
 import { startNeverCloseProxy } from '../../helpers/never-close-proxy.js';
 import type { NeverCloseProxy } from '../../helpers/never-close-proxy.js';
-import { createTestPki } from '../../helpers/tls-pki.js';
-import type { Issued, TestPki } from '../../helpers/tls-pki.js';
+import { useAdminPki } from '../../helpers/admin-pki.js';
 import { until } from '../../helpers/until.js';
 
 const PEER_CLOSE_MS = 100;
@@ -34,15 +33,9 @@ afterEach(async () => {
   s = undefined;
 });
 
-let pki: TestPki;
-let admin: Issued;
-beforeAll(() => {
-  pki = createTestPki();
-  admin = pki.issue('admin-client', { san: 'email:admin@example.com' });
-});
-afterAll(() => pki.cleanup());
+const tls = useAdminPki();
 
-const tlsOptions = () => ({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca.cert, certToName: [{ fingerprint: admin.sha256, 'map-type': 'specified' as const, name: 'admin' }] });
+const tlsOptions = () => ({ cert: tls.pki.server.cert, key: tls.pki.server.key, ca: tls.pki.ca.cert, certToName: [{ fingerprint: tls.admin.sha256, 'map-type': 'specified' as const, name: 'admin' }] });
 
 /** whether a new SSH connection is served (the server sends its identification line) rather than closed at accept */
 function sshServed(port: number): Promise<boolean> {
@@ -60,7 +53,7 @@ function sshServed(port: number): Promise<boolean> {
 /** whether a new TLS connection gets through the handshake rather than being closed at accept */
 function tlsServed(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const t = tlsConnect({ host: '127.0.0.1', port, cert: admin.cert, key: admin.key, ca: pki.ca.cert });
+    const t = tlsConnect({ host: '127.0.0.1', port, cert: tls.admin.cert, key: tls.admin.key, ca: tls.pki.ca.cert });
     t.on('error', () => undefined);
     t.once('secureConnect', () => {
       t.destroy();
@@ -79,7 +72,7 @@ async function sshClientViaProxy(st: Started): Promise<NetconfClient> {
 
 async function tlsClientViaProxy(tlsPort: number): Promise<NetconfClient> {
   proxy = await startNeverCloseProxy(tlsPort);
-  const c = await connectNetconfTls({ host: '127.0.0.1', port: proxy.port, cert: admin.cert, key: admin.key, ca: pki.ca.cert, peerCloseMs: PEER_CLOSE_MS });
+  const c = await connectNetconfTls({ host: '127.0.0.1', port: proxy.port, cert: tls.admin.cert, key: tls.admin.key, ca: tls.pki.ca.cert, peerCloseMs: PEER_CLOSE_MS });
   clients.push(c);
   return c;
 }
@@ -136,7 +129,7 @@ describe('a client that closes normally', () => {
       const { port } = await s.server.listenTls('127.0.0.1', 0);
       const errors: string[] = [];
       // allowHalfOpen: the server's end does not end ours (node honours it; @types/node's ConnectionOptions lacks it)
-      const t = tlsConnect({ host: '127.0.0.1', port, cert: admin.cert, key: admin.key, ca: pki.ca.cert, allowHalfOpen: true } as ConnectionOptions);
+      const t = tlsConnect({ host: '127.0.0.1', port, cert: tls.admin.cert, key: tls.admin.key, ca: tls.pki.ca.cert, allowHalfOpen: true } as ConnectionOptions);
       t.on('error', (e: NodeJS.ErrnoException) => errors.push(String(e.code)));
       await new Promise((r) => t.once('secureConnect', r));
       t.write(`<hello xmlns="${BASE}"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>]]>]]>`);
