@@ -5,7 +5,7 @@
  * over RESTCONF and over NETCONF; until the file names the new key, its tokens are refused as before. Before the change the OAM kept the keys it read at start: every integrity check
  * failed with ERR_TOKEN_KEY_UNKNOWN until the OAM restarted.
  */
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,12 +17,10 @@ import { silentLogger } from '../../src/log/logger.js';
 import { el, leaf, textOf } from '../../src/netconf/xml/build.js';
 import type { XmlElement } from '../../src/netconf/xml/types.js';
 import type { PluginHandle } from '../../src/plugin/contract.js';
-import { HOST_API_VERSION } from '../../src/plugin/contract.js';
-import { activate } from '../../src/oam-plugin/index.js';
 import type { OamPluginConfig } from '../../src/oam-plugin/index.js';
 import { HSV_NS } from '../../src/oam-plugin/index.js';
 import { rotateSigningKey } from '../../src/tokens/index.js';
-import { recordingRegistry } from '../helpers/registry.js';
+import { activateOam, closeE2e } from '../helpers/oam-e2e.js';
 import type { RecordingRegistry } from '../helpers/registry.js';
 
 let dir: string;
@@ -51,20 +49,11 @@ beforeAll(async () => {
   await publishJwks(pveSvc);
 }, 60_000);
 
-afterAll(async () => {
-  for (const h of handles) await h.close();
-  await pveSvc?.close();
-  await fleet?.close();
-  await rm(dir, { recursive: true, force: true });
-}, 30_000);
+afterAll(() => closeE2e({ oams: handles, pve: pveSvc, fleet, dir }), 30_000);
 
 async function startOam(pve: OamPluginConfig['pve'], sub: string): Promise<RecordingRegistry> {
-  const config: OamPluginConfig = {
-    henbs: fleet.devices.map((d) => ({ 'henb-id': d.henbId, address: d.host, port: d.port, username: d.username, password: d.password, 'ssh-host-key': d.hostKeySha256 })),
-    pve, policies: { 'on-mismatch': ['alarm'], 'step-timeout': 20 }, software: { 'file-root': dir },
-  };
-  const registry = recordingRegistry();
-  handles.push(await activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: join(dir, sub), config, signal: new AbortController().signal }));
+  const { registry, handle } = await activateOam(fleet, dir, pve, sub);
+  handles.push(handle);
   return registry;
 }
 

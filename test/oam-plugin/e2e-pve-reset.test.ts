@@ -6,7 +6,7 @@
  * (and signed) once per step. Over RESTCONF/HTTPS and over NETCONF/SSH, and with relayed evidence (pve.evidence:
  * relay), where a PVE without the rule would refuse the repeat's nonce as reused.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,14 +19,12 @@ import { createLogger, silentLogger } from '../../src/log/logger.js';
 import { childText, el, leaf } from '../../src/netconf/xml/build.js';
 import type { XmlElement } from '../../src/netconf/xml/types.js';
 import type { PluginHandle } from '../../src/plugin/contract.js';
-import { HOST_API_VERSION } from '../../src/plugin/contract.js';
-import { activate } from '../../src/oam-plugin/index.js';
 import type { OamPluginConfig } from '../../src/oam-plugin/index.js';
 import { HSV_NS } from '../../src/oam-plugin/index.js';
 import { verifyTokenCli } from '../../src/tokens/index.js';
 import { startCutProxy } from '../helpers/cut-proxy.js';
 import type { CutProxy } from '../helpers/cut-proxy.js';
-import { recordingRegistry } from '../helpers/registry.js';
+import { activateOam, closeE2e } from '../helpers/oam-e2e.js';
 import type { RecordingRegistry } from '../helpers/registry.js';
 import { until } from '../helpers/until.js';
 
@@ -70,20 +68,12 @@ afterEach(async () => {
   proxy = undefined;
 });
 
-afterAll(async () => {
-  await pveSvc?.close();
-  await fleet?.close();
-  await rm(dir, { recursive: true, force: true });
-}, 30_000);
+afterAll(() => closeE2e({ pve: pveSvc, fleet, dir }), 30_000);
 
 async function startOam(pve: OamPluginConfig['pve'], sub: string): Promise<RecordingRegistry> {
-  const config: OamPluginConfig = {
-    henbs: fleet.devices.map((d) => ({ 'henb-id': d.henbId, address: d.host, port: d.port, username: d.username, password: d.password, 'ssh-host-key': d.hostKeySha256 })),
-    pve, policies: { 'on-mismatch': ['alarm'], 'step-timeout': 20 }, software: { 'file-root': dir },
-  };
-  const registry = recordingRegistry();
-  handle = await activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: join(dir, sub), config, signal: new AbortController().signal });
-  return registry;
+  const started = await activateOam(fleet, dir, pve, sub);
+  handle = started.handle;
+  return started.registry;
 }
 
 /** a software update of `henbId`, to its result notification */

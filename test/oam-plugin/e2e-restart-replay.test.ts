@@ -6,7 +6,7 @@
  * completion: the job ends verified and the device installed the update once.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +27,7 @@ import { activate } from '../../src/oam-plugin/index.js';
 import type { OamPluginConfig } from '../../src/oam-plugin/index.js';
 import { HSV_NS } from '../../src/oam-plugin/index.js';
 import { extendDigest } from '../../src/oam/measure.js';
+import { closeE2e } from '../helpers/oam-e2e.js';
 import { until } from '../helpers/until.js';
 
 let dir: string;
@@ -41,12 +42,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'pve-jwks.json'), JSON.stringify(pveSvc.jwks));
 }, 60_000);
 
-afterAll(async () => {
-  for (const h of handles) await h.close();
-  await pveSvc?.close();
-  await fleet?.close();
-  await rm(dir, { recursive: true, force: true });
-}, 30_000);
+afterAll(() => closeE2e({ oams: handles, pve: pveSvc, fleet, dir }), 30_000);
 
 
 /** one OAM "process": the built-in activate from a config, on the same data directory */
