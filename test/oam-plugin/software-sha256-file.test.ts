@@ -14,16 +14,8 @@ import { pathToFileURL } from 'node:url';
 
 // how often an image is opened to be hashed (createReadStream, spied on)
 const opened = vi.hoisted(() => ({ n: 0 }));
-vi.mock('node:fs', async (importOriginal) => {
-  const fs = await importOriginal<typeof Fs>();
-  return {
-    ...fs,
-    createReadStream: ((...a: Parameters<typeof fs.createReadStream>) => {
-      opened.n++;
-      return fs.createReadStream(...a);
-    }) as typeof fs.createReadStream,
-  };
-});
+vi.mock('node:fs', async (importOriginal) =>
+  (await import('../helpers/counted-reads.js')).countReadStreams(await importOriginal<typeof Fs>(), opened));
 
 // (vi.mock is hoisted: northbound.ts hashes with the spied createReadStream)
 import { el, leaf } from '../../src/netconf/xml/index.js';

@@ -12,16 +12,8 @@ import { join } from 'node:path';
 
 // how often an image is opened to be hashed (createReadStream, spied on)
 const opened = vi.hoisted(() => ({ n: 0 }));
-vi.mock('node:fs', async (importOriginal) => {
-  const fs = await importOriginal<typeof Fs>();
-  return {
-    ...fs,
-    createReadStream: ((...a: Parameters<typeof fs.createReadStream>) => {
-      opened.n++;
-      return fs.createReadStream(...a);
-    }) as typeof fs.createReadStream,
-  };
-});
+vi.mock('node:fs', async (importOriginal) =>
+  (await import('../helpers/counted-reads.js')).countReadStreams(await importOriginal<typeof Fs>(), opened));
 
 // (vi.mock is hoisted: approved.ts hashes with the spied createReadStream)
 import { approvedSoftware } from '../../src/pve/approved.js';
