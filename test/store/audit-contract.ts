@@ -211,21 +211,23 @@ export function auditContract(name: string, h: AuditHarness): void {
         await expect(store.saveJobTransition('job-1', 'x', { expectPrevVersion: 4, at: T + 7 })).rejects.toEqual(refused('ERR_STORE_CONFLICT', 'job job-1 is at version 5, not 4'));
         await other.saveJobTransition('job-1', 'verified', { expectPrevVersion: 5, terminal: true, deadline: null, reason: 'tim matches', detail: { ok: true }, at: T + 8 });
         await expect(other.saveJobTransition('job-1', 'x', { expectPrevVersion: 6, at: T + 9 })).rejects.toEqual(refused('ERR_STORE_CONFLICT', 'job job-1 is already final'));
+        // each record's prevHash is the one before's hash (the first's is the genesis, zeros)
+        const hashes = [
+          '0000000000000000000000000000000000000000000000000000000000000000', '4a7754be2fc5d1e8ae16878e3559c8f631e84bff69977322f42be1e8dd533e1e',
+          '90c454fb9a98400ee2db92c6f2ea4b6cb11fa5d798824a2552c6ed1cd0434818', '30c41e2b8f4ec07c1664815b451712f0619ac744d0cb78dff8f7ae762a4a017b',
+          'd9b3013981a8b24f807f26d1c6f2482dd5fcf0e56123f81606f7024d0a199b75', '019c7472b717fa6695dee7331104124fe1d455f49bfab08cb5d5878a4a34ec00',
+          '91c91190f81d3ccdca8637f2b4271347f7d6c4f9e148a5e13fbe4dc8447e5944', '6c65a8b860070515cf7d00eea2283b40d581b38a8a8b28cbab36008968e86959',
+        ];
+        const audit = (seq: number, at: number, action: string, object: string, details: string): unknown[] =>
+          [seq, T + at, 'system', action, object, details, hashes[seq - 1], hashes[seq]];
         expect((await store.listAudit()).map((r) => [r.seq, r.at, r.actor, r.action, r.object, r.details, r.prevHash, r.hash])).toEqual([
-          [1, T + 0, 'system', 'henb-added', 'henb/henb-1', '{"rim":[null,"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"],"state":[null,"trusted"],"softwareVersion":[null,"1.0"]}',
-            '0000000000000000000000000000000000000000000000000000000000000000', '4a7754be2fc5d1e8ae16878e3559c8f631e84bff69977322f42be1e8dd533e1e'],
-          [2, T + 1, 'system', 'job-created', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","state":"created","reason":"by admin","owner":"oam-a"}',
-            '4a7754be2fc5d1e8ae16878e3559c8f631e84bff69977322f42be1e8dd533e1e', '90c454fb9a98400ee2db92c6f2ea4b6cb11fa5d798824a2552c6ed1cd0434818'],
-          [3, T + 2, 'system', 'job-transition', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","from":"created","to":"fetching","version":2,"reason":"fetch","owner":"oam-a"}',
-            '90c454fb9a98400ee2db92c6f2ea4b6cb11fa5d798824a2552c6ed1cd0434818', '30c41e2b8f4ec07c1664815b451712f0619ac744d0cb78dff8f7ae762a4a017b'],
-          [4, T + 3, 'system', 'job-transition', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","from":"fetching","to":"sending","version":3,"updateSent":true,"owner":"oam-a"}',
-            '30c41e2b8f4ec07c1664815b451712f0619ac744d0cb78dff8f7ae762a4a017b', 'd9b3013981a8b24f807f26d1c6f2482dd5fcf0e56123f81606f7024d0a199b75'],
-          [5, T + 5, 'system', 'henb-state-changed', 'henb/henb-1', '{"state":["trusted","updating"]}',
-            'd9b3013981a8b24f807f26d1c6f2482dd5fcf0e56123f81606f7024d0a199b75', '019c7472b717fa6695dee7331104124fe1d455f49bfab08cb5d5878a4a34ec00'],
-          [6, T + 5, 'system', 'job-transition', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","from":"sending","to":"installing","version":4,"reason":"again","owner":"oam-a"}',
-            '019c7472b717fa6695dee7331104124fe1d455f49bfab08cb5d5878a4a34ec00', '91c91190f81d3ccdca8637f2b4271347f7d6c4f9e148a5e13fbe4dc8447e5944'],
-          [7, T + 8, 'system', 'job-transition', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","from":"installing","to":"verified","version":6,"reason":"tim matches","terminal":true,"owner":"oam-b"}',
-            '91c91190f81d3ccdca8637f2b4271347f7d6c4f9e148a5e13fbe4dc8447e5944', '6c65a8b860070515cf7d00eea2283b40d581b38a8a8b28cbab36008968e86959'],
+          audit(1, 0, 'henb-added', 'henb/henb-1', '{"rim":[null,"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"],"state":[null,"trusted"],"softwareVersion":[null,"1.0"]}'),
+          audit(2, 1, 'job-created', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","state":"created","reason":"by admin","owner":"oam-a"}'),
+          audit(3, 2, 'job-transition', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","from":"created","to":"fetching","version":2,"reason":"fetch","owner":"oam-a"}'),
+          audit(4, 3, 'job-transition', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","from":"fetching","to":"sending","version":3,"updateSent":true,"owner":"oam-a"}'),
+          audit(5, 5, 'henb-state-changed', 'henb/henb-1', '{"state":["trusted","updating"]}'),
+          audit(6, 5, 'job-transition', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","from":"sending","to":"installing","version":4,"reason":"again","owner":"oam-a"}'),
+          audit(7, 8, 'job-transition', 'job/job-1', '{"henbId":"henb-1","kind":"software-update","from":"installing","to":"verified","version":6,"reason":"tim matches","terminal":true,"owner":"oam-b"}'),
         ]);
         expect(await store.getJob('job-1')).toEqual({
           jobId: 'job-1', henbId: 'henb-1', kind: 'software-update', state: 'verified', data: { n: 2 }, version: 6, deadline: null,
