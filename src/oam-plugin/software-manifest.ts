@@ -3,13 +3,13 @@
  * software source confinement and verified with the configured vendor keys before anything is sent to a device.
  */
 import { resolve } from 'node:path';
-import { HsvError, errorCode } from '../errors.js';
+import { HsvError } from '../errors.js';
 import { IntegrityError, fetchAndDigest, softwareAllowList } from '../integrity/index.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { SoftwareManifestCheck } from '../oam/index.js';
 import type { Jwks, JwksSource, SoftwareManifest } from '../tokens/index.js';
-import { verifySoftwareManifest } from '../tokens/index.js';
+import { verifySoftwareManifest, verifyWithCurrentKeys } from '../tokens/index.js';
 import { followedJwksFile } from './jwks-files.js';
 import { OamConfigError } from './config.js';
 import type { OamPluginConfig, SoftwareOptions } from './config.js';
@@ -86,15 +86,7 @@ export function createSoftwareManifestCheck(software: SoftwareOptions, vendorKey
 /** the manifest verified with the vendor keys as they are now; an unknown kid looks at the keys once more */
 async function verifiedManifest(text: string, keys: Jwks | JwksSource): Promise<SoftwareManifest> {
   if (!('current' in keys)) return verifySoftwareManifest(text, { jwks: keys });
-  const jwks = await keys.current();
-  try {
-    return await verifySoftwareManifest(text, { jwks });
-  } catch (err) {
-    if (errorCode(err) !== 'ERR_TOKEN_KEY_UNKNOWN') throw err;
-    const again = await keys.current();
-    if (again === jwks) throw err;
-    return verifySoftwareManifest(text, { jwks: again });
-  }
+  return verifyWithCurrentKeys(await keys.current(), () => keys.current(), (jwks) => verifySoftwareManifest(text, { jwks }));
 }
 
 /**

@@ -7,9 +7,8 @@
  * the file read again only when it changed), and once more when the token's kid is not in the set (a rotation that
  * lands between that stat and the verification); a token whose key the file really lacks stays ERR_TOKEN_KEY_UNKNOWN.
  */
-import { errorCode } from '../errors.js';
 import type { Jwks, JwksSource, ReplayCache, SigningAlg, SigningKey, VerifierId, EarClaims } from '../tokens/index.js';
-import { signReferenceValues, signResult, verifyResult } from '../tokens/index.js';
+import { signReferenceValues, signResult, verifyResult, verifyWithCurrentKeys } from '../tokens/index.js';
 import type { ResultTokens } from './result-token.js';
 
 export const OAM_ISSUER = 'urn:henb-sw-verify:oam';
@@ -57,16 +56,7 @@ export function createResultTokens(o: ResultTokensOptions): ResultTokens {
   return {
     async verifyPve(token: string, expectedNonce: string): Promise<EarClaims> {
       if (!('current' in keys)) return verify(keys, token, expectedNonce);
-      const jwks = await keys.current();
-      try {
-        return await verify(jwks, token, expectedNonce);
-      } catch (err) {
-        // the key is looked up before the replay check: this attempt used no jti
-        if (errorCode(err) !== 'ERR_TOKEN_KEY_UNKNOWN') throw err;
-        const again = await keys.current();
-        if (again === jwks) throw err;
-        return verify(again, token, expectedNonce);
-      }
+      return verifyWithCurrentKeys(await keys.current(), () => keys.current(), (jwks) => verify(jwks, token, expectedNonce));
     },
     async signReferenceValues(input): Promise<string> {
       // for the PVE: aud is the name its tokens carry as iss (the PVE checks that it is the audience)

@@ -24,7 +24,7 @@ import { errorCode } from '../errors.js';
 import { GroupedRun } from '../grouped-run.js';
 import type { Logger } from '../log/logger.js';
 import type { ReferenceValues } from '../integrity/index.js';
-import { JwksFile, memoryReplayCache, verifyReferenceValues } from '../tokens/index.js';
+import { JwksFile, memoryReplayCache, verifyReferenceValues, verifyWithCurrentKeys } from '../tokens/index.js';
 import type { Jwks, ReferenceValuesClaims, ReplayCache } from '../tokens/index.js';
 import { RestconfError } from './restconf.js';
 import { ProvidedRecord } from './provided-record.js';
@@ -225,16 +225,7 @@ class Provided implements ProvidedReferenceValues {
       jwks: keys, issuer: o.oamIssuer ?? 'urn:henb-sw-verify:oam', audience: o.audience, maxAgeSec: o.maxAgeSec ?? 300, replayCache: this.replayOrCurrent, now: this.now,
     });
     try {
-      try {
-        return await verify(jwks);
-      } catch (err) {
-        // an unknown kid: the keys once more (a rotation between the stat and the verification); the key is looked up
-        // before the replay check, so the first attempt used no jti
-        if (errorCode(err) !== 'ERR_TOKEN_KEY_UNKNOWN') throw err;
-        const again = await this.oamKeys();
-        if (again === undefined || again === jwks || again.keys.length === 0) throw err;
-        return await verify(again);
-      }
+      return await verifyWithCurrentKeys(jwks, this.oamKeys, verify);
     } catch (err) {
       const e = refusalOf(errorCode(err), err instanceof Error ? err.message : 'refused');
       o.log.warn('reference values refused', { appTag: e.entry['error-app-tag'], code: errorCode(err) });

@@ -9,7 +9,7 @@ export {
   generateSigningKey, loadJwksFile, loadOrCreateSigningKey, parseJwks, publishJwks, readJwks, rotateSigningKey,
   signingKeyFromPem,
 } from './keys.js';
-export { JwksFile } from './jwks-file.js';
+export { JwksFile, verifyWithCurrentKeys } from './jwks-file.js';
 export type { JwksFileOptions, JwksFileProblem, JwksFileProblemReason, JwksSource } from './jwks-file.js';
 export { memoryReplayCache, storeReplayCache } from './replay.js';
 export type { MemoryReplayCacheOptions } from './replay.js';

@@ -13,6 +13,7 @@
  */
 import type { BigIntStats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { errorCode } from '../errors.js';
 import { FileCache, fileIdentity } from '../file-cache.js';
 import { TokenError } from './errors.js';
 import { parseJwks } from './keys.js';
@@ -65,7 +66,7 @@ export class JwksFile implements JwksSource {
       const read = this.failedRead?.err === err ? this.failedRead : undefined;
       return this.unusable(read !== undefined
         ? { id: `${read.id}:unreadable`, reason: 'unreadable', error: err }
-        : { id: `stat:${codeOf(err)}`, reason: codeOf(err) === 'ENOENT' ? 'missing' : 'unreadable', error: err });
+        : { id: `stat:${errorCode(err)}`, reason: errorCode(err) === 'ENOENT' ? 'missing' : 'unreadable', error: err });
     }
     if ('jwks' in content) {
       // reads finishing out of order: the newest read is the good set kept
@@ -112,7 +113,20 @@ export class JwksFile implements JwksSource {
   }
 }
 
-function codeOf(err: unknown): string {
-  const c = (err as { code?: unknown } | null)?.code;
-  return typeof c === 'string' ? c : 'unknown';
+/**
+ * verify(keys) with the keys as they are now; a token whose key is unknown (ERR_TOKEN_KEY_UNKNOWN) is verified once
+ * more when the keys are another set by then (a rotation that lands between the stat and the verification), else the
+ * first error stands. The key is looked up before any replay check, so the first attempt used no token id.
+ */
+export async function verifyWithCurrentKeys<T>(
+  first: Jwks, current: () => Promise<Jwks | undefined>, verify: (keys: Jwks) => Promise<T>,
+): Promise<T> {
+  try {
+    return await verify(first);
+  } catch (err) {
+    if (errorCode(err) !== 'ERR_TOKEN_KEY_UNKNOWN') throw err;
+    const again = await current();
+    if (again === undefined || again === first || again.keys.length === 0) throw err;
+    return verify(again);
+  }
 }

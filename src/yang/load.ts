@@ -85,7 +85,7 @@ export class SchemaValidator implements YangValidator {
     const schema: SchemaNode[] = [];
     for (const m of this.modules.values()) if (nsPresent.has(m.ref.namespace)) schema.push(...m.top);
     const root: XmlElement = { ns: '', name: '', attrs: [], children: topLevel };
-    v.children(topLevel, schema, emptyPath(), undefined, root);
+    v.children(topLevel, schema, emptyPath(), root);
     v.checkLeafrefs(root);
     return v.result();
   }

@@ -19,7 +19,7 @@
  */
 import type { RpcErrorInfo } from '../netconf/rpc-error.js';
 import { info } from '../netconf/rpc-error.js';
-import { leaf } from '../netconf/xml/index.js';
+import { child, leaf } from '../netconf/xml/index.js';
 import type { XmlElement, XmlNode } from '../netconf/xml/index.js';
 import type { ChoiceNode, CompiledModule, LeafListNode, LeafNode, ListNode, SchemaNode } from './schema.js';
 import { canonical, checkValue } from './value.js';
@@ -121,12 +121,6 @@ function textOf(nodes: ReadonlyArray<XmlNode>): string {
   let text = '';
   for (const c of nodes) if (typeof c === 'string') text += c;
   return text;
-}
-
-/** the first child element with this namespace and name */
-function childEl(e: XmlElement, ns: string, name: string): XmlElement | undefined {
-  for (const c of e.children) if (typeof c !== 'string' && c.name === name && c.ns === ns) return c;
-  return undefined;
 }
 
 interface Slot {
@@ -256,9 +250,7 @@ export class InstanceValidator {
   }
 
   /** validate the children of an inner node (text in `elems` is skipped); `parentPath` is the inner node's path */
-  children(elems: ReadonlyArray<XmlNode>, schema: SchemaNode[], parentPath: PathCtx, allowText: { text: string } | undefined = undefined,
-    parentEl?: XmlElement): void {
-    if (allowText) this.textInside(allowText.text, parentPath);
+  children(elems: ReadonlyArray<XmlNode>, schema: SchemaNode[], parentPath: PathCtx, parentEl?: XmlElement): void {
     this.elements(elems, schema, parentPath, parentEl);
   }
 
@@ -420,12 +412,7 @@ export class InstanceValidator {
    * leaf-list entry's [.='value']). Returns the value's text.
    */
   private leafValue(node: LeafNode | LeafListNode, e: XmlElement, parentPath: PathCtx, predicate: string | undefined): string {
-    let text = '';
-    let hasElements = false;
-    for (const c of e.children) {
-      if (typeof c === 'string') text += c;
-      else hasElements = true;
-    }
+    const { text, hasElements } = textOnly(e);
     if (hasElements) {
       this.err({
         type: 'application', tag: 'bad-element', ...this.at(leafPath(parentPath, node, predicate, text)),
@@ -476,7 +463,7 @@ export class InstanceValidator {
       if (allKeys) {
         keyVals = [];
         for (const kn of keyNodes) {
-          const ke = childEl(e, kn.module.namespace, kn.name);
+          const ke = child(e, kn.module.namespace, kn.name);
           if (ke === undefined) { allKeys = false; keyVals.push(''); } else keyVals.push(textOnly(ke).text);
         }
       }
@@ -492,7 +479,7 @@ export class InstanceValidator {
   /** every key of a list entry present (`p`: the entry's path) */
   private missingKeys(node: ListNode, keyNodes: LeafNode[], e: XmlElement, p: PathCtx): void {
     for (const kn of keyNodes) {
-      if (childEl(e, kn.module.namespace, kn.name) === undefined) {
+      if (child(e, kn.module.namespace, kn.name) === undefined) {
         this.err({
           type: 'application', tag: 'missing-element', ...this.at(p.step(kn)),
           message: `list entry "${node.name}" lacks its key "${kn.name}"`, info: [info.badElement(kn.name)],

@@ -39,7 +39,6 @@ import type { OperationContext, OperationHandler } from './operations.js';
 import type { YangValidator } from '../../yang/index.js';
 import { parseWithDefaults } from './with-defaults.js';
 import { checkParameters, requireRunning } from './params.js';
-import { clone } from './subtree-filter.js';
 
 const YANG_XML_NS = 'urn:ietf:params:xml:ns:yang:1';
 
@@ -103,7 +102,8 @@ export function applyEdit(current: readonly XmlElement[], config: XmlElement[], 
   } catch (e) {
     if (!(e instanceof StopEdit)) throw e;
   }
-  if (edit.errors.length > 0) return { top: current.map(clone), errors: edit.errors };
+  // a failed edit answers `current` itself: the success path shares its untouched subtrees too (copy on write)
+  if (edit.errors.length > 0) return { top: [...current], errors: edit.errors };
   // default-operation replace: "the configuration data in the <config> parameter completely replaces
   // the configuration in the target datastore" (7.2): what the config does not name is gone
   const top = elements(root);

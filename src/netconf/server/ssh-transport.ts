@@ -29,7 +29,7 @@ import { createAuthenticator } from './auth.js';
 import type { Authenticator, AuthOptions } from './auth.js';
 import { SourcePenalties } from './source-penalties.js';
 import type { SourcePenaltyOptions } from './source-penalties.js';
-import { PEER_CLOSE_MS, destroyUnlessClosedAfterEnd, endSshConnection } from '../peer-close.js';
+import { PEER_CLOSE_MS, destroyUnlessClosedAfterEnd, endSshConnection, sshSocketOf } from '../peer-close.js';
 
 /** MACs without encrypt-then-MAC, for clients that have no ETM MAC (libssh2 < 1.11, e.g. Debian 12's yangcli) */
 export const ENCRYPT_AND_MAC_MACS = ['hmac-sha2-256', 'hmac-sha2-512'] as const;
@@ -260,7 +260,7 @@ export class SshTransport {
   }
 
   private onSshConnection(client: Connection, ip: string, port: number): void {
-    const socket = (client as unknown as { _sock?: Socket })._sock;
+    const socket = sshSocketOf(client);
     const st = socket ? this.bySocket.get(socket) : undefined;
     if (!st) {
       // not one of ours (cannot happen: every socket comes through onSocket)
