@@ -1,10 +1,10 @@
 /**
  * The JWKS files of the OAM's configuration that other parties rewrite while the OAM runs: pve.jwks (the PVE rotates
  * its key) and software.vendor-keys (a vendor adds a signing key). Both follow one rule (src/tokens JwksFile): read at
- * start (a file that cannot be used fails the start), then stat'ed at each verification and read again when it
- * changed; a change that cannot be used (removed, unreadable, not a JWKS, no key) keeps the last good key set, is
- * logged once per change (the file, the reason, the error and the kids kept) and counted in
- * hsv_jwks_file_errors_total{file, reason} (file: the config key).
+ * start (a file that cannot be used fails the start), then stat'ed at most once a second (at once for a token whose
+ * key it does not list) and read again when it changed; a change that cannot be used (removed, unreadable, not a
+ * JWKS, no key) keeps the last good key set, is logged once per change (the file, the reason, the error and the kids
+ * kept) and counted in hsv_jwks_file_errors_total{file, reason} (file: the config key).
  */
 import type { Logger } from '../log/logger.js';
 import { metrics } from '../metrics/index.js';

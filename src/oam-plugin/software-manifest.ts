@@ -9,7 +9,7 @@ import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { SoftwareManifestCheck } from '../oam/index.js';
 import type { Jwks, JwksSource, SoftwareManifest } from '../tokens/index.js';
-import { verifySoftwareManifest, verifyWithCurrentKeys } from '../tokens/index.js';
+import { freshKeys, verifySoftwareManifest, verifyWithCurrentKeys } from '../tokens/index.js';
 import { followedJwksFile } from './jwks-files.js';
 import { OamConfigError } from './config.js';
 import type { OamPluginConfig, SoftwareOptions } from './config.js';
@@ -86,7 +86,7 @@ export function createSoftwareManifestCheck(software: SoftwareOptions, vendorKey
 /** the manifest verified with the vendor keys as they are now; an unknown kid looks at the keys once more */
 async function verifiedManifest(text: string, keys: Jwks | JwksSource): Promise<SoftwareManifest> {
   if (!('current' in keys)) return verifySoftwareManifest(text, { jwks: keys });
-  return verifyWithCurrentKeys(await keys.current(), () => keys.current(), (jwks) => verifySoftwareManifest(text, { jwks }));
+  return verifyWithCurrentKeys(await keys.current(), freshKeys(keys), (jwks) => verifySoftwareManifest(text, { jwks }));
 }
 
 /**

@@ -8,7 +8,7 @@
  * lands between that stat and the verification); a token whose key the file really lacks stays ERR_TOKEN_KEY_UNKNOWN.
  */
 import type { Jwks, JwksSource, ReplayCache, SigningAlg, SigningKey, VerifierId, EarClaims } from '../tokens/index.js';
-import { signReferenceValues, signResult, verifyResult, verifyWithCurrentKeys } from '../tokens/index.js';
+import { freshKeys, signReferenceValues, signResult, verifyResult, verifyWithCurrentKeys } from '../tokens/index.js';
 import type { ResultTokens } from './result-token.js';
 
 export const OAM_ISSUER = 'urn:henb-sw-verify:oam';
@@ -56,7 +56,7 @@ export function createResultTokens(o: ResultTokensOptions): ResultTokens {
   return {
     async verifyPve(token: string, expectedNonce: string): Promise<EarClaims> {
       if (!('current' in keys)) return verify(keys, token, expectedNonce);
-      return verifyWithCurrentKeys(await keys.current(), () => keys.current(), (jwks) => verify(jwks, token, expectedNonce));
+      return verifyWithCurrentKeys(await keys.current(), freshKeys(keys), (jwks) => verify(jwks, token, expectedNonce));
     },
     async signReferenceValues(input): Promise<string> {
       // for the PVE: aud is the name its tokens carry as iss (the PVE checks that it is the audience)

@@ -25,7 +25,7 @@ import { GroupedRun } from '../grouped-run.js';
 import type { Logger } from '../log/logger.js';
 import type { ReferenceValues } from '../integrity/index.js';
 import { JwksFile, memoryReplayCache, verifyReferenceValues, verifyWithCurrentKeys } from '../tokens/index.js';
-import type { Jwks, ReferenceValuesClaims, ReplayCache } from '../tokens/index.js';
+import type { CurrentOptions, Jwks, ReferenceValuesClaims, ReplayCache } from '../tokens/index.js';
 import { RestconfError } from './restconf.js';
 import { ProvidedRecord } from './provided-record.js';
 import type { ProvidedEntry } from './provided-record.js';
@@ -108,13 +108,13 @@ export async function openProvidedReferenceValues(o: ProvidedReferenceValuesOpti
 
 /**
  * The OAM's keys: the configured JWKS, or the JWKS file's keys by the rule the OAM follows for its own key files
- * (src/tokens JwksFile): stat'ed per statement and read again only when it changed, so a replaced file (the OAM's
- * key rotation) is used from the next statement on. A change that cannot be used (removed, unreadable, not a JWKS,
+ * (src/tokens JwksFile): stat'ed at most once a second (and at once for a statement signed by a key it does not list)
+ * and read again only when it changed, so a replaced file (the OAM's key rotation) is used from then on. A change that cannot be used (removed, unreadable, not a JWKS,
  * no key) keeps the last good set, with one warning per change. Before any good read (the file missing or bad since
  * the PVE started) there are no keys: statements are refused as untrusted, with one warning per problem until a good
  * file is read.
  */
-function oamKeys(o: ProvidedReferenceValuesOptions): () => Promise<Jwks | undefined> {
+function oamKeys(o: ProvidedReferenceValuesOptions): (options?: CurrentOptions) => Promise<Jwks | undefined> {
   const configured = o.oamJwks;
   if (configured === undefined || typeof configured !== 'string') return async () => configured;
   const file = new JwksFile(configured, {
@@ -125,9 +125,9 @@ function oamKeys(o: ProvidedReferenceValuesOptions): () => Promise<Jwks | undefi
     },
   });
   let warned: string | undefined;
-  return async () => {
+  return async (options) => {
     try {
-      const jwks = await file.current();
+      const jwks = await file.current(options);
       warned = undefined;
       return jwks;
     } catch (err) {
@@ -144,7 +144,7 @@ function oamKeys(o: ProvidedReferenceValuesOptions): () => Promise<Jwks | undefi
 /** The accepted statements by H(e)NB: checked one at a time, saved in a group. */
 class Provided implements ProvidedReferenceValues {
   private readonly replay: ReplayCache;
-  private readonly oamKeys: () => Promise<Jwks | undefined>;
+  private readonly oamKeys: (options?: CurrentOptions) => Promise<Jwks | undefined>;
   /** the jti of every H(e)NB's current statement (entries is changed only by acceptNow, which keeps this in step) */
   private readonly currentJtis = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -225,7 +225,7 @@ class Provided implements ProvidedReferenceValues {
       jwks: keys, issuer: o.oamIssuer ?? 'urn:henb-sw-verify:oam', audience: o.audience, maxAgeSec: o.maxAgeSec ?? 300, replayCache: this.replayOrCurrent, now: this.now,
     });
     try {
-      return await verifyWithCurrentKeys(jwks, this.oamKeys, verify);
+      return await verifyWithCurrentKeys(jwks, () => this.oamKeys({ fresh: true }), verify);
     } catch (err) {
       const e = refusalOf(errorCode(err), err instanceof Error ? err.message : 'refused');
       o.log.warn('reference values refused', { appTag: e.entry['error-app-tag'], code: errorCode(err) });

@@ -9,8 +9,8 @@ export {
   generateSigningKey, loadJwksFile, loadOrCreateSigningKey, parseJwks, publishJwks, readJwks, rotateSigningKey,
   signingKeyFromPem,
 } from './keys.js';
-export { JwksFile, verifyWithCurrentKeys } from './jwks-file.js';
-export type { JwksFileOptions, JwksFileProblem, JwksFileProblemReason, JwksSource } from './jwks-file.js';
+export { JWKS_RECHECK_MS, JwksFile, freshKeys, verifyWithCurrentKeys } from './jwks-file.js';
+export type { CurrentOptions, JwksFileOptions, JwksFileProblem, JwksFileProblemReason, JwksSource } from './jwks-file.js';
 export { memoryReplayCache, storeReplayCache } from './replay.js';
 export type { MemoryReplayCacheOptions } from './replay.js';
 export { REFERENCE_VALUES_TYP, referenceValuesProblem, signReferenceValues, verifyReferenceValues } from './reference-values.js';

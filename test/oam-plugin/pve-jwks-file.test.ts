@@ -1,16 +1,17 @@
 /**
  * Config pve.jwks as the OAM plugin uses it (./ports.ts pveJwksFile): read at start (a file that cannot be used fails
- * the start), then followed at each verification; a change that cannot be used keeps the last good set, is logged
- * once per change (file and error) and counted in hsv_jwks_file_errors_total{file="pve.jwks", reason}.
+ * the start), then followed (looked at once per JWKS_RECHECK_MS at most: performance.now is faked here, and a change
+ * is looked at once that much time passed); a change that cannot be used keeps the last good set, is logged once per
+ * change (file and error) and counted in hsv_jwks_file_errors_total{file="pve.jwks", reason}.
  */
 import { mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { metrics } from '../../src/metrics/index.js';
 import { pveJwksFile } from '../../src/oam-plugin/ports.js';
-import { generateSigningKey } from '../../src/tokens/index.js';
+import { JWKS_RECHECK_MS, generateSigningKey } from '../../src/tokens/index.js';
 import type { SigningKey } from '../../src/tokens/index.js';
 
 let dir: string;
@@ -23,10 +24,15 @@ beforeAll(async () => {
   k2 = await generateSigningKey('ES256', 'pve');
 });
 afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeEach(() => { vi.useFakeTimers({ toFake: ['performance'] }); });
+afterEach(() => { vi.useRealTimers(); });
 
+/** a check of the file is due at the next verification */
+const later = (): void => { vi.advanceTimersByTime(JWKS_RECHECK_MS); };
 async function publish(file: string, text: string): Promise<void> {
   await writeFile(`${file}.tmp`, text);
   await rename(`${file}.tmp`, file);
+  later();
 }
 const jwksOf = (...keys: SigningKey[]): string => JSON.stringify({ keys: keys.map((k) => k.publicJwk) });
 
@@ -49,7 +55,10 @@ describe('pve.jwks (pveJwksFile)', () => {
     expect((await jwks.current()).keys.map((k) => k.kid)).toEqual([k2.kid]);
     const before = await counted('invalid');
     await publish(file, '{"keys": [{"kty": "EC"');
-    for (let i = 0; i < 3; i++) expect((await jwks.current()).keys.map((k) => k.kid)).toEqual([k2.kid]);
+    for (let i = 0; i < 3; i++) {
+      expect((await jwks.current()).keys.map((k) => k.kid)).toEqual([k2.kid]);
+      later();
+    }
     const warned = lines.filter((l) => l.level === 'warn');
     expect(warned).toHaveLength(1);
     expect(warned[0]).toMatchObject({ file, reason: 'invalid', keptKids: [k2.kid], err: { code: 'ERR_TOKEN_JWKS', message: expect.stringContaining('is not JSON') } });
@@ -64,7 +73,9 @@ describe('pve.jwks (pveJwksFile)', () => {
     const jwks = await pveJwksFile(file, log);
     const before = await counted('missing');
     await unlink(file);
+    later();
     expect((await jwks.current()).keys.map((k) => k.kid)).toEqual([k1.kid]);
+    later();
     expect((await jwks.current()).keys.map((k) => k.kid)).toEqual([k1.kid]);
     expect(lines.filter((l) => l.level === 'warn')).toMatchObject([{ file, reason: 'missing', err: { code: 'ENOENT' } }]);
     expect(await counted('missing')).toBe(before + 1);

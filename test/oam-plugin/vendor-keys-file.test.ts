@@ -3,19 +3,21 @@
  * pve.jwks (./jwks-files.ts, src/tokens JwksFile): a vendor key added to the file verifies manifests from the next
  * one on without a restart; a broken file keeps the last good set, warned once per change and counted in
  * hsv_jwks_file_errors_total{file="software.vendor-keys", reason}; an unknown kid looks at the keys once more; a
- * manifest whose key the file really lacks is refused with the same error as before.
+ * manifest whose key the file really lacks is refused with the same error as before. The file is looked at once per
+ * JWKS_RECHECK_MS at most (performance.now is faked here; publish() lets that time pass), and at once for a manifest
+ * signed by a key the last look did not find.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { metrics } from '../../src/metrics/index.js';
 import { createSoftwareManifestCheck, manifestCheckFromConfig } from '../../src/oam-plugin/index.js';
 import type { SoftwareManifestCheck } from '../../src/oam/index.js';
-import { generateSigningKey, signSoftwareManifest } from '../../src/tokens/index.js';
+import { JWKS_RECHECK_MS, generateSigningKey, signSoftwareManifest } from '../../src/tokens/index.js';
 import type { Jwks, JwksSource, SigningKey } from '../../src/tokens/index.js';
 
 let dir: string;
@@ -35,9 +37,14 @@ beforeAll(async () => {
 });
 afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 
-async function publish(file: string, text: string): Promise<void> {
+beforeEach(() => { vi.useFakeTimers({ toFake: ['performance'] }); });
+afterEach(() => { vi.useRealTimers(); });
+
+/** the file replaced by a rename; then (unless due is false) the time passes after which the file is looked at again */
+async function publish(file: string, text: string, o: { due?: boolean } = {}): Promise<void> {
   await writeFile(`${file}.tmp`, text);
   await rename(`${file}.tmp`, file);
+  if (o.due !== false) vi.advanceTimersByTime(JWKS_RECHECK_MS);
 }
 const jwksOf = (...keys: SigningKey[]): Jwks => ({ keys: keys.map((k) => k.publicJwk) });
 /** the image's manifest signed with `key`; the request to check it */
@@ -64,7 +71,8 @@ describe('software.vendor-keys followed while the OAM runs', () => {
     const check = await checkFor(file, recordingLog().log);
     await expect(check.check(await signedBy(v1), signal)).resolves.toBeUndefined();
     await expect(check.check(await signedBy(v2), signal)).rejects.toMatchObject(UNTRUSTED);
-    await publish(file, JSON.stringify(jwksOf(v1, v2)));
+    // at once, before the next look is due: the unknown kid looks again
+    await publish(file, JSON.stringify(jwksOf(v1, v2)), { due: false });
     await expect(check.check(await signedBy(v2), signal)).resolves.toBeUndefined();
     // and a key removed from it is refused from the next manifest on
     await publish(file, JSON.stringify(jwksOf(v2)));
@@ -81,6 +89,7 @@ describe('software.vendor-keys followed while the OAM runs', () => {
     await publish(file, '{"keys": [{"kty": "EC"');
     for (let i = 0; i < 3; i++) await expect(check.check(await signedBy(v1), signal)).resolves.toBeUndefined();
     await unlink(file);
+    vi.advanceTimersByTime(JWKS_RECHECK_MS);
     for (let i = 0; i < 2; i++) await expect(check.check(await signedBy(v1), signal)).resolves.toBeUndefined();
     const warned = lines.filter((l) => l.level === 'warn' && String(l.msg).includes('vendor'));
     expect(warned).toMatchObject([

@@ -2,7 +2,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { JwksFile, generateSigningKey, memoryReplayCache, newNonce, signResult, verifyResult } from '../../src/tokens/index.js';
+import { JWKS_RECHECK_MS, JwksFile, generateSigningKey, memoryReplayCache, newNonce, signResult, verifyResult } from '../../src/tokens/index.js';
 import type { Jwks, JwksSource } from '../../src/tokens/index.js';
 import type { EarStatus, SigningKey } from '../../src/tokens/types.js';
 import { NMS_AUDIENCE, OAM_ISSUER, PVE_ISSUER, createResultTokens } from '../../src/oam/tokens-adapter.js';
@@ -90,9 +90,13 @@ describe('createResultTokens', () => {
 describe("createResultTokens over the PVE's JWKS file", () => {
   let dir: string;
   let file: string;
+  // the files' clock: a replaced file is looked at once JWKS_RECHECK_MS passed (publish lets it pass)
+  let clock = 0;
+  const now = (): number => clock;
   const publish = async (...keys: SigningKey[]): Promise<void> => {
     await writeFile(`${file}.tmp`, JSON.stringify({ keys: keys.map((k) => k.publicJwk) }));
     await rename(`${file}.tmp`, file);
+    clock += JWKS_RECHECK_MS;
   };
   const over = (pveJwks: Jwks | JwksSource) => createResultTokens({ signingKey: oamKey, pveJwks, replayCache: memoryReplayCache() });
 
@@ -104,7 +108,7 @@ describe("createResultTokens over the PVE's JWKS file", () => {
 
   it('a rotation by rename: the new key verifies without a restart; the old one as the file says', async () => {
     await publish(pveKey);
-    const a = over(new JwksFile(file));
+    const a = over(new JwksFile(file, { now }));
     let n = newNonce();
     await expect(a.verifyPve(await pveToken(n), n)).resolves.toMatchObject({ eat_nonce: n });
     // the PVE rotated: the new key first, the old one kept (tokens signed before the rotation)
@@ -123,12 +127,12 @@ describe("createResultTokens over the PVE's JWKS file", () => {
 
   it('an unknown kid: the file is checked once more (a rotation between the stat and the verification)', async () => {
     await publish(pveKey);
-    const jwks = new JwksFile(file);
+    const jwks = new JwksFile(file, { now });
     let asked = 0;
     // the PVE's new jwks.json lands just after this verification's stat
     const racing: JwksSource = {
-      async current() {
-        const keys = await jwks.current();
+      async current(o) {
+        const keys = await jwks.current(o);
         if (++asked === 1) await publish(otherKey, pveKey);
         return keys;
       },

@@ -2,9 +2,10 @@
  * The OAM's JWKS file (provided.ts, tokens JwksFile): read once and again only when it changes (issue 15: it
  * was read per statement), and a file an operator replaces (renamed onto the path, or rewritten in place) is used
  * from the next statement on. A change that cannot be used keeps the last good set, warned once per change (it
- * refused every statement, with a warning each); an unknown kid looks at the file once more.
+ * refused every statement, with a warning each); an unknown kid looks at the file once more. The file is looked at
+ * once per JWKS_RECHECK_MS at most: performance.now is faked here, and later() lets that time pass.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import type * as FsPromises from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,7 +35,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 import { createLogger, silentLogger } from '../../src/log/logger.js';
 import { openProvidedReferenceValues } from '../../src/pve/provided.js';
 import type { ProvidedReferenceValues } from '../../src/pve/provided.js';
-import { generateSigningKey, signReferenceValues } from '../../src/tokens/index.js';
+import { JWKS_RECHECK_MS, generateSigningKey, signReferenceValues } from '../../src/tokens/index.js';
 import type { SigningKey } from '../../src/tokens/index.js';
 
 const OAM = 'urn:henb-sw-verify:oam';
@@ -57,7 +58,11 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hsv-oam-jwks-'));
   reads.jwks = 0;
   reads.afterStat = undefined;
+  vi.useFakeTimers({ toFake: ['performance'] });
 });
+afterEach(() => { vi.useRealTimers(); });
+/** a look at the file is due at the next statement */
+const later = (): void => { vi.advanceTimersByTime(JWKS_RECHECK_MS); };
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
@@ -72,6 +77,7 @@ describe('the OAM JWKS file', () => {
     // an operator replaces it (temporary file, then rename): the old key is refused, the new one accepted
     await writeFile(join(dir, 'new.json'), jwksOf(keyB));
     await rename(join(dir, 'new.json'), jwksFile());
+    later();
     await expect(provided.accept(await statement(keyA))).rejects.toMatchObject({ entry: { 'error-app-tag': 'reference-values-untrusted' } });
     await expect(provided.accept(await statement(keyB))).resolves.toMatchObject({ sub: 'henb-1' });
     expect(reads.jwks).toBe(2);
@@ -79,6 +85,7 @@ describe('the OAM JWKS file', () => {
     // rewritten in place (same inode, same size: an ES256 JWKS of another key)
     await new Promise((r) => setTimeout(r, 20)); // past the file system's timestamp tick
     await writeFile(jwksFile(), jwksOf(keyA));
+    later();
     await expect(provided.accept(await statement(keyB))).rejects.toMatchObject({ entry: { 'error-app-tag': 'reference-values-untrusted' } });
     await expect(provided.accept(await statement(keyA))).resolves.toMatchObject({ sub: 'henb-1' });
     expect(reads.jwks).toBe(3);
@@ -93,6 +100,7 @@ describe('the OAM JWKS file', () => {
     await publish('{"keys": [{"kty": "EC"');
     for (let i = 0; i < 3; i++) await expect(provided.accept(await statement(keyA))).resolves.toMatchObject({ sub: 'henb-1' });
     await rm(jwksFile());
+    later();
     for (let i = 0; i < 2; i++) await expect(provided.accept(await statement(keyA))).resolves.toMatchObject({ sub: 'henb-1' });
     expect(warned()).toMatchObject([
       { file: jwksFile(), reason: 'invalid', keptKids: [keyA.kid], err: { code: 'ERR_TOKEN_JWKS' } },
@@ -126,6 +134,7 @@ describe('the OAM JWKS file', () => {
     const byB = await statement(keyB);
     // the OAM rotates just after the PVE's stat for this statement: that stat still sees keyA's file
     reads.afterStat = () => publish(jwksOf(keyA, keyB));
+    later();
     await expect(provided.accept(byB)).resolves.toMatchObject({ sub: 'henb-1' });
     expect(reads.afterStat).toBeUndefined();
     // a key the file really lacks: looked at once more, then refused as before
@@ -140,6 +149,7 @@ describe('the OAM JWKS file', () => {
 async function publish(text: string): Promise<void> {
   await writeFile(join(dir, 'new.json'), text);
   await rename(join(dir, 'new.json'), jwksFile());
+  later();
 }
 function openProvided(log: ReturnType<typeof createLogger>): Promise<ProvidedReferenceValues> {
   return openProvidedReferenceValues({ dataDir: dir, audience: PVE, oamJwks: jwksFile(), knownHenb: () => true, log });
