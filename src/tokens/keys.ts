@@ -129,11 +129,14 @@ export async function loadJwksFile(file: string): Promise<Jwks> {
   return parseJwks(json);
 }
 
-/** Validates a JWKS object and returns its keys reduced to their public members. Throws ERR_TOKEN_JWKS. */
+/**
+ * Validates a JWKS object and returns its keys reduced to their public members, each key frozen (a key set that a
+ * JwksFile freezes as well is then parsed once for all its verifications: verify.ts). Throws ERR_TOKEN_JWKS.
+ */
 export function parseJwks(json: unknown): Jwks {
   const keys = (json as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys)) throw new TokenError('ERR_TOKEN_JWKS', 'a JWKS must be an object with a keys list');
-  return { keys: keys.map((k, i) => parsePublicJwk(k, i)) };
+  return { keys: keys.map((k, i) => Object.freeze(parsePublicJwk(k, i))) };
 }
 
 export function parsePublicJwk(k: unknown, i = 0): PublicJwk {
