@@ -15,10 +15,13 @@
  * runs against that tree's src/tokens and src/oam/tokens-adapter.ts in the same process, in rounds alternating A B B A,
  * and the ratio new/old of CPU per update is printed (median of the rounds, and the range). --count prints, per update
  * and per tree, the calls of crypto sign / verify / createPublicKey and of JSON.parse / JSON.stringify (one update's
- * work, after a warm-up), and checks that both trees give the same verdicts on tampered tokens.
+ * work, after a warm-up), and checks that both trees give the same verdicts on tampered tokens. --stub-crypto replaces
+ * node:crypto's sign and verify by stubs (a fixed 64-byte signature; every signature verifies) after the keys are made:
+ * what is left is the JavaScript around them, which the crypto's noise on a loaded machine otherwise hides (both trees
+ * make the same sign and verify calls: --count).
  *
  * Not run by bench/run.ts (leading underscore).
- * Run: node --import tsx bench/_tokens-path.ts [--baseline ../main] [--n 2000] [--rounds 6] [--count]
+ * Run: node --import tsx bench/_tokens-path.ts [--baseline ../main] [--n 2000] [--rounds 6] [--count] [--stub-crypto]
  */
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -34,6 +37,7 @@ const N = Number(opt('--n') ?? 2000);
 const ROUNDS = Number(opt('--rounds') ?? 6);
 const BASELINE = opt('--baseline');
 const COUNT = argv.includes('--count');
+const STUB = argv.includes('--stub-crypto');
 
 const PVE_ISSUER = 'urn:henb-sw-verify:pve';
 const OAM_ISSUER = 'urn:henb-sw-verify:oam';
@@ -181,10 +185,17 @@ async function main(): Promise<void> {
     Object.freeze(jwks.keys);
     return Object.freeze(jwks);
   };
+  if (STUB) {
+    const c = createRequire(import.meta.url)('node:crypto') as Record<string, unknown>;
+    const sig = Buffer.alloc(64, 0x11);
+    c.sign = (): Buffer => Buffer.from(sig);
+    c.verify = (): boolean => true;
+    syncBuiltinESMExports();
+  }
   const ps = impls.map((impl) => parties(impl, pveKey, oamKey, asFile(impl, [pveKey.publicJwk, retired.publicJwk]), asFile(impl, [oamKey.publicJwk])));
   for (const p of ps) await cpuPerUpdate(p, Math.min(N, 300)); // warm-up
 
-  if (COUNT) {
+  if (COUNT && !STUB) {
     for (const [i, impl] of impls.entries()) {
       const c = await counted(() => ps[i]!.update(1));
       console.log(`${impl.name}: per update ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`);

@@ -221,11 +221,10 @@ class Provided implements ProvidedReferenceValues {
     if (jwks === undefined || jwks.keys.length === 0) {
       throw refused('access-denied', 'reference-values-untrusted', 'this PVE trusts no OAM key: reference values are refused (configure oam-jwks)');
     }
-    const verify = (keys: Jwks): Promise<ReferenceValuesClaims> => verifyReferenceValues(jws.trim(), {
-      jwks: keys, issuer: o.oamIssuer ?? 'urn:henb-sw-verify:oam', audience: o.audience, maxAgeSec: o.maxAgeSec ?? 300, replayCache: this.replayOrCurrent, now: this.now,
-    });
     try {
-      return await verifyWithCurrentKeys(jwks, () => this.oamKeys({ fresh: true }), verify);
+      return await verifyWithCurrentKeys(jwks, () => this.oamKeys({ fresh: true }), (keys) => verifyReferenceValues(jws.trim(), {
+        jwks: keys, issuer: o.oamIssuer ?? 'urn:henb-sw-verify:oam', audience: o.audience, maxAgeSec: o.maxAgeSec ?? 300, replayCache: this.replayOrCurrent, now: this.now,
+      }));
     } catch (err) {
       const e = refusalOf(errorCode(err), err instanceof Error ? err.message : 'refused');
       o.log.warn('reference values refused', { appTag: e.entry['error-app-tag'], code: errorCode(err) });
