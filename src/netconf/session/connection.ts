@@ -24,6 +24,13 @@ export interface ConnectionOptions {
   flushBytes?: number;
 }
 
+/**
+ * Unsolicited output (sendDeferred) queued beyond this many bytes is written at once rather than at the end of the
+ * event loop's turn: a bound on what waits, well above one notification (a software-update-result with its token is
+ * ~2 KB), below a socket's usual 64 KiB send buffer.
+ */
+const DEFERRED_FLUSH_BYTES = 32 * 1024;
+
 export class MessageConnection {
   private readonly decoder: FrameDecoder;
   private outMode: FramingMode = 'eom';
@@ -33,6 +40,8 @@ export class MessageConnection {
   private outAllText = true;
   private outBytes = 0;
   private flushScheduled = false;
+  /** a setImmediate flush of unsolicited output (sendDeferred) is pending */
+  private flushDeferred = false;
   private discarding = false;
   private draining = false;
   private ended = false;
@@ -102,6 +111,36 @@ export class MessageConnection {
    * when that delivery ends. Returns false when the transport asked us to wait.
    */
   send(message: string | Buffer): boolean {
+    if (!this.enqueue(message)) return false;
+    if (this.outBytes >= this.flushBytes) this.writeQueued();
+    // a message sent while input is drained (a reply known at once) is written when the drain ends
+    else if (!this.flushScheduled && !this.draining) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushFn);
+    }
+    return !this.stream.writableNeedDrain;
+  }
+
+  /**
+   * Frame and queue an unsolicited message (a notification): written with whatever else is queued by the end of
+   * this turn of the event loop (setImmediate, after the I/O callbacks of the turn), so that the notifications of
+   * many jobs, each emitted in its own callback, go out in one write instead of one write (one SSH packet, one
+   * syscall) each. The bytes and their order are those of send(): one queue, written in order; a reply sent
+   * meanwhile writes the queued notifications before it. Written at once beyond DEFERRED_FLUSH_BYTES queued.
+   * Returns false when the transport asked us to wait.
+   */
+  sendDeferred(message: string | Buffer): boolean {
+    if (!this.enqueue(message)) return false;
+    if (this.outBytes >= DEFERRED_FLUSH_BYTES) this.writeQueued();
+    else if (!this.flushDeferred) {
+      this.flushDeferred = true;
+      setImmediate(this.deferredFlushFn);
+    }
+    return !this.stream.writableNeedDrain;
+  }
+
+  /** frame `message` and add it to the output queue; false (nothing queued) when closed or over maxOutputBytes */
+  private enqueue(message: string | Buffer): boolean {
     if (this.isClosed || this.ended) return false;
     let frame: string | Buffer;
     let bytes: number;
@@ -120,16 +159,14 @@ export class MessageConnection {
     }
     this.outQueue.push(frame);
     this.outBytes += bytes;
-    if (this.outBytes >= this.flushBytes) this.writeQueued();
-    // a message sent while input is drained (a reply known at once) is written when the drain ends
-    else if (!this.flushScheduled && !this.draining) {
-      this.flushScheduled = true;
-      process.nextTick(this.flushFn);
-    }
-    return !this.stream.writableNeedDrain;
+    return true;
   }
 
   private readonly flushFn = (): void => this.flush();
+  private readonly deferredFlushFn = (): void => {
+    this.flushDeferred = false;
+    this.writeQueued();
+  };
 
   private flush(): void {
     this.flushScheduled = false;

@@ -167,11 +167,14 @@ export class ServerSession {
     return this.endReason;
   }
 
-  /** Send an unsolicited message (a <notification>). Returns false when the session is gone. */
+  /**
+   * Send an unsolicited message (a <notification>). Returns false when the session is gone. Written with the other
+   * output of this turn of the event loop (MessageConnection.sendDeferred): in order, one write for many.
+   */
   sendMessage(xml: string): boolean {
     if (this.state !== 'open' && this.state !== 'closing') return false;
     this.touch();
-    return this.conn.send(xml);
+    return this.conn.sendDeferred(xml);
   }
 
   /** End the session after the reply to the request in progress has been sent (close-session). */
