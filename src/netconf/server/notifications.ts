@@ -43,11 +43,16 @@ const ATTACHMENT = 'rfc5277.subscription';
 
 type SubState = 'pending' | 'live' | 'done';
 
+/** a live event, as delivered to (or queued for) each subscription; one object for all of them */
 interface Queued {
   id: number;
   stream: string;
   event: XmlElement;
   eventTime: Date;
+  /** the event serialised (what the log stores), once for the log and every subscriber */
+  eventXml: string | undefined;
+  /** the <notification> serialised, made for the first subscriber that gets it and sent to the others as it is */
+  text: string | undefined;
 }
 
 interface Subscription {
@@ -119,6 +124,21 @@ export function notificationElement(eventTime: Date, event: XmlElement): XmlElem
   return el(NETCONF_NOTIFICATION_NS, 'notification', leaf(NETCONF_NOTIFICATION_NS, 'eventTime', eventTime.toISOString()), event);
 }
 
+const NOTIFICATION_OPEN = '<notification xmlns="' + NETCONF_NOTIFICATION_NS + '"><eventTime>';
+const NOTIFICATION_CLOSE = '</notification>';
+
+/**
+ * serializeXml(notificationElement(eventTime, event)), given `eventXml` = serializeXml(event): the event's text
+ * is used as it is. An event in a namespace other than the notification's and not in none is written the same
+ * inside <notification> as alone (its root declares its default namespace either way; nothing else is in scope);
+ * any other event is serialised inside its notification.
+ */
+export function notificationText(eventTime: Date, event: XmlElement, eventXml: string): string {
+  if (event.ns === '' || event.ns === NETCONF_NOTIFICATION_NS) return serializeXml(notificationElement(eventTime, event));
+  // an ISO 8601 date-time has no character to escape
+  return NOTIFICATION_OPEN + eventTime.toISOString() + '</eventTime>' + eventXml + NOTIFICATION_CLOSE;
+}
+
 export class NotificationService {
   private readonly subs = new Set<Subscription>();
   private readonly now: () => Date;
@@ -186,9 +206,12 @@ export class NotificationService {
   async publish(stream: string, event: XmlElement, eventTime: Date): Promise<void> {
     if (this.closed) return;
     const log = this.replayLog();
-    const id = log ? await (await log).append(stream, eventTime, serializeXml(event)) : this.lastLiveId + 1;
+    const eventXml = log ? serializeXml(event) : undefined;
+    const id = log ? await (await log).append(stream, eventTime, eventXml!) : this.lastLiveId + 1;
     this.lastLiveId = Math.max(this.lastLiveId, id);
-    for (const sub of this.subs) this.deliver(sub, { id, stream, event, eventTime });
+    // one object for every subscription: the event is serialised once (for the log) and its notification once
+    const q: Queued = { id, stream, event, eventTime, eventXml, text: undefined };
+    for (const sub of this.subs) this.deliver(sub, q);
   }
 
   private matches(sub: Subscription, stream: string, event: XmlElement): boolean {
@@ -210,7 +233,8 @@ export class NotificationService {
     }
     if (sub.stopTime && q.eventTime > sub.stopTime) return;
     if (!this.matches(sub, q.stream, q.event)) return;
-    sub.session.sendNotification(notificationElement(q.eventTime, q.event));
+    q.text ??= notificationText(q.eventTime, q.event, q.eventXml ??= serializeXml(q.event));
+    sub.session.sendNotificationText(q.text);
   }
 
   private createSubscription(): OperationHandler {

@@ -27,6 +27,11 @@ export interface ServerSessionHandle {
   readonly base11: boolean;
   /** write a <notification> element to this session (RFC 5277), respecting backpressure */
   sendNotification(notification: XmlElement): void;
+  /**
+   * write a <notification> already serialised (the text sendNotification writes for its element): one text made
+   * once for every subscriber of an event
+   */
+  sendNotificationText(xml: string): void;
   /** ends when the session ends */
   readonly signal: AbortSignal;
   /** per-session state that operation modules keep (e.g. the active subscription) */

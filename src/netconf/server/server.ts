@@ -157,7 +157,10 @@ class SessionHandle implements ServerSessionHandle {
     return this.session.signal;
   }
   sendNotification(notification: XmlElement): void {
-    if (this.session.sendMessage(serializeXml(notification))) {
+    this.sendNotificationText(serializeXml(notification));
+  }
+  sendNotificationText(xml: string): void {
+    if (this.session.sendMessage(xml)) {
       this.counters.outNotifications++;
       this.globalCounters.outNotifications++;
     }

@@ -14,7 +14,10 @@ import type { XmlElement } from '../../../src/netconf/xml/index.js';
 import type { YangValidator } from '../../../src/yang/types.js';
 
 export interface FakeSession extends ServerSessionHandle {
+  /** the notifications sent, as elements (a text sent is parsed) */
   sent: XmlElement[];
+  /** the notifications sent, as the text the session would write */
+  texts: string[];
   end(): void;
 }
 
@@ -86,9 +89,14 @@ export function createFake(options: { dataDir?: string; validator?: YangValidato
       id: id ?? nextId++, username: 'admin', transport: 'netconf-ssh', sourceHost: '127.0.0.1',
       loginTime: new Date('2026-01-01T00:00:01Z'),
       counters: { inRpcs: 1, inBadRpcs: 0, outRpcErrors: 0, outNotifications: 0 },
-      base11: true, sent: [], signal: ac.signal, attachments: new Map(),
+      base11: true, sent: [], texts: [], signal: ac.signal, attachments: new Map(),
       sendNotification(n) {
         this.sent.push(n);
+        this.texts.push(serializeXml(n));
+      },
+      sendNotificationText(xml) {
+        this.sent.push(parseXml(xml));
+        this.texts.push(xml);
       },
       end: () => ac.abort(),
     };
