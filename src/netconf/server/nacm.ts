@@ -294,6 +294,12 @@ export class Nacm {
   /** nacm defaults by schema path: a trie keyed by namespace then name (no string built per node) */
   private readonly defaults: DefaultsNode = { children: new Map(), value: undefined, known: true };
   private readonly moduleNames = new Map<string, string>();
+  /**
+   * notification decisions (RFC 8341 3.4.6) by session, then event namespace and name: the same for every event of
+   * one name while /nacm is unchanged (the groups a transport gives a user are those of the session's login); a new
+   * map at every update()
+   */
+  private notificationActions = new WeakMap<ServerSessionHandle, Map<string, Map<string, Action>>>();
 
   constructor(
     top: readonly XmlElement[],
@@ -307,6 +313,7 @@ export class Nacm {
   /** running changed: re-read /nacm (decisions always use the committed configuration) */
   update(top: readonly XmlElement[]): void {
     this.config = parseNacm(top, this.modules());
+    this.notificationActions = new WeakMap();
   }
 
   get enabled(): boolean {
@@ -520,13 +527,28 @@ export class Nacm {
   /** RFC 8341 3.4.6: may this session receive `event`? Counts a denial. */
   permitsNotification(event: XmlElement, session: ServerSessionHandle): boolean {
     if (this.bypass(session)) return true;
-    const module = this.moduleOf(event.ns);
-    let action = this.decide(this.rulesOfUser(session.username), module, 'read', (t) => t.kind === 'notification' && (t.name === '*' || t.name === event.name));
-    if (action === undefined) action = this.schema?.notificationNacmDefault?.(event.ns, event.name) === 'all' ? 'deny' : this.config.readDefault;
-    if (action === 'permit') return true;
+    if (this.notificationAction(event, session) === 'permit') return true;
     this.counters.deniedNotifications++;
     this.tell({ kind: 'notification', username: session.username, sessionId: session.id, what: `${event.ns} ${event.name}` });
     return false;
+  }
+
+  /** the decision for `event` to `session`, kept per session and event name (see notificationActions) */
+  private notificationAction(event: XmlElement, session: ServerSessionHandle): Action {
+    let byNs = this.notificationActions.get(session);
+    if (byNs === undefined) this.notificationActions.set(session, (byNs = new Map()));
+    let byName = byNs.get(event.ns);
+    const known = byName?.get(event.name);
+    if (known !== undefined) return known;
+    const module = this.moduleOf(event.ns);
+    let action = this.decide(this.rulesOfUser(session.username), module, 'read', (t) => t.kind === 'notification' && (t.name === '*' || t.name === event.name));
+    if (action === undefined) action = this.schema?.notificationNacmDefault?.(event.ns, event.name) === 'all' ? 'deny' : this.config.readDefault;
+    // a namespace of no module yet may be one of a module added later (a rule naming it would then apply): not kept
+    if (module !== undefined) {
+      if (byName === undefined) byNs.set(event.ns, (byName = new Map()));
+      byName.set(event.name, action);
+    }
+    return action;
   }
 
   private tell(d: NacmDenial): void {
