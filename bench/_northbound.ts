@@ -177,11 +177,11 @@ async function main(): Promise<void> {
 
   if (coverage) {
     const counts = new Map<string, Record<string, number>>();
-    for (const i of impls) counts.set(i.name, await countCalls(coverage, i, JOBS, run));
-    console.log(`calls per job (V8 precise coverage, ${JOBS} jobs at lanes 1, ${SUBSCRIBERS} subscriber session(s); socket writes counted by a wrapper of net.Socket's write):`);
+    for (const l of LANES) for (const i of impls) counts.set(`${i.name} lanes ${l}`, await countCalls(coverage, i, JOBS, l, run));
+    console.log(`calls per job (V8 precise coverage, ${JOBS} jobs, ${SUBSCRIBERS} subscriber session(s); socket writes counted by a wrapper of net.Socket's write):`);
     const names = [...new Set([...counts.values()].flatMap((c) => Object.keys(c)))];
-    console.log(['function', ...impls.map((i) => i.name)].join(' | '));
-    for (const n of names) console.log([n, ...impls.map((i) => fmt(counts.get(i.name)![n] ?? 0, 2))].join(' | '));
+    console.log(['function', ...[...counts.keys()]].join(' | '));
+    for (const n of names) console.log([n, ...[...counts.values()].map((c) => fmt(c[n] ?? 0, 2))].join(' | '));
     for (const i of impls) await i.close();
     process.exit(0);
   }
@@ -292,10 +292,9 @@ async function start(name: string, tree: string, token: string, subscribers: num
   };
 }
 
-/** calls per job of the functions on the notification path, in one round at lanes 1 (V8 precise coverage) */
-async function countCalls(s: Session, impl: Impl, jobs: number, run: (i: Impl, lanes: number, round: number) => Promise<{ writes: number }>): Promise<Record<string, number>> {
+/** calls per job of the functions on the notification path, in one round (V8 precise coverage) */
+async function countCalls(s: Session, impl: Impl, jobs: number, lanes: number, run: (i: Impl, lanes: number, round: number) => Promise<{ writes: number }>): Promise<Record<string, number>> {
   const WATCH: Array<[string, RegExp, RegExp]> = [
-    ['registry notify (events emitted)', /netconf\/server\/host-registry\.ts$/, /^notify$/],
     ['validateNotification (YANG)', /yang\/load\.ts$/, /^validateNotification$/],
     ['EventLog.append (logged)', /store\/event-log\.ts$/, /^append$/],
     ['store appendNotifications (log transactions)', /store\/sqlite\.ts$/, /^appendNotifications$/],
@@ -307,7 +306,7 @@ async function countCalls(s: Session, impl: Impl, jobs: number, run: (i: Impl, l
     ['connection writeQueued (channel writes)', /netconf\/session\/connection\.ts$/, /^writeQueued$/],
   ];
   await s.post('Profiler.takePreciseCoverage'); // resets the counters
-  const { writes } = await run(impl, 1, 999);
+  const { writes } = await run(impl, lanes, 999);
   const cov = await s.post('Profiler.takePreciseCoverage');
   const treeUrl = pathToFileURL(impl.name === 'new' ? root : resolve(opt('--baseline')!)).href + '/';
   const out: Record<string, number> = {};
