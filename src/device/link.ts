@@ -25,6 +25,11 @@ export class DeviceLink {
   subscribed = false;
   /** the subscription being made */
   subscribing: Promise<void> | undefined;
+  /**
+   * the subscription asked for with a job's integrity-measurement (relay mode), until the job's software-update takes
+   * it: a refusal is that software-update's failure, as if it had asked (./sessions.ts subscribeAhead)
+   */
+  ahead: { session: DeviceSession; made: Promise<void> } | undefined;
   /** calls in flight that need the session now (an rpc, a resume) */
   users = 0;
   /** aborted when the device no longer needs a session: a wait for a pool slot ends (made when one waits) */
@@ -85,6 +90,7 @@ export class DeviceLink {
   detach(): void {
     this.session = undefined;
     this.subscribed = false;
+    this.ahead = undefined;
     this.coveredFrom = undefined;
     this.since = undefined;
     this.droppedAt = Date.now();

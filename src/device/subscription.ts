@@ -24,9 +24,10 @@ export interface SubscriptionContext {
 /**
  * Subscribe on a new session: live, or, while a job of this device waits for its completion, with a replay
  * (startTime) from the last event seen or the pending resume(). A device that refuses the replay gets a live
- * subscription (logged) and is not asked again. Sets what the subscription covers (coveredFrom).
+ * subscription (logged) and is not asked again. Sets what the subscription covers (coveredFrom). A failure closes the
+ * session unless `closeOnFailure` is false (a subscription asked for ahead: the caller that takes its outcome closes).
  */
-export async function subscribe(l: DeviceLink, s: DeviceSession, signal: AbortSignal, ctx: SubscriptionContext): Promise<void> {
+export async function subscribe(l: DeviceLink, s: DeviceSession, signal: AbortSignal, ctx: SubscriptionContext, o: { closeOnFailure?: boolean } = {}): Promise<void> {
   const start = l.awaiting.size > 0 && !l.noReplay ? l.replayStart(ctx.replayMarginMs) : undefined;
   const began = Date.now();
   try {
@@ -36,7 +37,7 @@ export async function subscribe(l: DeviceLink, s: DeviceSession, signal: AbortSi
     if (start === undefined) l.lastEventTime = undefined;
   } catch (e) {
     if (start === undefined || !(e instanceof NetconfError)) {
-      void s.close();
+      if (o.closeOnFailure !== false) void s.close();
       throw new DeviceDriverError('ERR_DEVICE_NETCONF', `${l.henbId} refused create-subscription`, { cause: e });
     }
     // no replay on this device: a live subscription is the best we can do

@@ -4,7 +4,7 @@ import type { NetconfDeviceDriver } from '../../src/device/driver.js';
 import { DeviceConnectError } from '../../src/device/connect.js';
 import type { DeviceConnectErrorCode } from '../../src/device/connect.js';
 import type { DeviceConnector, DeviceSession } from '../../src/device/connect.js';
-import { completionXml, DEVICE_NS, startedReplyXml } from '../../src/device/wire.js';
+import { completionXml, DEVICE_NS, measurementReplyXml, startedReplyXml } from '../../src/device/wire.js';
 import { el, leaf } from '../../src/netconf/xml/build.js';
 import { NETCONF_BASE_NS, NETCONF_NOTIFICATION_NS, NETMOD_NOTIFICATION_NS } from '../../src/netconf/xml/types.js';
 import type { XmlElement } from '../../src/netconf/xml/types.js';
@@ -105,6 +105,49 @@ describe('device driver (fake sessions, fake timers)', () => {
     expect(upd).toMatchObject({ ns: DEVICE_NS, name: 'software-update' });
     expect(upd!.children.map((c) => (typeof c === 'string' ? c : [c.name, c.children[0]]))).toEqual([
       ['job-id', 'job-1'], ['uri', 'file:///x'], ['software-rim', RIM], ['version', '2.0.0'], ['self-check', 'true'], ['nonce-value', NONCE]]);
+  });
+
+  describe('relay mode: the subscription goes with the integrity-measurement (one round trip fewer)', () => {
+    const measurement = measurementReplyXml({ format: 'software-key', tim: TIM, log: [], signatureAlgorithm: 'ES256', signature: 'c2ln' });
+    const names = (s: FakeSession): string[] => s.sent.map((o) => o.name);
+    /** a driver whose sessions answer with `answer` */
+    const scripted = async (answer: FakeSession['answer']): Promise<void> => {
+      await driver.close();
+      driver = createDeviceDriver({
+        devices: [dev],
+        connector: async (...a) => {
+          const s = (await connector(...a)) as FakeSession;
+          s.answer = answer;
+          return s;
+        },
+      });
+    };
+
+    it('create-subscription is sent right after the measurement, before its reply; the software-update waits for neither again', async () => {
+      let answerMeasurement!: (out: XmlElement[]) => void;
+      const measured = new Promise<XmlElement[]>((r) => { answerMeasurement = r; });
+      await scripted((op) => (op.name === 'integrity-measurement' ? measured : op.name === 'software-update' ? startedReplyXml({ status: 'started' }) : []));
+      const p = driver.integrityMeasurement('h1', 'job-1', NONCE, signal());
+      await vi.waitFor(() => expect(sessions.map(names)).toEqual([['integrity-measurement', 'create-subscription']]));
+      answerMeasurement(measurement);
+      await expect(p).resolves.toMatchObject({ format: 'software-key', tim: TIM });
+      await driver.softwareUpdate('h1', cmd, signal());
+      expect(sessions.map(names)).toEqual([['integrity-measurement', 'create-subscription', 'software-update']]);
+    });
+
+    it('a refused subscription fails neither the measurement nor the session: the software-update fails as it did when it asked itself', async () => {
+      const refused = (): never => {
+        throw new NetconfError({ type: 'protocol', tag: 'operation-failed', message: 'no notifications here' });
+      };
+      await scripted((op) => (op.name === 'create-subscription' ? refused() : op.name === 'integrity-measurement' ? measurement : []));
+      await expect(driver.integrityMeasurement('h1', 'job-1', NONCE, signal())).resolves.toMatchObject({ tim: TIM });
+      await vi.advanceTimersByTimeAsync(10);
+      expect(sessions.map(names)).toEqual([['integrity-measurement', 'create-subscription']]); // refused already
+      expect(sessions[0]!.closed).toBe(false);
+      await expect(driver.softwareUpdate('h1', cmd, signal())).rejects.toMatchObject({ code: 'ERR_DEVICE_NETCONF' });
+      expect(sessions[0]!.closed).toBe(true);
+      expect(sessions.map(names)).toEqual([['integrity-measurement', 'create-subscription']]);
+    });
   });
 
   it('retries a retriable connect failure with backoff, at most `attempts` times', async () => {
