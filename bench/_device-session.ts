@@ -57,15 +57,24 @@ if (argv[0] === '--serve') {
     if (counting) sent.push(typeof m === 'string' ? m : m.toString('utf8'));
     return send0.call(this, m);
   };
+  // the writes those messages went out in (MessageConnection.writeQueued: one transport write each, one SSH packet)
+  const writes: number[] = [];
+  const wq = conn.MessageConnection.prototype as unknown as { writeQueued(): void; outQueue: unknown[] };
+  const writeQueued0 = wq.writeQueued;
+  wq.writeQueued = function (this: { outQueue: unknown[] }): void {
+    if (counting && this.outQueue.length > 0) writes.push(this.outQueue.length);
+    writeQueued0.call(this);
+  };
   process.on('message', (m: { op: string }) => {
     if (m.op === 'cpu') process.send!({ op: 'cpu', cpu: process.cpuUsage() });
     else if (m.op === 'count') {
       counting = true;
       sent.length = 0;
+      writes.length = 0;
       process.send!({ op: 'count' });
     } else if (m.op === 'counted') {
       counting = false;
-      process.send!({ op: 'counted', sent: sent.splice(0) });
+      process.send!({ op: 'counted', sent: sent.splice(0), writes: writes.splice(0) });
     } else if (m.op === 'close') void fleet.close().then(() => {
       rmSync(dir, { recursive: true, force: true });
       process.exit(0);
@@ -218,7 +227,7 @@ async function counted(s: Side, completions: Map<string, () => void>): Promise<v
     Client.connect = connect0;
     proto.send = send0;
   }
-  const devSent = (await ask<{ sent: string[] }>(s.child, 'counted', 'counted')).sent;
+  const { sent: devSent, writes } = await ask<{ sent: string[]; writes: number[] }>(s.child, 'counted', 'counted');
   console.log(`\n## ${s.name}: one verified update (relay), device ${d.henbId}`);
   console.log('\nNETCONF messages (as each side framed them; bytes of the XML text):');
   const msgs = new Map<string, { n: number; bytes: number }>();
@@ -238,6 +247,7 @@ async function counted(s: Side, completions: Map<string, () => void>): Promise<v
   };
   for (const [k, v] of msgs) console.log(`  ${k.replace('\t', '  ')}: ${v.n} (${v.bytes} bytes)`);
   console.log(`  total OAM -> device: ${total('OAM')}; device -> OAM: ${total('device')}`);
+  console.log(`  the device's writes (messages in each): ${writes.join(' ')}`);
   console.log('\nSSH packets (the OAM client\'s view; CHANNEL_DATA: payload bytes):');
   const sums = new Map<string, number>();
   for (const [k, v] of packets) {
