@@ -80,6 +80,7 @@ if (argv[0] === '--serve') {
       process.exit(0);
     });
   });
+  process.on('disconnect', () => process.exit(0)); // the parent died: stop (the temporary dir stays)
   process.send!({ op: 'ready', devices: fleet.devices });
 } else {
   await main();
