@@ -20,7 +20,7 @@
  *
  * verifyAuditChain is the check `henb-sw-verify audit verify` runs: pure, over the records and heads as read.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { StoreError } from './errors.js';
 import { henbRecord, referenceLogInput } from './records.js';
 import type { AuditHeadInput, AuditHeadRecord, AuditInput, AuditRecord, HenbRecord, JobRecord, NewJob, JobTransitionOptions, HenbInput } from './types.js';
@@ -42,9 +42,17 @@ export function auditHeadFromRow(r: AuditHeadRow): AuditHeadRecord {
 
 /** The hash of one record (hex SHA-256 of its canonical form, see the top of this file). */
 export function auditHash(r: Omit<AuditRecord, 'hash'>): string {
-  return createHash('sha256')
-    .update(JSON.stringify([HASH_DOMAIN, r.seq, r.at, r.actor, r.action, r.object, r.details, r.prevHash]))
-    .digest('hex');
+  return sha256Hex(JSON.stringify([HASH_DOMAIN, r.seq, r.at, r.actor, r.action, r.object, r.details, r.prevHash]));
+}
+
+/**
+ * crypto.hash (Node 20.12 and later; engines allow 20.11): one call, no Hash object, about half the CPU of
+ * createHash().update().digest() for a record's few hundred bytes (13 records per verified update)
+ */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
+function sha256Hex(text: string): string {
+  return oneShotHash !== undefined ? oneShotHash('sha256', text, 'hex') : crypto.createHash('sha256').update(text).digest('hex');
 }
 
 const MAX_TEXT = 1024;
@@ -53,29 +61,40 @@ const MAX_DETAILS = 64 * 1024;
 /** Validates an input and builds the record that follows `head` (undefined: the chain is empty). */
 export function nextAuditRecord(input: AuditInput, head: { seq: number; hash: string } | undefined, now: number = Date.now()): AuditRecord {
   const { at, details } = checkedAuditInput(input, now);
-  const rec = { seq: (head?.seq ?? 0) + 1, at, actor: input.actor, action: input.action, object: input.object, details, prevHash: head?.hash ?? AUDIT_GENESIS };
-  return { ...rec, hash: auditHash(rec) };
+  const seq = (head?.seq ?? 0) + 1;
+  const prevHash = head?.hash ?? AUDIT_GENESIS;
+  const { actor, action, object } = input;
+  // the record's fields in auditHash's order, hashed from the values themselves (no object copied for it)
+  const hash = sha256Hex(JSON.stringify([HASH_DOMAIN, seq, at, actor, action, object, details, prevHash]));
+  return { seq, at, actor, action, object, details, prevHash, hash };
 }
 
 /** an input's checks (ERR_STORE_INVALID), and its time and details as a record holds them */
 function checkedAuditInput(input: AuditInput, now: number): { at: number; details: string } {
-  const bad = (m: string): never => { throw new StoreError('ERR_STORE_INVALID', `audit record: ${m}`); };
-  if (typeof input !== 'object' || input === null) bad('expected an object');
-  for (const f of ['actor', 'action', 'object'] as const) {
-    const v = input[f];
-    if (typeof v !== 'string' || v === '' || v.length > MAX_TEXT || v.includes('\u0000')) bad(`${f} must be a non-empty string of at most ${MAX_TEXT} characters`);
-  }
+  if (typeof input !== 'object' || input === null) badAuditInput('expected an object');
+  checkAuditText(input.actor, 'actor');
+  checkAuditText(input.action, 'action');
+  checkAuditText(input.object, 'object');
   const at = input.at ?? now;
-  if (!Number.isSafeInteger(at) || at < 0) bad('at must be epoch milliseconds');
+  if (!Number.isSafeInteger(at) || at < 0) badAuditInput('at must be epoch milliseconds');
   let details: string;
   try {
     details = JSON.stringify(input.details ?? {});
   } catch (cause) {
     throw new StoreError('ERR_STORE_INVALID', 'audit record: details must be JSON-serialisable', { cause });
   }
-  if (details === undefined) bad('details must be JSON-serialisable');
-  if (details.length > MAX_DETAILS) bad(`details must be at most ${MAX_DETAILS} characters of JSON`);
+  if (details === undefined) badAuditInput('details must be JSON-serialisable');
+  if (details.length > MAX_DETAILS) badAuditInput(`details must be at most ${MAX_DETAILS} characters of JSON`);
   return { at, details };
+}
+
+// module functions, not closures made per call (under tsx each closure made is named by a call of its own)
+function checkAuditText(v: unknown, f: string): void {
+  if (typeof v !== 'string' || v === '' || v.length > MAX_TEXT || v.includes('\u0000')) badAuditInput(`${f} must be a non-empty string of at most ${MAX_TEXT} characters`);
+}
+
+function badAuditInput(m: string): never {
+  throw new StoreError('ERR_STORE_INVALID', `audit record: ${m}`);
 }
 
 export function auditHeadInput(h: AuditHeadInput): AuditHeadInput {
@@ -188,12 +207,14 @@ function henbChanged(rec: HenbRecord, prev: HenbRecord | undefined): AuditInput 
   return { actor: SYSTEM_ACTOR, action, object: `henb/${rec.henbId}`, at: rec.updatedAt, details: changes };
 }
 
-/** a reference log changed: its number of entries and the SHA-256 of its JSON */
-function referenceLogChanged(henbId: unknown, log: unknown): AuditInput {
-  const json = JSON.stringify(log);
+/**
+ * a reference log changed: its number of entries and the SHA-256 of its JSON (`json`: the text the store writes,
+ * JSON.stringify(log), when the caller has it already)
+ */
+export function referenceLogChanged(henbId: unknown, log: unknown, json: string = JSON.stringify(log)): AuditInput {
   return {
     actor: SYSTEM_ACTOR, action: 'reference-log-changed', object: `henb/${String(henbId)}`,
-    details: { entries: Array.isArray(log) ? log.length : null, sha256: createHash('sha256').update(json).digest('hex') },
+    details: { entries: Array.isArray(log) ? log.length : null, sha256: sha256Hex(json) },
   };
 }
 

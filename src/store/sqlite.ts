@@ -28,7 +28,7 @@ import {
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, NotificationRow, ResultRow, ReferenceLogRow } from './records.js';
 import { SQLITE_FILE_NAME } from './types.js';
-import { AUDITED_OPS, auditBefore, auditEntryFor, auditFromRow, auditHeadFromRow, auditHeadInput, auditLimit, nextAuditRecord } from './audit.js';
+import { AUDITED_OPS, auditBefore, auditEntryFor, auditFromRow, auditHeadFromRow, auditHeadInput, auditLimit, nextAuditRecord, referenceLogChanged } from './audit.js';
 import type { AuditHeadInput, AuditHeadRecord, AuditHeadRow, AuditInput, AuditRecord, AuditRow, JobBefore } from './audit.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
@@ -147,7 +147,7 @@ export class SqliteStore extends StoreBase<TxContext> {
 
   protected async runTransaction<T>(enter: (ctx: TxContext) => Promise<T>): Promise<T> {
     const ctx: TxContext = { active: true, depth: 0 };
-    this.ops.auditHead = undefined;
+    this.ops.forgetTxState();
     this.db.exec('BEGIN IMMEDIATE');
     try {
       const result = await enter(ctx);
@@ -160,23 +160,25 @@ export class SqliteStore extends StoreBase<TxContext> {
     } finally {
       ctx.active = false;
       this.ops.durable = false;
-      this.ops.auditHead = undefined;
+      this.ops.forgetTxState();
     }
   }
 
   protected async nested<T>(ctx: TxContext, fn: (tx: StoreTx) => Promise<T> | T): Promise<T> {
     const sp = `sp_${++ctx.depth}`;
-    this.db.exec(`SAVEPOINT ${sp}`);
+    // prepared once per name and kept, as the operations' savepoints (exec parsed the text at every call: 10 pairs
+    // per verified update, one per transaction of a group)
+    this.ops.runSql(`SAVEPOINT ${sp}`);
     try {
       const result = await fn(this.facade(ctx));
-      this.db.exec(`RELEASE ${sp}`);
+      this.ops.runSql(`RELEASE ${sp}`);
       return result;
     } catch (err) {
-      this.ops.auditHead = undefined;
+      this.ops.forgetTxState();
       // unless SQLite ended the whole transaction itself (e.g. SQLITE_FULL): then there is no savepoint left
       if (this.db.inTransaction) {
-        this.db.exec(`ROLLBACK TO ${sp}`);
-        this.db.exec(`RELEASE ${sp}`);
+        this.ops.runSql(`ROLLBACK TO ${sp}`);
+        this.ops.runSql(`RELEASE ${sp}`);
       }
       throw err;
     } finally {
@@ -283,8 +285,21 @@ class SqliteOps implements SyncOps {
    * savepoint (SqliteStore's too: forgetAuditHead), so an append by another connection is always read.
    */
   auditHead: { seq: number; hash: string } | undefined;
+  /**
+   * The H(e)NB records as the open write transaction last read or wrote them (null: none stored), under the same
+   * rule as auditHead (forgetTxState): while it holds the write lock nobody else writes them, so putHenb's read of
+   * the record it replaces (for its audit record), after the caller's getHenb or an earlier putHenb of the
+   * transaction, is no statement (persist.ts: 3 reads per verified update).
+   */
+  private readonly henbsSeen = new Map<string, HenbRecord | null>();
   constructor(private readonly db: SqliteDatabase, readonly checkpointer?: WalCheckpointer) {
     this.walSync = new WalSync(db.memory ? undefined : `${db.name}-wal`);
+  }
+
+  /** forgets what the open transaction's writes left (the audit chain's head, the H(e)NBs seen): at BEGIN, at its end, at a rollback to a savepoint */
+  forgetTxState(): void {
+    this.auditHead = undefined;
+    this.henbsSeen.clear();
   }
 
   /** the barrier the last operation's own commit needs (once) */
@@ -292,6 +307,11 @@ class SqliteOps implements SyncOps {
     const b = this.barrier;
     this.barrier = undefined;
     return b;
+  }
+
+  /** one statement without parameters (a savepoint's), prepared once and kept */
+  runSql(sql: string): void {
+    this.st(sql).run();
   }
 
   private st(sql: string): SqliteStatement {
@@ -311,6 +331,14 @@ class SqliteOps implements SyncOps {
         const [jobId, newState, o] = args as [string, string, JobTransitionOptions];
         const { rec, before } = this.moveJob(jobId, newState, o);
         this.appendAuditNow(auditEntryFor(name, args, rec, before) as AuditInput);
+        return rec;
+      }
+      if (name === 'putReferenceLog') {
+        // the log's JSON made once: the row's text, and what its record hashes
+        const [henbId, log] = args as [string, unknown];
+        const json = referenceLogInput(henbId, log);
+        const rec = this.writeReferenceLog(henbId, json);
+        this.appendAuditNow(referenceLogChanged(henbId, log, json));
         return rec;
       }
       const b = auditBefore(name, args);
@@ -346,7 +374,7 @@ class SqliteOps implements SyncOps {
         this.st(`RELEASE ${sp}`).run();
         return result;
       } catch (err) {
-        this.auditHead = undefined;
+        this.forgetTxState();
         if (this.db.inTransaction) {
           this.st(`ROLLBACK TO ${sp}`).run();
           this.st(`RELEASE ${sp}`).run();
@@ -356,7 +384,7 @@ class SqliteOps implements SyncOps {
         this.savepoints--;
       }
     }
-    this.auditHead = undefined;
+    this.forgetTxState();
     this.db.exec('BEGIN IMMEDIATE');
     try {
       const result = fn();
@@ -367,12 +395,23 @@ class SqliteOps implements SyncOps {
       throw err;
     } finally {
       this.durable = false;
-      this.auditHead = undefined;
+      this.forgetTxState();
     }
   }
 
   // --- H(e)NBs
   getHenb(henbId: string): HenbRecord | undefined {
+    if (!this.db.inTransaction) return this.readHenb(henbId);
+    let rec = this.henbsSeen.get(henbId);
+    if (rec === undefined) {
+      rec = this.readHenb(henbId) ?? null;
+      this.henbsSeen.set(henbId, rec);
+    }
+    // a copy: the caller may change what it gets
+    return rec === null ? undefined : { ...rec };
+  }
+
+  private readHenb(henbId: string): HenbRecord | undefined {
     const row = this.st('SELECT * FROM henbs WHERE henb_id = ?').get(henbId) as HenbRow | undefined;
     return row && henbFromRow(row);
   }
@@ -386,6 +425,7 @@ class SqliteOps implements SyncOps {
              ON CONFLICT (henb_id) DO UPDATE SET rim = excluded.rim, software_version = excluded.software_version,
                state = excluded.state, last_result_token = excluded.last_result_token, updated_at = excluded.updated_at`)
         .run(out.henbId, out.rim, out.softwareVersion, out.state, out.lastResultToken, out.updatedAt);
+      this.henbsSeen.set(out.henbId, { ...out });
       return out;
     });
   }
@@ -400,7 +440,9 @@ class SqliteOps implements SyncOps {
   deleteHenb(henbId: string): boolean {
     return this.atomic(() => {
       this.durable = true;
-      return this.st('DELETE FROM henbs WHERE henb_id = ?').run(henbId).changes === 1;
+      const deleted = this.st('DELETE FROM henbs WHERE henb_id = ?').run(henbId).changes === 1;
+      this.henbsSeen.set(henbId, null);
+      return deleted;
     });
   }
 
@@ -640,13 +682,18 @@ class SqliteOps implements SyncOps {
 
   // --- reference logs
   putReferenceLog<T>(henbId: string, log: T): ReferenceLogRecord<T> {
-    const json = referenceLogInput(henbId, log);
+    return this.writeReferenceLog<T>(henbId, referenceLogInput(henbId, log));
+  }
+
+  /** putReferenceLog's write of the log's JSON text `json` */
+  private writeReferenceLog<T>(henbId: string, json: string): ReferenceLogRecord<T> {
     const now = Date.now();
-    // RETURNING: the record as stored (created_at kept from an earlier log), without reading it back
+    // RETURNING: the record's times as stored (created_at kept from an earlier log), without reading it back; its
+    // log is the text written, parsed (a copy of its own, as a read gives)
     const row = this.st(`INSERT INTO reference_logs (henb_id, log, created_at, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (henb_id) DO UPDATE SET log = excluded.log, updated_at = excluded.updated_at RETURNING *`)
-      .get(henbId, json, now, now) as ReferenceLogRow;
-    return referenceLogFromRow<T>(row);
+             ON CONFLICT (henb_id) DO UPDATE SET log = excluded.log, updated_at = excluded.updated_at RETURNING created_at, updated_at`)
+      .get(henbId, json, now, now) as Pick<ReferenceLogRow, 'created_at' | 'updated_at'>;
+    return referenceLogFromRow<T>({ henb_id: henbId, log: json, created_at: row.created_at, updated_at: row.updated_at });
   }
 
   getReferenceLog<T>(henbId: string): ReferenceLogRecord<T> | undefined {

@@ -230,6 +230,39 @@ describe('SQLite only: the statements an operation runs (issue 15)', () => {
     expect(await store.getReferenceLog('h1')).toEqual(log);
   });
 
+  it('a transaction reads an H(e)NB once: putHenb takes the record it replaces from the read or write before it, not a SELECT', async () => {
+    const rec = (state: 'trusted' | 'updating' | 'quarantined', rim: string): Parameters<SqliteStore['putHenb']>[0] =>
+      ({ henbId: 'h1', rim, softwareVersion: '1.0', state, lastResultToken: null });
+    counts.reset();
+    await store.transaction(async (tx) => {
+      const cur = await tx.getHenb('h1');
+      // what a read gives is the caller's own copy
+      if (cur !== undefined) cur.state = 'quarantined';
+      await tx.putHenb(rec('updating', 'a'.repeat(64)));
+      await tx.putHenb(rec('trusted', 'b'.repeat(64)));
+      expect(await tx.getHenb('h1')).toMatchObject({ state: 'trusted', rim: 'b'.repeat(64) });
+      // a savepoint rolled back takes what its writes left with it: the next write reads the record again
+      await expect(tx.transaction(async (inner) => {
+        await inner.putHenb(rec('quarantined', 'c'.repeat(64)));
+        throw new Error('rolled back');
+      })).rejects.toThrow('rolled back');
+      await tx.putHenb(rec('updating', 'b'.repeat(64)));
+    });
+    // the caller's read, and one after the savepoint's rollback (was 6: putHenb read the record before each of its writes)
+    expect(counts.matching(/^SELECT \* FROM henbs/)).toBe(2);
+    const actions = (await store.listAudit()).slice(-3).map((r) => [r.action, JSON.parse(r.details) as unknown]);
+    expect(actions).toEqual([
+      ['henb-state-changed', { state: ['trusted', 'updating'] }],
+      ['rim-changed', { rim: ['a'.repeat(64), 'b'.repeat(64)], state: ['updating', 'trusted'] }],
+      ['henb-state-changed', { state: ['trusted', 'updating'] }],
+    ]);
+    // outside a transaction every read is a read (another connection may have written)
+    counts.reset();
+    await store.getHenb('h1');
+    await store.getHenb('h1');
+    expect(counts.matching(/^SELECT \* FROM henbs/)).toBe(2);
+  });
+
   it('a nonce used up and a jti remembered: one statement each; the reasons of a refusal are told apart', async () => {
     await store.putNonce({ nonce: 'n1', purpose: 'p', expiresAt: 10_000 });
     await store.putNonce({ nonce: 'n2', purpose: 'p', expiresAt: 1_000 });
