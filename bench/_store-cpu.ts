@@ -4,7 +4,7 @@
  *  1. record: the tree's runner (bench/_count-jobs.ts: fakes for the devices, the PVE, the fetcher and tokens,
  *     relay evidence) drives ONE software update on the tree's SQLite store through a recording proxy: every store
  *     call it makes, in its transactions, in order (and the plugin's per-result read, metrics.ts observeResult,
- *     when the tree's metrics module calls the store: see METRICS_READS);
+ *     when the tree's metrics module calls the store: Tree.metricsReads);
  *  2. replay: on a fresh store of that tree (group commit on, as the OAM runs it), N copies of that update (job,
  *     H(e)NB and nonce ids made unique per copy; job data and logs shared), C at a time, each copy's store calls in
  *     order, awaited as the runner awaits them; process.cpuUsage around the replay, statements counted.
@@ -12,7 +12,9 @@
  * ... (the shared machine's load moves within seconds). Prints per update: CPU (ms), statements, COMMITs, and B/A
  * per round.
  *   node --import tsx bench/_store-cpu.ts --base /tmp/storecut-base [N=3000] [ROUNDS=4] [C=8]
- * STORE_CPU_ONLY=B: rounds of this tree alone (for a profile: node --cpu-prof --import tsx ...).
+ * STORE_CPU_ONLY=B: rounds of this tree alone (for a profile: node --cpu-prof --import tsx ...); with
+ * STORE_CPU_TIME=1 also the CPU inside each statement by SQL text. STORE_CPU_TRACE=1 prints this tree's trace.
+ * STORE_CPU_SMALL_DATA=1: this tree's job data replaced by a small object (what the job's JSON costs).
  */
 import { createRequire } from 'node:module';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
