@@ -3,6 +3,7 @@
  * software-update job each, relay evidence, the fakes of test/oam/fakes.ts for the devices (measuring: a real
  * measurement log replayed into the TIM), the PVE, the fetcher and the tokens.
  */
+import { createRequire } from 'node:module';
 import { JobRunner } from '../src/oam/runner.js';
 import type { PreUpdateEvidence } from '../src/oam/ports.js';
 import type { Job } from '../src/oam/transition.js';
@@ -44,5 +45,37 @@ export async function countJobs(store: ConstructorParameters<typeof JobRunner>[0
     startAll: async () => {
       for (let i = 0; i < N; i++) await runner.start({ henbId: `h${i}`, request });
     },
+  };
+}
+
+/** a statement better-sqlite3 is about to run: its method, its SQL, its arguments, and the call itself */
+export type StatementHook = (method: 'run' | 'get' | 'all' | 'exec', sql: string, args: unknown[], call: () => unknown) => unknown;
+
+/**
+ * Every statement of every better-sqlite3 connection of this process goes through `hook` (which must make the call
+ * and answer its result): Statement#run/get/all on the statements' shared prototype, patched at the first prepare,
+ * and Database#exec. For the benches that count or time the store's statements (_store-count.ts, _store-cpu.ts).
+ */
+export function hookStatements(hook: StatementHook): void {
+  const Database = createRequire(import.meta.url)('better-sqlite3') as { prototype: Record<string, (...a: unknown[]) => unknown> };
+  const origPrepare = Database.prototype.prepare!;
+  let patched = false;
+  Database.prototype.prepare = function (this: unknown, sql: unknown) {
+    const st = origPrepare.call(this, sql) as object;
+    if (!patched) {
+      patched = true;
+      const proto = Object.getPrototypeOf(st) as Record<string, (...a: unknown[]) => unknown>;
+      for (const m of ['run', 'get', 'all'] as const) {
+        const orig = proto[m]!;
+        proto[m] = function (this: { source: string }, ...args: unknown[]) {
+          return hook(m, this.source, args, () => orig.apply(this, args));
+        };
+      }
+    }
+    return st;
+  };
+  const origExec = Database.prototype.exec!;
+  Database.prototype.exec = function (this: unknown, sql: unknown) {
+    return hook('exec', String(sql), [], () => origExec.call(this, sql));
   };
 }

@@ -9,12 +9,11 @@
  * STORE_COUNT_TEMP_STORE=FILE|MEMORY sets PRAGMA temp_store on the store's connection after it opened (an A/B of the
  * store's own setting within one tree; see bench/_sql-temp.ts).
  */
-import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../src/store/index.js';
-import { countJobs } from './_count-jobs.js';
+import { countJobs, hookStatements } from './_count-jobs.js';
 
 const N = Number(process.argv[2] ?? 20);
 const counts = new Map<string, { n: number; bytes: number }>();
@@ -28,30 +27,13 @@ function bump(key: string, bytes: number): void {
   counts.set(key, c);
 }
 const cpuOnly = process.env.STORE_COUNT_CPU === '1';
-const require = createRequire(import.meta.url);
-const Database = require('better-sqlite3') as { prototype: Record<string, (...a: unknown[]) => unknown> };
-const origPrepare = Database.prototype.prepare!;
-let patched = cpuOnly;
-if (!cpuOnly) Database.prototype.prepare = function (this: unknown, sql: unknown) {
-  const st = origPrepare.call(this, sql) as object;
-  if (!patched) {
-    patched = true;
-    const proto = Object.getPrototypeOf(st) as Record<string, (...a: unknown[]) => unknown>;
-    for (const m of ['run', 'get', 'all']) {
-      const orig = proto[m]!;
-      proto[m] = function (this: { source: string }, ...args: unknown[]) {
-        bump(`${m} ${norm(this.source)}`, /^(INSERT|UPDATE|DELETE)/i.test(this.source.trim()) ? args.reduce<number>((s, a) => s + (typeof a === 'string' ? Buffer.byteLength(a) : 0), 0) : 0);
-        return orig.apply(this, args);
-      };
-    }
-  }
-  return st;
-};
-const origExec = Database.prototype.exec!;
-if (!cpuOnly) Database.prototype.exec = function (this: unknown, sql: unknown) {
-  bump(`exec ${norm(String(sql))}`, 0);
-  return origExec.call(this, sql);
-};
+if (!cpuOnly) {
+  hookStatements((m, sql, args, call) => {
+    if (m === 'exec') bump(`exec ${norm(sql)}`, 0);
+    else bump(`${m} ${norm(sql)}`, /^(INSERT|UPDATE|DELETE)/i.test(sql.trim()) ? args.reduce<number>((s, a) => s + (typeof a === 'string' ? Buffer.byteLength(a) : 0), 0) : 0);
+    return call();
+  });
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'store-count-'));
 const store = await openSqliteStore({ dataDir: dir, groupCommit: true });

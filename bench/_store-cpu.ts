@@ -16,10 +16,10 @@
  * STORE_CPU_TIME=1 also the CPU inside each statement by SQL text. STORE_CPU_TRACE=1 prints this tree's trace.
  * STORE_CPU_SMALL_DATA=1: this tree's job data replaced by a small object (what the job's JSON costs).
  */
-import { createRequire } from 'node:module';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { hookStatements } from './_count-jobs.js';
 
 const argv = process.argv.slice(2);
 const baseAt = argv.indexOf('--base');
@@ -32,8 +32,6 @@ const C = Number(rest[2] ?? 8);
 const thisDir = resolve(new URL('..', import.meta.url).pathname);
 
 // statements counted (better-sqlite3 is one module for both trees: node_modules is shared)
-const require = createRequire(import.meta.url);
-const Database = require('better-sqlite3') as { prototype: Record<string, (...a: unknown[]) => unknown> };
 let statements = 0;
 /** STORE_CPU_TIME=1: the process's CPU time inside each statement by SQL text (a breakdown; adds its own overhead) */
 const timing = process.env.STORE_CPU_TIME === '1';
@@ -53,29 +51,12 @@ function timed<T>(sql: string, f: () => T): T {
   }
 }
 let commits = 0;
-const origPrepare = Database.prototype.prepare!;
-let patched = false;
-Database.prototype.prepare = function (this: unknown, sql: unknown) {
-  const st = origPrepare.call(this, sql) as object;
-  if (!patched) {
-    patched = true;
-    const proto = Object.getPrototypeOf(st) as Record<string, (...a: unknown[]) => unknown>;
-    for (const m of ['run', 'get', 'all']) {
-      const orig = proto[m]!;
-      proto[m] = function (this: { source: string }, ...args: unknown[]) {
-        statements++;
-        return timed(this.source, () => orig.apply(this, args));
-      };
-    }
-  }
-  return st;
-};
-const origExec = Database.prototype.exec!;
-Database.prototype.exec = function (this: unknown, sql: unknown) {
+hookStatements((m, sql, _args, call) => {
   statements++;
+  if (m !== 'exec') return timed(sql, call);
   if (sql === 'COMMIT') commits++;
-  return timed(String(sql).replace(/_\d+$/, '_n'), () => origExec.call(this, sql));
-};
+  return timed(sql.replace(/_\d+$/, '_n'), call);
+});
 
 type Fn = (...a: unknown[]) => Promise<unknown>;
 interface AnyStore { transaction<T>(fn: (tx: Record<string, Fn>) => Promise<T>): Promise<T>; close(): Promise<void>; [k: string]: unknown }
