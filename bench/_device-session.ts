@@ -32,13 +32,11 @@ import type * as ConnectApi from '../src/device/connect.js';
 import type * as SimApi from '../src/simulator/index.js';
 import type * as ConnApi from '../src/netconf/session/connection.js';
 import type { SimulatedDevice } from '../src/simulator/index.js';
+import { benchArgs } from './_args.js';
 
 const root = resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
-const opt = (name: string): string | undefined => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const { opt } = benchArgs(argv);
 
 // ---- child: a fleet of one tree, answering cpu requests ---------------------------------------------------
 if (argv[0] === '--serve') {

@@ -38,10 +38,11 @@ import type * as EventLogApi from '../src/store/event-log.js';
 import type * as SqliteApi from '../src/store/sqlite.js';
 import type * as NorthboundApi from '../src/oam-plugin/northbound.js';
 import type * as LoggerApi from '../src/log/logger.js';
+import { benchArgs } from './_args.js';
 
 const root = resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
-const opt = (name: string): string | undefined => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
+const { opt } = benchArgs(argv);
 const STREAM = 'henb-sw-verify';
 const USER = 'nms';
 const PASSWORD = 'bench-pw';

@@ -29,10 +29,11 @@ import { pathToFileURL } from 'node:url';
 import type * as TokensApi from '../src/tokens/index.js';
 import type * as AdapterApi from '../src/oam/tokens-adapter.js';
 import type { Jwks, ResultClaimsInput, SigningKey } from '../src/tokens/index.js';
+import { benchArgs } from './_args.js';
 
 const root = resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
-const opt = (name: string): string | undefined => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
+const { opt } = benchArgs(argv);
 const N = Number(opt('--n') ?? 2000);
 const ROUNDS = Number(opt('--rounds') ?? 6);
 const BASELINE = opt('--baseline');

@@ -26,6 +26,7 @@ import {
 import type * as YangApi from '../src/yang/index.js';
 import type * as ValidateApi from '../src/yang/validate.js';
 import { generateConfigCorpus, generateCorpus, serialize, toJson } from '../test/yang/corpus.js';
+import { benchArgs } from './_args.js';
 
 if (typeof globalThis.gc !== 'function') {
   const r = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=64', ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { stdio: 'inherit' });
@@ -35,7 +36,7 @@ const gc = globalThis.gc as () => void;
 
 const root = resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
-const opt = (name: string): string | undefined => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
+const { opt } = benchArgs(argv);
 const N = Number(opt('--n') ?? 2000);
 const ROUNDS = Number(opt('--rounds') ?? 6);
 const BASELINE = opt('--baseline');
