@@ -216,6 +216,10 @@ export abstract class StoreBase<C extends TxContext> implements Store {
       return;
     } finally {
       this.txOpen = false;
+      // Node 20's AsyncLocalStorage tracks every promise and async resource of the process while it is enabled
+      // (about 3x the cost of an await); only a transaction's calls need it, so it is on only while a group runs
+      // (the next group's als.run turns it on again): see the AsyncLocalStorage section of docs/performance.md
+      this.als.disable();
       doneResolve?.();
     }
     this.commitStats.commits++;

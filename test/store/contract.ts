@@ -4,6 +4,7 @@
  * Only driver-independent behaviour is here; a driver's own cases (SQLite's WAL and sync barriers, PostgreSQL's
  * several instances) stay in its test file.
  */
+import type { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it, vi } from 'vitest';
 import type { HenbInput, JobRecord, NewJob, Store, StoreTx } from '../../src/store/index.js';
 import { generateSigningKey, signResult, storeReplayCache, verifyResult } from '../../src/tokens/index.js';
@@ -588,6 +589,29 @@ export function storeContract(name: string, h: StoreHarness): void {
         expect((await read)?.rim).toBe(RIM1);
         expect(order).toEqual(['commit', 'read']);
         expect(await store.getHenb('henb-2')).toBeDefined();
+      });
+
+      it('tracks the transaction context only while a transaction runs (issue 15: no async hook on the rest of the process)', async () => {
+        // the store's AsyncLocalStorage (StoreBase): Node 20 runs a hook on every promise of the process while it is on
+        const als = (store as unknown as { als: AsyncLocalStorage<unknown> }).als;
+        const gate = deferred();
+        let later: Promise<unknown> | undefined;
+        await store.transaction(async (t) => {
+          await t.putHenb(henb());
+          expect(als.getStore()).toMatchObject({ active: true });
+          later = gate.promise.then(() => als.getStore()); // a continuation made inside, run after the end
+        });
+        gate.resolve();
+        expect(await later).toBeUndefined();
+        // the next transaction turns it on again: a plain call from inside joins, a nested one is a savepoint
+        await store.transaction(async (t) => {
+          expect((await store.getHenb('henb-1'))?.rim).toBe(RIM0);
+          await store.transaction((inner) => inner.putHenb(henb({ henbId: 'henb-2' })));
+          await t.putHenb(henb({ rim: RIM1 }));
+        });
+        expect((await store.getHenb('henb-1'))?.rim).toBe(RIM1);
+        expect(await store.getHenb('henb-2')).toBeDefined();
+        expect(als.getStore()).toBeUndefined();
       });
 
       it('serialises transactions and refuses a tx handle used after the end', async () => {
