@@ -148,6 +148,11 @@ export abstract class StoreBase<C extends TxContext> implements Store {
   private groupsScheduled = 0;
   private members = 0;
   readonly commitStats: CommitStats = { commits: 0, transactions: 0 };
+  /** what the transaction handles of this store call: made once, not per transaction */
+  private readonly driver: TxDriver<C> = {
+    call: (ctx, name, args) => this.call(ctx, name, args),
+    nested: (ctx, fn) => this.nested(ctx, fn),
+  };
 
   constructor(options: StoreBaseOptions = {}) {
     this.groupCommit = options.groupCommit === true;
@@ -265,26 +270,9 @@ export abstract class StoreBase<C extends TxContext> implements Store {
     await this.closeDatabase();
   }
 
-  /** The handle fn gets: every operation runs inside ctx, and only while ctx is active. */
+  /** The handle fn gets: every operation runs inside ctx, and only while ctx is active (TxHandle). */
   protected facade(ctx: C): StoreTx {
-    const tx: Record<string, unknown> = {};
-    const member = ctx.member;
-    const ended = (): boolean => !ctx.active || ctx.member !== member;
-    for (const name of OP_NAMES) {
-      tx[name] = (...args: unknown[]) => {
-        if (ended()) return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'the transaction has finished'));
-        try {
-          return Promise.resolve(this.call(ctx, name, args));
-        } catch (err) {
-          return Promise.reject(err);
-        }
-      };
-    }
-    tx.transaction = <T>(fn: (t: StoreTx) => Promise<T> | T): Promise<T> => {
-      if (ended()) return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'the transaction has finished'));
-      return this.nested(ctx, fn);
-    };
-    return tx as unknown as StoreTx;
+    return new TxHandle(this.driver, ctx) as unknown as StoreTx;
   }
 
   /** Plain call: joins the transaction of the calling async context, else waits for an open one, then runs. */
@@ -304,6 +292,59 @@ export abstract class StoreBase<C extends TxContext> implements Store {
   private checkOpen(): void {
     if (this.closed) throw new StoreError('ERR_STORE_CLOSED', 'the store is closed');
   }
+}
+
+/** What a transaction handle asks of its store (StoreBase's protected operations, reached without a cast). */
+interface TxDriver<C extends TxContext> {
+  call(ctx: C, name: OpName, args: unknown[]): unknown;
+  nested<T>(ctx: C, fn: (tx: StoreTx) => Promise<T> | T): Promise<T>;
+}
+
+/**
+ * The handle a transaction's fn gets (StoreBase.facade): every operation runs inside its transaction `ctx`, and only
+ * while that is active and, in a group, still its own member's (a handle kept after its transaction ended rejects
+ * ERR_STORE_CLOSED). One object per transaction: its operations are on the prototype, installed once from OP_NAMES,
+ * and find their transaction through `this` (issue 15: a closure per operation, 37, and one for transaction() were
+ * made for every transaction on the OAM's main thread). So an operation is called on its handle (`tx.getHenb(id)`),
+ * not detached from it.
+ */
+class TxHandle<C extends TxContext> {
+  private readonly member: number | undefined;
+
+  constructor(private readonly driver: TxDriver<C>, private readonly ctx: C) {
+    this.member = ctx.member;
+  }
+
+  static {
+    for (const name of OP_NAMES) {
+      Object.defineProperty(TxHandle.prototype, name, {
+        value: function op(this: TxHandle<TxContext>, ...args: unknown[]): Promise<unknown> { return this.run(name, args); },
+        writable: true, configurable: true,
+      });
+    }
+  }
+
+  transaction<T>(fn: (t: StoreTx) => Promise<T> | T): Promise<T> {
+    if (this.ended()) return transactionFinished();
+    return this.driver.nested(this.ctx, fn);
+  }
+
+  private run(name: OpName, args: unknown[]): Promise<unknown> {
+    if (this.ended()) return transactionFinished();
+    try {
+      return Promise.resolve(this.driver.call(this.ctx, name, args));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private ended(): boolean {
+    return !this.ctx.active || this.ctx.member !== this.member;
+  }
+}
+
+function transactionFinished(): Promise<never> {
+  return Promise.reject(new StoreError('ERR_STORE_CLOSED', 'the transaction has finished'));
 }
 
 /** the error of a transaction that failed alone, if it did */

@@ -628,6 +628,24 @@ export function storeContract(name: string, h: StoreHarness): void {
         await expect((leaked as StoreTx).transaction(() => 1)).rejects.toThrow(code('ERR_STORE_CLOSED'));
       });
 
+      it('transaction handles share their operations: none is made per transaction (issue 15)', async () => {
+        const handles: StoreTx[] = [];
+        await store.transaction(async (tx) => {
+          handles.push(tx);
+          await tx.transaction((inner) => { handles.push(inner); });
+        });
+        await store.transaction((tx) => { handles.push(tx); });
+        const [a, nested, b] = handles as [StoreTx, StoreTx, StoreTx];
+        for (const op of ['getHenb', 'putHenb', 'saveJobTransition', 'listJobEvents', 'appendAudit', 'transaction'] as const) {
+          expect(typeof a[op]).toBe('function');
+          expect(b[op]).toBe(a[op]);
+          expect(nested[op]).toBe(a[op]);
+        }
+        // each handle still answers for its own transaction only
+        await expect(a.getHenb('x')).rejects.toThrow(code('ERR_STORE_CLOSED'));
+        await expect(nested.transaction(() => 1)).rejects.toThrow(code('ERR_STORE_CLOSED'));
+      });
+
       it('close waits for the open transaction to finish', async () => {
         const gate = deferred();
         const tx = store.transaction(async (t) => {
