@@ -187,7 +187,7 @@ function createService({ host, cfg, deps, opened }: Activation, p: ServiceParts)
   const policies: OamPolicies = deps.policies ?? policiesFromConfig(cfg);
   const svc = new OamService({
     store, pve: measuredPve(deps.pve), devices: measuredDevices(deps.devices), fetcher, tokens, inventory, policies,
-    onResult: (job) => void observeResult(store, job).catch((err: unknown) => host.log.debug('metrics: result not observed', { err })),
+    onResult: (job, saved) => void observeResult(store, job, saved).catch((err: unknown) => host.log.debug('metrics: result not observed', { err })),
     ...(softwareManifest !== undefined ? { softwareManifest } : {}),
     newNonce: deps.newNonce ?? defaultNonce, jwks: () => jwks, log: host.log.child({ component: 'oam' }),
     ...(deps.clock !== undefined ? { clock: deps.clock } : {}),

@@ -7,7 +7,7 @@
 import { connect } from 'node:net';
 import type { DeviceDriver, PveClient } from '../oam/index.js';
 import { isTerminal, kindOf } from '../oam/index.js';
-import type { Job } from '../oam/index.js';
+import type { Job, SavedState } from '../oam/index.js';
 import { errorCode } from '../errors.js';
 import type { Store } from '../store/index.js';
 import { addJobSource, addNotificationLogSource, addReadinessCheck, metrics } from '../metrics/index.js';
@@ -56,11 +56,19 @@ export function measuredDevices<D extends DeviceDriver>(devices: D): D {
   });
 }
 
-/** a final job: hsv_job_results_total{kind, outcome} and each state's duration from the job's history */
-export async function observeResult(store: Store, job: Job): Promise<void> {
+/**
+ * A final job: hsv_job_results_total{kind, outcome} and each state's duration from the job's history: `saved`, its
+ * saved states as the runner kept them (OamEvents.result), else (a job resumed or taken over here) its events read
+ * from the store (issue 15: that read was ~0.03-0.05 ms of the OAM's main thread per update).
+ */
+export async function observeResult(store: Store, job: Job, saved?: readonly SavedState[]): Promise<void> {
   const kind = kindOf(job);
   metrics.jobResults.inc({ kind, outcome: job.state });
-  const events = await store.listJobEvents(job.jobId);
+  observeSteps(kind, saved ?? await store.listJobEvents(job.jobId));
+}
+
+/** each state's duration in a job's history (its job events, or the same as the runner kept them), in seconds */
+function observeSteps(kind: string, events: readonly SavedState[]): void {
   for (let i = 1; i < events.length; i++) {
     const prev = events[i - 1]!;
     const cur = events[i]!;

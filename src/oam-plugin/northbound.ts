@@ -22,7 +22,7 @@ import { parseSoftwareUri } from '../integrity/index.js';
 import { DeviceWireError, parseTpm20Attestation } from '../device/index.js';
 import type { Store, JobRecord } from '../store/index.js';
 import type { Jwks } from '../tokens/index.js';
-import type { PveEvidenceMode } from '../oam/index.js';
+import type { PveEvidenceMode, SavedState } from '../oam/index.js';
 import { CompletionRefused, JobRunner, STATE_STEP, STEP, isDigest, isTerminal, kindOf, oamErrorCode, systemClock } from '../oam/index.js';
 import type {
   CompletionEvidence, Clock, DeviceCompletion, DeviceDriver, Job, Measure, MeasurementLogEntry, OamEvents, PveClient, ResultTokens, SoftwareFetcher, SoftwareManifestCheck,
@@ -62,8 +62,8 @@ export interface OamPolicies {
 }
 
 export interface OamServiceOptions {
-  /** told of every job that reached its final state, of any kind (metrics) */
-  onResult?: (job: Job) => void;
+  /** told of every job that reached its final state, of any kind, with its saved states when known (metrics; OamEvents.result) */
+  onResult?: (job: Job, saved?: readonly SavedState[]) => void;
   store: Store;
   pve: PveClient;
   devices: DeviceDriver;
@@ -126,8 +126,8 @@ export class OamService {
     const updates = (job: Job): boolean => kindOf(job) === 'software-update';
     const events: OamEvents = {
       progress: (job, step, text) => (updates(job) ? this.emit(progressXml(job, step, text)) : undefined),
-      result: (job) => {
-        options.onResult?.(job);
+      result: (job, saved) => {
+        options.onResult?.(job, saved);
         // the job is over: the device driver need not hold a session or a subscription for it any more
         options.devices.release?.(job.henbId, job.jobId);
         return updates(job) ? this.emit(resultXml(job)) : undefined;

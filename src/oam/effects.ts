@@ -28,7 +28,7 @@ export async function perform(ctx: RunnerContext, l: Live, job: Job, e: Effect, 
         await ev.progress(job, e.step, e.text);
         return;
       case 'emit-result':
-        await ev.result(job);
+        await ev.result(job, l.saved);
         return;
       case 'raise-alarm':
         await ev.alarm(job, e.text);

@@ -27,7 +27,7 @@ export { OamError, CompletionRefused, oamErrorCode } from './errors.js';
 export type { OamErrorCode } from './errors.js';
 export { DEFAULT_MAX_ACTIVE_JOBS, JobRunner } from './runner.js';
 export { DEFAULT_LEASE_MS, SQLITE_INSTANCE_ID } from './leases.js';
-export type { OamEvents, PveEvidenceMode, RunnerOptions, StartRequest } from './runner-options.js';
+export type { OamEvents, PveEvidenceMode, RunnerOptions, SavedState, StartRequest } from './runner-options.js';
 export { finalEarStatus } from './result-token.js';
 export type { ResultTokens, ReferenceValuesInput } from './result-token.js';
 export { componentResults } from './component-results.js';

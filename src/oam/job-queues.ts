@@ -4,7 +4,9 @@
  * instance; the store's one-active-job rule is the one across instances), the check() calls waiting for a job's
  * end, and every promise started for a job (idle() and close() wait for them).
  */
+import type { JobRecord } from '../store/index.js';
 import type { TimerHandle } from './ports.js';
+import type { SavedState } from './runner-options.js';
 import type { Job } from './transition.js';
 
 export interface Live {
@@ -17,6 +19,27 @@ export interface Live {
   lost?: boolean;
   /** the software-update call in flight (a device's completion waits for its acknowledgement) */
   sending?: Promise<void>;
+  /**
+   * the job's saved states (its job events' toState and at) when this instance knows them all (savedFrom), each
+   * committed transition appended (moved): the metrics' step durations, without reading the job's events back
+   */
+  saved?: SavedState[];
+}
+
+/**
+ * The saved states of a job read back (or just created) at `rec`: known at its first version only, where its one
+ * job event is its creation (every saveJobTransition moves the version: the Store contract's `version`); undefined
+ * after that.
+ */
+export function savedFrom(rec: Pick<JobRecord, 'version' | 'state' | 'createdAt'>): SavedState[] | undefined {
+  return rec.version === 1 ? [{ toState: rec.state, at: rec.createdAt }] : undefined;
+}
+
+/** `l`'s job as a committed transition saved it: the job, its version and (when kept) its saved state */
+export function moved(l: Live, job: Job, rec: Pick<JobRecord, 'version' | 'state' | 'updatedAt'>): void {
+  l.job = job; // as written (the record's data is a copy of it, parsed only when read)
+  l.version = rec.version;
+  l.saved?.push({ toState: rec.state, at: rec.updatedAt });
 }
 
 /**
@@ -85,9 +108,9 @@ export class JobQueues {
     return this.live.get(l.job.jobId) === l;
   }
 
-  /** drive a job here from its stored version */
-  add(job: Job, version: number): Live {
-    const l: Live = { job, version, queue: Promise.resolve() };
+  /** drive a job here from its stored version (with its saved states when they are known: savedFrom) */
+  add(job: Job, version: number, saved?: SavedState[]): Live {
+    const l: Live = { job, version, queue: Promise.resolve(), ...(saved !== undefined ? { saved } : {}) };
     this.live.set(job.jobId, l);
     return l;
   }

@@ -7,6 +7,7 @@
 import type { HenbInput, HenbRecord, JobRecord, Store, StoreOps } from '../store/index.js';
 import { CompletionRefused } from './errors.js';
 import type { Live } from './job-queues.js';
+import { moved } from './job-queues.js';
 import { finalEarStatus } from './result-token.js';
 import type { Effect, Job, JobEvent } from './transition.js';
 import { isTerminal, kindOf } from './transition.js';
@@ -76,8 +77,7 @@ export async function save(store: Store, l: Live, job: Job, terminal: boolean, r
     expectPrevVersion: l.version, data: job, deadline: null, reason, at,
     ...(terminal ? { terminal: true } : {}),
   }));
-  l.job = job; // as written (the record's data is a copy of it, parsed only when read)
-  l.version = rec.version;
+  moved(l, job, rec);
 }
 
 type HenbPatch = Partial<Pick<HenbRecord, 'rim' | 'softwareVersion' | 'state'>>;

@@ -10,9 +10,20 @@ import type { Step } from './steps.js';
 import type { Job, JobRequest, StepTimeouts } from './transition.js';
 
 /** Where the runner reports what happens (the northbound adapter maps these to NETCONF notifications). */
+/** One saved state of a job, as the store's job event records it (its toState and at). */
+export interface SavedState {
+  readonly toState: string;
+  readonly at: number;
+}
+
 export interface OamEvents {
   progress(job: Job, step: Step, text: string): void | Promise<void>;
-  result(job: Job): void | Promise<void>;
+  /**
+   * A job reached its final state (it is stored). `saved`: the job's saved states so far, in order, as its job events
+   * in the store record them, when this instance saw every one of them (the job was created here, or admitted at its
+   * first version); undefined when it did not (a job resumed or taken over: the store has them).
+   */
+  result(job: Job, saved?: readonly SavedState[]): void | Promise<void>;
   alarm(job: Job, text: string): void | Promise<void>;
 }
 

@@ -34,7 +34,7 @@ import type { WaitingJob } from './admission.js';
 import { attest } from './attest.js';
 import { perform } from './effects.js';
 import { CompletionRefused, OamError, messageOf, notWaiting } from './errors.js';
-import { JobQueues } from './job-queues.js';
+import { JobQueues, moved, savedFrom } from './job-queues.js';
 import { Step } from './job-queues.js';
 import type { Live } from './job-queues.js';
 import { LeaseKeeper, dropIfLost, leaseSettings } from './leases.js';
@@ -130,13 +130,13 @@ export class JobRunner {
     try {
       const at = this.ctx.clock.now();
       const job = await this.newJob(kind, jobId, req, at);
-      const version = await this.insert(job, at, reserved);
+      const rec = await this.insert(job, at, reserved);
       if (!reserved) {
         this.admission.enqueue({ jobId, henbId: req.henbId }, first);
         this.pump(); // a slot may have come free meanwhile
         return job;
       }
-      this.jobs.add(job, version);
+      this.jobs.add(job, rec.version, savedFrom(rec));
       this.admission.settled();
       reserved = false;
       const started = this.dispatch(jobId, { type: 'start', at });
@@ -178,7 +178,7 @@ export class JobRunner {
       const at = this.ctx.clock.now();
       const nonce = await freshPveNonce(this.ctx, w.jobId, w.henbId, at, rec.data.timeouts.pve);
       if (this.closed) return;
-      this.jobs.add({ ...reconcile(rec), nonce }, rec.version);
+      this.jobs.add({ ...reconcile(rec), nonce }, rec.version, savedFrom(rec));
       admitted = true;
     } catch (err) {
       this.ctx.log.error('waiting job could not start', { jobId: w.jobId, henbId: w.henbId, err });
@@ -223,13 +223,13 @@ export class JobRunner {
 
   /**
    * The nonce and the job together: the database allows one active job per H(e)NB (across OAM instances); when
-   * another holds it, nothing of this one is left behind. Returns the job's version. A job that will wait for a slot
+   * another holds it, nothing of this one is left behind. Returns the job's record. A job that will wait for a slot
    * stores no nonce yet (it gets a fresh one when admitted).
    */
-  private async insert(job: Job, at: number, withNonce: boolean): Promise<number> {
+  private async insert(job: Job, at: number, withNonce: boolean): Promise<JobRecord<Job>> {
     const { o } = this.ctx;
     const kind = kindOf(job);
-    const rec = await o.store.transaction(async (tx) => {
+    return o.store.transaction(async (tx) => {
       if (withNonce) await putPveNonce(tx, job.nonce, job.jobId, job.henbId, at, job.timeouts.pve);
       return tx.createJob<Job>({
         jobId: job.jobId, henbId: job.henbId, kind, state: job.state, data: job, deadline: null, reason: `${kind} requested`,
@@ -239,7 +239,6 @@ export class JobRunner {
       if (errorCode(err) !== 'ERR_STORE_HENB_BUSY') throw err;
       throw new OamError('ERR_OAM_HENB_BUSY', `a job is already running for H(e)NB ${job.henbId}: ${(err as Error).message}`, { cause: err });
     });
-    return rec.version;
   }
 
   /**
@@ -455,10 +454,7 @@ export class JobRunner {
     const job = await this.withResult(out);
     const from = l.job.state;
     try {
-      const rec = await persist(this.ctx.o.store, l, job, out.effects, event);
-      // the job as written (the record's data is a copy of it, parsed only when read: not needed)
-      l.job = job;
-      l.version = rec.version;
+      moved(l, job, await persist(this.ctx.o.store, l, job, out.effects, event));
     } catch (err) {
       if (dropIfLost(this.ctx, l, err)) return;
       throw err;
