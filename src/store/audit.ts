@@ -155,22 +155,37 @@ export function auditEntryFor(name: string, args: unknown[], result: unknown, be
   }
 }
 
+/** An audited operation's record, made and checked before its write (auditCheckedBefore); undefined: none is due. */
+export interface CheckedAudit {
+  entry: AuditInput | undefined;
+}
+
 /**
  * For the audited operations whose record follows from their arguments and what was read before them (putHenb,
- * putReferenceLog): checks their input and that record before their write (ERR_STORE_INVALID, as the operation or
- * its append would), so that after the write nothing but the database can refuse the record. Returns whether it
- * did: false for the others (createJob and saveJobTransition record what their write returns; deleteHenb records
- * only a deletion).
+ * putReferenceLog): checks their input and makes and checks that record before their write (ERR_STORE_INVALID, as
+ * the operation or its append would), so that after the write nothing but the database can refuse the record; the
+ * write's record is then this one (checkedAuditEntry), not made again. Returns undefined for the others (createJob
+ * and saveJobTransition record what their write returns; deleteHenb records only a deletion).
  */
-export function auditCheckedBefore(name: string, args: unknown[], before: unknown, now: number = Date.now()): boolean {
+export function auditCheckedBefore(name: string, args: unknown[], before: unknown, now: number = Date.now()): CheckedAudit | undefined {
   let entry: AuditInput | undefined;
   if (name === 'putHenb') entry = henbChanged(henbRecord(args[0] as HenbInput, now), before as HenbRecord | undefined);
   else if (name === 'putReferenceLog') {
     referenceLogInput(args[0] as string, args[1]);
     entry = referenceLogChanged(args[0], args[1]);
-  } else return false;
+  } else return undefined;
   if (entry !== undefined) checkedAuditInput(entry, now);
-  return true;
+  return { entry };
+}
+
+/**
+ * The record of an operation checked before its write (auditCheckedBefore), once written: what auditEntryFor would
+ * make of its result. An H(e)NB's record takes the time its write gave the H(e)NB (the check's was the check's own).
+ */
+export function checkedAuditEntry(name: string, checked: CheckedAudit, result: unknown): AuditInput | undefined {
+  const { entry } = checked;
+  if (entry !== undefined && name === 'putHenb') entry.at = (result as HenbRecord).updatedAt;
+  return entry;
 }
 
 function jobCreated(job: NewJob, rec: JobRecord): AuditInput {

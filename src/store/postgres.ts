@@ -47,8 +47,8 @@ import {
   notificationFromRow, notificationInput, notificationsInput, notificationQuery, pruneInput,
 } from './records.js';
 import type { EventRow, HenbRow, JobRow, NonceRow, NotificationRow, ResultRow, ReferenceLogRow } from './records.js';
-import { AUDITED_OPS, auditBefore, auditCheckedBefore, auditEntryFor, auditFromRow, auditHeadFromRow, auditHeadInput, auditLimit, nextAuditRecord } from './audit.js';
-import type { AuditHeadInput, AuditHeadRecord, AuditHeadRow, AuditInput, AuditRecord, AuditRow, JobBefore } from './audit.js';
+import { AUDITED_OPS, auditBefore, auditCheckedBefore, auditEntryFor, auditFromRow, checkedAuditEntry, auditHeadFromRow, auditHeadInput, auditLimit, nextAuditRecord } from './audit.js';
+import type { AuditHeadInput, AuditHeadRecord, AuditHeadRow, AuditInput, AuditRecord, AuditRow, CheckedAudit, JobBefore } from './audit.js';
 import type {
   ConsumeNonceResult, HenbInput, HenbRecord, HenbState, JobEvent, JobRecord, JobTransitionOptions, NewJob,
   NewNotification, NonceInput, NonceRecord, NotificationLogTimes, NotificationQuery, NotificationRecord, PostgresStoreOptions, ResultInput,
@@ -325,9 +325,12 @@ export class PostgresStore extends StoreBase<PgTx> {
     let own = false;
     try {
       const result = await auditedOp(ctx.ops, name, args, async (before) => {
-        if (atStart || auditCheckedBefore(name, args, before)) return;
+        if (atStart) return undefined;
+        const checked = auditCheckedBefore(name, args, before);
+        if (checked !== undefined) return checked;
         await savepoint(ctx, OP_SAVEPOINT);
         own = true;
+        return undefined;
       });
       if (own) ctx.unreleased = true;
       return result;
@@ -384,13 +387,15 @@ async function callOp(ops: PgOps, name: OpName, args: unknown[]): Promise<unknow
 
 /**
  * An operation and the audit record it appends, on a transaction's client (which holds TX_LOCK); `beforeWrite` runs
- * after what the record needs was read, before the write. A job's move reads nothing before it: its one statement
+ * after what the record needs was read, before the write, and returns the record when it made and checked it
+ * already (auditCheckedBefore: then it is not made again). A job's move reads nothing before it: its one statement
  * returns the state it replaced (PgOps.moveJob).
  */
-async function auditedOp(ops: PgOps, name: OpName, args: unknown[], beforeWrite?: (before: unknown) => Promise<void>): Promise<unknown> {
+async function auditedOp(ops: PgOps, name: OpName, args: unknown[], beforeWrite?: (before: unknown) => Promise<CheckedAudit | undefined>): Promise<unknown> {
   if (name === 'appendAudit') return callOp(ops, name, args);
   let before: unknown;
   let result: unknown;
+  let checked: CheckedAudit | undefined;
   if (name === 'saveJobTransition') {
     await beforeWrite?.(undefined);
     try {
@@ -401,10 +406,10 @@ async function auditedOp(ops: PgOps, name: OpName, args: unknown[], beforeWrite?
   } else {
     const b = auditBefore(name, args);
     before = b === undefined ? undefined : await ops.getHenb(b.id);
-    await beforeWrite?.(before);
+    checked = await beforeWrite?.(before);
     result = await callOp(ops, name, args);
   }
-  const entry = auditEntryFor(name, args, result, before);
+  const entry = checked !== undefined ? checkedAuditEntry(name, checked, result) : auditEntryFor(name, args, result, before);
   if (entry !== undefined) await callOp(ops, 'appendAudit', [entry]);
   return result;
 }

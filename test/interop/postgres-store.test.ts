@@ -7,6 +7,7 @@
  * A missing PostgreSQL fails this suite with the script's message (never a skip).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION, StoreError, openPostgresStore, openStore } from '../../src/store/index.js';
 import type { PostgresStoreOptions, Store } from '../../src/store/index.js';
@@ -555,5 +556,25 @@ describe('PostgreSQL store: several instances on one database', () => {
       'job-transition job/job-1', 'job-transition job/job-1', 'henb-state-changed henb/henb-1', 'reference-log-changed henb/henb-1',
       'job-created job/job-2', 'henb-state-changed henb/henb-1', 'henb-added henb/henb-2', 'henb-added henb/henb-3',
     ]);
+  });
+
+  it('a record checked before its write is the one appended, not made again (issue 15): the reference log is serialised three times (checked, hashed, written), the H(e)NB record takes the write\'s time', async () => {
+    const a = await open();
+    const henb = (state: 'trusted' | 'updating'): Parameters<Store['putHenb']>[0] => ({ henbId: 'henb-1', rim: null, softwareVersion: null, state, lastResultToken: null });
+    await a.putHenb(henb('trusted'));
+    const entries = [{ component: 'kernel', digest: 'c'.repeat(64) }];
+    let serialised = 0;
+    const log = Object.assign([...entries], { toJSON: () => { serialised++; return entries; } });
+    const written = await a.transaction(async (tx) => {
+      await tx.getHenb('henb-1'); // the writes are not the transaction's first statement: their records are checked before them
+      await tx.putReferenceLog('henb-1', log);
+      return tx.putHenb(henb('updating'));
+    });
+    expect(serialised).toBe(3);
+    const [logRecord, henbRecord] = (await a.listAudit()).slice(-2);
+    expect(logRecord).toMatchObject({ action: 'reference-log-changed', object: 'henb/henb-1' });
+    expect(JSON.parse(logRecord!.details as string)).toEqual({ entries: 1, sha256: createHash('sha256').update(JSON.stringify(entries)).digest('hex') });
+    expect(henbRecord).toMatchObject({ action: 'henb-state-changed', object: 'henb/henb-1', at: written.updatedAt });
+    expect(JSON.parse(henbRecord!.details as string)).toEqual({ state: ['trusted', 'updating'] });
   });
 });
