@@ -59,7 +59,7 @@ export function measuredDevices<D extends DeviceDriver>(devices: D): D {
 /**
  * A final job: hsv_job_results_total{kind, outcome} and each state's duration from the job's history: `saved`, its
  * saved states as the runner kept them (OamEvents.result), else (a job resumed or taken over here) its events read
- * from the store (issue 15: that read was ~0.03-0.05 ms of the OAM's main thread per update).
+ * from the store (issue 15: that read was ~0.025-0.06 ms of the OAM's main thread per update).
  */
 export async function observeResult(store: Store, job: Job, saved?: readonly SavedState[]): Promise<void> {
   const kind = kindOf(job);
