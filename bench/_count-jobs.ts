@@ -32,8 +32,12 @@ export async function countJobs(store: ConstructorParameters<typeof JobRunner>[0
   devices.installMs = 5;
   const results: Job[] = [];
   let nonce = 0;
+  const pve = new FakePve();
+  // BENCH_PVE_LOG=1: the PVE's verdicts carry the device's measurement log, as the reference PVE's do (bench/fleet.ts):
+  // the job's data then has the sizes it has there (tokens with the log, the pre-update log)
+  if (process.env.BENCH_PVE_LOG === '1') pve.logOf = (henbId) => devices.logOf(henbId);
   const runner = new JobRunner({
-    store, pve: new FakePve(), devices, fetcher: new FakeFetcher(), tokens: new FakeTokens(),
+    store, pve, devices, fetcher: new FakeFetcher(), tokens: new FakeTokens(),
     timeouts: { pve: 5000, fetch: 5000, send: 5000, completion: 5000 }, pveEvidence: 'relay',
     events: { progress: () => undefined, alarm: () => undefined, result: (j) => { results.push(j); } },
     newNonce: () => (++nonce).toString(16).padStart(64, '0'),

@@ -6,10 +6,11 @@
  *   node --import tsx bench/_store-count.ts [N]
  * With STORE_COUNT_CPU=1 nothing is counted: the process's CPU time (process.cpuUsage) from the first start to the
  * last result, per job (the fakes' work included; compare two trees with the same script, interleaved).
+ * STORE_COUNT_WAL=1: also the bytes the commits wrote to the WAL per update (checkpoints off).
  * STORE_COUNT_TEMP_STORE=FILE|MEMORY sets PRAGMA temp_store on the store's connection after it opened (an A/B of the
  * store's own setting within one tree; see bench/_sql-temp.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../src/store/index.js';
@@ -36,11 +37,17 @@ if (!cpuOnly) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'store-count-'));
-const store = await openSqliteStore({ dataDir: dir, groupCommit: true });
+// STORE_COUNT_WAL=1: no checkpoints (no checkpointer thread, wal_autocheckpoint off): the WAL's growth over the
+// updates is the bytes the store's commits wrote (pages, 4 KiB each, plus 24 bytes of frame header)
+const walOnly = process.env.STORE_COUNT_WAL === '1';
+const store = await openSqliteStore({ dataDir: dir, groupCommit: true, ...(walOnly ? { checkpointer: false } : {}) });
+if (walOnly) store.database.pragma('wal_autocheckpoint = 0');
+const walSize = (): number => statSync(join(dir, 'henb-sw-verify.sqlite-wal')).size;
 const tempStore = process.env.STORE_COUNT_TEMP_STORE;
 if (tempStore === 'FILE' || tempStore === 'MEMORY') store.database.pragma(`temp_store = ${tempStore}`);
 const { runner, results, startAll } = await countJobs(store, N);
 counting = true;
+const wal0 = walOnly ? walSize() : 0;
 const cpu0 = process.cpuUsage();
 await startAll();
 const t0 = Date.now();
@@ -48,11 +55,13 @@ while (results.length < N && Date.now() - t0 < 30_000) await new Promise((r) => 
 await runner.idle();
 counting = false;
 const cpu = process.cpuUsage(cpu0);
+const walBytes = walOnly ? walSize() - wal0 : 0;
 const verified = results.filter((j) => j.state === 'verified').length;
 await runner.close();
 await store.close();
 rmSync(dir, { recursive: true, force: true });
 
+if (walOnly) console.log(`WAL written: ${(walBytes / N / 1024).toFixed(1)} KiB per update (${(walBytes / 4120 / N).toFixed(1)} pages)`);
 if (cpuOnly) {
   console.log(`${verified}/${N} verified; CPU ${((cpu.user + cpu.system) / 1000 / N).toFixed(3)} ms per job`);
   process.exit(0);

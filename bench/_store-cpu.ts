@@ -15,6 +15,8 @@
  * STORE_CPU_ONLY=B: rounds of this tree alone (for a profile: node --cpu-prof --import tsx ...); with
  * STORE_CPU_TIME=1 also the CPU inside each statement by SQL text. STORE_CPU_TRACE=1 prints this tree's trace.
  * STORE_CPU_SMALL_DATA=1: this tree's job data replaced by a small object (what the job's JSON costs).
+ * STORE_CPU_PAD=k: in both trees, the job data's strings of 200 characters or more (tokens) repeated k times (k=2:
+ * about the job sizes of bench/fleet.ts); BENCH_PVE_LOG=1 (bench/_count-jobs.ts): the PVE's verdicts carry the log.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -138,6 +140,27 @@ async function record(tree: Tree): Promise<{ items: Item[]; jobId: string; nonce
       if (n === 'createJob') (a[0] as { data: unknown }).data = { s: n };
     }
   }
+  const pad = Number(process.env.STORE_CPU_PAD ?? 1);
+  if (pad > 1) {
+    // the sizes of bench/fleet.ts's jobs (~5.6 KB per transition, against ~3 KB with the fakes' short tokens and
+    // logs): every string of 200 characters or more in a job's data (tokens) repeated `pad` times, in both trees
+    const grow = (v: unknown): unknown => {
+      if (typeof v === 'string') return v.length >= 200 ? v.repeat(pad) : v;
+      if (v === null || typeof v !== 'object') return v;
+      if (Array.isArray(v)) return v.map(grow);
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, grow(x)]));
+    };
+    for (const [n, a] of all) {
+      if (n === 'saveJobTransition' && (a[2] as { data?: unknown }).data !== undefined) (a[2] as { data: unknown }).data = grow((a[2] as { data: unknown }).data);
+      if (n === 'createJob') (a[0] as { data: unknown }).data = grow((a[0] as { data: unknown }).data);
+    }
+  }
+  let jobBytes = 0;
+  for (const [n, a] of all) {
+    if (n === 'saveJobTransition' && (a[2] as { data?: unknown }).data !== undefined) jobBytes += JSON.stringify((a[2] as { data: unknown }).data).length;
+    if (n === 'createJob') jobBytes += JSON.stringify((a[0] as { data: unknown }).data).length;
+  }
+  console.log(`${tree.name}: the job's data written per update: ${jobBytes} characters of JSON`);
   return { items, jobId, nonces: [...nonces] };
 }
 
