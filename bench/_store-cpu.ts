@@ -15,6 +15,7 @@
  * STORE_CPU_ONLY=B: rounds of this tree alone (for a profile: node --cpu-prof --import tsx ...); with
  * STORE_CPU_TIME=1 also the CPU inside each statement by SQL text. STORE_CPU_TRACE=1 prints this tree's trace.
  * STORE_CPU_SMALL_DATA=1: this tree's job data replaced by a small object (what the job's JSON costs).
+ * STORE_CPU_NO_TOKENS=1: this tree's job data without pve.token, result.token and completion.pveToken.
  * STORE_CPU_PAD=k: in both trees, the job data's strings of 200 characters or more (tokens) repeated k times (k=2:
  * about the job sizes of bench/fleet.ts); BENCH_PVE_LOG=1 (bench/_count-jobs.ts): the PVE's verdicts carry the log.
  */
@@ -153,6 +154,22 @@ async function record(tree: Tree): Promise<{ items: Item[]; jobId: string; nonce
     for (const [n, a] of all) {
       if (n === 'saveJobTransition' && (a[2] as { data?: unknown }).data !== undefined) (a[2] as { data: unknown }).data = grow((a[2] as { data: unknown }).data);
       if (n === 'createJob') (a[0] as { data: unknown }).data = grow((a[0] as { data: unknown }).data);
+    }
+  }
+  if (process.env.STORE_CPU_NO_TOKENS === '1' && tree === B) {
+    // a flow that keeps the tokens the results table holds already (pve.token: putResult kind pve; result.token: kind
+    // final) and the post-update verdict (completion.pveToken) out of the job's data: what its JSON would cost then
+    const strip = (d: Record<string, unknown>): Record<string, unknown> => {
+      const out = { ...d };
+      for (const [k, t] of [['pve', 'token'], ['result', 'token'], ['completion', 'pveToken']] as const) {
+        const v = out[k] as Record<string, unknown> | undefined;
+        if (v !== undefined && t in v) out[k] = Object.fromEntries(Object.entries(v).filter(([x]) => x !== t));
+      }
+      return out;
+    };
+    for (const [n, a] of all) {
+      if (n === 'saveJobTransition' && (a[2] as { data?: unknown }).data !== undefined) (a[2] as { data: Record<string, unknown> }).data = strip((a[2] as { data: Record<string, unknown> }).data);
+      if (n === 'createJob') (a[0] as { data: Record<string, unknown> }).data = strip((a[0] as { data: Record<string, unknown> }).data);
     }
   }
   let jobBytes = 0;
