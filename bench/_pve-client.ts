@@ -204,13 +204,16 @@ async function cpuPerUpdate(oam: Oam, cells: Femtocell[], n: number, concurrency
 async function counted(fn: () => Promise<void>): Promise<Record<string, number>> {
   const k: Record<string, number> = {};
   const add = (name: string, v = 1): void => { k[name] = (k[name] ?? 0) + v; };
-  const sockets = new Map<TLSSocket, { w: number; r: number }>();
+  const sockets = new Map<TLSSocket, { w: number; r: number; closedW?: number; closedR?: number }>();
   const onRequest = ({ request }: { request: ClientRequest }): void => {
     add('requests');
     const onSocket = (s: unknown): void => {
       const sock = s as TLSSocket;
       if (sockets.has(sock)) return;
-      sockets.set(sock, { w: sock.bytesWritten, r: sock.bytesRead });
+      const b: { w: number; r: number; closedW?: number; closedR?: number } = { w: sock.bytesWritten, r: sock.bytesRead };
+      sockets.set(sock, b);
+      // a destroyed socket no longer counts its bytes: taken as it closes
+      sock.once('close', () => { b.closedW = sock.bytesWritten; b.closedR = sock.bytesRead; });
       if (sock.connecting) add('new TCP connections');
       if (!sock.authorized) sock.once('secureConnect', () => add(sock.isSessionReused() ? 'TLS handshakes (resumed)' : 'TLS handshakes (full)'));
     };
@@ -244,8 +247,8 @@ async function counted(fn: () => Promise<void>): Promise<Record<string, number>>
     syncBuiltinESMExports();
   }
   for (const [s, b] of sockets) {
-    add('TLS socket bytes written', s.bytesWritten - b.w);
-    add('TLS socket bytes read', s.bytesRead - b.r);
+    add('TLS socket bytes written', (b.closedW ?? s.bytesWritten) - b.w);
+    add('TLS socket bytes read', (b.closedR ?? s.bytesRead) - b.r);
   }
   k['sockets used'] = sockets.size;
   return k;
