@@ -48,7 +48,8 @@
  * (default 1; a list runs each), BENCH_PVE_EVIDENCE (collect, the default: the PVE collects step 3's evidence over its
  * own device session; relay: the OAM collects it on the job's session and relays it, config pve.evidence; collect,relay
  * runs both in every round, paired), BENCH_FLEET_PER_CHILD, BENCH_FLEET_PER_ADDRESS, BENCH_FLEET_BASE_PORT, BENCH_FLEET_KEYS_DIR,
- * BENCH_CHILD_NODE_ARGS (extra node options for the children, e.g. --cpu-prof --cpu-prof-dir=DIR), BENCH_FLEET_MAX_ACTIVE
+ * BENCH_CHILD_NODE_ARGS (extra node options for the children, e.g. --cpu-prof --cpu-prof-dir=DIR), BENCH_OAM_NODE_ARGS
+ * (extra node options for the OAM servers only, e.g. --max-old-space-size=640: a host's heap setting), BENCH_FLEET_MAX_ACTIVE
  * (the OAM's jobs.max-active, jobs driven at once; default the plugin's, 500; the others wait in the store),
  * BENCH_FLEET_GROUP_COMMIT (the OAM's store.group-commit: on, off, or off,on: each round runs both, one after the
  * other; unset: the plugin's default). With SQLite the OAM counts its COMMITs (reported per verified update).
@@ -172,6 +173,11 @@ function heapFractions(): number[] {
   const xs = v.split(',').map((x) => x.trim()).filter((x) => x !== '').map(Number);
   for (const x of xs) if (!Number.isFinite(x) || x < 0 || x >= 1) throw new Error(`BENCH_FLEET_HEAP_AT must be fractions in [0, 1), got ${v}`);
   return xs.filter((x) => x > 0).sort((a, b) => a - b);
+}
+
+/** BENCH_OAM_NODE_ARGS: node options for the OAM servers alone (the fleet's children keep theirs) */
+function oamNodeArgs(): string[] {
+  return (process.env.BENCH_OAM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 }
 
 /** measures the OAMs' live heap (and writes snapshots, BENCH_FLEET_SNAPSHOT_DIR) when `count` results reached a mark */
@@ -394,7 +400,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
       const configFile = join(dataDir, `oam-config-${k + 1}.json`);
       writeFileSync(configFile, JSON.stringify({ config, dataDir: join(dataDir, `oam-${k + 1}`) }));
       // each OAM in its own process: its memory and CPU are its own (and each run starts from a fresh heap)
-      oams.push(await spawnChild<OamReady>(self, ['--child-oam', configFile], oamStartMs(size), { nodeArgs: ['--expose-gc'], env, fdLimit: 2 * size + 4096 }));
+      oams.push(await spawnChild<OamReady>(self, ['--child-oam', configFile], oamStartMs(size), { nodeArgs: ['--expose-gc', ...oamNodeArgs()], env, fdLimit: 2 * size + 4096 }));
     }
     // the PVE trusts the OAM instances' keys (it reads this file at each provide-reference-values)
     writeFileSync(oamJwksFile, JSON.stringify({ keys: oams.flatMap((_, k) => jwksUnder(join(dataDir, `oam-${k + 1}`))) }));
@@ -669,6 +675,7 @@ async function main(): Promise<void> {
   console.log(`OAM jobs.max-active ${o.maxActive ?? 'default (500)'}: jobs driven at once, the others wait in the store`);
   console.log(`step 3's evidence (BENCH_PVE_EVIDENCE): ${modes.map((m) => (m === 'relay' ? 'relay (the OAM collects on the job\'s device session and relays: one session per update)' : 'collect (the PVE collects over its own session: two per update)')).join(', then ')}`);
   console.log(`store ${storeKind}${pg ? ' (throwaway cluster, fsync/synchronous_commit/full_page_writes on, pg_stat_statements)' : ''}; OAM instances ${instanceCounts.join(', ')}`);
+  if (oamNodeArgs().length > 0) console.log(`OAM node options (BENCH_OAM_NODE_ARGS): ${oamNodeArgs().join(' ')}`);
   console.log('processes: simulated fleet + reference PVE in one child process, each OAM server in another (fresh each run; the memory figures are its own), the NMS client in this one');
   console.log(`fleet children of at most ${o.perChild} devices (above: one loopback address 127.0.1.k each, ports from ${o.basePort}); one child spreads over addresses above ${o.perAddress}; keys in ${o.keysDir}; open-files limit of this process ${fdLimitOf('self')} (hard ${hardFdLimit()})`);
   console.log(`${rounds} rounds, interleaved (setups, ${sizes.join(', ')}, setups, ...), best round of each kept: the machine is shared and noise only slows a round down`);
