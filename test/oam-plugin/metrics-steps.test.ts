@@ -11,9 +11,9 @@ import { JobRunner } from '../../src/oam/runner.js';
 import type { OamEvents, SavedState } from '../../src/oam/index.js';
 import type { Job, JobRequest } from '../../src/oam/transition.js';
 import type { Store } from '../../src/store/index.js';
-import { FakeDevices, FakeFetcher, FakePve, FakeTokens, MemoryStore, signedCompletion } from '../oam/fakes.js';
+import { FakeDevices, FakeFetcher, FakePve, FakeTokens, MemoryStore, seedHenb, signedCompletion } from '../oam/fakes.js';
 import type { DeviceProfile, PveBehaviour } from '../oam/fakes.js';
-import { EXPECTED, GOOD_LOG, OLD_RIM, T0 } from '../oam/helpers.js';
+import { EXPECTED, GOOD_LOG, T0 } from '../oam/helpers.js';
 
 const REQUEST: JobRequest = { uri: 'https://images.example/2.0.0.img', version: '2.0.0', selfCheck: true, measures: ['alarm', 'rollback'] };
 const TIMEOUTS = { pve: 1000, fetch: 2000, send: 3000, completion: 4000 };
@@ -44,11 +44,7 @@ function runner(maxActiveJobs?: number): JobRunner {
   return r;
 }
 
-async function seed(henbId: string, pveB?: PveBehaviour, dev?: DeviceProfile): Promise<void> {
-  await store.putHenb({ henbId, rim: OLD_RIM, softwareVersion: '1.0.0', state: 'trusted', lastResultToken: null });
-  if (pveB) pve.behaviour.set(henbId, pveB);
-  if (dev) devices.profiles.set(henbId, dev);
-}
+const seed = (henbId: string, pveB?: PveBehaviour, dev?: DeviceProfile): Promise<void> => seedHenb({ store, pve, devices }, henbId, pveB, dev);
 
 /** the observations observeResult makes for `job` (its own counter aside) */
 async function observed(s: Store, job: Job, saved?: readonly SavedState[]): Promise<Array<[string, string, number]>> {

@@ -14,7 +14,7 @@ import type { AuditHeadInput, AuditHeadRecord, AuditInput, AuditRecord } from '.
 import type { DeviceCompletion, DeviceDriver, PveClient, PveIntegrityRequest, SoftwareFetcher, SoftwareUpdateCommand, MeasurementLogEntry } from '../../src/oam/ports.js';
 import type { ResultTokens } from '../../src/oam/result-token.js';
 import { extendDigest, replayLog } from '../../src/oam/measure.js';
-import { BASE_LOG, SW_RIM, h } from './helpers.js';
+import { BASE_LOG, OLD_RIM, SW_RIM, h } from './helpers.js';
 import { generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { rebootLogAfterUpdate, signCompletion } from '../../src/integrity/index.js';
@@ -506,4 +506,17 @@ export function postUpdateClaims(req: PveIntegrityRequest): { status: EarStatus;
       ...(a.signatureValid ? { 'reported-tim': c.tim } : {}), ...(a.reason !== undefined ? { reason: a.reason } : {}),
     } },
   };
+}
+
+/**
+ * An H(e)NB trusted at OLD_RIM (software 1.0.0) in `f.store`, and what the fake PVE and the fake device do for it
+ * (the runner tests' set-up of one H(e)NB).
+ */
+export async function seedHenb(
+  f: { store: { putHenb(h: { henbId: string; rim: string; softwareVersion: string; state: 'trusted'; lastResultToken: null }): Promise<unknown> }; pve: FakePve; devices: FakeDevices },
+  henbId: string, pveB?: PveBehaviour, dev?: DeviceProfile,
+): Promise<void> {
+  await f.store.putHenb({ henbId, rim: OLD_RIM, softwareVersion: '1.0.0', state: 'trusted', lastResultToken: null });
+  if (pveB) f.pve.behaviour.set(henbId, pveB);
+  if (dev) f.devices.profiles.set(henbId, dev);
 }

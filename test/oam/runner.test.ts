@@ -3,7 +3,7 @@ import { HsvError } from '../../src/errors.js';
 import { JobRunner } from '../../src/oam/runner.js';
 import type { OamEvents } from '../../src/oam/runner-options.js';
 import type { Job, JobRequest } from '../../src/oam/transition.js';
-import { FakeDevices, FakeFetcher, FakePve, FakeTokens, MemoryStore, decodeFake, signedCompletion } from './fakes.js';
+import { FakeDevices, FakeFetcher, FakePve, FakeTokens, MemoryStore, decodeFake, seedHenb, signedCompletion } from './fakes.js';
 import type { DeviceProfile, PveBehaviour } from './fakes.js';
 import { BASE_LOG, EXPECTED, GOOD_LOG, OLD_RIM, SW_RIM, T0 } from './helpers.js';
 
@@ -39,11 +39,7 @@ function runner(): JobRunner {
   return r;
 }
 
-async function seed(henbId: string, pveB?: PveBehaviour, dev?: DeviceProfile): Promise<void> {
-  await store.putHenb({ henbId, rim: OLD_RIM, softwareVersion: '1.0.0', state: 'trusted', lastResultToken: null });
-  if (pveB) pve.behaviour.set(henbId, pveB);
-  if (dev) devices.profiles.set(henbId, dev);
-}
+const seed = (henbId: string, pveB?: PveBehaviour, dev?: DeviceProfile): Promise<void> => seedHenb({ store, pve, devices }, henbId, pveB, dev);
 
 beforeEach(() => {
   vi.useFakeTimers();
