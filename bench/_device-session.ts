@@ -33,6 +33,7 @@ import type * as SimApi from '../src/simulator/index.js';
 import type * as ConnApi from '../src/netconf/session/connection.js';
 import type { SimulatedDevice } from '../src/simulator/index.js';
 import { benchArgs } from './_args.js';
+import { askChild } from './_ipc.js';
 
 const root = resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
@@ -95,18 +96,6 @@ interface Side {
   driver: DriverApi.NetconfDeviceDriver;
 }
 
-function ask<T>(child: ChildProcess, op: string, reply: string): Promise<T> {
-  return new Promise((res) => {
-    const on = (m: { op: string }): void => {
-      if (m.op !== reply) return;
-      child.off('message', on);
-      res(m as T);
-    };
-    child.on('message', on);
-    child.send({ op });
-  });
-}
-
 async function side(name: string, tree: string, n: number): Promise<Side> {
   const child = fork(import.meta.filename, ['--serve', tree, String(n)], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_CHILD_PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CHILD_PROF}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const ready = await new Promise<{ devices: SimulatedDevice[] }>((res) => child.once('message', (m) => res(m as { devices: SimulatedDevice[] })));
@@ -154,12 +143,12 @@ async function settled(s: Side): Promise<void> {
 interface Cpu { oam: number; dev: number }
 
 async function measure(s: Side, kind: 'update' | 'bare', conc: number, completions: Map<string, () => void>): Promise<Cpu> {
-  const d0 = (await ask<{ cpu: NodeJS.CpuUsage }>(s.child, 'cpu', 'cpu')).cpu;
+  const d0 = (await askChild<{ cpu: NodeJS.CpuUsage }>(s.child, 'cpu')).cpu;
   const c0 = process.cpuUsage();
   await pool(s.devices, conc, (d) => (kind === 'update' ? update(s, d, completions) : bare(s, d)));
   await settled(s);
   const c = process.cpuUsage(c0);
-  const d1 = (await ask<{ cpu: NodeJS.CpuUsage }>(s.child, 'cpu', 'cpu')).cpu;
+  const d1 = (await askChild<{ cpu: NodeJS.CpuUsage }>(s.child, 'cpu')).cpu;
   const n = s.devices.length;
   return { oam: (c.user + c.system) / 1000 / n, dev: (d1.user - d0.user + d1.system - d0.system) / 1000 / n };
 }
@@ -217,7 +206,7 @@ async function counted(s: Side, completions: Map<string, () => void>): Promise<v
     oamSent.push(typeof m === 'string' ? m : m.toString('utf8'));
     return send0.call(this, m);
   };
-  await ask(s.child, 'count', 'count');
+  await askChild(s.child, 'count');
   try {
     await update(s, d, completions);
     await settled(s);
@@ -226,7 +215,7 @@ async function counted(s: Side, completions: Map<string, () => void>): Promise<v
     Client.connect = connect0;
     proto.send = send0;
   }
-  const { sent: devSent, writes } = await ask<{ sent: string[]; writes: number[] }>(s.child, 'counted', 'counted');
+  const { sent: devSent, writes } = await askChild<{ sent: string[]; writes: number[] }>(s.child, 'counted');
   console.log(`\n## ${s.name}: one verified update (relay), device ${d.henbId}`);
   console.log('\nNETCONF messages (as each side framed them; bytes of the XML text):');
   const msgs = new Map<string, { n: number; bytes: number }>();

@@ -25,7 +25,6 @@
  * Run: node --import tsx bench/_ssh-worker.ts [--n 100] [--rounds 10] [--conc 50] [--rpcs 1]
  */
 import { fork } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -44,6 +43,7 @@ import { startFleet } from '../src/simulator/index.js';
 import type { SimulatedDevice } from '../src/simulator/index.js';
 import { benchArgs } from './_args.js';
 import { startBackstop, backstopChild, within } from './_bounded.js';
+import { askChild } from './_ipc.js';
 
 const argv = process.argv.slice(2);
 
@@ -261,18 +261,6 @@ function threadCpu(tid: number): { ns: number; ticks: number } {
   return { ns, ticks: Number(f[11]) + Number(f[12]) }; // utime (14), stime (15)
 }
 
-function ask<T>(child: ChildProcess, op: string): Promise<T> {
-  return new Promise((res) => {
-    const on = (m: { op: string }): void => {
-      if (m.op !== op) return;
-      child.off('message', on);
-      res(m as T);
-    };
-    child.on('message', on);
-    child.send({ op });
-  });
-}
-
 async function pool<T>(items: T[], conc: number, fn: (x: T) => Promise<void>): Promise<void> {
   let i = 0;
   await Promise.all(Array.from({ length: Math.min(conc, items.length) }, async () => {
@@ -333,13 +321,13 @@ async function main(): Promise<void> {
     })(), 30_000, () => `a ${mode} session with ${t.henbId}`);
   };
   const measure = async (mode: keyof typeof connectors): Promise<Round> => {
-    const d0 = (await ask<{ cpu: NodeJS.CpuUsage }>(child, 'cpu')).cpu;
+    const d0 = (await askChild<{ cpu: NodeJS.CpuUsage }>(child, 'cpu')).cpu;
     const m0 = threadCpu(process.pid), w0 = threadCpu(workerTid), c0 = process.cpuUsage(), t0 = performance.now();
     await pool(targets, CONC, (t) => session(mode, t));
     const wall = performance.now() - t0;
     await new Promise((r) => setTimeout(r, 300)); // the connections' last packets and closes, inside this round
     const m1 = threadCpu(process.pid), w1 = threadCpu(workerTid), c = process.cpuUsage(c0);
-    const d1 = (await ask<{ cpu: NodeJS.CpuUsage }>(child, 'cpu')).cpu;
+    const d1 = (await askChild<{ cpu: NodeJS.CpuUsage }>(child, 'cpu')).cpu;
     const n = targets.length;
     return {
       main: (m1.ns - m0.ns) / 1e6 / n, mainTicks: (m1.ticks - m0.ticks) * 10 / n,

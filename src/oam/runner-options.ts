@@ -9,13 +9,13 @@ import type { ResultTokens } from './result-token.js';
 import type { Step } from './steps.js';
 import type { Job, JobRequest, StepTimeouts } from './transition.js';
 
-/** Where the runner reports what happens (the northbound adapter maps these to NETCONF notifications). */
 /** One saved state of a job, as the store's job event records it (its toState and at). */
 export interface SavedState {
   readonly toState: string;
   readonly at: number;
 }
 
+/** Where the runner reports what happens (the northbound adapter maps these to NETCONF notifications). */
 export interface OamEvents {
   progress(job: Job, step: Step, text: string): void | Promise<void>;
   /**
