@@ -19,7 +19,8 @@ const REMEMBERED = 1000;
 export type CompletionFate = 'rollback' | 'repeat' | 'deliver';
 
 export class DeviceLink {
-  readonly entry: DeviceInventoryEntry;
+  /** the entry as given (not copied: the driver hands over its own copy, which nothing changes) */
+  readonly entry: Readonly<DeviceInventoryEntry>;
   session: DeviceSession | undefined;
   /** the open session has its RFC 5277 subscription (made when a job first waits on it; there is no way to end one) */
   subscribed = false;
@@ -63,8 +64,8 @@ export class DeviceLink {
   /** epoch ms: when the current session was established */
   since: number | undefined;
 
-  constructor(entry: DeviceInventoryEntry) {
-    this.entry = { ...entry };
+  constructor(entry: Readonly<DeviceInventoryEntry>) {
+    this.entry = entry;
   }
 
   get henbId(): string {
@@ -103,11 +104,7 @@ export class DeviceLink {
 
   /** whether `other` reaches the device the same way (same address, pin, login and mode) */
   sameTarget(other: DeviceInventoryEntry): boolean {
-    const a = this.entry;
-    return a.host === other.host && a.port === other.port && a.username === other.username && a.password === other.password
-      && a.privateKey === other.privateKey && a.hostKeySha256 === other.hostKeySha256 && (a.callHome === true) === (other.callHome === true)
-      && a.insecureAcceptAnyHostKey === other.insecureAcceptAnyHostKey
-      && (a.transport ?? 'ssh') === (other.transport ?? 'ssh') && sameTls(a.tls, other.tls);
+    return sameTarget(this.entry, other);
   }
 
   /**
@@ -139,6 +136,14 @@ export class DeviceLink {
   expectRollback(jobId: string): void {
     remember(this.rollingBack, jobId);
   }
+}
+
+/** whether two entries reach the device the same way (same address, pin, login and mode) */
+export function sameTarget(a: Readonly<DeviceInventoryEntry>, other: Readonly<DeviceInventoryEntry>): boolean {
+  return a.host === other.host && a.port === other.port && a.username === other.username && a.password === other.password
+    && a.privateKey === other.privateKey && a.hostKeySha256 === other.hostKeySha256 && (a.callHome === true) === (other.callHome === true)
+    && a.insecureAcceptAnyHostKey === other.insecureAcceptAnyHostKey
+    && (a.transport ?? 'ssh') === (other.transport ?? 'ssh') && sameTls(a.tls, other.tls);
 }
 
 /**

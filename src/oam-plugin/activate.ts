@@ -34,7 +34,7 @@ import { OamConfigError, baseDirOf, configOf, policiesFromConfig, pveEvidenceOf,
 import { devicesFromConfig, openConfiguredStore, pveFromConfig } from './ports.js';
 import { createSoftwareFetcher } from './software-fetcher.js';
 import { inventoryEntryOfFile, inventoryFromRunning, seedInventory } from './inventory.js';
-import type { InventoryEntry } from './inventory.js';
+import type { ConfigHenb, InventoryEntry } from './inventory.js';
 import type { HenbConnection } from './northbound.js';
 import { manifestCheckFromConfig } from './software-manifest.js';
 
@@ -103,10 +103,29 @@ class Opened {
   }
 }
 
-/** one activation's inputs: the host, its parsed config, the caller's ports, what it opened so far */
+/**
+ * The host as the plugin keeps it: all of it but `config`, which activation reads once (configOf). What outlives
+ * activation (the close handle, config listeners, the store's error handler, the service's callbacks) holds this
+ * view, never the host: the host's config holds the configuration file's `henbs`, which running holds once seeded
+ * (100,000 entries in a national fleet, ~0.35 KiB each with configOf's copy: issue 15, branch invmem).
+ */
+export type KeptHost = Omit<PluginHost, 'config'>;
+
+export function keptHost(host: PluginHost): KeptHost {
+  return Object.freeze({
+    apiVersion: host.apiVersion, registry: host.registry, log: host.log, dataDir: host.dataDir, signal: host.signal,
+    ...(host.baseDir !== undefined ? { baseDir: host.baseDir } : {}),
+  });
+}
+
+/**
+ * one activation's inputs: the host (as kept), its parsed config without `henbs`, the configuration file's henbs
+ * (read at activation: seeding, the device secrets), the caller's ports, what it opened so far
+ */
 interface Activation {
-  host: PluginHost;
-  cfg: OamPluginConfig;
+  host: KeptHost;
+  cfg: Omit<OamPluginConfig, 'henbs'>;
+  henbs: readonly ConfigHenb[];
   deps: OamPluginDeps;
   opened: Opened;
 }
@@ -160,10 +179,10 @@ function startAudit({ host, cfg, opened }: Activation, store: Store, signingKey:
  */
 function inventorySource(a: Activation): { inventory: () => Iterable<string>; setRunningOnly(v: boolean): void } {
   const inv = a.deps.inventory;
-  const configured = (a.cfg.henbs ?? []).map((h) => h['henb-id']);
-  let runningOnly = false;
-  const inventory = typeof inv === 'function' ? inv : (): Iterable<string> => inv ?? (runningOnly ? [] : configured);
-  return { inventory, setRunningOnly: (v) => { runningOnly = v; } };
+  let configured: readonly string[] = a.henbs.map((h) => h['henb-id']);
+  const inventory = typeof inv === 'function' ? inv : (): Iterable<string> => inv ?? configured;
+  // running only: the file's ids are not kept
+  return { inventory, setRunningOnly: (v) => { if (v) configured = []; } };
 }
 
 interface ServiceParts {
@@ -212,10 +231,11 @@ async function addModules({ host, deps }: Activation): Promise<void> {
 }
 
 /** tell deps.onInventory the running inventory now and after every change (plus the file's henbs when running cannot be seeded) */
-function followInventory({ host, cfg, deps }: Activation, runningOnly: boolean): void {
+function followInventory({ host, henbs, deps }: Activation, runningOnly: boolean): void {
   if (!deps.onInventory) return;
   const tell = deps.onInventory;
-  const fileEntries: InventoryEntry[] = runningOnly ? [] : (cfg.henbs ?? []).map((h) => inventoryEntryOfFile(h, baseDirOf(host)));
+  const baseDir = baseDirOf(host);
+  const fileEntries: InventoryEntry[] = runningOnly ? [] : henbs.map((h) => inventoryEntryOfFile(h, baseDir));
   const current = (running: XmlElement): InventoryEntry[] => {
     const fromRunning = inventoryFromRunning(running);
     const ids = new Set(fromRunning.map((e) => e.henbId));
@@ -246,7 +266,7 @@ async function activateOam(a: Activation, onService: (svc: OamService) => void):
   const svc = createService(a, { store, software, softwareManifest, signingKey, jwks, inventory: source.inventory });
   await addModules(a);
   svc.register(host.registry);
-  const seeded = await seedInventory(host.registry, cfg.henbs ?? [], host.dataDir, host.log.child({ component: 'inventory' }), baseDirOf(host));
+  const seeded = await seedInventory(host.registry, a.henbs, host.dataDir, host.log.child({ component: 'inventory' }), baseDirOf(host));
   source.setRunningOnly(seeded !== 'unsupported');
   followInventory(a, seeded !== 'unsupported');
   onService(svc);
@@ -257,10 +277,12 @@ async function activateOam(a: Activation, onService: (svc: OamService) => void):
 
 export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
   let service: OamService | undefined;
-  const activate: ActivateFn = async (host: PluginHost): Promise<PluginHandle> => {
+  const activate: ActivateFn = async (given: PluginHost): Promise<PluginHandle> => {
     const opened = new Opened();
+    const host = keptHost(given);
     try {
-      await activateOam({ host, cfg: configOf(host.config), deps, opened }, (svc) => { service = svc; });
+      const { henbs, ...cfg } = configOf(given.config);
+      await activateOam({ host, cfg, henbs: henbs ?? [], deps, opened }, (svc) => { service = svc; });
     } catch (err) {
       await opened.closeAll(() => undefined);
       await Promise.resolve(deps.onClose?.()).catch(() => undefined);

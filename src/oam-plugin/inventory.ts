@@ -51,13 +51,38 @@ export interface DeviceTlsDefaults {
 
 export type ConfigHenb = NonNullable<OamPluginConfig['henbs']>[number];
 
-/** the configuration file's henbs by henb-id (the first entry of an id wins), looked up once per inventory entry */
-export type FileHenbs = ReadonlyMap<string, ConfigHenb>;
+/** what deviceEntryOf reads from a configuration-file henb: its login and secrets (the rest is in running) */
+export type FileHenb = Readonly<Pick<ConfigHenb, 'username' | 'password' | 'private-key' | 'tls-client-cert' | 'tls-client-key'>>;
 
-/** the file's henbs by id: an inventory of 100,000 entries looked each up in the list (O(n^2), 17 s and more) */
+/** the configuration file's henbs' logins and secrets by henb-id (the first entry of an id wins), looked up once per inventory entry */
+export type FileHenbs = ReadonlyMap<string, FileHenb>;
+
+const FILE_HENB_KEYS = ['username', 'password', 'private-key', 'tls-client-cert', 'tls-client-key'] as const;
+
+/**
+ * The file's henbs' logins and secrets by id (an inventory of 100,000 entries looked each up in the list: O(n^2),
+ * 17 s and more). Only what deviceEntryOf reads is kept, not the configuration's objects: running holds the rest
+ * once seeded (issue 15, branch invmem: the list cost ~0.35 KiB per H(e)NB). Entries with the same login and
+ * secrets share one frozen record (a fleet's H(e)NBs usually share them), and an entry with none is not kept
+ * (deviceEntryOf reads an absent record as one without any).
+ */
 export function fileHenbsById(list: readonly ConfigHenb[]): FileHenbs {
-  const m = new Map<string, ConfigHenb>();
-  for (const h of list) if (!m.has(h['henb-id'])) m.set(h['henb-id'], h);
+  const m = new Map<string, FileHenb>();
+  const shared = new Map<string, FileHenb>();
+  for (const h of list) {
+    if (m.has(h['henb-id'])) continue;
+    const values = FILE_HENB_KEYS.map((k) => h[k]);
+    if (values.every((v) => v === undefined)) continue;
+    const key = JSON.stringify(values);
+    let rec = shared.get(key);
+    if (rec === undefined) {
+      const r: Record<string, string> = {};
+      for (const [i, k] of FILE_HENB_KEYS.entries()) if (values[i] !== undefined) r[k] = values[i];
+      rec = Object.freeze(r) as FileHenb;
+      shared.set(key, rec);
+    }
+    m.set(h['henb-id'], rec);
+  }
   return m;
 }
 
@@ -124,7 +149,7 @@ export function configPort(h: ConfigHenb): number {
 }
 
 /** /hsv:inventory holding the configuration file's henbs, secrets left out (file names made absolute) */
-export function inventoryXml(henbs: ConfigHenb[], baseDir: string = process.cwd()): XmlElement {
+export function inventoryXml(henbs: readonly ConfigHenb[], baseDir: string = process.cwd()): XmlElement {
   const port = (h: ConfigHenb): number => configPort(h);
   return el(HSV_NS, 'inventory', henbs.map((h) => el(HSV_NS, 'henb',
     leaf(HSV_NS, 'henb-id', h['henb-id']),
@@ -162,7 +187,7 @@ export function inventoryEntryOfFile(h: ConfigHenb, baseDir: string = process.cw
  * 'seeded', 'kept' (running already had an inventory, or the marker says seeding was done before),
  * 'unsupported' (a host without seedRunning: the file stays a second source, as before).
  */
-export async function seedInventory(registry: NetconfRegistry, henbs: ConfigHenb[], dataDir: string, log: Logger, baseDir: string = process.cwd()): Promise<'seeded' | 'kept' | 'unsupported'> {
+export async function seedInventory(registry: NetconfRegistry, henbs: readonly ConfigHenb[], dataDir: string, log: Logger, baseDir: string = process.cwd()): Promise<'seeded' | 'kept' | 'unsupported'> {
   if (registry.seedRunning === undefined) return 'unsupported';
   const marker = join(dataDir, INVENTORY_SEEDED_FILE);
   const done = await access(marker).then(() => true, () => false);

@@ -98,6 +98,34 @@ afterEach(async () => {
 });
 
 describe('device driver (fake sessions, fake timers)', () => {
+  it('a device\'s state is made at its first operation, not with its entry (issue 15: an inventory that waits costs one entry per device)', async () => {
+    driver.setDevice({ ...dev, henbId: 'h2' });
+    expect(driver.hasLink('h1')).toBe(false);
+    expect(driver.hasLink('h2')).toBe(false);
+    // what a device without state reports: as a fresh one; a device not in the inventory: nothing
+    expect(driver.remembered('h2')).toEqual({ delivered: 0, awaiting: 0, held: 0, rollingBack: 0, slotWait: false });
+    expect(driver.remembered('nope')).toBeUndefined();
+    expect(driver.connected('h2')).toBe(false);
+    expect(driver.connection('h2')).toBeUndefined();
+    driver.release('h2', 'job-0'); // nothing to release: no state made
+    expect(driver.hasLink('h2')).toBe(false);
+    await driver.connect('h1');
+    expect(driver.hasLink('h1')).toBe(true);
+    expect(driver.hasLink('h2')).toBe(false);
+    expect(driver.connected('h1')).toBe(true);
+    // the same entry again keeps the state and the session; a changed one drops both (made again at the next use)
+    driver.setDevice({ ...dev });
+    expect(driver.hasLink('h1')).toBe(true);
+    expect(driver.connected('h1')).toBe(true);
+    driver.setDevice({ ...dev, port: 2 });
+    expect(driver.hasLink('h1')).toBe(false);
+    expect(driver.connected('h1')).toBe(false);
+    driver.removeDevice('h2');
+    expect(driver.remembered('h2')).toBeUndefined();
+    await expect(driver.connect('h2')).rejects.toMatchObject({ code: 'ERR_DEVICE_UNKNOWN' });
+    expect(driver.hasLink('h2')).toBe(false);
+  });
+
   it('subscribes before sending software-update, with the command in the device module', async () => {
     await driver.softwareUpdate('h1', { ...cmd, version: '2.0.0' }, signal());
     const [sub, upd] = sessions[0]!.sent;

@@ -12,22 +12,43 @@
  */
 import type { XmlAttr, XmlElement, XmlNode } from './types.js';
 
-/** the trees frozenTree made (an element frozen elsewhere may have mutable descendants: it is copied) */
+/**
+ * the trees frozenTree made with an element among their children (an element frozen elsewhere may have mutable
+ * descendants: it is copied). A text-only element (a leaf) is not remembered here: frozenLeaf tells it from what it
+ * is, and 5 of the 6 elements of a typical inventory entry are leaves (a WeakSet entry costs ~35 bytes; issue 15, branch invmem).
+ */
 const made = new WeakSet<XmlElement>();
 
-/** whether `e` is (the root of) a tree frozenTree made */
+/** the attributes of every frozen element without any: one frozen empty array (32 bytes per element otherwise) */
+const NO_ATTRS = Object.freeze([]) as unknown as XmlAttr[];
+
+/**
+ * a text-only element frozen through and through (the element, its arrays, its attributes): nothing in it can change,
+ * so it is reused as it is, wherever it was frozen (its nsContext is shared, as frozenTree shares it)
+ */
+function frozenLeaf(e: XmlElement): boolean {
+  return Object.isFrozen(e) && Object.isFrozen(e.children) && Object.isFrozen(e.attrs)
+    && e.children.every((c) => typeof c === 'string') && e.attrs.every((a) => Object.isFrozen(a));
+}
+
+/** whether `e` is (the root of) a tree frozenTree made, or a leaf that is frozen through and through */
 export function isFrozenTree(e: XmlElement): boolean {
-  return made.has(e);
+  return made.has(e) || frozenLeaf(e);
 }
 
 /** A frozen copy of `e` that reuses the subtrees frozenTree made before (`e` itself when it is one). */
 export function frozenTree(e: XmlElement): XmlElement {
-  if (made.has(e)) return e;
-  const attrs = Object.freeze(e.attrs.map((a): XmlAttr => Object.freeze({ ns: a.ns, name: a.name, value: a.value }))) as XmlAttr[];
-  const children = Object.freeze(e.children.map((c): XmlNode => (typeof c === 'string' ? c : frozenTree(c)))) as XmlNode[];
+  if (made.has(e) || frozenLeaf(e)) return e;
+  const attrs = e.attrs.length === 0 ? NO_ATTRS : Object.freeze(e.attrs.map((a): XmlAttr => Object.freeze({ ns: a.ns, name: a.name, value: a.value }))) as XmlAttr[];
+  let leafOnly = true;
+  const children = Object.freeze(e.children.map((c): XmlNode => {
+    if (typeof c === 'string') return c;
+    leafOnly = false;
+    return frozenTree(c);
+  })) as XmlNode[];
   const out: XmlElement = e.nsContext !== undefined ? { ns: e.ns, name: e.name, attrs, children, nsContext: e.nsContext } : { ns: e.ns, name: e.name, attrs, children };
   Object.freeze(out);
-  made.add(out);
+  if (!leafOnly) made.add(out);
   return out;
 }
 

@@ -33,6 +33,24 @@ describe('frozenTree', () => {
     expect(next.children[0]).toBe(t);
   });
 
+  it('elements without attributes share one frozen empty array; a leaf frozen through and through is reused as it is (issue 15)', () => {
+    const t = frozenTree(el(X, 'a', leaf(X, 'b', '1'), el(X, 'c', leaf(X, 'd', '2'))));
+    const b = t.children[0] as XmlElement;
+    const c = t.children[1] as XmlElement;
+    expect(b.attrs).toBe(t.attrs);
+    expect(c.attrs).toBe(t.attrs);
+    expect(Object.isFrozen(b.attrs)).toBe(true);
+    expect(isFrozenTree(b)).toBe(true);
+    expect(frozenTree(b)).toBe(b);
+    // a commit reusing the leaf under a new parent keeps it
+    expect(frozenTree(el(X, 'a2', b)).children[0]).toBe(b);
+    // a leaf frozen elsewhere with a mutable children array is copied
+    const half = Object.freeze(leaf(X, 'e', '3'));
+    expect(isFrozenTree(half)).toBe(false);
+    expect(frozenTree(half)).not.toBe(half);
+    expect(frozenTree(half)).toEqual(half);
+  });
+
   it('copies an element frozen elsewhere (its descendants may be mutable)', () => {
     const inner = leaf(X, 'b', '1');
     const outer = Object.freeze(el(X, 'a', inner));
