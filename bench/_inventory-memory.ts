@@ -15,7 +15,16 @@
  * --by-type the child prints the growth by V8 node type and constructor name, per H(e)NB, from those two snapshots
  * (slow above 10,000).
  *
- * Run: node --expose-gc --import tsx bench/_inventory-memory.ts [--base DIR] [N ...]   (default N: 1000 10000 100000)
+ * Three paths (branch invmem2), each measured as above, per H(e)NB over the same path's fixed cost:
+ * - `seeded`: the first start, the file's henbs seeded into running (what is described above);
+ * - `restart`: the OAM started again on a data directory whose running.xml holds the N entries (seeded by an earlier
+ *   child process that started the OAM once and closed it; the configuration file still lists the henbs, as an
+ *   operator's would): running is parsed from the file;
+ * - `edit`: the first start, then one edit-config over SSH (the admin user) that adds one inventory entry; the client
+ *   closed before the heap is read (the inventory read from running, the driver handed every entry again).
+ * --paths seeded,restart,edit chooses (default all three).
+ *
+ * Run: node --expose-gc --import tsx bench/_inventory-memory.ts [--base DIR] [--paths P,...] [N ...]   (default N: 1000 10000 100000)
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -27,11 +36,17 @@ import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import type * as OamServer from '../src/cli/oam-server.js';
 import type * as ConfigLoad from '../src/config/load.js';
 import type * as Log from '../src/log/logger.js';
+import type * as Client from '../src/netconf/client/index.js';
+import type * as Xml from '../src/netconf/xml/index.js';
+import type * as OamPlugin from '../src/oam-plugin/index.js';
 import { benchArgs } from './_args.js';
 
 const self = fileURLToPath(import.meta.url);
 const thisTree = fileURLToPath(new URL('..', import.meta.url));
 const args = benchArgs();
+
+type Path = 'seeded' | 'restart' | 'edit';
+const PATHS: readonly Path[] = ['seeded', 'restart', 'edit'];
 
 interface ChildReport {
   /** heap in use after full GCs, before and after the OAM's start, bytes */
@@ -64,8 +79,8 @@ function writeConfig(file: string, n: number, dataDir: string): void {
   writeFileSync(file, JSON.stringify({ builtin, dataDir }));
 }
 
-/** the child: one OAM of `n` H(e)NBs from `tree`, measured */
-async function child(tree: string, n: number, snapshotDir: string | undefined, byType: boolean): Promise<void> {
+/** the child: one OAM of `n` H(e)NBs from `tree` on `dir` (config.json written there), measured along `path` */
+async function child(tree: string, n: number, dir: string, path: Path | 'prep', snapshotDir: string | undefined, byType: boolean): Promise<void> {
   const mod = async <T>(p: string): Promise<T> => (await import(pathToFileURL(join(tree, p)).href)) as T;
   const { startOamServer } = await mod<typeof OamServer>('src/cli/oam-server.ts');
   const { defaultServeConfig } = await mod<typeof ConfigLoad>('src/config/load.ts');
@@ -73,14 +88,12 @@ async function child(tree: string, n: number, snapshotDir: string | undefined, b
   // what the plugin imports lazily, imported now: module code is not per H(e)NB
   await mod('src/device/index.ts');
   await mod('src/store/index.ts');
-  const dir = mkdtempSync(join(tmpdir(), 'hsv-invmem-'));
+  const { connectNetconf } = await mod<typeof Client>('src/netconf/client/index.ts');
+  const x = await mod<typeof Xml>('src/netconf/xml/index.ts');
+  const { HSV_NS } = await mod<typeof OamPlugin>('src/oam-plugin/index.ts');
   const configFile = join(dir, 'config.json');
-  writeConfig(configFile, n, join(dir, 'data'));
-  const before = live();
-  const snapA = snapshotDir !== undefined ? writeHeapSnapshot(join(snapshotDir, `before-${n}.heapsnapshot`)) : undefined;
-  const t0 = performance.now();
-  // as serveOam: the configuration parsed from its file, handed over, not kept here
-  const server = await (async () => {
+  const start = async (): Promise<Awaited<ReturnType<typeof startOamServer>>> => {
+    // as serveOam: the configuration parsed from its file, handed over, not kept here
     const { builtin, dataDir } = JSON.parse(readFileSync(configFile, 'utf8')) as { builtin: Record<string, unknown>; dataDir: string };
     const config = defaultServeConfig();
     config.logLevel = 'warn';
@@ -90,17 +103,36 @@ async function child(tree: string, n: number, snapshotDir: string | undefined, b
       listen: { host: '127.0.0.1', port: 0 }, dataDir, config, log: silentLogger,
       env: { ...process.env, HENB_SW_VERIFY_ADMIN_PASSWORD: 'bench-admin-pw', HSV_BENCH_DEVICE_PASSWORD: 'bench-device-pw' },
     });
-  })();
+  };
+  if (path === 'prep') {
+    // the first start seeds running.xml; the restart child starts on it
+    await (await start()).close();
+    return;
+  }
+  const before = live();
+  const snapA = snapshotDir !== undefined ? writeHeapSnapshot(join(snapshotDir, `before-${path}-${n}.heapsnapshot`)) : undefined;
+  const t0 = performance.now();
+  const server = await start();
   const startMs = performance.now() - t0;
+  if (path === 'edit') {
+    const nc = await connectNetconf({ host: '127.0.0.1', port: server.address.port, username: 'admin', password: 'bench-admin-pw', hostKeySha256: server.fingerprint, rpcTimeoutMs: 3_600_000 });
+    const NC = x.NETCONF_BASE_NS;
+    await nc.rpc(x.el(NC, 'edit-config', x.el(NC, 'target', x.el(NC, 'running')), x.el(NC, 'config', x.el(HSV_NS, 'inventory',
+      x.el(HSV_NS, 'henb', x.leaf(HSV_NS, 'henb-id', 'added-1'), x.leaf(HSV_NS, 'address', '127.1.0.1'), x.leaf(HSV_NS, 'port', '20000'),
+        x.leaf(HSV_NS, 'ssh-host-key', `SHA256:${randomBytes(32).toString('base64').replace(/=+$/, '')}`), x.leaf(HSV_NS, 'username', 'admin'),
+        x.leaf(HSV_NS, 'credentials', 'env:HSV_BENCH_DEVICE_PASSWORD'))))));
+    await nc.close();
+    // the server's side of the session ends after the client's close
+    await new Promise((r) => setTimeout(r, 500));
+  }
   const after = live();
   const report: ChildReport = { before, after, startMs };
   if (snapshotDir !== undefined) {
-    const snapB = writeHeapSnapshot(join(snapshotDir, `after-${n}.heapsnapshot`));
+    const snapB = writeHeapSnapshot(join(snapshotDir, `after-${path}-${n}.heapsnapshot`));
     if (byType) report.byType = growthByType(snapA!, snapB);
   }
   console.log(`REPORT ${JSON.stringify(report)}`);
   await server.close();
-  rmSync(dir, { recursive: true, force: true });
 }
 
 /** self sizes by "type:name" in snapshot b minus those in a (the largest growths) */
@@ -129,50 +161,66 @@ function growthByType(a: string, b: string): Array<{ key: string; bytes: number;
     .sort((x, y) => y.bytes - x.bytes).slice(0, 25);
 }
 
-/** one measurement in a fresh child process */
-function measure(tree: string, n: number): Promise<ChildReport> {
+/** one child process (a fresh heap): a measurement along `path`, or the restart's preparation */
+function runChild(tree: string, n: number, dir: string, path: Path | 'prep'): Promise<ChildReport | undefined> {
   const extra = [...(args.opt('--snapshot') !== undefined ? ['--snapshot', args.opt('--snapshot')!] : []), ...(args.has('--by-type') ? ['--by-type'] : [])];
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=8192', '--import', 'tsx', self, '--child', tree, String(n), ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=8192', '--import', 'tsx', self, '--child', tree, String(n), dir, path, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     p.on('error', reject);
     p.on('exit', (code) => {
       const line = out.split('\n').find((l) => l.startsWith('REPORT '));
-      if (code !== 0 || line === undefined) reject(new Error(`child ${tree} N=${n} exited ${code}: ${out}`));
-      else resolve(JSON.parse(line.slice(7)) as ChildReport);
+      if (code !== 0 || (line === undefined && path !== 'prep')) reject(new Error(`child ${tree} N=${n} ${path} exited ${code}: ${out}`));
+      else resolve(line === undefined ? undefined : JSON.parse(line.slice(7)) as ChildReport);
     });
   });
+}
+
+/** one measurement along `path` in a fresh child process, on a data directory of its own (prepared for a restart) */
+async function measure(tree: string, n: number, path: Path): Promise<ChildReport> {
+  const dir = mkdtempSync(join(tmpdir(), 'hsv-invmem-'));
+  try {
+    writeConfig(join(dir, 'config.json'), n, join(dir, 'data'));
+    if (path === 'restart') await runChild(tree, n, dir, 'prep');
+    return (await runChild(tree, n, dir, path))!;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const MiB = (b: number): string => (b / 1024 / 1024).toFixed(1);
 
 async function main(): Promise<void> {
   const base = args.opt('--base');
-  const sizes = args.argv.filter((a, i) => /^\d+$/.test(a) && !['--base', '--snapshot'].includes(args.argv[i - 1] ?? '')).map(Number);
+  const sizes = args.argv.filter((a, i) => /^\d+$/.test(a) && !['--base', '--snapshot', '--paths'].includes(args.argv[i - 1] ?? '')).map(Number);
+  const paths = (args.opt('--paths')?.split(',') ?? PATHS) as Path[];
+  for (const p of paths) if (!PATHS.includes(p)) throw new Error(`--paths: ${p} is none of ${PATHS.join(', ')}`);
   const trees: Array<[string, string]> = [...(base !== undefined ? [['base', base] as [string, string]] : []), ['this', thisTree]];
   console.log(`load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}; node ${process.version}; trees: ${trees.map(([l, t]) => `${l} = ${t}`).join(', ')}`);
-  const fixed = new Map<string, number>();
-  for (const [label, tree] of trees) {
-    const r = await measure(tree, 0);
-    fixed.set(label, r.after - r.before);
-    console.log(`${label}: an OAM with no H(e)NB: +${MiB(r.after - r.before)} MiB of live heap (the fixed cost, subtracted below)`);
-  }
-  for (const n of sizes.length > 0 ? sizes : [1000, 10_000, 100_000]) {
-    const per: Record<string, number> = {};
+  for (const path of paths) {
+    const fixed = new Map<string, number>();
     for (const [label, tree] of trees) {
-      const r = await measure(tree, n);
-      const grown = r.after - r.before - fixed.get(label)!;
-      per[label] = grown / n;
-      console.log(`${label}: N = ${n}: live heap ${MiB(r.before)} -> ${MiB(r.after)} MiB, +${MiB(grown)} MiB over the fixed cost: ${per[label]!.toFixed(0)} bytes per H(e)NB (start ${(r.startMs / 1000).toFixed(1)} s)`);
-      for (const t of r.byType ?? []) console.log(`    ${t.key.padEnd(48)} ${(t.bytes / n).toFixed(0).padStart(6)} B/H(e)NB  ${(t.count / n).toFixed(2).padStart(6)} per H(e)NB`);
+      const r = await measure(tree, 0, path);
+      fixed.set(label, r.after - r.before);
+      console.log(`${path}: ${label}: an OAM with no H(e)NB: +${MiB(r.after - r.before)} MiB of live heap (the fixed cost, subtracted below)`);
     }
-    if (per.base !== undefined) console.log(`N = ${n}: this / base = ${(per.this! / per.base).toFixed(2)} (${per.base.toFixed(0)} -> ${per.this!.toFixed(0)} bytes per H(e)NB)`);
+    for (const n of sizes.length > 0 ? sizes : [1000, 10_000, 100_000]) {
+      const per: Record<string, number> = {};
+      for (const [label, tree] of trees) {
+        const r = await measure(tree, n, path);
+        const grown = r.after - r.before - fixed.get(label)!;
+        per[label] = grown / n;
+        console.log(`${path}: ${label}: N = ${n}: live heap ${MiB(r.before)} -> ${MiB(r.after)} MiB, +${MiB(grown)} MiB over the fixed cost: ${per[label]!.toFixed(0)} bytes per H(e)NB (start ${(r.startMs / 1000).toFixed(1)} s)`);
+        for (const t of r.byType ?? []) console.log(`    ${t.key.padEnd(48)} ${(t.bytes / n).toFixed(0).padStart(6)} B/H(e)NB  ${(t.count / n).toFixed(2).padStart(6)} per H(e)NB`);
+      }
+      if (per.base !== undefined) console.log(`${path}: N = ${n}: this / base = ${(per.this! / per.base).toFixed(2)} (${per.base.toFixed(0)} -> ${per.this!.toFixed(0)} bytes per H(e)NB)`);
+    }
   }
 }
 
 if (args.has('--child')) {
   const at = args.argv.indexOf('--child');
-  await child(args.argv[at + 1]!, Number(args.argv[at + 2]), args.opt('--snapshot'), args.has('--by-type'));
+  await child(args.argv[at + 1]!, Number(args.argv[at + 2]), args.argv[at + 3]!, args.argv[at + 4] as Path | 'prep', args.opt('--snapshot'), args.has('--by-type'));
   process.exit(0);
 } else await main();
