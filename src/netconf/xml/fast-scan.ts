@@ -65,6 +65,12 @@ function nameEnd(b: Uint8Array, i: number): number {
 /** the names of the open elements, and one element's attributes (the first n): kept across scans (no allocation per message) */
 const OPEN: string[] = [];
 const ATTRS: string[] = [];
+/**
+ * how many slots of ATTRS the scan wrote: emptied when it ends, since a value of 13 characters or more is a V8 sliced
+ * string that keeps the whole message alive (running.xml's text, 25 MB at 100,000 H(e)NBs, until the next message
+ * with attributes; issue 15, branch invmem2)
+ */
+let attrsUsed = 0;
 
 /**
  * Where the root element's attribute values that declare no namespace lie in the bytes of the last scan: for the k-th
@@ -83,6 +89,17 @@ export let rootValueCount = 0;
  * before the scan moves past it), so every offset it uses for a slice of `s` is one of ASCII bytes only.
  */
 export function scanSimple(s: string, b: Uint8Array, h: ScanHandlers): boolean {
+  try {
+    return scan(s, b, h);
+  } finally {
+    // nothing of the message is kept past its scan (see attrsUsed); OPEN is empty after a scan that got through
+    for (let k = 0; k < attrsUsed; k++) ATTRS[k] = '';
+    attrsUsed = 0;
+    if (OPEN.length !== 0) OPEN.length = 0;
+  }
+}
+
+function scan(s: string, b: Uint8Array, h: ScanHandlers): boolean {
   let i = 0;
   if (b[0] === LT && b[1] === QUESTION) {
     const decl = DECLARATIONS.find((d) => s.startsWith(d));
@@ -91,8 +108,7 @@ export function scanSimple(s: string, b: Uint8Array, h: ScanHandlers): boolean {
   }
   const len = b.length;
   const open = OPEN;
-  // empty after a scan that got through (setting length calls into the runtime); ATTRS is read up to n only
-  if (open.length !== 0) open.length = 0;
+  // OPEN and ATTRS are emptied after each scan (scanSimple); ATTRS is read up to n only
   const attrs = ATTRS;
   rootValueCount = 0;
   let rootClosed = false;
@@ -182,6 +198,7 @@ function startTag(s: string, b: Uint8Array, lt: number, open: string[], attrs: s
     attrs[2 * n] = aname;
     attrs[2 * n + 1] = s.slice(ae + 2, ve);
     n++;
+    if (2 * n > attrsUsed) attrsUsed = 2 * n;
     if (open.length === 0 && aname !== 'xmlns' && !aname.startsWith('xmlns:')) {
       const k = rootValueCount++;
       ROOT_VALUES[3 * k] = ae + 2;

@@ -1,4 +1,6 @@
 /** Frozen element trees that share what did not change (src/netconf/xml/frozen.ts), and sameTree against the JSON comparison it replaced. */
+import { randomBytes } from 'node:crypto';
+import { getHeapSnapshot } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { frozenTree, isFrozenTree, sameTree } from '../../../src/netconf/xml/frozen.js';
@@ -11,6 +13,35 @@ const jsonSame = (a: XmlElement, b: XmlElement): boolean => {
   const text = (e: XmlElement): string => JSON.stringify(e, (k, v: unknown) => (k === 'nsContext' ? undefined : v));
   return text(a) === text(b);
 };
+
+/**
+ * whether the heap (a V8 heap snapshot, taken after a full GC) holds a string with `a` and, further on, `b` (the text
+ * of a parsed document: two markers that only the document holds together)
+ */
+async function heapHolds(a: string, b: string): Promise<boolean> {
+  // the first characters as classes: the pattern's own source (a string in this heap too) does not match itself
+  const re = new RegExp(`[${a[0]!}]${a.slice(1)}(?:[^"\\\\]|\\\\.){0,4000}[${b[0]!}]${b.slice(1)}`);
+  // V8 keeps the subject of the last regular expression run: a run on a fresh string replaces it first
+  /x/.test(`x${Date.now()}`);
+  let tail = '';
+  for await (const chunk of getHeapSnapshot()) {
+    const text = tail + (chunk as Buffer | string).toString();
+    if (re.test(text)) return true;
+    tail = text.slice(-8192);
+  }
+  return false;
+}
+
+/**
+ * a document of `n` entries between two markers of its own, parsed as running.xml is read back, and frozen; neither
+ * its text nor the parsed tree kept (a synchronous function: an async one could keep them in its suspended frame)
+ */
+function frozenDocument(entry: (i: number) => string, n = 20): { tree: XmlElement; start: string; end: string } {
+  const start = `start${randomBytes(6).toString('hex')}`;
+  const end = `end${randomBytes(6).toString('hex')}`;
+  const entries = Array.from({ length: n }, (_, i) => entry(i)).join('');
+  return { tree: frozenTree(parseXml(`<top xmlns="${X}"><m>${start}</m>${entries}<m>${end}</m></top>`)), start, end };
+}
 
 describe('frozenTree', () => {
   it('freezes the element, its arrays and attributes: a write throws', () => {
@@ -57,6 +88,41 @@ describe('frozenTree', () => {
     const t = frozenTree(outer);
     expect(t).not.toBe(outer);
     expect(Object.isFrozen(t.children[0])).toBe(true);
+  });
+
+  it('leaves with equal text share one frozen children array; the elements stay distinct (issue 15, branch invmem2)', () => {
+    const t = frozenTree(el(X, 'list', el(X, 'e', leaf(X, 'user', 'admin'), leaf(X, 'id', 'a')), el(X, 'e', leaf(X, 'user', 'admin'), leaf(X, 'id', 'b')),
+      leaf(X, 'other', 'admin')));
+    const [e1, e2, other] = t.children as XmlElement[];
+    const [u1, id1] = e1!.children as XmlElement[];
+    const [u2, id2] = e2!.children as XmlElement[];
+    expect(u1).not.toBe(u2);
+    expect(u1!.children).toBe(u2!.children);
+    expect(other!.children).toBe(u1!.children);
+    expect(Object.isFrozen(u1!.children)).toBe(true);
+    expect(id1!.children).not.toBe(id2!.children);
+    expect(id1!.children).toEqual(['a']);
+    expect(isFrozenTree(u1!)).toBe(true);
+    // an empty element: one shared frozen array too
+    expect(frozenTree(el(X, 'a')).children).toBe(frozenTree(el(X, 'b')).children);
+    // a later tree made of other leaves still finds it
+    const again = frozenTree(el(X, 'e', leaf(X, 'user', 'admin')));
+    expect((again.children[0] as XmlElement).children).toBe(u1!.children);
+  });
+
+  it('a frozen parsed tree does not keep the parsed text alive: long texts, names and attribute values are copies (issue 15, branch invmem2)', async () => {
+    // a text, a name and an attribute value of 13 characters or more: a V8 sliced string of the whole document
+    const held: Record<string, boolean> = {};
+    for (const [what, entry] of Object.entries({
+      name: (i: number) => `<e><an-element-name-long-enough>${i}</an-element-name-long-enough></e>`,
+      text: (i: number) => `<e><v>value-of-entry-${i}-long-enough</v></e>`,
+      attribute: (i: number) => `<e><v k="attribute-value-${i}-long-enough">${i}</v></e>`,
+    })) {
+      const doc = frozenDocument(entry);
+      expect(doc.tree.children).toHaveLength(22);
+      held[what] = await heapHolds(doc.start, doc.end);
+    }
+    expect(held).toEqual({ text: false, name: false, attribute: false });
   });
 
   it('keeps the namespace context of parsed elements', () => {
