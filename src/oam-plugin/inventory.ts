@@ -16,7 +16,7 @@ import { SyncFileCache } from '../file-cache.js';
 import { HOST_KEY_FORMS, hostKeyFingerprint } from '../host-key.js';
 import type { Logger } from '../log/logger.js';
 import type { NetconfRegistry } from '../plugin/contract.js';
-import { child, childText, childrenNamed, el, isFrozenTree, leaf } from '../netconf/xml/index.js';
+import { child, el, leaf, textOf } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import type { DeviceInventoryEntry } from '../device/index.js';
 import { defaultNetconfPort } from '../device/index.js';
@@ -90,56 +90,72 @@ export function fileHenbsById(list: readonly ConfigHenb[]): FileHenbs {
 export const INVENTORY_SEEDED_FILE = 'inventory-seeded';
 
 /**
- * The entries read from frozen henb elements (running's, src/netconf/xml/frozen.ts): such an element cannot change,
- * and an edit shares the entries it did not touch with the configuration before, so each is read once (issue 15).
+ * The entries of /hsv:inventory in a running configuration (<data>), in document order. Each call reads the elements
+ * afresh, in one pass over each entry's children: a cache of the entries read from running's frozen elements (branch
+ * editcut) held one more object per H(e)NB once the first edit-config had filled it (~150 bytes each at 100,000;
+ * issue 15, branch invmem2), and reading an entry this way costs about what copying a cached one did.
  */
-const readEntries = new WeakMap<XmlElement, InventoryEntry | null>();
-
-/** The entries of /hsv:inventory in a running configuration (<data>), in document order. */
 export function inventoryFromRunning(running: XmlElement): InventoryEntry[] {
   const inv = child(running, HSV_NS, 'inventory');
   if (!inv) return [];
   const out: InventoryEntry[] = [];
-  for (const h of childrenNamed(inv, HSV_NS, 'henb')) {
-    const frozen = isFrozenTree(h);
-    const known = frozen ? readEntries.get(h) : undefined;
-    if (known !== undefined) {
-      if (known !== null) out.push({ ...known });
-      continue;
-    }
+  for (const h of inv.children) {
+    if (typeof h === 'string' || h.name !== 'henb' || h.ns !== HSV_NS) continue;
     const e = inventoryEntryOf(h);
-    if (frozen) readEntries.set(h, e === undefined ? null : { ...e });
     if (e !== undefined) out.push(e);
   }
   return out;
 }
 
-/** one /hsv:inventory/hsv:henb element read; undefined without a henb-id */
+/** a leaf's text as inventoryEntryOf reads it: trimmed, undefined when absent or empty */
+function trimmed(v: string | undefined): string | undefined {
+  const t = v?.trim();
+  return t === undefined || t === '' ? undefined : t;
+}
+
+/** one /hsv:inventory/hsv:henb element read (the first child of each name counts, as childText); undefined without a henb-id */
 function inventoryEntryOf(h: XmlElement): InventoryEntry | undefined {
-  const text = (name: string): string | undefined => {
-    const v = childText(h, HSV_NS, name)?.trim();
-    return v === undefined || v === '' ? undefined : v;
-  };
-  const henbId = text('henb-id');
-  if (henbId === undefined) return undefined;
+  let henbId: string | undefined, address: string | undefined, port: string | undefined, sshHostKey: string | undefined;
+  let username: string | undefined, credentials: string | undefined, description: string | undefined, transport: string | undefined;
+  let tlsCa: string | undefined, tlsCertificate: string | undefined, tlsServerName: string | undefined, tlsClientCertificate: string | undefined;
+  let callHome = false;
+  for (const c of h.children) {
+    if (typeof c === 'string' || c.ns !== HSV_NS) continue;
+    switch (c.name) {
+      case 'henb-id': henbId ??= textOf(c); break;
+      case 'address': address ??= textOf(c); break;
+      case 'port': port ??= textOf(c); break;
+      case 'ssh-host-key': sshHostKey ??= textOf(c); break;
+      case 'username': username ??= textOf(c); break;
+      case 'credentials': credentials ??= textOf(c); break;
+      case 'description': description ??= textOf(c); break;
+      case 'transport': transport ??= textOf(c); break;
+      case 'tls-ca': tlsCa ??= textOf(c); break;
+      case 'tls-certificate': tlsCertificate ??= textOf(c); break;
+      case 'tls-server-name': tlsServerName ??= textOf(c); break;
+      case 'tls-client-certificate': tlsClientCertificate ??= textOf(c); break;
+      case 'call-home': callHome = true; break;
+      default: break;
+    }
+  }
+  const id = trimmed(henbId);
+  if (id === undefined) return undefined;
+  const t = trimmed(transport);
   // no port: the transport's (YANG has no default for it: 830 for ssh, 6513 for tls)
-  const dflt = defaultNetconfPort(text('transport') === 'tls' ? 'tls' : 'ssh');
-  const port = Number(text('port') ?? dflt);
-  const e: InventoryEntry = { henbId, port: Number.isInteger(port) ? port : dflt, callHome: child(h, HSV_NS, 'call-home') !== undefined };
-  const set = <K extends keyof InventoryEntry>(k: K, v: InventoryEntry[K] | undefined): void => {
-    if (v !== undefined) e[k] = v;
-  };
-  set('address', text('address'));
-  set('sshHostKey', text('ssh-host-key'));
-  set('username', text('username'));
-  set('credentials', text('credentials'));
-  set('description', text('description'));
-  const transport = text('transport');
-  if (transport === 'tls' || transport === 'ssh') e.transport = transport;
-  set('tlsCa', text('tls-ca'));
-  set('tlsCertificate', text('tls-certificate'));
-  set('tlsServerName', text('tls-server-name'));
-  set('tlsClientCertificate', text('tls-client-certificate'));
+  const dflt = defaultNetconfPort(t === 'tls' ? 'tls' : 'ssh');
+  const p = Number(trimmed(port) ?? dflt);
+  const e: InventoryEntry = { henbId: id, port: Number.isInteger(p) ? p : dflt, callHome };
+  // named stores in one order (one hidden class per set of leaves present), not a keyed helper: read per entry per change
+  if ((address = trimmed(address)) !== undefined) e.address = address;
+  if ((sshHostKey = trimmed(sshHostKey)) !== undefined) e.sshHostKey = sshHostKey;
+  if ((username = trimmed(username)) !== undefined) e.username = username;
+  if ((credentials = trimmed(credentials)) !== undefined) e.credentials = credentials;
+  if ((description = trimmed(description)) !== undefined) e.description = description;
+  if (t === 'tls' || t === 'ssh') e.transport = t;
+  if ((tlsCa = trimmed(tlsCa)) !== undefined) e.tlsCa = tlsCa;
+  if ((tlsCertificate = trimmed(tlsCertificate)) !== undefined) e.tlsCertificate = tlsCertificate;
+  if ((tlsServerName = trimmed(tlsServerName)) !== undefined) e.tlsServerName = tlsServerName;
+  if ((tlsClientCertificate = trimmed(tlsClientCertificate)) !== undefined) e.tlsClientCertificate = tlsClientCertificate;
   return e;
 }
 

@@ -1,13 +1,53 @@
 /**
- * inventoryFromRunning over running's frozen snapshots (issue 15, branch editcut): an entry read from a frozen henb
- * element is remembered, since the element cannot change and the next commit shares it when the edit did not touch
- * it. What callers get is the same as a fresh read, and each call's entries are their own objects.
+ * inventoryFromRunning over running's frozen snapshots (issue 15, branch editcut; since branch invmem2 without a cache
+ * of the entries read: each call reads the elements in one pass per entry). What callers get is the same as a fresh
+ * read, each call's entries are their own objects, and the one-pass reader reads what the reader by childText did.
  */
 import { describe, expect, it } from 'vitest';
-import { NETCONF_BASE_NS as NC, el, frozenTree, leaf } from '../../src/netconf/xml/index.js';
+import fc from 'fast-check';
+import { NETCONF_BASE_NS as NC, child, childText, childrenNamed, el, frozenTree, leaf } from '../../src/netconf/xml/index.js';
 import type { XmlElement } from '../../src/netconf/xml/index.js';
 import { HSV_NS as HSV } from '../../src/oam-plugin/index.js';
 import { inventoryFromRunning } from '../../src/oam-plugin/inventory.js';
+import type { InventoryEntry } from '../../src/oam-plugin/inventory.js';
+import { defaultNetconfPort } from '../../src/device/index.js';
+
+/** the reader before branch invmem2 (one childText per leaf), as the reference */
+function byChildText(running: XmlElement): InventoryEntry[] {
+  const inv = child(running, HSV, 'inventory');
+  if (!inv) return [];
+  const out: InventoryEntry[] = [];
+  for (const h of childrenNamed(inv, HSV, 'henb')) {
+    const text = (name: string): string | undefined => {
+      const v = childText(h, HSV, name)?.trim();
+      return v === undefined || v === '' ? undefined : v;
+    };
+    const henbId = text('henb-id');
+    if (henbId === undefined) continue;
+    const dflt = defaultNetconfPort(text('transport') === 'tls' ? 'tls' : 'ssh');
+    const port = Number(text('port') ?? dflt);
+    const e: InventoryEntry = { henbId, port: Number.isInteger(port) ? port : dflt, callHome: child(h, HSV, 'call-home') !== undefined };
+    const set = <K extends keyof InventoryEntry>(k: K, v: InventoryEntry[K] | undefined): void => {
+      if (v !== undefined) e[k] = v;
+    };
+    set('address', text('address'));
+    set('sshHostKey', text('ssh-host-key'));
+    set('username', text('username'));
+    set('credentials', text('credentials'));
+    set('description', text('description'));
+    const transport = text('transport');
+    if (transport === 'tls' || transport === 'ssh') e.transport = transport;
+    set('tlsCa', text('tls-ca'));
+    set('tlsCertificate', text('tls-certificate'));
+    set('tlsServerName', text('tls-server-name'));
+    set('tlsClientCertificate', text('tls-client-certificate'));
+    out.push(e);
+  }
+  return out;
+}
+
+const LEAVES = ['henb-id', 'address', 'port', 'ssh-host-key', 'username', 'credentials', 'description', 'transport', 'tls-ca',
+  'tls-certificate', 'tls-server-name', 'tls-client-certificate', 'call-home', 'other'] as const;
 
 const henb = (id: string | undefined, ...more: XmlElement[]): XmlElement => el(HSV, 'henb', id !== undefined ? leaf(HSV, 'henb-id', id) : undefined, ...more);
 const data = (...henbs: XmlElement[]): XmlElement => el(NC, 'data', el(HSV, 'inventory', ...henbs));
@@ -40,5 +80,20 @@ describe('inventoryFromRunning over frozen snapshots', () => {
     const after = frozenTree(el(NC, 'data', el(HSV, 'inventory', inv.children[0] as XmlElement, henb('b', leaf(HSV, 'description', 'three')))));
     expect((after.children[0] as XmlElement).children[0]).toBe(inv.children[0]);
     expect(inventoryFromRunning(after).map((e) => e.description)).toEqual(['one', 'three']);
+  });
+
+  it('reads what the reader by childText read: first leaf of a name, trimmed, empty as absent, other namespaces ignored', () => {
+    const text = fc.constantFrom('', ' ', 'a', ' b ', '7', '830x', 'tls', 'ssh', ' tls ', 'x y');
+    const leafArb = fc.record({ name: fc.constantFrom(...LEAVES), ns: fc.constantFrom(HSV, HSV, HSV, 'urn:other'), texts: fc.array(text, { maxLength: 2 }) })
+      .map(({ name, ns, texts }) => el(ns, name, ...texts));
+    const henbArb = fc.array(leafArb, { maxLength: 8 }).map((leaves) => el(HSV, 'henb', ...leaves));
+    fc.assert(fc.property(fc.array(henbArb, { maxLength: 5 }), (henbs) => {
+      const running = data(...henbs);
+      const want = byChildText(running);
+      expect(inventoryFromRunning(running)).toEqual(want);
+      expect(inventoryFromRunning(frozenTree(running))).toEqual(want);
+      // the same properties in the same order (a caller may serialise an entry)
+      expect(inventoryFromRunning(running).map((e) => Object.keys(e))).toEqual(want.map((e) => Object.keys(e)));
+    }), { numRuns: 300 });
   });
 });
