@@ -129,6 +129,8 @@ export interface NetconfDeviceDriver extends DeviceDriver {
   connection(henbId: string): DeviceConnectionInfo | undefined;
   /** forget a device (inventory change): its session is closed, pending calls fail */
   removeDevice(henbId: string): void;
+  /** the henb-ids of the devices set and not removed, in the order they were first set (a copy) */
+  deviceIds(): string[];
   /** close every session and timer; pending calls fail with ERR_DEVICE_CLOSED. Idempotent. */
   close(): Promise<void>;
 }
@@ -334,6 +336,10 @@ class NetconfDriver implements NetconfDeviceDriver {
 
   hasLink(henbId: string): boolean {
     return this.links.has(henbId);
+  }
+
+  deviceIds(): string[] {
+    return [...this.devices.keys()];
   }
 
   connected(henbId: string): boolean {

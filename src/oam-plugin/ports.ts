@@ -78,7 +78,7 @@ export async function devicesFromConfig(cfg: OamPluginConfig, log: Logger, baseD
   const ilog = log.child({ component: 'inventory' });
   // the files entries name: stat'ed once per change of running, read again only when changed (./inventory.ts)
   const files = new InventoryFiles();
-  let known = new Set<string>();
+  // the devices of the last pass are the driver's (no set of their ids kept here: ~26 bytes per H(e)NB at 100,000)
   const onInventory = (entries: InventoryEntry[]): void => {
     const next = new Set<string>();
     files.pass(() => {
@@ -93,8 +93,7 @@ export async function devicesFromConfig(cfg: OamPluginConfig, log: Logger, baseD
         }
       }
     });
-    for (const id of known) if (!next.has(id)) devices.removeDevice(id);
-    known = next;
+    for (const id of devices.deviceIds()) if (!next.has(id)) devices.removeDevice(id);
   };
   return { devices, callHome, onInventory };
 }

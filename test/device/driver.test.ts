@@ -120,7 +120,9 @@ describe('device driver (fake sessions, fake timers)', () => {
     driver.setDevice({ ...dev, port: 2 });
     expect(driver.hasLink('h1')).toBe(false);
     expect(driver.connected('h1')).toBe(false);
+    expect(driver.deviceIds()).toEqual(['h1', 'h2']);
     driver.removeDevice('h2');
+    expect(driver.deviceIds()).toEqual(['h1']);
     expect(driver.remembered('h2')).toBeUndefined();
     await expect(driver.connect('h2')).rejects.toMatchObject({ code: 'ERR_DEVICE_UNKNOWN' });
     expect(driver.hasLink('h2')).toBe(false);
