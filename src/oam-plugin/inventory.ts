@@ -93,7 +93,8 @@ export const INVENTORY_SEEDED_FILE = 'inventory-seeded';
  * The entries of /hsv:inventory in a running configuration (<data>), in document order. Each call reads the elements
  * afresh, in one pass over each entry's children: a cache of the entries read from running's frozen elements (branch
  * editcut) held one more object per H(e)NB once the first edit-config had filled it (~150 bytes each at 100,000;
- * issue 15, branch invmem2), and reading an entry this way costs about what copying a cached one did.
+ * issue 15, branch invmem2), and reading an entry this way costs less than copying a cached one did
+ * (bench/_inventory-read.ts).
  */
 export function inventoryFromRunning(running: XmlElement): InventoryEntry[] {
   const inv = child(running, HSV_NS, 'inventory');
@@ -109,8 +110,19 @@ export function inventoryFromRunning(running: XmlElement): InventoryEntry[] {
 
 /** a leaf's text as inventoryEntryOf reads it: trimmed, undefined when absent or empty */
 function trimmed(v: string | undefined): string | undefined {
-  const t = v?.trim();
-  return t === undefined || t === '' ? undefined : t;
+  if (v === undefined || v === '') return undefined;
+  // most texts have nothing to trim (printable ASCII at both ends is no white space to trim()): no call for them
+  const a = v.charCodeAt(0);
+  const z = v.charCodeAt(v.length - 1);
+  if (a > 32 && a < 127 && z > 32 && z < 127) return v;
+  const t = v.trim();
+  return t === '' ? undefined : t;
+}
+
+/** the text of a leaf (textOf, without a concatenation for the usual one text child) */
+function leafText(e: XmlElement): string {
+  const k = e.children;
+  return k.length === 1 && typeof k[0] === 'string' ? k[0] : textOf(e);
 }
 
 /** one /hsv:inventory/hsv:henb element read (the first child of each name counts, as childText); undefined without a henb-id */
@@ -122,18 +134,18 @@ function inventoryEntryOf(h: XmlElement): InventoryEntry | undefined {
   for (const c of h.children) {
     if (typeof c === 'string' || c.ns !== HSV_NS) continue;
     switch (c.name) {
-      case 'henb-id': henbId ??= textOf(c); break;
-      case 'address': address ??= textOf(c); break;
-      case 'port': port ??= textOf(c); break;
-      case 'ssh-host-key': sshHostKey ??= textOf(c); break;
-      case 'username': username ??= textOf(c); break;
-      case 'credentials': credentials ??= textOf(c); break;
-      case 'description': description ??= textOf(c); break;
-      case 'transport': transport ??= textOf(c); break;
-      case 'tls-ca': tlsCa ??= textOf(c); break;
-      case 'tls-certificate': tlsCertificate ??= textOf(c); break;
-      case 'tls-server-name': tlsServerName ??= textOf(c); break;
-      case 'tls-client-certificate': tlsClientCertificate ??= textOf(c); break;
+      case 'henb-id': henbId ??= leafText(c); break;
+      case 'address': address ??= leafText(c); break;
+      case 'port': port ??= leafText(c); break;
+      case 'ssh-host-key': sshHostKey ??= leafText(c); break;
+      case 'username': username ??= leafText(c); break;
+      case 'credentials': credentials ??= leafText(c); break;
+      case 'description': description ??= leafText(c); break;
+      case 'transport': transport ??= leafText(c); break;
+      case 'tls-ca': tlsCa ??= leafText(c); break;
+      case 'tls-certificate': tlsCertificate ??= leafText(c); break;
+      case 'tls-server-name': tlsServerName ??= leafText(c); break;
+      case 'tls-client-certificate': tlsClientCertificate ??= leafText(c); break;
       case 'call-home': callHome = true; break;
       default: break;
     }

@@ -83,7 +83,7 @@ describe('inventoryFromRunning over frozen snapshots', () => {
   });
 
   it('reads what the reader by childText read: first leaf of a name, trimmed, empty as absent, other namespaces ignored', () => {
-    const text = fc.constantFrom('', ' ', 'a', ' b ', '7', '830x', 'tls', 'ssh', ' tls ', 'x y');
+    const text = fc.constantFrom('', ' ', 'a', ' b ', '7', '830x', 'tls', 'ssh', ' tls ', 'x y', '\u00a0c\u00a0', '\ufefftls', 'd\u2028', '\t\n');
     const leafArb = fc.record({ name: fc.constantFrom(...LEAVES), ns: fc.constantFrom(HSV, HSV, HSV, 'urn:other'), texts: fc.array(text, { maxLength: 2 }) })
       .map(({ name, ns, texts }) => el(ns, name, ...texts));
     const henbArb = fc.array(leafArb, { maxLength: 8 }).map((leaves) => el(HSV, 'henb', ...leaves));
