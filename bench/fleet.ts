@@ -51,7 +51,8 @@
  * BENCH_CHILD_NODE_ARGS (extra node options for the children, e.g. --cpu-prof --cpu-prof-dir=DIR), BENCH_OAM_NODE_ARGS
  * (extra node options for the OAM servers only, e.g. --max-old-space-size=640: a host's heap setting), BENCH_FLEET_MAX_ACTIVE
  * (the OAM's jobs.max-active, jobs driven at once; default the plugin's, 500; the others wait in the store),
- * BENCH_FLEET_GROUP_COMMIT (the OAM's store.group-commit: on, off, or off,on: each round runs both, one after the
+ * BENCH_FLEET_DEVICE_IDLE_S (the OAM's devices.idle-timeout, seconds a device session no job needs stays open; default
+ * the plugin's, 5; 0 closes it when its job ends), BENCH_FLEET_GROUP_COMMIT (the OAM's store.group-commit: on, off, or off,on: each round runs both, one after the
  * other; unset: the plugin's default). With SQLite the OAM counts its COMMITs (reported per verified update).
  *
  * Bounds (bench/_bounded.ts): each baseline setup and close settles within 90 s or the benchmark fails naming the lane;
@@ -301,6 +302,8 @@ interface RunOptions {
   pg: PgCluster | undefined;
   /** jobs.max-active of each OAM (undefined: the plugin's default) */
   maxActive: number | undefined;
+  /** devices.idle-timeout of each OAM, seconds (undefined: the plugin's default) */
+  deviceIdleS: number | undefined;
 }
 
 let runNo = 0;
@@ -393,6 +396,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
         // file: software URIs only from a directory the config names
         software: { 'file-root': dirname(fileURLToPath(softwareUri)) },
         ...(o.maxActive !== undefined ? { jobs: { 'max-active': o.maxActive } } : {}),
+        ...(o.deviceIdleS !== undefined ? { devices: { 'idle-timeout': o.deviceIdleS } } : {}),
         ...(storeUrl !== undefined
           ? { store: { driver: 'postgres', url: storeUrl, password: { env: 'HSV_BENCH_PG_PASSWORD' }, 'instance-id': `oam-${k + 1}`, ...gcConfig } }
           : groupCommit !== undefined ? { store: gcConfig } : {}),
@@ -651,6 +655,7 @@ async function main(): Promise<void> {
     keysDir: keysGiven !== undefined && keysGiven !== '' ? keysGiven : mkdtempSync(join(tmpdir(), 'hsv-bench-fleet-keys-')),
     pg: undefined,
     maxActive: process.env.BENCH_FLEET_MAX_ACTIVE !== undefined && process.env.BENCH_FLEET_MAX_ACTIVE !== '' ? Math.max(1, envNum('BENCH_FLEET_MAX_ACTIVE', 500)) : undefined,
+    deviceIdleS: process.env.BENCH_FLEET_DEVICE_IDLE_S !== undefined && process.env.BENCH_FLEET_DEVICE_IDLE_S !== '' ? Math.max(0, envNum('BENCH_FLEET_DEVICE_IDLE_S', 5)) : undefined,
   };
   const pg = storeKind === 'postgres';
   // the benchmark's own time limit: every run's bound, the baseline rounds, the cluster
@@ -672,7 +677,7 @@ async function main(): Promise<void> {
   startBackstop(boundMs + 30_000, `time limit ${(boundMs / 1000).toFixed(0)} s`);
 
   console.log(`fleet: healthy devices ${sizes.join(', ')}; install ${o.installMs} ms; ${o.batch > 0 ? `${o.batch} henb-ids per software-update RPC` : 'one software-update RPC naming every device (per instance)'}; PVE maxConcurrent ${o.pveMax}; simulator replay off`);
-  console.log(`OAM jobs.max-active ${o.maxActive ?? 'default (500)'}: jobs driven at once, the others wait in the store`);
+  console.log(`OAM jobs.max-active ${o.maxActive ?? 'default (500)'}: jobs driven at once, the others wait in the store; devices.idle-timeout ${o.deviceIdleS ?? 'default (5)'} s`);
   console.log(`step 3's evidence (BENCH_PVE_EVIDENCE): ${modes.map((m) => (m === 'relay' ? 'relay (the OAM collects on the job\'s device session and relays: one session per update)' : 'collect (the PVE collects over its own session: two per update)')).join(', then ')}`);
   console.log(`store ${storeKind}${pg ? ' (throwaway cluster, fsync/synchronous_commit/full_page_writes on, pg_stat_statements)' : ''}; OAM instances ${instanceCounts.join(', ')}`);
   if (oamNodeArgs().length > 0) console.log(`OAM node options (BENCH_OAM_NODE_ARGS): ${oamNodeArgs().join(' ')}`);
