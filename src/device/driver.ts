@@ -75,6 +75,11 @@ export interface DeviceDriverOptions {
   /** a session no job needs is closed after this long, ms (default 5000; config devices.idle-timeout; 0: at once) */
   idleTimeoutMs?: number;
   /**
+   * sessions no job needs kept open at once (default: no bound but maxOpenSessions; config devices.max-idle-sessions,
+   * 64): beyond it the least recently used is closed at once
+   */
+  maxIdleSessions?: number;
+  /**
    * NETCONF Call Home (RFC 8071): entries with `callHome` are reached through this listener (a session on the
    * connection the device opened) instead of being dialled; the driver enrols them with it (setDevice).
    */
@@ -195,6 +200,7 @@ class NetconfDriver implements NetconfDeviceDriver {
       connect: this.connector, connectTimeoutMs: this.connectTimeoutMs, rpcTimeoutMs: this.rpcTimeoutMs, retry,
       reconnectAttempts: reconnectAttempts ?? 8, log: this.log, onCompletion: (l, ev) => this.onCompletionEvent(l, ev),
       maxOpen: options.maxOpenSessions ?? 1000, idleMs: Math.max(0, options.idleTimeoutMs ?? 5000), replayMarginMs: this.replayMarginMs,
+      ...(options.maxIdleSessions !== undefined ? { maxIdle: options.maxIdleSessions } : {}),
     });
     for (const d of options.devices) this.setDevice(d);
   }

@@ -36,6 +36,8 @@ export interface LinkSessionsOptions {
   maxOpen: number;
   /** a session no job needs is closed after this long, ms (devices.idle-timeout; 0: at once) */
   idleMs: number;
+  /** sessions no job needs kept at once (devices.max-idle-sessions; undefined: no bound but maxOpen) */
+  maxIdle?: number;
   /** a replay after a dropped session starts this long before it dropped (no event seen), ms */
   replayMarginMs: number;
 }
@@ -55,7 +57,7 @@ export class LinkSessions {
 
   constructor(private readonly o: LinkSessionsOptions) {
     setMaxListeners(0, this.closeCtl.signal); // every device's connect in flight listens on it (removed when it settles): no leak
-    this.pool = new SessionPool<object>({ maxOpen: o.maxOpen, idleMs: o.idleMs, evict: (holder, why) => this.evicted(holder as DeviceLink, why) });
+    this.pool = new SessionPool<object>({ maxOpen: o.maxOpen, idleMs: o.idleMs, ...(o.maxIdle !== undefined ? { maxIdle: o.maxIdle } : {}), evict: (holder, why) => this.evicted(holder as DeviceLink, why) });
   }
 
   get closed(): boolean {

@@ -451,7 +451,7 @@ export const CONFIG_SCHEMA = {
       }
     },
     "devices": {
-      "description": "the OAM's NETCONF sessions to devices: a session is held only while a job needs it (an rpc, or a completion awaited), then kept idle-timeout seconds for reuse and closed; at most max-open-sessions are open at once (a session that only awaits a completion may be closed to make room for another device's rpc: its completion comes by RFC 5277 replay when it is re-opened)",
+      "description": "the OAM's NETCONF sessions to devices: a session is held only while a job needs it (an rpc, or a completion awaited), then kept idle-timeout seconds for reuse (at most max-idle-sessions of them) and closed; at most max-open-sessions are open at once (a session that only awaits a completion may be closed to make room for another device's rpc: its completion comes by RFC 5277 replay when it is re-opened)",
       "type": "object",
       "additionalProperties": false,
       "properties": {
@@ -461,6 +461,13 @@ export const CONFIG_SCHEMA = {
           "maximum": 86400,
           "default": 5,
           "description": "seconds a session no job needs stays open for reuse (0: closed at once)"
+        },
+        "max-idle-sessions": {
+          "type": "integer",
+          "minimum": 0,
+          "maximum": 1000000,
+          "default": 64,
+          "description": "sessions no job needs kept open for reuse at once; beyond it the least recently used is closed at once (0: none kept). In a fleet rollout each device's session is idle after its job and seldom reused: the bound keeps memory and file descriptors to the jobs in flight"
         },
         "max-open-sessions": {
           "type": "integer",

@@ -73,6 +73,7 @@ export async function devicesFromConfig(cfg: OamPluginConfig, log: Logger, baseD
     log: log.child({ component: 'device-driver' }), devices: [], ...(callHome !== undefined ? { callHome } : {}),
     backoff: { initialMs: cfg.retry?.['base-delay'] ?? 200, maxMs: cfg.retry?.['max-delay'] ?? 10_000 },
     idleTimeoutMs: (cfg.devices?.['idle-timeout'] ?? 5) * 1000, maxOpenSessions: cfg.devices?.['max-open-sessions'] ?? 1000,
+    maxIdleSessions: cfg.devices?.['max-idle-sessions'] ?? 64,
   });
   const fileHenbs = fileHenbsById(cfg.henbs ?? []);
   const ilog = log.child({ component: 'inventory' });

@@ -95,6 +95,39 @@ describe('SessionPool', () => {
     expect(now.open).toBe(0);
   });
 
+  it('at most maxIdle idle sessions are kept: the least recently idle beyond it is closed at once (0: none kept)', async () => {
+    const capped = new SessionPool<string>({ maxOpen: 10, idleMs: 60_000, maxIdle: 2, evict: async (h, why) => { evicted.push([h, why]); } });
+    for (const h of ['a', 'b', 'c', 'd']) await capped.acquire(h, 'rpc', signal());
+    capped.mark('a', 'idle');
+    capped.mark('b', 'idle');
+    expect(evicted).toEqual([]);
+    // b used again: a stays the least recently idle, and c's idle time puts it over the bound
+    capped.mark('b', 'busy');
+    capped.mark('b', 'idle');
+    capped.mark('c', 'idle');
+    expect(evicted).toEqual([['a', 'idle']]);
+    expect(capped.idleCount).toBe(2);
+    // busy and watching sessions do not count against it
+    capped.mark('d', 'watching');
+    expect(capped.idleCount).toBe(2);
+    capped.mark('d', 'idle');
+    expect(evicted).toEqual([['a', 'idle'], ['b', 'idle']]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(capped.open).toBe(2);
+    // the kept ones still expire after idleMs
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(evicted.slice(2)).toEqual([['c', 'idle'], ['d', 'idle']]);
+    expect(capped.open).toBe(0);
+
+    const none = new SessionPool<string>({ maxOpen: 1, idleMs: 60_000, maxIdle: 0, evict: async (h, why) => { evicted.push([h, why]); } });
+    await none.acquire('x', 'rpc', signal());
+    none.mark('x', 'idle');
+    expect(evicted.at(-1)).toEqual(['x', 'idle']);
+    expect(none.idleCount).toBe(0);
+    expect(() => new SessionPool<string>({ maxOpen: 1, idleMs: 1, maxIdle: -1, evict: async () => undefined })).toThrow(RangeError);
+    expect(() => new SessionPool<string>({ maxOpen: 1, idleMs: 1, maxIdle: 1.5, evict: async () => undefined })).toThrow(RangeError);
+  });
+
   it('a wait ends with the caller\'s abort (ERR_DEVICE_ABORTED) or its deadline (ERR_DEVICE_TIMEOUT); a second call shares it and may upgrade it', async () => {
     await pool.acquire('a', 'rpc', signal());
     await pool.acquire('b', 'rpc', signal());

@@ -7,6 +7,7 @@
  *  - subscription after release: with one session for two devices, the first device's session is closed to make
  *    room for the second's software-update; the first completes while no session to it is open, and the re-opened
  *    session's RFC 5277 replay brings its completion.
+ *  - at most max-idle-sessions idle sessions stay open for reuse (the least recently idle beyond it is closed).
  *  - the bound holds under many devices at once, and every completion still arrives.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +104,25 @@ describe('device sessions are held only while a job needs them (real SSH, simula
       off();
     }
   }, 30_000);
+
+  it('at most max-idle-sessions stay open for reuse: beyond it the least recently idle is closed at once', async () => {
+    // a long idle time: only the idle bound closes sessions here
+    const d = start({ idleTimeoutMs: 60_000, maxIdleSessions: 2 });
+    const ids = ['healthy-2', 'healthy-3', 'healthy-4', 'healthy-5'];
+    for (const [i, id] of ids.entries()) {
+      await d.softwareUpdate(id, cmd(`idle-${i}`), signal());
+      await until(() => completed(`idle-${i}`), `the completion of ${id}`);
+    }
+    // each device's session went idle after its completion; the two least recently idle were closed
+    await until(() => total() === 2, 'two idle sessions left open on the device side');
+    expect(ids.map((id) => fleet.sessionCount(id))).toEqual([0, 0, 1, 1]);
+    expect(d.sessionCounts()).toEqual({ open: 2, queued: 0 });
+    // a kept session is reused: no new session for the next job of its device
+    await d.softwareUpdate('healthy-5', cmd('idle-again'), signal());
+    expect(fleet.sessionCount('healthy-5')).toBe(1);
+    await until(() => completed('idle-again'), 'the completion on the reused session');
+    expect(total()).toBe(2);
+  }, 60_000);
 
   it('the bound holds under many devices at once: never more sessions than max-open-sessions, every completion arrives', async () => {
     const d = start({ maxOpenSessions: 3, idleTimeoutMs: 100, backoff: { initialMs: 50, maxMs: 200 } });
