@@ -9,7 +9,6 @@
  *    for the completion message by its job id);
  *  - a completion replayed after it was handed on is still recognised as a repeat (what `delivered` is for).
  */
-import { getHeapSnapshot } from 'node:v8';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet } from '../../src/simulator/simulator.js';
@@ -18,30 +17,18 @@ import { createDeviceDriver } from '../../src/device/driver.js';
 import type { NetconfDeviceDriver } from '../../src/device/driver.js';
 import { DeviceLink, ownString } from '../../src/device/link.js';
 import { until } from '../helpers/until.js';
+import { heapHolds, textWith } from '../helpers/heap-text.js';
 
 const NONCE = 'b2'.repeat(32);
 const cmd = (jobId: string): { jobId: string; uri: string; softwareRim: string; selfCheck: boolean; nonce: string } =>
   ({ jobId, uri: 'file:///firmware.bin', softwareRim: 'ab'.repeat(32), selfCheck: true, nonce: NONCE });
 
 /**
- * whether the process's heap (a V8 heap snapshot: taken after a full GC) holds a NETCONF notification's text that
- * names `jobId` (one JSON string of the snapshot's string table from `<notification` to the id; the simulated device
- * in this process keeps slices of the software-update rpc it received, which name the id too, but no notification)
+ * whether the process's heap holds a NETCONF notification's text that names `jobId` (one string of the snapshot from
+ * `<notification` to the id; the simulated device in this process keeps slices of the software-update rpc it
+ * received, which name the id too, but no notification)
  */
-async function heapHoldsNotification(jobId: string): Promise<boolean> {
-  // the id's first character as a class: the pattern's own source (a string in this heap too) does not match itself
-  const re = new RegExp(`<notification(?:[^"\\\\]|\\\\.){0,4000}[${jobId[0]!}]${jobId.slice(1)}`);
-  // V8 keeps the subject of the last regular expression run (RegExp.input, one string for the process): the
-  // parser's last message would count as held, so a run on a fresh string replaces it first
-  /x/.test(`x${Date.now()}`);
-  let tail = '';
-  for await (const chunk of getHeapSnapshot()) {
-    const text = tail + (chunk as Buffer | string).toString();
-    if (re.test(text)) return true;
-    tail = text.slice(-8192);
-  }
-  return false;
-}
+const heapHoldsNotification = (jobId: string): Promise<boolean> => heapHolds(textWith('<notification', jobId));
 
 let fleet: Fleet;
 let driver: NetconfDeviceDriver;

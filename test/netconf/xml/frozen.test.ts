@@ -1,11 +1,11 @@
 /** Frozen element trees that share what did not change (src/netconf/xml/frozen.ts), and sameTree against the JSON comparison it replaced. */
 import { randomBytes } from 'node:crypto';
-import { getHeapSnapshot } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { frozenTree, isFrozenTree, sameTree } from '../../../src/netconf/xml/frozen.js';
 import { el, elA, leaf, parseXml } from '../../../src/netconf/xml/index.js';
 import type { XmlElement } from '../../../src/netconf/xml/index.js';
+import { heapHolds, textWith } from '../../helpers/heap-text.js';
 
 const X = 'urn:example:x';
 /** the comparison changedTopNodes made before (standard-ops.ts): JSON text without nsContext */
@@ -13,24 +13,6 @@ const jsonSame = (a: XmlElement, b: XmlElement): boolean => {
   const text = (e: XmlElement): string => JSON.stringify(e, (k, v: unknown) => (k === 'nsContext' ? undefined : v));
   return text(a) === text(b);
 };
-
-/**
- * whether the heap (a V8 heap snapshot, taken after a full GC) holds a string with `a` and, further on, `b` (the text
- * of a parsed document: two markers that only the document holds together)
- */
-async function heapHolds(a: string, b: string): Promise<boolean> {
-  // the first characters as classes: the pattern's own source (a string in this heap too) does not match itself
-  const re = new RegExp(`[${a[0]!}]${a.slice(1)}(?:[^"\\\\]|\\\\.){0,4000}[${b[0]!}]${b.slice(1)}`);
-  // V8 keeps the subject of the last regular expression run: a run on a fresh string replaces it first
-  /x/.test(`x${Date.now()}`);
-  let tail = '';
-  for await (const chunk of getHeapSnapshot()) {
-    const text = tail + (chunk as Buffer | string).toString();
-    if (re.test(text)) return true;
-    tail = text.slice(-8192);
-  }
-  return false;
-}
 
 /**
  * a document of `n` entries between two markers of its own, parsed as running.xml is read back, and frozen; neither
@@ -120,7 +102,7 @@ describe('frozenTree', () => {
     })) {
       const doc = frozenDocument(entry);
       expect(doc.tree.children).toHaveLength(22);
-      held[what] = await heapHolds(doc.start, doc.end);
+      held[what] = await heapHolds(textWith(doc.start, doc.end));
     }
     expect(held).toEqual({ text: false, name: false, attribute: false });
   });
