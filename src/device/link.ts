@@ -4,6 +4,7 @@
  * completion sent while no session was open is not lost. No I/O here: ./sessions.ts opens and closes, this file
  * holds the state and the decisions that follow from it.
  */
+import { ownString } from '../netconf/xml/index.js';
 import type { DeviceSession, DeviceTarget, DeviceTlsSettings } from './connect.js';
 import type { HolderState } from './pool.js';
 import { SmallSet } from './small-set.js';
@@ -155,17 +156,6 @@ function sameTls(a: DeviceTlsSettings | undefined, b: DeviceTlsSettings | undefi
   if (a === b) return true;
   if (a === undefined || b === undefined) return false;
   return a.ca === b.ca && a.certSha256 === b.certSha256 && a.serverName === b.serverName && a.cert === b.cert && a.key === b.key;
-}
-
-/**
- * A copy of `s` that shares no memory with the text it was cut from. The XML parser's texts are V8 "sliced strings":
- * views into the whole message they came from, which stay alive as long as any slice does. A DeviceLink outlives its
- * jobs (one per inventory entry), so a slice kept there (the last eventTime, a delivered job id) kept the device's
- * last notification message alive: ~1.4 KB per device after its job, measured by heap snapshots of the OAM in
- * bench/fleet.ts (docs/performance.md, issue 15, 5 December 2026).
- */
-export function ownString(s: string): string {
-  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 /** add to a bounded set, forgetting the oldest */

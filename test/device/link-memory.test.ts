@@ -15,7 +15,8 @@ import { startFleet } from '../../src/simulator/simulator.js';
 import type { Fleet } from '../../src/simulator/simulator.js';
 import { createDeviceDriver } from '../../src/device/driver.js';
 import type { NetconfDeviceDriver } from '../../src/device/driver.js';
-import { DeviceLink, ownString } from '../../src/device/link.js';
+import { DeviceLink } from '../../src/device/link.js';
+import { ownString } from '../../src/netconf/xml/index.js';
 import { until } from '../helpers/until.js';
 import { heapHolds, textWith } from '../helpers/heap-text.js';
 

@@ -14,6 +14,7 @@ import type { PveClientError, RestconfPveClient } from '../../src/pve/client.js'
 import { INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH } from '../../src/pve/restconf.js';
 import { createTestPki } from '../helpers/tls-pki.js';
 import type { TestPki } from '../helpers/tls-pki.js';
+import { closeClientAndServer } from '../helpers/https-close.js';
 
 const req = { henbId: 'h1', nonce: 'a1'.repeat(32), jobId: 'job-1' };
 
@@ -35,10 +36,8 @@ beforeAll(() => {
 });
 afterAll(() => pki.cleanup());
 afterEach(async () => {
-  client?.close();
+  await closeClientAndServer(client, server);
   client = undefined;
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  server?.closeAllConnections();
   server = undefined;
   seen.length = 0;
   handshakes = 0;

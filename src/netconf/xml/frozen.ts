@@ -17,6 +17,7 @@
  * `sameTree` compares two trees as their JSON text without nsContext would be compared, but stops at shared
  * subtrees (the same object is the same tree) and at the first difference.
  */
+import { ownString } from './own-string.js';
 import type { XmlAttr, XmlElement, XmlNode } from './types.js';
 
 /**
@@ -32,16 +33,6 @@ const NO_ATTRS = Object.freeze([]) as unknown as XmlAttr[];
 /** the children of every frozen element without any */
 const NO_CHILDREN = Object.freeze([]) as unknown as XmlNode[];
 
-/** V8 makes a substring this long or longer a sliced string (a view into its parent), a shorter one a copy */
-const SLICE_MIN = 13;
-
-/**
- * `s` as a flat string of its own: a sliced string keeps its parent alive (running.xml's whole text, for one
- * ssh-host-key leaf). The JSON round trip is exact for every string (lone surrogates included), unlike UTF-8.
- */
-function ownString(s: string): string {
-  return s.length < SLICE_MIN ? s : JSON.parse(JSON.stringify(s)) as string;
-}
 
 /**
  * element (and attribute) names, one string each: the engine's own copy (V8 keeps property names in its string table),

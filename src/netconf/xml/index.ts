@@ -4,3 +4,4 @@ export type { ParseLimits } from './parse.js';
 export { serializeXml, escapeText, escapeAttr } from './serialize.js';
 export { el, elA, leaf, isElement, elements, child, childrenNamed, textOf, childText, attr } from './build.js';
 export { frozenTree, isFrozenTree, sameTree, sameTrees } from './frozen.js';
+export { ownString } from './own-string.js';
