@@ -25,6 +25,7 @@ import { createNetconfServer, registerStandardOperations } from '../src/netconf/
 import { startOamServer } from '../src/cli/oam-server.js';
 import type { ServeConfig } from '../src/config/load.js';
 import { createLogger } from '../src/log/logger.js';
+import { metrics } from '../src/metrics/index.js';
 import { backstopChild } from './_bounded.js';
 
 /** A simulated device as a fleet child reports it: what the OAM's inventory and the PVE need. */
@@ -98,6 +99,8 @@ export interface PeakReport {
   fdsPeak: number;
   /** the OAM: SQLite COMMITs run since it started (-1 when not counted) */
   commits: number;
+  /** the OAM: operations sent to the PVE, by operation, and the requests or statements they carried (hsv_pve_operations_total) */
+  pveOps?: Record<string, { operations: number; entries: number }>;
 }
 
 /** fleet children: software-update RPCs their devices accepted (each started an install), since they started */
@@ -121,7 +124,8 @@ export function countFds(pid: string): number {
 }
 
 /** stdin protocol shared by the children; `stop` runs when the parent closes stdin (or sends SIGTERM) */
-function serveControl(stop: () => Promise<void>, sampler?: MemorySampler, sessionsOpened?: () => number, commits?: () => number, updates?: () => UpdateCounts): void {
+function serveControl(stop: () => Promise<void>, sampler?: MemorySampler, sessionsOpened?: () => number, commits?: () => number, updates?: () => UpdateCounts,
+  pveOps?: () => Promise<PeakReport['pveOps']>): void {
   let stopping = false;
   const end = (): void => {
     if (stopping) return;
@@ -144,7 +148,7 @@ function serveControl(stop: () => Promise<void>, sampler?: MemorySampler, sessio
       sampler.sample();
       sampler.sampleFds();
       const report: PeakReport = { peak: sampler.peak, samples: sampler.samples, fdsPeak: sampler.fdsPeak, commits: commits?.() ?? -1 };
-      console.log(`PEAK ${JSON.stringify(report)}`);
+      void (pveOps?.() ?? Promise.resolve(undefined)).then((ops) => console.log(`PEAK ${JSON.stringify(ops !== undefined ? { ...report, pveOps: ops } : report)}`));
     } else if (l === 'HEAP' || l.startsWith('HEAP ')) {
       const path = l.slice(5).trim();
       console.log(`HEAP ${JSON.stringify(liveHeap(path === '' ? undefined : path))}`);
@@ -261,7 +265,16 @@ export async function serveOam(configFile: string): Promise<void> {
   serveControl(async () => {
     sampler.stop();
     await server.close();
-  }, sampler, undefined, commits);
+  }, sampler, undefined, commits, undefined, pveOperations);
+}
+
+/** the OAM's counts of operations sent to the PVE (src/metrics: hsv_pve_operations_total, hsv_pve_operation_entries_total) */
+async function pveOperations(): Promise<PeakReport['pveOps']> {
+  const out: NonNullable<PeakReport['pveOps']> = {};
+  const [ops, entries] = await Promise.all([metrics.pveOperations.get(), metrics.pveOperationEntries.get()]);
+  for (const v of ops.values) (out[String(v.labels.operation)] ??= { operations: 0, entries: 0 }).operations += v.value;
+  for (const v of entries.values) (out[String(v.labels.operation)] ??= { operations: 0, entries: 0 }).entries += v.value;
+  return out;
 }
 
 /**

@@ -111,6 +111,8 @@ interface FleetFigures {
   groupCommit: boolean | undefined;
   /** SQLite COMMITs in the OAM instances, from their start to the end of the run (-1: not counted, e.g. PostgreSQL) */
   commits: number;
+  /** operations the OAM instances sent to the PVE, by operation, with the requests or statements they carried */
+  pveOps: Record<string, { operations: number; entries: number }>;
   /** NETCONF sessions the devices accepted during the run (OAM and PVE), per job started */
   sessionsPerUpdate: number;
   /** jobs started (the software-update replies' `started` entries) */
@@ -316,6 +318,19 @@ function evidenceModes(): EvidenceMode[] {
   const modes = (v === undefined || v === '' ? 'collect' : v).split(',').map((x) => x.trim());
   for (const m of modes) if (m !== 'collect' && m !== 'relay') throw new Error(`BENCH_PVE_EVIDENCE must be collect, relay or collect,relay, got ${v}`);
   return [...new Set(modes)] as EvidenceMode[];
+}
+
+/** the OAM instances' operations to the PVE added up, by operation */
+function sumPveOps(list: ReadonlyArray<Record<string, { operations: number; entries: number }> | undefined>): Record<string, { operations: number; entries: number }> {
+  const out: Record<string, { operations: number; entries: number }> = {};
+  for (const ops of list) {
+    for (const [op, v] of Object.entries(ops ?? {})) {
+      const o = (out[op] ??= { operations: 0, entries: 0 });
+      o.operations += v.operations;
+      o.entries += v.entries;
+    }
+  }
+  return out;
 }
 
 /** BENCH_FLEET_GROUP_COMMIT: on, off, or both (off,on: each round runs both, in that order); unset: the plugin's default */
@@ -531,7 +546,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
     for (const c of clients.splice(0)) await c.close().catch(() => undefined);
     await Promise.all(pumps);
     return {
-      size, instances, mode, groupCommit, commits: peaks.some((p) => p.commits < 0) ? -1 : peaks.reduce((a, p) => a + p.commits, 0), sessionsPerUpdate, started: started.length, verified, other, firstReasons, childStartMs: Math.max(...fleets.map((f) => f.ready.startMs)), fleetChildren: fleets.length,
+      size, instances, mode, groupCommit, commits: peaks.some((p) => p.commits < 0) ? -1 : peaks.reduce((a, p) => a + p.commits, 0), pveOps: sumPveOps(peaks.map((p) => p.pveOps)), sessionsPerUpdate, started: started.length, verified, other, firstReasons, childStartMs: Math.max(...fleets.map((f) => f.ready.startMs)), fleetChildren: fleets.length,
       childRss: { start: fleets.reduce((a, f) => a + f.ready.rss, 0), end: childEnd },
       oamStartMs: Math.max(...oams.map((x) => x.ready.startMs)), replyMs, totalMs, wallMs: 0,
       updatesPerSec: (verified / totalMs) * 1000, baseline: sumMem(oams.map((x) => x.ready.baseline)), peak: sumMem(peaks.map((p) => p.peak)),
@@ -595,6 +610,12 @@ function report(all: FleetFigures[], best: number, showInstances: boolean, limit
   console.log(`  per-job phases, median / max ms: ${r.phases.map((p) => `${p.name} ${q(p.ms, 0.5).toFixed(0)} / ${q(p.ms, 1).toFixed(0)}`).join('; ')}`);
   const perUpd = (ms: number): string => (ms / Math.max(1, r.verified)).toFixed(1);
   if (r.commits >= 0) console.log(`  SQLite COMMITs in the OAM (its whole life): ${r.commits}, ${(r.commits / Math.max(1, r.verified)).toFixed(2)} per verified update`);
+  const ops = Object.entries(r.pveOps).sort(([a], [b]) => a.localeCompare(b));
+  if (ops.length > 0) {
+    const all = ops.reduce((a, [, v]) => a + v.operations, 0);
+    console.log(`  operations sent to the PVE (the OAM's whole life): ${(all / Math.max(1, r.verified)).toFixed(2)} per verified update; `
+      + ops.map(([op, v]) => `${op} ${v.operations} (${(v.entries / Math.max(1, v.operations)).toFixed(1)} each)`).join(', '));
+  }
   console.log(`  CPU: OAM ${r.oamCpuMs.toFixed(0)} ms (${perUpd(r.oamCpuMs)} ms per update), fleet+PVE child ${r.childCpuMs.toFixed(0)} ms (${perUpd(r.childCpuMs)} ms per update), wall ${r.totalMs.toFixed(0)} ms: on CPU ${((100 * r.oamCpuMs) / r.totalMs).toFixed(0)}% / ${((100 * r.childCpuMs) / r.totalMs).toFixed(0)}% of the wall time (fsync waits are not CPU)`);
   console.log(`  OAM memory (highest round, ${mem.samples} samples${inst > 1 ? `, summed over ${inst} instances; the largest one ${MiB(mem.peakOne)} MiB` : ''}): peak RSS ${MiB(mem.peak.rss)} MiB (${MiB(mem.baseline.rss)} before the OAM started: +${MiB(mem.peak.rss - mem.baseline.rss)}, ${KiB((mem.peak.rss - mem.baseline.rss) / mem.size)} KiB per device), peak heapUsed ${MiB(mem.peak.heapUsed)} MiB (+${MiB(mem.peak.heapUsed - mem.baseline.heapUsed)}), peak heapTotal ${MiB(mem.peak.heapTotal)} MiB, peak external ${MiB(mem.peak.external)} MiB`);
   const he = mem.heapEnds;

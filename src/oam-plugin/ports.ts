@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.js';
 import type { OpenStoreOptions, Store } from '../store/index.js';
 import type { Jwks, JwksFile, JwksSource } from '../tokens/index.js';
 import { followedJwksFile } from './jwks-files.js';
+import { metrics } from '../metrics/index.js';
 import type { PveClient } from '../oam/index.js';
 import type { CallHomeListener, NetconfDeviceDriver } from '../device/index.js';
 import { OamConfigError, baseDirOf, callHomeFromConfig, deviceTlsFromConfig, pveTargetFromConfig, readPem } from './config.js';
@@ -38,7 +39,14 @@ export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost,
   const retry = { initialMs: cfg.retry?.['base-delay'] ?? 200, maxMs: cfg.retry?.['max-delay'] ?? 10_000 };
   const pve = pveTarget !== undefined
     ? createNetconfPveClient({ ...pveTarget, timeoutMs, connectTimeoutMs, retry })
-    : createPveClient({ url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca', baseDirOf(host)), timeoutMs, connectTimeoutMs, retry });
+    : createPveClient({
+      url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca', baseDirOf(host)), timeoutMs, connectTimeoutMs, retry,
+      onSent: (operation, entries) => {
+        metrics.pveOperations.inc({ operation });
+        metrics.pveOperationEntries.inc({ operation }, entries);
+      },
+      onBatchUnsupported: (err) => host.log.info('the PVE has no list operations (integrity-requests, provide-reference-values-list): one request per operation', { err }),
+    });
   return { pve, pveJwks, ...(pveCfg.issuer !== undefined ? { pveIssuer: pveCfg.issuer } : {}) };
 }
 

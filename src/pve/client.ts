@@ -28,9 +28,11 @@ import { HsvError } from '../errors.js';
 import type { PostUpdateEvidence, PreUpdateEvidence, PveClient, PveClientErrorCode, PveFailure, PveIntegrityRequest } from '../oam/index.js';
 import { PVE_HENB_UNKNOWN } from '../oam/index.js';
 import {
-  INPUT_MEMBER, INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, PROVIDE_INPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, YANG_JSON, base64urlToBase64,
+  INPUT_MEMBER, INTEGRITY_REQUESTS_PATH, INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, PROVIDE_INPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, YANG_JSON,
+  PROVIDE_LIST_PATH, base64urlToBase64, errorsDocument, statusForTag,
 } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
+import { RequestBatcher } from './batcher.js';
 import { retryUnanswered } from './retry.js';
 import type { PveRetryOptions } from './retry.js';
 
@@ -79,6 +81,16 @@ export interface PveClientOptions {
   servername?: string;
   /** retry of integrity requests whose connection failed before they were sent (./retry.ts) */
   retry?: PveRetryOptions;
+  /**
+   * integrity requests with evidence or a completion to appraise, sent together (integrity-requests, ./batcher.ts)
+   * while others are on their way: maxRequests per operation (default 32; 1: each alone), maxInFlight operations
+   * before requests wait to go together (default 2)
+   */
+  batch?: { maxRequests?: number; maxInFlight?: number };
+  /** told of each operation sent (retries too): its name and how many requests or statements it carried */
+  onSent?: (operation: string, entries: number) => void;
+  /** told when the PVE refused a list operation as unknown (an older PVE): one entry per operation from then on (once per operation) */
+  onBatchUnsupported?: (e: unknown) => void;
 }
 
 export interface PveIntegrityResult {
@@ -122,40 +134,119 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
   const poster = new RestconfPoster(options, base);
   const target = endpointOf(new URL(INTEGRITY_REQUEST_PATH, base));
   const provideTarget = endpointOf(new URL(PROVIDE_REFERENCE_VALUES_PATH, base));
+  const batchTarget = endpointOf(new URL(INTEGRITY_REQUESTS_PATH, base));
+  const batcher = new RequestBatcher<PveIntegrityResult>({
+    one: (input, signal) => integrityRequestOnce(poster, target, input, signal),
+    many: (inputs, signal) => integrityRequestsOnce(poster, batchTarget, inputs, signal),
+    unsupported: unsupportedOperation,
+    aborted: (signal) => err('ERR_PVE_ABORTED', 'the integrity request was aborted', signal.reason),
+  }, { ...options.batch, ...(options.onBatchUnsupported !== undefined ? { onUnsupported: options.onBatchUnsupported } : {}) });
+  const provideListTarget = endpointOf(new URL(PROVIDE_LIST_PATH, base));
+  const provideBatcher = new RequestBatcher<void>({
+    // RFC 8040 section 3.6.2: an operation without output answers 204 No Content
+    one: async (jws, signal) => {
+      poster.sent('provide-reference-values', 1);
+      await poster.post(provideTarget, { [PROVIDE_INPUT_MEMBER]: { 'reference-values': jws } }, signal, 'provide-reference-values');
+    },
+    many: (jwss, signal) => provideListOnce(poster, provideListTarget, jwss, signal),
+    unsupported: unsupportedOperation,
+    aborted: (signal) => err('ERR_PVE_ABORTED', 'provide-reference-values was aborted', signal.reason),
+  }, { ...options.batch, ...(options.onBatchUnsupported !== undefined ? { onUnsupported: options.onBatchUnsupported } : {}) });
 
   return {
     close() {
       poster.close();
     },
     async integrityRequest(req, signal, deadline) {
-      return retryUnanswered(() => integrityRequestOnce(poster, target, req, signal), options.retry ?? {}, err, signal, 'the integrity request', deadline);
+      const input = integrityInputText(req);
+      // evidence or a completion to appraise (relay): together with others under load; a collection (seconds on the
+      // device) alone, so that no request waits for another device's collection
+      const once = req.evidence !== undefined || req.completion !== undefined
+        ? (): Promise<PveIntegrityResult> => batcher.submit(input, signal)
+        : (): Promise<PveIntegrityResult> => integrityRequestOnce(poster, target, input, signal);
+      return retryUnanswered(once, options.retry ?? {}, err, signal, 'the integrity request', deadline);
     },
     async provideReferenceValues(jws, signal) {
-      // RFC 8040 section 3.6.2: an operation without output answers 204 No Content. Sent again like an integrity
-      // request when its answer was lost: the PVE answers a repeat of the statement it holds as accepted
-      // (src/pve/provided.ts)
-      await retryUnanswered(() => poster.post(provideTarget, { [PROVIDE_INPUT_MEMBER]: { 'reference-values': jws } }, signal, 'provide-reference-values'),
-        options.retry ?? {}, err, signal, 'provide-reference-values');
+      // Sent again like an integrity request when its answer was lost: the PVE answers a repeat of the statement it
+      // holds as accepted (src/pve/provided.ts)
+      await retryUnanswered(() => provideBatcher.submit(jws, signal), options.retry ?? {}, err, signal, 'provide-reference-values');
     },
   };
 }
 
-/** one integrity request and the attestation result in its answer (retryUnanswered repeats it, same nonce and body, when its connection failed before an answer) */
-async function integrityRequestOnce(poster: RestconfPoster, target: Endpoint, req: PveIntegrityRequest, signal: AbortSignal): Promise<PveIntegrityResult> {
+/** an integrity request's input (integrity-request/input, RFC 7951 JSON) as text: sent alone or in integrity-requests */
+function integrityInputText(req: PveIntegrityRequest): string {
   const input: Record<string, unknown> = { 'henb-id': req.henbId, 'nonce-value': base64urlToBase64(req.nonce) };
   if (req.jobId) input['job-id'] = req.jobId;
   if (req.completion !== undefined) input.completion = completionJson(req.completion);
   if (req.evidence !== undefined) input.evidence = relayedEvidenceJson(req.evidence);
-  const { json } = await poster.post(target, { [INPUT_MEMBER]: input }, signal, 'the integrity request');
+  return JSON.stringify(input);
+}
+
+/** one integrity request (its input's text) and the attestation result in its answer (retryUnanswered repeats it, same nonce and body, when its connection failed before an answer) */
+async function integrityRequestOnce(poster: RestconfPoster, target: Endpoint, input: string, signal: AbortSignal): Promise<PveIntegrityResult> {
+  poster.sent('integrity-request', 1);
+  const { json } = await poster.postText(target, `{${JSON.stringify(INPUT_MEMBER)}:${input}}`, signal, 'the integrity request');
   const out = (json as Record<string, unknown> | undefined)?.[OUTPUT_MEMBER] as Record<string, unknown> | undefined;
+  const r = integrityResult(out);
+  if (r === undefined) throw err('ERR_PVE_BAD_RESPONSE', `the PVE answer is not ${OUTPUT_MEMBER} with attestation-result`);
+  return r;
+}
+
+/** an output's (or a result's) ear-status, attestation-result and reason; undefined when it has none */
+function integrityResult(out: Record<string, unknown> | undefined): PveIntegrityResult | undefined {
   const token = out?.['attestation-result'];
   const earStatus = out?.['ear-status'];
-  if (typeof token !== 'string' || typeof earStatus !== 'string') {
-    throw err('ERR_PVE_BAD_RESPONSE', `the PVE answer is not ${OUTPUT_MEMBER} with attestation-result`);
-  }
+  if (typeof token !== 'string' || typeof earStatus !== 'string') return undefined;
   const v: PveIntegrityResult = { token, earStatus };
   if (typeof out?.reason === 'string') v.reason = out.reason;
   return v;
+}
+
+/** integrity-requests: the inputs (texts) as its list request, index = position; each result as `many` wants it */
+async function integrityRequestsOnce(poster: RestconfPoster, target: Endpoint, inputs: readonly string[], signal: AbortSignal): Promise<Array<{ ok: true; value: PveIntegrityResult } | { ok: false; error: unknown }>> {
+  const entries = inputs.map((t, i) => (t === '{}' ? `{"index":${i}}` : `{"index":${i},${t.slice(1)}`));
+  poster.sent('integrity-requests', inputs.length);
+  const { json } = await poster.postText(target, `{${JSON.stringify(INPUT_MEMBER)}:{"request":[${entries.join(',')}]}}`, signal, 'the integrity requests');
+  return listOutcomes(json, inputs.length, 'the integrity request', (r) => {
+    const v = integrityResult(r);
+    return v !== undefined ? { ok: true, value: v } : undefined;
+  });
+}
+
+/** provide-reference-values-list: the statements as its list statement, index = position; each result as `many` wants it */
+async function provideListOnce(poster: RestconfPoster, target: Endpoint, jwss: readonly string[], signal: AbortSignal): Promise<Array<{ ok: true; value: undefined } | { ok: false; error: unknown }>> {
+  const entries = jwss.map((jws, i) => `{"index":${i},"reference-values":${JSON.stringify(jws)}}`);
+  poster.sent('provide-reference-values-list', jwss.length);
+  const { json } = await poster.postText(target, `{${JSON.stringify(PROVIDE_INPUT_MEMBER)}:{"statement":[${entries.join(',')}]}}`, signal, 'provide-reference-values-list');
+  return listOutcomes(json, jwss.length, 'provide-reference-values', (r) => (r.accepted !== undefined ? { ok: true, value: undefined } : undefined));
+}
+
+/**
+ * A list operation's answer (output/result, by index): each entry's outcome as `read` makes it, or the PveClientError
+ * of its error (as `rejected` makes it from an errors document, with the HTTP status its error-tag maps to)
+ */
+function listOutcomes<T>(json: unknown, n: number, what: string, read: (r: Record<string, unknown>) => { ok: true; value: T } | undefined): Array<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  const list = ((json as Record<string, unknown> | undefined)?.[OUTPUT_MEMBER] as Record<string, unknown> | undefined)?.result;
+  if (!Array.isArray(list)) throw err('ERR_PVE_BAD_RESPONSE', `the PVE answer is not ${OUTPUT_MEMBER} with a result list`);
+  const byIndex = new Map<unknown, Record<string, unknown>>();
+  for (const r of list) if (typeof r === 'object' && r !== null) byIndex.set((r as Record<string, unknown>).index, r as Record<string, unknown>);
+  return Array.from({ length: n }, (_, i) => {
+    const r = byIndex.get(i);
+    if (r === undefined) return { ok: false, error: err('ERR_PVE_BAD_RESPONSE', `the PVE answer has no result for entry ${i} of its list (${what})`) };
+    const e = r.error as Partial<RestconfErrorEntry> | undefined;
+    if (typeof e === 'object' && e !== null) {
+      const tag = typeof e['error-tag'] === 'string' ? e['error-tag'] : 'operation-failed';
+      return { ok: false, error: rejected(statusForTag(tag), errorsDocument([e as RestconfErrorEntry]), what) };
+    }
+    return read(r) ?? { ok: false, error: err('ERR_PVE_BAD_RESPONSE', `the PVE's result for entry ${i} of its list (${what}) has no outcome`) };
+  });
+}
+
+/** whether a list operation was refused as unknown: an older PVE (this PVE's 404; RFC 8040 servers 404, 405 or operation-not-supported) */
+function unsupportedOperation(e: unknown): boolean {
+  return e instanceof PveClientError && e.code === 'ERR_PVE_REJECTED'
+    && (e.httpStatus === 404 || e.httpStatus === 405 || e.httpStatus === 501 || e.errorTag === 'operation-not-supported');
 }
 
 /**
@@ -203,9 +294,18 @@ class RestconfPoster {
     this.agent.destroy();
   }
 
+  /** an operation is sent (options.onSent) */
+  sent(operation: string, entries: number): void {
+    this.options.onSent?.(operation, entries);
+  }
+
   /** POST an operation's input; resolves with the 2xx answer (JSON when there is a body), rejects coded. */
-  async post(url: Endpoint, input: unknown, signal: AbortSignal, what: string): Promise<PostAnswer> {
-    const body = JSON.stringify(input);
+  post(url: Endpoint, input: unknown, signal: AbortSignal, what: string): Promise<PostAnswer> {
+    return this.postText(url, JSON.stringify(input), signal, what);
+  }
+
+  /** post() of a body already JSON text */
+  async postText(url: Endpoint, body: string, signal: AbortSignal, what: string): Promise<PostAnswer> {
     try {
       return await this.postOnce(url, body, signal, what, false);
     } catch (e) {

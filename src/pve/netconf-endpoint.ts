@@ -1,6 +1,7 @@
 /**
  * The PVE's NETCONF endpoint (yang/henb-sw-verify-pve.yang: "Reached by RESTCONF ... or NETCONF"): a NETCONF
- * server over SSH (src/netconf/server) with the hsvp:integrity-request RPC, answered by the same core as the
+ * server over SSH (src/netconf/server) with the hsvp:integrity-request and provide-reference-values RPCs and their list
+ * forms (./batch.ts), answered by the same core as the
  * RESTCONF endpoint. Its host key lives in DATA_DIR/netconf.
  */
 import { readFileSync, existsSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { NetconfError } from '../netconf/rpc-error.js';
 import type { ErrorTag, ErrorType } from '../netconf/rpc-error.js';
 import { createNetconfServer, hostKeyFingerprint, registerStandardOperations } from '../netconf/server/index.js';
 import type { NetconfServer, UserEntry } from '../netconf/server/index.js';
-import { elements, leaf, textOf } from '../netconf/xml/index.js';
+import { el, elements, leaf, textOf } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import { compileTexts } from '../yang/index.js';
 import { loadOrCreateDeviceHostKey } from '../device/index.js';
@@ -19,6 +20,9 @@ import { PVE_MODULE, PVE_NS, RestconfError } from './restconf.js';
 import { netconfClient } from './types.js';
 import type { IntegrityInput, IntegrityOutput } from './types.js';
 import { checkProvideLeaves } from './provided.js';
+import { answerBatch, INTEGRITY_REQUESTS, PROVIDE_LIST, readBatchRequests } from './batch.js';
+import type { BatchResult, ListOperation } from './batch.js';
+import type { RestconfErrorEntry } from './restconf.js';
 
 export interface PveNetconfOptions {
   host: string;
@@ -46,7 +50,18 @@ function pveYangText(): string {
 /** RESTCONF error (JSON path) -> NETCONF rpc-error (prefixed path). */
 function toNetconf(e: RestconfError, rpc = 'integrity-request'): NetconfError {
   const x = e.entry;
-  const leafName = x['error-path']?.split('/').pop();
+  const path = x['error-path'];
+  // a list operation: a refusal of its list, at the list or list[index='N']
+  const listEntry = path !== undefined && path.startsWith(`/${PVE_MODULE}:${rpc}/input/`) ? /\/(request|statement)(?:\[index='(\d+)'\])?$/.exec(path) : null;
+  if (listEntry !== null) {
+    return new NetconfError({
+      type: x['error-type'] as ErrorType, tag: x['error-tag'] as ErrorTag,
+      ...(x['error-app-tag'] !== undefined ? { appTag: x['error-app-tag'] } : {}),
+      ...(x['error-message'] !== undefined ? { message: x['error-message'] } : {}),
+      path: `/hsvp:${rpc}/hsvp:${listEntry[1]}${listEntry[2] !== undefined ? `[hsvp:index='${listEntry[2]}']` : ''}`, pathNs: { hsvp: PVE_NS },
+    });
+  }
+  const leafName = path?.split('/').pop();
   return new NetconfError({
     type: x['error-type'] as ErrorType,
     tag: x['error-tag'] as ErrorTag,
@@ -76,8 +91,12 @@ export async function startPveNetconf(o: PveNetconfOptions): Promise<{ server: N
   });
   server.registry.addModule(module);
   addIntegrityRequest(server, o);
+  addIntegrityRequests(server, o);
   const provide = o.provide;
-  if (provide !== undefined) addProvideReferenceValues(server, provide);
+  if (provide !== undefined) {
+    addProvideReferenceValues(server, provide);
+    addProvideList(server, provide, log);
+  }
   try {
     const addr = await server.listen(o.host, o.port);
     return { server, host: addr.host, port: addr.port, hostKeySha256: hostKeyFingerprint(hostKey) };
@@ -87,26 +106,74 @@ export async function startPveNetconf(o: PveNetconfOptions): Promise<{ server: N
   }
 }
 
+/** an integrity request's leaves (the completion and the evidence as JSON), as checkInputLeaves reads them */
+function requestLeaves(op: XmlElement): Record<string, unknown> {
+  const leaves: Record<string, unknown> = {};
+  for (const c of elements(op)) {
+    leaves[c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`] = c.ns === PVE_NS && c.name === 'completion' ? completionJson(c)
+      : c.ns === PVE_NS && c.name === 'evidence' ? evidenceJson(c) : textOf(c).trim();
+  }
+  return leaves;
+}
+
+function outputLeaves(r: IntegrityOutput): XmlElement[] {
+  return [
+    leaf(PVE_NS, 'ear-status', r.earStatus),
+    leaf(PVE_NS, 'attestation-result', r.token),
+    ...(r.reason !== undefined ? [leaf(PVE_NS, 'reason', r.reason)] : []),
+  ];
+}
+
 /** hsvp:integrity-request: its leaves (the completion as JSON) checked and verified by the core */
 function addIntegrityRequest(server: NetconfServer, o: PveNetconfOptions): void {
   server.registry.addRpc(PVE_NS, 'integrity-request', async (op, ctx) => {
-    const leaves: Record<string, unknown> = {};
-    for (const c of elements(op)) {
-      leaves[c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`] = c.ns === PVE_NS && c.name === 'completion' ? completionJson(c)
-        : c.ns === PVE_NS && c.name === 'evidence' ? evidenceJson(c) : textOf(c).trim();
-    }
     try {
-      const r = await o.verify(o.check(leaves), netconfClient(ctx.username));
-      return [
-        leaf(PVE_NS, 'ear-status', r.earStatus),
-        leaf(PVE_NS, 'attestation-result', r.token),
-        ...(r.reason !== undefined ? [leaf(PVE_NS, 'reason', r.reason)] : []),
-      ];
+      return outputLeaves(await o.verify(o.check(requestLeaves(op)), netconfClient(ctx.username)));
     } catch (e) {
       if (e instanceof RestconfError) throw toNetconf(e);
       throw e;
     }
   });
+}
+
+/**
+ * hsvp:integrity-requests: each request as integrity-request would answer it (./batch.ts); a request's refusal is its
+ * result's error container, a refusal of the list itself an rpc-error
+ */
+function addIntegrityRequests(server: NetconfServer, o: PveNetconfOptions): void {
+  server.registry.addRpc(PVE_NS, INTEGRITY_REQUESTS.name, async (op, ctx) => {
+    const results = await answerList(INTEGRITY_REQUESTS, op, requestLeaves, (leaves) => o.verify(o.check(leaves), netconfClient(ctx.username)), o.log);
+    return results.map((r) => el(PVE_NS, 'result', leaf(PVE_NS, 'index', String(r.index)), ...('error' in r ? [errorXml(r.error)] : outputLeaves(r.output))));
+  });
+}
+
+/** hsvp:provide-reference-values-list: each statement as provide-reference-values would take it */
+function addProvideList(server: NetconfServer, provide: (jws: string) => Promise<void>, log: Logger): void {
+  server.registry.addRpc(PVE_NS, PROVIDE_LIST.name, async (op) => {
+    const leavesOf = (e: XmlElement): Record<string, unknown> => Object.fromEntries(elements(e).map((c) => [c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`, textOf(c).trim()]));
+    const results = await answerList(PROVIDE_LIST, op, leavesOf, (leaves) => provide(checkProvideLeaves(leaves, '/henb-sw-verify-pve:provide-reference-values/input')), log);
+    return results.map((r) => el(PVE_NS, 'result', leaf(PVE_NS, 'index', String(r.index)), 'error' in r ? errorXml(r.error) : el(PVE_NS, 'accepted')));
+  });
+}
+
+/** a list operation's entries read (./batch.ts) and run; its list refused as a whole is an rpc-error */
+async function answerList<O>(
+  list: ListOperation, op: XmlElement, leavesOf: (e: XmlElement) => Record<string, unknown>, run: (leaves: Record<string, unknown>) => Promise<O>, log: Logger,
+): Promise<Array<BatchResult<O>>> {
+  try {
+    const stray = elements(op).find((c) => !(c.ns === PVE_NS && c.name === list.list));
+    if (stray !== undefined) throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'unknown-element', 'error-message': `unknown input element "${stray.name}"` });
+    const entries = readBatchRequests(list, elements(op).map(leavesOf));
+    return await answerBatch(list, entries, run, log);
+  } catch (e) {
+    if (e instanceof RestconfError) throw toNetconf(e, list.name);
+    throw e;
+  }
+}
+
+/** an entry's error as the output's error container */
+function errorXml(e: RestconfErrorEntry): XmlElement {
+  return el(PVE_NS, 'error', ...Object.entries(e).filter(([k]) => k !== 'error-info').map(([k, v]) => leaf(PVE_NS, k, String(v))));
 }
 
 /** hsvp:provide-reference-values: the OAM's signed statement, accepted by `provide` */

@@ -20,7 +20,7 @@ import type { RestconfErrorEntry } from './restconf.js';
 
 export const YANG_XML = 'application/yang-data+xml';
 /** the revision of yang/henb-sw-verify-pve.yang (test/pve/restconf-optional.test.ts checks it against the file) */
-export const PVE_REVISION = '2026-12-05';
+export const PVE_REVISION = '2026-12-07';
 export const RESTCONF_NS = 'urn:ietf:params:xml:ns:yang:ietf-restconf';
 export const YANG_LIBRARY_NS = 'urn:ietf:params:xml:ns:yang:ietf-yang-library';
 export const YANG_LIBRARY_REVISION = '2019-01-04';

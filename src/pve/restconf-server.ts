@@ -1,6 +1,6 @@
 /**
- * The PVE's RESTCONF endpoint (RFC 8040) over HTTPS: the operations integrity-request and
- * provide-reference-values (POST, RFC 7951 JSON), GET /.well-known/host-meta (RFC 8040 section 3.1), GET
+ * The PVE's RESTCONF endpoint (RFC 8040) over HTTPS: the operations integrity-request and provide-reference-values,
+ * and their list forms integrity-requests and provide-reference-values-list (./batch.ts) (POST, RFC 7951 JSON), GET /.well-known/host-meta (RFC 8040 section 3.1), GET
  * /jwks.json (the result-signing keys) and the read-only resources of restconf-resources.ts (the root, data =
  * the YANG library, operations, yang-library-version, module texts). Errors are an ietf-restconf:errors document
  * in the encoding the client accepts (RFC 8040 section 7.1).
@@ -11,14 +11,19 @@ import type { Server } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import type { Jwks } from '../tokens/index.js';
-import { readInput, readProvideInput } from './input.js';
-import { INTEGRITY_REQUEST_PATH, JWKS_PATH, OUTPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, PVE_MODULE, RestconfError, YANG_JSON, errorsDocument } from './restconf.js';
+import { answerBatch, batchList, INTEGRITY_REQUESTS, MAX_BATCH, PROVIDE_LIST, readBatchRequests, resultJson } from './batch.js';
+import { checkProvideLeaves } from './provided.js';
+import { checkInputLeaves, readInput, readProvideInput } from './input.js';
+import { INTEGRITY_REQUESTS_PATH, INTEGRITY_REQUEST_PATH, PROVIDE_LIST_PATH, JWKS_PATH, OUTPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, PVE_MODULE, RestconfError, YANG_JSON, errorsDocument } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
 import { MODULE_PATH_PREFIX, YANG_LIBRARY_REVISION, YANG_XML, errorsXml, jsonToXml, moduleText, modulesState, negotiate, pruneDepth, yangLibrary } from './restconf-resources.js';
 import { RESTCONF_CLIENT } from './types.js';
 import type { IntegrityInput, IntegrityOutput } from './types.js';
 
 const MAX_BODY = 64 * 1024;
+const PROVIDE_BASE = `/${PVE_MODULE}:provide-reference-values/input`;
+/** integrity-requests: as much per request as one integrity-request may have */
+const MAX_BATCH_BODY = MAX_BATCH * MAX_BODY;
 
 export interface RestconfEndpointOptions {
   tls: { key: string; cert: string };
@@ -79,12 +84,12 @@ async function handle(o: RestconfEndpointOptions, req: IncomingMessage, res: Ser
     send(res, 200, 'application/jwk-set+json', JSON.stringify(o.jwks));
     return;
   }
-  if (path === INTEGRITY_REQUEST_PATH || path === PROVIDE_REFERENCE_VALUES_PATH) return operation(o, req, res, path, url.searchParams);
+  if (path === INTEGRITY_REQUEST_PATH || path === INTEGRITY_REQUESTS_PATH || path === PROVIDE_REFERENCE_VALUES_PATH || path === PROVIDE_LIST_PATH) return operation(o, req, res, path, url.searchParams);
   if (path === '/restconf' || path.startsWith('/restconf/')) return serveResource(req, res, path, url.searchParams);
   throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': 'no such resource' }, 404);
 }
 
-/** POST of one of the two operations (OPTIONS lists the methods) */
+/** POST of one of the operations (OPTIONS lists the methods) */
 async function operation(o: RestconfEndpointOptions, req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
   if (req.method === 'OPTIONS') return sendOptions(res, 'POST, OPTIONS');
   if (req.method !== 'POST') throw methodNotAllowed('POST, OPTIONS');
@@ -94,6 +99,18 @@ async function operation(o: RestconfEndpointOptions, req: IncomingMessage, res: 
     const out: Record<string, unknown> = { 'ear-status': r.earStatus, 'attestation-result': r.token };
     if (r.reason !== undefined) out.reason = r.reason;
     send(res, 200, YANG_JSON, JSON.stringify({ [OUTPUT_MEMBER]: out }));
+    return;
+  }
+  if (path === INTEGRITY_REQUESTS_PATH) {
+    const requests = readBatchRequests(INTEGRITY_REQUESTS, batchList(INTEGRITY_REQUESTS, await readJson(req, MAX_BATCH_BODY)));
+    const results = await answerBatch(INTEGRITY_REQUESTS, requests, (leaves) => o.verify(checkInputLeaves(leaves), RESTCONF_CLIENT), o.log);
+    send(res, 200, YANG_JSON, JSON.stringify({ [OUTPUT_MEMBER]: { result: results.map(resultJson) } }));
+    return;
+  }
+  if (path === PROVIDE_LIST_PATH) {
+    const statements = readBatchRequests(PROVIDE_LIST, batchList(PROVIDE_LIST, await readJson(req, MAX_BATCH_BODY)));
+    const results = await answerBatch(PROVIDE_LIST, statements, (leaves) => o.provide(checkProvideLeaves(leaves, PROVIDE_BASE)), o.log);
+    send(res, 200, YANG_JSON, JSON.stringify({ [OUTPUT_MEMBER]: { result: results.map((r) => ('error' in r ? r : { index: r.index, accepted: [null] })) } }));
     return;
   }
   await o.provide(readProvideInput(await readJson(req)));
@@ -159,7 +176,13 @@ function requestBase(req: IncomingMessage): string {
 function resourceValue(p: string, base: string, content: string, depth: number): { member: string; value: unknown } {
   if (p === '/restconf') return { member: 'ietf-restconf:restconf', value: { data: {}, operations: {}, 'yang-library-version': YANG_LIBRARY_REVISION } };
   if (p === '/restconf/operations') {
-    return { member: 'ietf-restconf:operations', value: { [`${PVE_MODULE}:integrity-request`]: [null], [`${PVE_MODULE}:provide-reference-values`]: [null] } };
+    return {
+      member: 'ietf-restconf:operations',
+      value: {
+        [`${PVE_MODULE}:integrity-request`]: [null], [`${PVE_MODULE}:integrity-requests`]: [null],
+        [`${PVE_MODULE}:provide-reference-values`]: [null], [`${PVE_MODULE}:provide-reference-values-list`]: [null],
+      },
+    };
   }
   if (p === '/restconf/yang-library-version') return { member: 'ietf-restconf:yang-library-version', value: YANG_LIBRARY_REVISION };
   // the data: the YANG library only, all of it state (config false)
@@ -207,13 +230,13 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 }
 
 /** A POST body of media type yang-data+json (or json), parsed. */
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readJson(req: IncomingMessage, max = MAX_BODY): Promise<unknown> {
   const ctype = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (ctype !== YANG_JSON && ctype !== 'application/json') {
     throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value',
       'error-message': `unsupported media type; use ${YANG_JSON}` }, 415);
   }
-  const raw = await readBody(req);
+  const raw = await readBody(req, max);
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch {
@@ -221,14 +244,14 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
     const b = c as Buffer;
     size += b.length;
-    if (size > MAX_BODY) {
-      throw new RestconfError({ 'error-type': 'transport', 'error-tag': 'too-big', 'error-message': `the body exceeds ${MAX_BODY} bytes` });
+    if (size > max) {
+      throw new RestconfError({ 'error-type': 'transport', 'error-tag': 'too-big', 'error-message': `the body exceeds ${max} bytes` });
     }
     chunks.push(b);
   }

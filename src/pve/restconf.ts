@@ -9,11 +9,15 @@ export const PVE_MODULE = 'henb-sw-verify-pve';
 export const PVE_NS = 'urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify-pve';
 export const INTEGRITY_REQUEST_PATH = `/restconf/operations/${PVE_MODULE}:integrity-request`;
 export const INPUT_MEMBER = `${PVE_MODULE}:input`;
+/** several integrity requests in one operation (revision 2026-12-07) */
+export const INTEGRITY_REQUESTS_PATH = `/restconf/operations/${PVE_MODULE}:integrity-requests`;
 export const OUTPUT_MEMBER = `${PVE_MODULE}:output`;
 export const YANG_JSON = 'application/yang-data+json';
 /** the OAM's reference values after a verified update (issue 10 item 4) */
 export const PROVIDE_REFERENCE_VALUES_PATH = `/restconf/operations/${PVE_MODULE}:provide-reference-values`;
 export const PROVIDE_INPUT_MEMBER = `${PVE_MODULE}:input`;
+/** several statements in one operation (revision 2026-12-07) */
+export const PROVIDE_LIST_PATH = `/restconf/operations/${PVE_MODULE}:provide-reference-values-list`;
 /** the JWKS of the PVE's result-signing keys */
 export const JWKS_PATH = '/jwks.json';
 

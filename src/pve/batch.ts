@@ -1,0 +1,117 @@
+/**
+ * The list operations of yang/henb-sw-verify-pve.yang (revision 2026-12-07), the PVE's side: integrity-requests
+ * (several integrity requests, each checked and verified exactly as integrity-request alone: checkInputLeaves, then
+ * the core) and provide-reference-values-list (several statements, each as provide-reference-values alone). The
+ * entries are worked on at once and independently: one refused does not change another's answer. The same for both
+ * transports: the RESTCONF endpoint passes the JSON members of each entry, the NETCONF endpoint the leaves it
+ * converted.
+ *
+ * The whole operation is refused, and nothing done, when the list itself is wrong: no entry, more than MAX_BATCH, an
+ * entry that is not an object, an index missing, not a uint16, or given twice. An entry's own refusal is its result's
+ * error, with the error-path into that entry (.../request[index='N']/leaf).
+ */
+import type { Logger } from '../log/logger.js';
+import { INPUT_MEMBER, PVE_MODULE, RestconfError } from './restconf.js';
+import type { RestconfErrorEntry } from './restconf.js';
+import type { IntegrityOutput } from './types.js';
+
+/** max-elements of each list */
+export const MAX_BATCH = 64;
+
+/** a list operation: its name, its list's name, and the single operation each entry is answered as */
+export interface ListOperation {
+  name: string;
+  list: string;
+  single: string;
+}
+export const INTEGRITY_REQUESTS: ListOperation = { name: 'integrity-requests', list: 'request', single: 'integrity-request' };
+export const PROVIDE_LIST: ListOperation = { name: 'provide-reference-values-list', list: 'statement', single: 'provide-reference-values' };
+
+/** one entry of the list: its index and its leaves */
+export interface BatchRequest {
+  index: number;
+  leaves: Record<string, unknown>;
+}
+
+/** one result: the entry's output, or the error the single operation would have answered it with */
+export type BatchResult<O> = { index: number; output: O } | { index: number; error: RestconfErrorEntry };
+
+const inputPath = (name: string): string => `/${PVE_MODULE}:${name}/input`;
+
+function refuse(op: ListOperation, tag: string, message: string, at = ''): RestconfError {
+  return new RestconfError({ 'error-type': 'protocol', 'error-tag': tag, 'error-message': message, 'error-path': `${inputPath(op.name)}/${op.list}${at}` });
+}
+
+/**
+ * The operation's list (the JSON array, or the NETCONF endpoint's entries as objects with their leaves): each entry's
+ * index read and checked; its other members are its leaves. Throws a RestconfError for the whole operation.
+ */
+export function readBatchRequests(op: ListOperation, list: unknown): BatchRequest[] {
+  if (list === undefined) throw refuse(op, 'missing-element', `${op.list} is mandatory: at least one`);
+  if (!Array.isArray(list)) throw refuse(op, 'invalid-value', `${op.list} must be a list`);
+  if (list.length === 0) throw refuse(op, 'missing-element', `at least one ${op.list} is needed`);
+  if (list.length > MAX_BATCH) throw refuse(op, 'too-big', `at most ${MAX_BATCH} of ${op.list} in one operation, got ${list.length}`);
+  const seen = new Set<number>();
+  return list.map((entry: unknown) => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw refuse(op, 'invalid-value', `a ${op.list} must be an object`);
+    const { index, ...leaves } = entry as Record<string, unknown>;
+    if (index === undefined) throw refuse(op, 'missing-element', `a ${op.list} has no index (its key)`);
+    // RFC 7951 section 6.1: a uint16 is a JSON number; the NETCONF endpoint passes the leaf's text
+    const n = typeof index === 'string' && /^(0|[1-9][0-9]{0,4})$/.test(index) ? Number(index) : index;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) throw refuse(op, 'invalid-value', `index must be 0..65535, got ${JSON.stringify(index)}`);
+    if (seen.has(n)) throw refuse(op, 'invalid-value', `${op.list} index ${n} is given twice`, `[index='${n}']`);
+    seen.add(n);
+    return { index: n, leaves };
+  });
+}
+
+/**
+ * Every entry run at once (`run`: its check, then the core); an entry's refusal (a RestconfError) is its result's
+ * error, its error-path moved into the entry. Anything else is logged and answered as an internal error of that
+ * entry, as the RESTCONF endpoint answers it for the single operation.
+ */
+export function answerBatch<O>(op: ListOperation, entries: readonly BatchRequest[], run: (leaves: Record<string, unknown>) => Promise<O>, log: Logger): Promise<Array<BatchResult<O>>> {
+  return Promise.all(entries.map(async ({ index, leaves }): Promise<BatchResult<O>> => {
+    try {
+      return { index, output: await run(leaves) };
+    } catch (e) {
+      if (e instanceof RestconfError) return { index, error: intoEntry(op, e.entry, index) };
+      log.error(`${op.single} failed`, { index, err: e });
+      return { index, error: { 'error-type': 'application', 'error-tag': 'operation-failed', 'error-message': 'internal error' } };
+    }
+  }));
+}
+
+/** the error with its error-path (in the single operation's input) moved into the entry [index=N] */
+function intoEntry(op: ListOperation, entry: RestconfErrorEntry, index: number): RestconfErrorEntry {
+  const path = entry['error-path'];
+  const single = inputPath(op.single);
+  const inEntry = `${inputPath(op.name)}/${op.list}[index='${index}']`;
+  const out: RestconfErrorEntry = { 'error-type': entry['error-type'], 'error-tag': entry['error-tag'] };
+  if (entry['error-app-tag'] !== undefined) out['error-app-tag'] = entry['error-app-tag'];
+  out['error-path'] = path !== undefined && path.startsWith(`${single}/`) ? inEntry + path.slice(single.length) : inEntry;
+  if (entry['error-message'] !== undefined) out['error-message'] = entry['error-message'];
+  return out;
+}
+
+/** a list operation's body: exactly the member henb-sw-verify-pve:input, holding exactly its list */
+export function batchList(op: ListOperation, body: unknown): unknown {
+  const bad = (tag: string, message: string, path?: string): RestconfError =>
+    new RestconfError({ 'error-type': 'protocol', 'error-tag': tag, 'error-message': message, ...(path !== undefined ? { 'error-path': path } : {}) });
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
+  const stray = Object.keys(body).find((k) => k !== INPUT_MEMBER);
+  if (stray !== undefined) throw bad('unknown-element', `unknown member "${stray}"`, `/${stray}`);
+  const input = (body as Record<string, unknown>)[INPUT_MEMBER];
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
+  const strayLeaf = Object.keys(input).find((k) => k !== op.list);
+  if (strayLeaf !== undefined) throw bad('unknown-element', `unknown input member "${strayLeaf}"`, `${inputPath(op.name)}/${strayLeaf}`);
+  return (input as Record<string, unknown>)[op.list];
+}
+
+/** an integrity-requests result as RFC 7951 JSON (the output list's entry) */
+export function resultJson(r: BatchResult<IntegrityOutput>): Record<string, unknown> {
+  if ('error' in r) return { index: r.index, error: r.error };
+  const out: Record<string, unknown> = { index: r.index, 'ear-status': r.output.earStatus, 'attestation-result': r.output.token };
+  if (r.output.reason !== undefined) out.reason = r.output.reason;
+  return out;
+}
