@@ -41,6 +41,7 @@ export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost,
     ? createNetconfPveClient({ ...pveTarget, timeoutMs, connectTimeoutMs, retry })
     : createPveClient({
       url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca', baseDirOf(host)), timeoutMs, connectTimeoutMs, retry,
+      batch: { maxRequests: pveCfg['max-batch'] ?? 32 },
       onSent: (operation, entries) => {
         metrics.pveOperations.inc({ operation });
         metrics.pveOperationEntries.inc({ operation }, entries);

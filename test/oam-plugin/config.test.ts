@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createServer as createHttpsServer } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../src/log/logger.js';
 import { HOST_API_VERSION } from '../../src/plugin/contract.js';
@@ -13,6 +14,7 @@ import type { OamPluginConfig } from '../../src/oam-plugin/index.js';
 import { insideRoot } from '../../src/oam-plugin/index.js';
 import { recordingRegistry } from '../helpers/registry.js';
 import { startStallProxy } from '../helpers/stall-proxy.js';
+import { createTestPki } from '../helpers/tls-pki.js';
 
 const KEY = `SHA256:${'A'.repeat(43)}`;
 let dir: string;
@@ -228,5 +230,59 @@ describe('software config', () => {
     await expect(f.fetchAndDigest(pathToFileURL(join(dir, 'root', 'escape.bin')).href, new AbortController().signal)).rejects.toMatchObject({ code: 'ERR_SOFTWARE_FETCH', message: SOFTWARE_FETCH_FAILED });
     expect(lines.join('')).toContain('ERR_SOFTWARE_NOT_FOUND: software file is outside the allowed directory');
     expect(await f.fetchAndDigest(pathToFileURL(join(dir, 'root', 'sub', 'a.bin')).href, new AbortController().signal)).toMatchObject({ size: 1 });
+  });
+});
+
+describe('pve max-batch', () => {
+  it('1..64, default 32; reaches the RESTCONF client: with 1 every request goes alone, by default requests made at once go together', async () => {
+    const manifest = await readManifest(join(process.cwd(), 'plugin.json'));
+    const base = { endpoint: 'https://127.0.0.1:1/restconf', ca: 'ca.pem', jwks: 'jwks.json' };
+    expect((validatePluginConfig(manifest, { pve: base }) as OamPluginConfig).pve?.['max-batch']).toBe(32);
+    for (const bad of [0, 65, 2.5]) expect(() => validatePluginConfig(manifest, { pve: { ...base, 'max-batch': bad } })).toThrow(/max-batch/);
+
+    // a PVE that answers every integrity request (alone or in a list) after 20 ms
+    const pki = createTestPki();
+    const seen: string[] = [];
+    const server = createHttpsServer({ cert: pki.server.cert, key: pki.server.key }, (rq, res) => {
+      const chunks: Buffer[] = [];
+      rq.on('data', (c: Buffer) => chunks.push(c));
+      rq.on('end', () => setTimeout(() => {
+        seen.push(rq.url!);
+        const input = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, { request?: Array<{ index: number }> }>)['henb-sw-verify-pve:input']!;
+        const verdict = { 'ear-status': 'affirming', 'attestation-result': 'a.b.c' };
+        const out = input.request !== undefined ? { result: input.request.map((r) => ({ index: r.index, ...verdict })) } : verdict;
+        const body = JSON.stringify({ 'henb-sw-verify-pve:output': out });
+        res.writeHead(200, { 'Content-Type': 'application/yang-data+json', 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
+      }, 20));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    await writeFile(join(dir, 'test-ca.pem'), pki.ca.cert);
+    const evidence = { format: 'software-key' as const, tim: 'ab'.repeat(32), measurementLog: [], signature: 'c2ln', signatureAlgorithm: 'ES256' };
+    const sendFive = async (maxBatch?: number): Promise<string[]> => {
+      seen.length = 0;
+      const pveSection = { ...base, endpoint: `https://127.0.0.1:${(server.address() as { port: number }).port}/restconf`, ca: 'test-ca.pem', ...(maxBatch !== undefined ? { 'max-batch': maxBatch } : {}) };
+      const { pve } = await pveFromConfig(validatePluginConfig(manifest, { pve: pveSection }) as OamPluginConfig, { log: silentLogger, baseDir: dir });
+      try {
+        await Promise.all(Array.from({ length: 5 }, (_, i) => pve.integrityRequest({ henbId: `h${i}`, nonce: 'a1'.repeat(16), jobId: `j${i}`, evidence }, new AbortController().signal)));
+      } finally {
+        pve.close();
+      }
+      return [...seen];
+    };
+    try {
+      const alone = await sendFive(1);
+      expect(alone).toHaveLength(5);
+      expect(new Set(alone)).toEqual(new Set(['/restconf/operations/henb-sw-verify-pve:integrity-request']));
+      // the default: two alone (two operations on their way), then the other three in one list
+      expect(await sendFive()).toEqual([
+        '/restconf/operations/henb-sw-verify-pve:integrity-request', '/restconf/operations/henb-sw-verify-pve:integrity-request',
+        '/restconf/operations/henb-sw-verify-pve:integrity-requests',
+      ]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      pki.cleanup();
+    }
   });
 });
