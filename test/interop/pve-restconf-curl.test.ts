@@ -53,8 +53,12 @@ describe('curl against the PVE\'s RESTCONF resources', () => {
     ['GET', '/restconf', XML_T, 200, XML_T, (b) => expect(b).toBe('<restconf xmlns="urn:ietf:params:xml:ns:yang:ietf-restconf"><data/><operations/><yang-library-version>2019-01-04</yang-library-version></restconf>')],
     ['GET', '/restconf/yang-library-version', undefined, 200, JSON_T, (b) => expect(JSON.parse(b)).toEqual({ 'ietf-restconf:yang-library-version': '2019-01-04' })],
     ['GET', '/restconf/yang-library-version', 'application/xml', 200, XML_T, (b) => expect(b).toBe('<yang-library-version xmlns="urn:ietf:params:xml:ns:yang:ietf-restconf">2019-01-04</yang-library-version>')],
-    ['GET', '/restconf/operations', undefined, 200, JSON_T, (b) => expect(JSON.parse(b)).toEqual({ 'ietf-restconf:operations': { 'henb-sw-verify-pve:integrity-request': [null], 'henb-sw-verify-pve:provide-reference-values': [null] } })],
-    ['GET', '/restconf/operations', XML_T, 200, XML_T, (b) => expect(b).toBe('<operations xmlns="urn:ietf:params:xml:ns:yang:ietf-restconf"><integrity-request xmlns="urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify-pve"/><provide-reference-values xmlns="urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify-pve"/></operations>')],
+    ['GET', '/restconf/operations', undefined, 200, JSON_T, (b) => expect(JSON.parse(b)).toEqual({ 'ietf-restconf:operations': {
+      'henb-sw-verify-pve:integrity-request': [null], 'henb-sw-verify-pve:integrity-requests': [null],
+      'henb-sw-verify-pve:provide-reference-values': [null], 'henb-sw-verify-pve:provide-reference-values-list': [null],
+    } })],
+    ['GET', '/restconf/operations', XML_T, 200, XML_T, (b) => expect(b).toBe('<operations xmlns="urn:ietf:params:xml:ns:yang:ietf-restconf">'
+      + ['integrity-request', 'integrity-requests', 'provide-reference-values', 'provide-reference-values-list'].map((op) => `<${op} xmlns="urn:henb-sw-verify:params:xml:ns:yang:henb-sw-verify-pve"/>`).join('') + '</operations>')],
     ['GET', '/restconf/data', undefined, 200, JSON_T, (b) => {
       const d = JSON.parse(b)['ietf-restconf:data'];
       expect(Object.keys(d)).toEqual(['ietf-yang-library:yang-library', 'ietf-yang-library:modules-state']);
