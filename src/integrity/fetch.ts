@@ -1,10 +1,12 @@
 import { createReadStream } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FileCache } from '../file-cache.js';
 import { digestsEqual, normalizeDigest } from './digest.js';
 import { IntegrityError } from './errors.js';
 import { abortError, digestStream } from './stream.js';
@@ -44,6 +46,36 @@ export interface FetchAndDigestOptions {
    * only: the validator is the server's word that the bytes did not change.
    */
   cache?: HttpDigestCache;
+  /**
+   * file: the digests of files read before, kept until the file changes (createFileDigests): a file whose identity
+   * (device, inode, size, modification and change times in ns: src/file-cache.ts) is the one hashed before is not read
+   * again. The confinement (fileRoot) and the checks of the path (a regular file, maxBytes) still run at every call.
+   * Not with keep.
+   */
+  fileDigests?: FileDigests;
+}
+
+/** file: digests by path, read again when the file changed (FetchAndDigestOptions.fileDigests) */
+export type FileDigests = FileCache<DigestResult>;
+
+/**
+ * A FileDigests for fetchAndDigest: at most `max` paths (default 64), each file read and hashed once per identity;
+ * callers at once share one read. A read is not bound to any caller's signal or time limit (each caller stops
+ * waiting on its own); a failed read is not kept.
+ */
+export function createFileDigests(max = CACHE_MAX): FileDigests {
+  return new FileCache<DigestResult>(readFileDigest, { max });
+}
+
+/** a FileDigests' read: the SHA-256 and size of a regular file, streamed */
+export async function readFileDigest(file: string, st: BigIntStats): Promise<DigestResult> {
+  if (!st.isFile()) throw new IntegrityError('ERR_SOFTWARE_NOT_FOUND', 'software URI does not name a regular file');
+  const stream = createReadStream(file, { highWaterMark: CHUNK });
+  try {
+    return await digestStream(stream);
+  } finally {
+    stream.destroy();
+  }
 }
 
 export interface HttpDigestCacheEntry {
@@ -166,7 +198,7 @@ export async function fetchAndDigest(uri: string, options: FetchAndDigestOptions
   try {
     const result =
       url.protocol === 'file:'
-        ? await digestFile(url, maxBytes, ctl.signal, options.fileRoot, options.keep === true)
+        ? await digestFile(url, maxBytes, ctl.signal, options.fileRoot, options.keep === true, options.fileDigests)
         : await digestHttp(url, maxBytes, ctl.signal, options, allowed);
     if (expected !== undefined && !digestsEqual(result.digest, expected)) {
       throw new IntegrityError('ERR_SOFTWARE_DIGEST_MISMATCH', 'software SHA-256 differs from the expected digest');
@@ -181,7 +213,7 @@ export async function fetchAndDigest(uri: string, options: FetchAndDigestOptions
   }
 }
 
-async function digestFile(url: URL, maxBytes: number, signal: AbortSignal, fileRoot: string | undefined, keep: boolean): Promise<FetchAndDigestResult> {
+async function digestFile(url: URL, maxBytes: number, signal: AbortSignal, fileRoot: string | undefined, keep: boolean, fileDigests: FileDigests | undefined): Promise<FetchAndDigestResult> {
   let file: string;
   try {
     file = fileURLToPath(url);
@@ -207,6 +239,15 @@ async function digestFile(url: URL, maxBytes: number, signal: AbortSignal, fileR
   } catch (err) {
     throw mapFsError(err);
   }
+  if (fileDigests !== undefined && !keep) {
+    try {
+      const r = await untilAborted(fileDigests.get(file), signal);
+      if (r.size > maxBytes) throw new IntegrityError('ERR_SOFTWARE_TOO_BIG', `software is larger than the limit of ${maxBytes} bytes`);
+      return { digest: r.digest, size: r.size, uri: url.href };
+    } catch (err) {
+      throw mapFsError(err);
+    }
+  }
   const stream = createReadStream(file, { highWaterMark: CHUNK });
   try {
     const r = await digestStream(stream, { maxBytes, signal, keep });
@@ -216,6 +257,22 @@ async function digestFile(url: URL, maxBytes: number, signal: AbortSignal, fileR
   } finally {
     stream.destroy();
   }
+}
+
+/** `p`, or the signal's abort error when it aborts first (p goes on for its other waiters) */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then((v) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(v);
+    }, (e: unknown) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(e);
+    });
+  });
 }
 
 /** `real` is `root` or below it (both as text: the caller resolves what needs resolving) */

@@ -5,8 +5,8 @@ export { ZERO_DIGEST, digestsEqual, expectedRim, extend, isDigestHex, normalizeD
 export type { DigestHex } from './digest.js';
 export { digestStream } from './stream.js';
 export type { ByteSource, DigestResult, DigestStreamOptions } from './stream.js';
-export { SUPPORTED_SCHEMES, fetchAndDigest, parseSoftwareUri, softwareAllowList } from './fetch.js';
-export type { FetchAndDigestOptions, FetchAndDigestResult, HttpDigestCache, HttpDigestCacheEntry, SoftwareScheme } from './fetch.js';
+export { SUPPORTED_SCHEMES, createFileDigests, fetchAndDigest, readFileDigest, parseSoftwareUri, softwareAllowList } from './fetch.js';
+export type { FetchAndDigestOptions, FetchAndDigestResult, FileDigests, HttpDigestCache, HttpDigestCacheEntry, SoftwareScheme } from './fetch.js';
 export { appraiseUpdatedLog, compareLogs, liveLogAfterUpdate, normalizeLog, rebootLogAfterUpdate, replayLog, replayLogByPcr } from './log.js';
 export type { ComponentComparison, ComponentStatus, LogComparison, MeasurementEntry, UpdateAppraisal } from './log.js';
 export {

@@ -3,7 +3,7 @@
  * section: src/integrity fetchAndDigest with the source confinement and the CA pin, and one opaque reason
  * towards the NMS for every failure.
  */
-import { IntegrityError, fetchAndDigest, softwareAllowList } from '../integrity/index.js';
+import { IntegrityError, createFileDigests, fetchAndDigest, softwareAllowList } from '../integrity/index.js';
 import type { HttpDigestCache } from '../integrity/index.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
@@ -46,6 +46,9 @@ export function createSoftwareFetcher(software: SoftwareOptions = {}, log: Logge
   const allowHttpUrl = softwareAllowList(software.allow ?? []);
   // digestAhead: earlier downloads by URL with their validators, and the downloads under way by URI
   const cache: HttpDigestCache = new Map();
+  // file: images hashed once per identity (a rollout sends one image to thousands of H(e)NBs): a replaced or rewritten
+  // file is hashed again (src/file-cache.ts), and the confinement and the path's checks run for every job
+  const fileDigests = createFileDigests();
   const inflight = new Map<string, Promise<{ sha256: string; size: number; cached: boolean }>>();
   const fetcher: Required<SoftwareFetcher> = {
     digestAhead: (uri, signal) => {
@@ -75,6 +78,7 @@ export function createSoftwareFetcher(software: SoftwareOptions = {}, log: Logge
           ...(software.caPem !== undefined ? { caPem: software.caPem } : {}),
           ...(software.fileRoot !== undefined ? { fileRoot: software.fileRoot } : {}),
           ...(digestCache !== undefined ? { cache: digestCache } : {}),
+          fileDigests,
         });
         return { sha256: r.digest, size: r.size, cached: r.cached === true };
       } catch (err) {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -9,8 +9,9 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { digestStream, fetchAndDigest, parseSoftwareUri, sha256Hex, softwareAllowList } from '../../src/integrity/index.js';
-import type { HttpDigestCache } from '../../src/integrity/index.js';
+import { createFileDigests, digestStream, fetchAndDigest, parseSoftwareUri, readFileDigest, sha256Hex, softwareAllowList } from '../../src/integrity/index.js';
+import type { DigestResult, FileDigests, HttpDigestCache } from '../../src/integrity/index.js';
+import { FileCache } from '../../src/file-cache.js';
 
 const code = (c: string): unknown => expect.objectContaining({ code: c });
 
@@ -112,6 +113,66 @@ describe('fetchAndDigest file:', () => {
   });
   it('refuses a scheme that is not allowed before touching anything', async () => {
     await expect(fetchAndDigest(pathToFileURL(join(dir, 'image.bin')).href, { allowedSchemes: ['https:'] })).rejects.toThrow(code('ERR_SOFTWARE_SCHEME'));
+  });
+});
+
+describe('fetchAndDigest file: with fileDigests (a rollout hashes its image once per identity)', () => {
+  /** a FileDigests with createFileDigests' read, its reads counted */
+  function counted(): { digests: FileDigests; reads: string[] } {
+    const reads: string[] = [];
+    const digests = new FileCache<DigestResult>((file, st) => {
+      reads.push(file);
+      return readFileDigest(file, st);
+    });
+    return { digests, reads };
+  }
+
+  it('the same file again is not read again; the digest is the uncached one; confinement and the path checks still apply', async () => {
+    const jail = mkdtempSync(join(dir, 'cache-'));
+    writeFileSync(join(jail, 'a.bin'), payload);
+    const uri = pathToFileURL(join(jail, 'a.bin')).href;
+    const { digests, reads } = counted();
+    const first = await fetchAndDigest(uri, { fileRoot: jail, fileDigests: digests });
+    const again = await fetchAndDigest(uri, { fileRoot: jail, fileDigests: digests });
+    expect(first).toEqual({ digest: payloadDigest, size: payload.length, uri });
+    expect(again).toEqual(first);
+    expect(reads).toHaveLength(1);
+    // the checks of every call: a smaller maxBytes, another root, a directory
+    await expect(fetchAndDigest(uri, { fileRoot: jail, fileDigests: digests, maxBytes: 1000 })).rejects.toThrow(code('ERR_SOFTWARE_TOO_BIG'));
+    await expect(fetchAndDigest(uri, { fileRoot: mkdtempSync(join(dir, 'other-')), fileDigests: digests })).rejects.toThrow(code('ERR_SOFTWARE_NOT_FOUND'));
+    await expect(fetchAndDigest(pathToFileURL(jail).href, { fileDigests: digests })).rejects.toThrow(code('ERR_SOFTWARE_NOT_FOUND'));
+    expect(reads).toHaveLength(1);
+  });
+
+  it('a file rewritten in place (even with the same size) or replaced by a rename is read again: the new digest', async () => {
+    const jail = mkdtempSync(join(dir, 'cache-'));
+    const file = join(jail, 'a.bin');
+    writeFileSync(file, 'version-1');
+    const uri = pathToFileURL(file).href;
+    const { digests, reads } = counted();
+    expect((await fetchAndDigest(uri, { fileDigests: digests })).digest).toBe(sha256Hex('version-1'));
+    writeFileSync(file, 'version-2'); // same size, same inode: a new change time
+    expect((await fetchAndDigest(uri, { fileDigests: digests })).digest).toBe(sha256Hex('version-2'));
+    writeFileSync(join(jail, 'next.bin'), 'version-3!');
+    renameSync(join(jail, 'next.bin'), file);
+    expect((await fetchAndDigest(uri, { fileDigests: digests })).digest).toBe(sha256Hex('version-3!'));
+    expect(reads).toHaveLength(3);
+    rmSync(file);
+    await expect(fetchAndDigest(uri, { fileDigests: digests })).rejects.toThrow(code('ERR_SOFTWARE_NOT_FOUND'));
+  });
+
+  it('callers at once share one read; one that gives up does not stop it for the others', async () => {
+    const jail = mkdtempSync(join(dir, 'cache-'));
+    writeFileSync(join(jail, 'a.bin'), payload);
+    const uri = pathToFileURL(join(jail, 'a.bin')).href;
+    const digests = createFileDigests();
+    const ctl = new AbortController();
+    const gone = fetchAndDigest(uri, { fileDigests: digests, signal: ctl.signal });
+    const kept = Array.from({ length: 4 }, () => fetchAndDigest(uri, { fileDigests: digests }));
+    ctl.abort();
+    await expect(gone).rejects.toThrow(code('ERR_SOFTWARE_ABORTED'));
+    for (const r of await Promise.all(kept)) expect(r.digest).toBe(payloadDigest);
+    expect(digests.size).toBe(1);
   });
 });
 
