@@ -18,8 +18,8 @@ export const metrics = {
   /** how long each state of a job lasted (pve-requested, fetching, update-sending, awaiting-completion, ...) */
   stepDuration: new client.Histogram({ name: 'hsv_job_step_duration_seconds', help: 'Time a job spent in each state (step), observed when the job ends', labelNames: ['kind', 'state'], buckets: STEP_BUCKETS, registers: [registry] }),
   pveDuration: new client.Histogram({ name: 'hsv_pve_request_duration_seconds', help: 'Integrity requests to the PVE, by result (ok or the error code)', labelNames: ['result'], buckets: STEP_BUCKETS, registers: [registry] }),
-  /** operations sent to the PVE (RESTCONF), by operation: the list forms carry several requests or statements each */
-  pveOperations: new client.Counter({ name: 'hsv_pve_operations_total', help: 'Operations sent to the PVE over RESTCONF, retries included, by operation (integrity-request, integrity-requests, provide-reference-values, provide-reference-values-list)', labelNames: ['operation'], registers: [registry] }),
+  /** operations sent to the PVE (either transport), by operation: the list forms carry several requests or statements each */
+  pveOperations: new client.Counter({ name: 'hsv_pve_operations_total', help: 'Operations sent to the PVE (RESTCONF or NETCONF), retries included, by operation (integrity-request, integrity-requests, provide-reference-values, provide-reference-values-list)', labelNames: ['operation'], registers: [registry] }),
   /** the integrity requests and statements those operations carried */
   pveOperationEntries: new client.Counter({ name: 'hsv_pve_operation_entries_total', help: 'Integrity requests and reference-value statements carried by the operations sent to the PVE, by operation', labelNames: ['operation'], registers: [registry] }),
   pveErrors: new client.Counter({ name: 'hsv_pve_errors_total', help: 'Integrity requests to the PVE that failed, by error code', labelNames: ['code'], registers: [registry] }),

@@ -219,7 +219,7 @@ export const CONFIG_SCHEMA = {
           "minimum": 1,
           "maximum": 64,
           "default": 32,
-          "description": "transport restconf: the most integrity requests with evidence or a completion to appraise (integrity-requests), and the most reference-value statements (provide-reference-values-list), sent to the PVE in one operation when others are on their way; 1 sends each in an operation of its own. A PVE without these operations (an older one) is detected and asked one at a time"
+          "description": "the most integrity requests with evidence or a completion to appraise (integrity-requests), and the most reference-value statements (provide-reference-values-list), sent to the PVE in one operation (over NETCONF: in one session) when others are on their way; 1 sends each in an operation of its own. A PVE without these operations (an older one) is detected and asked one at a time"
         },
         "connect-timeout": {
           "type": "integer",

@@ -16,11 +16,11 @@
  * sent again alone (the PVE did nothing with them).
  */
 
-export interface BatchSender<T> {
+export interface BatchSender<T, I = string> {
   /** one request alone */
-  one(input: string, signal: AbortSignal): Promise<T>;
+  one(input: I, signal: AbortSignal): Promise<T>;
   /** several; resolves with each request's outcome in the order given, rejects when the whole operation failed */
-  many(inputs: readonly string[], signal: AbortSignal): Promise<Array<{ ok: true; value: T } | { ok: false; error: unknown }>>;
+  many(inputs: readonly I[], signal: AbortSignal): Promise<Array<{ ok: true; value: T } | { ok: false; error: unknown }>>;
   /** whether an error of `many` says the PVE does not have the operation */
   unsupported(e: unknown): boolean;
   /** made when a request's signal aborted before its outcome */
@@ -34,12 +34,14 @@ export interface BatcherOptions {
   maxInFlight?: number;
   /** about the most characters of input in one operation (default 512 KiB); a larger request goes alone */
   maxBytes?: number;
+  /** a request's size for maxBytes (default: a string's length; 1 for anything else) */
+  sizeOf?: (input: never) => number;
   /** told once when the PVE refused the operation as unknown */
   onUnsupported?: (e: unknown) => void;
 }
 
-interface Waiting<T> {
-  input: string;
+interface Waiting<T, I> {
+  input: I;
   signal: AbortSignal;
   resolve: (v: T) => void;
   reject: (e: unknown) => void;
@@ -47,8 +49,8 @@ interface Waiting<T> {
   onAbort: () => void;
 }
 
-export class RequestBatcher<T> {
-  private readonly queue: Array<Waiting<T>> = [];
+export class RequestBatcher<T, I = string> {
+  private readonly queue: Array<Waiting<T, I>> = [];
   private inFlight = 0;
   private pumping = false;
   private supported = true;
@@ -56,7 +58,10 @@ export class RequestBatcher<T> {
   private readonly maxInFlight: number;
   private readonly maxBytes: number;
 
-  constructor(private readonly send: BatchSender<T>, private readonly o: BatcherOptions = {}) {
+  private readonly sizeOf: (input: I) => number;
+
+  constructor(private readonly send: BatchSender<T, I>, private readonly o: BatcherOptions = {}) {
+    this.sizeOf = (o.sizeOf as ((input: I) => number) | undefined) ?? ((input: I) => (typeof input === 'string' ? input.length : 1));
     this.maxRequests = o.maxRequests ?? 32;
     this.maxInFlight = o.maxInFlight ?? 2;
     this.maxBytes = o.maxBytes ?? 512 * 1024;
@@ -64,14 +69,14 @@ export class RequestBatcher<T> {
     if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) throw new RangeError('maxInFlight must be an integer >= 1');
   }
 
-  /** one request's input (its JSON object's text); settles with its own outcome */
-  submit(input: string, signal: AbortSignal): Promise<T> {
+  /** one request's input; settles with its own outcome */
+  submit(input: I, signal: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (signal.aborted) {
         reject(this.send.aborted(signal));
         return;
       }
-      const w: Waiting<T> = {
+      const w: Waiting<T, I> = {
         input, signal, settled: false,
         resolve: (v) => this.settle(w, () => resolve(v)),
         reject: (e) => this.settle(w, () => reject(e)),
@@ -83,7 +88,7 @@ export class RequestBatcher<T> {
     });
   }
 
-  private settle(w: Waiting<T>, done: () => void): void {
+  private settle(w: Waiting<T, I>, done: () => void): void {
     if (w.settled) return;
     w.settled = true;
     w.signal.removeEventListener('abort', w.onAbort);
@@ -109,8 +114,8 @@ export class RequestBatcher<T> {
   }
 
   /** the next requests to send together (those whose caller gave up are dropped: they are settled already) */
-  private take(): Array<Waiting<T>> {
-    const out: Array<Waiting<T>> = [];
+  private take(): Array<Waiting<T, I>> {
+    const out: Array<Waiting<T, I>> = [];
     let bytes = 0;
     const max = this.supported ? this.maxRequests : 1;
     while (this.queue.length > 0 && out.length < max) {
@@ -119,15 +124,16 @@ export class RequestBatcher<T> {
         this.queue.shift();
         continue;
       }
-      if (out.length > 0 && bytes + w.input.length > this.maxBytes) break;
+      const size = this.sizeOf(w.input);
+      if (out.length > 0 && bytes + size > this.maxBytes) break;
       this.queue.shift();
       out.push(w);
-      bytes += w.input.length;
+      bytes += size;
     }
     return out;
   }
 
-  private async dispatch(batch: Array<Waiting<T>>): Promise<void> {
+  private async dispatch(batch: Array<Waiting<T, I>>): Promise<void> {
     if (batch.length === 1) {
       const w = batch[0]!;
       await this.send.one(w.input, w.signal).then(w.resolve, w.reject);

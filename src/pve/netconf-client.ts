@@ -1,6 +1,8 @@
 /**
  * PveClient (src/oam/ports.ts) over NETCONF/SSH: the hsvp:integrity-request RPC on the PVE's NETCONF
- * endpoint, host key pinned, one short session per request. Errors use the codes of the RESTCONF client
+ * endpoint, host key pinned, one short session per operation; requests with evidence or a completion to appraise,
+ * and statements, made while others are on their way go together in one session and one list operation
+ * (integrity-requests, provide-reference-values-list: ./batcher.ts), as the RESTCONF client does. Errors use the codes of the RESTCONF client
  * (./client.ts): ERR_PVE_UNREACHABLE (connection; the device-layer code is in the message; or no NETCONF session,
  * i.e. TCP connect, SSH or TLS handshake and hello, within connectTimeoutMs: "timed out connecting", the request not
  * sent), ERR_PVE_AUTH, ERR_PVE_HOST_KEY (host key not the pinned one, or none pinned),
@@ -10,7 +12,9 @@
 import { connectDevice } from '../device/index.js';
 import type { DeviceConnector, DeviceTarget } from '../device/index.js';
 import { NetconfError } from '../netconf/rpc-error.js';
-import { NETCONF_BASE_NS, child, childText, el, leaf } from '../netconf/xml/index.js';
+import type { ErrorTag, ErrorType } from '../netconf/rpc-error.js';
+import { RequestBatcher } from './batcher.js';
+import { NETCONF_BASE_NS, child, childText, childrenNamed, el, leaf } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import type { PostUpdateEvidence, PreUpdateEvidence, PveClientErrorCode, PveIntegrityRequest } from '../oam/index.js';
 import { PVE_HENB_UNKNOWN } from '../oam/index.js';
@@ -31,6 +35,12 @@ export interface NetconfPveClientOptions extends DeviceTarget {
   connector?: DeviceConnector;
   /** retry of integrity requests whose session could not be established, or ended before the answer (./retry.ts) */
   retry?: PveRetryOptions;
+  /** as the RESTCONF client's (./client.ts): requests and statements made while others are on their way, together */
+  batch?: { maxRequests?: number; maxInFlight?: number };
+  /** told of each operation sent (retries too): its name and how many requests or statements it carried */
+  onSent?: (operation: string, entries: number) => void;
+  /** told when the PVE refused a list operation as unknown (an older PVE): one per operation from then on */
+  onBatchUnsupported?: (e: unknown) => void;
 }
 
 export interface NetconfPveClient {
@@ -48,32 +58,74 @@ type PveSession = Awaited<ReturnType<DeviceConnector>>;
 
 export function createNetconfPveClient(options: NetconfPveClientOptions): NetconfPveClient {
   const pve = new PveSessions(options);
+  const batchOptions = { ...options.batch, ...(options.onBatchUnsupported !== undefined ? { onUnsupported: options.onBatchUnsupported } : {}) };
+  // requests with evidence or a completion to appraise, and statements, made while others are on their way: together,
+  // in one session and one list operation (./batcher.ts), instead of a session each
+  const requests = new RequestBatcher<PveIntegrityResult, PveIntegrityRequest>({
+    one: (req, signal) => pve.call(signal, 'the integrity request', async (session, rpcSignal) => {
+      options.onSent?.('integrity-request', 1);
+      return integrityResultOf(await session.rpc(el(PVE_NS, 'integrity-request', ...integrityInput(req)), { signal: rpcSignal, timeoutMs: pve.timeoutMs }));
+    }),
+    many: (reqs, signal) => pve.call(signal, 'the integrity requests', async (session, rpcSignal) => {
+      options.onSent?.('integrity-requests', reqs.length);
+      const reply = await session.rpc(el(PVE_NS, 'integrity-requests', ...reqs.map((r, i) => el(PVE_NS, 'request', leaf(PVE_NS, 'index', String(i)), ...integrityInput(r)))),
+        { signal: rpcSignal, timeoutMs: pve.timeoutMs });
+      return listOutcomes(reply, reqs.length, 'the integrity request', (r) => integrityResultOf(r));
+    }),
+    unsupported: unsupportedOperation,
+    aborted: (signal) => err('ERR_PVE_ABORTED', 'the integrity request was aborted', signal.reason),
+  }, batchOptions);
+  const statements = new RequestBatcher<void>({
+    one: (jws, signal) => pve.call(signal, 'provide-reference-values', async (session, rpcSignal) => {
+      options.onSent?.('provide-reference-values', 1);
+      const reply = await session.rpc(el(PVE_NS, 'provide-reference-values', leaf(PVE_NS, 'reference-values', jws)), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
+      if (child(reply, NETCONF_BASE_NS, 'ok') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE did not answer provide-reference-values with ok');
+    }),
+    many: (jwss, signal) => pve.call(signal, 'provide-reference-values-list', async (session, rpcSignal) => {
+      options.onSent?.('provide-reference-values-list', jwss.length);
+      const reply = await session.rpc(el(PVE_NS, 'provide-reference-values-list',
+        ...jwss.map((jws, i) => el(PVE_NS, 'statement', leaf(PVE_NS, 'index', String(i)), leaf(PVE_NS, 'reference-values', jws)))), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
+      return listOutcomes(reply, jwss.length, 'provide-reference-values', (r) => {
+        if (child(r, PVE_NS, 'accepted') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'a result of provide-reference-values-list is neither accepted nor an error');
+      });
+    }),
+    unsupported: unsupportedOperation,
+    aborted: (signal) => err('ERR_PVE_ABORTED', 'provide-reference-values was aborted', signal.reason),
+  }, batchOptions);
   return {
     close() {
-      // sessions are per request
+      // sessions are per operation
     },
     integrityRequest(req, signal, deadline) {
-      return retryUnanswered(() => pve.call(signal, 'the integrity request', (session, rpcSignal) => integrityRequestOn(session, rpcSignal, req, pve.timeoutMs)),
-        options.retry ?? {}, err, signal, 'the integrity request', deadline);
+      // a collection by the PVE (seconds on the device) goes alone: no request waits for another device
+      const once = req.evidence !== undefined || req.completion !== undefined
+        ? (): Promise<PveIntegrityResult> => requests.submit(req, signal)
+        : (): Promise<PveIntegrityResult> => pve.call(signal, 'the integrity request', async (session, rpcSignal) => {
+          options.onSent?.('integrity-request', 1);
+          return integrityResultOf(await session.rpc(el(PVE_NS, 'integrity-request', ...integrityInput(req)), { signal: rpcSignal, timeoutMs: pve.timeoutMs }));
+        });
+      return retryUnanswered(once, options.retry ?? {}, err, signal, 'the integrity request', deadline);
     },
     provideReferenceValues(jws, signal) {
       // sent again when its answer was lost: the PVE answers a repeat of the statement it holds as accepted
-      return retryUnanswered(() => pve.call(signal, 'provide-reference-values', async (session, rpcSignal) => {
-        const reply = await session.rpc(el(PVE_NS, 'provide-reference-values', leaf(PVE_NS, 'reference-values', jws)), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
-        if (child(reply, NETCONF_BASE_NS, 'ok') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE did not answer provide-reference-values with ok');
-      }), options.retry ?? {}, err, signal, 'provide-reference-values');
+      return retryUnanswered(() => statements.submit(jws, signal), options.retry ?? {}, err, signal, 'provide-reference-values');
     },
   };
 }
 
-/** the integrity-request RPC on a session, and its attestation result */
-async function integrityRequestOn(session: PveSession, rpcSignal: AbortSignal, req: PveIntegrityRequest, timeoutMs: number): Promise<PveIntegrityResult> {
-  const reply = await session.rpc(el(PVE_NS, 'integrity-request',
+/** an integrity request's input leaves (integrity-request, or a request of integrity-requests after its index) */
+function integrityInput(req: PveIntegrityRequest): Array<XmlElement | undefined> {
+  return [
     leaf(PVE_NS, 'henb-id', req.henbId),
     leaf(PVE_NS, 'nonce-value', base64urlToBase64(req.nonce)),
     req.jobId ? leaf(PVE_NS, 'job-id', req.jobId) : undefined,
     req.completion !== undefined ? completionXml(req.completion) : undefined,
-    req.evidence !== undefined ? relayedEvidenceXml(req.evidence) : undefined), { signal: rpcSignal, timeoutMs });
+    req.evidence !== undefined ? relayedEvidenceXml(req.evidence) : undefined,
+  ];
+}
+
+/** the attestation result in an rpc-reply (or in a result of integrity-requests) */
+function integrityResultOf(reply: XmlElement): PveIntegrityResult {
   const token = childText(reply, PVE_NS, 'attestation-result')?.trim();
   const earStatus = childText(reply, PVE_NS, 'ear-status')?.trim();
   if (!token || !earStatus) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE reply has no attestation-result');
@@ -81,6 +133,43 @@ async function integrityRequestOn(session: PveSession, rpcSignal: AbortSignal, r
   const reason = childText(reply, PVE_NS, 'reason');
   if (reason !== undefined) out.reason = reason;
   return out;
+}
+
+/**
+ * A list operation's rpc-reply (its result entries, by index): each entry's outcome as `read` makes it (it throws for
+ * an entry it cannot read), or the PveClientError its error container says, the same the rpc-error of the single
+ * operation gives
+ */
+function listOutcomes<T>(reply: XmlElement, n: number, what: string, read: (r: XmlElement) => T): Array<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  const byIndex = new Map<string, XmlElement>();
+  for (const r of childrenNamed(reply, PVE_NS, 'result')) byIndex.set(childText(r, PVE_NS, 'index')?.trim() ?? '', r);
+  return Array.from({ length: n }, (_, i) => {
+    const r = byIndex.get(String(i));
+    if (r === undefined) return { ok: false, error: err('ERR_PVE_BAD_RESPONSE', `the PVE reply has no result for entry ${i} of its list (${what})`) };
+    const e = child(r, PVE_NS, 'error');
+    if (e !== undefined) {
+      const text = (name: string): string | undefined => childText(e, PVE_NS, name)?.trim();
+      const tag = text('error-tag') ?? 'operation-failed';
+      const appTag = text('error-app-tag');
+      const message = text('error-message');
+      const path = text('error-path');
+      const refusal = new NetconfError({
+        type: (text('error-type') ?? 'application') as ErrorType, tag: tag as ErrorTag,
+        ...(appTag !== undefined ? { appTag } : {}), ...(message !== undefined ? { message } : {}), ...(path !== undefined ? { path } : {}),
+      });
+      return { ok: false, error: rejectedBy(refusal, what) };
+    }
+    try {
+      return { ok: true, value: read(r) };
+    } catch (x) {
+      return { ok: false, error: x };
+    }
+  });
+}
+
+/** whether a list operation was refused as unknown: an older PVE (operation-not-supported, or unknown-element) */
+function unsupportedOperation(e: unknown): boolean {
+  return e instanceof PveClientError && e.code === 'ERR_PVE_REJECTED' && (e.errorTag === 'operation-not-supported' || e.errorTag === 'unknown-element');
 }
 
 /** an rpc-error of the PVE: an unknown H(e)NB, or a refusal (errorTag, appTag) */

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { Femtocell, factoryReferenceValues } from '../../src/simulator/model.js';
-import { createPveClient, startPve } from '../../src/pve/index.js';
+import { createNetconfPveClient, createPveClient, startPve } from '../../src/pve/index.js';
+import type { DeviceConnector } from '../../src/device/index.js';
 import type { PveHandle } from '../../src/pve/index.js';
 import type { PreUpdateEvidence } from '../../src/oam/index.js';
 import { relayedEvidenceJson } from '../../src/pve/client.js';
@@ -326,5 +327,59 @@ describe('integrity-requests over the NETCONF endpoint', () => {
     } finally {
       await nc.close();
     }
+  });
+});
+
+describe('the OAM\'s NETCONF client: together in one session under load', () => {
+  const target = (): { host: string; port: number; username: string; password: string; hostKeySha256: string } =>
+    ({ host: pve.netconf!.host, port: pve.netconf!.port, username: 'oam', password: 'pve-secret', hostKeySha256: pve.netconf!.hostKeySha256 });
+
+  it('requests made while one is on its way go in one integrity-requests (one session); each caller its own token; a refusal as the lone one\'s', async () => {
+    const sent: Array<[string, number]> = [];
+    const client = createNetconfPveClient({ ...target(), batch: { maxInFlight: 1 }, onSent: (op, n) => sent.push([op, n]) });
+    const ids = ['cell-1', 'cell-2', 'cell-3', 'no-such-cell'];
+    const nonces = ids.map(() => newNonce());
+    const out = await Promise.allSettled(ids.map((id, i) => client.integrityRequest({ henbId: id, nonce: nonces[i]!, jobId: `job-nc${i}`, evidence: evidence(id === 'no-such-cell' ? 'cell-1' : id, nonces[i]!) }, signal())));
+    expect(sent).toEqual([['integrity-request', 1], ['integrity-requests', 3]]);
+    for (const i of [0, 1, 2]) {
+      const r = (out[i] as PromiseFulfilledResult<{ token: string; earStatus: string }>).value;
+      expect(r.earStatus).toBe('affirming');
+      expect(await claimsOf(r.token)).toMatchObject({ sub: ids[i], eat_nonce: nonces[i] });
+    }
+    const inList = (out[3] as PromiseRejectedResult).reason as Record<string, unknown>;
+    const alone = (await client.integrityRequest({ henbId: 'no-such-cell', nonce: newNonce(), jobId: 'j' }, signal()).catch((e: unknown) => e)) as Record<string, unknown>;
+    expect(inList.code).toBe('ERR_PVE_UNKNOWN_HENB');
+    expect(inList.code).toBe(alone.code);
+    expect(inList.appTag).toBe(alone.appTag);
+  });
+
+  it('statements made while one is on its way go in one provide-reference-values-list', async () => {
+    const sent: Array<[string, number]> = [];
+    const client = createNetconfPveClient({ ...target(), batch: { maxInFlight: 1 }, onSent: (op, n) => sent.push([op, n]) });
+    await Promise.all(['cell-1', 'cell-2', 'cell-3'].map(async (id, i) => client.provideReferenceValues(await statement(id, `job-ncl${i}`), signal())));
+    expect(sent).toEqual([['provide-reference-values', 1], ['provide-reference-values-list', 2]]);
+  });
+
+  it('a PVE that answers the list operation operation-not-supported: told once, its requests sent again alone', async () => {
+    const told: unknown[] = [];
+    const ops: string[] = [];
+    // a PVE without the list operations, behind a connector: the single operation is answered, the list refused
+    const old: DeviceConnector = async () => ({
+      closed: false,
+      notifications: async function* () { /* none */ },
+      whenClosed: () => new Promise(() => undefined),
+      close: async () => undefined,
+      async rpc(op) {
+        ops.push(op.name);
+        if (op.name === 'integrity-requests') throw new NetconfError({ type: 'protocol', tag: 'operation-not-supported', message: 'operation integrity-requests is not supported' });
+        await new Promise((r) => setTimeout(r, 5));
+        return el(NETCONF_BASE_NS, 'rpc-reply', leaf(PVE_NS, 'ear-status', 'affirming'), leaf(PVE_NS, 'attestation-result', `t.${childText(op, PVE_NS, 'henb-id')}.s`));
+      },
+    });
+    const client = createNetconfPveClient({ ...target(), connector: old, batch: { maxInFlight: 1 }, onBatchUnsupported: (e) => told.push(e) });
+    const rs = await Promise.all(['a', 'b', 'c'].map((id) => client.integrityRequest({ henbId: id, nonce: newNonce(), jobId: 'j', evidence: evidence('cell-1', newNonce()) }, signal())));
+    expect(rs.map((r) => r.token)).toEqual(['t.a.s', 't.b.s', 't.c.s']);
+    expect(ops).toEqual(['integrity-request', 'integrity-requests', 'integrity-request', 'integrity-request']);
+    expect(told).toHaveLength(1);
   });
 });
