@@ -37,17 +37,21 @@ export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost,
   // a connection not made within connect-timeout was never sent a request: retried (src/pve/retry.ts notSent)
   const connectTimeoutMs = (pveCfg['connect-timeout'] ?? 10) * 1000;
   const retry = { initialMs: cfg.retry?.['base-delay'] ?? 200, maxMs: cfg.retry?.['max-delay'] ?? 10_000 };
+  // requests and statements made while others are on their way go together (src/pve/batcher.ts), on either transport.
+  // The callbacks see the logger alone: a closure that named `host` would keep the whole host, its configuration's
+  // henbs list included, for the plugin's life (test/oam-plugin/config-retained.test.ts)
+  const log = host.log;
+  const lists = {
+    batch: { maxRequests: pveCfg['max-batch'] ?? 32 },
+    onSent: (operation: string, entries: number) => {
+      metrics.pveOperations.inc({ operation });
+      metrics.pveOperationEntries.inc({ operation }, entries);
+    },
+    onBatchUnsupported: (err: unknown) => log.info('the PVE has no list operations (integrity-requests, provide-reference-values-list): one request per operation', { err }),
+  };
   const pve = pveTarget !== undefined
-    ? createNetconfPveClient({ ...pveTarget, timeoutMs, connectTimeoutMs, retry })
-    : createPveClient({
-      url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca', baseDirOf(host)), timeoutMs, connectTimeoutMs, retry,
-      batch: { maxRequests: pveCfg['max-batch'] ?? 32 },
-      onSent: (operation, entries) => {
-        metrics.pveOperations.inc({ operation });
-        metrics.pveOperationEntries.inc({ operation }, entries);
-      },
-      onBatchUnsupported: (err) => host.log.info('the PVE has no list operations (integrity-requests, provide-reference-values-list): one request per operation', { err }),
-    });
+    ? createNetconfPveClient({ ...pveTarget, timeoutMs, connectTimeoutMs, retry, ...lists })
+    : createPveClient({ url: pveCfg.endpoint, ca: await readPem(pveCfg.ca!, 'pve.ca', baseDirOf(host)), timeoutMs, connectTimeoutMs, retry, ...lists });
   return { pve, pveJwks, ...(pveCfg.issuer !== undefined ? { pveIssuer: pveCfg.issuer } : {}) };
 }
 

@@ -5,7 +5,8 @@
  * through configOf's copy in the driver's lookup of secrets: ~0.35 KiB per H(e)NB at 100,000. Checked with WeakRefs
  * to the host's configuration, its list and one of its entries, after full GCs.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -19,6 +20,7 @@ import type { PluginHandle } from '../../src/plugin/contract.js';
 import { HSV_NS as HSV, activate } from '../../src/oam-plugin/index.js';
 import { fileHenbsById } from '../../src/oam-plugin/inventory.js';
 import { recordingRegistry } from '../helpers/registry.js';
+import { createTestPki } from '../helpers/tls-pki.js';
 
 let dir: string;
 
@@ -29,6 +31,22 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** a CA certificate's PEM file (pve.ca) */
+async function pem(): Promise<string> {
+  const pki = createTestPki();
+  const f = join(dir, 'pve-ca.pem');
+  await writeFile(f, pki.ca.cert);
+  pki.cleanup();
+  return f;
+}
+
+/** a JWKS file with one ES256 key (pve.jwks) */
+async function jwks(): Promise<string> {
+  const f = join(dir, 'pve-jwks.json');
+  await writeFile(f, JSON.stringify({ keys: [{ ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
+  return f;
+}
 
 /** full GCs, then a turn of the event loop (WeakRefs are cleared at the end of a job) */
 async function collect(): Promise<void> {
@@ -41,23 +59,29 @@ async function collect(): Promise<void> {
 }
 
 describe('the configuration\'s henbs once seeded', () => {
-  it('neither the host\'s configuration nor its list nor an entry of it is kept by the active plugin; running holds the entries', async () => {
-    let seeded: XmlElement | undefined;
+  // with a PVE too: its client's callbacks (operations counted, an older PVE noticed) once held the whole host
+  const pves: Array<[string, () => Promise<Record<string, unknown>>]> = [
+    ['no pve section', async () => ({})],
+    ['a RESTCONF PVE', async () => ({ pve: { endpoint: 'https://127.0.0.1:1/restconf', ca: await pem(), jwks: await jwks() } })],
+    ['a NETCONF PVE', async () => ({ pve: { endpoint: 'ssh://127.0.0.1:1', transport: 'netconf', 'ssh-host-key': `SHA256:${'A'.repeat(43)}`, username: 'oam', password: 'pw', jwks: await jwks() } })],
+  ];
+  it.each(pves)('%s: neither the host\'s configuration nor its list nor an entry of it is kept by the active plugin; running holds the entries', async (name, extra) => {
+    const seeded: XmlElement[] = [];
     const registry = {
       ...recordingRegistry(),
       seedRunning: (node: XmlElement): Promise<boolean> => {
-        seeded = node;
+        seeded.push(node);
         return Promise.resolve(true);
       },
-      getRunning: (): XmlElement => el(NC, 'data', seeded !== undefined ? [seeded] : []),
+      getRunning: (): XmlElement => el(NC, 'data', seeded),
     };
     const refs: Array<WeakRef<object>> = [];
     // the host and its configuration made and handed over in here: nothing of them stays in this test's scope
     const handle: PluginHandle = await (async () => {
       const henbs = Array.from({ length: 3 }, (_, i) => ({ 'henb-id': `h${i}`, address: `192.0.2.${i + 1}`, port: 830, username: 'oam', password: 'pw-shared', transport: 'ssh' }));
-      const config = { henbs };
+      const config = { henbs, ...(await extra()) };
       refs.push(new WeakRef(config), new WeakRef(henbs), new WeakRef(henbs[0]!));
-      return activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: join(dir, 'oam'), config, baseDir: dir, signal: new AbortController().signal });
+      return activate({ apiVersion: HOST_API_VERSION, registry, log: silentLogger, dataDir: join(dir, `oam-${name.replace(/\W+/g, '-')}`), config, baseDir: dir, signal: new AbortController().signal });
     })();
     try {
       const inv = child(registry.getRunning(), HSV, 'inventory')!;
