@@ -7,6 +7,7 @@
  * a completion.
  */
 import { setMaxListeners } from 'node:events';
+import { untilAborted } from '../abort.js';
 import { HsvError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { XmlElement } from '../netconf/xml/index.js';
@@ -288,16 +289,5 @@ function exhausted(henbId: string, e: RetryExhausted, deadline: number | undefin
 
 /** `p`, or ERR_DEVICE_ABORTED as soon as the caller's signal aborts (p goes on for the others) */
 function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) return reject(abortedError(signal));
-    const onAbort = (): void => reject(abortedError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then((v) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(v);
-    }, (e: unknown) => {
-      signal.removeEventListener('abort', onAbort);
-      reject(e as Error);
-    });
-  });
+  return untilAborted(p, signal, abortedError);
 }

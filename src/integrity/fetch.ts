@@ -6,6 +6,7 @@ import * as https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { untilAborted } from '../abort.js';
 import { FileCache } from '../file-cache.js';
 import { digestsEqual, normalizeDigest } from './digest.js';
 import { IntegrityError } from './errors.js';
@@ -241,7 +242,7 @@ async function digestFile(url: URL, maxBytes: number, signal: AbortSignal, fileR
   }
   if (fileDigests !== undefined && !keep) {
     try {
-      const r = await untilAborted(fileDigests.get(file), signal);
+      const r = await untilAborted(fileDigests.get(file), signal, abortError);
       if (r.size > maxBytes) throw new IntegrityError('ERR_SOFTWARE_TOO_BIG', `software is larger than the limit of ${maxBytes} bytes`);
       return { digest: r.digest, size: r.size, uri: url.href };
     } catch (err) {
@@ -257,22 +258,6 @@ async function digestFile(url: URL, maxBytes: number, signal: AbortSignal, fileR
   } finally {
     stream.destroy();
   }
-}
-
-/** `p`, or the signal's abort error when it aborts first (p goes on for its other waiters) */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then((v) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(v);
-    }, (e: unknown) => {
-      signal.removeEventListener('abort', onAbort);
-      reject(e);
-    });
-  });
 }
 
 /** `real` is `root` or below it (both as text: the caller resolves what needs resolving) */

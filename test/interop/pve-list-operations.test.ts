@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startFleet } from '../../src/simulator/simulator.js';
 import type { Fleet } from '../../src/simulator/simulator.js';
-import { startPve } from '../../src/pve/service.js';
 import type { PveHandle } from '../../src/pve/service.js';
 import { INTEGRITY_REQUESTS_PATH, PROVIDE_LIST_PATH } from '../../src/pve/restconf.js';
-import { generateSigningKey, signReferenceValues } from '../../src/tokens/index.js';
+import { signReferenceValues } from '../../src/tokens/index.js';
 import type { SigningKey } from '../../src/tokens/index.js';
 import { runNcclient } from './helpers/ncclient.js';
+import { startPveTrustingOam } from './helpers/pve-trusting-oam.js';
 
 const run = promisify(execFile);
 const YANG = join(import.meta.dirname, '../../yang');
@@ -36,14 +36,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hsv-interop-lists-'));
   fleet = await startFleet({ profiles: { healthy: 3 }, dataDir: join(dir, 'fleet') });
   henbs = fleet.devices.map((d) => d.henbId);
-  oam = await generateSigningKey('ES256', 'oam');
-  other = await generateSigningKey('ES256', 'other');
-  await writeFile(join(dir, 'oam-jwks.json'), JSON.stringify({ keys: [oam.publicJwk] }));
-  pve = await startPve({
-    listen: '127.0.0.1:0', dataDir: join(dir, 'pve'), devices: fleet.devices.map((d) => ({ ...d })), referenceValues: fleet.referenceValues,
-    oamJwks: join(dir, 'oam-jwks.json'), netconf: { listen: '127.0.0.1:0', users: [{ username: 'oam', password: 'pve-secret' }] },
-  });
-  await writeFile(join(dir, 'ca.pem'), pve.ca);
+  ({ pve, oam, other } = await startPveTrustingOam(dir, fleet));
 }, 60_000);
 
 afterAll(async () => {

@@ -9,18 +9,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startFleet } from '../../src/simulator/simulator.js';
 import type { Fleet } from '../../src/simulator/simulator.js';
-import { startPve } from '../../src/pve/service.js';
 import type { PveHandle } from '../../src/pve/service.js';
 import { INTEGRITY_REQUEST_PATH, PROVIDE_REFERENCE_VALUES_PATH } from '../../src/pve/restconf.js';
-import { generateSigningKey, signReferenceValues } from '../../src/tokens/index.js';
+import { signReferenceValues } from '../../src/tokens/index.js';
 import type { ReferenceValuesClaimsInput, SigningKey } from '../../src/tokens/index.js';
 import { runNcclient } from './helpers/ncclient.js';
+import { startPveTrustingOam } from './helpers/pve-trusting-oam.js';
 
 const run = promisify(execFile);
 const IMAGE_RIM = createHash('sha256').update('interop firmware 3.0.0').digest('hex');
@@ -42,14 +42,7 @@ beforeAll(async () => {
     cell.startUpdate({ jobId: `job-${id}`, uri: 'file:///x', softwareRim: IMAGE_RIM, selfCheck: false, version: '3.0.0', nonce: Buffer.alloc(32, 9).toString('base64') });
     await done;
   }
-  oam = await generateSigningKey('ES256', 'oam');
-  other = await generateSigningKey('ES256', 'other');
-  await writeFile(join(dir, 'oam-jwks.json'), JSON.stringify({ keys: [oam.publicJwk] }));
-  pve = await startPve({
-    listen: '127.0.0.1:0', dataDir: join(dir, 'pve'), devices: fleet.devices.map((d) => ({ ...d })), referenceValues: fleet.referenceValues,
-    oamJwks: join(dir, 'oam-jwks.json'), netconf: { listen: '127.0.0.1:0', users: [{ username: 'oam', password: 'pve-secret' }] },
-  });
-  await writeFile(join(dir, 'ca.pem'), pve.ca);
+  ({ pve, oam, other } = await startPveTrustingOam(dir, fleet));
 }, 60_000);
 
 afterAll(async () => {
