@@ -83,15 +83,20 @@ export function createSoftwareFetcher(software: SoftwareOptions = {}, log: Logge
         return { sha256: r.digest, size: r.size, cached: r.cached === true };
       } catch (err) {
         if (signal.aborted) throw err; // the job's own cancellation or step timeout: the runner says so
-        const tls = tlsCodeOf(err);
-        const causes: string[] = [];
-        for (let e: unknown = err, i = 0; e instanceof Error && i < 5; e = e.cause, i++) causes.push(`${(e as { code?: unknown }).code ?? e.name}: ${e.message}`);
-        log.warn('software fetch failed', {
-          uri, code: (err as { code?: unknown }).code, detail: causes.join(' <- '),
-          ...(tls !== undefined ? { hint: `the https server's certificate is not trusted (${tls}); ` + (software.caPem !== undefined ? 'it is not issued by the CA pinned in software.ca' : 'pin its CA with software.ca') } : {}),
-        });
-        throw new IntegrityError('ERR_SOFTWARE_FETCH', SOFTWARE_FETCH_FAILED);
+        throw fetchFailed(err, uri, software, log);
       }
     }
   }
+}
+
+/** a failed fetch: its detail (the causes' codes and messages, a hint for an untrusted certificate) logged at warn, one opaque error returned */
+function fetchFailed(err: unknown, uri: string, software: SoftwareOptions, log: Logger): IntegrityError {
+  const tls = tlsCodeOf(err);
+  const causes: string[] = [];
+  for (let e: unknown = err, i = 0; e instanceof Error && i < 5; e = e.cause, i++) causes.push(`${(e as { code?: unknown }).code ?? e.name}: ${e.message}`);
+  log.warn('software fetch failed', {
+    uri, code: (err as { code?: unknown }).code, detail: causes.join(' <- '),
+    ...(tls !== undefined ? { hint: `the https server's certificate is not trusted (${tls}); ` + (software.caPem !== undefined ? 'it is not issued by the CA pinned in software.ca' : 'pin its CA with software.ca') } : {}),
+  });
+  return new IntegrityError('ERR_SOFTWARE_FETCH', SOFTWARE_FETCH_FAILED);
 }

@@ -14,6 +14,7 @@ import type { DeviceConnector, DeviceTarget } from '../device/index.js';
 import { NetconfError } from '../netconf/rpc-error.js';
 import type { ErrorTag, ErrorType } from '../netconf/rpc-error.js';
 import { RequestBatcher } from './batcher.js';
+import type { BatchSender } from './batcher.js';
 import { NETCONF_BASE_NS, child, childText, childrenNamed, el, leaf } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
 import type { PostUpdateEvidence, PreUpdateEvidence, PveClientErrorCode, PveIntegrityRequest } from '../oam/index.js';
@@ -61,37 +62,9 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
   const batchOptions = { ...options.batch, ...(options.onBatchUnsupported !== undefined ? { onUnsupported: options.onBatchUnsupported } : {}) };
   // requests with evidence or a completion to appraise, and statements, made while others are on their way: together,
   // in one session and one list operation (./batcher.ts), instead of a session each
-  const requests = new RequestBatcher<PveIntegrityResult, PveIntegrityRequest>({
-    one: (req, signal) => pve.call(signal, 'the integrity request', async (session, rpcSignal) => {
-      options.onSent?.('integrity-request', 1);
-      return integrityResultOf(await session.rpc(el(PVE_NS, 'integrity-request', ...integrityInput(req)), { signal: rpcSignal, timeoutMs: pve.timeoutMs }));
-    }),
-    many: (reqs, signal) => pve.call(signal, 'the integrity requests', async (session, rpcSignal) => {
-      options.onSent?.('integrity-requests', reqs.length);
-      const reply = await session.rpc(el(PVE_NS, 'integrity-requests', ...reqs.map((r, i) => el(PVE_NS, 'request', leaf(PVE_NS, 'index', String(i)), ...integrityInput(r)))),
-        { signal: rpcSignal, timeoutMs: pve.timeoutMs });
-      return listOutcomes(reply, reqs.length, 'the integrity request', (r) => integrityResultOf(r));
-    }),
-    unsupported: unsupportedOperation,
-    aborted: (signal) => err('ERR_PVE_ABORTED', 'the integrity request was aborted', signal.reason),
-  }, batchOptions);
-  const statements = new RequestBatcher<void>({
-    one: (jws, signal) => pve.call(signal, 'provide-reference-values', async (session, rpcSignal) => {
-      options.onSent?.('provide-reference-values', 1);
-      const reply = await session.rpc(el(PVE_NS, 'provide-reference-values', leaf(PVE_NS, 'reference-values', jws)), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
-      if (child(reply, NETCONF_BASE_NS, 'ok') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE did not answer provide-reference-values with ok');
-    }),
-    many: (jwss, signal) => pve.call(signal, 'provide-reference-values-list', async (session, rpcSignal) => {
-      options.onSent?.('provide-reference-values-list', jwss.length);
-      const reply = await session.rpc(el(PVE_NS, 'provide-reference-values-list',
-        ...jwss.map((jws, i) => el(PVE_NS, 'statement', leaf(PVE_NS, 'index', String(i)), leaf(PVE_NS, 'reference-values', jws)))), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
-      return listOutcomes(reply, jwss.length, 'provide-reference-values', (r) => {
-        if (child(r, PVE_NS, 'accepted') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'a result of provide-reference-values-list is neither accepted nor an error');
-      });
-    }),
-    unsupported: unsupportedOperation,
-    aborted: (signal) => err('ERR_PVE_ABORTED', 'provide-reference-values was aborted', signal.reason),
-  }, batchOptions);
+  const single = integrityRequests(pve, options.onSent);
+  const requests = new RequestBatcher(single, batchOptions);
+  const statements = new RequestBatcher(referenceValueStatements(pve, options.onSent), batchOptions);
   return {
     close() {
       // sessions are per operation
@@ -100,16 +73,54 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
       // a collection by the PVE (seconds on the device) goes alone: no request waits for another device
       const once = req.evidence !== undefined || req.completion !== undefined
         ? (): Promise<PveIntegrityResult> => requests.submit(req, signal)
-        : (): Promise<PveIntegrityResult> => pve.call(signal, 'the integrity request', async (session, rpcSignal) => {
-          options.onSent?.('integrity-request', 1);
-          return integrityResultOf(await session.rpc(el(PVE_NS, 'integrity-request', ...integrityInput(req)), { signal: rpcSignal, timeoutMs: pve.timeoutMs }));
-        });
+        : (): Promise<PveIntegrityResult> => single.one(req, signal);
       return retryUnanswered(once, options.retry ?? {}, err, signal, 'the integrity request', deadline);
     },
     provideReferenceValues(jws, signal) {
       // sent again when its answer was lost: the PVE answers a repeat of the statement it holds as accepted
       return retryUnanswered(() => statements.submit(jws, signal), options.retry ?? {}, err, signal, 'provide-reference-values');
     },
+  };
+}
+
+type OnSent = NetconfPveClientOptions['onSent'];
+
+/** integrity requests alone (integrity-request) and together (integrity-requests), a session each operation */
+function integrityRequests(pve: PveSessions, onSent: OnSent): BatchSender<PveIntegrityResult, PveIntegrityRequest> {
+  return {
+    one: (req, signal) => pve.call(signal, 'the integrity request', async (session, rpcSignal) => {
+      onSent?.('integrity-request', 1);
+      return integrityResultOf(await session.rpc(el(PVE_NS, 'integrity-request', ...integrityInput(req)), { signal: rpcSignal, timeoutMs: pve.timeoutMs }));
+    }),
+    many: (reqs, signal) => pve.call(signal, 'the integrity requests', async (session, rpcSignal) => {
+      onSent?.('integrity-requests', reqs.length);
+      const reply = await session.rpc(el(PVE_NS, 'integrity-requests', ...reqs.map((r, i) => el(PVE_NS, 'request', leaf(PVE_NS, 'index', String(i)), ...integrityInput(r)))),
+        { signal: rpcSignal, timeoutMs: pve.timeoutMs });
+      return listOutcomes(reply, reqs.length, 'the integrity request', (r) => integrityResultOf(r));
+    }),
+    unsupported: unsupportedOperation,
+    aborted: (signal) => err('ERR_PVE_ABORTED', 'the integrity request was aborted', signal.reason),
+  };
+}
+
+/** reference-value statements alone (provide-reference-values) and together (provide-reference-values-list) */
+function referenceValueStatements(pve: PveSessions, onSent: OnSent): BatchSender<void> {
+  return {
+    one: (jws, signal) => pve.call(signal, 'provide-reference-values', async (session, rpcSignal) => {
+      onSent?.('provide-reference-values', 1);
+      const reply = await session.rpc(el(PVE_NS, 'provide-reference-values', leaf(PVE_NS, 'reference-values', jws)), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
+      if (child(reply, NETCONF_BASE_NS, 'ok') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE did not answer provide-reference-values with ok');
+    }),
+    many: (jwss, signal) => pve.call(signal, 'provide-reference-values-list', async (session, rpcSignal) => {
+      onSent?.('provide-reference-values-list', jwss.length);
+      const reply = await session.rpc(el(PVE_NS, 'provide-reference-values-list',
+        ...jwss.map((jws, i) => el(PVE_NS, 'statement', leaf(PVE_NS, 'index', String(i)), leaf(PVE_NS, 'reference-values', jws)))), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
+      return listOutcomes(reply, jwss.length, 'provide-reference-values', (r) => {
+        if (child(r, PVE_NS, 'accepted') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'a result of provide-reference-values-list is neither accepted nor an error');
+      });
+    }),
+    unsupported: unsupportedOperation,
+    aborted: (signal) => err('ERR_PVE_ABORTED', 'provide-reference-values was aborted', signal.reason),
   };
 }
 
