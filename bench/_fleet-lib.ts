@@ -28,6 +28,9 @@ import { createLogger } from '../src/log/logger.js';
 import { metrics } from '../src/metrics/index.js';
 import { backstopChild } from './_bounded.js';
 
+/** the bench PVE's NETCONF user's password (BENCH_PVE_TRANSPORT=netconf) */
+export const PVE_NETCONF_PASSWORD = 'bench-pve-netconf-pw';
+
 /** A simulated device as a fleet child reports it: what the OAM's inventory and the PVE need. */
 export interface FleetDevice {
   henbId: string;
@@ -43,7 +46,7 @@ export interface FleetDevice {
 /** What a fleet child hands to the parent (the PVE's part only from the child that runs the PVE). */
 export interface FleetReady {
   devices: FleetDevice[];
-  pve?: { url: string; caPath: string; issuer: string; jwks: unknown };
+  pve?: { url: string; caPath: string; issuer: string; jwks: unknown; netconf?: { host: string; port: number; hostKeySha256: string } };
   softwareUri?: string;
   startMs: number;
   /** the fleet child's RSS after the start (bytes) */
@@ -203,12 +206,17 @@ export async function serveFleet(count: number, installMs: number, maxConcurrent
     pve = await startPve({
       listen: '127.0.0.1:0', dataDir: join(dir, 'pve'), devices: [...devices, ...others], referenceValues: fleet.referenceValues, maxConcurrent,
       deviceTimeoutMs: 60_000, oamJwks: layout.oamJwksFile,
+      // BENCH_PVE_TRANSPORT=netconf: the OAM reaches the PVE over its NETCONF endpoint (user oam, PVE_NETCONF_PASSWORD)
+      ...(process.env.BENCH_PVE_TRANSPORT === 'netconf' ? { netconf: { listen: '127.0.0.1:0', users: [{ username: 'oam', password: PVE_NETCONF_PASSWORD }] } } : {}),
     });
     const image = Buffer.concat([Buffer.from('henb-sw-verify bench image v2\n'), createHash('sha256').update('bench').digest()]);
     const imageFile = join(dir, 'henb-firmware-2.0.0.bin');
     writeFileSync(imageFile, image);
     pve.addReferenceValue('rootfs', createHash('sha256').update(image).digest('hex'));
-    ready = { ...ready, pve: { url: pve.url, caPath: pve.caPath, issuer: pve.issuer, jwks: pve.jwks }, softwareUri: pathToFileURL(imageFile).href };
+    ready = {
+      ...ready, softwareUri: pathToFileURL(imageFile).href,
+      pve: { url: pve.url, caPath: pve.caPath, issuer: pve.issuer, jwks: pve.jwks, ...(pve.netconf !== undefined ? { netconf: pve.netconf } : {}) },
+    };
   }
   ready.startMs = performance.now() - t0;
   ready.rss = process.memoryUsage().rss;

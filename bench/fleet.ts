@@ -51,6 +51,8 @@
  * BENCH_CHILD_NODE_ARGS (extra node options for the children, e.g. --cpu-prof --cpu-prof-dir=DIR), BENCH_OAM_NODE_ARGS
  * (extra node options for the OAM servers only, e.g. --max-old-space-size=640: a host's heap setting), BENCH_FLEET_MAX_ACTIVE
  * (the OAM's jobs.max-active, jobs driven at once; default the plugin's, 500; the others wait in the store),
+ * BENCH_PVE_TRANSPORT (restconf, the default, or netconf: the OAM reaches the PVE over its NETCONF endpoint, config
+ * pve.transport), BENCH_PVE_MAX_BATCH (the OAM's pve.max-batch; default the plugin's, 32; 1: every request alone),
  * BENCH_FLEET_DEVICE_IDLE_S (the OAM's devices.idle-timeout, seconds a device session no job needs stays open; default
  * the plugin's, 5; 0 closes it when its job ends), BENCH_FLEET_GROUP_COMMIT (the OAM's store.group-commit: on, off, or off,on: each round runs both, one after the
  * other; unset: the plugin's default). With SQLite the OAM counts its COMMITs (reported per verified update).
@@ -72,7 +74,7 @@ import { NETCONF_NOTIFICATION_NS, child, childText, childrenNamed, el, leaf } fr
 import type { XmlElement } from '../src/netconf/xml/index.js';
 import { defaultServeConfig } from '../src/config/load.js';
 import { ADMIN_PASSWORD_ENV } from '../src/cli/users.js';
-import { MiB, fdLimitOf, liveChildren, serveBare, serveFleet, serveOam, spawnChild } from './_fleet-lib.js';
+import { MiB, PVE_NETCONF_PASSWORD, fdLimitOf, liveChildren, serveBare, serveFleet, serveOam, spawnChild } from './_fleet-lib.js';
 import type { BareReady, Child, FleetLayout, FleetReady, HeapReport, MemSample, OamReady, UpdateCounts } from './_fleet-lib.js';
 import { startPgCluster } from './_fleet-pg.js';
 import { startBackstop, within } from './_bounded.js';
@@ -295,6 +297,8 @@ function jwksUnder(dir: string): unknown[] {
 interface RunOptions {
   installMs: number;
   pveMax: number;
+  /** the OAM's pve.max-batch (BENCH_PVE_MAX_BATCH); undefined: the plugin's default */
+  pveMaxBatch: number | undefined;
   batch: number;
   limitMs: number;
   perAddress: number;
@@ -391,7 +395,7 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
     }
     const adminPassword = 'bench-admin-pw';
     const env = {
-      ...process.env, [ADMIN_PASSWORD_ENV]: adminPassword, HSV_BENCH_DEVICE_PASSWORD: devices[0]!.password,
+      ...process.env, [ADMIN_PASSWORD_ENV]: adminPassword, HSV_BENCH_DEVICE_PASSWORD: devices[0]!.password, HSV_BENCH_PVE_PASSWORD: PVE_NETCONF_PASSWORD,
       ...(o.pg ? { HSV_BENCH_PG_PASSWORD: o.pg.password } : {}),
     };
     const gcConfig = groupCommit !== undefined ? { 'group-commit': groupCommit } : {};
@@ -406,7 +410,13 @@ async function fleetRun(size: number, instances: number, o: RunOptions, mode: Ev
           password: { env: 'HSV_BENCH_DEVICE_PASSWORD' },
           'ssh-host-key': d.hostKeySha256.startsWith('SHA256:') ? d.hostKeySha256 : `SHA256:${d.hostKeySha256}`,
         })),
-        pve: { endpoint: pve.url, transport: 'restconf', evidence: mode, ca: pve.caPath, jwks: jwksFile, issuer: pve.issuer, timeout: Math.min(PVE_TIMEOUT_MAX_S, Math.ceil(o.limitMs / 1000)) },
+        pve: {
+          ...(pve.netconf !== undefined
+            ? { endpoint: `ssh://${pve.netconf.host}:${pve.netconf.port}`, transport: 'netconf', 'ssh-host-key': pve.netconf.hostKeySha256, username: 'oam', password: { env: 'HSV_BENCH_PVE_PASSWORD' } }
+            : { endpoint: pve.url, transport: 'restconf', ca: pve.caPath }),
+          evidence: mode, jwks: jwksFile, issuer: pve.issuer, timeout: Math.min(PVE_TIMEOUT_MAX_S, Math.ceil(o.limitMs / 1000)),
+          ...(o.pveMaxBatch !== undefined ? { 'max-batch': o.pveMaxBatch } : {}),
+        },
         policies: { 'self-check': true, 'on-mismatch': ['alarm'], 'step-timeout': Math.ceil(o.limitMs / 1000) },
         // file: software URIs only from a directory the config names
         software: { 'file-root': dirname(fileURLToPath(softwareUri)) },
@@ -666,6 +676,7 @@ async function main(): Promise<void> {
   const o: RunOptions = {
     installMs: envNum('BENCH_INSTALL_MS', 20),
     pveMax: envNum('BENCH_PVE_MAX', 64),
+    pveMaxBatch: process.env.BENCH_PVE_MAX_BATCH !== undefined && process.env.BENCH_PVE_MAX_BATCH !== '' ? envNum('BENCH_PVE_MAX_BATCH', 32) : undefined,
     // an NMS sends waves (until the reply declared its namespace once, one RPC naming 10,000 H(e)NBs got a reply our
     // own client refused: a declaration per job, more than 10,000 in one message)
     batch: envNum('BENCH_FLEET_BATCH', 5000),
@@ -697,7 +708,7 @@ async function main(): Promise<void> {
   // the same limit when the main thread is blocked (the timer above then never fires): 30 s later, from a worker
   startBackstop(boundMs + 30_000, `time limit ${(boundMs / 1000).toFixed(0)} s`);
 
-  console.log(`fleet: healthy devices ${sizes.join(', ')}; install ${o.installMs} ms; ${o.batch > 0 ? `${o.batch} henb-ids per software-update RPC` : 'one software-update RPC naming every device (per instance)'}; PVE maxConcurrent ${o.pveMax}; simulator replay off`);
+  console.log(`fleet: healthy devices ${sizes.join(', ')}; install ${o.installMs} ms; ${o.batch > 0 ? `${o.batch} henb-ids per software-update RPC` : 'one software-update RPC naming every device (per instance)'}; PVE maxConcurrent ${o.pveMax}, reached over ${process.env.BENCH_PVE_TRANSPORT === 'netconf' ? 'NETCONF' : 'RESTCONF'}${o.pveMaxBatch !== undefined ? `, pve.max-batch ${o.pveMaxBatch}` : ''}; simulator replay off`);
   console.log(`OAM jobs.max-active ${o.maxActive ?? 'default (500)'}: jobs driven at once, the others wait in the store; devices.idle-timeout ${o.deviceIdleS ?? 'default (5)'} s`);
   console.log(`step 3's evidence (BENCH_PVE_EVIDENCE): ${modes.map((m) => (m === 'relay' ? 'relay (the OAM collects on the job\'s device session and relays: one session per update)' : 'collect (the PVE collects over its own session: two per update)')).join(', then ')}`);
   console.log(`store ${storeKind}${pg ? ' (throwaway cluster, fsync/synchronous_commit/full_page_writes on, pg_stat_statements)' : ''}; OAM instances ${instanceCounts.join(', ')}`);
