@@ -11,7 +11,8 @@
  * error, with the error-path into that entry (.../request[index='N']/leaf).
  */
 import type { Logger } from '../log/logger.js';
-import { INPUT_MEMBER, PVE_MODULE, RestconfError } from './restconf.js';
+import { inputMember } from './input.js';
+import { PVE_MODULE, RestconfError } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
 import type { IntegrityOutput } from './types.js';
 
@@ -94,18 +95,14 @@ function intoEntry(op: ListOperation, entry: RestconfErrorEntry, index: number):
   return out;
 }
 
-/** a list operation's body: exactly the member henb-sw-verify-pve:input, holding exactly its list */
+/** a list operation's body: exactly the member henb-sw-verify-pve:input (input.ts inputMember), holding exactly its list */
 export function batchList(op: ListOperation, body: unknown): unknown {
-  const bad = (tag: string, message: string, path?: string): RestconfError =>
-    new RestconfError({ 'error-type': 'protocol', 'error-tag': tag, 'error-message': message, ...(path !== undefined ? { 'error-path': path } : {}) });
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
-  const stray = Object.keys(body).find((k) => k !== INPUT_MEMBER);
-  if (stray !== undefined) throw bad('unknown-element', `unknown member "${stray}"`, `/${stray}`);
-  const input = (body as Record<string, unknown>)[INPUT_MEMBER];
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
-  const strayLeaf = Object.keys(input).find((k) => k !== op.list);
-  if (strayLeaf !== undefined) throw bad('unknown-element', `unknown input member "${strayLeaf}"`, `${inputPath(op.name)}/${strayLeaf}`);
-  return (input as Record<string, unknown>)[op.list];
+  const input = inputMember(body);
+  const stray = Object.keys(input).find((k) => k !== op.list);
+  if (stray !== undefined) {
+    throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'unknown-element', 'error-message': `unknown input member "${stray}"`, 'error-path': `${inputPath(op.name)}/${stray}` });
+  }
+  return input[op.list];
 }
 
 /** an integrity-requests result as RFC 7951 JSON (the output list's entry) */

@@ -27,7 +27,7 @@ export interface BatchSender<T, I = string> {
   aborted(signal: AbortSignal): unknown;
 }
 
-export interface BatcherOptions {
+export interface BatcherOptions<I = string> {
   /** the most requests in one operation (default 32; 1: every request alone) */
   maxRequests?: number;
   /** operations on their way at once before requests wait to go together (default 2) */
@@ -35,7 +35,7 @@ export interface BatcherOptions {
   /** about the most characters of input in one operation (default 512 KiB); a larger request goes alone */
   maxBytes?: number;
   /** a request's size for maxBytes (default: a string's length; 1 for anything else) */
-  sizeOf?: (input: never) => number;
+  sizeOf?: (input: I) => number;
   /** told once when the PVE refused the operation as unknown */
   onUnsupported?: (e: unknown) => void;
 }
@@ -60,8 +60,8 @@ export class RequestBatcher<T, I = string> {
 
   private readonly sizeOf: (input: I) => number;
 
-  constructor(private readonly send: BatchSender<T, I>, private readonly o: BatcherOptions = {}) {
-    this.sizeOf = (o.sizeOf as ((input: I) => number) | undefined) ?? ((input: I) => (typeof input === 'string' ? input.length : 1));
+  constructor(private readonly send: BatchSender<T, I>, private readonly o: BatcherOptions<I> = {}) {
+    this.sizeOf = o.sizeOf ?? ((input: I) => (typeof input === 'string' ? input.length : 1));
     this.maxRequests = o.maxRequests ?? 32;
     this.maxInFlight = o.maxInFlight ?? 2;
     this.maxBytes = o.maxBytes ?? 512 * 1024;

@@ -5,7 +5,7 @@
  */
 import type { CompletionInput, DeviceEvidence } from './appraise.js';
 import { checkProvideLeaves } from './provided.js';
-import { INPUT_MEMBER, PROVIDE_INPUT_MEMBER, RestconfError, decodeBase64Strict } from './restconf.js';
+import { INPUT_MEMBER, RestconfError, decodeBase64Strict } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
 import type { IntegrityInput } from './types.js';
 
@@ -21,30 +21,31 @@ function bad(tag: string, message: string, path?: string): RestconfError {
   return new RestconfError(entry);
 }
 
-/** integrity-request's body: exactly the member henb-sw-verify-pve:input, whose leaves are checked. */
-export function readInput(body: unknown): IntegrityInput {
+/**
+ * An operation's body (integrity-request, provide-reference-values, and the list forms: ./batch.ts): exactly the member
+ * henb-sw-verify-pve:input, an object; returned for its leaves to be checked.
+ */
+export function inputMember(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
   }
-  const members = Object.keys(body);
-  const stray = members.find((k) => k !== INPUT_MEMBER);
+  const stray = Object.keys(body).find((k) => k !== INPUT_MEMBER);
   if (stray !== undefined) throw bad('unknown-element', `unknown member "${stray}"`, `/${stray}`);
   const input = (body as Record<string, unknown>)[INPUT_MEMBER];
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw bad('malformed-message', `the body must be an object with member "${INPUT_MEMBER}"`);
   }
-  return checkInputLeaves(input as Record<string, unknown>);
+  return input as Record<string, unknown>;
+}
+
+/** integrity-request's body: exactly the member henb-sw-verify-pve:input, whose leaves are checked. */
+export function readInput(body: unknown): IntegrityInput {
+  return checkInputLeaves(inputMember(body));
 }
 
 /** provide-reference-values' input: exactly the leaf reference-values (a string). */
 export function readProvideInput(body: unknown): string {
-  const BASE_P = '/henb-sw-verify-pve:provide-reference-values/input';
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('malformed-message', `the body must be an object with member "${PROVIDE_INPUT_MEMBER}"`);
-  const stray = Object.keys(body).find((k) => k !== PROVIDE_INPUT_MEMBER);
-  if (stray !== undefined) throw bad('unknown-element', `unknown member "${stray}"`, `/${stray}`);
-  const input = (body as Record<string, unknown>)[PROVIDE_INPUT_MEMBER];
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw bad('malformed-message', `the body must be an object with member "${PROVIDE_INPUT_MEMBER}"`);
-  return checkProvideLeaves(input as Record<string, unknown>, BASE_P);
+  return checkProvideLeaves(inputMember(body));
 }
 
 /** Check the leaves of an integrity-request input (RESTCONF JSON members or NETCONF leaf texts). */

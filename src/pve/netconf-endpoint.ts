@@ -150,8 +150,7 @@ function addIntegrityRequests(server: NetconfServer, o: PveNetconfOptions): void
 /** hsvp:provide-reference-values-list: each statement as provide-reference-values would take it */
 function addProvideList(server: NetconfServer, provide: (jws: string) => Promise<void>, log: Logger): void {
   server.registry.addRpc(PVE_NS, PROVIDE_LIST.name, async (op) => {
-    const leavesOf = (e: XmlElement): Record<string, unknown> => Object.fromEntries(elements(e).map((c) => [c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`, textOf(c).trim()]));
-    const results = await answerList(PROVIDE_LIST, op, leavesOf, (leaves) => provide(checkProvideLeaves(leaves, '/henb-sw-verify-pve:provide-reference-values/input')), log);
+    const results = await answerList(PROVIDE_LIST, op, leafTexts, (leaves) => provide(checkProvideLeaves(leaves)), log);
     return results.map((r) => el(PVE_NS, 'result', leaf(PVE_NS, 'index', String(r.index)), 'error' in r ? errorXml(r.error) : el(PVE_NS, 'accepted')));
   });
 }
@@ -176,13 +175,18 @@ function errorXml(e: RestconfErrorEntry): XmlElement {
   return el(PVE_NS, 'error', ...Object.entries(e).filter(([k]) => k !== 'error-info').map(([k, v]) => leaf(PVE_NS, k, String(v))));
 }
 
+/** an element's children as leaf texts by name (another namespace's as {ns}name), as checkProvideLeaves reads them */
+function leafTexts(e: XmlElement): Record<string, unknown> {
+  const leaves: Record<string, unknown> = {};
+  for (const c of elements(e)) leaves[c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`] = textOf(c).trim();
+  return leaves;
+}
+
 /** hsvp:provide-reference-values: the OAM's signed statement, accepted by `provide` */
 function addProvideReferenceValues(server: NetconfServer, provide: (jws: string) => Promise<void>): void {
   server.registry.addRpc(PVE_NS, 'provide-reference-values', async (op) => {
-    const leaves: Record<string, unknown> = {};
-    for (const c of elements(op)) leaves[c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`] = textOf(c).trim();
     try {
-      await provide(checkProvideLeaves(leaves));
+      await provide(checkProvideLeaves(leafTexts(op)));
       return [];
     } catch (e) {
       if (e instanceof RestconfError) throw toNetconf(e, 'provide-reference-values');

@@ -21,7 +21,6 @@ import { RESTCONF_CLIENT } from './types.js';
 import type { IntegrityInput, IntegrityOutput } from './types.js';
 
 const MAX_BODY = 64 * 1024;
-const PROVIDE_BASE = `/${PVE_MODULE}:provide-reference-values/input`;
 /** integrity-requests: as much per request as one integrity-request may have */
 const MAX_BATCH_BODY = MAX_BATCH * MAX_BODY;
 
@@ -109,7 +108,7 @@ async function operation(o: RestconfEndpointOptions, req: IncomingMessage, res: 
   }
   if (path === PROVIDE_LIST_PATH) {
     const statements = readBatchRequests(PROVIDE_LIST, batchList(PROVIDE_LIST, await readJson(req, MAX_BATCH_BODY)));
-    const results = await answerBatch(PROVIDE_LIST, statements, (leaves) => o.provide(checkProvideLeaves(leaves, PROVIDE_BASE)), o.log);
+    const results = await answerBatch(PROVIDE_LIST, statements, (leaves) => o.provide(checkProvideLeaves(leaves)), o.log);
     send(res, 200, YANG_JSON, JSON.stringify({ [OUTPUT_MEMBER]: { result: results.map((r) => ('error' in r ? r : { index: r.index, accepted: [null] })) } }));
     return;
   }

@@ -30,6 +30,16 @@ function manual(unsupported: (e: unknown) => boolean = () => false): { sender: B
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 const live = (): AbortSignal => new AbortController().signal;
 
+/** 'a' sent alone (maxInFlight 1) and answered once `queue` has submitted more: those leave next; returns what queue made */
+async function afterFirst<Q>(b: RequestBatcher<string>, calls: Call[], queue: () => Q): Promise<Q> {
+  const first = b.submit('a', live());
+  const queued = queue();
+  calls[0]!.resolve('A');
+  await first;
+  await tick();
+  return queued;
+}
+
 describe('RequestBatcher', () => {
   it('a request while nothing is on its way goes at once and alone (the single operation)', async () => {
     const { sender, calls } = manual();
@@ -102,14 +112,9 @@ describe('RequestBatcher', () => {
   it('a caller that gives up while its operation is on its way is answered at once; the others keep theirs; the operation is given up when all gave up', async () => {
     const { sender, calls } = manual();
     const b = new RequestBatcher(sender, { maxInFlight: 1 });
-    const first = b.submit('a', live());
     const c1 = new AbortController();
     const c2 = new AbortController();
-    const p1 = b.submit('b', c1.signal);
-    const p2 = b.submit('c', c2.signal);
-    calls[0]!.resolve('A');
-    await first;
-    await tick();
+    const [p1, p2] = await afterFirst(b, calls, () => [b.submit('b', c1.signal), b.submit('c', c2.signal)]);
     const op = calls[1]!;
     expect(op.kind).toBe('many');
     c1.abort('one');
@@ -123,11 +128,7 @@ describe('RequestBatcher', () => {
   it('an operation that fails as a whole fails each of its requests with its error (each caller\'s retry decides)', async () => {
     const { sender, calls } = manual();
     const b = new RequestBatcher(sender, { maxInFlight: 1 });
-    const first = b.submit('a', live());
-    const ps = [b.submit('b', live()), b.submit('c', live())];
-    calls[0]!.resolve('A');
-    await first;
-    await tick();
+    const ps = await afterFirst(b, calls, () => [b.submit('b', live()), b.submit('c', live())]);
     const lost = Object.assign(new Error('connection reset'), { code: 'ERR_PVE_UNREACHABLE', unanswered: true });
     calls[1]!.reject(lost);
     for (const p of ps) await expect(p).rejects.toBe(lost);
@@ -138,11 +139,7 @@ describe('RequestBatcher', () => {
     const unknownOp = Object.assign(new Error('404'), { httpStatus: 404 });
     const { sender, calls } = manual((e) => e === unknownOp);
     const b = new RequestBatcher(sender, { maxInFlight: 1, onUnsupported: (e) => told.push(e) });
-    const first = b.submit('a', live());
-    const ps = [b.submit('b', live()), b.submit('c', live())];
-    calls[0]!.resolve('A');
-    await first;
-    await tick();
+    const ps = await afterFirst(b, calls, () => [b.submit('b', live()), b.submit('c', live())]);
     calls[1]!.reject(unknownOp);
     await tick();
     expect(told).toEqual([unknownOp]);
@@ -162,11 +159,7 @@ describe('RequestBatcher', () => {
   it('an answer without the outcome of a request fails that request only', async () => {
     const { sender, calls } = manual();
     const b = new RequestBatcher(sender, { maxInFlight: 1 });
-    const first = b.submit('a', live());
-    const ps = [b.submit('b', live()), b.submit('c', live())];
-    calls[0]!.resolve('A');
-    await first;
-    await tick();
+    const ps = await afterFirst(b, calls, () => [b.submit('b', live()), b.submit('c', live())]);
     calls[1]!.resolve([{ ok: true, value: 'B' }]);
     await expect(ps[0]).resolves.toBe('B');
     await expect(ps[1]).rejects.toThrow(/no outcome/);
