@@ -44,8 +44,12 @@ export class FileCache<T> {
 
   constructor(private readonly read: FileRead<T>, private readonly options: FileCacheOptions = {}) {}
 
-  /** the content of `file` (by the cache's read), read again only when the file changed */
-  async get(file: string): Promise<T> {
+  /**
+   * the content of `file` (by the cache's read), read again only when the file changed. `check`, when given, sees the
+   * stat first and may throw: then nothing held is handed out and nothing is read (what is held stays held), so a
+   * caller's own conditions on the file (a regular file, a size limit) need no stat of their own.
+   */
+  async get(file: string, check?: (st: BigIntStats) => void): Promise<T> {
     let st: BigIntStats;
     try {
       st = await stat(file, { bigint: true });
@@ -53,6 +57,7 @@ export class FileCache<T> {
       this.held.delete(file);
       throw err;
     }
+    check?.(st);
     const id = fileIdentity(st);
     const h = this.held.get(file);
     if (h !== undefined && h.id === id) return h.value;

@@ -196,6 +196,27 @@ describe('FileCache', () => {
     await expect(cache.get(dir)).rejects.toMatchObject({ code: 'NOT_FILE' });
   });
 
+  it('a check sees the cache\'s own stat first: one stat per get; when it throws, nothing is read or handed out, and what is held stays', async () => {
+    await writeFile(file, 'held');
+    const { cache, reads } = counted();
+    const seen: bigint[] = [];
+    const before = stats.done;
+    expect(await cache.get(file, (st) => { seen.push(st.size); })).toBe('held');
+    expect(stats.done - before).toBe(1);
+    expect(seen).toEqual([4n]);
+    const refuse = (): never => { throw Object.assign(new Error('too big'), { code: 'TOO_BIG' }); };
+    await expect(cache.get(file, refuse)).rejects.toMatchObject({ code: 'TOO_BIG' });
+    expect(cache.size).toBe(1);
+    expect(await cache.get(file)).toBe('held');
+    expect(reads()).toBe(1);
+    // a file not held yet: the check refuses it before any read
+    const other = join(dir, 'other.txt');
+    await writeFile(other, 'never read');
+    await expect(cache.get(other, refuse)).rejects.toMatchObject({ code: 'TOO_BIG' });
+    expect(reads()).toBe(1);
+    expect(cache.size).toBe(1);
+  });
+
   it('holds at most max paths, dropping the one held longest', async () => {
     const files = ['a', 'b', 'c'].map((n) => join(dir, n));
     for (const f of files) await writeFile(f, f);

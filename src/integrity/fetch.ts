@@ -214,6 +214,16 @@ export async function fetchAndDigest(uri: string, options: FetchAndDigestOptions
   }
 }
 
+/** a software file: a regular file within the size limit */
+function checkSoftwareFile(st: { isFile(): boolean; size: number | bigint }, maxBytes: number): void {
+  if (!st.isFile()) throw new IntegrityError('ERR_SOFTWARE_NOT_FOUND', 'software URI does not name a regular file');
+  if (st.size > maxBytes) tooBig(maxBytes);
+}
+
+function tooBig(maxBytes: number): never {
+  throw new IntegrityError('ERR_SOFTWARE_TOO_BIG', `software is larger than the limit of ${maxBytes} bytes`);
+}
+
 async function digestFile(url: URL, maxBytes: number, signal: AbortSignal, fileRoot: string | undefined, keep: boolean, fileDigests: FileDigests | undefined): Promise<FetchAndDigestResult> {
   let file: string;
   try {
@@ -232,22 +242,16 @@ async function digestFile(url: URL, maxBytes: number, signal: AbortSignal, fileR
       }
       file = real;
     }
-    const st = await stat(file);
-    if (!st.isFile()) throw new IntegrityError('ERR_SOFTWARE_NOT_FOUND', 'software URI does not name a regular file');
-    if (st.size > maxBytes) {
-      throw new IntegrityError('ERR_SOFTWARE_TOO_BIG', `software is larger than the limit of ${maxBytes} bytes`);
+    // with the digests kept, the cache's own stat is the one checked (one stat per fetch, not two)
+    if (fileDigests !== undefined && !keep) {
+      const r = await untilAborted(fileDigests.get(file, (st) => checkSoftwareFile(st, maxBytes)), signal, abortError);
+      // the size hashed: a file that grew past the limit between the stat and the read
+      if (r.size > maxBytes) tooBig(maxBytes);
+      return { digest: r.digest, size: r.size, uri: url.href };
     }
+    checkSoftwareFile(await stat(file), maxBytes);
   } catch (err) {
     throw mapFsError(err);
-  }
-  if (fileDigests !== undefined && !keep) {
-    try {
-      const r = await untilAborted(fileDigests.get(file), signal, abortError);
-      if (r.size > maxBytes) throw new IntegrityError('ERR_SOFTWARE_TOO_BIG', `software is larger than the limit of ${maxBytes} bytes`);
-      return { digest: r.digest, size: r.size, uri: url.href };
-    } catch (err) {
-      throw mapFsError(err);
-    }
   }
   const stream = createReadStream(file, { highWaterMark: CHUNK });
   try {

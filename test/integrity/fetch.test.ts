@@ -144,6 +144,18 @@ describe('fetchAndDigest file: with fileDigests (a rollout hashes its image once
     expect(reads).toHaveLength(1);
   });
 
+  it('a file over maxBytes, or not a regular file, is refused from the stat: never read, nothing kept', async () => {
+    const jail = mkdtempSync(join(dir, 'cache-'));
+    writeFileSync(join(jail, 'big.bin'), payload);
+    const { digests, reads } = counted();
+    await expect(fetchAndDigest(pathToFileURL(join(jail, 'big.bin')).href, { fileRoot: jail, fileDigests: digests, maxBytes: 1000 }))
+      .rejects.toThrow(code('ERR_SOFTWARE_TOO_BIG'));
+    mkdirSync(join(jail, 'sub'));
+    await expect(fetchAndDigest(pathToFileURL(join(jail, 'sub')).href, { fileRoot: jail, fileDigests: digests })).rejects.toThrow(code('ERR_SOFTWARE_NOT_FOUND'));
+    expect(reads).toHaveLength(0);
+    expect(digests.size).toBe(0);
+  });
+
   it('a file rewritten in place (even with the same size) or replaced by a rename is read again: the new digest', async () => {
     const jail = mkdtempSync(join(dir, 'cache-'));
     const file = join(jail, 'a.bin');
