@@ -31,6 +31,19 @@ export interface Live {
  * job event is its creation (every saveJobTransition moves the version: the Store contract's `version`); undefined
  * after that.
  */
+/**
+ * What the runner keeps of a record its transaction wrote: version, state and times. A transaction hands back this,
+ * not the record: the record holds the JSON text of the job's data (its copy, parsed only when read), 2-7 KB, which
+ * would otherwise live through the group's COMMIT and the sync barrier and be copied by the young generation's
+ * collections (issue 15: 5 KB per transition surviving them, the largest such item at 10,000 devices).
+ */
+export type Written = Pick<JobRecord, 'version' | 'state' | 'createdAt' | 'updatedAt'>;
+
+/** a record's Written part (a new object: nothing of the record is kept) */
+export function written(rec: Written): Written {
+  return { version: rec.version, state: rec.state, createdAt: rec.createdAt, updatedAt: rec.updatedAt };
+}
+
 export function savedFrom(rec: Pick<JobRecord, 'version' | 'state' | 'createdAt'>): SavedState[] | undefined {
   return rec.version === 1 ? [{ toState: rec.state, at: rec.createdAt }] : undefined;
 }

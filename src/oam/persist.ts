@@ -4,16 +4,16 @@
  * saves of a final job's outbox (each a transaction too: with the store's group commit, the transactions of
  * several jobs made at the same time share one COMMIT, each acknowledged only after it).
  */
-import type { HenbInput, HenbRecord, JobRecord, Store, StoreOps } from '../store/index.js';
+import type { HenbInput, HenbRecord, Store, StoreOps } from '../store/index.js';
 import { CompletionRefused } from './errors.js';
-import type { Live } from './job-queues.js';
-import { moved } from './job-queues.js';
+import type { Live, Written } from './job-queues.js';
+import { moved, written } from './job-queues.js';
 import { finalEarStatus } from './result-token.js';
 import type { Effect, Job, JobEvent } from './transition.js';
 import { isTerminal, kindOf } from './transition.js';
 
-/** The job's new state, the persist-effects and the result, in one transaction (at the version `l` holds). */
-export function persist(store: Store, l: Live, job: Job, effects: Effect[], event: JobEvent): Promise<JobRecord<Job>> {
+/** The job's new state, the persist-effects and the result, in one transaction (at the version `l` holds); its Written part. */
+export function persist(store: Store, l: Live, job: Job, effects: Effect[], event: JobEvent): Promise<Written> {
   const terminal = isTerminal(job.state);
   return store.transaction(async (tx) => {
     const rec = await tx.saveJobTransition<Job>(job.jobId, job.state, {
@@ -30,7 +30,7 @@ export function persist(store: Store, l: Live, job: Job, effects: Effect[], even
     await persistEvent(tx, job, event);
     if (terminal) await persistResult(tx, henb(job.henbId), job);
     for (const w of henbs.values()) await w.write();
-    return rec;
+    return written(rec);
   });
 }
 
@@ -73,10 +73,10 @@ async function persistResult(tx: StoreOps, henb: HenbWrites, job: Job): Promise<
  * with the store's group commit it shares a COMMIT with the other jobs' transactions of the moment.
  */
 export async function save(store: Store, l: Live, job: Job, terminal: boolean, reason: string, at: number): Promise<void> {
-  const rec = await store.transaction((tx) => tx.saveJobTransition<Job>(job.jobId, job.state, {
+  const rec = await store.transaction(async (tx) => written(await tx.saveJobTransition<Job>(job.jobId, job.state, {
     expectPrevVersion: l.version, data: job, deadline: null, reason, at,
     ...(terminal ? { terminal: true } : {}),
-  }));
+  })));
   moved(l, job, rec);
 }
 

@@ -34,9 +34,9 @@ import type { WaitingJob } from './admission.js';
 import { attest } from './attest.js';
 import { perform } from './effects.js';
 import { CompletionRefused, OamError, messageOf, notWaiting } from './errors.js';
-import { JobQueues, moved, savedFrom } from './job-queues.js';
+import { JobQueues, moved, savedFrom, written } from './job-queues.js';
 import { Step } from './job-queues.js';
-import type { Live } from './job-queues.js';
+import type { Live, Written } from './job-queues.js';
 import { LeaseKeeper, dropIfLost, leaseSettings } from './leases.js';
 import { freshPveNonce, putPveNonce } from './nonces.js';
 import { deliver, outboxOf } from './outbox.js';
@@ -223,18 +223,18 @@ export class JobRunner {
 
   /**
    * The nonce and the job together: the database allows one active job per H(e)NB (across OAM instances); when
-   * another holds it, nothing of this one is left behind. Returns the job's record. A job that will wait for a slot
+   * another holds it, nothing of this one is left behind. Returns what the runner keeps of the job's record (written). A job that will wait for a slot
    * stores no nonce yet (it gets a fresh one when admitted).
    */
-  private async insert(job: Job, at: number, withNonce: boolean): Promise<JobRecord<Job>> {
+  private async insert(job: Job, at: number, withNonce: boolean): Promise<Written> {
     const { o } = this.ctx;
     const kind = kindOf(job);
     return o.store.transaction(async (tx) => {
       if (withNonce) await putPveNonce(tx, job.nonce, job.jobId, job.henbId, at, job.timeouts.pve);
-      return tx.createJob<Job>({
+      return written(await tx.createJob<Job>({
         jobId: job.jobId, henbId: job.henbId, kind, state: job.state, data: job, deadline: null, reason: `${kind} requested`,
         owner: this.instanceId, leaseUntil: at + this.ctx.leaseMs,
-      });
+      }));
     }).catch((err: unknown) => {
       if (errorCode(err) !== 'ERR_STORE_HENB_BUSY') throw err;
       throw new OamError('ERR_OAM_HENB_BUSY', `a job is already running for H(e)NB ${job.henbId}: ${(err as Error).message}`, { cause: err });

@@ -100,6 +100,23 @@ describe('a software-update in the SQLite store', () => {
     ]);
   });
 
+  it('no transaction of the runner hands back a job record: the JSON text a record holds is not kept through the COMMIT', async () => {
+    // (issue 15: the record returned by createJob/saveJobTransition holds its data's JSON text, 2-7 KB; handed back by
+    // the transaction it lived through the group's COMMIT and the sync barrier, and the young generation copied it)
+    const handedBack: unknown[] = [];
+    const transaction = store.transaction.bind(store);
+    store.transaction = (async (fn: Parameters<typeof transaction>[0]) => {
+      const out = await transaction(fn);
+      handedBack.push(out);
+      return out;
+    }) as typeof store.transaction;
+    await update(['w1', 'w2']);
+    expect(results.map((j) => j.state)).toEqual(['verified', 'verified']);
+    const records = handedBack.filter((v) => typeof v === 'object' && v !== null && 'version' in v);
+    expect(records.length).toBeGreaterThanOrEqual(2 * 7); // creation, 5 transitions, the outbox's end, per update
+    for (const v of records) expect(Object.keys(v as object).sort()).toEqual(['createdAt', 'state', 'updatedAt', 'version']);
+  });
+
   it('a bad install: quarantined with the result token in one write, the rollback asked once', async () => {
     devices.profiles.set('b1', 'bad-install');
     await update(['b1']);
