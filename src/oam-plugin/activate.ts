@@ -309,7 +309,7 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
 export const activate: ActivateFn = async (host) => {
   const cfg = configOf(host.config);
   // the client signs the reference values it sends (several H(e)NBs' as one list statement) with the OAM's key
-  const { pve, pveJwks, pveIssuer } = await pveFromConfig(cfg, host, await referenceValuesSignerFromConfig(cfg, host.dataDir));
+  const { pve, pveJwks, pveIssuer } = await pveFromConfig(cfg, host, referenceValuesSignerFromConfig(cfg, host.dataDir));
   let ports: Awaited<ReturnType<typeof devicesFromConfig>>;
   try {
     ports = await devicesFromConfig(cfg, host.log, baseDirOf(host));

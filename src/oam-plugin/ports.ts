@@ -22,12 +22,20 @@ import type { OamPluginConfig } from './config.js';
 /**
  * The OAM's signing of the reference values it provides (issue 15), for its PVE client: the OAM's key
  * (DATA_DIR/keys, name oam: the key the plugin signs its results with), iss the OAM, aud the PVE's name (config
- * pve.issuer). Undefined without a PVE.
+ * pve.issuer). Undefined without a PVE. The key is read at the first signature (activation has made it by then), so
+ * that nothing is opened before the plugin's configuration has been checked.
  */
-export async function referenceValuesSignerFromConfig(cfg: OamPluginConfig, dataDir: string): Promise<ReferenceValuesSigner | undefined> {
-  if (cfg.pve === undefined) return undefined;
-  const signingKey = await loadOrCreateSigningKey(join(dataDir, 'keys'), 'oam');
-  return createReferenceValuesSigner({ signingKey, ...(cfg.pve.issuer !== undefined ? { pveIssuer: cfg.pve.issuer } : {}) });
+export function referenceValuesSignerFromConfig(cfg: OamPluginConfig, dataDir: string): ReferenceValuesSigner | undefined {
+  const pveCfg = cfg.pve;
+  if (pveCfg === undefined) return undefined;
+  let made: Promise<ReferenceValuesSigner> | undefined;
+  const signer = (): Promise<ReferenceValuesSigner> => made ??= loadOrCreateSigningKey(join(dataDir, 'keys'), 'oam').then(
+    (signingKey) => createReferenceValuesSigner({ signingKey, ...(pveCfg.issuer !== undefined ? { pveIssuer: pveCfg.issuer } : {}) }),
+    (err: unknown) => {
+      made = undefined;
+      throw err;
+    });
+  return { one: async (v) => (await signer()).one(v), list: async (vs) => (await signer()).list(vs) };
 }
 
 /**
