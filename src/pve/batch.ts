@@ -6,6 +6,10 @@
  * transports: the RESTCONF endpoint passes the JSON members of each entry, the NETCONF endpoint the leaves it
  * converted.
  *
+ * provide-reference-values-list's other input is one list statement (reference-values-list: several H(e)NBs' values
+ * under one OAM signature, src/tokens reference-values): readProvideListInput tells the two apart (a choice), and
+ * answerSignedList answers each entry by its position from ProvidedReferenceValues.acceptList.
+ *
  * The whole operation is refused, and nothing done, when the list itself is wrong: no entry, more than MAX_BATCH, an
  * entry that is not an object, an index missing, not a uint16, or given twice. An entry's own refusal is its result's
  * error, with the error-path into that entry (.../request[index='N']/leaf).

@@ -16,6 +16,9 @@
  * connection that the PVE had already closed (reset or closed before any
  * byte of an answer: the race of a server's idle timeout with our write, RFC 9112 section 9.3.1) is sent once more
  * on a new connection of its own, at once: see staleConnection below.
+ * Given the OAM's ReferenceValuesSigner, the client signs reference values as they leave
+ * (signAndProvideReferenceValues): one H(e)NB's alone as a statement, those made while others are on their way as one
+ * list statement of provide-reference-values-list (one signature for them all; issue 15).
  */
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
