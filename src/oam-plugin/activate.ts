@@ -31,7 +31,7 @@ import { AuditTrail } from './audit.js';
 import type { OamPolicies } from './northbound.js';
 import type { OamPluginConfig, SoftwareOptions } from './config.js';
 import { OamConfigError, baseDirOf, configOf, policiesFromConfig, pveEvidenceOf, softwareFromConfig, storeFromConfig } from './config.js';
-import { devicesFromConfig, openConfiguredStore, pveFromConfig } from './ports.js';
+import { devicesFromConfig, openConfiguredStore, pveFromConfig, referenceValuesSignerFromConfig } from './ports.js';
 import { createSoftwareFetcher } from './software-fetcher.js';
 import { inventoryEntryOfFile, inventoryFromRunning, seedInventory } from './inventory.js';
 import type { ConfigHenb, InventoryEntry } from './inventory.js';
@@ -308,7 +308,8 @@ export function createOamPlugin(deps: OamPluginDeps): OamPlugin {
 /** The built-in plugin's activate: the real ports from host.config (./ports.ts), wired by createOamPlugin. */
 export const activate: ActivateFn = async (host) => {
   const cfg = configOf(host.config);
-  const { pve, pveJwks, pveIssuer } = await pveFromConfig(cfg, host);
+  // the client signs the reference values it sends (several H(e)NBs' as one list statement) with the OAM's key
+  const { pve, pveJwks, pveIssuer } = await pveFromConfig(cfg, host, referenceValuesSignerFromConfig(cfg, host.dataDir));
   let ports: Awaited<ReturnType<typeof devicesFromConfig>>;
   try {
     ports = await devicesFromConfig(cfg, host.log, baseDirOf(host));

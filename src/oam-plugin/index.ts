@@ -6,7 +6,7 @@
 export { OAM_MODULE_FILES, activate, createOamPlugin, defaultYangDir } from './activate.js';
 export { createSoftwareFetcher, SOFTWARE_FETCH_FAILED } from './software-fetcher.js';
 export { createSoftwareManifestCheck, manifestCheckFromConfig, manifestUriOf, SOFTWARE_MANIFEST_UNREADABLE } from './software-manifest.js';
-export { devicesFromConfig, pveFromConfig } from './ports.js';
+export { devicesFromConfig, pveFromConfig, referenceValuesSignerFromConfig } from './ports.js';
 export type { OamPlugin, OamPluginDeps } from './activate.js';
 export { OamConfigError, policiesFromConfig, pveTargetFromConfig, softwareFromConfig, storeFromConfig } from './config.js';
 export type { OamConfigErrorCode } from './config.js';

@@ -3,14 +3,16 @@
  * by pve.transport; or one that refuses every request when no PVE is configured), the NETCONF device driver (that
  * follows the running inventory) with the call-home listener, and the store. activate.ts wires them; nothing here runs the flow.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { PluginHost } from '../plugin/contract.js';
 import type { Logger } from '../log/logger.js';
 import type { OpenStoreOptions, Store } from '../store/index.js';
 import type { Jwks, JwksFile, JwksSource } from '../tokens/index.js';
+import { loadOrCreateSigningKey } from '../tokens/index.js';
 import { followedJwksFile } from './jwks-files.js';
 import { metrics } from '../metrics/index.js';
-import type { PveClient } from '../oam/index.js';
+import { createReferenceValuesSigner } from '../oam/index.js';
+import type { PveClient, ReferenceValuesSigner } from '../oam/index.js';
 import type { CallHomeListener, NetconfDeviceDriver } from '../device/index.js';
 import { OamConfigError, baseDirOf, callHomeFromConfig, deviceTlsFromConfig, pveTargetFromConfig, readPem } from './config.js';
 import { InventoryFiles, deviceEntryOf, fileHenbsById } from './inventory.js';
@@ -18,10 +20,33 @@ import type { InventoryEntry } from './inventory.js';
 import type { OamPluginConfig } from './config.js';
 
 /**
+ * The OAM's signing of the reference values it provides (issue 15), for its PVE client: the OAM's key
+ * (DATA_DIR/keys, name oam: the key the plugin signs its results with), iss the OAM, aud the PVE's name (config
+ * pve.issuer). Undefined without a PVE. The key is read at the first signature (activation has made it by then), so
+ * that nothing is opened before the plugin's configuration has been checked.
+ */
+export function referenceValuesSignerFromConfig(cfg: OamPluginConfig, dataDir: string): ReferenceValuesSigner | undefined {
+  const pveCfg = cfg.pve;
+  if (pveCfg === undefined) return undefined;
+  let made: Promise<ReferenceValuesSigner> | undefined;
+  const signer = (): Promise<ReferenceValuesSigner> => made ??= loadOrCreateSigningKey(join(dataDir, 'keys'), 'oam').then(
+    (signingKey) => createReferenceValuesSigner({ signingKey, ...(pveCfg.issuer !== undefined ? { pveIssuer: pveCfg.issuer } : {}) }),
+    (err: unknown) => {
+      made = undefined;
+      throw err;
+    });
+  return { one: async (v) => (await signer()).one(v), list: async (vs) => (await signer()).list(vs) };
+}
+
+/**
  * The PVE port from config pve, the keys that verify its tokens and its issuer. The keys are pve.jwks as it is at
  * each verification (pveJwksFile), whichever the transport (RESTCONF or NETCONF: both hand the token to the flow).
+ * With `signer` (referenceValuesSignerFromConfig) the client signs reference values as they leave: those of several
+ * H(e)NBs sent together as one list statement, one signature (src/pve/batcher.ts).
  */
-export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost, 'log' | 'baseDir'>): Promise<{ pve: PveClient & { close(): void }; pveJwks: Jwks | JwksSource; pveIssuer?: string }> {
+export async function pveFromConfig(
+  cfg: OamPluginConfig, host: Pick<PluginHost, 'log' | 'baseDir'>, signer?: ReferenceValuesSigner,
+): Promise<{ pve: PveClient & { close(): void }; pveJwks: Jwks | JwksSource; pveIssuer?: string }> {
   const pveCfg = cfg.pve;
   if (pveCfg === undefined) {
     // Without a PVE the plugin still serves its modules, state and inventory; the flow cannot trust any
@@ -48,6 +73,7 @@ export async function pveFromConfig(cfg: OamPluginConfig, host: Pick<PluginHost,
       metrics.pveOperationEntries.inc({ operation }, entries);
     },
     onBatchUnsupported: (err: unknown) => log.info('the PVE has no list operations (integrity-requests, provide-reference-values-list): one request per operation', { err }),
+    ...(signer !== undefined ? { referenceValuesSigner: signer } : {}),
   };
   const pve = pveTarget !== undefined
     ? createNetconfPveClient({ ...pveTarget, timeoutMs, connectTimeoutMs, retry, ...lists })

@@ -13,6 +13,7 @@
  *   deviceRefused, never by matching text.
  */
 import { errorCode } from '../errors.js';
+import type { ReferenceValuesInput } from './result-token.js';
 
 /** The codes a PveClient rejects with (src/pve: RESTCONF and NETCONF clients). */
 export type PveClientErrorCode =
@@ -121,6 +122,12 @@ export interface PveClient {
    * key; src/tokens reference-values). Resolves when the PVE accepted them; rejects (coded) otherwise.
    */
   provideReferenceValues?(jws: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Optional, preferred by the flow to provideReferenceValues: the same hand-over, the values unsigned. The client
+   * signs them with the signer it was given (ReferenceValuesSigner) when it knows how they travel: alone as a single
+   * statement, or with the values of other H(e)NBs in one list operation as one list statement (one signature).
+   */
+  signAndProvideReferenceValues?(values: ReferenceValuesInput, signal: AbortSignal): Promise<void>;
 }
 
 /** Step 6: what the OAM sends to the device. */

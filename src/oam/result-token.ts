@@ -29,6 +29,16 @@ export interface ReferenceValuesInput {
   values: Array<{ component: string; digest: string; version?: string }>;
 }
 
+/**
+ * The OAM's signing of reference values, given to a PVE client that signs when it knows how the values travel
+ * (PveClient.signAndProvideReferenceValues): one H(e)NB's values as a single statement, or several H(e)NBs' as one
+ * list statement (src/tokens reference-values: typ rv+jwt, rv-list+jwt). tokens-adapter.ts makes it.
+ */
+export interface ReferenceValuesSigner {
+  one(values: ReferenceValuesInput): Promise<string>;
+  list(values: readonly ReferenceValuesInput[]): Promise<string>;
+}
+
 /** EAR status of the OAM's final result. */
 export function finalEarStatus(job: Job): EarStatus {
   switch (job.state) {

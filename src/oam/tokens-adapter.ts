@@ -8,8 +8,8 @@
  * lands between that stat and the verification); a token whose key the file really lacks stays ERR_TOKEN_KEY_UNKNOWN.
  */
 import type { Jwks, JwksSource, ReplayCache, SigningAlg, SigningKey, VerifierId, EarClaims } from '../tokens/index.js';
-import { freshKeys, signReferenceValues, signResult, verifyResult, verifyWithCurrentKeys } from '../tokens/index.js';
-import type { ResultTokens } from './result-token.js';
+import { freshKeys, signReferenceValues, signReferenceValuesList, signResult, verifyResult, verifyWithCurrentKeys } from '../tokens/index.js';
+import type { ReferenceValuesInput, ReferenceValuesSigner, ResultTokens } from './result-token.js';
 
 export const OAM_ISSUER = 'urn:henb-sw-verify:oam';
 export const NMS_AUDIENCE = 'urn:henb-sw-verify:nms';
@@ -37,8 +37,25 @@ export interface ResultTokensOptions {
   now?: () => number;
 }
 
+/**
+ * The OAM's reference-value statements for the PVE, signed with its key: iss the OAM, aud the name the PVE's tokens
+ * carry as iss (the PVE checks that it is the audience), valid 300 s. `one` for an H(e)NB alone, `list` for the
+ * H(e)NBs of one provide-reference-values-list (one signature).
+ */
+export function createReferenceValuesSigner(o: Pick<ResultTokensOptions, 'signingKey' | 'pveIssuer' | 'oamIssuer' | 'now'>): ReferenceValuesSigner {
+  const party = { iss: o.oamIssuer ?? OAM_ISSUER, aud: o.pveIssuer ?? PVE_ISSUER };
+  const options = { ttlSec: 300, ...(o.now !== undefined ? { now: o.now } : {}) };
+  const entry = (v: ReferenceValuesInput): { sub: string; 'job-id': string; 'reference-values': ReferenceValuesInput['values'] } =>
+    ({ sub: v.henbId, 'job-id': v.jobId, 'reference-values': v.values });
+  return {
+    one: (v) => signReferenceValues({ ...party, ...entry(v) }, o.signingKey, options),
+    list: (vs) => signReferenceValuesList({ ...party, entries: vs.map(entry) }, o.signingKey, options),
+  };
+}
+
 export function createResultTokens(o: ResultTokensOptions): ResultTokens {
   const oam = o.oamIssuer ?? OAM_ISSUER;
+  const referenceValues = createReferenceValuesSigner(o);
   const keys = o.pveJwks;
   const verify = async (jwks: Jwks, token: string, expectedNonce: string): Promise<EarClaims> => {
     const v = await verifyResult(token, {
@@ -58,12 +75,7 @@ export function createResultTokens(o: ResultTokensOptions): ResultTokens {
       if (!('current' in keys)) return verify(keys, token, expectedNonce);
       return verifyWithCurrentKeys(await keys.current(), freshKeys(keys), (jwks) => verify(jwks, token, expectedNonce));
     },
-    async signReferenceValues(input): Promise<string> {
-      // for the PVE: aud is the name its tokens carry as iss (the PVE checks that it is the audience)
-      return signReferenceValues({
-        iss: oam, aud: o.pveIssuer ?? PVE_ISSUER, sub: input.henbId, 'job-id': input.jobId, 'reference-values': input.values,
-      }, o.signingKey, { ttlSec: 300, ...(o.now !== undefined ? { now: o.now } : {}) });
-    },
+    signReferenceValues: (input) => referenceValues.one(input),
     async signFinal(input): Promise<string> {
       return signResult({ ...input, iss: oam, aud: o.audience ?? NMS_AUDIENCE, ear_verifier_id: OAM_VERIFIER_ID }, o.signingKey, {
         ttlSec: o.ttlSec ?? 86_400,

@@ -6,6 +6,10 @@
  * transports: the RESTCONF endpoint passes the JSON members of each entry, the NETCONF endpoint the leaves it
  * converted.
  *
+ * provide-reference-values-list's other input is one list statement (reference-values-list: several H(e)NBs' values
+ * under one OAM signature, src/tokens reference-values): readProvideListInput tells the two apart (a choice), and
+ * answerSignedList answers each entry by its position from ProvidedReferenceValues.acceptList.
+ *
  * The whole operation is refused, and nothing done, when the list itself is wrong: no entry, more than MAX_BATCH, an
  * entry that is not an object, an index missing, not a uint16, or given twice. An entry's own refusal is its result's
  * error, with the error-path into that entry (.../request[index='N']/leaf).
@@ -94,6 +98,45 @@ function intoEntry(op: ListOperation, entry: RestconfErrorEntry, index: number):
   if (entry['error-message'] !== undefined) out['error-message'] = entry['error-message'];
   return out;
 }
+
+/** the list statement's leaf: provide-reference-values-list's other input (revision 2026-12-07, a choice with `statement`) */
+export const SIGNED_LIST_LEAF = 'reference-values-list';
+/** the list statement's longest text (the leaf's length; a list of MAX_BATCH entries of 64 values is ~1.4 MB) */
+export const MAX_SIGNED_LIST = 4 * 1024 * 1024;
+
+/**
+ * provide-reference-values-list's input members (the RESTCONF JSON members, or the NETCONF endpoint's elements by name
+ * with `statement` as a list): its statements, as readBatchRequests reads them, or its one list statement (its text:
+ * the refusals of the statement itself are ProvidedReferenceValues.acceptList's). Not both, and nothing else.
+ */
+export function readProvideListInput(input: Record<string, unknown>): { statements: BatchRequest[] } | { signed: string } {
+  const base = inputPath(PROVIDE_LIST.name);
+  const stray = Object.keys(input).find((k) => k !== PROVIDE_LIST.list && k !== SIGNED_LIST_LEAF);
+  if (stray !== undefined) throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'unknown-element', 'error-message': `unknown input member "${stray}"`, 'error-path': `${base}/${stray}` });
+  const signed = input[SIGNED_LIST_LEAF];
+  if (signed === undefined) return { statements: readBatchRequests(PROVIDE_LIST, input[PROVIDE_LIST.list]) };
+  const at = `${base}/${SIGNED_LIST_LEAF}`;
+  if (input[PROVIDE_LIST.list] !== undefined) {
+    throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': `${PROVIDE_LIST.list} and ${SIGNED_LIST_LEAF} are exclusive (one or the other)`, 'error-path': at });
+  }
+  if (typeof signed !== 'string' || signed.length > MAX_SIGNED_LIST) {
+    throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': `${SIGNED_LIST_LEAF} must be a JWS (compact serialisation)`, 'error-path': at });
+  }
+  return { signed };
+}
+
+/**
+ * The list statement's entries answered (`acceptList`: ProvidedReferenceValues.acceptList, by way of the service):
+ * each entry's result by its index, its refusal with the error-path of the list statement's leaf. A refusal of the
+ * whole statement (a RestconfError) is thrown: the operation's error, every entry refused.
+ */
+export async function answerSignedList(jws: string, acceptList: (jws: string) => Promise<SignedListOutcome[]>): Promise<Array<BatchResult<undefined>>> {
+  const outcomes = await acceptList(jws);
+  return outcomes.map((r) => ('error' in r ? { index: r.index, error: r.error } : { index: r.index, output: undefined }));
+}
+
+/** an entry of a list statement as the PVE took it: accepted, or its refusal */
+export type SignedListOutcome = { index: number } | { index: number; error: RestconfErrorEntry };
 
 /** a list operation's body: exactly the member henb-sw-verify-pve:input (input.ts inputMember), holding exactly its list */
 export function batchList(op: ListOperation, body: unknown): unknown {

@@ -16,6 +16,9 @@
  * connection that the PVE had already closed (reset or closed before any
  * byte of an answer: the race of a server's idle timeout with our write, RFC 9112 section 9.3.1) is sent once more
  * on a new connection of its own, at once: see staleConnection below.
+ * Given the OAM's ReferenceValuesSigner, the client signs reference values as they leave
+ * (signAndProvideReferenceValues): one H(e)NB's alone as a statement, those made while others are on their way as one
+ * list statement of provide-reference-values-list (one signature for them all; issue 15).
  */
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
@@ -25,7 +28,9 @@ import { createSecureContext } from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import { urlToHttpOptions } from 'node:url';
 import { HsvError } from '../errors.js';
-import type { PostUpdateEvidence, PreUpdateEvidence, PveClient, PveClientErrorCode, PveFailure, PveIntegrityRequest } from '../oam/index.js';
+import type {
+  PostUpdateEvidence, PreUpdateEvidence, PveClient, PveClientErrorCode, PveFailure, PveIntegrityRequest, ReferenceValuesInput, ReferenceValuesSigner,
+} from '../oam/index.js';
 import { PVE_HENB_UNKNOWN } from '../oam/index.js';
 import {
   INPUT_MEMBER, INTEGRITY_REQUESTS_PATH, INTEGRITY_REQUEST_PATH, OUTPUT_MEMBER, PROVIDE_INPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, YANG_JSON,
@@ -33,6 +38,7 @@ import {
 } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
 import { RequestBatcher } from './batcher.js';
+import type { BatchSender } from './batcher.js';
 import { retryUnanswered } from './retry.js';
 import type { PveRetryOptions } from './retry.js';
 
@@ -91,6 +97,12 @@ export interface PveClientOptions {
   onSent?: (operation: string, entries: number) => void;
   /** told when the PVE refused a list operation as unknown (an older PVE): one entry per operation from then on (once per operation) */
   onBatchUnsupported?: (e: unknown) => void;
+  /**
+   * the OAM's signing of reference values: with it the client has signAndProvideReferenceValues, which signs the values
+   * when they leave, alone (a single statement, provide-reference-values) or with others made while some are on their
+   * way (one list statement, provide-reference-values-list's reference-values-list: one signature for them all)
+   */
+  referenceValuesSigner?: ReferenceValuesSigner;
 }
 
 export interface PveIntegrityResult {
@@ -133,25 +145,18 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
   const base = baseUrlOf(options.url);
   const poster = new RestconfPoster(options, base);
   const target = endpointOf(new URL(INTEGRITY_REQUEST_PATH, base));
-  const provideTarget = endpointOf(new URL(PROVIDE_REFERENCE_VALUES_PATH, base));
   const batchTarget = endpointOf(new URL(INTEGRITY_REQUESTS_PATH, base));
+  const batchOptions = { ...options.batch, ...(options.onBatchUnsupported !== undefined ? { onUnsupported: options.onBatchUnsupported } : {}) };
   const batcher = new RequestBatcher<PveIntegrityResult>({
     one: (input, signal) => integrityRequestOnce(poster, target, input, signal),
     many: (inputs, signal) => integrityRequestsOnce(poster, batchTarget, inputs, signal),
     unsupported: unsupportedOperation,
     aborted: (signal) => err('ERR_PVE_ABORTED', 'the integrity request was aborted', signal.reason),
-  }, { ...options.batch, ...(options.onBatchUnsupported !== undefined ? { onUnsupported: options.onBatchUnsupported } : {}) });
-  const provideListTarget = endpointOf(new URL(PROVIDE_LIST_PATH, base));
-  const provideBatcher = new RequestBatcher<void>({
-    // RFC 8040 section 3.6.2: an operation without output answers 204 No Content
-    one: async (jws, signal) => {
-      poster.sent('provide-reference-values', 1);
-      await poster.post(provideTarget, { [PROVIDE_INPUT_MEMBER]: { 'reference-values': jws } }, signal, 'provide-reference-values');
-    },
-    many: (jwss, signal) => provideListOnce(poster, provideListTarget, jwss, signal),
-    unsupported: unsupportedOperation,
-    aborted: (signal) => err('ERR_PVE_ABORTED', 'provide-reference-values was aborted', signal.reason),
-  }, { ...options.batch, ...(options.onBatchUnsupported !== undefined ? { onUnsupported: options.onBatchUnsupported } : {}) });
+  }, batchOptions);
+  const statements = statementSenders(poster, base, options.referenceValuesSigner);
+  const provideBatcher = new RequestBatcher<void>(statements.signed, batchOptions);
+  const unsigned = statements.unsigned !== undefined ? new RequestBatcher<void, ReferenceValuesInput>(statements.unsigned, { ...batchOptions, sizeOf: statementSize }) : undefined;
+  const retry = options.retry ?? {};
 
   return {
     close() {
@@ -164,12 +169,50 @@ export function createPveClient(options: PveClientOptions): RestconfPveClient {
       const once = req.evidence !== undefined || req.completion !== undefined
         ? (): Promise<PveIntegrityResult> => batcher.submit(input, signal)
         : (): Promise<PveIntegrityResult> => integrityRequestOnce(poster, target, input, signal);
-      return retryUnanswered(once, options.retry ?? {}, err, signal, 'the integrity request', deadline);
+      return retryUnanswered(once, retry, err, signal, 'the integrity request', deadline);
     },
     async provideReferenceValues(jws, signal) {
       // Sent again like an integrity request when its answer was lost: the PVE answers a repeat of the statement it
       // holds as accepted (src/pve/provided.ts)
-      await retryUnanswered(() => provideBatcher.submit(jws, signal), options.retry ?? {}, err, signal, 'provide-reference-values');
+      await retryUnanswered(() => provideBatcher.submit(jws, signal), retry, err, signal, 'provide-reference-values');
+    },
+    ...(unsigned !== undefined ? {
+      // sent again, signed again, when the answer was lost: the new statement is as new as the first (src/pve/provided.ts)
+      signAndProvideReferenceValues: (values: ReferenceValuesInput, signal: AbortSignal) =>
+        retryUnanswered(() => unsigned.submit(values, signal), retry, err, signal, 'provide-reference-values'),
+    } : {}),
+  };
+}
+
+/** about how many characters an H(e)NB's values take in a list statement (the batcher's maxBytes): base64url of their JSON */
+export function statementSize(values: ReferenceValuesInput): number {
+  return Math.ceil((JSON.stringify(values).length * 4) / 3) + 64;
+}
+
+/**
+ * The senders of reference-value statements: `signed`, statements signed by the OAM already (alone, or several as the
+ * statements of provide-reference-values-list); `unsigned`, with a signer only, the values signed as they leave (alone
+ * as a statement, several as one list statement)
+ */
+function statementSenders(poster: RestconfPoster, base: URL, signer: ReferenceValuesSigner | undefined): { signed: BatchSender<void>; unsigned?: BatchSender<void, ReferenceValuesInput> } {
+  const provideTarget = endpointOf(new URL(PROVIDE_REFERENCE_VALUES_PATH, base));
+  const listTarget = endpointOf(new URL(PROVIDE_LIST_PATH, base));
+  // RFC 8040 section 3.6.2: an operation without output answers 204 No Content
+  const one = async (jws: string, signal: AbortSignal): Promise<void> => {
+    poster.sent('provide-reference-values', 1);
+    await poster.post(provideTarget, { [PROVIDE_INPUT_MEMBER]: { 'reference-values': jws } }, signal, 'provide-reference-values');
+  };
+  const aborted = (signal: AbortSignal): PveClientError => err('ERR_PVE_ABORTED', 'provide-reference-values was aborted', signal.reason);
+  const signed: BatchSender<void> = { one, many: (jwss, signal) => provideListOnce(poster, listTarget, jwss, signal), unsupported: unsupportedOperation, aborted };
+  if (signer === undefined) return { signed };
+  return {
+    signed,
+    unsigned: {
+      one: async (values, signal) => one(await signer.one(values), signal),
+      many: async (values, signal) => provideSignedListOnce(poster, listTarget, await signer.list(values), values.length, signal),
+      // a PVE whose provide-reference-values-list has no list statement (unknown-element) takes the statements alone
+      unsupported: (e) => unsupportedOperation(e) || (e instanceof PveClientError && e.errorTag === 'unknown-element'),
+      aborted,
     },
   };
 }
@@ -220,6 +263,13 @@ async function provideListOnce(poster: RestconfPoster, target: Endpoint, jwss: r
   poster.sent('provide-reference-values-list', jwss.length);
   const { json } = await poster.postText(target, `{${JSON.stringify(PROVIDE_INPUT_MEMBER)}:{"statement":[${entries.join(',')}]}}`, signal, 'provide-reference-values-list');
   return listOutcomes(json, jwss.length, 'provide-reference-values', (r) => (r.accepted !== undefined ? { ok: true, value: undefined } : undefined));
+}
+
+/** provide-reference-values-list with one list statement of `n` entries; each entry's result (index = its position) as `many` wants it */
+async function provideSignedListOnce(poster: RestconfPoster, target: Endpoint, jws: string, n: number, signal: AbortSignal): Promise<Array<{ ok: true; value: undefined } | { ok: false; error: unknown }>> {
+  poster.sent('provide-reference-values-list', n);
+  const { json } = await poster.postText(target, `{${JSON.stringify(PROVIDE_INPUT_MEMBER)}:{"reference-values-list":${JSON.stringify(jws)}}}`, signal, 'provide-reference-values-list');
+  return listOutcomes(json, n, 'provide-reference-values', (r) => (r.accepted !== undefined ? { ok: true, value: undefined } : undefined));
 }
 
 /**

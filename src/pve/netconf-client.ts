@@ -17,9 +17,9 @@ import { RequestBatcher } from './batcher.js';
 import type { BatchSender } from './batcher.js';
 import { NETCONF_BASE_NS, child, childText, childrenNamed, el, leaf } from '../netconf/xml/index.js';
 import type { XmlElement } from '../netconf/xml/index.js';
-import type { PostUpdateEvidence, PreUpdateEvidence, PveClientErrorCode, PveIntegrityRequest } from '../oam/index.js';
+import type { PostUpdateEvidence, PreUpdateEvidence, PveClientErrorCode, PveIntegrityRequest, ReferenceValuesInput, ReferenceValuesSigner } from '../oam/index.js';
 import { PVE_HENB_UNKNOWN } from '../oam/index.js';
-import { PveClientError } from './client.js';
+import { PveClientError, statementSize } from './client.js';
 import type { PveIntegrityResult } from './client.js';
 import { PVE_NS, base64urlToBase64 } from './restconf.js';
 import { retryUnanswered } from './retry.js';
@@ -42,11 +42,14 @@ export interface NetconfPveClientOptions extends DeviceTarget {
   onSent?: (operation: string, entries: number) => void;
   /** told when the PVE refused a list operation as unknown (an older PVE): one per operation from then on */
   onBatchUnsupported?: (e: unknown) => void;
+  /** as the RESTCONF client's (./client.ts): with it, signAndProvideReferenceValues (several values, one list statement) */
+  referenceValuesSigner?: ReferenceValuesSigner;
 }
 
 export interface NetconfPveClient {
   integrityRequest(req: PveIntegrityRequest, signal: AbortSignal, deadline?: number): Promise<PveIntegrityResult>;
   provideReferenceValues(jws: string, signal: AbortSignal): Promise<void>;
+  signAndProvideReferenceValues?(values: ReferenceValuesInput, signal: AbortSignal): Promise<void>;
   close(): void;
 }
 
@@ -65,6 +68,9 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
   const single = integrityRequests(pve, options.onSent);
   const requests = new RequestBatcher(single, batchOptions);
   const statements = new RequestBatcher(referenceValueStatements(pve, options.onSent), batchOptions);
+  const signer = options.referenceValuesSigner;
+  const unsigned = signer !== undefined ? new RequestBatcher(signedOnLeaving(pve, options.onSent, signer), { ...batchOptions, sizeOf: statementSize }) : undefined;
+  const retry = options.retry ?? {};
   return {
     close() {
       // sessions are per operation
@@ -78,8 +84,13 @@ export function createNetconfPveClient(options: NetconfPveClientOptions): Netcon
     },
     provideReferenceValues(jws, signal) {
       // sent again when its answer was lost: the PVE answers a repeat of the statement it holds as accepted
-      return retryUnanswered(() => statements.submit(jws, signal), options.retry ?? {}, err, signal, 'provide-reference-values');
+      return retryUnanswered(() => statements.submit(jws, signal), retry, err, signal, 'provide-reference-values');
     },
+    ...(unsigned !== undefined ? {
+      // sent again, signed again, when the answer was lost: the new statement is as new as the first
+      signAndProvideReferenceValues: (values: ReferenceValuesInput, signal: AbortSignal) =>
+        retryUnanswered(() => unsigned.submit(values, signal), retry, err, signal, 'provide-reference-values'),
+    } : {}),
   };
 }
 
@@ -121,6 +132,29 @@ function referenceValueStatements(pve: PveSessions, onSent: OnSent): BatchSender
     }),
     unsupported: unsupportedOperation,
     aborted: (signal) => err('ERR_PVE_ABORTED', 'provide-reference-values was aborted', signal.reason),
+  };
+}
+
+/**
+ * reference values signed as they leave (`signer`): alone as a statement (provide-reference-values), several as one
+ * list statement (provide-reference-values-list's reference-values-list: one signature)
+ */
+function signedOnLeaving(pve: PveSessions, onSent: OnSent, signer: ReferenceValuesSigner): BatchSender<void, ReferenceValuesInput> {
+  const statements = referenceValueStatements(pve, onSent);
+  return {
+    one: async (values, signal) => statements.one(await signer.one(values), signal),
+    many: async (values, signal) => {
+      const jws = await signer.list(values);
+      return pve.call(signal, 'provide-reference-values-list', async (session, rpcSignal) => {
+        onSent?.('provide-reference-values-list', values.length);
+        const reply = await session.rpc(el(PVE_NS, 'provide-reference-values-list', leaf(PVE_NS, 'reference-values-list', jws)), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
+        return listOutcomes(reply, values.length, 'provide-reference-values', (r) => {
+          if (child(r, PVE_NS, 'accepted') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'a result of provide-reference-values-list is neither accepted nor an error');
+        });
+      });
+    },
+    unsupported: statements.unsupported,
+    aborted: statements.aborted,
   };
 }
 

@@ -20,8 +20,8 @@ import { PVE_MODULE, PVE_NS, RestconfError } from './restconf.js';
 import { netconfClient } from './types.js';
 import type { IntegrityInput, IntegrityOutput } from './types.js';
 import { checkProvideLeaves } from './provided.js';
-import { answerBatch, INTEGRITY_REQUESTS, PROVIDE_LIST, readBatchRequests } from './batch.js';
-import type { BatchResult, ListOperation } from './batch.js';
+import { answerBatch, answerSignedList, INTEGRITY_REQUESTS, PROVIDE_LIST, readBatchRequests, readProvideListInput, SIGNED_LIST_LEAF } from './batch.js';
+import type { BatchResult, ListOperation, SignedListOutcome } from './batch.js';
 import type { RestconfErrorEntry } from './restconf.js';
 
 export interface PveNetconfOptions {
@@ -35,6 +35,8 @@ export interface PveNetconfOptions {
   verify: (input: IntegrityInput, client: string) => Promise<IntegrityOutput>;
   /** provide-reference-values: accept the OAM's signed statement (RestconfError when refused) */
   provide?: (jws: string) => Promise<void>;
+  /** provide-reference-values-list's list statement: each entry's outcome (RestconfError when the whole statement is refused) */
+  provideList?: (jws: string) => Promise<SignedListOutcome[]>;
 }
 
 function pveYangText(): string {
@@ -92,10 +94,10 @@ export async function startPveNetconf(o: PveNetconfOptions): Promise<{ server: N
   server.registry.addModule(module);
   addIntegrityRequest(server, o);
   addIntegrityRequests(server, o);
-  const provide = o.provide;
+  const { provide, provideList } = o;
   if (provide !== undefined) {
     addProvideReferenceValues(server, provide);
-    addProvideList(server, provide, log);
+    addProvideList(server, provide, provideList, log);
   }
   try {
     const addr = await server.listen(o.host, o.port);
@@ -147,12 +149,36 @@ function addIntegrityRequests(server: NetconfServer, o: PveNetconfOptions): void
   });
 }
 
-/** hsvp:provide-reference-values-list: each statement as provide-reference-values would take it */
-function addProvideList(server: NetconfServer, provide: (jws: string) => Promise<void>, log: Logger): void {
+/**
+ * hsvp:provide-reference-values-list: each statement as provide-reference-values would take it, or the entries of its
+ * one list statement (hsvp:reference-values-list) each as a statement of its own
+ */
+function addProvideList(server: NetconfServer, provide: (jws: string) => Promise<void>, provideList: PveNetconfOptions['provideList'], log: Logger): void {
   server.registry.addRpc(PVE_NS, PROVIDE_LIST.name, async (op) => {
-    const results = await answerList(PROVIDE_LIST, op, leafTexts, (leaves) => provide(checkProvideLeaves(leaves)), log);
+    const signed = provideList !== undefined && elements(op).some((c) => c.ns === PVE_NS && c.name === SIGNED_LIST_LEAF);
+    const results: Array<BatchResult<unknown>> = signed
+      ? await answerSignedXml(op, provideList)
+      : await answerList(PROVIDE_LIST, op, leafTexts, (leaves) => provide(checkProvideLeaves(leaves)), log);
     return results.map((r) => el(PVE_NS, 'result', leaf(PVE_NS, 'index', String(r.index)), 'error' in r ? errorXml(r.error) : el(PVE_NS, 'accepted')));
   });
+}
+
+/** the list statement of provide-reference-values-list (the input checked as the RESTCONF endpoint checks it); its refusal as a whole an rpc-error */
+async function answerSignedXml(op: XmlElement, provideList: (jws: string) => Promise<SignedListOutcome[]>): Promise<Array<BatchResult<undefined>>> {
+  try {
+    const input: Record<string, unknown> = {};
+    for (const c of elements(op)) {
+      const name = c.ns === PVE_NS ? c.name : `{${c.ns}}${c.name}`;
+      if (name === PROVIDE_LIST.list) input[name] = [...(input[name] as unknown[] | undefined ?? []), leafTexts(c)];
+      else input[name] = textOf(c).trim();
+    }
+    const read = readProvideListInput(input);
+    if (!('signed' in read)) throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': `${SIGNED_LIST_LEAF} is missing` });
+    return await answerSignedList(read.signed, provideList);
+  } catch (e) {
+    if (e instanceof RestconfError) throw toNetconf(e, PROVIDE_LIST.name);
+    throw e;
+  }
 }
 
 /** a list operation's entries read (./batch.ts) and run; its list refused as a whole is an rpc-error */

@@ -11,6 +11,14 @@
  * changes nothing: the OAM sends it again when its connection failed after sending, before the answer (issue 15,
  * src/pve/retry.ts), and must not read a lost answer as a refusal. Any other statement seen before is refused.
  *
+ * A list statement (src/tokens verifyReferenceValuesList, typ rv-list+jwt; provide-reference-values-list's
+ * reference-values-list) is verified once: a bad signature, another typ, issuer or audience, a stale or replayed
+ * list refuses every entry (acceptList rejects, error-path the list statement's leaf). Then each entry is taken as a
+ * single statement is (its shape, unknown H(e)NB, older than the last accepted), its refusal its own. The entries
+ * share the list's jti: an H(e)NB whose current statement is an entry of the list answers a repeat of the list as
+ * accepted; the list's other entries are then refused as replayed, so a list sent again cannot bring back values
+ * that a newer statement has replaced.
+ *
  * Refusals are RESTCONF errors (the NETCONF endpoint maps them to rpc-errors) with these error-app-tags:
  *   reference-values-unsigned   not a JWS signed with an allowed algorithm (alg none, HMAC, malformed)
  *   reference-values-untrusted  signed, but not by a configured OAM key (or no OAM key is configured)
@@ -24,8 +32,8 @@ import { errorCode } from '../errors.js';
 import { GroupedRun } from '../grouped-run.js';
 import type { Logger } from '../log/logger.js';
 import type { ReferenceValues } from '../integrity/index.js';
-import { JwksFile, memoryReplayCache, verifyReferenceValues, verifyWithCurrentKeys } from '../tokens/index.js';
-import type { CurrentOptions, Jwks, ReferenceValuesClaims, ReplayCache } from '../tokens/index.js';
+import { JwksFile, memoryReplayCache, verifyReferenceValues, verifyReferenceValuesList, verifyWithCurrentKeys } from '../tokens/index.js';
+import type { CurrentOptions, Jwks, ReferenceValuesClaims, ReplayCache, VerifiedReferenceValuesList, VerifyReferenceValuesOptions } from '../tokens/index.js';
 import { RestconfError } from './restconf.js';
 import { ProvidedRecord } from './provided-record.js';
 import type { ProvidedEntry } from './provided-record.js';
@@ -35,6 +43,8 @@ export { ProvidedFileError } from './provided-record.js';
 export type { ProvidedEntry } from './provided-record.js';
 
 export const PROVIDE_INPUT_PATH = '/henb-sw-verify-pve:provide-reference-values/input/reference-values';
+/** the list statement's leaf in provide-reference-values-list (revision 2026-12-07): the path of its refusals */
+export const PROVIDE_LIST_INPUT_PATH = '/henb-sw-verify-pve:provide-reference-values-list/input/reference-values-list';
 
 
 export interface ProvidedReferenceValuesOptions {
@@ -56,12 +66,20 @@ export interface ProvidedReferenceValuesOptions {
 export interface ProvidedReferenceValues {
   /** verify and accept one statement; rejects with a RestconfError (see the module comment) */
   accept(jws: string): Promise<ReferenceValuesClaims>;
+  /**
+   * verify a list statement once, then take each entry as accept takes a single statement; rejects with a
+   * RestconfError (every entry refused) when the list itself is refused (see the module comment)
+   */
+  acceptList(jws: string): Promise<ListEntryOutcome[]>;
   /** the values accepted for an H(e)NB (component -> digests), none when nothing was provided */
   valuesFor(henbId: string): ReferenceValues;
   entry(henbId: string): ProvidedEntry | undefined;
   /** after the last statement: the statements being saved are saved, and the journal's file is closed */
   close(): Promise<void>;
 }
+
+/** one entry of a list statement (index: its position in the statement's entries): accepted, or refused */
+export type ListEntryOutcome = { index: number; claims: ReferenceValuesClaims; repeat: boolean } | { index: number; error: RestconfError };
 
 /** The leaves of a provide-reference-values input (RESTCONF JSON members or NETCONF leaf texts): the JWS. */
 export function checkProvideLeaves(rec: Record<string, unknown>, base = '/henb-sw-verify-pve:provide-reference-values/input'): string {
@@ -74,28 +92,29 @@ export function checkProvideLeaves(rec: Record<string, unknown>, base = '/henb-s
   return v;
 }
 
-function refused(tag: string, appTag: string, message: string): RestconfError {
-  return new RestconfError({ 'error-type': 'application', 'error-tag': tag, 'error-app-tag': appTag, 'error-path': PROVIDE_INPUT_PATH, 'error-message': message });
+function refused(tag: string, appTag: string, message: string, path = PROVIDE_INPUT_PATH): RestconfError {
+  return new RestconfError({ 'error-type': 'application', 'error-tag': tag, 'error-app-tag': appTag, 'error-path': path, 'error-message': message });
 }
 
-/** token error code -> the refusal it is */
-function refusalOf(code: string, message: string): RestconfError {
+/** token error code -> the refusal it is (the error-path: the single statement's leaf, or the list statement's) */
+function refusalOf(code: string, message: string, path: string): RestconfError {
+  const refusedAt = (tag: string, appTag: string, text: string): RestconfError => refused(tag, appTag, text, path);
   switch (code) {
     case 'ERR_TOKEN_MALFORMED':
     case 'ERR_TOKEN_ALG_NOT_ALLOWED':
-      return refused('invalid-value', 'reference-values-unsigned', 'the reference values are not signed with an allowed algorithm (ES256, EdDSA)');
+      return refusedAt('invalid-value', 'reference-values-unsigned', 'the reference values are not signed with an allowed algorithm (ES256, EdDSA)');
     case 'ERR_TOKEN_KEY_UNKNOWN':
     case 'ERR_TOKEN_SIGNATURE':
       // one message for an unknown key and a bad signature: no oracle
-      return refused('access-denied', 'reference-values-untrusted', 'the reference values are not signed by the configured OAM key');
+      return refusedAt('access-denied', 'reference-values-untrusted', 'the reference values are not signed by the configured OAM key');
     case 'ERR_TOKEN_EXPIRED':
     case 'ERR_TOKEN_TOO_OLD':
     case 'ERR_TOKEN_NOT_YET_VALID':
-      return refused('invalid-value', 'reference-values-stale', `the reference values are stale: ${message}`);
+      return refusedAt('invalid-value', 'reference-values-stale', `the reference values are stale: ${message}`);
     case 'ERR_TOKEN_REPLAY':
-      return refused('invalid-value', 'reference-values-replayed', 'these reference values were provided before (replay)');
+      return refusedAt('invalid-value', 'reference-values-replayed', 'these reference values were provided before (replay)');
     default:
-      return refused('invalid-value', 'reference-values-invalid', `not reference values for this PVE: ${message}`);
+      return refusedAt('invalid-value', 'reference-values-invalid', `not reference values for this PVE: ${message}`);
   }
 }
 
@@ -145,8 +164,11 @@ function oamKeys(o: ProvidedReferenceValuesOptions): (options?: CurrentOptions) 
 class Provided implements ProvidedReferenceValues {
   private readonly replay: ReplayCache;
   private readonly oamKeys: (options?: CurrentOptions) => Promise<Jwks | undefined>;
-  /** the jti of every H(e)NB's current statement (entries is changed only by acceptNow, which keeps this in step) */
-  private readonly currentJtis = new Set<string>();
+  /**
+   * the jti of every H(e)NB's current statement, with how many H(e)NBs hold it (a list statement's entries share
+   * its jti; entries is changed only by take, which keeps this in step)
+   */
+  private readonly currentJtis = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -160,12 +182,13 @@ class Provided implements ProvidedReferenceValues {
   ) {
     this.replay = memoryReplayCache({ now });
     this.oamKeys = oamKeys(o);
-    for (const e of entries.values()) this.currentJtis.add(e.jti);
+    for (const e of entries.values()) this.currentJtis.set(e.jti, (this.currentJtis.get(e.jti) ?? 0) + 1);
   }
 
   /**
-   * The replay cache, except that the jti of a statement that is some H(e)NB's current one passes: acceptNow then
-   * answers it as a repeat only if it is the current statement of its own H(e)NB (the jti is signed with the sub).
+   * The replay cache, except that the jti of a statement that is some H(e)NB's current one passes: it is then
+   * answered as a repeat only for the H(e)NB whose current statement it is (the jti is signed with the sub; a list
+   * statement's other entries are refused as replayed: acceptListNow).
    */
   private readonly replayOrCurrent: ReplayCache = {
     checkAndRemember: async (jti, expiresAtSec) => this.currentJtis.has(jti) || this.replay.checkAndRemember(jti, expiresAtSec),
@@ -173,15 +196,18 @@ class Provided implements ProvidedReferenceValues {
 
   async accept(jws: string): Promise<ReferenceValuesClaims> {
     // checked one at a time: the ordering check sees every statement accepted before; then saved in a group
-    const run = this.queue.then(() => this.acceptNow(jws));
-    this.queue = run.catch(() => undefined);
-    const { claims, repeat } = await run;
+    const { claims, repeat } = await this.inTurn(() => this.acceptNow(jws));
     // a repeat waits for the save too: its first copy may still be in the group being written
     await this.saver.run();
-    const fields = { henbId: claims.sub, jobId: claims['job-id'], values: claims['reference-values'].map((v) => v.component) };
-    if (repeat) this.o.log.info('reference values provided again: already accepted, nothing changed', fields);
-    else this.o.log.info('reference values accepted', fields);
+    this.logAccepted(claims, repeat);
     return claims;
+  }
+
+  async acceptList(jws: string): Promise<ListEntryOutcome[]> {
+    const outcomes = await this.inTurn(() => this.acceptListNow(jws));
+    await this.saver.run();
+    for (const r of outcomes) if ('claims' in r) this.logAccepted(r.claims, r.repeat);
+    return outcomes;
   }
 
   valuesFor(henbId: string): ReferenceValues {
@@ -202,47 +228,99 @@ class Provided implements ProvidedReferenceValues {
     await this.entries.close();
   }
 
+  /** `fn` after every statement before it (the ordering check sees them all) */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private logAccepted(claims: ReferenceValuesClaims, repeat: boolean): void {
+    const fields = { henbId: claims.sub, jobId: claims['job-id'], values: claims['reference-values'].map((v) => v.component) };
+    if (repeat) this.o.log.info('reference values provided again: already accepted, nothing changed', fields);
+    else this.o.log.info('reference values accepted', fields);
+  }
+
   private async acceptNow(jws: string): Promise<{ claims: ReferenceValuesClaims; repeat: boolean }> {
-    const claims = await this.verified(jws);
+    const claims = await this.verified(jws, PROVIDE_INPUT_PATH, (opts) => verifyReferenceValues(jws.trim(), opts));
     if (this.entries.get(claims.sub)?.jti === claims.jti) return { claims, repeat: true };
-    this.checkForHenb(claims);
-    const before = this.entries.get(claims.sub);
-    if (before !== undefined) this.currentJtis.delete(before.jti);
-    this.currentJtis.add(claims.jti);
-    this.entries.set(claims.sub, { iat: claims.iat, jti: claims.jti, jobId: claims['job-id'], values: claims['reference-values'], acceptedAt: Date.now() });
+    this.checkForHenb(claims, PROVIDE_INPUT_PATH);
+    this.take(claims);
     return { claims, repeat: false };
   }
 
-  /** the statement's claims, verified with the OAM's keys (refusals: unsigned, untrusted, stale, replayed, invalid) */
-  private async verified(jws: string): Promise<ReferenceValuesClaims> {
+  /**
+   * A list statement: verified once (a refusal refuses every entry), then each entry in order as acceptNow takes a
+   * single statement. A list seen before passes the replay check only while an entry of it is some H(e)NB's current
+   * statement: that entry is a repeat, every other entry is refused as replayed (it was refused, or has been
+   * superseded since: sending the list again must not bring older values back).
+   */
+  private async acceptListNow(jws: string): Promise<ListEntryOutcome[]> {
+    const list = await this.verified(jws, PROVIDE_LIST_INPUT_PATH, (opts) => verifyReferenceValuesList(jws.trim(), opts));
+    const again = this.currentJtis.has(list.claims.jti);
+    return list.entries.map((e): ListEntryOutcome => {
+      try {
+        return { index: e.index, ...this.takeEntry(e, again) };
+      } catch (err) {
+        if (err instanceof RestconfError) return { index: e.index, error: err };
+        throw err;
+      }
+    });
+  }
+
+  /** one entry of a verified list statement (`again`: the list was accepted before) */
+  private takeEntry(e: VerifiedReferenceValuesList['entries'][number], again: boolean): { claims: ReferenceValuesClaims; repeat: boolean } {
+    if ('problem' in e) throw refused('invalid-value', 'reference-values-invalid', `not reference values for this PVE: ${e.problem}`, PROVIDE_LIST_INPUT_PATH);
+    const { claims } = e;
+    if (this.entries.get(claims.sub)?.jti === claims.jti) return { claims, repeat: true };
+    if (again) throw refusalOf('ERR_TOKEN_REPLAY', 'replay', PROVIDE_LIST_INPUT_PATH);
+    this.checkForHenb(claims, PROVIDE_LIST_INPUT_PATH);
+    this.take(claims);
+    return { claims, repeat: false };
+  }
+
+  /** the statement becomes its H(e)NB's current one */
+  private take(claims: ReferenceValuesClaims): void {
+    const before = this.entries.get(claims.sub);
+    if (before !== undefined) {
+      const n = (this.currentJtis.get(before.jti) ?? 1) - 1;
+      if (n > 0) this.currentJtis.set(before.jti, n);
+      else this.currentJtis.delete(before.jti);
+    }
+    this.currentJtis.set(claims.jti, (this.currentJtis.get(claims.jti) ?? 0) + 1);
+    this.entries.set(claims.sub, { iat: claims.iat, jti: claims.jti, jobId: claims['job-id'], values: claims['reference-values'], acceptedAt: Date.now() });
+  }
+
+  /** a statement verified with the OAM's keys by `verify` (refusals at `path`: unsigned, untrusted, stale, replayed, invalid) */
+  private async verified<T>(jws: string, path: string, verify: (options: VerifyReferenceValuesOptions) => Promise<T>): Promise<T> {
     const { o } = this;
-    if (typeof jws !== 'string' || jws.trim() === '') throw refused('invalid-value', 'reference-values-unsigned', 'reference-values must be a JWS');
+    if (typeof jws !== 'string' || jws.trim() === '') throw refused('invalid-value', 'reference-values-unsigned', 'reference-values must be a JWS', path);
     const jwks = await this.oamKeys();
     if (jwks === undefined || jwks.keys.length === 0) {
-      throw refused('access-denied', 'reference-values-untrusted', 'this PVE trusts no OAM key: reference values are refused (configure oam-jwks)');
+      throw refused('access-denied', 'reference-values-untrusted', 'this PVE trusts no OAM key: reference values are refused (configure oam-jwks)', path);
     }
     try {
-      return await verifyWithCurrentKeys(jwks, () => this.oamKeys({ fresh: true }), (keys) => verifyReferenceValues(jws.trim(), {
+      return await verifyWithCurrentKeys(jwks, () => this.oamKeys({ fresh: true }), (keys) => verify({
         jwks: keys, issuer: o.oamIssuer ?? 'urn:henb-sw-verify:oam', audience: o.audience, maxAgeSec: o.maxAgeSec ?? 300, replayCache: this.replayOrCurrent, now: this.now,
       }));
     } catch (err) {
-      const e = refusalOf(errorCode(err), err instanceof Error ? err.message : 'refused');
+      const e = refusalOf(errorCode(err), err instanceof Error ? err.message : 'refused', path);
       o.log.warn('reference values refused', { appTag: e.entry['error-app-tag'], code: errorCode(err) });
       throw e;
     }
   }
 
   /** a known H(e)NB, and a statement newer than the one accepted for it last */
-  private checkForHenb(claims: ReferenceValuesClaims): void {
+  private checkForHenb(claims: ReferenceValuesClaims, path: string): void {
     if (!this.o.knownHenb(claims.sub)) {
       throw new RestconfError({ 'error-type': 'application', 'error-tag': 'invalid-value', 'error-app-tag': 'unknown-henb',
-        'error-path': PROVIDE_INPUT_PATH, 'error-message': `unknown H(e)NB ${claims.sub}` });
+        'error-path': path, 'error-message': `unknown H(e)NB ${claims.sub}` });
     }
     // (the H(e)NB's current statement itself is a repeat, answered before this; after a restart the replay cache is
     // empty, and an older statement seen before is refused here as stale)
     const last = this.entries.get(claims.sub);
     if (last !== undefined && claims.iat < last.iat) {
-      throw refused('invalid-value', 'reference-values-stale', `the reference values are stale: older than those accepted for ${claims.sub} (job ${last.jobId})`);
+      throw refused('invalid-value', 'reference-values-stale', `the reference values are stale: older than those accepted for ${claims.sub} (job ${last.jobId})`, path);
     }
   }
 }

@@ -11,9 +11,10 @@ import type { Server } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import type { Jwks } from '../tokens/index.js';
-import { answerBatch, batchList, INTEGRITY_REQUESTS, MAX_BATCH, PROVIDE_LIST, readBatchRequests, resultJson } from './batch.js';
+import { answerBatch, answerSignedList, batchList, INTEGRITY_REQUESTS, MAX_BATCH, PROVIDE_LIST, readBatchRequests, readProvideListInput, resultJson } from './batch.js';
+import type { BatchResult, SignedListOutcome } from './batch.js';
 import { checkProvideLeaves } from './provided.js';
-import { checkInputLeaves, readInput, readProvideInput } from './input.js';
+import { checkInputLeaves, inputMember, readInput, readProvideInput } from './input.js';
 import { INTEGRITY_REQUESTS_PATH, INTEGRITY_REQUEST_PATH, PROVIDE_LIST_PATH, JWKS_PATH, OUTPUT_MEMBER, PROVIDE_REFERENCE_VALUES_PATH, PVE_MODULE, RestconfError, YANG_JSON, errorsDocument } from './restconf.js';
 import type { RestconfErrorEntry } from './restconf.js';
 import { MODULE_PATH_PREFIX, YANG_LIBRARY_REVISION, YANG_XML, errorsXml, jsonToXml, moduleText, modulesState, negotiate, pruneDepth, yangLibrary } from './restconf-resources.js';
@@ -30,6 +31,8 @@ export interface RestconfEndpointOptions {
   /** the core; `client` is who asked (types.ts RESTCONF_CLIENT here) */
   verify: (input: IntegrityInput, client: string) => Promise<IntegrityOutput>;
   provide: (jws: string) => Promise<void>;
+  /** provide-reference-values-list's list statement: each entry's outcome (RestconfError when the whole statement is refused) */
+  provideList: (jws: string) => Promise<SignedListOutcome[]>;
   /** the longest an integrity-request may take (the device timeout), ms */
   deviceTimeoutMs: number;
   log: Logger;
@@ -107,8 +110,11 @@ async function operation(o: RestconfEndpointOptions, req: IncomingMessage, res: 
     return;
   }
   if (path === PROVIDE_LIST_PATH) {
-    const statements = readBatchRequests(PROVIDE_LIST, batchList(PROVIDE_LIST, await readJson(req, MAX_BATCH_BODY)));
-    const results = await answerBatch(PROVIDE_LIST, statements, (leaves) => o.provide(checkProvideLeaves(leaves)), o.log);
+    // the statements, each alone, or the one list statement (a choice)
+    const input = readProvideListInput(inputMember(await readJson(req, MAX_BATCH_BODY)));
+    const results: Array<BatchResult<unknown>> = 'signed' in input
+      ? await answerSignedList(input.signed, o.provideList)
+      : await answerBatch(PROVIDE_LIST, input.statements, (leaves) => o.provide(checkProvideLeaves(leaves)), o.log);
     send(res, 200, YANG_JSON, JSON.stringify({ [OUTPUT_MEMBER]: { result: results.map((r) => ('error' in r ? r : { index: r.index, accepted: [null] })) } }));
     return;
   }

@@ -35,6 +35,7 @@ import { DeviceInventory } from './inventory.js';
 import { ConcurrencyLimit } from './limiter.js';
 import { PveReferences } from './references.js';
 import { createRestconfServer } from './restconf-server.js';
+import type { SignedListOutcome } from './batch.js';
 import { DEFAULT_NONCES_REMEMBERED, DEFAULT_NONCE_WINDOW_MS, PveVerifier } from './verifier.js';
 import { openNonceMemory } from './nonce-memory.js';
 import type { NonceMemory } from './nonce-memory.js';
@@ -127,6 +128,11 @@ export interface PveHandle {
   addReferenceValue(component: string, digest: string): void;
   /** provide-reference-values without a transport: verify and accept one statement of the OAM (RestconfError when refused) */
   provideReferenceValues(jws: string): Promise<void>;
+  /**
+   * a list statement without a transport: verified once, then each entry taken as a single statement (RestconfError
+   * when the whole statement is refused; an entry's refusal is its outcome's error)
+   */
+  provideReferenceValuesList(jws: string): Promise<SignedListOutcome[]>;
   /** the reference values the OAM provided for an H(e)NB (component -> digests) */
   providedReferenceValues(henbId: string): ReferenceValues;
   /** add or replace a device in the inventory */
@@ -164,9 +170,11 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
   const provide = async (jws: string): Promise<void> => {
     await provided.accept(jws);
   };
-  const { server, sockets } = createRestconfServer({ tls, jwks, verify, provide, deviceTimeoutMs, log });
+  const provideList = async (jws: string): Promise<SignedListOutcome[]> =>
+    (await provided.acceptList(jws)).map((r) => ('error' in r ? { index: r.index, error: r.error.entry } : { index: r.index }));
+  const { server, sockets } = createRestconfServer({ tls, jwks, verify, provide, provideList, deviceTimeoutMs, log });
   const endpoints = await listenAll(options, server, sockets, { host, port }, callHome, (l) =>
-    startPveNetconf({ host: l.host, port: l.port, users: l.users, dataDir: options.dataDir, log, check: checkInputLeaves, verify, provide }));
+    startPveNetconf({ host: l.host, port: l.port, users: l.users, dataDir: options.dataDir, log, check: checkInputLeaves, verify, provide, provideList }));
   const urlHost = host.includes(':') ? `[${host}]` : host;
   log.info('PVE listening', { url: `https://${urlHost}:${endpoints.port}` });
   return {
@@ -183,6 +191,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     addReferenceValue: (component, digest) => references.add(component, digest),
     setDevice: (d) => inventory.set(d),
     provideReferenceValues: provide,
+    provideReferenceValuesList: provideList,
     providedReferenceValues: (henbId) => provided.valuesFor(henbId),
     close: closeOnce(verifier, { clocks, provided, relayedNonces }, server, sockets, { nc: endpoints.nc, collector, callHome }),
   };

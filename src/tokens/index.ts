@@ -13,8 +13,14 @@ export { JWKS_RECHECK_MS, JwksFile, freshKeys, verifyWithCurrentKeys } from './j
 export type { CurrentOptions, JwksFileOptions, JwksFileProblem, JwksFileProblemReason, JwksSource } from './jwks-file.js';
 export { memoryReplayCache, storeReplayCache } from './replay.js';
 export type { MemoryReplayCacheOptions } from './replay.js';
-export { REFERENCE_VALUES_TYP, referenceValuesProblem, signReferenceValues, verifyReferenceValues } from './reference-values.js';
-export type { ReferenceValue, ReferenceValuesClaims, ReferenceValuesClaimsInput, VerifyReferenceValuesOptions } from './reference-values.js';
+export {
+  MAX_LIST_ENTRIES, REFERENCE_VALUES_LIST_TYP, REFERENCE_VALUES_TYP, referenceValuesEntryProblem, referenceValuesListProblem, referenceValuesProblem,
+  signReferenceValues, signReferenceValuesList, verifyReferenceValues, verifyReferenceValuesList,
+} from './reference-values.js';
+export type {
+  ReferenceValue, ReferenceValuesClaims, ReferenceValuesClaimsInput, ReferenceValuesEntry, ReferenceValuesListClaims, ReferenceValuesListInput,
+  VerifiedReferenceValuesList, VerifyReferenceValuesOptions,
+} from './reference-values.js';
 export { AUDIT_HEAD_TYP, auditHeadChecker, signAuditHead } from './audit-head.js';
 export type { AuditHeadCheck } from './audit-head.js';
 export { SOFTWARE_MANIFEST_TYP, signSoftwareManifest, softwareManifestProblem, verifySoftwareManifest } from './software-manifest.js';

@@ -16,7 +16,7 @@ import { startFleet } from '../../src/simulator/simulator.js';
 import type { Fleet } from '../../src/simulator/simulator.js';
 import type { PveHandle } from '../../src/pve/service.js';
 import { INTEGRITY_REQUESTS_PATH, PROVIDE_LIST_PATH } from '../../src/pve/restconf.js';
-import { signReferenceValues } from '../../src/tokens/index.js';
+import { signReferenceValues, signReferenceValuesList } from '../../src/tokens/index.js';
 import type { SigningKey } from '../../src/tokens/index.js';
 import { runNcclient } from './helpers/ncclient.js';
 import { startPveTrustingOam } from './helpers/pve-trusting-oam.js';
@@ -47,6 +47,12 @@ afterAll(async () => {
 
 const statement = (henbId: string, key: SigningKey): Promise<string> =>
   signReferenceValues({ iss: 'urn:henb-sw-verify:oam', aud: 'urn:henb-sw-verify:pve', sub: henbId, 'job-id': `job-${henbId}`, 'reference-values': [{ component: 'rootfs', digest: DIGEST }] }, key);
+
+/** a list statement (issue 15): the values of `ids` under one signature of `key` */
+const listStatement = (ids: string[], key: SigningKey, digest = DIGEST): Promise<string> => signReferenceValuesList({
+  iss: 'urn:henb-sw-verify:oam', aud: 'urn:henb-sw-verify:pve',
+  entries: ids.map((sub) => ({ sub, 'job-id': `job-list-${sub}`, 'reference-values': [{ component: 'rootfs', digest }] })),
+}, key);
 
 async function curlPost(path: string, body: unknown): Promise<{ status: number; body: string }> {
   const { stdout } = await run('curl', ['-sS', '--cacert', join(dir, 'ca.pem'), '-X', 'POST', '-H', 'Content-Type: application/yang-data+json',
@@ -97,13 +103,39 @@ describe('integrity-requests and provide-reference-values-list, with clients and
     expect(pve.providedReferenceValues(henbs[2]!)).toEqual({ rootfs: [DIGEST] });
   }, 60_000);
 
+  it('curl: provide-reference-values-list with one list statement: each entry answered by its position; a list not signed by the OAM refused whole; yanglint validates input and reply', async () => {
+    const digest = 'a7'.repeat(32);
+    const input = { 'reference-values-list': await listStatement([henbs[0]!, 'no-such-henb', henbs[1]!], oam, digest) };
+    expect(await yanglint('rpc', 'sl-in.json', asRpcJson('provide-reference-values-list', input))).toBe('');
+    const r = await curlPost(PROVIDE_LIST_PATH, { 'henb-sw-verify-pve:input': input });
+    expect(r.status, r.body).toBe(200);
+    const out = (JSON.parse(r.body) as Record<string, { result: Array<Record<string, unknown>> }>)['henb-sw-verify-pve:output']!;
+    expect(out.result.map((x) => x.index)).toEqual([0, 1, 2]);
+    expect(out.result[0]).toEqual({ index: 0, accepted: [null] });
+    expect(out.result[1]!.error).toMatchObject({ 'error-type': 'application', 'error-app-tag': 'unknown-henb' });
+    expect(out.result[2]).toEqual({ index: 2, accepted: [null] });
+    expect(await yanglint('reply', 'sl-out.json', asRpcJson('provide-reference-values-list', out))).toBe('');
+    expect(pve.providedReferenceValues(henbs[1]!)).toEqual({ rootfs: [digest] });
+    // another key: the operation refused, every entry with it
+    const refused = await curlPost(PROVIDE_LIST_PATH, { 'henb-sw-verify-pve:input': { 'reference-values-list': await listStatement([henbs[0]!], other, 'a8'.repeat(32)) } });
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.body)).toMatchObject({ 'ietf-restconf:errors': { error: [{ 'error-tag': 'access-denied', 'error-app-tag': 'reference-values-untrusted' }] } });
+    // both input forms at once are not valid input (the choice), for yanglint as for the PVE
+    const both = { ...input, statement: [{ index: 0, 'reference-values': await statement(henbs[0]!, oam) }] };
+    expect(await yanglint('rpc', 'sl-both.json', asRpcJson('provide-reference-values-list', both))).not.toBe('');
+    expect((await curlPost(PROVIDE_LIST_PATH, { 'henb-sw-verify-pve:input': both })).status).toBe(400);
+  }, 60_000);
+
   it('ncclient over NETCONF: both list operations answered entry by entry; yanglint validates each rpc and rpc-reply; an index twice is an rpc-error', async () => {
     const good = await statement(henbs[0]!, oam);
     const byOther = await statement(henbs[1]!, other);
-    const { steps, code, stderr } = await runNcclient('ncclient_lists.py', pve.netconf!.port, [`${henbs[0]},${henbs[1]},no-such-henb`, good, byOther], undefined, { user: 'oam', password: 'pve-secret' });
+    const signedList = `list:${await listStatement([henbs[2]!, 'no-such-henb'], oam, 'b9'.repeat(32))}`;
+    const refusedList = `list:${await listStatement([henbs[2]!], other, 'ba'.repeat(32))}`;
+    const { steps, code, stderr } = await runNcclient('ncclient_lists.py', pve.netconf!.port, [`${henbs[0]},${henbs[1]},no-such-henb`, good, byOther, signedList, refusedList],
+      undefined, { user: 'oam', password: 'pve-secret' });
     expect(steps.get('exception'), stderr).toBeUndefined();
     expect(code, stderr).toBe(0);
-    for (const step of ['provide-list', 'integrity-requests']) {
+    for (const step of ['provide-signed-list-0', 'provide-list', 'integrity-requests']) {
       const s = steps.get(step)!;
       expect(s.ok, JSON.stringify(s)).toBe(true);
       const rpcFile = join(dir, `${step}.rpc.xml`);
@@ -114,6 +146,11 @@ describe('integrity-requests and provide-reference-values-list, with clients and
     const provided = steps.get('provide-list')!.xml as string;
     expect(provided).toMatch(/<result xmlns="[^"]+"><index>0<\/index><accepted\/><\/result>/);
     expect(provided).toMatch(/<index>1<\/index><error>.*<error-app-tag>reference-values-untrusted<\/error-app-tag>/s);
+    const signed = steps.get('provide-signed-list-0')!.xml as string;
+    expect(signed).toMatch(/<result xmlns="[^"]+"><index>0<\/index><accepted\/><\/result>/);
+    expect(signed).toMatch(/<index>1<\/index><error>.*<error-app-tag>unknown-henb<\/error-app-tag>/s);
+    expect(pve.providedReferenceValues(henbs[2]!)).toEqual({ rootfs: ['b9'.repeat(32)] });
+    expect(steps.get('provide-signed-list-1')).toMatchObject({ ok: false, error: { tag: 'access-denied', app_tag: 'reference-values-untrusted' } });
     const ir = steps.get('integrity-requests')!.xml as string;
     expect(ir.match(/<ear-status>affirming<\/ear-status>/g)).toHaveLength(2);
     expect(ir).toMatch(/<index>12<\/index><error>.*<error-app-tag>unknown-henb<\/error-app-tag>/s);

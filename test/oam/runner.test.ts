@@ -3,6 +3,7 @@ import { HsvError } from '../../src/errors.js';
 import { JobRunner } from '../../src/oam/runner.js';
 import type { OamEvents } from '../../src/oam/runner-options.js';
 import type { Job, JobRequest } from '../../src/oam/transition.js';
+import type { PveClient } from '../../src/oam/ports.js';
 import { FakeDevices, FakeFetcher, FakePve, FakeTokens, MemoryStore, decodeFake, seedHenb, signedCompletion } from './fakes.js';
 import type { DeviceProfile, PveBehaviour } from './fakes.js';
 import { BASE_LOG, EXPECTED, GOOD_LOG, OLD_RIM, SW_RIM, T0 } from './helpers.js';
@@ -539,6 +540,30 @@ describe('runner: reference values follow the update (issue 10 item 4)', () => {
       .toEqual([expect.objectContaining({ jobId: job.jobId, accepted: false, code: 'ERR_PVE_REJECTED' })]);
     const check = await r.check('rv2', {});
     expect(check.pve?.earStatus).toBe('contraindicated');
+  });
+
+  it('a PVE client that signs the values itself (signAndProvideReferenceValues) is given them unsigned; the tokens port signs nothing', async () => {
+    await seed('rv4');
+    const given: Array<{ henbId: string; jobId: string; values: unknown[] }> = [];
+    const port = pve as PveClient;
+    port.signAndProvideReferenceValues = async (values) => {
+      given.push(values);
+    };
+    try {
+      const r = runner();
+      const job = await r.start({ henbId: 'rv4', request: REQUEST });
+      await vi.advanceTimersByTimeAsync(600);
+      await r.idle();
+      expect((await store.getJob<Job>(job.jobId))?.state).toBe('verified');
+      expect(given).toEqual([{ henbId: 'rv4', jobId: job.jobId, values: GOOD_LOG.map((e) => ({
+        component: e.component, digest: e.digest, ...(e.component === 'rootfs' && e.digest === SW_RIM ? { version: '2.0.0' } : {}) })) }]);
+      expect(tokens.referenceValues).toEqual([]);
+      expect(pve.provided).toEqual([]);
+      expect(store.audit.filter((a) => a.action === 'reference-values-provided').map((a) => JSON.parse(a.details) as unknown))
+        .toEqual([expect.objectContaining({ jobId: job.jobId, accepted: true })]);
+    } finally {
+      delete port.signAndProvideReferenceValues;
+    }
   });
 
   it('a mismatch provides nothing', async () => {

@@ -22,8 +22,12 @@ import { connectNetconf } from '../../src/netconf/client/index.js';
 import { NETCONF_BASE_NS, child, childText, childrenNamed, el, leaf } from '../../src/netconf/xml/index.js';
 import { NetconfError } from '../../src/netconf/rpc-error.js';
 import { newNonce } from '../../src/tokens/nonce.js';
-import { generateSigningKey, signReferenceValues } from '../../src/tokens/index.js';
-import type { EarClaims, SigningKey } from '../../src/tokens/index.js';
+import { generateSigningKey, signReferenceValues, signReferenceValuesList } from '../../src/tokens/index.js';
+import type { EarClaims, ReferenceValuesListInput, SigningKey } from '../../src/tokens/index.js';
+import { createReferenceValuesSigner } from '../../src/oam/index.js';
+import type { ReferenceValuesInput, ReferenceValuesSigner } from '../../src/oam/index.js';
+import { SignJWT } from 'jose';
+import { toLowS } from '../../src/tokens/low-s.js';
 import { cellCollector, cellEntry } from './cells.js';
 import { createTestPki } from '../helpers/tls-pki.js';
 import type { TestPki } from '../helpers/tls-pki.js';
@@ -42,7 +46,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hsv-pve-lists-'));
   oamKey = await generateSigningKey('ES256', 'oam');
   await writeFile(join(dir, 'oam-jwks.json'), JSON.stringify({ keys: [oamKey.publicJwk] }));
-  for (const id of ['cell-1', 'cell-2', 'cell-3']) cells.set(id, new Femtocell({ henbId: id, installMs: 1 }));
+  for (const id of ['cell-1', 'cell-2', 'cell-3', 'cell-4']) cells.set(id, new Femtocell({ henbId: id, installMs: 1 }));
   pve = await startPve({
     listen: '127.0.0.1:0', dataDir: join(dir, 'pve'), devices: [...cells.values()].map(cellEntry), referenceValues: factoryReferenceValues(), collector,
     oamJwks: join(dir, 'oam-jwks.json'), netconf: { listen: '127.0.0.1:0', users: [{ username: 'oam', password: 'pve-secret' }] },
@@ -302,6 +306,21 @@ describe('the OAM\'s client and a PVE without the list operations', () => {
       client.close();
     }
   });
+  it('values signed as they leave: the refused list\'s values signed again alone and sent alone, every caller answered', async () => {
+    const told: unknown[] = [];
+    const signer = countingSigner();
+    const client = createPveClient({ url: `https://127.0.0.1:${port}`, ca: pki.ca.cert, batch: { maxInFlight: 1 }, onBatchUnsupported: (e) => told.push(e), referenceValuesSigner: signer });
+    try {
+      const before = seen.filter((u) => u === PROVIDE_LIST_PATH).length;
+      await Promise.all(['cell-1', 'cell-2', 'cell-3'].map((id) => client.signAndProvideReferenceValues!(values(id, 0x81), signal())));
+      expect(told).toHaveLength(1);
+      expect(seen.filter((u) => u === PROVIDE_LIST_PATH).length - before).toBe(1);
+      expect(signer).toMatchObject({ ones: 3, lists: [2] });
+      for (const id of ['cell-1', 'cell-2', 'cell-3']) expect(pve.providedReferenceValues(id)).toEqual({ rootfs: [digestOf(0x81)] });
+    } finally {
+      client.close();
+    }
+  });
 });
 
 describe('integrity-requests over the NETCONF endpoint', () => {
@@ -381,5 +400,189 @@ describe('the OAM\'s NETCONF client: together in one session under load', () => 
     expect(rs.map((r) => r.token)).toEqual(['t.a.s', 't.b.s', 't.c.s']);
     expect(ops).toEqual(['integrity-request', 'integrity-requests', 'integrity-request', 'integrity-request']);
     expect(told).toHaveLength(1);
+  });
+});
+
+// --- the list statement (issue 15): one signature for the H(e)NBs of one provide-reference-values-list
+
+const OAM = 'urn:henb-sw-verify:oam';
+const PVE = 'urn:henb-sw-verify:pve';
+const LIST_PATH = '/henb-sw-verify-pve:provide-reference-values-list/input/reference-values-list';
+const digestOf = (n: number): string => n.toString(16).padStart(2, '0').repeat(32);
+
+/** a list statement of `entries` ([H(e)NB, digest]) signed with `key` (default the OAM's) */
+function listStatement(entries: Array<[string, string]>, over: Partial<ReferenceValuesListInput> = {}, key = oamKey): Promise<string> {
+  return signReferenceValuesList({
+    iss: OAM, aud: PVE, entries: entries.map(([sub, digest], i) => ({ sub, 'job-id': `job-l${i}`, 'reference-values': [{ component: 'rootfs', digest }] })), ...over,
+  }, key);
+}
+
+const postList = (jws: string): Promise<{ status: number; json: Doc }> => post(PROVIDE_LIST_PATH, { [INPUT]: { 'reference-values-list': jws } });
+
+describe('provide-reference-values-list with one list statement over RESTCONF', () => {
+  it('each entry taken as a statement alone: accepted ones held, an unknown H(e)NB or a bad entry refused alone, results by position', async () => {
+    const d = digestOf(0x11);
+    const jws = toLowS(await new SignJWT({
+      iss: OAM, aud: PVE, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 300, jti: `list-${newNonce()}`,
+      entries: [
+        { sub: 'cell-1', 'job-id': 'j0', 'reference-values': [{ component: 'rootfs', digest: d }] },
+        { sub: 'no-such-cell', 'job-id': 'j1', 'reference-values': [{ component: 'rootfs', digest: d }] },
+        { sub: 'cell-3', 'job-id': 'j2', 'reference-values': [{ component: 'rootfs', digest: 'NOT HEX' }] },
+        { sub: 'cell-2', 'job-id': 'j3', 'reference-values': [{ component: 'rootfs', digest: d }] },
+      ],
+    }).setProtectedHeader({ alg: 'ES256', kid: oamKey.kid, typ: 'rv-list+jwt' }).sign(oamKey.privateKey), 'ES256');
+    const before3 = pve.providedReferenceValues('cell-3');
+    const r = await postList(jws);
+    expect(r.status).toBe(200);
+    const results = r.json[OUTPUT].result;
+    expect(results.map((x) => x.index)).toEqual([0, 1, 2, 3]);
+    expect(results[0]).toEqual({ index: 0, accepted: [null] });
+    expect(results[1]!.error).toMatchObject({ 'error-type': 'application', 'error-tag': 'invalid-value', 'error-app-tag': 'unknown-henb', 'error-path': LIST_PATH });
+    expect(results[2]!.error).toMatchObject({ 'error-app-tag': 'reference-values-invalid', 'error-path': LIST_PATH });
+    expect(results[3]).toEqual({ index: 3, accepted: [null] });
+    expect(pve.providedReferenceValues('cell-1')).toEqual({ rootfs: [d] });
+    expect(pve.providedReferenceValues('cell-2')).toEqual({ rootfs: [d] });
+    expect(pve.providedReferenceValues('cell-3')).toEqual(before3);
+  });
+
+  it('a tampered entry, another key, an expired list: the operation refused with the single statement\'s error, nothing taken', async () => {
+    const held = pve.providedReferenceValues('cell-1');
+    const jws = await listStatement([['cell-1', digestOf(0x21)], ['cell-2', digestOf(0x21)]]);
+    const [h, p, sig] = jws.split('.');
+    const claims = JSON.parse(Buffer.from(p!, 'base64url').toString()) as { entries: Array<{ 'reference-values': Array<{ digest: string }> }> };
+    claims.entries[1]!['reference-values'][0]!.digest = digestOf(0x66);
+    const tampered = await postList(`${h!}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${sig!}`);
+    expect(tampered.status).toBe(403);
+    expect(tampered.json['ietf-restconf:errors'].error[0]).toMatchObject({ 'error-tag': 'access-denied', 'error-app-tag': 'reference-values-untrusted', 'error-path': LIST_PATH });
+    const other = await postList(await listStatement([['cell-1', digestOf(0x22)]], {}, await generateSigningKey('ES256', 'oam')));
+    expect(other.json['ietf-restconf:errors'].error[0]).toMatchObject({ 'error-app-tag': 'reference-values-untrusted' });
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await postList(await listStatement([['cell-1', digestOf(0x23)]], { iat: now - 100, exp: now - 50 }));
+    expect(expired.json['ietf-restconf:errors'].error[0]).toMatchObject({ 'error-tag': 'invalid-value', 'error-app-tag': 'reference-values-stale' });
+    expect(pve.providedReferenceValues('cell-1')).toEqual(held);
+    // the untampered list was never accepted: it still is accepted once
+    expect((await postList(jws)).json[OUTPUT].result.map((x) => x.accepted)).toEqual([[null], [null]]);
+  });
+
+  it('sent again: a current entry is a repeat, an entry replaced since is refused as replayed (no rollback); a list with no current entry is a replay', async () => {
+    const jws = await listStatement([['cell-1', digestOf(0x31)], ['cell-2', digestOf(0x31)]]);
+    expect((await postList(jws)).json[OUTPUT].result.map((x) => x.accepted)).toEqual([[null], [null]]);
+    // the same list again (its answer was lost): both answered as accepted, nothing changed
+    expect((await postList(jws)).json[OUTPUT].result.map((x) => x.accepted)).toEqual([[null], [null]]);
+    // cell-2 gets newer values; an attacker who kept the list sends it again
+    await pve.provideReferenceValues(await signReferenceValues({ iss: OAM, aud: PVE, sub: 'cell-2', 'job-id': 'job-newer', 'reference-values': [{ component: 'rootfs', digest: digestOf(0x32) }] }, oamKey));
+    const again = await postList(jws);
+    expect(again.json[OUTPUT].result[0]).toEqual({ index: 0, accepted: [null] });
+    expect(again.json[OUTPUT].result[1]!.error).toMatchObject({ 'error-app-tag': 'reference-values-replayed', 'error-path': LIST_PATH });
+    expect(pve.providedReferenceValues('cell-2')).toEqual({ rootfs: [digestOf(0x32)] });
+    // once no entry is current, the list is a replay as a whole
+    await pve.provideReferenceValues(await signReferenceValues({ iss: OAM, aud: PVE, sub: 'cell-1', 'job-id': 'job-newer', 'reference-values': [{ component: 'rootfs', digest: digestOf(0x33) }] }, oamKey));
+    const replay = await postList(jws);
+    expect(replay.status).toBe(400);
+    expect(replay.json['ietf-restconf:errors'].error[0]).toMatchObject({ 'error-app-tag': 'reference-values-replayed', 'error-path': LIST_PATH });
+    expect(pve.providedReferenceValues('cell-1')).toEqual({ rootfs: [digestOf(0x33)] });
+  });
+
+  it('an entry older than the H(e)NB\'s current values is refused as stale, alone', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await pve.provideReferenceValues(await signReferenceValues({ iss: OAM, aud: PVE, sub: 'cell-3', 'job-id': 'job-now', 'reference-values': [{ component: 'rootfs', digest: digestOf(0x41) }] }, oamKey));
+    // cell-4 has no values yet: its entry is taken
+    const r = await postList(await listStatement([['cell-3', digestOf(0x42)], ['cell-4', digestOf(0x42)]], { iat: now - 60 }));
+    expect(r.json[OUTPUT].result[0]!.error).toMatchObject({ 'error-app-tag': 'reference-values-stale', 'error-path': LIST_PATH });
+    expect(r.json[OUTPUT].result[1]).toEqual({ index: 1, accepted: [null] });
+    expect(pve.providedReferenceValues('cell-4')).toEqual({ rootfs: [digestOf(0x42)] });
+    expect(pve.providedReferenceValues('cell-3')).toEqual({ rootfs: [digestOf(0x41)] });
+  });
+
+  it('type confusion refused: a list statement as a single statement, a single statement as a list; both input forms at once', async () => {
+    const list = await listStatement([['cell-1', digestOf(0x51)]]);
+    const asSingle = await post('/restconf/operations/henb-sw-verify-pve:provide-reference-values', { [INPUT]: { 'reference-values': list } });
+    expect(asSingle.json['ietf-restconf:errors'].error[0]).toMatchObject({ 'error-app-tag': 'reference-values-invalid' });
+    const single = await statement('cell-1', 'job-conf');
+    const asList = await postList(single);
+    expect(asList.json['ietf-restconf:errors'].error[0]).toMatchObject({ 'error-app-tag': 'reference-values-invalid', 'error-path': LIST_PATH });
+    const both = await post(PROVIDE_LIST_PATH, { [INPUT]: { statement: [{ index: 0, 'reference-values': single }], 'reference-values-list': list } });
+    expect(both.status).toBe(400);
+    expect(both.json['ietf-restconf:errors'].error[0]).toMatchObject({ 'error-tag': 'invalid-value', 'error-path': LIST_PATH });
+    expect((await postList(list)).json[OUTPUT].result[0]).toEqual({ index: 0, accepted: [null] });
+  });
+});
+
+/** the OAM's signer, counting its signatures */
+function countingSigner(key = oamKey): ReferenceValuesSigner & { ones: number; lists: number[] } {
+  const s = createReferenceValuesSigner({ signingKey: key });
+  const c = {
+    ones: 0, lists: [] as number[],
+    one: (v: ReferenceValuesInput) => (c.ones++, s.one(v)),
+    list: (vs: readonly ReferenceValuesInput[]) => (c.lists.push(vs.length), s.list(vs)),
+  };
+  return c;
+}
+const values = (henbId: string, n: number): ReferenceValuesInput => ({ henbId, jobId: `job-v${n}`, values: [{ component: 'rootfs', digest: digestOf(n) }] });
+
+describe('the OAM\'s clients sign the values as they leave: several as one list statement', () => {
+  it('RESTCONF: values made while one is on its way go as one list statement (one signature); each caller its own outcome, a refusal as the lone one\'s', async () => {
+    const sent: Array<[string, number]> = [];
+    const signer = countingSigner();
+    const client = createPveClient({ url: pve.url, ca: pve.ca, batch: { maxInFlight: 1 }, onSent: (op, n) => sent.push([op, n]), referenceValuesSigner: signer });
+    try {
+      const out = await Promise.allSettled([values('cell-1', 0x61), values('cell-2', 0x61), values('no-such-cell', 0x61), values('cell-3', 0x61)]
+        .map((v) => client.signAndProvideReferenceValues!(v, signal())));
+      expect(sent).toEqual([['provide-reference-values', 1], ['provide-reference-values-list', 3]]);
+      expect(signer).toMatchObject({ ones: 1, lists: [3] });
+      expect(out.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      for (const id of ['cell-1', 'cell-2', 'cell-3']) expect(pve.providedReferenceValues(id)).toEqual({ rootfs: [digestOf(0x61)] });
+      const alone = await client.signAndProvideReferenceValues!(values('no-such-cell', 0x62), signal()).catch((e: unknown) => e) as Record<string, unknown>;
+      expect((out[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_PVE_UNKNOWN_HENB', httpStatus: alone.httpStatus });
+      expect(alone.code).toBe('ERR_PVE_UNKNOWN_HENB');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('RESTCONF: a list statement the PVE refuses (not the OAM\'s key) fails every caller with the refusal a lone statement gets', async () => {
+    const client = createPveClient({ url: pve.url, ca: pve.ca, batch: { maxInFlight: 1 }, referenceValuesSigner: countingSigner(await generateSigningKey('ES256', 'oam')) });
+    try {
+      const out = await Promise.allSettled(['cell-1', 'cell-2', 'cell-3'].map((id) => client.signAndProvideReferenceValues!(values(id, 0x63), signal())));
+      for (const o of out) expect((o as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_PVE_REJECTED', appTag: 'reference-values-untrusted', httpStatus: 403 });
+      expect(pve.providedReferenceValues('cell-2')).not.toEqual({ rootfs: [digestOf(0x63)] });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('NETCONF: values made while one is on its way go as one list statement in one session', async () => {
+    const sent: Array<[string, number]> = [];
+    const signer = countingSigner();
+    const client = createNetconfPveClient({
+      host: pve.netconf!.host, port: pve.netconf!.port, username: 'oam', password: 'pve-secret', hostKeySha256: pve.netconf!.hostKeySha256,
+      batch: { maxInFlight: 1 }, onSent: (op, n) => sent.push([op, n]), referenceValuesSigner: signer,
+    });
+    const out = await Promise.allSettled([values('cell-1', 0x64), values('cell-2', 0x64), values('no-such-cell', 0x64)].map((v) => client.signAndProvideReferenceValues!(v, signal())));
+    expect(sent).toEqual([['provide-reference-values', 1], ['provide-reference-values-list', 2]]);
+    expect(signer).toMatchObject({ ones: 1, lists: [2] });
+    expect(out.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect((out[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_PVE_UNKNOWN_HENB' });
+    expect(pve.providedReferenceValues('cell-2')).toEqual({ rootfs: [digestOf(0x64)] });
+  });
+});
+
+describe('the list statement over the NETCONF endpoint', () => {
+  it('results by position; a list statement refused as a whole is an rpc-error with the single statement\'s error-app-tag', async () => {
+    const nc = await connectNetconf({ host: pve.netconf!.host, port: pve.netconf!.port, username: 'oam', password: 'pve-secret', hostKeySha256: pve.netconf!.hostKeySha256 });
+    try {
+      const jws = await listStatement([['cell-1', digestOf(0x71)], ['no-such-cell', digestOf(0x71)]]);
+      const reply = await nc.rpc(el(PVE_NS, 'provide-reference-values-list', leaf(PVE_NS, 'reference-values-list', jws)));
+      const results = childrenNamed(reply, PVE_NS, 'result');
+      expect(results.map((r) => childText(r, PVE_NS, 'index'))).toEqual(['0', '1']);
+      expect(child(results[0]!, PVE_NS, 'accepted')).toBeDefined();
+      expect(childText(child(results[1]!, PVE_NS, 'error')!, PVE_NS, 'error-app-tag')).toBe('unknown-henb');
+      const again = await nc.rpc(el(PVE_NS, 'provide-reference-values-list', leaf(PVE_NS, 'reference-values-list', await listStatement([['cell-1', digestOf(0x72)]], {}, await generateSigningKey('ES256', 'oam'))))).catch((e: unknown) => e);
+      expect(again).toBeInstanceOf(NetconfError);
+      expect((again as NetconfError).errors[0]).toMatchObject({ tag: 'access-denied', appTag: 'reference-values-untrusted', path: '/hsvp:provide-reference-values-list/hsvp:reference-values-list' });
+      expect(pve.providedReferenceValues('cell-1')).toEqual({ rootfs: [digestOf(0x71)] });
+    } finally {
+      await nc.close();
+    }
   });
 });

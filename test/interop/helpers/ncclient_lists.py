@@ -1,5 +1,6 @@
 """ncclient (a NETCONF client we did not write) calls the PVE's list operations: provide-reference-values-list with
-the JWSs given on the command line (argv[5:]), and integrity-requests with one request per henb-id in argv[4]
+the JWSs given on the command line (argv[5:]; those written list:JWS are list statements, each sent alone as its
+reference-values-list, steps provide-signed-list-0, -1, ...), and integrity-requests with one request per henb-id in argv[4]
 (comma-separated; the PVE collects each H(e)NB's evidence itself). Prints each rpc and its rpc-reply as XML, or the
 rpc-error's fields."""
 import base64
@@ -24,8 +25,11 @@ def call(m, step, xml):
 
 def main():
     henbs = [h for h in sys.argv[4].split(",") if h]
-    jwss = sys.argv[5:]
+    jwss = [a for a in sys.argv[5:] if not a.startswith("list:")]
+    lists = [a[len("list:"):] for a in sys.argv[5:] if a.startswith("list:")]
     with connect() as m:
+        for i, j in enumerate(lists):
+            call(m, f"provide-signed-list-{i}", f'<provide-reference-values-list xmlns="{NS}"><reference-values-list>{j}</reference-values-list></provide-reference-values-list>')
         statements = "".join(f"<statement><index>{i}</index><reference-values>{j}</reference-values></statement>" for i, j in enumerate(jwss))
         call(m, "provide-list", f'<provide-reference-values-list xmlns="{NS}">{statements}</provide-reference-values-list>')
         requests = "".join(
