@@ -13,7 +13,6 @@
  *   deviceRefused, never by matching text.
  */
 import { errorCode } from '../errors.js';
-import type { ReferenceValuesInput } from './result-token.js';
 
 /** The codes a PveClient rejects with (src/pve: RESTCONF and NETCONF clients). */
 export type PveClientErrorCode =
@@ -128,6 +127,13 @@ export interface PveClient {
    * statement, or with the values of other H(e)NBs in one list operation as one list statement (one signature).
    */
   signAndProvideReferenceValues?(values: ReferenceValuesInput, signal: AbortSignal): Promise<void>;
+}
+
+/** What the OAM provides to the PVE after a verified update (signed by ResultTokens.signReferenceValues, or by the client). */
+export interface ReferenceValuesInput {
+  henbId: string;
+  jobId: string;
+  values: Array<{ component: string; digest: string; version?: string }>;
 }
 
 /** Step 6: what the OAM sends to the device. */

@@ -5,6 +5,9 @@
 import type { EarClaims, EarStatus, EarSubmod, ResultClaimsInput } from '../tokens/index.js';
 import { componentResults } from './component-results.js';
 import type { Job } from './transition.js';
+import type { ReferenceValuesInput } from './ports.js';
+
+export type { ReferenceValuesInput };
 
 /** Tokens as the flow uses them (src/tokens behind it; see createResultTokens in tokens-adapter.ts). */
 export interface ResultTokens {
@@ -20,13 +23,6 @@ export interface ResultTokens {
    * PVE (src/tokens reference-values). Without it no reference values are provided.
    */
   signReferenceValues?(input: ReferenceValuesInput): Promise<string>;
-}
-
-/** What the OAM provides to the PVE after a verified update. */
-export interface ReferenceValuesInput {
-  henbId: string;
-  jobId: string;
-  values: Array<{ component: string; digest: string; version?: string }>;
 }
 
 /**
