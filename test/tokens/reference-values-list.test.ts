@@ -10,12 +10,9 @@ import {
 } from '../../src/tokens/index.js';
 import type { ReferenceValuesListInput, SigningKey, VerifyReferenceValuesOptions } from '../../src/tokens/index.js';
 import { toLowS } from '../../src/tokens/low-s.js';
+import { RV_DIGEST, RV_NOW, RV_OAM, RV_PVE, expectAcceptedOnce, withCode } from './helpers.js';
 
-const NOW = 1_800_000_000;
-const OAM = 'urn:henb-sw-verify:oam';
-const PVE = 'urn:henb-sw-verify:pve';
-const D = 'ab'.repeat(32);
-const code = (c: string): unknown => expect.objectContaining({ code: c });
+const [NOW, OAM, PVE, D, code] = [RV_NOW, RV_OAM, RV_PVE, RV_DIGEST, withCode];
 const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
 const part = (jws: string, i: number): Record<string, unknown> => JSON.parse(Buffer.from(jws.split('.')[i]!, 'base64url').toString()) as Record<string, unknown>;
 
@@ -76,10 +73,7 @@ describe('reference values list statement: refusals', () => {
 
   it('replayed: the list is accepted once, as a whole (its jti)', async () => {
     const key = await generateSigningKey();
-    const jws = await signReferenceValuesList(input(), key, { now: () => NOW });
-    const o = opts(key);
-    await verifyReferenceValuesList(jws, o);
-    await expect(verifyReferenceValuesList(jws, o)).rejects.toEqual(code('ERR_TOKEN_REPLAY'));
+    await expectAcceptedOnce(verifyReferenceValuesList, await signReferenceValuesList(input(), key, { now: () => NOW }), opts(key));
   });
 
   it('type confusion: a list is not a single statement, and a single statement is not a list', async () => {
