@@ -23,7 +23,7 @@ import { DEFAULT_JOB_RETENTION_DAYS, startRetention } from './retention.js';
 import { measuredDevices, measuredPve, observeResult, registerPluginMetrics } from './metrics.js';
 import { metrics } from '../metrics/index.js';
 import type { Jwks, JwksSource, SigningKey, ReplayCache } from '../tokens/index.js';
-import { loadOrCreateSigningKey, newNonce as defaultNonce, publishJwks, storeReplayCache } from '../tokens/index.js';
+import { newNonce as defaultNonce, publishJwks, storeReplayCache } from '../tokens/index.js';
 import { createResultTokens } from '../oam/index.js';
 import type { Clock, DeviceDriver, PveClient, SoftwareFetcher, SoftwareManifestCheck, StepTimeouts } from '../oam/index.js';
 import { OamService } from './northbound.js';
@@ -31,7 +31,7 @@ import { AuditTrail } from './audit.js';
 import type { OamPolicies } from './northbound.js';
 import type { OamPluginConfig, SoftwareOptions } from './config.js';
 import { OamConfigError, baseDirOf, configOf, policiesFromConfig, pveEvidenceOf, softwareFromConfig, storeFromConfig } from './config.js';
-import { devicesFromConfig, openConfiguredStore, pveFromConfig, referenceValuesSignerFromConfig } from './ports.js';
+import { devicesFromConfig, loadOamSigningKey, oamKeysDir, openConfiguredStore, pveFromConfig, referenceValuesSignerFromConfig } from './ports.js';
 import { createSoftwareFetcher } from './software-fetcher.js';
 import { inventoryEntryOfFile, inventoryFromRunning, seedInventory } from './inventory.js';
 import type { ConfigHenb, InventoryEntry } from './inventory.js';
@@ -156,9 +156,8 @@ async function openStore({ host, cfg, deps, opened }: Activation): Promise<Store
 
 /** the OAM signing key and the JWKS it publishes (the caller's key, or keys/ in the data dir) */
 async function signingKeys({ host, deps }: Activation): Promise<{ signingKey: SigningKey; jwks: Jwks }> {
-  const keysDir = join(host.dataDir, 'keys');
-  const signingKey = deps.signingKey ?? await loadOrCreateSigningKey(keysDir, 'oam');
-  const jwks: Jwks = deps.signingKey !== undefined ? { keys: [deps.signingKey.publicJwk] } : await publishJwks(keysDir);
+  const signingKey = deps.signingKey ?? await loadOamSigningKey(host.dataDir);
+  const jwks: Jwks = deps.signingKey !== undefined ? { keys: [deps.signingKey.publicJwk] } : await publishJwks(oamKeysDir(host.dataDir));
   return { signingKey, jwks };
 }
 

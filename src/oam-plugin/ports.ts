@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { PluginHost } from '../plugin/contract.js';
 import type { Logger } from '../log/logger.js';
 import type { OpenStoreOptions, Store } from '../store/index.js';
-import type { Jwks, JwksFile, JwksSource } from '../tokens/index.js';
+import type { Jwks, JwksFile, JwksSource, SigningKey } from '../tokens/index.js';
 import { loadOrCreateSigningKey } from '../tokens/index.js';
 import { followedJwksFile } from './jwks-files.js';
 import { metrics } from '../metrics/index.js';
@@ -25,11 +25,20 @@ import type { OamPluginConfig } from './config.js';
  * pve.issuer). Undefined without a PVE. The key is read at the first signature (activation has made it by then), so
  * that nothing is opened before the plugin's configuration has been checked.
  */
+/** where the OAM's own signing key lives (DATA_DIR/keys), and the key itself (made there at the first start) */
+export function oamKeysDir(dataDir: string): string {
+  return join(dataDir, 'keys');
+}
+
+export function loadOamSigningKey(dataDir: string): Promise<SigningKey> {
+  return loadOrCreateSigningKey(oamKeysDir(dataDir), 'oam');
+}
+
 export function referenceValuesSignerFromConfig(cfg: OamPluginConfig, dataDir: string): ReferenceValuesSigner | undefined {
   const pveCfg = cfg.pve;
   if (pveCfg === undefined) return undefined;
   let made: Promise<ReferenceValuesSigner> | undefined;
-  const signer = (): Promise<ReferenceValuesSigner> => made ??= loadOrCreateSigningKey(join(dataDir, 'keys'), 'oam').then(
+  const signer = (): Promise<ReferenceValuesSigner> => made ??= loadOamSigningKey(dataDir).then(
     (signingKey) => createReferenceValuesSigner({ signingKey, ...(pveCfg.issuer !== undefined ? { pveIssuer: pveCfg.issuer } : {}) }),
     (err: unknown) => {
       made = undefined;

@@ -8,7 +8,7 @@
  *
  * provide-reference-values-list's other input is one list statement (reference-values-list: several H(e)NBs' values
  * under one OAM signature, src/tokens reference-values): readProvideListInput tells the two apart (a choice), and
- * answerSignedList answers each entry by its position from ProvidedReferenceValues.acceptList.
+ * each entry is answered by its position (SignedListOutcome, from ProvidedReferenceValues.acceptList).
  *
  * The whole operation is refused, and nothing done, when the list itself is wrong: no entry, more than MAX_BATCH, an
  * entry that is not an object, an index missing, not a uint16, or given twice. An entry's own refusal is its result's
@@ -126,17 +126,11 @@ export function readProvideListInput(input: Record<string, unknown>): { statemen
 }
 
 /**
- * The list statement's entries answered (`acceptList`: ProvidedReferenceValues.acceptList, by way of the service):
- * each entry's result by its index, its refusal with the error-path of the list statement's leaf. A refusal of the
- * whole statement (a RestconfError) is thrown: the operation's error, every entry refused.
+ * An entry of a list statement as the PVE took it (ProvidedReferenceValues.acceptList, by way of the service): its
+ * result by its index, accepted or refused with the error-path of the list statement's leaf. A refusal of the whole
+ * statement is a RestconfError thrown instead: the operation's error, every entry refused.
  */
-export async function answerSignedList(jws: string, acceptList: (jws: string) => Promise<SignedListOutcome[]>): Promise<Array<BatchResult<undefined>>> {
-  const outcomes = await acceptList(jws);
-  return outcomes.map((r) => ('error' in r ? { index: r.index, error: r.error } : { index: r.index, output: undefined }));
-}
-
-/** an entry of a list statement as the PVE took it: accepted, or its refusal */
-export type SignedListOutcome = { index: number } | { index: number; error: RestconfErrorEntry };
+export type SignedListOutcome = BatchResult<undefined>;
 
 /** a list operation's body: exactly the member henb-sw-verify-pve:input (input.ts inputMember), holding exactly its list */
 export function batchList(op: ListOperation, body: unknown): unknown {

@@ -260,15 +260,18 @@ async function integrityRequestsOnce(poster: RestconfPoster, target: Endpoint, i
 /** provide-reference-values-list: the statements as its list statement, index = position; each result as `many` wants it */
 async function provideListOnce(poster: RestconfPoster, target: Endpoint, jwss: readonly string[], signal: AbortSignal): Promise<Array<{ ok: true; value: undefined } | { ok: false; error: unknown }>> {
   const entries = jwss.map((jws, i) => `{"index":${i},"reference-values":${JSON.stringify(jws)}}`);
-  poster.sent('provide-reference-values-list', jwss.length);
-  const { json } = await poster.postText(target, `{${JSON.stringify(PROVIDE_INPUT_MEMBER)}:{"statement":[${entries.join(',')}]}}`, signal, 'provide-reference-values-list');
-  return listOutcomes(json, jwss.length, 'provide-reference-values', (r) => (r.accepted !== undefined ? { ok: true, value: undefined } : undefined));
+  return provideListText(poster, target, `"statement":[${entries.join(',')}]`, jwss.length, signal);
 }
 
 /** provide-reference-values-list with one list statement of `n` entries; each entry's result (index = its position) as `many` wants it */
-async function provideSignedListOnce(poster: RestconfPoster, target: Endpoint, jws: string, n: number, signal: AbortSignal): Promise<Array<{ ok: true; value: undefined } | { ok: false; error: unknown }>> {
+function provideSignedListOnce(poster: RestconfPoster, target: Endpoint, jws: string, n: number, signal: AbortSignal): Promise<Array<{ ok: true; value: undefined } | { ok: false; error: unknown }>> {
+  return provideListText(poster, target, `"reference-values-list":${JSON.stringify(jws)}`, n, signal);
+}
+
+/** provide-reference-values-list with `members` (JSON text: the statements, or the one list statement) as its input; the `n` entries' outcomes */
+async function provideListText(poster: RestconfPoster, target: Endpoint, members: string, n: number, signal: AbortSignal): Promise<Array<{ ok: true; value: undefined } | { ok: false; error: unknown }>> {
   poster.sent('provide-reference-values-list', n);
-  const { json } = await poster.postText(target, `{${JSON.stringify(PROVIDE_INPUT_MEMBER)}:{"reference-values-list":${JSON.stringify(jws)}}}`, signal, 'provide-reference-values-list');
+  const { json } = await poster.postText(target, `{${JSON.stringify(PROVIDE_INPUT_MEMBER)}:{${members}}}`, signal, 'provide-reference-values-list');
   return listOutcomes(json, n, 'provide-reference-values', (r) => (r.accepted !== undefined ? { ok: true, value: undefined } : undefined));
 }
 

@@ -122,17 +122,22 @@ function referenceValueStatements(pve: PveSessions, onSent: OnSent): BatchSender
       const reply = await session.rpc(el(PVE_NS, 'provide-reference-values', leaf(PVE_NS, 'reference-values', jws)), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
       if (child(reply, NETCONF_BASE_NS, 'ok') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'the PVE did not answer provide-reference-values with ok');
     }),
-    many: (jwss, signal) => pve.call(signal, 'provide-reference-values-list', async (session, rpcSignal) => {
-      onSent?.('provide-reference-values-list', jwss.length);
-      const reply = await session.rpc(el(PVE_NS, 'provide-reference-values-list',
-        ...jwss.map((jws, i) => el(PVE_NS, 'statement', leaf(PVE_NS, 'index', String(i)), leaf(PVE_NS, 'reference-values', jws)))), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
-      return listOutcomes(reply, jwss.length, 'provide-reference-values', (r) => {
-        if (child(r, PVE_NS, 'accepted') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'a result of provide-reference-values-list is neither accepted nor an error');
-      });
-    }),
+    many: (jwss, signal) => provideList(pve, onSent, jwss.length, signal,
+      jwss.map((jws, i) => el(PVE_NS, 'statement', leaf(PVE_NS, 'index', String(i)), leaf(PVE_NS, 'reference-values', jws)))),
     unsupported: unsupportedOperation,
     aborted: (signal) => err('ERR_PVE_ABORTED', 'provide-reference-values was aborted', signal.reason),
   };
+}
+
+/** provide-reference-values-list with `input` (its statements, or its one list statement): the `n` entries' outcomes by index */
+function provideList(pve: PveSessions, onSent: OnSent, n: number, signal: AbortSignal, input: XmlElement[]): ReturnType<BatchSender<void>['many']> {
+  return pve.call(signal, 'provide-reference-values-list', async (session, rpcSignal) => {
+    onSent?.('provide-reference-values-list', n);
+    const reply = await session.rpc(el(PVE_NS, 'provide-reference-values-list', ...input), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
+    return listOutcomes(reply, n, 'provide-reference-values', (r) => {
+      if (child(r, PVE_NS, 'accepted') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'a result of provide-reference-values-list is neither accepted nor an error');
+    });
+  });
 }
 
 /**
@@ -143,16 +148,7 @@ function signedOnLeaving(pve: PveSessions, onSent: OnSent, signer: ReferenceValu
   const statements = referenceValueStatements(pve, onSent);
   return {
     one: async (values, signal) => statements.one(await signer.one(values), signal),
-    many: async (values, signal) => {
-      const jws = await signer.list(values);
-      return pve.call(signal, 'provide-reference-values-list', async (session, rpcSignal) => {
-        onSent?.('provide-reference-values-list', values.length);
-        const reply = await session.rpc(el(PVE_NS, 'provide-reference-values-list', leaf(PVE_NS, 'reference-values-list', jws)), { signal: rpcSignal, timeoutMs: pve.timeoutMs });
-        return listOutcomes(reply, values.length, 'provide-reference-values', (r) => {
-          if (child(r, PVE_NS, 'accepted') === undefined) throw err('ERR_PVE_BAD_RESPONSE', 'a result of provide-reference-values-list is neither accepted nor an error');
-        });
-      });
-    },
+    many: async (values, signal) => provideList(pve, onSent, values.length, signal, [leaf(PVE_NS, 'reference-values-list', await signer.list(values))]),
     unsupported: statements.unsupported,
     aborted: statements.aborted,
   };

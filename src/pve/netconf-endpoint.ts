@@ -20,7 +20,7 @@ import { PVE_MODULE, PVE_NS, RestconfError } from './restconf.js';
 import { netconfClient } from './types.js';
 import type { IntegrityInput, IntegrityOutput } from './types.js';
 import { checkProvideLeaves } from './provided.js';
-import { answerBatch, answerSignedList, INTEGRITY_REQUESTS, PROVIDE_LIST, readBatchRequests, readProvideListInput, SIGNED_LIST_LEAF } from './batch.js';
+import { answerBatch, INTEGRITY_REQUESTS, PROVIDE_LIST, readBatchRequests, readProvideListInput, SIGNED_LIST_LEAF } from './batch.js';
 import type { BatchResult, ListOperation, SignedListOutcome } from './batch.js';
 import type { RestconfErrorEntry } from './restconf.js';
 
@@ -164,7 +164,7 @@ function addProvideList(server: NetconfServer, provide: (jws: string) => Promise
 }
 
 /** the list statement of provide-reference-values-list (the input checked as the RESTCONF endpoint checks it); its refusal as a whole an rpc-error */
-async function answerSignedXml(op: XmlElement, provideList: (jws: string) => Promise<SignedListOutcome[]>): Promise<Array<BatchResult<undefined>>> {
+async function answerSignedXml(op: XmlElement, provideList: (jws: string) => Promise<SignedListOutcome[]>): Promise<SignedListOutcome[]> {
   try {
     const input: Record<string, unknown> = {};
     for (const c of elements(op)) {
@@ -174,7 +174,7 @@ async function answerSignedXml(op: XmlElement, provideList: (jws: string) => Pro
     }
     const read = readProvideListInput(input);
     if (!('signed' in read)) throw new RestconfError({ 'error-type': 'protocol', 'error-tag': 'invalid-value', 'error-message': `${SIGNED_LIST_LEAF} is missing` });
-    return await answerSignedList(read.signed, provideList);
+    return await provideList(read.signed);
   } catch (e) {
     if (e instanceof RestconfError) throw toNetconf(e, PROVIDE_LIST.name);
     throw e;

@@ -11,7 +11,7 @@ import type { Server } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import type { Jwks } from '../tokens/index.js';
-import { answerBatch, answerSignedList, batchList, INTEGRITY_REQUESTS, MAX_BATCH, PROVIDE_LIST, readBatchRequests, readProvideListInput, resultJson } from './batch.js';
+import { answerBatch, batchList, INTEGRITY_REQUESTS, MAX_BATCH, PROVIDE_LIST, readBatchRequests, readProvideListInput, resultJson } from './batch.js';
 import type { BatchResult, SignedListOutcome } from './batch.js';
 import { checkProvideLeaves } from './provided.js';
 import { checkInputLeaves, inputMember, readInput, readProvideInput } from './input.js';
@@ -113,7 +113,7 @@ async function operation(o: RestconfEndpointOptions, req: IncomingMessage, res: 
     // the statements, each alone, or the one list statement (a choice)
     const input = readProvideListInput(inputMember(await readJson(req, MAX_BATCH_BODY)));
     const results: Array<BatchResult<unknown>> = 'signed' in input
-      ? await answerSignedList(input.signed, o.provideList)
+      ? await o.provideList(input.signed)
       : await answerBatch(PROVIDE_LIST, input.statements, (leaves) => o.provide(checkProvideLeaves(leaves)), o.log);
     send(res, 200, YANG_JSON, JSON.stringify({ [OUTPUT_MEMBER]: { result: results.map((r) => ('error' in r ? r : { index: r.index, accepted: [null] })) } }));
     return;

@@ -171,7 +171,7 @@ export async function startPve(options: StartPveOptions): Promise<PveHandle> {
     await provided.accept(jws);
   };
   const provideList = async (jws: string): Promise<SignedListOutcome[]> =>
-    (await provided.acceptList(jws)).map((r) => ('error' in r ? { index: r.index, error: r.error.entry } : { index: r.index }));
+    (await provided.acceptList(jws)).map((r) => ('error' in r ? { index: r.index, error: r.error.entry } : { index: r.index, output: undefined }));
   const { server, sockets } = createRestconfServer({ tls, jwks, verify, provide, provideList, deviceTimeoutMs, log });
   const endpoints = await listenAll(options, server, sockets, { host, port }, callHome, (l) =>
     startPveNetconf({ host: l.host, port: l.port, users: l.users, dataDir: options.dataDir, log, check: checkInputLeaves, verify, provide, provideList }));

@@ -169,11 +169,7 @@ export async function signReferenceValues(input: ReferenceValuesClaimsInput, key
     jti: input.jti ?? randomUUID(), 'job-id': input['job-id'],
     'reference-values': input['reference-values'].map(valueOf),
   };
-  const problem = referenceValuesProblem(claims as unknown as Record<string, unknown>);
-  if (problem !== null) throw new TokenError('ERR_TOKEN_CLAIMS', `cannot sign: ${problem}`);
-  if (claims.exp <= claims.iat) throw new TokenError('ERR_TOKEN_CLAIMS', 'cannot sign: exp must be after iat');
-  const jws = signCompact({ alg: key.alg, kid: key.kid, typ: REFERENCE_VALUES_TYP }, claims as unknown as Record<string, unknown>, key.privateKey);
-  return toLowS(jws, key.alg);
+  return signedStatement(claims, referenceValuesProblem(claims as unknown as Record<string, unknown>), REFERENCE_VALUES_TYP, key);
 }
 
 /** Sign the values of several H(e)NBs as one list statement (the OAM's key): as signReferenceValues, jti once. */
@@ -186,10 +182,22 @@ export async function signReferenceValuesList(input: ReferenceValuesListInput, k
   };
   const problem = referenceValuesListProblem(claims as unknown as Record<string, unknown>)
     ?? claims.entries.map((e) => referenceValuesEntryProblem(e as unknown as Record<string, unknown>)).find((p) => p !== null) ?? null;
+  return signedStatement(claims, problem, REFERENCE_VALUES_LIST_TYP, key);
+}
+
+/** a statement's JWS (typ `typ`, the OAM's key), unless its claims have a problem or exp is not after iat */
+async function signedStatement(claims: { iat: number; exp: number }, problem: string | null, typ: string, key: SigningKey): Promise<string> {
   if (problem !== null) throw new TokenError('ERR_TOKEN_CLAIMS', `cannot sign: ${problem}`);
   if (claims.exp <= claims.iat) throw new TokenError('ERR_TOKEN_CLAIMS', 'cannot sign: exp must be after iat');
-  const jws = signCompact({ alg: key.alg, kid: key.kid, typ: REFERENCE_VALUES_LIST_TYP }, claims as unknown as Record<string, unknown>, key.privateKey);
+  const jws = signCompact({ alg: key.alg, kid: key.kid, typ }, claims as unknown as Record<string, unknown>, key.privateKey);
   return toLowS(jws, key.alg);
+}
+
+/** a statement is never verified without a jti replay cache (fail closed) */
+function requireReplayCache(options: VerifyReferenceValuesOptions): void {
+  if (options.replayCache === undefined || options.replayCache === null) {
+    throw new TokenError('ERR_TOKEN_REPLAY', 'a jti replay cache is required to verify reference values');
+  }
 }
 
 function valueOf(v: ReferenceValue): ReferenceValue {
@@ -201,9 +209,7 @@ function valueOf(v: ReferenceValue): ReferenceValue {
  * remembered once), then read each entry: see VerifiedReferenceValuesList.
  */
 export async function verifyReferenceValuesList(jws: string, options: VerifyReferenceValuesOptions): Promise<VerifiedReferenceValuesList> {
-  if (options.replayCache === undefined || options.replayCache === null) {
-    throw new TokenError('ERR_TOKEN_REPLAY', 'a jti replay cache is required to verify reference values');
-  }
+  requireReplayCache(options);
   const r = await verifyTyped(jws, { ...options, typ: REFERENCE_VALUES_LIST_TYP, shape: referenceValuesListProblem });
   const { entries, ...envelope } = r.claims as unknown as ReferenceValuesListClaims;
   const claims = { iss: envelope.iss, aud: envelope.aud, iat: envelope.iat, exp: envelope.exp, jti: envelope.jti };
@@ -219,9 +225,7 @@ export async function verifyReferenceValuesList(jws: string, options: VerifyRefe
 
 /** Verify reference values, fail closed (see the module comment); resolves with the claims. */
 export async function verifyReferenceValues(jws: string, options: VerifyReferenceValuesOptions): Promise<ReferenceValuesClaims> {
-  if (options.replayCache === undefined || options.replayCache === null) {
-    throw new TokenError('ERR_TOKEN_REPLAY', 'a jti replay cache is required to verify reference values');
-  }
+  requireReplayCache(options);
   const r = await verifyTyped(jws, { ...options, typ: REFERENCE_VALUES_TYP, shape: referenceValuesProblem });
   return r.claims as unknown as ReferenceValuesClaims;
 }
