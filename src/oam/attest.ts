@@ -16,7 +16,10 @@ import type { Job } from './transition.js';
  * completion; throws CompletionRefused otherwise (nothing is written). The nonce is used up with the transition
  * that applies the completion (persist.ts): only by the instance that applies it, never by one whose transition fails.
  */
-export async function attest(ctx: RunnerContext, job: Job, c: DeviceCompletion): Promise<AttestedCompletion> {
+/** what attest() reads of a job (a stored one too: its tokens play no part) */
+export type AttestedJob = Pick<Job, 'jobId' | 'henbId' | 'updateNonce' | 'timeouts'>;
+
+export async function attest(ctx: RunnerContext, job: AttestedJob, c: DeviceCompletion): Promise<AttestedCompletion> {
   const { evidence, updateNonce, tim, measurementLog } = checkEvidence(job, c);
   const token = await appraise(ctx, job, c, { evidence, updateNonce, tim, measurementLog });
   let claims: EarClaims;
@@ -49,7 +52,7 @@ interface Appraisable {
 }
 
 /** what the PVE needs, present and over this job's nonce, before it is asked */
-function checkEvidence(job: Job, c: DeviceCompletion): Appraisable {
+function checkEvidence(job: AttestedJob, c: DeviceCompletion): Appraisable {
   const ev = c.evidence;
   if (ev === undefined) throw new CompletionRefused('ERR_OAM_EVIDENCE_REQUIRED', 'evidence-required', 'the completion carries no evidence signed by the H(e)NB');
   if (job.updateNonce === undefined) throw new CompletionRefused('ERR_OAM_NONCE_MISMATCH', 'nonce-mismatch', `job ${job.jobId} sent no nonce with its software-update`);
@@ -63,7 +66,7 @@ function checkEvidence(job: Job, c: DeviceCompletion): Appraisable {
 }
 
 /** the PVE's token on the completion (phase post-update), within the PVE step's timeout */
-async function appraise(ctx: RunnerContext, job: Job, c: DeviceCompletion, a: Appraisable): Promise<string> {
+async function appraise(ctx: RunnerContext, job: AttestedJob, c: DeviceCompletion, a: Appraisable): Promise<string> {
   try {
     return await ctx.calls.bounded(job.timeouts.pve, 'PVE appraisal timed out', async (signal) => (await ctx.o.pve.integrityRequest({
       henbId: job.henbId, jobId: job.jobId, nonce: a.updateNonce,

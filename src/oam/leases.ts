@@ -19,7 +19,7 @@ import type { Live } from './job-queues.js';
 import type { DeviceCompletion } from './ports.js';
 import type { RunnerContext } from './runner-context.js';
 import type { RunnerOptions } from './runner-options.js';
-import type { Job } from './transition.js';
+import type { StoredJob } from './stored-job.js';
 
 export const DEFAULT_LEASE_MS = 60_000;
 /** the default instanceId on a SQLite store (one OAM instance per database) */
@@ -37,7 +37,7 @@ export function leaseSettings(o: RunnerOptions): { instanceId: string; leaseMs: 
 }
 
 /** How the runner resumes jobs it claimed: a `restart` event each (or the delivery of a final one). */
-export type TakeOver = (recs: JobRecord<Job>[], cause?: 'restart' | 'takeover') => Promise<string[]>;
+export type TakeOver = (recs: JobRecord<StoredJob>[], cause?: 'restart' | 'takeover') => Promise<string[]>;
 
 /** Renews this instance's leases every leaseMs/3 and takes over the jobs whose leases expired. */
 export class LeaseKeeper {
@@ -50,8 +50,8 @@ export class LeaseKeeper {
   }
 
   /** the jobs this instance may drive now (unowned, its own, or whose lease expired), their leases renewed */
-  claim(): Promise<JobRecord<Job>[]> {
-    return this.ctx.o.store.claimJobs<Job>(this.ctx.instanceId, this.ctx.leaseMs, this.ctx.clock.now());
+  claim(): Promise<JobRecord<StoredJob>[]> {
+    return this.ctx.o.store.claimJobs<StoredJob>(this.ctx.instanceId, this.ctx.leaseMs, this.ctx.clock.now());
   }
 
   /** close(): no more renewals */
@@ -79,7 +79,7 @@ export class LeaseKeeper {
         await ctx.o.store.renewLeases(ctx.instanceId, ctx.leaseMs, now);
         if (ctx.closed()) return;
         this.checkHeld();
-        const recs = await ctx.o.store.claimExpiredJobs<Job>(ctx.instanceId, ctx.leaseMs, now);
+        const recs = await ctx.o.store.claimExpiredJobs<StoredJob>(ctx.instanceId, ctx.leaseMs, now);
         if (ctx.closed()) return;
         const taken = await this.takeOver(recs, 'takeover');
         if (taken.length > 0) ctx.log.info('jobs taken over from an instance whose lease expired', { instanceId: ctx.instanceId, jobs: taken });
@@ -116,13 +116,13 @@ export class LeaseKeeper {
    */
   async takeForCompletion(c: DeviceCompletion): Promise<Live> {
     const { ctx } = this;
-    const rec = await ctx.o.store.getJob<Job>(c.jobId);
+    const rec = await ctx.o.store.getJob<StoredJob>(c.jobId);
     if (rec === undefined) throw new OamError('ERR_OAM_JOB_UNKNOWN', `no job ${c.jobId}`);
     if (rec.data.henbId !== c.henbId) throw new OamError('ERR_OAM_HENB_MISMATCH', `job ${c.jobId} does not belong to H(e)NB ${c.henbId}`);
     if (rec.kind !== 'software-update' || rec.terminal || rec.data.state !== 'awaiting-completion' || ctx.jobs.holder(rec.henbId) !== undefined) {
       throw notWaiting(c.jobId, rec.data.state);
     }
-    const taken = await ctx.o.store.takeJob<Job>(c.jobId, ctx.instanceId, ctx.leaseMs, ctx.clock.now(), rec.version);
+    const taken = await ctx.o.store.takeJob<StoredJob>(c.jobId, ctx.instanceId, ctx.leaseMs, ctx.clock.now(), rec.version);
     if (taken === undefined) throw notWaiting(c.jobId, 'moved on meanwhile');
     if (ctx.closed()) {
       // close() ran while the job was being taken: give it up with the others

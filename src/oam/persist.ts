@@ -2,13 +2,16 @@
  * Persist before effect: a job's new state, the effects that are database writes (store-rim, set-henb-state),
  * the nonce a completion uses up, the PVE's and the final result, all in one store transaction; and the small
  * saves of a final job's outbox (each a transaction too: with the store's group commit, the transactions of
- * several jobs made at the same time share one COMMIT, each acknowledged only after it).
+ * several jobs made at the same time share one COMMIT, each acknowledged only after it). The job's JSON is written
+ * without its token texts: each is a result row of the job, put by the transaction that brings it (stored-job.ts).
  */
 import type { HenbInput, HenbRecord, Store, StoreOps } from '../store/index.js';
 import { CompletionRefused } from './errors.js';
 import type { Live, Written } from './job-queues.js';
 import { moved, written } from './job-queues.js';
 import { finalEarStatus } from './result-token.js';
+import type { StoredJob } from './stored-job.js';
+import { TOKEN_RESULT, storedJob } from './stored-job.js';
 import type { Effect, Job, JobEvent } from './transition.js';
 import { isTerminal, kindOf } from './transition.js';
 
@@ -16,9 +19,9 @@ import { isTerminal, kindOf } from './transition.js';
 export function persist(store: Store, l: Live, job: Job, effects: Effect[], event: JobEvent): Promise<Written> {
   const terminal = isTerminal(job.state);
   return store.transaction(async (tx) => {
-    const rec = await tx.saveJobTransition<Job>(job.jobId, job.state, {
+    const rec = await tx.saveJobTransition<StoredJob>(job.jobId, job.state, {
       expectPrevVersion: l.version,
-      data: job,
+      data: storedJob(job),
       deadline: job.deadline ?? null,
       ...(job.updateSent === true ? { updateSent: true } : {}),
       reason: terminal ? job.result?.reason ?? event.type : event.type,
@@ -52,9 +55,11 @@ async function persistEvent(tx: StoreOps, job: Job, event: JobEvent): Promise<vo
       throw new CompletionRefused('ERR_OAM_NONCE_USED', 'nonce-used',
         `the nonce of job ${job.jobId} is ${used.reason === 'consumed' ? 'used already' : used.reason}`);
     }
+    // the PVE's appraisal of the completion (affirming: attest() refuses any other), kept once (stored-job.ts)
+    await tx.putResult({ jobId: job.jobId, kind: TOKEN_RESULT.completion, henbId: job.henbId, earStatus: 'affirming', token: event.attested.token, createdAt: event.at });
   }
   if (event.type === 'pve-result') {
-    await tx.putResult({ jobId: job.jobId, kind: 'pve', henbId: job.henbId, earStatus: event.earStatus, token: event.token, createdAt: event.at });
+    await tx.putResult({ jobId: job.jobId, kind: TOKEN_RESULT.pve, henbId: job.henbId, earStatus: event.earStatus, token: event.token, createdAt: event.at });
   }
 }
 
@@ -63,7 +68,7 @@ async function persistResult(tx: StoreOps, henb: HenbWrites, job: Job): Promise<
   const token = job.result?.token;
   if (token === undefined) return;
   if (kindOf(job) !== 'integrity-check') {
-    await tx.putResult({ jobId: job.jobId, kind: 'final', henbId: job.henbId, earStatus: finalEarStatus(job), token, createdAt: job.updatedAt });
+    await tx.putResult({ jobId: job.jobId, kind: TOKEN_RESULT.final, henbId: job.henbId, earStatus: finalEarStatus(job), token, createdAt: job.updatedAt });
   }
   henb.token(token);
 }
@@ -73,8 +78,8 @@ async function persistResult(tx: StoreOps, henb: HenbWrites, job: Job): Promise<
  * with the store's group commit it shares a COMMIT with the other jobs' transactions of the moment.
  */
 export async function save(store: Store, l: Live, job: Job, terminal: boolean, reason: string, at: number): Promise<void> {
-  const rec = await store.transaction(async (tx) => written(await tx.saveJobTransition<Job>(job.jobId, job.state, {
-    expectPrevVersion: l.version, data: job, deadline: null, reason, at,
+  const rec = await store.transaction(async (tx) => written(await tx.saveJobTransition<StoredJob>(job.jobId, job.state, {
+    expectPrevVersion: l.version, data: storedJob(job), deadline: null, reason, at,
     ...(terminal ? { terminal: true } : {}),
   })));
   moved(l, job, rec);

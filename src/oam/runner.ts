@@ -32,6 +32,7 @@ import type { JobRecord } from '../store/index.js';
 import { Admission } from './admission.js';
 import type { WaitingJob } from './admission.js';
 import { attest } from './attest.js';
+import type { AttestedJob } from './attest.js';
 import { perform } from './effects.js';
 import { CompletionRefused, OamError, messageOf, notWaiting } from './errors.js';
 import { JobQueues, moved, savedFrom, written } from './job-queues.js';
@@ -44,6 +45,8 @@ import { persist } from './persist.js';
 import type { AttestedCompletion, DeviceCompletion, MeasurementLogEntry } from './ports.js';
 import { systemClock } from './ports.js';
 import { signResult } from './result-token.js';
+import type { StoredJob } from './stored-job.js';
+import { storedJob, withTokens } from './stored-job.js';
 import { DetachedCalls } from './runner-context.js';
 import type { RunnerContext } from './runner-context.js';
 import type { RunnerOptions, StartRequest } from './runner-options.js';
@@ -164,10 +167,10 @@ export class JobRunner {
    * it moved meanwhile and is left alone), a fresh PVE nonce stored, then started.
    */
   private async admit(w: WaitingJob): Promise<void> {
-    let rec: JobRecord<Job> | undefined;
+    let rec: JobRecord<StoredJob> | undefined;
     let admitted = false;
     try {
-      rec = await this.ctx.o.store.getJob<Job>(w.jobId);
+      rec = await this.ctx.o.store.getJob<StoredJob>(w.jobId);
       if (this.closed) return;
       if (rec === undefined || rec.terminal || rec.owner !== this.instanceId || rec.data.state !== 'created') {
         this.ctx.log.warn('waiting job not started here: it moved meanwhile', { jobId: w.jobId, henbId: w.henbId, state: rec?.data.state, owner: rec?.owner });
@@ -178,7 +181,7 @@ export class JobRunner {
       const at = this.ctx.clock.now();
       const nonce = await freshPveNonce(this.ctx, w.jobId, w.henbId, at, rec.data.timeouts.pve);
       if (this.closed) return;
-      this.jobs.add({ ...reconcile(rec), nonce }, rec.version, savedFrom(rec));
+      this.jobs.add({ ...(await this.reconcile(rec)), nonce }, rec.version, savedFrom(rec));
       admitted = true;
     } catch (err) {
       this.ctx.log.error('waiting job could not start', { jobId: w.jobId, henbId: w.henbId, err });
@@ -269,7 +272,7 @@ export class JobRunner {
     const reason = `job could not start (${errorCode(err)})`;
     await this.ctx.o.store.saveJobTransition(jobId, 'failed', {
       expectPrevVersion: l.version, terminal: true, deadline: null, reason,
-      data: { ...l.job, state: 'failed', result: { status: 'failed', reason, at: this.ctx.clock.now() } },
+      data: storedJob({ ...l.job, state: 'failed', result: { status: 'failed', reason, at: this.ctx.clock.now() } }),
     }).catch((e: unknown) => this.ctx.log.error('failed job not recorded', { jobId, err: e }));
   }
 
@@ -283,7 +286,7 @@ export class JobRunner {
   }
 
   /** Drive claimed jobs this instance does not run yet: a `restart` event each (or the delivery of a final one). */
-  private async takeOver(recs: JobRecord<Job>[], cause: 'restart' | 'takeover' = 'restart'): Promise<string[]> {
+  private async takeOver(recs: JobRecord<StoredJob>[], cause: 'restart' | 'takeover' = 'restart'): Promise<string[]> {
     const ids: string[] = [];
     let waiting = false;
     for (const rec of recs) {
@@ -297,7 +300,7 @@ export class JobRunner {
         ids.push(rec.jobId);
         continue;
       }
-      const job = reconcile(rec);
+      const job = await this.reconcile(rec);
       this.jobs.add(job, rec.version);
       this.jobs.hold(job.henbId, job.jobId);
       ids.push(rec.jobId);
@@ -335,7 +338,7 @@ export class JobRunner {
       // dropped meanwhile (another instance had taken the job): nothing was written here; take it back below
       if (l.lost !== true) return this.latest(c.jobId, l.job);
     }
-    const stored = await this.ctx.o.store.getJob<Job>(c.jobId);
+    const stored = await this.ctx.o.store.getJob<StoredJob>(c.jobId);
     // appraised before the job is taken: a refused completion moves nothing, not even the job's lease
     const attested = stored !== undefined && stored.data.henbId === c.henbId && stored.data.state === 'awaiting-completion' && !stored.terminal
       ? await this.attest(stored.data, c) : undefined;
@@ -357,12 +360,29 @@ export class JobRunner {
 
   /** a job as it is now: driven here, else as stored, else as last seen */
   private async latest(jobId: string, seen: Job): Promise<Job> {
-    return this.jobs.get(jobId)?.job ?? (await this.ctx.o.store.getJob<Job>(jobId))?.data ?? seen;
+    return (await this.getJob(jobId)) ?? seen;
   }
 
-  /** The current state of a job (live or stored). */
+  /** The current state of a job (live or stored: then with its tokens from its results). */
   async getJob(jobId: string): Promise<Job | undefined> {
-    return this.jobs.get(jobId)?.job ?? (await this.ctx.o.store.getJob<Job>(jobId))?.data;
+    const live = this.jobs.get(jobId)?.job;
+    if (live !== undefined) return live;
+    const rec = await this.ctx.o.store.getJob<StoredJob>(jobId);
+    return rec === undefined ? undefined : this.tokensOf(rec.data);
+  }
+
+  /** a stored job with the tokens its results keep (stored-job.ts); a verdict's that is not there is logged */
+  private tokensOf(job: StoredJob): Promise<Job> {
+    return withTokens(this.ctx.o.store, job, (parts) => {
+      this.ctx.log.error('stored job without the result rows of its tokens', { jobId: job.jobId, parts });
+    });
+  }
+
+  /** A job read back after a restart (the blob is what we wrote; the record's flags win when they disagree). */
+  private async reconcile(rec: JobRecord<StoredJob>): Promise<Job> {
+    const job = { ...(await this.tokensOf(rec.data)) };
+    if (rec.updateSent) job.updateSent = true;
+    return job;
   }
 
   /** The job running for an H(e)NB, if any. */
@@ -398,7 +418,7 @@ export class JobRunner {
    * Have the PVE appraise a completion and verify its token (attest.ts); throws CompletionRefused, nothing
    * written, when it is not believed.
    */
-  attest(job: Job, c: DeviceCompletion): Promise<AttestedCompletion> {
+  attest(job: AttestedJob, c: DeviceCompletion): Promise<AttestedCompletion> {
     return attest(this.ctx, job, c);
   }
 
@@ -513,13 +533,6 @@ export class JobRunner {
       });
     }, Math.max(0, job.deadline - clock.now()));
   }
-}
-
-/** A job read back after a restart (the blob is what we wrote; the record's flags win when they disagree). */
-function reconcile(rec: JobRecord<Job>): Job {
-  const job = { ...rec.data };
-  if (rec.updateSent) job.updateSent = true;
-  return job;
 }
 
 /** why a step's calls stop when its job moves on (a reason only: its stack would name this function) */

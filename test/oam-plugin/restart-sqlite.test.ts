@@ -85,7 +85,7 @@ describe('restart with the SQLite store', () => {
     expect(devices.updates).toHaveLength(1);
     const hist = (await store.listJobEvents(job.jobId)).map((e) => e.toState);
     expect(hist).toEqual(['created', 'pve-requested', 'fetching', 'update-sending', 'awaiting-completion', 'awaiting-completion', 'verified', 'verified']);
-    expect((await store.getResults(job.jobId)).map((r) => r.kind)).toEqual(['pve', 'final']);
+    expect((await store.getResults(job.jobId)).map((r) => r.kind)).toEqual(['pve', 'final', 'post-update']);
   });
 
   it('crash before the device acknowledged: failed with a reason after restart, never resent, RIM kept', async () => {

@@ -73,7 +73,16 @@ describe('runner: profiles', () => {
     const henb = await store.getHenb('h1');
     expect(henb).toMatchObject({ rim: EXPECTED, softwareVersion: '2.0.0', state: 'trusted' });
     const all = await store.getResults(job.jobId);
-    expect(all.map((r) => r.kind)).toEqual(['pve', 'final']);
+    expect(all.map((r) => r.kind)).toEqual(['pve', 'post-update', 'final']);
+    // each token kept once, as a result row; the job's JSON leaves them out (src/oam/stored-job.ts)
+    expect(rec?.data.pve).toMatchObject({ earStatus: 'affirming' });
+    expect(rec?.data.pve?.token).toBeUndefined();
+    expect(rec?.data.completion?.pveToken).toBeUndefined();
+    expect(rec?.data.result?.token).toBeUndefined();
+    expect(all.find((r) => r.kind === 'post-update')).toMatchObject({ earStatus: 'affirming', henbId: 'h1', token: expect.any(String) });
+    // and the runner's stored view of the job has them again
+    const viewed = await r.getJob(job.jobId);
+    expect([viewed?.pve?.token, viewed?.completion?.pveToken, viewed?.result?.token]).toEqual(['pve', 'post-update', 'final'].map((k) => all.find((x) => x.kind === k)?.token));
     const results = all.filter((r) => r.kind === 'final');
     expect(henb?.lastResultToken).toBe(results[0]?.token);
     const claims = decodeFake(results[0]!.token);
@@ -151,7 +160,7 @@ describe('runner: profiles', () => {
     expect(await store.getHenb('b1')).toMatchObject({ rim: OLD_RIM, softwareVersion: '1.0.0', state: 'quarantined' });
     expect(devices.rollbacks).toEqual([{ henbId: 'b1', jobId: job.jobId }]);
     expect(events.list.filter((e) => e.kind === 'alarm')).toHaveLength(1);
-    const claims = decodeFake(rec!.data.result!.token!);
+    const claims = decodeFake((await store.getResults(job.jobId)).find((x) => x.kind === 'final')!.token);
     expect(claims.ear_status).toBe('contraindicated');
     expect(claims.submods['software-update']?.['first-mismatch']).toBe('rootfs');
     expect(claims.submods['software-update']?.components?.find((c) => c.status === 'mismatch')?.component).toBe('rootfs');
@@ -468,7 +477,11 @@ describe('runner: restart', () => {
     expect(rec).toMatchObject({ state: 'mismatch', terminal: true });
     expect(rec?.data.outbox).toBeUndefined();
     expect(events.results().length).toBe(before + 1);
-    expect(events.results().at(-1)?.job.result?.token).toBe(mid?.data.result?.token);
+    // the result delivered after the restart carries the final token its result row kept (the job's JSON has none)
+    expect(mid?.data.result?.token).toBeUndefined();
+    const final = (await store.getResults(job.jobId)).find((x) => x.kind === 'final');
+    expect(events.results().at(-1)?.job.result?.token).toEqual(final?.token);
+    expect(final?.token).toEqual(expect.any(String));
     expect(devices.rollbacks).toHaveLength(1);
     expect(devices.updates).toHaveLength(1);
     expect(await store.listActiveJobs()).toEqual([]);
