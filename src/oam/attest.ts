@@ -11,14 +11,14 @@ import type { AttestedCompletion, CompletionEvidence, DeviceCompletion } from '.
 import type { RunnerContext } from './runner-context.js';
 import type { Job } from './transition.js';
 
+/** what attest() reads of a job (a stored one too: its tokens play no part) */
+export type AttestedJob = Pick<Job, 'jobId' | 'henbId' | 'updateNonce' | 'timeouts'>;
+
 /**
  * Have the PVE appraise a completion and verify its token. Returns what transition() needs to accept the
  * completion; throws CompletionRefused otherwise (nothing is written). The nonce is used up with the transition
  * that applies the completion (persist.ts): only by the instance that applies it, never by one whose transition fails.
  */
-/** what attest() reads of a job (a stored one too: its tokens play no part) */
-export type AttestedJob = Pick<Job, 'jobId' | 'henbId' | 'updateNonce' | 'timeouts'>;
-
 export async function attest(ctx: RunnerContext, job: AttestedJob, c: DeviceCompletion): Promise<AttestedCompletion> {
   const { evidence, updateNonce, tim, measurementLog } = checkEvidence(job, c);
   const token = await appraise(ctx, job, c, { evidence, updateNonce, tim, measurementLog });

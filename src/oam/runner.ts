@@ -45,11 +45,11 @@ import { persist } from './persist.js';
 import type { AttestedCompletion, DeviceCompletion, MeasurementLogEntry } from './ports.js';
 import { systemClock } from './ports.js';
 import { signResult } from './result-token.js';
-import type { StoredJob } from './stored-job.js';
-import { storedJob, withTokens } from './stored-job.js';
 import { DetachedCalls } from './runner-context.js';
 import type { RunnerContext } from './runner-context.js';
 import type { RunnerOptions, StartRequest } from './runner-options.js';
+import type { StoredJob } from './stored-job.js';
+import { storedJob, withTokens } from './stored-job.js';
 import type { Job, JobEvent, JobKind, JobRequest, StepTimeouts, TransitionOutput } from './transition.js';
 import { JOB_KINDS, isTerminal, kindOf, newJob, transition } from './transition.js';
 
@@ -180,8 +180,9 @@ export class JobRunner {
       }
       const at = this.ctx.clock.now();
       const nonce = await freshPveNonce(this.ctx, w.jobId, w.henbId, at, rec.data.timeouts.pve);
+      const job = await this.reconcile(rec);
       if (this.closed) return;
-      this.jobs.add({ ...(await this.reconcile(rec)), nonce }, rec.version, savedFrom(rec));
+      this.jobs.add({ ...job, nonce }, rec.version, savedFrom(rec));
       admitted = true;
     } catch (err) {
       this.ctx.log.error('waiting job could not start', { jobId: w.jobId, henbId: w.henbId, err });
@@ -301,6 +302,8 @@ export class JobRunner {
         continue;
       }
       const job = await this.reconcile(rec);
+      // the tokens' read awaited: the job or its H(e)NB may have been taken up here meanwhile
+      if (this.jobs.has(rec.jobId) || this.jobs.holder(rec.henbId) !== undefined) continue;
       this.jobs.add(job, rec.version);
       this.jobs.hold(job.henbId, job.jobId);
       ids.push(rec.jobId);
