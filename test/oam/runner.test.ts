@@ -454,6 +454,24 @@ describe('runner: restart', () => {
     expect(devices.updates).toHaveLength(1);
   });
 
+  it('two resume() at once deliver a result left undelivered once (the tokens are read between the check and the take)', async () => {
+    await seed('h7', undefined, 'bad-install');
+    store.failSaveWhen = (_state, reason) => reason === 'result delivered';
+    const r1 = runner();
+    const job = await r1.start({ henbId: 'h7', request: REQUEST });
+    await vi.advanceTimersByTimeAsync(600);
+    await r1.idle().catch(() => undefined);
+    await r1.close();
+    store.failSaveWhen = undefined;
+    const before = events.results().length;
+    const r2 = runner();
+    const resumed = await Promise.all([r2.resume(), r2.resume()]);
+    await r2.idle();
+    expect(resumed.flat()).toEqual([job.jobId]);
+    expect(events.results().length).toBe(before + 1);
+    expect(await store.getJob(job.jobId)).toMatchObject({ state: 'mismatch', terminal: true });
+  });
+
   it('crash after the final state was stored but before its result was delivered: the new runner delivers it, rollback asked once', async () => {
     await seed('h6', undefined, 'bad-install');
     store.failSaveWhen = (_state, reason) => reason === 'result delivered';
