@@ -454,13 +454,19 @@ describe('runner: restart', () => {
     expect(devices.updates).toHaveLength(1);
   });
 
-  it('two resume() at once deliver a result left undelivered once (the tokens are read between the check and the take)', async () => {
-    await seed('h7', undefined, 'bad-install');
+  /** a bad-install update whose final state is stored and whose result is not delivered (its runner still open) */
+  async function undelivered(henbId: string): Promise<{ r1: JobRunner; job: Job }> {
+    await seed(henbId, undefined, 'bad-install');
     store.failSaveWhen = (_state, reason) => reason === 'result delivered';
     const r1 = runner();
-    const job = await r1.start({ henbId: 'h7', request: REQUEST });
+    const job = await r1.start({ henbId, request: REQUEST });
     await vi.advanceTimersByTimeAsync(600);
     await r1.idle().catch(() => undefined);
+    return { r1, job };
+  }
+
+  it('two resume() at once deliver a result left undelivered once (the tokens are read between the check and the take)', async () => {
+    const { r1, job } = await undelivered('h7');
     await r1.close();
     store.failSaveWhen = undefined;
     const before = events.results().length;
@@ -473,12 +479,7 @@ describe('runner: restart', () => {
   });
 
   it('crash after the final state was stored but before its result was delivered: the new runner delivers it, rollback asked once', async () => {
-    await seed('h6', undefined, 'bad-install');
-    store.failSaveWhen = (_state, reason) => reason === 'result delivered';
-    const r1 = runner();
-    const job = await r1.start({ henbId: 'h6', request: REQUEST });
-    await vi.advanceTimersByTimeAsync(600);
-    await r1.idle().catch(() => undefined);
+    const { r1, job } = await undelivered('h6');
     const mid = await store.getJob<Job>(job.jobId);
     expect(mid).toMatchObject({ state: 'mismatch', terminal: false });
     expect(mid?.data.outbox?.map((e) => e.type)).toContain('emit-result');
