@@ -19,12 +19,6 @@ import { InventoryFiles, deviceEntryOf, fileHenbsById } from './inventory.js';
 import type { InventoryEntry } from './inventory.js';
 import type { OamPluginConfig } from './config.js';
 
-/**
- * The OAM's signing of the reference values it provides (issue 15), for its PVE client: the OAM's key
- * (DATA_DIR/keys, name oam: the key the plugin signs its results with), iss the OAM, aud the PVE's name (config
- * pve.issuer). Undefined without a PVE. The key is read at the first signature (activation has made it by then), so
- * that nothing is opened before the plugin's configuration has been checked.
- */
 /** where the OAM's own signing key lives (DATA_DIR/keys), and the key itself (made there at the first start) */
 export function oamKeysDir(dataDir: string): string {
   return join(dataDir, 'keys');
@@ -34,6 +28,12 @@ export function loadOamSigningKey(dataDir: string): Promise<SigningKey> {
   return loadOrCreateSigningKey(oamKeysDir(dataDir), 'oam');
 }
 
+/**
+ * The OAM's signing of the reference values it provides (issue 15), for its PVE client: the OAM's key
+ * (DATA_DIR/keys, name oam: the key the plugin signs its results with), iss the OAM, aud the PVE's name (config
+ * pve.issuer). Undefined without a PVE. The key is read at the first signature (activation has made it by then), so
+ * that nothing is opened before the plugin's configuration has been checked.
+ */
 export function referenceValuesSignerFromConfig(cfg: OamPluginConfig, dataDir: string): ReferenceValuesSigner | undefined {
   const pveCfg = cfg.pve;
   if (pveCfg === undefined) return undefined;
