@@ -322,15 +322,18 @@ describe('completion-tim on any instance', () => {
   const waiting = async (jobId: string): Promise<boolean> => (await store.getJob(jobId))?.state === 'awaiting-completion';
   type Line = { level: string; msg: string; fields?: Record<string, unknown> };
 
-  /** every write of an H(e)NB's RIM and of its reference log, seen by the database itself (a TEMP trigger) */
+  /**
+   * every write of an H(e)NB's RIM and of its reference log, seen by the database itself (triggers in the test's
+   * database: TEMP ones would go when the store moves its savepoint journal, around a lease takeover)
+   */
   function watchRimWrites(): () => Array<{ henb: string; what: string; old: string | null; new: string | null }> {
     store.database.exec(`
-      CREATE TEMP TABLE rim_writes (henb TEXT, what TEXT, old TEXT, new TEXT);
-      CREATE TEMP TRIGGER rim_changed AFTER UPDATE OF rim ON henbs WHEN NEW.rim IS NOT OLD.rim
+      CREATE TABLE rim_writes (henb TEXT, what TEXT, old TEXT, new TEXT);
+      CREATE TRIGGER rim_changed AFTER UPDATE OF rim ON henbs WHEN NEW.rim IS NOT OLD.rim
         BEGIN INSERT INTO rim_writes VALUES (NEW.henb_id, 'rim', OLD.rim, NEW.rim); END;
-      CREATE TEMP TRIGGER ref_log_inserted AFTER INSERT ON reference_logs
+      CREATE TRIGGER ref_log_inserted AFTER INSERT ON reference_logs
         BEGIN INSERT INTO rim_writes VALUES ('reference-log/' || NEW.henb_id, 'reference-log', NULL, NULL); END;
-      CREATE TEMP TRIGGER ref_log_updated AFTER UPDATE ON reference_logs
+      CREATE TRIGGER ref_log_updated AFTER UPDATE ON reference_logs
         BEGIN INSERT INTO rim_writes VALUES ('reference-log/' || NEW.henb_id, 'reference-log', NULL, NULL); END;`);
     return () => store.database.prepare('SELECT * FROM rim_writes ORDER BY rowid').all() as Array<{ henb: string; what: string; old: string | null; new: string | null }>;
   }

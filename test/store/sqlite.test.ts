@@ -83,6 +83,60 @@ describe('SQLite only: group commit and the sync barrier', () => {
   });
 });
 
+describe('SQLite only: where the savepoint journal is kept (issue 15)', () => {
+  let dir: string;
+  let store: SqliteStore;
+  /** temp_store at each BEGIN the store runs (SQLite reads it there): 2 MEMORY, 1 FILE */
+  let begins: unknown[];
+  const MEMORY = 2;
+  const FILE = 1;
+  const henb = (id: string): Parameters<SqliteStore['putHenb']>[0] => ({ henbId: id, rim: 'a'.repeat(64), softwareVersion: '1.0', state: 'trusted', lastResultToken: null });
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hsv-store-'));
+    store = await openSqliteStore({ dataDir: dir, groupCommit: true });
+    begins = [];
+    const db = store.database;
+    const exec = db.exec.bind(db);
+    db.exec = (sql: string) => {
+      if (sql.startsWith('BEGIN')) begins.push(db.pragma('temp_store', { simple: true }));
+      return exec(sql);
+    };
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a group of transactions, and a plain write that joins one, keep it in memory', async () => {
+    await Promise.all([
+      store.transaction((tx) => tx.putHenb(henb('h1'))),
+      store.transaction((tx) => tx.putHenb(henb('h2'))),
+      store.putHenb(henb('h3')),
+    ]);
+    expect(begins).toEqual([MEMORY]);
+    expect(store.commitStats).toMatchObject({ commits: 1, transactions: 3 });
+  });
+
+  it('each bulk operation keeps it in a file, in a transaction of its own: in a group it would be held in memory', async () => {
+    await store.createJob({ jobId: 'j1', henbId: 'h1', kind: 'software-update', state: 'created', data: {}, owner: 'oam-a', leaseUntil: Date.now() + 60_000 });
+    const bulk: Array<[string, () => Promise<unknown>]> = [
+      ['claimJobs', () => store.claimJobs('oam-a', 60_000)],
+      ['claimExpiredJobs', () => store.claimExpiredJobs('oam-b', 60_000)],
+      ['pruneJobs', () => store.pruneJobs(0)],
+      ['pruneNotifications', () => store.pruneNotifications(10, 0)],
+      ['purgeExpired', () => store.purgeExpired(0)],
+      ['releaseJobs', () => store.releaseJobs('oam-a')],
+    ];
+    for (const [name, op] of bulk) {
+      begins = [];
+      // a transaction called in the same turn, then a write that would join its group
+      await Promise.all([store.transaction((tx) => tx.putHenb(henb(`h-${name}`))), op(), store.putHenb(henb(`h2-${name}`))]);
+      expect({ name, begins: [...begins].sort() }).toEqual({ name, begins: [FILE, MEMORY] });
+    }
+    expect((await store.getJob('j1'))?.owner).toBeNull();
+  });
+});
+
 describe('SQLite only', () => {
   let dir: string;
   let store: SqliteStore;
