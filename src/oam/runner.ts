@@ -25,9 +25,9 @@
  * have been sent without an acknowledgement). A software-update is never sent twice: the job is persisted with
  * updateSent = true before the driver is called.
  */
-import { randomUUID } from 'node:crypto';
 import { errorCode, withoutStack } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
+import { uuidV7 } from '../uuid-v7.js';
 import type { JobRecord } from '../store/index.js';
 import { Admission } from './admission.js';
 import type { WaitingJob } from './admission.js';
@@ -100,7 +100,7 @@ export class JobRunner {
    * reason stored), as a waiting job's does in admit().
    */
   start(req: StartRequest): Promise<Job> {
-    return this.create('software-update', (this.ctx.o.newJobId ?? (() => `job-${randomUUID()}`))(), req);
+    return this.create('software-update', (this.ctx.o.newJobId ?? (() => `job-${uuidV7()}`))(), req);
   }
 
   /**
@@ -110,7 +110,7 @@ export class JobRunner {
    * ERR_OAM_LEASE_LOST when this instance stops driving it before the end.
    */
   async check(henbId: string, timeouts: Partial<StepTimeouts>): Promise<Job> {
-    const jobId = `ir-${randomUUID()}`;
+    const jobId = `ir-${uuidV7()}`;
     const ended = this.jobs.awaitEnd(jobId);
     try {
       await this.create('integrity-check', jobId, { henbId, request: NO_SOFTWARE, timeouts });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidV7 } from '../uuid-v7.js';
 import { claimsProblem } from './claims.js';
 import { signCompact } from './jws.js';
 import { toLowS } from './low-s.js';
@@ -10,7 +10,7 @@ const DEFAULT_TTL_SEC = 3600;
 
 /**
  * Signs an EAR result as a JWS compact token (a JWT): header { alg: key.alg, kid: key.kid, typ: 'eat+jwt' }.
- * Fills iat (now), exp (iat + ttlSec), jti (random UUID) and eat_profile (EAR_PROFILE) when absent.
+ * Fills iat (now), exp (iat + ttlSec), jti (a UUID version 7: unique, 74 random bits, ordered by time, so the verifiers' jti indexes grow at one end) and eat_profile (EAR_PROFILE) when absent.
  * Claims that do not have the EarClaims shape are refused with ERR_TOKEN_CLAIMS (nothing is signed).
  */
 export async function signResult(claims: ResultClaimsInput, key: SigningKey, options: SignOptions = {}): Promise<string> {
@@ -23,7 +23,7 @@ export async function signResult(claims: ResultClaimsInput, key: SigningKey, opt
     sub: claims.sub,
     iat,
     exp: claims.exp ?? iat + (options.ttlSec ?? DEFAULT_TTL_SEC),
-    jti: claims.jti ?? randomUUID(),
+    jti: claims.jti ?? uuidV7(),
     ...(claims.eat_nonce === undefined ? {} : { eat_nonce: claims.eat_nonce }),
     ear_verifier_id: claims.ear_verifier_id,
     ear_status: claims.ear_status,

@@ -291,6 +291,21 @@ describe('runner: profiles', () => {
     expect(devices.updates).toEqual([]);
   });
 
+  it('job ids are job- and a UUID version 7 of the time the job was made: later jobs sort after earlier ones', async () => {
+    await seed('h-id-1');
+    await seed('h-id-2');
+    const r = new JobRunner({ store, pve, devices, fetcher, tokens, events, timeouts: TIMEOUTS, newNonce: () => (nonceSeq++).toString(16).padStart(64, '0') });
+    runners.push(r);
+    const first = await r.start({ henbId: 'h-id-1', request: REQUEST });
+    vi.setSystemTime(T0 + 5);
+    const second = await r.start({ henbId: 'h-id-2', request: REQUEST });
+    for (const [job, at] of [[first, T0], [second, T0 + 5]] as const) {
+      expect(job.jobId).toMatch(/^job-[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(parseInt(job.jobId.slice(4).replace(/-/g, '').slice(0, 12), 16)).toBe(at);
+    }
+    expect(first.jobId < second.jobId).toBe(true);
+  });
+
   it('one job per H(e)NB at a time', async () => {
     await seed('busy', undefined, 'slow');
     const r = runner();

@@ -18,7 +18,8 @@ describe('signResult', () => {
     expect(key.kid).toBe(createHash('sha256').update(canonical).digest('base64url'));
     const payload = decodeJwt(token);
     expect(payload).toMatchObject({ eat_profile: EAR_PROFILE, iss: 'urn:example:pve', sub: 'henb-1', iat: 1_700_000_000, exp: 1_700_003_600 });
-    expect(typeof payload.jti).toBe('string');
+    // a UUID version 7 (RFC 9562): unique, and ordered by time for the verifiers' jti indexes
+    expect(payload.jti).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect((payload.submods as Record<string, { 'job-id': string }>)['software-update']?.['job-id']).toBe('job-1');
   });
   it('uses the given iat/exp/jti and ttl', async () => {
