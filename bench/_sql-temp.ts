@@ -14,7 +14,9 @@
  *    and the same for Store.releaseJobs of K active jobs of one owner (3 KB of data each: what an orderly shutdown
  *    with K queued jobs does).
  * STORE_COUNT_TEMP_STORE selects the setting (see bench/_store-count.ts); the tree's own default is what runs when
- * neither is given.
+ * neither is given. Since fa43190 the store sets temp_store itself at each BEGIN (docs/performance.md), so in a tree
+ * with it parts 1-2 compare the same thing, and part 3 shows that the bulk operations keep their journal bounded
+ * whatever the connection was set to.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -8,7 +8,8 @@
  * last result, per job (the fakes' work included; compare two trees with the same script, interleaved).
  * STORE_COUNT_WAL=1: also the bytes the commits wrote to the WAL per update (checkpoints off).
  * STORE_COUNT_TEMP_STORE=FILE|MEMORY sets PRAGMA temp_store on the store's connection after it opened (an A/B of the
- * store's own setting within one tree; see bench/_sql-temp.ts).
+ * store's own setting within one tree; see bench/_sql-temp.ts). Since fa43190 the store sets it again at each BEGIN
+ * (MEMORY for its transactions, FILE for the bulk operations), so this selects nothing any more for a tree that has it.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
