@@ -108,8 +108,9 @@ export function migrate(db: SqliteDatabase): number {
 
 /**
  * The operations one statement of which may change rows without bound: a start's claim and a stop's release of every
- * job an instance holds, the lease takeover, the retention's prunes. They run on their own, never in a group, with
- * the savepoint journal in a temporary file (subJournalInMemory).
+ * job an instance holds, the lease takeover, the retention's prunes. They run on their own, never in a group (outside
+ * a group's savepoint their statements journal nothing, or only what one statement needs), with temp_store FILE
+ * (subJournalInMemory).
  */
 const BULK_OPS: ReadonlySet<OpName> = new Set<OpName>(['claimJobs', 'claimExpiredJobs', 'releaseJobs', 'pruneJobs', 'pruneNotifications', 'purgeExpired']);
 

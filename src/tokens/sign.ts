@@ -10,7 +10,8 @@ const DEFAULT_TTL_SEC = 3600;
 
 /**
  * Signs an EAR result as a JWS compact token (a JWT): header { alg: key.alg, kid: key.kid, typ: 'eat+jwt' }.
- * Fills iat (now), exp (iat + ttlSec), jti (a UUID version 7: unique, 74 random bits, ordered by time, so the verifiers' jti indexes grow at one end) and eat_profile (EAR_PROFILE) when absent.
+ * Fills iat (now), exp (iat + ttlSec), jti (a UUID version 7: unique, 74 random bits, ordered by time, so the
+ * verifiers' jti indexes grow at one end) and eat_profile (EAR_PROFILE) when absent.
  * Claims that do not have the EarClaims shape are refused with ERR_TOKEN_CLAIMS (nothing is signed).
  */
 export async function signResult(claims: ResultClaimsInput, key: SigningKey, options: SignOptions = {}): Promise<string> {
