@@ -2,8 +2,8 @@
  * UUID version 7 (RFC 9562 section 5.7): 48 bits of Unix time in milliseconds, then 74 random bits (with the version
  * and variant bits), as the 36-character text of randomUUID(). Ids made later sort after earlier ones (to the
  * millisecond), so the stores' indexes keyed by them (jobs, job_events and results by job id) grow at their right
- * end instead of at a random leaf: issue 15 measured the SQLite store's WAL at 49.9 pages per verified update with
- * random (version 4) job ids and 40.8 with these (bench/_store-count.ts, STORE_COUNT_WAL=1, 2,000 updates). The ids
+ * end instead of at a random leaf: issue 15 measured the SQLite store's WAL at 48.0 pages per verified update with
+ * random (version 4) job ids and 40.2 with these (bench/_store-count.ts, STORE_COUNT_WAL=1, 2,000 updates). The ids
  * stay unguessable (74 random bits); they tell when they were made, as the records they name already do.
  */
 import { randomFillSync } from 'node:crypto';
