@@ -2,8 +2,8 @@
  * A job as the store keeps it. The token texts a job collects are the largest part of its JSON. In bench/fleet.ts
  * (1,000 devices, relay) they were 22.7 of the 33.1 thousand characters the runner wrote per update: the PVE's
  * verdict, rewritten at each of the five transitions after it, and the PVE's appraisal of the completion and the
- * OAM's final result, at both of the last two. Each token is kept once, as a result row of its job, written in the same transaction as the transition
- * that brings it:
+ * OAM's final result, at both of the last two. Each token is kept once, as a result row of its job, written in the
+ * same transaction as the transition that brings it:
  * - the PVE's verdict (`pve.token`): kind `pve` (persist.ts, the pve-result event);
  * - the PVE's appraisal of the completion (`completion.pveToken`): kind `post-update` (the completion event);
  * - the final result (`result.token`): kind `final` for an update (persistResult); an integrity check's result is
