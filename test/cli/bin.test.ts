@@ -1,11 +1,12 @@
 // The real executable: tsx without a build step, exit codes, one ready line, clean stop on SIGTERM.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { launcherNodeArgs, shebangNodeArgs } from '../../bench/_launcher.js';
 
 const bin = fileURLToPath(new URL('../../bin/henb-sw-verify.js', import.meta.url));
 const run = promisify(execFile);
@@ -60,4 +61,31 @@ describe('bin/henb-sw-verify.js', () => {
     expect(await exited).toEqual({ code: 130, signal: null });
     expect(err).toBe('henb-sw-verify: interrupted (SIGINT) before the command started; nothing was done\n');
   }, 30_000);
+
+  // issue 15: V8's young generation is sized when the heap is made, so only node's command line can set it
+  it('run as a program, it gives node the options of its first line (32 MiB semi-spaces), and bench/fleet.ts reads the same', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hsv-bin-'));
+    try {
+      const recorder = join(dir, 'record.cjs');
+      const out = join(dir, 'exec-argv.json');
+      await writeFile(recorder, `require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.execArgv));\n`);
+      // the executable itself, as npx and an installed bin run it: the kernel reads its first line
+      const help = await run(bin, ['--help'], { env: { ...process.env, NODE_OPTIONS: `--require=${recorder}` } });
+      expect(help.stdout).toContain('Usage: henb-sw-verify <command> [options]');
+      const execArgv = JSON.parse(await readFile(out, 'utf8')) as string[];
+      expect(execArgv).toContain('--max-semi-space-size=32');
+      expect(launcherNodeArgs()).toEqual(['--max-semi-space-size=32']);
+      expect(execArgv).toEqual(expect.arrayContaining(launcherNodeArgs()));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it('the benchmark reads node options from a launcher\'s first line, and refuses a first line that is not one', () => {
+    expect(shebangNodeArgs('#!/usr/bin/env node\nconsole.log(1)\n')).toEqual([]);
+    expect(shebangNodeArgs('#!/usr/bin/env -S node --a=1  --b\n')).toEqual(['--a=1', '--b']);
+    expect(shebangNodeArgs('#!/usr/bin/env -S node --a=1')).toEqual(['--a=1']);
+    expect(() => shebangNodeArgs('// no first line\n')).toThrow(/not a node launcher's first line/);
+    expect(() => shebangNodeArgs('#!/usr/bin/env python3\n')).toThrow(/not a node launcher's first line/);
+  });
 });
