@@ -27,6 +27,7 @@ import type { ServeConfig } from '../src/config/load.js';
 import { createLogger } from '../src/log/logger.js';
 import { metrics } from '../src/metrics/index.js';
 import { backstopChild } from './_bounded.js';
+import { benchLauncherArgs } from './_launcher.js';
 
 /** the bench PVE's NETCONF user's password (BENCH_PVE_TRANSPORT=netconf) */
 export const PVE_NETCONF_PASSWORD = 'bench-pve-netconf-pw';
@@ -359,14 +360,15 @@ export function fdLimitOf(pid: number | 'self'): number {
 }
 
 /**
- * Spawns `node [BENCH_CHILD_NODE_ARGS] [nodeArgs] --import tsx script args`. With `fdLimit` above this process's
+ * Spawns `node [the launcher's options] [BENCH_CHILD_NODE_ARGS] [nodeArgs] --import tsx script args` (the launcher's:
+ * bin/henb-sw-verify.js' first line, as every process of the product starts; none with BENCH_LAUNCHER_ARGS=0). With `fdLimit` above this process's
  * limit, through `sh -c 'ulimit -n N'` (root, or a hard limit high enough, may raise it; otherwise the child
  * keeps the highest limit it may set, which `Child.fdLimit` reports).
  */
 export async function spawnChild<T>(script: string, args: string[], readyTimeoutMs: number, opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; fdLimit?: number } = {}): Promise<Child<T>> {
   // BENCH_CHILD_NODE_ARGS: extra node options for the children (e.g. --cpu-prof --cpu-prof-dir=DIR to profile them)
   const extra = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const argv = [...extra, ...(opts.nodeArgs ?? []), '--import', 'tsx', script, ...args];
+  const argv = [...benchLauncherArgs(), ...extra, ...(opts.nodeArgs ?? []), '--import', 'tsx', script, ...args];
   const raise = opts.fdLimit !== undefined && opts.fdLimit > fdLimitOf('self');
   const proc: ChildProcess = raise
     // exec keeps the pid: the child is node itself; a refused raise falls back to the hard limit

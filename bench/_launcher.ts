@@ -1,7 +1,9 @@
 /**
  * The node options of the launcher (bin/henb-sw-verify.js): its first line is `#!/usr/bin/env -S node OPTIONS`, so
- * `henb-sw-verify serve` runs with them. bench/fleet.ts starts its OAM servers with the same options, so the
- * benchmark measures the server as an operator runs it; they are read from that line, never written out twice.
+ * every process of the product (`henb-sw-verify serve`, `pve`, `simulate`) runs with them. bench/fleet.ts starts each
+ * of its child processes (the OAM servers, the simulated fleet with the PVE, the baseline's bare server) with the same
+ * options, so the benchmark measures the processes as an operator runs them. They are read from that line, never
+ * written out twice.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -20,4 +22,9 @@ export function shebangNodeArgs(text: string): string[] {
 /** the launcher's node options (bin/henb-sw-verify.js) */
 export function launcherNodeArgs(file: string = LAUNCHER): string[] {
   return shebangNodeArgs(readFileSync(file, 'utf8'));
+}
+
+/** the node options every child of a benchmark gets first: the launcher's, or none with BENCH_LAUNCHER_ARGS=0 */
+export function benchLauncherArgs(env: NodeJS.ProcessEnv = process.env): string[] {
+  return env.BENCH_LAUNCHER_ARGS === '0' ? [] : launcherNodeArgs();
 }

@@ -49,9 +49,9 @@
  * own device session; relay: the OAM collects it on the job's session and relays it, config pve.evidence; collect,relay
  * runs both in every round, paired), BENCH_FLEET_PER_CHILD, BENCH_FLEET_PER_ADDRESS, BENCH_FLEET_BASE_PORT, BENCH_FLEET_KEYS_DIR,
  * BENCH_CHILD_NODE_ARGS (extra node options for the children, e.g. --cpu-prof --cpu-prof-dir=DIR), BENCH_OAM_NODE_ARGS
- * (extra node options for the OAM servers only, e.g. --max-old-space-size=640: a host's heap setting; they come after
- * the launcher's own, bin/henb-sw-verify.js' first line, which the OAMs always get unless BENCH_OAM_LAUNCHER_ARGS=0),
- * BENCH_FLEET_MAX_ACTIVE
+ * (extra node options for the OAM servers only, e.g. --max-old-space-size=640: a host's heap setting),
+ * BENCH_LAUNCHER_ARGS (every child starts with the launcher's node options, bin/henb-sw-verify.js' first line, as the
+ * product's processes do; 0 leaves them out, to compare with node's defaults), BENCH_FLEET_MAX_ACTIVE
  * (the OAM's jobs.max-active, jobs driven at once; default the plugin's, 500; the others wait in the store),
  * BENCH_PVE_TRANSPORT (restconf, the default, or netconf: the OAM reaches the PVE over its NETCONF endpoint, config
  * pve.transport), BENCH_PVE_MAX_BATCH (the OAM's pve.max-batch; default the plugin's, 32; 1: every request alone),
@@ -80,7 +80,7 @@ import { MiB, PVE_NETCONF_PASSWORD, fdLimitOf, liveChildren, serveBare, serveFle
 import type { BareReady, Child, FleetLayout, FleetReady, HeapReport, MemSample, OamReady, UpdateCounts } from './_fleet-lib.js';
 import { startPgCluster } from './_fleet-pg.js';
 import { startBackstop, within } from './_bounded.js';
-import { launcherNodeArgs } from './_launcher.js';
+import { benchLauncherArgs } from './_launcher.js';
 import type { JobCheck, PgCluster, PgLoad } from './_fleet-pg.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -183,14 +183,9 @@ function heapFractions(): number[] {
   return xs.filter((x) => x > 0).sort((a, b) => a - b);
 }
 
-/**
- * The OAM servers' node options: the launcher's (bin/henb-sw-verify.js' first line, as `henb-sw-verify serve` runs;
- * BENCH_OAM_LAUNCHER_ARGS=0 leaves them out, to compare with node's defaults), then BENCH_OAM_NODE_ARGS (the last
- * of a repeated option wins). The fleet's children keep theirs.
- */
+/** BENCH_OAM_NODE_ARGS: node options for the OAM servers alone, after every child's (the last of an option wins) */
 function oamNodeArgs(): string[] {
-  const launcher = process.env.BENCH_OAM_LAUNCHER_ARGS === '0' ? [] : launcherNodeArgs();
-  return [...launcher, ...(process.env.BENCH_OAM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
+  return (process.env.BENCH_OAM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 }
 
 /** measures the OAMs' live heap (and writes snapshots, BENCH_FLEET_SNAPSHOT_DIR) when `count` results reached a mark */
@@ -720,7 +715,9 @@ async function main(): Promise<void> {
   console.log(`OAM jobs.max-active ${o.maxActive ?? 'default (500)'}: jobs driven at once, the others wait in the store; devices.idle-timeout ${o.deviceIdleS ?? 'default (5)'} s`);
   console.log(`step 3's evidence (BENCH_PVE_EVIDENCE): ${modes.map((m) => (m === 'relay' ? 'relay (the OAM collects on the job\'s device session and relays: one session per update)' : 'collect (the PVE collects over its own session: two per update)')).join(', then ')}`);
   console.log(`store ${storeKind}${pg ? ' (throwaway cluster, fsync/synchronous_commit/full_page_writes on, pg_stat_statements)' : ''}; OAM instances ${instanceCounts.join(', ')}`);
-  console.log(`OAM node options (the launcher's${process.env.BENCH_OAM_LAUNCHER_ARGS === '0' ? ' left out' : ''}, then BENCH_OAM_NODE_ARGS): ${oamNodeArgs().join(' ') || '(none)'}`);
+  const launcherNote = process.env.BENCH_LAUNCHER_ARGS === '0' ? '; left out: BENCH_LAUNCHER_ARGS=0' : '';
+  console.log(`node options of every child (bin/henb-sw-verify.js' first line, as the product's processes run${launcherNote}): ${benchLauncherArgs().join(' ') || '(none)'}`);
+  if (oamNodeArgs().length > 0) console.log(`OAM node options (BENCH_OAM_NODE_ARGS, after those): ${oamNodeArgs().join(' ')}`);
   console.log('processes: simulated fleet + reference PVE in one child process, each OAM server in another (fresh each run; the memory figures are its own), the NMS client in this one');
   console.log(`fleet children of at most ${o.perChild} devices (above: one loopback address 127.0.1.k each, ports from ${o.basePort}); one child spreads over addresses above ${o.perAddress}; keys in ${o.keysDir}; open-files limit of this process ${fdLimitOf('self')} (hard ${hardFdLimit()})`);
   console.log(`${rounds} rounds, interleaved (setups, ${sizes.join(', ')}, setups, ...), best round of each kept: the machine is shared and noise only slows a round down`);

@@ -6,7 +6,8 @@
 // set by the launcher"). V8 reads the option only when it creates the heap, so it cannot be set from here. The
 // space grows to the cap only while many young objects survive, so a short command stays as small as before.
 // `node bin/henb-sw-verify.js ...` skips the first line; pass the option to node yourself then, or set
-// NODE_OPTIONS. bench/fleet.ts starts its OAMs with the node options of this line (launcherNodeArgs).
+// NODE_OPTIONS. bench/fleet.ts starts each of its child processes with the node options of this line
+// (bench/_launcher.ts).
 // The exit code is the one documented in `henb-sw-verify --help` (see src/cli/exit-codes.ts).
 
 // Ctrl-C / SIGTERM are caught from the first line, before the CLI has loaded (that takes a second): the first

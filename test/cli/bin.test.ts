@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { launcherNodeArgs, shebangNodeArgs } from '../../bench/_launcher.js';
+import { benchLauncherArgs, launcherNodeArgs, shebangNodeArgs } from '../../bench/_launcher.js';
 
 const bin = fileURLToPath(new URL('../../bin/henb-sw-verify.js', import.meta.url));
 const run = promisify(execFile);
@@ -87,5 +87,8 @@ describe('bin/henb-sw-verify.js', () => {
     expect(shebangNodeArgs('#!/usr/bin/env -S node --a=1')).toEqual(['--a=1']);
     expect(() => shebangNodeArgs('// no first line\n')).toThrow(/not a node launcher's first line/);
     expect(() => shebangNodeArgs('#!/usr/bin/env python3\n')).toThrow(/not a node launcher's first line/);
+    // every child of bench/fleet.ts starts with them, unless BENCH_LAUNCHER_ARGS=0 (node's defaults, to compare)
+    expect(benchLauncherArgs({})).toEqual(launcherNodeArgs());
+    expect(benchLauncherArgs({ BENCH_LAUNCHER_ARGS: '0' })).toEqual([]);
   });
 });
