@@ -606,8 +606,11 @@ const thousands = (n: number): string => n.toLocaleString('en-US');
 
 const q = (xs: number[], f: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(f * xs.length))] ?? NaN;
 
-/** prints one fleet size's figures (its best round against the best baseline `best`), returns its table row */
-function report(all: FleetFigures[], best: number, showInstances: boolean, limitMs: number): string {
+/**
+ * prints one fleet size's figures (its best round against the best baseline `best`, and against each baseline round
+ * of `setups` when there are several: the baseline is the noisier instrument), returns its table row
+ */
+function report(all: FleetFigures[], best: number, showInstances: boolean, limitMs: number, setups: readonly number[] = []): string {
   const inst = all[0]!.instances;
   const r = all.reduce((a, b) => (b.updatesPerSec > a.updatesPerSec ? b : a));
   const mem = all.reduce((a, b) => (b.peak.rss > a.peak.rss ? b : a));
@@ -617,6 +620,7 @@ function report(all: FleetFigures[], best: number, showInstances: boolean, limit
   if (otherText) console.log(`  best round: others ${otherText}${r.timedOut ? `; stopped waiting after ${(limitMs / 1000).toFixed(0)} s` : ''}`);
   for (const reason of r.firstReasons) console.log(`  e.g. ${reason}`);
   console.log(`  THROUGHPUT ${r.updatesPerSec.toFixed(1)} verified updates/s; ratio to session setups/s: ${(r.updatesPerSec / best).toFixed(3)} (one verified update costs the time of ${(best / r.updatesPerSec).toFixed(1)} bare session setups)`);
+  if (setups.length > 1) console.log(`  ratio against each baseline round, in order: ${setups.map((s) => `${(r.updatesPerSec / s).toFixed(3)} (${s.toFixed(1)}/s)`).join(', ')}`);
   console.log(`  step 3's evidence: ${r.mode === 'relay' ? 'relayed by the OAM (background-check model)' : 'collected by the PVE'}; device sessions per update ${r.sessionsPerUpdate.toFixed(2)} (accepted by the devices during the run, OAM and PVE, per job started)`);
   console.log(`  best round: start of fleet + PVE ${(r.childStartMs / 1000).toFixed(1)} s (${r.fleetChildren} child${r.fleetChildren > 1 ? 'ren' : ''}), OAM server ${r.oamStartMs.toFixed(0)} ms; every job started (rpc-reply) after ${r.replyMs.toFixed(0)} ms; last result after ${(r.totalMs / 1000).toFixed(2)} s; the whole run (start, run, stop) ${(r.wallMs / 1000).toFixed(0)} s`);
   console.log(`  results arrived (s after the RPC): 10% ${(q(r.arrivals, 0.1) / 1000).toFixed(2)}, 50% ${(q(r.arrivals, 0.5) / 1000).toFixed(2)}, 90% ${(q(r.arrivals, 0.9) / 1000).toFixed(2)}, 100% ${(q(r.arrivals, 1) / 1000).toFixed(2)}`);
@@ -762,7 +766,7 @@ async function main(): Promise<void> {
         const all = runs.get(key(size, inst, mode, gc)) ?? [];
         if (all.length === 0) continue;
         for (const r of all) if (r.verified !== r.size || !twiceOk(r)) ok = false;
-        table.push(report(all, best, instanceCounts.length > 1, o.limitMs));
+        table.push(report(all, best, instanceCounts.length > 1, o.limitMs, setups));
       }
     }
   }
