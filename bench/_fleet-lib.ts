@@ -362,8 +362,8 @@ export function fdLimitOf(pid: number | 'self'): number {
 /**
  * Spawns `node [the launcher's options] [BENCH_CHILD_NODE_ARGS] [nodeArgs] --import tsx script args` (the launcher's:
  * bin/henb-sw-verify.js' first line, as every process of the product starts; none with BENCH_LAUNCHER_ARGS=0). With
- * `fdLimit` above this process's limit, through `sh -c 'ulimit -n N'` (root, or a hard limit high enough, may raise it; otherwise the child
- * keeps the highest limit it may set, which `Child.fdLimit` reports).
+ * `fdLimit` above this process's limit, through `sh -c 'ulimit -n N'` (root, or a hard limit high enough, may raise
+ * it; otherwise the child keeps the highest limit it may set, which `Child.fdLimit` reports).
  */
 export async function spawnChild<T>(script: string, args: string[], readyTimeoutMs: number, opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; fdLimit?: number } = {}): Promise<Child<T>> {
   // BENCH_CHILD_NODE_ARGS: extra node options for the children (e.g. --cpu-prof --cpu-prof-dir=DIR to profile them)

@@ -63,7 +63,7 @@ describe('bin/henb-sw-verify.js', () => {
   }, 30_000);
 
   // issue 15: V8's young generation is sized when the heap is made, so only node's command line can set it
-  it('run as a program, it gives node the options of its first line (32 MiB semi-spaces), and bench/fleet.ts reads the same', async () => {
+  it('run as a program, node gets the options of its first line (32 MiB semi-spaces); the benchmark reads the same', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hsv-bin-'));
     try {
       const recorder = join(dir, 'record.cjs');
