@@ -1,10 +1,10 @@
 #!/usr/bin/env -S node --max-semi-space-size=32
 // henb-sw-verify: runs the TypeScript sources through tsx, without a build step.
-// The first line gives V8 young-generation semi-spaces of up to 32 MiB (node 20's default cap is 16). A busy OAM
-// then collects its young objects about half as often: at 10,000 devices it needed ~0.3 ms less CPU per verified
-// update, for 35-55 MiB more RSS (docs/performance.md, "Seventh session"). V8 reads the option only when it makes
-// the heap, so nothing here could set it later. The space grows to its cap only while many young objects survive:
-// `--help` peaks at 117-123 MiB RSS with it, 111 without.
+// The first line gives V8 young-generation semi-spaces of up to 32 MiB (node 20's default cap is 16), so a busy OAM
+// collects its young generation less often: at 10,000 devices it needed ~0.3 ms less CPU per verified update, for
+// 35-55 MiB more RSS (docs/performance.md, "Seventh session"). V8 reads the option only when it makes the heap, so
+// nothing here could set it later. The space grows to its cap only while many young objects survive: `--help` peaks
+// at 117-123 MiB RSS with it, 111 without.
 // `node bin/henb-sw-verify.js ...` skips the first line; pass the option to node yourself then, or set
 // NODE_OPTIONS. bench/fleet.ts starts each of its child processes with the node options of this line
 // (bench/_launcher.ts).
