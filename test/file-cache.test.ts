@@ -12,13 +12,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { until } from './helpers/until.js';
 
-// the stats answered so far (node:fs/promises stat, spied on): a test waits for its callers' stats before a read ends
-const stats = vi.hoisted(() => ({ done: 0 }));
+// the stats started and answered so far (node:fs/promises stat, spied on): a test waits for its callers' stat before a
+// read ends
+const stats = vi.hoisted(() => ({ started: 0, done: 0 }));
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof FsPromises>();
   return {
     ...fs,
     stat: (async (...a: Parameters<typeof fs.stat>) => {
+      stats.started++;
       try {
         return await fs.stat(...a);
       } finally {
@@ -29,7 +31,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 });
 
 // (vi.mock is hoisted: the cache stats with the spied stat)
-import { FileCache, SyncFileCache } from '../src/file-cache.js';
+import { FileCache, InFlight, SyncFileCache } from '../src/file-cache.js';
 
 let dir: string;
 let file: string;
@@ -119,9 +121,11 @@ describe('FileCache', () => {
       await gate.promise;
       return readFile(f, 'utf8');
     });
-    stats.done = 0;
+    stats.started = stats.done = 0;
     const all = Promise.all(Array.from({ length: 10 }, () => cache.get(file)));
-    await until(() => stats.done === 10, 'the callers\' stats'); // every caller has seen the file while the read is under way
+    // one stat for the ten callers at once; once it is answered, every caller has seen the file while the read is under way
+    await until(() => stats.done === 1, 'the callers\' stat');
+    expect(stats.started).toBe(1);
     expect(reads).toBe(1);
     gate.resolve();
     expect(await all).toEqual(Array(10).fill('one'));
@@ -142,7 +146,7 @@ describe('FileCache', () => {
     });
     stats.done = 0;
     const two = Promise.allSettled([cache.get(file), cache.get(file)]);
-    await until(() => stats.done === 2, 'both stats');
+    await until(() => stats.done === 1, 'the callers\' stat (shared)');
     gate.resolve();
     const both = await two;
     expect(both.map((r) => r.status)).toEqual(['rejected', 'rejected']);
@@ -217,6 +221,43 @@ describe('FileCache', () => {
     expect(cache.size).toBe(1);
   });
 
+  it('callers at once share one stat; a call after it was answered stats again and sees a change', async () => {
+    await writeFile(file, 'one');
+    const { cache, reads } = counted();
+    stats.started = 0;
+    expect(await Promise.all(Array.from({ length: 8 }, () => cache.get(file)))).toEqual(Array(8).fill('one'));
+    expect(stats.started).toBe(1);
+    await writeFile(file, 'two!');
+    expect(await cache.get(file)).toBe('two!'); // the shared stat is not kept: a new one, a new identity
+    expect(stats.started).toBe(2);
+    expect(reads()).toBe(2);
+  });
+
+  it('a shared stat that fails fails every caller at once with its error; nothing is kept: the next call stats again', async () => {
+    const { cache, reads } = counted();
+    stats.started = 0;
+    const all = await Promise.allSettled(Array.from({ length: 4 }, () => cache.get(file)));
+    expect(all.map((r) => r.status === 'rejected' && (r.reason as { code?: unknown }).code)).toEqual(Array(4).fill('ENOENT'));
+    expect(stats.started).toBe(1);
+    await writeFile(file, 'here now');
+    expect(await cache.get(file)).toBe('here now');
+    expect(stats.started).toBe(2);
+    expect(reads()).toBe(1);
+    expect(cache.size).toBe(1);
+  });
+
+  it('a check runs for each caller of a shared stat: one refused, the others served', async () => {
+    await writeFile(file, 'one');
+    const { cache, reads } = counted();
+    stats.started = 0;
+    const refuse = (): never => { throw Object.assign(new Error('too big'), { code: 'TOO_BIG' }); };
+    const [a, b] = await Promise.allSettled([cache.get(file, refuse), cache.get(file)]);
+    expect(stats.started).toBe(1);
+    expect(a).toMatchObject({ status: 'rejected', reason: { code: 'TOO_BIG' } });
+    expect(b).toEqual({ status: 'fulfilled', value: 'one' });
+    expect(reads()).toBe(1);
+  });
+
   it('holds at most max paths, dropping the one held longest', async () => {
     const files = ['a', 'b', 'c'].map((n) => join(dir, n));
     for (const f of files) await writeFile(f, f);
@@ -230,6 +271,41 @@ describe('FileCache', () => {
     await cache.get(files[0]!); // dropped: read again
     expect(reads).toBe(4);
     expect(cache.size).toBe(2);
+  });
+});
+
+describe('InFlight', () => {
+  it('hands a pending key\'s promise to the calls made meanwhile, and starts anew once it settled', async () => {
+    const inFlight = new InFlight<number>();
+    const gate = deferred();
+    let started = 0;
+    const start = async (): Promise<number> => { started++; await gate.promise; return started; };
+    const a = inFlight.run('k', start);
+    const b = inFlight.run('k', start);
+    const other = inFlight.run('other', async () => -1);
+    expect(b).toBe(a);
+    expect(inFlight.size).toBe(2);
+    gate.resolve();
+    expect(await Promise.all([a, b, other])).toEqual([1, 1, -1]);
+    expect(inFlight.size).toBe(0);
+    expect(await inFlight.run('k', start)).toBe(2);
+  });
+
+  it('a failure reaches every caller of that run and is not kept', async () => {
+    const inFlight = new InFlight<string>();
+    let fail = true;
+    const start = async (): Promise<string> => { await Promise.resolve(); if (fail) throw new Error('no'); return 'yes'; };
+    const runs = [inFlight.run('k', start), inFlight.run('k', start)];
+    expect((await Promise.allSettled(runs)).map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(inFlight.size).toBe(0);
+    fail = false;
+    expect(await inFlight.run('k', start)).toBe('yes');
+  });
+
+  it('a start that throws at once throws to its caller and leaves nothing pending', () => {
+    const inFlight = new InFlight<string>();
+    expect(() => inFlight.run('k', () => { throw new TypeError('bad argument'); })).toThrow(TypeError);
+    expect(inFlight.size).toBe(0);
   });
 });
 
