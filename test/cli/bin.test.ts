@@ -63,7 +63,7 @@ describe('bin/henb-sw-verify.js', () => {
   }, 30_000);
 
   // issue 15: V8's young generation is sized when the heap is made, so only node's command line can set it
-  it('run as a program, node gets the options of its first line (32 MiB semi-spaces); the benchmark reads the same', async () => {
+  it('run as a program, node gets the options of its first line (32 MiB semi-spaces, V8\'s helpers sized by node); the benchmark reads the same', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hsv-bin-'));
     try {
       const recorder = join(dir, 'record.cjs');
@@ -74,7 +74,8 @@ describe('bin/henb-sw-verify.js', () => {
       expect(help.stdout).toContain('Usage: henb-sw-verify <command> [options]');
       const execArgv = JSON.parse(await readFile(out, 'utf8')) as string[];
       expect(execArgv).toContain('--max-semi-space-size=32');
-      expect(launcherNodeArgs()).toEqual(['--max-semi-space-size=32']);
+      expect(execArgv).toContain('--v8-pool-size=0');
+      expect(launcherNodeArgs()).toEqual(['--max-semi-space-size=32', '--v8-pool-size=0']);
       expect(execArgv).toEqual(expect.arrayContaining(launcherNodeArgs()));
     } finally {
       await rm(dir, { recursive: true, force: true });
