@@ -8,8 +8,9 @@
 // `--v8-pool-size=0` lets node size V8's pool of helper threads (the collector's) from the cores it may use: one
 // fewer than them, at least one (node's default is four whatever the machine). On the project's two cores, with the
 // other processes busy, four helpers wait for a core while the main thread waits for them: in bench/_gc-helpers.ts
-// one helper did 1.29-1.62x the work of four with both cores busy, 1.01-1.08x on an idle machine; the fleet benchmark
-// ran faster (docs/performance.md, "Eighth session"). Set only at start, as the young generation.
+// one helper did 1.29-1.62x the work of four with both cores busy, 1.01-1.08x on an idle machine, and the bare
+// NETCONF server of bench/fleet.ts' baseline set up ~20-30% more sessions/s (docs/performance.md, "Eighth session").
+// Set only at start, as the young generation.
 // `node bin/henb-sw-verify.js ...` skips the first line; pass the options to node yourself then, or set
 // NODE_OPTIONS. bench/fleet.ts starts each of its child processes with the node options of this line
 // (bench/_launcher.ts).
