@@ -123,7 +123,8 @@ describe('FileCache', () => {
     });
     stats.started = stats.done = 0;
     const all = Promise.all(Array.from({ length: 10 }, () => cache.get(file)));
-    // one stat for the ten callers at once; once it is answered, every caller has seen the file while the read is under way
+    // one stat for the ten callers at once; once it is answered, every caller has seen the file while the read is
+    // under way
     await until(() => stats.done === 1, 'the callers\' stat');
     expect(stats.started).toBe(1);
     expect(reads).toBe(1);
@@ -233,7 +234,7 @@ describe('FileCache', () => {
     expect(reads()).toBe(2);
   });
 
-  it('a shared stat that fails fails every caller at once with its error; nothing is kept: the next call stats again', async () => {
+  it('a shared stat that fails fails all its callers with its error; nothing is kept: the next call stats again', async () => {
     const { cache, reads } = counted();
     stats.started = 0;
     const all = await Promise.allSettled(Array.from({ length: 4 }, () => cache.get(file)));

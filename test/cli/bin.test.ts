@@ -63,7 +63,7 @@ describe('bin/henb-sw-verify.js', () => {
   }, 30_000);
 
   // issue 15: V8's young generation is sized when the heap is made, so only node's command line can set it
-  it('run as a program, node gets the options of its first line (32 MiB semi-spaces, V8\'s helpers sized by node); the benchmark reads the same', async () => {
+  it('run as a program, node gets its first line\'s options (semi-spaces, V8\'s helper pool); the benchmark reads the same', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hsv-bin-'));
     try {
       const recorder = join(dir, 'record.cjs');
