@@ -21,6 +21,7 @@
 import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
+import { InFlight } from './in-flight.js';
 
 /**
  * Reads the content of `file` (e.g. readFile and parse, or a streaming digest). `st` is the stat the identity was
@@ -41,31 +42,6 @@ interface Held<T> {
 /** The identity of a file's content: a new inode, size, modification or change time is a new identity. */
 export function fileIdentity(st: BigIntStats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-}
-
-/**
- * One promise per key while it is pending: a call made while `start`'s promise for `key` has not settled gets that
- * promise, not a new one. Nothing is kept once it settles (a failure included): the next call starts anew.
- */
-export class InFlight<V> {
-  private readonly pending = new Map<string, Promise<V>>();
-
-  run(key: string, start: () => Promise<V>): Promise<V> {
-    const running = this.pending.get(key);
-    if (running !== undefined) return running;
-    const p = start();
-    this.pending.set(key, p);
-    const drop = (): void => {
-      if (this.pending.get(key) === p) this.pending.delete(key);
-    };
-    p.then(drop, drop);
-    return p;
-  }
-
-  /** keys pending */
-  get size(): number {
-    return this.pending.size;
-  }
 }
 
 export class FileCache<T> {

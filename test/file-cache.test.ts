@@ -31,7 +31,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 });
 
 // (vi.mock is hoisted: the cache stats with the spied stat)
-import { FileCache, InFlight, SyncFileCache } from '../src/file-cache.js';
+import { FileCache, SyncFileCache } from '../src/file-cache.js';
 
 let dir: string;
 let file: string;
@@ -272,41 +272,6 @@ describe('FileCache', () => {
     await cache.get(files[0]!); // dropped: read again
     expect(reads).toBe(4);
     expect(cache.size).toBe(2);
-  });
-});
-
-describe('InFlight', () => {
-  it('hands a pending key\'s promise to the calls made meanwhile, and starts anew once it settled', async () => {
-    const inFlight = new InFlight<number>();
-    const gate = deferred();
-    let started = 0;
-    const start = async (): Promise<number> => { started++; await gate.promise; return started; };
-    const a = inFlight.run('k', start);
-    const b = inFlight.run('k', start);
-    const other = inFlight.run('other', async () => -1);
-    expect(b).toBe(a);
-    expect(inFlight.size).toBe(2);
-    gate.resolve();
-    expect(await Promise.all([a, b, other])).toEqual([1, 1, -1]);
-    expect(inFlight.size).toBe(0);
-    expect(await inFlight.run('k', start)).toBe(2);
-  });
-
-  it('a failure reaches every caller of that run and is not kept', async () => {
-    const inFlight = new InFlight<string>();
-    let fail = true;
-    const start = async (): Promise<string> => { await Promise.resolve(); if (fail) throw new Error('no'); return 'yes'; };
-    const runs = [inFlight.run('k', start), inFlight.run('k', start)];
-    expect((await Promise.allSettled(runs)).map((r) => r.status)).toEqual(['rejected', 'rejected']);
-    expect(inFlight.size).toBe(0);
-    fail = false;
-    expect(await inFlight.run('k', start)).toBe('yes');
-  });
-
-  it('a start that throws at once throws to its caller and leaves nothing pending', () => {
-    const inFlight = new InFlight<string>();
-    expect(() => inFlight.run('k', () => { throw new TypeError('bad argument'); })).toThrow(TypeError);
-    expect(inFlight.size).toBe(0);
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { IntegrityError, createFileDigests, fetchAndDigest, softwareAllowList } from '../integrity/index.js';
 import type { HttpDigestCache } from '../integrity/index.js';
+import { InFlight } from '../in-flight.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { SoftwareFetcher } from '../oam/index.js';
@@ -49,16 +50,9 @@ export function createSoftwareFetcher(software: SoftwareOptions = {}, log: Logge
   // file: images hashed once per identity (a rollout sends one image to thousands of H(e)NBs): a replaced or rewritten
   // file is hashed again (src/file-cache.ts), and the confinement and the path's checks run for every job
   const fileDigests = createFileDigests();
-  const inflight = new Map<string, Promise<{ sha256: string; size: number; cached: boolean }>>();
+  const ahead = new InFlight<{ sha256: string; size: number; cached: boolean }>();
   const fetcher: Required<SoftwareFetcher> = {
-    digestAhead: (uri, signal) => {
-      const running = inflight.get(uri);
-      if (running !== undefined) return running;
-      const p = fetchOne(uri, signal, cache).then((r) => ({ sha256: r.sha256, size: r.size, cached: r.cached }));
-      inflight.set(uri, p);
-      void p.finally(() => inflight.delete(uri)).catch(() => undefined);
-      return p;
-    },
+    digestAhead: (uri, signal) => ahead.run(uri, () => fetchOne(uri, signal, cache).then((r) => ({ sha256: r.sha256, size: r.size, cached: r.cached }))),
     fetchAndDigest: async (uri, signal) => {
       const r = await fetchOne(uri, signal);
       return { sha256: r.sha256, size: r.size };

@@ -12,6 +12,7 @@
  * Concurrent requests for the same device share one challenge.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { InFlight } from '../in-flight.js';
 import type { Logger } from '../log/logger.js';
 import { makeCredential } from '../integrity/tpm/index.js';
 import type { TpmPublic } from '../integrity/tpm/index.js';
@@ -24,7 +25,7 @@ export type AskDevice = (challenge: CredentialChallenge) => Promise<CredentialAn
 
 export class AkBindings {
   private readonly bound = new Map<string, string>();
-  private readonly pending = new Map<string, Promise<string | undefined>>();
+  private readonly pending = new InFlight<string | undefined>();
 
   constructor(private readonly log: Logger) {}
 
@@ -42,12 +43,7 @@ export class AkBindings {
     const identity = identityOf(dev.ak, dev.ek);
     if (this.bound.get(henbId) === identity) return undefined;
     const key = `${henbId}\0${identity}`;
-    let run = this.pending.get(key);
-    if (run === undefined) {
-      run = this.challenge(henbId, dev.ak, dev.ek, ask).finally(() => this.pending.delete(key));
-      this.pending.set(key, run);
-    }
-    const refusal = await run;
+    const refusal = await this.pending.run(key, () => this.challenge(henbId, dev.ak, dev.ek, ask));
     if (refusal === undefined) this.bound.set(henbId, identity);
     return refusal;
   }
